@@ -1,0 +1,33 @@
+//! `tributary-bench <suite> [--json]`: each suite measures one capability and prints its figures,
+//! with a baseline measured in the same run where one makes sense.
+
+use clap::{Parser, Subcommand};
+
+mod cel;
+mod ingest;
+mod queue;
+
+#[derive(Parser)]
+#[command(name = "tributary-bench", about = "Tributary benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    suite: Suite,
+}
+
+#[derive(Subcommand)]
+enum Suite {
+    /// CEL filter + map over realistic provider payloads against a serde_json baseline.
+    Cel(cel::Args),
+    /// Job queue throughput and latency on SQLite and PostgreSQL.
+    Queue(queue::Args),
+    /// Ingest pipeline (filter + map + upsert) against plain batched inserts.
+    Ingest(ingest::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().suite {
+        Suite::Cel(args) => cel::run(args),
+        Suite::Queue(args) => queue::run(args),
+        Suite::Ingest(args) => ingest::run(args),
+    }
+}

@@ -1,0 +1,34 @@
+//! Proc-macros of Tributary.
+//!
+//! - `#[derive(StableName)]`: the persisted name of a credential slot, operation or webhook event
+//!   type is its identifier, verbatim (`OktaApiToken` gives `"OktaApiToken"`). Renaming the type is
+//!   therefore a visible, reviewed change (a migration), never a silent refactor. `std::any::type_name`
+//!   is not used because its output includes the module path and is not stable.
+//! - `#[derive(IngestModel)]`: key metadata (allowed, required, upsert, lookup and context keys) of an
+//!   internal model that mappings target.
+
+use proc_macro::TokenStream;
+
+mod ingest_model;
+mod stable_name;
+
+/// Implements `tributary_core::StableName` with `NAME` set to the type's identifier.
+///
+/// `#[stable_name = "..."]` freezes a different name, for a type that must be renamed without
+/// migrating what is stored.
+#[proc_macro_derive(StableName, attributes(stable_name))]
+pub fn derive_stable_name(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    stable_name::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Derives the ingest key metadata of an internal model; see `tributary_model`.
+#[proc_macro_derive(IngestModel, attributes(ingest))]
+pub fn derive_ingest_model(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    ingest_model::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
