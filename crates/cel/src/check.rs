@@ -1,0 +1,386 @@
+//! What happens to an expression between parsing and caching: the depth bound, the check that it
+//! names only known variables and functions, and the rewrite that meters its comprehensions.
+
+use crate::budget::{CHARGE_ITEM, CHARGE_RANGE};
+use cel::common::ast::{
+    CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, SourceInfo, operators,
+};
+
+/// The variables every expression may use.
+pub const VARIABLES: [&str; 5] = ["envelope", "variant", "resource", "action", "payload"];
+
+/// Deepest nesting of `expr`, walked without recursion so that a pathological AST cannot
+/// overflow the stack here. Stops counting once past `cap`.
+pub(crate) fn depth(expr: &IdedExpr, cap: usize) -> usize {
+    let mut deepest = 0;
+    let mut pending: Vec<(&IdedExpr, usize)> = vec![(expr, 1)];
+    while let Some((e, d)) = pending.pop() {
+        deepest = deepest.max(d);
+        if deepest > cap {
+            break;
+        }
+        for child in children(e) {
+            pending.push((child, d + 1));
+        }
+    }
+    deepest
+}
+
+fn children(e: &IdedExpr) -> Vec<&IdedExpr> {
+    match &e.expr {
+        Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => vec![],
+        Expr::Call(call) => call
+            .target
+            .iter()
+            .map(|t| t.as_ref())
+            .chain(call.args.iter())
+            .collect(),
+        Expr::Comprehension(c) => vec![
+            &c.iter_range,
+            &c.accu_init,
+            &c.loop_cond,
+            &c.loop_step,
+            &c.result,
+        ],
+        Expr::List(list) => list.elements.iter().collect(),
+        Expr::Map(map) => map.entries.iter().flat_map(entry_children).collect(),
+        Expr::Struct(s) => s.entries.iter().flat_map(entry_children).collect(),
+        Expr::Select(select) => vec![select.operand.as_ref()],
+    }
+}
+
+fn entry_children(entry: &cel::common::ast::IdedEntryExpr) -> Vec<&IdedExpr> {
+    match &entry.expr {
+        EntryExpr::StructField(field) => vec![&field.value],
+        EntryExpr::MapEntry(e) => vec![&e.key, &e.value],
+    }
+}
+
+/// A reference the check rejected, and the node it is at.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Unknown {
+    Variable { name: String, node: u64 },
+    Function { name: String, node: u64 },
+}
+
+/// What the checker asks of the environment.
+pub(crate) trait Environment {
+    /// Whether a global function (`member == false`) or a method of that name is declared.
+    fn has_function(&self, name: &str, member: bool) -> bool;
+    /// Whether the (possibly dotted) name is a type the environment knows, e.g. `int`.
+    fn has_type(&self, name: &str) -> bool;
+}
+
+/// Which of the five variables an expression uses, so evaluation converts only those.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Uses {
+    pub envelope: bool,
+    pub payload: bool,
+}
+
+/// Checks that `expr` references only the five variables (and the variables comprehensions
+/// bind) and declared functions. Recursive: call it only on an AST whose [`depth`] is bounded.
+pub(crate) fn references(expr: &IdedExpr, env: &dyn Environment) -> Result<Uses, Unknown> {
+    let mut checker = Checker {
+        env,
+        scopes: Vec::new(),
+        uses: Uses::default(),
+    };
+    checker.visit(expr)?;
+    Ok(checker.uses)
+}
+
+struct Checker<'a> {
+    env: &'a dyn Environment,
+    scopes: Vec<&'a str>,
+    uses: Uses,
+}
+
+/// A CEL identifier (or dotted name): what a user can write as a function name. Operators
+/// (`_+_`) and macro internals (`@in`, `@result`) are not, and are the interpreter's own.
+fn is_user_name(name: &str) -> bool {
+    name.split('.').all(|part| {
+        let mut chars = part.chars();
+        chars
+            .next()
+            .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+            && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+    })
+}
+
+/// `a.b.c` as ["a", "b", "c"] when the expression is only an identifier and field selections.
+fn qualified_name(e: &IdedExpr) -> Option<Vec<&str>> {
+    let mut segments = Vec::new();
+    let mut current = e;
+    loop {
+        match &current.expr {
+            Expr::Ident(name) => {
+                segments.push(name.as_str());
+                segments.reverse();
+                return Some(segments);
+            }
+            Expr::Select(select) if !select.test => {
+                segments.push(select.field.as_str());
+                current = &select.operand;
+            }
+            _ => return None,
+        }
+    }
+}
+
+impl<'a> Checker<'a> {
+    fn in_scope(&self, name: &str) -> bool {
+        name.starts_with('@') || self.scopes.iter().rev().any(|s| *s == name)
+    }
+
+    fn variable(&mut self, name: &str, node: u64) -> Result<(), Unknown> {
+        let name = name.strip_prefix('.').unwrap_or(name);
+        if self.in_scope(name) {
+            return Ok(());
+        }
+        match name {
+            "payload" => self.uses.payload = true,
+            "envelope" => self.uses.envelope = true,
+            "variant" | "resource" | "action" => {}
+            _ if self.env.has_type(name) => {}
+            _ => {
+                return Err(Unknown::Variable {
+                    name: name.to_owned(),
+                    node,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn visit(&mut self, e: &'a IdedExpr) -> Result<(), Unknown> {
+        match &e.expr {
+            Expr::Unspecified | Expr::Literal(_) => Ok(()),
+            Expr::Ident(name) => self.variable(name, e.id),
+            Expr::Select(select) => {
+                // A dotted name that is not a variable may be a type: `google.protobuf.Duration`.
+                if let Some(segments) = qualified_name(e)
+                    && !self.in_scope(segments[0])
+                    && !VARIABLES.contains(&segments[0])
+                    && self.env.has_type(&segments.join("."))
+                {
+                    return Ok(());
+                }
+                self.visit(&select.operand)
+            }
+            Expr::Call(call) => self.call(call, e.id),
+            Expr::Comprehension(c) => self.comprehension(c),
+            Expr::List(list) => list.elements.iter().try_for_each(|el| self.visit(el)),
+            Expr::Map(map) => map
+                .entries
+                .iter()
+                .flat_map(entry_children)
+                .try_for_each(|child| self.visit(child)),
+            Expr::Struct(s) => s
+                .entries
+                .iter()
+                .flat_map(entry_children)
+                .try_for_each(|child| self.visit(child)),
+        }
+    }
+
+    fn call(&mut self, call: &'a CallExpr, node: u64) -> Result<(), Unknown> {
+        let unknown = |name: String| Err(Unknown::Function { name, node });
+        if !is_user_name(&call.func_name) {
+            // an operator or a macro's internal call
+        } else if let Some(target) = &call.target {
+            // `optional.of(x)` calls the function `optional.of`, while `payload.x.f()` calls the
+            // method `f` on a value: as the interpreter does, a target that spells a name which,
+            // with the function's, names a declared function is a namespace.
+            if let Some(segments) = qualified_name(target)
+                && !self.in_scope(segments[0])
+                && !VARIABLES.contains(&segments[0])
+            {
+                let name = format!("{}.{}", segments.join("."), call.func_name);
+                if !self.env.has_function(&name, false) {
+                    return unknown(name);
+                }
+                return call.args.iter().try_for_each(|arg| self.visit(arg));
+            }
+            if !self.env.has_function(&call.func_name, true) {
+                return unknown(call.func_name.clone());
+            }
+        } else if !self.env.has_function(&call.func_name, false) {
+            return unknown(call.func_name.clone());
+        }
+        if let Some(target) = &call.target {
+            self.visit(target)?;
+        }
+        call.args.iter().try_for_each(|arg| self.visit(arg))
+    }
+
+    fn comprehension(&mut self, c: &'a ComprehensionExpr) -> Result<(), Unknown> {
+        self.visit(&c.iter_range)?;
+        self.visit(&c.accu_init)?;
+        let outer = self.scopes.len();
+        self.scopes.push(&c.accu_var);
+        self.visit(&c.result)?;
+        self.scopes.push(&c.iter_var);
+        if let Some(second) = &c.iter_var2 {
+            self.scopes.push(second);
+        }
+        let body = self
+            .visit(&c.loop_cond)
+            .and_then(|_| self.visit(&c.loop_step));
+        self.scopes.truncate(outer);
+        body
+    }
+}
+
+/// Rewrites comprehensions so they charge the evaluation budget: the range goes through
+/// [`CHARGE_RANGE`], and each value a `map`/`filter` appends (`@result + [value]`) through
+/// [`CHARGE_ITEM`]. The shapes the interpreter optimises are kept, so the rewrite costs a call
+/// per element, not a change of algorithm.
+pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
+    let mut pending: Vec<&mut IdedExpr> = vec![expr];
+    while let Some(e) = pending.pop() {
+        if let Expr::Comprehension(c) = &mut e.expr {
+            let range = std::mem::take(&mut c.iter_range);
+            c.iter_range = wrap(CHARGE_RANGE, range, next_id);
+            meter_appended(&mut c.loop_step, &c.accu_var, next_id);
+        }
+        match &mut e.expr {
+            Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => {}
+            Expr::Call(call) => {
+                if let Some(target) = call.target.as_deref_mut() {
+                    pending.push(target);
+                }
+                pending.extend(call.args.iter_mut());
+            }
+            Expr::Comprehension(c) => {
+                let c = c.as_mut();
+                pending.extend([
+                    &mut c.iter_range,
+                    &mut c.accu_init,
+                    &mut c.loop_cond,
+                    &mut c.loop_step,
+                    &mut c.result,
+                ]);
+            }
+            Expr::List(list) => pending.extend(list.elements.iter_mut()),
+            Expr::Map(map) => {
+                for entry in &mut map.entries {
+                    entry_children_mut(entry, &mut pending);
+                }
+            }
+            Expr::Struct(s) => {
+                for entry in &mut s.entries {
+                    entry_children_mut(entry, &mut pending);
+                }
+            }
+            Expr::Select(select) => pending.push(&mut select.operand),
+        }
+    }
+}
+
+fn entry_children_mut<'a>(
+    entry: &'a mut cel::common::ast::IdedEntryExpr,
+    pending: &mut Vec<&'a mut IdedExpr>,
+) {
+    match &mut entry.expr {
+        EntryExpr::StructField(field) => pending.push(&mut field.value),
+        EntryExpr::MapEntry(e) => {
+            pending.push(&mut e.key);
+            pending.push(&mut e.value);
+        }
+    }
+}
+
+/// In `accu + [v]` or `cond ? accu + [v] : accu`, wraps `v`.
+fn meter_appended(step: &mut IdedExpr, accu: &str, next_id: &mut u64) {
+    let Expr::Call(call) = &mut step.expr else {
+        return;
+    };
+    if call.func_name == operators::CONDITIONAL && call.args.len() == 3 {
+        meter_appended(&mut call.args[1], accu, next_id);
+        return;
+    }
+    if call.func_name != operators::ADD || call.args.len() != 2 {
+        return;
+    }
+    if !matches!(&call.args[0].expr, Expr::Ident(name) if name == accu) {
+        return;
+    }
+    if let Expr::List(list) = &mut call.args[1].expr {
+        for element in &mut list.elements {
+            let inner = std::mem::take(element);
+            *element = wrap(CHARGE_ITEM, inner, next_id);
+        }
+    }
+}
+
+fn wrap(function: &str, arg: IdedExpr, next_id: &mut u64) -> IdedExpr {
+    *next_id += 1;
+    IdedExpr {
+        id: *next_id,
+        expr: Expr::Call(CallExpr {
+            func_name: function.to_owned(),
+            target: None,
+            args: vec![arg],
+        }),
+    }
+}
+
+/// Largest node id in the AST, so rewritten nodes get fresh ones.
+pub(crate) fn max_id(expr: &IdedExpr) -> u64 {
+    let mut max = 0;
+    let mut pending = vec![expr];
+    while let Some(e) = pending.pop() {
+        max = max.max(e.id);
+        pending.extend(children(e));
+    }
+    max
+}
+
+/// Line and column (1-based) of a node, from the parser's byte offsets.
+pub(crate) fn position_of(info: &SourceInfo, node: u64) -> Option<crate::Position> {
+    let (start, _) = info.offset_for(node)?;
+    position_at(&info.source, start as usize)
+}
+
+/// Line and column (1-based, in characters) of a byte offset.
+pub(crate) fn position_at(source: &str, offset: usize) -> Option<crate::Position> {
+    let before = source.get(..offset)?;
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    Some(crate::Position {
+        line: u32::try_from(line).ok()?,
+        column: u32::try_from(column).ok()?,
+    })
+}
+
+/// Deepest bracket nesting in the text outside string literals, found before parsing so the
+/// parser never sees input deep enough to exhaust its stack.
+pub(crate) fn bracket_depth(source: &str) -> usize {
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    let mut quote: Option<u8> = None;
+    let mut escaped = false;
+    for b in source.bytes() {
+        if let Some(q) = quote {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                _ if b == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'\'' | b'"' => quote = Some(b),
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}

@@ -1,0 +1,568 @@
+//! The engine: compiles expressions once (checked, bounded, metered), caches the programs by
+//! text, and evaluates them against an [`Activation`].
+
+use crate::budget::Meter;
+use crate::check::{self, Unknown, Uses};
+use crate::convert::{self, ToCel};
+use crate::environment::{self, Declarations};
+use crate::{CelError, CelErrorKind, Limit, Limits};
+use cel::common::ast::{IdedExpr, SourceInfo};
+use cel::common::types::{CelMap, CelMapKey, CelString, Kind};
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
+use cel::{Context, Env, ExecutionError, Value as CelValue};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, RwLock};
+
+/// What an expression is evaluated against: the emitted payload and where it came from.
+///
+/// The expression sees five variables: `payload`, `variant`, `resource`, `action`, and
+/// `envelope`, the object `{variant, resource, action, payload}`.
+#[derive(Clone, Copy, Debug)]
+pub struct Activation<'a> {
+    pub variant: &'a str,
+    pub resource: &'a str,
+    pub action: &'a str,
+    pub payload: &'a Value,
+}
+
+impl<'a> Activation<'a> {
+    pub fn new(variant: &'a str, resource: &'a str, action: &'a str, payload: &'a Value) -> Self {
+        Self {
+            variant,
+            resource,
+            action,
+            payload,
+        }
+    }
+}
+
+/// Compiles and evaluates CEL expressions. Cheap to clone (an `Arc`), `Send + Sync`: share one
+/// per process.
+#[derive(Clone)]
+pub struct CelEngine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    env: Arc<Env>,
+    limits: Limits,
+    declarations: Declarations,
+    programs: RwLock<HashMap<String, Arc<Compiled>>>,
+}
+
+/// A compiled expression: the checked, metered AST, or nothing for an empty expression.
+struct Compiled {
+    text: String,
+    ast: Option<IdedExpr>,
+    uses: Uses,
+}
+
+/// A compiled expression, ready to evaluate many times. Obtained from [`CelEngine::compile`];
+/// holding one skips the engine's cache look-up.
+#[derive(Clone)]
+pub struct Program {
+    compiled: Arc<Compiled>,
+    engine: CelEngine,
+}
+
+/// The parser's own bound on its grammar-rule recursion. Each level of CEL nesting enters a
+/// dozen rules, so this allows what [`Limits::max_expression_depth`] allows, while stopping
+/// long chains of prefix operators (`!!!!…x`) that no bracket count sees.
+const PARSER_RULE_DEPTH_PER_LEVEL: usize = 12;
+
+impl Default for CelEngine {
+    fn default() -> Self {
+        Self::new(Limits::default())
+    }
+}
+
+impl std::fmt::Debug for CelEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CelEngine")
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CelEngine {
+    pub fn new(limits: Limits) -> Self {
+        let env = Arc::new(environment::build());
+        Self {
+            inner: Arc::new(Inner {
+                declarations: Declarations::new(Arc::clone(&env)),
+                env,
+                limits,
+                programs: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Checks an expression as the registry does at startup: syntax, limits, and that it uses
+    /// only the five variables and declared functions. The compiled program is cached.
+    pub fn check(&self, expression: &str) -> Result<(), CelError> {
+        self.compile(expression).map(|_| ())
+    }
+
+    /// Compiles (or fetches from the cache) the program for an expression.
+    pub fn compile(&self, expression: &str) -> Result<Program, CelError> {
+        let cached = self
+            .inner
+            .programs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(expression)
+            .cloned();
+        let compiled = match cached {
+            Some(compiled) => compiled,
+            None => {
+                let compiled = Arc::new(self.compile_uncached(expression)?);
+                let mut programs = self
+                    .inner
+                    .programs
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner());
+                if programs.len() >= self.inner.limits.max_cached_programs
+                    && let Some(evicted) = programs.keys().next().cloned()
+                {
+                    programs.remove(&evicted);
+                }
+                programs.insert(expression.to_owned(), Arc::clone(&compiled));
+                compiled
+            }
+        };
+        Ok(Program {
+            compiled,
+            engine: self.clone(),
+        })
+    }
+
+    /// Programs in the cache.
+    pub fn cached_programs(&self) -> usize {
+        self.inner
+            .programs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Evaluates a filter: an empty expression is `true`; anything but a `bool` is an error.
+    pub fn eval_filter(
+        &self,
+        expression: &str,
+        activation: &Activation<'_>,
+    ) -> Result<bool, CelError> {
+        self.compile(expression)?.filter(activation)
+    }
+
+    /// Evaluates a map expression: an empty expression gives the payload as it is (which must be
+    /// an object), `null` gives an empty object, anything but an object is an error.
+    pub fn eval_map(
+        &self,
+        expression: &str,
+        activation: &Activation<'_>,
+    ) -> Result<Map<String, Value>, CelError> {
+        self.compile(expression)?.map(activation)
+    }
+
+    /// Evaluates any expression to JSON; an empty expression gives the payload.
+    pub fn eval_value(
+        &self,
+        expression: &str,
+        activation: &Activation<'_>,
+    ) -> Result<Value, CelError> {
+        self.compile(expression)?.evaluate(activation)
+    }
+
+    /// Parses raw payload bytes as JSON within the payload limits: bytes that are not JSON give
+    /// an [`CelErrorKind::InvalidPayload`] error, too many bytes or too deep nesting a
+    /// [`CelErrorKind::LimitExceeded`] one.
+    pub fn parse_payload(&self, bytes: &[u8]) -> Result<Value, CelError> {
+        let limits = &self.inner.limits;
+        if bytes.len() > limits.max_payload_bytes {
+            return Err(CelError::limit(
+                Limit::PayloadSize,
+                format!(
+                    "the payload is {} bytes, over the {} allowed",
+                    bytes.len(),
+                    limits.max_payload_bytes
+                ),
+                "",
+            ));
+        }
+        if json_depth(bytes) > limits.max_payload_depth {
+            return Err(CelError::limit(
+                Limit::PayloadDepth,
+                format!(
+                    "the payload nests deeper than {} levels",
+                    limits.max_payload_depth
+                ),
+                "",
+            ));
+        }
+        serde_json::from_slice(bytes).map_err(|e| {
+            CelError::new(
+                CelErrorKind::InvalidPayload,
+                format!("the payload is not valid JSON: {e}"),
+                "",
+            )
+        })
+    }
+
+    fn compile_uncached(&self, text: &str) -> Result<Compiled, CelError> {
+        let limits = &self.inner.limits;
+        if text.trim().is_empty() {
+            return Ok(Compiled {
+                text: text.to_owned(),
+                ast: None,
+                uses: Uses::default(),
+            });
+        }
+        if text.len() > limits.max_expression_bytes {
+            return Err(CelError::limit(
+                Limit::ExpressionLength,
+                format!(
+                    "the expression is {} bytes, over the {} allowed",
+                    text.len(),
+                    limits.max_expression_bytes
+                ),
+                text,
+            ));
+        }
+        let too_deep = || {
+            CelError::limit(
+                Limit::ExpressionDepth,
+                format!(
+                    "the expression nests deeper than {} levels",
+                    limits.max_expression_depth
+                ),
+                text,
+            )
+        };
+        if check::bracket_depth(text) > limits.max_expression_depth {
+            return Err(too_deep());
+        }
+        let rule_depth = limits
+            .max_expression_depth
+            .saturating_mul(PARSER_RULE_DEPTH_PER_LEVEL)
+            .min(u16::MAX as usize - 1) as u16;
+        let parsed = catch_unwind(AssertUnwindSafe(|| {
+            self.inner
+                .env
+                .parser()
+                .max_recursion_depth(rule_depth)
+                .parse_with_source_info(text)
+        }))
+        .map_err(|_| {
+            CelError::new(
+                CelErrorKind::Internal,
+                "the CEL parser panicked on this expression",
+                text,
+            )
+        })?;
+        let (mut ast, info) = parsed.map_err(|errors| syntax_error(errors, text))?;
+        if check::depth(&ast, limits.max_expression_depth) > limits.max_expression_depth {
+            return Err(too_deep());
+        }
+        let uses = check::references(&ast, &self.inner.declarations)
+            .map_err(|unknown| unknown_error(unknown, &info, text))?;
+        let mut next_id = check::max_id(&ast);
+        check::meter(&mut ast, &mut next_id);
+        Ok(Compiled {
+            text: text.to_owned(),
+            ast: Some(ast),
+            uses,
+        })
+    }
+}
+
+/// Nesting depth of JSON text, found without parsing (strings skipped) so that a too-deep
+/// payload is refused before serde_json or our conversion recurse into it.
+fn json_depth(bytes: &[u8]) -> usize {
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+fn syntax_error(errors: cel::ParseErrors, text: &str) -> CelError {
+    let first = errors.errors.first();
+    let message = first.map_or_else(
+        || "the expression does not parse".to_owned(),
+        |e| format!("syntax error: {}", e.msg),
+    );
+    let position = first.and_then(|e| {
+        let (line, column) = e.pos;
+        Some(crate::Position {
+            line: u32::try_from(line).ok().filter(|l| *l > 0)?,
+            // the parser counts columns from 0
+            column: u32::try_from(column).ok()? + 1,
+        })
+    });
+    CelError::new(CelErrorKind::Syntax, message, text).at(position)
+}
+
+fn unknown_error(unknown: Unknown, info: &SourceInfo, text: &str) -> CelError {
+    let (kind, message, node) = match unknown {
+        Unknown::Variable { name, node } => (
+            CelErrorKind::UnknownVariable { name: name.clone() },
+            format!(
+                "unknown variable `{name}` (the variables are {})",
+                check::VARIABLES.join(", ")
+            ),
+            node,
+        ),
+        Unknown::Function { name, node } => (
+            CelErrorKind::UnknownFunction { name: name.clone() },
+            format!("unknown function `{name}`"),
+            node,
+        ),
+    };
+    CelError::new(kind, message, text).at(check::position_of(info, node))
+}
+
+/// The five variables, converted for one evaluation. Only the variables the expression uses
+/// are converted.
+struct Bindings<'a> {
+    payload: Option<Box<dyn Val + 'a>>,
+    envelope: Option<Box<dyn Val + 'a>>,
+    variant: CelString<'a>,
+    resource: CelString<'a>,
+    action: CelString<'a>,
+}
+
+impl VariableResolver for Bindings<'_> {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        let value: &'b (dyn Val + 'b) = match variable {
+            "payload" => self.payload.as_deref()?,
+            "envelope" => self.envelope.as_deref()?,
+            "variant" => &self.variant,
+            "resource" => &self.resource,
+            "action" => &self.action,
+            _ => return None,
+        };
+        Some(CowVal::Borrowed(value))
+    }
+}
+
+impl Program {
+    /// The expression text this program was compiled from.
+    pub fn expression(&self) -> &str {
+        &self.compiled.text
+    }
+
+    /// Whether the expression is empty (a filter that passes all, a map that keeps the payload).
+    pub fn is_empty(&self) -> bool {
+        self.compiled.ast.is_none()
+    }
+
+    /// See [`CelEngine::eval_filter`].
+    pub fn filter(&self, activation: &Activation<'_>) -> Result<bool, CelError> {
+        if self.compiled.ast.is_none() {
+            return Ok(true);
+        }
+        self.run(activation, |value, text| {
+            value
+                .downcast_ref::<cel::common::types::CelBool>()
+                .map(|b| *b.inner())
+                .ok_or_else(|| wrong_type("bool", value, text))
+        })
+    }
+
+    /// See [`CelEngine::eval_map`].
+    pub fn map(&self, activation: &Activation<'_>) -> Result<Map<String, Value>, CelError> {
+        let text = &self.compiled.text;
+        if self.compiled.ast.is_none() {
+            return match activation.payload {
+                Value::Object(object) => Ok(object.clone()),
+                other => Err(CelError::new(
+                    CelErrorKind::InvalidPayload,
+                    format!(
+                        "the map expression is empty, so the payload is kept as it is, but it is {} rather than an object",
+                        json_type_name(other)
+                    ),
+                    text,
+                )),
+            };
+        }
+        self.run(activation, |value, text| match value.get_type().kind() {
+            Kind::NullType => Ok(Map::new()),
+            Kind::Map => {
+                let map = value
+                    .downcast_ref::<CelMap>()
+                    .ok_or_else(|| wrong_type("map", value, text))?;
+                convert::map_to_json(map, 0).map_err(|e| convert::unrepresentable_error(e, text))
+            }
+            _ => Err(wrong_type("map (or null)", value, text)),
+        })
+    }
+
+    /// See [`CelEngine::eval_value`].
+    pub fn evaluate(&self, activation: &Activation<'_>) -> Result<Value, CelError> {
+        if self.compiled.ast.is_none() {
+            return Ok(activation.payload.clone());
+        }
+        self.run(activation, |value, text| {
+            convert::to_json(value).map_err(|e| convert::unrepresentable_error(e, text))
+        })
+    }
+
+    /// Evaluates with the payload converted, panics caught, and the work metered, handing the
+    /// result to `finish` while it still borrows the payload.
+    fn run<T>(
+        &self,
+        activation: &Activation<'_>,
+        finish: impl FnOnce(&dyn Val, &str) -> Result<T, CelError>,
+    ) -> Result<T, CelError> {
+        let text = self.compiled.text.as_str();
+        let Some(ast) = &self.compiled.ast else {
+            return Err(CelError::new(
+                CelErrorKind::Internal,
+                "an empty expression has no program",
+                text,
+            ));
+        };
+        let inner = &self.engine.inner;
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let bindings = bind(activation, self.compiled.uses, &inner.limits, text)?;
+            let mut context = Context::with_env(Arc::clone(&inner.env));
+            context.set_variable_resolver(&bindings);
+            let meter = Meter::start(
+                inner.limits.max_evaluation_work,
+                inner.limits.max_payload_bytes,
+            );
+            match CelValue::resolve_val(ast, &context) {
+                Ok(value) => finish(value.as_ref(), text),
+                Err(error) => Err(execution_error(error, meter.exceeded(), text)),
+            }
+        }));
+        outcome.unwrap_or_else(|_| {
+            Err(CelError::new(
+                CelErrorKind::Internal,
+                "the CEL interpreter panicked while evaluating this expression",
+                text,
+            ))
+        })
+    }
+}
+
+fn bind<'a>(
+    activation: &Activation<'a>,
+    uses: Uses,
+    limits: &Limits,
+    text: &str,
+) -> Result<Bindings<'a>, CelError> {
+    let payload = if uses.payload {
+        Some(ToCel::new(limits).convert(activation.payload, text)?)
+    } else {
+        None
+    };
+    let envelope = if uses.envelope {
+        let mut fields: HashMap<CelMapKey<'a>, Box<dyn Val + 'a>> = HashMap::with_capacity(4);
+        fields.insert(
+            CelMapKey::from("payload"),
+            ToCel::new(limits).convert(activation.payload, text)?,
+        );
+        fields.insert(
+            CelMapKey::from("variant"),
+            Box::new(CelString::from(activation.variant)),
+        );
+        fields.insert(
+            CelMapKey::from("resource"),
+            Box::new(CelString::from(activation.resource)),
+        );
+        fields.insert(
+            CelMapKey::from("action"),
+            Box::new(CelString::from(activation.action)),
+        );
+        Some(Box::new(CelMap::from(fields)) as Box<dyn Val + 'a>)
+    } else {
+        None
+    };
+    Ok(Bindings {
+        payload,
+        envelope,
+        variant: CelString::from(activation.variant),
+        resource: CelString::from(activation.resource),
+        action: CelString::from(activation.action),
+    })
+}
+
+fn execution_error(error: ExecutionError, exceeded: Option<Limit>, text: &str) -> CelError {
+    if let Some(which) = exceeded {
+        return CelError::limit(which, error_detail(&error), text);
+    }
+    match error {
+        ExecutionError::NoSuchKey(field) => CelError::new(
+            CelErrorKind::MissingField {
+                field: field.to_string(),
+            },
+            format!(
+                "no field `{field}` in the value; test for it with has(...) or select it with `.?`"
+            ),
+            text,
+        ),
+        other => CelError::new(
+            CelErrorKind::Evaluation,
+            format!("evaluation failed: {other}"),
+            text,
+        ),
+    }
+}
+
+fn error_detail(error: &ExecutionError) -> String {
+    match error {
+        ExecutionError::FunctionError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn wrong_type(expected: &'static str, value: &dyn Val, text: &str) -> CelError {
+    let actual = value.get_type().name().to_owned();
+    CelError::new(
+        CelErrorKind::WrongResultType {
+            expected,
+            actual: actual.clone(),
+        },
+        format!("the expression must evaluate to a {expected}, but gave a {actual}"),
+        text,
+    )
+}
+
+fn json_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,148 @@
+//! The one CEL environment of Tributary: the standard library and macros, optional syntax, the
+//! strings, lists, math and base64 extensions, and our internal metering functions.
+
+use crate::budget;
+use cel::common::ast::{CallExpr, Expr, IdedExpr, LiteralValue};
+use cel::common::types::{DYN_TYPE, Kind, STRING_TYPE};
+use cel::{Context, Env, ExecutionError, Value, extensions};
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, RwLock};
+
+pub(crate) fn build() -> Env {
+    let mut env = Env::stdlib();
+    // Declared before the strings extension, whose `replace` overloads these shadow: overloads
+    // are tried in the order they are declared.
+    env.add_member_overload(
+        "replace",
+        "tributary_replace_guarded",
+        STRING_TYPE,
+        vec![DYN_TYPE, DYN_TYPE],
+        budget::guarded_replace,
+    )
+    .and_then(|_| {
+        env.add_member_overload(
+            "replace",
+            "tributary_replace_n_guarded",
+            STRING_TYPE,
+            vec![DYN_TYPE, DYN_TYPE, DYN_TYPE],
+            budget::guarded_replace,
+        )
+    })
+    .and_then(|_| {
+        env.add_overload(
+            budget::CHARGE_RANGE,
+            "tributary_charge_range",
+            vec![DYN_TYPE],
+            budget::charge_range,
+        )
+    })
+    .and_then(|_| {
+        env.add_overload(
+            budget::CHARGE_ITEM,
+            "tributary_charge_item",
+            vec![DYN_TYPE],
+            budget::charge_item,
+        )
+    })
+    .and_then(|_| env.add_extension(extensions::strings))
+    .and_then(|_| env.add_extension(extensions::lists))
+    .and_then(|_| env.add_extension(extensions::math))
+    .and_then(|_| env.add_extension(extensions::encoders))
+    // The declarations are fixed: a conflict among them is a programming error that every
+    // test would hit at once.
+    .expect("the CEL environment's declarations are consistent");
+    env
+}
+
+/// Answers the checker's questions by asking the interpreter itself, so the answer can never
+/// drift from what evaluation would do; answers are cached per name.
+pub(crate) struct Declarations {
+    env: Arc<Env>,
+    answers: RwLock<HashMap<(String, Probe), bool>>,
+}
+
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+enum Probe {
+    Function,
+    Method,
+    Type,
+}
+
+impl Declarations {
+    pub(crate) fn new(env: Arc<Env>) -> Self {
+        Self {
+            env,
+            answers: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn answer(&self, name: &str, probe: Probe) -> bool {
+        let key = (name.to_owned(), probe);
+        if let Some(known) = self
+            .answers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return *known;
+        }
+        let known = self.probe(name, probe);
+        self.answers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, known);
+        known
+    }
+
+    /// Evaluates `name()`, `null.name()` or `name` with no variables: only an undeclared name
+    /// fails with `UndeclaredReference`. Any other outcome, a panic of a function that did not
+    /// expect `null` included, means the name is declared.
+    fn probe(&self, name: &str, probe: Probe) -> bool {
+        let expr = match probe {
+            Probe::Type => Expr::Ident(name.to_owned()),
+            Probe::Function | Probe::Method => Expr::Call(CallExpr {
+                func_name: name.to_owned(),
+                target: matches!(probe, Probe::Method).then(|| {
+                    Box::new(IdedExpr {
+                        id: 2,
+                        expr: Expr::Literal(LiteralValue::Null),
+                    })
+                }),
+                args: vec![],
+            }),
+        };
+        let expr = IdedExpr { id: 1, expr };
+        let context = Context::with_env(Arc::clone(&self.env));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            match Value::resolve_val(&expr, &context) {
+                Ok(value) => Some(value.get_type().kind() == Kind::Type),
+                Err(ExecutionError::UndeclaredReference(_)) => None,
+                Err(_) => Some(false),
+            }
+        }));
+        match (probe, outcome) {
+            (Probe::Type, Ok(Some(is_type))) => is_type,
+            (Probe::Type, _) => false,
+            (_, Ok(None)) => false,
+            (_, _) => true,
+        }
+    }
+}
+
+impl crate::check::Environment for Declarations {
+    fn has_function(&self, name: &str, member: bool) -> bool {
+        self.answer(
+            name,
+            if member {
+                Probe::Method
+            } else {
+                Probe::Function
+            },
+        )
+    }
+
+    fn has_type(&self, name: &str) -> bool {
+        self.answer(name, Probe::Type)
+    }
+}

@@ -1,0 +1,509 @@
+//! The engine's rules, through its public API: filter and map semantics, conversions both ways,
+//! registry-time checks, limits, error messages, and the shared cache.
+
+use serde_json::{Value, json};
+use tributary_cel::{Activation, CelEngine, CelErrorKind, Limit, Limits};
+
+fn okta_user() -> Value {
+    json!({
+        "id": 12345678,
+        "status": "ACTIVE",
+        "created": "2024-01-02T03:04:05.000Z",
+        "score": 1.5,
+        "big": 18446744073709551615u64,
+        "profile": {
+            "login": "ada@example.com",
+            "firstName": "Ada",
+            "lastName": "Lovelace",
+            "email": "ada@example.com"
+        },
+        "groups": [{"name": "ops", "role": "owner"}, {"name": "dev", "role": "member"}]
+    })
+}
+
+fn activation(payload: &Value) -> Activation<'_> {
+    Activation::new("user", "users", "list", payload)
+}
+
+fn eval(expr: &str, payload: &Value) -> Result<Value, tributary_cel::CelError> {
+    CelEngine::default().eval_value(expr, &activation(payload))
+}
+
+#[test]
+fn an_empty_filter_passes_and_a_bool_decides() {
+    let engine = CelEngine::default();
+    let payload = okta_user();
+    let a = activation(&payload);
+    assert!(engine.eval_filter("", &a).unwrap());
+    assert!(engine.eval_filter("   ", &a).unwrap());
+    assert!(engine.eval_filter("payload.status == 'ACTIVE'", &a).unwrap());
+    assert!(!engine.eval_filter("payload.status == 'SUSPENDED'", &a).unwrap());
+}
+
+#[test]
+fn a_filter_that_is_not_a_bool_is_a_typed_error() {
+    let engine = CelEngine::default();
+    let payload = okta_user();
+    let err = engine
+        .eval_filter("payload.status", &activation(&payload))
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &CelErrorKind::WrongResultType {
+            expected: "bool",
+            actual: "string".to_owned()
+        }
+    );
+}
+
+#[test]
+fn an_empty_map_keeps_the_payload_and_null_gives_an_empty_object() {
+    let engine = CelEngine::default();
+    let payload = okta_user();
+    let a = activation(&payload);
+    assert_eq!(
+        Value::Object(engine.eval_map("", &a).unwrap()),
+        payload.clone()
+    );
+    assert!(engine.eval_map("null", &a).unwrap().is_empty());
+    let not_an_object = json!([1, 2]);
+    let err = engine.eval_map("", &activation(&not_an_object)).unwrap_err();
+    assert_eq!(err.kind(), &CelErrorKind::InvalidPayload);
+}
+
+#[test]
+fn a_map_that_is_not_an_object_is_a_typed_error() {
+    let engine = CelEngine::default();
+    let payload = okta_user();
+    let err = engine
+        .eval_map("[payload.id]", &activation(&payload))
+        .unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        CelErrorKind::WrongResultType { expected: "map (or null)", actual } if actual == "list"
+    ));
+}
+
+#[test]
+fn a_map_builds_the_record() {
+    let engine = CelEngine::default();
+    let payload = okta_user();
+    let record = engine
+        .eval_map(
+            r#"{
+                "external_id": string(payload.id),
+                "email": payload.profile.email.lowerAscii(),
+                "display_name": payload.profile.firstName + " " + payload.profile.lastName,
+                "owner_of": payload.groups.filter(g, g.role == "owner").map(g, g.name),
+                "manager": payload.profile.?manager.orValue(null),
+                "kind": variant + "/" + envelope.resource
+            }"#,
+            &activation(&payload),
+        )
+        .unwrap();
+    assert_eq!(
+        Value::Object(record),
+        json!({
+            "external_id": "12345678",
+            "email": "ada@example.com",
+            "display_name": "Ada Lovelace",
+            "owner_of": ["ops"],
+            "manager": null,
+            "kind": "user/users"
+        })
+    );
+}
+
+#[test]
+fn json_integers_are_ints_and_other_numbers_doubles() {
+    let payload = okta_user();
+    assert_eq!(eval("string(payload.id)", &payload).unwrap(), json!("12345678"));
+    assert_eq!(eval("payload.id + 1", &payload).unwrap(), json!(12345679));
+    assert_eq!(eval("type(payload.id) == int", &payload).unwrap(), json!(true));
+    assert_eq!(eval("type(payload.score) == double", &payload).unwrap(), json!(true));
+    assert_eq!(eval("type(payload.big) == uint", &payload).unwrap(), json!(true));
+    assert_eq!(
+        eval("payload.big", &payload).unwrap(),
+        json!(18446744073709551615u64)
+    );
+    assert_eq!(eval("payload.score * 2.0", &payload).unwrap(), json!(3.0));
+}
+
+#[test]
+fn cel_values_convert_to_json_by_our_rules() {
+    let payload = okta_user();
+    assert_eq!(
+        eval("timestamp(payload.created)", &payload).unwrap(),
+        json!("2024-01-02T03:04:05Z")
+    );
+    assert_eq!(
+        eval("timestamp('2024-01-02T03:04:05.250+02:00')", &payload).unwrap(),
+        json!("2024-01-02T01:04:05.250Z")
+    );
+    assert_eq!(eval("duration('1.5s')", &payload).unwrap(), json!("1.5s"));
+    assert_eq!(eval("duration('-90m')", &payload).unwrap(), json!("-5400s"));
+    assert_eq!(eval("duration('1ms')", &payload).unwrap(), json!("0.001s"));
+    assert_eq!(eval("b'hi!'", &payload).unwrap(), json!("aGkh"));
+    assert_eq!(eval("{1: 'a', true: 'b'}", &payload).unwrap(), json!({"1": "a", "true": "b"}));
+    assert_eq!(eval("optional.of(3)", &payload).unwrap(), json!(3));
+    assert_eq!(eval("optional.none()", &payload).unwrap(), json!(null));
+    assert_eq!(eval("3u", &payload).unwrap(), json!(3));
+    let err = eval("int", &payload).unwrap_err();
+    assert_eq!(err.kind(), &CelErrorKind::Unrepresentable);
+    let err = eval("0.0 / 0.0", &payload).unwrap_err();
+    assert_eq!(err.kind(), &CelErrorKind::Unrepresentable);
+}
+
+#[test]
+fn time_functions_work() {
+    let payload = okta_user();
+    assert_eq!(
+        eval("timestamp(payload.created).getFullYear()", &payload).unwrap(),
+        json!(2024)
+    );
+    assert_eq!(
+        eval(
+            "timestamp(payload.created) + duration('24h') > timestamp(payload.created)",
+            &payload
+        )
+        .unwrap(),
+        json!(true)
+    );
+}
+
+#[test]
+fn extensions_are_available() {
+    let payload = okta_user();
+    assert_eq!(eval("'a,b'.split(',')", &payload).unwrap(), json!(["a", "b"]));
+    assert_eq!(eval("['a', 'b'].join('-')", &payload).unwrap(), json!("a-b"));
+    assert_eq!(eval("math.greatest(1, 5, 3)", &payload).unwrap(), json!(5));
+    assert_eq!(eval("[3, 1, 2].sort()", &payload).unwrap(), json!([1, 2, 3]));
+    assert_eq!(eval("lists.range(3)", &payload).unwrap(), json!([0, 1, 2]));
+    assert_eq!(eval("'x'.replace('x', 'yy')", &payload).unwrap(), json!("yy"));
+    assert_eq!(eval("'aaa'.replace('a', 'b', 2)", &payload).unwrap(), json!("bba"));
+    assert_eq!(eval("base64.encode(b'hi!')", &payload).unwrap(), json!("aGkh"));
+    assert_eq!(
+        eval("payload.groups.exists_one(g, g.role == 'owner')", &payload).unwrap(),
+        json!(true)
+    );
+    assert_eq!(
+        eval("payload.groups.all(g, has(g.name))", &payload).unwrap(),
+        json!(true)
+    );
+}
+
+#[test]
+fn a_missing_field_is_a_typed_error_and_has_guards_it() {
+    let payload = okta_user();
+    let err = eval("payload.profile.manager", &payload).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &CelErrorKind::MissingField {
+            field: "manager".to_owned()
+        }
+    );
+    assert!(err.to_string().contains("has("), "{err}");
+    assert_eq!(
+        eval("has(payload.profile.manager) ? payload.profile.manager : 'none'", &payload).unwrap(),
+        json!("none")
+    );
+}
+
+#[test]
+fn check_rejects_a_typo_in_a_variable_with_its_position() {
+    let engine = CelEngine::default();
+    let err = engine.check("payload.id == 1 && paylod.x == 2").unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &CelErrorKind::UnknownVariable {
+            name: "paylod".to_owned()
+        }
+    );
+    let position = err.position().expect("a position");
+    assert_eq!((position.line, position.column), (1, 20));
+}
+
+#[test]
+fn check_rejects_an_unknown_function() {
+    let engine = CelEngine::default();
+    let err = engine.check("payload.name.toLower()").unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &CelErrorKind::UnknownFunction {
+            name: "toLower".to_owned()
+        }
+    );
+    let err = engine.check("lowerAscii(payload.name)").unwrap_err();
+    assert!(matches!(err.kind(), CelErrorKind::UnknownFunction { .. }));
+    let err = engine.check("strings.nope('x')").unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &CelErrorKind::UnknownFunction {
+            name: "strings.nope".to_owned()
+        }
+    );
+}
+
+#[test]
+fn check_accepts_comprehension_variables_types_and_namespaced_functions() {
+    let engine = CelEngine::default();
+    for ok in [
+        "payload.groups.map(g, g.name)",
+        "payload.groups.exists(g, g.members.all(m, m.active))",
+        "type(payload.id) == int",
+        "type(payload.d) == google.protobuf.Duration",
+        "optional.of(payload.id).hasValue()",
+        "strings.quote(payload.name)",
+        "math.least([1, 2])",
+        "[1, 2].sortBy(x, -x)",
+        "envelope.payload.id == payload.id && variant == 'user' && resource != action",
+        "has(payload.x)",
+        "payload.?x.orValue(1)",
+    ] {
+        engine.check(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    // an iteration variable is only in scope inside its comprehension
+    let err = engine.check("payload.groups.map(g, g.name) + [g]").unwrap_err();
+    assert!(matches!(err.kind(), CelErrorKind::UnknownVariable { name } if name == "g"));
+}
+
+#[test]
+fn a_syntax_error_has_a_position() {
+    let err = CelEngine::default().check("payload.id ==").unwrap_err();
+    assert_eq!(err.kind(), &CelErrorKind::Syntax);
+    let position = err.position().expect("a position");
+    assert_eq!(position.line, 1);
+    assert!(position.column >= 11, "{position:?}");
+}
+
+#[test]
+fn errors_name_the_definition_mapping_expression_and_position() {
+    let err = CelEngine::default()
+        .check("paylod.id")
+        .unwrap_err()
+        .with_mapping("okta", "DirectoryAccount", "user");
+    let text = err.to_string();
+    for part in ["okta", "DirectoryAccount", "user", "paylod.id", "1:1", "unknown variable"] {
+        assert!(text.contains(part), "`{part}` missing from: {text}");
+    }
+    let mapping = err.mapping().unwrap();
+    assert_eq!(mapping.definition_id, "okta");
+}
+
+#[test]
+fn limits_on_the_expression() {
+    let engine = CelEngine::new(Limits {
+        max_expression_bytes: 64,
+        max_expression_depth: 10,
+        ..Limits::default()
+    });
+    let long = format!("payload.x == '{}'", "a".repeat(100));
+    assert_eq!(
+        engine.check(&long).unwrap_err().kind(),
+        &CelErrorKind::LimitExceeded {
+            which: Limit::ExpressionLength
+        }
+    );
+    let deep = format!("{}1{}", "(".repeat(12), ")".repeat(12));
+    assert_eq!(
+        engine.check(&deep).unwrap_err().kind(),
+        &CelErrorKind::LimitExceeded {
+            which: Limit::ExpressionDepth
+        }
+    );
+    let chain = format!("payload{}", ".a".repeat(20));
+    assert_eq!(
+        engine.check(&chain).unwrap_err().kind(),
+        &CelErrorKind::LimitExceeded {
+            which: Limit::ExpressionDepth
+        }
+    );
+    let negations = format!("{}true", "!".repeat(30));
+    assert!(engine.check(&negations).is_err());
+    engine.check("(((payload.a)))").unwrap();
+}
+
+#[test]
+fn pathological_expressions_at_default_limits_fail_cleanly() {
+    let engine = CelEngine::default();
+    for expr in [
+        format!("{}1{}", "(".repeat(5000), ")".repeat(5000)),
+        format!("{}1{}", "[".repeat(5000), "]".repeat(5000)),
+        format!("payload{}", ".a".repeat(8000)),
+        format!("{}true", "!".repeat(16000)),
+        format!("{}1", "-".repeat(16000)),
+        format!("1{}", " + 1".repeat(4000)),
+        format!("true{}", " && true".repeat(2000)),
+    ] {
+        let err = engine.check(&expr).unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                CelErrorKind::LimitExceeded { .. } | CelErrorKind::Syntax
+            ),
+            "{:?}",
+            err.kind()
+        );
+    }
+}
+
+#[test]
+fn limits_on_the_payload() {
+    let engine = CelEngine::new(Limits {
+        max_payload_bytes: 1024,
+        max_payload_depth: 8,
+        ..Limits::default()
+    });
+    let big = json!({"s": "x".repeat(2000)});
+    let err = engine
+        .eval_filter("payload.s != ''", &activation(&big))
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &CelErrorKind::LimitExceeded {
+            which: Limit::PayloadSize
+        }
+    );
+    let mut deep = json!(1);
+    for _ in 0..20 {
+        deep = json!({ "a": deep });
+    }
+    let err = engine.eval_filter("has(payload.a)", &activation(&deep)).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &CelErrorKind::LimitExceeded {
+            which: Limit::PayloadDepth
+        }
+    );
+    // an expression that does not use the payload does not pay for it
+    assert!(engine.eval_filter("variant == 'user'", &activation(&deep)).unwrap());
+}
+
+#[test]
+fn raw_payload_bytes_are_parsed_within_limits() {
+    let engine = CelEngine::new(Limits {
+        max_payload_bytes: 1024,
+        max_payload_depth: 8,
+        ..Limits::default()
+    });
+    assert_eq!(
+        engine.parse_payload(br#"{"a": [1, "]]]"]}"#).unwrap(),
+        json!({"a": [1, "]]]"]})
+    );
+    assert_eq!(
+        engine.parse_payload(b"\xff not json").unwrap_err().kind(),
+        &CelErrorKind::InvalidPayload
+    );
+    assert_eq!(
+        engine.parse_payload(&[b'['; 20]).unwrap_err().kind(),
+        &CelErrorKind::LimitExceeded {
+            which: Limit::PayloadDepth
+        }
+    );
+    assert_eq!(
+        engine.parse_payload(&vec![b' '; 2048]).unwrap_err().kind(),
+        &CelErrorKind::LimitExceeded {
+            which: Limit::PayloadSize
+        }
+    );
+}
+
+#[test]
+fn evaluation_work_is_bounded() {
+    let engine = CelEngine::new(Limits {
+        max_evaluation_work: 10_000,
+        ..Limits::default()
+    });
+    let payload = json!({"items": (0..200).collect::<Vec<_>>()});
+    let a = activation(&payload);
+    // 200 + 200 * 200 iterations
+    let err = engine
+        .eval_value("payload.items.map(a, payload.items.map(b, a + b))", &a)
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &CelErrorKind::LimitExceeded {
+            which: Limit::EvaluationWork
+        }
+    );
+    let err = engine
+        .eval_value("payload.items.exists(a, payload.items.exists(b, a + b < 0))", &a)
+        .unwrap_err();
+    assert!(matches!(err.kind(), CelErrorKind::LimitExceeded { .. }));
+    // copying a big value in every step is charged for its size
+    let err = engine
+        .eval_value("lists.range(100).map(a, payload.items)", &a)
+        .unwrap_err();
+    assert!(matches!(err.kind(), CelErrorKind::LimitExceeded { .. }));
+    // within the budget it works, and the budget is per evaluation
+    for _ in 0..3 {
+        assert_eq!(
+            engine.eval_value("payload.items.filter(a, a < 3)", &a).unwrap(),
+            json!([0, 1, 2])
+        );
+    }
+}
+
+#[test]
+fn a_replace_that_would_explode_is_refused() {
+    let engine = CelEngine::new(Limits {
+        max_payload_bytes: 10_000,
+        ..Limits::default()
+    });
+    let payload = json!({"s": "a".repeat(1000)});
+    let err = engine
+        .eval_value("payload.s.replace('', payload.s)", &activation(&payload))
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &CelErrorKind::LimitExceeded {
+            which: Limit::PayloadSize
+        }
+    );
+}
+
+#[test]
+fn the_cache_is_shared_across_threads_and_bounded() {
+    let engine = CelEngine::new(Limits {
+        max_cached_programs: 8,
+        ..Limits::default()
+    });
+    let payload = okta_user();
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let engine = engine.clone();
+            let payload = &payload;
+            scope.spawn(move || {
+                for i in 0..50 {
+                    let expr = format!("payload.id + {}", i % 4);
+                    let v = engine.eval_value(&expr, &activation(payload)).unwrap();
+                    assert_eq!(v, json!(12345678 + (i % 4)), "thread {t}");
+                }
+            });
+        }
+    });
+    assert_eq!(engine.cached_programs(), 4);
+    for i in 0..20 {
+        engine.check(&format!("payload.id == {i}")).unwrap();
+    }
+    assert!(engine.cached_programs() <= 8);
+}
+
+#[test]
+fn a_compiled_program_is_reusable() {
+    let engine = CelEngine::default();
+    let program = engine.compile("payload.n * 2").unwrap();
+    for n in 0..5 {
+        let payload = json!({ "n": n });
+        assert_eq!(program.evaluate(&activation(&payload)).unwrap(), json!(n * 2));
+    }
+    assert_eq!(program.expression(), "payload.n * 2");
+    assert!(engine.compile("").unwrap().is_empty());
+}
+
+#[test]
+fn engine_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<CelEngine>();
+    assert_send_sync::<tributary_cel::Program>();
+}
