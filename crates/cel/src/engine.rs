@@ -252,24 +252,26 @@ impl CelEngine {
             .max_expression_depth
             .saturating_mul(PARSER_RULE_DEPTH_PER_LEVEL)
             .min(u16::MAX as usize - 1) as u16;
-        let parsed = catch_unwind(AssertUnwindSafe(|| {
-            self.inner
-                .env
-                .parser()
-                .max_recursion_depth(rule_depth)
-                .parse_with_source_info(text)
-        }))
-        .map_err(|_| {
-            CelError::new(
-                CelErrorKind::Internal,
-                "the CEL parser panicked on this expression",
-                text,
-            )
+        let max_depth = limits.max_expression_depth;
+        let env = &self.inner.env;
+        let (mut ast, info) = on_big_stack(move || {
+            let parsed = catch_unwind(AssertUnwindSafe(|| {
+                env.parser()
+                    .max_recursion_depth(rule_depth)
+                    .parse_with_source_info(text)
+            }));
+            match parsed {
+                Err(_) => Err(CelError::new(
+                    CelErrorKind::Internal,
+                    "the CEL parser panicked on this expression",
+                    text,
+                )),
+                Ok(Err(errors)) => Err(syntax_error(errors, text)),
+                // A too-deep AST is dropped here too: dropping it recurses as deep as it nests.
+                Ok(Ok((ast, _))) if check::depth(&ast, max_depth) > max_depth => Err(too_deep()),
+                Ok(Ok(parsed)) => Ok(parsed),
+            }
         })?;
-        let (mut ast, info) = parsed.map_err(|errors| syntax_error(errors, text))?;
-        if check::depth(&ast, limits.max_expression_depth) > limits.max_expression_depth {
-            return Err(too_deep());
-        }
         let uses = check::references(&ast, &self.inner.declarations)
             .map_err(|unknown| unknown_error(unknown, &info, text))?;
         let mut next_id = check::max_id(&ast);
@@ -280,6 +282,35 @@ impl CelEngine {
             uses,
         })
     }
+}
+
+/// Stack for parsing: the parser recurses along chains (`a.b.c…`, `!!!…x`) that no bracket
+/// count sees, as deep as the expression is long. Only the pages it touches are allocated.
+const PARSER_STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// Runs `parse` on a thread with a stack deep enough for any expression within the length limit.
+fn on_big_stack<T: Send>(parse: impl FnOnce() -> Result<T, CelError> + Send) -> Result<T, CelError> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("cel-parse".to_owned())
+            .stack_size(PARSER_STACK_BYTES)
+            .spawn_scoped(scope, parse)
+            .map_err(|e| {
+                CelError::new(
+                    CelErrorKind::Internal,
+                    format!("could not start the parser thread: {e}"),
+                    "",
+                )
+            })?
+            .join()
+            .unwrap_or_else(|_| {
+                Err(CelError::new(
+                    CelErrorKind::Internal,
+                    "the CEL parser thread failed",
+                    "",
+                ))
+            })
+    })
 }
 
 /// Nesting depth of JSON text, found without parsing (strings skipped) so that a too-deep

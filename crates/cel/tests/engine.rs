@@ -318,8 +318,12 @@ fn limits_on_the_expression() {
             which: Limit::ExpressionDepth
         }
     );
-    let negations = format!("{}true", "!".repeat(30));
-    assert!(engine.check(&negations).is_err());
+    // The parser folds repeated prefix operators, so these stay shallow.
+    let negations = format!("{}true", "!".repeat(31));
+    assert_eq!(
+        engine.eval_filter(&negations, &activation(&json!({}))),
+        Ok(false)
+    );
     engine.check("(((payload.a)))").unwrap();
 }
 
@@ -330,10 +334,8 @@ fn pathological_expressions_at_default_limits_fail_cleanly() {
         format!("{}1{}", "(".repeat(5000), ")".repeat(5000)),
         format!("{}1{}", "[".repeat(5000), "]".repeat(5000)),
         format!("payload{}", ".a".repeat(8000)),
-        format!("{}true", "!".repeat(16000)),
-        format!("{}1", "-".repeat(16000)),
         format!("1{}", " + 1".repeat(4000)),
-        format!("true{}", " && true".repeat(2000)),
+        format!("{}1]", "[1, ".repeat(3000)),
     ] {
         let err = engine.check(&expr).unwrap_err();
         assert!(
@@ -345,6 +347,12 @@ fn pathological_expressions_at_default_limits_fail_cleanly() {
             err.kind()
         );
     }
+    // The parser balances chains of `&&` and `||`, so a long one stays shallow and runs.
+    let conjunction = format!("true{}", " && true".repeat(2000));
+    assert_eq!(
+        engine.eval_filter(&conjunction, &activation(&json!({}))),
+        Ok(true)
+    );
 }
 
 #[test]
