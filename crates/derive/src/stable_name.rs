@@ -21,7 +21,11 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
 /// Reads `#[stable_name = "..."]`, rejecting an empty or malformed value.
 fn frozen_name(input: &DeriveInput) -> syn::Result<Option<String>> {
     let mut found = None;
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("stable_name")) {
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("stable_name"))
+    {
         let Meta::NameValue(nv) = &attr.meta else {
             return Err(syn::Error::new_spanned(
                 attr,

@@ -1,0 +1,125 @@
+//! What provider code knows about the integration it runs for, and the hooks of the run it is part
+//! of. The runtime builds these; provider code only reads them.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use crate::OperationError;
+
+/// The integration an operation, client build, auth step or webhook handler works for.
+#[derive(Debug, Clone)]
+pub struct IntegrationContext {
+    pub tenant_id: String,
+    pub integration_id: String,
+    pub definition_id: &'static str,
+    /// The integration's non-secret user input, validated against the definition's schema.
+    pub user_input: Value,
+    /// What the connection resolved about the external account (workspace, org, tenant id).
+    pub metadata: Value,
+}
+
+impl IntegrationContext {
+    /// A context for code that runs outside any stored integration (a mapping playground, tests).
+    pub fn detached(definition_id: &'static str) -> Self {
+        Self {
+            tenant_id: String::new(),
+            integration_id: String::new(),
+            definition_id,
+            user_input: Value::Null,
+            metadata: Value::Null,
+        }
+    }
+}
+
+/// Severity of a run log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Hooks into the run an operation executes in. Inline executions have no stored run; they use
+/// [`DetachedRun`], which logs through `tracing` and keeps checkpoints in memory only.
+pub trait RunHooks: Send + Sync {
+    /// Appends a line to the run's log. Never pass a secret.
+    fn log(&self, level: LogLevel, message: &str);
+
+    /// The checkpoint saved by an earlier, interrupted attempt of this run.
+    fn checkpoint(&self) -> Option<Value>;
+
+    /// Saves a checkpoint (a cursor) so that an interrupted or throttled run resumes from it.
+    fn save_checkpoint(&self, checkpoint: Value) -> BoxFuture<'_, Result<(), OperationError>>;
+
+    /// Whether the run was cancelled; long operations check it between pages.
+    fn is_cancelled(&self) -> bool;
+}
+
+/// Run hooks for executions with no stored run.
+#[derive(Debug, Default)]
+pub struct DetachedRun {
+    checkpoint: std::sync::Mutex<Option<Value>>,
+}
+
+impl RunHooks for DetachedRun {
+    fn log(&self, level: LogLevel, message: &str) {
+        match level {
+            LogLevel::Debug => tracing::debug!(target: "tributary::run", "{message}"),
+            LogLevel::Info => tracing::info!(target: "tributary::run", "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "tributary::run", "{message}"),
+            LogLevel::Error => tracing::error!(target: "tributary::run", "{message}"),
+        }
+    }
+
+    fn checkpoint(&self) -> Option<Value> {
+        self.checkpoint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn save_checkpoint(&self, checkpoint: Value) -> BoxFuture<'_, Result<(), OperationError>> {
+        *self.checkpoint.lock().unwrap_or_else(|p| p.into_inner()) = Some(checkpoint);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// Everything an operation handler receives besides its config, client and credentials.
+#[derive(Clone)]
+pub struct OperationContext {
+    pub integration: IntegrationContext,
+    /// The stored run this execution belongs to, if it is queued.
+    pub run_id: Option<String>,
+    pub run: Arc<dyn RunHooks>,
+}
+
+impl OperationContext {
+    pub fn detached(integration: IntegrationContext) -> Self {
+        Self {
+            integration,
+            run_id: None,
+            run: Arc::new(DetachedRun::default()),
+        }
+    }
+
+    pub fn log(&self, level: LogLevel, message: &str) {
+        self.run.log(level, message);
+    }
+}
+
+impl std::fmt::Debug for OperationContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperationContext")
+            .field("integration", &self.integration)
+            .field("run_id", &self.run_id)
+            .finish_non_exhaustive()
+    }
+}

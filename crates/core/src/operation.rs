@@ -1,0 +1,363 @@
+//! Operations: the actions a definition can perform. A provider author writes a typed async
+//! function; the erasure to JSON (config decoding, client cast, result encoding) happens once, here.
+
+use std::{future::Future, marker::PhantomData, sync::Arc};
+
+use futures::future::BoxFuture;
+use schemars::JsonSchema;
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+use crate::{
+    ClientRef, CredentialBindings, ErasedClient, IngestContract, IngestPayloadSet,
+    OperationContext, OperationError, StableName, client::downcast_client, schema::schema_for,
+};
+
+/// How an operation may be run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ExecutionPolicy {
+    /// Direct API callers may run it synchronously and get its result in the response.
+    pub inline: bool,
+    /// Scheduled on the first successful connection and re-run adaptively after that.
+    pub reconcile: bool,
+}
+
+/// What an operation handed back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OperationOutput {
+    /// A raw result returned to the caller (health check details, a sent message's id).
+    Raw(Value),
+    /// Provider payloads for the ingest path.
+    Ingest(Vec<IngestPayloadSet>),
+}
+
+/// Whether an operation returns a raw result or ingest payloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputKind {
+    Raw,
+    Ingest,
+}
+
+/// Everything the runtime hands an erased handler.
+#[derive(Debug, Clone)]
+pub struct OperationRequest {
+    pub context: OperationContext,
+    /// The operation's config as JSON, already validated against its schema (`null` = `{}`).
+    pub config: Value,
+    /// The pooled client, when the operation declares one.
+    pub client: Option<ErasedClient>,
+    pub credentials: CredentialBindings,
+}
+
+type HandlerFn = Arc<
+    dyn Fn(OperationRequest) -> BoxFuture<'static, Result<OperationOutput, OperationError>>
+        + Send
+        + Sync,
+>;
+
+/// An erased handler with the kind of output it produces.
+#[derive(Clone)]
+pub struct OperationHandler {
+    pub kind: OutputKind,
+    call: HandlerFn,
+}
+
+impl OperationHandler {
+    pub fn call(
+        &self,
+        request: OperationRequest,
+    ) -> BoxFuture<'static, Result<OperationOutput, OperationError>> {
+        (self.call)(request)
+    }
+}
+
+/// A declared operation.
+#[derive(Clone)]
+pub struct OperationRegistration {
+    /// The persisted name (the config type's stable name).
+    pub name: &'static str,
+    pub description: String,
+    pub client: Option<&'static str>,
+    pub config_schema: Value,
+    pub policy: ExecutionPolicy,
+    pub ingest: Vec<IngestContract>,
+    /// Exactly one execution path. `None` only in hand-built registrations, which the registry
+    /// rejects.
+    pub handler: Option<OperationHandler>,
+}
+
+impl std::fmt::Debug for OperationRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperationRegistration")
+            .field("name", &self.name)
+            .field("client", &self.client)
+            .field("policy", &self.policy)
+            .field("ingest", &self.ingest)
+            .field("output", &self.handler.as_ref().map(|h| h.kind))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A typed handler that borrows its client: `async fn(OperationContext, Cfg, &C, CredentialBindings)`.
+///
+/// The trait exists so the returned future may borrow the client (`for<'a>` over the borrow);
+/// any `async fn` of that shape implements it.
+pub trait ClientHandler<'a, C: 'a, Cfg, Out>: Send + Sync + 'static {
+    type Future: Future<Output = Result<Out, OperationError>> + Send + 'a;
+    fn call(
+        &self,
+        context: OperationContext,
+        config: Cfg,
+        client: &'a C,
+        credentials: CredentialBindings,
+    ) -> Self::Future;
+}
+
+impl<'a, C: 'a, Cfg, Out, F, Fut> ClientHandler<'a, C, Cfg, Out> for F
+where
+    F: Fn(OperationContext, Cfg, &'a C, CredentialBindings) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Out, OperationError>> + Send + 'a,
+{
+    type Future = Fut;
+    fn call(
+        &self,
+        context: OperationContext,
+        config: Cfg,
+        client: &'a C,
+        credentials: CredentialBindings,
+    ) -> Fut {
+        self(context, config, client, credentials)
+    }
+}
+
+/// Builds an [`OperationRegistration`] whose name and config schema come from `Cfg`.
+///
+/// ```ignore
+/// Operation::<HealthCheck>::new("Checks that the token works")
+///     .client(OKTA_API)
+///     .inline()
+///     .raw(health_check)
+/// ```
+pub struct Operation<Cfg> {
+    description: String,
+    policy: ExecutionPolicy,
+    ingest: Vec<IngestContract>,
+    _config: PhantomData<fn() -> Cfg>,
+}
+
+impl<Cfg> Operation<Cfg>
+where
+    Cfg: StableName + JsonSchema + DeserializeOwned + Send + 'static,
+{
+    pub fn new(description: impl Into<String>) -> Self {
+        Self {
+            description: description.into(),
+            policy: ExecutionPolicy::default(),
+            ingest: Vec::new(),
+            _config: PhantomData,
+        }
+    }
+
+    /// Direct callers may run it synchronously.
+    pub fn inline(mut self) -> Self {
+        self.policy.inline = true;
+        self
+    }
+
+    /// Scheduled on first connection and re-run adaptively.
+    pub fn reconcile(mut self) -> Self {
+        self.policy.reconcile = true;
+        self
+    }
+
+    /// Declares the internal models the operation may emit.
+    pub fn ingests<S: Into<String>>(mut self, schemas: impl IntoIterator<Item = S>) -> Self {
+        self.ingest.extend(
+            schemas
+                .into_iter()
+                .map(|schema| IngestContract::new(schema)),
+        );
+        self
+    }
+
+    /// Uses the pooled client `client`; the handler receives it as `&C`.
+    pub fn client<C: Send + Sync + 'static>(self, client: ClientRef<C>) -> ClientOperation<Cfg, C> {
+        ClientOperation {
+            operation: self,
+            client,
+        }
+    }
+
+    /// A clientless operation returning a raw result.
+    pub fn raw<F, Fut, Out>(self, handler: F) -> OperationRegistration
+    where
+        F: Fn(OperationContext, Cfg, CredentialBindings) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Out, OperationError>> + Send + 'static,
+        Out: Serialize,
+    {
+        let handler = Arc::new(handler);
+        self.register(None, OutputKind::Raw, move |request, config| {
+            let handler = Arc::clone(&handler);
+            Box::pin(async move {
+                let out = handler(request.context, config, request.credentials).await?;
+                encode_raw(Cfg::NAME, out)
+            })
+        })
+    }
+
+    /// A clientless operation producing ingest payloads.
+    pub fn ingest<F, Fut>(self, handler: F) -> OperationRegistration
+    where
+        F: Fn(OperationContext, Cfg, CredentialBindings) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<IngestPayloadSet>, OperationError>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.register(None, OutputKind::Ingest, move |request, config| {
+            let handler = Arc::clone(&handler);
+            Box::pin(async move {
+                let sets = handler(request.context, config, request.credentials).await?;
+                Ok(OperationOutput::Ingest(sets))
+            })
+        })
+    }
+
+    fn register(
+        self,
+        client: Option<&'static str>,
+        kind: OutputKind,
+        run: impl Fn(
+            OperationRequest,
+            Cfg,
+        ) -> BoxFuture<'static, Result<OperationOutput, OperationError>>
+        + Send
+        + Sync
+        + 'static,
+    ) -> OperationRegistration {
+        let call: HandlerFn = Arc::new(move |request: OperationRequest| {
+            match decode_config::<Cfg>(&request.config) {
+                Ok(config) => run(request, config),
+                Err(err) => Box::pin(async move { Err(err) }),
+            }
+        });
+        OperationRegistration {
+            name: Cfg::NAME,
+            description: self.description,
+            client,
+            config_schema: schema_for::<Cfg>(),
+            policy: self.policy,
+            ingest: self.ingest,
+            handler: Some(OperationHandler { kind, call }),
+        }
+    }
+}
+
+/// An [`Operation`] that uses a pooled client.
+pub struct ClientOperation<Cfg, C> {
+    operation: Operation<Cfg>,
+    client: ClientRef<C>,
+}
+
+impl<Cfg, C> ClientOperation<Cfg, C>
+where
+    Cfg: StableName + JsonSchema + DeserializeOwned + Send + 'static,
+    C: Send + Sync + 'static,
+{
+    pub fn inline(mut self) -> Self {
+        self.operation = self.operation.inline();
+        self
+    }
+
+    pub fn reconcile(mut self) -> Self {
+        self.operation = self.operation.reconcile();
+        self
+    }
+
+    pub fn ingests<S: Into<String>>(mut self, schemas: impl IntoIterator<Item = S>) -> Self {
+        self.operation = self.operation.ingests(schemas);
+        self
+    }
+
+    /// Returns a raw result: `async fn(OperationContext, Cfg, &C, CredentialBindings) -> Result<Out, OperationError>`.
+    pub fn raw<F, Out>(self, handler: F) -> OperationRegistration
+    where
+        F: for<'a> ClientHandler<'a, C, Cfg, Out>,
+        Out: Serialize,
+    {
+        let handler = Arc::new(handler);
+        let client_id = self.client.id();
+        self.operation
+            .register(Some(client_id), OutputKind::Raw, move |request, config| {
+                let handler = Arc::clone(&handler);
+                Box::pin(async move {
+                    let client = require_client::<C>(&request, client_id)?;
+                    let out = handler
+                        .call(request.context, config, &client, request.credentials)
+                        .await?;
+                    encode_raw(Cfg::NAME, out)
+                })
+            })
+    }
+
+    /// Produces ingest payloads: `async fn(OperationContext, Cfg, &C, CredentialBindings) -> Result<Vec<IngestPayloadSet>, OperationError>`.
+    pub fn ingest<F>(self, handler: F) -> OperationRegistration
+    where
+        F: for<'a> ClientHandler<'a, C, Cfg, Vec<IngestPayloadSet>>,
+    {
+        let handler = Arc::new(handler);
+        let client_id = self.client.id();
+        self.operation.register(
+            Some(client_id),
+            OutputKind::Ingest,
+            move |request, config| {
+                let handler = Arc::clone(&handler);
+                Box::pin(async move {
+                    let client = require_client::<C>(&request, client_id)?;
+                    let sets = handler
+                        .call(request.context, config, &client, request.credentials)
+                        .await?;
+                    Ok(OperationOutput::Ingest(sets))
+                })
+            },
+        )
+    }
+}
+
+fn require_client<C: Send + Sync + 'static>(
+    request: &OperationRequest,
+    client_id: &str,
+) -> Result<Arc<C>, OperationError> {
+    let client = request.client.as_ref().ok_or_else(|| {
+        OperationError::internal(format!(
+            "client `{client_id}` was not built for this operation"
+        ))
+    })?;
+    downcast_client::<C>(client, client_id)
+}
+
+/// Decodes an operation config; an omitted (`null`) config decodes as `{}`.
+pub fn decode_config<Cfg: DeserializeOwned + StableName>(
+    config: &Value,
+) -> Result<Cfg, OperationError> {
+    let empty = Value::Object(Default::default());
+    let config = if config.is_null() { &empty } else { config };
+    Cfg::deserialize(config).map_err(|err| {
+        OperationError::config(format!(
+            "invalid config for operation `{}`: {err}",
+            Cfg::NAME
+        ))
+    })
+}
+
+fn encode_raw<Out: Serialize>(
+    operation: &str,
+    out: Out,
+) -> Result<OperationOutput, OperationError> {
+    serde_json::to_value(out)
+        .map(OperationOutput::Raw)
+        .map_err(|err| {
+            OperationError::internal(format!(
+                "operation `{operation}` result does not encode: {err}"
+            ))
+        })
+}
