@@ -7,7 +7,7 @@
 //! thread-local is exact and costs no locking.
 
 use cel::ExecutionError;
-use cel::common::types::{CelList, CelMap, CelString, Kind};
+use cel::common::types::{CelBool, CelMap, CelString, Kind};
 use cel::common::value::{CowVal, Val};
 use std::cell::Cell;
 
@@ -16,6 +16,10 @@ use std::cell::Cell;
 pub(crate) const CHARGE_RANGE: &str = "@tributary_charge_range";
 /// Charges the size of a value a `map`/`filter` step appends.
 pub(crate) const CHARGE_ITEM: &str = "@tributary_charge_item";
+/// `==` and `!=`, asking a payload object or array (which knows how to compare itself with the
+/// interpreter's maps and lists) rather than the interpreter's, which only knows its own.
+pub(crate) const EQUALS: &str = "@tributary_equals";
+pub(crate) const NOT_EQUALS: &str = "@tributary_not_equals";
 
 #[derive(Clone, Copy)]
 struct State {
@@ -128,37 +132,85 @@ pub(crate) fn charge_item<'b, 'v>(
     Ok(item)
 }
 
-/// Elements in `value`, counted up to `cap` (counting further would be wasted work).
+/// Elements in `value`, all levels down, counted up to `cap` (counting further would be wasted
+/// work). Payload objects and arrays are counted like the interpreter's maps and lists: the
+/// result's conversion to JSON copies them just the same.
 fn deep_size(value: &dyn Val, cap: u64) -> u64 {
-    let mut count = 1u64;
-    let mut pending: Vec<&dyn Val> = vec![value];
-    while let Some(v) = pending.pop() {
-        if count >= cap {
-            break;
-        }
-        match v.get_type().kind() {
-            Kind::List => {
-                if let Some(list) = v.downcast_ref::<CelList>() {
-                    count += list.inner().len() as u64;
-                    pending.extend(list.inner().iter().map(|b| b.as_ref()));
-                }
-            }
-            Kind::Map => {
-                if let Some(map) = v.downcast_ref::<CelMap>() {
-                    count += map.inner().len() as u64;
-                    pending.extend(map.inner().values().map(|b| b.as_ref()));
-                }
-            }
-            Kind::String => {
-                // A long string costs like a list of its 64-byte chunks.
-                if let Some(s) = v.downcast_ref::<CelString>() {
-                    count += (s.inner().len() / 64) as u64;
-                }
-            }
-            _ => {}
-        }
-    }
+    let mut count = 0u64;
+    add_size(value, cap, &mut count);
     count
+}
+
+fn add_size(value: &dyn Val, cap: u64, count: &mut u64) {
+    *count += 1;
+    if *count >= cap {
+        return;
+    }
+    match value.get_type().kind() {
+        Kind::String => {
+            // A long string costs like a list of its 64-byte chunks.
+            if let Some(s) = value.downcast_ref::<CelString>() {
+                *count += (s.inner().len() / 64) as u64;
+            }
+        }
+        Kind::List => {
+            if let Some(items) = value.as_iterable() {
+                let mut items = items.iter();
+                while let Some(item) = items.next() {
+                    add_size(item, cap, count);
+                    if *count >= cap {
+                        return;
+                    }
+                }
+            }
+        }
+        Kind::Map => {
+            if let Some(map) = value.downcast_ref::<CelMap>() {
+                for item in map.inner().values() {
+                    add_size(item.as_ref(), cap, count);
+                    if *count >= cap {
+                        return;
+                    }
+                }
+            } else if let (Some(keys), Some(indexer)) = (value.as_iterable(), value.as_indexer()) {
+                let mut keys = keys.iter();
+                while let Some(key) = keys.next() {
+                    if let Ok(item) = indexer.get(key) {
+                        add_size(item.as_ref(), cap, count);
+                    }
+                    if *count >= cap {
+                        return;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn equal(a: &dyn Val, b: &dyn Val) -> bool {
+    if crate::lazy::is_lazy(b) && !crate::lazy::is_lazy(a) {
+        b.equals(a)
+    } else {
+        a.equals(b)
+    }
+}
+
+static TRUE: CelBool = CelBool::TRUE;
+static FALSE: CelBool = CelBool::FALSE;
+
+fn boolean<'b, 'v>(value: bool) -> CowVal<'b, 'v> {
+    CowVal::Borrowed(if value { &TRUE } else { &FALSE })
+}
+
+pub(crate) fn equals<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    Ok(boolean(equal(args[0].as_ref(), args[1].as_ref())))
+}
+
+pub(crate) fn not_equals<'b, 'v>(
+    args: Vec<CowVal<'b, 'v>>,
+) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    Ok(boolean(!equal(args[0].as_ref(), args[1].as_ref())))
 }
 
 /// `replace` on strings, checked before it runs: `s.replace('', big)` grows the string by

@@ -1,7 +1,7 @@
 //! What happens to an expression between parsing and caching: the depth bound, the check that it
 //! names only known variables and functions, and the rewrite that meters its comprehensions.
 
-use crate::budget::{CHARGE_ITEM, CHARGE_RANGE};
+use crate::budget::{CHARGE_ITEM, CHARGE_RANGE, EQUALS, NOT_EQUALS};
 use cel::common::ast::{
     CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, SourceInfo, operators,
 };
@@ -235,7 +235,8 @@ impl<'a> Checker<'a> {
 /// Rewrites comprehensions so they charge the evaluation budget: the range goes through
 /// [`CHARGE_RANGE`], and each value a `map`/`filter` appends (`@result + [value]`) through
 /// [`CHARGE_ITEM`]. The shapes the interpreter optimises are kept, so the rewrite costs a call
-/// per element, not a change of algorithm.
+/// per element, not a change of algorithm. Also routes `==` and `!=` through [`EQUALS`] and
+/// [`NOT_EQUALS`], which compare payload objects and arrays either way round.
 pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
     let mut pending: Vec<&mut IdedExpr> = vec![expr];
     while let Some(e) = pending.pop() {
@@ -243,6 +244,16 @@ pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
             let range = std::mem::take(&mut c.iter_range);
             c.iter_range = wrap(CHARGE_RANGE, range, next_id);
             meter_appended(&mut c.loop_step, &c.accu_var, next_id);
+        }
+        if let Expr::Call(call) = &mut e.expr
+            && call.target.is_none()
+            && call.args.len() == 2
+        {
+            if call.func_name == operators::EQUALS {
+                call.func_name = EQUALS.to_owned();
+            } else if call.func_name == operators::NOT_EQUALS {
+                call.func_name = NOT_EQUALS.to_owned();
+            }
         }
         match &mut e.expr {
             Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => {}

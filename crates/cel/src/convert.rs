@@ -9,108 +9,50 @@
 use crate::{CelError, CelErrorKind, Limit, Limits};
 use base64::Engine as _;
 use cel::common::types::{
-    CelBool, CelBytes, CelDouble, CelDuration, CelInt, CelList, CelMap, CelMapKey, CelNull,
-    CelOptional, CelString, CelTimestamp, CelUInt, Kind,
+    CelBool, CelBytes, CelDouble, CelDuration, CelInt, CelMap, CelOptional, CelString,
+    CelTimestamp, CelUInt, Kind,
 };
 use cel::common::value::Val;
 use serde_json::{Map, Number, Value};
-use std::collections::HashMap;
 
 /// Bytes a JSON value costs beyond its strings: an estimate of punctuation and numbers, used to
 /// bound a payload that arrives already parsed.
 const NODE_OVERHEAD_BYTES: usize = 8;
 
-/// Converts a payload, enforcing the payload limits as it goes.
-pub(crate) struct ToCel<'l> {
-    limits: &'l Limits,
-    bytes: usize,
-}
-
-impl<'l> ToCel<'l> {
-    pub(crate) fn new(limits: &'l Limits) -> Self {
-        Self { limits, bytes: 0 }
-    }
-
-    pub(crate) fn convert<'v>(
-        &mut self,
-        value: &'v Value,
-        expression: &str,
-    ) -> Result<Box<dyn Val + 'v>, CelError> {
-        self.value(value, 1).map_err(|which| {
-            let detail = match which {
-                Limit::PayloadDepth => format!(
-                    "the payload nests deeper than {} levels",
-                    self.limits.max_payload_depth
-                ),
-                _ => format!(
-                    "the payload is larger than {} bytes",
-                    self.limits.max_payload_bytes
-                ),
-            };
-            CelError::limit(which, detail, expression)
-        })
-    }
-
-    fn account(&mut self, bytes: usize) -> Result<(), Limit> {
-        self.bytes = self.bytes.saturating_add(bytes + NODE_OVERHEAD_BYTES);
-        if self.bytes > self.limits.max_payload_bytes {
-            return Err(Limit::PayloadSize);
+/// Checks an already parsed payload against the payload limits: its estimated encoded size and
+/// its nesting depth. Walks without recursion and stops at the first excess.
+pub(crate) fn check_payload(value: &Value, limits: &Limits, expression: &str) -> Result<(), CelError> {
+    let mut bytes = 0usize;
+    let mut pending: Vec<(&Value, usize)> = vec![(value, 1)];
+    while let Some((v, depth)) = pending.pop() {
+        if depth > limits.max_payload_depth {
+            return Err(CelError::limit(
+                Limit::PayloadDepth,
+                format!("the payload nests deeper than {} levels", limits.max_payload_depth),
+                expression,
+            ));
         }
-        Ok(())
-    }
-
-    fn value<'v>(&mut self, value: &'v Value, depth: usize) -> Result<Box<dyn Val + 'v>, Limit> {
-        if depth > self.limits.max_payload_depth {
-            return Err(Limit::PayloadDepth);
-        }
-        Ok(match value {
-            Value::Null => {
-                self.account(0)?;
-                Box::new(CelNull)
-            }
-            Value::Bool(b) => {
-                self.account(0)?;
-                Box::new(CelBool::from(*b))
-            }
-            Value::Number(n) => {
-                self.account(0)?;
-                number(n)
-            }
-            Value::String(s) => {
-                self.account(s.len())?;
-                Box::new(CelString::from(s.as_str()))
-            }
-            Value::Array(items) => {
-                self.account(0)?;
-                let mut list: Vec<Box<dyn Val + 'v>> = Vec::with_capacity(items.len());
-                for item in items {
-                    list.push(self.value(item, depth + 1)?);
-                }
-                Box::new(CelList::from(list))
-            }
+        bytes = bytes.saturating_add(NODE_OVERHEAD_BYTES);
+        match v {
+            Value::String(s) => bytes = bytes.saturating_add(s.len()),
+            Value::Array(items) => pending.extend(items.iter().map(|item| (item, depth + 1))),
             Value::Object(fields) => {
-                self.account(0)?;
-                let mut map: HashMap<CelMapKey<'v>, Box<dyn Val + 'v>> =
-                    HashMap::with_capacity(fields.len());
                 for (key, field) in fields {
-                    self.account(key.len())?;
-                    map.insert(CelMapKey::from(key.as_str()), self.value(field, depth + 1)?);
+                    bytes = bytes.saturating_add(key.len());
+                    pending.push((field, depth + 1));
                 }
-                Box::new(CelMap::from(map))
             }
-        })
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+        if bytes > limits.max_payload_bytes {
+            return Err(CelError::limit(
+                Limit::PayloadSize,
+                format!("the payload is larger than {} bytes", limits.max_payload_bytes),
+                expression,
+            ));
+        }
     }
-}
-
-fn number(n: &Number) -> Box<dyn Val + 'static> {
-    if let Some(i) = n.as_i64() {
-        Box::new(CelInt::from(i))
-    } else if let Some(u) = n.as_u64() {
-        Box::new(CelUInt::from(u))
-    } else {
-        // Without serde_json's `arbitrary_precision`, every other number is an f64.
-        Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN)))
-    }
+    Ok(())
 }
 
 /// Why a CEL value has no JSON form.
@@ -161,18 +103,14 @@ fn to_json_at(value: &dyn Val, depth: usize) -> Result<Value, Unrepresentable> {
             value.downcast_ref::<CelDuration>().ok_or_else(unrepresentable)?.inner(),
         )),
         Kind::List => {
-            let list = value.downcast_ref::<CelList>().ok_or_else(unrepresentable)?;
-            Value::Array(
-                list.inner()
-                    .iter()
-                    .map(|item| to_json_at(item.as_ref(), depth + 1))
-                    .collect::<Result<_, _>>()?,
-            )
+            let mut items = Vec::new();
+            let mut elements = value.as_iterable().ok_or_else(unrepresentable)?.iter();
+            while let Some(item) = elements.next() {
+                items.push(to_json_at(item, depth + 1)?);
+            }
+            Value::Array(items)
         }
-        Kind::Map => Value::Object(map_to_json(
-            value.downcast_ref::<CelMap>().ok_or_else(unrepresentable)?,
-            depth,
-        )?),
+        Kind::Map => Value::Object(map_to_json(value, depth)?),
         _ => match value.downcast_ref::<CelOptional>() {
             Some(optional) => match optional.inner() {
                 Some(inner) => to_json_at(inner, depth + 1)?,
@@ -183,19 +121,43 @@ fn to_json_at(value: &dyn Val, depth: usize) -> Result<Value, Unrepresentable> {
     })
 }
 
-/// A CEL map as a JSON object; non-string keys are written as their JSON text (`1`, `true`).
-pub(crate) fn map_to_json(map: &CelMap, depth: usize) -> Result<Map<String, Value>, Unrepresentable> {
-    let mut object = Map::with_capacity(map.inner().len());
-    for (key, item) in map.inner() {
-        let key = match key {
-            CelMapKey::String(s) => s.inner().to_owned(),
-            CelMapKey::Int(i) => i.inner().to_string(),
-            CelMapKey::UInt(u) => u.inner().to_string(),
-            CelMapKey::Bool(b) => b.inner().to_string(),
-        };
-        object.insert(key, to_json_at(item.as_ref(), depth + 1)?);
+/// A CEL map (the interpreter's or a payload object) as a JSON object; non-string keys are
+/// written as their JSON text (`1`, `true`).
+pub(crate) fn map_to_json(map: &dyn Val, depth: usize) -> Result<Map<String, Value>, Unrepresentable> {
+    if let Some(map) = map.downcast_ref::<CelMap>() {
+        let mut object = Map::new();
+        for (key, item) in map.inner() {
+            object.insert(key_text(key.inner()), to_json_at(item.as_ref(), depth + 1)?);
+        }
+        return Ok(object);
+    }
+    let missing = || Unrepresentable(format!("a `{}`", map.get_type().name()));
+    let indexer = map.as_indexer().ok_or_else(missing)?;
+    let mut keys = map.as_iterable().ok_or_else(missing)?.iter();
+    let mut object = Map::new();
+    while let Some(key) = keys.next() {
+        let item = indexer
+            .get(key)
+            .map_err(|e| Unrepresentable(format!("a map whose key cannot be read back: {e}")))?;
+        object.insert(key_text(key), to_json_at(item.as_ref(), depth + 1)?);
     }
     Ok(object)
+}
+
+fn key_text(key: &dyn Val) -> String {
+    if let Some(s) = key.downcast_ref::<CelString>() {
+        return s.inner().to_owned();
+    }
+    if let Some(i) = key.downcast_ref::<CelInt>() {
+        return i.inner().to_string();
+    }
+    if let Some(u) = key.downcast_ref::<CelUInt>() {
+        return u.inner().to_string();
+    }
+    if let Some(b) = key.downcast_ref::<CelBool>() {
+        return b.inner().to_string();
+    }
+    format!("{key:?}")
 }
 
 /// RFC 3339 in UTC with a `Z`, and only as many fractional digits as needed (0, 3, 6 or 9).

@@ -3,7 +3,8 @@
 
 use crate::budget::Meter;
 use crate::check::{self, Unknown, Uses};
-use crate::convert::{self, ToCel};
+use crate::convert;
+use crate::lazy;
 use crate::environment::{self, Declarations};
 use crate::{CelError, CelErrorKind, Limit, Limits};
 use cel::common::ast::{IdedExpr, SourceInfo};
@@ -446,10 +447,7 @@ impl Program {
         self.run(activation, |value, text| match value.get_type().kind() {
             Kind::NullType => Ok(Map::new()),
             Kind::Map => {
-                let map = value
-                    .downcast_ref::<CelMap>()
-                    .ok_or_else(|| wrong_type("map", value, text))?;
-                convert::map_to_json(map, 0).map_err(|e| convert::unrepresentable_error(e, text))
+                convert::map_to_json(value, 0).map_err(|e| convert::unrepresentable_error(e, text))
             }
             _ => Err(wrong_type("map (or null)", value, text)),
         })
@@ -510,35 +508,23 @@ fn bind<'a>(
     limits: &Limits,
     text: &str,
 ) -> Result<Bindings<'a>, CelError> {
-    let payload = if uses.payload {
-        Some(ToCel::new(limits).convert(activation.payload, text)?)
-    } else {
-        None
-    };
-    let envelope = if uses.envelope {
+    if uses.payload || uses.envelope {
+        convert::check_payload(activation.payload, limits, text)?;
+    }
+    let envelope = uses.envelope.then(|| {
         let mut fields: HashMap<CelMapKey<'a>, Box<dyn Val + 'a>> = HashMap::with_capacity(4);
-        fields.insert(
-            CelMapKey::from("payload"),
-            ToCel::new(limits).convert(activation.payload, text)?,
-        );
-        fields.insert(
-            CelMapKey::from("variant"),
-            Box::new(CelString::from(activation.variant)),
-        );
-        fields.insert(
-            CelMapKey::from("resource"),
-            Box::new(CelString::from(activation.resource)),
-        );
-        fields.insert(
-            CelMapKey::from("action"),
-            Box::new(CelString::from(activation.action)),
-        );
-        Some(Box::new(CelMap::from(fields)) as Box<dyn Val + 'a>)
-    } else {
-        None
-    };
+        fields.insert(CelMapKey::from("payload"), lazy::to_val(activation.payload));
+        for (name, value) in [
+            ("variant", activation.variant),
+            ("resource", activation.resource),
+            ("action", activation.action),
+        ] {
+            fields.insert(CelMapKey::from(name), Box::new(CelString::from(value)));
+        }
+        Box::new(CelMap::from(fields)) as Box<dyn Val + 'a>
+    });
     Ok(Bindings {
-        payload,
+        payload: uses.payload.then(|| lazy::to_val(activation.payload)),
         envelope,
         variant: CelString::from(activation.variant),
         resource: CelString::from(activation.resource),

@@ -45,6 +45,22 @@ pub(crate) fn build() -> Env {
             budget::charge_item,
         )
     })
+    .and_then(|_| {
+        env.add_overload(
+            budget::EQUALS,
+            "tributary_equals",
+            vec![DYN_TYPE, DYN_TYPE],
+            budget::equals,
+        )
+    })
+    .and_then(|_| {
+        env.add_overload(
+            budget::NOT_EQUALS,
+            "tributary_not_equals",
+            vec![DYN_TYPE, DYN_TYPE],
+            budget::not_equals,
+        )
+    })
     .and_then(|_| env.add_extension(extensions::strings))
     .and_then(|_| env.add_extension(extensions::lists))
     .and_then(|_| env.add_extension(extensions::math))

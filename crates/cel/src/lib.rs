@@ -37,6 +37,7 @@ mod convert;
 mod engine;
 mod environment;
 mod error;
+mod lazy;
 mod limits;
 
 pub use check::VARIABLES;

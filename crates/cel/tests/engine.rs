@@ -515,3 +515,46 @@ fn engine_is_send_and_sync() {
     assert_send_sync::<CelEngine>();
     assert_send_sync::<tributary_cel::Program>();
 }
+
+#[test]
+fn payload_objects_and_arrays_behave_as_maps_and_lists() {
+    let payload = json!({
+        "obj": {"a": 1, "b": [1, 2.5, "x"]},
+        "arr": [3, 1, 2],
+        "objs": [{"a": 1}, {"a": 2}]
+    });
+    for (expr, expected) in [
+        ("payload.obj == {'a': 1, 'b': [1, 2.5, 'x']}", json!(true)),
+        ("{'a': 1, 'b': [1, 2.5, 'x']} == payload.obj", json!(true)),
+        ("{'a': 1} != payload.obj", json!(true)),
+        ("[3, 1, 2] == payload.arr", json!(true)),
+        ("payload.arr == [3, 1, 2]", json!(true)),
+        ("payload.arr == [3.0, 1u, 2]", json!(true)),
+        ("payload.arr != [3, 1]", json!(true)),
+        ("payload.objs == [{'a': 1}, {'a': 2}]", json!(true)),
+        ("payload.obj == payload.obj", json!(true)),
+        ("'a' in payload.obj", json!(true)),
+        ("1 in payload.obj", json!(false)),
+        ("2 in payload.arr", json!(true)),
+        ("payload.arr + [4]", json!([3, 1, 2, 4])),
+        ("[0] + payload.arr", json!([0, 3, 1, 2])),
+        ("payload.arr[1]", json!(1)),
+        ("payload.arr[1u]", json!(1)),
+        ("payload.arr.sort()", json!([1, 2, 3])),
+        ("size(payload.obj) + payload.arr.size()", json!(5)),
+        ("payload.obj.map(k, k)", json!(["a", "b"])),
+        ("payload.objs.map(o, o.a)", json!([1, 2])),
+        ("payload.obj", json!({"a": 1, "b": [1, 2.5, "x"]})),
+        ("[payload.obj.b]", json!([[1, 2.5, "x"]])),
+        ("math.greatest(payload.arr)", json!(3)),
+        ("payload.arr.map(x, string(x)).join(',')", json!("3,1,2")),
+        ("payload.?missing.orValue(payload.arr)", json!([3, 1, 2])),
+        ("has(payload.obj.b) && !has(payload.obj.c)", json!(true)),
+        ("optional.ofNonZeroValue(payload.obj).hasValue()", json!(true)),
+        ("dyn(payload.arr).exists(x, x > 2)", json!(true)),
+    ] {
+        assert_eq!(eval(expr, &payload).unwrap(), expected, "{expr}");
+    }
+    let err = eval("payload.arr[5]", &payload).unwrap_err();
+    assert_eq!(err.kind(), &CelErrorKind::Evaluation);
+}
