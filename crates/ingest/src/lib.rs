@@ -1,1 +1,24 @@
-//! See the crate description.
+//! The shared ingest path: provider-shaped payloads in, records of the internal model out.
+//!
+//! For each payload, in order:
+//! 1. the emitted schema must be declared by the operation or webhook event ([`Mapper::declares`]);
+//! 2. the mapping is resolved by exact (schema, variant), with no fallback from a variant to the
+//!    default mapping;
+//! 3. the integration's own CEL filter, then the mapping's filter (`false` counts as filtered out);
+//! 4. the map expression (empty: the payload as it is);
+//! 5. decoding against the model's metadata ([`decode::decode`]): unknown, context, missing and
+//!    wrongly typed keys and bad enum values are errors naming the key, model, mapping and payload;
+//! 6. batched transactional upserts ([`IngestRun`]), with directory-sync tombstoning on a complete
+//!    run only.
+//!
+//! A payload that fails is counted, logged with its reason and stored in the failed-records table;
+//! the others go on. docs/ingest.md is the guide for provider authors and operators.
+
+pub mod decode;
+mod error;
+pub mod kit;
+mod mapper;
+
+pub use error::{ConfigError, FilterStage, IngestError, RecordError, RecordFailure, RecordRef};
+pub use kit::{eval_mapping, eval_mapping_with};
+pub use mapper::{MapOutcome, MappedRecord, Mapper};
