@@ -1,0 +1,30 @@
+//! The built-in provider definitions and the catalog that lists them.
+//!
+//! The catalog is one explicit list ([`catalog`]), not linker magic: a definition is compiled in
+//! when its Cargo feature is on, and [`registry`] validates the whole list with the real CEL and
+//! model checks, so a broken definition stops the process at startup.
+
+mod checks;
+mod config;
+
+pub use checks::StandardChecks;
+pub use config::CatalogConfig;
+
+use tributary_core::{Definition, Registry, registry::RegistryErrors};
+
+/// Every built-in definition enabled by Cargo features, built with the operator config.
+///
+/// Provider packages are added here, one line each, behind `#[cfg(feature = "<id>")]`.
+pub fn catalog(_config: &CatalogConfig) -> Vec<Definition> {
+    Vec::new()
+}
+
+/// Validates and indexes the built-in catalog.
+pub fn registry(config: &CatalogConfig) -> Result<Registry, RegistryErrors> {
+    registry_of(catalog(config))
+}
+
+/// Validates and indexes `definitions` with the standard checks (CEL expressions, known models).
+pub fn registry_of(definitions: Vec<Definition>) -> Result<Registry, RegistryErrors> {
+    Registry::build(definitions, &StandardChecks::default())
+}
