@@ -15,18 +15,22 @@ use cel::{Context, Env, ExecutionError, Value as CelValue};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// What an expression is evaluated against: the emitted payload and where it came from.
 ///
 /// The expression sees five variables: `payload`, `variant`, `resource`, `action`, and
-/// `envelope`, the object `{variant, resource, action, payload}`.
-#[derive(Clone, Copy, Debug)]
+/// `envelope`, the object `{variant, resource, action, payload}`. Build one per payload and
+/// evaluate the filter and the map against the same activation: the payload's limits are
+/// checked once.
+#[derive(Clone, Debug)]
 pub struct Activation<'a> {
     pub variant: &'a str,
     pub resource: &'a str,
     pub action: &'a str,
     pub payload: &'a Value,
+    /// The outcome of checking `payload` against the limits, computed on first use.
+    checked: OnceLock<Result<(), CelError>>,
 }
 
 impl<'a> Activation<'a> {
@@ -36,6 +40,17 @@ impl<'a> Activation<'a> {
             resource,
             action,
             payload,
+            checked: OnceLock::new(),
+        }
+    }
+
+    fn check_payload(&self, limits: &Limits, text: &str) -> Result<(), CelError> {
+        match self
+            .checked
+            .get_or_init(|| convert::check_payload(self.payload, limits, ""))
+        {
+            Ok(()) => Ok(()),
+            Err(error) => Err(error.clone().for_expression(text)),
         }
     }
 }
@@ -197,23 +212,17 @@ impl CelEngine {
                 "",
             ));
         }
-        if json_depth(bytes) > limits.max_payload_depth {
-            return Err(CelError::limit(
-                Limit::PayloadDepth,
-                format!(
-                    "the payload nests deeper than {} levels",
-                    limits.max_payload_depth
-                ),
-                "",
-            ));
-        }
-        serde_json::from_slice(bytes).map_err(|e| {
+        // serde_json refuses nesting deeper than 128 levels before its stack is at risk; our
+        // own, lower, depth limit is checked on the parsed value.
+        let payload: Value = serde_json::from_slice(bytes).map_err(|e| {
             CelError::new(
                 CelErrorKind::InvalidPayload,
                 format!("the payload is not valid JSON: {e}"),
                 "",
             )
-        })
+        })?;
+        convert::check_payload(&payload, limits, "")?;
+        Ok(payload)
     }
 
     fn compile_uncached(&self, text: &str) -> Result<Compiled, CelError> {
@@ -312,36 +321,6 @@ fn on_big_stack<T: Send>(parse: impl FnOnce() -> Result<T, CelError> + Send) -> 
                 ))
             })
     })
-}
-
-/// Nesting depth of JSON text, found without parsing (strings skipped) so that a too-deep
-/// payload is refused before serde_json or our conversion recurse into it.
-fn json_depth(bytes: &[u8]) -> usize {
-    let mut depth = 0usize;
-    let mut deepest = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in bytes {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
 }
 
 fn syntax_error(errors: cel::ParseErrors, text: &str) -> CelError {
@@ -509,7 +488,7 @@ fn bind<'a>(
     text: &str,
 ) -> Result<Bindings<'a>, CelError> {
     if uses.payload || uses.envelope {
-        convert::check_payload(activation.payload, limits, text)?;
+        activation.check_payload(limits, text)?;
     }
     let envelope = uses.envelope.then(|| {
         let mut fields: HashMap<CelMapKey<'a>, Box<dyn Val + 'a>> = HashMap::with_capacity(4);

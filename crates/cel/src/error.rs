@@ -100,6 +100,13 @@ impl CelError {
         }
     }
 
+    /// The same error, about another expression (a payload's error found once, reported for
+    /// each expression evaluated against it).
+    pub(crate) fn for_expression(mut self, expression: &str) -> Self {
+        self.expression = expression.to_owned();
+        self
+    }
+
     pub(crate) fn at(mut self, position: Option<Position>) -> Self {
         self.position = position;
         self

@@ -402,11 +402,31 @@ fn raw_payload_bytes_are_parsed_within_limits() {
         engine.parse_payload(b"\xff not json").unwrap_err().kind(),
         &CelErrorKind::InvalidPayload
     );
+    let deep = format!("{}{}", "[".repeat(20), "]".repeat(20));
     assert_eq!(
-        engine.parse_payload(&[b'['; 20]).unwrap_err().kind(),
+        engine.parse_payload(deep.as_bytes()).unwrap_err().kind(),
         &CelErrorKind::LimitExceeded {
             which: Limit::PayloadDepth
         }
+    );
+    let unbalanced = "[".repeat(100_000);
+    assert_eq!(
+        engine.parse_payload(unbalanced.as_bytes()).unwrap_err().kind(),
+        &CelErrorKind::LimitExceeded {
+            which: Limit::PayloadSize
+        }
+    );
+    let nested_past_serde = "[".repeat(200);
+    let small_limits = CelEngine::new(Limits {
+        max_payload_depth: 8,
+        ..Limits::default()
+    });
+    assert_eq!(
+        small_limits
+            .parse_payload(nested_past_serde.as_bytes())
+            .unwrap_err()
+            .kind(),
+        &CelErrorKind::InvalidPayload
     );
     assert_eq!(
         engine.parse_payload(&vec![b' '; 2048]).unwrap_err().kind(),
