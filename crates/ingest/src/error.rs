@@ -31,7 +31,7 @@ pub enum ConfigError {
         mapping: String,
     },
     #[error("{0}")]
-    Expression(CelError),
+    Expression(Box<CelError>),
 }
 
 /// Which filter excluded (or failed on) a payload.

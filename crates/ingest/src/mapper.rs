@@ -89,11 +89,11 @@ impl Mapper {
             };
             let expression = |text: &str| {
                 engine.compile(text).map_err(|e| {
-                    ConfigError::Expression(e.with_mapping(
+                    ConfigError::Expression(Box::new(e.with_mapping(
                         definition_id,
                         &mapping.schema,
                         &mapping.variant,
-                    ))
+                    )))
                 })
             };
             let entry = CompiledMapping {
@@ -130,7 +130,11 @@ impl Mapper {
             return Ok(self);
         }
         let program = engine.compile(expression).map_err(|e| {
-            ConfigError::Expression(e.with_mapping(&self.definition_id, "integration filter", ""))
+            ConfigError::Expression(Box::new(e.with_mapping(
+                &self.definition_id,
+                "integration filter",
+                "",
+            )))
         })?;
         self.integration_filter = Some(program);
         Ok(self)
