@@ -80,10 +80,14 @@ pub(crate) struct Uses {
 
 /// Checks that `expr` references only the five variables (and the variables comprehensions
 /// bind) and declared functions. Recursive: call it only on an AST whose [`depth`] is bounded.
-pub(crate) fn references(expr: &IdedExpr, env: &dyn Environment) -> Result<Uses, Unknown> {
+pub(crate) fn references(
+    expr: &IdedExpr,
+    env: &dyn Environment,
+    extra_variables: &[&str],
+) -> Result<Uses, Unknown> {
     let mut checker = Checker {
         env,
-        scopes: Vec::new(),
+        scopes: extra_variables.to_vec(),
         uses: Uses::default(),
     };
     checker.visit(expr)?;
@@ -158,13 +162,19 @@ impl<'a> Checker<'a> {
             Expr::Unspecified | Expr::Literal(_) => Ok(()),
             Expr::Ident(name) => self.variable(name, e.id),
             Expr::Select(select) => {
-                // A dotted name that is not a variable may be a type: `google.protobuf.Duration`.
                 if let Some(segments) = qualified_name(e)
                     && !self.in_scope(segments[0])
                     && !VARIABLES.contains(&segments[0])
-                    && self.env.has_type(&segments.join("."))
                 {
-                    return Ok(());
+                    // A dotted name may be a type (`google.protobuf.Duration`) or, where extra
+                    // variables are allowed, a variable with dots in its name.
+                    let dotted = (2..=segments.len())
+                        .rev()
+                        .map(|n| segments[..n].join("."))
+                        .any(|name| self.in_scope(&name));
+                    if dotted || self.env.has_type(&segments.join(".")) {
+                        return Ok(());
+                    }
                 }
                 self.visit(&select.operand)
             }

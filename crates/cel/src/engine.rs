@@ -226,6 +226,17 @@ impl CelEngine {
     }
 
     fn compile_uncached(&self, text: &str) -> Result<Compiled, CelError> {
+        self.compile_with_variables(text, Some(&[]))
+    }
+
+    /// Compiles allowing variables beyond the five, for the conformance suite's bindings; with
+    /// `None`, references are not checked at all (the suite's `disableCheck`, under which an
+    /// unknown name is an evaluation error).
+    fn compile_with_variables(
+        &self,
+        text: &str,
+        extra_variables: Option<&[&str]>,
+    ) -> Result<Compiled, CelError> {
         let limits = &self.inner.limits;
         if text.trim().is_empty() {
             return Ok(Compiled {
@@ -268,6 +279,7 @@ impl CelEngine {
             let parsed = catch_unwind(AssertUnwindSafe(|| {
                 env.parser()
                     .max_recursion_depth(rule_depth)
+                    .enable_ident_escape_syntax(true)
                     .parse_with_source_info(text)
             }));
             match parsed {
@@ -282,8 +294,11 @@ impl CelEngine {
                 Ok(Ok(parsed)) => Ok(parsed),
             }
         })?;
-        let uses = check::references(&ast, &self.inner.declarations)
-            .map_err(|unknown| unknown_error(unknown, &info, text))?;
+        let uses = match extra_variables {
+            Some(extra) => check::references(&ast, &self.inner.declarations, extra)
+                .map_err(|unknown| unknown_error(unknown, &info, text))?,
+            None => Uses::default(),
+        };
         let mut next_id = check::max_id(&ast);
         check::meter(&mut ast, &mut next_id);
         Ok(Compiled {
@@ -362,6 +377,8 @@ fn unknown_error(unknown: Unknown, info: &SourceInfo, text: &str) -> CelError {
 /// The five variables, converted for one evaluation. Only the variables the expression uses
 /// are converted.
 struct Bindings<'a> {
+    /// Variables beyond the five: only the conformance suite binds any.
+    extra: &'a [(String, Box<dyn Val + 'a>)],
     payload: Option<Box<dyn Val + 'a>>,
     envelope: Option<Box<dyn Val + 'a>>,
     variant: CelString<'a>,
@@ -377,7 +394,11 @@ impl VariableResolver for Bindings<'_> {
             "variant" => &self.variant,
             "resource" => &self.resource,
             "action" => &self.action,
-            _ => return None,
+            other => self
+                .extra
+                .iter()
+                .find(|(name, _)| name == other)
+                .map(|(_, value)| value.as_ref())?,
         };
         Some(CowVal::Borrowed(value))
     }
@@ -458,27 +479,76 @@ impl Program {
             ));
         };
         let inner = &self.engine.inner;
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
+        guarded(text, || {
             let bindings = bind(activation, self.compiled.uses, &inner.limits, text)?;
-            let mut context = Context::with_env(Arc::clone(&inner.env));
-            context.set_variable_resolver(&bindings);
-            let meter = Meter::start(
-                inner.limits.max_evaluation_work,
-                inner.limits.max_payload_bytes,
-            );
-            match CelValue::resolve_val(ast, &context) {
-                Ok(value) => finish(value.as_ref(), text),
-                Err(error) => Err(execution_error(error, meter.exceeded(), text)),
-            }
-        }));
-        outcome.unwrap_or_else(|_| {
-            Err(CelError::new(
-                CelErrorKind::Internal,
-                "the CEL interpreter panicked while evaluating this expression",
-                text,
-            ))
+            evaluate_with(inner, ast, &bindings, text, finish)
         })
     }
+}
+
+/// Runs an evaluation with panics caught: a panic in the interpreter becomes an error.
+fn guarded<T>(text: &str, evaluate: impl FnOnce() -> Result<T, CelError>) -> Result<T, CelError> {
+    catch_unwind(AssertUnwindSafe(evaluate)).unwrap_or_else(|_| {
+        Err(CelError::new(
+            CelErrorKind::Internal,
+            "the CEL interpreter panicked while evaluating this expression",
+            text,
+        ))
+    })
+}
+
+/// Evaluates `ast` against `bindings` within the work budget.
+fn evaluate_with<T>(
+    inner: &Inner,
+    ast: &IdedExpr,
+    bindings: &Bindings<'_>,
+    text: &str,
+    finish: impl FnOnce(&dyn Val, &str) -> Result<T, CelError>,
+) -> Result<T, CelError> {
+    let mut context = Context::with_env(Arc::clone(&inner.env));
+    context.set_variable_resolver(bindings);
+    let meter = Meter::start(
+        inner.limits.max_evaluation_work,
+        inner.limits.max_payload_bytes,
+    );
+    match CelValue::resolve_val(ast, &context) {
+        Ok(value) => finish(value.as_ref(), text),
+        Err(error) => Err(execution_error(error, meter.exceeded(), text)),
+    }
+}
+
+/// Evaluates an expression with variables of any name and CEL type, for the cel-spec
+/// conformance suite (tests/conformance.rs). Not part of the API.
+pub(crate) fn evaluate_with_variables<T>(
+    engine: &CelEngine,
+    text: &str,
+    variables: &[(String, Box<dyn Val>)],
+    check_references: bool,
+    finish: impl FnOnce(&dyn Val) -> T,
+) -> Result<T, CelError> {
+    let names: Vec<&str> = variables.iter().map(|(name, _)| name.as_str()).collect();
+    let compiled =
+        engine.compile_with_variables(text, check_references.then_some(names.as_slice()))?;
+    let Some(ast) = &compiled.ast else {
+        return Err(CelError::new(
+            CelErrorKind::Syntax,
+            "the expression is empty",
+            text,
+        ));
+    };
+    let bindings = Bindings {
+        extra: variables,
+        payload: None,
+        envelope: None,
+        variant: CelString::from(""),
+        resource: CelString::from(""),
+        action: CelString::from(""),
+    };
+    guarded(text, || {
+        evaluate_with(&engine.inner, ast, &bindings, text, |value, _| {
+            Ok(finish(value))
+        })
+    })
 }
 
 fn bind<'a>(
@@ -503,6 +573,7 @@ fn bind<'a>(
         Box::new(CelMap::from(fields)) as Box<dyn Val + 'a>
     });
     Ok(Bindings {
+        extra: &[],
         payload: uses.payload.then(|| lazy::to_val(activation.payload)),
         envelope,
         variant: CelString::from(activation.variant),

@@ -44,3 +44,22 @@ pub use check::VARIABLES;
 pub use engine::{Activation, CelEngine, Program};
 pub use error::{CelError, CelErrorKind, Limit, MappingContext, Position};
 pub use limits::Limits;
+
+/// Not part of the API: lets tests/conformance.rs run the cel-spec conformance suite, whose
+/// bindings are typed CEL values, through this engine. Nothing else should use it.
+#[doc(hidden)]
+pub mod conformance {
+    pub use cel;
+
+    /// Compiles (allowing the variables' names; checking references unless told not to) and
+    /// evaluates `expression`, handing the result to `finish`.
+    pub fn evaluate<T>(
+        engine: &crate::CelEngine,
+        expression: &str,
+        variables: &[(String, Box<dyn cel::common::value::Val>)],
+        check_references: bool,
+        finish: impl FnOnce(&dyn cel::common::value::Val) -> T,
+    ) -> Result<T, crate::CelError> {
+        crate::engine::evaluate_with_variables(engine, expression, variables, check_references, finish)
+    }
+}

@@ -578,3 +578,19 @@ fn payload_objects_and_arrays_behave_as_maps_and_lists() {
     let err = eval("payload.arr[5]", &payload).unwrap_err();
     assert_eq!(err.kind(), &CelErrorKind::Evaluation);
 }
+
+#[test]
+fn cel_bind_and_quoted_field_names() {
+    let payload = json!({"content-type": "text/plain", "name": "Ada"});
+    assert_eq!(
+        eval("cel.bind(n, payload.name, n + ' ' + n)", &payload).unwrap(),
+        json!("Ada Ada")
+    );
+    assert_eq!(eval("payload.`content-type`", &payload).unwrap(), json!("text/plain"));
+    assert_eq!(eval("has(payload.`content-type`)", &payload).unwrap(), json!(true));
+    // the bound name is only in scope in the body
+    let err = CelEngine::default()
+        .check("cel.bind(n, 1, n) + n")
+        .unwrap_err();
+    assert!(matches!(err.kind(), CelErrorKind::UnknownVariable { name } if name == "n"));
+}
