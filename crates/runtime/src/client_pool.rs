@@ -72,14 +72,14 @@ impl ClientPool {
                 && existing.client_id == key.client_id
                 && existing.credential_version != key.credential_version)
         });
-        if !slots.contains_key(key) && slots.len() >= self.capacity {
-            if let Some(oldest) = slots
+        if !slots.contains_key(key)
+            && slots.len() >= self.capacity
+            && let Some(oldest) = slots
                 .iter()
                 .min_by_key(|(_, slot)| slot.last_used)
                 .map(|(k, _)| k.clone())
-            {
-                slots.remove(&oldest);
-            }
+        {
+            slots.remove(&oldest);
         }
         let slot = slots.entry(key.clone()).or_insert_with(|| Slot {
             cell: Arc::new(OnceCell::new()),
