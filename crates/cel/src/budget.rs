@@ -226,7 +226,9 @@ pub(crate) fn guarded_replace<'b, 'v>(
     let Some(strings) = strings else {
         return Err(ExecutionError::no_such_member_overload(
             "replace",
-            args.iter().map(|a| a.get_type().name().to_owned()).collect(),
+            args.iter()
+                .map(|a| a.get_type().name().to_owned())
+                .collect(),
         ));
     };
     let (this, from, to) = (strings[0], strings[1], strings[2]);
@@ -237,7 +239,9 @@ pub(crate) fn guarded_replace<'b, 'v>(
             None => {
                 return Err(ExecutionError::no_such_member_overload(
                     "replace",
-                    args.iter().map(|a| a.get_type().name().to_owned()).collect(),
+                    args.iter()
+                        .map(|a| a.get_type().name().to_owned())
+                        .collect(),
                 ));
             }
         },

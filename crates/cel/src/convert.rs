@@ -21,14 +21,21 @@ const NODE_OVERHEAD_BYTES: usize = 8;
 
 /// Checks an already parsed payload against the payload limits: its estimated encoded size and
 /// its nesting depth. Walks without recursion and stops at the first excess.
-pub(crate) fn check_payload(value: &Value, limits: &Limits, expression: &str) -> Result<(), CelError> {
+pub(crate) fn check_payload(
+    value: &Value,
+    limits: &Limits,
+    expression: &str,
+) -> Result<(), CelError> {
     let mut bytes = 0usize;
     let mut pending: Vec<(&Value, usize)> = vec![(value, 1)];
     while let Some((v, depth)) = pending.pop() {
         if depth > limits.max_payload_depth {
             return Err(CelError::limit(
                 Limit::PayloadDepth,
-                format!("the payload nests deeper than {} levels", limits.max_payload_depth),
+                format!(
+                    "the payload nests deeper than {} levels",
+                    limits.max_payload_depth
+                ),
                 expression,
             ));
         }
@@ -47,7 +54,10 @@ pub(crate) fn check_payload(value: &Value, limits: &Limits, expression: &str) ->
         if bytes > limits.max_payload_bytes {
             return Err(CelError::limit(
                 Limit::PayloadSize,
-                format!("the payload is larger than {} bytes", limits.max_payload_bytes),
+                format!(
+                    "the payload is larger than {} bytes",
+                    limits.max_payload_bytes
+                ),
                 expression,
             ));
         }
@@ -76,11 +86,29 @@ fn to_json_at(value: &dyn Val, depth: usize) -> Result<Value, Unrepresentable> {
     let unrepresentable = || Unrepresentable(format!("a `{}`", value.get_type().name()));
     Ok(match kind {
         Kind::NullType => Value::Null,
-        Kind::Boolean => Value::Bool(*value.downcast_ref::<CelBool>().ok_or_else(unrepresentable)?.inner()),
-        Kind::Int => Value::from(*value.downcast_ref::<CelInt>().ok_or_else(unrepresentable)?.inner()),
-        Kind::UInt => Value::from(*value.downcast_ref::<CelUInt>().ok_or_else(unrepresentable)?.inner()),
+        Kind::Boolean => Value::Bool(
+            *value
+                .downcast_ref::<CelBool>()
+                .ok_or_else(unrepresentable)?
+                .inner(),
+        ),
+        Kind::Int => Value::from(
+            *value
+                .downcast_ref::<CelInt>()
+                .ok_or_else(unrepresentable)?
+                .inner(),
+        ),
+        Kind::UInt => Value::from(
+            *value
+                .downcast_ref::<CelUInt>()
+                .ok_or_else(unrepresentable)?
+                .inner(),
+        ),
         Kind::Double => {
-            let d = *value.downcast_ref::<CelDouble>().ok_or_else(unrepresentable)?.inner();
+            let d = *value
+                .downcast_ref::<CelDouble>()
+                .ok_or_else(unrepresentable)?
+                .inner();
             Value::Number(Number::from_f64(d).ok_or_else(|| {
                 Unrepresentable(format!("the double {d}, which JSON cannot hold"))
             })?)
@@ -93,14 +121,24 @@ fn to_json_at(value: &dyn Val, depth: usize) -> Result<Value, Unrepresentable> {
                 .to_owned(),
         ),
         Kind::Bytes => Value::String(
-            base64::engine::general_purpose::STANDARD
-                .encode(value.downcast_ref::<CelBytes>().ok_or_else(unrepresentable)?.inner()),
+            base64::engine::general_purpose::STANDARD.encode(
+                value
+                    .downcast_ref::<CelBytes>()
+                    .ok_or_else(unrepresentable)?
+                    .inner(),
+            ),
         ),
         Kind::Timestamp => Value::String(timestamp_to_json(
-            value.downcast_ref::<CelTimestamp>().ok_or_else(unrepresentable)?.inner(),
+            value
+                .downcast_ref::<CelTimestamp>()
+                .ok_or_else(unrepresentable)?
+                .inner(),
         )),
         Kind::Duration => Value::String(duration_to_json(
-            value.downcast_ref::<CelDuration>().ok_or_else(unrepresentable)?.inner(),
+            value
+                .downcast_ref::<CelDuration>()
+                .ok_or_else(unrepresentable)?
+                .inner(),
         )),
         Kind::List => {
             let mut items = Vec::new();
@@ -123,7 +161,10 @@ fn to_json_at(value: &dyn Val, depth: usize) -> Result<Value, Unrepresentable> {
 
 /// A CEL map (the interpreter's or a payload object) as a JSON object; non-string keys are
 /// written as their JSON text (`1`, `true`).
-pub(crate) fn map_to_json(map: &dyn Val, depth: usize) -> Result<Map<String, Value>, Unrepresentable> {
+pub(crate) fn map_to_json(
+    map: &dyn Val,
+    depth: usize,
+) -> Result<Map<String, Value>, Unrepresentable> {
     if let Some(map) = map.downcast_ref::<CelMap>() {
         let mut object = Map::new();
         for (key, item) in map.inner() {

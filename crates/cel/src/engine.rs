@@ -4,8 +4,8 @@
 use crate::budget::Meter;
 use crate::check::{self, Unknown, Uses};
 use crate::convert;
-use crate::lazy;
 use crate::environment::{self, Declarations};
+use crate::lazy;
 use crate::{CelError, CelErrorKind, Limit, Limits};
 use cel::common::ast::{IdedExpr, SourceInfo};
 use cel::common::types::{CelMap, CelMapKey, CelString, Kind};
@@ -215,11 +215,23 @@ impl CelEngine {
         // serde_json refuses nesting deeper than 128 levels before its stack is at risk; our
         // own, lower, depth limit is checked on the parsed value.
         let payload: Value = serde_json::from_slice(bytes).map_err(|e| {
-            CelError::new(
-                CelErrorKind::InvalidPayload,
-                format!("the payload is not valid JSON: {e}"),
-                "",
-            )
+            // serde_json's own nesting bound (128) is a depth limit, not a syntax problem.
+            if e.to_string().starts_with("recursion limit exceeded") {
+                CelError::limit(
+                    Limit::PayloadDepth,
+                    format!(
+                        "the payload nests deeper than {} levels",
+                        limits.max_payload_depth
+                    ),
+                    "",
+                )
+            } else {
+                CelError::new(
+                    CelErrorKind::InvalidPayload,
+                    format!("the payload is not valid JSON: {e}"),
+                    "",
+                )
+            }
         })?;
         convert::check_payload(&payload, limits, "")?;
         Ok(payload)
@@ -314,7 +326,9 @@ impl CelEngine {
 const PARSER_STACK_BYTES: usize = 256 * 1024 * 1024;
 
 /// Runs `parse` on a thread with a stack deep enough for any expression within the length limit.
-fn on_big_stack<T: Send>(parse: impl FnOnce() -> Result<T, CelError> + Send) -> Result<T, CelError> {
+fn on_big_stack<T: Send>(
+    parse: impl FnOnce() -> Result<T, CelError> + Send,
+) -> Result<T, CelError> {
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("cel-parse".to_owned())

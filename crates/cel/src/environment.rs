@@ -3,8 +3,8 @@
 
 use crate::budget;
 use cel::common::ast::{CallExpr, ComprehensionExpr, Expr, IdedExpr, ListExpr, LiteralValue};
-use cel::parser::{Macro, MacroExprHelper, ParseError};
 use cel::common::types::{DYN_TYPE, Kind, STRING_TYPE};
+use cel::parser::{Macro, MacroExprHelper, ParseError};
 use cel::{Context, Env, ExecutionError, Value, extensions};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -86,7 +86,12 @@ fn bind_macro(
     }
     let name = match &args[0].expr {
         Expr::Ident(name) => name.clone(),
-        _ => return Err(helper.new_error(args[0].id, "cel.bind() variable name must be a simple identifier")),
+        _ => {
+            return Err(helper.new_error(
+                args[0].id,
+                "cel.bind() variable name must be a simple identifier",
+            ));
+        }
     };
     let body = args.pop().expect("three arguments");
     let value = args.pop().expect("three arguments");

@@ -49,7 +49,10 @@ pub enum CelErrorKind {
     Evaluation,
     /// The expression evaluated to a value of the wrong type: a filter must give a `bool`, a
     /// map an object (or `null`).
-    WrongResultType { expected: &'static str, actual: String },
+    WrongResultType {
+        expected: &'static str,
+        actual: String,
+    },
     /// The payload is not acceptable input: bytes that are not JSON, or not a JSON object where
     /// one is required.
     InvalidPayload,
@@ -81,7 +84,11 @@ pub struct Position {
 /// the problem, the expression and the position when known, e.g.
 /// ``definition `okta`, mapping (DirectoryAccount, user): unknown variable `paylod` at 1:1 in `paylod.id` ``.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CelError {
+pub struct CelError(Box<Details>);
+
+/// Boxed so that a `Result<_, CelError>` stays one pointer wide on the happy path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Details {
     kind: CelErrorKind,
     message: String,
     expression: String,
@@ -91,24 +98,24 @@ pub struct CelError {
 
 impl CelError {
     pub(crate) fn new(kind: CelErrorKind, message: impl Into<String>, expression: &str) -> Self {
-        Self {
+        Self(Box::new(Details {
             kind,
             message: message.into(),
             expression: expression.to_owned(),
             position: None,
             mapping: None,
-        }
+        }))
     }
 
     /// The same error, about another expression (a payload's error found once, reported for
     /// each expression evaluated against it).
     pub(crate) fn for_expression(mut self, expression: &str) -> Self {
-        self.expression = expression.to_owned();
+        self.0.expression = expression.to_owned();
         self
     }
 
     pub(crate) fn at(mut self, position: Option<Position>) -> Self {
-        self.position = position;
+        self.0.position = position;
         self
     }
 
@@ -127,7 +134,7 @@ impl CelError {
         schema: impl Into<String>,
         variant: impl Into<String>,
     ) -> Self {
-        self.mapping = Some(MappingContext {
+        self.0.mapping = Some(MappingContext {
             definition_id: definition_id.into(),
             schema: schema.into(),
             variant: variant.into(),
@@ -136,24 +143,24 @@ impl CelError {
     }
 
     pub fn kind(&self) -> &CelErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// The problem alone, without mapping, expression or position.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     pub fn expression(&self) -> &str {
-        &self.expression
+        &self.0.expression
     }
 
     pub fn position(&self) -> Option<Position> {
-        self.position
+        self.0.position
     }
 
     pub fn mapping(&self) -> Option<&MappingContext> {
-        self.mapping.as_ref()
+        self.0.mapping.as_ref()
     }
 }
 
@@ -162,19 +169,23 @@ const QUOTED_EXPRESSION_CHARS: usize = 200;
 
 impl fmt::Display for CelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(m) = &self.mapping {
+        let d = &self.0;
+        if let Some(m) = &d.mapping {
             write!(
                 f,
                 "definition `{}`, mapping ({}, {}): ",
                 m.definition_id, m.schema, m.variant
             )?;
         }
-        f.write_str(&self.message)?;
-        if let Some(p) = self.position {
+        f.write_str(&d.message)?;
+        if let Some(p) = d.position {
             write!(f, " at {}:{}", p.line, p.column)?;
         }
-        let quoted: String = self.expression.chars().take(QUOTED_EXPRESSION_CHARS).collect();
-        let ellipsis = if quoted.len() < self.expression.len() {
+        if d.expression.is_empty() {
+            return Ok(());
+        }
+        let quoted: String = d.expression.chars().take(QUOTED_EXPRESSION_CHARS).collect();
+        let ellipsis = if quoted.len() < d.expression.len() {
             "..."
         } else {
             ""

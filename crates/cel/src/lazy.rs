@@ -251,7 +251,9 @@ impl<'v> JsonArray<'v> {
     fn position(&self, idx: &dyn Val) -> Result<Option<usize>, ExecutionError> {
         let i: Option<i128> = match idx.get_type().kind() {
             Kind::Int => idx.downcast_ref::<CelInt>().map(|i| i128::from(*i.inner())),
-            Kind::UInt => idx.downcast_ref::<CelUInt>().map(|u| i128::from(*u.inner())),
+            Kind::UInt => idx
+                .downcast_ref::<CelUInt>()
+                .map(|u| i128::from(*u.inner())),
             Kind::Double => idx.downcast_ref::<CelDouble>().and_then(|d| {
                 let d = *d.inner();
                 (d.fract() == 0.0 && d.abs() < 9.0e18).then_some(d as i128)

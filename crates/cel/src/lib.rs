@@ -60,6 +60,12 @@ pub mod conformance {
         check_references: bool,
         finish: impl FnOnce(&dyn cel::common::value::Val) -> T,
     ) -> Result<T, crate::CelError> {
-        crate::engine::evaluate_with_variables(engine, expression, variables, check_references, finish)
+        crate::engine::evaluate_with_variables(
+            engine,
+            expression,
+            variables,
+            check_references,
+            finish,
+        )
     }
 }

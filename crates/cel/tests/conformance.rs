@@ -57,7 +57,14 @@ fn collect(suite: &Json, prefix: &str, out: &mut Vec<Case>) {
 }
 
 /// Suites about protobuf messages, their wrappers and enums.
-const PROTOBUF_SUITES: [&str; 6] = ["proto2", "proto3", "proto2_ext", "wrappers", "enums", "dynamic"];
+const PROTOBUF_SUITES: [&str; 6] = [
+    "proto2",
+    "proto3",
+    "proto2_ext",
+    "wrappers",
+    "enums",
+    "dynamic",
+];
 
 /// Why a test needs protobuf messages (so is outside the subset), if it does.
 fn needs_protobuf(case: &Case) -> Option<&'static str> {
@@ -281,12 +288,19 @@ fn run(engine: &CelEngine, test: &Json) -> Result<(), String> {
     };
     let expects_error = !test["evalError"].is_null();
     let check_references = test["disableCheck"].as_bool() != Some(true);
-    let outcome = conformance::evaluate(engine, expr, &variables, check_references, |actual| match expected {
-        Some(expected) => matches(actual, expected),
-        None if expects_error => Err(format!("expected an error, got {actual:?}")),
-        // A test that states no result expects `true`.
-        None => matches(actual, &serde_json::json!({"boolValue": true})),
-    });
+    let outcome =
+        conformance::evaluate(
+            engine,
+            expr,
+            &variables,
+            check_references,
+            |actual| match expected {
+                Some(expected) => matches(actual, expected),
+                None if expects_error => Err(format!("expected an error, got {actual:?}")),
+                // A test that states no result expects `true`.
+                None => matches(actual, &serde_json::json!({"boolValue": true})),
+            },
+        );
     match outcome {
         Ok(result) => result,
         Err(_) if expects_error => Ok(()),
@@ -329,7 +343,10 @@ fn cel_spec_conformance() {
     assert!(cases.len() > 1000, "only {} tests found", cases.len());
 
     let engine = CelEngine::default();
-    let subset: Vec<&Case> = cases.iter().filter(|c| needs_protobuf(c).is_none()).collect();
+    let subset: Vec<&Case> = cases
+        .iter()
+        .filter(|c| needs_protobuf(c).is_none())
+        .collect();
     let mut failures: BTreeMap<String, String> = BTreeMap::new();
     for case in &subset {
         if let Err(reason) = run(&engine, &case.test) {
