@@ -4,4 +4,5 @@
 //! Work in progress: the pieces that do not need the store are here first.
 
 pub mod client_pool;
+pub mod execute;
 pub mod schedule;

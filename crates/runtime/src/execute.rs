@@ -1,0 +1,178 @@
+//! The one execution path every entry point converges on (inline API calls, the validation
+//! operation during setup, queued runs, reconcile, webhooks): find the operation, validate its
+//! config, build or reuse the pooled client, call the handler.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tributary_core::{
+    ClientBuildRequest, CredentialBindings, ErrorKind, IntegrationContext, OperationContext,
+    OperationError, OperationOutput, OperationRequest, Registry, schema::Violation,
+};
+
+use crate::client_pool::{ClientKey, ClientPool};
+
+/// Why an execution did not produce output.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ExecuteError {
+    #[error("no definition `{0}`")]
+    UnknownDefinition(String),
+    #[error("definition `{definition}` has no operation `{operation}`")]
+    UnknownOperation {
+        definition: String,
+        operation: String,
+    },
+    #[error("invalid config for operation `{operation}`: {}", .violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidConfig {
+        operation: String,
+        violations: Vec<Violation>,
+    },
+    #[error("{0}")]
+    Operation(#[from] OperationError),
+}
+
+impl ExecuteError {
+    /// The error kind recorded on runs.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::UnknownDefinition(_)
+            | Self::UnknownOperation { .. }
+            | Self::InvalidConfig { .. } => ErrorKind::Config,
+            Self::Operation(err) => err.kind,
+        }
+    }
+}
+
+/// What to execute, for which integration, with which credentials.
+pub struct Execution {
+    pub context: OperationContext,
+    pub operation: String,
+    pub config: Value,
+    pub credentials: CredentialBindings,
+    /// Identifies the credentials' stored versions, so a rotated credential gets a new client.
+    pub credential_version: i64,
+}
+
+impl Execution {
+    /// An execution with no stored run (inline calls, setup validation).
+    pub fn detached(
+        integration: IntegrationContext,
+        operation: impl Into<String>,
+        config: Value,
+        credentials: CredentialBindings,
+        credential_version: i64,
+    ) -> Self {
+        Self {
+            context: OperationContext::detached(integration),
+            operation: operation.into(),
+            config,
+            credentials,
+            credential_version,
+        }
+    }
+}
+
+/// Runs operations with pooled clients.
+#[derive(Clone)]
+pub struct Executor {
+    registry: Registry,
+    pool: Arc<ClientPool>,
+}
+
+impl Executor {
+    pub fn new(registry: Registry, pool: Arc<ClientPool>) -> Self {
+        Self { registry, pool }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn pool(&self) -> &Arc<ClientPool> {
+        &self.pool
+    }
+
+    /// Validates `config` against the operation's schema without running anything.
+    pub fn validate_config(
+        &self,
+        definition: &str,
+        operation: &str,
+        config: &Value,
+    ) -> Result<(), ExecuteError> {
+        let registered = self
+            .registry
+            .definition(definition)
+            .ok_or_else(|| ExecuteError::UnknownDefinition(definition.to_owned()))?;
+        let schema = registered.operation_schema(operation).ok_or_else(|| {
+            ExecuteError::UnknownOperation {
+                definition: definition.to_owned(),
+                operation: operation.to_owned(),
+            }
+        })?;
+        schema
+            .validate(config)
+            .map_err(|violations| ExecuteError::InvalidConfig {
+                operation: operation.to_owned(),
+                violations,
+            })
+    }
+
+    /// Runs one operation.
+    pub async fn execute(&self, execution: Execution) -> Result<OperationOutput, ExecuteError> {
+        let definition_id = execution.context.integration.definition_id;
+        self.validate_config(definition_id, &execution.operation, &execution.config)?;
+        let registered = self
+            .registry
+            .definition(definition_id)
+            .ok_or_else(|| ExecuteError::UnknownDefinition(definition_id.to_owned()))?;
+        let definition = &registered.definition;
+        let operation = definition
+            .operation_named(&execution.operation)
+            .ok_or_else(|| ExecuteError::UnknownOperation {
+                definition: definition_id.to_owned(),
+                operation: execution.operation.clone(),
+            })?;
+        let handler = operation.handler.as_ref().ok_or_else(|| {
+            OperationError::internal(format!("operation `{}` has no handler", operation.name))
+        })?;
+
+        let client = match operation.client {
+            None => None,
+            Some(client_id) => {
+                let registration = definition.client_registration(client_id).ok_or_else(|| {
+                    OperationError::internal(format!("client `{client_id}` is not declared"))
+                })?;
+                let mut credentials = CredentialBindings::new();
+                for slot in &registration.credential_slots {
+                    if let Some(value) = execution.credentials.raw(slot) {
+                        credentials.insert(*slot, value.clone());
+                    }
+                }
+                let key = ClientKey {
+                    integration_id: execution.context.integration.integration_id.clone(),
+                    client_id,
+                    credential_version: execution.credential_version,
+                };
+                let request = ClientBuildRequest {
+                    integration: execution.context.integration.clone(),
+                    credentials,
+                };
+                Some(
+                    self.pool
+                        .get_or_build(key, || registration.build(request))
+                        .await?,
+                )
+            }
+        };
+
+        let output = handler
+            .call(OperationRequest {
+                context: execution.context,
+                config: execution.config,
+                client,
+                credentials: execution.credentials,
+            })
+            .await?;
+        Ok(output)
+    }
+}
