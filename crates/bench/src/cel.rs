@@ -158,27 +158,78 @@ impl Rng {
 }
 
 const FIRST: &[&str] = &[
-    "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Linus",
-    "Margaret", "Dennis", "Katherine", "Tim", "Hedy", "Niklaus",
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "Ken",
+    "Radia",
+    "Linus",
+    "Margaret",
+    "Dennis",
+    "Katherine",
+    "Tim",
+    "Hedy",
+    "Niklaus",
 ];
 const LAST: &[&str] = &[
-    "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson",
-    "Perlman", "Torvalds", "Hamilton", "Ritchie", "Johnson", "Berners-Lee", "Lamarr", "Wirth",
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Thompson",
+    "Perlman",
+    "Torvalds",
+    "Hamilton",
+    "Ritchie",
+    "Johnson",
+    "Berners-Lee",
+    "Lamarr",
+    "Wirth",
 ];
-const DEPARTMENTS: &[&str] = &["Engineering", "Sales", "Finance", "Security", "Support", "People"];
+const DEPARTMENTS: &[&str] = &[
+    "Engineering",
+    "Sales",
+    "Finance",
+    "Security",
+    "Support",
+    "People",
+];
 const TITLES: &[&str] = &[
-    "Software Engineer", "Account Executive", "Controller", "Security Analyst", "Support Lead",
-    "Recruiter", "Engineering Manager",
+    "Software Engineer",
+    "Account Executive",
+    "Controller",
+    "Security Analyst",
+    "Support Lead",
+    "Recruiter",
+    "Engineering Manager",
 ];
 
 fn okta_user(rng: &mut Rng, n: usize) -> Value {
     let first = rng.pick(FIRST);
     let last = rng.pick(LAST);
-    let login = format!("{}.{}{}@Example.com", first.to_lowercase(), last.to_lowercase(), n);
+    let login = format!(
+        "{}.{}{}@Example.com",
+        first.to_lowercase(),
+        last.to_lowercase(),
+        n
+    );
     let status = if rng.chance(85) {
         "ACTIVE"
     } else {
-        rng.pick(&["PROVISIONED", "SUSPENDED", "DEPROVISIONED", "LOCKED_OUT", "STAGED"])
+        rng.pick(&[
+            "PROVISIONED",
+            "SUSPENDED",
+            "DEPROVISIONED",
+            "LOCKED_OUT",
+            "STAGED",
+        ])
     };
     let id = format!("00u{}", rng.alnum(17));
     let mut profile = json!({
@@ -235,7 +286,12 @@ fn github_member(rng: &mut Rng, n: usize) -> Value {
     let login = if rng.chance(5) {
         format!("deploy-{n}[bot]")
     } else {
-        format!("{}{}-{}", first.to_lowercase(), rng.pick(LAST).to_lowercase(), rng.below(10_000))
+        format!(
+            "{}{}-{}",
+            first.to_lowercase(),
+            rng.pick(LAST).to_lowercase(),
+            rng.below(10_000)
+        )
     };
     let id = 1_000_000 + n as u64 * 7 + rng.below(7);
     let base = format!("https://api.github.com/users/{login}");
@@ -362,6 +418,9 @@ fn asff_finding(rng: &mut Rng, n: usize) -> Value {
     })
 }
 
+/// A record's mapped output, or `None` when the filter dropped it.
+type Output = Option<Map<String, Value>>;
+
 struct Record {
     kind: Kind,
     bytes: Vec<u8>,
@@ -399,7 +458,11 @@ fn compile(engine: &CelEngine, kind: Kind) -> anyhow::Result<Compiled> {
 }
 
 /// One record through our pipeline; returns the serialised output, if the filter passed.
-fn ours(engine: &CelEngine, compiled: &Compiled, record: &Record) -> anyhow::Result<Option<Vec<u8>>> {
+fn ours(
+    engine: &CelEngine,
+    compiled: &Compiled,
+    record: &Record,
+) -> anyhow::Result<Option<Vec<u8>>> {
     let payload = engine.parse_payload(&record.bytes)?;
     let activation = Activation::new(record.kind.variant(), "bench", "list", &payload);
     if !compiled.filter.filter(&activation)? {
@@ -431,7 +494,7 @@ fn measure(
     engine: &CelEngine,
     compiled: &[(Kind, Compiled)],
     records: &[&Record],
-    outputs: &[Option<Map<String, Value>>],
+    outputs: &[Output],
 ) -> anyhow::Result<Figures> {
     let lookup = |kind: Kind| {
         compiled
@@ -489,7 +552,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     // The outputs the baseline serialises are ours, computed beforehand; this also checks that
     // every payload maps without error.
-    let outputs: Vec<Option<Map<String, Value>>> = records
+    let outputs: Vec<Output> = records
         .iter()
         .map(|record| {
             let (_, c) = compiled
@@ -510,7 +573,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let total = measure(&engine, &compiled, &all, &outputs)?;
     let mut per_kind = Map::new();
     for kind in Kind::ALL {
-        let (subset, subset_outputs): (Vec<&Record>, Vec<Option<Map<String, Value>>>) = records
+        let (subset, subset_outputs): (Vec<&Record>, Vec<Output>) = records
             .iter()
             .zip(&outputs)
             .filter(|(r, _)| r.kind == kind)
