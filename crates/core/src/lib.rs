@@ -45,9 +45,9 @@ pub use operation::{
 pub use registry::{DefinitionChecks, Registry, RegistryError, Rule};
 pub use secret::Secret;
 pub use webhook::{
-    HandshakeResponse, InboundWebhook, ResolvedEvent, VerifyError, WebhookEvent,
-    WebhookEventRegistration, WebhookEventRequest, WebhookOutcome, WebhookRegistration,
-    WebhookRoute,
+    DEFAULT_ENDPOINT_TEMPLATE, ENDPOINT_ID_PLACEHOLDER, HandshakeResponse, InboundWebhook,
+    ResolvedEvent, VerifyError, WebhookEvent, WebhookEventRegistration, WebhookEventRequest,
+    WebhookOutcome, WebhookRegistration, WebhookRoute,
 };
 
 /// `#[derive(StableName)]`: the persisted name of a type is its identifier.

@@ -195,12 +195,21 @@ impl<P: StableName + DeserializeOwned + Send + 'static> WebhookEvent<P> {
     }
 }
 
+/// Where the endpoint id goes in an endpoint template.
+pub const ENDPOINT_ID_PLACEHOLDER: &str = "{endpointID}";
+
+/// The path of a per-integration endpoint unless the webhook declares its own.
+pub const DEFAULT_ENDPOINT_TEMPLATE: &str = "/v1/webhooks/{endpointID}";
+
 /// An inbound contract.
 #[derive(Clone)]
 pub struct WebhookRegistration {
     /// The explicit, persisted webhook name.
     pub name: &'static str,
     pub route: WebhookRoute,
+    /// Path of a per-integration endpoint, with `{endpointID}` where the endpoint id goes
+    /// (SCIM: `/scim/v2/{endpointID}`); `None` means [`DEFAULT_ENDPOINT_TEMPLATE`].
+    pub endpoint_template: Option<&'static str>,
     /// Fail-closed verification; the registry refuses a webhook without one.
     pub verify: Option<VerifyFn>,
     pub handshake: Option<HandshakeFn>,
@@ -213,6 +222,7 @@ impl WebhookRegistration {
         Self {
             name,
             route: WebhookRoute::PerIntegration,
+            endpoint_template: None,
             verify: None,
             handshake: None,
             resolve_event: None,
@@ -230,6 +240,19 @@ impl WebhookRegistration {
             routing_key: Arc::new(routing_key),
         };
         self
+    }
+
+    /// Serves the endpoint at `template` instead of the default path.
+    pub fn endpoint_template(mut self, template: &'static str) -> Self {
+        self.endpoint_template = Some(template);
+        self
+    }
+
+    /// The path of the endpoint `endpoint_id` of this webhook.
+    pub fn endpoint_path(&self, endpoint_id: &str) -> String {
+        self.endpoint_template
+            .unwrap_or(DEFAULT_ENDPOINT_TEMPLATE)
+            .replace(ENDPOINT_ID_PLACEHOLDER, endpoint_id)
     }
 
     pub fn verify(

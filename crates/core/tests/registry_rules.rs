@@ -424,6 +424,31 @@ fn webhooks_must_verify() {
 }
 
 #[test]
+fn webhook_endpoint_templates_must_place_the_endpoint_id() {
+    for bad in [
+        "/scim/v2/",
+        "scim/{endpointID}",
+        "/a/{endpointID}/{endpointID}",
+    ] {
+        let mut def = valid_definition();
+        def.webhooks[0].endpoint_template = Some(bad);
+        assert_eq!(
+            errors_of(vec![def]),
+            [error(
+                "webhook `events`",
+                Rule::WebhookEndpointTemplateInvalid,
+                None
+            )],
+            "{bad}"
+        );
+    }
+    let def = valid_definition();
+    assert_eq!(def.webhooks[0].endpoint_path("wh_1"), "/v1/webhooks/wh_1");
+    let webhook = support::webhook().endpoint_template("/scim/v2/{endpointID}");
+    assert_eq!(webhook.endpoint_path("e9"), "/scim/v2/e9");
+}
+
+#[test]
 fn webhook_events_need_a_resolver() {
     let mut def = valid_definition();
     def.webhooks[0].resolve_event = None;

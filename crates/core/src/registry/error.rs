@@ -26,6 +26,7 @@ pub enum Rule {
     DisconnectCredentialNotInConnection,
     DuplicateWebhook,
     WebhookVerificationRequired,
+    WebhookEndpointTemplateInvalid,
     WebhookEventResolverRequired,
     DuplicateWebhookEvent,
     WebhookEventHandlerRequired,
@@ -82,6 +83,9 @@ impl Rule {
             Self::DuplicateWebhook => "the webhook name is declared twice",
             Self::WebhookVerificationRequired => {
                 "a webhook must verify its requests (verification is fail-closed)"
+            }
+            Self::WebhookEndpointTemplateInvalid => {
+                "an endpoint template is a path starting with `/` containing `{endpointID}` once"
             }
             Self::WebhookEventResolverRequired => "a webhook with events needs an event resolver",
             Self::DuplicateWebhookEvent => "the webhook event name is declared twice",

@@ -282,6 +282,12 @@ fn check_webhooks(def: &Definition, f: &mut Findings<'_>, checks: &dyn Definitio
         if webhook.verify.is_none() {
             f.push(item.clone(), Rule::WebhookVerificationRequired, None);
         }
+        if let Some(template) = webhook.endpoint_template
+            && (!template.starts_with('/')
+                || template.matches(crate::ENDPOINT_ID_PLACEHOLDER).count() != 1)
+        {
+            f.push(item.clone(), Rule::WebhookEndpointTemplateInvalid, None);
+        }
         if !webhook.events.is_empty() && webhook.resolve_event.is_none() {
             f.push(item.clone(), Rule::WebhookEventResolverRequired, None);
         }
