@@ -23,6 +23,7 @@ pub(crate) const NOT_EQUALS: &str = "@tributary_not_equals";
 
 #[derive(Clone, Copy)]
 struct State {
+    budget: u64,
     remaining: u64,
     max_string_bytes: usize,
     exceeded: Option<crate::Limit>,
@@ -42,6 +43,7 @@ impl Meter {
     pub(crate) fn start(work: u64, max_string_bytes: usize) -> Self {
         let previous = STATE.with(|s| {
             s.replace(Some(State {
+                budget: work,
                 remaining: work,
                 max_string_bytes,
                 exceeded: None,
@@ -74,7 +76,10 @@ fn charge(units: u64) -> Result<(), ExecutionError> {
             s.set(Some(state));
             return Err(ExecutionError::function_error(
                 "evaluation",
-                "work limit exceeded",
+                format!(
+                    "the evaluation needs more than {} units of work (elements visited by comprehensions and values they append)",
+                    state.budget
+                ),
             ));
         }
         state.remaining -= units;

@@ -356,14 +356,17 @@ fn syntax_error(errors: cel::ParseErrors, text: &str) -> CelError {
     let first = errors.errors.first();
     let message = first.map_or_else(
         || "the expression does not parse".to_owned(),
-        |e| format!("syntax error: {}", e.msg),
+        |e| {
+            let detail = e.msg.strip_prefix("Syntax error: ").unwrap_or(&e.msg);
+            format!("syntax error: {detail}")
+        },
     );
     let position = first.and_then(|e| {
         let (line, column) = e.pos;
         Some(crate::Position {
             line: u32::try_from(line).ok().filter(|l| *l > 0)?,
-            // the parser counts columns from 0
-            column: u32::try_from(column).ok()? + 1,
+            // already 1-based
+            column: u32::try_from(column).ok().filter(|c| *c > 0)?,
         })
     });
     CelError::new(CelErrorKind::Syntax, message, text).at(position)

@@ -320,11 +320,15 @@ fn check_accepts_comprehension_variables_types_and_namespaced_functions() {
 
 #[test]
 fn a_syntax_error_has_a_position() {
-    let err = CelEngine::default().check("payload.id ==").unwrap_err();
+    let err = CelEngine::default().check("payload.id == )").unwrap_err();
     assert_eq!(err.kind(), &CelErrorKind::Syntax);
     let position = err.position().expect("a position");
-    assert_eq!(position.line, 1);
-    assert!(position.column >= 11, "{position:?}");
+    assert_eq!((position.line, position.column), (1, 15));
+    assert!(err.to_string().starts_with("syntax error: "), "{err}");
+    let err = CelEngine::default()
+        .check("payload.a &&\n  payload.b @ 1")
+        .unwrap_err();
+    assert_eq!(err.position().map(|p| p.line), Some(2));
 }
 
 #[test]
