@@ -1,14 +1,33 @@
 //! Persistence for Tributary on SQLite (embedded default) or PostgreSQL (shared by several
 //! processes): the database handle and migrations ([`db`]), tenants and API tokens, integrations,
-//! encrypted credentials ([`keystore`]), keymaker auth sessions, webhook endpoints and deliveries,
-//! runs and their logs, reconcile schedules and the durable job queue ([`jobs`]).
+//! encrypted credentials ([`keystore`], [`credentials`]), keymaker auth sessions, webhook
+//! endpoints and deliveries, runs and their logs, reconcile schedules and the durable job queue
+//! ([`jobs`]).
 //!
 //! Start with [`Db::open`]; repositories hang off the handle (`db.integrations()`) or off a
-//! transaction (`tx.integrations()`), so several writes can commit together.
+//! transaction (`tx.integrations()`), so several writes can commit together:
+//!
+//! ```ignore
+//! let mut tx = db.begin().await?;
+//! let integration = tx.integrations().create(tenant, "okta", "Okta", &input).await?;
+//! tx.credentials(&ring).save(tenant, &integration.id, "OktaToken", &secret, Expect::Absent, None).await?;
+//! tx.commit().await?;
+//! ```
 
+pub mod credentials;
 pub mod db;
 pub mod error;
+pub mod integrations;
+pub mod jobs;
+pub mod keystore;
 pub mod records;
+pub mod runs;
+pub mod schedules;
+pub mod secret;
+pub mod sessions;
+pub mod tenants;
+pub mod webhooks;
 
 pub use db::{Backend, Conn, Db, Exec, Handle, OpenOptions, Scope, Tx, new_id, now_ms};
 pub use error::{Result, StoreError};
+pub use secret::SecretBytes;

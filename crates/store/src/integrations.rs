@@ -1,0 +1,287 @@
+//! Integrations: one tenant's installed instance of a definition.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend};
+use crate::error::{Result, StoreError};
+
+/// Lifecycle status of an integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationStatus {
+    /// Created, not yet connected.
+    Pending,
+    /// Credentials saved and validated.
+    Connected,
+    /// Something went wrong; see the reason.
+    Errored,
+    /// Turned off by the tenant or an operator.
+    Disabled,
+}
+
+impl IntegrationStatus {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationStatus::Pending => "pending",
+            IntegrationStatus::Connected => "connected",
+            IntegrationStatus::Errored => "errored",
+            IntegrationStatus::Disabled => "disabled",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "pending" => IntegrationStatus::Pending,
+            "connected" => IntegrationStatus::Connected,
+            "errored" => IntegrationStatus::Errored,
+            "disabled" => IntegrationStatus::Disabled,
+            other => return Err(StoreError::Corrupt(format!("integration status {other:?}"))),
+        })
+    }
+}
+
+/// An integration row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Integration {
+    /// Id (UUID v7).
+    pub id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// The definition it instantiates.
+    pub definition_id: String,
+    /// Display name.
+    pub name: String,
+    /// Non-secret user input (validated against the definition's schema by the runtime).
+    pub user_input: Value,
+    /// Provider state (the active connection, ...).
+    pub provider_state: Value,
+    /// Resolved metadata (external account identity, ...).
+    pub metadata: Value,
+    /// Status.
+    pub status: IntegrationStatus,
+    /// Why the status is what it is (errors, who disabled it).
+    pub status_reason: Option<String>,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms.
+    pub updated_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    tenant_id: String,
+    definition_id: String,
+    name: String,
+    user_input: String,
+    provider_state: String,
+    metadata: String,
+    status: String,
+    status_reason: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<Row> for Integration {
+    type Error = StoreError;
+    fn try_from(row: Row) -> Result<Self> {
+        Ok(Integration {
+            id: row.id,
+            tenant_id: row.tenant_id,
+            definition_id: row.definition_id,
+            name: row.name,
+            user_input: serde_json::from_str(&row.user_input)?,
+            provider_state: serde_json::from_str(&row.provider_state)?,
+            metadata: serde_json::from_str(&row.metadata)?,
+            status: IntegrationStatus::parse(&row.status)?,
+            status_reason: row.status_reason,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, tenant_id, definition_id, name, user_input, provider_state, metadata, \
+                       status, status_reason, created_at, updated_at";
+
+/// Repository for integrations. Every call is scoped to a tenant.
+#[derive(Debug)]
+pub struct Integrations<'a> {
+    scope: Scope<'a>,
+}
+
+impl Db {
+    /// Integrations.
+    pub fn integrations(&self) -> Integrations<'_> {
+        Integrations { scope: Scope::Db(self) }
+    }
+}
+
+impl Tx {
+    /// Integrations inside this transaction.
+    pub fn integrations(&mut self) -> Integrations<'_> {
+        Integrations { scope: Scope::Tx(self) }
+    }
+}
+
+/// Which JSON document of an integration to replace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    /// `user_input`.
+    UserInput,
+    /// `provider_state`.
+    ProviderState,
+    /// `metadata`.
+    Metadata,
+}
+
+pub(crate) async fn exists(scope: &mut Scope<'_>, tenant_id: &str, id: &str) -> Result<bool> {
+    let mut conn = scope.read().await?;
+    let found: Option<i64> = on_backend!(conn.exec(), |c| {
+        sqlx::query_scalar("SELECT 1 FROM integrations WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(found.is_some())
+}
+
+impl Integrations<'_> {
+    /// Creates a pending integration with empty provider state and metadata.
+    pub async fn create(
+        &mut self,
+        tenant_id: &str,
+        definition_id: &str,
+        name: &str,
+        user_input: &Value,
+    ) -> Result<Integration> {
+        let now = now_ms();
+        let input = serde_json::to_string(user_input)?;
+        let mut conn = self.scope.write().await?;
+        let row: Row = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO integrations (id, tenant_id, definition_id, name, user_input, \
+                     provider_state, metadata, status, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, '{{}}', '{{}}', 'pending', $6, $6) RETURNING {COLUMNS}"
+            )))
+            .bind(new_id())
+            .bind(tenant_id)
+            .bind(definition_id)
+            .bind(name)
+            .bind(&input)
+            .bind(now)
+            .fetch_one(&mut *c)
+            .await?
+        });
+        row.try_into()
+    }
+
+    /// The tenant's integration with this id.
+    pub async fn get(&mut self, tenant_id: &str, id: &str) -> Result<Option<Integration>> {
+        let mut conn = self.scope.read().await?;
+        let row: Option<Row> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM integrations WHERE id = $1 AND tenant_id = $2"
+            )))
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        row.map(Integration::try_from).transpose()
+    }
+
+    /// The tenant's integrations, optionally of one definition, oldest first.
+    pub async fn list(&mut self, tenant_id: &str, definition_id: Option<&str>) -> Result<Vec<Integration>> {
+        let mut conn = self.scope.read().await?;
+        let rows: Vec<Row> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 \
+                 AND ($2 IS NULL OR definition_id = $2) ORDER BY id"
+            )))
+            .bind(tenant_id)
+            .bind(definition_id)
+            .fetch_all(&mut *c)
+            .await?
+        });
+        rows.into_iter().map(Integration::try_from).collect()
+    }
+
+    /// Renames the integration.
+    pub async fn rename(&mut self, tenant_id: &str, id: &str, name: &str) -> Result<()> {
+        self.update(tenant_id, id, "name = $3", name.to_owned()).await
+    }
+
+    /// Replaces one JSON document of the integration.
+    pub async fn set_document(&mut self, tenant_id: &str, id: &str, which: Document, value: &Value) -> Result<()> {
+        let column = match which {
+            Document::UserInput => "user_input = $3",
+            Document::ProviderState => "provider_state = $3",
+            Document::Metadata => "metadata = $3",
+        };
+        self.update(tenant_id, id, column, serde_json::to_string(value)?).await
+    }
+
+    /// Sets the status and its reason.
+    pub async fn set_status(
+        &mut self,
+        tenant_id: &str,
+        id: &str,
+        status: IntegrationStatus,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let now = now_ms();
+        let mut conn = self.scope.write().await?;
+        let n = on_backend!(conn.exec(), |c| {
+            sqlx::query(
+                "UPDATE integrations SET status = $3, status_reason = $4, updated_at = $5 \
+                 WHERE id = $1 AND tenant_id = $2",
+            )
+            .bind(id)
+            .bind(tenant_id)
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(now)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        if n == 0 { Err(StoreError::NotFound("integration")) } else { Ok(()) }
+    }
+
+    async fn update(&mut self, tenant_id: &str, id: &str, assignment: &'static str, value: String) -> Result<()> {
+        let now = now_ms();
+        let mut conn = self.scope.write().await?;
+        let n = on_backend!(conn.exec(), |c| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE integrations SET {assignment}, updated_at = $4 WHERE id = $1 AND tenant_id = $2"
+            )))
+            .bind(id)
+            .bind(tenant_id)
+            .bind(&value)
+            .bind(now)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        if n == 0 { Err(StoreError::NotFound("integration")) } else { Ok(()) }
+    }
+
+    /// Deletes the integration and, by cascade, its credentials, sessions, webhook endpoints,
+    /// runs and reconcile schedules. False if it did not exist.
+    pub async fn delete(&mut self, tenant_id: &str, id: &str) -> Result<bool> {
+        let mut conn = self.scope.write().await?;
+        let n = on_backend!(conn.exec(), |c| {
+            sqlx::query("DELETE FROM integrations WHERE id = $1 AND tenant_id = $2")
+                .bind(id)
+                .bind(tenant_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
+        Ok(n > 0)
+    }
+}

@@ -1,0 +1,376 @@
+//! Runs of operations (queued, scheduled, webhook-triggered) and their logs.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend};
+use crate::error::{Result, StoreError};
+
+/// State of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Created, waiting for a worker.
+    Pending,
+    /// A worker is executing it.
+    Running,
+    /// Finished without error.
+    Succeeded,
+    /// Finished with an error.
+    Failed,
+    /// Finished with some items failing (the counters say which).
+    Partial,
+    /// Cancelled before it finished.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Pending => "pending",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Partial => "partial",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "pending" => RunStatus::Pending,
+            "running" => RunStatus::Running,
+            "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
+            "partial" => RunStatus::Partial,
+            "cancelled" => RunStatus::Cancelled,
+            other => return Err(StoreError::Corrupt(format!("run status {other:?}"))),
+        })
+    }
+
+    /// True for states a run never leaves.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, RunStatus::Pending | RunStatus::Running)
+    }
+}
+
+/// A run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Run {
+    /// Id (UUID v7).
+    pub id: String,
+    /// Tenant.
+    pub tenant_id: String,
+    /// Integration.
+    pub integration_id: String,
+    /// Operation name.
+    pub operation: String,
+    /// What started it: `manual`, `reconcile`, `webhook`, `workflow`.
+    pub run_type: String,
+    /// State.
+    pub status: RunStatus,
+    /// Attempt number (1 for the first execution).
+    pub attempt: i64,
+    /// Operation config.
+    pub config: Value,
+    /// Counters (records seen, written, failed, ...).
+    pub counters: Value,
+    /// Error class (`auth`, `rate_limited`, `provider`, ...).
+    pub error_kind: Option<String>,
+    /// Error message (never containing secrets).
+    pub error_message: Option<String>,
+    /// Resumption point of a long operation.
+    pub checkpoint: Option<Value>,
+    /// Workflow metadata of the caller.
+    pub workflow: Option<Value>,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms.
+    pub started_at: Option<i64>,
+    /// Unix ms.
+    pub finished_at: Option<i64>,
+    /// Run time of the last attempt.
+    pub duration_ms: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    tenant_id: String,
+    integration_id: String,
+    operation: String,
+    run_type: String,
+    status: String,
+    attempt: i64,
+    config: String,
+    counters: String,
+    error_kind: Option<String>,
+    error_message: Option<String>,
+    checkpoint: Option<String>,
+    workflow: Option<String>,
+    created_at: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    duration_ms: Option<i64>,
+}
+
+fn parse_opt(text: Option<String>) -> Result<Option<Value>> {
+    text.map(|t| serde_json::from_str(&t)).transpose().map_err(Into::into)
+}
+
+impl TryFrom<Row> for Run {
+    type Error = StoreError;
+    fn try_from(row: Row) -> Result<Self> {
+        Ok(Run {
+            id: row.id,
+            tenant_id: row.tenant_id,
+            integration_id: row.integration_id,
+            operation: row.operation,
+            run_type: row.run_type,
+            status: RunStatus::parse(&row.status)?,
+            attempt: row.attempt,
+            config: serde_json::from_str(&row.config)?,
+            counters: serde_json::from_str(&row.counters)?,
+            error_kind: row.error_kind,
+            error_message: row.error_message,
+            checkpoint: parse_opt(row.checkpoint)?,
+            workflow: parse_opt(row.workflow)?,
+            created_at: row.created_at,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            duration_ms: row.duration_ms,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, tenant_id, integration_id, operation, run_type, status, attempt, config, \
+                       counters, error_kind, error_message, checkpoint, workflow, created_at, \
+                       started_at, finished_at, duration_ms";
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome<'a> {
+    /// A terminal status.
+    pub status: RunStatus,
+    /// Final counters.
+    pub counters: &'a Value,
+    /// Error class, if it failed.
+    pub error_kind: Option<&'a str>,
+    /// Error message, if it failed.
+    pub error_message: Option<&'a str>,
+}
+
+/// One log line of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunLog {
+    /// Order within the database.
+    pub seq: i64,
+    /// Unix ms.
+    pub at: i64,
+    /// `debug`, `info`, `warn`, `error`.
+    pub level: String,
+    /// Message.
+    pub message: String,
+    /// Structured fields.
+    pub fields: Value,
+}
+
+/// Repository for runs and run logs.
+#[derive(Debug)]
+pub struct Runs<'a> {
+    scope: Scope<'a>,
+}
+
+impl Db {
+    /// Runs and run logs.
+    pub fn runs(&self) -> Runs<'_> {
+        Runs { scope: Scope::Db(self) }
+    }
+}
+
+impl Tx {
+    /// Runs and run logs inside this transaction.
+    pub fn runs(&mut self) -> Runs<'_> {
+        Runs { scope: Scope::Tx(self) }
+    }
+}
+
+impl Runs<'_> {
+    /// Creates a pending run for the tenant's integration. `NotFound` if the integration is not
+    /// the tenant's.
+    pub async fn create(
+        &mut self,
+        tenant_id: &str,
+        integration_id: &str,
+        operation: &str,
+        run_type: &str,
+        config: &Value,
+        workflow: Option<&Value>,
+    ) -> Result<Run> {
+        let now = now_ms();
+        let config = serde_json::to_string(config)?;
+        let workflow = workflow.map(serde_json::to_string).transpose()?;
+        let mut conn = self.scope.write().await?;
+        let row: Option<Row> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO runs (id, tenant_id, integration_id, operation, run_type, status, \
+                     attempt, config, counters, workflow, created_at) \
+                 SELECT $1, tenant_id, id, $4, $5, 'pending', 0, $6, '{{}}', $7, $8 \
+                 FROM integrations WHERE id = $3 AND tenant_id = $2 RETURNING {COLUMNS}"
+            )))
+            .bind(new_id())
+            .bind(tenant_id)
+            .bind(integration_id)
+            .bind(operation)
+            .bind(run_type)
+            .bind(&config)
+            .bind(workflow.as_deref())
+            .bind(now)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        row.ok_or(StoreError::NotFound("integration"))?.try_into()
+    }
+
+    /// Marks the run running (a new attempt); returns the attempt number. `NotFound` if the run
+    /// is unknown or already finished.
+    pub async fn start(&mut self, tenant_id: &str, run_id: &str) -> Result<i64> {
+        let now = now_ms();
+        let mut conn = self.scope.write().await?;
+        let attempt: Option<i64> = on_backend!(conn.exec(), |c| {
+            sqlx::query_scalar(
+                "UPDATE runs SET status = 'running', attempt = attempt + 1, started_at = $1, \
+                     finished_at = NULL, duration_ms = NULL \
+                 WHERE id = $2 AND tenant_id = $3 AND status IN ('pending', 'running') \
+                 RETURNING attempt",
+            )
+            .bind(now)
+            .bind(run_id)
+            .bind(tenant_id)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        attempt.ok_or(StoreError::NotFound("active run"))
+    }
+
+    /// Saves a checkpoint and counters of a running run.
+    pub async fn checkpoint(&mut self, tenant_id: &str, run_id: &str, checkpoint: &Value, counters: &Value) -> Result<()> {
+        let checkpoint = serde_json::to_string(checkpoint)?;
+        let counters = serde_json::to_string(counters)?;
+        let mut conn = self.scope.write().await?;
+        let n = on_backend!(conn.exec(), |c| {
+            sqlx::query("UPDATE runs SET checkpoint = $1, counters = $2 WHERE id = $3 AND tenant_id = $4")
+                .bind(&checkpoint)
+                .bind(&counters)
+                .bind(run_id)
+                .bind(tenant_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
+        if n == 0 { Err(StoreError::NotFound("run")) } else { Ok(()) }
+    }
+
+    /// Finishes the run with a terminal outcome; the duration is measured from `started_at`
+    /// (or creation, if it never started). `NotFound` if it is unknown or already finished.
+    pub async fn finish(&mut self, tenant_id: &str, run_id: &str, outcome: &RunOutcome<'_>) -> Result<Run> {
+        if !outcome.status.is_terminal() {
+            return Err(StoreError::Config(format!("{} is not a terminal run status", outcome.status.as_str())));
+        }
+        let now = now_ms();
+        let counters = serde_json::to_string(outcome.counters)?;
+        let mut conn = self.scope.write().await?;
+        let row: Option<Row> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "UPDATE runs SET status = $1, counters = $2, error_kind = $3, error_message = $4, \
+                     finished_at = $5, duration_ms = $5 - COALESCE(started_at, created_at) \
+                 WHERE id = $6 AND tenant_id = $7 AND status IN ('pending', 'running') \
+                 RETURNING {COLUMNS}"
+            )))
+            .bind(outcome.status.as_str())
+            .bind(&counters)
+            .bind(outcome.error_kind)
+            .bind(outcome.error_message)
+            .bind(now)
+            .bind(run_id)
+            .bind(tenant_id)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        row.ok_or(StoreError::NotFound("active run"))?.try_into()
+    }
+
+    /// The tenant's run.
+    pub async fn get(&mut self, tenant_id: &str, run_id: &str) -> Result<Option<Run>> {
+        let mut conn = self.scope.read().await?;
+        let row: Option<Row> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM runs WHERE id = $1 AND tenant_id = $2")))
+                .bind(run_id)
+                .bind(tenant_id)
+                .fetch_optional(&mut *c)
+                .await?
+        });
+        row.map(Run::try_from).transpose()
+    }
+
+    /// The integration's runs, newest first.
+    pub async fn list(&mut self, tenant_id: &str, integration_id: &str, limit: i64) -> Result<Vec<Run>> {
+        let mut conn = self.scope.read().await?;
+        let rows: Vec<Row> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM runs WHERE tenant_id = $1 AND integration_id = $2 \
+                 ORDER BY created_at DESC, id DESC LIMIT $3"
+            )))
+            .bind(tenant_id)
+            .bind(integration_id)
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?
+        });
+        rows.into_iter().map(Run::try_from).collect()
+    }
+
+    /// Appends a log line to the tenant's run.
+    pub async fn log(&mut self, tenant_id: &str, run_id: &str, level: &str, message: &str, fields: &Value) -> Result<()> {
+        let now = now_ms();
+        let fields = serde_json::to_string(fields)?;
+        let mut conn = self.scope.write().await?;
+        let n = on_backend!(conn.exec(), |c| {
+            sqlx::query(
+                "INSERT INTO run_logs (run_id, at, level, message, fields) \
+                 SELECT id, $1, $2, $3, $4 FROM runs WHERE id = $5 AND tenant_id = $6",
+            )
+            .bind(now)
+            .bind(level)
+            .bind(message)
+            .bind(&fields)
+            .bind(run_id)
+            .bind(tenant_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        if n == 0 { Err(StoreError::NotFound("run")) } else { Ok(()) }
+    }
+
+    /// The run's log lines in order.
+    pub async fn logs(&mut self, tenant_id: &str, run_id: &str) -> Result<Vec<RunLog>> {
+        let mut conn = self.scope.read().await?;
+        let rows: Vec<(i64, i64, String, String, String)> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(
+                "SELECT l.seq, l.at, l.level, l.message, l.fields FROM run_logs l \
+                 JOIN runs r ON r.id = l.run_id WHERE l.run_id = $1 AND r.tenant_id = $2 ORDER BY l.seq",
+            )
+            .bind(run_id)
+            .bind(tenant_id)
+            .fetch_all(&mut *c)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(seq, at, level, message, fields)| {
+                Ok(RunLog { seq, at, level, message, fields: serde_json::from_str(&fields)? })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,174 @@
+//! Keymaker auth sessions: short-lived, single-use state of an OAuth or app-install flow.
+//!
+//! The browser holds a random 256-bit token; the table keeps its SHA-256. [`AuthSessions::take`]
+//! deletes and returns the row in one statement (`DELETE ... RETURNING`), so two callbacks racing
+//! with the same token cannot both succeed.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::db::{Db, Scope, Tx, now_ms, on_backend};
+use crate::error::{Result, StoreError};
+use crate::secret::{SecretBytes, random_token, token_hash};
+
+/// Sessions live this long unless the caller says otherwise.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// What a new session records.
+#[derive(Debug, Clone)]
+pub struct NewAuthSession<'a> {
+    /// Tenant starting the flow.
+    pub tenant_id: &'a str,
+    /// Integration being connected.
+    pub integration_id: &'a str,
+    /// Its definition.
+    pub definition_id: &'a str,
+    /// The connection (credential slot) being authorised.
+    pub connection: &'a str,
+    /// PKCE code verifier (S256 challenge sent to the provider).
+    pub pkce_verifier: &'a SecretBytes,
+    /// OIDC nonce.
+    pub nonce: &'a str,
+    /// The provider's own state (its CSRF value, redirect details).
+    pub provider_state: &'a Value,
+    /// Lifetime; [`DEFAULT_TTL`] if `None`.
+    pub ttl: Option<Duration>,
+}
+
+/// A taken session.
+#[derive(Debug, Clone)]
+pub struct AuthSession {
+    /// Tenant.
+    pub tenant_id: String,
+    /// Integration.
+    pub integration_id: String,
+    /// Definition.
+    pub definition_id: String,
+    /// Connection.
+    pub connection: String,
+    /// PKCE code verifier.
+    pub pkce_verifier: SecretBytes,
+    /// OIDC nonce.
+    pub nonce: String,
+    /// Provider state.
+    pub provider_state: Value,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms.
+    pub expires_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    tenant_id: String,
+    integration_id: String,
+    definition_id: String,
+    connection: String,
+    pkce_verifier: String,
+    nonce: String,
+    provider_state: String,
+    created_at: i64,
+    expires_at: i64,
+}
+
+/// Repository for auth sessions.
+#[derive(Debug)]
+pub struct AuthSessions<'a> {
+    scope: Scope<'a>,
+}
+
+impl Db {
+    /// Keymaker auth sessions.
+    pub fn auth_sessions(&self) -> AuthSessions<'_> {
+        AuthSessions { scope: Scope::Db(self) }
+    }
+}
+
+impl Tx {
+    /// Keymaker auth sessions inside this transaction.
+    pub fn auth_sessions(&mut self) -> AuthSessions<'_> {
+        AuthSessions { scope: Scope::Tx(self) }
+    }
+}
+
+impl AuthSessions<'_> {
+    /// Stores a session; returns its token (give it to the browser, e.g. as the `state`
+    /// cookie) and its expiry (unix ms).
+    pub async fn create(&mut self, new: &NewAuthSession<'_>) -> Result<(SecretBytes, i64)> {
+        let token = random_token("trs_");
+        let now = now_ms();
+        let ttl = i64::try_from(new.ttl.unwrap_or(DEFAULT_TTL).as_millis()).unwrap_or(i64::MAX);
+        let expires_at = now.saturating_add(ttl);
+        let verifier = new
+            .pkce_verifier
+            .expose_str()
+            .ok_or_else(|| StoreError::Config("PKCE verifier must be text".into()))?;
+        let state = serde_json::to_string(new.provider_state)?;
+        let mut conn = self.scope.write().await?;
+        on_backend!(conn.exec(), |c| {
+            sqlx::query(
+                "INSERT INTO auth_sessions (token_hash, tenant_id, integration_id, definition_id, \
+                     connection, pkce_verifier, nonce, provider_state, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(token_hash(token.expose()))
+            .bind(new.tenant_id)
+            .bind(new.integration_id)
+            .bind(new.definition_id)
+            .bind(new.connection)
+            .bind(verifier)
+            .bind(new.nonce)
+            .bind(&state)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        Ok((token, expires_at))
+    }
+
+    /// Consumes the session for `token`: it is gone afterwards whatever the outcome.
+    /// `NotFound` if unknown or already taken, `Expired` if past its TTL.
+    pub async fn take(&mut self, token: &[u8]) -> Result<AuthSession> {
+        let mut conn = self.scope.write().await?;
+        let row: Option<Row> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(
+                "DELETE FROM auth_sessions WHERE token_hash = $1 RETURNING tenant_id, integration_id, \
+                 definition_id, connection, pkce_verifier, nonce, provider_state, created_at, expires_at",
+            )
+            .bind(token_hash(token))
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        let row = row.ok_or(StoreError::NotFound("auth session"))?;
+        if row.expires_at <= now_ms() {
+            return Err(StoreError::Expired("auth session"));
+        }
+        Ok(AuthSession {
+            tenant_id: row.tenant_id,
+            integration_id: row.integration_id,
+            definition_id: row.definition_id,
+            connection: row.connection,
+            pkce_verifier: SecretBytes::new(row.pkce_verifier.into_bytes()),
+            nonce: row.nonce,
+            provider_state: serde_json::from_str(&row.provider_state)?,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+        })
+    }
+
+    /// Deletes expired sessions; returns how many.
+    pub async fn purge_expired(&mut self) -> Result<u64> {
+        let now = now_ms();
+        let mut conn = self.scope.write().await?;
+        Ok(on_backend!(conn.exec(), |c| {
+            sqlx::query("DELETE FROM auth_sessions WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        }))
+    }
+}

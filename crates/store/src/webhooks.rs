@@ -1,0 +1,381 @@
+//! Webhook endpoints (public id + secret sealed by the keystore) and their deliveries.
+//!
+//! A delivery is recorded before the provider is acknowledged and marked done only after its
+//! handler succeeded; a provider retry of a failed delivery is therefore processed again, while a
+//! retry of a done one is recognised as a duplicate.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend};
+use crate::error::{Result, StoreError};
+use crate::keystore::{Binding, KeyRing};
+use crate::secret::{SecretBytes, random_token};
+
+/// The associated-data purpose of webhook secret ciphertexts.
+pub const PURPOSE: &str = "webhook-secret";
+
+/// A webhook endpoint (without its secret).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhookEndpoint {
+    /// Public id, part of the intake URL.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// Owning integration.
+    pub integration_id: String,
+    /// The definition's webhook name.
+    pub name: String,
+    /// Event names accepted (empty: all the definition declares).
+    pub allowed_events: Vec<String>,
+    /// Whether intake accepts deliveries.
+    pub enabled: bool,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct EndpointRow {
+    id: String,
+    tenant_id: String,
+    integration_id: String,
+    name: String,
+    allowed_events: String,
+    enabled: bool,
+    created_at: i64,
+    secret_ciphertext: Vec<u8>,
+    secret_key_id: String,
+}
+
+impl EndpointRow {
+    fn endpoint(&self) -> Result<WebhookEndpoint> {
+        Ok(WebhookEndpoint {
+            id: self.id.clone(),
+            tenant_id: self.tenant_id.clone(),
+            integration_id: self.integration_id.clone(),
+            name: self.name.clone(),
+            allowed_events: serde_json::from_str(&self.allowed_events)?,
+            enabled: self.enabled,
+            created_at: self.created_at,
+        })
+    }
+}
+
+const ENDPOINT_COLUMNS: &str = "id, tenant_id, integration_id, name, allowed_events, enabled, \
+                                created_at, secret_ciphertext, secret_key_id";
+
+/// Processing state of a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Stored, not yet handled (or being handled).
+    Received,
+    /// Handled successfully.
+    Done,
+    /// The handler failed; a provider retry runs it again.
+    Failed,
+}
+
+impl DeliveryStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Received => "received",
+            DeliveryStatus::Done => "done",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "received" => DeliveryStatus::Received,
+            "done" => DeliveryStatus::Done,
+            "failed" => DeliveryStatus::Failed,
+            other => return Err(StoreError::Corrupt(format!("delivery status {other:?}"))),
+        })
+    }
+}
+
+/// A stored delivery.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhookDelivery {
+    /// Row id.
+    pub id: String,
+    /// Endpoint it arrived at.
+    pub endpoint_id: String,
+    /// Tenant.
+    pub tenant_id: String,
+    /// The provider's delivery id (or a body hash).
+    pub delivery_id: String,
+    /// Resolved event name.
+    pub event: String,
+    /// The body as JSON.
+    pub payload: Value,
+    /// Processing state.
+    pub status: DeliveryStatus,
+    /// Times it was recorded (1 + provider retries).
+    pub attempts: i64,
+    /// The last handler error.
+    pub last_error: Option<String>,
+    /// Unix ms.
+    pub received_at: i64,
+    /// Unix ms when it was marked done.
+    pub processed_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    id: String,
+    endpoint_id: String,
+    tenant_id: String,
+    delivery_id: String,
+    event: String,
+    payload: String,
+    status: String,
+    attempts: i64,
+    last_error: Option<String>,
+    received_at: i64,
+    processed_at: Option<i64>,
+}
+
+impl TryFrom<DeliveryRow> for WebhookDelivery {
+    type Error = StoreError;
+    fn try_from(row: DeliveryRow) -> Result<Self> {
+        Ok(WebhookDelivery {
+            id: row.id,
+            endpoint_id: row.endpoint_id,
+            tenant_id: row.tenant_id,
+            delivery_id: row.delivery_id,
+            event: row.event,
+            payload: serde_json::from_str(&row.payload)?,
+            status: DeliveryStatus::parse(&row.status)?,
+            attempts: row.attempts,
+            last_error: row.last_error,
+            received_at: row.received_at,
+            processed_at: row.processed_at,
+        })
+    }
+}
+
+const DELIVERY_COLUMNS: &str = "id, endpoint_id, tenant_id, delivery_id, event, payload, status, \
+                                attempts, last_error, received_at, processed_at";
+
+/// Repository for webhook endpoints and deliveries.
+#[derive(Debug)]
+pub struct Webhooks<'a> {
+    scope: Scope<'a>,
+    ring: &'a KeyRing,
+}
+
+impl Db {
+    /// Webhook endpoints and deliveries; secrets sealed with `ring`.
+    pub fn webhooks<'a>(&'a self, ring: &'a KeyRing) -> Webhooks<'a> {
+        Webhooks { scope: Scope::Db(self), ring }
+    }
+}
+
+impl Tx {
+    /// Webhook endpoints and deliveries inside this transaction.
+    pub fn webhooks<'a>(&'a mut self, ring: &'a KeyRing) -> Webhooks<'a> {
+        Webhooks { scope: Scope::Tx(self), ring }
+    }
+}
+
+impl Webhooks<'_> {
+    /// Creates an endpoint with a fresh random secret. Returns the endpoint and the secret, to
+    /// show once. `AlreadyExists` if the integration already has an endpoint of that name.
+    pub async fn create_endpoint(
+        &mut self,
+        tenant_id: &str,
+        integration_id: &str,
+        name: &str,
+        allowed_events: &[String],
+    ) -> Result<(WebhookEndpoint, SecretBytes)> {
+        let id = format!("whe_{}", new_id().replace('-', ""));
+        let secret = random_token("whsec_");
+        let sealed = self.ring.seal(
+            &Binding { purpose: PURPOSE, tenant_id, integration_id, slot: &id },
+            secret.expose(),
+        )?;
+        let now = now_ms();
+        let events = serde_json::to_string(allowed_events)?;
+        let mut conn = self.scope.write().await?;
+        let row: Result<Option<EndpointRow>> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO webhook_endpoints (id, tenant_id, integration_id, name, \
+                     secret_ciphertext, secret_key_id, allowed_events, enabled, created_at, updated_at) \
+                 SELECT $1, tenant_id, id, $4, $5, $6, $7, $8, $9, $9 FROM integrations \
+                 WHERE id = $3 AND tenant_id = $2 RETURNING {ENDPOINT_COLUMNS}"
+            )))
+            .bind(&id)
+            .bind(tenant_id)
+            .bind(integration_id)
+            .bind(name)
+            .bind(&sealed.ciphertext)
+            .bind(&sealed.key_id)
+            .bind(&events)
+            .bind(true)
+            .bind(now)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(StoreError::from)
+        });
+        let row = match row {
+            Ok(Some(row)) => row,
+            Ok(None) => return Err(StoreError::NotFound("integration")),
+            Err(e) if e.is_unique_violation() => return Err(StoreError::AlreadyExists("webhook endpoint")),
+            Err(e) => return Err(e),
+        };
+        Ok((row.endpoint()?, secret))
+    }
+
+    /// Looks an endpoint up by its public id (webhook intake has no tenant yet) and opens its
+    /// secret for signature verification.
+    pub async fn endpoint_for_intake(&mut self, endpoint_id: &str) -> Result<Option<(WebhookEndpoint, SecretBytes)>> {
+        let mut conn = self.scope.read().await?;
+        let row: Option<EndpointRow> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1"
+            )))
+            .bind(endpoint_id)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        let Some(row) = row else { return Ok(None) };
+        let secret = self.ring.open(
+            &Binding {
+                purpose: PURPOSE,
+                tenant_id: &row.tenant_id,
+                integration_id: &row.integration_id,
+                slot: &row.id,
+            },
+            &row.secret_key_id,
+            &row.secret_ciphertext,
+        )?;
+        Ok(Some((row.endpoint()?, secret)))
+    }
+
+    /// The integration's endpoints.
+    pub async fn list_endpoints(&mut self, tenant_id: &str, integration_id: &str) -> Result<Vec<WebhookEndpoint>> {
+        let mut conn = self.scope.read().await?;
+        let rows: Vec<EndpointRow> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
+                 WHERE tenant_id = $1 AND integration_id = $2 ORDER BY name"
+            )))
+            .bind(tenant_id)
+            .bind(integration_id)
+            .fetch_all(&mut *c)
+            .await?
+        });
+        rows.iter().map(EndpointRow::endpoint).collect()
+    }
+
+    /// Enables or disables an endpoint.
+    pub async fn set_enabled(&mut self, tenant_id: &str, endpoint_id: &str, enabled: bool) -> Result<()> {
+        let now = now_ms();
+        let mut conn = self.scope.write().await?;
+        let n = on_backend!(conn.exec(), |c| {
+            sqlx::query("UPDATE webhook_endpoints SET enabled = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4")
+                .bind(enabled)
+                .bind(now)
+                .bind(endpoint_id)
+                .bind(tenant_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
+        if n == 0 { Err(StoreError::NotFound("webhook endpoint")) } else { Ok(()) }
+    }
+
+    /// Deletes an endpoint (and its deliveries).
+    pub async fn delete_endpoint(&mut self, tenant_id: &str, endpoint_id: &str) -> Result<bool> {
+        let mut conn = self.scope.write().await?;
+        let n = on_backend!(conn.exec(), |c| {
+            sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2")
+                .bind(endpoint_id)
+                .bind(tenant_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
+        Ok(n > 0)
+    }
+
+    /// Records a delivery before acknowledging it. Returns the stored delivery and whether it
+    /// should be processed: true for a new delivery or a retry of one that is not done yet; false
+    /// for a duplicate of a done delivery.
+    pub async fn record_delivery(
+        &mut self,
+        tenant_id: &str,
+        endpoint_id: &str,
+        delivery_id: &str,
+        event: &str,
+        payload: &Value,
+    ) -> Result<(WebhookDelivery, bool)> {
+        let now = now_ms();
+        let body = serde_json::to_string(payload)?;
+        let mut conn = self.scope.write().await?;
+        let row: Option<DeliveryRow> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO webhook_deliveries (id, endpoint_id, tenant_id, delivery_id, event, \
+                     payload, status, attempts, received_at) \
+                 SELECT $1, id, tenant_id, $4, $5, $6, 'received', 1, $7 FROM webhook_endpoints \
+                 WHERE id = $2 AND tenant_id = $3 \
+                 ON CONFLICT (endpoint_id, delivery_id) DO UPDATE SET \
+                     attempts = webhook_deliveries.attempts + 1 \
+                 RETURNING {DELIVERY_COLUMNS}"
+            )))
+            .bind(new_id())
+            .bind(endpoint_id)
+            .bind(tenant_id)
+            .bind(delivery_id)
+            .bind(event)
+            .bind(&body)
+            .bind(now)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        let delivery = WebhookDelivery::try_from(row.ok_or(StoreError::NotFound("webhook endpoint"))?)?;
+        let process = delivery.status != DeliveryStatus::Done;
+        Ok((delivery, process))
+    }
+
+    /// Marks a delivery done (handler succeeded) or failed (with the error).
+    pub async fn finish_delivery(&mut self, tenant_id: &str, id: &str, error: Option<&str>) -> Result<()> {
+        let status = if error.is_some() { DeliveryStatus::Failed } else { DeliveryStatus::Done };
+        let processed_at = error.is_none().then(now_ms);
+        let mut conn = self.scope.write().await?;
+        let n = on_backend!(conn.exec(), |c| {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET status = $1, last_error = $2, processed_at = $3 \
+                 WHERE id = $4 AND tenant_id = $5",
+            )
+            .bind(status.as_str())
+            .bind(error)
+            .bind(processed_at)
+            .bind(id)
+            .bind(tenant_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        if n == 0 { Err(StoreError::NotFound("webhook delivery")) } else { Ok(()) }
+    }
+
+    /// The endpoint's most recent deliveries.
+    pub async fn list_deliveries(&mut self, tenant_id: &str, endpoint_id: &str, limit: i64) -> Result<Vec<WebhookDelivery>> {
+        let mut conn = self.scope.read().await?;
+        let rows: Vec<DeliveryRow> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = $1 \
+                 AND endpoint_id = $2 ORDER BY received_at DESC, id DESC LIMIT $3"
+            )))
+            .bind(tenant_id)
+            .bind(endpoint_id)
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?
+        });
+        rows.into_iter().map(WebhookDelivery::try_from).collect()
+    }
+}
