@@ -109,7 +109,6 @@ enum Pools {
     },
     Postgres {
         pool: PgPool,
-        options: PgConnectOptions,
     },
 }
 
@@ -215,10 +214,10 @@ impl Db {
         &self.inner.job_wake
     }
 
-    /// PostgreSQL connection options (for LISTEN connections); None on SQLite.
-    pub(crate) fn postgres_options(&self) -> Option<&PgConnectOptions> {
+    /// The PostgreSQL pool (LISTEN connections are made from it); None on SQLite.
+    pub(crate) fn postgres_pool(&self) -> Option<&PgPool> {
         match &self.inner.pools {
-            Pools::Postgres { options, .. } => Some(options),
+            Pools::Postgres { pool, .. } => Some(pool),
             Pools::Sqlite { .. } => None,
         }
     }
@@ -309,11 +308,11 @@ async fn open_postgres(url: &str, options: &OpenOptions) -> Result<Db> {
     }
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections)
-        .connect_with(connect.clone())
+        .connect_with(connect)
         .await?;
     Ok(Db {
         inner: Arc::new(Inner {
-            pools: Pools::Postgres { pool, options: connect },
+            pools: Pools::Postgres { pool },
             job_wake: Arc::new(Notify::new()),
         }),
     })
