@@ -1,0 +1,9 @@
+//! Fake provider servers for tests and the demo. Each listens on loopback and follows its
+//! provider's documented API: authentication and its error bodies, pagination, rate-limit headers
+//! and 429s, deletions. Controls let a test revoke the credential, throttle the next requests or
+//! change the data between syncs.
+
+pub mod okta;
+mod server;
+
+pub use server::FakeServer;

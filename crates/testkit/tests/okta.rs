@@ -1,0 +1,136 @@
+//! The fake Okta behaves like Okta's documented API.
+
+use serde_json::Value;
+use tributary_testkit::okta::{FakeOkta, OktaOrg};
+
+const TOKEN: &str = "00abcdefTestToken";
+
+fn next_link(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("link")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.ends_with("rel=\"next\""))
+        .map(|v| v[1..v.find('>').unwrap()].to_owned())
+}
+
+async fn get(url: &str, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(url)
+        .header("Authorization", format!("SSWS {token}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pages_follow_link_headers_until_the_end() {
+    let okta = FakeOkta::start(OktaOrg::sample(450, 3), TOKEN)
+        .await
+        .unwrap();
+    let mut url = Some(format!(
+        "{}/api/v1/users?limit=200&search=status%20pr",
+        okta.org_url()
+    ));
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    while let Some(current) = url {
+        let response = get(&current, TOKEN).await;
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().contains_key("x-rate-limit-remaining"));
+        url = next_link(&response);
+        let users: Vec<Value> = response.json().await.unwrap();
+        seen.extend(
+            users
+                .into_iter()
+                .map(|u| u["id"].as_str().unwrap().to_owned()),
+        );
+        pages += 1;
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 450);
+    let mut sorted = seen.clone();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 450, "no user twice");
+}
+
+#[tokio::test]
+async fn default_search_hides_deprovisioned_users() {
+    let okta = FakeOkta::start(OktaOrg::sample(46, 1), TOKEN)
+        .await
+        .unwrap();
+    let users: Vec<Value> = get(&format!("{}/api/v1/users", okta.org_url()), TOKEN)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(users.len(), 44);
+    let url = format!(
+        "{}/api/v1/users?search=profile.department%20eq%20%22Sales%22",
+        okta.org_url()
+    );
+    let users: Vec<Value> = get(&url, TOKEN).await.json().await.unwrap();
+    assert!(users.iter().all(|u| u["profile"]["department"] == "Sales"));
+}
+
+#[tokio::test]
+async fn bad_tokens_get_okta_401_bodies() {
+    let okta = FakeOkta::start(OktaOrg::sample(2, 1), TOKEN).await.unwrap();
+    let response = get(&format!("{}/api/v1/users/me", okta.org_url()), "wrong").await;
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errorCode"], "E0000011");
+    okta.rotate_token("new-token");
+    let response = get(&format!("{}/api/v1/users/me", okta.org_url()), TOKEN).await;
+    assert_eq!(response.status(), 401);
+    let response = get(&format!("{}/api/v1/users/me", okta.org_url()), "new-token").await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn throttling_answers_429_with_reset_headers() {
+    let okta = FakeOkta::start(OktaOrg::sample(2, 1), TOKEN).await.unwrap();
+    okta.throttle_next(2);
+    for _ in 0..2 {
+        let response = get(&format!("{}/api/v1/users", okta.org_url()), TOKEN).await;
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()["x-rate-limit-remaining"], "0");
+        let reset: u64 = response.headers()["x-rate-limit-reset"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(reset > 1_700_000_000);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["errorCode"], "E0000047");
+    }
+    let response = get(&format!("{}/api/v1/users", okta.org_url()), TOKEN).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(okta.request_count(), 3);
+}
+
+#[tokio::test]
+async fn group_members_and_deletions() {
+    let okta = FakeOkta::start(OktaOrg::sample(10, 2), TOKEN)
+        .await
+        .unwrap();
+    let groups: Vec<Value> = get(&format!("{}/api/v1/groups", okta.org_url()), TOKEN)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let group = groups[0]["id"].as_str().unwrap();
+    let members_url = format!("{}/api/v1/groups/{group}/users", okta.org_url());
+    let members: Vec<Value> = get(&members_url, TOKEN).await.json().await.unwrap();
+    assert_eq!(members.len(), 5);
+    okta.remove_user(members[0]["id"].as_str().unwrap());
+    let members: Vec<Value> = get(&members_url, TOKEN).await.json().await.unwrap();
+    assert_eq!(members.len(), 4);
+    let missing = get(
+        &format!("{}/api/v1/groups/00gnope/users", okta.org_url()),
+        TOKEN,
+    )
+    .await;
+    assert_eq!(missing.status(), 404);
+}
