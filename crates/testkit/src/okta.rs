@@ -91,14 +91,14 @@ pub fn user_json(id: &str, n: usize, status: &str) -> Value {
         "created": "2024-03-01T10:00:00.000Z",
         "activated": "2024-03-01T10:05:00.000Z",
         "statusChanged": "2024-03-02T08:00:00.000Z",
-        "lastLogin": if n % 5 == 0 { Value::Null } else { json!("2026-11-20T09:30:00.000Z") },
+        "lastLogin": if n.is_multiple_of(5) { Value::Null } else { json!("2026-11-20T09:30:00.000Z") },
         "lastUpdated": "2026-11-01T12:00:00.000Z",
         "passwordChanged": "2024-03-01T10:06:00.000Z",
         "type": { "id": "oty1a2b3c4d5e6f7g8h9" },
         "profile": {
             "firstName": first,
             "lastName": last,
-            "displayName": if n % 4 == 0 { Value::Null } else { json!(format!("{first} {last}")) },
+            "displayName": if n.is_multiple_of(4) { Value::Null } else { json!(format!("{first} {last}")) },
             "login": login,
             "email": login,
             "secondEmail": null,
@@ -233,7 +233,7 @@ fn okta_error(status: StatusCode, code: &str, summary: &str) -> Response {
 
 /// Authenticates, counts and rate-limits one request, returning the headers every response
 /// carries, or the refusal.
-fn admit(state: &Mutex<OktaState>, headers: &HeaderMap) -> Result<HeaderMap, Response> {
+fn admit(state: &Mutex<OktaState>, headers: &HeaderMap) -> Result<HeaderMap, Box<Response>> {
     let mut state = lock(state);
     state.requests += 1;
     let now = now();
@@ -269,7 +269,7 @@ fn admit(state: &Mutex<OktaState>, headers: &HeaderMap) -> Result<HeaderMap, Res
             "Invalid token provided",
         );
         response.headers_mut().extend(out);
-        return Err(response);
+        return Err(Box::new(response));
     }
     if throttled {
         let mut response = okta_error(
@@ -278,7 +278,7 @@ fn admit(state: &Mutex<OktaState>, headers: &HeaderMap) -> Result<HeaderMap, Res
             "API call exceeded rate limit due to too many requests.",
         );
         response.headers_mut().extend(out);
-        return Err(response);
+        return Err(Box::new(response));
     }
     Ok(out)
 }
@@ -361,7 +361,7 @@ fn matches_search(user: &Value, search: Option<&str>) -> Result<bool, ()> {
 async fn me(State(state): State<Arc<Mutex<OktaState>>>, headers: HeaderMap) -> Response {
     let out = match admit(&state, &headers) {
         Ok(out) => out,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let admin = json!({
         "id": "00uadmin000000000000",
@@ -378,7 +378,7 @@ async fn list_users(
 ) -> Response {
     let out = match admit(&state, &headers) {
         Ok(out) => out,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let state = lock(&state);
     let mut users = Vec::new();
@@ -405,7 +405,7 @@ async fn list_groups(
 ) -> Response {
     let out = match admit(&state, &headers) {
         Ok(out) => out,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let state = lock(&state);
     let groups = state
@@ -425,7 +425,7 @@ async fn list_members(
 ) -> Response {
     let out = match admit(&state, &headers) {
         Ok(out) => out,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let state = lock(&state);
     let Some(members) = state.org.members.get(&group) else {
