@@ -3,8 +3,10 @@
 
 use crate::budget::{CHARGE_ITEM, CHARGE_RANGE, EQUALS, NOT_EQUALS};
 use cel::common::ast::{
-    CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, SourceInfo, operators,
+    CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, LiteralValue, SelectExpr, SourceInfo,
+    operators,
 };
+use cel::common::types::CelString;
 
 /// The variables every expression may use.
 pub const VARIABLES: [&str; 5] = ["envelope", "variant", "resource", "action", "payload"];
@@ -255,9 +257,12 @@ pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
             c.iter_range = wrap(CHARGE_RANGE, range, next_id);
             meter_appended(&mut c.loop_step, &c.accu_var, next_id);
         }
+        // Against a literal (a string, a number), the interpreter's own comparison is right
+        // either way round: only containers need ours.
         if let Expr::Call(call) = &mut e.expr
             && call.target.is_none()
             && call.args.len() == 2
+            && !call.args.iter().any(|a| matches!(a.expr, Expr::Literal(_)))
         {
             if call.func_name == operators::EQUALS {
                 call.func_name = EQUALS.to_owned();
@@ -308,6 +313,90 @@ fn entry_children_mut<'a>(
         EntryExpr::MapEntry(e) => {
             pending.push(&mut e.key);
             pending.push(&mut e.value);
+        }
+    }
+}
+
+/// Rewrites field selections on a variable, `payload.a.b`, into indexing, `payload['a']['b']`.
+/// Same result, but the interpreter resolves a selection chain as a possibly dotted variable
+/// name (`payload.a.b`, then `payload.a`, then `payload`), allocating as it goes, on every
+/// evaluation. Only valid where no variable has a dot in its name, which holds for the five.
+/// Recursive: call it only on an AST whose [`depth`] is bounded.
+pub(crate) fn index_fields(expr: &mut IdedExpr, next_id: &mut u64) {
+    let mut scopes = VARIABLES.iter().map(|v| (*v).to_owned()).collect();
+    index_fields_in(expr, &mut scopes, next_id);
+}
+
+fn index_fields_in(e: &mut IdedExpr, scopes: &mut Vec<String>, next_id: &mut u64) {
+    let rooted_in_variable = matches!(&e.expr, Expr::Select(select) if !select.test)
+        && qualified_name(e).is_some_and(|segments| scopes.iter().any(|s| s == segments[0]));
+    match &mut e.expr {
+        Expr::Comprehension(c) => {
+            index_fields_in(&mut c.iter_range, scopes, next_id);
+            index_fields_in(&mut c.accu_init, scopes, next_id);
+            let outer = scopes.len();
+            scopes.push(c.accu_var.clone());
+            index_fields_in(&mut c.result, scopes, next_id);
+            scopes.push(c.iter_var.clone());
+            scopes.extend(c.iter_var2.clone());
+            index_fields_in(&mut c.loop_cond, scopes, next_id);
+            index_fields_in(&mut c.loop_step, scopes, next_id);
+            scopes.truncate(outer);
+        }
+        Expr::Select(select) if !select.test => {
+            if rooted_in_variable {
+                let Expr::Select(SelectExpr { operand, field, .. }) = std::mem::take(&mut e.expr)
+                else {
+                    unreachable!("matched as a selection above");
+                };
+                let mut operand = *operand;
+                index_fields_in(&mut operand, scopes, next_id);
+                *next_id += 1;
+                let key = IdedExpr {
+                    id: *next_id,
+                    expr: Expr::Literal(LiteralValue::String(CelString::from(field))),
+                };
+                e.expr = Expr::Call(CallExpr {
+                    func_name: operators::INDEX.to_owned(),
+                    target: None,
+                    args: vec![operand, key],
+                });
+            } else {
+                index_fields_in(&mut select.operand, scopes, next_id);
+            }
+        }
+        Expr::Select(select) => index_fields_in(&mut select.operand, scopes, next_id),
+        Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => {}
+        Expr::Call(call) => {
+            if let Some(target) = call.target.as_deref_mut() {
+                index_fields_in(target, scopes, next_id);
+            }
+            for arg in &mut call.args {
+                index_fields_in(arg, scopes, next_id);
+            }
+        }
+        Expr::List(list) => {
+            for element in &mut list.elements {
+                index_fields_in(element, scopes, next_id);
+            }
+        }
+        Expr::Map(map) => {
+            for entry in &mut map.entries {
+                let mut children = Vec::new();
+                entry_children_mut(entry, &mut children);
+                for child in children {
+                    index_fields_in(child, scopes, next_id);
+                }
+            }
+        }
+        Expr::Struct(s) => {
+            for entry in &mut s.entries {
+                let mut children = Vec::new();
+                entry_children_mut(entry, &mut children);
+                for child in children {
+                    index_fields_in(child, scopes, next_id);
+                }
+            }
         }
     }
 }

@@ -312,6 +312,9 @@ impl CelEngine {
             None => Uses::default(),
         };
         let mut next_id = check::max_id(&ast);
+        if extra_variables.is_some_and(|extra| extra.is_empty()) {
+            check::index_fields(&mut ast, &mut next_id);
+        }
         check::meter(&mut ast, &mut next_id);
         Ok(Compiled {
             text: text.to_owned(),
