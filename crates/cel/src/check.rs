@@ -494,3 +494,39 @@ pub(crate) fn bracket_depth(source: &str) -> usize {
     }
     deepest
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bracket_depth_skips_string_literals() {
+        assert_eq!(bracket_depth("((1))"), 2);
+        assert_eq!(bracket_depth("f('(((((') + [x]"), 1);
+        assert_eq!(bracket_depth(r#""\"(((" + {'a': [1]}"#), 2);
+    }
+
+    #[test]
+    fn positions_are_one_based_lines_and_characters() {
+        let source = "a &&\n  bé && c";
+        let offset = source.find('c').unwrap();
+        assert_eq!(
+            position_at(source, offset),
+            Some(crate::Position { line: 2, column: 9 })
+        );
+        assert_eq!(
+            position_at(source, 0),
+            Some(crate::Position { line: 1, column: 1 })
+        );
+        assert_eq!(position_at(source, 999), None);
+    }
+
+    #[test]
+    fn user_names_exclude_operators_and_internals() {
+        assert!(is_user_name("size"));
+        assert!(is_user_name("math.greatest"));
+        assert!(!is_user_name("_+_"));
+        assert!(!is_user_name("@in"));
+        assert!(!is_user_name("!_"));
+    }
+}

@@ -653,3 +653,28 @@ fn json_type_name(value: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_during_evaluation_becomes_an_internal_error() {
+        let result: Result<(), CelError> = guarded("payload.x", || panic!("interpreter bug"));
+        let error = result.unwrap_err();
+        assert_eq!(error.kind(), &CelErrorKind::Internal);
+        assert_eq!(error.expression(), "payload.x");
+        // the engine still works afterwards
+        let payload = serde_json::json!({"x": 1});
+        let value = CelEngine::default()
+            .eval_value("payload.x", &Activation::new("v", "r", "a", &payload))
+            .unwrap();
+        assert_eq!(value, serde_json::json!(1));
+    }
+
+    #[test]
+    fn a_panic_in_the_parser_thread_becomes_an_error() {
+        let result: Result<(), CelError> = on_big_stack(|| panic!("parser bug"));
+        assert_eq!(result.unwrap_err().kind(), &CelErrorKind::Internal);
+    }
+}
