@@ -168,7 +168,8 @@ pub(crate) fn map_to_json(
     if let Some(map) = map.downcast_ref::<CelMap>() {
         let mut object = Map::new();
         for (key, item) in map.inner() {
-            object.insert(key_text(key.inner()), to_json_at(item.as_ref(), depth + 1)?);
+            let key = key_text(key.inner()).unwrap_or_default();
+            object.insert(key, to_json_at(item.as_ref(), depth + 1)?);
         }
         return Ok(object);
     }
@@ -180,25 +181,28 @@ pub(crate) fn map_to_json(
         let item = indexer
             .get(key)
             .map_err(|e| Unrepresentable(format!("a map whose key cannot be read back: {e}")))?;
-        object.insert(key_text(key), to_json_at(item.as_ref(), depth + 1)?);
+        let key = key_text(key).ok_or_else(|| Unrepresentable(format!("a map key {key:?}")))?;
+        object.insert(key, to_json_at(item.as_ref(), depth + 1)?);
     }
     Ok(object)
 }
 
-fn key_text(key: &dyn Val) -> String {
+/// A map key as the text of a JSON object's key: strings as they are, `int`, `uint` and `bool`
+/// as their literal text; `None` for a value that cannot be a map key.
+pub(crate) fn key_text(key: &dyn Val) -> Option<String> {
     if let Some(s) = key.downcast_ref::<CelString>() {
-        return s.inner().to_owned();
+        return Some(s.inner().to_owned());
     }
     if let Some(i) = key.downcast_ref::<CelInt>() {
-        return i.inner().to_string();
+        return Some(i.inner().to_string());
     }
     if let Some(u) = key.downcast_ref::<CelUInt>() {
-        return u.inner().to_string();
+        return Some(u.inner().to_string());
     }
     if let Some(b) = key.downcast_ref::<CelBool>() {
-        return b.inner().to_string();
+        return Some(b.inner().to_string());
     }
-    format!("{key:?}")
+    None
 }
 
 /// RFC 3339 in UTC with a `Z`, and only as many fractional digits as needed (0, 3, 6 or 9).

@@ -7,8 +7,8 @@ use crate::convert;
 use crate::environment::{self, Declarations};
 use crate::lazy;
 use crate::{CelError, CelErrorKind, Limit, Limits};
-use cel::common::ast::{IdedExpr, SourceInfo};
-use cel::common::types::{CelMap, CelMapKey, CelString, Kind};
+use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr, IdedExpr, SourceInfo};
+use cel::common::types::{CelMap, CelMapKey, CelOptional, CelString, Kind};
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 use cel::{Context, Env, ExecutionError, Value as CelValue};
@@ -464,6 +464,20 @@ impl Program {
                 )),
             };
         }
+        if let Some(IdedExpr {
+            expr: Expr::Map(literal),
+            ..
+        }) = &self.compiled.ast
+        {
+            let inner = &self.engine.inner;
+            let uses = self.compiled.uses;
+            return guarded(text, || {
+                let bindings = bind(activation, uses, &inner.limits, text)?;
+                in_context(inner, &bindings, text, |context| {
+                    map_literal(&literal.entries, context, text)
+                })
+            });
+        }
         self.run(activation, |value, text| match value.get_type().kind() {
             Kind::NullType => Ok(Map::new()),
             Kind::Map => {
@@ -517,6 +531,31 @@ fn guarded<T>(text: &str, evaluate: impl FnOnce() -> Result<T, CelError>) -> Res
     })
 }
 
+/// How an evaluation failed before its errors are classified.
+enum Failure {
+    Cel(CelError),
+    Execution(ExecutionError),
+}
+
+/// Runs `body` in a context holding `bindings`, within the work budget.
+fn in_context<T>(
+    inner: &Inner,
+    bindings: &Bindings<'_>,
+    text: &str,
+    body: impl FnOnce(&Context<'_, '_>) -> Result<T, Failure>,
+) -> Result<T, CelError> {
+    let mut context = Context::with_env(Arc::clone(&inner.env));
+    context.set_variable_resolver(bindings);
+    let meter = Meter::start(
+        inner.limits.max_evaluation_work,
+        inner.limits.max_payload_bytes,
+    );
+    body(&context).map_err(|failure| match failure {
+        Failure::Cel(error) => error,
+        Failure::Execution(error) => execution_error(error, meter.exceeded(), text),
+    })
+}
+
 /// Evaluates `ast` against `bindings` within the work budget.
 fn evaluate_with<T>(
     inner: &Inner,
@@ -525,16 +564,53 @@ fn evaluate_with<T>(
     text: &str,
     finish: impl FnOnce(&dyn Val, &str) -> Result<T, CelError>,
 ) -> Result<T, CelError> {
-    let mut context = Context::with_env(Arc::clone(&inner.env));
-    context.set_variable_resolver(bindings);
-    let meter = Meter::start(
-        inner.limits.max_evaluation_work,
-        inner.limits.max_payload_bytes,
-    );
-    match CelValue::resolve_val(ast, &context) {
-        Ok(value) => finish(value.as_ref(), text),
-        Err(error) => Err(execution_error(error, meter.exceeded(), text)),
+    in_context(inner, bindings, text, |context| {
+        let value = CelValue::resolve_val(ast, context).map_err(Failure::Execution)?;
+        finish(value.as_ref(), text).map_err(Failure::Cel)
+    })
+}
+
+/// A map expression that is a map literal, `{"k": v, ...}`, evaluated entry by entry straight
+/// into JSON: the same result as building the CEL map and converting it, without building it.
+fn map_literal(
+    entries: &[IdedEntryExpr],
+    context: &Context<'_, '_>,
+    text: &str,
+) -> Result<Map<String, Value>, Failure> {
+    let mut object = Map::new();
+    for entry in entries {
+        let EntryExpr::MapEntry(entry) = &entry.expr else {
+            return Err(Failure::Cel(CelError::new(
+                CelErrorKind::Internal,
+                "a map literal holds a struct field",
+                text,
+            )));
+        };
+        let key = CelValue::resolve_val(&entry.key, context).map_err(Failure::Execution)?;
+        let Some(key) = convert::key_text(key.as_ref()) else {
+            return Err(Failure::Execution(ExecutionError::UnsupportedKeyType(
+                key.as_ref().try_into().unwrap_or(CelValue::Null),
+            )));
+        };
+        let value = CelValue::resolve_val(&entry.value, context).map_err(Failure::Execution)?;
+        let value: &dyn Val = match value.downcast_ref::<CelOptional>() {
+            // `{?"k": optional}` adds the entry only when the optional holds a value
+            Some(optional) if entry.optional => match optional.inner() {
+                Some(inner) => inner,
+                None => continue,
+            },
+            _ => value.as_ref(),
+        };
+        let json = convert::to_json(value)
+            .map_err(|e| Failure::Cel(convert::unrepresentable_error(e, text)))?;
+        if object.contains_key(&key) {
+            return Err(Failure::Execution(ExecutionError::DuplicateKey(
+                CelValue::String(Arc::new(key)),
+            )));
+        }
+        object.insert(key, json);
     }
+    Ok(object)
 }
 
 /// Evaluates an expression with variables of any name and CEL type, for the cel-spec

@@ -684,3 +684,37 @@ fn cel_bind_and_quoted_field_names() {
         .unwrap_err();
     assert!(matches!(err.kind(), CelErrorKind::UnknownVariable { name } if name == "n"));
 }
+
+#[test]
+fn a_map_literal_gives_the_same_record_as_the_general_path() {
+    let engine = CelEngine::default();
+    let payload = okta_user();
+    let a = activation(&payload);
+    for expr in [
+        "{'id': payload.id, 'groups': payload.groups.map(g, g.name), 'ts': timestamp(payload.created)}",
+        "{?'manager': payload.profile.?manager, ?'email': payload.profile.?email}",
+        "{1: 'one', true: 'yes', 2u: payload.profile}",
+        "{'nested': {'a': [payload.score, null, b'x']}}",
+    ] {
+        let mapped = engine.eval_map(expr, &a).unwrap();
+        assert_eq!(
+            Value::Object(mapped),
+            engine.eval_value(expr, &a).unwrap(),
+            "{expr}"
+        );
+    }
+    let optional = engine
+        .eval_map("{?'manager': payload.profile.?manager, 'x': 1}", &a)
+        .unwrap();
+    assert_eq!(Value::Object(optional), json!({"x": 1}));
+    for bad in [
+        "{'a': 1, 'a': 2}",
+        "{1: 'x', 1u: 'y'}",
+        "{[1]: 2}",
+        "{'a': payload.nope}",
+    ] {
+        let general = engine.eval_value(bad, &a).unwrap_err();
+        let literal = engine.eval_map(bad, &a).unwrap_err();
+        assert_eq!(literal.kind(), general.kind(), "{bad}");
+    }
+}
