@@ -119,6 +119,8 @@ pub(crate) struct Declarations {
     answers: RwLock<HashMap<(String, Probe), bool>>,
 }
 
+const MAX_CACHED_ANSWERS: usize = 4096;
+
 #[derive(Clone, Copy, Hash, PartialEq, Eq)]
 enum Probe {
     Function,
@@ -145,10 +147,13 @@ impl Declarations {
             return *known;
         }
         let known = self.probe(name, probe);
-        self.answers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, known);
+        let mut answers = self.answers.write().unwrap_or_else(|e| e.into_inner());
+        // Names come from expressions, which a playground lets anyone type: keep the cache
+        // bounded. Answers are cheap to find again.
+        if answers.len() >= MAX_CACHED_ANSWERS {
+            answers.clear();
+        }
+        answers.insert(key, known);
         known
     }
 
