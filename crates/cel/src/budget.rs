@@ -7,7 +7,7 @@
 //! thread-local is exact and costs no locking.
 
 use cel::ExecutionError;
-use cel::common::types::{CelBool, CelMap, CelString, Kind};
+use cel::common::types::{CelMap, CelString, Kind};
 use cel::common::value::{CowVal, Val};
 use std::cell::Cell;
 
@@ -16,10 +16,6 @@ use std::cell::Cell;
 pub(crate) const CHARGE_RANGE: &str = "@tributary_charge_range";
 /// Charges the size of a value a `map`/`filter` step appends.
 pub(crate) const CHARGE_ITEM: &str = "@tributary_charge_item";
-/// `==` and `!=`, asking a payload object or array (which knows how to compare itself with the
-/// interpreter's maps and lists) rather than the interpreter's, which only knows its own.
-pub(crate) const EQUALS: &str = "@tributary_equals";
-pub(crate) const NOT_EQUALS: &str = "@tributary_not_equals";
 
 #[derive(Clone, Copy)]
 struct State {
@@ -92,7 +88,9 @@ fn remaining() -> u64 {
     STATE.with(|s| s.get().map_or(u64::MAX, |state| state.remaining))
 }
 
-fn string_too_long(len: usize) -> Result<(), ExecutionError> {
+/// Fails, and records the limit, when a string of `len` bytes would be over the payload size
+/// limit: the bound on strings an evaluation builds.
+pub(crate) fn string_too_long(len: usize) -> Result<(), ExecutionError> {
     STATE.with(|s| {
         let Some(mut state) = s.get() else {
             return Ok(());
@@ -191,81 +189,6 @@ fn add_size(value: &dyn Val, cap: u64, count: &mut u64) {
         }
         _ => {}
     }
-}
-
-fn equal(a: &dyn Val, b: &dyn Val) -> bool {
-    if crate::lazy::is_lazy(b) && !crate::lazy::is_lazy(a) {
-        b.equals(a)
-    } else {
-        a.equals(b)
-    }
-}
-
-static TRUE: CelBool = CelBool::TRUE;
-static FALSE: CelBool = CelBool::FALSE;
-
-fn boolean<'b, 'v>(value: bool) -> CowVal<'b, 'v> {
-    CowVal::Borrowed(if value { &TRUE } else { &FALSE })
-}
-
-pub(crate) fn equals<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
-    Ok(boolean(equal(args[0].as_ref(), args[1].as_ref())))
-}
-
-pub(crate) fn not_equals<'b, 'v>(
-    args: Vec<CowVal<'b, 'v>>,
-) -> Result<CowVal<'b, 'v>, ExecutionError> {
-    Ok(boolean(!equal(args[0].as_ref(), args[1].as_ref())))
-}
-
-/// `replace` on strings, checked before it runs: `s.replace('', big)` grows the string by
-/// `len(s) * len(big)`, so the result size is bounded first. Declared ahead of the strings
-/// extension's overloads, which it therefore replaces.
-pub(crate) fn guarded_replace<'b, 'v>(
-    args: Vec<CowVal<'b, 'v>>,
-) -> Result<CowVal<'b, 'v>, ExecutionError> {
-    let strings: Option<Vec<&str>> = args[..3]
-        .iter()
-        .map(|a| a.downcast_ref::<CelString>().map(CelString::inner))
-        .collect();
-    let Some(strings) = strings else {
-        return Err(ExecutionError::no_such_member_overload(
-            "replace",
-            args.iter()
-                .map(|a| a.get_type().name().to_owned())
-                .collect(),
-        ));
-    };
-    let (this, from, to) = (strings[0], strings[1], strings[2]);
-    let limit = match args.get(3) {
-        None => None,
-        Some(n) => match n.downcast_ref::<cel::common::types::CelInt>() {
-            Some(n) => usize::try_from(*n.inner()).ok(),
-            None => {
-                return Err(ExecutionError::no_such_member_overload(
-                    "replace",
-                    args.iter()
-                        .map(|a| a.get_type().name().to_owned())
-                        .collect(),
-                ));
-            }
-        },
-    };
-    let occurrences = if from.is_empty() {
-        this.chars().count() + 1
-    } else {
-        this.matches(from).count()
-    };
-    let occurrences = limit.map_or(occurrences, |n| n.min(occurrences));
-    let grown = this
-        .len()
-        .saturating_add(occurrences.saturating_mul(to.len()));
-    string_too_long(grown)?;
-    let replaced = match limit {
-        Some(n) => this.replacen(from, to, n),
-        None => this.replace(from, to),
-    };
-    Ok(CowVal::owned(CelString::from(replaced)))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! What happens to an expression between parsing and caching: the depth bound, the check that it
 //! names only known variables and functions, and the rewrite that meters its comprehensions.
 
-use crate::budget::{CHARGE_ITEM, CHARGE_RANGE, EQUALS, NOT_EQUALS};
+use crate::budget::{CHARGE_ITEM, CHARGE_RANGE};
+use crate::functions::{EQUALS, NOT_EQUALS};
 use cel::common::ast::{
     CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, LiteralValue, SelectExpr, SourceInfo,
     operators,

@@ -1,7 +1,7 @@
 //! The one CEL environment of Tributary: the standard library and macros, optional syntax, the
 //! strings, lists, math and base64 extensions, and our internal metering functions.
 
-use crate::budget;
+use crate::{budget, functions};
 use cel::common::ast::{CallExpr, ComprehensionExpr, Expr, IdedExpr, ListExpr, LiteralValue};
 use cel::common::types::{DYN_TYPE, Kind, STRING_TYPE};
 use cel::parser::{Macro, MacroExprHelper, ParseError};
@@ -19,7 +19,7 @@ pub(crate) fn build() -> Env {
         "tributary_replace_guarded",
         STRING_TYPE,
         vec![DYN_TYPE, DYN_TYPE],
-        budget::guarded_replace,
+        functions::guarded_replace,
     )
     .and_then(|_| {
         env.add_member_overload(
@@ -27,7 +27,7 @@ pub(crate) fn build() -> Env {
             "tributary_replace_n_guarded",
             STRING_TYPE,
             vec![DYN_TYPE, DYN_TYPE, DYN_TYPE],
-            budget::guarded_replace,
+            functions::guarded_replace,
         )
     })
     .and_then(|_| {
@@ -48,18 +48,18 @@ pub(crate) fn build() -> Env {
     })
     .and_then(|_| {
         env.add_overload(
-            budget::EQUALS,
+            functions::EQUALS,
             "tributary_equals",
             vec![DYN_TYPE, DYN_TYPE],
-            budget::equals,
+            functions::equals,
         )
     })
     .and_then(|_| {
         env.add_overload(
-            budget::NOT_EQUALS,
+            functions::NOT_EQUALS,
             "tributary_not_equals",
             vec![DYN_TYPE, DYN_TYPE],
-            budget::not_equals,
+            functions::not_equals,
         )
     })
     .and_then(|_| env.add_extension(extensions::strings))

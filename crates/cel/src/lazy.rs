@@ -41,7 +41,7 @@ fn number(n: &Number) -> Box<dyn Val + 'static> {
 
 /// Whether `value` is one of ours rather than the interpreter's own `map` or `list`: the
 /// interpreter's containers only compare equal to their own kind, so equality must be asked of
-/// ours (see [`crate::budget::equals`]).
+/// ours (see [`crate::functions::equals`]).
 pub(crate) fn is_lazy(value: &dyn Val) -> bool {
     match value.get_type().kind() {
         Kind::Map => value.downcast_ref::<CelMap>().is_none(),

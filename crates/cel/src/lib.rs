@@ -37,6 +37,7 @@ mod convert;
 mod engine;
 mod environment;
 mod error;
+mod functions;
 mod lazy;
 mod limits;
 
