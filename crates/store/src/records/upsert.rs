@@ -1,0 +1,298 @@
+//! Batched upserts: one transaction per batch, `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`
+//! on the lookup key, membership references resolved inside the same transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{
+    FailureWrite, MembershipRefs, RecordScope, RecordWrite, RecordsError, RunRef, WriteResult,
+    failures::insert_failures,
+};
+use crate::db::{Db, Exec, new_id, now_ms, on_backend};
+
+/// Rows per `INSERT` statement: with 9 binds a row this stays well under both backends' bind
+/// limits (SQLite 32766, PostgreSQL 65535).
+const ROWS_PER_STATEMENT: usize = 500;
+/// Keys per `IN (...)` list when resolving membership references.
+const KEYS_PER_LOOKUP: usize = 500;
+/// Binds shared by every row of a statement, numbered `$1..$5`.
+const SHARED_BINDS: usize = 5;
+/// Binds of each row.
+const ROW_BINDS: usize = 9;
+
+/// Writes a batch in its own transaction; see [`write_batch_in`].
+pub async fn write_batch(
+    db: &Db,
+    scope: &RecordScope,
+    run: &RunRef,
+    writes: &[RecordWrite],
+    failures: &[FailureWrite],
+) -> Result<Vec<WriteResult>, RecordsError> {
+    let mut tx = db.begin().await?;
+    let results = write_batch_in(tx.exec(), scope, run, writes, failures).await?;
+    tx.commit().await?;
+    Ok(results)
+}
+
+/// Upserts `writes` and stores `failures` (plus the memberships whose account or group does not
+/// resolve, as failures too) on `exec`, which should be a transaction so that the batch is written
+/// whole or not at all. Returns one result per write, in order.
+pub async fn write_batch_in(
+    exec: Exec<'_>,
+    scope: &RecordScope,
+    run: &RunRef,
+    writes: &[RecordWrite],
+    failures: &[FailureWrite],
+) -> Result<Vec<WriteResult>, RecordsError> {
+    let now = now_ms();
+    on_backend!(exec, |c| {
+        let mut references = References::default();
+        let memberships = writes.iter().filter_map(|w| w.membership.as_ref());
+        let accounts: HashSet<&str> = memberships
+            .clone()
+            .map(|m| m.account_external_id.as_str())
+            .collect();
+        let groups: HashSet<&str> = memberships.map(|m| m.group_external_id.as_str()).collect();
+        for (model, keys, into) in [
+            ("DirectoryAccount", accounts, &mut references.accounts),
+            ("DirectoryGroup", groups, &mut references.groups),
+        ] {
+            let keys: Vec<&str> = keys.into_iter().collect();
+            for chunk in keys.chunks(KEYS_PER_LOOKUP) {
+                let placeholders: Vec<String> =
+                    (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
+                let sql = format!(
+                    "SELECT id, lookup_key FROM ingest_records WHERE tenant_id = $1 \
+                     AND integration_id = $2 AND model = $3 AND lookup_key IN ({})",
+                    placeholders.join(", ")
+                );
+                let mut query = sqlx::query(AssertSqlSafe(sql))
+                    .bind(&scope.tenant_id)
+                    .bind(&scope.integration_id)
+                    .bind(model);
+                for key in chunk {
+                    query = query.bind(*key);
+                }
+                for row in query.fetch_all(&mut *c).await? {
+                    into.insert(
+                        row.try_get::<String, _>("lookup_key")?,
+                        row.try_get::<String, _>("id")?,
+                    );
+                }
+            }
+        }
+
+        let mut results: Vec<Option<WriteResult>> = vec![None; writes.len()];
+        let mut all_failures = failures.to_vec();
+        let mut accepted = Vec::with_capacity(writes.len());
+        for (index, write) in writes.iter().enumerate() {
+            let Some(refs) = &write.membership else {
+                accepted.push(Accepted {
+                    index,
+                    account: None,
+                    group: None,
+                });
+                continue;
+            };
+            let account = references.accounts.get(&refs.account_external_id);
+            let group = references.groups.get(&refs.group_external_id);
+            if let (Some(account), Some(group)) = (account, group) {
+                accepted.push(Accepted {
+                    index,
+                    account: Some(account.clone()),
+                    group: Some(group.clone()),
+                });
+                continue;
+            }
+            let failure = unresolved(write, refs, account.is_none());
+            results[index] = Some(WriteResult::Rejected {
+                reason: failure.reason.clone(),
+            });
+            all_failures.push(failure);
+        }
+
+        for chunk in statement_chunks(writes, accepted) {
+            let token = new_id();
+            let ids: Vec<String> = chunk.iter().map(|_| new_id()).collect();
+            let mut query = sqlx::query(AssertSqlSafe(upsert_sql(chunk.len())))
+                .bind(&scope.tenant_id)
+                .bind(&scope.integration_id)
+                .bind(now)
+                .bind(run.run_id.as_deref())
+                .bind(&token);
+            for (entry, id) in chunk.iter().zip(&ids) {
+                let write = &writes[entry.index];
+                query = query
+                    .bind(id)
+                    .bind(&write.model)
+                    .bind(&write.lookup_key)
+                    .bind(&write.variant)
+                    .bind(&write.fields_json)
+                    .bind(&write.raw_json)
+                    .bind(&write.content_hash)
+                    .bind(entry.account.as_deref())
+                    .bind(entry.group.as_deref());
+            }
+            let rows = query.fetch_all(&mut *c).await?;
+
+            let mut by_key: HashMap<(&str, &str), (usize, &str)> =
+                HashMap::with_capacity(chunk.len());
+            for (entry, id) in chunk.iter().zip(&ids) {
+                let write = &writes[entry.index];
+                by_key.insert(
+                    (write.model.as_str(), write.lookup_key.as_str()),
+                    (entry.index, id.as_str()),
+                );
+            }
+            for row in rows {
+                let model: String = row.try_get("model")?;
+                let lookup_key: String = row.try_get("lookup_key")?;
+                let id: String = row.try_get("id")?;
+                let written_by: String = row.try_get("write_token")?;
+                let Some((index, inserted_id)) = by_key.get(&(model.as_str(), lookup_key.as_str()))
+                else {
+                    return Err(RecordsError::Invalid(format!(
+                        "the upsert returned an unexpected row for {model}"
+                    )));
+                };
+                results[*index] = Some(if id == *inserted_id {
+                    WriteResult::Created
+                } else if written_by == token {
+                    WriteResult::Updated
+                } else {
+                    WriteResult::Unchanged
+                });
+            }
+        }
+
+        insert_failures!(c, scope, run, &all_failures, now);
+
+        results
+            .into_iter()
+            .map(|r| r.ok_or_else(|| RecordsError::Invalid("the upsert skipped a row".into())))
+            .collect()
+    })
+}
+
+/// A write that passed reference resolution, with its resolved references.
+#[derive(Clone)]
+struct Accepted {
+    index: usize,
+    account: Option<String>,
+    group: Option<String>,
+}
+
+#[derive(Default)]
+struct References {
+    accounts: HashMap<String, String>,
+    groups: HashMap<String, String>,
+}
+
+/// The statement for `rows` rows: shared binds `$1..$5` (tenant, integration, now, run, write
+/// token), then nine per row.
+fn upsert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO ingest_records (id, tenant_id, integration_id, model, lookup_key, variant, \
+         fields, raw_payload, content_hash, account_record_id, group_record_id, first_seen_at, \
+         last_seen_at, changed_at, created_run_id, changed_run_id, last_run_id, write_token) VALUES ",
+    );
+    for row in 0..rows {
+        let b = SHARED_BINDS + row * ROW_BINDS;
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, $1, $2, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, $3, $3, $3, $4, $4, $4, $5)",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6,
+            b + 7,
+            b + 8,
+            b + 9
+        ));
+    }
+    sql.push_str(UPSERT_TAIL);
+    sql
+}
+
+/// Content columns change only when the hash differs or the record was tombstoned (a restore);
+/// the last-seen time and run always move, and the tombstone and disconnection marks clear. The
+/// `RETURNING` write token tells the writer whether its statement changed the row.
+const UPSERT_TAIL: &str = " ON CONFLICT (tenant_id, integration_id, model, lookup_key) DO UPDATE SET \
+    variant = CASE WHEN ingest_records.content_hash = excluded.content_hash AND ingest_records.deleted_at IS NULL THEN ingest_records.variant ELSE excluded.variant END, \
+    fields = CASE WHEN ingest_records.content_hash = excluded.content_hash AND ingest_records.deleted_at IS NULL THEN ingest_records.fields ELSE excluded.fields END, \
+    raw_payload = CASE WHEN ingest_records.content_hash = excluded.content_hash AND ingest_records.deleted_at IS NULL THEN ingest_records.raw_payload ELSE excluded.raw_payload END, \
+    changed_at = CASE WHEN ingest_records.content_hash = excluded.content_hash AND ingest_records.deleted_at IS NULL THEN ingest_records.changed_at ELSE excluded.changed_at END, \
+    changed_run_id = CASE WHEN ingest_records.content_hash = excluded.content_hash AND ingest_records.deleted_at IS NULL THEN ingest_records.changed_run_id ELSE excluded.changed_run_id END, \
+    write_token = CASE WHEN ingest_records.content_hash = excluded.content_hash AND ingest_records.deleted_at IS NULL THEN ingest_records.write_token ELSE excluded.write_token END, \
+    account_record_id = excluded.account_record_id, \
+    group_record_id = excluded.group_record_id, \
+    content_hash = excluded.content_hash, \
+    last_seen_at = excluded.last_seen_at, \
+    last_run_id = excluded.last_run_id, \
+    deleted_at = NULL, \
+    deleted_reason = NULL, \
+    disconnected_at = NULL \
+    RETURNING id, model, lookup_key, write_token";
+
+/// Splits the accepted writes into statements of at most [`ROWS_PER_STATEMENT`] rows in which no
+/// (model, lookup key) repeats: PostgreSQL refuses to update one row twice in a statement, and a
+/// later duplicate must see the earlier one's write.
+fn statement_chunks(writes: &[RecordWrite], accepted: Vec<Accepted>) -> Vec<Vec<Accepted>> {
+    let mut chunks = Vec::new();
+    let mut current: Vec<Accepted> = Vec::new();
+    let mut keys: HashSet<(&str, &str)> = HashSet::new();
+    for entry in accepted {
+        let write = &writes[entry.index];
+        let key = (write.model.as_str(), write.lookup_key.as_str());
+        if current.len() == ROWS_PER_STATEMENT || keys.contains(&key) {
+            chunks.push(std::mem::take(&mut current));
+            keys.clear();
+        }
+        keys.insert(key);
+        current.push(entry);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+/// The failure row of a membership whose account or group this integration has not ingested.
+fn unresolved(write: &RecordWrite, refs: &MembershipRefs, account_missing: bool) -> FailureWrite {
+    let (key, reason) = if account_missing {
+        (
+            "accountExternalID",
+            format!(
+                "membership names account `{}`, which this integration has not ingested",
+                refs.account_external_id
+            ),
+        )
+    } else {
+        (
+            "groupExternalID",
+            format!(
+                "membership names group `{}`, which this integration has not ingested",
+                refs.group_external_id
+            ),
+        )
+    };
+    FailureWrite {
+        schema: write.model.clone(),
+        variant: write.variant.clone(),
+        mapping: if write.variant.is_empty() {
+            write.model.clone()
+        } else {
+            format!("{}/{}", write.model, write.variant)
+        },
+        payload_index: write.payload_index,
+        code: "unresolved_reference".into(),
+        failed_key: Some(key.into()),
+        reason,
+        raw_json: write.raw_json.clone(),
+    }
+}
