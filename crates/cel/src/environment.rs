@@ -2,9 +2,8 @@
 //! strings, lists, math and base64 extensions, and our internal metering functions.
 
 use crate::{budget, functions};
-use cel::common::ast::{CallExpr, ComprehensionExpr, Expr, IdedExpr, ListExpr, LiteralValue};
+use cel::common::ast::{CallExpr, Expr, IdedExpr, LiteralValue};
 use cel::common::types::{DYN_TYPE, Kind, STRING_TYPE};
-use cel::parser::{Macro, MacroExprHelper, ParseError};
 use cel::{Context, Env, ExecutionError, Value, extensions};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -66,50 +65,15 @@ pub(crate) fn build() -> Env {
     .and_then(|_| env.add_extension(extensions::lists))
     .and_then(|_| env.add_extension(extensions::math))
     .and_then(|_| env.add_extension(extensions::encoders))
-    .and_then(|_| env.add_macro(Macro::receiver("bind", 3, bind_macro)))
+    .and_then(|_| {
+        crate::macros::all()
+            .into_iter()
+            .try_for_each(|m| env.add_macro(m))
+    })
     // The declarations are fixed: a conflict among them is a programming error that every
     // test would hit at once.
     .expect("the CEL environment's declarations are consistent");
     env
-}
-
-/// `cel.bind(name, value, body)`: `body` with `name` bound to `value`, evaluated once. As in
-/// cel-go's bindings extension, a comprehension over an empty list whose accumulator is the
-/// binding.
-fn bind_macro(
-    helper: &mut MacroExprHelper<'_>,
-    target: &mut Option<IdedExpr>,
-    args: &mut Vec<IdedExpr>,
-) -> Result<Option<IdedExpr>, ParseError> {
-    if !matches!(target.as_ref().map(|t| &t.expr), Some(Expr::Ident(name)) if name == "cel") {
-        return Ok(None);
-    }
-    let name = match &args[0].expr {
-        Expr::Ident(name) => name.clone(),
-        _ => {
-            return Err(helper.new_error(
-                args[0].id,
-                "cel.bind() variable name must be a simple identifier",
-            ));
-        }
-    };
-    let body = args.pop().expect("three arguments");
-    let value = args.pop().expect("three arguments");
-    let empty = helper.next_expr(Expr::List(ListExpr::new(Vec::new())));
-    let never = helper.next_expr(Expr::Literal(LiteralValue::Boolean(false.into())));
-    let step = helper.next_expr(Expr::Ident(name.clone()));
-    Ok(Some(helper.next_expr(Expr::Comprehension(Box::new(
-        ComprehensionExpr {
-            iter_range: empty,
-            iter_var: "#unused".to_owned(),
-            iter_var2: None,
-            accu_var: name,
-            accu_init: value,
-            loop_cond: never,
-            loop_step: step,
-            result: body,
-        },
-    )))))
 }
 
 /// Answers the checker's questions by asking the interpreter itself, so the answer can never

@@ -40,6 +40,7 @@ mod error;
 mod functions;
 mod lazy;
 mod limits;
+mod macros;
 
 pub use check::VARIABLES;
 pub use engine::{Activation, CelEngine, Program};

@@ -718,3 +718,48 @@ fn a_map_literal_gives_the_same_record_as_the_general_path() {
         assert_eq!(literal.kind(), general.kind(), "{bad}");
     }
 }
+
+#[test]
+fn two_variable_comprehensions() {
+    let payload = json!({
+        "tags": ["a", "b", "c"],
+        "labels": {"env": "prod", "team": "ops"}
+    });
+    for (expr, expected) in [
+        ("payload.tags.all(i, t, i < 3 && t != '')", json!(true)),
+        ("payload.tags.exists(i, t, i == 1 && t == 'b')", json!(true)),
+        ("payload.tags.existsOne(i, t, t == 'c')", json!(true)),
+        (
+            "payload.tags.transformList(i, t, string(i) + t)",
+            json!(["0a", "1b", "2c"]),
+        ),
+        (
+            "payload.tags.transformList(i, t, i > 0, t)",
+            json!(["b", "c"]),
+        ),
+        (
+            "payload.labels.transformList(k, v, k + '=' + v).sort()",
+            json!(["env=prod", "team=ops"]),
+        ),
+        (
+            "payload.labels.exists(k, v, k == 'team' && v == 'ops')",
+            json!(true),
+        ),
+    ] {
+        assert_eq!(eval(expr, &payload).unwrap(), expected, "{expr}");
+    }
+    let err = CelEngine::default()
+        .check("payload.tags.all(i, i, true)")
+        .unwrap_err();
+    assert_eq!(err.kind(), &CelErrorKind::Syntax);
+    // metered like any comprehension
+    let engine = CelEngine::new(Limits {
+        max_evaluation_work: 50,
+        ..Limits::default()
+    });
+    let big = json!({"items": (0..100).collect::<Vec<_>>()});
+    let err = engine
+        .eval_value("payload.items.transformList(i, v, v)", &activation(&big))
+        .unwrap_err();
+    assert!(matches!(err.kind(), CelErrorKind::LimitExceeded { .. }));
+}
