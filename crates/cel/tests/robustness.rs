@@ -124,6 +124,8 @@ fn expression() -> impl Strategy<Value = String> {
             "nope",
         ]);
         let macro_name = prop::sample::select(vec!["map", "filter", "exists", "all", "exists_one"]);
+        let two_variable_macro =
+            prop::sample::select(vec!["all", "exists", "existsOne", "transformList"]);
         prop_oneof![
             (inner.clone(), binary, inner.clone()).prop_map(|(a, op, b)| format!("({a} {op} {b})")),
             inner.clone().prop_map(|a| format!("!{a}")),
@@ -134,6 +136,8 @@ fn expression() -> impl Strategy<Value = String> {
             (function, inner.clone()).prop_map(|(f, a)| format!("{f}({a})")),
             (inner.clone(), macro_name, inner.clone())
                 .prop_map(|(r, m, body)| format!("{r}.{m}(x, {body})")),
+            (inner.clone(), two_variable_macro, inner.clone())
+                .prop_map(|(r, m, body)| format!("{r}.{m}(x, y, {body})")),
             prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(", "))),
             (inner.clone(), inner.clone()).prop_map(|(k, v)| format!("{{{k}: {v}}}")),
             inner.clone().prop_map(|a| format!("{a}.?a")),
