@@ -134,6 +134,9 @@ struct Finished {
 
 type Running = Arc<Mutex<HashMap<String, AbortHandle>>>;
 
+/// Tries to record one batch of results before leaving them to lease expiry.
+const ACK_ATTEMPTS: u64 = 8;
+
 impl Worker {
     /// A worker with a fresh id.
     pub fn new(db: Db, config: WorkerConfig) -> Self {
@@ -254,8 +257,21 @@ async fn acknowledge(
                 Err(_) => break,
             }
         }
-        if let Err(err) = acknowledge_batch(&db, backoff, &mut batch, &stats).await {
-            tracing::warn!(error = %err, "recording job results failed; their leases will expire and they will run again");
+        // Recording is conditional on the lease, so a retry after a transient error (a
+        // PostgreSQL deadlock with a heartbeat, a busy SQLite file) is harmless; giving up means
+        // the jobs run again once their leases expire.
+        for attempt in 1..=ACK_ATTEMPTS {
+            match acknowledge_batch(&db, backoff, &mut batch, &stats).await {
+                Ok(()) => break,
+                Err(err) if attempt < ACK_ATTEMPTS => {
+                    tracing::debug!(error = %err, attempt, "recording job results failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                }
+                Err(err) => tracing::warn!(
+                    error = %err,
+                    "recording job results failed; their leases will expire and they will run again"
+                ),
+            }
         }
         batch.clear();
     }
