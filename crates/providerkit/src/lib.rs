@@ -1,0 +1,50 @@
+//! The shared provider kit: what every provider definition needs to talk to its API, so that a
+//! provider is mostly declarations and small functions.
+//!
+//! - [`ProviderHttp`]: one reqwest/rustls(ring) stack per [`HttpProfile`], with client-side
+//!   pacing ([`RateLimit`], one [`Limiter`] per [`ScopeKey`]), bounded retries that honour
+//!   `Retry-After` and provider reset headers, and errors classified into
+//!   [`ErrorKind`](tributary_core::ErrorKind)s (see [`classify`]).
+//! - [`Paginator`] with the [`Pagination`] styles of our providers and a [`Checkpoint`] to
+//!   resume a listing.
+//! - OAuth 2.0 ([`OAuthClient`], [`TokenSet`]), PKCE and session randoms, OIDC id-token
+//!   verification ([`IdTokenVerifier`]) and RS256 JWT assertions ([`JwtSigner`]).
+//! - [`validate_base_url`] and [`host_has_suffix`] for user-supplied hosts.
+//!
+//! Errors never contain request headers, tokens or query strings.
+
+pub mod classify;
+mod host;
+mod http;
+mod jwt;
+mod oauth;
+mod oidc;
+mod pagination;
+mod pkce;
+mod rate_limit;
+mod retry;
+mod tls;
+mod token;
+
+pub use classify::{redacted_url, request_label};
+pub use host::{
+    HostPolicy, host_has_suffix, is_public_ip, validate_base_url, validate_host_with_suffix,
+};
+pub use http::{
+    AuthHeader, HttpProfile, ProviderHttp, ProviderRequest, ProviderResponse, RequestBody,
+};
+pub use jwt::{
+    ClientAssertionClaims, GithubAppClaims, JwtSigner, ServiceAccountClaims, ServiceAccountKey,
+    client_assertion, github_app_jwt, google_service_account_assertion,
+};
+pub use oauth::{AuthorizationRequest, ClientAuth, OAuthClient};
+pub use oidc::{IdTokenClaims, IdTokenVerifier, IssuerCheck};
+pub use pagination::{Checkpoint, Page, Pagination, Paginator, link_rel};
+pub use pkce::{oauth_state, oidc_nonce, pkce_challenge, pkce_verifier, random_token};
+pub use rate_limit::{Limiter, RateLimit, RateLimitScope, RateLimiters, ScopeKey};
+pub use retry::{ResetHeader, RetryPolicy, requested_wait, retry_after};
+pub use tls::install_crypto_provider;
+pub use token::{TokenSet, unix_now};
+
+/// Re-exported so providers name the same types.
+pub use reqwest::{Method, StatusCode, Url, header};

@@ -1,0 +1,395 @@
+//! The HTTP client against a loopback server: retries, throttling headers, error kinds and the
+//! promise that no secret ends up in an error or a Debug output.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tributary_core::{ErrorKind, Secret};
+use tributary_providerkit::{
+    AuthHeader, HttpProfile, ProviderHttp, RateLimit, RateLimiters, RetryPolicy, ScopeKey,
+};
+use wiremock::{
+    Mock, MockServer, ResponseTemplate,
+    matchers::{header, method, path, query_param},
+};
+
+use common::{http, http_with, now_secs, profile};
+
+#[tokio::test]
+async fn retries_a_429_after_retry_after_then_succeeds() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/things"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/things"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let started = Instant::now();
+    let body: Value = http(&server).get("/things").send_json().await.unwrap();
+    assert_eq!(body, json!({"ok": true}));
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "Retry-After was not honoured"
+    );
+}
+
+#[tokio::test]
+async fn a_429_storm_exhausts_retries_into_a_rate_limit_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "0")
+                .set_body_json(json!({"errorSummary": "API call exceeded rate limit due to too many requests."})),
+        )
+        .expect(4)
+        .mount(&server)
+        .await;
+    let err = http(&server).get("/api/v1/users").send().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::RateLimit);
+    assert_eq!(err.retry_after, Some(Duration::ZERO));
+    assert!(err.message.contains("429"), "{err}");
+    assert!(err.message.contains("after 3 retries"), "{err}");
+    assert!(err.message.contains("/api/v1/users"), "{err}");
+}
+
+#[tokio::test]
+async fn storm_without_retry_after_uses_backoff_and_reports_a_wait() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let mut profile = profile();
+    profile.retry = RetryPolicy {
+        max_retries: 1,
+        base_delay: Duration::from_millis(20),
+        max_wait: Duration::from_secs(1),
+    };
+    let err = http_with(profile, &server)
+        .get("/x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::RateLimit);
+    let wait = err.retry_after.expect("a wait is reported");
+    assert!(
+        wait > Duration::ZERO && wait <= Duration::from_millis(40),
+        "{wait:?}"
+    );
+}
+
+#[tokio::test]
+async fn okta_reset_beyond_the_cap_fails_at_once_with_the_reset_wait() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("x-rate-limit-limit", "600")
+                .insert_header("x-rate-limit-remaining", "0")
+                .insert_header(
+                    "x-rate-limit-reset",
+                    (now_secs() + 120).to_string().as_str(),
+                ),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = http(&server).get("/api/v1/users").send().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::RateLimit);
+    let wait = err.retry_after.unwrap().as_secs();
+    assert!((115..=120).contains(&wait), "{wait}");
+}
+
+#[tokio::test]
+async fn okta_reset_in_the_past_is_retried_at_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("x-rate-limit-reset", (now_secs() - 5).to_string().as_str()),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    http(&server).get("/api/v1/users").send().await.unwrap();
+}
+
+#[tokio::test]
+async fn exhausted_remaining_budget_pauses_until_the_reset() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/first"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("x-rate-limit-remaining", "0")
+                .insert_header("x-rate-limit-reset", (now_secs() + 2).to_string().as_str()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/second"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let client = http(&server);
+    client.get("/first").send().await.unwrap();
+    let started = Instant::now();
+    client.get("/second").send().await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_503_is_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"done": 1})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Even a non-idempotent POST: a 503 means the request was not processed.
+    let body: Value = http(&server)
+        .post("/send")
+        .json(&json!({}))
+        .send_json()
+        .await
+        .unwrap();
+    assert_eq!(body["done"], 1);
+}
+
+#[tokio::test]
+async fn a_500_is_retried_for_get_but_not_for_post() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(502))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = http(&server);
+    client.get("/x").send().await.unwrap();
+    let err = client.post("/x").send().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Provider);
+    assert!(err.message.contains("502"), "{err}");
+}
+
+#[tokio::test]
+async fn error_statuses_are_classified() {
+    let server = MockServer::start().await;
+    let cases = [
+        (
+            401,
+            json!({"errorCode": "E0000011", "errorSummary": "Invalid token provided"}),
+            ErrorKind::Auth,
+        ),
+        (
+            403,
+            json!({"message": "Resource not accessible by integration"}),
+            ErrorKind::Auth,
+        ),
+        (
+            404,
+            json!({"error": {"code": "Request_ResourceNotFound", "message": "Resource does not exist"}}),
+            ErrorKind::Config,
+        ),
+        (
+            400,
+            json!({"error": "invalid_grant", "error_description": "Bad Request"}),
+            ErrorKind::Auth,
+        ),
+        (409, json!({"message": "conflict"}), ErrorKind::Provider),
+    ];
+    for (status, body, _) in &cases {
+        Mock::given(path(format!("/status/{status}")))
+            .respond_with(ResponseTemplate::new(*status).set_body_json(body.clone()))
+            .mount(&server)
+            .await;
+    }
+    let client = http(&server);
+    for (status, _, kind) in cases {
+        let err = client
+            .get(&format!("/status/{status}"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, kind, "{status}: {err}");
+        assert!(
+            err.message.starts_with(&format!(
+                "GET {}/status/{status} returned {status}",
+                server.uri()
+            )),
+            "{err}"
+        );
+        assert_eq!(err.retry_after, None);
+    }
+}
+
+#[tokio::test]
+async fn github_secondary_limit_403_is_retried_as_a_throttle() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(403).insert_header("retry-after", "0").set_body_json(
+            json!({"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}),
+        ))
+        .expect(4)
+        .mount(&server)
+        .await;
+    let err = http(&server).get("/repos").send().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::RateLimit);
+    assert!(err.message.contains("secondary rate limit"), "{err}");
+}
+
+#[tokio::test]
+async fn accepted_statuses_are_returned() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let response = http(&server)
+        .get("/gone")
+        .accept_status(404)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn declared_budget_paces_requests() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(4)
+        .mount(&server)
+        .await;
+    let registry = RateLimiters::new();
+    let client = http_with(
+        profile().rate_limit(RateLimit::per_second(20).burst(1)),
+        &server,
+    )
+    .scoped_in(&registry, &ScopeKey::named("pacing-test"));
+    // A second client of the same scope shares the bucket.
+    let sibling = http_with(
+        profile().rate_limit(RateLimit::per_second(20).burst(1)),
+        &server,
+    )
+    .scoped_in(&registry, &ScopeKey::named("pacing-test"));
+    let started = Instant::now();
+    client.get("/a").send().await.unwrap();
+    sibling.get("/b").send().await.unwrap();
+    client.get("/c").send().await.unwrap();
+    sibling.get("/d").send().await.unwrap();
+    // Burst 1 at 20/s: the last three wait 50 ms each.
+    assert!(
+        started.elapsed() >= Duration::from_millis(140),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(registry.len(), 1);
+}
+
+#[tokio::test]
+async fn connection_errors_are_provider_errors() {
+    // Bind and drop a listener so the port is very likely closed.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let client = ProviderHttp::new(HttpProfile::new("test").retry(common::fast_retries())).unwrap();
+    let err = client
+        .get(&format!(
+            "http://127.0.0.1:{port}/x?api_key=query-secret-123"
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Provider);
+    assert!(err.message.contains("could not connect"), "{err}");
+    assert!(!err.message.contains("query-secret-123"), "{err}");
+}
+
+#[tokio::test]
+async fn no_secret_reaches_errors_or_debug_output() {
+    const HEADER_TOKEN: &str = "00aHeaderTokenThatMustNotLeak";
+    const QUERY_TOKEN: &str = "qQueryTokenThatMustNotLeak";
+    const PLAIN_QUERY_TOKEN: &str = "pPlainQueryTokenThatMustNotLeak";
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(header(
+            "authorization",
+            format!("SSWS {HEADER_TOKEN}").as_str(),
+        ))
+        .and(query_param("api_key", QUERY_TOKEN))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "errorSummary": format!("Invalid token provided: {HEADER_TOKEN} / {QUERY_TOKEN}")
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/boom"))
+        .respond_with(
+            ResponseTemplate::new(500)
+                .set_body_json(json!({"message": format!("bad {HEADER_TOKEN}")})),
+        )
+        .mount(&server)
+        .await;
+    let client = http(&server).with_auth(AuthHeader::scheme("SSWS", Secret::new(HEADER_TOKEN)));
+    let request = client
+        .get("/api/v1/users")
+        .secret_query("api_key", &Secret::new(QUERY_TOKEN))
+        .query("token", PLAIN_QUERY_TOKEN);
+    let shown = [format!("{client:?}"), format!("{request:?}")];
+    let err = request.send().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Auth);
+    assert!(err.message.contains("Invalid token provided"), "{err}");
+    let err_500 = client
+        .get("/boom")
+        .query("token", PLAIN_QUERY_TOKEN)
+        .send()
+        .await
+        .unwrap_err();
+    for text in shown.iter().cloned().chain([
+        err.to_string(),
+        format!("{err:?}"),
+        err_500.to_string(),
+        format!("{err_500:?}"),
+    ]) {
+        for secret in [HEADER_TOKEN, QUERY_TOKEN, PLAIN_QUERY_TOKEN] {
+            assert!(!text.contains(secret), "`{secret}` leaked into: {text}");
+        }
+    }
+}
