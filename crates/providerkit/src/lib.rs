@@ -21,7 +21,10 @@ mod oauth;
 mod oidc;
 mod pagination;
 mod pkce;
+mod profile;
 mod rate_limit;
+mod request;
+mod response;
 mod retry;
 mod tls;
 mod token;
@@ -30,9 +33,7 @@ pub use classify::{redacted_url, request_label};
 pub use host::{
     HostPolicy, host_has_suffix, is_public_ip, validate_base_url, validate_host_with_suffix,
 };
-pub use http::{
-    AuthHeader, HttpProfile, ProviderHttp, ProviderRequest, ProviderResponse, RequestBody,
-};
+pub use http::ProviderHttp;
 pub use jwt::{
     ClientAssertionClaims, GithubAppClaims, JwtSigner, ServiceAccountClaims, ServiceAccountKey,
     client_assertion, github_app_jwt, google_service_account_assertion,
@@ -41,7 +42,10 @@ pub use oauth::{AuthorizationRequest, ClientAuth, OAuthClient};
 pub use oidc::{IdTokenClaims, IdTokenVerifier, IssuerCheck};
 pub use pagination::{Checkpoint, Page, Pagination, Paginator, link_rel};
 pub use pkce::{oauth_state, oidc_nonce, pkce_challenge, pkce_verifier, random_token};
+pub use profile::{AuthHeader, HttpProfile};
 pub use rate_limit::{Limiter, RateLimit, RateLimitScope, RateLimiters, ScopeKey};
+pub use request::{ProviderRequest, RequestBody};
+pub use response::ProviderResponse;
 pub use retry::{ResetHeader, RetryPolicy, requested_wait, retry_after};
 pub use tls::install_crypto_provider;
 pub use token::{TokenSet, unix_now};

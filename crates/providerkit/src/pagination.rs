@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tributary_core::{OperationContext, OperationError};
 
-use crate::{ProviderRequest, http::RequestBody};
+use crate::{ProviderRequest, RequestBody};
 
 /// Where a provider puts the next page and how the request asks for it. Pointers are JSON
 /// pointers into the response body (`""` is the body itself).
