@@ -36,8 +36,8 @@ impl HostPolicy {
 /// `*.localhost`, `*.local`, `*.internal`). Returns the URL with a trailing slash removed from
 /// its path. Errors are `Config` errors that name the problem, not the URL's query.
 ///
-/// Names are checked as written; a public name that resolves to a private address is not caught
-/// here (that needs a resolver hook on the HTTP client).
+/// Names are checked as written; a public name that resolves to a private address is caught by
+/// a client whose profile sets `public_addresses_only`.
 pub fn validate_base_url(input: &str, policy: HostPolicy) -> Result<Url, OperationError> {
     let trimmed = input.trim();
     let mut url = Url::parse(trimmed)

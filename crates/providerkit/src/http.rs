@@ -8,6 +8,7 @@ use tributary_core::OperationError;
 
 use crate::{
     AuthHeader, HttpProfile, ProviderRequest,
+    dns::{PublicOnlyResolver, is_private_ip_literal},
     rate_limit::{Limiter, RateLimiters, ScopeKey},
     tls::install_crypto_provider,
 };
@@ -44,21 +45,30 @@ impl ProviderHttp {
     pub fn new(profile: HttpProfile) -> Result<Self, OperationError> {
         install_crypto_provider();
         let build = |redirects: reqwest::redirect::Policy| {
-            reqwest::Client::builder()
+            let mut builder = reqwest::Client::builder()
                 .user_agent(profile.user_agent.clone())
                 .connect_timeout(profile.connect_timeout)
                 .timeout(profile.request_timeout)
-                .redirect(redirects)
-                .build()
-                .map_err(|err| {
-                    OperationError::internal(format!(
-                        "the HTTP client of `{}` could not be built ({})",
-                        profile.name,
-                        err.without_url()
-                    ))
-                })
+                .redirect(redirects);
+            if profile.public_addresses_only {
+                builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
+            }
+            builder.build().map_err(|err| {
+                OperationError::internal(format!(
+                    "the HTTP client of `{}` could not be built ({})",
+                    profile.name,
+                    err.without_url()
+                ))
+            })
         };
-        let client = build(reqwest::redirect::Policy::limited(5))?;
+        let public_only = profile.public_addresses_only;
+        let following = reqwest::redirect::Policy::custom(move |attempt| {
+            match redirect_refusal(public_only, attempt.previous().len(), attempt.url()) {
+                Some(reason) => attempt.error(reason),
+                None => attempt.follow(),
+            }
+        });
+        let client = build(following)?;
         let no_redirects = build(reqwest::redirect::Policy::none())?;
         let limiter = Arc::new(Limiter::new(profile.rate_limit));
         Ok(Self {
@@ -161,5 +171,31 @@ impl ProviderHttp {
         // The parse error is worded by `url`, which never echoes the input.
         Url::parse(text)
             .map_err(|err| OperationError::config(format!("the request URL is not valid ({err})")))
+    }
+}
+
+/// Why a redirect to `url` after `hops` earlier ones must not be followed, if it must not.
+fn redirect_refusal(public_only: bool, hops: usize, url: &Url) -> Option<&'static str> {
+    if hops >= 5 {
+        Some("too many redirects")
+    } else if public_only && is_private_ip_literal(url) {
+        Some("redirect to a non-public address")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_are_bounded_and_stay_public_when_asked() {
+        let private = Url::parse("http://169.254.169.254/latest/meta-data").unwrap();
+        let public = Url::parse("https://api.example.com/next").unwrap();
+        assert_eq!(redirect_refusal(false, 0, &private), None);
+        assert!(redirect_refusal(true, 0, &private).is_some());
+        assert_eq!(redirect_refusal(true, 4, &public), None);
+        assert!(redirect_refusal(true, 5, &public).is_some());
     }
 }

@@ -14,6 +14,7 @@
 //! Errors never contain request headers, tokens or query strings.
 
 pub mod classify;
+mod dns;
 mod host;
 mod http;
 mod jwt;

@@ -26,6 +26,10 @@ pub struct HttpProfile {
     /// Headers giving the remaining budget (Okta `X-Rate-Limit-Remaining`). When a successful
     /// answer says `0`, the scope pauses until the reset the reset headers announce.
     pub remaining_headers: Vec<&'static str>,
+    /// Connect to public addresses only: names resolving to private, loopback or link-local
+    /// addresses, such IP literals and redirects to them are refused. Set it for providers whose
+    /// host a user supplies (an Okta org URL); tests on loopback leave it off.
+    pub public_addresses_only: bool,
     /// Larger response bodies fail with a `Provider` error instead of filling memory.
     pub max_response_bytes: usize,
 }
@@ -41,6 +45,7 @@ impl HttpProfile {
             rate_limit: None,
             reset_headers: Vec::new(),
             remaining_headers: Vec::new(),
+            public_addresses_only: false,
             max_response_bytes: 32 * 1024 * 1024,
         }
     }
@@ -73,6 +78,11 @@ impl HttpProfile {
 
     pub fn remaining_header(mut self, name: &'static str) -> Self {
         self.remaining_headers.push(name);
+        self
+    }
+
+    pub fn public_addresses_only(mut self, public_only: bool) -> Self {
+        self.public_addresses_only = public_only;
         self
     }
 

@@ -15,6 +15,7 @@ use tributary_core::{ErrorKind, OperationError, Secret};
 use crate::{
     AuthHeader, ProviderHttp, ProviderResponse,
     classify::{classify_status, header_str, request_label, status_message, transport_error},
+    dns::is_private_ip_literal,
     retry::requested_wait,
 };
 
@@ -308,6 +309,11 @@ impl ProviderRequest {
         let url = self.url.clone()?;
         let label = request_label(&self.method, &url);
         let profile = &self.http.shared.profile;
+        if profile.public_addresses_only && is_private_ip_literal(&url) {
+            return Err(OperationError::config(format!(
+                "{label}: the address is not a public address"
+            )));
+        }
         let policy = profile.retry;
         let secrets = self.secrets();
         let mut attempt: u32 = 0;

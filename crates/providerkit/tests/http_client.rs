@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tributary_core::{ErrorKind, Secret};
 use tributary_providerkit::{
-    AuthHeader, HttpProfile, ProviderHttp, RateLimit, RateLimiters, RetryPolicy, ScopeKey,
+    AuthHeader, HttpProfile, ProviderHttp, RateLimit, RateLimiters, RetryPolicy, ScopeKey, Url,
 };
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
@@ -392,4 +392,30 @@ async fn no_secret_reaches_errors_or_debug_output() {
             assert!(!text.contains(secret), "`{secret}` leaked into: {text}");
         }
     }
+}
+
+#[tokio::test]
+async fn public_only_clients_refuse_private_addresses() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let port = Url::parse(&server.uri()).unwrap().port().unwrap();
+    let client = ProviderHttp::new(profile().public_addresses_only(true)).unwrap();
+    // A name that resolves to loopback is refused by the resolver...
+    let err = client
+        .get(&format!("http://localhost:{port}/api/v1/users"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Provider, "{err}");
+    // ...and a private IP literal before any connection.
+    let err = client
+        .get(&format!("http://127.0.0.1:{port}/api/v1/users"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Config, "{err}");
 }
