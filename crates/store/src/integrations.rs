@@ -139,8 +139,8 @@ pub enum Document {
 
 pub(crate) async fn exists(scope: &mut Scope<'_>, tenant_id: &str, id: &str) -> Result<bool> {
     let mut conn = scope.read().await?;
-    let found: Option<i64> = on_backend!(conn.exec(), |c| {
-        sqlx::query_scalar("SELECT 1 FROM integrations WHERE id = $1 AND tenant_id = $2")
+    let found: Option<String> = on_backend!(conn.exec(), |c| {
+        sqlx::query_scalar("SELECT id FROM integrations WHERE id = $1 AND tenant_id = $2")
             .bind(id)
             .bind(tenant_id)
             .fetch_optional(&mut *c)

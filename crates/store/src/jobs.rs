@@ -316,11 +316,12 @@ impl Jobs<'_> {
 
     /// Claims up to `limit` due jobs of `queue` for `worker_id`, leased until now + `lease`.
     pub async fn claim(&mut self, queue: &str, worker_id: &str, limit: usize, lease: Duration) -> Result<Vec<Job>> {
-        let now = now_ms();
         let lease_id = new_id();
-        let lease_until = now.saturating_add(duration_ms(lease));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut conn = self.scope.write().await?;
+        // Read the clock after waiting for the connection, so the whole lease is usable.
+        let now = now_ms();
+        let lease_until = now.saturating_add(duration_ms(lease));
         let rows: Vec<Row> = match conn.exec() {
             Exec::Sqlite(c) => {
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(

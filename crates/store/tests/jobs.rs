@@ -177,7 +177,7 @@ async fn cancellation_of_queued_and_running_jobs() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_run_each_of_1000_jobs_exactly_once() {
     for t in common::backends().await {
         let payload = json!({});
@@ -193,7 +193,15 @@ async fn two_workers_run_each_of_1000_jobs_exactly_once() {
             let db = t.reopen().await; // a separate handle, as another process would have
             let (counts, in_flight, overlaps) = (counts.clone(), in_flight.clone(), overlaps.clone());
             let mut stopped = stop.subscribe();
-            let config = WorkerConfig { concurrency: 4, batch_size: 8, ..fast_config("bulk") };
+            // A lease long enough that a slow machine cannot let it lapse: this test is about
+            // claims never overlapping; lapsed leases are the next test's subject.
+            let config = WorkerConfig {
+                concurrency: 4,
+                batch_size: 8,
+                lease: Duration::from_secs(60),
+                heartbeat: Duration::from_secs(5),
+                ..fast_config("bulk")
+            };
             workers.push(tokio::spawn(Worker::new(db, config).run(
                 move |job| {
                     let (counts, in_flight, overlaps) = (counts.clone(), in_flight.clone(), overlaps.clone());

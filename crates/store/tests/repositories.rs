@@ -140,10 +140,8 @@ async fn credentials_compare_and_swap() {
         let mut creds = db.credentials(&ring);
         let first = SecretBytes::from_json(&json!({"access_token": "a1", "refresh_token": "r1"}));
         assert_eq!(creds.save(&tenant, &id, "OAuth", &first, Expect::Absent, Some(123)).await.unwrap(), 1);
-        assert!(matches!(
-            creds.save(&tenant, &id, "OAuth", &first, Expect::Absent, None).await,
-            Err(StoreError::Conflict { found: 1, .. })
-        ), "{}", t.name);
+        let again = creds.save(&tenant, &id, "OAuth", &first, Expect::Absent, None).await;
+        assert!(matches!(again, Err(StoreError::Conflict { found: 1, .. })), "{}: {again:?}", t.name);
 
         // Two refreshers read version 1; the second loses and must not overwrite the rotation.
         let rotated = SecretBytes::from_json(&json!({"access_token": "a2", "refresh_token": "r2"}));
