@@ -15,6 +15,7 @@
 
 pub mod classify;
 mod dns;
+mod github;
 mod host;
 mod http;
 mod jwt;
@@ -31,6 +32,7 @@ mod tls;
 mod token;
 
 pub use classify::{redacted_url, request_label};
+pub use github::github_installation_token;
 pub use host::{
     HostPolicy, host_has_suffix, is_public_ip, validate_base_url, validate_host_with_suffix,
 };

@@ -11,7 +11,8 @@ use tributary_core::{ErrorKind, Secret};
 use tributary_providerkit::{
     AuthorizationRequest, ClientAssertionClaims, ClientAuth, GithubAppClaims, JwtSigner,
     OAuthClient, ServiceAccountClaims, ServiceAccountKey, TokenSet, Url, client_assertion,
-    github_app_jwt, google_service_account_assertion, pkce_challenge, pkce_verifier, unix_now,
+    github_app_jwt, github_installation_token, google_service_account_assertion, pkce_challenge,
+    pkce_verifier, unix_now,
 };
 use wiremock::{
     Mock, MockServer, Request, ResponseTemplate,
@@ -424,4 +425,43 @@ fn public_jwk_matches_the_private_key() {
     let mut validation = Validation::new(Algorithm::RS256);
     validation.validate_aud = false;
     jsonwebtoken::decode::<Value>(jwt.expose(), &key, &validation).unwrap();
+}
+
+#[tokio::test]
+async fn github_installation_tokens_are_minted_with_the_app_jwt() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/app/installations/4242/access_tokens"))
+        .and(header("x-github-api-version", "2022-11-28"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "token": "ghs_installationtoken", "expires_at": "2030-07-11T22:14:10Z",
+            "permissions": {"metadata": "read"}, "repository_selection": "all"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/app/installations/7/access_tokens"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
+        .mount(&server)
+        .await;
+    let signer = JwtSigner::from_rsa_pem(&Secret::new(KEY_A)).unwrap();
+    let token = github_installation_token(&http(&server), &signer, "123", 4242)
+        .await
+        .unwrap();
+    assert_eq!(token.access_token.expose(), "ghs_installationtoken");
+    assert_eq!(token.expires_at, Some(1_910_038_450));
+    let requests = server.received_requests().await.unwrap();
+    let bearer = requests[0]
+        .headers
+        .get("authorization")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let claims: GithubAppClaims = decode(bearer.strip_prefix("Bearer ").unwrap(), None);
+    assert_eq!(claims.iss, "123");
+    let err = github_installation_token(&http(&server), &signer, "123", 7)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Auth, "{err}");
 }
