@@ -33,7 +33,11 @@ pub struct Args {
     #[arg(long, default_value_t = 64)]
     pub in_flight: usize,
     /// PostgreSQL to measure (each run uses a fresh schema, dropped afterwards).
-    #[arg(long, env = "TRIBUTARY_BENCH_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1/test")]
+    #[arg(
+        long,
+        env = "TRIBUTARY_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1/test"
+    )]
     pub postgres_url: String,
     /// Skip PostgreSQL.
     #[arg(long)]
@@ -57,7 +61,9 @@ impl Measured {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let mut report = serde_json::Map::new();
         report.insert("sqlite".into(), backend(&args, Backend::Sqlite).await?);
@@ -99,10 +105,14 @@ async fn backend(args: &Args, which: Backend) -> anyhow::Result<Value> {
             }
             Backend::Postgres => {
                 let schema = format!("bench_queue_{}_{workers}", std::process::id());
-                let options = OpenOptions::new(&args.postgres_url).postgres_schema(schema.clone()).max_connections(16);
+                let options = OpenOptions::new(&args.postgres_url)
+                    .postgres_schema(schema.clone())
+                    .max_connections(16);
                 let db = match Db::open_with(options).await {
                     Ok(db) => db,
-                    Err(err) => return Ok(json!({"error": format!("PostgreSQL unavailable: {err}")})),
+                    Err(err) => {
+                        return Ok(json!({"error": format!("PostgreSQL unavailable: {err}")}));
+                    }
                 };
                 let result = measure(&db, args, workers).await;
                 db.close().await;
@@ -111,7 +121,10 @@ async fn backend(args: &Args, which: Backend) -> anyhow::Result<Value> {
             }
         };
         by_workers.insert(workers.to_string(), measured.to_json());
-        if best.as_ref().is_none_or(|(_, b)| measured.jobs_per_s > b.jobs_per_s) {
+        if best
+            .as_ref()
+            .is_none_or(|(_, b)| measured.jobs_per_s > b.jobs_per_s)
+        {
             best = Some((workers, measured));
         }
     }
@@ -125,9 +138,11 @@ async fn backend(args: &Args, which: Backend) -> anyhow::Result<Value> {
 async fn drop_schema(url: &str, schema: &str) {
     use sqlx::Connection as _;
     if let Ok(mut conn) = sqlx::PgConnection::connect(url).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")))
-            .execute(&mut conn)
-            .await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+        )))
+        .execute(&mut conn)
+        .await;
     }
 }
 
@@ -142,7 +157,10 @@ async fn measure(db: &Db, args: &Args, workers: usize) -> anyhow::Result<Measure
         let latencies = latencies.clone();
         let slots = slots.clone();
         let mut stopped = stop.subscribe();
-        let config = WorkerConfig { poll_interval: Duration::from_millis(500), ..WorkerConfig::new(QUEUE) };
+        let config = WorkerConfig {
+            poll_interval: Duration::from_millis(500),
+            ..WorkerConfig::new(QUEUE)
+        };
         running.push(tokio::spawn(Worker::new(db.clone(), config).run(
             move |job| {
                 let latencies = latencies.clone();
@@ -150,7 +168,10 @@ async fn measure(db: &Db, args: &Args, workers: usize) -> anyhow::Result<Measure
                 async move {
                     let enqueued_us = job.payload["t"].as_f64().unwrap_or_default();
                     let now_us = origin.elapsed().as_secs_f64() * 1e6;
-                    latencies.lock().unwrap_or_else(|p| p.into_inner()).push((now_us - enqueued_us) / 1000.0);
+                    latencies
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((now_us - enqueued_us) / 1000.0);
                     slots.add_permits(1);
                     Ok(())
                 }
@@ -204,5 +225,9 @@ async fn measure(db: &Db, args: &Args, workers: usize) -> anyhow::Result<Measure
     let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
     let counts: BTreeMap<_, _> = db.jobs().counts(QUEUE).await?.into_iter().collect();
     anyhow::ensure!(counts.len() == 1, "jobs left in other states: {counts:?}");
-    Ok(Measured { jobs_per_s: args.jobs as f64 / elapsed.as_secs_f64(), p50_ms: at(0.5), p99_ms: at(0.99) })
+    Ok(Measured {
+        jobs_per_s: args.jobs as f64 / elapsed.as_secs_f64(),
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+    })
 }

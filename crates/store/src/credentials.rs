@@ -64,19 +64,33 @@ pub struct Credentials<'a> {
 impl Db {
     /// Credentials, sealed and opened with `ring`.
     pub fn credentials<'a>(&'a self, ring: &'a KeyRing) -> Credentials<'a> {
-        Credentials { scope: Scope::Db(self), ring }
+        Credentials {
+            scope: Scope::Db(self),
+            ring,
+        }
     }
 }
 
 impl Tx {
     /// Credentials inside this transaction.
     pub fn credentials<'a>(&'a mut self, ring: &'a KeyRing) -> Credentials<'a> {
-        Credentials { scope: Scope::Tx(self), ring }
+        Credentials {
+            scope: Scope::Tx(self),
+            ring,
+        }
     }
 }
 
+/// ciphertext, key id, version, expires_at, updated_at.
+type SealedRow = (Vec<u8>, String, i64, Option<i64>, i64);
+
 fn binding<'a>(tenant_id: &'a str, integration_id: &'a str, slot: &'a str) -> Binding<'a> {
-    Binding { purpose: PURPOSE, tenant_id, integration_id, slot }
+    Binding {
+        purpose: PURPOSE,
+        tenant_id,
+        integration_id,
+        slot,
+    }
 }
 
 impl Credentials<'_> {
@@ -92,7 +106,9 @@ impl Credentials<'_> {
         expect: Expect,
         expires_at: Option<i64>,
     ) -> Result<i64> {
-        let sealed = self.ring.seal(&binding(tenant_id, integration_id, slot), secret.expose())?;
+        let sealed = self
+            .ring
+            .seal(&binding(tenant_id, integration_id, slot), secret.expose())?;
         let now = now_ms();
         let sql = match expect {
             Expect::Absent => {
@@ -133,7 +149,11 @@ impl Credentials<'_> {
                 .bind(&sealed.key_id)
                 .bind(expires_at)
                 .bind(now);
-            let query = if matches!(expect, Expect::Version(_)) { query.bind(expected) } else { query };
+            let query = if matches!(expect, Expect::Version(_)) {
+                query.bind(expected)
+            } else {
+                query
+            };
             query.fetch_optional(&mut *c).await?
         });
         drop(conn);
@@ -144,8 +164,15 @@ impl Credentials<'_> {
         if !crate::integrations::exists(&mut self.scope, tenant_id, integration_id).await? {
             return Err(StoreError::NotFound("integration"));
         }
-        let found = self.info(tenant_id, integration_id, slot).await?.map_or(0, |i| i.version);
-        Err(StoreError::Conflict { what: "credential", expected, found })
+        let found = self
+            .info(tenant_id, integration_id, slot)
+            .await?
+            .map_or(0, |i| i.version);
+        Err(StoreError::Conflict {
+            what: "credential",
+            expected,
+            found,
+        })
     }
 
     /// Loads and decrypts the slot's credential.
@@ -156,7 +183,7 @@ impl Credentials<'_> {
         slot: &str,
     ) -> Result<Option<Credential>> {
         let mut conn = self.scope.read().await?;
-        let row: Option<(Vec<u8>, String, i64, Option<i64>, i64)> = on_backend!(conn.exec(), |c| {
+        let row: Option<SealedRow> = on_backend!(conn.exec(), |c| {
             sqlx::query_as(
                 "SELECT ciphertext, key_id, version, expires_at, updated_at FROM credentials \
                  WHERE tenant_id = $1 AND integration_id = $2 AND slot = $3",
@@ -170,8 +197,18 @@ impl Credentials<'_> {
         let Some((ciphertext, key_id, version, expires_at, updated_at)) = row else {
             return Ok(None);
         };
-        let secret = self.ring.open(&binding(tenant_id, integration_id, slot), &key_id, &ciphertext)?;
-        Ok(Some(Credential { slot: slot.to_owned(), secret, version, expires_at, updated_at }))
+        let secret = self.ring.open(
+            &binding(tenant_id, integration_id, slot),
+            &key_id,
+            &ciphertext,
+        )?;
+        Ok(Some(Credential {
+            slot: slot.to_owned(),
+            secret,
+            version,
+            expires_at,
+            updated_at,
+        }))
     }
 
     /// The slot's metadata, without decrypting.
@@ -196,7 +233,11 @@ impl Credentials<'_> {
     }
 
     /// Metadata of every slot the integration has a credential for.
-    pub async fn list(&mut self, tenant_id: &str, integration_id: &str) -> Result<Vec<CredentialInfo>> {
+    pub async fn list(
+        &mut self,
+        tenant_id: &str,
+        integration_id: &str,
+    ) -> Result<Vec<CredentialInfo>> {
         let mut conn = self.scope.read().await?;
         Ok(on_backend!(conn.exec(), |c| {
             sqlx::query_as(
@@ -212,7 +253,11 @@ impl Credentials<'_> {
 
     /// Credentials expiring before `before` (unix ms), across tenants: what a refresher should
     /// renew next. Returns (tenant id, integration id, slot, version).
-    pub async fn expiring_before(&mut self, before: i64, limit: i64) -> Result<Vec<(String, String, String, i64)>> {
+    pub async fn expiring_before(
+        &mut self,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, String, String, i64)>> {
         let mut conn = self.scope.read().await?;
         Ok(on_backend!(conn.exec(), |c| {
             sqlx::query_as(
@@ -227,7 +272,12 @@ impl Credentials<'_> {
     }
 
     /// Deletes one slot's credential. False if there was none.
-    pub async fn delete(&mut self, tenant_id: &str, integration_id: &str, slot: &str) -> Result<bool> {
+    pub async fn delete(
+        &mut self,
+        tenant_id: &str,
+        integration_id: &str,
+        slot: &str,
+    ) -> Result<bool> {
         let mut conn = self.scope.write().await?;
         let n = on_backend!(conn.exec(), |c| {
             sqlx::query("DELETE FROM credentials WHERE tenant_id = $1 AND integration_id = $2 AND slot = $3")

@@ -167,10 +167,16 @@ impl Db {
     /// [`Tx::commit`] rolls it back.
     pub async fn begin(&self) -> Result<Tx> {
         let inner = match &self.inner.pools {
-            Pools::Sqlite { writer, .. } => TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Sqlite { writer, .. } => {
+                TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)
+            }
             Pools::Postgres { pool, .. } => TxInner::Postgres(pool.begin().await?),
         };
-        Ok(Tx { inner, job_wake: None, db: self.clone() })
+        Ok(Tx {
+            inner,
+            job_wake: None,
+            db: self.clone(),
+        })
     }
 
     /// A pooled connection for reads (on SQLite, from the reader pool).
@@ -205,7 +211,9 @@ impl Db {
     /// file's bytes, and by backups). A no-op on PostgreSQL.
     pub async fn checkpoint(&self) -> Result<()> {
         if let Pools::Sqlite { writer, .. } = &self.inner.pools {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(writer).await?;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(writer)
+                .await?;
         }
         Ok(())
     }
@@ -233,10 +241,11 @@ async fn open_sqlite(url: &str, options: &OpenOptions) -> Result<Db> {
         .busy_timeout(options.busy_timeout);
     let path = connect.get_filename().to_path_buf();
     let in_memory = is_memory(url, &path);
-    if !in_memory {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
+    if let Some(parent) = path
+        .parent()
+        .filter(|p| !in_memory && !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)?;
     }
     let (writer, reader, job_wake) = if in_memory {
         // Each connection to an in-memory database is its own database: use exactly one,
@@ -294,15 +303,21 @@ async fn open_postgres(url: &str, options: &OpenOptions) -> Result<Db> {
     let mut connect = PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::Config(format!("postgres URL: {e}")))?;
     if let Some(schema) = &options.postgres_schema {
-        if schema.is_empty() || !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if schema.is_empty()
+            || !schema
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             return Err(StoreError::Config(
                 "postgres schema names may use letters, digits and _ only".into(),
             ));
         }
         let mut admin = PgConnection::connect_with(&connect).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
-            .execute(&mut admin)
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+        )))
+        .execute(&mut admin)
+        .await?;
         admin.close().await?;
         connect = connect.options([("search_path", schema.as_str())]);
     }

@@ -115,14 +115,18 @@ pub struct Integrations<'a> {
 impl Db {
     /// Integrations.
     pub fn integrations(&self) -> Integrations<'_> {
-        Integrations { scope: Scope::Db(self) }
+        Integrations {
+            scope: Scope::Db(self),
+        }
     }
 }
 
 impl Tx {
     /// Integrations inside this transaction.
     pub fn integrations(&mut self) -> Integrations<'_> {
-        Integrations { scope: Scope::Tx(self) }
+        Integrations {
+            scope: Scope::Tx(self),
+        }
     }
 }
 
@@ -195,7 +199,11 @@ impl Integrations<'_> {
     }
 
     /// The tenant's integrations, optionally of one definition, oldest first.
-    pub async fn list(&mut self, tenant_id: &str, definition_id: Option<&str>) -> Result<Vec<Integration>> {
+    pub async fn list(
+        &mut self,
+        tenant_id: &str,
+        definition_id: Option<&str>,
+    ) -> Result<Vec<Integration>> {
         let mut conn = self.scope.read().await?;
         let rows: Vec<Row> = on_backend!(conn.exec(), |c| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -212,17 +220,25 @@ impl Integrations<'_> {
 
     /// Renames the integration.
     pub async fn rename(&mut self, tenant_id: &str, id: &str, name: &str) -> Result<()> {
-        self.update(tenant_id, id, "name = $3", name.to_owned()).await
+        self.update(tenant_id, id, "name = $3", name.to_owned())
+            .await
     }
 
     /// Replaces one JSON document of the integration.
-    pub async fn set_document(&mut self, tenant_id: &str, id: &str, which: Document, value: &Value) -> Result<()> {
+    pub async fn set_document(
+        &mut self,
+        tenant_id: &str,
+        id: &str,
+        which: Document,
+        value: &Value,
+    ) -> Result<()> {
         let column = match which {
             Document::UserInput => "user_input = $3",
             Document::ProviderState => "provider_state = $3",
             Document::Metadata => "metadata = $3",
         };
-        self.update(tenant_id, id, column, serde_json::to_string(value)?).await
+        self.update(tenant_id, id, column, serde_json::to_string(value)?)
+            .await
     }
 
     /// Sets the status and its reason.
@@ -249,10 +265,20 @@ impl Integrations<'_> {
             .await?
             .rows_affected()
         });
-        if n == 0 { Err(StoreError::NotFound("integration")) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::NotFound("integration"))
+        } else {
+            Ok(())
+        }
     }
 
-    async fn update(&mut self, tenant_id: &str, id: &str, assignment: &'static str, value: String) -> Result<()> {
+    async fn update(
+        &mut self,
+        tenant_id: &str,
+        id: &str,
+        assignment: &'static str,
+        value: String,
+    ) -> Result<()> {
         let now = now_ms();
         let mut conn = self.scope.write().await?;
         let n = on_backend!(conn.exec(), |c| {
@@ -267,7 +293,11 @@ impl Integrations<'_> {
             .await?
             .rows_affected()
         });
-        if n == 0 { Err(StoreError::NotFound("integration")) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::NotFound("integration"))
+        } else {
+            Ok(())
+        }
     }
 
     /// Deletes the integration and, by cascade, its credentials, sessions, webhook endpoints,

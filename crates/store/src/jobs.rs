@@ -173,7 +173,15 @@ pub struct NewJob<'a> {
 impl<'a> NewJob<'a> {
     /// A job with defaults: run now, 5 attempts, no key.
     pub fn new(queue: &'a str, kind: &'a str, payload: &'a Value) -> Self {
-        NewJob { queue, kind, payload, tenant_id: None, run_at: None, max_attempts: 5, idempotency_key: None }
+        NewJob {
+            queue,
+            kind,
+            payload,
+            tenant_id: None,
+            run_at: None,
+            max_attempts: 5,
+            idempotency_key: None,
+        }
     }
 
     /// Sets the tenant.
@@ -229,20 +237,27 @@ pub struct Jobs<'a> {
 impl Db {
     /// The job queue.
     pub fn jobs(&self) -> Jobs<'_> {
-        Jobs { scope: Scope::Db(self) }
+        Jobs {
+            scope: Scope::Db(self),
+        }
     }
 }
 
 impl Tx {
     /// The job queue inside this transaction (jobs appear when it commits).
     pub fn jobs(&mut self) -> Jobs<'_> {
-        Jobs { scope: Scope::Tx(self) }
+        Jobs {
+            scope: Scope::Tx(self),
+        }
     }
 }
 
 /// Builds `$first, $first+1, ...` for `n` values.
 fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Jobs<'_> {
@@ -287,10 +302,12 @@ impl Jobs<'_> {
     pub async fn get(&mut self, id: &str) -> Result<Option<Job>> {
         let mut conn = self.scope.read().await?;
         let row: Option<Row> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM jobs WHERE id = $1")))
-                .bind(id)
-                .fetch_optional(&mut *c)
-                .await?
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM jobs WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?
         });
         row.map(Job::try_from).transpose()
     }
@@ -315,16 +332,22 @@ impl Jobs<'_> {
     }
 
     /// Claims up to `limit` due jobs of `queue` for `worker_id`, leased until now + `lease`.
-    pub async fn claim(&mut self, queue: &str, worker_id: &str, limit: usize, lease: Duration) -> Result<Vec<Job>> {
+    pub async fn claim(
+        &mut self,
+        queue: &str,
+        worker_id: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Job>> {
         let lease_id = new_id();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut conn = self.scope.write().await?;
         // Read the clock after waiting for the connection, so the whole lease is usable.
         let now = now_ms();
         let lease_until = now.saturating_add(duration_ms(lease));
-        let rows: Vec<Row> = match conn.exec() {
-            Exec::Sqlite(c) => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let rows: Vec<Row> =
+            match conn.exec() {
+                Exec::Sqlite(c) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker_id = $1, \
                          lease_id = $2, lease_until = $3, updated_at = $4 \
                      WHERE id IN (SELECT id FROM jobs WHERE queue = $5 AND state = 'queued' \
@@ -338,10 +361,8 @@ impl Jobs<'_> {
                 .bind(queue)
                 .bind(limit)
                 .fetch_all(&mut *c)
-                .await?
-            }
-            Exec::Postgres(c) => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                .await?,
+                Exec::Postgres(c) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker_id = $1, \
                          lease_id = $2, lease_until = $3, updated_at = $4 \
                      WHERE id IN (SELECT id FROM jobs WHERE queue = $5 AND state = 'queued' \
@@ -355,10 +376,12 @@ impl Jobs<'_> {
                 .bind(queue)
                 .bind(limit)
                 .fetch_all(&mut *c)
-                .await?
-            }
-        };
-        let mut jobs = rows.into_iter().map(Job::try_from).collect::<Result<Vec<_>>>()?;
+                .await?,
+            };
+        let mut jobs = rows
+            .into_iter()
+            .map(Job::try_from)
+            .collect::<Result<Vec<_>>>()?;
         jobs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
         Ok(jobs)
     }
@@ -377,7 +400,9 @@ impl Jobs<'_> {
         );
         let mut conn = self.scope.write().await?;
         Ok(on_backend!(conn.exec(), |c| {
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(lease_id);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(now)
+                .bind(lease_id);
             for id in ids {
                 query = query.bind(*id);
             }
@@ -387,7 +412,13 @@ impl Jobs<'_> {
 
     /// Records a failed attempt of a claimed job: back to the queue at `retry_at`, or dead when
     /// `retry_at` is `None`. False if the lease was lost.
-    pub async fn fail(&mut self, job_id: &str, lease_id: &str, error: &str, retry_at: Option<i64>) -> Result<bool> {
+    pub async fn fail(
+        &mut self,
+        job_id: &str,
+        lease_id: &str,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<bool> {
         let now = now_ms();
         let (state, run_at, finished_at) = match retry_at {
             Some(at) => (JobState::Queued, Some(at), None),
@@ -419,12 +450,14 @@ impl Jobs<'_> {
         let now = now_ms();
         let mut conn = self.scope.write().await?;
         Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query("UPDATE jobs SET lease_until = $1 WHERE worker_id = $2 AND state = 'running'")
-                .bind(now.saturating_add(duration_ms(lease)))
-                .bind(worker_id)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
+            sqlx::query(
+                "UPDATE jobs SET lease_until = $1 WHERE worker_id = $2 AND state = 'running'",
+            )
+            .bind(now.saturating_add(duration_ms(lease)))
+            .bind(worker_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
         }))
     }
 
@@ -478,11 +511,13 @@ impl Jobs<'_> {
     pub async fn purge_finished(&mut self, before: i64) -> Result<u64> {
         let mut conn = self.scope.write().await?;
         Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query("DELETE FROM jobs WHERE state IN ('succeeded', 'cancelled') AND finished_at < $1")
-                .bind(before)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
+            sqlx::query(
+                "DELETE FROM jobs WHERE state IN ('succeeded', 'cancelled') AND finished_at < $1",
+            )
+            .bind(before)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
         }))
     }
 
@@ -495,7 +530,9 @@ impl Jobs<'_> {
                 .fetch_all(&mut *c)
                 .await?
         });
-        rows.into_iter().map(|(state, n)| Ok((JobState::parse(&state)?, n))).collect()
+        rows.into_iter()
+            .map(|(state, n)| Ok((JobState::parse(&state)?, n)))
+            .collect()
     }
 }
 

@@ -15,13 +15,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::db::{Db, on_backend, now_ms};
+use crate::db::{Db, now_ms, on_backend};
 use crate::error::{Result, StoreError};
 use crate::secret::{SecretBytes, random_bytes};
 
@@ -71,7 +71,12 @@ pub struct Sealed {
 
 impl fmt::Debug for Sealed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Sealed {{ key_id: {:?}, {} bytes }}", self.key_id, self.ciphertext.len())
+        write!(
+            f,
+            "Sealed {{ key_id: {:?}, {} bytes }}",
+            self.key_id,
+            self.ciphertext.len()
+        )
     }
 }
 
@@ -112,7 +117,10 @@ pub enum KeyRingSource {
 impl KeyRing {
     /// A ring with one fresh random key.
     pub fn generate() -> KeyRing {
-        let mut ring = KeyRing { keys: BTreeMap::new(), primary: String::new() };
+        let mut ring = KeyRing {
+            keys: BTreeMap::new(),
+            primary: String::new(),
+        };
         ring.add_primary_key();
         ring
     }
@@ -143,7 +151,9 @@ impl KeyRing {
     /// cannot be removed.
     pub fn remove_key(&mut self, key_id: &str) -> Result<()> {
         if key_id == self.primary {
-            return Err(StoreError::KeyRing("the primary key cannot be removed".into()));
+            return Err(StoreError::KeyRing(
+                "the primary key cannot be removed".into(),
+            ));
         }
         self.keys
             .remove(key_id)
@@ -184,7 +194,10 @@ impl KeyRing {
                 file.primary
             )));
         }
-        Ok(KeyRing { keys, primary: file.primary })
+        Ok(KeyRing {
+            keys,
+            primary: file.primary,
+        })
     }
 
     /// The key file JSON. It contains the keys: write it only to a private file.
@@ -195,7 +208,10 @@ impl KeyRing {
                 .keys
                 .iter()
                 .map(|(id, key)| {
-                    (id.clone(), base64::engine::general_purpose::STANDARD.encode(key.as_ref()))
+                    (
+                        id.clone(),
+                        base64::engine::general_purpose::STANDARD.encode(key.as_ref()),
+                    )
                 })
                 .collect(),
         };
@@ -262,21 +278,36 @@ impl KeyRing {
             .map_err(|_| StoreError::Crypto("bad nonce length".into()))?;
         let aad = binding.associated_data();
         let sealed = cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad: &aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| StoreError::Crypto("encryption failed".into()))?;
         let mut envelope = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
         envelope.push(ENVELOPE_VERSION);
         envelope.extend_from_slice(nonce_bytes.as_ref());
         envelope.extend_from_slice(&sealed);
-        Ok(Sealed { ciphertext: envelope, key_id: self.primary.clone() })
+        Ok(Sealed {
+            ciphertext: envelope,
+            key_id: self.primary.clone(),
+        })
     }
 
     /// Opens an envelope sealed by key `key_id` for `binding`. Fails on a wrong key, a tampered
     /// envelope, or an envelope that belongs to another row.
-    pub fn open(&self, binding: &Binding<'_>, key_id: &str, envelope: &[u8]) -> Result<SecretBytes> {
-        let key = self.keys.get(key_id).ok_or_else(|| {
-            StoreError::Crypto(format!("key {key_id:?} is not in the key ring"))
-        })?;
+    pub fn open(
+        &self,
+        binding: &Binding<'_>,
+        key_id: &str,
+        envelope: &[u8],
+    ) -> Result<SecretBytes> {
+        let key = self
+            .keys
+            .get(key_id)
+            .ok_or_else(|| StoreError::Crypto(format!("key {key_id:?} is not in the key ring")))?;
         if envelope.len() < 1 + NONCE_LEN + 16 || envelope[0] != ENVELOPE_VERSION {
             return Err(StoreError::Crypto("malformed envelope".into()));
         }
@@ -286,7 +317,13 @@ impl KeyRing {
             .map_err(|_| StoreError::Crypto("bad nonce length".into()))?;
         let aad = binding.associated_data();
         let plaintext = cipher
-            .decrypt(&nonce, Payload { msg: &envelope[1 + NONCE_LEN..], aad: &aad })
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: &envelope[1 + NONCE_LEN..],
+                    aad: &aad,
+                },
+            )
             .map_err(|_| {
                 StoreError::Crypto(
                     "decryption failed (wrong key, tampered, or ciphertext of another row)".into(),
@@ -323,26 +360,28 @@ pub async fn reencrypt_all(
     progress(RotateProgress { done, total });
     loop {
         let mut tx = db.begin().await?;
-        let rows: Vec<(String, String, String, Vec<u8>, String, i64)> = on_backend!(tx.exec(), |c| {
-            sqlx::query_as(
-                "SELECT integration_id, slot, tenant_id, ciphertext, key_id, version \
+        let rows: Vec<(String, String, String, Vec<u8>, String, i64)> =
+            on_backend!(tx.exec(), |c| {
+                sqlx::query_as(
+                    "SELECT integration_id, slot, tenant_id, ciphertext, key_id, version \
                  FROM credentials WHERE key_id <> $1 ORDER BY integration_id, slot LIMIT $2",
-            )
-            .bind(&primary)
-            .bind(batch)
-            .fetch_all(&mut *c)
-            .await?
-        });
-        let endpoints: Vec<(String, String, String, Vec<u8>, String)> = on_backend!(tx.exec(), |c| {
-            sqlx::query_as(
-                "SELECT id, tenant_id, integration_id, secret_ciphertext, secret_key_id \
+                )
+                .bind(&primary)
+                .bind(batch)
+                .fetch_all(&mut *c)
+                .await?
+            });
+        let endpoints: Vec<(String, String, String, Vec<u8>, String)> =
+            on_backend!(tx.exec(), |c| {
+                sqlx::query_as(
+                    "SELECT id, tenant_id, integration_id, secret_ciphertext, secret_key_id \
                  FROM webhook_endpoints WHERE secret_key_id <> $1 ORDER BY id LIMIT $2",
-            )
-            .bind(&primary)
-            .bind(batch)
-            .fetch_all(&mut *c)
-            .await?
-        });
+                )
+                .bind(&primary)
+                .bind(batch)
+                .fetch_all(&mut *c)
+                .await?
+            });
         if rows.is_empty() && endpoints.is_empty() {
             tx.commit().await?;
             return Ok(done);
@@ -397,7 +436,10 @@ pub async fn reencrypt_all(
             done += changed;
         }
         tx.commit().await?;
-        progress(RotateProgress { done, total: total.max(done) });
+        progress(RotateProgress {
+            done,
+            total: total.max(done),
+        });
     }
 }
 
@@ -440,18 +482,34 @@ mod tests {
     use super::*;
 
     fn binding<'a>(slot: &'a str) -> Binding<'a> {
-        Binding { purpose: "credential", tenant_id: "t1", integration_id: "i1", slot }
+        Binding {
+            purpose: "credential",
+            tenant_id: "t1",
+            integration_id: "i1",
+            slot,
+        }
     }
 
     #[test]
     fn round_trip_and_binding() {
         let ring = KeyRing::generate();
         let sealed = ring.seal(&binding("token"), b"s3cret").unwrap();
-        assert_eq!(ring.open(&binding("token"), &sealed.key_id, &sealed.ciphertext).unwrap().expose(), b"s3cret");
-        assert!(ring.open(&binding("other"), &sealed.key_id, &sealed.ciphertext).is_err());
+        assert_eq!(
+            ring.open(&binding("token"), &sealed.key_id, &sealed.ciphertext)
+                .unwrap()
+                .expose(),
+            b"s3cret"
+        );
+        assert!(
+            ring.open(&binding("other"), &sealed.key_id, &sealed.ciphertext)
+                .is_err()
+        );
         let mut tampered = sealed.ciphertext.clone();
         *tampered.last_mut().unwrap() ^= 1;
-        assert!(ring.open(&binding("token"), &sealed.key_id, &tampered).is_err());
+        assert!(
+            ring.open(&binding("token"), &sealed.key_id, &tampered)
+                .is_err()
+        );
     }
 
     #[test]
@@ -462,7 +520,13 @@ mod tests {
         ring.add_primary_key();
         let reloaded = KeyRing::from_json(&ring.to_json()).unwrap();
         assert_ne!(reloaded.primary_id(), old);
-        assert_eq!(reloaded.open(&binding("s"), &old, &sealed.ciphertext).unwrap().expose(), b"x");
+        assert_eq!(
+            reloaded
+                .open(&binding("s"), &old, &sealed.ciphertext)
+                .unwrap()
+                .expose(),
+            b"x"
+        );
         let shown = format!("{ring:?}");
         let file: KeyFile = serde_json::from_str(&ring.to_json()).unwrap();
         for encoded in file.keys.values() {

@@ -116,7 +116,9 @@ struct Row {
 }
 
 fn parse_opt(text: Option<String>) -> Result<Option<Value>> {
-    text.map(|t| serde_json::from_str(&t)).transpose().map_err(Into::into)
+    text.map(|t| serde_json::from_str(&t))
+        .transpose()
+        .map_err(Into::into)
 }
 
 impl TryFrom<Row> for Run {
@@ -185,14 +187,18 @@ pub struct Runs<'a> {
 impl Db {
     /// Runs and run logs.
     pub fn runs(&self) -> Runs<'_> {
-        Runs { scope: Scope::Db(self) }
+        Runs {
+            scope: Scope::Db(self),
+        }
     }
 }
 
 impl Tx {
     /// Runs and run logs inside this transaction.
     pub fn runs(&mut self) -> Runs<'_> {
-        Runs { scope: Scope::Tx(self) }
+        Runs {
+            scope: Scope::Tx(self),
+        }
     }
 }
 
@@ -255,28 +261,48 @@ impl Runs<'_> {
     }
 
     /// Saves a checkpoint and counters of a running run.
-    pub async fn checkpoint(&mut self, tenant_id: &str, run_id: &str, checkpoint: &Value, counters: &Value) -> Result<()> {
+    pub async fn checkpoint(
+        &mut self,
+        tenant_id: &str,
+        run_id: &str,
+        checkpoint: &Value,
+        counters: &Value,
+    ) -> Result<()> {
         let checkpoint = serde_json::to_string(checkpoint)?;
         let counters = serde_json::to_string(counters)?;
         let mut conn = self.scope.write().await?;
         let n = on_backend!(conn.exec(), |c| {
-            sqlx::query("UPDATE runs SET checkpoint = $1, counters = $2 WHERE id = $3 AND tenant_id = $4")
-                .bind(&checkpoint)
-                .bind(&counters)
-                .bind(run_id)
-                .bind(tenant_id)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
+            sqlx::query(
+                "UPDATE runs SET checkpoint = $1, counters = $2 WHERE id = $3 AND tenant_id = $4",
+            )
+            .bind(&checkpoint)
+            .bind(&counters)
+            .bind(run_id)
+            .bind(tenant_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
         });
-        if n == 0 { Err(StoreError::NotFound("run")) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::NotFound("run"))
+        } else {
+            Ok(())
+        }
     }
 
     /// Finishes the run with a terminal outcome; the duration is measured from `started_at`
     /// (or creation, if it never started). `NotFound` if it is unknown or already finished.
-    pub async fn finish(&mut self, tenant_id: &str, run_id: &str, outcome: &RunOutcome<'_>) -> Result<Run> {
+    pub async fn finish(
+        &mut self,
+        tenant_id: &str,
+        run_id: &str,
+        outcome: &RunOutcome<'_>,
+    ) -> Result<Run> {
         if !outcome.status.is_terminal() {
-            return Err(StoreError::Config(format!("{} is not a terminal run status", outcome.status.as_str())));
+            return Err(StoreError::Config(format!(
+                "{} is not a terminal run status",
+                outcome.status.as_str()
+            )));
         }
         let now = now_ms();
         let counters = serde_json::to_string(outcome.counters)?;
@@ -305,17 +331,24 @@ impl Runs<'_> {
     pub async fn get(&mut self, tenant_id: &str, run_id: &str) -> Result<Option<Run>> {
         let mut conn = self.scope.read().await?;
         let row: Option<Row> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM runs WHERE id = $1 AND tenant_id = $2")))
-                .bind(run_id)
-                .bind(tenant_id)
-                .fetch_optional(&mut *c)
-                .await?
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM runs WHERE id = $1 AND tenant_id = $2"
+            )))
+            .bind(run_id)
+            .bind(tenant_id)
+            .fetch_optional(&mut *c)
+            .await?
         });
         row.map(Run::try_from).transpose()
     }
 
     /// The integration's runs, newest first.
-    pub async fn list(&mut self, tenant_id: &str, integration_id: &str, limit: i64) -> Result<Vec<Run>> {
+    pub async fn list(
+        &mut self,
+        tenant_id: &str,
+        integration_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Run>> {
         let mut conn = self.scope.read().await?;
         let rows: Vec<Row> = on_backend!(conn.exec(), |c| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -332,7 +365,14 @@ impl Runs<'_> {
     }
 
     /// Appends a log line to the tenant's run.
-    pub async fn log(&mut self, tenant_id: &str, run_id: &str, level: &str, message: &str, fields: &Value) -> Result<()> {
+    pub async fn log(
+        &mut self,
+        tenant_id: &str,
+        run_id: &str,
+        level: &str,
+        message: &str,
+        fields: &Value,
+    ) -> Result<()> {
         let now = now_ms();
         let fields = serde_json::to_string(fields)?;
         let mut conn = self.scope.write().await?;
@@ -351,7 +391,11 @@ impl Runs<'_> {
             .await?
             .rows_affected()
         });
-        if n == 0 { Err(StoreError::NotFound("run")) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::NotFound("run"))
+        } else {
+            Ok(())
+        }
     }
 
     /// The run's log lines in order.
@@ -369,7 +413,13 @@ impl Runs<'_> {
         });
         rows.into_iter()
             .map(|(seq, at, level, message, fields)| {
-                Ok(RunLog { seq, at, level, message, fields: serde_json::from_str(&fields)? })
+                Ok(RunLog {
+                    seq,
+                    at,
+                    level,
+                    message,
+                    fields: serde_json::from_str(&fields)?,
+                })
             })
             .collect()
     }

@@ -59,14 +59,18 @@ pub struct Schedules<'a> {
 impl Db {
     /// Reconcile schedules.
     pub fn schedules(&self) -> Schedules<'_> {
-        Schedules { scope: Scope::Db(self) }
+        Schedules {
+            scope: Scope::Db(self),
+        }
     }
 }
 
 impl Tx {
     /// Reconcile schedules inside this transaction.
     pub fn schedules(&mut self) -> Schedules<'_> {
-        Schedules { scope: Scope::Tx(self) }
+        Schedules {
+            scope: Scope::Tx(self),
+        }
     }
 }
 
@@ -109,7 +113,12 @@ impl Schedules<'_> {
     /// Takes up to `limit` enabled schedules due at `now` (across tenants: the scheduler is a
     /// system task) and pushes their `next_run_at` to `now + lease_ms`, so no other process
     /// takes them while this one runs them. [`Schedules::record`] then sets the real next time.
-    pub async fn claim_due(&mut self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<Schedule>> {
+    pub async fn claim_due(
+        &mut self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Schedule>> {
         let mut conn = self.scope.write().await?;
         Ok(on_backend!(conn.exec(), |c| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -160,7 +169,12 @@ impl Schedules<'_> {
 
     /// Enables or disables every schedule of the integration (disconnect stops reconciles).
     /// Returns how many changed.
-    pub async fn set_enabled(&mut self, tenant_id: &str, integration_id: &str, enabled: bool) -> Result<u64> {
+    pub async fn set_enabled(
+        &mut self,
+        tenant_id: &str,
+        integration_id: &str,
+        enabled: bool,
+    ) -> Result<u64> {
         let now = now_ms();
         let mut conn = self.scope.write().await?;
         Ok(on_backend!(conn.exec(), |c| {
@@ -194,7 +208,12 @@ impl Schedules<'_> {
     }
 
     /// Deletes one schedule (the operation was removed from the definition).
-    pub async fn delete(&mut self, tenant_id: &str, integration_id: &str, operation: &str) -> Result<bool> {
+    pub async fn delete(
+        &mut self,
+        tenant_id: &str,
+        integration_id: &str,
+        operation: &str,
+    ) -> Result<bool> {
         let mut conn = self.scope.write().await?;
         let n = on_backend!(conn.exec(), |c| {
             sqlx::query(

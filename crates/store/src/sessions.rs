@@ -81,14 +81,18 @@ pub struct AuthSessions<'a> {
 impl Db {
     /// Keymaker auth sessions.
     pub fn auth_sessions(&self) -> AuthSessions<'_> {
-        AuthSessions { scope: Scope::Db(self) }
+        AuthSessions {
+            scope: Scope::Db(self),
+        }
     }
 }
 
 impl Tx {
     /// Keymaker auth sessions inside this transaction.
     pub fn auth_sessions(&mut self) -> AuthSessions<'_> {
-        AuthSessions { scope: Scope::Tx(self) }
+        AuthSessions {
+            scope: Scope::Tx(self),
+        }
     }
 }
 

@@ -45,14 +45,18 @@ pub struct Tenants<'a> {
 impl Db {
     /// Tenants and API tokens.
     pub fn tenants(&self) -> Tenants<'_> {
-        Tenants { scope: Scope::Db(self) }
+        Tenants {
+            scope: Scope::Db(self),
+        }
     }
 }
 
 impl Tx {
     /// Tenants and API tokens, inside this transaction.
     pub fn tenants(&mut self) -> Tenants<'_> {
-        Tenants { scope: Scope::Tx(self) }
+        Tenants {
+            scope: Scope::Tx(self),
+        }
     }
 }
 
@@ -75,7 +79,13 @@ impl Tenants<'_> {
             .await
             .map_err(StoreError::from)
         });
-        result.map_err(|e| if e.is_unique_violation() { StoreError::AlreadyExists("tenant") } else { e })
+        result.map_err(|e| {
+            if e.is_unique_violation() {
+                StoreError::AlreadyExists("tenant")
+            } else {
+                e
+            }
+        })
     }
 
     /// The tenant with this id.
@@ -131,7 +141,11 @@ impl Tenants<'_> {
         name: &str,
         expires_at: Option<i64>,
     ) -> Result<(ApiToken, SecretBytes)> {
-        let token = random_token(if tenant_id.is_some() { "trb_" } else { "trbop_" });
+        let token = random_token(if tenant_id.is_some() {
+            "trb_"
+        } else {
+            "trbop_"
+        });
         let hash = token_hash(token.expose());
         let now = now_ms();
         let mut conn = self.scope.write().await?;

@@ -169,14 +169,20 @@ pub struct Webhooks<'a> {
 impl Db {
     /// Webhook endpoints and deliveries; secrets sealed with `ring`.
     pub fn webhooks<'a>(&'a self, ring: &'a KeyRing) -> Webhooks<'a> {
-        Webhooks { scope: Scope::Db(self), ring }
+        Webhooks {
+            scope: Scope::Db(self),
+            ring,
+        }
     }
 }
 
 impl Tx {
     /// Webhook endpoints and deliveries inside this transaction.
     pub fn webhooks<'a>(&'a mut self, ring: &'a KeyRing) -> Webhooks<'a> {
-        Webhooks { scope: Scope::Tx(self), ring }
+        Webhooks {
+            scope: Scope::Tx(self),
+            ring,
+        }
     }
 }
 
@@ -193,7 +199,12 @@ impl Webhooks<'_> {
         let id = format!("whe_{}", new_id().replace('-', ""));
         let secret = random_token("whsec_");
         let sealed = self.ring.seal(
-            &Binding { purpose: PURPOSE, tenant_id, integration_id, slot: &id },
+            &Binding {
+                purpose: PURPOSE,
+                tenant_id,
+                integration_id,
+                slot: &id,
+            },
             secret.expose(),
         )?;
         let now = now_ms();
@@ -222,7 +233,9 @@ impl Webhooks<'_> {
         let row = match row {
             Ok(Some(row)) => row,
             Ok(None) => return Err(StoreError::NotFound("integration")),
-            Err(e) if e.is_unique_violation() => return Err(StoreError::AlreadyExists("webhook endpoint")),
+            Err(e) if e.is_unique_violation() => {
+                return Err(StoreError::AlreadyExists("webhook endpoint"));
+            }
             Err(e) => return Err(e),
         };
         Ok((row.endpoint()?, secret))
@@ -230,7 +243,10 @@ impl Webhooks<'_> {
 
     /// Looks an endpoint up by its public id (webhook intake has no tenant yet) and opens its
     /// secret for signature verification.
-    pub async fn endpoint_for_intake(&mut self, endpoint_id: &str) -> Result<Option<(WebhookEndpoint, SecretBytes)>> {
+    pub async fn endpoint_for_intake(
+        &mut self,
+        endpoint_id: &str,
+    ) -> Result<Option<(WebhookEndpoint, SecretBytes)>> {
         let mut conn = self.scope.read().await?;
         let row: Option<EndpointRow> = on_backend!(conn.exec(), |c| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -255,7 +271,11 @@ impl Webhooks<'_> {
     }
 
     /// The integration's endpoints.
-    pub async fn list_endpoints(&mut self, tenant_id: &str, integration_id: &str) -> Result<Vec<WebhookEndpoint>> {
+    pub async fn list_endpoints(
+        &mut self,
+        tenant_id: &str,
+        integration_id: &str,
+    ) -> Result<Vec<WebhookEndpoint>> {
         let mut conn = self.scope.read().await?;
         let rows: Vec<EndpointRow> = on_backend!(conn.exec(), |c| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -271,7 +291,12 @@ impl Webhooks<'_> {
     }
 
     /// Enables or disables an endpoint.
-    pub async fn set_enabled(&mut self, tenant_id: &str, endpoint_id: &str, enabled: bool) -> Result<()> {
+    pub async fn set_enabled(
+        &mut self,
+        tenant_id: &str,
+        endpoint_id: &str,
+        enabled: bool,
+    ) -> Result<()> {
         let now = now_ms();
         let mut conn = self.scope.write().await?;
         let n = on_backend!(conn.exec(), |c| {
@@ -284,7 +309,11 @@ impl Webhooks<'_> {
                 .await?
                 .rows_affected()
         });
-        if n == 0 { Err(StoreError::NotFound("webhook endpoint")) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::NotFound("webhook endpoint"))
+        } else {
+            Ok(())
+        }
     }
 
     /// Deletes an endpoint (and its deliveries).
@@ -335,14 +364,24 @@ impl Webhooks<'_> {
             .fetch_optional(&mut *c)
             .await?
         });
-        let delivery = WebhookDelivery::try_from(row.ok_or(StoreError::NotFound("webhook endpoint"))?)?;
+        let delivery =
+            WebhookDelivery::try_from(row.ok_or(StoreError::NotFound("webhook endpoint"))?)?;
         let process = delivery.status != DeliveryStatus::Done;
         Ok((delivery, process))
     }
 
     /// Marks a delivery done (handler succeeded) or failed (with the error).
-    pub async fn finish_delivery(&mut self, tenant_id: &str, id: &str, error: Option<&str>) -> Result<()> {
-        let status = if error.is_some() { DeliveryStatus::Failed } else { DeliveryStatus::Done };
+    pub async fn finish_delivery(
+        &mut self,
+        tenant_id: &str,
+        id: &str,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let status = if error.is_some() {
+            DeliveryStatus::Failed
+        } else {
+            DeliveryStatus::Done
+        };
         let processed_at = error.is_none().then(now_ms);
         let mut conn = self.scope.write().await?;
         let n = on_backend!(conn.exec(), |c| {
@@ -359,11 +398,20 @@ impl Webhooks<'_> {
             .await?
             .rows_affected()
         });
-        if n == 0 { Err(StoreError::NotFound("webhook delivery")) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::NotFound("webhook delivery"))
+        } else {
+            Ok(())
+        }
     }
 
     /// The endpoint's most recent deliveries.
-    pub async fn list_deliveries(&mut self, tenant_id: &str, endpoint_id: &str, limit: i64) -> Result<Vec<WebhookDelivery>> {
+    pub async fn list_deliveries(
+        &mut self,
+        tenant_id: &str,
+        endpoint_id: &str,
+        limit: i64,
+    ) -> Result<Vec<WebhookDelivery>> {
         let mut conn = self.scope.read().await?;
         let rows: Vec<DeliveryRow> = on_backend!(conn.exec(), |c| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(

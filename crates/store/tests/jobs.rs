@@ -17,7 +17,10 @@ fn fast_config(queue: &str) -> WorkerConfig {
         lease: Duration::from_secs(2),
         heartbeat: Duration::from_millis(200),
         poll_interval: Duration::from_millis(200),
-        backoff: Backoff { base: Duration::from_millis(20), max: Duration::from_millis(100) },
+        backoff: Backoff {
+            base: Duration::from_millis(20),
+            max: Duration::from_millis(100),
+        },
         ..WorkerConfig::new(queue)
     }
 }
@@ -40,23 +43,61 @@ async fn enqueue_is_transactional_and_idempotent() {
         let db = &t.db;
         let payload = json!({"integration": "i1"});
         let mut tx = db.begin().await.unwrap();
-        let first = tx.jobs().enqueue(&NewJob::new("q", "sync", &payload).idempotency_key("run-1")).await.unwrap();
+        let first = tx
+            .jobs()
+            .enqueue(&NewJob::new("q", "sync", &payload).idempotency_key("run-1"))
+            .await
+            .unwrap();
         drop(tx);
-        assert!(db.jobs().get(first.id()).await.unwrap().is_none(), "{}: rolled back with the caller", t.name);
+        assert!(
+            db.jobs().get(first.id()).await.unwrap().is_none(),
+            "{}: rolled back with the caller",
+            t.name
+        );
 
         let mut tx = db.begin().await.unwrap();
-        let first = tx.jobs().enqueue(&NewJob::new("q", "sync", &payload).idempotency_key("run-1")).await.unwrap();
+        let first = tx
+            .jobs()
+            .enqueue(&NewJob::new("q", "sync", &payload).idempotency_key("run-1"))
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         assert!(matches!(first, Enqueued::New(_)));
-        let again = db.jobs().enqueue(&NewJob::new("q", "sync", &payload).idempotency_key("run-1")).await.unwrap();
-        assert_eq!(again, Enqueued::Existing(first.id().to_owned()), "{}", t.name);
-        let other_queue = db.jobs().enqueue(&NewJob::new("q2", "sync", &payload).idempotency_key("run-1")).await.unwrap();
-        assert!(matches!(other_queue, Enqueued::New(_)), "keys are unique per queue");
-        let unkeyed = db.jobs().enqueue_many(&[NewJob::new("q", "a", &payload), NewJob::new("q", "b", &payload)]).await.unwrap();
+        let again = db
+            .jobs()
+            .enqueue(&NewJob::new("q", "sync", &payload).idempotency_key("run-1"))
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            Enqueued::Existing(first.id().to_owned()),
+            "{}",
+            t.name
+        );
+        let other_queue = db
+            .jobs()
+            .enqueue(&NewJob::new("q2", "sync", &payload).idempotency_key("run-1"))
+            .await
+            .unwrap();
+        assert!(
+            matches!(other_queue, Enqueued::New(_)),
+            "keys are unique per queue"
+        );
+        let unkeyed = db
+            .jobs()
+            .enqueue_many(&[
+                NewJob::new("q", "a", &payload),
+                NewJob::new("q", "b", &payload),
+            ])
+            .await
+            .unwrap();
         assert!(unkeyed.iter().all(|e| matches!(e, Enqueued::New(_))));
         assert_eq!(db.jobs().counts("q").await.unwrap()[&JobState::Queued], 3);
         let job = db.jobs().get(first.id()).await.unwrap().unwrap();
-        assert_eq!((job.kind.as_str(), job.payload.clone(), job.attempts), ("sync", payload.clone(), 0));
+        assert_eq!(
+            (job.kind.as_str(), job.payload.clone(), job.attempts),
+            ("sync", payload.clone(), 0)
+        );
     }
 }
 
@@ -65,14 +106,43 @@ async fn claim_respects_run_at_and_leases() {
     for t in common::backends().await {
         let db = &t.db;
         let payload = json!({});
-        let later = db.jobs().enqueue(&NewJob::new("q", "k", &payload).run_at(now_ms() + 60_000)).await.unwrap();
-        let now = db.jobs().enqueue(&NewJob::new("q", "k", &payload)).await.unwrap();
-        let claimed = db.jobs().claim("q", "w1", 10, Duration::from_secs(30)).await.unwrap();
-        assert_eq!(claimed.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), [now.id()], "{}", t.name);
+        let later = db
+            .jobs()
+            .enqueue(&NewJob::new("q", "k", &payload).run_at(now_ms() + 60_000))
+            .await
+            .unwrap();
+        let now = db
+            .jobs()
+            .enqueue(&NewJob::new("q", "k", &payload))
+            .await
+            .unwrap();
+        let claimed = db
+            .jobs()
+            .claim("q", "w1", 10, Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(
+            claimed.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+            [now.id()],
+            "{}",
+            t.name
+        );
         assert_eq!(claimed[0].attempts, 1);
-        assert!(db.jobs().claim("q", "w2", 10, Duration::from_secs(30)).await.unwrap().is_empty());
+        assert!(
+            db.jobs()
+                .claim("q", "w2", 10, Duration::from_secs(30))
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let lease = claimed[0].lease_id.clone().unwrap();
-        assert_eq!(db.jobs().complete("not-the-lease", &[now.id()]).await.unwrap(), 0);
+        assert_eq!(
+            db.jobs()
+                .complete("not-the-lease", &[now.id()])
+                .await
+                .unwrap(),
+            0
+        );
         assert_eq!(db.jobs().complete(&lease, &[now.id()]).await.unwrap(), 1);
         assert_eq!(state(db, now.id()).await, JobState::Succeeded);
         assert_eq!(state(db, later.id()).await, JobState::Queued);
@@ -86,9 +156,21 @@ async fn retries_with_backoff_then_dead_with_last_error() {
     for t in common::backends().await {
         let db = &t.db;
         let payload = json!({});
-        let flaky = db.jobs().enqueue(&NewJob::new("q", "flaky", &payload).max_attempts(5)).await.unwrap();
-        let doomed = db.jobs().enqueue(&NewJob::new("q", "doomed", &payload).max_attempts(3)).await.unwrap();
-        let fatal = db.jobs().enqueue(&NewJob::new("q", "fatal", &payload).max_attempts(5)).await.unwrap();
+        let flaky = db
+            .jobs()
+            .enqueue(&NewJob::new("q", "flaky", &payload).max_attempts(5))
+            .await
+            .unwrap();
+        let doomed = db
+            .jobs()
+            .enqueue(&NewJob::new("q", "doomed", &payload).max_attempts(3))
+            .await
+            .unwrap();
+        let fatal = db
+            .jobs()
+            .enqueue(&NewJob::new("q", "fatal", &payload).max_attempts(5))
+            .await
+            .unwrap();
         let attempts: Arc<Mutex<HashMap<String, Vec<Instant>>>> = Arc::default();
         let seen = attempts.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -111,7 +193,9 @@ async fn retries_with_backoff_then_dead_with_last_error() {
                     }
                 }
             },
-            async { stopped.await.ok(); },
+            async {
+                stopped.await.ok();
+            },
         ));
         wait_for("jobs to settle", Duration::from_secs(20), async || {
             state(db, flaky.id()).await == JobState::Succeeded
@@ -133,7 +217,10 @@ async fn retries_with_backoff_then_dead_with_last_error() {
         let flaky_times = &seen["flaky"];
         assert_eq!(flaky_times.len(), 3);
         for pair in flaky_times.windows(2) {
-            assert!(pair[1] - pair[0] >= Duration::from_millis(10), "retries wait for the backoff");
+            assert!(
+                pair[1] - pair[0] >= Duration::from_millis(10),
+                "retries wait for the backoff"
+            );
         }
     }
 }
@@ -143,12 +230,23 @@ async fn cancellation_of_queued_and_running_jobs() {
     for t in common::backends().await {
         let db = &t.db;
         let payload = json!({});
-        let queued = db.jobs().enqueue(&NewJob::new("q", "k", &payload).run_at(now_ms() + 60_000)).await.unwrap();
+        let queued = db
+            .jobs()
+            .enqueue(&NewJob::new("q", "k", &payload).run_at(now_ms() + 60_000))
+            .await
+            .unwrap();
         assert!(db.jobs().cancel(queued.id()).await.unwrap());
-        assert!(!db.jobs().cancel(queued.id()).await.unwrap(), "already final");
+        assert!(
+            !db.jobs().cancel(queued.id()).await.unwrap(),
+            "already final"
+        );
         assert_eq!(state(db, queued.id()).await, JobState::Cancelled);
 
-        let long = db.jobs().enqueue(&NewJob::new("q", "long", &payload)).await.unwrap();
+        let long = db
+            .jobs()
+            .enqueue(&NewJob::new("q", "long", &payload))
+            .await
+            .unwrap();
         let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
         let finished = Arc::new(Mutex::new(false));
         let finished_flag = finished.clone();
@@ -165,12 +263,18 @@ async fn cancellation_of_queued_and_running_jobs() {
                     Ok(())
                 }
             },
-            async { stopped.await.ok(); },
+            async {
+                stopped.await.ok();
+            },
         ));
         started.recv().await.unwrap();
         assert!(db.jobs().cancel(long.id()).await.unwrap());
         stop.send(()).unwrap();
-        let stats = tokio::time::timeout(Duration::from_secs(10), running).await.expect("the cancelled job was stopped").unwrap().unwrap();
+        let stats = tokio::time::timeout(Duration::from_secs(10), running)
+            .await
+            .expect("the cancelled job was stopped")
+            .unwrap()
+            .unwrap();
         assert_eq!(stats.cancelled, 1, "{}", t.name);
         assert!(!*finished.lock().unwrap());
         assert_eq!(state(db, long.id()).await, JobState::Cancelled);
@@ -181,8 +285,17 @@ async fn cancellation_of_queued_and_running_jobs() {
 async fn two_workers_run_each_of_1000_jobs_exactly_once() {
     for t in common::backends().await {
         let payload = json!({});
-        let jobs: Vec<_> = (0..1000).map(|_| NewJob::new("bulk", "count", &payload)).collect();
-        let ids: Vec<String> = t.db.jobs().enqueue_many(&jobs).await.unwrap().iter().map(|e| e.id().to_owned()).collect();
+        let jobs: Vec<_> = (0..1000)
+            .map(|_| NewJob::new("bulk", "count", &payload))
+            .collect();
+        let ids: Vec<String> =
+            t.db.jobs()
+                .enqueue_many(&jobs)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.id().to_owned())
+                .collect();
 
         let counts: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
         let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
@@ -191,7 +304,8 @@ async fn two_workers_run_each_of_1000_jobs_exactly_once() {
         let mut workers = Vec::new();
         for _ in 0..2 {
             let db = t.reopen().await; // a separate handle, as another process would have
-            let (counts, in_flight, overlaps) = (counts.clone(), in_flight.clone(), overlaps.clone());
+            let (counts, in_flight, overlaps) =
+                (counts.clone(), in_flight.clone(), overlaps.clone());
             let mut stopped = stop.subscribe();
             // A lease long enough that a slow machine cannot let it lapse: this test is about
             // claims never overlapping; lapsed leases are the next test's subject.
@@ -204,7 +318,8 @@ async fn two_workers_run_each_of_1000_jobs_exactly_once() {
             };
             workers.push(tokio::spawn(Worker::new(db, config).run(
                 move |job| {
-                    let (counts, in_flight, overlaps) = (counts.clone(), in_flight.clone(), overlaps.clone());
+                    let (counts, in_flight, overlaps) =
+                        (counts.clone(), in_flight.clone(), overlaps.clone());
                     async move {
                         if !in_flight.lock().unwrap().insert(job.id.clone()) {
                             *overlaps.lock().unwrap() += 1;
@@ -215,11 +330,18 @@ async fn two_workers_run_each_of_1000_jobs_exactly_once() {
                         Ok(())
                     }
                 },
-                async move { stopped.recv().await.ok(); },
+                async move {
+                    stopped.recv().await.ok();
+                },
             )));
         }
         wait_for("1000 jobs", Duration::from_secs(60), async || {
-            t.db.jobs().counts("bulk").await.unwrap().get(&JobState::Succeeded) == Some(&1000)
+            t.db.jobs()
+                .counts("bulk")
+                .await
+                .unwrap()
+                .get(&JobState::Succeeded)
+                == Some(&1000)
         })
         .await;
         stop.send(()).unwrap();
@@ -228,12 +350,22 @@ async fn two_workers_run_each_of_1000_jobs_exactly_once() {
             total += worker.await.unwrap().unwrap().succeeded;
         }
         assert_eq!(total, 1000, "{}", t.name);
-        assert_eq!(*overlaps.lock().unwrap(), 0, "no job ran twice at the same time");
+        assert_eq!(
+            *overlaps.lock().unwrap(),
+            0,
+            "no job ran twice at the same time"
+        );
         let counts = counts.lock().unwrap().clone();
         assert_eq!(counts.len(), 1000);
         for id in &ids {
             let job = t.db.jobs().get(id).await.unwrap();
-            assert_eq!(counts.get(id), Some(&1), "{}: job ran {:?} times: {job:?}", t.name, counts.get(id));
+            assert_eq!(
+                counts.get(id),
+                Some(&1),
+                "{}: job ran {:?} times: {job:?}",
+                t.name,
+                counts.get(id)
+            );
         }
     }
 }
@@ -253,14 +385,22 @@ async fn child_worker_process() {
         options = options.postgres_schema(schema);
     }
     let db = Db::open_with(options).await.unwrap();
-    let config = WorkerConfig { lease: Duration::from_secs(1), heartbeat: Duration::from_millis(300), ..fast_config("crash") };
+    let config = WorkerConfig {
+        lease: Duration::from_secs(1),
+        heartbeat: Duration::from_millis(300),
+        ..fast_config("crash")
+    };
     let marker_db = db.clone();
     Worker::new(db, config)
         .run(
             move |job| {
                 let db = marker_db.clone();
                 async move {
-                    common::execute(&db, &format!("INSERT INTO test_started (job_id) VALUES ('{}')", job.id)).await;
+                    common::execute(
+                        &db,
+                        &format!("INSERT INTO test_started (job_id) VALUES ('{}')", job.id),
+                    )
+                    .await;
                     std::future::pending::<()>().await;
                     Ok(())
                 }
@@ -276,17 +416,30 @@ async fn a_worker_killed_mid_job_is_replaced_after_its_lease() {
     for t in common::backends().await {
         common::execute(&t.db, "CREATE TABLE test_started (job_id TEXT NOT NULL)").await;
         common::execute(&t.db, "CREATE TABLE test_effects (job_id TEXT PRIMARY KEY)").await;
-        let job = t.db.jobs().enqueue(&NewJob::new("crash", "effect", &json!({})).max_attempts(3)).await.unwrap();
+        let job =
+            t.db.jobs()
+                .enqueue(&NewJob::new("crash", "effect", &json!({})).max_attempts(3))
+                .await
+                .unwrap();
 
         let mut child = std::process::Command::new(std::env::current_exe().unwrap());
-        child.args(["--ignored", "--exact", "child_worker_process", "--nocapture"]).env(CHILD_URL, &t.url);
+        child
+            .args([
+                "--ignored",
+                "--exact",
+                "child_worker_process",
+                "--nocapture",
+            ])
+            .env(CHILD_URL, &t.url);
         if let Some(schema) = &t.schema {
             child.env(CHILD_SCHEMA, schema);
         }
         let mut child = child.spawn().unwrap();
-        wait_for("the child to start the job", Duration::from_secs(60), async || {
-            common::scalar(&t.db, "SELECT count(*) FROM test_started").await == 1
-        })
+        wait_for(
+            "the child to start the job",
+            Duration::from_secs(60),
+            async || common::scalar(&t.db, "SELECT count(*) FROM test_started").await == 1,
+        )
         .await;
         child.kill().unwrap(); // SIGKILL: no cleanup, the lease is left behind
         child.wait().unwrap();
@@ -311,12 +464,22 @@ async fn a_worker_killed_mid_job_is_replaced_after_its_lease() {
             state(&t.db, job.id()).await == JobState::Succeeded
         })
         .await;
-        assert!(killed_at.elapsed() >= Duration::from_millis(500), "{}: reclaimed only after the lease ran out", t.name);
+        assert!(
+            killed_at.elapsed() >= Duration::from_millis(500),
+            "{}: reclaimed only after the lease ran out",
+            t.name
+        );
         stop.send(()).unwrap();
         running.await.unwrap().unwrap();
         let done = t.db.jobs().get(job.id()).await.unwrap().unwrap();
         assert_eq!(done.attempts, 2, "{}", t.name);
-        assert_eq!(common::scalar(&t.db, "SELECT count(*) FROM test_effects").await, 1);
-        assert_eq!(common::scalar(&t.db, "SELECT count(*) FROM test_started").await, 1);
+        assert_eq!(
+            common::scalar(&t.db, "SELECT count(*) FROM test_effects").await,
+            1
+        );
+        assert_eq!(
+            common::scalar(&t.db, "SELECT count(*) FROM test_started").await,
+            1
+        );
     }
 }

@@ -21,9 +21,21 @@ async fn secrets_are_absent_from_the_sqlite_file() {
     let ring = KeyRing::generate();
     let (tenant, id) = common::tenant_with_integration(&t.db, "visible-tenant-name").await;
     let secret = SecretBytes::from_json(&json!({"api_key": SECRET}));
-    t.db.credentials(&ring).save(&tenant, &id, "ApiKey", &secret, Expect::Absent, None).await.unwrap();
-    let (endpoint, webhook_secret) = t.db.webhooks(&ring).create_endpoint(&tenant, &id, "events", &[]).await.unwrap();
-    assert!(webhook_secret.expose_str().unwrap().starts_with(WEBHOOK_MARKER));
+    t.db.credentials(&ring)
+        .save(&tenant, &id, "ApiKey", &secret, Expect::Absent, None)
+        .await
+        .unwrap();
+    let (endpoint, webhook_secret) =
+        t.db.webhooks(&ring)
+            .create_endpoint(&tenant, &id, "events", &[])
+            .await
+            .unwrap();
+    assert!(
+        webhook_secret
+            .expose_str()
+            .unwrap()
+            .starts_with(WEBHOOK_MARKER)
+    );
     t.db.checkpoint().await.unwrap();
     t.db.close().await;
 
@@ -32,20 +44,38 @@ async fn secrets_are_absent_from_the_sqlite_file() {
     for entry in std::fs::read_dir(dir).unwrap() {
         bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
     }
-    assert!(contains(&bytes, b"visible-tenant-name"), "the file holds the data we wrote");
+    assert!(
+        contains(&bytes, b"visible-tenant-name"),
+        "the file holds the data we wrote"
+    );
     assert!(contains(&bytes, endpoint.id.as_bytes()));
-    assert!(!contains(&bytes, SECRET.as_bytes()), "credential plaintext found in the SQLite file");
-    assert!(!contains(&bytes, webhook_secret.expose()), "webhook secret found in the SQLite file");
+    assert!(
+        !contains(&bytes, SECRET.as_bytes()),
+        "credential plaintext found in the SQLite file"
+    );
+    assert!(
+        !contains(&bytes, webhook_secret.expose()),
+        "webhook secret found in the SQLite file"
+    );
 }
 
 #[tokio::test]
 async fn secrets_are_absent_from_pg_dump() {
-    let Some(t) = common::postgres().await else { return };
+    let Some(t) = common::postgres().await else {
+        return;
+    };
     let ring = KeyRing::generate();
     let (tenant, id) = common::tenant_with_integration(&t.db, "visible-tenant-name").await;
     let secret = SecretBytes::from_json(&json!({"api_key": SECRET}));
-    t.db.credentials(&ring).save(&tenant, &id, "ApiKey", &secret, Expect::Absent, None).await.unwrap();
-    let (_, webhook_secret) = t.db.webhooks(&ring).create_endpoint(&tenant, &id, "events", &[]).await.unwrap();
+    t.db.credentials(&ring)
+        .save(&tenant, &id, "ApiKey", &secret, Expect::Absent, None)
+        .await
+        .unwrap();
+    let (_, webhook_secret) =
+        t.db.webhooks(&ring)
+            .create_endpoint(&tenant, &id, "events", &[])
+            .await
+            .unwrap();
 
     let output = std::process::Command::new("pg_dump")
         .arg("--data-only")
@@ -55,11 +85,24 @@ async fn secrets_are_absent_from_pg_dump() {
         .arg(&t.url)
         .output()
         .expect("pg_dump must be installed next to PostgreSQL");
-    assert!(output.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let dump = output.stdout;
-    assert!(contains(&dump, b"visible-tenant-name"), "the dump holds the data we wrote");
-    assert!(!contains(&dump, SECRET.as_bytes()), "credential plaintext found in pg_dump");
-    assert!(!contains(&dump, webhook_secret.expose()), "webhook secret found in pg_dump");
+    assert!(
+        contains(&dump, b"visible-tenant-name"),
+        "the dump holds the data we wrote"
+    );
+    assert!(
+        !contains(&dump, SECRET.as_bytes()),
+        "credential plaintext found in pg_dump"
+    );
+    assert!(
+        !contains(&dump, webhook_secret.expose()),
+        "webhook secret found in pg_dump"
+    );
 }
 
 #[tokio::test]
@@ -68,8 +111,28 @@ async fn a_ciphertext_moved_to_another_row_fails() {
         let ring = KeyRing::generate();
         let (tenant, id) = common::tenant_with_integration(&t.db, "acme").await;
         let mut creds = t.db.credentials(&ring);
-        creds.save(&tenant, &id, "Admin", &SecretBytes::from("admin-secret"), Expect::Absent, None).await.unwrap();
-        creds.save(&tenant, &id, "ReadOnly", &SecretBytes::from("read-secret"), Expect::Absent, None).await.unwrap();
+        creds
+            .save(
+                &tenant,
+                &id,
+                "Admin",
+                &SecretBytes::from("admin-secret"),
+                Expect::Absent,
+                None,
+            )
+            .await
+            .unwrap();
+        creds
+            .save(
+                &tenant,
+                &id,
+                "ReadOnly",
+                &SecretBytes::from("read-secret"),
+                Expect::Absent,
+                None,
+            )
+            .await
+            .unwrap();
         // An attacker with write access to the table copies the admin ciphertext into another slot.
         common::execute(&t.db, &format!(
             "UPDATE credentials SET ciphertext = (SELECT ciphertext FROM credentials WHERE slot = 'Admin'), \
@@ -78,12 +141,29 @@ async fn a_ciphertext_moved_to_another_row_fails() {
         )).await;
         match creds.load(&tenant, &id, "ReadOnly").await {
             Err(StoreError::Crypto(message)) => assert!(!message.contains("admin-secret")),
-            other => panic!("{}: swapped ciphertext must not decrypt, got {other:?}", t.name),
+            other => panic!(
+                "{}: swapped ciphertext must not decrypt, got {other:?}",
+                t.name
+            ),
         }
-        assert_eq!(creds.load(&tenant, &id, "Admin").await.unwrap().unwrap().secret.expose(), b"admin-secret");
+        assert_eq!(
+            creds
+                .load(&tenant, &id, "Admin")
+                .await
+                .unwrap()
+                .unwrap()
+                .secret
+                .expose(),
+            b"admin-secret"
+        );
         // A ring without the key cannot open it either, and says so without leaking anything.
         let stranger = KeyRing::generate();
-        assert!(matches!(t.db.credentials(&stranger).load(&tenant, &id, "Admin").await, Err(StoreError::Crypto(_))));
+        assert!(matches!(
+            t.db.credentials(&stranger)
+                .load(&tenant, &id, "Admin")
+                .await,
+            Err(StoreError::Crypto(_))
+        ));
     }
 }
 
@@ -97,37 +177,83 @@ async fn rotation_reencrypts_everything_resumably() {
             let (tenant, id) = common::tenant_with_integration(&t.db, &format!("tenant-{n}")).await;
             for slot in ["A", "B"] {
                 let value = format!("{tenant}/{slot}");
-                t.db.credentials(&ring).save(&tenant, &id, slot, &SecretBytes::from(value.as_str()), Expect::Absent, None).await.unwrap();
+                t.db.credentials(&ring)
+                    .save(
+                        &tenant,
+                        &id,
+                        slot,
+                        &SecretBytes::from(value.as_str()),
+                        Expect::Absent,
+                        None,
+                    )
+                    .await
+                    .unwrap();
                 expected.push((tenant.clone(), id.clone(), slot, value));
             }
-            let (endpoint, secret) = t.db.webhooks(&ring).create_endpoint(&tenant, &id, "events", &[]).await.unwrap();
-            expected.push((tenant.clone(), id.clone(), "webhook", format!("{}={}", endpoint.id, secret.expose_str().unwrap())));
+            let (endpoint, secret) =
+                t.db.webhooks(&ring)
+                    .create_endpoint(&tenant, &id, "events", &[])
+                    .await
+                    .unwrap();
+            expected.push((
+                tenant.clone(),
+                id.clone(),
+                "webhook",
+                format!("{}={}", endpoint.id, secret.expose_str().unwrap()),
+            ));
         }
         assert_eq!(keys_in_use(&t.db).await.unwrap()[&old_key], 9);
 
         let new_key = ring.add_primary_key();
         let mut reports = Vec::new();
-        let done = reencrypt_all(&t.db, &ring, 2, |p| reports.push(p)).await.unwrap();
+        let done = reencrypt_all(&t.db, &ring, 2, |p| reports.push(p))
+            .await
+            .unwrap();
         assert_eq!(done, 9, "{}", t.name);
-        assert!(reports.len() >= 4, "progress is reported per batch: {reports:?}");
+        assert!(
+            reports.len() >= 4,
+            "progress is reported per batch: {reports:?}"
+        );
         assert_eq!(reports.last().unwrap().done, 9);
         assert_eq!(reports.last().unwrap().total, 9);
-        assert_eq!(reencrypt_all(&t.db, &ring, 2, |_| {}).await.unwrap(), 0, "a rerun finds nothing left");
+        assert_eq!(
+            reencrypt_all(&t.db, &ring, 2, |_| {}).await.unwrap(),
+            0,
+            "a rerun finds nothing left"
+        );
         assert!(ring.remove_key(&new_key).is_err(), "the primary key stays");
 
         let in_use = keys_in_use(&t.db).await.unwrap();
-        assert_eq!(in_use.get(&old_key), None, "{}: nothing is left under the old key", t.name);
+        assert_eq!(
+            in_use.get(&old_key),
+            None,
+            "{}: nothing is left under the old key",
+            t.name
+        );
         assert_eq!(in_use[&new_key], 9);
         ring.remove_key(&old_key).unwrap();
         for (tenant, id, slot, value) in &expected {
             if *slot == "webhook" {
                 let (endpoint_id, secret) = value.split_once('=').unwrap();
-                let (_, opened) = t.db.webhooks(&ring).endpoint_for_intake(endpoint_id).await.unwrap().unwrap();
+                let (_, opened) =
+                    t.db.webhooks(&ring)
+                        .endpoint_for_intake(endpoint_id)
+                        .await
+                        .unwrap()
+                        .unwrap();
                 assert_eq!(opened.expose_str().unwrap(), secret);
             } else {
-                let loaded = t.db.credentials(&ring).load(tenant, id, slot).await.unwrap().unwrap();
+                let loaded =
+                    t.db.credentials(&ring)
+                        .load(tenant, id, slot)
+                        .await
+                        .unwrap()
+                        .unwrap();
                 assert_eq!(loaded.secret.expose_str().unwrap(), value);
-                assert_eq!(loaded.version, 1, "rotation does not change the credential's version");
+                assert_eq!(
+                    loaded.version, 1,
+                    "rotation does not change the credential's version"
+                );
             }
         }
     }
@@ -139,7 +265,17 @@ async fn rotation_resumes_after_an_interruption() {
         let mut ring = KeyRing::generate();
         for n in 0..5 {
             let (tenant, id) = common::tenant_with_integration(&t.db, &format!("tenant-{n}")).await;
-            t.db.credentials(&ring).save(&tenant, &id, "S", &SecretBytes::from("v"), Expect::Absent, None).await.unwrap();
+            t.db.credentials(&ring)
+                .save(
+                    &tenant,
+                    &id,
+                    "S",
+                    &SecretBytes::from("v"),
+                    Expect::Absent,
+                    None,
+                )
+                .await
+                .unwrap();
         }
         let new_key = ring.add_primary_key();
         // Interrupt after the first batch by failing inside the progress callback's second call.
@@ -153,9 +289,16 @@ async fn rotation_resumes_after_an_interruption() {
         }));
         let result = futures::FutureExt::catch_unwind(first).await;
         assert!(result.is_err());
-        assert_eq!(keys_in_use(&t.db).await.unwrap()[&new_key], 2, "{}: the first batch committed", t.name);
+        assert_eq!(
+            keys_in_use(&t.db).await.unwrap()[&new_key],
+            2,
+            "{}: the first batch committed",
+            t.name
+        );
         let mut last = None;
-        let done = reencrypt_all(&t.db, &ring, 2, |p| last = Some(p)).await.unwrap();
+        let done = reencrypt_all(&t.db, &ring, 2, |p| last = Some(p))
+            .await
+            .unwrap();
         assert_eq!(done, 3, "the rerun continues with what is left");
         assert_eq!(last.unwrap().total, 3);
         assert_eq!(keys_in_use(&t.db).await.unwrap().len(), 1);
@@ -164,7 +307,9 @@ async fn rotation_resumes_after_an_interruption() {
 
 #[test]
 fn load_or_generate_writes_a_key_file_once() {
-    if std::env::var_os("TRIBUTARY_KEYRING").is_some() || std::env::var_os("TRIBUTARY_KEYRING_FILE").is_some() {
+    if std::env::var_os("TRIBUTARY_KEYRING").is_some()
+        || std::env::var_os("TRIBUTARY_KEYRING_FILE").is_some()
+    {
         eprintln!("key ring variables are set in this environment; skipping");
         return;
     }

@@ -34,31 +34,102 @@ async fn tenants_and_api_tokens() {
     for t in common::backends().await {
         let db = &t.db;
         let acme = db.tenants().create("acme").await.unwrap();
-        assert!(matches!(db.tenants().create("acme").await, Err(StoreError::AlreadyExists(_))), "{}", t.name);
+        assert!(
+            matches!(
+                db.tenants().create("acme").await,
+                Err(StoreError::AlreadyExists(_))
+            ),
+            "{}",
+            t.name
+        );
         assert_eq!(db.tenants().get(&acme.id).await.unwrap().unwrap(), acme);
-        assert_eq!(db.tenants().get_by_name("acme").await.unwrap().unwrap().id, acme.id);
+        assert_eq!(
+            db.tenants().get_by_name("acme").await.unwrap().unwrap().id,
+            acme.id
+        );
         let other = db.tenants().create("other").await.unwrap();
         assert_eq!(db.tenants().list().await.unwrap().len(), 2);
 
-        let (record, token) = db.tenants().issue_token(Some(&acme.id), "ci", None).await.unwrap();
+        let (record, token) = db
+            .tenants()
+            .issue_token(Some(&acme.id), "ci", None)
+            .await
+            .unwrap();
         assert!(token.expose_str().unwrap().starts_with("trb_"));
-        let found = db.tenants().authenticate(token.expose()).await.unwrap().unwrap();
+        let found = db
+            .tenants()
+            .authenticate(token.expose())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(found.id, record.id);
         assert_eq!(found.tenant_id.as_deref(), Some(acme.id.as_str()));
-        assert!(db.tenants().authenticate(b"trb_wrong").await.unwrap().is_none());
-        let stored = common::scalar(db, "SELECT count(*) FROM api_tokens WHERE token_hash LIKE 'trb_%'").await;
+        assert!(
+            db.tenants()
+                .authenticate(b"trb_wrong")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let stored = common::scalar(
+            db,
+            "SELECT count(*) FROM api_tokens WHERE token_hash LIKE 'trb_%'",
+        )
+        .await;
         assert_eq!(stored, 0, "tokens are stored hashed");
 
         let (_, operator) = db.tenants().issue_token(None, "ops", None).await.unwrap();
-        assert!(db.tenants().authenticate(operator.expose()).await.unwrap().unwrap().tenant_id.is_none());
+        assert!(
+            db.tenants()
+                .authenticate(operator.expose())
+                .await
+                .unwrap()
+                .unwrap()
+                .tenant_id
+                .is_none()
+        );
         assert_eq!(db.tenants().list_tokens(None).await.unwrap().len(), 1);
-        let (_, expired) = db.tenants().issue_token(Some(&acme.id), "old", Some(now_ms() - 1)).await.unwrap();
-        assert!(db.tenants().authenticate(expired.expose()).await.unwrap().is_none());
+        let (_, expired) = db
+            .tenants()
+            .issue_token(Some(&acme.id), "old", Some(now_ms() - 1))
+            .await
+            .unwrap();
+        assert!(
+            db.tenants()
+                .authenticate(expired.expose())
+                .await
+                .unwrap()
+                .is_none()
+        );
 
-        assert!(!db.tenants().revoke_token(Some(&other.id), &record.id).await.unwrap(), "other tenant cannot revoke");
-        assert!(db.tenants().revoke_token(Some(&acme.id), &record.id).await.unwrap());
-        assert!(db.tenants().authenticate(token.expose()).await.unwrap().is_none());
-        assert_eq!(db.tenants().list_tokens(Some(&acme.id)).await.unwrap().len(), 2);
+        assert!(
+            !db.tenants()
+                .revoke_token(Some(&other.id), &record.id)
+                .await
+                .unwrap(),
+            "other tenant cannot revoke"
+        );
+        assert!(
+            db.tenants()
+                .revoke_token(Some(&acme.id), &record.id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            db.tenants()
+                .authenticate(token.expose())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            db.tenants()
+                .list_tokens(Some(&acme.id))
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
 
         assert!(db.tenants().delete(&other.id).await.unwrap());
         assert!(db.tenants().get(&other.id).await.unwrap().is_none());
@@ -74,17 +145,52 @@ async fn integrations_are_tenant_scoped() {
         let got = db.integrations().get(&tenant, &id).await.unwrap().unwrap();
         assert_eq!(got.status, IntegrationStatus::Pending);
         assert_eq!(got.user_input, json!({"org": "acme"}));
-        assert!(db.integrations().get(&intruder, &id).await.unwrap().is_none(), "{}", t.name);
+        assert!(
+            db.integrations()
+                .get(&intruder, &id)
+                .await
+                .unwrap()
+                .is_none(),
+            "{}",
+            t.name
+        );
         assert!(matches!(
-            db.integrations().set_status(&intruder, &id, IntegrationStatus::Disabled, None).await,
+            db.integrations()
+                .set_status(&intruder, &id, IntegrationStatus::Disabled, None)
+                .await,
             Err(StoreError::NotFound(_))
         ));
 
-        db.integrations().rename(&tenant, &id, "Okta prod").await.unwrap();
-        db.integrations().set_document(&tenant, &id, Document::ProviderState, &json!({"connection": "OktaToken"})).await.unwrap();
-        db.integrations().set_document(&tenant, &id, Document::Metadata, &json!({"org_id": "00o1"})).await.unwrap();
-        db.integrations().set_document(&tenant, &id, Document::UserInput, &json!({"org": "acme2"})).await.unwrap();
-        db.integrations().set_status(&tenant, &id, IntegrationStatus::Errored, Some("token revoked")).await.unwrap();
+        db.integrations()
+            .rename(&tenant, &id, "Okta prod")
+            .await
+            .unwrap();
+        db.integrations()
+            .set_document(
+                &tenant,
+                &id,
+                Document::ProviderState,
+                &json!({"connection": "OktaToken"}),
+            )
+            .await
+            .unwrap();
+        db.integrations()
+            .set_document(&tenant, &id, Document::Metadata, &json!({"org_id": "00o1"}))
+            .await
+            .unwrap();
+        db.integrations()
+            .set_document(&tenant, &id, Document::UserInput, &json!({"org": "acme2"}))
+            .await
+            .unwrap();
+        db.integrations()
+            .set_status(
+                &tenant,
+                &id,
+                IntegrationStatus::Errored,
+                Some("token revoked"),
+            )
+            .await
+            .unwrap();
         let got = db.integrations().get(&tenant, &id).await.unwrap().unwrap();
         assert_eq!(got.name, "Okta prod");
         assert_eq!(got.provider_state, json!({"connection": "OktaToken"}));
@@ -93,10 +199,30 @@ async fn integrations_are_tenant_scoped() {
         assert_eq!(got.status, IntegrationStatus::Errored);
         assert_eq!(got.status_reason.as_deref(), Some("token revoked"));
 
-        db.integrations().create(&tenant, "slack", "Slack", &json!({})).await.unwrap();
-        assert_eq!(db.integrations().list(&tenant, None).await.unwrap().len(), 2);
-        assert_eq!(db.integrations().list(&tenant, Some("slack")).await.unwrap().len(), 1);
-        assert_eq!(db.integrations().list(&intruder, Some("slack")).await.unwrap().len(), 0);
+        db.integrations()
+            .create(&tenant, "slack", "Slack", &json!({}))
+            .await
+            .unwrap();
+        assert_eq!(
+            db.integrations().list(&tenant, None).await.unwrap().len(),
+            2
+        );
+        assert_eq!(
+            db.integrations()
+                .list(&tenant, Some("slack"))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            db.integrations()
+                .list(&intruder, Some("slack"))
+                .await
+                .unwrap()
+                .len(),
+            0
+        );
 
         assert!(!db.integrations().delete(&intruder, &id).await.unwrap());
         assert!(db.integrations().delete(&tenant, &id).await.unwrap());
@@ -111,22 +237,58 @@ async fn transactions_commit_together_or_not_at_all() {
         let tenant = db.tenants().create("acme").await.unwrap();
         let ring = KeyRing::generate();
         let mut tx = db.begin().await.unwrap();
-        let integration = tx.integrations().create(&tenant.id, "okta", "Okta", &json!({})).await.unwrap();
+        let integration = tx
+            .integrations()
+            .create(&tenant.id, "okta", "Okta", &json!({}))
+            .await
+            .unwrap();
         tx.credentials(&ring)
-            .save(&tenant.id, &integration.id, "OktaToken", &SecretBytes::from("x"), Expect::Absent, None)
+            .save(
+                &tenant.id,
+                &integration.id,
+                "OktaToken",
+                &SecretBytes::from("x"),
+                Expect::Absent,
+                None,
+            )
             .await
             .unwrap();
         drop(tx); // rolled back
-        assert!(db.integrations().list(&tenant.id, None).await.unwrap().is_empty(), "{}", t.name);
+        assert!(
+            db.integrations()
+                .list(&tenant.id, None)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}",
+            t.name
+        );
 
         let mut tx = db.begin().await.unwrap();
-        let integration = tx.integrations().create(&tenant.id, "okta", "Okta", &json!({})).await.unwrap();
+        let integration = tx
+            .integrations()
+            .create(&tenant.id, "okta", "Okta", &json!({}))
+            .await
+            .unwrap();
         tx.credentials(&ring)
-            .save(&tenant.id, &integration.id, "OktaToken", &SecretBytes::from("x"), Expect::Absent, None)
+            .save(
+                &tenant.id,
+                &integration.id,
+                "OktaToken",
+                &SecretBytes::from("x"),
+                Expect::Absent,
+                None,
+            )
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        assert!(db.credentials(&ring).load(&tenant.id, &integration.id, "OktaToken").await.unwrap().is_some());
+        assert!(
+            db.credentials(&ring)
+                .load(&tenant.id, &integration.id, "OktaToken")
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }
 
@@ -139,37 +301,100 @@ async fn credentials_compare_and_swap() {
         let (intruder, _) = common::tenant_with_integration(db, "intruder").await;
         let mut creds = db.credentials(&ring);
         let first = SecretBytes::from_json(&json!({"access_token": "a1", "refresh_token": "r1"}));
-        assert_eq!(creds.save(&tenant, &id, "OAuth", &first, Expect::Absent, Some(123)).await.unwrap(), 1);
-        let again = creds.save(&tenant, &id, "OAuth", &first, Expect::Absent, None).await;
-        assert!(matches!(again, Err(StoreError::Conflict { found: 1, .. })), "{}: {again:?}", t.name);
+        assert_eq!(
+            creds
+                .save(&tenant, &id, "OAuth", &first, Expect::Absent, Some(123))
+                .await
+                .unwrap(),
+            1
+        );
+        let again = creds
+            .save(&tenant, &id, "OAuth", &first, Expect::Absent, None)
+            .await;
+        assert!(
+            matches!(again, Err(StoreError::Conflict { found: 1, .. })),
+            "{}: {again:?}",
+            t.name
+        );
 
         // Two refreshers read version 1; the second loses and must not overwrite the rotation.
         let rotated = SecretBytes::from_json(&json!({"access_token": "a2", "refresh_token": "r2"}));
-        assert_eq!(creds.save(&tenant, &id, "OAuth", &rotated, Expect::Version(1), None).await.unwrap(), 2);
+        assert_eq!(
+            creds
+                .save(&tenant, &id, "OAuth", &rotated, Expect::Version(1), None)
+                .await
+                .unwrap(),
+            2
+        );
         let stale = SecretBytes::from_json(&json!({"access_token": "a3", "refresh_token": "r1"}));
-        match creds.save(&tenant, &id, "OAuth", &stale, Expect::Version(1), None).await {
-            Err(StoreError::Conflict { expected: 1, found: 2, .. }) => {}
+        match creds
+            .save(&tenant, &id, "OAuth", &stale, Expect::Version(1), None)
+            .await
+        {
+            Err(StoreError::Conflict {
+                expected: 1,
+                found: 2,
+                ..
+            }) => {}
             other => panic!("expected a conflict, got {other:?}"),
         }
         let loaded = creds.load(&tenant, &id, "OAuth").await.unwrap().unwrap();
         assert_eq!(loaded.version, 2);
         assert_eq!(loaded.secret.expose_json().unwrap()["refresh_token"], "r2");
-        assert_eq!(creds.save(&tenant, &id, "OAuth", &stale, Expect::Any, None).await.unwrap(), 3);
+        assert_eq!(
+            creds
+                .save(&tenant, &id, "OAuth", &stale, Expect::Any, None)
+                .await
+                .unwrap(),
+            3
+        );
 
         // Tenant scoping: another tenant can neither read nor write.
         assert!(creds.load(&intruder, &id, "OAuth").await.unwrap().is_none());
         assert!(matches!(
-            creds.save(&intruder, &id, "OAuth", &stale, Expect::Any, None).await,
+            creds
+                .save(&intruder, &id, "OAuth", &stale, Expect::Any, None)
+                .await,
             Err(StoreError::NotFound(_))
         ));
 
-        creds.save(&tenant, &id, "ApiKey", &SecretBytes::from("k"), Expect::Absent, Some(1)).await.unwrap();
+        creds
+            .save(
+                &tenant,
+                &id,
+                "ApiKey",
+                &SecretBytes::from("k"),
+                Expect::Absent,
+                Some(1),
+            )
+            .await
+            .unwrap();
         let infos = creds.list(&tenant, &id).await.unwrap();
-        assert_eq!(infos.iter().map(|i| i.slot.as_str()).collect::<Vec<_>>(), ["ApiKey", "OAuth"]);
-        assert_eq!(creds.info(&tenant, &id, "OAuth").await.unwrap().unwrap().version, 3);
+        assert_eq!(
+            infos.iter().map(|i| i.slot.as_str()).collect::<Vec<_>>(),
+            ["ApiKey", "OAuth"]
+        );
+        assert_eq!(
+            creds
+                .info(&tenant, &id, "OAuth")
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            3
+        );
         let expiring = creds.expiring_before(100, 10).await.unwrap();
-        assert_eq!(expiring, vec![(tenant.clone(), id.clone(), "ApiKey".to_owned(), 1)]);
-        assert_eq!(creds.delete_all_except(&tenant, &id, &["OAuth"]).await.unwrap(), 1);
+        assert_eq!(
+            expiring,
+            vec![(tenant.clone(), id.clone(), "ApiKey".to_owned(), 1)]
+        );
+        assert_eq!(
+            creds
+                .delete_all_except(&tenant, &id, &["OAuth"])
+                .await
+                .unwrap(),
+            1
+        );
         assert!(creds.delete(&tenant, &id, "OAuth").await.unwrap());
         assert!(creds.list(&tenant, &id).await.unwrap().is_empty());
     }
@@ -199,25 +424,44 @@ async fn auth_sessions_are_single_use_and_expire() {
         assert_eq!(session.pkce_verifier, verifier);
         assert_eq!(session.provider_state, state);
         assert_eq!(session.nonce, "n-1");
-        assert!(matches!(db.auth_sessions().take(token.expose()).await, Err(StoreError::NotFound(_))), "{}", t.name);
+        assert!(
+            matches!(
+                db.auth_sessions().take(token.expose()).await,
+                Err(StoreError::NotFound(_))
+            ),
+            "{}",
+            t.name
+        );
 
         // Two concurrent takes: exactly one wins.
         let (token, _) = db.auth_sessions().create(&new).await.unwrap();
         let other = t.reopen().await;
-        let (a, b) = tokio::join!(async { db.auth_sessions().take(token.expose()).await }, async {
-            let mut sessions = other.auth_sessions();
-            sessions.take(token.expose()).await
-        });
+        let (a, b) = tokio::join!(
+            async { db.auth_sessions().take(token.expose()).await },
+            async {
+                let mut sessions = other.auth_sessions();
+                sessions.take(token.expose()).await
+            }
+        );
         assert_eq!(a.is_ok() as u8 + b.is_ok() as u8, 1, "{}", t.name);
 
-        let short = NewAuthSession { ttl: Some(Duration::from_millis(30)), ..new.clone() };
+        let short = NewAuthSession {
+            ttl: Some(Duration::from_millis(30)),
+            ..new.clone()
+        };
         let (token, _) = db.auth_sessions().create(&short).await.unwrap();
         let (stale, _) = db.auth_sessions().create(&short).await.unwrap();
         tokio::time::sleep(Duration::from_millis(60)).await;
-        assert!(matches!(db.auth_sessions().take(token.expose()).await, Err(StoreError::Expired(_))));
+        assert!(matches!(
+            db.auth_sessions().take(token.expose()).await,
+            Err(StoreError::Expired(_))
+        ));
         db.auth_sessions().create(&new).await.unwrap();
         assert_eq!(db.auth_sessions().purge_expired().await.unwrap(), 1);
-        assert!(matches!(db.auth_sessions().take(stale.expose()).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(
+            db.auth_sessions().take(stale.expose()).await,
+            Err(StoreError::NotFound(_))
+        ));
     }
 }
 
@@ -229,41 +473,109 @@ async fn webhook_endpoints_and_deliveries() {
         let (tenant, id) = common::tenant_with_integration(db, "acme").await;
         let (intruder, _) = common::tenant_with_integration(db, "intruder").await;
         let mut hooks = db.webhooks(&ring);
-        let (endpoint, secret) = hooks.create_endpoint(&tenant, &id, "events", &["user.created".into()]).await.unwrap();
+        let (endpoint, secret) = hooks
+            .create_endpoint(&tenant, &id, "events", &["user.created".into()])
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                hooks.create_endpoint(&tenant, &id, "events", &[]).await,
+                Err(StoreError::AlreadyExists(_))
+            ),
+            "{}",
+            t.name
+        );
         assert!(matches!(
-            hooks.create_endpoint(&tenant, &id, "events", &[]).await,
-            Err(StoreError::AlreadyExists(_))
-        ), "{}", t.name);
-        assert!(matches!(hooks.create_endpoint(&intruder, &id, "x", &[]).await, Err(StoreError::NotFound(_))));
-        let (found, opened) = hooks.endpoint_for_intake(&endpoint.id).await.unwrap().unwrap();
+            hooks.create_endpoint(&intruder, &id, "x", &[]).await,
+            Err(StoreError::NotFound(_))
+        ));
+        let (found, opened) = hooks
+            .endpoint_for_intake(&endpoint.id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(found, endpoint);
         assert_eq!(opened, secret);
-        assert!(hooks.endpoint_for_intake("whe_missing").await.unwrap().is_none());
+        assert!(
+            hooks
+                .endpoint_for_intake("whe_missing")
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(hooks.list_endpoints(&tenant, &id).await.unwrap().len(), 1);
-        assert!(hooks.list_endpoints(&intruder, &id).await.unwrap().is_empty());
-        hooks.set_enabled(&tenant, &endpoint.id, false).await.unwrap();
+        assert!(
+            hooks
+                .list_endpoints(&intruder, &id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        hooks
+            .set_enabled(&tenant, &endpoint.id, false)
+            .await
+            .unwrap();
         assert!(!hooks.list_endpoints(&tenant, &id).await.unwrap()[0].enabled);
-        assert!(hooks.set_enabled(&intruder, &endpoint.id, true).await.is_err());
+        assert!(
+            hooks
+                .set_enabled(&intruder, &endpoint.id, true)
+                .await
+                .is_err()
+        );
 
         let body = json!({"id": "evt-1"});
-        let (delivery, process) = hooks.record_delivery(&tenant, &endpoint.id, "d-1", "user.created", &body).await.unwrap();
+        let (delivery, process) = hooks
+            .record_delivery(&tenant, &endpoint.id, "d-1", "user.created", &body)
+            .await
+            .unwrap();
         assert!(process);
         assert_eq!(delivery.status, DeliveryStatus::Received);
-        hooks.finish_delivery(&tenant, &delivery.id, Some("handler failed")).await.unwrap();
-        let (retry, process) = hooks.record_delivery(&tenant, &endpoint.id, "d-1", "user.created", &body).await.unwrap();
+        hooks
+            .finish_delivery(&tenant, &delivery.id, Some("handler failed"))
+            .await
+            .unwrap();
+        let (retry, process) = hooks
+            .record_delivery(&tenant, &endpoint.id, "d-1", "user.created", &body)
+            .await
+            .unwrap();
         assert!(process, "a failed delivery is processed again on retry");
         assert_eq!(retry.attempts, 2);
         assert_eq!(retry.status, DeliveryStatus::Failed);
-        hooks.finish_delivery(&tenant, &delivery.id, None).await.unwrap();
-        let (dup, process) = hooks.record_delivery(&tenant, &endpoint.id, "d-1", "user.created", &body).await.unwrap();
+        hooks
+            .finish_delivery(&tenant, &delivery.id, None)
+            .await
+            .unwrap();
+        let (dup, process) = hooks
+            .record_delivery(&tenant, &endpoint.id, "d-1", "user.created", &body)
+            .await
+            .unwrap();
         assert!(!process, "a done delivery is a duplicate");
         assert_eq!(dup.id, delivery.id);
-        assert!(hooks.record_delivery(&intruder, &endpoint.id, "d-2", "x", &body).await.is_err());
-        let listed = hooks.list_deliveries(&tenant, &endpoint.id, 10).await.unwrap();
+        assert!(
+            hooks
+                .record_delivery(&intruder, &endpoint.id, "d-2", "x", &body)
+                .await
+                .is_err()
+        );
+        let listed = hooks
+            .list_deliveries(&tenant, &endpoint.id, 10)
+            .await
+            .unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].status, DeliveryStatus::Done);
-        assert!(hooks.list_deliveries(&intruder, &endpoint.id, 10).await.unwrap().is_empty());
-        assert!(!hooks.delete_endpoint(&intruder, &endpoint.id).await.unwrap());
+        assert!(
+            hooks
+                .list_deliveries(&intruder, &endpoint.id, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            !hooks
+                .delete_endpoint(&intruder, &endpoint.id)
+                .await
+                .unwrap()
+        );
         assert!(hooks.delete_endpoint(&tenant, &endpoint.id).await.unwrap());
     }
 }
@@ -274,37 +586,119 @@ async fn runs_and_logs() {
         let db = &t.db;
         let (tenant, id) = common::tenant_with_integration(db, "acme").await;
         let (intruder, _) = common::tenant_with_integration(db, "intruder").await;
-        let run = db.runs().create(&tenant, &id, "DirectorySync", "manual", &json!({"full": true}), Some(&json!({"wf": 1}))).await.unwrap();
+        let run = db
+            .runs()
+            .create(
+                &tenant,
+                &id,
+                "DirectorySync",
+                "manual",
+                &json!({"full": true}),
+                Some(&json!({"wf": 1})),
+            )
+            .await
+            .unwrap();
         assert_eq!(run.status, RunStatus::Pending);
-        assert!(db.runs().create(&intruder, &id, "DirectorySync", "manual", &json!({}), None).await.is_err());
+        assert!(
+            db.runs()
+                .create(&intruder, &id, "DirectorySync", "manual", &json!({}), None)
+                .await
+                .is_err()
+        );
         assert_eq!(db.runs().start(&tenant, &run.id).await.unwrap(), 1);
-        assert_eq!(db.runs().start(&tenant, &run.id).await.unwrap(), 2, "a retry is a new attempt");
-        db.runs().checkpoint(&tenant, &run.id, &json!({"cursor": "p2"}), &json!({"seen": 10})).await.unwrap();
-        db.runs().log(&tenant, &run.id, "info", "page 1", &json!({"n": 10})).await.unwrap();
-        db.runs().log(&tenant, &run.id, "warn", "page 2 slow", &json!({})).await.unwrap();
-        assert!(db.runs().log(&intruder, &run.id, "info", "x", &json!({})).await.is_err());
+        assert_eq!(
+            db.runs().start(&tenant, &run.id).await.unwrap(),
+            2,
+            "a retry is a new attempt"
+        );
+        db.runs()
+            .checkpoint(
+                &tenant,
+                &run.id,
+                &json!({"cursor": "p2"}),
+                &json!({"seen": 10}),
+            )
+            .await
+            .unwrap();
+        db.runs()
+            .log(&tenant, &run.id, "info", "page 1", &json!({"n": 10}))
+            .await
+            .unwrap();
+        db.runs()
+            .log(&tenant, &run.id, "warn", "page 2 slow", &json!({}))
+            .await
+            .unwrap();
+        assert!(
+            db.runs()
+                .log(&intruder, &run.id, "info", "x", &json!({}))
+                .await
+                .is_err()
+        );
         let counters = json!({"seen": 20, "written": 19, "failed": 1});
-        let finished = db.runs().finish(&tenant, &run.id, &RunOutcome {
-            status: RunStatus::Partial,
-            counters: &counters,
-            error_kind: Some("mapping"),
-            error_message: Some("1 record did not map"),
-        }).await.unwrap();
+        let finished = db
+            .runs()
+            .finish(
+                &tenant,
+                &run.id,
+                &RunOutcome {
+                    status: RunStatus::Partial,
+                    counters: &counters,
+                    error_kind: Some("mapping"),
+                    error_message: Some("1 record did not map"),
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!(finished.status, RunStatus::Partial);
         assert_eq!(finished.attempt, 2);
         assert_eq!(finished.checkpoint, Some(json!({"cursor": "p2"})));
         assert_eq!(finished.workflow, Some(json!({"wf": 1})));
         assert!(finished.duration_ms.unwrap() >= 0);
-        assert!(matches!(db.runs().start(&tenant, &run.id).await, Err(StoreError::NotFound(_))), "{}", t.name);
+        assert!(
+            matches!(
+                db.runs().start(&tenant, &run.id).await,
+                Err(StoreError::NotFound(_))
+            ),
+            "{}",
+            t.name
+        );
         let logs = db.runs().logs(&tenant, &run.id).await.unwrap();
-        assert_eq!(logs.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(), ["page 1", "page 2 slow"]);
+        assert_eq!(
+            logs.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
+            ["page 1", "page 2 slow"]
+        );
         assert!(db.runs().logs(&intruder, &run.id).await.unwrap().is_empty());
-        assert_eq!(db.runs().get(&tenant, &run.id).await.unwrap().unwrap().counters, counters);
+        assert_eq!(
+            db.runs()
+                .get(&tenant, &run.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .counters,
+            counters
+        );
         assert!(db.runs().get(&intruder, &run.id).await.unwrap().is_none());
-        db.runs().create(&tenant, &id, "HealthCheck", "reconcile", &json!({}), None).await.unwrap();
+        db.runs()
+            .create(&tenant, &id, "HealthCheck", "reconcile", &json!({}), None)
+            .await
+            .unwrap();
         assert_eq!(db.runs().list(&tenant, &id, 10).await.unwrap().len(), 2);
         assert!(db.runs().list(&intruder, &id, 10).await.unwrap().is_empty());
-        assert!(db.runs().finish(&tenant, &run.id, &RunOutcome { status: RunStatus::Running, counters: &counters, error_kind: None, error_message: None }).await.is_err());
+        assert!(
+            db.runs()
+                .finish(
+                    &tenant,
+                    &run.id,
+                    &RunOutcome {
+                        status: RunStatus::Running,
+                        counters: &counters,
+                        error_kind: None,
+                        error_message: None
+                    }
+                )
+                .await
+                .is_err()
+        );
     }
 }
 
@@ -315,39 +709,107 @@ async fn reconcile_schedules() {
         let (tenant, id) = common::tenant_with_integration(db, "acme").await;
         let (intruder, _) = common::tenant_with_integration(db, "intruder").await;
         let now = now_ms();
-        db.schedules().upsert(&tenant, &id, "DirectorySync", 300_000, now - 10).await.unwrap();
-        db.schedules().upsert(&tenant, &id, "HealthCheck", 300_000, now + 60_000).await.unwrap();
-        assert!(db.schedules().upsert(&intruder, &id, "X", 1, now).await.is_err());
+        db.schedules()
+            .upsert(&tenant, &id, "DirectorySync", 300_000, now - 10)
+            .await
+            .unwrap();
+        db.schedules()
+            .upsert(&tenant, &id, "HealthCheck", 300_000, now + 60_000)
+            .await
+            .unwrap();
+        assert!(
+            db.schedules()
+                .upsert(&intruder, &id, "X", 1, now)
+                .await
+                .is_err()
+        );
 
         let other = t.reopen().await;
-        let (a, b) = tokio::join!(async { db.schedules().claim_due(now, 60_000, 10).await }, async {
-            let mut schedules = other.schedules();
-            schedules.claim_due(now, 60_000, 10).await
-        });
+        let (a, b) = tokio::join!(
+            async { db.schedules().claim_due(now, 60_000, 10).await },
+            async {
+                let mut schedules = other.schedules();
+                schedules.claim_due(now, 60_000, 10).await
+            }
+        );
         let claimed: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
-        assert_eq!(claimed.len(), 1, "{}: a due schedule is claimed once", t.name);
+        assert_eq!(
+            claimed.len(),
+            1,
+            "{}: a due schedule is claimed once",
+            t.name
+        );
         assert_eq!(claimed[0].operation, "DirectorySync");
 
-        let updated = db.schedules().record(&tenant, &id, "DirectorySync", &ScheduleUpdate {
-            interval_ms: 600_000,
-            idle_streak: 1,
-            error_streak: 0,
-            last_error: None,
-        }).await.unwrap();
+        let updated = db
+            .schedules()
+            .record(
+                &tenant,
+                &id,
+                "DirectorySync",
+                &ScheduleUpdate {
+                    interval_ms: 600_000,
+                    idle_streak: 1,
+                    error_streak: 0,
+                    last_error: None,
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!(updated.interval_ms, 600_000);
         assert_eq!(updated.next_run_at, updated.last_run_at.unwrap() + 600_000);
-        assert!(db.schedules().record(&intruder, &id, "DirectorySync", &ScheduleUpdate {
-            interval_ms: 1, idle_streak: 0, error_streak: 0, last_error: None,
-        }).await.is_err());
+        assert!(
+            db.schedules()
+                .record(
+                    &intruder,
+                    &id,
+                    "DirectorySync",
+                    &ScheduleUpdate {
+                        interval_ms: 1,
+                        idle_streak: 0,
+                        error_streak: 0,
+                        last_error: None,
+                    }
+                )
+                .await
+                .is_err()
+        );
 
-        assert_eq!(db.schedules().set_enabled(&tenant, &id, false).await.unwrap(), 2);
-        assert!(db.schedules().claim_due(now + 10_000_000, 1, 10).await.unwrap().is_empty());
+        assert_eq!(
+            db.schedules()
+                .set_enabled(&tenant, &id, false)
+                .await
+                .unwrap(),
+            2
+        );
+        assert!(
+            db.schedules()
+                .claim_due(now + 10_000_000, 1, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(db.schedules().list(&tenant, &id).await.unwrap().len(), 2);
-        assert!(db.schedules().list(&intruder, &id).await.unwrap().is_empty());
-        let again = db.schedules().upsert(&tenant, &id, "DirectorySync", 300_000, now).await.unwrap();
+        assert!(
+            db.schedules()
+                .list(&intruder, &id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let again = db
+            .schedules()
+            .upsert(&tenant, &id, "DirectorySync", 300_000, now)
+            .await
+            .unwrap();
         assert!(again.enabled);
         assert_eq!(again.idle_streak, 1, "re-enabling keeps the streaks");
-        assert!(db.schedules().delete(&tenant, &id, "HealthCheck").await.unwrap());
+        assert!(
+            db.schedules()
+                .delete(&tenant, &id, "HealthCheck")
+                .await
+                .unwrap()
+        );
         assert_eq!(db.schedules().list(&tenant, &id).await.unwrap().len(), 1);
     }
 }

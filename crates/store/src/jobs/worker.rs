@@ -29,12 +29,20 @@ pub struct JobError {
 impl JobError {
     /// A failure worth retrying (with backoff).
     pub fn retry(message: impl std::fmt::Display) -> Self {
-        JobError { message: message.to_string(), retryable: true, retry_after: None }
+        JobError {
+            message: message.to_string(),
+            retryable: true,
+            retry_after: None,
+        }
     }
 
     /// A failure that retrying cannot fix.
     pub fn permanent(message: impl std::fmt::Display) -> Self {
-        JobError { message: message.to_string(), retryable: false, retry_after: None }
+        JobError {
+            message: message.to_string(),
+            retryable: false,
+            retry_after: None,
+        }
     }
 
     /// Retry no earlier than `after`.
@@ -59,7 +67,9 @@ impl Backoff {
     pub fn delay(&self, attempt: i64) -> Duration {
         let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
         let ceiling = self.base.saturating_mul(1u32 << exponent).min(self.max);
-        let ceiling_ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX).max(1);
+        let ceiling_ms = u64::try_from(ceiling.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         let mut random = [0u8; 8];
         getrandom::fill(&mut random).expect("the operating system's random source failed");
         let half = ceiling_ms / 2;
@@ -98,7 +108,10 @@ impl WorkerConfig {
             lease: Duration::from_secs(30),
             heartbeat: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
-            backoff: Backoff { base: Duration::from_secs(1), max: Duration::from_secs(3600) },
+            backoff: Backoff {
+                base: Duration::from_secs(1),
+                max: Duration::from_secs(3600),
+            },
         }
     }
 }
@@ -140,7 +153,11 @@ const ACK_ATTEMPTS: u64 = 8;
 impl Worker {
     /// A worker with a fresh id.
     pub fn new(db: Db, config: WorkerConfig) -> Self {
-        Worker { db, config, id: format!("worker-{}", new_id()) }
+        Worker {
+            db,
+            config,
+            id: format!("worker-{}", new_id()),
+        }
     }
 
     /// This worker's id (stored on the jobs it claims).
@@ -162,10 +179,19 @@ impl Worker {
         let stats = Arc::new(Mutex::new(WorkerStats::default()));
         let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         let (done_tx, done_rx) = mpsc::unbounded_channel::<Finished>();
-        let acker = tokio::spawn(acknowledge(self.db.clone(), self.config.backoff, done_rx, stats.clone()));
+        let acker = tokio::spawn(acknowledge(
+            self.db.clone(),
+            self.config.backoff,
+            done_rx,
+            stats.clone(),
+        ));
         let heartbeat = tokio::spawn(heartbeat(self.clone(), running.clone(), stats.clone()));
         let listener = match self.db.postgres_pool() {
-            Some(pool) => Some(tokio::spawn(listen(pool.clone(), self.config.queue.clone(), wake.clone()))),
+            Some(pool) => Some(tokio::spawn(listen(
+                pool.clone(),
+                self.config.queue.clone(),
+                wake.clone(),
+            ))),
             None => None,
         };
         let mut tasks = JoinSet::new();
@@ -191,7 +217,9 @@ impl Worker {
                 };
                 claimed = jobs.len();
                 for job in jobs {
-                    let Ok(permit) = slots.clone().acquire_owned().await else { break };
+                    let Ok(permit) = slots.clone().acquire_owned().await else {
+                        break;
+                    };
                     let handler = handler.clone();
                     let done = done_tx.clone();
                     let registry = running.clone();
@@ -238,7 +266,9 @@ impl Worker {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Records results: successes of one claim in one statement, failures one by one.
@@ -299,12 +329,18 @@ async fn acknowledge_batch(
     }
     for (job, lease, err) in &failures {
         let retry_at = (err.retryable && job.attempts < job.max_attempts).then(|| {
-            let delay = err.retry_after.unwrap_or_else(|| backoff.delay(job.attempts));
+            let delay = err
+                .retry_after
+                .unwrap_or_else(|| backoff.delay(job.attempts));
             now_ms().saturating_add(duration_ms(delay))
         });
-        tx.jobs().fail(&job.id, lease, &err.message, retry_at).await?;
+        tx.jobs()
+            .fail(&job.id, lease, &err.message, retry_at)
+            .await?;
     }
-    let retried = failures.iter().any(|(job, _, err)| err.retryable && job.attempts < job.max_attempts);
+    let retried = failures
+        .iter()
+        .any(|(job, _, err)| err.retryable && job.attempts < job.max_attempts);
     if retried {
         tx.wake_workers_on_commit();
     }
@@ -336,7 +372,9 @@ async fn heartbeat(worker: Worker, running: Running, stats: Arc<Mutex<WorkerStat
                     }
                 }
             }
-            Err(err) => tracing::warn!(worker = %worker.id, error = %err, "checking cancellations failed"),
+            Err(err) => {
+                tracing::warn!(worker = %worker.id, error = %err, "checking cancellations failed")
+            }
         }
         if let Err(err) = jobs.reap_expired().await {
             tracing::warn!(worker = %worker.id, error = %err, "reaping expired leases failed");
@@ -381,14 +419,26 @@ mod tests {
 
     #[test]
     fn backoff_grows_with_jitter_and_caps() {
-        let backoff = Backoff { base: Duration::from_millis(100), max: Duration::from_secs(1) };
+        let backoff = Backoff {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+        };
         for _ in 0..50 {
             let first = backoff.delay(1);
-            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100), "{first:?}");
+            assert!(
+                first >= Duration::from_millis(50) && first <= Duration::from_millis(100),
+                "{first:?}"
+            );
             let third = backoff.delay(3);
-            assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400), "{third:?}");
+            assert!(
+                third >= Duration::from_millis(200) && third <= Duration::from_millis(400),
+                "{third:?}"
+            );
             let late = backoff.delay(40);
-            assert!(late >= Duration::from_millis(500) && late <= Duration::from_secs(1), "{late:?}");
+            assert!(
+                late >= Duration::from_millis(500) && late <= Duration::from_secs(1),
+                "{late:?}"
+            );
         }
     }
 }

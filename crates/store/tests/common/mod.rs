@@ -38,7 +38,8 @@ impl TestDb {
 }
 
 pub fn postgres_url() -> String {
-    std::env::var("TRIBUTARY_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1/test".into())
+    std::env::var("TRIBUTARY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1/test".into())
 }
 
 fn unique(prefix: &str) -> String {
@@ -47,7 +48,11 @@ fn unique(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    format!("{prefix}_{}_{}_{nanos}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// A fresh SQLite database.
@@ -56,15 +61,35 @@ pub async fn sqlite() -> TestDb {
     let file = dir.path().join("nested").join("store.db");
     let url = format!("sqlite://{}", file.display());
     let db = Db::open(&url).await.expect("open sqlite");
-    TestDb { name: "sqlite", db, url, schema: None, file: Some(file), dir: Some(dir) }
+    TestDb {
+        name: "sqlite",
+        db,
+        url,
+        schema: None,
+        file: Some(file),
+        dir: Some(dir),
+    }
 }
 
 /// A fresh PostgreSQL schema, or None (outside CI) when PostgreSQL is unreachable.
 pub async fn postgres() -> Option<TestDb> {
     let url = postgres_url();
     let schema = unique("store");
-    match Db::open_with(OpenOptions::new(&url).postgres_schema(schema.clone()).max_connections(10)).await {
-        Ok(db) => Some(TestDb { name: "postgres", db, url, schema: Some(schema), file: None, dir: None }),
+    match Db::open_with(
+        OpenOptions::new(&url)
+            .postgres_schema(schema.clone())
+            .max_connections(10),
+    )
+    .await
+    {
+        Ok(db) => Some(TestDb {
+            name: "postgres",
+            db,
+            url,
+            schema: Some(schema),
+            file: None,
+            dir: None,
+        }),
         Err(error) if std::env::var("CI").as_deref() != Ok("true") => {
             eprintln!("PostgreSQL unreachable ({error}); skipping the PostgreSQL half outside CI");
             None
@@ -85,10 +110,16 @@ pub async fn execute(db: &Db, sql: &str) {
     let mut conn = db.write().await.unwrap();
     match conn.exec() {
         Exec::Sqlite(c) => {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut *c).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut *c)
+                .await
+                .unwrap();
         }
         Exec::Postgres(c) => {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut *c).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut *c)
+                .await
+                .unwrap();
         }
     }
 }
@@ -97,8 +128,14 @@ pub async fn execute(db: &Db, sql: &str) {
 pub async fn scalar(db: &Db, sql: &str) -> i64 {
     let mut conn = db.read().await.unwrap();
     match conn.exec() {
-        Exec::Sqlite(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&mut *c).await.unwrap(),
-        Exec::Postgres(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&mut *c).await.unwrap(),
+        Exec::Sqlite(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&mut *c)
+            .await
+            .unwrap(),
+        Exec::Postgres(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&mut *c)
+            .await
+            .unwrap(),
     }
 }
 
@@ -107,7 +144,12 @@ pub async fn tenant_with_integration(db: &Db, name: &str) -> (String, String) {
     let tenant = db.tenants().create(name).await.unwrap();
     let integration = db
         .integrations()
-        .create(&tenant.id, "okta", &format!("{name} Okta"), &serde_json::json!({"org": "acme"}))
+        .create(
+            &tenant.id,
+            "okta",
+            &format!("{name} Okta"),
+            &serde_json::json!({"org": "acme"}),
+        )
         .await
         .unwrap();
     (tenant.id, integration.id)
