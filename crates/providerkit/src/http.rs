@@ -153,7 +153,10 @@ impl ProviderHttp {
 
     fn resolve(&self, url: &str) -> Result<Url, OperationError> {
         let joined;
-        let text = if url.contains("://") {
+        let absolute = ["http://", "https://"].iter().any(|scheme| {
+            url.len() >= scheme.len() && url[..scheme.len()].eq_ignore_ascii_case(scheme)
+        });
+        let text = if absolute {
             url
         } else if let Some(base) = &self.base_url {
             joined = format!(
@@ -188,6 +191,28 @@ fn redirect_refusal(public_only: bool, hops: usize, url: &Url) -> Option<&'stati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_join_the_base_url() {
+        let http = ProviderHttp::new(HttpProfile::new("test"))
+            .unwrap()
+            .with_base_url(Url::parse("https://acme.okta.com/api/v1/").unwrap());
+        let resolved = |path: &str| http.resolve(path).unwrap().to_string();
+        assert_eq!(resolved("users"), "https://acme.okta.com/api/v1/users");
+        assert_eq!(
+            resolved("/users?q=https://x"),
+            "https://acme.okta.com/api/v1/users?q=https://x"
+        );
+        assert_eq!(
+            resolved("HTTPS://other.example/x"),
+            "https://other.example/x"
+        );
+        let without_base = ProviderHttp::new(HttpProfile::new("test")).unwrap();
+        assert_eq!(
+            without_base.resolve("/users").unwrap_err().kind,
+            tributary_core::ErrorKind::Internal
+        );
+    }
 
     #[test]
     fn redirects_are_bounded_and_stay_public_when_asked() {
