@@ -322,13 +322,19 @@ async fn declared_budget_paces_requests() {
 }
 
 #[tokio::test]
-async fn connection_errors_are_provider_errors() {
-    // Bind and drop a listener so the port is very likely closed.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
+async fn timeouts_are_retried_then_provider_errors() {
+    // A listener that accepts connections into its backlog but never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let mut profile =
+        HttpProfile::new("test").timeouts(Duration::from_secs(1), Duration::from_millis(200));
+    profile.retry = RetryPolicy {
+        max_retries: 1,
+        base_delay: Duration::from_millis(1),
+        max_wait: Duration::from_secs(1),
     };
-    let client = ProviderHttp::new(HttpProfile::new("test").retry(common::fast_retries())).unwrap();
+    let client = ProviderHttp::new(profile).unwrap();
+    let started = Instant::now();
     let err = client
         .get(&format!(
             "http://127.0.0.1:{port}/x?api_key=query-secret-123"
@@ -337,8 +343,16 @@ async fn connection_errors_are_provider_errors() {
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Provider);
-    assert!(err.message.contains("could not connect"), "{err}");
+    assert!(
+        err.message.contains("timed out") && err.message.contains("after 1 retry"),
+        "{err}"
+    );
     assert!(!err.message.contains("query-secret-123"), "{err}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "both attempts waited for the timeout"
+    );
+    drop(silent);
 }
 
 #[tokio::test]
