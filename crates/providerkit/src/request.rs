@@ -343,15 +343,24 @@ impl ProviderRequest {
             let body = read_body(response, profile.max_response_bytes, &label).await?;
             tracing::debug!(target: "tributary::http", profile = profile.name, request = %label, status = status.as_u16(), attempt, elapsed_ms = started.elapsed().as_millis() as u64, "answer");
             self.observe_remaining(&headers);
-            if status.is_success() || self.accepted.contains(&status) {
+            if status.is_success() {
                 return Ok(ProviderResponse::new(
                     status, headers, final_url, body, label,
                 ));
             }
             let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let kind = classify_status(status, &headers, &json);
+            let throttled =
+                kind == ErrorKind::RateLimit || status == StatusCode::SERVICE_UNAVAILABLE;
+            // An accepted status is returned as an answer, unless it is a throttle (a 403 that is
+            // GitHub's secondary limit must still be waited out, not read as "forbidden").
+            if self.accepted.contains(&status) && !throttled {
+                return Ok(ProviderResponse::new(
+                    status, headers, final_url, body, label,
+                ));
+            }
             let message = status_message(&label, status, &json, &secrets);
-            if kind == ErrorKind::RateLimit || status == StatusCode::SERVICE_UNAVAILABLE {
+            if throttled {
                 let requested = requested_wait(&headers, &profile.reset_headers, SystemTime::now());
                 let wait = requested.unwrap_or_else(|| policy.backoff(attempt));
                 if wait > policy.max_wait {

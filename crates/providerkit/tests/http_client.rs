@@ -433,3 +433,31 @@ async fn public_only_clients_refuse_private_addresses() {
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Config, "{err}");
 }
+
+#[tokio::test]
+async fn an_accepted_status_that_is_a_throttle_is_still_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("retry-after", "0"),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(403).set_body_json(json!({"message": "Must have admin rights"})),
+        )
+        .mount(&server)
+        .await;
+    let response = http(&server)
+        .get("/x")
+        .accept_status(403)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
