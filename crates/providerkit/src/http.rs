@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use reqwest::{Method, Url};
-use tributary_core::OperationError;
+use tributary_core::{IntegrationContext, OperationError, Secret};
 
 use crate::{
     AuthHeader, HttpProfile, ProviderRequest,
     dns::{PublicOnlyResolver, is_private_ip_literal},
-    rate_limit::{Limiter, RateLimiters, ScopeKey},
+    rate_limit::{Limiter, RateLimitScope, RateLimiters, ScopeKey},
     tls::install_crypto_provider,
 };
 
@@ -86,6 +86,17 @@ impl ProviderHttp {
     /// A client drawing from the budget of `key` in the process-wide limiter registry.
     pub fn scoped(&self, key: &ScopeKey) -> Self {
         self.scoped_in(RateLimiters::global(), key)
+    }
+
+    /// A client drawing from the budget of the scope the profile's rate limit declares: the
+    /// integration, or the credential's fingerprint (integration when no limit is declared).
+    pub fn scoped_for(&self, integration: &IntegrationContext, credential: &Secret) -> Self {
+        let scope = self
+            .shared
+            .profile
+            .rate_limit
+            .map_or(RateLimitScope::Integration, |limit| limit.scope);
+        self.scoped(&ScopeKey::for_scope(scope, integration, credential))
     }
 
     /// A client drawing from the budget of `key` in `registry`.
@@ -211,6 +222,33 @@ mod tests {
         assert_eq!(
             without_base.resolve("/users").unwrap_err().kind,
             tributary_core::ErrorKind::Internal
+        );
+    }
+
+    #[test]
+    fn scoped_for_follows_the_declared_scope() {
+        let mut integration = IntegrationContext::detached("scope-test");
+        integration.integration_id = "i-1".into();
+        let token = Secret::new("shared-token");
+        let per_credential = ProviderHttp::new(
+            HttpProfile::new("scope-test")
+                .rate_limit(crate::RateLimit::per_second(1).scope(RateLimitScope::Credential)),
+        )
+        .unwrap();
+        let a = per_credential.scoped_for(&integration, &token);
+        integration.integration_id = "i-2".into();
+        let b = per_credential.scoped_for(&integration, &token);
+        assert!(
+            Arc::ptr_eq(a.limiter(), b.limiter()),
+            "same credential, same budget"
+        );
+        let per_integration = ProviderHttp::new(HttpProfile::new("scope-test")).unwrap();
+        let c = per_integration.scoped_for(&integration, &token);
+        integration.integration_id = "i-3".into();
+        let d = per_integration.scoped_for(&integration, &token);
+        assert!(
+            !Arc::ptr_eq(c.limiter(), d.limiter()),
+            "different integrations"
         );
     }
 
