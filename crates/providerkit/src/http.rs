@@ -9,7 +9,7 @@ use tributary_core::{IntegrationContext, OperationError, Secret};
 use crate::{
     AuthHeader, HttpProfile, ProviderRequest,
     dns::{PublicOnlyResolver, is_private_ip_literal},
-    rate_limit::{Limiter, RateLimitScope, RateLimiters, ScopeKey},
+    rate_limit::{Limiter, RateLimit, RateLimitScope, RateLimiters, ScopeKey},
     tls::install_crypto_provider,
 };
 
@@ -103,6 +103,15 @@ impl ProviderHttp {
     pub fn scoped_in(&self, registry: &RateLimiters, key: &ScopeKey) -> Self {
         Self {
             limiter: registry.limiter(key, self.shared.profile.rate_limit),
+            ..self.clone()
+        }
+    }
+
+    /// A client drawing from a budget of its own for one class of endpoints (Slack's method
+    /// tiers): `http.limited(&ScopeKey::integration(&ctx).class("tier2"), RateLimit::per_minute(20))`.
+    pub fn limited(&self, key: &ScopeKey, budget: RateLimit) -> Self {
+        Self {
+            limiter: RateLimiters::global().limiter(key, Some(budget)),
             ..self.clone()
         }
     }
@@ -250,6 +259,19 @@ mod tests {
             !Arc::ptr_eq(c.limiter(), d.limiter()),
             "different integrations"
         );
+    }
+
+    #[test]
+    fn endpoint_classes_have_their_own_budgets() {
+        let mut integration = IntegrationContext::detached("class-test");
+        integration.integration_id = "i-1".into();
+        let http = ProviderHttp::new(HttpProfile::new("class-test")).unwrap();
+        let base = ScopeKey::integration(&integration);
+        let tier2 = http.limited(&base.clone().class("tier2"), RateLimit::per_minute(20));
+        let tier2_again = http.limited(&base.clone().class("tier2"), RateLimit::per_minute(20));
+        let tier3 = http.limited(&base.class("tier3"), RateLimit::per_minute(50));
+        assert!(Arc::ptr_eq(tier2.limiter(), tier2_again.limiter()));
+        assert!(!Arc::ptr_eq(tier2.limiter(), tier3.limiter()));
     }
 
     #[test]

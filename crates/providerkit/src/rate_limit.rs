@@ -97,6 +97,11 @@ impl ScopeKey {
         }
     }
 
+    /// A narrower key for one class of endpoints with a budget of its own (`"tier2"`).
+    pub fn class(self, class: &str) -> Self {
+        Self(format!("{}#{class}", self.0))
+    }
+
     /// A key for code that runs outside an integration (tests, one-off token exchanges).
     pub fn named(name: impl Into<String>) -> Self {
         Self(name.into())
