@@ -429,6 +429,20 @@ impl Tx {
         Ok(())
     }
 
+    /// PostgreSQL: lets this transaction's commit return before its WAL is flushed
+    /// (`synchronous_commit = off` for this transaction only). Only for writes that are safe to
+    /// lose in a server crash: job claims (the job is simply queued again) and job results (the
+    /// job runs again after its lease, as after any crash). No-op on SQLite, whose WAL commits
+    /// do not wait for the disk with `synchronous=NORMAL` anyway.
+    pub(crate) async fn relax_durability(&mut self) -> Result<()> {
+        if let TxInner::Postgres(t) = &mut self.inner {
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut **t)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn wake_workers_on_commit(&mut self) {
         self.job_wake = Some(self.db.job_wake().clone());
     }

@@ -12,7 +12,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::{AbortHandle, JoinSet};
 
 use super::{Job, NOTIFY_CHANNEL, duration_ms};
-use crate::db::{Db, new_id, now_ms};
+use crate::db::{Backend, Db, new_id, now_ms};
 use crate::error::Result;
 
 /// Why a handler failed.
@@ -203,11 +203,7 @@ impl Worker {
             let free = slots.available_permits().min(self.config.batch_size.max(1));
             let mut claimed = 0;
             if free > 0 {
-                let jobs = self
-                    .db
-                    .jobs()
-                    .claim(&self.config.queue, &self.id, free, self.config.lease)
-                    .await;
+                let jobs = self.claim(free).await;
                 let jobs = match jobs {
                     Ok(jobs) => jobs,
                     Err(err) => {
@@ -262,6 +258,25 @@ impl Worker {
         }
         let stats = *lock(&stats);
         Ok(stats)
+    }
+}
+
+impl Worker {
+    async fn claim(&self, limit: usize) -> Result<Vec<Job>> {
+        let (queue, lease) = (&self.config.queue, self.config.lease);
+        match self.db.backend() {
+            // One autocommit statement through the single writer connection.
+            Backend::Sqlite => self.db.jobs().claim(queue, &self.id, limit, lease).await,
+            // A claim lost in a server crash only puts the jobs back in the queue, so it does
+            // not wait for the WAL flush.
+            Backend::Postgres => {
+                let mut tx = self.db.begin().await?;
+                tx.relax_durability().await?;
+                let jobs = tx.jobs().claim(queue, &self.id, limit, lease).await?;
+                tx.commit().await?;
+                Ok(jobs)
+            }
+        }
     }
 }
 
@@ -323,6 +338,9 @@ async fn acknowledge_batch(
         }
     }
     let mut tx = db.begin().await?;
+    // Results lost in a server crash make the jobs run again after their leases, which the
+    // at-least-once contract allows; so the commit does not wait for the WAL flush.
+    tx.relax_durability().await?;
     let mut succeeded = 0;
     for (lease, ids) in &by_lease {
         succeeded += tx.jobs().complete(lease, ids).await?;
