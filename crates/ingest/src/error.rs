@@ -152,6 +152,6 @@ pub enum IngestError {
         mapping: String,
         stage: FilterStage,
     },
-    #[error("the ingest run was already finished")]
-    RunFinished,
+    #[error("storing ingested records failed: {0}")]
+    Store(tributary_store::records::RecordsError),
 }

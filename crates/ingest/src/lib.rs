@@ -14,11 +14,17 @@
 //! A payload that fails is counted, logged with its reason and stored in the failed-records table;
 //! the others go on. docs/ingest.md is the guide for provider authors and operators.
 
+pub mod canonical;
 pub mod decode;
 mod error;
 pub mod kit;
 mod mapper;
+mod run;
 
 pub use error::{ConfigError, FilterStage, IngestError, RecordError, RecordFailure, RecordRef};
 pub use kit::{eval_mapping, eval_mapping_with};
 pub use mapper::{MapOutcome, MappedRecord, Mapper};
+pub use run::{
+    Completeness, IngestContext, IngestOptions, IngestReport, IngestRun, ingest_payload_sets,
+};
+pub use tributary_store::records::{Counters, RunStatus};

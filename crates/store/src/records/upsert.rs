@@ -36,7 +36,8 @@ pub async fn write_batch(
 }
 
 /// Upserts `writes` and stores `failures` (plus the memberships whose account or group does not
-/// resolve, as failures too) on `exec`, which should be a transaction so that the batch is written
+/// resolve, as failures too). Memberships are written after the other records of the batch, so
+/// they may name accounts and groups of the same batch on `exec`, which should be a transaction so that the batch is written
 /// whole or not at all. Returns one result per write, in order.
 pub async fn write_batch_in(
     exec: Exec<'_>,
@@ -47,122 +48,133 @@ pub async fn write_batch_in(
 ) -> Result<Vec<WriteResult>, RecordsError> {
     let now = now_ms();
     on_backend!(exec, |c| {
-        let mut references = References::default();
-        let memberships = writes.iter().filter_map(|w| w.membership.as_ref());
-        let accounts: HashSet<&str> = memberships
-            .clone()
-            .map(|m| m.account_external_id.as_str())
-            .collect();
-        let groups: HashSet<&str> = memberships.map(|m| m.group_external_id.as_str()).collect();
-        for (model, keys, into) in [
-            ("DirectoryAccount", accounts, &mut references.accounts),
-            ("DirectoryGroup", groups, &mut references.groups),
-        ] {
-            let keys: Vec<&str> = keys.into_iter().collect();
-            for chunk in keys.chunks(KEYS_PER_LOOKUP) {
-                let placeholders: Vec<String> =
-                    (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
-                let sql = format!(
-                    "SELECT id, lookup_key FROM ingest_records WHERE tenant_id = $1 \
-                     AND integration_id = $2 AND model = $3 AND lookup_key IN ({})",
-                    placeholders.join(", ")
-                );
-                let mut query = sqlx::query(AssertSqlSafe(sql))
-                    .bind(&scope.tenant_id)
-                    .bind(&scope.integration_id)
-                    .bind(model);
-                for key in chunk {
-                    query = query.bind(*key);
-                }
-                for row in query.fetch_all(&mut *c).await? {
-                    into.insert(
-                        row.try_get::<String, _>("lookup_key")?,
-                        row.try_get::<String, _>("id")?,
-                    );
-                }
-            }
-        }
-
         let mut results: Vec<Option<WriteResult>> = vec![None; writes.len()];
         let mut all_failures = failures.to_vec();
-        let mut accepted = Vec::with_capacity(writes.len());
-        for (index, write) in writes.iter().enumerate() {
-            let Some(refs) = &write.membership else {
-                accepted.push(Accepted {
-                    index,
-                    account: None,
-                    group: None,
-                });
-                continue;
-            };
-            let account = references.accounts.get(&refs.account_external_id);
-            let group = references.groups.get(&refs.group_external_id);
-            if let (Some(account), Some(group)) = (account, group) {
-                accepted.push(Accepted {
-                    index,
-                    account: Some(account.clone()),
-                    group: Some(group.clone()),
-                });
-                continue;
-            }
-            let failure = unresolved(write, refs, account.is_none());
-            results[index] = Some(WriteResult::Rejected {
-                reason: failure.reason.clone(),
-            });
-            all_failures.push(failure);
-        }
+        // Plain records first, so that memberships can name accounts and groups of this batch.
+        let plain: Vec<Accepted> = (0..writes.len())
+            .filter(|&index| writes[index].membership.is_none())
+            .map(|index| Accepted {
+                index,
+                account: None,
+                group: None,
+            })
+            .collect();
+        let mut accepted = plain;
+        let mut memberships_pending = writes.iter().any(|w| w.membership.is_some());
+        loop {
+            for chunk in statement_chunks(writes, std::mem::take(&mut accepted)) {
+                let token = new_id();
+                let ids: Vec<String> = chunk.iter().map(|_| new_id()).collect();
+                let mut query = sqlx::query(AssertSqlSafe(upsert_sql(chunk.len())))
+                    .bind(&scope.tenant_id)
+                    .bind(&scope.integration_id)
+                    .bind(now)
+                    .bind(run.run_id.as_deref())
+                    .bind(&token);
+                for (entry, id) in chunk.iter().zip(&ids) {
+                    let write = &writes[entry.index];
+                    query = query
+                        .bind(id)
+                        .bind(&write.model)
+                        .bind(&write.lookup_key)
+                        .bind(&write.variant)
+                        .bind(&write.fields_json)
+                        .bind(&write.raw_json)
+                        .bind(&write.content_hash)
+                        .bind(entry.account.as_deref())
+                        .bind(entry.group.as_deref());
+                }
+                let rows = query.fetch_all(&mut *c).await?;
 
-        for chunk in statement_chunks(writes, accepted) {
-            let token = new_id();
-            let ids: Vec<String> = chunk.iter().map(|_| new_id()).collect();
-            let mut query = sqlx::query(AssertSqlSafe(upsert_sql(chunk.len())))
-                .bind(&scope.tenant_id)
-                .bind(&scope.integration_id)
-                .bind(now)
-                .bind(run.run_id.as_deref())
-                .bind(&token);
-            for (entry, id) in chunk.iter().zip(&ids) {
-                let write = &writes[entry.index];
-                query = query
-                    .bind(id)
-                    .bind(&write.model)
-                    .bind(&write.lookup_key)
-                    .bind(&write.variant)
-                    .bind(&write.fields_json)
-                    .bind(&write.raw_json)
-                    .bind(&write.content_hash)
-                    .bind(entry.account.as_deref())
-                    .bind(entry.group.as_deref());
+                let mut by_key: HashMap<(&str, &str), (usize, &str)> =
+                    HashMap::with_capacity(chunk.len());
+                for (entry, id) in chunk.iter().zip(&ids) {
+                    let write = &writes[entry.index];
+                    by_key.insert(
+                        (write.model.as_str(), write.lookup_key.as_str()),
+                        (entry.index, id.as_str()),
+                    );
+                }
+                for row in rows {
+                    let model: String = row.try_get("model")?;
+                    let lookup_key: String = row.try_get("lookup_key")?;
+                    let id: String = row.try_get("id")?;
+                    let written_by: String = row.try_get("write_token")?;
+                    let Some((index, inserted_id)) =
+                        by_key.get(&(model.as_str(), lookup_key.as_str()))
+                    else {
+                        return Err(RecordsError::Invalid(format!(
+                            "the upsert returned an unexpected row for {model}"
+                        )));
+                    };
+                    results[*index] = Some(if id == *inserted_id {
+                        WriteResult::Created
+                    } else if written_by == token {
+                        WriteResult::Updated
+                    } else {
+                        WriteResult::Unchanged
+                    });
+                }
             }
-            let rows = query.fetch_all(&mut *c).await?;
+            if !memberships_pending {
+                break;
+            }
+            memberships_pending = false;
 
-            let mut by_key: HashMap<(&str, &str), (usize, &str)> =
-                HashMap::with_capacity(chunk.len());
-            for (entry, id) in chunk.iter().zip(&ids) {
-                let write = &writes[entry.index];
-                by_key.insert(
-                    (write.model.as_str(), write.lookup_key.as_str()),
-                    (entry.index, id.as_str()),
-                );
+            let mut references = References::default();
+            let memberships = writes.iter().filter_map(|w| w.membership.as_ref());
+            let accounts: HashSet<&str> = memberships
+                .clone()
+                .map(|m| m.account_external_id.as_str())
+                .collect();
+            let groups: HashSet<&str> = memberships.map(|m| m.group_external_id.as_str()).collect();
+            for (model, keys, into) in [
+                ("DirectoryAccount", accounts, &mut references.accounts),
+                ("DirectoryGroup", groups, &mut references.groups),
+            ] {
+                let keys: Vec<&str> = keys.into_iter().collect();
+                for chunk in keys.chunks(KEYS_PER_LOOKUP) {
+                    let placeholders: Vec<String> =
+                        (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
+                    let sql = format!(
+                        "SELECT id, lookup_key FROM ingest_records WHERE tenant_id = $1 \
+                         AND integration_id = $2 AND model = $3 AND lookup_key IN ({})",
+                        placeholders.join(", ")
+                    );
+                    let mut query = sqlx::query(AssertSqlSafe(sql))
+                        .bind(&scope.tenant_id)
+                        .bind(&scope.integration_id)
+                        .bind(model);
+                    for key in chunk {
+                        query = query.bind(*key);
+                    }
+                    for row in query.fetch_all(&mut *c).await? {
+                        into.insert(
+                            row.try_get::<String, _>("lookup_key")?,
+                            row.try_get::<String, _>("id")?,
+                        );
+                    }
+                }
             }
-            for row in rows {
-                let model: String = row.try_get("model")?;
-                let lookup_key: String = row.try_get("lookup_key")?;
-                let id: String = row.try_get("id")?;
-                let written_by: String = row.try_get("write_token")?;
-                let Some((index, inserted_id)) = by_key.get(&(model.as_str(), lookup_key.as_str()))
-                else {
-                    return Err(RecordsError::Invalid(format!(
-                        "the upsert returned an unexpected row for {model}"
-                    )));
+            for (index, write) in writes.iter().enumerate() {
+                let Some(refs) = &write.membership else {
+                    continue;
                 };
-                results[*index] = Some(if id == *inserted_id {
-                    WriteResult::Created
-                } else if written_by == token {
-                    WriteResult::Updated
-                } else {
-                    WriteResult::Unchanged
+                let account = references.accounts.get(&refs.account_external_id);
+                let group = references.groups.get(&refs.group_external_id);
+                if let (Some(account), Some(group)) = (account, group) {
+                    accepted.push(Accepted {
+                        index,
+                        account: Some(account.clone()),
+                        group: Some(group.clone()),
+                    });
+                    continue;
+                }
+                let failure = unresolved(write, refs, account.is_none());
+                results[index] = Some(WriteResult::Rejected {
+                    reason: failure.reason.clone(),
                 });
+                all_failures.push(failure);
             }
         }
 

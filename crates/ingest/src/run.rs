@@ -1,0 +1,304 @@
+//! An ingest run: payload sets in, batched transactional upserts out, counters kept, failures
+//! stored, and for a directory sync the tombstoning of what a complete run did not see.
+
+use serde::Serialize;
+use serde_json::Value;
+use tributary_core::{IngestPayloadSet, MappingEnvelope};
+use tributary_model::{DIRECTORY_SCHEMAS, DirectoryMembership, IngestModel};
+use tributary_store::Db;
+use tributary_store::records::{
+    self, Counters, FailureWrite, MembershipRefs, RecordScope, RecordWrite, RecordsError, RunRef,
+    RunStatus,
+};
+
+use crate::canonical::{canonical, content_hash};
+use crate::error::{IngestError, RecordError};
+use crate::mapper::{MapOutcome, MappedRecord, Mapper};
+
+/// Who the payloads belong to and which run produced them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestContext {
+    pub tenant_id: String,
+    pub integration_id: String,
+    /// The operation run or webhook run, stamped on the records it touches.
+    pub run_id: Option<String>,
+}
+
+/// How a run batches and whether it is a directory sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestOptions {
+    /// Records per transaction; memory use is bounded by it. Default 500.
+    pub batch_size: usize,
+    /// Whether the run is a directory sync (tombstones on completion). `None`: yes when the
+    /// mapper's contracts declare a directory schema.
+    pub directory_sync: Option<bool>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            directory_sync: None,
+        }
+    }
+}
+
+/// Whether the emitter handed over everything it had (a full listing) or only part of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completeness {
+    Complete,
+    /// A page limit, a cancelled sync, a provider error on one resource: nothing is tombstoned.
+    Partial,
+}
+
+/// The outcome of a finished run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    pub ingest_run_id: String,
+    pub directory_sync: bool,
+    pub status: RunStatus,
+    pub counters: Counters,
+}
+
+/// A run in progress. Feed it with [`IngestRun::ingest`] (or [`IngestRun::push`]), then end it
+/// with [`IngestRun::finish`] or [`IngestRun::fail`]; a run dropped without either stays
+/// `running` in the database and never tombstones.
+pub struct IngestRun<'a> {
+    db: &'a Db,
+    mapper: &'a Mapper,
+    scope: RecordScope,
+    run: RunRef,
+    ingest_run_id: String,
+    directory_sync: bool,
+    batch_size: usize,
+    counters: Counters,
+    pending: Vec<RecordWrite>,
+    pending_failures: Vec<FailureWrite>,
+}
+
+impl<'a> IngestRun<'a> {
+    /// Records the start of a run (an `ingest_runs` row).
+    pub async fn begin(
+        db: &'a Db,
+        mapper: &'a Mapper,
+        context: &IngestContext,
+        options: IngestOptions,
+    ) -> Result<Self, IngestError> {
+        let directory_sync = options
+            .directory_sync
+            .unwrap_or_else(|| DIRECTORY_SCHEMAS.iter().any(|s| mapper.declares(s)));
+        let scope = RecordScope {
+            tenant_id: context.tenant_id.clone(),
+            integration_id: context.integration_id.clone(),
+        };
+        let row = records::begin_ingest_run(db, &scope, context.run_id.as_deref(), directory_sync)
+            .await?;
+        let batch_size = options.batch_size.max(1);
+        Ok(Self {
+            db,
+            mapper,
+            scope,
+            run: RunRef {
+                ingest_run_id: Some(row.id.clone()),
+                run_id: context.run_id.clone(),
+            },
+            ingest_run_id: row.id,
+            directory_sync,
+            batch_size,
+            counters: Counters::default(),
+            pending: Vec::with_capacity(batch_size),
+            pending_failures: Vec::new(),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.ingest_run_id
+    }
+
+    /// The counters so far (writes still pending are not yet counted as created/updated).
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Runs every envelope of every set through the pipeline, writing full batches as they fill.
+    pub async fn ingest(&mut self, sets: &[IngestPayloadSet]) -> Result<(), IngestError> {
+        for set in sets {
+            for (index, envelope) in set.envelopes.iter().enumerate() {
+                self.push(&set.schema, envelope, index).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one envelope (position `index` in its set) through the pipeline. A payload that fails
+    /// is counted, logged and queued for the failures table; only a database error is returned.
+    pub async fn push(
+        &mut self,
+        schema: &str,
+        envelope: &MappingEnvelope,
+        index: usize,
+    ) -> Result<(), IngestError> {
+        self.counters.seen += 1;
+        match self.mapper.map(schema, envelope, index) {
+            Ok(MapOutcome::Mapped(record)) => {
+                let write = record_write(record, &envelope.payload, index);
+                self.pending.push(write);
+            }
+            Ok(MapOutcome::Filtered(_)) => self.counters.filtered += 1,
+            Err(error) => self.reject(&error, &envelope.payload),
+        }
+        if self.pending.len() >= self.batch_size || self.pending_failures.len() >= self.batch_size {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, error: &RecordError, payload: &Value) {
+        self.counters.failed += 1;
+        tracing::warn!(
+            definition = %error.definition_id,
+            mapping = %error.mapping,
+            payload_index = error.record.index,
+            code = error.failure.code(),
+            key = error.failure.key().unwrap_or(""),
+            "ingest payload rejected: {error}"
+        );
+        self.pending_failures.push(FailureWrite {
+            schema: error.schema.clone(),
+            variant: error.variant.clone(),
+            mapping: error.mapping.clone(),
+            payload_index: i64::try_from(error.record.index).unwrap_or(i64::MAX),
+            code: error.failure.code().to_owned(),
+            failed_key: error.failure.key().map(str::to_owned),
+            reason: error.to_string(),
+            raw_json: canonical(payload),
+        });
+    }
+
+    /// Writes the pending batch and failures in one transaction.
+    async fn flush(&mut self) -> Result<(), IngestError> {
+        if self.pending.is_empty() && self.pending_failures.is_empty() {
+            return Ok(());
+        }
+        let writes = std::mem::take(&mut self.pending);
+        let failures = std::mem::take(&mut self.pending_failures);
+        let results =
+            records::write_batch(self.db, &self.scope, &self.run, &writes, &failures).await?;
+        for (result, write) in results.iter().zip(&writes) {
+            if let records::WriteResult::Rejected { reason } = result {
+                tracing::warn!(
+                    definition = %self.mapper.definition_id(),
+                    model = %write.model,
+                    payload_index = write.payload_index,
+                    code = "unresolved_reference",
+                    "ingest record rejected: {reason}"
+                );
+            }
+            self.counters.count(result);
+        }
+        self.pending = writes;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Writes what is pending and closes the run: `completed` when the emitter says the listing
+    /// is complete and no payload failed, else `partial`. A completed directory sync tombstones
+    /// the integration's directory records it did not see.
+    pub async fn finish(mut self, completeness: Completeness) -> Result<IngestReport, IngestError> {
+        if let Err(error) = self.flush().await {
+            return Err(self.close_failed(error).await);
+        }
+        let status = if completeness == Completeness::Complete && self.counters.failed == 0 {
+            RunStatus::Completed
+        } else {
+            RunStatus::Partial
+        };
+        self.close(status, None).await
+    }
+
+    /// Closes the run as failed (nothing is tombstoned), dropping what is pending.
+    pub async fn fail(self, reason: &str) -> Result<IngestReport, IngestError> {
+        self.close(RunStatus::Failed, Some(reason)).await
+    }
+
+    async fn close_failed(self, error: IngestError) -> IngestError {
+        let reason = error.to_string();
+        match self.close(RunStatus::Failed, Some(&reason)).await {
+            Ok(_) => error,
+            Err(close_error) => {
+                tracing::error!("could not mark ingest run failed: {close_error}");
+                error
+            }
+        }
+    }
+
+    async fn close(
+        mut self,
+        status: RunStatus,
+        error: Option<&str>,
+    ) -> Result<IngestReport, IngestError> {
+        let tombstoned =
+            records::finish_ingest_run(self.db, &self.ingest_run_id, status, &self.counters, error)
+                .await?;
+        self.counters.tombstoned = tombstoned;
+        Ok(IngestReport {
+            ingest_run_id: self.ingest_run_id,
+            directory_sync: self.directory_sync,
+            status,
+            counters: self.counters,
+        })
+    }
+}
+
+/// Runs payload sets through a fresh run and finishes it: `completeness` says whether the sets
+/// are the emitter's full listing. A database error fails the run and is returned.
+pub async fn ingest_payload_sets(
+    db: &Db,
+    mapper: &Mapper,
+    context: &IngestContext,
+    sets: &[IngestPayloadSet],
+    completeness: Completeness,
+    options: IngestOptions,
+) -> Result<IngestReport, IngestError> {
+    let mut run = IngestRun::begin(db, mapper, context, options).await?;
+    match run.ingest(sets).await {
+        Ok(()) => run.finish(completeness).await,
+        Err(error) => Err(run.close_failed(error).await),
+    }
+}
+
+/// The store write of a mapped record: canonical texts, content hash, membership references.
+fn record_write(record: MappedRecord, payload: &Value, index: usize) -> RecordWrite {
+    let membership = (record.schema == DirectoryMembership::METADATA.schema).then(|| {
+        let text = |key: &str| {
+            record
+                .fields
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        MembershipRefs {
+            account_external_id: text("accountExternalID"),
+            group_external_id: text("groupExternalID"),
+        }
+    });
+    let raw_json = canonical(payload);
+    let fields_json = canonical(&Value::Object(record.fields));
+    RecordWrite {
+        model: record.schema.to_owned(),
+        variant: record.variant,
+        lookup_key: record.lookup_key,
+        content_hash: content_hash(&fields_json, &raw_json),
+        fields_json,
+        raw_json,
+        membership,
+        payload_index: i64::try_from(index).unwrap_or(i64::MAX),
+    }
+}
+
+impl From<RecordsError> for IngestError {
+    fn from(error: RecordsError) -> Self {
+        IngestError::Store(error)
+    }
+}

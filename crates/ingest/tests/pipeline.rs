@@ -1,0 +1,455 @@
+//! The whole pipeline against a real database, on SQLite and PostgreSQL: counters, failures kept
+//! without stopping the batch, unchanged records, directory-sync tombstoning and restore.
+//!
+//! PostgreSQL: `postgres://postgres@127.0.0.1/test` or `TRIBUTARY_TEST_POSTGRES_URL`, one schema
+//! per test; with `CI=true` it must be reachable.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{Value, json};
+use tributary_cel::CelEngine;
+use tributary_core::{IngestContract, IngestPayloadSet, MappingEnvelope, MappingRegistration};
+use tributary_ingest::{
+    Completeness, Counters, IngestContext, IngestOptions, IngestRun, Mapper, RunStatus,
+    ingest_payload_sets,
+};
+use tributary_store::records::{self, FailureQuery, RecordQuery};
+use tributary_store::{Db, OpenOptions};
+
+async fn databases() -> Vec<(&'static str, Db, Option<tempfile::TempDir>)> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ingest.db").display());
+    let mut all = vec![("sqlite", Db::open(&url).await.unwrap(), Some(dir))];
+    let pg_url = std::env::var("TRIBUTARY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1/test".into());
+    let schema = format!(
+        "ingest_{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    match Db::open_with(OpenOptions::new(&pg_url).postgres_schema(schema)).await {
+        Ok(db) => all.push(("postgres", db, None)),
+        Err(error) if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!("PostgreSQL unreachable ({error}); skipping the PostgreSQL half outside CI")
+        }
+        Err(error) => panic!("PostgreSQL is required in CI: {error}"),
+    }
+    all
+}
+
+fn mapper() -> Mapper {
+    let mappings = [
+        MappingRegistration::new("DirectoryAccount")
+            .filter("payload.type != 'app'")
+            .map(r#"{"externalID": payload.id, "canonicalEmail": payload.email, "status": payload.status}"#),
+        MappingRegistration::new("DirectoryGroup").map(r#"{"externalID": payload.id, "displayName": payload.name}"#),
+        MappingRegistration::new("DirectoryMembership")
+            .map(r#"{"accountExternalID": payload.user, "groupExternalID": payload.group}"#),
+    ];
+    let contracts =
+        ["DirectoryAccount", "DirectoryGroup", "DirectoryMembership"].map(IngestContract::new);
+    Mapper::new(&CelEngine::default(), "acme", &mappings, &contracts).unwrap()
+}
+
+fn context(run: &str) -> IngestContext {
+    IngestContext {
+        tenant_id: "t1".into(),
+        integration_id: "i1".into(),
+        run_id: Some(run.into()),
+    }
+}
+
+fn user(id: &str, status: &str) -> MappingEnvelope {
+    MappingEnvelope::new(
+        json!({"id": id, "email": format!("{id}@example.com"), "status": status, "type": "user"}),
+    )
+}
+
+fn accounts(envelopes: Vec<MappingEnvelope>) -> IngestPayloadSet {
+    IngestPayloadSet::new("DirectoryAccount", envelopes)
+}
+
+async fn live_keys(db: &Db, model: &str) -> Vec<String> {
+    let mut keys: Vec<String> = records::list_records(
+        db,
+        &RecordQuery {
+            tenant_id: "t1".into(),
+            model: Some(model.into()),
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| r.lookup_key)
+    .collect();
+    keys.sort();
+    keys
+}
+
+async fn sync(
+    db: &Db,
+    run: &str,
+    sets: &[IngestPayloadSet],
+    completeness: Completeness,
+) -> tributary_ingest::IngestReport {
+    // Let the clock move so that "seen since the run started" is unambiguous at millisecond scale.
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    ingest_payload_sets(
+        db,
+        &mapper(),
+        &context(run),
+        sets,
+        completeness,
+        IngestOptions {
+            batch_size: 2,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_bad_payload_is_counted_kept_and_does_not_stop_the_batch() {
+    for (name, db, _dir) in databases().await {
+        let sets = [accounts(vec![
+            user("a", "ACTIVE"),
+            user("b", "enabled"),
+            MappingEnvelope::new(json!({"id": "app1", "type": "app"})),
+            user("c", "SUSPENDED"),
+            MappingEnvelope::new(json!({"id": "v1"})).variant("vendor"),
+        ])];
+        let report = sync(&db, "r1", &sets, Completeness::Complete).await;
+        assert_eq!(
+            report.counters,
+            Counters {
+                seen: 5,
+                created: 2,
+                filtered: 1,
+                failed: 2,
+                ..Default::default()
+            },
+            "{name}"
+        );
+        assert_eq!(
+            report.status,
+            RunStatus::Partial,
+            "{name}: failures make the run partial"
+        );
+        assert_eq!(
+            live_keys(&db, "DirectoryAccount").await,
+            ["a", "c"],
+            "{name}"
+        );
+
+        let failures = records::list_failures(
+            &db,
+            &FailureQuery {
+                tenant_id: "t1".into(),
+                ingest_run_id: Some(report.ingest_run_id.clone()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let codes: Vec<_> = failures
+            .iter()
+            .map(|f| (f.code.as_str(), f.payload_index))
+            .collect();
+        assert_eq!(
+            codes,
+            [("bad_enum_value", 1), ("mapping_not_found", 4)],
+            "{name}"
+        );
+        assert_eq!(failures[0].failed_key.as_deref(), Some("status"));
+        assert!(
+            failures[0]
+                .reason
+                .contains("definition `acme`, mapping DirectoryAccount, payload #1"),
+            "{}",
+            failures[0].reason
+        );
+        assert_eq!(
+            failures[0].raw_payload["id"], "b",
+            "{name}: the payload is kept for inspection"
+        );
+
+        let stored = records::get_ingest_run(&db, "t1", &report.ingest_run_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.counters, report.counters, "{name}");
+        assert!(stored.directory_sync, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn unchanged_records_are_counted_and_not_rewritten() {
+    for (name, db, _dir) in databases().await {
+        let set = || [accounts(vec![user("a", "ACTIVE"), user("b", "ACTIVE")])];
+        let first = sync(&db, "r1", &set(), Completeness::Complete).await;
+        assert_eq!(first.counters.created, 2, "{name}");
+        let before = records::list_records(
+            &db,
+            &RecordQuery {
+                tenant_id: "t1".into(),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+        let second = sync(&db, "r2", &set(), Completeness::Complete).await;
+        assert_eq!(
+            second.counters,
+            Counters {
+                seen: 2,
+                unchanged: 2,
+                ..Default::default()
+            },
+            "{name}"
+        );
+        let after = records::list_records(
+            &db,
+            &RecordQuery {
+                tenant_id: "t1".into(),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        for (old, new) in before.iter().zip(&after) {
+            assert_eq!(old.changed_at, new.changed_at, "{name}");
+            assert_eq!(new.changed_run_id.as_deref(), Some("r1"), "{name}");
+            assert_eq!(new.last_run_id.as_deref(), Some("r2"), "{name}");
+        }
+
+        let third = sync(
+            &db,
+            "r3",
+            &[accounts(vec![user("a", "SUSPENDED"), user("b", "ACTIVE")])],
+            Completeness::Complete,
+        )
+        .await;
+        assert_eq!(
+            third.counters,
+            Counters {
+                seen: 2,
+                updated: 1,
+                unchanged: 1,
+                ..Default::default()
+            },
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_a_complete_successful_sync_tombstones_and_a_returning_record_is_restored() {
+    for (name, db, _dir) in databases().await {
+        let everyone = || {
+            [
+                accounts(vec![user("a", "ACTIVE"), user("b", "ACTIVE")]),
+                IngestPayloadSet::new(
+                    "DirectoryGroup",
+                    vec![MappingEnvelope::new(json!({"id": "g", "name": "G"}))],
+                ),
+                IngestPayloadSet::new(
+                    "DirectoryMembership",
+                    vec![
+                        MappingEnvelope::new(json!({"user": "a", "group": "g"})),
+                        MappingEnvelope::new(json!({"user": "b", "group": "g"})),
+                    ],
+                ),
+            ]
+        };
+        let first = sync(&db, "r1", &everyone(), Completeness::Complete).await;
+        assert_eq!(first.counters.created, 5, "{name}");
+        assert_eq!(first.status, RunStatus::Completed, "{name}");
+
+        let only_a = || {
+            [
+                accounts(vec![user("a", "ACTIVE")]),
+                IngestPayloadSet::new(
+                    "DirectoryGroup",
+                    vec![MappingEnvelope::new(json!({"id": "g", "name": "G"}))],
+                ),
+                IngestPayloadSet::new(
+                    "DirectoryMembership",
+                    vec![MappingEnvelope::new(json!({"user": "a", "group": "g"}))],
+                ),
+            ]
+        };
+        // A partial listing tombstones nothing.
+        let partial = sync(&db, "r2", &only_a(), Completeness::Partial).await;
+        assert_eq!(
+            (partial.status, partial.counters.tombstoned),
+            (RunStatus::Partial, 0),
+            "{name}"
+        );
+        // Nor does a complete listing in which one payload failed.
+        let mut with_failure = only_a();
+        with_failure[0].envelopes.push(user("z", "nope"));
+        let failed = sync(&db, "r3", &with_failure, Completeness::Complete).await;
+        assert_eq!(
+            (failed.status, failed.counters.tombstoned),
+            (RunStatus::Partial, 0),
+            "{name}"
+        );
+        assert_eq!(
+            live_keys(&db, "DirectoryAccount").await,
+            ["a", "b"],
+            "{name}"
+        );
+
+        // A complete, clean listing without `b` tombstones b and its membership.
+        let complete = sync(&db, "r4", &only_a(), Completeness::Complete).await;
+        assert_eq!(
+            (complete.status, complete.counters.tombstoned),
+            (RunStatus::Completed, 2),
+            "{name}"
+        );
+        assert_eq!(live_keys(&db, "DirectoryAccount").await, ["a"], "{name}");
+        assert_eq!(
+            live_keys(&db, "DirectoryMembership").await,
+            [r#"["a","g"]"#],
+            "{name}"
+        );
+
+        // b comes back: restored (counted as updated), with its membership.
+        let back = sync(&db, "r5", &everyone(), Completeness::Complete).await;
+        assert_eq!(
+            back.counters,
+            Counters {
+                seen: 5,
+                updated: 2,
+                unchanged: 3,
+                ..Default::default()
+            },
+            "{name}"
+        );
+        assert_eq!(
+            live_keys(&db, "DirectoryAccount").await,
+            ["a", "b"],
+            "{name}"
+        );
+        assert_eq!(
+            live_keys(&db, "DirectoryMembership").await.len(),
+            2,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_run_tombstones_nothing_and_records_its_reason() {
+    for (name, db, _dir) in databases().await {
+        sync(
+            &db,
+            "r1",
+            &[accounts(vec![user("a", "ACTIVE"), user("b", "ACTIVE")])],
+            Completeness::Complete,
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        let mapper = mapper();
+        let mut run = IngestRun::begin(&db, &mapper, &context("r2"), IngestOptions::default())
+            .await
+            .unwrap();
+        run.ingest(&[accounts(vec![user("a", "ACTIVE")])])
+            .await
+            .unwrap();
+        let report = run.fail("provider returned 500 on page 2").await.unwrap();
+        assert_eq!(
+            (report.status, report.counters.tombstoned),
+            (RunStatus::Failed, 0),
+            "{name}"
+        );
+        assert_eq!(
+            live_keys(&db, "DirectoryAccount").await,
+            ["a", "b"],
+            "{name}"
+        );
+        let stored = records::get_ingest_run(&db, "t1", &report.ingest_run_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.error.as_deref(),
+            Some("provider returned 500 on page 2"),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_non_directory_run_never_tombstones() {
+    for (name, db, _dir) in databases().await {
+        let mappings = [MappingRegistration::new("Finding")
+            .map(r#"{"externalID": payload.id, "severity": payload.sev}"#)];
+        let mapper = Mapper::new(
+            &CelEngine::default(),
+            "scanner",
+            &mappings,
+            &[IngestContract::new("Finding")],
+        )
+        .unwrap();
+        let findings = |ids: &[&str]| {
+            [IngestPayloadSet::new(
+                "Finding",
+                ids.iter()
+                    .map(|id| MappingEnvelope::new(json!({"id": id, "sev": "HIGH"})))
+                    .collect(),
+            )]
+        };
+        let first = ingest_payload_sets(
+            &db,
+            &mapper,
+            &context("r1"),
+            &findings(&["f1", "f2"]),
+            Completeness::Complete,
+            IngestOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert!(!first.directory_sync, "{name}");
+        let second = ingest_payload_sets(
+            &db,
+            &mapper,
+            &context("r2"),
+            &findings(&["f1"]),
+            Completeness::Complete,
+            IngestOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(second.counters.tombstoned, 0, "{name}");
+        assert_eq!(live_keys(&db, "Finding").await, ["f1", "f2"], "{name}");
+        let record = &records::list_records(
+            &db,
+            &RecordQuery {
+                tenant_id: "t1".into(),
+                model: Some("Finding".into()),
+                limit: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()[0];
+        assert_eq!(
+            record.fields,
+            json!({"externalID": "f1", "severity": "HIGH"}) as Value,
+            "{name}"
+        );
+    }
+}
