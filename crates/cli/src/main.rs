@@ -19,12 +19,27 @@ enum Command {
     /// Inspect and validate the built-in provider definitions.
     #[command(subcommand)]
     Definitions(commands::definitions::Command),
+    /// Prepares the data directory, the database (migrations applied) and the key ring, checks
+    /// the built-in catalog and says what it set up.
+    Init(commands::init::InitArgs),
+    /// The key ring that encrypts stored credentials and webhook secrets.
+    #[command(subcommand)]
+    Keys(commands::keys::Command),
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Definitions(command) => commands::definitions::run(command),
+        Command::Init(args) => block_on(commands::init::run(args)),
+        Command::Keys(command) => block_on(commands::keys::run(command)),
     };
     match result {
         Ok(code) => code,
