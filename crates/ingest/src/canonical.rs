@@ -15,7 +15,7 @@ pub fn write_canonical(value: &Value, out: &mut String) {
                 if index > 0 {
                     out.push(',');
                 }
-                push_scalar(&Value::String(key.clone()), out);
+                out.push_str(&serde_json::to_string(key).expect("strings serialize"));
                 out.push(':');
                 write_canonical(item, out);
             }

@@ -34,10 +34,10 @@ CREATE TABLE ingest_records (
     UNIQUE (tenant_id, integration_id, model, lookup_key)
 );
 
+-- Listing a tenant's records of a model. Listing one integration's records and tombstoning use
+-- the unique index's (tenant_id, integration_id, model) prefix: every extra index is one more
+-- b-tree written by each upsert.
 CREATE INDEX ingest_records_by_model ON ingest_records (tenant_id, model, id);
-CREATE INDEX ingest_records_by_integration ON ingest_records (tenant_id, integration_id, model, id);
-CREATE INDEX ingest_records_last_seen ON ingest_records (integration_id, model, last_seen_at)
-    WHERE deleted_at IS NULL;
 
 -- One row per ingest run: a directory sync, or any other batch of ingest payloads.
 CREATE TABLE ingest_runs (
