@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use crate::OperationError;
+use crate::{IngestPayloadSet, OperationError};
 
 /// The integration an operation, client build, auth step or webhook handler works for.
 #[derive(Debug, Clone)]
@@ -57,12 +57,26 @@ pub trait RunHooks: Send + Sync {
 
     /// Whether the run was cancelled; long operations check it between pages.
     fn is_cancelled(&self) -> bool;
+
+    /// Hands a page of ingest payloads to the ingest path now, before the operation returns, so
+    /// memory stays bounded by a page and a checkpoint saved after this call is safe to resume
+    /// from. Payload sets an ingest handler returns are ingested after it returns.
+    fn emit(&self, set: IngestPayloadSet) -> BoxFuture<'_, Result<(), OperationError>>;
 }
 
-/// Run hooks for executions with no stored run.
+/// Run hooks for executions with no stored run: checkpoints stay in memory and emitted payloads
+/// are kept for the caller ([`DetachedRun::take_emitted`]).
 #[derive(Debug, Default)]
 pub struct DetachedRun {
     checkpoint: std::sync::Mutex<Option<Value>>,
+    emitted: std::sync::Mutex<Vec<IngestPayloadSet>>,
+}
+
+impl DetachedRun {
+    /// The payload sets emitted so far, in order, leaving none behind.
+    pub fn take_emitted(&self) -> Vec<IngestPayloadSet> {
+        std::mem::take(&mut *self.emitted.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 impl RunHooks for DetachedRun {
@@ -90,6 +104,14 @@ impl RunHooks for DetachedRun {
     fn is_cancelled(&self) -> bool {
         false
     }
+
+    fn emit(&self, set: IngestPayloadSet) -> BoxFuture<'_, Result<(), OperationError>> {
+        self.emitted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(set);
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Everything an operation handler receives besides its config, client and credentials.
@@ -103,11 +125,24 @@ pub struct OperationContext {
 
 impl OperationContext {
     pub fn detached(integration: IntegrationContext) -> Self {
+        Self::with_hooks(integration, None, Arc::new(DetachedRun::default()))
+    }
+
+    pub fn with_hooks(
+        integration: IntegrationContext,
+        run_id: Option<String>,
+        run: Arc<dyn RunHooks>,
+    ) -> Self {
         Self {
             integration,
-            run_id: None,
-            run: Arc::new(DetachedRun::default()),
+            run_id,
+            run,
         }
+    }
+
+    /// See [`RunHooks::emit`].
+    pub async fn emit(&self, set: IngestPayloadSet) -> Result<(), OperationError> {
+        self.run.emit(set).await
     }
 
     pub fn log(&self, level: LogLevel, message: &str) {

@@ -6,6 +6,8 @@
 
 mod checks;
 mod config;
+#[cfg(feature = "okta")]
+pub mod okta;
 
 pub use checks::StandardChecks;
 pub use config::CatalogConfig;
@@ -15,8 +17,13 @@ use tributary_core::{Definition, Registry, registry::RegistryErrors};
 /// Every built-in definition enabled by Cargo features, built with the operator config.
 ///
 /// Provider packages are added here, one line each, behind `#[cfg(feature = "<id>")]`.
-pub fn catalog(_config: &CatalogConfig) -> Vec<Definition> {
-    Vec::new()
+pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
+    #[allow(unused_mut)]
+    let mut definitions = Vec::new();
+    #[cfg(feature = "okta")]
+    definitions.push(okta::definition(config));
+    let _ = config;
+    definitions
 }
 
 /// Validates and indexes the built-in catalog.

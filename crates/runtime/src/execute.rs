@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use tributary_core::{
-    ClientBuildRequest, CredentialBindings, ErrorKind, IntegrationContext, OperationContext,
-    OperationError, OperationOutput, OperationRequest, Registry, schema::Violation,
+    ClientBuildRequest, CredentialBindings, DetachedRun, ErrorKind, IntegrationContext,
+    OperationContext, OperationError, OperationOutput, OperationRequest, Registry,
+    schema::Violation,
 };
 
 use crate::client_pool::{ClientKey, ClientPool};
@@ -51,6 +52,9 @@ pub struct Execution {
     pub credentials: CredentialBindings,
     /// Identifies the credentials' stored versions, so a rotated credential gets a new client.
     pub credential_version: i64,
+    /// For executions with no stored run: where pages the handler emitted are kept, to be
+    /// returned with its output.
+    detached: Option<Arc<DetachedRun>>,
 }
 
 impl Execution {
@@ -62,12 +66,33 @@ impl Execution {
         credentials: CredentialBindings,
         credential_version: i64,
     ) -> Self {
+        let run = Arc::new(DetachedRun::default());
         Self {
-            context: OperationContext::detached(integration),
+            context: OperationContext::with_hooks(integration, None, Arc::clone(&run) as _),
             operation: operation.into(),
             config,
             credentials,
             credential_version,
+            detached: Some(run),
+        }
+    }
+
+    /// An execution belonging to a stored run whose hooks persist logs, checkpoints and emitted
+    /// pages.
+    pub fn in_run(
+        context: OperationContext,
+        operation: impl Into<String>,
+        config: Value,
+        credentials: CredentialBindings,
+        credential_version: i64,
+    ) -> Self {
+        Self {
+            context,
+            operation: operation.into(),
+            config,
+            credentials,
+            credential_version,
+            detached: None,
         }
     }
 }
@@ -173,6 +198,14 @@ impl Executor {
                 credentials: execution.credentials,
             })
             .await?;
-        Ok(output)
+        // With no stored run, pages emitted along the way come back with the output, in order.
+        Ok(match (output, execution.detached) {
+            (OperationOutput::Ingest(returned), Some(run)) => {
+                let mut sets = run.take_emitted();
+                sets.extend(returned);
+                OperationOutput::Ingest(sets)
+            }
+            (output, _) => output,
+        })
     }
 }

@@ -244,16 +244,14 @@ fn admit(state: &Mutex<OktaState>, headers: &HeaderMap) -> Result<HeaderMap, Box
     let mut out = HeaderMap::new();
     let throttled = state.throttle_next > 0;
     if throttled {
+        // The org's budget is spent: it refills at the next window, a second from now.
         state.throttle_next -= 1;
         state.remaining = 0;
+        state.window_reset = now + 1;
     } else {
         state.remaining = state.remaining.saturating_sub(1);
     }
-    let reset = if throttled {
-        now + 1
-    } else {
-        state.window_reset
-    };
+    let reset = state.window_reset;
     out.insert("x-rate-limit-limit", HeaderValue::from(RATE_LIMIT));
     out.insert("x-rate-limit-remaining", HeaderValue::from(state.remaining));
     out.insert("x-rate-limit-reset", HeaderValue::from(reset));

@@ -1,0 +1,110 @@
+//! Okta: users, groups and group memberships from the Users and Groups APIs, with an API token
+//! (`SSWS`). `docs/providers/okta.md` is the user's guide.
+
+mod client;
+mod mappings;
+mod operations;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use tributary_core::{
+    ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
+    DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
+};
+
+pub use client::{OKTA_API, OktaApi};
+pub use operations::{DirectorySync, HealthCheck};
+
+use crate::CatalogConfig;
+
+pub const OKTA: DefinitionId = DefinitionId::new("okta");
+
+/// An Okta API token, created by an administrator under Security > API > Tokens.
+#[derive(StableName, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OktaApiToken {
+    /// The API token (sent as `Authorization: SSWS <token>`). Create it with a read-only
+    /// administrator so the token can read users and groups and nothing more.
+    pub api_token: Secret,
+}
+
+/// What a tenant enters when connecting Okta.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OktaUserInput {
+    /// Your Okta org URL, e.g. `https://acme.okta.com` (an okta.com, oktapreview.com or
+    /// okta-emea.com org, or your custom domain).
+    pub org_url: String,
+    /// An Okta search expression selecting the users to sync, e.g.
+    /// `profile.department eq "Engineering"`. Default: every user, deprovisioned ones included
+    /// (`status pr`), so that deactivations are seen.
+    #[serde(default)]
+    pub search: Option<String>,
+    /// Also sync groups and memberships (default: yes).
+    #[serde(default)]
+    pub sync_groups: Option<bool>,
+    /// A CEL filter every mapped record must pass (see docs/cel.md), e.g.
+    /// `payload.profile.department != "Contractors"`.
+    #[serde(default)]
+    pub filter_expr: Option<String>,
+}
+
+/// Process-wide settings of the Okta definition (`[definitions.okta]`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OktaOperatorConfig {
+    /// Accept `http://127.0.0.1` org URLs. Only for tests and the demo, which run a fake Okta on
+    /// loopback; never enable it in production.
+    #[serde(default)]
+    pub allow_loopback_org_urls: bool,
+}
+
+/// The Okta definition, built with its operator config.
+pub fn definition(config: &CatalogConfig) -> Definition {
+    let operator: OktaOperatorConfig =
+        serde_json::from_value(config.section(OKTA.as_str()).clone()).unwrap_or_default();
+    let mut spec = DefinitionSpec::new(OKTA, "Okta");
+    spec.family = "okta".into();
+    spec.category = "identity".into();
+    spec.description =
+        "Sync Okta users, groups and group memberships into the directory model.".into();
+    spec.docs_url = "https://developer.okta.com/docs/reference/core-okta-api/".into();
+    spec.logo_url = "/ui/logos/okta.svg".into();
+    spec.tags = vec!["directory-sync".into(), "identity".into()];
+
+    Definition::new(spec)
+        .operator_config::<OktaOperatorConfig>()
+        .user_input::<OktaUserInput>()
+        .credential(CredentialRegistration::form::<OktaApiToken>(
+            "Okta API token",
+            "An API token of a read-only administrator.",
+        ))
+        .client(client::registration(operator.allow_loopback_org_urls))
+        .connection(
+            ConnectionRegistration::new(OktaApiToken::NAME, "API token")
+                .description("Connect with an Okta API token (SSWS).")
+                .clients([OKTA_API.id()])
+                .validation_operation(HealthCheck::NAME)
+                .metadata(MetadataResolver::new(operations::resolve_metadata))
+                .disconnect(DisconnectRegistration::local_only(
+                    OktaApiToken::NAME,
+                    "Tributary forgets the token; revoke it in Okta under Security > API > Tokens.",
+                )),
+        )
+        .operation(
+            Operation::<HealthCheck>::new("Checks that the token can read the org")
+                .client(OKTA_API)
+                .inline()
+                .raw(operations::health_check),
+        )
+        .operation(
+            Operation::<DirectorySync>::new("Syncs users, groups and memberships")
+                .client(OKTA_API)
+                .reconcile()
+                .ingests(["DirectoryAccount", "DirectoryGroup", "DirectoryMembership"])
+                .ingest(operations::directory_sync),
+        )
+        .mapping(mappings::account())
+        .mapping(mappings::group())
+        .mapping(mappings::membership())
+}

@@ -1,0 +1,165 @@
+//! Okta operations: the health check and the directory sync, and metadata resolution.
+
+use std::collections::HashSet;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tributary_core::{
+    CredentialBindings, IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MetadataRequest,
+    OperationContext, OperationError, StableName,
+};
+use tributary_providerkit::{Checkpoint, Pagination, Paginator};
+
+use super::{OktaApi, OktaUserInput};
+
+const PAGE_SIZE: &str = "200";
+/// Every user, deprovisioned ones included, so deactivations reach the directory.
+const ALL_USERS: &str = "status pr";
+
+/// Reads the token's own user: proves the token works and can read the org.
+#[derive(StableName, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {}
+
+/// Lists users, then groups and their members.
+#[derive(StableName, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorySync {}
+
+pub async fn health_check(
+    _ctx: OperationContext,
+    _config: HealthCheck,
+    api: &OktaApi,
+    _credentials: CredentialBindings,
+) -> Result<Value, OperationError> {
+    let me: Value = api.http.get("/api/v1/users/me").send_json().await?;
+    Ok(json!({
+        "orgUrl": api.org_url,
+        "userId": me.get("id"),
+        "login": me.pointer("/profile/login"),
+    }))
+}
+
+/// The org URL identifies the external account; nothing secret goes into metadata.
+pub async fn resolve_metadata(
+    request: MetadataRequest,
+) -> Result<Option<IntegrationMetadata>, OperationError> {
+    let input = OktaUserInput::deserialize(&request.integration.user_input)
+        .map_err(|err| OperationError::config(format!("invalid Okta settings: {err}")))?;
+    let org_url = input.org_url.trim().trim_end_matches('/').to_owned();
+    let host = org_url.split("://").nth(1).unwrap_or(&org_url).to_owned();
+    Ok(Some(IntegrationMetadata {
+        external_id: host.clone(),
+        external_name: host,
+        attributes: json!({ "orgUrl": org_url }),
+    }))
+}
+
+/// Emits each page as it arrives and saves the page cursor after it, so a throttled or
+/// interrupted run resumes where it stopped and memory stays bounded by a page.
+pub async fn directory_sync(
+    ctx: OperationContext,
+    _config: DirectorySync,
+    api: &OktaApi,
+    _credentials: CredentialBindings,
+) -> Result<Vec<IngestPayloadSet>, OperationError> {
+    let mut checkpoint = Checkpoint::load(&ctx);
+    let search = api
+        .input
+        .search
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| ALL_USERS.to_owned());
+    let scoped_search = search != ALL_USERS;
+
+    // Users seen by this attempt, to keep memberships to the synced users when a search narrows
+    // them. A resumed attempt that finished the users phase earlier keeps every membership.
+    let mut user_ids = HashSet::new();
+    let users_listed_here = !checkpoint.is_done("users");
+    if users_listed_here {
+        let request = api
+            .http
+            .get("/api/v1/users")
+            .query("limit", PAGE_SIZE)
+            .query("search", &search);
+        let mut pages = Paginator::resume(
+            request,
+            Pagination::link_header(),
+            checkpoint.cursor("users"),
+        );
+        while let Some(page) = pages.next_page().await? {
+            let mut envelopes = Vec::with_capacity(page.items.len());
+            for user in page.items {
+                if let Some(id) = user.get("id").and_then(Value::as_str) {
+                    user_ids.insert(id.to_owned());
+                }
+                let resource = user
+                    .pointer("/profile/login")
+                    .and_then(Value::as_str)
+                    .map(str::to_lowercase)
+                    .unwrap_or_default();
+                envelopes.push(MappingEnvelope::new(user).resource(resource));
+            }
+            ctx.emit(IngestPayloadSet::new("DirectoryAccount", envelopes))
+                .await?;
+            checkpoint
+                .set("users", page.next_cursor.as_deref())
+                .save(&ctx)
+                .await?;
+        }
+    }
+
+    if api.input.sync_groups == Some(false) {
+        return Ok(Vec::new());
+    }
+
+    if !checkpoint.is_done("groups") {
+        let request = api.http.get("/api/v1/groups").query("limit", PAGE_SIZE);
+        let mut pages = Paginator::resume(
+            request,
+            Pagination::link_header(),
+            checkpoint.cursor("groups"),
+        );
+        while let Some(page) = pages.next_page().await? {
+            let mut groups = Vec::with_capacity(page.items.len());
+            let mut memberships = Vec::new();
+            for group in page.items {
+                let Some(group_id) = group.get("id").and_then(Value::as_str).map(str::to_owned)
+                else {
+                    continue;
+                };
+                let members = api
+                    .http
+                    .get(&format!("/api/v1/groups/{group_id}/users"))
+                    .query("limit", PAGE_SIZE);
+                let all = Paginator::resume(members, Pagination::link_header(), None)
+                    .collect_all()
+                    .await?;
+                for member in all {
+                    let member_id = member.get("id").and_then(Value::as_str).unwrap_or_default();
+                    if scoped_search && users_listed_here && !user_ids.contains(member_id) {
+                        continue;
+                    }
+                    memberships.push(
+                        MappingEnvelope::new(
+                            json!({ "group": { "id": group_id }, "member": member }),
+                        )
+                        .resource(format!("{group_id}:{member_id}")),
+                    );
+                }
+                groups.push(MappingEnvelope::new(group).resource(group_id));
+            }
+            // Groups first: memberships reference them.
+            ctx.emit(IngestPayloadSet::new("DirectoryGroup", groups))
+                .await?;
+            ctx.emit(IngestPayloadSet::new("DirectoryMembership", memberships))
+                .await?;
+            checkpoint
+                .set("groups", page.next_cursor.as_deref())
+                .save(&ctx)
+                .await?;
+        }
+    }
+    Ok(Vec::new())
+}
