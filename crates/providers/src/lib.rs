@@ -18,12 +18,11 @@ use tributary_core::{Definition, Registry, registry::RegistryErrors};
 ///
 /// Provider packages are added here, one line each, behind `#[cfg(feature = "<id>")]`.
 pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
-    #[allow(unused_mut)]
-    let mut definitions = Vec::new();
-    #[cfg(feature = "okta")]
-    definitions.push(okta::definition(config));
-    let _ = config;
-    definitions
+    let builders: &[fn(&CatalogConfig) -> Definition] = &[
+        #[cfg(feature = "okta")]
+        okta::definition,
+    ];
+    builders.iter().map(|build| build(config)).collect()
 }
 
 /// Validates and indexes the built-in catalog.
