@@ -25,6 +25,9 @@ enum Command {
     /// The key ring that encrypts stored credentials and webhook secrets.
     #[command(subcommand)]
     Keys(commands::keys::Command),
+    /// Try a definition's mappings on example payloads.
+    #[command(subcommand)]
+    Mappings(commands::mappings::Command),
 }
 
 fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Definitions(command) => commands::definitions::run(command),
         Command::Init(args) => block_on(commands::init::run(args)),
         Command::Keys(command) => block_on(commands::keys::run(command)),
+        Command::Mappings(command) => commands::mappings::run(command),
     };
     match result {
         Ok(code) => code,

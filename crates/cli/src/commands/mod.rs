@@ -3,4 +3,5 @@
 pub mod definitions;
 pub mod init;
 pub mod keys;
+pub mod mappings;
 mod storage;
