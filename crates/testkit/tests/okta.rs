@@ -16,6 +16,7 @@ fn next_link(response: &reqwest::Response) -> Option<String> {
 }
 
 async fn get(url: &str, token: &str) -> reqwest::Response {
+    tributary_providerkit::install_crypto_provider();
     reqwest::Client::new()
         .get(url)
         .header("Authorization", format!("SSWS {token}"))
