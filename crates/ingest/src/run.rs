@@ -1,6 +1,8 @@
 //! An ingest run: payload sets in, batched transactional upserts out, counters kept, failures
 //! stored, and for a directory sync the tombstoning of what a complete run did not see.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::Value;
 use tributary_core::{IngestPayloadSet, MappingEnvelope};
@@ -64,8 +66,8 @@ pub struct IngestReport {
 /// with [`IngestRun::finish`] or [`IngestRun::fail`]; a run dropped without either stays
 /// `running` in the database and never tombstones.
 pub struct IngestRun<'a> {
-    db: &'a Db,
-    mapper: &'a Mapper,
+    db: Db,
+    mapper: MapperHandle<'a>,
     scope: RecordScope,
     run: RunRef,
     ingest_run_id: String,
@@ -74,6 +76,49 @@ pub struct IngestRun<'a> {
     counters: Counters,
     pending: Vec<RecordWrite>,
     pending_failures: Vec<FailureWrite>,
+}
+
+/// The mapper a run applies: borrowed from the caller, or shared so that the run can outlive the
+/// caller's frame (a queued run's hooks keep it across the operation's pages).
+enum MapperHandle<'a> {
+    Borrowed(&'a Mapper),
+    Shared(Arc<Mapper>),
+}
+
+impl std::ops::Deref for MapperHandle<'_> {
+    type Target = Mapper;
+
+    fn deref(&self) -> &Mapper {
+        match self {
+            MapperHandle::Borrowed(mapper) => mapper,
+            MapperHandle::Shared(mapper) => mapper,
+        }
+    }
+}
+
+impl IngestRun<'static> {
+    /// Like [`IngestRun::begin`], with a shared mapper: the run borrows nothing, so it can be
+    /// kept by a long-lived owner (the hooks of a queued operation run).
+    pub async fn begin_shared(
+        db: &Db,
+        mapper: Arc<Mapper>,
+        context: &IngestContext,
+        options: IngestOptions,
+    ) -> Result<Self, IngestError> {
+        let run = IngestRun::begin(db, &mapper, context, options).await?;
+        Ok(IngestRun {
+            mapper: MapperHandle::Shared(Arc::clone(&mapper)),
+            db: run.db,
+            scope: run.scope,
+            run: run.run,
+            ingest_run_id: run.ingest_run_id,
+            directory_sync: run.directory_sync,
+            batch_size: run.batch_size,
+            counters: run.counters,
+            pending: run.pending,
+            pending_failures: run.pending_failures,
+        })
+    }
 }
 
 impl<'a> IngestRun<'a> {
@@ -93,10 +138,11 @@ impl<'a> IngestRun<'a> {
         };
         let row = records::begin_ingest_run(db, &scope, context.run_id.as_deref(), directory_sync)
             .await?;
+        let db = db.clone();
         let batch_size = options.batch_size.max(1);
         Ok(Self {
             db,
-            mapper,
+            mapper: MapperHandle::Borrowed(mapper),
             scope,
             run: RunRef {
                 ingest_run_id: Some(row.id.clone()),
@@ -183,7 +229,7 @@ impl<'a> IngestRun<'a> {
         let writes = std::mem::take(&mut self.pending);
         let failures = std::mem::take(&mut self.pending_failures);
         let results =
-            records::write_batch(self.db, &self.scope, &self.run, &writes, &failures).await?;
+            records::write_batch(&self.db, &self.scope, &self.run, &writes, &failures).await?;
         for (result, write) in results.iter().zip(&writes) {
             if let records::WriteResult::Rejected { reason } = result {
                 tracing::warn!(
@@ -237,9 +283,14 @@ impl<'a> IngestRun<'a> {
         status: RunStatus,
         error: Option<&str>,
     ) -> Result<IngestReport, IngestError> {
-        let tombstoned =
-            records::finish_ingest_run(self.db, &self.ingest_run_id, status, &self.counters, error)
-                .await?;
+        let tombstoned = records::finish_ingest_run(
+            &self.db,
+            &self.ingest_run_id,
+            status,
+            &self.counters,
+            error,
+        )
+        .await?;
         self.counters.tombstoned = tombstoned;
         Ok(IngestReport {
             ingest_run_id: self.ingest_run_id,

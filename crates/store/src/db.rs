@@ -443,6 +443,19 @@ impl Tx {
         Ok(())
     }
 
+    /// Serialises this transaction with every other one locking the same `key`, in any process,
+    /// until it commits or rolls back (PostgreSQL: a transaction-level advisory lock). SQLite
+    /// needs none: its transactions already exclude each other (`BEGIN IMMEDIATE`).
+    pub async fn lock_key(&mut self, key: &str) -> Result<()> {
+        if let TxInner::Postgres(t) = &mut self.inner {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .execute(&mut **t)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn wake_workers_on_commit(&mut self) {
         self.job_wake = Some(self.db.job_wake().clone());
     }

@@ -18,6 +18,12 @@ pub enum IntegrationStatus {
     Errored,
     /// Turned off by the tenant or an operator.
     Disabled,
+    /// The provider refused the stored grant (a revoked refresh token): schedules are stopped
+    /// until a user connects again.
+    NeedsReauth,
+    /// Disconnected by a user or a provider teardown event: credentials, webhook endpoints and
+    /// schedules are gone; ingested records are kept.
+    Disconnected,
 }
 
 impl IntegrationStatus {
@@ -28,6 +34,8 @@ impl IntegrationStatus {
             IntegrationStatus::Connected => "connected",
             IntegrationStatus::Errored => "errored",
             IntegrationStatus::Disabled => "disabled",
+            IntegrationStatus::NeedsReauth => "needs_reauth",
+            IntegrationStatus::Disconnected => "disconnected",
         }
     }
 
@@ -37,6 +45,8 @@ impl IntegrationStatus {
             "connected" => IntegrationStatus::Connected,
             "errored" => IntegrationStatus::Errored,
             "disabled" => IntegrationStatus::Disabled,
+            "needs_reauth" => IntegrationStatus::NeedsReauth,
+            "disconnected" => IntegrationStatus::Disconnected,
             other => return Err(StoreError::Corrupt(format!("integration status {other:?}"))),
         })
     }

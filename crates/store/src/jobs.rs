@@ -340,6 +340,26 @@ impl Jobs<'_> {
         Ok(n > 0)
     }
 
+    /// Cancels the queued or running job of `queue` enqueued with `idempotency_key` (see
+    /// [`Jobs::cancel`]). False if there is none or it had already finished.
+    pub async fn cancel_keyed(&mut self, queue: &str, idempotency_key: &str) -> Result<bool> {
+        let now = now_ms();
+        let mut conn = self.scope.write().await?;
+        let n = on_backend!(conn.exec(), |c| {
+            sqlx::query(
+                "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1, lease_until = NULL \
+                 WHERE queue = $2 AND idempotency_key = $3 AND state IN ('queued', 'running')",
+            )
+            .bind(now)
+            .bind(queue)
+            .bind(idempotency_key)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        Ok(n > 0)
+    }
+
     /// Claims up to `limit` due jobs of `queue` for `worker_id`, leased until now + `lease`.
     pub async fn claim(
         &mut self,

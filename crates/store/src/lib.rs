@@ -26,6 +26,8 @@ pub mod schedules;
 pub mod secret;
 pub mod sessions;
 pub mod tenants;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod webhooks;
 
 pub use db::{Backend, Conn, Db, Exec, Handle, OpenOptions, Scope, Tx, new_id, now_ms};

@@ -84,6 +84,8 @@ pub struct Run {
     pub checkpoint: Option<Value>,
     /// Workflow metadata of the caller.
     pub workflow: Option<Value>,
+    /// What a raw operation returned.
+    pub result: Option<Value>,
     /// Unix ms.
     pub created_at: i64,
     /// Unix ms.
@@ -109,6 +111,7 @@ struct Row {
     error_message: Option<String>,
     checkpoint: Option<String>,
     workflow: Option<String>,
+    result: Option<String>,
     created_at: i64,
     started_at: Option<i64>,
     finished_at: Option<i64>,
@@ -138,6 +141,7 @@ impl TryFrom<Row> for Run {
             error_message: row.error_message,
             checkpoint: parse_opt(row.checkpoint)?,
             workflow: parse_opt(row.workflow)?,
+            result: parse_opt(row.result)?,
             created_at: row.created_at,
             started_at: row.started_at,
             finished_at: row.finished_at,
@@ -147,7 +151,7 @@ impl TryFrom<Row> for Run {
 }
 
 const COLUMNS: &str = "id, tenant_id, integration_id, operation, run_type, status, attempt, config, \
-                       counters, error_kind, error_message, checkpoint, workflow, created_at, \
+                       counters, error_kind, error_message, checkpoint, workflow, result, created_at, \
                        started_at, finished_at, duration_ms";
 
 /// How a run ended.
@@ -161,6 +165,8 @@ pub struct RunOutcome<'a> {
     pub error_kind: Option<&'a str>,
     /// Error message, if it failed.
     pub error_message: Option<&'a str>,
+    /// What a raw operation returned, kept on the run.
+    pub result: Option<&'a Value>,
 }
 
 /// One log line of a run.
@@ -306,11 +312,12 @@ impl Runs<'_> {
         }
         let now = now_ms();
         let counters = serde_json::to_string(outcome.counters)?;
+        let result = outcome.result.map(serde_json::to_string).transpose()?;
         let mut conn = self.scope.write().await?;
         let row: Option<Row> = on_backend!(conn.exec(), |c| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "UPDATE runs SET status = $1, counters = $2, error_kind = $3, error_message = $4, \
-                     finished_at = $5, duration_ms = $5 - COALESCE(started_at, created_at) \
+                     finished_at = $5, duration_ms = $5 - COALESCE(started_at, created_at), result = $8 \
                  WHERE id = $6 AND tenant_id = $7 AND status IN ('pending', 'running') \
                  RETURNING {COLUMNS}"
             )))
@@ -321,10 +328,121 @@ impl Runs<'_> {
             .bind(now)
             .bind(run_id)
             .bind(tenant_id)
+            .bind(result.as_deref())
             .fetch_optional(&mut *c)
             .await?
         });
         row.ok_or(StoreError::NotFound("active run"))?.try_into()
+    }
+
+    /// Puts a running run back to pending after a failed attempt that will be retried, keeping
+    /// the error of that attempt for display. `NotFound` if the run is no longer active (it was
+    /// cancelled meanwhile).
+    pub async fn requeue(
+        &mut self,
+        tenant_id: &str,
+        run_id: &str,
+        error_kind: &str,
+        error_message: &str,
+    ) -> Result<()> {
+        let mut conn = self.scope.write().await?;
+        let n = on_backend!(conn.exec(), |c| {
+            sqlx::query(
+                "UPDATE runs SET status = 'pending', error_kind = $1, error_message = $2 \
+                 WHERE id = $3 AND tenant_id = $4 AND status IN ('pending', 'running')",
+            )
+            .bind(error_kind)
+            .bind(error_message)
+            .bind(run_id)
+            .bind(tenant_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        if n == 0 {
+            Err(StoreError::NotFound("active run"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Seeds a pending run's checkpoint (a run continuing where an earlier, throttled run of the
+    /// same operation stopped).
+    pub async fn seed_checkpoint(
+        &mut self,
+        tenant_id: &str,
+        run_id: &str,
+        checkpoint: &Value,
+    ) -> Result<()> {
+        let checkpoint = serde_json::to_string(checkpoint)?;
+        let mut conn = self.scope.write().await?;
+        on_backend!(conn.exec(), |c| {
+            sqlx::query(
+                "UPDATE runs SET checkpoint = $1 WHERE id = $2 AND tenant_id = $3 AND status = 'pending'",
+            )
+            .bind(&checkpoint)
+            .bind(run_id)
+            .bind(tenant_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// The newest finished run of an integration's operation, if any.
+    pub async fn latest_finished(
+        &mut self,
+        tenant_id: &str,
+        integration_id: &str,
+        operation: &str,
+    ) -> Result<Option<Run>> {
+        let mut conn = self.scope.read().await?;
+        let row: Option<Row> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM runs WHERE tenant_id = $1 AND integration_id = $2 \
+                 AND operation = $3 AND status NOT IN ('pending', 'running') \
+                 ORDER BY created_at DESC, id DESC LIMIT 1"
+            )))
+            .bind(tenant_id)
+            .bind(integration_id)
+            .bind(operation)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        row.map(Run::try_from).transpose()
+    }
+
+    /// Ids of the integration's runs that have not finished.
+    pub async fn active_ids(
+        &mut self,
+        tenant_id: &str,
+        integration_id: &str,
+    ) -> Result<Vec<String>> {
+        let mut conn = self.scope.read().await?;
+        Ok(on_backend!(conn.exec(), |c| {
+            sqlx::query_scalar(
+                "SELECT id FROM runs WHERE tenant_id = $1 AND integration_id = $2 \
+                 AND status IN ('pending', 'running') ORDER BY created_at",
+            )
+            .bind(tenant_id)
+            .bind(integration_id)
+            .fetch_all(&mut *c)
+            .await?
+        }))
+    }
+
+    /// Whether the run was cancelled (cheap; polled by running operations).
+    pub async fn is_cancelled(&mut self, tenant_id: &str, run_id: &str) -> Result<bool> {
+        let mut conn = self.scope.read().await?;
+        let status: Option<String> = on_backend!(conn.exec(), |c| {
+            sqlx::query_scalar("SELECT status FROM runs WHERE id = $1 AND tenant_id = $2")
+                .bind(run_id)
+                .bind(tenant_id)
+                .fetch_optional(&mut *c)
+                .await?
+        });
+        Ok(status.as_deref() == Some("cancelled"))
     }
 
     /// The tenant's run.

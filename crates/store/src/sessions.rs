@@ -133,6 +133,25 @@ impl AuthSessions<'_> {
         Ok((token, expires_at))
     }
 
+    /// Stores what the provider's auth start returned with the session, for its callback.
+    pub async fn set_provider_state(&mut self, token: &[u8], provider_state: &Value) -> Result<()> {
+        let state = serde_json::to_string(provider_state)?;
+        let mut conn = self.scope.write().await?;
+        let n = on_backend!(conn.exec(), |c| {
+            sqlx::query("UPDATE auth_sessions SET provider_state = $1 WHERE token_hash = $2")
+                .bind(&state)
+                .bind(token_hash(token))
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
+        if n == 0 {
+            Err(StoreError::NotFound("auth session"))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Consumes the session for `token`: it is gone afterwards whatever the outcome.
     /// `NotFound` if unknown or already taken, `Expired` if past its TTL.
     pub async fn take(&mut self, token: &[u8]) -> Result<AuthSession> {

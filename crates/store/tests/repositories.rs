@@ -645,6 +645,7 @@ async fn runs_and_logs() {
                     counters: &counters,
                     error_kind: Some("mapping"),
                     error_message: Some("1 record did not map"),
+                    result: None,
                 },
             )
             .await
@@ -693,7 +694,8 @@ async fn runs_and_logs() {
                         status: RunStatus::Running,
                         counters: &counters,
                         error_kind: None,
-                        error_message: None
+                        error_message: None,
+                        result: None,
                     }
                 )
                 .await
