@@ -55,6 +55,9 @@ pub struct Execution {
     /// For executions with no stored run: where pages the handler emitted are kept, to be
     /// returned with its output.
     detached: Option<Arc<DetachedRun>>,
+    /// Whether the client comes from (and stays in) the pool. Setup validation builds a
+    /// throwaway client: its credentials are not saved yet.
+    pooled: bool,
 }
 
 impl Execution {
@@ -74,6 +77,7 @@ impl Execution {
             credentials,
             credential_version,
             detached: Some(run),
+            pooled: true,
         }
     }
 
@@ -93,7 +97,14 @@ impl Execution {
             credentials,
             credential_version,
             detached: None,
+            pooled: true,
         }
+    }
+
+    /// Builds the client for this execution alone instead of taking it from the pool.
+    pub fn unpooled(mut self) -> Self {
+        self.pooled = false;
+        self
     }
 }
 
@@ -182,11 +193,13 @@ impl Executor {
                     integration: execution.context.integration.clone(),
                     credentials,
                 };
-                Some(
+                Some(if execution.pooled {
                     self.pool
                         .get_or_build(key, || registration.build(request))
-                        .await?,
-                )
+                        .await?
+                } else {
+                    registration.build(request).await?
+                })
             }
         };
 

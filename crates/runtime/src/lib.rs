@@ -1,8 +1,35 @@
-//! The integration lifecycle of Tributary: the setup flow, auth flows, credential refresh, the
-//! client pool, dispatch of operations inline or as queued runs, and the reconcile schedule.
+//! The integration lifecycle of Tributary: the setup flow, browser authorization flows (the
+//! keymaker), credential refresh, the client pool, operation runs inline or queued, the reconcile
+//! schedule, disconnect, and the metrics of all of it.
 //!
-//! Work in progress: the pieces that do not need the store are here first.
+//! Every entry point (API, CLI, scheduler, webhooks, workflow callers) goes through [`Runtime`].
 
 pub mod client_pool;
+mod config;
+mod credentials;
+mod disconnect;
+mod error;
 pub mod execute;
+mod keymaker;
+mod mappers;
+mod metrics;
+mod reconcile;
+mod run_hooks;
+mod runs;
+mod runtime;
 pub mod schedule;
+mod setup;
+
+pub use config::RuntimeConfig;
+pub use credentials::{EXPIRES_AT_FIELD, REFRESH_TOKEN_FIELD};
+pub use disconnect::DisconnectReport;
+pub use error::{RuntimeError, SetupStep};
+pub use execute::{ExecuteError, Execution, Executor};
+pub use mappers::INTEGRATION_FILTER_FIELD;
+pub use metrics::Metrics;
+pub use runs::{
+    InlineResult, RUN_JOB_KIND, RUN_TYPE_INLINE, RUN_TYPE_QUEUED, RUN_TYPE_RECONCILE, RunDetails,
+    RunRequest,
+};
+pub use runtime::Runtime;
+pub use setup::{AuthRedirect, ConnectOutcome, ConnectRequest, Connected, CreatedWebhookEndpoint};

@@ -1,0 +1,63 @@
+//! Settings of the runtime: where users come back from a provider, which queue runs use, how
+//! early tokens are refreshed, how often runs are retried and how reconcile is paced.
+
+use std::time::Duration;
+
+use crate::schedule::SchedulePolicy;
+
+/// Settings of a [`Runtime`](crate::Runtime).
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// The externally reachable base URL of the server (`https://tributary.example.com`); the
+    /// OAuth redirect URI and webhook URLs are built from it.
+    pub public_url: String,
+    /// Path of the OAuth/app-install callback route under `public_url`.
+    pub callback_path: String,
+    /// The job queue queued runs go to.
+    pub queue: String,
+    /// Tokens expiring within this margin are refreshed before use.
+    pub refresh_margin: Duration,
+    /// Attempts of a queued run before it fails for good (transient provider errors retry).
+    pub run_attempts: i64,
+    /// How often a running operation looks for a cancellation.
+    pub cancel_poll: Duration,
+    /// How often the reconcile scheduler looks for due schedules.
+    pub scheduler_poll: Duration,
+    /// Bounds of the adaptive reconcile interval.
+    pub schedule_policy: SchedulePolicy,
+    /// Records per ingest transaction.
+    pub ingest_batch: usize,
+    /// Bound on a disconnect hook (token revocation, uninstall) before local cleanup goes on.
+    pub disconnect_timeout: Duration,
+}
+
+impl RuntimeConfig {
+    pub fn new(public_url: impl Into<String>) -> Self {
+        Self {
+            public_url: public_url.into(),
+            callback_path: "/v1/auth/callback".into(),
+            queue: "operations".into(),
+            refresh_margin: Duration::from_secs(5 * 60),
+            run_attempts: 3,
+            cancel_poll: Duration::from_secs(1),
+            scheduler_poll: Duration::from_secs(5),
+            schedule_policy: SchedulePolicy::default(),
+            ingest_batch: 500,
+            disconnect_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// The redirect URI registered with providers.
+    pub fn redirect_uri(&self) -> String {
+        format!(
+            "{}{}",
+            self.public_url.trim_end_matches('/'),
+            self.callback_path
+        )
+    }
+
+    /// The public URL of a webhook endpoint path (`/v1/webhooks/{id}`).
+    pub fn public_link(&self, path: &str) -> String {
+        format!("{}{}", self.public_url.trim_end_matches('/'), path)
+    }
+}

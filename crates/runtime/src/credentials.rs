@@ -1,0 +1,357 @@
+//! Credentials on their way to a client: loaded and decrypted, refreshed first when they expire
+//! within the margin.
+//!
+//! A refresh is single-flight per integration slot: within a process a mutex, across processes
+//! (PostgreSQL) a transaction-level advisory lock. Whoever gets the lock re-reads the credential;
+//! if another worker refreshed it meanwhile, that token is used. The new token is saved with
+//! compare-and-swap on the version read. A refresh answer without a refresh token keeps the old
+//! one. A refresh the provider refuses as an auth error (`invalid_grant`) marks the integration
+//! `needs_reauth` and stops its schedules until it is connected again.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use serde_json::Value;
+use tracing::Instrument;
+use tributary_core::{
+    AuthRegistration, ConnectionRegistration, CredentialBindings, ErrorKind, RefreshRequest,
+    registry::RegisteredDefinition,
+};
+use tributary_store::{
+    Backend, SecretBytes, StoreError, Tx,
+    credentials::{Credential, Expect},
+    integrations::{Integration, IntegrationStatus},
+};
+
+use crate::{Runtime, RuntimeError, runtime::integration_context};
+
+/// The credential field holding its expiry in Unix seconds (what `TokenSet` serialises).
+pub const EXPIRES_AT_FIELD: &str = "expires_at";
+/// The credential field holding a refresh token, kept when a refresh answer has none.
+pub const REFRESH_TOKEN_FIELD: &str = "refresh_token";
+
+/// A credential's expiry in Unix milliseconds, from its `expires_at` (Unix seconds).
+pub(crate) fn credential_expiry_ms(value: &Value) -> Option<i64> {
+    value
+        .get(EXPIRES_AT_FIELD)
+        .and_then(Value::as_i64)
+        .map(|seconds| seconds.saturating_mul(1000))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn expires_within(expires_at_ms: Option<i64>, margin: Duration) -> bool {
+    let margin = i64::try_from(margin.as_millis()).unwrap_or(i64::MAX);
+    expires_at_ms.is_some_and(|at| at <= now_ms().saturating_add(margin))
+}
+
+/// The bound credentials of a connection and a number that changes whenever one of them does.
+pub(crate) struct LoadedCredentials {
+    pub(crate) bindings: CredentialBindings,
+    pub(crate) version: i64,
+}
+
+/// In-process refresh locks, one per integration.
+#[derive(Default)]
+pub(crate) struct RefreshLocks {
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl RefreshLocks {
+    fn get(&self, integration_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        // Drop locks nobody holds so the map does not grow with every integration ever seen.
+        if locks.len() > 1024 {
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
+        Arc::clone(locks.entry(integration_id.to_owned()).or_default())
+    }
+}
+
+fn decode(credential: &Credential) -> Result<Value, RuntimeError> {
+    credential.secret.expose_json().map_err(|_| {
+        RuntimeError::Invalid(format!(
+            "stored credential `{}` is not JSON; connect the integration again",
+            credential.slot
+        ))
+    })
+}
+
+impl Runtime {
+    /// Loads the connection's credentials, refreshing an expiring auth-managed one first.
+    pub(crate) async fn load_credentials(
+        &self,
+        definition: &RegisteredDefinition,
+        integration: &Integration,
+        connection: &ConnectionRegistration,
+    ) -> Result<LoadedCredentials, RuntimeError> {
+        let mut bindings = CredentialBindings::new();
+        let mut version = 0i64;
+        for slot in &connection.credential_refs {
+            let stored = self
+                .inner
+                .db
+                .credentials(&self.inner.ring)
+                .load(&integration.tenant_id, &integration.id, slot)
+                .await?;
+            let Some(stored) = stored else {
+                if *slot == connection.credential_ref {
+                    return Err(RuntimeError::Invalid(format!(
+                        "credential `{slot}` is missing; connect the integration again"
+                    )));
+                }
+                continue;
+            };
+            let refreshable = connection
+                .auth
+                .as_ref()
+                .filter(|auth| auth.credential_ref == *slot && auth.refresh.is_some());
+            let (value, slot_version) = match refreshable {
+                Some(auth)
+                    if expires_within(stored.expires_at, self.inner.config.refresh_margin) =>
+                {
+                    self.refresh(definition, integration, auth, stored).await?
+                }
+                _ => (decode(&stored)?, stored.version),
+            };
+            version = version.wrapping_mul(31).wrapping_add(slot_version);
+            bindings.insert(*slot, value);
+        }
+        Ok(LoadedCredentials { bindings, version })
+    }
+
+    async fn refresh(
+        &self,
+        definition: &RegisteredDefinition,
+        integration: &Integration,
+        auth: &AuthRegistration,
+        seen: Credential,
+    ) -> Result<(Value, i64), RuntimeError> {
+        let span = tracing::info_span!(
+            "tributary.refresh",
+            tenant_id = %integration.tenant_id,
+            definition_id = %definition.definition.id(),
+            integration_id = %integration.id,
+            slot = %seen.slot,
+        );
+        self.refresh_locked(definition, integration, auth, seen)
+            .instrument(span)
+            .await
+    }
+
+    async fn refresh_locked(
+        &self,
+        definition: &RegisteredDefinition,
+        integration: &Integration,
+        auth: &AuthRegistration,
+        seen: Credential,
+    ) -> Result<(Value, i64), RuntimeError> {
+        let lock = self.inner.refresh_locks.get(&integration.id);
+        let _held = lock.lock().await;
+        // Other processes: PostgreSQL serialises refreshes of this slot with an advisory lock
+        // held by this transaction. SQLite deployments are one process; the mutex suffices.
+        let mut tx: Option<Tx> = match self.inner.db.backend() {
+            Backend::Postgres => {
+                let mut tx = self.inner.db.begin().await?;
+                tx.lock_key(&format!("refresh:{}:{}", integration.id, seen.slot))
+                    .await?;
+                Some(tx)
+            }
+            Backend::Sqlite => None,
+        };
+        let current = match tx.as_mut() {
+            Some(tx) => {
+                tx.credentials(&self.inner.ring)
+                    .load(&integration.tenant_id, &integration.id, &seen.slot)
+                    .await?
+            }
+            None => {
+                self.inner
+                    .db
+                    .credentials(&self.inner.ring)
+                    .load(&integration.tenant_id, &integration.id, &seen.slot)
+                    .await?
+            }
+        }
+        .ok_or_else(|| {
+            RuntimeError::Invalid(format!(
+                "credential `{}` is missing; connect the integration again",
+                seen.slot
+            ))
+        })?;
+        if current.version != seen.version
+            || !expires_within(current.expires_at, self.inner.config.refresh_margin)
+        {
+            // Someone refreshed it while we waited.
+            return Ok((decode(&current)?, current.version));
+        }
+        let old = decode(&current)?;
+        let refresh = auth.refresh.as_ref().expect("checked by the caller");
+        let answer = refresh(RefreshRequest {
+            integration: integration_context(definition, integration),
+            credential: old.clone(),
+        })
+        .await;
+        let definition_id = definition.definition.id();
+        let mut fresh = match answer {
+            Ok(fresh) => fresh,
+            Err(err) if err.kind == ErrorKind::Auth => {
+                drop(tx);
+                self.inner.metrics.incr(
+                    "tributary_credential_refreshes_total",
+                    &[("definition", definition_id), ("outcome", "needs_reauth")],
+                );
+                self.mark_needs_reauth(integration, &err.message).await?;
+                return Err(RuntimeError::NeedsReauth(err.message));
+            }
+            Err(err) => {
+                self.inner.metrics.incr(
+                    "tributary_credential_refreshes_total",
+                    &[("definition", definition_id), ("outcome", "failed")],
+                );
+                return Err(RuntimeError::Execute(err.into()));
+            }
+        };
+        keep_refresh_token(&old, &mut fresh);
+        let sealed = SecretBytes::new(serde_json::to_vec(&fresh).map_err(|_| {
+            RuntimeError::Invalid("a refreshed credential did not serialise".into())
+        })?);
+        let expires_at = credential_expiry_ms(&fresh);
+        let saved = match tx.as_mut() {
+            Some(tx) => {
+                tx.credentials(&self.inner.ring)
+                    .save(
+                        &integration.tenant_id,
+                        &integration.id,
+                        &current.slot,
+                        &sealed,
+                        Expect::Version(current.version),
+                        expires_at,
+                    )
+                    .await
+            }
+            None => {
+                self.inner
+                    .db
+                    .credentials(&self.inner.ring)
+                    .save(
+                        &integration.tenant_id,
+                        &integration.id,
+                        &current.slot,
+                        &sealed,
+                        Expect::Version(current.version),
+                        expires_at,
+                    )
+                    .await
+            }
+        };
+        let version = match saved {
+            Ok(version) => version,
+            Err(StoreError::Conflict { .. }) => {
+                // Lost a race with a process that does not take our lock (an older version, or
+                // a reconnect): its credential is newer than ours.
+                drop(tx);
+                let latest = self
+                    .inner
+                    .db
+                    .credentials(&self.inner.ring)
+                    .load(&integration.tenant_id, &integration.id, &current.slot)
+                    .await?
+                    .ok_or(RuntimeError::NotFound("credential"))?;
+                return Ok((decode(&latest)?, latest.version));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        if let Some(tx) = tx {
+            tx.commit().await?;
+        }
+        self.inner.executor.pool().invalidate(&integration.id);
+        self.inner.metrics.incr(
+            "tributary_credential_refreshes_total",
+            &[("definition", definition_id), ("outcome", "refreshed")],
+        );
+        tracing::info!(version, "credential refreshed");
+        Ok((fresh, version))
+    }
+
+    /// The provider refused the grant: stop using it and tell the tenant to reconnect.
+    pub(crate) async fn mark_needs_reauth(
+        &self,
+        integration: &Integration,
+        reason: &str,
+    ) -> Result<(), RuntimeError> {
+        let mut tx = self.inner.db.begin().await?;
+        tx.integrations()
+            .set_status(
+                &integration.tenant_id,
+                &integration.id,
+                IntegrationStatus::NeedsReauth,
+                Some(reason),
+            )
+            .await?;
+        tx.schedules()
+            .set_enabled(&integration.tenant_id, &integration.id, false)
+            .await?;
+        tx.commit().await?;
+        self.inner.executor.pool().invalidate(&integration.id);
+        tracing::warn!(
+            tenant_id = %integration.tenant_id,
+            integration_id = %integration.id,
+            "integration needs to be connected again; its schedules are stopped"
+        );
+        Ok(())
+    }
+}
+
+/// Providers that do not rotate refresh tokens answer a refresh without one: keep the old.
+fn keep_refresh_token(old: &Value, fresh: &mut Value) {
+    let missing = fresh
+        .get(REFRESH_TOKEN_FIELD)
+        .is_none_or(|token| token.is_null() || token.as_str() == Some(""));
+    if let (true, Some(token), Value::Object(map)) = (missing, old.get(REFRESH_TOKEN_FIELD), fresh)
+    {
+        map.insert(REFRESH_TOKEN_FIELD.into(), token.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_refresh_without_a_refresh_token_keeps_the_old_one() {
+        let old = json!({"access_token": "a1", "refresh_token": "r1"});
+        let mut fresh = json!({"access_token": "a2"});
+        keep_refresh_token(&old, &mut fresh);
+        assert_eq!(fresh["refresh_token"], "r1");
+        let mut rotated = json!({"access_token": "a3", "refresh_token": "r2"});
+        keep_refresh_token(&old, &mut rotated);
+        assert_eq!(rotated["refresh_token"], "r2");
+    }
+
+    #[test]
+    fn expiry_comes_from_unix_seconds() {
+        assert_eq!(
+            credential_expiry_ms(&json!({"expires_at": 1_700_000_000})),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(credential_expiry_ms(&json!({"token": "x"})), None);
+        assert!(expires_within(
+            Some(now_ms() + 1000),
+            Duration::from_secs(60)
+        ));
+        assert!(!expires_within(
+            Some(now_ms() + 3_600_000),
+            Duration::from_secs(60)
+        ));
+        assert!(!expires_within(None, Duration::from_secs(60)));
+    }
+}

@@ -1,0 +1,184 @@
+//! The keymaker: browser authorization flows (OAuth 2.0 authorization code, OIDC, app installs).
+//!
+//! `begin` creates a single-use session (state token, PKCE S256 verifier, OIDC nonce, 15-minute
+//! TTL) and asks the connection for the provider URL. `complete` takes the session named by the
+//! callback's `state` exactly once (looked up by its SHA-256 hash, so no comparison of the token
+//! itself can leak timing), lets the connection exchange the code with the verifier, and finishes
+//! the setup flow from step 5.
+
+use tracing::Instrument;
+use tributary_core::{
+    AuthCompleteRequest, AuthStartRequest, CallbackParams, ConnectionRegistration,
+    CredentialBindings, Secret, registry::RegisteredDefinition,
+};
+use tributary_providerkit::{oidc_nonce, pkce_challenge, pkce_verifier};
+use tributary_store::{
+    SecretBytes, StoreError, integrations::Integration, sessions::NewAuthSession,
+};
+
+use crate::{
+    Connected, Runtime, RuntimeError, SetupStep, runtime::integration_context, setup::AuthRedirect,
+};
+
+/// Longest provider error text quoted back to the user.
+const MAX_PROVIDER_ERROR: usize = 200;
+
+impl Runtime {
+    /// Starts the browser flow of `connection` for `integration`.
+    pub(crate) async fn begin_auth(
+        &self,
+        definition: &RegisteredDefinition,
+        integration: &Integration,
+        connection: &ConnectionRegistration,
+    ) -> Result<AuthRedirect, RuntimeError> {
+        let auth = connection.auth.as_ref().expect("checked by the caller");
+        let verifier = pkce_verifier();
+        let code_challenge = pkce_challenge(&verifier);
+        let nonce = oidc_nonce();
+        let session_error = |e: StoreError| RuntimeError::setup(SetupStep::Authorize, e);
+        let (token, expires_at) = self
+            .inner
+            .db
+            .auth_sessions()
+            .create(&NewAuthSession {
+                tenant_id: &integration.tenant_id,
+                integration_id: &integration.id,
+                definition_id: definition.definition.id(),
+                connection: connection.credential_ref,
+                pkce_verifier: &SecretBytes::new(verifier.expose().as_bytes().to_vec()),
+                nonce: &nonce,
+                provider_state: &serde_json::Value::Null,
+                ttl: None,
+            })
+            .await
+            .map_err(session_error)?;
+        let state = token.expose_str().unwrap_or_default().to_owned();
+        let started = (auth.start)(AuthStartRequest {
+            integration: integration_context(definition, integration),
+            redirect_uri: self.inner.config.redirect_uri(),
+            state,
+            code_challenge,
+            nonce,
+        })
+        .await
+        .map_err(|e| RuntimeError::setup(SetupStep::Authorize, e))?;
+        if !started.provider_state.is_null() {
+            self.inner
+                .db
+                .auth_sessions()
+                .set_provider_state(token.expose(), &started.provider_state)
+                .await
+                .map_err(session_error)?;
+        }
+        Ok(AuthRedirect {
+            integration_id: integration.id.clone(),
+            url: started.url,
+            expires_at,
+        })
+    }
+
+    /// Finishes a browser flow from the provider's callback query parameters.
+    pub async fn complete_auth(&self, callback: CallbackParams) -> Result<Connected, RuntimeError> {
+        let span = tracing::info_span!(
+            "tributary.auth_callback",
+            tenant_id = tracing::field::Empty,
+            definition_id = tracing::field::Empty,
+            integration_id = tracing::field::Empty,
+        );
+        let result = self.complete_auth_inner(callback).instrument(span).await;
+        let outcome = if result.is_ok() {
+            "connected"
+        } else {
+            "failed"
+        };
+        self.inner.metrics.incr(
+            "tributary_connects_total",
+            &[("definition", "callback"), ("outcome", outcome)],
+        );
+        result
+    }
+
+    async fn complete_auth_inner(
+        &self,
+        callback: CallbackParams,
+    ) -> Result<Connected, RuntimeError> {
+        let state = callback.get("state").ok_or_else(|| {
+            RuntimeError::setup(SetupStep::Authorize, "the callback carries no state")
+        })?;
+        let session = self
+            .inner
+            .db
+            .auth_sessions()
+            .take(state.as_bytes())
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => RuntimeError::setup(
+                    SetupStep::Authorize,
+                    "unknown or already used authorization session; start connecting again",
+                ),
+                StoreError::Expired(_) => RuntimeError::setup(
+                    SetupStep::Authorize,
+                    "the authorization session expired; start connecting again",
+                ),
+                other => RuntimeError::setup(SetupStep::Authorize, other),
+            })?;
+        let span = tracing::Span::current();
+        span.record("tenant_id", session.tenant_id.as_str());
+        span.record("definition_id", session.definition_id.as_str());
+        span.record("integration_id", session.integration_id.as_str());
+        if let Some(error) = callback.get("error") {
+            let description = callback.get("error_description").unwrap_or_default();
+            let text: String = format!("{error} {description}")
+                .trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_PROVIDER_ERROR)
+                .collect();
+            return Err(RuntimeError::Setup {
+                step: SetupStep::Authorize,
+                kind: tributary_core::ErrorKind::Auth,
+                message: format!("the provider refused the authorization: {text}"),
+            });
+        }
+        let integration = self
+            .integration(&session.tenant_id, &session.integration_id)
+            .await?;
+        let definition = self.definition(&session.definition_id)?.clone();
+        let connection = definition
+            .definition
+            .connection_for(&session.connection)
+            .ok_or_else(|| {
+                RuntimeError::setup(
+                    SetupStep::ResolveConnection,
+                    format!("connection mode `{}` no longer exists", session.connection),
+                )
+            })?
+            .clone();
+        let auth = connection.auth.as_ref().ok_or_else(|| {
+            RuntimeError::setup(
+                SetupStep::ResolveConnection,
+                "the connection mode has no authorization flow",
+            )
+        })?;
+        let verifier = session.pkce_verifier.expose_str().unwrap_or_default();
+        let completed = (auth.complete)(AuthCompleteRequest {
+            integration: integration_context(&definition, &integration),
+            redirect_uri: self.inner.config.redirect_uri(),
+            callback,
+            provider_state: session.provider_state,
+            code_verifier: Secret::new(verifier),
+            nonce: session.nonce,
+        })
+        .await
+        .map_err(|e| RuntimeError::setup(SetupStep::Authorize, e))?;
+        let bindings = CredentialBindings::new().with(auth.credential_ref, completed.credential);
+        self.commit_connection(
+            &definition,
+            integration,
+            &connection,
+            bindings,
+            completed.auth_input,
+        )
+        .await
+    }
+}

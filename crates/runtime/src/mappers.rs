@@ -1,0 +1,76 @@
+//! Compiled mappers, one per (definition, emitter, integration filter): CEL programs are compiled
+//! once and shared by every run of the same emitter.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use serde_json::Value;
+use tributary_cel::CelEngine;
+use tributary_core::{IngestContract, registry::RegisteredDefinition};
+use tributary_ingest::Mapper;
+
+/// The user-input field holding an integration's own CEL filter (tenant scoping).
+pub const INTEGRATION_FILTER_FIELD: &str = "filterExpr";
+
+type Key = (String, String, String);
+
+/// The cache of compiled mappers.
+pub(crate) struct Mappers {
+    engine: CelEngine,
+    compiled: Mutex<HashMap<Key, Arc<Mapper>>>,
+}
+
+/// Bound on cached mappers; distinct integration filters are the only thing that grows it.
+const CAPACITY: usize = 4096;
+
+impl Mappers {
+    pub(crate) fn new(engine: CelEngine) -> Self {
+        Self {
+            engine,
+            compiled: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The mapper of `emitter` (an operation or webhook event name) with the integration's filter.
+    pub(crate) fn get(
+        &self,
+        definition: &RegisteredDefinition,
+        emitter: &str,
+        contracts: &[IngestContract],
+        user_input: &Value,
+    ) -> Result<Arc<Mapper>, tributary_ingest::ConfigError> {
+        let filter = user_input
+            .get(INTEGRATION_FILTER_FIELD)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let key = (
+            definition.definition.id().to_owned(),
+            emitter.to_owned(),
+            filter,
+        );
+        if let Some(mapper) = self.lock().get(&key) {
+            return Ok(Arc::clone(mapper));
+        }
+        let mapper = Mapper::new(
+            &self.engine,
+            definition.definition.id(),
+            &definition.definition.mappings,
+            contracts,
+        )?
+        .with_integration_filter(&self.engine, &key.2)?;
+        let mapper = Arc::new(mapper);
+        let mut compiled = self.lock();
+        if compiled.len() >= CAPACITY {
+            compiled.clear();
+        }
+        compiled.insert(key, Arc::clone(&mapper));
+        Ok(mapper)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Arc<Mapper>>> {
+        self.compiled.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

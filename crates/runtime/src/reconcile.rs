@@ -1,0 +1,159 @@
+//! Reconcile: reconcile-eligible operations of connected integrations run on a persisted,
+//! adaptive schedule. The scheduler claims due schedules (a lease pushes their next run time out,
+//! so two schedulers never queue the same one twice), queues a run for each, and the run's end
+//! sets the next time: sooner when records changed, later when idle or failing, within
+//! [`SchedulePolicy`](crate::schedule::SchedulePolicy) bounds.
+
+use std::{future::Future, time::Duration};
+
+use serde_json::Value;
+use tributary_store::{
+    integrations::{Integration, IntegrationStatus},
+    jobs::{Worker, WorkerConfig, WorkerStats},
+    now_ms,
+    schedules::ScheduleUpdate,
+};
+
+use crate::{
+    Runtime, RuntimeError,
+    runs::{RUN_TYPE_RECONCILE, RunRequest},
+    schedule::{RunOutcome, ScheduleState},
+};
+
+/// How long a claimed schedule is held before another scheduler may claim it again (the run's
+/// end sets the real next time well before).
+const CLAIM_LEASE: Duration = Duration::from_secs(30 * 60);
+/// Schedules claimed per tick.
+const CLAIM_BATCH: i64 = 100;
+
+impl Runtime {
+    /// Queues a run for every due schedule. Returns how many runs were queued.
+    pub async fn reconcile_tick(&self) -> Result<usize, RuntimeError> {
+        let lease = i64::try_from(CLAIM_LEASE.as_millis()).unwrap_or(i64::MAX);
+        let due = self
+            .inner
+            .db
+            .schedules()
+            .claim_due(now_ms(), lease, CLAIM_BATCH)
+            .await?;
+        let mut queued = 0;
+        for schedule in due {
+            let integration = match self
+                .inner
+                .db
+                .integrations()
+                .get(&schedule.tenant_id, &schedule.integration_id)
+                .await?
+            {
+                Some(integration) => integration,
+                None => continue,
+            };
+            if integration.status != IntegrationStatus::Connected {
+                // Stopped integrations keep no running schedules.
+                self.inner
+                    .db
+                    .schedules()
+                    .set_enabled(&schedule.tenant_id, &schedule.integration_id, false)
+                    .await?;
+                continue;
+            }
+            let request = RunRequest {
+                tenant_id: schedule.tenant_id.clone(),
+                integration_id: schedule.integration_id.clone(),
+                operation: schedule.operation.clone(),
+                config: Value::Null,
+                workflow: None,
+            };
+            match self.queue_run_as(request, RUN_TYPE_RECONCILE).await {
+                Ok(_) => queued += 1,
+                Err(err) => tracing::warn!(
+                    tenant_id = %schedule.tenant_id,
+                    integration_id = %schedule.integration_id,
+                    operation = %schedule.operation,
+                    error = %err,
+                    "a due reconcile run could not be queued"
+                ),
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Sets a schedule's next run from how its last run went.
+    pub(crate) async fn record_schedule_outcome(
+        &self,
+        integration: &Integration,
+        operation: &str,
+        outcome: RunOutcome,
+        error: Option<&str>,
+    ) -> Result<(), RuntimeError> {
+        let schedules = self
+            .inner
+            .db
+            .schedules()
+            .list(&integration.tenant_id, &integration.id)
+            .await?;
+        let Some(schedule) = schedules.iter().find(|s| s.operation == operation) else {
+            return Ok(());
+        };
+        let policy = &self.inner.config.schedule_policy;
+        let state = ScheduleState {
+            interval: Duration::from_millis(u64::try_from(schedule.interval_ms).unwrap_or(0)),
+            idle_streak: u32::try_from(schedule.idle_streak).unwrap_or(u32::MAX),
+            error_streak: u32::try_from(schedule.error_streak).unwrap_or(u32::MAX),
+        }
+        .next(policy, outcome);
+        let delay = state.jittered_delay(policy);
+        self.inner
+            .db
+            .schedules()
+            .record(
+                &integration.tenant_id,
+                &integration.id,
+                operation,
+                &ScheduleUpdate {
+                    interval_ms: i64::try_from(delay.as_millis()).unwrap_or(i64::MAX),
+                    idle_streak: i64::from(state.idle_streak),
+                    error_streak: i64::from(state.error_streak),
+                    last_error: error,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Runs the reconcile scheduler until `shutdown` completes.
+    pub async fn run_scheduler(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(err) = self.reconcile_tick().await {
+                tracing::warn!(error = %err, "reconcile tick failed");
+            }
+            if let Err(err) = self.inner.db.auth_sessions().purge_expired().await {
+                tracing::warn!(error = %err, "purging expired auth sessions failed");
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(self.inner.config.scheduler_poll) => {}
+            }
+        }
+    }
+
+    /// Runs a job worker for queued runs until `shutdown` completes; running jobs finish first.
+    pub async fn run_worker(
+        &self,
+        config: Option<WorkerConfig>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<WorkerStats, RuntimeError> {
+        let config = config.unwrap_or_else(|| WorkerConfig::new(self.inner.config.queue.clone()));
+        let runtime = self.clone();
+        Ok(Worker::new(self.inner.db.clone(), config)
+            .run(
+                move |job| {
+                    let runtime = runtime.clone();
+                    async move { runtime.process_job(job).await }
+                },
+                shutdown,
+            )
+            .await?)
+    }
+}

@@ -1,0 +1,684 @@
+//! Operation runs: inline (the caller waits for the result) or queued (a durable job a worker
+//! picks up). Both record a run (status, attempt, times, counters, error kind, log lines,
+//! checkpoint) and go through the same execution path: load the integration and definition,
+//! resolve credentials (refreshing near-expiry tokens), run the operation with the pooled client,
+//! feed emitted payloads to ingest, and end the run with a status that says what happened.
+
+use std::{sync::Arc, time::Instant};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use tracing::Instrument;
+use tributary_core::{ErrorKind, LogLevel, OperationContext, OperationOutput};
+use tributary_ingest::{Completeness, IngestContext, IngestOptions};
+use tributary_store::{
+    StoreError,
+    integrations::IntegrationStatus,
+    jobs::{Job, JobError, NewJob},
+    runs::{Run, RunLog, RunOutcome, RunStatus},
+};
+
+use crate::{
+    Runtime, RuntimeError,
+    execute::Execution,
+    run_hooks::{IngestSink, StoredRunHooks},
+    runtime::{active_connection, integration_context},
+    schedule::RunOutcome as ScheduleOutcome,
+};
+
+/// The job kind of a queued run.
+pub const RUN_JOB_KIND: &str = "operation_run";
+
+/// Run types recorded on runs.
+pub const RUN_TYPE_INLINE: &str = "inline";
+pub const RUN_TYPE_QUEUED: &str = "queued";
+pub const RUN_TYPE_RECONCILE: &str = "reconcile";
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub tenant_id: String,
+    pub integration_id: String,
+    pub operation: String,
+    pub config: Value,
+    /// Metadata of a calling workflow (its id, step), kept on the run.
+    pub workflow: Option<Value>,
+}
+
+/// A finished inline run and what the operation produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct InlineResult {
+    pub run: Run,
+    /// The raw result, or the ingest report of an ingesting operation.
+    pub output: Value,
+}
+
+/// A run with its log.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunDetails {
+    pub run: Run,
+    pub logs: Vec<RunLog>,
+}
+
+fn job_key(run_id: &str) -> String {
+    format!("run:{run_id}")
+}
+
+/// How one execution of a run ended, before it is recorded.
+struct Ending {
+    status: RunStatus,
+    error: Option<(ErrorKind, String)>,
+    result: Option<Value>,
+    counters: Value,
+    changed: u64,
+    /// Retry the job (transient failure with attempts left).
+    retry: bool,
+}
+
+impl Runtime {
+    /// Runs an inline-eligible operation now and returns its result.
+    pub async fn run_inline(&self, request: RunRequest) -> Result<InlineResult, RuntimeError> {
+        let (run, _) = self.create_run(&request, RUN_TYPE_INLINE, false).await?;
+        self.execute_run(&request.tenant_id, &run.id, true).await?;
+        let run = self
+            .inner
+            .db
+            .runs()
+            .get(&request.tenant_id, &run.id)
+            .await?
+            .ok_or(RuntimeError::NotFound("run"))?;
+        let output = run
+            .result
+            .clone()
+            .unwrap_or_else(|| json!({"counters": run.counters}));
+        if let (Some(kind), Some(message)) = (&run.error_kind, &run.error_message)
+            && run.status == RunStatus::Failed
+        {
+            return Err(RuntimeError::Execute(crate::ExecuteError::Operation(
+                tributary_core::OperationError::new(parse_kind(kind), message.clone()),
+            )));
+        }
+        Ok(InlineResult { run, output })
+    }
+
+    /// Queues a run of the operation; a worker executes it. Returns the pending run.
+    pub async fn queue_run(&self, request: RunRequest) -> Result<Run, RuntimeError> {
+        self.queue_run_as(request, RUN_TYPE_QUEUED).await
+    }
+
+    pub(crate) async fn queue_run_as(
+        &self,
+        request: RunRequest,
+        run_type: &str,
+    ) -> Result<Run, RuntimeError> {
+        let (run, _) = self.create_run(&request, run_type, true).await?;
+        Ok(run)
+    }
+
+    /// Validates a run request and records the run (and its job when `queued`), in one
+    /// transaction. A run following a throttled (partial) run of the same operation starts from
+    /// that run's checkpoint.
+    async fn create_run(
+        &self,
+        request: &RunRequest,
+        run_type: &str,
+        queued: bool,
+    ) -> Result<(Run, Option<String>), RuntimeError> {
+        let integration = self
+            .integration(&request.tenant_id, &request.integration_id)
+            .await?;
+        require_connected(integration.status, integration.status_reason.as_deref())?;
+        let definition = self.definition(&integration.definition_id)?;
+        let operation = definition
+            .definition
+            .operation_named(&request.operation)
+            .ok_or_else(|| {
+                RuntimeError::Invalid(format!(
+                    "definition `{}` has no operation `{}`",
+                    integration.definition_id, request.operation
+                ))
+            })?;
+        if !queued && !operation.policy.inline {
+            return Err(RuntimeError::Invalid(format!(
+                "operation `{}` runs queued, not inline; queue it instead",
+                operation.name
+            )));
+        }
+        let config = if request.config.is_null() {
+            json!({})
+        } else {
+            request.config.clone()
+        };
+        self.inner
+            .executor
+            .validate_config(&integration.definition_id, operation.name, &config)?;
+        let resume = self
+            .inner
+            .db
+            .runs()
+            .latest_finished(&request.tenant_id, &integration.id, operation.name)
+            .await?
+            .filter(|run| run.status == RunStatus::Partial)
+            .and_then(|run| run.checkpoint);
+        let mut tx = self.inner.db.begin().await?;
+        let run = tx
+            .runs()
+            .create(
+                &request.tenant_id,
+                &integration.id,
+                operation.name,
+                run_type,
+                &config,
+                request.workflow.as_ref(),
+            )
+            .await?;
+        if let Some(checkpoint) = &resume {
+            tx.runs()
+                .seed_checkpoint(&request.tenant_id, &run.id, checkpoint)
+                .await?;
+        }
+        let mut job_id = None;
+        if queued {
+            let payload = json!({"tenantId": request.tenant_id, "runId": run.id});
+            let key = job_key(&run.id);
+            let enqueued = tx
+                .jobs()
+                .enqueue(
+                    &NewJob::new(&self.inner.config.queue, RUN_JOB_KIND, &payload)
+                        .tenant(&request.tenant_id)
+                        .max_attempts(self.inner.config.run_attempts.max(1))
+                        .idempotency_key(&key),
+                )
+                .await?;
+            job_id = Some(enqueued.id().to_owned());
+        }
+        tx.commit().await?;
+        Ok((run, job_id))
+    }
+
+    /// Cancels a pending or running run. A running operation stops at its next page.
+    pub async fn cancel_run(&self, tenant_id: &str, run_id: &str) -> Result<Run, RuntimeError> {
+        let run = self
+            .inner
+            .db
+            .runs()
+            .get(tenant_id, run_id)
+            .await?
+            .ok_or(RuntimeError::NotFound("run"))?;
+        if run.status.is_terminal() {
+            return Err(RuntimeError::Invalid(format!(
+                "run {run_id} already ended ({})",
+                run.status.as_str()
+            )));
+        }
+        let counters = run.counters.clone();
+        let cancelled = self
+            .inner
+            .db
+            .runs()
+            .finish(
+                tenant_id,
+                run_id,
+                &RunOutcome {
+                    status: RunStatus::Cancelled,
+                    counters: &counters,
+                    error_kind: None,
+                    error_message: Some("cancelled"),
+                    result: None,
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => {
+                    RuntimeError::Invalid(format!("run {run_id} already ended"))
+                }
+                other => other.into(),
+            })?;
+        self.inner
+            .db
+            .jobs()
+            .cancel_keyed(&self.inner.config.queue, &job_key(run_id))
+            .await?;
+        Ok(cancelled)
+    }
+
+    /// A run and its log lines.
+    pub async fn run_details(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+    ) -> Result<RunDetails, RuntimeError> {
+        let run = self
+            .inner
+            .db
+            .runs()
+            .get(tenant_id, run_id)
+            .await?
+            .ok_or(RuntimeError::NotFound("run"))?;
+        let logs = self.inner.db.runs().logs(tenant_id, run_id).await?;
+        Ok(RunDetails { run, logs })
+    }
+
+    /// An integration's runs, newest first.
+    pub async fn list_runs(
+        &self,
+        tenant_id: &str,
+        integration_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Run>, RuntimeError> {
+        self.integration(tenant_id, integration_id).await?;
+        Ok(self
+            .inner
+            .db
+            .runs()
+            .list(tenant_id, integration_id, limit)
+            .await?)
+    }
+
+    /// The job handler of queued runs (give it to a [`tributary_store::jobs::Worker`]).
+    pub async fn process_job(&self, job: Job) -> Result<(), JobError> {
+        let (Some(tenant_id), Some(run_id)) = (
+            job.payload.get("tenantId").and_then(Value::as_str),
+            job.payload.get("runId").and_then(Value::as_str),
+        ) else {
+            return Err(JobError::permanent("a run job without tenantId and runId"));
+        };
+        let final_attempt = job.attempts >= job.max_attempts;
+        match self.execute_run(tenant_id, run_id, final_attempt).await {
+            Ok(true) => Err(JobError::retry("the run failed and will be retried")),
+            Ok(false) => Ok(()),
+            Err(err) => Err(JobError::retry(format!("recording the run failed: {err}"))),
+        }
+    }
+
+    /// Executes a recorded run once. Returns whether the job should be retried.
+    async fn execute_run(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+        final_attempt: bool,
+    ) -> Result<bool, RuntimeError> {
+        let attempt = match self.inner.db.runs().start(tenant_id, run_id).await {
+            Ok(attempt) => attempt,
+            // Cancelled or finished meanwhile: nothing to do.
+            Err(StoreError::NotFound(_)) => return Ok(false),
+            Err(err) => return Err(err.into()),
+        };
+        let run = self
+            .inner
+            .db
+            .runs()
+            .get(tenant_id, run_id)
+            .await?
+            .ok_or(RuntimeError::NotFound("run"))?;
+        let integration = self.integration(tenant_id, &run.integration_id).await?;
+        let span = tracing::info_span!(
+            "tributary.run",
+            tenant_id = %tenant_id,
+            definition_id = %integration.definition_id,
+            integration_id = %integration.id,
+            operation = %run.operation,
+            run_id = %run_id,
+            attempt,
+        );
+        self.execute_loaded(run, integration, final_attempt)
+            .instrument(span)
+            .await
+    }
+
+    async fn execute_loaded(
+        &self,
+        run: Run,
+        integration: tributary_store::integrations::Integration,
+        final_attempt: bool,
+    ) -> Result<bool, RuntimeError> {
+        let started = Instant::now();
+        let definition = self.definition(&integration.definition_id)?.clone();
+        let definition_id = definition.definition.id();
+        let resumed = run.checkpoint.is_some();
+        let operation = definition.definition.operation_named(&run.operation);
+        let contracts = operation.map(|o| o.ingest.clone()).unwrap_or_default();
+        let sink = if contracts.is_empty() {
+            None
+        } else {
+            let mapper = self
+                .inner
+                .mappers
+                .get(
+                    &definition,
+                    &run.operation,
+                    &contracts,
+                    &integration.user_input,
+                )
+                .map_err(|e| RuntimeError::Ingest(e.to_string()))?;
+            Some(IngestSink::new(
+                mapper,
+                IngestContext {
+                    tenant_id: integration.tenant_id.clone(),
+                    integration_id: integration.id.clone(),
+                    run_id: Some(run.id.clone()),
+                },
+                IngestOptions {
+                    batch_size: self.inner.config.ingest_batch,
+                    directory_sync: None,
+                },
+            ))
+        };
+        let hooks = Arc::new(StoredRunHooks::new(
+            self.inner.db.clone(),
+            integration.tenant_id.clone(),
+            run.id.clone(),
+            run.checkpoint.clone(),
+            sink,
+        ));
+        if resumed {
+            hooks.note(LogLevel::Info, "resuming from the saved checkpoint");
+        }
+
+        let ending = match self
+            .execute_with_hooks(&definition, &integration, &run, Arc::clone(&hooks))
+            .await
+        {
+            _ if hooks.was_cancelled() => {
+                let _ = hooks.finish_ingest(None, "cancelled").await;
+                Ending {
+                    status: RunStatus::Cancelled,
+                    error: None,
+                    result: None,
+                    counters: json!({}),
+                    changed: 0,
+                    retry: false,
+                }
+            }
+            Ok(output) => self.ending_of_success(&hooks, output, resumed).await,
+            Err(err) => {
+                let kind = err.kind();
+                let message = err.to_string();
+                hooks.note(LogLevel::Error, &message);
+                match kind {
+                    ErrorKind::RateLimit => {
+                        // Throttled past the HTTP layer's retries: keep what was ingested and
+                        // the checkpoint; the next run continues from there.
+                        let report = hooks
+                            .finish_ingest(Some(Completeness::Partial), "")
+                            .await
+                            .ok()
+                            .flatten();
+                        Ending {
+                            status: RunStatus::Partial,
+                            error: Some((kind, message)),
+                            result: None,
+                            changed: report.as_ref().map_or(0, changed_records),
+                            counters: report.map_or_else(|| json!({}), |r| json!(r.counters)),
+                            retry: false,
+                        }
+                    }
+                    ErrorKind::Provider | ErrorKind::Internal if !final_attempt => {
+                        let _ = hooks.finish_ingest(None, &message).await;
+                        Ending {
+                            status: RunStatus::Pending,
+                            error: Some((kind, message)),
+                            result: None,
+                            counters: json!({}),
+                            changed: 0,
+                            retry: true,
+                        }
+                    }
+                    _ => {
+                        let _ = hooks.finish_ingest(None, &message).await;
+                        Ending {
+                            status: RunStatus::Failed,
+                            error: Some((kind, message)),
+                            result: None,
+                            counters: json!({}),
+                            changed: 0,
+                            retry: false,
+                        }
+                    }
+                }
+            }
+        };
+        hooks.flush_logs().await;
+        self.record_ending(&run, &integration, definition_id, &ending, started)
+            .await?;
+        Ok(ending.retry)
+    }
+
+    async fn execute_with_hooks(
+        &self,
+        definition: &tributary_core::registry::RegisteredDefinition,
+        integration: &tributary_store::integrations::Integration,
+        run: &Run,
+        hooks: Arc<StoredRunHooks>,
+    ) -> Result<OperationOutput, RuntimeError> {
+        require_connected(integration.status, integration.status_reason.as_deref())?;
+        let connection = active_connection(definition, integration).ok_or_else(|| {
+            RuntimeError::Invalid("the integration has no active connection; connect it".into())
+        })?;
+        let credentials = self
+            .load_credentials(definition, integration, connection)
+            .await?;
+        let context = OperationContext::with_hooks(
+            integration_context(definition, integration),
+            Some(run.id.clone()),
+            Arc::clone(&hooks) as _,
+        );
+        // Notice cancellation even while the operation waits on the provider.
+        let flag = hooks.cancel_flag();
+        let watcher_db = self.inner.db.clone();
+        let (tenant, run_id) = (integration.tenant_id.clone(), run.id.clone());
+        let poll = self.inner.config.cancel_poll;
+        let watcher = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(poll).await;
+                if let Ok(true) = watcher_db.runs().is_cancelled(&tenant, &run_id).await {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                    return;
+                }
+            }
+        });
+        let result = self
+            .inner
+            .executor
+            .execute(Execution::in_run(
+                context,
+                run.operation.clone(),
+                run.config.clone(),
+                credentials.bindings,
+                credentials.version,
+            ))
+            .await;
+        watcher.abort();
+        Ok(result?)
+    }
+
+    async fn ending_of_success(
+        &self,
+        hooks: &StoredRunHooks,
+        output: OperationOutput,
+        resumed: bool,
+    ) -> Ending {
+        let failed = |message: String| Ending {
+            status: RunStatus::Failed,
+            error: Some((ErrorKind::Internal, message)),
+            result: None,
+            counters: json!({}),
+            changed: 0,
+            retry: false,
+        };
+        match output {
+            OperationOutput::Raw(value) => Ending {
+                status: RunStatus::Succeeded,
+                error: None,
+                result: Some(value),
+                counters: json!({}),
+                changed: 0,
+                retry: false,
+            },
+            OperationOutput::Ingest(sets) => {
+                if let Err(err) = hooks.ingest_returned(&sets).await {
+                    let _ = hooks.finish_ingest(None, &err.message).await;
+                    return failed(err.message);
+                }
+                if !hooks.ingests().await {
+                    return Ending {
+                        status: RunStatus::Succeeded,
+                        error: None,
+                        result: None,
+                        counters: json!({}),
+                        changed: 0,
+                        retry: false,
+                    };
+                }
+                // A run that resumed saw only the rest of the listing: never tombstone on it.
+                let completeness = if resumed {
+                    Completeness::Partial
+                } else {
+                    Completeness::Complete
+                };
+                match hooks.finish_ingest(Some(completeness), "").await {
+                    Ok(report) => {
+                        let changed = report.as_ref().map_or(0, changed_records);
+                        Ending {
+                            status: RunStatus::Succeeded,
+                            error: None,
+                            result: None,
+                            counters: report.map_or_else(|| json!({}), |r| json!(r.counters)),
+                            changed,
+                            retry: false,
+                        }
+                    }
+                    Err(err) => failed(err.message),
+                }
+            }
+        }
+    }
+
+    async fn record_ending(
+        &self,
+        run: &Run,
+        integration: &tributary_store::integrations::Integration,
+        definition_id: &str,
+        ending: &Ending,
+        started: Instant,
+    ) -> Result<(), RuntimeError> {
+        let (kind, message) = match &ending.error {
+            Some((kind, message)) => (Some(kind.as_str()), Some(message.as_str())),
+            None => (None, None),
+        };
+        if ending.retry {
+            match self
+                .inner
+                .db
+                .runs()
+                .requeue(
+                    &run.tenant_id,
+                    &run.id,
+                    kind.unwrap_or("internal"),
+                    message.unwrap_or(""),
+                )
+                .await
+            {
+                Ok(()) | Err(StoreError::NotFound(_)) => {}
+                Err(err) => return Err(err.into()),
+            }
+            return Ok(());
+        }
+        let finished = self
+            .inner
+            .db
+            .runs()
+            .finish(
+                &run.tenant_id,
+                &run.id,
+                &RunOutcome {
+                    status: ending.status,
+                    counters: &ending.counters,
+                    error_kind: kind,
+                    error_message: message,
+                    result: ending.result.as_ref(),
+                },
+            )
+            .await;
+        match finished {
+            Ok(_) => {}
+            // Cancelled while it ran: the cancellation stands.
+            Err(StoreError::NotFound(_)) => {}
+            Err(err) => return Err(err.into()),
+        }
+        self.inner.metrics.incr(
+            "tributary_runs_total",
+            &[
+                ("definition", definition_id),
+                ("operation", &run.operation),
+                ("status", ending.status.as_str()),
+            ],
+        );
+        self.inner.metrics.observe(
+            "tributary_run_duration_seconds",
+            &[("definition", definition_id), ("operation", &run.operation)],
+            started.elapsed(),
+        );
+        if let Some(counters) = ending.counters.as_object() {
+            for outcome in ["created", "updated", "unchanged", "failed", "tombstoned"] {
+                if let Some(n) = counters.get(outcome).and_then(Value::as_u64)
+                    && n > 0
+                {
+                    self.inner.metrics.add(
+                        "tributary_ingested_records_total",
+                        &[("definition", definition_id), ("outcome", outcome)],
+                        n as f64,
+                    );
+                }
+            }
+        }
+        if run.run_type == RUN_TYPE_RECONCILE {
+            let outcome = match ending.status {
+                RunStatus::Succeeded | RunStatus::Partial if ending.changed > 0 => {
+                    ScheduleOutcome::Changed(ending.changed)
+                }
+                RunStatus::Succeeded | RunStatus::Partial | RunStatus::Cancelled => {
+                    ScheduleOutcome::Idle
+                }
+                _ => ScheduleOutcome::Failed,
+            };
+            self.record_schedule_outcome(
+                integration,
+                &run.operation,
+                outcome,
+                ending.error.as_ref().map(|(_, m)| m.as_str()),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+fn changed_records(report: &tributary_ingest::IngestReport) -> u64 {
+    report.counters.created + report.counters.updated + report.counters.tombstoned
+}
+
+fn require_connected(status: IntegrationStatus, reason: Option<&str>) -> Result<(), RuntimeError> {
+    match status {
+        IntegrationStatus::Connected => Ok(()),
+        IntegrationStatus::NeedsReauth => Err(RuntimeError::NeedsReauth(
+            reason
+                .unwrap_or("the provider refused the stored grant")
+                .to_owned(),
+        )),
+        other => Err(RuntimeError::Invalid(format!(
+            "the integration is {}; connect it first",
+            other.as_str()
+        ))),
+    }
+}
+
+fn parse_kind(kind: &str) -> ErrorKind {
+    match kind {
+        "auth" => ErrorKind::Auth,
+        "config" => ErrorKind::Config,
+        "provider" => ErrorKind::Provider,
+        "rate_limit" => ErrorKind::RateLimit,
+        _ => ErrorKind::Internal,
+    }
+}

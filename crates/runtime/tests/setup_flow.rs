@@ -1,0 +1,226 @@
+//! The setup flow with direct credentials: each branch, on SQLite and PostgreSQL, against the fake
+//! Acme API on loopback.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use support::{Harness, on_each_backend};
+use tributary_core::ErrorKind;
+use tributary_runtime::{ConnectOutcome, ConnectRequest, Connected, RuntimeError, SetupStep};
+use tributary_store::integrations::IntegrationStatus;
+
+const TOKEN: &str = "acme-token-ABCDEF123456";
+
+fn token_request(h: &Harness, token: &str) -> ConnectRequest {
+    ConnectRequest {
+        tenant_id: h.tenant_id.clone(),
+        integration_id: None,
+        definition_id: "acme".into(),
+        name: Some("Acme prod".into()),
+        user_input: Some(h.user_input()),
+        connection: "AcmeToken".into(),
+        credentials: BTreeMap::from([("AcmeToken".to_owned(), json!({ "token": token }))]),
+    }
+}
+
+fn connected(outcome: ConnectOutcome) -> Connected {
+    match outcome {
+        ConnectOutcome::Connected(connected) => *connected,
+        ConnectOutcome::Redirect(r) => panic!("expected a connection, got a redirect to {}", r.url),
+    }
+}
+
+async fn counts(h: &Harness, integration_id: &str) -> (usize, usize, usize) {
+    let db = h.runtime.db();
+    let credentials = db
+        .credentials(&h.ring)
+        .list(&h.tenant_id, integration_id)
+        .await
+        .unwrap()
+        .len();
+    let endpoints = db
+        .webhooks(&h.ring)
+        .list_endpoints(&h.tenant_id, integration_id)
+        .await
+        .unwrap()
+        .len();
+    let schedules = db
+        .schedules()
+        .list(&h.tenant_id, integration_id)
+        .await
+        .unwrap()
+        .len();
+    (credentials, endpoints, schedules)
+}
+
+#[tokio::test]
+async fn a_valid_token_connects_and_the_first_connection_sets_up_webhooks_and_schedules() {
+    on_each_backend("rt_setup_ok", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        h.api.accept_token(TOKEN);
+        let done = connected(h.runtime.connect(token_request(&h, TOKEN)).await.unwrap());
+        let integration = &done.integration;
+        assert_eq!(integration.status, IntegrationStatus::Connected);
+        assert_eq!(integration.name, "Acme prod");
+        assert_eq!(integration.provider_state["connection"], "AcmeToken");
+        assert_eq!(integration.metadata["externalId"], "org-42");
+        assert_eq!(integration.metadata["externalName"], "Acme Org");
+        assert_eq!(done.scheduled, ["DirectorySync"]);
+        assert_eq!(done.webhook_endpoints.len(), 1);
+        let endpoint = &done.webhook_endpoints[0];
+        assert_eq!(endpoint.name, "acme_events");
+        assert_eq!(
+            endpoint.url,
+            format!("http://127.0.0.1:9/v1/webhooks/{}", endpoint.id)
+        );
+        assert!(endpoint.secret.expose().starts_with("whsec_"));
+        // The secret is shown in the one response, never in Debug output.
+        assert!(!format!("{done:?}").contains(endpoint.secret.expose()));
+        assert_eq!(counts(&h, &integration.id).await, (1, 1, 1));
+        let stored = h
+            .runtime
+            .db()
+            .credentials(&h.ring)
+            .load(&h.tenant_id, &integration.id, "AcmeToken")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.secret.expose_json().unwrap(),
+            json!({"token": TOKEN})
+        );
+        assert_eq!(h.api.lock().me_calls, 2, "health check + metadata");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_rejected_token_leaves_nothing_half_saved_and_names_the_step() {
+    on_each_backend("rt_setup_rejected", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let err = h
+            .runtime
+            .connect(token_request(&h, TOKEN))
+            .await
+            .unwrap_err();
+        assert_eq!(err.step(), Some(SetupStep::ValidationOperation), "{err}");
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(err.to_string().contains("validation_operation"), "{err}");
+        assert!(!err.to_string().contains(TOKEN), "{err}");
+        let integrations = h
+            .runtime
+            .db()
+            .integrations()
+            .list(&h.tenant_id, None)
+            .await
+            .unwrap();
+        // Steps 1-2 persist (the integration and its input); 5-10 wrote nothing.
+        assert_eq!(integrations.len(), 1);
+        let integration = &integrations[0];
+        assert_eq!(integration.status, IntegrationStatus::Pending);
+        assert_eq!(integration.provider_state, json!({}));
+        assert_eq!(integration.metadata, json!({}));
+        assert_eq!(counts(&h, &integration.id).await, (0, 0, 0));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_anything_is_written() {
+    on_each_backend("rt_setup_bad_input", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        h.api.accept_token(TOKEN);
+        let mut no_url = token_request(&h, TOKEN);
+        no_url.user_input = Some(json!({"baseUrl": 7}));
+        let err = h.runtime.connect(no_url).await.unwrap_err();
+        assert_eq!(err.step(), Some(SetupStep::ValidateUserInput), "{err}");
+
+        let mut unknown_mode = token_request(&h, TOKEN);
+        unknown_mode.connection = "AcmeCertificate".into();
+        let err = h.runtime.connect(unknown_mode).await.unwrap_err();
+        assert_eq!(err.step(), Some(SetupStep::ResolveConnection), "{err}");
+
+        let mut wrong_shape = token_request(&h, TOKEN);
+        wrong_shape.credentials =
+            BTreeMap::from([("AcmeToken".to_owned(), json!({"token": TOKEN, "extra": 1}))]);
+        let err = h.runtime.connect(wrong_shape).await.unwrap_err();
+        assert_eq!(err.step(), Some(SetupStep::ValidateCredential), "{err}");
+        assert!(!err.to_string().contains(TOKEN), "{err}");
+
+        let mut missing = token_request(&h, TOKEN);
+        missing.credentials.clear();
+        let err = h.runtime.connect(missing).await.unwrap_err();
+        assert_eq!(err.step(), Some(SetupStep::ValidateCredential), "{err}");
+
+        let mut other_tenant = token_request(&h, TOKEN);
+        other_tenant.tenant_id = "not-a-tenant".into();
+        assert!(matches!(
+            h.runtime.connect(other_tenant).await.unwrap_err(),
+            RuntimeError::NotFound(_)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reconnecting_updates_in_place_and_user_input_updates_keep_metadata() {
+    on_each_backend("rt_setup_reconnect", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        h.api.accept_token(TOKEN);
+        let first = connected(h.runtime.connect(token_request(&h, TOKEN)).await.unwrap());
+        let id = first.integration.id.clone();
+
+        let mut input = h.user_input();
+        input["filterExpr"] = json!("payload.active");
+        let updated = h
+            .runtime
+            .update_user_input(&h.tenant_id, &id, &input)
+            .await
+            .unwrap();
+        assert_eq!(updated.user_input["filterExpr"], "payload.active");
+        assert_eq!(updated.metadata, first.integration.metadata);
+        assert_eq!(updated.status, IntegrationStatus::Connected);
+        let err = h
+            .runtime
+            .update_user_input(&h.tenant_id, &id, &json!({"nope": true}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.step(), Some(SetupStep::ValidateUserInput));
+
+        let second_token = "acme-token-rotated-999";
+        h.api.accept_token(second_token);
+        let mut again = token_request(&h, second_token);
+        again.integration_id = Some(id.clone());
+        again.user_input = None;
+        let second = connected(h.runtime.connect(again).await.unwrap());
+        assert_eq!(second.integration.id, id);
+        assert_eq!(
+            second.integration.user_input["filterExpr"],
+            "payload.active"
+        );
+        assert!(second.webhook_endpoints.is_empty(), "kept, not recreated");
+        assert!(second.scheduled.is_empty(), "kept, not duplicated");
+        assert_eq!(counts(&h, &id).await, (1, 1, 1));
+        let info = h
+            .runtime
+            .db()
+            .credentials(&h.ring)
+            .info(&h.tenant_id, &id, "AcmeToken")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(info.version, 2);
+        let integrations = h
+            .runtime
+            .db()
+            .integrations()
+            .list(&h.tenant_id, None)
+            .await
+            .unwrap();
+        assert_eq!(integrations.len(), 1);
+        let _: Value = serde_json::to_value(&second).unwrap();
+    })
+    .await;
+}

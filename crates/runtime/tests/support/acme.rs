@@ -1,0 +1,367 @@
+//! "Acme": a test definition shaped like a real provider package. Two connection modes: a pasted
+//! API token (validated by a health check, metadata from `/me`) and OAuth 2.0 authorization code
+//! with PKCE against a real authorization server on loopback (OIDC id token whose `tid` claim
+//! becomes metadata, refresh tokens, revocation on disconnect). A reconcile-eligible directory
+//! sync pages through `/users`, emitting each page and saving its cursor.
+
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tributary_core::{
+    AuthCompleteResult, AuthRegistration, AuthStartResult, ClientBuildRequest, ClientRef,
+    ClientRegistration, ConnectionRegistration, CredentialBindings, CredentialRegistration,
+    Definition, DefinitionId, DefinitionSpec, DisconnectRegistration, DisconnectResult,
+    IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MappingRegistration, MetadataResolver,
+    Operation, OperationContext, OperationError, ResolvedEvent, Secret, StableName, WebhookEvent,
+    WebhookOutcome, WebhookRegistration,
+};
+use tributary_providerkit::{
+    AuthHeader, AuthorizationRequest, Checkpoint, HttpProfile, IdTokenVerifier, IssuerCheck,
+    OAuthClient, Pagination, Paginator, ProviderHttp, RetryPolicy, TokenSet, Url,
+};
+
+pub const ACME: &str = "acme";
+
+/// Where the OAuth mode's authorization server is.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    pub issuer: String,
+    pub authorize_url: String,
+    pub token_url: String,
+    pub jwks_url: String,
+    pub client_id: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AcmeInput {
+    /// The Acme API base URL.
+    pub base_url: String,
+    /// A CEL filter on synced payloads.
+    #[serde(default)]
+    pub filter_expr: Option<String>,
+}
+
+/// A pasted API token.
+#[derive(StableName, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeToken {
+    pub token: Secret,
+}
+
+/// Tokens from the OAuth flow (a serialised `TokenSet`).
+#[derive(StableName)]
+pub struct AcmeOAuth;
+
+#[derive(StableName, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {}
+
+#[derive(StableName, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorySync {}
+
+#[derive(StableName, Deserialize)]
+pub struct UserChanged {
+    pub id: String,
+}
+
+pub struct AcmeApi {
+    http: ProviderHttp,
+}
+
+pub const ACME_API: ClientRef<AcmeApi> = ClientRef::new("acme_api");
+
+fn http_profile() -> HttpProfile {
+    HttpProfile::new("acme")
+        .public_addresses_only(false)
+        .retry(RetryPolicy {
+            max_retries: 3,
+            base_delay: Duration::from_millis(10),
+            max_wait: Duration::from_secs(2),
+        })
+}
+
+fn base_http() -> Result<ProviderHttp, OperationError> {
+    ProviderHttp::new(http_profile())
+}
+
+/// The bearer token of whichever mode is bound.
+fn bearer(credentials: &CredentialBindings) -> Result<Secret, OperationError> {
+    if let Some(token) = credentials.get::<AcmeToken>()? {
+        return Ok(token.token);
+    }
+    let raw = credentials
+        .raw(AcmeOAuth::NAME)
+        .ok_or_else(|| OperationError::config("no Acme credential is configured"))?;
+    let tokens = TokenSet::deserialize(raw)
+        .map_err(|_| OperationError::config("the Acme OAuth credential has the wrong shape"))?;
+    Ok(tokens.access_token)
+}
+
+async fn build(request: ClientBuildRequest) -> Result<AcmeApi, OperationError> {
+    let input = AcmeInput::deserialize(&request.integration.user_input)
+        .map_err(|e| OperationError::config(format!("invalid Acme settings: {e}")))?;
+    let base = Url::parse(&input.base_url)
+        .map_err(|_| OperationError::config("the Acme base URL is not a URL"))?;
+    let token = bearer(&request.credentials)?;
+    let http = base_http()?
+        .scoped_for(&request.integration, &token)
+        .with_base_url(base)
+        .with_auth(AuthHeader::bearer(token));
+    Ok(AcmeApi { http })
+}
+
+async fn health_check(
+    _ctx: OperationContext,
+    _config: HealthCheck,
+    api: &AcmeApi,
+    _credentials: CredentialBindings,
+) -> Result<Value, OperationError> {
+    let me: Value = api.http.get("/me").send_json().await?;
+    Ok(json!({"org": me["id"]}))
+}
+
+async fn directory_sync(
+    ctx: OperationContext,
+    _config: DirectorySync,
+    api: &AcmeApi,
+    _credentials: CredentialBindings,
+) -> Result<Vec<IngestPayloadSet>, OperationError> {
+    let mut checkpoint = Checkpoint::load(&ctx);
+    if checkpoint.is_done("users") {
+        return Ok(Vec::new());
+    }
+    let mut pages = Paginator::resume(
+        api.http.get("/users"),
+        Pagination::slack("/users"),
+        checkpoint.cursor("users"),
+    );
+    while let Some(page) = pages.next_page().await? {
+        if ctx.run.is_cancelled() {
+            return Err(OperationError::internal("cancelled"));
+        }
+        let envelopes = page
+            .items
+            .into_iter()
+            .map(|user| {
+                let id = user["id"].as_str().unwrap_or_default().to_owned();
+                MappingEnvelope::new(user).resource(id)
+            })
+            .collect();
+        ctx.emit(IngestPayloadSet::new("DirectoryAccount", envelopes))
+            .await?;
+        checkpoint
+            .set("users", page.next_cursor.as_deref())
+            .save(&ctx)
+            .await?;
+        ctx.log(tributary_core::LogLevel::Info, "synced a page of users");
+    }
+    Ok(Vec::new())
+}
+
+async fn token_metadata(
+    request: tributary_core::MetadataRequest,
+) -> Result<Option<IntegrationMetadata>, OperationError> {
+    let input = AcmeInput::deserialize(&request.integration.user_input)
+        .map_err(|e| OperationError::config(format!("invalid Acme settings: {e}")))?;
+    let token = bearer(&request.credentials)?;
+    let http = base_http()?
+        .with_base_url(Url::parse(&input.base_url).unwrap())
+        .with_auth(AuthHeader::bearer(token));
+    let me: Value = http.get("/me").send_json().await?;
+    Ok(Some(IntegrationMetadata {
+        external_id: me["id"].as_str().unwrap_or_default().to_owned(),
+        external_name: me["name"].as_str().unwrap_or_default().to_owned(),
+        attributes: json!({"tenantId": request.auth_input.get("tenantId")}),
+    }))
+}
+
+fn oauth_client(settings: &OAuthSettings) -> Result<OAuthClient, OperationError> {
+    Ok(OAuthClient::new(
+        &base_http()?,
+        settings.client_id.clone(),
+        settings.token_url.clone(),
+    )
+    .authorize_url(settings.authorize_url.clone()))
+}
+
+fn oauth_auth(settings: OAuthSettings) -> AuthRegistration {
+    let start_settings = settings.clone();
+    let complete_settings = settings.clone();
+    AuthRegistration::new(
+        AcmeOAuth::NAME,
+        move |start| {
+            let settings = start_settings.clone();
+            async move {
+                let url = oauth_client(&settings)?.authorization_url(
+                    &AuthorizationRequest::from_session(&start, &["openid", "offline_access"]),
+                )?;
+                Ok(AuthStartResult {
+                    url,
+                    provider_state: json!({"flow": "authorization_code"}),
+                })
+            }
+        },
+        move |complete| {
+            let settings = complete_settings.clone();
+            async move {
+                assert_eq!(complete.provider_state["flow"], "authorization_code");
+                let code = complete
+                    .callback
+                    .get("code")
+                    .ok_or_else(|| OperationError::auth("the callback carries no code"))?;
+                let tokens = oauth_client(&settings)?
+                    .exchange_code(code, &complete.redirect_uri, Some(&complete.code_verifier))
+                    .await?;
+                // Like Entra: the tenant id comes from the verified id token.
+                let id_token = tokens
+                    .id_token
+                    .clone()
+                    .ok_or_else(|| OperationError::auth("no id token"))?;
+                let claims = IdTokenVerifier::new(
+                    &base_http()?,
+                    settings.jwks_url.clone(),
+                    IssuerCheck::Exact(settings.issuer.clone()),
+                    settings.client_id.clone(),
+                )
+                .verify(&id_token, &complete.nonce)
+                .await?;
+                Ok(AuthCompleteResult {
+                    credential: serde_json::to_value(&tokens).unwrap(),
+                    auth_input: json!({"tenantId": claims.tid}),
+                })
+            }
+        },
+    )
+    .with_refresh(move |request| {
+        let settings = settings.clone();
+        async move {
+            let current = TokenSet::deserialize(&request.credential)
+                .map_err(|_| OperationError::config("stored tokens have the wrong shape"))?;
+            let fresh = oauth_client(&settings)?.refresh(&current, &[]).await?;
+            let mut value = serde_json::to_value(&fresh).unwrap();
+            // Let the runtime's keep-the-old-refresh-token rule be tested on its own.
+            if fresh.refresh_token.as_ref().map(Secret::expose)
+                == current.refresh_token.as_ref().map(Secret::expose)
+            {
+                value.as_object_mut().unwrap().remove("refresh_token");
+            }
+            Ok(value)
+        }
+    })
+}
+
+fn revoke_on_disconnect(slot: &'static str) -> DisconnectRegistration {
+    DisconnectRegistration::new(
+        slot,
+        "Revokes the token at Acme",
+        move |request| async move {
+            let input = AcmeInput::deserialize(&request.integration.user_input)
+                .map_err(|e| OperationError::config(format!("invalid Acme settings: {e}")))?;
+            let token = bearer(&request.credentials)?;
+            let http = base_http()?.with_base_url(Url::parse(&input.base_url).unwrap());
+            http.post("/revoke")
+                .without_auth()
+                .form([("token", token.expose())])
+                .send()
+                .await?;
+            Ok(DisconnectResult {
+                message: "token revoked".into(),
+                skip_local_cleanup: false,
+            })
+        },
+    )
+}
+
+pub fn definition(oauth: Option<OAuthSettings>) -> Definition {
+    let client_slots = if oauth.is_some() {
+        vec![AcmeToken::NAME, AcmeOAuth::NAME]
+    } else {
+        vec![AcmeToken::NAME]
+    };
+    let mut definition = Definition::new(DefinitionSpec::new(DefinitionId::new(ACME), "Acme"))
+        .user_input::<AcmeInput>()
+        .credential(CredentialRegistration::form::<AcmeToken>(
+            "API token",
+            "A token from Acme's admin console",
+        ))
+        .client(ClientRegistration::new(
+            ACME_API,
+            "Acme REST API",
+            client_slots,
+            build,
+        ))
+        .connection(
+            ConnectionRegistration::new(AcmeToken::NAME, "API token")
+                .clients([ACME_API.id()])
+                .validation_operation(HealthCheck::NAME)
+                .metadata(MetadataResolver::new(token_metadata))
+                .disconnect(revoke_on_disconnect(AcmeToken::NAME)),
+        )
+        .operation(
+            Operation::<HealthCheck>::new("Reads the organisation")
+                .client(ACME_API)
+                .inline()
+                .raw(health_check),
+        )
+        .operation(
+            Operation::<DirectorySync>::new("Lists users")
+                .client(ACME_API)
+                .reconcile()
+                .ingests(["DirectoryAccount"])
+                .ingest(directory_sync),
+        )
+        .mapping(MappingRegistration::new("DirectoryAccount").map(
+            r#"{
+  "externalID": payload.id,
+  "canonicalEmail": payload.email.lowerAscii(),
+  "displayName": payload.name,
+  "status": payload.active ? "ACTIVE" : "SUSPENDED",
+  "accountType": "USER"
+}"#,
+        ))
+        .webhook(
+            WebhookRegistration::new("acme_events")
+                .verify(|request, secret| {
+                    if request.header("x-acme-secret") == Some(secret.expose()) {
+                        Ok(())
+                    } else {
+                        Err(tributary_core::VerifyError("bad secret".into()))
+                    }
+                })
+                .resolve_event(|request| {
+                    let payload: Value = serde_json::from_slice(&request.body)
+                        .map_err(|_| tributary_core::VerifyError("not JSON".into()))?;
+                    Ok(ResolvedEvent {
+                        name: Some(UserChanged::NAME.into()),
+                        delivery_id: None,
+                        provider_event: "user.changed".into(),
+                        action: String::new(),
+                        payload,
+                    })
+                })
+                .event(
+                    WebhookEvent::<UserChanged>::new("A user changed")
+                        .handle(|_request, _payload| async { Ok(WebhookOutcome::default()) }),
+                ),
+        );
+    if let Some(settings) = oauth {
+        definition = definition
+            .credential(CredentialRegistration::auth_managed::<AcmeOAuth>(
+                "OAuth",
+                "Tokens from signing in with Acme",
+            ))
+            .connection(
+                ConnectionRegistration::new(AcmeOAuth::NAME, "Sign in with Acme")
+                    .clients([ACME_API.id()])
+                    .validation_operation(HealthCheck::NAME)
+                    .metadata(MetadataResolver::new(token_metadata))
+                    .auth(oauth_auth(settings))
+                    .disconnect(revoke_on_disconnect(AcmeOAuth::NAME)),
+            );
+    }
+    definition
+}
