@@ -222,7 +222,9 @@ impl<'a> IngestRun<'a> {
     }
 
     /// Writes the pending batch and failures in one transaction.
-    async fn flush(&mut self) -> Result<(), IngestError> {
+    /// Writes the records pushed so far. Call it before saving a checkpoint that claims them:
+    /// a run resumed from that checkpoint will not see them again.
+    pub async fn flush(&mut self) -> Result<(), IngestError> {
         if self.pending.is_empty() && self.pending_failures.is_empty() {
             return Ok(());
         }

@@ -50,6 +50,16 @@ impl IngestSink {
             .map_err(|e| OperationError::internal(format!("ingest: {e}")))
     }
 
+    async fn flush(&mut self) -> Result<(), OperationError> {
+        match self.run.as_mut() {
+            Some(run) => run
+                .flush()
+                .await
+                .map_err(|e| OperationError::internal(format!("ingest: {e}"))),
+            None => Ok(()),
+        }
+    }
+
     fn counters(&self) -> Value {
         self.run
             .as_ref()
@@ -175,13 +185,6 @@ impl StoredRunHooks {
         self.ingest.lock().await.is_some()
     }
 
-    async fn counters(&self) -> Value {
-        match self.ingest.lock().await.as_ref() {
-            Some(sink) => sink.counters(),
-            None => json!({}),
-        }
-    }
-
     async fn refresh_cancelled(&self) {
         if let Ok(true) = self
             .db
@@ -226,7 +229,18 @@ impl RunHooks for StoredRunHooks {
 
     fn save_checkpoint(&self, checkpoint: Value) -> BoxFuture<'_, Result<(), OperationError>> {
         Box::pin(async move {
-            let counters = self.counters().await;
+            // What the checkpoint claims as done must be stored first: a run resumed from it
+            // will not fetch those pages again.
+            let counters = {
+                let mut sink = self.ingest.lock().await;
+                match sink.as_mut() {
+                    Some(sink) => {
+                        sink.flush().await?;
+                        sink.counters()
+                    }
+                    None => json!({}),
+                }
+            };
             self.db
                 .runs()
                 .checkpoint(&self.tenant_id, &self.run_id, &checkpoint, &counters)

@@ -333,7 +333,10 @@ impl Runtime {
         final_attempt: bool,
     ) -> Result<bool, RuntimeError> {
         let started = Instant::now();
-        let definition = self.definition(&integration.definition_id)?.clone();
+        let definition = match self.definition(&integration.definition_id) {
+            Ok(definition) => definition.clone(),
+            Err(err) => return self.fail_unstartable(&run, &err).await,
+        };
         let definition_id = definition.definition.id();
         let resumed = run.checkpoint.is_some();
         let operation = definition.definition.operation_named(&run.operation);
@@ -442,6 +445,32 @@ impl Runtime {
         self.record_ending(&run, &integration, definition_id, &ending, started)
             .await?;
         Ok(ending.retry)
+    }
+
+    /// Ends a run that cannot even start (its definition left the binary, its mappings do not
+    /// compile): retrying would not help.
+    async fn fail_unstartable(&self, run: &Run, err: &RuntimeError) -> Result<bool, RuntimeError> {
+        let message = err.to_string();
+        match self
+            .inner
+            .db
+            .runs()
+            .finish(
+                &run.tenant_id,
+                &run.id,
+                &RunOutcome {
+                    status: RunStatus::Failed,
+                    counters: &json!({}),
+                    error_kind: Some(err.kind().as_str()),
+                    error_message: Some(&message),
+                    result: None,
+                },
+            )
+            .await
+        {
+            Ok(_) | Err(StoreError::NotFound(_)) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
     }
 
     async fn execute_with_hooks(

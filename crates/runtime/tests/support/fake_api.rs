@@ -32,6 +32,8 @@ pub struct AcmeState {
     pub throttle: VecDeque<u64>,
     /// Answer 429 (Retry-After 120) to every `/users` request while set.
     pub storm: bool,
+    /// Answer 429 (Retry-After 120) to requests for this cursor while set.
+    pub storm_on_cursor: Option<String>,
     /// Requests for this cursor hang (a process killed mid-request).
     pub hang_on_cursor: Option<String>,
     /// Every `/users` cursor asked for, in order ("" for the first page).
@@ -163,7 +165,7 @@ async fn users(State(state): Shared, headers: HeaderMap, Query(page): Query<Page
             return response;
         }
         state.cursors.push(cursor.clone());
-        if state.storm {
+        if state.storm || state.storm_on_cursor.as_deref() == Some(cursor.as_str()) {
             return throttled(120);
         }
         if let Some(wait) = state.throttle.pop_front() {

@@ -87,3 +87,100 @@ where
     }
     panic!("timed out waiting for: {what}");
 }
+
+/// Connects an Acme integration with an API token the fake accepts; returns its id.
+pub async fn connect_with_token(h: &Harness, token: &str) -> String {
+    h.api.accept_token(token);
+    let outcome = h
+        .runtime
+        .connect(tributary_runtime::ConnectRequest {
+            tenant_id: h.tenant_id.clone(),
+            integration_id: None,
+            definition_id: "acme".into(),
+            name: None,
+            user_input: Some(h.user_input()),
+            connection: "AcmeToken".into(),
+            credentials: std::collections::BTreeMap::from([(
+                "AcmeToken".to_owned(),
+                serde_json::json!({ "token": token }),
+            )]),
+        })
+        .await
+        .unwrap();
+    match outcome {
+        tributary_runtime::ConnectOutcome::Connected(done) => done.integration.id,
+        tributary_runtime::ConnectOutcome::Redirect(_) => panic!("token mode redirected"),
+    }
+}
+
+/// A worker for the runtime's queue with short leases and quick polling, running in the
+/// background until the returned sender is dropped or fired.
+pub fn spawn_worker(
+    runtime: &Runtime,
+    lease: Duration,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut config = tributary_store::jobs::WorkerConfig::new(runtime.config().queue.clone());
+    config.lease = lease;
+    config.heartbeat = lease / 4;
+    config.poll_interval = Duration::from_millis(50);
+    config.backoff.base = Duration::from_millis(50);
+    config.backoff.max = Duration::from_millis(200);
+    let runtime = runtime.clone();
+    let handle = tokio::spawn(async move {
+        runtime
+            .run_worker(Some(config), async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    (stop, handle)
+}
+
+/// Waits for a run to reach a terminal status and returns it.
+pub async fn wait_for_run(h: &Harness, run_id: &str) -> tributary_store::runs::Run {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let run = h
+            .runtime
+            .db()
+            .runs()
+            .get(&h.tenant_id, run_id)
+            .await
+            .unwrap()
+            .unwrap();
+        if run.status.is_terminal() {
+            return run;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "run {run_id} is still {:?}",
+            run.status
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The integration's stored records of a model, with their disconnected mark.
+pub async fn records(
+    h: &Harness,
+    integration_id: &str,
+    model: &str,
+) -> Vec<tributary_store::records::StoredRecord> {
+    let query = tributary_store::records::RecordQuery {
+        tenant_id: h.tenant_id.clone(),
+        integration_id: Some(integration_id.to_owned()),
+        model: Some(model.to_owned()),
+        lookup_key: None,
+        include_deleted: true,
+        after: None,
+        limit: 1000,
+    };
+    tributary_store::records::list_records(h.runtime.db(), &query)
+        .await
+        .unwrap()
+}

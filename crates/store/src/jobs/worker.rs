@@ -194,6 +194,14 @@ impl Worker {
             ))),
             None => None,
         };
+        // If this future is dropped rather than shut down (its task aborted, a `select!` that
+        // moved on), the heartbeat must not outlive it: it would keep extending the leases of
+        // jobs nobody runs any more, and they would never be picked up again.
+        let _background = AbortOnDrop(
+            std::iter::once(heartbeat.abort_handle())
+                .chain(listener.as_ref().map(|l| l.abort_handle()))
+                .collect(),
+        );
         let mut tasks = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -370,6 +378,17 @@ async fn acknowledge_batch(
 }
 
 /// Extends leases, stops cancelled jobs, and reaps jobs whose workers died.
+/// Aborts background tasks when dropped.
+struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for handle in &self.0 {
+            handle.abort();
+        }
+    }
+}
+
 async fn heartbeat(worker: Worker, running: Running, stats: Arc<Mutex<WorkerStats>>) {
     let mut tick = tokio::time::interval(worker.config.heartbeat);
     loop {

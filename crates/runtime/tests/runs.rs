@@ -1,0 +1,313 @@
+//! Operation runs: inline and queued, logs and counters, 429 storms ending `partial` and resuming
+//! from the checkpoint, a worker killed mid-run, cancellation, and the reconcile schedule.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Harness, connect_with_token, on_each_backend, records, spawn_worker, wait_for_run};
+use tributary_core::ErrorKind;
+use tributary_runtime::{RUN_TYPE_RECONCILE, RunRequest, RuntimeError};
+use tributary_store::runs::RunStatus;
+
+const TOKEN: &str = "acme-runs-token-77";
+
+fn request(h: &Harness, integration_id: &str, operation: &str) -> RunRequest {
+    RunRequest {
+        tenant_id: h.tenant_id.clone(),
+        integration_id: integration_id.to_owned(),
+        operation: operation.to_owned(),
+        config: Value::Null,
+        workflow: None,
+    }
+}
+
+#[tokio::test]
+async fn inline_runs_answer_the_caller_and_queued_runs_sync_through_a_worker() {
+    on_each_backend("rt_runs_basic", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let id = connect_with_token(&h, TOKEN).await;
+
+        let inline = h
+            .runtime
+            .run_inline(request(&h, &id, "HealthCheck"))
+            .await
+            .unwrap();
+        assert_eq!(inline.output, json!({"org": "org-42"}));
+        assert_eq!(inline.run.status, RunStatus::Succeeded);
+        assert_eq!(inline.run.run_type, "inline");
+        assert_eq!(inline.run.result, Some(json!({"org": "org-42"})));
+
+        let not_inline = h
+            .runtime
+            .run_inline(request(&h, &id, "DirectorySync"))
+            .await
+            .unwrap_err();
+        assert!(matches!(not_inline, RuntimeError::Invalid(_)), "{not_inline}");
+        let mut bad_config = request(&h, &id, "DirectorySync");
+        bad_config.config = json!({"pages": 3});
+        let err = h.runtime.queue_run(bad_config).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+
+        let mut queued = request(&h, &id, "DirectorySync");
+        queued.workflow = Some(json!({"workflowId": "wf-1", "step": "sync"}));
+        let run = h.runtime.queue_run(queued).await.unwrap();
+        assert_eq!(run.status, RunStatus::Pending);
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+        let run = wait_for_run(&h, &run.id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert_eq!(run.attempt, 1);
+        assert_eq!(run.counters["created"], 5);
+        assert_eq!(run.workflow, Some(json!({"workflowId": "wf-1", "step": "sync"})));
+        assert!(run.duration_ms.is_some() && run.started_at.is_some());
+        let details = h.runtime.run_details(&h.tenant_id, &run.id).await.unwrap();
+        assert_eq!(
+            details
+                .logs
+                .iter()
+                .filter(|l| l.message == "synced a page of users")
+                .count(),
+            3
+        );
+        let accounts = records(&h, &id, "DirectoryAccount").await;
+        assert_eq!(accounts.len(), 5);
+        assert_eq!(accounts[0].fields["canonicalEmail"].as_str().unwrap(), accounts[0].fields["canonicalEmail"].as_str().unwrap().to_lowercase());
+
+        // A complete second sync tombstones the user that disappeared.
+        h.api.lock().users.pop();
+        let again = h
+            .runtime
+            .queue_run(request(&h, &id, "DirectorySync"))
+            .await
+            .unwrap();
+        let again = wait_for_run(&h, &again.id).await;
+        assert_eq!(again.status, RunStatus::Succeeded);
+        assert_eq!(again.counters["tombstoned"], 1);
+        let runs = h.runtime.list_runs(&h.tenant_id, &id, 10).await.unwrap();
+        assert_eq!(runs.len(), 3);
+        let _ = stop.send(());
+        worker.await.unwrap();
+        let metrics = h.runtime.metrics().render();
+        assert!(metrics.contains("tributary_runs_total{definition=\"acme\",operation=\"DirectorySync\",status=\"succeeded\"} 2"), "{metrics}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_429_storm_ends_the_run_partial_and_the_next_run_resumes_from_its_checkpoint() {
+    on_each_backend("rt_runs_storm", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let id = connect_with_token(&h, TOKEN).await;
+        // A short burst of 429s is absorbed by the HTTP layer's retries.
+        h.api.lock().throttle.extend([0, 0]);
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+        let run = h
+            .runtime
+            .queue_run(request(&h, &id, "DirectorySync"))
+            .await
+            .unwrap();
+        assert_eq!(wait_for_run(&h, &run.id).await.status, RunStatus::Succeeded);
+
+        // A storm on the second page: the provider asks for a longer wait than we hold a worker.
+        h.api.lock().users.push(support::fake_api::user(6));
+        h.api.lock().cursors.clear();
+        h.api.lock().storm_on_cursor = Some("p2".into());
+        let run = h
+            .runtime
+            .queue_run(request(&h, &id, "DirectorySync"))
+            .await
+            .unwrap();
+        let run = wait_for_run(&h, &run.id).await;
+        assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
+        assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+        assert_eq!(
+            run.checkpoint,
+            Some(json!({"phases": {"users": {"cursor": "p2"}}}))
+        );
+        assert_eq!(h.api.cursors(), ["", "p2"]);
+
+        h.api.lock().storm_on_cursor = None;
+        let next = h
+            .runtime
+            .queue_run(request(&h, &id, "DirectorySync"))
+            .await
+            .unwrap();
+        let next = wait_for_run(&h, &next.id).await;
+        assert_eq!(next.status, RunStatus::Succeeded);
+        // It started at the throttled page, not at the beginning...
+        assert_eq!(h.api.cursors(), ["", "p2", "p2", "p4"]);
+        // ...and, having seen only part of the listing, tombstoned nothing.
+        assert_eq!(next.counters["tombstoned"], 0);
+        assert_eq!(records(&h, &id, "DirectoryAccount").await.len(), 6);
+        let _ = stop.send(());
+        worker.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_run_is_replaced_and_the_run_resumes_from_its_checkpoint() {
+    on_each_backend("rt_runs_crash", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let id = connect_with_token(&h, TOKEN).await;
+        h.api.lock().hang_on_cursor = Some("p2".into());
+        let run = h
+            .runtime
+            .queue_run(request(&h, &id, "DirectorySync"))
+            .await
+            .unwrap();
+        let (_stop, doomed) = spawn_worker(&h.runtime, Duration::from_millis(800));
+        support::eventually(
+            Duration::from_secs(10),
+            "the first page checkpointed",
+            || async {
+                let run = h
+                    .runtime
+                    .db()
+                    .runs()
+                    .get(&h.tenant_id, &run.id)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                run.checkpoint == Some(json!({"phases": {"users": {"cursor": "p2"}}}))
+                    && h.api.cursors().len() == 2
+            },
+        )
+        .await;
+        // The process dies mid-request: no result is recorded, the lease runs out.
+        doomed.abort();
+        let _ = doomed.await;
+        h.api.lock().hang_on_cursor = None;
+
+        let survivor = h.second_process(None).await;
+        let (stop, worker) = spawn_worker(&survivor, Duration::from_millis(800));
+        let run = wait_for_run(&h, &run.id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert_eq!(run.attempt, 2);
+        assert_eq!(h.api.cursors(), ["", "p2", "p2", "p4"]);
+        assert_eq!(records(&h, &id, "DirectoryAccount").await.len(), 5);
+        // Resumed runs never tombstone.
+        assert_eq!(run.counters["tombstoned"], 0);
+        let logs = survivor
+            .run_details(&h.tenant_id, &run.id)
+            .await
+            .unwrap()
+            .logs;
+        assert!(
+            logs.iter().any(|l| l.message.contains("resuming")),
+            "{logs:?}"
+        );
+        let _ = stop.send(());
+        worker.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cancelled_run_stops_and_stays_cancelled() {
+    on_each_backend("rt_runs_cancel", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let id = connect_with_token(&h, TOKEN).await;
+        h.api.lock().hang_on_cursor = Some("p2".into());
+        let run = h
+            .runtime
+            .queue_run(request(&h, &id, "DirectorySync"))
+            .await
+            .unwrap();
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_millis(800));
+        support::eventually(Duration::from_secs(10), "the run to be running", || async {
+            h.api.cursors().len() == 2
+        })
+        .await;
+        let cancelled = h.runtime.cancel_run(&h.tenant_id, &run.id).await.unwrap();
+        assert_eq!(cancelled.status, RunStatus::Cancelled);
+        let again = h
+            .runtime
+            .cancel_run(&h.tenant_id, &run.id)
+            .await
+            .unwrap_err();
+        assert!(matches!(again, RuntimeError::Invalid(_)));
+        // The worker drops the job at its next heartbeat; the run keeps its cancelled status.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let run = wait_for_run(&h, &run.id).await;
+        assert_eq!(run.status, RunStatus::Cancelled);
+        let _ = stop.send(());
+        worker.await.unwrap();
+        assert!(matches!(
+            h.runtime
+                .cancel_run("other-tenant", &run.id)
+                .await
+                .unwrap_err(),
+            RuntimeError::NotFound(_)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reconcile_runs_on_the_persisted_schedule_and_stops_on_disconnect() {
+    on_each_backend("rt_runs_reconcile", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let id = connect_with_token(&h, TOKEN).await;
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+        // The first connection scheduled the sync for right away.
+        assert_eq!(h.runtime.reconcile_tick().await.unwrap(), 1);
+        assert_eq!(h.runtime.reconcile_tick().await.unwrap(), 0, "claimed once");
+        let runs = h.runtime.list_runs(&h.tenant_id, &id, 10).await.unwrap();
+        let run = wait_for_run(&h, &runs[0].id).await;
+        assert_eq!(run.run_type, RUN_TYPE_RECONCILE);
+        assert_eq!(run.status, RunStatus::Succeeded);
+        // The run's end sets the next time (just after the run is recorded).
+        support::eventually(
+            Duration::from_secs(10),
+            "the schedule recorded the run",
+            || async {
+                let schedules = h
+                    .runtime
+                    .db()
+                    .schedules()
+                    .list(&h.tenant_id, &id)
+                    .await
+                    .unwrap();
+                schedules[0].last_run_at.is_some()
+            },
+        )
+        .await;
+        let schedule = h
+            .runtime
+            .db()
+            .schedules()
+            .list(&h.tenant_id, &id)
+            .await
+            .unwrap()
+            .remove(0);
+        let now = tributary_store::now_ms();
+        // Records changed: the next run comes after the minimum interval (± jitter), not at once.
+        assert!(schedule.next_run_at > now + 4 * 60_000, "{schedule:?}");
+        assert!(schedule.next_run_at < now + 6 * 60_000, "{schedule:?}");
+        assert_eq!(schedule.last_error, None);
+
+        let report = h.runtime.disconnect(&h.tenant_id, &id).await.unwrap();
+        assert_eq!(report.schedules_deleted, 1);
+        assert!(
+            h.runtime
+                .db()
+                .schedules()
+                .list(&h.tenant_id, &id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(h.runtime.reconcile_tick().await.unwrap(), 0);
+        let err = h
+            .runtime
+            .queue_run(request(&h, &id, "DirectorySync"))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("disconnected"), "{err}");
+        let _ = stop.send(());
+        worker.await.unwrap();
+    })
+    .await;
+}
