@@ -73,13 +73,18 @@ struct Ending {
     changed: u64,
     /// Retry the job (transient failure with attempts left).
     retry: bool,
+    /// The failure as the runtime saw it, for an inline caller.
+    cause: Option<RuntimeError>,
 }
 
 impl Runtime {
     /// Runs an inline-eligible operation now and returns its result.
     pub async fn run_inline(&self, request: RunRequest) -> Result<InlineResult, RuntimeError> {
         let (run, _) = self.create_run(&request, RUN_TYPE_INLINE, false).await?;
-        self.execute_run(&request.tenant_id, &run.id, true).await?;
+        let (_, cause) = self.execute_run(&request.tenant_id, &run.id, true).await?;
+        if let Some(cause) = cause {
+            return Err(cause);
+        }
         let run = self
             .inner
             .db
@@ -285,8 +290,8 @@ impl Runtime {
         };
         let final_attempt = job.attempts >= job.max_attempts;
         match self.execute_run(tenant_id, run_id, final_attempt).await {
-            Ok(true) => Err(JobError::retry("the run failed and will be retried")),
-            Ok(false) => Ok(()),
+            Ok((true, _)) => Err(JobError::retry("the run failed and will be retried")),
+            Ok((false, _)) => Ok(()),
             Err(err) => Err(JobError::retry(format!("recording the run failed: {err}"))),
         }
     }
@@ -297,11 +302,11 @@ impl Runtime {
         tenant_id: &str,
         run_id: &str,
         final_attempt: bool,
-    ) -> Result<bool, RuntimeError> {
+    ) -> Result<(bool, Option<RuntimeError>), RuntimeError> {
         let attempt = match self.inner.db.runs().start(tenant_id, run_id).await {
             Ok(attempt) => attempt,
             // Cancelled or finished meanwhile: nothing to do.
-            Err(StoreError::NotFound(_)) => return Ok(false),
+            Err(StoreError::NotFound(_)) => return Ok((false, None)),
             Err(err) => return Err(err.into()),
         };
         let run = self
@@ -331,7 +336,7 @@ impl Runtime {
         run: Run,
         integration: tributary_store::integrations::Integration,
         final_attempt: bool,
-    ) -> Result<bool, RuntimeError> {
+    ) -> Result<(bool, Option<RuntimeError>), RuntimeError> {
         let started = Instant::now();
         let definition = match self.definition(&integration.definition_id) {
             Ok(definition) => definition.clone(),
@@ -391,6 +396,7 @@ impl Runtime {
                     counters: json!({}),
                     changed: 0,
                     retry: false,
+                    cause: None,
                 }
             }
             Ok(output) => self.ending_of_success(&hooks, output, resumed).await,
@@ -398,6 +404,7 @@ impl Runtime {
                 let kind = err.kind();
                 let message = err.to_string();
                 hooks.note(LogLevel::Error, &message);
+                let mut cause = Some(err);
                 match kind {
                     ErrorKind::RateLimit => {
                         // Throttled past the HTTP layer's retries: keep what was ingested and
@@ -414,6 +421,7 @@ impl Runtime {
                             changed: report.as_ref().map_or(0, changed_records),
                             counters: report.map_or_else(|| json!({}), |r| json!(r.counters)),
                             retry: false,
+                            cause: cause.take(),
                         }
                     }
                     ErrorKind::Provider | ErrorKind::Internal if !final_attempt => {
@@ -425,6 +433,7 @@ impl Runtime {
                             counters: json!({}),
                             changed: 0,
                             retry: true,
+                            cause: cause.take(),
                         }
                     }
                     _ => {
@@ -436,6 +445,7 @@ impl Runtime {
                             counters: json!({}),
                             changed: 0,
                             retry: false,
+                            cause: cause.take(),
                         }
                     }
                 }
@@ -444,12 +454,16 @@ impl Runtime {
         hooks.flush_logs().await;
         self.record_ending(&run, &integration, definition_id, &ending, started)
             .await?;
-        Ok(ending.retry)
+        Ok((ending.retry, ending.cause))
     }
 
     /// Ends a run that cannot even start (its definition left the binary, its mappings do not
     /// compile): retrying would not help.
-    async fn fail_unstartable(&self, run: &Run, err: &RuntimeError) -> Result<bool, RuntimeError> {
+    async fn fail_unstartable(
+        &self,
+        run: &Run,
+        err: &RuntimeError,
+    ) -> Result<(bool, Option<RuntimeError>), RuntimeError> {
         let message = err.to_string();
         match self
             .inner
@@ -468,7 +482,7 @@ impl Runtime {
             )
             .await
         {
-            Ok(_) | Err(StoreError::NotFound(_)) => Ok(false),
+            Ok(_) | Err(StoreError::NotFound(_)) => Ok((false, None)),
             Err(err) => Err(err.into()),
         }
     }
@@ -534,6 +548,7 @@ impl Runtime {
             counters: json!({}),
             changed: 0,
             retry: false,
+            cause: None,
         };
         match output {
             OperationOutput::Raw(value) => Ending {
@@ -543,6 +558,7 @@ impl Runtime {
                 counters: json!({}),
                 changed: 0,
                 retry: false,
+                cause: None,
             },
             OperationOutput::Ingest(sets) => {
                 if let Err(err) = hooks.ingest_returned(&sets).await {
@@ -557,6 +573,7 @@ impl Runtime {
                         counters: json!({}),
                         changed: 0,
                         retry: false,
+                        cause: None,
                     };
                 }
                 // A run that resumed saw only the rest of the listing: never tombstone on it.
@@ -575,6 +592,7 @@ impl Runtime {
                             counters: report.map_or_else(|| json!({}), |r| json!(r.counters)),
                             changed,
                             retry: false,
+                            cause: None,
                         }
                     }
                     Err(err) => failed(err.message),

@@ -106,12 +106,13 @@ fn unauthorized(message: &str) -> Response {
         .into_response()
 }
 
-fn authorized(state: &AcmeState, headers: &HeaderMap) -> Result<String, Response> {
+/// The caller's token, or why it is refused (a 401 message).
+fn authorized(state: &AcmeState, headers: &HeaderMap) -> Result<String, &'static str> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| unauthorized("missing bearer token"))?
+        .ok_or("missing bearer token")?
         .to_owned();
     if state.tokens.contains(&token) {
         return Ok(token);
@@ -128,9 +129,9 @@ fn authorized(state: &AcmeState, headers: &HeaderMap) -> Result<String, Response
         {
             return Ok(token);
         }
-        return Err(unauthorized("token expired"));
+        return Err("token expired");
     }
-    Err(unauthorized("unknown token"))
+    Err("unknown token")
 }
 
 fn jwt_claims(token: &str) -> Option<Value> {
@@ -144,8 +145,8 @@ fn jwt_claims(token: &str) -> Option<Value> {
 
 async fn me(State(state): Shared, headers: HeaderMap) -> Response {
     let mut state = state.lock().unwrap();
-    if let Err(response) = authorized(&state, &headers) {
-        return response;
+    if let Err(message) = authorized(&state, &headers) {
+        return unauthorized(message);
     }
     state.me_calls += 1;
     Json(json!({"id": "org-42", "name": "Acme Org"})).into_response()
@@ -161,8 +162,8 @@ async fn users(State(state): Shared, headers: HeaderMap, Query(page): Query<Page
     let cursor = page.cursor.unwrap_or_default();
     let hang = {
         let mut state = state.lock().unwrap();
-        if let Err(response) = authorized(&state, &headers) {
-            return response;
+        if let Err(message) = authorized(&state, &headers) {
+            return unauthorized(message);
         }
         state.cursors.push(cursor.clone());
         if state.storm || state.storm_on_cursor.as_deref() == Some(cursor.as_str()) {
