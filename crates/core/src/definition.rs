@@ -64,6 +64,8 @@ pub struct Definition {
     pub operations: Vec<OperationRegistration>,
     pub mappings: Vec<MappingRegistration>,
     pub webhooks: Vec<WebhookRegistration>,
+    /// The provider's request budget, if it publishes one; the HTTP layer paces by it.
+    pub rate_limit: Option<crate::RateLimit>,
 }
 
 impl Definition {
@@ -78,7 +80,14 @@ impl Definition {
             operations: Vec::new(),
             mappings: Vec::new(),
             webhooks: Vec::new(),
+            rate_limit: None,
         }
+    }
+
+    /// Declares the provider's request budget.
+    pub fn rate_limit(mut self, budget: crate::RateLimit) -> Self {
+        self.rate_limit = Some(budget);
+        self
     }
 
     pub fn id(&self) -> &'static str {

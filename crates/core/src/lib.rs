@@ -16,6 +16,7 @@ mod error;
 mod ingest;
 mod names;
 mod operation;
+mod rate_limit;
 pub mod registry;
 pub mod schema;
 mod secret;
@@ -42,6 +43,7 @@ pub use operation::{
     ClientHandler, ClientOperation, ExecutionPolicy, Operation, OperationHandler, OperationOutput,
     OperationRegistration, OperationRequest, OutputKind, decode_config,
 };
+pub use rate_limit::{RateLimit, RateLimitScope};
 pub use registry::{DefinitionChecks, Registry, RegistryError, Rule};
 pub use secret::Secret;
 pub use webhook::{

@@ -614,3 +614,34 @@ fn the_connection_always_lists_its_selecting_slot() {
     let _ = DefinitionId::new("x");
     let _ = DefinitionSpec::new(EXAMPLE, "x");
 }
+
+#[test]
+fn a_declared_rate_limit_must_be_usable_and_shows_in_the_catalog() {
+    use std::time::Duration;
+    use tributary_core::{RateLimit, RateLimitScope};
+
+    let broken = valid_definition().rate_limit(RateLimit::new(0, Duration::from_secs(1)));
+    let errors =
+        Registry::build(vec![broken], &tributary_core::registry::CoreChecksOnly).unwrap_err();
+    assert_eq!(errors.rules(), [Rule::RateLimitInvalid]);
+
+    let budget = RateLimit::per_minute(600)
+        .burst(20)
+        .scope(RateLimitScope::Credential);
+    let registry = Registry::build(
+        vec![valid_definition().rate_limit(budget)],
+        &tributary_core::registry::CoreChecksOnly,
+    )
+    .unwrap();
+    let entry = serde_json::to_value(
+        registry
+            .definition(valid_definition().id())
+            .unwrap()
+            .catalog_entry(),
+    )
+    .unwrap();
+    assert_eq!(
+        entry["rateLimit"],
+        serde_json::json!({"requests": 600, "intervalMs": 60000, "burst": 20, "scope": "credential"})
+    );
+}

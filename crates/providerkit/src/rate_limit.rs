@@ -12,59 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 use tributary_core::{IntegrationContext, Secret};
 
-/// What one budget is shared by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RateLimitScope {
-    /// Each integration has its own budget (most providers count per org or workspace).
-    Integration,
-    /// Integrations using the same credential share one budget (providers that count per token).
-    Credential,
-}
-
-/// A provider's request budget.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateLimit {
-    /// Requests allowed per `interval` on average.
-    pub requests: u32,
-    pub interval: Duration,
-    /// Requests that may go out at once after an idle period.
-    pub burst: u32,
-    pub scope: RateLimitScope,
-}
-
-impl RateLimit {
-    /// `requests` per `interval`, burst of the same size, per integration.
-    pub const fn new(requests: u32, interval: Duration) -> Self {
-        Self {
-            requests,
-            interval,
-            burst: requests,
-            scope: RateLimitScope::Integration,
-        }
-    }
-
-    pub const fn per_second(requests: u32) -> Self {
-        Self::new(requests, Duration::from_secs(1))
-    }
-
-    pub const fn per_minute(requests: u32) -> Self {
-        Self::new(requests, Duration::from_secs(60))
-    }
-
-    pub const fn burst(mut self, burst: u32) -> Self {
-        self.burst = burst;
-        self
-    }
-
-    pub const fn scope(mut self, scope: RateLimitScope) -> Self {
-        self.scope = scope;
-        self
-    }
-
-    fn tokens_per_second(&self) -> f64 {
-        f64::from(self.requests.max(1)) / self.interval.as_secs_f64().max(f64::EPSILON)
-    }
-}
+pub use tributary_core::{RateLimit, RateLimitScope};
 
 /// The key of the budget a client draws from: definition id plus integration id or a
 /// fingerprint of the credential (a SHA-256 prefix, never the credential itself).

@@ -21,6 +21,8 @@ pub struct CatalogEntry {
     pub operations: Vec<CatalogOperation>,
     pub mappings: Vec<crate::MappingRegistration>,
     pub webhooks: Vec<CatalogWebhook>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<crate::RateLimit>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,6 +145,7 @@ impl CatalogEntry {
                         .collect(),
                 })
                 .collect(),
+            rate_limit: def.rate_limit,
         }
     }
 }

@@ -33,6 +33,7 @@ pub enum Rule {
     DuplicateMapping,
     MappingMissing,
     MappingExpressionInvalid,
+    RateLimitInvalid,
 }
 
 impl Rule {
@@ -93,6 +94,9 @@ impl Rule {
             Self::DuplicateMapping => "a mapping for this (schema, variant) is declared twice",
             Self::MappingMissing => "a declared ingest schema has no mapping",
             Self::MappingExpressionInvalid => "the mapping's CEL expression is invalid",
+            Self::RateLimitInvalid => {
+                "a rate limit allows at least one request and a burst of one per positive interval"
+            }
         }
     }
 }

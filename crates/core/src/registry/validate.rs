@@ -69,6 +69,12 @@ pub(super) fn validate_definition(
     };
     let mut compiled = CompiledSchemas::default();
 
+    if let Some(budget) = &def.rate_limit
+        && !budget.is_usable()
+    {
+        f.push("rate limit".to_owned(), Rule::RateLimitInvalid, None);
+    }
+
     if !is_valid_definition_id(def.id()) {
         f.push(
             format!("id `{}`", def.id()),

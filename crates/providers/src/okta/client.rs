@@ -21,11 +21,13 @@ pub struct OktaApi {
     pub(super) org_url: String,
 }
 
+/// Okta's default budget for /api/v1/users is 600 requests per minute per org; stay under it
+/// and let the reset header pace us when other clients of the org use it up.
+pub(super) const BUDGET: RateLimit = RateLimit::per_minute(500).burst(20);
+
 fn profile(public_only: bool) -> HttpProfile {
-    // Okta's default budget for /api/v1/users is 600 requests per minute per org; stay under it
-    // and let the reset header pace us when other clients of the org use it up.
     HttpProfile::new("okta")
-        .rate_limit(RateLimit::per_minute(500).burst(20))
+        .rate_limit(BUDGET)
         .reset_header(ResetHeader::OKTA)
         .remaining_header("x-rate-limit-remaining")
         .public_addresses_only(public_only)

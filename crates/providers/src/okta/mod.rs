@@ -73,6 +73,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
     spec.tags = vec!["directory-sync".into(), "identity".into()];
 
     Definition::new(spec)
+        .rate_limit(client::BUDGET)
         .operator_config::<OktaOperatorConfig>()
         .user_input::<OktaUserInput>()
         .credential(CredentialRegistration::form::<OktaApiToken>(

@@ -19,7 +19,7 @@ use tributary_core::{
 };
 use tributary_providerkit::{
     AuthHeader, AuthorizationRequest, Checkpoint, HttpProfile, IdTokenVerifier, IssuerCheck,
-    OAuthClient, Pagination, Paginator, ProviderHttp, RetryPolicy, TokenSet, Url,
+    OAuthClient, Pagination, Paginator, ProviderHttp, RateLimit, RetryPolicy, TokenSet, Url,
 };
 
 pub const ACME: &str = "acme";
@@ -74,8 +74,12 @@ pub struct AcmeApi {
 
 pub const ACME_API: ClientRef<AcmeApi> = ClientRef::new("acme_api");
 
+/// Acme's published budget: the definition declares it, the HTTP layer paces by it.
+pub const BUDGET: RateLimit = RateLimit::per_second(50).burst(10);
+
 fn http_profile() -> HttpProfile {
     HttpProfile::new("acme")
+        .rate_limit(BUDGET)
         .public_addresses_only(false)
         .retry(RetryPolicy {
             max_retries: 3,
@@ -283,6 +287,7 @@ pub fn definition(oauth: Option<OAuthSettings>) -> Definition {
         vec![AcmeToken::NAME]
     };
     let mut definition = Definition::new(DefinitionSpec::new(DefinitionId::new(ACME), "Acme"))
+        .rate_limit(BUDGET)
         .user_input::<AcmeInput>()
         .credential(CredentialRegistration::form::<AcmeToken>(
             "API token",
