@@ -435,3 +435,79 @@ async fn switching_modes_removes_the_old_credentials_and_disconnect_revokes_and_
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_app_install_connects_from_the_installation_id_and_its_token_is_reminted() {
+    on_each_backend("rt_app_install", |backend| async {
+        let h = Harness::new(backend, None).await;
+        h.api.lock().installations.insert(777);
+        let redirect = match h
+            .runtime
+            .connect(ConnectRequest {
+                connection: "AcmeInstallation".into(),
+                ..oauth_request(&h, None)
+            })
+            .await
+            .unwrap()
+        {
+            ConnectOutcome::Redirect(redirect) => redirect,
+            ConnectOutcome::Connected(_) => panic!("an app install must redirect"),
+        };
+        assert!(redirect.url.starts_with(&format!(
+            "{}/apps/acme/installations/new?state=",
+            h.api.base_url()
+        )));
+        let state = url_param(&redirect.url, "state");
+        // Acme calls back with the installation id (and our state).
+        let connected = h
+            .runtime
+            .complete_auth(CallbackParams::new(vec![
+                ("installation_id".into(), "777".into()),
+                ("setup_action".into(), "install".into()),
+                ("state".into(), state),
+            ]))
+            .await
+            .unwrap();
+        let id = connected.integration.id.clone();
+        assert_eq!(
+            connected.integration.metadata["attributes"]["installationId"],
+            777
+        );
+        assert_eq!(h.api.lock().minted, 1);
+
+        // The token expires within the refresh margin: each use re-mints it with the app JWT.
+        let stored = |h: &Harness| {
+            let id = id.clone();
+            let db = h.runtime.db().clone();
+            let (ring, tenant) = (h.ring.clone(), h.tenant_id.clone());
+            async move {
+                db.credentials(&ring)
+                    .load(&tenant, &id, "AcmeInstallation")
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .secret
+                    .expose_json()
+                    .unwrap()
+            }
+        };
+        let before = stored(&h).await;
+        h.runtime.run_inline(health_check(&h, &id)).await.unwrap();
+        let after = stored(&h).await;
+        assert_eq!(h.api.lock().minted, 2);
+        assert_ne!(after["access_token"], before["access_token"]);
+        assert_eq!(after["installation_id"], 777);
+
+        // Uninstalled at Acme: minting answers 404, the integration needs to be installed again.
+        h.api.lock().installations.clear();
+        let err = h
+            .runtime
+            .run_inline(health_check(&h, &id))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RuntimeError::NeedsReauth(_)), "{err}");
+        let integration = h.runtime.integration(&h.tenant_id, &id).await.unwrap();
+        assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
+    })
+    .await;
+}

@@ -19,7 +19,8 @@ use tributary_core::{
 };
 use tributary_providerkit::{
     AuthHeader, AuthorizationRequest, Checkpoint, HttpProfile, IdTokenVerifier, IssuerCheck,
-    OAuthClient, Pagination, Paginator, ProviderHttp, RateLimit, RetryPolicy, TokenSet, Url,
+    JwtSigner, OAuthClient, Pagination, Paginator, ProviderHttp, RateLimit, RetryPolicy, TokenSet,
+    Url, github_installation_token,
 };
 
 pub const ACME: &str = "acme";
@@ -54,6 +55,14 @@ pub struct AcmeToken {
 /// Tokens from the OAuth flow (a serialised `TokenSet`).
 #[derive(StableName)]
 pub struct AcmeOAuth;
+
+/// An app installation's token (GitHub-App-like: minted with the app JWT, one hour).
+#[derive(StableName)]
+pub struct AcmeInstallation;
+
+/// The operator's app registration (its id and private key).
+pub const APP_ID: &str = "4242";
+const APP_KEY: &str = include_str!("../../../providerkit/tests/fixtures/test_only_rsa_key_a.pem");
 
 #[derive(StableName, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -99,6 +108,7 @@ fn bearer(credentials: &CredentialBindings) -> Result<Secret, OperationError> {
     }
     let raw = credentials
         .raw(AcmeOAuth::NAME)
+        .or_else(|| credentials.raw(AcmeInstallation::NAME))
         .ok_or_else(|| OperationError::config("no Acme credential is configured"))?;
     let tokens = TokenSet::deserialize(raw)
         .map_err(|_| OperationError::config("the Acme OAuth credential has the wrong shape"))?;
@@ -179,7 +189,10 @@ async fn token_metadata(
     Ok(Some(IntegrationMetadata {
         external_id: me["id"].as_str().unwrap_or_default().to_owned(),
         external_name: me["name"].as_str().unwrap_or_default().to_owned(),
-        attributes: json!({"tenantId": request.auth_input.get("tenantId")}),
+        attributes: json!({
+            "tenantId": request.auth_input.get("tenantId"),
+            "installationId": request.auth_input.get("installationId"),
+        }),
     }))
 }
 
@@ -258,6 +271,65 @@ fn oauth_auth(settings: OAuthSettings) -> AuthRegistration {
     })
 }
 
+/// Mints an installation token and keeps the installation id with it.
+async fn mint(base_url: &str, installation_id: u64) -> Result<Value, OperationError> {
+    let http = base_http()?
+        .with_base_url(Url::parse(base_url).map_err(|_| OperationError::config("bad base URL"))?);
+    let signer = JwtSigner::from_rsa_pem(&Secret::new(APP_KEY))?;
+    let tokens = github_installation_token(&http, &signer, APP_ID, installation_id).await?;
+    let mut value = serde_json::to_value(&tokens).unwrap();
+    value["installation_id"] = json!(installation_id);
+    Ok(value)
+}
+
+fn base_url_of(user_input: &Value) -> Result<String, OperationError> {
+    AcmeInput::deserialize(user_input)
+        .map(|input| input.base_url)
+        .map_err(|e| OperationError::config(format!("invalid Acme settings: {e}")))
+}
+
+/// The app-install mode: the user installs the app at Acme, which calls back with the
+/// installation id; the installation token is minted with the app JWT and re-minted on refresh.
+fn app_install() -> AuthRegistration {
+    AuthRegistration::new(
+        AcmeInstallation::NAME,
+        |start| async move {
+            let base = base_url_of(&start.integration.user_input)?;
+            let mut url = Url::parse(&format!("{base}/apps/acme/installations/new")).unwrap();
+            url.query_pairs_mut().append_pair("state", &start.state);
+            Ok(AuthStartResult {
+                url: url.into(),
+                provider_state: Value::Null,
+            })
+        },
+        |complete| async move {
+            if complete.callback.get("setup_action") != Some("install") {
+                return Err(OperationError::auth("the app was not installed"));
+            }
+            let installation_id: u64 = complete
+                .callback
+                .get("installation_id")
+                .and_then(|id| id.parse().ok())
+                .ok_or_else(|| OperationError::auth("the callback carries no installation id"))?;
+            let base = base_url_of(&complete.integration.user_input)?;
+            Ok(AuthCompleteResult {
+                credential: mint(&base, installation_id).await?,
+                auth_input: json!({"installationId": installation_id}),
+            })
+        },
+    )
+    .with_refresh(|request| async move {
+        let installation_id = request.credential["installation_id"]
+            .as_u64()
+            .ok_or_else(|| OperationError::config("the installation id is missing"))?;
+        mint(
+            &base_url_of(&request.integration.user_input)?,
+            installation_id,
+        )
+        .await
+    })
+}
+
 fn revoke_on_disconnect(slot: &'static str) -> DisconnectRegistration {
     DisconnectRegistration::new(
         slot,
@@ -282,9 +354,9 @@ fn revoke_on_disconnect(slot: &'static str) -> DisconnectRegistration {
 
 pub fn definition(oauth: Option<OAuthSettings>) -> Definition {
     let client_slots = if oauth.is_some() {
-        vec![AcmeToken::NAME, AcmeOAuth::NAME]
+        vec![AcmeToken::NAME, AcmeInstallation::NAME, AcmeOAuth::NAME]
     } else {
-        vec![AcmeToken::NAME]
+        vec![AcmeToken::NAME, AcmeInstallation::NAME]
     };
     let mut definition = Definition::new(DefinitionSpec::new(DefinitionId::new(ACME), "Acme"))
         .rate_limit(BUDGET)
@@ -305,6 +377,17 @@ pub fn definition(oauth: Option<OAuthSettings>) -> Definition {
                 .validation_operation(HealthCheck::NAME)
                 .metadata(MetadataResolver::new(token_metadata))
                 .disconnect(revoke_on_disconnect(AcmeToken::NAME)),
+        )
+        .credential(CredentialRegistration::auth_managed::<AcmeInstallation>(
+            "App installation",
+            "Installs the Acme app in the organisation",
+        ))
+        .connection(
+            ConnectionRegistration::new(AcmeInstallation::NAME, "Install the Acme app")
+                .clients([ACME_API.id()])
+                .validation_operation(HealthCheck::NAME)
+                .metadata(MetadataResolver::new(token_metadata))
+                .auth(app_install()),
         )
         .operation(
             Operation::<HealthCheck>::new("Reads the organisation")

@@ -40,6 +40,10 @@ pub struct AcmeState {
     pub cursors: Vec<String>,
     pub revoked: Vec<String>,
     pub me_calls: usize,
+    /// App installations that exist (minting for others answers 404, like an uninstalled app).
+    pub installations: HashSet<u64>,
+    /// Installation tokens minted so far.
+    pub minted: usize,
 }
 
 #[derive(Clone)]
@@ -67,6 +71,10 @@ impl FakeAcme {
             .route("/me", get(me))
             .route("/users", get(users))
             .route("/revoke", post(revoke))
+            .route(
+                "/app/installations/{id}/access_tokens",
+                post(mint_installation_token),
+            )
             .with_state(Arc::clone(&state));
         let server = FakeServer::start(router).await.unwrap();
         Self {
@@ -213,4 +221,60 @@ async fn revoke(State(state): Shared, axum::Form(form): axum::Form<Revoke>) -> R
     state.tokens.remove(&form.token);
     state.revoked.push(form.token);
     StatusCode::OK.into_response()
+}
+
+/// GitHub's `POST /app/installations/{id}/access_tokens`: the app JWT (RS256, `iss` = app id) in
+/// the bearer; a token valid for two minutes (so that every use re-mints it, the runtime's margin
+/// being five).
+async fn mint_installation_token(
+    State(state): Shared,
+    axum::extract::Path(id): axum::extract::Path<u64>,
+    headers: HeaderMap,
+) -> Response {
+    let mut state = state.lock().unwrap();
+    let claims = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(jwt_claims);
+    let Some(claims) = claims else {
+        return unauthorized("an app JWT is required");
+    };
+    if claims["iss"] != json!(super::acme::APP_ID) && claims["iss"] != json!(4242) {
+        return unauthorized("unknown app");
+    }
+    if !state.installations.contains(&id) {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found"}))).into_response();
+    }
+    state.minted += 1;
+    let token = format!("ghs_installation_{id}_{}", state.minted);
+    state.tokens.insert(token.clone());
+    let expires = chrono_like_rfc3339(120);
+    (
+        StatusCode::CREATED,
+        Json(json!({"token": token, "expires_at": expires})),
+    )
+        .into_response()
+}
+
+/// Now plus `seconds` as RFC 3339 UTC, without a date library.
+fn chrono_like_rfc3339(seconds: u64) -> String {
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + seconds;
+    let (days, rem) = (at / 86_400, at % 86_400);
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
 }
