@@ -85,15 +85,21 @@ impl Runtime {
             definition_id = tracing::field::Empty,
             integration_id = tracing::field::Empty,
         );
-        let result = self.complete_auth_inner(callback).instrument(span).await;
+        let mut definition_id = None;
+        let result = self
+            .complete_auth_inner(callback, &mut definition_id)
+            .instrument(span)
+            .await;
         let outcome = if result.is_ok() {
             "connected"
         } else {
             "failed"
         };
+        // A callback whose session is unknown has no definition to count it under.
+        let definition = definition_id.as_deref().unwrap_or("unknown");
         self.inner.metrics.incr(
             "tributary_connects_total",
-            &[("definition", "callback"), ("outcome", outcome)],
+            &[("definition", definition), ("outcome", outcome)],
         );
         result
     }
@@ -101,6 +107,7 @@ impl Runtime {
     async fn complete_auth_inner(
         &self,
         callback: CallbackParams,
+        definition_id: &mut Option<String>,
     ) -> Result<Connected, RuntimeError> {
         let state = callback.get("state").ok_or_else(|| {
             RuntimeError::setup(SetupStep::Authorize, "the callback carries no state")
@@ -122,6 +129,7 @@ impl Runtime {
                 ),
                 other => RuntimeError::setup(SetupStep::Authorize, other),
             })?;
+        *definition_id = Some(session.definition_id.clone());
         let span = tracing::Span::current();
         span.record("tenant_id", session.tenant_id.as_str());
         span.record("definition_id", session.definition_id.as_str());

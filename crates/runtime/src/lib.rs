@@ -19,6 +19,7 @@ mod runs;
 mod runtime;
 pub mod schedule;
 mod setup;
+mod webhooks;
 
 pub use config::RuntimeConfig;
 pub use credentials::{EXPIRES_AT_FIELD, REFRESH_TOKEN_FIELD};
@@ -33,3 +34,4 @@ pub use runs::{
 };
 pub use runtime::Runtime;
 pub use setup::{AuthRedirect, ConnectOutcome, ConnectRequest, Connected, CreatedWebhookEndpoint};
+pub use webhooks::{WEBHOOK_JOB_KIND, WebhookAck, WebhookRejection};

@@ -280,8 +280,12 @@ impl Runtime {
             .await?)
     }
 
-    /// The job handler of queued runs (give it to a [`tributary_store::jobs::Worker`]).
+    /// The job handler of the runtime's queue: queued runs and webhook deliveries (give it to a
+    /// [`tributary_store::jobs::Worker`], or use [`Runtime::run_worker`]).
     pub async fn process_job(&self, job: Job) -> Result<(), JobError> {
+        if job.kind == crate::WEBHOOK_JOB_KIND {
+            return self.process_delivery_job(job).await;
+        }
         let (Some(tenant_id), Some(run_id)) = (
             job.payload.get("tenantId").and_then(Value::as_str),
             job.payload.get("runId").and_then(Value::as_str),

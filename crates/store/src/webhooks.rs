@@ -405,6 +405,66 @@ impl Webhooks<'_> {
         }
     }
 
+    /// The tenant's delivery by row id.
+    pub async fn get_delivery(
+        &mut self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<WebhookDelivery>> {
+        let mut conn = self.scope.read().await?;
+        let row: Option<DeliveryRow> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1 AND tenant_id = $2"
+            )))
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        row.map(WebhookDelivery::try_from).transpose()
+    }
+
+    /// Puts a failed delivery back to `received` so that it is processed again (a provider
+    /// redelivery or an operator's replay). False if it was not failed: a delivery being processed
+    /// or done is left alone, so two retries never process it twice.
+    pub async fn retry_failed_delivery(&mut self, tenant_id: &str, id: &str) -> Result<bool> {
+        let mut conn = self.scope.write().await?;
+        let n = on_backend!(conn.exec(), |c| {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET status = 'received' \
+                 WHERE id = $1 AND tenant_id = $2 AND status = 'failed'",
+            )
+            .bind(id)
+            .bind(tenant_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        Ok(n > 0)
+    }
+
+    /// Records a handler error on a delivery that stays `received` (it will be retried).
+    pub async fn note_delivery_error(
+        &mut self,
+        tenant_id: &str,
+        id: &str,
+        error: &str,
+    ) -> Result<()> {
+        let mut conn = self.scope.write().await?;
+        on_backend!(conn.exec(), |c| {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET last_error = $1 WHERE id = $2 AND tenant_id = $3",
+            )
+            .bind(error)
+            .bind(id)
+            .bind(tenant_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
     /// The endpoint's most recent deliveries.
     pub async fn list_deliveries(
         &mut self,

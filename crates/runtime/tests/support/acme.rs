@@ -72,9 +72,29 @@ pub struct HealthCheck {}
 #[serde(deny_unknown_fields)]
 pub struct DirectorySync {}
 
+/// A user changed at Acme: the event carries the user.
 #[derive(StableName, Deserialize)]
 pub struct UserChanged {
-    pub id: String,
+    pub user: Value,
+    /// Test hook: the handler fails this many times for a delivery before it succeeds.
+    #[serde(default, rename = "failTimes")]
+    pub fail_times: u32,
+}
+
+/// Acme asks for a full resync.
+#[derive(StableName, Deserialize)]
+pub struct ResyncRequested {}
+
+/// The Acme app was uninstalled: the connection is gone.
+#[derive(StableName, Deserialize)]
+pub struct AppUninstalled {}
+
+/// Handler invocations per delivery id (tests run in parallel; each uses its own ids).
+pub static HANDLED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, u32>>> =
+    std::sync::LazyLock::new(Default::default);
+
+pub fn handled(delivery: &str) -> u32 {
+    HANDLED.lock().unwrap().get(delivery).copied().unwrap_or(0)
 }
 
 pub struct AcmeApi {
@@ -414,26 +434,95 @@ pub fn definition(oauth: Option<OAuthSettings>) -> Definition {
         .webhook(
             WebhookRegistration::new("acme_events")
                 .verify(|request, secret| {
-                    if request.header("x-acme-secret") == Some(secret.expose()) {
+                    // Constant-time comparison of the shared secret header.
+                    let given = request
+                        .header("x-acme-secret")
+                        .unwrap_or_default()
+                        .as_bytes();
+                    let expected = secret.expose().as_bytes();
+                    let same = given.len() == expected.len()
+                        && given
+                            .iter()
+                            .zip(expected)
+                            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                            == 0;
+                    if same {
                         Ok(())
                     } else {
-                        Err(tributary_core::VerifyError("bad secret".into()))
+                        Err(tributary_core::VerifyError(
+                            "the shared secret does not match".into(),
+                        ))
                     }
+                })
+                .handshake(|request| {
+                    (request.method == "GET").then(|| tributary_core::HandshakeResponse {
+                        status: 200,
+                        content_type: "application/json",
+                        body: json!({"verification": request.header("x-acme-challenge")})
+                            .to_string(),
+                    })
                 })
                 .resolve_event(|request| {
                     let payload: Value = serde_json::from_slice(&request.body)
-                        .map_err(|_| tributary_core::VerifyError("not JSON".into()))?;
+                        .map_err(|_| tributary_core::VerifyError("the body is not JSON".into()))?;
+                    let kind = payload["type"].as_str().unwrap_or_default().to_owned();
+                    let name = match kind.as_str() {
+                        "user.changed" => Some(UserChanged::NAME.to_owned()),
+                        "user.resync" => Some(ResyncRequested::NAME.to_owned()),
+                        "app.uninstalled" => Some(AppUninstalled::NAME.to_owned()),
+                        _ => None,
+                    };
                     Ok(ResolvedEvent {
-                        name: Some(UserChanged::NAME.into()),
-                        delivery_id: None,
-                        provider_event: "user.changed".into(),
+                        name,
+                        delivery_id: request.header("x-acme-delivery").map(str::to_owned),
+                        provider_event: kind,
                         action: String::new(),
                         payload,
                     })
                 })
                 .event(
                     WebhookEvent::<UserChanged>::new("A user changed")
-                        .handle(|_request, _payload| async { Ok(WebhookOutcome::default()) }),
+                        .ingests(["DirectoryAccount"])
+                        .handle(|request, event| async move {
+                            let delivery = request.event.delivery_id.clone().unwrap_or_default();
+                            let calls = {
+                                let mut handled = HANDLED.lock().unwrap();
+                                let calls = handled.entry(delivery).or_default();
+                                *calls += 1;
+                                *calls
+                            };
+                            if calls <= event.fail_times {
+                                return Err(OperationError::provider("the handler failed (test)"));
+                            }
+                            let id = event.user["id"].as_str().unwrap_or_default().to_owned();
+                            Ok(WebhookOutcome {
+                                ingest: vec![IngestPayloadSet::new(
+                                    "DirectoryAccount",
+                                    vec![MappingEnvelope::new(event.user).resource(id)],
+                                )],
+                                ..WebhookOutcome::default()
+                            })
+                        }),
+                )
+                .event(
+                    WebhookEvent::<ResyncRequested>::new("Acme asks for a resync").handle(
+                        |_request, _event| async {
+                            Ok(WebhookOutcome {
+                                dispatch: vec![(DirectorySync::NAME, json!({}))],
+                                ..WebhookOutcome::default()
+                            })
+                        },
+                    ),
+                )
+                .event(
+                    WebhookEvent::<AppUninstalled>::new("The app was uninstalled").handle(
+                        |_request, _event| async {
+                            Ok(WebhookOutcome {
+                                teardown: true,
+                                ..WebhookOutcome::default()
+                            })
+                        },
+                    ),
                 ),
         );
     if let Some(settings) = oauth {

@@ -1,0 +1,420 @@
+//! Webhook intake: verified, idempotent, never lost.
+//!
+//! A request to an endpoint is answered in this order: unknown or disabled endpoint; provider
+//! handshake (Slack `url_verification`, Graph `validationToken`, Okta's verification); signature
+//! check, fail-closed; event resolution. Then the delivery is written durably, deduplicated on the
+//! provider's delivery id (or a SHA-256 of the body when it sends none), together with the job
+//! that will process it, and only then acknowledged. The job runs the event's handler and carries
+//! out what it asked for (ingest payloads, queue operations, tear the connection down); the
+//! delivery is marked done only when that succeeded.
+//!
+//! A failing handler is retried with backoff while the delivery stays `received`; after the last
+//! attempt it is `failed`, visible, and processed again by a provider redelivery or an operator's
+//! replay. A redelivery of a done delivery is acknowledged and ignored, and one of a delivery in
+//! flight is acknowledged without a second job: concurrent copies are processed once.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+use tributary_core::{InboundWebhook, ResolvedEvent, Secret, WebhookEventRequest};
+use tributary_ingest::{Completeness, IngestContext, IngestOptions, ingest_payload_sets};
+use tributary_store::{
+    StoreError,
+    integrations::IntegrationStatus,
+    jobs::{Job, JobError, NewJob},
+    webhooks::{DeliveryStatus, WebhookDelivery},
+};
+
+use crate::{Runtime, RuntimeError, runs::RunRequest, runtime::integration_context};
+
+/// The job kind that processes a stored delivery.
+pub const WEBHOOK_JOB_KIND: &str = "webhook_delivery";
+
+/// Attempts of a delivery's handler before the delivery is marked failed.
+const DELIVERY_ATTEMPTS: i64 = 5;
+
+/// How intake answered a request the endpoint accepted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum WebhookAck {
+    /// A provider handshake, answered as the provider expects.
+    Handshake {
+        status: u16,
+        content_type: &'static str,
+        body: String,
+    },
+    /// The delivery is stored (or was already).
+    Accepted {
+        /// The stored delivery's id (for replay and listing).
+        delivery: String,
+        /// A copy of a delivery seen before.
+        duplicate: bool,
+        /// Whether a job will process it now.
+        queued: bool,
+        /// The event name, `None` for an event the definition does not handle (recorded as done).
+        event: Option<String>,
+    },
+}
+
+/// Why intake refused a request. The messages name what is wrong, never a secret or an expected
+/// signature.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookRejection {
+    /// No such endpoint, or it is disabled (answered like an unknown one).
+    #[error("unknown webhook endpoint")]
+    UnknownEndpoint,
+    /// The signature, secret or timestamp did not check out, or the body is not an event.
+    #[error("webhook refused: {0}")]
+    Unverified(String),
+    #[error(transparent)]
+    Internal(#[from] RuntimeError),
+}
+
+impl From<StoreError> for WebhookRejection {
+    fn from(err: StoreError) -> Self {
+        WebhookRejection::Internal(err.into())
+    }
+}
+
+/// What a stored delivery keeps of the resolved event besides its name.
+fn stored_event(resolved: &ResolvedEvent) -> Value {
+    json!({
+        "payload": resolved.payload,
+        "action": resolved.action,
+        "providerEvent": resolved.provider_event,
+    })
+}
+
+fn delivery_key(resolved: &ResolvedEvent, body: &[u8]) -> String {
+    match resolved.delivery_id.as_deref().filter(|id| !id.is_empty()) {
+        Some(id) => id.to_owned(),
+        None => {
+            let digest = Sha256::digest(body);
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            format!("sha256:{hex}")
+        }
+    }
+}
+
+impl Runtime {
+    /// Takes a request to a per-integration endpoint. `Ok` means: answer 2xx (the delivery is
+    /// durable, or it was a handshake).
+    pub async fn receive_webhook(
+        &self,
+        endpoint_id: &str,
+        request: &InboundWebhook,
+    ) -> Result<WebhookAck, WebhookRejection> {
+        let Some((endpoint, secret)) = self
+            .inner
+            .db
+            .webhooks(&self.inner.ring)
+            .endpoint_for_intake(endpoint_id)
+            .await?
+        else {
+            return Err(WebhookRejection::UnknownEndpoint);
+        };
+        if !endpoint.enabled {
+            return Err(WebhookRejection::UnknownEndpoint);
+        }
+        let span = tracing::info_span!(
+            "tributary.webhook",
+            tenant_id = %endpoint.tenant_id,
+            integration_id = %endpoint.integration_id,
+            endpoint_id = %endpoint.id,
+            definition_id = tracing::field::Empty,
+        );
+        async {
+            let integration = self
+                .inner
+                .db
+                .integrations()
+                .get(&endpoint.tenant_id, &endpoint.integration_id)
+                .await?
+                .ok_or(WebhookRejection::UnknownEndpoint)?;
+            tracing::Span::current().record("definition_id", integration.definition_id.as_str());
+            let definition = self.definition(&integration.definition_id)?.clone();
+            let webhook = definition
+                .definition
+                .webhook_named(&endpoint.name)
+                .ok_or(WebhookRejection::UnknownEndpoint)?;
+            if let Some(handshake) = webhook.answer_handshake(request) {
+                return Ok(WebhookAck::Handshake {
+                    status: handshake.status,
+                    content_type: handshake.content_type,
+                    body: handshake.body,
+                });
+            }
+            let secret = Secret::new(secret.expose_str().unwrap_or_default());
+            webhook
+                .verify_request(request, &secret)
+                .map_err(|e| WebhookRejection::Unverified(e.0))?;
+            let resolved = webhook
+                .resolve(request)
+                .map_err(|e| WebhookRejection::Unverified(e.0))?;
+            let handled = resolved
+                .name
+                .as_deref()
+                .filter(|name| webhook.event_named(name).is_some())
+                .filter(|name| {
+                    endpoint.allowed_events.is_empty()
+                        || endpoint.allowed_events.iter().any(|e| e == name)
+                })
+                .map(str::to_owned);
+            let event_column = handled
+                .clone()
+                .unwrap_or_else(|| format!("unhandled:{}", resolved.provider_event));
+            let key = delivery_key(&resolved, &request.body);
+
+            let mut tx = self.inner.db.begin().await?;
+            let (delivery, _) = tx
+                .webhooks(&self.inner.ring)
+                .record_delivery(
+                    &endpoint.tenant_id,
+                    &endpoint.id,
+                    &key,
+                    &event_column,
+                    &stored_event(&resolved),
+                )
+                .await?;
+            let new = delivery.attempts == 1;
+            let queued = match &handled {
+                None => {
+                    if new {
+                        // Acknowledged and recorded; nothing to run.
+                        tx.webhooks(&self.inner.ring)
+                            .finish_delivery(&endpoint.tenant_id, &delivery.id, None)
+                            .await?;
+                    }
+                    false
+                }
+                Some(_) => {
+                    let run_it = new
+                        || tx
+                            .webhooks(&self.inner.ring)
+                            .retry_failed_delivery(&endpoint.tenant_id, &delivery.id)
+                            .await?;
+                    if run_it {
+                        self.enqueue_delivery(&mut tx, &endpoint.tenant_id, &delivery.id)
+                            .await?;
+                    }
+                    run_it
+                }
+            };
+            tx.commit().await?;
+            tracing::info!(
+                delivery = %delivery.id,
+                duplicate = !new,
+                queued,
+                "webhook delivery stored"
+            );
+            Ok(WebhookAck::Accepted {
+                delivery: delivery.id,
+                duplicate: !new,
+                queued,
+                event: handled,
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn enqueue_delivery(
+        &self,
+        tx: &mut tributary_store::Tx,
+        tenant_id: &str,
+        delivery_id: &str,
+    ) -> Result<(), StoreError> {
+        let payload = json!({"tenantId": tenant_id, "deliveryId": delivery_id});
+        tx.jobs()
+            .enqueue(
+                &NewJob::new(&self.inner.config.queue, WEBHOOK_JOB_KIND, &payload)
+                    .tenant(tenant_id)
+                    .max_attempts(DELIVERY_ATTEMPTS),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Processes a failed delivery again (`tributary webhooks replay DELIVERY`).
+    pub async fn replay_delivery(
+        &self,
+        tenant_id: &str,
+        delivery_id: &str,
+    ) -> Result<WebhookDelivery, RuntimeError> {
+        let delivery = self
+            .inner
+            .db
+            .webhooks(&self.inner.ring)
+            .get_delivery(tenant_id, delivery_id)
+            .await?
+            .ok_or(RuntimeError::NotFound("webhook delivery"))?;
+        match delivery.status {
+            DeliveryStatus::Done => {
+                return Err(RuntimeError::Invalid(format!(
+                    "delivery {delivery_id} was processed already"
+                )));
+            }
+            DeliveryStatus::Received => {
+                return Err(RuntimeError::Invalid(format!(
+                    "delivery {delivery_id} is being processed"
+                )));
+            }
+            DeliveryStatus::Failed => {}
+        }
+        let mut tx = self.inner.db.begin().await?;
+        if !tx
+            .webhooks(&self.inner.ring)
+            .retry_failed_delivery(tenant_id, delivery_id)
+            .await?
+        {
+            return Err(RuntimeError::Invalid(format!(
+                "delivery {delivery_id} is being processed"
+            )));
+        }
+        self.enqueue_delivery(&mut tx, tenant_id, delivery_id)
+            .await?;
+        tx.commit().await?;
+        Ok(delivery)
+    }
+
+    /// The job handler of stored deliveries.
+    pub(crate) async fn process_delivery_job(&self, job: Job) -> Result<(), JobError> {
+        let (Some(tenant_id), Some(delivery_id)) = (
+            job.payload.get("tenantId").and_then(Value::as_str),
+            job.payload.get("deliveryId").and_then(Value::as_str),
+        ) else {
+            return Err(JobError::permanent(
+                "a delivery job without tenantId and deliveryId",
+            ));
+        };
+        let final_attempt = job.attempts >= job.max_attempts;
+        let webhooks = || self.inner.db.webhooks(&self.inner.ring);
+        let delivery = match webhooks().get_delivery(tenant_id, delivery_id).await {
+            Ok(Some(delivery)) if delivery.status != DeliveryStatus::Done => delivery,
+            // Done already, or gone with its endpoint.
+            Ok(_) => return Ok(()),
+            Err(err) => return Err(JobError::retry(format!("loading the delivery: {err}"))),
+        };
+        match self.handle_delivery(&delivery).await {
+            Ok(()) => match webhooks()
+                .finish_delivery(tenant_id, delivery_id, None)
+                .await
+            {
+                // A teardown event removes the endpoint and its deliveries with it.
+                Ok(()) | Err(StoreError::NotFound(_)) => Ok(()),
+                Err(err) => Err(JobError::retry(format!("recording the delivery: {err}"))),
+            },
+            Err(err) => {
+                let message = err.to_string();
+                tracing::warn!(delivery = %delivery_id, attempt = job.attempts, error = %message, "webhook handler failed");
+                if final_attempt {
+                    let _ = webhooks()
+                        .finish_delivery(tenant_id, delivery_id, Some(&message))
+                        .await;
+                    Err(JobError::permanent(message))
+                } else {
+                    let _ = webhooks()
+                        .note_delivery_error(tenant_id, delivery_id, &message)
+                        .await;
+                    Err(JobError::retry(message))
+                }
+            }
+        }
+    }
+
+    /// Runs the event's handler and carries out its outcome.
+    async fn handle_delivery(&self, delivery: &WebhookDelivery) -> Result<(), RuntimeError> {
+        let (endpoint, _) = self
+            .inner
+            .db
+            .webhooks(&self.inner.ring)
+            .endpoint_for_intake(&delivery.endpoint_id)
+            .await?
+            .ok_or(RuntimeError::NotFound("webhook endpoint"))?;
+        let integration = self
+            .integration(&endpoint.tenant_id, &endpoint.integration_id)
+            .await?;
+        if integration.status != IntegrationStatus::Connected {
+            return Err(RuntimeError::Invalid(format!(
+                "the integration is {}",
+                integration.status.as_str()
+            )));
+        }
+        let definition = self.definition(&integration.definition_id)?.clone();
+        let webhook = definition
+            .definition
+            .webhook_named(&endpoint.name)
+            .ok_or(RuntimeError::NotFound("webhook"))?;
+        let event = webhook
+            .event_named(&delivery.event)
+            .ok_or_else(|| RuntimeError::Invalid(format!("no event `{}`", delivery.event)))?;
+        let context = integration_context(&definition, &integration);
+        let request = WebhookEventRequest {
+            integration: context,
+            event: ResolvedEvent {
+                name: Some(delivery.event.clone()),
+                delivery_id: Some(delivery.delivery_id.clone()),
+                provider_event: delivery.payload["providerEvent"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                action: delivery.payload["action"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                payload: delivery.payload["payload"].clone(),
+            },
+        };
+        let outcome = event
+            .handle(request)
+            .ok_or_else(|| RuntimeError::Invalid(format!("event `{}` has no handler", event.name)))?
+            .await
+            .map_err(|e| RuntimeError::Execute(e.into()))?;
+        if !outcome.ingest.is_empty() {
+            let mapper = self
+                .inner
+                .mappers
+                .get(
+                    &definition,
+                    &definition.definition.webhook_event_topic(event.name),
+                    &event.ingest,
+                    &integration.user_input,
+                )
+                .map_err(|e| RuntimeError::Ingest(e.to_string()))?;
+            // An event is never a full listing: nothing is tombstoned because of it.
+            ingest_payload_sets(
+                &self.inner.db,
+                &mapper,
+                &IngestContext {
+                    tenant_id: integration.tenant_id.clone(),
+                    integration_id: integration.id.clone(),
+                    run_id: None,
+                },
+                &outcome.ingest,
+                Completeness::Partial,
+                IngestOptions {
+                    batch_size: self.inner.config.ingest_batch,
+                    directory_sync: Some(false),
+                },
+            )
+            .await
+            .map_err(|e| RuntimeError::Ingest(e.to_string()))?;
+        }
+        for (operation, config) in &outcome.dispatch {
+            self.queue_run(RunRequest {
+                tenant_id: integration.tenant_id.clone(),
+                integration_id: integration.id.clone(),
+                operation: (*operation).to_owned(),
+                config: config.clone(),
+                workflow: Some(json!({"webhookDelivery": delivery.id})),
+            })
+            .await?;
+        }
+        if outcome.teardown {
+            self.disconnect(&integration.tenant_id, &integration.id)
+                .await?;
+        }
+        Ok(())
+    }
+}

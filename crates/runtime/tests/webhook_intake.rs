@@ -1,0 +1,487 @@
+//! Webhook intake at the runtime: fail-closed verification, handshakes, durable and deduplicated
+//! deliveries processed by queued jobs, retries, replay, a restart between acknowledgement and
+//! processing, unknown events, dispatch and teardown.
+
+mod support;
+
+use std::{sync::Arc, time::Duration};
+
+use serde_json::{Value, json};
+use support::{Harness, acme::handled, on_each_backend, spawn_worker};
+use tributary_core::InboundWebhook;
+use tributary_runtime::{ConnectOutcome, ConnectRequest, WebhookAck, WebhookRejection};
+use tributary_store::{integrations::IntegrationStatus, webhooks::DeliveryStatus};
+
+/// A connected integration with its webhook endpoint id and secret.
+async fn connected(h: &Harness) -> (String, String, String) {
+    h.api.accept_token("acme-hooks-token");
+    let outcome = h
+        .runtime
+        .connect(ConnectRequest {
+            tenant_id: h.tenant_id.clone(),
+            definition_id: "acme".into(),
+            user_input: Some(h.user_input()),
+            connection: "AcmeToken".into(),
+            credentials: [("AcmeToken".to_owned(), json!({"token": "acme-hooks-token"}))].into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ConnectOutcome::Connected(done) = outcome else {
+        panic!("redirected")
+    };
+    let endpoint = &done.webhook_endpoints[0];
+    (
+        done.integration.id.clone(),
+        endpoint.id.clone(),
+        endpoint.secret.expose().to_owned(),
+    )
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", tributary_store::new_id())
+}
+
+fn post(secret: &str, delivery: Option<&str>, body: &Value) -> InboundWebhook {
+    let mut headers = vec![("x-acme-secret".to_owned(), secret.to_owned())];
+    if let Some(delivery) = delivery {
+        headers.push(("x-acme-delivery".to_owned(), delivery.to_owned()));
+    }
+    InboundWebhook {
+        method: "POST".into(),
+        headers,
+        query: Vec::new(),
+        body: serde_json::to_vec(body).unwrap(),
+        received_at: 0,
+    }
+}
+
+fn user_changed(n: usize, fail_times: u32) -> Value {
+    json!({"type": "user.changed", "failTimes": fail_times, "user": support::fake_api::user(n)})
+}
+
+async fn delivery_status(h: &Harness, id: &str) -> DeliveryStatus {
+    h.runtime
+        .db()
+        .webhooks(&h.ring)
+        .get_delivery(&h.tenant_id, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+fn accepted(ack: WebhookAck) -> (String, bool, bool) {
+    match ack {
+        WebhookAck::Accepted {
+            delivery,
+            duplicate,
+            queued,
+            ..
+        } => (delivery, duplicate, queued),
+        other => panic!("not accepted: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn verification_is_fail_closed_and_handshakes_are_answered() {
+    on_each_backend("rt_hooks_verify", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let (_, endpoint, secret) = connected(&h).await;
+        let body = user_changed(1, 0);
+        // Every byte of the secret flipped, missing, empty: refused.
+        for at in 0..secret.len() {
+            let mut wrong = secret.clone().into_bytes();
+            wrong[at] ^= 0x01;
+            let wrong = String::from_utf8_lossy(&wrong).into_owned();
+            let err = h
+                .runtime
+                .receive_webhook(&endpoint, &post(&wrong, None, &body))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, WebhookRejection::Unverified(_)), "{err}");
+            assert!(!err.to_string().contains(&secret));
+        }
+        let mut missing = post(&secret, None, &body);
+        missing.headers.clear();
+        assert!(matches!(
+            h.runtime
+                .receive_webhook(&endpoint, &missing)
+                .await
+                .unwrap_err(),
+            WebhookRejection::Unverified(_)
+        ));
+        assert!(matches!(
+            h.runtime
+                .receive_webhook("whe_unknown", &post(&secret, None, &body))
+                .await
+                .unwrap_err(),
+            WebhookRejection::UnknownEndpoint
+        ));
+        // A verified body that is not an event is refused too.
+        let mut garbage = post(&secret, None, &body);
+        garbage.body = b"not json".to_vec();
+        assert!(matches!(
+            h.runtime
+                .receive_webhook(&endpoint, &garbage)
+                .await
+                .unwrap_err(),
+            WebhookRejection::Unverified(_)
+        ));
+        let handshake = InboundWebhook {
+            method: "GET".into(),
+            headers: vec![("x-acme-challenge".into(), "c-123".into())],
+            query: Vec::new(),
+            body: Vec::new(),
+            received_at: 0,
+        };
+        let ack = h
+            .runtime
+            .receive_webhook(&endpoint, &handshake)
+            .await
+            .unwrap();
+        assert_eq!(
+            ack,
+            WebhookAck::Handshake {
+                status: 200,
+                content_type: "application/json",
+                body: r#"{"verification":"c-123"}"#.into()
+            }
+        );
+        // Nothing refused was stored.
+        let deliveries = h
+            .runtime
+            .db()
+            .webhooks(&h.ring)
+            .list_deliveries(&h.tenant_id, &endpoint, 10)
+            .await
+            .unwrap();
+        assert!(deliveries.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_delivery_is_processed_once_however_often_it_arrives() {
+    on_each_backend("rt_hooks_once", |backend| async move {
+        let h = Arc::new(Harness::new(backend, None).await);
+        let (integration, endpoint, secret) = connected(&h).await;
+        let delivery = unique("d-once");
+        let body = user_changed(9, 0);
+        // 100 concurrent copies: exactly one is queued.
+        let mut copies = Vec::new();
+        for _ in 0..100 {
+            let (h, endpoint, secret, delivery, body) = (
+                Arc::clone(&h),
+                endpoint.clone(),
+                secret.clone(),
+                delivery.clone(),
+                body.clone(),
+            );
+            copies.push(tokio::spawn(async move {
+                accepted(
+                    h.runtime
+                        .receive_webhook(&endpoint, &post(&secret, Some(&delivery), &body))
+                        .await
+                        .unwrap(),
+                )
+            }));
+        }
+        let mut queued = 0;
+        let mut ids = std::collections::HashSet::new();
+        for copy in copies {
+            let (id, _, was_queued) = copy.await.unwrap();
+            ids.insert(id);
+            queued += usize::from(was_queued);
+        }
+        assert_eq!(ids.len(), 1);
+        assert_eq!(queued, 1);
+        let id = ids.into_iter().next().unwrap();
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+        support::eventually(Duration::from_secs(10), "the delivery is done", || async {
+            delivery_status(&h, &id).await == DeliveryStatus::Done
+        })
+        .await;
+        assert_eq!(handled(&delivery), 1);
+        let records = support::records(&h, &integration, "DirectoryAccount").await;
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].lookup_key, "u9");
+        // A later redelivery of a done delivery is acknowledged and ignored.
+        let (again, duplicate, queued) = accepted(
+            h.runtime
+                .receive_webhook(&endpoint, &post(&secret, Some(&delivery), &body))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(
+            (again.as_str(), duplicate, queued),
+            (id.as_str(), true, false)
+        );
+        // Without a delivery id the body hash deduplicates.
+        let (a, _, _) = accepted(
+            h.runtime
+                .receive_webhook(&endpoint, &post(&secret, None, &user_changed(8, 0)))
+                .await
+                .unwrap(),
+        );
+        let (b, duplicate, _) = accepted(
+            h.runtime
+                .receive_webhook(&endpoint, &post(&secret, None, &user_changed(8, 0)))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(a, b);
+        assert!(duplicate);
+        let _ = stop.send(());
+        worker.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failing_handler_is_retried_ends_failed_and_is_processed_again_on_redelivery_or_replay() {
+    on_each_backend("rt_hooks_retry", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let (_, endpoint, secret) = connected(&h).await;
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+
+        // Fails twice, then succeeds: done after the third attempt.
+        let flaky = unique("d-flaky");
+        let (id, _, _) = accepted(
+            h.runtime
+                .receive_webhook(&endpoint, &post(&secret, Some(&flaky), &user_changed(1, 2)))
+                .await
+                .unwrap(),
+        );
+        support::eventually(
+            Duration::from_secs(15),
+            "the flaky delivery is done",
+            || async { delivery_status(&h, &id).await == DeliveryStatus::Done },
+        )
+        .await;
+        assert_eq!(handled(&flaky), 3);
+
+        // Fails more often than the job's attempts: visibly failed.
+        let broken = unique("d-broken");
+        let body = user_changed(2, 6);
+        let (id, _, _) = accepted(
+            h.runtime
+                .receive_webhook(&endpoint, &post(&secret, Some(&broken), &body))
+                .await
+                .unwrap(),
+        );
+        support::eventually(
+            Duration::from_secs(20),
+            "the broken delivery has failed",
+            || async { delivery_status(&h, &id).await == DeliveryStatus::Failed },
+        )
+        .await;
+        assert_eq!(handled(&broken), 5);
+        let stored = h
+            .runtime
+            .db()
+            .webhooks(&h.ring)
+            .get_delivery(&h.tenant_id, &id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(stored.last_error.unwrap().contains("handler failed"));
+        // The provider redelivers it: processed again (one more failure, then it works).
+        let (_, duplicate, queued) = accepted(
+            h.runtime
+                .receive_webhook(&endpoint, &post(&secret, Some(&broken), &body))
+                .await
+                .unwrap(),
+        );
+        assert!(duplicate && queued);
+        support::eventually(
+            Duration::from_secs(10),
+            "the redelivery is done",
+            || async { delivery_status(&h, &id).await == DeliveryStatus::Done },
+        )
+        .await;
+        assert_eq!(handled(&broken), 7);
+
+        // An operator replays a failed one.
+        let replayed = unique("d-replay");
+        let (id, _, _) = accepted(
+            h.runtime
+                .receive_webhook(
+                    &endpoint,
+                    &post(&secret, Some(&replayed), &user_changed(3, 5)),
+                )
+                .await
+                .unwrap(),
+        );
+        support::eventually(Duration::from_secs(20), "it has failed", || async {
+            delivery_status(&h, &id).await == DeliveryStatus::Failed
+        })
+        .await;
+        h.runtime.replay_delivery(&h.tenant_id, &id).await.unwrap();
+        support::eventually(Duration::from_secs(10), "the replay is done", || async {
+            delivery_status(&h, &id).await == DeliveryStatus::Done
+        })
+        .await;
+        assert!(
+            h.runtime.replay_delivery(&h.tenant_id, &id).await.is_err(),
+            "done deliveries are not replayed"
+        );
+        assert!(
+            h.runtime
+                .replay_delivery("another-tenant", &id)
+                .await
+                .is_err()
+        );
+        let _ = stop.send(());
+        worker.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_delivery_acknowledged_before_a_crash_is_processed_after_restart() {
+    on_each_backend("rt_hooks_restart", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let (integration, endpoint, secret) = connected(&h).await;
+        let delivery = unique("d-restart");
+        // Acknowledged; the process dies before any worker ran.
+        let (id, _, queued) = accepted(
+            h.runtime
+                .receive_webhook(
+                    &endpoint,
+                    &post(&secret, Some(&delivery), &user_changed(4, 0)),
+                )
+                .await
+                .unwrap(),
+        );
+        assert!(queued);
+        assert_eq!(delivery_status(&h, &id).await, DeliveryStatus::Received);
+
+        let restarted = h.second_process(None).await;
+        let (stop, worker) = spawn_worker(&restarted, Duration::from_secs(30));
+        support::eventually(
+            Duration::from_secs(10),
+            "processed after the restart",
+            || async { delivery_status(&h, &id).await == DeliveryStatus::Done },
+        )
+        .await;
+        assert_eq!(
+            support::records(&h, &integration, "DirectoryAccount")
+                .await
+                .len(),
+            1
+        );
+        let _ = stop.send(());
+        worker.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_events_are_recorded_dispatch_queues_runs_and_teardown_disconnects() {
+    on_each_backend("rt_hooks_outcomes", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let (integration, endpoint, secret) = connected(&h).await;
+        let (id, _, queued) = accepted(
+            h.runtime
+                .receive_webhook(
+                    &endpoint,
+                    &post(
+                        &secret,
+                        Some(&unique("d-unknown")),
+                        &json!({"type": "billing.updated"}),
+                    ),
+                )
+                .await
+                .unwrap(),
+        );
+        assert!(!queued);
+        let stored = h
+            .runtime
+            .db()
+            .webhooks(&h.ring)
+            .get_delivery(&h.tenant_id, &id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.status, DeliveryStatus::Done);
+        assert_eq!(stored.event, "unhandled:billing.updated");
+
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+        let (id, _, _) = accepted(
+            h.runtime
+                .receive_webhook(
+                    &endpoint,
+                    &post(
+                        &secret,
+                        Some(&unique("d-resync")),
+                        &json!({"type": "user.resync"}),
+                    ),
+                )
+                .await
+                .unwrap(),
+        );
+        support::eventually(
+            Duration::from_secs(10),
+            "the resync run finished",
+            || async {
+                let runs = h
+                    .runtime
+                    .list_runs(&h.tenant_id, &integration, 10)
+                    .await
+                    .unwrap();
+                runs.iter().any(|r| {
+                    r.workflow == Some(json!({"webhookDelivery": id})) && r.status.is_terminal()
+                })
+            },
+        )
+        .await;
+
+        let (id, _, _) = accepted(
+            h.runtime
+                .receive_webhook(
+                    &endpoint,
+                    &post(
+                        &secret,
+                        Some(&unique("d-bye")),
+                        &json!({"type": "app.uninstalled"}),
+                    ),
+                )
+                .await
+                .unwrap(),
+        );
+        support::eventually(
+            Duration::from_secs(10),
+            "the integration is disconnected",
+            || async {
+                h.runtime
+                    .integration(&h.tenant_id, &integration)
+                    .await
+                    .unwrap()
+                    .status
+                    == IntegrationStatus::Disconnected
+            },
+        )
+        .await;
+        // The endpoint went with the connection, and its deliveries with it.
+        assert!(
+            h.runtime
+                .db()
+                .webhooks(&h.ring)
+                .get_delivery(&h.tenant_id, &id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(matches!(
+            h.runtime
+                .receive_webhook(&endpoint, &post(&secret, None, &user_changed(1, 0)))
+                .await
+                .unwrap_err(),
+            WebhookRejection::UnknownEndpoint
+        ));
+        let _ = stop.send(());
+        worker.await.unwrap();
+    })
+    .await;
+}
