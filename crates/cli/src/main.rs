@@ -28,6 +28,12 @@ enum Command {
     /// Try a definition's mappings on example payloads.
     #[command(subcommand)]
     Mappings(commands::mappings::Command),
+    /// Operation runs: list, inspect with logs, cancel.
+    #[command(subcommand)]
+    Runs(commands::runs::Command),
+    /// Webhook deliveries: list an endpoint's, replay a failed one.
+    #[command(subcommand)]
+    Webhooks(commands::webhooks::Command),
 }
 
 fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
@@ -44,6 +50,8 @@ fn main() -> ExitCode {
         Command::Init(args) => block_on(commands::init::run(args)),
         Command::Keys(command) => block_on(commands::keys::run(command)),
         Command::Mappings(command) => commands::mappings::run(command),
+        Command::Runs(command) => block_on(commands::runs::run(command)),
+        Command::Webhooks(command) => block_on(commands::webhooks::run(command)),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,93 @@
+//! `tributary webhooks deliveries|replay`: webhook deliveries, on the database directly.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::storage::{StorageArgs, open_runtime, resolve_tenant};
+use crate::output;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// An endpoint's most recent deliveries.
+    Deliveries {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queues a failed delivery to be processed again (by the server's workers).
+    Replay {
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[arg(long)]
+        tenant: String,
+        delivery: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Deliveries {
+            storage,
+            tenant,
+            endpoint,
+            limit,
+            json,
+        } => {
+            let runtime = open_runtime(&storage).await?;
+            let tenant = resolve_tenant(runtime.db(), &tenant).await?;
+            let deliveries = runtime
+                .db()
+                .webhooks(runtime.key_ring())
+                .list_deliveries(&tenant, &endpoint, limit)
+                .await?;
+            if json {
+                output::json(&json!({ "deliveries": deliveries }))?;
+            } else {
+                let rows: Vec<Vec<String>> = deliveries
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.id.clone(),
+                            d.event.clone(),
+                            format!("{:?}", d.status).to_lowercase(),
+                            d.attempts.to_string(),
+                            d.last_error.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                output::table(&["DELIVERY", "EVENT", "STATUS", "RECEIVED", "ERROR"], &rows);
+            }
+        }
+        Command::Replay {
+            storage,
+            tenant,
+            delivery,
+            json,
+        } => {
+            let runtime = open_runtime(&storage).await?;
+            let tenant = resolve_tenant(runtime.db(), &tenant).await?;
+            let replayed = runtime.replay_delivery(&tenant, &delivery).await?;
+            if json {
+                output::json(&json!({ "delivery": replayed.id, "queued": true }))?;
+            } else {
+                println!(
+                    "delivery {} queued; a worker of `tributary serve` processes it",
+                    replayed.id
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
