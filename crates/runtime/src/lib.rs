@@ -34,4 +34,4 @@ pub use runs::{
 };
 pub use runtime::Runtime;
 pub use setup::{AuthRedirect, ConnectOutcome, ConnectRequest, Connected, CreatedWebhookEndpoint};
-pub use webhooks::{WEBHOOK_JOB_KIND, WebhookAck, WebhookRejection};
+pub use webhooks::{WEBHOOK_JOB_KIND, WebhookAck, WebhookEndpointView, WebhookRejection};

@@ -10,6 +10,7 @@ use std::sync::{
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 use tributary_core::{IngestPayloadSet, LogLevel, OperationError, RunHooks};
 use tributary_ingest::{Completeness, IngestReport, IngestRun, Mapper};
 use tributary_store::Db;
@@ -37,6 +38,20 @@ impl IngestSink {
     }
 
     async fn push(&mut self, db: &Db, sets: &[IngestPayloadSet]) -> Result<(), OperationError> {
+        let span = tracing::debug_span!(
+            "tributary.ingest",
+            tenant_id = %self.context.tenant_id,
+            integration_id = %self.context.integration_id,
+            payloads = sets.iter().map(|s| s.envelopes.len()).sum::<usize>(),
+        );
+        self.push_in_span(db, sets).instrument(span).await
+    }
+
+    async fn push_in_span(
+        &mut self,
+        db: &Db,
+        sets: &[IngestPayloadSet],
+    ) -> Result<(), OperationError> {
         if self.run.is_none() {
             self.run = Some(
                 IngestRun::begin_shared(db, Arc::clone(&self.mapper), &self.context, self.options)

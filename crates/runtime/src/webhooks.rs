@@ -77,6 +77,18 @@ impl From<StoreError> for WebhookRejection {
     }
 }
 
+/// A webhook endpoint as shown to its tenant (never with its secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookEndpointView {
+    pub id: String,
+    pub name: String,
+    /// Where the provider must send events.
+    pub url: String,
+    pub enabled: bool,
+    pub allowed_events: Vec<String>,
+    pub created_at: i64,
+}
+
 /// What a stored delivery keeps of the resolved event besides its name.
 fn stored_event(resolved: &ResolvedEvent) -> Value {
     json!({
@@ -234,6 +246,69 @@ impl Runtime {
             )
             .await?;
         Ok(())
+    }
+
+    /// The integration's webhook endpoints with their public URLs.
+    pub async fn list_webhook_endpoints(
+        &self,
+        tenant_id: &str,
+        integration_id: &str,
+    ) -> Result<Vec<WebhookEndpointView>, RuntimeError> {
+        let integration = self.integration(tenant_id, integration_id).await?;
+        let definition = self.definition(&integration.definition_id)?;
+        let endpoints = self
+            .inner
+            .db
+            .webhooks(&self.inner.ring)
+            .list_endpoints(tenant_id, integration_id)
+            .await?;
+        Ok(endpoints
+            .into_iter()
+            .map(|endpoint| {
+                let path = definition
+                    .definition
+                    .webhook_named(&endpoint.name)
+                    .map_or_else(
+                        || format!("/v1/webhooks/{}", endpoint.id),
+                        |w| w.endpoint_path(&endpoint.id),
+                    );
+                WebhookEndpointView {
+                    url: self.inner.config.public_link(&path),
+                    id: endpoint.id,
+                    name: endpoint.name,
+                    enabled: endpoint.enabled,
+                    allowed_events: endpoint.allowed_events,
+                    created_at: endpoint.created_at,
+                }
+            })
+            .collect())
+    }
+
+    /// Gives an endpoint a new secret, returned this once; the old one stops verifying at once.
+    pub async fn rotate_webhook_secret(
+        &self,
+        tenant_id: &str,
+        integration_id: &str,
+        endpoint_id: &str,
+    ) -> Result<crate::CreatedWebhookEndpoint, RuntimeError> {
+        let view = self
+            .list_webhook_endpoints(tenant_id, integration_id)
+            .await?
+            .into_iter()
+            .find(|e| e.id == endpoint_id)
+            .ok_or(RuntimeError::NotFound("webhook endpoint"))?;
+        let secret = self
+            .inner
+            .db
+            .webhooks(&self.inner.ring)
+            .rotate_secret(tenant_id, endpoint_id)
+            .await?;
+        Ok(crate::CreatedWebhookEndpoint {
+            id: view.id,
+            name: view.name,
+            url: view.url,
+            secret: Secret::new(secret.expose_str().unwrap_or_default()),
+        })
     }
 
     /// Processes a failed delivery again (`tributary webhooks replay DELIVERY`).

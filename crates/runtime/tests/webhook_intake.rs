@@ -485,3 +485,51 @@ async fn unknown_events_are_recorded_dispatch_queues_runs_and_teardown_disconnec
     })
     .await;
 }
+
+#[tokio::test]
+async fn endpoints_are_listed_with_their_urls_and_secrets_rotate() {
+    on_each_backend("rt_hooks_rotate", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let (integration, endpoint, secret) = connected(&h).await;
+        let listed = h
+            .runtime
+            .list_webhook_endpoints(&h.tenant_id, &integration)
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            listed[0].url,
+            format!("http://127.0.0.1:9/v1/webhooks/{endpoint}")
+        );
+        assert!(!serde_json::to_string(&listed).unwrap().contains(&secret));
+
+        let rotated = h
+            .runtime
+            .rotate_webhook_secret(&h.tenant_id, &integration, &endpoint)
+            .await
+            .unwrap();
+        let new_secret = rotated.secret.expose().to_owned();
+        assert_ne!(new_secret, secret);
+        let body = user_changed(1, 0);
+        assert!(matches!(
+            h.runtime
+                .receive_webhook(&endpoint, &post(&secret, None, &body))
+                .await
+                .unwrap_err(),
+            WebhookRejection::Unverified(_)
+        ));
+        accepted(
+            h.runtime
+                .receive_webhook(&endpoint, &post(&new_secret, None, &body))
+                .await
+                .unwrap(),
+        );
+        assert!(
+            h.runtime
+                .rotate_webhook_secret("another-tenant", &integration, &endpoint)
+                .await
+                .is_err()
+        );
+    })
+    .await;
+}

@@ -316,6 +316,58 @@ impl Webhooks<'_> {
         }
     }
 
+    /// Replaces an endpoint's secret with a fresh random one and returns it (to show once). The
+    /// old secret stops verifying at once.
+    pub async fn rotate_secret(
+        &mut self,
+        tenant_id: &str,
+        endpoint_id: &str,
+    ) -> Result<SecretBytes> {
+        let integration_id: Option<String> = {
+            let mut conn = self.scope.read().await?;
+            on_backend!(conn.exec(), |c| {
+                sqlx::query_scalar(
+                    "SELECT integration_id FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2",
+                )
+                .bind(endpoint_id)
+                .bind(tenant_id)
+                .fetch_optional(&mut *c)
+                .await?
+            })
+        };
+        let integration_id = integration_id.ok_or(StoreError::NotFound("webhook endpoint"))?;
+        let secret = random_token("whsec_");
+        let sealed = self.ring.seal(
+            &Binding {
+                purpose: PURPOSE,
+                tenant_id,
+                integration_id: &integration_id,
+                slot: endpoint_id,
+            },
+            secret.expose(),
+        )?;
+        let now = now_ms();
+        let mut conn = self.scope.write().await?;
+        let n = on_backend!(conn.exec(), |c| {
+            sqlx::query(
+                "UPDATE webhook_endpoints SET secret_ciphertext = $1, secret_key_id = $2, updated_at = $3 \
+                 WHERE id = $4 AND tenant_id = $5",
+            )
+            .bind(&sealed.ciphertext)
+            .bind(&sealed.key_id)
+            .bind(now)
+            .bind(endpoint_id)
+            .bind(tenant_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        if n == 0 {
+            return Err(StoreError::NotFound("webhook endpoint"));
+        }
+        Ok(secret)
+    }
+
     /// Deletes an endpoint (and its deliveries).
     pub async fn delete_endpoint(&mut self, tenant_id: &str, endpoint_id: &str) -> Result<bool> {
         let mut conn = self.scope.write().await?;
