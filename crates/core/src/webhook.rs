@@ -105,6 +105,8 @@ pub enum WebhookRoute {
     Definition {
         attribute: &'static str,
         routing_key: RoutingFn,
+        /// The app's webhook secret (operator config), verifying every installation's events.
+        secret: Secret,
     },
 }
 
@@ -230,14 +232,19 @@ impl WebhookRegistration {
         }
     }
 
+    /// One URL for every integration of the definition (a GitHub App's webhook): requests are
+    /// verified with the app's `secret` and routed to the integration whose metadata attribute
+    /// `attribute` equals `routing_key` of the event (the installation id).
     pub fn app_route(
         mut self,
         attribute: &'static str,
+        secret: Secret,
         routing_key: impl Fn(&ResolvedEvent) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
         self.route = WebhookRoute::Definition {
             attribute,
             routing_key: Arc::new(routing_key),
+            secret,
         };
         self
     }

@@ -34,4 +34,6 @@ pub use runs::{
 };
 pub use runtime::Runtime;
 pub use setup::{AuthRedirect, ConnectOutcome, ConnectRequest, Connected, CreatedWebhookEndpoint};
-pub use webhooks::{WEBHOOK_JOB_KIND, WebhookAck, WebhookEndpointView, WebhookRejection};
+pub use webhooks::{
+    WEBHOOK_JOB_KIND, WebhookAck, WebhookEndpointView, WebhookRejection, app_webhook_path,
+};

@@ -417,26 +417,28 @@ impl Runtime {
             .await
             .map_err(save)?;
         for webhook in &definition.definition.webhooks {
-            if !matches!(webhook.route, WebhookRoute::PerIntegration)
-                || existing_endpoints.iter().any(|e| e.name == webhook.name)
-            {
+            if existing_endpoints.iter().any(|e| e.name == webhook.name) {
                 continue;
             }
             let events: Vec<String> = webhook.events.iter().map(|e| e.name.to_owned()).collect();
+            // App-level webhooks get an endpoint too: it holds the integration's deliveries
+            // (the app's own secret verifies them, so this one is never shown).
             let (endpoint, secret) = tx
                 .webhooks(&self.inner.ring)
                 .create_endpoint(tenant_id, integration_id, webhook.name, &events)
                 .await
                 .map_err(save)?;
-            created.push(CreatedWebhookEndpoint {
-                url: self
-                    .inner
-                    .config
-                    .public_link(&webhook.endpoint_path(&endpoint.id)),
-                id: endpoint.id,
-                name: endpoint.name,
-                secret: Secret::new(secret.expose_str().unwrap_or_default()),
-            });
+            if matches!(webhook.route, WebhookRoute::PerIntegration) {
+                created.push(CreatedWebhookEndpoint {
+                    url: self
+                        .inner
+                        .config
+                        .public_link(&webhook.endpoint_path(&endpoint.id)),
+                    id: endpoint.id,
+                    name: endpoint.name,
+                    secret: Secret::new(secret.expose_str().unwrap_or_default()),
+                });
+            }
         }
         let existing_schedules = tx
             .schedules()

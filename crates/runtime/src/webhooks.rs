@@ -17,13 +17,15 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
-use tributary_core::{InboundWebhook, ResolvedEvent, Secret, WebhookEventRequest};
+use tributary_core::{
+    InboundWebhook, ResolvedEvent, Secret, WebhookEventRequest, WebhookRegistration, WebhookRoute,
+};
 use tributary_ingest::{Completeness, IngestContext, IngestOptions, ingest_payload_sets};
 use tributary_store::{
     StoreError,
     integrations::IntegrationStatus,
     jobs::{Job, JobError, NewJob},
-    webhooks::{DeliveryStatus, WebhookDelivery},
+    webhooks::{DeliveryStatus, WebhookDelivery, WebhookEndpoint},
 };
 
 use crate::{Runtime, RuntimeError, runs::RunRequest, runtime::integration_context};
@@ -55,6 +57,12 @@ pub enum WebhookAck {
         /// The event name, `None` for an event the definition does not handle (recorded as done).
         event: Option<String>,
     },
+    /// An app-level event stored for several integrations (the installation is connected by
+    /// more than one tenant).
+    Routed { acks: Vec<WebhookAck> },
+    /// A verified app-level event that belongs to no connected integration: acknowledged, not
+    /// stored.
+    Ignored { reason: String },
 }
 
 /// Why intake refused a request. The messages name what is wrong, never a secret or an expected
@@ -87,6 +95,11 @@ pub struct WebhookEndpointView {
     pub enabled: bool,
     pub allowed_events: Vec<String>,
     pub created_at: i64,
+}
+
+/// The path of a definition-level (app) webhook: one URL for every installation.
+pub fn app_webhook_path(definition_id: &str, webhook: &str) -> String {
+    format!("/v1/webhooks/apps/{definition_id}/{webhook}")
 }
 
 /// What a stored delivery keeps of the resolved event besides its name.
@@ -149,6 +162,7 @@ impl Runtime {
             let webhook = definition
                 .definition
                 .webhook_named(&endpoint.name)
+                .filter(|w| matches!(w.route, WebhookRoute::PerIntegration))
                 .ok_or(WebhookRejection::UnknownEndpoint)?;
             if let Some(handshake) = webhook.answer_handshake(request) {
                 return Ok(WebhookAck::Handshake {
@@ -164,67 +178,169 @@ impl Runtime {
             let resolved = webhook
                 .resolve(request)
                 .map_err(|e| WebhookRejection::Unverified(e.0))?;
-            let handled = resolved
-                .name
-                .as_deref()
-                .filter(|name| webhook.event_named(name).is_some())
-                .filter(|name| {
-                    endpoint.allowed_events.is_empty()
-                        || endpoint.allowed_events.iter().any(|e| e == name)
-                })
-                .map(str::to_owned);
-            let event_column = handled
-                .clone()
-                .unwrap_or_else(|| format!("unhandled:{}", resolved.provider_event));
-            let key = delivery_key(&resolved, &request.body);
+            self.accept_delivery(&endpoint, webhook, &resolved, &request.body)
+                .await
+        }
+        .instrument(span)
+        .await
+    }
 
-            let mut tx = self.inner.db.begin().await?;
-            let (delivery, _) = tx
-                .webhooks(&self.inner.ring)
-                .record_delivery(
-                    &endpoint.tenant_id,
-                    &endpoint.id,
-                    &key,
-                    &event_column,
-                    &stored_event(&resolved),
-                )
-                .await?;
-            let new = delivery.attempts == 1;
-            let queued = match &handled {
-                None => {
-                    if new {
-                        // Acknowledged and recorded; nothing to run.
-                        tx.webhooks(&self.inner.ring)
-                            .finish_delivery(&endpoint.tenant_id, &delivery.id, None)
-                            .await?;
-                    }
-                    false
+    /// Stores a verified event at `endpoint` (deduplicated) with the job that processes it, in one
+    /// transaction.
+    async fn accept_delivery(
+        &self,
+        endpoint: &WebhookEndpoint,
+        webhook: &WebhookRegistration,
+        resolved: &ResolvedEvent,
+        body: &[u8],
+    ) -> Result<WebhookAck, WebhookRejection> {
+        let handled = resolved
+            .name
+            .as_deref()
+            .filter(|name| webhook.event_named(name).is_some())
+            .filter(|name| {
+                endpoint.allowed_events.is_empty()
+                    || endpoint.allowed_events.iter().any(|e| e == name)
+            })
+            .map(str::to_owned);
+        let event_column = handled
+            .clone()
+            .unwrap_or_else(|| format!("unhandled:{}", resolved.provider_event));
+        let key = delivery_key(resolved, body);
+
+        let mut tx = self.inner.db.begin().await?;
+        let (delivery, _) = tx
+            .webhooks(&self.inner.ring)
+            .record_delivery(
+                &endpoint.tenant_id,
+                &endpoint.id,
+                &key,
+                &event_column,
+                &stored_event(resolved),
+            )
+            .await?;
+        let new = delivery.attempts == 1;
+        let queued = match &handled {
+            None => {
+                if new {
+                    // Acknowledged and recorded; nothing to run.
+                    tx.webhooks(&self.inner.ring)
+                        .finish_delivery(&endpoint.tenant_id, &delivery.id, None)
+                        .await?;
                 }
-                Some(_) => {
-                    let run_it = new
-                        || tx
-                            .webhooks(&self.inner.ring)
-                            .retry_failed_delivery(&endpoint.tenant_id, &delivery.id)
-                            .await?;
-                    if run_it {
-                        self.enqueue_delivery(&mut tx, &endpoint.tenant_id, &delivery.id)
-                            .await?;
-                    }
-                    run_it
+                false
+            }
+            Some(_) => {
+                let run_it = new
+                    || tx
+                        .webhooks(&self.inner.ring)
+                        .retry_failed_delivery(&endpoint.tenant_id, &delivery.id)
+                        .await?;
+                if run_it {
+                    self.enqueue_delivery(&mut tx, &endpoint.tenant_id, &delivery.id)
+                        .await?;
                 }
+                run_it
+            }
+        };
+        tx.commit().await?;
+        tracing::info!(
+            delivery = %delivery.id,
+            duplicate = !new,
+            queued,
+            "webhook delivery stored"
+        );
+        Ok(WebhookAck::Accepted {
+            delivery: delivery.id,
+            duplicate: !new,
+            queued,
+            event: handled,
+        })
+    }
+
+    /// Takes a request to a definition-level route (`/v1/webhooks/apps/<definition>/<webhook>`):
+    /// one URL for every installation of an app. It is verified with the app's secret and stored
+    /// at the endpoint of each connected integration whose metadata attribute matches the event's
+    /// routing key (the installation id).
+    pub async fn receive_app_webhook(
+        &self,
+        definition_id: &str,
+        webhook_name: &str,
+        request: &InboundWebhook,
+    ) -> Result<WebhookAck, WebhookRejection> {
+        let definition = self
+            .registry()
+            .definition(definition_id)
+            .ok_or(WebhookRejection::UnknownEndpoint)?
+            .clone();
+        let webhook = definition
+            .definition
+            .webhook_named(webhook_name)
+            .ok_or(WebhookRejection::UnknownEndpoint)?;
+        let WebhookRoute::Definition {
+            attribute,
+            routing_key,
+            secret,
+        } = &webhook.route
+        else {
+            return Err(WebhookRejection::UnknownEndpoint);
+        };
+        let span = tracing::info_span!(
+            "tributary.webhook",
+            definition_id = %definition_id,
+            webhook = %webhook_name,
+        );
+        async {
+            if let Some(handshake) = webhook.answer_handshake(request) {
+                return Ok(WebhookAck::Handshake {
+                    status: handshake.status,
+                    content_type: handshake.content_type,
+                    body: handshake.body,
+                });
+            }
+            webhook
+                .verify_request(request, secret)
+                .map_err(|e| WebhookRejection::Unverified(e.0))?;
+            let resolved = webhook
+                .resolve(request)
+                .map_err(|e| WebhookRejection::Unverified(e.0))?;
+            let Some(key) = routing_key(&resolved) else {
+                return Ok(WebhookAck::Ignored {
+                    reason: "the event belongs to no installation".into(),
+                });
             };
-            tx.commit().await?;
-            tracing::info!(
-                delivery = %delivery.id,
-                duplicate = !new,
-                queued,
-                "webhook delivery stored"
-            );
-            Ok(WebhookAck::Accepted {
-                delivery: delivery.id,
-                duplicate: !new,
-                queued,
-                event: handled,
+            let integrations = self
+                .inner
+                .db
+                .integrations()
+                .find_by_attribute(definition_id, attribute, &key)
+                .await?;
+            let mut accepted = Vec::new();
+            for integration in integrations
+                .iter()
+                .filter(|i| i.status == IntegrationStatus::Connected)
+            {
+                let endpoints = self
+                    .inner
+                    .db
+                    .webhooks(&self.inner.ring)
+                    .list_endpoints(&integration.tenant_id, &integration.id)
+                    .await?;
+                let Some(endpoint) = endpoints.into_iter().find(|e| e.name == webhook.name) else {
+                    tracing::warn!(integration_id = %integration.id, "a connected integration has no endpoint for this app webhook");
+                    continue;
+                };
+                accepted.push(
+                    self.accept_delivery(&endpoint, webhook, &resolved, &request.body)
+                        .await?,
+                );
+            }
+            Ok(match accepted.len() {
+                0 => WebhookAck::Ignored {
+                    reason: "no connected integration has this installation".into(),
+                },
+                1 => accepted.remove(0),
+                _ => WebhookAck::Routed { acks: accepted },
             })
         }
         .instrument(span)
@@ -265,13 +381,13 @@ impl Runtime {
         Ok(endpoints
             .into_iter()
             .map(|endpoint| {
-                let path = definition
-                    .definition
-                    .webhook_named(&endpoint.name)
-                    .map_or_else(
-                        || format!("/v1/webhooks/{}", endpoint.id),
-                        |w| w.endpoint_path(&endpoint.id),
-                    );
+                let path = match definition.definition.webhook_named(&endpoint.name) {
+                    Some(w) if matches!(w.route, WebhookRoute::Definition { .. }) => {
+                        app_webhook_path(definition.definition.id(), w.name)
+                    }
+                    Some(w) => w.endpoint_path(&endpoint.id),
+                    None => format!("/v1/webhooks/{}", endpoint.id),
+                };
                 WebhookEndpointView {
                     url: self.inner.config.public_link(&path),
                     id: endpoint.id,

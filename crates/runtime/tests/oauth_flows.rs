@@ -384,7 +384,7 @@ async fn switching_modes_removes_the_old_credentials_and_disconnect_revokes_and_
         assert!(report.cleaned_up);
         assert_eq!(report.remote.as_deref(), Some("token revoked"));
         assert_eq!(report.credentials_deleted, 1);
-        assert_eq!(report.webhook_endpoints_deleted, 1);
+        assert_eq!(report.webhook_endpoints_deleted, 2);
         assert_eq!(report.schedules_deleted, 1);
         assert_eq!(report.runs_cancelled, 1);
         assert_eq!(report.records_marked, 5);

@@ -78,7 +78,8 @@ async fn a_valid_token_connects_and_the_first_connection_sets_up_webhooks_and_sc
         assert!(endpoint.secret.expose().starts_with("whsec_"));
         // The secret is shown in the one response, never in Debug output.
         assert!(!format!("{done:?}").contains(endpoint.secret.expose()));
-        assert_eq!(counts(&h, &integration.id).await, (1, 1, 1));
+        // Its own endpoint, and the app webhook's (which holds its deliveries).
+        assert_eq!(counts(&h, &integration.id).await, (1, 2, 1));
         let stored = h
             .runtime
             .db()
@@ -202,7 +203,7 @@ async fn reconnecting_updates_in_place_and_user_input_updates_keep_metadata() {
         );
         assert!(second.webhook_endpoints.is_empty(), "kept, not recreated");
         assert!(second.scheduled.is_empty(), "kept, not duplicated");
-        assert_eq!(counts(&h, &id).await, (1, 1, 1));
+        assert_eq!(counts(&h, &id).await, (1, 2, 1));
         let info = h
             .runtime
             .db()

@@ -533,3 +533,166 @@ async fn endpoints_are_listed_with_their_urls_and_secrets_rotate() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn app_level_webhooks_are_routed_to_the_installation_they_name() {
+    use support::acme::APP_WEBHOOK_SECRET;
+    on_each_backend("rt_hooks_app", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        h.api.lock().installations.insert(777);
+        let ConnectOutcome::Redirect(redirect) = h
+            .runtime
+            .connect(ConnectRequest {
+                tenant_id: h.tenant_id.clone(),
+                definition_id: "acme".into(),
+                user_input: Some(h.user_input()),
+                connection: "AcmeInstallation".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        else {
+            panic!("an app install redirects")
+        };
+        let state = tributary_providerkit::Url::parse(&redirect.url)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        let connected = h
+            .runtime
+            .complete_auth(tributary_core::CallbackParams::new(vec![
+                ("installation_id".into(), "777".into()),
+                ("setup_action".into(), "install".into()),
+                ("state".into(), state),
+            ]))
+            .await
+            .unwrap();
+        let integration = connected.integration.id.clone();
+        // The app webhook has one URL for all installations: no per-integration secret is shown.
+        assert!(
+            connected
+                .webhook_endpoints
+                .iter()
+                .all(|e| e.name != "acme_app")
+        );
+
+        let app_post =
+            |secret: &str, installation: u64, kind: &str, delivery: &str| InboundWebhook {
+                method: "POST".into(),
+                headers: vec![
+                    ("x-acme-app-secret".into(), secret.to_owned()),
+                    ("x-acme-delivery".into(), delivery.to_owned()),
+                ],
+                query: Vec::new(),
+                body: serde_json::to_vec(&json!({
+                    "type": kind,
+                    "installation": {"id": installation},
+                    "user": support::fake_api::user(5),
+                }))
+                .unwrap(),
+                received_at: 0,
+            };
+        assert!(matches!(
+            h.runtime
+                .receive_app_webhook(
+                    "acme",
+                    "acme_app",
+                    &app_post("wrong", 777, "installation.user_changed", "x")
+                )
+                .await
+                .unwrap_err(),
+            WebhookRejection::Unverified(_)
+        ));
+        assert!(matches!(
+            h.runtime
+                .receive_app_webhook(
+                    "acme",
+                    "acme_events",
+                    &app_post(APP_WEBHOOK_SECRET, 777, "installation.user_changed", "x")
+                )
+                .await
+                .unwrap_err(),
+            WebhookRejection::UnknownEndpoint
+        ));
+        let ignored = h
+            .runtime
+            .receive_app_webhook(
+                "acme",
+                "acme_app",
+                &app_post(
+                    APP_WEBHOOK_SECRET,
+                    999,
+                    "installation.user_changed",
+                    &unique("d-other"),
+                ),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(ignored, WebhookAck::Ignored { .. }), "{ignored:?}");
+
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+        let (id, _, queued) = accepted(
+            h.runtime
+                .receive_app_webhook(
+                    "acme",
+                    "acme_app",
+                    &app_post(
+                        APP_WEBHOOK_SECRET,
+                        777,
+                        "installation.user_changed",
+                        &unique("d-app"),
+                    ),
+                )
+                .await
+                .unwrap(),
+        );
+        assert!(queued);
+        support::eventually(
+            Duration::from_secs(10),
+            "the app delivery is done",
+            || async { delivery_status(&h, &id).await == DeliveryStatus::Done },
+        )
+        .await;
+        assert_eq!(
+            support::records(&h, &integration, "DirectoryAccount")
+                .await
+                .len(),
+            1
+        );
+
+        accepted(
+            h.runtime
+                .receive_app_webhook(
+                    "acme",
+                    "acme_app",
+                    &app_post(
+                        APP_WEBHOOK_SECRET,
+                        777,
+                        "installation.deleted",
+                        &unique("d-deleted"),
+                    ),
+                )
+                .await
+                .unwrap(),
+        );
+        support::eventually(
+            Duration::from_secs(10),
+            "the installation is disconnected",
+            || async {
+                h.runtime
+                    .integration(&h.tenant_id, &integration)
+                    .await
+                    .unwrap()
+                    .status
+                    == IntegrationStatus::Disconnected
+            },
+        )
+        .await;
+        let _ = stop.send(());
+        worker.await.unwrap();
+    })
+    .await;
+}

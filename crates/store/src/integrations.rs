@@ -228,6 +228,52 @@ impl Integrations<'_> {
         rows.into_iter().map(Integration::try_from).collect()
     }
 
+    /// The integrations of a definition whose metadata attribute `attribute` (under
+    /// `attributes`) equals `value`, across tenants: how an app-level webhook finds the
+    /// installation an event belongs to. `attribute` names a key (letters, digits, `_`).
+    pub async fn find_by_attribute(
+        &mut self,
+        definition_id: &str,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<Integration>> {
+        if attribute.is_empty()
+            || !attribute
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(StoreError::Config(format!(
+                "metadata attribute {attribute:?} is not a plain key"
+            )));
+        }
+        let mut conn = self.scope.read().await?;
+        let rows: Vec<Row> = match conn.exec() {
+            crate::db::Exec::Sqlite(c) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM integrations WHERE definition_id = $1 \
+                 AND CAST(json_extract(metadata, '$.attributes.' || $2) AS TEXT) = $3 ORDER BY id"
+                )))
+                .bind(definition_id)
+                .bind(attribute)
+                .bind(value)
+                .fetch_all(&mut *c)
+                .await?
+            }
+            crate::db::Exec::Postgres(c) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM integrations WHERE definition_id = $1 \
+                 AND (metadata::jsonb -> 'attributes' ->> $2) = $3 ORDER BY id"
+                )))
+                .bind(definition_id)
+                .bind(attribute)
+                .bind(value)
+                .fetch_all(&mut *c)
+                .await?
+            }
+        };
+        rows.into_iter().map(Integration::try_from).collect()
+    }
+
     /// Renames the integration.
     pub async fn rename(&mut self, tenant_id: &str, id: &str, name: &str) -> Result<()> {
         self.update(tenant_id, id, "name = $3", name.to_owned())

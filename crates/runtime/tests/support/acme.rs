@@ -89,6 +89,19 @@ pub struct ResyncRequested {}
 #[derive(StableName, Deserialize)]
 pub struct AppUninstalled {}
 
+/// The app's webhook secret (operator config): one for every installation.
+pub const APP_WEBHOOK_SECRET: &str = "acme-app-webhook-secret-31337";
+
+/// A user changed in an installation (sent to the app's single webhook URL).
+#[derive(StableName, Deserialize)]
+pub struct InstallationUserChanged {
+    pub user: Value,
+}
+
+/// The app was removed from an installation.
+#[derive(StableName, Deserialize)]
+pub struct InstallationDeleted {}
+
 /// Handler invocations per delivery id (tests run in parallel; each uses its own ids).
 pub static HANDLED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, u32>>> =
     std::sync::LazyLock::new(Default::default);
@@ -525,6 +538,64 @@ pub fn definition(oauth: Option<OAuthSettings>) -> Definition {
                     ),
                 ),
         );
+    definition = definition.webhook(
+        WebhookRegistration::new("acme_app")
+            .app_route("installationId", Secret::new(APP_WEBHOOK_SECRET), |event| {
+                event.payload["installation"]["id"]
+                    .as_u64()
+                    .map(|id| id.to_string())
+            })
+            .verify(|request, secret| {
+                if request.header("x-acme-app-secret") == Some(secret.expose()) {
+                    Ok(())
+                } else {
+                    Err(tributary_core::VerifyError(
+                        "the app secret does not match".into(),
+                    ))
+                }
+            })
+            .resolve_event(|request| {
+                let payload: Value = serde_json::from_slice(&request.body)
+                    .map_err(|_| tributary_core::VerifyError("the body is not JSON".into()))?;
+                let kind = payload["type"].as_str().unwrap_or_default().to_owned();
+                let name = match kind.as_str() {
+                    "installation.user_changed" => Some(InstallationUserChanged::NAME.to_owned()),
+                    "installation.deleted" => Some(InstallationDeleted::NAME.to_owned()),
+                    _ => None,
+                };
+                Ok(ResolvedEvent {
+                    name,
+                    delivery_id: request.header("x-acme-delivery").map(str::to_owned),
+                    provider_event: kind,
+                    action: String::new(),
+                    payload,
+                })
+            })
+            .event(
+                WebhookEvent::<InstallationUserChanged>::new("A user changed in an installation")
+                    .ingests(["DirectoryAccount"])
+                    .handle(|_request, event| async move {
+                        let id = event.user["id"].as_str().unwrap_or_default().to_owned();
+                        Ok(WebhookOutcome {
+                            ingest: vec![IngestPayloadSet::new(
+                                "DirectoryAccount",
+                                vec![MappingEnvelope::new(event.user).resource(id)],
+                            )],
+                            ..WebhookOutcome::default()
+                        })
+                    }),
+            )
+            .event(
+                WebhookEvent::<InstallationDeleted>::new("The app was removed").handle(
+                    |_request, _event| async {
+                        Ok(WebhookOutcome {
+                            teardown: true,
+                            ..WebhookOutcome::default()
+                        })
+                    },
+                ),
+            ),
+    );
     if let Some(settings) = oauth {
         definition = definition
             .credential(CredentialRegistration::auth_managed::<AcmeOAuth>(
