@@ -496,11 +496,14 @@ async fn endpoints_are_listed_with_their_urls_and_secrets_rotate() {
             .list_webhook_endpoints(&h.tenant_id, &integration)
             .await
             .unwrap();
-        assert_eq!(listed.len(), 1);
+        assert_eq!(listed.len(), 2);
+        let own = listed.iter().find(|e| e.id == endpoint).unwrap();
         assert_eq!(
-            listed[0].url,
+            own.url,
             format!("http://127.0.0.1:9/v1/webhooks/{endpoint}")
         );
+        let app = listed.iter().find(|e| e.name == "acme_app").unwrap();
+        assert_eq!(app.url, "http://127.0.0.1:9/v1/webhooks/apps/acme/acme_app");
         assert!(!serde_json::to_string(&listed).unwrap().contains(&secret));
 
         let rotated = h
