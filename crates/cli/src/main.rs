@@ -28,6 +28,9 @@ enum Command {
     /// Try a definition's mappings on example payloads.
     #[command(subcommand)]
     Mappings(commands::mappings::Command),
+    /// Runs the server: webhook intake, the OAuth callback, health and metrics, a job worker
+    /// and the reconcile scheduler, until SIGINT or SIGTERM.
+    Serve(commands::serve::ServeArgs),
     /// Operation runs: list, inspect with logs, cancel.
     #[command(subcommand)]
     Runs(commands::runs::Command),
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Init(args) => block_on(commands::init::run(args)),
         Command::Keys(command) => block_on(commands::keys::run(command)),
         Command::Mappings(command) => commands::mappings::run(command),
+        Command::Serve(args) => block_on(commands::serve::run(args)),
         Command::Runs(command) => block_on(commands::runs::run(command)),
         Command::Webhooks(command) => block_on(commands::webhooks::run(command)),
     };

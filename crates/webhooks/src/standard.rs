@@ -32,8 +32,13 @@ fn key_of(secret: &Secret) -> Result<Vec<u8>, VerifyError> {
         .expose()
         .strip_prefix(SECRET_PREFIX)
         .unwrap_or(secret.expose());
+    // The scheme's keys are standard base64; ours are generated URL-safe without padding. Both
+    // spell the same bytes, so accept either.
     BASE64
         .decode(encoded)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded))
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(encoded))
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(encoded))
         .map_err(|_| refuse("the endpoint secret is not a whsec_ base64 key"))
 }
 
@@ -124,6 +129,29 @@ mod tests {
         );
         StandardWebhooks::default()
             .verify(&request(SIGNATURE, TIMESTAMP), &Secret::new(SECRET))
+            .unwrap();
+    }
+
+    #[test]
+    fn url_safe_keys_as_our_endpoints_generate_them_verify() {
+        // The bytes of the specification's key, spelled URL-safe without padding.
+        let standard = SECRET.strip_prefix("whsec_").unwrap();
+        let bytes = BASE64.decode(standard).unwrap();
+        let url_safe = format!(
+            "whsec_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes)
+        );
+        let secret = Secret::new(url_safe);
+        let signature = sign_standard(&secret, ID, TIMESTAMP, BODY).unwrap();
+        assert_eq!(signature, SIGNATURE);
+        StandardWebhooks::default()
+            .verify(&request(&signature, TIMESTAMP), &secret)
+            .unwrap();
+        // Keys with `-` and `_` (never valid standard base64) are read too.
+        let secret = Secret::new("whsec_-_-_abcdefghijklmnopqrstuvwxyz01");
+        let signature = sign_standard(&secret, ID, TIMESTAMP, BODY).unwrap();
+        StandardWebhooks::default()
+            .verify(&request(&signature, TIMESTAMP), &secret)
             .unwrap();
     }
 

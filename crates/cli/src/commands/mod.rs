@@ -5,5 +5,6 @@ pub mod init;
 pub mod keys;
 pub mod mappings;
 pub mod runs;
+pub mod serve;
 mod storage;
 pub mod webhooks;

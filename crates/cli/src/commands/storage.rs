@@ -70,19 +70,25 @@ pub async fn resolve_tenant(db: &Db, tenant: &str) -> anyhow::Result<String> {
 /// A runtime over the database with the built-in catalog, for commands that act on
 /// integrations, runs and deliveries directly. Work it queues is done by `tributary serve`'s
 /// workers.
-pub async fn open_runtime(storage: &StorageArgs) -> anyhow::Result<tributary_runtime::Runtime> {
+pub async fn open_runtime(
+    storage: &StorageArgs,
+    public_url: String,
+) -> anyhow::Result<tributary_runtime::Runtime> {
     let db = storage.open_db().await?;
     let (ring, _) = storage.key_ring()?;
     let registry = tributary_providers::registry(&tributary_providers::CatalogConfig::default())
         .context("the built-in catalog is invalid")?;
-    let public_url = std::env::var("TRIBUTARY_PUBLIC_URL")
-        .unwrap_or_else(|_| "http://127.0.0.1:8080".to_owned());
     Ok(tributary_runtime::Runtime::new(
         registry,
         db,
         ring,
         tributary_runtime::RuntimeConfig::new(public_url),
     ))
+}
+
+/// The externally reachable URL of the server: `TRIBUTARY_PUBLIC_URL`, else `fallback`.
+pub fn public_url(fallback: &str) -> String {
+    std::env::var("TRIBUTARY_PUBLIC_URL").unwrap_or_else(|_| fallback.to_owned())
 }
 
 /// A database URL with its password, if any, replaced by `***`, for messages and output.

@@ -1,0 +1,60 @@
+//! The OAuth and app-install callback: the provider sends the user's browser here; the runtime
+//! finishes the setup flow and the user sees a short page saying how it went.
+
+use axum::{
+    extract::{RawQuery, State},
+    http::StatusCode,
+    response::{Html, IntoResponse, Response},
+};
+use tributary_core::CallbackParams;
+
+use crate::AppState;
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{0}</title></head>\
+         <body><h1>{0}</h1><p>{1}</p></body></html>",
+        escape(title),
+        escape(message)
+    );
+    (status, Html(body)).into_response()
+}
+
+pub(crate) async fn complete(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let params: Vec<(String, String)> = query
+        .as_deref()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (crate::webhooks::decode(k), crate::webhooks::decode(v))
+        })
+        .collect();
+    match state
+        .runtime
+        .complete_auth(CallbackParams::new(params))
+        .await
+    {
+        Ok(connected) => page(
+            StatusCode::OK,
+            "Connected",
+            &format!(
+                "{} is connected. You can close this window.",
+                connected.integration.name
+            ),
+        ),
+        Err(err) => page(
+            StatusCode::BAD_REQUEST,
+            "Connection failed",
+            &err.to_string(),
+        ),
+    }
+}

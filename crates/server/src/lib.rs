@@ -1,0 +1,133 @@
+//! The HTTP surface of Tributary. So far: webhook intake (per-integration endpoints and app-level
+//! routes, with body, header and rate limits), the OAuth/app-install callback, `/healthz`,
+//! `/readyz` and `/metrics`. The REST API joins it here.
+
+mod callback;
+mod limits;
+mod webhooks;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use axum::{Router, routing::get};
+use tributary_runtime::Runtime;
+
+pub use limits::RateLimitConfig;
+
+/// Settings of the HTTP surface.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest webhook body accepted (413 above).
+    pub max_body_bytes: usize,
+    /// Largest total size of a request's headers (431 above).
+    pub max_header_bytes: usize,
+    /// Requests per endpoint (or app route) before 429.
+    pub webhook_rate: RateLimitConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            webhook_rate: RateLimitConfig {
+                per_second: 50.0,
+                burst: 200.0,
+            },
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) runtime: Runtime,
+    pub(crate) config: Arc<ServerConfig>,
+    pub(crate) limiter: Arc<limits::EndpointLimiter>,
+}
+
+/// The router of the HTTP surface.
+pub fn router(runtime: Runtime, config: ServerConfig) -> Router {
+    let state = AppState {
+        limiter: Arc::new(limits::EndpointLimiter::new(config.webhook_rate)),
+        config: Arc::new(config),
+        runtime,
+    };
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .route(
+            &state.runtime.config().callback_path.clone(),
+            get(callback::complete),
+        )
+        .merge(webhooks::routes())
+        .with_state(state)
+}
+
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (axum::http::StatusCode, &'static str) {
+    match state.runtime.db().tenants().list().await {
+        Ok(_) => (axum::http::StatusCode::OK, "ready"),
+        Err(_) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable",
+        ),
+    }
+}
+
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> ([(axum::http::header::HeaderName, &'static str); 1], String) {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.runtime.metrics().render(),
+    )
+}
+
+/// Serves `router` on `listener` with a job worker and the reconcile scheduler until `shutdown`
+/// completes; then stops taking requests and work and lets running jobs finish.
+pub async fn serve(
+    runtime: Runtime,
+    config: ServerConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+    let wait = |stop: &tokio::sync::broadcast::Sender<()>| {
+        let mut rx = stop.subscribe();
+        async move {
+            let _ = rx.recv().await;
+        }
+    };
+    let worker = {
+        let runtime = runtime.clone();
+        let stopped = wait(&stop);
+        tokio::spawn(async move {
+            if let Err(err) = runtime.run_worker(None, stopped).await {
+                tracing::error!(error = %err, "the job worker stopped");
+            }
+        })
+    };
+    let scheduler = {
+        let runtime = runtime.clone();
+        let stopped = wait(&stop);
+        tokio::spawn(async move { runtime.run_scheduler(stopped).await })
+    };
+    let http_stopped = wait(&stop);
+    let app = router(runtime, config);
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(http_stopped)
+            .await
+    });
+    shutdown.await;
+    let _ = stop.send(());
+    let served = server.await.map_err(std::io::Error::other)?;
+    // Running jobs finish (or are released to their lease) before we return.
+    let _ = tokio::time::timeout(Duration::from_secs(60), worker).await;
+    let _ = scheduler.await;
+    served
+}
