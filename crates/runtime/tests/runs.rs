@@ -140,6 +140,22 @@ async fn a_429_storm_ends_the_run_partial_and_the_next_run_resumes_from_its_chec
         // ...and, having seen only part of the listing, tombstoned nothing.
         assert_eq!(next.counters["tombstoned"], 0);
         assert_eq!(records(&h, &id, "DirectoryAccount").await.len(), 6);
+
+        // Short waits, but more 429s than the HTTP layer retries: partial too, not failed.
+        h.api.lock().throttle.extend([0; 6]);
+        let throttled = h
+            .runtime
+            .queue_run(request(&h, &id, "DirectorySync"))
+            .await
+            .unwrap();
+        let throttled = wait_for_run(&h, &throttled.id).await;
+        assert_eq!(
+            throttled.status,
+            RunStatus::Partial,
+            "{:?}",
+            throttled.error_message
+        );
+        assert_eq!(throttled.error_kind.as_deref(), Some("rate_limit"));
         let _ = stop.send(());
         worker.await.unwrap();
     })

@@ -457,6 +457,17 @@ impl Webhooks<'_> {
         }
     }
 
+    /// The tenant a delivery belongs to, for operator tools that are given only its id.
+    pub async fn delivery_tenant(&mut self, id: &str) -> Result<Option<String>> {
+        let mut conn = self.scope.read().await?;
+        Ok(on_backend!(conn.exec(), |c| {
+            sqlx::query_scalar("SELECT tenant_id FROM webhook_deliveries WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *c)
+                .await?
+        }))
+    }
+
     /// The tenant's delivery by row id.
     pub async fn get_delivery(
         &mut self,

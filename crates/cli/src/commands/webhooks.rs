@@ -28,8 +28,9 @@ pub enum Command {
     Replay {
         #[command(flatten)]
         storage: StorageArgs,
+        /// Tenant id or name (default: the delivery's own).
         #[arg(long)]
-        tenant: String,
+        tenant: Option<String>,
         delivery: String,
         #[arg(long)]
         json: bool,
@@ -77,7 +78,15 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let runtime = open_runtime(&storage, public_url("http://127.0.0.1:8080")).await?;
-            let tenant = resolve_tenant(runtime.db(), &tenant).await?;
+            let tenant = match tenant {
+                Some(tenant) => resolve_tenant(runtime.db(), &tenant).await?,
+                None => runtime
+                    .db()
+                    .webhooks(runtime.key_ring())
+                    .delivery_tenant(&delivery)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no delivery {delivery}"))?,
+            };
             let replayed = runtime.replay_delivery(&tenant, &delivery).await?;
             if json {
                 output::json(&json!({ "delivery": replayed.id, "queued": true }))?;
