@@ -1,7 +1,8 @@
 //! The setup flow: one path for direct credentials, OAuth exchanges and app installs.
 //!
 //! - Steps 1-3: resolve or create the integration, validate and persist its user input, resolve
-//!   the connection mode.
+//!   the connection mode. A new integration whose first connection with typed credentials fails
+//!   is removed again; a browser flow keeps it (the callback needs it).
 //! - Step 4: a browser flow hands over to the keymaker; its callback resumes at step 5.
 //! - Steps 5, 6 and the provider half of 9: validate each credential against its slot's schema,
 //!   run the validation operation, resolve metadata. These call the provider, so they run before
@@ -184,6 +185,7 @@ impl Runtime {
             })?
             .clone();
         check_form_slots(&connection, &request.credentials)?;
+        let created = existing.is_none();
         let integration = match existing {
             Some(integration) => {
                 if request.user_input.is_some() {
@@ -242,10 +244,29 @@ impl Runtime {
         for (slot, value) in &request.credentials {
             bindings.insert(slot.clone(), value.clone());
         }
-        let connected = self
+        let (tenant_id, integration_id) = (integration.tenant_id.clone(), integration.id.clone());
+        match self
             .commit_connection(&definition, integration, &connection, bindings, Value::Null)
-            .await?;
-        Ok(ConnectOutcome::Connected(Box::new(connected)))
+            .await
+        {
+            Ok(connected) => Ok(ConnectOutcome::Connected(Box::new(connected))),
+            Err(err) => {
+                // A first connection that failed leaves no integration behind: the caller
+                // retries from scratch. (An existing one keeps its state: steps 5-10 wrote
+                // nothing.)
+                if created
+                    && let Err(cleanup) = self
+                        .inner
+                        .db
+                        .integrations()
+                        .delete(&tenant_id, &integration_id)
+                        .await
+                {
+                    tracing::warn!(error = %cleanup, "removing the integration of a failed first connection failed");
+                }
+                Err(err)
+            }
+        }
     }
 
     /// Updates an integration's user input alone; metadata, credentials and status are kept.

@@ -117,13 +117,35 @@ async fn a_rejected_token_leaves_nothing_half_saved_and_names_the_step() {
             .list(&h.tenant_id, None)
             .await
             .unwrap();
-        // Steps 1-2 persist (the integration and its input); 5-10 wrote nothing.
-        assert_eq!(integrations.len(), 1);
-        let integration = &integrations[0];
-        assert_eq!(integration.status, IntegrationStatus::Pending);
-        assert_eq!(integration.provider_state, json!({}));
-        assert_eq!(integration.metadata, json!({}));
-        assert_eq!(counts(&h, &integration.id).await, (0, 0, 0));
+        // A first connection that fails leaves no integration behind.
+        assert!(integrations.is_empty());
+
+        // Reconnecting an existing integration with a bad token keeps it as it was.
+        h.api.accept_token("acme-good-token-0");
+        let mut good = token_request(&h, "acme-good-token-0");
+        good.name = None;
+        let done = connected(h.runtime.connect(good).await.unwrap());
+        let mut bad = token_request(&h, TOKEN);
+        bad.integration_id = Some(done.integration.id.clone());
+        let err = h.runtime.connect(bad).await.unwrap_err();
+        assert_eq!(err.step(), Some(SetupStep::ValidationOperation));
+        let integration = h
+            .runtime
+            .integration(&h.tenant_id, &done.integration.id)
+            .await
+            .unwrap();
+        assert_eq!(integration.status, IntegrationStatus::Connected);
+        assert_eq!(integration.metadata, done.integration.metadata);
+        let stored = h
+            .runtime
+            .db()
+            .credentials(&h.ring)
+            .load(&h.tenant_id, &integration.id, "AcmeToken")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.version, 1, "the bad token was not saved");
+        assert_eq!(counts(&h, &integration.id).await, (1, 2, 1));
     })
     .await;
 }
