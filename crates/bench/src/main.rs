@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 mod cel;
 mod ingest;
 mod queue;
+mod webhooks;
 
 #[derive(Parser)]
 #[command(name = "tributary-bench", about = "Tributary benchmarks")]
@@ -22,6 +23,8 @@ enum Suite {
     Queue(queue::Args),
     /// Ingest pipeline (filter + map + upsert) against plain batched inserts.
     Ingest(ingest::Args),
+    /// Webhook intake (verify, dedupe, store with its job) and processing, against bare inserts.
+    Webhooks(webhooks::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -29,5 +32,6 @@ fn main() -> anyhow::Result<()> {
         Suite::Cel(args) => cel::run(args),
         Suite::Queue(args) => queue::run(args),
         Suite::Ingest(args) => ingest::run(args),
+        Suite::Webhooks(args) => webhooks::run(args),
     }
 }

@@ -135,7 +135,7 @@ async fn backend(args: &Args, which: Backend) -> anyhow::Result<Value> {
     Ok(out)
 }
 
-async fn drop_schema(url: &str, schema: &str) {
+pub(crate) async fn drop_schema(url: &str, schema: &str) {
     use sqlx::Connection as _;
     if let Ok(mut conn) = sqlx::PgConnection::connect(url).await {
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
