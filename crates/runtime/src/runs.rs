@@ -515,7 +515,9 @@ impl Runtime {
         let watcher_db = self.inner.db.clone();
         let (tenant, run_id) = (integration.tenant_id.clone(), run.id.clone());
         let poll = self.inner.config.cancel_poll;
-        let watcher = tokio::spawn(async move {
+        // Aborted when this frame ends, however it ends (the worker aborts a cancelled job's
+        // task, which drops this future mid-await).
+        let _watcher = AbortOnDrop(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(poll).await;
                 if let Ok(true) = watcher_db.runs().is_cancelled(&tenant, &run_id).await {
@@ -523,7 +525,7 @@ impl Runtime {
                     return;
                 }
             }
-        });
+        }));
         let result = self
             .inner
             .executor
@@ -535,7 +537,6 @@ impl Runtime {
                 credentials.version,
             ))
             .await;
-        watcher.abort();
         Ok(result?)
     }
 
@@ -702,6 +703,15 @@ impl Runtime {
             .await?;
         }
         Ok(())
+    }
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
