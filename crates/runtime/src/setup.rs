@@ -235,16 +235,24 @@ impl Runtime {
         tracing::Span::current().record("integration_id", integration.id.as_str());
         // 4. browser flows continue at the callback
         if connection.auth.is_some() {
-            let redirect = self
+            return match self
                 .begin_auth(&definition, &integration, &connection)
-                .await?;
-            return Ok(ConnectOutcome::Redirect(redirect));
+                .await
+            {
+                Ok(redirect) => Ok(ConnectOutcome::Redirect(redirect)),
+                Err(err) => {
+                    if created {
+                        self.remove_failed_integration(&integration).await;
+                    }
+                    Err(err)
+                }
+            };
         }
         let mut bindings = CredentialBindings::new();
         for (slot, value) in &request.credentials {
             bindings.insert(slot.clone(), value.clone());
         }
-        let (tenant_id, integration_id) = (integration.tenant_id.clone(), integration.id.clone());
+        let snapshot = created.then(|| integration.clone());
         match self
             .commit_connection(&definition, integration, &connection, bindings, Value::Null)
             .await
@@ -254,18 +262,24 @@ impl Runtime {
                 // A first connection that failed leaves no integration behind: the caller
                 // retries from scratch. (An existing one keeps its state: steps 5-10 wrote
                 // nothing.)
-                if created
-                    && let Err(cleanup) = self
-                        .inner
-                        .db
-                        .integrations()
-                        .delete(&tenant_id, &integration_id)
-                        .await
-                {
-                    tracing::warn!(error = %cleanup, "removing the integration of a failed first connection failed");
+                if let Some(integration) = snapshot {
+                    self.remove_failed_integration(&integration).await;
                 }
                 Err(err)
             }
+        }
+    }
+
+    /// Removes a just-created integration whose first connection failed.
+    async fn remove_failed_integration(&self, integration: &Integration) {
+        if let Err(err) = self
+            .inner
+            .db
+            .integrations()
+            .delete(&integration.tenant_id, &integration.id)
+            .await
+        {
+            tracing::warn!(error = %err, "removing the integration of a failed first connection failed");
         }
     }
 
