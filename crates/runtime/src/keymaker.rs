@@ -39,7 +39,7 @@ impl Runtime {
         let (token, expires_at) = self
             .inner
             .db
-            .auth_sessions()
+            .auth_sessions(&self.inner.ring)
             .create(&NewAuthSession {
                 tenant_id: &integration.tenant_id,
                 integration_id: &integration.id,
@@ -65,7 +65,7 @@ impl Runtime {
         if !started.provider_state.is_null() {
             self.inner
                 .db
-                .auth_sessions()
+                .auth_sessions(&self.inner.ring)
                 .set_provider_state(token.expose(), &started.provider_state)
                 .await
                 .map_err(session_error)?;
@@ -115,7 +115,7 @@ impl Runtime {
         let session = self
             .inner
             .db
-            .auth_sessions()
+            .auth_sessions(&self.inner.ring)
             .take(state.as_bytes())
             .await
             .map_err(|e| match e {

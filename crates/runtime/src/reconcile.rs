@@ -128,7 +128,13 @@ impl Runtime {
             if let Err(err) = self.reconcile_tick().await {
                 tracing::warn!(error = %err, "reconcile tick failed");
             }
-            if let Err(err) = self.inner.db.auth_sessions().purge_expired().await {
+            if let Err(err) = self
+                .inner
+                .db
+                .auth_sessions(&self.inner.ring)
+                .purge_expired()
+                .await
+            {
                 tracing::warn!(error = %err, "purging expired auth sessions failed");
             }
             tokio::select! {

@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use crate::db::{Db, Scope, Tx, now_ms, on_backend};
 use crate::error::{Result, StoreError};
+use crate::keystore::{Binding, KeyRing};
 use crate::secret::{SecretBytes, random_token, token_hash};
+use base64::Engine as _;
 
 /// Sessions live this long unless the caller says otherwise.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(15 * 60);
@@ -72,26 +74,46 @@ struct Row {
     expires_at: i64,
 }
 
+/// How a sealed verifier is spelled in its column: `sealed:v1:<key id>:<base64 envelope>`.
+const SEALED_PREFIX: &str = "sealed:v1:";
+const PURPOSE: &str = "auth-session";
+
+fn verifier_binding<'a>(
+    tenant_id: &'a str,
+    integration_id: &'a str,
+    token_hash: &'a str,
+) -> Binding<'a> {
+    Binding {
+        purpose: PURPOSE,
+        tenant_id,
+        integration_id,
+        slot: token_hash,
+    }
+}
+
 /// Repository for auth sessions.
 #[derive(Debug)]
 pub struct AuthSessions<'a> {
     scope: Scope<'a>,
+    ring: &'a KeyRing,
 }
 
 impl Db {
-    /// Keymaker auth sessions.
-    pub fn auth_sessions(&self) -> AuthSessions<'_> {
+    /// Keymaker auth sessions; `ring` seals their PKCE verifiers.
+    pub fn auth_sessions<'a>(&'a self, ring: &'a KeyRing) -> AuthSessions<'a> {
         AuthSessions {
             scope: Scope::Db(self),
+            ring,
         }
     }
 }
 
 impl Tx {
-    /// Keymaker auth sessions inside this transaction.
-    pub fn auth_sessions(&mut self) -> AuthSessions<'_> {
+    /// Keymaker auth sessions inside this transaction; `ring` seals their PKCE verifiers.
+    pub fn auth_sessions<'a>(&'a mut self, ring: &'a KeyRing) -> AuthSessions<'a> {
         AuthSessions {
             scope: Scope::Tx(self),
+            ring,
         }
     }
 }
@@ -104,10 +126,18 @@ impl AuthSessions<'_> {
         let now = now_ms();
         let ttl = i64::try_from(new.ttl.unwrap_or(DEFAULT_TTL).as_millis()).unwrap_or(i64::MAX);
         let expires_at = now.saturating_add(ttl);
-        let verifier = new
-            .pkce_verifier
-            .expose_str()
-            .ok_or_else(|| StoreError::Config("PKCE verifier must be text".into()))?;
+        let hash = token_hash(token.expose());
+        // The verifier is a secret until the code is exchanged: sealed like a credential.
+        let sealed = self.ring.seal(
+            &verifier_binding(new.tenant_id, new.integration_id, &hash),
+            new.pkce_verifier.expose(),
+        )?;
+        let verifier = format!(
+            "{}{}:{}",
+            SEALED_PREFIX,
+            sealed.key_id,
+            base64::engine::general_purpose::STANDARD.encode(&sealed.ciphertext)
+        );
         let state = serde_json::to_string(new.provider_state)?;
         let mut conn = self.scope.write().await?;
         on_backend!(conn.exec(), |c| {
@@ -116,12 +146,12 @@ impl AuthSessions<'_> {
                      connection, pkce_verifier, nonce, provider_state, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
-            .bind(token_hash(token.expose()))
+            .bind(&hash)
             .bind(new.tenant_id)
             .bind(new.integration_id)
             .bind(new.definition_id)
             .bind(new.connection)
-            .bind(verifier)
+            .bind(&verifier)
             .bind(new.nonce)
             .bind(&state)
             .bind(now)
@@ -169,12 +199,13 @@ impl AuthSessions<'_> {
         if row.expires_at <= now_ms() {
             return Err(StoreError::Expired("auth session"));
         }
+        let pkce_verifier = self.open_verifier(&row, &token_hash(token))?;
         Ok(AuthSession {
             tenant_id: row.tenant_id,
             integration_id: row.integration_id,
             definition_id: row.definition_id,
             connection: row.connection,
-            pkce_verifier: SecretBytes::new(row.pkce_verifier.into_bytes()),
+            pkce_verifier,
             nonce: row.nonce,
             provider_state: serde_json::from_str(&row.provider_state)?,
             created_at: row.created_at,
@@ -183,6 +214,24 @@ impl AuthSessions<'_> {
     }
 
     /// Deletes expired sessions; returns how many.
+    fn open_verifier(&self, row: &Row, token_hash: &str) -> Result<SecretBytes> {
+        use base64::Engine as _;
+        let corrupt = || StoreError::Corrupt("auth session verifier".into());
+        let rest = row
+            .pkce_verifier
+            .strip_prefix(SEALED_PREFIX)
+            .ok_or_else(corrupt)?;
+        let (key_id, encoded) = rest.split_once(':').ok_or_else(corrupt)?;
+        let ciphertext = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| corrupt())?;
+        self.ring.open(
+            &verifier_binding(&row.tenant_id, &row.integration_id, token_hash),
+            key_id,
+            &ciphertext,
+        )
+    }
+
     pub async fn purge_expired(&mut self) -> Result<u64> {
         let now = now_ms();
         let mut conn = self.scope.write().await?;

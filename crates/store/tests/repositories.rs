@@ -405,6 +405,7 @@ async fn auth_sessions_are_single_use_and_expire() {
     for t in common::backends().await {
         let db = &t.db;
         let (tenant, id) = common::tenant_with_integration(db, "acme").await;
+        let ring = KeyRing::generate();
         let verifier = SecretBytes::from("pkce-verifier-0123456789");
         let state = json!({"csrf": "abc"});
         let new = NewAuthSession {
@@ -417,16 +418,23 @@ async fn auth_sessions_are_single_use_and_expire() {
             provider_state: &state,
             ttl: None,
         };
-        let (token, expires_at) = db.auth_sessions().create(&new).await.unwrap();
+        let (token, expires_at) = db.auth_sessions(&ring).create(&new).await.unwrap();
         assert!(expires_at >= now_ms() + 14 * 60 * 1000);
-        let session = db.auth_sessions().take(token.expose()).await.unwrap();
+        // The verifier is sealed at rest.
+        let plaintext = common::scalar(
+            db,
+            "SELECT COUNT(*) FROM auth_sessions WHERE pkce_verifier LIKE '%pkce-verifier-0123456789%'",
+        )
+        .await;
+        assert_eq!(plaintext, 0, "{}", t.name);
+        let session = db.auth_sessions(&ring).take(token.expose()).await.unwrap();
         assert_eq!(session.integration_id, id);
         assert_eq!(session.pkce_verifier, verifier);
         assert_eq!(session.provider_state, state);
         assert_eq!(session.nonce, "n-1");
         assert!(
             matches!(
-                db.auth_sessions().take(token.expose()).await,
+                db.auth_sessions(&ring).take(token.expose()).await,
                 Err(StoreError::NotFound(_))
             ),
             "{}",
@@ -434,12 +442,12 @@ async fn auth_sessions_are_single_use_and_expire() {
         );
 
         // Two concurrent takes: exactly one wins.
-        let (token, _) = db.auth_sessions().create(&new).await.unwrap();
+        let (token, _) = db.auth_sessions(&ring).create(&new).await.unwrap();
         let other = t.reopen().await;
         let (a, b) = tokio::join!(
-            async { db.auth_sessions().take(token.expose()).await },
+            async { db.auth_sessions(&ring).take(token.expose()).await },
             async {
-                let mut sessions = other.auth_sessions();
+                let mut sessions = other.auth_sessions(&ring);
                 sessions.take(token.expose()).await
             }
         );
@@ -449,17 +457,17 @@ async fn auth_sessions_are_single_use_and_expire() {
             ttl: Some(Duration::from_millis(30)),
             ..new.clone()
         };
-        let (token, _) = db.auth_sessions().create(&short).await.unwrap();
-        let (stale, _) = db.auth_sessions().create(&short).await.unwrap();
+        let (token, _) = db.auth_sessions(&ring).create(&short).await.unwrap();
+        let (stale, _) = db.auth_sessions(&ring).create(&short).await.unwrap();
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(matches!(
-            db.auth_sessions().take(token.expose()).await,
+            db.auth_sessions(&ring).take(token.expose()).await,
             Err(StoreError::Expired(_))
         ));
-        db.auth_sessions().create(&new).await.unwrap();
-        assert_eq!(db.auth_sessions().purge_expired().await.unwrap(), 1);
+        db.auth_sessions(&ring).create(&new).await.unwrap();
+        assert_eq!(db.auth_sessions(&ring).purge_expired().await.unwrap(), 1);
         assert!(matches!(
-            db.auth_sessions().take(stale.expose()).await,
+            db.auth_sessions(&ring).take(stale.expose()).await,
             Err(StoreError::NotFound(_))
         ));
     }
