@@ -5,6 +5,8 @@
 //! model checks, so a broken definition stops the process at startup.
 
 mod checks;
+#[cfg(feature = "cloudflare")]
+pub mod cloudflare;
 mod config;
 #[cfg(feature = "okta")]
 pub mod okta;
@@ -21,6 +23,8 @@ pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
     let builders: &[fn(&CatalogConfig) -> Definition] = &[
         #[cfg(feature = "okta")]
         okta::definition,
+        #[cfg(feature = "cloudflare")]
+        cloudflare::definition,
     ];
     builders.iter().map(|build| build(config)).collect()
 }

@@ -3,6 +3,7 @@
 //! and 429s, deletions. Controls let a test revoke the credential, throttle the next requests or
 //! change the data between syncs.
 
+pub mod cloudflare;
 pub mod oauth;
 pub mod okta;
 mod server;

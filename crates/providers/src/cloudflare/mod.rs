@@ -1,0 +1,106 @@
+//! Cloudflare: the members of an account (with their roles and 2FA state) as directory
+//! accounts, with an API token. `docs/providers/cloudflare.md` is the user's guide.
+
+mod client;
+mod mappings;
+mod operations;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use tributary_core::{
+    ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
+    DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
+};
+
+pub use client::{CLOUDFLARE_API, CloudflareApi, DEFAULT_API_URL};
+pub use operations::{DirectorySync, HealthCheck};
+
+use crate::CatalogConfig;
+
+pub const CLOUDFLARE: DefinitionId = DefinitionId::new("cloudflare");
+
+/// A Cloudflare API token (My Profile > API Tokens, or the account's API Tokens page).
+#[derive(StableName, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CloudflareApiToken {
+    /// An API token with the "Account Settings: Read" permission on the account. User-owned and
+    /// account-owned tokens both work.
+    pub api_token: Secret,
+}
+
+/// What a tenant enters when connecting Cloudflare.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CloudflareUserInput {
+    /// The account id: 32 hexadecimal characters, shown on the account's overview page and in
+    /// its dashboard URL.
+    pub account_id: String,
+    /// A CEL filter every mapped record must pass (see docs/cel.md), e.g.
+    /// `payload.status == "accepted"`.
+    #[serde(default)]
+    pub filter_expr: Option<String>,
+}
+
+/// Process-wide settings of the Cloudflare definition (`[definitions.cloudflare]`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CloudflareOperatorConfig {
+    /// The API base URL (default `https://api.cloudflare.com/client/v4`).
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// Accept an `http://127.0.0.1` API URL. Only for tests and the demo, which run a fake
+    /// Cloudflare on loopback; never enable it in production.
+    #[serde(default)]
+    pub allow_loopback_api_url: bool,
+}
+
+/// The Cloudflare definition, built with its operator config.
+pub fn definition(config: &CatalogConfig) -> Definition {
+    let operator: CloudflareOperatorConfig =
+        serde_json::from_value(config.section(CLOUDFLARE.as_str()).clone()).unwrap_or_default();
+    let mut spec = DefinitionSpec::new(CLOUDFLARE, "Cloudflare");
+    spec.family = "cloudflare".into();
+    spec.category = "security-posture".into();
+    spec.description =
+        "Sync the members of a Cloudflare account, with their roles and two-factor state.".into();
+    spec.docs_url = "https://developers.cloudflare.com/api/".into();
+    spec.logo_url = "/ui/logos/cloudflare.svg".into();
+    spec.tags = vec!["directory-sync".into()];
+
+    Definition::new(spec)
+        .rate_limit(client::BUDGET)
+        .operator_config::<CloudflareOperatorConfig>()
+        .user_input::<CloudflareUserInput>()
+        .credential(CredentialRegistration::form::<CloudflareApiToken>(
+            "Cloudflare API token",
+            "A token with Account Settings: Read on the account.",
+        ))
+        .client(client::registration(operator))
+        .connection(
+            ConnectionRegistration::new(CloudflareApiToken::NAME, "API token")
+                .description("Connect with a Cloudflare API token.")
+                .clients([CLOUDFLARE_API.id()])
+                .validation_operation(HealthCheck::NAME)
+                .metadata(MetadataResolver::new(operations::resolve_metadata))
+                .disconnect(DisconnectRegistration::local_only(
+                    CloudflareApiToken::NAME,
+                    "Tributary forgets the token; delete it in Cloudflare under API Tokens.",
+                )),
+        )
+        .operation(
+            Operation::<HealthCheck>::new(
+                "Checks that the token is active and can read the account",
+            )
+            .client(CLOUDFLARE_API)
+            .inline()
+            .raw(operations::health_check),
+        )
+        .operation(
+            Operation::<DirectorySync>::new("Syncs the account's members")
+                .client(CLOUDFLARE_API)
+                .reconcile()
+                .ingests(["DirectoryAccount"])
+                .ingest(operations::directory_sync),
+        )
+        .mapping(mappings::account())
+}

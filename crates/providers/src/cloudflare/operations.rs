@@ -1,0 +1,138 @@
+//! Cloudflare operations: the health check, the members sync, and metadata resolution.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tributary_core::{
+    CredentialBindings, IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MetadataRequest,
+    OperationContext, OperationError, StableName,
+};
+use tributary_providerkit::{Checkpoint, Pagination, Paginator};
+
+use super::{CloudflareApi, client};
+
+/// Members per page (Cloudflare allows 5 to 50).
+const PAGE_SIZE: &str = "50";
+
+/// Verifies the token is active, then reads the account: proves the token works and reaches
+/// the account (user-owned and account-owned tokens alike).
+#[derive(StableName, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {}
+
+/// Lists the account's members.
+#[derive(StableName, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorySync {}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    result: Value,
+}
+
+/// Token verification: account-owned tokens verify under the account, user-owned ones under the
+/// user (the original only tried the user endpoint, so account tokens never verified).
+async fn verify_token(api: &CloudflareApi) -> Result<Value, OperationError> {
+    let account = api
+        .http
+        .get(&format!("/accounts/{}/tokens/verify", api.account_id))
+        .accept_status(401)
+        .accept_status(403)
+        .accept_status(404)
+        .send()
+        .await?;
+    let body: Envelope = if account.status().is_success() {
+        account.json()?
+    } else {
+        api.http.get("/user/tokens/verify").send_json().await?
+    };
+    let status = body.result["status"].as_str().unwrap_or_default();
+    if status != "active" {
+        return Err(OperationError::auth(format!(
+            "the Cloudflare token is {}",
+            if status.is_empty() {
+                "not active"
+            } else {
+                status
+            }
+        )));
+    }
+    Ok(body.result)
+}
+
+pub async fn health_check(
+    _ctx: OperationContext,
+    _config: HealthCheck,
+    api: &CloudflareApi,
+    _credentials: CredentialBindings,
+) -> Result<Value, OperationError> {
+    let token = verify_token(api).await?;
+    let account: Envelope = api
+        .http
+        .get(&format!("/accounts/{}", api.account_id))
+        .send_json()
+        .await?;
+    Ok(json!({
+        "status": token["status"],
+        "expiresOn": token.get("expires_on"),
+        "accountId": api.account_id,
+        "accountName": account.result.get("name"),
+    }))
+}
+
+/// The account id and name identify the external account.
+pub async fn resolve_metadata(
+    request: MetadataRequest,
+) -> Result<Option<IntegrationMetadata>, OperationError> {
+    let input = client::user_input(&request.integration.user_input)?;
+    let account_id = client::account_id(&input)?;
+    Ok(Some(IntegrationMetadata {
+        external_name: account_id.clone(),
+        attributes: json!({ "accountId": account_id }),
+        external_id: account_id,
+    }))
+}
+
+/// Emits each page of members as it arrives and saves the page number after it.
+pub async fn directory_sync(
+    ctx: OperationContext,
+    _config: DirectorySync,
+    api: &CloudflareApi,
+    _credentials: CredentialBindings,
+) -> Result<Vec<IngestPayloadSet>, OperationError> {
+    let mut checkpoint = Checkpoint::load(&ctx);
+    if checkpoint.is_done("members") {
+        return Ok(Vec::new());
+    }
+    let request = api
+        .http
+        .get(&format!("/accounts/{}/members", api.account_id))
+        .query("per_page", PAGE_SIZE);
+    let mut pages = Paginator::resume(
+        request,
+        Pagination::cloudflare(),
+        checkpoint.cursor("members"),
+    );
+    while let Some(page) = pages.next_page().await? {
+        let envelopes = page
+            .items
+            .into_iter()
+            .map(|member| {
+                let email = member
+                    .pointer("/user/email")
+                    .and_then(Value::as_str)
+                    .map(str::to_lowercase)
+                    .unwrap_or_default();
+                MappingEnvelope::new(member).resource(format!("{}/{email}", api.account_id))
+            })
+            .collect();
+        ctx.emit(IngestPayloadSet::new("DirectoryAccount", envelopes))
+            .await?;
+        checkpoint
+            .set("members", page.next_cursor.as_deref())
+            .save(&ctx)
+            .await?;
+    }
+    Ok(Vec::new())
+}
