@@ -23,7 +23,8 @@ enum Suite {
     Queue(queue::Args),
     /// Ingest pipeline (filter + map + upsert) against plain batched inserts.
     Ingest(ingest::Args),
-    /// Webhook intake (verify, dedupe, store with its job) and processing, against bare inserts.
+    /// Webhook intake through the server on loopback (signed deliveries, durable writes) against
+    /// a bare axum handler, then processing by a worker.
     Webhooks(webhooks::Args),
 }
 
