@@ -57,6 +57,21 @@ impl Runtime {
                     .await?;
                 continue;
             }
+            // A run of this operation still going (a long sync, a manual run) is not doubled;
+            // the claim's lease brings the schedule back later.
+            if self
+                .inner
+                .db
+                .runs()
+                .has_active(
+                    &schedule.tenant_id,
+                    &schedule.integration_id,
+                    &schedule.operation,
+                )
+                .await?
+            {
+                continue;
+            }
             let request = RunRequest {
                 tenant_id: schedule.tenant_id.clone(),
                 integration_id: schedule.integration_id.clone(),

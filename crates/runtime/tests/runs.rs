@@ -304,6 +304,26 @@ async fn reconcile_runs_on_the_persisted_schedule_and_stops_on_disconnect() {
         assert!(schedule.next_run_at < now + 6 * 60_000, "{schedule:?}");
         assert_eq!(schedule.last_error, None);
 
+        // While a run of the operation is still going, a due schedule does not queue another.
+        h.api.lock().hang_on_cursor = Some("p2".into());
+        let manual = h
+            .runtime
+            .queue_run(request(&h, &id, "DirectorySync"))
+            .await
+            .unwrap();
+        h.runtime
+            .db()
+            .schedules()
+            .upsert(&h.tenant_id, &id, "DirectorySync", 300_000, 0)
+            .await
+            .unwrap();
+        assert_eq!(h.runtime.reconcile_tick().await.unwrap(), 0);
+        h.runtime
+            .cancel_run(&h.tenant_id, &manual.id)
+            .await
+            .unwrap();
+        h.api.lock().hang_on_cursor = None;
+
         let report = h.runtime.disconnect(&h.tenant_id, &id).await.unwrap();
         assert_eq!(report.schedules_deleted, 1);
         assert!(

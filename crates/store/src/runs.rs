@@ -432,6 +432,28 @@ impl Runs<'_> {
         }))
     }
 
+    /// Whether the integration's operation has a run that has not finished.
+    pub async fn has_active(
+        &mut self,
+        tenant_id: &str,
+        integration_id: &str,
+        operation: &str,
+    ) -> Result<bool> {
+        let mut conn = self.scope.read().await?;
+        let found: Option<String> = on_backend!(conn.exec(), |c| {
+            sqlx::query_scalar(
+                "SELECT id FROM runs WHERE tenant_id = $1 AND integration_id = $2 \
+                 AND operation = $3 AND status IN ('pending', 'running') LIMIT 1",
+            )
+            .bind(tenant_id)
+            .bind(integration_id)
+            .bind(operation)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        Ok(found.is_some())
+    }
+
     /// Whether the run was cancelled (cheap; polled by running operations).
     pub async fn is_cancelled(&mut self, tenant_id: &str, run_id: &str) -> Result<bool> {
         let mut conn = self.scope.read().await?;
