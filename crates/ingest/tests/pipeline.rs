@@ -4,8 +4,6 @@
 //! PostgreSQL: `postgres://postgres@127.0.0.1/test` or `TRIBUTARY_TEST_POSTGRES_URL`, one schema
 //! per test; with `CI=true` it must be reachable.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use serde_json::{Value, json};
 use tributary_cel::CelEngine;
 use tributary_core::{IngestContract, IngestPayloadSet, MappingEnvelope, MappingRegistration};
@@ -14,33 +12,7 @@ use tributary_ingest::{
     ingest_payload_sets,
 };
 use tributary_store::records::{self, FailureQuery, RecordQuery};
-use tributary_store::{Db, OpenOptions};
-
-async fn databases() -> Vec<(&'static str, Db, Option<tempfile::TempDir>)> {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("ingest.db").display());
-    let mut all = vec![("sqlite", Db::open(&url).await.unwrap(), Some(dir))];
-    let pg_url = std::env::var("TRIBUTARY_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1/test".into());
-    let schema = format!(
-        "ingest_{}_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    );
-    match Db::open_with(OpenOptions::new(&pg_url).postgres_schema(schema)).await {
-        Ok(db) => all.push(("postgres", db, None)),
-        Err(error) if std::env::var("CI").as_deref() != Ok("true") => {
-            eprintln!("PostgreSQL unreachable ({error}); skipping the PostgreSQL half outside CI")
-        }
-        Err(error) => panic!("PostgreSQL is required in CI: {error}"),
-    }
-    all
-}
+use tributary_store::{Db, testing::backends};
 
 fn mapper() -> Mapper {
     let mappings = [
@@ -118,7 +90,8 @@ async fn sync(
 
 #[tokio::test]
 async fn a_bad_payload_is_counted_kept_and_does_not_stop_the_batch() {
-    for (name, db, _dir) in databases().await {
+    for backend in backends("ingest").await {
+        let (name, db) = (backend.name, &backend.db);
         let sets = [accounts(vec![
             user("a", "ACTIVE"),
             user("b", "enabled"),
@@ -193,7 +166,8 @@ async fn a_bad_payload_is_counted_kept_and_does_not_stop_the_batch() {
 
 #[tokio::test]
 async fn unchanged_records_are_counted_and_not_rewritten() {
-    for (name, db, _dir) in databases().await {
+    for backend in backends("ingest").await {
+        let (name, db) = (backend.name, &backend.db);
         let set = || [accounts(vec![user("a", "ACTIVE"), user("b", "ACTIVE")])];
         let first = sync(&db, "r1", &set(), Completeness::Complete).await;
         assert_eq!(first.counters.created, 2, "{name}");
@@ -256,7 +230,8 @@ async fn unchanged_records_are_counted_and_not_rewritten() {
 
 #[tokio::test]
 async fn only_a_complete_successful_sync_tombstones_and_a_returning_record_is_restored() {
-    for (name, db, _dir) in databases().await {
+    for backend in backends("ingest").await {
+        let (name, db) = (backend.name, &backend.db);
         let everyone = || {
             [
                 accounts(vec![user("a", "ACTIVE"), user("b", "ACTIVE")]),
@@ -353,7 +328,8 @@ async fn only_a_complete_successful_sync_tombstones_and_a_returning_record_is_re
 
 #[tokio::test]
 async fn a_failed_run_tombstones_nothing_and_records_its_reason() {
-    for (name, db, _dir) in databases().await {
+    for backend in backends("ingest").await {
+        let (name, db) = (backend.name, &backend.db);
         sync(
             &db,
             "r1",
@@ -394,7 +370,8 @@ async fn a_failed_run_tombstones_nothing_and_records_its_reason() {
 
 #[tokio::test]
 async fn a_non_directory_run_never_tombstones() {
-    for (name, db, _dir) in databases().await {
+    for backend in backends("ingest").await {
+        let (name, db) = (backend.name, &backend.db);
         let mappings = [MappingRegistration::new("Finding")
             .map(r#"{"externalID": payload.id, "severity": payload.sev}"#)];
         let mapper = Mapper::new(
