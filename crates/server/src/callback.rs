@@ -28,16 +28,7 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
 }
 
 pub(crate) async fn complete(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    let params: Vec<(String, String)> = query
-        .as_deref()
-        .unwrap_or_default()
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (crate::webhooks::decode(k), crate::webhooks::decode(v))
-        })
-        .collect();
+    let params = crate::query_pairs(query.as_deref());
     match state
         .runtime
         .complete_auth(CallbackParams::new(params))

@@ -87,6 +87,14 @@ async fn metrics(
     )
 }
 
+/// The decoded name/value pairs of a raw query string (`+` is a space; invalid escapes stay as
+/// they are).
+pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
 /// Serves `router` on `listener` with a job worker and the reconcile scheduler until `shutdown`
 /// completes; then stops taking requests and work and lets running jobs finish.
 pub async fn serve(
@@ -130,4 +138,29 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(60), worker).await;
     let _ = scheduler.await;
     served
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_pairs;
+
+    fn decode(text: &str) -> String {
+        query_pairs(Some(&format!("k={text}"))).remove(0).1
+    }
+
+    #[test]
+    fn query_components_are_decoded() {
+        assert_eq!(decode("a%20b+c"), "a b c");
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(decode("%zz"), "%zz");
+        assert_eq!(decode("validationToken%3Dx"), "validationToken=x");
+        assert_eq!(
+            query_pairs(Some("a=1&&b")),
+            [
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), String::new())
+            ]
+        );
+        assert!(query_pairs(None).is_empty());
+    }
 }

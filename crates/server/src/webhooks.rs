@@ -76,17 +76,7 @@ fn inbound(
             ),
         )));
     }
-    let query = query
-        .map(|q| {
-            q.split('&')
-                .filter(|pair| !pair.is_empty())
-                .map(|pair| {
-                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                    (decode(k), decode(v))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let query = crate::query_pairs(query.as_deref());
     Ok(InboundWebhook {
         method: method.as_str().to_owned(),
         headers: headers
@@ -104,38 +94,6 @@ fn inbound(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
     })
-}
-
-/// Percent-decoding of a query component (`+` is a space); invalid escapes stay as they are.
-pub(crate) fn decode(text: &str) -> String {
-    fn hex(byte: u8) -> Option<u8> {
-        (byte as char)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok())
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                match (
-                    bytes.get(i + 1).copied().and_then(hex),
-                    bytes.get(i + 2).copied().and_then(hex),
-                ) {
-                    (Some(high), Some(low)) => {
-                        out.push(high * 16 + low);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn answer(result: Result<WebhookAck, WebhookRejection>) -> Response {
@@ -205,17 +163,4 @@ async fn app(
             .receive_app_webhook(&definition, &webhook, &request)
             .await,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::decode;
-
-    #[test]
-    fn query_components_are_decoded() {
-        assert_eq!(decode("a%20b+c"), "a b c");
-        assert_eq!(decode("100%"), "100%");
-        assert_eq!(decode("%zz"), "%zz");
-        assert_eq!(decode("validationToken%3Dx"), "validationToken=x");
-    }
 }
