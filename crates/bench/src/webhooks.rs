@@ -146,12 +146,6 @@ fn round(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// Posts `total` requests with `senders` concurrent clients; returns (seconds, sorted latencies).
 async fn load(
     url: String,
@@ -181,7 +175,7 @@ async fn load(
                 let id = format!("msg_{n}");
                 let mut request = client.post(&url).body(body.clone());
                 if let Some(secret) = &secret {
-                    let now = unix_now();
+                    let now = tributary_providerkit::unix_now();
                     let signature = sign_standard(secret, &id, now, &body)
                         .map_err(|e| anyhow::anyhow!("{e}"))?;
                     request = request

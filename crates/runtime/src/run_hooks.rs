@@ -142,11 +142,6 @@ impl StoredRunHooks {
         self.cancelled.load(Ordering::SeqCst)
     }
 
-    /// Writes a line to the run's log from the runtime itself.
-    pub(crate) fn note(&self, level: LogLevel, message: &str) {
-        self.log(level, message);
-    }
-
     /// Waits until every log line sent so far is stored.
     pub(crate) async fn flush_logs(&self) {
         drop(self.log_tx.lock().unwrap_or_else(|p| p.into_inner()).take());
@@ -193,11 +188,6 @@ impl StoredRunHooks {
         report
             .map(Some)
             .map_err(|e| OperationError::internal(format!("ingest: {e}")))
-    }
-
-    /// Whether the operation emits into an ingest run.
-    pub(crate) async fn ingests(&self) -> bool {
-        self.ingest.lock().await.is_some()
     }
 
     async fn refresh_cancelled(&self) {

@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tracing::Instrument;
-use tributary_core::{ErrorKind, LogLevel, OperationContext, OperationOutput};
+use tributary_core::{ErrorKind, LogLevel, OperationContext, OperationOutput, RunHooks};
 use tributary_ingest::{Completeness, IngestContext, IngestOptions};
 use tributary_store::{
     StoreError,
@@ -64,17 +64,48 @@ fn job_key(run_id: &str) -> String {
     format!("run:{run_id}")
 }
 
-/// How one execution of a run ended, before it is recorded.
+/// How one execution of a run ended, before it is recorded. `Pending` means: retry the job (a
+/// transient failure with attempts left).
 struct Ending {
     status: RunStatus,
     error: Option<(ErrorKind, String)>,
     result: Option<Value>,
     counters: Value,
     changed: u64,
-    /// Retry the job (transient failure with attempts left).
-    retry: bool,
     /// The failure as the runtime saw it, for an inline caller.
     cause: Option<RuntimeError>,
+}
+
+impl Ending {
+    fn new(status: RunStatus) -> Self {
+        Self {
+            status,
+            error: None,
+            result: None,
+            counters: json!({}),
+            changed: 0,
+            cause: None,
+        }
+    }
+
+    /// Counters and changed records from the run's ingest report, if it ingested anything.
+    fn with_report(mut self, report: Option<tributary_ingest::IngestReport>) -> Self {
+        if let Some(report) = report {
+            self.changed = changed_records(&report);
+            self.counters = json!(report.counters);
+        }
+        self
+    }
+
+    fn with_error(mut self, kind: ErrorKind, message: String, cause: Option<RuntimeError>) -> Self {
+        self.error = Some((kind, message));
+        self.cause = cause;
+        self
+    }
+
+    fn retry(&self) -> bool {
+        self.status == RunStatus::Pending
+    }
 }
 
 impl Runtime {
@@ -384,7 +415,7 @@ impl Runtime {
             sink,
         ));
         if resumed {
-            hooks.note(LogLevel::Info, "resuming from the saved checkpoint");
+            hooks.log(LogLevel::Info, "resuming from the saved checkpoint");
         }
 
         let ending = match self
@@ -393,72 +424,41 @@ impl Runtime {
         {
             _ if hooks.was_cancelled() => {
                 let _ = hooks.finish_ingest(None, "cancelled").await;
-                Ending {
-                    status: RunStatus::Cancelled,
-                    error: None,
-                    result: None,
-                    counters: json!({}),
-                    changed: 0,
-                    retry: false,
-                    cause: None,
-                }
+                Ending::new(RunStatus::Cancelled)
             }
             Ok(output) => self.ending_of_success(&hooks, output, resumed).await,
             Err(err) => {
                 let kind = err.kind();
                 let message = err.to_string();
-                hooks.note(LogLevel::Error, &message);
-                let mut cause = Some(err);
-                match kind {
-                    ErrorKind::RateLimit => {
-                        // Throttled past the HTTP layer's retries: keep what was ingested and
-                        // the checkpoint; the next run continues from there.
-                        let report = hooks
-                            .finish_ingest(Some(Completeness::Partial), "")
-                            .await
-                            .ok()
-                            .flatten();
-                        Ending {
-                            status: RunStatus::Partial,
-                            error: Some((kind, message)),
-                            result: None,
-                            changed: report.as_ref().map_or(0, changed_records),
-                            counters: report.map_or_else(|| json!({}), |r| json!(r.counters)),
-                            retry: false,
-                            cause: cause.take(),
-                        }
-                    }
+                hooks.log(LogLevel::Error, &message);
+                let status = match kind {
+                    // Throttled past the HTTP layer's retries: keep what was ingested and the
+                    // checkpoint; the next run continues from there.
+                    ErrorKind::RateLimit => RunStatus::Partial,
                     ErrorKind::Provider | ErrorKind::Internal if !final_attempt => {
-                        let _ = hooks.finish_ingest(None, &message).await;
-                        Ending {
-                            status: RunStatus::Pending,
-                            error: Some((kind, message)),
-                            result: None,
-                            counters: json!({}),
-                            changed: 0,
-                            retry: true,
-                            cause: cause.take(),
-                        }
+                        RunStatus::Pending
                     }
-                    _ => {
-                        let _ = hooks.finish_ingest(None, &message).await;
-                        Ending {
-                            status: RunStatus::Failed,
-                            error: Some((kind, message)),
-                            result: None,
-                            counters: json!({}),
-                            changed: 0,
-                            retry: false,
-                            cause: cause.take(),
-                        }
-                    }
-                }
+                    _ => RunStatus::Failed,
+                };
+                let report = if status == RunStatus::Partial {
+                    hooks
+                        .finish_ingest(Some(Completeness::Partial), "")
+                        .await
+                        .ok()
+                        .flatten()
+                } else {
+                    let _ = hooks.finish_ingest(None, &message).await;
+                    None
+                };
+                Ending::new(status)
+                    .with_report(report)
+                    .with_error(kind, message, Some(err))
             }
         };
         hooks.flush_logs().await;
         self.record_ending(&run, &integration, definition_id, &ending, started)
             .await?;
-        Ok((ending.retry, ending.cause))
+        Ok((ending.retry(), ending.cause))
     }
 
     /// Ends a run that cannot even start (its definition left the binary, its mappings do not
@@ -546,40 +546,18 @@ impl Runtime {
         output: OperationOutput,
         resumed: bool,
     ) -> Ending {
-        let failed = |message: String| Ending {
-            status: RunStatus::Failed,
-            error: Some((ErrorKind::Internal, message)),
-            result: None,
-            counters: json!({}),
-            changed: 0,
-            retry: false,
-            cause: None,
+        let failed = |message: String| {
+            Ending::new(RunStatus::Failed).with_error(ErrorKind::Internal, message, None)
         };
         match output {
             OperationOutput::Raw(value) => Ending {
-                status: RunStatus::Succeeded,
-                error: None,
                 result: Some(value),
-                counters: json!({}),
-                changed: 0,
-                retry: false,
-                cause: None,
+                ..Ending::new(RunStatus::Succeeded)
             },
             OperationOutput::Ingest(sets) => {
                 if let Err(err) = hooks.ingest_returned(&sets).await {
                     let _ = hooks.finish_ingest(None, &err.message).await;
                     return failed(err.message);
-                }
-                if !hooks.ingests().await {
-                    return Ending {
-                        status: RunStatus::Succeeded,
-                        error: None,
-                        result: None,
-                        counters: json!({}),
-                        changed: 0,
-                        retry: false,
-                        cause: None,
-                    };
                 }
                 // A run that resumed saw only the rest of the listing: never tombstone on it.
                 let completeness = if resumed {
@@ -588,18 +566,7 @@ impl Runtime {
                     Completeness::Complete
                 };
                 match hooks.finish_ingest(Some(completeness), "").await {
-                    Ok(report) => {
-                        let changed = report.as_ref().map_or(0, changed_records);
-                        Ending {
-                            status: RunStatus::Succeeded,
-                            error: None,
-                            result: None,
-                            counters: report.map_or_else(|| json!({}), |r| json!(r.counters)),
-                            changed,
-                            retry: false,
-                            cause: None,
-                        }
-                    }
+                    Ok(report) => Ending::new(RunStatus::Succeeded).with_report(report),
                     Err(err) => failed(err.message),
                 }
             }
@@ -618,7 +585,7 @@ impl Runtime {
             Some((kind, message)) => (Some(kind.as_str()), Some(message.as_str())),
             None => (None, None),
         };
-        if ending.retry {
+        if ending.retry() {
             match self
                 .inner
                 .db

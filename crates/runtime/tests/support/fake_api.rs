@@ -249,32 +249,11 @@ async fn mint_installation_token(
     state.minted += 1;
     let token = format!("ghs_installation_{id}_{}", state.minted);
     state.tokens.insert(token.clone());
-    let expires = chrono_like_rfc3339(120);
+    let expires = (chrono::Utc::now() + chrono::Duration::seconds(120))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     (
         StatusCode::CREATED,
         Json(json!({"token": token, "expires_at": expires})),
     )
         .into_response()
-}
-
-/// Now plus `seconds` as RFC 3339 UTC, without a date library.
-fn chrono_like_rfc3339(seconds: u64) -> String {
-    let at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + seconds;
-    let (days, rem) = (at / 86_400, at % 86_400);
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
 }
