@@ -91,7 +91,7 @@ async fn sync(
 #[tokio::test]
 async fn a_bad_payload_is_counted_kept_and_does_not_stop_the_batch() {
     for backend in backends("ingest").await {
-        let (name, db) = (backend.name, &backend.db);
+        let (name, db) = (backend.name, backend.db.clone());
         let sets = [accounts(vec![
             user("a", "ACTIVE"),
             user("b", "enabled"),
@@ -167,7 +167,7 @@ async fn a_bad_payload_is_counted_kept_and_does_not_stop_the_batch() {
 #[tokio::test]
 async fn unchanged_records_are_counted_and_not_rewritten() {
     for backend in backends("ingest").await {
-        let (name, db) = (backend.name, &backend.db);
+        let (name, db) = (backend.name, backend.db.clone());
         let set = || [accounts(vec![user("a", "ACTIVE"), user("b", "ACTIVE")])];
         let first = sync(&db, "r1", &set(), Completeness::Complete).await;
         assert_eq!(first.counters.created, 2, "{name}");
@@ -231,7 +231,7 @@ async fn unchanged_records_are_counted_and_not_rewritten() {
 #[tokio::test]
 async fn only_a_complete_successful_sync_tombstones_and_a_returning_record_is_restored() {
     for backend in backends("ingest").await {
-        let (name, db) = (backend.name, &backend.db);
+        let (name, db) = (backend.name, backend.db.clone());
         let everyone = || {
             [
                 accounts(vec![user("a", "ACTIVE"), user("b", "ACTIVE")]),
@@ -329,7 +329,7 @@ async fn only_a_complete_successful_sync_tombstones_and_a_returning_record_is_re
 #[tokio::test]
 async fn a_failed_run_tombstones_nothing_and_records_its_reason() {
     for backend in backends("ingest").await {
-        let (name, db) = (backend.name, &backend.db);
+        let (name, db) = (backend.name, backend.db.clone());
         sync(
             &db,
             "r1",
@@ -371,7 +371,7 @@ async fn a_failed_run_tombstones_nothing_and_records_its_reason() {
 #[tokio::test]
 async fn a_non_directory_run_never_tombstones() {
     for backend in backends("ingest").await {
-        let (name, db) = (backend.name, &backend.db);
+        let (name, db) = (backend.name, backend.db.clone());
         let mappings = [MappingRegistration::new("Finding")
             .map(r#"{"externalID": payload.id, "severity": payload.sev}"#)];
         let mapper = Mapper::new(
