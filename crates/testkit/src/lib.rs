@@ -3,7 +3,9 @@
 //! and 429s, deletions. Controls let a test revoke the credential, throttle the next requests or
 //! change the data between syncs.
 
+pub mod authorization;
 pub mod cloudflare;
+pub mod demo;
 pub mod oauth;
 pub mod okta;
 mod server;
