@@ -158,18 +158,7 @@ impl Runtime {
             .clone()
             .or_else(|| existing.as_ref().map(|i| i.user_input.clone()))
             .unwrap_or_else(|| json!({}));
-        if let Some(schema) = definition.user_input_schema() {
-            schema.validate(&user_input).map_err(|violations| {
-                RuntimeError::setup(
-                    SetupStep::ValidateUserInput,
-                    violations
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            })?;
-        }
+        validate_user_input(&definition, &user_input)?;
         // 3. resolve the connection mode (before persisting anything, so a typo writes nothing)
         let connection = definition
             .definition
@@ -283,6 +272,34 @@ impl Runtime {
         }
     }
 
+    /// Creates an integration from its user input, not yet connected (status `pending`): the
+    /// tenant then adds credentials or starts the auth flow with [`Runtime::connect`] naming it.
+    pub async fn create_integration(
+        &self,
+        tenant_id: &str,
+        definition_id: &str,
+        name: Option<&str>,
+        user_input: &Value,
+    ) -> Result<Integration, RuntimeError> {
+        let definition = self.definition(definition_id)?;
+        if !definition.definition.spec.active {
+            return Err(RuntimeError::Invalid(format!(
+                "definition `{definition_id}` takes no new connections"
+            )));
+        }
+        validate_user_input(definition, user_input)?;
+        if self.inner.db.tenants().get(tenant_id).await?.is_none() {
+            return Err(RuntimeError::NotFound("tenant"));
+        }
+        let name = name.unwrap_or(&definition.definition.spec.display_name);
+        Ok(self
+            .inner
+            .db
+            .integrations()
+            .create(tenant_id, definition_id, name, user_input)
+            .await?)
+    }
+
     /// Updates an integration's user input alone; metadata, credentials and status are kept.
     pub async fn update_user_input(
         &self,
@@ -292,18 +309,7 @@ impl Runtime {
     ) -> Result<Integration, RuntimeError> {
         let integration = self.integration(tenant_id, integration_id).await?;
         let definition = self.definition(&integration.definition_id)?;
-        if let Some(schema) = definition.user_input_schema() {
-            schema.validate(user_input).map_err(|violations| {
-                RuntimeError::setup(
-                    SetupStep::ValidateUserInput,
-                    violations
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            })?;
-        }
+        validate_user_input(definition, user_input)?;
         self.inner
             .db
             .integrations()
@@ -563,4 +569,24 @@ fn check_form_slots(
         ));
     }
     Ok(())
+}
+
+/// Step 2: the user input against the definition's schema, every violation named.
+fn validate_user_input(
+    definition: &RegisteredDefinition,
+    user_input: &Value,
+) -> Result<(), RuntimeError> {
+    match definition.user_input_schema() {
+        Some(schema) => schema.validate(user_input).map_err(|violations| {
+            RuntimeError::setup(
+                SetupStep::ValidateUserInput,
+                violations
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        }),
+        None => Ok(()),
+    }
 }

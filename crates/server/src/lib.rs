@@ -1,9 +1,12 @@
-//! The HTTP surface of Tributary. So far: webhook intake (per-integration endpoints and app-level
-//! routes, with body, header and rate limits), the OAuth/app-install callback, `/healthz`,
-//! `/readyz` and `/metrics`. The REST API joins it here.
+//! The HTTP surface of Tributary: the REST API under `/v1` (tenancy, catalog, integrations, runs,
+//! webhooks admin, records, mapping evaluation) with its OpenAPI document, webhook intake
+//! (per-integration endpoints and app-level routes, with body, header and rate limits), the
+//! OAuth/app-install callback, `/healthz`, `/readyz` and `/metrics`.
 
+pub mod api;
 mod callback;
 mod limits;
+pub mod openapi;
 mod webhooks;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -51,16 +54,56 @@ pub fn router(runtime: Runtime, config: ServerConfig) -> Router {
         config: Arc::new(config),
         runtime,
     };
-    Router::new()
+    let document = Arc::new(openapi::document());
+    let mut routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .route(
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { axum::Json(document.as_ref().clone()) }
+            }),
+        )
+        .route(
             &state.runtime.config().callback_path.clone(),
             get(callback::complete),
         )
-        .merge(webhooks::routes())
+        .merge(webhooks::routes());
+    for endpoint in api::endpoints() {
+        let access = endpoint.access;
+        let guard = axum::middleware::from_fn_with_state(
+            state.clone(),
+            move |axum::extract::State(state): axum::extract::State<AppState>,
+                  request: axum::extract::Request,
+                  next: axum::middleware::Next| {
+                api::extract::guard(access, state, request, next)
+            },
+        );
+        routes = routes.route(endpoint.path, endpoint.handler.route_layer(guard));
+    }
+    routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(api::request_id::assign))
         .with_state(state)
+}
+
+async fn not_found() -> api::ApiError {
+    api::ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "not_found",
+        "no such route; /openapi.json lists them",
+    )
+}
+
+async fn method_not_allowed() -> api::ApiError {
+    api::ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method; /openapi.json lists them",
+    )
 }
 
 async fn ready(

@@ -11,7 +11,6 @@ use axum::{
     response::{IntoResponse, Response},
     routing::any,
 };
-use serde_json::json;
 use tributary_core::InboundWebhook;
 use tributary_runtime::{WebhookAck, WebhookRejection};
 
@@ -25,12 +24,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::disable())
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message}})),
-    )
-        .into_response()
+/// Refusals in the API's error shape (with the request id).
+fn error(status: StatusCode, code: &'static str, message: &str) -> Response {
+    crate::api::ApiError::new(status, code, message).into_response()
 }
 
 /// Checks the limits and builds the runtime's view of the request.

@@ -184,6 +184,18 @@ pub struct RunLog {
     pub fields: Value,
 }
 
+/// Which runs to list: a tenant's, narrowed by integration, operation and status, newest first,
+/// at most `limit` (1 to 1001) older than the run id `before`.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    pub tenant_id: String,
+    pub integration_id: Option<String>,
+    pub operation: Option<String>,
+    pub status: Option<RunStatus>,
+    pub before: Option<String>,
+    pub limit: i64,
+}
+
 /// Repository for runs and run logs.
 #[derive(Debug)]
 pub struct Runs<'a> {
@@ -489,17 +501,43 @@ impl Runs<'_> {
         integration_id: &str,
         limit: i64,
     ) -> Result<Vec<Run>> {
+        self.query(&RunQuery {
+            tenant_id: tenant_id.to_owned(),
+            integration_id: Some(integration_id.to_owned()),
+            limit,
+            ..RunQuery::default()
+        })
+        .await
+    }
+
+    /// The tenant's runs matching `query`, newest first (ids are time-ordered UUID v7, so `before`
+    /// pages backwards through them).
+    pub async fn query(&mut self, query: &RunQuery) -> Result<Vec<Run>> {
+        let mut sql = format!("SELECT {COLUMNS} FROM runs WHERE tenant_id = $1");
+        let mut binds: Vec<&str> = vec![&query.tenant_id];
+        let status = query.status.map(RunStatus::as_str);
+        for (condition, value) in [
+            ("integration_id = ", query.integration_id.as_deref()),
+            ("operation = ", query.operation.as_deref()),
+            ("status = ", status),
+            ("id < ", query.before.as_deref()),
+        ] {
+            if let Some(value) = value {
+                binds.push(value);
+                sql.push_str(&format!(" AND {condition}${}", binds.len()));
+            }
+        }
+        sql.push_str(&format!(
+            " ORDER BY id DESC LIMIT {}",
+            query.limit.clamp(1, 1001)
+        ));
         let mut conn = self.scope.read().await?;
         let rows: Vec<Row> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM runs WHERE tenant_id = $1 AND integration_id = $2 \
-                 ORDER BY created_at DESC, id DESC LIMIT $3"
-            )))
-            .bind(tenant_id)
-            .bind(integration_id)
-            .bind(limit)
-            .fetch_all(&mut *c)
-            .await?
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for value in &binds {
+                q = q.bind(*value);
+            }
+            q.fetch_all(&mut *c).await?
         });
         rows.into_iter().map(Run::try_from).collect()
     }

@@ -1,0 +1,174 @@
+//! Extractors that answer bad input with the API's error shape: the caller's token, JSON bodies
+//! (content type, syntax, types, unknown fields) and query strings.
+
+use axum::{
+    extract::{FromRequest, FromRequestParts, Query, Request},
+    http::{HeaderMap, StatusCode, header, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use serde::de::DeserializeOwned;
+
+use super::{Access, ApiState, error::ApiError};
+
+/// Who is calling: the operator (manages tenants) or one tenant (everything else).
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Operator,
+    Tenant(String),
+}
+
+impl Caller {
+    /// The tenant a tenant-scoped route acts for.
+    pub fn tenant(&self) -> Result<&str, ApiError> {
+        match self {
+            Caller::Tenant(id) => Ok(id),
+            Caller::Operator => Err(ApiError::forbidden(
+                "this route acts for a tenant: call it with a tenant API token",
+            )),
+        }
+    }
+
+    pub fn require_operator(&self) -> Result<(), ApiError> {
+        match self {
+            Caller::Operator => Ok(()),
+            Caller::Tenant(_) => Err(ApiError::forbidden("this route needs the operator token")),
+        }
+    }
+}
+
+impl Caller {
+    /// Authenticates the request's bearer token.
+    pub async fn authenticate(headers: &HeaderMap, state: &ApiState) -> Result<Self, ApiError> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized("an `Authorization: Bearer <API token>` header is required")
+            })?;
+        let record = state
+            .runtime
+            .db()
+            .tenants()
+            .authenticate(token.as_bytes())
+            .await?
+            .ok_or_else(|| {
+                ApiError::unauthorized("the API token is unknown, revoked or expired")
+            })?;
+        Ok(match record.tenant_id {
+            Some(tenant) => Caller::Tenant(tenant),
+            None => Caller::Operator,
+        })
+    }
+}
+
+/// Checks the caller against the route's access before anything else of the request is read,
+/// so a wrong token is a 401 or 403 whatever the body holds.
+pub async fn guard(access: Access, state: ApiState, mut request: Request, next: Next) -> Response {
+    if access == Access::Public {
+        return next.run(request).await;
+    }
+    let caller = match Caller::authenticate(request.headers(), &state).await {
+        Ok(caller) => caller,
+        Err(err) => return err.into_response(),
+    };
+    let allowed = match access {
+        Access::Operator => caller.require_operator(),
+        Access::Tenant => caller.tenant().map(|_| ()),
+        Access::AnyToken | Access::Public => Ok(()),
+    };
+    if let Err(err) = allowed {
+        return err.into_response();
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+impl FromRequestParts<ApiState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        match parts.extensions.get::<Caller>() {
+            Some(caller) => Ok(caller.clone()),
+            None => Caller::authenticate(&parts.headers, state).await,
+        }
+    }
+}
+
+/// A JSON body: `application/json`, well formed, of the right shape (unknown fields refused by
+/// the types themselves).
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<ApiState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &ApiState) -> Result<Self, ApiError> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be JSON, sent with `Content-Type: application/json`",
+            ));
+        }
+        let limit = state.config.max_body_bytes;
+        let bytes = axum::body::to_bytes(request.into_body(), limit)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("the body is larger than {limit} bytes"),
+                )
+            })?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|err| {
+            let code = if err.is_data() {
+                "invalid_body"
+            } else {
+                "invalid_json"
+            };
+            ApiError::bad_request(code, format!("the request body is invalid: {err}"))
+        })
+    }
+}
+
+/// Query parameters of the right shape.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| QueryParams(value))
+            .map_err(|err| ApiError::bad_request("invalid_query", err.body_text()))
+    }
+}
+
+/// Path parameters (ids are opaque strings; an undecodable one is a 400, not a plain-text
+/// rejection).
+pub struct PathParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| PathParams(value))
+            .map_err(|err| ApiError::bad_request("invalid_path", err.body_text()))
+    }
+}

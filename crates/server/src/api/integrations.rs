@@ -1,0 +1,494 @@
+//! Integrations: create with user input, read, update, delete, disconnect; credentials per slot
+//! (write only), connect with several slots, the start of an auth flow, and running operations.
+
+use std::collections::BTreeMap;
+
+use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest};
+
+use super::prelude::*;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListIntegrations {
+    /// Only integrations of this definition.
+    #[serde(default)]
+    pub definition_id: Option<String>,
+}
+
+/// A new integration, not yet connected.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateIntegration {
+    /// The definition to instantiate (`okta`).
+    pub definition_id: String,
+    /// A display name (default: the definition's).
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 200))]
+    pub name: Option<String>,
+    /// What the definition's user input schema asks for.
+    #[serde(default)]
+    pub user_input: Option<serde_json::Map<String, Value>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateIntegration {
+    /// The new user input, validated against the definition's schema.
+    pub user_input: serde_json::Map<String, Value>,
+}
+
+/// Credentials for a connection mode, one object per slot.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectIntegration {
+    /// The connection mode (its credential slot name).
+    pub connection: String,
+    /// Credentials by slot, each matching the slot's schema.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, serde_json::Map<String, Value>>,
+}
+
+/// The start of a browser flow (OAuth or app install).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BeginAuth {
+    /// The connection mode (a `redirect` connection of the definition).
+    pub connection: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    /// Run now and answer with the result (operations that allow it).
+    Inline,
+    /// Queue it for a worker; follow it at `/v1/runs/{id}`.
+    Queued,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartRun {
+    /// The run config, validated against the operation's config schema.
+    #[serde(default)]
+    pub config: Option<serde_json::Map<String, Value>>,
+    /// Default: inline for operations that allow it, queued otherwise.
+    #[serde(default)]
+    pub mode: Option<RunMode>,
+    /// Metadata of a calling workflow, kept on the run.
+    #[serde(default)]
+    pub workflow: Option<serde_json::Map<String, Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct IntegrationPath {
+    integration_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct SlotPath {
+    integration_id: String,
+    slot: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct OperationPath {
+    integration_id: String,
+    operation: String,
+}
+
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    let tag = "integrations";
+    vec![
+        Endpoint::new(
+            Method::GET,
+            "/v1/integrations",
+            "listIntegrations",
+            "List the tenant's integrations",
+            list,
+        )
+        .tag(tag)
+        .query::<ListIntegrations>()
+        .answers::<Vec<IntegrationView>>(200, "The integrations"),
+        Endpoint::new(
+            Method::POST,
+            "/v1/integrations",
+            "createIntegration",
+            "Create an integration from its user input (connect it next)",
+            create,
+        )
+        .tag(tag)
+        .body::<CreateIntegration>()
+        .answers::<IntegrationView>(201, "The integration, status `pending`"),
+        Endpoint::new(
+            Method::GET,
+            "/v1/integrations/{integration_id}",
+            "getIntegration",
+            "Read an integration",
+            get,
+        )
+        .tag(tag)
+        .answers::<IntegrationView>(200, "The integration"),
+        Endpoint::new(
+            Method::PATCH,
+            "/v1/integrations/{integration_id}",
+            "updateIntegration",
+            "Update an integration's user input (metadata and credentials are kept)",
+            update,
+        )
+        .tag(tag)
+        .body::<UpdateIntegration>()
+        .answers::<IntegrationView>(200, "The integration"),
+        Endpoint::new(
+            Method::DELETE,
+            "/v1/integrations/{integration_id}",
+            "deleteIntegration",
+            "Disconnect and delete an integration (its records are kept, marked disconnected)",
+            delete,
+        )
+        .tag(tag)
+        .answers::<DisconnectView>(200, "What was cleaned up"),
+        Endpoint::new(
+            Method::POST,
+            "/v1/integrations/{integration_id}/disconnect",
+            "disconnectIntegration",
+            "Disconnect an integration: revoke at the provider, forget credentials, stop schedules",
+            disconnect,
+        )
+        .tag(tag)
+        .answers::<DisconnectView>(200, "What was cleaned up"),
+        Endpoint::new(
+            Method::PUT,
+            "/v1/integrations/{integration_id}/credentials/{slot}",
+            "putCredential",
+            "Write the credential of a one-slot connection mode and connect with it (write only)",
+            put_credential,
+        )
+        .tag(tag)
+        .body::<serde_json::Map<String, Value>>()
+        .answers::<ConnectView>(200, "Connected"),
+        Endpoint::new(
+            Method::POST,
+            "/v1/integrations/{integration_id}/connect",
+            "connectIntegration",
+            "Connect with the credentials of every slot of a connection mode",
+            connect,
+        )
+        .tag(tag)
+        .body::<ConnectIntegration>()
+        .answers::<ConnectView>(200, "Connected, or where to send the user"),
+        Endpoint::new(
+            Method::POST,
+            "/v1/integrations/{integration_id}/auth",
+            "beginAuth",
+            "Start an OAuth or app-install flow; send the user to `authorizeUrl`",
+            begin_auth,
+        )
+        .tag(tag)
+        .body::<BeginAuth>()
+        .answers::<ConnectView>(200, "Where to send the user"),
+        Endpoint::new(
+            Method::POST,
+            "/v1/integrations/{integration_id}/operations/{operation}/runs",
+            "runOperation",
+            "Run an operation inline or queue it",
+            run_operation,
+        )
+        .tag("runs")
+        .body::<StartRun>()
+        .answers::<RunStartedView>(200, "The finished inline run with its output")
+        .also::<RunStartedView>(202, "The queued run"),
+    ]
+}
+
+async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<ListIntegrations>,
+) -> ApiResult<Vec<IntegrationView>> {
+    let tenant = caller.tenant()?;
+    let integrations = state
+        .runtime
+        .db()
+        .integrations()
+        .list(tenant, query.definition_id.as_deref())
+        .await?;
+    Ok(Json(integrations.into_iter().map(Into::into).collect()))
+}
+
+async fn create(
+    State(state): State<ApiState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<CreateIntegration>,
+) -> Result<(StatusCode, Json<IntegrationView>), ApiError> {
+    let tenant = caller.tenant()?;
+    if state
+        .runtime
+        .registry()
+        .definition(&body.definition_id)
+        .is_none()
+    {
+        return Err(ApiError::unprocessable(
+            "unknown_definition",
+            format!(
+                "there is no definition `{}`; GET /v1/definitions lists them",
+                body.definition_id
+            ),
+        ));
+    }
+    let name = body.name.as_deref().map(str::trim);
+    if name.is_some_and(|name| name.is_empty() || name.chars().count() > 200) {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "name must be 1 to 200 characters",
+        ));
+    }
+    let user_input = Value::Object(body.user_input.unwrap_or_default());
+    let integration = state
+        .runtime
+        .create_integration(tenant, &body.definition_id, name, &user_input)
+        .await?;
+    Ok((StatusCode::CREATED, Json(integration.into())))
+}
+
+async fn get(
+    State(state): State<ApiState>,
+    caller: Caller,
+    PathParams(path): PathParams<IntegrationPath>,
+) -> ApiResult<IntegrationView> {
+    let tenant = caller.tenant()?;
+    let integration = state
+        .runtime
+        .integration(tenant, &path.integration_id)
+        .await?;
+    Ok(Json(integration.into()))
+}
+
+async fn update(
+    State(state): State<ApiState>,
+    caller: Caller,
+    PathParams(path): PathParams<IntegrationPath>,
+    JsonBody(body): JsonBody<UpdateIntegration>,
+) -> ApiResult<IntegrationView> {
+    let tenant = caller.tenant()?;
+    let integration = state
+        .runtime
+        .update_user_input(
+            tenant,
+            &path.integration_id,
+            &Value::Object(body.user_input),
+        )
+        .await?;
+    Ok(Json(integration.into()))
+}
+
+async fn delete(
+    State(state): State<ApiState>,
+    caller: Caller,
+    PathParams(path): PathParams<IntegrationPath>,
+) -> ApiResult<DisconnectView> {
+    let tenant = caller.tenant()?;
+    let report = state
+        .runtime
+        .delete_integration(tenant, &path.integration_id)
+        .await?;
+    Ok(Json(report.into()))
+}
+
+async fn disconnect(
+    State(state): State<ApiState>,
+    caller: Caller,
+    PathParams(path): PathParams<IntegrationPath>,
+) -> ApiResult<DisconnectView> {
+    let tenant = caller.tenant()?;
+    let report = state
+        .runtime
+        .disconnect(tenant, &path.integration_id)
+        .await?;
+    Ok(Json(report.into()))
+}
+
+/// Runs the setup flow for an existing integration of the caller's tenant.
+async fn connect_existing(
+    state: &ApiState,
+    tenant: &str,
+    integration_id: &str,
+    connection: String,
+    credentials: BTreeMap<String, Value>,
+) -> ApiResult<ConnectView> {
+    let integration = state.runtime.integration(tenant, integration_id).await?;
+    let outcome = state
+        .runtime
+        .connect(ConnectRequest {
+            tenant_id: tenant.to_owned(),
+            integration_id: Some(integration.id.clone()),
+            definition_id: integration.definition_id.clone(),
+            name: None,
+            user_input: None,
+            connection,
+            credentials,
+        })
+        .await?;
+    Ok(Json(match outcome {
+        ConnectOutcome::Connected(connected) => ConnectView {
+            outcome: ConnectOutcomeName::Connected,
+            integration: connected.integration.into(),
+            webhook_endpoints: connected
+                .webhook_endpoints
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            scheduled: connected.scheduled,
+            authorize_url: None,
+            expires_at: None,
+        },
+        ConnectOutcome::Redirect(redirect) => ConnectView {
+            outcome: ConnectOutcomeName::Redirect,
+            integration: integration.into(),
+            webhook_endpoints: Vec::new(),
+            scheduled: Vec::new(),
+            authorize_url: Some(redirect.url),
+            expires_at: Some(redirect.expires_at),
+        },
+    }))
+}
+
+async fn put_credential(
+    State(state): State<ApiState>,
+    caller: Caller,
+    PathParams(path): PathParams<SlotPath>,
+    JsonBody(body): JsonBody<serde_json::Map<String, Value>>,
+) -> ApiResult<ConnectView> {
+    let tenant = caller.tenant()?;
+    let credentials = BTreeMap::from([(path.slot.clone(), Value::Object(body))]);
+    connect_existing(&state, tenant, &path.integration_id, path.slot, credentials).await
+}
+
+async fn connect(
+    State(state): State<ApiState>,
+    caller: Caller,
+    PathParams(path): PathParams<IntegrationPath>,
+    JsonBody(body): JsonBody<ConnectIntegration>,
+) -> ApiResult<ConnectView> {
+    let tenant = caller.tenant()?;
+    let credentials = body
+        .credentials
+        .into_iter()
+        .map(|(slot, value)| (slot, Value::Object(value)))
+        .collect();
+    connect_existing(
+        &state,
+        tenant,
+        &path.integration_id,
+        body.connection,
+        credentials,
+    )
+    .await
+}
+
+async fn begin_auth(
+    State(state): State<ApiState>,
+    caller: Caller,
+    PathParams(path): PathParams<IntegrationPath>,
+    JsonBody(body): JsonBody<BeginAuth>,
+) -> ApiResult<ConnectView> {
+    let tenant = caller.tenant()?;
+    let integration = state
+        .runtime
+        .integration(tenant, &path.integration_id)
+        .await?;
+    let is_redirect = state
+        .runtime
+        .registry()
+        .definition(&integration.definition_id)
+        .and_then(|definition| definition.definition.connection_for(&body.connection))
+        .map(|connection| connection.auth.is_some());
+    match is_redirect {
+        None => Err(ApiError::unprocessable(
+            "unknown_connection",
+            format!(
+                "definition `{}` has no connection mode `{}`",
+                integration.definition_id, body.connection
+            ),
+        )),
+        Some(false) => Err(ApiError::unprocessable(
+            "not_a_redirect_connection",
+            format!(
+                "connection mode `{}` takes typed credentials: PUT them to /v1/integrations/{}/credentials/{}",
+                body.connection, integration.id, body.connection
+            ),
+        )),
+        Some(true) => {
+            connect_existing(
+                &state,
+                tenant,
+                &path.integration_id,
+                body.connection,
+                BTreeMap::new(),
+            )
+            .await
+        }
+    }
+}
+
+async fn run_operation(
+    State(state): State<ApiState>,
+    caller: Caller,
+    PathParams(path): PathParams<OperationPath>,
+    JsonBody(body): JsonBody<StartRun>,
+) -> Result<(StatusCode, Json<RunStartedView>), ApiError> {
+    let tenant = caller.tenant()?;
+    let integration = state
+        .runtime
+        .integration(tenant, &path.integration_id)
+        .await?;
+    let inline_allowed = state
+        .runtime
+        .registry()
+        .definition(&integration.definition_id)
+        .and_then(|definition| definition.definition.operation_named(&path.operation))
+        .map(|operation| operation.policy.inline)
+        .ok_or_else(|| {
+            ApiError::not_found(&format!(
+                "operation `{}` of definition `{}`",
+                path.operation, integration.definition_id
+            ))
+        })?;
+    let request = RunRequest {
+        tenant_id: tenant.to_owned(),
+        integration_id: integration.id,
+        operation: path.operation,
+        config: Value::Object(body.config.unwrap_or_default()),
+        workflow: body.workflow.map(Value::Object),
+    };
+    let mode = body.mode.unwrap_or(if inline_allowed {
+        RunMode::Inline
+    } else {
+        RunMode::Queued
+    });
+    match mode {
+        RunMode::Inline if !inline_allowed => Err(ApiError::unprocessable(
+            "inline_not_allowed",
+            "this operation cannot run inline; queue it (mode `queued`)",
+        )),
+        RunMode::Inline => {
+            let result = state.runtime.run_inline(request).await?;
+            Ok((
+                StatusCode::OK,
+                Json(RunStartedView {
+                    run: result.run.into(),
+                    output: Some(result.output),
+                }),
+            ))
+        }
+        RunMode::Queued => {
+            let run = state.runtime.queue_run(request).await?;
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(RunStartedView {
+                    run: run.into(),
+                    output: None,
+                }),
+            ))
+        }
+    }
+}

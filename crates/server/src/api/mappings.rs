@@ -1,0 +1,92 @@
+//! Mapping evaluation: a definition's mapping over a pasted payload, without storing anything.
+
+use tributary_cel::CelEngine;
+use tributary_ingest::{IngestError, eval_mapping_with};
+
+use super::prelude::*;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EvaluateMapping {
+    pub definition_id: String,
+    /// The model the mapping produces (`DirectoryAccount`).
+    pub model: String,
+    /// The mapping's variant, if the definition has several for the model.
+    #[serde(default)]
+    pub variant: Option<String>,
+    /// A provider payload.
+    pub payload: Value,
+}
+
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(
+            Method::POST,
+            "/v1/mappings/evaluate",
+            "evaluateMapping",
+            "Evaluate a definition's mapping over a payload",
+            evaluate,
+        )
+        .tag("mappings")
+        .access(Access::AnyToken)
+        .body::<EvaluateMapping>()
+        .answers::<MappingResultView>(200, "The mapped record, or that the filter dropped it"),
+    ]
+}
+
+async fn evaluate(
+    State(state): State<ApiState>,
+    _caller: Caller,
+    JsonBody(body): JsonBody<EvaluateMapping>,
+) -> ApiResult<MappingResultView> {
+    let definition = state
+        .runtime
+        .registry()
+        .definition(&body.definition_id)
+        .ok_or_else(|| ApiError::not_found(&format!("definition `{}`", body.definition_id)))?;
+    let variant = body.variant.unwrap_or_default();
+    if definition
+        .definition
+        .mapping_for(&body.model, &variant)
+        .is_none()
+    {
+        return Err(ApiError::not_found(&format!(
+            "mapping `{}{}` of definition `{}`",
+            body.model,
+            if variant.is_empty() {
+                String::new()
+            } else {
+                format!("/{variant}")
+            },
+            body.definition_id
+        )));
+    }
+    let engine = CelEngine::default();
+    match eval_mapping_with(
+        &engine,
+        definition.id(),
+        &definition.definition.mappings,
+        &body.model,
+        &variant,
+        &body.payload,
+    ) {
+        Ok(record) => Ok(Json(MappingResultView {
+            passed_filter: true,
+            model: Some(record.schema.to_owned()),
+            variant: Some(record.variant),
+            lookup_key: Some(record.lookup_key),
+            fields: Some(Value::Object(record.fields)),
+        })),
+        Err(IngestError::FilteredOut { .. }) => Ok(Json(MappingResultView {
+            passed_filter: false,
+            model: None,
+            variant: None,
+            lookup_key: None,
+            fields: None,
+        })),
+        Err(err) => Err(ApiError::unprocessable(
+            "mapping_failed",
+            format!("the mapping failed: {err}"),
+        )),
+    }
+}

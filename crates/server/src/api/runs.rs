@@ -1,0 +1,119 @@
+//! Runs: list with filters and paging, detail with log lines, cancel.
+
+use tributary_store::runs::{RunQuery, RunStatus};
+
+use super::prelude::*;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListRuns {
+    #[serde(default)]
+    pub integration_id: Option<String>,
+    #[serde(default)]
+    pub operation: Option<String>,
+    #[serde(default)]
+    pub status: Option<RunStatusName>,
+    /// Page size (1 to 500, default 50).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 500))]
+    pub limit: Option<u32>,
+    /// The `nextCursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RunPath {
+    run_id: String,
+}
+
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(
+            Method::GET,
+            "/v1/runs",
+            "listRuns",
+            "List runs, newest first",
+            list,
+        )
+        .tag("runs")
+        .query::<ListRuns>()
+        .answers::<Page<RunView>>(200, "A page of runs"),
+        Endpoint::new(
+            Method::GET,
+            "/v1/runs/{run_id}",
+            "getRun",
+            "Read a run with its log lines",
+            get,
+        )
+        .tag("runs")
+        .answers::<RunDetailView>(200, "The run and its log"),
+        Endpoint::new(
+            Method::POST,
+            "/v1/runs/{run_id}/cancel",
+            "cancelRun",
+            "Cancel a pending or running run",
+            cancel,
+        )
+        .tag("runs")
+        .answers::<RunView>(200, "The run, cancelled (or already finished)"),
+    ]
+}
+
+fn store_status(status: RunStatusName) -> RunStatus {
+    match status {
+        RunStatusName::Pending => RunStatus::Pending,
+        RunStatusName::Running => RunStatus::Running,
+        RunStatusName::Succeeded => RunStatus::Succeeded,
+        RunStatusName::Failed => RunStatus::Failed,
+        RunStatusName::Partial => RunStatus::Partial,
+        RunStatusName::Cancelled => RunStatus::Cancelled,
+    }
+}
+
+async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<ListRuns>,
+) -> ApiResult<Page<RunView>> {
+    let tenant = caller.tenant()?;
+    let limit = page_limit(query.limit);
+    let runs = state
+        .runtime
+        .db()
+        .runs()
+        .query(&RunQuery {
+            tenant_id: tenant.to_owned(),
+            integration_id: query.integration_id,
+            operation: query.operation,
+            status: query.status.map(store_status),
+            before: query.cursor,
+            limit: limit as i64 + 1,
+        })
+        .await?;
+    let runs = runs.into_iter().map(RunView::from).collect();
+    Ok(Json(Page::of(runs, limit, |run: &RunView| run.id.clone())))
+}
+
+async fn get(
+    State(state): State<ApiState>,
+    caller: Caller,
+    PathParams(path): PathParams<RunPath>,
+) -> ApiResult<RunDetailView> {
+    let tenant = caller.tenant()?;
+    let details = state.runtime.run_details(tenant, &path.run_id).await?;
+    Ok(Json(RunDetailView {
+        run: details.run.into(),
+        logs: details.logs.into_iter().map(Into::into).collect(),
+    }))
+}
+
+async fn cancel(
+    State(state): State<ApiState>,
+    caller: Caller,
+    PathParams(path): PathParams<RunPath>,
+) -> ApiResult<RunView> {
+    let tenant = caller.tenant()?;
+    let run = state.runtime.cancel_run(tenant, &path.run_id).await?;
+    Ok(Json(run.into()))
+}

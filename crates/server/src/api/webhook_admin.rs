@@ -1,0 +1,136 @@
+//! Webhook endpoints (list, rotate the secret) and their deliveries (list, replay).
+
+use super::prelude::*;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListDeliveries {
+    /// How many, newest first (1 to 500, default 50).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 500))]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+struct IntegrationPath {
+    integration_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct EndpointPath {
+    integration_id: String,
+    endpoint_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct DeliveryPath {
+    delivery_id: String,
+}
+
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    let tag = "webhooks";
+    vec![
+        Endpoint::new(
+            Method::GET,
+            "/v1/integrations/{integration_id}/webhook-endpoints",
+            "listWebhookEndpoints",
+            "List an integration's webhook endpoints",
+            list_endpoints,
+        )
+        .tag(tag)
+        .answers::<Vec<EndpointView>>(200, "The endpoints"),
+        Endpoint::new(
+            Method::POST,
+            "/v1/integrations/{integration_id}/webhook-endpoints/{endpoint_id}/rotate-secret",
+            "rotateWebhookSecret",
+            "Rotate an endpoint's signing secret (the new one is shown once)",
+            rotate,
+        )
+        .tag(tag)
+        .answers::<WebhookSecretView>(200, "The endpoint with its new secret"),
+        Endpoint::new(
+            Method::GET,
+            "/v1/integrations/{integration_id}/webhook-endpoints/{endpoint_id}/deliveries",
+            "listWebhookDeliveries",
+            "List an endpoint's deliveries, newest first",
+            list_deliveries,
+        )
+        .tag(tag)
+        .query::<ListDeliveries>()
+        .answers::<Vec<DeliveryView>>(200, "The deliveries"),
+        Endpoint::new(
+            Method::POST,
+            "/v1/webhook-deliveries/{delivery_id}/replay",
+            "replayWebhookDelivery",
+            "Process a stored delivery again",
+            replay,
+        )
+        .tag(tag)
+        .answers::<DeliveryView>(200, "The delivery, queued again"),
+    ]
+}
+
+async fn list_endpoints(
+    State(state): State<ApiState>,
+    caller: Caller,
+    PathParams(path): PathParams<IntegrationPath>,
+) -> ApiResult<Vec<EndpointView>> {
+    let tenant = caller.tenant()?;
+    let endpoints = state
+        .runtime
+        .list_webhook_endpoints(tenant, &path.integration_id)
+        .await?;
+    Ok(Json(endpoints.into_iter().map(Into::into).collect()))
+}
+
+async fn rotate(
+    State(state): State<ApiState>,
+    caller: Caller,
+    PathParams(path): PathParams<EndpointPath>,
+) -> ApiResult<WebhookSecretView> {
+    let tenant = caller.tenant()?;
+    let rotated = state
+        .runtime
+        .rotate_webhook_secret(tenant, &path.integration_id, &path.endpoint_id)
+        .await?;
+    Ok(Json(rotated.into()))
+}
+
+async fn list_deliveries(
+    State(state): State<ApiState>,
+    caller: Caller,
+    PathParams(path): PathParams<EndpointPath>,
+    QueryParams(query): QueryParams<ListDeliveries>,
+) -> ApiResult<Vec<DeliveryView>> {
+    let tenant = caller.tenant()?;
+    // The endpoint must be one of this integration's (and so this tenant's).
+    let known = state
+        .runtime
+        .list_webhook_endpoints(tenant, &path.integration_id)
+        .await?
+        .iter()
+        .any(|endpoint| endpoint.id == path.endpoint_id);
+    if !known {
+        return Err(ApiError::not_found("webhook endpoint"));
+    }
+    let deliveries = state
+        .runtime
+        .db()
+        .webhooks(state.runtime.key_ring())
+        .list_deliveries(tenant, &path.endpoint_id, page_limit(query.limit) as i64)
+        .await?;
+    Ok(Json(deliveries.into_iter().map(Into::into).collect()))
+}
+
+async fn replay(
+    State(state): State<ApiState>,
+    caller: Caller,
+    PathParams(path): PathParams<DeliveryPath>,
+) -> ApiResult<DeliveryView> {
+    let tenant = caller.tenant()?;
+    let delivery = state
+        .runtime
+        .replay_delivery(tenant, &path.delivery_id)
+        .await?;
+    Ok(Json(delivery.into()))
+}

@@ -1,0 +1,661 @@
+//! The REST API over HTTP on loopback, with the Cloudflare definition against the fake Cloudflare:
+//! tenancy (every route, both ways), the connect-run-read flow, bad input, and secrets.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tributary_providers::{CatalogConfig, registry};
+use tributary_runtime::{Runtime, RuntimeConfig};
+use tributary_server::{ServerConfig, api::route_table};
+use tributary_store::{keystore::KeyRing, testing::TestDb};
+use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare, TokenOwner};
+
+const CF_TOKEN: &str = "cf-api-token-0123456789abcdef0123456789";
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+    operator: String,
+    fake: FakeCloudflare,
+    runtime: Runtime,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _db: TestDb,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    text: String,
+}
+
+impl Api {
+    async fn start(backend: TestDb) -> Self {
+        tributary_providerkit::install_crypto_provider();
+        let fake = FakeCloudflare::start(CloudflareAccount::sample(7))
+            .await
+            .unwrap();
+        fake.add_token(CF_TOKEN, TokenOwner::User);
+        let config = CatalogConfig {
+            definitions: [(
+                "cloudflare".to_owned(),
+                json!({"apiUrl": fake.api_url(), "allowLoopbackApiUrl": true}),
+            )]
+            .into(),
+            public_url: None,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let runtime = Runtime::new(
+            registry(&config).unwrap(),
+            backend.db.clone(),
+            KeyRing::generate(),
+            RuntimeConfig::new(base.clone()),
+        );
+        let (_, operator) = runtime
+            .db()
+            .tenants()
+            .issue_token(None, "operator", None)
+            .await
+            .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(tributary_server::serve(
+            runtime.clone(),
+            ServerConfig::default(),
+            listener,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Api {
+            base,
+            client: reqwest::Client::new(),
+            operator: String::from_utf8(operator.expose().to_vec()).unwrap(),
+            fake,
+            runtime,
+            stop: Some(stop),
+            _db: backend,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        Answer {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
+    /// A tenant and a token for it.
+    async fn tenant(&self, name: &str) -> (String, String) {
+        let tenant = self
+            .call(
+                Method::POST,
+                "/v1/tenants",
+                Some(&self.operator),
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_eq!(tenant.status, 201, "{}", tenant.text);
+        let id = tenant.body["id"].as_str().unwrap().to_owned();
+        let token = self
+            .call(
+                Method::POST,
+                &format!("/v1/tenants/{id}/tokens"),
+                Some(&self.operator),
+                Some(json!({"name": "ci"})),
+            )
+            .await;
+        assert_eq!(token.status, 201, "{}", token.text);
+        (id, token.body["token"].as_str().unwrap().to_owned())
+    }
+
+    /// Creates and connects a Cloudflare integration, syncs it and returns its ids.
+    async fn connected_integration(&self, token: &str) -> Ids {
+        let created = self
+            .call(
+                Method::POST,
+                "/v1/integrations",
+                Some(token),
+                Some(json!({"definitionId": "cloudflare", "userInput": {"accountId": self.fake.account_id()}})),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        assert_eq!(created.body["status"], "pending");
+        let integration = created.body["id"].as_str().unwrap().to_owned();
+        let connected = self
+            .call(
+                Method::PUT,
+                &format!("/v1/integrations/{integration}/credentials/CloudflareApiToken"),
+                Some(token),
+                Some(json!({"apiToken": CF_TOKEN})),
+            )
+            .await;
+        assert_eq!(connected.status, 200, "{}", connected.text);
+        assert_eq!(connected.body["outcome"], "connected");
+        assert!(!connected.text.contains(CF_TOKEN));
+        let run = self
+            .call(
+                Method::POST,
+                &format!("/v1/integrations/{integration}/operations/DirectorySync/runs"),
+                Some(token),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(run.status, 202, "{}", run.text);
+        let run_id = run.body["run"]["id"].as_str().unwrap().to_owned();
+        let finished = self.wait_for_run(token, &run_id).await;
+        assert_eq!(finished["run"]["status"], "succeeded", "{finished}");
+        let records = self
+            .call(
+                Method::GET,
+                &format!("/v1/records/DirectoryAccount?integrationId={integration}&limit=3"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(records.status, 200, "{}", records.text);
+        let record = records.body["items"][0]["id"].as_str().unwrap().to_owned();
+        Ids {
+            integration,
+            run: run_id,
+            record,
+        }
+    }
+
+    async fn wait_for_run(&self, token: &str, run: &str) -> Value {
+        for _ in 0..200 {
+            let detail = self
+                .call(Method::GET, &format!("/v1/runs/{run}"), Some(token), None)
+                .await;
+            assert_eq!(detail.status, 200, "{}", detail.text);
+            let status = detail.body["run"]["status"].as_str().unwrap_or_default();
+            if !matches!(status, "pending" | "running") {
+                return detail.body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("run {run} did not finish");
+    }
+}
+
+struct Ids {
+    integration: String,
+    run: String,
+    record: String,
+}
+
+/// Fills a route's path parameters with the ids of `ids`.
+fn concrete(path: &str, tenant: &str, ids: &Ids) -> String {
+    path.replace("{tenant_id}", tenant)
+        .replace("{token_id}", "0190f0e0-0000-7000-8000-000000000000")
+        .replace("{integration_id}", &ids.integration)
+        .replace("{run_id}", &ids.run)
+        .replace("{record_id}", &ids.record)
+        .replace("{model}", "DirectoryAccount")
+        .replace("{slot}", "CloudflareApiToken")
+        .replace("{operation}", "HealthCheck")
+        .replace("{endpoint_id}", "no-endpoint")
+        .replace("{delivery_id}", "no-delivery")
+        .replace("{definition_id}", "cloudflare")
+}
+
+/// A body that passes the route's own validation, so only tenancy decides the answer.
+fn body_for(method: &Method, path: &str, account_id: &str) -> Option<Value> {
+    if *method == Method::GET || *method == Method::DELETE {
+        return None;
+    }
+    Some(if path.ends_with("/credentials/{slot}") {
+        json!({"apiToken": CF_TOKEN})
+    } else if path.ends_with("/connect") {
+        json!({"connection": "CloudflareApiToken", "credentials": {"CloudflareApiToken": {"apiToken": CF_TOKEN}}})
+    } else if path.ends_with("/auth") {
+        json!({"connection": "CloudflareApiToken"})
+    } else if path == "/v1/integrations/{integration_id}" {
+        json!({"userInput": {"accountId": account_id}})
+    } else {
+        json!({})
+    })
+}
+
+async fn tenancy(backend: TestDb) {
+    let api = Api::start(backend).await;
+    let (tenant_a, token_a) = api.tenant("alpha").await;
+    let (_tenant_b, token_b) = api.tenant("beta").await;
+    let ids = api.connected_integration(&token_a).await;
+    let account = api.fake.account_id();
+
+    let mut checked = 0;
+    for (method, path, access) in route_table() {
+        if access != "tenant" || !path.contains('{') || path == "/v1/records/{model}" {
+            continue;
+        }
+        // Destructive routes last, so they do not remove what the others look up.
+        if method == Method::DELETE || path.ends_with("/disconnect") {
+            continue;
+        }
+        let url = concrete(path, &tenant_a, &ids);
+        let body = body_for(&method, path, &account);
+        let other = api
+            .call(method.clone(), &url, Some(&token_b), body.clone())
+            .await;
+        assert_eq!(
+            other.status, 404,
+            "{method} {path} answered another tenant: {}",
+            other.text
+        );
+        assert_eq!(other.body["error"]["code"], "not_found", "{method} {path}");
+        checked += 1;
+    }
+    assert!(checked >= 12, "only {checked} routes checked");
+
+    // Lists never show another tenant's rows.
+    for path in [
+        "/v1/integrations",
+        "/v1/runs",
+        "/v1/records/DirectoryAccount",
+    ] {
+        let answer = api.call(Method::GET, path, Some(&token_b), None).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.text);
+        assert!(
+            !answer.text.contains(&ids.integration),
+            "{path} leaked: {}",
+            answer.text
+        );
+        let own = api.call(Method::GET, path, Some(&token_a), None).await;
+        assert!(
+            own.text.contains(&ids.integration),
+            "{path} lost its own rows: {}",
+            own.text
+        );
+    }
+
+    // Deletes and disconnects refuse another tenant's ids too, then work for the owner.
+    for (method, suffix) in [(Method::POST, "/disconnect"), (Method::DELETE, "")] {
+        let url = format!("/v1/integrations/{}{suffix}", ids.integration);
+        let other = api.call(method.clone(), &url, Some(&token_b), None).await;
+        assert_eq!(other.status, 404, "{}", other.text);
+        let own = api.call(method, &url, Some(&token_a), None).await;
+        assert_eq!(own.status, 200, "{}", own.text);
+    }
+    let gone = api
+        .call(
+            Method::GET,
+            &format!("/v1/integrations/{}", ids.integration),
+            Some(&token_a),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, 404);
+}
+
+#[tokio::test]
+async fn every_tenant_route_hides_other_tenants_sqlite() {
+    tenancy(tributary_store::testing::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn every_tenant_route_hides_other_tenants_postgres() {
+    if let Some(backend) = tributary_store::testing::postgres("api_tenancy").await {
+        tenancy(backend).await;
+    }
+}
+
+#[tokio::test]
+async fn tokens_decide_who_may_call_what() {
+    let api = Api::start(tributary_store::testing::sqlite().await).await;
+    let (tenant, token) = api.tenant("alpha").await;
+
+    for (method, path, access) in route_table() {
+        let url = concrete(
+            path,
+            &tenant,
+            &Ids {
+                integration: "x".into(),
+                run: "x".into(),
+                record: "x".into(),
+            },
+        );
+        let anonymous = api.call(method.clone(), &url, None, Some(json!({}))).await;
+        assert_eq!(
+            anonymous.status, 401,
+            "{method} {path} without a token: {}",
+            anonymous.text
+        );
+        assert_eq!(anonymous.body["error"]["code"], "unauthorized");
+        let forged = api
+            .call(
+                method.clone(),
+                &url,
+                Some("trb_not-a-real-token"),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(forged.status, 401, "{method} {path} with a forged token");
+        let wrong_kind = match access {
+            "operator" => Some(&token),
+            "tenant" => Some(&api.operator),
+            _ => None,
+        };
+        if let Some(wrong) = wrong_kind {
+            let answer = api
+                .call(method.clone(), &url, Some(wrong), Some(json!({})))
+                .await;
+            assert_eq!(
+                answer.status, 403,
+                "{method} {path} with the wrong kind of token: {}",
+                answer.text
+            );
+        }
+    }
+
+    // A revoked token and an expired one stop working.
+    let tokens = api
+        .call(
+            Method::GET,
+            &format!("/v1/tenants/{tenant}/tokens"),
+            Some(&api.operator),
+            None,
+        )
+        .await;
+    let token_id = tokens.body[0]["id"].as_str().unwrap();
+    assert!(
+        !tokens.text.contains(&token),
+        "a token record must not show the token"
+    );
+    assert_eq!(
+        api.call(Method::GET, "/v1/tenant", Some(&token), None)
+            .await
+            .status,
+        200
+    );
+    let revoked = api
+        .call(
+            Method::DELETE,
+            &format!("/v1/tenants/{tenant}/tokens/{token_id}"),
+            Some(&api.operator),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, 204);
+    assert_eq!(
+        api.call(Method::GET, "/v1/tenant", Some(&token), None)
+            .await
+            .status,
+        401
+    );
+    let (_, expiring) = api
+        .runtime
+        .db()
+        .tenants()
+        .issue_token(Some(&tenant), "short", Some(tributary_store::now_ms() + 50))
+        .await
+        .unwrap();
+    let expiring = String::from_utf8(expiring.expose().to_vec()).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+    let expired = api
+        .call(Method::GET, "/v1/tenant", Some(&expiring), None)
+        .await;
+    assert_eq!(expired.status, 401);
+    assert!(!expired.text.contains(&expiring));
+}
+
+#[tokio::test]
+async fn bad_input_is_a_clear_4xx_with_a_request_id() {
+    let api = Api::start(tributary_store::testing::sqlite().await).await;
+    let (_, token) = api.tenant("alpha").await;
+    let send = |body: &'static str, content_type: Option<&'static str>| {
+        let mut request = api
+            .client
+            .post(format!("{}/v1/integrations", api.base))
+            .bearer_auth(&token)
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let request_id = response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let body: Value = response.json().await.unwrap();
+            (status, request_id, body)
+        }
+    };
+    let cases = [
+        (
+            "{\"definitionId\": ",
+            Some("application/json"),
+            400,
+            "invalid_json",
+        ),
+        (
+            "{\"definitionId\": 5}",
+            Some("application/json"),
+            400,
+            "invalid_body",
+        ),
+        (
+            "{\"definitionId\": \"cloudflare\", \"extra\": 1}",
+            Some("application/json"),
+            400,
+            "invalid_body",
+        ),
+        (
+            "{\"definitionId\": \"cloudflare\"}",
+            None,
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "{\"definitionId\": \"nope\"}",
+            Some("application/json"),
+            422,
+            "unknown_definition",
+        ),
+        (
+            "{\"definitionId\": \"cloudflare\", \"userInput\": {\"accountId\": 7}}",
+            Some("application/json"),
+            422,
+            "setup_failed",
+        ),
+    ];
+    for (body, content_type, status, code) in cases {
+        let (got, request_id, answer) = send(body, content_type).await;
+        assert_eq!(got, status, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
+        assert_eq!(answer["error"]["requestId"], request_id);
+        assert!(!answer["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let too_big = api
+        .client
+        .post(format!("{}/v1/integrations", api.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_big.status(), 413);
+    let unknown = api
+        .call(Method::GET, "/v1/nothing-here", Some(&token), None)
+        .await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.body["error"]["code"], "not_found");
+    let wrong_method = api.call(Method::PUT, "/v1/runs", Some(&token), None).await;
+    assert_eq!(wrong_method.status, 405);
+    let bad_query = api
+        .call(Method::GET, "/v1/runs?limit=lots", Some(&token), None)
+        .await;
+    assert_eq!(bad_query.status, 400);
+    assert_eq!(bad_query.body["error"]["code"], "invalid_query");
+    let bad_status = api
+        .call(Method::GET, "/v1/runs?status=sleeping", Some(&token), None)
+        .await;
+    assert_eq!(bad_status.status, 400);
+}
+
+#[tokio::test]
+async fn connect_run_and_read_without_leaking_the_credential() {
+    let api = Api::start(tributary_store::testing::sqlite().await).await;
+    let (_, token) = api.tenant("alpha").await;
+    let ids = api.connected_integration(&token).await;
+
+    let integration = api
+        .call(
+            Method::GET,
+            &format!("/v1/integrations/{}", ids.integration),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(integration.body["status"], "connected");
+    assert_eq!(integration.body["connection"], "CloudflareApiToken");
+    assert!(!integration.text.contains(CF_TOKEN));
+
+    let health = api
+        .call(
+            Method::POST,
+            &format!(
+                "/v1/integrations/{}/operations/HealthCheck/runs",
+                ids.integration
+            ),
+            Some(&token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(health.status, 200, "{}", health.text);
+    assert_eq!(health.body["run"]["status"], "succeeded");
+    assert!(health.body["output"].is_object());
+    let bad_config = api
+        .call(
+            Method::POST,
+            &format!(
+                "/v1/integrations/{}/operations/HealthCheck/runs",
+                ids.integration
+            ),
+            Some(&token),
+            Some(json!({"config": {"unexpected": true}})),
+        )
+        .await;
+    assert_eq!(bad_config.status, 422, "{}", bad_config.text);
+
+    // Paging walks every record exactly once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(cursor) => format!("/v1/records/DirectoryAccount?limit=3&cursor={cursor}"),
+            None => "/v1/records/DirectoryAccount?limit=3".to_owned(),
+        };
+        let page = api.call(Method::GET, &path, Some(&token), None).await;
+        for item in page.body["items"].as_array().unwrap() {
+            seen.push(item["id"].as_str().unwrap().to_owned());
+        }
+        match page.body["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7);
+    seen.dedup();
+    assert_eq!(seen.len(), 7);
+    let record = api
+        .call(
+            Method::GET,
+            &format!("/v1/records/DirectoryAccount/{}", ids.record),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(record.status, 200);
+    assert!(record.body["rawPayload"].is_object() && record.body["fields"].is_object());
+
+    let runs = api
+        .call(
+            Method::GET,
+            &format!(
+                "/v1/runs?integrationId={}&status=succeeded",
+                ids.integration
+            ),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert!(
+        runs.body["items"].as_array().unwrap().len() >= 2,
+        "{}",
+        runs.text
+    );
+
+    let mapped = api
+        .call(
+            Method::POST,
+            "/v1/mappings/evaluate",
+            Some(&token),
+            Some(json!({"definitionId": "cloudflare", "model": "DirectoryAccount", "payload": record.body["rawPayload"]})),
+        )
+        .await;
+    assert_eq!(mapped.status, 200, "{}", mapped.text);
+    assert_eq!(mapped.body["passedFilter"], true);
+    assert_eq!(mapped.body["fields"], record.body["fields"]);
+
+    let catalog = api
+        .call(Method::GET, "/v1/definitions", Some(&token), None)
+        .await;
+    assert!(
+        catalog
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["spec"]["id"] == "cloudflare")
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let api = Api::start(tributary_store::testing::sqlite().await).await;
+    let document = api.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(document.status, 200);
+    assert_eq!(document.body["openapi"], "3.1.0");
+    for (method, path, _) in route_table() {
+        let operation = &document.body["paths"][path][method.as_str().to_ascii_lowercase()];
+        assert!(operation.is_object(), "{method} {path} is not documented");
+    }
+    // Every reference resolves.
+    let text = document.text;
+    for reference in text.split("\"$ref\":\"").skip(1) {
+        let target = &reference[..reference.find('"').unwrap()];
+        let name = target.strip_prefix("#/components/schemas/").expect(target);
+        assert!(
+            document.body["components"]["schemas"][name].is_object(),
+            "{target} is dangling"
+        );
+    }
+}
