@@ -19,6 +19,9 @@ enum Command {
     /// Inspect and validate the built-in provider definitions.
     #[command(subcommand)]
     Definitions(commands::definitions::Command),
+    /// Runs the whole product on a fresh SQLite database against fake providers on loopback:
+    /// connects them through the API (OAuth included), syncs, delivers webhooks, and reports.
+    Demo(commands::demo::DemoArgs),
     /// Prepares the data directory, the database (migrations applied) and the key ring, checks
     /// the built-in catalog and says what it set up.
     Init(commands::init::InitArgs),
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Definitions(command) => commands::definitions::run(command),
+        Command::Demo(args) => block_on(commands::demo::run(args)),
         Command::Init(args) => block_on(commands::init::run(args)),
         Command::Keys(command) => block_on(commands::keys::run(command)),
         Command::Mappings(command) => commands::mappings::run(command),

@@ -138,11 +138,61 @@ pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Serves `router` on `listener` with a job worker and the reconcile scheduler until `shutdown`
-/// completes; then stops taking requests and work and lets running jobs finish.
+/// What a process does: serve the API (HTTP: REST API, callback, webhook intake), work
+/// (queued jobs and the reconcile scheduler), or both. Scaled-out deployments run several of
+/// each against one PostgreSQL database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Api,
+    Worker,
+    All,
+}
+
+impl Role {
+    fn serves_api(self) -> bool {
+        matches!(self, Role::Api | Role::All)
+    }
+
+    fn works(self) -> bool {
+        matches!(self, Role::Worker | Role::All)
+    }
+}
+
+/// A worker-only process still answers `/healthz`, `/readyz` and `/metrics` for its orchestrator.
+fn probe_router(runtime: Runtime) -> Router {
+    let state = AppState {
+        limiter: Arc::new(limits::EndpointLimiter::new(
+            ServerConfig::default().webhook_rate,
+        )),
+        config: Arc::new(ServerConfig::default()),
+        runtime,
+    };
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(api::request_id::assign))
+        .with_state(state)
+}
+
+/// Serves the HTTP surface on `listener` with a job worker and the reconcile scheduler until
+/// `shutdown` completes; then stops taking requests and work and lets running jobs finish.
 pub async fn serve(
     runtime: Runtime,
     config: ServerConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_role(runtime, config, Role::All, None, listener, shutdown).await
+}
+
+/// [`serve`] for one [`Role`], with the worker's settings.
+pub async fn serve_role(
+    runtime: Runtime,
+    config: ServerConfig,
+    role: Role,
+    worker: Option<tributary_store::jobs::WorkerConfig>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -153,22 +203,27 @@ pub async fn serve(
             let _ = rx.recv().await;
         }
     };
-    let worker = {
-        let runtime = runtime.clone();
+    let mut background = Vec::new();
+    if role.works() {
+        let runtime_for_worker = runtime.clone();
         let stopped = wait(&stop);
-        tokio::spawn(async move {
-            if let Err(err) = runtime.run_worker(None, stopped).await {
+        background.push(tokio::spawn(async move {
+            if let Err(err) = runtime_for_worker.run_worker(worker, stopped).await {
                 tracing::error!(error = %err, "the job worker stopped");
             }
-        })
-    };
-    let scheduler = {
-        let runtime = runtime.clone();
+        }));
+        let runtime_for_scheduler = runtime.clone();
         let stopped = wait(&stop);
-        tokio::spawn(async move { runtime.run_scheduler(stopped).await })
-    };
+        background.push(tokio::spawn(async move {
+            runtime_for_scheduler.run_scheduler(stopped).await
+        }));
+    }
     let http_stopped = wait(&stop);
-    let app = router(runtime, config);
+    let app = if role.serves_api() {
+        router(runtime, config)
+    } else {
+        probe_router(runtime)
+    };
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(http_stopped)
@@ -178,8 +233,9 @@ pub async fn serve(
     let _ = stop.send(());
     let served = server.await.map_err(std::io::Error::other)?;
     // Running jobs finish (or are released to their lease) before we return.
-    let _ = tokio::time::timeout(Duration::from_secs(60), worker).await;
-    let _ = scheduler.await;
+    for task in background {
+        let _ = tokio::time::timeout(Duration::from_secs(60), task).await;
+    }
     served
 }
 

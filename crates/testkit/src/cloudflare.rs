@@ -149,6 +149,19 @@ impl FakeCloudflare {
             .insert(token.into(), owner);
     }
 
+    /// What the demo connects with: a user token registered now, the account id.
+    pub fn demo_connection(&self) -> crate::demo::DemoConnection {
+        let token = "cf-demo-token-0123456789abcdef0123456789";
+        self.add_token(token, TokenOwner::User);
+        crate::demo::DemoConnection {
+            definition: "cloudflare",
+            operator_config: json!({"apiUrl": self.api_url(), "allowLoopbackApiUrl": true}),
+            connection: "CloudflareApiToken".into(),
+            user_input: json!({"accountId": self.account_id()}),
+            credentials: [("CloudflareApiToken".to_owned(), json!({"apiToken": token}))].into(),
+        }
+    }
+
     /// The token stops working (401, code 10000).
     pub fn revoke_token(&self, token: &str) {
         let mut control = self.shared.control.lock().unwrap();

@@ -41,7 +41,7 @@ pub async fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     let models: Vec<&str> = tributary_model::schema_names().collect();
     let definitions: Vec<&str> = registry.definitions().map(|d| d.id()).collect();
     let report = json!({
-        "dataDir": args.storage.data_dir.display().to_string(),
+        "dataDir": args.storage.data_dir().display().to_string(),
         "database": { "backend": backend, "url": redact_url(&args.storage.database_url()) },
         "keyRing": {
             "source": ring_source,
@@ -57,7 +57,7 @@ pub async fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         output::json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("data directory  {}", args.storage.data_dir.display());
+    println!("data directory  {}", args.storage.data_dir().display());
     println!(
         "database        {} ({backend}, migrations applied)",
         redact_url(&args.storage.database_url())

@@ -1,6 +1,8 @@
 //! One module per command group.
 
+pub mod config;
 pub mod definitions;
+pub mod demo;
 pub mod init;
 pub mod keys;
 pub mod mappings;

@@ -59,7 +59,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             limit,
             json,
         } => {
-            let runtime = open_runtime(&storage, public_url("http://127.0.0.1:8080")).await?;
+            let runtime =
+                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let runs = runtime.list_runs(&tenant, &integration, limit).await?;
             if json {
@@ -99,7 +100,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             run,
             json,
         } => {
-            let runtime = open_runtime(&storage, public_url("http://127.0.0.1:8080")).await?;
+            let runtime =
+                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let details = runtime.run_details(&tenant, &run).await?;
             if json {
@@ -129,7 +131,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             run,
             json,
         } => {
-            let runtime = open_runtime(&storage, public_url("http://127.0.0.1:8080")).await?;
+            let runtime =
+                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let cancelled = runtime.cancel_run(&tenant, &run).await?;
             if json {

@@ -1,40 +1,144 @@
-//! `tributary serve`: the server, a job worker and the reconcile scheduler in one process.
+//! `tributary serve`: the HTTP surface (REST API, OAuth callback, webhook intake), job workers and
+//! the reconcile scheduler, in one process or split by `--role`.
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::Args;
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use tributary_server::{RateLimitConfig, Role, ServerConfig};
+use tributary_store::jobs::WorkerConfig;
 
-use super::storage::{StorageArgs, open_runtime, public_url};
+use super::{
+    config::FileConfig,
+    storage::{StorageArgs, open_runtime, public_url},
+};
 
 #[derive(Args)]
 pub struct ServeArgs {
     #[command(flatten)]
-    storage: StorageArgs,
-    /// Address to listen on (`127.0.0.1:0` picks a free port).
-    #[arg(long, env = "TRIBUTARY_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: String,
+    pub storage: StorageArgs,
+    /// Address to listen on (`127.0.0.1:0` picks a free port; default `127.0.0.1:8080`).
+    #[arg(long, env = "TRIBUTARY_LISTEN")]
+    pub listen: Option<String>,
+    /// What this process does: `all` (default), `api` (HTTP only) or `worker` (jobs and
+    /// schedules, with health probes on the listen address).
+    #[arg(long, env = "TRIBUTARY_ROLE", value_enum)]
+    pub role: Option<RoleArg>,
     /// Print the startup line as JSON.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    All,
+    Api,
+    Worker,
+}
+
+impl RoleArg {
+    fn parse(text: &str) -> anyhow::Result<Self> {
+        match text {
+            "all" => Ok(RoleArg::All),
+            "api" => Ok(RoleArg::Api),
+            "worker" => Ok(RoleArg::Worker),
+            other => bail!("role must be all, api or worker, not `{other}`"),
+        }
+    }
+
+    fn role(self) -> Role {
+        match self {
+            RoleArg::All => Role::All,
+            RoleArg::Api => Role::Api,
+            RoleArg::Worker => Role::Worker,
+        }
+    }
+}
+
+/// The server settings: the file's, over the defaults.
+pub fn server_config(file: &FileConfig) -> ServerConfig {
+    let defaults = ServerConfig::default();
+    ServerConfig {
+        max_body_bytes: file
+            .server
+            .max_body_bytes
+            .unwrap_or(defaults.max_body_bytes),
+        max_header_bytes: file
+            .server
+            .max_header_bytes
+            .unwrap_or(defaults.max_header_bytes),
+        webhook_rate: RateLimitConfig {
+            per_second: file
+                .server
+                .webhook_rate_per_second
+                .unwrap_or(defaults.webhook_rate.per_second),
+            burst: file
+                .server
+                .webhook_burst
+                .unwrap_or(defaults.webhook_rate.burst),
+        },
+    }
+}
+
+/// Logs go to stderr: `TRIBUTARY_LOG`, else the file's `log`, else `info`.
+pub fn init_logging(file: &FileConfig) {
+    let filter = std::env::var("TRIBUTARY_LOG")
+        .ok()
+        .or_else(|| file.log.clone())
+        .unwrap_or_else(|| "info".to_owned());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let listener = tokio::net::TcpListener::bind(&args.listen)
+    let file = args.storage.file()?;
+    init_logging(&file);
+    let role = match (args.role, file.role.as_deref()) {
+        (Some(role), _) => role,
+        (None, Some(text)) => RoleArg::parse(text)?,
+        (None, None) => RoleArg::All,
+    };
+    let listen = args
+        .listen
+        .clone()
+        .or(file.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let listener = tokio::net::TcpListener::bind(&listen)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     let url = format!("http://{address}");
     // Unless configured, the public URL is where we listen.
-    let runtime = open_runtime(&args.storage, public_url(&url)).await?;
+    let runtime = open_runtime(&args.storage, public_url(&args.storage, &url)).await?;
+    let operator_token = bootstrap_operator_token(runtime.db()).await?;
     if args.json {
-        println!("{}", serde_json::json!({ "url": url }));
+        println!(
+            "{}",
+            serde_json::json!({
+                "url": url,
+                "role": format!("{role:?}").to_lowercase(),
+                "operatorToken": operator_token,
+            })
+        );
     } else {
-        println!("Tributary is listening on {url}");
+        println!("Tributary is listening on {url} (role {role:?})");
+        if let Some(token) = &operator_token {
+            println!(
+                "Operator token (shown once; it creates tenants and their tokens):\n  {token}"
+            );
+        }
     }
-    tributary_server::serve(
+    let mut worker = WorkerConfig::new(runtime.config().queue.clone());
+    if let Some(concurrency) = file.worker.concurrency {
+        worker.concurrency = concurrency.max(1);
+    }
+    tributary_server::serve_role(
         runtime,
-        tributary_server::ServerConfig::default(),
+        server_config(&file),
+        role.role(),
+        Some(worker),
         listener,
         shutdown_signal(),
     )
@@ -43,8 +147,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// On first start (no operator token yet) issues one and returns it, to be printed once.
+pub async fn bootstrap_operator_token(db: &tributary_store::Db) -> anyhow::Result<Option<String>> {
+    let live = db
+        .tenants()
+        .list_tokens(None)
+        .await?
+        .into_iter()
+        .any(|token| token.revoked_at.is_none());
+    if live {
+        return Ok(None);
+    }
+    let (_, token) = db.tenants().issue_token(None, "operator", None).await?;
+    Ok(Some(String::from_utf8_lossy(token.expose()).into_owned()))
+}
+
 /// SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         let mut term =

@@ -1,43 +1,73 @@
 //! Where the CLI finds its data: the data directory, the database URL and the key ring, shared by
 //! every command that touches the database.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+
+use super::config::FileConfig;
 use tributary_store::{
     Db,
     keystore::{KeyRing, KeyRingSource},
 };
 
-/// `--data-dir` and `--database`, also read from `TRIBUTARY_DATA_DIR` and `TRIBUTARY_DATABASE_URL`.
+/// `--config`, `--data-dir` and `--database`, also read from `TRIBUTARY_CONFIG`,
+/// `TRIBUTARY_DATA_DIR` and `TRIBUTARY_DATABASE_URL`, then from the configuration file.
 #[derive(Args, Clone, Debug)]
 pub struct StorageArgs {
-    /// Directory for the SQLite database and the key file.
-    #[arg(long, env = "TRIBUTARY_DATA_DIR", default_value = ".tributary")]
-    pub data_dir: PathBuf,
+    /// A TOML configuration file (see docs/configuration.md).
+    #[arg(long, env = "TRIBUTARY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database and the key file (default `.tributary`).
+    #[arg(long = "data-dir", env = "TRIBUTARY_DATA_DIR")]
+    data_dir_arg: Option<PathBuf>,
     /// Database URL: `sqlite://path/file.db` (default: `<data-dir>/tributary.db`) or
     /// `postgres://user@host/db`.
     #[arg(long = "database", env = "TRIBUTARY_DATABASE_URL")]
-    pub database_url: Option<String>,
+    database_url_arg: Option<String>,
 }
 
 impl StorageArgs {
-    pub fn database_url(&self) -> String {
-        self.database_url
+    /// Storage in `data_dir` (the demo's fresh directory).
+    pub fn in_dir(data_dir: PathBuf) -> Self {
+        Self {
+            config: None,
+            data_dir_arg: Some(data_dir),
+            database_url_arg: None,
+        }
+    }
+
+    /// The configuration file's settings (empty without one).
+    pub fn file(&self) -> anyhow::Result<FileConfig> {
+        FileConfig::load(self.config.as_deref())
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir_arg
             .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tributary.db").display()))
+            .or_else(|| self.file().ok().and_then(|file| file.data_dir))
+            .unwrap_or_else(|| PathBuf::from(".tributary"))
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url_arg
+            .clone()
+            .or_else(|| self.file().ok().and_then(|file| file.database_url))
+            .unwrap_or_else(|| {
+                format!(
+                    "sqlite://{}",
+                    self.data_dir().join("tributary.db").display()
+                )
+            })
     }
 
     /// Creates the data directory if it does not exist yet.
-    pub fn ensure_data_dir(&self) -> anyhow::Result<&Path> {
-        std::fs::create_dir_all(&self.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                self.data_dir.display()
-            )
-        })?;
-        Ok(&self.data_dir)
+    pub fn ensure_data_dir(&self) -> anyhow::Result<PathBuf> {
+        let dir = self.data_dir();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        Ok(dir)
     }
 
     /// Opens the database, applying migrations.
@@ -51,8 +81,8 @@ impl StorageArgs {
 
     /// Loads the key ring (generating and saving one on first use of the embedded default).
     pub fn key_ring(&self) -> anyhow::Result<(KeyRing, KeyRingSource)> {
-        self.ensure_data_dir()?;
-        KeyRing::load_or_generate(&self.data_dir).context("cannot load the key ring")
+        let dir = self.ensure_data_dir()?;
+        KeyRing::load_or_generate(&dir).context("cannot load the key ring")
     }
 }
 
@@ -74,10 +104,25 @@ pub async fn open_runtime(
     storage: &StorageArgs,
     public_url: String,
 ) -> anyhow::Result<tributary_runtime::Runtime> {
+    let definitions = storage.file()?.definitions;
+    open_runtime_with_catalog(storage, public_url, definitions).await
+}
+
+/// [`open_runtime`] with the definitions' operator settings given rather than read from the
+/// configuration file (the demo points them at its fakes).
+pub async fn open_runtime_with_catalog(
+    storage: &StorageArgs,
+    public_url: String,
+    definitions: std::collections::BTreeMap<String, serde_json::Value>,
+) -> anyhow::Result<tributary_runtime::Runtime> {
     let db = storage.open_db().await?;
     let (ring, _) = storage.key_ring()?;
-    let registry = tributary_providers::registry(&tributary_providers::CatalogConfig::default())
-        .context("the built-in catalog is invalid")?;
+    let catalog = tributary_providers::CatalogConfig {
+        definitions,
+        public_url: Some(public_url.clone()),
+    };
+    let registry =
+        tributary_providers::registry(&catalog).context("the built-in catalog is invalid")?;
     Ok(tributary_runtime::Runtime::new(
         registry,
         db,
@@ -86,9 +131,13 @@ pub async fn open_runtime(
     ))
 }
 
-/// The externally reachable URL of the server: `TRIBUTARY_PUBLIC_URL`, else `fallback`.
-pub fn public_url(fallback: &str) -> String {
-    std::env::var("TRIBUTARY_PUBLIC_URL").unwrap_or_else(|_| fallback.to_owned())
+/// The externally reachable URL of the server: `TRIBUTARY_PUBLIC_URL`, else the configuration
+/// file's `public_url`, else `fallback`.
+pub fn public_url(storage: &StorageArgs, fallback: &str) -> String {
+    std::env::var("TRIBUTARY_PUBLIC_URL")
+        .ok()
+        .or_else(|| storage.file().ok().and_then(|file| file.public_url))
+        .unwrap_or_else(|| fallback.to_owned())
 }
 
 /// A database URL with its password, if any, replaced by `***`, for messages and output.

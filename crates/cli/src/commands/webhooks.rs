@@ -46,7 +46,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             limit,
             json,
         } => {
-            let runtime = open_runtime(&storage, public_url("http://127.0.0.1:8080")).await?;
+            let runtime =
+                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let deliveries = runtime
                 .db()
@@ -77,7 +78,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             delivery,
             json,
         } => {
-            let runtime = open_runtime(&storage, public_url("http://127.0.0.1:8080")).await?;
+            let runtime =
+                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = match tenant {
                 Some(tenant) => resolve_tenant(runtime.db(), &tenant).await?,
                 None => runtime

@@ -1,0 +1,94 @@
+//! The configuration file (`--config FILE` or `TRIBUTARY_CONFIG`), TOML. Every setting can also
+//! come from a flag or a `TRIBUTARY_*` variable; a flag wins over its variable, which wins over
+//! the file, which wins over the default. `docs/configuration.md` lists them all.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context;
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Address to listen on.
+    pub listen: Option<String>,
+    /// The externally reachable URL (OAuth redirect URI and webhook URLs are built from it).
+    pub public_url: Option<String>,
+    /// Directory of the SQLite database and the key file.
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: Option<String>,
+    /// `all`, `api` or `worker`.
+    pub role: Option<String>,
+    /// Log filter (`info`, `tributary=debug,warn`).
+    pub log: Option<String>,
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub worker: WorkerSection,
+    /// Operator settings of each definition: `[definitions.<id>]`.
+    #[serde(default)]
+    pub definitions: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    pub max_body_bytes: Option<usize>,
+    pub max_header_bytes: Option<usize>,
+    pub webhook_rate_per_second: Option<f64>,
+    pub webhook_burst: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSection {
+    /// Jobs running at once per worker process.
+    pub concurrency: Option<usize>,
+}
+
+impl FileConfig {
+    /// Reads `path`; no path is an empty configuration.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("the configuration file {} is invalid", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_file_reads_and_unknown_keys_are_refused() {
+        let config: FileConfig = toml::from_str(
+            r#"
+            listen = "0.0.0.0:8080"
+            public_url = "https://tributary.example.com"
+            database_url = "postgres://app@db/tributary"
+            role = "api"
+            [server]
+            max_body_bytes = 2048
+            [worker]
+            concurrency = 4
+            [definitions.okta]
+            allowLoopbackOrgUrl = false
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.role.as_deref(), Some("api"));
+        assert_eq!(config.worker.concurrency, Some(4));
+        assert_eq!(config.definitions["okta"]["allowLoopbackOrgUrl"], false);
+        let error = toml::from_str::<FileConfig>("lisen = \"x\"").unwrap_err();
+        assert!(error.to_string().contains("lisen"), "{error}");
+    }
+}

@@ -1,0 +1,388 @@
+//! `tributary demo`: the whole product on the embedded default, with nothing to set up and no
+//! network beyond loopback. It starts the testkit's fake providers and the server on a fresh
+//! SQLite database, then acts as a user would, only through the public HTTP API: creates a tenant
+//! and its token, connects each definition (typing credentials, or following an OAuth redirect
+//! like a browser), runs the syncs, delivers signed webhooks, and reports what was ingested.
+
+use std::{
+    collections::BTreeMap,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tributary_server::{Role, ServerConfig};
+use tributary_testkit::demo::DemoConnection;
+
+use super::storage::StorageArgs;
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep the demo's data directory (printed) instead of deleting it.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// The fakes, kept running for the whole demo.
+struct Fakes {
+    _cloudflare: tributary_testkit::cloudflare::FakeCloudflare,
+    connections: Vec<DemoConnection>,
+}
+
+async fn start_fakes() -> anyhow::Result<Fakes> {
+    use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare};
+    let cloudflare = FakeCloudflare::start(CloudflareAccount::sample(120)).await?;
+    let connections = vec![cloudflare.demo_connection()];
+    Ok(Fakes {
+        _cloudflare: cloudflare,
+        connections,
+    })
+}
+
+/// A client of the demo's own server.
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{method} {path}"))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!(
+                "{method} {path} answered {status}: {}",
+                body["error"]["message"].as_str().unwrap_or("no message")
+            );
+        }
+        Ok(body)
+    }
+}
+
+#[derive(Default)]
+struct Summary {
+    integrations: Vec<Value>,
+    records: BTreeMap<String, u64>,
+    succeeded: u64,
+    failed: u64,
+    accepted: u64,
+    processed: u64,
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    tributary_providerkit::install_crypto_provider();
+    let started = Instant::now();
+    let dir = tempfile::Builder::new()
+        .prefix("tributary-demo-")
+        .tempdir()?;
+    let fakes = start_fakes().await?;
+
+    // The server, configured like an operator would: each definition pointed at its fake.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let storage = StorageArgs::in_dir(dir.path().to_path_buf());
+    let definitions: BTreeMap<String, Value> = fakes
+        .connections
+        .iter()
+        .map(|c| (c.definition.to_owned(), c.operator_config.clone()))
+        .collect();
+    let runtime = open_runtime_with(&storage, &base, definitions).await?;
+    let operator = super::serve::bootstrap_operator_token(runtime.db())
+        .await?
+        .context("a fresh database has no operator token")?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tributary_server::serve_role(
+        runtime,
+        ServerConfig::default(),
+        Role::All,
+        None,
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    let progress = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    progress.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"));
+    progress.enable_steady_tick(Duration::from_millis(100));
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let operator = Client {
+        http: http.clone(),
+        base: base.clone(),
+        token: operator,
+    };
+    progress.set_message("creating a tenant and its API token");
+    let tenant = operator
+        .call(Method::POST, "/v1/tenants", Some(json!({"name": "demo"})))
+        .await?;
+    let tenant_id = tenant["id"].as_str().unwrap_or_default().to_owned();
+    let issued = operator
+        .call(
+            Method::POST,
+            &format!("/v1/tenants/{tenant_id}/tokens"),
+            Some(json!({"name": "demo"})),
+        )
+        .await?;
+    let client = Client {
+        http,
+        base: base.clone(),
+        token: issued["token"].as_str().unwrap_or_default().to_owned(),
+    };
+
+    let mut summary = Summary::default();
+    let mut runs: Vec<(String, String, String)> = Vec::new();
+    for connection in &fakes.connections {
+        progress.set_message(format!("connecting {}", connection.definition));
+        let integration = connect(&client, connection).await?;
+        let id = integration["id"].as_str().unwrap_or_default().to_owned();
+        let catalog = client
+            .call(
+                Method::GET,
+                &format!("/v1/definitions/{}", connection.definition),
+                None,
+            )
+            .await?;
+        for operation in catalog["operations"].as_array().into_iter().flatten() {
+            if operation["policy"]["reconcile"] != true {
+                continue;
+            }
+            let name = operation["name"].as_str().unwrap_or_default();
+            let run = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/integrations/{id}/operations/{name}/runs"),
+                    Some(json!({"mode": "queued"})),
+                )
+                .await?;
+            runs.push((
+                connection.definition.to_owned(),
+                name.to_owned(),
+                run["run"]["id"].as_str().unwrap_or_default().to_owned(),
+            ));
+        }
+        summary.integrations.push(json!({
+            "definition": connection.definition,
+            "integrationId": id,
+            "connection": connection.connection,
+        }));
+    }
+
+    progress.set_message("syncing");
+    let mut durations = Vec::new();
+    for (definition, operation, run_id) in &runs {
+        let run = wait_for_run(&client, run_id).await?;
+        match run["status"].as_str() {
+            Some("succeeded") => summary.succeeded += 1,
+            _ => summary.failed += 1,
+        }
+        durations.push(json!({
+            "definition": definition,
+            "operation": operation,
+            "status": run["status"],
+            "durationMs": run["durationMs"],
+            "counters": run["counters"],
+        }));
+    }
+
+    progress.set_message("reading what was ingested");
+    for entry in &mut summary.integrations {
+        let id = entry["integrationId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let integration = client
+            .call(Method::GET, &format!("/v1/integrations/{id}"), None)
+            .await?;
+        entry["status"] = integration["status"].clone();
+    }
+    for model in tributary_model::schema_names() {
+        let count = count_records(&client, model).await?;
+        if count > 0 {
+            summary.records.insert(model.to_owned(), count);
+        }
+    }
+    progress.finish_and_clear();
+
+    let _ = stop.send(());
+    let _ = server.await;
+    let elapsed = started.elapsed();
+    if args.keep {
+        let kept = dir.keep();
+        eprintln!("the demo's data directory is kept at {}", kept.display());
+    }
+    let object = json!({
+        "integrations": summary.integrations.iter().map(|i| json!({
+            "definition": i["definition"],
+            "status": i["status"],
+        })).collect::<Vec<_>>(),
+        "records": summary.records,
+        "runs": {"succeeded": summary.succeeded, "failed": summary.failed, "details": durations},
+        "webhooks": {"accepted": summary.accepted, "processed": summary.processed},
+        "elapsedMs": elapsed.as_millis() as u64,
+    });
+    if args.json {
+        println!("{object}");
+    } else {
+        print_summary(&object);
+    }
+    Ok(if summary.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn open_runtime_with(
+    storage: &StorageArgs,
+    base: &str,
+    definitions: BTreeMap<String, Value>,
+) -> anyhow::Result<tributary_runtime::Runtime> {
+    super::storage::open_runtime_with_catalog(storage, base.to_owned(), definitions).await
+}
+
+/// Creates the integration and connects it: typed credentials through `/connect`, a redirect
+/// mode by following the authorization URL like a browser until the callback page.
+async fn connect(client: &Client, connection: &DemoConnection) -> anyhow::Result<Value> {
+    let integration = client
+        .call(
+            Method::POST,
+            "/v1/integrations",
+            Some(json!({
+                "definitionId": connection.definition,
+                "userInput": connection.user_input,
+            })),
+        )
+        .await?;
+    let id = integration["id"].as_str().unwrap_or_default().to_owned();
+    if !connection.credentials.is_empty() {
+        client
+            .call(
+                Method::POST,
+                &format!("/v1/integrations/{id}/connect"),
+                Some(json!({
+                    "connection": connection.connection,
+                    "credentials": connection.credentials,
+                })),
+            )
+            .await?;
+        return Ok(integration);
+    }
+    let started = client
+        .call(
+            Method::POST,
+            &format!("/v1/integrations/{id}/auth"),
+            Some(json!({"connection": connection.connection})),
+        )
+        .await?;
+    let url = started["authorizeUrl"]
+        .as_str()
+        .context("the auth flow gave no authorization URL")?;
+    // The browser: follows the provider's consent redirect back to our callback page.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::limited(10))
+        .build()?;
+    let page = browser.get(url).send().await?;
+    if page.status() != StatusCode::OK {
+        let status = page.status();
+        let text = page.text().await.unwrap_or_default();
+        bail!(
+            "connecting {} through its authorization redirect failed ({status}): {}",
+            connection.definition,
+            text.chars().take(300).collect::<String>()
+        );
+    }
+    Ok(integration)
+}
+
+async fn wait_for_run(client: &Client, run_id: &str) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(50);
+    loop {
+        let detail = client
+            .call(Method::GET, &format!("/v1/runs/{run_id}"), None)
+            .await?;
+        let status = detail["run"]["status"].as_str().unwrap_or_default();
+        if !matches!(status, "pending" | "running") {
+            return Ok(detail["run"].clone());
+        }
+        if Instant::now() > deadline {
+            bail!("run {run_id} did not finish in time");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn count_records(client: &Client, model: &str) -> anyhow::Result<u64> {
+    let mut count = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(cursor) => format!("/v1/records/{model}?limit=500&cursor={cursor}"),
+            None => format!("/v1/records/{model}?limit=500"),
+        };
+        let page = client.call(Method::GET, &path, None).await?;
+        count += page["items"].as_array().map_or(0, Vec::len) as u64;
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Ok(count),
+        }
+    }
+}
+
+fn print_summary(summary: &Value) {
+    println!("Integrations");
+    for integration in summary["integrations"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<24} {}",
+            integration["definition"].as_str().unwrap_or_default(),
+            integration["status"].as_str().unwrap_or_default()
+        );
+    }
+    println!("Runs");
+    for run in summary["runs"]["details"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<24} {:<16} {:<10} {} ms",
+            run["definition"].as_str().unwrap_or_default(),
+            run["operation"].as_str().unwrap_or_default(),
+            run["status"].as_str().unwrap_or_default(),
+            run["durationMs"]
+        );
+    }
+    println!("Records");
+    for (model, count) in summary["records"].as_object().into_iter().flatten() {
+        println!("  {model:<24} {count}");
+    }
+    println!(
+        "Webhooks: {} accepted, {} processed",
+        summary["webhooks"]["accepted"], summary["webhooks"]["processed"]
+    );
+    println!(
+        "Done in {:.1} s",
+        summary["elapsedMs"].as_u64().unwrap_or_default() as f64 / 1000.0
+    );
+}
