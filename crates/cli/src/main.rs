@@ -28,6 +28,12 @@ enum Command {
     /// The key ring that encrypts stored credentials and webhook secrets.
     #[command(subcommand)]
     Keys(commands::keys::Command),
+    /// Integrations: list, create, connect, run an operation (with progress), delete.
+    #[command(subcommand)]
+    Integrations(commands::integrations::Command),
+    /// Tenants and their API tokens.
+    #[command(subcommand)]
+    Tenants(commands::tenants::Command),
     /// Try a definition's mappings on example payloads.
     #[command(subcommand)]
     Mappings(commands::mappings::Command),
@@ -56,6 +62,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => block_on(commands::demo::run(args)),
         Command::Init(args) => block_on(commands::init::run(args)),
         Command::Keys(command) => block_on(commands::keys::run(command)),
+        Command::Integrations(command) => block_on(commands::integrations::run(command)),
+        Command::Tenants(command) => block_on(commands::tenants::run(command)),
         Command::Mappings(command) => commands::mappings::run(command),
         Command::Serve(args) => block_on(commands::serve::run(args)),
         Command::Runs(command) => block_on(commands::runs::run(command)),

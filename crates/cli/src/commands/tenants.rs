@@ -1,0 +1,92 @@
+//! `tributary tenants create|list|token`: tenants and their API tokens, on the database directly
+//! (the operator's view; over HTTP the same is `/v1/tenants`).
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::storage::{StorageArgs, resolve_tenant};
+use crate::output;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Creates a tenant.
+    Create {
+        #[command(flatten)]
+        storage: StorageArgs,
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists tenants.
+    List {
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issues an API token for a tenant (shown once).
+    Token {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Tenant id or name.
+        tenant: String,
+        /// A label for the token.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Create {
+            storage,
+            name,
+            json,
+        } => {
+            let db = storage.open_db().await?;
+            let tenant = db.tenants().create(&name).await?;
+            if json {
+                output::json(&tenant)?;
+            } else {
+                println!("tenant {} created: {}", tenant.name, tenant.id);
+            }
+        }
+        Command::List { storage, json } => {
+            let db = storage.open_db().await?;
+            let tenants = db.tenants().list().await?;
+            if json {
+                output::json(&tenants)?;
+            } else {
+                let rows: Vec<Vec<String>> = tenants
+                    .iter()
+                    .map(|t| vec![t.id.clone(), t.name.clone()])
+                    .collect();
+                output::table(&["ID", "NAME"], &rows);
+            }
+        }
+        Command::Token {
+            storage,
+            tenant,
+            name,
+            json,
+        } => {
+            let db = storage.open_db().await?;
+            let tenant = resolve_tenant(&db, &tenant).await?;
+            let (record, token) = db
+                .tenants()
+                .issue_token(Some(&tenant), &name, None)
+                .await?;
+            let token = String::from_utf8_lossy(token.expose()).into_owned();
+            if json {
+                output::json(&json!({"token": token, "record": record}))?;
+            } else {
+                println!("token for tenant {tenant} (shown once):\n  {token}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
