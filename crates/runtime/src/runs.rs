@@ -33,6 +33,8 @@ pub const RUN_JOB_KIND: &str = "operation_run";
 pub const RUN_TYPE_INLINE: &str = "inline";
 pub const RUN_TYPE_QUEUED: &str = "queued";
 pub const RUN_TYPE_RECONCILE: &str = "reconcile";
+/// Queued by a webhook event (an Okta event hook asking for a sync).
+pub const RUN_TYPE_WEBHOOK: &str = "webhook";
 
 /// What to run.
 #[derive(Debug, Clone, Default)]

@@ -593,13 +593,35 @@ impl Runtime {
             .map_err(|e| RuntimeError::Ingest(e.to_string()))?;
         }
         for (operation, config) in &outcome.dispatch {
-            self.queue_run(RunRequest {
-                tenant_id: integration.tenant_id.clone(),
-                integration_id: integration.id.clone(),
-                operation: (*operation).to_owned(),
-                config: config.clone(),
-                workflow: Some(json!({"webhookDelivery": delivery.id})),
-            })
+            // A burst of events needs one run, not one each: a run of the operation that has not
+            // started yet will read every change so far. (A running one may have read too early,
+            // so it does not count.)
+            let waiting = self
+                .inner
+                .db
+                .runs()
+                .query(&tributary_store::runs::RunQuery {
+                    tenant_id: integration.tenant_id.clone(),
+                    integration_id: Some(integration.id.clone()),
+                    operation: Some((*operation).to_owned()),
+                    status: Some(tributary_store::runs::RunStatus::Pending),
+                    before: None,
+                    limit: 1,
+                })
+                .await?;
+            if waiting.iter().any(|run| run.config == *config) {
+                continue;
+            }
+            self.queue_run_as(
+                RunRequest {
+                    tenant_id: integration.tenant_id.clone(),
+                    integration_id: integration.id.clone(),
+                    operation: (*operation).to_owned(),
+                    config: config.clone(),
+                    workflow: Some(json!({"webhookDelivery": delivery.id})),
+                },
+                crate::runs::RUN_TYPE_WEBHOOK,
+            )
             .await?;
         }
         if outcome.teardown {

@@ -8,6 +8,7 @@ pub mod cloudflare;
 pub mod demo;
 pub mod oauth;
 pub mod okta;
+pub mod okta_events;
 mod server;
 
 pub use server::FakeServer;

@@ -2,6 +2,7 @@
 //! (`SSWS`). `docs/providers/okta.md` is the user's guide.
 
 mod client;
+mod event_hooks;
 mod mappings;
 mod operations;
 
@@ -105,6 +106,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
                 .ingests(["DirectoryAccount", "DirectoryGroup", "DirectoryMembership"])
                 .ingest(operations::directory_sync),
         )
+        .webhook(event_hooks::registration())
         .mapping(mappings::account())
         .mapping(mappings::group())
         .mapping(mappings::membership())

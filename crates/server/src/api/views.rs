@@ -236,7 +236,7 @@ pub struct RunView {
     pub id: String,
     pub integration_id: String,
     pub operation: String,
-    /// What started it: `manual`, `reconcile`, `webhook`, `workflow`.
+    /// What started it: `inline`, `queued`, `reconcile` or `webhook`.
     pub run_type: String,
     pub status: RunStatusName,
     pub attempt: i64,
