@@ -109,7 +109,12 @@ async fn event_hooks(backend: TestDb) {
     }
 
     // A delivery without the secret is refused and stores nothing.
-    let delivery = user_event_delivery("evt-1", "user.lifecycle.deactivate", "00u0", "u0@acme.example");
+    let delivery = user_event_delivery(
+        "evt-1",
+        "user.lifecycle.deactivate",
+        "00u0",
+        "u0@acme.example",
+    );
     let refused = runtime
         .receive_webhook(
             &endpoint_id,
@@ -121,7 +126,11 @@ async fn event_hooks(backend: TestDb) {
     assert!(!format!("{refused:?}").contains(&secret));
 
     // An authenticated directory event queues a DirectorySync.
-    let before = runtime.list_runs(&tenant, &integration, 50).await.unwrap().len();
+    let before = runtime
+        .list_runs(&tenant, &integration, 50)
+        .await
+        .unwrap()
+        .len();
     let accepted = runtime
         .receive_webhook(
             &endpoint_id,
@@ -129,7 +138,16 @@ async fn event_hooks(backend: TestDb) {
         )
         .await
         .unwrap();
-    assert!(matches!(accepted, WebhookAck::Accepted { duplicate: false, .. }), "{accepted:?}");
+    assert!(
+        matches!(
+            accepted,
+            WebhookAck::Accepted {
+                duplicate: false,
+                ..
+            }
+        ),
+        "{accepted:?}"
+    );
     let duplicate = runtime
         .receive_webhook(
             &endpoint_id,
@@ -137,23 +155,41 @@ async fn event_hooks(backend: TestDb) {
         )
         .await
         .unwrap();
-    assert!(matches!(duplicate, WebhookAck::Accepted { duplicate: true, .. }), "{duplicate:?}");
+    assert!(
+        matches!(
+            duplicate,
+            WebhookAck::Accepted {
+                duplicate: true,
+                ..
+            }
+        ),
+        "{duplicate:?}"
+    );
 
     let mut synced = false;
     for _ in 0..200 {
         let runs = runtime.list_runs(&tenant, &integration, 50).await.unwrap();
         if runs.len() > before
-            && runs.iter().any(|run| run.run_type == "webhook" && run.status == RunStatus::Succeeded)
+            && runs
+                .iter()
+                .any(|run| run.run_type == "webhook" && run.status == RunStatus::Succeeded)
         {
             synced = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(synced, "the event hook queued no DirectorySync that succeeded");
+    assert!(
+        synced,
+        "the event hook queued no DirectorySync that succeeded"
+    );
 
     // An event that does not touch the directory is acknowledged and queues nothing.
-    let runs_now = runtime.list_runs(&tenant, &integration, 50).await.unwrap().len();
+    let runs_now = runtime
+        .list_runs(&tenant, &integration, 50)
+        .await
+        .unwrap()
+        .len();
     let session = user_event_delivery("evt-2", "user.session.start", "00u0", "u0@acme.example");
     runtime
         .receive_webhook(
@@ -164,7 +200,11 @@ async fn event_hooks(backend: TestDb) {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        runtime.list_runs(&tenant, &integration, 50).await.unwrap().len(),
+        runtime
+            .list_runs(&tenant, &integration, 50)
+            .await
+            .unwrap()
+            .len(),
         runs_now
     );
     let _ = stop.send(());

@@ -56,14 +56,22 @@ pub fn demo_deliveries(secret: &str) -> Vec<DemoDelivery> {
     let delivery = |id: &str, event_type: &str| DemoDelivery {
         method: "POST",
         headers: vec![auth.clone()],
-        body: Some(user_event_delivery(id, event_type, "00u0000000000000003", "user3@acme.example")),
+        body: Some(user_event_delivery(
+            id,
+            event_type,
+            "00u0000000000000003",
+            "user3@acme.example",
+        )),
     };
     vec![
         DemoDelivery {
             method: "GET",
             headers: vec![
                 auth.clone(),
-                ("x-okta-verification-challenge".to_owned(), "demo-challenge".to_owned()),
+                (
+                    "x-okta-verification-challenge".to_owned(),
+                    "demo-challenge".to_owned(),
+                ),
             ],
             body: None,
         },

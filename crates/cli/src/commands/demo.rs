@@ -157,10 +157,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     let mut summary = Summary::default();
     let mut runs: Vec<(String, String, String)> = Vec::new();
+    let mut webhook_endpoints: Vec<(String, Vec<Value>)> = Vec::new();
     for connection in &fakes.connections {
         progress.set_message(format!("connecting {}", connection.definition));
-        let integration = connect(&client, connection).await?;
+        let (integration, endpoints) = connect(&client, connection).await?;
         let id = integration["id"].as_str().unwrap_or_default().to_owned();
+        if !endpoints.is_empty() {
+            progress.set_message(format!("delivering {} webhooks", connection.definition));
+            summary.accepted += deliver_webhooks(connection.definition, &endpoints).await?;
+            webhook_endpoints.push((id.clone(), endpoints));
+        }
         let catalog = client
             .call(
                 Method::GET,
@@ -208,6 +214,39 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             "durationMs": run["durationMs"],
             "counters": run["counters"],
         }));
+    }
+
+    progress.set_message("waiting for webhook deliveries");
+    for (integration, endpoints) in &webhook_endpoints {
+        summary.processed += processed_deliveries(&client, integration, endpoints).await?;
+    }
+    // Runs the webhooks queued (a directory change asks for a sync) finish too.
+    for (integration, _) in &webhook_endpoints {
+        let queued = client
+            .call(
+                Method::GET,
+                &format!("/v1/runs?integrationId={integration}&limit=500"),
+                None,
+            )
+            .await?;
+        for run in queued["items"].as_array().into_iter().flatten() {
+            if run["runType"] != "webhook" {
+                continue;
+            }
+            let id = run["id"].as_str().unwrap_or_default();
+            let finished = wait_for_run(&client, id).await?;
+            match finished["status"].as_str() {
+                Some("succeeded") => summary.succeeded += 1,
+                _ => summary.failed += 1,
+            }
+            durations.push(json!({
+                "definition": "webhook",
+                "operation": finished["operation"],
+                "status": finished["status"],
+                "durationMs": finished["durationMs"],
+                "counters": finished["counters"],
+            }));
+        }
     }
 
     progress.set_message("reading what was ingested");
@@ -267,8 +306,12 @@ async fn open_runtime_with(
 }
 
 /// Creates the integration and connects it: typed credentials through `/connect`, a redirect
-/// mode by following the authorization URL like a browser until the callback page.
-async fn connect(client: &Client, connection: &DemoConnection) -> anyhow::Result<Value> {
+/// mode by following the authorization URL like a browser until the callback page. Returns the
+/// integration and the webhook endpoints created (with their secrets, shown this once).
+async fn connect(
+    client: &Client,
+    connection: &DemoConnection,
+) -> anyhow::Result<(Value, Vec<Value>)> {
     let integration = client
         .call(
             Method::POST,
@@ -281,7 +324,7 @@ async fn connect(client: &Client, connection: &DemoConnection) -> anyhow::Result
         .await?;
     let id = integration["id"].as_str().unwrap_or_default().to_owned();
     if !connection.credentials.is_empty() {
-        client
+        let connected = client
             .call(
                 Method::POST,
                 &format!("/v1/integrations/{id}/connect"),
@@ -291,7 +334,11 @@ async fn connect(client: &Client, connection: &DemoConnection) -> anyhow::Result
                 })),
             )
             .await?;
-        return Ok(integration);
+        let endpoints = connected["webhookEndpoints"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        return Ok((integration, endpoints));
     }
     let started = client
         .call(
@@ -317,7 +364,100 @@ async fn connect(client: &Client, connection: &DemoConnection) -> anyhow::Result
             text.chars().take(300).collect::<String>()
         );
     }
-    Ok(integration)
+    // Endpoints of a redirect connection are created by the callback; their secrets are
+    // rotated here to be known (a real user copies them from the connect page).
+    let mut endpoints = Vec::new();
+    let listed = client
+        .call(
+            Method::GET,
+            &format!("/v1/integrations/{id}/webhook-endpoints"),
+            None,
+        )
+        .await?;
+    for endpoint in listed.as_array().into_iter().flatten() {
+        let endpoint_id = endpoint["id"].as_str().unwrap_or_default();
+        endpoints.push(
+            client
+                .call(
+                    Method::POST,
+                    &format!("/v1/integrations/{id}/webhook-endpoints/{endpoint_id}/rotate-secret"),
+                    None,
+                )
+                .await?,
+        );
+    }
+    Ok((integration, endpoints))
+}
+
+/// Sends the provider's webhook requests to each endpoint as the provider would, and counts the
+/// deliveries the server accepted.
+async fn deliver_webhooks(definition: &str, endpoints: &[Value]) -> anyhow::Result<u64> {
+    let http = reqwest::Client::new();
+    let mut accepted = 0;
+    for endpoint in endpoints {
+        let url = endpoint["url"].as_str().unwrap_or_default();
+        let secret = endpoint["secret"].as_str().unwrap_or_default();
+        let deliveries = match definition {
+            "okta" => tributary_testkit::okta_events::demo_deliveries(secret),
+            _ => Vec::new(),
+        };
+        for delivery in deliveries {
+            let method = Method::from_bytes(delivery.method.as_bytes())?;
+            let mut request = http.request(method, url);
+            for (name, value) in &delivery.headers {
+                request = request.header(name, value);
+            }
+            if let Some(body) = &delivery.body {
+                request = request.json(body);
+            }
+            let response = request.send().await?;
+            let status = response.status();
+            let answer: Value = response.json().await.unwrap_or(Value::Null);
+            if !status.is_success() {
+                bail!("the {definition} webhook endpoint refused a delivery ({status}): {answer}");
+            }
+            if answer.get("delivery").is_some() {
+                accepted += 1;
+            }
+        }
+    }
+    Ok(accepted)
+}
+
+/// Waits until every delivery of the endpoints is handled; returns how many were.
+async fn processed_deliveries(
+    client: &Client,
+    integration: &str,
+    endpoints: &[Value],
+) -> anyhow::Result<u64> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut done = 0;
+        let mut waiting = 0;
+        for endpoint in endpoints {
+            let endpoint_id = endpoint["id"].as_str().unwrap_or_default();
+            let deliveries = client
+                .call(
+                    Method::GET,
+                    &format!(
+                        "/v1/integrations/{integration}/webhook-endpoints/{endpoint_id}/deliveries"
+                    ),
+                    None,
+                )
+                .await?;
+            for delivery in deliveries.as_array().into_iter().flatten() {
+                match delivery["status"].as_str() {
+                    Some("done") => done += 1,
+                    Some("received") => waiting += 1,
+                    _ => {}
+                }
+            }
+        }
+        if waiting == 0 || Instant::now() > deadline {
+            return Ok(done);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn wait_for_run(client: &Client, run_id: &str) -> anyhow::Result<Value> {

@@ -107,7 +107,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             tenant,
             json,
         } => {
-            let runtime = open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
+            let runtime =
+                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let integrations = runtime.db().integrations().list(&tenant, None).await?;
             if json {
@@ -135,7 +136,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             name,
             json,
         } => {
-            let runtime = open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
+            let runtime =
+                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let input = json_object(&input, "--input")?;
             let integration = runtime
@@ -144,7 +146,10 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             if json {
                 output::json(&integration)?;
             } else {
-                println!("integration {} created (pending): {}", integration.name, integration.id);
+                println!(
+                    "integration {} created (pending): {}",
+                    integration.name, integration.id
+                );
             }
         }
         Command::Connect {
@@ -155,7 +160,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             credentials,
             json,
         } => {
-            let runtime = open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
+            let runtime =
+                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let existing = runtime.integration(&tenant, &integration).await?;
             let credentials: BTreeMap<String, Value> =
@@ -193,7 +199,9 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
                 ConnectOutcome::Redirect(redirect) => {
                     if json {
-                        output::json(&json!({"outcome": "redirect", "authorizeUrl": redirect.url, "expiresAt": redirect.expires_at}))?;
+                        output::json(
+                            &json!({"outcome": "redirect", "authorizeUrl": redirect.url, "expiresAt": redirect.expires_at}),
+                        )?;
                     } else {
                         println!("open this URL to finish connecting:\n  {}", redirect.url);
                     }
@@ -208,7 +216,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             config,
             json,
         } => {
-            let runtime = open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
+            let runtime =
+                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let run = runtime
                 .queue_run(RunRequest {
@@ -237,16 +246,13 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 ProgressBar::new_spinner()
             };
             progress.set_style(
-                ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("a valid template"),
+                ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                    .expect("a valid template"),
             );
             progress.enable_steady_tick(Duration::from_millis(100));
             let finished = loop {
                 let current = runtime.run_details(&tenant, &run.id).await?.run;
-                progress.set_message(format!(
-                    "{} {}",
-                    current.status.as_str(),
-                    current.counters
-                ));
+                progress.set_message(format!("{} {}", current.status.as_str(), current.counters));
                 if !matches!(current.status, RunStatus::Pending | RunStatus::Running) {
                     break current;
                 }
@@ -279,7 +285,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             integration,
             json,
         } => {
-            let runtime = open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
+            let runtime =
+                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let report = runtime.delete_integration(&tenant, &integration).await?;
             if json {

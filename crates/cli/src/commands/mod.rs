@@ -9,6 +9,6 @@ pub mod keys;
 pub mod mappings;
 pub mod runs;
 pub mod serve;
-pub mod tenants;
 mod storage;
+pub mod tenants;
 pub mod webhooks;

@@ -76,10 +76,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             let db = storage.open_db().await?;
             let tenant = resolve_tenant(&db, &tenant).await?;
-            let (record, token) = db
-                .tenants()
-                .issue_token(Some(&tenant), &name, None)
-                .await?;
+            let (record, token) = db.tenants().issue_token(Some(&tenant), &name, None).await?;
             let token = String::from_utf8_lossy(token.expose()).into_owned();
             if json {
                 output::json(&json!({"token": token, "record": record}))?;

@@ -57,7 +57,8 @@ fn resolve(request: &tributary_core::InboundWebhook) -> Result<ResolvedEvent, Ve
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let is_delivery = payload.get("eventType").and_then(Value::as_str) == Some("com.okta.event_hook");
+    let is_delivery =
+        payload.get("eventType").and_then(Value::as_str) == Some("com.okta.event_hook");
     Ok(ResolvedEvent {
         name: is_delivery.then(|| OktaEventHookDelivery::NAME.to_owned()),
         delivery_id: payload
