@@ -1,0 +1,43 @@
+//! `tributary demo --json`: the main job, end to end, as a user runs it.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+#[test]
+fn the_demo_connects_every_provider_syncs_and_reports_what_it_ingested() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(["demo", "--json"])
+        .env_remove("TRIBUTARY_CONFIG")
+        .env_remove("TRIBUTARY_DATABASE_URL")
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the demo failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+
+    let integrations = summary["integrations"].as_array().unwrap();
+    let definitions: Vec<&str> = integrations
+        .iter()
+        .map(|i| i["definition"].as_str().unwrap())
+        .collect();
+    for expected in ["cloudflare"] {
+        assert!(definitions.contains(&expected), "{expected} missing: {summary}");
+    }
+    assert!(
+        integrations.iter().all(|i| i["status"] == "connected"),
+        "{summary}"
+    );
+    assert!(summary["records"]["DirectoryAccount"].as_u64().unwrap() > 0);
+    assert_eq!(summary["runs"]["failed"], 0, "{summary}");
+    assert!(summary["runs"]["succeeded"].as_u64().unwrap() >= integrations.len() as u64);
+    assert_eq!(
+        summary["webhooks"]["accepted"], summary["webhooks"]["processed"],
+        "{summary}"
+    );
+    assert!(summary["elapsedMs"].as_u64().unwrap() < 60_000);
+}
