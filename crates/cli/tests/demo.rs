@@ -25,8 +25,11 @@ fn the_demo_connects_every_provider_syncs_and_reports_what_it_ingested() {
         .iter()
         .map(|i| i["definition"].as_str().unwrap())
         .collect();
-    for expected in ["cloudflare"] {
-        assert!(definitions.contains(&expected), "{expected} missing: {summary}");
+    for expected in ["okta", "cloudflare"] {
+        assert!(
+            definitions.contains(&expected),
+            "{expected} missing: {summary}"
+        );
     }
     assert!(
         integrations.iter().all(|i| i["status"] == "connected"),
@@ -35,6 +38,13 @@ fn the_demo_connects_every_provider_syncs_and_reports_what_it_ingested() {
     assert!(summary["records"]["DirectoryAccount"].as_u64().unwrap() > 0);
     assert_eq!(summary["runs"]["failed"], 0, "{summary}");
     assert!(summary["runs"]["succeeded"].as_u64().unwrap() >= integrations.len() as u64);
+    assert!(summary["records"]["DirectoryGroup"].as_u64().unwrap() > 0);
+    assert!(summary["records"]["DirectoryMembership"].as_u64().unwrap() > 0);
+    // Okta's event hook deliveries: every accepted one handled.
+    assert!(
+        summary["webhooks"]["accepted"].as_u64().unwrap() >= 3,
+        "{summary}"
+    );
     assert_eq!(
         summary["webhooks"]["accepted"], summary["webhooks"]["processed"],
         "{summary}"

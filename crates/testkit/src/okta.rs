@@ -172,6 +172,22 @@ impl FakeOkta {
         self.server.base_url()
     }
 
+    /// What the demo connects with: the org's API token.
+    pub fn demo_connection(&self) -> crate::demo::DemoConnection {
+        let token = lock(&self.state).token.clone();
+        crate::demo::DemoConnection {
+            definition: "okta",
+            operator_config: serde_json::json!({"allowLoopbackOrgUrls": true}),
+            connection: "OktaApiToken".into(),
+            user_input: serde_json::json!({"orgUrl": self.org_url()}),
+            credentials: [(
+                "OktaApiToken".to_owned(),
+                serde_json::json!({"apiToken": token}),
+            )]
+            .into(),
+        }
+    }
+
     /// Accepts a new token from now on; the old one answers 401 (a revoked or rotated token).
     pub fn rotate_token(&self, token: &str) {
         lock(&self.state).token = token.to_owned();

@@ -32,15 +32,21 @@ pub struct DemoArgs {
 
 /// The fakes, kept running for the whole demo.
 struct Fakes {
+    _okta: tributary_testkit::okta::FakeOkta,
     _cloudflare: tributary_testkit::cloudflare::FakeCloudflare,
     connections: Vec<DemoConnection>,
 }
 
 async fn start_fakes() -> anyhow::Result<Fakes> {
-    use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare};
+    use tributary_testkit::{
+        cloudflare::{CloudflareAccount, FakeCloudflare},
+        okta::{FakeOkta, OktaOrg},
+    };
+    let okta = FakeOkta::start(OktaOrg::sample(250, 12), "00demo-okta-api-token").await?;
     let cloudflare = FakeCloudflare::start(CloudflareAccount::sample(120)).await?;
-    let connections = vec![cloudflare.demo_connection()];
+    let connections = vec![okta.demo_connection(), cloudflare.demo_connection()];
     Ok(Fakes {
+        _okta: okta,
         _cloudflare: cloudflare,
         connections,
     })
