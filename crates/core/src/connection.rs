@@ -127,6 +127,9 @@ where
     Arc::new(move |input| Box::pin(f(input)))
 }
 
+/// A credential refresh: the stored credential in, the renewed credential out.
+pub type RefreshFn = AsyncFn<RefreshRequest, Value>;
+
 /// How a connection acquires its credential through the browser (OAuth) or an app install.
 #[derive(Clone)]
 pub struct AuthRegistration {
@@ -135,7 +138,7 @@ pub struct AuthRegistration {
     pub start: AsyncFn<AuthStartRequest, AuthStartResult>,
     pub complete: AsyncFn<AuthCompleteRequest, AuthCompleteResult>,
     /// Refreshes an expiring credential (OAuth refresh token, app installation token).
-    pub refresh: Option<AsyncFn<RefreshRequest, Value>>,
+    pub refresh: Option<RefreshFn>,
 }
 
 impl AuthRegistration {
@@ -162,6 +165,18 @@ impl AuthRegistration {
         self.refresh = Some(erase(refresh));
         self
     }
+}
+
+/// Exchanges a typed credential for a short-lived token and renews it (an Okta service app's
+/// private key for an access token, a service account key). The setup flow runs the hook once
+/// on the credential a user typed, before the validation operation, and saves what it returns;
+/// the runtime runs it again whenever the saved `expires_at` falls within the refresh margin.
+/// The hook returns the whole credential: the typed fields and the fresh token.
+#[derive(Clone)]
+pub struct TokenRefreshRegistration {
+    /// The form slot whose credential is exchanged; it must belong to the connection.
+    pub credential_ref: &'static str,
+    pub refresh: RefreshFn,
 }
 
 /// Input to a disconnect hook.
@@ -248,6 +263,8 @@ pub struct ConnectionRegistration {
     pub validation_operation: Option<&'static str>,
     pub metadata: Option<MetadataResolver>,
     pub auth: Option<AuthRegistration>,
+    /// A typed credential exchanged for short-lived tokens (no browser flow).
+    pub token_refresh: Option<TokenRefreshRegistration>,
     pub disconnect: Option<DisconnectRegistration>,
 }
 
@@ -263,6 +280,7 @@ impl ConnectionRegistration {
             validation_operation: None,
             metadata: None,
             auth: None,
+            token_refresh: None,
             disconnect: None,
         }
     }
@@ -302,9 +320,39 @@ impl ConnectionRegistration {
         self
     }
 
+    /// Exchanges the typed credential of `credential_ref` for a token at connect time and again
+    /// before it expires (see [`TokenRefreshRegistration`]).
+    pub fn token_refresh<R, RF>(mut self, credential_ref: &'static str, refresh: R) -> Self
+    where
+        R: Fn(RefreshRequest) -> RF + Send + Sync + 'static,
+        RF: Future<Output = Result<Value, OperationError>> + Send + 'static,
+    {
+        self.token_refresh = Some(TokenRefreshRegistration {
+            credential_ref,
+            refresh: erase(refresh),
+        });
+        self
+    }
+
     pub fn disconnect(mut self, disconnect: DisconnectRegistration) -> Self {
         self.disconnect = Some(disconnect);
         self
+    }
+
+    /// The hook that renews `slot`'s credential: the auth flow's refresh for the slot it fills,
+    /// or the token refresh of a typed credential.
+    pub fn refresh_hook(&self, slot: &str) -> Option<&RefreshFn> {
+        let from_auth = self
+            .auth
+            .as_ref()
+            .filter(|auth| auth.credential_ref == slot)
+            .and_then(|auth| auth.refresh.as_ref());
+        from_auth.or_else(|| {
+            self.token_refresh
+                .as_ref()
+                .filter(|refresh| refresh.credential_ref == slot)
+                .map(|refresh| &refresh.refresh)
+        })
     }
 }
 
@@ -316,6 +364,10 @@ impl std::fmt::Debug for ConnectionRegistration {
             .field("client_refs", &self.client_refs)
             .field("validation_operation", &self.validation_operation)
             .field("auth", &self.auth.as_ref().map(|a| a.credential_ref))
+            .field(
+                "token_refresh",
+                &self.token_refresh.as_ref().map(|r| r.credential_ref),
+            )
             .field(
                 "disconnect",
                 &self.disconnect.as_ref().map(|d| d.credential_ref),

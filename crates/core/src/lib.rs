@@ -28,7 +28,8 @@ pub use client::{
 pub use connection::{
     AuthCompleteRequest, AuthCompleteResult, AuthRegistration, AuthStartRequest, AuthStartResult,
     CallbackParams, ConnectionRegistration, DisconnectRegistration, DisconnectRequest,
-    DisconnectResult, IntegrationMetadata, MetadataRequest, MetadataResolver, RefreshRequest,
+    DisconnectResult, IntegrationMetadata, MetadataRequest, MetadataResolver, RefreshFn,
+    RefreshRequest, TokenRefreshRegistration,
 };
 pub use context::{DetachedRun, IntegrationContext, LogLevel, OperationContext, RunHooks};
 pub use credentials::{CredentialBindings, CredentialRef, CredentialRegistration};

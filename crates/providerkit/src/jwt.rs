@@ -1,6 +1,7 @@
 //! RS256 JWT assertions: Google service-account assertions (with a `sub` for domain-wide
 //! delegation), GitHub App JWTs, and `private_key_jwt` client assertions (Okta, Entra).
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, jwk::Jwk};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,6 +34,49 @@ impl JwtSigner {
         Ok(Self { key, key_id: None })
     }
 
+    /// Reads a private RSA key in JWK form (what Okta's admin console generates for a service
+    /// app: `kty`, `n`, `e`, `d`, `p`, `q`, `dp`, `dq`, `qi`, and usually `kid`, which becomes the
+    /// signer's key id). A key that does not parse is a `Config` error that never quotes it.
+    pub fn from_rsa_jwk(jwk: &Secret) -> Result<Self, OperationError> {
+        let invalid = || {
+            OperationError::config(
+                "the private key is not a JSON Web Key of an RSA private key (kty RSA with n, e, d, p, q, dp, dq and qi)",
+            )
+        };
+        let value: Value = serde_json::from_str(jwk.expose()).map_err(|_| invalid())?;
+        if value.get("kty").and_then(Value::as_str) != Some("RSA") {
+            return Err(invalid());
+        }
+        let mut integers = Vec::with_capacity(8);
+        for name in ["n", "e", "d", "p", "q", "dp", "dq", "qi"] {
+            let encoded = value
+                .get(name)
+                .and_then(Value::as_str)
+                .ok_or_else(invalid)?;
+            let bytes = URL_SAFE_NO_PAD
+                .decode(encoded.trim_end_matches('='))
+                .map_err(|_| invalid())?;
+            integers.push(bytes);
+        }
+        let key = EncodingKey::from_rsa_der(&pkcs1_private_key_der(&integers));
+        let signer = Self { key, key_id: None };
+        // A key whose parts do not belong together fails here rather than at the provider.
+        signer.sign(&serde_json::json!({})).map_err(|_| invalid())?;
+        Ok(match value.get("kid").and_then(Value::as_str) {
+            Some(kid) if !kid.is_empty() => signer.with_key_id(kid),
+            _ => signer,
+        })
+    }
+
+    /// A private key as a user pastes it: PEM (`-----BEGIN ...`) or a JWK (`{...}`).
+    pub fn from_pasted_rsa_key(key: &Secret) -> Result<Self, OperationError> {
+        if key.expose().trim_start().starts_with('{') {
+            Self::from_rsa_jwk(key)
+        } else {
+            Self::from_rsa_pem(key)
+        }
+    }
+
     /// Puts `kid` in the header of every JWT (the key id the provider knows the key by).
     pub fn with_key_id(mut self, key_id: impl Into<String>) -> Self {
         self.key_id = Some(key_id.into());
@@ -59,6 +103,47 @@ impl JwtSigner {
         jwk.common.key_id = self.key_id.clone();
         serde_json::to_value(jwk).map_err(|err| OperationError::internal(err.to_string()))
     }
+}
+
+/// DER of a PKCS#1 `RSAPrivateKey`: `SEQUENCE { version 0, n, e, d, p, q, dp, dq, qi }`, from the
+/// big-endian magnitudes of a JWK.
+fn pkcs1_private_key_der(integers: &[Vec<u8>]) -> Vec<u8> {
+    fn length(len: usize, out: &mut Vec<u8>) {
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes: Vec<u8> = len
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|b| *b == 0)
+                .collect();
+            out.push(0x80 | bytes.len() as u8);
+            out.extend(bytes);
+        }
+    }
+    fn integer(magnitude: &[u8], out: &mut Vec<u8>) {
+        let trimmed: &[u8] = match magnitude.iter().position(|b| *b != 0) {
+            Some(first) => &magnitude[first..],
+            None => &[0],
+        };
+        // A set high bit would read as negative: prefix a zero byte.
+        let pad = trimmed[0] & 0x80 != 0;
+        out.push(0x02);
+        length(trimmed.len() + usize::from(pad), out);
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(trimmed);
+    }
+    let mut body = Vec::new();
+    integer(&[0], &mut body);
+    for magnitude in integers {
+        integer(magnitude, &mut body);
+    }
+    let mut der = vec![0x30];
+    length(body.len(), &mut der);
+    der.extend(body);
+    der
 }
 
 /// The fields of a Google service-account JSON key that the assertion needs. `Debug` hides the

@@ -36,6 +36,7 @@ pub struct OAuthClient {
     authorize_url: Option<String>,
     token_url: String,
     scope_separator: &'static str,
+    tenant_credential: bool,
 }
 
 /// What goes into an authorization URL besides the client id.
@@ -92,6 +93,7 @@ impl OAuthClient {
             authorize_url: None,
             token_url: token_url.into(),
             scope_separator: " ",
+            tenant_credential: false,
         }
     }
 
@@ -102,6 +104,15 @@ impl OAuthClient {
 
     pub fn client_auth(mut self, auth: ClientAuth) -> Self {
         self.auth = auth;
+        self
+    }
+
+    /// The client is the tenant's own credential (an Okta service app, an app registration a
+    /// tenant pasted), not the operator's registration: the server refusing it (401
+    /// `invalid_client`) is then an `Auth` error, so a failed refresh asks the tenant to
+    /// connect again, instead of the `Config` error an operator's broken registration is.
+    pub fn tenant_credential(mut self) -> Self {
+        self.tenant_credential = true;
         self
     }
 
@@ -258,19 +269,28 @@ impl OAuthClient {
             }
             ClientAuth::None => form.push(("client_id", self.client_id.clone())),
         }
+        if self.tenant_credential {
+            request = request.accept_status(401);
+        }
         let response = request
             .header("accept", "application/json")
             .form(form.iter().map(|(k, v)| (*k, v.as_str())))
             .send()
             .await?;
+        let secrets: Vec<&str> = form
+            .iter()
+            .filter(|(k, _)| *k != "grant_type" && *k != "client_id" && *k != "scope")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if response.status() == StatusCode::UNAUTHORIZED {
+            // Only reached with `tenant_credential`: other clients fail in `send`.
+            let body: Value = response.json().unwrap_or(Value::Null);
+            let message = status_message(response.label(), response.status(), &body, &secrets);
+            return Err(OperationError::auth(message));
+        }
         let body: Value = response.json()?;
         // Some servers (GitHub's) answer errors with 200 and an `error` field.
         if body.get("access_token").is_none() && body.get("error").is_some() {
-            let secrets: Vec<&str> = form
-                .iter()
-                .filter(|(k, _)| *k != "grant_type" && *k != "client_id" && *k != "scope")
-                .map(|(_, v)| v.as_str())
-                .collect();
             let status = StatusCode::BAD_REQUEST;
             let kind = classify_status(status, response.headers(), &body);
             let message = status_message(response.label(), response.status(), &body, &secrets);

@@ -1,274 +1,559 @@
-//! The Okta definition against the fake Okta org on loopback, through the runtime's execution
-//! path and the real ingest pipeline on SQLite.
+//! The Okta definition against the fake Okta org on loopback, through the whole runtime (setup
+//! flow, token minting and refresh, queued runs, ingest) on SQLite and PostgreSQL, in both
+//! connection modes: an API token (`SSWS`) and a service app (client credentials with a
+//! `private_key_jwt` assertion).
 
-use std::sync::Arc;
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
 use serde_json::{Value, json};
-use tributary_cel::CelEngine;
-use tributary_core::{
-    CredentialBindings, ErrorKind, IngestPayloadSet, IntegrationContext, OperationOutput, Registry,
-    StableName,
-};
-use tributary_ingest::{Completeness, IngestContext, IngestOptions, Mapper, ingest_payload_sets};
+use tributary_core::ErrorKind;
 use tributary_providers::{
     CatalogConfig,
-    okta::{DirectorySync, HealthCheck, OktaApiToken},
+    okta::{OktaServiceApp, check_org_url},
     registry,
 };
-use tributary_runtime::{
-    client_pool::ClientPool,
-    execute::{Execution, Executor},
+use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig};
+use tributary_store::{
+    integrations::IntegrationStatus,
+    keystore::KeyRing,
+    records::{RecordQuery, StoredRecord, list_records},
+    runs::{Run, RunStatus},
+    testing::TestDb,
 };
-use tributary_testkit::okta::{FakeOkta, OktaOrg};
+use tributary_testkit::{
+    authorization::{CLIENT_PRIVATE_KEY_PEM, ClientApp},
+    okta::{FakeOkta, ORG_ID, OktaOrg, SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_JWK},
+};
 
 const TOKEN: &str = "00TestApiToken-abcdefghijklmnop";
+/// A line of the private key's base64 body: it must never show in an error.
+fn private_key_fragment() -> &'static str {
+    CLIENT_PRIVATE_KEY_PEM.lines().nth(3).unwrap()
+}
 
-fn test_registry() -> Registry {
-    let config = CatalogConfig {
-        definitions: [("okta".to_owned(), json!({"allowLoopbackOrgUrls": true}))].into(),
+struct Harness {
+    runtime: Runtime,
+    tenant: String,
+    fake: FakeOkta,
+    _backend: TestDb,
+}
+
+fn catalog_config(allow_loopback: bool) -> CatalogConfig {
+    CatalogConfig {
+        definitions: [(
+            "okta".to_owned(),
+            json!({ "allowLoopbackOrgUrls": allow_loopback }),
+        )]
+        .into(),
         public_url: None,
-    };
-    registry(&config).expect("the catalog is valid")
-}
-
-fn integration(org_url: &str, input: Value) -> IntegrationContext {
-    let mut user_input = json!({ "orgUrl": org_url });
-    user_input
-        .as_object_mut()
-        .unwrap()
-        .extend(input.as_object().cloned().unwrap_or_default());
-    IntegrationContext {
-        tenant_id: "tenant-1".into(),
-        integration_id: "integration-1".into(),
-        definition_id: "okta",
-        user_input,
-        metadata: Value::Null,
     }
 }
 
-fn token(value: &str) -> CredentialBindings {
-    CredentialBindings::new().with(OktaApiToken::NAME, json!({ "apiToken": value }))
-}
-
-async fn run(
-    executor: &Executor,
-    ctx: IntegrationContext,
-    operation: &str,
-    creds: CredentialBindings,
-    version: i64,
-) -> Result<OperationOutput, tributary_runtime::execute::ExecuteError> {
-    executor
-        .execute(Execution::detached(
-            ctx,
-            operation,
-            json!({}),
-            creds,
-            version,
-        ))
-        .await
-}
-
-fn sets(output: OperationOutput) -> Vec<IngestPayloadSet> {
-    match output {
-        OperationOutput::Ingest(sets) => sets,
-        other => panic!("expected ingest output, got {other:?}"),
-    }
-}
-
-fn count(sets: &[IngestPayloadSet], schema: &str) -> usize {
-    sets.iter()
-        .filter(|s| s.schema == schema)
-        .map(|s| s.envelopes.len())
-        .sum()
-}
-
-#[tokio::test]
-async fn health_check_reads_the_org_and_refuses_a_bad_token() {
-    let okta = FakeOkta::start(OktaOrg::sample(3, 1), TOKEN).await.unwrap();
-    let executor = Executor::new(test_registry(), Arc::new(ClientPool::default()));
-    let ctx = integration(&okta.org_url(), json!({}));
-    let out = run(&executor, ctx.clone(), HealthCheck::NAME, token(TOKEN), 1)
-        .await
-        .unwrap();
-    let OperationOutput::Raw(value) = out else {
-        panic!()
-    };
-    assert_eq!(value["login"], "admin@example.com");
-
-    let err = run(&executor, ctx, HealthCheck::NAME, token("revoked-token"), 2)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Auth);
-    let message = err.to_string();
-    assert!(!message.contains("revoked-token"), "{message}");
-    assert!(message.contains("401"), "{message}");
-}
-
-#[tokio::test]
-async fn org_urls_must_be_public_https_without_the_test_switch() {
-    let okta = FakeOkta::start(OktaOrg::sample(1, 1), TOKEN).await.unwrap();
-    let executor = Executor::new(
-        registry(&CatalogConfig::default()).unwrap(),
-        Arc::new(ClientPool::default()),
+async fn harness_with(backend: TestDb, org: OktaOrg, allow_loopback: bool) -> Harness {
+    tributary_providerkit::install_crypto_provider();
+    let fake = FakeOkta::start(org, TOKEN).await.unwrap();
+    let runtime = Runtime::new(
+        registry(&catalog_config(allow_loopback)).unwrap(),
+        backend.db.clone(),
+        KeyRing::generate(),
+        RuntimeConfig::new("http://127.0.0.1:9"),
     );
-    for org_url in [
-        okta.org_url(),
-        "https://10.0.0.8".into(),
-        "http://acme.okta.com".into(),
-    ] {
-        let err = run(
-            &executor,
-            integration(&org_url, json!({})),
-            HealthCheck::NAME,
-            token(TOKEN),
-            1,
+    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
+    Harness {
+        runtime,
+        tenant,
+        fake,
+        _backend: backend,
+    }
+}
+
+async fn harness(backend: TestDb, org: OktaOrg) -> Harness {
+    harness_with(backend, org, true).await
+}
+
+impl Harness {
+    fn request(&self, slot: &str, credential: Value, input: Value) -> ConnectRequest {
+        let mut user_input = json!({ "orgUrl": self.fake.org_url() });
+        if let (Value::Object(target), Value::Object(extra)) = (&mut user_input, input) {
+            target.extend(extra);
+        }
+        ConnectRequest {
+            tenant_id: self.tenant.clone(),
+            definition_id: "okta".into(),
+            user_input: Some(user_input),
+            connection: slot.into(),
+            credentials: BTreeMap::from([(slot.to_owned(), credential)]),
+            ..Default::default()
+        }
+    }
+
+    fn api_token(&self, token: &str) -> ConnectRequest {
+        self.request("OktaApiToken", json!({ "apiToken": token }), json!({}))
+    }
+
+    fn service_app(&self) -> ConnectRequest {
+        self.request(
+            "OktaServiceApp",
+            self.fake.service_app_credential(),
+            json!({}),
+        )
+    }
+
+    async fn connect(&self, request: ConnectRequest) -> String {
+        match self.runtime.connect(request).await.unwrap() {
+            ConnectOutcome::Connected(done) => done.integration.id,
+            ConnectOutcome::Redirect(_) => panic!("a form connection redirected"),
+        }
+    }
+
+    async fn health(&self, integration: &str) -> Value {
+        self.runtime
+            .run_inline(RunRequest {
+                tenant_id: self.tenant.clone(),
+                integration_id: integration.to_owned(),
+                operation: "HealthCheck".into(),
+                config: Value::Null,
+                workflow: None,
+            })
+            .await
+            .unwrap()
+            .output
+    }
+
+    /// Queues a sync and runs it to its end with a worker.
+    async fn sync(&self, integration: &str) -> Run {
+        let run = self
+            .runtime
+            .queue_run(RunRequest {
+                tenant_id: self.tenant.clone(),
+                integration_id: integration.to_owned(),
+                operation: "DirectorySync".into(),
+                config: Value::Null,
+                workflow: None,
+            })
+            .await
+            .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut config = tributary_store::jobs::WorkerConfig::new("operations");
+        config.poll_interval = Duration::from_millis(20);
+        let runtime = self.runtime.clone();
+        let worker = tokio::spawn(async move {
+            runtime
+                .run_worker(Some(config), async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let finished = loop {
+            let run = self
+                .runtime
+                .db()
+                .runs()
+                .get(&self.tenant, &run.id)
+                .await
+                .unwrap()
+                .unwrap();
+            if run.status.is_terminal() {
+                break run;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the sync did not end"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let _ = stop.send(());
+        worker.await.unwrap().unwrap();
+        finished
+    }
+
+    async fn records(&self, integration: &str, model: &str) -> Vec<StoredRecord> {
+        list_records(
+            self.runtime.db(),
+            &RecordQuery {
+                tenant_id: self.tenant.clone(),
+                integration_id: Some(integration.to_owned()),
+                model: Some(model.into()),
+                lookup_key: None,
+                include_deleted: true,
+                after: None,
+                limit: 2000,
+            },
         )
         .await
-        .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config, "{org_url}: {err}");
+        .unwrap()
     }
-    assert_eq!(
-        okta.request_count(),
-        0,
-        "nothing was sent to a refused host"
-    );
+
+    fn requests_to(&self, path: &str) -> Vec<String> {
+        self.fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.split('?').next() == Some(path))
+            .collect()
+    }
 }
 
 #[tokio::test]
-async fn a_multi_page_sync_emits_every_user_group_and_membership() {
-    let okta = FakeOkta::start(OktaOrg::sample(450, 3), TOKEN)
-        .await
-        .unwrap();
-    let executor = Executor::new(test_registry(), Arc::new(ClientPool::default()));
-    let out = run(
-        &executor,
-        integration(&okta.org_url(), json!({})),
-        DirectorySync::NAME,
-        token(TOKEN),
-        1,
-    )
-    .await
-    .unwrap();
-    let sets = sets(out);
-    assert_eq!(
-        count(&sets, "DirectoryAccount"),
-        450,
-        "deprovisioned users included"
-    );
-    assert_eq!(count(&sets, "DirectoryGroup"), 3);
-    assert_eq!(count(&sets, "DirectoryMembership"), 450);
-    // 3 user pages, 1 group page, 3 member listings of 150 each (one page each).
-    assert_eq!(okta.request_count(), 7);
+async fn an_api_token_connects_and_a_multi_page_sync_maps_users_groups_and_memberships() {
+    for backend in tributary_store::testing::backends("okta_sync").await {
+        let h = harness(backend, OktaOrg::sample(450, 3)).await;
+        let id = h.connect(h.api_token(TOKEN)).await;
+        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+        assert_eq!(integration.metadata["externalId"], ORG_ID);
+        assert_eq!(
+            integration.metadata["attributes"]["orgUrl"],
+            h.fake.org_url()
+        );
+
+        let health = h.health(&id).await;
+        assert_eq!(health["mode"], "apiToken");
+        assert_eq!(health["login"], "admin@example.com");
+
+        let run = h.sync(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert_eq!(run.counters["created"], 450 + 3 + 450);
+        assert_eq!(
+            h.requests_to("/api/v1/users").len(),
+            3,
+            "200 a page: {:?}",
+            h.fake.requests()
+        );
+        let accounts = h.records(&id, "DirectoryAccount").await;
+        assert_eq!(accounts.len(), 450, "deprovisioned users included");
+        let deprovisioned = accounts
+            .iter()
+            .find(|r| r.lookup_key.contains("00u00000000000000022"))
+            .unwrap();
+        assert_eq!(deprovisioned.fields["status"], "DELETED");
+        assert_eq!(h.records(&id, "DirectoryGroup").await.len(), 3);
+        assert_eq!(h.records(&id, "DirectoryMembership").await.len(), 450);
+    }
 }
 
 #[tokio::test]
 async fn a_search_narrows_users_and_their_memberships() {
-    let okta = FakeOkta::start(OktaOrg::sample(30, 2), TOKEN)
-        .await
-        .unwrap();
-    let executor = Executor::new(test_registry(), Arc::new(ClientPool::default()));
-    let input = json!({ "search": "profile.department eq \"Sales\"" });
-    let sets = sets(
-        run(
-            &executor,
-            integration(&okta.org_url(), input),
-            DirectorySync::NAME,
-            token(TOKEN),
-            1,
-        )
-        .await
-        .unwrap(),
-    );
-    assert_eq!(count(&sets, "DirectoryAccount"), 10);
-    assert_eq!(count(&sets, "DirectoryMembership"), 10);
+    for backend in tributary_store::testing::backends("okta_search").await {
+        let h = harness(backend, OktaOrg::sample(30, 2)).await;
+        let request = h.request(
+            "OktaApiToken",
+            json!({ "apiToken": TOKEN }),
+            json!({ "search": "profile.department eq \"Sales\"" }),
+        );
+        let id = h.connect(request).await;
+        let run = h.sync(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 10);
+        assert_eq!(h.records(&id, "DirectoryMembership").await.len(), 10);
+    }
 }
 
 #[tokio::test]
-async fn a_throttled_sync_waits_for_the_reset_and_completes() {
-    let okta = FakeOkta::start(OktaOrg::sample(250, 1), TOKEN)
-        .await
-        .unwrap();
-    let executor = Executor::new(test_registry(), Arc::new(ClientPool::default()));
-    okta.throttle_next(1);
-    let sets = sets(
-        run(
-            &executor,
-            integration(&okta.org_url(), json!({"syncGroups": false})),
-            DirectorySync::NAME,
-            token(TOKEN),
+async fn a_service_app_connects_with_a_signed_assertion_and_its_token_is_reminted_before_expiry() {
+    for backend in tributary_store::testing::backends("okta_service_app").await {
+        let h = harness(backend, OktaOrg::sample(250, 2)).await;
+        let auth = h.fake.authorization();
+        let id = h.connect(h.service_app()).await;
+        assert_eq!(auth.grants("client_credentials"), 1, "minted at connect");
+        let health = h.health(&id).await;
+        assert_eq!(health["mode"], "serviceApp");
+        assert_eq!(health["groupsReadable"], true);
+        assert_eq!(
+            auth.grants("client_credentials"),
             1,
-        )
-        .await
-        .unwrap(),
-    );
-    assert_eq!(count(&sets, "DirectoryAccount"), 250);
-    assert_eq!(okta.request_count(), 3, "one 429, then two pages");
+            "a token valid for an hour is reused"
+        );
+        let run = h.sync(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 250);
+        assert_eq!(h.records(&id, "DirectoryMembership").await.len(), 250);
+
+        // Tokens that live two minutes are inside the five-minute refresh margin: every use
+        // re-mints first, through the connection's refresh hook.
+        auth.set_token_lifetime(120);
+        let short_lived = h.connect(h.service_app()).await;
+        let before = auth.grants("client_credentials");
+        let run = h.sync(&short_lived).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert!(
+            auth.grants("client_credentials") > before,
+            "the expiring token was re-minted"
+        );
+        // An access token that expired at Okta is not used: the sync re-mints and succeeds.
+        auth.expire_access_tokens();
+        let run = h.sync(&short_lived).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+
+        // The JWK Okta generates carries its key id; no separate keyId is needed.
+        auth.set_token_lifetime(3600);
+        let by_jwk = h
+            .connect(h.request(
+                "OktaServiceApp",
+                json!({ "clientId": SERVICE_APP_CLIENT_ID, "privateKey": SERVICE_APP_PRIVATE_JWK }),
+                json!({}),
+            ))
+            .await;
+        assert_eq!(h.health(&by_jwk).await["mode"], "serviceApp");
+    }
 }
 
 #[tokio::test]
-async fn deletions_become_tombstones_on_the_next_complete_sync() {
-    let okta = FakeOkta::start(OktaOrg::sample(40, 2), TOKEN)
-        .await
-        .unwrap();
-    let registry = test_registry();
-    let executor = Executor::new(registry.clone(), Arc::new(ClientPool::default()));
-    let dir = tempfile::tempdir().unwrap();
-    let db = tributary_store::Db::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
-        .await
-        .unwrap();
-    let tenant = db.tenants().create("acme").await.unwrap();
-    let row = db
-        .integrations()
-        .create(&tenant.id, "okta", "Okta", &json!({}))
-        .await
-        .unwrap();
-    let definition = &registry.definition("okta").unwrap().definition;
-    let engine = CelEngine::default();
-    let contracts = &definition.operation_named("DirectorySync").unwrap().ingest;
-    let mapper = Mapper::new(&engine, "okta", &definition.mappings, contracts).unwrap();
-    let ingest_context = IngestContext {
-        tenant_id: tenant.id.clone(),
-        integration_id: row.id.clone(),
-        run_id: None,
-    };
-    let mut ctx = integration(&okta.org_url(), json!({}));
-    ctx.tenant_id = tenant.id.clone();
-    ctx.integration_id = row.id.clone();
+async fn the_two_modes_switch_on_one_integration() {
+    for backend in tributary_store::testing::backends("okta_switch").await {
+        let h = harness(backend, OktaOrg::sample(20, 1)).await;
+        let id = h.connect(h.api_token(TOKEN)).await;
+        let switch = ConnectRequest {
+            integration_id: Some(id.clone()),
+            ..h.service_app()
+        };
+        assert_eq!(h.connect(switch).await, id);
+        // The API token is revoked in Okta: the integration no longer depends on it.
+        h.fake.rotate_token("00NewApiToken-qrstuvwxyz012345");
+        assert_eq!(h.health(&id).await["mode"], "serviceApp");
+        let run = h.sync(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
 
-    let sync = || run(&executor, ctx.clone(), DirectorySync::NAME, token(TOKEN), 1);
-    let first = sets(sync().await.unwrap());
-    let report = ingest_payload_sets(
-        &db,
-        &mapper,
-        &ingest_context,
-        &first,
-        Completeness::Complete,
-        IngestOptions::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.counters.created, 40 + 2 + 40, "{report:?}");
-    assert_eq!(report.counters.failed, 0, "{report:?}");
+        let back = ConnectRequest {
+            integration_id: Some(id.clone()),
+            ..h.api_token("00NewApiToken-qrstuvwxyz012345")
+        };
+        assert_eq!(h.connect(back).await, id);
+        // The service app's tokens stop working: the API token carries on alone.
+        h.fake.authorization().revoke_all();
+        assert_eq!(h.health(&id).await["mode"], "apiToken");
+        let run = h.sync(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 20);
+    }
+}
 
-    let gone = "00u00000000000000007";
-    okta.remove_user(gone);
-    let second = sets(sync().await.unwrap());
-    let report = ingest_payload_sets(
-        &db,
-        &mapper,
-        &ingest_context,
-        &second,
-        Completeness::Complete,
-        IngestOptions::default(),
+#[tokio::test]
+async fn revoked_credentials_fail_with_a_clear_auth_error_that_never_shows_the_secret() {
+    for backend in tributary_store::testing::backends("okta_revoked").await {
+        let h = harness(backend, OktaOrg::sample(5, 1)).await;
+        let err = h
+            .runtime
+            .connect(h.api_token("00WrongToken-zzzzzzzzzzzzzz"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(err.to_string().contains("401"), "{err}");
+        assert!(!err.to_string().contains("00WrongToken"), "{err}");
+
+        // An API token revoked after connecting: the sync fails as an auth error.
+        let id = h.connect(h.api_token(TOKEN)).await;
+        h.fake.rotate_token("00RotatedToken-aaaaaaaaaaaaaaa");
+        let run = h.sync(&id).await;
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.error_kind.as_deref(), Some("auth"));
+        assert!(!run.error_message.unwrap().contains(TOKEN));
+        h.fake.rotate_token(TOKEN);
+
+        // A service app Okta does not know is refused at connect, without quoting the key.
+        let mut unknown = h.fake.service_app_credential();
+        unknown["clientId"] = json!("0oaUnknownApp000000001");
+        let err = h
+            .runtime
+            .connect(h.request("OktaServiceApp", unknown, json!({})))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(!err.to_string().contains(private_key_fragment()), "{err}");
+        // A key that is not a key is a config error naming the field.
+        let mut garbled = h.fake.service_app_credential();
+        garbled["privateKey"] = json!("-----BEGIN PRIVATE KEY-----\nnot-a-key\n");
+        let err = h
+            .runtime
+            .connect(h.request("OktaServiceApp", garbled, json!({})))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert!(err.to_string().contains("privateKey"), "{err}");
+        assert!(!err.to_string().contains("not-a-key"), "{err}");
+
+        // The app's public key is removed in Okta while its tokens are about to expire: the
+        // re-mint is refused, the integration needs to be connected again, the sync fails as
+        // an auth error, and nothing shows the key.
+        let auth = h.fake.authorization();
+        auth.set_token_lifetime(120);
+        let app = h.connect(h.service_app()).await;
+        auth.register_client(ClientApp {
+            client_id: SERVICE_APP_CLIENT_ID.into(),
+            ..ClientApp::default()
+        });
+        let run = h.sync(&app).await;
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.error_kind.as_deref(), Some("auth"));
+        let message = run.error_message.unwrap_or_default();
+        assert!(!message.contains(private_key_fragment()), "{message}");
+        let integration = h.runtime.integration(&h.tenant, &app).await.unwrap();
+        assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_sync_resumes_from_its_checkpoint_and_deletions_are_tombstoned() {
+    for backend in tributary_store::testing::backends("okta_throttle").await {
+        let h = harness(backend, OktaOrg::sample(450, 2)).await;
+        let id = h.connect(h.api_token(TOKEN)).await;
+        // Okta answers 429 with the window's reset two minutes away (no Retry-After): longer
+        // than the client waits, so the run ends partial and keeps its checkpoint.
+        h.fake.throttle_page("/api/v1/users", 2, 120);
+        let run = h.sync(&id).await;
+        assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
+        assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+        assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 200);
+
+        let resumed = h.sync(&id).await;
+        assert_eq!(
+            resumed.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            resumed.error_message
+        );
+        assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 450);
+        let users = h.requests_to("/api/v1/users");
+        // 1: page 1; 2: page 2 throttled; 3: page 2 again, from the checkpoint; 4: page 3.
+        assert_eq!(users.len(), 4, "{users:?}");
+        assert!(users[1].contains("after="), "{users:?}");
+        assert_eq!(
+            users[2], users[1],
+            "resumed at the throttled page: {users:?}"
+        );
+
+        let gone = "00u00000000000000007";
+        h.fake.remove_user(gone);
+        let full = h.sync(&id).await;
+        assert_eq!(full.status, RunStatus::Succeeded);
+        assert_eq!(
+            full.counters["tombstoned"], 2,
+            "the account and its membership: {:?}",
+            full.counters
+        );
+        let removed = h
+            .records(&id, "DirectoryAccount")
+            .await
+            .into_iter()
+            .find(|r| r.lookup_key.contains(gone))
+            .unwrap();
+        assert!(removed.deleted_at.is_some());
+    }
+}
+
+#[tokio::test]
+async fn a_short_rate_limit_reset_is_waited_out() {
+    for backend in tributary_store::testing::backends("okta_reset").await {
+        let h = harness(backend, OktaOrg::sample(250, 1)).await;
+        let id = h.connect(h.api_token(TOKEN)).await;
+        h.fake.throttle_page("/api/v1/users", 2, 2);
+        let started = Instant::now();
+        let run = h.sync(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "X-Rate-Limit-Reset was honoured"
+        );
+        assert_eq!(
+            h.requests_to("/api/v1/users").len(),
+            3,
+            "one 429, then retried"
+        );
+        assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 250);
+    }
+}
+
+#[test]
+fn org_urls_are_okta_domains_or_custom_domains_on_public_https() {
+    for (url, okta) in [
+        ("https://acme.okta.com", true),
+        ("https://acme.oktapreview.com/", true),
+        ("https://acme.okta-emea.com", true),
+        ("https://ACME.Okta.com", true),
+        ("https://login.acme.example", false),
+    ] {
+        let (_, host) = check_org_url(url, false).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(
+            host == tributary_providers::okta::OrgHost::Okta,
+            okta,
+            "{url}"
+        );
+    }
+    for (url, why) in [
+        ("http://acme.okta.com", "https"),
+        ("https://10.0.0.8", "public"),
+        ("https://169.254.169.254", "public"),
+        ("https://127.0.0.1:8443", "public"),
+        ("https://[::1]", "public"),
+        ("https://localhost", "public"),
+        ("https://okta.internal", "public"),
+        ("https://acme-admin.okta.com", "Admin Console"),
+        ("https://okta.com", "names no org"),
+        ("https://acme.okta.com/app/UserHome", "without the path"),
+        ("https://admin:pw@acme.okta.com", "password"),
+        ("acme.okta.com", "not valid"),
+    ] {
+        let err = check_org_url(url, false).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Config, "{url}");
+        assert!(err.message.starts_with("orgUrl:"), "{url}: {}", err.message);
+        assert!(err.message.contains(why), "{url}: {}", err.message);
+    }
+    // The operator's test switch admits loopback, and nothing else.
+    assert!(check_org_url("http://127.0.0.1:8080", true).is_ok());
+    assert!(check_org_url("https://10.0.0.8", true).is_err());
+}
+
+#[tokio::test]
+async fn refused_org_urls_get_no_request() {
+    for backend in tributary_store::testing::backends("okta_org_url").await {
+        // Without the test switch the fake's loopback URL is refused before any request.
+        let h = harness_with(backend, OktaOrg::sample(1, 1), false).await;
+        let err = h.runtime.connect(h.api_token(TOKEN)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert!(err.to_string().contains("orgUrl"), "{err}");
+        assert_eq!(h.fake.request_count(), 0);
+    }
+    for backend in tributary_store::testing::backends("okta_custom").await {
+        // A custom domain (the loopback fake, here) must serve Okta's org document naming an
+        // Okta-hosted org before a credential is sent to it.
+        let h = harness(backend, OktaOrg::sample(1, 1)).await;
+        for organization in [None, Some("https://evil.example.com")] {
+            h.fake.set_organization_url(organization);
+            let err = h.runtime.connect(h.api_token(TOKEN)).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+            assert!(err.to_string().contains("not an Okta domain"), "{err}");
+            let err = h.runtime.connect(h.service_app()).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        }
+        assert_eq!(h.fake.request_count(), 0, "no credential left the process");
+        assert_eq!(h.fake.authorization().grants("client_credentials"), 0);
+    }
+}
+
+#[test]
+fn the_service_app_slot_is_a_form_with_client_id_key_id_and_private_key() {
+    let registry = registry(&CatalogConfig::default()).unwrap();
+    let definition = registry.definition("okta").unwrap();
+    let schema = serde_json::to_value(
+        definition
+            .definition
+            .credentials
+            .iter()
+            .find(|c| c.slot == <OktaServiceApp as tributary_core::StableName>::NAME)
+            .and_then(|c| c.schema.clone())
+            .unwrap(),
     )
-    .await
     .unwrap();
-    assert_eq!(report.counters.unchanged, 39 + 2 + 39, "{report:?}");
-    assert_eq!(
-        report.counters.tombstoned, 2,
-        "the account and its membership: {report:?}"
-    );
-    db.close().await;
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(required, ["clientId", "privateKey"]);
+    assert!(schema["properties"]["keyId"].is_object());
 }
 
 fn fixture(name: &str) -> Value {
@@ -281,7 +566,7 @@ fn fixture(name: &str) -> Value {
 
 #[test]
 fn mapping_goldens() {
-    let registry = test_registry();
+    let registry = registry(&catalog_config(true)).unwrap();
     let mappings = &registry.definition("okta").unwrap().definition.mappings;
     for name in ["user_active", "user_deprovisioned", "user_staged_minimal"] {
         let snapshot =

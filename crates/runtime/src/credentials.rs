@@ -17,7 +17,7 @@ use std::{
 use serde_json::Value;
 use tracing::Instrument;
 use tributary_core::{
-    AuthRegistration, ConnectionRegistration, CredentialBindings, ErrorKind, RefreshRequest,
+    ConnectionRegistration, CredentialBindings, ErrorKind, RefreshFn, RefreshRequest,
     registry::RegisteredDefinition,
 };
 use tributary_store::{
@@ -85,7 +85,8 @@ fn decode(credential: &Credential) -> Result<Value, RuntimeError> {
 }
 
 impl Runtime {
-    /// Loads the connection's credentials, refreshing an expiring auth-managed one first.
+    /// Loads the connection's credentials, refreshing an expiring one first (an auth-managed
+    /// token, or the token a typed credential was exchanged for).
     pub(crate) async fn load_credentials(
         &self,
         definition: &RegisteredDefinition,
@@ -109,15 +110,12 @@ impl Runtime {
                 }
                 continue;
             };
-            let refreshable = connection
-                .auth
-                .as_ref()
-                .filter(|auth| auth.credential_ref == *slot && auth.refresh.is_some());
-            let (value, slot_version) = match refreshable {
-                Some(auth)
+            let (value, slot_version) = match connection.refresh_hook(slot) {
+                Some(refresh)
                     if expires_within(stored.expires_at, self.inner.config.refresh_margin) =>
                 {
-                    self.refresh(definition, integration, auth, stored).await?
+                    self.refresh(definition, integration, refresh, stored)
+                        .await?
                 }
                 _ => (decode(&stored)?, stored.version),
             };
@@ -131,7 +129,7 @@ impl Runtime {
         &self,
         definition: &RegisteredDefinition,
         integration: &Integration,
-        auth: &AuthRegistration,
+        refresh: &RefreshFn,
         seen: Credential,
     ) -> Result<(Value, i64), RuntimeError> {
         let span = tracing::info_span!(
@@ -141,7 +139,7 @@ impl Runtime {
             integration_id = %integration.id,
             slot = %seen.slot,
         );
-        self.refresh_locked(definition, integration, auth, seen)
+        self.refresh_locked(definition, integration, refresh, seen)
             .instrument(span)
             .await
     }
@@ -150,7 +148,7 @@ impl Runtime {
         &self,
         definition: &RegisteredDefinition,
         integration: &Integration,
-        auth: &AuthRegistration,
+        refresh: &RefreshFn,
         seen: Credential,
     ) -> Result<(Value, i64), RuntimeError> {
         let lock = self.inner.refresh_locks.get(&integration.id);
@@ -193,7 +191,6 @@ impl Runtime {
             return Ok((decode(&current)?, current.version));
         }
         let old = decode(&current)?;
-        let refresh = auth.refresh.as_ref().expect("checked by the caller");
         let answer = refresh(RefreshRequest {
             integration: integration_context(definition, integration),
             credential: old.clone(),

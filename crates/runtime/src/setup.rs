@@ -17,8 +17,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tracing::Instrument;
 use tributary_core::{
-    ConnectionRegistration, CredentialBindings, MetadataRequest, Secret, WebhookRoute,
-    registry::RegisteredDefinition,
+    ConnectionRegistration, CredentialBindings, MetadataRequest, RefreshRequest, Secret,
+    WebhookRoute, registry::RegisteredDefinition,
 };
 use tributary_store::{
     SecretBytes, StoreError,
@@ -355,6 +355,21 @@ impl Runtime {
                     )
                 })?;
             }
+        }
+        // A typed credential the connection exchanges for a short-lived token (a service app's
+        // key) is exchanged now: the validation operation needs the token, and the saved
+        // credential carries its expiry so the runtime renews it in time.
+        let mut credentials = credentials;
+        if let Some(exchange) = &connection.token_refresh
+            && let Some(typed) = credentials.raw(exchange.credential_ref).cloned()
+        {
+            let minted = (exchange.refresh)(RefreshRequest {
+                integration: integration_context(definition, &integration),
+                credential: typed,
+            })
+            .await
+            .map_err(|e| RuntimeError::setup(SetupStep::ValidateCredential, e))?;
+            credentials.insert(exchange.credential_ref, minted);
         }
         // Participating slots the request left out keep their stored values (a reconnect that
         // replaces only the token of a mode with several slots).

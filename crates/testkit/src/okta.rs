@@ -1,6 +1,14 @@
 //! A fake Okta org: the Users and Groups APIs as Okta documents them.
 //!
-//! - `Authorization: SSWS <token>`; anything else answers 401 with Okta's `E0000011` error body.
+//! - `Authorization: SSWS <token>` (an API token), or `Authorization: Bearer <access token>` from
+//!   the org authorization server mounted at `/oauth2/v1/token` (the shared [`FakeAuthorization`]:
+//!   a service app authenticates with a `private_key_jwt` client assertion and gets a token for
+//!   the client credentials grant). Anything else answers 401 with Okta's `E0000011` body; a bearer
+//!   token also gets the `WWW-Authenticate: Bearer ... error="invalid_token"` header. A bearer
+//!   token without the endpoint's scope (`okta.users.read`, `okta.groups.read`) answers 403
+//!   `E0000006` with `error="insufficient_scope"`, and `/users/me` has no user to return for it.
+//! - `GET /.well-known/okta-organization` (no credentials): the org id and its Okta URL, which is
+//!   how a custom domain is recognised as an Okta org.
 //! - `GET /api/v1/users/me`, `GET /api/v1/users`, `GET /api/v1/groups`,
 //!   `GET /api/v1/groups/{id}/users`: pages of at most `limit` (default and maximum 200), ordered by
 //!   id, with `Link: <...>; rel="self"` and `<...?after=<last id>&limit=N>; rel="next"` headers.
@@ -8,7 +16,7 @@
 //!   `search=profile.<field> eq "<value>"`; without `search`, deprovisioned users are left out, as
 //!   Okta does.
 //! - `X-Rate-Limit-Limit`, `-Remaining` and `-Reset` (epoch seconds) on every response; throttled
-//!   requests answer 429 with `E0000047`.
+//!   requests answer 429 with `E0000047` and no `Retry-After` (Okta only sends the reset time).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -26,10 +34,28 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::FakeServer;
+use crate::{
+    FakeServer,
+    authorization::{
+        AuthorizationPaths, BearerRefusal, CLIENT_PRIVATE_KEY_PEM, CLIENT_PUBLIC_KEY_PEM,
+        ClientApp, FakeAuthorization,
+    },
+    demo::DemoConnection,
+};
 
 const MAX_LIMIT: usize = 200;
 const RATE_LIMIT: u32 = 600;
+
+/// The client id of the service app registered with the fake's authorization server; it signs
+/// its client assertions with [`CLIENT_PRIVATE_KEY_PEM`].
+pub const SERVICE_APP_CLIENT_ID: &str = "0oa1serviceapp0000001";
+/// The key id of the service app's public key, as Okta shows it under the app's public keys.
+pub const SERVICE_APP_KEY_ID: &str = "tributary-testkit-client";
+/// The service app's private key as the JWK Okta's admin console generates (same key as
+/// [`CLIENT_PRIVATE_KEY_PEM`], `kid` [`SERVICE_APP_KEY_ID`]).
+pub const SERVICE_APP_PRIVATE_JWK: &str = include_str!("../keys/client-rsa.jwk.json");
+/// The org id `/.well-known/okta-organization` reports.
+pub const ORG_ID: &str = "00o1fakeorg000000001";
 
 /// The data of a fake org.
 #[derive(Debug, Clone, Default)]
@@ -133,38 +159,73 @@ struct OktaState {
     token: String,
     base_url: String,
     throttle_next: u32,
-    requests: u64,
+    /// (path, 1-based page) -> seconds until the reset the 429 announces.
+    throttled_pages: BTreeMap<(String, usize), u64>,
+    /// What `/.well-known/okta-organization` names as the org's Okta URL; `None`: 404 (not an
+    /// Okta org).
+    organization_url: Option<String>,
+    requests: Vec<String>,
     remaining: u32,
     window_reset: u64,
+}
+
+#[derive(Clone)]
+struct Shared {
+    state: Arc<Mutex<OktaState>>,
+    auth: FakeAuthorization,
 }
 
 /// A running fake Okta org.
 pub struct FakeOkta {
     server: FakeServer,
     state: Arc<Mutex<OktaState>>,
+    auth: FakeAuthorization,
 }
 
 impl FakeOkta {
-    /// Starts an org serving `org`, accepting the API token `token`.
+    /// Starts an org serving `org`, accepting the API token `token` and the bearer tokens its
+    /// authorization server issues to the registered service app ([`SERVICE_APP_CLIENT_ID`]).
     pub async fn start(org: OktaOrg, token: &str) -> std::io::Result<Self> {
         let state = Arc::new(Mutex::new(OktaState {
             org,
             token: token.to_owned(),
             base_url: String::new(),
             throttle_next: 0,
-            requests: 0,
+            throttled_pages: BTreeMap::new(),
+            organization_url: Some("https://fake-acme.okta.com".into()),
+            requests: Vec::new(),
             remaining: RATE_LIMIT,
             window_reset: now() + 60,
         }));
+        let auth = FakeAuthorization::new();
+        auth.register_client(ClientApp::with_key(
+            SERVICE_APP_CLIENT_ID,
+            CLIENT_PUBLIC_KEY_PEM,
+        ));
+        let shared = Shared {
+            state: Arc::clone(&state),
+            auth: auth.clone(),
+        };
         let router = Router::new()
+            .route("/.well-known/okta-organization", get(organization))
             .route("/api/v1/users/me", get(me))
             .route("/api/v1/users", get(list_users))
             .route("/api/v1/groups", get(list_groups))
             .route("/api/v1/groups/{id}/users", get(list_members))
-            .with_state(Arc::clone(&state));
+            .with_state(shared)
+            .merge(auth.routes(&AuthorizationPaths {
+                authorize: "/oauth2/v1/authorize".into(),
+                token: "/oauth2/v1/token".into(),
+                jwks: "/oauth2/v1/keys".into(),
+            }));
         let server = FakeServer::start(router).await?;
         lock(&state).base_url = server.base_url();
-        Ok(Self { server, state })
+        auth.set_issuer(server.base_url());
+        Ok(Self {
+            server,
+            state,
+            auth,
+        })
     }
 
     /// The org URL (`http://127.0.0.1:<port>`).
@@ -172,20 +233,9 @@ impl FakeOkta {
         self.server.base_url()
     }
 
-    /// What the demo connects with: the org's API token.
-    pub fn demo_connection(&self) -> crate::demo::DemoConnection {
-        let token = lock(&self.state).token.clone();
-        crate::demo::DemoConnection {
-            definition: "okta",
-            operator_config: serde_json::json!({"allowLoopbackOrgUrls": true}),
-            connection: "OktaApiToken".into(),
-            user_input: serde_json::json!({"orgUrl": self.org_url()}),
-            credentials: [(
-                "OktaApiToken".to_owned(),
-                serde_json::json!({"apiToken": token}),
-            )]
-            .into(),
-        }
+    /// The org authorization server: expire or revoke tokens, change the service app.
+    pub fn authorization(&self) -> &FakeAuthorization {
+        &self.auth
     }
 
     /// Accepts a new token from now on; the old one answers 401 (a revoked or rotated token).
@@ -193,9 +243,23 @@ impl FakeOkta {
         lock(&self.state).token = token.to_owned();
     }
 
-    /// The next `n` API requests answer 429.
+    /// The next `n` API requests answer 429, with a reset one second away.
     pub fn throttle_next(&self, n: u32) {
         lock(&self.state).throttle_next = n;
+    }
+
+    /// The next request for page `page` (1-based) of the listing at `path` (`/api/v1/users`)
+    /// answers 429 with `X-Rate-Limit-Reset` `reset_in` seconds from now.
+    pub fn throttle_page(&self, path: &str, page: usize, reset_in: u64) {
+        lock(&self.state)
+            .throttled_pages
+            .insert((path.to_owned(), page), reset_in);
+    }
+
+    /// What `/.well-known/okta-organization` names as the org's Okta URL (`None`: the host is
+    /// not an Okta org and answers 404).
+    pub fn set_organization_url(&self, url: Option<&str>) {
+        lock(&self.state).organization_url = url.map(str::to_owned);
     }
 
     /// Removes a user and their memberships (a hard delete in Okta).
@@ -212,9 +276,37 @@ impl FakeOkta {
         change(&mut lock(&self.state).org)
     }
 
-    /// How many API requests were answered (including refused ones).
+    /// How many API requests were answered (including refused ones; not the token endpoint or
+    /// the well-known document).
     pub fn request_count(&self) -> u64 {
-        lock(&self.state).requests
+        lock(&self.state).requests.len() as u64
+    }
+
+    /// The API requests answered so far: path and query, in order.
+    pub fn requests(&self) -> Vec<String> {
+        lock(&self.state).requests.clone()
+    }
+
+    /// The demo's connection: the definition pointed at this fake (loopback allowed) in API
+    /// token mode.
+    pub fn demo_connection(&self) -> DemoConnection {
+        let token = lock(&self.state).token.clone();
+        DemoConnection {
+            definition: "okta",
+            operator_config: json!({ "allowLoopbackOrgUrls": true }),
+            connection: "OktaApiToken".into(),
+            user_input: json!({ "orgUrl": self.org_url() }),
+            credentials: [("OktaApiToken".to_owned(), json!({ "apiToken": token }))].into(),
+        }
+    }
+
+    /// What a tenant pastes for the service app mode (the `OktaServiceApp` credential).
+    pub fn service_app_credential(&self) -> Value {
+        json!({
+            "clientId": SERVICE_APP_CLIENT_ID,
+            "keyId": SERVICE_APP_KEY_ID,
+            "privateKey": CLIENT_PRIVATE_KEY_PEM,
+        })
     }
 
     pub async fn stop(self) {
@@ -247,19 +339,61 @@ fn okta_error(status: StatusCode, code: &str, summary: &str) -> Response {
         .into_response()
 }
 
-/// Authenticates, counts and rate-limits one request, returning the headers every response
-/// carries, or the refusal.
-fn admit(state: &Mutex<OktaState>, headers: &HeaderMap) -> Result<HeaderMap, Box<Response>> {
-    let mut state = lock(state);
-    state.requests += 1;
+/// The scope an OAuth token needs for an endpoint.
+#[derive(Clone, Copy)]
+enum Scope {
+    UsersRead,
+    GroupsRead,
+}
+
+impl Scope {
+    fn as_str(self) -> &'static str {
+        match self {
+            Scope::UsersRead => "okta.users.read",
+            Scope::GroupsRead => "okta.groups.read",
+        }
+    }
+}
+
+/// Who made a request.
+enum Caller {
+    ApiToken,
+    /// A service app's access token (no user behind it).
+    ServiceApp,
+}
+
+fn bearer_challenge(base_url: &str, error: &str, description: &str, scope: Scope) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "Bearer authorization_uri=\"{base_url}/oauth2/v1/authorize\", realm=\"IdP\", scope=\"{}\", error=\"{error}\", error_description=\"{description}\"",
+        scope.as_str()
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+}
+
+/// Authenticates, logs and rate-limits one request, returning the headers every response
+/// carries and who called, or the refusal.
+fn admit(
+    shared: &Shared,
+    headers: &HeaderMap,
+    request: String,
+    scope: Scope,
+    page: Option<(&str, usize)>,
+) -> Result<(HeaderMap, Caller), Box<Response>> {
+    let mut state = lock(&shared.state);
+    state.requests.push(request);
     let now = now();
     if now >= state.window_reset {
         state.window_reset = now + 60;
         state.remaining = RATE_LIMIT;
     }
     let mut out = HeaderMap::new();
-    let throttled = state.throttle_next > 0;
-    if throttled {
+    let page_reset =
+        page.and_then(|(path, number)| state.throttled_pages.remove(&(path.to_owned(), number)));
+    let throttled = state.throttle_next > 0 || page_reset.is_some();
+    if let Some(reset_in) = page_reset {
+        state.remaining = 0;
+        state.window_reset = now + reset_in;
+    } else if state.throttle_next > 0 {
         // The org's budget is spent: it refills at the next window, a second from now.
         state.throttle_next -= 1;
         state.remaining = 0;
@@ -271,30 +405,73 @@ fn admit(state: &Mutex<OktaState>, headers: &HeaderMap) -> Result<HeaderMap, Box
     out.insert("x-rate-limit-limit", HeaderValue::from(RATE_LIMIT));
     out.insert("x-rate-limit-remaining", HeaderValue::from(state.remaining));
     out.insert("x-rate-limit-reset", HeaderValue::from(reset));
-    let expected = format!("SSWS {}", state.token);
-    let authorized = headers
+    let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|given| given == expected);
-    if !authorized {
-        let mut response = okta_error(
+        .unwrap_or_default();
+    let refuse = |status: StatusCode, code: &str, summary: &str, challenge: Option<HeaderValue>| {
+        let mut response = okta_error(status, code, summary);
+        response.headers_mut().extend(out.clone());
+        if let Some(challenge) = challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        Box::new(response)
+    };
+    let caller = if given.strip_prefix("SSWS ") == Some(state.token.as_str()) {
+        Caller::ApiToken
+    } else if given.starts_with("Bearer ") {
+        match shared.auth.bearer(headers) {
+            Ok(grant) if grant.scope.split(' ').any(|s| s == scope.as_str()) => Caller::ServiceApp,
+            Ok(_) => {
+                let challenge = bearer_challenge(
+                    &state.base_url,
+                    "insufficient_scope",
+                    "The access token provided does not contain the required scopes.",
+                    scope,
+                );
+                return Err(refuse(
+                    StatusCode::FORBIDDEN,
+                    "E0000006",
+                    "You do not have permission to perform the requested action",
+                    Some(challenge),
+                ));
+            }
+            Err(refusal) => {
+                let description = match refusal {
+                    BearerRefusal::Expired => "The token is expired.",
+                    BearerRefusal::Missing | BearerRefusal::Unknown => {
+                        "The access token is invalid."
+                    }
+                };
+                let challenge =
+                    bearer_challenge(&state.base_url, "invalid_token", description, scope);
+                return Err(refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "E0000011",
+                    "Invalid token provided",
+                    Some(challenge),
+                ));
+            }
+        }
+    } else {
+        return Err(refuse(
             StatusCode::UNAUTHORIZED,
             "E0000011",
             "Invalid token provided",
-        );
-        response.headers_mut().extend(out);
-        return Err(Box::new(response));
-    }
+            None,
+        ));
+    };
     if throttled {
-        let mut response = okta_error(
+        return Err(refuse(
             StatusCode::TOO_MANY_REQUESTS,
             "E0000047",
             "API call exceeded rate limit due to too many requests.",
-        );
-        response.headers_mut().extend(out);
-        return Err(Box::new(response));
+            None,
+        ));
     }
-    Ok(out)
+    Ok((out, caller))
 }
 
 #[derive(Deserialize)]
@@ -342,6 +519,32 @@ fn page(
     (StatusCode::OK, headers, axum::Json(body)).into_response()
 }
 
+/// The 1-based number of the page a request asks for, from its cursor (Okta's cursors are ids).
+fn page_number(ids: &[String], params: &PageParams) -> usize {
+    let limit = params.limit.unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT);
+    let start = match &params.after {
+        Some(after) => ids.partition_point(|id| id.as_str() <= after.as_str()),
+        None => 0,
+    };
+    start / limit + 1
+}
+
+fn request_line(path: &str, params: &PageParams) -> String {
+    let mut line = path.to_owned();
+    let mut sep = '?';
+    for (name, value) in [
+        ("limit", params.limit.map(|l| l.to_string())),
+        ("after", params.after.clone()),
+        ("search", params.search.clone()),
+    ] {
+        if let Some(value) = value {
+            line.push_str(&format!("{sep}{name}={value}"));
+            sep = '&';
+        }
+    }
+    line
+}
+
 fn encode(value: &str) -> String {
     value
         .bytes()
@@ -372,11 +575,46 @@ fn matches_search(user: &Value, search: Option<&str>) -> Result<bool, ()> {
     Ok(actual == Some(value))
 }
 
-async fn me(State(state): State<Arc<Mutex<OktaState>>>, headers: HeaderMap) -> Response {
-    let out = match admit(&state, &headers) {
-        Ok(out) => out,
+async fn organization(State(shared): State<Shared>) -> Response {
+    let state = lock(&shared.state);
+    match &state.organization_url {
+        Some(url) => axum::Json(json!({
+            "id": ORG_ID,
+            "pipeline": "idx",
+            "_links": {
+                "organization": { "href": url },
+                "alternate": { "href": state.base_url }
+            },
+            "settings": { "analyticsCollectionEnabled": false, "bugReporterEnabled": true }
+        }))
+        .into_response(),
+        None => okta_error(
+            StatusCode::NOT_FOUND,
+            "E0000007",
+            "Not found: Resource not found: okta-organization",
+        ),
+    }
+}
+
+async fn me(State(shared): State<Shared>, headers: HeaderMap) -> Response {
+    let (out, caller) = match admit(
+        &shared,
+        &headers,
+        "/api/v1/users/me".into(),
+        Scope::UsersRead,
+        None,
+    ) {
+        Ok(admitted) => admitted,
         Err(refusal) => return *refusal,
     };
+    if let Caller::ServiceApp = caller {
+        // A client-credentials token acts for the app, not for a user.
+        return okta_error(
+            StatusCode::NOT_FOUND,
+            "E0000007",
+            "Not found: Resource not found: me (User)",
+        );
+    }
     let admin = json!({
         "id": "00uadmin000000000000",
         "status": "ACTIVE",
@@ -386,62 +624,90 @@ async fn me(State(state): State<Arc<Mutex<OktaState>>>, headers: HeaderMap) -> R
 }
 
 async fn list_users(
-    State(state): State<Arc<Mutex<OktaState>>>,
+    State(shared): State<Shared>,
     headers: HeaderMap,
     Query(params): Query<PageParams>,
 ) -> Response {
-    let out = match admit(&state, &headers) {
-        Ok(out) => out,
-        Err(refusal) => return *refusal,
-    };
-    let state = lock(&state);
+    let path = "/api/v1/users";
     let mut users = Vec::new();
-    for (id, user) in &state.org.users {
-        match matches_search(user, params.search.as_deref()) {
-            Ok(true) => users.push((id.clone(), user.clone())),
-            Ok(false) => {}
-            Err(()) => {
-                return okta_error(
-                    StatusCode::BAD_REQUEST,
-                    "E0000031",
-                    "Invalid search specified.",
-                );
+    {
+        let state = lock(&shared.state);
+        for (id, user) in &state.org.users {
+            match matches_search(user, params.search.as_deref()) {
+                Ok(true) => users.push((id.clone(), user.clone())),
+                Ok(false) => {}
+                Err(()) => {
+                    return okta_error(
+                        StatusCode::BAD_REQUEST,
+                        "E0000031",
+                        "Invalid search specified.",
+                    );
+                }
             }
         }
     }
-    page(&state.base_url, "/api/v1/users", &params, users, out)
+    let ids: Vec<String> = users.iter().map(|(id, _)| id.clone()).collect();
+    let number = page_number(&ids, &params);
+    let out = match admit(
+        &shared,
+        &headers,
+        request_line(path, &params),
+        Scope::UsersRead,
+        Some((path, number)),
+    ) {
+        Ok((out, _)) => out,
+        Err(refusal) => return *refusal,
+    };
+    let base_url = lock(&shared.state).base_url.clone();
+    page(&base_url, path, &params, users, out)
 }
 
 async fn list_groups(
-    State(state): State<Arc<Mutex<OktaState>>>,
+    State(shared): State<Shared>,
     headers: HeaderMap,
     Query(params): Query<PageParams>,
 ) -> Response {
-    let out = match admit(&state, &headers) {
-        Ok(out) => out,
-        Err(refusal) => return *refusal,
-    };
-    let state = lock(&state);
-    let groups = state
+    let path = "/api/v1/groups";
+    let groups: Vec<(String, Value)> = lock(&shared.state)
         .org
         .groups
         .iter()
         .map(|(id, g)| (id.clone(), g.clone()))
         .collect();
-    page(&state.base_url, "/api/v1/groups", &params, groups, out)
+    let ids: Vec<String> = groups.iter().map(|(id, _)| id.clone()).collect();
+    let number = page_number(&ids, &params);
+    let out = match admit(
+        &shared,
+        &headers,
+        request_line(path, &params),
+        Scope::GroupsRead,
+        Some((path, number)),
+    ) {
+        Ok((out, _)) => out,
+        Err(refusal) => return *refusal,
+    };
+    let base_url = lock(&shared.state).base_url.clone();
+    page(&base_url, path, &params, groups, out)
 }
 
 async fn list_members(
-    State(state): State<Arc<Mutex<OktaState>>>,
+    State(shared): State<Shared>,
     headers: HeaderMap,
     Path(group): Path<String>,
     Query(params): Query<PageParams>,
 ) -> Response {
-    let out = match admit(&state, &headers) {
-        Ok(out) => out,
+    let path = format!("/api/v1/groups/{group}/users");
+    let out = match admit(
+        &shared,
+        &headers,
+        request_line(&path, &params),
+        Scope::GroupsRead,
+        None,
+    ) {
+        Ok((out, _)) => out,
         Err(refusal) => return *refusal,
     };
-    let state = lock(&state);
+    let state = lock(&shared.state);
     let Some(members) = state.org.members.get(&group) else {
         return okta_error(
             StatusCode::NOT_FOUND,
@@ -453,6 +719,5 @@ async fn list_members(
         .iter()
         .filter_map(|id| state.org.users.get(id).map(|u| (id.clone(), u.clone())))
         .collect();
-    let path = format!("/api/v1/groups/{group}/users");
     page(&state.base_url, &path, &params, users, out)
 }

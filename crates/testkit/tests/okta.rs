@@ -135,3 +135,71 @@ async fn group_members_and_deletions() {
     .await;
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn a_service_app_token_reads_what_its_scopes_allow() {
+    use tributary_core::Secret;
+    use tributary_providerkit::{ClientAuth, HttpProfile, JwtSigner, OAuthClient, ProviderHttp};
+    use tributary_testkit::{
+        authorization::CLIENT_PRIVATE_KEY_PEM,
+        okta::{ORG_ID, SERVICE_APP_CLIENT_ID, SERVICE_APP_KEY_ID},
+    };
+
+    tributary_providerkit::install_crypto_provider();
+    let okta = FakeOkta::start(OktaOrg::sample(3, 1), TOKEN).await.unwrap();
+    let signer = JwtSigner::from_rsa_pem(&Secret::new(CLIENT_PRIVATE_KEY_PEM))
+        .unwrap()
+        .with_key_id(SERVICE_APP_KEY_ID);
+    let http = ProviderHttp::new(HttpProfile::new("okta-test")).unwrap();
+    let client = OAuthClient::new(
+        &http,
+        SERVICE_APP_CLIENT_ID,
+        format!("{}/oauth2/v1/token", okta.org_url()),
+    )
+    .client_auth(ClientAuth::PrivateKeyJwt(signer));
+    let users_only = client
+        .client_credentials(&["okta.users.read"])
+        .await
+        .unwrap();
+    let bearer = |path: &str, token: &str| {
+        reqwest::Client::new()
+            .get(format!("{}{path}", okta.org_url()))
+            .bearer_auth(token)
+            .send()
+    };
+    let token = users_only.access_token.expose();
+    assert_eq!(bearer("/api/v1/users", token).await.unwrap().status(), 200);
+    let groups = bearer("/api/v1/groups", token).await.unwrap();
+    assert_eq!(groups.status(), 403);
+    let challenge = groups.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(challenge.contains("insufficient_scope"), "{challenge}");
+    assert_eq!(
+        bearer("/api/v1/users/me", token).await.unwrap().status(),
+        404
+    );
+
+    okta.authorization().expire_access_tokens();
+    let expired = bearer("/api/v1/users", token).await.unwrap();
+    assert_eq!(expired.status(), 401);
+    assert!(
+        expired.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+
+    let document: Value = reqwest::get(format!("{}/.well-known/okta-organization", okta.org_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["id"], ORG_ID);
+    assert_eq!(
+        document["_links"]["organization"]["href"],
+        "https://fake-acme.okta.com"
+    );
+}

@@ -265,6 +265,24 @@ fn check_connections(def: &Definition, f: &mut Findings<'_>) {
                 Some(format!("slot `{}`", auth.credential_ref)),
             );
         }
+        if let Some(refresh) = &conn.token_refresh
+            && (!conn.credential_refs.contains(&refresh.credential_ref)
+                || conn
+                    .auth
+                    .as_ref()
+                    .is_some_and(|auth| auth.credential_ref == refresh.credential_ref))
+        {
+            // A token refresh renews a typed credential of its own connection; the slot an auth
+            // flow fills is renewed by that flow's refresh.
+            f.push(
+                item.clone(),
+                Rule::AuthCredentialNotInConnection,
+                Some(format!(
+                    "token refresh of slot `{}`",
+                    refresh.credential_ref
+                )),
+            );
+        }
         if let Some(disconnect) = &conn.disconnect
             && !conn.credential_refs.contains(&disconnect.credential_ref)
         {

@@ -1,5 +1,6 @@
 //! Okta: users, groups and group memberships from the Users and Groups APIs, with an API token
-//! (`SSWS`). `docs/providers/okta.md` is the user's guide.
+//! (`SSWS`) or an OAuth 2.0 service app (client credentials with a `private_key_jwt` assertion;
+//! the access token is re-minted before it expires). `docs/providers/okta.md` is the user's guide.
 
 mod client;
 mod event_hooks;
@@ -13,7 +14,7 @@ use tributary_core::{
     DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
 };
 
-pub use client::{OKTA_API, OktaApi};
+pub use client::{OKTA_API, OKTA_DOMAINS, OktaApi, OrgHost, SERVICE_APP_SCOPES, check_org_url};
 pub use operations::{DirectorySync, HealthCheck};
 
 use crate::CatalogConfig;
@@ -29,12 +30,30 @@ pub struct OktaApiToken {
     pub api_token: Secret,
 }
 
+/// An OAuth 2.0 service app (Applications > Create App Integration > API Services) that
+/// authenticates with a public/private key pair. Tributary signs a client assertion with the key
+/// and exchanges it for an access token with the client credentials grant; the token is renewed
+/// before it expires.
+#[derive(StableName, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OktaServiceApp {
+    /// The app's Client ID (General tab, Client Credentials), e.g. `0oa1b2c3d4e5f6g7h8i9`.
+    pub client_id: String,
+    /// The key id (`kid`) of the app's public key, shown under Public Keys. May be left empty
+    /// when the pasted key is a JWK that carries its `kid`.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// The private key of the app's key pair: the JWK Okta generated, or a PEM RSA private key.
+    pub private_key: Secret,
+}
+
 /// What a tenant enters when connecting Okta.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OktaUserInput {
     /// Your Okta org URL, e.g. `https://acme.okta.com` (an okta.com, oktapreview.com or
-    /// okta-emea.com org, or your custom domain).
+    /// okta-emea.com org, or your org's custom domain). Not the Admin Console URL
+    /// (`acme-admin.okta.com`).
     pub org_url: String,
     /// An Okta search expression selecting the users to sync, e.g.
     /// `profile.department eq "Engineering"`. Default: every user, deprovisioned ones included
@@ -64,6 +83,7 @@ pub struct OktaOperatorConfig {
 pub fn definition(config: &CatalogConfig) -> Definition {
     let operator: OktaOperatorConfig =
         serde_json::from_value(config.section(OKTA.as_str()).clone()).unwrap_or_default();
+    let allow_loopback = operator.allow_loopback_org_urls;
     let mut spec = DefinitionSpec::new(OKTA, "Okta");
     spec.family = "okta".into();
     spec.category = "identity".into();
@@ -81,20 +101,46 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             "Okta API token",
             "An API token of a read-only administrator.",
         ))
-        .client(client::registration(operator.allow_loopback_org_urls))
+        .credential(CredentialRegistration::form::<OktaServiceApp>(
+            "Okta service app",
+            "The client id and private key of an API Services app granted okta.users.read and okta.groups.read.",
+        ))
+        .client(client::registration(allow_loopback))
         .connection(
             ConnectionRegistration::new(OktaApiToken::NAME, "API token")
                 .description("Connect with an Okta API token (SSWS).")
                 .clients([OKTA_API.id()])
                 .validation_operation(HealthCheck::NAME)
-                .metadata(MetadataResolver::new(operations::resolve_metadata))
+                .metadata(MetadataResolver::new(move |request| {
+                    operations::resolve_metadata(request, allow_loopback)
+                }))
                 .disconnect(DisconnectRegistration::local_only(
                     OktaApiToken::NAME,
                     "Tributary forgets the token; revoke it in Okta under Security > API > Tokens.",
                 )),
         )
+        .connection(
+            ConnectionRegistration::new(OktaServiceApp::NAME, "Service app (OAuth 2.0)")
+                .description(
+                    "Connect with an Okta API Services app and its private key; access tokens are minted with the client credentials grant and renewed before they expire.",
+                )
+                .clients([OKTA_API.id()])
+                .validation_operation(HealthCheck::NAME)
+                .metadata(MetadataResolver::new(move |request| {
+                    operations::resolve_metadata(request, allow_loopback)
+                }))
+                .token_refresh(OktaServiceApp::NAME, move |request| {
+                    client::mint_service_app_token(request, allow_loopback)
+                })
+                .disconnect(DisconnectRegistration::local_only(
+                    OktaServiceApp::NAME,
+                    "Tributary forgets the key and its token; deactivate the app or remove its public key in Okta.",
+                )),
+        )
         .operation(
-            Operation::<HealthCheck>::new("Checks that the token can read the org")
+            Operation::<HealthCheck>::new(
+                "Checks that the credential can read the org's users (and groups, when synced)",
+            )
                 .client(OKTA_API)
                 .inline()
                 .raw(operations::health_check),

@@ -11,13 +11,18 @@ use tributary_core::{
 };
 use tributary_providerkit::{Checkpoint, Pagination, Paginator};
 
-use super::{OktaApi, OktaUserInput};
+use super::{
+    OktaApi,
+    client::{self, AuthMode},
+};
 
 const PAGE_SIZE: &str = "200";
 /// Every user, deprovisioned ones included, so deactivations reach the directory.
 const ALL_USERS: &str = "status pr";
 
-/// Reads the token's own user: proves the token works and can read the org.
+/// Proves the credential reads the org: an API token reads its own administrator; a service app
+/// (no user behind it) reads one user, and one group when groups are synced, so a missing scope
+/// shows at connect time rather than in the first sync.
 #[derive(StableName, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheck {}
@@ -33,26 +38,60 @@ pub async fn health_check(
     api: &OktaApi,
     _credentials: CredentialBindings,
 ) -> Result<Value, OperationError> {
-    let me: Value = api.http.get("/api/v1/users/me").send_json().await?;
-    Ok(json!({
-        "orgUrl": api.org_url,
-        "userId": me.get("id"),
-        "login": me.pointer("/profile/login"),
-    }))
+    match api.mode {
+        AuthMode::ApiToken => {
+            let me: Value = api.http.get("/api/v1/users/me").send_json().await?;
+            Ok(json!({
+                "orgUrl": api.org_url,
+                "mode": "apiToken",
+                "userId": me.get("id"),
+                "login": me.pointer("/profile/login"),
+            }))
+        }
+        AuthMode::ServiceApp => {
+            let users: Vec<Value> = api
+                .http
+                .get("/api/v1/users")
+                .query("limit", "1")
+                .send_json()
+                .await?;
+            let groups_readable = if api.input.sync_groups == Some(false) {
+                None
+            } else {
+                api.http
+                    .get("/api/v1/groups")
+                    .query("limit", "1")
+                    .send_json::<Vec<Value>>()
+                    .await?;
+                Some(true)
+            };
+            Ok(json!({
+                "orgUrl": api.org_url,
+                "mode": "serviceApp",
+                "usersReadable": true,
+                "groupsReadable": groups_readable,
+                "sampleUserId": users.first().and_then(|user| user.get("id")),
+            }))
+        }
+    }
 }
 
-/// The org URL identifies the external account; nothing secret goes into metadata.
+/// The org id (from Okta's org document) identifies the external account, the host names it;
+/// nothing secret goes into metadata. An org that does not answer the document is identified by
+/// its host.
 pub async fn resolve_metadata(
     request: MetadataRequest,
+    allow_loopback: bool,
 ) -> Result<Option<IntegrationMetadata>, OperationError> {
-    let input = OktaUserInput::deserialize(&request.integration.user_input)
-        .map_err(|err| OperationError::config(format!("invalid Okta settings: {err}")))?;
-    let org_url = input.org_url.trim().trim_end_matches('/').to_owned();
-    let host = org_url.split("://").nth(1).unwrap_or(&org_url).to_owned();
+    let input = client::user_input(&request.integration.user_input)?;
+    let (http, url) = client::org_client(&input, allow_loopback).await?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let org_url = url.as_str().trim_end_matches('/').to_owned();
+    let org_id = client::org_id(&http).await;
     Ok(Some(IntegrationMetadata {
-        external_id: host.clone(),
+        external_id: org_id.clone().unwrap_or_else(|| host.clone()),
         external_name: host,
-        attributes: json!({ "orgUrl": org_url }),
+        attributes: json!({ "orgUrl": org_url, "orgId": org_id }),
     }))
 }
 
