@@ -31,6 +31,9 @@ enum Command {
     /// Runs the server: webhook intake, the OAuth callback, health and metrics, a job worker
     /// and the reconcile scheduler, until SIGINT or SIGTERM.
     Serve(commands::serve::ServeArgs),
+    /// Provider packages: `providers new NAME` scaffolds one.
+    #[command(subcommand)]
+    Providers(commands::providers::Command),
     /// Operation runs: list, inspect with logs, cancel.
     #[command(subcommand)]
     Runs(commands::runs::Command),
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Init(args) => block_on(commands::init::run(args)),
         Command::Keys(command) => block_on(commands::keys::run(command)),
         Command::Mappings(command) => commands::mappings::run(command),
+        Command::Providers(command) => commands::providers::run(command),
         Command::Serve(args) => block_on(commands::serve::run(args)),
         Command::Runs(command) => block_on(commands::runs::run(command)),
         Command::Webhooks(command) => block_on(commands::webhooks::run(command)),
