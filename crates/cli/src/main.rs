@@ -40,6 +40,9 @@ enum Command {
     /// Runs the server: webhook intake, the OAuth callback, health and metrics, a job worker
     /// and the reconcile scheduler, until SIGINT or SIGTERM.
     Serve(commands::serve::ServeArgs),
+    /// Provider packages: `providers new NAME` scaffolds one.
+    #[command(subcommand)]
+    Providers(commands::providers::Command),
     /// Operation runs: list, inspect with logs, cancel.
     #[command(subcommand)]
     Runs(commands::runs::Command),
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Integrations(command) => block_on(commands::integrations::run(command)),
         Command::Tenants(command) => block_on(commands::tenants::run(command)),
         Command::Mappings(command) => commands::mappings::run(command),
+        Command::Providers(command) => commands::providers::run(command),
         Command::Serve(args) => block_on(commands::serve::run(args)),
         Command::Runs(command) => block_on(commands::runs::run(command)),
         Command::Webhooks(command) => block_on(commands::webhooks::run(command)),

@@ -7,6 +7,7 @@ pub mod init;
 pub mod integrations;
 pub mod keys;
 pub mod mappings;
+pub mod providers;
 pub mod runs;
 pub mod serve;
 mod storage;
