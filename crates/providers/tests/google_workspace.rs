@@ -21,6 +21,7 @@ use tributary_testkit::google_workspace::{FakeGoogleWorkspace, GoogleDirectory, 
 
 const OAUTH: &str = "GoogleWorkspaceOAuth";
 const SERVICE_ACCOUNT: &str = "GoogleWorkspaceServiceAccount";
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// A valid RSA key that the fake has never seen (as if the key had been deleted in Google Cloud).
 const UNKNOWN_KEY_PEM: &str =
     include_str!("../../providerkit/tests/fixtures/test_only_rsa_key_b.pem");
@@ -203,21 +204,30 @@ impl Harness {
         finished
     }
 
+    /// Every record of `model`, tombstones included, a thousand at a time.
     async fn records(&self, integration: &str, model: &str) -> Vec<StoredRecord> {
-        list_records(
-            self.runtime.db(),
-            &RecordQuery {
-                tenant_id: self.tenant.clone(),
-                integration_id: Some(integration.to_owned()),
-                model: Some(model.into()),
-                lookup_key: None,
-                include_deleted: true,
-                after: None,
-                limit: 5000,
-            },
-        )
-        .await
-        .unwrap()
+        let mut all: Vec<StoredRecord> = Vec::new();
+        loop {
+            let page = list_records(
+                self.runtime.db(),
+                &RecordQuery {
+                    tenant_id: self.tenant.clone(),
+                    integration_id: Some(integration.to_owned()),
+                    model: Some(model.into()),
+                    lookup_key: None,
+                    include_deleted: true,
+                    after: all.last().map(|record| record.id.clone()),
+                    limit: 1000,
+                },
+            )
+            .await
+            .unwrap();
+            let done = page.len() < 1000;
+            all.extend(page);
+            if done {
+                return all;
+            }
+        }
     }
 
     /// Memberships the fake holds between a group and one of its users.
@@ -330,7 +340,7 @@ async fn a_service_account_with_domain_wide_delegation_connects_as_the_admin_and
     for backend in tributary_store::testing::backends("gw_service_account").await {
         let h = harness(backend, GoogleDirectory::sample(12, 3)).await;
         let id = h.connect_service_account().await;
-        assert!(h.fake.auth().grants("urn:ietf:params:oauth:grant-type:jwt-bearer") >= 1);
+        assert!(h.fake.auth().grants(JWT_BEARER) >= 1);
         let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
         assert_eq!(integration.metadata["externalId"], h.fake.customer_id());
         assert_eq!(
@@ -350,17 +360,25 @@ async fn a_service_account_with_domain_wide_delegation_connects_as_the_admin_and
             h.expected_memberships()
         );
 
-        // The pooled client re-mints its token when Google stops accepting it.
-        let mints = h.fake.auth().grants("urn:ietf:params:oauth:grant-type:jwt-bearer");
+        // The pooled client keeps a fresh token...
+        let mints = || h.fake.auth().grants(JWT_BEARER);
+        let before = mints();
         h.runtime
             .run_inline(h.run_request(&id, "HealthCheck"))
             .await
             .unwrap();
-        assert_eq!(
-            h.fake.auth().grants("urn:ietf:params:oauth:grant-type:jwt-bearer"),
-            mints,
-            "a fresh token is reused"
-        );
+        assert_eq!(mints(), before, "a fresh token is reused");
+
+        // ...and mints a new one when it nears expiry, however long the client stays pooled.
+        h.fake.auth().set_token_lifetime(120);
+        let short_lived = h.connect_service_account().await;
+        h.fake.auth().expire_access_tokens();
+        let before = mints();
+        h.runtime
+            .run_inline(h.run_request(&short_lived, "HealthCheck"))
+            .await
+            .unwrap();
+        assert_eq!(mints(), before + 1, "a token expiring soon is re-minted");
     }
 }
 
