@@ -416,7 +416,10 @@ async fn bad_service_accounts_are_refused_with_clear_errors_that_hold_no_secret(
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
         let text = format!("{err} {err:?}");
-        assert!(!text.contains(UNKNOWN_KEY_PEM.lines().nth(1).unwrap()), "{text}");
+        assert!(
+            !text.contains(UNKNOWN_KEY_PEM.lines().nth(1).unwrap()),
+            "{text}"
+        );
 
         // A key file that is not one: a config error that does not quote it.
         let garbled = key.replace("BEGIN PRIVATE KEY", "BEGIN PRIVATE KY");
@@ -488,7 +491,10 @@ async fn expiring_tokens_are_refreshed_and_a_revoked_refresh_token_needs_reauth(
             .await
             .unwrap_err();
         assert!(matches!(err, RuntimeError::NeedsReauth(_)), "{err}");
-        assert!(!err.to_string().contains(after["refresh_token"].as_str().unwrap()));
+        assert!(
+            !err.to_string()
+                .contains(after["refresh_token"].as_str().unwrap())
+        );
         let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
         assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
     }
@@ -506,11 +512,19 @@ async fn a_throttled_sync_resumes_and_deletions_are_tombstoned_by_the_next_compl
         assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 500);
 
         let resumed = h.sync(&id).await;
-        assert_eq!(resumed.status, RunStatus::Succeeded, "{:?}", resumed.error_message);
+        assert_eq!(
+            resumed.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            resumed.error_message
+        );
         assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 520);
         let users = h.requests_to("/admin/directory/v1/users");
         // First run: page 1, page 2 (throttled); resumed: page 2, then ids only from the start.
-        assert!(users[2].contains("pageToken="), "resumed at page 2: {users:?}");
+        assert!(
+            users[2].contains("pageToken="),
+            "resumed at page 2: {users:?}"
+        );
         assert_eq!(
             h.records(&id, "DirectoryMembership").await.len(),
             h.expected_memberships(),
@@ -534,8 +548,17 @@ async fn a_throttled_sync_resumes_and_deletions_are_tombstoned_by_the_next_compl
             d.members.remove(&gone_group);
         });
         let full = h.sync(&id).await;
-        assert_eq!(full.status, RunStatus::Succeeded, "{:?}", full.error_message);
-        assert!(full.counters["tombstoned"].as_u64().unwrap() >= 2, "{:?}", full.counters);
+        assert_eq!(
+            full.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            full.error_message
+        );
+        assert!(
+            full.counters["tombstoned"].as_u64().unwrap() >= 2,
+            "{:?}",
+            full.counters
+        );
         let accounts = h.records(&id, "DirectoryAccount").await;
         assert_eq!(live(&accounts), 519);
         assert!(
@@ -598,9 +621,64 @@ fn mapping_goldens() {
         ),
     ] {
         for name in names {
-            let snapshot =
-                tributary_ingest::kit::snapshot(mappings, schema, "", &fixture(name));
+            let snapshot = tributary_ingest::kit::snapshot(mappings, schema, "", &fixture(name));
             insta::assert_json_snapshot!(format!("google_workspace_{name}"), snapshot);
         }
     }
+}
+
+#[tokio::test]
+async fn production_settings_refuse_loopback_urls_and_oauth_needs_a_client() {
+    tributary_providerkit::install_crypto_provider();
+    let backend = tributary_store::testing::sqlite().await;
+    let fake = FakeGoogleWorkspace::start(GoogleDirectory::sample(3, 1))
+        .await
+        .unwrap();
+    // The fake's URLs without the test switch, and no OAuth client.
+    let config = CatalogConfig {
+        definitions: [(
+            "google_workspace".to_owned(),
+            json!({"apiUrl": fake.api_url(), "tokenUrl": fake.token_url()}),
+        )]
+        .into(),
+        public_url: None,
+    };
+    let runtime = Runtime::new(
+        registry(&config).unwrap(),
+        backend.db.clone(),
+        KeyRing::generate(),
+        RuntimeConfig::new("http://127.0.0.1:9"),
+    );
+    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
+    let request = |connection: &str, credentials: BTreeMap<String, Value>| ConnectRequest {
+        tenant_id: tenant.clone(),
+        definition_id: "google_workspace".into(),
+        user_input: Some(json!({})),
+        connection: connection.into(),
+        credentials,
+        ..Default::default()
+    };
+    let err = runtime
+        .connect(request(
+            SERVICE_ACCOUNT,
+            BTreeMap::from([(
+                SERVICE_ACCOUNT.to_owned(),
+                json!({"serviceAccountKey": fake.service_account_key_json(), "adminEmail": fake.admin_email()}),
+            )]),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("apiUrl"), "{err}");
+    assert!(
+        fake.requests().is_empty(),
+        "nothing was sent to a loopback URL"
+    );
+
+    let err = runtime
+        .connect(request(OAUTH, BTreeMap::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("clientId"), "{err}");
 }

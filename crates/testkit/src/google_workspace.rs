@@ -46,8 +46,8 @@ use tokio::{
 use crate::{
     FakeServer,
     authorization::{
-        AuthorizationPaths, BearerRefusal, CLIENT_PRIVATE_KEY_PEM, CLIENT_PUBLIC_KEY_PEM, ClientApp,
-        FakeAuthorization,
+        AuthorizationPaths, BearerRefusal, CLIENT_PRIVATE_KEY_PEM, CLIENT_PUBLIC_KEY_PEM,
+        ClientApp, FakeAuthorization,
     },
     demo::DemoConnection,
 };
@@ -139,7 +139,12 @@ impl GoogleDirectory {
                         .insert(0, user_member(&admin, "OWNER"));
                 }
                 // User 0 is in group 0 already; as its owner.
-                if let Some(first) = directory.members.get_mut(&group_ids[0]).unwrap().first_mut() {
+                if let Some(first) = directory
+                    .members
+                    .get_mut(&group_ids[0])
+                    .unwrap()
+                    .first_mut()
+                {
                     first["role"] = json!("OWNER");
                 }
             }
@@ -216,7 +221,14 @@ fn etag(seed: &str) -> String {
 }
 
 const FIRST_NAMES: [&str; 8] = [
-    "Ada", "Grace", "Alan", "Katherine", "Edsger", "Barbara", "Linus", "Margaret",
+    "Ada",
+    "Grace",
+    "Alan",
+    "Katherine",
+    "Edsger",
+    "Barbara",
+    "Linus",
+    "Margaret",
 ];
 const LAST_NAMES: [&str; 8] = [
     "Lovelace", "Hopper", "Turing", "Johnson", "Dijkstra", "Liskov", "Torvalds", "Hamilton",
@@ -236,7 +248,11 @@ pub fn sample_user(i: usize, customer_id: &str, domain: &str) -> Value {
     let email = if i == 0 {
         format!("admin@{domain}")
     } else {
-        format!("{}.{}{i}@{domain}", given.to_lowercase(), family.to_lowercase())
+        format!(
+            "{}.{}{i}@{domain}",
+            given.to_lowercase(),
+            family.to_lowercase()
+        )
     };
     let (org_unit, department) = DEPARTMENTS[i % DEPARTMENTS.len()];
     let suspended = i % 7 == 6;
@@ -263,7 +279,7 @@ pub fn sample_user(i: usize, customer_id: &str, domain: &str) -> Value {
         "customerId": customer_id,
         "orgUnitPath": org_unit,
         "isMailboxSetup": true,
-        "isEnrolledIn2Sv": i % 3 == 0,
+        "isEnrolledIn2Sv": i.is_multiple_of(3),
         "isEnforcedIn2Sv": i == 0,
         "includeInGlobalAddressList": true,
     });
@@ -279,9 +295,10 @@ pub fn sample_user(i: usize, customer_id: &str, domain: &str) -> Value {
     if suspended {
         user["suspensionReason"] = json!("ADMIN");
     }
-    if i % 2 == 0 {
-        user["thumbnailPhotoUrl"] =
-            json!(format!("https://lh3.googleusercontent.com/a-/ALV-Uj{id}=s96-c"));
+    if i.is_multiple_of(2) {
+        user["thumbnailPhotoUrl"] = json!(format!(
+            "https://lh3.googleusercontent.com/a-/ALV-Uj{id}=s96-c"
+        ));
         user["thumbnailPhotoEtag"] = etag(&format!("photo-{i}")).into();
     }
     user
@@ -488,7 +505,10 @@ impl FakeGoogleWorkspace {
         };
         let mut stream = TcpStream::connect(addr).await.expect("the fake listens");
         let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.expect("request sent");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("request sent");
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).await.expect("answer read");
         let answer = String::from_utf8_lossy(&answer);
@@ -496,7 +516,10 @@ impl FakeGoogleWorkspace {
         let mut lines = head.lines();
         let status = lines.next().unwrap_or_default();
         assert!(
-            status.split(' ').nth(1).is_some_and(|code| code.starts_with('3')),
+            status
+                .split(' ')
+                .nth(1)
+                .is_some_and(|code| code.starts_with('3')),
             "the authorize request was not redirected: {answer}"
         );
         let location = lines
@@ -594,11 +617,14 @@ fn authorize(
     scopes: &[&str],
 ) -> Result<(), Response> {
     shared.control.lock().unwrap().requests.push(path);
-    let grant = shared.auth.bearer(headers).map_err(|refusal| match refusal {
-        BearerRefusal::Missing | BearerRefusal::Unknown | BearerRefusal::Expired => {
-            unauthenticated()
-        }
-    })?;
+    let grant = shared
+        .auth
+        .bearer(headers)
+        .map_err(|refusal| match refusal {
+            BearerRefusal::Missing | BearerRefusal::Unknown | BearerRefusal::Expired => {
+                unauthenticated()
+            }
+        })?;
     let granted: Vec<&str> = grant.scope.split(' ').collect();
     let allowed = scopes.iter().any(|scope| {
         let full = format!("{SCOPE_PREFIX}{scope}");
@@ -751,13 +777,7 @@ impl ListQuery {
 }
 
 /// One page of `items`: the list resource with `nextPageToken` when more remain.
-fn page(
-    kind: &str,
-    key: &str,
-    items: &[Value],
-    offset: usize,
-    per_page: usize,
-) -> (Value, usize) {
+fn page(kind: &str, key: &str, items: &[Value], offset: usize, per_page: usize) -> (Value, usize) {
     let chunk: Vec<Value> = items.iter().skip(offset).take(per_page).cloned().collect();
     let mut body = json!({"kind": kind, "etag": etag(&format!("{kind}-{offset}-{}", items.len()))});
     if !chunk.is_empty() {
@@ -776,15 +796,13 @@ async fn list_users(
     headers: HeaderMap,
 ) -> Response {
     let path = query.describe("/admin/directory/v1/users");
-    if let Err(response) = authorize(
-        &shared,
-        &headers,
-        path,
-        &["admin.directory.user.readonly"],
-    ) {
+    if let Err(response) = authorize(&shared, &headers, path, &["admin.directory.user.readonly"]) {
         return response;
     }
-    let per_page = query.max_results.unwrap_or(USERS_DEFAULT).clamp(1, USERS_MAX);
+    let per_page = query
+        .max_results
+        .unwrap_or(USERS_DEFAULT)
+        .clamp(1, USERS_MAX);
     let listing = (|| {
         let offset = query.offset()?;
         let directory = shared.directory.lock().unwrap();
@@ -814,12 +832,7 @@ async fn list_groups(
     headers: HeaderMap,
 ) -> Response {
     let path = query.describe("/admin/directory/v1/groups");
-    if let Err(response) = authorize(
-        &shared,
-        &headers,
-        path,
-        &["admin.directory.group.readonly"],
-    ) {
+    if let Err(response) = authorize(&shared, &headers, path, &["admin.directory.group.readonly"]) {
         return response;
     }
     let per_page = query.max_results.unwrap_or(GROUPS_MAX).clamp(1, GROUPS_MAX);
@@ -857,7 +870,10 @@ async fn list_members(
     ) {
         return response;
     }
-    let per_page = query.max_results.unwrap_or(MEMBERS_MAX).clamp(1, MEMBERS_MAX);
+    let per_page = query
+        .max_results
+        .unwrap_or(MEMBERS_MAX)
+        .clamp(1, MEMBERS_MAX);
     let listing = (|| {
         let offset = query.offset()?;
         let directory = shared.directory.lock().unwrap();
@@ -886,7 +902,11 @@ async fn list_members(
     respond(&shared, Listing::Members, listing)
 }
 
-fn respond(shared: &Shared, listing: Listing, result: Result<(Value, usize), Response>) -> Response {
+fn respond(
+    shared: &Shared,
+    listing: Listing,
+    result: Result<(Value, usize), Response>,
+) -> Response {
     match result {
         Ok((body, page)) => match check_throttle(shared, listing, page) {
             Ok(()) => Json(body).into_response(),

@@ -57,12 +57,14 @@ enum Bearer {
     /// The access token of the OAuth credential.
     Stored(Secret),
     /// Minted from a service-account key for the impersonated admin.
-    Delegated {
-        tokens: TokenCache,
-        token_client: OAuthClient,
-        key: ServiceAccountKey,
-        subject: String,
-    },
+    Delegated(Box<Delegation>),
+}
+
+struct Delegation {
+    tokens: TokenCache,
+    token_client: OAuthClient,
+    key: ServiceAccountKey,
+    subject: String,
 }
 
 impl GoogleDirectoryApi {
@@ -71,12 +73,13 @@ impl GoogleDirectoryApi {
     pub(super) async fn http(&self) -> Result<ProviderHttp, OperationError> {
         let token = match &self.bearer {
             Bearer::Stored(token) => token.clone(),
-            Bearer::Delegated {
-                tokens,
-                token_client,
-                key,
-                subject,
-            } => {
+            Bearer::Delegated(delegation) => {
+                let Delegation {
+                    tokens,
+                    token_client,
+                    key,
+                    subject,
+                } = delegation.as_ref();
                 tokens
                     .get_or_mint(|| async {
                         let assertion = google_service_account_assertion(
@@ -140,7 +143,6 @@ pub(super) fn http_stack(endpoints: &Endpoints) -> Result<ProviderHttp, Operatio
 pub(super) fn oauth_client(
     operator: &GoogleWorkspaceOperatorConfig,
 ) -> Result<OAuthClient, OperationError> {
-    let endpoints = operator.endpoints()?;
     let client_id = operator
         .client_id
         .as_deref()
@@ -159,6 +161,7 @@ pub(super) fn oauth_client(
         .ok_or_else(|| {
             OperationError::config("the google_workspace operator config has no `clientSecret`")
         })?;
+    let endpoints = operator.endpoints()?;
     Ok(
         OAuthClient::new(&http_stack(&endpoints)?, client_id, endpoints.token_url)
             .authorize_url(endpoints.authorize_url)
@@ -182,7 +185,9 @@ fn admin_email(value: &str) -> Result<String, OperationError> {
     let email = value.trim();
     match email.split_once('@') {
         Some((local, domain))
-            if !local.is_empty() && domain.contains('.') && !email.contains(char::is_whitespace) =>
+            if !local.is_empty()
+                && domain.contains('.')
+                && !email.contains(char::is_whitespace) =>
         {
             Ok(email.to_owned())
         }
@@ -232,7 +237,11 @@ pub(super) fn build(
     let mut key = ServiceAccountKey::from_json(&account.service_account_key)?;
     let ids: KeyClientId = serde_json::from_str(account.service_account_key.expose())
         .map_err(|_| OperationError::config("serviceAccountKey is not a JSON key file"))?;
-    if ids.kind.as_deref().is_some_and(|kind| kind != "service_account") {
+    if ids
+        .kind
+        .as_deref()
+        .is_some_and(|kind| kind != "service_account")
+    {
         return Err(OperationError::config(
             "serviceAccountKey must be a service account's key (\"type\": \"service_account\")",
         ));
@@ -248,11 +257,11 @@ pub(super) fn build(
     );
     Ok(GoogleDirectoryApi {
         http,
-        bearer: Bearer::Delegated {
+        bearer: Bearer::Delegated(Box::new(Delegation {
             tokens: TokenCache::new(MINT_MARGIN),
             token_client,
             key,
             subject,
-        },
+        })),
     })
 }

@@ -16,8 +16,8 @@ use tributary_core::{
 };
 
 pub use client::{
-    DEFAULT_API_URL, DEFAULT_AUTHORIZE_URL, DEFAULT_TOKEN_URL, GOOGLE_DIRECTORY, GoogleDirectoryApi,
-    SCOPES,
+    DEFAULT_API_URL, DEFAULT_AUTHORIZE_URL, DEFAULT_TOKEN_URL, GOOGLE_DIRECTORY,
+    GoogleDirectoryApi, SCOPES,
 };
 pub use operations::{DirectorySync, HealthCheck};
 

@@ -78,10 +78,7 @@ pub async fn resolve_metadata(
     let mut attributes = json!({"customerId": customer_id, "primaryDomain": domain});
     if request.credentials.contains(GoogleWorkspaceOAuth::NAME) {
         attributes["connection"] = json!("oauth");
-    } else if let Some(account) = request
-        .credentials
-        .get::<GoogleWorkspaceServiceAccount>()?
-    {
+    } else if let Some(account) = request.credentials.get::<GoogleWorkspaceServiceAccount>()? {
         attributes["connection"] = json!("serviceAccount");
         attributes["adminEmail"] = json!(account.admin_email.trim());
     }
@@ -105,7 +102,11 @@ async fn fetch_page(
     items: &'static str,
     cursor: Option<String>,
 ) -> Result<Page, OperationError> {
-    let request = api.http().await?.get(path).query_pairs(params.iter().copied());
+    let request = api
+        .http()
+        .await?
+        .get(path)
+        .query_pairs(params.iter().copied());
     Paginator::resume(request, Pagination::google(items), cursor)
         .next_page()
         .await?
@@ -238,7 +239,11 @@ pub async fn directory_sync(
                     }
                     let resource = format!(
                         "{}:{}",
-                        if group_email.is_empty() { &group_id } else { &group_email },
+                        if group_email.is_empty() {
+                            &group_id
+                        } else {
+                            &group_email
+                        },
                         text(&member, "email")
                             .map(str::to_lowercase)
                             .unwrap_or_else(|| member_id.clone())
@@ -256,11 +261,13 @@ pub async fn directory_sync(
                     None => break,
                 }
             }
-            groups.push(MappingEnvelope::new(group).resource(if group_email.is_empty() {
-                group_id
-            } else {
-                group_email
-            }));
+            groups.push(
+                MappingEnvelope::new(group).resource(if group_email.is_empty() {
+                    group_id
+                } else {
+                    group_email
+                }),
+            );
         }
         // Groups first: memberships reference them.
         ctx.emit(IngestPayloadSet::new("DirectoryGroup", groups))
