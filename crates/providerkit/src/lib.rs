@@ -30,6 +30,7 @@ mod response;
 mod retry;
 mod tls;
 mod token;
+mod token_cache;
 
 pub use classify::{redacted_url, request_label};
 pub use github::github_installation_token;
@@ -52,6 +53,7 @@ pub use response::ProviderResponse;
 pub use retry::{ResetHeader, RetryPolicy, requested_wait, retry_after};
 pub use tls::install_crypto_provider;
 pub use token::{TokenSet, unix_now};
+pub use token_cache::TokenCache;
 
 /// Re-exported so providers name the same types.
 pub use reqwest::{Method, StatusCode, Url, header};

@@ -8,6 +8,8 @@ mod checks;
 #[cfg(feature = "cloudflare")]
 pub mod cloudflare;
 mod config;
+#[cfg(feature = "google_workspace")]
+pub mod google_workspace;
 #[cfg(feature = "okta")]
 pub mod okta;
 
@@ -25,6 +27,8 @@ pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
         okta::definition,
         #[cfg(feature = "cloudflare")]
         cloudflare::definition,
+        #[cfg(feature = "google_workspace")]
+        google_workspace::definition,
     ];
     builders.iter().map(|build| build(config)).collect()
 }

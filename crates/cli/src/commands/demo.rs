@@ -33,6 +33,7 @@ pub struct DemoArgs {
 /// The fakes, kept running for the whole demo.
 struct Fakes {
     _okta: tributary_testkit::okta::FakeOkta,
+    _google: tributary_testkit::google_workspace::FakeGoogleWorkspace,
     _cloudflare: tributary_testkit::cloudflare::FakeCloudflare,
     connections: Vec<DemoConnection>,
 }
@@ -40,13 +41,20 @@ struct Fakes {
 async fn start_fakes() -> anyhow::Result<Fakes> {
     use tributary_testkit::{
         cloudflare::{CloudflareAccount, FakeCloudflare},
+        google_workspace::{FakeGoogleWorkspace, GoogleDirectory},
         okta::{FakeOkta, OktaOrg},
     };
     let okta = FakeOkta::start(OktaOrg::sample(250, 12), "00demo-okta-api-token").await?;
     let cloudflare = FakeCloudflare::start(CloudflareAccount::sample(120)).await?;
-    let connections = vec![okta.demo_connection(), cloudflare.demo_connection()];
+    let google = FakeGoogleWorkspace::start(GoogleDirectory::sample(150, 8)).await?;
+    let connections = vec![
+        okta.demo_connection(),
+        google.demo_connection(),
+        cloudflare.demo_connection(),
+    ];
     Ok(Fakes {
         _okta: okta,
+        _google: google,
         _cloudflare: cloudflare,
         connections,
     })
