@@ -10,6 +10,8 @@ pub mod cloudflare;
 mod config;
 #[cfg(feature = "okta")]
 pub mod okta;
+#[cfg(feature = "slack")]
+pub mod slack;
 
 pub use checks::StandardChecks;
 pub use config::CatalogConfig;
@@ -25,6 +27,8 @@ pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
         okta::definition,
         #[cfg(feature = "cloudflare")]
         cloudflare::definition,
+        #[cfg(feature = "slack")]
+        slack::definition,
     ];
     builders.iter().map(|build| build(config)).collect()
 }

@@ -9,5 +9,6 @@ pub mod demo;
 pub mod oauth;
 pub mod okta;
 mod server;
+pub mod slack;
 
 pub use server::FakeServer;
