@@ -25,7 +25,7 @@ fn the_demo_connects_every_provider_syncs_and_reports_what_it_ingested() {
         .iter()
         .map(|i| i["definition"].as_str().unwrap())
         .collect();
-    for expected in ["okta", "google_workspace", "cloudflare"] {
+    for expected in ["okta", "google_workspace", "slack", "cloudflare"] {
         assert!(
             definitions.contains(&expected),
             "{expected} missing: {summary}"

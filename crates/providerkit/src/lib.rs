@@ -46,7 +46,7 @@ pub use oauth::{AuthorizationRequest, ClientAuth, OAuthClient};
 pub use oidc::{IdTokenClaims, IdTokenVerifier, IssuerCheck};
 pub use pagination::{Checkpoint, Page, Pagination, Paginator, link_rel};
 pub use pkce::{oauth_state, oidc_nonce, pkce_challenge, pkce_verifier, random_token};
-pub use profile::{AuthHeader, HttpProfile};
+pub use profile::{AnswerCheck, AuthHeader, HttpProfile};
 pub use rate_limit::{Limiter, RateLimit, RateLimitScope, RateLimiters, ScopeKey};
 pub use request::{ProviderRequest, RequestBody};
 pub use response::ProviderResponse;

@@ -4,9 +4,15 @@
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
-use tributary_core::{OperationError, Secret};
+use serde_json::Value;
+use tributary_core::{ErrorKind, OperationError, Secret};
 
 use crate::{RateLimit, ResetHeader, RetryPolicy};
+
+/// Reads a refusal out of a successful answer's JSON body, for providers that report errors with
+/// HTTP 200 (Slack's `{"ok": false, "error": "invalid_auth"}`). It returns the error's kind and
+/// the provider's code or message; `None` accepts the answer.
+pub type AnswerCheck = fn(&Value) -> Option<(ErrorKind, String)>;
 
 /// How a definition talks HTTP to its provider. Declared once per definition.
 #[derive(Debug, Clone)]
@@ -32,6 +38,8 @@ pub struct HttpProfile {
     pub public_addresses_only: bool,
     /// Larger response bodies fail with a `Provider` error instead of filling memory.
     pub max_response_bytes: usize,
+    /// Errors the provider reports inside successful answers; see [`AnswerCheck`].
+    pub answer_check: Option<AnswerCheck>,
 }
 
 impl HttpProfile {
@@ -47,6 +55,7 @@ impl HttpProfile {
             remaining_headers: Vec::new(),
             public_addresses_only: false,
             max_response_bytes: 32 * 1024 * 1024,
+            answer_check: None,
         }
     }
 
@@ -88,6 +97,13 @@ impl HttpProfile {
 
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
         self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Refuses successful answers whose body `check` finds an error in (Slack's `ok: false`).
+    /// Paginators and the OAuth client send through the same path, so they see the error too.
+    pub fn answer_check(mut self, check: AnswerCheck) -> Self {
+        self.answer_check = Some(check);
         self
     }
 }

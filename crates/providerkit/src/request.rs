@@ -344,6 +344,10 @@ impl ProviderRequest {
             tracing::debug!(target: "tributary::http", profile = profile.name, request = %label, status = status.as_u16(), attempt, elapsed_ms = started.elapsed().as_millis() as u64, "answer");
             self.observe_remaining(&headers);
             if status.is_success() {
+                if let Some(refusal) = answer_refusal(profile.answer_check, &body, &label, &secrets)
+                {
+                    return Err(refusal);
+                }
                 return Ok(ProviderResponse::new(
                     status, headers, final_url, body, label,
                 ));
@@ -426,6 +430,27 @@ impl ProviderRequest {
             self.http.limiter.pause_until(Instant::now() + wait);
         }
     }
+}
+
+/// The error a profile's [`AnswerCheck`](crate::profile::AnswerCheck) finds in a successful
+/// answer: `"GET https://slack.com/api/users.list was refused: invalid_auth"`.
+fn answer_refusal(
+    check: Option<crate::profile::AnswerCheck>,
+    body: &[u8],
+    label: &str,
+    secrets: &[&str],
+) -> Option<OperationError> {
+    let check = check?;
+    let json: Value = serde_json::from_slice(body).ok()?;
+    let (kind, detail) = check(&json)?;
+    let message = format!(
+        "{label} was refused: {}",
+        crate::classify::excerpt(&detail, secrets)
+    );
+    Some(match kind {
+        ErrorKind::RateLimit => OperationError::rate_limited(message, None),
+        kind => OperationError::new(kind, message),
+    })
 }
 
 fn retries_suffix(attempt: u32) -> String {

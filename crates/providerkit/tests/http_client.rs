@@ -461,3 +461,58 @@ async fn an_accepted_status_that_is_a_throttle_is_still_retried() {
     assert_eq!(response.status().as_u16(), 403);
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
+
+/// Slack-style refusals inside HTTP 200 answers, read by the profile's answer check.
+fn ok_false(body: &Value) -> Option<(ErrorKind, String)> {
+    if body.get("ok") != Some(&Value::Bool(false)) {
+        return None;
+    }
+    let code = body["error"].as_str().unwrap_or("unknown_error").to_owned();
+    let kind = match code.as_str() {
+        "invalid_auth" => ErrorKind::Auth,
+        _ => ErrorKind::Provider,
+    };
+    Some((kind, code))
+}
+
+#[tokio::test]
+async fn an_answer_check_turns_refusals_in_successful_answers_into_errors() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/users.list"))
+        .and(query_param("cursor", "page2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"ok": false, "error": "invalid_auth", "echo": "xoxb-secret-token"}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/users.list"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true, "members": [{"id": "U1"}],
+            "response_metadata": {"next_cursor": "page2"}
+        })))
+        .mount(&server)
+        .await;
+    let http = http_with(profile().answer_check(ok_false), &server)
+        .with_auth(AuthHeader::bearer(Secret::new("xoxb-secret-token")));
+    let mut pages = tributary_providerkit::Paginator::new(
+        http.get("/users.list"),
+        tributary_providerkit::Pagination::slack("/members"),
+    );
+    let first = pages.next_page().await.unwrap().unwrap();
+    assert_eq!(first.items.len(), 1);
+    // Without the check, the refusal would read as an empty last page.
+    let err = pages.next_page().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Auth);
+    assert!(err.message.ends_with("was refused: invalid_auth"), "{err}");
+    assert!(!err.message.contains("xoxb-secret-token"));
+    // Profiles without a check return the answer as it is.
+    let plain: Value = http_with(profile(), &server)
+        .get("/users.list")
+        .query("cursor", "page2")
+        .send_json()
+        .await
+        .unwrap();
+    assert_eq!(plain["ok"], false);
+}

@@ -12,6 +12,8 @@ mod config;
 pub mod google_workspace;
 #[cfg(feature = "okta")]
 pub mod okta;
+#[cfg(feature = "slack")]
+pub mod slack;
 
 pub use checks::StandardChecks;
 pub use config::CatalogConfig;
@@ -29,6 +31,8 @@ pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
         cloudflare::definition,
         #[cfg(feature = "google_workspace")]
         google_workspace::definition,
+        #[cfg(feature = "slack")]
+        slack::definition,
     ];
     builders.iter().map(|build| build(config)).collect()
 }

@@ -11,5 +11,6 @@ pub mod oauth;
 pub mod okta;
 pub mod okta_events;
 mod server;
+pub mod slack;
 
 pub use server::FakeServer;

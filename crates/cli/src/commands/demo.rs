@@ -34,6 +34,7 @@ pub struct DemoArgs {
 struct Fakes {
     _okta: tributary_testkit::okta::FakeOkta,
     _google: tributary_testkit::google_workspace::FakeGoogleWorkspace,
+    _slack: tributary_testkit::slack::FakeSlack,
     _cloudflare: tributary_testkit::cloudflare::FakeCloudflare,
     connections: Vec<DemoConnection>,
 }
@@ -43,18 +44,22 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
         cloudflare::{CloudflareAccount, FakeCloudflare},
         google_workspace::{FakeGoogleWorkspace, GoogleDirectory},
         okta::{FakeOkta, OktaOrg},
+        slack::{FakeSlack, SlackWorkspace},
     };
     let okta = FakeOkta::start(OktaOrg::sample(250, 12), "00demo-okta-api-token").await?;
     let cloudflare = FakeCloudflare::start(CloudflareAccount::sample(120)).await?;
     let google = FakeGoogleWorkspace::start(GoogleDirectory::sample(150, 8)).await?;
+    let slack = FakeSlack::start(SlackWorkspace::sample(80)).await?;
     let connections = vec![
         okta.demo_connection(),
         google.demo_connection(),
+        slack.demo_connection(),
         cloudflare.demo_connection(),
     ];
     Ok(Fakes {
         _okta: okta,
         _google: google,
+        _slack: slack,
         _cloudflare: cloudflare,
         connections,
     })

@@ -1,0 +1,148 @@
+//! Slack: the members of a workspace (admins, owners, guests, bots, deactivated accounts) as
+//! directory accounts, and messages posted to channels or people. Two connection modes, either
+//! of which can replace the other on the same integration: installing a Slack app with OAuth v2,
+//! or pasting the bot token of a Slack app the workspace made itself. `docs/providers/slack.md`
+//! is the user's guide.
+
+mod auth;
+mod client;
+mod mappings;
+mod operations;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use tributary_core::{
+    ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
+    DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
+};
+
+pub use auth::{AUTHORIZE_PATH, BOT_SCOPES, TOKEN_METHOD};
+pub use client::{DEFAULT_BASE_URL, SLACK_API, SlackApi, error_kind};
+pub use operations::{DirectorySync, HealthCheck};
+
+use crate::CatalogConfig;
+
+pub const SLACK: DefinitionId = DefinitionId::new("slack");
+
+/// The tokens of an app installed through OAuth v2 (a serialised `TokenSet`: the bot token and,
+/// when the app has token rotation on, its refresh token and expiry).
+#[derive(StableName)]
+pub struct SlackOAuth;
+
+/// The bot token of a Slack app the workspace created itself (OAuth & Permissions > Bot User
+/// OAuth Token).
+#[derive(StableName, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SlackBotToken {
+    /// The Bot User OAuth Token, starting with `xoxb-`. The app needs the bot scopes
+    /// `users:read`, `users:read.email` and `team:read` (and `chat:write` to send messages).
+    pub bot_token: Secret,
+}
+
+/// What a tenant enters when connecting Slack.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SlackUserInput {
+    /// A CEL filter every mapped record must pass (see docs/cel.md), e.g.
+    /// `!payload.?is_bot.orValue(false)` to leave bots out.
+    #[serde(default)]
+    pub filter_expr: Option<String>,
+}
+
+/// Process-wide settings of the Slack definition (`[definitions.slack]`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SlackOperatorConfig {
+    /// The Client ID of your Slack app (Basic Information > App Credentials). Needed for the
+    /// OAuth mode only.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The Client Secret of your Slack app. Needed for the OAuth mode only.
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    /// Slack's base URL (default `https://slack.com`; GovSlack is `https://slack-gov.com`). The
+    /// Web API is under `/api`, the OAuth authorize page at `/oauth/v2/authorize`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Accept an `http://127.0.0.1` base URL. Only for tests and the demo, which run a fake
+    /// Slack on loopback; never enable it in production.
+    #[serde(default)]
+    pub allow_loopback_base_url: bool,
+}
+
+/// The Slack definition, built with its operator config.
+pub fn definition(config: &CatalogConfig) -> Definition {
+    let operator: SlackOperatorConfig =
+        serde_json::from_value(config.section(SLACK.as_str()).clone()).unwrap_or_default();
+    let mut spec = DefinitionSpec::new(SLACK, "Slack");
+    spec.family = "slack".into();
+    spec.category = "collaboration".into();
+    spec.description = "Sync the members of a Slack workspace (admins, guests, bots, two-factor \
+                        state) and send messages to channels or people."
+        .into();
+    spec.docs_url = "https://docs.slack.dev/reference/methods".into();
+    spec.logo_url = "/ui/logos/slack.svg".into();
+    spec.tags = vec!["directory-sync".into(), "messaging".into()];
+
+    let oauth_disconnect_operator = operator.clone();
+    Definition::new(spec)
+        .rate_limit(client::TIER_2)
+        .operator_config::<SlackOperatorConfig>()
+        .user_input::<SlackUserInput>()
+        .credential(CredentialRegistration::auth_managed::<SlackOAuth>(
+            "Slack app (OAuth)",
+            "Installs the operator's Slack app in the workspace.",
+        ))
+        .credential(CredentialRegistration::form::<SlackBotToken>(
+            "Slack bot token",
+            "The Bot User OAuth Token (xoxb-...) of a Slack app created for this workspace.",
+        ))
+        .client(client::registration(operator.clone()))
+        .connection(
+            ConnectionRegistration::new(SlackOAuth::NAME, "Add to Slack (OAuth)")
+                .description("Install the Slack app in the workspace through Slack's consent page.")
+                .clients([SLACK_API.id()])
+                .validation_operation(HealthCheck::NAME)
+                .metadata(metadata_resolver(&operator))
+                .auth(auth::registration(operator.clone()))
+                .disconnect(DisconnectRegistration::new(
+                    SlackOAuth::NAME,
+                    "Revokes the app's token (auth.revoke), which removes the installation's \
+                     access; the app itself stays listed under Manage apps.",
+                    move |request| auth::revoke(request, oauth_disconnect_operator.clone()),
+                )),
+        )
+        .connection(
+            ConnectionRegistration::new(SlackBotToken::NAME, "Bot token")
+                .description("Connect with the bot token of a Slack app made for this workspace.")
+                .clients([SLACK_API.id()])
+                .validation_operation(HealthCheck::NAME)
+                .metadata(metadata_resolver(&operator))
+                .disconnect(DisconnectRegistration::local_only(
+                    SlackBotToken::NAME,
+                    "Tributary forgets the token; the app keeps working in Slack. Regenerate \
+                     or revoke the token under OAuth & Permissions.",
+                )),
+        )
+        .operation(
+            Operation::<HealthCheck>::new(
+                "Checks the token (auth.test) and reads the workspace (team.info)",
+            )
+            .client(SLACK_API)
+            .inline()
+            .raw(operations::health_check),
+        )
+        .operation(
+            Operation::<DirectorySync>::new("Syncs the workspace's members (users.list)")
+                .client(SLACK_API)
+                .reconcile()
+                .ingests(["DirectoryAccount"])
+                .ingest(operations::directory_sync),
+        )
+        .mapping(mappings::account())
+}
+
+fn metadata_resolver(operator: &SlackOperatorConfig) -> MetadataResolver {
+    let operator = operator.clone();
+    MetadataResolver::new(move |request| operations::resolve_metadata(request, operator.clone()))
+}
