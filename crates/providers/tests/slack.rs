@@ -465,6 +465,76 @@ async fn rotating_tokens_are_refreshed_and_a_refused_refresh_asks_to_reconnect()
     }
 }
 
+#[tokio::test]
+async fn messages_are_sent_once_per_destination_throttles_are_waited_out_and_bad_channels_named() {
+    for backend in tributary_store::testing::backends("slack_messages").await {
+        let h = harness(backend, 0).await;
+        let id = h.connect_token(None, BOT_TOKEN).await;
+        let blocks =
+            json!([{"type": "section", "text": {"type": "mrkdwn", "text": "*Deploy* done"}}]);
+        // One 429 with Retry-After: 1 on the first post; the kit waits and posts again.
+        h.fake.throttle_messages([1]);
+        let started = std::time::Instant::now();
+        let run = h
+            .queued(
+                &id,
+                "MessageSend",
+                json!({"channel": "C0GENERAL1",
+                       "destinations": ["C0GENERAL1", "U04MEMB3R1", "U04MEMB3R1"],
+                       "text": "Deploy done", "blocks": blocks}),
+            )
+            .await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert!(
+            started.elapsed() >= Duration::from_millis(950),
+            "Retry-After honoured"
+        );
+        let messages = h.fake.messages();
+        assert_eq!(messages.len(), 2, "each destination once: {messages:?}");
+        assert_eq!(messages[0]["channel"], "C0GENERAL1");
+        assert_eq!(messages[0]["blocks"], blocks);
+        assert_eq!(
+            messages[1]["channel"], "D04MEMB3R1",
+            "a user id posts a direct message"
+        );
+        let posts = h
+            .fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.starts_with("chat.postMessage"))
+            .count();
+        assert_eq!(posts, 3, "two messages and one throttled attempt");
+        let result = run.result.unwrap();
+        assert_eq!(result["channel"], "C0GENERAL1");
+        assert_eq!(result["ts"], messages[0]["ts"]);
+        assert_eq!(result["deliveries"].as_array().unwrap().len(), 2);
+
+        // A channel the app cannot see: a config error naming Slack's code.
+        let run = h
+            .queued(
+                &id,
+                "MessageSend",
+                json!({"channel": "C0NOSUCH01", "text": "hi"}),
+            )
+            .await;
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.error_kind.as_deref(), Some("config"));
+        assert!(
+            run.error_message.unwrap().contains("channel_not_found"),
+            "the error names the code"
+        );
+
+        // The schema refuses a message without text or blocks before anything is queued.
+        let err = h
+            .runtime
+            .queue_run(h.run_request(&id, "MessageSend", json!({"channel": "C0GENERAL1"})))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert_eq!(h.fake.messages().len(), 2);
+    }
+}
+
 #[test]
 fn mapping_goldens() {
     let config = CatalogConfig::default();

@@ -154,7 +154,7 @@ pub fn member(i: usize) -> Value {
         "is_bot": false,
         "is_app_user": false,
         "updated": 1_718_000_000 + i as i64,
-        "has_2fa": i % 2 == 0,
+        "has_2fa": i.is_multiple_of(2),
     })
 }
 

@@ -7,6 +7,7 @@
 mod auth;
 mod client;
 mod mappings;
+mod messages;
 mod operations;
 
 use schemars::JsonSchema;
@@ -18,6 +19,7 @@ use tributary_core::{
 
 pub use auth::{AUTHORIZE_PATH, BOT_SCOPES, TOKEN_METHOD};
 pub use client::{DEFAULT_BASE_URL, SLACK_API, SlackApi, error_kind};
+pub use messages::{Delivery, MessageSend};
 pub use operations::{DirectorySync, HealthCheck};
 
 use crate::CatalogConfig;
@@ -138,6 +140,13 @@ pub fn definition(config: &CatalogConfig) -> Definition {
                 .reconcile()
                 .ingests(["DirectoryAccount"])
                 .ingest(operations::directory_sync),
+        )
+        .operation(
+            Operation::<MessageSend>::new(
+                "Posts a message to channels or people (chat.postMessage), each destination once",
+            )
+            .client(SLACK_API)
+            .raw(messages::message_send),
         )
         .mapping(mappings::account())
 }
