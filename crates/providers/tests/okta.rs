@@ -136,39 +136,13 @@ impl Harness {
             })
             .await
             .unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let mut config = tributary_store::jobs::WorkerConfig::new("operations");
-        config.poll_interval = Duration::from_millis(20);
-        let runtime = self.runtime.clone();
-        let worker = tokio::spawn(async move {
-            runtime
-                .run_worker(Some(config), async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let finished = loop {
-            let run = self
-                .runtime
-                .db()
-                .runs()
-                .get(&self.tenant, &run.id)
-                .await
-                .unwrap()
-                .unwrap();
-            if run.status.is_terminal() {
-                break run;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the sync did not end"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let _ = stop.send(());
-        worker.await.unwrap().unwrap();
-        finished
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            self.runtime.drive_run(&self.tenant, &run.id, None, |_| {}),
+        )
+        .await
+        .expect("the run did not end within a minute")
+        .unwrap()
     }
 
     async fn records(&self, integration: &str, model: &str) -> Vec<StoredRecord> {

@@ -11,6 +11,7 @@ use tributary_store::{
     integrations::{Integration, IntegrationStatus},
     jobs::{Worker, WorkerConfig, WorkerStats},
     now_ms,
+    runs::Run,
     schedules::ScheduleUpdate,
 };
 
@@ -177,4 +178,56 @@ impl Runtime {
             )
             .await?)
     }
+
+    /// Runs a worker in this process until the run `run_id` ends, and returns the ended run.
+    ///
+    /// The worker takes whatever else is queued meanwhile too (it is an ordinary worker); it is
+    /// stopped, letting its jobs finish, once the run is terminal. `on_progress` sees the run at
+    /// every poll, for a progress display. Callers that want a deadline wrap this in a timeout.
+    pub async fn drive_run(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+        worker: Option<WorkerConfig>,
+        mut on_progress: impl FnMut(&Run) + Send,
+    ) -> Result<Run, RuntimeError> {
+        let mut worker =
+            worker.unwrap_or_else(|| WorkerConfig::new(self.inner.config.queue.clone()));
+        // Poll the queue about as often as this loop looks at the run, so a short run ends fast.
+        worker.poll_interval = worker.poll_interval.min(DRIVE_POLL);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = {
+            let runtime = self.clone();
+            tokio::spawn(async move {
+                runtime
+                    .run_worker(Some(worker), async {
+                        let _ = stopped.await;
+                    })
+                    .await
+            })
+        };
+        let ended = loop {
+            let run = match self.inner.db.runs().get(tenant_id, run_id).await {
+                Ok(Some(run)) => run,
+                Ok(None) => break Err(RuntimeError::NotFound("run")),
+                Err(error) => break Err(error.into()),
+            };
+            on_progress(&run);
+            if run.status.is_terminal() {
+                break Ok(run);
+            }
+            tokio::time::sleep(DRIVE_POLL).await;
+        };
+        let _ = stop.send(());
+        match running.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => return Err(error),
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Err(_) => {}
+        }
+        ended
+    }
 }
+
+/// How often [`Runtime::drive_run`] looks at the run it waits for.
+const DRIVE_POLL: Duration = Duration::from_millis(25);

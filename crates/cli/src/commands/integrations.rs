@@ -228,18 +228,6 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     workflow: None,
                 })
                 .await?;
-            // A worker in this process takes the run (and whatever else is queued) until it ends.
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let worker = {
-                let runtime = runtime.clone();
-                tokio::spawn(async move {
-                    runtime
-                        .run_worker(None, async {
-                            let _ = stopped.await;
-                        })
-                        .await
-                })
-            };
             let progress = if json {
                 ProgressBar::hidden()
             } else {
@@ -250,17 +238,17 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     .expect("a valid template"),
             );
             progress.enable_steady_tick(Duration::from_millis(100));
-            let finished = loop {
-                let current = runtime.run_details(&tenant, &run.id).await?.run;
-                progress.set_message(format!("{} {}", current.status.as_str(), current.counters));
-                if !matches!(current.status, RunStatus::Pending | RunStatus::Running) {
-                    break current;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            };
+            // A worker in this process takes the run (and whatever else is queued) until it ends.
+            let finished = runtime
+                .drive_run(&tenant, &run.id, None, |current| {
+                    progress.set_message(format!(
+                        "{} {}",
+                        current.status.as_str(),
+                        current.counters
+                    ));
+                })
+                .await?;
             progress.finish_and_clear();
-            let _ = stop.send(());
-            let _ = worker.await;
             if json {
                 output::json(&finished)?;
             } else {
