@@ -3,8 +3,8 @@
 
 use axum::{
     extract::{RawQuery, State},
-    http::StatusCode,
-    response::{Html, IntoResponse, Response},
+    http::{HeaderMap, StatusCode},
+    response::{Html, IntoResponse, Redirect, Response},
 };
 use tributary_core::CallbackParams;
 
@@ -27,13 +27,28 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
     (status, Html(body)).into_response()
 }
 
-pub(crate) async fn complete(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+pub(crate) async fn complete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let params = crate::query_pairs(query.as_deref());
-    match state
+    let result = state
         .runtime
         .complete_auth(CallbackParams::new(params))
-        .await
+        .await;
+    // A flow started from the web UI comes back to the integration's page there.
+    if let Ok(connected) = &result
+        && let Some(session) = crate::ui::session::current(&headers, &state).await
+        && session.tenant_id == connected.integration.tenant_id
     {
+        return Redirect::to(&format!(
+            "/integrations/{}",
+            crate::ui::html::url_part(&connected.integration.id)
+        ))
+        .into_response();
+    }
+    match result {
         Ok(connected) => page(
             StatusCode::OK,
             "Connected",

@@ -1,12 +1,13 @@
 //! The HTTP surface of Tributary: the REST API under `/v1` (tenancy, catalog, integrations, runs,
 //! webhooks admin, records, mapping evaluation) with its OpenAPI document, webhook intake
 //! (per-integration endpoints and app-level routes, with body, header and rate limits), the
-//! OAuth/app-install callback, `/healthz`, `/readyz` and `/metrics`.
+//! OAuth/app-install callback, the web UI at `/`, `/healthz`, `/readyz` and `/metrics`.
 
 pub mod api;
 mod callback;
 mod limits;
 pub mod openapi;
+mod ui;
 mod webhooks;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -70,7 +71,8 @@ pub fn router(runtime: Runtime, config: ServerConfig) -> Router {
             &state.runtime.config().callback_path.clone(),
             get(callback::complete),
         )
-        .merge(webhooks::routes());
+        .merge(webhooks::routes())
+        .merge(ui::routes());
     for endpoint in api::endpoints() {
         let access = endpoint.access;
         let guard = axum::middleware::from_fn_with_state(

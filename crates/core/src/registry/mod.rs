@@ -9,7 +9,7 @@ mod validate;
 
 use std::{collections::BTreeMap, collections::HashMap, sync::Arc};
 
-pub use catalog::CatalogEntry;
+pub use catalog::{CatalogConnection, CatalogCredential, CatalogEntry, CatalogOperation};
 pub use error::{RegistryError, RegistryErrors, Rule};
 
 use crate::{

@@ -39,6 +39,14 @@ async fn evaluate(
     _caller: Caller,
     JsonBody(body): JsonBody<EvaluateMapping>,
 ) -> ApiResult<MappingResultView> {
+    evaluate_mapping(&state, body).map(Json)
+}
+
+/// Runs a definition's mapping over a payload (the API route and the UI's playground).
+pub(crate) fn evaluate_mapping(
+    state: &ApiState,
+    body: EvaluateMapping,
+) -> Result<MappingResultView, ApiError> {
     let definition = state
         .runtime
         .registry()
@@ -70,20 +78,20 @@ async fn evaluate(
         &variant,
         &body.payload,
     ) {
-        Ok(record) => Ok(Json(MappingResultView {
+        Ok(record) => Ok(MappingResultView {
             passed_filter: true,
             model: Some(record.schema.to_owned()),
             variant: Some(record.variant),
             lookup_key: Some(record.lookup_key),
             fields: Some(Value::Object(record.fields)),
-        })),
-        Err(IngestError::FilteredOut { .. }) => Ok(Json(MappingResultView {
+        }),
+        Err(IngestError::FilteredOut { .. }) => Ok(MappingResultView {
             passed_filter: false,
             model: None,
             variant: None,
             lookup_key: None,
             fields: None,
-        })),
+        }),
         Err(err) => Err(ApiError::unprocessable(
             "mapping_failed",
             format!("the mapping failed: {err}"),

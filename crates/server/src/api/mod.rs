@@ -10,7 +10,7 @@ mod definitions;
 pub mod error;
 pub(crate) mod extract;
 mod integrations;
-mod mappings;
+pub(crate) mod mappings;
 mod records;
 pub mod request_id;
 mod runs;
