@@ -99,7 +99,10 @@ impl Ui {
             .issue_token(Some(&tenant.id), "ui", None)
             .await
             .unwrap();
-        (tenant.id, String::from_utf8(token.expose().to_vec()).unwrap())
+        (
+            tenant.id,
+            String::from_utf8(token.expose().to_vec()).unwrap(),
+        )
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
@@ -162,7 +165,9 @@ fn csrf_of(html: &str) -> String {
 }
 
 fn href_after<'a>(html: &'a str, prefix: &str) -> &'a str {
-    let start = html.find(prefix).unwrap_or_else(|| panic!("{prefix} in {html}"));
+    let start = html
+        .find(prefix)
+        .unwrap_or_else(|| panic!("{prefix} in {html}"));
     let rest = &html[start..];
     &rest[..rest.find('"').unwrap()]
 }
@@ -185,7 +190,11 @@ async fn sign_in_and_forms(backend: TestDb) {
     assert_eq!(operator.status, StatusCode::FORBIDDEN);
     assert!(!operator.body.contains(&ui.operator));
     let open_redirect = ui
-        .post("/login", None, &[("token", "x"), ("next", "//evil.example")])
+        .post(
+            "/login",
+            None,
+            &[("token", "x"), ("next", "//evil.example")],
+        )
         .await;
     assert!(!open_redirect.body.contains("evil.example"));
 
@@ -293,7 +302,9 @@ async fn sign_in_and_forms(backend: TestDb) {
     assert_eq!(run.status, StatusCode::SEE_OTHER);
     let run_page = run.location.unwrap();
     let run_id = run_page.trim_start_matches("/runs/").to_owned();
-    let tenant = ui.runtime.db().tenants().list().await.unwrap()[0].id.clone();
+    let tenant = ui.runtime.db().tenants().list().await.unwrap()[0]
+        .id
+        .clone();
     let finished = tokio::time::timeout(
         std::time::Duration::from_secs(60),
         ui.runtime.drive_run(&tenant, &run_id, None, |_| {}),
@@ -304,8 +315,13 @@ async fn sign_in_and_forms(backend: TestDb) {
     assert!(finished.status.is_terminal());
     let shown = ui.get(&run_page, Some(&cookie)).await;
     assert!(shown.body.contains(">succeeded<"), "{}", shown.body);
-    let records = ui.get("/records?model=DirectoryAccount", Some(&cookie)).await;
-    assert_eq!(records.body.matches("<tr><td><a href=\"/records/").count(), 5);
+    let records = ui
+        .get("/records?model=DirectoryAccount", Some(&cookie))
+        .await;
+    assert_eq!(
+        records.body.matches("<tr><td><a href=\"/records/").count(),
+        5
+    );
     let record = href_after(&records.body, "/records/0").to_owned();
     let detail = ui.get(&record, Some(&cookie)).await;
     assert!(detail.body.contains("Mapped fields") && detail.body.contains("Raw payload"));
@@ -313,7 +329,11 @@ async fn sign_in_and_forms(backend: TestDb) {
     // Another tenant sees none of it.
     let (_, other_token) = ui.tenant_token("Other").await;
     let (other_cookie, other_csrf) = ui.sign_in(&other_token).await;
-    for path in [integration_page.as_str(), run_page.as_str(), record.as_str()] {
+    for path in [
+        integration_page.as_str(),
+        run_page.as_str(),
+        record.as_str(),
+    ] {
         let answer = ui.get(path, Some(&other_cookie)).await;
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
     }
@@ -333,7 +353,9 @@ async fn sign_in_and_forms(backend: TestDb) {
         )
         .await;
     assert_eq!(foreign_disconnect.status, StatusCode::NOT_FOUND);
-    let others_list = ui.get("/records?model=DirectoryAccount", Some(&other_cookie)).await;
+    let others_list = ui
+        .get("/records?model=DirectoryAccount", Some(&other_cookie))
+        .await;
     assert!(others_list.body.contains("No records."));
     // One session's CSRF value does not work for another's.
     let crossed = ui
@@ -385,7 +407,10 @@ async fn pages_carry_security_headers_and_the_playground_evaluates_mappings() {
     assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
     let body = page.text().await.unwrap();
-    assert!(body.contains("<option value=\"DirectoryAccount\""), "{body}");
+    assert!(
+        body.contains("<option value=\"DirectoryAccount\""),
+        "{body}"
+    );
 
     let payload = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -405,7 +430,11 @@ async fn pages_carry_security_headers_and_the_playground_evaluates_mappings() {
         )
         .await;
     assert_eq!(output.status, StatusCode::OK, "{}", output.body);
-    assert!(output.body.contains("&quot;passedFilter&quot;: true"), "{}", output.body);
+    assert!(
+        output.body.contains("&quot;passedFilter&quot;: true"),
+        "{}",
+        output.body
+    );
     let broken = ui
         .post(
             "/playground",
@@ -424,7 +453,10 @@ async fn pages_carry_security_headers_and_the_playground_evaluates_mappings() {
     let logo = ui.get("/ui/logos/cloudflare.svg", None).await;
     assert_eq!(logo.status, StatusCode::OK);
     assert!(logo.body.starts_with("<svg") && logo.body.contains(">C</text>"));
-    assert_eq!(ui.get("/ui/logos/nope.svg", None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        ui.get("/ui/logos/nope.svg", None).await.status,
+        StatusCode::NOT_FOUND
+    );
     // The UI's routes leave the API's JSON answers alone.
     let api = ui.get("/v1/integrations", None).await;
     assert_eq!(api.status, StatusCode::UNAUTHORIZED);

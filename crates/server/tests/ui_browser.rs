@@ -170,7 +170,13 @@ async fn a_tenant_connects_runs_and_reads_records_in_a_real_browser() {
     .await
     .unwrap();
     assert_eq!(accounts.len(), 40);
-    for page in ["01-login-refused", "04-connect-field-error", "08-run", "10-records", "12-oauth-connected"] {
+    for page in [
+        "01-login-refused",
+        "04-connect-field-error",
+        "08-run",
+        "10-records",
+        "12-oauth-connected",
+    ] {
         assert!(
             screenshots.join(format!("{page}.png")).exists(),
             "screenshot {page} saved"

@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest};
 use tributary_store::runs::RunStatus;
 
-use super::storage::{StorageArgs, open_runtime, public_url, resolve_tenant};
+use super::{
+    remote::{ApiArgs, tenant_for_db},
+    storage::{StorageArgs, open_runtime, public_url, resolve_tenant},
+};
 use crate::output;
 
 #[derive(Subcommand)]
@@ -19,9 +22,11 @@ pub enum Command {
     List {
         #[command(flatten)]
         storage: StorageArgs,
-        /// Tenant id or name.
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Tenant id or name (on the database; over `--api` the token names the tenant).
         #[arg(long)]
-        tenant: String,
+        tenant: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -29,8 +34,10 @@ pub enum Command {
     Create {
         #[command(flatten)]
         storage: StorageArgs,
+        #[command(flatten)]
+        api: ApiArgs,
         #[arg(long)]
-        tenant: String,
+        tenant: Option<String>,
         /// The definition id (`tributary definitions list`).
         #[arg(long)]
         definition: String,
@@ -47,8 +54,10 @@ pub enum Command {
     Connect {
         #[command(flatten)]
         storage: StorageArgs,
+        #[command(flatten)]
+        api: ApiArgs,
         #[arg(long)]
-        tenant: String,
+        tenant: Option<String>,
         integration: String,
         /// The connection mode (a credential slot name).
         #[arg(long)]
@@ -63,14 +72,16 @@ pub enum Command {
     Run {
         #[command(flatten)]
         storage: StorageArgs,
+        #[command(flatten)]
+        api: ApiArgs,
         #[arg(long)]
-        tenant: String,
+        tenant: Option<String>,
         integration: String,
         #[arg(long)]
         operation: String,
-        /// The run config as a JSON object.
-        #[arg(long, default_value = "{}")]
-        config: String,
+        /// The run config as a JSON object (`--config` names the configuration file).
+        #[arg(long = "run-config", default_value = "{}")]
+        run_config: String,
         #[arg(long)]
         json: bool,
     },
@@ -78,8 +89,10 @@ pub enum Command {
     Delete {
         #[command(flatten)]
         storage: StorageArgs,
+        #[command(flatten)]
+        api: ApiArgs,
         #[arg(long)]
-        tenant: String,
+        tenant: Option<String>,
         integration: String,
         #[arg(long)]
         json: bool,
@@ -100,13 +113,49 @@ fn json_object(text: &str, what: &str) -> anyhow::Result<Value> {
     Ok(value)
 }
 
+/// The progress display of a run (hidden with `--json`).
+fn spinner(json: bool) -> ProgressBar {
+    let progress = if json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("a valid template"),
+    );
+    progress.enable_steady_tick(Duration::from_millis(100));
+    progress
+}
+
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::List {
             storage,
+            api,
             tenant,
             json,
         } => {
+            if let Some(client) = api.client()? {
+                let integrations = client.list_integrations().await?;
+                if json {
+                    output::json(&integrations)?;
+                } else {
+                    let rows: Vec<Vec<String>> = integrations
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|i| {
+                            ["id", "definitionId", "name", "status"]
+                                .iter()
+                                .map(|key| i[*key].as_str().unwrap_or_default().to_owned())
+                                .collect()
+                        })
+                        .collect();
+                    output::table(&["ID", "DEFINITION", "NAME", "STATUS"], &rows);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let tenant = tenant_for_db(tenant)?;
             let runtime =
                 open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
@@ -130,12 +179,30 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Create {
             storage,
+            api,
             tenant,
             definition,
             input,
             name,
             json,
         } => {
+            if let Some(client) = api.client()? {
+                let input = json_object(&input, "--input")?;
+                let integration = client
+                    .create_integration(&definition, name.as_deref(), input)
+                    .await?;
+                if json {
+                    output::json(&integration)?;
+                } else {
+                    println!(
+                        "integration {} created (pending): {}",
+                        integration["name"].as_str().unwrap_or_default(),
+                        integration["id"].as_str().unwrap_or_default()
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let tenant = tenant_for_db(tenant)?;
             let runtime =
                 open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
@@ -154,12 +221,39 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Connect {
             storage,
+            api,
             tenant,
             integration,
             connection,
             credentials,
             json,
         } => {
+            if let Some(client) = api.client()? {
+                let credentials = json_object(&credentials, "--credentials")?;
+                let outcome = client
+                    .connect(&integration, &connection, credentials)
+                    .await?;
+                if json {
+                    output::json(&outcome)?;
+                } else if let Some(url) = outcome["authorizeUrl"].as_str() {
+                    println!("open this URL to finish connecting:\n  {url}");
+                } else {
+                    println!(
+                        "connected: {}",
+                        outcome["integration"]["id"].as_str().unwrap_or_default()
+                    );
+                    for endpoint in outcome["webhookEndpoints"].as_array().into_iter().flatten() {
+                        println!(
+                            "webhook endpoint {}: {} (secret, shown once: {})",
+                            endpoint["name"].as_str().unwrap_or_default(),
+                            endpoint["url"].as_str().unwrap_or_default(),
+                            endpoint["secret"].as_str().unwrap_or_default()
+                        );
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let tenant = tenant_for_db(tenant)?;
             let runtime =
                 open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
@@ -210,12 +304,48 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Run {
             storage,
+            api,
             tenant,
             integration,
             operation,
-            config,
+            run_config,
             json,
         } => {
+            let progress = spinner(json);
+            if let Some(client) = api.client()? {
+                let config = json_object(&run_config, "--run-config")?;
+                let finished = client
+                    .run_to_end(&integration, &operation, config, |run| {
+                        progress.set_message(format!(
+                            "{} {}",
+                            run["status"].as_str().unwrap_or("?"),
+                            run["counters"]
+                        ));
+                    })
+                    .await?;
+                progress.finish_and_clear();
+                let status = finished["status"].as_str().unwrap_or_default();
+                if json {
+                    output::json(&finished)?;
+                } else {
+                    println!(
+                        "run {} {} in {} ms: {}",
+                        finished["id"].as_str().unwrap_or_default(),
+                        status,
+                        finished["durationMs"].as_i64().unwrap_or_default(),
+                        finished["counters"]
+                    );
+                    if let Some(message) = finished["errorMessage"].as_str() {
+                        println!("error: {message}");
+                    }
+                }
+                return Ok(if status == "succeeded" {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                });
+            }
+            let tenant = tenant_for_db(tenant)?;
             let runtime =
                 open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
@@ -224,20 +354,10 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     tenant_id: tenant.clone(),
                     integration_id: integration,
                     operation,
-                    config: json_object(&config, "--config")?,
+                    config: json_object(&run_config, "--run-config")?,
                     workflow: None,
                 })
                 .await?;
-            let progress = if json {
-                ProgressBar::hidden()
-            } else {
-                ProgressBar::new_spinner()
-            };
-            progress.set_style(
-                ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-                    .expect("a valid template"),
-            );
-            progress.enable_steady_tick(Duration::from_millis(100));
             // A worker in this process takes the run (and whatever else is queued) until it ends.
             let finished = runtime
                 .drive_run(&tenant, &run.id, None, |current| {
@@ -269,10 +389,21 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Delete {
             storage,
+            api,
             tenant,
             integration,
             json,
         } => {
+            if let Some(client) = api.client()? {
+                let report = client.delete_integration(&integration).await?;
+                if json {
+                    output::json(&report)?;
+                } else {
+                    println!("deleted: {report}");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let tenant = tenant_for_db(tenant)?;
             let runtime =
                 open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;

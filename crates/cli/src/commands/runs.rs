@@ -5,7 +5,10 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::storage::{StorageArgs, open_runtime, public_url, resolve_tenant};
+use super::{
+    remote::{ApiArgs, tenant_for_db},
+    storage::{StorageArgs, open_runtime, public_url, resolve_tenant},
+};
 use crate::output;
 
 #[derive(Subcommand)]
@@ -14,9 +17,11 @@ pub enum Command {
     List {
         #[command(flatten)]
         storage: StorageArgs,
-        /// Tenant id or name.
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Tenant id or name (on the database; over `--api` the token names the tenant).
         #[arg(long)]
-        tenant: String,
+        tenant: Option<String>,
         #[arg(long)]
         integration: String,
         #[arg(long, default_value_t = 20)]
@@ -28,8 +33,10 @@ pub enum Command {
     Show {
         #[command(flatten)]
         storage: StorageArgs,
+        #[command(flatten)]
+        api: ApiArgs,
         #[arg(long)]
-        tenant: String,
+        tenant: Option<String>,
         run: String,
         #[arg(long)]
         json: bool,
@@ -38,8 +45,10 @@ pub enum Command {
     Cancel {
         #[command(flatten)]
         storage: StorageArgs,
+        #[command(flatten)]
+        api: ApiArgs,
         #[arg(long)]
-        tenant: String,
+        tenant: Option<String>,
         run: String,
         #[arg(long)]
         json: bool,
@@ -54,11 +63,49 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::List {
             storage,
+            api,
             tenant,
             integration,
             limit,
             json,
         } => {
+            if let Some(client) = api.client()? {
+                let page = client.list_runs(&integration, limit).await?;
+                if json {
+                    output::json(&json!({ "runs": page["items"] }))?;
+                } else {
+                    let rows: Vec<Vec<String>> = page["items"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|r| {
+                            vec![
+                                r["id"].as_str().unwrap_or_default().to_owned(),
+                                r["operation"].as_str().unwrap_or_default().to_owned(),
+                                r["runType"].as_str().unwrap_or_default().to_owned(),
+                                r["status"].as_str().unwrap_or_default().to_owned(),
+                                r["attempt"].to_string(),
+                                duration(r["durationMs"].as_i64()),
+                                r["errorMessage"].as_str().unwrap_or_default().to_owned(),
+                            ]
+                        })
+                        .collect();
+                    output::table(
+                        &[
+                            "RUN",
+                            "OPERATION",
+                            "TYPE",
+                            "STATUS",
+                            "ATTEMPT",
+                            "TOOK",
+                            "ERROR",
+                        ],
+                        &rows,
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let tenant = tenant_for_db(tenant)?;
             let runtime =
                 open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
@@ -96,10 +143,49 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Show {
             storage,
+            api,
             tenant,
             run,
             json,
         } => {
+            if let Some(client) = api.client()? {
+                let details = client.run_details(&run).await?;
+                if json {
+                    output::json(&details)?;
+                } else {
+                    let r = &details["run"];
+                    println!("run        {}", r["id"].as_str().unwrap_or_default());
+                    println!(
+                        "operation  {} ({})",
+                        r["operation"].as_str().unwrap_or_default(),
+                        r["runType"].as_str().unwrap_or_default()
+                    );
+                    println!(
+                        "status     {} (attempt {})",
+                        r["status"].as_str().unwrap_or_default(),
+                        r["attempt"]
+                    );
+                    println!("took       {}", duration(r["durationMs"].as_i64()));
+                    println!("counters   {}", r["counters"]);
+                    if let Some(message) = r["errorMessage"].as_str() {
+                        println!(
+                            "error      {} ({})",
+                            message,
+                            r["errorKind"].as_str().unwrap_or_default()
+                        );
+                    }
+                    for line in details["logs"].as_array().into_iter().flatten() {
+                        println!(
+                            "  {} {:<5} {}",
+                            line["at"],
+                            line["level"].as_str().unwrap_or_default(),
+                            line["message"].as_str().unwrap_or_default()
+                        );
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let tenant = tenant_for_db(tenant)?;
             let runtime =
                 open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
@@ -127,10 +213,24 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Cancel {
             storage,
+            api,
             tenant,
             run,
             json,
         } => {
+            if let Some(client) = api.client()? {
+                let cancelled = client.cancel_run(&run).await?;
+                if json {
+                    output::json(&cancelled)?;
+                } else {
+                    println!(
+                        "run {} cancelled",
+                        cancelled["id"].as_str().unwrap_or_default()
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let tenant = tenant_for_db(tenant)?;
             let runtime =
                 open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;

@@ -15,7 +15,9 @@ pub async fn list(State(state): State<AppState>, session: UiSession) -> Response
         .runtime
         .registry()
         .definitions()
-        .filter(|definition| definition.definition.spec.visible && definition.definition.spec.active)
+        .filter(|definition| {
+            definition.definition.spec.visible && definition.definition.spec.active
+        })
         .collect();
     definitions.sort_by(|a, b| {
         a.definition
@@ -28,7 +30,10 @@ pub async fn list(State(state): State<AppState>, session: UiSession) -> Response
         let spec = &definition.definition.spec;
         let initial: String = spec.display_name.chars().take(1).collect();
         let logo = if spec.logo_url.is_empty() {
-            format!("<span class=\"logo\" aria-hidden=\"true\">{}</span>", esc(&initial))
+            format!(
+                "<span class=\"logo\" aria-hidden=\"true\">{}</span>",
+                esc(&initial)
+            )
         } else {
             format!(
                 "<img class=\"logo\" src=\"{}\" alt=\"\" width=\"40\" height=\"40\" loading=\"lazy\">",

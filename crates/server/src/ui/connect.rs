@@ -83,7 +83,9 @@ fn render(
     html.push_str(&errors.summary());
     let all = connections(target.definition);
     if all.len() > 1 {
-        html.push_str("<nav class=\"modes\" aria-label=\"Connection mode\"><p>Connection mode:</p><ul>");
+        html.push_str(
+            "<nav class=\"modes\" aria-label=\"Connection mode\"><p>Connection mode:</p><ul>",
+        );
         for mode in &all {
             let current = mode.credential_ref == connection.credential_ref;
             let _ = write!(
@@ -91,7 +93,11 @@ fn render(
                 "<li><a href=\"{}?connection={}\"{}>{}</a></li>",
                 target.action(),
                 url_part(mode.credential_ref),
-                if current { " aria-current=\"page\"" } else { "" },
+                if current {
+                    " aria-current=\"page\""
+                } else {
+                    ""
+                },
                 esc(&mode.name)
             );
         }
@@ -115,8 +121,16 @@ fn render(
              <small id=\"name-help\">How this integration is called here (default: {}).</small>{}</div>",
             esc(&typed.name),
             esc(&spec.display_name),
-            if name_error.is_some() { " name-error" } else { "" },
-            if name_error.is_some() { " aria-invalid=\"true\"" } else { "" },
+            if name_error.is_some() {
+                " name-error"
+            } else {
+                ""
+            },
+            if name_error.is_some() {
+                " aria-invalid=\"true\""
+            } else {
+                ""
+            },
             esc(&spec.display_name),
             name_error
                 .map(|e| format!("<p class=\"field-error\" id=\"name-error\">{}</p>", esc(e)))
@@ -132,13 +146,13 @@ fn render(
         render_fields(schema, schema, "input", shown, errors, &mut html);
         html.push_str("</fieldset>");
     }
-    let _ = write!(
-        html,
-        "<fieldset><legend>{}</legend>",
-        esc(&connection.name)
-    );
+    let _ = write!(html, "<fieldset><legend>{}</legend>", esc(&connection.name));
     if !connection.description.is_empty() {
-        let _ = write!(html, "<p class=\"muted\">{}</p>", esc(&connection.description));
+        let _ = write!(
+            html,
+            "<p class=\"muted\">{}</p>",
+            esc(&connection.description)
+        );
     }
     if connection.auth == "redirect" {
         let _ = write!(
@@ -159,8 +173,14 @@ fn render(
             if connection.credential_refs.len() > 1 {
                 let _ = write!(html, "<h3>{}</h3>", esc(&credential.name));
             }
-            if !credential.description.is_empty() && credential.description != connection.description {
-                let _ = write!(html, "<p class=\"muted\">{}</p>", esc(&credential.description));
+            if !credential.description.is_empty()
+                && credential.description != connection.description
+            {
+                let _ = write!(
+                    html,
+                    "<p class=\"muted\">{}</p>",
+                    esc(&credential.description)
+                );
             }
             let prefix = format!("cred/{slot}");
             let shown = typed.credentials.get(*slot).cloned().unwrap_or(Value::Null);
@@ -273,7 +293,16 @@ pub async fn submit_new(
         Ok(definition) => definition,
         Err(page) => return page,
     };
-    submit(&state, &session, Target { definition, integration: None }, &form).await
+    submit(
+        &state,
+        &session,
+        Target {
+            definition,
+            integration: None,
+        },
+        &form,
+    )
+    .await
 }
 
 pub async fn submit_existing(
@@ -308,7 +337,12 @@ pub async fn submit_existing(
     .await
 }
 
-async fn submit(state: &AppState, session: &UiSession, target: Target<'_>, form: &FormData) -> Response {
+async fn submit(
+    state: &AppState,
+    session: &UiSession,
+    target: Target<'_>,
+    form: &FormData,
+) -> Response {
     let connection_name = form.get("connection").unwrap_or_default();
     let Some(connection) = connections(target.definition)
         .into_iter()
@@ -397,16 +431,21 @@ async fn submit(state: &AppState, session: &UiSession, target: Target<'_>, form:
         integration_id: Some(integration.id.clone()),
         definition_id: target.definition.id().to_owned(),
         name: None,
-        user_input: entry.user_input_schema.is_some().then(|| typed.input.clone()),
+        user_input: entry
+            .user_input_schema
+            .is_some()
+            .then(|| typed.input.clone()),
         connection: connection.credential_ref.to_owned(),
         credentials: std::mem::take(&mut typed.credentials),
     };
     match state.runtime.connect(request).await {
         Ok(ConnectOutcome::Redirect(redirect)) => Redirect::to(&redirect.url).into_response(),
         Ok(ConnectOutcome::Connected(connected)) => connected_page(session, &connected),
-        Err(RuntimeError::Setup { step, kind, message })
-            if kind != tributary_core::ErrorKind::Internal =>
-        {
+        Err(RuntimeError::Setup {
+            step,
+            kind,
+            message,
+        }) if kind != tributary_core::ErrorKind::Internal => {
             errors.general.push(format!(
                 "The connection failed at step “{}”: {message}",
                 step.as_str().replace('_', " ")

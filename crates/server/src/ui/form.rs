@@ -73,7 +73,11 @@ impl FieldErrors {
     }
 
     /// Files schema violations (JSON Pointer paths) under the fields of `prefix`.
-    pub fn add_violations(&mut self, prefix: &str, violations: &[tributary_core::schema::Violation]) {
+    pub fn add_violations(
+        &mut self,
+        prefix: &str,
+        violations: &[tributary_core::schema::Violation],
+    ) {
         for violation in violations {
             if violation.path.is_empty() {
                 // A missing required property is reported on the object: name the property.
@@ -97,7 +101,9 @@ impl FieldErrors {
         if self.is_empty() {
             return String::new();
         }
-        let mut html = String::from("<div class=\"alert\" role=\"alert\"><p>Please fix the following:</p><ul>");
+        let mut html = String::from(
+            "<div class=\"alert\" role=\"alert\"><p>Please fix the following:</p><ul>",
+        );
         for message in &self.general {
             let _ = write!(html, "<li>{}</li>", esc(message));
         }
@@ -338,8 +344,16 @@ fn render_field(
         } else {
             format!(" aria-describedby=\"{}\"", described.join(" "))
         },
-        if error.is_some() { " aria-invalid=\"true\"" } else { "" },
-        if required { " required aria-required=\"true\"" } else { "" },
+        if error.is_some() {
+            " aria-invalid=\"true\""
+        } else {
+            ""
+        },
+        if required {
+            " required aria-required=\"true\""
+        } else {
+            ""
+        },
     );
     let kind = type_of(schema);
     if kind == "object" && schema.get("properties").is_some() {
@@ -388,8 +402,16 @@ fn render_field(
                 "<select id=\"{id}\" name=\"{}\"{aria}><option value=\"\">(default)</option>\
                  <option value=\"true\"{}>Yes</option><option value=\"false\"{}>No</option></select>",
                 esc(name),
-                if current == Some(true) { " selected" } else { "" },
-                if current == Some(false) { " selected" } else { "" },
+                if current == Some(true) {
+                    " selected"
+                } else {
+                    ""
+                },
+                if current == Some(false) {
+                    " selected"
+                } else {
+                    ""
+                },
             );
         } else if let Some(options) = choices(schema) {
             let _ = write!(out, "<select id=\"{id}\" name=\"{}\"{aria}>", esc(name));
@@ -628,7 +650,10 @@ mod tests {
         assert!(!html.contains("s3cret"));
         assert!(html.contains("<option value=\"eu\">eu</option>"));
         assert!(html.contains("type=\"number\" step=\"1\""));
-        assert!(html.contains("checked"), "the default ticks the box: {html}");
+        assert!(
+            html.contains("checked"),
+            "the default ticks the box: {html}"
+        );
         assert!(
             html.contains("id=\"input-search\" name=\"input/search\" type=\"text\" value=\"\""),
             "a null default shows an empty field: {html}"

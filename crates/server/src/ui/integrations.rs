@@ -44,9 +44,8 @@ pub async fn list(State(state): State<AppState>, session: UiSession) -> Response
             .list(&session.tenant_id, None)
             .await
     );
-    let mut html = String::from(
-        "<p><a class=\"button\" href=\"/catalog\">Connect a provider</a></p>",
-    );
+    let mut html =
+        String::from("<p><a class=\"button\" href=\"/catalog\">Connect a provider</a></p>");
     if integrations.is_empty() {
         html.push_str("<p>No integrations yet: pick a provider in the catalog.</p>");
     } else {
@@ -68,7 +67,9 @@ pub async fn list(State(state): State<AppState>, session: UiSession) -> Response
         }
         html.push_str("</tbody></table></div>");
     }
-    Page::new("Integrations").with_body(&html).render(Some(&session))
+    Page::new("Integrations")
+        .with_body(&html)
+        .render(Some(&session))
 }
 
 pub async fn show(
@@ -83,7 +84,15 @@ pub async fn show(
             .integration(&session.tenant_id, &integration_id)
             .await
     );
-    page(&state, &session, &integration, None, &FieldErrors::default(), StatusCode::OK).await
+    page(
+        &state,
+        &session,
+        &integration,
+        None,
+        &FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// The integration's page; `failed_operation` with `errors` shows a Run form's field errors.
@@ -96,7 +105,10 @@ async fn page(
     status: StatusCode,
 ) -> Response {
     let id = url_part(&integration.id);
-    let definition = state.runtime.registry().definition(&integration.definition_id);
+    let definition = state
+        .runtime
+        .registry()
+        .definition(&integration.definition_id);
     let entry = definition.map(|d| d.catalog_entry());
     let connection = integration
         .provider_state
@@ -289,7 +301,11 @@ pub async fn run_operation(
             .integration(&session.tenant_id, &integration_id)
             .await
     );
-    let Some(definition) = state.runtime.registry().definition(&integration.definition_id) else {
+    let Some(definition) = state
+        .runtime
+        .registry()
+        .definition(&integration.definition_id)
+    else {
         return super::error_page(&session, RuntimeError::NotFound("definition"));
     };
     let Some(registered) = definition.definition.operation_named(&operation) else {

@@ -61,7 +61,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/runs/{run_id}/cancel", post(runs::cancel))
         .route("/records", get(records::list))
         .route("/records/{record_id}", get(records::show))
-        .route("/playground", get(playground::form).post(playground::evaluate))
+        .route(
+            "/playground",
+            get(playground::form).post(playground::evaluate),
+        )
 }
 
 async fn home(session: Option<UiSession>) -> Redirect {
@@ -114,11 +117,9 @@ async fn logo(
         .take(2)
         .collect::<String>()
         .to_uppercase();
-    let hue = definition
-        .id()
-        .bytes()
-        .fold(7u32, |acc, b| acc.wrapping_mul(31).wrapping_add(u32::from(b)))
-        % 360;
+    let hue = definition.id().bytes().fold(7u32, |acc, b| {
+        acc.wrapping_mul(31).wrapping_add(u32::from(b))
+    }) % 360;
     let svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 40 40\" role=\"img\" aria-label=\"{}\">\
          <rect width=\"40\" height=\"40\" rx=\"8\" fill=\"hsl({hue} 55% 38%)\"/>\

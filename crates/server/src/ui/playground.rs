@@ -38,7 +38,12 @@ fn mapping_key(schema: &str, variant: &str) -> String {
     }
 }
 
-fn render(state: &AppState, session: &UiSession, view: &Playground, status: StatusCode) -> Response {
+fn render(
+    state: &AppState,
+    session: &UiSession,
+    view: &Playground,
+    status: StatusCode,
+) -> Response {
     let mut definitions: Vec<_> = state.runtime.registry().definitions().collect();
     definitions.sort_by_key(|d| d.id());
     let chosen = definitions
@@ -63,7 +68,9 @@ fn render(state: &AppState, session: &UiSession, view: &Playground, status: Stat
             esc(&definition.definition.spec.display_name)
         );
     }
-    html.push_str("</select></div><button type=\"submit\" class=\"secondary\">Choose</button></form>");
+    html.push_str(
+        "</select></div><button type=\"submit\" class=\"secondary\">Choose</button></form>",
+    );
     let Some(definition) = chosen else {
         return Page::new("Mapping playground")
             .with_body("<p>No definitions are registered.</p>")
@@ -156,7 +163,11 @@ pub async fn form(
     )
 }
 
-pub async fn evaluate(State(state): State<AppState>, session: UiSession, form: FormData) -> Response {
+pub async fn evaluate(
+    State(state): State<AppState>,
+    session: UiSession,
+    form: FormData,
+) -> Response {
     if let Err(refused) = session.check_csrf(&form) {
         return refused;
     }

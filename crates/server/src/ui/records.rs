@@ -216,7 +216,9 @@ pub async fn show(
             esc(record.deleted_reason.as_deref().unwrap_or_default())
         );
     }
-    html.push_str("</dl><div class=\"side-by-side\"><section class=\"card\"><h2>Mapped fields</h2>");
+    html.push_str(
+        "</dl><div class=\"side-by-side\"><section class=\"card\"><h2>Mapped fields</h2>",
+    );
     html.push_str(&json_block(&record.fields, "Mapped fields"));
     html.push_str("</section><section class=\"card\"><h2>Raw payload</h2>");
     html.push_str(&json_block(&record.raw_payload, "Raw payload"));

@@ -147,7 +147,11 @@ pub async fn list(
             html,
             "<option value=\"{0}\"{1}>{0}</option>",
             choice.as_str(),
-            if Some(choice) == status { " selected" } else { "" }
+            if Some(choice) == status {
+                " selected"
+            } else {
+                ""
+            }
         );
     }
     html.push_str("</select></div><button type=\"submit\">Filter</button></form>");

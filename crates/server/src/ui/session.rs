@@ -101,8 +101,10 @@ impl FromRequestParts<AppState> for UiSession {
                     .path_and_query()
                     .map(|p| p.as_str())
                     .unwrap_or("/");
-                Err(Redirect::to(&format!("/login?next={}", super::html::url_part(next)))
-                    .into_response())
+                Err(
+                    Redirect::to(&format!("/login?next={}", super::html::url_part(next)))
+                        .into_response(),
+                )
             }
         }
     }
@@ -170,7 +172,11 @@ pub async fn login(State(state): State<AppState>, form: FormData) -> Response {
     let next = safe_next(form.get("next"));
     let token = form.get("token").unwrap_or_default().trim().to_owned();
     if token.is_empty() {
-        return login_page(&next, Some("Enter your API token."), StatusCode::UNPROCESSABLE_ENTITY);
+        return login_page(
+            &next,
+            Some("Enter your API token."),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     }
     let record = match state
         .runtime

@@ -1,0 +1,198 @@
+//! The tenant verbs over a running server's REST API (`--api URL --token TOKEN`), for operators
+//! and scripts that do not reach the database: the same answers as `/v1`, printed like the
+//! database verbs print theirs.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Where a tenant verb acts: the database (default) or a server's API.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ApiArgs {
+    /// Call this server's REST API instead of opening the database (`http://127.0.0.1:8080`).
+    #[arg(long = "api", env = "TRIBUTARY_API_URL", value_name = "URL")]
+    pub url: Option<String>,
+    /// The tenant API token for `--api` (better given as `TRIBUTARY_API_TOKEN`).
+    #[arg(long = "token", env = "TRIBUTARY_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl ApiArgs {
+    /// A client when `--api` is given.
+    pub fn client(&self) -> anyhow::Result<Option<ApiClient>> {
+        let Some(url) = &self.url else {
+            return Ok(None);
+        };
+        let Some(token) = &self.token else {
+            bail!("--api needs a tenant API token: --token or TRIBUTARY_API_TOKEN");
+        };
+        tributary_providerkit::install_crypto_provider();
+        Ok(Some(ApiClient {
+            base: url.trim_end_matches('/').to_owned(),
+            token: token.clone(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .build()?,
+        }))
+    }
+}
+
+/// The tenant to act for on the database; over the API the token names it.
+pub fn tenant_for_db(tenant: Option<String>) -> anyhow::Result<String> {
+    tenant.context("--tenant is required on the database (over --api the token names the tenant)")
+}
+
+pub struct ApiClient {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl ApiClient {
+    /// Calls the API; an error answer becomes an error with the server's message and request id.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("calling {method} {}{path}", self.base))?;
+        let status = response.status();
+        let text = response.text().await?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(value);
+        }
+        let error = &value["error"];
+        match error["message"].as_str() {
+            Some(message) => bail!(
+                "{} ({status}, request {})",
+                message,
+                error["requestId"].as_str().unwrap_or("?")
+            ),
+            None => bail!("{method} {path} answered {status}"),
+        }
+    }
+
+    pub async fn list_integrations(&self) -> anyhow::Result<Value> {
+        self.call(Method::GET, "/v1/integrations", None).await
+    }
+
+    pub async fn create_integration(
+        &self,
+        definition: &str,
+        name: Option<&str>,
+        input: Value,
+    ) -> anyhow::Result<Value> {
+        let mut body = json!({"definitionId": definition, "userInput": input});
+        if let Some(name) = name {
+            body["name"] = json!(name);
+        }
+        self.call(Method::POST, "/v1/integrations", Some(body))
+            .await
+    }
+
+    pub async fn connect(
+        &self,
+        integration: &str,
+        connection: &str,
+        credentials: Value,
+    ) -> anyhow::Result<Value> {
+        let redirect = credentials.as_object().is_none_or(|c| c.is_empty());
+        if redirect {
+            // An OAuth or app-install mode answers with the URL to open; a form mode with no
+            // credentials is refused by the server with its reason.
+            let begun = self
+                .call(
+                    Method::POST,
+                    &format!("/v1/integrations/{integration}/auth"),
+                    Some(json!({"connection": connection})),
+                )
+                .await;
+            if begun.is_ok() {
+                return begun;
+            }
+        }
+        self.call(
+            Method::POST,
+            &format!("/v1/integrations/{integration}/connect"),
+            Some(json!({"connection": connection, "credentials": credentials})),
+        )
+        .await
+    }
+
+    pub async fn delete_integration(&self, integration: &str) -> anyhow::Result<Value> {
+        self.call(
+            Method::DELETE,
+            &format!("/v1/integrations/{integration}"),
+            None,
+        )
+        .await
+    }
+
+    /// Queues an operation and follows the run until it ends, calling `on_progress` at each look.
+    pub async fn run_to_end(
+        &self,
+        integration: &str,
+        operation: &str,
+        config: Value,
+        mut on_progress: impl FnMut(&Value),
+    ) -> anyhow::Result<Value> {
+        let started = self
+            .call(
+                Method::POST,
+                &format!("/v1/integrations/{integration}/operations/{operation}/runs"),
+                Some(json!({"config": config, "mode": "queued"})),
+            )
+            .await?;
+        let run_id = started["run"]["id"]
+            .as_str()
+            .context("the server did not say which run it queued")?
+            .to_owned();
+        loop {
+            let details = self
+                .call(Method::GET, &format!("/v1/runs/{run_id}"), None)
+                .await?;
+            on_progress(&details["run"]);
+            if !matches!(
+                details["run"]["status"].as_str(),
+                Some("pending" | "running")
+            ) {
+                return Ok(details["run"].clone());
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    pub async fn list_runs(&self, integration: &str, limit: i64) -> anyhow::Result<Value> {
+        self.call(
+            Method::GET,
+            &format!("/v1/runs?integrationId={integration}&limit={limit}"),
+            None,
+        )
+        .await
+    }
+
+    pub async fn run_details(&self, run: &str) -> anyhow::Result<Value> {
+        self.call(Method::GET, &format!("/v1/runs/{run}"), None)
+            .await
+    }
+
+    pub async fn cancel_run(&self, run: &str) -> anyhow::Result<Value> {
+        self.call(Method::POST, &format!("/v1/runs/{run}/cancel"), None)
+            .await
+    }
+}

@@ -1,0 +1,227 @@
+//! `tributary integrations` and `tributary runs`, on the database and over a running server's API
+//! (`--api`), connecting Cloudflare to the fake Cloudflare on loopback and running its sync to the
+//! end.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Command, Stdio},
+};
+
+use serde_json::Value;
+use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare, TokenOwner};
+
+const CF_TOKEN: &str = "cf-cli-token-0123456789abcdef0123456789";
+
+struct Cli<'a> {
+    config: &'a Path,
+    api: Option<(String, String)>,
+}
+
+impl Cli<'_> {
+    fn run(&self, args: &[&str]) -> (bool, Value, String) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tributary"));
+        command
+            .args(args)
+            .arg("--config")
+            .arg(self.config)
+            .arg("--json")
+            .env_remove("TRIBUTARY_DATABASE_URL")
+            .env_remove("TRIBUTARY_API_URL")
+            .env_remove("TRIBUTARY_API_TOKEN");
+        if let Some((url, token)) = &self.api {
+            command
+                .args(["--api", url])
+                .env("TRIBUTARY_API_TOKEN", token);
+        }
+        let out = command.output().expect("the binary runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (
+            out.status.success(),
+            serde_json::from_str(&stdout).unwrap_or(Value::Null),
+            stderr,
+        )
+    }
+}
+
+/// Creates, connects, syncs, lists and deletes a Cloudflare integration with `cli`; `tenant` is
+/// the `--tenant` arguments (none over the API).
+fn connect_and_sync(cli: &Cli<'_>, fake: &FakeCloudflare, tenant: &[&str]) {
+    let account = format!("{{\"accountId\": \"{}\"}}", fake.account_id());
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .chain(tenant.iter())
+            .map(|s| (*s).to_owned())
+            .collect()
+    };
+    let call = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli.run(&refs)
+    };
+    let (ok, created, err) = call(with(&[
+        "integrations",
+        "create",
+        "--definition",
+        "cloudflare",
+        "--name",
+        "Cloudflare (cli)",
+        "--input",
+        &account,
+    ]));
+    assert!(ok, "{err}");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let (ok, _, err) = call(with(&[
+        "integrations",
+        "connect",
+        &id,
+        "--connection",
+        "CloudflareApiToken",
+        "--credentials",
+        "{\"CloudflareApiToken\": {\"apiToken\": \"cf-wrong-token-never-printed\"}}",
+    ]));
+    assert!(!ok, "a refused token fails");
+    assert!(err.contains("setup failed"), "{err}");
+    assert!(!err.contains("cf-wrong-token-never-printed"), "{err}");
+
+    let credentials = format!("{{\"CloudflareApiToken\": {{\"apiToken\": \"{CF_TOKEN}\"}}}}");
+    let (ok, connected, err) = call(with(&[
+        "integrations",
+        "connect",
+        &id,
+        "--connection",
+        "CloudflareApiToken",
+        "--credentials",
+        &credentials,
+    ]));
+    assert!(ok, "{err}");
+    assert_eq!(connected["outcome"], "connected", "{connected}");
+
+    let (ok, run, err) = call(with(&[
+        "integrations",
+        "run",
+        &id,
+        "--operation",
+        "DirectorySync",
+    ]));
+    assert!(ok, "{err} {run}");
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["counters"]["seen"], 4, "{run}");
+    let run_id = run["id"].as_str().unwrap().to_owned();
+
+    let (ok, listed, err) = call(with(&["integrations", "list"]));
+    assert!(ok, "{err}");
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["name"], "Cloudflare (cli)");
+
+    let (ok, runs, err) = call(with(&["runs", "list", "--integration", &id]));
+    assert!(ok, "{err}");
+    assert_eq!(runs["runs"][0]["id"], run_id.as_str(), "{runs}");
+    let (ok, shown, err) = call(with(&["runs", "show", &run_id]));
+    assert!(ok, "{err}");
+    assert_eq!(shown["run"]["id"], run_id.as_str());
+
+    let (ok, _, err) = call(with(&["integrations", "delete", &id]));
+    assert!(ok, "{err}");
+    let (_, listed, _) = call(with(&["integrations", "list"]));
+    assert_eq!(listed.as_array().map(Vec::len), Some(0), "{listed}");
+}
+
+fn start_fake() -> (tokio::runtime::Runtime, FakeCloudflare) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = rt
+        .block_on(FakeCloudflare::start(CloudflareAccount::sample(4)))
+        .unwrap();
+    fake.add_token(CF_TOKEN, TokenOwner::User);
+    (rt, fake)
+}
+
+fn write_config(dir: &Path, fake: &FakeCloudflare) -> std::path::PathBuf {
+    let config = dir.join("tributary.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n\n[definitions.cloudflare]\napiUrl = \"{}\"\nallowLoopbackApiUrl = true\n",
+            dir.join("data").display(),
+            fake.api_url()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+#[test]
+fn integrations_are_connected_and_synced_on_the_database() {
+    let (_rt, fake) = start_fake();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &fake);
+    let cli = Cli {
+        config: &config,
+        api: None,
+    };
+    assert!(cli.run(&["init"]).0);
+    let (ok, _, err) = cli.run(&["tenants", "create", "acme"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = cli.run(&["integrations", "list"]);
+    assert!(!ok);
+    assert!(err.contains("--tenant is required"), "{err}");
+    connect_and_sync(&cli, &fake, &["--tenant", "acme"]);
+}
+
+#[test]
+fn integrations_are_connected_and_synced_over_the_api() {
+    let (_rt, fake) = start_fake();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &fake);
+    let db = Cli {
+        config: &config,
+        api: None,
+    };
+    assert!(db.run(&["init"]).0);
+    assert!(db.run(&["tenants", "create", "acme"]).0);
+    let (ok, issued, err) = db.run(&["tenants", "token", "acme"]);
+    assert!(ok, "{err}");
+    let token = issued["token"].as_str().expect("a token").to_owned();
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--json", "--config"])
+        .arg(&config)
+        .env_remove("TRIBUTARY_DATABASE_URL")
+        .env_remove("TRIBUTARY_PUBLIC_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let started: Value = serde_json::from_str(&line).expect("a JSON startup line");
+    let url = started["url"].as_str().unwrap().to_owned();
+
+    let api = Cli {
+        config: &config,
+        api: Some((url.clone(), token)),
+    };
+    connect_and_sync(&api, &fake, &[]);
+    let refused = Cli {
+        config: &config,
+        api: Some((url, "not-a-token".into())),
+    }
+    .run(&["integrations", "list"]);
+    assert!(!refused.0);
+    assert!(
+        refused.2.contains("unknown, revoked or expired"),
+        "{}",
+        refused.2
+    );
+
+    let _ = server.kill();
+    let _ = server.wait();
+}
