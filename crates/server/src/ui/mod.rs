@@ -3,6 +3,10 @@
 //! through the keymaker), integration pages with their operations and webhook endpoints, runs,
 //! records, and a mapping playground. Server-rendered HTML with one small script, no build step.
 
+// Helpers answer early with a whole page as their error value (`Result<_, Response>`); it is
+// returned to axum at once, so boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
 mod catalog;
 mod connect;
 pub(crate) mod form;
