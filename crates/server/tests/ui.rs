@@ -326,6 +326,35 @@ async fn sign_in_and_forms(backend: TestDb) {
     let detail = ui.get(&record, Some(&cookie)).await;
     assert!(detail.body.contains("Mapped fields") && detail.body.contains("Raw payload"));
 
+    // A refused grant shows its reason and a Reconnect button that leads to the connect form
+    // for the integration's current mode.
+    let integration_id = integration_page.trim_start_matches("/integrations/");
+    ui.runtime
+        .db()
+        .integrations()
+        .set_status(
+            &tenant,
+            integration_id,
+            tributary_store::integrations::IntegrationStatus::NeedsReauth,
+            Some("the provider refused the token"),
+        )
+        .await
+        .unwrap();
+    let reauth = ui.get(&integration_page, Some(&cookie)).await;
+    assert!(reauth.body.contains(">needs reauth<"), "{}", reauth.body);
+    assert!(reauth.body.contains("the provider refused the token"));
+    assert!(
+        reauth.body.contains(&format!(
+            "<a class=\"button\" href=\"{integration_page}/connect\">Reconnect</a>"
+        )),
+        "{}",
+        reauth.body
+    );
+    let form = ui
+        .get(&format!("{integration_page}/connect"), Some(&cookie))
+        .await;
+    assert!(form.body.contains("name=\"cred/CloudflareApiToken/apiToken\" type=\"password\""));
+
     // Another tenant sees none of it.
     let (_, other_token) = ui.tenant_token("Other").await;
     let (other_cookie, other_csrf) = ui.sign_in(&other_token).await;
