@@ -192,6 +192,12 @@ pub async fn show(
             .map_err(records_error)
             .and_then(|record| record.ok_or_else(|| ApiError::not_found("record")))
     );
+    let integration_name = state
+        .runtime
+        .integration(&session.tenant_id, &record.integration_id)
+        .await
+        .map(|integration| integration.name)
+        .unwrap_or_else(|_| record.integration_id.clone());
     let mut html = format!(
         "<dl class=\"details card\"><dt>Model</dt><dd>{}{}</dd><dt>Integration</dt>\
          <dd><a href=\"/integrations/{}\">{}</a></dd><dt>First seen</dt><dd>{}</dd>\
@@ -203,7 +209,7 @@ pub async fn show(
             format!(" / {}", esc(&record.variant))
         },
         url_part(&record.integration_id),
-        esc(&record.integration_id),
+        esc(&integration_name),
         time(record.first_seen_at),
         time(record.last_seen_at),
         time(record.changed_at),
