@@ -353,7 +353,10 @@ async fn sign_in_and_forms(backend: TestDb) {
     let form = ui
         .get(&format!("{integration_page}/connect"), Some(&cookie))
         .await;
-    assert!(form.body.contains("name=\"cred/CloudflareApiToken/apiToken\" type=\"password\""));
+    assert!(
+        form.body
+            .contains("name=\"cred/CloudflareApiToken/apiToken\" type=\"password\"")
+    );
 
     // Another tenant sees none of it.
     let (_, other_token) = ui.tenant_token("Other").await;

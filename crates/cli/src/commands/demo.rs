@@ -28,6 +28,10 @@ pub struct DemoArgs {
     /// Keep the demo's data directory (printed) instead of deleting it.
     #[arg(long)]
     pub keep: bool,
+    /// After the summary, keep the server and the fake providers running until Ctrl-C, and
+    /// print the web UI's address and a tenant token to sign in with.
+    #[arg(long)]
+    pub stay: bool,
 }
 
 /// The fakes, kept running for the whole demo.
@@ -286,9 +290,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     progress.finish_and_clear();
-
-    let _ = stop.send(());
-    let _ = server.await;
     let elapsed = started.elapsed();
     if args.keep {
         let kept = dir.keep();
@@ -309,6 +310,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_summary(&object);
     }
+    if args.stay {
+        // The token is the demo tenant's, on a loopback server that lives until Ctrl-C.
+        eprintln!(
+            "\nthe web UI is at {base}/ ; sign in with the demo tenant's API token:\n  {}\n(Ctrl-C stops the server and the fake providers)",
+            client.token
+        );
+        tokio::signal::ctrl_c().await?;
+    }
+    let _ = stop.send(());
+    let _ = server.await;
+    drop(fakes);
     Ok(if summary.failed == 0 {
         ExitCode::SUCCESS
     } else {
