@@ -4,18 +4,27 @@
 //!
 //! [`DeliveryLog`] keeps what was delivered, by destination key, in the run's checkpoint, saved
 //! after each delivery. It is stored as `{"deliveries": {<key>: <delivery>}}`, the shape Slack's
-//! `MessageSend` checkpoint already has. [`unique_in_order`] drops repeated destinations.
+//! `MessageSend` checkpoint already has, plus the fingerprint of the request when the log was
+//! loaded with [`DeliveryLog::load_for`]. [`unique_in_order`] drops repeated destinations.
+//!
+//! The runtime seeds a run that follows a throttled (partial) run of the same operation with
+//! that run's checkpoint. For a listing that is a resume; for sends it must only be one when the
+//! new run sends the same thing, so `load_for` ignores a log written for another request.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tributary_core::{OperationContext, OperationError};
 
 /// What a run has delivered so far, by destination key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(serialize = "T: Serialize", deserialize = "T: DeserializeOwned"))]
 pub struct DeliveryLog<T> {
+    /// SHA-256 (hex) of the request the deliveries were made for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request: Option<String>,
     #[serde(default)]
     deliveries: BTreeMap<String, T>,
 }
@@ -23,9 +32,16 @@ pub struct DeliveryLog<T> {
 impl<T> Default for DeliveryLog<T> {
     fn default() -> Self {
         Self {
+            request: None,
             deliveries: BTreeMap::new(),
         }
     }
+}
+
+/// The fingerprint of a request: SHA-256 of its JSON (object keys sorted by `serde_json`).
+fn fingerprint(request: &Value) -> String {
+    let digest = Sha256::digest(request.to_string().as_bytes());
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 impl<T: Serialize + DeserializeOwned> DeliveryLog<T> {
@@ -36,6 +52,18 @@ impl<T: Serialize + DeserializeOwned> DeliveryLog<T> {
             .checkpoint()
             .and_then(Self::from_value)
             .unwrap_or_default()
+    }
+
+    /// The deliveries an earlier attempt of this run saved for the same `request` (what is sent
+    /// and where); none when the saved log was made for another request.
+    pub fn load_for(ctx: &OperationContext, request: &Value) -> Self {
+        let expected = fingerprint(request);
+        let mut log = Self::load(ctx);
+        if log.request.as_deref() != Some(expected.as_str()) {
+            log = Self::default();
+        }
+        log.request = Some(expected);
+        log
     }
 
     fn from_value(value: Value) -> Option<Self> {
@@ -131,6 +159,26 @@ mod tests {
             again.in_order(["chat:b", "chat:a"]),
             [&Sent { id: "1".into() }]
         );
+    }
+
+    #[tokio::test]
+    async fn a_log_for_another_request_is_not_reused() {
+        let ctx = ctx();
+        let request = json!({"to": ["chat:a"], "body": "one"});
+        let mut log = DeliveryLog::<Sent>::load_for(&ctx, &request);
+        log.record(&ctx, "chat:a", Sent { id: "1".into() })
+            .await
+            .unwrap();
+        assert!(DeliveryLog::<Sent>::load_for(&ctx, &request).contains("chat:a"));
+        let other = json!({"to": ["chat:a"], "body": "two"});
+        assert!(DeliveryLog::<Sent>::load_for(&ctx, &other).is_empty());
+        // A log without a fingerprint (Slack's) is not taken for any request.
+        ctx.run
+            .save_checkpoint(json!({"deliveries": {"chat:a": {"id": "1"}}}))
+            .await
+            .unwrap();
+        assert!(DeliveryLog::<Sent>::load_for(&ctx, &request).is_empty());
+        assert!(DeliveryLog::<Sent>::load(&ctx).contains("chat:a"));
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! Sending messages: `POST /teams/{team-id}/channels/{channel-id}/messages` for a channel,
 //! `POST /chats/{chat-id}/messages` for a chat, as the signed-in user. Each destination is posted
 //! to once per run: repeats in the config are dropped, and what was posted is kept in the run's
-//! checkpoint ([`DeliveryLog`]) so a retried run posts only the rest.
+//! checkpoint ([`DeliveryLog`]) so a retried run of the same message posts only the rest.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -273,7 +273,16 @@ pub async fn message_send(
         .iter()
         .map(|target| message(&config, target))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut log = DeliveryLog::<Delivery>::load(&ctx);
+    // A run seeded with the checkpoint of a throttled run skips only what that run posted of
+    // the same message to the same destinations.
+    let request = json!(
+        targets
+            .iter()
+            .zip(&messages)
+            .map(|(target, message)| json!([target.key(), message]))
+            .collect::<Vec<_>>()
+    );
+    let mut log = DeliveryLog::<Delivery>::load_for(&ctx, &request);
     for (target, message) in targets.iter().zip(messages) {
         let key = target.key();
         if log.contains(&key) {
