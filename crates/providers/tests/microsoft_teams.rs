@@ -32,12 +32,19 @@ struct Harness {
 }
 
 async fn harness(backend: TestDb) -> Harness {
+    harness_with(backend, |_| {}).await
+}
+
+/// A harness whose operator config is changed by `tweak`.
+async fn harness_with(backend: TestDb, tweak: impl FnOnce(&mut Value)) -> Harness {
     tributary_providerkit::install_crypto_provider();
     let fake = FakeMicrosoftTeams::start(TeamsTenant::sample())
         .await
         .unwrap();
+    let mut operator = fake.operator_config();
+    tweak(&mut operator);
     let config = CatalogConfig {
-        definitions: [("microsoft_teams".to_owned(), fake.operator_config())].into(),
+        definitions: [("microsoft_teams".to_owned(), operator)].into(),
         public_url: None,
     };
     let ring = KeyRing::generate();
@@ -73,6 +80,38 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 impl Harness {
+    /// Starts the sign-in and returns the provider URL the user is sent to.
+    async fn start_sign_in(&self) -> String {
+        match self
+            .runtime
+            .connect(ConnectRequest {
+                tenant_id: self.tenant.clone(),
+                definition_id: "microsoft_teams".into(),
+                user_input: Some(json!({})),
+                connection: SLOT.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        {
+            ConnectOutcome::Redirect(redirect) => redirect.url,
+            ConnectOutcome::Connected(_) => panic!("the sign-in must redirect"),
+        }
+    }
+
+    /// The callback parameters Microsoft sends back after approving `url`.
+    async fn approve(&self, url: &str) -> Vec<(String, String)> {
+        let browser = ProviderHttp::new(HttpProfile::new("browser")).unwrap();
+        let answer = browser
+            .get(url)
+            .no_redirects()
+            .accept_status(303)
+            .send()
+            .await
+            .unwrap();
+        params_of(answer.header("location").unwrap())
+    }
+
     /// Starts the sign-in, lets the fake approve at once (the browser step) and completes the
     /// flow with the callback's parameters. Returns the integration id.
     async fn connect(&self) -> String {
@@ -115,15 +154,7 @@ impl Harness {
         assert!(param(&asked, "nonce").is_some_and(|n| !n.is_empty()));
         assert_eq!(param(&asked, "response_type"), Some("code"));
         assert_eq!(param(&asked, "response_mode"), Some("query"));
-        let browser = ProviderHttp::new(HttpProfile::new("browser")).unwrap();
-        let answer = browser
-            .get(&redirect.url)
-            .no_redirects()
-            .accept_status(303)
-            .send()
-            .await
-            .unwrap();
-        let callback = params_of(answer.header("location").unwrap());
+        let callback = self.approve(&redirect.url).await;
         let connected = self
             .runtime
             .complete_auth(CallbackParams::new(callback))
@@ -516,5 +547,92 @@ async fn a_token_graph_refuses_is_an_auth_error_without_the_token() {
         let message = run.error_message.unwrap();
         assert!(message.contains("InvalidAuthenticationToken") || message.contains("401"));
         assert_no_secret(&message, &secrets);
+    }
+}
+
+#[tokio::test]
+async fn a_declined_consent_is_an_auth_error_and_nothing_is_exchanged() {
+    for backend in tributary_store::testing::backends("teams_declined").await {
+        let h = harness(backend).await;
+        let url = h.start_sign_in().await;
+        let state = param(&params_of(&url), "state").unwrap().to_owned();
+        // Microsoft calls back with an error instead of a code.
+        let err = h
+            .runtime
+            .complete_auth(CallbackParams::new(vec![
+                ("state".into(), state),
+                ("error".into(), "access_denied".into()),
+                (
+                    "error_description".into(),
+                    "AADSTS65004: User declined to consent to access the app.".into(),
+                ),
+            ]))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(err.to_string().contains("declined to consent"), "{err}");
+        assert_eq!(h.fake.auth().grants("authorization_code"), 0);
+    }
+}
+
+#[tokio::test]
+async fn a_single_tenant_app_refuses_a_user_of_another_tenant() {
+    for backend in tributary_store::testing::backends("teams_foreign").await {
+        let own_tenant = "0f0e0d0c-0b0a-4908-8706-050403020100";
+        let h = harness_with(backend, |operator| {
+            operator["authority"] = json!(own_tenant);
+        })
+        .await;
+        let url = h.start_sign_in().await;
+        assert!(
+            url.contains(&format!("/{own_tenant}/oauth2/v2.0/authorize?")),
+            "{url}"
+        );
+        // The fake's user belongs to TENANT_ID, which the verified id token says.
+        let callback = h.approve(&url).await;
+        let err = h
+            .runtime
+            .complete_auth(CallbackParams::new(callback))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(err.to_string().contains("another tenant"), "{err}");
+        let integrations = h
+            .runtime
+            .db()
+            .integrations()
+            .list(&h.tenant, None)
+            .await
+            .unwrap();
+        assert!(
+            integrations
+                .iter()
+                .all(|i| i.status != IntegrationStatus::Connected)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_is_a_config_error_that_does_not_quote_it() {
+    for backend in tributary_store::testing::backends("teams_secret").await {
+        let wrong = "Xy9~WrongClientSecretValue.0123456789";
+        let h = harness_with(backend, |operator| {
+            operator["clientSecret"] = json!(wrong);
+        })
+        .await;
+        let url = h.start_sign_in().await;
+        let callback = h.approve(&url).await;
+        let err = h
+            .runtime
+            .complete_auth(CallbackParams::new(callback))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert!(
+            err.to_string().contains("invalid_client") || err.to_string().contains("client"),
+            "{err}"
+        );
+        let text = format!("{err} {err:?}");
+        assert_no_secret(&text, &[wrong.to_owned(), CLIENT_SECRET.to_owned()]);
     }
 }
