@@ -43,6 +43,39 @@ use crate::{
     demo::DemoConnection,
 };
 
+/// Graph's answers as Microsoft documents them, the templates of the fake's answers.
+pub const FIXTURES: [(&str, &str); 5] = [
+    (
+        "me",
+        include_str!("../../providers/tests/fixtures/microsoft_teams/me.json"),
+    ),
+    (
+        "joined_team",
+        include_str!("../../providers/tests/fixtures/microsoft_teams/joined_team.json"),
+    ),
+    (
+        "channel_message",
+        include_str!("../../providers/tests/fixtures/microsoft_teams/channel_message.json"),
+    ),
+    (
+        "chat_message",
+        include_str!("../../providers/tests/fixtures/microsoft_teams/chat_message.json"),
+    ),
+    (
+        "error_not_found",
+        include_str!("../../providers/tests/fixtures/microsoft_teams/error_not_found.json"),
+    ),
+];
+
+fn fixture(name: &str) -> Value {
+    let text = FIXTURES
+        .iter()
+        .find(|(fixture, _)| *fixture == name)
+        .map(|(_, text)| *text)
+        .expect("a known fixture");
+    serde_json::from_str(text).expect("fixtures are JSON")
+}
+
 /// The app registration the fake knows (what an operator puts in
 /// `[definitions.microsoft_teams]`).
 pub const CLIENT_ID: &str = "6731de76-14a6-49ae-97bc-6eba6914391e";
@@ -422,20 +455,13 @@ async fn me(
         .display_name
         .split_once(' ')
         .unwrap_or((tenant.display_name.as_str(), ""));
-    let user = json!({
-        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
-        "businessPhones": ["+1 412 555 0109"],
-        "displayName": tenant.display_name,
-        "givenName": given,
-        "jobTitle": "Marketing Manager",
-        "mail": tenant.user_principal_name,
-        "mobilePhone": null,
-        "officeLocation": "18/2111",
-        "preferredLanguage": "en-US",
-        "surname": surname,
-        "userPrincipalName": tenant.user_principal_name,
-        "id": tenant.user_id,
-    });
+    let mut user = fixture("me");
+    user["displayName"] = json!(tenant.display_name);
+    user["givenName"] = json!(given);
+    user["surname"] = json!(surname);
+    user["mail"] = json!(tenant.user_principal_name);
+    user["userPrincipalName"] = json!(tenant.user_principal_name);
+    user["id"] = json!(tenant.user_id);
     Json(selected(user, query.get("$select"))).into_response()
 }
 
@@ -458,29 +484,12 @@ async fn joined_teams(
         .teams
         .iter()
         .map(|(id, team)| {
-            selected(
-                json!({
-                    "id": id,
-                    "createdDateTime": null,
-                    "displayName": team.display_name,
-                    "description": team.description,
-                    "internalId": null,
-                    "classification": null,
-                    "specialization": null,
-                    "visibility": null,
-                    "webUrl": null,
-                    "isArchived": false,
-                    "tenantId": tenant.tenant_id,
-                    "isMembershipLimitedToOwners": null,
-                    "memberSettings": null,
-                    "guestSettings": null,
-                    "messagingSettings": null,
-                    "funSettings": null,
-                    "discoverySettings": null,
-                    "summary": null,
-                }),
-                query.get("$select"),
-            )
+            let mut entry = fixture("joined_team");
+            entry["id"] = json!(id);
+            entry["displayName"] = json!(team.display_name);
+            entry["description"] = json!(team.description);
+            entry["tenantId"] = json!(tenant.tenant_id);
+            selected(entry, query.get("$select"))
         })
         .collect();
     Json(json!({
@@ -544,37 +553,32 @@ fn created(
     let created_ms = now_ms() + control.serial as i64;
     let id = created_ms.to_string();
     let created = iso8601(created_ms);
-    let mut message = json!({
-        "id": id,
-        "replyToId": null,
-        "etag": id,
-        "messageType": "message",
-        "createdDateTime": created,
-        "lastModifiedDateTime": created,
-        "lastEditedDateTime": null,
-        "deletedDateTime": null,
-        "subject": subject,
-        "summary": null,
-        "chatId": null,
-        "importance": "normal",
-        "locale": "en-us",
-        "webUrl": null,
-        "policyViolation": null,
-        "eventDetail": null,
-        "from": {"application": null, "device": null, "user": {
-            "@odata.type": "#microsoft.graph.teamworkUserIdentity",
-            "id": tenant.user_id, "displayName": tenant.display_name,
-            "userIdentityType": "aadUser", "tenantId": tenant.tenant_id}},
-        "body": {"contentType": content_type, "content": content},
-        "channelIdentity": null,
-        "attachments": [],
-        "mentions": [],
-        "reactions": [],
-    });
+    let template = if destination.get("chatId").is_some() {
+        "chat_message"
+    } else {
+        "channel_message"
+    };
+    let mut message = fixture(template);
+    for field in ["id", "etag"] {
+        message[field] = json!(id);
+    }
+    for field in ["createdDateTime", "lastModifiedDateTime"] {
+        message[field] = json!(created);
+    }
+    message["subject"] = json!(subject);
+    message["from"]["user"]["id"] = json!(tenant.user_id);
+    message["from"]["user"]["displayName"] = json!(tenant.display_name);
+    message["from"]["user"]["tenantId"] = json!(tenant.tenant_id);
+    message["body"] = json!({"contentType": content_type, "content": content});
+    // Graph percent-encodes thread ids (`19%3A...%40thread.v2`) in contexts and links.
+    let encode = |value: &Value| -> String {
+        url::form_urlencoded::byte_serialize(value.as_str().unwrap_or_default().as_bytes())
+            .collect()
+    };
     if let Some(chat) = destination.get("chatId") {
         message["@odata.context"] = json!(format!(
             "https://graph.microsoft.com/v1.0/$metadata#chats('{}')/messages/$entity",
-            chat.as_str().unwrap_or_default()
+            encode(chat)
         ));
         message["chatId"] = chat.clone();
     } else {
@@ -582,12 +586,10 @@ fn created(
         message["@odata.context"] = json!(format!(
             "https://graph.microsoft.com/v1.0/$metadata#teams('{}')/channels('{}')/messages/$entity",
             team.as_str().unwrap_or_default(),
-            channel.as_str().unwrap_or_default()
+            encode(channel)
         ));
         message["channelIdentity"] = json!({"teamId": team, "channelId": channel});
-        let encoded: String =
-            url::form_urlencoded::byte_serialize(channel.as_str().unwrap_or_default().as_bytes())
-                .collect();
+        let encoded = encode(channel);
         message["webUrl"] = json!(format!(
             "https://teams.microsoft.com/l/message/{encoded}/{id}?groupId={}&tenantId={}&createdTime={id}&parentMessageId={id}",
             team.as_str().unwrap_or_default(),
@@ -709,6 +711,33 @@ async fn unknown_resource(uri: OriginalUri) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_bodies_have_the_documented_shape() {
+        let documented = fixture("error_not_found");
+        let response = graph_error(StatusCode::NOT_FOUND, "NotFound", "gone");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let keys = |value: &Value, pointer: &str| -> Vec<String> {
+            value
+                .pointer(pointer)
+                .and_then(Value::as_object)
+                .map(|map| map.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        let body = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(axum::body::to_bytes(response.into_body(), 1 << 16))
+            .unwrap();
+        let ours: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(keys(&ours, "/error"), keys(&documented, "/error"));
+        assert_eq!(
+            keys(&ours, "/error/innerError"),
+            keys(&documented, "/error/innerError")
+        );
+        let date = ours["error"]["innerError"]["date"].as_str().unwrap();
+        assert_eq!(date.len(), "2025-11-28T21:20:34".len(), "{date}");
+    }
 
     #[test]
     fn dates_are_iso8601() {
