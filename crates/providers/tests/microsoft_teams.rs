@@ -261,6 +261,7 @@ async fn the_sign_in_connects_resolves_the_tenant_and_the_health_check_reads_use
         assert_eq!(h.fake.auth().grants("authorization_code"), 1);
 
         let health = h.health(&id).await.unwrap();
+        insta::assert_json_snapshot!("microsoft_teams_health_check", health);
         assert_eq!(
             health["userPrincipalName"],
             "MeganB@contoso.onmicrosoft.com"
@@ -321,6 +322,13 @@ async fn messages_go_to_channels_and_chats_once_each_and_throttles_are_waited_ou
         assert_eq!(h.posts(), 4, "three messages and one throttled attempt");
 
         let result = run.result.unwrap();
+        insta::assert_json_snapshot!("microsoft_teams_message_send_result", result, {
+            ".messageId" => "[message id]",
+            ".createdDateTime" => "[created]",
+            ".deliveries[].messageId" => "[message id]",
+            ".deliveries[].createdDateTime" => "[created]",
+            ".deliveries[].webUrl" => "[web url]",
+        });
         assert_eq!(result["messageId"], messages[0]["id"]);
         assert!(result["createdDateTime"].as_str().unwrap().ends_with('Z'));
         let deliveries = result["deliveries"].as_array().unwrap();
