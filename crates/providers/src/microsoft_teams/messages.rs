@@ -55,19 +55,25 @@ pub struct MessageSend {
     {"required": ["chatId"], "not": {"anyOf": [{"required": ["teamId"]}, {"required": ["channelId"]}]}}
 ]))]
 pub struct Destination {
+    /// The team's id (a GUID), with `channelId`.
     #[serde(default)]
     pub team_id: Option<String>,
+    /// The channel's id (`19:...@thread.tacv2`), with `teamId`.
     #[serde(default)]
     pub channel_id: Option<String>,
+    /// A chat's id (`19:...@thread.v2` or `19:..._...@unq.gbl.spaces`), alone.
     #[serde(default)]
     pub chat_id: Option<String>,
 }
 
+/// How Teams reads the message body.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BodyFormat {
+    /// Plain text.
     #[default]
     Text,
+    /// HTML (Teams keeps a safe subset: paragraphs, emphasis, lists, links, tables).
     Html,
 }
 

@@ -20,7 +20,7 @@ pub use auth::SCOPES;
 pub use client::{
     DEFAULT_AUTHORITY, DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, MICROSOFT_GRAPH, MicrosoftGraph,
 };
-pub use messages::{Delivery, Destination, MessageSend};
+pub use messages::{BodyFormat, Delivery, Destination, MessageSend};
 pub use operations::HealthCheck;
 
 use crate::CatalogConfig;
