@@ -115,10 +115,16 @@ impl Harness {
     /// Starts the sign-in, lets the fake approve at once (the browser step) and completes the
     /// flow with the callback's parameters. Returns the integration id.
     async fn connect(&self) -> String {
+        self.connect_to(None).await
+    }
+
+    /// [`connect`](Self::connect), to an existing integration when `integration` is given.
+    async fn connect_to(&self, integration: Option<&str>) -> String {
         let redirect = match self
             .runtime
             .connect(ConnectRequest {
                 tenant_id: self.tenant.clone(),
+                integration_id: integration.map(str::to_owned),
                 definition_id: "microsoft_teams".into(),
                 user_input: Some(json!({})),
                 connection: SLOT.into(),
@@ -260,6 +266,8 @@ async fn the_sign_in_connects_resolves_the_tenant_and_the_health_check_reads_use
         assert!(tokens["expires_at"].as_i64().unwrap() > 0);
         assert_eq!(h.fake.auth().grants("authorization_code"), 1);
 
+        // Graph throttles the first call; the kit waits Retry-After and asks again.
+        h.fake.throttle([1]);
         let health = h.health(&id).await.unwrap();
         insta::assert_json_snapshot!("microsoft_teams_health_check", health);
         assert_eq!(
@@ -527,6 +535,30 @@ async fn an_expiring_token_is_refreshed_with_rotation_and_a_refused_refresh_need
         assert_no_secret(&format!("{err} {err:?}"), &secrets);
         let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
         assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
+        // Nothing is queued for it until a user signs in again.
+        let refused = h
+            .runtime
+            .queue_run(h.run_request(
+                &id,
+                "MessageSend",
+                json!({"chatId": TeamsTenant::GROUP_CHAT, "body": "lost"}),
+            ))
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, RuntimeError::NeedsReauth(_)), "{refused}");
+
+        // Signing in again brings the same integration back.
+        assert_eq!(h.connect_to(Some(&id)).await, id);
+        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+        assert_eq!(integration.status, IntegrationStatus::Connected);
+        let run = h
+            .send(
+                &id,
+                json!({"chatId": TeamsTenant::GROUP_CHAT, "body": "back"}),
+            )
+            .await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert_eq!(h.fake.messages().last().unwrap()["content"], "back");
     }
 }
 
