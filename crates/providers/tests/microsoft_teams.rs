@@ -677,3 +677,60 @@ async fn a_wrong_client_secret_is_a_config_error_that_does_not_quote_it() {
         assert_no_secret(&text, &[wrong.to_owned(), CLIENT_SECRET.to_owned()]);
     }
 }
+
+#[tokio::test]
+async fn a_token_without_the_send_permissions_is_refused_naming_them() {
+    for backend in tributary_store::testing::backends("teams_scopes").await {
+        let h = harness(backend).await;
+        let id = h.connect().await;
+        // Replace the stored tokens with ones granted without the send permissions (an
+        // administrator restricted the app after the user consented).
+        let token = h.fake.auth().mint_access_token(
+            tributary_testkit::microsoft_teams::CLIENT_ID,
+            Some("AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ"),
+            "openid profile offline_access https://graph.microsoft.com/User.Read \
+             https://graph.microsoft.com/Team.ReadBasic.All",
+        );
+        let expires_at = tributary_providerkit::unix_now() + 3600;
+        let stored = json!({"access_token": token, "token_type": "Bearer",
+                            "expires_at": expires_at});
+        h.runtime
+            .db()
+            .credentials(&h.ring)
+            .save(
+                &h.tenant,
+                &id,
+                SLOT,
+                &tributary_store::SecretBytes::new(serde_json::to_vec(&stored).unwrap()),
+                tributary_store::credentials::Expect::Any,
+                Some(expires_at * 1000),
+            )
+            .await
+            .unwrap();
+        h.health(&id)
+            .await
+            .expect("reading the user needs no send permission");
+
+        for (destination, permission) in [
+            (
+                json!({"teamId": TeamsTenant::ENGINEERING, "channelId": TeamsTenant::GENERAL}),
+                "ChannelMessage.Send",
+            ),
+            (
+                json!({"chatId": TeamsTenant::GROUP_CHAT}),
+                "ChatMessage.Send",
+            ),
+        ] {
+            let mut config = destination;
+            config["body"] = json!("hi");
+            let run = h.send(&id, config).await;
+            assert_eq!(run.status, RunStatus::Failed);
+            assert_eq!(run.error_kind.as_deref(), Some("auth"));
+            let message = run.error_message.unwrap();
+            assert!(message.contains("403"), "{message}");
+            assert!(message.contains(permission), "{message}");
+            assert!(!message.contains(&token), "{message}");
+        }
+        assert!(h.fake.messages().is_empty());
+    }
+}
