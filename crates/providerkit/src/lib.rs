@@ -14,6 +14,7 @@
 //! Errors never contain request headers, tokens or query strings.
 
 pub mod classify;
+mod deliveries;
 mod dns;
 mod github;
 mod host;
@@ -33,6 +34,7 @@ mod token;
 mod token_cache;
 
 pub use classify::{redacted_url, request_label};
+pub use deliveries::{DeliveryLog, unique_in_order};
 pub use github::github_installation_token;
 pub use host::{
     HostPolicy, host_has_suffix, is_public_ip, validate_base_url, validate_host_with_suffix,

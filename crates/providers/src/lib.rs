@@ -10,6 +10,8 @@ pub mod cloudflare;
 mod config;
 #[cfg(feature = "google_workspace")]
 pub mod google_workspace;
+#[cfg(feature = "microsoft_teams")]
+pub mod microsoft_teams;
 #[cfg(feature = "okta")]
 pub mod okta;
 #[cfg(feature = "slack")]
@@ -33,6 +35,8 @@ pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
         google_workspace::definition,
         #[cfg(feature = "slack")]
         slack::definition,
+        #[cfg(feature = "microsoft_teams")]
+        microsoft_teams::definition,
     ];
     builders.iter().map(|build| build(config)).collect()
 }

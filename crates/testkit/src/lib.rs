@@ -7,6 +7,7 @@ pub mod authorization;
 pub mod cloudflare;
 pub mod demo;
 pub mod google_workspace;
+pub mod microsoft_teams;
 pub mod oauth;
 pub mod okta;
 pub mod okta_events;

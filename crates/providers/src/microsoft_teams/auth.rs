@@ -1,0 +1,185 @@
+//! The sign-in: the Microsoft identity platform's authorization code flow with PKCE (S256) and an
+//! OIDC nonce, delegated Graph scopes plus `offline_access` for a refresh token.
+//!
+//! - The id token of the code exchange is verified (RS256 against the platform's keys, issuer
+//!   `<login>/<tid>/v2.0`, audience = the client id, expiry, the session's nonce); its `tid` is
+//!   the tenant id of the integration's metadata. The original read `tid` from the access token
+//!   without verifying anything.
+//! - Microsoft rotates refresh tokens: every refresh answer carries a new one, which replaces the
+//!   stored one. The original never refreshed, so it stopped working an hour after connecting.
+//!   A refresh Microsoft refuses (`invalid_grant`: consent revoked, password reset, the token
+//!   expired after 90 days unused) is an auth error, so the runtime sets `needs_reauth`.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tributary_core::{
+    AuthCompleteRequest, AuthCompleteResult, AuthRegistration, AuthStartRequest, AuthStartResult,
+    OperationError, RefreshRequest, StableName,
+};
+use tributary_providerkit::{
+    AuthorizationRequest, IdTokenVerifier, IssuerCheck, TokenSet, classify::excerpt,
+};
+
+use super::{
+    MicrosoftTeamsOAuth, MicrosoftTeamsOperatorConfig,
+    client::{http_stack, oauth_client},
+};
+
+/// What the sign-in asks for: an id token (`openid`, `profile`), a refresh token
+/// (`offline_access`), the user's profile, the teams they joined, and sending to channels and
+/// chats. All delegated; none needs an administrator's consent.
+pub const SCOPES: [&str; 7] = [
+    "openid",
+    "profile",
+    "offline_access",
+    "https://graph.microsoft.com/User.Read",
+    "https://graph.microsoft.com/Team.ReadBasic.All",
+    "https://graph.microsoft.com/ChannelMessage.Send",
+    "https://graph.microsoft.com/ChatMessage.Send",
+];
+
+/// The Graph permissions without which the integration cannot work.
+const REQUIRED_GRAPH_PERMISSIONS: [&str; 4] = [
+    "User.Read",
+    "Team.ReadBasic.All",
+    "ChannelMessage.Send",
+    "ChatMessage.Send",
+];
+
+pub(super) fn registration(operator: MicrosoftTeamsOperatorConfig) -> AuthRegistration {
+    let (start_config, complete_config) = (operator.clone(), operator.clone());
+    AuthRegistration::new(
+        MicrosoftTeamsOAuth::NAME,
+        move |request| start(request, start_config.clone()),
+        move |request| complete(request, complete_config.clone()),
+    )
+    .with_refresh(move |request| refresh(request, operator.clone()))
+}
+
+async fn start(
+    request: AuthStartRequest,
+    operator: MicrosoftTeamsOperatorConfig,
+) -> Result<AuthStartResult, OperationError> {
+    let url = oauth_client(&operator)?.authorization_url(
+        &AuthorizationRequest::from_session(&request, &SCOPES)
+            // The code comes back in the callback's query string.
+            .param("response_mode", "query")
+            // Let the user pick the work account rather than reuse whatever session is open.
+            .param("prompt", "select_account"),
+    )?;
+    Ok(AuthStartResult {
+        url,
+        provider_state: Value::Null,
+    })
+}
+
+/// The permission name of a granted scope (`https://graph.microsoft.com/User.Read` -> `User.Read`).
+fn permission(scope: &str) -> &str {
+    scope.rsplit('/').next().unwrap_or(scope)
+}
+
+async fn complete(
+    request: AuthCompleteRequest,
+    operator: MicrosoftTeamsOperatorConfig,
+) -> Result<AuthCompleteResult, OperationError> {
+    if let Some(error) = request.callback.get("error") {
+        let description = request.callback.get("error_description").unwrap_or(error);
+        return Err(OperationError::auth(format!(
+            "Microsoft did not complete the sign-in ({}): {}",
+            excerpt(error, &[]),
+            excerpt(description, &[])
+        )));
+    }
+    let code = request.callback.get("code").ok_or_else(|| {
+        OperationError::auth("Microsoft's callback carries no authorization code")
+    })?;
+    let client = oauth_client(&operator)?;
+    let tokens = client
+        .exchange_code(code, &request.redirect_uri, Some(&request.code_verifier))
+        .await?;
+    if tokens.refresh_token.is_none() {
+        return Err(OperationError::auth(
+            "Microsoft returned no refresh token; check that the app may request offline_access \
+             and connect again",
+        ));
+    }
+    // Consent can leave permissions out (an administrator may have restricted them).
+    let missing: Vec<&str> = REQUIRED_GRAPH_PERMISSIONS
+        .iter()
+        .copied()
+        .filter(|needed| {
+            !tokens.scopes.is_empty()
+                && !tokens
+                    .scopes
+                    .iter()
+                    .any(|s| permission(s).eq_ignore_ascii_case(needed))
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(OperationError::auth(format!(
+            "the sign-in did not grant every permission; consent to: {}",
+            missing.join(", ")
+        )));
+    }
+    let id_token = tokens.id_token.as_ref().ok_or_else(|| {
+        OperationError::auth("Microsoft returned no id token, so the tenant cannot be verified")
+    })?;
+    let endpoints = operator.endpoints()?;
+    let verifier = IdTokenVerifier::new(
+        &http_stack(&endpoints)?,
+        format!("{}/discovery/v2.0/keys", endpoints.authority_url),
+        IssuerCheck::TenantTemplate(format!("{}/{{tenantid}}/v2.0", endpoints.login_url)),
+        client.client_id(),
+    );
+    let claims = verifier.verify(id_token, &request.nonce).await?;
+    let tenant_id = claims.tid.clone().unwrap_or_default().to_ascii_lowercase();
+    if let Some(expected) = &endpoints.tenant
+        && &tenant_id != expected
+    {
+        return Err(OperationError::auth(
+            "the account that signed in belongs to another tenant than the app's",
+        ));
+    }
+    let claim = |name: &str| claims.extra.get(name).and_then(Value::as_str);
+    Ok(AuthCompleteResult {
+        credential: credential(&tokens)?,
+        auth_input: json!({
+            "tenantId": tenant_id,
+            "userObjectId": claim("oid"),
+            "preferredUsername": claim("preferred_username"),
+        }),
+    })
+}
+
+async fn refresh(
+    request: RefreshRequest,
+    operator: MicrosoftTeamsOperatorConfig,
+) -> Result<Value, OperationError> {
+    let current = TokenSet::deserialize(&request.credential).map_err(|_| {
+        OperationError::config(
+            "the stored Microsoft sign-in has the wrong shape; connect the integration again",
+        )
+    })?;
+    // The v2.0 endpoint wants the scopes again; it answers with a new refresh token.
+    let fresh = oauth_client(&operator)?.refresh(&current, &SCOPES).await?;
+    credential(&fresh)
+}
+
+fn credential(tokens: &TokenSet) -> Result<Value, OperationError> {
+    serde_json::to_value(tokens)
+        .map_err(|_| OperationError::internal("the Microsoft tokens did not serialise"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_are_read_with_or_without_the_resource() {
+        assert_eq!(
+            permission("https://graph.microsoft.com/ChannelMessage.Send"),
+            "ChannelMessage.Send"
+        );
+        assert_eq!(permission("User.Read"), "User.Read");
+    }
+}

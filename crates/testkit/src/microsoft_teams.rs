@@ -1,0 +1,748 @@
+//! A fake Microsoft identity platform and Microsoft Graph (the Teams part) for one tenant and one
+//! signed-in user, on two loopback servers as in production (`login.microsoftonline.com` and
+//! `graph.microsoft.com`):
+//!
+//! - Login: the shared fake authorization server at `/{tenant}/oauth2/v2.0/authorize`,
+//!   `/{tenant}/oauth2/v2.0/token` and `/{tenant}/discovery/v2.0/keys`: authorization code with
+//!   PKCE, the registered confidential client (`client_secret_post`), refresh tokens rotated on
+//!   every refresh (the old one stops working), RS256 id tokens with issuer
+//!   `<login>/<tid>/v2.0` and the claims `tid`, `oid`, `preferred_username` and `name`.
+//! - Graph under `/v1.0`, with `Authorization: Bearer <token>`: `GET /me` (`User.Read`),
+//!   `GET /me/joinedTeams` (`Team.ReadBasic.All`), `POST /teams/{team-id}/channels/{channel-id}/messages`
+//!   (`ChannelMessage.Send`) and `POST /chats/{chat-id}/messages` (`ChatMessage.Send`), answering
+//!   `201 Created` with the chatMessage. `$select` is honoured on `/me` and `/me/joinedTeams`.
+//! - Graph's error body `{"error": {"code", "message", "innerError": {"date", "request-id",
+//!   "client-request-id"}}}`: 401 `InvalidAuthenticationToken` for a missing, unknown or expired
+//!   token (with `WWW-Authenticate`), 403 `Forbidden` naming the missing scope, 404 `NotFound`
+//!   for an unknown team, channel or chat, 400 `BadRequest` for a malformed message, 429
+//!   `TooManyRequests` with `Retry-After`.
+
+// The handlers' helpers return a ready response as their error; its size does not matter in a
+// test fake.
+#![allow(clippy::result_large_err)]
+
+use std::{
+    collections::{BTreeMap, BTreeSet, VecDeque},
+    sync::{Arc, Mutex},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{OriginalUri, Path, Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde_json::{Value, json};
+
+use crate::{
+    FakeServer,
+    authorization::{AuthorizationPaths, BearerRefusal, ClientApp, FakeAuthorization},
+    demo::DemoConnection,
+};
+
+/// Graph's answers as Microsoft documents them, the templates of the fake's answers.
+pub const FIXTURES: [(&str, &str); 5] = [
+    (
+        "me",
+        include_str!("../../providers/tests/fixtures/microsoft_teams/me.json"),
+    ),
+    (
+        "joined_team",
+        include_str!("../../providers/tests/fixtures/microsoft_teams/joined_team.json"),
+    ),
+    (
+        "channel_message",
+        include_str!("../../providers/tests/fixtures/microsoft_teams/channel_message.json"),
+    ),
+    (
+        "chat_message",
+        include_str!("../../providers/tests/fixtures/microsoft_teams/chat_message.json"),
+    ),
+    (
+        "error_not_found",
+        include_str!("../../providers/tests/fixtures/microsoft_teams/error_not_found.json"),
+    ),
+];
+
+fn fixture(name: &str) -> Value {
+    let text = FIXTURES
+        .iter()
+        .find(|(fixture, _)| *fixture == name)
+        .map(|(_, text)| *text)
+        .expect("a known fixture");
+    serde_json::from_str(text).expect("fixtures are JSON")
+}
+
+/// The app registration the fake knows (what an operator puts in
+/// `[definitions.microsoft_teams]`).
+pub const CLIENT_ID: &str = "6731de76-14a6-49ae-97bc-6eba6914391e";
+pub const CLIENT_SECRET: &str = "qWe8Q~tributaryFakeSecret.0123456789abcdef";
+pub const TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// A team the user joined and its channels.
+#[derive(Debug, Clone)]
+pub struct FakeTeam {
+    pub display_name: String,
+    pub description: String,
+    /// Channel id -> display name.
+    pub channels: BTreeMap<String, String>,
+}
+
+/// The tenant's data as the signed-in user sees it.
+#[derive(Debug, Clone)]
+pub struct TeamsTenant {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub display_name: String,
+    pub user_principal_name: String,
+    /// Team id -> team, for the teams the user joined.
+    pub teams: BTreeMap<String, FakeTeam>,
+    /// Chats the user is a member of.
+    pub chats: BTreeSet<String>,
+}
+
+impl TeamsTenant {
+    pub const ENGINEERING: &'static str = "19dd6c7e-9b5a-4f2e-8f7e-0123456789ab";
+    pub const GENERAL: &'static str = "19:4a95f7d8db4c4e7fae857bcebe0623e6@thread.tacv2";
+    pub const ALERTS: &'static str = "19:b1c2d3e4f5a60718293a4b5c6d7e8f90@thread.tacv2";
+    pub const SECURITY: &'static str = "02bd9fd6-8f93-4758-87c3-1fb73740a315";
+    pub const INCIDENTS: &'static str = "19:0ac1d7c2e0a94f8d8e1b0c2d3e4f5a6b@thread.skype";
+    pub const GROUP_CHAT: &'static str = "19:2da4c29f6d7041eca70b638b43d45437@thread.v2";
+    pub const ONE_ON_ONE: &'static str = "19:8b081ef6-4792-4def-b2c9-c363a1bf41d5_5031bb31-22c0-4f6f-9f73-91d34ab2b32d@unq.gbl.spaces";
+
+    /// Megan in two teams (Engineering with General and Alerts, Security with a private
+    /// Incidents channel) and two chats.
+    pub fn sample() -> Self {
+        let team = |name: &str, description: &str, channels: &[(&str, &str)]| FakeTeam {
+            display_name: name.into(),
+            description: description.into(),
+            channels: channels
+                .iter()
+                .map(|(id, name)| ((*id).to_owned(), (*name).to_owned()))
+                .collect(),
+        };
+        Self {
+            tenant_id: TENANT_ID.into(),
+            user_id: "8b081ef6-4792-4def-b2c9-c363a1bf41d5".into(),
+            display_name: "Megan Bowen".into(),
+            user_principal_name: "MeganB@contoso.onmicrosoft.com".into(),
+            teams: [
+                (
+                    Self::ENGINEERING.to_owned(),
+                    team(
+                        "Engineering",
+                        "Builds and runs the product",
+                        &[(Self::GENERAL, "General"), (Self::ALERTS, "Alerts")],
+                    ),
+                ),
+                (
+                    Self::SECURITY.to_owned(),
+                    team(
+                        "Security",
+                        "Security operations",
+                        &[(Self::INCIDENTS, "Incidents")],
+                    ),
+                ),
+            ]
+            .into(),
+            chats: [Self::GROUP_CHAT.to_owned(), Self::ONE_ON_ONE.to_owned()].into(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Control {
+    /// The next Graph calls answer 429 with these `Retry-After` seconds, one each.
+    throttle: VecDeque<u64>,
+    /// The next message posts answer 429 with these waits, one each.
+    throttled_posts: VecDeque<u64>,
+    /// Channel or chat id -> the waits of its next posts' 429s.
+    throttled_destinations: BTreeMap<String, VecDeque<u64>>,
+    requests: Vec<String>,
+    messages: Vec<Value>,
+    serial: u64,
+}
+
+struct Shared {
+    tenant: Mutex<TeamsTenant>,
+    control: Mutex<Control>,
+    auth: FakeAuthorization,
+}
+
+/// The running fake: a login server and a Graph server.
+pub struct FakeMicrosoftTeams {
+    shared: Arc<Shared>,
+    login: FakeServer,
+    graph: FakeServer,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// ISO 8601 UTC with milliseconds, as Graph writes `createdDateTime`.
+fn iso8601(ms: i64) -> String {
+    let (days, rest) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rest / 3_600_000,
+        rest / 60_000 % 60,
+        rest / 1000 % 60,
+        rest % 1000
+    )
+}
+
+impl FakeMicrosoftTeams {
+    pub async fn start(tenant: TeamsTenant) -> std::io::Result<Self> {
+        let auth = FakeAuthorization::new();
+        auth.register_client(ClientApp::confidential(CLIENT_ID, CLIENT_SECRET));
+        // Microsoft issues a new refresh token on every refresh; the fake forgets the old one.
+        auth.rotate_refresh_tokens(true);
+        auth.set_subject("AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ");
+        auth.set_id_token_claims(json!({
+            "tid": tenant.tenant_id,
+            "oid": tenant.user_id,
+            "preferred_username": tenant.user_principal_name,
+            "name": tenant.display_name,
+            "ver": "2.0",
+        }));
+        let login_router = auth.routes(&AuthorizationPaths {
+            authorize: "/{tenant}/oauth2/v2.0/authorize".into(),
+            token: "/{tenant}/oauth2/v2.0/token".into(),
+            jwks: "/{tenant}/discovery/v2.0/keys".into(),
+        });
+        let login = FakeServer::start(login_router).await?;
+        auth.set_issuer(format!("{}/{}/v2.0", login.base_url(), tenant.tenant_id));
+        let shared = Arc::new(Shared {
+            tenant: Mutex::new(tenant),
+            control: Mutex::new(Control {
+                serial: 0,
+                ..Control::default()
+            }),
+            auth,
+        });
+        let graph_router = Router::new()
+            .route("/v1.0/me", get(me))
+            .route("/v1.0/me/joinedTeams", get(joined_teams))
+            .route(
+                "/v1.0/teams/{team}/channels/{channel}/messages",
+                post(post_channel_message),
+            )
+            .route("/v1.0/chats/{chat}/messages", post(post_chat_message))
+            .fallback(unknown_resource)
+            .with_state(Arc::clone(&shared));
+        let graph = FakeServer::start(graph_router).await?;
+        Ok(Self {
+            shared,
+            login,
+            graph,
+        })
+    }
+
+    /// The identity platform's base URL (`https://login.microsoftonline.com`).
+    pub fn login_url(&self) -> String {
+        self.login.base_url()
+    }
+
+    /// Graph's base URL (`https://graph.microsoft.com`), without the version.
+    pub fn graph_url(&self) -> String {
+        self.graph.base_url()
+    }
+
+    /// The fake authorization server: token lifetime, expiry, revocation, grant counts.
+    pub fn auth(&self) -> &FakeAuthorization {
+        &self.shared.auth
+    }
+
+    /// The operator config pointing the definition at this fake, with the registered app.
+    pub fn operator_config(&self) -> Value {
+        json!({
+            "clientId": CLIENT_ID,
+            "clientSecret": CLIENT_SECRET,
+            "loginUrl": self.login_url(),
+            "graphUrl": self.graph_url(),
+            "allowLoopbackUrls": true,
+        })
+    }
+
+    /// Connects the definition to this fake through the sign-in, as the demo does.
+    pub fn demo_connection(&self) -> DemoConnection {
+        DemoConnection {
+            definition: "microsoft_teams",
+            operator_config: self.operator_config(),
+            connection: "MicrosoftTeamsOAuth".into(),
+            user_input: json!({}),
+            credentials: BTreeMap::new(),
+        }
+    }
+
+    pub fn with_tenant<T>(&self, change: impl FnOnce(&mut TeamsTenant) -> T) -> T {
+        change(&mut self.shared.tenant.lock().unwrap())
+    }
+
+    /// The next Graph calls answer 429 with these `Retry-After` seconds, one each.
+    pub fn throttle(&self, waits: impl IntoIterator<Item = u64>) {
+        self.shared.control.lock().unwrap().throttle.extend(waits);
+    }
+
+    /// The next message posts answer 429 with these `Retry-After` seconds, one each.
+    pub fn throttle_posts(&self, waits: impl IntoIterator<Item = u64>) {
+        let mut control = self.shared.control.lock().unwrap();
+        control.throttled_posts.extend(waits);
+    }
+
+    /// The next posts to the channel or chat `id` answer 429 with these waits, one each.
+    pub fn throttle_posts_to(&self, id: &str, waits: impl IntoIterator<Item = u64>) {
+        let mut control = self.shared.control.lock().unwrap();
+        control
+            .throttled_destinations
+            .entry(id.to_owned())
+            .or_default()
+            .extend(waits);
+    }
+
+    /// `<METHOD> <path>` of each Graph call so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.shared.control.lock().unwrap().requests.clone()
+    }
+
+    /// The messages posted so far: `{teamId, channelId}` or `{chatId}`, plus `id`,
+    /// `contentType`, `content`, `subject` and `from` (the user id).
+    pub fn messages(&self) -> Vec<Value> {
+        self.shared.control.lock().unwrap().messages.clone()
+    }
+}
+
+/// Graph's error body.
+fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let serial = rand::random::<u64>();
+    let request_id = format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        serial >> 32,
+        serial >> 16 & 0xffff,
+        serial & 0xfff,
+        serial >> 20 & 0xfff,
+        serial & 0xffff_ffff_ffff
+    );
+    (
+        status,
+        Json(
+            json!({"error": {"code": code, "message": message, "innerError": {
+            "date": iso8601(now_ms()).split('.').next().unwrap_or_default(),
+            "request-id": request_id, "client-request-id": request_id}}}),
+        ),
+    )
+        .into_response()
+}
+
+fn throttled(wait: u64) -> Response {
+    let mut response = graph_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRequests",
+        "Too many requests, retry after the time in the Retry-After header.",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, wait.to_string().parse().unwrap());
+    response
+}
+
+/// Logs the call, answers a queued throttle, checks the token and its scope.
+fn admit(
+    shared: &Shared,
+    method: &str,
+    uri: &OriginalUri,
+    headers: &HeaderMap,
+    needed: &[&str],
+) -> Result<String, Response> {
+    {
+        let mut control = shared.control.lock().unwrap();
+        control.requests.push(format!("{method} {}", uri.path()));
+        if let Some(wait) = control.throttle.pop_front() {
+            return Err(throttled(wait));
+        }
+    }
+    let grant = shared.auth.bearer(headers).map_err(|refusal| {
+        let message = match refusal {
+            BearerRefusal::Missing => "Access token is empty.",
+            BearerRefusal::Unknown => "Access token validation failure. Invalid audience.",
+            BearerRefusal::Expired => "Lifetime validation failed, the token is expired.",
+        };
+        let mut response = graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            message,
+        );
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\""
+                .parse()
+                .unwrap(),
+        );
+        response
+    })?;
+    let granted: Vec<&str> = grant
+        .scope
+        .split(' ')
+        .map(|scope| scope.rsplit('/').next().unwrap_or(scope))
+        .collect();
+    if !needed.is_empty()
+        && !needed
+            .iter()
+            .any(|n| granted.iter().any(|g| g.eq_ignore_ascii_case(n)))
+    {
+        let on_request: Vec<&str> = granted
+            .iter()
+            .copied()
+            .filter(|g| !matches!(*g, "openid" | "profile" | "offline_access" | "email"))
+            .collect();
+        return Err(graph_error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            &format!(
+                "Missing scope permissions on the request. API requires one of '{}'. Scopes on \
+                 the request '{}'",
+                needed.join(", "),
+                on_request.join(", ")
+            ),
+        ));
+    }
+    Ok(grant.client_id)
+}
+
+/// The fields of `object` named by `$select` (all of them without it).
+fn selected(object: Value, select: Option<&String>) -> Value {
+    let Some(select) = select else {
+        return object;
+    };
+    let names: Vec<&str> = select.split(',').map(str::trim).collect();
+    match object {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(k, _)| k.starts_with('@') || names.contains(&k.as_str()))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+async fn me(
+    State(shared): State<Arc<Shared>>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(response) = admit(&shared, "GET", &uri, &headers, &["User.Read"]) {
+        return response;
+    }
+    let tenant = shared.tenant.lock().unwrap();
+    let (given, surname) = tenant
+        .display_name
+        .split_once(' ')
+        .unwrap_or((tenant.display_name.as_str(), ""));
+    let mut user = fixture("me");
+    user["displayName"] = json!(tenant.display_name);
+    user["givenName"] = json!(given);
+    user["surname"] = json!(surname);
+    user["mail"] = json!(tenant.user_principal_name);
+    user["userPrincipalName"] = json!(tenant.user_principal_name);
+    user["id"] = json!(tenant.user_id);
+    Json(selected(user, query.get("$select"))).into_response()
+}
+
+async fn joined_teams(
+    State(shared): State<Arc<Shared>>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let needed = [
+        "Team.ReadBasic.All",
+        "TeamSettings.Read.All",
+        "TeamSettings.ReadWrite.All",
+    ];
+    if let Err(response) = admit(&shared, "GET", &uri, &headers, &needed) {
+        return response;
+    }
+    let tenant = shared.tenant.lock().unwrap();
+    let teams: Vec<Value> = tenant
+        .teams
+        .iter()
+        .map(|(id, team)| {
+            let mut entry = fixture("joined_team");
+            entry["id"] = json!(id);
+            entry["displayName"] = json!(team.display_name);
+            entry["description"] = json!(team.description);
+            entry["tenantId"] = json!(tenant.tenant_id);
+            selected(entry, query.get("$select"))
+        })
+        .collect();
+    Json(json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#teams",
+        "@odata.count": teams.len(),
+        "value": teams,
+    }))
+    .into_response()
+}
+
+/// The request's JSON body.
+fn json_body(body: &[u8]) -> Result<Value, Response> {
+    if body.is_empty() {
+        return Err(graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Empty Payload. JSON content expected.",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|_| {
+        graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Invalid request body: the JSON is not well formed.",
+        )
+    })
+}
+
+/// Checks a posted chatMessage: `body.content` and a `contentType` of `text` or `html`.
+fn checked_message(body: &Value) -> Result<(String, String, Option<String>), Response> {
+    let bad = |message: &str| graph_error(StatusCode::BAD_REQUEST, "BadRequest", message);
+    let content = body
+        .pointer("/body/content")
+        .and_then(Value::as_str)
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| bad("Missing body content."))?;
+    let content_type = match body.pointer("/body/contentType").and_then(Value::as_str) {
+        None => "text",
+        Some(kind) if kind.eq_ignore_ascii_case("text") => "text",
+        Some(kind) if kind.eq_ignore_ascii_case("html") => "html",
+        Some(_) => return Err(bad("Invalid value for body contentType.")),
+    };
+    let subject = body
+        .get("subject")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok((content.to_owned(), content_type.to_owned(), subject))
+}
+
+/// Stores a message and answers 201 with the chatMessage Graph returns.
+fn created(
+    shared: &Shared,
+    destination: Value,
+    content: &str,
+    content_type: &str,
+    subject: Option<String>,
+) -> Response {
+    let tenant = shared.tenant.lock().unwrap();
+    let mut control = shared.control.lock().unwrap();
+    control.serial += 1;
+    let created_ms = now_ms() + control.serial as i64;
+    let id = created_ms.to_string();
+    let created = iso8601(created_ms);
+    let template = if destination.get("chatId").is_some() {
+        "chat_message"
+    } else {
+        "channel_message"
+    };
+    let mut message = fixture(template);
+    for field in ["id", "etag"] {
+        message[field] = json!(id);
+    }
+    for field in ["createdDateTime", "lastModifiedDateTime"] {
+        message[field] = json!(created);
+    }
+    message["subject"] = json!(subject);
+    message["from"]["user"]["id"] = json!(tenant.user_id);
+    message["from"]["user"]["displayName"] = json!(tenant.display_name);
+    message["from"]["user"]["tenantId"] = json!(tenant.tenant_id);
+    message["body"] = json!({"contentType": content_type, "content": content});
+    // Graph percent-encodes thread ids (`19%3A...%40thread.v2`) in contexts and links.
+    let encode = |value: &Value| -> String {
+        url::form_urlencoded::byte_serialize(value.as_str().unwrap_or_default().as_bytes())
+            .collect()
+    };
+    if let Some(chat) = destination.get("chatId") {
+        message["@odata.context"] = json!(format!(
+            "https://graph.microsoft.com/v1.0/$metadata#chats('{}')/messages/$entity",
+            encode(chat)
+        ));
+        message["chatId"] = chat.clone();
+    } else {
+        let (team, channel) = (&destination["teamId"], &destination["channelId"]);
+        message["@odata.context"] = json!(format!(
+            "https://graph.microsoft.com/v1.0/$metadata#teams('{}')/channels('{}')/messages/$entity",
+            team.as_str().unwrap_or_default(),
+            encode(channel)
+        ));
+        message["channelIdentity"] = json!({"teamId": team, "channelId": channel});
+        let encoded = encode(channel);
+        message["webUrl"] = json!(format!(
+            "https://teams.microsoft.com/l/message/{encoded}/{id}?groupId={}&tenantId={}&createdTime={id}&parentMessageId={id}",
+            team.as_str().unwrap_or_default(),
+            tenant.tenant_id
+        ));
+    }
+    let mut stored = destination;
+    stored["id"] = json!(id);
+    stored["content"] = json!(content);
+    stored["contentType"] = json!(content_type);
+    stored["subject"] = json!(message["subject"]);
+    stored["from"] = json!(tenant.user_id);
+    control.messages.push(stored);
+    (StatusCode::CREATED, Json(message)).into_response()
+}
+
+fn posts_throttle(shared: &Shared, destination: &str) -> Result<(), Response> {
+    let mut control = shared.control.lock().unwrap();
+    let wait = control.throttled_posts.pop_front().or_else(|| {
+        control
+            .throttled_destinations
+            .get_mut(destination)
+            .and_then(VecDeque::pop_front)
+    });
+    match wait {
+        Some(wait) => Err(throttled(wait)),
+        None => Ok(()),
+    }
+}
+
+async fn post_channel_message(
+    State(shared): State<Arc<Shared>>,
+    Path((team, channel)): Path<(String, String)>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let needed = ["ChannelMessage.Send", "Group.ReadWrite.All"];
+    let result = admit(&shared, "POST", &uri, &headers, &needed)
+        .and_then(|_| posts_throttle(&shared, &channel))
+        .and_then(|()| {
+            let tenant = shared.tenant.lock().unwrap();
+            let found = tenant
+                .teams
+                .iter()
+                .find(|(id, _)| id.eq_ignore_ascii_case(&team))
+                .ok_or_else(|| {
+                    graph_error(
+                        StatusCode::NOT_FOUND,
+                        "NotFound",
+                        &format!("No team found with Group Id {team}"),
+                    )
+                })?;
+            if !found.1.channels.contains_key(&channel) {
+                return Err(graph_error(
+                    StatusCode::NOT_FOUND,
+                    "NotFound",
+                    &format!("Channel {channel} was not found in team {}.", found.0),
+                ));
+            }
+            Ok(found.0.clone())
+        })
+        .and_then(|team_id| {
+            let body = json_body(&body)?;
+            let (content, content_type, subject) = checked_message(&body)?;
+            Ok(created(
+                &shared,
+                json!({"teamId": team_id, "channelId": channel}),
+                &content,
+                &content_type,
+                subject,
+            ))
+        });
+    result.unwrap_or_else(|response| response)
+}
+
+async fn post_chat_message(
+    State(shared): State<Arc<Shared>>,
+    Path(chat): Path<String>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let needed = ["ChatMessage.Send", "Chat.ReadWrite", "Group.ReadWrite.All"];
+    let result = admit(&shared, "POST", &uri, &headers, &needed)
+        .and_then(|_| posts_throttle(&shared, &chat))
+        .and_then(|()| {
+            if !shared.tenant.lock().unwrap().chats.contains(&chat) {
+                return Err(graph_error(
+                    StatusCode::NOT_FOUND,
+                    "NotFound",
+                    &format!("Chat {chat} was not found or the user is not a member of it."),
+                ));
+            }
+            let body = json_body(&body)?;
+            let (content, content_type, _subject) = checked_message(&body)?;
+            Ok(created(
+                &shared,
+                json!({"chatId": chat}),
+                &content,
+                &content_type,
+                None,
+            ))
+        });
+    result.unwrap_or_else(|response| response)
+}
+
+async fn unknown_resource(uri: OriginalUri) -> Response {
+    graph_error(
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+        &format!(
+            "Resource not found for the segment '{}'.",
+            uri.path().rsplit('/').next().unwrap_or_default()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_have_the_documented_shape() {
+        let documented = fixture("error_not_found");
+        let response = graph_error(StatusCode::NOT_FOUND, "NotFound", "gone");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let keys = |value: &Value, pointer: &str| -> Vec<String> {
+            value
+                .pointer(pointer)
+                .and_then(Value::as_object)
+                .map(|map| map.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        let body = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(axum::body::to_bytes(response.into_body(), 1 << 16))
+            .unwrap();
+        let ours: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(keys(&ours, "/error"), keys(&documented, "/error"));
+        assert_eq!(
+            keys(&ours, "/error/innerError"),
+            keys(&documented, "/error/innerError")
+        );
+        let date = ours["error"]["innerError"]["date"].as_str().unwrap();
+        assert_eq!(date.len(), "2025-11-28T21:20:34".len(), "{date}");
+    }
+
+    #[test]
+    fn dates_are_iso8601() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_616_990_032_035), "2021-03-29T03:53:52.035Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}
