@@ -509,6 +509,68 @@ async fn messages_are_sent_once_per_destination_throttles_are_waited_out_and_bad
     }
 }
 
+#[tokio::test]
+async fn a_throttled_send_resumes_without_reposting_and_a_different_message_is_never_skipped() {
+    for backend in tributary_store::testing::backends("slack_resume").await {
+        let h = harness(backend, 0).await;
+        let id = h.connect_token(None, BOT_TOKEN).await;
+        let send =
+            json!({"channel": "C0GENERAL1", "destinations": ["U04MEMB3R1"], "text": "first"});
+        // The direct message is throttled for longer than the kit waits: the run ends partial
+        // after posting to the channel.
+        h.fake.throttle_messages_to("U04MEMB3R1", [300]);
+        let throttled = h.queued(&id, "MessageSend", send.clone()).await;
+        assert_eq!(
+            throttled.status,
+            RunStatus::Partial,
+            "{:?}",
+            throttled.error_message
+        );
+        assert_eq!(throttled.error_kind.as_deref(), Some("rate_limit"));
+        assert_eq!(h.fake.messages().len(), 1);
+
+        // The same message again resumes from the throttled run: only the rest is posted.
+        let resumed = h.queued(&id, "MessageSend", send).await;
+        assert_eq!(
+            resumed.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            resumed.error_message
+        );
+        let messages = h.fake.messages();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert_eq!(messages[1]["channel"], "D04MEMB3R1");
+
+        // A throttled run followed by another message: the new one goes everywhere it is sent.
+        h.fake.throttle_messages_to("U04MEMB3R1", [300]);
+        let throttled = h
+            .queued(
+                &id,
+                "MessageSend",
+                json!({"channel": "C0GENERAL1", "destinations": ["U04MEMB3R1"], "text": "third"}),
+            )
+            .await;
+        assert_eq!(throttled.status, RunStatus::Partial);
+        let other = h
+            .queued(
+                &id,
+                "MessageSend",
+                json!({"channel": "C0GENERAL1", "text": "fourth"}),
+            )
+            .await;
+        assert_eq!(
+            other.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            other.error_message
+        );
+        let messages = h.fake.messages();
+        assert_eq!(messages.len(), 4, "{messages:?}");
+        assert_eq!(messages[3]["text"], "fourth");
+        assert_eq!(messages[3]["channel"], "C0GENERAL1");
+    }
+}
+
 #[test]
 fn mapping_goldens() {
     let config = CatalogConfig::default();

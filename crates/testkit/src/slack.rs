@@ -187,6 +187,8 @@ struct Control {
     throttled_pages: BTreeMap<usize, u64>,
     /// The next `chat.postMessage` calls answer 429 with these waits.
     throttled_messages: VecDeque<u64>,
+    /// Waits for posts to one channel (by the `channel` argument), in order.
+    throttled_channels: BTreeMap<String, VecDeque<u64>>,
     requests: Vec<String>,
     messages: Vec<Value>,
     grants: BTreeMap<String, usize>,
@@ -324,6 +326,17 @@ impl FakeSlack {
     pub fn throttle_messages(&self, waits: impl IntoIterator<Item = u64>) {
         let mut control = self.shared.control.lock().unwrap();
         control.throttled_messages.extend(waits);
+    }
+
+    /// The next posts to `channel` (the `channel` argument, e.g. a user id) answer 429 with
+    /// these `Retry-After` seconds, one each; other channels are not throttled.
+    pub fn throttle_messages_to(&self, channel: &str, waits: impl IntoIterator<Item = u64>) {
+        let mut control = self.shared.control.lock().unwrap();
+        control
+            .throttled_channels
+            .entry(channel.to_owned())
+            .or_default()
+            .extend(waits);
     }
 
     pub fn with_workspace<T>(&self, change: impl FnOnce(&mut SlackWorkspace) -> T) -> T {
@@ -623,6 +636,16 @@ fn post_message(shared: &Shared, args: &Value) -> Result<Response, Response> {
         .filter(|c| !c.is_empty())
         .ok_or_else(|| refusal("channel_not_found"))?
         .to_owned();
+    let channel_wait = shared
+        .control
+        .lock()
+        .unwrap()
+        .throttled_channels
+        .get_mut(&channel)
+        .and_then(VecDeque::pop_front);
+    if let Some(wait) = channel_wait {
+        return Err(ratelimited(wait));
+    }
     let text = args
         .get("text")
         .and_then(Value::as_str)

@@ -1,12 +1,11 @@
 //! Sending messages: `chat.postMessage` to channels or people, paced per channel, each
 //! destination posted once per run.
 
-use std::collections::BTreeMap;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tributary_core::{CredentialBindings, OperationContext, OperationError, StableName};
+use tributary_providerkit::DeliveryLog;
 
 use super::SlackApi;
 
@@ -56,14 +55,6 @@ pub struct Delivery {
     pub channel: String,
     /// The message's timestamp, its id within the channel.
     pub ts: String,
-}
-
-/// What the run has posted so far, kept in its checkpoint: a retried run (a worker lost, a
-/// throttle that outlasted the client's patience) does not post a destination twice.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Posted {
-    #[serde(default)]
-    deliveries: BTreeMap<String, Delivery>,
 }
 
 /// `channel` then `destinations`, trimmed, each once, in order.
@@ -139,13 +130,12 @@ pub async fn message_send(
         .iter()
         .map(|destination| message_body(&config, destination))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut posted: Posted = ctx
-        .run
-        .checkpoint()
-        .and_then(|value| serde_json::from_value(value).ok())
-        .unwrap_or_default();
+    // What the run posted so far is in its checkpoint: a retried run (a worker lost, a throttle
+    // that outlasted the client's patience) does not post a destination twice. The log is tied
+    // to the bodies sent, so a run seeded with another message's checkpoint skips nothing.
+    let mut posted: DeliveryLog<Delivery> = DeliveryLog::load_for(&ctx, &json!(bodies));
     for (destination, body) in targets.iter().zip(bodies) {
-        if posted.deliveries.contains_key(destination) {
+        if posted.contains(destination) {
             continue;
         }
         // JSON bodies need no encoding of blocks; Slack reads the bearer token from the header.
@@ -161,15 +151,9 @@ pub async fn message_send(
             channel: answer["channel"].as_str().unwrap_or(destination).to_owned(),
             ts: answer["ts"].as_str().unwrap_or_default().to_owned(),
         };
-        posted.deliveries.insert(destination.clone(), delivery);
-        ctx.run
-            .save_checkpoint(serde_json::to_value(&posted).unwrap_or(Value::Null))
-            .await?;
+        posted.record(&ctx, destination, delivery).await?;
     }
-    let deliveries: Vec<&Delivery> = targets
-        .iter()
-        .filter_map(|destination| posted.deliveries.get(destination))
-        .collect();
+    let deliveries = posted.in_order(targets.iter().map(String::as_str));
     let first = deliveries.first();
     Ok(json!({
         "channel": first.map(|d| d.channel.clone()),
