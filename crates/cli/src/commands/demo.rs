@@ -40,6 +40,7 @@ struct Fakes {
     _google: tributary_testkit::google_workspace::FakeGoogleWorkspace,
     _slack: tributary_testkit::slack::FakeSlack,
     _cloudflare: tributary_testkit::cloudflare::FakeCloudflare,
+    _teams: tributary_testkit::microsoft_teams::FakeMicrosoftTeams,
     connections: Vec<DemoConnection>,
 }
 
@@ -47,6 +48,7 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
     use tributary_testkit::{
         cloudflare::{CloudflareAccount, FakeCloudflare},
         google_workspace::{FakeGoogleWorkspace, GoogleDirectory},
+        microsoft_teams::{FakeMicrosoftTeams, TeamsTenant},
         okta::{FakeOkta, OktaOrg},
         slack::{FakeSlack, SlackWorkspace},
     };
@@ -54,17 +56,20 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
     let cloudflare = FakeCloudflare::start(CloudflareAccount::sample(120)).await?;
     let google = FakeGoogleWorkspace::start(GoogleDirectory::sample(150, 8)).await?;
     let slack = FakeSlack::start(SlackWorkspace::sample(80)).await?;
+    let teams = FakeMicrosoftTeams::start(TeamsTenant::sample()).await?;
     let connections = vec![
         okta.demo_connection(),
         google.demo_connection(),
         slack.demo_connection(),
         cloudflare.demo_connection(),
+        teams.demo_connection(),
     ];
     Ok(Fakes {
         _okta: okta,
         _google: google,
         _slack: slack,
         _cloudflare: cloudflare,
+        _teams: teams,
         connections,
     })
 }
