@@ -30,6 +30,7 @@ fn the_demo_connects_every_provider_syncs_and_reports_what_it_ingested() {
         "google_workspace",
         "slack",
         "cloudflare",
+        "azure_entra_id",
         "microsoft_teams",
     ] {
         assert!(

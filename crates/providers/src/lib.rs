@@ -4,6 +4,8 @@
 //! when its Cargo feature is on, and [`registry`] validates the whole list with the real CEL and
 //! model checks, so a broken definition stops the process at startup.
 
+#[cfg(feature = "azure_entra_id")]
+pub mod azure_entra_id;
 mod checks;
 #[cfg(feature = "cloudflare")]
 pub mod cloudflare;
@@ -33,6 +35,8 @@ pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
         cloudflare::definition,
         #[cfg(feature = "google_workspace")]
         google_workspace::definition,
+        #[cfg(feature = "azure_entra_id")]
+        azure_entra_id::definition,
         #[cfg(feature = "slack")]
         slack::definition,
         #[cfg(feature = "microsoft_teams")]

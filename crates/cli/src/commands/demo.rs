@@ -41,11 +41,13 @@ struct Fakes {
     _slack: tributary_testkit::slack::FakeSlack,
     _cloudflare: tributary_testkit::cloudflare::FakeCloudflare,
     _teams: tributary_testkit::microsoft_teams::FakeMicrosoftTeams,
+    _entra: tributary_testkit::azure_entra_id::FakeEntra,
     connections: Vec<DemoConnection>,
 }
 
 async fn start_fakes() -> anyhow::Result<Fakes> {
     use tributary_testkit::{
+        azure_entra_id::{EntraDirectory, FakeEntra},
         cloudflare::{CloudflareAccount, FakeCloudflare},
         google_workspace::{FakeGoogleWorkspace, GoogleDirectory},
         microsoft_teams::{FakeMicrosoftTeams, TeamsTenant},
@@ -57,11 +59,13 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
     let google = FakeGoogleWorkspace::start(GoogleDirectory::sample(150, 8)).await?;
     let slack = FakeSlack::start(SlackWorkspace::sample(80)).await?;
     let teams = FakeMicrosoftTeams::start(TeamsTenant::sample()).await?;
+    let entra = FakeEntra::start(EntraDirectory::sample(96)).await?;
     let connections = vec![
         okta.demo_connection(),
         google.demo_connection(),
         slack.demo_connection(),
         cloudflare.demo_connection(),
+        entra.demo_connection(),
         teams.demo_connection(),
     ];
     Ok(Fakes {
@@ -70,6 +74,7 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
         _slack: slack,
         _cloudflare: cloudflare,
         _teams: teams,
+        _entra: entra,
         connections,
     })
 }

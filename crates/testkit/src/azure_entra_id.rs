@@ -1,0 +1,583 @@
+//! A fake Microsoft identity platform and Microsoft Graph (the directory part) for one tenant,
+//! on two loopback servers as in production (`login.microsoftonline.com`, `graph.microsoft.com`):
+//!
+//! - Login: the shared fake authorization server at `/{tenant}/oauth2/v2.0/authorize`, `/token`
+//!   and `/{tenant}/discovery/v2.0/keys`: the admin-consent sign-in (authorization code with
+//!   PKCE, an RS256 id token with issuer `<login>/<tid>/v2.0` and the claims `tid`, `oid`,
+//!   `preferred_username`), then the client-credentials grant for app-only tokens, with the
+//!   registered confidential client (`client_secret_post`).
+//! - Graph under `/v1.0` with `Authorization: Bearer <app token>`: `GET /organization`,
+//!   `GET /users`, `GET /groups` and `GET /groups/{id}/members/microsoft.graph.user`, honouring
+//!   `$select` (unselected fields are left out, selected unset ones are null) and `$top`
+//!   (default 100, at most 999), paged with an absolute `@odata.nextLink` carrying
+//!   `$skiptoken`.
+//! - Graph's error body `{"error": {"code", "message", "innerError"}}`: 401
+//!   `InvalidAuthenticationToken` for a missing, unknown or expired token, 404 for an unknown
+//!   group, 400 for a bad `$top`, 429 `TooManyRequests` with `Retry-After`.
+//!
+//! Users and groups are built from the fixtures in
+//! `crates/providers/tests/fixtures/azure_entra_id/`.
+
+// The handlers' helpers return a ready response as their error; its size does not matter in a
+// test fake.
+#![allow(clippy::result_large_err)]
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    Json, Router,
+    extract::{OriginalUri, Path, Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde_json::{Map, Value, json};
+
+use crate::{
+    FakeServer,
+    authorization::{AuthorizationPaths, BearerRefusal, ClientApp, FakeAuthorization},
+    demo::DemoConnection,
+};
+
+macro_rules! fixture {
+    ($name:literal) => {
+        include_str!(concat!(
+            "../../providers/tests/fixtures/azure_entra_id/",
+            $name,
+            ".json"
+        ))
+    };
+}
+
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).expect("fixtures are JSON")
+}
+
+pub const CLIENT_ID: &str = "4a1aa1d5-c567-49d0-ad0b-cd957a47f842";
+pub const CLIENT_SECRET: &str = "Xy8Q~tributaryFakeEntraSecret.0123456789";
+pub const TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+pub const ADMIN_OBJECT_ID: &str = "6e7b768e-07e2-4810-8459-485f84f8f204";
+pub const ADMIN_UPN: &str = "admin@contoso.com";
+
+/// One tenant's directory.
+#[derive(Debug, Clone)]
+pub struct EntraDirectory {
+    pub organization: Value,
+    /// Users by id, in listing order.
+    pub users: BTreeMap<String, Value>,
+    /// Groups by id, in listing order.
+    pub groups: BTreeMap<String, Value>,
+    /// User ids per group id.
+    pub members: BTreeMap<String, Vec<String>>,
+}
+
+impl EntraDirectory {
+    /// The fixtures (a member, a guest, a pending guest, a disabled user; a security, a Microsoft
+    /// 365 and a dynamic group) plus `extra_users` generated members, spread over the groups.
+    pub fn sample(extra_users: usize) -> Self {
+        let mut users = BTreeMap::new();
+        for text in [
+            fixture!("user_member"),
+            fixture!("user_guest"),
+            fixture!("user_pending_guest"),
+            fixture!("user_disabled"),
+        ] {
+            let user = parse(text);
+            users.insert(user["id"].as_str().unwrap().to_owned(), user);
+        }
+        let template = parse(fixture!("user_member"));
+        for i in 0..extra_users {
+            let mut user = template.clone();
+            let id = format!("00000000-0000-4000-8000-{i:012x}");
+            let upn = format!("user{i}@contoso.com");
+            user["id"] = json!(id);
+            user["displayName"] = json!(format!("User {i}"));
+            user["givenName"] = json!("User");
+            user["surname"] = json!(i.to_string());
+            user["mail"] = json!(upn);
+            user["userPrincipalName"] = json!(upn);
+            user["employeeId"] = json!(format!("{}", 2000 + i));
+            user["department"] = json!(if i % 3 == 0 { "Retail" } else { "Engineering" });
+            users.insert(id, user);
+        }
+        let mut groups = BTreeMap::new();
+        for text in [
+            fixture!("group_security"),
+            fixture!("group_unified"),
+            fixture!("group_dynamic"),
+        ] {
+            let group = parse(text);
+            groups.insert(group["id"].as_str().unwrap().to_owned(), group);
+        }
+        let user_ids: Vec<String> = users.keys().cloned().collect();
+        let group_ids: Vec<String> = groups.keys().cloned().collect();
+        let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (i, user) in user_ids.iter().enumerate() {
+            members
+                .entry(group_ids[i % group_ids.len()].clone())
+                .or_default()
+                .push(user.clone());
+            if i % 2 == 0 {
+                members
+                    .entry(group_ids[(i + 1) % group_ids.len()].clone())
+                    .or_default()
+                    .push(user.clone());
+            }
+        }
+        Self {
+            organization: parse(fixture!("organization")),
+            users,
+            groups,
+            members,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Control {
+    /// The next calls' fates in order: `None` passes, `Some(wait)` answers 429.
+    throttle: VecDeque<Option<u64>>,
+    requests: Vec<String>,
+    /// Graph may serve fewer items than `$top` asks for; this caps every page.
+    page_cap: Option<usize>,
+}
+
+struct Shared {
+    consent_withdrawn: Arc<std::sync::atomic::AtomicBool>,
+    directory: Mutex<EntraDirectory>,
+    control: Mutex<Control>,
+    auth: FakeAuthorization,
+    graph_base: Mutex<String>,
+}
+
+/// The fake identity platform and Graph. Dropping it stops both servers.
+pub struct FakeEntra {
+    shared: Arc<Shared>,
+    login: FakeServer,
+    graph: FakeServer,
+}
+
+impl FakeEntra {
+    pub async fn start(directory: EntraDirectory) -> std::io::Result<Self> {
+        let auth = FakeAuthorization::new();
+        auth.register_client(ClientApp::confidential(CLIENT_ID, CLIENT_SECRET));
+        auth.set_subject("Zq3aBQ5m8bV0Tj1pQ8hP2nX4cR6dS7eU9fW0gY1hZ2i");
+        let tenant_id = directory.organization["id"]
+            .as_str()
+            .unwrap_or(TENANT_ID)
+            .to_owned();
+        auth.set_id_token_claims(json!({
+            "tid": tenant_id,
+            "oid": ADMIN_OBJECT_ID,
+            "preferred_username": ADMIN_UPN,
+            "name": "Contoso Administrator",
+            "ver": "2.0",
+        }));
+        let consent_withdrawn = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let login_router = auth
+            .routes(&AuthorizationPaths {
+                authorize: "/{tenant}/oauth2/v2.0/authorize".into(),
+                token: "/{tenant}/oauth2/v2.0/token".into(),
+                jwks: "/{tenant}/discovery/v2.0/keys".into(),
+            })
+            .layer(axum::middleware::from_fn_with_state(
+                (Arc::clone(&consent_withdrawn), tenant_id.clone()),
+                consent_gate,
+            ));
+        let login = FakeServer::start(login_router).await?;
+        auth.set_issuer(format!("{}/{tenant_id}/v2.0", login.base_url()));
+        let shared = Arc::new(Shared {
+            consent_withdrawn,
+            directory: Mutex::new(directory),
+            control: Mutex::new(Control::default()),
+            auth,
+            graph_base: Mutex::new(String::new()),
+        });
+        let graph_router = Router::new()
+            .route("/v1.0/organization", get(organization))
+            .route("/v1.0/users", get(users))
+            .route("/v1.0/groups", get(groups))
+            .route(
+                "/v1.0/groups/{group}/members/microsoft.graph.user",
+                get(group_members),
+            )
+            .fallback(unknown_resource)
+            .with_state(Arc::clone(&shared));
+        let graph = FakeServer::start(graph_router).await?;
+        *shared.graph_base.lock().unwrap() = graph.base_url();
+        Ok(Self {
+            shared,
+            login,
+            graph,
+        })
+    }
+
+    /// The identity platform's base URL (`https://login.microsoftonline.com`).
+    pub fn login_url(&self) -> String {
+        self.login.base_url()
+    }
+
+    /// Graph's base URL (`https://graph.microsoft.com`), without the version.
+    pub fn graph_url(&self) -> String {
+        self.graph.base_url()
+    }
+
+    /// The fake authorization server: token lifetime, expiry, grant counts, clients.
+    pub fn auth(&self) -> &FakeAuthorization {
+        &self.shared.auth
+    }
+
+    /// The operator config pointing the definition at this fake, with the registered app.
+    pub fn operator_config(&self) -> Value {
+        json!({
+            "clientId": CLIENT_ID,
+            "clientSecret": CLIENT_SECRET,
+            "loginUrl": self.login_url(),
+            "graphUrl": self.graph_url(),
+            "allowLoopbackUrls": true,
+        })
+    }
+
+    /// Connects the definition to this fake through the admin consent, as the demo does.
+    pub fn demo_connection(&self) -> DemoConnection {
+        DemoConnection {
+            definition: "azure_entra_id",
+            operator_config: self.operator_config(),
+            connection: "EntraAdminConsent".into(),
+            user_input: json!({}),
+            credentials: BTreeMap::new(),
+        }
+    }
+
+    pub fn with_directory<T>(&self, change: impl FnOnce(&mut EntraDirectory) -> T) -> T {
+        change(&mut self.shared.directory.lock().unwrap())
+    }
+
+    /// The next Graph calls answer 429 with these `Retry-After` seconds, one each.
+    pub fn throttle(&self, waits: impl IntoIterator<Item = u64>) {
+        self.shared
+            .control
+            .lock()
+            .unwrap()
+            .throttle
+            .extend(waits.into_iter().map(Some));
+    }
+
+    /// After `passes` more Graph calls go through, the next answers 429 with `Retry-After: wait`.
+    pub fn throttle_after(&self, passes: usize, wait: u64) {
+        let mut control = self.shared.control.lock().unwrap();
+        control
+            .throttle
+            .extend(std::iter::repeat_n(None, passes).chain([Some(wait)]));
+    }
+
+    /// The tenant withdraws its consent (or deletes the app): the token endpoint of the tenant
+    /// answers `invalid_client` with AADSTS700016, as Microsoft does.
+    pub fn withdraw_consent(&self) {
+        self.shared
+            .consent_withdrawn
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Serves at most `items` per page whatever `$top` asks (Graph may return fewer).
+    pub fn cap_pages(&self, items: usize) {
+        self.shared.control.lock().unwrap().page_cap = Some(items);
+    }
+
+    /// `GET <path>?<query>` of each Graph call so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.shared.control.lock().unwrap().requests.clone()
+    }
+}
+
+/// Refuses app tokens for the tenant once its consent is withdrawn, with Entra's error body.
+async fn consent_gate(
+    State((withdrawn, tenant_id)): State<(Arc<std::sync::atomic::AtomicBool>, String)>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let for_tenant = request.uri().path() == format!("/{tenant_id}/oauth2/v2.0/token");
+    if for_tenant && withdrawn.load(std::sync::atomic::Ordering::SeqCst) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({
+                "error": "invalid_client",
+                "error_description": format!(
+                    "AADSTS700016: Application with identifier '{CLIENT_ID}' was not found in \
+                     the directory '{tenant_id}'. This can happen if the application has not \
+                     been installed by the administrator of the tenant or consented to by any \
+                     user in the tenant.\r\nTrace ID: 0b5f1c1e-6c1a-4d3b-9a1e-3b1d2c3a4b5c"
+                ),
+                "error_codes": [700016],
+            })),
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// Graph's error body.
+fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let request_id = format!("{:032x}", rand::random::<u128>());
+    (
+        status,
+        Json(
+            json!({"error": {"code": code, "message": message, "innerError": {
+            "request-id": request_id, "client-request-id": request_id}}}),
+        ),
+    )
+        .into_response()
+}
+
+/// Logs the call, answers a queued throttle, and checks the app token.
+fn admit(shared: &Shared, uri: &OriginalUri, headers: &HeaderMap) -> Result<(), Response> {
+    {
+        let mut control = shared.control.lock().unwrap();
+        control.requests.push(format!(
+            "GET {}{}",
+            uri.path(),
+            uri.query().map(|q| format!("?{q}")).unwrap_or_default()
+        ));
+        if let Some(Some(wait)) = control.throttle.pop_front() {
+            let mut response = graph_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "Too many requests, retry after the time in the Retry-After header.",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, wait.to_string().parse().unwrap());
+            return Err(response);
+        }
+    }
+    shared.auth.bearer(headers).map(|_| ()).map_err(|refusal| {
+        let message = match refusal {
+            BearerRefusal::Missing => "Access token is empty.",
+            BearerRefusal::Unknown => "Access token validation failure. Invalid audience.",
+            BearerRefusal::Expired => "Lifetime validation failed, the token is expired.",
+        };
+        graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            message,
+        )
+    })
+}
+
+/// The selected fields of `object` (all when `$select` is absent); selected unset ones are null.
+fn project(object: &Value, select: Option<&str>) -> Value {
+    let Some(select) = select else {
+        return object.clone();
+    };
+    let mut out = Map::new();
+    for field in select.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        out.insert(
+            field.to_owned(),
+            object.get(field).cloned().unwrap_or(Value::Null),
+        );
+    }
+    if let Some(kind) = object.get("@odata.type") {
+        out.insert("@odata.type".into(), kind.clone());
+    }
+    Value::Object(out)
+}
+
+/// One page of `items` per `$top` and `$skiptoken`, with an absolute `@odata.nextLink`.
+fn page(
+    shared: &Shared,
+    path: &str,
+    query: &BTreeMap<String, String>,
+    items: Vec<Value>,
+) -> Response {
+    let top = match query.get("$top").map(|t| t.parse::<usize>()) {
+        None => 100,
+        Some(Ok(top)) if (1..=999).contains(&top) => top,
+        Some(_) => {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                "Invalid value for '$top' query parameter: must be between 1 and 999.",
+            );
+        }
+    };
+    let top = shared
+        .control
+        .lock()
+        .unwrap()
+        .page_cap
+        .map_or(top, |cap| top.min(cap));
+    let skip = query
+        .get("$skiptoken")
+        .and_then(|token| token.strip_prefix("X%27"))
+        .and_then(|token| token.parse::<usize>().ok())
+        .unwrap_or(0);
+    let select = query.get("$select").map(String::as_str);
+    let value: Vec<Value> = items
+        .iter()
+        .skip(skip)
+        .take(top)
+        .map(|item| project(item, select))
+        .collect();
+    let mut body = json!({
+        "@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#{path}"),
+        "value": value,
+    });
+    if skip + top < items.len() {
+        let mut next = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in query {
+            if key != "$skiptoken" {
+                next.append_pair(key, value);
+            }
+        }
+        next.append_pair("$skiptoken", &format!("X%27{}", skip + top));
+        body["@odata.nextLink"] = json!(format!(
+            "{}/v1.0/{path}?{}",
+            shared.graph_base.lock().unwrap(),
+            next.finish()
+        ));
+    }
+    Json(body).into_response()
+}
+
+async fn organization(
+    State(shared): State<Arc<Shared>>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(refusal) = admit(&shared, &uri, &headers) {
+        return refusal;
+    }
+    let org = shared.directory.lock().unwrap().organization.clone();
+    page(&shared, "organization", &query, vec![org])
+}
+
+async fn users(
+    State(shared): State<Arc<Shared>>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(refusal) = admit(&shared, &uri, &headers) {
+        return refusal;
+    }
+    let users: Vec<Value> = shared
+        .directory
+        .lock()
+        .unwrap()
+        .users
+        .values()
+        .cloned()
+        .collect();
+    page(&shared, "users", &query, users)
+}
+
+async fn groups(
+    State(shared): State<Arc<Shared>>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(refusal) = admit(&shared, &uri, &headers) {
+        return refusal;
+    }
+    let groups: Vec<Value> = shared
+        .directory
+        .lock()
+        .unwrap()
+        .groups
+        .values()
+        .cloned()
+        .collect();
+    page(&shared, "groups", &query, groups)
+}
+
+async fn group_members(
+    State(shared): State<Arc<Shared>>,
+    Path(group): Path<String>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(refusal) = admit(&shared, &uri, &headers) {
+        return refusal;
+    }
+    let members: Option<Vec<Value>> = {
+        let directory = shared.directory.lock().unwrap();
+        directory.groups.get(&group).map(|_| {
+            directory
+                .members
+                .get(&group)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| directory.users.get(id))
+                .map(|user| {
+                    let mut user = user.clone();
+                    user["@odata.type"] = json!("#microsoft.graph.user");
+                    user
+                })
+                .collect()
+        })
+    };
+    match members {
+        Some(members) => page(
+            &shared,
+            &format!("groups/{group}/members/microsoft.graph.user"),
+            &query,
+            members,
+        ),
+        None => graph_error(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            &format!(
+                "Resource '{group}' does not exist or one of its queried reference-property objects are not present."
+            ),
+        ),
+    }
+}
+
+async fn unknown_resource(uri: OriginalUri) -> Response {
+    graph_error(
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+        &format!("Resource not found for the segment '{}'.", uri.path()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_has_guests_disabled_users_and_memberships() {
+        let directory = EntraDirectory::sample(10);
+        assert_eq!(directory.users.len(), 14);
+        assert_eq!(directory.groups.len(), 3);
+        let guests = directory
+            .users
+            .values()
+            .filter(|u| {
+                u["userType"]
+                    .as_str()
+                    .unwrap()
+                    .eq_ignore_ascii_case("guest")
+            })
+            .count();
+        assert_eq!(guests, 2);
+        let memberships: usize = directory.members.values().map(Vec::len).sum();
+        assert_eq!(memberships, 14 + 7);
+    }
+
+    #[test]
+    fn select_keeps_only_the_named_fields() {
+        let user = parse(fixture!("user_member"));
+        let projected = project(&user, Some("id,accountEnabled,nope"));
+        assert_eq!(
+            projected,
+            json!({"id": user["id"], "accountEnabled": true, "nope": null})
+        );
+    }
+}
