@@ -4,6 +4,8 @@
 //! when its Cargo feature is on, and [`registry`] validates the whole list with the real CEL and
 //! model checks, so a broken definition stops the process at startup.
 
+#[cfg(feature = "azure_security_center")]
+pub mod azure_security_center;
 mod checks;
 #[cfg(feature = "cloudflare")]
 pub mod cloudflare;
@@ -33,6 +35,8 @@ pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
         google_workspace::definition,
         #[cfg(feature = "slack")]
         slack::definition,
+        #[cfg(feature = "azure_security_center")]
+        azure_security_center::definition,
     ];
     builders.iter().map(|build| build(config)).collect()
 }

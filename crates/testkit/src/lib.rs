@@ -4,6 +4,7 @@
 //! change the data between syncs.
 
 pub mod authorization;
+pub mod azure_security_center;
 pub mod cloudflare;
 pub mod demo;
 pub mod google_workspace;
