@@ -47,7 +47,9 @@ impl Endpoints {
                 .filter(|v| !v.is_empty())
                 .unwrap_or(default);
             validate_base_url(value, policy).unwrap_or_else(|err| {
-                invalid = Some(format!("{field}: {}", err.message));
+                if invalid.is_none() {
+                    invalid = Some(format!("{field}: {}", err.message));
+                }
                 Url::parse(default).expect("the default URL parses")
             })
         };
