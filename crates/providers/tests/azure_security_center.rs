@@ -371,7 +371,7 @@ async fn a_certificate_connects_with_an_x5t_assertion_and_its_token_is_reminted_
         let run = h.collect(&short_lived).await;
         assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
         assert!(auth.grants("client_credentials") > before, "re-minted");
-        // Tokens that ARM no longer accepts are not used: the collect re-mints and succeeds.
+        // Tokens ARM no longer accepts are inside the margin too: re-minted, not used.
         auth.expire_access_tokens();
         let run = h.collect(&short_lived).await;
         assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
@@ -553,6 +553,20 @@ async fn a_revoked_token_or_role_fails_the_collect_as_an_auth_error() {
         let run = h.collect(&id).await;
         assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
         assert!(h.requests_to(&assessments_path(SUBSCRIPTION_B)).len() <= 1);
+
+        // The app's tokens are revoked while still valid by their expiry: ARM answers 401
+        // InvalidAuthenticationToken and the collect fails as an auth error.
+        h.fake.authorization().revoke_all();
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.error_kind.as_deref(), Some("auth"));
+        let message = run.error_message.unwrap_or_default();
+        assert!(message.contains("401"), "{message}");
+        assert!(!message.contains(CLIENT_SECRET), "{message}");
+        assert!(
+            !message.contains("at-"),
+            "no token in the message: {message}"
+        );
     }
 }
 

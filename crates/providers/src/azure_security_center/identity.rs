@@ -213,8 +213,8 @@ fn principal(credential: &Value) -> Result<Principal, OperationError> {
 }
 
 /// Mints an ARM access token for the stored or typed credential and returns what to store: the
-/// typed fields plus the token and its `expires_at` (the runtime re-mints within its refresh
-/// margin, and after a 401).
+/// typed fields plus the token and its `expires_at` (the runtime re-mints it when it expires
+/// within its refresh margin).
 pub(super) async fn mint(
     request: RefreshRequest,
     endpoints: Endpoints,
