@@ -655,7 +655,7 @@ fn admit(
     query: &ArmQuery,
     expected_api: &str,
     page: usize,
-) -> Result<HeaderMap, Response> {
+) -> Result<(HeaderMap, String), Response> {
     let mut state = lock(&shared.state);
     let line = match &query.skip_token {
         Some(token) => format!("{path}?$skipToken={token}"),
@@ -753,7 +753,7 @@ fn admit(
         "x-ms-ratelimit-remaining-subscription-reads",
         HeaderValue::from(state.reads_remaining),
     );
-    Ok(out)
+    Ok((out, grant.client_id))
 }
 
 fn skip(query: &ArmQuery) -> usize {
@@ -805,7 +805,7 @@ async fn list_subscriptions(
         "2022-12-01",
         skip(&query) / 100 + 1,
     ) {
-        Ok(headers) => headers,
+        Ok((headers, _)) => headers,
         Err(response) => return response,
     };
     let state = lock(&shared.state);
@@ -873,7 +873,7 @@ async fn listing(
     let path = format!("/subscriptions/{sub}/providers/Microsoft.Security/{kind}");
     let page_size = lock(&shared.state).page_size;
     let start = skip(&query);
-    let headers = match admit(
+    let (headers, client_id) = match admit(
         &shared,
         &headers,
         &path,
@@ -882,7 +882,7 @@ async fn listing(
         api,
         start / page_size + 1,
     ) {
-        Ok(headers) => headers,
+        Ok((headers, client_id)) => (headers, client_id),
         Err(response) => return response,
     };
     let state = lock(&shared.state);
@@ -898,7 +898,7 @@ async fn listing(
             StatusCode::FORBIDDEN,
             "AuthorizationFailed",
             &format!(
-                "The client '{SECRET_CLIENT_ID}' with object id '{SECRET_CLIENT_ID}' does not have authorization to perform action 'Microsoft.Security/{kind}/read' over scope '/subscriptions/{sub}' or the scope is invalid. If access was recently granted, please refresh your credentials."
+                "The client '{client_id}' with object id '{client_id}' does not have authorization to perform action 'Microsoft.Security/{kind}/read' over scope '/subscriptions/{sub}' or the scope is invalid. If access was recently granted, please refresh your credentials."
             ),
         );
     }
