@@ -6,6 +6,8 @@
 
 #[cfg(feature = "azure_entra_id")]
 pub mod azure_entra_id;
+#[cfg(feature = "azure_security_center")]
+pub mod azure_security_center;
 mod checks;
 #[cfg(feature = "cloudflare")]
 pub mod cloudflare;
@@ -41,6 +43,8 @@ pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
         slack::definition,
         #[cfg(feature = "microsoft_teams")]
         microsoft_teams::definition,
+        #[cfg(feature = "azure_security_center")]
+        azure_security_center::definition,
     ];
     builders.iter().map(|build| build(config)).collect()
 }

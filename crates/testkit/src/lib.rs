@@ -5,6 +5,7 @@
 
 pub mod authorization;
 pub mod azure_entra_id;
+pub mod azure_security_center;
 pub mod cloudflare;
 pub mod demo;
 pub mod google_workspace;

@@ -1,0 +1,886 @@
+//! The Defender for Cloud definition against the fake Azure on loopback, through the whole
+//! runtime (setup flow, token minting and re-minting, queued runs, ingest) on SQLite and
+//! PostgreSQL, in both connection modes: a client secret and a certificate (a client assertion
+//! with the certificate's `x5t`).
+
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+use tributary_core::ErrorKind;
+use tributary_providers::{
+    CatalogConfig,
+    azure_security_center::{CertificateKey, check_guid, check_tenant, classify_token_error},
+    registry,
+};
+use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig};
+use tributary_store::{
+    integrations::IntegrationStatus,
+    keystore::KeyRing,
+    records::{RecordQuery, StoredRecord, list_records},
+    runs::{Run, RunStatus},
+    testing::TestDb,
+};
+use tributary_testkit::{
+    authorization::CLIENT_PRIVATE_KEY_PEM,
+    azure_security_center::{
+        CERT_CLIENT_ID, CERTIFICATE_PEM, CLIENT_SECRET, DefenderData, FakeAzureSecurityCenter,
+        SUBSCRIPTION_A, SUBSCRIPTION_B, SUBSCRIPTION_HIDDEN, TENANT_DOMAIN, TENANT_ID,
+        UNREGISTERED_CERTIFICATE_PEM, certificate_bundle, thumbprints,
+    },
+};
+
+const DEFINITION: &str = "azure_security_center";
+
+/// A line of the private key's base64 body: it must never show in an error.
+fn private_key_fragment() -> &'static str {
+    CLIENT_PRIVATE_KEY_PEM.lines().nth(3).unwrap()
+}
+
+struct Harness {
+    runtime: Runtime,
+    tenant: String,
+    fake: FakeAzureSecurityCenter,
+    _backend: TestDb,
+}
+
+fn catalog_config(operator: Value) -> CatalogConfig {
+    CatalogConfig {
+        definitions: [(DEFINITION.to_owned(), operator)].into(),
+        public_url: None,
+    }
+}
+
+async fn harness(backend: TestDb, data: DefenderData) -> Harness {
+    tributary_providerkit::install_crypto_provider();
+    let fake = FakeAzureSecurityCenter::start(data).await.unwrap();
+    let runtime = Runtime::new(
+        registry(&catalog_config(fake.operator_config())).unwrap(),
+        backend.db.clone(),
+        KeyRing::generate(),
+        RuntimeConfig::new("http://127.0.0.1:9"),
+    );
+    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
+    Harness {
+        runtime,
+        tenant,
+        fake,
+        _backend: backend,
+    }
+}
+
+/// What the collect should keep: unhealthy assessments as findings, unhealthy sub-assessments
+/// as vulnerabilities (with a CVE) or findings (without), of `subscriptions`.
+fn expected(fake: &FakeAzureSecurityCenter, subscriptions: &[&str]) -> (usize, usize) {
+    fake.with_data(|data| {
+        let unhealthy = |item: &&Value| item["properties"]["status"]["code"] == "Unhealthy";
+        let mut findings = 0;
+        let mut vulnerabilities = 0;
+        for sub in subscriptions {
+            let sub = &data.subscriptions[*sub];
+            findings += sub.assessments.values().filter(unhealthy).count();
+            for item in sub.sub_assessments.values().filter(unhealthy) {
+                if item["properties"]["additionalData"]["cve"].is_array() {
+                    vulnerabilities += 1;
+                } else {
+                    findings += 1;
+                }
+            }
+        }
+        (findings, vulnerabilities)
+    })
+}
+
+impl Harness {
+    fn request(&self, slot: &str, credential: Value, input: Value) -> ConnectRequest {
+        ConnectRequest {
+            tenant_id: self.tenant.clone(),
+            definition_id: DEFINITION.into(),
+            user_input: Some(input),
+            connection: slot.into(),
+            credentials: BTreeMap::from([(slot.to_owned(), credential)]),
+            ..Default::default()
+        }
+    }
+
+    fn secret(&self) -> ConnectRequest {
+        self.request(
+            "AzureClientSecret",
+            self.fake.secret_credential(),
+            json!({}),
+        )
+    }
+
+    fn certificate(&self) -> ConnectRequest {
+        self.request(
+            "AzureClientCertificate",
+            self.fake.certificate_credential(),
+            json!({}),
+        )
+    }
+
+    async fn connect(&self, request: ConnectRequest) -> String {
+        match self.runtime.connect(request).await.unwrap() {
+            ConnectOutcome::Connected(done) => done.integration.id,
+            ConnectOutcome::Redirect(_) => panic!("a form connection redirected"),
+        }
+    }
+
+    async fn health(&self, integration: &str) -> Value {
+        self.runtime
+            .run_inline(RunRequest {
+                tenant_id: self.tenant.clone(),
+                integration_id: integration.to_owned(),
+                operation: "HealthCheck".into(),
+                config: Value::Null,
+                workflow: None,
+            })
+            .await
+            .unwrap()
+            .output
+    }
+
+    /// Queues a collect and runs it to its end with a worker.
+    async fn collect(&self, integration: &str) -> Run {
+        let run = self
+            .runtime
+            .queue_run(RunRequest {
+                tenant_id: self.tenant.clone(),
+                integration_id: integration.to_owned(),
+                operation: "DefenderCollect".into(),
+                config: Value::Null,
+                workflow: None,
+            })
+            .await
+            .unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            self.runtime.drive_run(&self.tenant, &run.id, None, |_| {}),
+        )
+        .await
+        .expect("the run did not end within a minute")
+        .unwrap()
+    }
+
+    async fn records(&self, integration: &str, model: &str) -> Vec<StoredRecord> {
+        list_records(
+            self.runtime.db(),
+            &RecordQuery {
+                tenant_id: self.tenant.clone(),
+                integration_id: Some(integration.to_owned()),
+                model: Some(model.into()),
+                lookup_key: None,
+                include_deleted: true,
+                after: None,
+                limit: 5000,
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    fn requests_to(&self, path: &str) -> Vec<String> {
+        self.requests_since(0, path)
+    }
+
+    /// The requests for `path` after the first `skip` requests (those of the connect).
+    fn requests_since(&self, skip: usize, path: &str) -> Vec<String> {
+        self.fake
+            .requests()
+            .into_iter()
+            .skip(skip)
+            .filter(|r| r.split('?').next() == Some(path))
+            .collect()
+    }
+}
+
+fn assessments_path(sub: &str) -> String {
+    format!("/subscriptions/{sub}/providers/Microsoft.Security/assessments")
+}
+
+fn sub_assessments_path(sub: &str) -> String {
+    format!("/subscriptions/{sub}/providers/Microsoft.Security/subAssessments")
+}
+
+#[tokio::test]
+async fn a_client_secret_connects_and_a_multi_page_collect_maps_findings_and_vulnerabilities() {
+    for backend in tributary_store::testing::backends("azdef_sync").await {
+        let h = harness(backend, DefenderData::sample(250, 120)).await;
+        let id = h.connect(h.secret()).await;
+        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+        assert_eq!(integration.metadata["externalId"], TENANT_ID);
+        assert_eq!(integration.metadata["attributes"]["mode"], "clientSecret");
+        let metadata = integration.metadata.to_string();
+        assert!(!metadata.contains(CLIENT_SECRET), "{metadata}");
+
+        let health = h.health(&id).await;
+        assert_eq!(
+            health["count"], 2,
+            "the hidden subscription is not listed: {health}"
+        );
+        assert_eq!(health["subscriptions"][0]["subscriptionId"], SUBSCRIPTION_A);
+        assert_eq!(health["assessmentsOnFirstPage"], 100);
+
+        let before = h.fake.requests().len();
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
+        assert!(
+            findings > 150 && vulnerabilities > 50,
+            "{findings} {vulnerabilities}"
+        );
+        assert_eq!(h.records(&id, "Finding").await.len(), findings);
+        assert_eq!(h.records(&id, "Vulnerability").await.len(), vulnerabilities);
+        assert_eq!(run.counters["created"], (findings + vulnerabilities) as u64);
+        // 250 assessments at 100 a page, 120 sub-assessments at 100 a page.
+        let pages = h.requests_since(before, &assessments_path(SUBSCRIPTION_A));
+        assert_eq!(pages.len(), 3, "{pages:?}");
+        assert!(pages[2].contains("$skipToken="), "{pages:?}");
+        assert_eq!(
+            h.requests_since(before, &sub_assessments_path(SUBSCRIPTION_A))
+                .len(),
+            2
+        );
+        assert_eq!(
+            h.requests_since(before, &assessments_path(SUBSCRIPTION_B))
+                .len(),
+            1
+        );
+        assert!(
+            h.requests_to(&assessments_path(SUBSCRIPTION_HIDDEN))
+                .is_empty()
+        );
+
+        let vulns = h.records(&id, "Vulnerability").await;
+        let vuln = &vulns[0].fields;
+        assert!(
+            vuln["cveID"].as_str().unwrap().starts_with("CVE-2026-"),
+            "{vuln}"
+        );
+        assert_eq!(vuln["status"], "OPEN");
+        assert!(vuln["cvssScore"].as_f64().unwrap() >= 7.8, "{vuln}");
+        let finding = h
+            .records(&id, "Finding")
+            .await
+            .into_iter()
+            .find(|r| r.fields["findingClass"] == "security_assessment")
+            .unwrap();
+        assert_eq!(finding.fields["status"], "OPEN");
+        assert!(
+            finding.fields["externalOwnerID"]
+                .as_str()
+                .unwrap()
+                .starts_with("/subscriptions/")
+        );
+    }
+}
+
+#[tokio::test]
+async fn configured_subscriptions_are_honoured_and_an_invisible_one_is_refused() {
+    for backend in tributary_store::testing::backends("azdef_subs").await {
+        let h = harness(backend, DefenderData::sample(60, 20)).await;
+        let only_b = h.request(
+            "AzureClientSecret",
+            h.fake.secret_credential(),
+            json!({ "subscriptionIds": [SUBSCRIPTION_B.to_uppercase()], "collectSubAssessments": false }),
+        );
+        let id = h.connect(only_b).await;
+        assert_eq!(h.health(&id).await["count"], 1);
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        let (findings, _) = h.fake.with_data(|data| {
+            let sub = &data.subscriptions[SUBSCRIPTION_B];
+            (
+                sub.assessments
+                    .values()
+                    .filter(|a| a["properties"]["status"]["code"] == "Unhealthy")
+                    .count(),
+                0,
+            )
+        });
+        assert_eq!(h.records(&id, "Finding").await.len(), findings);
+        assert!(h.records(&id, "Vulnerability").await.is_empty());
+        assert!(h.requests_to(&assessments_path(SUBSCRIPTION_A)).is_empty());
+        assert!(
+            h.requests_to(&sub_assessments_path(SUBSCRIPTION_B))
+                .is_empty()
+        );
+
+        // A subscription the principal has no role on is named in a config error at connect.
+        let hidden = h.request(
+            "AzureClientSecret",
+            h.fake.secret_credential(),
+            json!({ "subscriptionIds": [SUBSCRIPTION_HIDDEN] }),
+        );
+        let err = h.runtime.connect(hidden).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert!(err.to_string().contains(SUBSCRIPTION_HIDDEN), "{err}");
+        assert!(err.to_string().contains("Security Reader"), "{err}");
+
+        // With healthy ones included, every assessment of B is kept.
+        let all = h.request(
+            "AzureClientSecret",
+            h.fake.secret_credential(),
+            json!({ "subscriptionIds": [SUBSCRIPTION_B], "includeHealthy": true, "collectSubAssessments": false }),
+        );
+        let all = h.connect(all).await;
+        let run = h.collect(&all).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        let records = h.records(&all, "Finding").await;
+        assert_eq!(records.len(), 6);
+        assert!(records.iter().any(|r| r.fields["status"] == "RESOLVED"));
+        assert!(
+            records
+                .iter()
+                .any(|r| r.fields["status"] == "SUPPRESSED" || r.fields["status"] == "OPEN")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_certificate_connects_with_an_x5t_assertion_and_its_token_is_reminted_before_expiry() {
+    for backend in tributary_store::testing::backends("azdef_cert").await {
+        let h = harness(backend, DefenderData::sample(120, 30)).await;
+        let auth = h.fake.authorization();
+        let id = h.connect(h.certificate()).await;
+        assert_eq!(auth.grants("client_credentials"), 1, "minted at connect");
+        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+        assert_eq!(integration.metadata["attributes"]["mode"], "certificate");
+        assert_eq!(
+            integration.metadata["attributes"]["clientId"],
+            CERT_CLIENT_ID
+        );
+        assert_eq!(h.health(&id).await["count"], 2);
+        assert_eq!(
+            auth.grants("client_credentials"),
+            1,
+            "a token valid for an hour is reused"
+        );
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
+        assert_eq!(h.records(&id, "Finding").await.len(), findings);
+        assert_eq!(h.records(&id, "Vulnerability").await.len(), vulnerabilities);
+
+        // Tokens that live two minutes are inside the refresh margin: each use re-mints first.
+        auth.set_token_lifetime(120);
+        let short_lived = h.connect(h.certificate()).await;
+        let before = auth.grants("client_credentials");
+        let run = h.collect(&short_lived).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert!(auth.grants("client_credentials") > before, "re-minted");
+        // Tokens ARM no longer accepts are inside the margin too: re-minted, not used.
+        auth.expire_access_tokens();
+        let run = h.collect(&short_lived).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        auth.set_token_lifetime(3600);
+
+        // Certificate and key as two fields, and the tenant by its domain.
+        let split = h.request(
+            "AzureClientCertificate",
+            json!({
+                "tenantId": TENANT_DOMAIN,
+                "clientId": CERT_CLIENT_ID,
+                "certificate": CERTIFICATE_PEM,
+                "privateKey": CLIENT_PRIVATE_KEY_PEM,
+            }),
+            json!({}),
+        );
+        let split = h.connect(split).await;
+        assert_eq!(h.health(&split).await["count"], 2);
+
+        // A certificate the app registration does not know (same client, other key): refused
+        // with Entra's AADSTS700027, without quoting the key.
+        let other_key = include_str!("../../testkit/keys/issuer-rsa.pem");
+        let unregistered = h.request(
+            "AzureClientCertificate",
+            json!({
+                "tenantId": TENANT_ID,
+                "clientId": CERT_CLIENT_ID,
+                "certificate": format!("{UNREGISTERED_CERTIFICATE_PEM}{other_key}"),
+            }),
+            json!({}),
+        );
+        let err = h.runtime.connect(unregistered).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(err.to_string().contains("AADSTS700027"), "{err}");
+        assert!(err.to_string().contains("not registered"), "{err}");
+        assert!(
+            !err.to_string().contains(other_key.lines().nth(3).unwrap()),
+            "{err}"
+        );
+
+        // The registered certificate's thumbprint with another key's signature: the thumbprint
+        // matches, the signature does not.
+        let forged = h.request(
+            "AzureClientCertificate",
+            json!({
+                "tenantId": TENANT_ID,
+                "clientId": CERT_CLIENT_ID,
+                "certificate": format!("{CERTIFICATE_PEM}{other_key}"),
+            }),
+            json!({}),
+        );
+        let err = h.runtime.connect(forged).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(err.to_string().contains("AADSTS700027"), "{err}");
+
+        // A key that is not a key: a config error naming the field, not its content.
+        let garbled = h.request(
+            "AzureClientCertificate",
+            json!({
+                "tenantId": TENANT_ID,
+                "clientId": CERT_CLIENT_ID,
+                "certificate": format!("{CERTIFICATE_PEM}-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----\n"),
+            }),
+            json!({}),
+        );
+        let err = h.runtime.connect(garbled).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert!(err.to_string().contains("certificate"), "{err}");
+        assert!(!err.to_string().contains("not-a-key"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn the_two_modes_switch_on_one_integration() {
+    for backend in tributary_store::testing::backends("azdef_switch").await {
+        let h = harness(backend, DefenderData::sample(30, 10)).await;
+        let id = h.connect(h.secret()).await;
+        let switch = ConnectRequest {
+            integration_id: Some(id.clone()),
+            ..h.certificate()
+        };
+        assert_eq!(h.connect(switch).await, id);
+        // The secret expires: the integration no longer depends on it.
+        h.fake.expire_client_secret();
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+        assert_eq!(integration.metadata["attributes"]["mode"], "certificate");
+    }
+}
+
+#[tokio::test]
+async fn refused_and_revoked_credentials_fail_with_clear_auth_errors_that_never_show_the_secret() {
+    for backend in tributary_store::testing::backends("azdef_revoked").await {
+        let h = harness(backend, DefenderData::sample(30, 10)).await;
+        let wrong = "Zz9~wrongSecretValue.0123456789abcdefghijKLMNOP";
+        let mut credential = h.fake.secret_credential();
+        credential["clientSecret"] = json!(wrong);
+        let err = h
+            .runtime
+            .connect(h.request("AzureClientSecret", credential, json!({})))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        let message = err.to_string();
+        assert!(message.contains("AADSTS7000215"), "{message}");
+        assert!(message.contains("Value (not its Secret ID)"), "{message}");
+        assert!(!message.contains(wrong), "{message}");
+        assert!(!message.contains("Trace ID"), "{message}");
+
+        let mut credential = h.fake.secret_credential();
+        credential["tenantId"] = json!("11111111-2222-4333-8444-555555555555");
+        let err = h
+            .runtime
+            .connect(h.request("AzureClientSecret", credential, json!({})))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert!(err.to_string().contains("AADSTS90002"), "{err}");
+        assert!(!err.to_string().contains(CLIENT_SECRET), "{err}");
+
+        let mut credential = h.fake.secret_credential();
+        credential["clientId"] = json!("99999999-8888-4777-8666-555555555555");
+        let err = h
+            .runtime
+            .connect(h.request("AzureClientSecret", credential, json!({})))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(err.to_string().contains("AADSTS700016"), "{err}");
+        assert!(!err.to_string().contains(CLIENT_SECRET), "{err}");
+
+        let mut credential = h.fake.secret_credential();
+        credential["clientId"] = json!("not-a-guid");
+        let err = h
+            .runtime
+            .connect(h.request("AzureClientSecret", credential, json!({})))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert!(err.to_string().contains("clientId"), "{err}");
+
+        // The secret expires while the token is about to: the re-mint is refused with
+        // AADSTS7000222, the collect fails as an auth error and the integration needs a new
+        // secret.
+        let auth = h.fake.authorization();
+        auth.set_token_lifetime(120);
+        let id = h.connect(h.secret()).await;
+        h.fake.expire_client_secret();
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.error_kind.as_deref(), Some("auth"));
+        let message = run.error_message.unwrap_or_default();
+        assert!(message.contains("AADSTS7000222"), "{message}");
+        assert!(!message.contains(CLIENT_SECRET), "{message}");
+        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+        assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_token_or_role_fails_the_collect_as_an_auth_error() {
+    for backend in tributary_store::testing::backends("azdef_role").await {
+        let h = harness(backend, DefenderData::sample(30, 10)).await;
+        let id = h.connect(h.secret()).await;
+        // The role on subscription B is removed after connecting, for a configured subscription.
+        let b = h.request(
+            "AzureClientSecret",
+            h.fake.secret_credential(),
+            json!({ "subscriptionIds": [SUBSCRIPTION_B] }),
+        );
+        let b = h.connect(b).await;
+        h.fake.revoke_role(SUBSCRIPTION_B);
+        let run = h.collect(&b).await;
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.error_kind.as_deref(), Some("config"));
+        assert!(run.error_message.unwrap().contains("Security Reader"));
+        // Without configured ids the collect goes on with the subscriptions still visible.
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert!(h.requests_to(&assessments_path(SUBSCRIPTION_B)).len() <= 1);
+
+        // The app's tokens are revoked while still valid by their expiry: ARM answers 401
+        // InvalidAuthenticationToken and the collect fails as an auth error.
+        h.fake.authorization().revoke_all();
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.error_kind.as_deref(), Some("auth"));
+        let message = run.error_message.unwrap_or_default();
+        assert!(message.contains("401"), "{message}");
+        assert!(!message.contains(CLIENT_SECRET), "{message}");
+        assert!(
+            !message.contains("at-"),
+            "no token in the message: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_collect_resumes_from_its_checkpoint_and_resolved_assessments_drop_out_of_the_complete_listing()
+ {
+    for backend in tributary_store::testing::backends("azdef_throttle").await {
+        let h = harness(backend, DefenderData::sample(250, 30)).await;
+        let id = h.connect(h.secret()).await;
+        let before = h.fake.requests().len();
+        // ARM answers 429 with Retry-After two minutes away: longer than the client waits, so
+        // the run ends partial and keeps its checkpoint.
+        h.fake.throttle_page("assessments", 2, 120);
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
+        assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+        let first_page = h.fake.with_data(|data| {
+            data.subscriptions[SUBSCRIPTION_A]
+                .assessments
+                .values()
+                .take(100)
+                .filter(|a| a["properties"]["status"]["code"] == "Unhealthy")
+                .count()
+        });
+        assert_eq!(h.records(&id, "Finding").await.len(), first_page);
+
+        let resumed = h.collect(&id).await;
+        assert_eq!(
+            resumed.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            resumed.error_message
+        );
+        let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
+        assert_eq!(h.records(&id, "Finding").await.len(), findings);
+        assert_eq!(h.records(&id, "Vulnerability").await.len(), vulnerabilities);
+        let pages = h.requests_since(before, &assessments_path(SUBSCRIPTION_A));
+        // 1: page 1; 2: page 2 throttled; 3: page 2 again, from the checkpoint; 4: page 3.
+        assert_eq!(pages.len(), 4, "{pages:?}");
+        assert!(pages[1].contains("$skipToken="), "{pages:?}");
+        assert_eq!(
+            pages[2], pages[1],
+            "resumed at the throttled page: {pages:?}"
+        );
+
+        // An assessment turns healthy and a sub-assessment disappears: the next complete
+        // collect tombstones both.
+        let (healed, gone) = h.fake.with_data(|data| {
+            let sub = data.subscriptions.get_mut(SUBSCRIPTION_A).unwrap();
+            let healed = sub
+                .assessments
+                .iter_mut()
+                .find(|(_, a)| a["properties"]["status"]["code"] == "Unhealthy")
+                .map(|(id, a)| {
+                    a["properties"]["status"]["code"] = json!("Healthy");
+                    id.clone()
+                })
+                .unwrap();
+            let gone = sub
+                .sub_assessments
+                .iter()
+                .find(|(_, s)| {
+                    s["properties"]["status"]["code"] == "Unhealthy"
+                        && s["properties"]["additionalData"]["cve"].is_array()
+                })
+                .map(|(id, _)| id.clone())
+                .unwrap();
+            sub.sub_assessments.remove(&gone);
+            (healed, gone)
+        });
+        let full = h.collect(&id).await;
+        assert_eq!(
+            full.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            full.error_message
+        );
+        // The complete listing no longer contains either record: the run sees every other one.
+        assert_eq!(
+            full.counters["seen"].as_u64().unwrap() as usize,
+            findings + vulnerabilities - 2,
+            "{:?}",
+            full.counters
+        );
+        let latest = h
+            .records(&id, "Finding")
+            .await
+            .into_iter()
+            .map(|r| r.last_seen_at)
+            .max()
+            .unwrap();
+        let finding = h
+            .records(&id, "Finding")
+            .await
+            .into_iter()
+            .find(|r| r.lookup_key.contains(&healed.to_ascii_lowercase()))
+            .unwrap();
+        assert!(
+            finding.last_seen_at < latest,
+            "not seen by the complete collect"
+        );
+        let vuln = h
+            .records(&id, "Vulnerability")
+            .await
+            .into_iter()
+            .find(|r| r.lookup_key.contains(&gone.to_ascii_lowercase()))
+            .unwrap();
+        assert!(
+            vuln.last_seen_at < latest,
+            "not seen by the complete collect"
+        );
+        // The store tombstones what a complete run did not see only for the directory models
+        // today (tributary_store::records::DIRECTORY_MODELS); Finding and Vulnerability records
+        // are kept. When it covers every model of a complete listing, these two are the records
+        // it must tombstone.
+        assert_eq!(full.counters["tombstoned"], 0, "{:?}", full.counters);
+        assert!(finding.deleted_at.is_none() && vuln.deleted_at.is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_short_retry_after_is_waited_out() {
+    for backend in tributary_store::testing::backends("azdef_retry").await {
+        let h = harness(backend, DefenderData::sample(150, 10)).await;
+        let id = h.connect(h.secret()).await;
+        let before = h.fake.requests().len();
+        h.fake.throttle_page("subAssessments", 1, 2);
+        let started = Instant::now();
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert!(
+            started.elapsed() >= Duration::from_millis(1900),
+            "Retry-After was honoured"
+        );
+        assert_eq!(
+            h.requests_since(before, &sub_assessments_path(SUBSCRIPTION_A))
+                .len(),
+            2,
+            "one 429, then retried"
+        );
+    }
+}
+
+#[test]
+fn ids_are_checked_before_they_reach_a_url() {
+    assert_eq!(
+        check_guid("clientId", " 3F2A1B4C-5D6E-4F70-8A91-B2C3D4E5F607 ").unwrap(),
+        "3f2a1b4c-5d6e-4f70-8a91-b2c3d4e5f607"
+    );
+    assert!(check_guid("clientId", "3f2a1b4c5d6e4f708a91b2c3d4e5f607").is_err());
+    assert!(check_guid("clientId", "3f2a1b4c-5d6e-4f70-8a91-b2c3d4e5f60g").is_err());
+    assert_eq!(check_tenant(TENANT_DOMAIN).unwrap(), TENANT_DOMAIN);
+    assert_eq!(check_tenant(TENANT_ID).unwrap(), TENANT_ID);
+    for bad in ["", "common", "organizations", "a/b", "../x", "x?y", "-x"] {
+        assert!(check_tenant(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn the_certificate_thumbprints_name_the_certificate_der() {
+    let key = CertificateKey::from_pem(&certificate_bundle().into(), None).unwrap();
+    let (x5t, x5t_s256) = thumbprints(CERTIFICATE_PEM);
+    assert_eq!(key.x5t, x5t);
+    assert_eq!(key.x5t_s256, x5t_s256);
+    // What `openssl x509 -fingerprint -sha1` prints, base64url-encoded.
+    assert_eq!(x5t, "YvDHR2FA6vbDmWQVWjEP-z_qxq4");
+    let debug = format!("{key:?}");
+    assert!(!debug.contains(private_key_fragment()), "{debug}");
+
+    let err = CertificateKey::from_pem(&CERTIFICATE_PEM.to_owned().into(), None).unwrap_err();
+    assert!(
+        err.message
+            .contains("certificate: no `-----BEGIN PRIVATE KEY-----`"),
+        "{err:?}"
+    );
+    let err =
+        CertificateKey::from_pem(&CLIENT_PRIVATE_KEY_PEM.to_owned().into(), None).unwrap_err();
+    assert!(
+        err.message.contains("no `-----BEGIN CERTIFICATE-----`"),
+        "{err:?}"
+    );
+    assert!(!err.message.contains(private_key_fragment()));
+}
+
+#[test]
+fn aadsts_errors_are_classified_and_stripped_of_trace_ids_and_secrets() {
+    use tributary_providerkit::StatusCode;
+    let body = json!({
+        "error": "invalid_client",
+        "error_description": "AADSTS7000222: The provided client secret keys for app 'x' are expired. Trace ID: abc Correlation ID: def Timestamp: 2026-01-01 00:00:00Z",
+        "error_codes": [7000222],
+    });
+    let err = classify_token_error(StatusCode::UNAUTHORIZED, &body, &["s3cr3t"]);
+    assert_eq!(err.kind, ErrorKind::Auth);
+    assert!(
+        err.message.starts_with("the client secret has expired"),
+        "{}",
+        err.message
+    );
+    assert!(!err.message.contains("Trace ID"));
+
+    // A description that echoes the secret loses it; the code is read from the text too.
+    let body = json!({
+        "error": "invalid_request",
+        "error_description": "AADSTS90002: Tenant 's3cr3t' not found.",
+    });
+    let err = classify_token_error(StatusCode::BAD_REQUEST, &body, &["s3cr3t"]);
+    assert_eq!(err.kind, ErrorKind::Config);
+    assert!(err.message.contains("AADSTS90002"));
+    assert!(!err.message.contains("s3cr3t"), "{}", err.message);
+
+    let err = classify_token_error(StatusCode::SERVICE_UNAVAILABLE, &Value::Null, &[]);
+    assert_eq!(err.kind, ErrorKind::Provider);
+}
+
+#[test]
+fn the_connect_forms_name_every_field() {
+    let registry = registry(&catalog_config(json!({}))).unwrap();
+    let definition = &registry.definition(DEFINITION).unwrap().definition;
+    let schemas: Vec<String> = definition
+        .credentials
+        .iter()
+        .map(|c| serde_json::to_string(&c.schema).unwrap())
+        .collect();
+    let all = schemas.join("\n");
+    for field in [
+        "tenantId",
+        "clientId",
+        "clientSecret",
+        "certificate",
+        "privateKey",
+    ] {
+        assert!(all.contains(field), "{field}: {all}");
+    }
+}
+
+#[tokio::test]
+async fn production_settings_refuse_loopback_hosts() {
+    tributary_providerkit::install_crypto_provider();
+    let fake = FakeAzureSecurityCenter::start(DefenderData::sample(5, 5))
+        .await
+        .unwrap();
+    let mut operator = fake.operator_config();
+    operator["allowLoopbackUrls"] = json!(false);
+    for backend in tributary_store::testing::backends("azdef_prod").await {
+        let runtime = Runtime::new(
+            registry(&catalog_config(operator.clone())).unwrap(),
+            backend.db.clone(),
+            KeyRing::generate(),
+            RuntimeConfig::new("http://127.0.0.1:9"),
+        );
+        let tenant = runtime.db().tenants().create("t").await.unwrap().id;
+        let err = runtime
+            .connect(ConnectRequest {
+                tenant_id: tenant,
+                definition_id: DEFINITION.into(),
+                user_input: Some(json!({})),
+                connection: "AzureClientSecret".into(),
+                credentials: BTreeMap::from([(
+                    "AzureClientSecret".to_owned(),
+                    fake.secret_credential(),
+                )]),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert!(err.to_string().contains("loginUrl"), "{err}");
+        assert!(err.to_string().contains("https"), "{err}");
+    }
+    assert!(fake.requests().is_empty());
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/azure_security_center/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn mapping_goldens() {
+    let registry = registry(&catalog_config(json!({}))).unwrap();
+    let mappings = &registry.definition(DEFINITION).unwrap().definition.mappings;
+    for name in [
+        "assessment_unhealthy_vm",
+        "assessment_on_premise_minimal",
+        "assessment_not_applicable",
+    ] {
+        let snapshot =
+            tributary_ingest::kit::snapshot(mappings, "Finding", "assessment", &fixture(name));
+        insta::assert_json_snapshot!(format!("azure_security_center_finding_{name}"), snapshot);
+    }
+    for name in ["subassessment_server_cves", "subassessment_container_image"] {
+        let snapshot = tributary_ingest::kit::snapshot(
+            mappings,
+            "Vulnerability",
+            "subassessment",
+            &fixture(name),
+        );
+        insta::assert_json_snapshot!(
+            format!("azure_security_center_vulnerability_{name}"),
+            snapshot
+        );
+    }
+    let snapshot = tributary_ingest::kit::snapshot(
+        mappings,
+        "Finding",
+        "subassessment",
+        &fixture("subassessment_sql_rule"),
+    );
+    insta::assert_json_snapshot!(
+        "azure_security_center_finding_subassessment_sql_rule",
+        snapshot
+    );
+}
