@@ -12,6 +12,8 @@ mod config;
 pub mod google_workspace;
 #[cfg(feature = "okta")]
 pub mod okta;
+#[cfg(feature = "scim")]
+pub mod scim;
 #[cfg(feature = "slack")]
 pub mod slack;
 
@@ -33,6 +35,8 @@ pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
         google_workspace::definition,
         #[cfg(feature = "slack")]
         slack::definition,
+        #[cfg(feature = "scim")]
+        scim::definition,
     ];
     builders.iter().map(|build| build(config)).collect()
 }

@@ -257,8 +257,21 @@ impl Parser {
                     "a value filter follows an attribute, not a sub-attribute".into(),
                 ));
             }
+            // `emails[type eq "work"].value co "x"`: the sub-attribute of the selected elements.
+            if let Some(Token::Sub(sub)) = self.peek().cloned() {
+                self.pos += 1;
+                let sub_path = parse_attr_path(&sub)?;
+                let condition = self.comparison(sub_path)?;
+                let both = Filter::And(Box::new(inner), Box::new(condition));
+                return Ok(Filter::ValuePath(path, Box::new(both)));
+            }
             return Ok(Filter::ValuePath(path, Box::new(inner)));
         }
+        self.comparison(path)
+    }
+
+    fn comparison(&mut self, path: AttrPath) -> Result<Filter, FilterError> {
+        let name = path.attr.clone();
         let Some(Token::Word(op)) = self.next() else {
             return Err(FilterError(format!("expected an operator after {name}")));
         };
@@ -593,6 +606,11 @@ mod tests {
             r#"not (userName eq "x") and (active eq false or name.givenName sw "B")"#
         ));
         assert!(check(r#"emails.value eq "babs@home.example""#));
+        assert!(check(r#"emails[type eq "work"].value ew "example.com""#));
+        assert!(!check(r#"emails[type eq "home"].value ew "example.com""#));
+        assert!(check(
+            r#"emails[type eq "home"].value pr and active eq true"#
+        ));
         assert!(check(r#"emails eq "babs@home.example""#));
         assert!(check(
             r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#

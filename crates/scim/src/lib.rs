@@ -5,6 +5,12 @@
 //! Storage is the store's `scim` module; each write also reaches the runtime's ingest path as
 //! DirectoryAccount, DirectoryGroup and DirectoryMembership records.
 
+pub mod admin;
+pub mod error;
 pub mod filter;
 pub mod patch;
+pub mod records;
+pub mod resource;
+pub mod routes;
 pub mod schema;
+pub use routes::{BASE_PATH, router};

@@ -70,7 +70,8 @@ pub fn router(runtime: Runtime, config: ServerConfig) -> Router {
             &state.runtime.config().callback_path.clone(),
             get(callback::complete),
         )
-        .merge(webhooks::routes());
+        .merge(webhooks::routes())
+        .merge(tributary_scim::router(state.runtime.clone()));
     for endpoint in api::endpoints() {
         let access = endpoint.access;
         let guard = axum::middleware::from_fn_with_state(
