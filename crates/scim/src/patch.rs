@@ -87,6 +87,8 @@ pub trait Attributes {
     fn multi_valued(&self, uri: Option<&str>, name: &str) -> bool;
     /// Whether the attribute may not be written by a client.
     fn read_only(&self, uri: Option<&str>, name: &str) -> bool;
+    /// Whether `uri` is a schema extension of the resource (a path naming a whole extension).
+    fn is_extension(&self, uri: &str) -> bool;
 }
 
 /// Applies `operations` in order to `resource`.
@@ -281,10 +283,7 @@ fn apply_one(
             {
                 continue;
             }
-            if key.to_ascii_lowercase().starts_with("urn:")
-                && value.is_object()
-                && !key.contains('.')
-            {
+            if attributes.is_extension(key) && value.is_object() {
                 // An extension object: each of its attributes in turn.
                 for (sub_key, sub_value) in value.as_object().expect("an object") {
                     let path = AttrPath {
@@ -306,6 +305,35 @@ fn apply_one(
         return Ok(());
     };
     let value = operation.value.clone().unwrap_or(Value::Null);
+    // A path naming a whole extension (`urn:...:enterprise:2.0:User`): its object.
+    if let (None, None, Some(uri)) = (&path.filter, &path.attr.sub, &path.attr.uri) {
+        let full = format!("{uri}:{}", path.attr.attr);
+        if attributes.is_extension(&full) {
+            let object = resource
+                .as_object_mut()
+                .ok_or_else(|| error("invalidPath", "the resource is not an object"))?;
+            if operation.op != Op::Add {
+                remove_ci(object, &full);
+            }
+            if operation.op == Op::Remove {
+                return Ok(());
+            }
+            if !value.is_object() {
+                return Err(error(
+                    "invalidValue",
+                    "an extension's value must be an object",
+                ));
+            }
+            let mut values = Map::new();
+            values.insert(full, value);
+            let whole = Operation {
+                op: operation.op,
+                path: None,
+                value: Some(Value::Object(values)),
+            };
+            return apply_one(resource, &whole, attributes);
+        }
+    }
     match (&path.filter, operation.op) {
         (None, Op::Remove) => {
             if attributes.read_only(path.attr.uri.as_deref(), &path.attr.attr) {
@@ -499,6 +527,9 @@ mod tests {
                 .iter()
                 .any(|n| n.eq_ignore_ascii_case(name))
         }
+        fn is_extension(&self, uri: &str) -> bool {
+            uri.eq_ignore_ascii_case(crate::schema::ENTERPRISE)
+        }
     }
 
     fn patch(resource: &mut Value, ops: Value) -> Result<(), PatchError> {
@@ -541,6 +572,20 @@ mod tests {
             user.get("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
                 .is_none()
         );
+        let ext = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        patch(
+            &mut user,
+            json!([{"op": "add", "path": ext, "value": {"division": "D", "costCenter": "C"}}]),
+        )
+        .unwrap();
+        patch(
+            &mut user,
+            json!([{"op": "replace", "path": ext, "value": {"division": "E"}}]),
+        )
+        .unwrap();
+        assert_eq!(user[ext], json!({"division": "E"}));
+        patch(&mut user, json!([{"op": "remove", "path": ext}])).unwrap();
+        assert!(user.get(ext).is_none());
     }
 
     #[test]

@@ -61,6 +61,10 @@ impl crate::patch::Attributes for Rules {
         ["id", "meta"].iter().any(|n| n.eq_ignore_ascii_case(name))
             || (self.0 == Kind::User && name.eq_ignore_ascii_case("groups"))
     }
+
+    fn is_extension(&self, uri: &str) -> bool {
+        self.0 == Kind::User && uri.eq_ignore_ascii_case(ENTERPRISE)
+    }
 }
 
 fn canonical_name(kind: Kind, extension: bool, name: &str) -> Option<String> {
