@@ -9,6 +9,7 @@ pub mod keys;
 pub mod mappings;
 pub mod providers;
 pub mod runs;
+pub mod scim;
 pub mod serve;
 mod storage;
 pub mod tenants;
