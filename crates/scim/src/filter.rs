@@ -587,7 +587,7 @@ mod tests {
         assert!(check(r#"name.familyName co "ense""#));
         assert!(check(r#"userName sw "bj""#));
         assert!(check(r#"userName ew "example.com""#));
-        assert!(check("title pr") == false);
+        assert!(!check("title pr"));
         assert!(check("name.givenName pr"));
         assert!(check("active eq true"));
         assert!(check(r#"meta.lastModified gt "2026-01-31T23:00:00Z""#));

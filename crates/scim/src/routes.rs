@@ -252,7 +252,7 @@ async fn render_all(
                         })
                         .collect();
                     let extra =
-                        (!memberships.is_empty()).then(|| ("groups", Value::Array(memberships)));
+                        (!memberships.is_empty()).then_some(("groups", Value::Array(memberships)));
                     resource::render(kind, user, &ctx.base, extra)
                 })
                 .collect())
