@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod error;
 pub mod filter;
+pub mod openapi;
 pub mod patch;
 pub mod records;
 pub mod resource;
