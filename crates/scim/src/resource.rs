@@ -113,6 +113,8 @@ fn check_type(kind: &str, multi: bool, name: &str, value: Value) -> Result<Value
             }
             Ok(Value::Object(map))
         }
+        // Entra ID sends the Enterprise User manager as its id alone.
+        ("complex", Value::String(s)) if name == "manager" => Ok(json!({"value": s})),
         ("string" | "reference" | "binary" | "dateTime", Value::String(s)) => Ok(Value::String(s)),
         _ => Err(invalid()),
     }
@@ -451,13 +453,14 @@ mod tests {
             "schemas": [USER], "USERNAME": "bjensen", "active": "False", "password": "p",
             "groups": [{"value": "g"}], "id": "x", "unknown": 1,
             "emails": [{"value": "b@x", "primary": "true"}],
-            ENTERPRISE: {"Department": "R&D"}
+            ENTERPRISE: {"Department": "R&D", "manager": "m1"}
         });
         let out = normalize(Kind::User, &body).unwrap();
         assert_eq!(out["userName"], "bjensen");
         assert_eq!(out["active"], false);
         assert_eq!(out["emails"][0]["primary"], true);
         assert_eq!(out[ENTERPRISE]["department"], "R&D");
+        assert_eq!(out[ENTERPRISE]["manager"], json!({"value": "m1"}));
         assert_eq!(out["schemas"], json!([USER, ENTERPRISE]));
         for gone in ["password", "groups", "id", "unknown"] {
             assert!(out.get(gone).is_none(), "{gone}");
