@@ -236,12 +236,19 @@ async fn render_all(
     match kind {
         Kind::User => {
             let groups = db.scim().list(&ctx.endpoint.id, Kind::Group.name()).await?;
+            let mut groups_of: HashMap<String, Vec<&ScimResource>> = HashMap::new();
+            for group in &groups {
+                for user in records::member_user_ids(group) {
+                    groups_of.entry(user).or_default().push(group);
+                }
+            }
             Ok(stored
                 .iter()
                 .map(|user| {
-                    let memberships: Vec<Value> = groups
-                        .iter()
-                        .filter(|g| records::member_user_ids(g).contains(&user.id))
+                    let memberships: Vec<Value> = groups_of
+                        .get(&user.id)
+                        .into_iter()
+                        .flatten()
                         .map(|g| {
                             json!({
                                 "value": g.id,
@@ -393,15 +400,37 @@ fn build_query(get: impl Fn(&str) -> Option<Value>) -> Result<Query, ScimError> 
     })
 }
 
+/// The value of a filter that is just `<unique attribute> eq "<value>"` (the probe identity
+/// providers send before creating): answered from the unique index instead of a scan.
+fn unique_probe(kind: Kind, filter: Option<&Filter>) -> Option<String> {
+    match filter? {
+        Filter::Compare(path, filter::CompareOp::Eq, Value::String(value))
+            if path.sub.is_none()
+                && path.attr.eq_ignore_ascii_case(kind.unique_attribute())
+                && path
+                    .uri
+                    .as_deref()
+                    .is_none_or(|u| u.eq_ignore_ascii_case(kind.schema())) =>
+        {
+            Some(value.to_lowercase())
+        }
+        _ => None,
+    }
+}
+
 async fn run_query(state: &ScimState, ctx: &Ctx, kinds: &[Kind], query: Query) -> Answer {
     let mut rendered = Vec::new();
     for kind in kinds {
-        let stored = state
-            .runtime
-            .db()
-            .scim()
-            .list(&ctx.endpoint.id, kind.name())
-            .await?;
+        let db = state.runtime.db();
+        let stored = match (kinds.len(), unique_probe(*kind, query.filter.as_ref())) {
+            (1, Some(key)) => db
+                .scim()
+                .find_by_key(&ctx.endpoint.id, kind.name(), &key)
+                .await?
+                .into_iter()
+                .collect(),
+            _ => db.scim().list(&ctx.endpoint.id, kind.name()).await?,
+        };
         rendered.extend(render_all(state, ctx, *kind, &stored).await?);
     }
     if let Some(filter) = &query.filter {

@@ -258,6 +258,29 @@ impl Scim<'_> {
         Ok(found.filter(|r: &ScimResource| include_deleted || r.deleted_at.is_none()))
     }
 
+    /// The live resource of a type whose unique key (lower-cased `userName` / `displayName`) is
+    /// `unique_key`.
+    pub async fn find_by_key(
+        &mut self,
+        endpoint_id: &str,
+        resource_type: &str,
+        unique_key: &str,
+    ) -> Result<Option<ScimResource>> {
+        let sql = format!(
+            "SELECT {RESOURCE_COLUMNS} FROM scim_resources WHERE endpoint_id = $1 AND resource_type = $2 AND unique_key = $3"
+        );
+        let key = live_key(unique_key);
+        Ok(fetch_one_of!(
+            self,
+            read,
+            resource_of,
+            sql,
+            endpoint_id,
+            resource_type,
+            &key
+        ))
+    }
+
     /// The endpoint's live resources of a type, oldest first.
     pub async fn list(
         &mut self,

@@ -124,6 +124,20 @@ async fn resources_unique_versioned_and_deleted() {
             Err(StoreError::AlreadyExists(_))
         ));
         assert_eq!(db.scim().list(e, "User").await.unwrap().len(), 2);
+        let found = db
+            .scim()
+            .find_by_key(e, "User", "alice")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.id, alice.id);
+        assert!(
+            db.scim()
+                .find_by_key(e, "Group", "bob")
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         assert!(db.scim().delete(e, "User", &alice.id).await.unwrap());
         assert!(!db.scim().delete(e, "User", &alice.id).await.unwrap());
@@ -142,6 +156,13 @@ async fn resources_unique_versioned_and_deleted() {
             .unwrap();
         assert!(gone.deleted_at.is_some());
         assert_eq!(db.scim().list(e, "User").await.unwrap().len(), 1);
+        assert!(
+            db.scim()
+                .find_by_key(e, "User", "alice")
+                .await
+                .unwrap()
+                .is_none()
+        );
         // The name is free again.
         db.scim()
             .insert(e, "User", "alice", &json!({"userName": "alice"}))
