@@ -554,3 +554,50 @@ async fn live(s: &Server) -> Vec<String> {
     keys.sort();
     keys
 }
+
+#[tokio::test]
+async fn okta_and_entra_provisioning_sequences() {
+    use tributary_testkit::scim::FakeIdentityProvider;
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let idp = FakeIdentityProvider::new(&s.base, &s.secret);
+        let okta = idp
+            .push_okta(&[
+                ("ann@example.com", "Ann", "A"),
+                ("ben@example.com", "Ben", "B"),
+                ("cy@example.com", "Cy", "C"),
+            ])
+            .await
+            .unwrap();
+        let entra = idp.push_entra("contoso.example").await.unwrap();
+        let accounts = s.records("DirectoryAccount", false).await;
+        assert_eq!(accounts.len(), 5);
+        let status = |id: &str| {
+            accounts
+                .iter()
+                .find(|r| r.lookup_key == id)
+                .unwrap()
+                .fields
+                .clone()
+        };
+        assert_eq!(status(&okta.users[0])["status"], "ACTIVE");
+        assert_eq!(status(&okta.users[2])["status"], "INACTIVE");
+        assert_eq!(
+            status(&entra.users[0])["canonicalEmail"],
+            "adele@contoso.example"
+        );
+        assert_eq!(status(&entra.users[0])["department"], "Sales");
+        assert_eq!(
+            status(&entra.users[1])["managerExternalID"],
+            entra.users[0].as_str()
+        );
+        assert_eq!(status(&entra.users[1])["status"], "INACTIVE");
+        let memberships = live(&s).await;
+        let key = |u: &str, g: &str| serde_json::to_string(&[u, g]).unwrap();
+        let mut expected: Vec<String> =
+            okta.users.iter().map(|u| key(u, &okta.groups[0])).collect();
+        expected.push(key(&entra.users[1], &entra.groups[0]));
+        expected.sort();
+        assert_eq!(memberships, expected);
+    }
+}

@@ -10,6 +10,7 @@ pub mod google_workspace;
 pub mod oauth;
 pub mod okta;
 pub mod okta_events;
+pub mod scim;
 mod server;
 pub mod slack;
 
