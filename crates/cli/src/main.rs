@@ -49,6 +49,9 @@ enum Command {
     /// Webhook deliveries: list an endpoint's, replay a failed one.
     #[command(subcommand)]
     Webhooks(commands::webhooks::Command),
+    /// SCIM endpoints: create one for a SCIM integration, show it, rotate its secret.
+    #[command(subcommand)]
+    Scim(commands::scim::Command),
 }
 
 fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => block_on(commands::serve::run(args)),
         Command::Runs(command) => block_on(commands::runs::run(command)),
         Command::Webhooks(command) => block_on(commands::webhooks::run(command)),
+        Command::Scim(command) => block_on(commands::scim::run(command)),
     };
     match result {
         Ok(code) => code,

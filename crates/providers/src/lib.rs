@@ -18,6 +18,8 @@ pub mod google_workspace;
 pub mod microsoft_teams;
 #[cfg(feature = "okta")]
 pub mod okta;
+#[cfg(feature = "scim")]
+pub mod scim;
 #[cfg(feature = "slack")]
 pub mod slack;
 
@@ -45,6 +47,8 @@ pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
         microsoft_teams::definition,
         #[cfg(feature = "azure_security_center")]
         azure_security_center::definition,
+        #[cfg(feature = "scim")]
+        scim::definition,
     ];
     builders.iter().map(|build| build(config)).collect()
 }

@@ -13,6 +13,7 @@ pub mod execute;
 mod keymaker;
 mod mappers;
 mod metrics;
+mod push;
 mod reconcile;
 mod run_hooks;
 mod runs;

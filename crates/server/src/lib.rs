@@ -72,7 +72,8 @@ pub fn router(runtime: Runtime, config: ServerConfig) -> Router {
             get(callback::complete),
         )
         .merge(webhooks::routes())
-        .merge(ui::routes());
+        .merge(ui::routes())
+        .merge(tributary_scim::router(state.runtime.clone()));
     for endpoint in api::endpoints() {
         let access = endpoint.access;
         let guard = axum::middleware::from_fn_with_state(

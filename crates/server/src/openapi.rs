@@ -290,6 +290,7 @@ pub fn document() -> Value {
         Value::Object(paths) => paths,
         _ => Map::new(),
     };
+    paths.extend(tributary_scim::openapi::paths());
     for endpoint in endpoints() {
         let operation = operation(&endpoint, &mut generator, &error);
         let item = paths

@@ -23,6 +23,7 @@ pub mod keystore;
 pub mod records;
 pub mod runs;
 pub mod schedules;
+pub mod scim;
 pub mod secret;
 pub mod sessions;
 pub mod tenants;

@@ -13,6 +13,7 @@ pub mod microsoft_teams;
 pub mod oauth;
 pub mod okta;
 pub mod okta_events;
+pub mod scim;
 mod server;
 pub mod slack;
 

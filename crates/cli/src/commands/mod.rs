@@ -10,6 +10,7 @@ pub mod mappings;
 pub mod providers;
 mod remote;
 pub mod runs;
+pub mod scim;
 pub mod serve;
 mod storage;
 pub mod tenants;

@@ -14,6 +14,7 @@ pub(crate) mod mappings;
 mod records;
 pub mod request_id;
 mod runs;
+mod scim_admin;
 mod tenants;
 pub mod views;
 mod webhook_admin;
@@ -139,6 +140,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
     all.extend(integrations::endpoints());
     all.extend(runs::endpoints());
     all.extend(webhook_admin::endpoints());
+    all.extend(scim_admin::endpoints());
     all.extend(records::endpoints());
     all.extend(mappings::endpoints());
     all

@@ -1,0 +1,109 @@
+//! `tributary scim create-endpoint|show|rotate-secret`: the SCIM endpoint of an integration of
+//! the `scim` definition, on the database directly (the REST API has the same three routes).
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use serde_json::json;
+use tributary_scim::admin;
+
+use super::storage::{StorageArgs, open_runtime, public_url, resolve_tenant};
+use crate::output;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Creates the integration's SCIM endpoint (connecting it) and prints its base URL and its
+    /// bearer secret, shown this once.
+    CreateEndpoint {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+        integration: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows the integration's SCIM endpoint (without its secret).
+    Show {
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[arg(long)]
+        tenant: String,
+        integration: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replaces the bearer secret (printed this once); the previous one keeps working 24 hours.
+    RotateSecret {
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[arg(long)]
+        tenant: String,
+        integration: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let (storage, tenant, integration, json) = match &command {
+        Command::CreateEndpoint {
+            storage,
+            tenant,
+            integration,
+            json,
+        }
+        | Command::Show {
+            storage,
+            tenant,
+            integration,
+            json,
+        }
+        | Command::RotateSecret {
+            storage,
+            tenant,
+            integration,
+            json,
+        } => (storage, tenant, integration, *json),
+    };
+    let runtime = open_runtime(storage, public_url(storage, "http://127.0.0.1:8080")).await?;
+    let tenant = resolve_tenant(runtime.db(), tenant).await?;
+    let (endpoint, secret) = match &command {
+        Command::CreateEndpoint { .. } => {
+            let (endpoint, secret) = admin::create_endpoint(&runtime, &tenant, integration).await?;
+            (endpoint, Some(secret))
+        }
+        Command::RotateSecret { .. } => {
+            let (endpoint, secret) = admin::rotate_secret(&runtime, &tenant, integration).await?;
+            (endpoint, Some(secret))
+        }
+        Command::Show { .. } => (
+            admin::endpoint(&runtime, &tenant, integration)
+                .await?
+                .ok_or_else(|| {
+                    anyhow::anyhow!("integration {integration} has no SCIM endpoint yet")
+                })?,
+            None,
+        ),
+    };
+    let base_url = admin::base_url(&runtime, &endpoint.id);
+    let secret = secret.map(|s| s.expose_str().unwrap_or_default().to_owned());
+    if json {
+        output::json(&json!({
+            "id": endpoint.id,
+            "baseUrl": base_url,
+            "secret": secret,
+            "previousSecretValidUntil": endpoint.previous_valid_until,
+        }))?;
+    } else {
+        println!("SCIM base URL: {base_url}");
+        if let Some(secret) = secret {
+            println!("Bearer secret (shown once): {secret}");
+        }
+        if let Some(until) = endpoint.previous_valid_until {
+            println!("The previous secret is accepted until {until} (Unix ms).");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

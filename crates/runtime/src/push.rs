@@ -1,0 +1,56 @@
+//! Records pushed to us (the SCIM server): ingested through the definition's mappings and the
+//! integration's filter exactly like the output of one of its operations, but never as a complete
+//! listing (a push is one change; deletions arrive as explicit tombstones).
+
+use tributary_core::IngestPayloadSet;
+use tributary_ingest::{
+    Completeness, IngestContext, IngestOptions, IngestReport, ingest_payload_sets,
+};
+
+use crate::{Runtime, RuntimeError};
+
+impl Runtime {
+    /// Ingests `sets` for the tenant's integration as output of its operation `emitter` (whose
+    /// ingest contracts declare the schemas).
+    pub async fn ingest_pushed(
+        &self,
+        tenant_id: &str,
+        integration_id: &str,
+        emitter: &str,
+        sets: &[IngestPayloadSet],
+    ) -> Result<IngestReport, RuntimeError> {
+        let integration = self.integration(tenant_id, integration_id).await?;
+        let definition = self.definition(&integration.definition_id)?.clone();
+        let operation = definition
+            .definition
+            .operation_named(emitter)
+            .ok_or_else(|| RuntimeError::Invalid(format!("no operation `{emitter}`")))?;
+        let mapper = self
+            .inner
+            .mappers
+            .get(
+                &definition,
+                &definition.definition.operation_topic(emitter),
+                &operation.ingest,
+                &integration.user_input,
+            )
+            .map_err(|e| RuntimeError::Ingest(e.to_string()))?;
+        ingest_payload_sets(
+            &self.inner.db,
+            &mapper,
+            &IngestContext {
+                tenant_id: integration.tenant_id.clone(),
+                integration_id: integration.id.clone(),
+                run_id: None,
+            },
+            sets,
+            Completeness::Partial,
+            IngestOptions {
+                batch_size: self.inner.config.ingest_batch,
+                directory_sync: Some(false),
+            },
+        )
+        .await
+        .map_err(|e| RuntimeError::Ingest(e.to_string()))
+    }
+}

@@ -1,0 +1,860 @@
+//! The HTTP handlers under `/scim/v2/{endpoint}`: discovery documents, Users and Groups (POST,
+//! GET, list with filter/sort/paging/projection, `.search`, PUT, PATCH, DELETE), ETags.
+//!
+//! Each write is one transaction that first takes the endpoint's lock (PostgreSQL advisory lock;
+//! SQLite transactions exclude each other), so concurrent requests for the same resources are
+//! applied one after the other; the directory records are brought up to date after the commit
+//! ([`crate::records`]).
+
+use std::collections::HashMap;
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde_json::{Value, json};
+use tributary_runtime::Runtime;
+use tributary_store::scim::{ScimEndpoint, ScimResource};
+
+use crate::error::{SCIM_JSON, ScimError};
+use crate::filter::{self, Filter};
+use crate::patch;
+use crate::records;
+use crate::resource::{self, Kind, Rules};
+use crate::schema::{self, LIST, MAX_RESULTS, SEARCH};
+
+/// Where the server mounts the SCIM routes; `{endpoint}` is the SCIM endpoint id.
+pub const BASE_PATH: &str = "/scim/v2/{endpoint}";
+
+#[derive(Clone)]
+struct ScimState {
+    runtime: Runtime,
+}
+
+/// The SCIM routes (full paths, to merge into the server's router).
+pub fn router<S: Clone + Send + Sync + 'static>(runtime: Runtime) -> Router<S> {
+    let p = |suffix: &str| format!("{BASE_PATH}{suffix}");
+    Router::new()
+        .route(&p("/ServiceProviderConfig"), get(service_provider_config))
+        .route(&p("/ResourceTypes"), get(resource_types))
+        .route(&p("/ResourceTypes/{id}"), get(resource_type))
+        .route(&p("/Schemas"), get(schemas))
+        .route(&p("/Schemas/{id}"), get(schema_by_id))
+        .route(&p("/Users"), get(list_users).post(create_user))
+        .route(&p("/Users/.search"), post(search_users))
+        .route(
+            &p("/Users/{id}"),
+            get(get_user)
+                .put(replace_user)
+                .patch(patch_user)
+                .delete(delete_user),
+        )
+        .route(&p("/Groups"), get(list_groups).post(create_group))
+        .route(&p("/Groups/.search"), post(search_groups))
+        .route(
+            &p("/Groups/{id}"),
+            get(get_group)
+                .put(replace_group)
+                .patch(patch_group)
+                .delete(delete_group),
+        )
+        .route(&p("/.search"), post(search_all))
+        .route(&p(""), axum::routing::any(unknown))
+        .route(&p("/"), axum::routing::any(unknown))
+        .route(&p("/{*rest}"), axum::routing::any(unknown))
+        .with_state(ScimState { runtime })
+}
+
+type Params = Path<HashMap<String, String>>;
+type Answer = Result<Response, ScimError>;
+
+/// The authenticated endpoint of a request and its base URL.
+struct Ctx {
+    endpoint: ScimEndpoint,
+    base: String,
+}
+
+async fn authenticate(
+    state: &ScimState,
+    params: &Params,
+    headers: &HeaderMap,
+) -> Result<Ctx, ScimError> {
+    let endpoint_id = params.get("endpoint").cloned().unwrap_or_default();
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(ScimError::unauthorized)?;
+    let db = state.runtime.db();
+    let endpoint = db
+        .scim()
+        .authenticate(&endpoint_id, token.as_bytes())
+        .await?
+        .ok_or_else(ScimError::unauthorized)?;
+    let integration = db
+        .integrations()
+        .get(&endpoint.tenant_id, &endpoint.integration_id)
+        .await?
+        .ok_or_else(ScimError::unauthorized)?;
+    if integration.status != tributary_store::integrations::IntegrationStatus::Connected {
+        return Err(ScimError::new(
+            StatusCode::FORBIDDEN,
+            None,
+            "the integration of this SCIM endpoint is not connected",
+        ));
+    }
+    let base = format!(
+        "{}/scim/v2/{}",
+        state.runtime.config().public_url.trim_end_matches('/'),
+        endpoint.id
+    );
+    Ok(Ctx { endpoint, base })
+}
+
+fn scim_json(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    response
+}
+
+fn parse_body(body: &Bytes) -> Result<Value, ScimError> {
+    serde_json::from_slice(body)
+        .map_err(|_| ScimError::invalid_syntax("the body is not valid JSON"))
+}
+
+fn query_map(query: &Option<String>) -> HashMap<String, String> {
+    form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn query_get<'a>(query: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+// ---------- discovery ----------
+
+async fn service_provider_config(
+    State(state): State<ScimState>,
+    params: Params,
+    headers: HeaderMap,
+) -> Answer {
+    let ctx = authenticate(&state, &params, &headers).await?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &schema::service_provider_config(&ctx.base),
+    ))
+}
+
+fn list_response(resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST],
+        "totalResults": resources.len(),
+        "startIndex": 1,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+async fn resource_types(
+    State(state): State<ScimState>,
+    params: Params,
+    headers: HeaderMap,
+) -> Answer {
+    let ctx = authenticate(&state, &params, &headers).await?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(schema::resource_types(&ctx.base)),
+    ))
+}
+
+async fn resource_type(
+    State(state): State<ScimState>,
+    params: Params,
+    headers: HeaderMap,
+) -> Answer {
+    let ctx = authenticate(&state, &params, &headers).await?;
+    let id = params.get("id").cloned().unwrap_or_default();
+    schema::resource_types(&ctx.base)
+        .into_iter()
+        .find(|t| t["id"] == id.as_str())
+        .map(|t| scim_json(StatusCode::OK, &t))
+        .ok_or_else(|| ScimError::not_found(format!("no resource type {id}")))
+}
+
+async fn schemas(State(state): State<ScimState>, params: Params, headers: HeaderMap) -> Answer {
+    let ctx = authenticate(&state, &params, &headers).await?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(schema::schemas(&ctx.base)),
+    ))
+}
+
+async fn schema_by_id(
+    State(state): State<ScimState>,
+    params: Params,
+    headers: HeaderMap,
+) -> Answer {
+    let ctx = authenticate(&state, &params, &headers).await?;
+    let id = params.get("id").cloned().unwrap_or_default();
+    schema::schemas(&ctx.base)
+        .into_iter()
+        .find(|s| s["id"] == id.as_str())
+        .map(|s| scim_json(StatusCode::OK, &s))
+        .ok_or_else(|| ScimError::not_found(format!("no schema {id}")))
+}
+
+async fn unknown(State(state): State<ScimState>, params: Params, headers: HeaderMap) -> Answer {
+    authenticate(&state, &params, &headers).await?;
+    Err(ScimError::not_found("no such SCIM resource endpoint"))
+}
+
+// ---------- rendering ----------
+
+/// Renders resources of one kind, with the computed attributes: a user's `groups`, a group's
+/// member `$ref`s and `display`s.
+async fn render_all(
+    state: &ScimState,
+    ctx: &Ctx,
+    kind: Kind,
+    stored: &[ScimResource],
+) -> Result<Vec<Value>, ScimError> {
+    let db = state.runtime.db();
+    match kind {
+        Kind::User => {
+            let groups = db.scim().list(&ctx.endpoint.id, Kind::Group.name()).await?;
+            let mut groups_of: HashMap<String, Vec<&ScimResource>> = HashMap::new();
+            for group in &groups {
+                for user in records::member_user_ids(group) {
+                    groups_of.entry(user).or_default().push(group);
+                }
+            }
+            Ok(stored
+                .iter()
+                .map(|user| {
+                    let memberships: Vec<Value> = groups_of
+                        .get(&user.id)
+                        .into_iter()
+                        .flatten()
+                        .map(|g| {
+                            json!({
+                                "value": g.id,
+                                "$ref": format!("{}/Groups/{}", ctx.base, g.id),
+                                "display": g.body["displayName"],
+                                "type": "direct",
+                            })
+                        })
+                        .collect();
+                    let extra =
+                        (!memberships.is_empty()).then_some(("groups", Value::Array(memberships)));
+                    resource::render(kind, user, &ctx.base, extra)
+                })
+                .collect())
+        }
+        Kind::Group => Ok(stored
+            .iter()
+            .map(|group| {
+                let mut rendered = resource::render(kind, group, &ctx.base, None);
+                if let Some(Value::Array(members)) = rendered.get_mut("members") {
+                    for member in members.iter_mut().filter_map(Value::as_object_mut) {
+                        let member_type = member
+                            .get("type")
+                            .and_then(Value::as_str)
+                            .unwrap_or("User")
+                            .to_owned();
+                        let endpoint = if member_type == "Group" {
+                            "Groups"
+                        } else {
+                            "Users"
+                        };
+                        if let Some(id) = member.get("value").and_then(Value::as_str) {
+                            let reference = format!("{}/{endpoint}/{id}", ctx.base);
+                            member.insert("$ref".into(), Value::String(reference));
+                        }
+                    }
+                }
+                rendered
+            })
+            .collect()),
+    }
+}
+
+async fn render_one(
+    state: &ScimState,
+    ctx: &Ctx,
+    kind: Kind,
+    stored: &ScimResource,
+) -> Result<Value, ScimError> {
+    Ok(render_all(state, ctx, kind, std::slice::from_ref(stored))
+        .await?
+        .remove(0))
+}
+
+/// A single resource's answer: body (projected), `ETag`, `Location` on 201.
+fn resource_answer(
+    status: StatusCode,
+    rendered: Value,
+    stored: &ScimResource,
+    query: &HashMap<String, String>,
+) -> Answer {
+    let attributes = resource::parse_attribute_list(query_get(query, "attributes"))?;
+    let excluded = resource::parse_attribute_list(query_get(query, "excludedAttributes"))?;
+    let location = rendered["meta"]["location"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let body = resource::project(rendered, &attributes, &excluded);
+    let mut response = scim_json(status, &body);
+    if let Ok(value) = HeaderValue::from_str(&resource::etag(stored.version)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    if status == StatusCode::CREATED
+        && let Ok(value) = HeaderValue::from_str(&location)
+    {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+// ---------- queries ----------
+
+/// A list or search request.
+struct Query {
+    filter: Option<Filter>,
+    sort_by: Option<filter::AttrPath>,
+    descending: bool,
+    start_index: usize,
+    count: usize,
+    attributes: Vec<filter::AttrPath>,
+    excluded: Vec<filter::AttrPath>,
+}
+
+fn number(value: Option<&Value>) -> Result<Option<i64>, ScimError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_i64()),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| ScimError::invalid_value("startIndex and count must be integers")),
+        Some(_) => Err(ScimError::invalid_value(
+            "startIndex and count must be integers",
+        )),
+    }
+}
+
+fn build_query(get: impl Fn(&str) -> Option<Value>) -> Result<Query, ScimError> {
+    let string = |name: &str| -> Result<Option<String>, ScimError> {
+        match get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(Value::Array(items)) => Ok(Some(
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )),
+            Some(_) => Err(ScimError::invalid_value(format!("{name} must be a string"))),
+        }
+    };
+    let filter = match string("filter")? {
+        Some(text) => Some(
+            filter::parse_filter(&text).map_err(|e| ScimError::invalid_filter(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let sort_by = match string("sortBy")? {
+        Some(text) => Some(
+            filter::parse_attr_path(&text).map_err(|e| ScimError::invalid_value(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let descending = string("sortOrder")?.is_some_and(|o| o.eq_ignore_ascii_case("descending"));
+    let start_index = number(get("startIndex").as_ref())?.unwrap_or(1).max(1) as usize;
+    let count = number(get("count").as_ref())?
+        .map(|c| c.clamp(0, MAX_RESULTS as i64) as usize)
+        .unwrap_or(MAX_RESULTS);
+    Ok(Query {
+        filter,
+        sort_by,
+        descending,
+        start_index,
+        count,
+        attributes: resource::parse_attribute_list(string("attributes")?.as_deref())?,
+        excluded: resource::parse_attribute_list(string("excludedAttributes")?.as_deref())?,
+    })
+}
+
+/// The value of a filter that is just `<unique attribute> eq "<value>"` (the probe identity
+/// providers send before creating): answered from the unique index instead of a scan.
+fn unique_probe(kind: Kind, filter: Option<&Filter>) -> Option<String> {
+    match filter? {
+        Filter::Compare(path, filter::CompareOp::Eq, Value::String(value))
+            if path.sub.is_none()
+                && path.attr.eq_ignore_ascii_case(kind.unique_attribute())
+                && path
+                    .uri
+                    .as_deref()
+                    .is_none_or(|u| u.eq_ignore_ascii_case(kind.schema())) =>
+        {
+            Some(value.to_lowercase())
+        }
+        _ => None,
+    }
+}
+
+async fn run_query(state: &ScimState, ctx: &Ctx, kinds: &[Kind], query: Query) -> Answer {
+    let mut rendered = Vec::new();
+    for kind in kinds {
+        let db = state.runtime.db();
+        let stored = match (kinds.len(), unique_probe(*kind, query.filter.as_ref())) {
+            (1, Some(key)) => db
+                .scim()
+                .find_by_key(&ctx.endpoint.id, kind.name(), &key)
+                .await?
+                .into_iter()
+                .collect(),
+            _ => db.scim().list(&ctx.endpoint.id, kind.name()).await?,
+        };
+        rendered.extend(render_all(state, ctx, *kind, &stored).await?);
+    }
+    if let Some(filter) = &query.filter {
+        rendered.retain(|r| filter::matches(filter, r));
+    }
+    if let Some(path) = &query.sort_by {
+        rendered.sort_by(|a, b| filter::compare_by(a, b, path));
+        if query.descending {
+            rendered.reverse();
+        }
+    }
+    let total = rendered.len();
+    let page: Vec<Value> = rendered
+        .into_iter()
+        .skip(query.start_index - 1)
+        .take(query.count)
+        .map(|r| resource::project(r, &query.attributes, &query.excluded))
+        .collect();
+    Ok(scim_json(
+        StatusCode::OK,
+        &json!({
+            "schemas": [LIST],
+            "totalResults": total,
+            "startIndex": query.start_index,
+            "itemsPerPage": page.len(),
+            "Resources": page,
+        }),
+    ))
+}
+
+async fn list(
+    state: ScimState,
+    params: Params,
+    headers: HeaderMap,
+    query: Option<String>,
+    kind: Kind,
+) -> Answer {
+    let ctx = authenticate(&state, &params, &headers).await?;
+    let map = query_map(&query);
+    let query = build_query(|name| query_get(&map, name).map(|v| Value::String(v.to_owned())))?;
+    run_query(&state, &ctx, &[kind], query).await
+}
+
+async fn search(
+    state: ScimState,
+    params: Params,
+    headers: HeaderMap,
+    body: Bytes,
+    kinds: &[Kind],
+) -> Answer {
+    let ctx = authenticate(&state, &params, &headers).await?;
+    let body = parse_body(&body)?;
+    let is_search = body
+        .get("schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| s.iter().any(|s| s == SEARCH));
+    if !is_search {
+        return Err(ScimError::invalid_syntax("the body is not a SearchRequest"));
+    }
+    let query = build_query(|name| filter::get_ci(&body, name).cloned())?;
+    run_query(&state, &ctx, kinds, query).await
+}
+
+async fn list_users(
+    State(s): State<ScimState>,
+    p: Params,
+    h: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Answer {
+    list(s, p, h, q, Kind::User).await
+}
+async fn list_groups(
+    State(s): State<ScimState>,
+    p: Params,
+    h: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Answer {
+    list(s, p, h, q, Kind::Group).await
+}
+async fn search_users(State(s): State<ScimState>, p: Params, h: HeaderMap, b: Bytes) -> Answer {
+    search(s, p, h, b, &[Kind::User]).await
+}
+async fn search_groups(State(s): State<ScimState>, p: Params, h: HeaderMap, b: Bytes) -> Answer {
+    search(s, p, h, b, &[Kind::Group]).await
+}
+async fn search_all(State(s): State<ScimState>, p: Params, h: HeaderMap, b: Bytes) -> Answer {
+    search(s, p, h, b, &[Kind::User, Kind::Group]).await
+}
+
+// ---------- single resources ----------
+
+fn if_match_fails(headers: &HeaderMap, version: i64) -> bool {
+    let Some(expected) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let etag = resource::etag(version);
+    let strong = format!("\"{version}\"");
+    !expected
+        .split(',')
+        .map(str::trim)
+        .any(|e| e == "*" || e == etag || e == strong)
+}
+
+async fn get_one(
+    state: ScimState,
+    params: Params,
+    headers: HeaderMap,
+    query: Option<String>,
+    kind: Kind,
+) -> Answer {
+    let ctx = authenticate(&state, &params, &headers).await?;
+    let id = params.get("id").cloned().unwrap_or_default();
+    let stored = state
+        .runtime
+        .db()
+        .scim()
+        .get(&ctx.endpoint.id, kind.name(), &id, false)
+        .await?
+        .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.name())))?;
+    if let Some(tags) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        && tags
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == resource::etag(stored.version) || t == "*")
+    {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(value) = HeaderValue::from_str(&resource::etag(stored.version)) {
+            response.headers_mut().insert(header::ETAG, value);
+        }
+        return Ok(response);
+    }
+    let rendered = render_one(&state, &ctx, kind, &stored).await?;
+    resource_answer(StatusCode::OK, rendered, &stored, &query_map(&query))
+}
+
+async fn get_user(
+    State(s): State<ScimState>,
+    p: Params,
+    h: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Answer {
+    get_one(s, p, h, q, Kind::User).await
+}
+async fn get_group(
+    State(s): State<ScimState>,
+    p: Params,
+    h: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Answer {
+    get_one(s, p, h, q, Kind::Group).await
+}
+
+/// Checks a group's members: each must be a live User or Group of the endpoint; duplicates are
+/// dropped, `type` is set, `$ref` and `display` are computed (not stored).
+async fn check_members(
+    tx: &mut tributary_store::Tx,
+    endpoint: &str,
+    body: &mut Value,
+    group_id: Option<&str>,
+) -> Result<(), ScimError> {
+    let Some(Value::Array(members)) = body.get_mut("members") else {
+        return Ok(());
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut checked = Vec::new();
+    for member in members.drain(..) {
+        let Some(value) = filter::get_ci(&member, "value")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return Err(ScimError::invalid_value(
+                "each member needs a value (a User or Group id)",
+            ));
+        };
+        if !seen.insert(value.clone()) {
+            continue;
+        }
+        let declared = filter::get_ci(&member, "type")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let member_type = if declared.as_deref() != Some("Group")
+            && tx
+                .scim()
+                .get(endpoint, "User", &value, false)
+                .await?
+                .is_some()
+        {
+            "User"
+        } else if Some(value.as_str()) != group_id
+            && tx
+                .scim()
+                .get(endpoint, "Group", &value, false)
+                .await?
+                .is_some()
+        {
+            "Group"
+        } else {
+            return Err(ScimError::invalid_value(format!(
+                "member {value} is not a User or Group of this endpoint"
+            )));
+        };
+        checked.push(json!({"value": value, "type": member_type}));
+    }
+    *members = checked;
+    if members.is_empty() {
+        body.as_object_mut().expect("an object").remove("members");
+    }
+    Ok(())
+}
+
+async fn begin(state: &ScimState, ctx: &Ctx) -> Result<tributary_store::Tx, ScimError> {
+    let mut tx = state.runtime.db().begin().await?;
+    tx.lock_key(&format!("scim:{}", ctx.endpoint.id)).await?;
+    Ok(tx)
+}
+
+async fn create(
+    state: ScimState,
+    params: Params,
+    headers: HeaderMap,
+    query: Option<String>,
+    body: Bytes,
+    kind: Kind,
+) -> Answer {
+    let ctx = authenticate(&state, &params, &headers).await?;
+    let mut normalized = resource::normalize(kind, &parse_body(&body)?)?;
+    let mut tx = begin(&state, &ctx).await?;
+    if kind == Kind::Group {
+        check_members(&mut tx, &ctx.endpoint.id, &mut normalized, None).await?;
+    }
+    let stored = tx
+        .scim()
+        .insert(
+            &ctx.endpoint.id,
+            kind.name(),
+            &resource::unique_key(kind, &normalized),
+            &normalized,
+        )
+        .await?;
+    tx.commit().await?;
+    records::sync(&state.runtime, &ctx.endpoint, &[(kind, stored.id.clone())]).await;
+    let rendered = render_one(&state, &ctx, kind, &stored).await?;
+    resource_answer(StatusCode::CREATED, rendered, &stored, &query_map(&query))
+}
+
+async fn create_user(
+    State(s): State<ScimState>,
+    p: Params,
+    h: HeaderMap,
+    RawQuery(q): RawQuery,
+    b: Bytes,
+) -> Answer {
+    create(s, p, h, q, b, Kind::User).await
+}
+async fn create_group(
+    State(s): State<ScimState>,
+    p: Params,
+    h: HeaderMap,
+    RawQuery(q): RawQuery,
+    b: Bytes,
+) -> Answer {
+    create(s, p, h, q, b, Kind::Group).await
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Change {
+    Replace,
+    Patch,
+}
+
+async fn modify(
+    state: ScimState,
+    params: Params,
+    headers: HeaderMap,
+    query: Option<String>,
+    body: Bytes,
+    kind: Kind,
+    change: Change,
+) -> Answer {
+    let ctx = authenticate(&state, &params, &headers).await?;
+    let id = params.get("id").cloned().unwrap_or_default();
+    let request = parse_body(&body)?;
+    let operations =
+        match change {
+            Change::Patch => Some(patch::parse_operations(&request).map_err(|e| {
+                ScimError::new(StatusCode::BAD_REQUEST, Some(e.scim_type), e.detail)
+            })?),
+            Change::Replace => None,
+        };
+    let mut tx = begin(&state, &ctx).await?;
+    let current = tx
+        .scim()
+        .get(&ctx.endpoint.id, kind.name(), &id, false)
+        .await?
+        .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.name())))?;
+    if if_match_fails(&headers, current.version) {
+        return Err(ScimError::new(
+            StatusCode::PRECONDITION_FAILED,
+            None,
+            "the resource's version does not match If-Match",
+        ));
+    }
+    let candidate = match &operations {
+        Some(operations) => {
+            let mut patched = current.body.clone();
+            patch::apply(&mut patched, operations, &Rules(kind)).map_err(|e| {
+                ScimError::new(StatusCode::BAD_REQUEST, Some(e.scim_type), e.detail)
+            })?;
+            patched
+        }
+        None => request,
+    };
+    let mut normalized = resource::normalize(kind, &candidate)?;
+    if kind == Kind::Group {
+        check_members(&mut tx, &ctx.endpoint.id, &mut normalized, Some(&id)).await?;
+    }
+    let stored = if normalized == current.body {
+        current
+    } else {
+        tx.scim()
+            .update(
+                &current,
+                &resource::unique_key(kind, &normalized),
+                &normalized,
+            )
+            .await?
+    };
+    tx.commit().await?;
+    records::sync(&state.runtime, &ctx.endpoint, &[(kind, id)]).await;
+    let rendered = render_one(&state, &ctx, kind, &stored).await?;
+    resource_answer(StatusCode::OK, rendered, &stored, &query_map(&query))
+}
+
+async fn replace_user(
+    State(s): State<ScimState>,
+    p: Params,
+    h: HeaderMap,
+    RawQuery(q): RawQuery,
+    b: Bytes,
+) -> Answer {
+    modify(s, p, h, q, b, Kind::User, Change::Replace).await
+}
+async fn replace_group(
+    State(s): State<ScimState>,
+    p: Params,
+    h: HeaderMap,
+    RawQuery(q): RawQuery,
+    b: Bytes,
+) -> Answer {
+    modify(s, p, h, q, b, Kind::Group, Change::Replace).await
+}
+async fn patch_user(
+    State(s): State<ScimState>,
+    p: Params,
+    h: HeaderMap,
+    RawQuery(q): RawQuery,
+    b: Bytes,
+) -> Answer {
+    modify(s, p, h, q, b, Kind::User, Change::Patch).await
+}
+async fn patch_group(
+    State(s): State<ScimState>,
+    p: Params,
+    h: HeaderMap,
+    RawQuery(q): RawQuery,
+    b: Bytes,
+) -> Answer {
+    modify(s, p, h, q, b, Kind::Group, Change::Patch).await
+}
+
+async fn delete(state: ScimState, params: Params, headers: HeaderMap, kind: Kind) -> Answer {
+    let ctx = authenticate(&state, &params, &headers).await?;
+    let id = params.get("id").cloned().unwrap_or_default();
+    let mut tx = begin(&state, &ctx).await?;
+    let current = tx
+        .scim()
+        .get(&ctx.endpoint.id, kind.name(), &id, false)
+        .await?
+        .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.name())))?;
+    if if_match_fails(&headers, current.version) {
+        return Err(ScimError::new(
+            StatusCode::PRECONDITION_FAILED,
+            None,
+            "the resource's version does not match If-Match",
+        ));
+    }
+    tx.scim().delete(&ctx.endpoint.id, kind.name(), &id).await?;
+    // The resource leaves every group it was a member of.
+    let mut changed = vec![(kind, id.clone())];
+    let groups = tx.scim().list(&ctx.endpoint.id, Kind::Group.name()).await?;
+    for group in groups {
+        let Some(Value::Array(members)) = group.body.get("members") else {
+            continue;
+        };
+        if !members.iter().any(|m| m["value"] == id.as_str()) {
+            continue;
+        }
+        let mut body = group.body.clone();
+        let remaining: Vec<Value> = members
+            .iter()
+            .filter(|m| m["value"] != id.as_str())
+            .cloned()
+            .collect();
+        let object = body.as_object_mut().expect("an object");
+        if remaining.is_empty() {
+            object.remove("members");
+        } else {
+            object.insert("members".into(), Value::Array(remaining));
+        }
+        tx.scim()
+            .update(&group, &resource::unique_key(Kind::Group, &body), &body)
+            .await?;
+        changed.push((Kind::Group, group.id.clone()));
+    }
+    tx.commit().await?;
+    records::sync(&state.runtime, &ctx.endpoint, &changed).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn delete_user(State(s): State<ScimState>, p: Params, h: HeaderMap) -> Answer {
+    delete(s, p, h, Kind::User).await
+}
+async fn delete_group(State(s): State<ScimState>, p: Params, h: HeaderMap) -> Answer {
+    delete(s, p, h, Kind::Group).await
+}

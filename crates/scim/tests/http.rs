@@ -1,0 +1,603 @@
+//! The SCIM server over HTTP on loopback, through the runtime's ingest path, on SQLite and
+//! PostgreSQL: discovery, Users and Groups CRUD, filters, PATCH, errors, ETags, the directory
+//! records (deactivation, tombstones, memberships), concurrent PATCHes and secret rotation.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tributary_providers::{CatalogConfig, registry};
+use tributary_runtime::{Runtime, RuntimeConfig};
+use tributary_store::{
+    keystore::KeyRing,
+    records::{RecordQuery, StoredRecord, list_records},
+    testing::{TestDb, backends},
+};
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+struct Server {
+    runtime: Runtime,
+    tenant: String,
+    integration: String,
+    base: String,
+    secret: String,
+    http: reqwest::Client,
+    _db: TestDb,
+}
+
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    headers: reqwest::header::HeaderMap,
+}
+
+async fn start(db: TestDb) -> Server {
+    tributary_providerkit::install_crypto_provider();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let runtime = Runtime::new(
+        registry(&CatalogConfig::default()).unwrap(),
+        db.db.clone(),
+        KeyRing::generate(),
+        RuntimeConfig::new(url),
+    );
+    let app: axum::Router = tributary_scim::router(runtime.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
+    let integration = runtime
+        .create_integration(&tenant, "scim", Some("Okta"), &json!({}))
+        .await
+        .unwrap()
+        .id;
+    let (endpoint, secret) =
+        tributary_scim::admin::create_endpoint(&runtime, &tenant, &integration)
+            .await
+            .unwrap();
+    Server {
+        base: tributary_scim::admin::base_url(&runtime, &endpoint.id),
+        secret: secret.expose_str().unwrap().to_owned(),
+        runtime,
+        tenant,
+        integration,
+        http: reqwest::Client::new(),
+        _db: db,
+    }
+}
+
+impl Server {
+    async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: &str,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/scim+json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        Answer {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            headers,
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        self.call_with(method, path, body, &self.secret, &[]).await
+    }
+
+    async fn records(&self, model: &str, include_deleted: bool) -> Vec<StoredRecord> {
+        list_records(
+            self.runtime.db(),
+            &RecordQuery {
+                tenant_id: self.tenant.clone(),
+                integration_id: Some(self.integration.clone()),
+                model: Some(model.into()),
+                include_deleted,
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn create_user(&self, user_name: &str, extra: Value) -> Value {
+        let mut body = json!({"schemas": [USER], "userName": user_name});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let answer = self.call(Method::POST, "/Users", Some(body)).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.body
+    }
+}
+
+fn error_type(answer: &Answer) -> (u16, Option<&str>) {
+    assert_eq!(
+        answer.body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
+    assert_eq!(answer.body["status"], answer.status.as_u16().to_string());
+    (answer.status.as_u16(), answer.body["scimType"].as_str())
+}
+
+#[tokio::test]
+async fn discovery_documents() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let config = s.call(Method::GET, "/ServiceProviderConfig", None).await;
+        assert_eq!(config.status, 200);
+        assert_eq!(config.headers["content-type"], "application/scim+json");
+        assert_eq!(config.body["patch"]["supported"], true);
+        assert_eq!(config.body["filter"]["supported"], true);
+        let types = s.call(Method::GET, "/ResourceTypes", None).await;
+        assert_eq!(types.body["totalResults"], 2);
+        let user = s.call(Method::GET, "/ResourceTypes/User", None).await;
+        assert_eq!(user.body["endpoint"], "/Users");
+        let schemas = s.call(Method::GET, "/Schemas", None).await;
+        assert_eq!(schemas.body["totalResults"], 3);
+        let group = s
+            .call(Method::GET, &format!("/Schemas/{GROUP}"), None)
+            .await;
+        assert_eq!(group.body["attributes"][0]["name"], "displayName");
+        let missing = s.call(Method::GET, "/Schemas/urn:nope", None).await;
+        assert_eq!(error_type(&missing), (404, None));
+        let nowhere = s.call(Method::GET, "/Nowhere", None).await;
+        assert_eq!(error_type(&nowhere), (404, None));
+    }
+}
+
+#[tokio::test]
+async fn authentication_and_rotation() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let bad = s
+            .call_with(Method::GET, "/Users", None, "scimsec_wrong", &[])
+            .await;
+        assert_eq!(error_type(&bad), (401, None));
+        assert!(!bad.body.to_string().contains(&s.secret));
+        let other = s
+            .http
+            .get(format!("{}x/Users", s.base))
+            .bearer_auth(&s.secret)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(other.status(), 401);
+        let (_, new) = tributary_scim::admin::rotate_secret(&s.runtime, &s.tenant, &s.integration)
+            .await
+            .unwrap();
+        // The old secret keeps working during the grace period; the new one works at once.
+        assert_eq!(s.call(Method::GET, "/Users", None).await.status, 200);
+        let fresh = s
+            .call_with(Method::GET, "/Users", None, new.expose_str().unwrap(), &[])
+            .await;
+        assert_eq!(fresh.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn users_crud_filters_and_records() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let alice = s
+            .create_user(
+                "alice@example.com",
+                json!({
+                    "name": {"givenName": "Alice", "familyName": "Liddell"},
+                    "emails": [{"value": "Alice@Example.com", "type": "work", "primary": true}],
+                    "active": true, "password": "hunter2", "externalId": "00u1",
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"}
+                }),
+            )
+            .await;
+        let id = alice["id"].as_str().unwrap().to_owned();
+        assert!(alice.get("password").is_none());
+        assert_eq!(alice["meta"]["resourceType"], "User");
+        assert_eq!(alice["meta"]["version"], "W/\"1\"");
+        s.create_user(
+            "bob@example.com",
+            json!({"active": false, "emails": [{"value": "bob@home.example", "type": "home"}]}),
+        )
+        .await;
+
+        let dup = s
+            .call(
+                Method::POST,
+                "/Users",
+                Some(json!({"schemas": [USER], "userName": "ALICE@example.com"})),
+            )
+            .await;
+        assert_eq!(error_type(&dup), (409, Some("uniqueness")));
+        let invalid = s
+            .call(Method::POST, "/Users", Some(json!({"schemas": [USER]})))
+            .await;
+        assert_eq!(error_type(&invalid), (400, Some("invalidValue")));
+        let garbage = s
+            .http
+            .post(format!("{}/Users", s.base))
+            .bearer_auth(&s.secret)
+            .header("content-type", "application/json")
+            .body("{")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(garbage.status(), 400);
+
+        let got = s.call(Method::GET, &format!("/Users/{id}"), None).await;
+        assert_eq!(got.status, 200);
+        assert_eq!(got.headers["etag"], "W/\"1\"");
+        let unknown = s.call(Method::GET, "/Users/nope", None).await;
+        assert_eq!(error_type(&unknown), (404, None));
+
+        let count = |filter: &str| {
+            let s = &s;
+            let filter = filter.to_owned();
+            async move {
+                let url = format!("/Users?filter={}", urlencode(&filter));
+                let answer = s.call(Method::GET, &url, None).await;
+                assert_eq!(answer.status, 200, "{filter}: {}", answer.body);
+                answer.body["totalResults"].as_u64().unwrap()
+            }
+        };
+        assert_eq!(count(r#"userName eq "Alice@example.com""#).await, 1);
+        assert_eq!(count(r#"userName ne "alice@example.com""#).await, 1);
+        assert_eq!(
+            count(r#"emails[type eq "work"].value co "example""#).await,
+            1
+        );
+        assert_eq!(
+            count(r#"emails[type eq "work" or type eq "home"]"#).await,
+            2
+        );
+        assert_eq!(
+            count(r#"name.familyName sw "Lid" and not (active eq false)"#).await,
+            1
+        );
+        assert_eq!(count(r#"userName ew ".com""#).await, 2);
+        assert_eq!(count("externalId pr").await, 1);
+        assert_eq!(count(r#"meta.created gt "2000-01-01T00:00:00Z""#).await, 2);
+        assert_eq!(
+            count(r#"meta.lastModified lt "2000-01-01T00:00:00Z""#).await,
+            0
+        );
+        assert_eq!(
+            count(
+                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "r&d""#
+            )
+            .await,
+            1
+        );
+        let bad = s
+            .call(
+                Method::GET,
+                &format!("/Users?filter={}", urlencode("userName zz 1")),
+                None,
+            )
+            .await;
+        assert_eq!(error_type(&bad), (400, Some("invalidFilter")));
+
+        let page = s.call(Method::GET, "/Users?sortBy=userName&sortOrder=descending&startIndex=1&count=1&attributes=userName", None).await;
+        assert_eq!(page.body["totalResults"], 2);
+        assert_eq!(page.body["itemsPerPage"], 1);
+        assert_eq!(page.body["Resources"][0]["userName"], "bob@example.com");
+        assert!(page.body["Resources"][0].get("emails").is_none());
+        let search = s
+            .call(
+                Method::POST,
+                "/Users/.search",
+                Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": "userName sw \"ali\"", "excludedAttributes": ["emails"]})),
+            )
+            .await;
+        assert_eq!(search.body["totalResults"], 1);
+        assert!(search.body["Resources"][0].get("emails").is_none());
+
+        // The directory record: active, then deactivated by PATCH.
+        let account = |records: Vec<StoredRecord>, id: &str| {
+            records.into_iter().find(|r| r.lookup_key == id).unwrap()
+        };
+        let record = account(s.records("DirectoryAccount", false).await, &id);
+        assert_eq!(record.fields["status"], "ACTIVE");
+        assert_eq!(record.fields["canonicalEmail"], "alice@example.com");
+        assert_eq!(record.fields["department"], "R&D");
+        let patched = s.call(Method::PATCH, &format!("/Users/{id}"), Some(json!({
+            "schemas": [PATCH],
+            "Operations": [{"op": "Replace", "path": "active", "value": "False"},
+                           {"op": "add", "path": "emails[type eq \"work\"].display", "value": "Work"}]}))).await;
+        assert_eq!(patched.status, 200, "{}", patched.body);
+        assert_eq!(patched.body["active"], false);
+        assert_eq!(patched.body["emails"][0]["display"], "Work");
+        assert_eq!(patched.body["meta"]["version"], "W/\"2\"");
+        assert_eq!(
+            account(s.records("DirectoryAccount", false).await, &id).fields["status"],
+            "INACTIVE"
+        );
+
+        // If-Match with an old version is refused.
+        let stale = s
+            .call_with(
+                Method::PUT,
+                &format!("/Users/{id}"),
+                Some(json!({"schemas": [USER], "userName": "alice@example.com"})),
+                &s.secret,
+                &[("if-match", "W/\"1\"")],
+            )
+            .await;
+        assert_eq!(error_type(&stale), (412, None));
+        let put = s
+            .call(
+                Method::PUT,
+                &format!("/Users/{id}"),
+                Some(json!({"schemas": [USER], "userName": "alice2@example.com", "active": true})),
+            )
+            .await;
+        assert_eq!(put.status, 200);
+        assert!(put.body.get("emails").is_none());
+        let bad_patch = s
+            .call(
+                Method::PATCH,
+                &format!("/Users/{id}"),
+                Some(json!({"schemas": [PATCH], "Operations": [{"op": "remove"}]})),
+            )
+            .await;
+        assert_eq!(error_type(&bad_patch), (400, Some("noTarget")));
+
+        let deleted = s.call(Method::DELETE, &format!("/Users/{id}"), None).await;
+        assert_eq!(deleted.status, 204);
+        assert_eq!(
+            s.call(Method::GET, &format!("/Users/{id}"), None)
+                .await
+                .status,
+            404
+        );
+        assert_eq!(
+            s.call(Method::DELETE, &format!("/Users/{id}"), None)
+                .await
+                .status,
+            404
+        );
+        assert!(
+            s.records("DirectoryAccount", false)
+                .await
+                .iter()
+                .all(|r| r.lookup_key != id)
+        );
+        let tombstone = account(s.records("DirectoryAccount", true).await, &id);
+        assert_eq!(tombstone.fields["status"], "DELETED");
+        assert!(tombstone.deleted_at.is_some());
+        // The name can be provisioned again.
+        s.create_user("alice2@example.com", json!({})).await;
+    }
+}
+
+#[tokio::test]
+async fn groups_members_and_their_records() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let a = s.create_user("a@example.com", json!({})).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let b = s.create_user("b@example.com", json!({})).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let c = s.create_user("c@example.com", json!({})).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let created = s
+            .call(
+                Method::POST,
+                "/Groups",
+                Some(json!({
+            "schemas": [GROUP], "displayName": "Engineering",
+            "members": [{"value": a}, {"value": b}, {"value": a}]})),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let g = created.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(created.body["members"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            created.body["members"][0]["$ref"],
+            format!("{}/Users/{a}", s.base)
+        );
+        let dup = s
+            .call(
+                Method::POST,
+                "/Groups",
+                Some(json!({"schemas": [GROUP], "displayName": "engineering"})),
+            )
+            .await;
+        assert_eq!(error_type(&dup), (409, Some("uniqueness")));
+        let unknown_member = s
+            .call(
+                Method::POST,
+                "/Groups",
+                Some(
+                    json!({"schemas": [GROUP], "displayName": "X", "members": [{"value": "nope"}]}),
+                ),
+            )
+            .await;
+        assert_eq!(error_type(&unknown_member), (400, Some("invalidValue")));
+        let user = s.call(Method::GET, &format!("/Users/{a}"), None).await;
+        assert_eq!(user.body["groups"][0]["value"], g);
+
+        let key = |u: &str| serde_json::to_string(&[u, g.as_str()]).unwrap();
+        let mut expected = vec![key(&a), key(&b)];
+        expected.sort();
+        assert_eq!(live(&s).await, expected);
+
+        let patched = s
+            .call(
+                Method::PATCH,
+                &format!("/Groups/{g}"),
+                Some(json!({"schemas": [PATCH], "Operations": [
+            {"op": "add", "path": "members", "value": [{"value": c}]},
+            {"op": "remove", "path": format!("members[value eq \"{a}\"]")}]})),
+            )
+            .await;
+        assert_eq!(patched.status, 200, "{}", patched.body);
+        let mut expected = vec![key(&b), key(&c)];
+        expected.sort();
+        assert_eq!(live(&s).await, expected);
+        let filtered = s
+            .call(
+                Method::GET,
+                &format!(
+                    "/Groups?filter={}",
+                    urlencode(&format!("members[value eq \"{c}\"]"))
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(filtered.body["totalResults"], 1);
+
+        // Deleting a user removes it from the group (and ends its membership).
+        assert_eq!(
+            s.call(Method::DELETE, &format!("/Users/{b}"), None)
+                .await
+                .status,
+            204
+        );
+        assert_eq!(live(&s).await, vec![key(&c)]);
+        let group = s.call(Method::GET, &format!("/Groups/{g}"), None).await;
+        assert_eq!(group.body["members"].as_array().unwrap().len(), 1);
+
+        // Deleting the group tombstones it and its memberships.
+        assert_eq!(
+            s.call(Method::DELETE, &format!("/Groups/{g}"), None)
+                .await
+                .status,
+            204
+        );
+        assert!(live(&s).await.is_empty());
+        let groups = s.records("DirectoryGroup", true).await;
+        assert_eq!(groups[0].fields["status"], "DELETED");
+        assert!(groups[0].deleted_at.is_some());
+    }
+}
+
+#[tokio::test]
+async fn concurrent_patches_of_one_user_lose_nothing() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let id = s.create_user("c@example.com", json!({})).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let n = 12;
+        let mut tasks = Vec::new();
+        let s = std::sync::Arc::new(s);
+        for i in 0..n {
+            let s = s.clone();
+            let id = id.clone();
+            tasks.push(tokio::spawn(async move {
+                s.call(Method::PATCH, &format!("/Users/{id}"), Some(json!({"schemas": [PATCH], "Operations": [
+                    {"op": "add", "path": "emails", "value": [{"value": format!("e{i}@example.com"), "type": "other"}]}]}))).await.status
+            }));
+        }
+        for task in tasks {
+            assert_eq!(
+                tokio::time::timeout(Duration::from_secs(60), task)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+                200
+            );
+        }
+        let user = s.call(Method::GET, &format!("/Users/{id}"), None).await;
+        assert_eq!(user.body["emails"].as_array().unwrap().len(), n);
+        assert_eq!(user.body["meta"]["version"], format!("W/\"{}\"", n + 1));
+        let record = s.records("DirectoryAccount", false).await.remove(0);
+        assert_eq!(
+            record.raw_payload["resource"]["emails"]
+                .as_array()
+                .unwrap()
+                .len(),
+            n
+        );
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+async fn live(s: &Server) -> Vec<String> {
+    let mut keys: Vec<String> = s
+        .records("DirectoryMembership", false)
+        .await
+        .into_iter()
+        .map(|r| r.lookup_key)
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn okta_and_entra_provisioning_sequences() {
+    use tributary_testkit::scim::FakeIdentityProvider;
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let idp = FakeIdentityProvider::new(&s.base, &s.secret);
+        let okta = idp
+            .push_okta(&[
+                ("ann@example.com", "Ann", "A"),
+                ("ben@example.com", "Ben", "B"),
+                ("cy@example.com", "Cy", "C"),
+            ])
+            .await
+            .unwrap();
+        let entra = idp.push_entra("contoso.example").await.unwrap();
+        let accounts = s.records("DirectoryAccount", false).await;
+        assert_eq!(accounts.len(), 5);
+        let status = |id: &str| {
+            accounts
+                .iter()
+                .find(|r| r.lookup_key == id)
+                .unwrap()
+                .fields
+                .clone()
+        };
+        assert_eq!(status(&okta.users[0])["status"], "ACTIVE");
+        assert_eq!(status(&okta.users[2])["status"], "INACTIVE");
+        assert_eq!(
+            status(&entra.users[0])["canonicalEmail"],
+            "adele@contoso.example"
+        );
+        assert_eq!(status(&entra.users[0])["department"], "Sales");
+        assert_eq!(
+            status(&entra.users[1])["managerExternalID"],
+            entra.users[0].as_str()
+        );
+        assert_eq!(status(&entra.users[1])["status"], "INACTIVE");
+        let memberships = live(&s).await;
+        let key = |u: &str, g: &str| serde_json::to_string(&[u, g]).unwrap();
+        let mut expected: Vec<String> =
+            okta.users.iter().map(|u| key(u, &okta.groups[0])).collect();
+        expected.push(key(&entra.users[1], &entra.groups[0]));
+        expected.sort();
+        assert_eq!(memberships, expected);
+    }
+}
