@@ -118,7 +118,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
     spec.description = "Collect security assessment findings and vulnerability data from Microsoft Defender for Cloud across Azure subscriptions.".into();
     spec.docs_url =
         "https://learn.microsoft.com/en-us/rest/api/defenderforcloud/assessments/list".into();
-    spec.logo_url = "/ui/logos/azure.svg".into();
+    spec.logo_url = "/ui/logos/azure_security_center.svg".into();
     spec.tags = vec!["vulnerabilities".into(), "assets".into()];
 
     let (secret_endpoints, cert_endpoints, client_endpoints) =
