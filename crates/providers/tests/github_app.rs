@@ -664,6 +664,97 @@ async fn app_webhooks_are_verified_routed_ingested_and_tear_down_on_uninstall() 
     }
 }
 
+#[tokio::test]
+async fn events_that_arrive_before_the_install_callback_are_not_lost() {
+    for backend in tributary_store::testing::backends("github_early").await {
+        let h = harness(backend, GithubOrg::sample(0, 0)).await;
+        let (url, integration) = h.start_install().await;
+        // GitHub installs the app and, before the browser reaches our callback, sends
+        // installation.created and an alert of the new installation.
+        let callback = h.install_page(&url).await;
+        let created: Value = serde_json::from_str(fixtures::WEBHOOK_INSTALLATION_CREATED).unwrap();
+        let alert: Value = serde_json::from_str(fixtures::WEBHOOK_DEPENDABOT_ALERT).unwrap();
+        for (kind, payload) in [("installation", &created), ("dependabot_alert", &alert)] {
+            let ack = h.deliver(kind, payload, WEBHOOK_SECRET).await.unwrap();
+            assert!(matches!(ack, WebhookAck::Held { .. }), "{ack:?}");
+        }
+        // A redelivery of a held event is held once.
+        let (headers, body) =
+            signed_delivery(WEBHOOK_SECRET, "installation", "same-delivery", &created);
+        let inbound = InboundWebhook {
+            method: "POST".into(),
+            headers,
+            query: Vec::new(),
+            body,
+            received_at: 0,
+        };
+        let first = h
+            .runtime
+            .receive_app_webhook(DEFINITION, WEBHOOK, &inbound)
+            .await
+            .unwrap();
+        let again = h
+            .runtime
+            .receive_app_webhook(DEFINITION, WEBHOOK, &inbound)
+            .await
+            .unwrap();
+        let (WebhookAck::Held { job: a, .. }, WebhookAck::Held { job: b, .. }) = (first, again)
+        else {
+            panic!("held twice")
+        };
+        assert_eq!(a, b);
+
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = {
+            let runtime = h.runtime.clone();
+            tokio::spawn(async move {
+                runtime
+                    .run_worker(None, async {
+                        let _ = stopped.await;
+                    })
+                    .await
+            })
+        };
+        // The callback finishes after the events arrived.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let id = h.finish_install(callback).await.unwrap();
+        assert_eq!(id, integration);
+        eventually("the early alert is ingested", || async {
+            h.records(&id, "Vulnerability").await.len() == 1
+        })
+        .await;
+        let endpoint = h
+            .runtime
+            .list_webhook_endpoints(&h.tenant, &id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.name == WEBHOOK)
+            .unwrap();
+        eventually(
+            "the early installation.created deliveries are done",
+            || async {
+                let deliveries = h
+                    .runtime
+                    .db()
+                    .webhooks(&h.ring)
+                    .list_deliveries(&h.tenant, &endpoint.id, 10)
+                    .await
+                    .unwrap();
+                deliveries
+                    .iter()
+                    .filter(|d| d.event == "InstallationCreated")
+                    .count()
+                    == 2
+                    && deliveries.iter().all(|d| d.status == DeliveryStatus::Done)
+            },
+        )
+        .await;
+        let _ = stop.send(());
+        worker.await.unwrap().unwrap();
+    }
+}
+
 /// Maps `payload` with the definition's mapping for (schema, variant) and `resource`.
 fn mapped(schema: &str, variant: &str, resource: &str, payload: &Value) -> Value {
     let registry = registry(&CatalogConfig::default()).unwrap();

@@ -175,6 +175,9 @@ pub(super) fn registration(operator: &GithubAppOperatorConfig) -> WebhookRegistr
             tributary_webhooks::github_signature_256(request, secret)
         })
         .resolve_event(resolve)
+        // GitHub sends an installation's first events while the install callback may still be
+        // running; they are held for as long as an install session lives (15 minutes).
+        .hold_unrouted(std::time::Duration::from_secs(15 * 60))
         .event(
             WebhookEvent::<Ping>::new("GitHub checks the app's webhook")
                 .handle(|_request, _event| async { Ok(WebhookOutcome::default()) }),
