@@ -219,7 +219,7 @@ pub fn member(i: usize) -> Value {
         "databaseId": 60_000_000u64 + i as u64,
         "login": format!("member-{i}"),
         "name": format!("Member {i}"),
-        "email": if i % 3 == 0 { json!(format!("Member{i}@Acme.example")) } else { json!("") },
+        "email": if i.is_multiple_of(3) { json!(format!("Member{i}@Acme.example")) } else { json!("") },
         "avatarUrl": format!("https://avatars.githubusercontent.com/u/{}?v=4", 60_000_000 + i),
         "url": format!("https://github.com/member-{i}"),
         "createdAt": "2020-01-01T00:00:00Z",
