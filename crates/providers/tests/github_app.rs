@@ -493,15 +493,32 @@ async fn alerts_of_the_three_kinds_are_collected_over_pages_and_disabled_feature
             org.alerts.insert((repo, "dependabot"), alerts);
         });
         let id = h.install().await;
+        // The second page of service-000's Dependabot alerts is throttled for five minutes: the
+        // run stops partial and the next one resumes at that page, without asking web-app again.
+        h.fake.throttle_request(
+            "service-000/dependabot/alerts?per_page=100&page=2",
+            Throttle::Secondary(300),
+        );
+        let run = h.queued(&id, "VulnerabilityCollect", Value::Null).await;
+        assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
+        assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+        assert_eq!(h.records(&id, "Vulnerability").await.len(), 106);
         let run = h.queued(&id, "VulnerabilityCollect", Value::Null).await;
         assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
         let found = h.records(&id, "Vulnerability").await;
         assert_eq!(found.len(), 136, "6 on web-app, 130 on service-000");
+        let pages = h.requests("/repos/acme-corp/service-000/dependabot/alerts");
         assert_eq!(
-            h.requests("/repos/acme-corp/service-000/dependabot/alerts")
+            pages.len(),
+            3,
+            "two pages, the second asked twice: {pages:?}"
+        );
+        assert_eq!(pages[1], pages[2]);
+        assert_eq!(
+            h.requests("/repos/acme-corp/web-app/dependabot/alerts")
                 .len(),
-            2,
-            "two pages of 100"
+            1,
+            "finished kinds are not asked again"
         );
         let dependabot = by_key(&found, "github:acme-corp/web-app:dependabot:42");
         assert_eq!(dependabot["status"], "OPEN");
