@@ -676,6 +676,13 @@ async fn app_webhooks_are_verified_routed_ingested_and_tear_down_on_uninstall() 
                 .unwrap_or(true)
         })
         .await;
+        // Events of the uninstalled installation are acknowledged, not held for a connection
+        // that is not coming.
+        let ack = h
+            .deliver("dependabot_alert", &dependabot, WEBHOOK_SECRET)
+            .await
+            .unwrap();
+        assert!(matches!(ack, WebhookAck::Ignored { .. }), "{ack:?}");
         let _ = stop.send(());
         worker.await.unwrap().unwrap();
     }

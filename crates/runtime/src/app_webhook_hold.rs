@@ -3,8 +3,9 @@
 //! A provider may deliver an installation's first events while the install callback is still
 //! running (GitHub sends `installation.created` at once; the integration's metadata names the
 //! installation only when the callback has finished). An app route that declares
-//! `hold_unrouted(window)` does not drop such an event: it is stored as a job, in the same
-//! transaction as nothing else, before the request is acknowledged, and the job routes it again
+//! `hold_unrouted(window)` does not drop an event whose installation no integration knows (in
+//! any status; one a disconnected integration knows is acknowledged and dropped as before): it
+//! is stored as a job before the request is acknowledged, and the job routes it again
 //! with growing waits (1 s, 2 s, ... at most 15 s apart) until an integration with the
 //! installation is connected or the window ends. Routed, it becomes an ordinary delivery of that
 //! integration (deduplicated on the delivery id like any other). A job whose window ended

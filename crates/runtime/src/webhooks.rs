@@ -340,7 +340,9 @@ impl Runtime {
                 );
             }
             Ok(match accepted.len() {
-                0 if webhook.hold_unrouted.is_some() => {
+                // An installation no integration knows yet may be one whose install callback
+                // is still running; one that a disconnected integration knows is gone.
+                0 if webhook.hold_unrouted.is_some() && integrations.is_empty() => {
                     self.hold_app_event(definition_id, webhook, &key, &resolved, &request.body)
                         .await?
                 }
