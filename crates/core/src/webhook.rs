@@ -217,6 +217,11 @@ pub struct WebhookRegistration {
     pub handshake: Option<HandshakeFn>,
     pub resolve_event: Option<ResolveFn>,
     pub events: Vec<WebhookEventRegistration>,
+    /// For an app route: how long a verified event that names an installation no connected
+    /// integration has yet is held (durably) and routed again, because the provider may send
+    /// it before the install callback has finished (GitHub's `installation.created`). `None`:
+    /// such events are acknowledged and dropped.
+    pub hold_unrouted: Option<std::time::Duration>,
 }
 
 impl WebhookRegistration {
@@ -229,7 +234,15 @@ impl WebhookRegistration {
             handshake: None,
             resolve_event: None,
             events: Vec::new(),
+            hold_unrouted: None,
         }
+    }
+
+    /// Holds app-route events for installations not connected yet for up to `window` (see
+    /// [`hold_unrouted`](Self::hold_unrouted)), routing them once the integration connects.
+    pub fn hold_unrouted(mut self, window: std::time::Duration) -> Self {
+        self.hold_unrouted = Some(window);
+        self
     }
 
     /// One URL for every integration of the definition (a GitHub App's webhook): requests are

@@ -12,6 +12,8 @@ mod checks;
 #[cfg(feature = "cloudflare")]
 pub mod cloudflare;
 mod config;
+#[cfg(feature = "github_app")]
+pub mod github_app;
 #[cfg(feature = "google_workspace")]
 pub mod google_workspace;
 #[cfg(feature = "microsoft_teams")]
@@ -49,6 +51,8 @@ pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
         azure_security_center::definition,
         #[cfg(feature = "scim")]
         scim::definition,
+        #[cfg(feature = "github_app")]
+        github_app::definition,
     ];
     builders.iter().map(|build| build(config)).collect()
 }

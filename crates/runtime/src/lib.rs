@@ -4,6 +4,7 @@
 //!
 //! Every entry point (API, CLI, scheduler, webhooks, workflow callers) goes through [`Runtime`].
 
+mod app_webhook_hold;
 pub mod client_pool;
 mod config;
 mod credentials;
@@ -22,6 +23,7 @@ pub mod schedule;
 mod setup;
 mod webhooks;
 
+pub use app_webhook_hold::HELD_EVENT_JOB_KIND;
 pub use config::RuntimeConfig;
 pub use credentials::{EXPIRES_AT_FIELD, REFRESH_TOKEN_FIELD};
 pub use disconnect::DisconnectReport;

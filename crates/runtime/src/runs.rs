@@ -319,6 +319,9 @@ impl Runtime {
         if job.kind == crate::WEBHOOK_JOB_KIND {
             return self.process_delivery_job(job).await;
         }
+        if job.kind == crate::HELD_EVENT_JOB_KIND {
+            return self.process_held_event_job(job).await;
+        }
         let (Some(tenant_id), Some(run_id)) = (
             job.payload.get("tenantId").and_then(Value::as_str),
             job.payload.get("runId").and_then(Value::as_str),

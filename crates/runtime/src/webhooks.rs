@@ -63,6 +63,10 @@ pub enum WebhookAck {
     /// A verified app-level event that belongs to no connected integration: acknowledged, not
     /// stored.
     Ignored { reason: String },
+    /// A verified app-level event for an installation that is not connected yet: stored and
+    /// routed again until `until` (Unix seconds), so an event that beats the install callback is
+    /// not lost.
+    Held { job: String, until: i64 },
 }
 
 /// Why intake refused a request. The messages name what is wrong, never a secret or an expected
@@ -111,7 +115,7 @@ fn stored_event(resolved: &ResolvedEvent) -> Value {
     })
 }
 
-fn delivery_key(resolved: &ResolvedEvent, body: &[u8]) -> String {
+pub(crate) fn delivery_key(resolved: &ResolvedEvent, body: &[u8]) -> String {
     match resolved.delivery_id.as_deref().filter(|id| !id.is_empty()) {
         Some(id) => id.to_owned(),
         None => {
@@ -187,7 +191,7 @@ impl Runtime {
 
     /// Stores a verified event at `endpoint` (deduplicated) with the job that processes it, in one
     /// transaction.
-    async fn accept_delivery(
+    pub(crate) async fn accept_delivery(
         &self,
         endpoint: &WebhookEndpoint,
         webhook: &WebhookRegistration,
@@ -336,6 +340,12 @@ impl Runtime {
                 );
             }
             Ok(match accepted.len() {
+                // An installation no integration knows yet may be one whose install callback
+                // is still running; one that a disconnected integration knows is gone.
+                0 if webhook.hold_unrouted.is_some() && integrations.is_empty() => {
+                    self.hold_app_event(definition_id, webhook, &key, &resolved, &request.body)
+                        .await?
+                }
                 0 => WebhookAck::Ignored {
                     reason: "no connected integration has this installation".into(),
                 },

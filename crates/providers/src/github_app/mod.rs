@@ -1,0 +1,175 @@
+//! GitHub App: the repositories an installation of the operator's GitHub App can see (as
+//! assets), their Dependabot, code scanning and secret scanning alerts (as vulnerabilities), and
+//! the members of the organisation it is installed in (as directory accounts). The tenant
+//! installs the app from GitHub's install page; the callback carries the installation id, and
+//! the app's JWT (RS256, signed with the app's private key) is exchanged for installation
+//! tokens, re-minted by the runtime before they expire. Alert and installation events arrive on
+//! the app-level webhook route. `docs/providers/github_app.md` is the user's guide.
+
+mod auth;
+mod client;
+mod mappings;
+mod operations;
+mod webhooks;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use tributary_core::{
+    ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
+    DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
+};
+
+pub use auth::{INSTALLATION_ATTRIBUTE, StoredInstallation};
+pub use client::{DEFAULT_API_URL, DEFAULT_WEB_URL, GITHUB_API, GithubApi};
+pub use operations::{DirectorySync, HealthCheck, RepositorySync, VulnerabilityCollect};
+pub use webhooks::{
+    APP_WEBHOOK, CodeScanningAlert, DependabotAlert, InstallationCreated, InstallationDeleted,
+    Ping, SecretScanningAlert,
+};
+
+use crate::CatalogConfig;
+
+pub const GITHUB_APP: DefinitionId = DefinitionId::new("github_app");
+
+/// An installation of the operator's GitHub App: its installation id and the current
+/// installation token (one hour), re-minted with the app JWT before it expires.
+#[derive(StableName)]
+pub struct GithubAppInstallation;
+
+/// What a tenant enters when connecting the GitHub App.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GithubAppUserInput {
+    /// A CEL filter every mapped record must pass (see docs/cel.md), e.g.
+    /// `payload.?visibility.orValue("") != "public"` to leave public repositories out.
+    #[serde(default)]
+    pub filter_expr: Option<String>,
+}
+
+/// Process-wide settings of the GitHub App definition (`[definitions.github_app]`): the app the
+/// operator registered on GitHub.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GithubAppOperatorConfig {
+    /// The App ID shown on the app's settings page (General > About).
+    #[serde(default)]
+    pub app_id: Option<String>,
+    /// The app's private key (General > Private keys > Generate a private key), the PEM file
+    /// GitHub downloads (PKCS#1 `BEGIN RSA PRIVATE KEY` or PKCS#8).
+    #[serde(default)]
+    pub private_key: Option<Secret>,
+    /// The webhook secret set on the app (General > Webhook secret); every delivery's
+    /// `X-Hub-Signature-256` is checked against it.
+    #[serde(default)]
+    pub webhook_secret: Option<Secret>,
+    /// The app's URL name (`https://github.com/apps/<slug>`), for the install page.
+    #[serde(default)]
+    pub app_slug: Option<String>,
+    /// The REST API root (default `https://api.github.com`; GitHub Enterprise Server:
+    /// `https://HOST/api/v3`). GraphQL is at `<root>/graphql`, or `https://HOST/api/graphql`.
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// GitHub's web root, where the install page is (default `https://github.com`).
+    #[serde(default)]
+    pub web_url: Option<String>,
+    /// Accept `http://127.0.0.1` URLs. Only for tests and the demo, which run a fake GitHub on
+    /// loopback; never enable it in production.
+    #[serde(default)]
+    pub allow_loopback_urls: bool,
+}
+
+/// The GitHub App definition, built with its operator config.
+pub fn definition(config: &CatalogConfig) -> Definition {
+    let operator: GithubAppOperatorConfig =
+        serde_json::from_value(config.section(GITHUB_APP.as_str()).clone()).unwrap_or_default();
+    let mut spec = DefinitionSpec::new(GITHUB_APP, "GitHub App");
+    spec.family = "github".into();
+    spec.category = "source-control".into();
+    spec.description = "Install a GitHub App to collect repositories, Dependabot, code scanning \
+                        and secret scanning alerts, and the organisation's members."
+        .into();
+    spec.docs_url = "https://docs.github.com/en/apps".into();
+    spec.logo_url = "/ui/logos/github.svg".into();
+    spec.tags = vec![
+        "vulnerabilities".into(),
+        "assets".into(),
+        "directory-sync".into(),
+    ];
+
+    Definition::new(spec)
+        .rate_limit(client::BUDGET)
+        .operator_config::<GithubAppOperatorConfig>()
+        .user_input::<GithubAppUserInput>()
+        .credential(
+            CredentialRegistration::auth_managed::<GithubAppInstallation>(
+                "GitHub App installation",
+                "Filled by installing the operator's GitHub App; the installation token is \
+             re-minted before it expires.",
+            ),
+        )
+        .client(client::registration(operator.clone()))
+        .connection(
+            ConnectionRegistration::new(GithubAppInstallation::NAME, "Install the GitHub App")
+                .description(
+                    "Install the GitHub App on an organisation (or account) and choose the \
+                     repositories it may read.",
+                )
+                .clients([GITHUB_API.id()])
+                .validation_operation(HealthCheck::NAME)
+                .metadata(metadata_resolver(&operator))
+                .auth(auth::registration(operator.clone()))
+                .disconnect(DisconnectRegistration::local_only(
+                    GithubAppInstallation::NAME,
+                    "Tributary forgets the installation token. To remove the app's access, \
+                     uninstall it on GitHub (Settings > GitHub Apps > Configure > Uninstall); \
+                     the installation.deleted event then disconnects any integration still \
+                     using it.",
+                )),
+        )
+        .operation(
+            Operation::<HealthCheck>::new(
+                "Mints an installation token and reads the installation's repositories",
+            )
+            .client(GITHUB_API)
+            .inline()
+            .raw(operations::health_check),
+        )
+        .operation(
+            Operation::<RepositorySync>::new(
+                "Syncs the repositories the installation can see (GET /installation/repositories)",
+            )
+            .client(GITHUB_API)
+            .reconcile()
+            .ingests(["Asset"])
+            .ingest(operations::repository_sync),
+        )
+        .operation(
+            Operation::<VulnerabilityCollect>::new(
+                "Collects Dependabot, code scanning and secret scanning alerts of each repository",
+            )
+            .client(GITHUB_API)
+            .reconcile()
+            .ingests(["Vulnerability"])
+            .ingest(operations::vulnerability_collect),
+        )
+        .operation(
+            Operation::<DirectorySync>::new(
+                "Syncs the organisation's members with their role (GraphQL membersWithRole)",
+            )
+            .client(GITHUB_API)
+            .reconcile()
+            .ingests(["DirectoryAccount"])
+            .ingest(operations::directory_sync),
+        )
+        .mapping(mappings::repository())
+        .mapping(mappings::dependabot())
+        .mapping(mappings::code_scanning())
+        .mapping(mappings::secret_scanning())
+        .mapping(mappings::member())
+        .webhook(webhooks::registration(&operator))
+}
+
+fn metadata_resolver(operator: &GithubAppOperatorConfig) -> MetadataResolver {
+    let operator = operator.clone();
+    MetadataResolver::new(move |request| auth::resolve_metadata(request, operator.clone()))
+}

@@ -1,0 +1,253 @@
+//! The app's webhook: one URL for every installation (`/v1/webhooks/apps/github_app/app_events`,
+//! the app's Webhook URL), signed with the app's webhook secret (`X-Hub-Signature-256`), routed
+//! to the integration whose metadata names the event's `installation.id`.
+//!
+//! - `ping`: acknowledged (GitHub sends it when the webhook is set up).
+//! - `installation` `created`: acknowledged and recorded; `deleted`: the app was uninstalled,
+//!   so the integration is disconnected.
+//! - `dependabot_alert`, `code_scanning_alert`, `secret_scanning_alert`: the `alert` is ingested
+//!   as a Vulnerability with the variant of its kind, for the repository `repository.full_name`.
+//!
+//! Other events and actions are acknowledged and recorded without a handler.
+
+use serde::Deserialize;
+use serde_json::Value;
+use tributary_core::{
+    IngestPayloadSet, MappingEnvelope, OperationError, ResolvedEvent, Secret, StableName,
+    VerifyError, WebhookEvent, WebhookEventRequest, WebhookOutcome, WebhookRegistration,
+};
+
+use super::{GithubAppOperatorConfig, INSTALLATION_ATTRIBUTE};
+
+/// The explicit, persisted name of the app's webhook.
+pub const APP_WEBHOOK: &str = "app_events";
+
+/// `ping`: GitHub checks the webhook.
+#[derive(StableName, Deserialize)]
+pub struct Ping {}
+
+/// `installation` with action `created`: the app was installed.
+#[derive(StableName, Deserialize)]
+pub struct InstallationCreated {}
+
+/// `installation` with action `deleted`: the app was uninstalled.
+#[derive(StableName, Deserialize)]
+pub struct InstallationDeleted {}
+
+/// `dependabot_alert`: an alert was created, dismissed, fixed, reopened...
+#[derive(StableName, Deserialize)]
+pub struct DependabotAlert {
+    #[serde(default)]
+    alert: Value,
+    #[serde(default)]
+    repository: Value,
+}
+
+/// `code_scanning_alert`.
+#[derive(StableName, Deserialize)]
+pub struct CodeScanningAlert {
+    #[serde(default)]
+    alert: Value,
+    #[serde(default)]
+    repository: Value,
+}
+
+/// `secret_scanning_alert`.
+#[derive(StableName, Deserialize)]
+pub struct SecretScanningAlert {
+    #[serde(default)]
+    alert: Value,
+    #[serde(default)]
+    repository: Value,
+}
+
+/// The event name for GitHub's `X-GitHub-Event` and the payload's `action`.
+fn event_name(kind: &str, action: &str) -> Option<&'static str> {
+    Some(match (kind, action) {
+        ("ping", _) => Ping::NAME,
+        ("installation", "created") => InstallationCreated::NAME,
+        ("installation", "deleted") => InstallationDeleted::NAME,
+        ("dependabot_alert", _) => DependabotAlert::NAME,
+        ("code_scanning_alert", _) => CodeScanningAlert::NAME,
+        ("secret_scanning_alert", _) => SecretScanningAlert::NAME,
+        _ => return None,
+    })
+}
+
+fn resolve(request: &tributary_core::InboundWebhook) -> Result<ResolvedEvent, VerifyError> {
+    let kind = request
+        .header("x-github-event")
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| VerifyError("the X-GitHub-Event header is missing".into()))?
+        .to_owned();
+    let payload: Value = serde_json::from_slice(&request.body)
+        .map_err(|_| VerifyError("the body is not JSON".into()))?;
+    let action = payload["action"].as_str().unwrap_or_default().to_owned();
+    Ok(ResolvedEvent {
+        name: event_name(&kind, &action).map(str::to_owned),
+        delivery_id: request.header("x-github-delivery").map(str::to_owned),
+        provider_event: kind,
+        action,
+        payload,
+    })
+}
+
+/// The repository an alert belongs to: `repository.full_name`, else `owner.login/name`.
+fn repository_of(repository: &Value) -> Option<String> {
+    if let Some(full) = repository["full_name"].as_str().filter(|s| !s.is_empty()) {
+        return Some(full.to_owned());
+    }
+    match (
+        repository["owner"]["login"].as_str(),
+        repository["name"].as_str(),
+    ) {
+        (Some(owner), Some(name)) if !owner.is_empty() && !name.is_empty() => {
+            Some(format!("{owner}/{name}"))
+        }
+        _ => None,
+    }
+}
+
+/// Leaves the secret itself out of a secret scanning alert before it is stored.
+pub(super) fn without_secret(mut alert: Value) -> Value {
+    if let Some(object) = alert.as_object_mut() {
+        object.remove("secret");
+    }
+    alert
+}
+
+fn alert_outcome(
+    request: &WebhookEventRequest,
+    variant: &str,
+    alert: Value,
+    repository: &Value,
+) -> Result<WebhookOutcome, OperationError> {
+    if !alert.is_object() {
+        return Err(OperationError::provider(format!(
+            "the {} event carries no alert",
+            request.event.provider_event
+        )));
+    }
+    let repository = repository_of(repository).ok_or_else(|| {
+        OperationError::provider(format!(
+            "the {} event names no repository",
+            request.event.provider_event
+        ))
+    })?;
+    let alert = if variant == "secret_scanning" {
+        without_secret(alert)
+    } else {
+        alert
+    };
+    Ok(WebhookOutcome {
+        ingest: vec![IngestPayloadSet::new(
+            "Vulnerability",
+            vec![
+                MappingEnvelope::new(alert)
+                    .variant(variant)
+                    .resource(repository)
+                    .action(request.event.action.clone()),
+            ],
+        )],
+        ..WebhookOutcome::default()
+    })
+}
+
+pub(super) fn registration(operator: &GithubAppOperatorConfig) -> WebhookRegistration {
+    // Without a configured secret nothing verifies: the route is closed, not open.
+    let secret = operator
+        .webhook_secret
+        .clone()
+        .unwrap_or_else(|| Secret::new(""));
+    WebhookRegistration::new(APP_WEBHOOK)
+        .app_route(INSTALLATION_ATTRIBUTE, secret, |event| {
+            event.payload["installation"]["id"]
+                .as_u64()
+                .filter(|id| *id != 0)
+                .map(|id| id.to_string())
+        })
+        .verify(|request, secret| {
+            if secret.is_empty() {
+                return Err(VerifyError(
+                    "the GitHub App has no webhook secret configured".into(),
+                ));
+            }
+            tributary_webhooks::github_signature_256(request, secret)
+        })
+        .resolve_event(resolve)
+        // GitHub sends an installation's first events while the install callback may still be
+        // running; they are held for as long as an install session lives (15 minutes).
+        .hold_unrouted(std::time::Duration::from_secs(15 * 60))
+        .event(
+            WebhookEvent::<Ping>::new("GitHub checks the app's webhook")
+                .handle(|_request, _event| async { Ok(WebhookOutcome::default()) }),
+        )
+        .event(
+            WebhookEvent::<InstallationCreated>::new("The app was installed")
+                .handle(|_request, _event| async { Ok(WebhookOutcome::default()) }),
+        )
+        .event(
+            WebhookEvent::<InstallationDeleted>::new(
+                "The app was uninstalled: the integration is disconnected",
+            )
+            .handle(|_request, _event| async {
+                Ok(WebhookOutcome {
+                    teardown: true,
+                    ..WebhookOutcome::default()
+                })
+            }),
+        )
+        .event(
+            WebhookEvent::<DependabotAlert>::new("A Dependabot alert changed")
+                .ingests(["Vulnerability"])
+                .handle(|request, event| async move {
+                    alert_outcome(&request, "dependabot", event.alert, &event.repository)
+                }),
+        )
+        .event(
+            WebhookEvent::<CodeScanningAlert>::new("A code scanning alert changed")
+                .ingests(["Vulnerability"])
+                .handle(|request, event| async move {
+                    alert_outcome(&request, "code_scanning", event.alert, &event.repository)
+                }),
+        )
+        .event(
+            WebhookEvent::<SecretScanningAlert>::new("A secret scanning alert changed")
+                .ingests(["Vulnerability"])
+                .handle(|request, event| async move {
+                    alert_outcome(&request, "secret_scanning", event.alert, &event.repository)
+                }),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_resolve_by_kind_and_action() {
+        assert_eq!(
+            event_name("installation", "created"),
+            Some("InstallationCreated")
+        );
+        assert_eq!(
+            event_name("installation", "deleted"),
+            Some("InstallationDeleted")
+        );
+        assert_eq!(event_name("installation", "suspend"), None);
+        assert_eq!(event_name("push", ""), None);
+        assert_eq!(
+            event_name("secret_scanning_alert", "created"),
+            Some("SecretScanningAlert")
+        );
+    }
+
+    #[test]
+    fn the_repository_falls_back_to_owner_and_name() {
+        assert_eq!(
+            repository_of(&serde_json::json!({"owner": {"login": "acme"}, "name": "web"})),
+            Some("acme/web".into())
+        );
+        assert_eq!(repository_of(&serde_json::json!({})), None);
+    }
+}

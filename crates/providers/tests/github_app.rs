@@ -1,0 +1,889 @@
+//! The GitHub App definition against the fake GitHub on loopback, through the whole runtime
+//! (install redirect and callback, installation tokens re-minted, queued runs, ingest, app-level
+//! webhooks) on SQLite and PostgreSQL.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tributary_core::{CallbackParams, ErrorKind, InboundWebhook, IngestContract, MappingEnvelope};
+use tributary_ingest::{MapOutcome, Mapper};
+use tributary_providerkit::{HttpProfile, ProviderHttp, Url};
+use tributary_providers::{CatalogConfig, registry};
+use tributary_runtime::{
+    ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig, RuntimeError, WebhookAck,
+    WebhookRejection,
+};
+use tributary_store::{
+    integrations::IntegrationStatus,
+    keystore::KeyRing,
+    records::{RecordQuery, StoredRecord, list_records},
+    runs::{Run, RunStatus},
+    testing::TestDb,
+    webhooks::DeliveryStatus,
+};
+use tributary_testkit::github_app::{
+    APP_PRIVATE_KEY, FakeGithub, GithubOrg, OTHER_PRIVATE_KEY, Throttle, WEBHOOK_SECRET,
+    alert_event, dependabot_alert, fixtures, signed_delivery,
+};
+
+const DEFINITION: &str = "github_app";
+const WEBHOOK: &str = "app_events";
+
+struct Harness {
+    runtime: Runtime,
+    tenant: String,
+    fake: FakeGithub,
+    ring: KeyRing,
+    _backend: TestDb,
+}
+
+async fn harness_with(
+    backend: TestDb,
+    org: GithubOrg,
+    operator: impl FnOnce(&mut Value),
+) -> Harness {
+    tributary_providerkit::install_crypto_provider();
+    let fake = FakeGithub::start(org).await.unwrap();
+    let mut section = fake.operator_config();
+    operator(&mut section);
+    let config = CatalogConfig {
+        definitions: [(DEFINITION.to_owned(), section)].into(),
+        public_url: None,
+    };
+    let ring = KeyRing::generate();
+    let runtime = Runtime::new(
+        registry(&config).unwrap(),
+        backend.db.clone(),
+        ring.clone(),
+        RuntimeConfig::new("http://127.0.0.1:9"),
+    );
+    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
+    Harness {
+        runtime,
+        tenant,
+        fake,
+        ring,
+        _backend: backend,
+    }
+}
+
+async fn harness(backend: TestDb, org: GithubOrg) -> Harness {
+    harness_with(backend, org, |_| {}).await
+}
+
+fn params_of(url: &str) -> Vec<(String, String)> {
+    Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn unique(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}-{nanos:x}-{n}")
+}
+
+impl Harness {
+    /// Starts the install flow; returns the install page URL and the integration id.
+    async fn start_install(&self) -> (String, String) {
+        match self
+            .runtime
+            .connect(ConnectRequest {
+                tenant_id: self.tenant.clone(),
+                definition_id: DEFINITION.into(),
+                user_input: Some(json!({})),
+                connection: "GithubAppInstallation".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        {
+            ConnectOutcome::Redirect(redirect) => (redirect.url, redirect.integration_id),
+            ConnectOutcome::Connected(_) => panic!("an app install must redirect"),
+        }
+    }
+
+    /// The browser on the install page: GitHub installs and sends it to the Setup URL.
+    async fn install_page(&self, url: &str) -> Vec<(String, String)> {
+        let browser = ProviderHttp::new(HttpProfile::new("browser")).unwrap();
+        let answer = browser
+            .get(url)
+            .no_redirects()
+            .accept_status(302)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 302);
+        params_of(answer.header("location").unwrap())
+    }
+
+    async fn finish_install(
+        &self,
+        callback: Vec<(String, String)>,
+    ) -> Result<String, RuntimeError> {
+        self.runtime
+            .complete_auth(CallbackParams::new(callback))
+            .await
+            .map(|connected| connected.integration.id)
+    }
+
+    async fn install(&self) -> String {
+        let (url, integration) = self.start_install().await;
+        let callback = self.install_page(&url).await;
+        let id = self.finish_install(callback).await.unwrap();
+        assert_eq!(id, integration);
+        id
+    }
+
+    fn run_request(&self, integration: &str, operation: &str, config: Value) -> RunRequest {
+        RunRequest {
+            tenant_id: self.tenant.clone(),
+            integration_id: integration.to_owned(),
+            operation: operation.into(),
+            config,
+            workflow: None,
+        }
+    }
+
+    async fn health(&self, integration: &str) -> Result<Value, RuntimeError> {
+        self.runtime
+            .run_inline(self.run_request(integration, "HealthCheck", Value::Null))
+            .await
+            .map(|done| done.output)
+    }
+
+    async fn queued(&self, integration: &str, operation: &str, config: Value) -> Run {
+        let run = self
+            .runtime
+            .queue_run(self.run_request(integration, operation, config))
+            .await
+            .unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            self.runtime.drive_run(&self.tenant, &run.id, None, |_| {}),
+        )
+        .await
+        .expect("the run did not end within a minute")
+        .unwrap()
+    }
+
+    async fn records(&self, integration: &str, model: &str) -> Vec<StoredRecord> {
+        list_records(
+            self.runtime.db(),
+            &RecordQuery {
+                tenant_id: self.tenant.clone(),
+                integration_id: Some(integration.to_owned()),
+                model: Some(model.into()),
+                lookup_key: None,
+                include_deleted: true,
+                after: None,
+                limit: 1000,
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn stored_credential(&self, integration: &str) -> Value {
+        self.runtime
+            .db()
+            .credentials(&self.ring)
+            .load(&self.tenant, integration, "GithubAppInstallation")
+            .await
+            .unwrap()
+            .expect("the installation is stored")
+            .secret
+            .expose_json()
+            .unwrap()
+    }
+
+    fn requests(&self, contains: &str) -> Vec<String> {
+        self.fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.contains(contains))
+            .collect()
+    }
+
+    async fn deliver(
+        &self,
+        event: &str,
+        payload: &Value,
+        secret: &str,
+    ) -> Result<WebhookAck, WebhookRejection> {
+        let (headers, body) = signed_delivery(secret, event, &unique("delivery"), payload);
+        self.runtime
+            .receive_app_webhook(
+                DEFINITION,
+                WEBHOOK,
+                &InboundWebhook {
+                    method: "POST".into(),
+                    headers,
+                    query: Vec::new(),
+                    body,
+                    received_at: 0,
+                },
+            )
+            .await
+    }
+
+    async fn delivery_status(&self, delivery: &str) -> Option<DeliveryStatus> {
+        self.runtime
+            .db()
+            .webhooks(&self.ring)
+            .get_delivery(&self.tenant, delivery)
+            .await
+            .unwrap()
+            .map(|d| d.status)
+    }
+}
+
+fn by_key<'a>(records: &'a [StoredRecord], key: &str) -> &'a Value {
+    &records
+        .iter()
+        .find(|r| r.lookup_key == key)
+        .unwrap_or_else(|| {
+            panic!(
+                "{key} was stored: {:?}",
+                records.iter().map(|r| &r.lookup_key).collect::<Vec<_>>()
+            )
+        })
+        .fields
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_app_installs_through_the_install_page_and_checks_its_health() {
+    for backend in tributary_store::testing::backends("github_install").await {
+        let h = harness(backend, GithubOrg::sample(0, 0)).await;
+        let (url, _) = h.start_install().await;
+        assert!(
+            url.starts_with(&format!(
+                "{}/apps/tributary-test/installations/new?state=",
+                h.fake.base_url()
+            )),
+            "{url}"
+        );
+        let callback = h.install_page(&url).await;
+        assert!(callback.contains(&("setup_action".into(), "install".into())));
+        // A callback whose state was tampered with is refused; the right one connects.
+        let mut forged = callback.clone();
+        for (k, v) in &mut forged {
+            if k == "state" {
+                v.push('x');
+            }
+        }
+        assert!(h.finish_install(forged).await.is_err());
+        let id = h.finish_install(callback).await.unwrap();
+
+        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+        assert_eq!(integration.status, IntegrationStatus::Connected);
+        assert_eq!(integration.metadata["externalId"], "41000001");
+        assert_eq!(integration.metadata["externalName"], "acme-corp");
+        let attributes = &integration.metadata["attributes"];
+        assert_eq!(attributes["installationId"], "41000001");
+        assert_eq!(attributes["accountType"], "Organization");
+        let stored = h.stored_credential(&id).await;
+        assert_eq!(stored["installation_id"], 41_000_001);
+        assert!(stored["access_token"].as_str().unwrap().starts_with("ghs_"));
+        assert!(stored["expires_at"].as_i64().unwrap() > tributary_providerkit::unix_now() + 3000);
+        assert!(
+            h.fake.jwts_verified() >= 2,
+            "token and installation read with the app JWT"
+        );
+
+        let health = h.health(&id).await.unwrap();
+        assert_eq!(health["installationId"], "41000001");
+        assert_eq!(health["repositories"], 2);
+        assert_eq!(h.fake.mints(), 1, "a token valid for an hour is reused");
+
+        // A user input change keeps the installation id the webhook route depends on.
+        h.runtime
+            .update_user_input(&h.tenant, &id, &json!({"filterExpr": "true"}))
+            .await
+            .unwrap();
+        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+        assert_eq!(
+            integration.metadata["attributes"]["installationId"],
+            "41000001"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_app_key_and_a_removed_installation_are_refused_without_secrets() {
+    for backend in tributary_store::testing::backends("github_refused").await {
+        let h = harness_with(backend, GithubOrg::sample(0, 0), |section| {
+            section["privateKey"] = json!(OTHER_PRIVATE_KEY);
+        })
+        .await;
+        let (url, _) = h.start_install().await;
+        let callback = h.install_page(&url).await;
+        let err = h.finish_install(callback).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        let text = err.to_string();
+        assert!(text.contains("private key was rejected"), "{text}");
+        assert!(
+            !text.contains("PRIVATE KEY") && !text.contains("MII"),
+            "{text}"
+        );
+        assert_eq!(h.fake.mints(), 0);
+
+        // The right key, but the installation is gone by the time the callback arrives.
+        let h = harness(
+            tributary_store::testing::backends("github_refused2")
+                .await
+                .remove(0),
+            GithubOrg::sample(0, 0),
+        )
+        .await;
+        let (url, _) = h.start_install().await;
+        let callback = h.install_page(&url).await;
+        h.fake.uninstall();
+        let err = h.finish_install(callback).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(
+            !err.to_string()
+                .contains(APP_PRIVATE_KEY.lines().nth(1).unwrap())
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused_and_expiring_ones_are_reminted() {
+    for backend in tributary_store::testing::backends("github_expiry").await {
+        let h = harness(backend, GithubOrg::sample(0, 3)).await;
+        let id = h.install().await;
+        let token = h.stored_credential(&id).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // GitHub considers the token expired while we still think it valid: 401 Bad credentials,
+        // an auth error that does not quote the token.
+        h.fake.expire_tokens();
+        let err = h.health(&id).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(err.to_string().contains("Bad credentials"), "{err}");
+        assert!(!err.to_string().contains(&token), "{err}");
+
+        // Tokens living two minutes are inside the five-minute refresh margin: each use re-mints
+        // through the connection's refresh hook with a new app JWT.
+        h.fake.set_token_lifetime(120);
+        let id = h.install().await;
+        let before = h.fake.mints();
+        let run = h.queued(&id, "DirectorySync", Value::Null).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert!(h.fake.mints() > before, "the expiring token was re-minted");
+        h.fake.expire_tokens();
+        let run = h.queued(&id, "RepositorySync", Value::Null).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        let fresh = h.stored_credential(&id).await;
+        assert_ne!(fresh["access_token"], json!(token));
+    }
+}
+
+#[tokio::test]
+async fn repositories_sync_over_several_pages_as_named_assets() {
+    for backend in tributary_store::testing::backends("github_repos").await {
+        let h = harness(backend, GithubOrg::sample(248, 0)).await;
+        let id = h.install().await;
+        let run = h.queued(&id, "RepositorySync", Value::Null).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert_eq!(run.counters["created"], 250);
+        let pages = h.requests("GET /installation/repositories?per_page=100");
+        assert_eq!(pages.len(), 3, "{pages:?}");
+        assert!(pages[2].contains("page=3"), "{pages:?}");
+        let assets = h.records(&id, "Asset").await;
+        assert_eq!(assets.len(), 250);
+        let web = by_key(&assets, "702915513");
+        assert_eq!(web["name"], "acme-corp/web-app");
+        assert_eq!(web["assetType"], "REPOSITORY");
+        assert_eq!(web["internetFacing"], false);
+        assert_eq!(by_key(&assets, "512000017")["internetFacing"], true);
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_member_sync_resumes_and_removed_members_are_tombstoned() {
+    for backend in tributary_store::testing::backends("github_members").await {
+        let h = harness(backend, GithubOrg::sample(0, 248)).await;
+        let id = h.install().await;
+        // GitHub's secondary limit asks for five minutes, longer than the client waits: the run
+        // stops partial, keeping its cursor.
+        h.fake
+            .throttle_request("after=Y3Vyc29yOnYyOjIwMA", Throttle::Secondary(300));
+        let run = h.queued(&id, "DirectorySync", Value::Null).await;
+        assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
+        assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+        assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 200);
+
+        let resumed = h.queued(&id, "DirectorySync", Value::Null).await;
+        assert_eq!(
+            resumed.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            resumed.error_message
+        );
+        let accounts = h.records(&id, "DirectoryAccount").await;
+        assert_eq!(accounts.len(), 250);
+        let graphql = h.requests("POST /graphql");
+        assert_eq!(
+            graphql.len(),
+            4,
+            "three pages, the third asked twice: {graphql:?}"
+        );
+        assert_eq!(
+            graphql[2], graphql[3],
+            "resumed at the saved cursor: {graphql:?}"
+        );
+
+        let admin = by_key(&accounts, "5823410");
+        assert_eq!(admin["isAdmin"], true);
+        assert_eq!(admin["canonicalEmail"], "olivia.torres@acme.example");
+        assert_eq!(admin["directoryName"], "acme-corp");
+        assert_eq!(by_key(&accounts, "98765432")["displayName"], "dev-bob");
+
+        // A 429 with Retry-After: 1 is waited out within the run.
+        h.fake.throttle([Throttle::TooManyRequests(1)]);
+        h.fake.with_org(|org| {
+            org.members.remove(&98_765_432);
+        });
+        let full = h.queued(&id, "DirectorySync", Value::Null).await;
+        assert_eq!(
+            full.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            full.error_message
+        );
+        assert_eq!(full.counters["tombstoned"], 1);
+        let removed = h
+            .records(&id, "DirectoryAccount")
+            .await
+            .into_iter()
+            .find(|r| r.lookup_key == "98765432")
+            .unwrap();
+        assert!(removed.deleted_at.is_some());
+    }
+}
+
+#[tokio::test]
+async fn alerts_of_the_three_kinds_are_collected_over_pages_and_disabled_features_skipped() {
+    for backend in tributary_store::testing::backends("github_alerts").await {
+        let h = harness(backend, GithubOrg::sample(1, 0)).await;
+        h.fake.with_org(|org| {
+            let repo = "acme-corp/service-000".to_owned();
+            let alerts = (1..=130).map(|n| dependabot_alert(&repo, n)).collect();
+            org.alerts.insert((repo, "dependabot"), alerts);
+        });
+        let id = h.install().await;
+        // The second page of service-000's Dependabot alerts is throttled for five minutes: the
+        // run stops partial and the next one resumes at that page, without asking web-app again.
+        h.fake.throttle_request(
+            "service-000/dependabot/alerts?per_page=100&page=2",
+            Throttle::Secondary(300),
+        );
+        let run = h.queued(&id, "VulnerabilityCollect", Value::Null).await;
+        assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
+        assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+        assert_eq!(h.records(&id, "Vulnerability").await.len(), 106);
+        let run = h.queued(&id, "VulnerabilityCollect", Value::Null).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        let found = h.records(&id, "Vulnerability").await;
+        assert_eq!(found.len(), 136, "6 on web-app, 130 on service-000");
+        let pages = h.requests("/repos/acme-corp/service-000/dependabot/alerts");
+        assert_eq!(
+            pages.len(),
+            3,
+            "two pages, the second asked twice: {pages:?}"
+        );
+        assert_eq!(pages[1], pages[2]);
+        assert_eq!(
+            h.requests("/repos/acme-corp/web-app/dependabot/alerts")
+                .len(),
+            1,
+            "finished kinds are not asked again"
+        );
+        let dependabot = by_key(&found, "github:acme-corp/web-app:dependabot:42");
+        assert_eq!(dependabot["status"], "OPEN");
+        assert_eq!(dependabot["severity"], "HIGH");
+        assert_eq!(dependabot["cveID"], "CVE-2021-23337");
+        assert_eq!(
+            by_key(&found, "github:acme-corp/web-app:dependabot:7")["status"],
+            "DISMISSED"
+        );
+        let code = by_key(&found, "github:acme-corp/web-app:code_scanning:17");
+        assert_eq!(code["severity"], "HIGH");
+        assert_eq!(code["resourceName"], "src/api/orders.ts");
+        assert_eq!(
+            by_key(&found, "github:acme-corp/web-app:code_scanning:3")["status"],
+            "FIXED"
+        );
+        let secret = found
+            .iter()
+            .find(|r| r.lookup_key == "github:acme-corp/web-app:secret_scanning:2")
+            .unwrap();
+        assert_eq!(secret.fields["severity"], "CRITICAL");
+        assert!(
+            secret.raw_payload.get("secret").is_none(),
+            "the secret is not stored"
+        );
+        assert!(
+            h.requests("secret-scanning/alerts")
+                .iter()
+                .all(|r| r.contains("hide_secret=true"))
+        );
+        // legacy-sdk has every feature off: asked once per kind, nothing stored, no failure.
+        assert_eq!(h.requests("/repos/acme-corp/legacy-sdk/").len(), 3);
+
+        // maxRepos caps the scan.
+        let before = h.requests("/alerts").len();
+        let run = h
+            .queued(&id, "VulnerabilityCollect", json!({"maxRepos": 1}))
+            .await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert_eq!(h.requests("/alerts").len() - before, 3);
+    }
+}
+
+#[tokio::test]
+async fn app_webhooks_are_verified_routed_ingested_and_tear_down_on_uninstall() {
+    for backend in tributary_store::testing::backends("github_webhooks").await {
+        let h = harness(backend, GithubOrg::sample(0, 0)).await;
+        let id = h.install().await;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = {
+            let runtime = h.runtime.clone();
+            tokio::spawn(async move {
+                runtime
+                    .run_worker(None, async {
+                        let _ = stopped.await;
+                    })
+                    .await
+            })
+        };
+        let installation = h.fake.installation_id();
+
+        // GitHub's ping when the webhook is set up names no installation: acknowledged.
+        let ping: Value = serde_json::from_str(fixtures::WEBHOOK_PING).unwrap();
+        let ack = h.deliver("ping", &ping, WEBHOOK_SECRET).await.unwrap();
+        assert!(matches!(ack, WebhookAck::Ignored { .. }), "{ack:?}");
+
+        // A bad signature is refused before anything is stored.
+        let created: Value = serde_json::from_str(fixtures::WEBHOOK_INSTALLATION_CREATED).unwrap();
+        let refused = h
+            .deliver("installation", &created, "not-the-secret")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, WebhookRejection::Unverified(_)),
+            "{refused:?}"
+        );
+        let ack = h
+            .deliver("installation", &created, WEBHOOK_SECRET)
+            .await
+            .unwrap();
+        let WebhookAck::Accepted {
+            delivery, event, ..
+        } = ack
+        else {
+            panic!("installation.created is stored: {ack:?}")
+        };
+        assert_eq!(event.as_deref(), Some("InstallationCreated"));
+        eventually("installation.created is processed", || async {
+            h.delivery_status(&delivery).await == Some(DeliveryStatus::Done)
+        })
+        .await;
+
+        // The three alert kinds, as webhook payloads (lower-case states, optional fields absent).
+        let dependabot: Value = serde_json::from_str(fixtures::WEBHOOK_DEPENDABOT_ALERT).unwrap();
+        let code = alert_event(
+            "created",
+            serde_json::from_str(fixtures::CODE_SCANNING_ALERT_NOTE).unwrap(),
+            "acme-corp/web-app",
+            installation,
+        );
+        let mut secret_alert: Value =
+            serde_json::from_str(fixtures::SECRET_SCANNING_ALERT).unwrap();
+        secret_alert["secret"] = json!("AKIAEXAMPLEEXAMPLE12");
+        let secret = alert_event("created", secret_alert, "acme-corp/web-app", installation);
+        for (kind, payload) in [
+            ("dependabot_alert", &dependabot),
+            ("code_scanning_alert", &code),
+            ("secret_scanning_alert", &secret),
+        ] {
+            let ack = h.deliver(kind, payload, WEBHOOK_SECRET).await.unwrap();
+            assert!(
+                matches!(ack, WebhookAck::Accepted { queued: true, .. }),
+                "{ack:?}"
+            );
+        }
+        eventually("the three alerts are ingested", || async {
+            h.records(&id, "Vulnerability").await.len() == 3
+        })
+        .await;
+        let found = h.records(&id, "Vulnerability").await;
+        let dependabot_record = by_key(&found, "github:acme-corp/web-app:dependabot:42");
+        assert_eq!(
+            dependabot_record["status"], "OPEN",
+            "lower-case webhook states are open"
+        );
+        assert_eq!(
+            by_key(&found, "github:acme-corp/web-app:code_scanning:3")["severity"],
+            "LOW"
+        );
+        let secret_record = found
+            .iter()
+            .find(|r| r.variant == "secret_scanning")
+            .unwrap();
+        assert!(secret_record.raw_payload.get("secret").is_none());
+
+        // An event for an installation nobody connected is acknowledged, not stored here.
+        let mut other = created.clone();
+        other["installation"]["id"] = json!(99_999_999);
+        let ack = h
+            .deliver("installation", &other, WEBHOOK_SECRET)
+            .await
+            .unwrap();
+        assert!(!matches!(ack, WebhookAck::Accepted { .. }), "{ack:?}");
+
+        // The app is uninstalled: the integration is disconnected.
+        let deleted: Value = serde_json::from_str(fixtures::WEBHOOK_INSTALLATION_DELETED).unwrap();
+        h.deliver("installation", &deleted, WEBHOOK_SECRET)
+            .await
+            .unwrap();
+        eventually("the installation is disconnected", || async {
+            h.runtime
+                .integration(&h.tenant, &id)
+                .await
+                .map(|i| i.status == IntegrationStatus::Disconnected)
+                .unwrap_or(true)
+        })
+        .await;
+        // Events of the uninstalled installation are acknowledged, not held for a connection
+        // that is not coming.
+        let ack = h
+            .deliver("dependabot_alert", &dependabot, WEBHOOK_SECRET)
+            .await
+            .unwrap();
+        assert!(matches!(ack, WebhookAck::Ignored { .. }), "{ack:?}");
+        let _ = stop.send(());
+        worker.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn events_that_arrive_before_the_install_callback_are_not_lost() {
+    for backend in tributary_store::testing::backends("github_early").await {
+        let h = harness(backend, GithubOrg::sample(0, 0)).await;
+        let (url, integration) = h.start_install().await;
+        // GitHub installs the app and, before the browser reaches our callback, sends
+        // installation.created and an alert of the new installation.
+        let callback = h.install_page(&url).await;
+        let created: Value = serde_json::from_str(fixtures::WEBHOOK_INSTALLATION_CREATED).unwrap();
+        let alert: Value = serde_json::from_str(fixtures::WEBHOOK_DEPENDABOT_ALERT).unwrap();
+        for (kind, payload) in [("installation", &created), ("dependabot_alert", &alert)] {
+            let ack = h.deliver(kind, payload, WEBHOOK_SECRET).await.unwrap();
+            assert!(matches!(ack, WebhookAck::Held { .. }), "{ack:?}");
+        }
+        // A redelivery of a held event is held once.
+        let (headers, body) =
+            signed_delivery(WEBHOOK_SECRET, "installation", "same-delivery", &created);
+        let inbound = InboundWebhook {
+            method: "POST".into(),
+            headers,
+            query: Vec::new(),
+            body,
+            received_at: 0,
+        };
+        let first = h
+            .runtime
+            .receive_app_webhook(DEFINITION, WEBHOOK, &inbound)
+            .await
+            .unwrap();
+        let again = h
+            .runtime
+            .receive_app_webhook(DEFINITION, WEBHOOK, &inbound)
+            .await
+            .unwrap();
+        let (WebhookAck::Held { job: a, .. }, WebhookAck::Held { job: b, .. }) = (first, again)
+        else {
+            panic!("held twice")
+        };
+        assert_eq!(a, b);
+
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = {
+            let runtime = h.runtime.clone();
+            tokio::spawn(async move {
+                runtime
+                    .run_worker(None, async {
+                        let _ = stopped.await;
+                    })
+                    .await
+            })
+        };
+        // The callback finishes after the events arrived.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let id = h.finish_install(callback).await.unwrap();
+        assert_eq!(id, integration);
+        eventually("the early alert is ingested", || async {
+            h.records(&id, "Vulnerability").await.len() == 1
+        })
+        .await;
+        let endpoint = h
+            .runtime
+            .list_webhook_endpoints(&h.tenant, &id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.name == WEBHOOK)
+            .unwrap();
+        eventually(
+            "the early installation.created deliveries are done",
+            || async {
+                let deliveries = h
+                    .runtime
+                    .db()
+                    .webhooks(&h.ring)
+                    .list_deliveries(&h.tenant, &endpoint.id, 10)
+                    .await
+                    .unwrap();
+                deliveries
+                    .iter()
+                    .filter(|d| d.event == "InstallationCreated")
+                    .count()
+                    == 2
+                    && deliveries.iter().all(|d| d.status == DeliveryStatus::Done)
+            },
+        )
+        .await;
+        let _ = stop.send(());
+        worker.await.unwrap().unwrap();
+    }
+}
+
+/// Maps `payload` with the definition's mapping for (schema, variant) and `resource`.
+fn mapped(schema: &str, variant: &str, resource: &str, payload: &Value) -> Value {
+    let registry = registry(&CatalogConfig::default()).unwrap();
+    let mappings = &registry.definition(DEFINITION).unwrap().definition.mappings;
+    let contracts = [IngestContract::new(schema)];
+    let engine = tributary_cel::CelEngine::default();
+    let mapper = Mapper::new(&engine, DEFINITION, mappings, &contracts).unwrap();
+    let envelope = MappingEnvelope::new(payload.clone())
+        .variant(variant)
+        .resource(resource);
+    match mapper.map(schema, &envelope, 0) {
+        Ok(MapOutcome::Mapped(record)) => {
+            json!({"lookupKey": record.lookup_key, "record": record.fields})
+        }
+        Ok(other) => json!({"filtered": format!("{other:?}")}),
+        Err(error) => json!({"error": error.to_string()}),
+    }
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/github_app/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn mapping_goldens() {
+    let cases: [(&str, &str, &str, &str); 10] = [
+        ("Asset", "repository", "acme-corp/web-app", "repository"),
+        (
+            "Asset",
+            "repository",
+            "acme-corp/legacy-sdk",
+            "repository_public_archived",
+        ),
+        (
+            "Vulnerability",
+            "dependabot",
+            "acme-corp/web-app",
+            "dependabot_alert",
+        ),
+        (
+            "Vulnerability",
+            "dependabot",
+            "acme-corp/web-app",
+            "dependabot_alert_dismissed_minimal",
+        ),
+        (
+            "Vulnerability",
+            "code_scanning",
+            "acme-corp/web-app",
+            "code_scanning_alert",
+        ),
+        (
+            "Vulnerability",
+            "code_scanning",
+            "acme-corp/web-app",
+            "code_scanning_alert_note_minimal",
+        ),
+        (
+            "Vulnerability",
+            "secret_scanning",
+            "acme-corp/web-app",
+            "secret_scanning_alert",
+        ),
+        (
+            "Vulnerability",
+            "secret_scanning",
+            "acme-corp/web-app",
+            "secret_scanning_alert_resolved",
+        ),
+        (
+            "DirectoryAccount",
+            "",
+            "acme-corp/octo-admin",
+            "member_admin",
+        ),
+        (
+            "DirectoryAccount",
+            "",
+            "acme-corp/dev-bob",
+            "member_no_public_email",
+        ),
+    ];
+    for (schema, variant, resource, name) in cases {
+        let snapshot = mapped(schema, variant, resource, &fixture(name));
+        assert!(snapshot.get("record").is_some(), "{name}: {snapshot}");
+        insta::assert_json_snapshot!(format!("github_app_{name}"), snapshot);
+    }
+    // The webhook payload's alert maps the same as the listed one.
+    let event = fixture("webhook_dependabot_alert");
+    assert_eq!(
+        mapped(
+            "Vulnerability",
+            "dependabot",
+            "acme-corp/web-app",
+            &event["alert"]
+        ),
+        mapped(
+            "Vulnerability",
+            "dependabot",
+            "acme-corp/web-app",
+            &fixture("dependabot_alert")
+        )
+    );
+}
