@@ -89,7 +89,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
                         and secret scanning alerts, and the organisation's members."
         .into();
     spec.docs_url = "https://docs.github.com/en/apps".into();
-    spec.logo_url = "/ui/logos/github.svg".into();
+    spec.logo_url = "/ui/logos/github_app.svg".into();
     spec.tags = vec![
         "vulnerabilities".into(),
         "assets".into(),
