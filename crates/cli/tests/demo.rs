@@ -32,6 +32,9 @@ fn the_demo_connects_every_provider_syncs_and_reports_what_it_ingested() {
         "cloudflare",
         "azure_entra_id",
         "microsoft_teams",
+        "github_app",
+        "azure_security_center",
+        "scim",
     ] {
         assert!(
             definitions.contains(&expected),
@@ -59,6 +62,12 @@ fn the_demo_connects_every_provider_syncs_and_reports_what_it_ingested() {
     }
     assert!(summary["records"]["DirectoryGroup"].as_u64().unwrap() > 0);
     assert!(summary["records"]["DirectoryMembership"].as_u64().unwrap() > 0);
+    for model in ["Asset", "Vulnerability", "Finding"] {
+        assert!(
+            summary["records"][model].as_u64().unwrap_or_default() > 0,
+            "{model}: {summary}"
+        );
+    }
     // Okta's event hook deliveries: every accepted one handled.
     assert!(
         summary["webhooks"]["accepted"].as_u64().unwrap() >= 3,

@@ -42,13 +42,17 @@ struct Fakes {
     _cloudflare: tributary_testkit::cloudflare::FakeCloudflare,
     _teams: tributary_testkit::microsoft_teams::FakeMicrosoftTeams,
     _entra: tributary_testkit::azure_entra_id::FakeEntra,
+    github: tributary_testkit::github_app::FakeGithub,
+    _defender: tributary_testkit::azure_security_center::FakeAzureSecurityCenter,
     connections: Vec<DemoConnection>,
 }
 
 async fn start_fakes() -> anyhow::Result<Fakes> {
     use tributary_testkit::{
         azure_entra_id::{EntraDirectory, FakeEntra},
+        azure_security_center::{DefenderData, FakeAzureSecurityCenter},
         cloudflare::{CloudflareAccount, FakeCloudflare},
+        github_app::{FakeGithub, GithubOrg},
         google_workspace::{FakeGoogleWorkspace, GoogleDirectory},
         microsoft_teams::{FakeMicrosoftTeams, TeamsTenant},
         okta::{FakeOkta, OktaOrg},
@@ -60,6 +64,8 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
     let slack = FakeSlack::start(SlackWorkspace::sample(80)).await?;
     let teams = FakeMicrosoftTeams::start(TeamsTenant::sample()).await?;
     let entra = FakeEntra::start(EntraDirectory::sample(96)).await?;
+    let github = FakeGithub::start(GithubOrg::sample(1, 30)).await?;
+    let defender = FakeAzureSecurityCenter::start(DefenderData::sample(60, 30)).await?;
     let connections = vec![
         okta.demo_connection(),
         google.demo_connection(),
@@ -67,6 +73,8 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
         cloudflare.demo_connection(),
         entra.demo_connection(),
         teams.demo_connection(),
+        github.demo_connection(),
+        defender.demo_connection(),
     ];
     Ok(Fakes {
         _okta: okta,
@@ -75,6 +83,8 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
         _cloudflare: cloudflare,
         _teams: teams,
         _entra: entra,
+        github,
+        _defender: defender,
         connections,
     })
 }
@@ -139,6 +149,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .map(|c| (c.definition.to_owned(), c.operator_config.clone()))
         .collect();
     let runtime = open_runtime_with(&storage, &base, definitions).await?;
+    // GitHub sends the browser back to the app's setup URL after an install.
+    fakes
+        .github
+        .set_setup_url(&format!("{base}{}", runtime.config().callback_path));
     let operator = super::serve::bootstrap_operator_token(runtime.db())
         .await?
         .context("a fresh database has no operator token")?;
@@ -231,6 +245,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             "connection": connection.connection,
         }));
     }
+
+    progress.set_message("provisioning over SCIM");
+    let scim = push_scim(&client).await?;
+    summary.integrations.push(scim);
 
     progress.set_message("syncing");
     let mut durations = Vec::new();
@@ -336,6 +354,40 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// SCIM is pushed, not pulled: the demo creates a SCIM integration and its endpoint through the
+/// API, then plays an identity provider (Okta's provisioning requests) against it.
+async fn push_scim(client: &Client) -> anyhow::Result<Value> {
+    let integration = client
+        .call(
+            Method::POST,
+            "/v1/integrations",
+            Some(json!({"definitionId": "scim", "name": "SCIM (Okta provisioning)"})),
+        )
+        .await?;
+    let id = integration["id"].as_str().unwrap_or_default().to_owned();
+    let endpoint = client
+        .call(
+            Method::POST,
+            &format!("/v1/integrations/{id}/scim-endpoint"),
+            None,
+        )
+        .await?;
+    let provider = tributary_testkit::scim::FakeIdentityProvider::new(
+        endpoint["baseUrl"].as_str().unwrap_or_default(),
+        endpoint["secret"].as_str().unwrap_or_default(),
+    );
+    provider
+        .push_okta(&[
+            ("ada@example.com", "Ada", "Lovelace"),
+            ("grace@example.com", "Grace", "Hopper"),
+            ("alan@example.com", "Alan", "Turing"),
+            ("edsger@example.com", "Edsger", "Dijkstra"),
+        ])
+        .await
+        .map_err(|err| anyhow::anyhow!("the SCIM push failed: {err}"))?;
+    Ok(json!({"definition": "scim", "integrationId": id, "connection": "scim"}))
 }
 
 async fn open_runtime_with(
@@ -512,7 +564,11 @@ async fn wait_for_run(client: &Client, run_id: &str) -> anyhow::Result<Value> {
             return Ok(detail["run"].clone());
         }
         if Instant::now() > deadline {
-            bail!("run {run_id} did not finish in time");
+            bail!(
+                "run {run_id} ({}) did not finish in time: {}",
+                detail["run"]["operation"].as_str().unwrap_or_default(),
+                detail["run"]["counters"]
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
