@@ -8,6 +8,8 @@ mod checks;
 #[cfg(feature = "cloudflare")]
 pub mod cloudflare;
 mod config;
+#[cfg(feature = "gcp_scc")]
+pub mod gcp_scc;
 #[cfg(feature = "google_workspace")]
 pub mod google_workspace;
 #[cfg(feature = "okta")]
@@ -33,6 +35,8 @@ pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
         google_workspace::definition,
         #[cfg(feature = "slack")]
         slack::definition,
+        #[cfg(feature = "gcp_scc")]
+        gcp_scc::definition,
     ];
     builders.iter().map(|build| build(config)).collect()
 }
