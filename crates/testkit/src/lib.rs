@@ -6,6 +6,7 @@
 pub mod authorization;
 pub mod cloudflare;
 pub mod demo;
+pub mod gcp_scc;
 pub mod google_workspace;
 pub mod oauth;
 pub mod okta;
