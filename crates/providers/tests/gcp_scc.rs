@@ -146,10 +146,6 @@ impl Harness {
     }
 }
 
-fn live(records: &[StoredRecord]) -> usize {
-    records.iter().filter(|r| r.deleted_at.is_none()).count()
-}
-
 /// 30 sample findings: 10 vulnerabilities (0, 3, ..., 27), 3 inactive (9, 19, 29). Active: 9
 /// vulnerabilities (9 is inactive) and 18 other findings.
 const SAMPLE: usize = 30;
@@ -167,7 +163,10 @@ async fn a_service_account_key_connects_and_a_multi_page_collect_maps_findings()
             integration.metadata["attributes"]["serviceAccountEmail"],
             SERVICE_ACCOUNT_EMAIL
         );
-        assert_eq!(integration.metadata["attributes"]["filter"], "state=\"ACTIVE\"");
+        assert_eq!(
+            integration.metadata["attributes"]["filter"],
+            "state=\"ACTIVE\""
+        );
 
         let health = h.health(&id).await;
         assert_eq!(health["parent"], parent);
@@ -185,7 +184,12 @@ async fn a_service_account_key_connects_and_a_multi_page_collect_maps_findings()
         assert!(pages[0].starts_with(&format!(
             "/v2/{parent}/sources/-/locations/global/findings?"
         )));
-        assert!(pages.iter().all(|p| p.contains("filter=state%3D%22ACTIVE%22")), "{pages:?}");
+        assert!(
+            pages
+                .iter()
+                .all(|p| p.contains("filter=state%3D%22ACTIVE%22")),
+            "{pages:?}"
+        );
         assert!(pages[1].contains("pageToken=") && pages[2].contains("pageToken="));
 
         let vulnerabilities = h.records(&id, "Vulnerability").await;
@@ -239,7 +243,8 @@ async fn workload_identity_federation_connects_and_collects_with_a_user_filter()
             h.fake
                 .requests()
                 .iter()
-                .all(|r| r.starts_with("/v2/projects/acme-prod/sources/-/locations/global/findings?"))
+                .all(|r| r
+                    .starts_with("/v2/projects/acme-prod/sources/-/locations/global/findings?"))
         );
         assert_eq!(h.fake.auth().grants(JWT_BEARER), 0, "no key was used");
 
@@ -274,7 +279,11 @@ async fn expired_tokens_are_reminted_and_refused_credentials_hold_no_secret() {
         unknown["private_key"] = json!(UNKNOWN_KEY_PEM);
         let err = h
             .runtime
-            .connect(h.request(KEY, json!({"serviceAccountKey": unknown.to_string()}), h.org_input()))
+            .connect(h.request(
+                KEY,
+                json!({"serviceAccountKey": unknown.to_string()}),
+                h.org_input(),
+            ))
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
@@ -332,7 +341,12 @@ async fn a_throttled_collect_resumes_and_the_next_complete_collect_sees_deletion
         assert_eq!(first_page, 10);
 
         let resumed = h.collect(&id).await;
-        assert_eq!(resumed.status, RunStatus::Succeeded, "{:?}", resumed.error_message);
+        assert_eq!(
+            resumed.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            resumed.error_message
+        );
         let pages: Vec<String> = h
             .fake
             .requests()
@@ -341,7 +355,10 @@ async fn a_throttled_collect_resumes_and_the_next_complete_collect_sees_deletion
             .collect();
         // Page 1, page 2 (throttled); resumed at page 2, then page 3.
         assert_eq!(pages.len(), 4, "{pages:?}");
-        assert!(pages[2].contains("pageToken="), "resumed at page 2: {pages:?}");
+        assert!(
+            pages[2].contains("pageToken="),
+            "resumed at page 2: {pages:?}"
+        );
         assert_eq!(h.records(&id, "Vulnerability").await.len(), 9);
         assert_eq!(h.records(&id, "Finding").await.len(), 18);
 
@@ -352,7 +369,12 @@ async fn a_throttled_collect_resumes_and_the_next_complete_collect_sees_deletion
             d.set_state(&finding_name(&org, 3), "INACTIVE");
         });
         let full = h.collect(&id).await;
-        assert_eq!(full.status, RunStatus::Succeeded, "{:?}", full.error_message);
+        assert_eq!(
+            full.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            full.error_message
+        );
         // The listing no longer holds them. Tombstoning them is the ingest store's job, which
         // today tombstones directory models only (records::finish_ingest_run); Vulnerability and
         // Finding records of vanished findings keep their old last_seen_at until it does.

@@ -54,7 +54,8 @@ pub const PROJECT_NUMBER: &str = "481516234200";
 /// The workload identity pool provider trusting the external token.
 pub const POOL_AUDIENCE: &str = "//iam.googleapis.com/projects/481516234200/locations/global/workloadIdentityPools/tributary/providers/tributary-oidc";
 /// An external OIDC token the pool provider accepts (opaque to the fake, compared verbatim).
-pub const SUBJECT_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0cmlidXRhcnktd29ya2xvYWQifQ.ZmFrZS1leHRlcm5hbC1zaWduYXR1cmU";
+pub const SUBJECT_TOKEN: &str =
+    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0cmlidXRhcnktd29ya2xvYWQifQ.ZmFrZS1leHRlcm5hbC1zaWduYXR1cmU";
 const PRINCIPAL: &str = "principal://iam.googleapis.com/projects/481516234200/locations/global/workloadIdentityPools/tributary/subject/tributary-workload";
 const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
 const PAGE_DEFAULT: usize = 10;
@@ -105,7 +106,9 @@ impl SccData {
 /// The finding name of sample finding `i`.
 pub fn finding_name(organization_id: &str, i: usize) -> String {
     let source = 5_000_000 + (i % 3) as u64;
-    format!("organizations/{organization_id}/sources/{source}/locations/global/findings/f{i:06}a1b2c3d4e5f60718293a4b5c6d")
+    format!(
+        "organizations/{organization_id}/sources/{source}/locations/global/findings/f{i:06}a1b2c3d4e5f60718293a4b5c6d"
+    )
 }
 
 /// Sample finding `i` as the v2 API lists it.
@@ -141,8 +144,12 @@ pub fn sample_result(i: usize, organization_id: &str, project_id: &str) -> Value
             finding["findingClass"] = json!("VULNERABILITY");
             finding["category"] = json!("OS_VULNERABILITY");
             finding["parentDisplayName"] = json!("VM Manager");
-            finding["description"] = json!(format!("{cve}: a heap overflow in libexample allows remote code execution.\nUpgrade libexample."));
-            finding["externalUri"] = json!(format!("https://console.cloud.google.com/compute/instancesDetail/zones/us-central1-a/instances/{instance}?project={project_id}"));
+            finding["description"] = json!(format!(
+                "{cve}: a heap overflow in libexample allows remote code execution.\nUpgrade libexample."
+            ));
+            finding["externalUri"] = json!(format!(
+                "https://console.cloud.google.com/compute/instancesDetail/zones/us-central1-a/instances/{instance}?project={project_id}"
+            ));
             finding["vulnerability"] = json!({
                 "cve": {
                     "id": cve,
@@ -170,9 +177,15 @@ pub fn sample_result(i: usize, organization_id: &str, project_id: &str) -> Value
             finding["findingClass"] = json!("MISCONFIGURATION");
             finding["category"] = json!("PUBLIC_IP_ADDRESS");
             finding["parentDisplayName"] = json!("Security Health Analytics");
-            finding["description"] = json!("To reduce the attack surface, avoid assigning public IP addresses to your VMs.");
-            finding["nextSteps"] = json!("Remove the external IP address of the instance, or restrict it with the constraints/compute.vmExternalIpAccess organization policy.");
-            finding["externalUri"] = json!(format!("https://console.cloud.google.com/compute/instancesDetail/zones/us-central1-a/instances/{instance}?project={project_id}"));
+            finding["description"] = json!(
+                "To reduce the attack surface, avoid assigning public IP addresses to your VMs."
+            );
+            finding["nextSteps"] = json!(
+                "Remove the external IP address of the instance, or restrict it with the constraints/compute.vmExternalIpAccess organization policy."
+            );
+            finding["externalUri"] = json!(format!(
+                "https://console.cloud.google.com/compute/instancesDetail/zones/us-central1-a/instances/{instance}?project={project_id}"
+            ));
             finding["sourceProperties"] = json!({"Recommendation": "Remove the external IP address", "ExceptionInstructions": "Add the security mark \"allow_public_ip_address\" to the asset with a value of \"true\" to prevent this finding from being activated again."});
             finding["compliances"] = json!([
                 {"standard": "cis", "version": "2.0", "ids": ["4.9"]},
@@ -183,7 +196,8 @@ pub fn sample_result(i: usize, organization_id: &str, project_id: &str) -> Value
             finding["findingClass"] = json!("THREAT");
             finding["category"] = json!("Persistence: IAM Anomalous Grant");
             finding["parentDisplayName"] = json!("Event Threat Detection");
-            finding["description"] = json!("A principal outside the organization was granted the Owner role.");
+            finding["description"] =
+                json!("A principal outside the organization was granted the Owner role.");
             finding["sourceProperties"] = json!({"detectionCategory": {"ruleName": "iam_anomalous_grant"}, "evidence": [{"sourceLogId": {"insertId": format!("1x{i:08}")}}]});
         }
     }
@@ -375,17 +389,26 @@ struct StsForm {
 
 async fn sts_exchange(State(shared): State<Arc<Shared>>, Form(form): Form<StsForm>) -> Response {
     if form.grant_type.as_deref() != Some("urn:ietf:params:oauth:grant-type:token-exchange") {
-        return oauth_error("unsupported_grant_type", "Invalid value for \"grant_type\".");
+        return oauth_error(
+            "unsupported_grant_type",
+            "Invalid value for \"grant_type\".",
+        );
     }
     if form.requested_token_type.as_deref() != Some("urn:ietf:params:oauth:token-type:access_token")
     {
-        return oauth_error("invalid_request", "Invalid value for \"requested_token_type\".");
+        return oauth_error(
+            "invalid_request",
+            "Invalid value for \"requested_token_type\".",
+        );
     }
     if !matches!(
         form.subject_token_type.as_deref(),
         Some("urn:ietf:params:oauth:token-type:jwt" | "urn:ietf:params:oauth:token-type:id_token")
     ) {
-        return oauth_error("invalid_request", "Invalid value for \"subject_token_type\".");
+        return oauth_error(
+            "invalid_request",
+            "Invalid value for \"subject_token_type\".",
+        );
     }
     if form.audience.as_deref() != Some(POOL_AUDIENCE) {
         return oauth_error(
@@ -508,7 +531,9 @@ fn page_token(offset: usize, filter: &str) -> String {
 fn read_page_token(token: &str, filter: &str) -> Option<usize> {
     let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(token).ok()?).ok()?;
     let (offset, issued_for) = decoded.split_once('|')?;
-    (issued_for == filter).then(|| offset.parse().ok()).flatten()
+    (issued_for == filter)
+        .then(|| offset.parse().ok())
+        .flatten()
 }
 
 async fn list_findings(
@@ -518,12 +543,11 @@ async fn list_findings(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
-    shared
-        .control
-        .lock()
-        .unwrap()
-        .requests
-        .push(uri.path_and_query().map(|p| p.to_string()).unwrap_or_default());
+    shared.control.lock().unwrap().requests.push(
+        uri.path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+    );
     let grant = match shared.auth.bearer(&headers) {
         Ok(grant) => grant,
         Err(_) => return unauthenticated(),
@@ -548,12 +572,18 @@ async fn list_findings(
     if !covered {
         return google_error(
             StatusCode::FORBIDDEN,
-            &format!("The caller does not have permission (securitycenter.findings.list on {parent})"),
+            &format!(
+                "The caller does not have permission (securitycenter.findings.list on {parent})"
+            ),
             "PERMISSION_DENIED",
         );
     }
     if source != "-" && !source.bytes().all(|b| b.is_ascii_digit()) {
-        return google_error(StatusCode::BAD_REQUEST, "Invalid source id.", "INVALID_ARGUMENT");
+        return google_error(
+            StatusCode::BAD_REQUEST,
+            "Invalid source id.",
+            "INVALID_ARGUMENT",
+        );
     }
     if location != "global" {
         return google_error(
@@ -664,7 +694,10 @@ mod tests {
         let data = SccData::sample(12);
         assert_eq!(data.results[0]["finding"]["findingClass"], "VULNERABILITY");
         assert!(data.results[0]["finding"]["vulnerability"]["cve"]["id"].is_string());
-        assert_eq!(data.results[1]["finding"]["findingClass"], "MISCONFIGURATION");
+        assert_eq!(
+            data.results[1]["finding"]["findingClass"],
+            "MISCONFIGURATION"
+        );
         assert_eq!(data.results[9]["finding"]["state"], "INACTIVE");
         assert_eq!(data.results[6]["finding"]["mute"], "MUTED");
     }

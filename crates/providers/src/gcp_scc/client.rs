@@ -100,17 +100,21 @@ impl GcpSccApi {
             Minter::Key(minter) => {
                 let assertion =
                     google_service_account_assertion(&minter.key, &[SCOPE], None, unix_now())?;
-                minter.token_client.jwt_bearer(&assertion).await.map_err(|err| {
-                    if matches!(err.kind, ErrorKind::Auth | ErrorKind::Config) {
-                        OperationError::auth(format!(
-                            "Google refused the service account key (deleted or disabled key, \
+                minter
+                    .token_client
+                    .jwt_bearer(&assertion)
+                    .await
+                    .map_err(|err| {
+                        if matches!(err.kind, ErrorKind::Auth | ErrorKind::Config) {
+                            OperationError::auth(format!(
+                                "Google refused the service account key (deleted or disabled key, \
                              or disabled account): {}",
-                            err.message
-                        ))
-                    } else {
-                        err
-                    }
-                })
+                                err.message
+                            ))
+                        } else {
+                            err
+                        }
+                    })
             }
             Minter::Federated(minter) => minter.mint().await,
         }
@@ -200,7 +204,9 @@ impl FederatedMinter {
             .get("accessToken")
             .and_then(Value::as_str)
             .filter(|token| !token.is_empty())
-            .ok_or_else(|| OperationError::provider("generateAccessToken returned no accessToken"))?;
+            .ok_or_else(|| {
+                OperationError::provider("generateAccessToken returned no accessToken")
+            })?;
         Ok(TokenSet {
             // The lifetime asked for; `expireTime` is the same instant or earlier only under an
             // org policy, which the re-mint margin covers.
@@ -320,9 +326,8 @@ struct KeyKind {
 fn unwrap_key(raw: &Secret) -> Result<Secret, OperationError> {
     let text = raw.expose().trim();
     if text.starts_with('"') {
-        let inner: String = serde_json::from_str(text).map_err(|_| {
-            OperationError::config("serviceAccountKey is not a JSON key file")
-        })?;
+        let inner: String = serde_json::from_str(text)
+            .map_err(|_| OperationError::config("serviceAccountKey is not a JSON key file"))?;
         return Ok(Secret::new(inner.trim()));
     }
     Ok(Secret::new(text))
@@ -409,8 +414,7 @@ pub(super) fn build(
         // `token_uri` is not followed.
         key.token_uri = endpoints.token_url.clone();
         key.signer()?;
-        let token_client =
-            OAuthClient::new(&stack, key.client_email.clone(), endpoints.token_url);
+        let token_client = OAuthClient::new(&stack, key.client_email.clone(), endpoints.token_url);
         Minter::Key(Box::new(KeyMinter { key, token_client }))
     };
     Ok(GcpSccApi {
@@ -424,13 +428,17 @@ pub(super) fn build(
 }
 
 /// The service account the credential acts as (for metadata).
-pub(super) fn acting_account(credentials: &CredentialBindings) -> Result<Option<String>, OperationError> {
+pub(super) fn acting_account(
+    credentials: &CredentialBindings,
+) -> Result<Option<String>, OperationError> {
     if let Some(federation) = credentials.get::<GcpSccWorkloadIdentity>()? {
         return Ok(Some(federation.service_account_email.trim().to_owned()));
     }
     if let Some(account) = credentials.get::<GcpSccServiceAccount>()? {
         let raw = unwrap_key(&account.service_account_key)?;
-        return Ok(ServiceAccountKey::from_json(&raw).ok().map(|key| key.client_email));
+        return Ok(ServiceAccountKey::from_json(&raw)
+            .ok()
+            .map(|key| key.client_email));
     }
     Ok(None)
 }

@@ -116,7 +116,9 @@ pub fn definition(config: &CatalogConfig) -> Definition {
 
     let metadata = || {
         let operator = operator.clone();
-        MetadataResolver::new(move |request| operations::resolve_metadata(request, operator.clone()))
+        MetadataResolver::new(move |request| {
+            operations::resolve_metadata(request, operator.clone())
+        })
     };
     Definition::new(spec)
         .rate_limit(client::BUDGET)

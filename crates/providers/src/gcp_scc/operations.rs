@@ -58,7 +58,11 @@ pub async fn resolve_metadata(
     operator: GcpSccOperatorConfig,
 ) -> Result<Option<IntegrationMetadata>, OperationError> {
     let api = client::build(&request.integration, &request.credentials, &operator)?;
-    let connection = if request.credentials.get::<GcpSccWorkloadIdentity>()?.is_some() {
+    let connection = if request
+        .credentials
+        .get::<GcpSccWorkloadIdentity>()?
+        .is_some()
+    {
         "workloadIdentity"
     } else {
         "serviceAccountKey"
