@@ -22,7 +22,8 @@ cel.bind(sev, f.?severity.orValue(""),
   "cveID": f.?vulnerability.cve.id.orValue("") != "" ? f.vulnerability.cve.id : null,
   "source": "gcp_scc",
   "displayName": f.?category.orValue("") != "" ? f.category : f.?canonicalName.orValue(f.name),
-  "summary": f.?description.orValue("") != "" ? f.description.split("\n")[0] : f.?category.orValue(null),
+  "summary": f.?description.orValue("") != "" ? f.description.split("\n")[0]
+      : (f.?category.orValue("") != "" ? f.category : null),
   "description": f.?description.orValue(null),
   "severity": sev in ["CRITICAL", "HIGH", "MEDIUM", "LOW"] ? sev : "UNKNOWN",
   "cvssScore": f.?vulnerability.cve.cvssv3.baseScore.orValue(null) != null
