@@ -34,6 +34,7 @@ fn the_demo_connects_every_provider_syncs_and_reports_what_it_ingested() {
         "microsoft_teams",
         "github_app",
         "azure_security_center",
+        "gcp_scc",
         "scim",
     ] {
         assert!(

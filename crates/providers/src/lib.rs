@@ -12,6 +12,8 @@ mod checks;
 #[cfg(feature = "cloudflare")]
 pub mod cloudflare;
 mod config;
+#[cfg(feature = "gcp_scc")]
+pub mod gcp_scc;
 #[cfg(feature = "github_app")]
 pub mod github_app;
 #[cfg(feature = "google_workspace")]
@@ -53,6 +55,8 @@ pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
         scim::definition,
         #[cfg(feature = "github_app")]
         github_app::definition,
+        #[cfg(feature = "gcp_scc")]
+        gcp_scc::definition,
     ];
     builders.iter().map(|build| build(config)).collect()
 }

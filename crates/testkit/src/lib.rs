@@ -8,6 +8,7 @@ pub mod azure_entra_id;
 pub mod azure_security_center;
 pub mod cloudflare;
 pub mod demo;
+pub mod gcp_scc;
 pub mod github_app;
 pub mod google_workspace;
 pub mod microsoft_teams;

@@ -44,6 +44,7 @@ struct Fakes {
     _entra: tributary_testkit::azure_entra_id::FakeEntra,
     github: tributary_testkit::github_app::FakeGithub,
     _defender: tributary_testkit::azure_security_center::FakeAzureSecurityCenter,
+    _gcp: tributary_testkit::gcp_scc::FakeGcpScc,
     connections: Vec<DemoConnection>,
 }
 
@@ -52,6 +53,7 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
         azure_entra_id::{EntraDirectory, FakeEntra},
         azure_security_center::{DefenderData, FakeAzureSecurityCenter},
         cloudflare::{CloudflareAccount, FakeCloudflare},
+        gcp_scc::{FakeGcpScc, SccData},
         github_app::{FakeGithub, GithubOrg},
         google_workspace::{FakeGoogleWorkspace, GoogleDirectory},
         microsoft_teams::{FakeMicrosoftTeams, TeamsTenant},
@@ -66,6 +68,7 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
     let entra = FakeEntra::start(EntraDirectory::sample(96)).await?;
     let github = FakeGithub::start(GithubOrg::sample(1, 30)).await?;
     let defender = FakeAzureSecurityCenter::start(DefenderData::sample(60, 30)).await?;
+    let gcp = FakeGcpScc::start(SccData::sample(80)).await?;
     let connections = vec![
         okta.demo_connection(),
         google.demo_connection(),
@@ -75,6 +78,7 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
         teams.demo_connection(),
         github.demo_connection(),
         defender.demo_connection(),
+        gcp.demo_connection(),
     ];
     Ok(Fakes {
         _okta: okta,
@@ -85,6 +89,7 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
         _entra: entra,
         github,
         _defender: defender,
+        _gcp: gcp,
         connections,
     })
 }

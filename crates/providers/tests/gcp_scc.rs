@@ -1,0 +1,408 @@
+//! The GCP Security Command Center definition against the fake Google Cloud (token endpoint,
+//! STS, iamcredentials, SCC v2 findings) on loopback, through the whole runtime on SQLite and
+//! PostgreSQL.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use serde_json::{Value, json};
+use tributary_core::ErrorKind;
+use tributary_providers::{CatalogConfig, registry};
+use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig};
+use tributary_store::{
+    keystore::KeyRing,
+    records::{RecordQuery, StoredRecord, list_records},
+    runs::{Run, RunStatus},
+    testing::TestDb,
+};
+use tributary_testkit::gcp_scc::{
+    FakeGcpScc, POOL_AUDIENCE, SERVICE_ACCOUNT_EMAIL, SUBJECT_TOKEN, SccData, finding_name,
+};
+
+const KEY: &str = "GcpSccServiceAccount";
+const FEDERATION: &str = "GcpSccWorkloadIdentity";
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+const UNKNOWN_KEY_PEM: &str =
+    include_str!("../../providerkit/tests/fixtures/test_only_rsa_key_b.pem");
+
+struct Harness {
+    runtime: Runtime,
+    tenant: String,
+    fake: FakeGcpScc,
+    _backend: TestDb,
+}
+
+async fn harness(backend: TestDb, data: SccData) -> Harness {
+    tributary_providerkit::install_crypto_provider();
+    let fake = FakeGcpScc::start(data).await.unwrap();
+    let demo = fake.demo_connection();
+    let config = CatalogConfig {
+        definitions: [(demo.definition.to_owned(), demo.operator_config)].into(),
+        public_url: None,
+    };
+    let runtime = Runtime::new(
+        registry(&config).unwrap(),
+        backend.db.clone(),
+        KeyRing::generate(),
+        RuntimeConfig::new("http://127.0.0.1:9"),
+    );
+    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
+    Harness {
+        runtime,
+        tenant,
+        fake,
+        _backend: backend,
+    }
+}
+
+impl Harness {
+    fn request(&self, connection: &str, credential: Value, input: Value) -> ConnectRequest {
+        ConnectRequest {
+            tenant_id: self.tenant.clone(),
+            definition_id: "gcp_scc".into(),
+            user_input: Some(input),
+            connection: connection.into(),
+            credentials: BTreeMap::from([(connection.to_owned(), credential)]),
+            ..Default::default()
+        }
+    }
+
+    fn org_input(&self) -> Value {
+        json!({"parent": format!("organizations/{}", self.fake.organization_id())})
+    }
+
+    async fn connect(&self, request: ConnectRequest) -> String {
+        match self.runtime.connect(request).await.unwrap() {
+            ConnectOutcome::Connected(done) => done.integration.id,
+            ConnectOutcome::Redirect(_) => panic!("a form connection does not redirect"),
+        }
+    }
+
+    async fn connect_key(&self) -> String {
+        self.connect(self.request(
+            KEY,
+            json!({"serviceAccountKey": self.fake.service_account_key_json()}),
+            self.org_input(),
+        ))
+        .await
+    }
+
+    fn federation(&self, subject_token: &str) -> Value {
+        json!({
+            "audience": POOL_AUDIENCE,
+            "subjectToken": subject_token,
+            "serviceAccountEmail": SERVICE_ACCOUNT_EMAIL,
+        })
+    }
+
+    fn run_request(&self, integration: &str, operation: &str, config: Value) -> RunRequest {
+        RunRequest {
+            tenant_id: self.tenant.clone(),
+            integration_id: integration.to_owned(),
+            operation: operation.into(),
+            config,
+            workflow: None,
+        }
+    }
+
+    async fn health(&self, integration: &str) -> Value {
+        self.runtime
+            .run_inline(self.run_request(integration, "HealthCheck", Value::Null))
+            .await
+            .unwrap()
+            .output
+    }
+
+    /// A collect, ten findings a page, run to its end.
+    async fn collect(&self, integration: &str) -> Run {
+        let run = self
+            .runtime
+            .queue_run(self.run_request(integration, "FindingsCollect", json!({"pageSize": 10})))
+            .await
+            .unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            self.runtime.drive_run(&self.tenant, &run.id, None, |_| {}),
+        )
+        .await
+        .expect("the run did not end within a minute")
+        .unwrap()
+    }
+
+    async fn records(&self, integration: &str, model: &str) -> Vec<StoredRecord> {
+        list_records(
+            self.runtime.db(),
+            &RecordQuery {
+                tenant_id: self.tenant.clone(),
+                integration_id: Some(integration.to_owned()),
+                model: Some(model.into()),
+                lookup_key: None,
+                include_deleted: true,
+                after: None,
+                limit: 1000,
+            },
+        )
+        .await
+        .unwrap()
+    }
+}
+
+/// 30 sample findings: 10 vulnerabilities (0, 3, ..., 27), 3 inactive (9, 19, 29). Active: 9
+/// vulnerabilities (9 is inactive) and 18 other findings.
+const SAMPLE: usize = 30;
+
+#[tokio::test]
+async fn a_service_account_key_connects_and_a_multi_page_collect_maps_findings() {
+    for backend in tributary_store::testing::backends("scc_key").await {
+        let h = harness(backend, SccData::sample(SAMPLE)).await;
+        let id = h.connect_key().await;
+        assert!(h.fake.auth().grants(JWT_BEARER) >= 1);
+        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+        let parent = format!("organizations/{}", h.fake.organization_id());
+        assert_eq!(integration.metadata["externalId"], parent);
+        assert_eq!(
+            integration.metadata["attributes"]["serviceAccountEmail"],
+            SERVICE_ACCOUNT_EMAIL
+        );
+        assert_eq!(
+            integration.metadata["attributes"]["filter"],
+            "state=\"ACTIVE\""
+        );
+
+        let health = h.health(&id).await;
+        assert_eq!(health["parent"], parent);
+        assert_eq!(health["totalSize"], 27);
+
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        let pages: Vec<String> = h
+            .fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.contains("pageSize=10"))
+            .collect();
+        assert_eq!(pages.len(), 3, "27 active findings, 10 a page: {pages:?}");
+        assert!(pages[0].starts_with(&format!(
+            "/v2/{parent}/sources/-/locations/global/findings?"
+        )));
+        assert!(
+            pages
+                .iter()
+                .all(|p| p.contains("filter=state%3D%22ACTIVE%22")),
+            "{pages:?}"
+        );
+        assert!(pages[1].contains("pageToken=") && pages[2].contains("pageToken="));
+
+        let vulnerabilities = h.records(&id, "Vulnerability").await;
+        assert_eq!(vulnerabilities.len(), 9);
+        let first = vulnerabilities
+            .iter()
+            .find(|r| r.lookup_key == finding_name(&h.fake.organization_id(), 0))
+            .unwrap();
+        assert_eq!(first.fields["cveID"], "CVE-2026-20000");
+        assert_eq!(first.fields["severity"], "CRITICAL");
+        assert_eq!(first.fields["cvssScore"], 9.8);
+        let findings = h.records(&id, "Finding").await;
+        assert_eq!(findings.len(), 18);
+        let muted = findings
+            .iter()
+            .find(|r| r.lookup_key == finding_name(&h.fake.organization_id(), 20))
+            .unwrap();
+        assert_eq!(muted.fields["status"], "SUPPRESSED");
+        assert_eq!(muted.fields["findingClass"], "threat");
+        assert_eq!(run.counters["failed"], 0, "{:?}", run.counters);
+
+        // The pooled client reuses its token.
+        let before = h.fake.auth().grants(JWT_BEARER);
+        h.health(&id).await;
+        assert_eq!(h.fake.auth().grants(JWT_BEARER), before);
+    }
+}
+
+#[tokio::test]
+async fn workload_identity_federation_connects_and_collects_with_a_user_filter() {
+    for backend in tributary_store::testing::backends("scc_wif").await {
+        let h = harness(backend, SccData::sample(SAMPLE)).await;
+        let input = json!({
+            "parent": "projects/acme-prod",
+            "findingFilter": "state=\"ACTIVE\" AND findingClass=\"VULNERABILITY\"",
+        });
+        let id = h
+            .connect(h.request(FEDERATION, h.federation(SUBJECT_TOKEN), input))
+            .await;
+        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+        assert_eq!(integration.metadata["externalId"], "projects/acme-prod");
+        assert_eq!(
+            integration.metadata["attributes"]["connection"],
+            "workloadIdentity"
+        );
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert_eq!(h.records(&id, "Vulnerability").await.len(), 9);
+        assert!(h.records(&id, "Finding").await.is_empty());
+        assert!(
+            h.fake
+                .requests()
+                .iter()
+                .all(|r| r
+                    .starts_with("/v2/projects/acme-prod/sources/-/locations/global/findings?"))
+        );
+        assert_eq!(h.fake.auth().grants(JWT_BEARER), 0, "no key was used");
+
+        // A subject token the pool does not trust: an auth error that does not quote it.
+        let rejected = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzb21lb25lLWVsc2UifQ.c2VjcmV0LXNpZ25hdHVyZQ";
+        let err = h
+            .runtime
+            .connect(h.request(FEDERATION, h.federation(rejected), h.org_input()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(err.to_string().contains("Security Token Service"), "{err}");
+        assert!(!format!("{err} {err:?}").contains(rejected));
+    }
+}
+
+#[tokio::test]
+async fn expired_tokens_are_reminted_and_refused_credentials_hold_no_secret() {
+    for backend in tributary_store::testing::backends("scc_expired").await {
+        let h = harness(backend, SccData::sample(6)).await;
+        let id = h.connect_key().await;
+        h.health(&id).await;
+        // Google dropped every token before its expiry: the 401 clears the cache, a new token
+        // is minted from the key and the request goes through.
+        let before = h.fake.auth().grants(JWT_BEARER);
+        h.fake.auth().expire_access_tokens();
+        assert_eq!(h.health(&id).await["totalSize"], 6);
+        assert_eq!(h.fake.auth().grants(JWT_BEARER), before + 1);
+
+        // A key Google does not know (deleted): an auth error without the key.
+        let mut unknown: Value = serde_json::from_str(&h.fake.service_account_key_json()).unwrap();
+        unknown["private_key"] = json!(UNKNOWN_KEY_PEM);
+        let err = h
+            .runtime
+            .connect(h.request(
+                KEY,
+                json!({"serviceAccountKey": unknown.to_string()}),
+                h.org_input(),
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(!format!("{err} {err:?}").contains(UNKNOWN_KEY_PEM.lines().nth(1).unwrap()));
+
+        // A parent the service account has no role at: Google's 403 is an auth error.
+        let err = h
+            .runtime
+            .connect(h.request(
+                KEY,
+                json!({"serviceAccountKey": h.fake.service_account_key_json()}),
+                json!({"parent": "organizations/999"}),
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(err.to_string().contains("permission"), "{err}");
+
+        // A malformed parent or filter is a config error.
+        let err = h
+            .runtime
+            .connect(h.request(
+                KEY,
+                json!({"serviceAccountKey": h.fake.service_account_key_json()}),
+                json!({"parent": "orgs/1"}),
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        let err = h
+            .runtime
+            .connect(h.request(
+                KEY,
+                json!({"serviceAccountKey": h.fake.service_account_key_json()}),
+                json!({"parent": "organizations/123456789012", "findingFilter": "owner=\"x\""}),
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert!(err.to_string().contains("Invalid filter field"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_collect_resumes_and_the_next_complete_collect_sees_deletions() {
+    for backend in tributary_store::testing::backends("scc_throttle").await {
+        let h = harness(backend, SccData::sample(SAMPLE)).await;
+        let id = h.connect_key().await;
+        h.fake.throttle_page(2, 300);
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
+        assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+        let first_page =
+            h.records(&id, "Vulnerability").await.len() + h.records(&id, "Finding").await.len();
+        assert_eq!(first_page, 10);
+
+        let resumed = h.collect(&id).await;
+        assert_eq!(
+            resumed.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            resumed.error_message
+        );
+        let pages: Vec<String> = h
+            .fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.contains("pageSize=10"))
+            .collect();
+        // Page 1, page 2 (throttled); resumed at page 2, then page 3.
+        assert_eq!(pages.len(), 4, "{pages:?}");
+        assert!(
+            pages[2].contains("pageToken="),
+            "resumed at page 2: {pages:?}"
+        );
+        assert_eq!(h.records(&id, "Vulnerability").await.len(), 9);
+        assert_eq!(h.records(&id, "Finding").await.len(), 18);
+
+        // One finding deleted, one vulnerability fixed (INACTIVE, outside the filter).
+        let org = h.fake.organization_id();
+        h.fake.with_data(|d| {
+            d.remove(&finding_name(&org, 1));
+            d.set_state(&finding_name(&org, 3), "INACTIVE");
+        });
+        let full = h.collect(&id).await;
+        assert_eq!(
+            full.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            full.error_message
+        );
+        // The listing no longer holds them. Tombstoning them is the ingest store's job, which
+        // today tombstones directory models only (records::finish_ingest_run); Vulnerability and
+        // Finding records of vanished findings keep their old last_seen_at until it does.
+        assert_eq!(full.counters["seen"], 25, "{:?}", full.counters);
+    }
+}
+
+#[test]
+fn mapping_goldens() {
+    let registry = registry(&CatalogConfig::default()).unwrap();
+    let mappings = &registry.definition("gcp_scc").unwrap().definition.mappings;
+    let fixture = |name: &str| -> Value {
+        let path = format!(
+            "{}/tests/fixtures/gcp_scc/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    for (schema, names) in [
+        (
+            "Vulnerability",
+            &["vulnerability_cve", "vulnerability_inactive_minimal"][..],
+        ),
+        ("Finding", &["misconfiguration", "threat_muted"][..]),
+    ] {
+        for name in names {
+            let snapshot = tributary_ingest::kit::snapshot(mappings, schema, "", &fixture(name));
+            insta::assert_json_snapshot!(format!("gcp_scc_{name}"), snapshot);
+        }
+    }
+}
