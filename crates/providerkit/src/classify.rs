@@ -15,6 +15,11 @@
 //! - Other 4xx: `Provider`.
 //! - 5xx: `Provider` (a 503 that is still throttled after the retries becomes `RateLimit`).
 //! - Transport failures (timeouts, refused connections, bad TLS): `Provider`.
+//!
+//! AWS names its errors by code rather than status (a throttle is often a 400
+//! `ThrottlingException`), so an AWS error code overrides the status: the throttling codes are
+//! `RateLimit`, the credential codes (`ExpiredToken`, `InvalidClientTokenId`,
+//! `SignatureDoesNotMatch`, `AccessDenied`, ...) are `Auth`.
 
 use reqwest::{Method, StatusCode, Url, header::HeaderMap};
 use serde_json::Value;
@@ -53,8 +58,99 @@ pub fn is_throttling_403(headers: &HeaderMap, body: &Value) -> bool {
     remaining_zero || says_rate_limit || headers.contains_key(reqwest::header::RETRY_AFTER)
 }
 
+/// AWS error codes that mean "slow down".
+const AWS_THROTTLING_CODES: [&str; 10] = [
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "ProvisionedThroughputExceededException",
+];
+
+/// AWS error codes that mean the credentials are expired, unknown, mis-signed or not allowed.
+const AWS_AUTH_CODES: [&str; 12] = [
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+    "InvalidSignatureException",
+    "AccessDenied",
+    "AccessDeniedException",
+    "InvalidAccessException",
+    "AuthFailure",
+];
+
+/// The error code of an AWS answer: the `x-amzn-ErrorType` header, or the body's `__type`
+/// (JSON protocols, possibly `namespace#Code`) or `Code` (REST-JSON and the XML of Query APIs,
+/// read by [`error_body`]).
+pub fn aws_error_code(headers: &HeaderMap, body: &Value) -> Option<String> {
+    let code = header_str(headers, "x-amzn-errortype")
+        .map(|value| value.split(':').next().unwrap_or(value).to_owned())
+        .or_else(|| {
+            body.get("__type")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .or_else(|| body.get("Code").and_then(Value::as_str).map(str::to_owned))?;
+    let code = code.rsplit('#').next().unwrap_or(&code).trim().to_owned();
+    (!code.is_empty()).then_some(code)
+}
+
+/// The JSON of an error answer's body; an XML error document (AWS Query APIs such as STS:
+/// `<ErrorResponse><Error><Code>…</Code><Message>…</Message>`) becomes `{"Code", "Message"}`;
+/// anything else `Null`. An AWS error code given only in the `x-amzn-ErrorType` header is added
+/// as `Code`, so the message names it.
+pub fn error_body(headers: &HeaderMap, body: &[u8]) -> Value {
+    let mut json = parse_error_body(body);
+    if let Some(code) = aws_error_code(headers, &json)
+        && let Some(fields) = json.as_object_mut()
+        && !fields.contains_key("__type")
+        && !fields.contains_key("Code")
+    {
+        fields.insert("Code".to_owned(), Value::String(code));
+    }
+    json
+}
+
+fn parse_error_body(body: &[u8]) -> Value {
+    if let Ok(json) = serde_json::from_slice::<Value>(body) {
+        return json;
+    }
+    let text = String::from_utf8_lossy(body);
+    if !text.trim_start().starts_with('<') {
+        return Value::Null;
+    }
+    let mut fields = serde_json::Map::new();
+    for tag in ["Code", "Message"] {
+        if let Some(value) = crate::aws::xml_text(&text, tag) {
+            fields.insert(tag.to_owned(), Value::String(value));
+        }
+    }
+    if fields.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(fields)
+    }
+}
+
 /// The error kind of a non-success answer, by the rule in the module documentation.
 pub fn classify_status(status: StatusCode, headers: &HeaderMap, body: &Value) -> ErrorKind {
+    if let Some(code) = aws_error_code(headers, body) {
+        if AWS_THROTTLING_CODES.contains(&code.as_str()) {
+            return ErrorKind::RateLimit;
+        }
+        if AWS_AUTH_CODES.contains(&code.as_str()) {
+            return ErrorKind::Auth;
+        }
+    }
     if let Some(code) = oauth_error_code(body) {
         match code {
             "invalid_grant" | "access_denied" => return ErrorKind::Auth,
@@ -124,6 +220,15 @@ pub fn transport_error(label: &str, err: &reqwest::Error) -> OperationError {
 /// Google `error.message`, Slack and OAuth `error`, Cloudflare and GraphQL `errors[0].message`.
 pub fn provider_message(body: &Value) -> Option<String> {
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    // AWS: the code says more than the message ("ExpiredTokenException: The security token
+    // included in the request is expired").
+    if let Some(code) = aws_error_code(&HeaderMap::new(), body) {
+        let message = text(body.get("message")).or_else(|| text(body.get("Message")));
+        return Some(match message {
+            Some(message) if !message.trim().is_empty() => format!("{code}: {message}"),
+            _ => code,
+        });
+    }
     text(body.get("error_description"))
         .or_else(|| text(body.get("errorSummary")))
         .or_else(|| text(body.get("message")))
@@ -252,5 +357,65 @@ mod tests {
         let url =
             Url::parse("https://user:pw@api.example.com:8443/v1/users?token=abc#frag").unwrap();
         assert_eq!(redacted_url(&url), "https://api.example.com:8443/v1/users");
+    }
+
+    #[test]
+    fn aws_error_codes_decide_the_kind_whatever_the_status() {
+        let none = HeaderMap::new();
+        let throttled =
+            json!({"__type": "com.amazonaws#ThrottlingException", "message": "Rate exceeded"});
+        assert_eq!(
+            classify_status(StatusCode::BAD_REQUEST, &none, &throttled),
+            ErrorKind::RateLimit
+        );
+        assert_eq!(
+            provider_message(&throttled).unwrap(),
+            "ThrottlingException: Rate exceeded"
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-amzn-errortype",
+            "ExpiredTokenException:http://internal.amazon.com/"
+                .parse()
+                .unwrap(),
+        );
+        let body = error_body(
+            &headers,
+            br#"{"message": "The security token included in the request is expired"}"#,
+        );
+        assert_eq!(
+            classify_status(StatusCode::FORBIDDEN, &headers, &body),
+            ErrorKind::Auth
+        );
+        assert!(
+            provider_message(&body)
+                .unwrap()
+                .starts_with("ExpiredTokenException: The security token")
+        );
+        // A 400 without an AWS code stays a settings problem.
+        assert_eq!(
+            classify_status(StatusCode::BAD_REQUEST, &none, &json!({"message": "bad"})),
+            ErrorKind::Config
+        );
+    }
+
+    #[test]
+    fn xml_error_documents_are_read() {
+        let xml = b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>\
+                    <Message>Rate exceeded</Message></Error></ErrorResponse>";
+        let body = error_body(&HeaderMap::new(), xml);
+        assert_eq!(
+            body,
+            json!({"Code": "Throttling", "Message": "Rate exceeded"})
+        );
+        assert_eq!(
+            classify_status(StatusCode::BAD_REQUEST, &HeaderMap::new(), &body),
+            ErrorKind::RateLimit
+        );
+        assert_eq!(
+            error_body(&HeaderMap::new(), b"<html>oops</html>"),
+            Value::Null
+        );
+        assert_eq!(error_body(&HeaderMap::new(), b"plain"), Value::Null);
     }
 }

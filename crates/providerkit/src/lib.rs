@@ -9,10 +9,12 @@
 //!   resume a listing.
 //! - OAuth 2.0 ([`OAuthClient`], [`TokenSet`]), PKCE and session randoms, OIDC id-token
 //!   verification ([`IdTokenVerifier`]) and RS256 JWT assertions ([`JwtSigner`]).
+//! - AWS: [`SigV4`] request signing (through `aws-sigv4`) and STS [`assume_role`].
 //! - [`validate_base_url`] and [`host_has_suffix`] for user-supplied hosts.
 //!
 //! Errors never contain request headers, tokens or query strings.
 
+mod aws;
 pub mod classify;
 mod deliveries;
 mod dns;
@@ -33,6 +35,10 @@ mod tls;
 mod token;
 mod token_cache;
 
+pub use aws::{
+    AssumeRoleRequest, AwsCredentialCache, AwsCredentials, SigV4, assume_role, aws_endpoint,
+    aws_partition, is_aws_region, xml_text,
+};
 pub use classify::{redacted_url, request_label};
 pub use deliveries::{DeliveryLog, unique_in_order};
 pub use github::github_installation_token;

@@ -13,8 +13,10 @@ use tokio::time::Instant;
 use tributary_core::{ErrorKind, OperationError, Secret};
 
 use crate::{
-    AuthHeader, ProviderHttp, ProviderResponse,
-    classify::{classify_status, header_str, request_label, status_message, transport_error},
+    AuthHeader, ProviderHttp, ProviderResponse, SigV4,
+    classify::{
+        classify_status, error_body, header_str, request_label, status_message, transport_error,
+    },
     dns::is_private_ip_literal,
     retry::requested_wait,
 };
@@ -40,6 +42,8 @@ pub struct ProviderRequest {
     follow_redirects: bool,
     accepted: Vec<StatusCode>,
     deferred_error: Option<OperationError>,
+    /// Signs each attempt with AWS Signature Version 4 (instead of an auth header).
+    signer: Option<SigV4>,
 }
 
 impl std::fmt::Debug for ProviderRequest {
@@ -72,6 +76,7 @@ impl ProviderRequest {
             follow_redirects: true,
             accepted: Vec::new(),
             deferred_error: None,
+            signer: None,
         }
     }
 
@@ -217,6 +222,14 @@ impl ProviderRequest {
         self
     }
 
+    /// Signs the request with AWS Signature Version 4, anew for each attempt (a retried request
+    /// needs a current `X-Amz-Date`). The credentials' secret parts are cut out of messages.
+    pub fn sigv4(mut self, signer: SigV4) -> Self {
+        self.redactions.extend(signer.credentials().secrets());
+        self.signer = Some(signer);
+        self
+    }
+
     /// Do not follow redirects (OAuth token endpoints).
     pub fn no_redirects(mut self) -> Self {
         self.follow_redirects = false;
@@ -286,9 +299,13 @@ impl ProviderRequest {
                 ),
             None => builder,
         };
-        builder
+        let mut request = builder
             .build()
-            .map_err(|err| transport_error(&request_label(&self.method, url), &err))
+            .map_err(|err| transport_error(&request_label(&self.method, url), &err))?;
+        if let Some(signer) = &self.signer {
+            signer.sign(&mut request, SystemTime::now())?;
+        }
+        Ok(request)
     }
 
     fn client(&self) -> &reqwest::Client {
@@ -352,7 +369,7 @@ impl ProviderRequest {
                     status, headers, final_url, body, label,
                 ));
             }
-            let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let json = error_body(&headers, &body);
             let kind = classify_status(status, &headers, &json);
             let throttled =
                 kind == ErrorKind::RateLimit || status == StatusCode::SERVICE_UNAVAILABLE;

@@ -4,6 +4,8 @@
 //! when its Cargo feature is on, and [`registry`] validates the whole list with the real CEL and
 //! model checks, so a broken definition stops the process at startup.
 
+#[cfg(feature = "aws_security_hub")]
+pub mod aws_security_hub;
 #[cfg(feature = "azure_entra_id")]
 pub mod azure_entra_id;
 #[cfg(feature = "azure_security_center")]
@@ -57,6 +59,8 @@ pub fn catalog(config: &CatalogConfig) -> Vec<Definition> {
         github_app::definition,
         #[cfg(feature = "gcp_scc")]
         gcp_scc::definition,
+        #[cfg(feature = "aws_security_hub")]
+        aws_security_hub::definition,
     ];
     builders.iter().map(|build| build(config)).collect()
 }

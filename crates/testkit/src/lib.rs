@@ -4,6 +4,7 @@
 //! change the data between syncs.
 
 pub mod authorization;
+pub mod aws_security_hub;
 pub mod azure_entra_id;
 pub mod azure_security_center;
 pub mod cloudflare;

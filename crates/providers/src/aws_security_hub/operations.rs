@@ -1,0 +1,407 @@
+//! Security Hub operations: the health check, the findings collect, the Audit Manager
+//! assessments collect, and metadata.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tributary_core::{
+    CredentialBindings, IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MetadataRequest,
+    OperationContext, OperationError, StableName,
+};
+use tributary_providerkit::{Checkpoint, Method, xml_text};
+
+use super::{
+    AwsSecurityHubApi, AwsSecurityHubOperatorConfig, SeverityFloor,
+    client::{self, Service},
+};
+
+/// GetFindings returns at most 100 findings a page.
+const MAX_FINDINGS_PAGE: u32 = 100;
+/// ListAssessments returns at most 1,000 a page.
+const MAX_ASSESSMENTS_PAGE: u32 = 1000;
+const DEFAULT_ASSESSMENTS_PAGE: u32 = 100;
+
+/// Describes the hub of every configured region.
+#[derive(StableName, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {}
+
+/// Lists the active findings of every configured region, filtered server-side by account and
+/// severity.
+#[derive(StableName, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FindingsCollect {
+    /// Findings per request (default and maximum 100).
+    #[serde(default)]
+    pub page_size: Option<u32>,
+}
+
+/// Which assessments to list.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AssessmentStatus {
+    Active,
+    Inactive,
+}
+
+/// Lists the Audit Manager assessments of the home region.
+#[derive(StableName, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AssessmentsCollect {
+    /// Only assessments in this status (default: both).
+    #[serde(default)]
+    pub status: Option<AssessmentStatus>,
+    /// Assessments per request (default 100, at most 1000).
+    #[serde(default)]
+    pub page_size: Option<u32>,
+}
+
+/// Every configured region must have Security Hub enabled: a region that is not would fail
+/// every collect, so it fails the connection instead, naming the region.
+pub async fn health_check(
+    _ctx: OperationContext,
+    _config: HealthCheck,
+    api: &AwsSecurityHubApi,
+    _credentials: CredentialBindings,
+) -> Result<Value, OperationError> {
+    let mut hubs = Vec::new();
+    for region in &api.scope.regions {
+        let hub = api
+            .call_json(Service::SecurityHub, region, Method::GET, "/accounts", None)
+            .await
+            .map_err(|err| OperationError {
+                message: format!("Security Hub in {region}: {}", err.message),
+                ..err
+            })?;
+        hubs.push(json!({
+            "region": region,
+            "hubArn": hub.get("HubArn").cloned().unwrap_or(Value::Null),
+            "subscribedAt": hub.get("SubscribedAt").cloned().unwrap_or(Value::Null),
+        }));
+    }
+    Ok(json!({
+        "homeRegion": api.scope.home_region,
+        "regions": api.scope.regions,
+        "accountIds": api.scope.account_ids,
+        "hubs": hubs,
+    }))
+}
+
+/// The account and identity the credentials act as (STS GetCallerIdentity), which also proves
+/// them before anything else is stored.
+pub async fn resolve_metadata(
+    request: MetadataRequest,
+    operator: AwsSecurityHubOperatorConfig,
+) -> Result<Option<IntegrationMetadata>, OperationError> {
+    let api = client::build(&request.integration, &request.credentials, &operator)?;
+    let answer = api
+        .call(
+            Service::Sts,
+            &api.scope.home_region.clone(),
+            Method::POST,
+            "/",
+            None,
+            Some(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]),
+        )
+        .await?;
+    let xml = String::from_utf8_lossy(&answer);
+    let account = xml_text(&xml, "Account")
+        .ok_or_else(|| OperationError::provider("GetCallerIdentity returned no Account"))?;
+    let arn = xml_text(&xml, "Arn").unwrap_or_default();
+    Ok(Some(IntegrationMetadata {
+        external_id: account.clone(),
+        external_name: format!("AWS account {account}"),
+        attributes: json!({
+            "accountId": account,
+            "callerArn": arn,
+            "roleArn": api.assumes_role(),
+            "connection": if api.assumes_role().is_some() { "assumeRole" } else { "accessKeys" },
+            "homeRegion": api.scope.home_region,
+            "regions": api.scope.regions,
+            "accountIds": api.scope.account_ids,
+        }),
+    }))
+}
+
+/// The severity labels at or above the floor.
+fn severity_labels(floor: SeverityFloor) -> Vec<&'static str> {
+    [
+        (SeverityFloor::Informational, "INFORMATIONAL"),
+        (SeverityFloor::Low, "LOW"),
+        (SeverityFloor::Medium, "MEDIUM"),
+        (SeverityFloor::High, "HIGH"),
+        (SeverityFloor::Critical, "CRITICAL"),
+    ]
+    .into_iter()
+    .filter(|(level, _)| *level >= floor)
+    .map(|(_, label)| label)
+    .collect()
+}
+
+/// The GetFindings filters of one region: active records of the region, of the chosen
+/// accounts, at or above the severity floor. Several values of one filter are ORed by
+/// Security Hub; different filters are ANDed.
+pub(super) fn findings_filters(api: &AwsSecurityHubApi, region: &str) -> Value {
+    let equals = |value: &str| json!({"Value": value, "Comparison": "EQUALS"});
+    let mut filters = Map::new();
+    filters.insert("RecordState".into(), json!([equals("ACTIVE")]));
+    filters.insert("Region".into(), json!([equals(region)]));
+    if !api.scope.account_ids.is_empty() {
+        let accounts: Vec<Value> = api.scope.account_ids.iter().map(|a| equals(a)).collect();
+        filters.insert("AwsAccountId".into(), Value::Array(accounts));
+    }
+    if api.scope.severity_floor != SeverityFloor::Informational {
+        let labels: Vec<Value> = severity_labels(api.scope.severity_floor)
+            .into_iter()
+            .map(equals)
+            .collect();
+        filters.insert("SeverityLabel".into(), Value::Array(labels));
+    }
+    Value::Object(filters)
+}
+
+/// Whether an ASFF finding is about a software vulnerability (Inspector and partner scanners
+/// fill `Vulnerabilities`); every other finding (failed controls, threats, exposures) is a
+/// `Finding`.
+fn is_vulnerability(finding: &Value) -> bool {
+    finding
+        .get("Vulnerabilities")
+        .and_then(Value::as_array)
+        .is_some_and(|list| !list.is_empty())
+}
+
+/// Region by region, emits each page as it arrives and saves that region's token after it, so a
+/// throttled or interrupted run resumes where it stopped.
+pub async fn findings_collect(
+    ctx: OperationContext,
+    config: FindingsCollect,
+    api: &AwsSecurityHubApi,
+    _credentials: CredentialBindings,
+) -> Result<Vec<IngestPayloadSet>, OperationError> {
+    let page_size = config
+        .page_size
+        .unwrap_or(MAX_FINDINGS_PAGE)
+        .clamp(1, MAX_FINDINGS_PAGE);
+    let mut checkpoint = Checkpoint::load(&ctx);
+    for region in &api.scope.regions {
+        let phase = format!("findings:{region}");
+        if checkpoint.is_done(&phase) {
+            continue;
+        }
+        let filters = findings_filters(api, region);
+        let mut token = checkpoint.cursor(&phase);
+        loop {
+            let mut body = json!({"Filters": filters, "MaxResults": page_size});
+            if let Some(token) = &token {
+                body["NextToken"] = json!(token);
+            }
+            let page = api
+                .call_json(
+                    Service::SecurityHub,
+                    region,
+                    Method::POST,
+                    "/findings",
+                    Some(&body),
+                )
+                .await?;
+            let findings = match page.get("Findings") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(findings)) => findings.clone(),
+                Some(_) => {
+                    return Err(OperationError::provider(
+                        "a GetFindings page has no Findings list",
+                    ));
+                }
+            };
+            let (mut vulnerabilities, mut others) = (Vec::new(), Vec::new());
+            for finding in findings {
+                let Some(id) = finding.get("Id").and_then(Value::as_str).map(str::to_owned) else {
+                    continue;
+                };
+                if is_vulnerability(&finding) {
+                    vulnerabilities.push(MappingEnvelope::new(finding).resource(id));
+                } else {
+                    others.push(MappingEnvelope::new(finding).resource(id));
+                }
+            }
+            ctx.emit(IngestPayloadSet::new("Vulnerability", vulnerabilities))
+                .await?;
+            ctx.emit(IngestPayloadSet::new("Finding", others)).await?;
+            let next = page
+                .get("NextToken")
+                .and_then(Value::as_str)
+                .filter(|token| !token.is_empty())
+                .map(str::to_owned);
+            checkpoint.set(&phase, next.as_deref()).save(&ctx).await?;
+            match next {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// REST-JSON timestamps are epoch seconds (with a fraction); the mapping reads RFC 3339.
+fn epoch_to_rfc3339(value: &Value) -> Value {
+    let Some(seconds) = value.as_f64() else {
+        return value.clone();
+    };
+    let millis = (seconds * 1000.0).round() as i64;
+    chrono::DateTime::from_timestamp_millis(millis)
+        .map(|at| json!(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+        .unwrap_or(Value::Null)
+}
+
+/// An assessment as the mapping reads it: ListAssessments' metadata with its times in RFC 3339,
+/// and the account and region it was read from (the listing itself does not say).
+fn assessment_payload(mut metadata: Value, account_id: &str, region: &str) -> Value {
+    if let Some(fields) = metadata.as_object_mut() {
+        for key in ["creationTime", "lastUpdated"] {
+            if let Some(value) = fields.get(key) {
+                let converted = epoch_to_rfc3339(value);
+                fields.insert(key.into(), converted);
+            }
+        }
+        fields.insert("awsAccountId".into(), json!(account_id));
+        fields.insert("region".into(), json!(region));
+    }
+    metadata
+}
+
+/// Lists the home region's Audit Manager assessments, page by page, to `Finding` variant
+/// `assessment`.
+pub async fn assessments_collect(
+    ctx: OperationContext,
+    config: AssessmentsCollect,
+    api: &AwsSecurityHubApi,
+    _credentials: CredentialBindings,
+) -> Result<Vec<IngestPayloadSet>, OperationError> {
+    let page_size = config
+        .page_size
+        .unwrap_or(DEFAULT_ASSESSMENTS_PAGE)
+        .clamp(1, MAX_ASSESSMENTS_PAGE);
+    let region = api.scope.home_region.clone();
+    let account_id = ctx
+        .integration
+        .metadata
+        .get("externalId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut checkpoint = Checkpoint::load(&ctx);
+    if checkpoint.is_done("assessments") {
+        return Ok(Vec::new());
+    }
+    let mut token = checkpoint.cursor("assessments");
+    loop {
+        let mut query = url_query(&[("maxResults", &page_size.to_string())]);
+        if let Some(status) = config.status {
+            let status = match status {
+                AssessmentStatus::Active => "ACTIVE",
+                AssessmentStatus::Inactive => "INACTIVE",
+            };
+            query.push_str(&url_query_more(&[("status", status)]));
+        }
+        if let Some(token) = &token {
+            query.push_str(&url_query_more(&[("nextToken", token)]));
+        }
+        let page = api
+            .call_json(
+                Service::AuditManager,
+                &region,
+                Method::GET,
+                &format!("/assessments{query}"),
+                None,
+            )
+            .await?;
+        let assessments: Vec<MappingEnvelope> = page
+            .get("assessmentMetadata")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|metadata| {
+                let id = metadata.get("id")?.as_str()?.to_owned();
+                Some(
+                    MappingEnvelope::new(assessment_payload(metadata, &account_id, &region))
+                        .variant("assessment")
+                        .resource(id),
+                )
+            })
+            .collect();
+        ctx.emit(IngestPayloadSet::new("Finding", assessments))
+            .await?;
+        let next = page
+            .get("nextToken")
+            .and_then(Value::as_str)
+            .filter(|token| !token.is_empty())
+            .map(str::to_owned);
+        checkpoint
+            .set("assessments", next.as_deref())
+            .save(&ctx)
+            .await?;
+        match next {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// `?a=1&b=2`, form-encoded.
+fn url_query(pairs: &[(&str, &str)]) -> String {
+    format!("?{}", encode_pairs(pairs))
+}
+
+/// `&a=1&b=2`, form-encoded.
+fn url_query_more(pairs: &[(&str, &str)]) -> String {
+    format!("&{}", encode_pairs(pairs))
+}
+
+fn encode_pairs(pairs: &[(&str, &str)]) -> String {
+    tributary_providerkit::Url::parse("http://x/")
+        .map(|mut url| {
+            url.query_pairs_mut().extend_pairs(pairs);
+            url.query().unwrap_or_default().to_owned()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_floor_keeps_labels_at_or_above_it() {
+        assert_eq!(
+            severity_labels(SeverityFloor::Medium),
+            ["MEDIUM", "HIGH", "CRITICAL"]
+        );
+        assert_eq!(severity_labels(SeverityFloor::Informational).len(), 5);
+    }
+
+    #[test]
+    fn assessment_times_become_rfc3339() {
+        let payload = assessment_payload(
+            json!({"id": "a", "creationTime": 1_764_000_000.25, "lastUpdated": "x"}),
+            "111122223333",
+            "us-east-1",
+        );
+        assert_eq!(payload["creationTime"], "2025-11-24T16:00:00Z");
+        assert_eq!(payload["lastUpdated"], "x");
+        assert_eq!(payload["awsAccountId"], "111122223333");
+    }
+
+    #[test]
+    fn queries_are_encoded() {
+        assert_eq!(
+            format!(
+                "{}{}",
+                url_query(&[("maxResults", "10")]),
+                url_query_more(&[("nextToken", "a+b/c=")])
+            ),
+            "?maxResults=10&nextToken=a%2Bb%2Fc%3D"
+        );
+    }
+}
