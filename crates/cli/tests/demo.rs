@@ -35,6 +35,7 @@ fn the_demo_connects_every_provider_syncs_and_reports_what_it_ingested() {
         "github_app",
         "azure_security_center",
         "gcp_scc",
+        "aws_security_hub",
         "scim",
     ] {
         assert!(

@@ -452,10 +452,11 @@ impl FakeAwsSecurityHub {
         self.shared.control.lock().unwrap()
     }
 
-    /// What `tributary demo` needs: the cross-account role assumed by Tributary's identity,
-    /// for tenant `tenant_id` (whose external id the role is told to trust).
-    pub fn demo_connection_for(&self, tenant_id: &str) -> DemoConnection {
-        self.trust_external_id(&format!("tributary-{tenant_id}"));
+    /// What `tributary demo` needs: the cross-account role assumed by Tributary's identity.
+    /// The role must also be told to trust the tenant's external id
+    /// ([`trust_external_id`](Self::trust_external_id) with `tributary-<tenant id>`) once the
+    /// tenant exists.
+    pub fn demo_connection(&self) -> DemoConnection {
         DemoConnection {
             definition: "aws_security_hub",
             operator_config: self.operator_config(),

@@ -45,11 +45,13 @@ struct Fakes {
     github: tributary_testkit::github_app::FakeGithub,
     _defender: tributary_testkit::azure_security_center::FakeAzureSecurityCenter,
     _gcp: tributary_testkit::gcp_scc::FakeGcpScc,
+    aws: tributary_testkit::aws_security_hub::FakeAwsSecurityHub,
     connections: Vec<DemoConnection>,
 }
 
 async fn start_fakes() -> anyhow::Result<Fakes> {
     use tributary_testkit::{
+        aws_security_hub::{AwsData, FakeAwsSecurityHub},
         azure_entra_id::{EntraDirectory, FakeEntra},
         azure_security_center::{DefenderData, FakeAzureSecurityCenter},
         cloudflare::{CloudflareAccount, FakeCloudflare},
@@ -69,6 +71,7 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
     let github = FakeGithub::start(GithubOrg::sample(1, 30)).await?;
     let defender = FakeAzureSecurityCenter::start(DefenderData::sample(60, 30)).await?;
     let gcp = FakeGcpScc::start(SccData::sample(80)).await?;
+    let aws = FakeAwsSecurityHub::start(AwsData::sample(90)).await?;
     let connections = vec![
         okta.demo_connection(),
         google.demo_connection(),
@@ -79,6 +82,7 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
         github.demo_connection(),
         defender.demo_connection(),
         gcp.demo_connection(),
+        aws.demo_connection(),
     ];
     Ok(Fakes {
         _okta: okta,
@@ -90,6 +94,7 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
         github,
         _defender: defender,
         _gcp: gcp,
+        aws,
         connections,
     })
 }
@@ -194,6 +199,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .call(Method::POST, "/v1/tenants", Some(json!({"name": "demo"})))
         .await?;
     let tenant_id = tenant["id"].as_str().unwrap_or_default().to_owned();
+    // The tenant's AWS role trusts Tributary's external id for this tenant, as a tenant sets
+    // up its role's trust policy before connecting.
+    fakes
+        .aws
+        .trust_external_id(&format!("tributary-{tenant_id}"));
     let issued = operator
         .call(
             Method::POST,
