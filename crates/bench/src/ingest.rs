@@ -113,7 +113,7 @@ async fn measure(args: &Args, db: Db) -> anyhow::Result<Value> {
     };
     let options = IngestOptions {
         batch_size: args.batch_size,
-        directory_sync: Some(false),
+        reconcile: false,
     };
 
     let mut passes = Vec::new();

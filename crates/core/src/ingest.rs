@@ -5,17 +5,46 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Names an internal model an operation or webhook event may emit (`"DirectoryAccount"`).
+/// Names an internal model an operation or webhook event may emit (`"DirectoryAccount"`), and
+/// optionally the variants of it the emitter writes.
+///
+/// The contracts of an operation are also what a complete run of it reconciles: records of the
+/// contract's model (restricted to `variants` when they are listed) that the run did not see are
+/// tombstoned when it completes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IngestContract {
     pub schema: String,
+    /// The variants of `schema` the emitter writes; `None` covers every variant. Another emitter
+    /// of the same definition may own the other variants: a complete run leaves them alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Vec<String>>,
 }
 
 impl IngestContract {
+    /// Every variant of `schema`.
     pub fn new(schema: impl Into<String>) -> Self {
         Self {
             schema: schema.into(),
+            variants: None,
         }
+    }
+
+    /// Only the listed variants of `schema` (`""` is the default variant).
+    pub fn with_variants<V: Into<String>>(
+        schema: impl Into<String>,
+        variants: impl IntoIterator<Item = V>,
+    ) -> Self {
+        Self {
+            schema: schema.into(),
+            variants: Some(variants.into_iter().map(Into::into).collect()),
+        }
+    }
+
+    /// Whether the contract covers `variant` of its schema.
+    pub fn covers_variant(&self, variant: &str) -> bool {
+        self.variants
+            .as_ref()
+            .is_none_or(|variants| variants.iter().any(|v| v == variant))
     }
 }
 

@@ -171,13 +171,34 @@ where
         self
     }
 
-    /// Declares the internal models the operation may emit.
+    /// Declares the internal models the operation may emit, every variant of each. A complete
+    /// run of the operation tombstones the records of these models it did not see.
     pub fn ingests<S: Into<String>>(mut self, schemas: impl IntoIterator<Item = S>) -> Self {
         self.ingest.extend(
             schemas
                 .into_iter()
                 .map(|schema| IngestContract::new(schema)),
         );
+        self
+    }
+
+    /// Declares that the operation emits only the listed variants of `schema` (`""` is the
+    /// default variant). Use it when another operation of the definition writes other variants
+    /// of the same model: a complete run tombstones only unseen records of its own variants, and
+    /// a payload of another variant fails mapping as not declared.
+    ///
+    /// ```ignore
+    /// Operation::<FindingsCollect>::new("Collects findings")
+    ///     .ingests(["Vulnerability"])
+    ///     .ingests_variants("Finding", [""])
+    /// ```
+    pub fn ingests_variants<V: Into<String>>(
+        mut self,
+        schema: impl Into<String>,
+        variants: impl IntoIterator<Item = V>,
+    ) -> Self {
+        self.ingest
+            .push(IngestContract::with_variants(schema, variants));
         self
     }
 
@@ -275,6 +296,16 @@ where
 
     pub fn ingests<S: Into<String>>(mut self, schemas: impl IntoIterator<Item = S>) -> Self {
         self.operation = self.operation.ingests(schemas);
+        self
+    }
+
+    /// See [`Operation::ingests_variants`].
+    pub fn ingests_variants<V: Into<String>>(
+        mut self,
+        schema: impl Into<String>,
+        variants: impl IntoIterator<Item = V>,
+    ) -> Self {
+        self.operation = self.operation.ingests_variants(schema, variants);
         self
     }
 

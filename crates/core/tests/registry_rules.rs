@@ -271,6 +271,37 @@ fn declared_ingest_schemas_need_a_mapping() {
 }
 
 #[test]
+fn each_declared_variant_needs_its_mapping() {
+    let mut def = valid_definition();
+    let operation = Operation::<DirectorySync>::new("Syncs users")
+        .client(EXAMPLE_API)
+        .ingests_variants("DirectoryAccount", ["", "guest"])
+        .ingest(directory_sync);
+    assert_eq!(
+        operation.ingest,
+        [tributary_core::IngestContract::with_variants(
+            "DirectoryAccount",
+            ["", "guest"]
+        )]
+    );
+    def.operations[1] = operation;
+    assert_eq!(
+        errors_of(vec![def.clone()]),
+        [error(
+            "operation `DirectorySync`",
+            Rule::MappingMissing,
+            Some("schema `DirectoryAccount` variant `guest`")
+        )]
+    );
+    def.mappings.push(
+        MappingRegistration::new("DirectoryAccount")
+            .variant("guest")
+            .map("{'externalID': string(payload.id)}"),
+    );
+    Registry::build(vec![def], &TestChecks).unwrap();
+}
+
+#[test]
 fn topics_are_unique_across_definitions() {
     // Well-formed ids and names cannot collide (operation topics have three dot-separated parts,
     // event topics four, and names have no dots); malformed ones can, and the registry says so.

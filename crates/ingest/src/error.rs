@@ -59,6 +59,10 @@ pub enum RecordFailure {
     #[error("schema `{0}` is not declared by the operation or webhook event that emitted it")]
     SchemaNotDeclared(String),
     #[error(
+        "variant `{variant}` of schema `{schema}` is not among the variants the operation or webhook event that emitted it declares"
+    )]
+    VariantNotDeclared { schema: String, variant: String },
+    #[error(
         "no mapping for schema `{schema}` and variant `{variant}` (a variant never falls back to the default mapping)"
     )]
     MappingNotFound { schema: String, variant: String },
@@ -77,6 +81,7 @@ impl RecordFailure {
     pub fn code(&self) -> &'static str {
         match self {
             RecordFailure::SchemaNotDeclared(_) => "schema_not_declared",
+            RecordFailure::VariantNotDeclared { .. } => "variant_not_declared",
             RecordFailure::MappingNotFound { .. } => "mapping_not_found",
             RecordFailure::Filter { .. } => "filter_failed",
             RecordFailure::Map(_) => "map_failed",

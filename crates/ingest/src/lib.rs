@@ -1,15 +1,16 @@
 //! The shared ingest path: provider-shaped payloads in, records of the internal model out.
 //!
 //! For each payload, in order:
-//! 1. the emitted schema must be declared by the operation or webhook event ([`Mapper::declares`]);
+//! 1. the emitted schema (and variant, when the contract lists variants) must be declared by the
+//!    operation or webhook event ([`Mapper::declares`], [`Mapper::declares_variant`]);
 //! 2. the mapping is resolved by exact (schema, variant), with no fallback from a variant to the
 //!    default mapping;
 //! 3. the integration's own CEL filter, then the mapping's filter (`false` counts as filtered out);
 //! 4. the map expression (empty: the payload as it is);
 //! 5. decoding against the model's metadata ([`decode::decode`]): unknown, context, missing and
 //!    wrongly typed keys and bad enum values are errors naming the key, model, mapping and payload;
-//! 6. batched transactional upserts ([`IngestRun`]), with directory-sync tombstoning on a complete
-//!    run only.
+//! 6. batched transactional upserts ([`IngestRun`]); a complete run that reconciles tombstones the
+//!    records of its declared models (and variants) it did not see.
 //!
 //! A payload that fails is counted, logged with its reason and stored in the failed-records table;
 //! the others go on. docs/ingest.md is the guide for provider authors and operators.
@@ -27,4 +28,4 @@ pub use mapper::{MapOutcome, MappedRecord, Mapper};
 pub use run::{
     Completeness, IngestContext, IngestOptions, IngestReport, IngestRun, ingest_payload_sets,
 };
-pub use tributary_store::records::{Counters, RunStatus};
+pub use tributary_store::records::{Counters, RunStatus, TombstoneScope};

@@ -1,7 +1,7 @@
 //! Steps 1 to 5 of the ingest path for one payload: declared schema, mapping resolution,
 //! integration filter then definition filter, map expression, decoding against the model.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 use tributary_cel::{Activation, CelEngine, Program};
@@ -42,7 +42,8 @@ struct CompiledMapping {
 /// applied to many payloads. Cheap to share across tasks by reference.
 pub struct Mapper {
     definition_id: String,
-    declared: HashSet<String>,
+    /// The declared schemas with the variants the emitter writes (`None`: every variant).
+    declared: BTreeMap<String, Option<Vec<String>>>,
     mappings: HashMap<(String, String), CompiledMapping>,
     integration_filter: Option<Program>,
 }
@@ -67,7 +68,7 @@ impl Mapper {
         mappings: &[MappingRegistration],
         contracts: &[IngestContract],
     ) -> Result<Self, ConfigError> {
-        let mut declared = HashSet::new();
+        let mut declared: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
         for contract in contracts {
             if tributary_model::metadata_for(&contract.schema).is_none() {
                 return Err(ConfigError::UnknownContractSchema {
@@ -75,7 +76,24 @@ impl Mapper {
                     schema: contract.schema.clone(),
                 });
             }
-            declared.insert(contract.schema.clone());
+            // Two contracts of one schema add up; one covering every variant covers them all.
+            match declared.entry(contract.schema.clone()) {
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(contract.variants.clone());
+                }
+                std::collections::btree_map::Entry::Occupied(mut slot) => {
+                    match (slot.get_mut(), &contract.variants) {
+                        (Some(listed), Some(more)) => {
+                            for variant in more {
+                                if !listed.contains(variant) {
+                                    listed.push(variant.clone());
+                                }
+                            }
+                        }
+                        (listed, _) => *listed = None,
+                    }
+                }
+            }
         }
         let mut compiled = HashMap::new();
         for mapping in mappings {
@@ -144,9 +162,30 @@ impl Mapper {
         &self.definition_id
     }
 
-    /// Whether the emitter declared `schema`.
+    /// Whether the emitter declared `schema` (any variant of it).
     pub fn declares(&self, schema: &str) -> bool {
-        self.declared.contains(schema)
+        self.declared.contains_key(schema)
+    }
+
+    /// Whether the emitter declared `variant` of `schema`.
+    pub fn declares_variant(&self, schema: &str, variant: &str) -> bool {
+        match self.declared.get(schema) {
+            Some(None) => true,
+            Some(Some(variants)) => variants.iter().any(|v| v == variant),
+            None => false,
+        }
+    }
+
+    /// The emitter's contracts, one per schema (ordered by schema), the variants of contracts of
+    /// one schema merged: what a complete run of the emitter reconciles.
+    pub fn contracts(&self) -> Vec<IngestContract> {
+        self.declared
+            .iter()
+            .map(|(schema, variants)| IngestContract {
+                schema: schema.clone(),
+                variants: variants.clone(),
+            })
+            .collect()
     }
 
     /// Runs one payload through the path. `index` is its position in its payload set, for
@@ -178,11 +217,21 @@ impl Mapper {
                 format!("{schema}/{}", envelope.variant)
             }
         };
-        if !self.declared.contains(schema) {
+        if !self.declares(schema) {
             return Err(fail(
                 wanted_label(),
                 None,
                 RecordFailure::SchemaNotDeclared(schema.to_owned()),
+            ));
+        }
+        if !self.declares_variant(schema, &envelope.variant) {
+            return Err(fail(
+                wanted_label(),
+                None,
+                RecordFailure::VariantNotDeclared {
+                    schema: schema.to_owned(),
+                    variant: envelope.variant.clone(),
+                },
             ));
         }
         let Some(mapping) = self

@@ -1,16 +1,17 @@
 //! An ingest run: payload sets in, batched transactional upserts out, counters kept, failures
-//! stored, and for a directory sync the tombstoning of what a complete run did not see.
+//! stored, and the tombstoning of what a complete run did not see among the models (and variants)
+//! its emitter declares.
 
 use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
 use tributary_core::{IngestPayloadSet, MappingEnvelope};
-use tributary_model::{DIRECTORY_SCHEMAS, DirectoryMembership, IngestModel};
+use tributary_model::{DirectoryMembership, IngestModel};
 use tributary_store::Db;
 use tributary_store::records::{
     self, Counters, FailureWrite, MembershipRefs, RecordScope, RecordWrite, RecordsError, RunRef,
-    RunStatus,
+    RunStatus, TombstoneScope,
 };
 
 use crate::canonical::{canonical, content_hash};
@@ -26,21 +27,22 @@ pub struct IngestContext {
     pub run_id: Option<String>,
 }
 
-/// How a run batches and whether it is a directory sync.
+/// How a run batches and whether it reconciles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IngestOptions {
     /// Records per transaction; memory use is bounded by it. Default 500.
     pub batch_size: usize,
-    /// Whether the run is a directory sync (tombstones on completion). `None`: yes when the
-    /// mapper's contracts declare a directory schema.
-    pub directory_sync: Option<bool>,
+    /// Whether the run, if it finishes complete, tombstones the records it did not see of the
+    /// models (and variants) the mapper's contracts declare. Default `true`; `false` for what is
+    /// never a full listing (webhook events, pushed records, a resumed run).
+    pub reconcile: bool,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
         Self {
             batch_size: 500,
-            directory_sync: None,
+            reconcile: true,
         }
     }
 }
@@ -57,7 +59,10 @@ pub enum Completeness {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IngestReport {
     pub ingest_run_id: String,
+    /// Whether the tombstone scope covers a directory model.
     pub directory_sync: bool,
+    /// What the run tombstoned, or would have had it completed.
+    pub tombstone_scope: Vec<TombstoneScope>,
     pub status: RunStatus,
     pub counters: Counters,
 }
@@ -72,6 +77,7 @@ pub struct IngestRun<'a> {
     run: RunRef,
     ingest_run_id: String,
     directory_sync: bool,
+    tombstone_scope: Vec<TombstoneScope>,
     batch_size: usize,
     counters: Counters,
     pending: Vec<RecordWrite>,
@@ -113,6 +119,7 @@ impl IngestRun<'static> {
             run: run.run,
             ingest_run_id: run.ingest_run_id,
             directory_sync: run.directory_sync,
+            tombstone_scope: run.tombstone_scope,
             batch_size: run.batch_size,
             counters: run.counters,
             pending: run.pending,
@@ -129,15 +136,24 @@ impl<'a> IngestRun<'a> {
         context: &IngestContext,
         options: IngestOptions,
     ) -> Result<Self, IngestError> {
-        let directory_sync = options
-            .directory_sync
-            .unwrap_or_else(|| DIRECTORY_SCHEMAS.iter().any(|s| mapper.declares(s)));
+        let tombstones: Vec<TombstoneScope> = if options.reconcile {
+            mapper
+                .contracts()
+                .into_iter()
+                .map(|contract| TombstoneScope {
+                    model: contract.schema,
+                    variants: contract.variants,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let scope = RecordScope {
             tenant_id: context.tenant_id.clone(),
             integration_id: context.integration_id.clone(),
         };
-        let row = records::begin_ingest_run(db, &scope, context.run_id.as_deref(), directory_sync)
-            .await?;
+        let row =
+            records::begin_ingest_run(db, &scope, context.run_id.as_deref(), &tombstones).await?;
         let db = db.clone();
         let batch_size = options.batch_size.max(1);
         Ok(Self {
@@ -149,7 +165,8 @@ impl<'a> IngestRun<'a> {
                 run_id: context.run_id.clone(),
             },
             ingest_run_id: row.id,
-            directory_sync,
+            directory_sync: row.directory_sync,
+            tombstone_scope: row.tombstone_scope,
             batch_size,
             counters: Counters::default(),
             pending: Vec::with_capacity(batch_size),
@@ -250,8 +267,8 @@ impl<'a> IngestRun<'a> {
     }
 
     /// Writes what is pending and closes the run: `completed` when the emitter says the listing
-    /// is complete and no payload failed, else `partial`. A completed directory sync tombstones
-    /// the integration's directory records it did not see.
+    /// is complete and no payload failed, else `partial`. A completed run that reconciles
+    /// tombstones the integration's records of its declared models (and variants) it did not see.
     pub async fn finish(mut self, completeness: Completeness) -> Result<IngestReport, IngestError> {
         if let Err(error) = self.flush().await {
             return Err(self.close_failed(error).await);
@@ -297,6 +314,7 @@ impl<'a> IngestRun<'a> {
         Ok(IngestReport {
             ingest_run_id: self.ingest_run_id,
             directory_sync: self.directory_sync,
+            tombstone_scope: self.tombstone_scope,
             status,
             counters: self.counters,
         })

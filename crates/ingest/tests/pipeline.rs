@@ -11,7 +11,7 @@ use tributary_ingest::{
     Completeness, Counters, IngestContext, IngestOptions, IngestRun, Mapper, RunStatus,
     ingest_payload_sets,
 };
-use tributary_store::records::{self, FailureQuery, RecordQuery};
+use tributary_store::records::{self, FailureQuery, RecordQuery, TombstoneScope};
 use tributary_store::{Db, testing::backends};
 
 fn mapper() -> Mapper {
@@ -369,54 +369,179 @@ async fn a_failed_run_tombstones_nothing_and_records_its_reason() {
 }
 
 #[tokio::test]
-async fn a_non_directory_run_never_tombstones() {
+async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_variants() {
     for backend in backends("ingest").await {
         let (name, db) = (backend.name, backend.db.clone());
-        let mappings = [MappingRegistration::new("Finding")
-            .map(r#"{"externalID": payload.id, "severity": payload.sev}"#)];
-        let mapper = Mapper::new(
+        let mappings = [
+            MappingRegistration::new("Finding")
+                .map(r#"{"externalID": payload.id, "severity": payload.sev}"#),
+            MappingRegistration::new("Finding")
+                .variant("assessment")
+                .map(r#"{"externalID": payload.id, "severity": payload.sev}"#),
+        ];
+        // Two emitters of one definition share the Finding model, one variant each.
+        let findings_mapper = Mapper::new(
             &CelEngine::default(),
             "scanner",
             &mappings,
-            &[IngestContract::new("Finding")],
+            &[IngestContract::with_variants("Finding", [""])],
         )
         .unwrap();
-        let findings = |ids: &[&str]| {
+        let assessments_mapper = Mapper::new(
+            &CelEngine::default(),
+            "scanner",
+            &mappings,
+            &[IngestContract::with_variants("Finding", ["assessment"])],
+        )
+        .unwrap();
+        let findings = |variant: &str, ids: &[&str]| {
             [IngestPayloadSet::new(
                 "Finding",
                 ids.iter()
-                    .map(|id| MappingEnvelope::new(json!({"id": id, "sev": "HIGH"})))
+                    .map(|id| {
+                        MappingEnvelope::new(json!({"id": id, "sev": "HIGH"})).variant(variant)
+                    })
                     .collect(),
             )]
         };
+        let pause = || tokio::time::sleep(std::time::Duration::from_millis(3));
         let first = ingest_payload_sets(
             &db,
-            &mapper,
+            &findings_mapper,
             &context("r1"),
-            &findings(&["f1", "f2"]),
+            &findings("", &["f1", "f2", "f3"]),
             Completeness::Complete,
             IngestOptions::default(),
         )
         .await
         .unwrap();
         assert!(!first.directory_sync, "{name}");
-        let second = ingest_payload_sets(
+        assert_eq!(
+            first.tombstone_scope,
+            [TombstoneScope::variants("Finding", [""])],
+            "{name}"
+        );
+        let assessed = ingest_payload_sets(
             &db,
-            &mapper,
+            &assessments_mapper,
             &context("r2"),
-            &findings(&["f1"]),
+            &findings("assessment", &["a1", "a2"]),
             Completeness::Complete,
             IngestOptions::default(),
         )
         .await
         .unwrap();
-        assert_eq!(second.counters.tombstoned, 0, "{name}");
-        assert_eq!(live_keys(&db, "Finding").await, ["f1", "f2"], "{name}");
+        assert_eq!(assessed.counters.created, 2, "{name}");
+
+        // The findings emitter does not write the assessment variant.
+        let stray = ingest_payload_sets(
+            &db,
+            &findings_mapper,
+            &context("r3"),
+            &findings("assessment", &["a9"]),
+            Completeness::Partial,
+            IngestOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(stray.counters.failed, 1, "{name}");
+        let failures = records::list_failures(
+            &db,
+            &FailureQuery {
+                tenant_id: "t1".into(),
+                ingest_run_id: Some(stray.ingest_run_id.clone()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(failures[0].code, "variant_not_declared", "{name}");
+        pause().await;
+
+        // Partial, and complete without reconciling (a resumed run): nothing is tombstoned.
+        for (completeness, reconcile) in [
+            (Completeness::Partial, true),
+            (Completeness::Complete, false),
+        ] {
+            let run = ingest_payload_sets(
+                &db,
+                &findings_mapper,
+                &context("r4"),
+                &findings("", &["f1"]),
+                completeness,
+                IngestOptions {
+                    reconcile,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            assert_eq!(run.counters.tombstoned, 0, "{name}");
+        }
+        assert_eq!(
+            live_keys(&db, "Finding").await,
+            ["a1", "a2", "f1", "f2", "f3"],
+            "{name}"
+        );
+
+        // A complete findings run that sees f1 tombstones f2 and f3, not the assessments.
+        let complete = ingest_payload_sets(
+            &db,
+            &findings_mapper,
+            &context("r5"),
+            &findings("", &["f1"]),
+            Completeness::Complete,
+            IngestOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(complete.status, RunStatus::Completed, "{name}");
+        assert_eq!(complete.counters.tombstoned, 2, "{name}");
+        assert_eq!(
+            live_keys(&db, "Finding").await,
+            ["a1", "a2", "f1"],
+            "{name}"
+        );
+        pause().await;
+
+        // A complete assessments run that sees a2 tombstones a1 only; f2 reappears.
+        let complete = ingest_payload_sets(
+            &db,
+            &assessments_mapper,
+            &context("r6"),
+            &findings("assessment", &["a2"]),
+            Completeness::Complete,
+            IngestOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(complete.counters.tombstoned, 1, "{name}");
+        let back = ingest_payload_sets(
+            &db,
+            &findings_mapper,
+            &context("r7"),
+            &findings("", &["f2"]),
+            Completeness::Partial,
+            IngestOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            back.counters.updated, 1,
+            "{name}: restored counts as updated"
+        );
+        assert_eq!(
+            live_keys(&db, "Finding").await,
+            ["a2", "f1", "f2"],
+            "{name}"
+        );
         let record = &records::list_records(
             &db,
             &RecordQuery {
                 tenant_id: "t1".into(),
                 model: Some("Finding".into()),
+                lookup_key: Some("f1".into()),
                 limit: 1,
                 ..Default::default()
             },

@@ -593,6 +593,23 @@ async fn a_throttled_collect_resumes_from_its_checkpoint_and_resolved_assessment
         });
         assert_eq!(h.records(&id, "Finding").await.len(), first_page);
 
+        // An assessment of the first page, already ingested, turns healthy before the run
+        // resumes: the resumed run starts after that page, so it never sees it, and a resumed
+        // run tombstones nothing.
+        let early = h.fake.with_data(|data| {
+            data.subscriptions
+                .get_mut(SUBSCRIPTION_A)
+                .unwrap()
+                .assessments
+                .iter_mut()
+                .take(100)
+                .find(|(_, a)| a["properties"]["status"]["code"] == "Unhealthy")
+                .map(|(id, a)| {
+                    a["properties"]["status"]["code"] = json!("Healthy");
+                    id.to_ascii_lowercase()
+                })
+                .unwrap()
+        });
         let resumed = h.collect(&id).await;
         assert_eq!(
             resumed.status,
@@ -600,8 +617,21 @@ async fn a_throttled_collect_resumes_from_its_checkpoint_and_resolved_assessment
             "{:?}",
             resumed.error_message
         );
+        assert_eq!(resumed.counters["tombstoned"], 0, "{:?}", resumed.counters);
+        let early_record = |records: Vec<StoredRecord>| {
+            records
+                .into_iter()
+                .find(|r| r.lookup_key.contains(&early))
+                .unwrap()
+        };
+        assert!(
+            early_record(h.records(&id, "Finding").await)
+                .deleted_at
+                .is_none()
+        );
         let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
-        assert_eq!(h.records(&id, "Finding").await.len(), findings);
+        // Every open finding, and the one that healed meanwhile (kept by the resumed run).
+        assert_eq!(h.records(&id, "Finding").await.len(), findings + 1);
         assert_eq!(h.records(&id, "Vulnerability").await.len(), vulnerabilities);
         let pages = h.requests_since(before, &assessments_path(SUBSCRIPTION_A));
         // 1: page 1; 2: page 2 throttled; 3: page 2 again, from the checkpoint; 4: page 3.
@@ -613,7 +643,7 @@ async fn a_throttled_collect_resumes_from_its_checkpoint_and_resolved_assessment
         );
 
         // An assessment turns healthy and a sub-assessment disappears: the next complete
-        // collect tombstones both.
+        // collect tombstones both, and the assessment that healed during the resumed run.
         let (healed, gone) = h.fake.with_data(|data| {
             let sub = data.subscriptions.get_mut(SUBSCRIPTION_A).unwrap();
             let healed = sub
@@ -651,39 +681,33 @@ async fn a_throttled_collect_resumes_from_its_checkpoint_and_resolved_assessment
             "{:?}",
             full.counters
         );
-        let latest = h
-            .records(&id, "Finding")
-            .await
-            .into_iter()
-            .map(|r| r.last_seen_at)
-            .max()
-            .unwrap();
+        assert_eq!(full.counters["tombstoned"], 3, "{:?}", full.counters);
         let finding = h
             .records(&id, "Finding")
             .await
             .into_iter()
             .find(|r| r.lookup_key.contains(&healed.to_ascii_lowercase()))
             .unwrap();
-        assert!(
-            finding.last_seen_at < latest,
-            "not seen by the complete collect"
-        );
         let vuln = h
             .records(&id, "Vulnerability")
             .await
             .into_iter()
             .find(|r| r.lookup_key.contains(&gone.to_ascii_lowercase()))
             .unwrap();
-        assert!(
-            vuln.last_seen_at < latest,
-            "not seen by the complete collect"
+        let early = early_record(h.records(&id, "Finding").await);
+        for record in [&finding, &vuln, &early] {
+            assert!(record.deleted_at.is_some(), "{}", record.lookup_key);
+            let reason = record.deleted_reason.as_deref().unwrap_or_default();
+            assert!(reason.contains("not seen by the complete run"), "{reason}");
+        }
+        // Every other record stays live.
+        let live =
+            |records: Vec<StoredRecord>| records.iter().filter(|r| r.deleted_at.is_none()).count();
+        assert_eq!(live(h.records(&id, "Finding").await), findings - 1);
+        assert_eq!(
+            live(h.records(&id, "Vulnerability").await),
+            vulnerabilities - 1
         );
-        // The store tombstones what a complete run did not see only for the directory models
-        // today (tributary_store::records::DIRECTORY_MODELS); Finding and Vulnerability records
-        // are kept. When it covers every model of a complete listing, these two are the records
-        // it must tombstone.
-        assert_eq!(full.counters["tombstoned"], 0, "{:?}", full.counters);
-        assert!(finding.deleted_at.is_none() && vuln.deleted_at.is_none());
     }
 }
 

@@ -16,6 +16,7 @@ use tributary_store::{
 };
 use tributary_testkit::gcp_scc::{
     FakeGcpScc, POOL_AUDIENCE, SERVICE_ACCOUNT_EMAIL, SUBJECT_TOKEN, SccData, finding_name,
+    sample_result,
 };
 
 const KEY: &str = "GcpSccServiceAccount";
@@ -340,6 +341,13 @@ async fn a_throttled_collect_resumes_and_the_next_complete_collect_sees_deletion
             h.records(&id, "Vulnerability").await.len() + h.records(&id, "Finding").await.len();
         assert_eq!(first_page, 10);
 
+        // The first finding, already ingested from page 1, is replaced at the provider by a new
+        // one: the resumed run starts at page 2 and sees neither, and tombstones nothing.
+        let org = h.fake.organization_id();
+        h.fake.with_data(|d| {
+            let (organization, project) = (d.organization_id.clone(), d.project_id.clone());
+            d.results[0] = sample_result(SAMPLE, &organization, &project);
+        });
         let resumed = h.collect(&id).await;
         assert_eq!(
             resumed.status,
@@ -347,6 +355,7 @@ async fn a_throttled_collect_resumes_and_the_next_complete_collect_sees_deletion
             "{:?}",
             resumed.error_message
         );
+        assert_eq!(resumed.counters["tombstoned"], 0, "{:?}", resumed.counters);
         let pages: Vec<String> = h
             .fake
             .requests()
@@ -363,7 +372,6 @@ async fn a_throttled_collect_resumes_and_the_next_complete_collect_sees_deletion
         assert_eq!(h.records(&id, "Finding").await.len(), 18);
 
         // One finding deleted, one vulnerability fixed (INACTIVE, outside the filter).
-        let org = h.fake.organization_id();
         h.fake.with_data(|d| {
             d.remove(&finding_name(&org, 1));
             d.set_state(&finding_name(&org, 3), "INACTIVE");
@@ -375,34 +383,24 @@ async fn a_throttled_collect_resumes_and_the_next_complete_collect_sees_deletion
             "{:?}",
             full.error_message
         );
-        // The listing no longer holds them. Tombstoning them is the ingest store's job, which
-        // today tombstones directory models only (records::finish_ingest_run); Vulnerability and
-        // Finding records of vanished findings keep their old last_seen_at until it does.
+        // The complete listing no longer holds them, nor the replaced first finding: the run
+        // tombstones those three and creates the new one.
         assert_eq!(full.counters["seen"], 25, "{:?}", full.counters);
-    }
-}
-
-#[test]
-fn mapping_goldens() {
-    let registry = registry(&CatalogConfig::default()).unwrap();
-    let mappings = &registry.definition("gcp_scc").unwrap().definition.mappings;
-    let fixture = |name: &str| -> Value {
-        let path = format!(
-            "{}/tests/fixtures/gcp_scc/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    };
-    for (schema, names) in [
-        (
-            "Vulnerability",
-            &["vulnerability_cve", "vulnerability_inactive_minimal"][..],
-        ),
-        ("Finding", &["misconfiguration", "threat_muted"][..]),
-    ] {
-        for name in names {
-            let snapshot = tributary_ingest::kit::snapshot(mappings, schema, "", &fixture(name));
-            insta::assert_json_snapshot!(format!("gcp_scc_{name}"), snapshot);
+        assert_eq!(full.counters["created"], 1, "{:?}", full.counters);
+        assert_eq!(full.counters["tombstoned"], 3, "{:?}", full.counters);
+        let mut tombstoned: Vec<String> = Vec::new();
+        for model in ["Vulnerability", "Finding"] {
+            for record in h.records(&id, model).await {
+                if record.deleted_at.is_some() {
+                    let reason = record.deleted_reason.unwrap_or_default();
+                    assert!(reason.contains("not seen by the complete run"), "{reason}");
+                    tombstoned.push(record.lookup_key);
+                }
+            }
         }
+        tombstoned.sort();
+        let mut expected: Vec<String> = [0, 1, 3].map(|i| finding_name(&org, i)).to_vec();
+        expected.sort();
+        assert_eq!(tombstoned, expected);
     }
 }

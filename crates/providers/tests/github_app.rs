@@ -417,6 +417,21 @@ async fn repositories_sync_over_several_pages_as_named_assets() {
         assert_eq!(web["assetType"], "REPOSITORY");
         assert_eq!(web["internetFacing"], false);
         assert_eq!(by_key(&assets, "512000017")["internetFacing"], true);
+
+        // A repository the installation no longer sees is tombstoned by the next complete sync.
+        h.fake.with_org(|org| {
+            org.repositories.remove(&702_915_513);
+        });
+        let run = h.queued(&id, "RepositorySync", Value::Null).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert_eq!(run.counters["tombstoned"], 1, "{:?}", run.counters);
+        let assets = h.records(&id, "Asset").await;
+        let gone: Vec<&str> = assets
+            .iter()
+            .filter(|r| r.deleted_at.is_some())
+            .map(|r| r.lookup_key.as_str())
+            .collect();
+        assert_eq!(gone, ["702915513"]);
     }
 }
 
@@ -503,10 +518,23 @@ async fn alerts_of_the_three_kinds_are_collected_over_pages_and_disabled_feature
         assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
         assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
         assert_eq!(h.records(&id, "Vulnerability").await.len(), 106);
+        // A web-app code scanning alert, already collected, disappears before the run resumes:
+        // the resumed run does not ask web-app again and tombstones nothing.
+        let drop_alert = |kind: &'static str, number: u64| {
+            h.fake.with_org(|org| {
+                org.alerts
+                    .get_mut(&("acme-corp/web-app".to_owned(), kind))
+                    .unwrap()
+                    .retain(|alert| alert["number"] != number);
+            })
+        };
+        drop_alert("code-scanning", 3);
         let run = h.queued(&id, "VulnerabilityCollect", Value::Null).await;
         assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert_eq!(run.counters["tombstoned"], 0, "{:?}", run.counters);
         let found = h.records(&id, "Vulnerability").await;
         assert_eq!(found.len(), 136, "6 on web-app, 130 on service-000");
+        assert!(found.iter().all(|r| r.deleted_at.is_none()));
         let pages = h.requests("/repos/acme-corp/service-000/dependabot/alerts");
         assert_eq!(
             pages.len(),
@@ -551,6 +579,27 @@ async fn alerts_of_the_three_kinds_are_collected_over_pages_and_disabled_feature
         );
         // legacy-sdk has every feature off: asked once per kind, nothing stored, no failure.
         assert_eq!(h.requests("/repos/acme-corp/legacy-sdk/").len(), 3);
+
+        // The next complete collect tombstones it, and a Dependabot alert GitHub no longer
+        // lists; the other alerts stay.
+        drop_alert("dependabot", 7);
+        let run = h.queued(&id, "VulnerabilityCollect", Value::Null).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert_eq!(run.counters["tombstoned"], 2, "{:?}", run.counters);
+        let found = h.records(&id, "Vulnerability").await;
+        let mut gone: Vec<&str> = found
+            .iter()
+            .filter(|r| r.deleted_at.is_some())
+            .map(|r| r.lookup_key.as_str())
+            .collect();
+        gone.sort();
+        assert_eq!(
+            gone,
+            [
+                "github:acme-corp/web-app:code_scanning:3",
+                "github:acme-corp/web-app:dependabot:7"
+            ]
+        );
 
         // maxRepos caps the scan.
         let before = h.requests("/alerts").len();

@@ -47,7 +47,7 @@ impl Runtime {
             Completeness::Partial,
             IngestOptions {
                 batch_size: self.inner.config.ingest_batch,
-                directory_sync: Some(false),
+                reconcile: false,
             },
         )
         .await

@@ -408,7 +408,8 @@ impl Runtime {
                 },
                 IngestOptions {
                     batch_size: self.inner.config.ingest_batch,
-                    directory_sync: None,
+                    // A resumed run sees only the rest of the listing: it never reconciles.
+                    reconcile: !resumed,
                 },
             ))
         };

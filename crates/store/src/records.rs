@@ -5,8 +5,9 @@
 //! `INSERT ... ON CONFLICT` on (tenant, integration, model, lookup key), so two writers of the same
 //! key produce one row and no read-then-write race exists. A record whose content hash is unchanged
 //! keeps its content, `changed_at` and `changed_run_id`; only `last_seen_at` and `last_run_id`
-//! move. A complete directory sync tombstones ([`finish_ingest_run`]) the directory records of its
-//! integration that nothing saw since it started; a later write restores them.
+//! move. A complete ingest run tombstones ([`finish_ingest_run`]) the records of its integration
+//! within its tombstone scope (the models, and variants, its emitter declares) that nothing saw
+//! since it started; a later write restores them.
 //!
 //! The module knows nothing of CEL or model metadata: the pipeline (tributary-ingest) hands it
 //! decoded fields, lookup keys and content hashes.
@@ -20,10 +21,12 @@ use serde::Serialize;
 
 pub use failures::{FailureQuery, StoredFailure, list_failures};
 pub use query::{RecordQuery, StoredRecord, get_record, list_records, mark_disconnected};
-pub use runs::{IngestRunRow, RunStatus, begin_ingest_run, finish_ingest_run, get_ingest_run};
+pub use runs::{
+    IngestRunRow, RunStatus, TombstoneScope, begin_ingest_run, finish_ingest_run, get_ingest_run,
+};
 pub use upsert::{write_batch, write_batch_in};
 
-/// The models a complete directory sync tombstones when it did not see them.
+/// The directory models: a run whose tombstone scope covers one is a directory sync.
 pub const DIRECTORY_MODELS: [&str; 3] =
     ["DirectoryAccount", "DirectoryGroup", "DirectoryMembership"];
 

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::json;
 use tributary_store::records::{
     self, Counters, FailureQuery, FailureWrite, MembershipRefs, RecordQuery, RecordScope,
-    RecordWrite, RunRef, RunStatus, WriteResult,
+    RecordWrite, RunRef, RunStatus, TombstoneScope, WriteResult,
 };
 use tributary_store::{Db, OpenOptions};
 
@@ -280,9 +280,10 @@ async fn memberships_resolve_by_external_id_within_the_integration() {
 #[tokio::test]
 async fn only_a_completed_directory_sync_tombstones_and_reappearance_restores() {
     for TestDb { name, db, .. } in databases().await {
-        let sync1 = records::begin_ingest_run(&db, &scope(), Some("op1"), true)
-            .await
-            .unwrap();
+        let sync1 =
+            records::begin_ingest_run(&db, &scope(), Some("op1"), &TombstoneScope::directory())
+                .await
+                .unwrap();
         records::write_batch(
             &db,
             &scope(),
@@ -309,9 +310,10 @@ async fn only_a_completed_directory_sync_tombstones_and_reappearance_restores() 
 
         // A partial run and a failed run that saw only `a` tombstone nothing.
         for status in [RunStatus::Partial, RunStatus::Failed] {
-            let sync = records::begin_ingest_run(&db, &scope(), Some("op2"), true)
-                .await
-                .unwrap();
+            let sync =
+                records::begin_ingest_run(&db, &scope(), Some("op2"), &TombstoneScope::directory())
+                    .await
+                    .unwrap();
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
             records::write_batch(&db, &scope(), &run("op2"), &[account("a", "h")], &[])
                 .await
@@ -329,8 +331,8 @@ async fn only_a_completed_directory_sync_tombstones_and_reappearance_restores() 
             assert_eq!(live(&db, "DirectoryAccount").await.len(), 2, "{name}");
         }
 
-        // A non-directory run never tombstones either.
-        let plain = records::begin_ingest_run(&db, &scope(), None, false)
+        // A run with an empty tombstone scope never tombstones either.
+        let plain = records::begin_ingest_run(&db, &scope(), None, &[])
             .await
             .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
@@ -348,9 +350,10 @@ async fn only_a_completed_directory_sync_tombstones_and_reappearance_restores() 
         );
 
         // A complete sync that sees only `a` tombstones `b` and the group.
-        let sync3 = records::begin_ingest_run(&db, &scope(), Some("op3"), true)
-            .await
-            .unwrap();
+        let sync3 =
+            records::begin_ingest_run(&db, &scope(), Some("op3"), &TombstoneScope::directory())
+                .await
+                .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         records::write_batch(&db, &scope(), &run("op3"), &[account("a", "h")], &[])
             .await
@@ -424,6 +427,156 @@ async fn only_a_completed_directory_sync_tombstones_and_reappearance_restores() 
             .unwrap();
         assert_eq!(restored.deleted_at, None, "{name}");
         assert_eq!(restored.deleted_reason, None, "{name}");
+    }
+}
+
+fn finding(key: &str, variant: &str) -> RecordWrite {
+    RecordWrite {
+        model: "Finding".into(),
+        variant: variant.into(),
+        ..account(key, "f")
+    }
+}
+
+fn vulnerability(key: &str) -> RecordWrite {
+    RecordWrite {
+        model: "Vulnerability".into(),
+        ..account(key, "v")
+    }
+}
+
+async fn live_keys(db: &Db, model: &str) -> Vec<String> {
+    let mut keys: Vec<String> = live(db, model)
+        .await
+        .into_iter()
+        .map(|r| r.lookup_key)
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Runs one ingest run of `scope` that sees `writes`, finishing it with `status`; returns the
+/// run's id and how many records it tombstoned.
+async fn sync(
+    db: &Db,
+    tombstones: &[TombstoneScope],
+    writes: &[RecordWrite],
+    status: RunStatus,
+) -> (String, u64) {
+    let ingest_run = records::begin_ingest_run(db, &scope(), Some("op"), tombstones)
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    records::write_batch(db, &scope(), &run("op"), writes, &[])
+        .await
+        .unwrap();
+    let tombstoned =
+        records::finish_ingest_run(db, &ingest_run.id, status, &Counters::default(), None)
+            .await
+            .unwrap();
+    (ingest_run.id, tombstoned)
+}
+
+#[tokio::test]
+async fn a_completed_run_tombstones_unseen_records_of_its_models_and_variants_only() {
+    for TestDb { name, db, .. } in databases().await {
+        // Two emitters of one definition: findings ("" variant) with vulnerabilities, and
+        // assessments (the "assessment" variant of Finding).
+        let findings = [
+            TombstoneScope::variants("Finding", [""]),
+            TombstoneScope::model("Vulnerability"),
+        ];
+        let assessments = [TombstoneScope::variants("Finding", ["assessment"])];
+        let all = [
+            finding("f1", ""),
+            finding("f2", ""),
+            finding("a1", "assessment"),
+            finding("a2", "assessment"),
+            vulnerability("v1"),
+            vulnerability("v2"),
+            account("u1", "h"),
+        ];
+        let (_, tombstoned) = sync(&db, &findings, &all, RunStatus::Completed).await;
+        assert_eq!(tombstoned, 0, "{name}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+
+        // Partial and failed runs that saw only f1 and v1 tombstone nothing.
+        for status in [RunStatus::Partial, RunStatus::Failed] {
+            let seen = [finding("f1", ""), vulnerability("v1")];
+            let (_, tombstoned) = sync(&db, &findings, &seen, status).await;
+            assert_eq!(tombstoned, 0, "{name}: {status:?}");
+        }
+        assert_eq!(
+            live_keys(&db, "Finding").await,
+            ["a1", "a2", "f1", "f2"],
+            "{name}"
+        );
+
+        // A complete findings run that saw f1 and v1 tombstones f2 and v2, and leaves the
+        // assessments (another variant) and the accounts (another model) alone.
+        let seen = [finding("f1", ""), vulnerability("v1")];
+        let (findings_run, tombstoned) = sync(&db, &findings, &seen, RunStatus::Completed).await;
+        assert_eq!(tombstoned, 2, "{name}");
+        assert_eq!(
+            live_keys(&db, "Finding").await,
+            ["a1", "a2", "f1"],
+            "{name}"
+        );
+        assert_eq!(live_keys(&db, "Vulnerability").await, ["v1"], "{name}");
+        assert_eq!(live_keys(&db, "DirectoryAccount").await, ["u1"], "{name}");
+        let stored = records::get_ingest_run(&db, "t1", &findings_run)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!stored.directory_sync, "{name}");
+        assert_eq!(stored.tombstone_scope, findings, "{name}");
+        assert_eq!(stored.counters.tombstoned, 2, "{name}");
+        let gone = records::list_records(
+            &db,
+            &RecordQuery {
+                tenant_id: "t1".into(),
+                model: Some("Finding".into()),
+                lookup_key: Some("f2".into()),
+                include_deleted: true,
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let reason = gone[0].deleted_reason.clone().unwrap();
+        assert!(reason.contains(&findings_run), "{name}: {reason}");
+        assert!(
+            reason.contains("Finding [default], Vulnerability"),
+            "{name}: {reason}"
+        );
+
+        // A complete assessments run that saw a1 tombstones a2 only.
+        let (_, tombstoned) = sync(
+            &db,
+            &assessments,
+            &[finding("a1", "assessment")],
+            RunStatus::Completed,
+        )
+        .await;
+        assert_eq!(tombstoned, 1, "{name}");
+        assert_eq!(live_keys(&db, "Finding").await, ["a1", "f1"], "{name}");
+
+        // An empty variant list covers nothing.
+        let nothing = [TombstoneScope::variants("Finding", Vec::<String>::new())];
+        let (_, tombstoned) = sync(&db, &nothing, &[], RunStatus::Completed).await;
+        assert_eq!(tombstoned, 0, "{name}");
+
+        // f2 reappears: restored, counted as updated.
+        let results = records::write_batch(&db, &scope(), &run("op"), &[finding("f2", "")], &[])
+            .await
+            .unwrap();
+        assert_eq!(results, [WriteResult::Updated], "{name}");
+        assert_eq!(
+            live_keys(&db, "Finding").await,
+            ["a1", "f1", "f2"],
+            "{name}"
+        );
     }
 }
 
@@ -552,7 +705,7 @@ async fn failures_are_stored_with_the_batch() {
             reason: "key `status` ...".into(),
             raw_json: json!({"id": 3}).to_string(),
         };
-        let ingest_run = records::begin_ingest_run(&db, &scope(), None, false)
+        let ingest_run = records::begin_ingest_run(&db, &scope(), None, &[])
             .await
             .unwrap();
         let run_ref = RunRef {

@@ -4,7 +4,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::{
-    Definition, OutputKind, is_valid_definition_id, is_valid_name, schema::CompiledSchema,
+    Definition, IngestContract, OutputKind, is_valid_definition_id, is_valid_name,
+    schema::CompiledSchema,
 };
 
 use super::{DefinitionChecks, RegistryError, Rule};
@@ -166,29 +167,25 @@ fn check_operations(
                 Some(format!("client `{client}`")),
             );
         }
-        check_contracts(
-            def,
-            f,
-            &item,
-            op.ingest.iter().map(|c| c.schema.as_str()),
-            checks,
-        );
+        check_contracts(def, f, &item, &op.ingest, checks);
         if let Some(schema) = f.schema(item, &op.config_schema) {
             compiled.operations.insert(op.name, schema);
         }
     }
 }
 
-/// Ingest contracts must name known models, and each must have a mapping to run through.
-fn check_contracts<'s>(
+/// Ingest contracts must name known models, and each must have a mapping to run through (for each
+/// variant, when the contract lists variants).
+fn check_contracts(
     def: &Definition,
     f: &mut Findings<'_>,
     item: &str,
-    schemas: impl Iterator<Item = &'s str>,
+    contracts: &[IngestContract],
     checks: &dyn DefinitionChecks,
 ) {
     let known = checks.known_models();
-    for schema in schemas {
+    for contract in contracts {
+        let schema = contract.schema.as_str();
         if let Some(known) = &known
             && !known.contains(&schema)
         {
@@ -198,12 +195,31 @@ fn check_contracts<'s>(
                 Some(format!("ingest schema `{schema}`")),
             );
         }
-        if !def.mappings.iter().any(|m| m.schema == schema) {
-            f.push(
-                item.to_owned(),
-                Rule::MappingMissing,
-                Some(format!("schema `{schema}`")),
-            );
+        match &contract.variants {
+            None => {
+                if !def.mappings.iter().any(|m| m.schema == schema) {
+                    f.push(
+                        item.to_owned(),
+                        Rule::MappingMissing,
+                        Some(format!("schema `{schema}`")),
+                    );
+                }
+            }
+            Some(variants) => {
+                for variant in variants {
+                    if !def
+                        .mappings
+                        .iter()
+                        .any(|m| m.schema == schema && &m.variant == variant)
+                    {
+                        f.push(
+                            item.to_owned(),
+                            Rule::MappingMissing,
+                            Some(format!("schema `{schema}` variant `{variant}`")),
+                        );
+                    }
+                }
+            }
         }
     }
 }
@@ -322,13 +338,7 @@ fn check_webhooks(def: &Definition, f: &mut Findings<'_>, checks: &dyn Definitio
             if event.handler.is_none() {
                 f.push(item.clone(), Rule::WebhookEventHandlerRequired, None);
             }
-            check_contracts(
-                def,
-                f,
-                &item,
-                event.ingest.iter().map(|c| c.schema.as_str()),
-                checks,
-            );
+            check_contracts(def, f, &item, &event.ingest, checks);
         }
     }
 }

@@ -1,19 +1,85 @@
-//! Ingest runs: one row per batch of ingest work, with its counters. A directory sync run that
-//! completes tombstones, in the same transaction, the directory records of its integration that
-//! nothing has seen since the run started.
+//! Ingest runs: one row per batch of ingest work, with its counters and its tombstone scope. A run
+//! that completes tombstones, in the same transaction, the records of its scope (models, each
+//! optionally restricted to some variants) of its integration that nothing has seen since the run
+//! started.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::{Counters, DIRECTORY_MODELS, RecordScope, RecordsError};
 use crate::db::{Db, new_id, now_ms, on_backend};
+
+/// One model whose records a complete ingest run tombstones when it did not see them: every
+/// variant of it, or only the listed ones (`""` is the default variant).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TombstoneScope {
+    pub model: String,
+    /// `None`: every variant of the model. An empty list covers nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Vec<String>>,
+}
+
+impl TombstoneScope {
+    /// Every variant of `model`.
+    pub fn model(model: impl Into<String>) -> Self {
+        Self {
+            model: model.into(),
+            variants: None,
+        }
+    }
+
+    /// Only the listed variants of `model`.
+    pub fn variants<V: Into<String>>(
+        model: impl Into<String>,
+        variants: impl IntoIterator<Item = V>,
+    ) -> Self {
+        Self {
+            model: model.into(),
+            variants: Some(variants.into_iter().map(Into::into).collect()),
+        }
+    }
+
+    /// The scope of a directory sync: every variant of each of [`DIRECTORY_MODELS`].
+    pub fn directory() -> Vec<Self> {
+        DIRECTORY_MODELS.iter().map(|m| Self::model(*m)).collect()
+    }
+
+    /// `Finding`, `Finding [assessment]`, `Finding [default, assessment]`: as tombstone reasons
+    /// name it.
+    pub fn label(&self) -> String {
+        match &self.variants {
+            None => self.model.clone(),
+            Some(variants) => {
+                let names: Vec<&str> = variants
+                    .iter()
+                    .map(|v| if v.is_empty() { "default" } else { v.as_str() })
+                    .collect();
+                format!("{} [{}]", self.model, names.join(", "))
+            }
+        }
+    }
+}
+
+/// The `tombstone_scope` column of a run: its JSON, or (runs begun before the column existed)
+/// the directory models for a directory sync.
+fn stored_scope(
+    json: Option<String>,
+    directory_sync: bool,
+) -> Result<Vec<TombstoneScope>, RecordsError> {
+    match json {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| RecordsError::Invalid(format!("stored tombstone scope: {e}"))),
+        None if directory_sync => Ok(TombstoneScope::directory()),
+        None => Ok(Vec::new()),
+    }
+}
 
 /// The state of an ingest run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
-    /// Every payload was handled and none failed: for a directory sync, tombstoning ran.
+    /// Every payload was handled and none failed: the run's tombstone scope was reconciled.
     Completed,
     /// Finished, but some payloads failed or the provider listing was incomplete: nothing is
     /// tombstoned.
@@ -54,7 +120,11 @@ pub struct IngestRunRow {
     pub tenant_id: String,
     pub integration_id: String,
     pub run_id: Option<String>,
+    /// Whether the tombstone scope covers a directory model (the run is a directory sync).
     pub directory_sync: bool,
+    /// What the run tombstones if it completes: the models (and variants) whose records it did
+    /// not see. Empty: nothing.
+    pub tombstone_scope: Vec<TombstoneScope>,
     pub status: RunStatus,
     pub started_at: i64,
     pub finished_at: Option<i64>,
@@ -62,36 +132,43 @@ pub struct IngestRunRow {
     pub counters: Counters,
 }
 
-/// Starts an ingest run; `directory_sync` makes it a directory sync run.
+/// Starts an ingest run that, if it completes, tombstones the unseen records of `tombstones`
+/// (empty: nothing; [`TombstoneScope::directory`] for a directory sync).
 pub async fn begin_ingest_run(
     db: &Db,
     scope: &RecordScope,
     run_id: Option<&str>,
-    directory_sync: bool,
+    tombstones: &[TombstoneScope],
 ) -> Result<IngestRunRow, RecordsError> {
     let row = IngestRunRow {
         id: new_id(),
         tenant_id: scope.tenant_id.clone(),
         integration_id: scope.integration_id.clone(),
         run_id: run_id.map(str::to_owned),
-        directory_sync,
+        directory_sync: tombstones
+            .iter()
+            .any(|t| DIRECTORY_MODELS.contains(&t.model.as_str())),
+        tombstone_scope: tombstones.to_vec(),
         status: RunStatus::Running,
         started_at: now_ms(),
         finished_at: None,
         error: None,
         counters: Counters::default(),
     };
+    let scope_json = serde_json::to_string(&row.tombstone_scope)
+        .map_err(|e| RecordsError::Invalid(format!("tombstone scope: {e}")))?;
     let mut conn = db.write().await?;
     on_backend!(conn.exec(), |c| {
         sqlx::query(
-            "INSERT INTO ingest_runs (id, tenant_id, integration_id, run_id, directory_sync, status, \
-             started_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO ingest_runs (id, tenant_id, integration_id, run_id, directory_sync, \
+             tombstone_scope, status, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&row.id)
         .bind(&row.tenant_id)
         .bind(&row.integration_id)
         .bind(row.run_id.as_deref())
         .bind(row.directory_sync)
+        .bind(&scope_json)
         .bind(row.status.as_str())
         .bind(row.started_at)
         .execute(&mut *c)
@@ -100,10 +177,10 @@ pub async fn begin_ingest_run(
     Ok(row)
 }
 
-/// Finishes a running ingest run with its counters. For a directory sync finishing
-/// [`RunStatus::Completed`], the integration's directory records whose last sighting predates the
-/// run's start are tombstoned in the same transaction, and their number is returned (and stored
-/// in the run's `tombstoned` counter). Any other status tombstones nothing.
+/// Finishes a running ingest run with its counters. A run finishing [`RunStatus::Completed`]
+/// tombstones, in the same transaction, the records of its integration within its tombstone
+/// scope whose last sighting predates the run's start, and returns their number (also stored in
+/// the run's `tombstoned` counter). Any other status tombstones nothing.
 pub async fn finish_ingest_run(
     db: &Db,
     id: &str,
@@ -120,8 +197,8 @@ pub async fn finish_ingest_run(
     let mut tx = db.begin().await?;
     let tombstoned = on_backend!(tx.exec(), |c| {
         let Some(run) = sqlx::query(
-            "SELECT tenant_id, integration_id, directory_sync, status, started_at FROM ingest_runs \
-             WHERE id = $1",
+            "SELECT tenant_id, integration_id, directory_sync, tombstone_scope, status, \
+             started_at FROM ingest_runs WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *c)
@@ -136,29 +213,45 @@ pub async fn finish_ingest_run(
                 status: current,
             });
         }
-        let directory_sync: bool = run.try_get("directory_sync")?;
         let mut tombstoned = 0u64;
-        if directory_sync && status == RunStatus::Completed {
+        if status == RunStatus::Completed {
+            let tombstones = stored_scope(
+                run.try_get("tombstone_scope")?,
+                run.try_get("directory_sync")?,
+            )?;
             let tenant_id: String = run.try_get("tenant_id")?;
             let integration_id: String = run.try_get("integration_id")?;
             let started_at: i64 = run.try_get("started_at")?;
-            let reason = format!("not seen by the complete directory sync run {id}");
-            tombstoned = sqlx::query(
-                "UPDATE ingest_records SET deleted_at = $1, deleted_reason = $2 \
-                 WHERE tenant_id = $3 AND integration_id = $4 AND model IN ($5, $6, $7) \
-                 AND deleted_at IS NULL AND last_seen_at < $8",
-            )
-            .bind(now)
-            .bind(&reason)
-            .bind(&tenant_id)
-            .bind(&integration_id)
-            .bind(DIRECTORY_MODELS[0])
-            .bind(DIRECTORY_MODELS[1])
-            .bind(DIRECTORY_MODELS[2])
-            .bind(started_at)
-            .execute(&mut *c)
-            .await?
-            .rows_affected();
+            let labels: Vec<String> = tombstones.iter().map(TombstoneScope::label).collect();
+            let reason = format!("not seen by the complete run {id} of {}", labels.join(", "));
+            for tombstone in &tombstones {
+                let variants = tombstone.variants.as_deref();
+                if variants.is_some_and(<[String]>::is_empty) {
+                    continue;
+                }
+                let mut sql = String::from(
+                    "UPDATE ingest_records SET deleted_at = $1, deleted_reason = $2 \
+                     WHERE tenant_id = $3 AND integration_id = $4 AND model = $5 \
+                     AND deleted_at IS NULL AND last_seen_at < $6",
+                );
+                if let Some(variants) = variants {
+                    let placeholders: Vec<String> =
+                        (0..variants.len()).map(|i| format!("${}", i + 7)).collect();
+                    sql.push_str(&format!(" AND variant IN ({})", placeholders.join(", ")));
+                }
+                // Only numbered placeholders are formatted into the text; values are bound.
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(now)
+                    .bind(&reason)
+                    .bind(&tenant_id)
+                    .bind(&integration_id)
+                    .bind(&tombstone.model)
+                    .bind(started_at);
+                for variant in variants.unwrap_or_default() {
+                    query = query.bind(variant);
+                }
+                tombstoned += query.execute(&mut *c).await?.rows_affected();
+            }
         }
         let counters = Counters {
             tombstoned,
@@ -204,8 +297,8 @@ pub async fn get_ingest_run(
     let mut conn = db.read().await?;
     on_backend!(conn.exec(), |c| {
         let row = sqlx::query(
-            "SELECT id, tenant_id, integration_id, run_id, directory_sync, status, started_at, \
-             finished_at, error, seen, created, updated, unchanged, filtered, failed, tombstoned \
+            "SELECT id, tenant_id, integration_id, run_id, directory_sync, tombstone_scope, status, \
+             started_at, finished_at, error, seen, created, updated, unchanged, filtered, failed, tombstoned \
              FROM ingest_runs WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant_id)
@@ -216,12 +309,14 @@ pub async fn get_ingest_run(
         let count = |column: &str| -> Result<u64, RecordsError> {
             Ok(u64::try_from(row.try_get::<i64, _>(column)?).unwrap_or_default())
         };
+        let directory_sync: bool = row.try_get("directory_sync")?;
         Ok(Some(IngestRunRow {
             id: row.try_get("id")?,
             tenant_id: row.try_get("tenant_id")?,
             integration_id: row.try_get("integration_id")?,
             run_id: row.try_get("run_id")?,
-            directory_sync: row.try_get("directory_sync")?,
+            directory_sync,
+            tombstone_scope: stored_scope(row.try_get("tombstone_scope")?, directory_sync)?,
             status: RunStatus::parse(&row.try_get::<String, _>("status")?)?,
             started_at: row.try_get("started_at")?,
             finished_at: row.try_get("finished_at")?,
@@ -241,4 +336,40 @@ pub async fn get_ingest_run(
 
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_begun_before_the_scope_column_keep_the_directory_rule() {
+        assert_eq!(
+            stored_scope(None, true).unwrap(),
+            TombstoneScope::directory()
+        );
+        assert_eq!(stored_scope(None, false).unwrap(), []);
+        assert_eq!(
+            stored_scope(Some("[]".into()), true).unwrap(),
+            [],
+            "a stored scope wins over the flag"
+        );
+        assert_eq!(
+            stored_scope(
+                Some(r#"[{"model":"Finding","variants":["assessment"]}]"#.into()),
+                false
+            )
+            .unwrap(),
+            [TombstoneScope::variants("Finding", ["assessment"])]
+        );
+    }
+
+    #[test]
+    fn scope_labels_name_models_and_variants() {
+        assert_eq!(TombstoneScope::model("Finding").label(), "Finding");
+        assert_eq!(
+            TombstoneScope::variants("Finding", ["", "assessment"]).label(),
+            "Finding [default, assessment]"
+        );
+    }
 }
