@@ -62,6 +62,13 @@ pub trait RunHooks: Send + Sync {
     /// memory stays bounded by a page and a checkpoint saved after this call is safe to resume
     /// from. Payload sets an ingest handler returns are ingested after it returns.
     fn emit(&self, set: IngestPayloadSet) -> BoxFuture<'_, Result<(), OperationError>>;
+
+    /// Says the listing this run hands over leaves records out on purpose (a repository cap, a
+    /// feature switched off, a resource the credential may not read), so that finishing it
+    /// tombstones nothing. The default only logs the reason.
+    fn mark_incomplete(&self, reason: &str) {
+        self.log(LogLevel::Warn, reason);
+    }
 }
 
 /// Run hooks for executions with no stored run: checkpoints stay in memory and emitted payloads
@@ -147,6 +154,11 @@ impl OperationContext {
 
     pub fn log(&self, level: LogLevel, message: &str) {
         self.run.log(level, message);
+    }
+
+    /// See [`RunHooks::mark_incomplete`].
+    pub fn mark_incomplete(&self, reason: &str) {
+        self.run.mark_incomplete(reason);
     }
 }
 

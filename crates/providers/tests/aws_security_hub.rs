@@ -598,6 +598,63 @@ async fn a_throttled_collect_resumes_from_its_region_checkpoint() {
     }
 }
 
+#[tokio::test]
+async fn a_complete_collect_tombstones_what_left_the_listing_and_spares_assessments() {
+    for backend in tributary_store::testing::backends("aws_tombstones").await {
+        let h = harness(backend, AwsData::sample(SAMPLE)).await;
+        let id = h
+            .connect_role(json!({"homeRegion": HOME_REGION, "severityFloor": "INFORMATIONAL"}))
+            .await;
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        let run = h.run(&id, "AssessmentsCollect", Value::Null).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+
+        // Finding 1 (a control) is deleted, vulnerability 0 archived, and one assessment
+        // deleted too; only the findings collect runs.
+        h.fake.with_data(|d| {
+            d.remove(&finding_id(1));
+            d.set_record_state(&finding_id(0), "ARCHIVED");
+            d.assessments.remove(0);
+        });
+        let full = h.collect(&id).await;
+        assert_eq!(
+            full.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            full.error_message
+        );
+        assert_eq!(full.counters["tombstoned"], 2, "{:?}", full.counters);
+        let deleted = |records: Vec<StoredRecord>| -> Vec<String> {
+            records
+                .into_iter()
+                .filter(|r| r.deleted_at.is_some())
+                .map(|r| r.lookup_key)
+                .collect()
+        };
+        assert_eq!(
+            deleted(h.records(&id, "Vulnerability").await),
+            [finding_id(0)]
+        );
+        assert_eq!(deleted(h.records(&id, "Finding").await), [finding_id(1)]);
+
+        // The assessments collect removes the deleted assessment, and nothing else.
+        let run = h.run(&id, "AssessmentsCollect", Value::Null).await;
+        assert_eq!(run.counters["tombstoned"], 1, "{:?}", run.counters);
+        let findings = h.records(&id, "Finding").await;
+        let gone: Vec<&StoredRecord> = findings.iter().filter(|r| r.deleted_at.is_some()).collect();
+        assert_eq!(gone.len(), 2);
+        assert!(gone.iter().any(|r| r.variant == "assessment"));
+
+        // An archived finding that becomes active again comes back.
+        h.fake
+            .with_data(|d| d.set_record_state(&finding_id(0), "ACTIVE"));
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert!(deleted(h.records(&id, "Vulnerability").await).is_empty());
+    }
+}
+
 #[test]
 fn mapping_goldens() {
     let registry = registry(&CatalogConfig::default()).unwrap();

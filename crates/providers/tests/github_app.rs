@@ -601,13 +601,19 @@ async fn alerts_of_the_three_kinds_are_collected_over_pages_and_disabled_feature
             ]
         );
 
-        // maxRepos caps the scan.
+        // maxRepos caps the scan; the alerts of the repositories left out are not tombstoned.
+        let live = |records: &[tributary_store::records::StoredRecord]| {
+            records.iter().filter(|r| r.deleted_at.is_none()).count()
+        };
+        let live_before = live(&h.records(&id, "Vulnerability").await);
         let before = h.requests("/alerts").len();
         let run = h
             .queued(&id, "VulnerabilityCollect", json!({"maxRepos": 1}))
             .await;
         assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
         assert_eq!(h.requests("/alerts").len() - before, 3);
+        assert_eq!(run.counters["tombstoned"], 0, "{:?}", run.counters);
+        assert_eq!(live(&h.records(&id, "Vulnerability").await), live_before);
     }
 }
 

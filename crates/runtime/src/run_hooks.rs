@@ -89,6 +89,8 @@ pub(crate) struct StoredRunHooks {
     run_id: String,
     resume_from: Option<Value>,
     cancelled: Arc<AtomicBool>,
+    /// The operation said its listing leaves records out: the run tombstones nothing.
+    incomplete: AtomicBool,
     log_tx: Mutex<Option<mpsc::UnboundedSender<(LogLevel, String)>>>,
     log_writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     ingest: tokio::sync::Mutex<Option<IngestSink>>,
@@ -128,6 +130,7 @@ impl StoredRunHooks {
             run_id,
             resume_from,
             cancelled: Arc::new(AtomicBool::new(false)),
+            incomplete: AtomicBool::new(false),
             log_tx: Mutex::new(Some(log_tx)),
             log_writer: Mutex::new(Some(log_writer)),
             ingest: tokio::sync::Mutex::new(ingest),
@@ -140,6 +143,10 @@ impl StoredRunHooks {
 
     pub(crate) fn was_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn was_incomplete(&self) -> bool {
+        self.incomplete.load(Ordering::SeqCst)
     }
 
     /// Waits until every log line sent so far is stored.
@@ -203,6 +210,14 @@ impl StoredRunHooks {
 }
 
 impl RunHooks for StoredRunHooks {
+    fn mark_incomplete(&self, reason: &str) {
+        self.incomplete.store(true, Ordering::SeqCst);
+        self.log(
+            LogLevel::Warn,
+            &format!("the listing is incomplete, so nothing is tombstoned: {reason}"),
+        );
+    }
+
     fn log(&self, level: LogLevel, message: &str) {
         match level {
             LogLevel::Debug => {

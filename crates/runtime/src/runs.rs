@@ -565,8 +565,9 @@ impl Runtime {
                     let _ = hooks.finish_ingest(None, &err.message).await;
                     return failed(err.message);
                 }
-                // A run that resumed saw only the rest of the listing: never tombstone on it.
-                let completeness = if resumed {
+                // A run that resumed saw only the rest of the listing, and an operation may say
+                // its listing leaves records out: never tombstone on either.
+                let completeness = if resumed || hooks.was_incomplete() {
                     Completeness::Partial
                 } else {
                     Completeness::Complete

@@ -217,7 +217,10 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             )
             .client(AWS_SECURITY_HUB_API)
             .reconcile()
-            .ingests(["Vulnerability", "Finding"])
+            // The default Finding variant only: assessments, listed by the other collect, are
+            // not this listing's to tombstone.
+            .ingests(["Vulnerability"])
+            .ingests_variants("Finding", [""])
             .ingest(operations::findings_collect),
         )
         .operation(
@@ -226,7 +229,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             )
             .client(AWS_SECURITY_HUB_API)
             .reconcile()
-            .ingests(["Finding"])
+            .ingests_variants("Finding", ["assessment"])
             .ingest(operations::assessments_collect),
         )
         .mapping(mappings::vulnerability())

@@ -143,8 +143,13 @@ pub async fn vulnerability_collect(
         .into_iter()
         .filter_map(|repo| repo["full_name"].as_str().map(str::to_owned))
         .collect();
-    if let Some(max) = config.max_repos {
+    if let Some(max) = config.max_repos
+        && repositories.len() > max as usize
+    {
         repositories.truncate(max as usize);
+        ctx.mark_incomplete(&format!(
+            "only the first {max} repositories are read (maxRepos)"
+        ));
     }
     for repository in &repositories {
         for (variant, path) in ALERT_KINDS {
@@ -175,16 +180,25 @@ pub async fn vulnerability_collect(
                             retry_after(response.headers(), std::time::SystemTime::now()),
                         ));
                     }
-                    ctx.log(
-                        LogLevel::Info,
-                        &format!(
-                            "{variant} alerts of {repository} are not available ({status}): {}",
-                            tributary_providerkit::classify::excerpt(
-                                body["message"].as_str().unwrap_or_default(),
-                                &[]
-                            )
-                        ),
+                    let why = format!(
+                        "{variant} alerts of {repository} are not available ({status}): {}",
+                        tributary_providerkit::classify::excerpt(
+                            body["message"].as_str().unwrap_or_default(),
+                            &[]
+                        )
                     );
+                    // A feature switched off (404, or GitHub's 403 "... are disabled" / "must
+                    // be enabled") means the repository has no such alerts. Any other 403 is a
+                    // permission the app lacks: alerts may exist, so none may be tombstoned.
+                    let message = body["message"].as_str().unwrap_or_default().to_lowercase();
+                    let feature_off = status == 404
+                        || message.contains("disabled")
+                        || message.contains("must be enabled");
+                    if !feature_off {
+                        ctx.mark_incomplete(&why);
+                    } else {
+                        ctx.log(LogLevel::Info, &why);
+                    }
                     checkpoint.set(&phase, None).save(&ctx).await?;
                     continue;
                 }
