@@ -74,8 +74,24 @@ async fn inline_runs_answer_the_caller_and_queued_runs_sync_through_a_worker() {
         assert_eq!(accounts.len(), 5);
         assert_eq!(accounts[0].fields["canonicalEmail"].as_str().unwrap(), accounts[0].fields["canonicalEmail"].as_str().unwrap().to_lowercase());
 
-        // A complete second sync tombstones the user that disappeared.
+        // A sync that says its listing left users out tombstones nothing, and logs why...
         h.api.lock().users.pop();
+        let mut partial = request(&h, &id, "DirectorySync");
+        partial.config = json!({"markIncomplete": true});
+        let partial = h.runtime.queue_run(partial).await.unwrap();
+        let partial = wait_for_run(&h, &partial.id).await;
+        assert_eq!(partial.status, RunStatus::Succeeded);
+        assert_eq!(partial.counters["tombstoned"], 0);
+        let details = h.runtime.run_details(&h.tenant_id, &partial.id).await.unwrap();
+        assert!(
+            details
+                .logs
+                .iter()
+                .any(|l| l.message.contains("users of suspended teams are not listed")),
+            "{:?}",
+            details.logs
+        );
+        // ...and the next complete sync tombstones the user that disappeared.
         let again = h
             .runtime
             .queue_run(request(&h, &id, "DirectorySync"))
@@ -85,11 +101,11 @@ async fn inline_runs_answer_the_caller_and_queued_runs_sync_through_a_worker() {
         assert_eq!(again.status, RunStatus::Succeeded);
         assert_eq!(again.counters["tombstoned"], 1);
         let runs = h.runtime.list_runs(&h.tenant_id, &id, 10).await.unwrap();
-        assert_eq!(runs.len(), 3);
+        assert_eq!(runs.len(), 4);
         let _ = stop.send(());
         worker.await.unwrap();
         let metrics = h.runtime.metrics().render();
-        assert!(metrics.contains("tributary_runs_total{definition=\"acme\",operation=\"DirectorySync\",status=\"succeeded\"} 2"), "{metrics}");
+        assert!(metrics.contains("tributary_runs_total{definition=\"acme\",operation=\"DirectorySync\",status=\"succeeded\"} 3"), "{metrics}");
     })
     .await;
 }

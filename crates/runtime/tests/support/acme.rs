@@ -69,8 +69,12 @@ const APP_KEY: &str = include_str!("../../../providerkit/tests/fixtures/test_onl
 pub struct HealthCheck {}
 
 #[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DirectorySync {}
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DirectorySync {
+    /// Test hook: the sync says its listing left users out.
+    #[serde(default)]
+    pub mark_incomplete: bool,
+}
 
 /// A user changed at Acme: the event carries the user.
 #[derive(StableName, Deserialize)]
@@ -173,10 +177,13 @@ async fn health_check(
 
 async fn directory_sync(
     ctx: OperationContext,
-    _config: DirectorySync,
+    config: DirectorySync,
     api: &AcmeApi,
     _credentials: CredentialBindings,
 ) -> Result<Vec<IngestPayloadSet>, OperationError> {
+    if config.mark_incomplete {
+        ctx.mark_incomplete("users of suspended teams are not listed");
+    }
     let mut checkpoint = Checkpoint::load(&ctx);
     if checkpoint.is_done("users") {
         return Ok(Vec::new());
