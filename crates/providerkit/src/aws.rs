@@ -242,16 +242,18 @@ pub async fn assume_role(
         .sigv4(SigV4::new(source, region, "sts"))
         .send()
         .await
-        .map_err(|err| {
-            if err.kind == ErrorKind::Auth || err.kind == ErrorKind::Config {
-                OperationError::auth(format!(
-                    "AWS STS refused to assume {} (the role's trust policy must allow the source \
-                     identity and require this external id): {}",
-                    request.role_arn, err.message
-                ))
-            } else {
-                err
-            }
+        .map_err(|err| match err.kind {
+            ErrorKind::Auth => OperationError::auth(format!(
+                "AWS STS refused to assume {} (the role's trust policy must allow the source \
+                 identity and require this external id): {}",
+                request.role_arn, err.message
+            )),
+            // A session longer than the role allows, a malformed ARN or session name.
+            ErrorKind::Config => OperationError::config(format!(
+                "AWS STS refused the request to assume {}: {}",
+                request.role_arn, err.message
+            )),
+            _ => err,
         })?;
     let xml = String::from_utf8_lossy(answer.bytes());
     let field = |tag: &str| {

@@ -625,17 +625,28 @@ async fn connect_run_and_read_without_leaking_the_credential() {
     assert_eq!(mapped.body["passedFilter"], true);
     assert_eq!(mapped.body["fields"], record.body["fields"]);
 
+    // The catalog lists every visible built-in definition: one whose entry did not fit the
+    // API's shape would silently drop out of it.
     let catalog = api
         .call(Method::GET, "/v1/definitions", Some(&token), None)
         .await;
-    assert!(
-        catalog
-            .body
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|d| d["spec"]["id"] == "cloudflare")
-    );
+    let listed: Vec<&str> = catalog
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["spec"]["id"].as_str().unwrap())
+        .collect();
+    let visible: Vec<String> = registry(&CatalogConfig::default())
+        .unwrap()
+        .definitions()
+        .filter(|d| d.definition.spec.visible)
+        .map(|d| d.id().to_string())
+        .collect();
+    for id in &visible {
+        assert!(listed.contains(&id.as_str()), "{id} is missing: {listed:?}");
+    }
+    assert!(listed.contains(&"aws_security_hub") && listed.contains(&"cloudflare"));
 }
 
 #[tokio::test]

@@ -95,6 +95,9 @@ pub struct PolicyView {
 pub struct IngestView {
     /// The model name (`DirectoryAccount`).
     pub schema: String,
+    /// The variants of the model the operation writes (and reconciles); absent: every variant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
