@@ -1,6 +1,7 @@
 //! `ingest`: 100,000 directory accounts through filter + map + decode + upsert, on SQLite and on
 //! PostgreSQL, then the same 100,000 again (all unchanged), against a baseline of the same rows
-//! inserted with plain batched sqlx statements (no CEL, no metadata) in the same run.
+//! inserted with plain batched sqlx statements (no CEL, no metadata) in the same run. A third,
+//! reconciling pass sees nine records in ten and tombstones the rest when it finishes.
 //!
 //! Payloads are generated one at a time and pushed into the run, so memory stays bounded by the
 //! batch size; `peak_rss_mb` is the process's peak resident set during each backend's half (the
@@ -139,10 +140,38 @@ async fn measure(args: &Args, db: Db) -> anyhow::Result<Value> {
         passes.push(args.records as f64 / seconds);
     }
 
+    // A complete reconciling pass that no longer sees one record in ten: the unseen ones are
+    // tombstoned in the transaction that closes the run.
+    let reconcile = IngestOptions {
+        reconcile: true,
+        ..options
+    };
+    let started = Instant::now();
+    let mut run = IngestRun::begin(&db, &mapper, &context, reconcile).await?;
+    let mut seen = 0u64;
+    for i in (0..args.records).filter(|i| i % 10 != 9) {
+        run.push("DirectoryAccount", &MappingEnvelope::new(payload(i)), i)
+            .await?;
+        seen += 1;
+    }
+    let finishing = Instant::now();
+    let report = run.finish(Completeness::Complete).await?;
+    let finish_ms = finishing.elapsed().as_secs_f64() * 1000.0;
+    let reconcile_per_s = seen as f64 / started.elapsed().as_secs_f64();
+    let gone = (args.records - seen as usize) as u64;
+    anyhow::ensure!(
+        report.counters.tombstoned == gone,
+        "expected {gone} tombstoned records, counters were {:?}",
+        report.counters
+    );
+
     let baseline = baseline_per_s(args, &db).await?;
     Ok(json!({
         "records_per_s": passes[0].round(),
         "unchanged_records_per_s": passes[1].round(),
+        "reconcile_records_per_s": reconcile_per_s.round(),
+        "tombstoned": gone,
+        "tombstone_finish_ms": finish_ms.round(),
         "baseline_per_s": baseline.round(),
         "ratio": ((passes[0] / baseline) * 1000.0).round() / 1000.0,
         "peak_rss_mb": peak_rss_mb(),
