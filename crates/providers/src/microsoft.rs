@@ -7,9 +7,17 @@
 //! only some definitions use are behind their features, so a build with one of them has no dead
 //! code.
 
+#[cfg(any(feature = "azure_entra_id", feature = "azure_security_center"))]
+mod aadsts;
 #[cfg(any(feature = "microsoft_teams", feature = "azure_entra_id"))]
 mod graph;
 
+#[cfg(any(feature = "azure_entra_id", feature = "azure_security_center"))]
+pub use aadsts::Registration;
+#[cfg(feature = "azure_entra_id")]
+pub use aadsts::classify_aadsts;
+#[cfg(feature = "azure_security_center")]
+pub use aadsts::classify_token_error;
 #[cfg(any(feature = "microsoft_teams", feature = "azure_entra_id"))]
 pub use graph::{DEFAULT_GRAPH_URL, GraphEndpoints};
 
