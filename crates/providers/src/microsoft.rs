@@ -37,6 +37,42 @@ pub fn is_guid(value: &str) -> bool {
             .all(|(group, len)| group.len() == len && group.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// A GUID typed into `field`, trimmed and lower-cased; an error quotes at most 40 characters.
+#[cfg(feature = "azure_security_center")]
+pub fn check_guid(field: &str, value: &str) -> Result<String, OperationError> {
+    let value = value.trim();
+    if is_guid(value) {
+        Ok(value.to_ascii_lowercase())
+    } else {
+        Err(OperationError::config(format!(
+            "{field}: `{}` is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+            value.chars().take(40).collect::<String>()
+        )))
+    }
+}
+
+/// A tenant id as Entra accepts it in the token URL: a GUID or a verified domain name. The
+/// multi-tenant authorities are refused: a service principal belongs to one tenant, and the
+/// value becomes a URL path segment, so nothing but host-name characters passes.
+#[cfg(feature = "azure_security_center")]
+pub fn check_tenant(value: &str) -> Result<String, OperationError> {
+    let value = value.trim();
+    let valid = !value.is_empty()
+        && value.len() <= 253
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && !value.starts_with(['.', '-'])
+        && !matches!(value, "common" | "organizations" | "consumers");
+    if valid {
+        Ok(value.to_ascii_lowercase())
+    } else {
+        Err(OperationError::config(
+            "tenantId: enter the Directory (tenant) ID, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47, or the tenant's domain (contoso.onmicrosoft.com)",
+        ))
+    }
+}
+
 /// One definition's view of the Microsoft cloud: its name (for messages and the HTTP profile),
 /// its budget, and the operator's loopback switch. The switch decides both which URLs pass and
 /// whether private addresses may be dialled, so the two cannot disagree.

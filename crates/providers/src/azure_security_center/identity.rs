@@ -3,7 +3,7 @@
 //! (RS256) whose header names the certificate by its thumbprints (`x5t`, SHA-1, which is how
 //! Entra ID looks the key up, and `x5t#S256`). Errors are classified by their `AADSTS` code into
 //! messages that say what to fix, and never quote the secret, the key or the assertion.
-//! The `AADSTS` codes are explained by the shared `crate::microsoft`.
+//! The `AADSTS` codes and the id checks are the shared ones of `crate::microsoft`.
 
 use base64::{
     Engine,
@@ -17,11 +17,8 @@ use sha2::{Digest, Sha256};
 use tributary_core::{OperationError, RefreshRequest, Secret};
 use tributary_providerkit::{ProviderHttp, StatusCode, TokenSet, random_token, unix_now};
 
-use super::{
-    AzureClientCertificate, AzureClientSecret,
-    client::{self, Endpoints},
-};
-use crate::microsoft::{self, Registration};
+use super::{AzureClientCertificate, AzureClientSecret, client::Endpoints};
+use crate::microsoft::{self, Registration, check_guid, check_tenant};
 
 const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -170,8 +167,8 @@ fn principal(credential: &Value) -> Result<Principal, OperationError> {
                 "the certificate credential needs tenantId, clientId and certificate",
             )
         })?;
-        let tenant_id = client::check_tenant(&cert.tenant_id)?;
-        let client_id = client::check_guid("clientId", &cert.client_id)?;
+        let tenant_id = check_tenant(&cert.tenant_id)?;
+        let client_id = check_guid("clientId", &cert.client_id)?;
         let key = CertificateKey::from_pem(&cert.certificate, cert.private_key.as_ref())?;
         let mut typed = json!({
             "tenantId": tenant_id, "clientId": client_id, "certificate": cert.certificate,
@@ -191,8 +188,8 @@ fn principal(credential: &Value) -> Result<Principal, OperationError> {
                 "the client secret credential needs tenantId, clientId and clientSecret",
             )
         })?;
-        let tenant_id = client::check_tenant(&app.tenant_id)?;
-        let client_id = client::check_guid("clientId", &app.client_id)?;
+        let tenant_id = check_tenant(&app.tenant_id)?;
+        let client_id = check_guid("clientId", &app.client_id)?;
         if app.client_secret.expose().trim().is_empty() {
             return Err(OperationError::config(
                 "clientSecret: the client secret is required",
