@@ -20,6 +20,12 @@ pub mod gcp_scc;
 pub mod github_app;
 #[cfg(feature = "google_workspace")]
 pub mod google_workspace;
+#[cfg(any(
+    feature = "microsoft_teams",
+    feature = "azure_entra_id",
+    feature = "azure_security_center"
+))]
+mod microsoft;
 #[cfg(feature = "microsoft_teams")]
 pub mod microsoft_teams;
 #[cfg(feature = "okta")]

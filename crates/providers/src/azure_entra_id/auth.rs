@@ -18,13 +18,11 @@ use tributary_core::{
     AuthCompleteRequest, AuthCompleteResult, AuthRegistration, AuthStartRequest, AuthStartResult,
     OperationError, RefreshRequest, StableName,
 };
-use tributary_providerkit::{
-    AuthorizationRequest, IdTokenVerifier, IssuerCheck, TokenSet, classify::excerpt,
-};
+use tributary_providerkit::{AuthorizationRequest, TokenSet, classify::excerpt};
 
 use super::{
     EntraAdminConsent, EntraOperatorConfig,
-    client::{app_token, classify_aadsts, http_stack, oauth_client, stored_value},
+    client::{app_token, classify_aadsts, oauth_client, stored_value},
 };
 
 /// The sign-in's scopes: only an id token. The directory permissions are the app's application
@@ -81,16 +79,9 @@ async fn complete(
     let id_token = tokens.id_token.as_ref().ok_or_else(|| {
         OperationError::auth("Microsoft returned no id token, so the tenant cannot be verified")
     })?;
-    let endpoints = operator.endpoints()?;
-    let verifier = IdTokenVerifier::new(
-        &http_stack(&endpoints)?,
-        format!(
-            "{}/{CONSENT_AUTHORITY}/discovery/v2.0/keys",
-            endpoints.login_url
-        ),
-        IssuerCheck::TenantTemplate(format!("{}/{{tenantid}}/v2.0", endpoints.login_url)),
-        client.client_id(),
-    );
+    let verifier = operator
+        .endpoints()?
+        .id_token_verifier(CONSENT_AUTHORITY, client.client_id())?;
     let claims = verifier.verify(id_token, &request.nonce).await?;
     let tenant_id = claims
         .tid

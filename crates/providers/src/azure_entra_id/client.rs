@@ -5,18 +5,14 @@
 use serde::Deserialize;
 use serde_json::Value;
 use tributary_core::{
-    ClientBuildRequest, ClientRef, ClientRegistration, CredentialBindings, ErrorKind,
-    IntegrationContext, OperationError, StableName,
+    ClientBuildRequest, ClientRef, ClientRegistration, CredentialBindings, IntegrationContext,
+    OperationError, StableName,
 };
-use tributary_providerkit::{
-    AuthHeader, ClientAuth, HostPolicy, HttpProfile, OAuthClient, ProviderHttp, RateLimit,
-    RateLimitScope, TokenSet, Url, validate_base_url,
-};
+use tributary_providerkit::{OAuthClient, ProviderHttp, RateLimit, RateLimitScope, TokenSet};
 
 use super::{EntraAdminConsent, EntraOperatorConfig};
+use crate::microsoft::{self, GraphEndpoints, Registration, Site, is_guid};
 
-pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
-pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 /// The app-only scope: every application permission the tenant consented to.
 pub(super) const GRAPH_DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
 
@@ -34,73 +30,15 @@ pub struct EntraGraph {
     pub(super) http: ProviderHttp,
 }
 
-/// The endpoints after validation.
-#[derive(Debug, Clone)]
-pub(super) struct Endpoints {
-    /// `<login>`, for the authority `<login>/<tenant>` and the issuer `<login>/<tid>/v2.0`.
-    pub login_url: String,
-    /// `<graph>/v1.0`.
-    pub graph_api: Url,
-    pub public_only: bool,
-}
-
-/// Whether `value` is a GUID (`8-4-4-4-12` hex digits), as tenant ids are.
-pub(super) fn is_guid(value: &str) -> bool {
-    let parts: Vec<&str> = value.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(part, len)| part.len() == len && part.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
 impl EntraOperatorConfig {
-    pub(super) fn endpoints(&self) -> Result<Endpoints, OperationError> {
-        let policy = if self.allow_loopback_urls {
-            HostPolicy::loopback_for_tests()
-        } else {
-            HostPolicy::public_https()
+    pub(super) fn endpoints(&self) -> Result<GraphEndpoints, OperationError> {
+        let site = Site {
+            definition: "azure_entra_id",
+            budget: BUDGET,
+            allow_loopback: self.allow_loopback_urls,
         };
-        let checked = |value: &Option<String>, default: &str, field: &str| {
-            validate_base_url(value.as_deref().unwrap_or(default), policy).map_err(|err| {
-                OperationError::config(format!(
-                    "azure_entra_id operator config `{field}`: {}",
-                    err.message
-                ))
-            })
-        };
-        let login = checked(&self.login_url, DEFAULT_LOGIN_URL, "loginUrl")?;
-        let graph = checked(&self.graph_url, DEFAULT_GRAPH_URL, "graphUrl")?;
-        let graph_api = Url::parse(&format!("{}/v1.0", graph.as_str().trim_end_matches('/')))
-            .map_err(|_| OperationError::config("the Microsoft Graph URL is not valid"))?;
-        Ok(Endpoints {
-            login_url: login.as_str().trim_end_matches('/').to_owned(),
-            graph_api,
-            public_only: !self.allow_loopback_urls,
-        })
+        GraphEndpoints::new(site, self.login_url.as_deref(), self.graph_url.as_deref())
     }
-
-    /// The app registration's id, or a config error naming the missing setting.
-    pub(super) fn client_id(&self) -> Result<&str, OperationError> {
-        self.client_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| {
-                OperationError::config(
-                    "the azure_entra_id operator config has no `clientId` (the app \
-                     registration's Application (client) ID)",
-                )
-            })
-    }
-}
-
-pub(super) fn http_stack(endpoints: &Endpoints) -> Result<ProviderHttp, OperationError> {
-    ProviderHttp::new(
-        HttpProfile::new("azure_entra_id")
-            .rate_limit(BUDGET)
-            .public_addresses_only(endpoints.public_only),
-    )
 }
 
 /// The app registration at the Microsoft identity platform, for `authority` (`organizations`
@@ -110,20 +48,10 @@ pub(super) fn oauth_client(
     operator: &EntraOperatorConfig,
     authority: &str,
 ) -> Result<OAuthClient, OperationError> {
-    let client_id = operator.client_id()?;
-    let secret = operator
-        .client_secret
-        .clone()
-        .filter(|secret| !secret.is_empty())
-        .ok_or_else(|| {
-            OperationError::config("the azure_entra_id operator config has no `clientSecret`")
-        })?;
-    let endpoints = operator.endpoints()?;
-    let base = format!("{}/{authority}/oauth2/v2.0", endpoints.login_url);
-    Ok(
-        OAuthClient::new(&http_stack(&endpoints)?, client_id, format!("{base}/token"))
-            .authorize_url(format!("{base}/authorize"))
-            .client_auth(ClientAuth::Post(secret)),
+    operator.endpoints()?.app_client(
+        authority,
+        operator.client_id.as_deref(),
+        operator.client_secret.as_ref(),
     )
 }
 
@@ -133,6 +61,7 @@ pub(super) async fn app_token(
     operator: &EntraOperatorConfig,
     tenant_id: &str,
 ) -> Result<TokenSet, OperationError> {
+    // The tenant id becomes a path segment of the token URL.
     if !is_guid(tenant_id) {
         return Err(OperationError::config(
             "the stored tenant id is not a GUID; connect the integration again",
@@ -144,45 +73,10 @@ pub(super) async fn app_token(
         .map_err(classify_aadsts)
 }
 
-/// Microsoft's token errors carry an `AADSTS<code>` in their description. The codes a user or
-/// operator can act on get a kind and a hint; others keep the identity platform's words.
+/// Microsoft's token errors carry an `AADSTS<code>` in their description; the app is the
+/// operator's, so a refused secret is a config error for the operator.
 pub fn classify_aadsts(error: OperationError) -> OperationError {
-    let message = error.message.clone();
-    let hint = |code: &str| message.contains(&format!("AADSTS{code}"));
-    let (kind, text) = if hint("7000215") || hint("7000222") {
-        (
-            ErrorKind::Config,
-            "the app registration's client secret is wrong or expired (AADSTS7000215/7000222): \
-             the operator must set a current one",
-        )
-    } else if hint("700016") {
-        (
-            ErrorKind::Auth,
-            "the app is not known in this tenant (AADSTS700016): an administrator must grant \
-             admin consent again",
-        )
-    } else if hint("65001") || hint("650056") {
-        (
-            ErrorKind::Auth,
-            "the tenant has not consented to the app's permissions (AADSTS65001): an \
-             administrator must grant admin consent",
-        )
-    } else if hint("90002") || hint("90072") {
-        (
-            ErrorKind::Config,
-            "the tenant was not found (AADSTS90002): it may have been deleted or moved to \
-             another cloud",
-        )
-    } else if hint("7000112") || hint("500014") {
-        (
-            ErrorKind::Auth,
-            "the app is disabled in this tenant (AADSTS7000112): an administrator must enable it \
-             under Enterprise applications",
-        )
-    } else {
-        return error;
-    };
-    OperationError::new(kind, text)
+    microsoft::classify_aadsts(error, Registration::Operator)
 }
 
 /// The stored consent: the tenant and its current app-only token.
@@ -232,12 +126,8 @@ pub(super) fn build(
     credentials: &CredentialBindings,
     operator: &EntraOperatorConfig,
 ) -> Result<EntraGraph, OperationError> {
-    let endpoints = operator.endpoints()?;
     let token = stored(credentials)?.token.access_token;
-    let http = http_stack(&endpoints)?
-        .scoped_for(integration, &token)
-        .with_base_url(endpoints.graph_api)
-        .with_auth(AuthHeader::bearer(token));
+    let http = operator.endpoints()?.graph_http(integration, token)?;
     Ok(EntraGraph { http })
 }
 
@@ -258,28 +148,5 @@ mod tests {
             ..Default::default()
         };
         assert!(plain.endpoints().is_err());
-    }
-
-    #[test]
-    fn aadsts_codes_are_explained_with_their_kind() {
-        let wrong_secret = classify_aadsts(OperationError::auth(
-            "token endpoint: invalid_client: AADSTS7000215: Invalid client secret provided.",
-        ));
-        assert_eq!(wrong_secret.kind, ErrorKind::Config);
-        assert!(wrong_secret.message.contains("client secret"));
-        let no_consent = classify_aadsts(OperationError::auth(
-            "invalid_grant: AADSTS65001: The user or administrator has not consented",
-        ));
-        assert_eq!(no_consent.kind, ErrorKind::Auth);
-        assert!(no_consent.message.contains("admin consent"));
-        let other = classify_aadsts(OperationError::provider("boom"));
-        assert_eq!(other.kind, ErrorKind::Provider);
-        assert_eq!(other.message, "boom");
-    }
-
-    #[test]
-    fn tenant_ids_are_guids() {
-        assert!(is_guid("72f988bf-86f1-41af-91ab-2d7cd011db47"));
-        assert!(!is_guid("contoso.onmicrosoft.com"));
     }
 }

@@ -20,7 +20,8 @@ use tributary_core::{
     DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
 };
 
-pub use client::{DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, ENTRA_GRAPH, EntraGraph, classify_aadsts};
+pub use crate::microsoft::{DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL};
+pub use client::{ENTRA_GRAPH, EntraGraph, classify_aadsts};
 pub use operations::{DirectorySync, HealthCheck};
 
 use crate::CatalogConfig;

@@ -7,14 +7,13 @@ use serde_json::Value;
 use tributary_core::{
     ClientBuildRequest, ClientRef, ClientRegistration, OperationError, Secret, StableName,
 };
-use tributary_providerkit::{
-    AuthHeader, HostPolicy, HttpProfile, ProviderHttp, RateLimit, Url, validate_base_url,
-};
+use tributary_providerkit::{AuthHeader, HttpProfile, ProviderHttp, RateLimit, Url};
 
 use super::{
     ARM_SCOPE, ARM_URL, AzureClientCertificate, AzureClientSecret,
     AzureSecurityCenterOperatorConfig, AzureSecurityCenterUserInput, LOGIN_URL,
 };
+use crate::microsoft::{Site, check_guid};
 
 pub const ARM_API: ClientRef<ArmApi> = ClientRef::new("azure_resource_manager");
 
@@ -28,28 +27,23 @@ pub(super) struct Endpoints {
     pub login: Url,
     pub arm: Url,
     pub scope: String,
-    pub allow_loopback: bool,
-    /// A refused operator URL, reported when the definition is used.
-    pub invalid: Option<String>,
+    site: Site,
+    /// A refused operator URL, reported when the definition is used: the catalog still lists
+    /// the definition, and its runs say what the operator must fix.
+    invalid: Option<OperationError>,
 }
 
 impl Endpoints {
     pub fn from_operator(config: &AzureSecurityCenterOperatorConfig) -> Self {
-        let policy = if config.allow_loopback_urls {
-            HostPolicy::loopback_for_tests()
-        } else {
-            HostPolicy::public_https()
+        let site = Site {
+            definition: "azure_security_center",
+            budget: BUDGET,
+            allow_loopback: config.allow_loopback_urls,
         };
         let mut invalid = None;
         let mut check = |field: &str, value: Option<&str>, default: &str| {
-            let value = value
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .unwrap_or(default);
-            validate_base_url(value, policy).unwrap_or_else(|err| {
-                if invalid.is_none() {
-                    invalid = Some(format!("{field}: {}", err.message));
-                }
+            site.url(field, value, default).unwrap_or_else(|err| {
+                invalid.get_or_insert(err);
                 Url::parse(default).expect("the default URL parses")
             })
         };
@@ -63,16 +57,14 @@ impl Endpoints {
                 .clone()
                 .filter(|scope| !scope.trim().is_empty())
                 .unwrap_or_else(|| ARM_SCOPE.to_owned()),
-            allow_loopback: config.allow_loopback_urls,
+            site,
             invalid,
         }
     }
 
     fn checked(&self) -> Result<(), OperationError> {
         match &self.invalid {
-            Some(message) => Err(OperationError::config(format!(
-                "the operator config of azure_security_center is not valid: {message}"
-            ))),
+            Some(err) => Err(err.clone()),
             None => Ok(()),
         }
     }
@@ -80,57 +72,18 @@ impl Endpoints {
     /// A client for the token endpoint (no auth header, no limiter scope).
     pub fn login_http(&self) -> Result<ProviderHttp, OperationError> {
         self.checked()?;
-        Ok(ProviderHttp::new(profile(!self.allow_loopback))?.with_base_url(self.login.clone()))
+        Ok(ProviderHttp::new(self.profile())?.with_base_url(self.login.clone()))
     }
 
     fn arm_http(&self) -> Result<ProviderHttp, OperationError> {
         self.checked()?;
-        Ok(ProviderHttp::new(profile(!self.allow_loopback))?.with_base_url(self.arm.clone()))
+        Ok(ProviderHttp::new(self.profile())?.with_base_url(self.arm.clone()))
     }
-}
 
-fn profile(public_only: bool) -> HttpProfile {
-    HttpProfile::new("azure_security_center")
-        .rate_limit(BUDGET)
-        .remaining_header("x-ms-ratelimit-remaining-subscription-reads")
-        .public_addresses_only(public_only)
-}
-
-/// A tenant id as Entra accepts it in the token URL: a GUID or a verified domain name.
-pub fn check_tenant(value: &str) -> Result<String, OperationError> {
-    let value = value.trim();
-    let valid = !value.is_empty()
-        && value.len() <= 253
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        && !value.starts_with(['.', '-'])
-        && !matches!(value, "common" | "organizations" | "consumers");
-    if valid {
-        Ok(value.to_ascii_lowercase())
-    } else {
-        Err(OperationError::config(
-            "tenantId: enter the Directory (tenant) ID, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47, or the tenant's domain (contoso.onmicrosoft.com)",
-        ))
-    }
-}
-
-/// A GUID (`8-4-4-4-12` hex digits), lower-cased.
-pub fn check_guid(field: &str, value: &str) -> Result<String, OperationError> {
-    let value = value.trim();
-    let groups: Vec<&str> = value.split('-').collect();
-    let valid = groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(group, len)| group.len() == len && group.chars().all(|c| c.is_ascii_hexdigit()));
-    if valid {
-        Ok(value.to_ascii_lowercase())
-    } else {
-        Err(OperationError::config(format!(
-            "{field}: `{}` is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
-            value.chars().take(40).collect::<String>()
-        )))
+    fn profile(&self) -> HttpProfile {
+        self.site
+            .profile()
+            .remaining_header("x-ms-ratelimit-remaining-subscription-reads")
     }
 }
 

@@ -3,8 +3,7 @@
 //! (RS256) whose header names the certificate by its thumbprints (`x5t`, SHA-1, which is how
 //! Entra ID looks the key up, and `x5t#S256`). Errors are classified by their `AADSTS` code into
 //! messages that say what to fix, and never quote the secret, the key or the assertion.
-//!
-//! Kept inside this package on purpose: other Microsoft definitions may share it later.
+//! The `AADSTS` codes and the id checks are the shared ones of `crate::microsoft`.
 
 use base64::{
     Engine,
@@ -15,15 +14,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
-use tributary_core::{ErrorKind, OperationError, RefreshRequest, Secret};
-use tributary_providerkit::{
-    ProviderHttp, StatusCode, TokenSet, classify::excerpt, random_token, unix_now,
-};
+use tributary_core::{OperationError, RefreshRequest, Secret};
+use tributary_providerkit::{ProviderHttp, StatusCode, TokenSet, random_token, unix_now};
 
-use super::{
-    AzureClientCertificate, AzureClientSecret,
-    client::{self, Endpoints},
-};
+use super::{AzureClientCertificate, AzureClientSecret, client::Endpoints};
+use crate::microsoft::{self, Registration, check_guid, check_tenant};
 
 const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -172,8 +167,8 @@ fn principal(credential: &Value) -> Result<Principal, OperationError> {
                 "the certificate credential needs tenantId, clientId and certificate",
             )
         })?;
-        let tenant_id = client::check_tenant(&cert.tenant_id)?;
-        let client_id = client::check_guid("clientId", &cert.client_id)?;
+        let tenant_id = check_tenant(&cert.tenant_id)?;
+        let client_id = check_guid("clientId", &cert.client_id)?;
         let key = CertificateKey::from_pem(&cert.certificate, cert.private_key.as_ref())?;
         let mut typed = json!({
             "tenantId": tenant_id, "clientId": client_id, "certificate": cert.certificate,
@@ -193,8 +188,8 @@ fn principal(credential: &Value) -> Result<Principal, OperationError> {
                 "the client secret credential needs tenantId, clientId and clientSecret",
             )
         })?;
-        let tenant_id = client::check_tenant(&app.tenant_id)?;
-        let client_id = client::check_guid("clientId", &app.client_id)?;
+        let tenant_id = check_tenant(&app.tenant_id)?;
+        let client_id = check_guid("clientId", &app.client_id)?;
         if app.client_secret.expose().trim().is_empty() {
             return Err(OperationError::config(
                 "clientSecret: the client secret is required",
@@ -283,82 +278,7 @@ async fn client_credentials(
 
 /// The error of a refused token request, by its `AADSTS` code: what is wrong and what to do,
 /// plus Entra's first sentence (without its trace and correlation ids). `secrets` are cut out.
+/// The principal is the tenant's own, so a refused secret asks the tenant to reconnect.
 pub fn classify_token_error(status: StatusCode, body: &Value, secrets: &[&str]) -> OperationError {
-    let description = body
-        .get("error_description")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let code = body
-        .pointer("/error_codes/0")
-        .and_then(Value::as_u64)
-        .or_else(|| {
-            description
-                .strip_prefix("AADSTS")
-                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-                .and_then(|digits| digits.parse().ok())
-        });
-    let first_sentence = description
-        .split(['\r', '\n'])
-        .next()
-        .unwrap_or_default()
-        .split(" Trace ID:")
-        .next()
-        .unwrap_or_default();
-    let said = excerpt(first_sentence, secrets);
-    let (kind, advice) = match code {
-        Some(7000215) => (
-            ErrorKind::Auth,
-            "the client secret is not valid: enter the secret's Value (not its Secret ID) of this app registration",
-        ),
-        Some(7000222) => (
-            ErrorKind::Auth,
-            "the client secret has expired: create a new secret in the app registration and reconnect",
-        ),
-        Some(700016) => (
-            ErrorKind::Auth,
-            "no application with this client id exists in the tenant: check the Application (client) ID and the Directory (tenant) ID, or the app was deleted",
-        ),
-        Some(90002) | Some(90023) | Some(900023) => (
-            ErrorKind::Config,
-            "the tenant was not found: check the Directory (tenant) ID",
-        ),
-        Some(700027) => (
-            ErrorKind::Auth,
-            "the certificate is not registered on the app registration, or the assertion signature does not match it: upload the certificate's public part under Certificates & secrets",
-        ),
-        Some(700024) => (
-            ErrorKind::Auth,
-            "the client assertion is outside its validity window: check this server's clock",
-        ),
-        Some(7000112) | Some(700030) => {
-            (ErrorKind::Auth, "the application is disabled in the tenant")
-        }
-        Some(53003) => (
-            ErrorKind::Auth,
-            "a Conditional Access policy blocked the service principal's sign-in",
-        ),
-        Some(500011) => (
-            ErrorKind::Config,
-            "the resource principal (Azure Resource Manager) was not found in the tenant: check the scope",
-        ),
-        Some(70011) => (ErrorKind::Config, "the requested scope is not valid"),
-        Some(50049) | Some(90014) | Some(900144) => {
-            (ErrorKind::Config, "the token request was malformed")
-        }
-        _ if status == StatusCode::UNAUTHORIZED => (
-            ErrorKind::Auth,
-            "the Microsoft identity platform refused the service principal's credentials",
-        ),
-        _ => (
-            ErrorKind::Provider,
-            "the Microsoft identity platform refused the token request",
-        ),
-    };
-    let code_label = code.map(|c| format!(" (AADSTS{c})")).unwrap_or_default();
-    let mut message = format!("{advice}{code_label}");
-    if !said.is_empty() {
-        message.push_str(": ");
-        message.push_str(&said);
-    }
-    OperationError::new(kind, message)
+    microsoft::classify_token_error(status, body, secrets, Registration::Tenant)
 }

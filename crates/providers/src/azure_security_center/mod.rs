@@ -18,7 +18,8 @@ use tributary_core::{
     DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
 };
 
-pub use client::{ARM_API, ArmApi, check_guid, check_tenant};
+pub use crate::microsoft::{check_guid, check_tenant};
+pub use client::{ARM_API, ArmApi};
 pub use identity::{CertificateKey, classify_token_error};
 pub use operations::{DefenderCollect, HealthCheck};
 
@@ -27,7 +28,7 @@ use crate::CatalogConfig;
 pub const AZURE_SECURITY_CENTER: DefinitionId = DefinitionId::new("azure_security_center");
 
 /// The public cloud's sign-in and Resource Manager hosts.
-pub const LOGIN_URL: &str = "https://login.microsoftonline.com";
+pub const LOGIN_URL: &str = crate::microsoft::DEFAULT_LOGIN_URL;
 pub const ARM_URL: &str = "https://management.azure.com";
 /// The resource a token is requested for: Azure Resource Manager, with the app's own (static)
 /// role assignments.

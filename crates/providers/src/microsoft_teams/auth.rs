@@ -16,14 +16,9 @@ use tributary_core::{
     AuthCompleteRequest, AuthCompleteResult, AuthRegistration, AuthStartRequest, AuthStartResult,
     OperationError, RefreshRequest, StableName,
 };
-use tributary_providerkit::{
-    AuthorizationRequest, IdTokenVerifier, IssuerCheck, TokenSet, classify::excerpt,
-};
+use tributary_providerkit::{AuthorizationRequest, TokenSet, classify::excerpt};
 
-use super::{
-    MicrosoftTeamsOAuth, MicrosoftTeamsOperatorConfig,
-    client::{http_stack, oauth_client},
-};
+use super::{MicrosoftTeamsOAuth, MicrosoftTeamsOperatorConfig, client::oauth_client};
 
 /// What the sign-in asks for: an id token (`openid`, `profile`), a refresh token
 /// (`offline_access`), the user's profile, the teams they joined, and sending to channels and
@@ -125,12 +120,9 @@ async fn complete(
         OperationError::auth("Microsoft returned no id token, so the tenant cannot be verified")
     })?;
     let endpoints = operator.endpoints()?;
-    let verifier = IdTokenVerifier::new(
-        &http_stack(&endpoints)?,
-        format!("{}/discovery/v2.0/keys", endpoints.authority_url),
-        IssuerCheck::TenantTemplate(format!("{}/{{tenantid}}/v2.0", endpoints.login_url)),
-        client.client_id(),
-    );
+    let verifier = endpoints
+        .graph
+        .id_token_verifier(&endpoints.authority, client.client_id())?;
     let claims = verifier.verify(id_token, &request.nonce).await?;
     let tenant_id = claims.tid.clone().unwrap_or_default().to_ascii_lowercase();
     if let Some(expected) = &endpoints.tenant

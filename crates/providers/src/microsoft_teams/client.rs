@@ -10,14 +10,12 @@ use tributary_core::{
     OperationError, StableName,
 };
 use tributary_providerkit::{
-    AuthHeader, ClientAuth, HostPolicy, HttpProfile, OAuthClient, ProviderHttp, RateLimit,
-    RateLimitScope, ScopeKey, TokenSet, Url, validate_base_url,
+    OAuthClient, ProviderHttp, RateLimit, RateLimitScope, ScopeKey, TokenSet,
 };
 
 use super::{MicrosoftTeamsOAuth, MicrosoftTeamsOperatorConfig};
+use crate::microsoft::{GraphEndpoints, Site, is_guid};
 
-pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
-pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 /// Work or school accounts of any tenant.
 pub const DEFAULT_AUTHORITY: &str = "organizations";
 
@@ -51,44 +49,23 @@ impl MicrosoftGraph {
 /// The endpoints after validation.
 #[derive(Debug, Clone)]
 pub(super) struct Endpoints {
-    /// `<login>/<authority>`, the base of the authorize, token and keys endpoints.
-    pub authority_url: String,
-    /// `<login>`, for the issuer `<login>/<tenant id>/v2.0`.
-    pub login_url: String,
+    pub graph: GraphEndpoints,
+    /// `organizations` or the single-tenant app's tenant id (lower case): the path segment
+    /// of the authorize, token and keys endpoints.
+    pub authority: String,
     /// A single-tenant app's tenant id (lower case), when the authority is one.
     pub tenant: Option<String>,
-    /// `<graph>/v1.0`.
-    pub graph_api: Url,
-    pub public_only: bool,
-}
-
-/// Whether `value` is a GUID (`8-4-4-4-12` hex digits).
-pub(super) fn is_guid(value: &str) -> bool {
-    let parts: Vec<&str> = value.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(part, len)| part.len() == len && part.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 impl MicrosoftTeamsOperatorConfig {
     pub(super) fn endpoints(&self) -> Result<Endpoints, OperationError> {
-        let policy = if self.allow_loopback_urls {
-            HostPolicy::loopback_for_tests()
-        } else {
-            HostPolicy::public_https()
+        let site = Site {
+            definition: "microsoft_teams",
+            budget: BUDGET,
+            allow_loopback: self.allow_loopback_urls,
         };
-        let checked = |value: &Option<String>, default: &str, field: &str| {
-            validate_base_url(value.as_deref().unwrap_or(default), policy).map_err(|err| {
-                OperationError::config(format!(
-                    "microsoft_teams operator config `{field}`: {}",
-                    err.message
-                ))
-            })
-        };
-        let login = checked(&self.login_url, DEFAULT_LOGIN_URL, "loginUrl")?;
-        let graph = checked(&self.graph_url, DEFAULT_GRAPH_URL, "graphUrl")?;
+        let graph =
+            GraphEndpoints::new(site, self.login_url.as_deref(), self.graph_url.as_deref())?;
         let authority = self
             .authority
             .as_deref()
@@ -112,57 +89,24 @@ impl MicrosoftTeamsOperatorConfig {
                 ));
             }
         };
-        let login_url = login.as_str().trim_end_matches('/').to_owned();
-        let graph_api = Url::parse(&format!("{}/v1.0", graph.as_str().trim_end_matches('/')))
-            .map_err(|_| OperationError::config("the Microsoft Graph URL is not valid"))?;
         Ok(Endpoints {
-            authority_url: format!("{login_url}/{authority}"),
-            login_url,
+            authority,
             tenant,
-            graph_api,
-            public_only: !self.allow_loopback_urls,
+            graph,
         })
     }
-}
-
-pub(super) fn http_stack(endpoints: &Endpoints) -> Result<ProviderHttp, OperationError> {
-    ProviderHttp::new(
-        HttpProfile::new("microsoft_teams")
-            .rate_limit(BUDGET)
-            .public_addresses_only(endpoints.public_only),
-    )
 }
 
 /// The operator's app registration at the Microsoft identity platform (`client_secret_post`).
 pub(super) fn oauth_client(
     operator: &MicrosoftTeamsOperatorConfig,
 ) -> Result<OAuthClient, OperationError> {
-    let client_id = operator
-        .client_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| {
-            OperationError::config(
-                "the microsoft_teams operator config has no `clientId` (the app registration's \
-                 Application (client) ID)",
-            )
-        })?;
-    let secret = operator
-        .client_secret
-        .clone()
-        .filter(|secret| !secret.is_empty())
-        .ok_or_else(|| {
-            OperationError::config("the microsoft_teams operator config has no `clientSecret`")
-        })?;
     let endpoints = operator.endpoints()?;
-    Ok(OAuthClient::new(
-        &http_stack(&endpoints)?,
-        client_id,
-        format!("{}/oauth2/v2.0/token", endpoints.authority_url),
+    endpoints.graph.app_client(
+        &endpoints.authority,
+        operator.client_id.as_deref(),
+        operator.client_secret.as_ref(),
     )
-    .authorize_url(format!("{}/oauth2/v2.0/authorize", endpoints.authority_url))
-    .client_auth(ClientAuth::Post(secret)))
 }
 
 /// The stored tokens of the sign-in.
@@ -197,10 +141,7 @@ pub(super) fn build(
 ) -> Result<MicrosoftGraph, OperationError> {
     let endpoints = operator.endpoints()?;
     let token = tokens(credentials)?.access_token;
-    let http = http_stack(&endpoints)?
-        .scoped_for(integration, &token)
-        .with_base_url(endpoints.graph_api)
-        .with_auth(AuthHeader::bearer(token));
+    let http = endpoints.graph.graph_http(integration, token)?;
     Ok(MicrosoftGraph {
         http,
         integration: integration.clone(),
@@ -221,15 +162,8 @@ mod tests {
     #[test]
     fn authorities() {
         let default = operator(None).endpoints().unwrap();
-        assert_eq!(
-            default.authority_url,
-            "https://login.microsoftonline.com/organizations"
-        );
+        assert_eq!(default.authority, "organizations");
         assert_eq!(default.tenant, None);
-        assert_eq!(
-            default.graph_api.as_str(),
-            "https://graph.microsoft.com/v1.0"
-        );
         let single = operator(Some("72F988BF-86F1-41AF-91AB-2D7CD011DB47"))
             .endpoints()
             .unwrap();
@@ -240,17 +174,5 @@ mod tests {
         for refused in ["common", "consumers", "contoso.onmicrosoft.com/../x"] {
             assert!(operator(Some(refused)).endpoints().is_err(), "{refused}");
         }
-        let plain_http = MicrosoftTeamsOperatorConfig {
-            graph_url: Some("http://127.0.0.1:8080".into()),
-            ..Default::default()
-        };
-        assert!(plain_http.endpoints().is_err());
-    }
-
-    #[test]
-    fn guids() {
-        assert!(is_guid("19dd6c7e-9b5a-4f2e-8f7e-0123456789ab"));
-        assert!(!is_guid("19dd6c7e9b5a4f2e8f7e0123456789ab"));
-        assert!(!is_guid("19dd6c7e-9b5a-4f2e-8f7e-0123456789ag"));
     }
 }

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use tributary_core::{CredentialBindings, OperationContext, OperationError, StableName};
 use tributary_providerkit::{DeliveryLog, classify::excerpt, unique_in_order};
 
-use super::{MicrosoftGraph, client::is_guid};
+use super::MicrosoftGraph;
+use crate::microsoft::is_guid;
 
 /// Teams refuses message bodies over about 28 KB.
 const MAX_BODY_CHARS: usize = 28_000;

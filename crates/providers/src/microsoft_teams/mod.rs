@@ -16,10 +16,9 @@ use tributary_core::{
     DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
 };
 
+pub use crate::microsoft::{DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL};
 pub use auth::SCOPES;
-pub use client::{
-    DEFAULT_AUTHORITY, DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, MICROSOFT_GRAPH, MicrosoftGraph,
-};
+pub use client::{DEFAULT_AUTHORITY, MICROSOFT_GRAPH, MicrosoftGraph};
 pub use messages::{BodyFormat, Delivery, Destination, MessageSend};
 pub use operations::HealthCheck;
 
