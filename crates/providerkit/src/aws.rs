@@ -16,7 +16,6 @@ use aws_sigv4::{
     sign::v4,
 };
 use reqwest::header::{HeaderName, HeaderValue};
-use tokio::sync::Mutex;
 use tributary_core::{ErrorKind, OperationError, Secret};
 
 use crate::{ProviderHttp, unix_now};
@@ -287,50 +286,6 @@ pub fn xml_text(xml: &str, tag: &str) -> Option<String> {
         .replace("&apos;", "'")
         .replace("&amp;", "&");
     Some(text.trim().to_owned())
-}
-
-/// Temporary credentials, renewed when they expire within a margin. Concurrent callers wait for
-/// one renewal instead of each assuming the role.
-#[derive(Debug)]
-pub struct AwsCredentialCache {
-    current: Mutex<Option<Arc<AwsCredentials>>>,
-    margin: Duration,
-}
-
-impl AwsCredentialCache {
-    pub fn new(margin: Duration) -> Self {
-        Self {
-            current: Mutex::new(None),
-            margin,
-        }
-    }
-
-    /// The cached credentials, or fresh ones from `renew` when there are none or they expire
-    /// within the margin.
-    pub async fn get_or_renew<F, Fut>(
-        &self,
-        renew: F,
-    ) -> Result<Arc<AwsCredentials>, OperationError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<AwsCredentials, OperationError>>,
-    {
-        let mut current = self.current.lock().await;
-        if let Some(credentials) = current.as_ref()
-            && !credentials.expires_within(self.margin)
-        {
-            return Ok(Arc::clone(credentials));
-        }
-        *current = None;
-        let fresh = Arc::new(renew().await?);
-        *current = Some(Arc::clone(&fresh));
-        Ok(fresh)
-    }
-
-    /// Forgets the credentials (AWS refused them before their stated expiry).
-    pub async fn clear(&self) {
-        *self.current.lock().await = None;
-    }
 }
 
 /// Whether `region` looks like an AWS region code (`us-east-1`, `eu-central-2`,

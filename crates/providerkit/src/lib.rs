@@ -36,8 +36,8 @@ mod token;
 mod token_cache;
 
 pub use aws::{
-    AssumeRoleRequest, AwsCredentialCache, AwsCredentials, SigV4, assume_role, aws_endpoint,
-    aws_partition, is_aws_region, xml_text,
+    AssumeRoleRequest, AwsCredentials, SigV4, assume_role, aws_endpoint, aws_partition,
+    is_aws_region, xml_text,
 };
 pub use classify::{redacted_url, request_label};
 pub use deliveries::{DeliveryLog, unique_in_order};
@@ -61,7 +61,7 @@ pub use response::ProviderResponse;
 pub use retry::{ResetHeader, RetryPolicy, requested_wait, retry_after};
 pub use tls::install_crypto_provider;
 pub use token::{TokenSet, unix_now};
-pub use token_cache::TokenCache;
+pub use token_cache::{AwsCredentialCache, Expiring, ExpiringCache, TokenCache};
 
 /// Re-exported so providers name the same types.
 pub use reqwest::{Method, StatusCode, Url, header};

@@ -6,28 +6,84 @@
 //! The cache mints on first use and again when the token expires within the margin; concurrent
 //! callers wait for one mint instead of each minting their own.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::sync::Mutex;
 use tributary_core::{OperationError, Secret};
 
-use crate::TokenSet;
+use crate::{AwsCredentials, TokenSet};
 
-/// One minted token, re-minted when it expires within `margin`.
+/// Something minted with an expiry: an OAuth token, temporary AWS credentials.
+pub trait Expiring {
+    /// Whether it expires within `margin` (never, for what has no expiry).
+    fn expires_within(&self, margin: Duration) -> bool;
+}
+
+impl Expiring for TokenSet {
+    fn expires_within(&self, margin: Duration) -> bool {
+        TokenSet::expires_within(self, margin)
+    }
+}
+
+impl Expiring for AwsCredentials {
+    fn expires_within(&self, margin: Duration) -> bool {
+        AwsCredentials::expires_within(self, margin)
+    }
+}
+
+/// One minted value, minted again when it expires within `margin`. Concurrent callers wait for
+/// one mint; a failed mint leaves the cache empty.
 #[derive(Debug)]
-pub struct TokenCache {
-    current: Mutex<Option<TokenSet>>,
+pub struct ExpiringCache<T> {
+    current: Mutex<Option<Arc<T>>>,
     margin: Duration,
 }
 
-impl TokenCache {
-    /// A cache that re-mints tokens expiring within `margin` (the runtime uses five minutes for
-    /// stored tokens).
+impl<T: Expiring> ExpiringCache<T> {
     pub fn new(margin: Duration) -> Self {
         Self {
             current: Mutex::new(None),
             margin,
         }
+    }
+
+    /// The cached value, or a new one from `mint` when there is none or it expires within the
+    /// margin.
+    pub async fn get_or_mint<F, Fut>(&self, mint: F) -> Result<Arc<T>, OperationError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, OperationError>>,
+    {
+        let mut current = self.current.lock().await;
+        if let Some(value) = current.as_ref()
+            && !value.expires_within(self.margin)
+        {
+            return Ok(Arc::clone(value));
+        }
+        *current = None;
+        let fresh = Arc::new(mint().await?);
+        *current = Some(Arc::clone(&fresh));
+        Ok(fresh)
+    }
+
+    /// Forgets the value (the provider refused it before its expiry).
+    pub async fn clear(&self) {
+        *self.current.lock().await = None;
+    }
+}
+
+/// Temporary AWS credentials (an assumed role's session), renewed before they expire.
+pub type AwsCredentialCache = ExpiringCache<AwsCredentials>;
+
+/// One minted access token, re-minted when it expires within `margin`.
+#[derive(Debug)]
+pub struct TokenCache(ExpiringCache<TokenSet>);
+
+impl TokenCache {
+    /// A cache that re-mints tokens expiring within `margin` (the runtime uses five minutes for
+    /// stored tokens).
+    pub fn new(margin: Duration) -> Self {
+        Self(ExpiringCache::new(margin))
     }
 
     /// The cached access token, or a new one from `mint` when there is none or it expires within
@@ -37,31 +93,18 @@ impl TokenCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<TokenSet, OperationError>>,
     {
-        let mut current = self.current.lock().await;
-        if let Some(token) = current.as_ref()
-            && !token.expires_within(self.margin)
-        {
-            return Ok(token.access_token.clone());
-        }
-        *current = None;
-        let fresh = mint().await?;
-        let access = fresh.access_token.clone();
-        *current = Some(fresh);
-        Ok(access)
+        Ok(self.0.get_or_mint(mint).await?.access_token.clone())
     }
 
     /// Forgets the token (the provider refused it before its expiry).
     pub async fn clear(&self) {
-        *self.current.lock().await = None;
+        self.0.clear().await;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    };
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
     use crate::unix_now;

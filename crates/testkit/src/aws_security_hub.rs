@@ -74,6 +74,9 @@ pub const AUDITOR_SECRET_ACCESS_KEY: &str = "aUdItOrReAd/K7MDENG/bPxRfiCYEXAMPLE
 pub const AUDITOR_PRINCIPAL: &str = "arn:aws:iam::111122223333:user/security-auditor";
 
 const MAX_FINDINGS_PAGE: u64 = 100;
+/// Audit Manager's tokens are standard base64, with `+`, `/` and `=`: a client must encode them
+/// in the query string, or the fake (like AWS) does not recognise them.
+const QUERY_TOKEN_TAIL: &str = "+/==";
 const MAX_ASSESSMENTS_PAGE: u64 = 1000;
 /// AWS refuses signatures more than five minutes from its clock.
 const MAX_CLOCK_SKEW: i64 = 300;
@@ -799,21 +802,9 @@ fn scope_date_matches(auth: &Authorization, headers: &HeaderMap) -> bool {
 
 /// `20261129T012345Z` to Unix seconds.
 fn amz_date_seconds(value: &str) -> Option<i64> {
-    if value.len() != 16 || !value.ends_with('Z') || &value[8..9] != "T" {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| value.get(range)?.parse::<i64>().ok();
-    let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    // Days from the civil date (proleptic Gregorian), as in Howard Hinnant's algorithm.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+    chrono::NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .map(|at| at.and_utc().timestamp())
 }
 
 /// Answers the request and notes the error code of a refusal.
@@ -1030,24 +1021,9 @@ fn assume_role(shared: &Shared, caller: &Caller, form: &Value) -> Response {
 
 /// Unix seconds as `2026-11-29T01:23:45Z`.
 fn rfc3339(at: i64) -> String {
-    let days = at.div_euclid(86_400);
-    let secs = at.rem_euclid(86_400);
-    // Civil date from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    chrono::DateTime::from_timestamp(at, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn not_subscribed(region: &str, caller: &Caller) -> Response {
@@ -1248,7 +1224,10 @@ fn list_assessments(shared: &Shared, uri: &Uri) -> Response {
     let binding = json!({"status": status});
     let offset = match query.get("nextToken") {
         None => 0,
-        Some(token) => match read_token(token, &binding) {
+        Some(token) => match token
+            .strip_suffix(QUERY_TOKEN_TAIL)
+            .and_then(|token| read_token(token, &binding))
+        {
             Some(offset) => offset,
             None => {
                 return aws_error(
@@ -1275,7 +1254,7 @@ fn list_assessments(shared: &Shared, uri: &Uri) -> Response {
         .collect();
     let mut answer = json!({"assessmentMetadata": page});
     if end < matching.len() {
-        answer["nextToken"] = json!(page_token(end, &binding));
+        answer["nextToken"] = json!(format!("{}{QUERY_TOKEN_TAIL}", page_token(end, &binding)));
     }
     axum::Json(answer).into_response()
 }

@@ -15,8 +15,8 @@ use tributary_core::{
 };
 use tributary_providerkit::{
     AssumeRoleRequest, AwsCredentialCache, AwsCredentials, HostPolicy, HttpProfile, Method,
-    ProviderHttp, RateLimit, RateLimitScope, ScopeKey, SigV4, assume_role, aws_endpoint,
-    is_aws_region, validate_base_url,
+    ProviderHttp, ProviderRequest, ProviderResponse, RateLimit, RateLimitScope, ScopeKey, SigV4,
+    assume_role, aws_endpoint, is_aws_region, validate_base_url,
 };
 
 use super::{
@@ -94,7 +94,7 @@ impl AwsSecurityHubApi {
             Signer::Role(role) => {
                 let sts_url = self.endpoints.url(Service::Sts, &self.scope.home_region);
                 role.cache
-                    .get_or_renew(|| {
+                    .get_or_mint(|| {
                         assume_role(
                             &self.http,
                             &sts_url,
@@ -108,42 +108,35 @@ impl AwsSecurityHubApi {
         }
     }
 
-    /// Sends one signed request to `service` in `region`: `body` as JSON (REST-JSON APIs) or
-    /// `form` as a form (STS). Read-only calls, so throttles and transient failures are retried
-    /// even for POSTs.
+    /// Sends one signed request to `service` in `region`: `method` to `path`, completed by
+    /// `build` (a JSON body for the REST-JSON APIs, a form for STS, query parameters). Read-only
+    /// calls, so throttles and transient failures are retried even for POSTs.
     pub(super) async fn call(
         &self,
         service: Service,
         region: &str,
         method: Method,
-        path_and_query: &str,
-        body: Option<&Value>,
-        form: Option<&[(&str, &str)]>,
-    ) -> Result<Vec<u8>, OperationError> {
+        path: &str,
+        build: impl Fn(ProviderRequest) -> ProviderRequest,
+    ) -> Result<ProviderResponse, OperationError> {
+        let url = format!("{}{path}", self.endpoints.url(service, region));
         let send = |credentials: Arc<AwsCredentials>| {
-            let url = format!("{}{}", self.endpoints.url(service, region), path_and_query);
-            let mut request = self
-                .http
-                .request(method.clone(), &url)
-                .without_auth()
-                .idempotent(true)
-                .sigv4(SigV4::new(credentials, region, service.signing_name()));
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            if let Some(form) = form {
-                request = request.form(form.iter().copied());
-            }
-            async move { request.send().await.map(|answer| answer.bytes().to_vec()) }
+            build(
+                self.http
+                    .request(method.clone(), &url)
+                    .without_auth()
+                    .idempotent(true)
+                    .sigv4(SigV4::new(credentials, region, service.signing_name())),
+            )
+            .send()
         };
-        match send(self.credentials().await?).await {
-            Err(err) if err.kind == ErrorKind::Auth && matches!(self.signer, Signer::Role(_)) => {
-                if let Signer::Role(role) = &self.signer {
-                    role.cache.clear().await;
-                }
+        let answer = send(self.credentials().await?).await;
+        match (&self.signer, answer) {
+            (Signer::Role(role), Err(err)) if err.kind == ErrorKind::Auth => {
+                role.cache.clear().await;
                 send(self.credentials().await?).await
             }
-            other => other,
+            (_, answer) => answer,
         }
     }
 
@@ -153,18 +146,12 @@ impl AwsSecurityHubApi {
         service: Service,
         region: &str,
         method: Method,
-        path_and_query: &str,
-        body: Option<&Value>,
+        path: &str,
+        build: impl Fn(ProviderRequest) -> ProviderRequest,
     ) -> Result<Value, OperationError> {
-        let bytes = self
-            .call(service, region, method, path_and_query, body, None)
-            .await?;
-        serde_json::from_slice(&bytes).map_err(|_| {
-            OperationError::provider(format!(
-                "AWS {} answered {path_and_query} with a body that is not JSON",
-                service.signing_name()
-            ))
-        })
+        self.call(service, region, method, path, build)
+            .await?
+            .json()
     }
 
     /// Whether the client assumes a role (rather than signing with access keys).

@@ -67,7 +67,13 @@ pub async fn health_check(
     let mut hubs = Vec::new();
     for region in &api.scope.regions {
         let hub = api
-            .call_json(Service::SecurityHub, region, Method::GET, "/accounts", None)
+            .call_json(
+                Service::SecurityHub,
+                region,
+                Method::GET,
+                "/accounts",
+                |r| r,
+            )
             .await
             .map_err(|err| OperationError {
                 message: format!("Security Hub in {region}: {}", err.message),
@@ -97,14 +103,13 @@ pub async fn resolve_metadata(
     let answer = api
         .call(
             Service::Sts,
-            &api.scope.home_region.clone(),
+            &api.scope.home_region,
             Method::POST,
             "/",
-            None,
-            Some(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]),
+            |r| r.form([("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]),
         )
         .await?;
-    let xml = String::from_utf8_lossy(&answer);
+    let xml = answer.text();
     let account = xml_text(&xml, "Account")
         .ok_or_else(|| OperationError::provider("GetCallerIdentity returned no Account"))?;
     let arn = xml_text(&xml, "Arn").unwrap_or_default();
@@ -201,7 +206,7 @@ pub async fn findings_collect(
                     region,
                     Method::POST,
                     "/findings",
-                    Some(&body),
+                    |r| r.json(&body),
                 )
                 .await?;
             let findings = match page.get("Findings") {
@@ -295,24 +300,26 @@ pub async fn assessments_collect(
     }
     let mut token = checkpoint.cursor("assessments");
     loop {
-        let mut query = url_query(&[("maxResults", &page_size.to_string())]);
-        if let Some(status) = config.status {
-            let status = match status {
-                AssessmentStatus::Active => "ACTIVE",
-                AssessmentStatus::Inactive => "INACTIVE",
-            };
-            query.push_str(&url_query_more(&[("status", status)]));
-        }
-        if let Some(token) = &token {
-            query.push_str(&url_query_more(&[("nextToken", token)]));
-        }
+        let status = config.status.map(|status| match status {
+            AssessmentStatus::Active => "ACTIVE",
+            AssessmentStatus::Inactive => "INACTIVE",
+        });
         let page = api
             .call_json(
                 Service::AuditManager,
                 &region,
                 Method::GET,
-                &format!("/assessments{query}"),
-                None,
+                "/assessments",
+                |request| {
+                    let mut request = request.query("maxResults", &page_size.to_string());
+                    if let Some(status) = status {
+                        request = request.query("status", status);
+                    }
+                    if let Some(token) = &token {
+                        request = request.query("nextToken", token);
+                    }
+                    request
+                },
             )
             .await?;
         let assessments: Vec<MappingEnvelope> = page
@@ -349,25 +356,6 @@ pub async fn assessments_collect(
     Ok(Vec::new())
 }
 
-/// `?a=1&b=2`, form-encoded.
-fn url_query(pairs: &[(&str, &str)]) -> String {
-    format!("?{}", encode_pairs(pairs))
-}
-
-/// `&a=1&b=2`, form-encoded.
-fn url_query_more(pairs: &[(&str, &str)]) -> String {
-    format!("&{}", encode_pairs(pairs))
-}
-
-fn encode_pairs(pairs: &[(&str, &str)]) -> String {
-    tributary_providerkit::Url::parse("http://x/")
-        .map(|mut url| {
-            url.query_pairs_mut().extend_pairs(pairs);
-            url.query().unwrap_or_default().to_owned()
-        })
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,17 +379,5 @@ mod tests {
         assert_eq!(payload["creationTime"], "2025-11-24T16:00:00Z");
         assert_eq!(payload["lastUpdated"], "x");
         assert_eq!(payload["awsAccountId"], "111122223333");
-    }
-
-    #[test]
-    fn queries_are_encoded() {
-        assert_eq!(
-            format!(
-                "{}{}",
-                url_query(&[("maxResults", "10")]),
-                url_query_more(&[("nextToken", "a+b/c=")])
-            ),
-            "?maxResults=10&nextToken=a%2Bb%2Fc%3D"
-        );
     }
 }
