@@ -14,6 +14,7 @@ mod credentials;
 mod definition;
 mod error;
 mod ingest;
+pub mod json;
 mod names;
 mod operation;
 mod rate_limit;
