@@ -1,8 +1,9 @@
 //! What happens to an expression between parsing and caching: the depth bound, the check that it
 //! names only known variables and functions, and the rewrite that meters its comprehensions.
 
-use crate::budget::{CHARGE_ITEM, CHARGE_RANGE};
+use crate::budget::{CHARGE_ITEM, CHARGE_RANGE, CONTINUE};
 use crate::functions::{EQUALS, NOT_EQUALS};
+use crate::metered::ADD;
 use cel::common::ast::{
     CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, LiteralValue, SelectExpr, SourceInfo,
     operators,
@@ -245,11 +246,13 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// Rewrites comprehensions so they charge the evaluation budget: the range goes through
-/// [`CHARGE_RANGE`], and each value a `map`/`filter` appends (`@result + [value]`) through
-/// [`CHARGE_ITEM`]. The shapes the interpreter optimises are kept, so the rewrite costs a call
-/// per element, not a change of algorithm. Also routes `==` and `!=` through [`EQUALS`] and
-/// [`NOT_EQUALS`], which compare payload objects and arrays either way round.
+/// Rewrites the program so it charges the evaluation budget: a comprehension's range goes
+/// through [`CHARGE_RANGE`]; each value a `map`/`filter` appends (`@result + [value]`), and each
+/// element of a list or value of a map literal, through [`CHARGE_ITEM`]; `a + b` becomes a call
+/// of [`ADD`], which checks and charges what it builds. The shapes the interpreter optimises
+/// (the accumulator's `@result + [value]`) are kept, so the rewrite costs a call per element,
+/// not a change of algorithm. Also routes `==` and `!=` through [`EQUALS`] and [`NOT_EQUALS`],
+/// which compare payload objects and arrays either way round.
 pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
     let mut pending: Vec<&mut IdedExpr> = vec![expr];
     while let Some(e) = pending.pop() {
@@ -257,6 +260,12 @@ pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
             let range = std::mem::take(&mut c.iter_range);
             c.iter_range = wrap(CHARGE_RANGE, range, next_id);
             meter_appended(&mut c.loop_step, &c.accu_var, next_id);
+            // A literal condition (`map`, `filter`: the shape the interpreter optimises) never
+            // puts an error aside; the others end their loop once a limit is reached.
+            if !matches!(c.loop_cond.expr, Expr::Literal(_)) {
+                let condition = std::mem::take(&mut c.loop_cond);
+                c.loop_cond = wrap(CONTINUE, condition, next_id);
+            }
         }
         // Against a literal (a string, a number), the interpreter's own comparison is right
         // either way round: only containers need ours.
@@ -270,6 +279,35 @@ pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
             } else if call.func_name == operators::NOT_EQUALS {
                 call.func_name = NOT_EQUALS.to_owned();
             }
+        }
+        // A macro's accumulator (`@result + [v]`, `@result + 1`) is the interpreter's own,
+        // metered above; a user's `+` cannot start with an `@` name.
+        if let Expr::Call(call) = &mut e.expr
+            && call.func_name == operators::ADD
+            && call.target.is_none()
+            && call.args.len() == 2
+            && !matches!(&call.args[0].expr, Expr::Ident(name) if name.starts_with('@'))
+        {
+            call.func_name = ADD.to_owned();
+        }
+        match &mut e.expr {
+            Expr::List(list) => {
+                for element in &mut list.elements {
+                    if !is_call_of(element, CHARGE_ITEM) {
+                        let inner = std::mem::take(element);
+                        *element = wrap(CHARGE_ITEM, inner, next_id);
+                    }
+                }
+            }
+            Expr::Map(map) => {
+                for entry in &mut map.entries {
+                    if let EntryExpr::MapEntry(entry) = &mut entry.expr {
+                        let inner = std::mem::take(&mut entry.value);
+                        entry.value = wrap(CHARGE_ITEM, inner, next_id);
+                    }
+                }
+            }
+            _ => {}
         }
         match &mut e.expr {
             Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => {}
@@ -425,6 +463,10 @@ fn meter_appended(step: &mut IdedExpr, accu: &str, next_id: &mut u64) {
     }
 }
 
+fn is_call_of(e: &IdedExpr, function: &str) -> bool {
+    matches!(&e.expr, Expr::Call(call) if call.func_name == function)
+}
+
 fn wrap(function: &str, arg: IdedExpr, next_id: &mut u64) -> IdedExpr {
     *next_id += 1;
     IdedExpr {
@@ -466,46 +508,9 @@ pub(crate) fn position_at(source: &str, offset: usize) -> Option<crate::Position
     })
 }
 
-/// Deepest bracket nesting in the text outside string literals, found before parsing so the
-/// parser never sees input deep enough to exhaust its stack.
-pub(crate) fn bracket_depth(source: &str) -> usize {
-    let mut depth = 0usize;
-    let mut deepest = 0usize;
-    let mut quote: Option<u8> = None;
-    let mut escaped = false;
-    for b in source.bytes() {
-        if let Some(q) = quote {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                _ if b == q => quote = None,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'\'' | b'"' => quote = Some(b),
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bracket_depth_skips_string_literals() {
-        assert_eq!(bracket_depth("((1))"), 2);
-        assert_eq!(bracket_depth("f('(((((') + [x]"), 1);
-        assert_eq!(bracket_depth(r#""\"(((" + {'a': [1]}"#), 2);
-    }
 
     #[test]
     fn positions_are_one_based_lines_and_characters() {

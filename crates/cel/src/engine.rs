@@ -6,6 +6,7 @@ use crate::check::{self, Unknown, Uses};
 use crate::convert;
 use crate::environment::{self, Declarations};
 use crate::lazy;
+use crate::prescan;
 use crate::{CelError, CelErrorKind, Limit, Limits};
 use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr, IdedExpr, SourceInfo};
 use cel::common::types::{CelMap, CelMapKey, CelOptional, CelString, Kind};
@@ -85,8 +86,9 @@ pub struct Program {
 }
 
 /// The parser's own bound on its grammar-rule recursion. Each level of CEL nesting enters a
-/// dozen rules, so this allows what [`Limits::max_expression_depth`] allows, while stopping
-/// long chains of prefix operators (`!!!!…x`) that no bracket count sees.
+/// dozen rules, so this allows what [`Limits::max_expression_depth`] allows. The pre-scan
+/// ([`prescan::nesting`]) holds chains of operators, selections and prefix operators, which
+/// nest one level each, to the same bound before the parser runs.
 const PARSER_RULE_DEPTH_PER_LEVEL: usize = 12;
 
 impl Default for CelEngine {
@@ -278,13 +280,15 @@ impl CelEngine {
                 text,
             )
         };
-        if check::bracket_depth(text) > limits.max_expression_depth {
-            return Err(too_deep());
-        }
         let rule_depth = limits
             .max_expression_depth
             .saturating_mul(PARSER_RULE_DEPTH_PER_LEVEL)
             .min(u16::MAX as usize - 1) as u16;
+        // Refused before parsing: the parser recurses as deep as the text nests.
+        let nesting = prescan::nesting(text);
+        if nesting.brackets > limits.max_expression_depth || nesting.chains > rule_depth as usize {
+            return Err(too_deep());
+        }
         let max_depth = limits.max_expression_depth;
         let env = &self.inner.env;
         let (mut ast, info) = on_big_stack(move || {
@@ -546,11 +550,17 @@ fn in_context<T>(
 ) -> Result<T, CelError> {
     let mut context = Context::with_env(Arc::clone(&inner.env));
     context.set_variable_resolver(bindings);
-    let meter = Meter::start(
-        inner.limits.max_evaluation_work,
-        inner.limits.max_payload_bytes,
-    );
-    body(&context).map_err(|failure| match failure {
+    let meter = Meter::start(&inner.limits);
+    let result = body(&context);
+    // A limit stops the evaluation even where CEL would absorb the error (`error || true`).
+    if let (Ok(_), Some(which)) = (&result, meter.exceeded()) {
+        return Err(CelError::limit(
+            which,
+            "the evaluation was stopped by this limit",
+            text,
+        ));
+    }
+    result.map_err(|failure| match failure {
         Failure::Cel(error) => error,
         Failure::Execution(error) => execution_error(error, meter.exceeded(), text),
     })

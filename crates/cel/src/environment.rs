@@ -1,7 +1,7 @@
 //! The one CEL environment of Tributary: the standard library and macros, optional syntax, the
 //! strings, lists, math and base64 extensions, and our internal metering functions.
 
-use crate::{budget, functions};
+use crate::{budget, functions, metered};
 use cel::common::ast::{CallExpr, Expr, IdedExpr, LiteralValue};
 use cel::common::types::{DYN_TYPE, Kind, STRING_TYPE};
 use cel::{Context, Env, ExecutionError, Value, extensions};
@@ -47,6 +47,14 @@ pub(crate) fn build() -> Env {
     })
     .and_then(|_| {
         env.add_overload(
+            budget::CONTINUE,
+            "tributary_continue",
+            vec![DYN_TYPE],
+            budget::continue_unless_stopped,
+        )
+    })
+    .and_then(|_| {
+        env.add_overload(
             functions::EQUALS,
             "tributary_equals",
             vec![DYN_TYPE, DYN_TYPE],
@@ -60,6 +68,28 @@ pub(crate) fn build() -> Env {
             vec![DYN_TYPE, DYN_TYPE],
             functions::not_equals,
         )
+    })
+    .and_then(|_| {
+        env.add_overload(
+            metered::ADD,
+            "tributary_add",
+            vec![DYN_TYPE, DYN_TYPE],
+            metered::add,
+        )
+    })
+    // Declared before the extensions, whose overloads of the same names these shadow.
+    .and_then(|_| {
+        metered::OVERLOADS
+            .iter()
+            .try_for_each(|&(name, member, arguments, overload)| {
+                let id = format!("tributary_metered_{name}_{arguments}");
+                let parameters = (0..arguments).map(|_| DYN_TYPE).collect();
+                if member {
+                    env.add_member_overload(name, &id, DYN_TYPE, parameters, overload)
+                } else {
+                    env.add_overload(name, &id, parameters, overload)
+                }
+            })
     })
     .and_then(|_| env.add_extension(extensions::strings))
     .and_then(|_| env.add_extension(extensions::lists))

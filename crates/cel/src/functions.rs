@@ -1,7 +1,7 @@
 //! Our own overloads: internal functions the compiled programs are rewritten to call, and
 //! guarded replacements for library functions whose cost depends on their arguments.
 
-use crate::budget::string_too_long;
+use crate::budget::{charge_bytes, string_too_long};
 use cel::ExecutionError;
 use cel::common::types::{CelBool, CelInt, CelString};
 use cel::common::value::{CowVal, Val};
@@ -70,6 +70,8 @@ pub(crate) fn guarded_replace<'b, 'v>(
             }
         },
     };
+    // counting the occurrences is a pass over the string: paid for first
+    charge_bytes(this.len())?;
     let occurrences = if from.is_empty() {
         this.chars().count() + 1
     } else {
@@ -80,6 +82,7 @@ pub(crate) fn guarded_replace<'b, 'v>(
         .len()
         .saturating_add(occurrences.saturating_mul(to.len()));
     string_too_long(grown)?;
+    charge_bytes(grown)?;
     let replaced = match limit {
         Some(n) => this.replacen(from, to, n),
         None => this.replace(from, to),
