@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 pub(crate) const CHARGE_RANGE: &str = "@tributary_charge_range";
 /// Charges the size of a value a `map`/`filter` step appends, or a list or map literal holds.
 pub(crate) const CHARGE_ITEM: &str = "@tributary_charge_item";
+/// Charges the size of the list `in` searches.
+pub(crate) const CHARGE_SCAN: &str = "@tributary_charge_scan";
 /// Wraps a comprehension's loop condition: fails once the evaluation was stopped by a limit,
 /// which ends the loop (an `all` or `exists` would otherwise put the error aside and go on).
 pub(crate) const CONTINUE: &str = "@tributary_continue";
@@ -211,9 +213,23 @@ pub(crate) fn list_too_long(len: usize) -> Result<(), ExecutionError> {
     })
 }
 
-/// Charges for copying `value`: its elements, all levels down (see [`deep_size`]).
+/// The elements of `value`, all levels down (see [`deep_size`]), counted no further than the
+/// budget left: a count past it fails to be charged anyway.
+pub(crate) fn size_within_budget(value: &dyn Val) -> u64 {
+    deep_size(value, remaining().saturating_add(1))
+}
+
+/// Charges for copying `value`: its elements, all levels down.
 pub(crate) fn charge_copy(value: &dyn Val) -> Result<(), ExecutionError> {
-    charge(deep_size(value, remaining().saturating_add(1)))
+    charge(size_within_budget(value))
+}
+
+/// Charges for comparing two values: the elements of the smaller, all levels down, where the
+/// comparison stops at the latest.
+pub(crate) fn charge_comparison(a: &dyn Val, b: &dyn Val) -> Result<(), ExecutionError> {
+    let first = size_within_budget(a);
+    let smaller = deep_size(b, first.saturating_add(1)).min(first);
+    charge(smaller)
 }
 
 /// `@tributary_charge_range(range)`: one unit per element the comprehension will visit.
@@ -227,6 +243,23 @@ pub(crate) fn charge_range<'b, 'v>(
         .max(0) as u64;
     charge(size.max(1))?;
     Ok(range)
+}
+
+/// `@tributary_charge_scan(container)`: a list's size, for `x in list` compares `x` with each
+/// element; a map's look-up costs one.
+pub(crate) fn charge_scan<'b, 'v>(
+    mut args: Vec<CowVal<'b, 'v>>,
+) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let container = args.remove(0);
+    let size = match container.get_type().kind() {
+        Kind::List => container
+            .as_sizer()
+            .map_or(0, |sizer| *sizer.size().inner())
+            .max(0) as u64,
+        _ => 0,
+    };
+    charge(size + 1)?;
+    Ok(container)
 }
 
 /// `@tributary_continue(condition)`: the condition, unless a limit stopped the evaluation.

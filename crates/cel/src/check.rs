@@ -1,7 +1,7 @@
 //! What happens to an expression between parsing and caching: the depth bound, the check that it
 //! names only known variables and functions, and the rewrite that meters its comprehensions.
 
-use crate::budget::{CHARGE_ITEM, CHARGE_RANGE, CONTINUE};
+use crate::budget::{CHARGE_ITEM, CHARGE_RANGE, CHARGE_SCAN, CONTINUE};
 use crate::functions::{EQUALS, NOT_EQUALS};
 use crate::metered::ADD;
 use cel::common::ast::{
@@ -289,6 +289,14 @@ pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
             && !matches!(&call.args[0].expr, Expr::Ident(name) if name.starts_with('@'))
         {
             call.func_name = ADD.to_owned();
+        }
+        if let Expr::Call(call) = &mut e.expr
+            && call.func_name == operators::IN
+            && call.args.len() == 2
+            && !is_call_of(&call.args[1], CHARGE_SCAN)
+        {
+            let container = std::mem::take(&mut call.args[1]);
+            call.args[1] = wrap(CHARGE_SCAN, container, next_id);
         }
         match &mut e.expr {
             Expr::List(list) => {

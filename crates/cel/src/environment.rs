@@ -47,6 +47,14 @@ pub(crate) fn build() -> Env {
     })
     .and_then(|_| {
         env.add_overload(
+            budget::CHARGE_SCAN,
+            "tributary_charge_scan",
+            vec![DYN_TYPE],
+            budget::charge_scan,
+        )
+    })
+    .and_then(|_| {
+        env.add_overload(
             budget::CONTINUE,
             "tributary_continue",
             vec![DYN_TYPE],

@@ -7,7 +7,10 @@
 //! `+` is an operator the interpreter runs itself; compiled programs are rewritten to call
 //! [`ADD`] instead (see [`crate::check::meter`]).
 
-use crate::budget::{charge, charge_bytes, charge_copy, deep_size, list_too_long, string_too_long};
+use crate::budget::{
+    charge, charge_bytes, charge_copy, deep_size, list_too_long, size_within_budget,
+    string_too_long,
+};
 use cel::common::ast::{CallExpr, Expr, IdedExpr};
 use cel::common::functions::Function;
 use cel::common::types::{
@@ -254,7 +257,7 @@ metered!(
     /// `list.flatten([depth])`: at most every element, all levels down.
     flatten, "flatten", true, |args| {
         let Some(list) = args.first() else { return Ok(()) };
-        let elements = deep_size(list.as_ref(), u64::MAX);
+        let elements = size_within_budget(list.as_ref());
         list_too_long(usize::try_from(elements).unwrap_or(usize::MAX))?;
         charge(elements)
     }

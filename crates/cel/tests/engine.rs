@@ -948,7 +948,7 @@ fn library_functions_are_charged_and_bounded_before_they_build() {
         "cel.bind(a, '%s%s%s%s%s%s%s%s'.format([payload.a, payload.a, payload.a, payload.a, payload.a, payload.a, payload.a, payload.a]), \
          cel.bind(b, '%s%s%s%s%s%s%s%s'.format([a, a, a, a, a, a, a, a]), \
          cel.bind(c, '%s%s%s%s%s%s%s%s'.format([b, b, b, b, b, b, b, b]), \
-         size('%s%s%s%s%s%s%s%s'.format([c, c, c, c, c, c, c, c])))))",
+         size('%s%s%s%s%s%s%s%s%s'.format([c, c, c, c, c, c, c, c, c])))))",
         &payload,
         Limit::PayloadSize,
     );
@@ -1187,4 +1187,23 @@ fn the_deepest_allowed_expression_evaluates_on_a_small_stack() {
     for outcome in result {
         outcome.unwrap();
     }
+}
+
+#[test]
+fn searching_and_comparing_lists_is_charged() {
+    // 20,000 searches of a 100,000-element list, 2e9 comparisons
+    assert_limit(
+        "cel.bind(l, lists.range(100000), lists.range(20000).all(i, i in l))",
+        &json!({}),
+        Limit::EvaluationWork,
+    );
+    assert_limit(
+        "cel.bind(l, lists.range(100000), lists.range(20000).all(i, l == l))",
+        &json!({}),
+        Limit::EvaluationWork,
+    );
+    assert_eq!(
+        eval("2 in [1, 2] && [1] == [1]", &json!({})).unwrap(),
+        json!(true)
+    );
 }
