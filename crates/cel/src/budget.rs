@@ -104,6 +104,14 @@ impl Meter {
     pub(crate) fn exceeded(&self) -> Option<Limit> {
         STATE.with(|s| s.get().and_then(|state| state.exceeded))
     }
+
+    /// The limit this evaluation ran into, and what that means, if it was stopped by one.
+    pub(crate) fn stopped(&self) -> Option<(Limit, String)> {
+        STATE.with(|s| {
+            s.get()
+                .and_then(|state| state.exceeded.map(|limit| (limit, state.describe(limit))))
+        })
+    }
 }
 
 impl Drop for Meter {

@@ -553,12 +553,8 @@ fn in_context<T>(
     let meter = Meter::start(&inner.limits);
     let result = body(&context);
     // A limit stops the evaluation even where CEL would absorb the error (`error || true`).
-    if let (Ok(_), Some(which)) = (&result, meter.exceeded()) {
-        return Err(CelError::limit(
-            which,
-            "the evaluation was stopped by this limit",
-            text,
-        ));
+    if let (Ok(_), Some((which, detail))) = (&result, meter.stopped()) {
+        return Err(CelError::limit(which, detail, text));
     }
     result.map_err(|failure| match failure {
         Failure::Cel(error) => error,

@@ -106,7 +106,7 @@ pub(crate) fn nesting(source: &str) -> Nesting {
                 continue;
             }
             b'\'' | b'"' => {
-                i = skip_string(bytes, i);
+                i = skip_string(bytes, i, false);
                 after_operand = true;
                 scan.prefix_run = 0;
             }
@@ -191,7 +191,7 @@ pub(crate) fn nesting(source: &str) -> Nesting {
                     && word.iter().all(|c| b"rRbB".contains(c))
                     && matches!(bytes.get(i), Some(b'\'' | b'"'));
                 if is_prefix {
-                    i = skip_string(bytes, i);
+                    i = skip_string(bytes, i, word.iter().any(|c| matches!(c, b'r' | b'R')));
                     after_operand = true;
                 } else if word == b"in" {
                     scan.update(|l| {
@@ -216,10 +216,9 @@ pub(crate) fn nesting(source: &str) -> Nesting {
 }
 
 /// The index just past the string literal whose opening quote is at `i`. Raw strings (an `r`
-/// before the quote) have no escapes; triple quotes end only at a triple quote.
-fn skip_string(bytes: &[u8], i: usize) -> usize {
+/// in the prefix) have no escapes; triple quotes end only at a triple quote.
+fn skip_string(bytes: &[u8], i: usize, raw: bool) -> usize {
     let quote = bytes[i];
-    let raw = i > 0 && matches!(bytes[i - 1], b'r' | b'R');
     let triple = bytes.get(i + 1) == Some(&quote) && bytes.get(i + 2) == Some(&quote);
     let mut j = if triple { i + 3 } else { i + 1 };
     while j < bytes.len() {
@@ -258,6 +257,8 @@ mod tests {
         assert_eq!(brackets("f('(((((') + [x]"), 1);
         assert_eq!(brackets(r#""\"(((" + {'a': [1]}"#), 2);
         assert_eq!(brackets(r"r'\' + [1]"), 1);
+        assert_eq!(brackets(r"rb'\' + [1]"), 1);
+        assert_eq!(brackets(r"'\' + [1]'"), 0);
         assert_eq!(brackets("'''a ' (( '''+ [1]"), 1);
         assert_eq!(brackets("[1] // (((((\n + [2]"), 1);
         assert_eq!(brackets("a.`b(`.c"), 0);
