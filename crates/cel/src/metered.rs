@@ -53,6 +53,8 @@ pub(crate) const OVERLOADS: &[(&str, bool, usize, Function)] = &[
     ("base64.encode", false, 1, base64_encode),
     ("base64.decode", false, 1, base64_decode),
     ("lists.range", false, 1, range),
+    ("math.@max", false, 1, greatest),
+    ("math.@min", false, 1, least),
 ];
 
 /// The library as the interpreter has it, without our overloads: what a metered overload
@@ -335,6 +337,22 @@ metered!(
     }
 );
 metered!(base64_decode, "base64.decode", false, target_cost);
+
+/// A pass over a list argument: its elements.
+fn scan_cost(args: &[CowVal<'_, '_>]) -> Result<(), ExecutionError> {
+    let n = args.first().map_or(0, |list| size(list.as_ref()));
+    charge(n as u64 + 1)
+}
+
+metered!(
+    /// `math.greatest(list)`, which the math extension expands to `math.@max(list)` (its other
+    /// forms take numbers).
+    greatest, "math.@max", false, scan_cost
+);
+metered!(
+    /// `math.least(list)`, expanded to `math.@min(list)`.
+    least, "math.@min", false, scan_cost
+);
 
 /// `lists.range(n)`: checked and charged before the list is allocated.
 fn range<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {

@@ -1202,8 +1202,17 @@ fn searching_and_comparing_lists_is_charged() {
         &json!({}),
         Limit::EvaluationWork,
     );
+    assert_limit(
+        "cel.bind(l, lists.range(100000), lists.range(20000).all(i, math.greatest(l) > 0))",
+        &json!({}),
+        Limit::EvaluationWork,
+    );
     assert_eq!(
-        eval("2 in [1, 2] && [1] == [1]", &json!({})).unwrap(),
+        eval(
+            "2 in [1, 2] && [1] == [1] && math.greatest([1, 3, 2]) == 3 && math.least(1, 2) == 1",
+            &json!({})
+        )
+        .unwrap(),
         json!(true)
     );
 }
