@@ -4,7 +4,7 @@
 use crate::{budget, functions, metered};
 use cel::common::ast::{CallExpr, Expr, IdedExpr, LiteralValue};
 use cel::common::types::{DYN_TYPE, Kind, STRING_TYPE};
-use cel::{Context, Env, ExecutionError, Value, extensions};
+use cel::{Context, DeclarationError, Env, ExecutionError, Value, extensions};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, RwLock};
@@ -99,10 +99,7 @@ pub(crate) fn build() -> Env {
                 }
             })
     })
-    .and_then(|_| env.add_extension(extensions::strings))
-    .and_then(|_| env.add_extension(extensions::lists))
-    .and_then(|_| env.add_extension(extensions::math))
-    .and_then(|_| env.add_extension(extensions::encoders))
+    .and_then(|_| add_extensions(&mut env))
     .and_then(|_| {
         crate::macros::all()
             .into_iter()
@@ -112,6 +109,14 @@ pub(crate) fn build() -> Env {
     // test would hit at once.
     .expect("the CEL environment's declarations are consistent");
     env
+}
+
+/// The extensions of the library: strings, lists, math and base64.
+pub(crate) fn add_extensions(env: &mut Env) -> Result<(), DeclarationError> {
+    env.add_extension(extensions::strings)?;
+    env.add_extension(extensions::lists)?;
+    env.add_extension(extensions::math)?;
+    env.add_extension(extensions::encoders)
 }
 
 /// Answers the checker's questions by asking the interpreter itself, so the answer can never

@@ -17,7 +17,7 @@ use cel::common::types::{
     CelBool, CelBytes, CelDouble, CelInt, CelList, CelMap, CelString, CelUInt, Kind,
 };
 use cel::common::value::{CowVal, Val};
-use cel::{Context, Env, ExecutionError, Value, extensions};
+use cel::{Context, Env, ExecutionError, Value};
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
@@ -63,10 +63,7 @@ fn library() -> &'static Arc<Env> {
     static LIBRARY: OnceLock<Arc<Env>> = OnceLock::new();
     LIBRARY.get_or_init(|| {
         let mut env = Env::stdlib();
-        env.add_extension(extensions::strings)
-            .and_then(|_| env.add_extension(extensions::lists))
-            .and_then(|_| env.add_extension(extensions::math))
-            .and_then(|_| env.add_extension(extensions::encoders))
+        crate::environment::add_extensions(&mut env)
             .expect("the CEL library's declarations are consistent");
         Arc::new(env)
     })
