@@ -3,7 +3,7 @@
 
 use crate::budget::{CHARGE_ITEM, CHARGE_RANGE, CHARGE_SCAN, CONTINUE};
 use crate::functions::{EQUALS, NOT_EQUALS};
-use crate::metered::ADD;
+use crate::metered::{self, ADD, Method};
 use cel::common::ast::{
     CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, LiteralValue, SelectExpr, SourceInfo,
     operators,
@@ -289,6 +289,26 @@ pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
             && !matches!(&call.args[0].expr, Expr::Ident(name) if name.starts_with('@'))
         {
             call.func_name = ADD.to_owned();
+        }
+        if let Expr::Call(call) = &mut e.expr
+            && let Some(target) = call.target.as_deref_mut()
+        {
+            match metered::method(&call.func_name, &call.args) {
+                Method::WrapTarget(function, extra) => {
+                    let inner = std::mem::take(target);
+                    let mut wrapped = wrap(function, inner, next_id);
+                    if let (Some(extra), Expr::Call(wrapper)) = (extra, &mut wrapped.expr) {
+                        *next_id += 1;
+                        wrapper.args.push(IdedExpr {
+                            id: *next_id,
+                            expr: Expr::Literal(LiteralValue::Int(extra.into())),
+                        });
+                    }
+                    *target = wrapped;
+                }
+                Method::Rename(function) => call.func_name = function.to_owned(),
+                Method::AsIs => {}
+            }
         }
         if let Expr::Call(call) = &mut e.expr
             && call.func_name == operators::IN

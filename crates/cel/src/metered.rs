@@ -1,8 +1,10 @@
 //! Metered library functions: each library function whose work or result grows with its
-//! arguments is shadowed by an overload that first checks the size of what it would build
-//! against the limits and charges the work budget, then runs the library's own function. The
-//! interpreter tries overloads in the order they are declared, so these are declared ahead of
-//! the extensions (see [`crate::environment::build`]).
+//! arguments first checks the size of what it would build against the limits and charges the
+//! work budget. A method whose cost its target alone decides gets its target wrapped in a
+//! charging function when the program is compiled ([`method`]); the others are shadowed by an
+//! overload that checks and charges, then runs the library's own function. The interpreter
+//! tries overloads in the order they are declared, so these are declared ahead of the
+//! extensions (see [`crate::environment::build`]).
 //!
 //! `+` is an operator the interpreter runs itself; compiled programs are rewritten to call
 //! [`ADD`] instead (see [`crate::check::meter`]).
@@ -11,7 +13,7 @@ use crate::budget::{
     charge, charge_bytes, charge_copy, deep_size, list_too_long, size_within_budget,
     string_too_long,
 };
-use cel::common::ast::{CallExpr, Expr, IdedExpr};
+use cel::common::ast::{CallExpr, Expr, IdedExpr, LiteralValue};
 use cel::common::functions::Function;
 use cel::common::types::{
     CelBool, CelBytes, CelDouble, CelInt, CelList, CelMap, CelString, CelUInt, Kind,
@@ -27,24 +29,12 @@ pub(crate) const ADD: &str = "@tributary_add";
 /// The overloads to declare: (function, member or global, number of arguments besides the
 /// target, the metered overload).
 pub(crate) const OVERLOADS: &[(&str, bool, usize, Function)] = &[
-    ("join", true, 0, join),
-    ("join", true, 1, join),
+    (JOIN, true, 1, join),
     ("split", true, 1, split),
     ("split", true, 2, split),
     ("format", true, 1, format),
-    ("sort", true, 0, sort),
-    ("@sortByAssociatedKeys", true, 1, sort_by_associated_keys),
     ("distinct", true, 0, distinct),
-    ("flatten", true, 0, flatten),
-    ("flatten", true, 1, flatten),
-    ("reverse", true, 0, reverse),
     ("slice", true, 2, slice),
-    ("lowerAscii", true, 0, lower_ascii),
-    ("upperAscii", true, 0, upper_ascii),
-    ("trim", true, 0, trim),
-    ("charAt", true, 1, char_at),
-    ("substring", true, 1, substring),
-    ("substring", true, 2, substring),
     ("indexOf", true, 1, index_of),
     ("indexOf", true, 2, index_of),
     ("lastIndexOf", true, 1, last_index_of),
@@ -55,7 +45,83 @@ pub(crate) const OVERLOADS: &[(&str, bool, usize, Function)] = &[
     ("lists.range", false, 1, range),
     ("math.@max", false, 1, greatest),
     ("math.@min", false, 1, least),
+    (CHARGE_TARGET, false, 1, charge_target),
+    (CHARGE_SORT, false, 1, charge_sort),
+    (CHARGE_FLATTEN, false, 1, charge_flatten),
+    (CHARGE_JOIN, false, 2, charge_join),
 ];
+
+/// Methods whose cost depends on their target alone are not shadowed: their target is wrapped
+/// in one of these (see [`method`]), which checks and charges, then hands it on untouched, so
+/// the library's function runs as it is, on the value as it is.
+///
+/// A copy of, or a pass over, the target (a string's bytes, a list's elements).
+pub(crate) const CHARGE_TARGET: &str = "@tributary_charge_target";
+/// Sorting the target.
+pub(crate) const CHARGE_SORT: &str = "@tributary_charge_sort";
+/// Flattening the target.
+pub(crate) const CHARGE_FLATTEN: &str = "@tributary_charge_flatten";
+/// Joining the target with a separator of a known length (`join()`, `join(',')`).
+pub(crate) const CHARGE_JOIN: &str = "@tributary_charge_join";
+/// `join` with a separator computed at run time, metered by an overload of its own.
+pub(crate) const JOIN: &str = "@tributary_join";
+
+/// How a method call is metered, decided when the program is compiled.
+pub(crate) enum Method {
+    /// By wrapping its target in this function, with this extra argument (an `int`).
+    WrapTarget(&'static str, Option<i64>),
+    /// By calling this metered overload instead.
+    Rename(&'static str),
+    /// By an overload that shadows the library's, or not at all.
+    AsIs,
+}
+
+/// How a call of the method `function` with `args` (besides the target) is metered.
+pub(crate) fn method(function: &str, args: &[IdedExpr]) -> Method {
+    match (function, args) {
+        ("lowerAscii" | "upperAscii" | "trim" | "charAt" | "substring" | "reverse", _) => {
+            Method::WrapTarget(CHARGE_TARGET, None)
+        }
+        ("sort" | "@sortByAssociatedKeys", _) => Method::WrapTarget(CHARGE_SORT, None),
+        ("flatten", _) => Method::WrapTarget(CHARGE_FLATTEN, None),
+        ("join", []) => Method::WrapTarget(CHARGE_JOIN, Some(0)),
+        ("join", [separator]) => match &separator.expr {
+            Expr::Literal(LiteralValue::String(s)) => {
+                Method::WrapTarget(CHARGE_JOIN, Some(s.inner().len() as i64))
+            }
+            _ => Method::Rename(JOIN),
+        },
+        _ => Method::AsIs,
+    }
+}
+
+/// A wrapper's target, handed on once `cost` has been paid.
+fn pass<'b, 'v>(
+    mut args: Vec<CowVal<'b, 'v>>,
+    cost: fn(&[CowVal<'_, '_>]) -> Result<(), ExecutionError>,
+) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    cost(&args)?;
+    Ok(args.swap_remove(0))
+}
+
+fn charge_target<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    pass(args, target_cost)
+}
+
+fn charge_sort<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    pass(args, sort_cost)
+}
+
+fn charge_flatten<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    pass(args, flatten_cost)
+}
+
+fn charge_join<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    pass(args, |args| {
+        let separator = int(args.get(1)).and_then(|n| usize::try_from(n).ok());
+        join_cost(args.first(), separator.unwrap_or(0))
+    })
+}
 
 /// The library as the interpreter has it, without our overloads: what a metered overload
 /// runs once it has paid.
@@ -133,26 +199,30 @@ macro_rules! metered {
     };
 }
 
-metered!(
-    /// `list.join([sep])`: the result's bytes, sums of the strings and separators.
-    join, "join", true, |args| {
-        let Some(list) = args.first() else { return Ok(()) };
-        let separator = string(args.get(1)).map_or(0, str::len);
-        let mut bytes = 0usize;
-        let mut count = 0usize;
-        if let Some(items) = list.as_iterable() {
-            let mut items = items.iter();
-            while let Some(item) = items.next() {
-                count += 1;
-                if let Some(s) = item.downcast_ref::<CelString>() {
-                    bytes = bytes.saturating_add(s.inner().len());
-                }
-            }
+/// `list.join(sep)`: the result's bytes, the strings' and the separators'.
+fn join_cost(list: Option<&CowVal<'_, '_>>, separator: usize) -> Result<(), ExecutionError> {
+    let Some(items) = list.and_then(|list| list.as_iterable()) else {
+        return Ok(());
+    };
+    let mut bytes = 0usize;
+    let mut count = 0usize;
+    let mut items = items.iter();
+    while let Some(item) = items.next() {
+        count += 1;
+        if let Some(s) = item.downcast_ref::<CelString>() {
+            bytes = bytes.saturating_add(s.inner().len());
         }
-        bytes = bytes.saturating_add(separator.saturating_mul(count.saturating_sub(1)));
-        string_too_long(bytes)?;
-        charge(count as u64)?;
-        charge_bytes(bytes)
+    }
+    bytes = bytes.saturating_add(separator.saturating_mul(count.saturating_sub(1)));
+    string_too_long(bytes)?;
+    charge(count as u64)?;
+    charge_bytes(bytes)
+}
+
+metered!(
+    /// `list.join(sep)` with a separator computed at run time.
+    join, "join", true, |args| {
+        join_cost(args.first(), string(args.get(1)).map_or(0, str::len))
     }
 );
 
@@ -243,24 +313,15 @@ fn sort_cost(args: &[CowVal<'_, '_>]) -> Result<(), ExecutionError> {
     charge((n as u64).saturating_mul(log))
 }
 
-metered!(
-    /// `list.sort()`.
-    sort, "sort", true, sort_cost
-);
-metered!(
-    /// `sortBy`'s expansion: sorts a list by the keys computed for it.
-    sort_by_associated_keys, "@sortByAssociatedKeys", true, sort_cost
-);
-
-metered!(
-    /// `list.flatten([depth])`: at most every element, all levels down.
-    flatten, "flatten", true, |args| {
-        let Some(list) = args.first() else { return Ok(()) };
-        let elements = size_within_budget(list.as_ref());
-        list_too_long(usize::try_from(elements).unwrap_or(usize::MAX))?;
-        charge(elements)
-    }
-);
+/// `list.flatten([depth])`: at most every element, all levels down.
+fn flatten_cost(args: &[CowVal<'_, '_>]) -> Result<(), ExecutionError> {
+    let Some(list) = args.first() else {
+        return Ok(());
+    };
+    let elements = size_within_budget(list.as_ref());
+    list_too_long(usize::try_from(elements).unwrap_or(usize::MAX))?;
+    charge(elements)
+}
 
 /// Charges for a copy of, or a pass over, the target: a string's bytes or a list's elements.
 fn target_cost(args: &[CowVal<'_, '_>]) -> Result<(), ExecutionError> {
@@ -278,10 +339,6 @@ fn target_cost(args: &[CowVal<'_, '_>]) -> Result<(), ExecutionError> {
 }
 
 metered!(
-    /// `list.reverse()` and `s.reverse()`.
-    reverse, "reverse", true, target_cost
-);
-metered!(
     /// `list.slice(start, end)`: the elements it copies.
     slice, "slice", true, |args| {
         let n = match (int(args.get(1)), int(args.get(2))) {
@@ -292,11 +349,6 @@ metered!(
         charge(n as u64 + 1)
     }
 );
-metered!(lower_ascii, "lowerAscii", true, target_cost);
-metered!(upper_ascii, "upperAscii", true, target_cost);
-metered!(trim, "trim", true, target_cost);
-metered!(char_at, "charAt", true, target_cost);
-metered!(substring, "substring", true, target_cost);
 /// A search compares the needle at each place in the string: `(n - m + 1) * m` characters.
 fn search_cost(args: &[CowVal<'_, '_>]) -> Result<(), ExecutionError> {
     let n = string(args.first()).map_or(0, str::len);

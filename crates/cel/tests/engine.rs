@@ -991,7 +991,8 @@ fn library_functions_are_charged_and_bounded_before_they_build() {
         eval(
             "[['b', 'a'].sort().join('-'), 'a,b'.split(','), '%s=%d'.format(['x', 1]), \
              [[1], [2, [3]]].flatten(), [3, 1, 2].sortBy(i, i), 'Ab'.lowerAscii(), \
-             'abc'.reverse(), [1, 2, 3].slice(1, 2), 'abc'.substring(1), strings.quote('a')]",
+             'abc'.reverse(), [1, 2, 3].slice(1, 2), 'abc'.substring(1), strings.quote('a'), \
+             ['a', 'b'].join(), ['a', 'b'].join(variant), [[1], [2]].flatten(1)]",
             &json!({})
         )
         .unwrap(),
@@ -1005,7 +1006,10 @@ fn library_functions_are_charged_and_bounded_before_they_build() {
             "cba",
             [2],
             "bc",
-            "\"a\""
+            "\"a\"",
+            "ab",
+            "auserb",
+            [1, 2]
         ])
     );
 }
