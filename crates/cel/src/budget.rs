@@ -101,7 +101,8 @@ impl Meter {
     }
 
     /// The limit this evaluation ran into, if it was stopped by one.
-    pub(crate) fn exceeded(&self) -> Option<Limit> {
+    #[cfg(test)]
+    fn exceeded(&self) -> Option<Limit> {
         STATE.with(|s| s.get().and_then(|state| state.exceeded))
     }
 

@@ -255,7 +255,11 @@ impl<'a> Checker<'a> {
 /// which compare payload objects and arrays either way round.
 pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
     let mut pending: Vec<&mut IdedExpr> = vec![expr];
+    let mut at_root = true;
     while let Some(e) = pending.pop() {
+        // The values of a map literal at the root become the result, charged as they are
+        // converted to JSON (see `engine`), where they are copied.
+        let result_map = std::mem::replace(&mut at_root, false) && matches!(e.expr, Expr::Map(_));
         if let Expr::Comprehension(c) = &mut e.expr {
             let range = std::mem::take(&mut c.iter_range);
             c.iter_range = wrap(CHARGE_RANGE, range, next_id);
@@ -318,10 +322,31 @@ pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
             let container = std::mem::take(&mut call.args[1]);
             call.args[1] = wrap(CHARGE_SCAN, container, next_id);
         }
+        // A literal's size is bounded by the text: only computed elements are charged, one by
+        // one. A list or map of literals only is charged once, as a whole, so that building it
+        // over and over in a loop is still paid for.
+        let literals_only = match &e.expr {
+            Expr::List(list) => list.elements.iter().all(is_literal),
+            Expr::Map(map) => map.entries.iter().all(|entry| {
+                matches!(&entry.expr, EntryExpr::MapEntry(entry) if is_literal(&entry.value))
+            }),
+            _ => false,
+        };
         match &mut e.expr {
+            Expr::Map(_) if result_map => {}
+            Expr::List(list) if literals_only && !list.elements.is_empty() => {
+                let inner = std::mem::take(e);
+                *e = wrap(CHARGE_ITEM, inner, next_id);
+                continue;
+            }
+            Expr::Map(map) if literals_only && !map.entries.is_empty() => {
+                let inner = std::mem::take(e);
+                *e = wrap(CHARGE_ITEM, inner, next_id);
+                continue;
+            }
             Expr::List(list) => {
                 for element in &mut list.elements {
-                    if !is_call_of(element, CHARGE_ITEM) {
+                    if !is_literal(element) && !is_call_of(element, CHARGE_ITEM) {
                         let inner = std::mem::take(element);
                         *element = wrap(CHARGE_ITEM, inner, next_id);
                     }
@@ -329,7 +354,9 @@ pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
             }
             Expr::Map(map) => {
                 for entry in &mut map.entries {
-                    if let EntryExpr::MapEntry(entry) = &mut entry.expr {
+                    if let EntryExpr::MapEntry(entry) = &mut entry.expr
+                        && !is_literal(&entry.value)
+                    {
                         let inner = std::mem::take(&mut entry.value);
                         entry.value = wrap(CHARGE_ITEM, inner, next_id);
                     }
@@ -489,6 +516,10 @@ fn meter_appended(step: &mut IdedExpr, accu: &str, next_id: &mut u64) {
             *element = wrap(CHARGE_ITEM, inner, next_id);
         }
     }
+}
+
+fn is_literal(e: &IdedExpr) -> bool {
+    matches!(e.expr, Expr::Literal(_))
 }
 
 fn is_call_of(e: &IdedExpr, function: &str) -> bool {

@@ -1,7 +1,7 @@
 //! The engine: compiles expressions once (checked, bounded, metered), caches the programs by
 //! text, and evaluates them against an [`Activation`].
 
-use crate::budget::Meter;
+use crate::budget::{self, Meter};
 use crate::check::{self, Unknown, Uses};
 use crate::convert;
 use crate::environment::{self, Declarations};
@@ -485,6 +485,7 @@ impl Program {
         self.run(activation, |value, text| match value.get_type().kind() {
             Kind::NullType => Ok(Map::new()),
             Kind::Map => {
+                charge_conversion(value, text)?;
                 convert::map_to_json(value, 0).map_err(|e| convert::unrepresentable_error(e, text))
             }
             _ => Err(wrong_type("map (or null)", value, text)),
@@ -497,6 +498,7 @@ impl Program {
             return Ok(activation.payload.clone());
         }
         self.run(activation, |value, text| {
+            charge_conversion(value, text)?;
             convert::to_json(value).map_err(|e| convert::unrepresentable_error(e, text))
         })
     }
@@ -522,6 +524,13 @@ impl Program {
             evaluate_with(inner, ast, &bindings, text, finish)
         })
     }
+}
+
+/// Charges for converting a result to JSON, which copies it. A failure is reported as the limit
+/// the evaluation ran into (see [`in_context`]).
+fn charge_conversion(value: &dyn Val, text: &str) -> Result<(), CelError> {
+    budget::charge_copy(value)
+        .map_err(|error| CelError::limit(Limit::EvaluationWork, error_detail(&error), text))
 }
 
 /// Runs an evaluation with panics caught: a panic in the interpreter becomes an error.
@@ -552,14 +561,17 @@ fn in_context<T>(
     context.set_variable_resolver(bindings);
     let meter = Meter::start(&inner.limits);
     let result = body(&context);
-    // A limit stops the evaluation even where CEL would absorb the error (`error || true`).
-    if let (Ok(_), Some((which, detail))) = (&result, meter.stopped()) {
-        return Err(CelError::limit(which, detail, text));
+    match (result, meter.stopped()) {
+        (Err(Failure::Execution(error)), stopped) => Err(execution_error(
+            error,
+            stopped.map(|(which, _)| which),
+            text,
+        )),
+        // A limit stops the evaluation even where CEL would absorb the error (`error || true`).
+        (_, Some((which, detail))) => Err(CelError::limit(which, detail, text)),
+        (Ok(value), None) => Ok(value),
+        (Err(Failure::Cel(error)), None) => Err(error),
     }
-    result.map_err(|failure| match failure {
-        Failure::Cel(error) => error,
-        Failure::Execution(error) => execution_error(error, meter.exceeded(), text),
-    })
 }
 
 /// Evaluates `ast` against `bindings` within the work budget.
@@ -607,6 +619,7 @@ fn map_literal(
             },
             _ => value.as_ref(),
         };
+        budget::charge_copy(value).map_err(Failure::Execution)?;
         let json = convert::to_json(value)
             .map_err(|e| Failure::Cel(convert::unrepresentable_error(e, text)))?;
         if object.contains_key(&key) {

@@ -1220,3 +1220,35 @@ fn searching_and_comparing_lists_is_charged() {
         json!(true)
     );
 }
+
+#[test]
+fn a_result_is_charged_for_its_conversion_to_json() {
+    let payload = json!({"items": (0..100_000).collect::<Vec<_>>()});
+    let copies = (0..12)
+        .map(|i| format!("'k{i}': payload.items"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let expr = format!("{{{copies}}}");
+    let engine = CelEngine::default();
+    let a = activation(&payload);
+    for error in [
+        engine.eval_map(&expr, &a).unwrap_err(),
+        engine.eval_value(&expr, &a).unwrap_err(),
+        engine
+            .eval_value(&format!("[{}]", ["payload.items"; 12].join(", ")), &a)
+            .unwrap_err(),
+    ] {
+        assert_eq!(
+            error.kind(),
+            &CelErrorKind::LimitExceeded {
+                which: Limit::EvaluationWork
+            },
+            "{error}"
+        );
+    }
+    // one copy is within the budget
+    assert_eq!(
+        engine.eval_map("{'k': size(payload.items)}", &a).unwrap()["k"],
+        json!(100_000)
+    );
+}
