@@ -19,7 +19,8 @@ pub struct Limits {
     pub max_payload_depth: usize,
     /// Work units one evaluation may spend, charged before the work is done: each element a
     /// comprehension (`all`, `exists`, `map`, `filter`, ...) iterates over costs one; each value
-    /// a `map`/`filter` appends, or a list or map literal holds, costs its size in elements; a
+    /// a `map`/`filter` appends, or a list or map literal holds, and the result converted to
+    /// JSON, costs its size in elements; a
     /// function or `+` that builds a value costs its size (a string one unit per 64 bytes), and
     /// `sort` costs `n log n`.
     pub max_evaluation_work: u64,
