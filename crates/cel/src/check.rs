@@ -1,8 +1,9 @@
 //! What happens to an expression between parsing and caching: the depth bound, the check that it
 //! names only known variables and functions, and the rewrite that meters its comprehensions.
 
-use crate::budget::{CHARGE_ITEM, CHARGE_RANGE};
+use crate::budget::{CHARGE_ITEM, CHARGE_RANGE, CHARGE_SCAN, CONTINUE};
 use crate::functions::{EQUALS, NOT_EQUALS};
+use crate::metered::{self, ADD, Method};
 use cel::common::ast::{
     CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, LiteralValue, SelectExpr, SourceInfo,
     operators,
@@ -245,18 +246,30 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// Rewrites comprehensions so they charge the evaluation budget: the range goes through
-/// [`CHARGE_RANGE`], and each value a `map`/`filter` appends (`@result + [value]`) through
-/// [`CHARGE_ITEM`]. The shapes the interpreter optimises are kept, so the rewrite costs a call
-/// per element, not a change of algorithm. Also routes `==` and `!=` through [`EQUALS`] and
-/// [`NOT_EQUALS`], which compare payload objects and arrays either way round.
+/// Rewrites the program so it charges the evaluation budget: a comprehension's range goes
+/// through [`CHARGE_RANGE`]; each value a `map`/`filter` appends (`@result + [value]`), and each
+/// element of a list or value of a map literal, through [`CHARGE_ITEM`]; `a + b` becomes a call
+/// of [`ADD`], which checks and charges what it builds. The shapes the interpreter optimises
+/// (the accumulator's `@result + [value]`) are kept, so the rewrite costs a call per element,
+/// not a change of algorithm. Also routes `==` and `!=` through [`EQUALS`] and [`NOT_EQUALS`],
+/// which compare payload objects and arrays either way round.
 pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
     let mut pending: Vec<&mut IdedExpr> = vec![expr];
+    let mut at_root = true;
     while let Some(e) = pending.pop() {
+        // The values of a map literal at the root become the result, charged as they are
+        // converted to JSON (see `engine`), where they are copied.
+        let result_map = std::mem::replace(&mut at_root, false) && matches!(e.expr, Expr::Map(_));
         if let Expr::Comprehension(c) = &mut e.expr {
             let range = std::mem::take(&mut c.iter_range);
             c.iter_range = wrap(CHARGE_RANGE, range, next_id);
             meter_appended(&mut c.loop_step, &c.accu_var, next_id);
+            // A literal condition (`map`, `filter`: the shape the interpreter optimises) never
+            // puts an error aside; the others end their loop once a limit is reached.
+            if !matches!(c.loop_cond.expr, Expr::Literal(_)) {
+                let condition = std::mem::take(&mut c.loop_cond);
+                c.loop_cond = wrap(CONTINUE, condition, next_id);
+            }
         }
         // Against a literal (a string, a number), the interpreter's own comparison is right
         // either way round: only containers need ours.
@@ -270,6 +283,86 @@ pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
             } else if call.func_name == operators::NOT_EQUALS {
                 call.func_name = NOT_EQUALS.to_owned();
             }
+        }
+        // A macro's accumulator (`@result + [v]`, `@result + 1`) is the interpreter's own,
+        // metered above; a user's `+` cannot start with an `@` name.
+        if let Expr::Call(call) = &mut e.expr
+            && call.func_name == operators::ADD
+            && call.target.is_none()
+            && call.args.len() == 2
+            && !matches!(&call.args[0].expr, Expr::Ident(name) if name.starts_with('@'))
+        {
+            call.func_name = ADD.to_owned();
+        }
+        if let Expr::Call(call) = &mut e.expr
+            && let Some(target) = call.target.as_deref_mut()
+        {
+            match metered::method(&call.func_name, &call.args) {
+                Method::WrapTarget(function, extra) => {
+                    let inner = std::mem::take(target);
+                    let mut wrapped = wrap(function, inner, next_id);
+                    if let (Some(extra), Expr::Call(wrapper)) = (extra, &mut wrapped.expr) {
+                        *next_id += 1;
+                        wrapper.args.push(IdedExpr {
+                            id: *next_id,
+                            expr: Expr::Literal(LiteralValue::Int(extra.into())),
+                        });
+                    }
+                    *target = wrapped;
+                }
+                Method::Rename(function) => call.func_name = function.to_owned(),
+                Method::AsIs => {}
+            }
+        }
+        if let Expr::Call(call) = &mut e.expr
+            && call.func_name == operators::IN
+            && call.args.len() == 2
+            && !is_call_of(&call.args[1], CHARGE_SCAN)
+        {
+            let container = std::mem::take(&mut call.args[1]);
+            call.args[1] = wrap(CHARGE_SCAN, container, next_id);
+        }
+        // A literal's size is bounded by the text: only computed elements are charged, one by
+        // one. A list or map of literals only is charged once, as a whole, so that building it
+        // over and over in a loop is still paid for.
+        let literals_only = match &e.expr {
+            Expr::List(list) => list.elements.iter().all(is_literal),
+            Expr::Map(map) => map.entries.iter().all(|entry| {
+                matches!(&entry.expr, EntryExpr::MapEntry(entry) if is_literal(&entry.value))
+            }),
+            _ => false,
+        };
+        match &mut e.expr {
+            Expr::Map(_) if result_map => {}
+            Expr::List(list) if literals_only && !list.elements.is_empty() => {
+                let inner = std::mem::take(e);
+                *e = wrap(CHARGE_ITEM, inner, next_id);
+                continue;
+            }
+            Expr::Map(map) if literals_only && !map.entries.is_empty() => {
+                let inner = std::mem::take(e);
+                *e = wrap(CHARGE_ITEM, inner, next_id);
+                continue;
+            }
+            Expr::List(list) => {
+                for element in &mut list.elements {
+                    if !is_literal(element) && !is_call_of(element, CHARGE_ITEM) {
+                        let inner = std::mem::take(element);
+                        *element = wrap(CHARGE_ITEM, inner, next_id);
+                    }
+                }
+            }
+            Expr::Map(map) => {
+                for entry in &mut map.entries {
+                    if let EntryExpr::MapEntry(entry) = &mut entry.expr
+                        && !is_literal(&entry.value)
+                    {
+                        let inner = std::mem::take(&mut entry.value);
+                        entry.value = wrap(CHARGE_ITEM, inner, next_id);
+                    }
+                }
+            }
+            _ => {}
         }
         match &mut e.expr {
             Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => {}
@@ -425,6 +518,14 @@ fn meter_appended(step: &mut IdedExpr, accu: &str, next_id: &mut u64) {
     }
 }
 
+fn is_literal(e: &IdedExpr) -> bool {
+    matches!(e.expr, Expr::Literal(_))
+}
+
+fn is_call_of(e: &IdedExpr, function: &str) -> bool {
+    matches!(&e.expr, Expr::Call(call) if call.func_name == function)
+}
+
 fn wrap(function: &str, arg: IdedExpr, next_id: &mut u64) -> IdedExpr {
     *next_id += 1;
     IdedExpr {
@@ -466,46 +567,9 @@ pub(crate) fn position_at(source: &str, offset: usize) -> Option<crate::Position
     })
 }
 
-/// Deepest bracket nesting in the text outside string literals, found before parsing so the
-/// parser never sees input deep enough to exhaust its stack.
-pub(crate) fn bracket_depth(source: &str) -> usize {
-    let mut depth = 0usize;
-    let mut deepest = 0usize;
-    let mut quote: Option<u8> = None;
-    let mut escaped = false;
-    for b in source.bytes() {
-        if let Some(q) = quote {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                _ if b == q => quote = None,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'\'' | b'"' => quote = Some(b),
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bracket_depth_skips_string_literals() {
-        assert_eq!(bracket_depth("((1))"), 2);
-        assert_eq!(bracket_depth("f('(((((') + [x]"), 1);
-        assert_eq!(bracket_depth(r#""\"(((" + {'a': [1]}"#), 2);
-    }
 
     #[test]
     fn positions_are_one_based_lines_and_characters() {

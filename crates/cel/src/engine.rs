@@ -1,11 +1,12 @@
 //! The engine: compiles expressions once (checked, bounded, metered), caches the programs by
 //! text, and evaluates them against an [`Activation`].
 
-use crate::budget::Meter;
+use crate::budget::{self, Meter};
 use crate::check::{self, Unknown, Uses};
 use crate::convert;
 use crate::environment::{self, Declarations};
 use crate::lazy;
+use crate::prescan;
 use crate::{CelError, CelErrorKind, Limit, Limits};
 use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr, IdedExpr, SourceInfo};
 use cel::common::types::{CelMap, CelMapKey, CelOptional, CelString, Kind};
@@ -85,8 +86,9 @@ pub struct Program {
 }
 
 /// The parser's own bound on its grammar-rule recursion. Each level of CEL nesting enters a
-/// dozen rules, so this allows what [`Limits::max_expression_depth`] allows, while stopping
-/// long chains of prefix operators (`!!!!…x`) that no bracket count sees.
+/// dozen rules, so this allows what [`Limits::max_expression_depth`] allows. The pre-scan
+/// ([`prescan::nesting`]) holds chains of operators, selections and prefix operators, which
+/// nest one level each, to the same bound before the parser runs.
 const PARSER_RULE_DEPTH_PER_LEVEL: usize = 12;
 
 impl Default for CelEngine {
@@ -278,13 +280,15 @@ impl CelEngine {
                 text,
             )
         };
-        if check::bracket_depth(text) > limits.max_expression_depth {
-            return Err(too_deep());
-        }
         let rule_depth = limits
             .max_expression_depth
             .saturating_mul(PARSER_RULE_DEPTH_PER_LEVEL)
             .min(u16::MAX as usize - 1) as u16;
+        // Refused before parsing: the parser recurses as deep as the text nests.
+        let nesting = prescan::nesting(text);
+        if nesting.brackets > limits.max_expression_depth || nesting.chains > rule_depth as usize {
+            return Err(too_deep());
+        }
         let max_depth = limits.max_expression_depth;
         let env = &self.inner.env;
         let (mut ast, info) = on_big_stack(move || {
@@ -481,6 +485,7 @@ impl Program {
         self.run(activation, |value, text| match value.get_type().kind() {
             Kind::NullType => Ok(Map::new()),
             Kind::Map => {
+                charge_conversion(value, text)?;
                 convert::map_to_json(value, 0).map_err(|e| convert::unrepresentable_error(e, text))
             }
             _ => Err(wrong_type("map (or null)", value, text)),
@@ -493,6 +498,7 @@ impl Program {
             return Ok(activation.payload.clone());
         }
         self.run(activation, |value, text| {
+            charge_conversion(value, text)?;
             convert::to_json(value).map_err(|e| convert::unrepresentable_error(e, text))
         })
     }
@@ -518,6 +524,13 @@ impl Program {
             evaluate_with(inner, ast, &bindings, text, finish)
         })
     }
+}
+
+/// Charges for converting a result to JSON, which copies it. A failure is reported as the limit
+/// the evaluation ran into (see [`in_context`]).
+fn charge_conversion(value: &dyn Val, text: &str) -> Result<(), CelError> {
+    budget::charge_copy(value)
+        .map_err(|error| CelError::limit(Limit::EvaluationWork, error_detail(&error), text))
 }
 
 /// Runs an evaluation with panics caught: a panic in the interpreter becomes an error.
@@ -546,14 +559,19 @@ fn in_context<T>(
 ) -> Result<T, CelError> {
     let mut context = Context::with_env(Arc::clone(&inner.env));
     context.set_variable_resolver(bindings);
-    let meter = Meter::start(
-        inner.limits.max_evaluation_work,
-        inner.limits.max_payload_bytes,
-    );
-    body(&context).map_err(|failure| match failure {
-        Failure::Cel(error) => error,
-        Failure::Execution(error) => execution_error(error, meter.exceeded(), text),
-    })
+    let meter = Meter::start(&inner.limits);
+    let result = body(&context);
+    match (result, meter.stopped()) {
+        (Err(Failure::Execution(error)), stopped) => Err(execution_error(
+            error,
+            stopped.map(|(which, _)| which),
+            text,
+        )),
+        // A limit stops the evaluation even where CEL would absorb the error (`error || true`).
+        (_, Some((which, detail))) => Err(CelError::limit(which, detail, text)),
+        (Ok(value), None) => Ok(value),
+        (Err(Failure::Cel(error)), None) => Err(error),
+    }
 }
 
 /// Evaluates `ast` against `bindings` within the work budget.
@@ -601,6 +619,7 @@ fn map_literal(
             },
             _ => value.as_ref(),
         };
+        budget::charge_copy(value).map_err(Failure::Execution)?;
         let json = convert::to_json(value)
             .map_err(|e| Failure::Cel(convert::unrepresentable_error(e, text)))?;
         if object.contains_key(&key) {

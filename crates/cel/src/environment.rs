@@ -1,10 +1,10 @@
 //! The one CEL environment of Tributary: the standard library and macros, optional syntax, the
 //! strings, lists, math and base64 extensions, and our internal metering functions.
 
-use crate::{budget, functions};
+use crate::{budget, functions, metered};
 use cel::common::ast::{CallExpr, Expr, IdedExpr, LiteralValue};
 use cel::common::types::{DYN_TYPE, Kind, STRING_TYPE};
-use cel::{Context, Env, ExecutionError, Value, extensions};
+use cel::{Context, DeclarationError, Env, ExecutionError, Value, extensions};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, RwLock};
@@ -47,6 +47,22 @@ pub(crate) fn build() -> Env {
     })
     .and_then(|_| {
         env.add_overload(
+            budget::CHARGE_SCAN,
+            "tributary_charge_scan",
+            vec![DYN_TYPE],
+            budget::charge_scan,
+        )
+    })
+    .and_then(|_| {
+        env.add_overload(
+            budget::CONTINUE,
+            "tributary_continue",
+            vec![DYN_TYPE],
+            budget::continue_unless_stopped,
+        )
+    })
+    .and_then(|_| {
+        env.add_overload(
             functions::EQUALS,
             "tributary_equals",
             vec![DYN_TYPE, DYN_TYPE],
@@ -61,10 +77,29 @@ pub(crate) fn build() -> Env {
             functions::not_equals,
         )
     })
-    .and_then(|_| env.add_extension(extensions::strings))
-    .and_then(|_| env.add_extension(extensions::lists))
-    .and_then(|_| env.add_extension(extensions::math))
-    .and_then(|_| env.add_extension(extensions::encoders))
+    .and_then(|_| {
+        env.add_overload(
+            metered::ADD,
+            "tributary_add",
+            vec![DYN_TYPE, DYN_TYPE],
+            metered::add,
+        )
+    })
+    // Declared before the extensions, whose overloads of the same names these shadow.
+    .and_then(|_| {
+        metered::OVERLOADS
+            .iter()
+            .try_for_each(|&(name, member, arguments, overload)| {
+                let id = format!("tributary_metered_{name}_{arguments}");
+                let parameters = (0..arguments).map(|_| DYN_TYPE).collect();
+                if member {
+                    env.add_member_overload(name, &id, DYN_TYPE, parameters, overload)
+                } else {
+                    env.add_overload(name, &id, parameters, overload)
+                }
+            })
+    })
+    .and_then(|_| add_extensions(&mut env))
     .and_then(|_| {
         crate::macros::all()
             .into_iter()
@@ -74,6 +109,14 @@ pub(crate) fn build() -> Env {
     // test would hit at once.
     .expect("the CEL environment's declarations are consistent");
     env
+}
+
+/// The extensions of the library: strings, lists, math and base64.
+pub(crate) fn add_extensions(env: &mut Env) -> Result<(), DeclarationError> {
+    env.add_extension(extensions::strings)?;
+    env.add_extension(extensions::lists)?;
+    env.add_extension(extensions::math)?;
+    env.add_extension(extensions::encoders)
 }
 
 /// Answers the checker's questions by asking the interpreter itself, so the answer can never

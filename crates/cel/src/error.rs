@@ -16,6 +16,10 @@ pub enum Limit {
     PayloadDepth,
     /// [`crate::Limits::max_evaluation_work`].
     EvaluationWork,
+    /// [`crate::Limits::max_list_elements`]: a list or map an evaluation would build.
+    ListSize,
+    /// [`crate::Limits::max_evaluation_time`].
+    EvaluationTime,
 }
 
 impl fmt::Display for Limit {
@@ -26,6 +30,8 @@ impl fmt::Display for Limit {
             Limit::PayloadSize => "payload size",
             Limit::PayloadDepth => "payload nesting depth",
             Limit::EvaluationWork => "evaluation work",
+            Limit::ListSize => "list size",
+            Limit::EvaluationTime => "evaluation time",
         })
     }
 }

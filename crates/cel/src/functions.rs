@@ -1,9 +1,9 @@
 //! Our own overloads: internal functions the compiled programs are rewritten to call, and
 //! guarded replacements for library functions whose cost depends on their arguments.
 
-use crate::budget::string_too_long;
+use crate::budget::{self, charge_bytes, string_too_long};
 use cel::ExecutionError;
-use cel::common::types::{CelBool, CelInt, CelString};
+use cel::common::types::{CelBool, CelInt, CelString, Kind};
 use cel::common::value::{CowVal, Val};
 
 /// `==` and `!=`, asking a payload object or array (which knows how to compare itself with the
@@ -27,13 +27,24 @@ fn boolean<'b, 'v>(value: bool) -> CowVal<'b, 'v> {
     CowVal::Borrowed(if value { &TRUE } else { &FALSE })
 }
 
+/// Comparing containers visits their elements, all levels down: charged before comparing.
+fn charge_comparison(a: &dyn Val, b: &dyn Val) -> Result<(), ExecutionError> {
+    let container = |v: &dyn Val| matches!(v.get_type().kind(), Kind::List | Kind::Map);
+    if container(a) && container(b) {
+        budget::charge_comparison(a, b)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn equals<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    charge_comparison(args[0].as_ref(), args[1].as_ref())?;
     Ok(boolean(equal(args[0].as_ref(), args[1].as_ref())))
 }
 
 pub(crate) fn not_equals<'b, 'v>(
     args: Vec<CowVal<'b, 'v>>,
 ) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    charge_comparison(args[0].as_ref(), args[1].as_ref())?;
     Ok(boolean(!equal(args[0].as_ref(), args[1].as_ref())))
 }
 
@@ -70,6 +81,8 @@ pub(crate) fn guarded_replace<'b, 'v>(
             }
         },
     };
+    // counting the occurrences is a pass over the string: paid for first
+    charge_bytes(this.len())?;
     let occurrences = if from.is_empty() {
         this.chars().count() + 1
     } else {
@@ -80,6 +93,7 @@ pub(crate) fn guarded_replace<'b, 'v>(
         .len()
         .saturating_add(occurrences.saturating_mul(to.len()));
     string_too_long(grown)?;
+    charge_bytes(grown)?;
     let replaced = match limit {
         Some(n) => this.replacen(from, to, n),
         None => this.replace(from, to),

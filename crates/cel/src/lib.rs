@@ -41,6 +41,8 @@ mod functions;
 mod lazy;
 mod limits;
 mod macros;
+mod metered;
+mod prescan;
 
 pub use check::VARIABLES;
 pub use engine::{Activation, CelEngine, Program};

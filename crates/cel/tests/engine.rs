@@ -2,6 +2,7 @@
 //! registry-time checks, limits, error messages, and the shared cache.
 
 use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 use tributary_cel::{Activation, CelEngine, CelErrorKind, Limit, Limits};
 
 fn okta_user() -> Value {
@@ -762,4 +763,492 @@ fn two_variable_comprehensions() {
         .eval_value("payload.items.transformList(i, v, v)", &activation(&big))
         .unwrap_err();
     assert!(matches!(err.kind(), CelErrorKind::LimitExceeded { .. }));
+}
+
+/// Evaluates `expr` with the default limits against `payload`, and says how long it took.
+fn timed(expr: &str, payload: &Value) -> (Result<Value, tributary_cel::CelError>, Duration) {
+    timed_with(&CelEngine::default(), expr, payload)
+}
+
+fn timed_with(
+    engine: &CelEngine,
+    expr: &str,
+    payload: &Value,
+) -> (Result<Value, tributary_cel::CelError>, Duration) {
+    let started = Instant::now();
+    let result = engine.eval_value(expr, &activation(payload));
+    (result, started.elapsed())
+}
+
+/// A generous ceiling on the time a refused evaluation takes: the error kind is what is
+/// asserted; this only catches an evaluation that ran away.
+const SANITY_CEILING: Duration = Duration::from_secs(5);
+
+fn assert_limit(expr: &str, payload: &Value, which: Limit) {
+    // The deadline is pushed back, so that the limit asserted, not the clock of a slow debug
+    // build, stops the evaluation; the deadline has its own test.
+    let engine = CelEngine::new(Limits {
+        max_evaluation_time: Duration::from_secs(60),
+        ..Limits::default()
+    });
+    let (result, elapsed) = timed_with(&engine, expr, payload);
+    let error = result.expect_err(expr);
+    assert_eq!(
+        error.kind(),
+        &CelErrorKind::LimitExceeded { which },
+        "{expr}: {error}"
+    );
+    assert!(elapsed < SANITY_CEILING, "{expr} took {elapsed:?}");
+}
+
+/// `cel.bind(v1, x + x + … (8 terms), cel.bind(v2, v1 + v1 + …, …))`, `levels` deep.
+fn concatenation_bomb(levels: usize) -> String {
+    let mut expr = "size(v0) > 0".to_owned();
+    for level in (1..=levels).rev() {
+        let operand = if level == 1 {
+            "payload.a".to_owned()
+        } else {
+            format!("v{}", level - 1)
+        };
+        let sum = vec![operand; 8].join(" + ");
+        expr = expr.replace("v0", &format!("v{level}"));
+        expr = format!("cel.bind(v{level}, {sum}, {expr})");
+    }
+    expr
+}
+
+#[test]
+fn repeated_concatenation_stops_at_the_size_limit_before_allocating() {
+    let payload = json!({"a": "x".repeat(1024)});
+    // 32 MiB after five levels; eight levels (2 GiB, then 16 GiB) used to abort the process on
+    // a failed allocation.
+    for levels in [5, 8] {
+        assert_limit(&concatenation_bomb(levels), &payload, Limit::PayloadSize);
+    }
+    // the same shape within the limit works
+    let (result, _) = timed(&concatenation_bomb(2), &payload);
+    assert_eq!(result.unwrap(), json!(true));
+    // bytes too
+    assert_limit(
+        "cel.bind(a, bytes(payload.a), cel.bind(b, a + a + a + a + a + a + a + a, \
+         cel.bind(c, b + b + b + b + b + b + b + b, cel.bind(d, c + c + c + c + c + c + c + c, \
+         size(d + d + d + d + d + d + d + d + d)))))",
+        &payload,
+        Limit::PayloadSize,
+    );
+}
+
+#[test]
+fn lists_built_by_concatenation_and_literals_are_bounded() {
+    let payload = json!({});
+    assert_limit(
+        "cel.bind(a, lists.range(50000), cel.bind(b, a + a + a, size(b + b)))",
+        &payload,
+        Limit::ListSize,
+    );
+    // a literal holding the same list ten times copies it ten times, and is charged so
+    assert_limit(
+        "cel.bind(a, lists.range(100), cel.bind(b, [a, a, a, a, a, a, a, a, a, a], \
+         cel.bind(c, [b, b, b, b, b, b, b, b, b, b], cel.bind(d, [c, c, c, c, c, c, c, c, c, c], \
+         size([d, d, d, d, d, d, d, d, d, d]) > 0))))",
+        &payload,
+        Limit::EvaluationWork,
+    );
+    // and so is a map literal
+    assert_limit(
+        "cel.bind(a, lists.range(400), cel.bind(b, {'a': a, 'b': a, 'c': a, 'd': a, 'e': a}, \
+         cel.bind(c, {'a': b, 'b': b, 'c': b, 'd': b, 'e': b}, cel.bind(d, {'a': c, 'b': c, 'c': c, 'd': c, 'e': c}, \
+         cel.bind(e, {'a': d, 'b': d, 'c': d, 'd': d, 'e': d}, size({'a': e, 'b': e, 'c': e, 'd': e, 'e': e}) > 0)))))",
+        &payload,
+        Limit::EvaluationWork,
+    );
+}
+
+#[test]
+fn lists_range_is_checked_before_it_allocates() {
+    assert_limit("size(lists.range(1000000))", &json!({}), Limit::ListSize);
+    assert_eq!(
+        eval("size(lists.range(100000))", &json!({})).unwrap(),
+        json!(100000)
+    );
+}
+
+#[test]
+fn distinct_is_linear_for_scalars_and_charged_for_the_rest() {
+    // used to compare every pair: 1.25e9 comparisons
+    let (result, elapsed) = timed("size(lists.range(50000).distinct())", &json!({}));
+    assert_eq!(result.unwrap(), json!(50000));
+    assert!(elapsed < SANITY_CEILING, "took {elapsed:?}");
+    assert_limit(
+        "lists.range(1000000).distinct()",
+        &json!({}),
+        Limit::ListSize,
+    );
+    // values that cannot be hashed are compared pairwise, each comparison charged
+    assert_limit(
+        "size(lists.range(3000).map(i, [i]).distinct())",
+        &json!({}),
+        Limit::EvaluationWork,
+    );
+    // CEL's equality: 1, 1u and 1.0 are one element; NaN equals nothing
+    assert_eq!(
+        eval(
+            "[1, 1u, 1.0, 2u, 'a', b'a', 'a', [1], [1.0], {'k': 1}, {'k': 1u}, null, null, true, 1.5, 1.5]\
+             .distinct()",
+            &json!({})
+        )
+        .unwrap(),
+        json!([1, 2, "a", "YQ==", [1], {"k": 1}, null, true, 1.5])
+    );
+    assert_eq!(
+        eval(
+            "size([double('NaN'), double('NaN')].distinct())",
+            &json!({})
+        )
+        .unwrap(),
+        json!(2)
+    );
+    assert_eq!(
+        eval("payload.tags.distinct()", &json!({"tags": ["a", "b", "a"]})).unwrap(),
+        json!(["a", "b"])
+    );
+}
+
+#[test]
+fn library_functions_are_charged_and_bounded_before_they_build() {
+    let payload = json!({
+        "a": "x".repeat(1024),
+        "big": "x,".repeat(200_000),
+        "quotes": "\"".repeat(600_000)
+    });
+    // n log n: 100,000 * 17
+    assert_limit(
+        "size(lists.range(100000).sort())",
+        &payload,
+        Limit::EvaluationWork,
+    );
+    assert_limit(
+        "size(lists.range(100000).sortBy(i, -i))",
+        &payload,
+        Limit::EvaluationWork,
+    );
+    assert_limit(
+        "size(lists.range(10000).map(i, payload.a).join(''))",
+        &payload,
+        Limit::PayloadSize,
+    );
+    assert_limit(
+        "size(lists.range(5000).map(i, 'y').join(payload.a))",
+        &payload,
+        Limit::PayloadSize,
+    );
+    assert_limit("size(payload.big.split(','))", &payload, Limit::ListSize);
+    assert_limit("size(payload.big.split(''))", &payload, Limit::ListSize);
+    assert_limit(
+        "cel.bind(a, '%s%s%s%s%s%s%s%s'.format([payload.a, payload.a, payload.a, payload.a, payload.a, payload.a, payload.a, payload.a]), \
+         cel.bind(b, '%s%s%s%s%s%s%s%s'.format([a, a, a, a, a, a, a, a]), \
+         cel.bind(c, '%s%s%s%s%s%s%s%s'.format([b, b, b, b, b, b, b, b]), \
+         size('%s%s%s%s%s%s%s%s%s'.format([c, c, c, c, c, c, c, c, c])))))",
+        &payload,
+        Limit::PayloadSize,
+    );
+    assert_limit(
+        "cel.bind(a, payload.a.replace('x', 'xxxxxxxx'), cel.bind(b, a.replace('x', 'xxxxxxxx'), \
+         cel.bind(c, b.replace('x', 'xxxxxxxx'), size(c.replace('x', 'xxxxxxxx')))))",
+        &payload,
+        Limit::PayloadSize,
+    );
+    assert_limit(
+        "size(lists.range(400).map(i, lists.range(400)).flatten())",
+        &payload,
+        Limit::ListSize,
+    );
+    assert_limit(
+        "cel.bind(q, payload.quotes + payload.quotes, size(strings.quote(q + q)))",
+        &payload,
+        Limit::PayloadSize,
+    );
+    // a naive search compares the needle at every place: (n - m + 1) * m
+    assert_limit(
+        "cel.bind(s, payload.big + payload.big, s.indexOf(s.substring(0, 300000)) >= 0)",
+        &payload,
+        Limit::EvaluationWork,
+    );
+    // nested comprehensions
+    assert_limit(
+        "size(lists.range(1000).map(i, lists.range(1000).map(j, [i, j, i + j])))",
+        &payload,
+        Limit::EvaluationWork,
+    );
+    // growth by repetition: a string doubled in each step of a fold
+    assert_limit(
+        "lists.range(60).map(i, payload.a).join(payload.a).split('').size() > 0",
+        &payload,
+        Limit::ListSize,
+    );
+    // within the limits, the same functions work
+    assert_eq!(
+        eval(
+            "[['b', 'a'].sort().join('-'), 'a,b'.split(','), '%s=%d'.format(['x', 1]), \
+             [[1], [2, [3]]].flatten(), [3, 1, 2].sortBy(i, i), 'Ab'.lowerAscii(), \
+             'abc'.reverse(), [1, 2, 3].slice(1, 2), 'abc'.substring(1), strings.quote('a'), \
+             ['a', 'b'].join(), ['a', 'b'].join(variant), [[1], [2]].flatten(1)]",
+            &json!({})
+        )
+        .unwrap(),
+        json!([
+            "a-b",
+            ["a", "b"],
+            "x=1",
+            [1, 2, [3]],
+            [1, 2, 3],
+            "ab",
+            "cba",
+            [2],
+            "bc",
+            "\"a\"",
+            "ab",
+            "auserb",
+            [1, 2]
+        ])
+    );
+}
+
+#[test]
+fn a_limit_stops_the_evaluation_even_where_cel_would_absorb_the_error() {
+    assert_limit(
+        "size(lists.range(200000)) > 0 || true",
+        &json!({}),
+        Limit::ListSize,
+    );
+    assert_limit(
+        "lists.range(3).exists(i, i == 2 || size(lists.range(200000)) > 0)",
+        &json!({}),
+        Limit::ListSize,
+    );
+}
+
+#[test]
+fn an_evaluation_stops_at_its_deadline() {
+    let engine = CelEngine::new(Limits {
+        max_evaluation_work: u64::MAX,
+        max_evaluation_time: Duration::from_millis(100),
+        ..Limits::default()
+    });
+    // 10^10 steps
+    let (result, elapsed) = timed_with(
+        &engine,
+        "lists.range(100000).all(i, lists.range(100000).all(j, j >= 0))",
+        &json!({}),
+    );
+    let error = result.unwrap_err();
+    assert_eq!(
+        error.kind(),
+        &CelErrorKind::LimitExceeded {
+            which: Limit::EvaluationTime
+        },
+        "{error}"
+    );
+    assert!(error.to_string().contains("100 ms"), "{error}");
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+    // the default is at most a second
+    assert!(Limits::default().max_evaluation_time <= Duration::from_secs(1));
+}
+
+/// Runs `body` on a thread with a 128 KiB stack, as a small worker thread might have.
+fn on_small_stack<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(128 * 1024)
+        .spawn(body)
+        .unwrap()
+        .join()
+        .expect("no stack overflow")
+}
+
+/// Deeply nested or long-chained expressions of every shape.
+fn pathological(n: usize) -> Vec<(&'static str, String)> {
+    vec![
+        ("parens", format!("{}1{}", "(".repeat(n), ")".repeat(n))),
+        ("lists", format!("{}1{}", "[".repeat(n), "]".repeat(n))),
+        ("maps", format!("{}1{}", "{'a': ".repeat(n), "}".repeat(n))),
+        ("calls", format!("{}1{}", "size(".repeat(n), ")".repeat(n))),
+        ("not", format!("{}true", "!".repeat(n))),
+        ("negation", format!("{}1", "-".repeat(n))),
+        (
+            "negated parens",
+            format!("{}1{}", "-(".repeat(n), ")".repeat(n)),
+        ),
+        ("members", format!("payload{}", ".a".repeat(n))),
+        ("methods", format!("'a'{}", ".lowerAscii()".repeat(n))),
+        ("sum", format!("1{}", " + 1".repeat(n))),
+        ("comparisons", format!("1{}", " < 1".repeat(n))),
+        ("conditionals", format!("{}1", "true ? 1 : ".repeat(n))),
+        ("or", format!("true{}", " || true".repeat(n))),
+        ("and", format!("true{}", " && true".repeat(n))),
+        ("in", format!("1{}", " in [1]".repeat(n))),
+    ]
+}
+
+#[test]
+fn pathological_expressions_are_refused_on_a_small_stack() {
+    on_small_stack(|| {
+        let default = CelEngine::default();
+        // with no length limit, the pre-scan alone has to refuse them
+        let unbounded = CelEngine::new(Limits {
+            max_expression_bytes: usize::MAX,
+            ..Limits::default()
+        });
+        for (name, expr) in pathological(100_000) {
+            let error = default.check(&expr).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                &CelErrorKind::LimitExceeded {
+                    which: Limit::ExpressionLength
+                },
+                "{name}"
+            );
+            match unbounded.check(&expr) {
+                // chains of `||` and `&&` are balanced by the parser: shallow
+                Ok(()) => assert!(matches!(name, "or" | "and"), "{name} was accepted"),
+                Err(error) => assert!(
+                    matches!(
+                        error.kind(),
+                        CelErrorKind::LimitExceeded {
+                            which: Limit::ExpressionDepth
+                        }
+                    ),
+                    "{name}: {error}"
+                ),
+            }
+        }
+    });
+}
+
+#[test]
+fn the_largest_expressions_within_the_length_limit_fail_cleanly_on_a_small_stack() {
+    on_small_stack(|| {
+        let engine = CelEngine::default();
+        let limit = engine.limits().max_expression_bytes;
+        for n in [5_000, 8_000] {
+            for (name, expr) in pathological(n) {
+                if expr.len() > limit {
+                    continue;
+                }
+                match engine.check(&expr) {
+                    Ok(()) => assert!(matches!(name, "or" | "and"), "{name} {n} was accepted"),
+                    Err(error) => assert!(
+                        matches!(
+                            error.kind(),
+                            CelErrorKind::LimitExceeded { .. } | CelErrorKind::Syntax
+                        ),
+                        "{name} {n}: {error}"
+                    ),
+                }
+            }
+        }
+    });
+}
+
+/// The evaluator recurses as deep as the expression nests, converting a payload as deep as it
+/// nests: what the limits allow fits a thread's stack with room to spare.
+const EVALUATION_STACK: usize = 512 * 1024;
+
+#[test]
+fn the_deepest_allowed_expression_evaluates_on_a_small_stack() {
+    let result = std::thread::Builder::new()
+        .stack_size(EVALUATION_STACK)
+        .spawn(|| {
+            let engine = CelEngine::default();
+            let depth = engine.limits().max_expression_depth;
+            // an object and an array per step, inside the object holding `p`
+            let mut payload = json!(1);
+            for _ in 0..(engine.limits().max_payload_depth - 2) / 2 {
+                payload = json!({ "a": [payload] });
+            }
+            let payload = json!({ "p": payload });
+            let mut outcomes = Vec::new();
+            for expr in [
+                format!(
+                    "{}payload.p{}",
+                    "[".repeat(depth - 2),
+                    "]".repeat(depth - 2)
+                ),
+                format!("{}1{}", "(1 + ".repeat(depth - 2), ")".repeat(depth - 2)),
+                format!(
+                    "{}[payload.p]{}",
+                    "[1].map(x, ".repeat(depth / 4),
+                    ")".repeat(depth / 4)
+                ),
+            ] {
+                engine.check(&expr).unwrap();
+                outcomes.push(engine.eval_value(&expr, &activation(&payload)).map(|_| ()));
+            }
+            outcomes
+        })
+        .unwrap()
+        .join()
+        .expect("no stack overflow");
+    for outcome in result {
+        outcome.unwrap();
+    }
+}
+
+#[test]
+fn searching_and_comparing_lists_is_charged() {
+    // 20,000 searches of a 100,000-element list, 2e9 comparisons
+    assert_limit(
+        "cel.bind(l, lists.range(100000), lists.range(20000).all(i, i in l))",
+        &json!({}),
+        Limit::EvaluationWork,
+    );
+    assert_limit(
+        "cel.bind(l, lists.range(100000), lists.range(20000).all(i, l == l))",
+        &json!({}),
+        Limit::EvaluationWork,
+    );
+    assert_limit(
+        "cel.bind(l, lists.range(100000), lists.range(20000).all(i, math.greatest(l) > 0))",
+        &json!({}),
+        Limit::EvaluationWork,
+    );
+    assert_eq!(
+        eval(
+            "2 in [1, 2] && [1] == [1] && math.greatest([1, 3, 2]) == 3 && math.least(1, 2) == 1",
+            &json!({})
+        )
+        .unwrap(),
+        json!(true)
+    );
+}
+
+#[test]
+fn a_result_is_charged_for_its_conversion_to_json() {
+    let payload = json!({"items": (0..100_000).collect::<Vec<_>>()});
+    let copies = (0..12)
+        .map(|i| format!("'k{i}': payload.items"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let expr = format!("{{{copies}}}");
+    let engine = CelEngine::default();
+    let a = activation(&payload);
+    for error in [
+        engine.eval_map(&expr, &a).unwrap_err(),
+        engine.eval_value(&expr, &a).unwrap_err(),
+        engine
+            .eval_value(&format!("[{}]", ["payload.items"; 12].join(", ")), &a)
+            .unwrap_err(),
+    ] {
+        assert_eq!(
+            error.kind(),
+            &CelErrorKind::LimitExceeded {
+                which: Limit::EvaluationWork
+            },
+            "{error}"
+        );
+    }
+    // one copy is within the budget
+    assert_eq!(
+        engine.eval_map("{'k': size(payload.items)}", &a).unwrap()["k"],
+        json!(100_000)
+    );
 }

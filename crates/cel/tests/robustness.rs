@@ -206,3 +206,142 @@ proptest! {
         }
     }
 }
+
+/// A token repeated `n` times around a seed: the shapes that nest the parser or the AST.
+fn nesting_text() -> impl Strategy<Value = String> {
+    let opener = prop::sample::select(vec![
+        ("(", ")"),
+        ("[", "]"),
+        ("{'a': ", "}"),
+        ("size(", ")"),
+        ("f(", ")"),
+        ("!", ""),
+        ("-", ""),
+        ("-(", ")"),
+        ("", ".a"),
+        ("", ".size()"),
+        ("", " + 1"),
+        ("", " - 1"),
+        ("", " < 1"),
+        ("", " in [1]"),
+        ("", " || true"),
+        ("", " && x"),
+        ("true ? 1 : ", ""),
+        ("[?", "]"),
+        ("'", ""),
+        ("r'", "'"),
+        ("", " // ("),
+    ]);
+    (
+        prop::collection::vec((opener, 1usize..20_000), 1..4),
+        prop::sample::select(vec!["1", "payload", "x", "true", "'s'", ""]),
+        any::<bool>(),
+    )
+        .prop_map(|(parts, seed, close)| {
+            let mut text = String::new();
+            let mut closers = String::new();
+            for ((open, close_with), n) in &parts {
+                text.push_str(&open.repeat(*n));
+                closers.insert_str(0, &close_with.repeat(*n));
+            }
+            text.push_str(seed);
+            if close {
+                text.push_str(&closers);
+            }
+            text
+        })
+}
+
+/// Growth in every form the library offers, nested: each step multiplies the size. `$` is the
+/// previous step's value.
+fn growth_expression() -> impl Strategy<Value = String> {
+    let step = prop::sample::select(vec![
+        "$ + $ + $ + $ + $ + $ + $ + $",
+        "[$, $, $, $, $, $, $, $]",
+        "{'a': $, 'b': $, 'c': $, 'd': $}",
+        "lists.range(100).map(i, $)",
+        "lists.range(100).map(i, $).join('')",
+        "$.replace('x', 'xxxxxxxx')",
+        "'%s%s%s%s%s%s%s%s'.format([$, $, $, $, $, $, $, $])",
+        "$.split('')",
+        "[$, $].flatten()",
+        "lists.range(size($))",
+        "lists.range(100).map(i, $).distinct()",
+        "lists.range(100).map(i, [i, $]).distinct()",
+        "[$, $].sort()",
+        "lists.range(size($)).sortBy(i, -i)",
+        "strings.quote($)",
+        "$.transformList(i, x, [x, x])",
+    ]);
+    (
+        prop::sample::select(vec![
+            "payload.s",
+            "payload.list",
+            "'x'",
+            "lists.range(1000)",
+        ]),
+        prop::collection::vec(step, 1..7),
+    )
+        .prop_map(|(seed, steps)| {
+            let mut expr = format!("size(v{}) >= 0", steps.len() - 1);
+            for (level, step) in steps.iter().enumerate().rev() {
+                let operand = if level == 0 {
+                    seed.to_owned()
+                } else {
+                    format!("v{}", level - 1)
+                };
+                let value = step.replace('$', &operand);
+                expr = format!("cel.bind(v{level}, {value}, {expr})");
+            }
+            expr
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Deep or long text is refused (or, for balanced `||`/`&&` chains, accepted) on a thread
+    /// with a 128 KiB stack, whether or not the length limit applies.
+    #[test]
+    fn deeply_nested_text_never_overflows_the_stack(text in nesting_text()) {
+        let outcome = std::thread::Builder::new()
+            .stack_size(128 * 1024)
+            .spawn(move || {
+                let unbounded = CelEngine::new(Limits {
+                    max_expression_bytes: usize::MAX,
+                    ..Limits::default()
+                });
+                [CelEngine::default().check(&text), unbounded.check(&text)]
+            })
+            .unwrap()
+            .join();
+        let results = outcome.expect("no stack overflow");
+        for result in results {
+            if let Err(error) = result {
+                let expected = matches!(
+                    error.kind(),
+                    CelErrorKind::LimitExceeded { .. }
+                        | CelErrorKind::Syntax
+                        | CelErrorKind::UnknownVariable { .. }
+                        | CelErrorKind::UnknownFunction { .. }
+                );
+                prop_assert!(expected, "{}", error);
+            }
+        }
+    }
+
+    /// Whatever grows, and however it nests, the evaluation ends quickly: with a value or a
+    /// typed error, most often a limit.
+    #[test]
+    fn growth_ends_within_the_limits(expr in growth_expression()) {
+        let engine = CelEngine::default();
+        let payload = json!({"s": "x".repeat(1024), "list": (0..1000).collect::<Vec<_>>()});
+        let started = std::time::Instant::now();
+        let result = engine.eval_value(&expr, &Activation::new("v", "r", "a", &payload));
+        let elapsed = started.elapsed();
+        prop_assert!(elapsed < std::time::Duration::from_secs(5), "{} took {:?}", expr, elapsed);
+        if let Err(error) = result {
+            prop_assert_ne!(error.kind(), &CelErrorKind::Internal, "{}", error);
+        }
+    }
+}
