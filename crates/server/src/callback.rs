@@ -4,27 +4,22 @@
 use axum::{
     extract::{RawQuery, State},
     http::{HeaderMap, StatusCode},
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
 };
 use tributary_core::CallbackParams;
 
-use crate::AppState;
+use crate::{
+    AppState,
+    ui::html::{Page, esc},
+};
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
+/// The callback's answer: a page of the UI's frame, with the UI's security headers (it shows
+/// provider text and must not be framed, sniffed or cached either).
 fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{0}</title></head>\
-         <body><h1>{0}</h1><p>{1}</p></body></html>",
-        escape(title),
-        escape(message)
-    );
-    (status, Html(body)).into_response()
+    Page::new(title)
+        .status(status)
+        .with_body(&format!("<p>{}</p>", esc(message)))
+        .render(None)
 }
 
 pub(crate) async fn complete(

@@ -4,6 +4,7 @@
 //! OAuth/app-install callback, the web UI at `/`, `/healthz`, `/readyz` and `/metrics`.
 
 pub mod api;
+mod auth_failures;
 mod callback;
 mod limits;
 pub mod openapi;
@@ -15,6 +16,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use axum::{Router, routing::get};
 use tributary_runtime::Runtime;
 
+pub use auth_failures::AuthFailureLimit;
 pub use limits::RateLimitConfig;
 
 /// Settings of the HTTP surface.
@@ -26,6 +28,8 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Requests per endpoint (or app route) before 429.
     pub webhook_rate: RateLimitConfig,
+    /// Failed authentications per source address (`/v1`, SCIM, UI sign-in) before 429.
+    pub auth_failures: AuthFailureLimit,
 }
 
 impl Default for ServerConfig {
@@ -37,6 +41,7 @@ impl Default for ServerConfig {
                 per_second: 50.0,
                 burst: 200.0,
             },
+            auth_failures: AuthFailureLimit::default(),
         }
     }
 }
@@ -46,15 +51,23 @@ pub(crate) struct AppState {
     pub(crate) runtime: Runtime,
     pub(crate) config: Arc<ServerConfig>,
     pub(crate) limiter: Arc<limits::EndpointLimiter>,
+    pub(crate) auth_failures: Arc<auth_failures::AuthFailures>,
+}
+
+impl AppState {
+    fn new(runtime: Runtime, config: ServerConfig) -> Self {
+        Self {
+            limiter: Arc::new(limits::EndpointLimiter::new(config.webhook_rate)),
+            auth_failures: Arc::new(auth_failures::AuthFailures::new(config.auth_failures)),
+            config: Arc::new(config),
+            runtime,
+        }
+    }
 }
 
 /// The router of the HTTP surface.
 pub fn router(runtime: Runtime, config: ServerConfig) -> Router {
-    let state = AppState {
-        limiter: Arc::new(limits::EndpointLimiter::new(config.webhook_rate)),
-        config: Arc::new(config),
-        runtime,
-    };
+    let state = AppState::new(runtime, config);
     let document = Arc::new(openapi::document());
     let mut routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -73,7 +86,9 @@ pub fn router(runtime: Runtime, config: ServerConfig) -> Router {
         )
         .merge(webhooks::routes())
         .merge(ui::routes())
-        .merge(tributary_scim::router(state.runtime.clone()));
+        .merge(tributary_scim::router(state.runtime.clone()).layer(
+            axum::middleware::from_fn_with_state(state.clone(), auth_failures::scim),
+        ));
     for endpoint in api::endpoints() {
         let access = endpoint.access;
         let guard = axum::middleware::from_fn_with_state(
@@ -84,7 +99,14 @@ pub fn router(runtime: Runtime, config: ServerConfig) -> Router {
                 api::extract::guard(access, state, request, next)
             },
         );
-        routes = routes.route(endpoint.path, endpoint.handler.route_layer(guard));
+        let mut handler = endpoint.handler.route_layer(guard);
+        if access != api::Access::Public {
+            handler = handler.route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth_failures::api,
+            ));
+        }
+        routes = routes.route(endpoint.path, handler);
     }
     routes
         .fallback(not_found)
@@ -163,13 +185,7 @@ impl Role {
 
 /// A worker-only process still answers `/healthz`, `/readyz` and `/metrics` for its orchestrator.
 fn probe_router(runtime: Runtime) -> Router {
-    let state = AppState {
-        limiter: Arc::new(limits::EndpointLimiter::new(
-            ServerConfig::default().webhook_rate,
-        )),
-        config: Arc::new(ServerConfig::default()),
-        runtime,
-    };
+    let state = AppState::new(runtime, ServerConfig::default());
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -228,9 +244,13 @@ pub async fn serve_role(
         probe_router(runtime)
     };
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(http_stopped)
-            .await
+        // The peer address is what failed authentications are counted by.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(http_stopped)
+        .await
     });
     shutdown.await;
     let _ = stop.send(());

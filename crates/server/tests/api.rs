@@ -37,6 +37,10 @@ struct Answer {
 
 impl Api {
     async fn start(backend: TestDb) -> Self {
+        Self::start_with(backend, ServerConfig::default()).await
+    }
+
+    async fn start_with(backend: TestDb, server: ServerConfig) -> Self {
         tributary_providerkit::install_crypto_provider();
         let fake = FakeCloudflare::start(CloudflareAccount::sample(7))
             .await
@@ -67,7 +71,7 @@ impl Api {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(tributary_server::serve(
             runtime.clone(),
-            ServerConfig::default(),
+            server,
             listener,
             async {
                 let _ = stopped.await;
@@ -325,7 +329,16 @@ async fn every_tenant_route_hides_other_tenants_postgres() {
 
 #[tokio::test]
 async fn tokens_decide_who_may_call_what() {
-    let api = Api::start(tributary_store::testing::sqlite().await).await;
+    // Every route is tried with a forged token, far beyond the failed-authentication throttle
+    // (tested in tests/ui.rs); this test is about who may call what, so the throttle is off.
+    let api = Api::start_with(
+        tributary_store::testing::sqlite().await,
+        ServerConfig {
+            auth_failures: tributary_server::AuthFailureLimit::OFF,
+            ..ServerConfig::default()
+        },
+    )
+    .await;
     let (tenant, token) = api.tenant("alpha").await;
 
     for (method, path, access) in route_table() {

@@ -224,6 +224,7 @@ async fn oversized_and_too_frequent_requests_stop_before_any_handler() {
             per_second: 0.5,
             burst: 3.0,
         },
+        ..ServerConfig::default()
     })
     .await;
     let big = vec![b' '; 2048];

@@ -1,8 +1,8 @@
 //! Persistence for Tributary on SQLite (embedded default) or PostgreSQL (shared by several
 //! processes): the database handle and migrations ([`db`]), tenants and API tokens, integrations,
-//! encrypted credentials ([`keystore`], [`credentials`]), keymaker auth sessions, webhook
-//! endpoints and deliveries, runs and their logs, reconcile schedules and the durable job queue
-//! ([`jobs`]).
+//! encrypted credentials ([`keystore`], [`credentials`]), keymaker auth sessions, web UI sessions
+//! ([`ui_sessions`]), webhook endpoints and deliveries, runs and their logs, reconcile schedules
+//! and the durable job queue ([`jobs`]).
 //!
 //! Start with [`Db::open`]; repositories hang off the handle (`db.integrations()`) or off a
 //! transaction (`tx.integrations()`), so several writes can commit together:
@@ -29,6 +29,7 @@ pub mod sessions;
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod ui_sessions;
 pub mod webhooks;
 
 pub use db::{Backend, Conn, Db, Exec, Handle, OpenOptions, Scope, Tx, new_id, now_ms};

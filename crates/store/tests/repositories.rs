@@ -474,6 +474,143 @@ async fn auth_sessions_are_single_use_and_expire() {
 }
 
 #[tokio::test]
+async fn ui_sessions_hold_no_token_and_end_with_sign_out_revocation_or_idleness() {
+    for t in common::backends().await {
+        let db = &t.db;
+        let acme = db.tenants().create("acme").await.unwrap();
+        let (record, token) = db
+            .tenants()
+            .issue_token(Some(&acme.id), "ui", None)
+            .await
+            .unwrap();
+        let day = Duration::from_secs(24 * 3600);
+        let id = db
+            .ui_sessions()
+            .create(&acme.id, &record.id, day)
+            .await
+            .unwrap();
+        assert_ne!(id, token, "{}", t.name);
+        assert!(id.expose_str().unwrap().starts_with("trui_"));
+        // Only the id's hash is stored, and the id is not an API token.
+        let plain = common::scalar(
+            db,
+            &format!(
+                "SELECT COUNT(*) FROM ui_sessions WHERE id_hash = '{}'",
+                id.expose_str().unwrap()
+            ),
+        )
+        .await;
+        assert_eq!(plain, 0, "{}", t.name);
+        assert!(
+            db.tenants()
+                .authenticate(id.expose())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let session = db
+            .ui_sessions()
+            .find(id.expose(), day)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(session.tenant_id, acme.id);
+        assert_eq!(session.token_id, record.id);
+        assert!(session.expires_at >= now_ms() + 23 * 3600 * 1000);
+
+        // Signing out deletes it.
+        assert!(db.ui_sessions().delete(id.expose()).await.unwrap());
+        assert!(!db.ui_sessions().delete(id.expose()).await.unwrap());
+        assert!(
+            db.ui_sessions()
+                .find(id.expose(), day)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Revoking the token ends its sessions.
+        let kept = db
+            .ui_sessions()
+            .create(&acme.id, &record.id, day)
+            .await
+            .unwrap();
+        assert!(
+            db.tenants()
+                .revoke_token(Some(&acme.id), &record.id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            db.ui_sessions()
+                .find(kept.expose(), day)
+                .await
+                .unwrap()
+                .is_none(),
+            "{}",
+            t.name
+        );
+
+        // Idle too long, or past the absolute end: gone, and purged.
+        let (live, _) = db
+            .tenants()
+            .issue_token(Some(&acme.id), "ui2", None)
+            .await
+            .unwrap();
+        let idle = db
+            .ui_sessions()
+            .create(&acme.id, &live.id, day)
+            .await
+            .unwrap();
+        let short = db
+            .ui_sessions()
+            .create(&acme.id, &live.id, Duration::from_millis(30))
+            .await
+            .unwrap();
+        let fresh = db
+            .ui_sessions()
+            .create(&acme.id, &live.id, day)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let short_idle = Duration::from_millis(40);
+        assert!(
+            db.ui_sessions()
+                .find(idle.expose(), short_idle)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            db.ui_sessions()
+                .find(short.expose(), day)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            db.ui_sessions()
+                .find(fresh.expose(), day)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Purged: the revoked token's session and the one past its end; the fresh and the idle
+        // one (idle by a shorter measure only) stay.
+        assert_eq!(
+            db.ui_sessions().purge_expired(day).await.unwrap(),
+            2,
+            "{}",
+            t.name
+        );
+        assert_eq!(
+            common::scalar(db, "SELECT COUNT(*) FROM ui_sessions").await,
+            2
+        );
+    }
+}
+
+#[tokio::test]
 async fn webhook_endpoints_and_deliveries() {
     for t in common::backends().await {
         let db = &t.db;

@@ -77,6 +77,7 @@ pub fn server_config(file: &FileConfig) -> ServerConfig {
                 .webhook_burst
                 .unwrap_or(defaults.webhook_rate.burst),
         },
+        auth_failures: defaults.auth_failures,
     }
 }
 

@@ -12,6 +12,7 @@ mod connect;
 pub(crate) mod form;
 pub(crate) mod html;
 mod integrations;
+mod login;
 mod playground;
 mod records;
 mod runs;
@@ -32,7 +33,7 @@ use session::UiSession;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
-        .route("/login", get(session::login_form).post(session::login))
+        .route("/login", get(login::login_form).post(login::login))
         .route("/logout", post(session::logout))
         .route("/ui/app.css", get(stylesheet))
         .route("/ui/app.js", get(script))

@@ -1,10 +1,16 @@
-//! Signing in to the web UI with a tenant API token.
+//! Who is signed in to the web UI: a server-side session per browser.
 //!
-//! The token is kept in an HttpOnly cookie (SameSite=Lax so the OAuth callback, a top-level
-//! navigation from the provider, still carries it back; Secure when the public URL is https) and
-//! checked against the store on every request, so revoking the token signs the browser out.
-//! Every form carries a CSRF token derived from the session token: another site can make the
-//! browser send the cookie but cannot read it, so it cannot produce the matching form value.
+//! Signing in with a tenant API token opens a session in the store ([`login`](super::login)); the
+//! browser's HttpOnly cookie holds only the session's random id (SameSite=Lax so the OAuth
+//! callback, a top-level navigation back from the provider, still carries it; Secure when the
+//! public URL is https). The id is no API token: `/v1` refuses it. A session ends when the browser
+//! signs out (the row is deleted), after [`IDLE_TIMEOUT`] without use, [`LIFETIME`] after sign-in,
+//! or as soon as the API token it was opened with is revoked or expires.
+//!
+//! Every form carries a CSRF value derived from the session id: another site can make the browser
+//! send the cookie but cannot read it, so it cannot produce the matching form value.
+
+use std::time::Duration;
 
 use axum::{
     extract::{FromRequestParts, State},
@@ -13,15 +19,16 @@ use axum::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{
-    form::FormData,
-    html::{Page, esc},
-};
+use super::{form::FormData, html::Page};
 use crate::AppState;
 
 const COOKIE: &str = "tributary_session";
-/// How long a browser stays signed in without signing in again.
-const SESSION_SECONDS: u32 = 12 * 60 * 60;
+/// A session unused for this long ends.
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(12 * 60 * 60);
+/// A session ends this long after sign-in, however much it is used.
+pub(crate) const LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// The longest path kept to return to after signing in (a longer one returns to the start page).
+pub(crate) const MAX_NEXT_BYTES: usize = 2048;
 
 /// A signed-in tenant.
 #[derive(Debug, Clone)]
@@ -34,8 +41,7 @@ pub struct UiSession {
 impl UiSession {
     /// Refuses a form whose CSRF value is not this session's.
     pub fn check_csrf(&self, form: &FormData) -> Result<(), Response> {
-        let sent = form.get("csrf").unwrap_or_default();
-        if constant_time_eq(sent.as_bytes(), self.csrf.as_bytes()) {
+        if csrf_matches(form, &self.csrf) {
             Ok(())
         } else {
             Err(Page::new("Form expired")
@@ -49,10 +55,17 @@ impl UiSession {
     }
 }
 
-fn csrf_for(token: &str) -> String {
+/// Whether the form's `csrf` field is `expected`.
+pub(crate) fn csrf_matches(form: &FormData, expected: &str) -> bool {
+    let sent = form.get("csrf").unwrap_or_default();
+    constant_time_eq(sent.as_bytes(), expected.as_bytes())
+}
+
+/// The CSRF value of a secret only the browser's cookie holds (a session id, a sign-in nonce).
+pub(crate) fn csrf_for(secret: &str) -> String {
     let digest = Sha256::new()
         .chain_update(b"tributary-ui-csrf\0")
-        .chain_update(token.as_bytes())
+        .chain_update(secret.as_bytes())
         .finalize();
     digest.iter().take(20).map(|b| format!("{b:02x}")).collect()
 }
@@ -61,32 +74,64 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn session_token(headers: &HeaderMap) -> Option<String> {
+/// The value of the cookie `name`, if the request sent a non-empty one.
+pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(cookie, _)| *cookie == name)
         .map(|(_, value)| value.trim().to_owned())
         .filter(|value| !value.is_empty())
 }
 
-/// The session of a request, if its cookie holds a valid tenant token.
+/// A `Set-Cookie` value with the attributes every UI cookie has.
+pub(crate) fn set_cookie(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    path: &str,
+    same_site: &str,
+    max_age: Duration,
+) -> Option<HeaderValue> {
+    let secure = if state.runtime.config().public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path={path}; HttpOnly; SameSite={same_site}; Max-Age={}{secure}",
+        max_age.as_secs()
+    ))
+    .ok()
+}
+
+/// The session of a request, if its cookie names a live one.
 pub async fn current(headers: &HeaderMap, state: &AppState) -> Option<UiSession> {
-    let token = session_token(headers)?;
-    let record = state
+    let id = cookie_value(headers, COOKIE)?;
+    let found = state
         .runtime
         .db()
-        .tenants()
-        .authenticate(token.as_bytes())
-        .await
-        .ok()??;
-    Some(UiSession {
-        tenant_id: record.tenant_id?,
-        csrf: csrf_for(&token),
-    })
+        .ui_sessions()
+        .find(id.as_bytes(), IDLE_TIMEOUT)
+        .await;
+    match found {
+        Ok(session) => Some(UiSession {
+            tenant_id: session?.tenant_id,
+            csrf: csrf_for(&id),
+        }),
+        Err(err) => {
+            tracing::error!(error = %err, "the UI could not look up a session");
+            None
+        }
+    }
+}
+
+/// The cookie that carries a newly opened session.
+pub(crate) fn session_cookie(state: &AppState, id: &str) -> Option<HeaderValue> {
+    set_cookie(state, COOKIE, id, "/", "Lax", LIFETIME)
 }
 
 impl FromRequestParts<AppState> for UiSession {
@@ -100,6 +145,7 @@ impl FromRequestParts<AppState> for UiSession {
                     .uri
                     .path_and_query()
                     .map(|p| p.as_str())
+                    .filter(|next| next.len() <= MAX_NEXT_BYTES)
                     .unwrap_or("/");
                 Err(
                     Redirect::to(&format!("/login?next={}", super::html::url_part(next)))
@@ -110,126 +156,25 @@ impl FromRequestParts<AppState> for UiSession {
     }
 }
 
-/// Only same-site paths are followed after signing in (no open redirect).
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
-        }
-        _ => "/integrations".to_owned(),
-    }
-}
-
-fn login_page(next: &str, error: Option<&str>, status: StatusCode) -> Response {
-    let error_html = error
-        .map(|message| {
-            format!(
-                "<p class=\"field-error\" id=\"token-error\" role=\"alert\">{}</p>",
-                esc(message)
-            )
-        })
-        .unwrap_or_default();
-    let described = if error.is_some() {
-        " aria-describedby=\"token-error\" aria-invalid=\"true\""
-    } else {
-        ""
-    };
-    Page::new("Sign in")
-        .status(status)
-        .with_body(&format!(
-            "<form method=\"post\" action=\"/login\" class=\"card narrow\">\
-             <input type=\"hidden\" name=\"next\" value=\"{}\">\
-             <div class=\"field\"><label for=\"token\">Tenant API token</label>\
-             <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" \
-             required{described}>{error_html}\
-             <small>Your platform operator issues it (<code>tributary tenants token</code> or \
-             <code>POST /v1/tenants/{{id}}/tokens</code>).</small></div>\
-             <button type=\"submit\">Sign in</button></form>",
-            esc(next)
-        ))
-        .render(None)
-}
-
-pub async fn login_form(
+/// Signing out ends the session in the store, so its cookie is worthless even if kept.
+pub async fn logout(
     State(state): State<AppState>,
+    session: UiSession,
     headers: HeaderMap,
-    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    form: FormData,
 ) -> Response {
-    let pairs = crate::query_pairs(query.as_deref());
-    let next = safe_next(
-        pairs
-            .iter()
-            .find(|(k, _)| k == "next")
-            .map(|(_, v)| v.as_str()),
-    );
-    if current(&headers, &state).await.is_some() {
-        return Redirect::to(&next).into_response();
-    }
-    login_page(&next, None, StatusCode::OK)
-}
-
-pub async fn login(State(state): State<AppState>, form: FormData) -> Response {
-    let next = safe_next(form.get("next"));
-    let token = form.get("token").unwrap_or_default().trim().to_owned();
-    if token.is_empty() {
-        return login_page(
-            &next,
-            Some("Enter your API token."),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
-    }
-    let record = match state
-        .runtime
-        .db()
-        .tenants()
-        .authenticate(token.as_bytes())
-        .await
-    {
-        Ok(record) => record,
-        Err(err) => {
-            tracing::error!(error = %err, "the UI could not check a token");
-            return login_page(
-                &next,
-                Some("The token could not be checked right now; try again."),
-                StatusCode::SERVICE_UNAVAILABLE,
-            );
-        }
-    };
-    match record {
-        None => login_page(
-            &next,
-            Some("This token is unknown, revoked or expired."),
-            StatusCode::UNAUTHORIZED,
-        ),
-        Some(record) if record.tenant_id.is_none() => login_page(
-            &next,
-            Some("This is the operator token; sign in with a tenant's API token."),
-            StatusCode::FORBIDDEN,
-        ),
-        Some(_) => {
-            let secure = state.runtime.config().public_url.starts_with("https://");
-            let cookie = format!(
-                "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECONDS}{}",
-                if secure { "; Secure" } else { "" }
-            );
-            let mut response = Redirect::to(&next).into_response();
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().insert(header::SET_COOKIE, value);
-            }
-            response
-        }
-    }
-}
-
-pub async fn logout(session: UiSession, form: FormData) -> Response {
     if let Err(refused) = session.check_csrf(&form) {
         return refused;
     }
+    if let Some(id) = cookie_value(&headers, COOKIE)
+        && let Err(err) = state.runtime.db().ui_sessions().delete(id.as_bytes()).await
+    {
+        return super::error_page(&session, err);
+    }
     let mut response = Redirect::to("/login").into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("tributary_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
-    );
+    if let Some(cleared) = set_cookie(&state, COOKIE, "", "/", "Lax", Duration::ZERO) {
+        response.headers_mut().insert(header::SET_COOKIE, cleared);
+    }
     response
 }
 
@@ -238,29 +183,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_local_paths_are_followed_after_sign_in() {
-        assert_eq!(safe_next(Some("/runs?x=1")), "/runs?x=1");
-        assert_eq!(safe_next(Some("//evil.example")), "/integrations");
-        assert_eq!(safe_next(Some("https://evil.example")), "/integrations");
-        assert_eq!(safe_next(Some("/\\evil")), "/integrations");
-        assert_eq!(safe_next(None), "/integrations");
+    fn the_csrf_value_depends_on_the_secret_and_does_not_reveal_it() {
+        let a = csrf_for("id-a");
+        assert_ne!(a, csrf_for("id-b"));
+        assert!(!a.contains("id-a"));
+        assert!(constant_time_eq(a.as_bytes(), csrf_for("id-a").as_bytes()));
     }
 
     #[test]
-    fn the_csrf_value_depends_on_the_token_and_does_not_reveal_it() {
-        let a = csrf_for("tok-a");
-        assert_ne!(a, csrf_for("tok-b"));
-        assert!(!a.contains("tok-a"));
-        assert!(constant_time_eq(a.as_bytes(), csrf_for("tok-a").as_bytes()));
-    }
-
-    #[test]
-    fn the_session_cookie_is_found_among_others() {
+    fn a_cookie_is_found_among_others() {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,
-            HeaderValue::from_static("a=1; tributary_session=tok; b=2"),
+            HeaderValue::from_static("a=1; tributary_session=id; b=2"),
         );
-        assert_eq!(session_token(&headers).as_deref(), Some("tok"));
+        assert_eq!(cookie_value(&headers, COOKIE).as_deref(), Some("id"));
+        assert_eq!(cookie_value(&headers, "tributary_login"), None);
     }
 }

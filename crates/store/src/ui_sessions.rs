@@ -1,0 +1,160 @@
+//! Web UI sessions: what a signed-in browser's cookie stands for.
+//!
+//! The cookie holds a random 256-bit session id, never the API token the user signed in with; the
+//! table keeps the id's SHA-256 and the id of that token. A session is live while its token is
+//! (unrevoked, unexpired), it has been used within the idle timeout, and its absolute lifetime has
+//! not run out. Deleting the row (signing out) makes the cookie worthless at once.
+
+use std::time::Duration;
+
+use crate::db::{Db, Scope, Tx, now_ms, on_backend};
+use crate::error::Result;
+use crate::secret::{SecretBytes, random_token, token_hash};
+
+/// A live session.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UiSession {
+    /// The tenant it acts for.
+    pub tenant_id: String,
+    /// The API token it was opened with.
+    pub token_id: String,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms of the last use (kept to the minute).
+    pub last_seen_at: i64,
+    /// Unix ms: the absolute end.
+    pub expires_at: i64,
+}
+
+/// Uses closer together than this do not rewrite `last_seen_at`: the idle timeout is hours long,
+/// and a page view should not cost a write.
+const TOUCH_EVERY_MS: i64 = 60 * 1000;
+
+/// Repository for UI sessions.
+#[derive(Debug)]
+pub struct UiSessions<'a> {
+    scope: Scope<'a>,
+}
+
+impl Db {
+    /// Web UI sessions.
+    pub fn ui_sessions(&self) -> UiSessions<'_> {
+        UiSessions {
+            scope: Scope::Db(self),
+        }
+    }
+}
+
+impl Tx {
+    /// Web UI sessions, inside this transaction.
+    pub fn ui_sessions(&mut self) -> UiSessions<'_> {
+        UiSessions {
+            scope: Scope::Tx(self),
+        }
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl UiSessions<'_> {
+    /// Opens a session for `tenant_id` through the token `token_id`, ending after `lifetime`
+    /// whatever happens. Returns the session id for the cookie; it is not stored.
+    pub async fn create(
+        &mut self,
+        tenant_id: &str,
+        token_id: &str,
+        lifetime: Duration,
+    ) -> Result<SecretBytes> {
+        let id = random_token("trui_");
+        let now = now_ms();
+        let mut conn = self.scope.write().await?;
+        on_backend!(conn.exec(), |c| {
+            sqlx::query(
+                "INSERT INTO ui_sessions (id_hash, tenant_id, token_id, created_at, last_seen_at, \
+                 expires_at) VALUES ($1, $2, $3, $4, $4, $5)",
+            )
+            .bind(token_hash(id.expose()))
+            .bind(tenant_id)
+            .bind(token_id)
+            .bind(now)
+            .bind(now.saturating_add(millis(lifetime)))
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        Ok(id)
+    }
+
+    /// The live session of `id`, if any: known, used within `idle`, before its end, and its API
+    /// token still valid. Marks it used.
+    pub async fn find(&mut self, id: &[u8], idle: Duration) -> Result<Option<UiSession>> {
+        let hash = token_hash(id);
+        let now = now_ms();
+        let session: Option<UiSession> = {
+            let mut conn = self.scope.read().await?;
+            on_backend!(conn.exec(), |c| {
+                sqlx::query_as(
+                    "SELECT s.tenant_id, s.token_id, s.created_at, s.last_seen_at, s.expires_at \
+                     FROM ui_sessions s JOIN api_tokens t ON t.id = s.token_id \
+                     WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 \
+                     AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
+                )
+                .bind(&hash)
+                .bind(now)
+                .bind(now.saturating_sub(millis(idle)))
+                .fetch_optional(&mut *c)
+                .await?
+            })
+        };
+        let Some(mut session) = session else {
+            return Ok(None);
+        };
+        if now - session.last_seen_at >= TOUCH_EVERY_MS {
+            let mut conn = self.scope.write().await?;
+            on_backend!(conn.exec(), |c| {
+                sqlx::query("UPDATE ui_sessions SET last_seen_at = $1 WHERE id_hash = $2")
+                    .bind(now)
+                    .bind(&hash)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected()
+            });
+            session.last_seen_at = now;
+        }
+        Ok(Some(session))
+    }
+
+    /// Ends the session of `id` (signing out). False if there was none.
+    pub async fn delete(&mut self, id: &[u8]) -> Result<bool> {
+        let mut conn = self.scope.write().await?;
+        let n = on_backend!(conn.exec(), |c| {
+            sqlx::query("DELETE FROM ui_sessions WHERE id_hash = $1")
+                .bind(token_hash(id))
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
+        Ok(n > 0)
+    }
+
+    /// Deletes the sessions that can no longer be used: past their end, idle longer than `idle`,
+    /// or opened with a revoked or expired token. Returns how many.
+    pub async fn purge_expired(&mut self, idle: Duration) -> Result<u64> {
+        let now = now_ms();
+        let mut conn = self.scope.write().await?;
+        Ok(on_backend!(conn.exec(), |c| {
+            sqlx::query(
+                "DELETE FROM ui_sessions WHERE expires_at <= $1 OR last_seen_at <= $2 \
+                 OR token_id IN (SELECT id FROM api_tokens WHERE revoked_at IS NOT NULL \
+                 OR (expires_at IS NOT NULL AND expires_at <= $1))",
+            )
+            .bind(now)
+            .bind(now.saturating_sub(millis(idle)))
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        }))
+    }
+}
