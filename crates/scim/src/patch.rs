@@ -258,7 +258,7 @@ fn seed_from_filter(filter: &Filter, seed: &mut Map<String, Value>) -> bool {
             seed.insert(path.attr.clone(), value.clone());
             true
         }
-        Filter::And(a, b) => seed_from_filter(a, seed) && seed_from_filter(b, seed),
+        Filter::And(terms) => terms.iter().all(|term| seed_from_filter(term, seed)),
         _ => false,
     }
 }
