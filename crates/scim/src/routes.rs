@@ -45,49 +45,50 @@ struct ScimState {
 /// The SCIM routes (full paths, to merge into the server's router).
 pub fn router<S: Clone + Send + Sync + 'static>(runtime: Runtime) -> Router<S> {
     let p = |suffix: &str| format!("{BASE_PATH}{suffix}");
-    // Each route answers a method it does not take with a SCIM error (the server's own 405 is
-    // not in SCIM's shape).
-    let route = |router: Router<ScimState>, suffix: &str, methods: MethodRouter<ScimState>| {
-        router.route(&p(suffix), methods.fallback(method_not_allowed))
-    };
-    let mut router = Router::new();
-    router = route(
-        router,
-        "/ServiceProviderConfig",
-        get(service_provider_config),
-    );
-    router = route(router, "/ResourceTypes", get(resource_types));
-    router = route(router, "/ResourceTypes/{id}", get(resource_type));
-    router = route(router, "/Schemas", get(schemas));
-    router = route(router, "/Schemas/{id}", get(schema_by_id));
-    router = route(router, "/Users", get(list_users).post(create_user));
-    router = route(router, "/Users/.search", post(search_users));
-    router = route(
-        router,
-        "/Users/{id}",
-        get(get_user)
-            .put(replace_user)
-            .patch(patch_user)
-            .delete(delete_user),
-    );
-    router = route(router, "/Groups", get(list_groups).post(create_group));
-    router = route(router, "/Groups/.search", post(search_groups));
-    router = route(
-        router,
-        "/Groups/{id}",
-        get(get_group)
-            .put(replace_group)
-            .patch(patch_group)
-            .delete(delete_group),
-    );
-    router = route(router, "/.search", post(search_all));
-    router
+    Router::new()
+        .route(
+            &p("/ServiceProviderConfig"),
+            scim(get(service_provider_config)),
+        )
+        .route(&p("/ResourceTypes"), scim(get(resource_types)))
+        .route(&p("/ResourceTypes/{id}"), scim(get(resource_type)))
+        .route(&p("/Schemas"), scim(get(schemas)))
+        .route(&p("/Schemas/{id}"), scim(get(schema_by_id)))
+        .route(&p("/Users"), scim(get(list_users).post(create_user)))
+        .route(&p("/Users/.search"), scim(post(search_users)))
+        .route(
+            &p("/Users/{id}"),
+            scim(
+                get(get_user)
+                    .put(replace_user)
+                    .patch(patch_user)
+                    .delete(delete_user),
+            ),
+        )
+        .route(&p("/Groups"), scim(get(list_groups).post(create_group)))
+        .route(&p("/Groups/.search"), scim(post(search_groups)))
+        .route(
+            &p("/Groups/{id}"),
+            scim(
+                get(get_group)
+                    .put(replace_group)
+                    .patch(patch_group)
+                    .delete(delete_group),
+            ),
+        )
+        .route(&p("/.search"), scim(post(search_all)))
         .route(&p(""), axum::routing::any(unknown))
         .route(&p("/"), axum::routing::any(unknown))
         .route(&p("/{*rest}"), axum::routing::any(unknown))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limit_uri))
         .with_state(ScimState { runtime })
+}
+
+/// The route's methods, answering any other with a SCIM error (the server's own 405 is not in
+/// SCIM's shape).
+fn scim(methods: MethodRouter<ScimState>) -> MethodRouter<ScimState> {
+    methods.fallback(method_not_allowed)
 }
 
 async fn method_not_allowed() -> ScimError {
