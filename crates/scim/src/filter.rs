@@ -1,10 +1,18 @@
 //! SCIM filters (RFC 7644 §3.4.2.2) and attribute paths: a hand-written parser and an evaluator
 //! over resources as JSON. Attribute names are case-insensitive; string comparisons are too,
-//! except for the case-exact attributes (`id`, `externalId`, `meta.version`, `$ref`).
+//! except for the case-exact attributes (`id`, `externalId`, `meta.version`, `$ref`). The parser
+//! ([`parse`]) is bounded: see its limits.
+
+mod parse;
 
 use std::cmp::Ordering;
 
 use serde_json::Value;
+
+pub use parse::{
+    MAX_ATTR_PATH_BYTES, MAX_FILTER_BYTES, MAX_FILTER_DEPTH, MAX_FILTER_TERMS,
+    MAX_PATCH_PATH_BYTES, parse_attr_path, parse_filter, parse_patch_path,
+};
 
 /// An attribute path: an optional schema URI, an attribute and an optional sub-attribute.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,11 +36,15 @@ pub enum CompareOp {
     Le,
 }
 
-/// A parsed filter.
+/// A parsed filter. `and` and `or` chains are flat lists, so a long chain is a wide tree, not a
+/// deep one; the parser opens at most [`MAX_FILTER_DEPTH`] groups, so every tree it builds is
+/// shallow and recursing over one (matching, cloning, dropping) is bounded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
-    And(Box<Filter>, Box<Filter>),
-    Or(Box<Filter>, Box<Filter>),
+    /// Every term holds (two or more terms).
+    And(Vec<Filter>),
+    /// Some term holds (two or more terms).
+    Or(Vec<Filter>),
     Not(Box<Filter>),
     Present(AttrPath),
     Compare(AttrPath, CompareOp, Value),
@@ -58,306 +70,6 @@ impl std::fmt::Display for FilterError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Token {
-    Word(String),
-    Value(Value),
-    Open,
-    Close,
-    LBracket,
-    RBracket,
-    /// `.sub` right after `]`.
-    Sub(String),
-}
-
-fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':' | '.' | '$')
-}
-
-fn tokenize(text: &str) -> Result<Vec<Token>, FilterError> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            ' ' | '\t' | '\n' | '\r' => i += 1,
-            '(' => {
-                tokens.push(Token::Open);
-                i += 1;
-            }
-            ')' => {
-                tokens.push(Token::Close);
-                i += 1;
-            }
-            '[' => {
-                tokens.push(Token::LBracket);
-                i += 1;
-            }
-            ']' => {
-                tokens.push(Token::RBracket);
-                i += 1;
-                if chars.get(i) == Some(&'.') {
-                    let start = i + 1;
-                    let mut end = start;
-                    while end < chars.len() && is_name_char(chars[end]) {
-                        end += 1;
-                    }
-                    if end == start {
-                        return Err(FilterError("a sub-attribute must follow `].`".into()));
-                    }
-                    tokens.push(Token::Sub(chars[start..end].iter().collect()));
-                    i = end;
-                }
-            }
-            '"' => {
-                let start = i;
-                i += 1;
-                let mut escaped = false;
-                while i < chars.len() {
-                    match chars[i] {
-                        '\\' if !escaped => escaped = true,
-                        '"' if !escaped => break,
-                        _ => escaped = false,
-                    }
-                    i += 1;
-                }
-                if i >= chars.len() {
-                    return Err(FilterError("unterminated string".into()));
-                }
-                let literal: String = chars[start..=i].iter().collect();
-                let value: Value = serde_json::from_str(&literal)
-                    .map_err(|_| FilterError(format!("bad string literal {literal}")))?;
-                tokens.push(Token::Value(value));
-                i += 1;
-            }
-            _ if is_name_char(c) || c == '+' => {
-                let start = i;
-                while i < chars.len() && (is_name_char(chars[i]) || chars[i] == '+') {
-                    i += 1;
-                }
-                tokens.push(Token::Word(chars[start..i].iter().collect()));
-            }
-            other => return Err(FilterError(format!("unexpected character {other:?}"))),
-        }
-    }
-    Ok(tokens)
-}
-
-/// Parses an attribute path (`name.givenName`, `urn:...:User:userName`, `urn:...:enterprise:2.0:User:manager.value`).
-pub fn parse_attr_path(text: &str) -> Result<AttrPath, FilterError> {
-    let invalid = || FilterError(format!("invalid attribute path {text:?}"));
-    if text.is_empty() {
-        return Err(invalid());
-    }
-    let (uri, rest) = if text.to_ascii_lowercase().starts_with("urn:") {
-        let cut = text.rfind(':').ok_or_else(invalid)?;
-        (Some(text[..cut].to_owned()), &text[cut + 1..])
-    } else {
-        (None, text)
-    };
-    let mut parts = rest.split('.');
-    let attr = parts.next().ok_or_else(invalid)?;
-    let sub = parts.next();
-    if parts.next().is_some() {
-        return Err(invalid());
-    }
-    let valid_name = |name: &str| {
-        let mut chars = name.chars();
-        matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '$')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    };
-    if !valid_name(attr) || sub.is_some_and(|s| !valid_name(s)) {
-        return Err(invalid());
-    }
-    Ok(AttrPath {
-        uri,
-        attr: attr.to_owned(),
-        sub: sub.map(str::to_owned),
-    })
-}
-
-struct Parser {
-    tokens: Vec<Token>,
-    pos: usize,
-}
-
-impl Parser {
-    fn peek(&self) -> Option<&Token> {
-        self.tokens.get(self.pos)
-    }
-
-    fn next(&mut self) -> Option<Token> {
-        let token = self.tokens.get(self.pos).cloned();
-        self.pos += 1;
-        token
-    }
-
-    fn peek_word(&self, word: &str) -> bool {
-        matches!(self.peek(), Some(Token::Word(w)) if w.eq_ignore_ascii_case(word))
-    }
-
-    fn or(&mut self) -> Result<Filter, FilterError> {
-        let mut left = self.and()?;
-        while self.peek_word("or") {
-            self.pos += 1;
-            let right = self.and()?;
-            left = Filter::Or(Box::new(left), Box::new(right));
-        }
-        Ok(left)
-    }
-
-    fn and(&mut self) -> Result<Filter, FilterError> {
-        let mut left = self.unary()?;
-        while self.peek_word("and") {
-            self.pos += 1;
-            let right = self.unary()?;
-            left = Filter::And(Box::new(left), Box::new(right));
-        }
-        Ok(left)
-    }
-
-    fn unary(&mut self) -> Result<Filter, FilterError> {
-        if self.peek_word("not") && matches!(self.tokens.get(self.pos + 1), Some(Token::Open)) {
-            self.pos += 1;
-            return Ok(Filter::Not(Box::new(self.group()?)));
-        }
-        if matches!(self.peek(), Some(Token::Open)) {
-            return self.group();
-        }
-        self.attr_expression()
-    }
-
-    fn group(&mut self) -> Result<Filter, FilterError> {
-        if self.next() != Some(Token::Open) {
-            return Err(FilterError("expected `(`".into()));
-        }
-        let inner = self.or()?;
-        if self.next() != Some(Token::Close) {
-            return Err(FilterError("expected `)`".into()));
-        }
-        Ok(inner)
-    }
-
-    fn attr_expression(&mut self) -> Result<Filter, FilterError> {
-        let Some(Token::Word(name)) = self.next() else {
-            return Err(FilterError("expected an attribute path".into()));
-        };
-        let path = parse_attr_path(&name)?;
-        if matches!(self.peek(), Some(Token::LBracket)) {
-            self.pos += 1;
-            let inner = self.or()?;
-            if self.next() != Some(Token::RBracket) {
-                return Err(FilterError("expected `]`".into()));
-            }
-            if path.sub.is_some() {
-                return Err(FilterError(
-                    "a value filter follows an attribute, not a sub-attribute".into(),
-                ));
-            }
-            // `emails[type eq "work"].value co "x"`: the sub-attribute of the selected elements.
-            if let Some(Token::Sub(sub)) = self.peek().cloned() {
-                self.pos += 1;
-                let sub_path = parse_attr_path(&sub)?;
-                let condition = self.comparison(sub_path)?;
-                let both = Filter::And(Box::new(inner), Box::new(condition));
-                return Ok(Filter::ValuePath(path, Box::new(both)));
-            }
-            return Ok(Filter::ValuePath(path, Box::new(inner)));
-        }
-        self.comparison(path)
-    }
-
-    fn comparison(&mut self, path: AttrPath) -> Result<Filter, FilterError> {
-        let name = path.attr.clone();
-        let Some(Token::Word(op)) = self.next() else {
-            return Err(FilterError(format!("expected an operator after {name}")));
-        };
-        let op = match op.to_ascii_lowercase().as_str() {
-            "pr" => return Ok(Filter::Present(path)),
-            "eq" => CompareOp::Eq,
-            "ne" => CompareOp::Ne,
-            "co" => CompareOp::Co,
-            "sw" => CompareOp::Sw,
-            "ew" => CompareOp::Ew,
-            "gt" => CompareOp::Gt,
-            "ge" => CompareOp::Ge,
-            "lt" => CompareOp::Lt,
-            "le" => CompareOp::Le,
-            other => return Err(FilterError(format!("unknown operator {other:?}"))),
-        };
-        let value = match self.next() {
-            Some(Token::Value(value)) => value,
-            Some(Token::Word(word)) => match word.as_str() {
-                "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
-                "null" => Value::Null,
-                number => serde_json::from_str::<serde_json::Number>(number)
-                    .map(Value::Number)
-                    .map_err(|_| FilterError(format!("invalid comparison value {number:?}")))?,
-            },
-            _ => return Err(FilterError("expected a comparison value".into())),
-        };
-        if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) && !value.is_string() {
-            return Err(FilterError("co, sw and ew compare strings".into()));
-        }
-        if matches!(
-            op,
-            CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
-        ) && (value.is_boolean() || value.is_null())
-        {
-            return Err(FilterError(
-                "gt, ge, lt and le do not compare booleans or null".into(),
-            ));
-        }
-        Ok(Filter::Compare(path, op, value))
-    }
-}
-
-/// Parses a filter expression.
-pub fn parse_filter(text: &str) -> Result<Filter, FilterError> {
-    let mut parser = Parser {
-        tokens: tokenize(text)?,
-        pos: 0,
-    };
-    if parser.tokens.is_empty() {
-        return Err(FilterError("empty filter".into()));
-    }
-    let filter = parser.or()?;
-    if parser.pos != parser.tokens.len() {
-        return Err(FilterError("unexpected text after the filter".into()));
-    }
-    Ok(filter)
-}
-
-/// Parses a PATCH operation path.
-pub fn parse_patch_path(text: &str) -> Result<PatchPath, FilterError> {
-    let text = text.trim();
-    let Some(open) = text.find('[') else {
-        return Ok(PatchPath {
-            attr: parse_attr_path(text)?,
-            filter: None,
-            sub: None,
-        });
-    };
-    let close = text
-        .rfind(']')
-        .ok_or_else(|| FilterError(format!("invalid path {text:?}")))?;
-    let attr = parse_attr_path(&text[..open])?;
-    let filter = parse_filter(&text[open + 1..close])?;
-    let rest = &text[close + 1..];
-    let sub = match rest.strip_prefix('.') {
-        Some(sub) if !sub.is_empty() => Some(sub.to_owned()),
-        None if rest.is_empty() => None,
-        _ => return Err(FilterError(format!("invalid path {text:?}"))),
-    };
-    Ok(PatchPath {
-        attr,
-        filter: Some(filter),
-        sub,
-    })
 }
 
 /// The member of `object` named `name`, case-insensitively.
@@ -507,8 +219,8 @@ fn ordered(ordering: Ordering, op: CompareOp) -> bool {
 /// satisfies `filter`.
 pub fn matches(filter: &Filter, resource: &Value) -> bool {
     match filter {
-        Filter::And(a, b) => matches(a, resource) && matches(b, resource),
-        Filter::Or(a, b) => matches(a, resource) || matches(b, resource),
+        Filter::And(terms) => terms.iter().all(|term| matches(term, resource)),
+        Filter::Or(terms) => terms.iter().any(|term| matches(term, resource)),
         Filter::Not(inner) => !matches(inner, resource),
         Filter::Present(path) => select(resource, path).into_iter().any(present),
         Filter::Compare(path, op, expected) => {

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::error::SCIM_JSON;
-use crate::routes::BASE_PATH;
+use crate::routes::{BASE_PATH, MAX_BODY_BYTES, MAX_URI_BYTES};
 
 fn scim_content() -> Value {
     json!({SCIM_JSON: {"schema": {"type": "object"}}})
@@ -44,6 +44,20 @@ fn operation(id: &str, summary: &str, path: &str, success: &[(&str, &str)], body
         ("412", "If-Match does not match the resource's version"),
     ] {
         responses.insert(status.to_owned(), answer(description));
+    }
+    responses.insert(
+        "414".to_owned(),
+        answer(&format!(
+            "The request target is longer than {MAX_URI_BYTES} bytes"
+        )),
+    );
+    if body {
+        responses.insert(
+            "413".to_owned(),
+            answer(&format!(
+                "The request body is larger than {MAX_BODY_BYTES} bytes"
+            )),
+        );
     }
     let parameters: Vec<Value> = path
         .split('/')

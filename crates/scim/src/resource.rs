@@ -260,11 +260,27 @@ pub fn render(
     body
 }
 
-/// Parses `attributes` / `excludedAttributes` (comma-separated paths).
+/// Longest `attributes` / `excludedAttributes` list, in bytes.
+pub const MAX_ATTRIBUTE_LIST_BYTES: usize = 8 * 1024;
+/// Most paths in one `attributes` / `excludedAttributes` list.
+pub const MAX_ATTRIBUTE_LIST_PATHS: usize = 128;
+
+/// Parses `attributes` / `excludedAttributes` (comma-separated paths), at most
+/// [`MAX_ATTRIBUTE_LIST_BYTES`] and [`MAX_ATTRIBUTE_LIST_PATHS`] paths.
 pub fn parse_attribute_list(text: Option<&str>) -> Result<Vec<AttrPath>, ScimError> {
     let Some(text) = text else {
         return Ok(Vec::new());
     };
+    if text.len() > MAX_ATTRIBUTE_LIST_BYTES {
+        return Err(ScimError::invalid_value(format!(
+            "an attribute list is longer than {MAX_ATTRIBUTE_LIST_BYTES} bytes"
+        )));
+    }
+    if text.split(',').filter(|s| !s.trim().is_empty()).count() > MAX_ATTRIBUTE_LIST_PATHS {
+        return Err(ScimError::invalid_value(format!(
+            "an attribute list names more than {MAX_ATTRIBUTE_LIST_PATHS} paths"
+        )));
+    }
     text.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())

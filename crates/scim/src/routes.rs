@@ -11,10 +11,11 @@ use std::collections::HashMap;
 use axum::{
     Router,
     body::Bytes,
-    extract::{Path, RawQuery, State},
+    extract::{DefaultBodyLimit, FromRequest, Path, RawQuery, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{MethodRouter, get, post},
 };
 use serde_json::{Value, json};
 use tributary_runtime::Runtime;
@@ -30,6 +31,12 @@ use crate::schema::{self, LIST, MAX_RESULTS, SEARCH};
 /// Where the server mounts the SCIM routes; `{endpoint}` is the SCIM endpoint id.
 pub const BASE_PATH: &str = "/scim/v2/{endpoint}";
 
+/// Largest request body, in bytes (413 beyond).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Longest request target (path and query), in bytes (414 beyond): room for a filter and an
+/// attribute list at their caps, percent-encoded.
+pub const MAX_URI_BYTES: usize = 32 * 1024;
+
 #[derive(Clone)]
 struct ScimState {
     runtime: Runtime,
@@ -39,34 +46,93 @@ struct ScimState {
 pub fn router<S: Clone + Send + Sync + 'static>(runtime: Runtime) -> Router<S> {
     let p = |suffix: &str| format!("{BASE_PATH}{suffix}");
     Router::new()
-        .route(&p("/ServiceProviderConfig"), get(service_provider_config))
-        .route(&p("/ResourceTypes"), get(resource_types))
-        .route(&p("/ResourceTypes/{id}"), get(resource_type))
-        .route(&p("/Schemas"), get(schemas))
-        .route(&p("/Schemas/{id}"), get(schema_by_id))
-        .route(&p("/Users"), get(list_users).post(create_user))
-        .route(&p("/Users/.search"), post(search_users))
+        .route(
+            &p("/ServiceProviderConfig"),
+            scim(get(service_provider_config)),
+        )
+        .route(&p("/ResourceTypes"), scim(get(resource_types)))
+        .route(&p("/ResourceTypes/{id}"), scim(get(resource_type)))
+        .route(&p("/Schemas"), scim(get(schemas)))
+        .route(&p("/Schemas/{id}"), scim(get(schema_by_id)))
+        .route(&p("/Users"), scim(get(list_users).post(create_user)))
+        .route(&p("/Users/.search"), scim(post(search_users)))
         .route(
             &p("/Users/{id}"),
-            get(get_user)
-                .put(replace_user)
-                .patch(patch_user)
-                .delete(delete_user),
+            scim(
+                get(get_user)
+                    .put(replace_user)
+                    .patch(patch_user)
+                    .delete(delete_user),
+            ),
         )
-        .route(&p("/Groups"), get(list_groups).post(create_group))
-        .route(&p("/Groups/.search"), post(search_groups))
+        .route(&p("/Groups"), scim(get(list_groups).post(create_group)))
+        .route(&p("/Groups/.search"), scim(post(search_groups)))
         .route(
             &p("/Groups/{id}"),
-            get(get_group)
-                .put(replace_group)
-                .patch(patch_group)
-                .delete(delete_group),
+            scim(
+                get(get_group)
+                    .put(replace_group)
+                    .patch(patch_group)
+                    .delete(delete_group),
+            ),
         )
-        .route(&p("/.search"), post(search_all))
+        .route(&p("/.search"), scim(post(search_all)))
         .route(&p(""), axum::routing::any(unknown))
         .route(&p("/"), axum::routing::any(unknown))
         .route(&p("/{*rest}"), axum::routing::any(unknown))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(limit_uri))
         .with_state(ScimState { runtime })
+}
+
+/// The route's methods, answering any other with a SCIM error (the server's own 405 is not in
+/// SCIM's shape).
+fn scim(methods: MethodRouter<ScimState>) -> MethodRouter<ScimState> {
+    methods.fallback(method_not_allowed)
+}
+
+async fn method_not_allowed() -> ScimError {
+    ScimError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+        "this SCIM resource endpoint does not take that method",
+    )
+}
+
+/// Answers 414 in SCIM's shape for a request target over [`MAX_URI_BYTES`].
+async fn limit_uri(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let length = uri.path().len() + uri.query().map_or(0, |query| query.len() + 1);
+    if length > MAX_URI_BYTES {
+        return ScimError::new(
+            StatusCode::URI_TOO_LONG,
+            None,
+            format!("the request target is longer than {MAX_URI_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// A request body of at most [`MAX_BODY_BYTES`]; a refused one is a SCIM error.
+struct Body(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ScimError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ScimError> {
+        Bytes::from_request(request, state)
+            .await
+            .map(Body)
+            .map_err(|rejection| {
+                let detail = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    format!("the request body is larger than {MAX_BODY_BYTES} bytes")
+                } else {
+                    rejection.body_text()
+                };
+                ScimError::new(rejection.status(), None, detail)
+            })
+    }
 }
 
 type Params = Path<HashMap<String, String>>;
@@ -357,7 +423,20 @@ fn number(value: Option<&Value>) -> Result<Option<i64>, ScimError> {
     }
 }
 
-fn build_query(get: impl Fn(&str) -> Option<Value>) -> Result<Query, ScimError> {
+/// The sort order a request asks for: `true` for descending.
+fn sort_order(text: Option<&str>) -> Result<bool, ScimError> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(order) if order.eq_ignore_ascii_case("ascending") => Ok(false),
+        Some(order) if order.eq_ignore_ascii_case("descending") => Ok(true),
+        Some(_) => Err(ScimError::invalid_value(
+            "sortOrder must be \"ascending\" or \"descending\"",
+        )),
+    }
+}
+
+/// Builds a list or search request over resources of `kinds` from its parameters.
+fn build_query(kinds: &[Kind], get: impl Fn(&str) -> Option<Value>) -> Result<Query, ScimError> {
     let string = |name: &str| -> Result<Option<String>, ScimError> {
         match get(name) {
             None | Some(Value::Null) => Ok(None),
@@ -379,12 +458,22 @@ fn build_query(get: impl Fn(&str) -> Option<Value>) -> Result<Query, ScimError> 
         None => None,
     };
     let sort_by = match string("sortBy")? {
-        Some(text) => Some(
-            filter::parse_attr_path(&text).map_err(|e| ScimError::invalid_value(e.to_string()))?,
-        ),
+        Some(text) => {
+            let path = filter::parse_attr_path(&text)
+                .map_err(|e| ScimError::invalid_value(e.to_string()))?;
+            if !kinds
+                .iter()
+                .any(|kind| schema::known_path(kind.schema(), &path))
+            {
+                return Err(ScimError::invalid_value(format!(
+                    "sortBy names no attribute of the resources: {text:?}"
+                )));
+            }
+            Some(path)
+        }
         None => None,
     };
-    let descending = string("sortOrder")?.is_some_and(|o| o.eq_ignore_ascii_case("descending"));
+    let descending = sort_order(string("sortOrder")?.as_deref())?;
     let start_index = number(get("startIndex").as_ref())?.unwrap_or(1).max(1) as usize;
     let count = number(get("count").as_ref())?
         .map(|c| c.clamp(0, MAX_RESULTS as i64) as usize)
@@ -470,7 +559,9 @@ async fn list(
 ) -> Answer {
     let ctx = authenticate(&state, &params, &headers).await?;
     let map = query_map(&query);
-    let query = build_query(|name| query_get(&map, name).map(|v| Value::String(v.to_owned())))?;
+    let query = build_query(&[kind], |name| {
+        query_get(&map, name).map(|v| Value::String(v.to_owned()))
+    })?;
     run_query(&state, &ctx, &[kind], query).await
 }
 
@@ -490,7 +581,7 @@ async fn search(
     if !is_search {
         return Err(ScimError::invalid_syntax("the body is not a SearchRequest"));
     }
-    let query = build_query(|name| filter::get_ci(&body, name).cloned())?;
+    let query = build_query(kinds, |name| filter::get_ci(&body, name).cloned())?;
     run_query(&state, &ctx, kinds, query).await
 }
 
@@ -510,13 +601,23 @@ async fn list_groups(
 ) -> Answer {
     list(s, p, h, q, Kind::Group).await
 }
-async fn search_users(State(s): State<ScimState>, p: Params, h: HeaderMap, b: Bytes) -> Answer {
+async fn search_users(
+    State(s): State<ScimState>,
+    p: Params,
+    h: HeaderMap,
+    Body(b): Body,
+) -> Answer {
     search(s, p, h, b, &[Kind::User]).await
 }
-async fn search_groups(State(s): State<ScimState>, p: Params, h: HeaderMap, b: Bytes) -> Answer {
+async fn search_groups(
+    State(s): State<ScimState>,
+    p: Params,
+    h: HeaderMap,
+    Body(b): Body,
+) -> Answer {
     search(s, p, h, b, &[Kind::Group]).await
 }
-async fn search_all(State(s): State<ScimState>, p: Params, h: HeaderMap, b: Bytes) -> Answer {
+async fn search_all(State(s): State<ScimState>, p: Params, h: HeaderMap, Body(b): Body) -> Answer {
     search(s, p, h, b, &[Kind::User, Kind::Group]).await
 }
 
@@ -683,7 +784,7 @@ async fn create_user(
     p: Params,
     h: HeaderMap,
     RawQuery(q): RawQuery,
-    b: Bytes,
+    Body(b): Body,
 ) -> Answer {
     create(s, p, h, q, b, Kind::User).await
 }
@@ -692,7 +793,7 @@ async fn create_group(
     p: Params,
     h: HeaderMap,
     RawQuery(q): RawQuery,
-    b: Bytes,
+    Body(b): Body,
 ) -> Answer {
     create(s, p, h, q, b, Kind::Group).await
 }
@@ -771,7 +872,7 @@ async fn replace_user(
     p: Params,
     h: HeaderMap,
     RawQuery(q): RawQuery,
-    b: Bytes,
+    Body(b): Body,
 ) -> Answer {
     modify(s, p, h, q, b, Kind::User, Change::Replace).await
 }
@@ -780,7 +881,7 @@ async fn replace_group(
     p: Params,
     h: HeaderMap,
     RawQuery(q): RawQuery,
-    b: Bytes,
+    Body(b): Body,
 ) -> Answer {
     modify(s, p, h, q, b, Kind::Group, Change::Replace).await
 }
@@ -789,7 +890,7 @@ async fn patch_user(
     p: Params,
     h: HeaderMap,
     RawQuery(q): RawQuery,
-    b: Bytes,
+    Body(b): Body,
 ) -> Answer {
     modify(s, p, h, q, b, Kind::User, Change::Patch).await
 }
@@ -798,7 +899,7 @@ async fn patch_group(
     p: Params,
     h: HeaderMap,
     RawQuery(q): RawQuery,
-    b: Bytes,
+    Body(b): Body,
 ) -> Answer {
     modify(s, p, h, q, b, Kind::Group, Change::Patch).await
 }

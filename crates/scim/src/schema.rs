@@ -358,6 +358,54 @@ pub fn known_attribute(resource_schema: &str, name: &str) -> bool {
             .any(|(n, _, _)| n.eq_ignore_ascii_case(name))
 }
 
+/// The attributes every resource has (RFC 7643 §3.1) and their sub-attributes.
+const COMMON_ATTRIBUTES: [(&str, &[&str]); 3] = [
+    ("id", &[]),
+    ("externalId", &[]),
+    (
+        "meta",
+        &[
+            "resourceType",
+            "created",
+            "lastModified",
+            "location",
+            "version",
+        ],
+    ),
+];
+
+/// Whether `path` names an attribute of the resource, or a sub-attribute of one (what `sortBy`
+/// may name): a common or core attribute, or (for a User) one of the Enterprise User extension
+/// when the path carries its URI.
+pub fn known_path(resource_schema: &str, path: &crate::filter::AttrPath) -> bool {
+    let extension = match path.uri.as_deref() {
+        None => false,
+        Some(uri) if uri.eq_ignore_ascii_case(resource_schema) => false,
+        Some(uri) if resource_schema == USER && uri.eq_ignore_ascii_case(ENTERPRISE) => true,
+        Some(_) => return false,
+    };
+    let has_sub = |subs: &[&str]| match &path.sub {
+        None => true,
+        Some(sub) => subs.iter().any(|s| s.eq_ignore_ascii_case(sub)),
+    };
+    if !extension
+        && let Some((_, subs)) = COMMON_ATTRIBUTES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(&path.attr))
+    {
+        return has_sub(subs);
+    }
+    let attrs = match (resource_schema == USER, extension) {
+        (true, false) => user_attributes(),
+        (true, true) => enterprise_attributes(),
+        _ => group_attributes(),
+    };
+    attrs
+        .iter()
+        .find(|a| a.name.eq_ignore_ascii_case(&path.attr))
+        .is_some_and(|a| has_sub(&a.subs.iter().map(|s| s.name).collect::<Vec<_>>()))
+}
+
 /// The attribute definition document of `name` (a top-level attribute), for type checks.
 pub fn attribute_kind(
     resource_schema: &str,
@@ -378,6 +426,43 @@ pub fn attribute_kind(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_paths() {
+        let known = |schema: &str, path: &str| {
+            known_path(schema, &crate::filter::parse_attr_path(path).unwrap())
+        };
+        for path in [
+            "userName",
+            "USERNAME",
+            "name.givenName",
+            "emails",
+            "emails.value",
+            "meta.created",
+            "meta.lastModified",
+            "id",
+            "externalId",
+            "urn:ietf:params:scim:schemas:core:2.0:User:userName",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+        ] {
+            assert!(known(USER, path), "{path}");
+        }
+        for path in [
+            "nope",
+            "name.nope",
+            "userName.x",
+            "meta.nope",
+            "department",
+            "urn:ietf:params:scim:schemas:core:2.0:Group:displayName",
+            "urn:x:y",
+        ] {
+            assert!(!known(USER, path), "{path}");
+        }
+        assert!(known(GROUP, "displayName"));
+        assert!(known(GROUP, "members.value"));
+        assert!(!known(GROUP, "userName"));
+    }
 
     #[test]
     fn documents_have_the_rfc_shape() {

@@ -540,6 +540,136 @@ async fn concurrent_patches_of_one_user_lose_nothing() {
     }
 }
 
+#[tokio::test]
+async fn hostile_queries_and_paths_are_refused_and_the_server_stays_up() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let id = s
+            .create_user(
+                "h@example.com",
+                json!({"emails": [{"value": "h@example.com", "type": "work"}]}),
+            )
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let nested = |opener: &str, closer: &str, depth: usize| {
+            format!(
+                "{}userName pr{}",
+                opener.repeat(depth),
+                closer.repeat(depth)
+            )
+        };
+        let chain = |operator: &str, terms: usize| vec![r#"userName eq "x""#; terms].join(operator);
+        let search = |filter: String| {
+            let s = &s;
+            async move {
+                s.call(
+                    Method::POST,
+                    "/.search",
+                    Some(json!({
+                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                        "filter": filter})),
+                )
+                .await
+            }
+        };
+        let get = |query: String| {
+            let s = &s;
+            async move { s.call(Method::GET, &format!("/Users?{query}"), None).await }
+        };
+        // What crashed the server: deep nesting and long chains, by POST and by GET.
+        for filter in [
+            nested("(", ")", 2_000),
+            nested("not (", ")", 3_000),
+            chain(" or ", 20_000),
+            chain(" and ", 20_000),
+            chain(" or ", 300),
+        ] {
+            let answer = search(filter.clone()).await;
+            assert_eq!(error_type(&answer), (400, Some("invalidFilter")));
+            // The chains of 20,000 terms do not fit in a request target (see the 414 below).
+            let query = format!("filter={}", urlencode(&filter));
+            if query.len() < 32 * 1024 {
+                let answer = get(query).await;
+                assert_eq!(error_type(&answer), (400, Some("invalidFilter")));
+            }
+        }
+        let deep_path = format!(
+            "emails[{}type eq \"work\"{}].value",
+            "(".repeat(2_000),
+            ")".repeat(2_000)
+        );
+        let patched = s
+            .call(
+                Method::PATCH,
+                &format!("/Users/{id}"),
+                Some(json!({"schemas": [PATCH], "Operations": [
+                    {"op": "replace", "path": deep_path, "value": "x@example.com"}]})),
+            )
+            .await;
+        assert_eq!(error_type(&patched), (400, Some("invalidPath")));
+        // Sorting and projection parameters.
+        for query in [
+            "sortBy=nope".to_owned(),
+            "sortBy=name.nope".to_owned(),
+            format!("sortBy={}", "a".repeat(600)),
+            "sortBy=userName&sortOrder=sideways".to_owned(),
+            format!("attributes={}", vec!["userName"; 200].join(",")),
+            format!("excludedAttributes={}", "a.".repeat(5_000)),
+        ] {
+            assert_eq!(
+                error_type(&get(query.clone()).await),
+                (400, Some("invalidValue")),
+                "{query}"
+            );
+        }
+        let sorted = get("sortBy=name.givenName&sortOrder=Ascending".into()).await;
+        assert_eq!(sorted.status, 200, "{}", sorted.body);
+        // A request target over 32 KiB, a body over 2 MiB, a method a route does not take.
+        let long = get(format!("filter={}", "a".repeat(40_000))).await;
+        assert_eq!(error_type(&long), (414, None));
+        let big = s
+            .http
+            .post(format!("{}/Users", s.base))
+            .bearer_auth(&s.secret)
+            .header("content-type", "application/scim+json")
+            .body(format!(
+                r#"{{"schemas": ["{USER}"], "userName": "big", "title": "{}"}}"#,
+                "x".repeat(2 * 1024 * 1024)
+            ))
+            .send()
+            .await
+            .unwrap();
+        let big = Answer {
+            status: big.status(),
+            headers: big.headers().clone(),
+            body: big.json().await.unwrap(),
+        };
+        assert_eq!(error_type(&big), (413, None));
+        let wrong_method = s.call(Method::DELETE, "/Users", None).await;
+        assert_eq!(error_type(&wrong_method), (405, None));
+        assert_eq!(
+            wrong_method.headers["content-type"],
+            "application/scim+json"
+        );
+        let allowed = wrong_method.headers["allow"].to_str().unwrap();
+        assert!(
+            allowed.contains("GET") && allowed.contains("POST"),
+            "{allowed}"
+        );
+        // The server is still up and filters still work.
+        let found = get(format!(
+            "filter={}",
+            urlencode(r#"emails[type eq "work"].value ew "example.com""#)
+        ))
+        .await;
+        assert_eq!(found.body["totalResults"], 1, "{}", found.body);
+        let user = s.call(Method::GET, &format!("/Users/{id}"), None).await;
+        assert_eq!(user.status, 200);
+    }
+}
+
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
