@@ -194,8 +194,11 @@ fn scim_json(status: StatusCode, body: &Value) -> Response {
 }
 
 fn parse_body(body: &Bytes) -> Result<Value, ScimError> {
-    serde_json::from_slice(body)
-        .map_err(|_| ScimError::invalid_syntax("the body is not valid JSON"))
+    use tributary_core::json::{BoundedJsonError, MAX_JSON_DEPTH, parse_bounded};
+    parse_bounded(body, MAX_JSON_DEPTH).map_err(|error| match error {
+        BoundedJsonError::TooDeep(too_deep) => ScimError::invalid_syntax(too_deep.to_string()),
+        BoundedJsonError::Invalid(_) => ScimError::invalid_syntax("the body is not valid JSON"),
+    })
 }
 
 fn query_map(query: &Option<String>) -> HashMap<String, String> {

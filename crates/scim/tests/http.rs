@@ -658,6 +658,26 @@ async fn hostile_queries_and_paths_are_refused_and_the_server_stays_up() {
             allowed.contains("GET") && allowed.contains("POST"),
             "{allowed}"
         );
+        // A body nested deeper than any SCIM resource is refused before serde_json recurses.
+        let deep = s
+            .http
+            .post(format!("{}/Users", s.base))
+            .bearer_auth(&s.secret)
+            .header("content-type", "application/scim+json")
+            .body(format!(
+                r#"{{"schemas": ["{USER}"], "userName": "deep", "name": {}1{}}}"#,
+                r#"{"a":"#.repeat(100_000),
+                "}".repeat(100_000)
+            ))
+            .send()
+            .await
+            .unwrap();
+        let deep = Answer {
+            status: deep.status(),
+            headers: deep.headers().clone(),
+            body: deep.json().await.unwrap(),
+        };
+        assert_eq!(error_type(&deep), (400, Some("invalidSyntax")));
         // The server is still up and filters still work.
         let found = get(format!(
             "filter={}",
