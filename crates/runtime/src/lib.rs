@@ -38,5 +38,6 @@ pub use runs::{
 pub use runtime::Runtime;
 pub use setup::{AuthRedirect, ConnectOutcome, ConnectRequest, Connected, CreatedWebhookEndpoint};
 pub use webhooks::{
-    WEBHOOK_JOB_KIND, WebhookAck, WebhookEndpointView, WebhookRejection, app_webhook_path,
+    MAX_PAYLOAD_DEPTH, WEBHOOK_JOB_KIND, WebhookAck, WebhookEndpointView, WebhookRejection,
+    WebhookTarget, app_webhook_path, payload_depth,
 };

@@ -1,8 +1,9 @@
 //! Webhook intake: verified, idempotent, never lost.
 //!
-//! A request to an endpoint is answered in this order: unknown or disabled endpoint; provider
-//! handshake (Slack `url_verification`, Graph `validationToken`, Okta's verification); signature
-//! check, fail-closed; event resolution. Then the delivery is written durably, deduplicated on the
+//! A request to an endpoint is answered in this order: unknown or disabled endpoint (looked up
+//! from the path alone, [`WebhookTarget`], so the server can refuse it before reading the body);
+//! provider handshake (Slack `url_verification`, Graph `validationToken`, Okta's verification);
+//! signature check, fail-closed; event resolution; payload nesting ([`MAX_PAYLOAD_DEPTH`]). Then the delivery is written durably, deduplicated on the
 //! provider's delivery id (or a SHA-256 of the body when it sends none), together with the job
 //! that will process it, and only then acknowledged. The job runs the event's handler and carries
 //! out what it asked for (ingest payloads, queue operations, tear the connection down); the
@@ -13,12 +14,15 @@
 //! replay. A redelivery of a done delivery is acknowledged and ignored, and one of a delivery in
 //! flight is acknowledged without a second job: concurrent copies are processed once.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use tributary_core::{
     InboundWebhook, ResolvedEvent, Secret, WebhookEventRequest, WebhookRegistration, WebhookRoute,
+    registry::RegisteredDefinition,
 };
 use tributary_ingest::{Completeness, IngestContext, IngestOptions, ingest_payload_sets};
 use tributary_store::{
@@ -79,6 +83,10 @@ pub enum WebhookRejection {
     /// The signature, secret or timestamp did not check out, or the body is not an event.
     #[error("webhook refused: {0}")]
     Unverified(String),
+    /// The event's payload nests deeper than [`MAX_PAYLOAD_DEPTH`]: it could never be stored and
+    /// processed, so it is refused (4xx) rather than retried.
+    #[error("the event payload nests deeper than {limit} levels")]
+    TooDeep { limit: usize },
     #[error(transparent)]
     Internal(#[from] RuntimeError),
 }
@@ -126,14 +134,90 @@ pub(crate) fn delivery_key(resolved: &ResolvedEvent, body: &[u8]) -> String {
     }
 }
 
+/// Deepest nesting of an event payload that intake accepts (an array or object is one level; a
+/// scalar payload has depth 0). A delivery is stored and queued wrapped in further objects
+/// (`{"payload": …}` in the delivery row, `{"event": {"payload": …}}` in a held event's job) and
+/// read back with serde_json, which refuses more than 127 levels; handlers and ingest may wrap it
+/// again. A payload that cannot make that trip is refused with a 4xx before anything is stored,
+/// so a provider is never told to retry (5xx) a delivery that could never succeed. Real provider
+/// payloads nest fewer than 20 levels.
+pub const MAX_PAYLOAD_DEPTH: usize = 64;
+
+/// How deeply `value` nests, counted without recursion (the input controls the depth).
+pub fn payload_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(value, 1)];
+    while let Some((value, depth)) = pending.pop() {
+        match value {
+            Value::Array(items) => {
+                deepest = deepest.max(depth);
+                pending.extend(items.iter().map(|item| (item, depth + 1)));
+            }
+            Value::Object(fields) => {
+                deepest = deepest.max(depth);
+                pending.extend(fields.values().map(|field| (field, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Refuses a resolved event whose payload nests deeper than [`MAX_PAYLOAD_DEPTH`].
+fn check_payload_depth(resolved: &ResolvedEvent) -> Result<(), WebhookRejection> {
+    if payload_depth(&resolved.payload) > MAX_PAYLOAD_DEPTH {
+        return Err(WebhookRejection::TooDeep {
+            limit: MAX_PAYLOAD_DEPTH,
+        });
+    }
+    Ok(())
+}
+
+/// Where an intake request goes, found from its path alone: the server looks it up before it reads
+/// the body, so a request to an unknown endpoint is refused without its body being read.
+pub struct WebhookTarget(Target);
+
+enum Target {
+    /// A per-integration endpoint, with its secret.
+    Endpoint {
+        endpoint: WebhookEndpoint,
+        secret: tributary_store::SecretBytes,
+        definition: Arc<RegisteredDefinition>,
+    },
+    /// A definition-level (app) route.
+    App {
+        definition: Arc<RegisteredDefinition>,
+        webhook: String,
+    },
+}
+
+impl std::fmt::Debug for WebhookTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the endpoint's secret.
+        match &self.0 {
+            Target::Endpoint { endpoint, .. } => f
+                .debug_struct("WebhookTarget::Endpoint")
+                .field("id", &endpoint.id)
+                .finish_non_exhaustive(),
+            Target::App {
+                definition,
+                webhook,
+            } => f
+                .debug_struct("WebhookTarget::App")
+                .field("definition", &definition.definition.id())
+                .field("webhook", webhook)
+                .finish(),
+        }
+    }
+}
+
 impl Runtime {
-    /// Takes a request to a per-integration endpoint. `Ok` means: answer 2xx (the delivery is
-    /// durable, or it was a handshake).
-    pub async fn receive_webhook(
+    /// Finds the per-integration endpoint `endpoint_id`: `UnknownEndpoint` if there is none, it is
+    /// disabled, or its integration, definition or webhook is gone.
+    pub async fn webhook_endpoint_target(
         &self,
         endpoint_id: &str,
-        request: &InboundWebhook,
-    ) -> Result<WebhookAck, WebhookRejection> {
+    ) -> Result<WebhookTarget, WebhookRejection> {
         let Some((endpoint, secret)) = self
             .inner
             .db
@@ -146,27 +230,107 @@ impl Runtime {
         if !endpoint.enabled {
             return Err(WebhookRejection::UnknownEndpoint);
         }
+        let integration = self
+            .inner
+            .db
+            .integrations()
+            .get(&endpoint.tenant_id, &endpoint.integration_id)
+            .await?
+            .ok_or(WebhookRejection::UnknownEndpoint)?;
+        // A definition no longer registered takes no deliveries: answering 5xx would have the
+        // provider retry forever.
+        let definition = self
+            .registry()
+            .definition(&integration.definition_id)
+            .ok_or(WebhookRejection::UnknownEndpoint)?
+            .clone();
+        definition
+            .definition
+            .webhook_named(&endpoint.name)
+            .filter(|w| matches!(w.route, WebhookRoute::PerIntegration))
+            .ok_or(WebhookRejection::UnknownEndpoint)?;
+        Ok(WebhookTarget(Target::Endpoint {
+            endpoint,
+            secret,
+            definition,
+        }))
+    }
+
+    /// Finds the definition-level route `/v1/webhooks/apps/<definition>/<webhook>`.
+    pub fn app_webhook_target(
+        &self,
+        definition_id: &str,
+        webhook_name: &str,
+    ) -> Result<WebhookTarget, WebhookRejection> {
+        let definition = self
+            .registry()
+            .definition(definition_id)
+            .ok_or(WebhookRejection::UnknownEndpoint)?
+            .clone();
+        definition
+            .definition
+            .webhook_named(webhook_name)
+            .filter(|w| matches!(w.route, WebhookRoute::Definition { .. }))
+            .ok_or(WebhookRejection::UnknownEndpoint)?;
+        Ok(WebhookTarget(Target::App {
+            definition,
+            webhook: webhook_name.to_owned(),
+        }))
+    }
+
+    /// Takes a request to a target found by [`webhook_endpoint_target`](Self::webhook_endpoint_target)
+    /// or [`app_webhook_target`](Self::app_webhook_target). `Ok` means: answer 2xx (the delivery
+    /// is durable, or it was a handshake).
+    pub async fn receive_at(
+        &self,
+        target: &WebhookTarget,
+        request: &InboundWebhook,
+    ) -> Result<WebhookAck, WebhookRejection> {
+        match &target.0 {
+            Target::Endpoint {
+                endpoint,
+                secret,
+                definition,
+            } => {
+                self.receive_at_endpoint(endpoint, secret, definition, request)
+                    .await
+            }
+            Target::App {
+                definition,
+                webhook,
+            } => self.receive_at_app(definition, webhook, request).await,
+        }
+    }
+
+    /// Takes a request to a per-integration endpoint. `Ok` means: answer 2xx (the delivery is
+    /// durable, or it was a handshake).
+    pub async fn receive_webhook(
+        &self,
+        endpoint_id: &str,
+        request: &InboundWebhook,
+    ) -> Result<WebhookAck, WebhookRejection> {
+        let target = self.webhook_endpoint_target(endpoint_id).await?;
+        self.receive_at(&target, request).await
+    }
+
+    async fn receive_at_endpoint(
+        &self,
+        endpoint: &WebhookEndpoint,
+        secret: &tributary_store::SecretBytes,
+        definition: &RegisteredDefinition,
+        request: &InboundWebhook,
+    ) -> Result<WebhookAck, WebhookRejection> {
         let span = tracing::info_span!(
             "tributary.webhook",
             tenant_id = %endpoint.tenant_id,
             integration_id = %endpoint.integration_id,
             endpoint_id = %endpoint.id,
-            definition_id = tracing::field::Empty,
+            definition_id = %definition.definition.id(),
         );
         async {
-            let integration = self
-                .inner
-                .db
-                .integrations()
-                .get(&endpoint.tenant_id, &endpoint.integration_id)
-                .await?
-                .ok_or(WebhookRejection::UnknownEndpoint)?;
-            tracing::Span::current().record("definition_id", integration.definition_id.as_str());
-            let definition = self.definition(&integration.definition_id)?.clone();
             let webhook = definition
                 .definition
                 .webhook_named(&endpoint.name)
-                .filter(|w| matches!(w.route, WebhookRoute::PerIntegration))
                 .ok_or(WebhookRejection::UnknownEndpoint)?;
             if let Some(handshake) = webhook.answer_handshake(request) {
                 return Ok(WebhookAck::Handshake {
@@ -182,7 +346,8 @@ impl Runtime {
             let resolved = webhook
                 .resolve(request)
                 .map_err(|e| WebhookRejection::Unverified(e.0))?;
-            self.accept_delivery(&endpoint, webhook, &resolved, &request.body)
+            check_payload_depth(&resolved)?;
+            self.accept_delivery(endpoint, webhook, &resolved, &request.body)
                 .await
         }
         .instrument(span)
@@ -272,11 +437,17 @@ impl Runtime {
         webhook_name: &str,
         request: &InboundWebhook,
     ) -> Result<WebhookAck, WebhookRejection> {
-        let definition = self
-            .registry()
-            .definition(definition_id)
-            .ok_or(WebhookRejection::UnknownEndpoint)?
-            .clone();
+        let target = self.app_webhook_target(definition_id, webhook_name)?;
+        self.receive_at(&target, request).await
+    }
+
+    async fn receive_at_app(
+        &self,
+        definition: &RegisteredDefinition,
+        webhook_name: &str,
+        request: &InboundWebhook,
+    ) -> Result<WebhookAck, WebhookRejection> {
+        let definition_id = definition.definition.id();
         let webhook = definition
             .definition
             .webhook_named(webhook_name)
@@ -308,6 +479,7 @@ impl Runtime {
             let resolved = webhook
                 .resolve(request)
                 .map_err(|e| WebhookRejection::Unverified(e.0))?;
+            check_payload_depth(&resolved)?;
             let Some(key) = routing_key(&resolved) else {
                 return Ok(WebhookAck::Ignored {
                     reason: "the event belongs to no installation".into(),
@@ -639,5 +811,22 @@ impl Runtime {
                 .await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_depth_counts_arrays_and_objects() {
+        assert_eq!(payload_depth(&json!("text")), 0);
+        assert_eq!(payload_depth(&json!({})), 1);
+        assert_eq!(payload_depth(&json!([1, {"a": [[]]}, {"b": 2}])), 4);
+        let mut deep = json!(null);
+        for _ in 0..100 {
+            deep = json!([deep]);
+        }
+        assert_eq!(payload_depth(&deep), 100);
     }
 }

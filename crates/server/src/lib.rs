@@ -22,7 +22,8 @@ pub use limits::RateLimitConfig;
 /// Settings of the HTTP surface.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Largest webhook body accepted (413 above).
+    /// Largest webhook or REST API (JSON) body accepted: 413 above, counted while the body
+    /// streams, so no more than this is ever held of one request.
     pub max_body_bytes: usize,
     /// Largest total size of a request's headers (431 above).
     pub max_header_bytes: usize,
@@ -45,6 +46,11 @@ impl Default for ServerConfig {
         }
     }
 }
+
+/// The body limit of routes whose bodies axum's extractors read (SCIM). Webhook intake, the REST
+/// API's JSON bodies (`max_body_bytes`) and the UI's forms (256 KiB) read through their own
+/// limits; every limit cuts the body off while it streams.
+const EXTRACTED_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -111,6 +117,7 @@ pub fn router(runtime: Runtime, config: ServerConfig) -> Router {
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(EXTRACTED_BODY_BYTES))
         .layer(axum::middleware::from_fn(api::request_id::assign))
         .with_state(state)
 }

@@ -1,18 +1,21 @@
 //! Webhook intake over HTTP: `POST /v1/webhooks/{endpoint}` (and the provider handshakes that use
 //! other methods), `POST /v1/webhooks/apps/{definition}/{webhook}`. Bad requests stop here, before
-//! any handler: oversized bodies (413), oversized headers (431), too many requests for one
-//! endpoint (429 with `Retry-After`), unknown endpoints (404), failed verification (401).
+//! any handler: too many requests for one endpoint (429 with `Retry-After`), oversized headers
+//! (431), unknown endpoints (404, before the body is read), oversized bodies (413, while the body
+//! streams: never more than the limit is held), failed verification (401), payloads nested too
+//! deeply to store (422).
 
 use axum::{
     Json, Router,
-    body::Bytes,
-    extract::{DefaultBodyLimit, Path, RawQuery, State},
-    http::{HeaderMap, Method, StatusCode, header},
+    body::{Body, Bytes},
+    extract::{Path, Request, State},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::any,
 };
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tributary_core::InboundWebhook;
-use tributary_runtime::{WebhookAck, WebhookRejection};
+use tributary_runtime::{WebhookAck, WebhookRejection, WebhookTarget};
 
 use crate::AppState;
 
@@ -20,8 +23,6 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/webhooks/{endpoint}", any(endpoint))
         .route("/v1/webhooks/apps/{definition}/{webhook}", any(app))
-        // The real limit is checked per request from the config; this only lifts axum's default.
-        .layer(DefaultBodyLimit::disable())
 }
 
 /// Refusals in the API's error shape (with the request id).
@@ -29,15 +30,9 @@ fn error(status: StatusCode, code: &'static str, message: &str) -> Response {
     crate::api::ApiError::new(status, code, message).into_response()
 }
 
-/// Checks the limits and builds the runtime's view of the request.
-fn inbound(
-    state: &AppState,
-    method: &Method,
-    headers: &HeaderMap,
-    query: Option<String>,
-    body: &Bytes,
-    limit_key: &str,
-) -> Result<InboundWebhook, Box<Response>> {
+/// The checks that need no body and no database: the endpoint's request budget and the size of
+/// the headers.
+fn admit(state: &AppState, headers: &HeaderMap, limit_key: &str) -> Result<(), Box<Response>> {
     // Every request counts against its endpoint's budget, refused ones too: a sender flooding
     // an endpoint with oversized or unsigned requests is slowed down like any other.
     if let Err(wait) = state.limiter.take(limit_key) {
@@ -62,20 +57,51 @@ fn inbound(
             "the request headers are too large",
         )));
     }
-    if body.len() > state.config.max_body_bytes {
-        return Err(Box::new(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            &format!(
-                "webhook bodies are limited to {} bytes",
-                state.config.max_body_bytes
-            ),
-        )));
+    Ok(())
+}
+
+fn body_too_large(limit: usize) -> Box<Response> {
+    Box::new(error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        &format!("webhook bodies are limited to {limit} bytes"),
+    ))
+}
+
+/// Reads the body, holding at most `limit` bytes of it: a declared `Content-Length` above the
+/// limit is refused before a byte is read, and a chunked body is cut off as soon as it passes
+/// the limit. Nothing more is read after a refusal (the connection is closed).
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Box<Response>> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return Err(body_too_large(limit));
     }
-    let query = crate::query_pairs(query.as_deref());
-    Ok(InboundWebhook {
-        method: method.as_str().to_owned(),
-        headers: headers
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<LengthLimitError>() => Err(body_too_large(limit)),
+        Err(_) => Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "body_unreadable",
+            "the request body could not be read",
+        ))),
+    }
+}
+
+/// Reads the request to `target` (whose endpoint exists: the body is only read now) and hands it
+/// to the runtime.
+async fn receive(state: &AppState, target: &WebhookTarget, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match read_body(&parts.headers, body, state.config.max_body_bytes).await {
+        Ok(body) => body,
+        Err(response) => return *response,
+    };
+    let request = InboundWebhook {
+        method: parts.method.as_str().to_owned(),
+        headers: parts
+            .headers
             .iter()
             .map(|(name, value)| {
                 (
@@ -84,12 +110,13 @@ fn inbound(
                 )
             })
             .collect(),
-        query,
+        query: crate::query_pairs(parts.uri.query()),
         body: body.to_vec(),
         received_at: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-    })
+    };
+    answer(state.runtime.receive_at(target, &request).await)
 }
 
 fn answer(result: Result<WebhookAck, WebhookRejection>) -> Response {
@@ -113,6 +140,11 @@ fn answer(result: Result<WebhookAck, WebhookRejection>) -> Response {
         Err(WebhookRejection::Unverified(message)) => {
             error(StatusCode::UNAUTHORIZED, "unverified", &message)
         }
+        Err(rejection @ WebhookRejection::TooDeep { .. }) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "payload_too_deep",
+            &rejection.to_string(),
+        ),
         Err(WebhookRejection::Internal(err)) => {
             // The provider retries on 5xx; nothing was acknowledged.
             tracing::error!(error = %err, "webhook intake failed");
@@ -128,35 +160,31 @@ fn answer(result: Result<WebhookAck, WebhookRejection>) -> Response {
 async fn endpoint(
     State(state): State<AppState>,
     Path(endpoint_id): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
+    request: Request,
 ) -> Response {
-    let request = match inbound(&state, &method, &headers, query, &body, &endpoint_id) {
-        Ok(request) => request,
-        Err(response) => return *response,
-    };
-    answer(state.runtime.receive_webhook(&endpoint_id, &request).await)
+    if let Err(response) = admit(&state, request.headers(), &endpoint_id) {
+        return *response;
+    }
+    match state.runtime.webhook_endpoint_target(&endpoint_id).await {
+        Ok(target) => receive(&state, &target, request).await,
+        Err(rejection) => answer(Err(rejection)),
+    }
 }
 
 async fn app(
     State(state): State<AppState>,
     Path((definition, webhook)): Path<(String, String)>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
+    request: Request,
 ) -> Response {
-    let key = format!("app:{definition}/{webhook}");
-    let request = match inbound(&state, &method, &headers, query, &body, &key) {
-        Ok(request) => request,
-        Err(response) => return *response,
-    };
-    answer(
-        state
-            .runtime
-            .receive_app_webhook(&definition, &webhook, &request)
-            .await,
-    )
+    if let Err(response) = admit(
+        &state,
+        request.headers(),
+        &format!("app:{definition}/{webhook}"),
+    ) {
+        return *response;
+    }
+    match state.runtime.app_webhook_target(&definition, &webhook) {
+        Ok(target) => receive(&state, &target, request).await,
+        Err(rejection) => answer(Err(rejection)),
+    }
 }

@@ -14,7 +14,7 @@ use tributary_core::{
 };
 use tributary_runtime::{ConnectOutcome, ConnectRequest, Runtime, RuntimeConfig};
 use tributary_server::{RateLimitConfig, ServerConfig};
-use tributary_store::keystore::KeyRing;
+use tributary_store::{keystore::KeyRing, testing::TestDb, webhooks::DeliveryStatus};
 use tributary_webhooks::{StandardWebhooks, sign_standard};
 
 #[derive(StableName, Deserialize, JsonSchema)]
@@ -55,29 +55,41 @@ fn definition() -> Definition {
 
 struct Server {
     base: String,
+    /// `host:port` of the listener, for raw HTTP/1.1 requests.
+    addr: String,
     endpoint: String,
     secret: Secret,
+    tenant: String,
+    /// An operator API token.
+    operator: String,
+    ring: KeyRing,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    _db: tributary_store::testing::TestDb,
+    db: TestDb,
 }
 
+/// A server on SQLite (for the tests of HTTP-only behaviour).
 async fn start(config: ServerConfig) -> Server {
+    start_on(tributary_store::testing::sqlite().await, config).await
+}
+
+async fn start_on(backend: TestDb, config: ServerConfig) -> Server {
     tributary_providerkit::install_crypto_provider();
-    let backend = tributary_store::testing::sqlite().await;
     let registry = Registry::build(vec![definition()], &CoreChecksOnly).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let addr = listener.local_addr().unwrap().to_string();
+    let base = format!("http://{addr}");
+    let ring = KeyRing::generate();
     let runtime = Runtime::new(
         registry,
         backend.db.clone(),
-        KeyRing::generate(),
+        ring.clone(),
         RuntimeConfig::new(base.clone()),
     );
     let tenant = runtime.db().tenants().create("t").await.unwrap();
     let ConnectOutcome::Connected(done) = runtime
         .connect(ConnectRequest {
-            tenant_id: tenant.id,
+            tenant_id: tenant.id.clone(),
             definition_id: "hooks".into(),
             connection: "HooksToken".into(),
             credentials: BTreeMap::from([("HooksToken".to_owned(), json!({"token": "t0k"}))]),
@@ -88,6 +100,12 @@ async fn start(config: ServerConfig) -> Server {
     else {
         panic!("redirected")
     };
+    let (_, operator) = runtime
+        .db()
+        .tenants()
+        .issue_token(None, "operator", None)
+        .await
+        .unwrap();
     let endpoint = done.webhook_endpoints[0].clone();
     assert_eq!(endpoint.url, format!("{base}/v1/webhooks/{}", endpoint.id));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -96,11 +114,15 @@ async fn start(config: ServerConfig) -> Server {
     }));
     Server {
         base,
+        addr,
         endpoint: endpoint.id,
         secret: endpoint.secret,
+        tenant: tenant.id,
+        operator: operator.expose_str().unwrap().to_owned(),
+        ring,
         stop: Some(stop),
         task,
-        _db: backend,
+        db: backend,
     }
 }
 
@@ -265,5 +287,317 @@ async fn oversized_and_too_frequent_requests_stop_before_any_handler() {
         .unwrap();
     assert_eq!(other.status(), 404);
     tokio::time::sleep(Duration::from_millis(10)).await;
+    server.stop().await;
+}
+
+/// A `ping` whose payload nests `depth` levels: the outer object, then arrays.
+fn nested_ping(depth: usize) -> Vec<u8> {
+    let arrays = depth - 1;
+    format!(
+        r#"{{"type":"ping","nested":{}{}}}"#,
+        "[".repeat(arrays),
+        "]".repeat(arrays)
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_payload_too_deep_to_store_gets_a_4xx_and_one_at_the_limit_is_processed() {
+    for backend in tributary_store::testing::backends("webhook_http_depth").await {
+        let server = start_on(backend, ServerConfig::default()).await;
+        // 127 levels parse (serde_json reads at most 127), but the stored delivery wraps the
+        // payload one level deeper: this was a 503 on every provider retry, forever.
+        for _ in 0..2 {
+            let response = server
+                .signed("msg_deep", &nested_ping(127))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 422);
+            let refusal: Value = response.json().await.unwrap();
+            assert_eq!(refusal["error"]["code"], "payload_too_deep", "{refusal}");
+        }
+        let stored = server
+            .db
+            .db
+            .webhooks(&server.ring)
+            .list_deliveries(&server.tenant, &server.endpoint, 10)
+            .await
+            .unwrap();
+        assert!(stored.is_empty(), "refused before storage: {stored:?}");
+
+        // At the limit: acknowledged, stored and processed by the worker.
+        let response = server
+            .signed(
+                "msg_at_limit",
+                &nested_ping(tributary_runtime::MAX_PAYLOAD_DEPTH),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let ack: Value = response.json().await.unwrap();
+        assert_eq!(ack["queued"], true, "{ack}");
+        let delivery = ack["delivery"].as_str().unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let status = server
+                .db
+                .db
+                .webhooks(&server.ring)
+                .get_delivery(&server.tenant, delivery)
+                .await
+                .unwrap()
+                .unwrap()
+                .status;
+            if status == DeliveryStatus::Done {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the delivery was not processed: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server.stop().await;
+    }
+}
+
+/// How a raw request sends its body.
+#[derive(Clone, Copy)]
+enum Upload {
+    /// Chunked, this many bytes made as they are sent (64 KiB at a time, never held whole).
+    Chunked(usize),
+    /// Chunked, one chunk and then nothing more, never ending.
+    ChunkedStalled,
+    /// `Content-Length: n` declared and no byte of the body sent.
+    DeclaredOnly(usize),
+}
+
+/// Stops the sending half of a raw request however the request ends (also when a caller's
+/// timeout drops it), so no connection outlives its test.
+struct AbortOnDrop(tokio::task::JoinHandle<std::io::Result<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Sends `POST path` over HTTP/1.1 and returns the status code of the answer, whether it came
+/// before the body ended or after. Gives up after 20 seconds.
+async fn raw_post(addr: &str, path: &str, headers: &[(&str, &str)], upload: Upload) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let mut head = format!("POST {path} HTTP/1.1\r\nhost: {addr}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&match upload {
+        Upload::DeclaredOnly(length) => format!("content-length: {length}\r\n\r\n"),
+        _ => "transfer-encoding: chunked\r\n\r\n".to_owned(),
+    });
+    let sending = AbortOnDrop(tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        let chunk = vec![b' '; 64 * 1024];
+        let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+        framed.extend_from_slice(&chunk);
+        framed.extend_from_slice(b"\r\n");
+        match upload {
+            Upload::Chunked(total) => {
+                for _ in 0..total.div_ceil(chunk.len()) {
+                    writer.write_all(&framed).await?;
+                }
+                writer.write_all(b"0\r\n\r\n").await?;
+            }
+            Upload::ChunkedStalled => writer.write_all(&framed).await?,
+            Upload::DeclaredOnly(_) => {}
+        }
+        // Keep the connection open: the body is still "coming".
+        std::future::pending::<()>().await;
+        std::io::Result::Ok(())
+    }));
+    let answered = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut received = Vec::new();
+        let mut buffer = [0u8; 1024];
+        while !received.windows(2).any(|w| w == b"\r\n") {
+            let n = reader.read(&mut buffer).await.expect("the answer");
+            assert!(n > 0, "the connection closed without an answer");
+            received.extend_from_slice(&buffer[..n]);
+        }
+        let line = String::from_utf8_lossy(&received);
+        line.split(' ').nth(1).unwrap().parse::<u16>().unwrap()
+    })
+    .await;
+    drop(sending);
+    answered.unwrap_or_else(|_| panic!("no answer to POST {path} within 20 s"))
+}
+
+/// This process's resident set now (`VmRSS`) in KiB.
+fn resident_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
+}
+
+/// The highest resident set of this process while `work` runs, in KiB: the kernel's peak
+/// (`VmHWM`, reset first) when it can be reset, and samples every 2 ms either way.
+async fn peak_resident_kib<T>(work: impl std::future::Future<Output = T>) -> (T, u64) {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    };
+    let peak_resets = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let done = Arc::new(AtomicBool::new(false));
+    let sampled = Arc::new(AtomicU64::new(resident_kib()));
+    let sampler = {
+        let (done, sampled) = (done.clone(), sampled.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                sampled.fetch_max(resident_kib(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    let output = work.await;
+    done.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    let mut peak = sampled.load(Ordering::Relaxed).max(resident_kib());
+    if peak_resets {
+        peak = peak.max(status_kib("VmHWM:"));
+    }
+    (output, peak)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_oversized_uploads_are_cut_off_while_they_stream() {
+    const UPLOAD: usize = 50 * 1024 * 1024;
+    const UPLOADS: usize = 8;
+    for backend in tributary_store::testing::backends("webhook_http_uploads").await {
+        let server = start_on(backend, ServerConfig::default()).await;
+        let path = format!("/v1/webhooks/{}", server.endpoint);
+        // A warm-up request, so the connection pool and the router's first allocations are not
+        // counted as growth.
+        assert_eq!(
+            raw_post(&server.addr, &path, &[], Upload::Chunked(UPLOAD)).await,
+            413
+        );
+        let before = resident_kib();
+        let (statuses, peak) = peak_resident_kib(async {
+            let uploads: Vec<_> = (0..UPLOADS)
+                .map(|_| {
+                    let (addr, path) = (server.addr.clone(), path.clone());
+                    tokio::spawn(async move {
+                        raw_post(&addr, &path, &[], Upload::Chunked(UPLOAD)).await
+                    })
+                })
+                .collect();
+            let mut statuses = Vec::new();
+            for upload in uploads {
+                statuses.push(upload.await.unwrap());
+            }
+            statuses
+        })
+        .await;
+        assert_eq!(statuses, [413; UPLOADS]);
+        let grown_mib = peak.saturating_sub(before) / 1024;
+        assert!(
+            grown_mib < 64,
+            "{UPLOADS} uploads of 50 MiB grew the resident set by {grown_mib} MiB"
+        );
+        // A declared length above the limit is refused before any of the body is sent.
+        assert_eq!(
+            raw_post(&server.addr, &path, &[], Upload::DeclaredOnly(UPLOAD)).await,
+            413
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_endpoint_is_refused_without_reading_the_body() {
+    for backend in tributary_store::testing::backends("webhook_http_unknown").await {
+        let server = start_on(backend, ServerConfig::default()).await;
+        // The body never ends: only an answer that does not wait for it arrives.
+        for path in [
+            "/v1/webhooks/whe_nope".to_owned(),
+            "/v1/webhooks/apps/hooks/nope".to_owned(),
+            "/v1/webhooks/apps/nope/events".to_owned(),
+        ] {
+            let status = raw_post(&server.addr, &path, &[], Upload::ChunkedStalled).await;
+            assert_eq!(status, 404, "{path}");
+        }
+        // A known endpoint waits for the body, so the answer above is not the server giving up.
+        let path = format!("/v1/webhooks/{}", server.endpoint);
+        let waiting = tokio::time::timeout(
+            Duration::from_millis(500),
+            raw_post(&server.addr, &path, &[], Upload::ChunkedStalled),
+        )
+        .await;
+        assert!(waiting.is_err(), "answered before the body ended");
+        server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_route_group_cuts_an_oversized_body_off_while_it_streams() {
+    const UPLOAD: usize = 50 * 1024 * 1024;
+    let server = start(ServerConfig::default()).await;
+    let operator = format!("Bearer {}", server.operator);
+    let webhook = format!("/v1/webhooks/{}", server.endpoint);
+    let routes: [(&str, Vec<(&str, &str)>); 4] = [
+        // The REST API's JSON bodies (`server.max_body_bytes`).
+        (
+            "/v1/tenants",
+            vec![
+                ("authorization", operator.as_str()),
+                ("content-type", "application/json"),
+            ],
+        ),
+        // The web UI's forms (256 KiB).
+        (
+            "/login",
+            vec![("content-type", "application/x-www-form-urlencoded")],
+        ),
+        // SCIM (axum's default body limit, 2 MB).
+        (
+            "/scim/v2/nope/Users",
+            vec![("content-type", "application/scim+json")],
+        ),
+        // Webhook intake (`server.max_body_bytes`).
+        (webhook.as_str(), vec![("content-type", "application/json")]),
+    ];
+    // Warm-up, so first-use allocations are not counted as growth.
+    for (path, headers) in &routes {
+        assert_eq!(
+            raw_post(&server.addr, path, headers, Upload::Chunked(UPLOAD)).await,
+            413,
+            "{path}"
+        );
+    }
+    let before = resident_kib();
+    let (statuses, peak) = peak_resident_kib(async {
+        let mut statuses = Vec::new();
+        for (path, headers) in &routes {
+            let status = raw_post(&server.addr, path, headers, Upload::Chunked(UPLOAD)).await;
+            statuses.push((*path, status));
+        }
+        statuses
+    })
+    .await;
+    for (path, status) in statuses {
+        assert_eq!(status, 413, "{path}");
+    }
+    let grown_mib = peak.saturating_sub(before) / 1024;
+    assert!(grown_mib < 64, "the resident set grew by {grown_mib} MiB");
     server.stop().await;
 }
