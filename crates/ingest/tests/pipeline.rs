@@ -606,10 +606,17 @@ async fn a_batch_past_its_evaluation_time_limit_fails_the_run_and_names_the_limi
             .unwrap();
         assert_eq!(stored.status, RunStatus::Failed, "{name}");
         assert!(
-            stored.error.as_deref().unwrap_or_default().starts_with(expected),
+            stored
+                .error
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with(expected),
             "{name}: {:?}",
             stored.error
         );
-        assert!(live_keys(&db, "DirectoryAccount").await.is_empty(), "{name}");
+        assert!(
+            live_keys(&db, "DirectoryAccount").await.is_empty(),
+            "{name}"
+        );
     }
 }

@@ -146,7 +146,13 @@ async fn a_slow_integration_filter_does_not_stall_concurrent_writes() {
             .unwrap();
         let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
         eventually(Duration::from_secs(10), "the run starts", || async {
-            let run = h.runtime.db().runs().get(&h.tenant_id, &run.id).await.unwrap();
+            let run = h
+                .runtime
+                .db()
+                .runs()
+                .get(&h.tenant_id, &run.id)
+                .await
+                .unwrap();
             run.is_some_and(|run| run.status != RunStatus::Pending)
         })
         .await;

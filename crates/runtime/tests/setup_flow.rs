@@ -199,7 +199,8 @@ async fn a_broken_filter_expr_is_refused_on_every_path_that_saves_user_input() {
             assert_eq!(err.kind(), ErrorKind::Config, "{err}");
             let message = err.to_string();
             assert!(
-                message.contains("`filterExpr` is not a valid CEL filter") && message.contains(" at 1:"),
+                message.contains("`filterExpr` is not a valid CEL filter")
+                    && message.contains(" at 1:"),
                 "{message}"
             );
         };
@@ -212,7 +213,13 @@ async fn a_broken_filter_expr_is_refused_on_every_path_that_saves_user_input() {
         let mut first = token_request(&h, TOKEN);
         first.user_input = Some(broken.clone());
         refused(h.runtime.connect(first).await.unwrap_err());
-        let saved = h.runtime.db().integrations().list(&h.tenant_id, None).await.unwrap();
+        let saved = h
+            .runtime
+            .db()
+            .integrations()
+            .list(&h.tenant_id, None)
+            .await
+            .unwrap();
         assert!(saved.is_empty(), "{saved:?}");
 
         let id = connected(h.runtime.connect(token_request(&h, TOKEN)).await.unwrap())

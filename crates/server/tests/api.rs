@@ -527,9 +527,7 @@ async fn a_broken_filter_expr_is_refused_with_422_and_nothing_is_saved() {
         let api = Api::start(backend).await;
         let (_, token) = api.tenant("alpha").await;
         let account_id = api.fake.account_id();
-        let create = |filter: &str| {
-            json!({"definitionId": "cloudflare", "userInput": {"accountId": account_id, "filterExpr": filter}})
-        };
+        let create = |filter: &str| json!({"definitionId": "cloudflare", "userInput": {"accountId": account_id, "filterExpr": filter}});
         let listed = || async {
             api.call(Method::GET, "/v1/integrations", Some(&token), None)
                 .await
@@ -544,18 +542,30 @@ async fn a_broken_filter_expr_is_refused_with_422_and_nothing_is_saved() {
             ("paylod.status == 'accepted'", "paylod"),
         ] {
             let refused = api
-                .call(Method::POST, "/v1/integrations", Some(&token), Some(create(filter)))
+                .call(
+                    Method::POST,
+                    "/v1/integrations",
+                    Some(&token),
+                    Some(create(filter)),
+                )
                 .await;
             assert_eq!(refused.status, 422, "{name}: {}", refused.text);
             assert_eq!(refused.body["error"]["code"], "setup_failed", "{name}");
-            assert_eq!(refused.body["error"]["step"], "validate_user_input", "{name}");
+            assert_eq!(
+                refused.body["error"]["step"], "validate_user_input",
+                "{name}"
+            );
             let message = refused.body["error"]["message"].as_str().unwrap();
             assert!(
-                message.contains("`filterExpr` is not a valid CEL filter") && message.contains(problem),
+                message.contains("`filterExpr` is not a valid CEL filter")
+                    && message.contains(problem),
                 "{name}: {message}"
             );
         }
-        assert!(listed().await.is_empty(), "{name}: a refused integration was saved");
+        assert!(
+            listed().await.is_empty(),
+            "{name}: a refused integration was saved"
+        );
 
         let created = api
             .call(
@@ -582,7 +592,12 @@ async fn a_broken_filter_expr_is_refused_with_422_and_nothing_is_saved() {
             update.text
         );
         let kept = api
-            .call(Method::GET, &format!("/v1/integrations/{id}"), Some(&token), None)
+            .call(
+                Method::GET,
+                &format!("/v1/integrations/{id}"),
+                Some(&token),
+                None,
+            )
             .await;
         assert_eq!(
             kept.body["userInput"]["filterExpr"], "payload.status == 'accepted'",
