@@ -6,6 +6,7 @@ use std::fmt;
 use tributary_cel::CelError;
 
 use crate::decode::DecodeError;
+use crate::offload::OffloadError;
 
 /// A problem with the mappings or contracts themselves, found when a [`crate::Mapper`] is built.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -157,6 +158,9 @@ pub enum IngestError {
         mapping: String,
         stage: FilterStage,
     },
+    /// The CEL work of a batch ran past its time limit (or broke down): the run fails.
+    #[error(transparent)]
+    Evaluation(#[from] OffloadError),
     #[error("storing ingested records failed: {0}")]
     Store(tributary_store::records::RecordsError),
 }

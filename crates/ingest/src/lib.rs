@@ -12,6 +12,10 @@
 //! 6. batched transactional upserts ([`IngestRun`]); a complete run that reconciles tombstones the
 //!    records of its declared models (and variants) it did not see.
 //!
+//! Steps 2 to 5 of a whole batch run off the async runtime, in one hop to the blocking pool under
+//! a wall-clock limit ([`offload`]): a slow expression never stalls the tasks that hold database
+//! connections.
+//!
 //! A payload that fails is counted, logged with its reason and stored in the failed-records table;
 //! the others go on. docs/ingest.md is the guide for provider authors and operators.
 
@@ -20,11 +24,13 @@ pub mod decode;
 mod error;
 pub mod kit;
 mod mapper;
+pub mod offload;
 mod run;
 
 pub use error::{ConfigError, FilterStage, IngestError, RecordError, RecordFailure, RecordRef};
 pub use kit::{eval_mapping, eval_mapping_with};
 pub use mapper::{MapOutcome, MappedRecord, Mapper};
+pub use offload::{OffloadError, StopFlag, evaluate_off_runtime};
 pub use run::{
     Completeness, IngestContext, IngestOptions, IngestReport, IngestRun, ingest_payload_sets,
 };

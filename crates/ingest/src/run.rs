@@ -1,8 +1,9 @@
 //! An ingest run: payload sets in, batched transactional upserts out, counters kept, failures
 //! stored, and the tombstoning of what a complete run did not see among the models (and variants)
-//! its emitter declares.
+//! its emitter declares. Pushed payloads wait in a batch; a full batch is mapped off the async
+//! runtime in one hop ([`crate::offload`]) and written in one transaction.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -17,6 +18,7 @@ use tributary_store::records::{
 use crate::canonical::{canonical, content_hash};
 use crate::error::{IngestError, RecordError};
 use crate::mapper::{MapOutcome, MappedRecord, Mapper};
+use crate::offload::{StopFlag, evaluate_off_runtime};
 
 /// Who the payloads belong to and which run produced them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,9 @@ pub struct IngestOptions {
     /// models (and variants) the mapper's contracts declare. Default `true`; `false` for what is
     /// never a full listing (webhook events, pushed records, a resumed run).
     pub reconcile: bool,
+    /// Wall-clock bound on mapping one batch (filters, map expressions, decoding); past it the
+    /// run fails. Default 30 s.
+    pub evaluation_timeout: Duration,
 }
 
 impl Default for IngestOptions {
@@ -43,6 +48,7 @@ impl Default for IngestOptions {
         Self {
             batch_size: 500,
             reconcile: true,
+            evaluation_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -70,69 +76,28 @@ pub struct IngestReport {
 /// A run in progress. Feed it with [`IngestRun::ingest`] (or [`IngestRun::push`]), then end it
 /// with [`IngestRun::finish`] or [`IngestRun::fail`]; a run dropped without either stays
 /// `running` in the database and never tombstones.
-pub struct IngestRun<'a> {
+pub struct IngestRun {
     db: Db,
-    mapper: MapperHandle<'a>,
+    /// Shared, so that a batch can be mapped on another thread.
+    mapper: Arc<Mapper>,
     scope: RecordScope,
     run: RunRef,
     ingest_run_id: String,
     directory_sync: bool,
     tombstone_scope: Vec<TombstoneScope>,
     batch_size: usize,
+    evaluation_timeout: Duration,
     counters: Counters,
+    unmapped: Unmapped,
     pending: Vec<RecordWrite>,
     pending_failures: Vec<FailureWrite>,
 }
 
-/// The mapper a run applies: borrowed from the caller, or shared so that the run can outlive the
-/// caller's frame (a queued run's hooks keep it across the operation's pages).
-enum MapperHandle<'a> {
-    Borrowed(&'a Mapper),
-    Shared(Arc<Mapper>),
-}
-
-impl std::ops::Deref for MapperHandle<'_> {
-    type Target = Mapper;
-
-    fn deref(&self) -> &Mapper {
-        match self {
-            MapperHandle::Borrowed(mapper) => mapper,
-            MapperHandle::Shared(mapper) => mapper,
-        }
-    }
-}
-
-impl IngestRun<'static> {
-    /// Like [`IngestRun::begin`], with a shared mapper: the run borrows nothing, so it can be
-    /// kept by a long-lived owner (the hooks of a queued operation run).
-    pub async fn begin_shared(
-        db: &Db,
-        mapper: Arc<Mapper>,
-        context: &IngestContext,
-        options: IngestOptions,
-    ) -> Result<Self, IngestError> {
-        let run = IngestRun::begin(db, &mapper, context, options).await?;
-        Ok(IngestRun {
-            mapper: MapperHandle::Shared(Arc::clone(&mapper)),
-            db: run.db,
-            scope: run.scope,
-            run: run.run,
-            ingest_run_id: run.ingest_run_id,
-            directory_sync: run.directory_sync,
-            tombstone_scope: run.tombstone_scope,
-            batch_size: run.batch_size,
-            counters: run.counters,
-            pending: run.pending,
-            pending_failures: run.pending_failures,
-        })
-    }
-}
-
-impl<'a> IngestRun<'a> {
+impl IngestRun {
     /// Records the start of a run (an `ingest_runs` row).
     pub async fn begin(
-        db: &'a Db,
-        mapper: &'a Mapper,
+        db: &Db,
+        mapper: Arc<Mapper>,
         context: &IngestContext,
         options: IngestOptions,
     ) -> Result<Self, IngestError> {
@@ -154,11 +119,10 @@ impl<'a> IngestRun<'a> {
         };
         let row =
             records::begin_ingest_run(db, &scope, context.run_id.as_deref(), &tombstones).await?;
-        let db = db.clone();
         let batch_size = options.batch_size.max(1);
         Ok(Self {
-            db,
-            mapper: MapperHandle::Borrowed(mapper),
+            db: db.clone(),
+            mapper,
             scope,
             run: RunRef {
                 ingest_run_id: Some(row.id.clone()),
@@ -168,7 +132,9 @@ impl<'a> IngestRun<'a> {
             directory_sync: row.directory_sync,
             tombstone_scope: row.tombstone_scope,
             batch_size,
+            evaluation_timeout: options.evaluation_timeout,
             counters: Counters::default(),
+            unmapped: Unmapped::default(),
             pending: Vec::with_capacity(batch_size),
             pending_failures: Vec::new(),
         })
@@ -178,45 +144,62 @@ impl<'a> IngestRun<'a> {
         &self.ingest_run_id
     }
 
-    /// The counters so far (writes still pending are not yet counted as created/updated).
+    /// The counters so far (payloads pushed but not yet flushed count as seen only).
     pub fn counters(&self) -> Counters {
         self.counters
     }
 
-    /// Runs every envelope of every set through the pipeline, writing full batches as they fill.
-    pub async fn ingest(&mut self, sets: &[IngestPayloadSet]) -> Result<(), IngestError> {
+    /// Runs every envelope of every set through the pipeline, mapping and writing full batches
+    /// as they fill.
+    pub async fn ingest(&mut self, sets: Vec<IngestPayloadSet>) -> Result<(), IngestError> {
         for set in sets {
-            for (index, envelope) in set.envelopes.iter().enumerate() {
+            for (index, envelope) in set.envelopes.into_iter().enumerate() {
                 self.push(&set.schema, envelope, index).await?;
             }
         }
         Ok(())
     }
 
-    /// Runs one envelope (position `index` in its set) through the pipeline. A payload that fails
-    /// is counted, logged and queued for the failures table; only a database error is returned.
+    /// Adds one envelope (position `index` in its set) to the batch, mapping and writing the
+    /// batch once it is full. A payload that fails is counted, logged and stored in the failures
+    /// table; only a database error or a batch past its time limit is returned.
     pub async fn push(
         &mut self,
         schema: &str,
-        envelope: &MappingEnvelope,
+        envelope: MappingEnvelope,
         index: usize,
     ) -> Result<(), IngestError> {
         self.counters.seen += 1;
-        match self.mapper.map(schema, envelope, index) {
-            Ok(MapOutcome::Mapped(record)) => {
-                let write = record_write(record, &envelope.payload, index);
-                self.pending.push(write);
-            }
-            Ok(MapOutcome::Filtered(_)) => self.counters.filtered += 1,
-            Err(error) => self.reject(&error, &envelope.payload),
-        }
-        if self.pending.len() >= self.batch_size || self.pending_failures.len() >= self.batch_size {
+        self.unmapped.push(schema, envelope, index);
+        if self.unmapped.len >= self.batch_size {
             self.flush().await?;
         }
         Ok(())
     }
 
-    fn reject(&mut self, error: &RecordError, payload: &Value) {
+    /// Maps the batch off the async runtime and queues its writes and failures.
+    async fn map_batch(&mut self) -> Result<(), IngestError> {
+        if self.unmapped.len == 0 {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.unmapped);
+        let what = format!("a batch of {} payloads", batch.len);
+        let mapper = Arc::clone(&self.mapper);
+        let outcomes = evaluate_off_runtime(what, self.evaluation_timeout, move |stop| {
+            map_unmapped(&mapper, batch, stop)
+        })
+        .await?;
+        for outcome in outcomes {
+            match outcome {
+                BatchOutcome::Write(write) => self.pending.push(write),
+                BatchOutcome::Filtered => self.counters.filtered += 1,
+                BatchOutcome::Rejected { error, raw_json } => self.reject(&error, raw_json),
+            }
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, error: &RecordError, raw_json: String) {
         self.counters.failed += 1;
         tracing::warn!(
             definition = %error.definition_id,
@@ -234,14 +217,15 @@ impl<'a> IngestRun<'a> {
             code: error.failure.code().to_owned(),
             failed_key: error.failure.key().map(str::to_owned),
             reason: error.to_string(),
-            raw_json: canonical(payload),
+            raw_json,
         });
     }
 
-    /// Writes the pending batch and failures in one transaction.
-    /// Writes the records pushed so far. Call it before saving a checkpoint that claims them:
-    /// a run resumed from that checkpoint will not see them again.
+    /// Maps and writes the payloads pushed so far, their records and failures in one
+    /// transaction. Call it before saving a checkpoint that claims them: a run resumed from that
+    /// checkpoint will not see them again.
     pub async fn flush(&mut self) -> Result<(), IngestError> {
+        self.map_batch().await?;
         if self.pending.is_empty() && self.pending_failures.is_empty() {
             return Ok(());
         }
@@ -325,9 +309,9 @@ impl<'a> IngestRun<'a> {
 /// are the emitter's full listing. A database error fails the run and is returned.
 pub async fn ingest_payload_sets(
     db: &Db,
-    mapper: &Mapper,
+    mapper: Arc<Mapper>,
     context: &IngestContext,
-    sets: &[IngestPayloadSet],
+    sets: Vec<IngestPayloadSet>,
     completeness: Completeness,
     options: IngestOptions,
 ) -> Result<IngestReport, IngestError> {
@@ -336,6 +320,61 @@ pub async fn ingest_payload_sets(
         Ok(()) => run.finish(completeness).await,
         Err(error) => Err(run.close_failed(error).await),
     }
+}
+
+/// Payloads pushed but not yet mapped, in push order, grouped by schema (a page is one schema, so
+/// the schema is not copied for each payload).
+#[derive(Default)]
+struct Unmapped {
+    groups: Vec<(String, Vec<(MappingEnvelope, usize)>)>,
+    len: usize,
+}
+
+impl Unmapped {
+    fn push(&mut self, schema: &str, envelope: MappingEnvelope, index: usize) {
+        match self.groups.last_mut() {
+            Some((last, items)) if last == schema => items.push((envelope, index)),
+            _ => self
+                .groups
+                .push((schema.to_owned(), vec![(envelope, index)])),
+        }
+        self.len += 1;
+    }
+}
+
+/// What became of one payload of a batch, ready to be written.
+enum BatchOutcome {
+    Write(RecordWrite),
+    Filtered,
+    Rejected {
+        error: Box<RecordError>,
+        raw_json: String,
+    },
+}
+
+/// Steps 1 to 5 for a whole batch, with the canonical texts and hashes of what is written: the
+/// CPU work of a batch, done on a blocking thread. Stops early (the result is then discarded)
+/// once the caller stopped waiting.
+fn map_unmapped(mapper: &Mapper, batch: Unmapped, stop: &StopFlag) -> Vec<BatchOutcome> {
+    let mut outcomes = Vec::with_capacity(batch.len);
+    for (schema, items) in batch.groups {
+        for (envelope, index) in items {
+            if stop.is_set() {
+                return outcomes;
+            }
+            outcomes.push(match mapper.map(&schema, &envelope, index) {
+                Ok(MapOutcome::Mapped(record)) => {
+                    BatchOutcome::Write(record_write(record, &envelope.payload, index))
+                }
+                Ok(MapOutcome::Filtered(_)) => BatchOutcome::Filtered,
+                Err(error) => BatchOutcome::Rejected {
+                    error,
+                    raw_json: canonical(&envelope.payload),
+                },
+            });
+        }
+    }
+    outcomes
 }
 
 /// The store write of a mapped record: canonical texts, content hash, membership references.

@@ -4,6 +4,8 @@
 //! PostgreSQL: `postgres://postgres@127.0.0.1/test` or `TRIBUTARY_TEST_POSTGRES_URL`, one schema
 //! per test; with `CI=true` it must be reachable.
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 use tributary_cel::CelEngine;
 use tributary_core::{IngestContract, IngestPayloadSet, MappingEnvelope, MappingRegistration};
@@ -14,7 +16,7 @@ use tributary_ingest::{
 use tributary_store::records::{self, FailureQuery, RecordQuery, TombstoneScope};
 use tributary_store::{Db, testing::backends};
 
-fn mapper() -> Mapper {
+fn mapper() -> Arc<Mapper> {
     let mappings = [
         MappingRegistration::new("DirectoryAccount")
             .filter("payload.type != 'app'")
@@ -25,7 +27,7 @@ fn mapper() -> Mapper {
     ];
     let contracts =
         ["DirectoryAccount", "DirectoryGroup", "DirectoryMembership"].map(IngestContract::new);
-    Mapper::new(&CelEngine::default(), "acme", &mappings, &contracts).unwrap()
+    Arc::new(Mapper::new(&CelEngine::default(), "acme", &mappings, &contracts).unwrap())
 }
 
 fn context(run: &str) -> IngestContext {
@@ -75,9 +77,9 @@ async fn sync(
     tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     ingest_payload_sets(
         db,
-        &mapper(),
+        mapper(),
         &context(run),
-        sets,
+        sets.to_vec(),
         completeness,
         IngestOptions {
             batch_size: 2,
@@ -338,11 +340,10 @@ async fn a_failed_run_tombstones_nothing_and_records_its_reason() {
         )
         .await;
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-        let mapper = mapper();
-        let mut run = IngestRun::begin(&db, &mapper, &context("r2"), IngestOptions::default())
+        let mut run = IngestRun::begin(&db, mapper(), &context("r2"), IngestOptions::default())
             .await
             .unwrap();
-        run.ingest(&[accounts(vec![user("a", "ACTIVE")])])
+        run.ingest(vec![accounts(vec![user("a", "ACTIVE")])])
             .await
             .unwrap();
         let report = run.fail("provider returned 500 on page 2").await.unwrap();
@@ -380,22 +381,26 @@ async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_var
                 .map(r#"{"externalID": payload.id, "severity": payload.sev}"#),
         ];
         // Two emitters of one definition share the Finding model, one variant each.
-        let findings_mapper = Mapper::new(
-            &CelEngine::default(),
-            "scanner",
-            &mappings,
-            &[IngestContract::with_variants("Finding", [""])],
-        )
-        .unwrap();
-        let assessments_mapper = Mapper::new(
-            &CelEngine::default(),
-            "scanner",
-            &mappings,
-            &[IngestContract::with_variants("Finding", ["assessment"])],
-        )
-        .unwrap();
+        let findings_mapper = Arc::new(
+            Mapper::new(
+                &CelEngine::default(),
+                "scanner",
+                &mappings,
+                &[IngestContract::with_variants("Finding", [""])],
+            )
+            .unwrap(),
+        );
+        let assessments_mapper = Arc::new(
+            Mapper::new(
+                &CelEngine::default(),
+                "scanner",
+                &mappings,
+                &[IngestContract::with_variants("Finding", ["assessment"])],
+            )
+            .unwrap(),
+        );
         let findings = |variant: &str, ids: &[&str]| {
-            [IngestPayloadSet::new(
+            vec![IngestPayloadSet::new(
                 "Finding",
                 ids.iter()
                     .map(|id| {
@@ -407,9 +412,9 @@ async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_var
         let pause = || tokio::time::sleep(std::time::Duration::from_millis(3));
         let first = ingest_payload_sets(
             &db,
-            &findings_mapper,
+            Arc::clone(&findings_mapper),
             &context("r1"),
-            &findings("", &["f1", "f2", "f3"]),
+            findings("", &["f1", "f2", "f3"]),
             Completeness::Complete,
             IngestOptions::default(),
         )
@@ -423,9 +428,9 @@ async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_var
         );
         let assessed = ingest_payload_sets(
             &db,
-            &assessments_mapper,
+            Arc::clone(&assessments_mapper),
             &context("r2"),
-            &findings("assessment", &["a1", "a2"]),
+            findings("assessment", &["a1", "a2"]),
             Completeness::Complete,
             IngestOptions::default(),
         )
@@ -436,9 +441,9 @@ async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_var
         // The findings emitter does not write the assessment variant.
         let stray = ingest_payload_sets(
             &db,
-            &findings_mapper,
+            Arc::clone(&findings_mapper),
             &context("r3"),
-            &findings("assessment", &["a9"]),
+            findings("assessment", &["a9"]),
             Completeness::Partial,
             IngestOptions::default(),
         )
@@ -466,9 +471,9 @@ async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_var
         ] {
             let run = ingest_payload_sets(
                 &db,
-                &findings_mapper,
+                Arc::clone(&findings_mapper),
                 &context("r4"),
-                &findings("", &["f1"]),
+                findings("", &["f1"]),
                 completeness,
                 IngestOptions {
                     reconcile,
@@ -488,9 +493,9 @@ async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_var
         // A complete findings run that sees f1 tombstones f2 and f3, not the assessments.
         let complete = ingest_payload_sets(
             &db,
-            &findings_mapper,
+            Arc::clone(&findings_mapper),
             &context("r5"),
-            &findings("", &["f1"]),
+            findings("", &["f1"]),
             Completeness::Complete,
             IngestOptions::default(),
         )
@@ -508,9 +513,9 @@ async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_var
         // A complete assessments run that sees a2 tombstones a1 only; f2 reappears.
         let complete = ingest_payload_sets(
             &db,
-            &assessments_mapper,
+            Arc::clone(&assessments_mapper),
             &context("r6"),
-            &findings("assessment", &["a2"]),
+            findings("assessment", &["a2"]),
             Completeness::Complete,
             IngestOptions::default(),
         )
@@ -519,9 +524,9 @@ async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_var
         assert_eq!(complete.counters.tombstoned, 1, "{name}");
         let back = ingest_payload_sets(
             &db,
-            &findings_mapper,
+            Arc::clone(&findings_mapper),
             &context("r7"),
-            &findings("", &["f2"]),
+            findings("", &["f2"]),
             Completeness::Partial,
             IngestOptions::default(),
         )
@@ -551,6 +556,66 @@ async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_var
         assert_eq!(
             record.fields,
             json!({"externalID": "f1", "severity": "HIGH"}) as Value,
+            "{name}"
+        );
+    }
+}
+
+/// A filter that takes about a million steps of comprehension work for each payload, just under
+/// the engine's work budget: slow, yet within every limit the engine checks.
+fn slow_filter() -> String {
+    let list = format!(
+        "[{}]",
+        (0..99).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+    );
+    format!("{list}.all(a, {list}.all(b, {list}.all(c, c >= 0)))")
+}
+
+#[tokio::test]
+async fn a_batch_past_its_evaluation_time_limit_fails_the_run_and_names_the_limit() {
+    for backend in backends("ingest").await {
+        let (name, db) = (backend.name, backend.db.clone());
+        let mappings = [MappingRegistration::new("DirectoryAccount")
+            .filter(slow_filter())
+            .map(r#"{"externalID": payload.id}"#)];
+        let contracts = [IngestContract::new("DirectoryAccount")];
+        let mapper = Mapper::new(&CelEngine::default(), "acme", &mappings, &contracts).unwrap();
+        let options = IngestOptions {
+            evaluation_timeout: std::time::Duration::from_millis(200),
+            ..IngestOptions::default()
+        };
+        let mut run = IngestRun::begin(&db, Arc::new(mapper), &context("r1"), options)
+            .await
+            .unwrap();
+        let id = run.id().to_owned();
+        let many = (0..50).map(|i| user(&format!("u{i}"), "ACTIVE")).collect();
+        let started = std::time::Instant::now();
+        run.ingest(vec![accounts(many)]).await.unwrap();
+        let error = run.finish(Completeness::Complete).await.unwrap_err();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{name}: the limit did not end the batch ({:?})",
+            started.elapsed()
+        );
+        let expected = "evaluating a batch of 50 payloads took longer than the CEL evaluation \
+                        time limit of 200 ms";
+        assert!(error.to_string().starts_with(expected), "{name}: {error}");
+        let stored = records::get_ingest_run(&db, "t1", &id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.status, RunStatus::Failed, "{name}");
+        assert!(
+            stored
+                .error
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with(expected),
+            "{name}: {:?}",
+            stored.error
+        );
+        assert!(
+            live_keys(&db, "DirectoryAccount").await.is_empty(),
             "{name}"
         );
     }

@@ -27,6 +27,9 @@ pub struct RuntimeConfig {
     pub schedule_policy: SchedulePolicy,
     /// Records per ingest transaction.
     pub ingest_batch: usize,
+    /// Wall-clock bound on mapping one ingest batch (the integration's filter, the definition's
+    /// filters and maps, decoding), which runs off the async runtime; past it the run fails.
+    pub ingest_evaluation_timeout: Duration,
     /// Bound on a disconnect hook (token revocation, uninstall) before local cleanup goes on.
     pub disconnect_timeout: Duration,
 }
@@ -43,7 +46,18 @@ impl RuntimeConfig {
             scheduler_poll: Duration::from_secs(5),
             schedule_policy: SchedulePolicy::default(),
             ingest_batch: 500,
+            ingest_evaluation_timeout: Duration::from_secs(30),
             disconnect_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// How an ingest run of this runtime batches and bounds its work; `reconcile` says whether a
+    /// complete run tombstones what it did not see.
+    pub(crate) fn ingest_options(&self, reconcile: bool) -> tributary_ingest::IngestOptions {
+        tributary_ingest::IngestOptions {
+            batch_size: self.ingest_batch,
+            reconcile,
+            evaluation_timeout: self.ingest_evaluation_timeout,
         }
     }
 

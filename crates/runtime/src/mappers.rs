@@ -7,7 +7,7 @@ use std::{
 };
 
 use serde_json::Value;
-use tributary_cel::CelEngine;
+use tributary_cel::{CelEngine, CelError};
 use tributary_core::{IngestContract, registry::RegisteredDefinition};
 use tributary_ingest::Mapper;
 
@@ -33,6 +33,11 @@ impl Mappers {
         }
     }
 
+    /// The engine every mapping and integration filter of this runtime is compiled with.
+    pub(crate) fn engine(&self) -> &CelEngine {
+        &self.engine
+    }
+
     /// The mapper of `emitter` (an operation or webhook event name) with the integration's filter.
     pub(crate) fn get(
         &self,
@@ -41,11 +46,7 @@ impl Mappers {
         contracts: &[IngestContract],
         user_input: &Value,
     ) -> Result<Arc<Mapper>, tributary_ingest::ConfigError> {
-        let filter = user_input
-            .get(INTEGRATION_FILTER_FIELD)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let filter = integration_filter(user_input).to_owned();
         let key = (
             definition.definition.id().to_owned(),
             emitter.to_owned(),
@@ -70,7 +71,25 @@ impl Mappers {
         Ok(mapper)
     }
 
+    /// Compiles the integration's filter in `user_input` as its runs will (same engine, limits
+    /// and variables), so that a broken filter is refused when it is saved rather than failing
+    /// every run.
+    pub(crate) fn check_integration_filter(&self, user_input: &Value) -> Result<(), CelError> {
+        match integration_filter(user_input) {
+            filter if filter.trim().is_empty() => Ok(()),
+            filter => self.engine.check(filter),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Arc<Mapper>>> {
         self.compiled.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The integration's own filter expression; empty when there is none.
+fn integration_filter(user_input: &Value) -> &str {
+    user_input
+        .get(INTEGRATION_FILTER_FIELD)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }

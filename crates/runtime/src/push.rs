@@ -3,9 +3,7 @@
 //! listing (a push is one change; deletions arrive as explicit tombstones).
 
 use tributary_core::IngestPayloadSet;
-use tributary_ingest::{
-    Completeness, IngestContext, IngestOptions, IngestReport, ingest_payload_sets,
-};
+use tributary_ingest::{Completeness, IngestContext, IngestReport, ingest_payload_sets};
 
 use crate::{Runtime, RuntimeError};
 
@@ -37,18 +35,15 @@ impl Runtime {
             .map_err(|e| RuntimeError::Ingest(e.to_string()))?;
         ingest_payload_sets(
             &self.inner.db,
-            &mapper,
+            mapper,
             &IngestContext {
                 tenant_id: integration.tenant_id.clone(),
                 integration_id: integration.id.clone(),
                 run_id: None,
             },
-            sets,
+            sets.to_vec(),
             Completeness::Partial,
-            IngestOptions {
-                batch_size: self.inner.config.ingest_batch,
-                reconcile: false,
-            },
+            self.inner.config.ingest_options(false),
         )
         .await
         .map_err(|e| RuntimeError::Ingest(e.to_string()))

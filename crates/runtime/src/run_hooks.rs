@@ -20,7 +20,7 @@ pub(crate) struct IngestSink {
     pub(crate) mapper: Arc<Mapper>,
     pub(crate) context: tributary_ingest::IngestContext,
     pub(crate) options: tributary_ingest::IngestOptions,
-    run: Option<IngestRun<'static>>,
+    run: Option<IngestRun>,
 }
 
 impl IngestSink {
@@ -37,7 +37,7 @@ impl IngestSink {
         }
     }
 
-    async fn push(&mut self, db: &Db, sets: &[IngestPayloadSet]) -> Result<(), OperationError> {
+    async fn push(&mut self, db: &Db, sets: Vec<IngestPayloadSet>) -> Result<(), OperationError> {
         let span = tracing::debug_span!(
             "tributary.ingest",
             tenant_id = %self.context.tenant_id,
@@ -50,11 +50,11 @@ impl IngestSink {
     async fn push_in_span(
         &mut self,
         db: &Db,
-        sets: &[IngestPayloadSet],
+        sets: Vec<IngestPayloadSet>,
     ) -> Result<(), OperationError> {
         if self.run.is_none() {
             self.run = Some(
-                IngestRun::begin_shared(db, Arc::clone(&self.mapper), &self.context, self.options)
+                IngestRun::begin(db, Arc::clone(&self.mapper), &self.context, self.options)
                     .await
                     .map_err(|e| OperationError::internal(format!("ingest: {e}")))?,
             );
@@ -165,7 +165,7 @@ impl StoredRunHooks {
     /// Ingests the payload sets an operation returned (after those it emitted).
     pub(crate) async fn ingest_returned(
         &self,
-        sets: &[IngestPayloadSet],
+        sets: Vec<IngestPayloadSet>,
     ) -> Result<(), OperationError> {
         let mut sink = self.ingest.lock().await;
         match sink.as_mut() {
@@ -279,7 +279,7 @@ impl RunHooks for StoredRunHooks {
         Box::pin(async move {
             let mut sink = self.ingest.lock().await;
             match sink.as_mut() {
-                Some(sink) => sink.push(&self.db, std::slice::from_ref(&set)).await,
+                Some(sink) => sink.push(&self.db, vec![set]).await,
                 None => Err(OperationError::internal(
                     "the operation emitted ingest payloads but declares no ingest schemas",
                 )),

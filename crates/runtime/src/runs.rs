@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tracing::Instrument;
 use tributary_core::{ErrorKind, LogLevel, OperationContext, OperationOutput, RunHooks};
-use tributary_ingest::{Completeness, IngestContext, IngestOptions};
+use tributary_ingest::{Completeness, IngestContext};
 use tributary_store::{
     StoreError,
     integrations::IntegrationStatus,
@@ -406,11 +406,8 @@ impl Runtime {
                     integration_id: integration.id.clone(),
                     run_id: Some(run.id.clone()),
                 },
-                IngestOptions {
-                    batch_size: self.inner.config.ingest_batch,
-                    // A resumed run sees only the rest of the listing: it never reconciles.
-                    reconcile: !resumed,
-                },
+                // A resumed run sees only the rest of the listing: it never reconciles.
+                self.inner.config.ingest_options(!resumed),
             ))
         };
         let hooks = Arc::new(StoredRunHooks::new(
@@ -561,7 +558,7 @@ impl Runtime {
                 ..Ending::new(RunStatus::Succeeded)
             },
             OperationOutput::Ingest(sets) => {
-                if let Err(err) = hooks.ingest_returned(&sets).await {
+                if let Err(err) = hooks.ingest_returned(sets).await {
                     let _ = hooks.finish_ingest(None, &err.message).await;
                     return failed(err.message);
                 }

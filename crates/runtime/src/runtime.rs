@@ -68,6 +68,11 @@ impl Runtime {
         &self.inner.executor
     }
 
+    /// The CEL engine runs compile mappings and integration filters with (its limits, its cache).
+    pub fn cel_engine(&self) -> &CelEngine {
+        self.inner.mappers.engine()
+    }
+
     pub fn key_ring(&self) -> &KeyRing {
         &self.inner.ring
     }

@@ -31,6 +31,7 @@ use crate::{
     Runtime, RuntimeError, SetupStep,
     credentials::credential_expiry_ms,
     execute::Execution,
+    mappers::INTEGRATION_FILTER_FIELD,
     runtime::{integration_context, with_active_connection},
 };
 
@@ -158,7 +159,7 @@ impl Runtime {
             .clone()
             .or_else(|| existing.as_ref().map(|i| i.user_input.clone()))
             .unwrap_or_else(|| json!({}));
-        validate_user_input(&definition, &user_input)?;
+        self.validate_user_input(&definition, &user_input)?;
         // 3. resolve the connection mode (before persisting anything, so a typo writes nothing)
         let connection = definition
             .definition
@@ -287,7 +288,7 @@ impl Runtime {
                 "definition `{definition_id}` takes no new connections"
             )));
         }
-        validate_user_input(definition, user_input)?;
+        self.validate_user_input(definition, user_input)?;
         if self.inner.db.tenants().get(tenant_id).await?.is_none() {
             return Err(RuntimeError::NotFound("tenant"));
         }
@@ -309,7 +310,7 @@ impl Runtime {
     ) -> Result<Integration, RuntimeError> {
         let integration = self.integration(tenant_id, integration_id).await?;
         let definition = self.definition(&integration.definition_id)?;
-        validate_user_input(definition, user_input)?;
+        self.validate_user_input(definition, user_input)?;
         self.inner
             .db
             .integrations()
@@ -586,22 +587,35 @@ fn check_form_slots(
     Ok(())
 }
 
-/// Step 2: the user input against the definition's schema, every violation named.
-fn validate_user_input(
-    definition: &RegisteredDefinition,
-    user_input: &Value,
-) -> Result<(), RuntimeError> {
-    match definition.user_input_schema() {
-        Some(schema) => schema.validate(user_input).map_err(|violations| {
-            RuntimeError::setup(
-                SetupStep::ValidateUserInput,
-                violations
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        }),
-        None => Ok(()),
+impl Runtime {
+    /// Step 2: the user input against the definition's schema, every violation named, then the
+    /// integration's CEL filter compiled as its runs will compile it. Every path that saves user
+    /// input (API, CLI, UI) comes through here.
+    fn validate_user_input(
+        &self,
+        definition: &RegisteredDefinition,
+        user_input: &Value,
+    ) -> Result<(), RuntimeError> {
+        if let Some(schema) = definition.user_input_schema() {
+            schema.validate(user_input).map_err(|violations| {
+                RuntimeError::setup(
+                    SetupStep::ValidateUserInput,
+                    violations
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            })?;
+        }
+        self.inner
+            .mappers
+            .check_integration_filter(user_input)
+            .map_err(|error| {
+                RuntimeError::setup(
+                    SetupStep::ValidateUserInput,
+                    format!("`{INTEGRATION_FILTER_FIELD}` is not a valid CEL filter: {error}"),
+                )
+            })
     }
 }

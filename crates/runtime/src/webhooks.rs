@@ -24,7 +24,7 @@ use tributary_core::{
     InboundWebhook, ResolvedEvent, Secret, WebhookEventRequest, WebhookRegistration, WebhookRoute,
     registry::RegisteredDefinition,
 };
-use tributary_ingest::{Completeness, IngestContext, IngestOptions, ingest_payload_sets};
+use tributary_ingest::{Completeness, IngestContext, ingest_payload_sets};
 use tributary_store::{
     StoreError,
     integrations::IntegrationStatus,
@@ -739,7 +739,7 @@ impl Runtime {
                 payload: delivery.payload["payload"].clone(),
             },
         };
-        let outcome = event
+        let mut outcome = event
             .handle(request)
             .ok_or_else(|| RuntimeError::Invalid(format!("event `{}` has no handler", event.name)))?
             .await
@@ -758,18 +758,15 @@ impl Runtime {
             // An event is never a full listing: nothing is tombstoned because of it.
             ingest_payload_sets(
                 &self.inner.db,
-                &mapper,
+                mapper,
                 &IngestContext {
                     tenant_id: integration.tenant_id.clone(),
                     integration_id: integration.id.clone(),
                     run_id: None,
                 },
-                &outcome.ingest,
+                std::mem::take(&mut outcome.ingest),
                 Completeness::Partial,
-                IngestOptions {
-                    batch_size: self.inner.config.ingest_batch,
-                    reconcile: false,
-                },
+                self.inner.config.ingest_options(false),
             )
             .await
             .map_err(|e| RuntimeError::Ingest(e.to_string()))?;

@@ -3,10 +3,13 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Harness, connect_with_token, on_each_backend, records, spawn_worker, wait_for_run};
+use support::{
+    Harness, connect_with_token, eventually, on_each_backend, records, runtime_configured,
+    spawn_worker, wait_for_run,
+};
 use tributary_core::ErrorKind;
 use tributary_runtime::{RUN_TYPE_RECONCILE, RunRequest, RuntimeError};
 use tributary_store::runs::RunStatus;
@@ -106,6 +109,90 @@ async fn inline_runs_answer_the_caller_and_queued_runs_sync_through_a_worker() {
         worker.await.unwrap();
         let metrics = h.runtime.metrics().render();
         assert!(metrics.contains("tributary_runs_total{definition=\"acme\",operation=\"DirectorySync\",status=\"succeeded\"} 3"), "{metrics}");
+    })
+    .await;
+}
+
+/// A filter that takes about a million steps of comprehension work for each payload, just under
+/// the CEL engine's work budget: slow, yet within every limit the engine checks.
+fn slow_filter() -> String {
+    let list = format!(
+        "[{}]",
+        (0..99).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+    );
+    format!("{list}.all(a, {list}.all(b, {list}.all(c, c >= 0)))")
+}
+
+#[tokio::test]
+async fn a_slow_integration_filter_does_not_stall_concurrent_writes() {
+    // `tokio::test` runs everything on one thread: a filter evaluated on it would hold up every
+    // other task (and the database connections they hold) until it finished.
+    on_each_backend("rt_runs_slow_filter", |backend| async move {
+        let mut h = Harness::new(backend, None).await;
+        h.runtime = runtime_configured(h.backend.db.clone(), h.ring.clone(), None, |config| {
+            config.ingest_evaluation_timeout = Duration::from_secs(2);
+        });
+        let id = connect_with_token(&h, TOKEN).await;
+        let mut input = h.user_input();
+        input["filterExpr"] = json!(slow_filter());
+        h.runtime
+            .update_user_input(&h.tenant_id, &id, &input)
+            .await
+            .unwrap();
+        let run = h
+            .runtime
+            .queue_run(request(&h, &id, "DirectorySync"))
+            .await
+            .unwrap();
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+        eventually(Duration::from_secs(10), "the run starts", || async {
+            let run = h
+                .runtime
+                .db()
+                .runs()
+                .get(&h.tenant_id, &run.id)
+                .await
+                .unwrap();
+            run.is_some_and(|run| run.status != RunStatus::Pending)
+        })
+        .await;
+
+        // Store writes one after another while the run maps its pages: each gets through
+        // promptly (before, one waited for the whole filter).
+        let window = Instant::now();
+        let mut slowest = Duration::ZERO;
+        let mut writes = 0;
+        while window.elapsed() < Duration::from_secs(3) {
+            let started = Instant::now();
+            h.runtime
+                .create_integration(&h.tenant_id, "acme", Some("probe"), &h.user_input())
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            slowest = slowest.max(started.elapsed());
+            writes += 1;
+        }
+        assert!(
+            slowest < Duration::from_secs(3),
+            "a write waited {slowest:?} while the filter ran ({writes} writes)"
+        );
+
+        // The run ends at the evaluation time limit (or, where the engine's own deadline on one
+        // evaluation cuts each filter short first, with every payload failed), and nothing got
+        // past the filter.
+        let run = wait_for_run(&h, &run.id).await;
+        if run.status == RunStatus::Failed {
+            let message = run.error_message.unwrap_or_default();
+            assert!(
+                message.contains("took longer than the CEL evaluation time limit of 2000 ms"),
+                "{message}"
+            );
+        } else {
+            assert_eq!(run.counters["failed"], 5, "{:?}", run.counters);
+        }
+        assert!(records(&h, &id, "DirectoryAccount").await.is_empty());
+        let _ = stop.send(());
+        worker.await.unwrap();
     })
     .await;
 }

@@ -188,6 +188,60 @@ async fn bad_input_is_refused_before_anything_is_written() {
 }
 
 #[tokio::test]
+async fn a_broken_filter_expr_is_refused_on_every_path_that_saves_user_input() {
+    on_each_backend("rt_setup_filter", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        h.api.accept_token(TOKEN);
+        let mut broken = h.user_input();
+        broken["filterExpr"] = json!("payload.active &&");
+        let refused = |err: RuntimeError| {
+            assert_eq!(err.step(), Some(SetupStep::ValidateUserInput), "{err}");
+            assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+            let message = err.to_string();
+            assert!(
+                message.contains("`filterExpr` is not a valid CEL filter")
+                    && message.contains(" at 1:"),
+                "{message}"
+            );
+        };
+        refused(
+            h.runtime
+                .create_integration(&h.tenant_id, "acme", None, &broken)
+                .await
+                .unwrap_err(),
+        );
+        let mut first = token_request(&h, TOKEN);
+        first.user_input = Some(broken.clone());
+        refused(h.runtime.connect(first).await.unwrap_err());
+        let saved = h
+            .runtime
+            .db()
+            .integrations()
+            .list(&h.tenant_id, None)
+            .await
+            .unwrap();
+        assert!(saved.is_empty(), "{saved:?}");
+
+        let id = connected(h.runtime.connect(token_request(&h, TOKEN)).await.unwrap())
+            .integration
+            .id;
+        refused(
+            h.runtime
+                .update_user_input(&h.tenant_id, &id, &broken)
+                .await
+                .unwrap_err(),
+        );
+        let mut reconnect = token_request(&h, TOKEN);
+        reconnect.integration_id = Some(id.clone());
+        reconnect.user_input = Some(broken);
+        refused(h.runtime.connect(reconnect).await.unwrap_err());
+        let stored = h.runtime.integration(&h.tenant_id, &id).await.unwrap();
+        assert_eq!(stored.user_input, h.user_input());
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn reconnecting_updates_in_place_and_user_input_updates_keep_metadata() {
     on_each_backend("rt_setup_reconnect", |backend| async move {
         let h = Harness::new(backend, None).await;

@@ -534,6 +534,94 @@ async fn bad_input_is_a_clear_4xx_with_a_request_id() {
 }
 
 #[tokio::test]
+async fn a_broken_filter_expr_is_refused_with_422_and_nothing_is_saved() {
+    for backend in tributary_store::testing::backends("api_filter_expr").await {
+        let name = backend.name;
+        let api = Api::start(backend).await;
+        let (_, token) = api.tenant("alpha").await;
+        let account_id = api.fake.account_id();
+        let create = |filter: &str| json!({"definitionId": "cloudflare", "userInput": {"accountId": account_id, "filterExpr": filter}});
+        let listed = || async {
+            api.call(Method::GET, "/v1/integrations", Some(&token), None)
+                .await
+                .body
+                .as_array()
+                .unwrap()
+                .clone()
+        };
+        // A syntax error, and an expression that parses but names a variable runs do not have.
+        for (filter, problem) in [
+            ("payload.status ==", "at 1:"),
+            ("paylod.status == 'accepted'", "paylod"),
+        ] {
+            let refused = api
+                .call(
+                    Method::POST,
+                    "/v1/integrations",
+                    Some(&token),
+                    Some(create(filter)),
+                )
+                .await;
+            assert_eq!(refused.status, 422, "{name}: {}", refused.text);
+            assert_eq!(refused.body["error"]["code"], "setup_failed", "{name}");
+            assert_eq!(
+                refused.body["error"]["step"], "validate_user_input",
+                "{name}"
+            );
+            let message = refused.body["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains("`filterExpr` is not a valid CEL filter")
+                    && message.contains(problem),
+                "{name}: {message}"
+            );
+        }
+        assert!(
+            listed().await.is_empty(),
+            "{name}: a refused integration was saved"
+        );
+
+        let created = api
+            .call(
+                Method::POST,
+                "/v1/integrations",
+                Some(&token),
+                Some(create("payload.status == 'accepted'")),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{name}: {}", created.text);
+        let id = created.body["id"].as_str().unwrap();
+        let update = api
+            .call(
+                Method::PATCH,
+                &format!("/v1/integrations/{id}"),
+                Some(&token),
+                Some(json!({"userInput": {"accountId": account_id, "filterExpr": "payload.status = 'x'"}})),
+            )
+            .await;
+        assert_eq!(update.status, 422, "{name}: {}", update.text);
+        assert!(
+            update.text.contains("filterExpr"),
+            "{name}: {}",
+            update.text
+        );
+        let kept = api
+            .call(
+                Method::GET,
+                &format!("/v1/integrations/{id}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(
+            kept.body["userInput"]["filterExpr"], "payload.status == 'accepted'",
+            "{name}: {}",
+            kept.text
+        );
+        assert_eq!(listed().await.len(), 1, "{name}");
+    }
+}
+
+#[tokio::test]
 async fn connect_run_and_read_without_leaking_the_credential() {
     let api = Api::start(tributary_store::testing::sqlite().await).await;
     let (_, token) = api.tenant("alpha").await;

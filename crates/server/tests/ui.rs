@@ -293,6 +293,40 @@ async fn sign_in_and_forms(backend: TestDb) {
         "{}",
         missing.body
     );
+    // A filter expression that does not compile is refused before the integration is saved,
+    // and the form comes back with it.
+    let broken_filter = ui
+        .post(
+            "/catalog/cloudflare/connect",
+            Some(&cookie),
+            &[
+                ("csrf", &csrf),
+                ("connection", "CloudflareApiToken"),
+                ("input/accountId", &account),
+                ("input/filterExpr", "payload.status =="),
+                ("cred/CloudflareApiToken/apiToken", CF_TOKEN),
+            ],
+        )
+        .await;
+    assert_eq!(broken_filter.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        broken_filter
+            .body
+            .contains("`filterExpr` is not a valid CEL filter")
+            && broken_filter.body.contains("name=\"input/filterExpr\""),
+        "{}",
+        broken_filter.body
+    );
+    assert!(!broken_filter.body.contains(CF_TOKEN));
+    assert!(
+        ui.runtime
+            .db()
+            .integrations()
+            .list(&ui.runtime.db().tenants().list().await.unwrap()[0].id, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let refused = ui
         .post(
             "/catalog/cloudflare/connect",

@@ -54,9 +54,20 @@ impl Harness {
 }
 
 pub fn runtime_on(db: tributary_store::Db, ring: KeyRing, oauth: Option<OAuthSettings>) -> Runtime {
+    runtime_configured(db, ring, oauth, |_| {})
+}
+
+/// [`runtime_on`] with settings changed by `configure`.
+pub fn runtime_configured(
+    db: tributary_store::Db,
+    ring: KeyRing,
+    oauth: Option<OAuthSettings>,
+    configure: impl FnOnce(&mut RuntimeConfig),
+) -> Runtime {
     let registry = Registry::build(vec![acme::definition(oauth)], &CoreChecksOnly).unwrap();
     let mut config = RuntimeConfig::new("http://127.0.0.1:9");
     config.cancel_poll = Duration::from_millis(50);
+    configure(&mut config);
     Runtime::new(registry, db, ring, config)
 }
 

@@ -1,7 +1,10 @@
 //! Mapping evaluation: a definition's mapping over a pasted payload, without storing anything.
+//! The payload is the caller's, so the evaluation runs off the async runtime with the runtime's
+//! engine and under the ingest evaluation time limit, like a run's.
 
-use tributary_cel::CelEngine;
-use tributary_ingest::{IngestError, eval_mapping_with};
+use std::sync::Arc;
+
+use tributary_ingest::{IngestError, eval_mapping_with, evaluate_off_runtime};
 
 use super::prelude::*;
 
@@ -39,11 +42,11 @@ async fn evaluate(
     _caller: Caller,
     JsonBody(body): JsonBody<EvaluateMapping>,
 ) -> ApiResult<MappingResultView> {
-    evaluate_mapping(&state, body).map(Json)
+    evaluate_mapping(&state, body).await.map(Json)
 }
 
 /// Runs a definition's mapping over a payload (the API route and the UI's playground).
-pub(crate) fn evaluate_mapping(
+pub(crate) async fn evaluate_mapping(
     state: &ApiState,
     body: EvaluateMapping,
 ) -> Result<MappingResultView, ApiError> {
@@ -51,6 +54,7 @@ pub(crate) fn evaluate_mapping(
         .runtime
         .registry()
         .definition(&body.definition_id)
+        .map(Arc::clone)
         .ok_or_else(|| ApiError::not_found(&format!("definition `{}`", body.definition_id)))?;
     let variant = body.variant.unwrap_or_default();
     if definition
@@ -69,15 +73,21 @@ pub(crate) fn evaluate_mapping(
             body.definition_id
         )));
     }
-    let engine = CelEngine::default();
-    match eval_mapping_with(
-        &engine,
-        definition.id(),
-        &definition.definition.mappings,
-        &body.model,
-        &variant,
-        &body.payload,
-    ) {
+    let limit = state.runtime.config().ingest_evaluation_timeout;
+    let engine = state.runtime.cel_engine().clone();
+    let evaluated = evaluate_off_runtime("the mapping", limit, move |_| {
+        eval_mapping_with(
+            &engine,
+            definition.id(),
+            &definition.definition.mappings,
+            &body.model,
+            &variant,
+            &body.payload,
+        )
+    })
+    .await
+    .map_err(|error| ApiError::unprocessable("mapping_failed", error.to_string()))?;
+    match evaluated {
         Ok(record) => Ok(MappingResultView {
             passed_filter: true,
             model: Some(record.schema.to_owned()),

@@ -417,7 +417,11 @@ async fn submit(
                 .await
             {
                 Ok(integration) => integration,
-                Err(err) => return super::error_page(session, err),
+                // Refused user input (a broken filter expression): nothing was saved, and the
+                // form comes back with what was typed.
+                Err(err) => {
+                    return refused(session, &target, &connection, &typed, &mut errors, err);
+                }
             };
             &created
         }
@@ -441,27 +445,44 @@ async fn submit(
     match state.runtime.connect(request).await {
         Ok(ConnectOutcome::Redirect(redirect)) => Redirect::to(&redirect.url).into_response(),
         Ok(ConnectOutcome::Connected(connected)) => connected_page(session, &connected),
-        Err(RuntimeError::Setup {
+        Err(err) => {
+            // The stored user input is what the next attempt starts from.
+            typed.input = Value::Null;
+            refused(session, &target, &connection, &typed, &mut errors, err)
+        }
+    }
+}
+
+/// The form again with the setup step that refused it named on top, or the error page for a
+/// failure that is not the user's to fix.
+fn refused(
+    session: &UiSession,
+    target: &Target<'_>,
+    connection: &CatalogConnection,
+    typed: &Typed,
+    errors: &mut FieldErrors,
+    err: RuntimeError,
+) -> Response {
+    match err {
+        RuntimeError::Setup {
             step,
             kind,
             message,
-        }) if kind != tributary_core::ErrorKind::Internal => {
+        } if kind != tributary_core::ErrorKind::Internal => {
             errors.general.push(format!(
                 "The connection failed at step “{}”: {message}",
                 step.as_str().replace('_', " ")
             ));
-            // The stored user input is what the next attempt starts from.
-            typed.input = Value::Null;
             render(
                 session,
-                &target,
-                &connection,
-                &typed,
-                &errors,
+                target,
+                connection,
+                typed,
+                errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
         }
-        Err(err) => super::error_page(session, err),
+        err => super::error_page(session, err),
     }
 }
 

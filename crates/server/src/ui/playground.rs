@@ -193,6 +193,7 @@ pub async fn evaluate(
                     payload,
                 },
             )
+            .await
             .map(|result| serde_json::to_value(result).unwrap_or_default())
             .map_err(|err| err.message)
         }
