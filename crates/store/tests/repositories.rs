@@ -29,6 +29,44 @@ async fn opens_sqlite_memory_and_creates_parent_directories() {
     assert!(Db::open("mysql://nope").await.is_err());
 }
 
+/// The database file and its `-wal` and `-shm` companions are 0600 whatever the umask, and
+/// wider ones (left by an older version) are narrowed on open.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("private.db");
+    let url = format!("sqlite://{}", file.display());
+    let files: Vec<std::path::PathBuf> = ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| std::path::PathBuf::from(format!("{}{suffix}", file.display())))
+        .collect();
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let first = Db::open(&url).await.unwrap();
+    first.tenants().create("a").await.unwrap();
+    for path in &files {
+        assert_eq!(mode(path), 0o600, "{}", path.display());
+    }
+    for path in &files {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    // A second handle while the first keeps the companions in place.
+    let second = Db::open(&url).await.unwrap();
+    assert_eq!(second.tenants().list().await.unwrap().len(), 1);
+    for path in &files {
+        assert_eq!(mode(path), 0o600, "{} reopened", path.display());
+    }
+    first.close().await;
+    second.close().await;
+}
+
 #[tokio::test]
 async fn tenants_and_api_tokens() {
     for t in common::backends().await {
