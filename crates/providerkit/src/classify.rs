@@ -239,15 +239,13 @@ pub fn provider_message(body: &Value) -> Option<String> {
         .filter(|message| !message.trim().is_empty())
 }
 
-/// A short, single-line, secret-free excerpt of `message`.
+/// A short, single-line, secret-free excerpt of `message`: [`redact`](crate::redact::redact)
+/// cuts out every piece and encoding of `secrets` before anything is shortened.
 pub fn excerpt(message: &str, secrets: &[&str]) -> String {
-    let mut cleaned: String = message
+    let cleaned: String = crate::redact::redact(message, secrets)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        cleaned = cleaned.replace(secret, "[redacted]");
-    }
     let cleaned = cleaned.trim();
     match cleaned.char_indices().nth(EXCERPT_CHARS) {
         Some((cut, _)) => format!("{}…", &cleaned[..cut]),
@@ -349,6 +347,23 @@ mod tests {
         assert_eq!(
             excerpt("bad\ntoken abcd1234", &["abcd1234"]),
             "bad token [redacted]"
+        );
+    }
+
+    #[test]
+    fn a_quoted_prefix_of_a_token_is_redacted() {
+        let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyz";
+        let body = json!({"message": format!("Bad credentials for token {}...", &token[..12])});
+        let message = status_message(
+            "GET https://api.github.com/user",
+            StatusCode::UNAUTHORIZED,
+            &body,
+            &[token],
+        );
+        assert_eq!(
+            message,
+            "GET https://api.github.com/user returned 401 Unauthorized: \
+             Bad credentials for token [redacted]..."
         );
     }
 

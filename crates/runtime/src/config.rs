@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use crate::schedule::SchedulePolicy;
 
+/// Default of [`RuntimeConfig::max_open_auth_sessions`]: far more flows than people connecting
+/// at once, far fewer rows than would strain the table.
+pub const DEFAULT_MAX_OPEN_AUTH_SESSIONS: u32 = 100;
+
 /// Settings of a [`Runtime`](crate::Runtime).
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -32,6 +36,9 @@ pub struct RuntimeConfig {
     pub ingest_evaluation_timeout: Duration,
     /// Bound on a disconnect hook (token revocation, uninstall) before local cleanup goes on.
     pub disconnect_timeout: Duration,
+    /// Most browser authorization flows (OAuth, app installs) a tenant may have open at once:
+    /// started, not yet finished, not expired. One more answers 429.
+    pub max_open_auth_sessions: u32,
 }
 
 impl RuntimeConfig {
@@ -48,6 +55,7 @@ impl RuntimeConfig {
             ingest_batch: 500,
             ingest_evaluation_timeout: Duration::from_secs(30),
             disconnect_timeout: Duration::from_secs(30),
+            max_open_auth_sessions: DEFAULT_MAX_OPEN_AUTH_SESSIONS,
         }
     }
 

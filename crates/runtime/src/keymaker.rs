@@ -1,7 +1,8 @@
 //! The keymaker: browser authorization flows (OAuth 2.0 authorization code, OIDC, app installs).
 //!
 //! `begin` creates a single-use session (state token, PKCE S256 verifier, OIDC nonce, 15-minute
-//! TTL) and asks the connection for the provider URL. `complete` takes the session named by the
+//! TTL; at most [`RuntimeConfig::max_open_auth_sessions`](crate::RuntimeConfig) open per tenant)
+//! and asks the connection for the provider URL. `complete` takes the session named by the
 //! callback's `state` exactly once (looked up by its SHA-256 hash, so no comparison of the token
 //! itself can leak timing), lets the connection exchange the code with the verifier, and finishes
 //! the setup flow from step 5.
@@ -49,9 +50,14 @@ impl Runtime {
                 nonce: &nonce,
                 provider_state: &serde_json::Value::Null,
                 ttl: None,
+                max_open_per_tenant: self.inner.config.max_open_auth_sessions,
             })
             .await
-            .map_err(session_error)?;
+            .map_err(|e| match e {
+                // The tenant's to fix by finishing or abandoning flows: the API answers 429.
+                StoreError::LimitReached { .. } => RuntimeError::Store(e),
+                other => session_error(other),
+            })?;
         let state = token.expose_str().unwrap_or_default().to_owned();
         let started = (auth.start)(AuthStartRequest {
             integration: integration_context(definition, integration),

@@ -24,7 +24,7 @@ mod setup;
 mod webhooks;
 
 pub use app_webhook_hold::HELD_EVENT_JOB_KIND;
-pub use config::RuntimeConfig;
+pub use config::{DEFAULT_MAX_OPEN_AUTH_SESSIONS, RuntimeConfig};
 pub use credentials::{EXPIRES_AT_FIELD, REFRESH_TOKEN_FIELD};
 pub use disconnect::DisconnectReport;
 pub use error::{RuntimeError, SetupStep};

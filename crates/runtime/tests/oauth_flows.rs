@@ -10,7 +10,11 @@ use std::{collections::BTreeMap, time::Duration};
 use serde_json::{Value, json};
 use support::{Harness, OAuthSettings, on_each_backend};
 use tributary_core::{CallbackParams, ErrorKind};
-use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest, RuntimeError, SetupStep};
+use tributary_runtime::{
+    ConnectOutcome, ConnectRequest, DEFAULT_MAX_OPEN_AUTH_SESSIONS, RunRequest, RuntimeError,
+    SetupStep,
+};
+use tributary_store::StoreError;
 use tributary_store::integrations::IntegrationStatus;
 use tributary_testkit::oauth::OAuthServer;
 
@@ -199,6 +203,44 @@ fn url_param(url: &str, name: &str) -> String {
         .unwrap()
         .1
         .into_owned()
+}
+
+/// One tenant cannot open authorization flows without end: at most
+/// `DEFAULT_MAX_OPEN_AUTH_SESSIONS` are open at once, and finishing one frees a place.
+#[tokio::test]
+async fn open_authorization_flows_are_capped_per_tenant() {
+    let Some(server) = OAuthServer::start_or_skip().await else {
+        return;
+    };
+    on_each_backend("rt_oauth_cap", |backend| async {
+        let h = oauth_harness(&server, backend).await;
+        let begin =
+            |integration_id: Option<String>| h.runtime.connect(oauth_request(&h, integration_id));
+        let first = match begin(None).await.unwrap() {
+            ConnectOutcome::Redirect(redirect) => redirect,
+            ConnectOutcome::Connected(_) => panic!("must redirect"),
+        };
+        let id = first.integration_id.clone();
+        for _ in 1..DEFAULT_MAX_OPEN_AUTH_SESSIONS {
+            begin(Some(id.clone())).await.unwrap();
+        }
+        let err = begin(Some(id.clone())).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RuntimeError::Store(StoreError::LimitReached { limit, .. })
+                    if limit == u64::from(DEFAULT_MAX_OPEN_AUTH_SESSIONS)
+            ),
+            "{err}"
+        );
+        let params = server.authorize(&first.url).await;
+        h.runtime
+            .complete_auth(CallbackParams::new(params))
+            .await
+            .unwrap();
+        begin(Some(id)).await.unwrap();
+    })
+    .await;
 }
 
 #[tokio::test]

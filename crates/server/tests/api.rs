@@ -771,3 +771,173 @@ async fn the_openapi_document_describes_every_route() {
         );
     }
 }
+
+/// A NUL character is refused with a 400 in the API's error shape, naming where it was, on
+/// every backend (PostgreSQL cannot store it; SQLite would): in JSON values and keys at any
+/// depth, query parameters and path segments.
+#[tokio::test]
+async fn nul_characters_are_refused_with_a_400_naming_the_field() {
+    for backend in tributary_store::testing::backends("api_nul").await {
+        let name = backend.name;
+        let api = Api::start(backend).await;
+        let (_, token) = api.tenant("alpha").await;
+        let account = api.fake.account_id().to_owned();
+        let cases = [
+            (
+                Method::POST,
+                "/v1/tenants".to_owned(),
+                Some(json!({"name": "acme\u{0}"})),
+                "invalid_body",
+                "`/name`",
+            ),
+            (
+                Method::POST,
+                "/v1/integrations".to_owned(),
+                Some(
+                    json!({"definitionId": "cloudflare", "name": "a\u{0}b", "userInput": {"accountId": account}}),
+                ),
+                "invalid_body",
+                "`/name`",
+            ),
+            (
+                Method::POST,
+                "/v1/integrations".to_owned(),
+                Some(json!({"definitionId": "cloudflare", "userInput": {"accountId": "\u{0}"}})),
+                "invalid_body",
+                "`/userInput/accountId`",
+            ),
+            (
+                Method::POST,
+                "/v1/integrations".to_owned(),
+                Some(
+                    json!({"definitionId": "cloudflare", "userInput": {"accountId": account, "x\u{0}": [1]}}),
+                ),
+                "invalid_body",
+                "a key of `/userInput`",
+            ),
+            (
+                Method::GET,
+                "/v1/records/DirectoryAccount?cursor=%00".to_owned(),
+                None,
+                "invalid_query",
+                "`cursor`",
+            ),
+            (
+                Method::GET,
+                "/v1/records/DirectoryAccount?integrationId=a%00b&limit=5".to_owned(),
+                None,
+                "invalid_query",
+                "`integrationId`",
+            ),
+            (
+                Method::GET,
+                "/v1/runs?operation=Sync%00".to_owned(),
+                None,
+                "invalid_query",
+                "`operation`",
+            ),
+            (
+                Method::GET,
+                "/v1/runs/run%00id".to_owned(),
+                None,
+                "invalid_path",
+                "`run_id`",
+            ),
+        ];
+        for (method, path, body, code, place) in cases {
+            let caller = if path == "/v1/tenants" {
+                &api.operator
+            } else {
+                &token
+            };
+            let answer = api.call(method.clone(), &path, Some(caller), body).await;
+            assert_eq!(
+                answer.status, 400,
+                "{name}: {method} {path}: {}",
+                answer.text
+            );
+            assert_eq!(answer.body["error"]["code"], code, "{name}: {path}");
+            let message = answer.body["error"]["message"].as_str().unwrap();
+            assert!(message.contains("NUL"), "{name}: {path}: {message}");
+            assert!(message.contains(place), "{name}: {path}: {message}");
+            assert!(answer.body["error"]["requestId"].is_string());
+        }
+        // Nothing was stored, and the same requests without NUL still work.
+        let tenants = api
+            .call(Method::GET, "/v1/tenants", Some(&api.operator), None)
+            .await;
+        assert_eq!(tenants.status, 200, "{name}: {}", tenants.text);
+        assert!(!tenants.text.contains("acme"), "{name}: {}", tenants.text);
+        let runs = api
+            .call(Method::GET, "/v1/runs?operation=Sync", Some(&token), None)
+            .await;
+        assert_eq!(runs.status, 200, "{name}: {}", runs.text);
+    }
+}
+
+/// Every list route's `limit` takes exactly the range the OpenAPI document states: its bounds
+/// answer, one past either answers 400 `invalid_query` (nothing is clamped silently).
+#[tokio::test]
+async fn list_limits_agree_with_the_openapi_document() {
+    let api = Api::start(tributary_store::testing::sqlite().await).await;
+    let (tenant, token) = api.tenant("alpha").await;
+    let document = api.call(Method::GET, "/openapi.json", None, None).await;
+    let ids = Ids {
+        integration: "no-integration".into(),
+        run: "no-run".into(),
+        record: "no-record".into(),
+    };
+    let mut checked = Vec::new();
+    for (path, item) in document.body["paths"].as_object().unwrap() {
+        let Some(parameters) = item["get"]["parameters"].as_array() else {
+            continue;
+        };
+        let Some(limit) = parameters
+            .iter()
+            .find(|p| p["in"] == "query" && p["name"] == "limit")
+        else {
+            continue;
+        };
+        let schema = &limit["schema"];
+        let (Some(min), Some(max)) = (schema["minimum"].as_i64(), schema["maximum"].as_i64())
+        else {
+            panic!("{path}: `limit` has no bounds: {schema}");
+        };
+        assert_eq!(schema["type"], "integer", "{path}");
+        let url = concrete(path, &tenant, &ids);
+        for (value, accepted) in [(min - 1, false), (min, true), (max, true), (max + 1, false)] {
+            let answer = api
+                .call(
+                    Method::GET,
+                    &format!("{url}?limit={value}"),
+                    Some(&token),
+                    None,
+                )
+                .await;
+            if accepted {
+                // Unknown ids answer 404; what matters is that the limit passed.
+                assert!(
+                    answer.status == 200 || answer.status == 404,
+                    "{path} limit={value}: {}",
+                    answer.text
+                );
+            } else {
+                assert_eq!(answer.status, 400, "{path} limit={value}: {}", answer.text);
+                assert_eq!(answer.body["error"]["code"], "invalid_query", "{path}");
+                let message = answer.body["error"]["message"].as_str().unwrap();
+                assert!(message.contains("limit"), "{path}: {message}");
+            }
+        }
+        checked.push(path.clone());
+    }
+    for expected in [
+        "/v1/runs",
+        "/v1/records/{model}",
+        "/v1/integrations/{integration_id}/webhook-endpoints/{endpoint_id}/deliveries",
+    ] {
+        assert!(
+            checked.iter().any(|p| p == expected),
+            "{expected} not checked: {checked:?}"
+        );
+    }
+}

@@ -247,6 +247,9 @@ async fn open_sqlite(url: &str, options: &OpenOptions) -> Result<Db> {
     {
         std::fs::create_dir_all(parent)?;
     }
+    if !in_memory {
+        private_file::create(&path)?;
+    }
     let (writer, reader, job_wake) = if in_memory {
         // Each connection to an in-memory database is its own database: use exactly one,
         // kept forever, for both roles.
@@ -267,6 +270,9 @@ async fn open_sqlite(url: &str, options: &OpenOptions) -> Result<Db> {
             .max_connections(options.max_connections)
             .connect_with(connect)
             .await?;
+        // SQLite gives a new -wal and -shm the database file's mode; ones left by an older
+        // version (or copied in) may be wider.
+        private_file::narrow_companions(&path);
         (writer, reader, shared_wake(&path))
     };
     Ok(Db {
@@ -275,6 +281,65 @@ async fn open_sqlite(url: &str, options: &OpenOptions) -> Result<Db> {
             job_wake,
         }),
     })
+}
+
+/// The SQLite file and its `-wal` and `-shm` companions hold personal data (ingested records) and
+/// sealed secrets: they are readable and writable by the owner only (0600), whatever the umask.
+mod private_file {
+    use std::path::{Path, PathBuf};
+
+    /// Mode of the database file and its companions.
+    #[cfg(unix)]
+    const MODE: u32 = 0o600;
+
+    /// Creates the database file with [`MODE`] if it does not exist (before SQLite would create
+    /// it with 0644 less the umask), and narrows an existing one.
+    pub(super) fn create(path: &Path) -> std::io::Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.append(true).create(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, MODE);
+        options.open(path)?;
+        narrow(path);
+        Ok(())
+    }
+
+    /// Narrows the `-wal` and `-shm` files of `path`, where they exist.
+    pub(super) fn narrow_companions(path: &Path) {
+        for suffix in ["-wal", "-shm"] {
+            let mut companion = path.as_os_str().to_owned();
+            companion.push(suffix);
+            let companion = PathBuf::from(companion);
+            if companion.exists() {
+                narrow(&companion);
+            }
+        }
+    }
+
+    /// Sets [`MODE`] on an existing file. A file this process may use but not change (another
+    /// user's, shared through its group) stays as it is, with a warning: refusing to start
+    /// would not make it private.
+    fn narrow(path: &Path) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let wider = std::fs::metadata(path)
+                .map(|meta| meta.permissions().mode() & 0o777 != MODE)
+                .unwrap_or(false);
+            if wider
+                && let Err(err) =
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(MODE))
+            {
+                tracing::warn!(
+                    file = %path.display(),
+                    error = %err,
+                    "could not make the database file private (mode 0600)"
+                );
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = path;
+    }
 }
 
 fn is_memory(url: &str, path: &Path) -> bool {

@@ -29,6 +29,15 @@ pub enum StoreError {
     /// A unique value (name, idempotency key, delivery id) is already taken.
     #[error("{0} already exists")]
     AlreadyExists(&'static str),
+    /// A per-tenant cap would be exceeded (open auth sessions); the caller should wait for some
+    /// to be used or to expire.
+    #[error("too many {what} (at most {limit})")]
+    LimitReached {
+        /// What is counted.
+        what: &'static str,
+        /// The cap.
+        limit: u64,
+    },
     /// A single-use item was already used or has expired.
     #[error("{0} has expired")]
     Expired(&'static str),

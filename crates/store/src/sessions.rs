@@ -2,7 +2,8 @@
 //!
 //! The browser holds a random 256-bit token; the table keeps its SHA-256. [`AuthSessions::take`]
 //! deletes and returns the row in one statement (`DELETE ... RETURNING`), so two callbacks racing
-//! with the same token cannot both succeed.
+//! with the same token cannot both succeed. A tenant has at most
+//! [`NewAuthSession::max_open_per_tenant`] sessions open at once, so it cannot fill the table.
 
 use std::time::Duration;
 
@@ -36,6 +37,9 @@ pub struct NewAuthSession<'a> {
     pub provider_state: &'a Value,
     /// Lifetime; [`DEFAULT_TTL`] if `None`.
     pub ttl: Option<Duration>,
+    /// Most sessions of the tenant that may be open (unexpired and not yet taken) at once,
+    /// this one included; see [`AuthSessions::create`].
+    pub max_open_per_tenant: u32,
 }
 
 /// A taken session.
@@ -91,6 +95,49 @@ fn verifier_binding<'a>(
     }
 }
 
+/// The computed columns of a new session.
+struct SessionRow<'a> {
+    hash: &'a str,
+    verifier: &'a str,
+    state: &'a str,
+    now: i64,
+    expires_at: i64,
+}
+
+/// Inserts the session unless its tenant already has `max_open_per_tenant` unexpired ones.
+async fn insert_if_below_cap(
+    tx: &mut Tx,
+    new: &NewAuthSession<'_>,
+    row: &SessionRow<'_>,
+) -> Result<bool> {
+    let inserted = on_backend!(tx.exec(), |c| {
+        sqlx::query(
+            "INSERT INTO auth_sessions (token_hash, tenant_id, integration_id, definition_id, \
+                 connection, pkce_verifier, nonce, provider_state, created_at, expires_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+             WHERE (SELECT COUNT(*) FROM auth_sessions \
+                    WHERE tenant_id = $11 AND expires_at > $12) < $13",
+        )
+        .bind(row.hash)
+        .bind(new.tenant_id)
+        .bind(new.integration_id)
+        .bind(new.definition_id)
+        .bind(new.connection)
+        .bind(row.verifier)
+        .bind(new.nonce)
+        .bind(row.state)
+        .bind(row.now)
+        .bind(row.expires_at)
+        .bind(new.tenant_id)
+        .bind(row.now)
+        .bind(i64::from(new.max_open_per_tenant))
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    Ok(inserted > 0)
+}
+
 /// Repository for auth sessions.
 #[derive(Debug)]
 pub struct AuthSessions<'a> {
@@ -121,6 +168,11 @@ impl Tx {
 impl AuthSessions<'_> {
     /// Stores a session; returns its token (give it to the browser, e.g. as the `state`
     /// cookie) and its expiry (unix ms).
+    ///
+    /// `LimitReached` when the tenant already has `max_open_per_tenant` open sessions, so one
+    /// tenant cannot fill the table. Expired sessions do not count. The count and the insert
+    /// run in one transaction holding a per-tenant lock, so concurrent starts cannot overshoot
+    /// the cap.
     pub async fn create(&mut self, new: &NewAuthSession<'_>) -> Result<(SecretBytes, i64)> {
         let token = random_token("trs_");
         let now = now_ms();
@@ -138,28 +190,35 @@ impl AuthSessions<'_> {
             sealed.key_id,
             base64::engine::general_purpose::STANDARD.encode(&sealed.ciphertext)
         );
-        let state = serde_json::to_string(new.provider_state)?;
-        let mut conn = self.scope.write().await?;
-        on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "INSERT INTO auth_sessions (token_hash, tenant_id, integration_id, definition_id, \
-                     connection, pkce_verifier, nonce, provider_state, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&hash)
-            .bind(new.tenant_id)
-            .bind(new.integration_id)
-            .bind(new.definition_id)
-            .bind(new.connection)
-            .bind(&verifier)
-            .bind(new.nonce)
-            .bind(&state)
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let row = SessionRow {
+            hash: &hash,
+            verifier: &verifier,
+            state: &serde_json::to_string(new.provider_state)?,
+            now,
+            expires_at,
+        };
+        // Counting and inserting under a per-tenant lock makes the cap exact on PostgreSQL too
+        // (SQLite's transactions exclude each other already).
+        let key = format!("auth-sessions:{}", new.tenant_id);
+        let inserted = match &mut self.scope {
+            Scope::Db(db) => {
+                let mut tx = db.begin().await?;
+                tx.lock_key(&key).await?;
+                let inserted = insert_if_below_cap(&mut tx, new, &row).await?;
+                tx.commit().await?;
+                inserted
+            }
+            Scope::Tx(tx) => {
+                tx.lock_key(&key).await?;
+                insert_if_below_cap(tx, new, &row).await?
+            }
+        };
+        if !inserted {
+            return Err(StoreError::LimitReached {
+                what: "open auth sessions of the tenant",
+                limit: u64::from(new.max_open_per_tenant),
+            });
+        }
         Ok((token, expires_at))
     }
 
@@ -213,7 +272,6 @@ impl AuthSessions<'_> {
         })
     }
 
-    /// Deletes expired sessions; returns how many.
     fn open_verifier(&self, row: &Row, token_hash: &str) -> Result<SecretBytes> {
         use base64::Engine as _;
         let corrupt = || StoreError::Corrupt("auth session verifier".into());
@@ -232,6 +290,7 @@ impl AuthSessions<'_> {
         )
     }
 
+    /// Deletes expired sessions; returns how many.
     pub async fn purge_expired(&mut self) -> Result<u64> {
         let now = now_ms();
         let mut conn = self.scope.write().await?;

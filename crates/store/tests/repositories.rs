@@ -29,6 +29,44 @@ async fn opens_sqlite_memory_and_creates_parent_directories() {
     assert!(Db::open("mysql://nope").await.is_err());
 }
 
+/// The database file and its `-wal` and `-shm` companions are 0600 whatever the umask, and
+/// wider ones (left by an older version) are narrowed on open.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("private.db");
+    let url = format!("sqlite://{}", file.display());
+    let files: Vec<std::path::PathBuf> = ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| std::path::PathBuf::from(format!("{}{suffix}", file.display())))
+        .collect();
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let first = Db::open(&url).await.unwrap();
+    first.tenants().create("a").await.unwrap();
+    for path in &files {
+        assert_eq!(mode(path), 0o600, "{}", path.display());
+    }
+    for path in &files {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    // A second handle while the first keeps the companions in place.
+    let second = Db::open(&url).await.unwrap();
+    assert_eq!(second.tenants().list().await.unwrap().len(), 1);
+    for path in &files {
+        assert_eq!(mode(path), 0o600, "{} reopened", path.display());
+    }
+    first.close().await;
+    second.close().await;
+}
+
 #[tokio::test]
 async fn tenants_and_api_tokens() {
     for t in common::backends().await {
@@ -417,6 +455,7 @@ async fn auth_sessions_are_single_use_and_expire() {
             nonce: "n-1",
             provider_state: &state,
             ttl: None,
+            max_open_per_tenant: 100,
         };
         let (token, expires_at) = db.auth_sessions(&ring).create(&new).await.unwrap();
         assert!(expires_at >= now_ms() + 14 * 60 * 1000);
@@ -607,6 +646,85 @@ async fn ui_sessions_hold_no_token_and_end_with_sign_out_revocation_or_idleness(
             common::scalar(db, "SELECT COUNT(*) FROM ui_sessions").await,
             2
         );
+    }
+}
+
+#[tokio::test]
+async fn open_auth_sessions_are_capped_per_tenant() {
+    for t in common::backends().await {
+        let db = &t.db;
+        let (tenant, id) = common::tenant_with_integration(db, "acme").await;
+        let (other_tenant, other_id) = common::tenant_with_integration(db, "other").await;
+        let ring = KeyRing::generate();
+        let verifier = SecretBytes::from("pkce-verifier-0123456789");
+        let new = NewAuthSession {
+            tenant_id: &tenant,
+            integration_id: &id,
+            definition_id: "okta",
+            connection: "OktaOAuth",
+            pkce_verifier: &verifier,
+            nonce: "n-1",
+            provider_state: &serde_json::Value::Null,
+            ttl: None,
+            max_open_per_tenant: 3,
+        };
+        let is_capped = |result: Result<(SecretBytes, i64), StoreError>| {
+            matches!(result, Err(StoreError::LimitReached { limit: 3, .. }))
+        };
+        // Expired sessions do not count.
+        let short = NewAuthSession {
+            ttl: Some(Duration::from_millis(700)),
+            ..new.clone()
+        };
+        for _ in 0..3 {
+            db.auth_sessions(&ring).create(&short).await.unwrap();
+        }
+        assert!(
+            is_capped(db.auth_sessions(&ring).create(&new).await),
+            "{}",
+            t.name
+        );
+        tokio::time::sleep(Duration::from_millis(800)).await;
+
+        // Many starts at once, through several handles: exactly the cap gets through.
+        let handles = [t.reopen().await, t.reopen().await, db.clone()];
+        let results = futures::future::join_all((0..9).map(|i| {
+            let handle = handles[i % handles.len()].clone();
+            let (ring, new) = (&ring, &new);
+            async move { handle.auth_sessions(ring).create(new).await }
+        }))
+        .await;
+        let opened: Vec<SecretBytes> = results
+            .into_iter()
+            .filter_map(|result| match result {
+                Ok((token, _)) => Some(token),
+                Err(err) => {
+                    assert!(is_capped(Err(err)), "{}", t.name);
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(opened.len(), 3, "{}", t.name);
+        assert!(is_capped(db.auth_sessions(&ring).create(&new).await));
+
+        // Another tenant has its own allowance; a session used frees a place.
+        let theirs = NewAuthSession {
+            tenant_id: &other_tenant,
+            integration_id: &other_id,
+            ..new.clone()
+        };
+        db.auth_sessions(&ring).create(&theirs).await.unwrap();
+        db.auth_sessions(&ring)
+            .take(opened[0].expose())
+            .await
+            .unwrap();
+        db.auth_sessions(&ring).create(&new).await.unwrap();
+        assert!(is_capped(db.auth_sessions(&ring).create(&new).await));
+
+        // Inside a caller's transaction too.
+        let mut tx = db.begin().await.unwrap();
+        assert!(is_capped(tx.auth_sessions(&ring).create(&new).await));
+        tx.rollback().await.unwrap();
     }
 }
 

@@ -30,6 +30,8 @@ pub struct FileConfig {
     pub server: ServerSection,
     #[serde(default)]
     pub worker: WorkerSection,
+    #[serde(default)]
+    pub auth: AuthSection,
     /// Operator settings of each definition: `[definitions.<id>]`.
     #[serde(default)]
     pub definitions: BTreeMap<String, Value>,
@@ -49,6 +51,14 @@ pub struct ServerSection {
 pub struct WorkerSection {
     /// Jobs running at once per worker process.
     pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// Browser authorization flows a tenant may have open at once (started, not finished, not
+    /// expired); one more answers 429.
+    pub max_open_sessions_per_tenant: Option<u32>,
 }
 
 impl FileConfig {
@@ -80,6 +90,8 @@ mod tests {
             max_body_bytes = 2048
             [worker]
             concurrency = 4
+            [auth]
+            max_open_sessions_per_tenant = 20
             [definitions.okta]
             allowLoopbackOrgUrl = false
             "#,
@@ -87,6 +99,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.role.as_deref(), Some("api"));
         assert_eq!(config.worker.concurrency, Some(4));
+        assert_eq!(config.auth.max_open_sessions_per_tenant, Some(20));
         assert_eq!(config.definitions["okta"]["allowLoopbackOrgUrl"], false);
         let error = toml::from_str::<FileConfig>("lisen = \"x\"").unwrap_err();
         assert!(error.to_string().contains("lisen"), "{error}");

@@ -123,12 +123,11 @@ pub async fn open_runtime_with_catalog(
     };
     let registry =
         tributary_providers::registry(&catalog).context("the built-in catalog is invalid")?;
-    Ok(tributary_runtime::Runtime::new(
-        registry,
-        db,
-        ring,
-        tributary_runtime::RuntimeConfig::new(public_url),
-    ))
+    let mut config = tributary_runtime::RuntimeConfig::new(public_url);
+    if let Some(cap) = storage.file()?.auth.max_open_sessions_per_tenant {
+        config.max_open_auth_sessions = cap.max(1);
+    }
+    Ok(tributary_runtime::Runtime::new(registry, db, ring, config))
 }
 
 /// The externally reachable URL of the server: `TRIBUTARY_PUBLIC_URL`, else the configuration

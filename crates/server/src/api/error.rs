@@ -132,6 +132,14 @@ impl From<StoreError> for ApiError {
             StoreError::Expired(what) => {
                 ApiError::new(StatusCode::GONE, "expired", format!("{what} has expired"))
             }
+            StoreError::LimitReached { what, limit } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "limit_reached",
+                format!(
+                    "too many {what} (at most {limit}); finish some, or wait for \
+                     unfinished ones to expire"
+                ),
+            ),
             other => ApiError::internal(&other),
         }
     }

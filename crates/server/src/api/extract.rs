@@ -1,8 +1,9 @@
 //! Extractors that answer bad input with the API's error shape: the caller's token, JSON bodies
-//! (content type, syntax, types, unknown fields) and query strings.
+//! (content type, syntax, types, unknown fields), query strings and path segments. None of them
+//! lets a NUL character through (see [`nul`](super::nul)).
 
 use axum::{
-    extract::{FromRequest, FromRequestParts, Query, Request},
+    extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request},
     http::{HeaderMap, StatusCode, header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -133,6 +134,16 @@ impl<T: DeserializeOwned> FromRequest<ApiState> for JsonBody<T> {
                     format!("the body is larger than {limit} bytes"),
                 )
             })?;
+        if let Some(nul) = super::nul::find_in_json(&bytes) {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                format!(
+                    "the request body has a NUL character (\\u0000) in {}; text may not \
+                     contain NUL",
+                    nul.describe()
+                ),
+            ));
+        }
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|err| {
             let code = if err.is_data() {
                 "invalid_body"
@@ -151,6 +162,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let pairs: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
+        if let Some(name) = super::nul::find_in_pairs(pairs.iter().map(|(k, v)| (&**k, &**v))) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!(
+                    "the query parameter `{name}` has a NUL character; text may not contain NUL"
+                ),
+            ));
+        }
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(value)| QueryParams(value))
@@ -166,6 +187,15 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathPar
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // Undecodable segments are left to `Path`, which names the problem.
+        if let Ok(raw) = RawPathParams::from_request_parts(parts, state).await
+            && let Some(name) = super::nul::find_in_pairs(raw.iter())
+        {
+            return Err(ApiError::bad_request(
+                "invalid_path",
+                format!("the path parameter `{name}` has a NUL character; ids may not contain NUL"),
+            ));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| PathParams(value))

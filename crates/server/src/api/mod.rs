@@ -11,6 +11,8 @@ pub mod error;
 pub(crate) mod extract;
 mod integrations;
 pub(crate) mod mappings;
+mod nul;
+mod paging;
 mod records;
 pub mod request_id;
 mod runs;
@@ -182,8 +184,5 @@ mod prelude {
 
     pub type ApiResult<T> = Result<Json<T>, ApiError>;
 
-    /// Page sizes: 50 unless asked, at most 500.
-    pub fn page_limit(requested: Option<u32>) -> usize {
-        requested.unwrap_or(50).clamp(1, 500) as usize
-    }
+    pub(crate) use super::paging::{PageLimit, page_limit};
 }

@@ -15,10 +15,8 @@ pub struct ListRecords {
     /// Include tombstoned records (gone at the provider).
     #[serde(default)]
     pub include_deleted: Option<bool>,
-    /// Page size (1 to 500, default 50).
     #[serde(default)]
-    #[schemars(range(min = 1, max = 500))]
-    pub limit: Option<u32>,
+    pub limit: Option<PageLimit>,
     /// The `nextCursor` of the previous page.
     #[serde(default)]
     pub cursor: Option<String>,

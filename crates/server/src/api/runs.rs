@@ -13,10 +13,8 @@ pub struct ListRuns {
     pub operation: Option<String>,
     #[serde(default)]
     pub status: Option<RunStatusName>,
-    /// Page size (1 to 500, default 50).
     #[serde(default)]
-    #[schemars(range(min = 1, max = 500))]
-    pub limit: Option<u32>,
+    pub limit: Option<PageLimit>,
     /// The `nextCursor` of the previous page.
     #[serde(default)]
     pub cursor: Option<String>,

@@ -5,10 +5,8 @@ use super::prelude::*;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListDeliveries {
-    /// How many, newest first (1 to 500, default 50).
     #[serde(default)]
-    #[schemars(range(min = 1, max = 500))]
-    pub limit: Option<u32>,
+    pub limit: Option<PageLimit>,
 }
 
 #[derive(Debug, Deserialize)]
