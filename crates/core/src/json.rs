@@ -73,6 +73,27 @@ pub fn parse_bounded<T: DeserializeOwned>(
     Ok(serde_json::from_slice(bytes)?)
 }
 
+/// Whether any string of `value`, object keys included, holds a NUL character (U+0000), which
+/// PostgreSQL cannot store in text. A loop with an explicit stack: no recursion on the depth.
+pub fn has_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::String(text) if text.contains('\0') => return true,
+            Value::Array(items) => pending.extend(items),
+            Value::Object(fields) => {
+                if fields.keys().any(|key| key.contains('\0')) {
+                    return true;
+                }
+                pending.extend(fields.values());
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +165,16 @@ mod tests {
             parse_bounded::<Value>(text.as_bytes(), MAX_JSON_DEPTH).is_ok()
         });
         assert!(parsed);
+    }
+
+    #[test]
+    fn nul_is_found_in_values_and_keys_at_any_depth() {
+        let value: Value = serde_json::from_str(r#"{"a": [1, {"b": "x\u0000y"}]}"#).unwrap();
+        assert!(has_nul(&value));
+        let key: Value = serde_json::from_str(r#"{"a": {"k\u0000": 1}}"#).unwrap();
+        assert!(has_nul(&key));
+        let clean: Value = serde_json::from_str(r#"{"a": ["\\u0000", {"b": 0}]}"#).unwrap();
+        assert!(!has_nul(&clean));
     }
 
     #[test]

@@ -194,11 +194,18 @@ fn scim_json(status: StatusCode, body: &Value) -> Response {
 }
 
 fn parse_body(body: &Bytes) -> Result<Value, ScimError> {
-    use tributary_core::json::{BoundedJsonError, MAX_JSON_DEPTH, parse_bounded};
-    parse_bounded(body, MAX_JSON_DEPTH).map_err(|error| match error {
+    use tributary_core::json::{BoundedJsonError, MAX_JSON_DEPTH, has_nul, parse_bounded};
+    let value = parse_bounded(body, MAX_JSON_DEPTH).map_err(|error| match error {
         BoundedJsonError::TooDeep(too_deep) => ScimError::invalid_syntax(too_deep.to_string()),
         BoundedJsonError::Invalid(_) => ScimError::invalid_syntax("the body is not valid JSON"),
-    })
+    })?;
+    // PostgreSQL cannot store U+0000 and SQLite can: refuse it on both alike.
+    if has_nul(&value) {
+        return Err(ScimError::invalid_value(
+            "text may not contain the NUL character (\\u0000)",
+        ));
+    }
+    Ok(value)
 }
 
 fn query_map(query: &Option<String>) -> HashMap<String, String> {

@@ -678,6 +678,15 @@ async fn hostile_queries_and_paths_are_refused_and_the_server_stays_up() {
             body: deep.json().await.unwrap(),
         };
         assert_eq!(error_type(&deep), (400, Some("invalidSyntax")));
+        // NUL is refused on both backends alike (PostgreSQL cannot store it).
+        let nul = s
+            .call(
+                Method::POST,
+                "/Users",
+                Some(json!({"schemas": [USER], "userName": "nul\u{0}@example.com"})),
+            )
+            .await;
+        assert_eq!(error_type(&nul), (400, Some("invalidValue")));
         // The server is still up and filters still work.
         let found = get(format!(
             "filter={}",

@@ -144,14 +144,23 @@ impl<T: DeserializeOwned> FromRequest<ApiState> for JsonBody<T> {
                 ),
             ));
         }
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|err| {
-            let code = if err.is_data() {
-                "invalid_body"
-            } else {
-                "invalid_json"
-            };
-            ApiError::bad_request(code, format!("the request body is invalid: {err}"))
-        })
+        use tributary_core::json::{BoundedJsonError, MAX_JSON_DEPTH, parse_bounded};
+        parse_bounded(&bytes, MAX_JSON_DEPTH)
+            .map(JsonBody)
+            .map_err(|error| match error {
+                BoundedJsonError::TooDeep(too_deep) => ApiError::bad_request(
+                    "invalid_json",
+                    format!("the request body is invalid: {too_deep}"),
+                ),
+                BoundedJsonError::Invalid(err) => {
+                    let code = if err.is_data() {
+                        "invalid_body"
+                    } else {
+                        "invalid_json"
+                    };
+                    ApiError::bad_request(code, format!("the request body is invalid: {err}"))
+                }
+            })
     }
 }
 
