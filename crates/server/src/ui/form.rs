@@ -48,7 +48,21 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
                 (StatusCode::PAYLOAD_TOO_LARGE, "the form is too large").into_response()
             })?;
         let _ = state;
-        Ok(Self::parse(&bytes))
+        let form = Self::parse(&bytes);
+        // PostgreSQL cannot store U+0000 and SQLite can: refuse it on both alike, as the API does.
+        if let Some((name, _)) = form
+            .pairs
+            .iter()
+            .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+        {
+            let shown: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+            return Err((
+                StatusCode::BAD_REQUEST,
+                format!("the form field `{shown}` has a NUL character; text may not contain NUL"),
+            )
+                .into_response());
+        }
+        Ok(form)
     }
 }
 
@@ -612,6 +626,23 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
         }
+    }
+
+    #[tokio::test]
+    async fn a_nul_character_in_a_form_is_refused_with_400() {
+        let submit = |body: &'static str| async move {
+            let request = axum::http::Request::post("/")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            FormData::from_request(request, &()).await
+        };
+        let refused = submit("name=acme%00&input%2ForgUrl=x").await.unwrap_err();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        let refused = submit("na%00me=acme").await.unwrap_err();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        let accepted = submit("name=acme&input%2ForgUrl=x").await.unwrap();
+        assert_eq!(accepted.get("name"), Some("acme"));
     }
 
     fn schema() -> Value {
