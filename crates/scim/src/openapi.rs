@@ -42,6 +42,10 @@ fn operation(id: &str, summary: &str, path: &str, success: &[(&str, &str)], body
             "The userName or displayName is taken (scimType uniqueness)",
         ),
         ("412", "If-Match does not match the resource's version"),
+        (
+            "429",
+            "Too many failed authentications from this address; retry after `Retry-After` seconds",
+        ),
     ] {
         responses.insert(status.to_owned(), answer(description));
     }

@@ -44,6 +44,12 @@ pub struct ServerSection {
     pub max_header_bytes: Option<usize>,
     pub webhook_rate_per_second: Option<f64>,
     pub webhook_burst: Option<f64>,
+    /// Failed authentications one source address may make within `auth_failure_window_secs`
+    /// before it waits `auth_failure_cool_down_secs`; 0 turns the throttle off (behind a proxy
+    /// that hides client addresses).
+    pub max_auth_failures: Option<u32>,
+    pub auth_failure_window_secs: Option<u64>,
+    pub auth_failure_cool_down_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,11 +1,11 @@
 //! `tributary serve`: the HTTP surface (REST API, OAuth callback, webhook intake), job workers and
 //! the reconcile scheduler, in one process or split by `--role`.
 
-use std::process::ExitCode;
+use std::{process::ExitCode, time::Duration};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use tributary_server::{RateLimitConfig, Role, ServerConfig};
+use tributary_server::{AuthFailureLimit, RateLimitConfig, Role, ServerConfig};
 use tributary_store::jobs::WorkerConfig;
 
 use super::{
@@ -77,7 +77,26 @@ pub fn server_config(file: &FileConfig) -> ServerConfig {
                 .webhook_burst
                 .unwrap_or(defaults.webhook_rate.burst),
         },
-        auth_failures: defaults.auth_failures,
+        auth_failures: auth_failure_limit(&file.server, defaults.auth_failures),
+    }
+}
+
+/// The failed-authentication throttle: the file's settings over the defaults; a maximum of 0
+/// turns it off.
+fn auth_failure_limit(
+    server: &super::config::ServerSection,
+    defaults: AuthFailureLimit,
+) -> AuthFailureLimit {
+    let max_failures = server.max_auth_failures.unwrap_or(defaults.max_failures);
+    if max_failures == 0 {
+        return AuthFailureLimit::OFF;
+    }
+    let seconds =
+        |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
+    AuthFailureLimit {
+        max_failures,
+        window: seconds(server.auth_failure_window_secs, defaults.window),
+        cool_down: seconds(server.auth_failure_cool_down_secs, defaults.cool_down),
     }
 }
 
@@ -183,5 +202,35 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn throttle(toml_text: &str) -> AuthFailureLimit {
+        let file: FileConfig = toml::from_str(toml_text).unwrap();
+        server_config(&file).auth_failures
+    }
+
+    #[test]
+    fn the_failed_authentication_throttle_is_read_from_the_file() {
+        assert_eq!(throttle(""), AuthFailureLimit::default());
+        let tuned = throttle(
+            "[server]\nmax_auth_failures = 3\nauth_failure_window_secs = 5\nauth_failure_cool_down_secs = 7",
+        );
+        assert_eq!(
+            tuned,
+            AuthFailureLimit {
+                max_failures: 3,
+                window: Duration::from_secs(5),
+                cool_down: Duration::from_secs(7),
+            }
+        );
+        assert_eq!(
+            throttle("[server]\nmax_auth_failures = 0"),
+            AuthFailureLimit::OFF
+        );
     }
 }
