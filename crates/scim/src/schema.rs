@@ -395,15 +395,20 @@ pub fn known_path(resource_schema: &str, path: &crate::filter::AttrPath) -> bool
     {
         return has_sub(subs);
     }
-    let attrs = match (resource_schema == USER, extension) {
-        (true, false) => user_attributes(),
-        (true, true) => enterprise_attributes(),
-        _ => group_attributes(),
-    };
+    let attrs = attributes_of(resource_schema, extension);
     attrs
         .iter()
         .find(|a| a.name.eq_ignore_ascii_case(&path.attr))
         .is_some_and(|a| has_sub(&a.subs.iter().map(|s| s.name).collect::<Vec<_>>()))
+}
+
+/// The attributes of a resource type's core schema, or of its extension (Users only).
+fn attributes_of(resource_schema: &str, extension: bool) -> Vec<Attr> {
+    match (resource_schema == USER, extension) {
+        (true, false) => user_attributes(),
+        (true, true) => enterprise_attributes(),
+        _ => group_attributes(),
+    }
 }
 
 /// The attribute definition document of `name` (a top-level attribute), for type checks.
@@ -412,11 +417,7 @@ pub fn attribute_kind(
     extension: bool,
     name: &str,
 ) -> Option<(String, bool)> {
-    let attrs = match (resource_schema == USER, extension) {
-        (true, false) => user_attributes(),
-        (true, true) => enterprise_attributes(),
-        _ => group_attributes(),
-    };
+    let attrs = attributes_of(resource_schema, extension);
     attrs
         .iter()
         .find(|a| a.name.eq_ignore_ascii_case(name))
