@@ -2,7 +2,7 @@
 //! it.
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use crate::{
@@ -49,6 +49,18 @@ impl DefinitionSpec {
     }
 }
 
+/// Checks that an operator config section decodes into the definition's config type; the error
+/// is serde's message, which names the offending key.
+pub type OperatorConfigDecoder = fn(&Value) -> Result<(), String>;
+
+fn decodes_as<T: DeserializeOwned>(section: &Value) -> Result<(), String> {
+    let empty = Value::Object(serde_json::Map::new());
+    let section = if section.is_null() { &empty } else { section };
+    T::deserialize(section)
+        .map(|_| ())
+        .map_err(|error| error.to_string())
+}
+
 /// A provider package.
 #[derive(Debug, Clone)]
 pub struct Definition {
@@ -56,6 +68,9 @@ pub struct Definition {
     /// Schema of the process-wide operator config (client ids, secrets, redirect URLs). The
     /// values are captured by the definition's builder function.
     pub operator_config: Option<Value>,
+    /// Decodes an operator config section into the definition's config type, so a section that
+    /// passes the schema but not serde (or the reverse) is caught at start-up, not defaulted.
+    pub operator_config_decoder: Option<OperatorConfigDecoder>,
     /// Schema of the per-integration, non-secret user input.
     pub user_input: Option<Value>,
     pub credentials: Vec<CredentialRegistration>,
@@ -73,6 +88,7 @@ impl Definition {
         Self {
             spec,
             operator_config: None,
+            operator_config_decoder: None,
             user_input: None,
             credentials: Vec::new(),
             clients: Vec::new(),
@@ -94,8 +110,9 @@ impl Definition {
         self.spec.id
     }
 
-    pub fn operator_config<T: JsonSchema>(mut self) -> Self {
+    pub fn operator_config<T: JsonSchema + DeserializeOwned>(mut self) -> Self {
         self.operator_config = Some(schema_for::<T>());
+        self.operator_config_decoder = Some(decodes_as::<T>);
         self
     }
 

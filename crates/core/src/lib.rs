@@ -21,6 +21,7 @@ mod rate_limit;
 pub mod registry;
 pub mod schema;
 mod secret;
+pub mod suggest;
 mod webhook;
 
 pub use client::{
@@ -34,7 +35,7 @@ pub use connection::{
 };
 pub use context::{DetachedRun, IntegrationContext, LogLevel, OperationContext, RunHooks};
 pub use credentials::{CredentialBindings, CredentialRef, CredentialRegistration};
-pub use definition::{Definition, DefinitionSpec, PersistedNames};
+pub use definition::{Definition, DefinitionSpec, OperatorConfigDecoder, PersistedNames};
 pub use error::{ErrorKind, OperationError};
 pub use ingest::{IngestContract, IngestPayloadSet, MappingEnvelope, MappingRegistration};
 pub use names::{

@@ -36,7 +36,10 @@ pub mod scim;
 pub mod slack;
 
 pub use checks::StandardChecks;
-pub use config::CatalogConfig;
+pub use config::{
+    CatalogConfig, ConfigProblem, DEFINITIONS_ENV_PREFIX, apply_definition_overrides,
+    check_definitions, redact_definitions,
+};
 
 use tributary_core::{Definition, Registry, registry::RegistryErrors};
 

@@ -136,9 +136,7 @@ pub struct AwsSecurityHubOperatorConfig {
 
 /// The Security Hub definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
-    let operator: AwsSecurityHubOperatorConfig =
-        serde_json::from_value(config.section(AWS_SECURITY_HUB.as_str()).clone())
-            .unwrap_or_default();
+    let operator: AwsSecurityHubOperatorConfig = config.operator_settings(AWS_SECURITY_HUB);
     let mut spec = DefinitionSpec::new(AWS_SECURITY_HUB, "AWS Security Hub");
     spec.family = "aws".into();
     spec.category = "security-posture".into();

@@ -78,8 +78,7 @@ pub struct EntraOperatorConfig {
 
 /// The Azure Entra ID definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
-    let operator: EntraOperatorConfig =
-        serde_json::from_value(config.section(AZURE_ENTRA_ID.as_str()).clone()).unwrap_or_default();
+    let operator: EntraOperatorConfig = config.operator_settings(AZURE_ENTRA_ID);
     let mut spec = DefinitionSpec::new(AZURE_ENTRA_ID, "Azure Entra ID");
     spec.family = "microsoft".into();
     spec.category = "identity".into();

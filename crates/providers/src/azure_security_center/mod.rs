@@ -110,8 +110,7 @@ pub struct AzureSecurityCenterOperatorConfig {
 /// The Defender for Cloud definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
     let operator: AzureSecurityCenterOperatorConfig =
-        serde_json::from_value(config.section(AZURE_SECURITY_CENTER.as_str()).clone())
-            .unwrap_or_default();
+        config.operator_settings(AZURE_SECURITY_CENTER);
     let endpoints = client::Endpoints::from_operator(&operator);
     let mut spec = DefinitionSpec::new(AZURE_SECURITY_CENTER, "Microsoft Defender for Cloud");
     spec.family = "azure".into();

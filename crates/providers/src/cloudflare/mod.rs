@@ -56,8 +56,7 @@ pub struct CloudflareOperatorConfig {
 
 /// The Cloudflare definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
-    let operator: CloudflareOperatorConfig =
-        serde_json::from_value(config.section(CLOUDFLARE.as_str()).clone()).unwrap_or_default();
+    let operator: CloudflareOperatorConfig = config.operator_settings(CLOUDFLARE);
     let mut spec = DefinitionSpec::new(CLOUDFLARE, "Cloudflare");
     spec.family = "cloudflare".into();
     spec.category = "security-posture".into();

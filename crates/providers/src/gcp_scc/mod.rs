@@ -100,8 +100,7 @@ pub struct GcpSccOperatorConfig {
 
 /// The Security Command Center definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
-    let operator: GcpSccOperatorConfig =
-        serde_json::from_value(config.section(GCP_SCC.as_str()).clone()).unwrap_or_default();
+    let operator: GcpSccOperatorConfig = config.operator_settings(GCP_SCC);
     let mut spec = DefinitionSpec::new(GCP_SCC, "GCP Security Command Center");
     spec.family = "gcp".into();
     spec.category = "security-posture".into();

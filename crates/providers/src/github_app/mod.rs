@@ -80,8 +80,7 @@ pub struct GithubAppOperatorConfig {
 
 /// The GitHub App definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
-    let operator: GithubAppOperatorConfig =
-        serde_json::from_value(config.section(GITHUB_APP.as_str()).clone()).unwrap_or_default();
+    let operator: GithubAppOperatorConfig = config.operator_settings(GITHUB_APP);
     let mut spec = DefinitionSpec::new(GITHUB_APP, "GitHub App");
     spec.family = "github".into();
     spec.category = "source-control".into();

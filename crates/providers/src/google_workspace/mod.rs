@@ -84,9 +84,7 @@ pub struct GoogleWorkspaceOperatorConfig {
 
 /// The Google Workspace definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
-    let operator: GoogleWorkspaceOperatorConfig =
-        serde_json::from_value(config.section(GOOGLE_WORKSPACE.as_str()).clone())
-            .unwrap_or_default();
+    let operator: GoogleWorkspaceOperatorConfig = config.operator_settings(GOOGLE_WORKSPACE);
     let mut spec = DefinitionSpec::new(GOOGLE_WORKSPACE, "Google Workspace");
     spec.family = "google".into();
     spec.category = "identity".into();

@@ -71,9 +71,7 @@ pub struct MicrosoftTeamsOperatorConfig {
 
 /// The Microsoft Teams definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
-    let operator: MicrosoftTeamsOperatorConfig =
-        serde_json::from_value(config.section(MICROSOFT_TEAMS.as_str()).clone())
-            .unwrap_or_default();
+    let operator: MicrosoftTeamsOperatorConfig = config.operator_settings(MICROSOFT_TEAMS);
     let mut spec = DefinitionSpec::new(MICROSOFT_TEAMS, "Microsoft Teams");
     spec.family = "microsoft".into();
     spec.category = "collaboration".into();

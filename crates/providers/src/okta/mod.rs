@@ -71,7 +71,7 @@ pub struct OktaUserInput {
 
 /// Process-wide settings of the Okta definition (`[definitions.okta]`).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OktaOperatorConfig {
     /// Accept `http://127.0.0.1` org URLs. Only for tests and the demo, which run a fake Okta on
     /// loopback; never enable it in production.
@@ -81,8 +81,7 @@ pub struct OktaOperatorConfig {
 
 /// The Okta definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
-    let operator: OktaOperatorConfig =
-        serde_json::from_value(config.section(OKTA.as_str()).clone()).unwrap_or_default();
+    let operator: OktaOperatorConfig = config.operator_settings(OKTA);
     let allow_loopback = operator.allow_loopback_org_urls;
     let mut spec = DefinitionSpec::new(OKTA, "Okta");
     spec.family = "okta".into();

@@ -74,8 +74,7 @@ pub struct SlackOperatorConfig {
 
 /// The Slack definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
-    let operator: SlackOperatorConfig =
-        serde_json::from_value(config.section(SLACK.as_str()).clone()).unwrap_or_default();
+    let operator: SlackOperatorConfig = config.operator_settings(SLACK);
     let mut spec = DefinitionSpec::new(SLACK, "Slack");
     spec.family = "slack".into();
     spec.category = "collaboration".into();
