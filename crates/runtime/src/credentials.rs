@@ -7,6 +7,11 @@
 //! compare-and-swap on the version read. A refresh answer without a refresh token keeps the old
 //! one. A refresh the provider refuses as an auth error (`invalid_grant`) marks the integration
 //! `needs_reauth` and stops its schedules until it is connected again.
+//!
+//! When the provider refuses a token that has not expired (401/403 to an operation), the run
+//! refreshes it at once ([`Runtime::refresh_after_refusal`]) and tries once more; a connection
+//! that cannot refresh (an API token), or a second refusal, marks the integration
+//! `needs_reauth` the same way.
 
 use std::{
     collections::HashMap,
@@ -50,6 +55,15 @@ fn now_ms() -> i64 {
 fn expires_within(expires_at_ms: Option<i64>, margin: Duration) -> bool {
     let margin = i64::try_from(margin.as_millis()).unwrap_or(i64::MAX);
     expires_at_ms.is_some_and(|at| at <= now_ms().saturating_add(margin))
+}
+
+/// When a credential is refreshed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refresh {
+    /// Only when it expires within the refresh margin (before every use).
+    IfExpiring,
+    /// Now, unless another worker refreshed it meanwhile (after the provider refused it).
+    Now,
 }
 
 /// The bound credentials of a connection and a number that changes whenever one of them does.
@@ -114,8 +128,14 @@ impl Runtime {
                 Some(refresh)
                     if expires_within(stored.expires_at, self.inner.config.refresh_margin) =>
                 {
-                    self.refresh(definition, integration, refresh, stored)
-                        .await?
+                    self.refresh(
+                        definition,
+                        integration,
+                        refresh,
+                        stored,
+                        Refresh::IfExpiring,
+                    )
+                    .await?
                 }
                 _ => (decode(&stored)?, stored.version),
             };
@@ -125,12 +145,43 @@ impl Runtime {
         Ok(LoadedCredentials { bindings, version })
     }
 
+    /// After the provider refused credentials that had not expired: refreshes every slot of the
+    /// connection that can be refreshed, whatever its expiry. Returns whether there was one to
+    /// refresh (a token-only connection has none: the tenant must connect again).
+    pub(crate) async fn refresh_after_refusal(
+        &self,
+        definition: &RegisteredDefinition,
+        integration: &Integration,
+        connection: &ConnectionRegistration,
+    ) -> Result<bool, RuntimeError> {
+        let mut refreshed = false;
+        for slot in &connection.credential_refs {
+            let Some(refresh) = connection.refresh_hook(slot) else {
+                continue;
+            };
+            let Some(stored) = self
+                .inner
+                .db
+                .credentials(&self.inner.ring)
+                .load(&integration.tenant_id, &integration.id, slot)
+                .await?
+            else {
+                continue;
+            };
+            self.refresh(definition, integration, refresh, stored, Refresh::Now)
+                .await?;
+            refreshed = true;
+        }
+        Ok(refreshed)
+    }
+
     async fn refresh(
         &self,
         definition: &RegisteredDefinition,
         integration: &Integration,
         refresh: &RefreshFn,
         seen: Credential,
+        when: Refresh,
     ) -> Result<(Value, i64), RuntimeError> {
         let span = tracing::info_span!(
             "tributary.refresh",
@@ -139,7 +190,7 @@ impl Runtime {
             integration_id = %integration.id,
             slot = %seen.slot,
         );
-        self.refresh_locked(definition, integration, refresh, seen)
+        self.refresh_locked(definition, integration, refresh, seen, when)
             .instrument(span)
             .await
     }
@@ -150,6 +201,7 @@ impl Runtime {
         integration: &Integration,
         refresh: &RefreshFn,
         seen: Credential,
+        when: Refresh,
     ) -> Result<(Value, i64), RuntimeError> {
         let lock = self.inner.refresh_locks.get(&integration.id);
         let _held = lock.lock().await;
@@ -184,9 +236,9 @@ impl Runtime {
                 seen.slot
             ))
         })?;
-        if current.version != seen.version
-            || !expires_within(current.expires_at, self.inner.config.refresh_margin)
-        {
+        let still_good = when == Refresh::IfExpiring
+            && !expires_within(current.expires_at, self.inner.config.refresh_margin);
+        if current.version != seen.version || still_good {
             // Someone refreshed it while we waited.
             return Ok((decode(&current)?, current.version));
         }

@@ -505,14 +505,6 @@ impl Runtime {
         let connection = active_connection(definition, integration).ok_or_else(|| {
             RuntimeError::Invalid("the integration has no active connection; connect it".into())
         })?;
-        let credentials = self
-            .load_credentials(definition, integration, connection)
-            .await?;
-        let context = OperationContext::with_hooks(
-            integration_context(definition, integration),
-            Some(run.id.clone()),
-            Arc::clone(&hooks) as _,
-        );
         // Notice cancellation even while the operation waits on the provider.
         let flag = hooks.cancel_flag();
         let watcher_db = self.inner.db.clone();
@@ -529,6 +521,55 @@ impl Runtime {
                 }
             }
         }));
+        let refused = match self
+            .execute_operation(definition, integration, connection, run, &hooks)
+            .await
+        {
+            Err(err) if err.kind() == ErrorKind::Auth => err,
+            other => return other,
+        };
+        // The provider refused credentials we hold as valid (revoked, rotated, or an access
+        // token cut short). Where the connection can refresh, get a new token and try once
+        // more; otherwise, or if that is refused too, the tenant must connect again, and the
+        // integration says so as the run does.
+        if self
+            .refresh_after_refusal(definition, integration, connection)
+            .await?
+        {
+            hooks.log(
+                LogLevel::Warn,
+                "the provider refused the credentials; they were refreshed and the operation runs once more",
+            );
+            match self
+                .execute_operation(definition, integration, connection, run, &hooks)
+                .await
+            {
+                Err(err) if err.kind() == ErrorKind::Auth => {
+                    return Err(self.needs_reauth(integration, &err).await);
+                }
+                other => return other,
+            }
+        }
+        Err(self.needs_reauth(integration, &refused).await)
+    }
+
+    /// One execution of the run's operation with freshly loaded credentials.
+    async fn execute_operation(
+        &self,
+        definition: &tributary_core::registry::RegisteredDefinition,
+        integration: &tributary_store::integrations::Integration,
+        connection: &tributary_core::ConnectionRegistration,
+        run: &Run,
+        hooks: &Arc<StoredRunHooks>,
+    ) -> Result<OperationOutput, RuntimeError> {
+        let credentials = self
+            .load_credentials(definition, integration, connection)
+            .await?;
+        let context = OperationContext::with_hooks(
+            integration_context(definition, integration),
+            Some(run.id.clone()),
+            Arc::clone(hooks) as _,
+        );
         let result = self
             .inner
             .executor
@@ -541,6 +582,20 @@ impl Runtime {
             ))
             .await;
         Ok(result?)
+    }
+
+    /// Marks the integration `needs_reauth` for the provider's refusal and returns the run's
+    /// error, which says the same thing.
+    async fn needs_reauth(
+        &self,
+        integration: &tributary_store::integrations::Integration,
+        refusal: &RuntimeError,
+    ) -> RuntimeError {
+        let reason = refusal.to_string();
+        if let Err(err) = self.mark_needs_reauth(integration, &reason).await {
+            return err;
+        }
+        RuntimeError::NeedsReauth(reason)
     }
 
     async fn ending_of_success(

@@ -356,6 +356,64 @@ async fn invalid_grant_marks_the_integration_needs_reauth_until_it_is_reconnecte
 }
 
 #[tokio::test]
+async fn a_fresh_token_the_provider_refuses_is_refreshed_once_then_a_second_refusal_asks_for_reauth()
+ {
+    let Some(server) = OAuthServer::start_or_skip().await else {
+        return;
+    };
+    on_each_backend("rt_oauth_refused_fresh", |backend| async {
+        let h = oauth_harness(&server, backend).await;
+        server
+            .configure(json!({"expiresIn": 3600, "refreshDelayMs": 0}))
+            .await;
+        let id = connect_via_oauth(&h, &server, None).await;
+        let (tokens, version) = stored_tokens(&h, &id).await;
+        // Revoked at the provider an hour before it expires.
+        h.api.refuse_token(tokens["access_token"].as_str().unwrap());
+        let answer = h.runtime.run_inline(health_check(&h, &id)).await.unwrap();
+        assert_eq!(
+            answer.run.status,
+            tributary_store::runs::RunStatus::Succeeded
+        );
+        let (fresh, fresh_version) = stored_tokens(&h, &id).await;
+        assert_ne!(fresh["access_token"], tokens["access_token"]);
+        assert!(fresh_version > version);
+        let integration = h.runtime.integration(&h.tenant_id, &id).await.unwrap();
+        assert_eq!(integration.status, IntegrationStatus::Connected);
+        let details = h
+            .runtime
+            .run_details(&h.tenant_id, &answer.run.id)
+            .await
+            .unwrap();
+        assert!(
+            details.logs.iter().any(|l| l
+                .message
+                .contains("refreshed and the operation runs once more")),
+            "{:?}",
+            details.logs
+        );
+
+        // The grant itself is revoked: the forced refresh is refused, and the integration says
+        // so with the run.
+        h.api.refuse_token(fresh["access_token"].as_str().unwrap());
+        server
+            .revoke(fresh["refresh_token"].as_str().unwrap())
+            .await;
+        let err = h
+            .runtime
+            .run_inline(health_check(&h, &id))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RuntimeError::NeedsReauth(_)), "{err}");
+        let integration = h.runtime.integration(&h.tenant_id, &id).await.unwrap();
+        assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
+        let runs = h.runtime.list_runs(&h.tenant_id, &id, 1).await.unwrap();
+        assert_eq!(runs[0].error_kind.as_deref(), Some("auth"));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn switching_modes_removes_the_old_credentials_and_disconnect_revokes_and_cleans_up() {
     let Some(server) = OAuthServer::start_or_skip().await else {
         return;

@@ -450,3 +450,98 @@ async fn reconcile_runs_on_the_persisted_schedule_and_stops_on_disconnect() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_revoked_api_token_marks_the_integration_needs_reauth_until_it_is_reconnected() {
+    on_each_backend("rt_runs_revoked_token", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let id = connect_with_token(&h, TOKEN).await;
+        let schedules = h
+            .runtime
+            .db()
+            .schedules()
+            .list(&h.tenant_id, &id)
+            .await
+            .unwrap();
+        assert!(!schedules.is_empty() && schedules.iter().all(|s| s.enabled));
+        // The tenant revokes the token at the provider; nothing about it has expired.
+        h.api.refuse_token(TOKEN);
+        let run = h
+            .runtime
+            .queue_run(request(&h, &id, "DirectorySync"))
+            .await
+            .unwrap();
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+        let run = wait_for_run(&h, &run.id).await;
+        // The run and the integration tell the same story.
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.error_kind.as_deref(), Some("auth"));
+        assert_eq!(run.attempt, 1, "an auth refusal is not retried");
+        let integration = h.runtime.integration(&h.tenant_id, &id).await.unwrap();
+        assert_eq!(
+            integration.status,
+            tributary_store::integrations::IntegrationStatus::NeedsReauth
+        );
+        let reason = integration.status_reason.clone().unwrap();
+        assert!(reason.contains("401"), "{reason}");
+        let message = run.error_message.clone().unwrap();
+        assert!(message.ends_with(&reason), "{message} / {reason}");
+        let schedules = h
+            .runtime
+            .db()
+            .schedules()
+            .list(&h.tenant_id, &id)
+            .await
+            .unwrap();
+        assert!(schedules.iter().all(|s| !s.enabled), "schedules pause");
+        let refused = h
+            .runtime
+            .run_inline(request(&h, &id, "HealthCheck"))
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, RuntimeError::NeedsReauth(_)), "{refused}");
+
+        // Connecting again with a new token restores the integration and its schedules.
+        h.api.accept_token("acme-runs-token-78");
+        h.runtime
+            .connect(tributary_runtime::ConnectRequest {
+                tenant_id: h.tenant_id.clone(),
+                integration_id: Some(id.clone()),
+                definition_id: "acme".into(),
+                name: None,
+                user_input: Some(h.user_input()),
+                connection: "AcmeToken".into(),
+                credentials: std::collections::BTreeMap::from([(
+                    "AcmeToken".to_owned(),
+                    json!({ "token": "acme-runs-token-78" }),
+                )]),
+            })
+            .await
+            .unwrap();
+        let integration = h.runtime.integration(&h.tenant_id, &id).await.unwrap();
+        assert_eq!(
+            integration.status,
+            tributary_store::integrations::IntegrationStatus::Connected
+        );
+        let schedules = h
+            .runtime
+            .db()
+            .schedules()
+            .list(&h.tenant_id, &id)
+            .await
+            .unwrap();
+        assert!(schedules.iter().all(|s| s.enabled));
+        let again = h
+            .runtime
+            .queue_run(request(&h, &id, "DirectorySync"))
+            .await
+            .unwrap();
+        assert_eq!(
+            wait_for_run(&h, &again.id).await.status,
+            RunStatus::Succeeded
+        );
+        let _ = stop.send(());
+        worker.await.unwrap();
+    })
+    .await;
+}

@@ -26,6 +26,8 @@ pub const PAGE_SIZE: usize = 2;
 #[derive(Default)]
 pub struct AcmeState {
     pub tokens: HashSet<String>,
+    /// Tokens answered 401 whatever else holds (revoked at the provider before they expire).
+    pub refused: HashSet<String>,
     pub oauth_issuer: Option<String>,
     pub users: Vec<Value>,
     /// 429 answers still to give on `/users`, each with this Retry-After (seconds).
@@ -99,6 +101,11 @@ impl FakeAcme {
         self.lock().tokens.remove(token);
     }
 
+    /// Revokes `token` at the provider: a JWT that has not expired is refused too.
+    pub fn refuse_token(&self, token: &str) {
+        self.lock().refused.insert(token.to_owned());
+    }
+
     pub fn cursors(&self) -> Vec<String> {
         self.lock().cursors.clone()
     }
@@ -122,6 +129,9 @@ fn authorized(state: &AcmeState, headers: &HeaderMap) -> Result<String, &'static
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or("missing bearer token")?
         .to_owned();
+    if state.refused.contains(&token) {
+        return Err("token revoked");
+    }
     if state.tokens.contains(&token) {
         return Ok(token);
     }
