@@ -180,16 +180,8 @@ impl AuthSessions<'_> {
         let expires_at = now.saturating_add(ttl);
         let hash = token_hash(token.expose());
         // The verifier is a secret until the code is exchanged: sealed like a credential.
-        let sealed = self.ring.seal(
-            &verifier_binding(new.tenant_id, new.integration_id, &hash),
-            new.pkce_verifier.expose(),
-        )?;
-        let verifier = format!(
-            "{}{}:{}",
-            SEALED_PREFIX,
-            sealed.key_id,
-            base64::engine::general_purpose::STANDARD.encode(&sealed.ciphertext)
-        );
+        let verifier =
+            self.sealed_verifier(new.tenant_id, new.integration_id, &hash, new.pkce_verifier)?;
         let row = SessionRow {
             hash: &hash,
             verifier: &verifier,
@@ -272,19 +264,94 @@ impl AuthSessions<'_> {
         })
     }
 
+    /// The stored form of a verifier: `sealed:v1:<key id>:<base64 envelope>`.
+    fn sealed_verifier(
+        &self,
+        tenant_id: &str,
+        integration_id: &str,
+        token_hash: &str,
+        verifier: &SecretBytes,
+    ) -> Result<String> {
+        let sealed = self.ring.seal(
+            &verifier_binding(tenant_id, integration_id, token_hash),
+            verifier.expose(),
+        )?;
+        Ok(format!(
+            "{}{}:{}",
+            SEALED_PREFIX,
+            sealed.key_id,
+            base64::engine::general_purpose::STANDARD.encode(&sealed.ciphertext)
+        ))
+    }
+
+    /// Re-seals under the primary key up to `limit` open sessions sealed by another key (key
+    /// rotation); returns how many. A session taken or re-sealed meanwhile is left alone.
+    pub async fn reseal_batch(&mut self, limit: i64) -> Result<u64> {
+        let primary_prefix = format!("{SEALED_PREFIX}{}:", self.ring.primary_id());
+        let prefix_len = i64::try_from(primary_prefix.len()).unwrap_or(i64::MAX);
+        let now = now_ms();
+        let rows: Vec<(String, String, String, String)> = {
+            let mut conn = self.scope.write().await?;
+            on_backend!(conn.exec(), |c| {
+                sqlx::query_as(
+                    "SELECT token_hash, tenant_id, integration_id, pkce_verifier \
+                     FROM auth_sessions WHERE expires_at > $1 \
+                     AND substr(pkce_verifier, 1, CAST($2 AS INTEGER)) <> $3 ORDER BY token_hash LIMIT $4",
+                )
+                .bind(now)
+                .bind(prefix_len)
+                .bind(&primary_prefix)
+                .bind(limit)
+                .fetch_all(&mut *c)
+                .await?
+            })
+        };
+        let mut resealed = 0;
+        for (hash, tenant_id, integration_id, stored) in rows {
+            let plaintext = self.open_stored(&stored, &tenant_id, &integration_id, &hash)?;
+            let fresh = self.sealed_verifier(&tenant_id, &integration_id, &hash, &plaintext)?;
+            let mut conn = self.scope.write().await?;
+            resealed += on_backend!(conn.exec(), |c| {
+                sqlx::query(
+                    "UPDATE auth_sessions SET pkce_verifier = $1 \
+                     WHERE token_hash = $2 AND pkce_verifier = $3",
+                )
+                .bind(&fresh)
+                .bind(&hash)
+                .bind(&stored)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+            });
+        }
+        Ok(resealed)
+    }
+
     fn open_verifier(&self, row: &Row, token_hash: &str) -> Result<SecretBytes> {
+        self.open_stored(
+            &row.pkce_verifier,
+            &row.tenant_id,
+            &row.integration_id,
+            token_hash,
+        )
+    }
+
+    fn open_stored(
+        &self,
+        stored: &str,
+        tenant_id: &str,
+        integration_id: &str,
+        token_hash: &str,
+    ) -> Result<SecretBytes> {
         use base64::Engine as _;
         let corrupt = || StoreError::Corrupt("auth session verifier".into());
-        let rest = row
-            .pkce_verifier
-            .strip_prefix(SEALED_PREFIX)
-            .ok_or_else(corrupt)?;
+        let rest = stored.strip_prefix(SEALED_PREFIX).ok_or_else(corrupt)?;
         let (key_id, encoded) = rest.split_once(':').ok_or_else(corrupt)?;
         let ciphertext = base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .map_err(|_| corrupt())?;
         self.ring.open(
-            &verifier_binding(&row.tenant_id, &row.integration_id, token_hash),
+            &verifier_binding(tenant_id, integration_id, token_hash),
             key_id,
             &ciphertext,
         )
@@ -302,4 +369,26 @@ impl AuthSessions<'_> {
                 .rows_affected()
         }))
     }
+}
+
+/// How many open (unexpired) sessions each key id seals.
+pub async fn open_sessions_by_key(db: &Db) -> Result<std::collections::BTreeMap<String, u64>> {
+    let now = now_ms();
+    let mut conn = db.read().await?;
+    let stored: Vec<(String,)> = on_backend!(conn.exec(), |c| {
+        sqlx::query_as("SELECT pkce_verifier FROM auth_sessions WHERE expires_at > $1")
+            .bind(now)
+            .fetch_all(&mut *c)
+            .await?
+    });
+    let mut counts = std::collections::BTreeMap::new();
+    for (verifier,) in stored {
+        if let Some((key_id, _)) = verifier
+            .strip_prefix(SEALED_PREFIX)
+            .and_then(|rest| rest.split_once(':'))
+        {
+            *counts.entry(key_id.to_owned()).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
 }

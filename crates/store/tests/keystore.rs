@@ -1,11 +1,15 @@
 //! Encryption at rest on SQLite and PostgreSQL: secrets never reach the database in plaintext,
-//! ciphertexts are bound to their row, and rotation re-encrypts everything, resumably.
+//! ciphertexts are bound to their row, rotation re-encrypts everything, resumably, and a running
+//! deployment rotates online without a failed call or an unreadable secret.
 
 mod common;
 
 use serde_json::json;
 use tributary_store::credentials::Expect;
-use tributary_store::keystore::{KeyRing, KeyRingSource, keys_in_use, reencrypt_all};
+use tributary_store::keystore::holders::{KeyRingHolder, live_holders};
+use tributary_store::keystore::{
+    KeyRing, KeyRingSource, RotationOptions, keys_in_use, reencrypt_all, rotate_online,
+};
 use tributary_store::{SecretBytes, StoreError};
 
 const SECRET: &str = "sk_live_9f8e7d6c5b4a-PLAINTEXT-MARKER";
@@ -320,4 +324,260 @@ fn load_or_generate_writes_a_key_file_once() {
     let (again, source) = KeyRing::load_or_generate(dir.path()).unwrap();
     assert_eq!(source, KeyRingSource::File(path));
     assert_eq!(again.primary_id(), ring.primary_id());
+}
+
+/// One "process" of the load: its own ring following the key file, writing and reading secrets
+/// of every kind in a loop. Returns (operations, failures as text).
+async fn secret_traffic(
+    db: tributary_store::Db,
+    ring: KeyRing,
+    tenant: String,
+    integration: String,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> (u64, Vec<String>) {
+    use tributary_store::sessions::NewAuthSession;
+    let mut done = 0u64;
+    let mut failures = Vec::new();
+    let mut round = 0u64;
+    let mut slot_version = None::<i64>;
+    let (endpoint, _) = db
+        .webhooks(&ring)
+        .create_endpoint(&tenant, &integration, "events", &[])
+        .await
+        .unwrap();
+    while !*stop.borrow() {
+        round += 1;
+        let value = format!("token-{round}");
+        let expect = slot_version.map_or(Expect::Absent, Expect::Version);
+        match db
+            .credentials(&ring)
+            .save(
+                &tenant,
+                &integration,
+                "Token",
+                &SecretBytes::from(value.as_str()),
+                expect,
+                None,
+            )
+            .await
+        {
+            Ok(version) => slot_version = Some(version),
+            Err(err) => failures.push(format!("save: {err}")),
+        }
+        match db
+            .credentials(&ring)
+            .load(&tenant, &integration, "Token")
+            .await
+        {
+            Ok(Some(loaded)) if loaded.secret.expose_str().unwrap() == value => {}
+            other => failures.push(format!("load: {:?}", other.map(|c| c.map(|c| c.version)))),
+        }
+        if round.is_multiple_of(5) {
+            if let Err(err) = db
+                .webhooks(&ring)
+                .rotate_secret(&tenant, &endpoint.id)
+                .await
+            {
+                failures.push(format!("rotate webhook secret: {err}"));
+            }
+            if let Err(err) = db.webhooks(&ring).endpoint_for_intake(&endpoint.id).await {
+                failures.push(format!("open webhook secret: {err}"));
+            }
+            let verifier = SecretBytes::from(format!("verifier-{round}").as_str());
+            let started = db
+                .auth_sessions(&ring)
+                .create(&NewAuthSession {
+                    tenant_id: &tenant,
+                    integration_id: &integration,
+                    definition_id: "okta",
+                    connection: "OAuth",
+                    pkce_verifier: &verifier,
+                    nonce: "n",
+                    provider_state: &json!({}),
+                    ttl: None,
+                    max_open_per_tenant: 1000,
+                })
+                .await;
+            match started {
+                // Every other flow is left open, for the rotation to re-seal.
+                Ok((token, _)) if round.is_multiple_of(10) => {
+                    match db.auth_sessions(&ring).take(token.expose()).await {
+                        Ok(session) if session.pkce_verifier.expose() == verifier.expose() => {}
+                        other => failures.push(format!("take session: {:?}", other.err())),
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => failures.push(format!("start session: {err}")),
+            }
+        }
+        done += 1;
+        tokio::task::yield_now().await;
+    }
+    (done, failures)
+}
+
+#[tokio::test]
+async fn online_rotation_under_load_fails_no_call_and_loses_no_secret() {
+    for t in common::backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.json");
+        KeyRing::generate().save(&path).unwrap();
+        let old_key = KeyRing::load(&path).unwrap().primary_id();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut holders = Vec::new();
+        let mut traffic = Vec::new();
+        for n in 0..2 {
+            // Each process reads the key file itself and reports what it holds.
+            let ring = KeyRing::load(&path).unwrap();
+            let holder = KeyRingHolder::new(t.db.clone(), ring.clone(), "worker");
+            let mut until = stopped.clone();
+            holders.push(tokio::spawn(holder.run(None, async move {
+                let _ = until.wait_for(|stop| *stop).await;
+            })));
+            let (tenant, integration) =
+                common::tenant_with_integration(&t.db, &format!("load-{n}")).await;
+            traffic.push(tokio::spawn(secret_traffic(
+                t.db.clone(),
+                ring,
+                tenant,
+                integration,
+                stopped.clone(),
+            )));
+        }
+        while live_holders(&t.db).await.unwrap().len() < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+        let mut rotator = KeyRing::load(&path).unwrap();
+        let options = RotationOptions {
+            batch_size: 3,
+            wait_timeout: std::time::Duration::from_secs(30),
+            settle: std::time::Duration::from_secs(1),
+            poll: std::time::Duration::from_millis(50),
+        };
+        let report = rotate_online(&t.db, &mut rotator, &options, |_| {})
+            .await
+            .unwrap();
+        assert_eq!(report.holders.len(), 2, "{}", t.name);
+        assert_eq!(report.retired_keys, std::slice::from_ref(&old_key));
+        assert!(report.reencrypted > 0, "{}: {report:?}", t.name);
+        // The load goes on after the old key left the file.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        stop.send(true).unwrap();
+        for task in traffic {
+            let (done, failures) = task.await.unwrap();
+            assert!(done > 10, "{}: the load ran ({done} rounds)", t.name);
+            assert!(failures.is_empty(), "{}: {failures:?}", t.name);
+        }
+        for holder in holders {
+            holder.await.unwrap();
+        }
+        assert!(
+            live_holders(&t.db).await.unwrap().is_empty(),
+            "holders withdrew"
+        );
+
+        // Everything is readable with the key file alone, which holds only the new key.
+        let fresh = KeyRing::load(&path).unwrap();
+        assert_eq!(fresh.key_ids(), std::slice::from_ref(&report.primary_key_id));
+        let in_use = keys_in_use(&t.db).await.unwrap();
+        assert_eq!(
+            in_use.keys().collect::<Vec<_>>(),
+            [&report.primary_key_id],
+            "{}",
+            t.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_process_that_does_not_pick_up_the_new_key_stops_the_rotation_before_it_is_used() {
+    for t in common::backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.json");
+        KeyRing::generate().save(&path).unwrap();
+        // A process that reads its own copy of the key file: it never sees the new key.
+        let copy = dir.path().join("elsewhere.json");
+        std::fs::copy(&path, &copy).unwrap();
+        let stale = KeyRingHolder::new(t.db.clone(), KeyRing::load(&copy).unwrap(), "api");
+        stale.report().await.unwrap();
+
+        let mut rotator = KeyRing::load(&path).unwrap();
+        let old_key = rotator.primary_id();
+        let options = RotationOptions {
+            wait_timeout: std::time::Duration::from_millis(300),
+            poll: std::time::Duration::from_millis(50),
+            ..RotationOptions::default()
+        };
+        let err = rotate_online(&t.db, &mut rotator, &options, |_| {})
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("(api)"), "{err}");
+        // Nothing was sealed with the staged key, and both keys stay in the file.
+        let on_disk = KeyRing::load(&path).unwrap();
+        assert_eq!(on_disk.primary_id(), old_key);
+        assert_eq!(on_disk.key_ids().len(), 2);
+        assert!(on_disk.staged_id().is_some());
+
+        // Once the process reads the right file, running the rotation again finishes it.
+        std::fs::copy(&path, &copy).unwrap();
+        stale.withdraw().await.unwrap();
+        let caught_up = KeyRingHolder::new(t.db.clone(), KeyRing::load(&path).unwrap(), "api");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let following = tokio::spawn(caught_up.run(None, async {
+            let _ = stopped.await;
+        }));
+        let patient = RotationOptions {
+            wait_timeout: std::time::Duration::from_secs(30),
+            settle: std::time::Duration::from_millis(100),
+            ..options
+        };
+        let report = rotate_online(&t.db, &mut rotator, &patient, |_| {})
+            .await
+            .unwrap();
+        assert!(report.resumed);
+        assert_eq!(report.retired_keys, [old_key]);
+        let _ = stop.send(());
+        following.await.unwrap();
+    }
+}
+
+#[test]
+fn a_live_ring_follows_its_key_file_and_keeps_its_keys_when_the_file_is_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyring.json");
+    KeyRing::generate().save(&path).unwrap();
+    let follower = KeyRing::load(&path).unwrap();
+    let shared = follower.clone();
+    let mut editor = KeyRing::load(&path).unwrap();
+    let binding = tributary_store::keystore::Binding {
+        purpose: "credential",
+        tenant_id: "t",
+        integration_id: "i",
+        slot: "s",
+    };
+    let new_key = editor.add_primary_key();
+    editor.save(&path).unwrap();
+    // Opening something sealed under a key it does not hold re-reads the file first.
+    let sealed = editor.seal(&binding, b"v").unwrap();
+    assert_eq!(
+        follower
+            .open(&binding, &sealed.key_id, &sealed.ciphertext)
+            .unwrap()
+            .expose(),
+        b"v"
+    );
+    assert_eq!(
+        shared.primary_id(),
+        new_key,
+        "clones share the reloaded keys"
+    );
+    std::fs::write(&path, "{ half written").unwrap();
+    assert!(follower.reload().is_err());
+    assert_eq!(
+        follower.primary_id(),
+        new_key,
+        "a broken file changes nothing"
+    );
 }

@@ -10,10 +10,25 @@
 //! The ring comes from `TRIBUTARY_KEYRING` (the key file's JSON inline), or from a key file
 //! (`TRIBUTARY_KEYRING_FILE`, default `<data dir>/keyring.json`), which
 //! [`KeyRing::load_or_generate`] creates with mode 0600 on first start.
+//!
+//! A ring read from a file is live: every clone shares one key set, which [`KeyRing::reload`]
+//! replaces when the file changes (the watcher in [`holders`] polls it; `SIGHUP` asks at once),
+//! and opening an envelope under a key the ring does not hold re-reads the file first. Online
+//! rotation ([`rotation`]) relies on this: it stages a key, waits until every running process
+//! holds it, promotes it, re-encrypts, and retires the old key only when nothing is sealed
+//! under it and every process has let it go.
+
+pub mod holders;
+pub mod rotation;
+
+pub use rotation::{
+    RotateProgress, RotationOptions, RotationReport, keys_in_use, reencrypt_all, rotate_online,
+};
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -21,7 +36,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::db::{Db, now_ms, on_backend};
+use crate::db::now_ms;
 use crate::error::{Result, StoreError};
 use crate::secret::{SecretBytes, random_bytes};
 
@@ -80,27 +95,43 @@ impl fmt::Debug for Sealed {
     }
 }
 
-/// Key id -> 32-byte key, with one primary key used for new ciphertexts.
-#[derive(Clone)]
-pub struct KeyRing {
+/// Key id -> 32-byte key, with one primary key used for new ciphertexts and, during a
+/// rotation, one staged key that is held (so it can be opened) but not yet sealed with.
+#[derive(Clone, PartialEq, Eq)]
+struct KeySet {
     keys: BTreeMap<String, Zeroizing<[u8; 32]>>,
     primary: String,
+    staged: Option<String>,
+}
+
+/// The key ring. Clones share one key set: a reload seen by one is seen by all.
+#[derive(Clone)]
+pub struct KeyRing {
+    set: Arc<RwLock<Arc<KeySet>>>,
+    /// The key file it was read from; `None` for a ring from `TRIBUTARY_KEYRING` or memory,
+    /// which never changes while the process runs.
+    file: Option<Arc<PathBuf>>,
 }
 
 impl fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = self.current();
         f.debug_struct("KeyRing")
-            .field("primary", &self.primary)
-            .field("key_ids", &self.keys.keys().collect::<Vec<_>>())
+            .field("primary", &set.primary)
+            .field("staged", &set.staged)
+            .field("key_ids", &set.keys.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
-/// The key file's JSON: `{"primary": "<id>", "keys": {"<id>": "<base64 of 32 bytes>"}}`.
+/// The key file's JSON: `{"primary": "<id>", "keys": {"<id>": "<base64 of 32 bytes>"}}`, and
+/// `"staged": "<id>"` while a rotation distributes its new key.
 #[derive(Serialize, Deserialize)]
 struct KeyFile {
     primary: String,
     keys: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    staged: Option<String>,
 }
 
 /// Where [`KeyRing::load_or_generate`] found (or put) the ring.
@@ -115,96 +146,133 @@ pub enum KeyRingSource {
 }
 
 impl KeyRing {
+    fn in_memory(set: KeySet) -> KeyRing {
+        KeyRing {
+            set: Arc::new(RwLock::new(Arc::new(set))),
+            file: None,
+        }
+    }
+
+    /// The key set in force now (a cheap snapshot; later reloads do not change it).
+    fn current(&self) -> Arc<KeySet> {
+        Arc::clone(&self.set.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn replace(&self, set: KeySet) {
+        *self.set.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
+    }
+
+    /// Changes the key set (rotation's steps); persist with [`KeyRing::save`].
+    fn update(&self, change: impl FnOnce(&mut KeySet) -> Result<()>) -> Result<()> {
+        let mut guard = self.set.write().unwrap_or_else(|p| p.into_inner());
+        let mut set = KeySet::clone(&guard);
+        change(&mut set)?;
+        *guard = Arc::new(set);
+        Ok(())
+    }
+
     /// A ring with one fresh random key.
     pub fn generate() -> KeyRing {
-        let mut ring = KeyRing {
-            keys: BTreeMap::new(),
-            primary: String::new(),
-        };
-        ring.add_primary_key();
-        ring
+        let id = fresh_key_id(&BTreeMap::new());
+        let mut keys = BTreeMap::new();
+        keys.insert(id.clone(), random_bytes::<32>());
+        KeyRing::in_memory(KeySet {
+            keys,
+            primary: id,
+            staged: None,
+        })
     }
 
     /// Adds a fresh random key and makes it the primary; returns its id. Persist the ring (see
-    /// [`KeyRing::save`]) before re-encrypting anything under it.
+    /// [`KeyRing::save`]) before re-encrypting anything under it. Only safe while no other
+    /// process uses the ring; a running deployment rotates with [`rotate_online`].
     pub fn add_primary_key(&mut self) -> String {
-        let id = loop {
-            let suffix = random_bytes::<4>();
-            let id = format!(
-                "k{}-{:02x}{:02x}{:02x}{:02x}",
-                now_ms() / 1000,
-                suffix[0],
-                suffix[1],
-                suffix[2],
-                suffix[3]
-            );
-            if !self.keys.contains_key(&id) {
-                break id;
-            }
-        };
-        self.keys.insert(id.clone(), random_bytes::<32>());
-        self.primary = id.clone();
-        id
+        let mut added = String::new();
+        let _ = self.update(|set| {
+            added = fresh_key_id(&set.keys);
+            set.keys.insert(added.clone(), random_bytes::<32>());
+            set.primary = added.clone();
+            set.staged = None;
+            Ok(())
+        });
+        added
     }
 
-    /// Removes a key that no row uses any more (check with [`keys_in_use`]). The primary key
-    /// cannot be removed.
+    /// Adds a fresh random key as the staged key: held and opened, not yet sealed with.
+    pub fn stage_key(&mut self) -> String {
+        let mut added = String::new();
+        let _ = self.update(|set| {
+            added = fresh_key_id(&set.keys);
+            set.keys.insert(added.clone(), random_bytes::<32>());
+            set.staged = Some(added.clone());
+            Ok(())
+        });
+        added
+    }
+
+    /// Makes the staged key the primary.
+    pub fn promote_staged(&mut self) -> Result<String> {
+        let mut promoted = String::new();
+        self.update(|set| {
+            let staged = set
+                .staged
+                .take()
+                .ok_or_else(|| StoreError::KeyRing("no staged key to promote".into()))?;
+            set.primary = staged.clone();
+            promoted = staged;
+            Ok(())
+        })?;
+        Ok(promoted)
+    }
+
+    /// Removes a key that no row uses any more (check with [`keys_in_use`]). The primary and
+    /// the staged key cannot be removed.
     pub fn remove_key(&mut self, key_id: &str) -> Result<()> {
-        if key_id == self.primary {
-            return Err(StoreError::KeyRing(
-                "the primary key cannot be removed".into(),
-            ));
-        }
-        self.keys
-            .remove(key_id)
-            .map(|_| ())
-            .ok_or_else(|| StoreError::KeyRing(format!("no key {key_id:?} in the ring")))
+        self.update(|set| {
+            if key_id == set.primary || set.staged.as_deref() == Some(key_id) {
+                return Err(StoreError::KeyRing(
+                    "the primary or staged key cannot be removed".into(),
+                ));
+            }
+            set.keys
+                .remove(key_id)
+                .map(|_| ())
+                .ok_or_else(|| StoreError::KeyRing(format!("no key {key_id:?} in the ring")))
+        })
     }
 
     /// The id of the key new ciphertexts are sealed with.
-    pub fn primary_id(&self) -> &str {
-        &self.primary
+    pub fn primary_id(&self) -> String {
+        self.current().primary.clone()
+    }
+
+    /// The id of the key a rotation has staged, if one is in progress.
+    pub fn staged_id(&self) -> Option<String> {
+        self.current().staged.clone()
     }
 
     /// Ids of every key in the ring.
-    pub fn key_ids(&self) -> impl Iterator<Item = &str> {
-        self.keys.keys().map(String::as_str)
+    pub fn key_ids(&self) -> Vec<String> {
+        self.current().keys.keys().cloned().collect()
+    }
+
+    /// The key file this ring follows, if it came from one.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref().map(PathBuf::as_path)
     }
 
     /// Parses the key file JSON (also the format of `TRIBUTARY_KEYRING`).
     pub fn from_json(text: &str) -> Result<KeyRing> {
-        let file: KeyFile = serde_json::from_str(text)
-            .map_err(|e| StoreError::KeyRing(format!("not a key ring document: {e}")))?;
-        let mut keys = BTreeMap::new();
-        for (id, encoded) in file.keys {
-            let bytes = Zeroizing::new(
-                base64::engine::general_purpose::STANDARD
-                    .decode(encoded.trim())
-                    .map_err(|_| StoreError::KeyRing(format!("key {id:?} is not base64")))?,
-            );
-            let key: [u8; 32] = bytes
-                .as_slice()
-                .try_into()
-                .map_err(|_| StoreError::KeyRing(format!("key {id:?} is not 32 bytes")))?;
-            keys.insert(id, Zeroizing::new(key));
-        }
-        if !keys.contains_key(&file.primary) {
-            return Err(StoreError::KeyRing(format!(
-                "primary key {:?} is not in the ring",
-                file.primary
-            )));
-        }
-        Ok(KeyRing {
-            keys,
-            primary: file.primary,
-        })
+        Ok(KeyRing::in_memory(parse_key_file(text)?))
     }
 
     /// The key file JSON. It contains the keys: write it only to a private file.
     pub fn to_json(&self) -> Zeroizing<String> {
+        let set = self.current();
         let file = KeyFile {
-            primary: self.primary.clone(),
-            keys: self
+            primary: set.primary.clone(),
+            staged: set.staged.clone(),
+            keys: set
                 .keys
                 .iter()
                 .map(|(id, key)| {
@@ -218,13 +286,27 @@ impl KeyRing {
         Zeroizing::new(serde_json::to_string_pretty(&file).unwrap_or_default())
     }
 
-    /// Reads a key file.
+    /// Reads a key file; the ring then follows it (see [`KeyRing::reload`]).
     pub fn load(path: &Path) -> Result<KeyRing> {
-        let text = Zeroizing::new(
-            std::fs::read_to_string(path)
-                .map_err(|e| StoreError::KeyRing(format!("reading {}: {e}", path.display())))?,
-        );
-        KeyRing::from_json(&text)
+        Ok(KeyRing {
+            file: Some(Arc::new(path.to_path_buf())),
+            ..KeyRing::in_memory(read_key_file(path)?)
+        })
+    }
+
+    /// Re-reads the key file this ring came from. Returns whether the keys changed. A file that
+    /// does not read or parse (half-written by hand, say) is an error and the ring keeps the
+    /// keys it has: a bad edit never leaves a running process without keys.
+    pub fn reload(&self) -> Result<bool> {
+        let Some(path) = &self.file else {
+            return Ok(false);
+        };
+        let fresh = read_key_file(path)?;
+        if *self.current() == fresh {
+            return Ok(false);
+        }
+        self.replace(fresh);
+        Ok(true)
     }
 
     /// Writes the key file atomically (temporary file + rename) with mode 0600.
@@ -245,6 +327,12 @@ impl KeyRing {
         file.write_all(self.to_json().as_bytes())?;
         file.sync_all()?;
         std::fs::rename(&temp, path)?;
+        // The rename is durable only once the directory is synced.
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && let Ok(dir) = std::fs::File::open(parent)
+        {
+            let _ = dir.sync_all();
+        }
         Ok(())
     }
 
@@ -263,14 +351,22 @@ impl KeyRing {
         if path.exists() {
             return Ok((KeyRing::load(&path)?, KeyRingSource::File(path)));
         }
-        let ring = KeyRing::generate();
-        ring.save(&path)?;
+        let generated = KeyRing::generate();
+        generated.save(&path)?;
+        let ring = KeyRing {
+            file: Some(Arc::new(path.clone())),
+            ..generated
+        };
         Ok((ring, KeyRingSource::Generated(path)))
     }
 
     /// Seals `plaintext` under the primary key, bound to `binding`.
     pub fn seal(&self, binding: &Binding<'_>, plaintext: &[u8]) -> Result<Sealed> {
-        let key = &self.keys[&self.primary];
+        let set = self.current();
+        let key = set
+            .keys
+            .get(&set.primary)
+            .ok_or_else(|| StoreError::KeyRing("the primary key is not in the ring".into()))?;
         let cipher = Aes256Gcm::new_from_slice(key.as_ref())
             .map_err(|_| StoreError::Crypto("bad key length".into()))?;
         let nonce_bytes = random_bytes::<NONCE_LEN>();
@@ -292,7 +388,7 @@ impl KeyRing {
         envelope.extend_from_slice(&sealed);
         Ok(Sealed {
             ciphertext: envelope,
-            key_id: self.primary.clone(),
+            key_id: set.primary.clone(),
         })
     }
 
@@ -304,7 +400,15 @@ impl KeyRing {
         key_id: &str,
         envelope: &[u8],
     ) -> Result<SecretBytes> {
-        let key = self
+        let mut set = self.current();
+        if !set.keys.contains_key(key_id) && self.file.is_some() {
+            // Sealed by a process that already read a newer key file: read it too.
+            if let Err(err) = self.reload() {
+                tracing::warn!(error = %err, "the key file could not be re-read");
+            }
+            set = self.current();
+        }
+        let key = set
             .keys
             .get(key_id)
             .ok_or_else(|| StoreError::Crypto(format!("key {key_id:?} is not in the key ring")))?;
@@ -333,148 +437,65 @@ impl KeyRing {
     }
 }
 
-/// Progress of [`reencrypt_all`], reported after each batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RotateProgress {
-    /// Rows re-encrypted so far in this call.
-    pub done: u64,
-    /// Rows that were not under the primary key when the call started.
-    pub total: u64,
-}
-
-/// Re-encrypts every credential and webhook secret not sealed by the ring's primary key, in
-/// batches of `batch_size` rows, each batch in its own transaction. Rows record their key id, so
-/// an interrupted run is resumed by calling this again. A row changed concurrently (its version
-/// moved on) is skipped in that batch and picked up by the next one. Returns the number of rows
-/// re-encrypted.
-pub async fn reencrypt_all(
-    db: &Db,
-    ring: &KeyRing,
-    batch_size: u32,
-    mut progress: impl FnMut(RotateProgress),
-) -> Result<u64> {
-    let primary = ring.primary_id().to_owned();
-    let batch = i64::from(batch_size.max(1));
-    let total = count_not_under(db, &primary).await?;
-    let mut done = 0u64;
-    progress(RotateProgress { done, total });
+/// A key id not yet in `keys`: the creation second and four random bytes.
+fn fresh_key_id(keys: &BTreeMap<String, Zeroizing<[u8; 32]>>) -> String {
     loop {
-        let mut tx = db.begin().await?;
-        let rows: Vec<(String, String, String, Vec<u8>, String, i64)> =
-            on_backend!(tx.exec(), |c| {
-                sqlx::query_as(
-                    "SELECT integration_id, slot, tenant_id, ciphertext, key_id, version \
-                 FROM credentials WHERE key_id <> $1 ORDER BY integration_id, slot LIMIT $2",
-                )
-                .bind(&primary)
-                .bind(batch)
-                .fetch_all(&mut *c)
-                .await?
-            });
-        let endpoints: Vec<(String, String, String, Vec<u8>, String)> =
-            on_backend!(tx.exec(), |c| {
-                sqlx::query_as(
-                    "SELECT id, tenant_id, integration_id, secret_ciphertext, secret_key_id \
-                 FROM webhook_endpoints WHERE secret_key_id <> $1 ORDER BY id LIMIT $2",
-                )
-                .bind(&primary)
-                .bind(batch)
-                .fetch_all(&mut *c)
-                .await?
-            });
-        if rows.is_empty() && endpoints.is_empty() {
-            tx.commit().await?;
-            return Ok(done);
+        let suffix = random_bytes::<4>();
+        let id = format!(
+            "k{}-{:02x}{:02x}{:02x}{:02x}",
+            now_ms() / 1000,
+            suffix[0],
+            suffix[1],
+            suffix[2],
+            suffix[3]
+        );
+        if !keys.contains_key(&id) {
+            return id;
         }
-        for (integration_id, slot, tenant_id, ciphertext, key_id, version) in rows {
-            let binding = Binding {
-                purpose: crate::credentials::PURPOSE,
-                tenant_id: &tenant_id,
-                integration_id: &integration_id,
-                slot: &slot,
-            };
-            let plaintext = ring.open(&binding, &key_id, &ciphertext)?;
-            let sealed = ring.seal(&binding, plaintext.expose())?;
-            let changed = on_backend!(tx.exec(), |c| {
-                sqlx::query(
-                    "UPDATE credentials SET ciphertext = $1, key_id = $2 \
-                     WHERE integration_id = $3 AND slot = $4 AND version = $5",
-                )
-                .bind(&sealed.ciphertext)
-                .bind(&sealed.key_id)
-                .bind(&integration_id)
-                .bind(&slot)
-                .bind(version)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-            });
-            done += changed;
-        }
-        for (id, tenant_id, integration_id, ciphertext, key_id) in endpoints {
-            let binding = Binding {
-                purpose: crate::webhooks::PURPOSE,
-                tenant_id: &tenant_id,
-                integration_id: &integration_id,
-                slot: &id,
-            };
-            let plaintext = ring.open(&binding, &key_id, &ciphertext)?;
-            let sealed = ring.seal(&binding, plaintext.expose())?;
-            let changed = on_backend!(tx.exec(), |c| {
-                sqlx::query(
-                    "UPDATE webhook_endpoints SET secret_ciphertext = $1, secret_key_id = $2 \
-                     WHERE id = $3 AND secret_key_id = $4",
-                )
-                .bind(&sealed.ciphertext)
-                .bind(&sealed.key_id)
-                .bind(&id)
-                .bind(&key_id)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-            });
-            done += changed;
-        }
-        tx.commit().await?;
-        progress(RotateProgress {
-            done,
-            total: total.max(done),
-        });
     }
 }
 
-async fn count_not_under(db: &Db, primary: &str) -> Result<u64> {
-    let mut conn = db.read().await?;
-    let (credentials, endpoints): (i64, i64) = on_backend!(conn.exec(), |c| {
-        sqlx::query_as(
-            "SELECT (SELECT count(*) FROM credentials WHERE key_id <> $1), \
-                    (SELECT count(*) FROM webhook_endpoints WHERE secret_key_id <> $1)",
-        )
-        .bind(primary)
-        .fetch_one(&mut *c)
-        .await?
-    });
-    Ok(u64::try_from(credentials + endpoints).unwrap_or(0))
+fn read_key_file(path: &Path) -> Result<KeySet> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| StoreError::KeyRing(format!("reading {}: {e}", path.display())))?,
+    );
+    parse_key_file(&text)
 }
 
-/// How many credentials and webhook secrets each key id seals (a key with no rows may be removed
-/// from the ring).
-pub async fn keys_in_use(db: &Db) -> Result<BTreeMap<String, u64>> {
-    let mut conn = db.read().await?;
-    let rows: Vec<(String, i64)> = on_backend!(conn.exec(), |c| {
-        sqlx::query_as(
-            "SELECT key_id, count(*) FROM ( \
-                 SELECT key_id FROM credentials \
-                 UNION ALL SELECT secret_key_id AS key_id FROM webhook_endpoints \
-             ) AS sealed GROUP BY key_id",
-        )
-        .fetch_all(&mut *c)
-        .await?
-    });
-    Ok(rows
-        .into_iter()
-        .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
-        .collect())
+fn parse_key_file(text: &str) -> Result<KeySet> {
+    let file: KeyFile = serde_json::from_str(text)
+        .map_err(|e| StoreError::KeyRing(format!("not a key ring document: {e}")))?;
+    let mut keys = BTreeMap::new();
+    for (id, encoded) in file.keys {
+        let bytes = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map_err(|_| StoreError::KeyRing(format!("key {id:?} is not base64")))?,
+        );
+        let key: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::KeyRing(format!("key {id:?} is not 32 bytes")))?;
+        keys.insert(id, Zeroizing::new(key));
+    }
+    for (role, id) in [
+        ("primary", Some(&file.primary)),
+        ("staged", file.staged.as_ref()),
+    ] {
+        if let Some(id) = id
+            && !keys.contains_key(id)
+        {
+            return Err(StoreError::KeyRing(format!(
+                "{role} key {id:?} is not in the ring"
+            )));
+        }
+    }
+    Ok(KeySet {
+        keys,
+        primary: file.primary,
+        staged: file.staged,
+    })
 }
 
 #[cfg(test)]
