@@ -16,6 +16,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The configuration: `config check` validates it and prints the effective settings.
+    #[command(subcommand)]
+    Config(commands::config::Command),
     /// Inspect and validate the built-in provider definitions.
     #[command(subcommand)]
     Definitions(commands::definitions::Command),
@@ -64,6 +67,7 @@ fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Config(command) => commands::config::run(command),
         Command::Definitions(command) => commands::definitions::run(command),
         Command::Demo(args) => block_on(commands::demo::run(args)),
         Command::Init(args) => block_on(commands::init::run(args)),

@@ -1,5 +1,6 @@
 //! `tributary serve` on the embedded default: it prints its URL, answers health checks and
-//! webhook intake, and stops cleanly on SIGTERM.
+//! webhook intake, and stops cleanly on SIGTERM; and the configuration it starts from, which is
+//! checked whole (`tributary config check`) so that no mistake starts a server in silence.
 
 use std::{
     io::{BufRead, BufReader},
@@ -77,4 +78,144 @@ fn serve_answers_and_stops_on_sigterm() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Runs the binary in `dir` with no inherited TRIBUTARY_* variables but `env`.
+fn run_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tributary"));
+    command.current_dir(dir).args(args);
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("TRIBUTARY_")) {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    let out = command.output().expect("the binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const TYPO_FILE: &str = r#"
+listen = "127.0.0.1:0"
+
+[definitions.aws_security_hub]
+securityHubURL = "https://securityhub.internal.example.com"
+"#;
+
+#[test]
+fn a_misspelt_definition_key_stops_every_command_with_the_file_the_key_and_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("prod.toml");
+    std::fs::write(&file, TYPO_FILE).unwrap();
+    let file = file.to_str().unwrap();
+    let (ok, _, stderr) = run_in(dir.path(), &["config", "check", "--config", file], &[]);
+    assert!(!ok);
+    assert!(stderr.contains("prod.toml"), "{stderr}");
+    assert!(
+        stderr.contains("definitions.aws_security_hub.securityHubURL"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `securityHubUrl`"), "{stderr}");
+    // `serve` refuses to start, and a command that writes refuses rather than falling back to a
+    // default database with a fresh key ring.
+    let (ok, _, stderr) = run_in(dir.path(), &["serve", "--config", file], &[]);
+    assert!(!ok && stderr.contains("securityHubURL"), "{stderr}");
+    let (ok, _, stderr) = run_in(
+        dir.path(),
+        &["tenants", "create", "acme", "--config", file],
+        &[],
+    );
+    assert!(!ok && stderr.contains("securityHubURL"), "{stderr}");
+    assert!(!dir.path().join(".tributary").exists());
+}
+
+#[test]
+fn a_file_that_does_not_parse_is_never_replaced_by_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.toml");
+    std::fs::write(&file, "lisen = \"0.0.0.0:80\"\n").unwrap();
+    let file = file.to_str().unwrap();
+    let (ok, _, stderr) = run_in(
+        dir.path(),
+        &["tenants", "create", "acme", "--config", file],
+        &[],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("broken.toml") && stderr.contains("did you mean `listen`"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join(".tributary").exists());
+}
+
+#[test]
+fn config_check_prints_the_effective_settings_with_variables_applied_and_secrets_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tributary.toml");
+    std::fs::write(
+        &file,
+        "database_url = \"postgres://app:db-password@db.internal/tributary\"\n\
+         [server]\nmax_body_bytes = 4096\n\
+         [definitions.google_workspace]\nclientId = \"1234.apps.googleusercontent.com\"\n",
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = run_in(
+        dir.path(),
+        &[
+            "config",
+            "check",
+            "--json",
+            "--config",
+            file.to_str().unwrap(),
+        ],
+        &[
+            ("TRIBUTARY_SERVER__MAX_BODY_BYTES", "2048"),
+            ("TRIBUTARY_WORKER__CONCURRENCY", "3"),
+            (
+                "TRIBUTARY_DEFINITIONS__OKTA__ALLOW_LOOPBACK_ORG_URLS",
+                "true",
+            ),
+            (
+                "TRIBUTARY_DEFINITIONS__GOOGLE_WORKSPACE__CLIENT_SECRET",
+                "GOCSPX-very-secret",
+            ),
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let effective: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(effective["server"]["max_body_bytes"], 2048);
+    assert_eq!(effective["server"]["max_header_bytes"], 16384);
+    assert_eq!(effective["worker"]["concurrency"], 3);
+    assert_eq!(
+        effective["definitions"]["okta"]["allowLoopbackOrgUrls"],
+        true
+    );
+    assert_eq!(
+        effective["definitions"]["google_workspace"]["clientId"],
+        "1234.apps.googleusercontent.com"
+    );
+    assert_eq!(
+        effective["definitions"]["google_workspace"]["clientSecret"],
+        "[redacted]"
+    );
+    assert_eq!(
+        effective["database_url"],
+        "postgres://app:***@db.internal/tributary"
+    );
+    for secret in ["GOCSPX-very-secret", "db-password"] {
+        assert!(!stdout.contains(secret) && !stderr.contains(secret));
+    }
+    // A variable naming no key is refused by name, like a key of the file.
+    let (ok, _, stderr) = run_in(
+        dir.path(),
+        &["config", "check"],
+        &[("TRIBUTARY_DEFINITIONS__OKTA__ALLOW_LOOPBACK", "true")],
+    );
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("TRIBUTARY_DEFINITIONS__OKTA__ALLOW_LOOPBACK")
+            && stderr.contains("did you mean `allowLoopbackOrgUrls`"),
+        "{stderr}"
+    );
 }

@@ -29,7 +29,9 @@ use serde_json::Value;
 use crate::db::{Db, Exec, Scope, Tx, new_id, now_ms, on_backend};
 use crate::error::{Result, StoreError};
 
-pub use worker::{Backoff, JobError, Worker, WorkerConfig, WorkerStats};
+pub use worker::{
+    Backoff, DEFAULT_WORKER_CONCURRENCY, JobError, Worker, WorkerConfig, WorkerStats,
+};
 
 /// PostgreSQL notification channel; the payload is the queue name.
 pub const NOTIFY_CHANNEL: &str = "tributary_jobs";

@@ -11,6 +11,11 @@ use anyhow::Context;
 use serde::Deserialize;
 use serde_json::Value;
 
+mod check;
+mod env;
+
+pub use check::{Command, run};
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
@@ -68,15 +73,76 @@ pub struct AuthSection {
 }
 
 impl FileConfig {
-    /// Reads `path`; no path is an empty configuration.
+    /// Reads `path` (no path is an empty file), applies the `TRIBUTARY_<SECTION>__<KEY>`
+    /// variables of this process, and checks every `[definitions.<id>]` section. Any mistake
+    /// is an error naming the file and the key: nothing falls back to a default.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        let Some(path) = path else {
-            return Ok(Self::default());
+        Self::load_with(path, std::env::vars())
+    }
+
+    /// [`FileConfig::load`] with the environment given.
+    pub fn load_with(
+        path: Option<&Path>,
+        variables: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
+        let origin = match path {
+            Some(path) => format!("the configuration file {}", path.display()),
+            None => "the configuration (no file)".to_owned(),
         };
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
-        toml::from_str(&text)
-            .with_context(|| format!("the configuration file {} is invalid", path.display()))
+        let text = match path {
+            Some(path) => std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read the configuration file {}", path.display())
+            })?,
+            None => String::new(),
+        };
+        // Parsed as the typed file first, so that an error carries its line and column.
+        toml::from_str::<FileConfig>(&text).map_err(|error| {
+            anyhow::anyhow!("{origin} is invalid: {}", explain(&error.to_string()))
+        })?;
+        let variables: Vec<(String, String)> = variables
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(env::PREFIX))
+            .collect();
+        let mut table: toml::Table = toml::from_str(&text)?;
+        let mut problems = env::apply_section_overrides(&mut table, &variables);
+        let mut config: FileConfig =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|error: toml::de::Error| {
+                    anyhow::anyhow!(
+                        "{origin} with its TRIBUTARY_* variables is invalid: {}",
+                        explain(error.message())
+                    )
+                })?;
+        problems.extend(tributary_providers::apply_definition_overrides(
+            &mut config.definitions,
+            variables,
+        ));
+        problems.extend(tributary_providers::check_definitions(&config.definitions));
+        if problems.is_empty() {
+            return Ok(config);
+        }
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|problem| format!("  {problem}"))
+            .collect();
+        anyhow::bail!("{origin} is invalid:\n{}", lines.join("\n"))
+    }
+}
+
+/// serde's message, with a "did you mean" when it names an unknown field among expected ones
+/// (`unknown field `lisen`, expected one of `listen`, ...`).
+fn explain(message: &str) -> String {
+    let unknown = message
+        .split_once("unknown field `")
+        .and_then(|(_, rest)| rest.split_once('`'));
+    let Some((field, rest)) = unknown else {
+        return message.to_owned();
+    };
+    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    match tributary_core::suggest::did_you_mean(field, expected) {
+        Some(suggestion) => format!("{}; did you mean `{suggestion}`?", message.trim_end()),
+        None => message.to_owned(),
     }
 }
 

@@ -41,13 +41,13 @@ pub async fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     let models: Vec<&str> = tributary_model::schema_names().collect();
     let definitions: Vec<&str> = registry.definitions().map(|d| d.id()).collect();
     let report = json!({
-        "dataDir": args.storage.data_dir().display().to_string(),
-        "database": { "backend": backend, "url": redact_url(&args.storage.database_url()) },
+        "dataDir": args.storage.data_dir()?.display().to_string(),
+        "database": { "backend": backend, "url": redact_url(&args.storage.database_url()?) },
         "keyRing": {
             "source": ring_source,
             "path": ring_path,
             "primaryKeyId": ring.primary_id(),
-            "keys": ring.key_ids().count(),
+            "keys": ring.key_ids().len(),
         },
         "definitions": definitions,
         "models": models,
@@ -57,10 +57,10 @@ pub async fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         output::json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("data directory  {}", args.storage.data_dir().display());
+    println!("data directory  {}", args.storage.data_dir()?.display());
     println!(
         "database        {} ({backend}, migrations applied)",
-        redact_url(&args.storage.database_url())
+        redact_url(&args.storage.database_url()?)
     );
     match &source {
         KeyRingSource::Generated(path) => println!(
@@ -71,12 +71,12 @@ pub async fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         KeyRingSource::File(path) => println!(
             "key ring        {} ({} key(s), primary {})",
             path.display(),
-            ring.key_ids().count(),
+            ring.key_ids().len(),
             ring.primary_id()
         ),
         KeyRingSource::Env => println!(
             "key ring        from TRIBUTARY_KEYRING ({} key(s), primary {})",
-            ring.key_ids().count(),
+            ring.key_ids().len(),
             ring.primary_id()
         ),
     }

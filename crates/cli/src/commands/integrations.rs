@@ -12,7 +12,7 @@ use tributary_store::runs::RunStatus;
 
 use super::{
     remote::{ApiArgs, tenant_for_db},
-    storage::{StorageArgs, open_runtime, public_url, resolve_tenant},
+    storage::{StorageArgs, open_command_runtime, resolve_tenant},
 };
 use crate::output;
 
@@ -156,8 +156,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let tenant = tenant_for_db(tenant)?;
-            let runtime =
-                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
+            let runtime = open_command_runtime(&storage).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let integrations = runtime.db().integrations().list(&tenant, None).await?;
             if json {
@@ -203,8 +202,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let tenant = tenant_for_db(tenant)?;
-            let runtime =
-                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
+            let runtime = open_command_runtime(&storage).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let input = json_object(&input, "--input")?;
             let integration = runtime
@@ -254,8 +252,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let tenant = tenant_for_db(tenant)?;
-            let runtime =
-                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
+            let runtime = open_command_runtime(&storage).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let existing = runtime.integration(&tenant, &integration).await?;
             let credentials: BTreeMap<String, Value> =
@@ -346,8 +343,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 });
             }
             let tenant = tenant_for_db(tenant)?;
-            let runtime =
-                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
+            let runtime = open_command_runtime(&storage).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let run = runtime
                 .queue_run(RunRequest {
@@ -404,8 +400,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let tenant = tenant_for_db(tenant)?;
-            let runtime =
-                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
+            let runtime = open_command_runtime(&storage).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let report = runtime.delete_integration(&tenant, &integration).await?;
             if json {

@@ -6,7 +6,10 @@ use anyhow::bail;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use tributary_store::keystore::{KeyRingSource, RotateProgress, keys_in_use, reencrypt_all};
+use tributary_store::keystore::{
+    KeyRingSource, RotateProgress, RotationOptions, holders::live_holders, keys_in_use,
+    rotate_online,
+};
 
 use super::storage::StorageArgs;
 use crate::output;
@@ -20,15 +23,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Adds a new primary key and re-encrypts every credential and webhook secret under it, in
-    /// batches. Interrupted, it resumes where it stopped when run again; keys no secret uses any
-    /// more are then removed from the key file.
+    /// Rotates to a new key while servers run: stages it in the key file, waits until every
+    /// running process holds it, makes it the primary, re-encrypts every credential, webhook
+    /// secret and open auth session under it in batches, and retires the old key once nothing
+    /// uses it. Interrupted or timed out, it resumes where it stopped when run again.
     Rotate {
         #[command(flatten)]
         storage: StorageArgs,
         /// Rows re-encrypted per transaction.
         #[arg(long, default_value_t = 500)]
         batch_size: u32,
+        /// How long to wait for the running processes at each step.
+        #[arg(long, default_value_t = 120)]
+        wait_timeout_secs: u64,
         #[arg(long)]
         json: bool,
     },
@@ -40,23 +47,26 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let db = storage.open_db().await?;
             let (ring, _) = storage.key_ring()?;
             let usage = keys_in_use(&db).await?;
-            let keys: Vec<_> = ring
-                .key_ids()
+            let held = ring.key_ids();
+            let (primary, staged) = (ring.primary_id(), ring.staged_id());
+            let keys: Vec<_> = held
+                .iter()
                 .map(|id| {
                     json!({
                         "id": id,
-                        "primary": id == ring.primary_id(),
+                        "primary": *id == primary,
+                        "staged": staged.as_ref() == Some(id),
                         "sealedSecrets": usage.get(id).copied().unwrap_or(0),
                     })
                 })
                 .collect();
-            let unknown: Vec<&String> = usage
-                .keys()
-                .filter(|id| !ring.key_ids().any(|k| k == id.as_str()))
-                .collect();
+            let unknown: Vec<&String> = usage.keys().filter(|id| !held.contains(id)).collect();
+            let holders = live_holders(&db).await?;
             db.close().await;
             if json {
-                output::json(&json!({ "keys": keys, "missingKeys": unknown }))?;
+                output::json(
+                    &json!({ "keys": keys, "missingKeys": unknown, "runningProcesses": holders }),
+                )?;
             } else {
                 for key in &keys {
                     println!(
@@ -68,6 +78,16 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                             ""
                         },
                         key["sealedSecrets"]
+                    );
+                }
+                for holder in &holders {
+                    println!(
+                        "process {} pid {} ({}) seals with {} and holds {} key(s)",
+                        holder.host,
+                        holder.pid,
+                        holder.role,
+                        holder.primary_key,
+                        holder.key_ids.len()
                     );
                 }
                 for id in &unknown {
@@ -83,27 +103,16 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Rotate {
             storage,
             batch_size,
+            wait_timeout_secs,
             json,
         } => {
             let db = storage.open_db().await?;
             let (mut ring, source) = storage.key_ring()?;
-            let path = match source {
-                KeyRingSource::Env => bail!(
-                    "the key ring comes from TRIBUTARY_KEYRING; rotate by adding a key to that value \
-                     and re-running with a key file (TRIBUTARY_KEYRING_FILE)"
-                ),
-                KeyRingSource::File(path) | KeyRingSource::Generated(path) => path,
-            };
-            let before = keys_in_use(&db).await?;
-            let resuming = before.keys().any(|id| id != ring.primary_id());
-            let previous_primary = ring.primary_id().to_owned();
-            // A previous rotation that stopped half-way left secrets under older keys: finish it
-            // under the current primary instead of adding yet another key.
-            let interrupted = resuming && before.contains_key(&previous_primary);
-            if !interrupted {
-                ring.add_primary_key();
-                // The new key must be on disk before anything is sealed with it.
-                ring.save(&path)?;
+            if source == KeyRingSource::Env {
+                bail!(
+                    "the key ring comes from TRIBUTARY_KEYRING, which running processes cannot \
+                     re-read; rotate with a key file (TRIBUTARY_KEYRING_FILE) that every process reads"
+                );
             }
             let bar = if json {
                 ProgressBar::hidden()
@@ -115,43 +124,41 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 )
             };
             bar.set_message("re-encrypting");
-            let done = reencrypt_all(&db, &ring, batch_size, |RotateProgress { done, total }| {
-                bar.set_length(total);
-                bar.set_position(done);
-            })
-            .await?;
+            let options = RotationOptions {
+                batch_size,
+                wait_timeout: std::time::Duration::from_secs(wait_timeout_secs),
+                ..RotationOptions::default()
+            };
+            let report = rotate_online(
+                &db,
+                &mut ring,
+                &options,
+                |RotateProgress { done, total }| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            )
+            .await;
             bar.finish_and_clear();
-            let after = keys_in_use(&db).await?;
-            let retired: Vec<String> = ring
-                .key_ids()
-                .filter(|id| *id != ring.primary_id() && !after.contains_key(*id))
-                .map(str::to_owned)
-                .collect();
-            for id in &retired {
-                ring.remove_key(id)?;
-            }
-            ring.save(&path)?;
             db.close().await;
-            let report = json!({
-                "primaryKeyId": ring.primary_id(),
-                "resumed": interrupted,
-                "reencrypted": done,
-                "retiredKeys": retired,
-                "keyFile": path.display().to_string(),
-            });
+            let report = report?;
+            let key_file = ring.file().map(|path| path.display().to_string());
             if json {
-                output::json(&report)?;
+                let mut shown = serde_json::to_value(&report)?;
+                shown["keyFile"] = json!(key_file);
+                output::json(&shown)?;
             } else {
                 println!(
-                    "{} secret(s) re-encrypted under {}{}; retired key(s): {}",
-                    done,
-                    ring.primary_id(),
-                    if interrupted { " (resumed)" } else { "" },
-                    if retired.is_empty() {
+                    "{} secret(s) re-encrypted under {}{}; retired key(s): {}; {} running process(es) took part",
+                    report.reencrypted,
+                    report.primary_key_id,
+                    if report.resumed { " (resumed)" } else { "" },
+                    if report.retired_keys.is_empty() {
                         "none".to_owned()
                     } else {
-                        retired.join(", ")
-                    }
+                        report.retired_keys.join(", ")
+                    },
+                    report.holders.len(),
                 );
             }
             Ok(ExitCode::SUCCESS)

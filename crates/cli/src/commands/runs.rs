@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{
     remote::{ApiArgs, tenant_for_db},
-    storage::{StorageArgs, open_runtime, public_url, resolve_tenant},
+    storage::{StorageArgs, open_command_runtime, resolve_tenant},
 };
 use crate::output;
 
@@ -106,8 +106,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let tenant = tenant_for_db(tenant)?;
-            let runtime =
-                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
+            let runtime = open_command_runtime(&storage).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let runs = runtime.list_runs(&tenant, &integration, limit).await?;
             if json {
@@ -186,8 +185,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let tenant = tenant_for_db(tenant)?;
-            let runtime =
-                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
+            let runtime = open_command_runtime(&storage).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let details = runtime.run_details(&tenant, &run).await?;
             if json {
@@ -231,8 +229,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let tenant = tenant_for_db(tenant)?;
-            let runtime =
-                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
+            let runtime = open_command_runtime(&storage).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let cancelled = runtime.cancel_run(&tenant, &run).await?;
             if json {

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use serde_json::json;
 use tributary_scim::admin;
 
-use super::storage::{StorageArgs, open_runtime, public_url, resolve_tenant};
+use super::storage::{StorageArgs, open_command_runtime, resolve_tenant};
 use crate::output;
 
 #[derive(Subcommand)]
@@ -67,7 +67,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
         } => (storage, tenant, integration, *json),
     };
-    let runtime = open_runtime(storage, public_url(storage, "http://127.0.0.1:8080")).await?;
+    let runtime = open_command_runtime(storage).await?;
     let tenant = resolve_tenant(runtime.db(), tenant).await?;
     let (endpoint, secret) = match &command {
         Command::CreateEndpoint { .. } => {

@@ -10,7 +10,7 @@ use tributary_store::jobs::WorkerConfig;
 
 use super::{
     config::FileConfig,
-    storage::{StorageArgs, open_runtime, public_url},
+    storage::{StorageArgs, hold_key_ring, open_runtime, public_url},
 };
 
 #[derive(Args)]
@@ -46,6 +46,14 @@ impl RoleArg {
         }
     }
 
+    fn name(self) -> &'static str {
+        match self {
+            RoleArg::All => "all",
+            RoleArg::Api => "api",
+            RoleArg::Worker => "worker",
+        }
+    }
+
     fn role(self) -> Role {
         match self {
             RoleArg::All => Role::All,
@@ -53,6 +61,23 @@ impl RoleArg {
             RoleArg::Worker => Role::Worker,
         }
     }
+}
+
+/// The address to listen on: the flag (or `TRIBUTARY_LISTEN`), else the file's, else
+/// `127.0.0.1:8080`.
+pub fn listen_address(flag: Option<String>, file: &FileConfig) -> String {
+    flag.or_else(|| file.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned())
+}
+
+/// The role's name: the flag's or variable's text, else the file's, else `all`; an unknown name
+/// is an error.
+pub fn role_name(flag: Option<&str>, file: &FileConfig) -> anyhow::Result<&'static str> {
+    let role = match flag.or(file.role.as_deref()) {
+        Some(text) => RoleArg::parse(text)?,
+        None => RoleArg::All,
+    };
+    Ok(role.name())
 }
 
 /// The server settings: the file's, over the defaults.
@@ -120,18 +145,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         (None, Some(text)) => RoleArg::parse(text)?,
         (None, None) => RoleArg::All,
     };
-    let listen = args
-        .listen
-        .clone()
-        .or(file.listen.clone())
-        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let listen = listen_address(args.listen.clone(), &file);
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     let url = format!("http://{address}");
     // Unless configured, the public URL is where we listen.
-    let runtime = open_runtime(&args.storage, public_url(&args.storage, &url)).await?;
+    let runtime = open_runtime(&args.storage, public_url(&args.storage, &url)?).await?;
     let operator_token = bootstrap_operator_token(runtime.db()).await?;
     if args.json {
         println!(
@@ -154,7 +175,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(concurrency) = file.worker.concurrency {
         worker.concurrency = concurrency.max(1);
     }
-    tributary_server::serve_role(
+    let (stop_holding, holding_stopped) = tokio::sync::oneshot::channel::<()>();
+    let holder = tokio::spawn(hold_key_ring(&runtime, role.name()).run(
+        Some(reload_signal()),
+        async {
+            let _ = holding_stopped.await;
+        },
+    ));
+    let served = tributary_server::serve_role(
         runtime,
         server_config(&file),
         role.role(),
@@ -162,8 +190,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         listener,
         shutdown_signal(),
     )
-    .await
-    .context("the server stopped")?;
+    .await;
+    // Withdraw from the key ring holders so a rotation need not wait for this process.
+    let _ = stop_holding.send(());
+    let _ = holder.await;
+    served.context("the server stopped")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -180,6 +211,22 @@ pub async fn bootstrap_operator_token(db: &tributary_store::Db) -> anyhow::Resul
     }
     let (_, token) = db.tenants().issue_token(None, "operator", None).await?;
     Ok(Some(String::from_utf8_lossy(token.expose()).into_owned()))
+}
+
+/// A message for each SIGHUP: re-read the key file now.
+fn reload_signal() -> tokio::sync::mpsc::Receiver<()> {
+    let (ask, asked) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    if let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                let _ = ask.try_send(());
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    drop(ask);
+    asked
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.

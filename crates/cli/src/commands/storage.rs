@@ -43,28 +43,35 @@ impl StorageArgs {
         FileConfig::load(self.config.as_deref())
     }
 
-    pub fn data_dir(&self) -> PathBuf {
-        self.data_dir_arg
-            .clone()
-            .or_else(|| self.file().ok().and_then(|file| file.data_dir))
-            .unwrap_or_else(|| PathBuf::from(".tributary"))
+    /// The data directory: the flag, else the file's, else `.tributary`. A configuration file
+    /// that does not load is an error, never a reason to use the default.
+    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        if let Some(dir) = &self.data_dir_arg {
+            return Ok(dir.clone());
+        }
+        Ok(self
+            .file()?
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(".tributary")))
     }
 
-    pub fn database_url(&self) -> String {
-        self.database_url_arg
-            .clone()
-            .or_else(|| self.file().ok().and_then(|file| file.database_url))
-            .unwrap_or_else(|| {
-                format!(
-                    "sqlite://{}",
-                    self.data_dir().join("tributary.db").display()
-                )
-            })
+    /// The database URL: the flag, else the file's, else SQLite in the data directory.
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.database_url_arg {
+            return Ok(url.clone());
+        }
+        match self.file()?.database_url {
+            Some(url) => Ok(url),
+            None => Ok(format!(
+                "sqlite://{}",
+                self.data_dir()?.join("tributary.db").display()
+            )),
+        }
     }
 
     /// Creates the data directory if it does not exist yet.
     pub fn ensure_data_dir(&self) -> anyhow::Result<PathBuf> {
-        let dir = self.data_dir();
+        let dir = self.data_dir()?;
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         Ok(dir)
@@ -73,7 +80,7 @@ impl StorageArgs {
     /// Opens the database, applying migrations.
     pub async fn open_db(&self) -> anyhow::Result<Db> {
         self.ensure_data_dir()?;
-        let url = self.database_url();
+        let url = self.database_url()?;
         Db::open(&url)
             .await
             .with_context(|| format!("cannot open the database {}", redact_url(&url)))
@@ -108,6 +115,30 @@ pub async fn open_runtime(
     open_runtime_with_catalog(storage, public_url, definitions).await
 }
 
+/// [`open_runtime`] for a command that acts on the database itself: links it builds (OAuth
+/// redirects, webhook URLs) use the configured public URL, else the default listen address.
+pub async fn open_command_runtime(
+    storage: &StorageArgs,
+) -> anyhow::Result<tributary_runtime::Runtime> {
+    let runtime = open_runtime(storage, public_url(storage, "http://127.0.0.1:8080")?).await?;
+    // A command seals secrets too: a rotation running meanwhile waits for it like for a server.
+    // Its row goes stale when it exits, and rotation stops waiting for it.
+    tokio::spawn(hold_key_ring(&runtime, "cli").run(None, std::future::pending()));
+    Ok(runtime)
+}
+
+/// This process's registration as a holder of the key ring (see `keys rotate`).
+pub fn hold_key_ring(
+    runtime: &tributary_runtime::Runtime,
+    role: &str,
+) -> tributary_store::keystore::holders::KeyRingHolder {
+    tributary_store::keystore::holders::KeyRingHolder::new(
+        runtime.db().clone(),
+        runtime.key_ring().clone(),
+        role,
+    )
+}
+
 /// [`open_runtime`] with the definitions' operator settings given rather than read from the
 /// configuration file (the demo points them at its fakes).
 pub async fn open_runtime_with_catalog(
@@ -132,11 +163,14 @@ pub async fn open_runtime_with_catalog(
 
 /// The externally reachable URL of the server: `TRIBUTARY_PUBLIC_URL`, else the configuration
 /// file's `public_url`, else `fallback`.
-pub fn public_url(storage: &StorageArgs, fallback: &str) -> String {
-    std::env::var("TRIBUTARY_PUBLIC_URL")
-        .ok()
-        .or_else(|| storage.file().ok().and_then(|file| file.public_url))
-        .unwrap_or_else(|| fallback.to_owned())
+pub fn public_url(storage: &StorageArgs, fallback: &str) -> anyhow::Result<String> {
+    if let Ok(url) = std::env::var("TRIBUTARY_PUBLIC_URL") {
+        return Ok(url);
+    }
+    Ok(storage
+        .file()?
+        .public_url
+        .unwrap_or_else(|| fallback.to_owned()))
 }
 
 /// A database URL with its password, if any, replaced by `***`, for messages and output.

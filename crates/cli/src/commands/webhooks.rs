@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::storage::{StorageArgs, open_runtime, public_url, resolve_tenant};
+use super::storage::{StorageArgs, open_command_runtime, resolve_tenant};
 use crate::output;
 
 #[derive(Subcommand)]
@@ -46,8 +46,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             limit,
             json,
         } => {
-            let runtime =
-                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
+            let runtime = open_command_runtime(&storage).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let deliveries = runtime
                 .db()
@@ -78,8 +77,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             delivery,
             json,
         } => {
-            let runtime =
-                open_runtime(&storage, public_url(&storage, "http://127.0.0.1:8080")).await?;
+            let runtime = open_command_runtime(&storage).await?;
             let tenant = match tenant {
                 Some(tenant) => resolve_tenant(runtime.db(), &tenant).await?,
                 None => runtime

@@ -78,6 +78,9 @@ impl Backoff {
     }
 }
 
+/// Jobs a worker process runs at once unless configured (`worker.concurrency`).
+pub const DEFAULT_WORKER_CONCURRENCY: usize = 8;
+
 /// How a worker runs.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -103,7 +106,7 @@ impl WorkerConfig {
     pub fn new(queue: impl Into<String>) -> Self {
         WorkerConfig {
             queue: queue.into(),
-            concurrency: 8,
+            concurrency: DEFAULT_WORKER_CONCURRENCY,
             batch_size: 16,
             lease: Duration::from_secs(30),
             heartbeat: Duration::from_secs(10),
