@@ -94,3 +94,107 @@ fn init_then_rotate_keeps_every_secret_readable() {
     assert_eq!(status["keys"][0]["sealedSecrets"], 2);
     assert_eq!(status["missingKeys"], serde_json::json!([]));
 }
+
+/// POSTs an unsigned delivery; answers the status. A server that can open the endpoint's secret
+/// refuses the missing signature (401); one that cannot answers 503.
+fn post_unsigned_delivery(base: &str, endpoint: &str) -> u16 {
+    use std::io::{Read, Write};
+    let host = base.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let body = r#"{"eventType":"user.lifecycle.create"}"#;
+    write!(
+        stream,
+        "POST /v1/webhooks/{endpoint} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_running_server_takes_part_in_rotation_and_keeps_opening_its_secrets() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (init, _) = tributary(&data, &["init"]);
+    let first_key = init["keyRing"]["primaryKeyId"].as_str().unwrap().to_owned();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--json", "--data-dir"])
+        .arg(&data)
+        .env_remove("TRIBUTARY_KEYRING")
+        .env_remove("TRIBUTARY_KEYRING_FILE")
+        .env_remove("TRIBUTARY_DATABASE_URL")
+        .env_remove("TRIBUTARY_PUBLIC_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let started: Value = serde_json::from_str(&line).expect("a JSON startup line");
+    let base = started["url"].as_str().unwrap().to_owned();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = format!("sqlite://{}", data.join("tributary.db").display());
+    let endpoint = runtime.block_on(async {
+        let db = Db::open(&url).await.unwrap();
+        let ring = KeyRing::load(&data.join("keyring.json")).unwrap();
+        let tenant = db.tenants().create("acme").await.unwrap();
+        let integration = db
+            .integrations()
+            .create(&tenant.id, "okta", "Okta", &serde_json::json!({}))
+            .await
+            .unwrap();
+        let (endpoint, _) = db
+            .webhooks(&ring)
+            .create_endpoint(&tenant.id, &integration.id, "event_hooks", &[])
+            .await
+            .unwrap();
+        // The server reports the keys it holds within a second of starting.
+        for _ in 0..100 {
+            if !tributary_store::keystore::holders::live_holders(&db)
+                .await
+                .unwrap()
+                .is_empty()
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        db.close().await;
+        endpoint.id
+    });
+    let before = post_unsigned_delivery(&base, &endpoint);
+    assert_eq!(before, 401, "the server opens the secret before rotating");
+
+    let (rotated, _) = tributary(&data, &["keys", "rotate"]);
+    assert_eq!(rotated["retiredKeys"], serde_json::json!([first_key]));
+    let holders = rotated["holders"].as_array().unwrap();
+    assert_eq!(holders.len(), 1, "the server took part: {rotated}");
+    assert_eq!(holders[0]["role"], "all");
+    // The endpoint's secret is now sealed only under the new key, which the running server holds.
+    assert_eq!(post_unsigned_delivery(&base, &endpoint), 401);
+    let (status, _) = tributary(&data, &["keys", "status"]);
+    assert_eq!(status["missingKeys"], serde_json::json!([]));
+    assert_eq!(
+        status["runningProcesses"][0]["primaryKey"],
+        rotated["primaryKeyId"]
+    );
+    // A second rotation works as well as the first.
+    let (again, _) = tributary(&data, &["keys", "rotate"]);
+    assert_eq!(
+        again["retiredKeys"],
+        serde_json::json!([rotated["primaryKeyId"]])
+    );
+    assert_eq!(post_unsigned_delivery(&base, &endpoint), 401);
+    let _ = server.kill();
+    let _ = server.wait();
+}

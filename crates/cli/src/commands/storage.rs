@@ -146,6 +146,19 @@ pub async fn open_runtime_with_catalog(
     public_url: String,
     definitions: std::collections::BTreeMap<String, serde_json::Value>,
 ) -> anyhow::Result<tributary_runtime::Runtime> {
+    // The file's sections were checked when it loaded; the demo's are checked here, so no
+    // runtime ever starts on a section its definition would silently default.
+    let problems = tributary_providers::check_definitions(&definitions);
+    if !problems.is_empty() {
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|problem| format!("  {problem}"))
+            .collect();
+        anyhow::bail!(
+            "the definitions' settings are invalid:\n{}",
+            lines.join("\n")
+        );
+    }
     let db = storage.open_db().await?;
     let (ring, _) = storage.key_ring()?;
     let catalog = tributary_providers::CatalogConfig {
