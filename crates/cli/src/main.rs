@@ -55,6 +55,9 @@ enum Command {
     /// SCIM endpoints: create one for a SCIM integration, show it, rotate its secret.
     #[command(subcommand)]
     Scim(commands::scim::Command),
+    /// The database: `storage purge` deletes what the retention settings no longer keep.
+    #[command(subcommand)]
+    Storage(commands::purge::Command),
 }
 
 fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Runs(command) => block_on(commands::runs::run(command)),
         Command::Webhooks(command) => block_on(commands::webhooks::run(command)),
         Command::Scim(command) => block_on(commands::scim::run(command)),
+        Command::Storage(command) => block_on(commands::purge::run(command)),
     };
     match result {
         Ok(code) => code,

@@ -1,9 +1,15 @@
 //! Settings of the runtime: where users come back from a provider, which queue runs use, how
-//! early tokens are refreshed, how often runs are retried and how reconcile is paced.
+//! early tokens are refreshed, how often runs are retried, how reconcile is paced and how long
+//! finished work is kept.
 
 use std::time::Duration;
 
+use tributary_store::retention::RetentionPolicy;
+
 use crate::schedule::SchedulePolicy;
+
+/// Default of [`RuntimeConfig::retention_interval`].
+pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(10 * 60);
 
 /// Default of [`RuntimeConfig::max_open_auth_sessions`]: far more flows than people connecting
 /// at once, far fewer rows than would strain the table.
@@ -39,6 +45,12 @@ pub struct RuntimeConfig {
     /// Most browser authorization flows (OAuth, app installs) a tenant may have open at once:
     /// started, not yet finished, not expired. One more answers 429.
     pub max_open_auth_sessions: u32,
+    /// How long finished jobs, runs, deliveries, ingest runs and failures, and ended sessions are
+    /// kept before a worker's retention sweep deletes them.
+    pub retention: RetentionPolicy,
+    /// How often a worker sweeps (the first sweep comes after this or 30 s, whichever is
+    /// shorter); zero turns the worker's sweep off (`tributary storage purge` still works).
+    pub retention_interval: Duration,
 }
 
 impl RuntimeConfig {
@@ -56,6 +68,8 @@ impl RuntimeConfig {
             ingest_evaluation_timeout: Duration::from_secs(30),
             disconnect_timeout: Duration::from_secs(30),
             max_open_auth_sessions: DEFAULT_MAX_OPEN_AUTH_SESSIONS,
+            retention: RetentionPolicy::default(),
+            retention_interval: DEFAULT_RETENTION_INTERVAL,
         }
     }
 

@@ -1,6 +1,6 @@
 //! The integration lifecycle of Tributary: the setup flow, browser authorization flows (the
 //! keymaker), credential refresh, the client pool, operation runs inline or queued, the reconcile
-//! schedule, disconnect, and the metrics of all of it.
+//! schedule, disconnect, the retention sweep, and the metrics of all of it.
 //!
 //! Every entry point (API, CLI, scheduler, webhooks, workflow callers) goes through [`Runtime`].
 
@@ -16,6 +16,7 @@ mod mappers;
 mod metrics;
 mod push;
 mod reconcile;
+mod retention;
 mod run_hooks;
 mod runs;
 mod runtime;
@@ -24,7 +25,7 @@ mod setup;
 mod webhooks;
 
 pub use app_webhook_hold::HELD_EVENT_JOB_KIND;
-pub use config::{DEFAULT_MAX_OPEN_AUTH_SESSIONS, RuntimeConfig};
+pub use config::{DEFAULT_MAX_OPEN_AUTH_SESSIONS, DEFAULT_RETENTION_INTERVAL, RuntimeConfig};
 pub use credentials::{EXPIRES_AT_FIELD, REFRESH_TOKEN_FIELD};
 pub use disconnect::DisconnectReport;
 pub use error::{RuntimeError, SetupStep};

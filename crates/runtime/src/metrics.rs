@@ -1,6 +1,7 @@
 //! Counters and timings of the lifecycle (connects, refreshes, runs, ingested records,
-//! disconnects), labelled by definition and operation, rendered in the Prometheus text format for
-//! `/metrics`. Labels are ids and outcomes only, never a credential or payload value.
+//! disconnects) and of the retention sweep, labelled by definition, operation or table, rendered
+//! in the Prometheus text format for `/metrics`. Labels are ids, outcomes and table names only,
+//! never a credential or payload value.
 
 use std::{collections::BTreeMap, fmt::Write as _, sync::Mutex, time::Duration};
 
@@ -43,6 +44,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "tributary_disconnects_total",
         "Integrations disconnected, by outcome of the remote teardown.",
+    ),
+    (
+        "tributary_retention_purged_rows_total",
+        "Rows deleted by the retention sweep, by table.",
     ),
 ];
 

@@ -171,8 +171,8 @@ pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
 }
 
 /// What a process does: serve the API (HTTP: REST API, callback, webhook intake), work
-/// (queued jobs and the reconcile scheduler), or both. Scaled-out deployments run several of
-/// each against one PostgreSQL database.
+/// (queued jobs, the reconcile scheduler and the retention sweep), or both. Scaled-out
+/// deployments run several of each against one PostgreSQL database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Api,
@@ -202,8 +202,9 @@ fn probe_router(runtime: Runtime) -> Router {
         .with_state(state)
 }
 
-/// Serves the HTTP surface on `listener` with a job worker and the reconcile scheduler until
-/// `shutdown` completes; then stops taking requests and work and lets running jobs finish.
+/// Serves the HTTP surface on `listener` with a job worker, the reconcile scheduler and the
+/// retention sweep until `shutdown` completes; then stops taking requests and work and lets
+/// running jobs finish.
 pub async fn serve(
     runtime: Runtime,
     config: ServerConfig,
@@ -242,6 +243,12 @@ pub async fn serve_role(
         let stopped = wait(&stop);
         background.push(tokio::spawn(async move {
             runtime_for_scheduler.run_scheduler(stopped).await
+        }));
+        // Retention is background work like the scheduler: API-only processes never sweep.
+        let runtime_for_retention = runtime.clone();
+        let stopped = wait(&stop);
+        background.push(tokio::spawn(async move {
+            runtime_for_retention.run_retention(stopped).await
         }));
     }
     let http_stopped = wait(&stop);

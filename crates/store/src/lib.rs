@@ -2,7 +2,8 @@
 //! processes): the database handle and migrations ([`db`]), tenants and API tokens, integrations,
 //! encrypted credentials ([`keystore`], [`credentials`]), keymaker auth sessions, web UI sessions
 //! ([`ui_sessions`]), webhook endpoints and deliveries, runs and their logs, reconcile schedules
-//! and the durable job queue ([`jobs`]).
+//! and the durable job queue ([`jobs`]), and the [`retention`] sweep that deletes what is old
+//! enough.
 //!
 //! Start with [`Db::open`]; repositories hang off the handle (`db.integrations()`) or off a
 //! transaction (`tx.integrations()`), so several writes can commit together:
@@ -21,6 +22,7 @@ pub mod integrations;
 pub mod jobs;
 pub mod keystore;
 pub mod records;
+pub mod retention;
 pub mod runs;
 pub mod schedules;
 pub mod scim;

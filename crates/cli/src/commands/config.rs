@@ -37,6 +37,8 @@ pub struct FileConfig {
     pub worker: WorkerSection,
     #[serde(default)]
     pub auth: AuthSection,
+    #[serde(default)]
+    pub retention: RetentionSection,
     /// Operator settings of each definition: `[definitions.<id>]`.
     #[serde(default)]
     pub definitions: BTreeMap<String, Value>,
@@ -70,6 +72,21 @@ pub struct AuthSection {
     /// Browser authorization flows a tenant may have open at once (started, not finished, not
     /// expired); one more answers 429.
     pub max_open_sessions_per_tenant: Option<u32>,
+}
+
+/// How long finished work is kept, in days per class (0 keeps that class forever), and how often
+/// a worker sweeps; `docs/storage.md#retention`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSection {
+    pub jobs_days: Option<u32>,
+    pub runs_days: Option<u32>,
+    pub deliveries_days: Option<u32>,
+    pub ingest_failures_days: Option<u32>,
+    pub ingest_runs_days: Option<u32>,
+    pub sessions_days: Option<u32>,
+    /// 0 turns the worker's sweep off.
+    pub sweep_interval_secs: Option<u64>,
 }
 
 impl FileConfig {

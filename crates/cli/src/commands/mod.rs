@@ -8,6 +8,7 @@ pub mod integrations;
 pub mod keys;
 pub mod mappings;
 pub mod providers;
+pub mod purge;
 mod remote;
 pub mod runs;
 pub mod scim;

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::config::FileConfig;
+use super::config::{FileConfig, RetentionSection};
 use tributary_store::{
     Db,
     keystore::{KeyRing, KeyRingSource},
+    retention::RetentionPolicy,
 };
 
 /// `--config`, `--data-dir` and `--database`, also read from `TRIBUTARY_CONFIG`,
@@ -167,11 +168,30 @@ pub async fn open_runtime_with_catalog(
     };
     let registry =
         tributary_providers::registry(&catalog).context("the built-in catalog is invalid")?;
+    let file = storage.file()?;
     let mut config = tributary_runtime::RuntimeConfig::new(public_url);
-    if let Some(cap) = storage.file()?.auth.max_open_sessions_per_tenant {
+    if let Some(cap) = file.auth.max_open_sessions_per_tenant {
         config.max_open_auth_sessions = cap.max(1);
     }
+    config.retention = retention_policy(&file.retention);
+    if let Some(seconds) = file.retention.sweep_interval_secs {
+        config.retention_interval = std::time::Duration::from_secs(seconds);
+    }
     Ok(tributary_runtime::Runtime::new(registry, db, ring, config))
+}
+
+/// The `[retention]` section over the defaults: days per class, 0 keeping that class forever.
+pub fn retention_policy(section: &RetentionSection) -> RetentionPolicy {
+    let defaults = RetentionPolicy::default();
+    let days = |value: Option<u32>, default| value.map_or(default, RetentionPolicy::days);
+    RetentionPolicy {
+        jobs: days(section.jobs_days, defaults.jobs),
+        runs: days(section.runs_days, defaults.runs),
+        deliveries: days(section.deliveries_days, defaults.deliveries),
+        ingest_failures: days(section.ingest_failures_days, defaults.ingest_failures),
+        ingest_runs: days(section.ingest_runs_days, defaults.ingest_runs),
+        sessions: days(section.sessions_days, defaults.sessions),
+    }
 }
 
 /// The externally reachable URL of the server: `TRIBUTARY_PUBLIC_URL`, else the configuration

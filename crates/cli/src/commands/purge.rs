@@ -1,0 +1,106 @@
+//! `tributary storage purge [--dry-run]`: deletes now what the retention settings (`[retention]`
+//! in the configuration file, else the defaults) no longer keep, the same sweep a worker runs
+//! every few minutes; `--dry-run` only counts.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+use tributary_store::{
+    now_ms,
+    retention::{DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE},
+};
+
+use super::storage::{StorageArgs, retention_policy};
+use crate::output;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Deletes the finished jobs, runs with their logs, handled webhook deliveries, ingest runs
+    /// and failures, and ended sessions that are older than the retention settings keep, in
+    /// batches. Safe while Tributary runs.
+    Purge(PurgeArgs),
+}
+
+#[derive(Args)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Only count, per table, the rows a purge would delete.
+    #[arg(long)]
+    dry_run: bool,
+    /// Rows deleted per statement (each statement commits on its own).
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BATCH_SIZE)))]
+    batch_size: u32,
+    /// Print `{"dryRun", "rows": {table: rows}, "total"}` as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let Command::Purge(args) = command;
+    let policy = retention_policy(&args.storage.file()?.retention);
+    let db = args.storage.open_db().await?;
+    let now = now_ms();
+    let report = if args.dry_run {
+        db.retention().count(&policy, now).await
+    } else {
+        db.retention().sweep(&policy, now, args.batch_size).await
+    };
+    db.close().await;
+    let report = report?;
+    if args.json {
+        output::json(&json!({
+            "dryRun": args.dry_run,
+            "rows": report,
+            "total": report.total(),
+        }))?;
+    } else {
+        let rows: Vec<Vec<String>> = report
+            .iter()
+            .map(|(table, rows)| vec![table.to_owned(), rows.to_string()])
+            .collect();
+        let header = if args.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        output::table(&["table", header], &rows);
+        println!(
+            "{} row(s) {}",
+            report.total(),
+            if args.dry_run {
+                "would be deleted (dry run: nothing was)"
+            } else {
+                "deleted"
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::config::FileConfig;
+    use super::*;
+
+    #[test]
+    fn the_retention_section_overrides_the_defaults_and_refuses_unknown_keys() {
+        let file: FileConfig = toml::from_str(
+            "[retention]\njobs_days = 7\nruns_days = 0\nsessions_days = 2\nsweep_interval_secs = 60",
+        )
+        .unwrap();
+        let policy = retention_policy(&file.retention);
+        let day = Duration::from_secs(24 * 60 * 60);
+        assert_eq!(policy.jobs, 7 * day);
+        assert!(policy.runs.is_zero(), "0 keeps runs forever");
+        assert_eq!(policy.sessions, 2 * day);
+        assert_eq!(policy.deliveries, 30 * day, "unset keys keep the default");
+        assert_eq!(file.retention.sweep_interval_secs, Some(60));
+        let error = toml::from_str::<FileConfig>("[retention]\njob_days = 1").unwrap_err();
+        assert!(error.to_string().contains("job_days"), "{error}");
+    }
+}
