@@ -172,6 +172,7 @@ fn config_check_prints_the_effective_settings_with_variables_applied_and_secrets
         &[
             ("TRIBUTARY_SERVER__MAX_BODY_BYTES", "2048"),
             ("TRIBUTARY_WORKER__CONCURRENCY", "3"),
+            ("TRIBUTARY_RETENTION__JOBS_DAYS", "7"),
             (
                 "TRIBUTARY_DEFINITIONS__OKTA__ALLOW_LOOPBACK_ORG_URLS",
                 "true",
@@ -187,6 +188,8 @@ fn config_check_prints_the_effective_settings_with_variables_applied_and_secrets
     assert_eq!(effective["server"]["max_body_bytes"], 2048);
     assert_eq!(effective["server"]["max_header_bytes"], 16384);
     assert_eq!(effective["worker"]["concurrency"], 3);
+    assert_eq!(effective["retention"]["jobs_days"], 7);
+    assert_eq!(effective["retention"]["runs_days"], 30);
     assert_eq!(
         effective["definitions"]["okta"]["allowLoopbackOrgUrls"],
         true

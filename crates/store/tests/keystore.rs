@@ -480,7 +480,10 @@ async fn online_rotation_under_load_fails_no_call_and_loses_no_secret() {
 
         // Everything is readable with the key file alone, which holds only the new key.
         let fresh = KeyRing::load(&path).unwrap();
-        assert_eq!(fresh.key_ids(), std::slice::from_ref(&report.primary_key_id));
+        assert_eq!(
+            fresh.key_ids(),
+            std::slice::from_ref(&report.primary_key_id)
+        );
         let in_use = keys_in_use(&t.db).await.unwrap();
         assert_eq!(
             in_use.keys().collect::<Vec<_>>(),

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::super::{
     serve::{listen_address, role_name, server_config},
-    storage::{StorageArgs, public_url, redact_url},
+    storage::{StorageArgs, public_url, redact_url, retention_policy},
 };
 use crate::output;
 
@@ -51,6 +51,12 @@ fn effective_configuration(storage: &StorageArgs) -> anyhow::Result<Value> {
         .max_open_sessions_per_tenant
         .unwrap_or(tributary_runtime::DEFAULT_MAX_OPEN_AUTH_SESSIONS);
     let definitions = tributary_providers::redact_definitions(&file.definitions);
+    let retention = retention_policy(&file.retention);
+    let days = |kept: std::time::Duration| kept.as_secs() / 86_400;
+    let sweep_interval_secs = file
+        .retention
+        .sweep_interval_secs
+        .unwrap_or(tributary_runtime::DEFAULT_RETENTION_INTERVAL.as_secs());
     Ok(json!({
         "listen": listen,
         "public_url": public_url(storage, &format!("http://{listen}"))?,
@@ -69,6 +75,15 @@ fn effective_configuration(storage: &StorageArgs) -> anyhow::Result<Value> {
         },
         "worker": { "concurrency": worker_concurrency },
         "auth": { "max_open_sessions_per_tenant": open_sessions },
+        "retention": {
+            "jobs_days": days(retention.jobs),
+            "runs_days": days(retention.runs),
+            "deliveries_days": days(retention.deliveries),
+            "ingest_failures_days": days(retention.ingest_failures),
+            "ingest_runs_days": days(retention.ingest_runs),
+            "sessions_days": days(retention.sessions),
+            "sweep_interval_secs": sweep_interval_secs,
+        },
         "definitions": definitions,
     }))
 }
