@@ -1,6 +1,9 @@
 //! The REST API over HTTP on loopback, with the Cloudflare definition against the fake Cloudflare:
 //! tenancy (every route, both ways), the connect-run-read flow, bad input, and secrets.
 
+#[path = "api/retention.rs"]
+mod retention;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tributary_providers::{CatalogConfig, registry};

@@ -1,5 +1,8 @@
 //! Every repository function on SQLite and PostgreSQL, including tenant isolation.
 
+#[path = "repositories/retention.rs"]
+mod retention;
+
 mod common;
 
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! count matches what a sweep deletes, small batches and concurrent sweepers delete each row once,
 //! and a class kept forever is left alone.
 
-mod common;
+use super::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
