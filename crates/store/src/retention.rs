@@ -95,7 +95,7 @@ pub struct PurgeReport {
 
 impl PurgeReport {
     /// The tables a sweep deletes from (a run's log lines go before the run).
-    pub const TABLES: [&'static str; 8] = [
+    pub const TABLES: [&'static str; 9] = [
         "jobs",
         "run_logs",
         "runs",
@@ -104,6 +104,7 @@ impl PurgeReport {
         "ingest_runs",
         "auth_sessions",
         "ui_sessions",
+        "key_ring_holders",
     ];
 
     fn empty() -> Self {
@@ -145,7 +146,7 @@ struct Rule {
 
 /// Every table but `runs` and `run_logs` (see [`RUN_EXPIRED`]). Each predicate leads with the
 /// time column an index of migration 0008 (or an older one) covers.
-const RULES: [Rule; 6] = [
+const RULES: [Rule; 7] = [
     Rule {
         table: "jobs",
         key: "id",
@@ -184,6 +185,14 @@ const RULES: [Rule; 6] = [
         key: "id_hash",
         expired: "t.expires_at < $1",
         keep: |p| p.sessions,
+    },
+    Rule {
+        table: "key_ring_holders",
+        key: "holder_id",
+        // Rows of processes that stopped without withdrawing (killed); rotation already ignores
+        // them after HOLDER_TIMEOUT, this only keeps the table small.
+        expired: "t.seen_at < $1",
+        keep: |_| crate::keystore::holders::GONE_HOLDER_KEPT,
     },
 ];
 

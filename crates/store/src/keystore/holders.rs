@@ -17,6 +17,8 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 /// A holder not seen for this long is taken for gone (crashed or killed): rotation stops waiting
 /// for it. Three missed heartbeats.
 pub const HOLDER_TIMEOUT: Duration = Duration::from_secs(15);
+/// The row of a holder gone this long is deleted by the retention sweep.
+pub const GONE_HOLDER_KEPT: Duration = Duration::from_secs(3600);
 
 /// One process's row: the keys it can open and the key it seals with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -191,19 +193,6 @@ struct HolderRow {
     key_ids: String,
     started_at: i64,
     seen_at: i64,
-}
-
-/// Deletes rows of holders gone for a long time (ten timeouts), so the table stays small.
-pub async fn forget_gone_holders(db: &Db) -> Result<u64> {
-    let before = now_ms() - 10 * i64::try_from(HOLDER_TIMEOUT.as_millis()).unwrap_or(i64::MAX / 10);
-    let mut conn = db.write().await?;
-    Ok(on_backend!(conn.exec(), |c| {
-        sqlx::query("DELETE FROM key_ring_holders WHERE seen_at < $1")
-            .bind(before)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-    }))
 }
 
 fn host_name() -> String {

@@ -435,6 +435,30 @@ async fn retention_deletes_auth_and_ui_sessions_a_day_after_they_ended() {
     }
 }
 
+#[tokio::test]
+async fn rows_of_key_ring_holders_gone_for_an_hour_are_swept_and_live_ones_stay() {
+    use tributary_store::keystore::holders::{KeyRingHolder, live_holders};
+    for t in common::backends().await {
+        let db = &t.db;
+        let ring = KeyRing::generate();
+        let gone = KeyRingHolder::new(db.clone(), ring.clone(), "worker");
+        gone.report().await.unwrap();
+        let hour_and_more = now_ms() - 61 * 60 * 1000;
+        common::execute(
+            db,
+            &format!("UPDATE key_ring_holders SET seen_at = {hour_and_more}"),
+        )
+        .await;
+        let running = KeyRingHolder::new(db.clone(), ring, "api");
+        running.report().await.unwrap();
+        let report = count_then_sweep(db, &RetentionPolicy::default(), t.name).await;
+        assert_eq!(report.rows("key_ring_holders"), 1, "{}", t.name);
+        let live = live_holders(db).await.unwrap();
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].holder_id, running.id());
+    }
+}
+
 /// Seeds `jobs` old succeeded jobs and one run superseded by a newer one with `logs` lines, for
 /// the batch and concurrency tests.
 async fn seed_backlog(db: &Db, jobs: usize, logs: usize) {
