@@ -188,7 +188,11 @@ async fn a_slow_integration_filter_does_not_stall_concurrent_writes() {
                 "{message}"
             );
         } else {
-            assert_eq!(run.counters["failed"], 5, "{:?}", run.counters);
+            // Which payloads the engine's deadline cuts short, and whether a page then hits the
+            // run's limit, depends on how loaded the machine is; that none is created does not.
+            let failed = run.counters["failed"].as_u64().unwrap_or(0);
+            assert!(failed >= 1, "{:?}", run.counters);
+            assert_eq!(run.counters["created"].as_u64().unwrap_or(0), 0, "{:?}", run.counters);
         }
         assert!(records(&h, &id, "DirectoryAccount").await.is_empty());
         let _ = stop.send(());
