@@ -533,7 +533,8 @@ async fn refused_and_revoked_credentials_fail_with_clear_auth_errors_that_never_
 }
 
 #[tokio::test]
-async fn a_revoked_token_or_role_fails_the_collect_as_an_auth_error() {
+async fn a_revoked_role_fails_the_collect_and_revoked_tokens_are_reminted_until_the_secret_expires()
+{
     for backend in tributary_store::testing::backends("azdef_role").await {
         let h = harness(backend, DefenderData::sample(30, 10)).await;
         let id = h.connect(h.secret()).await;
@@ -555,13 +556,22 @@ async fn a_revoked_token_or_role_fails_the_collect_as_an_auth_error() {
         assert!(h.requests_to(&assessments_path(SUBSCRIPTION_B)).len() <= 1);
 
         // The app's tokens are revoked while still valid by their expiry: ARM answers 401
-        // InvalidAuthenticationToken and the collect fails as an auth error.
+        // InvalidAuthenticationToken, the runtime mints a new token at once and the collect
+        // goes on.
         h.fake.authorization().revoke_all();
+        let run = h.collect(&id).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        // Revoked again, and the client secret expired with them: the new token cannot be
+        // minted, so the collect fails as an auth error and the integration asks for a new
+        // connection.
+        h.fake.authorization().revoke_all();
+        h.fake.expire_client_secret();
         let run = h.collect(&id).await;
         assert_eq!(run.status, RunStatus::Failed);
         assert_eq!(run.error_kind.as_deref(), Some("auth"));
+        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+        assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
         let message = run.error_message.unwrap_or_default();
-        assert!(message.contains("401"), "{message}");
         assert!(!message.contains(CLIENT_SECRET), "{message}");
         assert!(
             !message.contains("at-"),

@@ -147,7 +147,8 @@ impl Runtime {
 
     /// After the provider refused credentials that had not expired: refreshes every slot of the
     /// connection that can be refreshed, whatever its expiry. Returns whether there was one to
-    /// refresh (a token-only connection has none: the tenant must connect again).
+    /// refresh (a token-only connection has none: the tenant must connect again). A refresh the
+    /// provider refuses is `NeedsReauth`, and the integration is left for the caller to mark.
     pub(crate) async fn refresh_after_refusal(
         &self,
         definition: &RegisteredDefinition,
@@ -257,7 +258,11 @@ impl Runtime {
                     "tributary_credential_refreshes_total",
                     &[("definition", definition_id), ("outcome", "needs_reauth")],
                 );
-                self.mark_needs_reauth(integration, &err.message).await?;
+                // After a refusal the caller marks the integration, with the refusal that
+                // started it as well as this one.
+                if when == Refresh::IfExpiring {
+                    self.mark_needs_reauth(integration, &err.message).await?;
+                }
                 return Err(RuntimeError::NeedsReauth(err.message));
             }
             Err(err) => {
@@ -330,21 +335,28 @@ impl Runtime {
         Ok((fresh, version))
     }
 
-    /// The provider refused the grant: stop using it and tell the tenant to reconnect.
+    /// The provider refused the grant: stop using it and tell the tenant to reconnect. Only a
+    /// `connected` integration changes: one disconnected (or already marked) meanwhile keeps
+    /// its status.
     pub(crate) async fn mark_needs_reauth(
         &self,
         integration: &Integration,
         reason: &str,
     ) -> Result<(), RuntimeError> {
         let mut tx = self.inner.db.begin().await?;
-        tx.integrations()
-            .set_status(
+        let changed = tx
+            .integrations()
+            .change_status(
                 &integration.tenant_id,
                 &integration.id,
+                IntegrationStatus::Connected,
                 IntegrationStatus::NeedsReauth,
                 Some(reason),
             )
             .await?;
+        if !changed {
+            return Ok(());
+        }
         tx.schedules()
             .set_enabled(&integration.tenant_id, &integration.id, false)
             .await?;

@@ -525,17 +525,26 @@ impl Runtime {
             .execute_operation(definition, integration, connection, run, &hooks)
             .await
         {
-            Err(err) if err.kind() == ErrorKind::Auth => err,
+            // A cancelled run's refusal may come from the disconnect that cancelled it.
+            Err(err) if err.kind() == ErrorKind::Auth && !hooks.was_cancelled() => err,
             other => return other,
         };
         // The provider refused credentials we hold as valid (revoked, rotated, or an access
         // token cut short). Where the connection can refresh, get a new token and try once
         // more; otherwise, or if that is refused too, the tenant must connect again, and the
         // integration says so as the run does.
-        if self
+        let refreshed = match self
             .refresh_after_refusal(definition, integration, connection)
-            .await?
+            .await
         {
+            Ok(refreshed) => refreshed,
+            Err(RuntimeError::NeedsReauth(refresh_refused)) => {
+                let reason = format!("{refused}; a new token was refused too: {refresh_refused}");
+                return Err(self.needs_reauth(integration, reason).await);
+            }
+            Err(other) => return Err(other),
+        };
+        if refreshed {
             hooks.log(
                 LogLevel::Warn,
                 "the provider refused the credentials; they were refreshed and the operation runs once more",
@@ -545,12 +554,12 @@ impl Runtime {
                 .await
             {
                 Err(err) if err.kind() == ErrorKind::Auth => {
-                    return Err(self.needs_reauth(integration, &err).await);
+                    return Err(self.needs_reauth(integration, err.to_string()).await);
                 }
                 other => return other,
             }
         }
-        Err(self.needs_reauth(integration, &refused).await)
+        Err(self.needs_reauth(integration, refused.to_string()).await)
     }
 
     /// One execution of the run's operation with freshly loaded credentials.
@@ -589,9 +598,8 @@ impl Runtime {
     async fn needs_reauth(
         &self,
         integration: &tributary_store::integrations::Integration,
-        refusal: &RuntimeError,
+        reason: String,
     ) -> RuntimeError {
-        let reason = refusal.to_string();
         if let Err(err) = self.mark_needs_reauth(integration, &reason).await {
             return err;
         }

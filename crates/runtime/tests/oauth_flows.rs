@@ -319,14 +319,13 @@ async fn invalid_grant_marks_the_integration_needs_reauth_until_it_is_reconnecte
         let integration = h.runtime.integration(&h.tenant_id, &id).await.unwrap();
         assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
         assert!(integration.status_reason.is_some());
-        let schedules = h
-            .runtime
-            .db()
-            .schedules()
-            .list(&h.tenant_id, &id)
-            .await
-            .unwrap();
-        assert!(schedules.iter().all(|s| !s.enabled), "schedules stop");
+        assert!(
+            support::schedules_enabled(&h, &id)
+                .await
+                .iter()
+                .all(|on| !on),
+            "schedules stop"
+        );
         let queued = h
             .runtime
             .queue_run(RunRequest {
@@ -342,14 +341,12 @@ async fn invalid_grant_marks_the_integration_needs_reauth_until_it_is_reconnecte
         connect_via_oauth(&h, &server, Some(id.clone())).await;
         let integration = h.runtime.integration(&h.tenant_id, &id).await.unwrap();
         assert_eq!(integration.status, IntegrationStatus::Connected);
-        let schedules = h
-            .runtime
-            .db()
-            .schedules()
-            .list(&h.tenant_id, &id)
-            .await
-            .unwrap();
-        assert!(schedules.iter().all(|s| s.enabled));
+        assert!(
+            support::schedules_enabled(&h, &id)
+                .await
+                .iter()
+                .all(|on| *on)
+        );
         h.runtime.run_inline(health_check(&h, &id)).await.unwrap();
     })
     .await;

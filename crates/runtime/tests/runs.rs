@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{
-    Harness, connect_with_token, eventually, on_each_backend, records, runtime_configured,
-    spawn_worker, wait_for_run,
+    Harness, connect_token_to, connect_with_token, eventually, on_each_backend, records,
+    runtime_configured, schedules_enabled, spawn_worker, wait_for_run,
 };
 use tributary_core::ErrorKind;
 use tributary_runtime::{RUN_TYPE_RECONCILE, RunRequest, RuntimeError};
@@ -192,7 +192,12 @@ async fn a_slow_integration_filter_does_not_stall_concurrent_writes() {
             // run's limit, depends on how loaded the machine is; that none is created does not.
             let failed = run.counters["failed"].as_u64().unwrap_or(0);
             assert!(failed >= 1, "{:?}", run.counters);
-            assert_eq!(run.counters["created"].as_u64().unwrap_or(0), 0, "{:?}", run.counters);
+            assert_eq!(
+                run.counters["created"].as_u64().unwrap_or(0),
+                0,
+                "{:?}",
+                run.counters
+            );
         }
         assert!(records(&h, &id, "DirectoryAccount").await.is_empty());
         let _ = stop.send(());
@@ -460,14 +465,8 @@ async fn a_revoked_api_token_marks_the_integration_needs_reauth_until_it_is_reco
     on_each_backend("rt_runs_revoked_token", |backend| async move {
         let h = Harness::new(backend, None).await;
         let id = connect_with_token(&h, TOKEN).await;
-        let schedules = h
-            .runtime
-            .db()
-            .schedules()
-            .list(&h.tenant_id, &id)
-            .await
-            .unwrap();
-        assert!(!schedules.is_empty() && schedules.iter().all(|s| s.enabled));
+        let schedules = schedules_enabled(&h, &id).await;
+        assert!(!schedules.is_empty() && schedules.iter().all(|on| *on));
         // The tenant revokes the token at the provider; nothing about it has expired.
         h.api.refuse_token(TOKEN);
         let run = h
@@ -490,14 +489,10 @@ async fn a_revoked_api_token_marks_the_integration_needs_reauth_until_it_is_reco
         assert!(reason.contains("401"), "{reason}");
         let message = run.error_message.clone().unwrap();
         assert!(message.ends_with(&reason), "{message} / {reason}");
-        let schedules = h
-            .runtime
-            .db()
-            .schedules()
-            .list(&h.tenant_id, &id)
-            .await
-            .unwrap();
-        assert!(schedules.iter().all(|s| !s.enabled), "schedules pause");
+        assert!(
+            schedules_enabled(&h, &id).await.iter().all(|on| !on),
+            "schedules pause"
+        );
         let refused = h
             .runtime
             .run_inline(request(&h, &id, "HealthCheck"))
@@ -506,35 +501,13 @@ async fn a_revoked_api_token_marks_the_integration_needs_reauth_until_it_is_reco
         assert!(matches!(refused, RuntimeError::NeedsReauth(_)), "{refused}");
 
         // Connecting again with a new token restores the integration and its schedules.
-        h.api.accept_token("acme-runs-token-78");
-        h.runtime
-            .connect(tributary_runtime::ConnectRequest {
-                tenant_id: h.tenant_id.clone(),
-                integration_id: Some(id.clone()),
-                definition_id: "acme".into(),
-                name: None,
-                user_input: Some(h.user_input()),
-                connection: "AcmeToken".into(),
-                credentials: std::collections::BTreeMap::from([(
-                    "AcmeToken".to_owned(),
-                    json!({ "token": "acme-runs-token-78" }),
-                )]),
-            })
-            .await
-            .unwrap();
+        connect_token_to(&h, "acme-runs-token-78", Some(id.clone())).await;
         let integration = h.runtime.integration(&h.tenant_id, &id).await.unwrap();
         assert_eq!(
             integration.status,
             tributary_store::integrations::IntegrationStatus::Connected
         );
-        let schedules = h
-            .runtime
-            .db()
-            .schedules()
-            .list(&h.tenant_id, &id)
-            .await
-            .unwrap();
-        assert!(schedules.iter().all(|s| s.enabled));
+        assert!(schedules_enabled(&h, &id).await.iter().all(|on| *on));
         let again = h
             .runtime
             .queue_run(request(&h, &id, "DirectorySync"))

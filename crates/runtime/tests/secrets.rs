@@ -85,7 +85,7 @@ async fn secrets_never_reach_logs_errors_runs_or_metrics() {
         })
         .await
         .unwrap_err();
-    assert!(matches!(err, RuntimeError::Execute(_)), "{err}");
+    assert!(matches!(err, RuntimeError::NeedsReauth(_)), "{err}");
     said.push(format!("{err} {err:?}"));
     let _ = stop.send(());
     worker.await.unwrap();

@@ -328,6 +328,38 @@ impl Integrations<'_> {
         }
     }
 
+    /// Moves the integration from `from` to `to` with a reason; returns whether it was in
+    /// `from` (otherwise nothing changes). For transitions that must not overwrite a concurrent
+    /// one: a run that learns its grant was refused must not mark a just-disconnected
+    /// integration `needs_reauth`.
+    pub async fn change_status(
+        &mut self,
+        tenant_id: &str,
+        id: &str,
+        from: IntegrationStatus,
+        to: IntegrationStatus,
+        reason: Option<&str>,
+    ) -> Result<bool> {
+        let now = now_ms();
+        let mut conn = self.scope.write().await?;
+        let n = on_backend!(conn.exec(), |c| {
+            sqlx::query(
+                "UPDATE integrations SET status = $4, status_reason = $5, updated_at = $6 \
+                 WHERE id = $1 AND tenant_id = $2 AND status = $3",
+            )
+            .bind(id)
+            .bind(tenant_id)
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(reason)
+            .bind(now)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        Ok(n > 0)
+    }
+
     async fn update(
         &mut self,
         tenant_id: &str,

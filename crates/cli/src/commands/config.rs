@@ -136,15 +136,29 @@ impl FileConfig {
             variables,
         ));
         problems.extend(tributary_providers::check_definitions(&config.definitions));
-        if problems.is_empty() {
-            return Ok(config);
+        match invalid(&origin, &problems) {
+            Some(error) => Err(error),
+            None => Ok(config),
         }
-        let lines: Vec<String> = problems
-            .iter()
-            .map(|problem| format!("  {problem}"))
-            .collect();
-        anyhow::bail!("{origin} is invalid:\n{}", lines.join("\n"))
     }
+}
+
+/// One error listing every problem of `origin`, a line each; `None` when there is none.
+pub fn invalid(
+    origin: &str,
+    problems: &[tributary_providers::ConfigProblem],
+) -> Option<anyhow::Error> {
+    if problems.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|problem| format!("  {problem}"))
+        .collect();
+    Some(anyhow::anyhow!(
+        "{origin} is invalid:\n{}",
+        lines.join("\n")
+    ))
 }
 
 /// serde's message, with a "did you mean" when it names an unknown field among expected ones

@@ -150,15 +150,8 @@ pub async fn open_runtime_with_catalog(
     // The file's sections were checked when it loaded; the demo's are checked here, so no
     // runtime ever starts on a section its definition would silently default.
     let problems = tributary_providers::check_definitions(&definitions);
-    if !problems.is_empty() {
-        let lines: Vec<String> = problems
-            .iter()
-            .map(|problem| format!("  {problem}"))
-            .collect();
-        anyhow::bail!(
-            "the definitions' settings are invalid:\n{}",
-            lines.join("\n")
-        );
+    if let Some(error) = super::config::invalid("the definitions' settings", &problems) {
+        return Err(error);
     }
     let db = storage.open_db().await?;
     let (ring, _) = storage.key_ring()?;

@@ -101,12 +101,18 @@ where
 
 /// Connects an Acme integration with an API token the fake accepts; returns its id.
 pub async fn connect_with_token(h: &Harness, token: &str) -> String {
+    connect_token_to(h, token, None).await
+}
+
+/// Connects with an API token the fake accepts: a new integration, or `integration_id` again
+/// (a reconnect). Returns the integration's id.
+pub async fn connect_token_to(h: &Harness, token: &str, integration_id: Option<String>) -> String {
     h.api.accept_token(token);
     let outcome = h
         .runtime
         .connect(tributary_runtime::ConnectRequest {
             tenant_id: h.tenant_id.clone(),
-            integration_id: None,
+            integration_id,
             definition_id: "acme".into(),
             name: None,
             user_input: Some(h.user_input()),
@@ -122,6 +128,19 @@ pub async fn connect_with_token(h: &Harness, token: &str) -> String {
         tributary_runtime::ConnectOutcome::Connected(done) => done.integration.id,
         tributary_runtime::ConnectOutcome::Redirect(_) => panic!("token mode redirected"),
     }
+}
+
+/// Whether each of the integration's reconcile schedules is enabled.
+pub async fn schedules_enabled(h: &Harness, integration_id: &str) -> Vec<bool> {
+    h.runtime
+        .db()
+        .schedules()
+        .list(&h.tenant_id, integration_id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|schedule| schedule.enabled)
+        .collect()
 }
 
 /// A worker for the runtime's queue with short leases and quick polling, running in the
