@@ -674,7 +674,11 @@ fn mapping_goldens() {
         (
             "Vulnerability",
             "",
-            &["inspector_package_cve", "vulnerability_minimal"][..],
+            &[
+                "inspector_package_cve",
+                "inspector_package_two_cvss_versions",
+                "vulnerability_minimal",
+            ][..],
         ),
         (
             "Finding",
@@ -692,5 +696,38 @@ fn mapping_goldens() {
                 tributary_ingest::kit::snapshot(mappings, schema, variant, &fixture(name));
             insta::assert_json_snapshot!(format!("aws_security_hub_{name}"), snapshot);
         }
+    }
+}
+
+/// ASFF's `Cvss` is a list in no stated order; Inspector sends a CVSS 2.0 and a 3.1 score side
+/// by side. The newest version's score is recorded, and the installed package version is not
+/// taken for a vulnerable range.
+#[test]
+fn the_newest_cvss_version_is_recorded_whatever_the_order() {
+    let registry = registry(&CatalogConfig::default()).unwrap();
+    let mappings = &registry
+        .definition("aws_security_hub")
+        .unwrap()
+        .definition
+        .mappings;
+    let path = format!(
+        "{}/tests/fixtures/aws_security_hub/inspector_package_two_cvss_versions.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut finding: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for reversed in [false, true] {
+        if reversed {
+            let scores = finding["Vulnerabilities"][0]["Cvss"]
+                .as_array_mut()
+                .unwrap();
+            scores.reverse();
+        }
+        let snapshot = tributary_ingest::kit::snapshot(mappings, "Vulnerability", "", &finding);
+        let record = &snapshot["record"]["fields"];
+        assert_eq!(record["cvssScore"], 10.0, "{snapshot}");
+        assert_eq!(record["properties"]["cvssVersion"], "3.1");
+        assert!(record["vulnerableVersionRange"].is_null(), "{snapshot}");
+        assert!(record["patchedVersion"].is_null());
+        assert_eq!(record["properties"]["installedVersion"], "3.0.8");
     }
 }

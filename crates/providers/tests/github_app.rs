@@ -712,6 +712,28 @@ async fn app_webhooks_are_verified_routed_ingested_and_tear_down_on_uninstall() 
             .find(|r| r.variant == "secret_scanning")
             .unwrap();
         assert!(secret_record.raw_payload.get("secret").is_none());
+        // Nor does the stored delivery keep it.
+        for endpoint in h
+            .runtime
+            .db()
+            .webhooks(&h.ring)
+            .list_endpoints(&h.tenant, &id)
+            .await
+            .unwrap()
+        {
+            let deliveries = h
+                .runtime
+                .db()
+                .webhooks(&h.ring)
+                .list_deliveries(&h.tenant, &endpoint.id, 100)
+                .await
+                .unwrap();
+            assert!(!deliveries.is_empty());
+            let stored =
+                serde_json::to_string(&deliveries.iter().map(|d| &d.payload).collect::<Vec<_>>())
+                    .unwrap();
+            assert!(!stored.contains("AKIAEXAMPLEEXAMPLE12"), "{stored}");
+        }
 
         // An event for an installation nobody connected is acknowledged, not stored here.
         let mut other = created.clone();
@@ -867,7 +889,7 @@ fn fixture(name: &str) -> Value {
 
 #[test]
 fn mapping_goldens() {
-    let cases: [(&str, &str, &str, &str); 10] = [
+    let cases: [(&str, &str, &str, &str); 11] = [
         ("Asset", "repository", "acme-corp/web-app", "repository"),
         (
             "Asset",
@@ -912,6 +934,12 @@ fn mapping_goldens() {
             "secret_scanning_alert_resolved",
         ),
         (
+            "Vulnerability",
+            "secret_scanning",
+            "acme-corp/web-app",
+            "secret_scanning_alert_false_positive",
+        ),
+        (
             "DirectoryAccount",
             "",
             "acme-corp/octo-admin",
@@ -945,4 +973,50 @@ fn mapping_goldens() {
             &fixture("dependabot_alert")
         )
     );
+}
+
+/// GitHub's resolutions of a secret scanning alert (the `secret-scanning-alert-resolution` enum
+/// of its REST description, and the two more of the webhook's): only a revoked secret is fixed.
+#[test]
+fn a_resolved_secret_is_fixed_only_when_revoked_and_dismissed_for_every_other_resolution() {
+    let alert = fixture("secret_scanning_alert_false_positive");
+    for (resolution, status) in [
+        ("revoked", "FIXED"),
+        ("false_positive", "DISMISSED"),
+        ("wont_fix", "DISMISSED"),
+        ("used_in_tests", "DISMISSED"),
+        ("pattern_deleted", "DISMISSED"),
+        ("pattern_edited", "DISMISSED"),
+    ] {
+        let mut resolved = alert.clone();
+        resolved["resolution"] = json!(resolution);
+        let record = &mapped(
+            "Vulnerability",
+            "secret_scanning",
+            "acme-corp/web-app",
+            &resolved,
+        )["record"];
+        assert_eq!(record["status"], status, "{resolution}");
+        assert_eq!(
+            record["fixedAt"].is_null(),
+            status != "FIXED",
+            "{resolution}: {record}"
+        );
+        assert_eq!(record["properties"]["resolution"], resolution);
+        assert_eq!(
+            record["description"],
+            "Secret scanning found a Mailchimp API Key in acme-corp/web-app."
+        );
+    }
+    let mut open = alert;
+    open["state"] = json!("open");
+    open["resolution"] = Value::Null;
+    let record = &mapped(
+        "Vulnerability",
+        "secret_scanning",
+        "acme-corp/web-app",
+        &open,
+    )["record"];
+    assert_eq!(record["status"], "OPEN");
+    assert!(record["fixedAt"].is_null());
 }

@@ -11,6 +11,11 @@ use tributary_core::MappingRegistration;
 
 /// `Vulnerability` from a finding with a `Vulnerabilities` entry (Amazon Inspector and partner
 /// scanners): the first entry's CVE (or other advisory id), CVSS, package and fix.
+///
+/// ASFF lists CVSS scores in no particular order (Inspector sends 2.0 and 3.1 side by side): the
+/// score of the newest CVSS version is the one recorded, with its version in the properties.
+/// The package's `Version` is the version installed, not a range: the vulnerable range is what
+/// comes before `FixedInVersion` when a fix exists (`NotAvailable` means none).
 pub fn vulnerability() -> MappingRegistration {
     MappingRegistration::new("Vulnerability")
         .filter(r#"payload.?Vulnerabilities.orValue([]).size() > 0"#)
@@ -19,7 +24,11 @@ pub fn vulnerability() -> MappingRegistration {
 cel.bind(sev, payload.?Severity.Label.orValue(""),
 cel.bind(wf, payload.?Workflow.Status.orValue(""),
 cel.bind(pkg, v.?VulnerablePackages.orValue([]).size() > 0 ? v.VulnerablePackages[0] : {},
-cel.bind(cvss, v.?Cvss.orValue([]).size() > 0 ? v.Cvss[0] : {},
+cel.bind(scores, v.?Cvss.orValue([]),
+cel.bind(newest, scores.filter(c,
+    !scores.exists(o, o.?Version.orValue("") > c.?Version.orValue(""))),
+cel.bind(cvss, newest.size() > 0 ? newest[0] : {},
+cel.bind(fix, pkg.?FixedInVersion.orValue(""),
 cel.bind(res, payload.?Resources.orValue([]).size() > 0 ? payload.Resources[0] : {},
 {
   "externalID": payload.Id,
@@ -37,8 +46,8 @@ cel.bind(res, payload.?Resources.orValue([]).size() > 0 ? payload.Resources[0] :
       : wf == "NOTIFIED" ? "IN_PROGRESS" : "OPEN",
   "packageName": pkg.?Name.orValue(null),
   "packageEcosystem": pkg.?PackageManager.orValue(null),
-  "vulnerableVersionRange": pkg.?Version.orValue(null),
-  "patchedVersion": pkg.?FixedInVersion.orValue(null),
+  "vulnerableVersionRange": fix != "" && fix != "NotAvailable" ? "< " + fix : null,
+  "patchedVersion": fix != "" && fix != "NotAvailable" ? fix : null,
   "resourceExternalID": res.?Id.orValue(null),
   "resourceName": res.?Id.orValue(null),
   "referenceURL": v.?ReferenceUrls.orValue([]).size() > 0 ? v.ReferenceUrls[0]
@@ -59,9 +68,11 @@ cel.bind(res, payload.?Resources.orValue([]).size() > 0 ? payload.Resources[0] :
     "workflowStatus": wf != "" ? wf : null,
     "fixAvailable": v.?FixAvailable.orValue(null),
     "exploitAvailable": v.?ExploitAvailable.orValue(null),
-    "vendor": v.?Vendor.Name.orValue(null)
+    "vendor": v.?Vendor.Name.orValue(null),
+    "installedVersion": pkg.?Version.orValue(null),
+    "cvssVersion": cvss.?Version.orValue(null)
   }
-}))))))"#,
+})))))))))"#,
         )
 }
 

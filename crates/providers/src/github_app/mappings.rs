@@ -51,6 +51,15 @@ const STATUS: &str = r#"cel.bind(s, payload.?state.orValue(null) == null ? "" : 
   : s in ["dismissed", "auto_dismissed", "closed"] ? "DISMISSED"
   : null)"#;
 
+/// A secret scanning alert's status: `open` -> OPEN; `resolved` -> FIXED only when the
+/// resolution is `revoked` (the secret no longer works); every other resolution
+/// (`false_positive`, `wont_fix`, `used_in_tests`, and `pattern_deleted` / `pattern_edited` in
+/// webhooks) leaves the secret as it was, so the alert is DISMISSED.
+const SECRET_STATUS: &str = r#"cel.bind(s, payload.?state.orValue(null) == null ? "" : payload.state.lowerAscii(),
+  s == "open" ? "OPEN"
+  : s == "resolved" ? (payload.?resolution.orValue(null) == "revoked" ? "FIXED" : "DISMISSED")
+  : null)"#;
+
 /// A severity word in any casing (`critical`, `HIGH`, `moderate`) to the model's scale.
 fn severity(expr: &str) -> String {
     format!(
@@ -184,18 +193,23 @@ pub fn secret_scanning() -> MappingRegistration {
   "summary": payload.?secret_type_display_name.orValue(null) != null
       && payload.secret_type_display_name != "" ? payload.secret_type_display_name
       : payload.?secret_type.orValue(null),
-  "description": payload.?resolution.orValue(null),
+  "description": "Secret scanning found a "
+      + (payload.?secret_type_display_name.orValue(null) != null
+          && payload.secret_type_display_name != "" ? payload.secret_type_display_name
+          : payload.?secret_type.orValue("secret"))
+      + " in " + resource + ".",
   "severity": payload.?validity.orValue(null) != null && payload.validity.lowerAscii() == "active"
       ? "CRITICAL" : "HIGH",
-  "status": {STATUS},
+  "status": {SECRET_STATUS},
   "resourceExternalID": resource,
   "resourceName": resource,
   "referenceURL": payload.?html_url.orValue(null),
   "discoveredAt": payload.?created_at.orValue(null),
-  "fixedAt": payload.?resolved_at.orValue(null),
+  "fixedAt": {SECRET_STATUS} == "FIXED" ? payload.?resolved_at.orValue(null) : null,
   "sourceUpdatedAt": payload.?updated_at.orValue(null),
   "properties": {{
     "kind": "secret_scanning",
+    "resolvedAt": payload.?resolved_at.orValue(null),
     "number": payload.?number.orValue(null),
     "state": payload.?state.orValue(null),
     "secretType": payload.?secret_type.orValue(null),
