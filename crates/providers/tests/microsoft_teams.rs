@@ -146,16 +146,21 @@ impl Harness {
         );
         let asked = params_of(&redirect.url);
         let scopes: Vec<&str> = param(&asked, "scope").unwrap().split(' ').collect();
+        // Graph permissions are asked for on the configured Graph (here the fake's; a national
+        // cloud's in production), never on the public cloud's whatever `graphUrl` says.
+        let graph = self.fake.graph_url();
+        let graph = graph.trim_end_matches('/');
         for needed in [
-            "openid",
-            "offline_access",
-            "https://graph.microsoft.com/User.Read",
-            "https://graph.microsoft.com/Team.ReadBasic.All",
-            "https://graph.microsoft.com/ChannelMessage.Send",
-            "https://graph.microsoft.com/ChatMessage.Send",
+            "openid".to_owned(),
+            "offline_access".to_owned(),
+            format!("{graph}/User.Read"),
+            format!("{graph}/Team.ReadBasic.All"),
+            format!("{graph}/ChannelMessage.Send"),
+            format!("{graph}/ChatMessage.Send"),
         ] {
-            assert!(scopes.contains(&needed), "{needed} in {scopes:?}");
+            assert!(scopes.contains(&needed.as_str()), "{needed} in {scopes:?}");
         }
+        assert!(!scopes.iter().any(|scope| scope.contains("graph.microsoft.com")));
         assert_eq!(param(&asked, "code_challenge_method"), Some("S256"));
         assert!(param(&asked, "nonce").is_some_and(|n| !n.is_empty()));
         assert_eq!(param(&asked, "response_type"), Some("code"));

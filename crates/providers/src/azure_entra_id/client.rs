@@ -13,9 +13,6 @@ use tributary_providerkit::{OAuthClient, ProviderHttp, RateLimit, RateLimitScope
 use super::{EntraAdminConsent, EntraOperatorConfig};
 use crate::microsoft::{self, GraphEndpoints, Registration, Site, is_guid};
 
-/// The app-only scope: every application permission the tenant consented to.
-pub(super) const GRAPH_DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
-
 /// Graph's directory reads are limited per app and tenant (thousands of requests per 10 seconds
 /// for large tenants); one integration is one tenant, and 429s are waited out by the kit with
 /// `Retry-After`.
@@ -67,8 +64,10 @@ pub(super) async fn app_token(
             "the stored tenant id is not a GUID; connect the integration again",
         ));
     }
+    // The scope names the Graph the app calls: a national cloud refuses the public one's.
+    let scope = operator.endpoints()?.default_scope();
     oauth_client(operator, tenant_id)?
-        .client_credentials(&[GRAPH_DEFAULT_SCOPE])
+        .client_credentials(&[&scope])
         .await
         .map_err(classify_aadsts)
 }

@@ -20,6 +20,11 @@ pub struct GraphEndpoints {
     pub login_url: String,
     /// `<graph>/v1.0`.
     pub graph_api: Url,
+    /// The Graph resource tokens are asked for: the Graph URL's origin
+    /// (`https://graph.microsoft.com`, or a national cloud's such as `https://graph.microsoft.us`,
+    /// `https://dod-graph.microsoft.us`, `https://microsoftgraph.chinacloudapi.cn`). A token for
+    /// the public cloud's resource is refused by a national cloud's Graph, and the other way.
+    pub resource: String,
 }
 
 impl GraphEndpoints {
@@ -33,11 +38,24 @@ impl GraphEndpoints {
         let graph = site.url("graphUrl", graph, DEFAULT_GRAPH_URL)?;
         let graph_api = Url::parse(&format!("{}/v1.0", graph.as_str().trim_end_matches('/')))
             .map_err(|_| OperationError::config("the Microsoft Graph URL is not valid"))?;
+        let resource = graph.origin().ascii_serialization();
         Ok(Self {
             site,
             login_url: login.as_str().trim_end_matches('/').to_owned(),
             graph_api,
+            resource,
         })
+    }
+
+    /// The app-only scope: every application permission granted to the app on this Graph
+    /// (`<resource>/.default`).
+    pub fn default_scope(&self) -> String {
+        self.delegated_scope(".default")
+    }
+
+    /// A permission on this Graph as a scope (`User.Read` -> `<resource>/User.Read`).
+    pub fn delegated_scope(&self, permission: &str) -> String {
+        format!("{}/{permission}", self.resource)
     }
 
     pub fn http(&self) -> Result<ProviderHttp, OperationError> {

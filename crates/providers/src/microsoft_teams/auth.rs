@@ -19,19 +19,41 @@ use tributary_core::{
 use tributary_providerkit::{AuthorizationRequest, TokenSet, classify::excerpt};
 
 use super::{MicrosoftTeamsOAuth, MicrosoftTeamsOperatorConfig, client::oauth_client};
+use crate::microsoft::GraphEndpoints;
 
-/// What the sign-in asks for: an id token (`openid`, `profile`), a refresh token
-/// (`offline_access`), the user's profile, the teams they joined, and sending to channels and
-/// chats. All delegated; none needs an administrator's consent.
-pub const SCOPES: [&str; 7] = [
-    "openid",
-    "profile",
-    "offline_access",
-    "https://graph.microsoft.com/User.Read",
-    "https://graph.microsoft.com/Team.ReadBasic.All",
-    "https://graph.microsoft.com/ChannelMessage.Send",
-    "https://graph.microsoft.com/ChatMessage.Send",
-];
+/// What the sign-in asks for besides the Graph permissions: an id token (`openid`, `profile`)
+/// and a refresh token (`offline_access`).
+const SIGN_IN_SCOPES: [&str; 3] = ["openid", "profile", "offline_access"];
+
+/// Every scope the sign-in asks for: the sign-in's and the required Graph permissions on the
+/// configured Graph (a national cloud's resource when `graphUrl` names one). All delegated; none
+/// needs an administrator's consent.
+fn requested_scopes(graph: &GraphEndpoints) -> Vec<String> {
+    SIGN_IN_SCOPES
+        .iter()
+        .map(|scope| (*scope).to_owned())
+        .chain(
+            REQUIRED_GRAPH_PERMISSIONS
+                .iter()
+                .map(|permission| graph.delegated_scope(permission)),
+        )
+        .collect()
+}
+
+/// The scopes a refresh asks for: those the last answer granted (RFC 6749 section 6: a refresh
+/// may not ask for more than was granted, and a strict server refuses it with `invalid_scope`),
+/// with `offline_access` so a new refresh token comes back; what was requested when the answer
+/// listed none.
+fn refresh_scopes(current: &TokenSet, graph: &GraphEndpoints) -> Vec<String> {
+    if current.scopes.is_empty() {
+        return requested_scopes(graph);
+    }
+    let mut scopes = current.scopes.clone();
+    if !scopes.iter().any(|scope| scope == "offline_access") {
+        scopes.push("offline_access".to_owned());
+    }
+    scopes
+}
 
 /// The Graph permissions without which the integration cannot work.
 const REQUIRED_GRAPH_PERMISSIONS: [&str; 4] = [
@@ -55,8 +77,10 @@ async fn start(
     request: AuthStartRequest,
     operator: MicrosoftTeamsOperatorConfig,
 ) -> Result<AuthStartResult, OperationError> {
+    let scopes = requested_scopes(&operator.endpoints()?.graph);
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
     let url = oauth_client(&operator)?.authorization_url(
-        &AuthorizationRequest::from_session(&request, &SCOPES)
+        &AuthorizationRequest::from_session(&request, &scopes)
             // The code comes back in the callback's query string.
             .param("response_mode", "query")
             // Let the user pick the work account rather than reuse whatever session is open.
@@ -153,7 +177,9 @@ async fn refresh(
         )
     })?;
     // The v2.0 endpoint wants the scopes again; it answers with a new refresh token.
-    let fresh = oauth_client(&operator)?.refresh(&current, &SCOPES).await?;
+    let scopes = refresh_scopes(&current, &operator.endpoints()?.graph);
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let fresh = oauth_client(&operator)?.refresh(&current, &scopes).await?;
     credential(&fresh)
 }
 
@@ -165,6 +191,52 @@ fn credential(tokens: &TokenSet) -> Result<Value, OperationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn graph(url: &str) -> GraphEndpoints {
+        let site = crate::microsoft::Site {
+            definition: "microsoft_teams",
+            budget: super::super::client::BUDGET,
+            allow_loopback: false,
+        };
+        GraphEndpoints::new(site, None, Some(url)).unwrap()
+    }
+
+    #[test]
+    fn scopes_name_the_configured_graph_and_a_refresh_asks_only_for_what_was_granted() {
+        let us = graph("https://graph.microsoft.us");
+        let requested = requested_scopes(&us);
+        assert!(requested.contains(&"https://graph.microsoft.us/ChannelMessage.Send".to_owned()));
+        assert!(!requested.iter().any(|s| s.contains("graph.microsoft.com")));
+        assert_eq!(
+            graph("https://microsoftgraph.chinacloudapi.cn").default_scope(),
+            "https://microsoftgraph.chinacloudapi.cn/.default"
+        );
+        assert_eq!(
+            graph("https://dod-graph.microsoft.us/").default_scope(),
+            "https://dod-graph.microsoft.us/.default"
+        );
+        // Granted less than asked (an administrator withheld ChatMessage.Send): the refresh
+        // asks for the granted ones only, with offline_access for the next refresh token.
+        let current: TokenSet = serde_json::from_value(json!({
+            "access_token": "at",
+            "refresh_token": "rt",
+            "scopes": [
+                "https://graph.microsoft.us/User.Read",
+                "https://graph.microsoft.us/ChannelMessage.Send",
+            ],
+        }))
+        .unwrap();
+        assert_eq!(
+            refresh_scopes(&current, &us),
+            [
+                "https://graph.microsoft.us/User.Read",
+                "https://graph.microsoft.us/ChannelMessage.Send",
+                "offline_access"
+            ]
+        );
+        let unlisted: TokenSet = serde_json::from_value(json!({"access_token": "at"})).unwrap();
+        assert_eq!(refresh_scopes(&unlisted, &us), requested);
+    }
 
     #[test]
     fn permissions_are_read_with_or_without_the_resource() {

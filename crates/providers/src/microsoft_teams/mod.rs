@@ -17,7 +17,7 @@ use tributary_core::{
 };
 
 pub use crate::microsoft::{DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL};
-pub use auth::SCOPES;
+
 pub use client::{DEFAULT_AUTHORITY, MICROSOFT_GRAPH, MicrosoftGraph};
 pub use messages::{BodyFormat, Delivery, Destination, MessageSend};
 pub use operations::HealthCheck;
