@@ -160,7 +160,11 @@ impl Harness {
         ] {
             assert!(scopes.contains(&needed.as_str()), "{needed} in {scopes:?}");
         }
-        assert!(!scopes.iter().any(|scope| scope.contains("graph.microsoft.com")));
+        assert!(
+            !scopes
+                .iter()
+                .any(|scope| scope.contains("graph.microsoft.com"))
+        );
         assert_eq!(param(&asked, "code_challenge_method"), Some("S256"));
         assert!(param(&asked, "nonce").is_some_and(|n| !n.is_empty()));
         assert_eq!(param(&asked, "response_type"), Some("code"));

@@ -446,6 +446,8 @@ fn org_urls_are_okta_domains_or_custom_domains_on_public_https() {
         ("https://acme.oktapreview.com/", true),
         ("https://acme.okta-emea.com", true),
         ("https://ACME.Okta.com", true),
+        ("https://agency.okta-gov.com", true),
+        ("https://agency.okta.mil", true),
         ("https://login.acme.example", false),
     ] {
         let (_, host) = check_org_url(url, false).unwrap_or_else(|e| panic!("{url}: {e}"));
@@ -464,6 +466,7 @@ fn org_urls_are_okta_domains_or_custom_domains_on_public_https() {
         ("https://localhost", "public"),
         ("https://okta.internal", "public"),
         ("https://acme-admin.okta.com", "Admin Console"),
+        ("https://agency-admin.okta-gov.com", "Admin Console"),
         ("https://okta.com", "names no org"),
         ("https://acme.okta.com/app/UserHome", "without the path"),
         ("https://admin:pw@acme.okta.com", "password"),

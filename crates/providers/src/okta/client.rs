@@ -18,7 +18,14 @@ use super::{OktaApiToken, OktaServiceApp, OktaUserInput};
 pub const OKTA_API: ClientRef<OktaApi> = ClientRef::new("okta_api");
 
 /// The domains Okta serves orgs under: production, preview (sandboxes) and the EMEA cell.
-pub const OKTA_DOMAINS: &[&str] = &["okta.com", "oktapreview.com", "okta-emea.com"];
+pub const OKTA_DOMAINS: &[&str] = &[
+    "okta.com",
+    "oktapreview.com",
+    "okta-emea.com",
+    // Okta for Government Moderate and High.
+    "okta-gov.com",
+    "okta.mil",
+];
 
 /// What a service app asks for: read users, read groups (and their members).
 pub const SERVICE_APP_SCOPES: &[&str] = &["okta.users.read", "okta.groups.read"];

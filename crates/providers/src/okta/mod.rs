@@ -51,8 +51,8 @@ pub struct OktaServiceApp {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OktaUserInput {
-    /// Your Okta org URL, e.g. `https://acme.okta.com` (an okta.com, oktapreview.com or
-    /// okta-emea.com org, or your org's custom domain). Not the Admin Console URL
+    /// Your Okta org URL, e.g. `https://acme.okta.com` (an okta.com, oktapreview.com,
+    /// okta-emea.com, okta-gov.com or okta.mil org, or your org's custom domain). Not the Admin Console URL
     /// (`acme-admin.okta.com`).
     pub org_url: String,
     /// An Okta search expression selecting the users to sync, e.g.
