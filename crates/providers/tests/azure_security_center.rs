@@ -200,6 +200,10 @@ fn assessments_path(sub: &str) -> String {
     format!("/subscriptions/{sub}/providers/Microsoft.Security/assessments")
 }
 
+fn metadata_path(sub: &str) -> String {
+    format!("/subscriptions/{sub}/providers/Microsoft.Security/assessmentMetadata")
+}
+
 fn sub_assessments_path(sub: &str) -> String {
     format!("/subscriptions/{sub}/providers/Microsoft.Security/subAssessments")
 }
@@ -273,6 +277,72 @@ async fn a_client_secret_connects_and_a_multi_page_collect_maps_findings_and_vul
                 .as_str()
                 .unwrap()
                 .starts_with("/subscriptions/")
+        );
+        // ARM's list carries no metadata (its official example, ListAssessments_example.json,
+        // has only resourceDetails, displayName, status and additionalData): severity,
+        // category, description and remediation come from the assessmentMetadata listing,
+        // read once per subscription.
+        assert_eq!(
+            h.requests_since(before, &metadata_path(SUBSCRIPTION_A))
+                .len(),
+            1
+        );
+        for field in ["category", "description", "remediation"] {
+            assert!(
+                finding.fields[field]
+                    .as_str()
+                    .is_some_and(|v| !v.is_empty()),
+                "{field}: {}",
+                finding.fields
+            );
+        }
+        assert_ne!(finding.fields["severity"], "UNKNOWN", "{}", finding.fields);
+        assert!(finding.fields["controls"].is_array(), "{}", finding.fields);
+    }
+}
+
+/// The fake answers the assessment list as ARM does: no `metadata`, no `links` (only a
+/// single-assessment GET can `$expand` them), nothing the official example's items lack.
+#[tokio::test]
+async fn the_fake_lists_assessments_as_the_official_example_shows_them() {
+    let fake = FakeAzureSecurityCenter::start(DefenderData::sample(5, 0))
+        .await
+        .unwrap();
+    let token = fake.authorization().mint_access_token(
+        tributary_testkit::azure_security_center::SECRET_CLIENT_ID,
+        None,
+        tributary_testkit::azure_security_center::ARM_SCOPE,
+    );
+    let base = fake.base_url();
+    let path = format!(
+        "{}?api-version=2021-06-01",
+        assessments_path(SUBSCRIPTION_A)
+    );
+    let listed = tokio::task::spawn_blocking(move || {
+        // A plain HTTP/1.1 GET: the fake is on loopback and answers with a Content-Length.
+        use std::io::{Read, Write};
+        let host = base.strip_prefix("http://").unwrap().to_owned();
+        let mut stream = std::net::TcpStream::connect(&host).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (_, body) = response.split_once("\r\n\r\n").unwrap();
+        serde_json::from_str::<Value>(body).unwrap()
+    })
+    .await
+    .unwrap();
+    let items = listed["value"].as_array().unwrap();
+    assert!(!items.is_empty());
+    let example_keys = ["resourceDetails", "displayName", "status", "additionalData"];
+    for item in items {
+        let keys: Vec<&String> = item["properties"].as_object().unwrap().keys().collect();
+        assert!(
+            keys.iter().all(|key| example_keys.contains(&key.as_str())),
+            "{keys:?}"
         );
     }
 }

@@ -13,7 +13,12 @@
 //! - `GET /subscriptions?api-version=2022-12-01`: the subscriptions the principal has a role on.
 //! - `GET /subscriptions/{id}/providers/Microsoft.Security/assessments?api-version=2021-06-01`
 //!   and `.../subAssessments?api-version=2019-01-01-preview`: pages of `{"value": [...],
-//!   "nextLink": "<absolute URL with $skipToken>"}`.
+//!   "nextLink": "<absolute URL with $skipToken>"}`. Like ARM's list (and its official example
+//!   `ListAssessments_example.json`), an assessment comes without `properties.metadata` and
+//!   `properties.links`: only a single-assessment GET can `$expand` them.
+//! - `GET /subscriptions/{id}/providers/Microsoft.Security/assessmentMetadata?api-version=2021-06-01`:
+//!   the metadata (display name, description, severity, categories, remediation, policy) of the
+//!   assessment types, by assessment name, paged the same way.
 //! - ARM's error body `{"error": {"code", "message"}}`: 400 `MissingApiVersionParameter`, 401
 //!   `InvalidAuthenticationToken` / `ExpiredAuthenticationToken` (with `WWW-Authenticate`), 403
 //!   `AuthorizationFailed` on a subscription without a role assignment, 404
@@ -377,6 +382,10 @@ impl FakeAzureSecurityCenter {
             .route(
                 "/subscriptions/{sub}/providers/Microsoft.Security/subAssessments",
                 get(list_sub_assessments),
+            )
+            .route(
+                "/subscriptions/{sub}/providers/Microsoft.Security/assessmentMetadata",
+                get(list_assessment_metadata),
             )
             .with_state(shared)
             .merge(token_routes);
@@ -845,6 +854,57 @@ async fn list_assessments(
     listing(shared, sub, headers, query, "assessments", "2021-06-01").await
 }
 
+async fn list_assessment_metadata(
+    State(shared): State<Shared>,
+    Path(sub): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<ArmQuery>,
+) -> Response {
+    listing(
+        shared,
+        sub,
+        headers,
+        query,
+        "assessmentMetadata",
+        "2021-06-01",
+    )
+    .await
+}
+
+/// An assessment as ARM lists it: the list has no `$expand`, so neither the metadata nor the
+/// links are in it (the fake keeps them with the assessment to serve the metadata listing).
+fn as_listed(assessment: &Value) -> Value {
+    let mut listed = assessment.clone();
+    if let Some(properties) = listed.get_mut("properties").and_then(Value::as_object_mut) {
+        properties.remove("metadata");
+        properties.remove("links");
+    }
+    listed
+}
+
+/// The `Microsoft.Security/assessmentMetadata` resources of the assessment types in use, one per
+/// assessment name.
+fn metadata_of<'a>(assessments: impl Iterator<Item = &'a Value>) -> Vec<Value> {
+    let mut by_name = BTreeMap::new();
+    for assessment in assessments {
+        let (Some(name), Some(metadata)) = (
+            assessment.get("name").and_then(Value::as_str),
+            assessment.pointer("/properties/metadata"),
+        ) else {
+            continue;
+        };
+        by_name.entry(name.to_owned()).or_insert_with(|| {
+            json!({
+                "id": format!("/providers/Microsoft.Security/assessmentMetadata/{name}"),
+                "name": name,
+                "type": "Microsoft.Security/assessmentMetadata",
+                "properties": metadata,
+            })
+        });
+    }
+    by_name.into_values().collect()
+}
+
 async fn list_sub_assessments(
     State(shared): State<Shared>,
     Path(sub): Path<String>,
@@ -902,10 +962,10 @@ async fn listing(
             ),
         );
     }
-    let items: Vec<Value> = if kind == "assessments" {
-        subscription.assessments.values().cloned().collect()
-    } else {
-        subscription.sub_assessments.values().cloned().collect()
+    let items: Vec<Value> = match kind {
+        "assessments" => subscription.assessments.values().map(as_listed).collect(),
+        "assessmentMetadata" => metadata_of(subscription.assessments.values()),
+        _ => subscription.sub_assessments.values().cloned().collect(),
     };
     page_of(
         &state.base_url,

@@ -6,7 +6,12 @@
 //!   without (a SQL vulnerability-assessment rule, a configuration check) is a `Finding` of the
 //!   same variant.
 //!
-//! Every optional field is guarded: ARM leaves out what does not apply.
+//! Every optional field is guarded: ARM leaves out what does not apply. An assessment's
+//! `properties.metadata` is the assessment type's metadata, which the collect joins in from the
+//! `assessmentMetadata` listing (ARM's assessment list carries none); `properties.links` comes
+//! only from a single-assessment GET with `$expand=links`, so `remediationURL` is usually empty.
+//! Sub-assessment `additionalData` (API 2019-01-01-preview) is one of the server, SQL server or
+//! container registry shapes; none has `softwareName` or `benchmarks`.
 
 use tributary_core::MappingRegistration;
 
@@ -89,8 +94,7 @@ pub fn subassessment_finding() -> MappingRegistration {
     "vulnerabilityID": payload.?properties.id.orValue(null),
     "impact": payload.?properties.impact.orValue(null),
     "parentAssessment": PARENT,
-    "query": payload.?properties.additionalData.query.orValue(null),
-    "benchmarks": payload.?properties.additionalData.benchmarks.orValue(null)
+    "query": payload.?properties.additionalData.query.orValue(null)
   }
 }"#
     .replace("SEVERITY", &SEVERITY.replace("SEVERITY_PATH", "payload.?properties.status.severity"))
@@ -117,7 +121,7 @@ cel.bind(code, payload.?properties.status.code.orValue(""), {
   "severity": SEVERITY,
   "cvssScore": scores.size() > 0 && math.greatest(scores) > 0.0 ? math.greatest(scores) : null,
   "status": code == "Unhealthy" ? "OPEN" : code == "Healthy" ? "FIXED" : code == "NotApplicable" ? "DISMISSED" : null,
-  "packageName": payload.?properties.additionalData.repositoryName.orValue(payload.?properties.additionalData.softwareName.orValue(null)),
+  "packageName": payload.?properties.additionalData.repositoryName.orValue(null),
   "resourceExternalID": payload.?properties.resourceDetails.id.orValue(payload.?properties.resourceDetails.sourceComputerId.orValue(null)),
   "resourceName": payload.?properties.resourceDetails.id.hasValue() ? payload.properties.resourceDetails.id.split("/").reverse()[0] : null,
   "referenceURL": cel.bind(links, payload.properties.additionalData.cve.filter(c, c.?title.orValue("").upperAscii() == cves[0] && c.?link.hasValue()).map(c, c.link), links.size() > 0 ? links[0] : null),

@@ -1,6 +1,8 @@
 //! Defender for Cloud operations: the health check (the subscriptions the principal can read),
 //! the collect of assessments and sub-assessments, and metadata resolution.
 
+use std::collections::HashMap;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -146,6 +148,55 @@ fn assessments_request(api: &ArmApi, subscription: &str) -> tributary_providerki
         .query("api-version", ASSESSMENTS_API)
 }
 
+fn assessment_metadata_request(
+    api: &ArmApi,
+    subscription: &str,
+) -> tributary_providerkit::ProviderRequest {
+    api.http
+        .get(&format!(
+            "/subscriptions/{subscription}/providers/Microsoft.Security/assessmentMetadata"
+        ))
+        .query("api-version", ASSESSMENTS_API)
+}
+
+/// The metadata of every assessment type visible in the subscription (built-in and custom), by
+/// assessment name in lower case. A few hundred entries, read once per collect of the
+/// subscription.
+async fn assessment_metadata(
+    api: &ArmApi,
+    subscription: &str,
+) -> Result<HashMap<String, Value>, OperationError> {
+    let items = Paginator::new(assessment_metadata_request(api, subscription), ARM_PAGES)
+        .collect_all()
+        .await?;
+    Ok(items
+        .into_iter()
+        .filter_map(|mut item| {
+            let name = item.get("name")?.as_str()?.to_ascii_lowercase();
+            Some((name, item.get_mut("properties")?.take()))
+        })
+        .collect())
+}
+
+/// The assessment with its type's metadata as `properties.metadata`, where the assessment
+/// carries none (as a single-assessment GET with `$expand=metadata` would show it).
+fn with_metadata(mut assessment: Value, metadata: &HashMap<String, Value>) -> Value {
+    let name = assessment
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase);
+    if let (Some(found), Some(properties)) = (
+        name.and_then(|name| metadata.get(&name)),
+        assessment
+            .get_mut("properties")
+            .and_then(Value::as_object_mut),
+    ) && !properties.contains_key("metadata")
+    {
+        properties.insert("metadata".into(), found.clone());
+    }
+    assessment
+}
+
 fn sub_assessments_request(
     api: &ArmApi,
     subscription: &str,
@@ -197,6 +248,12 @@ pub async fn collect(
         let sub = subscription.id.as_str();
         let phase = format!("assessments:{sub}");
         if !checkpoint.is_done(&phase) {
+            // ARM's assessment list carries no metadata (it cannot `$expand`): severity,
+            // category, description, remediation and policy come from the metadata listing,
+            // joined by assessment name.
+            let metadata = assessment_metadata(api, sub)
+                .await
+                .map_err(|err| permission_hint(sub, err))?;
             let mut pages = Paginator::resume(
                 assessments_request(api, sub),
                 ARM_PAGES,
@@ -214,7 +271,7 @@ pub async fn collect(
                     .filter_map(|item| {
                         let id = arm_id(&item)?;
                         Some(
-                            MappingEnvelope::new(item)
+                            MappingEnvelope::new(with_metadata(item, &metadata))
                                 .variant("assessment")
                                 .resource(id),
                         )
