@@ -212,7 +212,27 @@ pub fn transport_error(label: &str, err: &reqwest::Error) -> OperationError {
     } else {
         "failed"
     };
-    OperationError::provider(format!("{label} {what}"))
+    match root_cause(err) {
+        Some(cause) => OperationError::provider(format!("{label} {what}: {cause}")),
+        None => OperationError::provider(format!("{label} {what}")),
+    }
+}
+
+/// The innermost cause of a transport failure ("Connection refused (os error 111)", "`x`
+/// resolves to no public address", "invalid peer certificate: UnknownIssuer"), so a refused
+/// connection says why. Only the sources are read: reqwest's own message names the URL with
+/// its query, the causes below it do not.
+fn root_cause(err: &reqwest::Error) -> Option<String> {
+    let mut cause: &dyn std::error::Error = std::error::Error::source(err)?;
+    // Bounded: error chains are a handful of links deep.
+    for _ in 0..16 {
+        match cause.source() {
+            Some(deeper) => cause = deeper,
+            None => break,
+        }
+    }
+    let text: String = cause.to_string().chars().take(200).collect();
+    (!text.trim().is_empty()).then_some(text)
 }
 
 /// The human-readable message a provider put in its error body, by the shapes our providers use:

@@ -1,5 +1,7 @@
-//! Validation of user-supplied base URLs (an Okta org URL, a GitHub Enterprise host) so that a
-//! tenant cannot point our credentials-carrying client at an internal address.
+//! Validation of base URLs by who chose them. A tenant-supplied URL (an Okta org URL) must name
+//! a public host, so that a tenant cannot point our credentials-carrying client at an internal
+//! address. An operator-configured one (a GitHub Enterprise Server on premises, an AWS VPC
+//! interface endpoint, a national cloud) may name a private host: the operator runs the network.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -12,13 +14,25 @@ pub struct HostPolicy {
     /// Accept `http` and loopback hosts (`127.0.0.1`, `::1`, `localhost`). Only for tests that point
     /// a provider at a wiremock server; never set from user input.
     pub allow_loopback_for_tests: bool,
+    /// Accept private, loopback and link-local hosts over https: the URL is the operator's
+    /// configuration, not a tenant's input.
+    pub allow_private_hosts: bool,
 }
 
 impl HostPolicy {
-    /// The production policy: public https hosts only.
+    /// For a tenant-supplied URL: public https hosts only.
     pub const fn public_https() -> Self {
         Self {
             allow_loopback_for_tests: false,
+            allow_private_hosts: false,
+        }
+    }
+
+    /// For an operator-configured URL: any https host, private ones included.
+    pub const fn operator_https() -> Self {
+        Self {
+            allow_loopback_for_tests: false,
+            allow_private_hosts: true,
         }
     }
 
@@ -26,6 +40,7 @@ impl HostPolicy {
     pub const fn loopback_for_tests() -> Self {
         Self {
             allow_loopback_for_tests: true,
+            allow_private_hosts: false,
         }
     }
 }
@@ -65,7 +80,9 @@ pub fn validate_base_url(input: &str, policy: HostPolicy) -> Result<Url, Operati
             "the URL must not contain a query or fragment",
         ));
     }
-    if !(policy.allow_loopback_for_tests && loopback) {
+    let host_is_accepted =
+        policy.allow_private_hosts || (policy.allow_loopback_for_tests && loopback);
+    if !host_is_accepted {
         match host {
             url::Host::Domain(name) => check_domain(name)?,
             url::Host::Ipv4(ip) => check_ip(IpAddr::V4(ip))?,

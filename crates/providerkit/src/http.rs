@@ -8,7 +8,7 @@ use tributary_core::{IntegrationContext, OperationError, Secret};
 
 use crate::{
     AuthHeader, HttpProfile, ProviderRequest,
-    dns::{PublicOnlyResolver, is_private_ip_literal},
+    dns::{PublicOnlyResolver, is_private_ip_literal, proxy_hosts},
     rate_limit::{Limiter, RateLimit, RateLimitScope, RateLimiters, ScopeKey},
     tls::install_crypto_provider,
 };
@@ -18,6 +18,9 @@ pub(crate) struct Shared {
     /// Token endpoints and anything else that must not follow redirects.
     pub(crate) no_redirects: reqwest::Client,
     pub(crate) profile: HttpProfile,
+    /// Whether a proxy is configured: the target's name is then resolved by the proxy, so a
+    /// public-only client checks it itself before sending.
+    pub(crate) proxied: bool,
 }
 
 /// A provider's HTTP client: cheap to clone, shares connections, limiter and profile.
@@ -44,6 +47,7 @@ impl ProviderHttp {
     /// a scope with [`scoped`](Self::scoped).
     pub fn new(profile: HttpProfile) -> Result<Self, OperationError> {
         install_crypto_provider();
+        let proxies = proxy_hosts();
         let build = |redirects: reqwest::redirect::Policy| {
             let mut builder = reqwest::Client::builder()
                 .user_agent(profile.user_agent.clone())
@@ -51,7 +55,9 @@ impl ProviderHttp {
                 .timeout(profile.request_timeout)
                 .redirect(redirects);
             if profile.public_addresses_only {
-                builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
+                builder = builder.dns_resolver(Arc::new(PublicOnlyResolver {
+                    proxies: Arc::clone(&proxies),
+                }));
             }
             builder.build().map_err(|err| {
                 OperationError::internal(format!(
@@ -76,6 +82,7 @@ impl ProviderHttp {
                 client,
                 no_redirects,
                 profile,
+                proxied: !proxies.is_empty(),
             }),
             limiter,
             base_url: None,

@@ -331,6 +331,12 @@ impl ProviderRequest {
                 "{label}: the address is not a public address"
             )));
         }
+        if profile.public_addresses_only
+            && self.http.shared.proxied
+            && let Err(reason) = crate::dns::ensure_public_host(&url).await
+        {
+            return Err(OperationError::config(format!("{label}: {reason}")));
+        }
         let policy = profile.retry;
         let secrets = self.secrets();
         let mut attempt: u32 = 0;

@@ -516,3 +516,51 @@ async fn an_answer_check_turns_refusals_in_successful_answers_into_errors() {
         .unwrap();
     assert_eq!(plain["ok"], false);
 }
+
+/// A refused connection says why (the OS's reason), without the URL's query.
+#[tokio::test]
+async fn a_refused_connection_says_why() {
+    // A port nothing listens on: bind, learn the port, close.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut profile = HttpProfile::new("test");
+    profile.retry = RetryPolicy {
+        max_retries: 0,
+        base_delay: Duration::from_millis(1),
+        max_wait: Duration::from_secs(1),
+    };
+    let err = ProviderHttp::new(profile)
+        .unwrap()
+        .get(&format!(
+            "http://127.0.0.1:{port}/x?api_key=query-secret-456"
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("could not connect: "), "{err}");
+    assert!(err.message.to_lowercase().contains("refused"), "{err}");
+    assert!(!err.message.contains("query-secret-456"), "{err}");
+}
+
+/// Who chose the address decides which hosts a base URL may name: a tenant's must be public,
+/// the operator's may be private (GitHub Enterprise Server on premises, an AWS VPC interface
+/// endpoint), and both must use https.
+#[test]
+fn operator_urls_may_name_private_hosts_and_tenant_urls_may_not() {
+    use tributary_providerkit::{HostPolicy, validate_base_url};
+    for url in [
+        "https://10.0.0.8/api/v3",
+        "https://github.corp.internal/api/v3",
+        "https://vpce-0a1b2c3d-securityhub.us-east-1.vpce.amazonaws.com",
+    ] {
+        assert!(
+            validate_base_url(url, HostPolicy::operator_https()).is_ok(),
+            "{url}"
+        );
+    }
+    assert!(validate_base_url("https://10.0.0.8", HostPolicy::public_https()).is_err());
+    assert!(validate_base_url("https://github.corp.internal", HostPolicy::public_https()).is_err());
+    assert!(validate_base_url("http://10.0.0.8", HostPolicy::operator_https()).is_err());
+}

@@ -85,7 +85,8 @@ pub struct Site {
 
 impl Site {
     /// The operator's URL in `field` (blank: `default`), validated as a base URL: https on a
-    /// public host, or `http://127.0.0.1` when the operator allowed loopback for tests.
+    /// host (private ones included: the URL is the operator's choice), or `http://127.0.0.1` when the
+    /// operator allowed loopback for tests.
     pub fn url(
         &self,
         field: &str,
@@ -99,7 +100,7 @@ impl Site {
         let policy = if self.allow_loopback {
             HostPolicy::loopback_for_tests()
         } else {
-            HostPolicy::public_https()
+            HostPolicy::operator_https()
         };
         validate_base_url(value, policy).map_err(|err| {
             OperationError::config(format!(
@@ -112,7 +113,9 @@ impl Site {
     pub fn profile(&self) -> HttpProfile {
         HttpProfile::new(self.definition)
             .rate_limit(self.budget)
-            .public_addresses_only(!self.allow_loopback)
+            // Every host is the operator's choice (or the provider's public default), so a
+            // private address is the operator's call; tenant input never names a host here.
+            .public_addresses_only(false)
     }
 }
 

@@ -169,7 +169,6 @@ struct Endpoints {
     sts: Option<String>,
     security_hub: Option<String>,
     audit_manager: Option<String>,
-    public_only: bool,
 }
 
 impl Endpoints {
@@ -191,7 +190,7 @@ impl AwsSecurityHubOperatorConfig {
         let policy = if self.allow_loopback_urls {
             HostPolicy::loopback_for_tests()
         } else {
-            HostPolicy::public_https()
+            HostPolicy::operator_https()
         };
         let checked = |value: &Option<String>, field: &str| {
             value
@@ -212,7 +211,6 @@ impl AwsSecurityHubOperatorConfig {
             sts: checked(&self.sts_url, "stsUrl")?,
             security_hub: checked(&self.security_hub_url, "securityHubUrl")?,
             audit_manager: checked(&self.audit_manager_url, "auditManagerUrl")?,
-            public_only: !self.allow_loopback_urls,
         })
     }
 
@@ -382,7 +380,9 @@ pub(super) fn build(
     let http = ProviderHttp::new(
         HttpProfile::new("aws_security_hub")
             .rate_limit(BUDGET)
-            .public_addresses_only(endpoints.public_only),
+            // Every host is the operator's choice (or the provider's public default), so a
+            // private address is the operator's call; tenant input never names a host here.
+            .public_addresses_only(false),
     )?
     .scoped(&ScopeKey::integration(integration));
     let signer = if let Some(role) = credentials.get::<AwsAssumeRole>()? {

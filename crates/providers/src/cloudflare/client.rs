@@ -64,7 +64,7 @@ async fn build(
     let policy = if operator.allow_loopback_api_url {
         HostPolicy::loopback_for_tests()
     } else {
-        HostPolicy::public_https()
+        HostPolicy::operator_https()
     };
     let api_url = validate_base_url(
         operator.api_url.as_deref().unwrap_or(DEFAULT_API_URL),
@@ -73,7 +73,9 @@ async fn build(
     let http = ProviderHttp::new(
         HttpProfile::new("cloudflare")
             .rate_limit(BUDGET)
-            .public_addresses_only(!operator.allow_loopback_api_url),
+            // Every host is the operator's choice (or the provider's public default), so a
+            // private address is the operator's call; tenant input never names a host here.
+            .public_addresses_only(false),
     )?
     .scoped_for(&request.integration, &token.api_token)
     .with_base_url(api_url)

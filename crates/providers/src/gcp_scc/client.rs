@@ -223,7 +223,6 @@ struct Endpoints {
     token_url: String,
     sts_url: String,
     iam_credentials_url: Url,
-    public_only: bool,
 }
 
 impl GcpSccOperatorConfig {
@@ -231,7 +230,7 @@ impl GcpSccOperatorConfig {
         let policy = if self.allow_loopback_urls {
             HostPolicy::loopback_for_tests()
         } else {
-            HostPolicy::public_https()
+            HostPolicy::operator_https()
         };
         let checked = |value: &Option<String>, default: &str, field: &str| {
             validate_base_url(value.as_deref().unwrap_or(default), policy).map_err(|err| {
@@ -250,7 +249,6 @@ impl GcpSccOperatorConfig {
                 DEFAULT_IAM_CREDENTIALS_URL,
                 "iamCredentialsUrl",
             )?,
-            public_only: !self.allow_loopback_urls,
         })
     }
 }
@@ -362,7 +360,9 @@ pub(super) fn build(
     let stack = ProviderHttp::new(
         HttpProfile::new("gcp_scc")
             .rate_limit(BUDGET)
-            .public_addresses_only(endpoints.public_only),
+            // Every host is the operator's choice (or the provider's public default), so a
+            // private address is the operator's call; tenant input never names a host here.
+            .public_addresses_only(false),
     )?
     .scoped(&ScopeKey::integration(integration));
     let http = stack.with_base_url(endpoints.api_url.clone());

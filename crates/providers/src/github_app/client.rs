@@ -46,11 +46,12 @@ fn policy(operator: &GithubAppOperatorConfig) -> HostPolicy {
     if operator.allow_loopback_urls {
         HostPolicy::loopback_for_tests()
     } else {
-        HostPolicy::public_https()
+        HostPolicy::operator_https()
     }
 }
 
-/// The REST API root, checked: https and public unless loopback is allowed.
+/// The REST API root, checked: https (a private host is allowed: GitHub Enterprise Server on
+/// premises), or loopback when allowed for tests.
 pub(super) fn api_url(operator: &GithubAppOperatorConfig) -> Result<Url, OperationError> {
     validate_base_url(
         operator.api_url.as_deref().unwrap_or(DEFAULT_API_URL),
@@ -76,16 +77,16 @@ pub(super) fn graphql_url(api: &Url) -> String {
 }
 
 /// The HTTP client every GitHub call goes through.
-pub(super) fn base_http(
-    operator: &GithubAppOperatorConfig,
-) -> Result<ProviderHttp, OperationError> {
+pub(super) fn base_http() -> Result<ProviderHttp, OperationError> {
     ProviderHttp::new(
         HttpProfile::new("github")
             .user_agent("tributary-github-app")
             .rate_limit(BUDGET)
             .reset_header(ResetHeader::GITHUB)
             .remaining_header("x-ratelimit-remaining")
-            .public_addresses_only(!operator.allow_loopback_urls),
+            // Every host is the operator's choice (or the provider's public default), so a
+            // private address is the operator's call; tenant input never names a host here.
+            .public_addresses_only(false),
     )
 }
 
@@ -122,7 +123,7 @@ pub(super) fn app_signer(
 
 /// A client of the REST API without credentials (the app JWT is added per request).
 pub(super) fn app_http(operator: &GithubAppOperatorConfig) -> Result<ProviderHttp, OperationError> {
-    Ok(base_http(operator)?.with_base_url(api_url(operator)?))
+    Ok(base_http()?.with_base_url(api_url(operator)?))
 }
 
 /// The installation's REST client with `token`.
@@ -131,7 +132,7 @@ pub(super) fn installation_http(
     integration: &IntegrationContext,
     token: Secret,
 ) -> Result<ProviderHttp, OperationError> {
-    Ok(base_http(operator)?
+    Ok(base_http()?
         .scoped_for(integration, &token)
         .with_base_url(api_url(operator)?)
         .with_auth(AuthHeader::bearer(token)))

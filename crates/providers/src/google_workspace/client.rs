@@ -103,7 +103,6 @@ pub(super) struct Endpoints {
     pub api_url: Url,
     pub authorize_url: String,
     pub token_url: String,
-    pub public_only: bool,
 }
 
 impl GoogleWorkspaceOperatorConfig {
@@ -111,7 +110,7 @@ impl GoogleWorkspaceOperatorConfig {
         let policy = if self.allow_loopback_urls {
             HostPolicy::loopback_for_tests()
         } else {
-            HostPolicy::public_https()
+            HostPolicy::operator_https()
         };
         let checked = |value: &Option<String>, default: &str, field: &str| {
             validate_base_url(value.as_deref().unwrap_or(default), policy).map_err(|err| {
@@ -126,16 +125,17 @@ impl GoogleWorkspaceOperatorConfig {
             authorize_url: checked(&self.authorize_url, DEFAULT_AUTHORIZE_URL, "authorizeUrl")?
                 .into(),
             token_url: checked(&self.token_url, DEFAULT_TOKEN_URL, "tokenUrl")?.into(),
-            public_only: !self.allow_loopback_urls,
         })
     }
 }
 
-pub(super) fn http_stack(endpoints: &Endpoints) -> Result<ProviderHttp, OperationError> {
+pub(super) fn http_stack() -> Result<ProviderHttp, OperationError> {
     ProviderHttp::new(
         HttpProfile::new("google_workspace")
             .rate_limit(BUDGET)
-            .public_addresses_only(endpoints.public_only),
+            // Every host is the operator's choice (or the provider's public default), so a
+            // private address is the operator's call; tenant input never names a host here.
+            .public_addresses_only(false),
     )
 }
 
@@ -163,7 +163,7 @@ pub(super) fn oauth_client(
         })?;
     let endpoints = operator.endpoints()?;
     Ok(
-        OAuthClient::new(&http_stack(&endpoints)?, client_id, endpoints.token_url)
+        OAuthClient::new(&http_stack()?, client_id, endpoints.token_url)
             .authorize_url(endpoints.authorize_url)
             .client_auth(ClientAuth::Post(secret)),
     )
@@ -219,7 +219,7 @@ pub(super) fn build(
     operator: &GoogleWorkspaceOperatorConfig,
 ) -> Result<GoogleDirectoryApi, OperationError> {
     let endpoints = operator.endpoints()?;
-    let stack = http_stack(&endpoints)?.scoped(&ScopeKey::integration(integration));
+    let stack = http_stack()?.scoped(&ScopeKey::integration(integration));
     let http = stack.with_base_url(endpoints.api_url.clone());
     if let Some(raw) = credentials.raw(GoogleWorkspaceOAuth::NAME) {
         let tokens = TokenSet::deserialize(raw).map_err(|_| {

@@ -46,7 +46,7 @@ fn oauth_client(operator: &SlackOperatorConfig) -> Result<OAuthClient, Operation
         })?;
     let base = client::base_url(operator)?;
     Ok(OAuthClient::new(
-        &client::base_http(operator)?,
+        &client::base_http()?,
         client_id.trim(),
         client::method_url(&base, TOKEN_METHOD),
     )

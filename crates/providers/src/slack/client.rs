@@ -151,21 +151,24 @@ pub(super) fn refusal(body: &Value) -> Option<(ErrorKind, String)> {
 }
 
 /// The HTTP client every Slack call goes through (the OAuth exchange included).
-pub(super) fn base_http(operator: &SlackOperatorConfig) -> Result<ProviderHttp, OperationError> {
+pub(super) fn base_http() -> Result<ProviderHttp, OperationError> {
     ProviderHttp::new(
         HttpProfile::new("slack")
             .rate_limit(TIER_2)
             .answer_check(refusal)
-            .public_addresses_only(!operator.allow_loopback_base_url),
+            // Every host is the operator's choice (or the provider's public default), so a
+            // private address is the operator's call; tenant input never names a host here.
+            .public_addresses_only(false),
     )
 }
 
-/// Slack's base URL (`https://slack.com`), checked: https and public unless loopback is allowed.
+/// Slack's base URL (`https://slack.com`), checked: https (any host the operator names), or
+/// loopback when allowed for tests.
 pub(super) fn base_url(operator: &SlackOperatorConfig) -> Result<Url, OperationError> {
     let policy = if operator.allow_loopback_base_url {
         HostPolicy::loopback_for_tests()
     } else {
-        HostPolicy::public_https()
+        HostPolicy::operator_https()
     };
     validate_base_url(
         operator.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL),
@@ -219,7 +222,7 @@ pub(super) fn api_http(
     let base = base_url(operator)?;
     let api = Url::parse(&method_url(&base, ""))
         .map_err(|_| OperationError::config("the Slack base URL is not valid"))?;
-    Ok(base_http(operator)?
+    Ok(base_http()?
         .scoped_for(integration, &token)
         .with_base_url(api)
         .with_auth(AuthHeader::bearer(token)))
