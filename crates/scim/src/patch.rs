@@ -228,7 +228,10 @@ fn set_attribute(
         None => {
             if multi && op == Op::Add {
                 append(entry_ci(object, &path.attr), value);
-            } else if !multi && op == Op::Add && value.is_object() {
+            } else if !multi && value.is_object() {
+                // A complex attribute: `add` and `replace` alike set the sub-attributes the
+                // value names and keep the others (RFC 7644 §3.5.2.1, §3.5.2.3: "Sub-attributes
+                // that are not specified in the value parameter are left unchanged").
                 let slot = entry_ci(object, &path.attr);
                 if let (Some(existing), Value::Object(new)) = (slot.as_object_mut(), &value) {
                     for (key, v) in new {

@@ -762,3 +762,125 @@ async fn okta_and_entra_provisioning_sequences() {
         assert_eq!(memberships, expected);
     }
 }
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+impl Server {
+    async fn patch_user(&self, id: &str, operations: Value) -> Answer {
+        self.call(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(json!({"schemas": [PATCH], "Operations": operations})),
+        )
+        .await
+    }
+
+    async fn get_user(&self, id: &str) -> Value {
+        let answer = self.call(Method::GET, &format!("/Users/{id}"), None).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        answer.body
+    }
+}
+
+/// Barbara Jensen of RFC 7643 §8.2 (the full User representation), as far as a test needs her.
+fn barbara() -> Value {
+    json!({
+        "externalId": "701984",
+        "name": {
+            "formatted": "Ms. Barbara J Jensen, III",
+            "familyName": "Jensen",
+            "givenName": "Barbara",
+            "middleName": "Jane",
+            "honorificPrefix": "Ms.",
+            "honorificSuffix": "III"
+        },
+        "displayName": "Babs Jensen",
+        "emails": [
+            {"value": "bjensen@example.com", "type": "work", "primary": true},
+            {"value": "babs@jensen.org", "type": "home"}
+        ],
+        "addresses": [{
+            "type": "work",
+            "streetAddress": "100 Universal City Plaza",
+            "locality": "Hollywood",
+            "region": "CA",
+            "postalCode": "91608",
+            "country": "USA",
+            "formatted": "100 Universal City Plaza\nHollywood, CA 91608 USA",
+            "primary": true
+        }],
+        ENTERPRISE: {"employeeNumber": "701984", "costCenter": "4130", "department": "Tour Operations"}
+    })
+}
+
+/// RFC 7644 §3.5.2.3: replacing a complex attribute replaces the sub-attributes the value names
+/// and leaves the others unchanged, with a path and without one; a multi-valued attribute
+/// without a filter is replaced whole.
+#[tokio::test]
+async fn replace_of_a_complex_attribute_keeps_the_sub_attributes_it_does_not_name() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let id = s.create_user("bjensen@example.com", barbara()).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let replaced = s
+            .patch_user(
+                &id,
+                json!([{"op": "replace", "path": "name", "value": {"givenName": "Babs"}}]),
+            )
+            .await;
+        assert_eq!(replaced.status, 200, "{}", replaced.body);
+        let mut name = barbara()["name"].clone();
+        name["givenName"] = json!("Babs");
+        assert_eq!(s.get_user(&id).await["name"], name);
+
+        // The RFC's own path-less example: `emails` (multi-valued) is replaced whole.
+        let replaced = s
+            .patch_user(
+                &id,
+                json!([{"op": "replace", "value": {
+                    "emails": [
+                        {"value": "bjensen@example.com", "type": "work", "primary": true},
+                        {"value": "babs@jensen.org", "type": "home"}
+                    ],
+                    "nickname": "Babs",
+                    "name": {"middleName": "J"}
+                }}]),
+            )
+            .await;
+        assert_eq!(replaced.status, 200, "{}", replaced.body);
+        let user = s.get_user(&id).await;
+        name["middleName"] = json!("J");
+        assert_eq!(user["name"], name);
+        assert_eq!(user["nickName"], "Babs");
+        assert_eq!(user["emails"], barbara()["emails"]);
+        let replaced = s
+            .patch_user(
+                &id,
+                json!([{"op": "replace", "value": {"emails": [{"value": "b@example.com", "type": "other"}]}}]),
+            )
+            .await;
+        assert_eq!(replaced.status, 200, "{}", replaced.body);
+        assert_eq!(
+            s.get_user(&id).await["emails"],
+            json!([{"value": "b@example.com", "type": "other"}])
+        );
+        // A sub-attribute of the extension's complex `manager`.
+        let managed = s
+            .patch_user(
+                &id,
+                json!([
+                    {"op": "add", "path": format!("{ENTERPRISE}:manager"), "value": {"value": "26118915-6090-4610-87e4-49d8ca9f808d", "displayName": "John Smith"}},
+                    {"op": "replace", "path": format!("{ENTERPRISE}:manager"), "value": {"$ref": "../Users/26118915-6090-4610-87e4-49d8ca9f808d"}}
+                ]),
+            )
+            .await;
+        assert_eq!(managed.status, 200, "{}", managed.body);
+        assert_eq!(
+            managed.body[ENTERPRISE]["manager"],
+            json!({"value": "26118915-6090-4610-87e4-49d8ca9f808d", "displayName": "John Smith",
+                   "$ref": "../Users/26118915-6090-4610-87e4-49d8ca9f808d"})
+        );
+    }
+}
