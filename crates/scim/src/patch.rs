@@ -100,7 +100,84 @@ pub fn apply(
     attributes: &dyn Attributes,
 ) -> Result<(), PatchError> {
     for operation in operations {
+        let primaries_before = primaries(resource);
         apply_one(resource, operation, attributes)?;
+        if operation.op != Op::Remove {
+            demote_earlier_primaries(resource, &primaries_before)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether an element of a multi-valued attribute is its primary value (`"True"` counts: Entra
+/// ID sends booleans as strings, converted when the resource is normalised).
+fn is_primary(element: &Value) -> bool {
+    match filter::get_ci(element, "primary") {
+        Some(Value::Bool(primary)) => *primary,
+        Some(Value::String(primary)) => primary.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// The primary elements of the resource's multi-valued attributes, as (attribute, element
+/// JSON) pairs.
+fn primaries(resource: &Value) -> HashSet<(String, String)> {
+    let Some(object) = resource.as_object() else {
+        return HashSet::new();
+    };
+    object
+        .iter()
+        .filter_map(|(key, value)| Some((key, value.as_array()?)))
+        .flat_map(|(key, items)| {
+            items
+                .iter()
+                .filter(|item| is_primary(item))
+                .map(move |item| (key.to_ascii_lowercase(), item.to_string()))
+        })
+        .collect()
+}
+
+/// RFC 7643 §2.4: the primary value "MUST appear no more than once". When an operation made a
+/// value primary, the values that were primary before it are set `primary: false`; an
+/// operation making two values of one attribute primary is refused. Attributes the operation
+/// gave no new primary value are left as they are.
+fn demote_earlier_primaries(
+    resource: &mut Value,
+    before: &HashSet<(String, String)>,
+) -> Result<(), PatchError> {
+    let Some(object) = resource.as_object_mut() else {
+        return Ok(());
+    };
+    for (key, value) in object.iter_mut() {
+        let Some(items) = value.as_array_mut() else {
+            continue;
+        };
+        let lowered = key.to_ascii_lowercase();
+        let primary: Vec<usize> = (0..items.len())
+            .filter(|&i| is_primary(&items[i]))
+            .collect();
+        if primary.len() < 2 {
+            continue;
+        }
+        let (new, earlier): (Vec<usize>, Vec<usize>) = primary
+            .into_iter()
+            .partition(|&i| !before.contains(&(lowered.clone(), items[i].to_string())));
+        match new.len() {
+            0 => continue,
+            1 => {}
+            _ => {
+                return Err(error(
+                    "invalidValue",
+                    format!("more than one value of {key} is primary"),
+                ));
+            }
+        }
+        for i in earlier {
+            if let Some(map) = items[i].as_object_mut() {
+                remove_ci(map, "primary");
+                map.insert("primary".into(), Value::Bool(false));
+            }
+        }
     }
     Ok(())
 }

@@ -215,6 +215,26 @@ pub fn normalize(kind: Kind, body: &Value) -> Result<Value, ScimError> {
     Ok(Value::Object(out))
 }
 
+/// Refuses a normalised resource with two primary values in one multi-valued attribute: RFC
+/// 7643 §2.4, the primary value "MUST appear no more than once". (A PATCH demotes the earlier
+/// primary instead, see [`crate::patch::apply`].)
+pub fn check_single_primary(body: &Value) -> Result<(), ScimError> {
+    let Some(object) = body.as_object() else {
+        return Ok(());
+    };
+    for (key, value) in object {
+        let Some(items) = value.as_array() else {
+            continue;
+        };
+        if items.iter().filter(|item| item["primary"] == true).count() > 1 {
+            return Err(ScimError::invalid_value(format!(
+                "more than one value of {key} is primary"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The case-insensitive uniqueness key of a normalised resource.
 pub fn unique_key(kind: Kind, body: &Value) -> String {
     body[kind.unique_attribute()]

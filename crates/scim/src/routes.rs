@@ -770,6 +770,7 @@ async fn create(
 ) -> Answer {
     let ctx = authenticate(&state, &params, &headers).await?;
     let mut normalized = resource::normalize(kind, &parse_body(&body)?)?;
+    resource::check_single_primary(&normalized)?;
     let mut tx = begin(&state, &ctx).await?;
     if kind == Kind::Group {
         check_members(&mut tx, &ctx.endpoint.id, &mut normalized, None).await?;
@@ -857,6 +858,10 @@ async fn modify(
         None => request,
     };
     let mut normalized = resource::normalize(kind, &candidate)?;
+    if change == Change::Replace {
+        // A PATCH settled its primary values itself; one that touched none keeps what is stored.
+        resource::check_single_primary(&normalized)?;
+    }
     if kind == Kind::Group {
         check_members(&mut tx, &ctx.endpoint.id, &mut normalized, Some(&id)).await?;
     }

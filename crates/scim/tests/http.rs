@@ -884,3 +884,74 @@ async fn replace_of_a_complex_attribute_keeps_the_sub_attributes_it_does_not_nam
         );
     }
 }
+/// RFC 7643 §2.4: the primary value "MUST appear no more than once". A PATCH that makes a value
+/// primary demotes the others; a POST or PUT carrying two is refused.
+#[tokio::test]
+async fn one_primary_value_per_attribute() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let id = s.create_user("bjensen@example.com", barbara()).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let added = s
+            .patch_user(
+                &id,
+                json!([{"op": "add", "path": "emails", "value": [{"value": "babs@example.org", "type": "other", "primary": true}]}]),
+            )
+            .await;
+        assert_eq!(added.status, 200, "{}", added.body);
+        let primaries = |user: &Value| -> Vec<String> {
+            user["emails"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["primary"] == true)
+                .map(|e| e["value"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(primaries(&added.body), ["babs@example.org"]);
+        assert_eq!(added.body["emails"][0]["primary"], false);
+        let replaced = s
+            .patch_user(
+                &id,
+                json!([{"op": "replace", "path": "emails[type eq \"work\"].primary", "value": true}]),
+            )
+            .await;
+        assert_eq!(replaced.status, 200, "{}", replaced.body);
+        assert_eq!(primaries(&replaced.body), ["bjensen@example.com"]);
+        // Entra's string boolean counts as true too.
+        let entra = s
+            .patch_user(
+                &id,
+                json!([{"op": "Add", "path": "emails", "value": [{"value": "e@example.com", "type": "work", "primary": "True"}]}]),
+            )
+            .await;
+        assert_eq!(entra.status, 200, "{}", entra.body);
+        assert_eq!(primaries(&entra.body), ["e@example.com"]);
+        let before = s.get_user(&id).await;
+        let two = s
+            .patch_user(
+                &id,
+                json!([{"op": "add", "path": "phoneNumbers", "value": [
+                    {"value": "tel:+1-201-555-0123", "type": "work", "primary": true},
+                    {"value": "tel:+1-201-555-0124", "type": "mobile", "primary": true}]}]),
+            )
+            .await;
+        assert_eq!(error_type(&two), (400, Some("invalidValue")));
+        assert_eq!(s.get_user(&id).await, before);
+
+        let mut doubled = barbara();
+        doubled["emails"][1]["primary"] = json!(true);
+        doubled["schemas"] = json!([USER]);
+        doubled["userName"] = json!("babs@example.com");
+        let posted = s.call(Method::POST, "/Users", Some(doubled.clone())).await;
+        assert_eq!(error_type(&posted), (400, Some("invalidValue")));
+        doubled["userName"] = json!("bjensen@example.com");
+        let put = s
+            .call(Method::PUT, &format!("/Users/{id}"), Some(doubled))
+            .await;
+        assert_eq!(error_type(&put), (400, Some("invalidValue")));
+        assert_eq!(s.get_user(&id).await, before);
+    }
+}
