@@ -513,7 +513,14 @@ fn apply_one(
                     }
                 }
                 Op::Add | Op::Replace => {
+                    if hits.is_empty() && op == Op::Replace {
+                        // RFC 7644 §3.5.2.3: "no record match was made" is a failure.
+                        return Err(error("noTarget", "the value filter matched nothing"));
+                    }
                     if hits.is_empty() {
+                        // `add` through a filter matching nothing creates the element the
+                        // filter describes: Entra ID adds `emails[type eq "work"].value` so
+                        // (RFC 7644 leaves `add` with a value filter open; errata 8097).
                         let mut seed = Map::new();
                         if !seed_from_filter(value_filter, &mut seed) {
                             return Err(error("noTarget", "the value filter matched nothing"));
@@ -736,6 +743,13 @@ mod tests {
         let e = patch(
             &mut user,
             json!([{"op": "replace", "path": "emails[value co \"x\"].type", "value": "w"}]),
+        )
+        .unwrap_err();
+        assert_eq!(e.scim_type, "noTarget");
+        // A filter `add` could seed from is no target for `replace` either.
+        let e = patch(
+            &mut user,
+            json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "h@x"}]),
         )
         .unwrap_err();
         assert_eq!(e.scim_type, "noTarget");

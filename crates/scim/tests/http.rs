@@ -955,3 +955,57 @@ async fn one_primary_value_per_attribute() {
         assert_eq!(s.get_user(&id).await, before);
     }
 }
+/// RFC 7644 §3.5.2.3: a `replace` whose value filter matches no value answers 400 `noTarget`.
+/// An `add` with such a filter creates the value (what Entra ID sends, see errata 8097).
+#[tokio::test]
+async fn replace_through_a_filter_matching_nothing_is_no_target() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let mut user = barbara();
+        user["emails"] = json!([{"value": "bjensen@example.com", "type": "work", "primary": true}]);
+        let id = s.create_user("bjensen@example.com", user).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let before = s.get_user(&id).await;
+        let missing = s
+            .patch_user(
+                &id,
+                json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "babs@jensen.org"}]),
+            )
+            .await;
+        assert_eq!(error_type(&missing), (400, Some("noTarget")));
+        let missing = s
+            .patch_user(
+                &id,
+                json!([{"op": "replace", "path": "addresses[type eq \"home\"]", "value": {"type": "home", "locality": "Hollywood"}}]),
+            )
+            .await;
+        assert_eq!(error_type(&missing), (400, Some("noTarget")));
+        assert_eq!(s.get_user(&id).await, before);
+        // The RFC's example of replacing a sub-attribute of the matching values.
+        let street = s
+            .patch_user(
+                &id,
+                json!([{"op": "replace", "path": "addresses[type eq \"work\"].streetAddress", "value": "1010 Broadway Ave"}]),
+            )
+            .await;
+        assert_eq!(street.status, 200, "{}", street.body);
+        assert_eq!(
+            street.body["addresses"][0]["streetAddress"],
+            "1010 Broadway Ave"
+        );
+        assert_eq!(street.body["addresses"][0]["locality"], "Hollywood");
+        let added = s
+            .patch_user(
+                &id,
+                json!([{"op": "add", "path": "emails[type eq \"home\"].value", "value": "babs@jensen.org"}]),
+            )
+            .await;
+        assert_eq!(added.status, 200, "{}", added.body);
+        assert_eq!(
+            added.body["emails"][1],
+            json!({"type": "home", "value": "babs@jensen.org"})
+        );
+    }
+}
