@@ -1009,3 +1009,78 @@ async fn replace_through_a_filter_matching_nothing_is_no_target() {
         );
     }
 }
+/// RFC 7644 §3.4.2.2 / §3.12: a filter naming no attribute of the resource type, comparing an
+/// attribute with a value of another type or a dateTime with text that is no date is 400
+/// `invalidFilter`, not an empty list.
+#[tokio::test]
+async fn filters_are_checked_against_the_schema() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        s.create_user("bjensen@example.com", barbara()).await;
+        let list = |endpoint: &'static str, filter: &'static str| {
+            let s = &s;
+            async move {
+                s.call(
+                    Method::GET,
+                    &format!("/{endpoint}?filter={}", urlencode(filter)),
+                    None,
+                )
+                .await
+            }
+        };
+        for (endpoint, filter) in [
+            ("Users", r#"meta.lastModified gt "yesterday""#),
+            ("Users", r#"meta.created eq "2026-13-45""#),
+            ("Users", r#"active eq "yes""#),
+            ("Users", "userName gt true"),
+            ("Users", "userName eq 3"),
+            ("Users", r#"nosuchattr eq "x""#),
+            ("Users", "nosuchattr pr"),
+            ("Users", r#"name.nosuch eq "x""#),
+            ("Users", r#"emails[nosuch eq "x"]"#),
+            ("Users", r#"emails[type eq "work"].nosuch eq "x""#),
+            ("Users", r#"name eq "Barbara""#),
+            (
+                "Users",
+                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:nosuch eq "x""#,
+            ),
+            ("Users", r#"userName eq "a" or nosuchattr eq "x""#),
+            ("Users", r#"not (emails[primary eq "yes"])"#),
+            ("Groups", r#"userName eq "bjensen@example.com""#),
+            ("Groups", r#"members[value eq 1]"#),
+        ] {
+            let answer = list(endpoint, filter).await;
+            assert_eq!(
+                error_type(&answer),
+                (400, Some("invalidFilter")),
+                "{endpoint} {filter}"
+            );
+        }
+        for filter in [
+            r#"userName eq "bjensen@example.com""#,
+            r#"emails eq "bjensen@example.com""#,
+            r#"emails[type eq "work" and primary eq true].value co "example""#,
+            r#"meta.lastModified gt "2011-05-13T04:42:34Z""#,
+            r#"title eq null"#,
+            r#"name.familyName sw "J""#,
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "bj""#,
+        ] {
+            let answer = list("Users", filter).await;
+            assert_eq!(answer.status, 200, "{filter}: {}", answer.body);
+            assert_eq!(answer.body["totalResults"], 1, "{filter}");
+        }
+        let search = |filter: &str| {
+            let s = &s;
+            let body = json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                "filter": filter});
+            async move { s.call(Method::POST, "/.search", Some(body)).await }
+        };
+        assert_eq!(search(r#"userName sw "bj""#).await.body["totalResults"], 1);
+        assert_eq!(
+            error_type(&search(r#"nosuchattr eq "x""#).await),
+            (400, Some("invalidFilter"))
+        );
+    }
+}
