@@ -91,6 +91,8 @@ pub trait Attributes {
     fn read_only(&self, uri: Option<&str>, name: &str) -> bool;
     /// Whether `uri` is a schema extension of the resource (a path naming a whole extension).
     fn is_extension(&self, uri: &str) -> bool;
+    /// Whether a path names attributes of the resource; the error says what does not.
+    fn check_path(&self, path: &PatchPath) -> Result<(), String>;
 }
 
 /// Applies `operations` in order to `resource`.
@@ -419,6 +421,11 @@ fn apply_one(
             return apply_one(resource, &whole, attributes);
         }
     }
+    // A path naming no attribute would otherwise be a silent no-op (or a value dropped when
+    // the resource is normalised).
+    attributes
+        .check_path(path)
+        .map_err(|detail| error("invalidPath", detail))?;
     match (&path.filter, operation.op) {
         (None, Op::Remove) => {
             if attributes.read_only(path.attr.uri.as_deref(), &path.attr.attr) {
@@ -622,6 +629,11 @@ mod tests {
         fn is_extension(&self, uri: &str) -> bool {
             uri.eq_ignore_ascii_case(crate::schema::ENTERPRISE)
         }
+        fn check_path(&self, path: &PatchPath) -> Result<(), String> {
+            // These tests patch Users and Groups.
+            crate::schema::check_patch_path(crate::schema::USER, path)
+                .or_else(|_| crate::schema::check_patch_path(crate::schema::GROUP, path))
+        }
     }
 
     fn patch(resource: &mut Value, ops: Value) -> Result<(), PatchError> {
@@ -759,6 +771,15 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.scim_type, "mutability");
+        for path in [
+            "nosuch",
+            "name.nosuch",
+            "emails[nosuch eq \"x\"]",
+            "emails[type eq \"x\"].nosuch",
+        ] {
+            let e = patch(&mut user, json!([{"op": "remove", "path": path}])).unwrap_err();
+            assert_eq!(e.scim_type, "invalidPath", "{path}");
+        }
         let e = patch(&mut user, json!([{"op": "jump", "path": "id"}])).unwrap_err();
         assert_eq!(e.scim_type, "invalidSyntax");
     }

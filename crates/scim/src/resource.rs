@@ -65,6 +65,10 @@ impl crate::patch::Attributes for Rules {
     fn is_extension(&self, uri: &str) -> bool {
         self.0 == Kind::User && uri.eq_ignore_ascii_case(ENTERPRISE)
     }
+
+    fn check_path(&self, path: &filter::PatchPath) -> Result<(), String> {
+        schema::check_patch_path(self.0.schema(), path)
+    }
 }
 
 fn canonical_name(kind: Kind, extension: bool, name: &str) -> Option<String> {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::filter::{AttrPath, CompareOp, Filter};
+use crate::filter::{AttrPath, CompareOp, Filter, PatchPath};
 
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -476,6 +476,42 @@ pub fn check_filter_within(
                 }
                 pending.push((inner, Some(path)));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Checks a PATCH path against the resource type's schema (RFC 7644 §3.5.2): its attribute and
+/// sub-attribute exist, a value filter selects elements of a multi-valued complex attribute and
+/// fits its sub-attributes (see [`check_filter`]).
+pub fn check_patch_path(resource_schema: &str, path: &PatchPath) -> Result<(), String> {
+    let found = attribute_type(resource_schema, &path.attr).ok_or_else(|| {
+        format!(
+            "{:?} names no attribute of the resource",
+            path_text(&path.attr)
+        )
+    })?;
+    let Some(filter) = &path.filter else {
+        return Ok(());
+    };
+    if found.kind != "complex" || !found.multi || path.attr.sub.is_some() {
+        return Err(format!(
+            "{} is not a multi-valued complex attribute; a value filter needs one",
+            path_text(&path.attr)
+        ));
+    }
+    check_filter_within(resource_schema, filter, Some(&path.attr))?;
+    if let Some(sub) = &path.sub {
+        let sub_path = AttrPath {
+            uri: path.attr.uri.clone(),
+            attr: path.attr.attr.clone(),
+            sub: Some(sub.clone()),
+        };
+        if attribute_type(resource_schema, &sub_path).is_none() {
+            return Err(format!(
+                "{:?} names no attribute of the resource",
+                path_text(&sub_path)
+            ));
         }
     }
     Ok(())

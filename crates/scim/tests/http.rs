@@ -1084,3 +1084,62 @@ async fn filters_are_checked_against_the_schema() {
         );
     }
 }
+/// RFC 7644 §3.5.2: a PATCH path naming no attribute of the resource type is 400 `invalidPath`
+/// (and nothing is changed).
+#[tokio::test]
+async fn unknown_patch_paths_are_invalid() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let id = s.create_user("bjensen@example.com", barbara()).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let before = s.get_user(&id).await;
+        for (op, path) in [
+            ("replace", "nosuchattr"),
+            ("add", "nosuchattr"),
+            ("remove", "nosuchattr"),
+            ("replace", "name.nosuch"),
+            ("remove", "name.nosuch"),
+            ("replace", "emails[type eq \"work\"].nosuch"),
+            ("replace", "emails[nosuch eq \"work\"].value"),
+            ("remove", "emails[nosuch eq \"work\"]"),
+            (
+                "replace",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:nosuch",
+            ),
+            (
+                "replace",
+                "urn:ietf:params:scim:schemas:core:2.0:Group:displayName",
+            ),
+            ("replace", "name[givenName eq \"Barbara\"]"),
+        ] {
+            let answer = s
+                .patch_user(&id, json!([{"op": op, "path": path, "value": "x"}]))
+                .await;
+            assert_eq!(
+                error_type(&answer),
+                (400, Some("invalidPath")),
+                "{op} {path}: {}",
+                answer.body
+            );
+        }
+        assert_eq!(s.get_user(&id).await, before);
+        let group = s
+            .call(
+                Method::POST,
+                "/Groups",
+                Some(json!({"schemas": [GROUP], "displayName": "Tour Guides"})),
+            )
+            .await;
+        let answer = s
+            .call(
+                Method::PATCH,
+                &format!("/Groups/{}", group.body["id"].as_str().unwrap()),
+                Some(json!({"schemas": [PATCH], "Operations": [
+                    {"op": "replace", "path": "userName", "value": "x"}]})),
+            )
+            .await;
+        assert_eq!(error_type(&answer), (400, Some("invalidPath")));
+    }
+}
