@@ -434,7 +434,39 @@ pub fn project(resource: Value, attributes: &[AttrPath], excluded: &[AttrPath]) 
             },
         }
     }
+    list_returned_extensions(&mut object);
     Value::Object(object)
+}
+
+/// RFC 7643 §3: `schemas` names the schemas the answer is made of. An extension whose
+/// attributes were all left out (by `attributes` / `excludedAttributes`) or that the resource
+/// has none of is dropped from it, with its object if that is left empty.
+fn list_returned_extensions(object: &mut Map<String, Value>) {
+    object.retain(|key, value| {
+        !(key.to_ascii_lowercase().starts_with("urn:") && is_empty_extension(value))
+    });
+    let returned: Vec<String> = object
+        .keys()
+        .filter(|key| key.to_ascii_lowercase().starts_with("urn:"))
+        .cloned()
+        .collect();
+    if let Some(Value::Array(schemas)) = object.get_mut("schemas") {
+        schemas.retain(|schema| {
+            let Some(uri) = schema.as_str() else {
+                return true;
+            };
+            let core = uri.eq_ignore_ascii_case(USER) || uri.eq_ignore_ascii_case(GROUP);
+            core || returned.iter().any(|key| key.eq_ignore_ascii_case(uri))
+        });
+    }
+}
+
+fn is_empty_extension(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Object(fields) => fields.is_empty(),
+        _ => false,
+    }
 }
 
 /// Keeps the attributes of `fields` the paths name (whole, or only named sub-attributes).
@@ -569,5 +601,22 @@ mod tests {
         );
         assert!(without.get("name").is_none() && without.get("meta").is_none());
         assert_eq!(without["emails"], json!([{"value": "a@x"}]));
+        // The extension is listed while some attribute of it is returned.
+        let mut both = user.clone();
+        both["schemas"] = json!([USER, ENTERPRISE]);
+        let excluding = |attrs: &str| {
+            project(
+                both.clone(),
+                &[],
+                &parse_attribute_list(Some(attrs)).unwrap(),
+            )
+        };
+        assert_eq!(
+            excluding(&format!("{ENTERPRISE}:department"))["schemas"],
+            json!([USER, ENTERPRISE])
+        );
+        let none = excluding(&format!("{ENTERPRISE}:department,{ENTERPRISE}:costCenter"));
+        assert_eq!(none["schemas"], json!([USER]));
+        assert!(none.get(ENTERPRISE).is_none());
     }
 }

@@ -1143,3 +1143,59 @@ async fn unknown_patch_paths_are_invalid() {
         assert_eq!(error_type(&answer), (400, Some("invalidPath")));
     }
 }
+/// RFC 7643 §3: `schemas` lists the extensions "used to describe" the resource: an extension
+/// none of whose attributes are in the answer is not listed.
+#[tokio::test]
+async fn schemas_list_an_extension_only_when_its_attributes_are_returned() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let id = s.create_user("bjensen@example.com", barbara()).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let get = |query: String| {
+            let s = &s;
+            let id = id.clone();
+            async move {
+                let answer = s
+                    .call(Method::GET, &format!("/Users/{id}?{query}"), None)
+                    .await;
+                assert_eq!(answer.status, 200, "{query}: {}", answer.body);
+                answer.body
+            }
+        };
+        assert_eq!(
+            get(String::new()).await["schemas"],
+            json!([USER, ENTERPRISE])
+        );
+        assert_eq!(
+            get("attributes=userName".into()).await["schemas"],
+            json!([USER])
+        );
+        assert_eq!(
+            get(format!("excludedAttributes={ENTERPRISE}")).await["schemas"],
+            json!([USER])
+        );
+        assert_eq!(
+            get(format!("attributes={ENTERPRISE}:department")).await["schemas"],
+            json!([USER, ENTERPRISE])
+        );
+        let listed = s
+            .call(Method::GET, "/Users?attributes=displayName", None)
+            .await;
+        assert_eq!(listed.body["Resources"][0]["schemas"], json!([USER]));
+        let patched = s
+            .patch_user(&id, json!([{"op": "remove", "path": ENTERPRISE}]))
+            .await;
+        assert_eq!(patched.status, 200, "{}", patched.body);
+        assert_eq!(patched.body["schemas"], json!([USER]));
+        let put = s
+            .call(
+                Method::PUT,
+                &format!("/Users/{id}"),
+                Some(json!({"schemas": [USER, ENTERPRISE], "userName": "bjensen@example.com"})),
+            )
+            .await;
+        assert_eq!(put.body["schemas"], json!([USER]));
+    }
+}
