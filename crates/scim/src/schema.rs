@@ -441,7 +441,7 @@ pub fn check_filter(resource_schema: &str, filter: &Filter) -> Result<(), String
 
 /// [`check_filter`], of a value filter's condition when `within` is the multi-valued attribute
 /// it selects elements of (its paths then name sub-attributes).
-pub fn check_filter_within(
+fn check_filter_within(
     resource_schema: &str,
     filter: &Filter,
     within: Option<&AttrPath>,
