@@ -91,6 +91,8 @@ pub trait Attributes {
     fn read_only(&self, uri: Option<&str>, name: &str) -> bool;
     /// Whether `uri` is a schema extension of the resource (a path naming a whole extension).
     fn is_extension(&self, uri: &str) -> bool;
+    /// Whether a path names attributes of the resource; the error says what does not.
+    fn check_path(&self, path: &PatchPath) -> Result<(), String>;
 }
 
 /// Applies `operations` in order to `resource`.
@@ -100,7 +102,84 @@ pub fn apply(
     attributes: &dyn Attributes,
 ) -> Result<(), PatchError> {
     for operation in operations {
+        let primaries_before = primaries(resource);
         apply_one(resource, operation, attributes)?;
+        if operation.op != Op::Remove {
+            demote_earlier_primaries(resource, &primaries_before)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether an element of a multi-valued attribute is its primary value (`"True"` counts: Entra
+/// ID sends booleans as strings, converted when the resource is normalised).
+fn is_primary(element: &Value) -> bool {
+    match filter::get_ci(element, "primary") {
+        Some(Value::Bool(primary)) => *primary,
+        Some(Value::String(primary)) => primary.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// The primary elements of the resource's multi-valued attributes, as (attribute, element
+/// JSON) pairs.
+fn primaries(resource: &Value) -> HashSet<(String, String)> {
+    let Some(object) = resource.as_object() else {
+        return HashSet::new();
+    };
+    object
+        .iter()
+        .filter_map(|(key, value)| Some((key, value.as_array()?)))
+        .flat_map(|(key, items)| {
+            items
+                .iter()
+                .filter(|item| is_primary(item))
+                .map(move |item| (key.to_ascii_lowercase(), item.to_string()))
+        })
+        .collect()
+}
+
+/// RFC 7643 §2.4: the primary value "MUST appear no more than once". When an operation made a
+/// value primary, the values that were primary before it are set `primary: false`; an
+/// operation making two values of one attribute primary is refused. Attributes the operation
+/// gave no new primary value are left as they are.
+fn demote_earlier_primaries(
+    resource: &mut Value,
+    before: &HashSet<(String, String)>,
+) -> Result<(), PatchError> {
+    let Some(object) = resource.as_object_mut() else {
+        return Ok(());
+    };
+    for (key, value) in object.iter_mut() {
+        let Some(items) = value.as_array_mut() else {
+            continue;
+        };
+        let lowered = key.to_ascii_lowercase();
+        let primary: Vec<usize> = (0..items.len())
+            .filter(|&i| is_primary(&items[i]))
+            .collect();
+        if primary.len() < 2 {
+            continue;
+        }
+        let (new, earlier): (Vec<usize>, Vec<usize>) = primary
+            .into_iter()
+            .partition(|&i| !before.contains(&(lowered.clone(), items[i].to_string())));
+        match new.len() {
+            0 => continue,
+            1 => {}
+            _ => {
+                return Err(error(
+                    "invalidValue",
+                    format!("more than one value of {key} is primary"),
+                ));
+            }
+        }
+        for i in earlier {
+            if let Some(map) = items[i].as_object_mut() {
+                remove_ci(map, "primary");
+                map.insert("primary".into(), Value::Bool(false));
+            }
+        }
     }
     Ok(())
 }
@@ -228,7 +307,10 @@ fn set_attribute(
         None => {
             if multi && op == Op::Add {
                 append(entry_ci(object, &path.attr), value);
-            } else if !multi && op == Op::Add && value.is_object() {
+            } else if !multi && value.is_object() {
+                // A complex attribute: `add` and `replace` alike set the sub-attributes the
+                // value names and keep the others (RFC 7644 §3.5.2.1, §3.5.2.3: "Sub-attributes
+                // that are not specified in the value parameter are left unchanged").
                 let slot = entry_ci(object, &path.attr);
                 if let (Some(existing), Value::Object(new)) = (slot.as_object_mut(), &value) {
                     for (key, v) in new {
@@ -339,6 +421,11 @@ fn apply_one(
             return apply_one(resource, &whole, attributes);
         }
     }
+    // A path naming no attribute would otherwise be a silent no-op (or a value dropped when
+    // the resource is normalised).
+    attributes
+        .check_path(path)
+        .map_err(|detail| error("invalidPath", detail))?;
     match (&path.filter, operation.op) {
         (None, Op::Remove) => {
             if attributes.read_only(path.attr.uri.as_deref(), &path.attr.attr) {
@@ -433,7 +520,14 @@ fn apply_one(
                     }
                 }
                 Op::Add | Op::Replace => {
+                    if hits.is_empty() && op == Op::Replace {
+                        // RFC 7644 §3.5.2.3: "no record match was made" is a failure.
+                        return Err(error("noTarget", "the value filter matched nothing"));
+                    }
                     if hits.is_empty() {
+                        // `add` through a filter matching nothing creates the element the
+                        // filter describes: Entra ID adds `emails[type eq "work"].value` so
+                        // (RFC 7644 leaves `add` with a value filter open; errata 8097).
                         let mut seed = Map::new();
                         if !seed_from_filter(value_filter, &mut seed) {
                             return Err(error("noTarget", "the value filter matched nothing"));
@@ -534,6 +628,11 @@ mod tests {
         }
         fn is_extension(&self, uri: &str) -> bool {
             uri.eq_ignore_ascii_case(crate::schema::ENTERPRISE)
+        }
+        fn check_path(&self, path: &PatchPath) -> Result<(), String> {
+            // These tests patch Users and Groups.
+            crate::schema::check_patch_path(crate::schema::USER, path)
+                .or_else(|_| crate::schema::check_patch_path(crate::schema::GROUP, path))
         }
     }
 
@@ -659,12 +758,28 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.scim_type, "noTarget");
+        // A filter `add` could seed from is no target for `replace` either.
+        let e = patch(
+            &mut user,
+            json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "h@x"}]),
+        )
+        .unwrap_err();
+        assert_eq!(e.scim_type, "noTarget");
         let e = patch(
             &mut user,
             json!([{"op": "replace", "path": "id", "value": "x"}]),
         )
         .unwrap_err();
         assert_eq!(e.scim_type, "mutability");
+        for path in [
+            "nosuch",
+            "name.nosuch",
+            "emails[nosuch eq \"x\"]",
+            "emails[type eq \"x\"].nosuch",
+        ] {
+            let e = patch(&mut user, json!([{"op": "remove", "path": path}])).unwrap_err();
+            assert_eq!(e.scim_type, "invalidPath", "{path}");
+        }
         let e = patch(&mut user, json!([{"op": "jump", "path": "id"}])).unwrap_err();
         assert_eq!(e.scim_type, "invalidSyntax");
     }

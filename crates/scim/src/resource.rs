@@ -65,6 +65,10 @@ impl crate::patch::Attributes for Rules {
     fn is_extension(&self, uri: &str) -> bool {
         self.0 == Kind::User && uri.eq_ignore_ascii_case(ENTERPRISE)
     }
+
+    fn check_path(&self, path: &filter::PatchPath) -> Result<(), String> {
+        schema::check_patch_path(self.0.schema(), path)
+    }
 }
 
 fn canonical_name(kind: Kind, extension: bool, name: &str) -> Option<String> {
@@ -213,6 +217,26 @@ pub fn normalize(kind: Kind, body: &Value) -> Result<Value, ScimError> {
     }
     out.insert("schemas".into(), Value::Array(schemas));
     Ok(Value::Object(out))
+}
+
+/// Refuses a normalised resource with two primary values in one multi-valued attribute: RFC
+/// 7643 §2.4, the primary value "MUST appear no more than once". (A PATCH demotes the earlier
+/// primary instead, see [`crate::patch::apply`].)
+pub fn check_single_primary(body: &Value) -> Result<(), ScimError> {
+    let Some(object) = body.as_object() else {
+        return Ok(());
+    };
+    for (key, value) in object {
+        let Some(items) = value.as_array() else {
+            continue;
+        };
+        if items.iter().filter(|item| item["primary"] == true).count() > 1 {
+            return Err(ScimError::invalid_value(format!(
+                "more than one value of {key} is primary"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The case-insensitive uniqueness key of a normalised resource.
@@ -410,7 +434,39 @@ pub fn project(resource: Value, attributes: &[AttrPath], excluded: &[AttrPath]) 
             },
         }
     }
+    list_returned_extensions(&mut object);
     Value::Object(object)
+}
+
+/// RFC 7643 §3: `schemas` names the schemas the answer is made of. An extension whose
+/// attributes were all left out (by `attributes` / `excludedAttributes`) or that the resource
+/// has none of is dropped from it, with its object if that is left empty.
+fn list_returned_extensions(object: &mut Map<String, Value>) {
+    object.retain(|key, value| {
+        !(key.to_ascii_lowercase().starts_with("urn:") && is_empty_extension(value))
+    });
+    let returned: Vec<String> = object
+        .keys()
+        .filter(|key| key.to_ascii_lowercase().starts_with("urn:"))
+        .cloned()
+        .collect();
+    if let Some(Value::Array(schemas)) = object.get_mut("schemas") {
+        schemas.retain(|schema| {
+            let Some(uri) = schema.as_str() else {
+                return true;
+            };
+            let core = uri.eq_ignore_ascii_case(USER) || uri.eq_ignore_ascii_case(GROUP);
+            core || returned.iter().any(|key| key.eq_ignore_ascii_case(uri))
+        });
+    }
+}
+
+fn is_empty_extension(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Object(fields) => fields.is_empty(),
+        _ => false,
+    }
 }
 
 /// Keeps the attributes of `fields` the paths name (whole, or only named sub-attributes).
@@ -545,5 +601,22 @@ mod tests {
         );
         assert!(without.get("name").is_none() && without.get("meta").is_none());
         assert_eq!(without["emails"], json!([{"value": "a@x"}]));
+        // The extension is listed while some attribute of it is returned.
+        let mut both = user.clone();
+        both["schemas"] = json!([USER, ENTERPRISE]);
+        let excluding = |attrs: &str| {
+            project(
+                both.clone(),
+                &[],
+                &parse_attribute_list(Some(attrs)).unwrap(),
+            )
+        };
+        assert_eq!(
+            excluding(&format!("{ENTERPRISE}:department"))["schemas"],
+            json!([USER, ENTERPRISE])
+        );
+        let none = excluding(&format!("{ENTERPRISE}:department,{ENTERPRISE}:costCenter"));
+        assert_eq!(none["schemas"], json!([USER]));
+        assert!(none.get(ENTERPRISE).is_none());
     }
 }

@@ -462,9 +462,22 @@ fn build_query(kinds: &[Kind], get: impl Fn(&str) -> Option<Value>) -> Result<Qu
         }
     };
     let filter = match string("filter")? {
-        Some(text) => Some(
-            filter::parse_filter(&text).map_err(|e| ScimError::invalid_filter(e.to_string()))?,
-        ),
+        Some(text) => {
+            let filter = filter::parse_filter(&text)
+                .map_err(|e| ScimError::invalid_filter(e.to_string()))?;
+            // A filter that fits none of the resource types searched would only ever match
+            // nothing: it is a client's mistake to report, not an empty list.
+            let failures: Vec<String> = kinds
+                .iter()
+                .filter_map(|kind| schema::check_filter(kind.schema(), &filter).err())
+                .collect();
+            if failures.len() == kinds.len()
+                && let Some(first) = failures.into_iter().next()
+            {
+                return Err(ScimError::invalid_filter(first));
+            }
+            Some(filter)
+        }
         None => None,
     };
     let sort_by = match string("sortBy")? {
@@ -770,6 +783,7 @@ async fn create(
 ) -> Answer {
     let ctx = authenticate(&state, &params, &headers).await?;
     let mut normalized = resource::normalize(kind, &parse_body(&body)?)?;
+    resource::check_single_primary(&normalized)?;
     let mut tx = begin(&state, &ctx).await?;
     if kind == Kind::Group {
         check_members(&mut tx, &ctx.endpoint.id, &mut normalized, None).await?;
@@ -857,6 +871,10 @@ async fn modify(
         None => request,
     };
     let mut normalized = resource::normalize(kind, &candidate)?;
+    if change == Change::Replace {
+        // A PATCH settled its primary values itself; one that touched none keeps what is stored.
+        resource::check_single_primary(&normalized)?;
+    }
     if kind == Kind::Group {
         check_members(&mut tx, &ctx.endpoint.id, &mut normalized, Some(&id)).await?;
     }

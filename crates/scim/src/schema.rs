@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use crate::filter::{AttrPath, CompareOp, Filter, PatchPath};
+
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -358,48 +360,242 @@ pub fn known_attribute(resource_schema: &str, name: &str) -> bool {
             .any(|(n, _, _)| n.eq_ignore_ascii_case(name))
 }
 
-/// The attributes every resource has (RFC 7643 §3.1) and their sub-attributes.
-const COMMON_ATTRIBUTES: [(&str, &[&str]); 3] = [
-    ("id", &[]),
-    ("externalId", &[]),
-    (
-        "meta",
-        &[
-            "resourceType",
-            "created",
-            "lastModified",
-            "location",
-            "version",
-        ],
-    ),
-];
+/// The attributes every resource has (RFC 7643 §3.1).
+fn common_attributes() -> Vec<Attr> {
+    vec![
+        attr("id", "A unique identifier for a SCIM resource as defined by the service provider.")
+            .exact()
+            .mutability("readOnly"),
+        attr("externalId", "A String that is an identifier for the resource as defined by the provisioning client.").exact(),
+        attr("meta", "A complex attribute containing resource metadata.")
+            .mutability("readOnly")
+            .complex(vec![
+                attr("resourceType", "The name of the resource type of the resource."),
+                attr("created", "The DateTime that the resource was added to the service provider.").kind("dateTime"),
+                attr("lastModified", "The most recent DateTime that the details of this resource were updated at the service provider.").kind("dateTime"),
+                attr("location", "The URI of the resource being returned.").reference(&["uri"]),
+                attr("version", "The version of the resource being returned.").exact(),
+            ]),
+    ]
+}
 
-/// Whether `path` names an attribute of the resource, or a sub-attribute of one (what `sortBy`
-/// may name): a common or core attribute, or (for a User) one of the Enterprise User extension
-/// when the path carries its URI.
-pub fn known_path(resource_schema: &str, path: &crate::filter::AttrPath) -> bool {
+/// The type of what an attribute path names: an attribute or one of its sub-attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttrType {
+    /// `string`, `boolean`, `dateTime`, `reference`, `binary` or `complex`.
+    pub kind: &'static str,
+    pub multi: bool,
+    /// A complex attribute's `value` sub-attribute's type: a filter comparing the attribute
+    /// itself compares that (`emails eq "x"`).
+    pub value_kind: Option<&'static str>,
+}
+
+/// What `path` names in the resource type: a common or core attribute, or (for a User) one of
+/// the Enterprise User extension when the path carries its URI; `None` when it names nothing.
+pub fn attribute_type(resource_schema: &str, path: &AttrPath) -> Option<AttrType> {
     let extension = match path.uri.as_deref() {
         None => false,
         Some(uri) if uri.eq_ignore_ascii_case(resource_schema) => false,
         Some(uri) if resource_schema == USER && uri.eq_ignore_ascii_case(ENTERPRISE) => true,
-        Some(_) => return false,
+        Some(_) => return None,
     };
-    let has_sub = |subs: &[&str]| match &path.sub {
-        None => true,
-        Some(sub) => subs.iter().any(|s| s.eq_ignore_ascii_case(sub)),
-    };
-    if !extension
-        && let Some((_, subs)) = COMMON_ATTRIBUTES
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(&path.attr))
-    {
-        return has_sub(subs);
+    let mut attrs = attributes_of(resource_schema, extension);
+    if !extension {
+        attrs.extend(common_attributes());
     }
-    let attrs = attributes_of(resource_schema, extension);
-    attrs
-        .iter()
-        .find(|a| a.name.eq_ignore_ascii_case(&path.attr))
-        .is_some_and(|a| has_sub(&a.subs.iter().map(|s| s.name).collect::<Vec<_>>()))
+    let attribute = attrs
+        .into_iter()
+        .find(|a| a.name.eq_ignore_ascii_case(&path.attr))?;
+    let value_kind = |a: &Attr| a.subs.iter().find(|s| s.name == "value").map(|s| s.kind);
+    match &path.sub {
+        None => Some(AttrType {
+            kind: attribute.kind,
+            multi: attribute.multi,
+            value_kind: value_kind(&attribute),
+        }),
+        Some(sub) => attribute
+            .subs
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(sub))
+            .map(|s| AttrType {
+                kind: s.kind,
+                multi: s.multi,
+                value_kind: value_kind(s),
+            }),
+    }
+}
+
+/// Whether `path` names an attribute of the resource, or a sub-attribute of one (what `sortBy`
+/// may name).
+pub fn known_path(resource_schema: &str, path: &AttrPath) -> bool {
+    attribute_type(resource_schema, path).is_some()
+}
+
+/// Checks a filter against the resource type's schema (RFC 7644 §3.4.2.2): every attribute it
+/// names exists, and every comparison value has its attribute's type (a dateTime's is an RFC
+/// 3339 instant). The answer says what is wrong. The filter is walked with an explicit stack, as
+/// the parser builds it (see [`crate::filter`]).
+pub fn check_filter(resource_schema: &str, filter: &Filter) -> Result<(), String> {
+    check_filter_within(resource_schema, filter, None)
+}
+
+/// [`check_filter`], of a value filter's condition when `within` is the multi-valued attribute
+/// it selects elements of (its paths then name sub-attributes).
+fn check_filter_within(
+    resource_schema: &str,
+    filter: &Filter,
+    within: Option<&AttrPath>,
+) -> Result<(), String> {
+    let mut pending: Vec<(&Filter, Option<&AttrPath>)> = vec![(filter, within)];
+    while let Some((filter, within)) = pending.pop() {
+        match filter {
+            Filter::And(terms) | Filter::Or(terms) => {
+                pending.extend(terms.iter().map(|term| (term, within)));
+            }
+            Filter::Not(inner) => pending.push((inner, within)),
+            Filter::Present(path) => {
+                resolve_filter_path(resource_schema, path, within)?;
+            }
+            Filter::Compare(path, op, value) => {
+                let found = resolve_filter_path(resource_schema, path, within)?;
+                check_comparison(path, found, *op, value)?;
+            }
+            Filter::ValuePath(path, inner) => {
+                if within.is_some() {
+                    return Err(format!(
+                        "a value filter inside a value filter: {}",
+                        path_text(path)
+                    ));
+                }
+                let found = resolve_filter_path(resource_schema, path, None)?;
+                if found.kind != "complex" || path.sub.is_some() {
+                    return Err(format!(
+                        "{} is not a complex attribute; it has no values to filter",
+                        path_text(path)
+                    ));
+                }
+                pending.push((inner, Some(path)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks a PATCH path against the resource type's schema (RFC 7644 §3.5.2): its attribute and
+/// sub-attribute exist, a value filter selects elements of a multi-valued complex attribute and
+/// fits its sub-attributes (see [`check_filter`]).
+pub fn check_patch_path(resource_schema: &str, path: &PatchPath) -> Result<(), String> {
+    let found = attribute_type(resource_schema, &path.attr).ok_or_else(|| {
+        format!(
+            "{:?} names no attribute of the resource",
+            path_text(&path.attr)
+        )
+    })?;
+    let Some(filter) = &path.filter else {
+        return Ok(());
+    };
+    if found.kind != "complex" || !found.multi || path.attr.sub.is_some() {
+        return Err(format!(
+            "{} is not a multi-valued complex attribute; a value filter needs one",
+            path_text(&path.attr)
+        ));
+    }
+    check_filter_within(resource_schema, filter, Some(&path.attr))?;
+    if let Some(sub) = &path.sub {
+        let sub_path = AttrPath {
+            uri: path.attr.uri.clone(),
+            attr: path.attr.attr.clone(),
+            sub: Some(sub.clone()),
+        };
+        if attribute_type(resource_schema, &sub_path).is_none() {
+            return Err(format!(
+                "{:?} names no attribute of the resource",
+                path_text(&sub_path)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn path_text(path: &AttrPath) -> String {
+    let mut text = String::new();
+    if let Some(uri) = &path.uri {
+        text.push_str(uri);
+        text.push(':');
+    }
+    text.push_str(&path.attr);
+    if let Some(sub) = &path.sub {
+        text.push('.');
+        text.push_str(sub);
+    }
+    text
+}
+
+/// The type of a filter's attribute path; inside a value filter over `within`, the path is a
+/// sub-attribute of `within`'s attribute.
+fn resolve_filter_path(
+    resource_schema: &str,
+    path: &AttrPath,
+    within: Option<&AttrPath>,
+) -> Result<AttrType, String> {
+    let unknown = || format!("{:?} names no attribute of the resource", path_text(path));
+    let resolved = match within {
+        None => path.clone(),
+        Some(_) if path.uri.is_some() || path.sub.is_some() => return Err(unknown()),
+        Some(outer) => AttrPath {
+            uri: outer.uri.clone(),
+            attr: outer.attr.clone(),
+            sub: Some(path.attr.clone()),
+        },
+    };
+    attribute_type(resource_schema, &resolved).ok_or_else(|| {
+        format!(
+            "{:?} names no attribute of the resource",
+            path_text(&resolved)
+        )
+    })
+}
+
+fn check_comparison(
+    path: &AttrPath,
+    found: AttrType,
+    op: CompareOp,
+    value: &Value,
+) -> Result<(), String> {
+    let name = path_text(path);
+    let kind = match (found.kind, found.value_kind) {
+        ("complex", Some(kind)) => kind,
+        ("complex", None) => {
+            return Err(format!(
+                "{name} is a complex attribute; compare one of its sub-attributes"
+            ));
+        }
+        (kind, _) => kind,
+    };
+    let matches = match (kind, value) {
+        // `eq null` / `ne null`: absent or present (the parser allows no other operator).
+        (_, Value::Null) => true,
+        ("boolean", Value::Bool(_)) => true,
+        ("string" | "reference" | "binary", Value::String(_)) => true,
+        ("integer" | "decimal", Value::Number(_)) => true,
+        ("dateTime", Value::String(text)) => {
+            // `co`, `sw` and `ew` compare the text; the others compare instants.
+            matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
+                || chrono::DateTime::parse_from_rfc3339(text).is_ok()
+        }
+        _ => false,
+    };
+    if matches {
+        Ok(())
+    } else if kind == "dateTime" && value.is_string() {
+        Err(format!(
+            "{name} is a dateTime and {value} is not one (RFC 3339, e.g. \"2011-05-13T04:42:34Z\")"
+        ))
+    } else {
+        Err(format!(
+            "{name} is a {kind} attribute and {value} is not a {kind}"
+        ))
+    }
 }
 
 /// The attributes of a resource type's core schema, or of its extension (Users only).
@@ -463,6 +659,40 @@ mod tests {
         assert!(known(GROUP, "displayName"));
         assert!(known(GROUP, "members.value"));
         assert!(!known(GROUP, "userName"));
+    }
+
+    #[test]
+    fn filters_fit_the_schema() {
+        let check = |schema: &str, filter: &str| {
+            check_filter(schema, &crate::filter::parse_filter(filter).unwrap())
+        };
+        for filter in [
+            r#"userName eq "a" and active eq true"#,
+            r#"emails eq "a@x""#,
+            r#"emails[type eq "work" and not (primary eq false)].value ew "x""#,
+            r#"meta.lastModified ge "2011-05-13T04:42:34Z""#,
+            r#"meta.created sw "2011""#,
+            "title eq null",
+            "groups.value pr",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value pr",
+        ] {
+            assert_eq!(check(USER, filter), Ok(()), "{filter}");
+        }
+        for filter in [
+            r#"meta.lastModified gt "yesterday""#,
+            r#"active eq "yes""#,
+            "userName eq true",
+            r#"nosuchattr eq "x""#,
+            r#"name eq "x""#,
+            r#"name[nosuch eq "x"]"#,
+            r#"emails[value eq "x" or nosuch pr]"#,
+            r#"emails[name.givenName pr]"#,
+            r#"urn:ietf:params:scim:schemas:core:2.0:Group:displayName pr"#,
+        ] {
+            assert!(check(USER, filter).is_err(), "{filter}");
+        }
+        assert_eq!(check(GROUP, r#"members[value eq "1"]"#), Ok(()));
+        assert!(check(GROUP, r#"userName eq "a""#).is_err());
     }
 
     #[test]

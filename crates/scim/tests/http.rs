@@ -762,3 +762,440 @@ async fn okta_and_entra_provisioning_sequences() {
         assert_eq!(memberships, expected);
     }
 }
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+impl Server {
+    async fn patch_user(&self, id: &str, operations: Value) -> Answer {
+        self.call(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(json!({"schemas": [PATCH], "Operations": operations})),
+        )
+        .await
+    }
+
+    async fn get_user(&self, id: &str) -> Value {
+        let answer = self.call(Method::GET, &format!("/Users/{id}"), None).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        answer.body
+    }
+}
+
+/// Barbara Jensen of RFC 7643 §8.2 (the full User representation), as far as a test needs her.
+fn barbara() -> Value {
+    json!({
+        "externalId": "701984",
+        "name": {
+            "formatted": "Ms. Barbara J Jensen, III",
+            "familyName": "Jensen",
+            "givenName": "Barbara",
+            "middleName": "Jane",
+            "honorificPrefix": "Ms.",
+            "honorificSuffix": "III"
+        },
+        "displayName": "Babs Jensen",
+        "emails": [
+            {"value": "bjensen@example.com", "type": "work", "primary": true},
+            {"value": "babs@jensen.org", "type": "home"}
+        ],
+        "addresses": [{
+            "type": "work",
+            "streetAddress": "100 Universal City Plaza",
+            "locality": "Hollywood",
+            "region": "CA",
+            "postalCode": "91608",
+            "country": "USA",
+            "formatted": "100 Universal City Plaza\nHollywood, CA 91608 USA",
+            "primary": true
+        }],
+        ENTERPRISE: {"employeeNumber": "701984", "costCenter": "4130", "department": "Tour Operations"}
+    })
+}
+
+/// RFC 7644 §3.5.2.3: replacing a complex attribute replaces the sub-attributes the value names
+/// and leaves the others unchanged, with a path and without one; a multi-valued attribute
+/// without a filter is replaced whole.
+#[tokio::test]
+async fn replace_of_a_complex_attribute_keeps_the_sub_attributes_it_does_not_name() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let id = s.create_user("bjensen@example.com", barbara()).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let replaced = s
+            .patch_user(
+                &id,
+                json!([{"op": "replace", "path": "name", "value": {"givenName": "Babs"}}]),
+            )
+            .await;
+        assert_eq!(replaced.status, 200, "{}", replaced.body);
+        let mut name = barbara()["name"].clone();
+        name["givenName"] = json!("Babs");
+        assert_eq!(s.get_user(&id).await["name"], name);
+
+        // The RFC's own path-less example: `emails` (multi-valued) is replaced whole.
+        let replaced = s
+            .patch_user(
+                &id,
+                json!([{"op": "replace", "value": {
+                    "emails": [
+                        {"value": "bjensen@example.com", "type": "work", "primary": true},
+                        {"value": "babs@jensen.org", "type": "home"}
+                    ],
+                    "nickname": "Babs",
+                    "name": {"middleName": "J"}
+                }}]),
+            )
+            .await;
+        assert_eq!(replaced.status, 200, "{}", replaced.body);
+        let user = s.get_user(&id).await;
+        name["middleName"] = json!("J");
+        assert_eq!(user["name"], name);
+        assert_eq!(user["nickName"], "Babs");
+        assert_eq!(user["emails"], barbara()["emails"]);
+        let replaced = s
+            .patch_user(
+                &id,
+                json!([{"op": "replace", "value": {"emails": [{"value": "b@example.com", "type": "other"}]}}]),
+            )
+            .await;
+        assert_eq!(replaced.status, 200, "{}", replaced.body);
+        assert_eq!(
+            s.get_user(&id).await["emails"],
+            json!([{"value": "b@example.com", "type": "other"}])
+        );
+        // A sub-attribute of the extension's complex `manager`.
+        let managed = s
+            .patch_user(
+                &id,
+                json!([
+                    {"op": "add", "path": format!("{ENTERPRISE}:manager"), "value": {"value": "26118915-6090-4610-87e4-49d8ca9f808d", "displayName": "John Smith"}},
+                    {"op": "replace", "path": format!("{ENTERPRISE}:manager"), "value": {"$ref": "../Users/26118915-6090-4610-87e4-49d8ca9f808d"}}
+                ]),
+            )
+            .await;
+        assert_eq!(managed.status, 200, "{}", managed.body);
+        assert_eq!(
+            managed.body[ENTERPRISE]["manager"],
+            json!({"value": "26118915-6090-4610-87e4-49d8ca9f808d", "displayName": "John Smith",
+                   "$ref": "../Users/26118915-6090-4610-87e4-49d8ca9f808d"})
+        );
+    }
+}
+/// RFC 7643 §2.4: the primary value "MUST appear no more than once". A PATCH that makes a value
+/// primary demotes the others; a POST or PUT carrying two is refused.
+#[tokio::test]
+async fn one_primary_value_per_attribute() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let id = s.create_user("bjensen@example.com", barbara()).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let added = s
+            .patch_user(
+                &id,
+                json!([{"op": "add", "path": "emails", "value": [{"value": "babs@example.org", "type": "other", "primary": true}]}]),
+            )
+            .await;
+        assert_eq!(added.status, 200, "{}", added.body);
+        let primaries = |user: &Value| -> Vec<String> {
+            user["emails"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["primary"] == true)
+                .map(|e| e["value"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(primaries(&added.body), ["babs@example.org"]);
+        assert_eq!(added.body["emails"][0]["primary"], false);
+        let replaced = s
+            .patch_user(
+                &id,
+                json!([{"op": "replace", "path": "emails[type eq \"work\"].primary", "value": true}]),
+            )
+            .await;
+        assert_eq!(replaced.status, 200, "{}", replaced.body);
+        assert_eq!(primaries(&replaced.body), ["bjensen@example.com"]);
+        // Entra's string boolean counts as true too.
+        let entra = s
+            .patch_user(
+                &id,
+                json!([{"op": "Add", "path": "emails", "value": [{"value": "e@example.com", "type": "work", "primary": "True"}]}]),
+            )
+            .await;
+        assert_eq!(entra.status, 200, "{}", entra.body);
+        assert_eq!(primaries(&entra.body), ["e@example.com"]);
+        let before = s.get_user(&id).await;
+        let two = s
+            .patch_user(
+                &id,
+                json!([{"op": "add", "path": "phoneNumbers", "value": [
+                    {"value": "tel:+1-201-555-0123", "type": "work", "primary": true},
+                    {"value": "tel:+1-201-555-0124", "type": "mobile", "primary": true}]}]),
+            )
+            .await;
+        assert_eq!(error_type(&two), (400, Some("invalidValue")));
+        assert_eq!(s.get_user(&id).await, before);
+
+        let mut doubled = barbara();
+        doubled["emails"][1]["primary"] = json!(true);
+        doubled["schemas"] = json!([USER]);
+        doubled["userName"] = json!("babs@example.com");
+        let posted = s.call(Method::POST, "/Users", Some(doubled.clone())).await;
+        assert_eq!(error_type(&posted), (400, Some("invalidValue")));
+        doubled["userName"] = json!("bjensen@example.com");
+        let put = s
+            .call(Method::PUT, &format!("/Users/{id}"), Some(doubled))
+            .await;
+        assert_eq!(error_type(&put), (400, Some("invalidValue")));
+        assert_eq!(s.get_user(&id).await, before);
+    }
+}
+/// RFC 7644 §3.5.2.3: a `replace` whose value filter matches no value answers 400 `noTarget`.
+/// An `add` with such a filter creates the value (what Entra ID sends, see errata 8097).
+#[tokio::test]
+async fn replace_through_a_filter_matching_nothing_is_no_target() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let mut user = barbara();
+        user["emails"] = json!([{"value": "bjensen@example.com", "type": "work", "primary": true}]);
+        let id = s.create_user("bjensen@example.com", user).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let before = s.get_user(&id).await;
+        let missing = s
+            .patch_user(
+                &id,
+                json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "babs@jensen.org"}]),
+            )
+            .await;
+        assert_eq!(error_type(&missing), (400, Some("noTarget")));
+        let missing = s
+            .patch_user(
+                &id,
+                json!([{"op": "replace", "path": "addresses[type eq \"home\"]", "value": {"type": "home", "locality": "Hollywood"}}]),
+            )
+            .await;
+        assert_eq!(error_type(&missing), (400, Some("noTarget")));
+        assert_eq!(s.get_user(&id).await, before);
+        // The RFC's example of replacing a sub-attribute of the matching values.
+        let street = s
+            .patch_user(
+                &id,
+                json!([{"op": "replace", "path": "addresses[type eq \"work\"].streetAddress", "value": "1010 Broadway Ave"}]),
+            )
+            .await;
+        assert_eq!(street.status, 200, "{}", street.body);
+        assert_eq!(
+            street.body["addresses"][0]["streetAddress"],
+            "1010 Broadway Ave"
+        );
+        assert_eq!(street.body["addresses"][0]["locality"], "Hollywood");
+        let added = s
+            .patch_user(
+                &id,
+                json!([{"op": "add", "path": "emails[type eq \"home\"].value", "value": "babs@jensen.org"}]),
+            )
+            .await;
+        assert_eq!(added.status, 200, "{}", added.body);
+        assert_eq!(
+            added.body["emails"][1],
+            json!({"type": "home", "value": "babs@jensen.org"})
+        );
+    }
+}
+/// RFC 7644 §3.4.2.2 / §3.12: a filter naming no attribute of the resource type, comparing an
+/// attribute with a value of another type or a dateTime with text that is no date is 400
+/// `invalidFilter`, not an empty list.
+#[tokio::test]
+async fn filters_are_checked_against_the_schema() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        s.create_user("bjensen@example.com", barbara()).await;
+        let list = |endpoint: &'static str, filter: &'static str| {
+            let s = &s;
+            async move {
+                s.call(
+                    Method::GET,
+                    &format!("/{endpoint}?filter={}", urlencode(filter)),
+                    None,
+                )
+                .await
+            }
+        };
+        for (endpoint, filter) in [
+            ("Users", r#"meta.lastModified gt "yesterday""#),
+            ("Users", r#"meta.created eq "2026-13-45""#),
+            ("Users", r#"active eq "yes""#),
+            ("Users", "userName gt true"),
+            ("Users", "userName eq 3"),
+            ("Users", r#"nosuchattr eq "x""#),
+            ("Users", "nosuchattr pr"),
+            ("Users", r#"name.nosuch eq "x""#),
+            ("Users", r#"emails[nosuch eq "x"]"#),
+            ("Users", r#"emails[type eq "work"].nosuch eq "x""#),
+            ("Users", r#"name eq "Barbara""#),
+            (
+                "Users",
+                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:nosuch eq "x""#,
+            ),
+            ("Users", r#"userName eq "a" or nosuchattr eq "x""#),
+            ("Users", r#"not (emails[primary eq "yes"])"#),
+            ("Groups", r#"userName eq "bjensen@example.com""#),
+            ("Groups", r#"members[value eq 1]"#),
+        ] {
+            let answer = list(endpoint, filter).await;
+            assert_eq!(
+                error_type(&answer),
+                (400, Some("invalidFilter")),
+                "{endpoint} {filter}"
+            );
+        }
+        for filter in [
+            r#"userName eq "bjensen@example.com""#,
+            r#"emails eq "bjensen@example.com""#,
+            r#"emails[type eq "work" and primary eq true].value co "example""#,
+            r#"meta.lastModified gt "2011-05-13T04:42:34Z""#,
+            r#"title eq null"#,
+            r#"name.familyName sw "J""#,
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "bj""#,
+        ] {
+            let answer = list("Users", filter).await;
+            assert_eq!(answer.status, 200, "{filter}: {}", answer.body);
+            assert_eq!(answer.body["totalResults"], 1, "{filter}");
+        }
+        let search = |filter: &str| {
+            let s = &s;
+            let body = json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                "filter": filter});
+            async move { s.call(Method::POST, "/.search", Some(body)).await }
+        };
+        assert_eq!(search(r#"userName sw "bj""#).await.body["totalResults"], 1);
+        assert_eq!(
+            error_type(&search(r#"nosuchattr eq "x""#).await),
+            (400, Some("invalidFilter"))
+        );
+    }
+}
+/// RFC 7644 §3.5.2: a PATCH path naming no attribute of the resource type is 400 `invalidPath`
+/// (and nothing is changed).
+#[tokio::test]
+async fn unknown_patch_paths_are_invalid() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let id = s.create_user("bjensen@example.com", barbara()).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let before = s.get_user(&id).await;
+        for (op, path) in [
+            ("replace", "nosuchattr"),
+            ("add", "nosuchattr"),
+            ("remove", "nosuchattr"),
+            ("replace", "name.nosuch"),
+            ("remove", "name.nosuch"),
+            ("replace", "emails[type eq \"work\"].nosuch"),
+            ("replace", "emails[nosuch eq \"work\"].value"),
+            ("remove", "emails[nosuch eq \"work\"]"),
+            (
+                "replace",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:nosuch",
+            ),
+            (
+                "replace",
+                "urn:ietf:params:scim:schemas:core:2.0:Group:displayName",
+            ),
+            ("replace", "name[givenName eq \"Barbara\"]"),
+        ] {
+            let answer = s
+                .patch_user(&id, json!([{"op": op, "path": path, "value": "x"}]))
+                .await;
+            assert_eq!(
+                error_type(&answer),
+                (400, Some("invalidPath")),
+                "{op} {path}: {}",
+                answer.body
+            );
+        }
+        assert_eq!(s.get_user(&id).await, before);
+        let group = s
+            .call(
+                Method::POST,
+                "/Groups",
+                Some(json!({"schemas": [GROUP], "displayName": "Tour Guides"})),
+            )
+            .await;
+        let answer = s
+            .call(
+                Method::PATCH,
+                &format!("/Groups/{}", group.body["id"].as_str().unwrap()),
+                Some(json!({"schemas": [PATCH], "Operations": [
+                    {"op": "replace", "path": "userName", "value": "x"}]})),
+            )
+            .await;
+        assert_eq!(error_type(&answer), (400, Some("invalidPath")));
+    }
+}
+/// RFC 7643 §3: `schemas` lists the extensions "used to describe" the resource: an extension
+/// none of whose attributes are in the answer is not listed.
+#[tokio::test]
+async fn schemas_list_an_extension_only_when_its_attributes_are_returned() {
+    for db in backends("scim").await {
+        let s = start(db).await;
+        let id = s.create_user("bjensen@example.com", barbara()).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let get = |query: String| {
+            let s = &s;
+            let id = id.clone();
+            async move {
+                let answer = s
+                    .call(Method::GET, &format!("/Users/{id}?{query}"), None)
+                    .await;
+                assert_eq!(answer.status, 200, "{query}: {}", answer.body);
+                answer.body
+            }
+        };
+        assert_eq!(
+            get(String::new()).await["schemas"],
+            json!([USER, ENTERPRISE])
+        );
+        assert_eq!(
+            get("attributes=userName".into()).await["schemas"],
+            json!([USER])
+        );
+        assert_eq!(
+            get(format!("excludedAttributes={ENTERPRISE}")).await["schemas"],
+            json!([USER])
+        );
+        assert_eq!(
+            get(format!("attributes={ENTERPRISE}:department")).await["schemas"],
+            json!([USER, ENTERPRISE])
+        );
+        let listed = s
+            .call(Method::GET, "/Users?attributes=displayName", None)
+            .await;
+        assert_eq!(listed.body["Resources"][0]["schemas"], json!([USER]));
+        let patched = s
+            .patch_user(&id, json!([{"op": "remove", "path": ENTERPRISE}]))
+            .await;
+        assert_eq!(patched.status, 200, "{}", patched.body);
+        assert_eq!(patched.body["schemas"], json!([USER]));
+        let put = s
+            .call(
+                Method::PUT,
+                &format!("/Users/{id}"),
+                Some(json!({"schemas": [USER, ENTERPRISE], "userName": "bjensen@example.com"})),
+            )
+            .await;
+        assert_eq!(put.body["schemas"], json!([USER]));
+    }
+}
