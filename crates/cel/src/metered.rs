@@ -514,6 +514,14 @@ pub(crate) fn add<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, E
         string_too_long(len)?;
         charge_bytes(len)?;
     } else if lhs.get_type().kind() == Kind::List {
+        // The spec adds a list to a list only; the interpreter would append a map's keys.
+        if rhs.get_type().kind() != Kind::List {
+            return Err(ExecutionError::UnsupportedBinaryOperator(
+                "add",
+                Value::try_from(lhs).unwrap_or(Value::Null),
+                Value::try_from(rhs).unwrap_or(Value::Null),
+            ));
+        }
         list_too_long(size(lhs).saturating_add(size(rhs)))?;
         charge_copy(lhs)?;
         charge_copy(rhs)?;

@@ -1252,3 +1252,17 @@ fn a_result_is_charged_for_its_conversion_to_json() {
         json!(100_000)
     );
 }
+
+/// CEL adds lists to lists only: `list + map` is an error (the interpreter underneath appended
+/// the map's keys), as are a list plus a string or a number.
+#[test]
+fn a_list_plus_anything_but_a_list_is_an_error() {
+    let payload = okta_user();
+    assert_eq!(
+        eval("[1] + [2]", &payload).unwrap(),
+        serde_json::json!([1, 2])
+    );
+    for expr in ["[1] + {'a': 2}", "[1] + 'a'", "[1] + 2"] {
+        assert!(eval(expr, &payload).is_err(), "{expr}");
+    }
+}

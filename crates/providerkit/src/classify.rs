@@ -11,7 +11,8 @@
 //!   asked for (a wrong org, tenant, customer id or group, a malformed search expression) and
 //!   only a change of settings fixes it. An OAuth error body overrides this: `invalid_grant` and
 //!   `access_denied` are `Auth`; `invalid_client`, `unauthorized_client` and `invalid_scope` are
-//!   `Config` (the operator's client registration is wrong).
+//!   `Config` (the operator's client registration is wrong), except `invalid_scope` answering a
+//!   refresh, which the OAuth client makes `Auth` (the grant no longer covers the scopes).
 //! - Other 4xx: `Provider`.
 //! - 5xx: `Provider` (a 503 that is still throttled after the retries becomes `RateLimit`).
 //! - Transport failures (timeouts, refused connections, bad TLS): `Provider`.

@@ -9,7 +9,7 @@ use tributary_core::{AuthStartRequest, OperationError, Secret};
 
 use crate::{
     JwtSigner, ProviderHttp, TokenSet,
-    classify::{classify_status, status_message},
+    classify::{classify_status, oauth_error_code, status_message},
     jwt::client_assertion,
     token::unix_now,
 };
@@ -272,6 +272,11 @@ impl OAuthClient {
         if self.tenant_credential {
             request = request.accept_status(401);
         }
+        // RFC 6749 §5.2: a refused token request is 400 with an `error` code, read below.
+        request = request.accept_status(400);
+        let refreshing = form
+            .iter()
+            .any(|(key, value)| *key == "grant_type" && value == "refresh_token");
         let response = request
             .header("accept", "application/json")
             .form(form.iter().map(|(k, v)| (*k, v.as_str())))
@@ -287,6 +292,18 @@ impl OAuthClient {
             let body: Value = response.json().unwrap_or(Value::Null);
             let message = status_message(response.label(), response.status(), &body, &secrets);
             return Err(OperationError::auth(message));
+        }
+        if response.status() == StatusCode::BAD_REQUEST {
+            let body: Value = response.json().unwrap_or(Value::Null);
+            let message = status_message(response.label(), response.status(), &body, &secrets);
+            // A refresh asking for a scope the grant no longer covers (consent withdrawn or
+            // narrowed) cannot succeed until the user consents again: that is the grant's
+            // problem, not the configuration's.
+            let kind = match oauth_error_code(&body) {
+                Some("invalid_scope") if refreshing => tributary_core::ErrorKind::Auth,
+                _ => classify_status(response.status(), response.headers(), &body),
+            };
+            return Err(OperationError::new(kind, message));
         }
         let body: Value = response.json()?;
         // Some servers (GitHub's) answer errors with 200 and an `error` field.

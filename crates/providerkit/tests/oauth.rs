@@ -161,6 +161,35 @@ async fn invalid_grant_is_an_auth_error_without_secrets() {
     }
 }
 
+/// RFC 6749 §6: a refresh may not ask for more than was granted. A server answering
+/// `invalid_scope` to a refresh means the grant no longer covers the scopes: the user must consent
+/// again (auth), whereas the same code at the first exchange is the app's configuration.
+#[tokio::test]
+async fn invalid_scope_on_a_refresh_is_an_auth_error_and_elsewhere_a_config_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_scope", "error_description": "AADSTS70011: The provided value for the input parameter 'scope' is not valid."
+        })))
+        .mount(&server)
+        .await;
+    let client = OAuthClient::new(
+        &http(&server),
+        "client-1",
+        format!("{}/token", server.uri()),
+    )
+    .client_auth(ClientAuth::Post(Secret::new("client-secret-value")));
+    let current = TokenSet {
+        refresh_token: Some(Secret::new("rt-old-secret")),
+        ..TokenSet::from_access_token(Secret::new("at-old"))
+    };
+    let refused = client.refresh(&current, &["User.Read"]).await.unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::Auth, "{refused}");
+    assert!(refused.message.contains("AADSTS70011"), "{refused}");
+    let at_first = client.client_credentials(&["User.Read"]).await.unwrap_err();
+    assert_eq!(at_first.kind, ErrorKind::Config, "{at_first}");
+}
+
 #[tokio::test]
 async fn errors_answered_with_200_are_classified() {
     let server = MockServer::start().await;
