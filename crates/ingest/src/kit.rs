@@ -38,6 +38,18 @@ pub fn eval_mapping_with(
 ) -> Result<MappedRecord, IngestError> {
     let contracts = [IngestContract::new(schema)];
     let mapper = Mapper::new(engine, definition_id, mappings, &contracts)?;
+    map_one(&mapper, definition_id, schema, variant, payload)
+}
+
+/// Maps one payload with an already compiled `mapper` (the API's playground reuses the runtime's
+/// compiled mappers): the record, or why there is none.
+pub fn map_one(
+    mapper: &Mapper,
+    definition_id: &str,
+    schema: &str,
+    variant: &str,
+    payload: &Value,
+) -> Result<MappedRecord, IngestError> {
     let envelope = MappingEnvelope::new(payload.clone()).variant(variant);
     match mapper.map(schema, &envelope, 0)? {
         MapOutcome::Mapped(record) => Ok(record),

@@ -28,7 +28,7 @@ pub mod offload;
 mod run;
 
 pub use error::{ConfigError, FilterStage, IngestError, RecordError, RecordFailure, RecordRef};
-pub use kit::{eval_mapping, eval_mapping_with};
+pub use kit::{eval_mapping, eval_mapping_with, map_one};
 pub use mapper::{MapOutcome, MappedRecord, Mapper};
 pub use offload::{OffloadError, StopFlag, evaluate_off_runtime};
 pub use run::{

@@ -71,6 +71,24 @@ impl Mappers {
         Ok(mapper)
     }
 
+    /// The mapper of `model` with no integration filter, for trying a definition's mappings
+    /// on a payload (`POST /v1/mappings/evaluate`, the UI's playground): compiled once per
+    /// (definition, model) and reused. `model` must be one the definition maps, so the cache
+    /// stays bounded by the catalog.
+    pub(crate) fn for_model(
+        &self,
+        definition: &RegisteredDefinition,
+        model: &str,
+    ) -> Result<Arc<Mapper>, tributary_ingest::ConfigError> {
+        // `playground:` cannot clash with an emitter: operation and event names have no `:`.
+        self.get(
+            definition,
+            &format!("playground:{model}"),
+            &[IngestContract::new(model)],
+            &Value::Null,
+        )
+    }
+
     /// Compiles the integration's filter in `user_input` as its runs will (same engine, limits
     /// and variables), so that a broken filter is refused when it is saved rather than failing
     /// every run.

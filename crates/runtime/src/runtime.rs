@@ -73,6 +73,16 @@ impl Runtime {
         self.inner.mappers.engine()
     }
 
+    /// The compiled mapper of `model` of a definition, without an integration's filter, shared
+    /// by every call (see [`tributary_ingest::map_one`]).
+    pub fn model_mapper(
+        &self,
+        definition: &tributary_core::registry::RegisteredDefinition,
+        model: &str,
+    ) -> Result<Arc<tributary_ingest::Mapper>, tributary_ingest::ConfigError> {
+        self.inner.mappers.for_model(definition, model)
+    }
+
     pub fn key_ring(&self) -> &KeyRing {
         &self.inner.ring
     }

@@ -522,3 +522,29 @@ async fn a_revoked_api_token_marks_the_integration_needs_reauth_until_it_is_reco
     })
     .await;
 }
+
+/// `POST /v1/mappings/evaluate` and the UI's playground map with the runtime's compiled mapper
+/// of the model: compiled once, then shared by every call.
+#[tokio::test]
+async fn a_models_mapper_is_compiled_once_and_shared() {
+    let h = support::Harness::new(tributary_store::testing::sqlite().await, None).await;
+    let definition = h.runtime.registry().definition("acme").unwrap();
+    let first = h
+        .runtime
+        .model_mapper(definition, "DirectoryAccount")
+        .unwrap();
+    let again = h
+        .runtime
+        .model_mapper(definition, "DirectoryAccount")
+        .unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &again));
+    let record = tributary_ingest::map_one(
+        &again,
+        "acme",
+        "DirectoryAccount",
+        "",
+        &support::fake_api::user(7),
+    )
+    .unwrap();
+    assert_eq!(record.fields["canonicalEmail"], "user7@acme.example");
+}
