@@ -125,12 +125,17 @@ fn auth_failure_limit(
     }
 }
 
-/// Logs go to stderr: `TRIBUTARY_LOG`, else the file's `log`, else `info`.
-pub fn init_logging(file: &FileConfig) {
-    let filter = std::env::var("TRIBUTARY_LOG")
+/// The log filter: `TRIBUTARY_LOG`, else the file's `log`, else `info`.
+pub fn log_filter(file: &FileConfig) -> String {
+    std::env::var("TRIBUTARY_LOG")
         .ok()
         .or_else(|| file.log.clone())
-        .unwrap_or_else(|| "info".to_owned());
+        .unwrap_or_else(|| "info".to_owned())
+}
+
+/// Logs go to stderr, filtered by [`log_filter`].
+pub fn init_logging(file: &FileConfig) {
+    let filter = log_filter(file);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)

@@ -2,6 +2,7 @@
 //! every command that touches the database.
 
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use clap::Args;
@@ -27,6 +28,9 @@ pub struct StorageArgs {
     /// `postgres://user@host/db`.
     #[arg(long = "database", env = "TRIBUTARY_DATABASE_URL")]
     database_url_arg: Option<String>,
+    /// The configuration, read and checked once: a command asks for it many times.
+    #[arg(skip)]
+    loaded: OnceLock<Arc<FileConfig>>,
 }
 
 impl StorageArgs {
@@ -36,12 +40,18 @@ impl StorageArgs {
             config: None,
             data_dir_arg: Some(data_dir),
             database_url_arg: None,
+            loaded: OnceLock::new(),
         }
     }
 
-    /// The configuration file's settings (empty without one).
-    pub fn file(&self) -> anyhow::Result<FileConfig> {
-        FileConfig::load(self.config.as_deref())
+    /// The configuration file's settings (empty without one), with the variables applied and
+    /// checked; read on first use.
+    pub fn file(&self) -> anyhow::Result<Arc<FileConfig>> {
+        if let Some(loaded) = self.loaded.get() {
+            return Ok(Arc::clone(loaded));
+        }
+        let loaded = Arc::new(FileConfig::load(self.config.as_deref())?);
+        Ok(Arc::clone(self.loaded.get_or_init(|| loaded)))
     }
 
     /// The data directory: the flag, else the file's, else `.tributary`. A configuration file
@@ -53,6 +63,7 @@ impl StorageArgs {
         Ok(self
             .file()?
             .data_dir
+            .clone()
             .unwrap_or_else(|| PathBuf::from(".tributary")))
     }
 
@@ -61,7 +72,7 @@ impl StorageArgs {
         if let Some(url) = &self.database_url_arg {
             return Ok(url.clone());
         }
-        match self.file()?.database_url {
+        match self.file()?.database_url.clone() {
             Some(url) => Ok(url),
             None => Ok(format!(
                 "sqlite://{}",
@@ -112,7 +123,7 @@ pub async fn open_runtime(
     storage: &StorageArgs,
     public_url: String,
 ) -> anyhow::Result<tributary_runtime::Runtime> {
-    let definitions = storage.file()?.definitions;
+    let definitions = storage.file()?.definitions.clone();
     open_runtime_with_catalog(storage, public_url, definitions).await
 }
 
@@ -196,6 +207,7 @@ pub fn public_url(storage: &StorageArgs, fallback: &str) -> anyhow::Result<Strin
     Ok(storage
         .file()?
         .public_url
+        .clone()
         .unwrap_or_else(|| fallback.to_owned()))
 }
 

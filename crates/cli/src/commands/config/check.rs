@@ -7,7 +7,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::super::{
-    serve::{listen_address, role_name, server_config},
+    serve::{listen_address, log_filter, role_name, server_config},
     storage::{StorageArgs, public_url, redact_url, retention_policy},
 };
 use crate::output;
@@ -63,7 +63,7 @@ fn effective_configuration(storage: &StorageArgs) -> anyhow::Result<Value> {
         "data_dir": storage.data_dir()?.display().to_string(),
         "database_url": redact_url(&storage.database_url()?),
         "role": role_name(std::env::var("TRIBUTARY_ROLE").ok().as_deref(), &file)?,
-        "log": std::env::var("TRIBUTARY_LOG").ok().or(file.log.clone()).unwrap_or_else(|| "info".to_owned()),
+        "log": log_filter(&file),
         "server": {
             "max_body_bytes": server.max_body_bytes,
             "max_header_bytes": server.max_header_bytes,
