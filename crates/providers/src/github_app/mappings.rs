@@ -183,29 +183,25 @@ pub fn secret_scanning() -> MappingRegistration {
     MappingRegistration::new("Vulnerability")
         .variant("secret_scanning")
         .map(format!(
-            r#"{{
+            r#"cel.bind(status, {SECRET_STATUS},
+cel.bind(name, payload.?secret_type_display_name.orValue(null) != null
+      && payload.secret_type_display_name != "" ? payload.secret_type_display_name
+      : payload.?secret_type.orValue(null), {{
   "externalID": "github:" + resource + ":secret_scanning:" + (payload.?number.orValue(0) != 0
       ? string(payload.number) : "unknown"),
   "source": "github",
-  "displayName": payload.?secret_type_display_name.orValue(null) != null
-      && payload.secret_type_display_name != "" ? payload.secret_type_display_name
-      : payload.?secret_type.orValue(null),
-  "summary": payload.?secret_type_display_name.orValue(null) != null
-      && payload.secret_type_display_name != "" ? payload.secret_type_display_name
-      : payload.?secret_type.orValue(null),
-  "description": "Secret scanning found a "
-      + (payload.?secret_type_display_name.orValue(null) != null
-          && payload.secret_type_display_name != "" ? payload.secret_type_display_name
-          : payload.?secret_type.orValue("secret"))
-      + " in " + resource + ".",
+  "displayName": name,
+  "summary": name,
+  "description": "Secret scanning found a " + (name != null ? name : "secret") + " in "
+      + resource + ".",
   "severity": payload.?validity.orValue(null) != null && payload.validity.lowerAscii() == "active"
       ? "CRITICAL" : "HIGH",
-  "status": {SECRET_STATUS},
+  "status": status,
   "resourceExternalID": resource,
   "resourceName": resource,
   "referenceURL": payload.?html_url.orValue(null),
   "discoveredAt": payload.?created_at.orValue(null),
-  "fixedAt": {SECRET_STATUS} == "FIXED" ? payload.?resolved_at.orValue(null) : null,
+  "fixedAt": status == "FIXED" ? payload.?resolved_at.orValue(null) : null,
   "sourceUpdatedAt": payload.?updated_at.orValue(null),
   "properties": {{
     "kind": "secret_scanning",
@@ -217,7 +213,7 @@ pub fn secret_scanning() -> MappingRegistration {
     "resolution": payload.?resolution.orValue(null),
     "pushProtectionBypassed": payload.?push_protection_bypassed.orValue(null)
   }}
-}}"#
+}}))"#
         ))
 }
 
