@@ -130,6 +130,17 @@ async fn code_exchange_sends_the_verifier_and_basic_auth() {
     assert_eq!(token.id_token.as_ref().unwrap().expose(), "a.b.c");
 }
 
+/// A confidential client of `server`'s token endpoint and a credential holding a refresh token.
+fn refreshing_client(server: &MockServer) -> (OAuthClient, TokenSet) {
+    let client = OAuthClient::new(&http(server), "client-1", format!("{}/token", server.uri()))
+        .client_auth(ClientAuth::Post(Secret::new("client-secret-value")));
+    let current = TokenSet {
+        refresh_token: Some(Secret::new("rt-old-secret")),
+        ..TokenSet::from_access_token(Secret::new("at-old"))
+    };
+    (client, current)
+}
+
 #[tokio::test]
 async fn invalid_grant_is_an_auth_error_without_secrets() {
     let server = MockServer::start().await;
@@ -140,16 +151,7 @@ async fn invalid_grant_is_an_auth_error_without_secrets() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = OAuthClient::new(
-        &http(&server),
-        "client-1",
-        format!("{}/token", server.uri()),
-    )
-    .client_auth(ClientAuth::Post(Secret::new("client-secret-value")));
-    let current = TokenSet {
-        refresh_token: Some(Secret::new("rt-old-secret")),
-        ..TokenSet::from_access_token(Secret::new("at-old"))
-    };
+    let (client, current) = refreshing_client(&server);
     let err = client.refresh(&current, &[]).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Auth);
     assert!(err.message.contains("expired or revoked"), "{err}");
@@ -173,16 +175,7 @@ async fn invalid_scope_on_a_refresh_is_an_auth_error_and_elsewhere_a_config_erro
         })))
         .mount(&server)
         .await;
-    let client = OAuthClient::new(
-        &http(&server),
-        "client-1",
-        format!("{}/token", server.uri()),
-    )
-    .client_auth(ClientAuth::Post(Secret::new("client-secret-value")));
-    let current = TokenSet {
-        refresh_token: Some(Secret::new("rt-old-secret")),
-        ..TokenSet::from_access_token(Secret::new("at-old"))
-    };
+    let (client, current) = refreshing_client(&server);
     let refused = client.refresh(&current, &["User.Read"]).await.unwrap_err();
     assert_eq!(refused.kind, ErrorKind::Auth, "{refused}");
     assert!(refused.message.contains("AADSTS70011"), "{refused}");
