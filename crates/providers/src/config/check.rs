@@ -122,10 +122,26 @@ pub fn check_definitions(definitions: &BTreeMap<String, Value>) -> Vec<ConfigPro
         if let Some(decode) = definition.operator_config_decoder
             && let Err(error) = decode(section)
         {
-            problems.push(ConfigProblem::new(&prefix, error));
+            problems.push(ConfigProblem::new(&prefix, without_quoted_values(&error)));
         }
     }
     problems
+}
+
+/// serde's message with every quoted value replaced by `"…"`: it quotes what it could not
+/// decode (`invalid type: string "…", expected a boolean`), and the value may be a secret.
+fn without_quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut parts = message.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (n, part) in parts.enumerate() {
+        out.push('"');
+        // Odd pieces sit between a pair of quotes.
+        out.push_str(if n % 2 == 0 { "…" } else { part });
+    }
+    out
 }
 
 #[cfg(all(test, feature = "aws_security_hub", feature = "okta"))]
@@ -171,6 +187,18 @@ mod tests {
             .find(|p| p.key == "definitions.otka")
             .unwrap();
         assert_eq!(unknown.did_you_mean.as_deref(), Some("okta"));
+    }
+
+    #[test]
+    fn a_value_serde_quotes_is_hidden() {
+        assert_eq!(
+            without_quoted_values("invalid type: string \"hunter2\", expected a boolean"),
+            "invalid type: string \"…\", expected a boolean"
+        );
+        assert_eq!(
+            without_quoted_values("missing field `clientId`"),
+            "missing field `clientId`"
+        );
     }
 
     #[test]
