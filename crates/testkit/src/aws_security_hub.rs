@@ -373,7 +373,7 @@ impl FakeAwsSecurityHub {
         let router = Router::new()
             .fallback(handle)
             .with_state(Arc::clone(&shared));
-        let server = FakeServer::start(router).await?;
+        let server = FakeServer::start_provider("aws", router).await?;
         Ok(Self { shared, server })
     }
 

@@ -187,7 +187,7 @@ impl FakeEntra {
                 (Arc::clone(&consent_withdrawn), tenant_id.clone()),
                 consent_gate,
             ));
-        let login = FakeServer::start(login_router).await?;
+        let login = FakeServer::start_provider("microsoft_login", login_router).await?;
         auth.set_issuer(format!("{}/{tenant_id}/v2.0", login.base_url()));
         let shared = Arc::new(Shared {
             consent_withdrawn,
@@ -206,7 +206,7 @@ impl FakeEntra {
             )
             .fallback(unknown_resource)
             .with_state(Arc::clone(&shared));
-        let graph = FakeServer::start(graph_router).await?;
+        let graph = FakeServer::start_provider("microsoft_graph", graph_router).await?;
         *shared.graph_base.lock().unwrap() = graph.base_url();
         Ok(Self {
             shared,

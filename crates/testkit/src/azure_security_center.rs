@@ -389,7 +389,7 @@ impl FakeAzureSecurityCenter {
             )
             .with_state(shared)
             .merge(token_routes);
-        let server = FakeServer::start(router).await?;
+        let server = FakeServer::start_provider("azure_arm", router).await?;
         lock(&state).base_url = server.base_url();
         auth.set_issuer(format!("{}/{TENANT_ID}/v2.0", server.base_url()));
         Ok(Self {

@@ -127,7 +127,7 @@ impl FakeCloudflare {
             .with_state(Arc::clone(&shared));
         Ok(Self {
             shared,
-            server: FakeServer::start(router).await?,
+            server: FakeServer::start_provider("cloudflare", router).await?,
         })
     }
 

@@ -270,7 +270,7 @@ impl FakeGcpScc {
                 token: "/token".into(),
                 jwks: "/oauth2/v3/certs".into(),
             }));
-        let server = FakeServer::start(router).await?;
+        let server = FakeServer::start_provider("gcp_scc", router).await?;
         auth.set_issuer(server.base_url());
         Ok(Self { shared, server })
     }

@@ -332,7 +332,7 @@ impl FakeGithub {
             .route("/repos/{owner}/{repo}/{kind}/alerts", get(alerts))
             .route("/graphql", post(graphql))
             .with_state(Arc::clone(&shared));
-        let server = FakeServer::start(router).await?;
+        let server = FakeServer::start_provider("github", router).await?;
         *shared.base.lock().unwrap() = server.base_url();
         Ok(Self { shared, server })
     }

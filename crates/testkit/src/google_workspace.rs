@@ -403,7 +403,7 @@ impl FakeGoogleWorkspace {
                 token: "/token".into(),
                 jwks: "/oauth2/v3/certs".into(),
             }));
-        let server = FakeServer::start(router).await?;
+        let server = FakeServer::start_provider("google_workspace", router).await?;
         auth.set_issuer(server.base_url());
         Ok(Self { shared, server })
     }

@@ -16,6 +16,7 @@ pub mod microsoft_teams;
 pub mod oauth;
 pub mod okta;
 pub mod okta_events;
+pub mod response_log;
 pub mod scim;
 mod server;
 pub mod slack;

@@ -226,7 +226,7 @@ impl FakeMicrosoftTeams {
             token: "/{tenant}/oauth2/v2.0/token".into(),
             jwks: "/{tenant}/discovery/v2.0/keys".into(),
         });
-        let login = FakeServer::start(login_router).await?;
+        let login = FakeServer::start_provider("microsoft_login", login_router).await?;
         auth.set_issuer(format!("{}/{}/v2.0", login.base_url(), tenant.tenant_id));
         let shared = Arc::new(Shared {
             tenant: Mutex::new(tenant),
@@ -246,7 +246,7 @@ impl FakeMicrosoftTeams {
             .route("/v1.0/chats/{chat}/messages", post(post_chat_message))
             .fallback(unknown_resource)
             .with_state(Arc::clone(&shared));
-        let graph = FakeServer::start(graph_router).await?;
+        let graph = FakeServer::start_provider("microsoft_graph", graph_router).await?;
         Ok(Self {
             shared,
             login,

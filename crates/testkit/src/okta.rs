@@ -218,7 +218,7 @@ impl FakeOkta {
                 token: "/oauth2/v1/token".into(),
                 jwks: "/oauth2/v1/keys".into(),
             }));
-        let server = FakeServer::start(router).await?;
+        let server = FakeServer::start_provider("okta", router).await?;
         lock(&state).base_url = server.base_url();
         auth.set_issuer(server.base_url());
         Ok(Self {

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use crate::response_log;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 /// A running fake server; dropping it shuts the server down.
@@ -12,6 +13,23 @@ pub struct FakeServer {
 }
 
 impl FakeServer {
+    /// Serves a provider's fake: like [`FakeServer::start`], and each response is logged for the
+    /// conformance check against the provider's official description when
+    /// [`RESPONSE_LOG_ENV`](crate::response_log::RESPONSE_LOG_ENV) is set.
+    pub async fn start_provider(
+        service: &'static str,
+        router: axum::Router,
+    ) -> std::io::Result<Self> {
+        let router = if response_log::log_dir().is_some() {
+            router.layer(axum::middleware::from_fn(move |request, next| {
+                response_log::log_response(service, request, next)
+            }))
+        } else {
+            router
+        };
+        Self::start(router).await
+    }
+
     /// Serves `router` on 127.0.0.1 with a port chosen by the OS.
     pub async fn start(router: axum::Router) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;

@@ -228,7 +228,7 @@ impl FakeSlack {
             .with_state(Arc::clone(&shared));
         Ok(Self {
             shared,
-            server: FakeServer::start(router).await?,
+            server: FakeServer::start_provider("slack", router).await?,
         })
     }
 
