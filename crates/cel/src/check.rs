@@ -16,6 +16,17 @@ pub const VARIABLES: [&str; 5] = ["envelope", "variant", "resource", "action", "
 /// Deepest nesting of `expr`, walked without recursion so that a pathological AST cannot
 /// overflow the stack here. Stops counting once past `cap`.
 pub(crate) fn depth(expr: &IdedExpr, cap: usize) -> usize {
+    weighted_depth(expr, cap, |_| 1)
+}
+
+/// [`depth`], with each node counting the levels `levels` gives it: a rewrite that adds nodes
+/// the text does not show, in frames the interpreter makes large (see [`crate::optional`]),
+/// must still fit the stack the limit is sized for.
+pub(crate) fn weighted_depth(
+    expr: &IdedExpr,
+    cap: usize,
+    levels: impl Fn(&IdedExpr) -> usize,
+) -> usize {
     let mut deepest = 0;
     let mut pending: Vec<(&IdedExpr, usize)> = vec![(expr, 1)];
     while let Some((e, d)) = pending.pop() {
@@ -23,8 +34,9 @@ pub(crate) fn depth(expr: &IdedExpr, cap: usize) -> usize {
         if deepest > cap {
             break;
         }
+        let step = levels(e);
         for child in children(e) {
-            pending.push((child, d + 1));
+            pending.push((child, d + step));
         }
     }
     deepest
@@ -398,7 +410,7 @@ pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
     }
 }
 
-fn entry_children_mut<'a>(
+pub(crate) fn entry_children_mut<'a>(
     entry: &'a mut cel::common::ast::IdedEntryExpr,
     pending: &mut Vec<&'a mut IdedExpr>,
 ) {

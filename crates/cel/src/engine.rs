@@ -316,6 +316,19 @@ impl CelEngine {
             None => Uses::default(),
         };
         let mut next_id = check::max_id(&ast);
+        crate::optional::follow_the_specification(&mut ast, &mut next_id);
+        if check::weighted_depth(&ast, max_depth, crate::optional::levels) > max_depth {
+            return Err(CelError::limit(
+                Limit::ExpressionDepth,
+                format!(
+                    "the expression nests deeper than {max_depth} levels once the defaults of \
+                     its `orValue` and `or` calls are bound to be evaluated only when needed \
+                     ({} levels each, unless the optional is a plain selection)",
+                    crate::optional::BINDING_LEVELS
+                ),
+                text,
+            ));
+        }
         if extra_variables.is_some_and(|extra| extra.is_empty()) {
             check::index_fields(&mut ast, &mut next_id);
         }

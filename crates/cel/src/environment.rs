@@ -79,6 +79,38 @@ pub(crate) fn build() -> Env {
     })
     .and_then(|_| {
         env.add_overload(
+            crate::conversions::STRING,
+            "tributary_string",
+            vec![DYN_TYPE],
+            crate::conversions::string,
+        )
+    })
+    .and_then(|_| {
+        env.add_overload(
+            crate::conversions::TIMESTAMP,
+            "tributary_timestamp",
+            vec![DYN_TYPE],
+            crate::conversions::timestamp,
+        )
+    })
+    .and_then(|_| {
+        env.add_overload(
+            crate::optional::OPT_SELECT,
+            "tributary_opt_select",
+            vec![DYN_TYPE, DYN_TYPE],
+            crate::optional::opt_select,
+        )
+    })
+    .and_then(|_| {
+        env.add_overload(
+            crate::optional::OPT_INDEX,
+            "tributary_opt_index",
+            vec![DYN_TYPE, DYN_TYPE],
+            crate::optional::opt_index,
+        )
+    })
+    .and_then(|_| {
+        env.add_overload(
             metered::ADD,
             "tributary_add",
             vec![DYN_TYPE, DYN_TYPE],

@@ -33,6 +33,7 @@
 
 mod budget;
 mod check;
+mod conversions;
 mod convert;
 mod engine;
 mod environment;
@@ -42,6 +43,7 @@ mod lazy;
 mod limits;
 mod macros;
 mod metered;
+mod optional;
 mod prescan;
 
 pub use check::VARIABLES;

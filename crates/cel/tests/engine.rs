@@ -1150,8 +1150,10 @@ fn the_largest_expressions_within_the_length_limit_fail_cleanly_on_a_small_stack
 }
 
 /// The evaluator recurses as deep as the expression nests, converting a payload as deep as it
-/// nests: what the limits allow fits a thread's stack with room to spare.
-const EVALUATION_STACK: usize = 512 * 1024;
+/// nests: what the limits allow fits the stack of the threads evaluation runs on (tokio's
+/// blocking pool: 2 MiB), in a debug build, whose frames are several times a release build's.
+/// The interpreter's frame is largest for a conditional (over 20 KiB in a debug build).
+const EVALUATION_STACK: usize = 2 * 1024 * 1024;
 
 #[test]
 fn the_deepest_allowed_expression_evaluates_on_a_small_stack() {
@@ -1178,6 +1180,23 @@ fn the_deepest_allowed_expression_evaluates_on_a_small_stack() {
                     "{}[payload.p]{}",
                     "[1].map(x, ".repeat(depth / 4),
                     ")".repeat(depth / 4)
+                ),
+                format!(
+                    "{}payload.p{}",
+                    "true ? (".repeat(depth - 2),
+                    ") : 0".repeat(depth - 2)
+                ),
+                // defaults evaluated only when needed: of a plain selection, as deep as written
+                format!(
+                    "{}payload.p{}",
+                    "payload.?q.orValue(".repeat(depth - 3),
+                    ")".repeat(depth - 3)
+                ),
+                // and of anything else, bound: four levels each
+                format!(
+                    "{}payload.p{}",
+                    "[payload][?0].?q.orValue(".repeat(depth / 4 - 1),
+                    ")".repeat(depth / 4 - 1)
                 ),
             ] {
                 engine.check(&expr).unwrap();
@@ -1264,5 +1283,156 @@ fn a_list_plus_anything_but_a_list_is_an_error() {
     );
     for expr in ["[1] + {'a': 2}", "[1] + 'a'", "[1] + 2"] {
         assert!(eval(expr, &payload).is_err(), "{expr}");
+    }
+}
+
+/// `x.?f` selects from a map: a missing key is `optional.none()`, but a value that is not a map
+/// (null, a string, a list, a number) is an error, as the CEL specification has it, so a
+/// malformed payload stops the mapping instead of mapping to nothing. `x[?k]` likewise, lists
+/// included when indexed by an integer.
+#[test]
+fn optional_selection_on_something_that_is_not_a_map_is_an_error() {
+    let payload = serde_json::json!({
+        "profile": {"email": "ada@example.com"},
+        "manager": null,
+        "name": "Ada",
+        "tags": ["a", "b"],
+        "count": 3
+    });
+    let ok = |expr: &str| eval(expr, &payload).unwrap_or_else(|e| panic!("{expr}: {e}"));
+    assert_eq!(
+        ok("payload.?profile.?email.orValue('none')"),
+        "ada@example.com"
+    );
+    assert_eq!(ok("payload.?profile.?phone.orValue('none')"), "none");
+    assert_eq!(ok("payload.?missing.?email.orValue('none')"), "none");
+    assert_eq!(ok("payload.?manager.hasValue()"), true);
+    assert_eq!(ok("payload.tags[?1].orValue('none')"), "b");
+    assert_eq!(ok("payload.tags[?5].orValue('none')"), "none");
+    assert_eq!(ok("payload[?'name'].orValue('none')"), "Ada");
+    assert_eq!(ok("optional.of({'a': 1}).?a.orValue(0)"), 1);
+    assert_eq!(ok("optional.none().?a.orValue(0)"), 0);
+    for expr in [
+        "payload.?manager.?email.orValue('none')",
+        "payload.?name.?first.orValue('none')",
+        "payload.?tags.?first.orValue('none')",
+        "payload.?count.?value.orValue(0)",
+        "payload.name[?0].orValue('none')",
+        "payload.tags[?'first'].orValue('none')",
+        "null.?a.orValue(0)",
+    ] {
+        let error = eval(expr, &payload).expect_err(expr);
+        assert!(
+            error.to_string().contains("_?._") || error.to_string().contains("_[?_]"),
+            "{expr}: {error}"
+        );
+    }
+}
+
+/// `orValue` and `or` evaluate their default only when the optional is empty: the reference
+/// implementations accept `payload.?private.orValue(true)`-style defaults that would fail, as
+/// long as they are not needed.
+#[test]
+fn or_value_and_or_evaluate_the_default_only_when_needed() {
+    let payload = serde_json::json!({"private": false, "name": "repo"});
+    let ok = |expr: &str| eval(expr, &payload).unwrap_or_else(|e| panic!("{expr}: {e}"));
+    assert_eq!(ok("payload.?private.orValue(payload.missing)"), false);
+    assert_eq!(ok("payload.?name.orValue(1 / 0)"), "repo");
+    assert_eq!(ok("payload.?name.or(optional.of(1 / 0)).value()"), "repo");
+    assert_eq!(ok("payload.?absent.or(payload.?name).value()"), "repo");
+    assert_eq!(
+        ok("payload.?absent.orValue(payload.?name.orValue('x'))"),
+        "repo"
+    );
+    // needed defaults still fail
+    assert!(eval("payload.?absent.orValue(payload.missing)", &payload).is_err());
+    assert!(eval("payload.?absent.or(optional.of(1 / 0))", &payload).is_err());
+    // and the target must still be an optional
+    assert!(eval("payload.name.orValue('x')", &payload).is_err());
+    // nested chains bind each level once: no blow-up in the nesting depth
+    let nested = |levels: usize| {
+        (0..levels).fold("payload.?absent.orValue('end')".to_owned(), |inner, _| {
+            format!("payload.?absent.orValue({inner})")
+        })
+    };
+    assert_eq!(ok(&nested(40)), "end");
+    // an optional that is not a plain selection is bound once, four levels deep: too many of
+    // them is the depth limit, said as such
+    let bound = |levels: usize| {
+        (0..levels).fold("'end'".to_owned(), |inner, _| {
+            format!("[payload][?0].?absent.orValue({inner})")
+        })
+    };
+    assert_eq!(ok(&bound(10)), "end");
+    let error = eval(&bound(20), &payload).unwrap_err();
+    assert!(error.to_string().contains("orValue"), "{error}");
+    // a bound optional is evaluated once
+    assert_eq!(ok("[payload][?0].?name.orValue(1 / 0)"), "repo");
+}
+
+/// `string(double)` writes the number as cel-go does (Go's `%g`, shortest): an exponent from
+/// 1e6 up and below 1e-4, as in `1e+06` and `1e-05`, and no trailing `.0`.
+#[test]
+fn doubles_convert_to_strings_as_cel_go_writes_them() {
+    let payload = serde_json::json!({});
+    for (expr, expected) in [
+        ("string(1.0)", "1"),
+        ("string(1.5)", "1.5"),
+        ("string(-2.25)", "-2.25"),
+        ("string(0.1)", "0.1"),
+        ("string(123.456)", "123.456"),
+        ("string(100000.0)", "100000"),
+        ("string(1000000.0)", "1e+06"),
+        ("string(123456789.0)", "1.23456789e+08"),
+        ("string(1e20)", "1e+20"),
+        ("string(1e21)", "1e+21"),
+        ("string(0.0001)", "0.0001"),
+        ("string(0.00001)", "1e-05"),
+        ("string(1.5e-7)", "1.5e-07"),
+        ("string(1.7976931348623157e308)", "1.7976931348623157e+308"),
+        ("string(-0.0)", "-0"),
+        ("string(double('inf'))", "+Inf"),
+        ("string(double('-inf'))", "-Inf"),
+        ("string(double('nan'))", "NaN"),
+    ] {
+        assert_eq!(eval(expr, &payload).unwrap(), expected, "{expr}");
+    }
+}
+
+/// `timestamp(string)` reads RFC 3339 as cel-go does (Go's `time.RFC3339` layout): an
+/// uppercase `T` between date and time, `Z` or an offset, no leap second; fractional seconds of
+/// any precision.
+#[test]
+fn timestamps_parse_as_cel_go_parses_them() {
+    let payload = serde_json::json!({});
+    for (text, expected) in [
+        ("2024-01-02T10:00:00Z", "2024-01-02T10:00:00Z"),
+        ("2024-01-02T10:00:00.5Z", "2024-01-02T10:00:00.500Z"),
+        (
+            "2024-01-02T10:00:00.123456789Z",
+            "2024-01-02T10:00:00.123456789Z",
+        ),
+        ("2024-01-02T11:30:00+01:30", "2024-01-02T10:00:00Z"),
+    ] {
+        let expr = format!("string(timestamp('{text}'))");
+        let got = eval(&expr, &payload).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        let got = got.as_str().unwrap();
+        assert_eq!(
+            chrono::DateTime::parse_from_rfc3339(got).unwrap(),
+            chrono::DateTime::parse_from_rfc3339(expected).unwrap(),
+            "{text}"
+        );
+    }
+    for text in [
+        "2024-01-02 10:00:00Z",
+        "2024-01-02t10:00:00Z",
+        "2024-01-02T10:00:00z",
+        "2016-12-31T23:59:60Z",
+        "2024-01-02",
+        "2024-01-02T10:00:00",
+        "2024-01-02T10:00:00+0100",
+    ] {
+        let expr = format!("timestamp('{text}')");
+        assert!(eval(&expr, &payload).is_err(), "{text}");
     }
 }
