@@ -547,7 +547,7 @@ async fn a_broken_filter_expr_is_refused_with_422_and_nothing_is_saved() {
         let listed = || async {
             api.call(Method::GET, "/v1/integrations", Some(&token), None)
                 .await
-                .body
+                .body["items"]
                 .as_array()
                 .unwrap()
                 .clone()
@@ -934,6 +934,7 @@ async fn list_limits_agree_with_the_openapi_document() {
         checked.push(path.clone());
     }
     for expected in [
+        "/v1/integrations",
         "/v1/runs",
         "/v1/records/{model}",
         "/v1/integrations/{integration_id}/webhook-endpoints/{endpoint_id}/deliveries",
@@ -943,4 +944,77 @@ async fn list_limits_agree_with_the_openapi_document() {
             "{expected} not checked: {checked:?}"
         );
     }
+}
+
+/// `GET /v1/integrations` pages like every other list: `{"items", "nextCursor"}` in id order,
+/// the cursor absent on the last page, with the definition filter applied across pages.
+async fn integrations_page_like_every_list(backend: TestDb) {
+    let name = backend.name;
+    let api = Api::start(backend).await;
+    let (_, token) = api.tenant("alpha").await;
+    let account_id = api.fake.account_id();
+    let mut created = Vec::new();
+    for n in 0..3 {
+        let answer = api
+            .call(
+                Method::POST,
+                "/v1/integrations",
+                Some(&token),
+                Some(json!({"definitionId": "cloudflare", "name": format!("cf {n}"), "userInput": {"accountId": account_id}})),
+            )
+            .await;
+        assert_eq!(answer.status, 201, "{name}: {}", answer.text);
+        created.push(answer.body["id"].as_str().unwrap().to_owned());
+    }
+    created.sort();
+    let first = api
+        .call(Method::GET, "/v1/integrations?limit=2", Some(&token), None)
+        .await;
+    assert_eq!(first.status, 200, "{name}: {}", first.text);
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&first.body), created[..2], "{name}");
+    let cursor = first.body["nextCursor"].as_str().expect("a second page");
+    let second = api
+        .call(
+            Method::GET,
+            &format!("/v1/integrations?limit=2&cursor={cursor}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&second.body), created[2..], "{name}");
+    assert!(
+        second.body.get("nextCursor").is_none(),
+        "{name}: {}",
+        second.text
+    );
+    let other = api
+        .call(
+            Method::GET,
+            "/v1/integrations?definitionId=okta",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(other.body, json!({"items": []}), "{name}");
+}
+
+#[tokio::test]
+async fn integrations_page_like_every_list_sqlite() {
+    integrations_page_like_every_list(tributary_store::testing::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn integrations_page_like_every_list_postgres() {
+    let Some(backend) = tributary_store::testing::postgres("api_integrations_page").await else {
+        return;
+    };
+    integrations_page_like_every_list(backend).await;
 }

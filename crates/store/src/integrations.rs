@@ -228,6 +228,33 @@ impl Integrations<'_> {
         rows.into_iter().map(Integration::try_from).collect()
     }
 
+    /// A page of the tenant's integrations in id order: at most `limit` after the id `after`
+    /// (the previous page's last), optionally of one definition.
+    pub async fn list_page(
+        &mut self,
+        tenant_id: &str,
+        definition_id: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Integration>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut conn = self.scope.read().await?;
+        let rows: Vec<Row> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 \
+                 AND ($2 IS NULL OR definition_id = $2) AND ($3 IS NULL OR id > $3) \
+                 ORDER BY id LIMIT $4"
+            )))
+            .bind(tenant_id)
+            .bind(definition_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?
+        });
+        rows.into_iter().map(Integration::try_from).collect()
+    }
+
     /// The integrations of a definition whose metadata attribute `attribute` (under
     /// `attributes`) equals `value`, across tenants: how an app-level webhook finds the
     /// installation an event belongs to. `attribute` names a key (letters, digits, `_`).

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tributary_server::{Role, ServerConfig};
 use tributary_testkit::demo::DemoConnection;
 
+use super::remote::ApiClient as Client;
 use super::storage::StorageArgs;
 
 #[derive(Args)]
@@ -99,38 +100,6 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
     })
 }
 
-/// A client of the demo's own server.
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Client {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("{method} {path}"))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            bail!(
-                "{method} {path} answered {status}: {}",
-                body["error"]["message"].as_str().unwrap_or("no message")
-            );
-        }
-        Ok(body)
-    }
-}
-
 #[derive(Default)]
 struct Summary {
     integrations: Vec<Value>,
@@ -189,11 +158,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
-    let operator = Client {
-        http: http.clone(),
-        base: base.clone(),
-        token: operator,
-    };
+    let operator = Client::new(http.clone(), &base, operator);
     progress.set_message("creating a tenant and its API token");
     let tenant = operator
         .call(Method::POST, "/v1/tenants", Some(json!({"name": "demo"})))
@@ -211,11 +176,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             Some(json!({"name": "demo"})),
         )
         .await?;
-    let client = Client {
+    let client = Client::new(
         http,
-        base: base.clone(),
-        token: issued["token"].as_str().unwrap_or_default().to_owned(),
-    };
+        &base,
+        issued["token"].as_str().unwrap_or_default().to_owned(),
+    );
 
     let mut summary = Summary::default();
     let mut runs: Vec<(String, String, String)> = Vec::new();
@@ -357,7 +322,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         // The token is the demo tenant's, on a loopback server that lives until Ctrl-C.
         eprintln!(
             "\nthe web UI is at {base}/ ; sign in with the demo tenant's API token:\n  {}\n(Ctrl-C stops the server and the fake providers)",
-            client.token
+            client.token()
         );
         tokio::signal::ctrl_c().await?;
     }
@@ -590,20 +555,8 @@ async fn wait_for_run(client: &Client, run_id: &str) -> anyhow::Result<Value> {
 }
 
 async fn count_records(client: &Client, model: &str) -> anyhow::Result<u64> {
-    let mut count = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(cursor) => format!("/v1/records/{model}?limit=500&cursor={cursor}"),
-            None => format!("/v1/records/{model}?limit=500"),
-        };
-        let page = client.call(Method::GET, &path, None).await?;
-        count += page["items"].as_array().map_or(0, Vec::len) as u64;
-        match page["nextCursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return Ok(count),
-        }
-    }
+    let records = client.list_all(&format!("/v1/records/{model}")).await?;
+    Ok(records.len() as u64)
 }
 
 fn print_summary(summary: &Value) {

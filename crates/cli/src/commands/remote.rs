@@ -30,13 +30,10 @@ impl ApiArgs {
             bail!("--api needs a tenant API token: --token or TRIBUTARY_API_TOKEN");
         };
         tributary_providerkit::install_crypto_provider();
-        Ok(Some(ApiClient {
-            base: url.trim_end_matches('/').to_owned(),
-            token: token.clone(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(120))
-                .build()?,
-        }))
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()?;
+        Ok(Some(ApiClient::new(http, url, token.clone())))
     }
 }
 
@@ -52,6 +49,20 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
+    /// The token this client calls with (the demo shows its tenant's, to sign in to the UI).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// A client of the API at `base` (`http://127.0.0.1:8080`) calling with `token`.
+    pub fn new(http: reqwest::Client, base: &str, token: String) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+            http,
+        }
+    }
+
     /// Calls the API; an error answer becomes an error with the server's message and request id.
     pub async fn call(
         &self,
@@ -88,7 +99,29 @@ impl ApiClient {
     }
 
     pub async fn list_integrations(&self) -> anyhow::Result<Value> {
-        self.call(Method::GET, "/v1/integrations", None).await
+        Ok(Value::Array(self.list_all("/v1/integrations").await?))
+    }
+
+    /// Every item of a paged list (`{"items", "nextCursor"}`), following the cursors, 500 at a
+    /// time. `path` has no query of its own.
+    pub async fn list_all(&self, path: &str) -> anyhow::Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page_path = match &cursor {
+                Some(cursor) => format!("{path}?limit=500&cursor={}", query_encoded(cursor)),
+                None => format!("{path}?limit=500"),
+            };
+            let mut page = self.call(Method::GET, &page_path, None).await?;
+            match page["items"].take() {
+                Value::Array(page_items) => items.extend(page_items),
+                _ => bail!("GET {path} did not answer a page of items"),
+            }
+            match page["nextCursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return Ok(items),
+            }
+        }
     }
 
     pub async fn create_integration(
@@ -195,4 +228,17 @@ impl ApiClient {
         self.call(Method::POST, &format!("/v1/runs/{run}/cancel"), None)
             .await
     }
+}
+
+/// `text` as a query component: unreserved characters as they are, every other byte
+/// percent-encoded.
+fn query_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(byte).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
 }

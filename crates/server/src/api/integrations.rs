@@ -13,6 +13,11 @@ pub struct ListIntegrations {
     /// Only integrations of this definition.
     #[serde(default)]
     pub definition_id: Option<String>,
+    #[serde(default)]
+    pub limit: Option<PageLimit>,
+    /// The `nextCursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
 }
 
 /// A new integration, not yet connected.
@@ -108,7 +113,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         )
         .tag(tag)
         .query::<ListIntegrations>()
-        .answers::<Vec<IntegrationView>>(200, "The integrations"),
+        .answers::<Page<IntegrationView>>(200, "A page of integrations, in id order"),
         Endpoint::new(
             Method::POST,
             "/v1/integrations",
@@ -204,15 +209,25 @@ async fn list(
     State(state): State<ApiState>,
     caller: Caller,
     QueryParams(query): QueryParams<ListIntegrations>,
-) -> ApiResult<Vec<IntegrationView>> {
+) -> ApiResult<Page<IntegrationView>> {
     let tenant = caller.tenant()?;
+    let limit = page_limit(query.limit);
     let integrations = state
         .runtime
         .db()
         .integrations()
-        .list(tenant, query.definition_id.as_deref())
+        .list_page(
+            tenant,
+            query.definition_id.as_deref(),
+            query.cursor.as_deref(),
+            limit + 1,
+        )
         .await?;
-    Ok(Json(integrations.into_iter().map(Into::into).collect()))
+    let views = integrations
+        .into_iter()
+        .map(IntegrationView::from)
+        .collect();
+    Ok(Json(Page::of(views, limit, |view| view.id.clone())))
 }
 
 async fn create(
