@@ -24,7 +24,15 @@ enum Command {
     Definitions(commands::definitions::Command),
     /// Runs the whole product on a fresh SQLite database against fake providers on loopback:
     /// connects them through the API (OAuth included), syncs, delivers webhooks, and reports.
+    #[cfg(feature = "demo")]
     Demo(commands::demo::DemoArgs),
+    /// A build without the demo (and its fake providers) says so instead of "unrecognized".
+    #[cfg(not(feature = "demo"))]
+    #[command(hide = true)]
+    Demo {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ignored: Vec<String>,
+    },
     /// Prepares the data directory, the database (migrations applied) and the key ring, checks
     /// the built-in catalog and says what it set up.
     Init(commands::init::InitArgs),
@@ -72,7 +80,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Config(command) => commands::config::run(command),
         Command::Definitions(command) => commands::definitions::run(command),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => block_on(commands::demo::run(args)),
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { .. } => Err(anyhow::anyhow!(
+            "this tributary was built without the demo and its fake providers (Cargo feature \
+             `demo`, on by default; production builds use --no-default-features)"
+        )),
         Command::Init(args) => block_on(commands::init::run(args)),
         Command::Keys(command) => block_on(commands::keys::run(command)),
         Command::Integrations(command) => block_on(commands::integrations::run(command)),

@@ -81,3 +81,45 @@ fn the_demo_connects_every_provider_syncs_and_reports_what_it_ingested() {
     );
     assert!(summary["elapsedMs"].as_u64().unwrap() < 60_000);
 }
+
+/// A production build (`--no-default-features`) links none of the demo's fake providers or
+/// their test keys: `tributary-testkit` is not in its dependency graph at all. The default
+/// build, which the README's `cargo run --release -- demo` uses, has it.
+#[test]
+fn a_production_build_links_no_fake_provider() {
+    let normal_dependencies = |features: &[&str]| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let output = Command::new(cargo)
+            .args(["tree", "--manifest-path"])
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .args([
+                "--edges",
+                "normal",
+                "--prefix",
+                "none",
+                "--offline",
+                "--locked",
+            ])
+            .args(features)
+            .output()
+            .expect("cargo tree runs");
+        assert!(
+            output.status.success(),
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("cargo tree prints UTF-8")
+    };
+    let links_testkit = |tree: &str| {
+        tree.lines()
+            .any(|line| line.starts_with("tributary-testkit "))
+    };
+    assert!(
+        !links_testkit(&normal_dependencies(&["--no-default-features"])),
+        "the production build links the fake providers"
+    );
+    assert!(
+        links_testkit(&normal_dependencies(&[])),
+        "the default build has no demo: the check above proves nothing"
+    );
+}

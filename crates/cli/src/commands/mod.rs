@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod definitions;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod init;
 pub mod integrations;

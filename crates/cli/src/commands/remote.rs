@@ -50,6 +50,7 @@ pub struct ApiClient {
 
 impl ApiClient {
     /// The token this client calls with (the demo shows its tenant's, to sign in to the UI).
+    #[cfg(feature = "demo")]
     pub fn token(&self) -> &str {
         &self.token
     }

@@ -35,6 +35,7 @@ pub struct StorageArgs {
 
 impl StorageArgs {
     /// Storage in `data_dir` (the demo's fresh directory).
+    #[cfg(feature = "demo")]
     pub fn in_dir(data_dir: PathBuf) -> Self {
         Self {
             config: None,
