@@ -1,0 +1,133 @@
+"""One checker per logged service: which description it is held to, how a logged response maps
+to a described operation, and the commented list of endpoints no description covers."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from common import Outcome, undescribed
+from schema import validate
+
+# The pinned versions; check.sh installs exactly these.
+VERSIONS = {
+    "@octokit/openapi": "23.0.2",
+    "@okta/okta-sdk-nodejs": "8.1.0",
+    "google-api-python-client": "2.202.0",
+    "google-cloud-securitycenter": "1.48.0",
+    "botocore": "1.44.18",
+    "azure-mgmt-security": "7.0.0",
+    "azure-mgmt-resource": "23.1.1",
+}
+
+
+class GitHub:
+    # Endpoints the REST description does not cover.
+    UNDESCRIBED = {
+        # The browser install page (HTML and a redirect to the app's Setup URL), not REST.
+        ("GET", "/apps/{slug}/installations/new"): "browser install page",
+        # GraphQL is described by GitHub's GraphQL schema, not by the REST OpenAPI document.
+        ("POST", "/graphql"): "GraphQL",
+    }
+    # Statuses GitHub answers on any REST operation though few operations declare them: 401 for
+    # bad credentials and 403/429 for the primary and secondary rate limits (GitHub's docs
+    # "Troubleshooting the REST API" and "Rate limits"), all with the basic error body.
+    GENERIC = {401: "basic-error", 403: "basic-error", 429: "basic-error"}
+
+    def __init__(self, root: str):
+        from openapi import OpenApi
+
+        path = os.path.join(root, "node_modules/@octokit/openapi/generated/api.github.com.json")
+        self.api = OpenApi(path)
+        self.source = f"@octokit/openapi {VERSIONS['@octokit/openapi']} api.github.com.json"
+
+    def check(self, entry: dict) -> Outcome:
+        # GitHub Enterprise Server serves the same API under /api/v3.
+        path = re.sub(r"^/api/v3(?=/)", "", entry["path"])
+        reason = undescribed(self.UNDESCRIBED, entry["method"], path)
+        if reason:
+            return Outcome(reason, undescribed=True)
+        return self.api.check(dict(entry, path=path), self.GENERIC)
+
+    def self_test(self):
+        token = {"token": 5, "expires_at": "2030-01-01T00:00:00Z", "invented": True}
+        yield self.check(_entry("POST", "/app/installations/1/access_tokens", 201, token))
+        yield self.check(_entry("GET", "/repos/o/r/dependabot/alerts", 200, [{"number": 1}]))
+        yield self.check(_entry("GET", "/nowhere", 200, {}))
+
+
+class GoogleWorkspace:
+    UNDESCRIBED = {
+        # Google's OAuth 2.0 endpoints have no discovery document (RFC 6749/7517 shapes).
+        ("POST", "/token"): "OAuth 2.0 token endpoint",
+        ("GET", "/o/oauth2/v2/auth"): "OAuth 2.0 authorization endpoint",
+        ("GET", "/oauth2/v3/certs"): "JWKS",
+    }
+    DOCS = ["admin.directory_v1"]
+
+    def __init__(self, root: str):
+        from google import Discovery
+
+        base = os.path.join(root, "site-packages/googleapiclient/discovery_cache/documents")
+        self.apis = [Discovery(os.path.join(base, name + ".json")) for name in self.DOCS]
+        self.source = f"google-api-python-client {VERSIONS['google-api-python-client']} " + ", ".join(self.DOCS)
+
+    def check(self, entry: dict) -> Outcome:
+        reason = undescribed(self.UNDESCRIBED, entry["method"], entry["path"])
+        if reason:
+            return Outcome(reason, undescribed=True)
+        for api in self.apis:
+            found = api.find(entry["method"], entry["path"])
+            if found:
+                return api.check(entry, found)
+        return Outcome(None, ["no described operation for this method and path"])
+
+    def self_test(self):
+        user = {"kind": "admin#directory#user", "primaryEmail": 3, "invented": "x"}
+        yield self.check(_entry("GET", "/admin/directory/v1/users", 200, {"users": [user]}))
+        yield self.check(_entry("GET", "/admin/directory/v1/users", 403, {"error": {"code": 403}}))
+
+
+def _entry(method: str, path: str, status: int, body) -> dict:
+    return {"method": method, "path": path, "query": None, "status": status,
+            "contentType": "application/json", "body": body, "deviation": None}
+
+
+CHECKERS = {
+    "github": GitHub,
+    "google_workspace": GoogleWorkspace,
+}
+
+
+def load_all(root: str) -> dict:
+    return {name: cls(root) for name, cls in CHECKERS.items()}
+
+
+def self_test(checkers: dict) -> int:
+    """Every known-bad case must be refused, and the validator's own basics must hold."""
+    failed = False
+    basics = [
+        (None, {"type": "string"}),
+        ({"a": 1, "b": 2}, {"type": "object", "properties": {"a": {"type": "integer"}}, "additional": None}),
+        ({}, {"type": "object", "properties": {}, "required": ["a"], "additional": None}),
+        ("x", {"type": "string", "enum": ["y"]}),
+        (1.5, {"type": "integer"}),
+        (True, {"type": "integer"}),
+        ([1, "a"], {"type": "array", "items": {"type": "integer"}}),
+    ]
+    for value, schema in basics:
+        if not validate(value, schema, None):
+            print(f"self-test FAIL: {value!r} passed {schema}")
+            failed = True
+    if validate({"a": None}, {"type": "object", "properties": {"a": {"type": "integer", "nullable": True}}, "additional": None}, None):
+        print("self-test FAIL: a nullable property refused null")
+        failed = True
+    for name, checker in checkers.items():
+        count = 0
+        for outcome in checker.self_test():
+            count += 1
+            if not outcome.errors:
+                print(f"self-test FAIL: {name}: a known-bad response to {outcome.operation} passed")
+                failed = True
+        print(f"self-test: {name}: {count} known-bad responses refused" if not failed else f"self-test: {name} checked")
+    return 1 if failed else 0
