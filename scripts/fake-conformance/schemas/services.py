@@ -88,6 +88,46 @@ class GoogleWorkspace:
         yield self.check(_entry("GET", "/admin/directory/v1/users", 403, {"error": {"code": 403}}))
 
 
+class Aws:
+    """STS (query protocol, XML), Security Hub and Audit Manager (rest-json) on one fake."""
+
+    MODELS = {
+        "sts": "sts/2011-06-15",
+        "securityhub": "securityhub/2018-10-26",
+        "auditmanager": "auditmanager/2017-07-25",
+    }
+
+    def __init__(self, root: str):
+        from aws import Model
+
+        base = os.path.join(root, "site-packages/botocore/data")
+        self.models = {name: Model(os.path.join(base, path, "service-2.json")) for name, path in self.MODELS.items()}
+        self.source = f"botocore {VERSIONS['botocore']} " + ", ".join(self.MODELS.values())
+
+    def check(self, entry: dict) -> Outcome:
+        # AWS routes by host; the fake serves every service on one host, where STS alone is
+        # `POST /` with a form and answers XML.
+        if entry["method"] == "POST" and entry["path"] == "/" and "xml" in (entry["contentType"] or ""):
+            return self.models["sts"].check_query(entry)
+        for name in ("securityhub", "auditmanager"):
+            model = self.models[name]
+            found = model.find(entry["method"], entry["path"])
+            if found:
+                return model.check_rest_json(entry, found)
+        return Outcome(None, ["no described operation for this method and path"])
+
+    def self_test(self):
+        yield self.check(_entry("POST", "/findings", 200, {"Findings": [{"Id": 1}], "Invented": 1}))
+        yield self.check(_entry("GET", "/accounts", 401, {"Message": "x", "Invented": "y"}))
+        ns = 'xmlns="https://sts.amazonaws.com/doc/2011-06-15/"'
+        xml = (f"<GetCallerIdentityResponse {ns}><GetCallerIdentityResult><Arn>a</Arn><Invented>1</Invented>"
+               "</GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+               "</GetCallerIdentityResponse>")
+        yield self.check(dict(_entry("POST", "/", 200, xml), contentType="text/xml"))
+        error = f"<ErrorResponse {ns}><Error><Code>MadeUp</Code></Error></ErrorResponse>"
+        yield self.check(dict(_entry("POST", "/", 403, error), contentType="text/xml"))
+
+
 def _entry(method: str, path: str, status: int, body) -> dict:
     return {"method": method, "path": path, "query": None, "status": status,
             "contentType": "application/json", "body": body, "deviation": None}
@@ -96,6 +136,7 @@ def _entry(method: str, path: str, status: int, body) -> dict:
 CHECKERS = {
     "github": GitHub,
     "google_workspace": GoogleWorkspace,
+    "aws": Aws,
 }
 
 
