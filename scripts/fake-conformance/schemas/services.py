@@ -128,6 +128,80 @@ class Aws:
         yield self.check(dict(_entry("POST", "/", 403, error), contentType="text/xml"))
 
 
+class AzureArm:
+    """Azure Resource Manager for Defender for Cloud. The source is the Azure SDK for Python's
+    generated msrest models (see azure.py), one folder per api-version, so the table below maps
+    each route the fake serves to its api-version's folder and the model class of its answer, by
+    hand, as the SDK's operation code names them (e.g. `AssessmentsOperations.list` deserializes
+    "SecurityAssessmentList")."""
+
+    # (method, path template) -> (package folder, api-version, list model, error body model)
+    ROUTES = {
+        ("GET", "/subscriptions"): (
+            "resource/subscriptions/v2022_12_01", "2022-12-01", "SubscriptionListResult", "ErrorResponse"),
+        ("GET", "/subscriptions/{sub}/providers/Microsoft.Security/assessments"): (
+            "security/v2021_06_01", "2021-06-01", "SecurityAssessmentList", "CloudErrorBody"),
+        ("GET", "/subscriptions/{sub}/providers/Microsoft.Security/assessmentMetadata"): (
+            "security/v2021_06_01", "2021-06-01", "SecurityAssessmentMetadataResponseList", "CloudErrorBody"),
+        ("GET", "/subscriptions/{sub}/providers/Microsoft.Security/subAssessments"): (
+            "security/v2019_01_01_preview", "2019-01-01-preview", "SecuritySubAssessmentList", "CloudErrorBody"),
+    }
+    UNDESCRIBED = {
+        # The Microsoft identity platform's OAuth 2.0 endpoints, served by the same fake: no ARM
+        # description covers them (the microsoft_login fake is held to its own check).
+        ("POST", "/{tenant}/oauth2/v2.0/token"): "Entra OAuth 2.0 token endpoint",
+        ("GET", "/{tenant}/oauth2/v2.0/authorize"): "Entra OAuth 2.0 authorization endpoint",
+        ("GET", "/{tenant}/discovery/v2.0/keys"): "Entra JWKS",
+    }
+
+    def __init__(self, root: str):
+        from azure import Models
+        from common import template_regex
+
+        base = os.path.join(root, "site-packages/azure/mgmt")
+        self.models = {}
+        self.routes = []
+        for (method, template), (folder, version, model, error) in self.ROUTES.items():
+            if folder not in self.models:
+                self.models[folder] = Models(os.path.join(base, folder, "models/_models_py3.py"), folder)
+            self.routes.append((method, template_regex(template), template, folder, version, model, error))
+        self.source = (f"azure-mgmt-security {VERSIONS['azure-mgmt-security']} and azure-mgmt-resource "
+                       f"{VERSIONS['azure-mgmt-resource']} generated models ({', '.join(sorted(self.models))})")
+
+    def check(self, entry: dict) -> Outcome:
+        reason = undescribed(self.UNDESCRIBED, entry["method"], entry["path"])
+        if reason:
+            return Outcome(reason, undescribed=True)
+        for method, regex, template, folder, version, model, error in self.routes:
+            if method != entry["method"] or not regex.match(entry["path"]):
+                continue
+            models = self.models[folder]
+            name = f"{entry['method']} {template} ({version})"
+            errors = []
+            query = dict(p.split("=", 1) for p in (entry["query"] or "").split("&") if "=" in p)
+            if entry["status"] < 400 and query.get("api-version") != version:
+                errors.append(f"api-version {query.get('api-version')!r}, the description is {version}")
+            if entry["status"] >= 400:
+                # ARM's error envelope: {"error": <the api-version's error body model>}.
+                schema = {"type": "object", "required": ["error"], "additional": None,
+                          "properties": {"error": {"ref": error}}}
+            elif entry["status"] == 200:
+                schema = {"ref": model}
+            else:
+                return Outcome(name, [f"status {entry['status']}: a list answers 200"])
+            return Outcome(name, errors + validate(entry["body"], schema, models.schemas))
+        return Outcome(None, ["no described operation for this method and path"])
+
+    def self_test(self):
+        assessment = {"id": "/x", "name": "n", "type": "t", "properties": {
+            "displayName": "d", "status": {"code": "Healthy"}, "resourceDetails": {"source": "Azure", "id": "/r"},
+            "additionalData": {"softwareName": 1}, "invented": True}}
+        yield self.check(dict(_entry("GET", "/subscriptions/s/providers/Microsoft.Security/assessments", 200,
+                                     {"value": [assessment]}), query="api-version=2021-06-01"))
+        yield self.check(dict(_entry("GET", "/subscriptions", 403, {"error": {"code": "X", "made": 1}}),
+                              query="api-version=2022-12-01"))
+
+
 def _entry(method: str, path: str, status: int, body) -> dict:
     return {"method": method, "path": path, "query": None, "status": status,
             "contentType": "application/json", "body": body, "deviation": None}
@@ -137,6 +211,7 @@ CHECKERS = {
     "github": GitHub,
     "google_workspace": GoogleWorkspace,
     "aws": Aws,
+    "azure_arm": AzureArm,
 }
 
 
