@@ -202,6 +202,70 @@ class AzureArm:
                               query="api-version=2022-12-01"))
 
 
+class GcpScc:
+    """Security Command Center v2 with its token exchanges: STS and IAM Credentials are described
+    by discovery documents; SCC v2 has none in google-api-python-client, so its messages come from
+    the generated Cloud client (google-cloud-securitycenter, see protoplus.py)."""
+
+    UNDESCRIBED = GoogleWorkspace.UNDESCRIBED
+    # STS's token exchange is RFC 8693 over OAuth 2.0, and refuses like an OAuth token endpoint
+    # (RFC 6749 section 5.2), not with Google's JSON error.
+    OAUTH_ERROR = {
+        "type": "object", "required": ["error"], "additional": None,
+        "properties": {"error": {"type": "string"}, "error_description": {"type": "string"},
+                       "error_uri": {"type": "string"}},
+    }
+
+    def __init__(self, root: str):
+        from google import Discovery
+        from protoplus import Package, http_routes
+
+        base = os.path.join(root, "site-packages/googleapiclient/discovery_cache/documents")
+        self.sts = Discovery(os.path.join(base, "sts.v1.json"))
+        self.iam = Discovery(os.path.join(base, "iamcredentials.v1.json"))
+        scc = os.path.join(root, "site-packages/google/cloud/securitycenter_v2")
+        self.scc = Package(os.path.join(scc, "types"), "securitycenter_v2")
+        rest_base = os.path.join(scc, "services/security_center/transports/rest_base.py")
+        # Operation -> its response message, as the generated client names them.
+        self.operations = {"ListFindings": "securitycenter_service:ListFindingsResponse"}
+        self.scc_routes = [(method, re.compile(regex), operation)
+                           for operation in self.operations
+                           for method, regex in http_routes(rest_base, operation)]
+        self.source = (f"google-api-python-client {VERSIONS['google-api-python-client']} sts.v1, "
+                       f"iamcredentials.v1; google-cloud-securitycenter "
+                       f"{VERSIONS['google-cloud-securitycenter']} securitycenter_v2")
+
+    def check(self, entry: dict) -> Outcome:
+        from google import ERROR
+
+        reason = undescribed(self.UNDESCRIBED, entry["method"], entry["path"])
+        if reason:
+            return Outcome(reason, undescribed=True)
+        found = self.sts.find(entry["method"], entry["path"])
+        if found:
+            return self.sts.check(entry, found, error=self.OAUTH_ERROR)
+        found = self.iam.find(entry["method"], entry["path"])
+        if found:
+            return self.iam.check(entry, found)
+        for method, regex, operation in self.scc_routes:
+            if method == entry["method"] and regex.match(entry["path"]):
+                name = f"securitycenter.v2 {operation} ({regex.pattern})"
+                if entry["status"] >= 400:
+                    return Outcome(name, validate(entry["body"], ERROR, None))
+                if entry["status"] != 200:
+                    return Outcome(name, [f"status {entry['status']}: Google APIs answer 200 on success"])
+                return Outcome(name, validate(entry["body"], {"ref": self.operations[operation]}, self.scc.schemas))
+        return Outcome(None, ["no described operation for this method and path"])
+
+    def self_test(self):
+        finding = {"name": "n", "state": "OPEN", "severity": "SEVERE", "invented": 1}
+        body = {"listFindingsResults": [{"finding": finding, "resource": {"name": "r"}}], "totalSize": 1}
+        yield self.check(_entry("GET", "/v2/organizations/1/sources/-/locations/global/findings", 200, body))
+        yield self.check(_entry("POST", "/v1/token", 200, {"access_token": 1, "expires_in": 3600}))
+        yield self.check(_entry("POST", "/v1/projects/-/serviceAccounts/a@b:generateAccessToken", 200,
+                                {"accessToken": "t", "expireTime": "x", "token_type": "Bearer"}))
+
+
 def _entry(method: str, path: str, status: int, body) -> dict:
     return {"method": method, "path": path, "query": None, "status": status,
             "contentType": "application/json", "body": body, "deviation": None}
@@ -210,6 +274,7 @@ def _entry(method: str, path: str, status: int, body) -> dict:
 CHECKERS = {
     "github": GitHub,
     "google_workspace": GoogleWorkspace,
+    "gcp_scc": GcpScc,
     "aws": Aws,
     "azure_arm": AzureArm,
 }
