@@ -266,6 +266,37 @@ class GcpScc:
                                 {"accessToken": "t", "expireTime": "x", "token_type": "Bearer"}))
 
 
+class Okta:
+    UNDESCRIBED = {
+        # The org authorization server's OAuth 2.0 / OIDC endpoints: Okta's OIDC & OAuth 2.0 API,
+        # not part of the management API the SDK is generated from.
+        ("POST", "/oauth2/v1/token"): "OAuth 2.0 token endpoint",
+        ("GET", "/oauth2/v1/authorize"): "OAuth 2.0 authorization endpoint",
+        ("GET", "/oauth2/v1/keys"): "JWKS",
+    }
+    # Okta answers 401 (invalid or expired token), 403 and 429 on any management operation
+    # with its error object, though the SDK declares them per operation only where the
+    # description lists them (Okta's "Error codes" and "Rate limits" pages).
+    GENERIC = {401: "ModelError", 403: "ModelError", 429: "ModelError"}
+
+    def __init__(self, root: str):
+        from okta import OktaSdk
+
+        self.api = OktaSdk(os.path.join(root, "node_modules/@okta/okta-sdk-nodejs"))
+        self.source = f"@okta/okta-sdk-nodejs {VERSIONS['@okta/okta-sdk-nodejs']} generated models and APIs"
+
+    def check(self, entry: dict) -> Outcome:
+        reason = undescribed(self.UNDESCRIBED, entry["method"], entry["path"])
+        if reason:
+            return Outcome(reason, undescribed=True)
+        return self.api.check(entry, self.GENERIC)
+
+    def self_test(self):
+        user = {"id": "00u1", "status": "HAPPY", "profile": {"login": "a"}, "invented": 1}
+        yield self.check(_entry("GET", "/api/v1/users", 200, [user]))
+        yield self.check(_entry("GET", "/api/v1/groups/00g1/users", 401, {"errorCode": "E0000011", "made": 1}))
+
+
 def _entry(method: str, path: str, status: int, body) -> dict:
     return {"method": method, "path": path, "query": None, "status": status,
             "contentType": "application/json", "body": body, "deviation": None}
@@ -276,6 +307,7 @@ CHECKERS = {
     "google_workspace": GoogleWorkspace,
     "gcp_scc": GcpScc,
     "aws": Aws,
+    "okta": Okta,
     "azure_arm": AzureArm,
 }
 
