@@ -2,9 +2,9 @@
 generated from Okta's OpenAPI document (not itself published to a registry this machine reaches).
 
 - Models: `src/generated/models/<Name>.js` gives `<Name>.attributeTypeMap` ({name, baseName, type})
-  and `<Name>.isExtensible` (additional properties allowed); enums are the string unions of
-  `src/types/generated/models/<Name>.d.ts`. The SDK drops `required`, so required fields are
-  not checked for Okta.
+  and `<Name>.isExtensible` (additional properties allowed); `src/types/generated/models/*.d.ts`
+  gives the enums (string unions), oneOf unions, and per property whether it is optional (`?`)
+  and nullable (`| null`).
 - Operations: each `*ApiRequestFactory` method names its path and HTTP method; the
   `*ApiResponseProcessor` method of the same name names the model per status code.
 """
@@ -41,6 +41,7 @@ class OktaSdk:
         self.enums: dict[str, list[str]] = {}
         self.arrays: dict[str, str] = {}
         self.unions: dict[str, list[str]] = {}
+        self.declared: dict[str, dict[str, tuple[bool, bool]]] = {}  # model -> name -> (optional, nullable)
         for path in glob.glob(os.path.join(root, "src/types/generated/models/*.d.ts")):
             with open(path, encoding="utf-8") as file:
                 text = file.read()
@@ -50,6 +51,11 @@ class OktaSdk:
             # oneOf: `export type UserFactorTokenVerify = UserFactorTokenVerifyRSA | ...;`
             for union, members in re.findall(r"export type (\w+) = ([\w<>]+(?: \| [\w<>]+)+);", text):
                 self.unions[union] = members.split(" | ")
+            # The declared class says which properties are optional (`'x'?:`) and which may be
+            # null (`| null`); the attributeTypeMap does not.
+            for model, body in re.findall(r"export declare class (\w+) \{\n(.*?)\n  static readonly", text, re.S):
+                for name, optional, kind in re.findall(r"^  '([^']+)'(\??): (.*?);$", body, re.M):
+                    self.declared.setdefault(model, {})[name] = (optional == "?", kind.endswith("| null"))
             # A model that is a plain array (`class ConnectionScopes extends Array<string>`).
             found = re.search(r"export declare class (\w+) extends (Array<[^{]*>) \{", text)
             if found:
@@ -110,15 +116,23 @@ class OktaSdk:
 
     def convert(self, name: str) -> Schema:
         model = self.models[name]
-        schema: Schema = {
-            "type": "object", "required": [],
-            "properties": {base: self.type_schema(kind) for _, base, kind in model["attributes"]},
+        declared = self.declared.get(name, {})
+        properties, required = {}, []
+        for attribute, base, kind in model["attributes"]:
+            optional, nullable = declared.get(attribute, (True, False))
+            schema = self.type_schema(kind)
+            if nullable:
+                schema = dict(schema, nullable=True)
+            properties[base] = schema
+            if not optional:
+                required.append(base)
+        return {
+            "type": "object", "required": required, "properties": properties,
             # A model the SDK marks extensible (a user's profile with custom attributes) or
             # without attributes takes any property; so does a polymorphic base, whose subtypes
             # add their own (the SDK resolves them at run time).
             "additional": {"type": "any"} if model["extensible"] or not model["attributes"] or model["discriminator"] else None,
         }
-        return schema
 
     def check(self, entry: dict, generic: dict[int, str]) -> Outcome:
         found = match_route(self.routes, entry["method"], entry["path"])
