@@ -14,6 +14,7 @@ import collections
 import glob
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -51,7 +52,9 @@ def check_logs(checkers: dict, log_dir: str) -> int:
             if outcome.operation:
                 operations.add(outcome.operation)
             if outcome.errors:
-                key = (outcome.operation or where, entry["status"], tuple(outcome.errors[:8]))
+                # The same fault at every item of a list is reported once: indexes collapse.
+                distinct = list(dict.fromkeys(re.sub(r"\[\d+\]", "[*]", e) for e in outcome.errors))
+                key = (outcome.operation or where, entry["status"], tuple(distinct[:12]))
                 failures[key].append(where)
         print(
             f"{service}: {checked} responses checked against {checker.source}, "

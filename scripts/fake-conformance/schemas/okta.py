@@ -53,8 +53,8 @@ class OktaSdk:
                 self.unions[union] = members.split(" | ")
             # The declared class says which properties are optional (`'x'?:`) and which may be
             # null (`| null`); the attributeTypeMap does not.
-            for model, body in re.findall(r"export declare class (\w+) \{\n(.*?)\n  static readonly", text, re.S):
-                for name, optional, kind in re.findall(r"^  '([^']+)'(\??): (.*?);$", body, re.M):
+            for model, body in re.findall(r"export declare class (\w+) \{\n(.*?)\n\s*static readonly", text, re.S):
+                for name, optional, kind in re.findall(r"^\s+'([^']+)'(\??): (.*?);$", body, re.M):
                     self.declared.setdefault(model, {})[name] = (optional == "?", kind.endswith("| null"))
             # A model that is a plain array (`class ConnectionScopes extends Array<string>`).
             found = re.search(r"export declare class (\w+) extends (Array<[^{]*>) \{", text)

@@ -113,6 +113,9 @@ class OpenApi:
         response = self.deref(response)
         content = response.get("content") or {}
         if not content:
+            if entry["body"] is not None and entry["status"] in generic:
+                # GitHub describes some refusals without their body, which is its usual error.
+                return Outcome(name, self.body_errors(entry, {"$ref": "#/components/schemas/" + generic[entry["status"]]}))
             if entry["body"] is not None:
                 return Outcome(name, [f"status {status} is described without a body, but one was sent"])
             return Outcome(name)

@@ -31,8 +31,9 @@ class GitHub:
     }
     # Statuses GitHub answers on any REST operation though few operations declare them: 401 for
     # bad credentials and 403/429 for the primary and secondary rate limits (GitHub's docs
-    # "Troubleshooting the REST API" and "Rate limits"), all with the basic error body.
-    GENERIC = {401: "basic-error", 403: "basic-error", 429: "basic-error"}
+    # "Troubleshooting the REST API" and "Rate limits"), all with the basic error body. A 404
+    # the description declares without content (secret scanning off) has that body too.
+    GENERIC = {401: "basic-error", 403: "basic-error", 404: "basic-error", 429: "basic-error"}
 
     def __init__(self, root: str):
         from openapi import OpenApi
@@ -146,6 +147,14 @@ class AzureArm:
         ("GET", "/subscriptions/{sub}/providers/Microsoft.Security/subAssessments"): (
             "security/v2019_01_01_preview", "2019-01-01-preview", "SecuritySubAssessmentList", "CloudErrorBody"),
     }
+    # Where the description contradicts ARM's documented behaviour, each with its reason:
+    # (package folder, model, property) -> why the property is optional after all.
+    NOT_REQUIRED = {
+        # The swagger marks nextLink required, but ARM's paging contract (and every real last
+        # page of the subscription list) leaves it out when there is no further page.
+        ("resource/subscriptions/v2022_12_01", "SubscriptionListResult", "nextLink"):
+            "ARM omits nextLink on the last page",
+    }
     UNDESCRIBED = {
         # The Microsoft identity platform's OAuth 2.0 endpoints, served by the same fake: no ARM
         # description covers them (the microsoft_login fake is held to its own check).
@@ -165,6 +174,9 @@ class AzureArm:
             if folder not in self.models:
                 self.models[folder] = Models(os.path.join(base, folder, "models/_models_py3.py"), folder)
             self.routes.append((method, template_regex(template), template, folder, version, model, error))
+        for (folder, model, prop) in self.NOT_REQUIRED:
+            schema = self.models[folder].schemas.lookup(model)
+            schema["required"] = [name for name in schema["required"] if name != prop]
         self.source = (f"azure-mgmt-security {VERSIONS['azure-mgmt-security']} and azure-mgmt-resource "
                        f"{VERSIONS['azure-mgmt-resource']} generated models ({', '.join(sorted(self.models))})")
 
