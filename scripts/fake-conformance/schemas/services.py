@@ -56,6 +56,10 @@ class GitHub:
         yield self.check(_entry("GET", "/repos/o/r/dependabot/alerts", 200, [{"number": 1}]))
         yield self.check(_entry("GET", "/nowhere", 200, {}))
 
+    def known_good(self):
+        body = {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
+        yield self.check(_entry("GET", "/installation/repositories", 401, body))
+
 
 class GoogleWorkspace:
     UNDESCRIBED = {
@@ -87,6 +91,13 @@ class GoogleWorkspace:
         user = {"kind": "admin#directory#user", "primaryEmail": 3, "invented": "x"}
         yield self.check(_entry("GET", "/admin/directory/v1/users", 200, {"users": [user]}))
         yield self.check(_entry("GET", "/admin/directory/v1/users", 403, {"error": {"code": 403}}))
+
+    def known_good(self):
+        yield self.check(_entry("GET", "/admin/directory/v1/users", 200, {"kind": "admin#directory#users", "users": []}))
+        error = {"code": 403, "message": "Not Authorized to access this resource/api",
+                 "errors": [{"message": "Not Authorized to access this resource/api", "domain": "global",
+                             "reason": "forbidden"}]}
+        yield self.check(_entry("GET", "/admin/directory/v1/groups", 403, {"error": error}))
 
 
 class Aws:
@@ -127,6 +138,17 @@ class Aws:
         yield self.check(dict(_entry("POST", "/", 200, xml), contentType="text/xml"))
         error = f"<ErrorResponse {ns}><Error><Code>MadeUp</Code></Error></ErrorResponse>"
         yield self.check(dict(_entry("POST", "/", 403, error), contentType="text/xml"))
+
+    def known_good(self):
+        ns = 'xmlns="https://sts.amazonaws.com/doc/2011-06-15/"'
+        xml = (f"<GetCallerIdentityResponse {ns}><GetCallerIdentityResult><Arn>arn:aws:iam::1:user/a</Arn>"
+               "<UserId>AIDA</UserId><Account>1</Account></GetCallerIdentityResult><ResponseMetadata>"
+               "<RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>")
+        yield self.check(dict(_entry("POST", "/", 200, xml), contentType="text/xml"))
+        error = (f"<ErrorResponse {ns}><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>no</Message>"
+                 "</Error><RequestId>r</RequestId></ErrorResponse>")
+        yield self.check(dict(_entry("POST", "/", 403, error), contentType="text/xml"))
+        yield self.check(_entry("POST", "/findings", 200, {"Findings": []}))
 
 
 class AzureArm:
@@ -213,6 +235,12 @@ class AzureArm:
         yield self.check(dict(_entry("GET", "/subscriptions", 403, {"error": {"code": "X", "made": 1}}),
                               query="api-version=2022-12-01"))
 
+    def known_good(self):
+        yield self.check(dict(_entry("GET", "/subscriptions/s/providers/Microsoft.Security/assessments", 200,
+                                     {"value": []}), query="api-version=2021-06-01"))
+        yield self.check(dict(_entry("GET", "/subscriptions", 404, {"error": {"code": "SubscriptionNotFound",
+                                     "message": "The subscription 's' could not be found."}}), query=None))
+
 
 class GcpScc:
     """Security Command Center v2 with its token exchanges: STS and IAM Credentials are described
@@ -277,6 +305,11 @@ class GcpScc:
         yield self.check(_entry("POST", "/v1/projects/-/serviceAccounts/a@b:generateAccessToken", 200,
                                 {"accessToken": "t", "expireTime": "x", "token_type": "Bearer"}))
 
+    def known_good(self):
+        yield self.check(_entry("GET", "/v2/organizations/1/sources/-/locations/global/findings", 200,
+                                {"listFindingsResults": [], "totalSize": 0}))
+        yield self.check(_entry("POST", "/v1/token", 400, {"error": "invalid_grant", "error_description": "x"}))
+
 
 class Okta:
     UNDESCRIBED = {
@@ -307,6 +340,12 @@ class Okta:
         user = {"id": "00u1", "status": "HAPPY", "profile": {"login": "a"}, "invented": 1}
         yield self.check(_entry("GET", "/api/v1/users", 200, [user]))
         yield self.check(_entry("GET", "/api/v1/groups/00g1/users", 401, {"errorCode": "E0000011", "made": 1}))
+
+    def known_good(self):
+        yield self.check(_entry("GET", "/api/v1/users", 200, []))
+        error = {"errorCode": "E0000011", "errorSummary": "Invalid token provided", "errorLink": "E0000011",
+                 "errorId": "oae1", "errorCauses": []}
+        yield self.check(_entry("GET", "/api/v1/groups", 401, error))
 
 
 def _entry(method: str, path: str, status: int, body) -> dict:
@@ -348,11 +387,16 @@ def self_test(checkers: dict) -> int:
         print("self-test FAIL: a nullable property refused null")
         failed = True
     for name, checker in checkers.items():
-        count = 0
-        for outcome in checker.self_test():
-            count += 1
-            if not outcome.errors:
-                print(f"self-test FAIL: {name}: a known-bad response to {outcome.operation} passed")
-                failed = True
-        print(f"self-test: {name}: {count} known-bad responses refused" if not failed else f"self-test: {name} checked")
+        outcomes = list(checker.self_test())
+        passed = [outcome for outcome in outcomes if not outcome.errors]
+        for outcome in passed:
+            print(f"self-test FAIL: {name}: a known-bad response to {outcome.operation} passed")
+        failed = failed or bool(passed) or not outcomes
+        good = list(checker.known_good())
+        refused = [outcome for outcome in good if outcome.errors]
+        for outcome in refused:
+            print(f"self-test FAIL: {name}: a conforming response to {outcome.operation} was refused: {outcome.errors}")
+        failed = failed or bool(refused) or not good
+        print(f"self-test: {name}: {len(outcomes) - len(passed)} of {len(outcomes)} known-bad responses refused, "
+              f"{len(good) - len(refused)} of {len(good)} conforming ones accepted")
     return 1 if failed else 0
