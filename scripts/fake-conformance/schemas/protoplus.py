@@ -153,8 +153,9 @@ class Package:
         return key
 
 
-def http_routes(rest_base: str, operation: str) -> list[tuple[str, str]]:
-    """(method, URI regex) of an operation from the transport's `_Base<Operation>` options."""
+def http_routes(rest_base: str, operation: str) -> list[tuple[str, str, str]]:
+    """(method, URI template, its regex) of an operation from the transport's
+    `_Base<Operation>` options."""
     with open(rest_base, encoding="utf-8") as file:
         tree = ast.parse(file.read())
     for node in ast.walk(tree):
@@ -162,7 +163,7 @@ def http_routes(rest_base: str, operation: str) -> list[tuple[str, str]]:
             for child in ast.walk(node):
                 if isinstance(child, ast.List) and child.elts and isinstance(child.elts[0], ast.Dict):
                     options = ast.literal_eval(child)
-                    return [(o["method"].upper(), uri_regex(o["uri"])) for o in options]
+                    return [(o["method"].upper(), o["uri"], uri_regex(o["uri"])) for o in options]
     raise ValueError(f"no HTTP options for {operation} in {rest_base}")
 
 

@@ -268,9 +268,9 @@ class GcpScc:
         rest_base = os.path.join(scc, "services/security_center/transports/rest_base.py")
         # Operation -> its response message, as the generated client names them.
         self.operations = {"ListFindings": "securitycenter_service:ListFindingsResponse"}
-        self.scc_routes = [(method, re.compile(regex), operation)
+        self.scc_routes = [(method, uri, re.compile(regex), operation)
                            for operation in self.operations
-                           for method, regex in http_routes(rest_base, operation)]
+                           for method, uri, regex in http_routes(rest_base, operation)]
         self.source = (f"google-api-python-client {VERSIONS['google-api-python-client']} sts.v1, "
                        f"iamcredentials.v1; google-cloud-securitycenter "
                        f"{VERSIONS['google-cloud-securitycenter']} securitycenter_v2")
@@ -287,9 +287,9 @@ class GcpScc:
         found = self.iam.find(entry["method"], entry["path"])
         if found:
             return self.iam.check(entry, found)
-        for method, regex, operation in self.scc_routes:
+        for method, uri, regex, operation in self.scc_routes:
             if method == entry["method"] and regex.match(entry["path"]):
-                name = f"securitycenter.v2 {operation} ({regex.pattern})"
+                name = f"securitycenter.v2 {operation} ({method} {uri})"
                 if entry["status"] >= 400:
                     return Outcome(name, validate(entry["body"], ERROR, None))
                 if entry["status"] != 200:
