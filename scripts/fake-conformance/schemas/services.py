@@ -177,6 +177,12 @@ class AzureArm:
         ("resource/subscriptions/v2022_12_01", "SubscriptionListResult", "nextLink"):
             "ARM omits nextLink on the last page",
     }
+    # Properties the description declares but ARM sends only when `$expand` asks for them: the
+    # assessment's `$expand` (ExpandEnum: links, metadata) exists only on the single-assessment
+    # GET (`AssessmentsOperations.get`), so the list never carries them.
+    EXPAND_ONLY = {
+        "/subscriptions/{sub}/providers/Microsoft.Security/assessments": ["metadata", "links"],
+    }
     UNDESCRIBED = {
         # The Microsoft identity platform's OAuth 2.0 endpoints, served by the same fake: no ARM
         # description covers them (the microsoft_login fake is held to its own check).
@@ -223,7 +229,14 @@ class AzureArm:
                 schema = {"ref": model}
             else:
                 return Outcome(name, [f"status {entry['status']}: a list answers 200"])
-            return Outcome(name, errors + validate(entry["body"], schema, models.schemas))
+            errors += validate(entry["body"], schema, models.schemas)
+            if entry["status"] == 200 and isinstance(entry["body"], dict):
+                for index, item in enumerate(entry["body"].get("value") or []):
+                    properties = item.get("properties") if isinstance(item, dict) else None
+                    for key in self.EXPAND_ONLY.get(template, []):
+                        if isinstance(properties, dict) and key in properties:
+                            errors.append(f"$.value[{index}].properties.{key}: sent only for a $expand the list does not take")
+            return Outcome(name, errors)
         return Outcome(None, ["no described operation for this method and path"])
 
     def self_test(self):
@@ -234,6 +247,10 @@ class AzureArm:
                                      {"value": [assessment]}), query="api-version=2021-06-01"))
         yield self.check(dict(_entry("GET", "/subscriptions", 403, {"error": {"code": "X", "made": 1}}),
                               query="api-version=2022-12-01"))
+        expanded = {"id": "/x", "name": "n", "type": "t", "properties": {
+            "displayName": "d", "status": {"code": "Healthy"}, "metadata": {"displayName": "d", "severity": "High", "assessmentType": "BuiltIn"}}}
+        yield self.check(dict(_entry("GET", "/subscriptions/s/providers/Microsoft.Security/assessments", 200,
+                                     {"value": [expanded]}), query="api-version=2021-06-01"))
 
     def known_good(self):
         yield self.check(dict(_entry("GET", "/subscriptions/s/providers/Microsoft.Security/assessments", 200,
