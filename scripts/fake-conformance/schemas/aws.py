@@ -56,7 +56,9 @@ class Model:
 
     def timestamp(self, fmt: str | None) -> Schema:
         # rest-json and json bodies carry epoch seconds unless the model says otherwise.
-        if fmt in ("iso8601", "rfc822"):
+        if fmt == "iso8601":
+            return {"type": "string", "format": "date-time"}
+        if fmt == "rfc822":
             return {"type": "string"}
         return {"type": "number"}
 

@@ -17,7 +17,7 @@ from schema import Schema, Schemas
 
 SCALARS = {
     "str": {"type": "string"}, "int": {"type": "integer"}, "long": {"type": "integer"},
-    "float": {"type": "number"}, "bool": {"type": "boolean"}, "iso-8601": {"type": "string"},
+    "float": {"type": "number"}, "bool": {"type": "boolean"}, "iso-8601": {"type": "string", "format": "date-time"},
     "rfc-1123": {"type": "string"}, "duration": {"type": "string"}, "date": {"type": "string"},
     "base64": {"type": "string"}, "bytearray": {"type": "string"}, "unix-time": {"type": "integer"},
     "object": {"type": "any"},

@@ -84,6 +84,8 @@ class Discovery:
             schema = {"type": kind}
         if "enum" in node:
             schema["enum"] = node["enum"]
+        if node.get("format") == "google-datetime":
+            schema["format"] = "date-time"
         if kind == "array":
             schema["items"] = self.convert(node.get("items", {}))
         elif kind == "object":

@@ -102,6 +102,8 @@ class OktaSdk:
             return {"type": "object", "properties": {}, "additional": self.type_schema(kind[17:-3])}
         simple = {"string": "string", "boolean": "boolean", "number": "number", "Date": "string",
                   "any": "any", "object": "any", "Object": "any", "HttpFile": "string"}
+        if kind == "Date":
+            return {"type": "string", "format": "date-time"}
         if kind in simple:
             return {"type": simple[kind]}
         if kind in self.unions:

@@ -76,6 +76,8 @@ class OpenApi:
             schema["nullable"] = True
         if "enum" in node:
             schema["enum"] = node["enum"]
+        if kind == "string" and node.get("format") == "date-time":
+            schema["format"] = "date-time"
         if kind == "array":
             schema["items"] = self.convert(node.get("items", {}))
         elif kind == "object":

@@ -22,7 +22,7 @@ INTEGER_64 = {"INT64", "UINT64", "SINT64", "FIXED64", "SFIXED64"}
 
 # The JSON forms of protobuf's well-known types (the proto3 JSON mapping).
 WELL_KNOWN: dict[str, Schema] = {
-    "timestamp_pb2.Timestamp": {"type": "string"},
+    "timestamp_pb2.Timestamp": {"type": "string", "format": "date-time"},
     "duration_pb2.Duration": {"type": "string"},
     "field_mask_pb2.FieldMask": {"type": "string"},
     "struct_pb2.Struct": {"type": "object", "properties": {}, "additional": {"type": "any"}},

@@ -7,6 +7,7 @@ botocore, Azure msrest models, the Okta SDK's models) produces from its official
      "additional": schema | None}        # None: closed, no undeclared property is allowed
     {"type": "array", "items": schema}
     {"type": "string" | "integer" | "number" | "boolean", "enum": [...]}   # enum optional
+    {"type": "string", "format": "date-time"}   # an RFC 3339 timestamp
     {"type": "any"}                      # the description says nothing about the value
     {"anyOf": [schema, ...]}             # OpenAPI oneOf/anyOf, polymorphic models
     {"ref": name}                        # a named schema, resolved through `Schemas.lookup`
@@ -18,9 +19,13 @@ unless the description declares additional properties, so a fake that invents a 
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 Schema = dict
+
+# RFC 3339 `date-time`: what every description here means by a timestamp string.
+DATE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)\Z", re.IGNORECASE)
 
 
 class Schemas:
@@ -90,6 +95,8 @@ def validate(value, schema: Schema, schemas: Schemas | None, path: str = "$") ->
     if kind != actual:
         return [f"{path}: expected {kind}, got {actual} {_short(value)}"]
     errors: list[str] = []
+    if schema.get("format") == "date-time" and not DATE_TIME.match(value):
+        errors.append(f"{path}: {value!r} is not an RFC 3339 date-time")
     if "enum" in schema and value not in schema["enum"]:
         errors.append(f"{path}: {value!r} is not one of {schema['enum']}")
     if kind == "array":

@@ -395,6 +395,7 @@ def self_test(checkers: dict) -> int:
         (1.5, {"type": "integer"}),
         (True, {"type": "integer"}),
         ([1, "a"], {"type": "array", "items": {"type": "integer"}}),
+        ("2024-06-01", {"type": "string", "format": "date-time"}),
     ]
     for value, schema in basics:
         if not validate(value, schema, None):
