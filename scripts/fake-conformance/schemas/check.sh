@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Holds the GitHub, Okta, Google, AWS and Azure Resource Manager fakes to the official
 # machine-readable descriptions of those APIs (see docs/providers/testing-fakes.md):
-#   npm:  @octokit/openapi (GitHub's OpenAPI), @okta/okta-sdk-nodejs (Okta's generated models)
+#   npm:  @octokit/openapi and @octokit/graphql-schema (GitHub's REST and GraphQL),
+#         @okta/okta-sdk-nodejs (Okta's generated models)
 #   PyPI: google-api-python-client (discovery documents), google-cloud-securitycenter (SCC v2
 #         messages), botocore (AWS service models), azure-mgmt-security / azure-mgmt-resource
 #         (ARM's generated models)

@@ -12,6 +12,7 @@ from schema import validate
 # The pinned versions; check.sh installs exactly these.
 VERSIONS = {
     "@octokit/openapi": "23.0.2",
+    "@octokit/graphql-schema": "15.26.1",
     "@okta/okta-sdk-nodejs": "8.1.0",
     "google-api-python-client": "2.202.0",
     "google-cloud-securitycenter": "1.48.0",
@@ -26,8 +27,6 @@ class GitHub:
     UNDESCRIBED = {
         # The browser install page (HTML and a redirect to the app's Setup URL), not REST.
         ("GET", "/apps/{slug}/installations/new"): "browser install page",
-        # GraphQL is described by GitHub's GraphQL schema, not by the REST OpenAPI document.
-        ("POST", "/graphql"): "GraphQL",
     }
     # Statuses GitHub answers on any REST operation though few operations declare them: 401 for
     # bad credentials and 403/429 for the primary and secondary rate limits (GitHub's docs
@@ -36,11 +35,14 @@ class GitHub:
     GENERIC = {401: "basic-error", 403: "basic-error", 404: "basic-error", 429: "basic-error"}
 
     def __init__(self, root: str):
+        from graphql import GraphQlSchema
         from openapi import OpenApi
 
         path = os.path.join(root, "node_modules/@octokit/openapi/generated/api.github.com.json")
         self.api = OpenApi(path)
-        self.source = f"@octokit/openapi {VERSIONS['@octokit/openapi']} api.github.com.json"
+        self.graphql = GraphQlSchema(os.path.join(root, "node_modules/@octokit/graphql-schema/schema.json"))
+        self.source = (f"@octokit/openapi {VERSIONS['@octokit/openapi']} api.github.com.json and "
+                       f"@octokit/graphql-schema {VERSIONS['@octokit/graphql-schema']}")
 
     def check(self, entry: dict) -> Outcome:
         # GitHub Enterprise Server serves the same API under /api/v3.
@@ -48,6 +50,11 @@ class GitHub:
         reason = undescribed(self.UNDESCRIBED, entry["method"], path)
         if reason:
             return Outcome(reason, undescribed=True)
+        if entry["method"] == "POST" and path == "/graphql" and entry["status"] == 200:
+            return self.graphql.check(entry)
+        if entry["method"] == "POST" and path == "/graphql":
+            # GraphQL's refusals before the query runs (credentials, rate limits) are REST's.
+            return Outcome("POST /graphql", self.api.body_errors(entry, {"$ref": "#/components/schemas/basic-error"}))
         return self.api.check(dict(entry, path=path), self.GENERIC)
 
     def self_test(self):
@@ -55,10 +62,16 @@ class GitHub:
         yield self.check(_entry("POST", "/app/installations/1/access_tokens", 201, token))
         yield self.check(_entry("GET", "/repos/o/r/dependabot/alerts", 200, [{"number": 1}]))
         yield self.check(_entry("GET", "/nowhere", 200, {}))
+        members = {"membersWithRole": {"edges": [{"role": "OWNER"}], "nodes": [{"login": "a", "invented": 1}],
+                                       "totalCount": "2"}}
+        yield self.check(_entry("POST", "/graphql", 200, {"data": {"organization": members}}))
 
     def known_good(self):
         body = {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
         yield self.check(_entry("GET", "/installation/repositories", 401, body))
+        members = {"membersWithRole": {"edges": [{"role": "ADMIN"}], "nodes": [{"login": "a", "databaseId": 1}],
+                                       "pageInfo": {"hasNextPage": False, "endCursor": None}, "totalCount": 1}}
+        yield self.check(_entry("POST", "/graphql", 200, {"data": {"organization": members}}))
 
 
 class GoogleWorkspace:
