@@ -14,8 +14,10 @@
 //!   are `RecordState`, `Region`, `AwsAccountId`, `SeverityLabel`, `WorkflowStatus` and
 //!   `ComplianceStatus`, with `EQUALS` / `NOT_EQUALS`; values of one filter are ORed, filters
 //!   ANDed. A region's hub holds the findings whose `Region` is that region. A region where the
-//!   hub is not enabled answers 401 `InvalidAccessException`. Errors carry `x-amzn-ErrorType`
-//!   and `{"message"}` (`Code` too for `InvalidInputException`).
+//!   hub is not enabled answers 401 `InvalidAccessException`. Errors carry `x-amzn-ErrorType`;
+//!   Security Hub's own (`InvalidAccessException`, `InvalidInputException`, 429
+//!   `LimitExceededException`) answer `{"Code", "Message"}` as its service model describes them,
+//!   the front door's (signature, token, `ThrottlingException`) `{"message"}`.
 //! - Audit Manager (REST-JSON): `GET /assessments?status=&maxResults=&nextToken=`
 //!   (`assessmentMetadata`, times as epoch seconds).
 //!
@@ -182,7 +184,12 @@ pub fn sample_finding(i: usize) -> Value {
     };
     let created = format!("2026-10-{:02}T08:{:02}:11.482Z", 1 + i % 28, i % 60);
     let updated = format!("2026-11-{:02}T12:{:02}:45.031Z", 1 + i % 27, i % 60);
-    let workflow = if i % 7 == 6 { "SUPPRESSED" } else { "NEW" };
+    // The deprecated `WorkflowState` has its own values: a suppressed finding is DEFERRED.
+    let (workflow, workflow_state) = if i % 7 == 6 {
+        ("SUPPRESSED", "DEFERRED")
+    } else {
+        ("NEW", "NEW")
+    };
     let record_state = if i % 10 == 9 { "ARCHIVED" } else { "ACTIVE" };
     let instance = format!("i-0{i:04}abcdef012345");
     let mut finding = json!({
@@ -196,7 +203,7 @@ pub fn sample_finding(i: usize) -> Value {
         "LastObservedAt": updated,
         "Severity": {"Label": severity, "Normalized": normalized},
         "Workflow": {"Status": workflow},
-        "WorkflowState": workflow,
+        "WorkflowState": workflow_state,
         "RecordState": record_state,
     });
     let fields = finding.as_object_mut().unwrap();
@@ -419,7 +426,7 @@ impl FakeAwsSecurityHub {
     }
 
     /// The next request for GetFindings page `page` (1-based) of `region` answers 429
-    /// `TooManyRequestsException` with `Retry-After: wait`.
+    /// `LimitExceededException` with `Retry-After: wait`.
     pub fn throttle_page(&self, region: &str, page: usize, wait: u64) {
         self.control()
             .throttled_pages
@@ -490,6 +497,14 @@ enum Protocol {
     RestJson,
 }
 
+/// The error shapes of Security Hub's service model that the fake answers.
+const SECURITY_HUB_ERRORS: [&str; 4] = [
+    "InvalidAccessException",
+    "InvalidInputException",
+    "LimitExceededException",
+    "InternalException",
+];
+
 fn aws_error(protocol: Protocol, status: StatusCode, code: &str, message: &str) -> Response {
     match protocol {
         Protocol::Query => {
@@ -502,10 +517,14 @@ fn aws_error(protocol: Protocol, status: StatusCode, code: &str, message: &str) 
             (status, [("content-type", "text/xml")], body).into_response()
         }
         Protocol::RestJson => {
-            let mut body = json!({"message": message});
-            if code == "InvalidInputException" || code == "TooManyRequestsException" {
-                body["Code"] = json!(code);
-            }
+            // Security Hub's own errors (as its service model describes them) carry `Code` and
+            // `Message`; AWS's front door (authentication, throttling) and Audit Manager answer
+            // `{"message"}`.
+            let body = if SECURITY_HUB_ERRORS.contains(&code) {
+                json!({"Code": code, "Message": message})
+            } else {
+                json!({"message": message})
+            };
             (
                 status,
                 [
@@ -1152,7 +1171,7 @@ fn get_findings(shared: &Shared, region: &str, caller: &Caller, body: &Value) ->
             let mut response = aws_error(
                 Protocol::RestJson,
                 StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequestsException",
+                "LimitExceededException",
                 "Rate exceeded",
             );
             response

@@ -229,7 +229,10 @@ pub fn assessment_json(subscription: &str, n: usize, status: &str) -> Value {
             "resourceDetails": { "source": "Azure", "id": resource },
             "displayName": name,
             "status": status_json,
-            "additionalData": { "linkedWorkspaceId": null },
+            // A map of strings: an assessment without a linked workspace leaves the key out.
+            "additionalData": {
+                "linkedWorkspaceId": "/subscriptions/00000000-aaaa-4000-8000-000000000001/resourcegroups/security/providers/microsoft.operationalinsights/workspaces/defender-workspace"
+            },
             "metadata": {
                 "displayName": name,
                 "assessmentType": "BuiltIn",
@@ -302,7 +305,7 @@ pub fn sub_assessment_json(subscription: &str, n: usize, status: &str, sql_rule:
             "timeGenerated": "2026-11-22T10:11:12.1234567Z",
             "resourceDetails": { "source": "Azure", "id": machine },
             "additionalData": {
-                "assessedResourceType": "ServerVulnerability",
+                "assessedResourceType": "ServerVulnerabilityAssessment",
                 "type": "Vulnerability",
                 "cvss": { "2.0": { "base": 7.5 }, "3.0": { "base": 9.8 - (n % 3) as f64 } },
                 "patchable": true,

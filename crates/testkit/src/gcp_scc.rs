@@ -166,7 +166,7 @@ pub fn sample_result(i: usize, organization_id: &str, project_id: &str) -> Value
                         "availabilityImpact": "IMPACT_HIGH"
                     },
                     "upstreamFixAvailable": true,
-                    "impact": "RISK_RATING_HIGH",
+                    "impact": "HIGH",
                     "exploitationActivity": "NO_KNOWN"
                 },
                 "offendingPackage": {"packageName": "libexample", "cpeUri": "cpe:/o:debian:debian_linux:12", "packageType": "OS", "packageVersion": "1.2.3-1"},

@@ -190,13 +190,13 @@ impl GithubOrg {
 /// A generated private repository of `acme-corp`, shaped like the REST repository object.
 pub fn repository(i: usize) -> Value {
     let name = format!("service-{i:03}");
-    json!({
+    rest_repository(json!({
         "id": 800_000_000u64 + i as u64,
         "node_id": format!("R_kgDOGen{i:04}"),
         "name": name,
         "full_name": format!("acme-corp/{name}"),
         "private": true,
-        "owner": {"login": "acme-corp", "id": 143_287_342, "type": "Organization", "site_admin": false},
+        "owner": simple_user("acme-corp", 143_287_342, "O_kgDOCIpULg", "Organization"),
         "html_url": format!("https://github.com/acme-corp/{name}"),
         "description": format!("Service {i}"),
         "fork": false,
@@ -210,7 +210,119 @@ pub fn repository(i: usize) -> Value {
         "visibility": "private",
         "default_branch": "main",
         "topics": [],
+    }))
+}
+
+/// An account as GitHub's REST API embeds it (`simple-user`: a repository's owner, an
+/// installation's account), with every property GitHub's description requires.
+pub fn simple_user(login: &str, id: u64, node_id: &str, kind: &str) -> Value {
+    let api = format!("https://api.github.com/users/{login}");
+    json!({
+        "login": login,
+        "id": id,
+        "node_id": node_id,
+        "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"),
+        "gravatar_id": "",
+        "url": api,
+        "html_url": format!("https://github.com/{login}"),
+        "followers_url": format!("{api}/followers"),
+        "following_url": format!("{api}/following{{/other_user}}"),
+        "gists_url": format!("{api}/gists{{/gist_id}}"),
+        "starred_url": format!("{api}/starred{{/owner}}{{/repo}}"),
+        "subscriptions_url": format!("{api}/subscriptions"),
+        "organizations_url": format!("{api}/orgs"),
+        "repos_url": format!("{api}/repos"),
+        "events_url": format!("{api}/events{{/privacy}}"),
+        "received_events_url": format!("{api}/received_events"),
+        "type": kind,
+        "user_view_type": "public",
+        "site_admin": false,
     })
+}
+
+/// `base` completed with what GitHub's REST repository object always carries and `base` leaves
+/// out: the API URL templates, clone URLs, counters (zero) and feature flags.
+fn rest_repository(mut base: Value) -> Value {
+    let full_name = base["full_name"].as_str().unwrap_or_default().to_owned();
+    let api = format!("https://api.github.com/repos/{full_name}");
+    let url = |path: &str| json!(format!("{api}{path}"));
+    let defaults = [
+        ("forks_url", url("/forks")),
+        ("keys_url", url("/keys{/key_id}")),
+        ("collaborators_url", url("/collaborators{/collaborator}")),
+        ("teams_url", url("/teams")),
+        ("hooks_url", url("/hooks")),
+        ("issue_events_url", url("/issues/events{/number}")),
+        ("events_url", url("/events")),
+        ("assignees_url", url("/assignees{/user}")),
+        ("branches_url", url("/branches{/branch}")),
+        ("tags_url", url("/tags")),
+        ("blobs_url", url("/git/blobs{/sha}")),
+        ("git_tags_url", url("/git/tags{/sha}")),
+        ("git_refs_url", url("/git/refs{/sha}")),
+        ("trees_url", url("/git/trees{/sha}")),
+        ("statuses_url", url("/statuses/{sha}")),
+        ("languages_url", url("/languages")),
+        ("stargazers_url", url("/stargazers")),
+        ("contributors_url", url("/contributors")),
+        ("subscribers_url", url("/subscribers")),
+        ("subscription_url", url("/subscription")),
+        ("commits_url", url("/commits{/sha}")),
+        ("git_commits_url", url("/git/commits{/sha}")),
+        ("comments_url", url("/comments{/number}")),
+        ("issue_comment_url", url("/issues/comments{/number}")),
+        ("contents_url", url("/contents/{+path}")),
+        ("compare_url", url("/compare/{base}...{head}")),
+        ("merges_url", url("/merges")),
+        ("archive_url", url("/{archive_format}{/ref}")),
+        ("downloads_url", url("/downloads")),
+        ("issues_url", url("/issues{/number}")),
+        ("pulls_url", url("/pulls{/number}")),
+        ("milestones_url", url("/milestones{/number}")),
+        (
+            "notifications_url",
+            url("/notifications{?since,all,participating}"),
+        ),
+        ("labels_url", url("/labels{/name}")),
+        ("releases_url", url("/releases{/id}")),
+        ("deployments_url", url("/deployments")),
+        (
+            "git_url",
+            json!(format!("git://github.com/{full_name}.git")),
+        ),
+        ("ssh_url", json!(format!("git@github.com:{full_name}.git"))),
+        (
+            "clone_url",
+            json!(format!("https://github.com/{full_name}.git")),
+        ),
+        ("svn_url", json!(format!("https://github.com/{full_name}"))),
+        ("homepage", Value::Null),
+        ("size", json!(4096)),
+        ("stargazers_count", json!(0)),
+        ("watchers_count", json!(0)),
+        ("watchers", json!(0)),
+        ("forks_count", json!(0)),
+        ("forks", json!(0)),
+        ("open_issues_count", json!(0)),
+        ("open_issues", json!(0)),
+        ("has_issues", json!(true)),
+        ("has_projects", json!(false)),
+        ("has_downloads", json!(true)),
+        ("has_wiki", json!(false)),
+        ("has_pages", json!(false)),
+        ("has_discussions", json!(false)),
+        ("mirror_url", Value::Null),
+        ("license", Value::Null),
+        ("allow_forking", json!(false)),
+        ("is_template", json!(false)),
+        ("web_commit_signoff_required", json!(false)),
+    ];
+    if let Some(object) = base.as_object_mut() {
+        for (key, value) in defaults {
+            object.entry(key).or_insert(value);
+        }
+    }
+    base
 }
 
 /// A generated organisation member node (`MEMBER` role).
@@ -654,14 +766,7 @@ fn installation_object(org: &GithubOrg) -> Value {
     json!({
         "id": org.installation_id,
         "client_id": "Iv23liTributaryTest01",
-        "account": {
-            "login": org.login,
-            "id": org.id,
-            "type": org.account_type,
-            "avatar_url": format!("https://avatars.githubusercontent.com/u/{}?v=4", org.id),
-            "html_url": format!("https://github.com/{}", org.login),
-            "site_admin": false,
-        },
+        "account": simple_user(&org.login, org.id, "O_kgDOCIpULg", &org.account_type),
         "repository_selection": "all",
         "access_tokens_url": format!("https://api.github.com/app/installations/{}/access_tokens", org.installation_id),
         "repositories_url": "https://api.github.com/installation/repositories",
@@ -675,6 +780,7 @@ fn installation_object(org: &GithubOrg) -> Value {
         "events": ["code_scanning_alert", "dependabot_alert", "secret_scanning_alert"],
         "created_at": "2024-06-12T09:30:11.000Z",
         "updated_at": "2024-06-12T09:30:11.000Z",
+        "single_file_name": null,
         "suspended_by": null,
         "suspended_at": null,
     })

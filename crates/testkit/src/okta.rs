@@ -585,14 +585,22 @@ async fn organization(State(shared): State<Shared>) -> Response {
                 "organization": { "href": url },
                 "alternate": { "href": state.base_url }
             },
-            "settings": { "analyticsCollectionEnabled": false, "bugReporterEnabled": true }
+            "settings": { "analyticsCollectionEnabled": false, "bugReportingEnabled": true }
         }))
         .into_response(),
-        None => okta_error(
-            StatusCode::NOT_FOUND,
-            "E0000007",
-            "Not found: Resource not found: okta-organization",
-        ),
+        // A test's host that is not an Okta org: Okta describes no such answer.
+        None => {
+            let mut refusal = okta_error(
+                StatusCode::NOT_FOUND,
+                "E0000007",
+                "Not found: Resource not found: okta-organization",
+            );
+            refusal.headers_mut().insert(
+                crate::response_log::DEVIATION_HEADER,
+                HeaderValue::from_static("a host that is not an Okta org"),
+            );
+            refusal
+        }
     }
 }
 

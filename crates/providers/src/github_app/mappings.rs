@@ -74,8 +74,9 @@ fn severity(expr: &str) -> String {
 /// `dependabot_alert` event): `number`, `state`, `dependency.package`, `security_advisory`
 /// (`ghsa_id`, `cve_id`, `summary`, `description`, `severity`, `cvss`, `identifiers`,
 /// `published_at`), `security_vulnerability` (`vulnerable_version_range`,
-/// `first_patched_version`), `html_url`, `created_at`, `updated_at`, `fixed_at`,
-/// `dismissed_reason`.
+/// `first_patched_version`, null while no patched version exists), `html_url`, `created_at`,
+/// `updated_at`, `fixed_at`, `dismissed_reason`. An advisory without a CVSS vector has GitHub's
+/// placeholder `cvss` `{"vector_string": null, "score": 0.0}`: it has no score.
 pub fn dependabot() -> MappingRegistration {
     let severity = severity(
         r#"payload.?security_advisory.severity.orValue(payload.?security_vulnerability.severity.orValue(""))"#,
@@ -98,13 +99,14 @@ cel.bind(pkg, dep.?package.orValue(null) != null ? dep.package
   "summary": adv.?summary.orValue(null),
   "description": adv.?description.orValue(null),
   "severity": {severity},
-  "cvssScore": adv.?cvss.score.orValue(null),
+  "cvssScore": adv.?cvss.vector_string.orValue(null) == null ? null : adv.?cvss.score.orValue(null),
   "cvssVector": adv.?cvss.vector_string.orValue(null),
   "status": {STATUS},
   "packageName": pkg.?name.orValue(null),
   "packageEcosystem": pkg.?ecosystem.orValue(null),
   "vulnerableVersionRange": vuln.?vulnerable_version_range.orValue(null),
-  "patchedVersion": vuln.?first_patched_version.identifier.orValue(null),
+  "patchedVersion": vuln.?first_patched_version.orValue(null) == null ? null
+      : vuln.first_patched_version.?identifier.orValue(null),
   "resourceExternalID": resource,
   "resourceName": dep.?manifest_path.orValue(null) != null ? dep.manifest_path : resource,
   "referenceURL": payload.?html_url.orValue(null),
