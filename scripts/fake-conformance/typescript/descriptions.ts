@@ -116,7 +116,9 @@ export interface OAuthErrorResponse {
 // from Slack's sample answers and leave out `null`; where Slack documents a null the exception is
 // spelled out here, with the documentation that says so.
 export type AuthTest = SlackApi.AuthTestResponse;
-export type AuthRevoke = SlackApi.AuthRevokeResponse;
+// auth.revoke (Slack docs, "auth.revoke": the answer is `{"ok": true, "revoked": true}`): the
+// generated type leaves out `revoked`, which Slack documents and always sends.
+export type AuthRevoke = SlackApi.AuthRevokeResponse & { revoked?: boolean };
 export type TeamInfo = SlackApi.TeamInfoResponse;
 export type UsersList = SlackApi.UsersListResponse;
 export type ChatPostMessage = SlackApi.ChatPostMessageResponse;
