@@ -9,6 +9,8 @@
 # (or CI=1) it must run.
 set -euo pipefail
 LOG_DIR="${1:?usage: check.sh <log dir>}"
+# Relative to the caller's directory; a missing directory fails the check (nothing was logged).
+LOG_DIR="$(cd "$LOG_DIR" 2>/dev/null && pwd || echo "$LOG_DIR")"
 cd "$(dirname "$0")"
 in_ci() { [ "${CI:-}" = "true" ] || [ "${CI:-}" = "1" ]; }
 
