@@ -122,10 +122,14 @@ export type AuthRevoke = SlackApi.AuthRevokeResponse & { revoked?: boolean };
 export type TeamInfo = SlackApi.TeamInfoResponse;
 export type UsersList = SlackApi.UsersListResponse;
 export type ChatPostMessage = SlackApi.ChatPostMessageResponse;
-// oauth.v2.access (Slack docs, "oauth.v2.access" and "Installing with OAuth"): `enterprise` is
-// null unless the app is installed in an Enterprise Grid organization.
-export type OauthV2Access = Omit<SlackApi.OauthV2AccessResponse, "enterprise"> & {
-  enterprise?: NonNullable<SlackApi.OauthV2AccessResponse["enterprise"]> | null;
+// oauth.v2.access: `enterprise` is null unless the app is installed in an Enterprise Grid
+// organization, and `team` is null for an organization-wide install (Slack's own @slack/oauth
+// types the answer's `enterprise` as `{id, name} | null`; Slack docs, "Organization-wide apps
+// reference", show `"team": null`).
+type SlackTeamRef = NonNullable<SlackApi.OauthV2AccessResponse["team"]>;
+export type OauthV2Access = Omit<SlackApi.OauthV2AccessResponse, "enterprise" | "team"> & {
+  enterprise?: SlackTeamRef | null;
+  team?: SlackTeamRef | null;
 };
 
 // ---------------------------------------------------------------------------------------------
