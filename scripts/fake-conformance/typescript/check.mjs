@@ -148,11 +148,14 @@ function emit(out, value, jsonPath, pattern, typeName, indent, prefix, suffix) {
       return;
     }
     // OData polymorphism: an object naming its Graph type is held to that type (descriptions.ts).
+    // An object of the answer's own entity type (a user listed through the user cast) stays
+    // held to the declared type, which may be narrowed by `$select`.
     const derived = /^microsoft_graph\|/.test(typeName) && typeof value["@odata.type"] === "string"
       ? /^#microsoft\.graph\.([A-Za-z]\w*)$/.exec(value["@odata.type"])
       : null;
-    if (derived) {
-      const named = `D.OData<D.Graph.${derived[1][0].toUpperCase()}${derived[1].slice(1)}>`;
+    const derivedName = derived ? `${derived[1][0].toUpperCase()}${derived[1].slice(1)}` : null;
+    if (derived && !typeName.includes(`<D.${derivedName}>`) && !typeName.includes(`<D.${derivedName},`)) {
+      const named = `D.OData<D.Graph.${derivedName}>`;
       prefix = `${prefix}(`;
       suffix = ` satisfies ${named}) as ${named}${suffix}`;
     }
@@ -231,6 +234,19 @@ function typeCheck(files) {
 // ------------------------------------------------------------------------------------------
 // The check.
 
+// Graph answers `$select` with the selected properties only (Graph docs, "Use the $select query
+// parameter"): the entity type is narrowed to them, so an unselected property is excess and a
+// selected one the type does not have is an error.
+function selectedType(entry, typeName) {
+  if (entry.service !== "microsoft_graph") return typeName;
+  const select = new URLSearchParams(entry.query ?? "").get("$select");
+  const shape = /^D\.Graph(Page|Entity)<D\.(\w+)>$/.exec(typeName);
+  if (!select || !shape) return typeName;
+  const names = select.split(",").map((name) => name.trim()).filter((name) => name !== "");
+  const keys = names.map((name) => JSON.stringify(name)).join(" | ");
+  return `D.Graph${shape[1]}<D.Selected<D.${shape[2]}, ${keys}>>`;
+}
+
 function classify(entries) {
   const checked = [];
   const failures = [];
@@ -267,7 +283,7 @@ function classify(entries) {
       failures.push(`${label}: the body is not a JSON document (content type ${entry.contentType ?? "none"})`);
       continue;
     }
-    checked.push({ ...entry, route, typeName });
+    checked.push({ ...entry, route, typeName: success ? selectedType(entry, typeName) : typeName });
   }
   return { checked, failures: failures.concat(unmatched), deviations, undescribed };
 }
@@ -349,11 +365,11 @@ function summarize(entries, checked, unique, deviations, undescribed, failures) 
 // be rejected, and a faithful one of each service accepted, or the check itself is broken.
 
 function selfTest() {
-  const entry = (service, method, pathname, status, body, name) => ({
+  const entry = (service, method, pathname, status, body, name, query = null) => ({
     service,
     method,
     path: pathname,
-    query: null,
+    query,
     status,
     contentType: "application/json",
     body,
@@ -368,6 +384,8 @@ function selfTest() {
       { value: [{ "@odata.type": "#microsoft.graph.user", ...user, externalUserState: null }] }, "graph cast page"),
     entry("microsoft_graph", "GET", "/v1.0/nowhere", 400,
       { error: { code: "BadRequest", message: "m", innerError: { date: "2025-01-01T00:00:00", "request-id": "r", "client-request-id": "r" } } }, "graph error"),
+    entry("microsoft_graph", "GET", "/v1.0/groups/g1/members/microsoft.graph.user", 200,
+      { value: [{ "@odata.type": "#microsoft.graph.user", id: "u", mail: null }] }, "graph selected page", "%24select=id%2Cmail&%24top=5"),
     entry("microsoft_graph", "POST", "/v1.0/chats/c/messages", 201,
       { "@odata.context": "x", id: "1", from: { user: { "@odata.type": "#microsoft.graph.teamworkUserIdentity", id: "u", userIdentityType: "aadUser" } } }, "graph derived type"),
     entry("microsoft_login", "POST", "/t/oauth2/v2.0/token", 200, { access_token: "a", token_type: "Bearer", expires_in: 3600 }, "token"),
@@ -391,6 +409,11 @@ function selfTest() {
       { id: "1", from: { user: { "@odata.type": "#microsoft.graph.teamworkUserIdentity", id: "u", userIdentityType: "robot" } } }, "bad enum in a derived type"),
     entry("microsoft_graph", "POST", "/v1.0/chats/c/messages", 201,
       { id: "1", from: { user: { "@odata.type": "#microsoft.graph.noSuchIdentity", id: "u" } } }, "unknown derived type"),
+    entry("microsoft_graph", "GET", "/v1.0/users", 200, { value: [{ id: "u", mail: null, accountEnabled: true }] },
+      "unselected property", "%24select=id%2Cmail"),
+    entry("microsoft_graph", "GET", "/v1.0/groups/g1/members/microsoft.graph.user", 200,
+      { value: [{ "@odata.type": "#microsoft.graph.user", id: "u", mail: null, userType: "Member" }] }, "unselected property of a cast member", "%24select=id%2Cmail"),
+    entry("microsoft_graph", "GET", "/v1.0/me", 200, { id: "u" }, "selection of an unknown property", "%24select=id%2Cnope"),
     entry("microsoft_graph", "GET", "/v1.0/nowhere", 404, { error: { code: "NotFound" } }, "error without message"),
     entry("microsoft_graph", "GET", "/v1.0/nowhere", 200, { value: [] }, "success on an undescribed path"),
     entry("microsoft_login", "POST", "/t/oauth2/v2.0/token", 200, { access_token: "a", token_type: "Bearer", foo: 1 }, "undeclared token field"),

@@ -75,6 +75,9 @@ export interface GraphErrorBody {
   };
 }
 
+// An entity answered to `$select=<K...>`: only those properties (check.mjs narrows the type).
+export type Selected<T, K extends keyof T> = Pick<T, K>;
+
 export type User = Graph.User;
 export type Group = Graph.Group;
 export type Organization = Graph.Organization;
