@@ -247,6 +247,14 @@ function selectedType(entry, typeName) {
   return `D.Graph${shape[1]}<D.Selected<D.${shape[2]}, ${keys}>>`;
 }
 
+// A Slack answer is held to the method's type split by `ok` (descriptions.ts, SlackOk and
+// SlackError); an answer without a boolean `ok` is held to the method's type as it is, which
+// requires one.
+function slackType(entry, typeName) {
+  if (entry.service !== "slack" || typeof entry.body?.ok !== "boolean") return typeName;
+  return entry.body.ok ? `D.SlackOk<${typeName}>` : `D.SlackError<${typeName}>`;
+}
+
 function classify(entries) {
   const checked = [];
   const failures = [];
@@ -283,7 +291,7 @@ function classify(entries) {
       failures.push(`${label}: the body is not a JSON document (content type ${entry.contentType ?? "none"})`);
       continue;
     }
-    checked.push({ ...entry, route, typeName: success ? selectedType(entry, typeName) : typeName });
+    checked.push({ ...entry, route, typeName: slackType(entry, success ? selectedType(entry, typeName) : typeName) });
   }
   return { checked, failures: failures.concat(unmatched), deviations, undescribed };
 }
@@ -391,6 +399,8 @@ function selfTest() {
     entry("microsoft_login", "POST", "/t/oauth2/v2.0/token", 200, { access_token: "a", token_type: "Bearer", expires_in: 3600 }, "token"),
     entry("slack", "POST", "/api/users.list", 200, { ok: true, members: [{ id: "U1", profile: { email: "a@b" } }], response_metadata: { next_cursor: "" } }, "slack page"),
     entry("slack", "POST", "/api/oauth.v2.access", 200, { ok: true, access_token: "xoxb", enterprise: null }, "slack oauth"),
+    entry("slack", "POST", "/api/users.list", 200, { ok: false, error: "missing_scope", needed: "users:read", provided: "chat:write" }, "slack refusal"),
+    entry("slack", "POST", "/api/chat.postMessage", 429, { ok: false, error: "ratelimited" }, "slack rate limit"),
     entry("cloudflare", "GET", "/client/v4/accounts/a", 200,
       { success: true, errors: [], messages: [], result: { id: "a", name: "n", type: "standard" } }, "cloudflare account"),
   ];
@@ -419,6 +429,9 @@ function selfTest() {
     entry("microsoft_login", "POST", "/t/oauth2/v2.0/token", 200, { access_token: "a", token_type: "Bearer", foo: 1 }, "undeclared token field"),
     entry("slack", "POST", "/api/users.list", 200, { ok: true, members: [{ id: "U1", profile: { nickname: "x" } }] }, "undeclared slack profile field"),
     entry("slack", "POST", "/api/team.info", 200, { team: { id: "T1" } }, "slack answer without ok"),
+    entry("slack", "POST", "/api/team.info", 200, { ok: false, error: "missing_scope", team: { id: "T1" } }, "slack refusal with a payload"),
+    entry("slack", "POST", "/api/team.info", 200, { ok: false }, "slack refusal without error"),
+    entry("slack", "POST", "/api/auth.test", 200, { ok: true, error: "x" }, "slack success with an error"),
     entry("slack", "POST", "/api/users.lookupByEmail", 200, { ok: true }, "unmapped slack method"),
     entry("cloudflare", "GET", "/client/v4/accounts/a/members", 200,
       { success: true, errors: [], messages: [], result: [{ id: "m", status: "invited" }], result_info: { page: 1 } }, "bad cloudflare enum"),

@@ -118,6 +118,17 @@ export interface OAuthErrorResponse {
 // Slack Web API: @slack/web-api's generated response types, one per method. They are generated
 // from Slack's sample answers and leave out `null`; where Slack documents a null the exception is
 // spelled out here, with the documentation that says so.
+// Slack docs, "Web API basics" (evaluating responses): every answer has a boolean `ok`; when it
+// is false, `error` holds the code (and `missing_scope` adds `needed` and `provided`) and nothing
+// of the method's payload comes along; `warning` may come with either. check.mjs holds an
+// `ok: true` answer to SlackOk<T> and an `ok: false` one to SlackError<T>.
+type SlackRefusalKeys = "error" | "needed" | "provided";
+export type SlackOk<T> = Omit<T, SlackRefusalKeys | "ok"> & { ok: true };
+export type SlackError<T> = Pick<T, Extract<keyof T, "needed" | "provided" | "warning" | "response_metadata">> & {
+  ok: false;
+  error: string;
+};
+
 export type AuthTest = SlackApi.AuthTestResponse;
 // auth.revoke (Slack docs, "auth.revoke": the answer is `{"ok": true, "revoked": true}`): the
 // generated type leaves out `revoked`, which Slack documents and always sends.
