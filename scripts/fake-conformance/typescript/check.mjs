@@ -47,9 +47,9 @@ const ROUTES = [
   // listed among the undescribed endpoints in the summary); it is held to RFC 6749 §5.1/§5.2.
   { service: "microsoft_login", method: "POST", path: "/{tenant}/oauth2/v2.0/token", ok: "D.OAuthTokenResponse", error: "D.OAuthErrorResponse", undescribed: "RFC 6749 token endpoint, checked against §5.1/§5.2" },
 
-  // Slack Web API (crates/testkit/src/slack.rs): `ok: false` refusals answer HTTP 200 (429 when
-  // rate limited) and are typed by the method's own response type, which declares `error`,
-  // `needed` and `provided`.
+  // Slack Web API (crates/testkit/src/slack.rs), GET or POST: `ok: false` refusals answer HTTP
+  // 200 (429 when rate limited) and are typed by the method's own response type, which declares
+  // `error`, `needed` and `provided`; slackType() then splits it by `ok`.
   { service: "slack", method: "*", path: "/api/auth.test", ok: "D.AuthTest", error: "D.AuthTest" },
   { service: "slack", method: "*", path: "/api/auth.revoke", ok: "D.AuthRevoke", error: "D.AuthRevoke" },
   { service: "slack", method: "*", path: "/api/team.info", ok: "D.TeamInfo", error: "D.TeamInfo" },
@@ -67,7 +67,7 @@ const ROUTES = [
 // Endpoints no published description covers and whose answers are not JSON documents: listed
 // in the summary, never checked.
 const UNDESCRIBED = [
-  // The authorization endpoints send the browser on (302) or show an error page; no JSON.
+  // The authorization endpoints send the browser on (a 3xx redirect) or show an error page.
   { service: "microsoft_login", method: "GET", path: "/{tenant}/oauth2/v2.0/authorize", why: "OAuth authorization endpoint: a browser redirect" },
   { service: "slack", method: "GET", path: "/oauth/v2/authorize", why: "OAuth authorization endpoint: a browser redirect" },
   // The signing keys: a JWK Set (RFC 7517 §5); the OIDC libraries that read it check it.
