@@ -367,6 +367,20 @@ fn admit(shared: &Shared, uri: &OriginalUri, headers: &HeaderMap) -> Result<(), 
     })
 }
 
+/// The properties Graph v1.0 returns for a user when no `$select` names others (Graph docs, "user
+/// resource type": "By default, only a limited set of properties are returned").
+const USER_DEFAULT_PROPERTIES: &str = "businessPhones,displayName,givenName,id,jobTitle,mail,\
+     mobilePhone,officeLocation,preferredLanguage,surname,userPrincipalName";
+
+/// The collection-valued properties of the fixtures' users and groups.
+const COLLECTION_PROPERTIES: [&str; 5] = [
+    "businessPhones",
+    "otherMails",
+    "proxyAddresses",
+    "groupTypes",
+    "verifiedDomains",
+];
+
 /// The selected fields of `object` (all when `$select` is absent); selected unset ones are null.
 fn project(object: &Value, select: Option<&str>) -> Value {
     let Some(select) = select else {
@@ -374,9 +388,15 @@ fn project(object: &Value, select: Option<&str>) -> Value {
     };
     let mut out = Map::new();
     for field in select.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        // An unset collection-valued property is an empty collection, never null.
+        let unset = if COLLECTION_PROPERTIES.contains(&field) {
+            json!([])
+        } else {
+            Value::Null
+        };
         out.insert(
             field.to_owned(),
-            object.get(field).cloned().unwrap_or(Value::Null),
+            object.get(field).cloned().unwrap_or(unset),
         );
     }
     if let Some(kind) = object.get("@odata.type") {
@@ -414,7 +434,12 @@ fn page(
         .and_then(|token| token.strip_prefix("X%27"))
         .and_then(|token| token.parse::<usize>().ok())
         .unwrap_or(0);
-    let select = query.get("$select").map(String::as_str);
+    // Without `$select`, Graph v1.0 answers a user with its default properties only.
+    let is_user_list = path == "users" || path.ends_with("/microsoft.graph.user");
+    let select = query
+        .get("$select")
+        .map(String::as_str)
+        .or(is_user_list.then_some(USER_DEFAULT_PROPERTIES));
     let value: Vec<Value> = items
         .iter()
         .skip(skip)
@@ -569,6 +594,22 @@ mod tests {
         assert_eq!(guests, 2);
         let memberships: usize = directory.members.values().map(Vec::len).sum();
         assert_eq!(memberships, 14 + 7);
+    }
+
+    #[test]
+    fn a_user_without_select_has_the_default_properties_only() {
+        let user = parse(fixture!("user_member"));
+        let projected = project(&user, Some(USER_DEFAULT_PROPERTIES));
+        let keys: Vec<&str> = projected
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys.len(), 11, "{keys:?}");
+        assert!(!keys.contains(&"accountEnabled"));
+        assert_eq!(projected["businessPhones"], json!([]));
+        assert_eq!(projected["mobilePhone"], Value::Null);
     }
 
     #[test]

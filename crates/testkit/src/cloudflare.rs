@@ -69,10 +69,13 @@ impl CloudflareAccount {
 
 /// A member as `GET /accounts/{id}/members` returns it.
 pub fn member(i: usize) -> Value {
+    // A role comes with its permission grants (the SDK's Role: `permissions` is required).
     let role = if i == 0 {
-        json!({"id": "33666b9c79b9a5273fc7344ff42f953d", "name": "Super Administrator - All Privileges", "description": "Can edit any Cloudflare setting"})
+        json!({"id": "33666b9c79b9a5273fc7344ff42f953d", "name": "Super Administrator - All Privileges", "description": "Can edit any Cloudflare setting",
+            "permissions": {"analytics": {"read": true, "write": true}, "billing": {"read": true, "write": true}}})
     } else {
-        json!({"id": "05784afa30c1afe1440e79d9351c7430", "name": "Administrator Read Only", "description": "Can access the full account in read-only mode"})
+        json!({"id": "05784afa30c1afe1440e79d9351c7430", "name": "Administrator Read Only", "description": "Can access the full account in read-only mode",
+            "permissions": {"analytics": {"read": true, "write": false}, "billing": {"read": true, "write": false}}})
     };
     json!({
         "id": format!("{i:032x}"),

@@ -492,9 +492,9 @@ async fn joined_teams(
             selected(entry, query.get("$select"))
         })
         .collect();
+    // Graph answers `@odata.count` only to `$count=true`, which this method does not support.
     Json(json!({
         "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#teams",
-        "@odata.count": teams.len(),
         "value": teams,
     }))
     .into_response()
@@ -568,7 +568,6 @@ fn created(
     message["subject"] = json!(subject);
     message["from"]["user"]["id"] = json!(tenant.user_id);
     message["from"]["user"]["displayName"] = json!(tenant.display_name);
-    message["from"]["user"]["tenantId"] = json!(tenant.tenant_id);
     message["body"] = json!({"contentType": content_type, "content": content});
     // Graph percent-encodes thread ids (`19%3A...%40thread.v2`) in contexts and links.
     let encode = |value: &Value| -> String {
