@@ -609,11 +609,14 @@ impl Runtime {
         })
     }
 
-    /// Processes a failed delivery again (`tributary webhooks replay DELIVERY`).
+    /// Processes a stored delivery again (`tributary webhooks replay DELIVERY`): a failed one,
+    /// or a done one when `force` (its handler runs twice, with the same delivery id). One being
+    /// processed is refused.
     pub async fn replay_delivery(
         &self,
         tenant_id: &str,
         delivery_id: &str,
+        force: bool,
     ) -> Result<WebhookDelivery, RuntimeError> {
         let delivery = self
             .inner
@@ -623,11 +626,13 @@ impl Runtime {
             .await?
             .ok_or(RuntimeError::NotFound("webhook delivery"))?;
         match delivery.status {
-            DeliveryStatus::Done => {
+            DeliveryStatus::Done if !force => {
                 return Err(RuntimeError::Invalid(format!(
-                    "delivery {delivery_id} was processed already"
+                    "delivery {delivery_id} was processed already; replay it with force to \
+                     process it again"
                 )));
             }
+            DeliveryStatus::Done => {}
             DeliveryStatus::Received => {
                 return Err(RuntimeError::Invalid(format!(
                     "delivery {delivery_id} is being processed"
@@ -638,7 +643,7 @@ impl Runtime {
         let mut tx = self.inner.db.begin().await?;
         if !tx
             .webhooks(&self.inner.ring)
-            .retry_failed_delivery(tenant_id, delivery_id)
+            .requeue_delivery(tenant_id, delivery_id, force)
             .await?
         {
             return Err(RuntimeError::Invalid(format!(

@@ -317,18 +317,50 @@ async fn a_failing_handler_is_retried_ends_failed_and_is_processed_again_on_rede
             delivery_status(&h, &id).await == DeliveryStatus::Failed
         })
         .await;
-        h.runtime.replay_delivery(&h.tenant_id, &id).await.unwrap();
+        h.runtime
+            .replay_delivery(&h.tenant_id, &id, false)
+            .await
+            .unwrap();
         support::eventually(Duration::from_secs(10), "the replay is done", || async {
             delivery_status(&h, &id).await == DeliveryStatus::Done
         })
         .await;
         assert!(
-            h.runtime.replay_delivery(&h.tenant_id, &id).await.is_err(),
-            "done deliveries are not replayed"
+            h.runtime
+                .replay_delivery(&h.tenant_id, &id, false)
+                .await
+                .is_err(),
+            "done deliveries are not replayed without force"
         );
+        // With force, a done delivery is processed again.
+        let processed_at = |h: &Harness, id: String| async move {
+            h.runtime
+                .db()
+                .webhooks(&h.ring)
+                .get_delivery(&h.tenant_id, &id)
+                .await
+                .unwrap()
+                .unwrap()
+                .processed_at
+        };
+        let first = processed_at(&h, id.clone()).await.expect("processed once");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        h.runtime
+            .replay_delivery(&h.tenant_id, &id, true)
+            .await
+            .unwrap();
+        support::eventually(
+            Duration::from_secs(10),
+            "the forced replay is done",
+            || async {
+                delivery_status(&h, &id).await == DeliveryStatus::Done
+                    && processed_at(&h, id.clone()).await > Some(first)
+            },
+        )
+        .await;
         assert!(
             h.runtime
-                .replay_delivery("another-tenant", &id)
+                .replay_delivery("another-tenant", &id, false)
                 .await
                 .is_err()
         );

@@ -90,6 +90,25 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     }
 }
 
+/// The headers as text. A value that is not UTF-8 is refused (400 `invalid_header`, naming
+/// the header) rather than decoded lossily: two different delivery ids or signatures must never
+/// read as the same text. Providers send ASCII.
+fn text_headers(headers: &HeaderMap) -> Result<Vec<(String, String)>, Box<Response>> {
+    headers
+        .iter()
+        .map(
+            |(name, value)| match std::str::from_utf8(value.as_bytes()) {
+                Ok(text) => Ok((name.as_str().to_owned(), text.to_owned())),
+                Err(_) => Err(Box::new(error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_header",
+                    &format!("the value of the `{name}` header is not UTF-8"),
+                ))),
+            },
+        )
+        .collect()
+}
+
 /// Reads the request to `target` (whose endpoint exists: the body is only read now) and hands it
 /// to the runtime.
 async fn receive(state: &AppState, target: &WebhookTarget, request: Request) -> Response {
@@ -98,18 +117,13 @@ async fn receive(state: &AppState, target: &WebhookTarget, request: Request) -> 
         Ok(body) => body,
         Err(response) => return *response,
     };
+    let headers = match text_headers(&parts.headers) {
+        Ok(headers) => headers,
+        Err(response) => return *response,
+    };
     let request = InboundWebhook {
         method: parts.method.as_str().to_owned(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers,
         query: crate::query_pairs(parts.uri.query()),
         body: body.to_vec(),
         received_at: std::time::SystemTime::now()

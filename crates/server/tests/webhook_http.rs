@@ -179,6 +179,22 @@ async fn signed_deliveries_are_accepted_once_and_bad_ones_refused() {
     let text = tampered.text().await.unwrap();
     assert!(text.contains("unverified"), "{text}");
     assert!(!text.contains(server.secret.expose()));
+    // A delivery id that is not UTF-8 is refused, not decoded lossily into another's.
+    let not_utf8 = server
+        .signed("msg_3", body)
+        .header(
+            "webhook-id",
+            reqwest::header::HeaderValue::from_bytes(b"msg_\xff").unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_utf8.status(), 400);
+    let text = not_utf8.text().await.unwrap();
+    assert!(
+        text.contains("invalid_header") && text.contains("webhook-id"),
+        "{text}"
+    );
     let unsigned = reqwest::Client::new()
         .post(format!("{}/v1/webhooks/{}", server.base, server.endpoint))
         .body(body.to_vec())

@@ -491,14 +491,28 @@ impl Webhooks<'_> {
     /// redelivery or an operator's replay). False if it was not failed: a delivery being processed
     /// or done is left alone, so two retries never process it twice.
     pub async fn retry_failed_delivery(&mut self, tenant_id: &str, id: &str) -> Result<bool> {
+        self.requeue_delivery(tenant_id, id, false).await
+    }
+
+    /// Puts a failed delivery, or also a done one when `done_too` (an operator's forced replay),
+    /// back to `received`. False if it was in neither state: a delivery being processed is left
+    /// alone, so two replays never process it at once.
+    pub async fn requeue_delivery(
+        &mut self,
+        tenant_id: &str,
+        id: &str,
+        done_too: bool,
+    ) -> Result<bool> {
         let mut conn = self.scope.write().await?;
         let n = on_backend!(conn.exec(), |c| {
             sqlx::query(
                 "UPDATE webhook_deliveries SET status = 'received' \
-                 WHERE id = $1 AND tenant_id = $2 AND status = 'failed'",
+                 WHERE id = $1 AND tenant_id = $2 \
+                 AND (status = 'failed' OR ($3 AND status = 'done'))",
             )
             .bind(id)
             .bind(tenant_id)
+            .bind(done_too)
             .execute(&mut *c)
             .await?
             .rows_affected()
@@ -535,18 +549,72 @@ impl Webhooks<'_> {
         endpoint_id: &str,
         limit: i64,
     ) -> Result<Vec<WebhookDelivery>> {
+        self.list_deliveries_page(tenant_id, endpoint_id, None, limit)
+            .await
+    }
+
+    /// A page of the endpoint's deliveries, newest first: at most `limit` older than `before`
+    /// (the previous page's last, see [`DeliveryCursor`]).
+    pub async fn list_deliveries_page(
+        &mut self,
+        tenant_id: &str,
+        endpoint_id: &str,
+        before: Option<&DeliveryCursor>,
+        limit: i64,
+    ) -> Result<Vec<WebhookDelivery>> {
+        let (before_at, before_id) = match before {
+            Some(cursor) => (Some(cursor.received_at), Some(cursor.id.as_str())),
+            None => (None, None),
+        };
         let mut conn = self.scope.read().await?;
         let rows: Vec<DeliveryRow> = on_backend!(conn.exec(), |c| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = $1 \
-                 AND endpoint_id = $2 ORDER BY received_at DESC, id DESC LIMIT $3"
+                 AND endpoint_id = $2 AND ($3 IS NULL OR received_at < $3 \
+                     OR (received_at = $3 AND id < $4)) \
+                 ORDER BY received_at DESC, id DESC LIMIT $5"
             )))
             .bind(tenant_id)
             .bind(endpoint_id)
+            .bind(before_at)
+            .bind(before_id)
             .bind(limit)
             .fetch_all(&mut *c)
             .await?
         });
         rows.into_iter().map(WebhookDelivery::try_from).collect()
+    }
+}
+
+/// Where a page of deliveries ends: the last delivery's receipt time and id, written
+/// `<received_at>.<id>` (ids hold no `.`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryCursor {
+    pub received_at: i64,
+    pub id: String,
+}
+
+impl DeliveryCursor {
+    /// The cursor after `delivery`.
+    pub fn after(delivery: &WebhookDelivery) -> Self {
+        Self {
+            received_at: delivery.received_at,
+            id: delivery.id.clone(),
+        }
+    }
+
+    /// Reads a cursor this type wrote; None for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (received_at, id) = text.split_once('.')?;
+        Some(Self {
+            received_at: received_at.parse().ok()?,
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for DeliveryCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.received_at, self.id)
     }
 }

@@ -14,7 +14,7 @@ use tributary_store::keystore::KeyRing;
 use tributary_store::runs::{RunOutcome, RunStatus};
 use tributary_store::schedules::ScheduleUpdate;
 use tributary_store::sessions::NewAuthSession;
-use tributary_store::webhooks::DeliveryStatus;
+use tributary_store::webhooks::{DeliveryCursor, DeliveryStatus};
 use tributary_store::{Backend, Db, SecretBytes, StoreError, now_ms};
 
 #[tokio::test]
@@ -836,6 +836,61 @@ async fn webhook_endpoints_and_deliveries() {
                 .unwrap()
                 .is_empty()
         );
+
+        // Pages of deliveries, newest first, follow their cursors to the end, with no gap and
+        // no repeat, deliveries received in the same millisecond included.
+        for n in 2..=6 {
+            hooks
+                .record_delivery(&tenant, &endpoint.id, &format!("d-{n}"), "x", &body)
+                .await
+                .unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut cursor: Option<DeliveryCursor> = None;
+        loop {
+            let page = hooks
+                .list_deliveries_page(&tenant, &endpoint.id, cursor.as_ref(), 2)
+                .await
+                .unwrap();
+            seen.extend(page.iter().map(|d| d.delivery_id.clone()));
+            match page.last() {
+                Some(last) if page.len() == 2 => {
+                    let next = DeliveryCursor::after(last);
+                    assert_eq!(DeliveryCursor::parse(&next.to_string()), Some(next.clone()));
+                    cursor = Some(next);
+                }
+                _ => break,
+            }
+        }
+        let all: Vec<String> = hooks
+            .list_deliveries(&tenant, &endpoint.id, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.delivery_id)
+            .collect();
+        assert_eq!(all.len(), 6);
+        assert_eq!(seen, all, "pages in order, none missed, none repeated");
+        assert_eq!(DeliveryCursor::parse("not a cursor"), None);
+
+        // A done delivery is queued again only when forced; a failed one always.
+        let done = &hooks
+            .list_deliveries(&tenant, &endpoint.id, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|d| d.delivery_id == "d-1")
+            .unwrap()
+            .id
+            .clone();
+        assert!(!hooks.requeue_delivery(&tenant, done, false).await.unwrap());
+        assert!(!hooks.requeue_delivery(&intruder, done, true).await.unwrap());
+        assert!(hooks.requeue_delivery(&tenant, done, true).await.unwrap());
+        assert!(
+            !hooks.requeue_delivery(&tenant, done, true).await.unwrap(),
+            "a delivery being processed is left alone"
+        );
+
         assert!(
             !hooks
                 .delete_endpoint(&intruder, &endpoint.id)

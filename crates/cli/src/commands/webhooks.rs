@@ -24,7 +24,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Queues a failed delivery to be processed again (by the server's workers).
+    /// Queues a failed delivery (or, with --force, a processed one) to be processed again (by
+    /// the server's workers).
     Replay {
         #[command(flatten)]
         storage: StorageArgs,
@@ -32,6 +33,10 @@ pub enum Command {
         #[arg(long)]
         tenant: Option<String>,
         delivery: String,
+        /// Also replay a delivery that was processed already: its handler runs again, with the
+        /// same delivery id as its idempotency key.
+        #[arg(long)]
+        force: bool,
         #[arg(long)]
         json: bool,
     },
@@ -75,6 +80,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             storage,
             tenant,
             delivery,
+            force,
             json,
         } => {
             let runtime = open_command_runtime(&storage).await?;
@@ -87,7 +93,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("no delivery {delivery}"))?,
             };
-            let replayed = runtime.replay_delivery(&tenant, &delivery).await?;
+            let replayed = runtime.replay_delivery(&tenant, &delivery, force).await?;
             if json {
                 output::json(&json!({ "delivery": replayed.id, "queued": true }))?;
             } else {

@@ -1,5 +1,7 @@
 //! Webhook endpoints (list, rotate the secret) and their deliveries (list, replay).
 
+use tributary_store::webhooks::DeliveryCursor;
+
 use super::prelude::*;
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -7,6 +9,18 @@ use super::prelude::*;
 pub struct ListDeliveries {
     #[serde(default)]
     pub limit: Option<PageLimit>,
+    /// The `nextCursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReplayDelivery {
+    /// Also replay a delivery that was processed already (its handler runs again, with the
+    /// same delivery id as its idempotency key). Without it only a failed delivery is replayed.
+    #[serde(default)]
+    pub force: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,7 +69,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         )
         .tag(tag)
         .query::<ListDeliveries>()
-        .answers::<Vec<DeliveryView>>(200, "The deliveries"),
+        .answers::<Page<DeliveryView>>(200, "A page of deliveries, newest first"),
         Endpoint::new(
             Method::POST,
             "/v1/webhook-deliveries/{delivery_id}/replay",
@@ -64,6 +78,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
             replay,
         )
         .tag(tag)
+        .query::<ReplayDelivery>()
         .answers::<DeliveryView>(200, "The delivery, queued again"),
     ]
 }
@@ -99,7 +114,7 @@ async fn list_deliveries(
     caller: Caller,
     PathParams(path): PathParams<EndpointPath>,
     QueryParams(query): QueryParams<ListDeliveries>,
-) -> ApiResult<Vec<DeliveryView>> {
+) -> ApiResult<Page<DeliveryView>> {
     let tenant = caller.tenant()?;
     // The endpoint must be one of this integration's (and so this tenant's).
     let known = state
@@ -111,24 +126,42 @@ async fn list_deliveries(
     if !known {
         return Err(ApiError::not_found("webhook endpoint"));
     }
+    let before = match query.cursor.as_deref() {
+        Some(text) => Some(DeliveryCursor::parse(text).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                "`cursor` is not a cursor this list gave: pass its `nextCursor` unchanged",
+            )
+        })?),
+        None => None,
+    };
+    let limit = page_limit(query.limit);
     let deliveries = state
         .runtime
         .db()
         .webhooks(state.runtime.key_ring())
-        .list_deliveries(tenant, &path.endpoint_id, page_limit(query.limit) as i64)
+        .list_deliveries_page(tenant, &path.endpoint_id, before.as_ref(), limit as i64 + 1)
         .await?;
-    Ok(Json(deliveries.into_iter().map(Into::into).collect()))
+    let more = deliveries.len() > limit;
+    let next_cursor = more.then(|| DeliveryCursor::after(&deliveries[limit - 1]).to_string());
+    let items = deliveries
+        .into_iter()
+        .take(limit)
+        .map(DeliveryView::from)
+        .collect();
+    Ok(Json(Page { items, next_cursor }))
 }
 
 async fn replay(
     State(state): State<ApiState>,
     caller: Caller,
     PathParams(path): PathParams<DeliveryPath>,
+    QueryParams(query): QueryParams<ReplayDelivery>,
 ) -> ApiResult<DeliveryView> {
     let tenant = caller.tenant()?;
     let delivery = state
         .runtime
-        .replay_delivery(tenant, &path.delivery_id)
+        .replay_delivery(tenant, &path.delivery_id, query.force)
         .await?;
     Ok(Json(delivery.into()))
 }
