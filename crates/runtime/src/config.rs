@@ -37,6 +37,9 @@ pub struct RuntimeConfig {
     pub schedule_policy: SchedulePolicy,
     /// Records per ingest transaction.
     pub ingest_batch: usize,
+    /// Most webhook deliveries stored in one fsync'd intake transaction (group commit); 1
+    /// commits each delivery on its own (one fsync each).
+    pub intake_batch: usize,
     /// Wall-clock bound on mapping one ingest batch (the integration's filter, the definition's
     /// filters and maps, decoding), which runs off the async runtime; past it the run fails.
     pub ingest_evaluation_timeout: Duration,
@@ -53,6 +56,10 @@ pub struct RuntimeConfig {
     pub retention_interval: Duration,
 }
 
+/// Deliveries per group commit: enough to turn a burst into a few fsyncs, few enough that one
+/// transaction stays short.
+pub const DEFAULT_INTAKE_BATCH: usize = 128;
+
 impl RuntimeConfig {
     pub fn new(public_url: impl Into<String>) -> Self {
         Self {
@@ -65,6 +72,7 @@ impl RuntimeConfig {
             scheduler_poll: Duration::from_secs(5),
             schedule_policy: SchedulePolicy::default(),
             ingest_batch: 500,
+            intake_batch: DEFAULT_INTAKE_BATCH,
             ingest_evaluation_timeout: Duration::from_secs(30),
             disconnect_timeout: Duration::from_secs(30),
             max_open_auth_sessions: DEFAULT_MAX_OPEN_AUTH_SESSIONS,

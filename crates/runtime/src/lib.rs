@@ -11,6 +11,7 @@ mod credentials;
 mod disconnect;
 mod error;
 pub mod execute;
+mod intake_commit;
 mod keymaker;
 mod mappers;
 mod metrics;

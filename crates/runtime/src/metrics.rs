@@ -49,6 +49,14 @@ const HELP: &[(&str, &str)] = &[
         "tributary_retention_purged_rows_total",
         "Rows deleted by the retention sweep, by table.",
     ),
+    (
+        "tributary_webhook_intake_commits_total",
+        "Fsync'd webhook intake transactions committed (one per group of deliveries).",
+    ),
+    (
+        "tributary_webhook_intake_deliveries_total",
+        "Webhook deliveries stored by the intake's fsync'd commits.",
+    ),
 ];
 
 impl Metrics {

@@ -29,6 +29,7 @@ pub(crate) struct Inner {
     pub(crate) config: RuntimeConfig,
     pub(crate) metrics: Metrics,
     pub(crate) refresh_locks: RefreshLocks,
+    pub(crate) intake: crate::intake_commit::IntakeCommitter,
 }
 
 impl Runtime {
@@ -44,6 +45,7 @@ impl Runtime {
                 config,
                 metrics: Metrics::new(),
                 refresh_locks: RefreshLocks::default(),
+                intake: Default::default(),
             }),
         }
     }

@@ -355,7 +355,8 @@ impl Runtime {
     }
 
     /// Stores a verified event at `endpoint` (deduplicated) with the job that processes it, in one
-    /// transaction.
+    /// fsync'd transaction shared with the deliveries arriving at the same time (see
+    /// [`crate::intake_commit`]), and answers once it is on disk.
     pub(crate) async fn accept_delivery(
         &self,
         endpoint: &WebhookEndpoint,
@@ -375,56 +376,15 @@ impl Runtime {
         let event_column = handled
             .clone()
             .unwrap_or_else(|| format!("unhandled:{}", resolved.provider_event));
-        let key = delivery_key(resolved, body);
-
-        let mut tx = self.inner.db.begin().await?;
-        let (delivery, _) = tx
-            .webhooks(&self.inner.ring)
-            .record_delivery(
-                &endpoint.tenant_id,
-                &endpoint.id,
-                &key,
-                &event_column,
-                &stored_event(resolved),
-            )
-            .await?;
-        let new = delivery.attempts == 1;
-        let queued = match &handled {
-            None => {
-                if new {
-                    // Acknowledged and recorded; nothing to run.
-                    tx.webhooks(&self.inner.ring)
-                        .finish_delivery(&endpoint.tenant_id, &delivery.id, None)
-                        .await?;
-                }
-                false
-            }
-            Some(_) => {
-                let run_it = new
-                    || tx
-                        .webhooks(&self.inner.ring)
-                        .retry_failed_delivery(&endpoint.tenant_id, &delivery.id)
-                        .await?;
-                if run_it {
-                    self.enqueue_delivery(&mut tx, &endpoint.tenant_id, &delivery.id)
-                        .await?;
-                }
-                run_it
-            }
+        let write = crate::intake_commit::IntakeWrite {
+            tenant_id: endpoint.tenant_id.clone(),
+            endpoint_id: endpoint.id.clone(),
+            key: delivery_key(resolved, body),
+            event_column,
+            stored: stored_event(resolved),
+            handled,
         };
-        tx.commit().await?;
-        tracing::info!(
-            delivery = %delivery.id,
-            duplicate = !new,
-            queued,
-            "webhook delivery stored"
-        );
-        Ok(WebhookAck::Accepted {
-            delivery: delivery.id,
-            duplicate: !new,
-            queued,
-            event: handled,
-        })
+        self.commit_intake(write).await
     }
 
     /// Takes a request to a definition-level route (`/v1/webhooks/apps/<definition>/<webhook>`):
@@ -529,7 +489,7 @@ impl Runtime {
         .await
     }
 
-    async fn enqueue_delivery(
+    pub(crate) async fn enqueue_delivery(
         &self,
         tx: &mut tributary_store::Tx,
         tenant_id: &str,

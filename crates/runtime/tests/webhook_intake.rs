@@ -196,6 +196,15 @@ async fn a_delivery_is_processed_once_however_often_it_arrives() {
         }
         assert_eq!(ids.len(), 1);
         assert_eq!(queued, 1);
+        // They arrived together, so they shared fsync'd commits (group commit).
+        let metrics = h.runtime.metrics();
+        let stored = metrics.counter("tributary_webhook_intake_deliveries_total", &[]);
+        let commits = metrics.counter("tributary_webhook_intake_commits_total", &[]);
+        assert_eq!(stored, 100.0);
+        assert!(
+            commits <= stored / 4.0,
+            "100 concurrent deliveries took {commits} commits"
+        );
         let id = ids.into_iter().next().unwrap();
         let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
         support::eventually(Duration::from_secs(10), "the delivery is done", || async {

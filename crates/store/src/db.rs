@@ -28,7 +28,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Connection, Postgres, Sqlite, Transaction};
+use sqlx::{Connection, Postgres, SqlSafeStr, Sqlite, Transaction};
 use tokio::sync::Notify;
 
 use crate::error::{Result, StoreError};
@@ -176,7 +176,63 @@ impl Db {
             inner,
             job_wake: None,
             db: self.clone(),
+            restore_normal_sync: false,
         })
+    }
+
+    /// A transaction whose commit returns only once it is on disk ([`Durability::Fsync`]), for
+    /// writes that are acknowledged to someone who will not send them again (a webhook
+    /// delivery). SQLite: the writer connection runs it with `synchronous=FULL` (the WAL is
+    /// fsync'd at commit; the database otherwise runs `NORMAL`, durable at the next
+    /// checkpoint), set back to `NORMAL` after the commit. PostgreSQL: `synchronous_commit = on`
+    /// for this transaction, whatever the server's default. One such commit costs an fsync, so
+    /// callers batch (see the runtime's group commit of webhook intake).
+    pub async fn begin_durable(&self) -> Result<Tx> {
+        let (inner, restore_normal_sync) = match &self.inner.pools {
+            Pools::Sqlite { writer, .. } => {
+                // The pragma cannot change inside a transaction: set on the connection first,
+                // and the transaction begun on that same connection.
+                let mut conn = writer.acquire().await?;
+                sqlx::query("PRAGMA synchronous = FULL")
+                    .execute(&mut *conn)
+                    .await?;
+                let begin = "BEGIN IMMEDIATE".into_sql_str();
+                (
+                    TxInner::Sqlite(Transaction::begin(conn, Some(begin)).await?),
+                    true,
+                )
+            }
+            Pools::Postgres { pool, .. } => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit = on")
+                    .execute(&mut *tx)
+                    .await?;
+                (TxInner::Postgres(tx), false)
+            }
+        };
+        Ok(Tx {
+            inner,
+            job_wake: None,
+            db: self.clone(),
+            restore_normal_sync,
+        })
+    }
+
+    /// Sets the SQLite writer connection back to `synchronous=NORMAL` after a durable
+    /// transaction. A failure only leaves later commits fsync'd too (slower, not less safe).
+    async fn restore_normal_sync(&self) {
+        if let Pools::Sqlite { writer, .. } = &self.inner.pools {
+            let restored = match writer.acquire().await {
+                Ok(mut conn) => sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| ()),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = restored {
+                tracing::warn!(%error, "the SQLite writer stays at synchronous=FULL");
+            }
+        }
     }
 
     /// A pooled connection for reads (on SQLite, from the reader pool).
@@ -457,6 +513,19 @@ pub struct Tx {
     /// Set when a job was enqueued, so in-process workers are woken after the commit.
     job_wake: Option<Arc<Notify>>,
     db: Db,
+    /// A durable SQLite transaction: its connection goes back to `synchronous=NORMAL` after.
+    restore_normal_sync: bool,
+}
+
+/// When a transaction's commit reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Before the commit returns: the log is flushed (SQLite `synchronous` FULL or EXTRA in WAL
+    /// mode; PostgreSQL `synchronous_commit` other than `off`).
+    Fsync,
+    /// Possibly after: an OS crash or power loss can undo a commit that returned (SQLite
+    /// `NORMAL` in WAL mode; PostgreSQL `synchronous_commit = off`).
+    Deferred,
 }
 
 impl Tx {
@@ -475,10 +544,14 @@ impl Tx {
 
     /// Commits, then wakes in-process job workers if jobs were enqueued.
     pub async fn commit(self) -> Result<()> {
-        match self.inner {
-            TxInner::Sqlite(t) => t.commit().await?,
-            TxInner::Postgres(t) => t.commit().await?,
+        let committed = match self.inner {
+            TxInner::Sqlite(t) => t.commit().await,
+            TxInner::Postgres(t) => t.commit().await,
+        };
+        if self.restore_normal_sync {
+            self.db.restore_normal_sync().await;
         }
+        committed?;
         if let Some(wake) = self.job_wake {
             wake.notify_waiters();
         }
@@ -487,11 +560,39 @@ impl Tx {
 
     /// Rolls back explicitly (dropping the transaction does the same).
     pub async fn rollback(self) -> Result<()> {
-        match self.inner {
-            TxInner::Sqlite(t) => t.rollback().await?,
-            TxInner::Postgres(t) => t.rollback().await?,
+        let rolled_back = match self.inner {
+            TxInner::Sqlite(t) => t.rollback().await,
+            TxInner::Postgres(t) => t.rollback().await,
+        };
+        if self.restore_normal_sync {
+            self.db.restore_normal_sync().await;
         }
-        Ok(())
+        Ok(rolled_back?)
+    }
+
+    /// When this transaction's commit will reach the disk, read from the connection's own
+    /// settings: what a caller that acknowledges the commit checks before it does.
+    pub async fn durability(&mut self) -> Result<Durability> {
+        let fsync = match &mut self.inner {
+            TxInner::Sqlite(t) => {
+                let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                    .fetch_one(&mut **t)
+                    .await?;
+                // 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
+                level >= 2
+            }
+            TxInner::Postgres(t) => {
+                let setting: String = sqlx::query_scalar("SHOW synchronous_commit")
+                    .fetch_one(&mut **t)
+                    .await?;
+                setting != "off"
+            }
+        };
+        Ok(if fsync {
+            Durability::Fsync
+        } else {
+            Durability::Deferred
+        })
     }
 
     /// PostgreSQL: lets this transaction's commit return before its WAL is flushed

@@ -34,6 +34,6 @@ pub mod testing;
 pub mod ui_sessions;
 pub mod webhooks;
 
-pub use db::{Backend, Conn, Db, Exec, Handle, OpenOptions, Scope, Tx, new_id, now_ms};
+pub use db::{Backend, Conn, Db, Durability, Exec, Handle, OpenOptions, Scope, Tx, new_id, now_ms};
 pub use error::{Result, StoreError};
 pub use secret::SecretBytes;

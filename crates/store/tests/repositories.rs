@@ -15,7 +15,7 @@ use tributary_store::runs::{RunOutcome, RunStatus};
 use tributary_store::schedules::ScheduleUpdate;
 use tributary_store::sessions::NewAuthSession;
 use tributary_store::webhooks::{DeliveryCursor, DeliveryStatus};
-use tributary_store::{Backend, Db, SecretBytes, StoreError, now_ms};
+use tributary_store::{Backend, Db, Durability, SecretBytes, StoreError, now_ms};
 
 #[tokio::test]
 async fn opens_sqlite_memory_and_creates_parent_directories() {
@@ -1134,5 +1134,64 @@ async fn reconcile_schedules() {
                 .unwrap()
         );
         assert_eq!(db.schedules().list(&tenant, &id).await.unwrap().len(), 1);
+    }
+}
+
+/// The transaction that stores what is acknowledged is fsync'd at commit on both backends, also
+/// when the server's default is not (PostgreSQL `synchronous_commit = off`), and SQLite's writer
+/// goes back to `synchronous=NORMAL` for every other write. Checked on the transaction's own
+/// connection, as the webhook intake checks it before each acknowledgement, so a change that
+/// relaxes either setting fails here.
+#[tokio::test]
+async fn durable_transactions_are_fsynced_whatever_the_defaults() {
+    for backend in tributary_store::testing::backends("durable_tx").await {
+        let name = backend.name;
+        let db = &backend.db;
+        let mut durable = db.begin_durable().await.unwrap();
+        assert_eq!(
+            durable.durability().await.unwrap(),
+            Durability::Fsync,
+            "{name}"
+        );
+        durable.commit().await.unwrap();
+        if name == "sqlite" {
+            let mut ordinary = db.begin().await.unwrap();
+            assert_eq!(
+                ordinary.durability().await.unwrap(),
+                Durability::Deferred,
+                "{name}: other writes stay at synchronous=NORMAL"
+            );
+            ordinary.rollback().await.unwrap();
+            // A durable transaction that is rolled back also sets the writer back.
+            let durable = db.begin_durable().await.unwrap();
+            durable.rollback().await.unwrap();
+            let mut ordinary = db.begin().await.unwrap();
+            assert_eq!(ordinary.durability().await.unwrap(), Durability::Deferred);
+        }
+    }
+    // A PostgreSQL server (or role) whose default is `synchronous_commit = off`.
+    let url = tributary_store::testing::postgres_url();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let relaxed = format!("{url}{separator}options=-c%20synchronous_commit%3Doff");
+    let schema = format!("durable_relaxed_{}_{}", std::process::id(), now_ms());
+    let opened = Db::open_with(
+        tributary_store::OpenOptions::new(&relaxed)
+            .postgres_schema(schema)
+            .max_connections(2),
+    )
+    .await;
+    match opened {
+        Ok(db) => {
+            let mut ordinary = db.begin().await.unwrap();
+            assert_eq!(ordinary.durability().await.unwrap(), Durability::Deferred);
+            ordinary.rollback().await.unwrap();
+            let mut durable = db.begin_durable().await.unwrap();
+            assert_eq!(durable.durability().await.unwrap(), Durability::Fsync);
+            durable.rollback().await.unwrap();
+        }
+        Err(error) => assert!(
+            !matches!(std::env::var("CI").as_deref(), Ok("true" | "1")),
+            "PostgreSQL is required when CI=true: {error}"
+        ),
     }
 }

@@ -1,0 +1,279 @@
+//! Group commit of webhook intake. A delivery is acknowledged only once it and its job are on
+//! disk (an fsync'd commit, `Db::begin_durable`), and a disk does about a thousand fsyncs a
+//! second. So deliveries that arrive together share one transaction and one fsync: each request
+//! hands its write to a committer task and waits; a committer takes every write waiting (up to
+//! [`RuntimeConfig::intake_batch`]), commits them together, and answers each. No request waits
+//! for a timer: a batch is whatever queued up while the previous commit was on its way to disk,
+//! so a lone delivery is committed at once and a burst is committed in a few large batches.
+//!
+//! A write that fails inside a batch (its endpoint was deleted meanwhile) would roll the others
+//! back with it: then each write of that batch is committed on its own, so every request gets its
+//! own answer.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
+use tributary_store::{Durability, Tx, webhooks::DeliveryStatus};
+
+use crate::webhooks::{WebhookAck, WebhookRejection};
+use crate::{Runtime, RuntimeError};
+
+/// One delivery to store with the job that processes it.
+#[derive(Debug, Clone)]
+pub(crate) struct IntakeWrite {
+    pub tenant_id: String,
+    pub endpoint_id: String,
+    /// The provider's delivery id, or a digest of the body.
+    pub key: String,
+    /// The event name, or `unhandled:<provider event>`.
+    pub event_column: String,
+    /// The event as stored (secrets stripped).
+    pub stored: Value,
+    /// The handled event's name; `None` records the delivery as done.
+    pub handled: Option<String>,
+}
+
+struct Pending {
+    write: IntakeWrite,
+    answer: oneshot::Sender<Result<WebhookAck, WebhookRejection>>,
+}
+
+type Queue = Arc<AsyncMutex<mpsc::Receiver<Pending>>>;
+
+/// The committers' inbox, started on first use on the tokio runtime of the caller, and again if
+/// that runtime has gone (tests run one per test).
+#[derive(Default)]
+pub(crate) struct IntakeCommitter {
+    sender: Mutex<Option<mpsc::Sender<Pending>>>,
+}
+
+/// Requests waiting for a committer; more wait in their handlers (the server bounds them).
+const INBOX: usize = 4096;
+
+impl Runtime {
+    /// Stores `write` durably and answers once it is on disk: through the group committers, or
+    /// in a transaction of its own when `intake_batch` is 1.
+    pub(crate) async fn commit_intake(
+        &self,
+        write: IntakeWrite,
+    ) -> Result<WebhookAck, WebhookRejection> {
+        if self.inner.config.intake_batch <= 1 {
+            return commit_alone(self, &write).await;
+        }
+        let (answer, answered) = oneshot::channel();
+        let mut pending = Pending { write, answer };
+        // A sender whose committers are gone (their runtime ended) is replaced once.
+        for _ in 0..2 {
+            let sender = self.intake_sender();
+            match sender.send(pending).await {
+                Ok(()) => {
+                    return answered.await.unwrap_or_else(|_| {
+                        Err(RuntimeError::Invalid(
+                            "the webhook intake committer stopped; retry the delivery".into(),
+                        )
+                        .into())
+                    });
+                }
+                Err(mpsc::error::SendError(returned)) => {
+                    pending = returned;
+                    self.inner
+                        .intake
+                        .sender
+                        .lock()
+                        .expect("not poisoned")
+                        .take();
+                }
+            }
+        }
+        commit_alone(self, &pending.write).await
+    }
+
+    fn intake_sender(&self) -> mpsc::Sender<Pending> {
+        let mut slot = self.inner.intake.sender.lock().expect("not poisoned");
+        if let Some(sender) = slot.as_ref().filter(|s| !s.is_closed()) {
+            return sender.clone();
+        }
+        let (sender, receiver) = mpsc::channel(INBOX);
+        let queue: Queue = Arc::new(AsyncMutex::new(receiver));
+        // SQLite has one writer: more committers would only queue for it.
+        let committers = match self.inner.db.backend() {
+            tributary_store::Backend::Sqlite => 1,
+            tributary_store::Backend::Postgres => 4,
+        };
+        for _ in 0..committers {
+            // The committers hold the runtime weakly: they end with it (their channel closes).
+            let runtime = Arc::downgrade(&self.inner);
+            let queue = Arc::clone(&queue);
+            let batch = self.inner.config.intake_batch;
+            tokio::spawn(async move {
+                while let Some(writes) = next_batch(&queue, batch).await {
+                    let Some(inner) = runtime.upgrade() else {
+                        break;
+                    };
+                    commit_batch(&Runtime { inner }, writes).await;
+                }
+            });
+        }
+        *slot = Some(sender.clone());
+        sender
+    }
+}
+
+/// The next batch: the first write to arrive, then every write already waiting, up to `batch`.
+/// None once every sender is gone.
+async fn next_batch(queue: &Queue, batch: usize) -> Option<Vec<Pending>> {
+    let mut receiver = queue.lock().await;
+    let first = receiver.recv().await?;
+    let mut writes = vec![first];
+    while writes.len() < batch {
+        match receiver.try_recv() {
+            Ok(pending) => writes.push(pending),
+            Err(_) => break,
+        }
+    }
+    Some(writes)
+}
+
+async fn commit_batch(runtime: &Runtime, writes: Vec<Pending>) {
+    match store_together(runtime, &writes).await {
+        Ok(acks) => {
+            for (pending, ack) in writes.into_iter().zip(acks) {
+                let _ = pending.answer.send(Ok(ack));
+            }
+        }
+        Err(error) => {
+            if writes.len() > 1 {
+                tracing::warn!(%error, writes = writes.len(), "a webhook intake batch failed; committing its deliveries one by one");
+            }
+            for pending in writes {
+                let answer = commit_alone(runtime, &pending.write).await;
+                let _ = pending.answer.send(answer);
+            }
+        }
+    }
+}
+
+/// Every write of the batch in one durable transaction; the acknowledgements once committed.
+async fn store_together(
+    runtime: &Runtime,
+    writes: &[Pending],
+) -> Result<Vec<WebhookAck>, WebhookRejection> {
+    let mut tx = runtime.inner.db.begin_durable().await?;
+    let mut acks = Vec::with_capacity(writes.len());
+    for pending in writes {
+        acks.push(store(runtime, &mut tx, &pending.write).await?);
+    }
+    commit_durably(tx).await?;
+    count_commit(runtime, writes.len());
+    for (pending, ack) in writes.iter().zip(&acks) {
+        log_stored(&pending.write, ack);
+    }
+    Ok(acks)
+}
+
+async fn commit_alone(
+    runtime: &Runtime,
+    write: &IntakeWrite,
+) -> Result<WebhookAck, WebhookRejection> {
+    let mut tx = runtime.inner.db.begin_durable().await?;
+    let ack = store(runtime, &mut tx, write).await?;
+    commit_durably(tx).await?;
+    count_commit(runtime, 1);
+    log_stored(write, &ack);
+    Ok(ack)
+}
+
+fn count_commit(runtime: &Runtime, deliveries: usize) {
+    let metrics = &runtime.inner.metrics;
+    metrics.incr("tributary_webhook_intake_commits_total", &[]);
+    metrics.add(
+        "tributary_webhook_intake_deliveries_total",
+        &[],
+        deliveries as f64,
+    );
+}
+
+/// Commits, after checking on the transaction's own connection that the commit will be on disk
+/// when it returns: a 2xx is never sent for a write an OS crash could undo.
+async fn commit_durably(mut tx: Tx) -> Result<(), WebhookRejection> {
+    if tx.durability().await? != Durability::Fsync {
+        return Err(RuntimeError::Invalid(
+            "the webhook intake transaction would not be fsync'd at commit; nothing was acknowledged"
+                .into(),
+        )
+        .into());
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records the delivery (deduplicated on its key) and, for a new or failed handled one, the job
+/// that processes it.
+async fn store(
+    runtime: &Runtime,
+    tx: &mut Tx,
+    write: &IntakeWrite,
+) -> Result<WebhookAck, WebhookRejection> {
+    let ring = &runtime.inner.ring;
+    let (delivery, _) = tx
+        .webhooks(ring)
+        .record_delivery(
+            &write.tenant_id,
+            &write.endpoint_id,
+            &write.key,
+            &write.event_column,
+            &write.stored,
+        )
+        .await?;
+    let new = delivery.attempts == 1;
+    let queued = match &write.handled {
+        None => {
+            if new {
+                // Acknowledged and recorded; nothing to run.
+                tx.webhooks(ring)
+                    .finish_delivery(&write.tenant_id, &delivery.id, None)
+                    .await?;
+            }
+            false
+        }
+        Some(_) => {
+            let run_it = new
+                || (delivery.status == DeliveryStatus::Failed
+                    && tx
+                        .webhooks(ring)
+                        .retry_failed_delivery(&write.tenant_id, &delivery.id)
+                        .await?);
+            if run_it {
+                runtime
+                    .enqueue_delivery(tx, &write.tenant_id, &delivery.id)
+                    .await?;
+            }
+            run_it
+        }
+    };
+    Ok(WebhookAck::Accepted {
+        delivery: delivery.id,
+        duplicate: !new,
+        queued,
+        event: write.handled.clone(),
+    })
+}
+
+fn log_stored(write: &IntakeWrite, ack: &WebhookAck) {
+    if let WebhookAck::Accepted {
+        delivery,
+        duplicate,
+        queued,
+        ..
+    } = ack
+    {
+        tracing::info!(
+            delivery = %delivery,
+            endpoint = %write.endpoint_id,
+            duplicate,
+            queued,
+            "webhook delivery stored"
+        );
+    }
+}
