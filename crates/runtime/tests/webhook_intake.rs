@@ -71,6 +71,17 @@ async fn delivery_status(h: &Harness, id: &str) -> DeliveryStatus {
         .status
 }
 
+async fn processed_at(h: &Harness, id: &str) -> Option<i64> {
+    h.runtime
+        .db()
+        .webhooks(&h.ring)
+        .get_delivery(&h.tenant_id, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .processed_at
+}
+
 fn accepted(ack: WebhookAck) -> (String, bool, bool) {
     match ack {
         WebhookAck::Accepted {
@@ -342,17 +353,7 @@ async fn a_failing_handler_is_retried_ends_failed_and_is_processed_again_on_rede
             "done deliveries are not replayed without force"
         );
         // With force, a done delivery is processed again.
-        let processed_at = |h: &Harness, id: String| async move {
-            h.runtime
-                .db()
-                .webhooks(&h.ring)
-                .get_delivery(&h.tenant_id, &id)
-                .await
-                .unwrap()
-                .unwrap()
-                .processed_at
-        };
-        let first = processed_at(&h, id.clone()).await.expect("processed once");
+        let first = processed_at(&h, &id).await.expect("processed once");
         tokio::time::sleep(Duration::from_millis(5)).await;
         h.runtime
             .replay_delivery(&h.tenant_id, &id, true)
@@ -363,7 +364,7 @@ async fn a_failing_handler_is_retried_ends_failed_and_is_processed_again_on_rede
             "the forced replay is done",
             || async {
                 delivery_status(&h, &id).await == DeliveryStatus::Done
-                    && processed_at(&h, id.clone()).await > Some(first)
+                    && processed_at(&h, &id).await > Some(first)
             },
         )
         .await;
