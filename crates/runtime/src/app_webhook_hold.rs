@@ -51,7 +51,8 @@ impl Runtime {
     ) -> Result<WebhookAck, WebhookRejection> {
         let window = webhook.hold_unrouted.unwrap_or_default();
         let until = now_seconds().saturating_add(i64::try_from(window.as_secs()).unwrap_or(0));
-        let delivery = delivery_key(resolved, body);
+        let body_sha256 = crate::webhooks::body_digest(body);
+        let delivery = delivery_key(resolved, &body_sha256);
         let payload = json!({
             "definitionId": definition_id,
             "webhook": webhook.name,
@@ -60,6 +61,7 @@ impl Runtime {
             "event": {
                 "name": resolved.name,
                 "deliveryId": delivery,
+                "bodySha256": body_sha256,
                 "providerEvent": resolved.provider_event,
                 "action": resolved.action,
                 "payload": resolved.payload,
@@ -137,7 +139,10 @@ impl Runtime {
             let Some(endpoint) = endpoints.into_iter().find(|e| e.name == webhook.name) else {
                 continue;
             };
-            self.accept_delivery(&endpoint, webhook, &resolved, &[])
+            // The original body's digest, so that the provider's own redelivery of the event
+            // is a copy, not a conflict (events held before it was kept have none).
+            let body_sha256 = event["bodySha256"].as_str().map(str::to_owned);
+            self.accept_delivery(&endpoint, webhook, &resolved, body_sha256)
                 .await
                 .map_err(|e| JobError::retry(format!("storing the routed event: {e}")))?;
             routed += 1;

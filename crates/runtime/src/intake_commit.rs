@@ -14,7 +14,10 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
-use tributary_store::{Durability, Tx, webhooks::DeliveryStatus};
+use tributary_store::{
+    Durability, Tx,
+    webhooks::{DeliveryStatus, Recorded},
+};
 
 use crate::webhooks::{WebhookAck, WebhookRejection};
 use crate::{Runtime, RuntimeError};
@@ -32,11 +35,18 @@ pub(crate) struct IntakeWrite {
     pub stored: Value,
     /// The handled event's name; `None` records the delivery as done.
     pub handled: Option<String>,
+    /// SHA-256 (hex) of the body as received: a delivery id reused for another body is a
+    /// conflict. `None` when unknown (an event held before digests were kept).
+    pub body_sha256: Option<String>,
 }
+
+/// What a request is answered: an acknowledgement, or a refusal that was recorded (a reused
+/// delivery id) and commits with the rest.
+type Answer = Result<WebhookAck, WebhookRejection>;
 
 struct Pending {
     write: IntakeWrite,
-    answer: oneshot::Sender<Result<WebhookAck, WebhookRejection>>,
+    answer: oneshot::Sender<Answer>,
 }
 
 type Queue = Arc<AsyncMutex<mpsc::Receiver<Pending>>>;
@@ -137,9 +147,9 @@ async fn next_batch(queue: &Queue, batch: usize) -> Option<Vec<Pending>> {
 
 async fn commit_batch(runtime: &Runtime, writes: Vec<Pending>) {
     match store_together(runtime, &writes).await {
-        Ok(acks) => {
-            for (pending, ack) in writes.into_iter().zip(acks) {
-                let _ = pending.answer.send(Ok(ack));
+        Ok(answers) => {
+            for (pending, answer) in writes.into_iter().zip(answers) {
+                let _ = pending.answer.send(answer);
             }
         }
         Err(error) => {
@@ -158,18 +168,18 @@ async fn commit_batch(runtime: &Runtime, writes: Vec<Pending>) {
 async fn store_together(
     runtime: &Runtime,
     writes: &[Pending],
-) -> Result<Vec<WebhookAck>, WebhookRejection> {
+) -> Result<Vec<Answer>, WebhookRejection> {
     let mut tx = runtime.inner.db.begin_durable().await?;
-    let mut acks = Vec::with_capacity(writes.len());
+    let mut answers = Vec::with_capacity(writes.len());
     for pending in writes {
-        acks.push(store(runtime, &mut tx, &pending.write).await?);
+        answers.push(store(runtime, &mut tx, &pending.write).await?);
     }
     commit_durably(tx).await?;
     count_commit(runtime, writes.len());
-    for (pending, ack) in writes.iter().zip(&acks) {
-        log_stored(&pending.write, ack);
+    for (pending, answer) in writes.iter().zip(&answers) {
+        log_stored(&pending.write, answer);
     }
-    Ok(acks)
+    Ok(answers)
 }
 
 async fn commit_alone(
@@ -177,11 +187,11 @@ async fn commit_alone(
     write: &IntakeWrite,
 ) -> Result<WebhookAck, WebhookRejection> {
     let mut tx = runtime.inner.db.begin_durable().await?;
-    let ack = store(runtime, &mut tx, write).await?;
+    let answer = store(runtime, &mut tx, write).await?;
     commit_durably(tx).await?;
     count_commit(runtime, 1);
-    log_stored(write, &ack);
-    Ok(ack)
+    log_stored(write, &answer);
+    answer
 }
 
 fn count_commit(runtime: &Runtime, deliveries: usize) {
@@ -214,18 +224,33 @@ async fn store(
     runtime: &Runtime,
     tx: &mut Tx,
     write: &IntakeWrite,
-) -> Result<WebhookAck, WebhookRejection> {
+) -> Result<Answer, WebhookRejection> {
     let ring = &runtime.inner.ring;
-    let (delivery, _) = tx
+    let recorded = tx
         .webhooks(ring)
-        .record_delivery(
+        .record_delivery_of(
             &write.tenant_id,
             &write.endpoint_id,
             &write.key,
             &write.event_column,
             &write.stored,
+            write.body_sha256.as_deref(),
         )
         .await?;
+    let delivery = match recorded {
+        Recorded::Delivery { delivery, .. } => delivery,
+        Recorded::Conflict(stored) => {
+            tracing::warn!(
+                delivery = %stored.id,
+                endpoint = %write.endpoint_id,
+                conflicts = stored.conflicts,
+                "a webhook delivery id came again with a different body; refused with 409"
+            );
+            return Ok(Err(WebhookRejection::DeliveryIdReused {
+                delivery: stored.id,
+            }));
+        }
+    };
     let new = delivery.attempts == 1;
     let queued = match &write.handled {
         None => {
@@ -252,21 +277,21 @@ async fn store(
             run_it
         }
     };
-    Ok(WebhookAck::Accepted {
+    Ok(Ok(WebhookAck::Accepted {
         delivery: delivery.id,
         duplicate: !new,
         queued,
         event: write.handled.clone(),
-    })
+    }))
 }
 
-fn log_stored(write: &IntakeWrite, ack: &WebhookAck) {
-    if let WebhookAck::Accepted {
+fn log_stored(write: &IntakeWrite, answer: &Answer) {
+    if let Ok(WebhookAck::Accepted {
         delivery,
         duplicate,
         queued,
         ..
-    } = ack
+    }) = answer
     {
         tracing::info!(
             delivery = %delivery,

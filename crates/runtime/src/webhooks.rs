@@ -87,6 +87,13 @@ pub enum WebhookRejection {
     /// processed, so it is refused (4xx) rather than retried.
     #[error("the event payload nests deeper than {limit} levels")]
     TooDeep { limit: usize },
+    /// The provider's delivery id names a stored delivery with a different body: refused (409)
+    /// and counted on the stored delivery, which is left as it was. Two different events must
+    /// never be taken for copies of one.
+    #[error(
+        "this delivery id was used before for a different body (stored as delivery {delivery})"
+    )]
+    DeliveryIdReused { delivery: String },
     #[error(transparent)]
     Internal(#[from] RuntimeError),
 }
@@ -123,15 +130,19 @@ fn stored_event(resolved: &ResolvedEvent) -> Value {
     })
 }
 
-pub(crate) fn delivery_key(resolved: &ResolvedEvent, body: &[u8]) -> String {
+pub(crate) fn delivery_key(resolved: &ResolvedEvent, body_sha256: &str) -> String {
     match resolved.delivery_id.as_deref().filter(|id| !id.is_empty()) {
         Some(id) => id.to_owned(),
-        None => {
-            let digest = Sha256::digest(body);
-            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            format!("sha256:{hex}")
-        }
+        None => format!("sha256:{body_sha256}"),
     }
+}
+
+/// SHA-256 of `body`, in lowercase hex.
+pub(crate) fn body_digest(body: &[u8]) -> String {
+    Sha256::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Deepest nesting of an event payload that intake accepts (an array or object is one level; a
@@ -347,8 +358,13 @@ impl Runtime {
                 .resolve(request)
                 .map_err(|e| WebhookRejection::Unverified(e.0))?;
             check_payload_depth(&resolved)?;
-            self.accept_delivery(endpoint, webhook, &resolved, &request.body)
-                .await
+            self.accept_delivery(
+                endpoint,
+                webhook,
+                &resolved,
+                Some(body_digest(&request.body)),
+            )
+            .await
         }
         .instrument(span)
         .await
@@ -362,7 +378,7 @@ impl Runtime {
         endpoint: &WebhookEndpoint,
         webhook: &WebhookRegistration,
         resolved: &ResolvedEvent,
-        body: &[u8],
+        body_sha256: Option<String>,
     ) -> Result<WebhookAck, WebhookRejection> {
         let handled = resolved
             .name
@@ -376,13 +392,19 @@ impl Runtime {
         let event_column = handled
             .clone()
             .unwrap_or_else(|| format!("unhandled:{}", resolved.provider_event));
+        // A held event (no digest) always carries the key it was held under as its id.
+        let key = match &body_sha256 {
+            Some(digest) => delivery_key(resolved, digest),
+            None => delivery_key(resolved, &body_digest(&[])),
+        };
         let write = crate::intake_commit::IntakeWrite {
             tenant_id: endpoint.tenant_id.clone(),
             endpoint_id: endpoint.id.clone(),
-            key: delivery_key(resolved, body),
+            key,
             event_column,
             stored: stored_event(resolved),
             handled,
+            body_sha256,
         };
         self.commit_intake(write).await
     }
@@ -467,8 +489,13 @@ impl Runtime {
                     continue;
                 };
                 accepted.push(
-                    self.accept_delivery(&endpoint, webhook, &resolved, &request.body)
-                        .await?,
+                    self.accept_delivery(
+                        &endpoint,
+                        webhook,
+                        &resolved,
+                        Some(body_digest(&request.body)),
+                    )
+                    .await?,
                 );
             }
             Ok(match accepted.len() {

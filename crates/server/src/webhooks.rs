@@ -154,6 +154,11 @@ fn answer(result: Result<WebhookAck, WebhookRejection>) -> Response {
         Err(WebhookRejection::Unverified(message)) => {
             error(StatusCode::UNAUTHORIZED, "unverified", &message)
         }
+        Err(rejection @ WebhookRejection::DeliveryIdReused { .. }) => error(
+            StatusCode::CONFLICT,
+            "delivery_id_reused",
+            &rejection.to_string(),
+        ),
         Err(rejection @ WebhookRejection::TooDeep { .. }) => error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "payload_too_deep",

@@ -167,6 +167,15 @@ async fn signed_deliveries_are_accepted_once_and_bad_ones_refused() {
         .await
         .unwrap();
     assert_eq!(again["duplicate"], true);
+    // The same id with another (correctly signed) body is refused, not taken for a copy.
+    let reused = server
+        .signed("msg_1", br#"{"type":"pong"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reused.status(), 409);
+    let text = reused.text().await.unwrap();
+    assert!(text.contains("delivery_id_reused"), "{text}");
 
     // Tampered body, wrong signature, missing headers: 401, and nothing about the secret.
     let tampered = server

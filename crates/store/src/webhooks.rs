@@ -120,6 +120,26 @@ pub struct WebhookDelivery {
     pub received_at: i64,
     /// Unix ms when it was marked done.
     pub processed_at: Option<i64>,
+    /// SHA-256 (hex) of the body as received; `None` for deliveries stored before it was kept.
+    pub body_sha256: Option<String>,
+    /// Times the delivery id arrived again with a different body (each answered 409).
+    pub conflicts: i64,
+    /// Unix ms of the last such conflict.
+    pub last_conflict_at: Option<i64>,
+}
+
+/// What recording a delivery found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// Stored, or a copy of one stored before (`attempts` above 1); `process` says whether it
+    /// should be processed (new, or a retry of one that is not done).
+    Delivery {
+        delivery: WebhookDelivery,
+        process: bool,
+    },
+    /// The delivery id names a stored delivery with a different body: nothing was stored, the
+    /// conflict was counted on the stored one (returned).
+    Conflict(WebhookDelivery),
 }
 
 #[derive(sqlx::FromRow)]
@@ -135,6 +155,9 @@ struct DeliveryRow {
     last_error: Option<String>,
     received_at: i64,
     processed_at: Option<i64>,
+    body_sha256: Option<String>,
+    conflicts: i64,
+    last_conflict_at: Option<i64>,
 }
 
 impl TryFrom<DeliveryRow> for WebhookDelivery {
@@ -152,12 +175,16 @@ impl TryFrom<DeliveryRow> for WebhookDelivery {
             last_error: row.last_error,
             received_at: row.received_at,
             processed_at: row.processed_at,
+            body_sha256: row.body_sha256,
+            conflicts: row.conflicts,
+            last_conflict_at: row.last_conflict_at,
         })
     }
 }
 
 const DELIVERY_COLUMNS: &str = "id, endpoint_id, tenant_id, delivery_id, event, payload, status, \
-                                attempts, last_error, received_at, processed_at";
+                                attempts, last_error, received_at, processed_at, body_sha256, \
+                                conflicts, last_conflict_at";
 
 /// Repository for webhook endpoints and deliveries.
 #[derive(Debug)]
@@ -384,7 +411,7 @@ impl Webhooks<'_> {
 
     /// Records a delivery before acknowledging it. Returns the stored delivery and whether it
     /// should be processed: true for a new delivery or a retry of one that is not done yet; false
-    /// for a duplicate of a done delivery.
+    /// for a duplicate of a done delivery. (No body digest: see [`Webhooks::record_delivery_of`].)
     pub async fn record_delivery(
         &mut self,
         tenant_id: &str,
@@ -393,17 +420,46 @@ impl Webhooks<'_> {
         event: &str,
         payload: &Value,
     ) -> Result<(WebhookDelivery, bool)> {
+        match self
+            .record_delivery_of(tenant_id, endpoint_id, delivery_id, event, payload, None)
+            .await?
+        {
+            Recorded::Delivery { delivery, process } => Ok((delivery, process)),
+            Recorded::Conflict(_) => unreachable!("no digest, no conflict"),
+        }
+    }
+
+    /// Records a delivery whose body has the SHA-256 `body_sha256` (hex). A copy of a stored
+    /// delivery (same id, same body) counts an attempt; the same id with a different body is a
+    /// [`Recorded::Conflict`], counted on the stored delivery, which is left as it was.
+    pub async fn record_delivery_of(
+        &mut self,
+        tenant_id: &str,
+        endpoint_id: &str,
+        delivery_id: &str,
+        event: &str,
+        payload: &Value,
+        body_sha256: Option<&str>,
+    ) -> Result<Recorded> {
         let now = now_ms();
         let body = serde_json::to_string(payload)?;
         let mut conn = self.scope.write().await?;
+        // The same body, or one of the two unknown: a copy. Anything else: a conflict.
+        let same = "(webhook_deliveries.body_sha256 IS NULL OR excluded.body_sha256 IS NULL \
+                    OR webhook_deliveries.body_sha256 = excluded.body_sha256)";
         let row: Option<DeliveryRow> = on_backend!(conn.exec(), |c| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO webhook_deliveries (id, endpoint_id, tenant_id, delivery_id, event, \
-                     payload, status, attempts, received_at) \
-                 SELECT $1, id, tenant_id, $4, $5, $6, 'received', 1, $7 FROM webhook_endpoints \
-                 WHERE id = $2 AND tenant_id = $3 \
+                     payload, status, attempts, received_at, body_sha256) \
+                 SELECT $1, id, tenant_id, $4, $5, $6, 'received', 1, $7, $8 \
+                 FROM webhook_endpoints WHERE id = $2 AND tenant_id = $3 \
                  ON CONFLICT (endpoint_id, delivery_id) DO UPDATE SET \
-                     attempts = webhook_deliveries.attempts + 1 \
+                     attempts = CASE WHEN {same} THEN webhook_deliveries.attempts + 1 \
+                         ELSE webhook_deliveries.attempts END, \
+                     conflicts = CASE WHEN {same} THEN webhook_deliveries.conflicts \
+                         ELSE webhook_deliveries.conflicts + 1 END, \
+                     last_conflict_at = CASE WHEN {same} THEN webhook_deliveries.last_conflict_at \
+                         ELSE $7 END \
                  RETURNING {DELIVERY_COLUMNS}"
             )))
             .bind(new_id())
@@ -413,13 +469,21 @@ impl Webhooks<'_> {
             .bind(event)
             .bind(&body)
             .bind(now)
+            .bind(body_sha256)
             .fetch_optional(&mut *c)
             .await?
         });
         let delivery =
             WebhookDelivery::try_from(row.ok_or(StoreError::NotFound("webhook endpoint"))?)?;
+        let conflict = matches!(
+            (delivery.body_sha256.as_deref(), body_sha256),
+            (Some(stored), Some(received)) if stored != received
+        );
+        if conflict {
+            return Ok(Recorded::Conflict(delivery));
+        }
         let process = delivery.status != DeliveryStatus::Done;
-        Ok((delivery, process))
+        Ok(Recorded::Delivery { delivery, process })
     }
 
     /// Marks a delivery done (handler succeeded) or failed (with the error).

@@ -14,7 +14,7 @@ use tributary_store::keystore::KeyRing;
 use tributary_store::runs::{RunOutcome, RunStatus};
 use tributary_store::schedules::ScheduleUpdate;
 use tributary_store::sessions::NewAuthSession;
-use tributary_store::webhooks::{DeliveryCursor, DeliveryStatus};
+use tributary_store::webhooks::{DeliveryCursor, DeliveryStatus, Recorded};
 use tributary_store::{Backend, Db, Durability, SecretBytes, StoreError, now_ms};
 
 #[tokio::test]
@@ -837,9 +837,50 @@ async fn webhook_endpoints_and_deliveries() {
                 .is_empty()
         );
 
+        // The same id with another body is a conflict: counted on the stored delivery, which
+        // keeps its body; the same body again is a copy.
+        let recorded = hooks
+            .record_delivery_of(&tenant, &endpoint.id, "d-7", "x", &body, Some("aa"))
+            .await
+            .unwrap();
+        assert!(matches!(recorded, Recorded::Delivery { process: true, .. }));
+        let again = hooks
+            .record_delivery_of(&tenant, &endpoint.id, "d-7", "x", &body, Some("aa"))
+            .await
+            .unwrap();
+        let Recorded::Delivery { delivery: copy, .. } = again else {
+            panic!("the same body is a copy");
+        };
+        assert_eq!((copy.attempts, copy.conflicts), (2, 0));
+        let other = hooks
+            .record_delivery_of(
+                &tenant,
+                &endpoint.id,
+                "d-7",
+                "x",
+                &json!({"id": "evt-9"}),
+                Some("bb"),
+            )
+            .await
+            .unwrap();
+        let Recorded::Conflict(stored) = other else {
+            panic!("another body under the same id is a conflict");
+        };
+        assert_eq!(stored.id, copy.id);
+        assert_eq!((stored.attempts, stored.conflicts), (2, 1));
+        assert!(stored.last_conflict_at.is_some());
+        assert_eq!(stored.payload, body, "the stored body is kept");
+        assert_eq!(stored.body_sha256.as_deref(), Some("aa"));
+        // A delivery stored without a digest takes any body as a copy.
+        let unknown = hooks
+            .record_delivery_of(&tenant, &endpoint.id, "d-1", "x", &body, Some("cc"))
+            .await
+            .unwrap();
+        assert!(matches!(unknown, Recorded::Delivery { .. }));
+
         // Pages of deliveries, newest first, follow their cursors to the end, with no gap and
         // no repeat, deliveries received in the same millisecond included.
-        for n in 2..=6 {
+        for n in 2..=5 {
             hooks
                 .record_delivery(&tenant, &endpoint.id, &format!("d-{n}"), "x", &body)
                 .await
@@ -869,7 +910,7 @@ async fn webhook_endpoints_and_deliveries() {
             .into_iter()
             .map(|d| d.delivery_id)
             .collect();
-        assert_eq!(all.len(), 6);
+        assert_eq!(all.len(), 6, "d-1 to d-5 and d-7");
         assert_eq!(seen, all, "pages in order, none missed, none repeated");
         assert_eq!(DeliveryCursor::parse("not a cursor"), None);
 

@@ -367,6 +367,10 @@ pub struct DeliveryView {
     pub received_at: i64,
     /// Unix ms.
     pub processed_at: Option<i64>,
+    /// Times this delivery id came again with a different body (each refused with 409).
+    pub conflicts: i64,
+    /// Unix ms of the last such conflict.
+    pub last_conflict_at: Option<i64>,
 }
 
 impl From<WebhookDelivery> for DeliveryView {
@@ -386,6 +390,8 @@ impl From<WebhookDelivery> for DeliveryView {
             last_error: d.last_error,
             received_at: d.received_at,
             processed_at: d.processed_at,
+            conflicts: d.conflicts,
+            last_conflict_at: d.last_conflict_at,
         }
     }
 }
