@@ -40,6 +40,6 @@ pub use runs::{
 pub use runtime::Runtime;
 pub use setup::{AuthRedirect, ConnectOutcome, ConnectRequest, Connected, CreatedWebhookEndpoint};
 pub use webhooks::{
-    MAX_PAYLOAD_DEPTH, WEBHOOK_JOB_KIND, WebhookAck, WebhookEndpointView, WebhookRejection,
-    WebhookTarget, app_webhook_path, payload_depth,
+    DeliveryBudget, MAX_PAYLOAD_DEPTH, WEBHOOK_JOB_KIND, WebhookAck, WebhookEndpointView,
+    WebhookRejection, WebhookTarget, app_webhook_path, payload_depth,
 };

@@ -87,6 +87,9 @@ pub enum WebhookRejection {
     /// processed, so it is refused (4xx) rather than retried.
     #[error("the event payload nests deeper than {limit} levels")]
     TooDeep { limit: usize },
+    /// The sender's budget of verified deliveries is spent (429 with `Retry-After`).
+    #[error("too many deliveries for this integration; retry in {} s", retry_after.as_secs().max(1))]
+    RateLimited { retry_after: std::time::Duration },
     /// The provider's delivery id names a stored delivery with a different body: refused (409)
     /// and counted on the stored delivery, which is left as it was. Two different events must
     /// never be taken for copies of one.
@@ -96,6 +99,14 @@ pub enum WebhookRejection {
     DeliveryIdReused { delivery: String },
     #[error(transparent)]
     Internal(#[from] RuntimeError),
+}
+
+/// What a verified delivery spends before it is stored: `Err(wait)` when the budget of `key`
+/// is spent.
+pub type DeliveryBudget<'a> = &'a (dyn Fn(&str) -> Result<(), std::time::Duration> + Send + Sync);
+
+fn spend(budget: DeliveryBudget<'_>, key: &str) -> Result<(), WebhookRejection> {
+    budget(key).map_err(|retry_after| WebhookRejection::RateLimited { retry_after })
 }
 
 impl From<StoreError> for WebhookRejection {
@@ -297,19 +308,35 @@ impl Runtime {
         target: &WebhookTarget,
         request: &InboundWebhook,
     ) -> Result<WebhookAck, WebhookRejection> {
+        self.receive_at_within(target, request, &|_| Ok(())).await
+    }
+
+    /// [`receive_at`](Self::receive_at), spending `budget` for each verified delivery before it
+    /// is stored: under the key `integration:<id>` on an endpoint, `installation:<definition>/
+    /// <webhook>/<routing key>` on an app route. Only a request that verified spends, so
+    /// unsigned or forged traffic cannot use up a sender's budget.
+    pub async fn receive_at_within(
+        &self,
+        target: &WebhookTarget,
+        request: &InboundWebhook,
+        budget: DeliveryBudget<'_>,
+    ) -> Result<WebhookAck, WebhookRejection> {
         match &target.0 {
             Target::Endpoint {
                 endpoint,
                 secret,
                 definition,
             } => {
-                self.receive_at_endpoint(endpoint, secret, definition, request)
+                self.receive_at_endpoint(endpoint, secret, definition, request, budget)
                     .await
             }
             Target::App {
                 definition,
                 webhook,
-            } => self.receive_at_app(definition, webhook, request).await,
+            } => {
+                self.receive_at_app(definition, webhook, request, budget)
+                    .await
+            }
         }
     }
 
@@ -330,6 +357,7 @@ impl Runtime {
         secret: &tributary_store::SecretBytes,
         definition: &RegisteredDefinition,
         request: &InboundWebhook,
+        budget: DeliveryBudget<'_>,
     ) -> Result<WebhookAck, WebhookRejection> {
         let span = tracing::info_span!(
             "tributary.webhook",
@@ -358,6 +386,7 @@ impl Runtime {
                 .resolve(request)
                 .map_err(|e| WebhookRejection::Unverified(e.0))?;
             check_payload_depth(&resolved)?;
+            spend(budget, &format!("integration:{}", endpoint.integration_id))?;
             self.accept_delivery(
                 endpoint,
                 webhook,
@@ -428,6 +457,7 @@ impl Runtime {
         definition: &RegisteredDefinition,
         webhook_name: &str,
         request: &InboundWebhook,
+        budget: DeliveryBudget<'_>,
     ) -> Result<WebhookAck, WebhookRejection> {
         let definition_id = definition.definition.id();
         let webhook = definition
@@ -467,6 +497,10 @@ impl Runtime {
                     reason: "the event belongs to no installation".into(),
                 });
             };
+            spend(
+                budget,
+                &format!("installation:{definition_id}/{webhook_name}/{key}"),
+            )?;
             let integrations = self
                 .inner
                 .db

@@ -147,7 +147,7 @@ impl AuthFailures {
 
 /// The address failures of a peer are counted under: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by
 /// its /64. Without connection info (a router served without it) every request shares one count.
-fn source_key(peer: Option<SocketAddr>) -> IpAddr {
+pub(crate) fn source_key(peer: Option<SocketAddr>) -> IpAddr {
     match peer.map(|peer| peer.ip()) {
         None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         Some(IpAddr::V4(v4)) => IpAddr::V4(v4),

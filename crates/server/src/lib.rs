@@ -27,8 +27,13 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Largest total size of a request's headers (431 above).
     pub max_header_bytes: usize,
-    /// Requests per endpoint (or app route) before 429.
+    /// Verified webhook deliveries per integration (per installation on an app route) before
+    /// 429. Spent only by requests that verified: an unsigned flood cannot spend it.
     pub webhook_rate: RateLimitConfig,
+    /// Refused webhook requests (failed verification, unknown endpoint, too large, malformed)
+    /// per source address; once spent, that address is answered 429 before anything else is
+    /// done with its requests. Signed deliveries from other addresses are not affected.
+    pub webhook_refused_rate: RateLimitConfig,
     /// Failed authentications per source address (`/v1`, SCIM, UI sign-in) before 429.
     pub auth_failures: AuthFailureLimit,
 }
@@ -38,9 +43,15 @@ impl Default for ServerConfig {
         Self {
             max_body_bytes: 1024 * 1024,
             max_header_bytes: 16 * 1024,
+            // GitHub sends hundreds of deliveries within seconds for a bulk change (a team
+            // renamed across many repositories, an organization's alerts triaged at once).
             webhook_rate: RateLimitConfig {
-                per_second: 50.0,
-                burst: 200.0,
+                per_second: 100.0,
+                burst: 1000.0,
+            },
+            webhook_refused_rate: RateLimitConfig {
+                per_second: 10.0,
+                burst: 100.0,
             },
             auth_failures: AuthFailureLimit::default(),
         }
@@ -56,14 +67,18 @@ const EXTRACTED_BODY_BYTES: usize = 2 * 1024 * 1024;
 pub(crate) struct AppState {
     pub(crate) runtime: Runtime,
     pub(crate) config: Arc<ServerConfig>,
-    pub(crate) limiter: Arc<limits::EndpointLimiter>,
+    /// Verified deliveries per integration or installation.
+    pub(crate) delivery_budget: Arc<limits::TokenBuckets>,
+    /// Refused webhook requests per source address.
+    pub(crate) refused_budget: Arc<limits::TokenBuckets>,
     pub(crate) auth_failures: Arc<auth_failures::AuthFailures>,
 }
 
 impl AppState {
     fn new(runtime: Runtime, config: ServerConfig) -> Self {
         Self {
-            limiter: Arc::new(limits::EndpointLimiter::new(config.webhook_rate)),
+            delivery_budget: Arc::new(limits::TokenBuckets::new(config.webhook_rate)),
+            refused_budget: Arc::new(limits::TokenBuckets::new(config.webhook_refused_rate)),
             auth_failures: Arc::new(auth_failures::AuthFailures::new(config.auth_failures)),
             config: Arc::new(config),
             runtime,

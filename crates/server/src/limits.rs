@@ -1,5 +1,7 @@
-//! Per-endpoint request pacing for webhook intake: a token bucket per endpoint id (or app route),
-//! so one noisy or hostile sender cannot starve the others.
+//! Request budgets of webhook intake: a token bucket per key, so one noisy or hostile sender
+//! cannot starve the others. Two sets of keys use them: verified deliveries per integration (or
+//! app installation), spent only once a request verified; and refused requests per source
+//! address, which an unsigned flood spends without touching anyone's delivery budget.
 
 use std::{
     collections::HashMap,
@@ -19,7 +21,7 @@ struct Bucket {
     at: Instant,
 }
 
-pub(crate) struct EndpointLimiter {
+pub(crate) struct TokenBuckets {
     config: RateLimitConfig,
     buckets: Mutex<HashMap<String, Bucket>>,
 }
@@ -27,11 +29,30 @@ pub(crate) struct EndpointLimiter {
 /// Buckets kept before idle ones are dropped.
 const MAX_BUCKETS: usize = 100_000;
 
-impl EndpointLimiter {
+impl TokenBuckets {
     pub(crate) fn new(config: RateLimitConfig) -> Self {
         Self {
             config,
             buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `key` has a token left (none is taken), or how long until it has one.
+    pub(crate) fn check(&self, key: &str) -> Result<(), Duration> {
+        let now = Instant::now();
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(bucket) = buckets.get(key) else {
+            return Ok(());
+        };
+        let tokens = (bucket.tokens
+            + now.duration_since(bucket.at).as_secs_f64() * self.config.per_second)
+            .min(self.config.burst);
+        if tokens >= 1.0 {
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - tokens) / self.config.per_second.max(f64::EPSILON),
+            ))
         }
     }
 
@@ -67,7 +88,7 @@ mod tests {
 
     #[test]
     fn a_burst_then_the_rate() {
-        let limiter = EndpointLimiter::new(RateLimitConfig {
+        let limiter = TokenBuckets::new(RateLimitConfig {
             per_second: 1.0,
             burst: 3.0,
         });

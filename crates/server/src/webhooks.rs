@@ -1,19 +1,22 @@
 //! Webhook intake over HTTP: `POST /v1/webhooks/{endpoint}` (and the provider handshakes that use
 //! other methods), `POST /v1/webhooks/apps/{definition}/{webhook}`. Bad requests stop here, before
-//! any handler: too many requests for one endpoint (429 with `Retry-After`), oversized headers
-//! (431), unknown endpoints (404, before the body is read), oversized bodies (413, while the body
-//! streams: never more than the limit is held), failed verification (401), payloads nested too
-//! deeply to store (422).
+//! any handler: a source address whose requests keep being refused (429 with `Retry-After`),
+//! oversized headers (431), unknown endpoints (404, before the body is read), oversized bodies
+//! (413, while the body streams: never more than the limit is held), failed verification (401),
+//! payloads nested too deeply to store (422). A verified delivery then spends its integration's
+//! (or app installation's) budget (429 with `Retry-After` when spent): verification comes
+//! first, so no unsigned flood can spend it.
 
 use axum::{
     Json, Router,
     body::{Body, Bytes},
-    extract::{Path, Request, State},
+    extract::{ConnectInfo, Path, Request, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::any,
 };
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use std::net::SocketAddr;
 use tributary_core::InboundWebhook;
 use tributary_runtime::{WebhookAck, WebhookRejection, WebhookTarget};
 
@@ -30,21 +33,17 @@ fn error(status: StatusCode, code: &'static str, message: &str) -> Response {
     crate::api::ApiError::new(status, code, message).into_response()
 }
 
-/// The checks that need no body and no database: the endpoint's request budget and the size of
-/// the headers.
-fn admit(state: &AppState, headers: &HeaderMap, limit_key: &str) -> Result<(), Box<Response>> {
-    // Every request counts against its endpoint's budget, refused ones too: a sender flooding
-    // an endpoint with oversized or unsigned requests is slowed down like any other.
-    if let Err(wait) = state.limiter.take(limit_key) {
-        let mut response = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many requests for this endpoint",
-        );
-        if let Ok(value) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return Err(Box::new(response));
+/// The checks that need no body and no database: the source's budget of refused requests and
+/// the size of the headers.
+fn admit(state: &AppState, headers: &HeaderMap, source: &str) -> Result<(), Box<Response>> {
+    // A source whose requests keep being refused (unsigned, forged, unknown endpoints) is
+    // answered 429 at once. Only refusals spend this budget, so it slows a flood down without
+    // touching the delivery budget of the integrations it aims at.
+    if let Err(wait) = state.refused_budget.check(source) {
+        return Err(Box::new(rate_limited(
+            wait,
+            "too many refused webhook requests from this address",
+        )));
     }
     let header_bytes: usize = headers
         .iter()
@@ -58,6 +57,35 @@ fn admit(state: &AppState, headers: &HeaderMap, limit_key: &str) -> Result<(), B
         )));
     }
     Ok(())
+}
+
+fn rate_limited(wait: std::time::Duration, message: &str) -> Response {
+    let response = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+    crate::auth_failures::with_retry_after(response, wait)
+}
+
+/// The address a request's refusals are counted under (IPv6 by its /64).
+fn source_of(request: &Request) -> String {
+    crate::auth_failures::source_key(
+        request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0),
+    )
+    .to_string()
+}
+
+/// Counts a refusal (any 4xx but a rate limit or a reused delivery id, which only verified
+/// senders get) against the source's budget, then hands the answer on.
+fn count_refusal(state: &AppState, source: &str, response: Response) -> Response {
+    let status = response.status();
+    if status.is_client_error()
+        && status != StatusCode::TOO_MANY_REQUESTS
+        && status != StatusCode::CONFLICT
+    {
+        let _ = state.refused_budget.take(source);
+    }
+    response
 }
 
 fn body_too_large(limit: usize) -> Box<Response> {
@@ -130,7 +158,13 @@ async fn receive(state: &AppState, target: &WebhookTarget, request: Request) -> 
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
     };
-    answer(state.runtime.receive_at(target, &request).await)
+    let budget = |key: &str| state.delivery_budget.take(key);
+    answer(
+        state
+            .runtime
+            .receive_at_within(target, &request, &budget)
+            .await,
+    )
 }
 
 fn answer(result: Result<WebhookAck, WebhookRejection>) -> Response {
@@ -153,6 +187,9 @@ fn answer(result: Result<WebhookAck, WebhookRejection>) -> Response {
         ),
         Err(WebhookRejection::Unverified(message)) => {
             error(StatusCode::UNAUTHORIZED, "unverified", &message)
+        }
+        Err(rejection @ WebhookRejection::RateLimited { retry_after }) => {
+            rate_limited(retry_after, &rejection.to_string())
         }
         Err(rejection @ WebhookRejection::DeliveryIdReused { .. }) => error(
             StatusCode::CONFLICT,
@@ -181,13 +218,15 @@ async fn endpoint(
     Path(endpoint_id): Path<String>,
     request: Request,
 ) -> Response {
-    if let Err(response) = admit(&state, request.headers(), &endpoint_id) {
-        return *response;
+    let source = source_of(&request);
+    if let Err(response) = admit(&state, request.headers(), &source) {
+        return count_refusal(&state, &source, *response);
     }
-    match state.runtime.webhook_endpoint_target(&endpoint_id).await {
+    let response = match state.runtime.webhook_endpoint_target(&endpoint_id).await {
         Ok(target) => receive(&state, &target, request).await,
         Err(rejection) => answer(Err(rejection)),
-    }
+    };
+    count_refusal(&state, &source, response)
 }
 
 async fn app(
@@ -195,15 +234,13 @@ async fn app(
     Path((definition, webhook)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    if let Err(response) = admit(
-        &state,
-        request.headers(),
-        &format!("app:{definition}/{webhook}"),
-    ) {
-        return *response;
+    let source = source_of(&request);
+    if let Err(response) = admit(&state, request.headers(), &source) {
+        return count_refusal(&state, &source, *response);
     }
-    match state.runtime.app_webhook_target(&definition, &webhook) {
+    let response = match state.runtime.app_webhook_target(&definition, &webhook) {
         Ok(target) => receive(&state, &target, request).await,
         Err(rejection) => answer(Err(rejection)),
-    }
+    };
+    count_refusal(&state, &source, response)
 }

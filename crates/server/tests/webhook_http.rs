@@ -284,13 +284,16 @@ async fn oversized_and_too_frequent_requests_stop_before_any_handler() {
         .await
         .unwrap();
     assert_eq!(response.status(), 431);
-    // The burst is used up (two requests above count), then 429 with a Retry-After.
-    let ok = server
-        .signed("msg_ok", br#"{"type":"ping"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), 200);
+    // Refused requests do not spend the integration's budget of verified deliveries: its
+    // burst of three is all there, then 429 with a Retry-After.
+    for n in 0..3 {
+        let ok = server
+            .signed(&format!("msg_ok_{n}"), br#"{"type":"ping"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200, "delivery {n}");
+    }
     let limited = server
         .signed("msg_more", br#"{"type":"ping"}"#)
         .send()
@@ -303,15 +306,92 @@ async fn oversized_and_too_frequent_requests_stop_before_any_handler() {
         .parse()
         .unwrap();
     assert!((1..=2).contains(&retry_after));
-    // Another endpoint (here: an unknown one) has its own budget.
-    let other = reqwest::Client::new()
-        .post(format!("{}/v1/webhooks/whe_other", server.base))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other.status(), 404);
     tokio::time::sleep(Duration::from_millis(10)).await;
+    server.stop().await;
+}
+
+/// A client whose connections come from `source` (any 127.0.0.0/8 address reaches the server).
+fn client_from(source: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(source))
+        .build()
+        .unwrap()
+}
+
+/// An unsigned flood from one address spends that address's budget of refused requests, never
+/// the integration's budget of verified deliveries: every correctly signed delivery from
+/// another address is accepted, while the flooding address ends up refused at the door.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unsigned_flood_never_gets_a_signed_delivery_refused() {
+    let server = start(ServerConfig {
+        // As tight as the defaults are generous: a flood of 400 would have spent it ten times.
+        webhook_rate: RateLimitConfig {
+            per_second: 5.0,
+            burst: 40.0,
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    let server = std::sync::Arc::new(server);
+    let flooder = client_from([127, 0, 0, 2]);
+    let flood = {
+        let server = std::sync::Arc::clone(&server);
+        tokio::spawn(async move {
+            let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+            for n in 0..400 {
+                let status = flooder
+                    .post(format!("{}/v1/webhooks/{}", server.base, server.endpoint))
+                    .header("webhook-id", format!("forged_{n}"))
+                    .header("webhook-timestamp", "1")
+                    .header("webhook-signature", "v1,Zm9yZ2Vk")
+                    .body(r#"{"type":"ping"}"#)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16();
+                *statuses.entry(status).or_default() += 1;
+            }
+            statuses
+        })
+    };
+    let sender = client_from([127, 0, 0, 3]);
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    };
+    let mut refused = Vec::new();
+    for n in 0..20 {
+        let id = format!("signed_{n}");
+        let body = br#"{"type":"ping"}"#;
+        let at = now();
+        let status = sender
+            .post(format!("{}/v1/webhooks/{}", server.base, server.endpoint))
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", at.to_string())
+            .header(
+                "webhook-signature",
+                sign_standard(&server.secret, &id, at, body).unwrap(),
+            )
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status != 200 {
+            refused.push((n, status));
+        }
+    }
+    let flood = flood.await.unwrap();
+    assert!(refused.is_empty(), "signed deliveries refused: {refused:?}");
+    assert!(
+        flood.get(&429).copied().unwrap_or(0) > 200,
+        "the flooding address is refused at the door once its budget is spent: {flood:?}"
+    );
+    assert_eq!(flood.get(&200), None, "{flood:?}");
+    let server = std::sync::Arc::into_inner(server).expect("the flood task is done");
     server.stop().await;
 }
 

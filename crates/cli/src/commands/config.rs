@@ -49,8 +49,12 @@ pub struct FileConfig {
 pub struct ServerSection {
     pub max_body_bytes: Option<usize>,
     pub max_header_bytes: Option<usize>,
+    /// Verified webhook deliveries per integration (or app installation).
     pub webhook_rate_per_second: Option<f64>,
     pub webhook_burst: Option<f64>,
+    /// Refused webhook requests per source address before it is answered 429 at once.
+    pub webhook_refused_per_second: Option<f64>,
+    pub webhook_refused_burst: Option<f64>,
     /// Failed authentications one source address may make within `auth_failure_window_secs`
     /// before it waits `auth_failure_cool_down_secs`; 0 turns the throttle off (behind a proxy
     /// that hides client addresses).

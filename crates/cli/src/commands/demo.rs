@@ -510,15 +510,11 @@ async fn processed_deliveries(
         for endpoint in endpoints {
             let endpoint_id = endpoint["id"].as_str().unwrap_or_default();
             let deliveries = client
-                .call(
-                    Method::GET,
-                    &format!(
-                        "/v1/integrations/{integration}/webhook-endpoints/{endpoint_id}/deliveries"
-                    ),
-                    None,
-                )
+                .list_all(&format!(
+                    "/v1/integrations/{integration}/webhook-endpoints/{endpoint_id}/deliveries"
+                ))
                 .await?;
-            for delivery in deliveries.as_array().into_iter().flatten() {
+            for delivery in &deliveries {
                 match delivery["status"].as_str() {
                     Some("done") => done += 1,
                     Some("received") => waiting += 1,

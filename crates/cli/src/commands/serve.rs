@@ -102,6 +102,16 @@ pub fn server_config(file: &FileConfig) -> ServerConfig {
                 .webhook_burst
                 .unwrap_or(defaults.webhook_rate.burst),
         },
+        webhook_refused_rate: RateLimitConfig {
+            per_second: file
+                .server
+                .webhook_refused_per_second
+                .unwrap_or(defaults.webhook_refused_rate.per_second),
+            burst: file
+                .server
+                .webhook_refused_burst
+                .unwrap_or(defaults.webhook_refused_rate.burst),
+        },
         auth_failures: auth_failure_limit(&file.server, defaults.auth_failures),
     }
 }

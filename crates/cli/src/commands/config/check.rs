@@ -69,6 +69,8 @@ fn effective_configuration(storage: &StorageArgs) -> anyhow::Result<Value> {
             "max_header_bytes": server.max_header_bytes,
             "webhook_rate_per_second": server.webhook_rate.per_second,
             "webhook_burst": server.webhook_rate.burst,
+            "webhook_refused_per_second": server.webhook_refused_rate.per_second,
+            "webhook_refused_burst": server.webhook_refused_rate.burst,
             "max_auth_failures": server.auth_failures.max_failures,
             "auth_failure_window_secs": server.auth_failures.window.as_secs(),
             "auth_failure_cool_down_secs": server.auth_failures.cool_down.as_secs(),
