@@ -788,7 +788,9 @@ impl Runtime {
                 &IngestContext {
                     tenant_id: integration.tenant_id.clone(),
                     integration_id: integration.id.clone(),
-                    run_id: None,
+                    // Ties the ingest run to the delivery: the attempt that processes it again
+                    // after a crash closes the one the stopped worker left running.
+                    run_id: Some(format!("delivery:{}", delivery.id)),
                 },
                 std::mem::take(&mut outcome.ingest),
                 Completeness::Partial,

@@ -317,6 +317,25 @@ async fn a_worker_killed_mid_run_is_replaced_and_the_run_resumes_from_its_checkp
         assert_eq!(records(&h, &id, "DirectoryAccount").await.len(), 5);
         // Resumed runs never tombstone.
         assert_eq!(run.counters["tombstoned"], 0);
+        // The ingest run of the killed attempt does not stay `running`: the second attempt
+        // closed it when it began its own.
+        let ingest_runs =
+            tributary_store::records::ingest_runs_of(h.runtime.db(), &h.tenant_id, &run.id)
+                .await
+                .unwrap();
+        let statuses: Vec<_> = ingest_runs.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                tributary_store::records::RunStatus::Failed,
+                tributary_store::records::RunStatus::Partial
+            ],
+            "{ingest_runs:?}"
+        );
+        assert_eq!(
+            ingest_runs[0].error.as_deref(),
+            Some(tributary_store::records::ABANDONED)
+        );
         let logs = survivor
             .run_details(&h.tenant_id, &run.id)
             .await

@@ -413,6 +413,19 @@ async fn a_delivery_acknowledged_before_a_crash_is_processed_after_restart() {
                 .len(),
             1
         );
+        // Its ingest run is tied to the delivery, so a later attempt could close it.
+        let ingest_runs = tributary_store::records::ingest_runs_of(
+            h.runtime.db(),
+            &h.tenant_id,
+            &format!("delivery:{id}"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(ingest_runs.len(), 1, "{ingest_runs:?}");
+        assert_eq!(
+            ingest_runs[0].status,
+            tributary_store::records::RunStatus::Partial
+        );
         let _ = stop.send(());
         worker.await.unwrap();
     })
@@ -706,6 +719,19 @@ async fn app_level_webhooks_are_routed_to_the_installation_they_name() {
                 .await
                 .len(),
             1
+        );
+        // Its ingest run is tied to the delivery, so a later attempt could close it.
+        let ingest_runs = tributary_store::records::ingest_runs_of(
+            h.runtime.db(),
+            &h.tenant_id,
+            &format!("delivery:{id}"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(ingest_runs.len(), 1, "{ingest_runs:?}");
+        assert_eq!(
+            ingest_runs[0].status,
+            tributary_store::records::RunStatus::Partial
         );
 
         accepted(

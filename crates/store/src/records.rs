@@ -22,7 +22,8 @@ use serde::Serialize;
 pub use failures::{FailureQuery, StoredFailure, list_failures};
 pub use query::{RecordQuery, StoredRecord, get_record, list_records, mark_disconnected};
 pub use runs::{
-    IngestRunRow, RunStatus, TombstoneScope, begin_ingest_run, finish_ingest_run, get_ingest_run,
+    ABANDONED, IngestRunRow, RunStatus, TombstoneScope, begin_ingest_run, finish_ingest_run,
+    get_ingest_run, ingest_runs_of,
 };
 pub use upsert::{write_batch, write_batch_in};
 

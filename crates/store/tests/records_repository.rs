@@ -731,3 +731,49 @@ async fn failures_are_stored_with_the_batch() {
         assert_eq!(stored[0].raw_payload, json!({"id": 3}), "{name}");
     }
 }
+
+/// A new ingest run of a run (or delivery) closes one an earlier attempt left `running` (its
+/// worker died): it ends `failed` with the reason, and its late finish is refused.
+#[tokio::test]
+async fn a_later_attempt_closes_the_ingest_run_a_stopped_worker_left_running() {
+    for TestDb { name, db, .. } in databases().await {
+        let first = records::begin_ingest_run(&db, &scope(), Some("op-crash"), &[])
+            .await
+            .unwrap();
+        let other = records::begin_ingest_run(&db, &scope(), Some("op-other"), &[])
+            .await
+            .unwrap();
+        let second = records::begin_ingest_run(&db, &scope(), Some("op-crash"), &[])
+            .await
+            .unwrap();
+        let runs = records::ingest_runs_of(&db, &scope().tenant_id, "op-crash")
+            .await
+            .unwrap();
+        assert_eq!(runs.len(), 2, "{name}");
+        assert_eq!(runs[0].id, first.id, "{name}");
+        assert_eq!(runs[0].status, RunStatus::Failed, "{name}");
+        assert_eq!(runs[0].error.as_deref(), Some(records::ABANDONED), "{name}");
+        assert!(runs[0].finished_at.is_some(), "{name}");
+        assert_eq!(runs[1].id, second.id, "{name}");
+        assert_eq!(runs[1].status, RunStatus::Running, "{name}");
+        // Another run's ingest run is left alone.
+        let untouched = records::get_ingest_run(&db, &scope().tenant_id, &other.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(untouched.status, RunStatus::Running, "{name}");
+        // The stopped worker, if it was only slow, cannot finish the closed run.
+        assert!(
+            records::finish_ingest_run(
+                &db,
+                &first.id,
+                RunStatus::Partial,
+                &Counters::default(),
+                None
+            )
+            .await
+            .is_err(),
+            "{name}"
+        );
+    }
+}

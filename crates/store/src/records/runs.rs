@@ -157,8 +157,34 @@ pub async fn begin_ingest_run(
     };
     let scope_json = serde_json::to_string(&row.tombstone_scope)
         .map_err(|e| RecordsError::Invalid(format!("tombstone scope: {e}")))?;
-    let mut conn = db.write().await?;
-    on_backend!(conn.exec(), |c| {
+    let mut tx = db.begin().await?;
+    // An earlier ingest run of the same run (or delivery) still `running` belongs to an attempt
+    // whose worker stopped: a new attempt only starts once the old one's lease ran out. Close
+    // it, so that no ingest run stays `running` for good; its late finish, if the old worker
+    // was only slow, is refused (`RunClosed`).
+    if let Some(run_id) = run_id {
+        let abandoned = on_backend!(tx.exec(), |c| {
+            sqlx::query(
+                "UPDATE ingest_runs SET status = 'failed', finished_at = $1, error = $2 \
+                 WHERE run_id = $3 AND tenant_id = $4 AND status = 'running'",
+            )
+            .bind(row.started_at)
+            .bind(ABANDONED)
+            .bind(run_id)
+            .bind(&row.tenant_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        if abandoned > 0 {
+            tracing::warn!(
+                run_id,
+                abandoned,
+                "closed ingest runs a stopped worker left running"
+            );
+        }
+    }
+    on_backend!(tx.exec(), |c| {
         sqlx::query(
             "INSERT INTO ingest_runs (id, tenant_id, integration_id, run_id, directory_sync, \
              tombstone_scope, status, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -174,8 +200,13 @@ pub async fn begin_ingest_run(
         .execute(&mut *c)
         .await?;
     });
+    tx.commit().await?;
     Ok(row)
 }
+
+/// The error of an ingest run closed because a later attempt of its run started.
+pub const ABANDONED: &str =
+    "abandoned: the worker running it stopped, and a later attempt of the same run took over";
 
 /// Finishes a running ingest run with its counters. A run finishing [`RunStatus::Completed`]
 /// tombstones, in the same transaction, the records of its integration within its tombstone
@@ -288,6 +319,10 @@ pub async fn finish_ingest_run(
     Ok(tombstoned)
 }
 
+const INGEST_RUN_COLUMNS: &str = "id, tenant_id, integration_id, run_id, directory_sync, \
+     tombstone_scope, status, started_at, finished_at, error, seen, created, updated, unchanged, \
+     filtered, failed, tombstoned";
+
 /// Reads an ingest run of a tenant.
 pub async fn get_ingest_run(
     db: &Db,
@@ -296,41 +331,75 @@ pub async fn get_ingest_run(
 ) -> Result<Option<IngestRunRow>, RecordsError> {
     let mut conn = db.read().await?;
     on_backend!(conn.exec(), |c| {
-        let row = sqlx::query(
-            "SELECT id, tenant_id, integration_id, run_id, directory_sync, tombstone_scope, status, \
-             started_at, finished_at, error, seen, created, updated, unchanged, filtered, failed, tombstoned \
-             FROM ingest_runs WHERE tenant_id = $1 AND id = $2",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INGEST_RUN_COLUMNS} FROM ingest_runs WHERE tenant_id = $1 AND id = $2"
+        )))
         .bind(tenant_id)
         .bind(id)
         .fetch_optional(&mut *c)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let count = |column: &str| -> Result<u64, RecordsError> {
-            Ok(u64::try_from(row.try_get::<i64, _>(column)?).unwrap_or_default())
-        };
-        let directory_sync: bool = row.try_get("directory_sync")?;
-        Ok(Some(IngestRunRow {
-            id: row.try_get("id")?,
-            tenant_id: row.try_get("tenant_id")?,
-            integration_id: row.try_get("integration_id")?,
-            run_id: row.try_get("run_id")?,
-            directory_sync,
-            tombstone_scope: stored_scope(row.try_get("tombstone_scope")?, directory_sync)?,
-            status: RunStatus::parse(&row.try_get::<String, _>("status")?)?,
-            started_at: row.try_get("started_at")?,
-            finished_at: row.try_get("finished_at")?,
-            error: row.try_get("error")?,
-            counters: Counters {
-                seen: count("seen")?,
-                created: count("created")?,
-                updated: count("updated")?,
-                unchanged: count("unchanged")?,
-                filtered: count("filtered")?,
-                failed: count("failed")?,
-                tombstoned: count("tombstoned")?,
-            },
-        }))
+        .await?
+        .map(|row| ingest_run_row(&row))
+        .transpose()
+    })
+}
+
+/// The ingest runs of an operation run (its id) or of a webhook delivery (`delivery:<id>`),
+/// oldest first: one per attempt that ingested.
+pub async fn ingest_runs_of(
+    db: &Db,
+    tenant_id: &str,
+    run_id: &str,
+) -> Result<Vec<IngestRunRow>, RecordsError> {
+    let mut conn = db.read().await?;
+    on_backend!(conn.exec(), |c| {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INGEST_RUN_COLUMNS} FROM ingest_runs WHERE tenant_id = $1 AND run_id = $2 \
+             ORDER BY started_at, id"
+        )))
+        .bind(tenant_id)
+        .bind(run_id)
+        .fetch_all(&mut *c)
+        .await?
+        .iter()
+        .map(ingest_run_row)
+        .collect()
+    })
+}
+
+fn ingest_run_row<R>(row: &R) -> Result<IngestRunRow, RecordsError>
+where
+    R: sqlx::Row,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let count = |column: &str| -> Result<u64, RecordsError> {
+        Ok(u64::try_from(row.try_get::<i64, _>(column)?).unwrap_or_default())
+    };
+    let directory_sync: bool = row.try_get("directory_sync")?;
+    Ok(IngestRunRow {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        integration_id: row.try_get("integration_id")?,
+        run_id: row.try_get("run_id")?,
+        directory_sync,
+        tombstone_scope: stored_scope(row.try_get("tombstone_scope")?, directory_sync)?,
+        status: RunStatus::parse(&row.try_get::<String, _>("status")?)?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        error: row.try_get("error")?,
+        counters: Counters {
+            seen: count("seen")?,
+            created: count("created")?,
+            updated: count("updated")?,
+            unchanged: count("unchanged")?,
+            filtered: count("filtered")?,
+            failed: count("failed")?,
+            tombstoned: count("tombstoned")?,
+        },
     })
 }
 
