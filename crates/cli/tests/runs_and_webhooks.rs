@@ -131,3 +131,295 @@ fn runs_can_be_listed_and_cancelled_and_failed_deliveries_replayed() {
         assert_eq!(counts.values().sum::<i64>(), 1, "{counts:?}");
     });
 }
+
+/// `tributary` with `--config <config> --json`.
+fn with_config(config: &std::path::Path, args: &[&str]) -> (bool, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .arg("--json")
+        .env_remove("TRIBUTARY_DATABASE_URL")
+        .env_remove("TRIBUTARY_KEYRING")
+        .env_remove("TRIBUTARY_KEYRING_FILE")
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let value = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (out.status.success(), value, stderr)
+}
+
+/// `tributary serve` on an ephemeral port; its base URL once it listens.
+fn serve(config: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut server = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--json", "--config"])
+        .arg(config)
+        .env_remove("TRIBUTARY_DATABASE_URL")
+        .env_remove("TRIBUTARY_PUBLIC_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let started: Value = serde_json::from_str(&line).expect("a JSON startup line");
+    (server, started["url"].as_str().unwrap().to_owned())
+}
+
+/// A fresh PostgreSQL database for one test (dropped by the guard), or None outside CI when
+/// PostgreSQL is unreachable.
+struct FreshDatabase {
+    admin: String,
+    name: String,
+}
+
+impl FreshDatabase {
+    async fn create() -> Option<Self> {
+        use sqlx::Connection;
+        let admin = std::env::var("TRIBUTARY_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1/test".into());
+        let name = format!(
+            "tributary_kill_{}_{}",
+            std::process::id(),
+            tributary_store::now_ms()
+        );
+        match sqlx::PgConnection::connect(&admin).await {
+            Ok(mut conn) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                Some(Self { admin, name })
+            }
+            Err(error) if !matches!(std::env::var("CI").as_deref(), Ok("true" | "1")) => {
+                eprintln!("PostgreSQL unreachable ({error}); skipping outside CI");
+                None
+            }
+            Err(error) => panic!("PostgreSQL is required when CI=true: {error}"),
+        }
+    }
+
+    fn url(&self) -> String {
+        let base = self
+            .admin
+            .rsplit_once('/')
+            .map_or(self.admin.as_str(), |(base, _)| base);
+        format!("{base}/{}", self.name)
+    }
+
+    async fn drop_it(self) {
+        use sqlx::Connection;
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+}
+
+/// Okta event hook deliveries are sent by eight concurrent senders to `tributary serve`, which
+/// is killed (SIGKILL) in the middle. Every delivery that got a 2xx before the kill is in the
+/// database after a restart: acknowledged means committed (fsync'd, group-committed).
+fn acknowledged_deliveries_survive_a_kill(database_url: Option<String>) {
+    use std::sync::{Arc, Mutex};
+    use tributary_testkit::okta::{FakeOkta, OktaOrg};
+
+    tributary_providerkit::install_crypto_provider();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let okta = rt
+        .block_on(FakeOkta::start(
+            OktaOrg::sample(3, 1),
+            "00kill-okta-api-token",
+        ))
+        .unwrap();
+    let connection = okta.demo_connection();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tributary.toml");
+    let database = database_url
+        .map(|url| format!("database_url = \"{url}\"\n"))
+        .unwrap_or_default();
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n{database}\n[definitions.okta]\nallowLoopbackOrgUrls = true\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let (ok, _, err) = with_config(&config, &["init"]);
+    assert!(ok, "{err}");
+    assert!(with_config(&config, &["tenants", "create", "acme"]).0);
+    let (ok, issued, err) = with_config(&config, &["tenants", "token", "acme"]);
+    assert!(ok, "{err}");
+    let token = issued["token"].as_str().unwrap().to_owned();
+
+    let (mut server, base) = serve(&config);
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, url: String, body: Option<Value>| {
+        let request = http.request(method, url).bearer_auth(&token);
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let value: Value = response.json().await.unwrap_or(Value::Null);
+            assert!(status.is_success(), "{status}: {value}");
+            value
+        }
+    };
+    let (integration, endpoint_id, hook_url, secret) = rt.block_on(async {
+        let created = call(
+            reqwest::Method::POST,
+            format!("{base}/v1/integrations"),
+            Some(json!({"definitionId": "okta", "userInput": connection.user_input})),
+        )
+        .await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        call(
+            reqwest::Method::POST,
+            format!("{base}/v1/integrations/{id}/connect"),
+            Some(
+                json!({"connection": connection.connection, "credentials": connection.credentials}),
+            ),
+        )
+        .await;
+        let endpoints = call(
+            reqwest::Method::GET,
+            format!("{base}/v1/integrations/{id}/webhook-endpoints"),
+            None,
+        )
+        .await;
+        let endpoint = endpoints[0]["id"].as_str().unwrap().to_owned();
+        let rotated = call(
+            reqwest::Method::POST,
+            format!("{base}/v1/integrations/{id}/webhook-endpoints/{endpoint}/rotate-secret"),
+            None,
+        )
+        .await;
+        (
+            id,
+            endpoint,
+            rotated["url"].as_str().unwrap().to_owned(),
+            rotated["secret"].as_str().unwrap().to_owned(),
+        )
+    });
+
+    // Load, then SIGKILL once some deliveries were acknowledged.
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let senders: Vec<_> = (0..8)
+        .map(|sender| {
+            let (http, url, secret, acknowledged) = (
+                reqwest::Client::new(),
+                hook_url.clone(),
+                secret.clone(),
+                Arc::clone(&acknowledged),
+            );
+            rt.spawn(async move {
+                for n in 0.. {
+                    let event = format!("evt-kill-{sender}-{n}");
+                    let body = tributary_testkit::okta_events::user_event_delivery(
+                        &event,
+                        "user.lifecycle.deactivate",
+                        "00u1",
+                        "ada@example.com",
+                    );
+                    match http
+                        .post(&url)
+                        .header("authorization", &secret)
+                        .json(&body)
+                        .send()
+                        .await
+                    {
+                        Ok(response) if response.status().is_success() => {
+                            acknowledged.lock().unwrap().push(event);
+                        }
+                        Ok(response) => panic!("a delivery was refused: {}", response.status()),
+                        // The server is gone: this sender is done.
+                        Err(_) => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while acknowledged.lock().unwrap().len() < 300 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    server.kill().unwrap(); // SIGKILL
+    let _ = server.wait();
+    for sender in senders {
+        rt.block_on(sender).unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() >= 100,
+        "only {} deliveries acknowledged before the kill",
+        acknowledged.len()
+    );
+
+    // After a restart, every acknowledged delivery is there.
+    let (mut server, base) = serve(&config);
+    let stored: std::collections::HashSet<String> = rt.block_on(async {
+        let mut stored = std::collections::HashSet::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page_url = format!(
+                "{base}/v1/integrations/{integration}/webhook-endpoints/{endpoint_id}/deliveries?limit=500{}",
+                cursor.as_deref().map(|c| format!("&cursor={c}")).unwrap_or_default()
+            );
+            let page = call(reqwest::Method::GET, page_url, None).await;
+            for item in page["items"].as_array().unwrap() {
+                stored.insert(item["deliveryId"].as_str().unwrap().to_owned());
+            }
+            match page["nextCursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break stored,
+            }
+        }
+    });
+    eprintln!(
+        "{} deliveries acknowledged before the kill, {} stored after the restart",
+        acknowledged.len(),
+        stored.len()
+    );
+    let lost: Vec<_> = acknowledged
+        .iter()
+        .filter(|event| !stored.contains(*event))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged deliveries lost: {lost:?}",
+        lost.len(),
+        acknowledged.len()
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn acknowledged_deliveries_survive_a_kill_under_load_sqlite() {
+    acknowledged_deliveries_survive_a_kill(None);
+}
+
+#[test]
+fn acknowledged_deliveries_survive_a_kill_under_load_postgres() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(database) = rt.block_on(FreshDatabase::create()) else {
+        return;
+    };
+    acknowledged_deliveries_survive_a_kill(Some(database.url()));
+    rt.block_on(database.drop_it());
+}
