@@ -101,6 +101,12 @@ pub enum WebhookRejection {
     Internal(#[from] RuntimeError),
 }
 
+/// What `NotFound` names when a stored delivery's endpoint was removed.
+const ENDPOINT_GONE: &str = "webhook endpoint of the delivery";
+/// The error kept on a delivery whose endpoint was removed before it was processed.
+const ENDPOINT_GONE_REASON: &str = "not processed: its webhook endpoint was removed (the \
+     integration was disconnected or deleted); the delivery is kept for the retention period";
+
 /// What a verified delivery spends before it is stored: `Err(wait)` when the budget of `key`
 /// is spent.
 pub type DeliveryBudget<'a> = &'a (dyn Fn(&str) -> Result<(), std::time::Duration> + Send + Sync);
@@ -646,6 +652,18 @@ impl Runtime {
             .get_delivery(tenant_id, delivery_id)
             .await?
             .ok_or(RuntimeError::NotFound("webhook delivery"))?;
+        let endpoint = self
+            .inner
+            .db
+            .webhooks(&self.inner.ring)
+            .endpoint_for_intake(&delivery.endpoint_id)
+            .await?;
+        if endpoint.is_none() {
+            return Err(RuntimeError::Invalid(format!(
+                "delivery {delivery_id} cannot be replayed: its webhook endpoint was removed \
+                 with its integration's disconnect or deletion (the delivery is kept as history)"
+            )));
+        }
         match delivery.status {
             DeliveryStatus::Done if !force => {
                 return Err(RuntimeError::Invalid(format!(
@@ -700,10 +718,17 @@ impl Runtime {
                 .finish_delivery(tenant_id, delivery_id, None)
                 .await
             {
-                // A teardown event removes the endpoint and its deliveries with it.
                 Ok(()) | Err(StoreError::NotFound(_)) => Ok(()),
                 Err(err) => Err(JobError::retry(format!("recording the delivery: {err}"))),
             },
+            // Its endpoint went with a disconnect or a delete: the delivery is kept (history),
+            // not processed, and no retry can change that.
+            Err(RuntimeError::NotFound(ENDPOINT_GONE)) => {
+                let _ = webhooks()
+                    .finish_delivery(tenant_id, delivery_id, Some(ENDPOINT_GONE_REASON))
+                    .await;
+                Err(JobError::permanent(ENDPOINT_GONE_REASON))
+            }
             Err(err) => {
                 let message = err.to_string();
                 tracing::warn!(delivery = %delivery_id, attempt = job.attempts, error = %message, "webhook handler failed");
@@ -730,7 +755,7 @@ impl Runtime {
             .webhooks(&self.inner.ring)
             .endpoint_for_intake(&delivery.endpoint_id)
             .await?
-            .ok_or(RuntimeError::NotFound("webhook endpoint"))?;
+            .ok_or(RuntimeError::NotFound(ENDPOINT_GONE))?;
         let integration = self
             .integration(&endpoint.tenant_id, &endpoint.integration_id)
             .await?;

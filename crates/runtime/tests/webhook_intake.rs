@@ -518,16 +518,13 @@ async fn unknown_events_are_recorded_dispatch_queues_runs_and_teardown_disconnec
             },
         )
         .await;
-        // The endpoint went with the connection, and its deliveries with it.
-        assert!(
-            h.runtime
-                .db()
-                .webhooks(&h.ring)
-                .get_delivery(&h.tenant_id, &id)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        // The endpoint went with the connection; its delivery history stays, this one done.
+        support::eventually(
+            Duration::from_secs(10),
+            "the teardown delivery is done",
+            || async { delivery_status(&h, &id).await == DeliveryStatus::Done },
+        )
+        .await;
         assert!(matches!(
             h.runtime
                 .receive_webhook(&endpoint, &post(&secret, None, &user_changed(1, 0)))
@@ -762,6 +759,73 @@ async fn app_level_webhooks_are_routed_to_the_installation_they_name() {
             },
         )
         .await;
+        let _ = stop.send(());
+        worker.await.unwrap();
+    })
+    .await;
+}
+
+/// Disconnecting removes the integration's endpoints, not its delivery history: a delivery not
+/// yet processed is kept, ends `failed` with the reason, stays listable by integration, and a
+/// replay says why it cannot run.
+#[tokio::test]
+async fn deliveries_outlive_a_disconnect_kept_listable_and_not_processed() {
+    on_each_backend("rt_hooks_outlive", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let (integration, endpoint, secret) = connected(&h).await;
+        let (id, _, queued) = accepted(
+            h.runtime
+                .receive_webhook(
+                    &endpoint,
+                    &post(&secret, Some(&unique("d-outlive")), &user_changed(6, 0)),
+                )
+                .await
+                .unwrap(),
+        );
+        assert!(queued);
+        h.runtime
+            .disconnect(&h.tenant_id, &integration)
+            .await
+            .unwrap();
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+        support::eventually(
+            Duration::from_secs(10),
+            "the delivery ends failed",
+            || async { delivery_status(&h, &id).await == DeliveryStatus::Failed },
+        )
+        .await;
+        let kept = h
+            .runtime
+            .db()
+            .webhooks(&h.ring)
+            .list_tenant_deliveries(&h.tenant_id, Some(&integration), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].id, id);
+        assert!(
+            kept[0]
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("endpoint was removed")),
+            "{:?}",
+            kept[0].last_error
+        );
+        assert!(
+            support::records(&h, &integration, "DirectoryAccount")
+                .await
+                .is_empty(),
+            "not processed"
+        );
+        let refused = h
+            .runtime
+            .replay_delivery(&h.tenant_id, &id, true)
+            .await
+            .unwrap_err();
+        assert!(
+            refused.to_string().contains("endpoint was removed"),
+            "{refused}"
+        );
         let _ = stop.send(());
         worker.await.unwrap();
     })

@@ -100,8 +100,11 @@ impl DeliveryStatus {
 pub struct WebhookDelivery {
     /// Row id.
     pub id: String,
-    /// Endpoint it arrived at.
+    /// Endpoint it arrived at (which may since have been removed with its integration).
     pub endpoint_id: String,
+    /// The integration whose endpoint it arrived at; `None` only for deliveries whose endpoint
+    /// was gone when this was first recorded.
+    pub integration_id: Option<String>,
     /// Tenant.
     pub tenant_id: String,
     /// The provider's delivery id (or a body hash).
@@ -146,6 +149,7 @@ pub enum Recorded {
 struct DeliveryRow {
     id: String,
     endpoint_id: String,
+    integration_id: Option<String>,
     tenant_id: String,
     delivery_id: String,
     event: String,
@@ -166,6 +170,7 @@ impl TryFrom<DeliveryRow> for WebhookDelivery {
         Ok(WebhookDelivery {
             id: row.id,
             endpoint_id: row.endpoint_id,
+            integration_id: row.integration_id,
             tenant_id: row.tenant_id,
             delivery_id: row.delivery_id,
             event: row.event,
@@ -182,7 +187,7 @@ impl TryFrom<DeliveryRow> for WebhookDelivery {
     }
 }
 
-const DELIVERY_COLUMNS: &str = "id, endpoint_id, tenant_id, delivery_id, event, payload, status, \
+const DELIVERY_COLUMNS: &str = "id, endpoint_id, integration_id, tenant_id, delivery_id, event, payload, status, \
                                 attempts, last_error, received_at, processed_at, body_sha256, \
                                 conflicts, last_conflict_at";
 
@@ -449,9 +454,9 @@ impl Webhooks<'_> {
                     OR webhook_deliveries.body_sha256 = excluded.body_sha256)";
         let row: Option<DeliveryRow> = on_backend!(conn.exec(), |c| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO webhook_deliveries (id, endpoint_id, tenant_id, delivery_id, event, \
-                     payload, status, attempts, received_at, body_sha256) \
-                 SELECT $1, id, tenant_id, $4, $5, $6, 'received', 1, $7, $8 \
+                "INSERT INTO webhook_deliveries (id, endpoint_id, integration_id, tenant_id, \
+                     delivery_id, event, payload, status, attempts, received_at, body_sha256) \
+                 SELECT $1, id, integration_id, tenant_id, $4, $5, $6, 'received', 1, $7, $8 \
                  FROM webhook_endpoints WHERE id = $2 AND tenant_id = $3 \
                  ON CONFLICT (endpoint_id, delivery_id) DO UPDATE SET \
                      attempts = CASE WHEN {same} THEN webhook_deliveries.attempts + 1 \
@@ -640,6 +645,40 @@ impl Webhooks<'_> {
             )))
             .bind(tenant_id)
             .bind(endpoint_id)
+            .bind(before_at)
+            .bind(before_id)
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?
+        });
+        rows.into_iter().map(WebhookDelivery::try_from).collect()
+    }
+}
+
+impl Webhooks<'_> {
+    /// A page of the tenant's deliveries, newest first, optionally of one integration: also those
+    /// whose endpoint was removed with a disconnect (kept for the retention period).
+    pub async fn list_tenant_deliveries(
+        &mut self,
+        tenant_id: &str,
+        integration_id: Option<&str>,
+        before: Option<&DeliveryCursor>,
+        limit: i64,
+    ) -> Result<Vec<WebhookDelivery>> {
+        let (before_at, before_id) = match before {
+            Some(cursor) => (Some(cursor.received_at), Some(cursor.id.as_str())),
+            None => (None, None),
+        };
+        let mut conn = self.scope.read().await?;
+        let rows: Vec<DeliveryRow> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = $1 \
+                 AND ($2 IS NULL OR integration_id = $2) \
+                 AND ($3 IS NULL OR received_at < $3 OR (received_at = $3 AND id < $4)) \
+                 ORDER BY received_at DESC, id DESC LIMIT $5"
+            )))
+            .bind(tenant_id)
+            .bind(integration_id)
             .bind(before_at)
             .bind(before_id)
             .bind(limit)

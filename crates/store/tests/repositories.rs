@@ -938,7 +938,49 @@ async fn webhook_endpoints_and_deliveries() {
                 .await
                 .unwrap()
         );
+        let before = hooks
+            .list_deliveries(&tenant, &endpoint.id, 100)
+            .await
+            .unwrap();
         assert!(hooks.delete_endpoint(&tenant, &endpoint.id).await.unwrap());
+        // The history outlives the endpoint: every delivery is kept, listable by integration.
+        let kept = hooks
+            .list_tenant_deliveries(&tenant, Some(&id), None, 100)
+            .await
+            .unwrap();
+        assert_eq!(kept, before, "deliveries outlive their endpoint");
+        assert!(
+            kept.iter()
+                .all(|d| d.integration_id.as_deref() == Some(id.as_str()))
+        );
+        assert!(
+            hooks
+                .list_tenant_deliveries(&intruder, None, None, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let first_page = hooks
+            .list_tenant_deliveries(&tenant, None, None, 2)
+            .await
+            .unwrap();
+        let next = hooks
+            .list_tenant_deliveries(
+                &tenant,
+                None,
+                Some(&DeliveryCursor::after(&first_page[1])),
+                100,
+            )
+            .await
+            .unwrap();
+        assert_eq!(first_page.len() + next.len(), kept.len());
+        assert!(
+            hooks
+                .get_delivery(&tenant, &kept[0].id)
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }
 

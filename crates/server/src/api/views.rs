@@ -356,6 +356,8 @@ pub enum DeliveryStatusName {
 pub struct DeliveryView {
     pub id: String,
     pub endpoint_id: String,
+    /// The integration it came through (kept after the integration is disconnected or deleted).
+    pub integration_id: Option<String>,
     /// The provider's delivery id (or a hash of the body).
     pub delivery_id: String,
     pub event: String,
@@ -378,6 +380,7 @@ impl From<WebhookDelivery> for DeliveryView {
         Self {
             id: d.id,
             endpoint_id: d.endpoint_id,
+            integration_id: d.integration_id,
             delivery_id: d.delivery_id,
             event: d.event,
             payload: d.payload,

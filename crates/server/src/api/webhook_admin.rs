@@ -1,12 +1,25 @@
 //! Webhook endpoints (list, rotate the secret) and their deliveries (list, replay).
 
-use tributary_store::webhooks::DeliveryCursor;
+use tributary_store::webhooks::{DeliveryCursor, WebhookDelivery};
 
 use super::prelude::*;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListDeliveries {
+    #[serde(default)]
+    pub limit: Option<PageLimit>,
+    /// The `nextCursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListTenantDeliveries {
+    /// Only the deliveries of this integration (also after it was disconnected or deleted).
+    #[serde(default)]
+    pub integration_id: Option<String>,
     #[serde(default)]
     pub limit: Option<PageLimit>,
     /// The `nextCursor` of the previous page.
@@ -71,6 +84,17 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         .query::<ListDeliveries>()
         .answers::<Page<DeliveryView>>(200, "A page of deliveries, newest first"),
         Endpoint::new(
+            Method::GET,
+            "/v1/webhook-deliveries",
+            "listTenantWebhookDeliveries",
+            "List the tenant's webhook deliveries, newest first, also those of disconnected or \
+             deleted integrations (kept for the retention period)",
+            list_tenant_deliveries,
+        )
+        .tag(tag)
+        .query::<ListTenantDeliveries>()
+        .answers::<Page<DeliveryView>>(200, "A page of deliveries, newest first"),
+        Endpoint::new(
             Method::POST,
             "/v1/webhook-deliveries/{delivery_id}/replay",
             "replayWebhookDelivery",
@@ -126,15 +150,7 @@ async fn list_deliveries(
     if !known {
         return Err(ApiError::not_found("webhook endpoint"));
     }
-    let before = match query.cursor.as_deref() {
-        Some(text) => Some(DeliveryCursor::parse(text).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_query",
-                "`cursor` is not a cursor this list gave: pass its `nextCursor` unchanged",
-            )
-        })?),
-        None => None,
-    };
+    let before = delivery_cursor(query.cursor.as_deref())?;
     let limit = page_limit(query.limit);
     let deliveries = state
         .runtime
@@ -142,6 +158,47 @@ async fn list_deliveries(
         .webhooks(state.runtime.key_ring())
         .list_deliveries_page(tenant, &path.endpoint_id, before.as_ref(), limit as i64 + 1)
         .await?;
+    Ok(Json(delivery_page(deliveries, limit)))
+}
+
+async fn list_tenant_deliveries(
+    State(state): State<ApiState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<ListTenantDeliveries>,
+) -> ApiResult<Page<DeliveryView>> {
+    let tenant = caller.tenant()?;
+    let before = delivery_cursor(query.cursor.as_deref())?;
+    let limit = page_limit(query.limit);
+    let deliveries = state
+        .runtime
+        .db()
+        .webhooks(state.runtime.key_ring())
+        .list_tenant_deliveries(
+            tenant,
+            query.integration_id.as_deref(),
+            before.as_ref(),
+            limit as i64 + 1,
+        )
+        .await?;
+    Ok(Json(delivery_page(deliveries, limit)))
+}
+
+/// The cursor of a delivery list, refused (400) if it is not one a list gave.
+fn delivery_cursor(cursor: Option<&str>) -> Result<Option<DeliveryCursor>, ApiError> {
+    cursor
+        .map(|text| {
+            DeliveryCursor::parse(text).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    "`cursor` is not a cursor this list gave: pass its `nextCursor` unchanged",
+                )
+            })
+        })
+        .transpose()
+}
+
+/// A page of at most `limit` of `deliveries` (fetched with one more, to know whether more follow).
+fn delivery_page(deliveries: Vec<WebhookDelivery>, limit: usize) -> Page<DeliveryView> {
     let more = deliveries.len() > limit;
     let next_cursor = more.then(|| DeliveryCursor::after(&deliveries[limit - 1]).to_string());
     let items = deliveries
@@ -149,7 +206,7 @@ async fn list_deliveries(
         .take(limit)
         .map(DeliveryView::from)
         .collect();
-    Ok(Json(Page { items, next_cursor }))
+    Page { items, next_cursor }
 }
 
 async fn replay(
