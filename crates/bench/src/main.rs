@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 mod cel;
 mod ingest;
+mod load;
 mod queue;
 mod webhooks;
 
@@ -23,9 +24,12 @@ enum Suite {
     Queue(queue::Args),
     /// Ingest pipeline (filter + map + upsert) against plain batched inserts.
     Ingest(ingest::Args),
-    /// Webhook intake through the server on loopback (signed deliveries, durable writes) against
-    /// a bare axum handler, then processing by a worker.
+    /// Webhook intake through the server on loopback (signed deliveries, fsync'd group commit)
+    /// against one commit per delivery, an unsigned flood, and a bare axum handler.
     Webhooks(webhooks::Args),
+    /// The load generator the `webhooks` suite runs as a separate process.
+    #[command(hide = true)]
+    WebhooksLoad(load::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,5 +38,6 @@ fn main() -> anyhow::Result<()> {
         Suite::Queue(args) => queue::run(args),
         Suite::Ingest(args) => ingest::run(args),
         Suite::Webhooks(args) => webhooks::run(args),
+        Suite::WebhooksLoad(args) => load::run(args),
     }
 }

@@ -1,27 +1,23 @@
-//! `webhooks`: webhook intake through the real server on loopback.
+//! `webhooks`: webhook intake through the real server on loopback, loaded by a separate process.
 //!
 //! A fresh database gets one connected integration of a small definition whose endpoint verifies
-//! Standard Webhooks signatures. `--senders` concurrent HTTP clients (keep-alive, in process) post
-//! `--deliveries` distinct signed deliveries to `POST /v1/webhooks/<endpoint>` of
-//! `tributary_server::router`. Each answer is a 2xx only once the delivery and its job are
-//! durably written. The per-endpoint rate limit is lifted for the run (it exists to slow one sender
-//! down, which is not what is measured here).
+//! Standard Webhooks signatures. A load generator in a process of its own
+//! (`tributary-bench webhooks-load`, see [`crate::load`]) posts `--deliveries` distinct signed
+//! deliveries with `--senders` keep-alive clients to `POST /v1/webhooks/<endpoint>` of
+//! `tributary_server::router` over real loopback sockets. Each answer is a 2xx only once the
+//! delivery and its job are committed with an fsync. The delivery budget is lifted for these
+//! runs (what is measured is intake, not the limits).
 //!
-//! * `deliveries_per_s`, `p50_ms`, `p99_ms`: accepted deliveries per second and request latency.
-//! * `baseline_per_s`: the same clients and load against a bare axum handler answering 200, in the
-//!   same run; `ratio` = deliveries / baseline.
-//! * `processed_per_s`: afterwards, one job worker processes every delivery (no-op handler).
+//! Per backend (`sqlite`, `postgres`):
+//! * `deliveries_per_s`, `p50_ms`, `p99_ms`: accepted deliveries per second and request latency,
+//!   group commit on (the default);
+//! * `single_commit_per_s`: the same load in the same run with `intake_batch = 1`, one fsync'd
+//!   transaction per delivery;
+//! * `durability`: read back from a durable transaction's own connection (`fsync` or not).
 //!
-//! The top-level figures are SQLite's (the embedded default); `postgres` holds the same for
-//! PostgreSQL.
-
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::{Duration, Instant},
-};
+//! `flood`: under the default limits, an unsigned flood from 127.0.0.2 while signed deliveries
+//! come from 127.0.0.3; `signed_refused` must be 0. `baseline`: the same load generator against a
+//! bare axum handler. `aims` says which of the aims this run met.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -32,8 +28,8 @@ use tributary_core::{
 };
 use tributary_runtime::{ConnectOutcome, ConnectRequest, Runtime, RuntimeConfig};
 use tributary_server::{RateLimitConfig, ServerConfig};
-use tributary_store::{Db, OpenOptions, keystore::KeyRing, webhooks::DeliveryStatus};
-use tributary_webhooks::{StandardWebhooks, sign_standard};
+use tributary_store::{Db, OpenOptions, keystore::KeyRing};
+use tributary_webhooks::StandardWebhooks;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -94,13 +90,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()?
         .block_on(async move {
+            let mut report = serde_json::Map::new();
             let dir = tempfile::tempdir()?;
             let url = format!("sqlite://{}", dir.path().join("hooks.db").display());
-            let sqlite = measure(Db::open(&url).await?, &args).await?;
-            let mut report = match sqlite {
-                Value::Object(map) => map,
-                _ => serde_json::Map::new(),
-            };
+            report.insert("sqlite".into(), measure(Db::open(&url).await?, &args).await?);
             if !args.sqlite_only {
                 let schema = format!("bench_hooks_{}", std::process::id());
                 let postgres = match Db::open_with(
@@ -119,15 +112,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 };
                 report.insert("postgres".into(), postgres);
             }
+            let flood_dir = tempfile::tempdir()?;
+            let flood_url = format!("sqlite://{}", flood_dir.path().join("flood.db").display());
+            report.insert("flood".into(), flood(Db::open(&flood_url).await?, &args).await?);
+            report.insert("baseline".into(), baseline(&args).await?);
             report.insert(
                 "setup".into(),
                 json!({
                     "deliveries": args.deliveries,
                     "senders": args.senders,
                     "signature": "Standard Webhooks",
-                    "handler": "no-op",
+                    "load_generator": "a separate process (tributary-bench webhooks-load), keep-alive HTTP/1.1 over loopback",
+                    "single_commit": "the same load with intake_batch = 1: one fsync'd transaction per delivery",
+                    "machine": format!("{} CPUs", std::thread::available_parallelism().map_or(1, |n| n.get())),
                 }),
             );
+            report.insert("aims".into(), aims(&report));
             let report = Value::Object(report);
             if args.json {
                 println!("{report}");
@@ -138,85 +138,54 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })
 }
 
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
-}
-
 fn round(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-/// Posts `total` requests with `senders` concurrent clients; returns (seconds, sorted latencies).
-async fn load(
-    url: String,
-    total: usize,
-    senders: usize,
-    secret: Option<Secret>,
-) -> anyhow::Result<(f64, Vec<f64>)> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(senders)
-        .build()?;
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..senders.max(1) {
-        let (client, url, next, secret) =
-            (client.clone(), url.clone(), next.clone(), secret.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= total {
-                    return Ok::<_, anyhow::Error>(latencies);
-                }
-                let body = serde_json::to_vec(
-                    &json!({"n": n, "user": {"id": n, "email": "someone@example.com"}}),
-                )?;
-                let id = format!("msg_{n}");
-                let mut request = client.post(&url).body(body.clone());
-                if let Some(secret) = &secret {
-                    let now = tributary_providerkit::unix_now();
-                    let signature = sign_standard(secret, &id, now, &body)
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    request = request
-                        .header("webhook-id", &id)
-                        .header("webhook-timestamp", now.to_string())
-                        .header("webhook-signature", signature);
-                }
-                let sent = Instant::now();
-                let response = request.send().await?;
-                anyhow::ensure!(
-                    response.status().is_success(),
-                    "delivery {n} answered {}",
-                    response.status()
-                );
-                let _ = response.bytes().await?;
-                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-            }
-        }));
+/// The aims, each with whether this run met it.
+fn aims(report: &serde_json::Map<String, Value>) -> Value {
+    let mut aims = serde_json::Map::new();
+    for backend in ["sqlite", "postgres"] {
+        let Some(figures) = report.get(backend).filter(|f| f.get("error").is_none()) else {
+            continue;
+        };
+        let per_s = figures["deliveries_per_s"].as_f64().unwrap_or_default();
+        let single = figures["single_commit_per_s"].as_f64().unwrap_or(f64::MAX);
+        let p99 = figures["p99_ms"].as_f64().unwrap_or(f64::MAX);
+        aims.insert(
+            format!("{backend}: >= 3000 fsync'd deliveries/s"),
+            json!(per_s >= 3000.0 && figures["durability"] == "fsync"),
+        );
+        aims.insert(
+            format!("{backend}: >= 2x single_commit_per_s"),
+            json!(per_s >= 2.0 * single),
+        );
+        aims.insert(format!("{backend}: p99 < 50 ms"), json!(p99 < 50.0));
     }
-    let mut latencies = Vec::with_capacity(total);
-    for task in tasks {
-        latencies.extend(task.await??);
+    if let Some(flood) = report.get("flood") {
+        aims.insert(
+            "flood: signed_refused == 0".into(),
+            json!(flood["signed_refused"] == 0),
+        );
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort_by(f64::total_cmp);
-    Ok((elapsed, latencies))
+    Value::Object(aims)
 }
 
-async fn measure(db: Db, args: &Args) -> anyhow::Result<Value> {
+/// A runtime with the bench definition connected; its endpoint (URL and secret).
+async fn connected(
+    db: &Db,
+    base: &str,
+    intake_batch: usize,
+) -> anyhow::Result<(Runtime, String, String)> {
     let registry =
         Registry::build(vec![definition()], &CoreChecksOnly).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let ring = KeyRing::generate();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let runtime = Runtime::new(
-        registry,
-        db.clone(),
-        ring.clone(),
-        RuntimeConfig::new(base.clone()),
-    );
-    let tenant = db.tenants().create("bench").await?;
+    let mut config = RuntimeConfig::new(base.to_owned());
+    config.intake_batch = intake_batch;
+    let runtime = Runtime::new(registry, db.clone(), KeyRing::generate(), config);
+    let tenant = db
+        .tenants()
+        .create(&format!("bench-{}", tributary_store::new_id()))
+        .await?;
     let ConnectOutcome::Connected(done) = runtime
         .connect(ConnectRequest {
             tenant_id: tenant.id.clone(),
@@ -230,72 +199,168 @@ async fn measure(db: Db, args: &Args) -> anyhow::Result<Value> {
         anyhow::bail!("the bench connection redirected");
     };
     let endpoint = done.webhook_endpoints[0].clone();
+    let secret = endpoint.secret.expose().to_owned();
+    Ok((runtime, endpoint.url, secret))
+}
 
-    // Intake through the server.
-    let config = ServerConfig {
+/// Serves `runtime` with `config` on a fresh loopback port; its base URL and the server task.
+async fn serve(
+    runtime: &Runtime,
+    config: ServerConfig,
+    listener: tokio::net::TcpListener,
+) -> tokio::task::JoinHandle<()> {
+    let app = tributary_server::router(runtime.clone(), config)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    })
+}
+
+/// The limits lifted: what is measured is intake, not the rate limits.
+fn unlimited() -> ServerConfig {
+    ServerConfig {
         webhook_rate: RateLimitConfig {
             per_second: 1e9,
             burst: 1e9,
         },
         ..ServerConfig::default()
+    }
+}
+
+/// Signed deliveries through the server, group-committed, then the same load committing each
+/// delivery on its own.
+async fn measure(db: Db, args: &Args) -> anyhow::Result<Value> {
+    let durability = {
+        let mut tx = db.begin_durable().await?;
+        let durability = tx.durability().await?;
+        tx.rollback().await?;
+        durability
     };
-    let app = tributary_server::router(runtime.clone(), config);
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let (intake_s, latencies) = load(
-        endpoint.url.clone(),
-        args.deliveries,
-        args.senders,
-        Some(endpoint.secret.clone()),
+    let mut figures = serde_json::Map::new();
+    for (name, batch, prefix) in [
+        ("group", tributary_runtime::DEFAULT_INTAKE_BATCH, "msg_g_"),
+        ("single", 1, "msg_s_"),
+    ] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (runtime, url, secret) = connected(&db, &base, batch).await?;
+        let server = serve(&runtime, unlimited(), listener).await;
+        let load = crate::load::spawn(
+            &[
+                "--url".into(),
+                url,
+                "--total".into(),
+                args.deliveries.to_string(),
+                "--senders".into(),
+                args.senders.to_string(),
+                "--id-prefix".into(),
+                prefix.into(),
+            ],
+            Some(&secret),
+        )
+        .await?;
+        server.abort();
+        anyhow::ensure!(
+            load["ok"] == args.deliveries,
+            "{name}: not every delivery was accepted: {load}"
+        );
+        let per_s = args.deliveries as f64 / load["elapsed_s"].as_f64().unwrap_or(f64::MAX);
+        figures.insert(name.into(), json!({"per_s": round(per_s), "p50_ms": round(load["p50_ms"].as_f64().unwrap_or_default()), "p99_ms": round(load["p99_ms"].as_f64().unwrap_or_default())}));
+    }
+    db.close().await;
+    let group = &figures["group"];
+    Ok(json!({
+        "deliveries_per_s": group["per_s"],
+        "single_commit_per_s": figures["single"]["per_s"],
+        "p50_ms": group["p50_ms"],
+        "p99_ms": group["p99_ms"],
+        "single_commit_p99_ms": figures["single"]["p99_ms"],
+        "durability": match durability {
+            tributary_store::Durability::Fsync => "fsync",
+            tributary_store::Durability::Deferred => "deferred",
+        },
+        "transport": "socket",
+    }))
+}
+
+/// An unsigned flood from one address while correctly signed deliveries come from another,
+/// under the default limits: how many signed deliveries were refused.
+async fn flood(db: Db, args: &Args) -> anyhow::Result<Value> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (runtime, url, secret) =
+        connected(&db, &base, tributary_runtime::DEFAULT_INTAKE_BATCH).await?;
+    let server = serve(&runtime, ServerConfig::default(), listener).await;
+    let unsigned_sent = args.deliveries;
+    let signed_sent = (args.deliveries / 5).max(100);
+    let flood_args: Vec<String> = [
+        "--url",
+        &url,
+        "--total",
+        &unsigned_sent.to_string(),
+        "--senders",
+        "16",
+        "--source",
+        "127.0.0.2",
+        "--id-prefix",
+        "forged_",
+        "--forged",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    let signed_args: Vec<String> = [
+        "--url",
+        &url,
+        "--total",
+        &signed_sent.to_string(),
+        "--senders",
+        "4",
+        "--source",
+        "127.0.0.3",
+        "--id-prefix",
+        "signed_",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    let (flooded, signed) = tokio::join!(
+        crate::load::spawn(&flood_args, None),
+        crate::load::spawn(&signed_args, Some(&secret)),
+    );
+    server.abort();
+    let (flooded, signed) = (flooded?, signed?);
+    db.close().await;
+    Ok(json!({
+        "unsigned_sent": unsigned_sent,
+        "unsigned_answers": flooded["statuses"],
+        "signed_sent": signed_sent,
+        "signed_refused": signed_sent - signed["ok"].as_u64().unwrap_or_default() as usize,
+    }))
+}
+
+/// The same clients and load against a bare axum handler answering 200.
+async fn baseline(args: &Args) -> anyhow::Result<Value> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let bare = axum::Router::new().route("/hook", axum::routing::post(|| async { "ok" }));
+    let server = tokio::spawn(async move { axum::serve(listener, bare).await });
+    let load = crate::load::spawn(
+        &[
+            "--url".into(),
+            url,
+            "--total".into(),
+            args.deliveries.to_string(),
+            "--senders".into(),
+            args.senders.to_string(),
+            "--plain".into(),
+        ],
+        None,
     )
     .await?;
     server.abort();
-
-    // Baseline: a bare handler answering 200, same clients and load.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let bare_url = format!("http://{}/hook", listener.local_addr()?);
-    let bare = axum::Router::new().route("/hook", axum::routing::post(|| async { "ok" }));
-    let bare_server = tokio::spawn(async move { axum::serve(listener, bare).await });
-    let (baseline_s, _) = load(bare_url, args.deliveries, args.senders, None).await?;
-    bare_server.abort();
-
-    // Processing by one worker.
-    let started = Instant::now();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = {
-        let runtime = runtime.clone();
-        let mut config = tributary_store::jobs::WorkerConfig::new(runtime.config().queue.clone());
-        config.poll_interval = Duration::from_millis(100);
-        tokio::spawn(async move {
-            runtime
-                .run_worker(Some(config), async {
-                    let _ = stopped.await;
-                })
-                .await
-        })
-    };
-    loop {
-        let deliveries = db
-            .webhooks(&ring)
-            .list_deliveries(&tenant.id, &endpoint.id, 1_000_000)
-            .await?;
-        anyhow::ensure!(deliveries.len() == args.deliveries, "deliveries were lost");
-        if deliveries.iter().all(|d| d.status == DeliveryStatus::Done) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let processing_s = started.elapsed().as_secs_f64();
-    let _ = stop.send(());
-    worker.await??;
-    db.close().await;
-
-    let per_s = |seconds: f64| args.deliveries as f64 / seconds;
-    Ok(json!({
-        "deliveries_per_s": round(per_s(intake_s)),
-        "p50_ms": round(percentile(&latencies, 0.5)),
-        "p99_ms": round(percentile(&latencies, 0.99)),
-        "baseline_per_s": round(per_s(baseline_s)),
-        "ratio": (baseline_s / intake_s * 1000.0).round() / 1000.0,
-        "processed_per_s": round(per_s(processing_s)),
-    }))
+    let per_s = args.deliveries as f64 / load["elapsed_s"].as_f64().unwrap_or(f64::MAX);
+    Ok(
+        json!({"bare_axum_per_s": round(per_s), "p99_ms": round(load["p99_ms"].as_f64().unwrap_or_default())}),
+    )
 }

@@ -26,7 +26,9 @@ mod setup;
 mod webhooks;
 
 pub use app_webhook_hold::HELD_EVENT_JOB_KIND;
-pub use config::{DEFAULT_MAX_OPEN_AUTH_SESSIONS, DEFAULT_RETENTION_INTERVAL, RuntimeConfig};
+pub use config::{
+    DEFAULT_INTAKE_BATCH, DEFAULT_MAX_OPEN_AUTH_SESSIONS, DEFAULT_RETENTION_INTERVAL, RuntimeConfig,
+};
 pub use credentials::{EXPIRES_AT_FIELD, REFRESH_TOKEN_FIELD};
 pub use disconnect::DisconnectReport;
 pub use error::{RuntimeError, SetupStep};
