@@ -735,6 +735,81 @@ async fn app_webhooks_are_verified_routed_ingested_and_tear_down_on_uninstall() 
             assert!(!stored.contains("AKIAEXAMPLEEXAMPLE12"), "{stored}");
         }
 
+        // A repository renamed: its Asset follows at once, without waiting for a sync.
+        let mut repository: Value = serde_json::from_str(fixtures::REPOSITORY).unwrap();
+        repository["name"] = json!("web-app-renamed");
+        repository["full_name"] = json!("acme-corp/web-app-renamed");
+        let renamed = json!({
+            "action": "renamed",
+            "changes": {"repository": {"name": {"from": "web-app"}}},
+            "repository": repository,
+            "installation": {"id": installation, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="},
+        });
+        let ack = h
+            .deliver("repository", &renamed, WEBHOOK_SECRET)
+            .await
+            .unwrap();
+        assert!(
+            matches!(&ack, WebhookAck::Accepted { queued: true, event: Some(e), .. } if e == "RepositoryChanged"),
+            "{ack:?}"
+        );
+        eventually("the renamed repository's Asset", || async {
+            h.records(&id, "Asset")
+                .await
+                .iter()
+                .any(|r| r.fields["name"] == "acme-corp/web-app-renamed")
+        })
+        .await;
+        // Repositories added to the installation, and a new member: the syncs that read them
+        // are queued at once, attributed to the delivery.
+        let added = json!({
+            "action": "added",
+            "repository_selection": "selected",
+            "repositories_added": [{"id": 7, "name": "api", "full_name": "acme-corp/api", "private": true, "node_id": "R_7"}],
+            "repositories_removed": [],
+            "installation": {"id": installation},
+        });
+        let member_added = json!({
+            "action": "member_added",
+            "membership": {"state": "active", "role": "member", "user": {"login": "grace", "id": 2}},
+            "organization": {"login": "acme-corp", "id": 1},
+            "installation": {"id": installation},
+        });
+        for (kind, payload) in [
+            ("installation_repositories", &added),
+            ("organization", &member_added),
+        ] {
+            let ack = h.deliver(kind, payload, WEBHOOK_SECRET).await.unwrap();
+            assert!(
+                matches!(ack, WebhookAck::Accepted { queued: true, .. }),
+                "{kind}: {ack:?}"
+            );
+        }
+        for operation in ["RepositorySync", "VulnerabilityCollect", "DirectorySync"] {
+            eventually("a run queued by a webhook", || async {
+                h.runtime
+                    .db()
+                    .runs()
+                    .query(&tributary_store::runs::RunQuery {
+                        tenant_id: h.tenant.clone(),
+                        integration_id: Some(id.clone()),
+                        operation: Some(operation.to_owned()),
+                        status: None,
+                        before: None,
+                        limit: 20,
+                    })
+                    .await
+                    .unwrap()
+                    .iter()
+                    .any(|run| {
+                        run.workflow
+                            .as_ref()
+                            .is_some_and(|w| w.get("webhookDelivery").is_some())
+                    })
+            })
+            .await;
+        }
+
         // An event for an installation nobody connected is acknowledged, not stored here.
         let mut other = created.clone();
         other["installation"]["id"] = json!(99_999_999);

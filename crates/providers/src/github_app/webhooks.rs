@@ -7,8 +7,17 @@
 //!   so the integration is disconnected.
 //! - `dependabot_alert`, `code_scanning_alert`, `secret_scanning_alert`: the `alert` is ingested
 //!   as a Vulnerability with the variant of its kind, for the repository `repository.full_name`.
+//! - `repository` (created, edited, renamed, archived, publicized, transferred...): the
+//!   `repository` is ingested as its Asset at once; `repository` `deleted` and
+//!   `installation_repositories` (added, removed) change which repositories the installation
+//!   sees: a RepositorySync and a VulnerabilityCollect are queued, whose full listings tombstone
+//!   what is gone.
+//! - `member`, `membership`, `organization`: the organisation's people changed: a DirectorySync
+//!   is queued.
+//! - `installation` `new_permissions_accepted`: the app may read more: every sync is queued.
 //!
-//! Other events and actions are acknowledged and recorded without a handler.
+//! Bursts of events queue one run per operation (a run not started yet reads every change so
+//! far). Other events and actions are acknowledged and recorded without a handler.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -17,7 +26,10 @@ use tributary_core::{
     VerifyError, WebhookEvent, WebhookEventRequest, WebhookOutcome, WebhookRegistration,
 };
 
-use super::{GithubAppOperatorConfig, INSTALLATION_ATTRIBUTE};
+use super::{
+    DirectorySync, GithubAppOperatorConfig, INSTALLATION_ATTRIBUTE, RepositorySync,
+    VulnerabilityCollect,
+};
 
 /// The explicit, persisted name of the app's webhook.
 pub const APP_WEBHOOK: &str = "app_events";
@@ -61,12 +73,35 @@ pub struct SecretScanningAlert {
     repository: Value,
 }
 
+/// `repository` (other than `deleted`): a repository's attributes changed.
+#[derive(StableName, Deserialize)]
+pub struct RepositoryChanged {
+    #[serde(default)]
+    repository: Value,
+}
+
+/// `repository` `deleted`, `installation_repositories`: the set of repositories changed.
+#[derive(StableName, Deserialize)]
+pub struct RepositoriesChanged {}
+
+/// `member`, `membership`, `organization`: the organisation's people changed.
+#[derive(StableName, Deserialize)]
+pub struct MembersChanged {}
+
+/// `installation` `new_permissions_accepted`: the app may read more than before.
+#[derive(StableName, Deserialize)]
+pub struct PermissionsAccepted {}
+
 /// The event name for GitHub's `X-GitHub-Event` and the payload's `action`.
 fn event_name(kind: &str, action: &str) -> Option<&'static str> {
     Some(match (kind, action) {
         ("ping", _) => Ping::NAME,
         ("installation", "created") => InstallationCreated::NAME,
         ("installation", "deleted") => InstallationDeleted::NAME,
+        ("installation", "new_permissions_accepted") => PermissionsAccepted::NAME,
+        ("repository", "deleted") | ("installation_repositories", _) => RepositoriesChanged::NAME,
+        ("repository", _) => RepositoryChanged::NAME,
+        ("member" | "membership" | "organization", _) => MembersChanged::NAME,
         ("dependabot_alert", _) => DependabotAlert::NAME,
         ("code_scanning_alert", _) => CodeScanningAlert::NAME,
         ("secret_scanning_alert", _) => SecretScanningAlert::NAME,
@@ -160,6 +195,42 @@ fn alert_outcome(
     })
 }
 
+/// The repository of a `repository` event as its Asset, as RepositorySync ingests it.
+fn repository_outcome(
+    request: &WebhookEventRequest,
+    repository: Value,
+) -> Result<WebhookOutcome, OperationError> {
+    let name = repository_of(&repository).ok_or_else(|| {
+        OperationError::provider(format!(
+            "the {} event names no repository",
+            request.event.provider_event
+        ))
+    })?;
+    Ok(WebhookOutcome {
+        ingest: vec![IngestPayloadSet::new(
+            "Asset",
+            vec![
+                MappingEnvelope::new(repository)
+                    .variant("repository")
+                    .resource(name)
+                    .action(request.event.action.clone()),
+            ],
+        )],
+        ..WebhookOutcome::default()
+    })
+}
+
+/// Queues a run of each operation (with the default config).
+fn dispatch(operations: &[&'static str]) -> WebhookOutcome {
+    WebhookOutcome {
+        dispatch: operations
+            .iter()
+            .map(|operation| (*operation, serde_json::json!({})))
+            .collect(),
+        ..WebhookOutcome::default()
+    }
+}
+
 pub(super) fn registration(operator: &GithubAppOperatorConfig) -> WebhookRegistration {
     // Without a configured secret nothing verifies: the route is closed, not open.
     let secret = operator
@@ -205,6 +276,43 @@ pub(super) fn registration(operator: &GithubAppOperatorConfig) -> WebhookRegistr
             }),
         )
         .event(
+            WebhookEvent::<RepositoryChanged>::new(
+                "A repository was created or changed: its Asset is updated",
+            )
+            .ingests(["Asset"])
+            .handle(|request, event| async move { repository_outcome(&request, event.repository) }),
+        )
+        .event(
+            WebhookEvent::<RepositoriesChanged>::new(
+                "Repositories were deleted, added to or removed from the installation: they and \
+                 their alerts are synced again",
+            )
+            .handle(|_request, _event| async {
+                Ok(dispatch(&[
+                    RepositorySync::NAME,
+                    VulnerabilityCollect::NAME,
+                ]))
+            }),
+        )
+        .event(
+            WebhookEvent::<MembersChanged>::new(
+                "The organisation's members changed: the directory is synced again",
+            )
+            .handle(|_request, _event| async { Ok(dispatch(&[DirectorySync::NAME])) }),
+        )
+        .event(
+            WebhookEvent::<PermissionsAccepted>::new(
+                "New permissions were accepted: everything is synced again",
+            )
+            .handle(|_request, _event| async {
+                Ok(dispatch(&[
+                    RepositorySync::NAME,
+                    VulnerabilityCollect::NAME,
+                    DirectorySync::NAME,
+                ]))
+            }),
+        )
+        .event(
             WebhookEvent::<DependabotAlert>::new("A Dependabot alert changed")
                 .ingests(["Vulnerability"])
                 .handle(|request, event| async move {
@@ -242,6 +350,25 @@ mod tests {
             Some("InstallationDeleted")
         );
         assert_eq!(event_name("installation", "suspend"), None);
+        assert_eq!(
+            event_name("installation", "new_permissions_accepted"),
+            Some("PermissionsAccepted")
+        );
+        assert_eq!(
+            event_name("repository", "renamed"),
+            Some("RepositoryChanged")
+        );
+        assert_eq!(
+            event_name("repository", "deleted"),
+            Some("RepositoriesChanged")
+        );
+        assert_eq!(
+            event_name("installation_repositories", "added"),
+            Some("RepositoriesChanged")
+        );
+        for kind in ["member", "membership", "organization"] {
+            assert_eq!(event_name(kind, "added"), Some("MembersChanged"), "{kind}");
+        }
         assert_eq!(event_name("push", ""), None);
         assert_eq!(
             event_name("secret_scanning_alert", "created"),
