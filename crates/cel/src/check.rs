@@ -376,41 +376,47 @@ pub(crate) fn meter(expr: &mut IdedExpr, next_id: &mut u64) {
             }
             _ => {}
         }
-        match &mut e.expr {
-            Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => {}
-            Expr::Call(call) => {
-                if let Some(target) = call.target.as_deref_mut() {
-                    pending.push(target);
-                }
-                pending.extend(call.args.iter_mut());
-            }
-            Expr::Comprehension(c) => {
-                let c = c.as_mut();
-                pending.extend([
-                    &mut c.iter_range,
-                    &mut c.accu_init,
-                    &mut c.loop_cond,
-                    &mut c.loop_step,
-                    &mut c.result,
-                ]);
-            }
-            Expr::List(list) => pending.extend(list.elements.iter_mut()),
-            Expr::Map(map) => {
-                for entry in &mut map.entries {
-                    entry_children_mut(entry, &mut pending);
-                }
-            }
-            Expr::Struct(s) => {
-                for entry in &mut s.entries {
-                    entry_children_mut(entry, &mut pending);
-                }
-            }
-            Expr::Select(select) => pending.push(&mut select.operand),
-        }
+        push_children_mut(e, &mut pending);
     }
 }
 
-pub(crate) fn entry_children_mut<'a>(
+/// Pushes the direct children of `e` onto `pending`: how the rewrites walk a program without
+/// recursion.
+pub(crate) fn push_children_mut<'a>(e: &'a mut IdedExpr, pending: &mut Vec<&'a mut IdedExpr>) {
+    match &mut e.expr {
+        Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => {}
+        Expr::Call(call) => {
+            if let Some(target) = call.target.as_deref_mut() {
+                pending.push(target);
+            }
+            pending.extend(call.args.iter_mut());
+        }
+        Expr::Comprehension(c) => {
+            let c = c.as_mut();
+            pending.extend([
+                &mut c.iter_range,
+                &mut c.accu_init,
+                &mut c.loop_cond,
+                &mut c.loop_step,
+                &mut c.result,
+            ]);
+        }
+        Expr::List(list) => pending.extend(list.elements.iter_mut()),
+        Expr::Map(map) => {
+            for entry in &mut map.entries {
+                entry_children_mut(entry, pending);
+            }
+        }
+        Expr::Struct(s) => {
+            for entry in &mut s.entries {
+                entry_children_mut(entry, pending);
+            }
+        }
+        Expr::Select(select) => pending.push(&mut select.operand),
+    }
+}
+
+fn entry_children_mut<'a>(
     entry: &'a mut cel::common::ast::IdedEntryExpr,
     pending: &mut Vec<&'a mut IdedExpr>,
 ) {

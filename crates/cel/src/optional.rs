@@ -133,7 +133,7 @@ pub(crate) fn follow_the_specification(expr: &mut IdedExpr, next_id: &mut u64) {
                 *e = rewritten;
             }
         }
-        push_children(e, &mut pending);
+        crate::check::push_children_mut(e, &mut pending);
     }
 }
 
@@ -262,38 +262,4 @@ fn bind_then_choose(e: IdedExpr, next_id: &mut u64) -> IdedExpr {
         result: choose,
     };
     node(Expr::Comprehension(Box::new(comprehension)))
-}
-
-fn push_children<'a>(e: &'a mut IdedExpr, pending: &mut Vec<&'a mut IdedExpr>) {
-    match &mut e.expr {
-        Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => {}
-        Expr::Call(call) => {
-            if let Some(target) = call.target.as_deref_mut() {
-                pending.push(target);
-            }
-            pending.extend(call.args.iter_mut());
-        }
-        Expr::Comprehension(c) => {
-            let c = c.as_mut();
-            pending.extend([
-                &mut c.iter_range,
-                &mut c.accu_init,
-                &mut c.loop_cond,
-                &mut c.loop_step,
-                &mut c.result,
-            ]);
-        }
-        Expr::List(list) => pending.extend(list.elements.iter_mut()),
-        Expr::Map(map) => {
-            for entry in &mut map.entries {
-                crate::check::entry_children_mut(entry, pending);
-            }
-        }
-        Expr::Struct(s) => {
-            for entry in &mut s.entries {
-                crate::check::entry_children_mut(entry, pending);
-            }
-        }
-        Expr::Select(select) => pending.push(&mut select.operand),
-    }
 }
