@@ -631,36 +631,29 @@ impl Webhooks<'_> {
         before: Option<&DeliveryCursor>,
         limit: i64,
     ) -> Result<Vec<WebhookDelivery>> {
-        let (before_at, before_id) = match before {
-            Some(cursor) => (Some(cursor.received_at), Some(cursor.id.as_str())),
-            None => (None, None),
-        };
-        let mut conn = self.scope.read().await?;
-        let rows: Vec<DeliveryRow> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = $1 \
-                 AND endpoint_id = $2 AND ($3 IS NULL OR received_at < $3 \
-                     OR (received_at = $3 AND id < $4)) \
-                 ORDER BY received_at DESC, id DESC LIMIT $5"
-            )))
-            .bind(tenant_id)
-            .bind(endpoint_id)
-            .bind(before_at)
-            .bind(before_id)
-            .bind(limit)
-            .fetch_all(&mut *c)
-            .await?
-        });
-        rows.into_iter().map(WebhookDelivery::try_from).collect()
+        self.deliveries_page(tenant_id, Some(endpoint_id), None, before, limit)
+            .await
     }
-}
 
-impl Webhooks<'_> {
     /// A page of the tenant's deliveries, newest first, optionally of one integration: also those
     /// whose endpoint was removed with a disconnect (kept for the retention period).
     pub async fn list_tenant_deliveries(
         &mut self,
         tenant_id: &str,
+        integration_id: Option<&str>,
+        before: Option<&DeliveryCursor>,
+        limit: i64,
+    ) -> Result<Vec<WebhookDelivery>> {
+        self.deliveries_page(tenant_id, None, integration_id, before, limit)
+            .await
+    }
+
+    /// The tenant's deliveries newest first, of an endpoint and/or an integration when given,
+    /// older than `before`.
+    async fn deliveries_page(
+        &mut self,
+        tenant_id: &str,
+        endpoint_id: Option<&str>,
         integration_id: Option<&str>,
         before: Option<&DeliveryCursor>,
         limit: i64,
@@ -673,11 +666,12 @@ impl Webhooks<'_> {
         let rows: Vec<DeliveryRow> = on_backend!(conn.exec(), |c| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = $1 \
-                 AND ($2 IS NULL OR integration_id = $2) \
-                 AND ($3 IS NULL OR received_at < $3 OR (received_at = $3 AND id < $4)) \
-                 ORDER BY received_at DESC, id DESC LIMIT $5"
+                 AND ($2 IS NULL OR endpoint_id = $2) AND ($3 IS NULL OR integration_id = $3) \
+                 AND ($4 IS NULL OR received_at < $4 OR (received_at = $4 AND id < $5)) \
+                 ORDER BY received_at DESC, id DESC LIMIT $6"
             )))
             .bind(tenant_id)
+            .bind(endpoint_id)
             .bind(integration_id)
             .bind(before_at)
             .bind(before_id)

@@ -199,14 +199,14 @@ fn delivery_cursor(cursor: Option<&str>) -> Result<Option<DeliveryCursor>, ApiEr
 
 /// A page of at most `limit` of `deliveries` (fetched with one more, to know whether more follow).
 fn delivery_page(deliveries: Vec<WebhookDelivery>, limit: usize) -> Page<DeliveryView> {
-    let more = deliveries.len() > limit;
-    let next_cursor = more.then(|| DeliveryCursor::after(&deliveries[limit - 1]).to_string());
-    let items = deliveries
-        .into_iter()
-        .take(limit)
-        .map(DeliveryView::from)
-        .collect();
-    Page { items, next_cursor }
+    let views = deliveries.into_iter().map(DeliveryView::from).collect();
+    Page::of(views, limit, |view: &DeliveryView| {
+        DeliveryCursor {
+            received_at: view.received_at,
+            id: view.id.clone(),
+        }
+        .to_string()
+    })
 }
 
 async fn replay(
