@@ -71,6 +71,22 @@ async fn delivery_status(h: &Harness, id: &str) -> DeliveryStatus {
         .status
 }
 
+/// The delivery `id` ingested once, through an ingest run tied to it (`delivery:<id>`).
+async fn assert_one_partial_ingest_run(h: &Harness, id: &str) {
+    let ingest_runs = tributary_store::records::ingest_runs_of(
+        h.runtime.db(),
+        &h.tenant_id,
+        &format!("delivery:{id}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ingest_runs.len(), 1, "{ingest_runs:?}");
+    assert_eq!(
+        ingest_runs[0].status,
+        tributary_store::records::RunStatus::Partial
+    );
+}
+
 async fn processed_at(h: &Harness, id: &str) -> Option<i64> {
     h.runtime
         .db()
@@ -414,18 +430,7 @@ async fn a_delivery_acknowledged_before_a_crash_is_processed_after_restart() {
             1
         );
         // Its ingest run is tied to the delivery, so a later attempt could close it.
-        let ingest_runs = tributary_store::records::ingest_runs_of(
-            h.runtime.db(),
-            &h.tenant_id,
-            &format!("delivery:{id}"),
-        )
-        .await
-        .unwrap();
-        assert_eq!(ingest_runs.len(), 1, "{ingest_runs:?}");
-        assert_eq!(
-            ingest_runs[0].status,
-            tributary_store::records::RunStatus::Partial
-        );
+        assert_one_partial_ingest_run(&h, &id).await;
         let _ = stop.send(());
         worker.await.unwrap();
     })
@@ -718,18 +723,7 @@ async fn app_level_webhooks_are_routed_to_the_installation_they_name() {
             1
         );
         // Its ingest run is tied to the delivery, so a later attempt could close it.
-        let ingest_runs = tributary_store::records::ingest_runs_of(
-            h.runtime.db(),
-            &h.tenant_id,
-            &format!("delivery:{id}"),
-        )
-        .await
-        .unwrap();
-        assert_eq!(ingest_runs.len(), 1, "{ingest_runs:?}");
-        assert_eq!(
-            ingest_runs[0].status,
-            tributary_store::records::RunStatus::Partial
-        );
+        assert_one_partial_ingest_run(&h, &id).await;
 
         accepted(
             h.runtime
