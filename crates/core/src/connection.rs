@@ -184,6 +184,9 @@ pub struct TokenRefreshRegistration {
 pub struct DisconnectRequest {
     pub integration: IntegrationContext,
     pub credentials: CredentialBindings,
+    /// The integration's per-integration webhook endpoints, still in place while the hook runs,
+    /// so it can unregister them at the provider (delete Graph subscriptions).
+    pub webhook_endpoints: Vec<crate::WebhookEndpointAccess>,
 }
 
 /// What a disconnect hook did.

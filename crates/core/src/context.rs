@@ -69,6 +69,13 @@ pub trait RunHooks: Send + Sync {
     fn mark_incomplete(&self, reason: &str) {
         self.log(LogLevel::Warn, reason);
     }
+
+    /// The integration's per-integration webhook endpoint named `webhook`, for an operation that
+    /// registers it with the provider (a Graph subscription). Executions with no stored
+    /// integration have none.
+    fn webhook_endpoint(&self, _webhook: &str) -> Option<crate::WebhookEndpointAccess> {
+        None
+    }
 }
 
 /// Run hooks for executions with no stored run: checkpoints stay in memory and emitted payloads
@@ -145,6 +152,11 @@ impl OperationContext {
             run_id,
             run,
         }
+    }
+
+    /// See [`RunHooks::webhook_endpoint`].
+    pub fn webhook_endpoint(&self, webhook: &str) -> Option<crate::WebhookEndpointAccess> {
+        self.run.webhook_endpoint(webhook)
     }
 
     /// See [`RunHooks::emit`].

@@ -51,8 +51,8 @@ pub use registry::{DefinitionChecks, Registry, RegistryError, Rule};
 pub use secret::Secret;
 pub use webhook::{
     DEFAULT_ENDPOINT_TEMPLATE, ENDPOINT_ID_PLACEHOLDER, HandshakeResponse, InboundWebhook,
-    ResolvedEvent, VerifyError, WebhookEvent, WebhookEventRegistration, WebhookEventRequest,
-    WebhookOutcome, WebhookRegistration, WebhookRoute,
+    ResolvedEvent, VerifyError, WebhookEndpointAccess, WebhookEvent, WebhookEventRegistration,
+    WebhookEventRequest, WebhookOutcome, WebhookRegistration, WebhookRoute,
 };
 
 /// `#[derive(StableName)]`: the persisted name of a type is its identifier.

@@ -38,6 +38,27 @@ impl InboundWebhook {
     }
 }
 
+/// A per-integration webhook endpoint as code that registers it with the provider sees it: the
+/// public URL the provider is to call and the endpoint's secret (Microsoft Graph's
+/// `clientState`). Handed to operations through [`RunHooks::webhook_endpoint`](crate::RunHooks)
+/// and to disconnect hooks, never serialised.
+#[derive(Clone)]
+pub struct WebhookEndpointAccess {
+    /// The webhook's persisted name (`WebhookRegistration::name`).
+    pub name: String,
+    pub url: String,
+    pub secret: Secret,
+}
+
+impl std::fmt::Debug for WebhookEndpointAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEndpointAccess")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Why a request was refused. The message is returned to the sender, so it names what is wrong
 /// (missing header, bad signature, stale timestamp), never a secret or the expected signature.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

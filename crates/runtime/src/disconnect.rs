@@ -99,6 +99,9 @@ impl Runtime {
             let request = DisconnectRequest {
                 integration: integration_context(&definition, &integration),
                 credentials,
+                webhook_endpoints: self
+                    .webhook_access(&definition, tenant_id, integration_id)
+                    .await?,
             };
             match tokio::time::timeout(self.inner.config.disconnect_timeout, teardown(request))
                 .await

@@ -23,6 +23,7 @@ mod runs;
 mod runtime;
 pub mod schedule;
 mod setup;
+mod webhook_access;
 mod webhooks;
 
 pub use app_webhook_hold::HELD_EVENT_JOB_KIND;

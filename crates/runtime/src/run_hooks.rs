@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tracing::Instrument;
-use tributary_core::{IngestPayloadSet, LogLevel, OperationError, RunHooks};
+use tributary_core::{IngestPayloadSet, LogLevel, OperationError, RunHooks, WebhookEndpointAccess};
 use tributary_ingest::{Completeness, IngestReport, IngestRun, Mapper};
 use tributary_store::Db;
 
@@ -94,6 +94,7 @@ pub(crate) struct StoredRunHooks {
     log_tx: Mutex<Option<mpsc::UnboundedSender<(LogLevel, String)>>>,
     log_writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     ingest: tokio::sync::Mutex<Option<IngestSink>>,
+    webhooks: Vec<WebhookEndpointAccess>,
 }
 
 impl StoredRunHooks {
@@ -134,7 +135,14 @@ impl StoredRunHooks {
             log_tx: Mutex::new(Some(log_tx)),
             log_writer: Mutex::new(Some(log_writer)),
             ingest: tokio::sync::Mutex::new(ingest),
+            webhooks: Vec::new(),
         }
+    }
+
+    /// The integration's webhook endpoints the operation may register with the provider.
+    pub(crate) fn with_webhooks(mut self, webhooks: Vec<WebhookEndpointAccess>) -> Self {
+        self.webhooks = webhooks;
+        self
     }
 
     pub(crate) fn cancel_flag(&self) -> Arc<AtomicBool> {
@@ -210,6 +218,10 @@ impl StoredRunHooks {
 }
 
 impl RunHooks for StoredRunHooks {
+    fn webhook_endpoint(&self, webhook: &str) -> Option<WebhookEndpointAccess> {
+        self.webhooks.iter().find(|w| w.name == webhook).cloned()
+    }
+
     fn mark_incomplete(&self, reason: &str) {
         self.incomplete.store(true, Ordering::SeqCst);
         self.log(

@@ -410,13 +410,19 @@ impl Runtime {
                 self.inner.config.ingest_options(!resumed),
             ))
         };
-        let hooks = Arc::new(StoredRunHooks::new(
-            self.inner.db.clone(),
-            integration.tenant_id.clone(),
-            run.id.clone(),
-            run.checkpoint.clone(),
-            sink,
-        ));
+        let webhooks = self
+            .webhook_access(&definition, &integration.tenant_id, &integration.id)
+            .await?;
+        let hooks = Arc::new(
+            StoredRunHooks::new(
+                self.inner.db.clone(),
+                integration.tenant_id.clone(),
+                run.id.clone(),
+                run.checkpoint.clone(),
+                sink,
+            )
+            .with_webhooks(webhooks),
+        );
         if resumed {
             hooks.log(LogLevel::Info, "resuming from the saved checkpoint");
         }

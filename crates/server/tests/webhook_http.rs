@@ -17,6 +17,9 @@ use tributary_server::{RateLimitConfig, ServerConfig};
 use tributary_store::{keystore::KeyRing, testing::TestDb, webhooks::DeliveryStatus};
 use tributary_webhooks::{StandardWebhooks, sign_standard};
 
+#[path = "webhooks/graph_notifications.rs"]
+mod graph_notifications;
+
 #[derive(StableName, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct HooksToken {

@@ -11,6 +11,8 @@
 //!   `$select` (unselected fields are left out, selected unset ones are null) and `$top`
 //!   (default 100, at most 999), paged with an absolute `@odata.nextLink` carrying
 //!   `$skiptoken`.
+//! - Graph's change-notification subscriptions under `/v1.0/subscriptions` (create with URL
+//!   validation, list, renew, delete) and its notifications: `graph_subscriptions.rs`.
 //! - Graph's error body `{"error": {"code", "message", "innerError"}}`: 401
 //!   `InvalidAuthenticationToken` for a missing, unknown or expired token, 404 for an unknown
 //!   group, 400 for a bad `$top`, 429 `TooManyRequests` with `Retry-After`.
@@ -30,9 +32,9 @@ use std::{
 use axum::{
     Json, Router,
     extract::{OriginalUri, Path, Query, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, Method, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, patch},
 };
 use serde_json::{Map, Value, json};
 
@@ -40,6 +42,7 @@ use crate::{
     FakeServer,
     authorization::{AuthorizationPaths, BearerRefusal, ClientApp, FakeAuthorization},
     demo::DemoConnection,
+    graph_subscriptions::{GraphSubscriptions, Refusal},
 };
 
 macro_rules! fixture {
@@ -151,6 +154,7 @@ struct Shared {
     control: Mutex<Control>,
     auth: FakeAuthorization,
     graph_base: Mutex<String>,
+    subscriptions: GraphSubscriptions,
 }
 
 /// The fake identity platform and Graph. Dropping it stops both servers.
@@ -195,6 +199,7 @@ impl FakeEntra {
             control: Mutex::new(Control::default()),
             auth,
             graph_base: Mutex::new(String::new()),
+            subscriptions: GraphSubscriptions::new(&tenant_id, CLIENT_ID),
         });
         let graph_router = Router::new()
             .route("/v1.0/organization", get(organization))
@@ -203,6 +208,14 @@ impl FakeEntra {
             .route(
                 "/v1.0/groups/{group}/members/microsoft.graph.user",
                 get(group_members),
+            )
+            .route(
+                "/v1.0/subscriptions",
+                get(list_subscriptions).post(create_subscription),
+            )
+            .route(
+                "/v1.0/subscriptions/{id}",
+                patch(renew_subscription).delete(delete_subscription),
             )
             .fallback(unknown_resource)
             .with_state(Arc::clone(&shared));
@@ -287,7 +300,12 @@ impl FakeEntra {
         self.shared.control.lock().unwrap().page_cap = Some(items);
     }
 
-    /// `GET <path>?<query>` of each Graph call so far.
+    /// The app's change-notification subscriptions, and Graph's side of notifying them.
+    pub fn subscriptions(&self) -> &GraphSubscriptions {
+        &self.shared.subscriptions
+    }
+
+    /// `<METHOD> <path>?<query>` of each Graph call so far.
     pub fn requests(&self) -> Vec<String> {
         self.shared.control.lock().unwrap().requests.clone()
     }
@@ -334,10 +352,19 @@ fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// Logs the call, answers a queued throttle, and checks the app token.
 fn admit(shared: &Shared, uri: &OriginalUri, headers: &HeaderMap) -> Result<(), Response> {
+    admit_call(shared, &Method::GET, uri, headers)
+}
+
+fn admit_call(
+    shared: &Shared,
+    method: &Method,
+    uri: &OriginalUri,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
     {
         let mut control = shared.control.lock().unwrap();
         control.requests.push(format!(
-            "GET {}{}",
+            "{method} {}{}",
             uri.path(),
             uri.query().map(|q| format!("?{q}")).unwrap_or_default()
         ));
@@ -561,6 +588,86 @@ async fn group_members(
                 "Resource '{group}' does not exist or one of its queried reference-property objects are not present."
             ),
         ),
+    }
+}
+
+fn refusal(refusal: Refusal) -> Response {
+    let (status, code, message) = refusal;
+    graph_error(status, code, &message)
+}
+
+fn graph_base(shared: &Shared) -> String {
+    shared.graph_base.lock().unwrap().clone()
+}
+
+async fn list_subscriptions(
+    State(shared): State<Arc<Shared>>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = admit(&shared, &uri, &headers) {
+        return refused;
+    }
+    Json(json!({
+        "@odata.context": format!("{}/v1.0/$metadata#subscriptions", graph_base(&shared)),
+        "value": shared.subscriptions.list(),
+    }))
+    .into_response()
+}
+
+async fn create_subscription(
+    State(shared): State<Arc<Shared>>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(refused) = admit_call(&shared, &Method::POST, &uri, &headers) {
+        return refused;
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return graph_error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid JSON body.");
+    };
+    match shared
+        .subscriptions
+        .create(&graph_base(&shared), &body)
+        .await
+    {
+        Ok(entity) => (StatusCode::CREATED, Json(entity)).into_response(),
+        Err(refused) => refusal(refused),
+    }
+}
+
+async fn renew_subscription(
+    State(shared): State<Arc<Shared>>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(refused) = admit_call(&shared, &Method::PATCH, &uri, &headers) {
+        return refused;
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return graph_error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid JSON body.");
+    };
+    match shared.subscriptions.renew(&graph_base(&shared), &id, &body) {
+        Ok(entity) => Json(entity).into_response(),
+        Err(refused) => refusal(refused),
+    }
+}
+
+async fn delete_subscription(
+    State(shared): State<Arc<Shared>>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(refused) = admit_call(&shared, &Method::DELETE, &uri, &headers) {
+        return refused;
+    }
+    match shared.subscriptions.delete(&id) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(refused) => refusal(refused),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod gcp_scc;
 pub mod github_app;
 pub mod google_workspace;
+pub mod graph_subscriptions;
 pub mod microsoft_teams;
 pub mod oauth;
 pub mod okta;

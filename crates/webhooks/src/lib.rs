@@ -5,11 +5,13 @@
 //! Refusal messages name what is wrong (missing header, malformed signature, stale timestamp,
 //! signature mismatch) and never the expected signature or the secret.
 
+mod client_state;
 mod handshake;
 mod hmac_schemes;
 mod shared_secret;
 mod standard;
 
+pub use client_state::graph_client_state;
 pub use handshake::{graph_validation_token, okta_verification_challenge, slack_url_verification};
 pub use hmac_schemes::{github_signature_256, hmac_sha256_hex, slack_v0};
 pub use shared_secret::shared_secret_header;

@@ -23,6 +23,10 @@ const DESCRIPTIONS = path.join(HERE, "descriptions.ts");
 // The services this check covers; each must have logged at least one response.
 const SERVICES = ["microsoft_graph", "microsoft_login", "slack", "cloudflare"];
 
+// A success answered with no body at all (HTTP 204): nothing to type-check, but a body is a
+// failure.
+const NO_CONTENT = "no content";
+
 // Each fake route (method + path template, `{x}` one segment) and the type its answers are held
 // to: `ok` for 2xx answers, `error` for 4xx/5xx answers (null: such an answer is a failure).
 // Types are names from descriptions.ts (imported as D).
@@ -34,6 +38,13 @@ const ROUTES = [
   { service: "microsoft_graph", method: "GET", path: "/v1.0/groups", ok: "D.GraphPage<D.Group>", error: "D.GraphErrorBody" },
   // "List group members" cast to microsoft.graph.user: the members as users.
   { service: "microsoft_graph", method: "GET", path: "/v1.0/groups/{id}/members/microsoft.graph.user", ok: "D.GraphPage<D.User>", error: "D.GraphErrorBody" },
+  // Microsoft Graph, change-notification subscriptions (crates/testkit/src/graph_subscriptions.rs):
+  // "List subscriptions", "Create subscription" (201), "Update subscription", and "Delete
+  // subscription", which answers 204 with no body.
+  { service: "microsoft_graph", method: "GET", path: "/v1.0/subscriptions", ok: "D.GraphPage<D.Subscription>", error: "D.GraphErrorBody" },
+  { service: "microsoft_graph", method: "POST", path: "/v1.0/subscriptions", ok: "D.GraphEntity<D.Subscription>", error: "D.GraphErrorBody" },
+  { service: "microsoft_graph", method: "PATCH", path: "/v1.0/subscriptions/{id}", ok: "D.GraphEntity<D.Subscription>", error: "D.GraphErrorBody" },
+  { service: "microsoft_graph", method: "DELETE", path: "/v1.0/subscriptions/{id}", ok: NO_CONTENT, error: "D.GraphErrorBody" },
   // Microsoft Graph, Teams (crates/testkit/src/microsoft_teams.rs).
   { service: "microsoft_graph", method: "GET", path: "/v1.0/me", ok: "D.GraphEntity<D.User>", error: "D.GraphErrorBody" },
   { service: "microsoft_graph", method: "GET", path: "/v1.0/me/joinedTeams", ok: "D.GraphPage<D.Team>", error: "D.GraphErrorBody" },
@@ -287,6 +298,12 @@ function classify(entries) {
       failures.push(`${label}: ${route.method} ${route.path} is not described to answer ${entry.status}`);
       continue;
     }
+    if (typeName === NO_CONTENT) {
+      if (entry.status !== 204 || entry.body !== null) {
+        failures.push(`${label}: ${route.method} ${route.path} answers 204 with no body`);
+      }
+      continue;
+    }
     if (entry.body === null || typeof entry.body !== "object") {
       failures.push(`${label}: the body is not a JSON document (content type ${entry.contentType ?? "none"})`);
       continue;
@@ -396,6 +413,9 @@ function selfTest() {
       { value: [{ "@odata.type": "#microsoft.graph.user", id: "u", mail: null }] }, "graph selected page", "%24select=id%2Cmail&%24top=5"),
     entry("microsoft_graph", "POST", "/v1.0/chats/c/messages", 201,
       { "@odata.context": "x", id: "1", from: { user: { "@odata.type": "#microsoft.graph.teamworkUserIdentity", id: "u", userIdentityType: "aadUser" } } }, "graph derived type"),
+    entry("microsoft_graph", "POST", "/v1.0/subscriptions", 201,
+      { "@odata.context": "x", id: "s", resource: "users", changeType: "updated,deleted", clientState: null, expirationDateTime: "2026-12-30T00:00:00Z", includeResourceData: false }, "graph subscription"),
+    { ...entry("microsoft_graph", "DELETE", "/v1.0/subscriptions/s", 204, null, "graph deletion"), contentType: null },
     entry("microsoft_login", "POST", "/t/oauth2/v2.0/token", 200, { access_token: "a", token_type: "Bearer", expires_in: 3600 }, "token"),
     entry("slack", "POST", "/api/users.list", 200, { ok: true, members: [{ id: "U1", profile: { email: "a@b" } }], response_metadata: { next_cursor: "" } }, "slack page"),
     entry("slack", "POST", "/api/oauth.v2.access", 200, { ok: true, access_token: "xoxb", enterprise: null }, "slack oauth"),
@@ -425,6 +445,8 @@ function selfTest() {
       { value: [{ "@odata.type": "#microsoft.graph.user", id: "u", mail: null, userType: "Member" }] }, "unselected property of a cast member", "%24select=id%2Cmail"),
     entry("microsoft_graph", "GET", "/v1.0/me", 200, { id: "u" }, "selection of an unknown property", "%24select=id%2Cnope"),
     entry("microsoft_graph", "GET", "/v1.0/nowhere", 404, { error: { code: "NotFound" } }, "error without message"),
+    entry("microsoft_graph", "GET", "/v1.0/subscriptions", 200, { value: [{ id: "s", resource: "users", secret: "x" }] }, "undeclared subscription property"),
+    entry("microsoft_graph", "DELETE", "/v1.0/subscriptions/s", 204, { id: "s" }, "a body on a 204"),
     entry("microsoft_graph", "GET", "/v1.0/nowhere", 200, { value: [] }, "success on an undescribed path"),
     entry("microsoft_login", "POST", "/t/oauth2/v2.0/token", 200, { access_token: "a", token_type: "Bearer", foo: 1 }, "undeclared token field"),
     entry("slack", "POST", "/api/users.list", 200, { ok: true, members: [{ id: "U1", profile: { nickname: "x" } }] }, "undeclared slack profile field"),

@@ -83,6 +83,7 @@ export type Group = Graph.Group;
 export type Organization = Graph.Organization;
 export type Team = Graph.Team;
 export type ChatMessage = Graph.ChatMessage;
+export type Subscription = Graph.Subscription;
 
 // ---------------------------------------------------------------------------------------------
 // Microsoft identity platform token endpoint (no type set is published for it): RFC 6749 §5.1,

@@ -9,6 +9,7 @@
 //! they expire. `docs/providers/azure_entra_id.md` is the user's guide.
 
 mod auth;
+mod change_notifications;
 mod client;
 mod mappings;
 mod operations;
@@ -21,6 +22,10 @@ use tributary_core::{
 };
 
 pub use crate::microsoft::{DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL};
+pub use change_notifications::{
+    CHANGE_NOTIFICATIONS, ChangeNotificationSubscriptions, GraphChangeNotifications,
+    GraphLifecycleNotifications,
+};
 pub use client::{ENTRA_GRAPH, EntraGraph, classify_aadsts};
 pub use operations::{DirectorySync, HealthCheck};
 
@@ -74,6 +79,11 @@ pub struct EntraOperatorConfig {
     /// Microsoft on loopback; never enable it in production.
     #[serde(default)]
     pub allow_loopback_urls: bool,
+    /// Subscribe to Graph change notifications for users and groups, so changes arrive in
+    /// minutes (default: yes). Graph must reach the server's public URL over HTTPS; switch this
+    /// off for a deployment it cannot reach, which then relies on the reconcile alone.
+    #[serde(default)]
+    pub change_notifications: Option<bool>,
 }
 
 /// The Azure Entra ID definition, built with its operator config.
@@ -89,7 +99,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
     spec.logo_url = "/ui/logos/azure_entra_id.svg".into();
     spec.tags = vec!["directory-sync".into(), "identity".into()];
 
-    Definition::new(spec)
+    let mut definition = Definition::new(spec)
         .rate_limit(client::BUDGET)
         .operator_config::<EntraOperatorConfig>()
         .user_input::<EntraUserInput>()
@@ -111,10 +121,17 @@ pub fn definition(config: &CatalogConfig) -> Definition {
                     move |request| operations::resolve_metadata(request, operator.clone())
                 }))
                 .auth(auth::registration(operator.clone()))
-                .disconnect(DisconnectRegistration::local_only(
+                .disconnect(DisconnectRegistration::new(
                     EntraAdminConsent::NAME,
-                    "Tributary forgets the token. To withdraw the consent as well, delete the app \
-                     under Microsoft Entra admin center > Enterprise applications.",
+                    "Deletes the integration's Graph change-notification subscriptions and \
+                     forgets the token. To withdraw the consent as well, delete the app under \
+                     Microsoft Entra admin center > Enterprise applications.",
+                    {
+                        let operator = operator.clone();
+                        move |request| {
+                            change_notifications::delete_subscriptions(request, operator.clone())
+                        }
+                    },
                 )),
         )
         .operation(
@@ -134,5 +151,19 @@ pub fn definition(config: &CatalogConfig) -> Definition {
         )
         .mapping(mappings::account())
         .mapping(mappings::group())
-        .mapping(mappings::membership())
+        .mapping(mappings::membership());
+    if operator.change_notifications.unwrap_or(true) {
+        definition = definition
+            .operation(
+                Operation::<ChangeNotificationSubscriptions>::new(
+                    "Creates and renews the Graph change-notification subscriptions for users \
+                     and groups (POST/PATCH /subscriptions)",
+                )
+                .client(ENTRA_GRAPH)
+                .reconcile()
+                .raw(change_notifications::keep_subscriptions),
+            )
+            .webhook(change_notifications::registration());
+    }
+    definition
 }
