@@ -297,8 +297,15 @@ pub async fn delete_subscriptions(
 }
 
 fn resolve(request: &InboundWebhook) -> Result<ResolvedEvent, VerifyError> {
-    let payload: Value = serde_json::from_slice(&request.body)
+    let mut payload: Value = serde_json::from_slice(&request.body)
         .map_err(|_| VerifyError("the body is not a Graph notification collection".into()))?;
+    // The delivery is stored as resolved here: the endpoint's secret, which every notification
+    // repeats as its `clientState`, must not be stored with it.
+    if let Some(notifications) = payload.get_mut("value").and_then(Value::as_array_mut) {
+        for notification in notifications.iter_mut().filter_map(Value::as_object_mut) {
+            notification.remove("clientState");
+        }
+    }
     let notifications = payload["value"].as_array().cloned().unwrap_or_default();
     let lifecycle = notifications
         .iter()
@@ -441,6 +448,11 @@ mod tests {
         .unwrap();
         assert_eq!(change.name.as_deref(), Some("GraphChangeNotifications"));
         assert_eq!(change.action, "updated");
+        assert_eq!(
+            change.payload["value"][0].get("clientState"),
+            None,
+            "the secret is not stored with the delivery"
+        );
         let lifecycle = resolve(&request(json!({"value": [
             {"lifecycleEvent": "missed", "clientState": "s"}
         ]})))

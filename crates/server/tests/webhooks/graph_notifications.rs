@@ -264,6 +264,30 @@ async fn change_notifications(backend: TestDb) {
         "the groups one is untouched"
     );
 
+    // Every delivery is stored without the clientState its notifications carried.
+    let secret = fake.subscriptions().list()[0]["clientState"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        secret.starts_with("whsec_"),
+        "the clientState is the endpoint's secret"
+    );
+    let deliveries = runtime
+        .db()
+        .webhooks(&ring)
+        .list_deliveries(&tenant, &endpoint.id, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        deliveries.len(),
+        3,
+        "a change and two lifecycle notifications"
+    );
+    for delivery in &deliveries {
+        assert!(!delivery.payload.to_string().contains(&secret));
+    }
+
     // Disconnecting deletes the subscriptions at Graph.
     let report = runtime.disconnect(&tenant, &integration).await.unwrap();
     assert_eq!(report.remote_error, None);
