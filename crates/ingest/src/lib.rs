@@ -34,4 +34,4 @@ pub use offload::{OffloadError, StopFlag, evaluate_off_runtime};
 pub use run::{
     Completeness, IngestContext, IngestOptions, IngestReport, IngestRun, ingest_payload_sets,
 };
-pub use tributary_store::records::{Counters, RunStatus, TombstoneScope};
+pub use tributary_store::records::{Counters, IngestRunStatus, TombstoneScope};

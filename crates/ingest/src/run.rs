@@ -11,8 +11,8 @@ use tributary_core::{IngestPayloadSet, MappingEnvelope};
 use tributary_model::{DirectoryMembership, IngestModel};
 use tributary_store::Db;
 use tributary_store::records::{
-    self, Counters, FailureWrite, MembershipRefs, RecordScope, RecordWrite, RecordsError, RunRef,
-    RunStatus, TombstoneScope,
+    self, Counters, FailureWrite, IngestRunStatus, MembershipRefs, RecordScope, RecordWrite,
+    RecordsError, RunRef, TombstoneScope,
 };
 
 use crate::canonical::{canonical, content_hash};
@@ -69,7 +69,7 @@ pub struct IngestReport {
     pub directory_sync: bool,
     /// What the run tombstoned, or would have had it completed.
     pub tombstone_scope: Vec<TombstoneScope>,
-    pub status: RunStatus,
+    pub status: IngestRunStatus,
     pub counters: Counters,
 }
 
@@ -258,21 +258,21 @@ impl IngestRun {
             return Err(self.close_failed(error).await);
         }
         let status = if completeness == Completeness::Complete && self.counters.failed == 0 {
-            RunStatus::Completed
+            IngestRunStatus::Completed
         } else {
-            RunStatus::Partial
+            IngestRunStatus::Partial
         };
         self.close(status, None).await
     }
 
     /// Closes the run as failed (nothing is tombstoned), dropping what is pending.
     pub async fn fail(self, reason: &str) -> Result<IngestReport, IngestError> {
-        self.close(RunStatus::Failed, Some(reason)).await
+        self.close(IngestRunStatus::Failed, Some(reason)).await
     }
 
     async fn close_failed(self, error: IngestError) -> IngestError {
         let reason = error.to_string();
-        match self.close(RunStatus::Failed, Some(&reason)).await {
+        match self.close(IngestRunStatus::Failed, Some(&reason)).await {
             Ok(_) => error,
             Err(close_error) => {
                 tracing::error!("could not mark ingest run failed: {close_error}");
@@ -283,7 +283,7 @@ impl IngestRun {
 
     async fn close(
         mut self,
-        status: RunStatus,
+        status: IngestRunStatus,
         error: Option<&str>,
     ) -> Result<IngestReport, IngestError> {
         let tombstoned = records::finish_ingest_run(

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tributary_cel::CelEngine;
 use tributary_core::{IngestContract, IngestPayloadSet, MappingEnvelope, MappingRegistration};
 use tributary_ingest::{
-    Completeness, Counters, IngestContext, IngestOptions, IngestRun, Mapper, RunStatus,
+    Completeness, Counters, IngestContext, IngestOptions, IngestRun, IngestRunStatus, Mapper,
     ingest_payload_sets,
 };
 use tributary_store::records::{self, FailureQuery, RecordQuery, TombstoneScope};
@@ -115,7 +115,7 @@ async fn a_bad_payload_is_counted_kept_and_does_not_stop_the_batch() {
         );
         assert_eq!(
             report.status,
-            RunStatus::Partial,
+            IngestRunStatus::Partial,
             "{name}: failures make the run partial"
         );
         assert_eq!(
@@ -252,7 +252,7 @@ async fn only_a_complete_successful_sync_tombstones_and_a_returning_record_is_re
         };
         let first = sync(&db, "r1", &everyone(), Completeness::Complete).await;
         assert_eq!(first.counters.created, 5, "{name}");
-        assert_eq!(first.status, RunStatus::Completed, "{name}");
+        assert_eq!(first.status, IngestRunStatus::Completed, "{name}");
 
         let only_a = || {
             [
@@ -271,7 +271,7 @@ async fn only_a_complete_successful_sync_tombstones_and_a_returning_record_is_re
         let partial = sync(&db, "r2", &only_a(), Completeness::Partial).await;
         assert_eq!(
             (partial.status, partial.counters.tombstoned),
-            (RunStatus::Partial, 0),
+            (IngestRunStatus::Partial, 0),
             "{name}"
         );
         // Nor does a complete listing in which one payload failed.
@@ -280,7 +280,7 @@ async fn only_a_complete_successful_sync_tombstones_and_a_returning_record_is_re
         let failed = sync(&db, "r3", &with_failure, Completeness::Complete).await;
         assert_eq!(
             (failed.status, failed.counters.tombstoned),
-            (RunStatus::Partial, 0),
+            (IngestRunStatus::Partial, 0),
             "{name}"
         );
         assert_eq!(
@@ -293,7 +293,7 @@ async fn only_a_complete_successful_sync_tombstones_and_a_returning_record_is_re
         let complete = sync(&db, "r4", &only_a(), Completeness::Complete).await;
         assert_eq!(
             (complete.status, complete.counters.tombstoned),
-            (RunStatus::Completed, 2),
+            (IngestRunStatus::Completed, 2),
             "{name}"
         );
         assert_eq!(live_keys(&db, "DirectoryAccount").await, ["a"], "{name}");
@@ -349,7 +349,7 @@ async fn a_failed_run_tombstones_nothing_and_records_its_reason() {
         let report = run.fail("provider returned 500 on page 2").await.unwrap();
         assert_eq!(
             (report.status, report.counters.tombstoned),
-            (RunStatus::Failed, 0),
+            (IngestRunStatus::Failed, 0),
             "{name}"
         );
         assert_eq!(
@@ -501,7 +501,7 @@ async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_var
         )
         .await
         .unwrap();
-        assert_eq!(complete.status, RunStatus::Completed, "{name}");
+        assert_eq!(complete.status, IngestRunStatus::Completed, "{name}");
         assert_eq!(complete.counters.tombstoned, 2, "{name}");
         assert_eq!(
             live_keys(&db, "Finding").await,
@@ -604,7 +604,7 @@ async fn a_batch_past_its_evaluation_time_limit_fails_the_run_and_names_the_limi
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(stored.status, RunStatus::Failed, "{name}");
+        assert_eq!(stored.status, IngestRunStatus::Failed, "{name}");
         assert!(
             stored
                 .error

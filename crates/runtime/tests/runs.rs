@@ -327,8 +327,8 @@ async fn a_worker_killed_mid_run_is_replaced_and_the_run_resumes_from_its_checkp
         assert_eq!(
             statuses,
             [
-                tributary_store::records::RunStatus::Failed,
-                tributary_store::records::RunStatus::Partial
+                tributary_store::records::IngestRunStatus::Failed,
+                tributary_store::records::IngestRunStatus::Partial
             ],
             "{ingest_runs:?}"
         );

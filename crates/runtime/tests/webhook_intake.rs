@@ -83,7 +83,7 @@ async fn assert_one_partial_ingest_run(h: &Harness, id: &str) {
     assert_eq!(ingest_runs.len(), 1, "{ingest_runs:?}");
     assert_eq!(
         ingest_runs[0].status,
-        tributary_store::records::RunStatus::Partial
+        tributary_store::records::IngestRunStatus::Partial
     );
 }
 

@@ -22,7 +22,7 @@ use serde::Serialize;
 pub use failures::{FailureQuery, StoredFailure, list_failures};
 pub use query::{RecordQuery, StoredRecord, get_record, list_records, mark_disconnected};
 pub use runs::{
-    ABANDONED, IngestRunRow, RunStatus, TombstoneScope, begin_ingest_run, finish_ingest_run,
+    ABANDONED, IngestRunRow, IngestRunStatus, TombstoneScope, begin_ingest_run, finish_ingest_run,
     get_ingest_run, ingest_runs_of,
 };
 pub use upsert::{write_batch, write_batch_in};
@@ -30,9 +30,6 @@ pub use upsert::{write_batch, write_batch_in};
 /// The directory models: a run whose tombstone scope covers one is a directory sync.
 pub const DIRECTORY_MODELS: [&str; 3] =
     ["DirectoryAccount", "DirectoryGroup", "DirectoryMembership"];
-
-/// The schema name whose records carry account and group references.
-pub const MEMBERSHIP_MODEL: &str = "DirectoryMembership";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordsError {

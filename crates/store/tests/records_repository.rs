@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
 use tributary_store::records::{
-    self, Counters, FailureQuery, FailureWrite, MembershipRefs, RecordQuery, RecordScope,
-    RecordWrite, RunRef, RunStatus, TombstoneScope, WriteResult,
+    self, Counters, FailureQuery, FailureWrite, IngestRunStatus, MembershipRefs, RecordQuery,
+    RecordScope, RecordWrite, RunRef, TombstoneScope, WriteResult,
 };
 use tributary_store::{Db, OpenOptions};
 
@@ -297,7 +297,7 @@ async fn only_a_completed_directory_sync_tombstones_and_reappearance_restores() 
             records::finish_ingest_run(
                 &db,
                 &sync1.id,
-                RunStatus::Completed,
+                IngestRunStatus::Completed,
                 &Counters::default(),
                 None
             )
@@ -309,7 +309,7 @@ async fn only_a_completed_directory_sync_tombstones_and_reappearance_restores() 
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
 
         // A partial run and a failed run that saw only `a` tombstone nothing.
-        for status in [RunStatus::Partial, RunStatus::Failed] {
+        for status in [IngestRunStatus::Partial, IngestRunStatus::Failed] {
             let sync =
                 records::begin_ingest_run(&db, &scope(), Some("op2"), &TombstoneScope::directory())
                     .await
@@ -340,7 +340,7 @@ async fn only_a_completed_directory_sync_tombstones_and_reappearance_restores() 
             records::finish_ingest_run(
                 &db,
                 &plain.id,
-                RunStatus::Completed,
+                IngestRunStatus::Completed,
                 &Counters::default(),
                 None
             )
@@ -364,7 +364,7 @@ async fn only_a_completed_directory_sync_tombstones_and_reappearance_restores() 
             ..Default::default()
         };
         let tombstoned =
-            records::finish_ingest_run(&db, &sync3.id, RunStatus::Completed, &counters, None)
+            records::finish_ingest_run(&db, &sync3.id, IngestRunStatus::Completed, &counters, None)
                 .await
                 .unwrap();
         assert_eq!(tombstoned, 2, "{name}");
@@ -399,7 +399,7 @@ async fn only_a_completed_directory_sync_tombstones_and_reappearance_restores() 
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(stored.status, RunStatus::Completed);
+        assert_eq!(stored.status, IngestRunStatus::Completed);
         assert_eq!(
             stored.counters,
             Counters {
@@ -411,7 +411,7 @@ async fn only_a_completed_directory_sync_tombstones_and_reappearance_restores() 
 
         // Finishing twice is refused.
         assert!(
-            records::finish_ingest_run(&db, &sync3.id, RunStatus::Failed, &counters, None)
+            records::finish_ingest_run(&db, &sync3.id, IngestRunStatus::Failed, &counters, None)
                 .await
                 .is_err()
         );
@@ -461,7 +461,7 @@ async fn sync(
     db: &Db,
     tombstones: &[TombstoneScope],
     writes: &[RecordWrite],
-    status: RunStatus,
+    status: IngestRunStatus,
 ) -> (String, u64) {
     let ingest_run = records::begin_ingest_run(db, &scope(), Some("op"), tombstones)
         .await
@@ -496,12 +496,12 @@ async fn a_completed_run_tombstones_unseen_records_of_its_models_and_variants_on
             vulnerability("v2"),
             account("u1", "h"),
         ];
-        let (_, tombstoned) = sync(&db, &findings, &all, RunStatus::Completed).await;
+        let (_, tombstoned) = sync(&db, &findings, &all, IngestRunStatus::Completed).await;
         assert_eq!(tombstoned, 0, "{name}");
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
 
         // Partial and failed runs that saw only f1 and v1 tombstone nothing.
-        for status in [RunStatus::Partial, RunStatus::Failed] {
+        for status in [IngestRunStatus::Partial, IngestRunStatus::Failed] {
             let seen = [finding("f1", ""), vulnerability("v1")];
             let (_, tombstoned) = sync(&db, &findings, &seen, status).await;
             assert_eq!(tombstoned, 0, "{name}: {status:?}");
@@ -515,7 +515,8 @@ async fn a_completed_run_tombstones_unseen_records_of_its_models_and_variants_on
         // A complete findings run that saw f1 and v1 tombstones f2 and v2, and leaves the
         // assessments (another variant) and the accounts (another model) alone.
         let seen = [finding("f1", ""), vulnerability("v1")];
-        let (findings_run, tombstoned) = sync(&db, &findings, &seen, RunStatus::Completed).await;
+        let (findings_run, tombstoned) =
+            sync(&db, &findings, &seen, IngestRunStatus::Completed).await;
         assert_eq!(tombstoned, 2, "{name}");
         assert_eq!(
             live_keys(&db, "Finding").await,
@@ -556,7 +557,7 @@ async fn a_completed_run_tombstones_unseen_records_of_its_models_and_variants_on
             &db,
             &assessments,
             &[finding("a1", "assessment")],
-            RunStatus::Completed,
+            IngestRunStatus::Completed,
         )
         .await;
         assert_eq!(tombstoned, 1, "{name}");
@@ -564,7 +565,7 @@ async fn a_completed_run_tombstones_unseen_records_of_its_models_and_variants_on
 
         // An empty variant list covers nothing.
         let nothing = [TombstoneScope::variants("Finding", Vec::<String>::new())];
-        let (_, tombstoned) = sync(&db, &nothing, &[], RunStatus::Completed).await;
+        let (_, tombstoned) = sync(&db, &nothing, &[], IngestRunStatus::Completed).await;
         assert_eq!(tombstoned, 0, "{name}");
 
         // f2 reappears: restored, counted as updated.
@@ -751,23 +752,23 @@ async fn a_later_attempt_closes_the_ingest_run_a_stopped_worker_left_running() {
             .unwrap();
         assert_eq!(runs.len(), 2, "{name}");
         assert_eq!(runs[0].id, first.id, "{name}");
-        assert_eq!(runs[0].status, RunStatus::Failed, "{name}");
+        assert_eq!(runs[0].status, IngestRunStatus::Failed, "{name}");
         assert_eq!(runs[0].error.as_deref(), Some(records::ABANDONED), "{name}");
         assert!(runs[0].finished_at.is_some(), "{name}");
         assert_eq!(runs[1].id, second.id, "{name}");
-        assert_eq!(runs[1].status, RunStatus::Running, "{name}");
+        assert_eq!(runs[1].status, IngestRunStatus::Running, "{name}");
         // Another run's ingest run is left alone.
         let untouched = records::get_ingest_run(&db, &scope().tenant_id, &other.id)
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(untouched.status, RunStatus::Running, "{name}");
+        assert_eq!(untouched.status, IngestRunStatus::Running, "{name}");
         // The stopped worker, if it was only slow, cannot finish the closed run.
         assert!(
             records::finish_ingest_run(
                 &db,
                 &first.id,
-                RunStatus::Partial,
+                IngestRunStatus::Partial,
                 &Counters::default(),
                 None
             )

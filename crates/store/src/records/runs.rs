@@ -77,7 +77,7 @@ fn stored_scope(
 /// The state of an ingest run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RunStatus {
+pub enum IngestRunStatus {
     Running,
     /// Every payload was handled and none failed: the run's tombstone scope was reconciled.
     Completed,
@@ -88,22 +88,22 @@ pub enum RunStatus {
     Failed,
 }
 
-impl RunStatus {
+impl IngestRunStatus {
     pub fn as_str(&self) -> &'static str {
         match self {
-            RunStatus::Running => "running",
-            RunStatus::Completed => "completed",
-            RunStatus::Partial => "partial",
-            RunStatus::Failed => "failed",
+            IngestRunStatus::Running => "running",
+            IngestRunStatus::Completed => "completed",
+            IngestRunStatus::Partial => "partial",
+            IngestRunStatus::Failed => "failed",
         }
     }
 
     fn parse(text: &str) -> Result<Self, RecordsError> {
         Ok(match text {
-            "running" => RunStatus::Running,
-            "completed" => RunStatus::Completed,
-            "partial" => RunStatus::Partial,
-            "failed" => RunStatus::Failed,
+            "running" => IngestRunStatus::Running,
+            "completed" => IngestRunStatus::Completed,
+            "partial" => IngestRunStatus::Partial,
+            "failed" => IngestRunStatus::Failed,
             other => {
                 return Err(RecordsError::Invalid(format!(
                     "unknown run status `{other}`"
@@ -125,7 +125,7 @@ pub struct IngestRunRow {
     /// What the run tombstones if it completes: the models (and variants) whose records it did
     /// not see. Empty: nothing.
     pub tombstone_scope: Vec<TombstoneScope>,
-    pub status: RunStatus,
+    pub status: IngestRunStatus,
     pub started_at: i64,
     pub finished_at: Option<i64>,
     pub error: Option<String>,
@@ -149,7 +149,7 @@ pub async fn begin_ingest_run(
             .iter()
             .any(|t| DIRECTORY_MODELS.contains(&t.model.as_str())),
         tombstone_scope: tombstones.to_vec(),
-        status: RunStatus::Running,
+        status: IngestRunStatus::Running,
         started_at: now_ms(),
         finished_at: None,
         error: None,
@@ -208,18 +208,18 @@ pub async fn begin_ingest_run(
 pub const ABANDONED: &str =
     "abandoned: the worker running it stopped, and a later attempt of the same run took over";
 
-/// Finishes a running ingest run with its counters. A run finishing [`RunStatus::Completed`]
+/// Finishes a running ingest run with its counters. A run finishing [`IngestRunStatus::Completed`]
 /// tombstones, in the same transaction, the records of its integration within its tombstone
 /// scope whose last sighting predates the run's start, and returns their number (also stored in
 /// the run's `tombstoned` counter). Any other status tombstones nothing.
 pub async fn finish_ingest_run(
     db: &Db,
     id: &str,
-    status: RunStatus,
+    status: IngestRunStatus,
     counters: &Counters,
     error: Option<&str>,
 ) -> Result<u64, RecordsError> {
-    if status == RunStatus::Running {
+    if status == IngestRunStatus::Running {
         return Err(RecordsError::Invalid(
             "a run cannot finish as running".into(),
         ));
@@ -238,14 +238,14 @@ pub async fn finish_ingest_run(
             return Err(RecordsError::RunNotFound(id.to_owned()));
         };
         let current: String = run.try_get("status")?;
-        if current != RunStatus::Running.as_str() {
+        if current != IngestRunStatus::Running.as_str() {
             return Err(RecordsError::RunClosed {
                 id: id.to_owned(),
                 status: current,
             });
         }
         let mut tombstoned = 0u64;
-        if status == RunStatus::Completed {
+        if status == IngestRunStatus::Completed {
             let tombstones = stored_scope(
                 run.try_get("tombstone_scope")?,
                 run.try_get("directory_sync")?,
@@ -387,7 +387,7 @@ where
         run_id: row.try_get("run_id")?,
         directory_sync,
         tombstone_scope: stored_scope(row.try_get("tombstone_scope")?, directory_sync)?,
-        status: RunStatus::parse(&row.try_get::<String, _>("status")?)?,
+        status: IngestRunStatus::parse(&row.try_get::<String, _>("status")?)?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
         error: row.try_get("error")?,

@@ -320,7 +320,7 @@ async fn retention_deletes_old_finished_ingest_runs_and_old_ingest_failures() {
             records::finish_ingest_run(
                 db,
                 run,
-                records::RunStatus::Completed,
+                records::IngestRunStatus::Completed,
                 &Counters::default(),
                 None,
             )
