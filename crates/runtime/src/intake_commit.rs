@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
 use tributary_store::{
     Durability, Tx,
-    webhooks::{DeliveryStatus, Recorded},
+    webhooks::{DeliveryStatus, DeliveryToRecord, Recorded},
 };
 
 use crate::webhooks::{WebhookAck, WebhookRejection};
@@ -172,10 +172,8 @@ async fn store_together(
     writes: &[Pending],
 ) -> Result<Vec<Answer>, WebhookRejection> {
     let mut tx = runtime.inner.db.begin_durable().await?;
-    let mut answers = Vec::with_capacity(writes.len());
-    for pending in writes {
-        answers.push(store(runtime, &mut tx, &pending.write).await?);
-    }
+    let batch: Vec<&IntakeWrite> = writes.iter().map(|pending| &pending.write).collect();
+    let answers = store(runtime, &mut tx, &batch).await?;
     commit_durably(tx).await?;
     count_commit(runtime, writes.len());
     for (pending, answer) in writes.iter().zip(&answers) {
@@ -189,7 +187,7 @@ async fn commit_alone(
     write: &IntakeWrite,
 ) -> Result<WebhookAck, WebhookRejection> {
     let mut tx = runtime.inner.db.begin_durable().await?;
-    let answer = store(runtime, &mut tx, write).await?;
+    let answer = store(runtime, &mut tx, &[write]).await?.remove(0);
     commit_durably(tx).await?;
     count_commit(runtime, 1);
     log_stored(write, &answer);
@@ -220,25 +218,53 @@ async fn commit_durably(mut tx: Tx) -> Result<(), WebhookRejection> {
     Ok(())
 }
 
-/// Records the delivery (deduplicated on its key) and, for a new or failed handled one, the job
-/// that processes it.
+/// Records the deliveries (deduplicated on their keys) in one statement, settles each, and
+/// queues the jobs of the new or failed handled ones in one more: a batch costs a few round
+/// trips, not a few per delivery.
 async fn store(
     runtime: &Runtime,
     tx: &mut Tx,
-    write: &IntakeWrite,
-) -> Result<Answer, WebhookRejection> {
-    let ring = &runtime.inner.ring;
+    writes: &[&IntakeWrite],
+) -> Result<Vec<Answer>, WebhookRejection> {
+    let to_record: Vec<DeliveryToRecord<'_>> = writes
+        .iter()
+        .map(|write| DeliveryToRecord {
+            tenant_id: &write.tenant_id,
+            endpoint_id: &write.endpoint_id,
+            delivery_id: &write.key,
+            event: &write.event_column,
+            payload: &write.stored,
+            body_sha256: write.body_sha256.as_deref(),
+        })
+        .collect();
     let recorded = tx
-        .webhooks(ring)
-        .record_delivery_of(
-            &write.tenant_id,
-            &write.endpoint_id,
-            &write.key,
-            &write.event_column,
-            &write.stored,
-            write.body_sha256.as_deref(),
-        )
+        .webhooks(&runtime.inner.ring)
+        .record_deliveries(&to_record)
         .await?;
+    let mut answers = Vec::with_capacity(writes.len());
+    let mut to_process = Vec::new();
+    for (write, recorded) in writes.iter().zip(recorded) {
+        let (answer, process) = settle(runtime, tx, write, recorded).await?;
+        answers.push(answer);
+        to_process.extend(process.map(|delivery| (write.tenant_id.as_str(), delivery)));
+    }
+    let pairs: Vec<(&str, &str)> = to_process
+        .iter()
+        .map(|(tenant_id, delivery)| (*tenant_id, delivery.as_str()))
+        .collect();
+    runtime.enqueue_deliveries(tx, &pairs).await?;
+    Ok(answers)
+}
+
+/// The answer to a recorded delivery; for a new or failed handled one, also the delivery that
+/// needs a job.
+async fn settle(
+    runtime: &Runtime,
+    tx: &mut Tx,
+    write: &IntakeWrite,
+    recorded: Recorded,
+) -> Result<(Answer, Option<String>), WebhookRejection> {
+    let ring = &runtime.inner.ring;
     let delivery = match recorded {
         Recorded::Delivery { delivery, .. } => delivery,
         Recorded::Conflict(stored) => {
@@ -248,9 +274,12 @@ async fn store(
                 conflicts = stored.conflicts,
                 "a webhook delivery id came again with a different body; refused with 409"
             );
-            return Ok(Err(WebhookRejection::DeliveryIdReused {
-                delivery: stored.id,
-            }));
+            return Ok((
+                Err(WebhookRejection::DeliveryIdReused {
+                    delivery: stored.id,
+                }),
+                None,
+            ));
         }
     };
     let new = delivery.attempts == 1;
@@ -265,26 +294,24 @@ async fn store(
             false
         }
         Some(_) => {
-            let run_it = new
-                || (delivery.status == DeliveryStatus::Failed
-                    && tx
-                        .webhooks(ring)
-                        .retry_failed_delivery(&write.tenant_id, &delivery.id)
-                        .await?);
-            if run_it {
-                runtime
-                    .enqueue_delivery(tx, &write.tenant_id, &delivery.id)
-                    .await?;
-            }
-            run_it
+            // A new delivery, or a failed one sent again: it is processed (again).
+            new || (delivery.status == DeliveryStatus::Failed
+                && tx
+                    .webhooks(ring)
+                    .retry_failed_delivery(&write.tenant_id, &delivery.id)
+                    .await?)
         }
     };
-    Ok(Ok(WebhookAck::Accepted {
-        delivery: delivery.id,
-        duplicate: !new,
-        queued,
-        event: write.handled.clone(),
-    }))
+    let process = queued.then(|| delivery.id.clone());
+    Ok((
+        Ok(WebhookAck::Accepted {
+            delivery: delivery.id,
+            duplicate: !new,
+            queued,
+            event: write.handled.clone(),
+        }),
+        process,
+    ))
 }
 
 fn log_stored(write: &IntakeWrite, answer: &Answer) {

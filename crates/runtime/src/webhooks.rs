@@ -562,14 +562,34 @@ impl Runtime {
         tenant_id: &str,
         delivery_id: &str,
     ) -> Result<(), StoreError> {
-        let payload = json!({"tenantId": tenant_id, "deliveryId": delivery_id});
-        tx.jobs()
-            .enqueue(
-                &NewJob::new(&self.inner.config.queue, WEBHOOK_JOB_KIND, &payload)
+        self.enqueue_deliveries(tx, &[(tenant_id, delivery_id)])
+            .await
+    }
+
+    /// Queues the jobs that process these (tenant, delivery) pairs, in one statement and one
+    /// wake-up however many there are: group commit queues a batch's jobs together.
+    pub(crate) async fn enqueue_deliveries(
+        &self,
+        tx: &mut tributary_store::Tx,
+        deliveries: &[(&str, &str)],
+    ) -> Result<(), StoreError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let payloads: Vec<Value> = deliveries
+            .iter()
+            .map(|(tenant_id, delivery_id)| json!({"tenantId": tenant_id, "deliveryId": delivery_id}))
+            .collect();
+        let jobs: Vec<NewJob<'_>> = deliveries
+            .iter()
+            .zip(&payloads)
+            .map(|((tenant_id, _), payload)| {
+                NewJob::new(&self.inner.config.queue, WEBHOOK_JOB_KIND, payload)
                     .tenant(tenant_id)
-                    .max_attempts(DELIVERY_ATTEMPTS),
-            )
-            .await?;
+                    .max_attempts(DELIVERY_ATTEMPTS)
+            })
+            .collect();
+        tx.jobs().enqueue_many(&jobs).await?;
         Ok(())
     }
 

@@ -131,6 +131,28 @@ pub struct WebhookDelivery {
     pub last_conflict_at: Option<i64>,
 }
 
+/// A delivery to record ([`Webhooks::record_deliveries`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryToRecord<'a> {
+    pub tenant_id: &'a str,
+    pub endpoint_id: &'a str,
+    /// The provider's delivery id, or a digest of the body.
+    pub delivery_id: &'a str,
+    pub event: &'a str,
+    pub payload: &'a Value,
+    /// SHA-256 (hex) of the body as received, when known.
+    pub body_sha256: Option<&'a str>,
+}
+
+impl DeliveryToRecord<'_> {
+    fn key(&self) -> (&str, &str) {
+        (self.endpoint_id, self.delivery_id)
+    }
+}
+
+/// Deliveries recorded per statement: 7 parameters each stay far below either backend's limit.
+const RECORD_CHUNK: usize = 500;
+
 /// What recording a delivery found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Recorded {
@@ -145,7 +167,22 @@ pub enum Recorded {
     Conflict(WebhookDelivery),
 }
 
-#[derive(sqlx::FromRow)]
+impl Recorded {
+    /// What the stored row means for a delivery received with `body_sha256`.
+    fn of(delivery: WebhookDelivery, body_sha256: Option<&str>) -> Self {
+        let conflict = matches!(
+            (delivery.body_sha256.as_deref(), body_sha256),
+            (Some(stored), Some(received)) if stored != received
+        );
+        if conflict {
+            return Recorded::Conflict(delivery);
+        }
+        let process = delivery.status != DeliveryStatus::Done;
+        Recorded::Delivery { delivery, process }
+    }
+}
+
+#[derive(Clone, sqlx::FromRow)]
 struct DeliveryRow {
     id: String,
     endpoint_id: String,
@@ -446,49 +483,124 @@ impl Webhooks<'_> {
         payload: &Value,
         body_sha256: Option<&str>,
     ) -> Result<Recorded> {
+        let write = DeliveryToRecord {
+            tenant_id,
+            endpoint_id,
+            delivery_id,
+            event,
+            payload,
+            body_sha256,
+        };
+        let mut recorded = self.record_deliveries(std::slice::from_ref(&write)).await?;
+        Ok(recorded.remove(0))
+    }
+
+    /// Records several deliveries, as [`Webhooks::record_delivery_of`] does each, in as few
+    /// statements as it can (one, unless the same delivery comes twice): group commit stores a
+    /// burst of deliveries with one round trip instead of one per delivery. The answers are in the
+    /// order of `writes`. An endpoint that is gone fails the whole call (`NotFound`).
+    pub async fn record_deliveries(
+        &mut self,
+        writes: &[DeliveryToRecord<'_>],
+    ) -> Result<Vec<Recorded>> {
+        // A statement may not touch one row twice (PostgreSQL refuses it), so a delivery that
+        // comes twice in `writes` is recorded again by a later statement: `round[i]` counts the
+        // copies before write `i`.
+        let mut round = vec![0usize; writes.len()];
+        for i in 0..writes.len() {
+            round[i] = writes[..i]
+                .iter()
+                .filter(|w| w.key() == writes[i].key())
+                .count();
+        }
+        let mut recorded: Vec<Option<Recorded>> = vec![None; writes.len()];
+        let rounds = round.iter().copied().max().map_or(0, |last| last + 1);
+        for current in 0..rounds {
+            let members: Vec<usize> = (0..writes.len()).filter(|&i| round[i] == current).collect();
+            for chunk in members.chunks(RECORD_CHUNK) {
+                let batch: Vec<&DeliveryToRecord<'_>> = chunk.iter().map(|&i| &writes[i]).collect();
+                let rows = self.insert_deliveries(&batch).await?;
+                for &i in chunk {
+                    let row = rows
+                        .iter()
+                        .find(|row| {
+                            row.endpoint_id == writes[i].endpoint_id
+                                && row.delivery_id == writes[i].delivery_id
+                        })
+                        .ok_or(StoreError::NotFound("webhook endpoint"))?;
+                    let delivery = WebhookDelivery::try_from(row.clone())?;
+                    recorded[i] = Some(Recorded::of(delivery, writes[i].body_sha256));
+                }
+            }
+        }
+        Ok(recorded.into_iter().flatten().collect())
+    }
+
+    /// One multi-row insert of deliveries whose keys are distinct; the stored rows come back.
+    async fn insert_deliveries(
+        &mut self,
+        batch: &[&DeliveryToRecord<'_>],
+    ) -> Result<Vec<DeliveryRow>> {
         let now = now_ms();
-        let body = serde_json::to_string(payload)?;
-        let mut conn = self.scope.write().await?;
+        let bodies = batch
+            .iter()
+            .map(|write| serde_json::to_string(write.payload))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let ids: Vec<String> = batch.iter().map(|_| new_id()).collect();
+        let values: Vec<String> = (0..batch.len())
+            .map(|i| {
+                let p = 2 + i * 7;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    p,
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6
+                )
+            })
+            .collect();
         // The same body, or one of the two unknown: a copy. Anything else: a conflict.
         let same = "(webhook_deliveries.body_sha256 IS NULL OR excluded.body_sha256 IS NULL \
                     OR webhook_deliveries.body_sha256 = excluded.body_sha256)";
-        let row: Option<DeliveryRow> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO webhook_deliveries (id, endpoint_id, integration_id, tenant_id, \
-                     delivery_id, event, payload, status, attempts, received_at, body_sha256) \
-                 SELECT $1, id, integration_id, tenant_id, $4, $5, $6, 'received', 1, $7, $8 \
-                 FROM webhook_endpoints WHERE id = $2 AND tenant_id = $3 \
-                 ON CONFLICT (endpoint_id, delivery_id) DO UPDATE SET \
-                     attempts = CASE WHEN {same} THEN webhook_deliveries.attempts + 1 \
-                         ELSE webhook_deliveries.attempts END, \
-                     conflicts = CASE WHEN {same} THEN webhook_deliveries.conflicts \
-                         ELSE webhook_deliveries.conflicts + 1 END, \
-                     last_conflict_at = CASE WHEN {same} THEN webhook_deliveries.last_conflict_at \
-                         ELSE $7 END \
-                 RETURNING {DELIVERY_COLUMNS}"
-            )))
-            .bind(new_id())
-            .bind(endpoint_id)
-            .bind(tenant_id)
-            .bind(delivery_id)
-            .bind(event)
-            .bind(&body)
-            .bind(now)
-            .bind(body_sha256)
-            .fetch_optional(&mut *c)
-            .await?
-        });
-        let delivery =
-            WebhookDelivery::try_from(row.ok_or(StoreError::NotFound("webhook endpoint"))?)?;
-        let conflict = matches!(
-            (delivery.body_sha256.as_deref(), body_sha256),
-            (Some(stored), Some(received)) if stored != received
+        // VALUES columns are `column1`... on both backends. Only deliveries whose endpoint
+        // still exists are stored (the join); `WHERE true` lets SQLite parse the upsert.
+        let sql = format!(
+            "INSERT INTO webhook_deliveries (id, endpoint_id, integration_id, tenant_id, \
+                 delivery_id, event, payload, status, attempts, received_at, body_sha256) \
+             SELECT v.column1, e.id, e.integration_id, e.tenant_id, v.column4, v.column5, \
+                 v.column6, 'received', 1, $1, v.column7 \
+             FROM (VALUES {}) AS v \
+             JOIN webhook_endpoints e ON e.id = v.column2 AND e.tenant_id = v.column3 \
+             WHERE true \
+             ON CONFLICT (endpoint_id, delivery_id) DO UPDATE SET \
+                 attempts = CASE WHEN {same} THEN webhook_deliveries.attempts + 1 \
+                     ELSE webhook_deliveries.attempts END, \
+                 conflicts = CASE WHEN {same} THEN webhook_deliveries.conflicts \
+                     ELSE webhook_deliveries.conflicts + 1 END, \
+                 last_conflict_at = CASE WHEN {same} THEN webhook_deliveries.last_conflict_at \
+                     ELSE $1 END \
+             RETURNING {DELIVERY_COLUMNS}",
+            values.join(", ")
         );
-        if conflict {
-            return Ok(Recorded::Conflict(delivery));
-        }
-        let process = delivery.status != DeliveryStatus::Done;
-        Ok(Recorded::Delivery { delivery, process })
+        let mut conn = self.scope.write().await?;
+        let rows: Vec<DeliveryRow> = on_backend!(conn.exec(), |c| {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(now);
+            for ((write, id), body) in batch.iter().zip(&ids).zip(&bodies) {
+                query = query
+                    .bind(id)
+                    .bind(write.endpoint_id)
+                    .bind(write.tenant_id)
+                    .bind(write.delivery_id)
+                    .bind(write.event)
+                    .bind(body)
+                    .bind(write.body_sha256);
+            }
+            query.fetch_all(&mut *c).await?
+        });
+        Ok(rows)
     }
 
     /// Marks a delivery done (handler succeeded) or failed (with the error).

@@ -14,7 +14,7 @@ use tributary_store::keystore::KeyRing;
 use tributary_store::runs::{RunOutcome, RunStatus};
 use tributary_store::schedules::ScheduleUpdate;
 use tributary_store::sessions::NewAuthSession;
-use tributary_store::webhooks::{DeliveryCursor, DeliveryStatus, Recorded};
+use tributary_store::webhooks::{DeliveryCursor, DeliveryStatus, DeliveryToRecord, Recorded};
 use tributary_store::{Backend, Db, Durability, SecretBytes, StoreError, now_ms};
 
 #[tokio::test]
@@ -913,6 +913,60 @@ async fn webhook_endpoints_and_deliveries() {
         assert_eq!(all.len(), 6, "d-1 to d-5 and d-7");
         assert_eq!(seen, all, "pages in order, none missed, none repeated");
         assert_eq!(DeliveryCursor::parse("not a cursor"), None);
+
+        // A batch is recorded in one statement per round, answered in its own order: a new
+        // delivery, its copy in the same batch, another body under its id, another delivery.
+        let other_body = json!({"id": "evt-99"});
+        let batch = [
+            ("b-1", &body, Some("b1")),
+            ("b-1", &body, Some("b1")),
+            ("b-1", &other_body, Some("b9")),
+            ("b-2", &body, None),
+        ];
+        let writes: Vec<DeliveryToRecord<'_>> = batch
+            .iter()
+            .map(|(id, payload, digest)| DeliveryToRecord {
+                tenant_id: &tenant,
+                endpoint_id: &endpoint.id,
+                delivery_id: id,
+                event: "x",
+                payload,
+                body_sha256: *digest,
+            })
+            .collect();
+        let recorded = hooks.record_deliveries(&writes).await.unwrap();
+        let summary: Vec<(String, i64, i64, bool)> = recorded
+            .iter()
+            .map(|r| match r {
+                Recorded::Delivery { delivery, process } => (
+                    delivery.delivery_id.clone(),
+                    delivery.attempts,
+                    delivery.conflicts,
+                    *process,
+                ),
+                Recorded::Conflict(stored) => (
+                    format!("conflict:{}", stored.delivery_id),
+                    stored.attempts,
+                    stored.conflicts,
+                    false,
+                ),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("b-1".to_owned(), 1, 0, true),
+                ("b-1".to_owned(), 2, 0, true),
+                ("conflict:b-1".to_owned(), 2, 1, false),
+                ("b-2".to_owned(), 1, 0, true),
+            ]
+        );
+        // A batch naming another tenant's endpoint stores nothing of itself.
+        let foreign = [DeliveryToRecord {
+            tenant_id: &intruder,
+            ..writes[3]
+        }];
+        assert!(hooks.record_deliveries(&foreign).await.is_err());
 
         // A done delivery is queued again only when forced; a failed one always.
         let done = &hooks
