@@ -20,5 +20,6 @@ pub mod response_log;
 pub mod scim;
 mod server;
 pub mod slack;
+pub mod slack_events;
 
 pub use server::FakeServer;
