@@ -834,6 +834,20 @@ async fn events_verify_route_by_workspace_ingest_members_and_tear_down_on_uninst
         assert_eq!(account["canonicalEmail"], "member7@acme.example");
         assert_eq!(account["status"], "ACTIVE");
         assert_eq!(h.accounts(&id).await.len(), 7);
+        // Someone of another organisation, seen through a Slack Connect channel, is no member.
+        let mut stranger = tributary_testkit::slack::member(8);
+        stranger["id"] = json!("U0STRANGER1");
+        stranger["team_id"] = json!("T0PARTNER1");
+        stranger["profile"]["team"] = json!("T0PARTNER1");
+        let delivery = h
+            .deliver_event(
+                &slack_events::user_change(&team, "Ev0STRANGER1", &stranger),
+                "UserChange",
+            )
+            .await;
+        h.delivery_done(&delivery).await;
+        assert!(h.account(&id, "U0STRANGER1").await.is_none());
+        assert_eq!(h.accounts(&id).await.len(), 7);
         assert_eq!(
             h.users_list_requests().len(),
             lists,

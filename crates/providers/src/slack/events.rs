@@ -137,6 +137,28 @@ fn team_of(event: &ResolvedEvent) -> Option<String> {
     .map(str::to_owned)
 }
 
+/// Whether `user` is a member `users.list` lists for the integration's workspace: of the
+/// workspace itself, or of its Enterprise Grid organisation. Someone of another organisation
+/// (seen through a Slack Connect channel) is not: a sync would tombstone the account at once.
+/// A user object without a team cannot be told apart and counts as a member.
+fn is_member(user: &Value, integration_metadata: &Value) -> bool {
+    let attribute = |name: &str| {
+        integration_metadata
+            .pointer(&format!("/attributes/{name}"))
+            .and_then(Value::as_str)
+            .filter(|value| !value.is_empty())
+    };
+    let Some(team) = user["team_id"].as_str().filter(|team| !team.is_empty()) else {
+        return true;
+    };
+    Some(team) == attribute("teamId")
+        || attribute("enterpriseId").is_some_and(|enterprise| {
+            user.pointer("/enterprise_user/enterprise_id")
+                .and_then(Value::as_str)
+                == Some(enterprise)
+        })
+}
+
 /// The event's user as its DirectoryAccount, with the resource DirectorySync gives it.
 fn member_outcome(
     request: &WebhookEventRequest,
@@ -148,6 +170,9 @@ fn member_outcome(
             request.event.provider_event
         )));
     };
+    if !is_member(&user, &request.integration.metadata) {
+        return Ok(WebhookOutcome::default());
+    }
     let resource = format!("{}/{id}", user["team_id"].as_str().unwrap_or_default());
     Ok(WebhookOutcome {
         ingest: vec![IngestPayloadSet::new(
@@ -195,8 +220,9 @@ pub(super) fn registration(operator: &SlackOperatorConfig) -> WebhookRegistratio
         .verify(verify)
         // Slack signs the URL check too; an unsigned one gets no answer but a refusal.
         .handshake(move |request| {
+            let answer = slack_url_verification(request)?;
             verify(request, &handshake_secret).ok()?;
-            slack_url_verification(request)
+            Some(answer)
         })
         .resolve_event(resolve)
         .event(
@@ -295,6 +321,25 @@ mod tests {
         assert_eq!(team(json!({"type": "event_callback"})), None);
         assert_eq!(team(json!({"team_id": "T1' OR 1=1"})), None);
         assert_eq!(team(json!({"team_id": "T".repeat(64)})), None);
+    }
+
+    #[test]
+    fn members_of_the_workspace_or_its_organisation_are_ingested_others_not() {
+        let workspace = json!({"attributes": {"teamId": "T1", "enterpriseId": null}});
+        assert!(is_member(&json!({"id": "U1", "team_id": "T1"}), &workspace));
+        assert!(!is_member(
+            &json!({"id": "U2", "team_id": "T9"}),
+            &workspace
+        ));
+        assert!(is_member(&json!({"id": "U3"}), &workspace));
+        let grid = json!({"attributes": {"teamId": "T1", "enterpriseId": "E1"}});
+        let colleague = json!({"id": "W1", "team_id": "T2",
+            "enterprise_user": {"enterprise_id": "E1", "id": "W1"}});
+        assert!(is_member(&colleague, &grid));
+        assert!(!is_member(&colleague, &workspace));
+        let stranger = json!({"id": "W2", "team_id": "T3",
+            "enterprise_user": {"enterprise_id": "E2", "id": "W2"}});
+        assert!(!is_member(&stranger, &grid));
     }
 
     #[test]
