@@ -1,14 +1,16 @@
 //! The Slack definition against the fake Slack on loopback, through the whole runtime (setup
-//! flow with the OAuth redirect, queued runs, ingest, refresh) on SQLite and PostgreSQL.
+//! flow with the OAuth redirect, queued runs, ingest, refresh, the Events API's app route) on
+//! SQLite and PostgreSQL.
 
 use std::{collections::BTreeMap, time::Duration};
 
 use serde_json::{Value, json};
-use tributary_core::{CallbackParams, ErrorKind};
+use tributary_core::{CallbackParams, ErrorKind, InboundWebhook};
 use tributary_providerkit::{HttpProfile, ProviderHttp, Url};
 use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::{
-    ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig, RuntimeError,
+    ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig, RuntimeError, WebhookAck,
+    WebhookRejection,
 };
 use tributary_store::{
     integrations::IntegrationStatus,
@@ -16,8 +18,12 @@ use tributary_store::{
     records::{RecordQuery, StoredRecord, list_records},
     runs::{Run, RunStatus},
     testing::TestDb,
+    webhooks::DeliveryStatus,
 };
-use tributary_testkit::slack::{ALL_SCOPES, FakeSlack, SlackWorkspace};
+use tributary_testkit::{
+    slack::{ALL_SCOPES, BOT_USER_ID, FakeSlack, SlackWorkspace},
+    slack_events::{self, SIGNING_SECRET, VERIFICATION_TOKEN},
+};
 
 const BOT_TOKEN: &str = "xoxb-1111111111-2222222222-PastedBotToken0123";
 const USERS_READ_ONLY_TOKEN: &str = "xoxb-1111111111-3333333333-NoTeamReadScope0";
@@ -568,6 +574,379 @@ async fn a_throttled_send_resumes_without_reposting_and_a_different_message_is_n
         assert_eq!(messages.len(), 4, "{messages:?}");
         assert_eq!(messages[3]["text"], "fourth");
         assert_eq!(messages[3]["channel"], "C0GENERAL1");
+    }
+}
+
+/// Unix seconds now: Slack's request timestamps must be within five minutes of receipt.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn inbound((headers, body): (Vec<(String, String)>, Vec<u8>)) -> InboundWebhook {
+    InboundWebhook {
+        method: "POST".into(),
+        headers,
+        query: Vec::new(),
+        body,
+        received_at: unix_now(),
+    }
+}
+
+impl Harness {
+    /// Sends a request to the app's Request URL, `/v1/webhooks/apps/slack/events`.
+    async fn post_event(
+        &self,
+        request: (Vec<(String, String)>, Vec<u8>),
+    ) -> Result<WebhookAck, WebhookRejection> {
+        self.runtime
+            .receive_app_webhook("slack", "events", &inbound(request))
+            .await
+    }
+
+    /// Sends `payload` signed now with the app's signing secret; it must be stored and queued.
+    async fn deliver_event(&self, payload: &Value, event: &str) -> String {
+        let ack = self
+            .post_event(slack_events::signed_now(SIGNING_SECRET, payload))
+            .await
+            .unwrap();
+        match ack {
+            WebhookAck::Accepted {
+                delivery,
+                duplicate: false,
+                queued: true,
+                event: Some(name),
+            } if name == event => delivery,
+            other => panic!("{event} was not stored for one integration: {other:?}"),
+        }
+    }
+
+    async fn delivery_done(&self, delivery: &str) {
+        eventually(&format!("delivery {delivery} is processed"), || async {
+            let status = self
+                .runtime
+                .db()
+                .webhooks(&self.ring)
+                .get_delivery(&self.tenant, delivery)
+                .await
+                .unwrap()
+                .map(|d| d.status);
+            assert_ne!(status, Some(DeliveryStatus::Failed), "delivery {delivery}");
+            status == Some(DeliveryStatus::Done)
+        })
+        .await;
+    }
+
+    async fn account(&self, integration: &str, user: &str) -> Option<Value> {
+        self.accounts(integration)
+            .await
+            .into_iter()
+            .find(|r| r.lookup_key == user)
+            .map(|r| r.fields)
+    }
+
+    async fn status(&self, integration: &str) -> IntegrationStatus {
+        self.runtime
+            .integration(&self.tenant, integration)
+            .await
+            .unwrap()
+            .status
+    }
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn events_verify_route_by_workspace_ingest_members_and_tear_down_on_uninstall() {
+    for backend in tributary_store::testing::backends("slack_events").await {
+        let h = harness(backend, 0).await;
+        let team = h.fake.team_id();
+        let id = h.connect_oauth(None).await;
+        let metadata = h
+            .runtime
+            .integration(&h.tenant, &id)
+            .await
+            .unwrap()
+            .metadata;
+        assert_eq!(metadata["attributes"]["eventsTeamId"], team.as_str());
+        // A bot-token integration of the same workspace belongs to another app: never routed to.
+        let pasted = h.connect_token(None, BOT_TOKEN).await;
+        let pasted_metadata = h
+            .runtime
+            .integration(&h.tenant, &pasted)
+            .await
+            .unwrap()
+            .metadata;
+        assert!(pasted_metadata["attributes"].get("eventsTeamId").is_none());
+        for integration in [&id, &pasted] {
+            let run = h.sync(integration).await;
+            assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        }
+        let lists = h.users_list_requests().len();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = {
+            let runtime = h.runtime.clone();
+            tokio::spawn(async move {
+                runtime
+                    .run_worker(None, async {
+                        let _ = stopped.await;
+                    })
+                    .await
+            })
+        };
+
+        // Slack checks the Request URL with a signed url_verification; the challenge is echoed.
+        let check = slack_events::url_verification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7");
+        match h
+            .post_event(slack_events::signed_now(SIGNING_SECRET, &check))
+            .await
+            .unwrap()
+        {
+            WebhookAck::Handshake {
+                status,
+                content_type,
+                body,
+            } => {
+                assert_eq!(status, 200);
+                assert_eq!(content_type, "text/plain");
+                assert_eq!(body, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7");
+            }
+            other => panic!("the URL check is answered: {other:?}"),
+        }
+        // Unsigned, it is refused rather than answered.
+        let unsigned = h
+            .post_event((Vec::new(), serde_json::to_vec(&check).unwrap()))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&unsigned, WebhookRejection::Unverified(m) if m.contains("Timestamp")),
+            "{unsigned:?}"
+        );
+
+        // A member is made an admin and retitled: the event carries the whole user object.
+        let changed = h.fake.with_workspace(|workspace| {
+            let user = workspace.users.get_mut("U04MEMB3R1").unwrap();
+            user["is_admin"] = json!(true);
+            user["profile"]["title"] = json!("Chief Analytical Engineer");
+            user["updated"] = json!(1_718_700_000);
+            user.clone()
+        });
+        let change = slack_events::user_change(&team, "Ev0CHANGE001", &changed);
+
+        // A wrong secret, a stale timestamp and a tampered body are refused; nothing is stored.
+        let forged = h
+            .post_event(slack_events::signed_now("not-the-signing-secret", &change))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&forged, WebhookRejection::Unverified(m) if m.contains("does not match")),
+            "{forged:?}"
+        );
+        assert!(!format!("{forged:?}").contains(SIGNING_SECRET));
+        let stale = h
+            .post_event(slack_events::signed_request(
+                SIGNING_SECRET,
+                unix_now() - 10 * 60,
+                &change,
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&stale, WebhookRejection::Unverified(m) if m.contains("window")),
+            "{stale:?}"
+        );
+        let (headers, mut body) = slack_events::signed_now(SIGNING_SECRET, &change);
+        let at = body.len() / 2;
+        body[at] ^= 0x01;
+        assert!(matches!(
+            h.post_event((headers, body)).await.unwrap_err(),
+            WebhookRejection::Unverified(_)
+        ));
+        assert_eq!(
+            h.account(&id, "U04MEMB3R1").await.unwrap()["isAdmin"],
+            false
+        );
+
+        // Signed, it reaches the OAuth integration only, and the account follows without a sync.
+        let delivery = h.deliver_event(&change, "UserChange").await;
+        h.delivery_done(&delivery).await;
+        let account = h.account(&id, "U04MEMB3R1").await.unwrap();
+        assert_eq!(account["isAdmin"], true);
+        assert_eq!(account["jobTitle"], "Chief Analytical Engineer");
+        assert_eq!(account["roles"], json!(["admin"]));
+        assert_eq!(account["canonicalEmail"], "ada.lovelace@acme.example");
+        assert_eq!(
+            h.account(&pasted, "U04MEMB3R1").await.unwrap()["isAdmin"],
+            false,
+            "the bot-token integration keeps its reconcile-only view"
+        );
+
+        // Slack's retry of the same event (same event_id and body) is a duplicate.
+        let retry = h
+            .post_event(slack_events::retried(SIGNING_SECRET, &change, 1))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&retry, WebhookAck::Accepted { duplicate: true, delivery: d, .. } if *d == delivery),
+            "{retry:?}"
+        );
+
+        // The stored delivery is the envelope without the app's verification token.
+        let stored = h
+            .runtime
+            .db()
+            .webhooks(&h.ring)
+            .get_delivery(&h.tenant, &delivery)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.delivery_id, "Ev0CHANGE001");
+        assert_eq!(stored.payload["payload"]["event"]["type"], "user_change");
+        assert!(!stored.payload.to_string().contains(VERIFICATION_TOKEN));
+
+        // A new member joins: their account is added.
+        let joined = tributary_testkit::slack::member(7);
+        h.fake.with_workspace(|workspace| {
+            workspace
+                .users
+                .insert(joined["id"].as_str().unwrap().to_owned(), joined.clone())
+        });
+        let delivery = h
+            .deliver_event(
+                &slack_events::team_join(&team, "Ev0JOIN00001", &joined),
+                "TeamJoin",
+            )
+            .await;
+        h.delivery_done(&delivery).await;
+        let account = h.account(&id, "U1000000007").await.unwrap();
+        assert_eq!(account["canonicalEmail"], "member7@acme.example");
+        assert_eq!(account["status"], "ACTIVE");
+        assert_eq!(h.accounts(&id).await.len(), 7);
+        // Someone of another organisation, seen through a Slack Connect channel, is no member.
+        let mut stranger = tributary_testkit::slack::member(8);
+        stranger["id"] = json!("U0STRANGER1");
+        stranger["team_id"] = json!("T0PARTNER1");
+        stranger["profile"]["team"] = json!("T0PARTNER1");
+        let delivery = h
+            .deliver_event(
+                &slack_events::user_change(&team, "Ev0STRANGER1", &stranger),
+                "UserChange",
+            )
+            .await;
+        h.delivery_done(&delivery).await;
+        assert!(h.account(&id, "U0STRANGER1").await.is_none());
+        assert_eq!(h.accounts(&id).await.len(), 7);
+        assert_eq!(
+            h.users_list_requests().len(),
+            lists,
+            "events are ingested without a sync"
+        );
+
+        // Events Tributary does not handle are recorded; a workspace nobody connected is ignored.
+        let message = slack_events::event_callback(
+            &team,
+            "Ev0MESSAGE01",
+            json!({"type": "message", "channel": "C0GENERAL1", "user": "U04MEMB3R1",
+                   "text": "hi", "ts": "1718700000.000100", "event_ts": "1718700000.000100",
+                   "channel_type": "channel"}),
+        );
+        let ack = h
+            .post_event(slack_events::signed_now(SIGNING_SECRET, &message))
+            .await
+            .unwrap();
+        assert!(
+            matches!(ack, WebhookAck::Accepted { event: None, .. }),
+            "{ack:?}"
+        );
+        let elsewhere = slack_events::user_change("T0ELSEWHERE", "Ev0ELSEWHERE", &changed);
+        let ack = h
+            .post_event(slack_events::signed_now(SIGNING_SECRET, &elsewhere))
+            .await
+            .unwrap();
+        assert!(matches!(ack, WebhookAck::Ignored { .. }), "{ack:?}");
+
+        // A user's token revoked leaves the bot's connection alone.
+        let delivery = h
+            .deliver_event(
+                &slack_events::tokens_revoked(&team, "Ev0REVOKE001", &["U04MEMB3R1"], &[]),
+                "TokensRevoked",
+            )
+            .await;
+        h.delivery_done(&delivery).await;
+        assert_eq!(h.status(&id).await, IntegrationStatus::Connected);
+
+        // The app is uninstalled: the OAuth integration is disconnected, the other one is not.
+        let delivery = h
+            .deliver_event(
+                &slack_events::app_uninstalled(&team, "Ev0UNINSTALL"),
+                "AppUninstalled",
+            )
+            .await;
+        h.delivery_done(&delivery).await;
+        assert_eq!(h.status(&id).await, IntegrationStatus::Disconnected);
+        assert_eq!(h.status(&pasted).await, IntegrationStatus::Connected);
+        // Later events of the workspace belong to no connected integration.
+        let ack = h
+            .post_event(slack_events::signed_now(
+                SIGNING_SECRET,
+                &slack_events::user_change(&team, "Ev0AFTER0001", &changed),
+            ))
+            .await
+            .unwrap();
+        assert!(matches!(ack, WebhookAck::Ignored { .. }), "{ack:?}");
+
+        // Revoking the bot token of a reconnected installation disconnects it too.
+        h.connect_oauth(Some(&id)).await;
+        let delivery = h
+            .deliver_event(
+                &slack_events::tokens_revoked(&team, "Ev0REVOKE002", &[], &[BOT_USER_ID]),
+                "TokensRevoked",
+            )
+            .await;
+        h.delivery_done(&delivery).await;
+        assert_eq!(h.status(&id).await, IntegrationStatus::Disconnected);
+
+        // Without a signing secret in the operator config the route is closed.
+        let mut operator = h.fake.operator_config();
+        operator.as_object_mut().unwrap().remove("signingSecret");
+        let closed = Runtime::new(
+            registry(&CatalogConfig {
+                definitions: [("slack".to_owned(), operator)].into(),
+                public_url: None,
+            })
+            .unwrap(),
+            h.runtime.db().clone(),
+            h.ring.clone(),
+            RuntimeConfig::new("http://127.0.0.1:9"),
+        );
+        for payload in [&check, &change] {
+            let refused = closed
+                .receive_app_webhook(
+                    "slack",
+                    "events",
+                    &inbound(slack_events::signed_now(SIGNING_SECRET, payload)),
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&refused, WebhookRejection::Unverified(m) if m.contains("signing secret")),
+                "{refused:?}"
+            );
+        }
+        let _ = stop.send(());
+        worker.await.unwrap().unwrap();
     }
 }
 

@@ -21,5 +21,6 @@ pub mod response_log;
 pub mod scim;
 mod server;
 pub mod slack;
+pub mod slack_events;
 
 pub use server::FakeServer;

@@ -49,9 +49,11 @@ pub const CLIENT_SECRET: &str = "8f1c2d3e4b5a69788796a5b4c3d2e1f0";
 pub const ALL_SCOPES: &str = "users:read,users:read.email,team:read,chat:write";
 /// Seconds a rotating token lives (Slack's is 12 hours).
 pub const ROTATING_TOKEN_LIFETIME: i64 = 43_200;
-const BOT_USER_ID: &str = "U07TR1BUT0";
+/// The app's bot user in the workspace (`auth.test`'s `user_id`).
+pub const BOT_USER_ID: &str = "U07TR1BUT0";
 const BOT_ID: &str = "B07TR1BUT0";
-const APP_ID: &str = "A07TR1BUT0";
+/// The app's id (`api_app_id` of its Events API deliveries).
+pub const APP_ID: &str = "A07TR1BUT0";
 
 /// The realistic members every workspace has: a member with 2FA, the primary owner, a
 /// deactivated member, a bot, a single-channel guest, and Slackbot.
@@ -241,11 +243,13 @@ impl FakeSlack {
         self.shared.workspace.lock().unwrap().team_id.clone()
     }
 
-    /// The operator config pointing the definition at this fake, with the registered app.
+    /// The operator config pointing the definition at this fake, with the registered app (its
+    /// signing secret signs the deliveries of [`crate::slack_events`]).
     pub fn operator_config(&self) -> Value {
         json!({
             "clientId": CLIENT_ID,
             "clientSecret": CLIENT_SECRET,
+            "signingSecret": crate::slack_events::SIGNING_SECRET,
             "baseUrl": self.base_url(),
             "allowLoopbackBaseUrl": true,
         })

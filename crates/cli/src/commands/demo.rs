@@ -39,7 +39,7 @@ pub struct DemoArgs {
 struct Fakes {
     _okta: tributary_testkit::okta::FakeOkta,
     _google: tributary_testkit::google_workspace::FakeGoogleWorkspace,
-    _slack: tributary_testkit::slack::FakeSlack,
+    slack: tributary_testkit::slack::FakeSlack,
     _cloudflare: tributary_testkit::cloudflare::FakeCloudflare,
     _teams: tributary_testkit::microsoft_teams::FakeMicrosoftTeams,
     _entra: tributary_testkit::azure_entra_id::FakeEntra,
@@ -88,7 +88,7 @@ async fn start_fakes() -> anyhow::Result<Fakes> {
     Ok(Fakes {
         _okta: okta,
         _google: google,
-        _slack: slack,
+        slack,
         _cloudflare: cloudflare,
         _teams: teams,
         _entra: entra,
@@ -191,7 +191,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let id = integration["id"].as_str().unwrap_or_default().to_owned();
         if !endpoints.is_empty() {
             progress.set_message(format!("delivering {} webhooks", connection.definition));
-            summary.accepted += deliver_webhooks(connection.definition, &endpoints).await?;
+            summary.accepted += deliver_webhooks(connection.definition, &endpoints, &fakes).await?;
             webhook_endpoints.push((id.clone(), endpoints));
         }
         let catalog = client
@@ -464,14 +464,19 @@ async fn connect(
 
 /// Sends the provider's webhook requests to each endpoint as the provider would, and counts the
 /// deliveries the server accepted.
-async fn deliver_webhooks(definition: &str, endpoints: &[Value]) -> anyhow::Result<u64> {
+async fn deliver_webhooks(
+    definition: &str,
+    endpoints: &[Value],
+    fakes: &Fakes,
+) -> anyhow::Result<u64> {
     let http = reqwest::Client::new();
     let mut accepted = 0;
     for endpoint in endpoints {
         let url = endpoint["url"].as_str().unwrap_or_default();
         let secret = endpoint["secret"].as_str().unwrap_or_default();
-        let deliveries = match definition {
-            "okta" => tributary_testkit::okta_events::demo_deliveries(secret),
+        let deliveries = match (definition, endpoint["name"].as_str()) {
+            ("okta", _) => tributary_testkit::okta_events::demo_deliveries(secret),
+            ("slack", Some("events")) => slack_events(&fakes.slack),
             _ => Vec::new(),
         };
         for delivery in deliveries {
@@ -495,6 +500,32 @@ async fn deliver_webhooks(definition: &str, endpoints: &[Value]) -> anyhow::Resu
         }
     }
     Ok(accepted)
+}
+
+/// A member of the fake workspace is retitled and another one joins; Slack tells the app's
+/// Request URL (signed with the app's signing secret, not the endpoint's).
+fn slack_events(
+    slack: &tributary_testkit::slack::FakeSlack,
+) -> Vec<tributary_testkit::okta_events::DemoDelivery> {
+    let joined = tributary_testkit::slack::member(1000);
+    let changed = slack.with_workspace(|workspace| {
+        workspace.users.insert(
+            joined["id"].as_str().unwrap_or_default().to_owned(),
+            joined.clone(),
+        );
+        let member = workspace.users.get_mut("U04MEMB3R1")?;
+        member["profile"]["title"] = json!("Head of Analytical Engines");
+        Some(member.clone())
+    });
+    match changed {
+        Some(changed) => tributary_testkit::slack_events::demo_deliveries(
+            tributary_testkit::slack_events::SIGNING_SECRET,
+            &slack.team_id(),
+            &changed,
+            &joined,
+        ),
+        None => Vec::new(),
+    }
 }
 
 /// Waits until every delivery of the endpoints is handled; returns how many were.

@@ -1,11 +1,13 @@
 //! Slack: the members of a workspace (admins, owners, guests, bots, deactivated accounts) as
 //! directory accounts, and messages posted to channels or people. Two connection modes, either
 //! of which can replace the other on the same integration: installing a Slack app with OAuth v2,
-//! or pasting the bot token of a Slack app the workspace made itself. `docs/providers/slack.md`
-//! is the user's guide.
+//! or pasting the bot token of a Slack app the workspace made itself. In the OAuth mode the
+//! operator's app also pushes member changes through the Events API (`events.rs`).
+//! `docs/providers/slack.md` is the user's guide.
 
 mod auth;
 mod client;
+mod events;
 mod mappings;
 mod messages;
 mod operations;
@@ -19,6 +21,9 @@ use tributary_core::{
 
 pub use auth::{AUTHORIZE_PATH, BOT_SCOPES, TOKEN_METHOD};
 pub use client::{DEFAULT_BASE_URL, SLACK_API, SlackApi, error_kind};
+pub use events::{
+    AppUninstalled, EVENTS_TEAM_ATTRIBUTE, EVENTS_WEBHOOK, TeamJoin, TokensRevoked, UserChange,
+};
 pub use messages::{Delivery, MessageSend};
 pub use operations::{DirectorySync, HealthCheck};
 
@@ -62,6 +67,10 @@ pub struct SlackOperatorConfig {
     /// The Client Secret of your Slack app. Needed for the OAuth mode only.
     #[serde(default)]
     pub client_secret: Option<Secret>,
+    /// The Signing Secret of your Slack app (Basic Information > App Credentials), which signs
+    /// its Events API deliveries. Without it every delivery is refused.
+    #[serde(default)]
+    pub signing_secret: Option<Secret>,
     /// Slack's base URL (default `https://slack.com`; GovSlack is `https://slack-gov.com`). The
     /// Web API is under `/api`, the OAuth authorize page at `/oauth/v2/authorize`.
     #[serde(default)]
@@ -104,7 +113,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
                 .description("Install the Slack app in the workspace through Slack's consent page.")
                 .clients([SLACK_API.id()])
                 .validation_operation(HealthCheck::NAME)
-                .metadata(metadata_resolver(&operator))
+                .metadata(metadata_resolver(&operator, true))
                 .auth(auth::registration(operator.clone()))
                 .disconnect(DisconnectRegistration::new(
                     SlackOAuth::NAME,
@@ -118,7 +127,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
                 .description("Connect with the bot token of a Slack app made for this workspace.")
                 .clients([SLACK_API.id()])
                 .validation_operation(HealthCheck::NAME)
-                .metadata(metadata_resolver(&operator))
+                .metadata(metadata_resolver(&operator, false))
                 .disconnect(DisconnectRegistration::local_only(
                     SlackBotToken::NAME,
                     "Tributary forgets the token; the app keeps working in Slack. Regenerate \
@@ -147,10 +156,15 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             .client(SLACK_API)
             .raw(messages::message_send),
         )
+        .webhook(events::registration(&operator))
         .mapping(mappings::account())
 }
 
-fn metadata_resolver(operator: &SlackOperatorConfig) -> MetadataResolver {
+/// `takes_events`: the connection's app is the operator's, whose Events API deliveries are
+/// routed to the integration by its workspace.
+fn metadata_resolver(operator: &SlackOperatorConfig, takes_events: bool) -> MetadataResolver {
     let operator = operator.clone();
-    MetadataResolver::new(move |request| operations::resolve_metadata(request, operator.clone()))
+    MetadataResolver::new(move |request| {
+        operations::resolve_metadata(request, operator.clone(), takes_events)
+    })
 }

@@ -9,7 +9,7 @@ use tributary_core::{
 };
 use tributary_providerkit::{Checkpoint, Pagination, Paginator, ProviderHttp};
 
-use super::{SlackApi, SlackOperatorConfig, client};
+use super::{EVENTS_TEAM_ATTRIBUTE, SlackApi, SlackOperatorConfig, client};
 
 /// Members per `users.list` page: Slack recommends no more than 200 (it caps at 1,000).
 const PAGE_SIZE: &str = "200";
@@ -90,18 +90,24 @@ pub async fn health_check(
     Ok(workspace(&api.http).await?.attributes())
 }
 
-/// The workspace identifies the external account.
+/// The workspace identifies the external account. When the connection `takes_events`, the
+/// team id is also recorded under the attribute Events API deliveries are routed by.
 pub async fn resolve_metadata(
     request: MetadataRequest,
     operator: SlackOperatorConfig,
+    takes_events: bool,
 ) -> Result<Option<IntegrationMetadata>, OperationError> {
     let token = client::bot_token(&request.credentials)?;
     let http = client::api_http(&operator, &request.integration, token)?;
     let workspace = workspace(&http).await?;
+    let mut attributes = workspace.attributes();
+    if takes_events {
+        attributes[EVENTS_TEAM_ATTRIBUTE] = json!(workspace.team_id);
+    }
     Ok(Some(IntegrationMetadata {
         external_id: workspace.team_id.clone(),
         external_name: workspace.team_name.clone(),
-        attributes: workspace.attributes(),
+        attributes,
     }))
 }
 
