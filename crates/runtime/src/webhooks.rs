@@ -712,7 +712,9 @@ impl Runtime {
             Ok(_) => return Ok(()),
             Err(err) => return Err(JobError::retry(format!("loading the delivery: {err}"))),
         };
-        match self.handle_delivery(&delivery).await {
+        // A later attempt may follow one that got as far as changing the connection.
+        let retried = job.attempts > 1;
+        match self.handle_delivery(&delivery, retried).await {
             Ok(()) => match webhooks()
                 .finish_delivery(tenant_id, delivery_id, None)
                 .await
@@ -746,8 +748,13 @@ impl Runtime {
         }
     }
 
-    /// Runs the event's handler and carries out its outcome.
-    async fn handle_delivery(&self, delivery: &WebhookDelivery) -> Result<(), RuntimeError> {
+    /// Runs the event's handler and carries out its outcome. `retried`: an earlier attempt of
+    /// this delivery's job did not finish.
+    async fn handle_delivery(
+        &self,
+        delivery: &WebhookDelivery,
+        retried: bool,
+    ) -> Result<(), RuntimeError> {
         let (endpoint, _) = self
             .inner
             .db
@@ -796,16 +803,20 @@ impl Runtime {
             .map_err(|e| RuntimeError::Execute(e.into()))?;
         let mut status = integration.status;
         if let Some(change) = &outcome.connection {
-            if !self.change_connection(&integration, change).await? {
+            let target = match change {
+                ConnectionChange::Suspended { .. } => IntegrationStatus::Suspended,
+                ConnectionChange::Resumed => IntegrationStatus::Connected,
+            };
+            // An earlier attempt that made the change and failed after it (queueing the resume's
+            // syncs) leaves the integration where the change leads: the rest is carried out.
+            let made_before = retried && status == target;
+            if !self.change_connection(&integration, change).await? && !made_before {
                 // A resume of an integration that is not suspended, a second suspend: the event
                 // is stale or repeated and what it asked for is not wanted.
                 tracing::info!(integration_id = %integration.id, status = status.as_str(), ?change, "the connection change does not apply; the event changes nothing");
                 return Ok(());
             }
-            status = match change {
-                ConnectionChange::Suspended { .. } => IntegrationStatus::Suspended,
-                ConnectionChange::Resumed => IntegrationStatus::Connected,
-            };
+            status = target;
         }
         if !outcome.ingest.is_empty() {
             let mapper = self

@@ -1048,3 +1048,94 @@ async fn a_resume_changes_only_a_suspended_integration() {
     })
     .await;
 }
+
+/// A worker that resumed the integration and died before queueing the resume's sync: the next
+/// attempt finds the integration resumed already and still queues the sync.
+#[tokio::test]
+async fn a_resume_interrupted_after_its_change_still_queues_its_sync() {
+    on_each_backend("rt_hooks_resume_retry", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let integration = install_app(&h, 780).await.integration.id;
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+        deliver_app_event(
+            &h,
+            &app_event(
+                780,
+                "installation.suspend",
+                &unique("d-suspend"),
+                json!({"suspended_by": "org-admin"}),
+            ),
+        )
+        .await;
+        let _ = stop.send(());
+        worker.await.unwrap();
+
+        let (id, _, queued) = accepted(
+            h.runtime
+                .receive_app_webhook(
+                    "acme",
+                    "acme_app",
+                    &app_event(
+                        780,
+                        "installation.unsuspend",
+                        &unique("d-resume"),
+                        json!({}),
+                    ),
+                )
+                .await
+                .unwrap(),
+        );
+        assert!(queued);
+        // The first attempt takes the job, commits the resume, and its worker dies.
+        let queue = h.runtime.config().queue.clone();
+        let claimed = h
+            .runtime
+            .db()
+            .jobs()
+            .claim(&queue, "worker-that-dies", 10, Duration::from_millis(1))
+            .await
+            .unwrap();
+        assert!(
+            claimed
+                .iter()
+                .any(|job| job.kind == tributary_runtime::WEBHOOK_JOB_KIND
+                    && job.payload["deliveryId"] == id.as_str()),
+            "{claimed:?}"
+        );
+        let mut tx = h.runtime.db().begin().await.unwrap();
+        assert!(
+            tx.integrations()
+                .change_status(
+                    &h.tenant_id,
+                    &integration,
+                    IntegrationStatus::Suspended,
+                    IntegrationStatus::Connected,
+                    None,
+                )
+                .await
+                .unwrap()
+        );
+        tx.schedules()
+            .set_enabled(&h.tenant_id, &integration, true)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(h.runtime.db().jobs().reap_expired().await.unwrap() >= 1);
+
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+        support::eventually(
+            Duration::from_secs(10),
+            "the retried delivery is done",
+            || async { delivery_status(&h, &id).await == DeliveryStatus::Done },
+        )
+        .await;
+        assert_eq!(
+            runs_queued_by(&h, &integration, &id).await,
+            ["DirectorySync"]
+        );
+        let _ = stop.send(());
+        worker.await.unwrap();
+    })
+    .await;
+}
