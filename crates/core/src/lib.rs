@@ -50,9 +50,10 @@ pub use rate_limit::{RateLimit, RateLimitScope};
 pub use registry::{DefinitionChecks, Registry, RegistryError, Rule};
 pub use secret::Secret;
 pub use webhook::{
-    DEFAULT_ENDPOINT_TEMPLATE, ENDPOINT_ID_PLACEHOLDER, HandshakeResponse, InboundWebhook,
-    ResolvedEvent, VerifyError, WebhookEndpointAccess, WebhookEvent, WebhookEventRegistration,
-    WebhookEventRequest, WebhookOutcome, WebhookRegistration, WebhookRoute,
+    ConnectionChange, DEFAULT_ENDPOINT_TEMPLATE, ENDPOINT_ID_PLACEHOLDER, HandshakeResponse,
+    InboundWebhook, ResolvedEvent, VerifyError, WebhookEndpointAccess, WebhookEvent,
+    WebhookEventRegistration, WebhookEventRequest, WebhookOutcome, WebhookRegistration,
+    WebhookRoute,
 };
 
 /// `#[derive(StableName)]`: the persisted name of a type is its identifier.

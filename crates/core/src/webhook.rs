@@ -96,6 +96,24 @@ pub struct WebhookOutcome {
     pub dispatch: Vec<(&'static str, Value)>,
     /// The event means the connection is gone (GitHub `installation.deleted`): run disconnect.
     pub teardown: bool,
+    /// The event changes whether the connection works (GitHub `installation.suspend`,
+    /// `unsuspend`). The runtime applies it before the rest of the outcome; a change that does
+    /// not apply (a resume of a connection that is not suspended) ends the outcome there, so a
+    /// stale or repeated event queues nothing.
+    pub connection: Option<ConnectionChange>,
+}
+
+/// A change of the connection's standing that the provider announces in an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionChange {
+    /// The provider suspended the connection (an organisation suspended a GitHub App
+    /// installation): its credentials are refused until it is resumed, so the integration is
+    /// `suspended` and its schedules stop. `reason` becomes the status reason the tenant sees;
+    /// it names who suspended it and when, never a credential.
+    Suspended { reason: String },
+    /// The provider lifted its suspension: a `suspended` integration is `connected` again and
+    /// its schedules resume. Any other integration is left as it is.
+    Resumed,
 }
 
 /// Input to an event handler.

@@ -935,6 +935,125 @@ async fn events_that_arrive_before_the_install_callback_are_not_lost() {
     }
 }
 
+/// An organisation suspends the installation: GitHub refuses its tokens and says so with
+/// `installation` `suspend`; the integration is suspended (who and when as its reason) with its
+/// schedules stopped and runs refused, until `unsuspend` connects it again and queues every sync.
+#[tokio::test]
+async fn a_suspended_installation_is_suspended_until_github_unsuspends_it() {
+    for backend in tributary_store::testing::backends("github_suspend").await {
+        let h = harness(backend, GithubOrg::sample(0, 0)).await;
+        let id = h.install().await;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = {
+            let runtime = h.runtime.clone();
+            tokio::spawn(async move {
+                runtime
+                    .run_worker(None, async {
+                        let _ = stopped.await;
+                    })
+                    .await
+            })
+        };
+        let schedules_enabled = || async {
+            h.runtime
+                .db()
+                .schedules()
+                .list(&h.tenant, &id)
+                .await
+                .unwrap()
+                .iter()
+                .map(|s| s.enabled)
+                .collect::<Vec<_>>()
+        };
+        assert!(schedules_enabled().await.iter().all(|enabled| *enabled));
+
+        h.fake.suspend(true);
+        let suspend: Value = serde_json::from_str(fixtures::WEBHOOK_INSTALLATION_SUSPEND).unwrap();
+        let ack = h
+            .deliver("installation", &suspend, WEBHOOK_SECRET)
+            .await
+            .unwrap();
+        assert!(
+            matches!(&ack, WebhookAck::Accepted { event: Some(e), .. } if e == "InstallationSuspended"),
+            "{ack:?}"
+        );
+        eventually("the integration is suspended", || async {
+            h.runtime.integration(&h.tenant, &id).await.unwrap().status
+                == IntegrationStatus::Suspended
+        })
+        .await;
+        let suspended = h.runtime.integration(&h.tenant, &id).await.unwrap();
+        assert_eq!(
+            suspended.status_reason.as_deref(),
+            Some(
+                "GitHub: the app's installation was suspended by octo-admin at \
+                 2024-06-21T08:15:42Z; it syncs again once the installation is unsuspended"
+            )
+        );
+        let enabled = schedules_enabled().await;
+        assert!(
+            !enabled.is_empty() && enabled.iter().all(|e| !e),
+            "{enabled:?}"
+        );
+        assert_eq!(h.runtime.reconcile_tick().await.unwrap(), 0);
+        let mints = h.requests("/access_tokens").len();
+        let refused = h
+            .runtime
+            .queue_run(h.run_request(&id, "RepositorySync", json!({})))
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("suspended"), "{refused}");
+        assert_eq!(
+            h.requests("/access_tokens").len(),
+            mints,
+            "a suspended installation's token is not asked for"
+        );
+
+        h.fake.suspend(false);
+        let unsuspend: Value =
+            serde_json::from_str(fixtures::WEBHOOK_INSTALLATION_UNSUSPEND).unwrap();
+        let ack = h
+            .deliver("installation", &unsuspend, WEBHOOK_SECRET)
+            .await
+            .unwrap();
+        let WebhookAck::Accepted {
+            delivery, event, ..
+        } = ack
+        else {
+            panic!("installation.unsuspend is stored: {ack:?}")
+        };
+        assert_eq!(event.as_deref(), Some("InstallationUnsuspended"));
+        eventually("the unsuspend is processed", || async {
+            h.delivery_status(&delivery).await == Some(DeliveryStatus::Done)
+        })
+        .await;
+        let resumed = h.runtime.integration(&h.tenant, &id).await.unwrap();
+        assert_eq!(resumed.status, IntegrationStatus::Connected);
+        assert_eq!(resumed.status_reason, None);
+        assert!(schedules_enabled().await.iter().all(|enabled| *enabled));
+        let mut queued: Vec<String> = h
+            .runtime
+            .list_runs(&h.tenant, &id, 20)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|run| {
+                run.workflow
+                    .as_ref()
+                    .is_some_and(|w| w["webhookDelivery"] == delivery.as_str())
+            })
+            .map(|run| run.operation)
+            .collect();
+        queued.sort();
+        assert_eq!(
+            queued,
+            ["DirectorySync", "RepositorySync", "VulnerabilityCollect"]
+        );
+        let _ = stop.send(());
+        worker.await.unwrap().unwrap();
+    }
+}
+
 /// Maps `payload` with the definition's mapping for (schema, variant) and `resource`.
 fn mapped(schema: &str, variant: &str, resource: &str, payload: &Value) -> Value {
     let registry = registry(&CatalogConfig::default()).unwrap();

@@ -15,10 +15,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tributary_core::{ResolvedEvent, WebhookRegistration, WebhookRoute};
-use tributary_store::{
-    integrations::IntegrationStatus,
-    jobs::{Job, JobError, NewJob},
-};
+use tributary_store::jobs::{Job, JobError, NewJob};
 
 use crate::{Runtime, WebhookAck, WebhookRejection, webhooks::delivery_key};
 
@@ -125,10 +122,7 @@ impl Runtime {
             .await
             .map_err(|e| JobError::retry(format!("finding the installation: {e}")))?;
         let mut routed = 0;
-        for integration in integrations
-            .iter()
-            .filter(|i| i.status == IntegrationStatus::Connected)
-        {
+        for integration in integrations.iter().filter(|i| i.status.takes_deliveries()) {
             let endpoints = self
                 .inner
                 .db

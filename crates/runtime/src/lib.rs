@@ -7,6 +7,7 @@
 mod app_webhook_hold;
 pub mod client_pool;
 mod config;
+mod connection_change;
 mod credentials;
 mod disconnect;
 mod error;

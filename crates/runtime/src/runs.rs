@@ -767,6 +767,11 @@ fn require_connected(status: IntegrationStatus, reason: Option<&str>) -> Result<
                 .unwrap_or("the provider refused the stored grant")
                 .to_owned(),
         )),
+        IntegrationStatus::Suspended => Err(RuntimeError::Invalid(format!(
+            "the provider suspended the integration's connection ({}); it runs again once the \
+             provider resumes it",
+            reason.unwrap_or("no reason given")
+        ))),
         other => Err(RuntimeError::Invalid(format!(
             "the integration is {}; connect it first",
             other.as_str()

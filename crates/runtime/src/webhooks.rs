@@ -6,8 +6,10 @@
 //! signature check, fail-closed; event resolution; payload nesting ([`MAX_PAYLOAD_DEPTH`]). Then the delivery is written durably, deduplicated on the
 //! provider's delivery id (or a SHA-256 of the body when it sends none), together with the job
 //! that will process it, and only then acknowledged. The job runs the event's handler and carries
-//! out what it asked for (ingest payloads, queue operations, tear the connection down); the
-//! delivery is marked done only when that succeeded.
+//! out what it asked for (suspend or resume the connection, ingest payloads, queue operations,
+//! tear the connection down); the delivery is marked done only when that succeeded. A suspended
+//! integration's deliveries are taken and processed too (the provider resumes it by an event),
+//! but queue no runs until it is resumed.
 //!
 //! A failing handler is retried with backoff while the delivery stays `received`; after the last
 //! attempt it is `failed`, visible, and processed again by a provider redelivery or an operator's
@@ -21,8 +23,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use tributary_core::{
-    InboundWebhook, ResolvedEvent, Secret, WebhookEventRequest, WebhookRegistration, WebhookRoute,
-    registry::RegisteredDefinition,
+    ConnectionChange, InboundWebhook, ResolvedEvent, Secret, WebhookEventRequest,
+    WebhookRegistration, WebhookRoute, registry::RegisteredDefinition,
 };
 use tributary_ingest::{Completeness, IngestContext, ingest_payload_sets};
 use tributary_store::{
@@ -446,8 +448,8 @@ impl Runtime {
 
     /// Takes a request to a definition-level route (`/v1/webhooks/apps/<definition>/<webhook>`):
     /// one URL for every installation of an app. It is verified with the app's secret and stored
-    /// at the endpoint of each connected integration whose metadata attribute matches the event's
-    /// routing key (the installation id).
+    /// at the endpoint of each connected (or suspended) integration whose metadata attribute
+    /// matches the event's routing key (the installation id).
     pub async fn receive_app_webhook(
         &self,
         definition_id: &str,
@@ -514,10 +516,7 @@ impl Runtime {
                 .find_by_attribute(definition_id, attribute, &key)
                 .await?;
             let mut accepted = Vec::new();
-            for integration in integrations
-                .iter()
-                .filter(|i| i.status == IntegrationStatus::Connected)
-            {
+            for integration in integrations.iter().filter(|i| i.status.takes_deliveries()) {
                 let endpoints = self
                     .inner
                     .db
@@ -733,7 +732,9 @@ impl Runtime {
             Ok(_) => return Ok(()),
             Err(err) => return Err(JobError::retry(format!("loading the delivery: {err}"))),
         };
-        match self.handle_delivery(&delivery).await {
+        // A later attempt may follow one that got as far as changing the connection.
+        let retried = job.attempts > 1;
+        match self.handle_delivery(&delivery, retried).await {
             Ok(()) => match webhooks()
                 .finish_delivery(tenant_id, delivery_id, None)
                 .await
@@ -767,8 +768,13 @@ impl Runtime {
         }
     }
 
-    /// Runs the event's handler and carries out its outcome.
-    async fn handle_delivery(&self, delivery: &WebhookDelivery) -> Result<(), RuntimeError> {
+    /// Runs the event's handler and carries out its outcome. `retried`: an earlier attempt of
+    /// this delivery's job did not finish.
+    async fn handle_delivery(
+        &self,
+        delivery: &WebhookDelivery,
+        retried: bool,
+    ) -> Result<(), RuntimeError> {
         let (endpoint, _) = self
             .inner
             .db
@@ -779,7 +785,7 @@ impl Runtime {
         let integration = self
             .integration(&endpoint.tenant_id, &endpoint.integration_id)
             .await?;
-        if integration.status != IntegrationStatus::Connected {
+        if !integration.status.takes_deliveries() {
             return Err(RuntimeError::Invalid(format!(
                 "the integration is {}",
                 integration.status.as_str()
@@ -815,6 +821,23 @@ impl Runtime {
             .ok_or_else(|| RuntimeError::Invalid(format!("event `{}` has no handler", event.name)))?
             .await
             .map_err(|e| RuntimeError::Execute(e.into()))?;
+        let mut status = integration.status;
+        if let Some(change) = &outcome.connection {
+            let target = match change {
+                ConnectionChange::Suspended { .. } => IntegrationStatus::Suspended,
+                ConnectionChange::Resumed => IntegrationStatus::Connected,
+            };
+            // An earlier attempt that made the change and failed after it (queueing the resume's
+            // syncs) leaves the integration where the change leads: the rest is carried out.
+            let made_before = retried && status == target;
+            if !self.change_connection(&integration, change).await? && !made_before {
+                // A resume of an integration that is not suspended, a second suspend: the event
+                // is stale or repeated and what it asked for is not wanted.
+                tracing::info!(integration_id = %integration.id, status = status.as_str(), ?change, "the connection change does not apply; the event changes nothing");
+                return Ok(());
+            }
+            status = target;
+        }
         if !outcome.ingest.is_empty() {
             let mapper = self
                 .inner
@@ -843,6 +866,11 @@ impl Runtime {
             )
             .await
             .map_err(|e| RuntimeError::Ingest(e.to_string()))?;
+        }
+        if status == IntegrationStatus::Suspended && !outcome.dispatch.is_empty() {
+            // Runs are refused while suspended; the resume queues every sync anyway.
+            tracing::info!(integration_id = %integration.id, "the integration is suspended; the event's runs are not queued");
+            outcome.dispatch.clear();
         }
         for (operation, config) in &outcome.dispatch {
             // A burst of events needs one run, not one each: a run of the operation that has not

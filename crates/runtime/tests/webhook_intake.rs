@@ -98,6 +98,61 @@ async fn processed_at(h: &Harness, id: &str) -> Option<i64> {
         .processed_at
 }
 
+/// Installs the Acme app as `installation` through the install redirect and callback.
+async fn install_app(h: &Harness, installation: u64) -> tributary_runtime::Connected {
+    h.api.lock().installations.insert(installation);
+    let ConnectOutcome::Redirect(redirect) = h
+        .runtime
+        .connect(ConnectRequest {
+            tenant_id: h.tenant_id.clone(),
+            definition_id: "acme".into(),
+            user_input: Some(h.user_input()),
+            connection: "AcmeInstallation".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("an app install redirects")
+    };
+    let state = tributary_providerkit::Url::parse(&redirect.url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    h.runtime
+        .complete_auth(tributary_core::CallbackParams::new(vec![
+            ("installation_id".into(), installation.to_string()),
+            ("setup_action".into(), "install".into()),
+            ("state".into(), state),
+        ]))
+        .await
+        .unwrap()
+}
+
+/// An event of `installation` at the Acme app's webhook, signed with the app's secret.
+fn app_event(installation: u64, kind: &str, delivery: &str, fields: Value) -> InboundWebhook {
+    let mut body = json!({"type": kind, "installation": {"id": installation}});
+    if let (Some(body), Value::Object(fields)) = (body.as_object_mut(), fields) {
+        body.extend(fields);
+    }
+    InboundWebhook {
+        method: "POST".into(),
+        headers: vec![
+            (
+                "x-acme-app-secret".into(),
+                support::acme::APP_WEBHOOK_SECRET.into(),
+            ),
+            ("x-acme-delivery".into(), delivery.to_owned()),
+        ],
+        query: Vec::new(),
+        body: serde_json::to_vec(&body).unwrap(),
+        received_at: 0,
+    }
+}
+
 fn accepted(ack: WebhookAck) -> (String, bool, bool) {
     match ack {
         WebhookAck::Accepted {
@@ -599,37 +654,7 @@ async fn app_level_webhooks_are_routed_to_the_installation_they_name() {
     use support::acme::APP_WEBHOOK_SECRET;
     on_each_backend("rt_hooks_app", |backend| async move {
         let h = Harness::new(backend, None).await;
-        h.api.lock().installations.insert(777);
-        let ConnectOutcome::Redirect(redirect) = h
-            .runtime
-            .connect(ConnectRequest {
-                tenant_id: h.tenant_id.clone(),
-                definition_id: "acme".into(),
-                user_input: Some(h.user_input()),
-                connection: "AcmeInstallation".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-        else {
-            panic!("an app install redirects")
-        };
-        let state = tributary_providerkit::Url::parse(&redirect.url)
-            .unwrap()
-            .query_pairs()
-            .find(|(k, _)| k == "state")
-            .unwrap()
-            .1
-            .into_owned();
-        let connected = h
-            .runtime
-            .complete_auth(tributary_core::CallbackParams::new(vec![
-                ("installation_id".into(), "777".into()),
-                ("setup_action".into(), "install".into()),
-                ("state".into(), state),
-            ]))
-            .await
-            .unwrap();
+        let connected = install_app(&h, 777).await;
         let integration = connected.integration.id.clone();
         // The app webhook has one URL for all installations: no per-integration secret is shown.
         assert!(
@@ -819,6 +844,295 @@ async fn deliveries_outlive_a_disconnect_kept_listable_and_not_processed() {
         assert!(
             refused.to_string().contains("endpoint was removed"),
             "{refused}"
+        );
+        let _ = stop.send(());
+        worker.await.unwrap();
+    })
+    .await;
+}
+
+/// The integration's status and its reason.
+async fn status_of(h: &Harness, integration: &str) -> (IntegrationStatus, Option<String>) {
+    let found = h
+        .runtime
+        .integration(&h.tenant_id, integration)
+        .await
+        .unwrap();
+    (found.status, found.status_reason)
+}
+
+/// The runs that the delivery `delivery` queued.
+async fn runs_queued_by(h: &Harness, integration: &str, delivery: &str) -> Vec<String> {
+    h.runtime
+        .list_runs(&h.tenant_id, integration, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|run| run.workflow == Some(json!({"webhookDelivery": delivery})))
+        .map(|run| run.operation)
+        .collect()
+}
+
+/// Receives `event` at the Acme app's webhook and waits until its delivery is processed.
+async fn deliver_app_event(h: &Harness, event: &InboundWebhook) -> String {
+    let (id, duplicate, queued) = accepted(
+        h.runtime
+            .receive_app_webhook("acme", "acme_app", event)
+            .await
+            .unwrap(),
+    );
+    assert!(!duplicate && queued);
+    support::eventually(
+        Duration::from_secs(10),
+        "the app delivery is done",
+        || async { delivery_status(h, &id).await == DeliveryStatus::Done },
+    )
+    .await;
+    id
+}
+
+/// The provider suspends an installation: the integration is `suspended` with who did it, its
+/// schedules stop (a due reconcile queues nothing), manual runs are refused, and its deliveries
+/// are still taken; the provider's resume connects it again and queues its sync.
+#[tokio::test]
+async fn a_suspended_installation_stops_its_schedules_until_the_provider_resumes_it() {
+    on_each_backend("rt_hooks_suspend", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let integration = install_app(&h, 778).await.integration.id;
+        assert_eq!(support::schedules_enabled(&h, &integration).await, [true]);
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+
+        deliver_app_event(
+            &h,
+            &app_event(
+                778,
+                "installation.suspend",
+                &unique("d-suspend"),
+                json!({"suspended_by": "org-admin"}),
+            ),
+        )
+        .await;
+        let (status, reason) = status_of(&h, &integration).await;
+        assert_eq!(status, IntegrationStatus::Suspended);
+        assert_eq!(reason.as_deref(), Some("suspended by org-admin"));
+        assert_eq!(support::schedules_enabled(&h, &integration).await, [false]);
+        // The first connection scheduled the sync for right away; suspended, it is not queued.
+        assert_eq!(h.runtime.reconcile_tick().await.unwrap(), 0);
+        let refused = h
+            .runtime
+            .queue_run(tributary_runtime::RunRequest {
+                tenant_id: h.tenant_id.clone(),
+                integration_id: integration.clone(),
+                operation: "DirectorySync".into(),
+                config: json!({}),
+                workflow: None,
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            refused.to_string().contains("suspended") && refused.to_string().contains("org-admin"),
+            "{refused}"
+        );
+        assert!(
+            h.runtime
+                .list_runs(&h.tenant_id, &integration, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Its events are still taken and processed: what they carry is ingested.
+        let id = deliver_app_event(
+            &h,
+            &app_event(
+                778,
+                "installation.user_changed",
+                &unique("d-suspended-user"),
+                json!({"user": support::fake_api::user(8)}),
+            ),
+        )
+        .await;
+        assert_one_partial_ingest_run(&h, &id).await;
+
+        let id = deliver_app_event(
+            &h,
+            &app_event(
+                778,
+                "installation.unsuspend",
+                &unique("d-unsuspend"),
+                json!({}),
+            ),
+        )
+        .await;
+        assert_eq!(
+            status_of(&h, &integration).await,
+            (IntegrationStatus::Connected, None)
+        );
+        assert_eq!(support::schedules_enabled(&h, &integration).await, [true]);
+        assert_eq!(
+            runs_queued_by(&h, &integration, &id).await,
+            ["DirectorySync"]
+        );
+        let _ = stop.send(());
+        worker.await.unwrap();
+    })
+    .await;
+}
+
+/// A resume moves only a suspended integration: one the provider never suspended is left as it
+/// was (no sync queued), and a suspended one that was disconnected stays disconnected.
+#[tokio::test]
+async fn a_resume_changes_only_a_suspended_integration() {
+    on_each_backend("rt_hooks_unsuspend", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let integration = install_app(&h, 779).await.integration.id;
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+
+        let id = deliver_app_event(
+            &h,
+            &app_event(779, "installation.unsuspend", &unique("d-stale"), json!({})),
+        )
+        .await;
+        assert_eq!(
+            status_of(&h, &integration).await,
+            (IntegrationStatus::Connected, None)
+        );
+        assert_eq!(support::schedules_enabled(&h, &integration).await, [true]);
+        assert!(runs_queued_by(&h, &integration, &id).await.is_empty());
+
+        deliver_app_event(
+            &h,
+            &app_event(
+                779,
+                "installation.suspend",
+                &unique("d-suspend"),
+                json!({"suspended_by": "org-admin"}),
+            ),
+        )
+        .await;
+        assert_eq!(
+            status_of(&h, &integration).await.0,
+            IntegrationStatus::Suspended
+        );
+        h.runtime
+            .disconnect(&h.tenant_id, &integration)
+            .await
+            .unwrap();
+        let ack = h
+            .runtime
+            .receive_app_webhook(
+                "acme",
+                "acme_app",
+                &app_event(779, "installation.unsuspend", &unique("d-late"), json!({})),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(ack, WebhookAck::Ignored { .. }), "{ack:?}");
+        assert_eq!(
+            status_of(&h, &integration).await.0,
+            IntegrationStatus::Disconnected
+        );
+        assert!(
+            support::schedules_enabled(&h, &integration)
+                .await
+                .is_empty()
+        );
+        assert!(
+            h.runtime
+                .list_runs(&h.tenant_id, &integration, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let _ = stop.send(());
+        worker.await.unwrap();
+    })
+    .await;
+}
+
+/// A worker that resumed the integration and died before queueing the resume's sync: the next
+/// attempt finds the integration resumed already and still queues the sync.
+#[tokio::test]
+async fn a_resume_interrupted_after_its_change_still_queues_its_sync() {
+    on_each_backend("rt_hooks_resume_retry", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let integration = install_app(&h, 780).await.integration.id;
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+        deliver_app_event(
+            &h,
+            &app_event(
+                780,
+                "installation.suspend",
+                &unique("d-suspend"),
+                json!({"suspended_by": "org-admin"}),
+            ),
+        )
+        .await;
+        let _ = stop.send(());
+        worker.await.unwrap();
+
+        let (id, _, queued) = accepted(
+            h.runtime
+                .receive_app_webhook(
+                    "acme",
+                    "acme_app",
+                    &app_event(
+                        780,
+                        "installation.unsuspend",
+                        &unique("d-resume"),
+                        json!({}),
+                    ),
+                )
+                .await
+                .unwrap(),
+        );
+        assert!(queued);
+        // The first attempt takes the job, commits the resume, and its worker dies.
+        let queue = h.runtime.config().queue.clone();
+        let claimed = h
+            .runtime
+            .db()
+            .jobs()
+            .claim(&queue, "worker-that-dies", 10, Duration::from_millis(1))
+            .await
+            .unwrap();
+        assert!(
+            claimed
+                .iter()
+                .any(|job| job.kind == tributary_runtime::WEBHOOK_JOB_KIND
+                    && job.payload["deliveryId"] == id.as_str()),
+            "{claimed:?}"
+        );
+        let mut tx = h.runtime.db().begin().await.unwrap();
+        assert!(
+            tx.integrations()
+                .change_status(
+                    &h.tenant_id,
+                    &integration,
+                    IntegrationStatus::Suspended,
+                    IntegrationStatus::Connected,
+                    None,
+                )
+                .await
+                .unwrap()
+        );
+        tx.schedules()
+            .set_enabled(&h.tenant_id, &integration, true)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(h.runtime.db().jobs().reap_expired().await.unwrap() >= 1);
+
+        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+        support::eventually(
+            Duration::from_secs(10),
+            "the retried delivery is done",
+            || async { delivery_status(&h, &id).await == DeliveryStatus::Done },
+        )
+        .await;
+        assert_eq!(
+            runs_queued_by(&h, &integration, &id).await,
+            ["DirectorySync"]
         );
         let _ = stop.send(());
         worker.await.unwrap();

@@ -402,9 +402,31 @@ async fn sign_in_and_forms(backend: TestDb) {
     let detail = ui.get(&record, Some(&cookie)).await;
     assert!(detail.body.contains("Mapped fields") && detail.body.contains("Raw payload"));
 
+    let integration_id = integration_page.trim_start_matches("/integrations/");
+    // A connection the provider suspended shows as stopped, with who suspended it.
+    ui.runtime
+        .db()
+        .integrations()
+        .set_status(
+            &tenant,
+            integration_id,
+            tributary_store::integrations::IntegrationStatus::Suspended,
+            Some("GitHub: the app's installation was suspended by octo-admin"),
+        )
+        .await
+        .unwrap();
+    let suspended = ui.get(&integration_page, Some(&cookie)).await;
+    assert!(
+        suspended
+            .body
+            .contains("<span class=\"badge bad\">suspended</span>"),
+        "{}",
+        suspended.body
+    );
+    assert!(suspended.body.contains("suspended by octo-admin"));
+
     // A refused grant shows its reason and a Reconnect button that leads to the connect form
     // for the integration's current mode.
-    let integration_id = integration_page.trim_start_matches("/integrations/");
     ui.runtime
         .db()
         .integrations()

@@ -24,6 +24,10 @@ pub enum IntegrationStatus {
     /// Disconnected by a user or a provider teardown event: credentials, webhook endpoints and
     /// schedules are gone; ingested records are kept.
     Disconnected,
+    /// The provider suspended the connection (an organisation suspended a GitHub App
+    /// installation): schedules are stopped until it is resumed. Its webhook deliveries are
+    /// still taken, so the event that resumes it arrives.
+    Suspended,
 }
 
 impl IntegrationStatus {
@@ -36,7 +40,17 @@ impl IntegrationStatus {
             IntegrationStatus::Disabled => "disabled",
             IntegrationStatus::NeedsReauth => "needs_reauth",
             IntegrationStatus::Disconnected => "disconnected",
+            IntegrationStatus::Suspended => "suspended",
         }
+    }
+
+    /// Whether the integration's webhook deliveries are taken and processed: a connected one's,
+    /// and a suspended one's, since the provider announces the end of a suspension by an event.
+    pub fn takes_deliveries(self) -> bool {
+        matches!(
+            self,
+            IntegrationStatus::Connected | IntegrationStatus::Suspended
+        )
     }
 
     fn parse(text: &str) -> Result<Self> {
@@ -47,6 +61,7 @@ impl IntegrationStatus {
             "disabled" => IntegrationStatus::Disabled,
             "needs_reauth" => IntegrationStatus::NeedsReauth,
             "disconnected" => IntegrationStatus::Disconnected,
+            "suspended" => IntegrationStatus::Suspended,
             other => return Err(StoreError::Corrupt(format!("integration status {other:?}"))),
         })
     }

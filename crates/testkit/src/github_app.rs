@@ -97,6 +97,9 @@ pub mod fixtures {
     pub const WEBHOOK_PING: &str = fixture!("webhook_ping.json");
     pub const WEBHOOK_INSTALLATION_CREATED: &str = fixture!("webhook_installation_created.json");
     pub const WEBHOOK_INSTALLATION_DELETED: &str = fixture!("webhook_installation_deleted.json");
+    pub const WEBHOOK_INSTALLATION_SUSPEND: &str = fixture!("webhook_installation_suspend.json");
+    pub const WEBHOOK_INSTALLATION_UNSUSPEND: &str =
+        fixture!("webhook_installation_unsuspend.json");
     pub const WEBHOOK_DEPENDABOT_ALERT: &str = fixture!("webhook_dependabot_alert.json");
 }
 

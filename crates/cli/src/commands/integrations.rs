@@ -169,7 +169,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                             i.id.clone(),
                             i.definition_id.clone(),
                             i.name.clone(),
-                            format!("{:?}", i.status).to_lowercase(),
+                            i.status.as_str().to_owned(),
                         ]
                     })
                     .collect();

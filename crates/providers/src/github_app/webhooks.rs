@@ -15,6 +15,11 @@
 //! - `member`, `membership`, `organization`: the organisation's people changed: a DirectorySync
 //!   is queued.
 //! - `installation` `new_permissions_accepted`: the app may read more: every sync is queued.
+//! - `installation` `suspend`: the organisation suspended the installation, and GitHub refuses
+//!   its tokens (403) until `unsuspend`: the integration is `suspended` (the reason names who
+//!   suspended it and when) and its schedules stop. `unsuspend`: a suspended integration is
+//!   `connected` again, its schedules resume and every sync is queued to catch up; one that was
+//!   not suspended is left as it is.
 //!
 //! Bursts of events queue one run per operation (a run not started yet reads every change so
 //! far). Other events and actions are acknowledged and recorded without a handler.
@@ -22,8 +27,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 use tributary_core::{
-    IngestPayloadSet, MappingEnvelope, OperationError, ResolvedEvent, Secret, StableName,
-    VerifyError, WebhookEvent, WebhookEventRequest, WebhookOutcome, WebhookRegistration,
+    ConnectionChange, IngestPayloadSet, MappingEnvelope, OperationError, ResolvedEvent, Secret,
+    StableName, VerifyError, WebhookEvent, WebhookEventRequest, WebhookOutcome,
+    WebhookRegistration,
 };
 
 use super::{
@@ -92,6 +98,26 @@ pub struct MembersChanged {}
 #[derive(StableName, Deserialize)]
 pub struct PermissionsAccepted {}
 
+/// `installation` with action `suspend`: the organisation suspended the installation.
+#[derive(StableName, Deserialize)]
+pub struct InstallationSuspended {
+    #[serde(default)]
+    installation: Value,
+    #[serde(default)]
+    sender: Value,
+}
+
+/// `installation` with action `unsuspend`: the suspension was lifted.
+#[derive(StableName, Deserialize)]
+pub struct InstallationUnsuspended {}
+
+/// Every sync, queued when the app may read more (or again) than before.
+const EVERY_SYNC: [&str; 3] = [
+    RepositorySync::NAME,
+    VulnerabilityCollect::NAME,
+    DirectorySync::NAME,
+];
+
 /// The event name for GitHub's `X-GitHub-Event` and the payload's `action`.
 fn event_name(kind: &str, action: &str) -> Option<&'static str> {
     Some(match (kind, action) {
@@ -99,6 +125,8 @@ fn event_name(kind: &str, action: &str) -> Option<&'static str> {
         ("installation", "created") => InstallationCreated::NAME,
         ("installation", "deleted") => InstallationDeleted::NAME,
         ("installation", "new_permissions_accepted") => PermissionsAccepted::NAME,
+        ("installation", "suspend") => InstallationSuspended::NAME,
+        ("installation", "unsuspend") => InstallationUnsuspended::NAME,
         ("repository", "deleted") | ("installation_repositories", _) => RepositoriesChanged::NAME,
         ("repository", _) => RepositoryChanged::NAME,
         ("member" | "membership" | "organization", _) => MembersChanged::NAME,
@@ -220,6 +248,40 @@ fn repository_outcome(
     })
 }
 
+/// Longest login or timestamp quoted in a status reason (GitHub logins have at most 39
+/// characters, timestamps about 25).
+const MAX_QUOTED: usize = 64;
+
+/// `text` as it may appear in a status reason: without control characters, bounded.
+fn quoted(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_QUOTED)
+        .collect()
+}
+
+/// The status reason of a suspension: who suspended the installation (`suspended_by`, else the
+/// event's `sender`) and when (`suspended_at`), as far as the event says.
+fn suspension_reason(event: &InstallationSuspended) -> String {
+    let nonempty = |value: &Value| {
+        value
+            .as_str()
+            .map(quoted)
+            .filter(|text| !text.trim().is_empty())
+    };
+    let mut reason = String::from("GitHub: the app's installation was suspended");
+    if let Some(login) = nonempty(&event.installation["suspended_by"]["login"])
+        .or_else(|| nonempty(&event.sender["login"]))
+    {
+        reason.push_str(&format!(" by {login}"));
+    }
+    if let Some(at) = nonempty(&event.installation["suspended_at"]) {
+        reason.push_str(&format!(" at {at}"));
+    }
+    reason.push_str("; it syncs again once the installation is unsuspended");
+    reason
+}
+
 /// Queues a run of each operation (with the default config).
 fn dispatch(operations: &[&'static str]) -> WebhookOutcome {
     WebhookOutcome {
@@ -304,12 +366,32 @@ pub(super) fn registration(operator: &GithubAppOperatorConfig) -> WebhookRegistr
             WebhookEvent::<PermissionsAccepted>::new(
                 "New permissions were accepted: everything is synced again",
             )
+            .handle(|_request, _event| async { Ok(dispatch(&EVERY_SYNC)) }),
+        )
+        .event(
+            WebhookEvent::<InstallationSuspended>::new(
+                "The installation was suspended: the integration is suspended and its schedules \
+                 stop",
+            )
+            .handle(|_request, event| async move {
+                Ok(WebhookOutcome {
+                    connection: Some(ConnectionChange::Suspended {
+                        reason: suspension_reason(&event),
+                    }),
+                    ..WebhookOutcome::default()
+                })
+            }),
+        )
+        .event(
+            WebhookEvent::<InstallationUnsuspended>::new(
+                "The installation was unsuspended: a suspended integration is connected again \
+                 and everything is synced",
+            )
             .handle(|_request, _event| async {
-                Ok(dispatch(&[
-                    RepositorySync::NAME,
-                    VulnerabilityCollect::NAME,
-                    DirectorySync::NAME,
-                ]))
+                Ok(WebhookOutcome {
+                    connection: Some(ConnectionChange::Resumed),
+                    ..dispatch(&EVERY_SYNC)
+                })
             }),
         )
         .event(
@@ -349,7 +431,14 @@ mod tests {
             event_name("installation", "deleted"),
             Some("InstallationDeleted")
         );
-        assert_eq!(event_name("installation", "suspend"), None);
+        assert_eq!(
+            event_name("installation", "suspend"),
+            Some("InstallationSuspended")
+        );
+        assert_eq!(
+            event_name("installation", "unsuspend"),
+            Some("InstallationUnsuspended")
+        );
         assert_eq!(
             event_name("installation", "new_permissions_accepted"),
             Some("PermissionsAccepted")
@@ -374,6 +463,52 @@ mod tests {
             event_name("secret_scanning_alert", "created"),
             Some("SecretScanningAlert")
         );
+    }
+
+    fn suspended(payload: Value) -> InstallationSuspended {
+        serde_json::from_value(payload).unwrap()
+    }
+
+    #[test]
+    fn a_suspension_names_who_suspended_the_installation_and_when() {
+        let event = suspended(serde_json::json!({
+            "action": "suspend",
+            "installation": {
+                "id": 1,
+                "suspended_at": "2024-06-20T17:00:00Z",
+                "suspended_by": {"login": "octo-admin", "id": 5, "type": "User"},
+            },
+            "sender": {"login": "someone-else"},
+        }));
+        assert_eq!(
+            suspension_reason(&event),
+            "GitHub: the app's installation was suspended by octo-admin at \
+             2024-06-20T17:00:00Z; it syncs again once the installation is unsuspended"
+        );
+        // Without `suspended_by` the sender is named; without either, nobody.
+        let event = suspended(serde_json::json!({
+            "installation": {"suspended_by": null, "suspended_at": null},
+            "sender": {"login": "octo-admin"},
+        }));
+        assert_eq!(
+            suspension_reason(&event),
+            "GitHub: the app's installation was suspended by octo-admin; it syncs again once \
+             the installation is unsuspended"
+        );
+        let event = suspended(serde_json::json!({"installation": {"suspended_by": 7}}));
+        assert_eq!(
+            suspension_reason(&event),
+            "GitHub: the app's installation was suspended; it syncs again once the \
+             installation is unsuspended"
+        );
+    }
+
+    #[test]
+    fn quoted_text_is_bounded_and_without_control_characters() {
+        let long = format!("a\nb{}", "x".repeat(500));
+        let text = quoted(&long);
+        assert!(text.starts_with("ab"));
+        assert_eq!(text.chars().count(), MAX_QUOTED);
     }
 
     #[test]

@@ -11,11 +11,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
     AuthCompleteResult, AuthRegistration, AuthStartResult, ClientBuildRequest, ClientRef,
-    ClientRegistration, ConnectionRegistration, CredentialBindings, CredentialRegistration,
-    Definition, DefinitionId, DefinitionSpec, DisconnectRegistration, DisconnectResult,
-    IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MappingRegistration, MetadataResolver,
-    Operation, OperationContext, OperationError, ResolvedEvent, Secret, StableName, WebhookEvent,
-    WebhookOutcome, WebhookRegistration,
+    ClientRegistration, ConnectionChange, ConnectionRegistration, CredentialBindings,
+    CredentialRegistration, Definition, DefinitionId, DefinitionSpec, DisconnectRegistration,
+    DisconnectResult, IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MappingRegistration,
+    MetadataResolver, Operation, OperationContext, OperationError, ResolvedEvent, Secret,
+    StableName, WebhookEvent, WebhookOutcome, WebhookRegistration,
 };
 use tributary_providerkit::{
     AuthHeader, AuthorizationRequest, Checkpoint, HttpProfile, IdTokenVerifier, IssuerCheck,
@@ -105,6 +105,17 @@ pub struct InstallationUserChanged {
 /// The app was removed from an installation.
 #[derive(StableName, Deserialize)]
 pub struct InstallationDeleted {}
+
+/// The organisation suspended the installation (GitHub-like `installation.suspend`).
+#[derive(StableName, Deserialize)]
+pub struct InstallationSuspended {
+    #[serde(default)]
+    pub suspended_by: String,
+}
+
+/// The suspension was lifted (GitHub-like `installation.unsuspend`).
+#[derive(StableName, Deserialize)]
+pub struct InstallationUnsuspended {}
 
 /// Handler invocations per delivery id (tests run in parallel; each uses its own ids).
 pub static HANDLED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, u32>>> =
@@ -568,6 +579,8 @@ pub fn definition(oauth: Option<OAuthSettings>) -> Definition {
                 let name = match kind.as_str() {
                     "installation.user_changed" => Some(InstallationUserChanged::NAME.to_owned()),
                     "installation.deleted" => Some(InstallationDeleted::NAME.to_owned()),
+                    "installation.suspend" => Some(InstallationSuspended::NAME.to_owned()),
+                    "installation.unsuspend" => Some(InstallationUnsuspended::NAME.to_owned()),
                     _ => None,
                 };
                 Ok(ResolvedEvent {
@@ -601,6 +614,27 @@ pub fn definition(oauth: Option<OAuthSettings>) -> Definition {
                         })
                     },
                 ),
+            )
+            .event(
+                WebhookEvent::<InstallationSuspended>::new("The installation was suspended")
+                    .handle(|_request, event| async move {
+                        Ok(WebhookOutcome {
+                            connection: Some(ConnectionChange::Suspended {
+                                reason: format!("suspended by {}", event.suspended_by),
+                            }),
+                            ..WebhookOutcome::default()
+                        })
+                    }),
+            )
+            .event(
+                WebhookEvent::<InstallationUnsuspended>::new("The installation was unsuspended")
+                    .handle(|_request, _event| async {
+                        Ok(WebhookOutcome {
+                            connection: Some(ConnectionChange::Resumed),
+                            dispatch: vec![(DirectorySync::NAME, json!({}))],
+                            ..WebhookOutcome::default()
+                        })
+                    }),
             ),
     );
     if let Some(settings) = oauth {

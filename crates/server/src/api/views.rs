@@ -101,6 +101,7 @@ pub enum IntegrationStatusName {
     Disabled,
     NeedsReauth,
     Disconnected,
+    Suspended,
 }
 
 impl From<IntegrationStatus> for IntegrationStatusName {
@@ -112,6 +113,7 @@ impl From<IntegrationStatus> for IntegrationStatusName {
             IntegrationStatus::Disabled => Self::Disabled,
             IntegrationStatus::NeedsReauth => Self::NeedsReauth,
             IntegrationStatus::Disconnected => Self::Disconnected,
+            IntegrationStatus::Suspended => Self::Suspended,
         }
     }
 }

@@ -61,7 +61,7 @@ pub fn csrf_field(session: &UiSession) -> String {
 pub fn badge(status: &str) -> String {
     let tone = match status {
         "connected" | "succeeded" => "ok",
-        "failed" | "needs_reauth" | "error" | "disabled" => "bad",
+        "failed" | "needs_reauth" | "error" | "disabled" | "suspended" => "bad",
         "running" | "pending" => "busy",
         _ => "neutral",
     };
