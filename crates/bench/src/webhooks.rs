@@ -48,6 +48,9 @@ pub struct Args {
     pub postgres_url: String,
     #[arg(long)]
     pub sqlite_only: bool,
+    /// Group committers (0: the backend's default).
+    #[arg(long, default_value_t = 0)]
+    pub committers: usize,
 }
 
 #[derive(StableName, Deserialize, schemars::JsonSchema)]
@@ -176,11 +179,13 @@ async fn connected(
     db: &Db,
     base: &str,
     intake_batch: usize,
+    committers: usize,
 ) -> anyhow::Result<(Runtime, String, String)> {
     let registry =
         Registry::build(vec![definition()], &CoreChecksOnly).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut config = RuntimeConfig::new(base.to_owned());
     config.intake_batch = intake_batch;
+    config.intake_committers = committers;
     let runtime = Runtime::new(registry, db.clone(), KeyRing::generate(), config);
     let tenant = db
         .tenants()
@@ -243,7 +248,7 @@ async fn measure(db: Db, args: &Args) -> anyhow::Result<Value> {
     ] {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
-        let (runtime, url, secret) = connected(&db, &base, batch).await?;
+        let (runtime, url, secret) = connected(&db, &base, batch, args.committers).await?;
         let server = serve(&runtime, unlimited(), listener).await;
         let load = crate::load::spawn(
             &[
@@ -288,8 +293,13 @@ async fn measure(db: Db, args: &Args) -> anyhow::Result<Value> {
 async fn flood(db: Db, args: &Args) -> anyhow::Result<Value> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let (runtime, url, secret) =
-        connected(&db, &base, tributary_runtime::DEFAULT_INTAKE_BATCH).await?;
+    let (runtime, url, secret) = connected(
+        &db,
+        &base,
+        tributary_runtime::DEFAULT_INTAKE_BATCH,
+        args.committers,
+    )
+    .await?;
     let server = serve(&runtime, ServerConfig::default(), listener).await;
     let unsigned_sent = args.deliveries;
     let signed_sent = (args.deliveries / 5).max(100);

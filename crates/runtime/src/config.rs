@@ -40,6 +40,9 @@ pub struct RuntimeConfig {
     /// Most webhook deliveries stored in one fsync'd intake transaction (group commit); 1
     /// commits each delivery on its own (one fsync each).
     pub intake_batch: usize,
+    /// Group committers, each committing its batches on its own pooled connection; 0 takes the
+    /// backend's default ([`default_intake_committers`]).
+    pub intake_committers: usize,
     /// Wall-clock bound on mapping one ingest batch (the integration's filter, the definition's
     /// filters and maps, decoding), which runs off the async runtime; past it the run fails.
     pub ingest_evaluation_timeout: Duration,
@@ -54,6 +57,16 @@ pub struct RuntimeConfig {
     /// How often a worker sweeps (the first sweep comes after this or 30 s, whichever is
     /// shorter); zero turns the worker's sweep off (`tributary storage purge` still works).
     pub retention_interval: Duration,
+}
+
+/// Group committers by backend: SQLite has one writer, so more would only queue for it;
+/// PostgreSQL commits in parallel, but each committer holds a pooled connection while it writes,
+/// and four leave the default pool (8) to the API and the workers.
+pub fn default_intake_committers(backend: tributary_store::Backend) -> usize {
+    match backend {
+        tributary_store::Backend::Sqlite => 1,
+        tributary_store::Backend::Postgres => 4,
+    }
 }
 
 /// Deliveries per group commit: enough to turn a burst into a few fsyncs, few enough that one
@@ -73,6 +86,7 @@ impl RuntimeConfig {
             schedule_policy: SchedulePolicy::default(),
             ingest_batch: 500,
             intake_batch: DEFAULT_INTAKE_BATCH,
+            intake_committers: 0,
             ingest_evaluation_timeout: Duration::from_secs(30),
             disconnect_timeout: Duration::from_secs(30),
             max_open_auth_sessions: DEFAULT_MAX_OPEN_AUTH_SESSIONS,

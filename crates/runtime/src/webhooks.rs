@@ -248,11 +248,12 @@ impl Runtime {
         &self,
         endpoint_id: &str,
     ) -> Result<WebhookTarget, WebhookRejection> {
-        let Some((endpoint, secret)) = self
+        // One query per request: the endpoint, its secret and its integration's definition.
+        let Some((endpoint, secret, definition_id)) = self
             .inner
             .db
             .webhooks(&self.inner.ring)
-            .endpoint_for_intake(endpoint_id)
+            .intake_target(endpoint_id)
             .await?
         else {
             return Err(WebhookRejection::UnknownEndpoint);
@@ -260,18 +261,11 @@ impl Runtime {
         if !endpoint.enabled {
             return Err(WebhookRejection::UnknownEndpoint);
         }
-        let integration = self
-            .inner
-            .db
-            .integrations()
-            .get(&endpoint.tenant_id, &endpoint.integration_id)
-            .await?
-            .ok_or(WebhookRejection::UnknownEndpoint)?;
         // A definition no longer registered takes no deliveries: answering 5xx would have the
         // provider retry forever.
         let definition = self
             .registry()
-            .definition(&integration.definition_id)
+            .definition(&definition_id)
             .ok_or(WebhookRejection::UnknownEndpoint)?
             .clone();
         definition

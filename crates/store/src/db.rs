@@ -175,6 +175,7 @@ impl Db {
         Ok(Tx {
             inner,
             job_wake: None,
+            notify_after_commit: Vec::new(),
             db: self.clone(),
             restore_normal_sync: false,
         })
@@ -213,6 +214,7 @@ impl Db {
         Ok(Tx {
             inner,
             job_wake: None,
+            notify_after_commit: Vec::new(),
             db: self.clone(),
             restore_normal_sync,
         })
@@ -276,6 +278,21 @@ impl Db {
 
     pub(crate) fn job_wake(&self) -> &Arc<Notify> {
         &self.inner.job_wake
+    }
+
+    /// Wakes the job workers listening for these queues (PostgreSQL `NOTIFY`; nothing on
+    /// SQLite, whose workers share this process's in-memory wake-up).
+    pub(crate) async fn notify_queues(&self, queues: &[String]) -> Result<()> {
+        if let Pools::Postgres { pool, .. } = &self.inner.pools {
+            for queue in queues {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(crate::jobs::NOTIFY_CHANNEL)
+                    .bind(queue)
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// The PostgreSQL pool (LISTEN connections are made from it); None on SQLite.
@@ -512,6 +529,11 @@ pub struct Tx {
     inner: TxInner,
     /// Set when a job was enqueued, so in-process workers are woken after the commit.
     job_wake: Option<Arc<Notify>>,
+    /// PostgreSQL: the job queues to `NOTIFY` once committed. A transaction that notifies holds
+    /// a database-wide lock through its commit (PostgreSQL keeps notifications in commit
+    /// order), so notifying inside it would serialise every such commit and its WAL flush:
+    /// concurrent intake commits could not share an fsync.
+    notify_after_commit: Vec<String>,
     db: Db,
     /// A durable SQLite transaction: its connection goes back to `synchronous=NORMAL` after.
     restore_normal_sync: bool,
@@ -554,6 +576,12 @@ impl Tx {
         committed?;
         if let Some(wake) = self.job_wake {
             wake.notify_waiters();
+        }
+        if !self.notify_after_commit.is_empty() {
+            // A lost wake-up only delays a worker until its next poll; the jobs are committed.
+            if let Err(error) = self.db.notify_queues(&self.notify_after_commit).await {
+                tracing::warn!(%error, "waking job workers after a commit failed; they poll");
+            }
         }
         Ok(())
     }
@@ -624,6 +652,13 @@ impl Tx {
 
     pub(crate) fn wake_workers_on_commit(&mut self) {
         self.job_wake = Some(self.db.job_wake().clone());
+    }
+
+    /// Notifies the workers listening for `queue` (PostgreSQL) once this transaction commits.
+    pub(crate) fn notify_queue_on_commit(&mut self, queue: &str) {
+        if !self.notify_after_commit.iter().any(|q| q == queue) {
+            self.notify_after_commit.push(queue.to_owned());
+        }
     }
 }
 

@@ -292,19 +292,19 @@ impl Jobs<'_> {
                     queues.push(job.queue);
                 }
             }
-            if let Exec::Postgres(c) = exec {
-                for queue in &queues {
-                    sqlx::query("SELECT pg_notify($1, $2)")
-                        .bind(NOTIFY_CHANNEL)
-                        .bind(*queue)
-                        .execute(&mut *c)
-                        .await?;
-                }
-            }
         }
         match &mut self.scope {
-            Scope::Tx(tx) => tx.wake_workers_on_commit(),
-            Scope::Db(db) => db.job_wake().notify_waiters(),
+            Scope::Tx(tx) => {
+                tx.wake_workers_on_commit();
+                for queue in &queues {
+                    tx.notify_queue_on_commit(queue);
+                }
+            }
+            Scope::Db(db) => {
+                db.job_wake().notify_waiters();
+                let queues: Vec<String> = queues.iter().map(|q| (*q).to_owned()).collect();
+                db.notify_queues(&queues).await?;
+            }
         }
         Ok(out)
     }

@@ -47,6 +47,14 @@ struct EndpointRow {
     secret_key_id: String,
 }
 
+/// An endpoint row with its integration's definition ([`Webhooks::intake_target`]).
+#[derive(sqlx::FromRow)]
+struct IntakeRow {
+    #[sqlx(flatten)]
+    endpoint: EndpointRow,
+    definition_id: String,
+}
+
 impl EndpointRow {
     fn endpoint(&self) -> Result<WebhookEndpoint> {
         Ok(WebhookEndpoint {
@@ -325,7 +333,41 @@ impl Webhooks<'_> {
             .fetch_optional(&mut *c)
             .await?
         });
+        drop(conn);
+        row.map(|row| self.opened(&row)).transpose()
+    }
+
+    /// [`Webhooks::endpoint_for_intake`] with the definition of the endpoint's integration, in
+    /// one query: every request to an endpoint needs both before it can be verified. `None` when
+    /// the endpoint or its integration is gone.
+    pub async fn intake_target(
+        &mut self,
+        endpoint_id: &str,
+    ) -> Result<Option<(WebhookEndpoint, SecretBytes, String)>> {
+        let columns = ENDPOINT_COLUMNS
+            .split(", ")
+            .map(|column| format!("e.{}", column.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut conn = self.scope.read().await?;
+        let row: Option<IntakeRow> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {columns}, i.definition_id FROM webhook_endpoints e \
+                 JOIN integrations i ON i.id = e.integration_id AND i.tenant_id = e.tenant_id \
+                 WHERE e.id = $1"
+            )))
+            .bind(endpoint_id)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        drop(conn);
         let Some(row) = row else { return Ok(None) };
+        let (endpoint, secret) = self.opened(&row.endpoint)?;
+        Ok(Some((endpoint, secret, row.definition_id)))
+    }
+
+    /// The endpoint of a row, with its secret opened.
+    fn opened(&self, row: &EndpointRow) -> Result<(WebhookEndpoint, SecretBytes)> {
         let secret = self.ring.open(
             &Binding {
                 purpose: PURPOSE,
@@ -336,7 +378,7 @@ impl Webhooks<'_> {
             &row.secret_key_id,
             &row.secret_ciphertext,
         )?;
-        Ok(Some((row.endpoint()?, secret)))
+        Ok((row.endpoint()?, secret))
     }
 
     /// The integration's endpoints.

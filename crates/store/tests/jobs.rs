@@ -486,3 +486,59 @@ async fn a_worker_killed_mid_job_is_replaced_after_its_lease() {
         );
     }
 }
+
+/// PostgreSQL wakes workers in other processes with `NOTIFY`. A transaction that enqueues jobs
+/// notifies only once it has committed: a notifying transaction would hold a database-wide lock
+/// through its commit and serialise every such commit (and its WAL flush).
+#[tokio::test]
+async fn a_transaction_wakes_other_processes_only_once_committed() {
+    for t in common::backends().await {
+        if t.name != "postgres" {
+            continue;
+        }
+        let queue = format!("wake_{}", tributary_store::new_id().replace('-', ""));
+        let mut listener = sqlx::postgres::PgListener::connect(&t.url).await.unwrap();
+        listener
+            .listen(tributary_store::jobs::NOTIFY_CHANNEL)
+            .await
+            .unwrap();
+        // Other tests share the channel: only this test's queue counts.
+        async fn next_for(
+            listener: &mut sqlx::postgres::PgListener,
+            queue: &str,
+            within: Duration,
+        ) -> bool {
+            tokio::time::timeout(within, async {
+                loop {
+                    let notification = listener.recv().await.unwrap();
+                    if notification.payload() == queue {
+                        return;
+                    }
+                }
+            })
+            .await
+            .is_ok()
+        }
+        let payload = json!({});
+        let mut tx = t.db.begin().await.unwrap();
+        tx.jobs()
+            .enqueue(&NewJob::new(&queue, "sync", &payload))
+            .await
+            .unwrap();
+        assert!(
+            !next_for(&mut listener, &queue, Duration::from_millis(300)).await,
+            "no wake-up before the commit"
+        );
+        tx.commit().await.unwrap();
+        assert!(
+            next_for(&mut listener, &queue, Duration::from_secs(5)).await,
+            "the commit wakes the listeners"
+        );
+        // Outside a transaction the enqueue wakes them at once.
+        t.db.jobs()
+            .enqueue(&NewJob::new(&queue, "sync", &payload))
+            .await
+            .unwrap();
+        assert!(next_for(&mut listener, &queue, Duration::from_secs(5)).await);
+    }
+}

@@ -769,6 +769,19 @@ async fn webhook_endpoints_and_deliveries() {
                 .unwrap()
                 .is_none()
         );
+        // Intake reads the endpoint, its secret and its integration's definition at once.
+        let (found, opened, definition) = hooks.intake_target(&endpoint.id).await.unwrap().unwrap();
+        assert_eq!((found, opened), (endpoint.clone(), secret.clone()));
+        assert_eq!(
+            definition,
+            db.integrations()
+                .get(&tenant, &id)
+                .await
+                .unwrap()
+                .unwrap()
+                .definition_id
+        );
+        assert!(hooks.intake_target("whe_missing").await.unwrap().is_none());
         assert_eq!(hooks.list_endpoints(&tenant, &id).await.unwrap().len(), 1);
         assert!(
             hooks
