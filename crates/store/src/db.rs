@@ -204,9 +204,10 @@ impl Db {
                 )
             }
             Pools::Postgres { pool, .. } => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SET LOCAL synchronous_commit = on")
-                    .execute(&mut *tx)
+                // One round trip: the begin statement goes as a simple query, which may hold
+                // two statements.
+                let tx = pool
+                    .begin_with("BEGIN; SET LOCAL synchronous_commit = on")
                     .await?;
                 (TxInner::Postgres(tx), false)
             }
