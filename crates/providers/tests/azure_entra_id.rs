@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tributary_core::{CallbackParams, ErrorKind};
-use tributary_providerkit::{HttpProfile, ProviderHttp, Url};
 use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig};
 use tributary_store::{
@@ -16,6 +15,7 @@ use tributary_store::{
     runs::{Run, RunStatus},
     testing::TestDb,
 };
+use tributary_testkit::browser::{approve, query_params};
 use tributary_testkit::{
     authorization::ClientApp,
     azure_entra_id::{ADMIN_UPN, CLIENT_ID, CLIENT_SECRET, EntraDirectory, FakeEntra, TENANT_ID},
@@ -57,14 +57,6 @@ async fn harness(backend: TestDb, extra_users: usize) -> Harness {
     }
 }
 
-fn params_of(url: &str) -> Vec<(String, String)> {
-    Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
@@ -98,7 +90,7 @@ impl Harness {
             "{}",
             redirect.url
         );
-        let asked = params_of(&redirect.url);
+        let asked = query_params(&redirect.url);
         assert_eq!(param(&asked, "prompt"), Some("admin_consent"));
         assert_eq!(param(&asked, "client_id"), Some(CLIENT_ID));
         assert!(
@@ -108,15 +100,7 @@ impl Harness {
                 .any(|s| s == "openid")
         );
         assert_eq!(param(&asked, "code_challenge_method"), Some("S256"));
-        let browser = ProviderHttp::new(HttpProfile::new("browser")).unwrap();
-        let answer = browser
-            .get(&redirect.url)
-            .no_redirects()
-            .accept_status(303)
-            .send()
-            .await
-            .unwrap();
-        let callback = params_of(answer.header("location").unwrap());
+        let callback = approve(&redirect.url).await;
         let connected = self
             .runtime
             .complete_auth(CallbackParams::new(callback))

@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tributary_core::{CallbackParams, ErrorKind, InboundWebhook, IngestContract, MappingEnvelope};
 use tributary_ingest::{MapOutcome, Mapper};
-use tributary_providerkit::{HttpProfile, ProviderHttp, Url};
 use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::{
     ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig, RuntimeError, WebhookAck,
@@ -21,6 +20,7 @@ use tributary_store::{
     testing::TestDb,
     webhooks::DeliveryStatus,
 };
+use tributary_testkit::browser::approve;
 use tributary_testkit::github_app::{
     APP_PRIVATE_KEY, FakeGithub, GithubOrg, OTHER_PRIVATE_KEY, Throttle, WEBHOOK_SECRET,
     alert_event, dependabot_alert, fixtures, signed_delivery,
@@ -71,14 +71,6 @@ async fn harness(backend: TestDb, org: GithubOrg) -> Harness {
     harness_with(backend, org, |_| {}).await
 }
 
-fn params_of(url: &str) -> Vec<(String, String)> {
-    Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
 fn unique(prefix: &str) -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
@@ -111,16 +103,7 @@ impl Harness {
 
     /// The browser on the install page: GitHub installs and sends it to the Setup URL.
     async fn install_page(&self, url: &str) -> Vec<(String, String)> {
-        let browser = ProviderHttp::new(HttpProfile::new("browser")).unwrap();
-        let answer = browser
-            .get(url)
-            .no_redirects()
-            .accept_status(302)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status().as_u16(), 302);
-        params_of(answer.header("location").unwrap())
+        approve(url).await
     }
 
     async fn finish_install(

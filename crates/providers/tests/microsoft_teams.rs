@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tributary_core::{CallbackParams, ErrorKind};
-use tributary_providerkit::{HttpProfile, ProviderHttp, Url};
 use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::{
     ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig, RuntimeError,
@@ -17,6 +16,7 @@ use tributary_store::{
     runs::{Run, RunStatus},
     testing::TestDb,
 };
+use tributary_testkit::browser::{approve, query_params};
 use tributary_testkit::microsoft_teams::{
     CLIENT_SECRET, FakeMicrosoftTeams, TENANT_ID, TeamsTenant,
 };
@@ -64,14 +64,6 @@ async fn harness_with(backend: TestDb, tweak: impl FnOnce(&mut Value)) -> Harnes
     }
 }
 
-fn params_of(url: &str) -> Vec<(String, String)> {
-    Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
@@ -101,15 +93,7 @@ impl Harness {
 
     /// The callback parameters Microsoft sends back after approving `url`.
     async fn approve(&self, url: &str) -> Vec<(String, String)> {
-        let browser = ProviderHttp::new(HttpProfile::new("browser")).unwrap();
-        let answer = browser
-            .get(url)
-            .no_redirects()
-            .accept_status(303)
-            .send()
-            .await
-            .unwrap();
-        params_of(answer.header("location").unwrap())
+        approve(url).await
     }
 
     /// Starts the sign-in, lets the fake approve at once (the browser step) and completes the
@@ -144,7 +128,7 @@ impl Harness {
             "{}",
             redirect.url
         );
-        let asked = params_of(&redirect.url);
+        let asked = query_params(&redirect.url);
         let scopes: Vec<&str> = param(&asked, "scope").unwrap().split(' ').collect();
         // Graph permissions are asked for on the configured Graph (here the fake's; a national
         // cloud's in production), never on the public cloud's whatever `graphUrl` says.
@@ -608,7 +592,7 @@ async fn a_declined_consent_is_an_auth_error_and_nothing_is_exchanged() {
     for backend in tributary_store::testing::backends("teams_declined").await {
         let h = harness(backend).await;
         let url = h.start_sign_in().await;
-        let state = param(&params_of(&url), "state").unwrap().to_owned();
+        let state = param(&query_params(&url), "state").unwrap().to_owned();
         // Microsoft calls back with an error instead of a code.
         let err = h
             .runtime

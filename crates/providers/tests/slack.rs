@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use serde_json::{Value, json};
 use tributary_core::{CallbackParams, ErrorKind, InboundWebhook};
-use tributary_providerkit::{HttpProfile, ProviderHttp, Url};
+use tributary_providerkit::{HttpProfile, ProviderHttp};
 use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::{
     ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig, RuntimeError, WebhookAck,
@@ -20,6 +20,7 @@ use tributary_store::{
     testing::TestDb,
     webhooks::DeliveryStatus,
 };
+use tributary_testkit::browser::{approve, query_params};
 use tributary_testkit::{
     slack::{ALL_SCOPES, BOT_USER_ID, FakeSlack, SlackWorkspace},
     slack_events::{self, SIGNING_SECRET, VERIFICATION_TOKEN},
@@ -65,14 +66,6 @@ async fn harness(backend: TestDb, extra_members: usize) -> Harness {
 }
 
 /// The query parameters of `url`.
-fn params_of(url: &str) -> Vec<(String, String)> {
-    Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
 impl Harness {
     fn token_request(&self, integration: Option<&str>, token: &str) -> ConnectRequest {
         ConnectRequest {
@@ -117,22 +110,13 @@ impl Harness {
             ConnectOutcome::Redirect(redirect) => redirect,
             ConnectOutcome::Connected(_) => panic!("the OAuth mode must redirect"),
         };
-        let asked = params_of(&redirect.url);
+        let asked = query_params(&redirect.url);
         let scope = asked.iter().find(|(k, _)| k == "scope").unwrap();
         assert_eq!(
             scope.1, "users:read,users:read.email,team:read,chat:write",
             "comma-separated bot scopes"
         );
-        let browser = ProviderHttp::new(HttpProfile::new("browser")).unwrap();
-        let answer = browser
-            .get(&redirect.url)
-            .no_redirects()
-            .accept_status(303)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status().as_u16(), 303);
-        let callback = params_of(answer.header("location").unwrap());
+        let callback = approve(&redirect.url).await;
         let connected = self
             .runtime
             .complete_auth(CallbackParams::new(callback))

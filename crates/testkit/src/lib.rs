@@ -7,6 +7,7 @@ pub mod authorization;
 pub mod aws_security_hub;
 pub mod azure_entra_id;
 pub mod azure_security_center;
+pub mod browser;
 pub mod cloudflare;
 pub mod demo;
 pub mod gcp_scc;

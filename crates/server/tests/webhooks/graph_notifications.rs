@@ -9,7 +9,6 @@ use std::{future::Future, time::Duration};
 
 use serde_json::json;
 use tributary_core::CallbackParams;
-use tributary_providerkit::{HttpProfile, ProviderHttp, Url};
 use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::{ConnectOutcome, ConnectRequest, Runtime, RuntimeConfig};
 use tributary_server::ServerConfig;
@@ -20,6 +19,7 @@ use tributary_store::{
     testing::TestDb,
 };
 use tributary_testkit::azure_entra_id::{EntraDirectory, FakeEntra};
+use tributary_testkit::browser::approve;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -39,14 +39,6 @@ where
     }
 }
 
-fn query_params(url: &str) -> Vec<(String, String)> {
-    Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
 /// The admin consent, with the fake approving at once (the browser step).
 async fn connect(runtime: &Runtime, tenant: &str) -> String {
     let ConnectOutcome::Redirect(redirect) = runtime
@@ -62,15 +54,7 @@ async fn connect(runtime: &Runtime, tenant: &str) -> String {
     else {
         panic!("the admin consent redirects");
     };
-    let browser = ProviderHttp::new(HttpProfile::new("browser")).unwrap();
-    let answer = browser
-        .get(&redirect.url)
-        .no_redirects()
-        .accept_status(303)
-        .send()
-        .await
-        .unwrap();
-    let callback = query_params(answer.header("location").unwrap());
+    let callback = approve(&redirect.url).await;
     runtime
         .complete_auth(CallbackParams::new(callback))
         .await
