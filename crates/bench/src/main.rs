@@ -7,6 +7,7 @@ mod cel;
 mod ingest;
 mod load;
 mod queue;
+mod runs;
 mod webhooks;
 
 #[derive(Parser)]
@@ -24,6 +25,9 @@ enum Suite {
     Queue(queue::Args),
     /// Ingest pipeline (filter + map + upsert) against plain batched inserts.
     Ingest(ingest::Args),
+    /// Queued sync runs end to end against a fake provider on loopback (HTTP, paging, mapping,
+    /// upsert).
+    Runs(runs::Args),
     /// Webhook intake through the server on loopback (signed deliveries, fsync'd group commit)
     /// against one commit per delivery, an unsigned flood, and a bare axum handler.
     Webhooks(webhooks::Args),
@@ -37,6 +41,7 @@ fn main() -> anyhow::Result<()> {
         Suite::Cel(args) => cel::run(args),
         Suite::Queue(args) => queue::run(args),
         Suite::Ingest(args) => ingest::run(args),
+        Suite::Runs(args) => runs::run(args),
         Suite::Webhooks(args) => webhooks::run(args),
         Suite::WebhooksLoad(args) => load::run(args),
     }
