@@ -122,19 +122,13 @@ async fn load(args: Args, secret: Option<Secret>) -> anyhow::Result<Value> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
-    let percentile = |q: f64| {
-        latencies
-            .get(((latencies.len().max(1) as f64 - 1.0) * q).round() as usize)
-            .copied()
-            .unwrap_or_default()
-    };
     Ok(json!({
         "sent": args.total,
         "ok": statuses.iter().filter(|(s, _)| (200..300).contains(*s)).map(|(_, c)| c).sum::<usize>(),
         "statuses": statuses.iter().map(|(s, c)| (s.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
         "elapsed_s": elapsed,
-        "p50_ms": percentile(0.5),
-        "p99_ms": percentile(0.99),
+        "p50_ms": crate::backends::percentile(&latencies, 0.5),
+        "p99_ms": crate::backends::percentile(&latencies, 0.99),
     }))
 }
 

@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod backends;
 mod cel;
 mod ingest;
 mod load;

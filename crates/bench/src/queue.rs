@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use tributary_store::jobs::{JobState, NewJob, Worker, WorkerConfig};
 use tributary_store::{Db, OpenOptions};
 
+use crate::backends::{Backends, drop_schema, percentile};
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Print one JSON object instead of a table.
@@ -32,16 +34,8 @@ pub struct Args {
     /// Most jobs outstanding (enqueued, not finished) at once.
     #[arg(long, default_value_t = 64)]
     pub in_flight: usize,
-    /// PostgreSQL to measure (each run uses a fresh schema, dropped afterwards).
-    #[arg(
-        long,
-        env = "TRIBUTARY_BENCH_POSTGRES_URL",
-        default_value = "postgres://postgres@127.0.0.1/test"
-    )]
-    pub postgres_url: String,
-    /// Skip PostgreSQL.
-    #[arg(long)]
-    pub sqlite_only: bool,
+    #[command(flatten)]
+    pub backends: Backends,
 }
 
 struct Measured {
@@ -67,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let mut report = serde_json::Map::new();
         report.insert("sqlite".into(), backend(&args, Backend::Sqlite).await?);
-        if !args.sqlite_only {
+        if !args.backends.sqlite_only {
             report.insert("postgres".into(), backend(&args, Backend::Postgres).await?);
         }
         report.insert(
@@ -105,7 +99,7 @@ async fn backend(args: &Args, which: Backend) -> anyhow::Result<Value> {
             }
             Backend::Postgres => {
                 let schema = format!("bench_queue_{}_{workers}", std::process::id());
-                let options = OpenOptions::new(&args.postgres_url)
+                let options = OpenOptions::new(&args.backends.postgres_url)
                     .postgres_schema(schema.clone())
                     .max_connections(16);
                 let db = match Db::open_with(options).await {
@@ -116,7 +110,7 @@ async fn backend(args: &Args, which: Backend) -> anyhow::Result<Value> {
                 };
                 let result = measure(&db, args, workers).await;
                 db.close().await;
-                drop_schema(&args.postgres_url, &schema).await;
+                drop_schema(&args.backends.postgres_url, &schema).await;
                 result?
             }
         };
@@ -133,17 +127,6 @@ async fn backend(args: &Args, which: Backend) -> anyhow::Result<Value> {
     out["workers"] = json!(workers);
     out["by_workers"] = Value::Object(by_workers);
     Ok(out)
-}
-
-pub(crate) async fn drop_schema(url: &str, schema: &str) {
-    use sqlx::Connection as _;
-    if let Ok(mut conn) = sqlx::PgConnection::connect(url).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
-        )))
-        .execute(&mut conn)
-        .await;
-    }
 }
 
 async fn measure(db: &Db, args: &Args, workers: usize) -> anyhow::Result<Measured> {
@@ -222,12 +205,11 @@ async fn measure(db: &Db, args: &Args, workers: usize) -> anyhow::Result<Measure
     }
     let mut latencies = std::mem::take(&mut *latencies.lock().unwrap_or_else(|p| p.into_inner()));
     latencies.sort_by(f64::total_cmp);
-    let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
     let counts: BTreeMap<_, _> = db.jobs().counts(QUEUE).await?.into_iter().collect();
     anyhow::ensure!(counts.len() == 1, "jobs left in other states: {counts:?}");
     Ok(Measured {
         jobs_per_s: args.jobs as f64 / elapsed.as_secs_f64(),
-        p50_ms: at(0.5),
-        p99_ms: at(0.99),
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
     })
 }

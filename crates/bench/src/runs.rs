@@ -21,6 +21,8 @@ use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest, Runtime, Run
 use tributary_store::{Db, OpenOptions, keystore::KeyRing, runs::RunStatus};
 use tributary_testkit::azure_entra_id::{EntraDirectory, FakeEntra};
 
+use crate::backends::{Backends, drop_schema, percentile, round1};
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Print one JSON object instead of pretty JSON.
@@ -38,14 +40,8 @@ pub struct Args {
     /// Job workers taking the runs.
     #[arg(long, default_value_t = 4)]
     pub workers: usize,
-    #[arg(
-        long,
-        env = "TRIBUTARY_BENCH_POSTGRES_URL",
-        default_value = "postgres://postgres@127.0.0.1/test"
-    )]
-    pub postgres_url: String,
-    #[arg(long)]
-    pub sqlite_only: bool,
+    #[command(flatten)]
+    pub backends: Backends,
 }
 
 /// How long one round may take before the bench gives up.
@@ -63,16 +59,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let db = Db::open(&url).await?;
         report.insert("sqlite".into(), measure(db.clone(), &args).await?);
         db.close().await;
-        if !args.sqlite_only {
+        if !args.backends.sqlite_only {
             let schema = format!("bench_runs_{}", std::process::id());
-            let options = OpenOptions::new(&args.postgres_url)
+            let options = OpenOptions::new(&args.backends.postgres_url)
                 .postgres_schema(schema.clone())
                 .max_connections(16);
             let figures = match Db::open_with(options).await {
                 Ok(db) => {
                     let figures = measure(db.clone(), &args).await;
                     db.close().await;
-                    crate::queue::drop_schema(&args.postgres_url, &schema).await;
+                    drop_schema(&args.backends.postgres_url, &schema).await;
                     figures?
                 }
                 Err(err) => json!({"error": format!("PostgreSQL unavailable: {err}")}),
@@ -224,16 +220,4 @@ async fn connect(runtime: &Runtime, tenant: &str) -> anyhow::Result<String> {
     let callback = tributary_testkit::browser::approve(&redirect.url).await;
     let connected = runtime.complete_auth(CallbackParams::new(callback)).await?;
     Ok(connected.integration.id)
-}
-
-fn round1(value: f64) -> f64 {
-    (value * 10.0).round() / 10.0
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
 }

@@ -27,6 +27,8 @@ use tributary_core::{
     WebhookRegistration, registry::CoreChecksOnly,
 };
 use tributary_runtime::{ConnectOutcome, ConnectRequest, Runtime, RuntimeConfig};
+
+use crate::backends::{Backends, drop_schema, round1};
 use tributary_server::{RateLimitConfig, ServerConfig};
 use tributary_store::{Db, OpenOptions, keystore::KeyRing};
 use tributary_webhooks::StandardWebhooks;
@@ -40,14 +42,8 @@ pub struct Args {
     pub deliveries: usize,
     #[arg(long, default_value_t = 32)]
     pub senders: usize,
-    #[arg(
-        long,
-        env = "TRIBUTARY_BENCH_POSTGRES_URL",
-        default_value = "postgres://postgres@127.0.0.1/test"
-    )]
-    pub postgres_url: String,
-    #[arg(long)]
-    pub sqlite_only: bool,
+    #[command(flatten)]
+    pub backends: Backends,
     /// Group committers (0: the backend's default).
     #[arg(long, default_value_t = 0)]
     pub committers: usize,
@@ -97,10 +93,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let dir = tempfile::tempdir()?;
             let url = format!("sqlite://{}", dir.path().join("hooks.db").display());
             report.insert("sqlite".into(), measure(Db::open(&url).await?, &args).await?);
-            if !args.sqlite_only {
+            if !args.backends.sqlite_only {
                 let schema = format!("bench_hooks_{}", std::process::id());
                 let postgres = match Db::open_with(
-                    OpenOptions::new(&args.postgres_url)
+                    OpenOptions::new(&args.backends.postgres_url)
                         .postgres_schema(schema.clone())
                         .max_connections(16),
                 )
@@ -108,7 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 {
                     Ok(db) => {
                         let result = measure(db, &args).await;
-                        crate::queue::drop_schema(&args.postgres_url, &schema).await;
+                        drop_schema(&args.backends.postgres_url, &schema).await;
                         result?
                     }
                     Err(err) => json!({"error": format!("PostgreSQL unavailable: {err}")}),
@@ -139,10 +135,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             Ok(())
         })
-}
-
-fn round(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
 }
 
 /// The aims, each with whether this run met it.
@@ -270,7 +262,7 @@ async fn measure(db: Db, args: &Args) -> anyhow::Result<Value> {
             "{name}: not every delivery was accepted: {load}"
         );
         let per_s = args.deliveries as f64 / load["elapsed_s"].as_f64().unwrap_or(f64::MAX);
-        figures.insert(name.into(), json!({"per_s": round(per_s), "p50_ms": round(load["p50_ms"].as_f64().unwrap_or_default()), "p99_ms": round(load["p99_ms"].as_f64().unwrap_or_default())}));
+        figures.insert(name.into(), json!({"per_s": round1(per_s), "p50_ms": round1(load["p50_ms"].as_f64().unwrap_or_default()), "p99_ms": round1(load["p99_ms"].as_f64().unwrap_or_default())}));
     }
     db.close().await;
     let group = &figures["group"];
@@ -371,6 +363,6 @@ async fn baseline(args: &Args) -> anyhow::Result<Value> {
     server.abort();
     let per_s = args.deliveries as f64 / load["elapsed_s"].as_f64().unwrap_or(f64::MAX);
     Ok(
-        json!({"bare_axum_per_s": round(per_s), "p99_ms": round(load["p99_ms"].as_f64().unwrap_or_default())}),
+        json!({"bare_axum_per_s": round1(per_s), "p99_ms": round1(load["p99_ms"].as_f64().unwrap_or_default())}),
     )
 }
