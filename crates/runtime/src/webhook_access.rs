@@ -30,14 +30,15 @@ impl Runtime {
         {
             return Ok(Vec::new());
         }
-        let mut store = self.inner.db.webhooks(&self.inner.ring);
-        let endpoints = store.list_endpoints(tenant_id, integration_id).await?;
+        let endpoints = self
+            .inner
+            .db
+            .webhooks(&self.inner.ring)
+            .list_endpoints_with_secrets(tenant_id, integration_id)
+            .await?;
         let mut access = Vec::new();
-        for endpoint in endpoints {
+        for (endpoint, secret) in endpoints {
             let Some(webhook) = per_integration(&endpoint.name) else {
-                continue;
-            };
-            let Some((endpoint, secret)) = store.endpoint_for_intake(&endpoint.id).await? else {
                 continue;
             };
             access.push(WebhookEndpointAccess {

@@ -387,6 +387,26 @@ impl Webhooks<'_> {
         tenant_id: &str,
         integration_id: &str,
     ) -> Result<Vec<WebhookEndpoint>> {
+        let rows = self.endpoint_rows(tenant_id, integration_id).await?;
+        rows.iter().map(EndpointRow::endpoint).collect()
+    }
+
+    /// The integration's endpoints with their secrets opened, for code that registers them with
+    /// the provider (never shown to anyone).
+    pub async fn list_endpoints_with_secrets(
+        &mut self,
+        tenant_id: &str,
+        integration_id: &str,
+    ) -> Result<Vec<(WebhookEndpoint, SecretBytes)>> {
+        let rows = self.endpoint_rows(tenant_id, integration_id).await?;
+        rows.iter().map(|row| self.opened(row)).collect()
+    }
+
+    async fn endpoint_rows(
+        &mut self,
+        tenant_id: &str,
+        integration_id: &str,
+    ) -> Result<Vec<EndpointRow>> {
         let mut conn = self.scope.read().await?;
         let rows: Vec<EndpointRow> = on_backend!(conn.exec(), |c| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -398,7 +418,7 @@ impl Webhooks<'_> {
             .fetch_all(&mut *c)
             .await?
         });
-        rows.iter().map(EndpointRow::endpoint).collect()
+        Ok(rows)
     }
 
     /// Enables or disables an endpoint.

@@ -783,6 +783,20 @@ async fn webhook_endpoints_and_deliveries() {
         );
         assert!(hooks.intake_target("whe_missing").await.unwrap().is_none());
         assert_eq!(hooks.list_endpoints(&tenant, &id).await.unwrap().len(), 1);
+        assert_eq!(
+            hooks
+                .list_endpoints_with_secrets(&tenant, &id)
+                .await
+                .unwrap(),
+            vec![(endpoint.clone(), secret.clone())]
+        );
+        assert!(
+            hooks
+                .list_endpoints_with_secrets(&intruder, &id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(
             hooks
                 .list_endpoints(&intruder, &id)
