@@ -21,6 +21,7 @@ pub mod error;
 pub mod integrations;
 pub mod jobs;
 pub mod keystore;
+mod placeholders;
 pub mod records;
 pub mod retention;
 pub mod runs;

@@ -9,17 +9,17 @@ use super::{
     FailureWrite, MembershipRefs, RecordScope, RecordWrite, RecordsError, RunRef, WriteResult,
     failures::insert_failures,
 };
-use crate::db::{Db, Exec, new_id, now_ms, on_backend};
+use crate::db::{Backend, Db, Exec, new_id, now_ms, on_backend};
+use crate::placeholders::Placeholders;
 
-/// Rows per `INSERT` statement: with 9 binds a row this stays well under both backends' bind
-/// limits (SQLite 32766, PostgreSQL 65535).
+/// Rows per `INSERT` statement: with at most 18 binds a row this stays well under both
+/// backends' bind limits (SQLite 32766, PostgreSQL 65535).
 const ROWS_PER_STATEMENT: usize = 500;
 /// Keys per `IN (...)` list when resolving membership references.
 const KEYS_PER_LOOKUP: usize = 500;
-/// Binds shared by every row of a statement, numbered `$1..$5`.
+/// Binds shared by every row of a statement (tenant, integration, now, run, write token):
+/// `$1..$5` on PostgreSQL, bound again in each row on SQLite (see [`Placeholders`]).
 const SHARED_BINDS: usize = 5;
-/// Binds of each row.
-const ROW_BINDS: usize = 9;
 
 /// Writes a batch in its own transaction; see [`write_batch_in`].
 pub async fn write_batch(
@@ -47,6 +47,7 @@ pub async fn write_batch_in(
     failures: &[FailureWrite],
 ) -> Result<Vec<WriteResult>, RecordsError> {
     let now = now_ms();
+    let backend = exec.backend();
     on_backend!(exec, |c| {
         let mut results: Vec<Option<WriteResult>> = vec![None; writes.len()];
         let mut all_failures = failures.to_vec();
@@ -65,16 +66,25 @@ pub async fn write_batch_in(
             for chunk in statement_chunks(writes, std::mem::take(&mut accepted)) {
                 let token = new_id();
                 let ids: Vec<String> = chunk.iter().map(|_| new_id()).collect();
-                let mut query = sqlx::query(AssertSqlSafe(upsert_sql(chunk.len())))
-                    .bind(&scope.tenant_id)
-                    .bind(&scope.integration_id)
-                    .bind(now)
-                    .bind(run.run_id.as_deref())
-                    .bind(&token);
+                let (sql, rebind_shared) = upsert_sql(chunk.len(), backend);
+                let mut query = sqlx::query(AssertSqlSafe(sql));
+                if !rebind_shared {
+                    query = query
+                        .bind(&scope.tenant_id)
+                        .bind(&scope.integration_id)
+                        .bind(now)
+                        .bind(run.run_id.as_deref())
+                        .bind(&token);
+                }
+                // In the order of `upsert_sql`'s row, the shared values included where they are
+                // bound again.
                 for (entry, id) in chunk.iter().zip(&ids) {
                     let write = &writes[entry.index];
+                    query = query.bind(id);
+                    if rebind_shared {
+                        query = query.bind(&scope.tenant_id).bind(&scope.integration_id);
+                    }
                     query = query
-                        .bind(id)
                         .bind(&write.model)
                         .bind(&write.lookup_key)
                         .bind(&write.variant)
@@ -83,6 +93,13 @@ pub async fn write_batch_in(
                         .bind(&write.content_hash)
                         .bind(entry.account.as_deref())
                         .bind(entry.group.as_deref());
+                    if rebind_shared {
+                        query = query.bind(now).bind(now).bind(now);
+                        for _ in 0..3 {
+                            query = query.bind(run.run_id.as_deref());
+                        }
+                        query = query.bind(&token);
+                    }
                 }
                 let rows = query.fetch_all(&mut *c).await?;
 
@@ -134,13 +151,17 @@ pub async fn write_batch_in(
             ] {
                 let keys: Vec<&str> = keys.into_iter().collect();
                 for chunk in keys.chunks(KEYS_PER_LOOKUP) {
-                    let placeholders: Vec<String> =
-                        (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
-                    let sql = format!(
-                        "SELECT id, lookup_key FROM ingest_records WHERE tenant_id = $1 \
-                         AND integration_id = $2 AND model = $3 AND lookup_key IN ({})",
-                        placeholders.join(", ")
-                    );
+                    let mut sql = String::from("SELECT id, lookup_key FROM ingest_records WHERE ");
+                    let mut placeholders = Placeholders::new(backend, 0);
+                    for column in ["tenant_id", "integration_id", "model"] {
+                        sql.push_str(column);
+                        sql.push_str(" = ");
+                        placeholders.push(&mut sql);
+                        sql.push_str(" AND ");
+                    }
+                    sql.push_str("lookup_key IN (");
+                    placeholders.push_list(&mut sql, chunk.len());
+                    sql.push(')');
                     let mut query = sqlx::query(AssertSqlSafe(sql))
                         .bind(&scope.tenant_id)
                         .bind(&scope.integration_id)
@@ -201,34 +222,43 @@ struct References {
     groups: HashMap<String, String>,
 }
 
-/// The statement for `rows` rows: shared binds `$1..$5` (tenant, integration, now, run, write
-/// token), then nine per row.
-fn upsert_sql(rows: usize) -> String {
-    let mut sql = String::from(
+/// The statement for `rows` rows, and whether the shared values are bound again in each row
+/// (SQLite) rather than once, first (PostgreSQL). A row's values, in column order: id, tenant,
+/// integration, model, lookup key, variant, fields, raw payload, content hash, account, group,
+/// then now three times, the run three times and the write token.
+fn upsert_sql(rows: usize, backend: Backend) -> (String, bool) {
+    const TENANT: usize = 1;
+    const INTEGRATION: usize = 2;
+    const NOW: usize = 3;
+    const RUN: usize = 4;
+    const WRITE_TOKEN: usize = 5;
+    let mut sql = String::with_capacity(UPSERT_TAIL.len() + 300 + rows * 100);
+    sql.push_str(
         "INSERT INTO ingest_records (id, tenant_id, integration_id, model, lookup_key, variant, \
          fields, raw_payload, content_hash, account_record_id, group_record_id, first_seen_at, \
          last_seen_at, changed_at, created_run_id, changed_run_id, last_run_id, write_token) VALUES ",
     );
+    let mut placeholders = Placeholders::new(backend, SHARED_BINDS);
     for row in 0..rows {
-        let b = SHARED_BINDS + row * ROW_BINDS;
         if row > 0 {
             sql.push_str(", ");
         }
-        sql.push_str(&format!(
-            "(${}, $1, $2, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, $3, $3, $3, $4, $4, $4, $5)",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4,
-            b + 5,
-            b + 6,
-            b + 7,
-            b + 8,
-            b + 9
-        ));
+        sql.push('(');
+        placeholders.push(&mut sql);
+        for shared in [TENANT, INTEGRATION] {
+            sql.push_str(", ");
+            placeholders.push_shared(&mut sql, shared);
+        }
+        sql.push_str(", ");
+        placeholders.push_list(&mut sql, 8);
+        for shared in [NOW, NOW, NOW, RUN, RUN, RUN, WRITE_TOKEN] {
+            sql.push_str(", ");
+            placeholders.push_shared(&mut sql, shared);
+        }
+        sql.push(')');
     }
     sql.push_str(UPSERT_TAIL);
-    sql
+    (sql, placeholders.rebinds_shared_values())
 }
 
 /// Content columns change only when the hash differs or the record was tombstoned (a restore);
@@ -306,5 +336,27 @@ fn unresolved(write: &RecordWrite, refs: &MembershipRefs, account_missing: bool)
         failed_key: Some(key.into()),
         reason,
         raw_json: write.raw_json.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_backend_gets_one_placeholder_per_bound_value() {
+        let (sqlite, rebinds) = upsert_sql(2, Backend::Sqlite);
+        assert!(rebinds);
+        assert_eq!(sqlite.matches('?').count(), 2 * 18);
+        assert!(!sqlite.contains('$'));
+
+        let (postgres, rebinds) = upsert_sql(2, Backend::Postgres);
+        assert!(!rebinds);
+        assert!(!postgres.contains('?'));
+        assert!(postgres.contains(
+            "($6, $1, $2, $7, $8, $9, $10, $11, $12, $13, $14, $3, $3, $3, $4, $4, $4, $5), \
+             ($15, $1, $2, $16,"
+        ));
+        assert!(postgres.contains("$23, $3, $3, $3, $4, $4, $4, $5) ON CONFLICT"));
     }
 }
