@@ -6,48 +6,72 @@ use sha2::{Digest, Sha256};
 
 /// Appends the canonical JSON text of `value` to `out`.
 pub fn write_canonical(value: &Value, out: &mut String) {
+    // Written as bytes so that serde_json can write each scalar in place; it writes UTF-8 only.
+    let mut bytes = std::mem::take(out).into_bytes();
+    write_value(value, &mut bytes);
+    *out = String::from_utf8(bytes).expect("serde_json writes UTF-8");
+}
+
+fn write_value(value: &Value, out: &mut Vec<u8>) {
     match value {
+        // serde_json's map is ordered by key unless its `preserve_order` feature is on (a
+        // dependency could turn it on for the whole build): sort only when the keys are not in
+        // order already, which costs nothing in the usual case.
+        Value::Object(map) if map.keys().is_sorted() => {
+            out.push(b'{');
+            for (index, (key, item)) in map.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_scalar(key, out);
+                out.push(b':');
+                write_value(item, out);
+            }
+            out.push(b'}');
+        }
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
+            out.push(b'{');
             for (index, (key, item)) in entries.into_iter().enumerate() {
                 if index > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&serde_json::to_string(key).expect("strings serialize"));
-                out.push(':');
-                write_canonical(item, out);
+                write_scalar(key, out);
+                out.push(b':');
+                write_value(item, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                write_canonical(item, out);
+                write_value(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => push_scalar(scalar, out),
+        scalar => write_scalar(scalar, out),
     }
 }
 
-fn push_scalar(value: &Value, out: &mut String) {
-    out.push_str(&serde_json::to_string(value).expect("JSON scalars serialize"));
+/// A string, number, boolean or null, written by serde_json straight into `out`.
+fn write_scalar<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    serde_json::to_writer(out, value).expect("JSON scalars serialize");
 }
 
 /// The canonical JSON text of `value`.
 pub fn canonical(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(256);
     write_canonical(value, &mut out);
     out
 }
 
 /// SHA-256 (hex) of a record's canonical fields and raw payload texts.
 pub fn content_hash(fields_json: &str, raw_json: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hasher = Sha256::new();
     hasher.update(fields_json.as_bytes());
     hasher.update([0u8]);
@@ -55,7 +79,8 @@ pub fn content_hash(fields_json: &str, raw_json: &str) -> String {
     let digest = hasher.finalize();
     let mut hex = String::with_capacity(64);
     for byte in digest.iter() {
-        hex.push_str(&format!("{byte:02x}"));
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     hex
 }

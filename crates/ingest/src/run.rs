@@ -2,6 +2,11 @@
 //! stored, and the tombstoning of what a complete run did not see among the models (and variants)
 //! its emitter declares. Pushed payloads wait in a batch; a full batch is mapped off the async
 //! runtime in one hop ([`crate::offload`]) and written in one transaction.
+//!
+//! Mapping and writing overlap: while one batch's transaction is in flight (on the database's
+//! own thread or server), the next batch is mapped on the blocking pool. At most one write is in
+//! flight, so batches commit in push order, and a membership still sees the accounts and groups
+//! of every earlier batch.
 
 use std::{sync::Arc, time::Duration};
 
@@ -91,7 +96,15 @@ pub struct IngestRun {
     unmapped: Unmapped,
     pending: Vec<RecordWrite>,
     pending_failures: Vec<FailureWrite>,
+    /// The batch being written, whose results are counted when it is settled.
+    in_flight: Option<tokio::task::JoinHandle<BatchWritten>>,
 }
+
+/// A written batch: the store's result per write, with the writes (for the log) and any error.
+type BatchWritten = (
+    Result<Vec<records::WriteResult>, RecordsError>,
+    Vec<RecordWrite>,
+);
 
 impl IngestRun {
     /// Records the start of a run (an `ingest_runs` row).
@@ -137,6 +150,7 @@ impl IngestRun {
             unmapped: Unmapped::default(),
             pending: Vec::with_capacity(batch_size),
             pending_failures: Vec::new(),
+            in_flight: None,
         })
     }
 
@@ -144,7 +158,7 @@ impl IngestRun {
         &self.ingest_run_id
     }
 
-    /// The counters so far (payloads pushed but not yet flushed count as seen only).
+    /// The counters so far (payloads pushed but not yet written count as seen only).
     pub fn counters(&self) -> Counters {
         self.counters
     }
@@ -172,7 +186,11 @@ impl IngestRun {
         self.counters.seen += 1;
         self.unmapped.push(schema, envelope, index);
         if self.unmapped.len >= self.batch_size {
-            self.flush().await?;
+            // The batch is mapped while the previous one is still being written; its own write
+            // then starts and runs on while the caller pushes the next payloads.
+            self.map_batch().await?;
+            self.settle().await?;
+            self.start_write();
         }
         Ok(())
     }
@@ -222,18 +240,42 @@ impl IngestRun {
     }
 
     /// Maps and writes the payloads pushed so far, their records and failures in one
-    /// transaction. Call it before saving a checkpoint that claims them: a run resumed from that
-    /// checkpoint will not see them again.
+    /// transaction, and waits until every batch is written. Call it before saving a checkpoint
+    /// that claims them: a run resumed from that checkpoint will not see them again.
     pub async fn flush(&mut self) -> Result<(), IngestError> {
         self.map_batch().await?;
+        self.settle().await?;
+        self.start_write();
+        self.settle().await
+    }
+
+    /// Starts writing what is mapped, if anything, as the one write in flight.
+    fn start_write(&mut self) {
+        debug_assert!(self.in_flight.is_none(), "one write in flight at a time");
         if self.pending.is_empty() && self.pending_failures.is_empty() {
-            return Ok(());
+            return;
         }
-        let writes = std::mem::take(&mut self.pending);
+        let writes = std::mem::replace(&mut self.pending, Vec::with_capacity(self.batch_size));
         let failures = std::mem::take(&mut self.pending_failures);
-        let results =
-            records::write_batch(&self.db, &self.scope, &self.run, &writes, &failures).await?;
-        for (result, write) in results.iter().zip(&writes) {
+        let (db, scope, run) = (self.db.clone(), self.scope.clone(), self.run.clone());
+        // A task, so that the transaction makes progress while this run maps the next batch.
+        self.in_flight = Some(tokio::spawn(async move {
+            let results = records::write_batch(&db, &scope, &run, &writes, &failures).await;
+            (results, writes)
+        }));
+    }
+
+    /// Waits for the write in flight, if any, and counts its results.
+    async fn settle(&mut self) -> Result<(), IngestError> {
+        let Some(write) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let (results, writes) = write.await.map_err(|error| {
+            IngestError::Store(RecordsError::Invalid(format!(
+                "writing a batch stopped unexpectedly: {error}"
+            )))
+        })?;
+        for (result, write) in results?.iter().zip(&writes) {
             if let records::WriteResult::Rejected { reason } = result {
                 tracing::warn!(
                     definition = %self.mapper.definition_id(),
@@ -245,8 +287,6 @@ impl IngestRun {
             }
             self.counters.count(result);
         }
-        self.pending = writes;
-        self.pending.clear();
         Ok(())
     }
 
@@ -286,6 +326,14 @@ impl IngestRun {
         status: IngestRunStatus,
         error: Option<&str>,
     ) -> Result<IngestReport, IngestError> {
+        // A failing run still lets the batch in flight end before the run is closed, so that
+        // nothing of it is written after the run says it stopped.
+        if let Err(in_flight) = self.settle().await {
+            if status != IngestRunStatus::Failed {
+                return Err(in_flight);
+            }
+            tracing::warn!("the last batch of a failed ingest run was not written: {in_flight}");
+        }
         let tombstoned = records::finish_ingest_run(
             &self.db,
             &self.ingest_run_id,

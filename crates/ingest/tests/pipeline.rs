@@ -620,3 +620,52 @@ async fn a_batch_past_its_evaluation_time_limit_fails_the_run_and_names_the_limi
         );
     }
 }
+
+/// Batches are mapped while the one before is written: many small batches still commit in push
+/// order (each membership finds the account and group of the batches just before it), `flush`
+/// returns only once everything pushed is stored, and the counters count every batch.
+#[tokio::test]
+async fn overlapped_batches_commit_in_order_and_flush_waits_for_them() {
+    for backend in backends("ingest").await {
+        let (name, db) = (backend.name, backend.db.clone());
+        let options = IngestOptions {
+            batch_size: 1,
+            ..Default::default()
+        };
+        let mut run = IngestRun::begin(&db, mapper(), &context("r1"), options)
+            .await
+            .unwrap();
+        for i in 0..20 {
+            let (user_id, group_id) = (format!("u{i:02}"), format!("g{i:02}"));
+            run.push("DirectoryAccount", user(&user_id, "ACTIVE"), i)
+                .await
+                .unwrap();
+            let group = json!({"id": group_id, "name": group_id});
+            run.push("DirectoryGroup", MappingEnvelope::new(group), i)
+                .await
+                .unwrap();
+            let member = json!({"user": user_id, "group": group_id});
+            run.push("DirectoryMembership", MappingEnvelope::new(member), i)
+                .await
+                .unwrap();
+        }
+        run.flush().await.unwrap();
+        assert_eq!(
+            live_keys(&db, "DirectoryMembership").await.len(),
+            20,
+            "{name}: flush returned before every batch was written"
+        );
+        let report = run.finish(Completeness::Complete).await.unwrap();
+        assert_eq!(
+            (
+                report.counters.seen,
+                report.counters.created,
+                report.counters.failed
+            ),
+            (60, 60, 0),
+            "{name}: {:?}",
+            report.counters
+        );
+        assert_eq!(report.status, IngestRunStatus::Completed, "{name}");
+    }
+}
