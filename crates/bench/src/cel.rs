@@ -7,6 +7,9 @@
 //! object. Baseline: parse the bytes into a `serde_json::Value`, and for the records that pass
 //! the filter serialise the already-computed output object: it does no field extraction at
 //! all, so it is a strict baseline.
+//!
+//! `per_kind` uses mappings written for the bench; `shipped_mappings` runs the same payloads
+//! through the mappings the Okta and AWS Security Hub definitions ship.
 
 use serde_json::{Map, Value, json};
 use tributary_cel::{Activation, CelEngine, Program};
@@ -457,6 +460,29 @@ fn compile(engine: &CelEngine, kind: Kind) -> anyhow::Result<Compiled> {
     })
 }
 
+/// The mapping a shipped definition applies to payloads of `kind`, where one reads that shape:
+/// Okta's accounts and AWS Security Hub's vulnerabilities (GitHub's member mapping reads the
+/// GraphQL shape, not the REST members generated here).
+fn compile_shipped(engine: &CelEngine, kind: Kind) -> anyhow::Result<Option<Compiled>> {
+    let config = tributary_providers::CatalogConfig::default();
+    let definition = match kind {
+        Kind::OktaUser => tributary_providers::okta::definition(&config),
+        Kind::AsffFinding => tributary_providers::aws_security_hub::definition(&config),
+        Kind::GithubMember => return Ok(None),
+    };
+    let schema = match kind {
+        Kind::AsffFinding => "Vulnerability",
+        _ => "DirectoryAccount",
+    };
+    let mapping = definition
+        .mapping_for(schema, "")
+        .ok_or_else(|| anyhow::anyhow!("{} maps no {schema}", definition.id()))?;
+    Ok(Some(Compiled {
+        filter: engine.compile(&mapping.filter)?,
+        map: engine.compile(&mapping.map)?,
+    }))
+}
+
 /// One record through our pipeline; returns the serialised output, if the filter passed.
 fn ours(
     engine: &CelEngine,
@@ -600,10 +626,51 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|&kind| compile(&engine, kind).map(|c| (kind, c)))
         .collect::<anyhow::Result<_>>()?;
     let records = generate(args.records);
+    let all: Vec<&Record> = records.iter().collect();
 
-    // The outputs the baseline serialises are ours, computed beforehand; this also checks that
-    // every payload maps without error.
-    let outputs: Vec<Output> = records
+    let outputs = outputs_of(&engine, &compiled, &all)?;
+    let total = measure(&engine, &compiled, &all, &outputs)?;
+    let mut per_kind = Map::new();
+    for kind in Kind::ALL {
+        let (subset, subset_outputs) = of_kind(kind, &all, &outputs);
+        let figures = measure(&engine, &compiled, &subset, &subset_outputs)?;
+        per_kind.insert(kind.name().to_owned(), figures_json(&figures));
+    }
+
+    // The same payloads through the mappings the definitions ship.
+    let mut shipped = Map::new();
+    for kind in Kind::ALL {
+        let Some(mapping) = compile_shipped(&engine, kind)? else {
+            continue;
+        };
+        let compiled = [(kind, mapping)];
+        let subset: Vec<&Record> = all.iter().copied().filter(|r| r.kind == kind).collect();
+        let subset_outputs = outputs_of(&engine, &compiled, &subset)?;
+        let figures = measure(&engine, &compiled, &subset, &subset_outputs)?;
+        shipped.insert(kind.name().to_owned(), figures_json(&figures));
+    }
+
+    let mut report = figures_json(&total);
+    report["per_kind"] = Value::Object(per_kind);
+    report["shipped_mappings"] = Value::Object(shipped);
+    report["threads"] = json!(1);
+    report["clock"] = json!("thread CPU time");
+    if args.json {
+        println!("{report}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
+}
+
+/// What `compiled` makes of each record, computed beforehand for the baseline to serialise; this
+/// also checks that every payload maps without error.
+fn outputs_of(
+    engine: &CelEngine,
+    compiled: &[(Kind, Compiled)],
+    records: &[&Record],
+) -> anyhow::Result<Vec<Output>> {
+    records
         .iter()
         .map(|record| {
             let (_, c) = compiled
@@ -618,30 +685,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 None
             })
         })
-        .collect::<anyhow::Result<_>>()?;
+        .collect()
+}
 
-    let all: Vec<&Record> = records.iter().collect();
-    let total = measure(&engine, &compiled, &all, &outputs)?;
-    let mut per_kind = Map::new();
-    for kind in Kind::ALL {
-        let (subset, subset_outputs): (Vec<&Record>, Vec<Output>) = records
-            .iter()
-            .zip(&outputs)
-            .filter(|(r, _)| r.kind == kind)
-            .map(|(r, o)| (r, o.clone()))
-            .unzip();
-        let figures = measure(&engine, &compiled, &subset, &subset_outputs)?;
-        per_kind.insert(kind.name().to_owned(), figures_json(&figures));
-    }
-
-    let mut report = figures_json(&total);
-    report["per_kind"] = Value::Object(per_kind);
-    report["threads"] = json!(1);
-    report["clock"] = json!("thread CPU time");
-    if args.json {
-        println!("{report}");
-    } else {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    }
-    Ok(())
+/// The records of one kind, with their outputs.
+fn of_kind<'a>(
+    kind: Kind,
+    records: &[&'a Record],
+    outputs: &[Output],
+) -> (Vec<&'a Record>, Vec<Output>) {
+    records
+        .iter()
+        .zip(outputs)
+        .filter(|(r, _)| r.kind == kind)
+        .map(|(r, o)| (*r, o.clone()))
+        .unzip()
 }

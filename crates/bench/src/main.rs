@@ -38,6 +38,15 @@ enum Suite {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Warnings and errors of the measured code reach stderr (RUST_LOG to see more); stdout
+    // carries the figures alone.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match Cli::parse().suite {
         Suite::Cel(args) => cel::run(args),
         Suite::Queue(args) => queue::run(args),

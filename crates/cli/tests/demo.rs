@@ -124,3 +124,58 @@ fn a_production_build_links_no_fake_provider() {
         "the default build has no demo: the check above proves nothing"
     );
 }
+
+/// `cargo run --release -p tributary-bench` reuses the release build of `tributary`: every
+/// package the two share is built with the same features (a difference in one low crate, such as
+/// `log`, rebuilds everything above it).
+#[test]
+fn the_bench_builds_with_the_binarys_features() {
+    let features_by_package = |package: &str| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let output = Command::new(cargo)
+            .args(["tree", "--manifest-path"])
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml"))
+            .args(["--package", package])
+            .args(["--edges", "normal,build", "--prefix", "none"])
+            .args(["--format", "{p}|{f}", "--offline", "--locked"])
+            .output()
+            .expect("cargo tree runs");
+        assert!(
+            output.status.success(),
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut packages: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for line in String::from_utf8(output.stdout)
+            .expect("cargo tree prints UTF-8")
+            .lines()
+        {
+            let (package, features) = line.split_once('|').expect("the format has a bar");
+            // `name vX.Y.Z (path) (*)`: the name and version identify the package.
+            let id: String = package.split(' ').take(2).collect::<Vec<_>>().join(" ");
+            packages
+                .entry(id)
+                .or_default()
+                .insert(features.trim_end_matches(" (*)").to_owned());
+        }
+        packages
+    };
+    let binary = features_by_package("tributary-cli");
+    let bench = features_by_package("tributary-bench");
+    let differing: Vec<String> = bench
+        .iter()
+        .filter_map(|(package, features)| {
+            let theirs = binary.get(package)?;
+            (theirs != features).then(|| format!("{package}: {features:?} vs {theirs:?}"))
+        })
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "the bench builds these with other features than the binary: {differing:#?}"
+    );
+    assert!(
+        bench.keys().filter(|p| binary.contains_key(*p)).count() > 100,
+        "the two share almost nothing: the check above proves nothing"
+    );
+}
