@@ -15,11 +15,9 @@ use crate::output;
 pub struct InitArgs {
     #[command(flatten)]
     storage: StorageArgs,
-    #[arg(long)]
-    json: bool,
 }
 
-pub async fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: InitArgs, json: bool) -> anyhow::Result<ExitCode> {
     let registry = match registry(&CatalogConfig::default()) {
         Ok(registry) => registry,
         Err(errors) => {
@@ -53,7 +51,7 @@ pub async fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         "models": models,
     });
     db.close().await;
-    if args.json {
+    if json {
         output::json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
