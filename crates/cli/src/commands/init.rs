@@ -18,13 +18,8 @@ pub struct InitArgs {
 }
 
 pub async fn run(args: InitArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let registry = match registry(&CatalogConfig::default()) {
-        Ok(registry) => registry,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+    let registry = registry(&CatalogConfig::default())
+        .map_err(|errors| anyhow::anyhow!("the built-in catalog is invalid:\n{errors}"))?;
     let db = args.storage.open_db().await?;
     let (ring, source) = args.storage.key_ring()?;
     let backend = match db.backend() {
