@@ -1,4 +1,5 @@
-//! Output helpers shared by the commands: `--json` prints one JSON document, otherwise a table.
+//! Output helpers shared by the commands: `--json` prints one JSON document, otherwise a table;
+//! errors are text or, with `--json`, one JSON object.
 
 use serde::Serialize;
 
@@ -27,5 +28,18 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
     line(header.to_vec());
     for row in rows {
         line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// Prints why a command failed on standard error: `error: MESSAGE`, or with `--json` one line
+/// `{"error": {"kind", "message"}}` (the kind names the exit code, `crate::failure`).
+pub fn error(kind: &str, message: &str, json: bool) {
+    if json {
+        eprintln!(
+            "{}",
+            serde_json::json!({"error": {"kind": kind, "message": message}})
+        );
+    } else {
+        eprintln!("error: {message}");
     }
 }

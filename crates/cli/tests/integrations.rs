@@ -1,6 +1,6 @@
 //! `tributary integrations` and `tributary runs`, on the database and over a running server's API
 //! (`--api`), connecting Cloudflare to the fake Cloudflare on loopback and running its sync to the
-//! end.
+//! end, with the exit codes of a refused token (3) and a partial run (5).
 
 use std::{
     io::{BufRead, BufReader},
@@ -12,6 +12,7 @@ use serde_json::Value;
 use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare, TokenOwner};
 
 const CF_TOKEN: &str = "cf-cli-token-0123456789abcdef0123456789";
+const CF_REVOKED_TOKEN: &str = "cf-cli-revoked-0123456789abcdef01234567";
 
 struct Cli<'a> {
     config: &'a Path,
@@ -20,6 +21,12 @@ struct Cli<'a> {
 
 impl Cli<'_> {
     fn run(&self, args: &[&str]) -> (bool, Value, String) {
+        let (code, stdout, stderr) = self.run_for_code(args);
+        (code == 0, stdout, stderr)
+    }
+
+    /// [`Cli::run`] with the exit code.
+    fn run_for_code(&self, args: &[&str]) -> (i32, Value, String) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tributary"));
         command
             .args(args)
@@ -38,7 +45,7 @@ impl Cli<'_> {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         (
-            out.status.success(),
+            out.status.code().expect("an exit code"),
             serde_json::from_str(&stdout).unwrap_or(Value::Null),
             stderr,
         )
@@ -55,9 +62,13 @@ fn connect_and_sync(cli: &Cli<'_>, fake: &FakeCloudflare, tenant: &[&str]) {
             .map(|s| (*s).to_owned())
             .collect()
     };
-    let call = |args: Vec<String>| {
+    let call_for_code = |args: Vec<String>| {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        cli.run(&refs)
+        cli.run_for_code(&refs)
+    };
+    let call = |args: Vec<String>| {
+        let (code, stdout, stderr) = call_for_code(args);
+        (code == 0, stdout, stderr)
     };
     let (ok, created, err) = call(with(&[
         "integrations",
@@ -72,7 +83,7 @@ fn connect_and_sync(cli: &Cli<'_>, fake: &FakeCloudflare, tenant: &[&str]) {
     assert!(ok, "{err}");
     let id = created["id"].as_str().unwrap().to_owned();
 
-    let (ok, _, err) = call(with(&[
+    let (code, _, err) = call_for_code(with(&[
         "integrations",
         "connect",
         &id,
@@ -81,9 +92,24 @@ fn connect_and_sync(cli: &Cli<'_>, fake: &FakeCloudflare, tenant: &[&str]) {
         "--credentials",
         "{\"CloudflareApiToken\": {\"apiToken\": \"cf-wrong-token-never-printed\"}}",
     ]));
-    assert!(!ok, "a refused token fails");
+    assert_eq!(code, 1, "a token of the wrong format fails: exit 1; {err}");
     assert!(err.contains("setup failed"), "{err}");
     assert!(!err.contains("cf-wrong-token-never-printed"), "{err}");
+
+    // A token the provider refuses as revoked: authentication refused, exit 3.
+    fake.revoke_token(CF_REVOKED_TOKEN);
+    let revoked = format!("{{\"CloudflareApiToken\": {{\"apiToken\": \"{CF_REVOKED_TOKEN}\"}}}}");
+    let (code, _, err) = call_for_code(with(&[
+        "integrations",
+        "connect",
+        &id,
+        "--connection",
+        "CloudflareApiToken",
+        "--credentials",
+        &revoked,
+    ]));
+    assert_eq!(code, 3, "a revoked token: exit 3; {err}");
+    assert!(!err.contains(CF_REVOKED_TOKEN), "{err}");
 
     let credentials = format!("{{\"CloudflareApiToken\": {{\"apiToken\": \"{CF_TOKEN}\"}}}}");
     let (ok, connected, err) = call(with(&[
@@ -122,6 +148,18 @@ fn connect_and_sync(cli: &Cli<'_>, fake: &FakeCloudflare, tenant: &[&str]) {
     let (ok, shown, err) = call(with(&["runs", "show", &run_id]));
     assert!(ok, "{err}");
     assert_eq!(shown["run"]["id"], run_id.as_str());
+
+    // Throttled past the HTTP layer's patience, the next sync ends partial: exit 5.
+    fake.throttle_members_page(1, 300);
+    let (code, run, err) = call_for_code(with(&[
+        "integrations",
+        "run",
+        &id,
+        "--operation",
+        "DirectorySync",
+    ]));
+    assert_eq!(code, 5, "{err} {run}");
+    assert_eq!(run["status"], "partial", "{run}");
 
     let (ok, _, err) = call(with(&["integrations", "delete", &id]));
     assert!(ok, "{err}");
@@ -214,12 +252,15 @@ fn integrations_are_connected_and_synced_over_the_api() {
         config: &config,
         api: Some((url, "not-a-token".into())),
     }
-    .run(&["integrations", "list"]);
-    assert!(!refused.0);
+    .run_for_code(&["integrations", "list"]);
+    assert_eq!(refused.0, 3, "a refused token: exit 3; {}", refused.2);
+    let error: Value = serde_json::from_str(&refused.2).expect("a JSON error");
+    assert_eq!(error["error"]["kind"], "refused", "{error}");
     assert!(
-        refused.2.contains("unknown, revoked or expired"),
-        "{}",
-        refused.2
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unknown, revoked or expired")),
+        "{error}"
     );
 
     let _ = server.kill();

@@ -93,7 +93,7 @@ fn refuses_non_json_and_unknown_mappings() {
     );
     assert!(!ok);
     assert!(stderr.contains("not usable JSON"), "{stderr}");
-    let (ok, stdout, _) = eval(
+    let (ok, stdout, stderr) = eval(
         &[
             "--definition",
             "okta",
@@ -106,5 +106,13 @@ fn refuses_non_json_and_unknown_mappings() {
         None,
     );
     assert!(!ok);
-    assert!(stdout.contains("error"), "{stdout}");
+    assert!(stdout.is_empty(), "{stdout}");
+    let error: serde_json::Value = serde_json::from_str(&stderr).expect("a JSON error");
+    assert_eq!(error["error"]["kind"], "failed", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Finding")),
+        "{error}"
+    );
 }

@@ -1,6 +1,12 @@
 //! `tributary serve` on the embedded default: it prints its URL, answers health checks and
 //! webhook intake, and stops cleanly on SIGTERM; and the configuration it starts from, which is
-//! checked whole (`tributary config check`) so that no mistake starts a server in silence.
+//! checked whole (`tributary config check`) so that no mistake starts a server in silence; and
+//! the container recipe that runs it.
+
+#[path = "serve/compose_yaml.rs"]
+mod compose_yaml;
+#[path = "serve/container.rs"]
+mod container;
 
 use std::{
     io::{BufRead, BufReader},

@@ -7,7 +7,6 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::Context;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -111,14 +110,20 @@ impl FileConfig {
             None => "the configuration (no file)".to_owned(),
         };
         let text = match path {
-            Some(path) => std::fs::read_to_string(path).with_context(|| {
-                format!("cannot read the configuration file {}", path.display())
+            Some(path) => std::fs::read_to_string(path).map_err(|error| {
+                crate::failure::config(format!(
+                    "cannot read the configuration file {}: {error}",
+                    path.display()
+                ))
             })?,
             None => String::new(),
         };
         // Parsed as the typed file first, so that an error carries its line and column.
         toml::from_str::<FileConfig>(&text).map_err(|error| {
-            anyhow::anyhow!("{origin} is invalid: {}", explain(&error.to_string()))
+            crate::failure::config(format!(
+                "{origin} is invalid: {}",
+                explain(&error.to_string())
+            ))
         })?;
         let variables: Vec<(String, String)> = variables
             .into_iter()
@@ -130,10 +135,10 @@ impl FileConfig {
             toml::Value::Table(table)
                 .try_into()
                 .map_err(|error: toml::de::Error| {
-                    anyhow::anyhow!(
+                    crate::failure::config(format!(
                         "{origin} with its TRIBUTARY_* variables is invalid: {}",
                         explain(error.message())
-                    )
+                    ))
                 })?;
         problems.extend(tributary_providers::apply_definition_overrides(
             &mut config.definitions,
@@ -159,10 +164,10 @@ pub fn invalid(
         .iter()
         .map(|problem| format!("  {problem}"))
         .collect();
-    Some(anyhow::anyhow!(
+    Some(crate::failure::config(format!(
         "{origin} is invalid:\n{}",
         lines.join("\n")
-    ))
+    )))
 }
 
 /// serde's message, with a "did you mean" when it names an unknown field among expected ones

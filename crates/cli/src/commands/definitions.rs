@@ -2,37 +2,29 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Subcommand;
 use tributary_providers::{CatalogConfig, catalog, registry_of};
 
-use crate::output;
+use crate::{failure, output};
 
 #[derive(Subcommand)]
 pub enum Command {
     /// Lists every built-in definition.
-    List {
-        #[arg(long)]
-        json: bool,
-    },
+    List,
     /// Shows one definition's full catalog entry, with every JSON schema.
     Show {
         /// The definition id, e.g. `okta`.
         id: String,
-        #[arg(long)]
-        json: bool,
     },
     /// Validates every built-in definition; exits 1 listing each broken rule.
-    Validate {
-        #[arg(long)]
-        json: bool,
-    },
+    Validate,
 }
 
-pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
     let config = CatalogConfig::default();
     match command {
-        Command::Validate { json } => {
+        Command::Validate => {
             let count = catalog(&config).len();
             match registry_of(catalog(&config)) {
                 Ok(_) => {
@@ -65,7 +57,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::List { json } => {
+        Command::List => {
             let registry =
                 registry_of(catalog(&config)).context("the built-in catalog is invalid")?;
             let entries: Vec<_> = registry.definitions().map(|d| d.catalog_entry()).collect();
@@ -93,11 +85,13 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Show { id, json } => {
+        Command::Show { id } => {
             let registry =
                 registry_of(catalog(&config)).context("the built-in catalog is invalid")?;
             let Some(definition) = registry.definition(&id) else {
-                bail!("no definition `{id}`; `tributary definitions list` shows the ids");
+                return Err(failure::not_found(format!(
+                    "no definition `{id}`; `tributary definitions list` shows the ids"
+                )));
             };
             let entry = definition.catalog_entry();
             if json {

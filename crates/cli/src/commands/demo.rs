@@ -23,9 +23,6 @@ use super::storage::StorageArgs;
 
 #[derive(Args)]
 pub struct DemoArgs {
-    /// Print the summary as one JSON object.
-    #[arg(long)]
-    pub json: bool,
     /// Keep the demo's data directory (printed) instead of deleting it.
     #[arg(long)]
     pub keep: bool,
@@ -110,7 +107,7 @@ struct Summary {
     processed: u64,
 }
 
-pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitCode> {
     tributary_providerkit::install_crypto_provider();
     let started = Instant::now();
     let dir = tempfile::Builder::new()
@@ -147,7 +144,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         },
     ));
 
-    let progress = if args.json {
+    let progress = if json {
         ProgressBar::hidden()
     } else {
         ProgressBar::new_spinner()
@@ -313,7 +310,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "webhooks": {"accepted": summary.accepted, "processed": summary.processed},
         "elapsedMs": elapsed.as_millis() as u64,
     });
-    if args.json {
+    if json {
         println!("{object}");
     } else {
         print_summary(&object);

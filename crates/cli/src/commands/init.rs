@@ -15,18 +15,11 @@ use crate::output;
 pub struct InitArgs {
     #[command(flatten)]
     storage: StorageArgs,
-    #[arg(long)]
-    json: bool,
 }
 
-pub async fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
-    let registry = match registry(&CatalogConfig::default()) {
-        Ok(registry) => registry,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+pub async fn run(args: InitArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let registry = registry(&CatalogConfig::default())
+        .map_err(|errors| anyhow::anyhow!("the built-in catalog is invalid:\n{errors}"))?;
     let db = args.storage.open_db().await?;
     let (ring, source) = args.storage.key_ring()?;
     let backend = match db.backend() {
@@ -53,7 +46,7 @@ pub async fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         "models": models,
     });
     db.close().await;
-    if args.json {
+    if json {
         output::json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -3,18 +3,16 @@
 
 use std::{collections::BTreeMap, process::ExitCode, time::Duration};
 
-use anyhow::{Context, bail};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest};
-use tributary_store::runs::RunStatus;
 
 use super::{
     remote::{ApiArgs, tenant_for_db},
     storage::{StorageArgs, open_command_runtime, resolve_tenant},
 };
-use crate::output;
+use crate::{failure, output};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -27,8 +25,6 @@ pub enum Command {
         /// Tenant id or name (on the database; over `--api` the token names the tenant).
         #[arg(long)]
         tenant: Option<String>,
-        #[arg(long)]
-        json: bool,
     },
     /// Creates an integration from its user input (connect it next).
     Create {
@@ -36,6 +32,7 @@ pub enum Command {
         storage: StorageArgs,
         #[command(flatten)]
         api: ApiArgs,
+        /// Tenant id or name (on the database; over `--api` the token names the tenant).
         #[arg(long)]
         tenant: Option<String>,
         /// The definition id (`tributary definitions list`).
@@ -44,10 +41,9 @@ pub enum Command {
         /// The user input as a JSON object.
         #[arg(long, default_value = "{}")]
         input: String,
+        /// A name for the integration (default: the definition's display name).
         #[arg(long)]
         name: Option<String>,
-        #[arg(long)]
-        json: bool,
     },
     /// Connects an integration with typed credentials (a JSON object per slot), or prints the
     /// authorization URL of an OAuth or app-install mode.
@@ -56,8 +52,10 @@ pub enum Command {
         storage: StorageArgs,
         #[command(flatten)]
         api: ApiArgs,
+        /// Tenant id or name (on the database; over `--api` the token names the tenant).
         #[arg(long)]
         tenant: Option<String>,
+        /// The integration id.
         integration: String,
         /// The connection mode (a credential slot name).
         #[arg(long)]
@@ -65,8 +63,6 @@ pub enum Command {
         /// `{"<slot>": {...}}`; read from standard input when `-`.
         #[arg(long, default_value = "{}")]
         credentials: String,
-        #[arg(long)]
-        json: bool,
     },
     /// Runs an operation to its end in this process, showing its progress.
     Run {
@@ -74,16 +70,17 @@ pub enum Command {
         storage: StorageArgs,
         #[command(flatten)]
         api: ApiArgs,
+        /// Tenant id or name (on the database; over `--api` the token names the tenant).
         #[arg(long)]
         tenant: Option<String>,
+        /// The integration id.
         integration: String,
+        /// The operation name (`tributary definitions show ID` lists them), e.g. `DirectorySync`.
         #[arg(long)]
         operation: String,
         /// The run config as a JSON object (`--config` names the configuration file).
         #[arg(long = "run-config", default_value = "{}")]
         run_config: String,
-        #[arg(long)]
-        json: bool,
     },
     /// Disconnects and deletes an integration (records are kept, marked disconnected).
     Delete {
@@ -91,11 +88,11 @@ pub enum Command {
         storage: StorageArgs,
         #[command(flatten)]
         api: ApiArgs,
+        /// Tenant id or name (on the database; over `--api` the token names the tenant).
         #[arg(long)]
         tenant: Option<String>,
+        /// The integration id.
         integration: String,
-        #[arg(long)]
-        json: bool,
     },
 }
 
@@ -105,10 +102,10 @@ fn json_object(text: &str, what: &str) -> anyhow::Result<Value> {
     } else {
         text.to_owned()
     };
-    let value: Value =
-        serde_json::from_str(&text).with_context(|| format!("{what} is not valid JSON"))?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|error| failure::usage(format!("{what} is not valid JSON: {error}")))?;
     if !value.is_object() {
-        bail!("{what} must be a JSON object");
+        return Err(failure::usage(format!("{what} must be a JSON object")));
     }
     Ok(value)
 }
@@ -127,13 +124,12 @@ fn spinner(json: bool) -> ProgressBar {
     progress
 }
 
-pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
     match command {
         Command::List {
             storage,
             api,
             tenant,
-            json,
         } => {
             if let Some(client) = api.client()? {
                 let integrations = client.list_integrations().await?;
@@ -183,7 +179,6 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             definition,
             input,
             name,
-            json,
         } => {
             if let Some(client) = api.client()? {
                 let input = json_object(&input, "--input")?;
@@ -224,7 +219,6 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             integration,
             connection,
             credentials,
-            json,
         } => {
             if let Some(client) = api.client()? {
                 let credentials = json_object(&credentials, "--credentials")?;
@@ -306,7 +300,6 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             integration,
             operation,
             run_config,
-            json,
         } => {
             let progress = spinner(json);
             if let Some(client) = api.client()? {
@@ -336,11 +329,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                         println!("error: {message}");
                     }
                 }
-                return Ok(if status == "succeeded" {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                });
+                return Ok(failure::of_run_status(status));
             }
             let tenant = tenant_for_db(tenant)?;
             let runtime = open_command_runtime(&storage).await?;
@@ -379,16 +368,13 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     println!("error: {message}");
                 }
             }
-            if finished.status != RunStatus::Succeeded {
-                return Ok(ExitCode::FAILURE);
-            }
+            return Ok(failure::of_run_status(finished.status.as_str()));
         }
         Command::Delete {
             storage,
             api,
             tenant,
             integration,
-            json,
         } => {
             if let Some(client) = api.client()? {
                 let report = client.delete_integration(&integration).await?;

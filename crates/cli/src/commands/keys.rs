@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::bail;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -20,8 +19,6 @@ pub enum Command {
     Status {
         #[command(flatten)]
         storage: StorageArgs,
-        #[arg(long)]
-        json: bool,
     },
     /// Rotates to a new key while servers run: stages it in the key file, waits until every
     /// running process holds it, makes it the primary, re-encrypts every credential, webhook
@@ -36,14 +33,12 @@ pub enum Command {
         /// How long to wait for the running processes at each step.
         #[arg(long, default_value_t = 120)]
         wait_timeout_secs: u64,
-        #[arg(long)]
-        json: bool,
     },
 }
 
-pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Status { storage, json } => {
+        Command::Status { storage } => {
             let db = storage.open_db().await?;
             let (ring, _) = storage.key_ring()?;
             let usage = keys_in_use(&db).await?;
@@ -104,15 +99,14 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             storage,
             batch_size,
             wait_timeout_secs,
-            json,
         } => {
             let db = storage.open_db().await?;
             let (mut ring, source) = storage.key_ring()?;
             if source == KeyRingSource::Env {
-                bail!(
+                return Err(crate::failure::config(
                     "the key ring comes from TRIBUTARY_KEYRING, which running processes cannot \
-                     re-read; rotate with a key file (TRIBUTARY_KEYRING_FILE) that every process reads"
-                );
+                     re-read; rotate with a key file (TRIBUTARY_KEYRING_FILE) that every process reads",
+                ));
             }
             let bar = if json {
                 ProgressBar::hidden()

@@ -3,14 +3,14 @@
 
 use std::{io::Read, path::PathBuf, process::ExitCode};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Subcommand;
 use serde_json::{Value, json};
 use tributary_cel::CelEngine;
 use tributary_ingest::eval_mapping_with;
 use tributary_providers::{CatalogConfig, registry};
 
-use crate::output;
+use crate::{failure, output};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -28,23 +28,22 @@ pub enum Command {
         /// A JSON file with the provider payload, or `-` for standard input.
         #[arg(long)]
         payload: PathBuf,
-        #[arg(long)]
-        json: bool,
     },
 }
 
-pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
     let Command::Eval {
         definition,
         schema,
         variant,
         payload,
-        json,
     } = command;
     let registry = registry(&CatalogConfig::default())
         .map_err(|errors| anyhow::anyhow!("the built-in catalog is invalid:\n{errors}"))?;
     let Some(registered) = registry.definition(&definition) else {
-        bail!("no definition `{definition}`; `tributary definitions list` shows the ids");
+        return Err(failure::not_found(format!(
+            "no definition `{definition}`; `tributary definitions list` shows the ids"
+        )));
     };
     let text = if payload.as_os_str() == "-" {
         let mut text = String::new();
@@ -57,7 +56,11 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     let engine = CelEngine::default();
     let payload: Value = match engine.parse_payload(text.as_bytes()) {
         Ok(value) => value,
-        Err(err) => bail!("the payload is not usable JSON: {err}"),
+        Err(err) => {
+            return Err(failure::usage(format!(
+                "the payload is not usable JSON: {err}"
+            )));
+        }
     };
     let result = eval_mapping_with(
         &engine,
@@ -67,22 +70,13 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         &variant,
         &payload,
     );
-    match result {
-        Ok(record) => {
-            if json {
-                output::json(&json!({ "record": record }))?;
-            } else {
-                output::json(&record.fields)?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(err) => {
-            if json {
-                output::json(&json!({ "error": err.to_string() }))?;
-            } else {
-                eprintln!("{err}");
-            }
-            Ok(ExitCode::FAILURE)
-        }
+    // A payload the mapping refuses is an error like any other: with `--json`, a JSON error on
+    // standard error.
+    let record = result?;
+    if json {
+        output::json(&json!({ "record": record }))?;
+    } else {
+        output::json(&record.fields)?;
     }
+    Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,7 @@ pub mod keys;
 pub mod mappings;
 pub mod providers;
 pub mod purge;
-mod remote;
+pub mod remote;
 pub mod runs;
 pub mod scim;
 pub mod serve;

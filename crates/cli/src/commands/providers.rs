@@ -100,9 +100,9 @@ impl Names {
             && !name.ends_with('_')
             && !name.contains("__");
         if !valid {
-            bail!(
+            return Err(crate::failure::usage(format!(
                 "`{name}` is not a provider name: use 2-40 lower case ASCII letters, digits and single `_`, starting with a letter (e.g. `acme_hr`)"
-            );
+            )));
         }
         const RESERVED: &[&str] = &[
             "as",
@@ -125,7 +125,9 @@ impl Names {
             "oauth",
         ];
         if RESERVED.contains(&name) {
-            bail!("`{name}` is a reserved word or an existing module name; choose another");
+            return Err(crate::failure::usage(format!(
+                "`{name}` is a reserved word or an existing module name; choose another"
+            )));
         }
         let title = |word: &str| {
             let mut chars = word.chars();
@@ -141,7 +143,9 @@ impl Names {
             .map(str::to_owned)
             .unwrap_or_else(|| words.iter().map(|w| title(w)).collect::<Vec<_>>().join(" "));
         if display.contains(['"', '\\', '{', '}']) || display.contains('\n') {
-            bail!("the display name must not contain quotes, backslashes, braces or newlines");
+            return Err(crate::failure::usage(
+                "the display name must not contain quotes, backslashes, braces or newlines",
+            ));
         }
         Ok(Self {
             name: name.to_owned(),

@@ -19,6 +19,8 @@ pub enum Command {
     /// Deletes the finished jobs, runs with their logs, handled webhook deliveries, ingest runs
     /// and failures, and ended sessions that are older than the retention settings keep, in
     /// batches. Safe while Tributary runs.
+    ///
+    /// With `--json` it prints `{"dryRun", "rows": {table: rows}, "total"}`.
     Purge(PurgeArgs),
 }
 
@@ -33,12 +35,9 @@ pub struct PurgeArgs {
     #[arg(long, default_value_t = DEFAULT_BATCH_SIZE,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BATCH_SIZE)))]
     batch_size: u32,
-    /// Print `{"dryRun", "rows": {table: rows}, "total"}` as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
-pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
     let Command::Purge(args) = command;
     let policy = retention_policy(&args.storage.file()?.retention);
     let db = args.storage.open_db().await?;
@@ -50,7 +49,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     };
     db.close().await;
     let report = report?;
-    if args.json {
+    if json {
         output::json(&json!({
             "dryRun": args.dry_run,
             "rows": report,

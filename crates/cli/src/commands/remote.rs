@@ -27,7 +27,9 @@ impl ApiArgs {
             return Ok(None);
         };
         let Some(token) = &self.token else {
-            bail!("--api needs a tenant API token: --token or TRIBUTARY_API_TOKEN");
+            return Err(crate::failure::usage(
+                "--api needs a tenant API token: --token or TRIBUTARY_API_TOKEN",
+            ));
         };
         tributary_providerkit::install_crypto_provider();
         let http = reqwest::Client::builder()
@@ -39,8 +41,30 @@ impl ApiArgs {
 
 /// The tenant to act for on the database; over the API the token names it.
 pub fn tenant_for_db(tenant: Option<String>) -> anyhow::Result<String> {
-    tenant.context("--tenant is required on the database (over --api the token names the tenant)")
+    tenant.ok_or_else(|| {
+        crate::failure::usage(
+            "--tenant is required on the database (over --api the token names the tenant)",
+        )
+    })
 }
+
+/// An error answer of the API: its status and error class decide the exit code
+/// (`crate::failure`), its message (with the request id) is shown.
+#[derive(Debug)]
+pub struct ApiFailure {
+    pub status: u16,
+    /// The error class of a provider or setup failure (`auth`, `config`, `provider`, ...).
+    pub kind: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiFailure {}
 
 pub struct ApiClient {
     base: String,
@@ -89,14 +113,19 @@ impl ApiClient {
             return Ok(value);
         }
         let error = &value["error"];
-        match error["message"].as_str() {
-            Some(message) => bail!(
-                "{} ({status}, request {})",
-                message,
+        let message = match error["message"].as_str() {
+            Some(message) => format!(
+                "{message} ({status}, request {})",
                 error["requestId"].as_str().unwrap_or("?")
             ),
-            None => bail!("{method} {path} answered {status}"),
+            None => format!("{method} {path} answered {status}"),
+        };
+        Err(ApiFailure {
+            status: status.as_u16(),
+            kind: error["kind"].as_str().map(str::to_owned),
+            message,
         }
+        .into())
     }
 
     pub async fn list_integrations(&self) -> anyhow::Result<Value> {

@@ -22,12 +22,12 @@ pub enum Command {
         /// Tenant id or name (on the database; over `--api` the token names the tenant).
         #[arg(long)]
         tenant: Option<String>,
+        /// The integration id.
         #[arg(long)]
         integration: String,
+        /// How many runs to list, newest first.
         #[arg(long, default_value_t = 20)]
         limit: i64,
-        #[arg(long)]
-        json: bool,
     },
     /// One run with its log lines.
     Show {
@@ -35,11 +35,11 @@ pub enum Command {
         storage: StorageArgs,
         #[command(flatten)]
         api: ApiArgs,
+        /// Tenant id or name (on the database; over `--api` the token names the tenant).
         #[arg(long)]
         tenant: Option<String>,
+        /// The run id.
         run: String,
-        #[arg(long)]
-        json: bool,
     },
     /// Cancels a pending or running run.
     Cancel {
@@ -47,11 +47,11 @@ pub enum Command {
         storage: StorageArgs,
         #[command(flatten)]
         api: ApiArgs,
+        /// Tenant id or name (on the database; over `--api` the token names the tenant).
         #[arg(long)]
         tenant: Option<String>,
+        /// The run id.
         run: String,
-        #[arg(long)]
-        json: bool,
     },
 }
 
@@ -59,7 +59,7 @@ fn duration(ms: Option<i64>) -> String {
     ms.map_or_else(String::new, |ms| format!("{:.1}s", ms as f64 / 1000.0))
 }
 
-pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
     match command {
         Command::List {
             storage,
@@ -67,7 +67,6 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             tenant,
             integration,
             limit,
-            json,
         } => {
             if let Some(client) = api.client()? {
                 let page = client.list_runs(&integration, limit).await?;
@@ -145,7 +144,6 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             api,
             tenant,
             run,
-            json,
         } => {
             if let Some(client) = api.client()? {
                 let details = client.run_details(&run).await?;
@@ -214,7 +212,6 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             api,
             tenant,
             run,
-            json,
         } => {
             if let Some(client) = api.client()? {
                 let cancelled = client.cancel_run(&run).await?;

@@ -20,52 +20,48 @@ pub enum Command {
         /// Tenant id or name.
         #[arg(long)]
         tenant: String,
+        /// The id of an integration of the `scim` definition.
         integration: String,
-        #[arg(long)]
-        json: bool,
     },
     /// Shows the integration's SCIM endpoint (without its secret).
     Show {
         #[command(flatten)]
         storage: StorageArgs,
+        /// Tenant id or name.
         #[arg(long)]
         tenant: String,
+        /// The id of an integration of the `scim` definition.
         integration: String,
-        #[arg(long)]
-        json: bool,
     },
     /// Replaces the bearer secret (printed this once); the previous one keeps working 24 hours.
     RotateSecret {
         #[command(flatten)]
         storage: StorageArgs,
+        /// Tenant id or name.
         #[arg(long)]
         tenant: String,
+        /// The id of an integration of the `scim` definition.
         integration: String,
-        #[arg(long)]
-        json: bool,
     },
 }
 
-pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
-    let (storage, tenant, integration, json) = match &command {
+pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
+    let (storage, tenant, integration) = match &command {
         Command::CreateEndpoint {
             storage,
             tenant,
             integration,
-            json,
         }
         | Command::Show {
             storage,
             tenant,
             integration,
-            json,
         }
         | Command::RotateSecret {
             storage,
             tenant,
             integration,
-            json,
-        } => (storage, tenant, integration, *json),
+        } => (storage, tenant, integration),
     };
     let runtime = open_command_runtime(storage).await?;
     let tenant = resolve_tenant(runtime.db(), tenant).await?;
@@ -82,7 +78,9 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             admin::endpoint(&runtime, &tenant, integration)
                 .await?
                 .ok_or_else(|| {
-                    anyhow::anyhow!("integration {integration} has no SCIM endpoint yet")
+                    crate::failure::not_found(format!(
+                        "integration {integration} has no SCIM endpoint yet"
+                    ))
                 })?,
             None,
         ),

@@ -3,7 +3,7 @@
 
 use std::{process::ExitCode, time::Duration};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use tributary_server::{AuthFailureLimit, RateLimitConfig, Role, ServerConfig};
 use tributary_store::jobs::WorkerConfig;
@@ -24,9 +24,6 @@ pub struct ServeArgs {
     /// schedules, with health probes on the listen address).
     #[arg(long, env = "TRIBUTARY_ROLE", value_enum)]
     pub role: Option<RoleArg>,
-    /// Print the startup line as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -42,7 +39,9 @@ impl RoleArg {
             "all" => Ok(RoleArg::All),
             "api" => Ok(RoleArg::Api),
             "worker" => Ok(RoleArg::Worker),
-            other => bail!("role must be all, api or worker, not `{other}`"),
+            other => Err(crate::failure::config(format!(
+                "role must be all, api or worker, not `{other}`"
+            ))),
         }
     }
 
@@ -152,7 +151,7 @@ pub fn init_logging(file: &FileConfig) {
         .try_init();
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
     let file = args.storage.file()?;
     init_logging(&file);
     let role = match (args.role, file.role.as_deref()) {
@@ -169,7 +168,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Unless configured, the public URL is where we listen.
     let runtime = open_runtime(&args.storage, public_url(&args.storage, &url)?).await?;
     let operator_token = bootstrap_operator_token(runtime.db()).await?;
-    if args.json {
+    if json {
         println!(
             "{}",
             serde_json::json!({

@@ -113,7 +113,9 @@ pub async fn resolve_tenant(db: &Db, tenant: &str) -> anyhow::Result<String> {
     }
     match db.tenants().get_by_name(tenant).await? {
         Some(found) => Ok(found.id),
-        None => anyhow::bail!("no tenant `{tenant}` (by id or name)"),
+        None => Err(crate::failure::not_found(format!(
+            "no tenant `{tenant}` (by id or name)"
+        ))),
     }
 }
 

@@ -15,16 +15,13 @@ pub enum Command {
     Create {
         #[command(flatten)]
         storage: StorageArgs,
+        /// The tenant's name.
         name: String,
-        #[arg(long)]
-        json: bool,
     },
     /// Lists tenants.
     List {
         #[command(flatten)]
         storage: StorageArgs,
-        #[arg(long)]
-        json: bool,
     },
     /// Issues an API token for a tenant (shown once).
     Token {
@@ -35,18 +32,12 @@ pub enum Command {
         /// A label for the token.
         #[arg(long, default_value = "cli")]
         name: String,
-        #[arg(long)]
-        json: bool,
     },
 }
 
-pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Create {
-            storage,
-            name,
-            json,
-        } => {
+        Command::Create { storage, name } => {
             let db = storage.open_db().await?;
             let tenant = db.tenants().create(&name).await?;
             if json {
@@ -55,7 +46,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 println!("tenant {} created: {}", tenant.name, tenant.id);
             }
         }
-        Command::List { storage, json } => {
+        Command::List { storage } => {
             let db = storage.open_db().await?;
             let tenants = db.tenants().list().await?;
             if json {
@@ -72,7 +63,6 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             storage,
             tenant,
             name,
-            json,
         } => {
             let db = storage.open_db().await?;
             let tenant = resolve_tenant(&db, &tenant).await?;

@@ -17,12 +17,12 @@ pub enum Command {
         /// Tenant id or name.
         #[arg(long)]
         tenant: String,
+        /// The webhook endpoint id (`whe_...`).
         #[arg(long)]
         endpoint: String,
+        /// How many deliveries to list, newest first.
         #[arg(long, default_value_t = 20)]
         limit: i64,
-        #[arg(long)]
-        json: bool,
     },
     /// Queues a failed delivery (or, with --force, a processed one) to be processed again (by
     /// the server's workers).
@@ -32,24 +32,22 @@ pub enum Command {
         /// Tenant id or name (default: the delivery's own).
         #[arg(long)]
         tenant: Option<String>,
+        /// The delivery id.
         delivery: String,
         /// Also replay a delivery that was processed already: its handler runs again, with the
         /// same delivery id as its idempotency key.
         #[arg(long)]
         force: bool,
-        #[arg(long)]
-        json: bool,
     },
 }
 
-pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
     match command {
         Command::Deliveries {
             storage,
             tenant,
             endpoint,
             limit,
-            json,
         } => {
             let runtime = open_command_runtime(&storage).await?;
             let tenant = resolve_tenant(runtime.db(), &tenant).await?;
@@ -81,7 +79,6 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             tenant,
             delivery,
             force,
-            json,
         } => {
             let runtime = open_command_runtime(&storage).await?;
             let tenant = match tenant {
@@ -91,7 +88,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     .webhooks(runtime.key_ring())
                     .delivery_tenant(&delivery)
                     .await?
-                    .ok_or_else(|| anyhow::anyhow!("no delivery {delivery}"))?,
+                    .ok_or_else(|| crate::failure::not_found(format!("no delivery {delivery}")))?,
             };
             let replayed = runtime.replay_delivery(&tenant, &delivery, force).await?;
             if json {

@@ -15,19 +15,16 @@ use crate::output;
 #[derive(Subcommand)]
 pub enum Command {
     /// Checks the configuration file and the TRIBUTARY_* variables, then prints the effective
-    /// configuration with secrets redacted; on any mistake prints each one (key, reason, the
-    /// key it resembles) and exits 1.
+    /// configuration with secrets redacted (TOML, or JSON with `--json`); on any mistake prints
+    /// each one (key, reason, the key it resembles) and exits 6.
     Check {
         #[command(flatten)]
         storage: StorageArgs,
-        /// Print JSON instead of TOML.
-        #[arg(long)]
-        json: bool,
     },
 }
 
-pub fn run(command: Command) -> anyhow::Result<ExitCode> {
-    let Command::Check { storage, json } = command;
+pub fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
+    let Command::Check { storage } = command;
     let effective = effective_configuration(&storage)?;
     if json {
         output::json(&effective)?;
