@@ -8,10 +8,19 @@ use std::collections::BTreeSet;
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use tributary_providers::{CatalogConfig, registry};
+use tributary_runtime::{Runtime, RuntimeConfig};
+use tributary_server::ServerConfig;
 use tributary_store::{
+    keystore::KeyRing,
     now_ms,
     retention::{DEFAULT_BATCH_SIZE, RetentionPolicy},
     testing::TestDb,
+};
+
+use tributary_testkit::{
+    browser::approve,
+    slack::{FakeSlack, SlackWorkspace},
 };
 
 use super::{Api, CF_TOKEN};
@@ -691,5 +700,114 @@ async fn the_retention_sweep_deletes_old_events() {
         assert_eq!(counted, report, "{name}");
         let left = api.audit_events(&token, "").await;
         assert_eq!(left, [newest], "{name}");
+    }
+}
+
+/// An OAuth connect is recorded when it starts (by the caller's token) and again when the
+/// provider's redirect completes it at the callback (no token: the callback is the actor); a
+/// callback that matches no flow names no tenant and is not recorded.
+#[tokio::test]
+async fn the_authorization_callback_records_the_connect_it_completes() {
+    for backend in tributary_store::testing::backends("api_audit_callback").await {
+        let name = backend.name;
+        tributary_providerkit::install_crypto_provider();
+        let slack = FakeSlack::start(SlackWorkspace::sample(2)).await.unwrap();
+        let catalog = CatalogConfig {
+            definitions: [("slack".to_owned(), slack.operator_config())].into(),
+            public_url: None,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let runtime = Runtime::new(
+            registry(&catalog).unwrap(),
+            backend.db.clone(),
+            KeyRing::generate(),
+            RuntimeConfig::new(base.clone()),
+        );
+        let tenant = runtime.db().tenants().create("acme").await.unwrap().id;
+        let (record, token) = runtime
+            .db()
+            .tenants()
+            .issue_token(Some(&tenant), "ci", None)
+            .await
+            .unwrap();
+        let token = token.expose_str().unwrap().to_owned();
+        let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(tributary_server::serve(
+            runtime.clone(),
+            ServerConfig::default(),
+            listener,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let client = reqwest::Client::new();
+        let post = |path: String, body: Value| {
+            client
+                .post(format!("{base}{path}"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+        };
+        let connects = || async {
+            let listed: Value = client
+                .get(format!("{base}/v1/audit-events?action=integration.connect"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            listed["items"].as_array().unwrap().clone()
+        };
+
+        let created: Value = post("/v1/integrations".into(), json!({"definitionId": "slack"}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let integration = created["id"].as_str().unwrap().to_owned();
+        let started = post(
+            format!("/v1/integrations/{integration}/auth"),
+            json!({"connection": "SlackOAuth"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(started.status(), 200, "{name}");
+        let started: Value = started.json().await.unwrap();
+        let events = connects().await;
+        assert_eq!(events.len(), 1, "{name}: {events:?}");
+        assert_eq!(events[0]["actor"]["tokenId"], record.id.as_str(), "{name}");
+        assert_eq!(events[0]["metadata"]["authorization"], "started", "{name}");
+        assert_eq!(events[0]["targetId"], integration.as_str(), "{name}");
+
+        let params = approve(started["authorizeUrl"].as_str().unwrap()).await;
+        let callback = reqwest::Url::parse_with_params(
+            &format!("{base}{}", runtime.config().callback_path),
+            &params,
+        )
+        .unwrap();
+        let completed = client.get(callback.clone()).send().await.unwrap();
+        assert_eq!(completed.status(), 200, "{name}");
+        let events = connects().await;
+        assert_eq!(events.len(), 2, "{name}: {events:?}");
+        let done = &events[0];
+        assert_eq!(done["actor"]["kind"], "auth_callback", "{name}: {done}");
+        assert!(done["actor"]["tokenId"].is_null(), "{name}: {done}");
+        assert_eq!(done["outcome"], "succeeded", "{name}: {done}");
+        assert_eq!(done["targetId"], integration.as_str(), "{name}");
+        assert_eq!(done["tenantId"], tenant.as_str(), "{name}");
+        assert_eq!(done["metadata"]["connection"], "SlackOAuth", "{name}");
+        assert_eq!(done["metadata"]["authorization"], "completed", "{name}");
+        assert!(done["requestId"].is_string(), "{name}");
+        let code = params.iter().find(|(key, _)| key == "code").unwrap();
+        assert!(!done.to_string().contains(&code.1), "{name}");
+
+        // The same callback again matches no flow (its session was used): refused, not recorded.
+        let replayed = client.get(callback).send().await.unwrap();
+        assert_eq!(replayed.status(), 400, "{name}");
+        assert_eq!(connects().await.len(), 2, "{name}");
     }
 }
