@@ -1,7 +1,8 @@
 //! Recording tenant and operator actions in the audit trail, from one place for the API and the
 //! web UI: a handler describes its action ([`Audit`]: who, what, on which target, non-secret
-//! details), then either writes the event inside its own transaction ([`Audit::succeeded`]) or
-//! records the action's result right after it ([`Audit::record`]), failures included.
+//! details), then either runs the action in a transaction that also writes the event
+//! ([`Audit::within`]: both commit or neither does) or records the action's result right after it
+//! ([`Audit::record`]), failures included.
 //!
 //! A failure is recorded by its class (`setup_failed (auth at validate_credential)`), never by its
 //! message, which may quote a provider. Metadata is what the handler chose to put there: ids,
