@@ -155,6 +155,56 @@ fn a_file_that_does_not_parse_is_never_replaced_by_defaults() {
     assert!(!dir.path().join(".tributary").exists());
 }
 
+/// The audit trail's retention is a setting like the others: from the file or its variable, shown
+/// by `config check`, and a misspelt key stops `serve` with its name and a suggestion.
+#[test]
+fn the_audit_events_retention_is_configured_and_a_misspelt_key_stops_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tributary.toml");
+    std::fs::write(&file, "[retention]\naudit_events_days = 90\n").unwrap();
+    let file = file.to_str().unwrap();
+    let (ok, stdout, stderr) = run_in(
+        dir.path(),
+        &["config", "check", "--json", "--config", file],
+        &[],
+    );
+    assert!(ok, "{stderr}");
+    let effective: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(effective["retention"]["audit_events_days"], 90);
+    let (ok, stdout, stderr) = run_in(
+        dir.path(),
+        &["config", "check", "--json"],
+        &[("TRIBUTARY_RETENTION__AUDIT_EVENTS_DAYS", "0")],
+    );
+    assert!(ok, "{stderr}");
+    let effective: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        effective["retention"]["audit_events_days"], 0,
+        "0 keeps them"
+    );
+    let (ok, stdout, _) = run_in(dir.path(), &["config", "check", "--json"], &[]);
+    assert!(ok);
+    let effective: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        effective["retention"]["audit_events_days"], 365,
+        "the default"
+    );
+
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "[retention]\naudit_event_days = 90\n").unwrap();
+    let (ok, _, stderr) = run_in(
+        dir.path(),
+        &["serve", "--config", typo.to_str().unwrap()],
+        &[],
+    );
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("audit_event_days") && stderr.contains("did you mean `audit_events_days`"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join(".tributary").exists());
+}
+
 #[test]
 fn config_check_prints_the_effective_settings_with_variables_applied_and_secrets_hidden() {
     let dir = tempfile::tempdir().unwrap();

@@ -24,6 +24,17 @@ use crate::{
 /// Longest provider error text quoted back to the user.
 const MAX_PROVIDER_ERROR: usize = 200;
 
+/// The flow a callback belonged to, once its session was found: what an audit record of the
+/// callback names (a callback whose `state` matched no session has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCallbackTarget {
+    pub tenant_id: String,
+    pub integration_id: String,
+    pub definition_id: String,
+    /// The connection mode (credential slot name) being connected.
+    pub connection: String,
+}
+
 impl Runtime {
     /// Starts the browser flow of `connection` for `integration`.
     pub(crate) async fn begin_auth(
@@ -85,15 +96,24 @@ impl Runtime {
 
     /// Finishes a browser flow from the provider's callback query parameters.
     pub async fn complete_auth(&self, callback: CallbackParams) -> Result<Connected, RuntimeError> {
+        self.complete_auth_for(callback).await.1
+    }
+
+    /// [`Runtime::complete_auth`], also saying which flow the callback belonged to (`None` when
+    /// its `state` matched no live session), whether it succeeded or not.
+    pub async fn complete_auth_for(
+        &self,
+        callback: CallbackParams,
+    ) -> (Option<AuthCallbackTarget>, Result<Connected, RuntimeError>) {
         let span = tracing::info_span!(
             "tributary.auth_callback",
             tenant_id = tracing::field::Empty,
             definition_id = tracing::field::Empty,
             integration_id = tracing::field::Empty,
         );
-        let mut definition_id = None;
+        let mut target = None;
         let result = self
-            .complete_auth_inner(callback, &mut definition_id)
+            .complete_auth_inner(callback, &mut target)
             .instrument(span)
             .await;
         let outcome = if result.is_ok() {
@@ -102,18 +122,22 @@ impl Runtime {
             "failed"
         };
         // A callback whose session is unknown has no definition to count it under.
-        let definition = definition_id.as_deref().unwrap_or("unknown");
+        let definition = target
+            .as_ref()
+            .map_or("unknown", |target: &AuthCallbackTarget| {
+                target.definition_id.as_str()
+            });
         self.inner.metrics.incr(
             "tributary_connects_total",
             &[("definition", definition), ("outcome", outcome)],
         );
-        result
+        (target, result)
     }
 
     async fn complete_auth_inner(
         &self,
         callback: CallbackParams,
-        definition_id: &mut Option<String>,
+        target: &mut Option<AuthCallbackTarget>,
     ) -> Result<Connected, RuntimeError> {
         let state = callback.get("state").ok_or_else(|| {
             RuntimeError::setup(SetupStep::Authorize, "the callback carries no state")
@@ -135,7 +159,12 @@ impl Runtime {
                 ),
                 other => RuntimeError::setup(SetupStep::Authorize, other),
             })?;
-        *definition_id = Some(session.definition_id.clone());
+        *target = Some(AuthCallbackTarget {
+            tenant_id: session.tenant_id.clone(),
+            integration_id: session.integration_id.clone(),
+            definition_id: session.definition_id.clone(),
+            connection: session.connection.clone(),
+        });
         let span = tracing::Span::current();
         span.record("tenant_id", session.tenant_id.as_str());
         span.record("definition_id", session.definition_id.as_str());

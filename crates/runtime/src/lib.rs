@@ -35,6 +35,7 @@ pub use credentials::{EXPIRES_AT_FIELD, REFRESH_TOKEN_FIELD};
 pub use disconnect::DisconnectReport;
 pub use error::{RuntimeError, SetupStep};
 pub use execute::{ExecuteError, Execution, Executor};
+pub use keymaker::AuthCallbackTarget;
 pub use mappers::INTEGRATION_FILTER_FIELD;
 pub use metrics::Metrics;
 pub use runs::{

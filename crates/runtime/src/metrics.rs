@@ -50,6 +50,10 @@ const HELP: &[(&str, &str)] = &[
         "Rows deleted by the retention sweep, by table.",
     ),
     (
+        "tributary_audit_write_failures_total",
+        "Audit events that could not be written after their action, by action.",
+    ),
+    (
         "tributary_webhook_intake_commits_total",
         "Fsync'd webhook intake transactions committed (one per group of deliveries).",
     ),
@@ -73,7 +77,8 @@ impl Metrics {
         *self.lock().counters.entry((name, labels)).or_default() += by;
     }
 
-    pub(crate) fn incr(&self, name: &'static str, labels: &[(&'static str, &str)]) {
+    /// Adds one to a counter (the HTTP surface counts its own failures here too).
+    pub fn incr(&self, name: &'static str, labels: &[(&'static str, &str)]) {
         self.add(name, labels, 1.0);
     }
 

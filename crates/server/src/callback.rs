@@ -7,9 +7,11 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use tributary_core::CallbackParams;
+use tributary_store::audit::{Actor, ActorKind};
 
 use crate::{
     AppState,
+    audit::{self, Audit, actions},
     ui::html::{Page, esc},
 };
 
@@ -28,14 +30,41 @@ pub(crate) async fn complete(
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = crate::query_pairs(query.as_deref());
-    let result = state
+    let (flow, result) = state
         .runtime
-        .complete_auth(CallbackParams::new(params))
+        .complete_auth_for(CallbackParams::new(params))
         .await;
+    let session = crate::ui::session::current(&headers, &state)
+        .await
+        .filter(|session| {
+            flow.as_ref()
+                .is_some_and(|flow| flow.tenant_id == session.tenant_id)
+        });
+    // A callback that matched no flow names no tenant (anyone can send one): not recorded.
+    if let Some(flow) = &flow {
+        let actor = match &session {
+            Some(session) => audit::ui_actor(session),
+            None => Actor {
+                kind: ActorKind::AuthCallback,
+                token_id: None,
+                token_name: None,
+            },
+        };
+        Audit::new(
+            actor,
+            Some(&flow.tenant_id),
+            actions::INTEGRATION_CONNECT,
+            "integration",
+        )
+        .target(&flow.integration_id)
+        .meta("connection", flow.connection.as_str())
+        .meta("authorization", "completed")
+        .record(&state, &result)
+        .await;
+    }
     // A flow started from the web UI comes back to the integration's page there.
     if let Ok(connected) = &result
-        && let Some(session) = crate::ui::session::current(&headers, &state).await
-        && session.tenant_id == connected.integration.tenant_id
+        && session.is_some()
     {
         return Redirect::to(&format!(
             "/integrations/{}",

@@ -4,6 +4,7 @@
 //! OAuth/app-install callback, the web UI at `/`, `/healthz`, `/readyz` and `/metrics`.
 
 pub mod api;
+mod audit;
 mod auth_failures;
 mod callback;
 mod limits;

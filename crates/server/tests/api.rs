@@ -1,6 +1,9 @@
 //! The REST API over HTTP on loopback, with the Cloudflare definition against the fake Cloudflare:
-//! tenancy (every route, both ways), the connect-run-read flow, bad input, and secrets.
+//! tenancy (every route, both ways), the connect-run-read flow, bad input, secrets, and the audit
+//! trail.
 
+#[path = "api/audit.rs"]
+mod audit;
 #[path = "api/retention.rs"]
 mod retention;
 

@@ -1,7 +1,10 @@
 //! The web UI over HTTP, without a browser: signing in (tenant tokens only, an HttpOnly cookie),
 //! CSRF checks on every form, a connect through the generated form against the fake Cloudflare,
 //! field errors, secrets never shown back, tenancy (another tenant's pages answer 404), the
-//! mapping playground and logos. On SQLite and PostgreSQL.
+//! mapping playground, logos, and the audit log. On SQLite and PostgreSQL.
+
+#[path = "ui/audit.rs"]
+mod audit;
 
 use reqwest::{StatusCode, header};
 use tributary_providers::{CatalogConfig, registry};

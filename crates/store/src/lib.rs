@@ -2,8 +2,8 @@
 //! processes): the database handle and migrations ([`db`]), tenants and API tokens, integrations,
 //! encrypted credentials ([`keystore`], [`credentials`]), keymaker auth sessions, web UI sessions
 //! ([`ui_sessions`]), webhook endpoints and deliveries, runs and their logs, reconcile schedules
-//! and the durable job queue ([`jobs`]), and the [`retention`] sweep that deletes what is old
-//! enough.
+//! and the durable job queue ([`jobs`]), the [`audit`] trail of tenant and operator actions, and the [`retention`]
+//! sweep that deletes what is old enough.
 //!
 //! Start with [`Db::open`]; repositories hang off the handle (`db.integrations()`) or off a
 //! transaction (`tx.integrations()`), so several writes can commit together:
@@ -15,6 +15,7 @@
 //! tx.commit().await?;
 //! ```
 
+pub mod audit;
 pub mod credentials;
 pub mod db;
 pub mod error;

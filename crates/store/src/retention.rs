@@ -1,6 +1,6 @@
 //! Retention: rows that only record the past (finished jobs, runs and their logs, handled webhook
-//! deliveries, ingest runs and failures, ended sessions) are deleted once they are older than a
-//! per-class [`RetentionPolicy`].
+//! deliveries, ingest runs and failures, ended sessions, audit events) are deleted once they are
+//! older than a per-class [`RetentionPolicy`].
 //!
 //! [`Retention::sweep`] deletes in bounded batches, each one statement committed on its own, so a
 //! sweep never holds a lock for long: on SQLite other writers get the single writer connection
@@ -49,10 +49,13 @@ pub struct RetentionPolicy {
     pub ingest_runs: Duration,
     /// Auth sessions (browser authorization flows) and web UI sessions, from their end.
     pub sessions: Duration,
+    /// Audit events (the trail of tenant and operator actions), from when they happened.
+    pub audit_events: Duration,
 }
 
 impl Default for RetentionPolicy {
-    /// 30 days for everything but sessions, which go one day after they ended.
+    /// 30 days for finished work, one day after their end for sessions, and a year for audit
+    /// events (a trail is asked about long after the fact).
     fn default() -> Self {
         Self {
             jobs: Self::days(30),
@@ -61,6 +64,7 @@ impl Default for RetentionPolicy {
             ingest_failures: Self::days(30),
             ingest_runs: Self::days(30),
             sessions: Self::days(1),
+            audit_events: Self::days(365),
         }
     }
 }
@@ -77,6 +81,7 @@ impl RetentionPolicy {
         ingest_failures: Self::KEEP_FOREVER,
         ingest_runs: Self::KEEP_FOREVER,
         sessions: Self::KEEP_FOREVER,
+        audit_events: Self::KEEP_FOREVER,
     };
 
     /// `n` days; 0 is [`Self::KEEP_FOREVER`].
@@ -95,7 +100,7 @@ pub struct PurgeReport {
 
 impl PurgeReport {
     /// The tables a sweep deletes from (a run's log lines go before the run).
-    pub const TABLES: [&'static str; 9] = [
+    pub const TABLES: [&'static str; 10] = [
         "jobs",
         "run_logs",
         "runs",
@@ -105,6 +110,7 @@ impl PurgeReport {
         "auth_sessions",
         "ui_sessions",
         "key_ring_holders",
+        "audit_events",
     ];
 
     fn empty() -> Self {
@@ -145,8 +151,8 @@ struct Rule {
 }
 
 /// Every table but `runs` and `run_logs` (see [`RUN_EXPIRED`]). Each predicate leads with the
-/// time column an index of migration 0008 (or an older one) covers.
-const RULES: [Rule; 7] = [
+/// time column an index of migration 0008 (or another) covers.
+const RULES: [Rule; 8] = [
     Rule {
         table: "jobs",
         key: "id",
@@ -193,6 +199,12 @@ const RULES: [Rule; 7] = [
         // them after HOLDER_TIMEOUT, this only keeps the table small.
         expired: "t.seen_at < $1",
         keep: |_| crate::keystore::holders::GONE_HOLDER_KEPT,
+    },
+    Rule {
+        table: "audit_events",
+        key: "id",
+        expired: "t.occurred_at < $1",
+        keep: |p| p.audit_events,
     },
 ];
 

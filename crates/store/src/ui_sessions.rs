@@ -18,6 +18,8 @@ pub struct UiSession {
     pub tenant_id: String,
     /// The API token it was opened with.
     pub token_id: String,
+    /// That token's name (who is acting, for the audit trail).
+    pub token_name: String,
     /// Unix ms.
     pub created_at: i64,
     /// Unix ms of the last use (kept to the minute).
@@ -96,7 +98,8 @@ impl UiSessions<'_> {
             let mut conn = self.scope.read().await?;
             on_backend!(conn.exec(), |c| {
                 sqlx::query_as(
-                    "SELECT s.tenant_id, s.token_id, s.created_at, s.last_seen_at, s.expires_at \
+                    "SELECT s.tenant_id, s.token_id, t.name AS token_name, s.created_at, \
+                     s.last_seen_at, s.expires_at \
                      FROM ui_sessions s JOIN api_tokens t ON t.id = s.token_id \
                      WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 \
                      AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",

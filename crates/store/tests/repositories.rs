@@ -1,5 +1,7 @@
 //! Every repository function on SQLite and PostgreSQL, including tenant isolation.
 
+#[path = "repositories/audit.rs"]
+mod audit;
 #[path = "repositories/retention.rs"]
 mod retention;
 

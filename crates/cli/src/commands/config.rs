@@ -88,6 +88,8 @@ pub struct RetentionSection {
     pub ingest_failures_days: Option<u32>,
     pub ingest_runs_days: Option<u32>,
     pub sessions_days: Option<u32>,
+    /// The audit trail of tenant and operator actions (default a year).
+    pub audit_events_days: Option<u32>,
     /// 0 turns the worker's sweep off.
     pub sweep_interval_secs: Option<u64>,
 }

@@ -17,8 +17,8 @@ use crate::output;
 #[derive(Subcommand)]
 pub enum Command {
     /// Deletes the finished jobs, runs with their logs, handled webhook deliveries, ingest runs
-    /// and failures, and ended sessions that are older than the retention settings keep, in
-    /// batches. Safe while Tributary runs.
+    /// and failures, ended sessions and audit events that are older than the retention settings
+    /// keep, in batches. Safe while Tributary runs.
     ///
     /// With `--json` it prints `{"dryRun", "rows": {table: rows}, "total"}`.
     Purge(PurgeArgs),
@@ -89,7 +89,8 @@ mod tests {
     #[test]
     fn the_retention_section_overrides_the_defaults_and_refuses_unknown_keys() {
         let file: FileConfig = toml::from_str(
-            "[retention]\njobs_days = 7\nruns_days = 0\nsessions_days = 2\nsweep_interval_secs = 60",
+            "[retention]\njobs_days = 7\nruns_days = 0\nsessions_days = 2\naudit_events_days = 90\n\
+             sweep_interval_secs = 60",
         )
         .unwrap();
         let policy = retention_policy(&file.retention);
@@ -97,9 +98,12 @@ mod tests {
         assert_eq!(policy.jobs, 7 * day);
         assert!(policy.runs.is_zero(), "0 keeps runs forever");
         assert_eq!(policy.sessions, 2 * day);
+        assert_eq!(policy.audit_events, 90 * day);
         assert_eq!(policy.deliveries, 30 * day, "unset keys keep the default");
         assert_eq!(file.retention.sweep_interval_secs, Some(60));
         let error = toml::from_str::<FileConfig>("[retention]\njob_days = 1").unwrap_err();
         assert!(error.to_string().contains("job_days"), "{error}");
+        let error = toml::from_str::<FileConfig>("[retention]\naudit_days = 1").unwrap_err();
+        assert!(error.to_string().contains("audit_days"), "{error}");
     }
 }

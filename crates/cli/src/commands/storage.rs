@@ -198,6 +198,7 @@ pub fn retention_policy(section: &RetentionSection) -> RetentionPolicy {
         ingest_failures: days(section.ingest_failures_days, defaults.ingest_failures),
         ingest_runs: days(section.ingest_runs_days, defaults.ingest_runs),
         sessions: days(section.sessions_days, defaults.sessions),
+        audit_events: days(section.audit_events_days, defaults.audit_events),
     }
 }
 

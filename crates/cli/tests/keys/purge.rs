@@ -161,6 +161,7 @@ fn dry_run_counts_then_purge_deletes_what_retention_no_longer_keeps() {
     let expected = json!({
         "jobs": 2, "run_logs": 3, "runs": 1, "webhook_deliveries": 0, "ingest_failures": 0,
         "ingest_runs": 0, "auth_sessions": 0, "ui_sessions": 0, "key_ring_holders": 0,
+        "audit_events": 0,
     });
 
     // A configuration that keeps jobs forever leaves them out.

@@ -93,11 +93,6 @@ impl ApiError {
             "an internal error occurred; the request id identifies it in the server log",
         )
     }
-
-    fn with_kind(mut self, kind: ErrorKind) -> Self {
-        self.kind = Some(kind);
-        self
-    }
 }
 
 impl IntoResponse for ApiError {
@@ -115,89 +110,168 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// What an error is, without its message: the status, code, kind and step its answer carries.
+/// The audit trail records this (never the message, which may quote a provider).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorClass {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub kind: Option<ErrorKind>,
+    pub step: Option<&'static str>,
+}
+
+impl ErrorClass {
+    const fn new(status: StatusCode, code: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            kind: None,
+            step: None,
+        }
+    }
+
+    const INTERNAL: Self = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal");
+
+    fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    fn is_internal(&self) -> bool {
+        self.code == Self::INTERNAL.code
+    }
+
+    /// `code`, then the kind and step where there are: `setup_failed (auth at validate_credential)`.
+    pub fn reason(&self) -> String {
+        match (self.kind, self.step) {
+            (Some(kind), Some(step)) => format!("{} ({} at {step})", self.code, kind.as_str()),
+            (Some(kind), None) => format!("{} ({})", self.code, kind.as_str()),
+            (None, Some(step)) => format!("{} (at {step})", self.code),
+            (None, None) => self.code.to_owned(),
+        }
+    }
+
+    /// The class of a store failure.
+    pub fn of_store(err: &StoreError) -> Self {
+        match err {
+            StoreError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found"),
+            StoreError::AlreadyExists(_) => Self::new(StatusCode::CONFLICT, "already_exists"),
+            StoreError::Conflict { .. } => Self::new(StatusCode::CONFLICT, "conflict"),
+            StoreError::Expired(_) => Self::new(StatusCode::GONE, "expired"),
+            StoreError::LimitReached { .. } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "limit_reached")
+            }
+            _ => Self::INTERNAL,
+        }
+    }
+
+    /// The class of an operation's failure.
+    pub fn of_execute(err: &ExecuteError) -> Self {
+        let kind = err.kind();
+        let class = match kind {
+            ErrorKind::Config => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_config"),
+            ErrorKind::Auth => Self::new(StatusCode::CONFLICT, "needs_reauth"),
+            ErrorKind::RateLimit => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ErrorKind::Provider => Self::new(StatusCode::BAD_GATEWAY, "provider_error"),
+            _ => return Self::INTERNAL,
+        };
+        class.with_kind(kind)
+    }
+
+    /// The class of a runtime failure.
+    pub fn of_runtime(err: &RuntimeError) -> Self {
+        match err {
+            RuntimeError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found"),
+            RuntimeError::Invalid(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_request"),
+            RuntimeError::Setup { kind, .. } if *kind == ErrorKind::Internal => Self::INTERNAL,
+            // A setup that the provider or the input refused is the caller's to fix.
+            RuntimeError::Setup { step, kind, .. } => Self {
+                step: Some(step.as_str()),
+                ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "setup_failed").with_kind(*kind)
+            },
+            RuntimeError::NeedsReauth(_) => {
+                Self::new(StatusCode::CONFLICT, "needs_reauth").with_kind(ErrorKind::Auth)
+            }
+            RuntimeError::Execute(err) => Self::of_execute(err),
+            RuntimeError::Store(err) => Self::of_store(err),
+            RuntimeError::Ingest(_) => Self::INTERNAL,
+        }
+    }
+}
+
+impl ApiError {
+    /// This error's class (what the audit trail records of it).
+    pub fn class(&self) -> ErrorClass {
+        ErrorClass {
+            status: self.status,
+            code: self.code,
+            kind: self.kind,
+            step: self.step,
+        }
+    }
+
+    /// The answer of an error of `class` saying `message` (internal errors log their cause and
+    /// say nothing of it).
+    fn classified(class: ErrorClass, cause: &dyn std::fmt::Display, message: String) -> Self {
+        if class.is_internal() {
+            return ApiError::internal(cause);
+        }
+        ApiError {
+            status: class.status,
+            code: class.code,
+            message,
+            kind: class.kind,
+            step: class.step,
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::NotFound(what) => ApiError::not_found(what),
-            StoreError::AlreadyExists(what) => ApiError::new(
-                StatusCode::CONFLICT,
-                "already_exists",
-                format!("{what} already exists"),
-            ),
-            StoreError::Conflict { what, .. } => ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("{what} was changed concurrently; retry"),
-            ),
-            StoreError::Expired(what) => {
-                ApiError::new(StatusCode::GONE, "expired", format!("{what} has expired"))
+        let message = match &err {
+            StoreError::NotFound(what) => format!("{what} not found"),
+            StoreError::AlreadyExists(what) => format!("{what} already exists"),
+            StoreError::Conflict { what, .. } => {
+                format!("{what} was changed concurrently; retry")
             }
-            StoreError::LimitReached { what, limit } => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "limit_reached",
-                format!(
-                    "too many {what} (at most {limit}); finish some, or wait for \
-                     unfinished ones to expire"
-                ),
+            StoreError::Expired(what) => format!("{what} has expired"),
+            StoreError::LimitReached { what, limit } => format!(
+                "too many {what} (at most {limit}); finish some, or wait for \
+                 unfinished ones to expire"
             ),
-            other => ApiError::internal(&other),
-        }
+            _ => String::new(),
+        };
+        ApiError::classified(ErrorClass::of_store(&err), &err, message)
     }
 }
 
 impl From<ExecuteError> for ApiError {
     fn from(err: ExecuteError) -> Self {
-        let kind = err.kind();
         let message = match &err {
             ExecuteError::Operation(op) => op.message.clone(),
             other => other.to_string(),
         };
-        let error = match kind {
-            ErrorKind::Config => ApiError::unprocessable("invalid_config", message),
-            ErrorKind::Auth => ApiError::new(StatusCode::CONFLICT, "needs_reauth", message),
-            ErrorKind::RateLimit => {
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
-            }
-            ErrorKind::Provider => {
-                ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", message)
-            }
-            _ => return ApiError::internal(&err),
-        };
-        error.with_kind(kind)
+        ApiError::classified(ErrorClass::of_execute(&err), &err, message)
     }
 }
 
 impl From<RuntimeError> for ApiError {
     fn from(err: RuntimeError) -> Self {
-        match err {
-            RuntimeError::NotFound(what) => ApiError::not_found(what),
-            RuntimeError::Invalid(message) => ApiError::bad_request("invalid_request", message),
-            RuntimeError::Setup {
-                step,
-                kind,
-                message,
-            } => {
-                if kind == ErrorKind::Internal {
-                    return ApiError::internal(&message);
-                }
-                // A setup that the provider or the input refused is the caller's to fix.
-                let mut error = ApiError::unprocessable(
-                    "setup_failed",
-                    format!("setup failed at step `{step}`: {message}"),
-                )
-                .with_kind(kind);
-                error.step = Some(step.as_str());
-                error
+        let class = ErrorClass::of_runtime(&err);
+        let message = match err {
+            RuntimeError::NotFound(what) => format!("{what} not found"),
+            RuntimeError::Invalid(message) => message,
+            RuntimeError::Setup { step, message, .. } if !class.is_internal() => {
+                format!("setup failed at step `{step}`: {message}")
             }
-            RuntimeError::NeedsReauth(message) => ApiError::new(
-                StatusCode::CONFLICT,
-                "needs_reauth",
-                format!("the integration needs to be connected again: {message}"),
-            )
-            .with_kind(ErrorKind::Auth),
-            RuntimeError::Execute(err) => err.into(),
-            RuntimeError::Store(err) => err.into(),
-            RuntimeError::Ingest(message) => ApiError::internal(&message),
-        }
+            RuntimeError::Setup { message, .. } => return ApiError::internal(&message),
+            RuntimeError::NeedsReauth(message) => {
+                format!("the integration needs to be connected again: {message}")
+            }
+            RuntimeError::Execute(err) => return err.into(),
+            RuntimeError::Store(err) => return err.into(),
+            RuntimeError::Ingest(message) => return ApiError::internal(&message),
+        };
+        ApiError::classified(class, &"", message)
     }
 }

@@ -12,33 +12,37 @@ use serde::de::DeserializeOwned;
 
 use super::{Access, ApiState, error::ApiError};
 
-/// Who is calling: the operator (manages tenants) or one tenant (everything else).
+/// Who is calling: the operator (manages tenants) or one tenant (everything else), through which
+/// API token.
 #[derive(Debug, Clone)]
-pub enum Caller {
-    Operator,
-    Tenant(String),
+pub struct Caller {
+    /// The tenant of a tenant token; `None` for the operator token.
+    tenant_id: Option<String>,
+    /// The token's id and name (what the audit trail names as the actor).
+    pub token_id: String,
+    pub token_name: String,
 }
 
 impl Caller {
     /// The tenant a tenant-scoped route acts for.
     pub fn tenant(&self) -> Result<&str, ApiError> {
-        match self {
-            Caller::Tenant(id) => Ok(id),
-            Caller::Operator => Err(ApiError::forbidden(
-                "this route acts for a tenant: call it with a tenant API token",
-            )),
-        }
+        self.tenant_id.as_deref().ok_or_else(|| {
+            ApiError::forbidden("this route acts for a tenant: call it with a tenant API token")
+        })
     }
 
     pub fn require_operator(&self) -> Result<(), ApiError> {
-        match self {
-            Caller::Operator => Ok(()),
-            Caller::Tenant(_) => Err(ApiError::forbidden("this route needs the operator token")),
+        match self.tenant_id {
+            None => Ok(()),
+            Some(_) => Err(ApiError::forbidden("this route needs the operator token")),
         }
     }
-}
 
-impl Caller {
+    /// The tenant of a tenant token, `None` for the operator.
+    pub fn tenant_id(&self) -> Option<&str> {
+        self.tenant_id.as_deref()
+    }
+
     /// Authenticates the request's bearer token.
     pub async fn authenticate(headers: &HeaderMap, state: &ApiState) -> Result<Self, ApiError> {
         let token = headers
@@ -59,9 +63,10 @@ impl Caller {
             .ok_or_else(|| {
                 ApiError::unauthorized("the API token is unknown, revoked or expired")
             })?;
-        Ok(match record.tenant_id {
-            Some(tenant) => Caller::Tenant(tenant),
-            None => Caller::Operator,
+        Ok(Caller {
+            tenant_id: record.tenant_id,
+            token_id: record.id,
+            token_name: record.name,
         })
     }
 }

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest};
+use tributary_runtime::{ConnectOutcome, ConnectRequest, DisconnectReport, RunRequest};
+use tributary_store::integrations::Integration;
 
 use super::prelude::*;
+use crate::audit::{Audit, actions};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -236,33 +238,49 @@ async fn create(
     JsonBody(body): JsonBody<CreateIntegration>,
 ) -> Result<(StatusCode, Json<IntegrationView>), ApiError> {
     let tenant = caller.tenant()?;
-    if state
-        .runtime
-        .registry()
-        .definition(&body.definition_id)
-        .is_none()
-    {
+    let user_input = Value::Object(body.user_input.unwrap_or_default());
+    let audit = Audit::api(&caller, actions::INTEGRATION_CREATE, "integration")
+        .meta("definitionId", body.definition_id.as_str())
+        .meta("fields", field_names(&user_input));
+    let result = create_integration(
+        &state,
+        tenant,
+        &body.definition_id,
+        body.name.as_deref(),
+        &user_input,
+    )
+    .await;
+    audit
+        .on_success(&result, |audit, integration| audit.target(&integration.id))
+        .record(&state, &result)
+        .await;
+    Ok((StatusCode::CREATED, Json(result?.into())))
+}
+
+async fn create_integration(
+    state: &ApiState,
+    tenant: &str,
+    definition_id: &str,
+    name: Option<&str>,
+    user_input: &Value,
+) -> Result<Integration, ApiError> {
+    if state.runtime.registry().definition(definition_id).is_none() {
         return Err(ApiError::unprocessable(
             "unknown_definition",
-            format!(
-                "there is no definition `{}`; GET /v1/definitions lists them",
-                body.definition_id
-            ),
+            format!("there is no definition `{definition_id}`; GET /v1/definitions lists them"),
         ));
     }
-    let name = body.name.as_deref().map(str::trim);
+    let name = name.map(str::trim);
     if name.is_some_and(|name| name.is_empty() || name.chars().count() > 200) {
         return Err(ApiError::bad_request(
             "invalid_body",
             "name must be 1 to 200 characters",
         ));
     }
-    let user_input = Value::Object(body.user_input.unwrap_or_default());
-    let integration = state
+    Ok(state
         .runtime
-        .create_integration(tenant, &body.definition_id, name, &user_input)
-        .await?;
-    Ok((StatusCode::CREATED, Json(integration.into())))
+        .create_integration(tenant, definition_id, name, user_input)
+        .await?)
 }
 
 async fn get(
@@ -285,15 +303,27 @@ async fn update(
     JsonBody(body): JsonBody<UpdateIntegration>,
 ) -> ApiResult<IntegrationView> {
     let tenant = caller.tenant()?;
-    let integration = state
-        .runtime
-        .update_user_input(
-            tenant,
-            &path.integration_id,
-            &Value::Object(body.user_input),
-        )
-        .await?;
-    Ok(Json(integration.into()))
+    let mut audit = Audit::api(&caller, actions::INTEGRATION_UPDATE, "integration")
+        .target(&path.integration_id);
+    let user_input = Value::Object(body.user_input);
+    let result = async {
+        let before = state
+            .runtime
+            .integration(tenant, &path.integration_id)
+            .await?;
+        // Which settings changed (the integration's filter is one of them), by name only.
+        audit.note(
+            "changedFields",
+            changed_fields(&before.user_input, &user_input),
+        );
+        state
+            .runtime
+            .update_user_input(tenant, &path.integration_id, &user_input)
+            .await
+    }
+    .await;
+    audit.record(&state, &result).await;
+    Ok(Json(result?.into()))
 }
 
 async fn delete(
@@ -302,11 +332,16 @@ async fn delete(
     PathParams(path): PathParams<IntegrationPath>,
 ) -> ApiResult<DisconnectView> {
     let tenant = caller.tenant()?;
-    let report = state
+    let result = state
         .runtime
         .delete_integration(tenant, &path.integration_id)
-        .await?;
-    Ok(Json(report.into()))
+        .await;
+    Audit::api(&caller, actions::INTEGRATION_DELETE, "integration")
+        .target(&path.integration_id)
+        .on_success(&result, teardown_details)
+        .record(&state, &result)
+        .await;
+    Ok(Json(result?.into()))
 }
 
 async fn disconnect(
@@ -315,22 +350,30 @@ async fn disconnect(
     PathParams(path): PathParams<IntegrationPath>,
 ) -> ApiResult<DisconnectView> {
     let tenant = caller.tenant()?;
-    let report = state
-        .runtime
-        .disconnect(tenant, &path.integration_id)
-        .await?;
-    Ok(Json(report.into()))
+    let result = state.runtime.disconnect(tenant, &path.integration_id).await;
+    Audit::api(&caller, actions::INTEGRATION_DISCONNECT, "integration")
+        .target(&path.integration_id)
+        .on_success(&result, teardown_details)
+        .record(&state, &result)
+        .await;
+    Ok(Json(result?.into()))
 }
 
-/// Runs the setup flow for an existing integration of the caller's tenant.
+/// Runs the setup flow for an existing integration of the caller's tenant, noting in `audit`
+/// whether it connected it or changed the credentials of a connected one.
 async fn connect_existing(
     state: &ApiState,
+    audit: &mut Audit,
     tenant: &str,
     integration_id: &str,
     connection: String,
     credentials: BTreeMap<String, Value>,
-) -> ApiResult<ConnectView> {
+) -> Result<ConnectView, ApiError> {
+    audit.note("connection", connection.as_str());
+    // Slot names only: the credentials themselves never reach the trail.
+    audit.note("slots", credentials.keys().cloned().collect::<Vec<_>>());
     let integration = state.runtime.integration(tenant, integration_id).await?;
+    audit.set_action(actions::connect_action(&integration));
     let outcome = state
         .runtime
         .connect(ConnectRequest {
@@ -343,7 +386,7 @@ async fn connect_existing(
             credentials,
         })
         .await?;
-    Ok(Json(match outcome {
+    Ok(match outcome {
         ConnectOutcome::Connected(connected) => ConnectView {
             outcome: ConnectOutcomeName::Connected,
             integration: connected.integration.into(),
@@ -356,15 +399,43 @@ async fn connect_existing(
             authorize_url: None,
             expires_at: None,
         },
-        ConnectOutcome::Redirect(redirect) => ConnectView {
-            outcome: ConnectOutcomeName::Redirect,
-            integration: integration.into(),
-            webhook_endpoints: Vec::new(),
-            scheduled: Vec::new(),
-            authorize_url: Some(redirect.url),
-            expires_at: Some(redirect.expires_at),
-        },
-    }))
+        ConnectOutcome::Redirect(redirect) => {
+            // The connection completes at the callback, which records it again.
+            audit.note("authorization", "started");
+            ConnectView {
+                outcome: ConnectOutcomeName::Redirect,
+                integration: integration.into(),
+                webhook_endpoints: Vec::new(),
+                scheduled: Vec::new(),
+                authorize_url: Some(redirect.url),
+                expires_at: Some(redirect.expires_at),
+            }
+        }
+    })
+}
+
+/// [`connect_existing`] for a handler: the attempt is recorded, whatever its outcome.
+async fn connect_recorded(
+    state: &ApiState,
+    caller: &Caller,
+    integration_id: &str,
+    connection: String,
+    credentials: BTreeMap<String, Value>,
+) -> ApiResult<ConnectView> {
+    let tenant = caller.tenant()?;
+    let mut audit =
+        Audit::api(caller, actions::INTEGRATION_CONNECT, "integration").target(integration_id);
+    let result = connect_existing(
+        state,
+        &mut audit,
+        tenant,
+        integration_id,
+        connection,
+        credentials,
+    )
+    .await;
+    audit.record(state, &result).await;
+    result.map(Json)
 }
 
 async fn put_credential(
@@ -373,9 +444,15 @@ async fn put_credential(
     PathParams(path): PathParams<SlotPath>,
     JsonBody(body): JsonBody<serde_json::Map<String, Value>>,
 ) -> ApiResult<ConnectView> {
-    let tenant = caller.tenant()?;
     let credentials = BTreeMap::from([(path.slot.clone(), Value::Object(body))]);
-    connect_existing(&state, tenant, &path.integration_id, path.slot, credentials).await
+    connect_recorded(
+        &state,
+        &caller,
+        &path.integration_id,
+        path.slot,
+        credentials,
+    )
+    .await
 }
 
 async fn connect(
@@ -384,15 +461,14 @@ async fn connect(
     PathParams(path): PathParams<IntegrationPath>,
     JsonBody(body): JsonBody<ConnectIntegration>,
 ) -> ApiResult<ConnectView> {
-    let tenant = caller.tenant()?;
     let credentials = body
         .credentials
         .into_iter()
         .map(|(slot, value)| (slot, Value::Object(value)))
         .collect();
-    connect_existing(
+    connect_recorded(
         &state,
-        tenant,
+        &caller,
         &path.integration_id,
         body.connection,
         credentials,
@@ -410,39 +486,48 @@ async fn begin_auth(
     let integration = state
         .runtime
         .integration(tenant, &path.integration_id)
-        .await?;
-    let is_redirect = state
-        .runtime
-        .registry()
-        .definition(&integration.definition_id)
-        .and_then(|definition| definition.definition.connection_for(&body.connection))
-        .map(|connection| connection.auth.is_some());
-    match is_redirect {
-        None => Err(ApiError::unprocessable(
-            "unknown_connection",
-            format!(
-                "definition `{}` has no connection mode `{}`",
-                integration.definition_id, body.connection
-            ),
-        )),
-        Some(false) => Err(ApiError::unprocessable(
+        .await;
+    let is_redirect = integration.as_ref().ok().map(|integration| {
+        state
+            .runtime
+            .registry()
+            .definition(&integration.definition_id)
+            .and_then(|definition| definition.definition.connection_for(&body.connection))
+            .map(|connection| connection.auth.is_some())
+    });
+    let refused = match (integration, is_redirect) {
+        (Err(err), _) => ApiError::from(err),
+        (Ok(_), Some(Some(true))) => {
+            return connect_recorded(
+                &state,
+                &caller,
+                &path.integration_id,
+                body.connection,
+                BTreeMap::new(),
+            )
+            .await;
+        }
+        (Ok(integration), Some(Some(false))) => ApiError::unprocessable(
             "not_a_redirect_connection",
             format!(
                 "connection mode `{}` takes typed credentials: PUT them to /v1/integrations/{}/credentials/{}",
                 body.connection, integration.id, body.connection
             ),
-        )),
-        Some(true) => {
-            connect_existing(
-                &state,
-                tenant,
-                &path.integration_id,
-                body.connection,
-                BTreeMap::new(),
-            )
-            .await
-        }
-    }
+        ),
+        (Ok(integration), _) => ApiError::unprocessable(
+            "unknown_connection",
+            format!(
+                "definition `{}` has no connection mode `{}`",
+                integration.definition_id, body.connection
+            ),
+        ),
+    };
+    Audit::api(&caller, actions::INTEGRATION_CONNECT, "integration")
+        .target(&path.integration_id)
+        .meta("connection", body.connection.as_str())
+        .record_failure(&state, &refused)
+        .await;
+    Err(refused)
 }
 
 async fn run_operation(
@@ -452,6 +537,24 @@ async fn run_operation(
     JsonBody(body): JsonBody<StartRun>,
 ) -> Result<(StatusCode, Json<RunStartedView>), ApiError> {
     let tenant = caller.tenant()?;
+    let mut audit = Audit::api(&caller, actions::RUN_START, "run")
+        .meta("integrationId", path.integration_id.as_str())
+        .meta("operation", path.operation.as_str());
+    let result = start_run(&state, &mut audit, tenant, path, body).await;
+    audit
+        .on_success(&result, |audit, (_, started)| audit.target(&started.run.id))
+        .record(&state, &result)
+        .await;
+    result.map(|(status, started)| (status, Json(started)))
+}
+
+async fn start_run(
+    state: &ApiState,
+    audit: &mut Audit,
+    tenant: &str,
+    path: OperationPath,
+    body: StartRun,
+) -> Result<(StatusCode, RunStartedView), ApiError> {
     let integration = state
         .runtime
         .integration(tenant, &path.integration_id)
@@ -486,24 +589,56 @@ async fn run_operation(
             "this operation cannot run inline; queue it (mode `queued`)",
         )),
         RunMode::Inline => {
+            audit.note("mode", "inline");
             let result = state.runtime.run_inline(request).await?;
             Ok((
                 StatusCode::OK,
-                Json(RunStartedView {
+                RunStartedView {
                     run: result.run.into(),
                     output: Some(result.output),
-                }),
+                },
             ))
         }
         RunMode::Queued => {
+            audit.note("mode", "queued");
             let run = state.runtime.queue_run(request).await?;
             Ok((
                 StatusCode::ACCEPTED,
-                Json(RunStartedView {
+                RunStartedView {
                     run: run.into(),
                     output: None,
-                }),
+                },
             ))
         }
     }
+}
+
+/// What a disconnect's trail notes: whether the provider-side teardown failed (never its text).
+fn teardown_details(audit: Audit, report: &DisconnectReport) -> Audit {
+    audit
+        .meta("remoteTeardownFailed", report.remote_error.is_some())
+        .meta("credentialsDeleted", report.credentials_deleted)
+        .meta("runsCancelled", report.runs_cancelled)
+}
+
+/// The names of `input`'s fields.
+fn field_names(input: &Value) -> Vec<String> {
+    input
+        .as_object()
+        .map(|map| map.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The names of the fields whose values differ between `before` and `after` (added, removed or
+/// changed).
+fn changed_fields(before: &Value, after: &Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let before = before.as_object().unwrap_or(&empty);
+    let after = after.as_object().unwrap_or(&empty);
+    let names: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    names
+        .into_iter()
+        .filter(|name| before.get(*name) != after.get(*name))
+        .cloned()
+        .collect()
 }

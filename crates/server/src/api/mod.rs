@@ -6,6 +6,7 @@
 //! Tenancy: the operator token manages tenants and their tokens; every other route acts for the
 //! tenant of the calling token, and another tenant's ids answer 404 like ids that do not exist.
 
+mod audit;
 mod definitions;
 pub mod error;
 pub(crate) mod extract;
@@ -29,6 +30,7 @@ use axum::{
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 pub(crate) use crate::AppState as ApiState;
+pub(crate) use audit::event_cursor;
 pub use error::{ApiError, ErrorBody};
 
 pub(crate) type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -145,6 +147,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
     all.extend(scim_admin::endpoints());
     all.extend(records::endpoints());
     all.extend(mappings::endpoints());
+    all.extend(audit::endpoints());
     all
 }
 

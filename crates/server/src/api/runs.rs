@@ -3,6 +3,7 @@
 use tributary_store::runs::{RunQuery, RunStatus};
 
 use super::prelude::*;
+use crate::audit::{Audit, actions};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -112,6 +113,16 @@ async fn cancel(
     PathParams(path): PathParams<RunPath>,
 ) -> ApiResult<RunView> {
     let tenant = caller.tenant()?;
-    let run = state.runtime.cancel_run(tenant, &path.run_id).await?;
-    Ok(Json(run.into()))
+    let result = state.runtime.cancel_run(tenant, &path.run_id).await;
+    Audit::api(&caller, actions::RUN_CANCEL, "run")
+        .target(&path.run_id)
+        .on_success(&result, |audit, run| {
+            audit
+                .meta("integrationId", run.integration_id.as_str())
+                .meta("operation", run.operation.as_str())
+                .meta("status", run.status.as_str())
+        })
+        .record(&state, &result)
+        .await;
+    Ok(Json(result?.into()))
 }

@@ -7,6 +7,7 @@ use tributary_store::SecretBytes;
 use tributary_store::scim::ScimEndpoint;
 
 use super::prelude::*;
+use crate::audit::{Audit, actions};
 
 #[derive(Debug, Deserialize)]
 struct IntegrationPath {
@@ -108,8 +109,13 @@ async fn create(
     PathParams(path): PathParams<IntegrationPath>,
 ) -> Result<(StatusCode, Json<ScimSecretView>), ApiError> {
     let tenant = caller.tenant()?;
-    let created = admin::create_endpoint(&state.runtime, tenant, &path.integration_id).await?;
-    Ok((StatusCode::CREATED, Json(with_secret(&state, created))))
+    let result = admin::create_endpoint(&state.runtime, tenant, &path.integration_id).await;
+    Audit::api(&caller, actions::SCIM_ENDPOINT_CREATE, "scim_endpoint")
+        .meta("integrationId", path.integration_id.as_str())
+        .on_success(&result, |audit, (endpoint, _)| audit.target(&endpoint.id))
+        .record(&state, &result)
+        .await;
+    Ok((StatusCode::CREATED, Json(with_secret(&state, result?))))
 }
 
 async fn get(
@@ -130,6 +136,12 @@ async fn rotate(
     PathParams(path): PathParams<IntegrationPath>,
 ) -> ApiResult<ScimSecretView> {
     let tenant = caller.tenant()?;
-    let rotated = admin::rotate_secret(&state.runtime, tenant, &path.integration_id).await?;
-    Ok(Json(with_secret(&state, rotated)))
+    let result = admin::rotate_secret(&state.runtime, tenant, &path.integration_id).await;
+    // The new secret is in the answer only, never in the trail.
+    Audit::api(&caller, actions::SCIM_SECRET_ROTATE, "scim_endpoint")
+        .meta("integrationId", path.integration_id.as_str())
+        .on_success(&result, |audit, (endpoint, _)| audit.target(&endpoint.id))
+        .record(&state, &result)
+        .await;
+    Ok(Json(with_secret(&state, result?)))
 }

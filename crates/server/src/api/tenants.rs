@@ -1,6 +1,7 @@
 //! Tenants and their API tokens (operator token), and the calling tenant itself.
 
 use super::prelude::*;
+use crate::audit::{Audit, actions};
 
 /// A new tenant.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -126,14 +127,23 @@ async fn create(
     JsonBody(body): JsonBody<CreateTenant>,
 ) -> Result<(StatusCode, Json<TenantView>), ApiError> {
     caller.require_operator()?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            "name must be 1 to 100 characters",
-        ));
-    }
-    let tenant = state.runtime.db().tenants().create(name).await?;
+    let name = body.name.trim().to_owned();
+    let audit = Audit::api(&caller, actions::TENANT_CREATE, "tenant").meta("name", name.as_str());
+    let tenant = audit
+        .within(
+            &state,
+            async |tx| {
+                if name.is_empty() || name.chars().count() > 100 {
+                    return Err(ApiError::bad_request(
+                        "invalid_body",
+                        "name must be 1 to 100 characters",
+                    ));
+                }
+                Ok(tx.tenants().create(&name).await?)
+            },
+            |audit, tenant| audit.tenant(&tenant.id).target(&tenant.id),
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(tenant.into())))
 }
 
@@ -169,11 +179,23 @@ async fn delete(
     PathParams(path): PathParams<TenantPath>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_operator()?;
-    if state.runtime.db().tenants().delete(&path.tenant_id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("tenant"))
-    }
+    // The event outlives the tenant: the trail has no foreign key to it.
+    Audit::api(&caller, actions::TENANT_DELETE, "tenant")
+        .tenant(&path.tenant_id)
+        .target(&path.tenant_id)
+        .within(
+            &state,
+            async |tx| {
+                if tx.tenants().delete(&path.tenant_id).await? {
+                    Ok(())
+                } else {
+                    Err(ApiError::not_found("tenant"))
+                }
+            },
+            |audit, ()| audit,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn issue_token(
@@ -183,28 +205,41 @@ async fn issue_token(
     JsonBody(body): JsonBody<IssueToken>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
     caller.require_operator()?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            "name must be 1 to 100 characters",
-        ));
-    }
-    if body
-        .expires_at
-        .is_some_and(|at| at <= tributary_store::now_ms())
-    {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            "expiresAt must be in the future",
-        ));
-    }
-    tenant(&state, &path.tenant_id).await?;
-    let (record, token) = state
-        .runtime
-        .db()
-        .tenants()
-        .issue_token(Some(&path.tenant_id), name, body.expires_at)
+    let name = body.name.trim().to_owned();
+    // The token itself never reaches the trail: only its record's id and name.
+    let audit = Audit::api(&caller, actions::TOKEN_ISSUE, "api_token")
+        .tenant(&path.tenant_id)
+        .meta("name", name.as_str())
+        .meta("expiresAt", body.expires_at);
+    let (record, token) = audit
+        .within(
+            &state,
+            async |tx| {
+                if name.is_empty() || name.chars().count() > 100 {
+                    return Err(ApiError::bad_request(
+                        "invalid_body",
+                        "name must be 1 to 100 characters",
+                    ));
+                }
+                if body
+                    .expires_at
+                    .is_some_and(|at| at <= tributary_store::now_ms())
+                {
+                    return Err(ApiError::bad_request(
+                        "invalid_body",
+                        "expiresAt must be in the future",
+                    ));
+                }
+                if tx.tenants().get(&path.tenant_id).await?.is_none() {
+                    return Err(ApiError::not_found("tenant"));
+                }
+                Ok(tx
+                    .tenants()
+                    .issue_token(Some(&path.tenant_id), &name, body.expires_at)
+                    .await?)
+            },
+            |audit, (record, _)| audit.target(&record.id),
+        )
         .await?;
     let token = String::from_utf8_lossy(token.expose()).into_owned();
     Ok((
@@ -238,17 +273,26 @@ async fn revoke_token(
     PathParams(path): PathParams<TokenPath>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_operator()?;
-    if state
-        .runtime
-        .db()
-        .tenants()
-        .revoke_token(Some(&path.tenant_id), &path.token_id)
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("token"))
-    }
+    Audit::api(&caller, actions::TOKEN_REVOKE, "api_token")
+        .tenant(&path.tenant_id)
+        .target(&path.token_id)
+        .within(
+            &state,
+            async |tx| {
+                let revoked = tx
+                    .tenants()
+                    .revoke_token(Some(&path.tenant_id), &path.token_id)
+                    .await?;
+                if revoked {
+                    Ok(())
+                } else {
+                    Err(ApiError::not_found("token"))
+                }
+            },
+            |audit, ()| audit,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn current(State(state): State<ApiState>, caller: Caller) -> ApiResult<TenantView> {

@@ -3,6 +3,7 @@
 use tributary_store::webhooks::{DeliveryCursor, WebhookDelivery};
 
 use super::prelude::*;
+use crate::audit::{Audit, actions};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -126,11 +127,17 @@ async fn rotate(
     PathParams(path): PathParams<EndpointPath>,
 ) -> ApiResult<WebhookSecretView> {
     let tenant = caller.tenant()?;
-    let rotated = state
+    let result = state
         .runtime
         .rotate_webhook_secret(tenant, &path.integration_id, &path.endpoint_id)
-        .await?;
-    Ok(Json(rotated.into()))
+        .await;
+    // The new secret is in the answer only, never in the trail.
+    Audit::api(&caller, actions::WEBHOOK_SECRET_ROTATE, "webhook_endpoint")
+        .target(&path.endpoint_id)
+        .meta("integrationId", path.integration_id.as_str())
+        .record(&state, &result)
+        .await;
+    Ok(Json(result?.into()))
 }
 
 async fn list_deliveries(
@@ -216,9 +223,17 @@ async fn replay(
     QueryParams(query): QueryParams<ReplayDelivery>,
 ) -> ApiResult<DeliveryView> {
     let tenant = caller.tenant()?;
-    let delivery = state
+    let result = state
         .runtime
         .replay_delivery(tenant, &path.delivery_id, query.force)
-        .await?;
-    Ok(Json(delivery.into()))
+        .await;
+    Audit::api(&caller, actions::DELIVERY_REPLAY, "webhook_delivery")
+        .target(&path.delivery_id)
+        .meta("force", query.force)
+        .on_success(&result, |audit, delivery| {
+            audit.meta("integrationId", delivery.integration_id.clone())
+        })
+        .record(&state, &result)
+        .await;
+    Ok(Json(result?.into()))
 }

@@ -21,7 +21,10 @@ use super::{
     or_page,
     session::UiSession,
 };
-use crate::AppState;
+use crate::{
+    AppState,
+    audit::{Audit, actions},
+};
 
 /// What the form is for: a new integration of a definition, or connecting an existing one again.
 struct Target<'a> {
@@ -411,11 +414,23 @@ async fn submit(
             } else {
                 typed.input.clone()
             };
-            created = match state
+            let result = state
                 .runtime
                 .create_integration(&session.tenant_id, target.definition.id(), name, &input)
-                .await
-            {
+                .await;
+            Audit::ui(session, actions::INTEGRATION_CREATE, "integration")
+                .meta("definitionId", target.definition.id())
+                .meta(
+                    "fields",
+                    input
+                        .as_object()
+                        .map(|map| map.keys().cloned().collect::<Vec<_>>())
+                        .unwrap_or_default(),
+                )
+                .on_success(&result, |audit, integration| audit.target(&integration.id))
+                .record(state, &result)
+                .await;
+            created = match result {
                 Ok(integration) => integration,
                 // Refused user input (a broken filter expression): nothing was saved, and the
                 // form comes back with what was typed.
@@ -442,7 +457,24 @@ async fn submit(
         connection: connection.credential_ref.to_owned(),
         credentials: std::mem::take(&mut typed.credentials),
     };
-    match state.runtime.connect(request).await {
+    // Slot names only: the credentials themselves never reach the trail.
+    let audit = Audit::ui(session, actions::connect_action(integration), "integration")
+        .target(&integration.id)
+        .meta("connection", connection.credential_ref)
+        .meta(
+            "slots",
+            request.credentials.keys().cloned().collect::<Vec<_>>(),
+        );
+    let result = state.runtime.connect(request).await;
+    audit
+        .on_success(&result, |audit, outcome| match outcome {
+            // The connection completes at the callback, which records it again.
+            ConnectOutcome::Redirect(_) => audit.meta("authorization", "started"),
+            ConnectOutcome::Connected(_) => audit,
+        })
+        .record(state, &result)
+        .await;
+    match result {
         Ok(ConnectOutcome::Redirect(redirect)) => Redirect::to(&redirect.url).into_response(),
         Ok(ConnectOutcome::Connected(connected)) => connected_page(session, &connected),
         Err(err) => {

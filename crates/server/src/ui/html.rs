@@ -127,7 +127,8 @@ impl Page {
                 html,
                 "<nav aria-label=\"Main\"><a href=\"/integrations\">Integrations</a>\
                  <a href=\"/catalog\">Catalog</a><a href=\"/runs\">Runs</a>\
-                 <a href=\"/records\">Records</a><a href=\"/playground\">Mapping playground</a></nav>\
+                 <a href=\"/records\">Records</a><a href=\"/audit\">Audit log</a>\
+                 <a href=\"/playground\">Mapping playground</a></nav>\
                  <form method=\"post\" action=\"/logout\" class=\"signout\">{}\
                  <button type=\"submit\" class=\"link\">Sign out</button></form>",
                 csrf_field(session)

@@ -23,7 +23,10 @@ use super::{
     runs::runs_table,
     session::UiSession,
 };
-use crate::AppState;
+use crate::{
+    AppState,
+    audit::{Audit, actions},
+};
 
 fn display_name(state: &AppState, definition_id: &str) -> String {
     state
@@ -265,7 +268,7 @@ async fn page(
     let _ = write!(
         html,
         "<section class=\"card\"><h2>Recent runs</h2>{}<p><a href=\"/runs?integration={id}\">All runs</a> · \
-         <a href=\"/records?integration={id}\">Records</a></p></section>",
+         <a href=\"/records?integration={id}\">Records</a> · <a href=\"/audit?target={id}\">Audit log</a></p></section>",
         runs_table(&runs, None)
     );
     if integration.status != IntegrationStatus::Disconnected {
@@ -342,8 +345,17 @@ pub async fn run_operation(
         config,
         workflow: None,
     };
+    let audit = Audit::ui(&session, actions::RUN_START, "run")
+        .meta("integrationId", integration.id.as_str())
+        .meta("operation", operation.as_str())
+        .meta("mode", if inline { "inline" } else { "queued" });
     if inline {
-        match state.runtime.run_inline(request).await {
+        let result = state.runtime.run_inline(request).await;
+        audit
+            .on_success(&result, |audit, done| audit.target(&done.run.id))
+            .record(&state, &result)
+            .await;
+        match result {
             Ok(done) => {
                 let html = format!(
                     "<p role=\"status\">{} {}.</p>{}<p><a href=\"/runs/{}\">The run</a> · \
@@ -373,7 +385,12 @@ pub async fn run_operation(
             }
         }
     } else {
-        match state.runtime.queue_run(request).await {
+        let result = state.runtime.queue_run(request).await;
+        audit
+            .on_success(&result, |audit, run| audit.target(&run.id))
+            .record(&state, &result)
+            .await;
+        match result {
             Ok(run) => Redirect::to(&format!("/runs/{}", url_part(&run.id))).into_response(),
             Err(err) => {
                 errors.general.push(crate::api::ApiError::from(err).message);
@@ -400,13 +417,17 @@ pub async fn rotate_secret(
     if let Err(refused) = session.check_csrf(&form) {
         return refused;
     }
-    let rotated = or_page!(
-        session,
-        state
-            .runtime
-            .rotate_webhook_secret(&session.tenant_id, &integration_id, &endpoint_id)
-            .await
-    );
+    let result = state
+        .runtime
+        .rotate_webhook_secret(&session.tenant_id, &integration_id, &endpoint_id)
+        .await;
+    // The new secret is on the page only, never in the trail.
+    Audit::ui(&session, actions::WEBHOOK_SECRET_ROTATE, "webhook_endpoint")
+        .target(&endpoint_id)
+        .meta("integrationId", integration_id.as_str())
+        .record(&state, &result)
+        .await;
+    let rotated = or_page!(session, result);
     let html = format!(
         "<p role=\"status\">The secret of <strong>{}</strong> was replaced. Give the provider the \
          new one now: <strong>it is shown only this once</strong>.</p><dl><dt>URL</dt><dd><code>{}</code></dd>\
@@ -431,12 +452,17 @@ pub async fn disconnect(
     if let Err(refused) = session.check_csrf(&form) {
         return refused;
     }
-    or_page!(
-        session,
-        state
-            .runtime
-            .disconnect(&session.tenant_id, &integration_id)
-            .await
-    );
+    let result = state
+        .runtime
+        .disconnect(&session.tenant_id, &integration_id)
+        .await;
+    Audit::ui(&session, actions::INTEGRATION_DISCONNECT, "integration")
+        .target(&integration_id)
+        .on_success(&result, |audit, report| {
+            audit.meta("remoteTeardownFailed", report.remote_error.is_some())
+        })
+        .record(&state, &result)
+        .await;
+    or_page!(session, result);
     Redirect::to(&format!("/integrations/{}", url_part(&integration_id))).into_response()
 }

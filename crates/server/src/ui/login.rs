@@ -22,8 +22,11 @@ use super::{
     html::{Page, esc},
     session::{self, MAX_NEXT_BYTES, csrf_for, csrf_matches},
 };
+use tributary_store::audit::{Actor, ActorKind};
+
 use crate::{
     AppState,
+    audit::{Audit, actions},
     auth_failures::{PeerSource, throttled_message, with_retry_after},
 };
 
@@ -260,6 +263,19 @@ pub async fn login(
             );
         }
     };
+    // Failed sign-ins name no tenant: they are counted by the throttle above, not recorded.
+    Audit::new(
+        Actor {
+            kind: ActorKind::UiSession,
+            token_id: Some(record.id.clone()),
+            token_name: Some(record.name.clone()),
+        },
+        Some(tenant_id),
+        actions::UI_SIGN_IN,
+        "ui_session",
+    )
+    .record_success(&state)
+    .await;
     let mut response = Redirect::to(&next).into_response();
     let cookies = [
         session::session_cookie(&state, id.expose_str().unwrap_or_default()),

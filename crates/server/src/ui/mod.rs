@@ -1,12 +1,14 @@
 //! The web UI for tenant administrators, served by `tributary serve` at `/`: the catalog, the
 //! connect flow (forms generated from each definition's JSON Schemas, OAuth and app installs
 //! through the keymaker), integration pages with their operations and webhook endpoints, runs,
-//! records, and a mapping playground. Server-rendered HTML with one small script, no build step.
+//! records, the audit log and a mapping playground. Server-rendered HTML with one small script,
+//! no build step.
 
 // Helpers answer early with a whole page as their error value (`Result<_, Response>`); it is
 // returned to axum at once, so boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+mod audit;
 mod catalog;
 mod connect;
 pub(crate) mod form;
@@ -66,6 +68,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/runs/{run_id}/cancel", post(runs::cancel))
         .route("/records", get(records::list))
         .route("/records/{record_id}", get(records::show))
+        .route("/audit", get(audit::list))
         .route(
             "/playground",
             get(playground::form).post(playground::evaluate),

@@ -16,7 +16,10 @@ use super::{
     or_page,
     session::UiSession,
 };
-use crate::AppState;
+use crate::{
+    AppState,
+    audit::{Audit, actions},
+};
 
 const PAGE_SIZE: i64 = 50;
 const STATUSES: [RunStatus; 6] = [
@@ -259,9 +262,17 @@ pub async fn cancel(
     if let Err(refused) = session.check_csrf(&form) {
         return refused;
     }
-    or_page!(
-        session,
-        state.runtime.cancel_run(&session.tenant_id, &run_id).await
-    );
+    let result = state.runtime.cancel_run(&session.tenant_id, &run_id).await;
+    Audit::ui(&session, actions::RUN_CANCEL, "run")
+        .target(&run_id)
+        .on_success(&result, |audit, run| {
+            audit
+                .meta("integrationId", run.integration_id.as_str())
+                .meta("operation", run.operation.as_str())
+                .meta("status", run.status.as_str())
+        })
+        .record(&state, &result)
+        .await;
+    or_page!(session, result);
     Redirect::to(&format!("/runs/{}", url_part(&run_id))).into_response()
 }

@@ -20,7 +20,10 @@ use axum::{
 use sha2::{Digest, Sha256};
 
 use super::{form::FormData, html::Page};
-use crate::AppState;
+use crate::{
+    AppState,
+    audit::{Audit, actions},
+};
 
 const COOKIE: &str = "tributary_session";
 /// A session unused for this long ends.
@@ -34,6 +37,9 @@ pub(crate) const MAX_NEXT_BYTES: usize = 2048;
 #[derive(Debug, Clone)]
 pub struct UiSession {
     pub tenant_id: String,
+    /// The API token the session was opened with: the audit trail's actor, "via UI session".
+    pub token_id: String,
+    pub token_name: String,
     /// The value every form of this session must send back.
     pub csrf: String,
 }
@@ -118,10 +124,15 @@ pub async fn current(headers: &HeaderMap, state: &AppState) -> Option<UiSession>
         .find(id.as_bytes(), IDLE_TIMEOUT)
         .await;
     match found {
-        Ok(session) => Some(UiSession {
-            tenant_id: session?.tenant_id,
-            csrf: csrf_for(&id),
-        }),
+        Ok(session) => {
+            let session = session?;
+            Some(UiSession {
+                tenant_id: session.tenant_id,
+                token_id: session.token_id,
+                token_name: session.token_name,
+                csrf: csrf_for(&id),
+            })
+        }
         Err(err) => {
             tracing::error!(error = %err, "the UI could not look up a session");
             None
@@ -166,10 +177,14 @@ pub async fn logout(
     if let Err(refused) = session.check_csrf(&form) {
         return refused;
     }
-    if let Some(id) = cookie_value(&headers, COOKIE)
-        && let Err(err) = state.runtime.db().ui_sessions().delete(id.as_bytes()).await
-    {
-        return super::error_page(&session, err);
+    if let Some(id) = cookie_value(&headers, COOKIE) {
+        let result = state.runtime.db().ui_sessions().delete(id.as_bytes()).await;
+        Audit::ui(&session, actions::UI_SIGN_OUT, "ui_session")
+            .record(&state, &result)
+            .await;
+        if let Err(err) = result {
+            return super::error_page(&session, err);
+        }
     }
     let mut response = Redirect::to("/login").into_response();
     if let Some(cleared) = set_cookie(&state, COOKIE, "", "/", "Lax", Duration::ZERO) {

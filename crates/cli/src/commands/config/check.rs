@@ -81,6 +81,7 @@ fn effective_configuration(storage: &StorageArgs) -> anyhow::Result<Value> {
             "ingest_failures_days": days(retention.ingest_failures),
             "ingest_runs_days": days(retention.ingest_runs),
             "sessions_days": days(retention.sessions),
+            "audit_events_days": days(retention.audit_events),
             "sweep_interval_secs": sweep_interval_secs,
         },
         "definitions": definitions,

@@ -1,0 +1,294 @@
+//! Recording tenant and operator actions in the audit trail, from one place for the API and the
+//! web UI: a handler describes its action ([`Audit`]: who, what, on which target, non-secret
+//! details), then either runs the action in a transaction that also writes the event
+//! ([`Audit::within`]: both commit or neither does) or records the action's result right after it
+//! ([`Audit::record`]), failures included.
+//!
+//! A failure is recorded by its class (`setup_failed (auth at validate_credential)`), never by its
+//! message, which may quote a provider. Metadata is what the handler chose to put there: ids,
+//! names, field names, flags; never a credential, token, secret or hash.
+
+use serde_json::{Map, Value};
+use tributary_runtime::RuntimeError;
+use tributary_scim::admin::AdminError;
+use tributary_store::{
+    StoreError, Tx,
+    audit::{Actor, ActorKind, NewAuditEvent, Outcome},
+};
+
+use crate::{
+    AppState,
+    api::{ApiError, error::ErrorClass, extract::Caller, request_id},
+    ui::session::UiSession,
+};
+
+/// The metric counting events that could not be written after their action.
+const WRITE_FAILURES: &str = "tributary_audit_write_failures_total";
+
+/// An error whose class the trail records.
+pub(crate) trait Failure {
+    fn class(&self) -> ErrorClass;
+}
+
+impl Failure for ApiError {
+    fn class(&self) -> ErrorClass {
+        ApiError::class(self)
+    }
+}
+
+impl Failure for RuntimeError {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::of_runtime(self)
+    }
+}
+
+impl Failure for StoreError {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::of_store(self)
+    }
+}
+
+impl Failure for AdminError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            AdminError::NotScim(_) => ApiError::unprocessable("not_scim", "").class(),
+            AdminError::Store(store) => ErrorClass::of_store(store),
+        }
+    }
+}
+
+/// One action, described for the trail.
+#[derive(Debug, Clone)]
+pub(crate) struct Audit {
+    event: NewAuditEvent,
+}
+
+impl Audit {
+    /// An action of `actor`, concerning `tenant_id`.
+    pub fn new(
+        actor: Actor,
+        tenant_id: Option<&str>,
+        action: &'static str,
+        target_type: &'static str,
+    ) -> Self {
+        let request_id = request_id::current();
+        Self {
+            event: NewAuditEvent {
+                tenant_id: tenant_id.map(str::to_owned),
+                actor,
+                request_id: (!request_id.is_empty()).then_some(request_id),
+                action: action.to_owned(),
+                target_type: target_type.to_owned(),
+                target_id: None,
+                outcome: Outcome::Succeeded,
+                metadata: Value::Object(Map::new()),
+            },
+        }
+    }
+
+    /// An action through the API, concerning the calling tenant (none for the operator: name the
+    /// tenant acted on with [`Audit::tenant`]).
+    pub fn api(caller: &Caller, action: &'static str, target_type: &'static str) -> Self {
+        let kind = if caller.tenant_id().is_some() {
+            ActorKind::TenantToken
+        } else {
+            ActorKind::OperatorToken
+        };
+        let actor = Actor {
+            kind,
+            token_id: Some(caller.token_id.clone()),
+            token_name: Some(caller.token_name.clone()),
+        };
+        Self::new(actor, caller.tenant_id(), action, target_type)
+    }
+
+    /// An action in the web UI: the session's token, via the UI session.
+    pub fn ui(session: &UiSession, action: &'static str, target_type: &'static str) -> Self {
+        Self::new(
+            ui_actor(session),
+            Some(&session.tenant_id),
+            action,
+            target_type,
+        )
+    }
+
+    /// The tenant the event concerns (an operator's action on a tenant).
+    pub fn tenant(mut self, tenant_id: impl Into<String>) -> Self {
+        self.event.tenant_id = Some(tenant_id.into());
+        self
+    }
+
+    /// The target's id.
+    pub fn target(mut self, id: impl Into<String>) -> Self {
+        self.event.target_id = Some(id.into());
+        self
+    }
+
+    /// What a successful result adds (a create learns its target's id only then).
+    pub fn on_success<T, E>(
+        self,
+        result: &Result<T, E>,
+        add: impl FnOnce(Self, &T) -> Self,
+    ) -> Self {
+        match result {
+            Ok(value) => add(self, value),
+            Err(_) => self,
+        }
+    }
+
+    /// A non-secret detail.
+    pub fn meta(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.note(key, value);
+        self
+    }
+
+    /// [`Audit::meta`] on a borrowed description (a helper that learns details as it goes).
+    pub fn note(&mut self, key: &str, value: impl Into<Value>) {
+        if let Value::Object(map) = &mut self.event.metadata {
+            map.insert(key.to_owned(), value.into());
+        }
+    }
+
+    /// Names the action once the handler knows which it is (a connect that changes the
+    /// credentials of a connected integration).
+    pub fn set_action(&mut self, action: &'static str) {
+        self.event.action = action.to_owned();
+    }
+
+    /// The event of the action's success, to write inside the action's own transaction.
+    pub fn succeeded(&self) -> NewAuditEvent {
+        self.event.clone()
+    }
+
+    /// The event of the action's failure.
+    fn failed(mut self, error: &impl Failure) -> NewAuditEvent {
+        self.event.outcome = Outcome::Failed(error.class().reason());
+        self.event
+    }
+
+    /// Records how the action ended, right after it. A write that fails does not change the
+    /// action's answer (it already happened): it is logged and counted.
+    pub async fn record<T, E: Failure>(self, state: &AppState, result: &Result<T, E>) {
+        let event = match result {
+            Ok(_) => self.event,
+            Err(error) => self.failed(error),
+        };
+        write(state, &event).await;
+    }
+
+    /// Records the action's success, right after it.
+    pub async fn record_success(self, state: &AppState) {
+        write(state, &self.event).await;
+    }
+
+    /// Records the action's failure, found before the action could start.
+    pub async fn record_failure(self, state: &AppState, error: &impl Failure) {
+        write(state, &self.failed(error)).await;
+    }
+
+    /// Runs `action` in a transaction that also writes the success event, completed by
+    /// `complete` with what the action returned: the action and its record commit together or
+    /// not at all. A failure is recorded after the rollback.
+    pub async fn within<T>(
+        self,
+        state: &AppState,
+        action: impl AsyncFnOnce(&mut Tx) -> Result<T, ApiError>,
+        complete: impl FnOnce(Self, &T) -> Self,
+    ) -> Result<T, ApiError> {
+        let result = async {
+            let mut tx = state.runtime.db().begin().await?;
+            let value = action(&mut tx).await?;
+            let event = complete(self.clone(), &value).succeeded();
+            tx.audit().record(&event).await?;
+            tx.commit().await?;
+            Ok(value)
+        }
+        .await;
+        if let Err(error) = &result {
+            write(state, &self.failed(error)).await;
+        }
+        result
+    }
+}
+
+/// The actor of a web UI session.
+pub(crate) fn ui_actor(session: &UiSession) -> Actor {
+    Actor {
+        kind: ActorKind::UiSession,
+        token_id: Some(session.token_id.clone()),
+        token_name: Some(session.token_name.clone()),
+    }
+}
+
+async fn write(state: &AppState, event: &NewAuditEvent) {
+    if let Err(error) = state.runtime.db().audit().record(event).await {
+        tracing::error!(
+            request_id = %request_id::current(),
+            action = %event.action,
+            %error,
+            "an audit event could not be written"
+        );
+        state
+            .runtime
+            .metrics()
+            .incr(WRITE_FAILURES, &[("action", &event.action)]);
+    }
+}
+
+/// The actions the trail names (`docs/api.md` lists them with their targets).
+pub(crate) mod actions {
+    use tributary_store::integrations::Integration;
+
+    pub const TENANT_CREATE: &str = "tenant.create";
+    pub const TENANT_DELETE: &str = "tenant.delete";
+    pub const TOKEN_ISSUE: &str = "token.issue";
+    pub const TOKEN_REVOKE: &str = "token.revoke";
+    pub const INTEGRATION_CREATE: &str = "integration.create";
+    /// User input changed (the integration's filter, `filterExpr`, is part of it).
+    pub const INTEGRATION_UPDATE: &str = "integration.update";
+    pub const INTEGRATION_CONNECT: &str = "integration.connect";
+    /// A connect of an integration that already had an active connection.
+    pub const INTEGRATION_CREDENTIAL_CHANGE: &str = "integration.credential_change";
+    pub const INTEGRATION_DISCONNECT: &str = "integration.disconnect";
+    pub const INTEGRATION_DELETE: &str = "integration.delete";
+    pub const RUN_START: &str = "run.start";
+    pub const RUN_CANCEL: &str = "run.cancel";
+    pub const WEBHOOK_SECRET_ROTATE: &str = "webhook_endpoint.rotate_secret";
+    pub const DELIVERY_REPLAY: &str = "webhook_delivery.replay";
+    pub const SCIM_ENDPOINT_CREATE: &str = "scim_endpoint.create";
+    pub const SCIM_SECRET_ROTATE: &str = "scim_endpoint.rotate_secret";
+    pub const UI_SIGN_IN: &str = "ui.sign_in";
+    pub const UI_SIGN_OUT: &str = "ui.sign_out";
+
+    /// Every action, for filters.
+    pub const ALL: [&str; 18] = [
+        TENANT_CREATE,
+        TENANT_DELETE,
+        TOKEN_ISSUE,
+        TOKEN_REVOKE,
+        INTEGRATION_CREATE,
+        INTEGRATION_UPDATE,
+        INTEGRATION_CONNECT,
+        INTEGRATION_CREDENTIAL_CHANGE,
+        INTEGRATION_DISCONNECT,
+        INTEGRATION_DELETE,
+        RUN_START,
+        RUN_CANCEL,
+        WEBHOOK_SECRET_ROTATE,
+        DELIVERY_REPLAY,
+        SCIM_ENDPOINT_CREATE,
+        SCIM_SECRET_ROTATE,
+        UI_SIGN_IN,
+        UI_SIGN_OUT,
+    ];
+
+    /// A connect of `integration` as it is before: a credential change when it already has an
+    /// active connection, else a connect.
+    pub fn connect_action(integration: &Integration) -> &'static str {
+        if integration.provider_state.get("connection").is_some() {
+            INTEGRATION_CREDENTIAL_CHANGE
+        } else {
+            INTEGRATION_CONNECT
+        }
+    }
+}
