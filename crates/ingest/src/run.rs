@@ -3,10 +3,11 @@
 //! its emitter declares. Pushed payloads wait in a batch; a full batch is mapped off the async
 //! runtime in one hop ([`crate::offload`]) and written in one transaction.
 //!
-//! Mapping and writing overlap: while one batch's transaction is in flight (on the database's
-//! own thread or server), the next batch is mapped on the blocking pool. At most one write is in
-//! flight, so batches commit in push order, and a membership still sees the accounts and groups
-//! of every earlier batch.
+//! The three stages overlap, a batch in each: while the caller gathers the next payloads, the
+//! batch before is mapped on the blocking pool and the one before that is written (on the
+//! database's own thread or server). At most one batch is mapped and one written at a time, so
+//! batches commit in push order, a membership still sees the accounts and groups of every
+//! earlier batch, and memory stays bounded by three batches.
 
 use std::{sync::Arc, time::Duration};
 
@@ -23,7 +24,7 @@ use tributary_store::records::{
 use crate::canonical::{canonical, content_hash};
 use crate::error::{IngestError, RecordError};
 use crate::mapper::{MapOutcome, MappedRecord, Mapper};
-use crate::offload::{StopFlag, evaluate_off_runtime};
+use crate::offload::{OffloadError, StopFlag, evaluate_off_runtime};
 
 /// Who the payloads belong to and which run produced them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +97,8 @@ pub struct IngestRun {
     unmapped: Unmapped,
     pending: Vec<RecordWrite>,
     pending_failures: Vec<FailureWrite>,
+    /// The batch being mapped, whose outcomes are taken when the next batch is full.
+    mapping: Option<tokio::task::JoinHandle<Result<Vec<BatchOutcome>, OffloadError>>>,
     /// The batch being written, whose results are counted when it is settled.
     in_flight: Option<tokio::task::JoinHandle<BatchWritten>>,
 }
@@ -150,6 +153,7 @@ impl IngestRun {
             unmapped: Unmapped::default(),
             pending: Vec::with_capacity(batch_size),
             pending_failures: Vec::new(),
+            mapping: None,
             in_flight: None,
         })
     }
@@ -186,27 +190,44 @@ impl IngestRun {
         self.counters.seen += 1;
         self.unmapped.push(schema, envelope, index);
         if self.unmapped.len >= self.batch_size {
-            // The batch is mapped while the previous one is still being written; its own write
-            // then starts and runs on while the caller pushes the next payloads.
-            self.map_batch().await?;
+            // Each stage moves one batch on: the batch mapped meanwhile goes to be written
+            // (once the write before it has ended), and this full batch goes to be mapped.
+            self.take_mapped().await?;
             self.settle().await?;
             self.start_write();
+            self.start_mapping();
         }
         Ok(())
     }
 
-    /// Maps the batch off the async runtime and queues its writes and failures.
-    async fn map_batch(&mut self) -> Result<(), IngestError> {
+    /// Starts mapping the gathered payloads off the async runtime, as the one mapping in flight.
+    fn start_mapping(&mut self) {
+        debug_assert!(self.mapping.is_none(), "one batch mapped at a time");
         if self.unmapped.len == 0 {
-            return Ok(());
+            return;
         }
         let batch = std::mem::take(&mut self.unmapped);
         let what = format!("a batch of {} payloads", batch.len);
         let mapper = Arc::clone(&self.mapper);
-        let outcomes = evaluate_off_runtime(what, self.evaluation_timeout, move |stop| {
+        let work = evaluate_off_runtime(what, self.evaluation_timeout, move |stop| {
             map_unmapped(&mapper, batch, stop)
-        })
-        .await?;
+        });
+        self.mapping = Some(tokio::spawn(work));
+    }
+
+    /// Waits for the mapping in flight, if any, and queues its writes and failures.
+    async fn take_mapped(&mut self) -> Result<(), IngestError> {
+        let Some(mapping) = self.mapping.take() else {
+            return Ok(());
+        };
+        let outcomes = mapping.await.map_err(|error| OffloadError::Failed {
+            what: "a batch of payloads".into(),
+            reason: if error.is_cancelled() {
+                "cancelled"
+            } else {
+                "panicked"
+            },
+        })??;
         for outcome in outcomes {
             match outcome {
                 BatchOutcome::Write(write) => self.pending.push(write),
@@ -240,10 +261,14 @@ impl IngestRun {
     }
 
     /// Maps and writes the payloads pushed so far, their records and failures in one
-    /// transaction, and waits until every batch is written. Call it before saving a checkpoint
-    /// that claims them: a run resumed from that checkpoint will not see them again.
+    /// transaction per batch, and waits until every batch is written. Call it before saving a
+    /// checkpoint that claims them: a run resumed from that checkpoint will not see them again.
     pub async fn flush(&mut self) -> Result<(), IngestError> {
-        self.map_batch().await?;
+        self.take_mapped().await?;
+        self.settle().await?;
+        self.start_write();
+        self.start_mapping();
+        self.take_mapped().await?;
         self.settle().await?;
         self.start_write();
         self.settle().await
@@ -326,8 +351,11 @@ impl IngestRun {
         status: IngestRunStatus,
         error: Option<&str>,
     ) -> Result<IngestReport, IngestError> {
-        // A failing run still lets the batch in flight end before the run is closed, so that
-        // nothing of it is written after the run says it stopped.
+        // A batch still being mapped is given up; a batch being written is let end before the
+        // run is closed, so that nothing of it is written after the run says it stopped.
+        if let Some(mapping) = self.mapping.take() {
+            mapping.abort();
+        }
         if let Err(in_flight) = self.settle().await {
             if status != IngestRunStatus::Failed {
                 return Err(in_flight);
