@@ -93,7 +93,7 @@ impl Runtime {
         );
         let mut definition_id = None;
         let result = self
-            .complete_auth_inner(callback, &mut definition_id)
+            .observed(self.complete_auth_inner(callback, &mut definition_id))
             .instrument(span)
             .await;
         let outcome = if result.is_ok() {
@@ -103,10 +103,7 @@ impl Runtime {
         };
         // A callback whose session is unknown has no definition to count it under.
         let definition = definition_id.as_deref().unwrap_or("unknown");
-        self.inner.metrics.incr(
-            "tributary_connects_total",
-            &[("definition", definition), ("outcome", outcome)],
-        );
+        self.inner.metrics.connect(definition, outcome);
         result
     }
 

@@ -6,6 +6,7 @@
 pub mod api;
 mod auth_failures;
 mod callback;
+mod http_metrics;
 mod limits;
 pub mod openapi;
 mod ui;
@@ -134,6 +135,11 @@ pub fn router(runtime: Runtime, config: ServerConfig) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(EXTRACTED_BODY_BYTES))
         .layer(axum::middleware::from_fn(api::request_id::assign))
+        // Layered on the router, so it runs inside each route and sees the matched template.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http_metrics::record,
+        ))
         .with_state(state)
 }
 
@@ -171,9 +177,9 @@ async fn metrics(
     (
         [(
             axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
+            "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.runtime.metrics().render(),
+        state.runtime.render_metrics().await,
     )
 }
 
@@ -214,6 +220,10 @@ fn probe_router(runtime: Runtime) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(api::request_id::assign))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http_metrics::record,
+        ))
         .with_state(state)
 }
 
