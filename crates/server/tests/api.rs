@@ -1,6 +1,8 @@
 //! The REST API over HTTP on loopback, with the Cloudflare definition against the fake Cloudflare:
 //! tenancy (every route, both ways), the connect-run-read flow, bad input, and secrets.
 
+#[path = "api/metrics.rs"]
+mod metrics;
 #[path = "api/retention.rs"]
 mod retention;
 
