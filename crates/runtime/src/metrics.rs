@@ -560,6 +560,70 @@ mod tests {
         assert!(text.contains("kind=\"other\""), "{text}");
     }
 
+    /// Every `tributary_*` series the Grafana dashboard and the metrics docs name is one the
+    /// runtime serves: a renamed family shows up here, not as an empty panel.
+    #[test]
+    fn the_dashboard_and_the_docs_name_only_served_families() {
+        // Families with no series render nothing: give each one.
+        let metrics = Metrics::new();
+        let tick = Duration::from_millis(1);
+        metrics.connect("d", "connected");
+        metrics.credential_refresh("d", "refreshed");
+        metrics.disconnect("d", "ok");
+        metrics.run_finished("d", "Op", "succeeded", tick);
+        metrics.ingested("d", "created", 1);
+        metrics.retention_purged("jobs", 0);
+        metrics.intake_committed(1);
+        metrics.webhook_request("d", "accepted", tick);
+        metrics.job_attempt(crate::RUN_JOB_KIND, "succeeded", tick);
+        metrics.http_request("GET", "/metrics", 200, tick);
+        metrics.answered("d", 200, tick);
+        metrics.throttled("d");
+        metrics.waited("d", tick);
+        let backlog = [KindBacklog {
+            kind: crate::RUN_JOB_KIND.into(),
+            queued: 1,
+            running: 0,
+            oldest_ready_at: None,
+        }];
+        let rendered = metrics.render_with_backlog(&backlog, 0);
+        let families: Vec<&str> = rendered
+            .lines()
+            .filter_map(|line| line.strip_prefix("# TYPE "))
+            .filter_map(|line| line.split(' ').next())
+            .collect();
+        assert!(families.len() >= 20, "{rendered}");
+        let served = |name: &str| {
+            families.contains(&name)
+                || ["_bucket", "_sum", "_count"].iter().any(|suffix| {
+                    name.strip_suffix(suffix)
+                        .is_some_and(|base| families.contains(&base))
+                })
+        };
+        for (file, text) in [
+            (
+                "docs/grafana/tributary.json",
+                include_str!("../../../docs/grafana/tributary.json"),
+            ),
+            ("docs/metrics.md", include_str!("../../../docs/metrics.md")),
+        ] {
+            let mut named = 0;
+            for (at, _) in text.match_indices("tributary_") {
+                let name: String = text[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                // Crate names (`tributary_providerkit::observed`) are not series.
+                if text[at + name.len()..].starts_with("::") {
+                    continue;
+                }
+                named += 1;
+                assert!(served(&name), "{file} names {name}, which is not served");
+            }
+            assert!(named > 10, "{file}");
+        }
+    }
+
     #[test]
     fn backlog_gauges_are_rendered_per_kind() {
         let metrics = Metrics::new();
