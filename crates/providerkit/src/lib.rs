@@ -11,6 +11,7 @@
 //!   verification ([`IdTokenVerifier`]) and RS256 JWT assertions ([`JwtSigner`]).
 //! - AWS: [`SigV4`] request signing (through `aws-sigv4`) and STS [`assume_role`].
 //! - [`validate_base_url`] and [`host_has_suffix`] for user-supplied hosts.
+//! - [`observed`]: a caller's [`HttpObserver`] hears of every request (its metrics).
 //!
 //! Errors never contain request headers, tokens or query strings.
 
@@ -23,6 +24,7 @@ mod host;
 mod http;
 mod jwt;
 mod oauth;
+mod observe;
 mod oidc;
 mod pagination;
 mod pkce;
@@ -52,6 +54,7 @@ pub use jwt::{
     client_assertion, github_app_jwt, google_service_account_assertion,
 };
 pub use oauth::{AuthorizationRequest, ClientAuth, OAuthClient};
+pub use observe::{HttpObserver, observed};
 pub use oidc::{IdTokenClaims, IdTokenVerifier, IssuerCheck};
 pub use pagination::{Checkpoint, Page, Pagination, Paginator, link_rel};
 pub use pkce::{oauth_state, oidc_nonce, pkce_challenge, pkce_verifier, random_token};

@@ -340,14 +340,20 @@ impl ProviderRequest {
         let policy = profile.retry;
         let secrets = self.secrets();
         let mut attempt: u32 = 0;
+        let definition = profile.name;
         loop {
+            let waiting = Instant::now();
             self.http.limiter.acquire().await;
+            let waited = waiting.elapsed();
+            crate::observe::report(|o| o.waited(definition, waited));
             let request = self.build(&url)?;
             let started = Instant::now();
             let outcome = self.client().execute(request).await;
             let response = match outcome {
                 Ok(response) => response,
                 Err(err) => {
+                    let elapsed = started.elapsed();
+                    crate::observe::report(|o| o.failed(definition, elapsed));
                     tracing::debug!(target: "tributary::http", profile = profile.name, request = %label, attempt, "request failed without an answer");
                     let retryable = err.is_timeout() || err.is_connect() || err.is_request();
                     if retryable && self.is_idempotent() && attempt < policy.max_retries {
@@ -363,12 +369,19 @@ impl ProviderRequest {
             let status = response.status();
             let headers = response.headers().clone();
             let final_url = response.url().clone();
-            let body = read_body(response, profile.max_response_bytes, &label).await?;
+            let body = read_body(response, profile.max_response_bytes, &label).await;
+            let elapsed = started.elapsed();
+            crate::observe::report(|o| o.answered(definition, status.as_u16(), elapsed));
+            let body = body?;
             tracing::debug!(target: "tributary::http", profile = profile.name, request = %label, status = status.as_u16(), attempt, elapsed_ms = started.elapsed().as_millis() as u64, "answer");
             self.observe_remaining(&headers);
             if status.is_success() {
                 if let Some(refusal) = answer_refusal(profile.answer_check, &body, &label, &secrets)
                 {
+                    if refusal.kind == ErrorKind::RateLimit {
+                        // Slack says "ratelimited" in a 200.
+                        crate::observe::report(|o| o.throttled(definition));
+                    }
                     return Err(refusal);
                 }
                 return Ok(ProviderResponse::new(
@@ -388,6 +401,7 @@ impl ProviderRequest {
             }
             let message = status_message(&label, status, &json, &secrets);
             if throttled {
+                crate::observe::report(|o| o.throttled(definition));
                 let requested = requested_wait(&headers, &profile.reset_headers, SystemTime::now());
                 let wait = requested.unwrap_or_else(|| policy.backoff(attempt));
                 if wait > policy.max_wait {

@@ -244,20 +244,20 @@ impl Runtime {
             return Ok((decode(&current)?, current.version));
         }
         let old = decode(&current)?;
-        let answer = refresh(RefreshRequest {
-            integration: integration_context(definition, integration),
-            credential: old.clone(),
-        })
-        .await;
+        let answer = self
+            .observed(refresh(RefreshRequest {
+                integration: integration_context(definition, integration),
+                credential: old.clone(),
+            }))
+            .await;
         let definition_id = definition.definition.id();
         let mut fresh = match answer {
             Ok(fresh) => fresh,
             Err(err) if err.kind == ErrorKind::Auth => {
                 drop(tx);
-                self.inner.metrics.incr(
-                    "tributary_credential_refreshes_total",
-                    &[("definition", definition_id), ("outcome", "needs_reauth")],
-                );
+                self.inner
+                    .metrics
+                    .credential_refresh(definition_id, "needs_reauth");
                 // After a refusal the caller marks the integration, with the refusal that
                 // started it as well as this one.
                 if when == Refresh::IfExpiring {
@@ -266,10 +266,9 @@ impl Runtime {
                 return Err(RuntimeError::NeedsReauth(err.message));
             }
             Err(err) => {
-                self.inner.metrics.incr(
-                    "tributary_credential_refreshes_total",
-                    &[("definition", definition_id), ("outcome", "failed")],
-                );
+                self.inner
+                    .metrics
+                    .credential_refresh(definition_id, "failed");
                 return Err(RuntimeError::Execute(err.into()));
             }
         };
@@ -327,10 +326,9 @@ impl Runtime {
             tx.commit().await?;
         }
         self.inner.executor.pool().invalidate(&integration.id);
-        self.inner.metrics.incr(
-            "tributary_credential_refreshes_total",
-            &[("definition", definition_id), ("outcome", "refreshed")],
-        );
+        self.inner
+            .metrics
+            .credential_refresh(definition_id, "refreshed");
         tracing::info!(version, "credential refreshed");
         Ok((fresh, version))
     }

@@ -103,9 +103,8 @@ impl Runtime {
                     .webhook_access(&definition, tenant_id, integration_id)
                     .await?,
             };
-            match tokio::time::timeout(self.inner.config.disconnect_timeout, teardown(request))
-                .await
-            {
+            let teardown = self.observed(teardown(request));
+            match tokio::time::timeout(self.inner.config.disconnect_timeout, teardown).await {
                 Ok(Ok(result)) => {
                     report.remote = Some(result.message).filter(|m| !m.is_empty());
                     if result.skip_local_cleanup {
@@ -204,13 +203,9 @@ impl Runtime {
             .map_err(|e| RuntimeError::Ingest(e.to_string()))?;
         self.inner.executor.pool().invalidate(integration_id);
         report.cleaned_up = true;
-        self.inner.metrics.incr(
-            "tributary_disconnects_total",
-            &[
-                ("definition", definition.definition.id()),
-                ("outcome", outcome),
-            ],
-        );
+        self.inner
+            .metrics
+            .disconnect(definition.definition.id(), outcome);
         tracing::info!(
             credentials = report.credentials_deleted,
             endpoints = report.webhook_endpoints_deleted,

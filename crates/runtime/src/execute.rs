@@ -11,6 +11,8 @@ use tributary_core::{
     schema::Violation,
 };
 
+use tributary_providerkit::{HttpObserver, observed};
+
 use crate::client_pool::{ClientKey, ClientPool};
 
 /// Why an execution did not produce output.
@@ -113,11 +115,23 @@ impl Execution {
 pub struct Executor {
     registry: Registry,
     pool: Arc<ClientPool>,
+    observer: Option<Arc<dyn HttpObserver>>,
 }
 
 impl Executor {
     pub fn new(registry: Registry, pool: Arc<ClientPool>) -> Self {
-        Self { registry, pool }
+        Self {
+            registry,
+            pool,
+            observer: None,
+        }
+    }
+
+    /// Provider requests made by the operations (and client builds) this executor runs are
+    /// reported to `observer` (the runtime's metrics).
+    pub fn observed_by(mut self, observer: Arc<dyn HttpObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     pub fn registry(&self) -> &Registry {
@@ -155,6 +169,13 @@ impl Executor {
 
     /// Runs one operation.
     pub async fn execute(&self, execution: Execution) -> Result<OperationOutput, ExecuteError> {
+        match &self.observer {
+            Some(observer) => observed(Arc::clone(observer), self.execute_here(execution)).await,
+            None => self.execute_here(execution).await,
+        }
+    }
+
+    async fn execute_here(&self, execution: Execution) -> Result<OperationOutput, ExecuteError> {
         let definition_id = execution.context.integration.definition_id;
         self.validate_config(definition_id, &execution.operation, &execution.config)?;
         let registered = self

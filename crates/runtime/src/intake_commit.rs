@@ -192,13 +192,7 @@ async fn commit_alone(
 }
 
 fn count_commit(runtime: &Runtime, deliveries: usize) {
-    let metrics = &runtime.inner.metrics;
-    metrics.incr("tributary_webhook_intake_commits_total", &[]);
-    metrics.add(
-        "tributary_webhook_intake_deliveries_total",
-        &[],
-        deliveries as f64,
-    );
+    runtime.inner.metrics.intake_committed(deliveries);
 }
 
 /// Commits, after checking on the transaction's own connection that the commit will be on disk

@@ -113,7 +113,7 @@ impl Runtime {
         );
         let mut target = None;
         let result = self
-            .complete_auth_inner(callback, &mut target)
+            .observed(self.complete_auth_inner(callback, &mut target))
             .instrument(span)
             .await;
         let outcome = if result.is_ok() {
@@ -127,10 +127,7 @@ impl Runtime {
             .map_or("unknown", |target: &AuthCallbackTarget| {
                 target.definition_id.as_str()
             });
-        self.inner.metrics.incr(
-            "tributary_connects_total",
-            &[("definition", definition), ("outcome", outcome)],
-        );
+        self.inner.metrics.connect(definition, outcome);
         (target, result)
     }
 

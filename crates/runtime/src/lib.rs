@@ -15,7 +15,7 @@ pub mod execute;
 mod intake_commit;
 mod keymaker;
 mod mappers;
-mod metrics;
+pub mod metrics;
 mod push;
 mod reconcile;
 mod retention;

@@ -17,9 +17,6 @@ use crate::{Runtime, RuntimeError};
 /// shrinking right after an upgrade, late enough not to compete with start-up work.
 const FIRST_SWEEP_AFTER: Duration = Duration::from_secs(30);
 
-/// The metric the sweep counts deleted rows in, by `table`.
-pub(crate) const PURGED_ROWS: &str = "tributary_retention_purged_rows_total";
-
 impl Runtime {
     /// Deletes, now, every row the configured retention policy no longer keeps, and counts them
     /// in the metrics. Returns the rows deleted per table.
@@ -31,10 +28,7 @@ impl Runtime {
             .sweep(&self.inner.config.retention, now_ms(), DEFAULT_BATCH_SIZE)
             .await?;
         for (table, rows) in report.iter() {
-            // Adding zero too makes every table's series appear after the first sweep.
-            self.inner
-                .metrics
-                .add(PURGED_ROWS, &[("table", table)], rows as f64);
+            self.inner.metrics.retention_purged(table, rows);
         }
         Ok(report)
     }

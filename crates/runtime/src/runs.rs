@@ -316,6 +316,22 @@ impl Runtime {
     /// The job handler of the runtime's queue: queued runs and webhook deliveries (give it to a
     /// [`tributary_store::jobs::Worker`], or use [`Runtime::run_worker`]).
     pub async fn process_job(&self, job: Job) -> Result<(), JobError> {
+        let started = std::time::Instant::now();
+        let kind = job.kind.clone();
+        let last_attempt = job.attempts >= job.max_attempts;
+        let result = self.process_job_here(job).await;
+        let outcome = match &result {
+            Ok(()) => "succeeded",
+            Err(err) if err.retryable && !last_attempt => "retried",
+            Err(_) => "dead",
+        };
+        self.inner
+            .metrics
+            .job_attempt(&kind, outcome, started.elapsed());
+        result
+    }
+
+    async fn process_job_here(&self, job: Job) -> Result<(), JobError> {
         if job.kind == crate::WEBHOOK_JOB_KIND {
             return self.process_delivery_job(job).await;
         }
@@ -698,17 +714,10 @@ impl Runtime {
             Err(StoreError::NotFound(_)) => {}
             Err(err) => return Err(err.into()),
         }
-        self.inner.metrics.incr(
-            "tributary_runs_total",
-            &[
-                ("definition", definition_id),
-                ("operation", &run.operation),
-                ("status", ending.status.as_str()),
-            ],
-        );
-        self.inner.metrics.observe(
-            "tributary_run_duration_seconds",
-            &[("definition", definition_id), ("operation", &run.operation)],
+        self.inner.metrics.run_finished(
+            definition_id,
+            &run.operation,
+            ending.status.as_str(),
             started.elapsed(),
         );
         if let Some(counters) = ending.counters.as_object() {
@@ -716,11 +725,7 @@ impl Runtime {
                 if let Some(n) = counters.get(outcome).and_then(Value::as_u64)
                     && n > 0
                 {
-                    self.inner.metrics.add(
-                        "tributary_ingested_records_total",
-                        &[("definition", definition_id), ("outcome", outcome)],
-                        n as f64,
-                    );
+                    self.inner.metrics.ingested(definition_id, outcome, n);
                 }
             }
         }

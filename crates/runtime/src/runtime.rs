@@ -27,7 +27,8 @@ pub(crate) struct Inner {
     pub(crate) executor: Executor,
     pub(crate) mappers: Mappers,
     pub(crate) config: RuntimeConfig,
-    pub(crate) metrics: Metrics,
+    /// Shared with the executor, which hands it to provider code as its HTTP observer.
+    pub(crate) metrics: Arc<Metrics>,
     pub(crate) refresh_locks: RefreshLocks,
     pub(crate) intake: crate::intake_commit::IntakeCommitter,
 }
@@ -36,14 +37,15 @@ impl Runtime {
     /// A runtime over `db`, sealing credentials with `ring`.
     pub fn new(registry: Registry, db: Db, ring: KeyRing, config: RuntimeConfig) -> Self {
         let pool = Arc::new(ClientPool::default());
+        let metrics = Arc::new(Metrics::new());
         Self {
             inner: Arc::new(Inner {
                 db,
                 ring,
-                executor: Executor::new(registry, pool),
+                executor: Executor::new(registry, pool).observed_by(metrics.clone()),
                 mappers: Mappers::new(CelEngine::default()),
                 config,
-                metrics: Metrics::new(),
+                metrics,
                 refresh_locks: RefreshLocks::default(),
                 intake: Default::default(),
             }),
@@ -64,6 +66,31 @@ impl Runtime {
 
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// Everything `/metrics` serves: the process's series and the queue backlog read from the
+    /// database now (left out, with a warning, when the database does not answer: a scrape
+    /// still shows the rest).
+    pub async fn render_metrics(&self) -> String {
+        let now = tributary_store::now_ms();
+        match self
+            .inner
+            .db
+            .jobs()
+            .backlog(&self.inner.config.queue, now)
+            .await
+        {
+            Ok(backlog) => self.inner.metrics.render_with_backlog(&backlog, now),
+            Err(err) => {
+                tracing::warn!(error = %err, "the queue backlog could not be read for /metrics");
+                self.inner.metrics.render()
+            }
+        }
+    }
+
+    /// Runs provider code (`work`) with its HTTP calls counted in this runtime's metrics.
+    pub(crate) async fn observed<F: Future>(&self, work: F) -> F::Output {
+        tributary_providerkit::observed(self.inner.metrics.clone(), work).await
     }
 
     pub fn executor(&self) -> &Executor {

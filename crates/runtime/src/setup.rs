@@ -109,16 +109,16 @@ impl Runtime {
             integration_id = tracing::field::Empty,
         );
         let definition_id = request.definition_id.clone();
-        let result = self.connect_inner(request).instrument(span).await;
+        let result = self
+            .observed(self.connect_inner(request))
+            .instrument(span)
+            .await;
         let outcome = match &result {
             Ok(ConnectOutcome::Connected(_)) => "connected",
             Ok(ConnectOutcome::Redirect(_)) => "redirected",
             Err(_) => "failed",
         };
-        self.inner.metrics.incr(
-            "tributary_connects_total",
-            &[("definition", &definition_id), ("outcome", outcome)],
-        );
+        self.inner.metrics.connect(&definition_id, outcome);
         result
     }
 

@@ -117,6 +117,26 @@ fn spend(budget: DeliveryBudget<'_>, key: &str) -> Result<(), WebhookRejection> 
     budget(key).map_err(|retry_after| WebhookRejection::RateLimited { retry_after })
 }
 
+/// The metric label of how intake answered.
+fn intake_outcome(result: &Result<WebhookAck, WebhookRejection>) -> &'static str {
+    match result {
+        Ok(WebhookAck::Handshake { .. }) => "handshake",
+        Ok(WebhookAck::Accepted {
+            duplicate: true, ..
+        }) => "duplicate",
+        Ok(WebhookAck::Accepted { .. }) => "accepted",
+        Ok(WebhookAck::Routed { .. }) => "routed",
+        Ok(WebhookAck::Ignored { .. }) => "ignored",
+        Ok(WebhookAck::Held { .. }) => "held",
+        Err(WebhookRejection::UnknownEndpoint) => "unknown_endpoint",
+        Err(WebhookRejection::Unverified(_)) => "unverified",
+        Err(WebhookRejection::TooDeep { .. }) => "too_deep",
+        Err(WebhookRejection::RateLimited { .. }) => "rate_limited",
+        Err(WebhookRejection::DeliveryIdReused { .. }) => "delivery_id_reused",
+        Err(WebhookRejection::Internal(_)) => "error",
+    }
+}
+
 impl From<StoreError> for WebhookRejection {
     fn from(err: StoreError) -> Self {
         WebhookRejection::Internal(err.into())
@@ -318,6 +338,25 @@ impl Runtime {
     /// <webhook>/<routing key>` on an app route. Only a request that verified spends, so
     /// unsigned or forged traffic cannot use up a sender's budget.
     pub async fn receive_at_within(
+        &self,
+        target: &WebhookTarget,
+        request: &InboundWebhook,
+        budget: DeliveryBudget<'_>,
+    ) -> Result<WebhookAck, WebhookRejection> {
+        let started = std::time::Instant::now();
+        let result = self.receive_at_target(target, request, budget).await;
+        let definition = match &target.0 {
+            Target::Endpoint { definition, .. } | Target::App { definition, .. } => {
+                definition.definition.id()
+            }
+        };
+        self.inner
+            .metrics
+            .webhook_request(definition, intake_outcome(&result), started.elapsed());
+        result
+    }
+
+    async fn receive_at_target(
         &self,
         target: &WebhookTarget,
         request: &InboundWebhook,

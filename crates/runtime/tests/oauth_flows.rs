@@ -277,6 +277,21 @@ async fn expiring_tokens_are_refreshed_before_use_once_across_workers() {
         assert_eq!(new_version, version + 1);
         assert_ne!(after["access_token"], before["access_token"]);
         assert_ne!(after["refresh_token"], before["refresh_token"], "rotated");
+        // Counted in the metrics, with the token endpoint's answer as a provider call.
+        let metrics = h.runtime.metrics();
+        assert!(
+            metrics.counter(
+                "tributary_credential_refreshes_total",
+                &[("outcome", "refreshed")]
+            ) >= 1.0,
+            "{}",
+            metrics.render()
+        );
+        assert!(
+            metrics.counter("tributary_provider_requests_total", &[("status", "2xx")]) >= 1.0,
+            "{}",
+            metrics.render()
+        );
 
         // A refresh answer without a refresh token keeps the stored one.
         server
@@ -316,6 +331,12 @@ async fn invalid_grant_marks_the_integration_needs_reauth_until_it_is_reconnecte
             .unwrap_err();
         assert!(matches!(err, RuntimeError::NeedsReauth(_)), "{err}");
         assert_eq!(err.kind(), ErrorKind::Auth);
+        assert!(
+            h.runtime.metrics().counter(
+                "tributary_credential_refreshes_total",
+                &[("outcome", "needs_reauth")]
+            ) >= 1.0
+        );
         let integration = h.runtime.integration(&h.tenant_id, &id).await.unwrap();
         assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
         assert!(integration.status_reason.is_some());

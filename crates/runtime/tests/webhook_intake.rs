@@ -283,6 +283,12 @@ async fn a_delivery_is_processed_once_however_often_it_arrives() {
         let stored = metrics.counter("tributary_webhook_intake_deliveries_total", &[]);
         let commits = metrics.counter("tributary_webhook_intake_commits_total", &[]);
         assert_eq!(stored, 100.0);
+        // Each request is counted by intake, by outcome, with its latency.
+        let intake =
+            |outcome| metrics.counter("tributary_webhook_requests_total", &[("outcome", outcome)]);
+        assert!(intake("accepted") >= 1.0);
+        assert!(intake("accepted") + intake("duplicate") >= 100.0);
+        assert!(metrics.counter("tributary_webhook_request_duration_seconds_count", &[]) >= 100.0);
         assert!(
             commits <= stored / 4.0,
             "100 concurrent deliveries took {commits} commits"

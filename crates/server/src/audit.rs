@@ -22,9 +22,6 @@ use crate::{
     ui::session::UiSession,
 };
 
-/// The metric counting events that could not be written after their action.
-const WRITE_FAILURES: &str = "tributary_audit_write_failures_total";
-
 /// An error whose class the trail records.
 pub(crate) trait Failure {
     fn class(&self) -> ErrorClass;
@@ -228,10 +225,7 @@ async fn write(state: &AppState, event: &NewAuditEvent) {
             %error,
             "an audit event could not be written"
         );
-        state
-            .runtime
-            .metrics()
-            .incr(WRITE_FAILURES, &[("action", &event.action)]);
+        state.runtime.metrics().audit_write_failed(&event.action);
     }
 }
 

@@ -7,6 +7,7 @@ pub mod api;
 mod audit;
 mod auth_failures;
 mod callback;
+mod http_metrics;
 mod limits;
 pub mod openapi;
 mod ui;
@@ -135,6 +136,11 @@ pub fn router(runtime: Runtime, config: ServerConfig) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(EXTRACTED_BODY_BYTES))
         .layer(axum::middleware::from_fn(api::request_id::assign))
+        // Layered on the router, so it runs inside each route and sees the matched template.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http_metrics::record,
+        ))
         .with_state(state)
 }
 
@@ -172,9 +178,9 @@ async fn metrics(
     (
         [(
             axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
+            "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.runtime.metrics().render(),
+        state.runtime.render_metrics().await,
     )
 }
 
@@ -215,6 +221,10 @@ fn probe_router(runtime: Runtime) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(api::request_id::assign))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http_metrics::record,
+        ))
         .with_state(state)
 }
 

@@ -4,6 +4,8 @@
 
 #[path = "api/audit.rs"]
 mod audit;
+#[path = "api/metrics.rs"]
+mod metrics;
 #[path = "api/retention.rs"]
 mod retention;
 

@@ -565,6 +565,52 @@ impl Jobs<'_> {
             .map(|(state, n)| Ok((JobState::parse(&state)?, n)))
             .collect()
     }
+
+    /// The backlog of `queue` per job kind at `now` (Unix ms): jobs waiting and running, and
+    /// when the oldest job that could run (its `run_at` passed) became ready. One grouped scan
+    /// of the unfinished jobs, cheap enough for every metrics scrape.
+    pub async fn backlog(&mut self, queue: &str, now: i64) -> Result<Vec<KindBacklog>> {
+        let mut conn = self.scope.read().await?;
+        let rows: Vec<(String, String, i64, Option<i64>)> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(
+                "SELECT kind, state, count(*), min(CASE WHEN run_at <= $2 THEN run_at END) \
+                 FROM jobs WHERE queue = $1 AND state IN ('queued', 'running') \
+                 GROUP BY kind, state",
+            )
+            .bind(queue)
+            .bind(now)
+            .fetch_all(&mut *c)
+            .await?
+        });
+        let mut backlog: BTreeMap<String, KindBacklog> = BTreeMap::new();
+        for (kind, state, jobs, ready_since) in rows {
+            let entry = backlog.entry(kind.clone()).or_insert_with(|| KindBacklog {
+                kind,
+                ..KindBacklog::default()
+            });
+            match JobState::parse(&state)? {
+                JobState::Queued => {
+                    entry.queued = jobs;
+                    entry.oldest_ready_at = ready_since;
+                }
+                _ => entry.running = jobs,
+            }
+        }
+        Ok(backlog.into_values().collect())
+    }
+}
+
+/// The unfinished jobs of one kind in a queue (see [`Jobs::backlog`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KindBacklog {
+    pub kind: String,
+    /// Waiting for a worker or for their `run_at`.
+    pub queued: i64,
+    /// Claimed by a worker.
+    pub running: i64,
+    /// The earliest `run_at` (Unix ms) among queued jobs that are due: how long the oldest
+    /// runnable job has waited. `None` when nothing due is waiting.
+    pub oldest_ready_at: Option<i64>,
 }
 
 /// Jobs per multi-row INSERT (7 parameters each, well under both backends' limits).

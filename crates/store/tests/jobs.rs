@@ -542,3 +542,47 @@ async fn a_transaction_wakes_other_processes_only_once_committed() {
         assert!(next_for(&mut listener, &queue, Duration::from_secs(5)).await);
     }
 }
+
+#[tokio::test]
+async fn backlog_counts_waiting_and_running_jobs_per_kind() {
+    for t in common::backends().await {
+        let db = &t.db;
+        let payload = json!({});
+        let now = now_ms();
+        for (kind, run_at) in [
+            ("sync", now - 5_000),
+            ("sync", now - 1_000),
+            ("sync", now + 60_000),
+            ("delivery", now + 60_000),
+            ("other", now - 100),
+        ] {
+            db.jobs()
+                .enqueue(&NewJob::new("backlog", kind, &payload).run_at(run_at))
+                .await
+                .unwrap();
+        }
+        // Another queue's jobs are not counted.
+        db.jobs()
+            .enqueue(&NewJob::new("elsewhere", "sync", &payload))
+            .await
+            .unwrap();
+        // The claim takes the due jobs in run_at order: the oldest sync job runs.
+        let claimed = db
+            .jobs()
+            .claim("backlog", "w1", 1, Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(claimed[0].kind, "sync", "{}", t.name);
+        let backlog = db.jobs().backlog("backlog", now).await.unwrap();
+        let by_kind: HashMap<&str, _> = backlog.iter().map(|b| (b.kind.as_str(), b)).collect();
+        assert_eq!(by_kind.len(), 3, "{}: {backlog:?}", t.name);
+        let sync = by_kind["sync"];
+        assert_eq!((sync.queued, sync.running), (2, 1), "{}", t.name);
+        assert_eq!(sync.oldest_ready_at, Some(now - 1_000), "{}", t.name);
+        let delivery = by_kind["delivery"];
+        assert_eq!((delivery.queued, delivery.running), (1, 0), "{}", t.name);
+        assert_eq!(delivery.oldest_ready_at, None, "{}: not due yet", t.name);
+        assert_eq!(by_kind["other"].oldest_ready_at, Some(now - 100));
+        assert!(db.jobs().backlog("empty", now).await.unwrap().is_empty());
+    }
+}
