@@ -7,7 +7,7 @@
 //! Payloads are generated one at a time and pushed into the run, which maps each full batch off
 //! the async runtime in one hop, so memory stays bounded by the batch size; `peak_rss_mb` is the
 //! process's peak resident set during each backend's half (the peak is reset between halves
-//! through /proc/self/clear_refs).
+//! through /proc/self/clear_refs). `aims` says which of the aims set for ingest this run met.
 
 use std::{sync::Arc, time::Instant};
 
@@ -125,7 +125,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             drop_schema(url, &schema).await;
             Some(figures?)
         };
-        let report = json!({ "sqlite": sqlite, "postgres": postgres });
+        let aims = aims(&sqlite, postgres.as_ref());
+        let report = json!({ "sqlite": sqlite, "postgres": postgres, "aims": aims });
         if args.json {
             println!("{report}");
         } else {
@@ -307,6 +308,20 @@ async fn baseline_per_s(args: &Args, db: &Db) -> anyhow::Result<f64> {
         start = end;
     }
     Ok(args.records as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The aims set for ingest over 100,000 records, each with whether this run met it.
+fn aims(sqlite: &Value, postgres: Option<&Value>) -> Value {
+    let figure = |figures: &Value, key: &str| figures[key].as_f64().unwrap_or_default();
+    let mut aims = json!({
+        "sqlite: >= 20000 records/s": figure(sqlite, "records_per_s") >= 20_000.0,
+        "sqlite: ratio >= 0.5": figure(sqlite, "ratio") >= 0.5,
+        "records >= 100000": figure(sqlite, "records") >= 100_000.0,
+    });
+    if let Some(postgres) = postgres {
+        aims["postgres: >= 15000 records/s"] = json!(figure(postgres, "records_per_s") >= 15_000.0);
+    }
+    aims
 }
 
 /// Fails unless the baseline wrote, for a sample of accounts, the same fields the mapping did.

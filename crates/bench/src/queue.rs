@@ -68,6 +68,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "setup".into(),
             json!({"jobs": args.jobs, "in_flight": args.in_flight, "handler": "no-op"}),
         );
+        if let Some(postgres) = report.get("postgres") {
+            let aims = aims(postgres);
+            report.insert("aims".into(), aims);
+        }
         let report = Value::Object(report);
         if args.json {
             println!("{report}");
@@ -211,5 +215,16 @@ async fn measure(db: &Db, args: &Args, workers: usize) -> anyhow::Result<Measure
         jobs_per_s: args.jobs as f64 / elapsed.as_secs_f64(),
         p50_ms: percentile(&latencies, 0.5),
         p99_ms: percentile(&latencies, 0.99),
+    })
+}
+
+/// The aims set for the PostgreSQL queue, each with whether this run met it (measured with the
+/// report's worker count, 4 by default).
+fn aims(postgres: &Value) -> Value {
+    let per_s = postgres["jobs_per_s"].as_f64().unwrap_or_default();
+    let p50 = postgres["p50_ms"].as_f64().unwrap_or(f64::MAX);
+    json!({
+        "postgres: >= 3000 jobs/s": per_s >= 3000.0,
+        "postgres: p50 < 20 ms": p50 < 20.0,
     })
 }
