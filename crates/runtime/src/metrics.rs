@@ -594,6 +594,7 @@ mod tests {
         metrics.run_finished("d", "Op", "succeeded", tick);
         metrics.ingested("d", "created", 1);
         metrics.retention_purged("jobs", 0);
+        metrics.audit_write_failed("tenant.create");
         metrics.intake_committed(1);
         metrics.webhook_request("d", "accepted", tick);
         metrics.job_attempt(crate::RUN_JOB_KIND, "succeeded", tick);
