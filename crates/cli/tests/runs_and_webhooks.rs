@@ -5,6 +5,10 @@ use std::process::Command;
 use serde_json::{Value, json};
 use tributary_store::{Db, keystore::KeyRing, webhooks::DeliveryStatus};
 
+#[path = "support/fresh_database.rs"]
+mod fresh_database;
+use fresh_database::FreshDatabase;
+
 fn tributary(data_dir: &std::path::Path, args: &[&str]) -> (bool, Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tributary"))
         .args(args)
@@ -168,60 +172,6 @@ fn serve(config: &std::path::Path) -> (std::process::Child, String) {
         .unwrap();
     let started: Value = serde_json::from_str(&line).expect("a JSON startup line");
     (server, started["url"].as_str().unwrap().to_owned())
-}
-
-/// A fresh PostgreSQL database for one test (dropped by the guard), or None outside CI when
-/// PostgreSQL is unreachable.
-struct FreshDatabase {
-    admin: String,
-    name: String,
-}
-
-impl FreshDatabase {
-    async fn create() -> Option<Self> {
-        use sqlx::Connection;
-        let admin = std::env::var("TRIBUTARY_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1/test".into());
-        let name = format!(
-            "tributary_kill_{}_{}",
-            std::process::id(),
-            tributary_store::now_ms()
-        );
-        match sqlx::PgConnection::connect(&admin).await {
-            Ok(mut conn) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                Some(Self { admin, name })
-            }
-            Err(error) if !matches!(std::env::var("CI").as_deref(), Ok("true" | "1")) => {
-                eprintln!("PostgreSQL unreachable ({error}); skipping outside CI");
-                None
-            }
-            Err(error) => panic!("PostgreSQL is required when CI=true: {error}"),
-        }
-    }
-
-    fn url(&self) -> String {
-        let base = self
-            .admin
-            .rsplit_once('/')
-            .map_or(self.admin.as_str(), |(base, _)| base);
-        format!("{base}/{}", self.name)
-    }
-
-    async fn drop_it(self) {
-        use sqlx::Connection;
-        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            )))
-            .execute(&mut conn)
-            .await;
-        }
-    }
 }
 
 /// Okta event hook deliveries are sent by eight concurrent senders to `tributary serve`, which
@@ -417,7 +367,7 @@ fn acknowledged_deliveries_survive_a_kill_under_load_sqlite() {
 #[test]
 fn acknowledged_deliveries_survive_a_kill_under_load_postgres() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(database) = rt.block_on(FreshDatabase::create()) else {
+    let Some(database) = rt.block_on(FreshDatabase::create("tributary_kill")) else {
         return;
     };
     acknowledged_deliveries_survive_a_kill(Some(database.url()));

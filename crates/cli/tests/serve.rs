@@ -7,6 +7,8 @@
 mod compose_yaml;
 #[path = "serve/container.rs"]
 mod container;
+#[path = "support/fresh_database.rs"]
+mod fresh_database;
 
 use std::{
     io::{BufRead, BufReader},

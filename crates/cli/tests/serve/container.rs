@@ -15,7 +15,7 @@ use std::{
 
 use serde_json::Value;
 
-use super::{compose_yaml, get};
+use super::{compose_yaml, fresh_database::FreshDatabase, get};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -368,59 +368,6 @@ fn compose_runs_postgresql_an_api_and_a_worker_on_one_database_key_ring_and_publ
     );
 }
 
-/// A fresh PostgreSQL database for one test, or None outside CI when PostgreSQL is unreachable.
-struct FreshDatabase {
-    admin: String,
-    name: String,
-}
-
-impl FreshDatabase {
-    async fn create() -> Option<Self> {
-        use sqlx::Connection;
-        let admin = std::env::var("TRIBUTARY_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1/test".into());
-        let name = format!(
-            "tributary_compose_{}_{}",
-            std::process::id(),
-            tributary_store::now_ms()
-        );
-        match sqlx::PgConnection::connect(&admin).await {
-            Ok(mut conn) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                Some(Self { admin, name })
-            }
-            Err(error) if !matches!(std::env::var("CI").as_deref(), Ok("true" | "1")) => {
-                eprintln!("PostgreSQL unreachable ({error}); skipping outside CI");
-                None
-            }
-            Err(error) => panic!("PostgreSQL is required when CI=true: {error}"),
-        }
-    }
-
-    fn url(&self) -> String {
-        let base = self
-            .admin
-            .rsplit_once('/')
-            .map_or(self.admin.as_str(), |(base, _)| base);
-        format!("{base}/{}", self.name)
-    }
-
-    async fn drop_it(self) {
-        use sqlx::Connection;
-        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            )))
-            .execute(&mut conn)
-            .await;
-        }
-    }
-}
-
 /// A service run as a process; killed if the test ends early.
 struct Process(Child);
 
@@ -495,7 +442,7 @@ fn stop(mut process: Process) {
 #[test]
 fn the_compose_services_start_with_the_environment_compose_gives_them() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(database) = rt.block_on(FreshDatabase::create()) else {
+    let Some(database) = rt.block_on(FreshDatabase::create("tributary_compose")) else {
         return;
     };
     let compose = compose();
