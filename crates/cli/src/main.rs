@@ -3,6 +3,7 @@
 mod commands;
 mod failure;
 mod output;
+mod telemetry;
 
 use std::process::ExitCode;
 

@@ -9,6 +9,8 @@ mod compose_yaml;
 mod container;
 #[path = "support/fresh_database.rs"]
 mod fresh_database;
+#[path = "serve/telemetry.rs"]
+mod telemetry;
 
 use std::{
     io::{BufRead, BufReader},

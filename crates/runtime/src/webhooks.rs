@@ -400,6 +400,11 @@ impl Runtime {
         request: &InboundWebhook,
         budget: DeliveryBudget<'_>,
     ) -> Result<WebhookAck, WebhookRejection> {
+        // The caller's span (the HTTP request's) names them too, for its own lines; a span
+        // without these fields ignores them.
+        let caller = tracing::Span::current();
+        caller.record("tenant_id", endpoint.tenant_id.as_str());
+        caller.record("integration_id", endpoint.integration_id.as_str());
         let span = tracing::info_span!(
             "tributary.webhook",
             tenant_id = %endpoint.tenant_id,

@@ -170,6 +170,10 @@ async fn authenticate(
         .get(&endpoint.tenant_id, &endpoint.integration_id)
         .await?
         .ok_or_else(ScimError::unauthorized)?;
+    // On the request's span, so that every line logged for this request names them.
+    let span = tracing::Span::current();
+    span.record("tenant_id", endpoint.tenant_id.as_str());
+    span.record("integration_id", endpoint.integration_id.as_str());
     if integration.status != tributary_store::integrations::IntegrationStatus::Connected {
         return Err(ScimError::new(
             StatusCode::FORBIDDEN,

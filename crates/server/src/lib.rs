@@ -10,6 +10,7 @@ mod callback;
 mod http_metrics;
 mod limits;
 pub mod openapi;
+mod request_layers;
 mod ui;
 mod webhooks;
 
@@ -38,6 +39,9 @@ pub struct ServerConfig {
     pub webhook_refused_rate: RateLimitConfig,
     /// Failed authentications per source address (`/v1`, SCIM, UI sign-in) before 429.
     pub auth_failures: AuthFailureLimit,
+    /// How long one request may take before it is answered 503 (`None`: no limit). An inline
+    /// run that outlasts it goes on to its end; the caller reads it under `/v1/runs`.
+    pub request_timeout: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +60,7 @@ impl Default for ServerConfig {
                 burst: 100.0,
             },
             auth_failures: AuthFailureLimit::default(),
+            request_timeout: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -131,12 +136,12 @@ pub fn router(runtime: Runtime, config: ServerConfig) -> Router {
         }
         routes = routes.route(endpoint.path, handler);
     }
-    routes
+    let routes = routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::extract::DefaultBodyLimit::max(EXTRACTED_BODY_BYTES))
-        .layer(axum::middleware::from_fn(api::request_id::assign))
-        // Layered on the router, so it runs inside each route and sees the matched template.
+        .layer(axum::extract::DefaultBodyLimit::max(EXTRACTED_BODY_BYTES));
+    // Layered on the router, so they run inside each route and see the matched template.
+    request_layers::around(routes, state.config.request_timeout)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http_metrics::record,
@@ -215,12 +220,12 @@ impl Role {
 /// A worker-only process still answers `/healthz`, `/readyz` and `/metrics` for its orchestrator.
 fn probe_router(runtime: Runtime) -> Router {
     let state = AppState::new(runtime, ServerConfig::default());
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn(api::request_id::assign))
+        .fallback(not_found);
+    request_layers::around(routes, state.config.request_timeout)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http_metrics::record,

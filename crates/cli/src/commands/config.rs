@@ -30,6 +30,8 @@ pub struct FileConfig {
     pub role: Option<String>,
     /// Log filter (`info`, `tributary=debug,warn`).
     pub log: Option<String>,
+    /// How log lines are written: `text` (default) or `json`, one object a line.
+    pub log_format: Option<crate::telemetry::LogFormat>,
     #[serde(default)]
     pub server: ServerSection,
     #[serde(default)]
@@ -38,6 +40,8 @@ pub struct FileConfig {
     pub auth: AuthSection,
     #[serde(default)]
     pub retention: RetentionSection,
+    #[serde(default)]
+    pub telemetry: TelemetrySection,
     /// Operator settings of each definition: `[definitions.<id>]`.
     #[serde(default)]
     pub definitions: BTreeMap<String, Value>,
@@ -60,6 +64,19 @@ pub struct ServerSection {
     pub max_auth_failures: Option<u32>,
     pub auth_failure_window_secs: Option<u64>,
     pub auth_failure_cool_down_secs: Option<u64>,
+    /// How long one request may take before it is answered 503; 0: no limit.
+    pub request_timeout_secs: Option<u64>,
+}
+
+/// Traces over OTLP (`docs/observability.md`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySection {
+    /// The OTLP/HTTP collector's base URL (`http://collector:4318`); spans go to
+    /// `<base>/v1/traces`. Unset: no traces are exported.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` of the exported spans (default `tributary`).
+    pub service_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -24,6 +24,11 @@ pub struct ServeArgs {
     /// schedules, with health probes on the listen address).
     #[arg(long, env = "TRIBUTARY_ROLE", value_enum)]
     pub role: Option<RoleArg>,
+    /// How log lines are written on standard error: `text` or `json` (one object a line, with
+    /// the request, tenant, integration and run they concern). Default: the file's
+    /// `log_format`, else `text`.
+    #[arg(long, env = "TRIBUTARY_LOG_FORMAT", value_enum)]
+    pub log_format: Option<crate::telemetry::LogFormat>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -112,6 +117,11 @@ pub fn server_config(file: &FileConfig) -> ServerConfig {
                 .unwrap_or(defaults.webhook_refused_rate.burst),
         },
         auth_failures: auth_failure_limit(&file.server, defaults.auth_failures),
+        request_timeout: match file.server.request_timeout_secs {
+            Some(0) => None,
+            Some(seconds) => Some(Duration::from_secs(seconds)),
+            None => defaults.request_timeout,
+        },
     }
 }
 
@@ -134,26 +144,15 @@ fn auth_failure_limit(
     }
 }
 
-/// The log filter: `TRIBUTARY_LOG`, else the file's `log`, else `info`.
-pub fn log_filter(file: &FileConfig) -> String {
-    std::env::var("TRIBUTARY_LOG")
-        .ok()
-        .or_else(|| file.log.clone())
-        .unwrap_or_else(|| "info".to_owned())
-}
-
-/// Logs go to stderr, filtered by [`log_filter`].
-pub fn init_logging(file: &FileConfig) {
-    let filter = log_filter(file);
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 pub async fn run(args: ServeArgs, json: bool) -> anyhow::Result<ExitCode> {
     let file = args.storage.file()?;
-    init_logging(&file);
+    let telemetry = crate::telemetry::start(&file, args.log_format)?;
+    let served = serve(args, &file, json).await;
+    telemetry.stop().await;
+    served
+}
+
+async fn serve(args: ServeArgs, file: &FileConfig, json: bool) -> anyhow::Result<ExitCode> {
     let role = match (args.role, file.role.as_deref()) {
         (Some(role), _) => role,
         (None, Some(text)) => RoleArg::parse(text)?,

@@ -85,7 +85,7 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
-    fn internal(cause: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(request_id = %request_id::current(), error = %cause, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -89,6 +89,9 @@ pub async fn guard(access: Access, state: ApiState, mut request: Request, next: 
     if let Err(err) = allowed {
         return err.into_response();
     }
+    if let Some(tenant) = caller.tenant_id() {
+        tracing::Span::current().record("tenant_id", tenant);
+    }
     request.extensions_mut().insert(caller);
     next.run(request).await
 }

@@ -590,7 +590,15 @@ async fn start_run(
         )),
         RunMode::Inline => {
             audit.note("mode", "inline");
-            let result = state.runtime.run_inline(request).await?;
+            // On a task of its own: a caller that hangs up, or a request past its time limit,
+            // must not stop the run halfway and leave it `running` for good.
+            let runtime = state.runtime.clone();
+            let run = tokio::spawn(tracing::Instrument::in_current_span(async move {
+                runtime.run_inline(request).await
+            }));
+            let result = run
+                .await
+                .map_err(|stopped| ApiError::internal(&stopped))??;
             Ok((
                 StatusCode::OK,
                 RunStartedView {

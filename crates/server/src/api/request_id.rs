@@ -1,12 +1,10 @@
-//! A request id for every request: taken from a sane `x-request-id` header or made up, echoed
-//! in the response header and in error bodies, and attached to the request's log span.
+//! The request id of every request: taken from a sane `x-request-id` header or made up (see
+//! `request_layers`), echoed in the response header and in error bodies, and on the request's
+//! log span.
 
-use axum::{
-    extract::Request,
-    http::{HeaderName, HeaderValue},
-    middleware::Next,
-    response::Response,
-};
+use std::future::Future;
+
+use axum::http::{HeaderName, HeaderValue};
 
 pub static HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -19,37 +17,18 @@ pub fn current() -> String {
     REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
 }
 
+/// Runs `work` as part of the request `id`, so that [`current`] answers it.
+pub(crate) async fn within<T>(id: String, work: impl Future<Output = T>) -> T {
+    REQUEST_ID.scope(id, work).await
+}
+
 /// A caller's id is kept when it is short and printable, so it cannot forge log lines.
-fn accepted(value: &HeaderValue) -> Option<String> {
+pub(crate) fn accepted(value: &HeaderValue) -> Option<&str> {
     let text = value.to_str().ok()?;
     (!text.is_empty()
         && text.len() <= 128
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)))
-    .then(|| text.to_owned())
-}
-
-pub async fn assign(request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get(&HEADER)
-        .and_then(accepted)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let span = tracing::info_span!(
-        "http.request",
-        request_id = %id,
-        method = %request.method(),
-        path = %request.uri().path(),
-    );
-    let mut response = REQUEST_ID
-        .scope(
-            id.clone(),
-            tracing::Instrument::instrument(next.run(request), span),
-        )
-        .await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(HEADER.clone(), value);
-    }
-    response
+    .then_some(text)
 }

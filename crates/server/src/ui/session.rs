@@ -126,6 +126,7 @@ pub async fn current(headers: &HeaderMap, state: &AppState) -> Option<UiSession>
     match found {
         Ok(session) => {
             let session = session?;
+            tracing::Span::current().record("tenant_id", session.tenant_id.as_str());
             Some(UiSession {
                 tenant_id: session.tenant_id,
                 token_id: session.token_id,

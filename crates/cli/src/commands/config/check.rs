@@ -7,7 +7,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::super::{
-    serve::{listen_address, log_filter, role_name, server_config},
+    serve::{listen_address, role_name, server_config},
     storage::{StorageArgs, public_url, redact_url, retention_policy},
 };
 use crate::output;
@@ -60,7 +60,13 @@ fn effective_configuration(storage: &StorageArgs) -> anyhow::Result<Value> {
         "data_dir": storage.data_dir()?.display().to_string(),
         "database_url": redact_url(&storage.database_url()?),
         "role": role_name(std::env::var("TRIBUTARY_ROLE").ok().as_deref(), &file)?,
-        "log": log_filter(&file),
+        "log": crate::telemetry::log_filter(&file),
+        "log_format": crate::telemetry::log_format(
+            std::env::var("TRIBUTARY_LOG_FORMAT")
+                .ok()
+                .and_then(|text| <crate::telemetry::LogFormat as clap::ValueEnum>::from_str(&text, true).ok()),
+            &file,
+        ),
         "server": {
             "max_body_bytes": server.max_body_bytes,
             "max_header_bytes": server.max_header_bytes,
@@ -71,6 +77,7 @@ fn effective_configuration(storage: &StorageArgs) -> anyhow::Result<Value> {
             "max_auth_failures": server.auth_failures.max_failures,
             "auth_failure_window_secs": server.auth_failures.window.as_secs(),
             "auth_failure_cool_down_secs": server.auth_failures.cool_down.as_secs(),
+            "request_timeout_secs": server.request_timeout.map_or(0, |limit| limit.as_secs()),
         },
         "worker": { "concurrency": worker_concurrency },
         "auth": { "max_open_sessions_per_tenant": open_sessions },
@@ -83,6 +90,10 @@ fn effective_configuration(storage: &StorageArgs) -> anyhow::Result<Value> {
             "sessions_days": days(retention.sessions),
             "audit_events_days": days(retention.audit_events),
             "sweep_interval_secs": sweep_interval_secs,
+        },
+        "telemetry": {
+            "otlp_endpoint": file.telemetry.otlp_endpoint.as_deref().map(redact_url),
+            "service_name": file.telemetry.service_name.as_deref().unwrap_or("tributary"),
         },
         "definitions": definitions,
     }))

@@ -9,7 +9,7 @@ use tributary_providers::ConfigProblem;
 pub const PREFIX: &str = "TRIBUTARY_";
 
 /// The tables of the file whose keys a variable may set.
-const SECTIONS: &[&str] = &["server", "worker", "auth", "retention"];
+const SECTIONS: &[&str] = &["server", "worker", "auth", "retention", "telemetry"];
 
 /// Writes each `TRIBUTARY_<SECTION>__<KEY>` variable into `table`. A value is read as a TOML
 /// value (`16`, `true`, `1.5`), else as text. A variable naming no section is a problem; an
