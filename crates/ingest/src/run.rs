@@ -238,9 +238,9 @@ impl IngestRun {
         for outcome in outcomes {
             match outcome {
                 BatchOutcome::Write(write) => self.pending.push(write),
-                BatchOutcome::Filtered { schema } => {
+                BatchOutcome::Filtered { model } => {
                     self.counters.filtered += 1;
-                    self.by_model.of(schema).filtered += 1;
+                    self.by_model.of(model).filtered += 1;
                 }
                 BatchOutcome::Rejected { error, raw_json } => self.reject(&error, raw_json),
             }
@@ -438,9 +438,9 @@ impl Unmapped {
 /// What became of one payload of a batch, ready to be written.
 enum BatchOutcome {
     Write(RecordWrite),
-    /// `schema` is the model's name ([`model_name`]), so no text is copied per payload.
+    /// `model` is the payload set's model name ([`model_name`]): no text copied per payload.
     Filtered {
-        schema: &'static str,
+        model: &'static str,
     },
     Rejected {
         error: Box<RecordError>,
@@ -463,7 +463,7 @@ fn map_unmapped(mapper: &Mapper, batch: Unmapped, stop: &StopFlag) -> Vec<BatchO
                 Ok(MapOutcome::Mapped(record)) => {
                     BatchOutcome::Write(record_write(record, &envelope.payload, index))
                 }
-                Ok(MapOutcome::Filtered(_)) => BatchOutcome::Filtered { schema: model },
+                Ok(MapOutcome::Filtered(_)) => BatchOutcome::Filtered { model },
                 Err(error) => BatchOutcome::Rejected {
                     error,
                     raw_json: canonical(&envelope.payload),
