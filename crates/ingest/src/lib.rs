@@ -24,12 +24,14 @@ pub mod decode;
 mod error;
 pub mod kit;
 mod mapper;
+mod model_counts;
 pub mod offload;
 mod run;
 
 pub use error::{ConfigError, FilterStage, IngestError, RecordError, RecordFailure, RecordRef};
 pub use kit::{eval_mapping, eval_mapping_with, map_one};
 pub use mapper::{MapOutcome, MappedRecord, Mapper};
+pub use model_counts::{ModelCounters, OTHER_MODEL, model_name};
 pub use offload::{OffloadError, StopFlag, evaluate_off_runtime};
 pub use run::{
     Completeness, IngestContext, IngestOptions, IngestReport, IngestRun, ingest_payload_sets,

@@ -24,6 +24,7 @@ use tributary_store::records::{
 use crate::canonical::{canonical, content_hash};
 use crate::error::{IngestError, RecordError};
 use crate::mapper::{MapOutcome, MappedRecord, Mapper};
+use crate::model_counts::{ModelCounters, model_name};
 use crate::offload::{OffloadError, StopFlag, evaluate_off_runtime};
 
 /// Who the payloads belong to and which run produced them.
@@ -77,6 +78,8 @@ pub struct IngestReport {
     pub tombstone_scope: Vec<TombstoneScope>,
     pub status: IngestRunStatus,
     pub counters: Counters,
+    /// The same counts split by model (they add up to `counters`), for metrics.
+    pub by_model: ModelCounters,
 }
 
 /// A run in progress. Feed it with [`IngestRun::ingest`] (or [`IngestRun::push`]), then end it
@@ -94,6 +97,8 @@ pub struct IngestRun {
     batch_size: usize,
     evaluation_timeout: Duration,
     counters: Counters,
+    /// Counted alongside `counters`, at the same places.
+    by_model: ModelCounters,
     unmapped: Unmapped,
     pending: Vec<RecordWrite>,
     pending_failures: Vec<FailureWrite>,
@@ -150,6 +155,7 @@ impl IngestRun {
             batch_size,
             evaluation_timeout: options.evaluation_timeout,
             counters: Counters::default(),
+            by_model: ModelCounters::default(),
             unmapped: Unmapped::default(),
             pending: Vec::with_capacity(batch_size),
             pending_failures: Vec::new(),
@@ -188,6 +194,7 @@ impl IngestRun {
         index: usize,
     ) -> Result<(), IngestError> {
         self.counters.seen += 1;
+        self.by_model.of(schema).seen += 1;
         self.unmapped.push(schema, envelope, index);
         if self.unmapped.len >= self.batch_size {
             // Each stage moves one batch on: the batch mapped meanwhile goes to be written
@@ -231,7 +238,10 @@ impl IngestRun {
         for outcome in outcomes {
             match outcome {
                 BatchOutcome::Write(write) => self.pending.push(write),
-                BatchOutcome::Filtered => self.counters.filtered += 1,
+                BatchOutcome::Filtered { model } => {
+                    self.counters.filtered += 1;
+                    self.by_model.of(model).filtered += 1;
+                }
                 BatchOutcome::Rejected { error, raw_json } => self.reject(&error, raw_json),
             }
         }
@@ -240,6 +250,8 @@ impl IngestRun {
 
     fn reject(&mut self, error: &RecordError, raw_json: String) {
         self.counters.failed += 1;
+        // The payload set's schema: a payload that never mapped has no other.
+        self.by_model.of(&error.schema).failed += 1;
         tracing::warn!(
             definition = %error.definition_id,
             mapping = %error.mapping,
@@ -311,6 +323,7 @@ impl IngestRun {
                 );
             }
             self.counters.count(result);
+            self.by_model.of(&write.model).count(result);
         }
         Ok(())
     }
@@ -362,7 +375,7 @@ impl IngestRun {
             }
             tracing::warn!("the last batch of a failed ingest run was not written: {in_flight}");
         }
-        let tombstoned = records::finish_ingest_run(
+        let tombstoned = records::finish_ingest_run_by_model(
             &self.db,
             &self.ingest_run_id,
             status,
@@ -370,13 +383,17 @@ impl IngestRun {
             error,
         )
         .await?;
-        self.counters.tombstoned = tombstoned;
+        self.counters.tombstoned = tombstoned.values().sum();
+        for (model, records) in tombstoned {
+            self.by_model.of(&model).tombstoned += records;
+        }
         Ok(IngestReport {
             ingest_run_id: self.ingest_run_id,
             directory_sync: self.directory_sync,
             tombstone_scope: self.tombstone_scope,
             status,
             counters: self.counters,
+            by_model: self.by_model,
         })
     }
 }
@@ -421,7 +438,10 @@ impl Unmapped {
 /// What became of one payload of a batch, ready to be written.
 enum BatchOutcome {
     Write(RecordWrite),
-    Filtered,
+    /// `model` is the payload set's model name ([`model_name`]): no text copied per payload.
+    Filtered {
+        model: &'static str,
+    },
     Rejected {
         error: Box<RecordError>,
         raw_json: String,
@@ -434,6 +454,7 @@ enum BatchOutcome {
 fn map_unmapped(mapper: &Mapper, batch: Unmapped, stop: &StopFlag) -> Vec<BatchOutcome> {
     let mut outcomes = Vec::with_capacity(batch.len);
     for (schema, items) in batch.groups {
+        let model = model_name(&schema);
         for (envelope, index) in items {
             if stop.is_set() {
                 return outcomes;
@@ -442,7 +463,7 @@ fn map_unmapped(mapper: &Mapper, batch: Unmapped, stop: &StopFlag) -> Vec<BatchO
                 Ok(MapOutcome::Mapped(record)) => {
                     BatchOutcome::Write(record_write(record, &envelope.payload, index))
                 }
-                Ok(MapOutcome::Filtered(_)) => BatchOutcome::Filtered,
+                Ok(MapOutcome::Filtered(_)) => BatchOutcome::Filtered { model },
                 Err(error) => BatchOutcome::Rejected {
                     error,
                     raw_json: canonical(&envelope.payload),

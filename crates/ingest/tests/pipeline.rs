@@ -669,3 +669,129 @@ async fn overlapped_batches_commit_in_order_and_flush_waits_for_them() {
         assert_eq!(report.status, IngestRunStatus::Completed, "{name}");
     }
 }
+
+fn group(id: &str) -> MappingEnvelope {
+    MappingEnvelope::new(json!({"id": id, "name": format!("Group {id}")}))
+}
+
+fn membership(user: &str, group: &str) -> MappingEnvelope {
+    MappingEnvelope::new(json!({"user": user, "group": group}))
+}
+
+/// The counters of one model, zero when the run has none for it.
+fn of_model(report: &tributary_ingest::IngestReport, model: &str) -> Counters {
+    report.by_model.get(model).copied().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn counts_per_model_add_up_to_the_run_counters() {
+    for backend in backends("ingest").await {
+        let (name, db) = (backend.name, backend.db.clone());
+        let first = sync(
+            &db,
+            "r1",
+            &[
+                accounts(vec![
+                    user("a", "ACTIVE"),
+                    user("b", "enabled"),
+                    MappingEnvelope::new(json!({"id": "app1", "type": "app"})),
+                    user("c", "ACTIVE"),
+                ]),
+                IngestPayloadSet::new("DirectoryGroup", vec![group("g1"), group("g2")]),
+                IngestPayloadSet::new(
+                    "DirectoryMembership",
+                    vec![membership("a", "g1"), membership("a", "missing")],
+                ),
+                // Not an internal model: counted, under the one bounded name for such schemas.
+                IngestPayloadSet::new("Widget", vec![MappingEnvelope::new(json!({"id": "w"}))]),
+            ],
+            Completeness::Complete,
+        )
+        .await;
+        assert_eq!(
+            of_model(&first, "DirectoryAccount"),
+            Counters {
+                seen: 4,
+                created: 2,
+                failed: 1,
+                filtered: 1,
+                ..Default::default()
+            },
+            "{name}"
+        );
+        assert_eq!(
+            of_model(&first, "DirectoryGroup"),
+            Counters {
+                seen: 2,
+                created: 2,
+                ..Default::default()
+            },
+            "{name}"
+        );
+        assert_eq!(
+            of_model(&first, "DirectoryMembership"),
+            Counters {
+                seen: 2,
+                created: 1,
+                failed: 1,
+                ..Default::default()
+            },
+            "{name}: a membership naming an unknown group fails when it is written"
+        );
+        assert_eq!(
+            of_model(&first, tributary_ingest::OTHER_MODEL),
+            Counters {
+                seen: 1,
+                failed: 1,
+                ..Default::default()
+            },
+            "{name}"
+        );
+        assert_eq!(first.by_model.total(), first.counters, "{name}");
+        assert_eq!(first.counters.seen, 9, "{name}");
+
+        let second = sync(
+            &db,
+            "r2",
+            &[
+                accounts(vec![user("a", "SUSPENDED")]),
+                IngestPayloadSet::new("DirectoryGroup", vec![group("g1")]),
+                IngestPayloadSet::new("DirectoryMembership", vec![membership("a", "g1")]),
+            ],
+            Completeness::Complete,
+        )
+        .await;
+        assert_eq!(second.status, IngestRunStatus::Completed, "{name}");
+        assert_eq!(
+            of_model(&second, "DirectoryAccount"),
+            Counters {
+                seen: 1,
+                updated: 1,
+                tombstoned: 1,
+                ..Default::default()
+            },
+            "{name}"
+        );
+        assert_eq!(
+            of_model(&second, "DirectoryGroup"),
+            Counters {
+                seen: 1,
+                unchanged: 1,
+                tombstoned: 1,
+                ..Default::default()
+            },
+            "{name}"
+        );
+        assert_eq!(
+            of_model(&second, "DirectoryMembership"),
+            Counters {
+                seen: 1,
+                unchanged: 1,
+                ..Default::default()
+            },
+            "{name}"
+        );
+        assert_eq!(second.by_model.total(), second.counters, "{name}");
+        assert_eq!(second.counters.tombstoned, 2, "{name}");
+    }
+}

@@ -58,6 +58,8 @@ struct OperationLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct IngestLabels {
     definition: String,
+    /// A model's schema name, or `other` ([`tributary_ingest::model_name`]): a fixed set.
+    model: &'static str,
     outcome: &'static str,
 }
 
@@ -208,7 +210,7 @@ impl Metrics {
         );
         r.register(
             "tributary_ingested_records",
-            "Records through the ingest path of runs, by definition and outcome",
+            "Payloads through the ingest path (runs, webhook events, pushed records), by definition, model and outcome",
             metrics.ingested_records.clone(),
         );
         r.register(
@@ -340,14 +342,45 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// `records` records had `outcome` in a run of `definition`.
-    pub(crate) fn ingested(&self, definition: &str, outcome: &'static str, records: u64) {
+    /// `records` payloads of `model` had `outcome` in an ingest of `definition`.
+    pub(crate) fn ingested(
+        &self,
+        definition: &str,
+        model: &'static str,
+        outcome: &'static str,
+        records: u64,
+    ) {
         self.ingested_records
             .get_or_create(&IngestLabels {
                 definition: definition.to_owned(),
+                model,
                 outcome,
             })
             .inc_by(records);
+    }
+
+    /// Counts a finished ingest of `definition` from its per-model counters. Outcomes no
+    /// payload had add no series. (`seen` is their sum, so it is not an outcome.)
+    pub(crate) fn ingest_finished(
+        &self,
+        definition: &str,
+        by_model: &tributary_ingest::ModelCounters,
+    ) {
+        for (model, counters) in by_model.iter() {
+            let outcomes = [
+                ("created", counters.created),
+                ("updated", counters.updated),
+                ("unchanged", counters.unchanged),
+                ("filtered", counters.filtered),
+                ("failed", counters.failed),
+                ("tombstoned", counters.tombstoned),
+            ];
+            for (outcome, records) in outcomes {
+                if records > 0 {
+                    self.ingested(definition, model, outcome, records);
+                }
+            }
+        }
     }
 
     pub(crate) fn retention_purged(&self, table: &'static str, rows: u64) {
@@ -592,7 +625,7 @@ mod tests {
         metrics.credential_refresh("d", "refreshed");
         metrics.disconnect("d", "ok");
         metrics.run_finished("d", "Op", "succeeded", tick);
-        metrics.ingested("d", "created", 1);
+        metrics.ingested("d", "DirectoryAccount", "created", 1);
         metrics.retention_purged("jobs", 0);
         metrics.audit_write_failed("tenant.create");
         metrics.intake_committed(1);

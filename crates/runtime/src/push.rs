@@ -33,7 +33,7 @@ impl Runtime {
                 &integration.user_input,
             )
             .map_err(|e| RuntimeError::Ingest(e.to_string()))?;
-        ingest_payload_sets(
+        let report = ingest_payload_sets(
             &self.inner.db,
             mapper,
             &IngestContext {
@@ -46,6 +46,10 @@ impl Runtime {
             self.inner.config.ingest_options(false),
         )
         .await
-        .map_err(|e| RuntimeError::Ingest(e.to_string()))
+        .map_err(|e| RuntimeError::Ingest(e.to_string()))?;
+        self.inner
+            .metrics
+            .ingest_finished(definition.definition.id(), &report.by_model);
+        Ok(report)
     }
 }

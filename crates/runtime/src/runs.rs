@@ -73,6 +73,8 @@ struct Ending {
     error: Option<(ErrorKind, String)>,
     result: Option<Value>,
     counters: Value,
+    /// The ingest report's counts per model, for the metrics.
+    ingested: tributary_ingest::ModelCounters,
     changed: u64,
     /// The failure as the runtime saw it, for an inline caller.
     cause: Option<RuntimeError>,
@@ -85,6 +87,7 @@ impl Ending {
             error: None,
             result: None,
             counters: json!({}),
+            ingested: tributary_ingest::ModelCounters::default(),
             changed: 0,
             cause: None,
         }
@@ -95,6 +98,7 @@ impl Ending {
         if let Some(report) = report {
             self.changed = changed_records(&report);
             self.counters = json!(report.counters);
+            self.ingested = report.by_model;
         }
         self
     }
@@ -720,15 +724,9 @@ impl Runtime {
             ending.status.as_str(),
             started.elapsed(),
         );
-        if let Some(counters) = ending.counters.as_object() {
-            for outcome in ["created", "updated", "unchanged", "failed", "tombstoned"] {
-                if let Some(n) = counters.get(outcome).and_then(Value::as_u64)
-                    && n > 0
-                {
-                    self.inner.metrics.ingested(definition_id, outcome, n);
-                }
-            }
-        }
+        self.inner
+            .metrics
+            .ingest_finished(definition_id, &ending.ingested);
         if run.run_type == RUN_TYPE_RECONCILE {
             let outcome = match ending.status {
                 RunStatus::Succeeded | RunStatus::Partial if ending.changed > 0 => {

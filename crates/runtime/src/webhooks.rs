@@ -888,7 +888,7 @@ impl Runtime {
                 )
                 .map_err(|e| RuntimeError::Ingest(e.to_string()))?;
             // An event is never a full listing: nothing is tombstoned because of it.
-            ingest_payload_sets(
+            let report = ingest_payload_sets(
                 &self.inner.db,
                 mapper,
                 &IngestContext {
@@ -904,6 +904,9 @@ impl Runtime {
             )
             .await
             .map_err(|e| RuntimeError::Ingest(e.to_string()))?;
+            self.inner
+                .metrics
+                .ingest_finished(definition.definition.id(), &report.by_model);
         }
         if status == IntegrationStatus::Suspended && !outcome.dispatch.is_empty() {
             // Runs are refused while suspended; the resume queues every sync anyway.

@@ -23,7 +23,7 @@ pub use failures::{FailureQuery, StoredFailure, list_failures};
 pub use query::{RecordQuery, StoredRecord, get_record, list_records, mark_disconnected};
 pub use runs::{
     ABANDONED, IngestRunRow, IngestRunStatus, TombstoneScope, begin_ingest_run, finish_ingest_run,
-    get_ingest_run, ingest_runs_of,
+    finish_ingest_run_by_model, get_ingest_run, ingest_runs_of,
 };
 pub use upsert::{write_batch, write_batch_in};
 
@@ -140,5 +140,16 @@ impl Counters {
             WriteResult::Unchanged => self.unchanged += 1,
             WriteResult::Rejected { .. } => self.failed += 1,
         }
+    }
+
+    /// Adds `other`, counter by counter.
+    pub fn add(&mut self, other: &Counters) {
+        self.seen += other.seen;
+        self.created += other.created;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.filtered += other.filtered;
+        self.failed += other.failed;
+        self.tombstoned += other.tombstoned;
     }
 }

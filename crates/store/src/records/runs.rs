@@ -3,6 +3,8 @@
 //! optionally restricted to some variants) of its integration that nothing has seen since the run
 //! started.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -219,6 +221,20 @@ pub async fn finish_ingest_run(
     counters: &Counters,
     error: Option<&str>,
 ) -> Result<u64, RecordsError> {
+    let by_model = finish_ingest_run_by_model(db, id, status, counters, error).await?;
+    Ok(by_model.values().sum())
+}
+
+/// [`finish_ingest_run`], returning the records tombstoned per model: the tombstone scope is
+/// worked through model by model, so the split costs nothing. A model of the scope with nothing
+/// to tombstone is absent.
+pub async fn finish_ingest_run_by_model(
+    db: &Db,
+    id: &str,
+    status: IngestRunStatus,
+    counters: &Counters,
+    error: Option<&str>,
+) -> Result<BTreeMap<String, u64>, RecordsError> {
     if status == IngestRunStatus::Running {
         return Err(RecordsError::Invalid(
             "a run cannot finish as running".into(),
@@ -226,7 +242,7 @@ pub async fn finish_ingest_run(
     }
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let tombstoned = on_backend!(tx.exec(), |c| {
+    let by_model = on_backend!(tx.exec(), |c| {
         let Some(run) = sqlx::query(
             "SELECT tenant_id, integration_id, directory_sync, tombstone_scope, status, \
              started_at FROM ingest_runs WHERE id = $1",
@@ -244,7 +260,7 @@ pub async fn finish_ingest_run(
                 status: current,
             });
         }
-        let mut tombstoned = 0u64;
+        let mut by_model = BTreeMap::<String, u64>::new();
         if status == IngestRunStatus::Completed {
             let tombstones = stored_scope(
                 run.try_get("tombstone_scope")?,
@@ -281,11 +297,14 @@ pub async fn finish_ingest_run(
                 for variant in variants.unwrap_or_default() {
                     query = query.bind(variant);
                 }
-                tombstoned += query.execute(&mut *c).await?.rows_affected();
+                let rows = query.execute(&mut *c).await?.rows_affected();
+                if rows > 0 {
+                    *by_model.entry(tombstone.model.clone()).or_default() += rows;
+                }
             }
         }
         let counters = Counters {
-            tombstoned,
+            tombstoned: by_model.values().sum(),
             ..*counters
         };
         let updated = sqlx::query(
@@ -313,10 +332,10 @@ pub async fn finish_ingest_run(
                 status: "finished".into(),
             });
         }
-        tombstoned
+        by_model
     });
     tx.commit().await?;
-    Ok(tombstoned)
+    Ok(by_model)
 }
 
 const INGEST_RUN_COLUMNS: &str = "id, tenant_id, integration_id, run_id, directory_sync, \
