@@ -1,5 +1,6 @@
 //! `tributary`: the runtime's command line.
 
+mod audit;
 mod commands;
 mod failure;
 mod output;

@@ -1,4 +1,5 @@
-//! `tributary runs` and `tributary webhooks` on the embedded default database.
+//! `tributary runs` and `tributary webhooks` on the embedded default database, and the audit trail
+//! of every command that changes the database directly (`audit`).
 
 use std::process::Command;
 
@@ -8,6 +9,9 @@ use tributary_store::{Db, keystore::KeyRing, webhooks::DeliveryStatus};
 #[path = "support/fresh_database.rs"]
 mod fresh_database;
 use fresh_database::FreshDatabase;
+
+#[path = "runs_and_webhooks/audit.rs"]
+mod audit;
 
 fn tributary(data_dir: &std::path::Path, args: &[&str]) -> (bool, Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tributary"))

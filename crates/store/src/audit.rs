@@ -38,6 +38,9 @@ pub enum ActorKind {
     UiSession,
     /// A provider's redirect back to the authorization callback, finishing a flow someone started.
     AuthCallback,
+    /// A `tributary` command working on the database directly (not through `--api`): no token,
+    /// the name is the operating-system user who ran it.
+    LocalCli,
 }
 
 impl ActorKind {
@@ -48,6 +51,7 @@ impl ActorKind {
             ActorKind::TenantToken => "tenant_token",
             ActorKind::UiSession => "ui_session",
             ActorKind::AuthCallback => "auth_callback",
+            ActorKind::LocalCli => "local_cli",
         }
     }
 
@@ -57,20 +61,22 @@ impl ActorKind {
             "tenant_token" => ActorKind::TenantToken,
             "ui_session" => ActorKind::UiSession,
             "auth_callback" => ActorKind::AuthCallback,
+            "local_cli" => ActorKind::LocalCli,
             other => return Err(StoreError::Corrupt(format!("audit actor {other:?}"))),
         })
     }
 }
 
 /// Who acted: the kind, and the API token behind it (none for an authorization callback without
-/// a UI session).
+/// a UI session, nor for the command line, whose name is the operating-system user).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Actor {
     /// How they came in.
     pub kind: ActorKind,
     /// The API token's id.
     pub token_id: Option<String>,
-    /// The API token's name when the event was recorded.
+    /// The API token's name when the event was recorded; for [`ActorKind::LocalCli`], the
+    /// operating-system user who ran the command.
     pub token_name: Option<String>,
 }
 
@@ -320,5 +326,26 @@ impl AuditEvents<'_> {
             q.fetch_all(&mut *c).await?
         });
         rows.into_iter().map(AuditEvent::try_from).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_actor_kind_reads_back_as_itself() {
+        let every = [
+            ActorKind::OperatorToken,
+            ActorKind::TenantToken,
+            ActorKind::UiSession,
+            ActorKind::AuthCallback,
+            ActorKind::LocalCli,
+        ];
+        for kind in every {
+            assert_eq!(ActorKind::parse(kind.as_str()).unwrap(), kind);
+        }
+        assert_eq!(ActorKind::LocalCli.as_str(), "local_cli");
+        assert!(ActorKind::parse("somebody").is_err());
     }
 }

@@ -1,5 +1,6 @@
 //! `tributary integrations list|create|connect|delete` and `tributary integrations run`: the
-//! tenant's integrations on the database directly, with the same runtime the server uses.
+//! tenant's integrations on the database directly, with the same runtime the server uses. What
+//! they change is recorded in the audit trail as the API records it (run by the command line).
 
 use std::{collections::BTreeMap, process::ExitCode, time::Duration};
 
@@ -12,7 +13,10 @@ use super::{
     remote::{ApiArgs, tenant_for_db},
     storage::{StorageArgs, open_command_runtime, resolve_tenant},
 };
-use crate::{failure, output};
+use crate::{
+    audit::{CommandAudit, actions},
+    failure, output,
+};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -110,6 +114,14 @@ fn json_object(text: &str, what: &str) -> anyhow::Result<Value> {
     Ok(value)
 }
 
+/// The names of `input`'s fields (never their values).
+fn field_names(input: &Value) -> Vec<String> {
+    input
+        .as_object()
+        .map(|map| map.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// The progress display of a run (hidden with `--json`).
 fn spinner(json: bool) -> ProgressBar {
     let progress = if json {
@@ -197,12 +209,25 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let tenant = tenant_for_db(tenant)?;
-            let runtime = open_command_runtime(&storage).await?;
-            let tenant = resolve_tenant(runtime.db(), &tenant).await?;
             let input = json_object(&input, "--input")?;
-            let integration = runtime
-                .create_integration(&tenant, &definition, name.as_deref(), &input)
-                .await?;
+            let runtime = open_command_runtime(&storage).await?;
+            let db = runtime.db();
+            let mut audit = CommandAudit::new(actions::INTEGRATION_CREATE, "integration")
+                .meta("definitionId", definition.as_str())
+                .meta("fields", field_names(&input));
+            let result: anyhow::Result<_> = async {
+                let tenant = resolve_tenant(db, &tenant).await?;
+                audit.set_tenant(&tenant);
+                Ok(runtime
+                    .create_integration(&tenant, &definition, name.as_deref(), &input)
+                    .await?)
+            }
+            .await;
+            audit
+                .on_success(&result, |audit, integration| audit.target(&integration.id))
+                .record(db, &result)
+                .await;
+            let integration = result?;
             if json {
                 output::json(&integration)?;
             } else {
@@ -246,21 +271,38 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let tenant = tenant_for_db(tenant)?;
-            let runtime = open_command_runtime(&storage).await?;
-            let tenant = resolve_tenant(runtime.db(), &tenant).await?;
-            let existing = runtime.integration(&tenant, &integration).await?;
             let credentials: BTreeMap<String, Value> =
                 serde_json::from_value(json_object(&credentials, "--credentials")?)?;
-            let outcome = runtime
-                .connect(ConnectRequest {
-                    tenant_id: tenant,
-                    integration_id: Some(existing.id),
-                    definition_id: existing.definition_id,
-                    connection,
-                    credentials,
-                    ..Default::default()
-                })
-                .await?;
+            let runtime = open_command_runtime(&storage).await?;
+            let db = runtime.db();
+            // Slot names only: the credentials themselves never reach the trail.
+            let mut audit = CommandAudit::new(actions::INTEGRATION_CONNECT, "integration")
+                .target(&integration)
+                .meta("connection", connection.as_str())
+                .meta("slots", credentials.keys().cloned().collect::<Vec<_>>());
+            let result: anyhow::Result<_> = async {
+                let tenant = resolve_tenant(db, &tenant).await?;
+                audit.set_tenant(&tenant);
+                let existing = runtime.integration(&tenant, &integration).await?;
+                audit.set_action(actions::connect_action(&existing));
+                Ok(runtime
+                    .connect(ConnectRequest {
+                        tenant_id: tenant,
+                        integration_id: Some(existing.id),
+                        definition_id: existing.definition_id,
+                        connection,
+                        credentials,
+                        ..Default::default()
+                    })
+                    .await?)
+            }
+            .await;
+            if let Ok(ConnectOutcome::Redirect(_)) = &result {
+                // The connection completes at the callback, which records it again.
+                audit.note("authorization", "started");
+            }
+            audit.record(db, &result).await;
+            let outcome = result?;
             match outcome {
                 ConnectOutcome::Connected(done) => {
                     if json {
@@ -332,17 +374,34 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
                 return Ok(failure::of_run_status(status));
             }
             let tenant = tenant_for_db(tenant)?;
+            let config = json_object(&run_config, "--run-config")?;
             let runtime = open_command_runtime(&storage).await?;
-            let tenant = resolve_tenant(runtime.db(), &tenant).await?;
-            let run = runtime
-                .queue_run(RunRequest {
-                    tenant_id: tenant.clone(),
-                    integration_id: integration,
-                    operation,
-                    config: json_object(&run_config, "--run-config")?,
-                    workflow: None,
-                })
-                .await?;
+            let db = runtime.db();
+            let mut audit = CommandAudit::new(actions::RUN_START, "run")
+                .meta("integrationId", integration.as_str())
+                .meta("operation", operation.as_str())
+                .meta("mode", "queued");
+            let result: anyhow::Result<_> = async {
+                let tenant = resolve_tenant(db, &tenant).await?;
+                audit.set_tenant(&tenant);
+                let run = runtime
+                    .queue_run(RunRequest {
+                        tenant_id: tenant.clone(),
+                        integration_id: integration,
+                        operation,
+                        config,
+                        workflow: None,
+                    })
+                    .await?;
+                Ok((tenant, run))
+            }
+            .await;
+            // The start is recorded when the run is queued; how it ends is the run's own record.
+            audit
+                .on_success(&result, |audit, (_, run)| audit.target(&run.id))
+                .record(db, &result)
+                .await;
+            let (tenant, run) = result?;
             // A worker in this process takes the run (and whatever else is queued) until it ends.
             let finished = runtime
                 .drive_run(&tenant, &run.id, None, |current| {
@@ -387,8 +446,25 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
             }
             let tenant = tenant_for_db(tenant)?;
             let runtime = open_command_runtime(&storage).await?;
-            let tenant = resolve_tenant(runtime.db(), &tenant).await?;
-            let report = runtime.delete_integration(&tenant, &integration).await?;
+            let db = runtime.db();
+            let mut audit =
+                CommandAudit::new(actions::INTEGRATION_DELETE, "integration").target(&integration);
+            let result: anyhow::Result<_> = async {
+                let tenant = resolve_tenant(db, &tenant).await?;
+                audit.set_tenant(&tenant);
+                Ok(runtime.delete_integration(&tenant, &integration).await?)
+            }
+            .await;
+            audit
+                .on_success(&result, |audit, report| {
+                    audit
+                        .meta("remoteTeardownFailed", report.remote_error.is_some())
+                        .meta("credentialsDeleted", report.credentials_deleted)
+                        .meta("runsCancelled", report.runs_cancelled)
+                })
+                .record(db, &result)
+                .await;
+            let report = result?;
             if json {
                 output::json(&report)?;
             } else {

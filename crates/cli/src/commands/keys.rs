@@ -1,4 +1,6 @@
 //! `tributary keys status|rotate`: the key ring that encrypts credentials and webhook secrets.
+//! A rotation is recorded in the audit trail (`key_ring.rotate`, on no tenant): key ids and
+//! counts only.
 
 use std::process::ExitCode;
 
@@ -11,7 +13,10 @@ use tributary_store::keystore::{
 };
 
 use super::storage::StorageArgs;
-use crate::output;
+use crate::{
+    audit::{CommandAudit, actions},
+    output,
+};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -101,12 +106,15 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
             wait_timeout_secs,
         } => {
             let db = storage.open_db().await?;
-            let (mut ring, source) = storage.key_ring()?;
+            let audit = CommandAudit::new(actions::KEY_RING_ROTATE, "key_ring");
+            let (mut ring, source) = audit.failing_before(&db, storage.key_ring()).await?;
             if source == KeyRingSource::Env {
-                return Err(crate::failure::config(
+                let refused = crate::failure::config(
                     "the key ring comes from TRIBUTARY_KEYRING, which running processes cannot \
                      re-read; rotate with a key file (TRIBUTARY_KEYRING_FILE) that every process reads",
-                ));
+                );
+                audit.record_failure(&db, &refused).await;
+                return Err(refused);
             }
             let bar = if json {
                 ProgressBar::hidden()
@@ -134,6 +142,17 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
             )
             .await;
             bar.finish_and_clear();
+            let report = report.map_err(anyhow::Error::from);
+            audit
+                .on_success(&report, |audit, report| {
+                    audit
+                        .target(&report.primary_key_id)
+                        .meta("reencrypted", report.reencrypted)
+                        .meta("retiredKeys", report.retired_keys.clone())
+                        .meta("resumed", report.resumed)
+                })
+                .record(&db, &report)
+                .await;
             db.close().await;
             let report = report?;
             let key_file = ring.file().map(|path| path.display().to_string());

@@ -1,4 +1,5 @@
-//! `tributary runs list|show|cancel`: operation runs, on the database directly.
+//! `tributary runs list|show|cancel`: operation runs, on the database directly. A cancel is
+//! recorded in the audit trail as the API records it (run by the command line).
 
 use std::process::ExitCode;
 
@@ -9,7 +10,10 @@ use super::{
     remote::{ApiArgs, tenant_for_db},
     storage::{StorageArgs, open_command_runtime, resolve_tenant},
 };
-use crate::output;
+use crate::{
+    audit::{CommandAudit, actions},
+    output,
+};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -227,8 +231,24 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
             }
             let tenant = tenant_for_db(tenant)?;
             let runtime = open_command_runtime(&storage).await?;
-            let tenant = resolve_tenant(runtime.db(), &tenant).await?;
-            let cancelled = runtime.cancel_run(&tenant, &run).await?;
+            let db = runtime.db();
+            let mut audit = CommandAudit::new(actions::RUN_CANCEL, "run").target(&run);
+            let result: anyhow::Result<_> = async {
+                let tenant = resolve_tenant(db, &tenant).await?;
+                audit.set_tenant(&tenant);
+                Ok(runtime.cancel_run(&tenant, &run).await?)
+            }
+            .await;
+            audit
+                .on_success(&result, |audit, run| {
+                    audit
+                        .meta("integrationId", run.integration_id.as_str())
+                        .meta("operation", run.operation.as_str())
+                        .meta("status", run.status.as_str())
+                })
+                .record(db, &result)
+                .await;
+            let cancelled = result?;
             if json {
                 output::json(&cancelled)?;
             } else {

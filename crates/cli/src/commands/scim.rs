@@ -1,14 +1,21 @@
 //! `tributary scim create-endpoint|show|rotate-secret`: the SCIM endpoint of an integration of
-//! the `scim` definition, on the database directly (the REST API has the same three routes).
+//! the `scim` definition, on the database directly (the REST API has the same three routes). A
+//! create and a rotation are recorded in the audit trail as the API records them (run by the
+//! command line); the secret is printed once and never recorded.
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
 use serde_json::json;
+use tributary_runtime::Runtime;
 use tributary_scim::admin;
+use tributary_store::{SecretBytes, scim::ScimEndpoint};
 
 use super::storage::{StorageArgs, open_command_runtime, resolve_tenant};
-use crate::output;
+use crate::{
+    audit::{CommandAudit, actions},
+    output,
+};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -64,28 +71,51 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         } => (storage, tenant, integration),
     };
     let runtime = open_command_runtime(storage).await?;
-    let tenant = resolve_tenant(runtime.db(), tenant).await?;
-    let (endpoint, secret) = match &command {
-        Command::CreateEndpoint { .. } => {
-            let (endpoint, secret) = admin::create_endpoint(&runtime, &tenant, integration).await?;
-            (endpoint, Some(secret))
-        }
-        Command::RotateSecret { .. } => {
-            let (endpoint, secret) = admin::rotate_secret(&runtime, &tenant, integration).await?;
-            (endpoint, Some(secret))
-        }
-        Command::Show { .. } => (
-            admin::endpoint(&runtime, &tenant, integration)
+    let db = runtime.db();
+    let change = match &command {
+        Command::CreateEndpoint { .. } => actions::SCIM_ENDPOINT_CREATE,
+        Command::RotateSecret { .. } => actions::SCIM_SECRET_ROTATE,
+        Command::Show { .. } => {
+            let tenant = resolve_tenant(db, tenant).await?;
+            let endpoint = admin::endpoint(&runtime, &tenant, integration)
                 .await?
                 .ok_or_else(|| {
                     crate::failure::not_found(format!(
                         "integration {integration} has no SCIM endpoint yet"
                     ))
-                })?,
-            None,
-        ),
+                })?;
+            return print_endpoint(&runtime, &endpoint, None, json);
+        }
     };
-    let base_url = admin::base_url(&runtime, &endpoint.id);
+    // The new secret is printed only, never recorded.
+    let mut audit =
+        CommandAudit::new(change, "scim_endpoint").meta("integrationId", integration.as_str());
+    let result: anyhow::Result<_> = async {
+        let tenant = resolve_tenant(db, tenant).await?;
+        audit.set_tenant(&tenant);
+        Ok(if change == actions::SCIM_ENDPOINT_CREATE {
+            admin::create_endpoint(&runtime, &tenant, integration).await?
+        } else {
+            admin::rotate_secret(&runtime, &tenant, integration).await?
+        })
+    }
+    .await;
+    audit
+        .on_success(&result, |audit, (endpoint, _)| audit.target(&endpoint.id))
+        .record(db, &result)
+        .await;
+    let (endpoint, secret) = result?;
+    print_endpoint(&runtime, &endpoint, Some(&secret), json)
+}
+
+/// Prints the endpoint's base URL, and its secret when it was just made.
+fn print_endpoint(
+    runtime: &Runtime,
+    endpoint: &ScimEndpoint,
+    secret: Option<&SecretBytes>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let base_url = admin::base_url(runtime, &endpoint.id);
     let secret = secret.map(|s| s.expose_str().unwrap_or_default().to_owned());
     if json {
         output::json(&json!({

@@ -1,13 +1,17 @@
 //! `tributary tenants create|list|token`: tenants and their API tokens, on the database directly
-//! (the operator's view; over HTTP the same is `/v1/tenants`).
+//! (the operator's view; over HTTP the same is `/v1/tenants`). A create and a token issue are
+//! recorded in the audit trail in their own transaction, as the API records them.
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::storage::{StorageArgs, resolve_tenant};
-use crate::output;
+use crate::{
+    audit::{CommandAudit, actions},
+    output,
+};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -39,7 +43,14 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
     match command {
         Command::Create { storage, name } => {
             let db = storage.open_db().await?;
-            let tenant = db.tenants().create(&name).await?;
+            let tenant = CommandAudit::new(actions::TENANT_CREATE, "tenant")
+                .meta("name", name.as_str())
+                .within(
+                    &db,
+                    async |tx| Ok(tx.tenants().create(&name).await?),
+                    |audit, tenant| audit.tenant(&tenant.id).target(&tenant.id),
+                )
+                .await?;
             if json {
                 output::json(&tenant)?;
             } else {
@@ -65,8 +76,21 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
             name,
         } => {
             let db = storage.open_db().await?;
-            let tenant = resolve_tenant(&db, &tenant).await?;
-            let (record, token) = db.tenants().issue_token(Some(&tenant), &name, None).await?;
+            // The token itself never reaches the trail: only its record's id and name.
+            let mut audit = CommandAudit::new(actions::TOKEN_ISSUE, "api_token")
+                .meta("name", name.as_str())
+                .meta("expiresAt", Value::Null);
+            let tenant = audit
+                .failing_before(&db, resolve_tenant(&db, &tenant).await)
+                .await?;
+            audit.set_tenant(&tenant);
+            let (record, token) = audit
+                .within(
+                    &db,
+                    async |tx| Ok(tx.tenants().issue_token(Some(&tenant), &name, None).await?),
+                    |audit, (record, _)| audit.target(&record.id),
+                )
+                .await?;
             let token = String::from_utf8_lossy(token.expose()).into_owned();
             if json {
                 output::json(&json!({"token": token, "record": record}))?;

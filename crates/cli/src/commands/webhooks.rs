@@ -1,4 +1,5 @@
-//! `tributary webhooks deliveries|replay`: webhook deliveries, on the database directly.
+//! `tributary webhooks deliveries|replay`: webhook deliveries, on the database directly. A replay
+//! is recorded in the audit trail as the API records it (run by the command line).
 
 use std::process::ExitCode;
 
@@ -6,7 +7,10 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::storage::{StorageArgs, open_command_runtime, resolve_tenant};
-use crate::output;
+use crate::{
+    audit::{CommandAudit, actions},
+    output,
+};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -81,16 +85,32 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
             force,
         } => {
             let runtime = open_command_runtime(&storage).await?;
-            let tenant = match tenant {
-                Some(tenant) => resolve_tenant(runtime.db(), &tenant).await?,
-                None => runtime
-                    .db()
-                    .webhooks(runtime.key_ring())
-                    .delivery_tenant(&delivery)
-                    .await?
-                    .ok_or_else(|| crate::failure::not_found(format!("no delivery {delivery}")))?,
-            };
-            let replayed = runtime.replay_delivery(&tenant, &delivery, force).await?;
+            let db = runtime.db();
+            let mut audit = CommandAudit::new(actions::DELIVERY_REPLAY, "webhook_delivery")
+                .target(&delivery)
+                .meta("force", force);
+            let result: anyhow::Result<_> = async {
+                let tenant = match tenant {
+                    Some(tenant) => resolve_tenant(db, &tenant).await?,
+                    None => db
+                        .webhooks(runtime.key_ring())
+                        .delivery_tenant(&delivery)
+                        .await?
+                        .ok_or_else(|| {
+                            crate::failure::not_found(format!("no delivery {delivery}"))
+                        })?,
+                };
+                audit.set_tenant(&tenant);
+                Ok(runtime.replay_delivery(&tenant, &delivery, force).await?)
+            }
+            .await;
+            audit
+                .on_success(&result, |audit, delivery| {
+                    audit.meta("integrationId", delivery.integration_id.clone())
+                })
+                .record(db, &result)
+                .await;
+            let replayed = result?;
             if json {
                 output::json(&json!({ "delivery": replayed.id, "queued": true }))?;
             } else {

@@ -43,6 +43,9 @@ pub enum ActorKindName {
     UiSession,
     /// The provider's redirect to the authorization callback (no token; a flow someone started).
     AuthCallback,
+    /// A `tributary` command on the database directly, not through the API (no token; the name
+    /// is the operating-system user who ran it).
+    LocalCli,
 }
 
 /// Who acted.
@@ -50,9 +53,11 @@ pub enum ActorKindName {
 #[serde(rename_all = "camelCase")]
 pub struct AuditActorView {
     pub kind: ActorKindName,
-    /// The API token's id (for a UI session: the token it was opened with).
+    /// The API token's id (for a UI session: the token it was opened with; none for the command
+    /// line).
     pub token_id: Option<String>,
-    /// The API token's name when the event was recorded.
+    /// The API token's name when the event was recorded; for `local_cli`, the operating-system
+    /// user who ran the command.
     pub token_name: Option<String>,
 }
 
@@ -105,6 +110,7 @@ impl From<AuditEvent> for AuditEventView {
                     ActorKind::TenantToken => ActorKindName::TenantToken,
                     ActorKind::UiSession => ActorKindName::UiSession,
                     ActorKind::AuthCallback => ActorKindName::AuthCallback,
+                    ActorKind::LocalCli => ActorKindName::LocalCli,
                 },
                 token_id: event.actor.token_id,
                 token_name: event.actor.token_name,

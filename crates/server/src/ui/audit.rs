@@ -23,6 +23,8 @@ const PAGE_SIZE: i64 = 50;
 fn actor(event: &AuditEvent) -> String {
     let name = esc(event.actor.token_name.as_deref().unwrap_or("unnamed token"));
     match event.actor.kind {
+        // The name is the operating-system user who ran the command.
+        ActorKind::LocalCli => format!("{name} <span class=\"muted\">via command line</span>"),
         ActorKind::UiSession => format!("{name} <span class=\"muted\">via UI session</span>"),
         ActorKind::TenantToken => format!("{name} <span class=\"muted\">API token</span>"),
         ActorKind::OperatorToken => format!("{name} <span class=\"muted\">operator token</span>"),
@@ -151,8 +153,8 @@ pub async fn list(
         link
     });
     let mut html = String::from(
-        "<p class=\"muted\">Every change made to this tenant, through the API or here: who made \
-         it, when, and how it ended. Secrets are never recorded.</p>\
+        "<p class=\"muted\">Every change made to this tenant, through the API, here or with the \
+         command line: who made it, when, and how it ended. Secrets are never recorded.</p>\
          <form method=\"get\" action=\"/audit\" class=\"filters\">",
     );
     if let Some(target_id) = &target_id {
@@ -193,4 +195,35 @@ pub async fn list(
     Page::new("Audit log")
         .with_body(&html)
         .render(Some(&session))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use tributary_store::audit::{Actor, Outcome};
+
+    use super::*;
+
+    #[test]
+    fn a_command_line_action_names_the_user_via_the_command_line() {
+        let event = AuditEvent {
+            id: "0193".into(),
+            tenant_id: Some("t1".into()),
+            occurred_at: 0,
+            actor: Actor {
+                kind: ActorKind::LocalCli,
+                token_id: None,
+                token_name: Some("ops<admin>".into()),
+            },
+            request_id: Some("0194".into()),
+            action: "run.cancel".into(),
+            target_type: "run".into(),
+            target_id: Some("r1".into()),
+            outcome: Outcome::Succeeded,
+            metadata: json!({}),
+        };
+        let shown = actor(&event);
+        assert!(shown.contains("via command line"), "{shown}");
+        assert!(shown.contains("ops&lt;admin&gt;"), "escaped: {shown}");
+    }
 }
