@@ -16,43 +16,12 @@ use tributary_server::api::{ApiError, error::ErrorClass};
 use tributary_store::{
     Db, StoreError, Tx,
     audit::{Actor, ActorKind, NewAuditEvent, Outcome},
-    integrations::Integration,
 };
 
 use crate::failure;
 
-/// The action names, spelled as the server spells them for the same action (`docs/api.md`
-/// lists them), and the two only the command line has.
-pub mod actions {
-    use super::Integration;
-
-    pub const TENANT_CREATE: &str = "tenant.create";
-    pub const TOKEN_ISSUE: &str = "token.issue";
-    pub const INTEGRATION_CREATE: &str = "integration.create";
-    pub const INTEGRATION_CONNECT: &str = "integration.connect";
-    /// A connect of an integration that already had an active connection.
-    pub const INTEGRATION_CREDENTIAL_CHANGE: &str = "integration.credential_change";
-    pub const INTEGRATION_DELETE: &str = "integration.delete";
-    pub const RUN_START: &str = "run.start";
-    pub const RUN_CANCEL: &str = "run.cancel";
-    pub const DELIVERY_REPLAY: &str = "webhook_delivery.replay";
-    pub const SCIM_ENDPOINT_CREATE: &str = "scim_endpoint.create";
-    pub const SCIM_SECRET_ROTATE: &str = "scim_endpoint.rotate_secret";
-    /// `tributary keys rotate`: the key ring's primary key replaced (command line only).
-    pub const KEY_RING_ROTATE: &str = "key_ring.rotate";
-    /// `tributary storage purge`: rows past retention deleted (command line only).
-    pub const STORAGE_PURGE: &str = "storage.purge";
-
-    /// A connect of `integration` as it is before: a credential change when it already has an
-    /// active connection, else a connect (as the server decides).
-    pub fn connect_action(integration: &Integration) -> &'static str {
-        if integration.provider_state.get("connection").is_some() {
-            INTEGRATION_CREDENTIAL_CHANGE
-        } else {
-            INTEGRATION_CONNECT
-        }
-    }
-}
+/// The action names, the same list as the server's.
+pub use tributary_store::audit::actions;
 
 /// The operating-system user running this command: `USER`, else `LOGNAME`, else `unknown`.
 pub fn os_user() -> String {

@@ -1,6 +1,9 @@
 //! Operation runs: inline and queued, logs and counters, 429 storms ending `partial` and resuming
-//! from the checkpoint, a worker killed mid-run, cancellation, and the reconcile schedule.
+//! from the checkpoint, a worker killed mid-run, cancellation, and the reconcile schedule; and
+//! the records they ingest, counted by model in the metrics.
 
+#[path = "runs/ingest_metrics.rs"]
+mod ingest_metrics;
 mod support;
 
 use std::time::{Duration, Instant};

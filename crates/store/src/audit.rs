@@ -329,6 +329,71 @@ impl AuditEvents<'_> {
     }
 }
 
+/// The actions the trail names (`docs/api.md` lists them with their targets), for the API, the
+/// web UI and the command line alike.
+pub mod actions {
+    use crate::integrations::Integration;
+
+    pub const TENANT_CREATE: &str = "tenant.create";
+    pub const TENANT_DELETE: &str = "tenant.delete";
+    pub const TOKEN_ISSUE: &str = "token.issue";
+    pub const TOKEN_REVOKE: &str = "token.revoke";
+    pub const INTEGRATION_CREATE: &str = "integration.create";
+    /// User input changed (the integration's filter, `filterExpr`, is part of it).
+    pub const INTEGRATION_UPDATE: &str = "integration.update";
+    pub const INTEGRATION_CONNECT: &str = "integration.connect";
+    /// A connect of an integration that already had an active connection.
+    pub const INTEGRATION_CREDENTIAL_CHANGE: &str = "integration.credential_change";
+    pub const INTEGRATION_DISCONNECT: &str = "integration.disconnect";
+    pub const INTEGRATION_DELETE: &str = "integration.delete";
+    pub const RUN_START: &str = "run.start";
+    pub const RUN_CANCEL: &str = "run.cancel";
+    pub const WEBHOOK_SECRET_ROTATE: &str = "webhook_endpoint.rotate_secret";
+    pub const DELIVERY_REPLAY: &str = "webhook_delivery.replay";
+    pub const SCIM_ENDPOINT_CREATE: &str = "scim_endpoint.create";
+    pub const SCIM_SECRET_ROTATE: &str = "scim_endpoint.rotate_secret";
+    pub const UI_SIGN_IN: &str = "ui.sign_in";
+    pub const UI_SIGN_OUT: &str = "ui.sign_out";
+    /// `tributary keys rotate`: the key ring's primary key replaced (command line only).
+    pub const KEY_RING_ROTATE: &str = "key_ring.rotate";
+    /// `tributary storage purge`: rows past retention deleted (command line only).
+    pub const STORAGE_PURGE: &str = "storage.purge";
+
+    /// Every action, for filters.
+    pub const ALL: [&str; 20] = [
+        TENANT_CREATE,
+        TENANT_DELETE,
+        TOKEN_ISSUE,
+        TOKEN_REVOKE,
+        INTEGRATION_CREATE,
+        INTEGRATION_UPDATE,
+        INTEGRATION_CONNECT,
+        INTEGRATION_CREDENTIAL_CHANGE,
+        INTEGRATION_DISCONNECT,
+        INTEGRATION_DELETE,
+        RUN_START,
+        RUN_CANCEL,
+        WEBHOOK_SECRET_ROTATE,
+        DELIVERY_REPLAY,
+        SCIM_ENDPOINT_CREATE,
+        SCIM_SECRET_ROTATE,
+        UI_SIGN_IN,
+        UI_SIGN_OUT,
+        KEY_RING_ROTATE,
+        STORAGE_PURGE,
+    ];
+
+    /// A connect of `integration` as it is before: a credential change when it already has an
+    /// active connection, else a connect.
+    pub fn connect_action(integration: &Integration) -> &'static str {
+        if integration.provider_state.get("connection").is_some() {
+            INTEGRATION_CREDENTIAL_CHANGE
+        } else {
+            INTEGRATION_CONNECT
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -158,7 +158,7 @@ async fn serve(args: ServeArgs, file: &FileConfig, json: bool) -> anyhow::Result
         (None, Some(text)) => RoleArg::parse(text)?,
         (None, None) => RoleArg::All,
     };
-    let listen = listen_address(args.listen.clone(), &file);
+    let listen = listen_address(args.listen.clone(), file);
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -197,7 +197,7 @@ async fn serve(args: ServeArgs, file: &FileConfig, json: bool) -> anyhow::Result
     ));
     let served = tributary_server::serve_role(
         runtime,
-        server_config(&file),
+        server_config(file),
         role.role(),
         Some(worker),
         listener,

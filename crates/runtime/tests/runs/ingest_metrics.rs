@@ -2,14 +2,12 @@
 //! `/metrics` reads it after real ingest: runs of an operation that emits two models, and a
 //! webhook event that ingests, on SQLite and PostgreSQL.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{self, Harness, on_each_backend, spawn_worker};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use support::{Harness, on_each_backend, spawn_worker};
 use tributary_core::{
     ConnectionRegistration, CredentialBindings, CredentialRegistration, Definition, DefinitionId,
     DefinitionSpec, InboundWebhook, IngestPayloadSet, MappingEnvelope, MappingRegistration,
