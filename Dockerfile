@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
-# The production image of `tributary`: built without the demo and its fake providers, run as a
-# non-root user, state in /data. docs/deploy.md shows it with PostgreSQL and the API and worker
-# roles (compose.yaml); crates/cli/tests/serve/container.rs checks what can be checked without
-# building it.
+# The production image of `tributary`: built without the demo and its fake providers, with OTLP
+# trace export (off until configured), run as a non-root user, state in /data. docs/deploy.md
+# shows it with PostgreSQL and the API and worker roles (compose.yaml);
+# crates/cli/tests/serve/container.rs checks what can be checked without building it.
 
 # The toolchain of rust-toolchain.toml (that file is left out of the context, see
 # .dockerignore, so rustup does not fetch the rustfmt and clippy it lists).
@@ -13,7 +13,7 @@ COPY . .
 # cached target directory, which is not part of the image.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --no-default-features -p tributary-cli --bin tributary \
+    cargo build --release --locked --no-default-features --features otlp -p tributary-cli --bin tributary \
     && install -D -m 0755 target/release/tributary /out/tributary
 
 FROM docker.io/library/debian:trixie-slim

@@ -162,6 +162,12 @@ fn the_image_builds_the_production_binary_with_the_pinned_toolchain() {
             .any(|line| line.starts_with("tributary-testkit ")),
         "the image's build links the fake providers"
     );
+    assert!(
+        dependencies
+            .lines()
+            .any(|line| line.starts_with("opentelemetry-otlp ")),
+        "the image's build cannot export traces (the `otlp` feature)"
+    );
     let metadata: Value =
         serde_json::from_str(&cargo(&["metadata", "--no-deps", "--format-version", "1"])).unwrap();
     let has_binary = metadata["packages"]
