@@ -2,15 +2,13 @@
 //! `state` and OIDC `nonce`.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tributary_core::Secret;
 
-/// `bytes` random bytes from the operating system's CSPRNG (through `rand`'s thread RNG, which
-/// is seeded from it), base64url without padding.
+/// `bytes` random bytes from the operating system's CSPRNG, base64url without padding.
 pub fn random_token(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut buffer);
+    crate::fill_random(&mut buffer);
     URL_SAFE_NO_PAD.encode(buffer)
 }
 

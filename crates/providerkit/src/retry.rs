@@ -3,7 +3,6 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rand::Rng;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::classify::header_str;
@@ -39,7 +38,7 @@ impl RetryPolicy {
             .base_delay
             .saturating_mul(2u32.saturating_pow(attempt.min(16)));
         let capped = exponential.min(self.max_wait);
-        capped.mul_f64(rand::rng().random_range(0.5..=1.0))
+        capped.mul_f64(crate::random_between(0.5, 1.0))
     }
 }
 

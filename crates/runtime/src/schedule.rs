@@ -84,7 +84,7 @@ impl ScheduleState {
     /// do not all poll their providers at the same instant.
     pub fn jittered_delay(&self, policy: &SchedulePolicy) -> Duration {
         let spread = self.interval.as_secs_f64() * 0.1;
-        let offset = rand::random_range(-spread..=spread);
+        let offset = tributary_providerkit::random_between(-spread, spread);
         Duration::from_secs_f64((self.interval.as_secs_f64() + offset).max(0.0))
             .clamp(policy.min.mul_f64(0.9), policy.max)
     }

@@ -344,7 +344,7 @@ fn now() -> i64 {
 }
 
 fn random_token(prefix: &str) -> String {
-    let bytes: [u8; 24] = rand::random();
+    let bytes: [u8; 24] = tributary_providerkit::random_bytes();
     format!("{prefix}-{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 

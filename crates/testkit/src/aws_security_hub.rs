@@ -1006,7 +1006,8 @@ fn assume_role(shared: &Shared, caller: &Caller, form: &Value) -> Response {
     let serial = control.sessions.len() + 1;
     let access_key_id = format!("ASIA5SESSION{serial:08}");
     let random = |n: usize| {
-        let bytes: Vec<u8> = (0..n).map(|_| rand::random::<u8>()).collect();
+        let mut bytes = vec![0u8; n];
+        tributary_providerkit::fill_random(&mut bytes);
         URL_SAFE_NO_PAD.encode(bytes)
     };
     let secret = random(30);

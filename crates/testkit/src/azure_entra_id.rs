@@ -339,7 +339,10 @@ async fn consent_gate(
 
 /// Graph's error body.
 fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let request_id = format!("{:032x}", rand::random::<u128>());
+    let request_id = format!(
+        "{:032x}",
+        u128::from_le_bytes(tributary_providerkit::random_bytes())
+    );
     (
         status,
         Json(

@@ -842,8 +842,7 @@ async fn create_installation_token(
     }
     control.next_token += 1;
     control.mints += 1;
-    let mut random = [0u8; 12];
-    rand::Rng::fill(&mut rand::rng(), &mut random);
+    let random: [u8; 12] = tributary_providerkit::random_bytes();
     let token = format!(
         "ghs_{}{:04}",
         random

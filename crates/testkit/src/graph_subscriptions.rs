@@ -337,7 +337,7 @@ fn check_expiry(raw: Option<&str>) -> Result<String, Refusal> {
 }
 
 fn uuid_like() -> String {
-    let n: u128 = rand::random();
+    let n = u128::from_le_bytes(tributary_providerkit::random_bytes());
     let hex = format!("{n:032x}");
     format!(
         "{}-{}-{}-{}-{}",

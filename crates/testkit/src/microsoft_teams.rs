@@ -330,7 +330,7 @@ impl FakeMicrosoftTeams {
 
 /// Graph's error body.
 fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let serial = rand::random::<u64>();
+    let serial = u64::from_le_bytes(tributary_providerkit::random_bytes());
     let request_id = format!(
         "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
         serial >> 32,
