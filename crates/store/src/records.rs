@@ -27,10 +27,6 @@ pub use runs::{
 };
 pub use upsert::{write_batch, write_batch_in};
 
-/// The directory models: a run whose tombstone scope covers one is a directory sync.
-pub const DIRECTORY_MODELS: [&str; 3] =
-    ["DirectoryAccount", "DirectoryGroup", "DirectoryMembership"];
-
 #[derive(Debug, thiserror::Error)]
 pub enum RecordsError {
     #[error("records database error: {0}")]

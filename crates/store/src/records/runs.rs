@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::{Counters, DIRECTORY_MODELS, RecordScope, RecordsError};
+use tributary_model::DIRECTORY_SCHEMAS;
+
+use super::{Counters, RecordScope, RecordsError};
 use crate::db::{Db, new_id, now_ms, on_backend};
 
 /// One model whose records a complete ingest run tombstones when it did not see them: every
@@ -41,9 +43,9 @@ impl TombstoneScope {
         }
     }
 
-    /// The scope of a directory sync: every variant of each of [`DIRECTORY_MODELS`].
+    /// The scope of a directory sync: every variant of each of [`DIRECTORY_SCHEMAS`].
     pub fn directory() -> Vec<Self> {
-        DIRECTORY_MODELS.iter().map(|m| Self::model(*m)).collect()
+        DIRECTORY_SCHEMAS.iter().map(|m| Self::model(*m)).collect()
     }
 
     /// `Finding`, `Finding [assessment]`, `Finding [default, assessment]`: as tombstone reasons
@@ -149,7 +151,7 @@ pub async fn begin_ingest_run(
         run_id: run_id.map(str::to_owned),
         directory_sync: tombstones
             .iter()
-            .any(|t| DIRECTORY_MODELS.contains(&t.model.as_str())),
+            .any(|t| DIRECTORY_SCHEMAS.contains(&t.model.as_str())),
         tombstone_scope: tombstones.to_vec(),
         status: IngestRunStatus::Running,
         started_at: now_ms(),

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use sqlx::{AssertSqlSafe, Row};
+use tributary_model::{DirectoryAccount, DirectoryGroup, IngestModel};
 
 use super::{
     FailureWrite, MembershipRefs, RecordScope, RecordWrite, RecordsError, RunRef, WriteResult,
@@ -146,8 +147,16 @@ pub async fn write_batch_in(
                 .collect();
             let groups: HashSet<&str> = memberships.map(|m| m.group_external_id.as_str()).collect();
             for (model, keys, into) in [
-                ("DirectoryAccount", accounts, &mut references.accounts),
-                ("DirectoryGroup", groups, &mut references.groups),
+                (
+                    DirectoryAccount::METADATA.schema,
+                    accounts,
+                    &mut references.accounts,
+                ),
+                (
+                    DirectoryGroup::METADATA.schema,
+                    groups,
+                    &mut references.groups,
+                ),
             ] {
                 let keys: Vec<&str> = keys.into_iter().collect();
                 for chunk in keys.chunks(KEYS_PER_LOOKUP) {
