@@ -189,6 +189,23 @@ async fn metrics(
     )
 }
 
+/// A page's optional filters, read from its raw query string.
+pub(crate) struct QueryValues(Vec<(String, String)>);
+
+impl QueryValues {
+    pub(crate) fn parse(query: Option<&str>) -> Self {
+        Self(query_pairs(query))
+    }
+
+    /// The first non-empty value of `name`: an emptied filter field means no filter.
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(key, value)| key == name && !value.is_empty())
+            .map(|(_, value)| value.clone())
+    }
+}
+
 /// The decoded name/value pairs of a raw query string (`+` is a space; invalid escapes stay as
 /// they are).
 pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {

@@ -111,13 +111,8 @@ pub async fn list(
     session: UiSession,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = crate::query_pairs(query.as_deref());
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(key, value)| key == name && !value.is_empty())
-            .map(|(_, value)| value.clone())
-    };
+    let values = crate::QueryValues::parse(query.as_deref());
+    let param = |name: &str| values.get(name);
     // Only the actions the trail knows: anything else would only ever list nothing.
     let action = param("action").filter(|action| actions::ALL.contains(&action.as_str()));
     let target_id = param("target");

@@ -46,13 +46,8 @@ pub async fn list(
     session: UiSession,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = crate::query_pairs(query.as_deref());
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(key, value)| key == name && !value.is_empty())
-            .map(|(_, value)| value.clone())
-    };
+    let values = crate::QueryValues::parse(query.as_deref());
+    let param = |name: &str| values.get(name);
     let models: Vec<&str> = tributary_model::models().iter().map(|m| m.schema).collect();
     let model = param("model")
         .filter(|m| models.contains(&m.as_str()))

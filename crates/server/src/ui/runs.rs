@@ -86,13 +86,8 @@ pub async fn list(
     session: UiSession,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = crate::query_pairs(query.as_deref());
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(key, value)| key == name && !value.is_empty())
-            .map(|(_, value)| value.clone())
-    };
+    let values = crate::QueryValues::parse(query.as_deref());
+    let param = |name: &str| values.get(name);
     let status = param("status").and_then(|s| STATUSES.into_iter().find(|x| x.as_str() == s));
     let integration = param("integration");
     let operation = param("operation");
