@@ -646,7 +646,7 @@ fn map_literal(
 }
 
 /// Evaluates an expression with variables of any name and CEL type, for the cel-spec
-/// conformance suite (tests/conformance.rs). Not part of the API.
+/// conformance suite (tests/it/conformance.rs). Not part of the API.
 pub(crate) fn evaluate_with_variables<T>(
     engine: &CelEngine,
     text: &str,

@@ -51,7 +51,7 @@ pub use engine::{Activation, CelEngine, Program};
 pub use error::{CelError, CelErrorKind, Limit, MappingContext, Position};
 pub use limits::Limits;
 
-/// Not part of the API: lets tests/conformance.rs run the cel-spec conformance suite, whose
+/// Not part of the API: lets tests/it/conformance.rs run the cel-spec conformance suite, whose
 /// bindings are typed CEL values, through this engine. Nothing else should use it.
 #[doc(hidden)]
 pub mod conformance {

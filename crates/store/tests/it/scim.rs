@@ -1,17 +1,17 @@
 //! SCIM endpoints (secret, rotation grace) and resources (uniqueness, versions, deletion) on
 //! SQLite and PostgreSQL.
 
-mod common;
+use crate::support;
 
 use serde_json::json;
 use tributary_store::StoreError;
 
 #[tokio::test]
 async fn endpoints_secrets_and_rotation_grace() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
-        let (tenant, integration) = common::tenant_with_integration(db, "acme").await;
-        let (intruder, _) = common::tenant_with_integration(db, "intruder").await;
+        let (tenant, integration) = support::tenant_with_integration(db, "acme").await;
+        let (intruder, _) = support::tenant_with_integration(db, "intruder").await;
         assert!(matches!(
             db.scim().create_endpoint(&intruder, &integration).await,
             Err(StoreError::NotFound(_))
@@ -68,9 +68,9 @@ async fn endpoints_secrets_and_rotation_grace() {
 
 #[tokio::test]
 async fn resources_unique_versioned_and_deleted() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
-        let (tenant, integration) = common::tenant_with_integration(db, "acme").await;
+        let (tenant, integration) = support::tenant_with_integration(db, "acme").await;
         let (endpoint, _) = db
             .scim()
             .create_endpoint(&tenant, &integration)

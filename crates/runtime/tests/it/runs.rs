@@ -2,17 +2,16 @@
 //! from the checkpoint, a worker killed mid-run, cancellation, and the reconcile schedule; and
 //! the records they ingest, counted by model in the metrics.
 
-#[path = "runs/ingest_metrics.rs"]
 mod ingest_metrics;
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use support::{
+use crate::support::{
     Harness, connect_token_to, connect_with_token, eventually, on_each_backend, records,
     runtime_configured, schedules_enabled, spawn_worker, wait_for_run,
 };
+use serde_json::{Value, json};
 use tributary_core::ErrorKind;
 use tributary_runtime::{RUN_TYPE_RECONCILE, RunRequest, RuntimeError};
 use tributary_store::runs::RunStatus;

@@ -42,6 +42,10 @@ pub struct AcmeInput {
     pub base_url: String,
     /// A CEL filter on synced payloads.
     #[serde(default)]
+    #[allow(
+        dead_code,
+        reason = "in the input schema for the runtime to check; no Acme operation reads it"
+    )]
     pub filter_expr: Option<String>,
 }
 
@@ -62,7 +66,8 @@ pub struct AcmeInstallation;
 
 /// The operator's app registration (its id and private key).
 pub const APP_ID: &str = "4242";
-const APP_KEY: &str = include_str!("../../../providerkit/tests/fixtures/test_only_rsa_key_a.pem");
+const APP_KEY: &str =
+    include_str!("../../../../providerkit/tests/fixtures/test_only_rsa_key_a.pem");
 
 #[derive(StableName, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -3,12 +3,12 @@
 //! token in the answer, single-flight across workers), `invalid_grant` → `needs_reauth`, switching
 //! connection modes, and disconnect revoking the token.
 
-mod support;
+use crate::support;
 
 use std::{collections::BTreeMap, time::Duration};
 
+use crate::support::{Harness, OAuthSettings, on_each_backend};
 use serde_json::{Value, json};
-use support::{Harness, OAuthSettings, on_each_backend};
 use tributary_core::{CallbackParams, ErrorKind};
 use tributary_runtime::{
     ConnectOutcome, ConnectRequest, DEFAULT_MAX_OPEN_AUTH_SESSIONS, RunRequest, RuntimeError,

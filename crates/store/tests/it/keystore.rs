@@ -2,7 +2,7 @@
 //! ciphertexts are bound to their row, rotation re-encrypts everything, resumably, and a running
 //! deployment rotates online without a failed call or an unreadable secret.
 
-mod common;
+use crate::support;
 
 use serde_json::json;
 use tributary_store::credentials::Expect;
@@ -21,9 +21,9 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 #[tokio::test]
 async fn secrets_are_absent_from_the_sqlite_file() {
-    let t = common::sqlite().await;
+    let t = support::sqlite().await;
     let ring = KeyRing::generate();
-    let (tenant, id) = common::tenant_with_integration(&t.db, "visible-tenant-name").await;
+    let (tenant, id) = support::tenant_with_integration(&t.db, "visible-tenant-name").await;
     let secret = SecretBytes::from_json(&json!({"api_key": SECRET}));
     t.db.credentials(&ring)
         .save(&tenant, &id, "ApiKey", &secret, Expect::Absent, None)
@@ -65,11 +65,11 @@ async fn secrets_are_absent_from_the_sqlite_file() {
 
 #[tokio::test]
 async fn secrets_are_absent_from_pg_dump() {
-    let Some(t) = common::postgres().await else {
+    let Some(t) = support::postgres().await else {
         return;
     };
     let ring = KeyRing::generate();
-    let (tenant, id) = common::tenant_with_integration(&t.db, "visible-tenant-name").await;
+    let (tenant, id) = support::tenant_with_integration(&t.db, "visible-tenant-name").await;
     let secret = SecretBytes::from_json(&json!({"api_key": SECRET}));
     t.db.credentials(&ring)
         .save(&tenant, &id, "ApiKey", &secret, Expect::Absent, None)
@@ -111,9 +111,9 @@ async fn secrets_are_absent_from_pg_dump() {
 
 #[tokio::test]
 async fn a_ciphertext_moved_to_another_row_fails() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let ring = KeyRing::generate();
-        let (tenant, id) = common::tenant_with_integration(&t.db, "acme").await;
+        let (tenant, id) = support::tenant_with_integration(&t.db, "acme").await;
         let mut creds = t.db.credentials(&ring);
         creds
             .save(
@@ -138,7 +138,7 @@ async fn a_ciphertext_moved_to_another_row_fails() {
             .await
             .unwrap();
         // An attacker with write access to the table copies the admin ciphertext into another slot.
-        common::execute(&t.db, &format!(
+        support::execute(&t.db, &format!(
             "UPDATE credentials SET ciphertext = (SELECT ciphertext FROM credentials WHERE slot = 'Admin'), \
              key_id = (SELECT key_id FROM credentials WHERE slot = 'Admin') \
              WHERE integration_id = '{id}' AND slot = 'ReadOnly'"
@@ -173,12 +173,13 @@ async fn a_ciphertext_moved_to_another_row_fails() {
 
 #[tokio::test]
 async fn rotation_reencrypts_everything_resumably() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let mut ring = KeyRing::generate();
         let old_key = ring.primary_id().to_owned();
         let mut expected = Vec::new();
         for n in 0..3 {
-            let (tenant, id) = common::tenant_with_integration(&t.db, &format!("tenant-{n}")).await;
+            let (tenant, id) =
+                support::tenant_with_integration(&t.db, &format!("tenant-{n}")).await;
             for slot in ["A", "B"] {
                 let value = format!("{tenant}/{slot}");
                 t.db.credentials(&ring)
@@ -265,10 +266,11 @@ async fn rotation_reencrypts_everything_resumably() {
 
 #[tokio::test]
 async fn rotation_resumes_after_an_interruption() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let mut ring = KeyRing::generate();
         for n in 0..5 {
-            let (tenant, id) = common::tenant_with_integration(&t.db, &format!("tenant-{n}")).await;
+            let (tenant, id) =
+                support::tenant_with_integration(&t.db, &format!("tenant-{n}")).await;
             t.db.credentials(&ring)
                 .save(
                     &tenant,
@@ -418,7 +420,7 @@ async fn secret_traffic(
 
 #[tokio::test]
 async fn online_rotation_under_load_fails_no_call_and_loses_no_secret() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keyring.json");
         KeyRing::generate().save(&path).unwrap();
@@ -435,7 +437,7 @@ async fn online_rotation_under_load_fails_no_call_and_loses_no_secret() {
                 let _ = until.wait_for(|stop| *stop).await;
             })));
             let (tenant, integration) =
-                common::tenant_with_integration(&t.db, &format!("load-{n}")).await;
+                support::tenant_with_integration(&t.db, &format!("load-{n}")).await;
             traffic.push(tokio::spawn(secret_traffic(
                 t.db.clone(),
                 ring,
@@ -496,7 +498,7 @@ async fn online_rotation_under_load_fails_no_call_and_loses_no_secret() {
 
 #[tokio::test]
 async fn a_process_that_does_not_pick_up_the_new_key_stops_the_rotation_before_it_is_used() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keyring.json");
         KeyRing::generate().save(&path).unwrap();

@@ -2,12 +2,12 @@
 //! deliveries processed by queued jobs, retries, replay, a restart between acknowledgement and
 //! processing, unknown events, dispatch and teardown.
 
-mod support;
+use crate::support;
 
 use std::{sync::Arc, time::Duration};
 
+use crate::support::{Harness, acme::handled, on_each_backend, spawn_worker};
 use serde_json::{Value, json};
-use support::{Harness, acme::handled, on_each_backend, spawn_worker};
 use tributary_core::InboundWebhook;
 use tributary_runtime::{ConnectOutcome, ConnectRequest, WebhookAck, WebhookRejection};
 use tributary_store::{integrations::IntegrationStatus, webhooks::DeliveryStatus};

@@ -1,11 +1,9 @@
 //! Every repository function on SQLite and PostgreSQL, including tenant isolation.
 
-#[path = "repositories/audit.rs"]
 mod audit;
-#[path = "repositories/retention.rs"]
 mod retention;
 
-mod common;
+use crate::support;
 
 use std::time::Duration;
 
@@ -29,7 +27,7 @@ async fn opens_sqlite_memory_and_creates_parent_directories() {
     tx.commit().await.unwrap();
     assert_eq!(memory.tenants().list().await.unwrap().len(), 2);
 
-    let sqlite = common::sqlite().await;
+    let sqlite = support::sqlite().await;
     assert!(sqlite.file.as_ref().unwrap().exists());
     assert!(Db::open("mysql://nope").await.is_err());
 }
@@ -74,7 +72,7 @@ async fn sqlite_files_are_private_to_their_owner() {
 
 #[tokio::test]
 async fn tenants_and_api_tokens() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         let acme = db.tenants().create("acme").await.unwrap();
         assert!(
@@ -114,7 +112,7 @@ async fn tenants_and_api_tokens() {
                 .unwrap()
                 .is_none()
         );
-        let stored = common::scalar(
+        let stored = support::scalar(
             db,
             "SELECT count(*) FROM api_tokens WHERE token_hash LIKE 'trb_%'",
         )
@@ -181,10 +179,10 @@ async fn tenants_and_api_tokens() {
 
 #[tokio::test]
 async fn integrations_are_tenant_scoped() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
-        let (tenant, id) = common::tenant_with_integration(db, "acme").await;
-        let (intruder, _) = common::tenant_with_integration(db, "intruder").await;
+        let (tenant, id) = support::tenant_with_integration(db, "acme").await;
+        let (intruder, _) = support::tenant_with_integration(db, "intruder").await;
         let got = db.integrations().get(&tenant, &id).await.unwrap().unwrap();
         assert_eq!(got.status, IntegrationStatus::Pending);
         assert_eq!(got.user_input, json!({"org": "acme"}));
@@ -275,7 +273,7 @@ async fn integrations_are_tenant_scoped() {
 
 #[tokio::test]
 async fn transactions_commit_together_or_not_at_all() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         let tenant = db.tenants().create("acme").await.unwrap();
         let ring = KeyRing::generate();
@@ -337,11 +335,11 @@ async fn transactions_commit_together_or_not_at_all() {
 
 #[tokio::test]
 async fn credentials_compare_and_swap() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         let ring = KeyRing::generate();
-        let (tenant, id) = common::tenant_with_integration(db, "acme").await;
-        let (intruder, _) = common::tenant_with_integration(db, "intruder").await;
+        let (tenant, id) = support::tenant_with_integration(db, "acme").await;
+        let (intruder, _) = support::tenant_with_integration(db, "intruder").await;
         let mut creds = db.credentials(&ring);
         let first = SecretBytes::from_json(&json!({"access_token": "a1", "refresh_token": "r1"}));
         assert_eq!(
@@ -445,9 +443,9 @@ async fn credentials_compare_and_swap() {
 
 #[tokio::test]
 async fn auth_sessions_are_single_use_and_expire() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
-        let (tenant, id) = common::tenant_with_integration(db, "acme").await;
+        let (tenant, id) = support::tenant_with_integration(db, "acme").await;
         let ring = KeyRing::generate();
         let verifier = SecretBytes::from("pkce-verifier-0123456789");
         let state = json!({"csrf": "abc"});
@@ -465,7 +463,7 @@ async fn auth_sessions_are_single_use_and_expire() {
         let (token, expires_at) = db.auth_sessions(&ring).create(&new).await.unwrap();
         assert!(expires_at >= now_ms() + 14 * 60 * 1000);
         // The verifier is sealed at rest.
-        let plaintext = common::scalar(
+        let plaintext = support::scalar(
             db,
             "SELECT COUNT(*) FROM auth_sessions WHERE pkce_verifier LIKE '%pkce-verifier-0123456789%'",
         )
@@ -519,7 +517,7 @@ async fn auth_sessions_are_single_use_and_expire() {
 
 #[tokio::test]
 async fn ui_sessions_hold_no_token_and_end_with_sign_out_revocation_or_idleness() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         let acme = db.tenants().create("acme").await.unwrap();
         let (record, token) = db
@@ -536,7 +534,7 @@ async fn ui_sessions_hold_no_token_and_end_with_sign_out_revocation_or_idleness(
         assert_ne!(id, token, "{}", t.name);
         assert!(id.expose_str().unwrap().starts_with("trui_"));
         // Only the id's hash is stored, and the id is not an API token.
-        let plain = common::scalar(
+        let plain = support::scalar(
             db,
             &format!(
                 "SELECT COUNT(*) FROM ui_sessions WHERE id_hash = '{}'",
@@ -648,7 +646,7 @@ async fn ui_sessions_hold_no_token_and_end_with_sign_out_revocation_or_idleness(
             t.name
         );
         assert_eq!(
-            common::scalar(db, "SELECT COUNT(*) FROM ui_sessions").await,
+            support::scalar(db, "SELECT COUNT(*) FROM ui_sessions").await,
             2
         );
     }
@@ -656,10 +654,10 @@ async fn ui_sessions_hold_no_token_and_end_with_sign_out_revocation_or_idleness(
 
 #[tokio::test]
 async fn open_auth_sessions_are_capped_per_tenant() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
-        let (tenant, id) = common::tenant_with_integration(db, "acme").await;
-        let (other_tenant, other_id) = common::tenant_with_integration(db, "other").await;
+        let (tenant, id) = support::tenant_with_integration(db, "acme").await;
+        let (other_tenant, other_id) = support::tenant_with_integration(db, "other").await;
         let ring = KeyRing::generate();
         let verifier = SecretBytes::from("pkce-verifier-0123456789");
         let new = NewAuthSession {
@@ -735,11 +733,11 @@ async fn open_auth_sessions_are_capped_per_tenant() {
 
 #[tokio::test]
 async fn webhook_endpoints_and_deliveries() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         let ring = KeyRing::generate();
-        let (tenant, id) = common::tenant_with_integration(db, "acme").await;
-        let (intruder, _) = common::tenant_with_integration(db, "intruder").await;
+        let (tenant, id) = support::tenant_with_integration(db, "acme").await;
+        let (intruder, _) = support::tenant_with_integration(db, "intruder").await;
         let mut hooks = db.webhooks(&ring);
         let (endpoint, secret) = hooks
             .create_endpoint(&tenant, &id, "events", &["user.created".into()])
@@ -1069,10 +1067,10 @@ async fn webhook_endpoints_and_deliveries() {
 
 #[tokio::test]
 async fn runs_and_logs() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
-        let (tenant, id) = common::tenant_with_integration(db, "acme").await;
-        let (intruder, _) = common::tenant_with_integration(db, "intruder").await;
+        let (tenant, id) = support::tenant_with_integration(db, "acme").await;
+        let (intruder, _) = support::tenant_with_integration(db, "intruder").await;
         let run = db
             .runs()
             .create(
@@ -1193,10 +1191,10 @@ async fn runs_and_logs() {
 
 #[tokio::test]
 async fn reconcile_schedules() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
-        let (tenant, id) = common::tenant_with_integration(db, "acme").await;
-        let (intruder, _) = common::tenant_with_integration(db, "intruder").await;
+        let (tenant, id) = support::tenant_with_integration(db, "acme").await;
+        let (intruder, _) = support::tenant_with_integration(db, "intruder").await;
         let now = now_ms();
         db.schedules()
             .upsert(&tenant, &id, "DirectorySync", 300_000, now - 10)

@@ -4,8 +4,6 @@
 //! or `TRIBUTARY_TEST_POSTGRES_URL`) gets a fresh schema per test, so tests run in parallel. With
 //! `CI=true` an unreachable PostgreSQL fails the test; otherwise that half is skipped with a notice.
 
-#![allow(dead_code)]
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tributary_store::{Db, Exec, OpenOptions};
@@ -23,6 +21,7 @@ pub struct TestDb {
     /// SQLite database file.
     pub file: Option<std::path::PathBuf>,
     /// Keeps the SQLite directory alive.
+    #[allow(dead_code, reason = "held, never read")]
     pub dir: Option<tempfile::TempDir>,
 }
 

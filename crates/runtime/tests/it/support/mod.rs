@@ -3,8 +3,6 @@
 //! or expired token, 429 with Retry-After, a revocation endpoint), and a runtime on a fresh
 //! SQLite or PostgreSQL database.
 
-#![allow(dead_code)]
-
 pub mod acme;
 pub mod fake_api;
 

@@ -2,7 +2,7 @@
 //! scheduling, cancellation, retries into the dead state, two competing workers, and a worker
 //! process killed with SIGKILL in the middle of a job.
 
-mod common;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -39,7 +39,7 @@ async fn state(db: &Db, id: &str) -> JobState {
 
 #[tokio::test]
 async fn enqueue_is_transactional_and_idempotent() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         let payload = json!({"integration": "i1"});
         let mut tx = db.begin().await.unwrap();
@@ -103,7 +103,7 @@ async fn enqueue_is_transactional_and_idempotent() {
 
 #[tokio::test]
 async fn claim_respects_run_at_and_leases() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         let payload = json!({});
         let later = db
@@ -153,7 +153,7 @@ async fn claim_respects_run_at_and_leases() {
 
 #[tokio::test]
 async fn retries_with_backoff_then_dead_with_last_error() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         let payload = json!({});
         let flaky = db
@@ -227,7 +227,7 @@ async fn retries_with_backoff_then_dead_with_last_error() {
 
 #[tokio::test]
 async fn cancellation_of_queued_and_running_jobs() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         let payload = json!({});
         let queued = db
@@ -283,7 +283,7 @@ async fn cancellation_of_queued_and_running_jobs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_run_each_of_1000_jobs_exactly_once() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let payload = json!({});
         let jobs: Vec<_> = (0..1000)
             .map(|_| NewJob::new("bulk", "count", &payload))
@@ -399,7 +399,7 @@ async fn child_worker_process() {
             move |job| {
                 let db = marker_db.clone();
                 async move {
-                    common::execute(
+                    support::execute(
                         &db,
                         &format!("INSERT INTO test_started (job_id) VALUES ('{}')", job.id),
                     )
@@ -416,23 +416,23 @@ async fn child_worker_process() {
 
 #[tokio::test]
 async fn a_worker_killed_mid_job_is_replaced_after_its_lease() {
-    for t in common::backends().await {
-        common::execute(&t.db, "CREATE TABLE test_started (job_id TEXT NOT NULL)").await;
-        common::execute(&t.db, "CREATE TABLE test_effects (job_id TEXT PRIMARY KEY)").await;
+    for t in support::backends().await {
+        support::execute(&t.db, "CREATE TABLE test_started (job_id TEXT NOT NULL)").await;
+        support::execute(&t.db, "CREATE TABLE test_effects (job_id TEXT PRIMARY KEY)").await;
         let job =
             t.db.jobs()
                 .enqueue(&NewJob::new("crash", "effect", &json!({})).max_attempts(3))
                 .await
                 .unwrap();
 
+        // libtest names a test by its path below the crate root (`jobs::child_worker_process`).
+        let child_test = format!(
+            "{}::child_worker_process",
+            module_path!().trim_start_matches("it::")
+        );
         let mut child = std::process::Command::new(std::env::current_exe().unwrap());
         child
-            .args([
-                "--ignored",
-                "--exact",
-                "child_worker_process",
-                "--nocapture",
-            ])
+            .args(["--ignored", "--exact", &child_test, "--nocapture"])
             .env(CHILD_URL, &t.url);
         if let Some(schema) = &t.schema {
             child.env(CHILD_SCHEMA, schema);
@@ -441,7 +441,7 @@ async fn a_worker_killed_mid_job_is_replaced_after_its_lease() {
         wait_for(
             "the child to start the job",
             Duration::from_secs(60),
-            async || common::scalar(&t.db, "SELECT count(*) FROM test_started").await == 1,
+            async || support::scalar(&t.db, "SELECT count(*) FROM test_started").await == 1,
         )
         .await;
         child.kill().unwrap(); // SIGKILL: no cleanup, the lease is left behind
@@ -457,7 +457,7 @@ async fn a_worker_killed_mid_job_is_replaced_after_its_lease() {
                 let db = effect_db.clone();
                 async move {
                     // The effect is keyed by the job id, as real handlers key theirs.
-                    common::execute(&db, &format!("INSERT INTO test_effects (job_id) VALUES ('{}') ON CONFLICT (job_id) DO NOTHING", job.id)).await;
+                    support::execute(&db, &format!("INSERT INTO test_effects (job_id) VALUES ('{}') ON CONFLICT (job_id) DO NOTHING", job.id)).await;
                     Ok(())
                 }
             },
@@ -477,11 +477,11 @@ async fn a_worker_killed_mid_job_is_replaced_after_its_lease() {
         let done = t.db.jobs().get(job.id()).await.unwrap().unwrap();
         assert_eq!(done.attempts, 2, "{}", t.name);
         assert_eq!(
-            common::scalar(&t.db, "SELECT count(*) FROM test_effects").await,
+            support::scalar(&t.db, "SELECT count(*) FROM test_effects").await,
             1
         );
         assert_eq!(
-            common::scalar(&t.db, "SELECT count(*) FROM test_started").await,
+            support::scalar(&t.db, "SELECT count(*) FROM test_started").await,
             1
         );
     }
@@ -492,7 +492,7 @@ async fn a_worker_killed_mid_job_is_replaced_after_its_lease() {
 /// through its commit and serialise every such commit (and its WAL flush).
 #[tokio::test]
 async fn a_transaction_wakes_other_processes_only_once_committed() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         if t.name != "postgres" {
             continue;
         }
@@ -545,7 +545,7 @@ async fn a_transaction_wakes_other_processes_only_once_committed() {
 
 #[tokio::test]
 async fn backlog_counts_waiting_and_running_jobs_per_kind() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         let payload = json!({});
         let now = now_ms();

@@ -1,12 +1,10 @@
 //! The setup flow with direct credentials: each branch, on SQLite and PostgreSQL, against the fake
 //! Acme API on loopback.
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::{Harness, on_each_backend};
 use serde_json::{Value, json};
-use support::{Harness, on_each_backend};
 use tributary_core::ErrorKind;
 use tributary_runtime::{ConnectOutcome, ConnectRequest, Connected, RuntimeError, SetupStep};
 use tributary_store::integrations::IntegrationStatus;

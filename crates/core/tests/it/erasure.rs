@@ -1,12 +1,12 @@
 //! Typed handlers run through the erased interface the runtime uses: config decoding, client
 //! casting and result encoding happen once, in core.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 use tributary_core::{
     ClientBuildRequest, CredentialBindings, ErasedClient, ErrorKind, InboundWebhook,
     IntegrationContext, OperationContext, OperationOutput, OperationRequest, OutputKind, Registry,

@@ -1,8 +1,6 @@
 //! A small but complete definition used by the registry and execution tests; each rule test
 //! breaks one thing in it.
 
-#![allow(dead_code)]
-
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -18,11 +16,13 @@ pub const EXAMPLE: DefinitionId = DefinitionId::new("example");
 
 #[derive(StableName, Deserialize, JsonSchema)]
 pub struct ExampleApiToken {
+    #[allow(dead_code, reason = "the credential's shape; the tests never read it")]
     pub token: Secret,
 }
 
 #[derive(StableName, Deserialize)]
 pub struct ExampleOAuthToken {
+    #[allow(dead_code, reason = "the credential's shape; the tests never read it")]
     pub access_token: Secret,
 }
 

@@ -1,10 +1,10 @@
 //! One test per registry rule: each breaks the valid example definition in one way and asserts the
 //! exact error (rule, definition, item).
 
-mod support;
+use crate::support;
 
+use crate::support::*;
 use serde_json::json;
-use support::*;
 use tributary_core::{
     ClientRegistration, ConnectionRegistration, CredentialRegistration, Definition,
     DefinitionChecks, DefinitionId, DefinitionSpec, DisconnectRegistration, MappingRegistration,

@@ -2,16 +2,14 @@
 //! tracing subscriber at TRACE level, and everything it and the store say is searched for the
 //! credentials involved.
 
-mod support;
-
 use std::{
     io::Write,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
+use crate::support::{Harness, connect_with_token, spawn_worker, wait_for_run};
 use serde_json::{Value, json};
-use support::{Harness, connect_with_token, spawn_worker, wait_for_run};
 use tributary_runtime::{RunRequest, RuntimeError};
 
 #[derive(Clone, Default)]

@@ -3,7 +3,7 @@
 //! count matches what a sweep deletes, small batches and concurrent sweepers delete each row once,
 //! and a class kept forever is left alone.
 
-use super::common;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -113,7 +113,7 @@ async fn run_at(
     }
     if let Some((status, finished_at)) = finished {
         finish_run(db, tenant, &run.id, status).await;
-        common::execute(
+        support::execute(
             db,
             &format!(
                 "UPDATE runs SET finished_at = {finished_at} WHERE id = '{}'",
@@ -122,7 +122,7 @@ async fn run_at(
         )
         .await;
     }
-    common::execute(
+    support::execute(
         db,
         &format!(
             "UPDATE runs SET created_at = {created_at} WHERE id = '{}'",
@@ -135,7 +135,7 @@ async fn run_at(
 
 #[tokio::test]
 async fn retention_deletes_old_succeeded_cancelled_and_dead_jobs_only() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         let payload = json!({});
         let mut ids = Vec::new();
@@ -158,7 +158,7 @@ async fn retention_deletes_old_succeeded_cancelled_and_dead_jobs_only() {
             (&fresh, "succeeded", Some(recent)),
         ] {
             let finished_at = finished_at.map_or("NULL".to_owned(), |at| at.to_string());
-            common::execute(
+            support::execute(
                 db,
                 &format!(
                     "UPDATE jobs SET state = '{state}', finished_at = {finished_at} \
@@ -168,7 +168,7 @@ async fn retention_deletes_old_succeeded_cancelled_and_dead_jobs_only() {
             .await;
         }
         // Waiting or running for ages is not finished.
-        common::execute(
+        support::execute(
             db,
             &format!("UPDATE jobs SET created_at = {old}, run_at = {old}, updated_at = {old}"),
         )
@@ -188,9 +188,9 @@ async fn retention_deletes_old_succeeded_cancelled_and_dead_jobs_only() {
 
 #[tokio::test]
 async fn retention_deletes_old_finished_runs_with_their_logs_but_keeps_each_operations_newest() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
-        let (tenant, first) = common::tenant_with_integration(db, "acme").await;
+        let (tenant, first) = support::tenant_with_integration(db, "acme").await;
         let second = db
             .integrations()
             .create(&tenant, "okta", "Second", &json!({}))
@@ -246,10 +246,10 @@ async fn retention_deletes_old_finished_runs_with_their_logs_but_keeps_each_oper
 
 #[tokio::test]
 async fn retention_deletes_old_done_and_failed_webhook_deliveries_only() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         let ring = KeyRing::generate();
-        let (tenant, integration) = common::tenant_with_integration(db, "acme").await;
+        let (tenant, integration) = support::tenant_with_integration(db, "acme").await;
         let (endpoint, _) = db
             .webhooks(&ring)
             .create_endpoint(&tenant, &integration, "events", &[])
@@ -272,12 +272,12 @@ async fn retention_deletes_old_done_and_failed_webhook_deliveries_only() {
             .await
             .unwrap();
         hooks.finish_delivery(&tenant, &fresh, None).await.unwrap();
-        common::execute(
+        support::execute(
             db,
             &format!("UPDATE webhook_deliveries SET received_at = {}", old()),
         )
         .await;
-        common::execute(
+        support::execute(
             db,
             &format!(
                 "UPDATE webhook_deliveries SET received_at = {} WHERE id = '{fresh}'",
@@ -299,9 +299,9 @@ async fn retention_deletes_old_done_and_failed_webhook_deliveries_only() {
 
 #[tokio::test]
 async fn retention_deletes_old_finished_ingest_runs_and_old_ingest_failures() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
-        let (tenant, integration) = common::tenant_with_integration(db, "acme").await;
+        let (tenant, integration) = support::tenant_with_integration(db, "acme").await;
         let scope = RecordScope {
             tenant_id: tenant.clone(),
             integration_id: integration.clone(),
@@ -328,23 +328,23 @@ async fn retention_deletes_old_finished_ingest_runs_and_old_ingest_failures() {
             .unwrap();
         }
         let (old, recent) = (old(), recent());
-        common::execute(
+        support::execute(
             db,
             &format!("UPDATE ingest_runs SET started_at = {old}, finished_at = {old} WHERE id <> '{fresh}'"),
         )
         .await;
-        common::execute(
+        support::execute(
             db,
             &format!("UPDATE ingest_runs SET finished_at = NULL WHERE id = '{running}'"),
         )
         .await;
-        common::execute(
+        support::execute(
             db,
             &format!("UPDATE ingest_runs SET finished_at = {recent} WHERE id = '{fresh}'"),
         )
         .await;
         for (id, created_at) in [("failure-old", old), ("failure-recent", recent)] {
-            common::execute(
+            support::execute(
                 db,
                 &format!(
                     "INSERT INTO ingest_failures (id, tenant_id, integration_id, ingest_run_id, \
@@ -377,9 +377,9 @@ async fn retention_deletes_old_finished_ingest_runs_and_old_ingest_failures() {
 
 #[tokio::test]
 async fn retention_deletes_auth_and_ui_sessions_a_day_after_they_ended() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
-        let (tenant, integration) = common::tenant_with_integration(db, "acme").await;
+        let (tenant, integration) = support::tenant_with_integration(db, "acme").await;
         let ring = KeyRing::generate();
         let verifier = SecretBytes::from("pkce-verifier-0123456789");
         let state = json!({});
@@ -409,7 +409,7 @@ async fn retention_deletes_auth_and_ui_sessions_a_day_after_they_ended() {
                 .await
                 .unwrap();
             for table in ["auth_sessions", "ui_sessions"] {
-                common::execute(
+                support::execute(
                     db,
                     &format!("UPDATE {table} SET expires_at = {end} WHERE expires_at > {now}"),
                 )
@@ -421,7 +421,7 @@ async fn retention_deletes_auth_and_ui_sessions_a_day_after_they_ended() {
         assert_eq!(report.rows("auth_sessions"), 1, "{}", t.name);
         assert_eq!(report.rows("ui_sessions"), 1, "{}", t.name);
         for table in ["auth_sessions", "ui_sessions"] {
-            let left = common::scalar(
+            let left = support::scalar(
                 db,
                 &format!(
                     "SELECT count(*) FROM {table} WHERE expires_at >= {}",
@@ -429,7 +429,7 @@ async fn retention_deletes_auth_and_ui_sessions_a_day_after_they_ended() {
                 ),
             )
             .await;
-            let all = common::scalar(db, &format!("SELECT count(*) FROM {table}")).await;
+            let all = support::scalar(db, &format!("SELECT count(*) FROM {table}")).await;
             assert_eq!((left, all), (2, 2), "{} {table}", t.name);
         }
     }
@@ -438,13 +438,13 @@ async fn retention_deletes_auth_and_ui_sessions_a_day_after_they_ended() {
 #[tokio::test]
 async fn rows_of_key_ring_holders_gone_for_an_hour_are_swept_and_live_ones_stay() {
     use tributary_store::keystore::holders::{KeyRingHolder, live_holders};
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         let ring = KeyRing::generate();
         let gone = KeyRingHolder::new(db.clone(), ring.clone(), "worker");
         gone.report().await.unwrap();
         let hour_and_more = now_ms() - 61 * 60 * 1000;
-        common::execute(
+        support::execute(
             db,
             &format!("UPDATE key_ring_holders SET seen_at = {hour_and_more}"),
         )
@@ -467,7 +467,7 @@ async fn seed_backlog(db: &Db, jobs: usize, logs: usize) {
         .map(|_| NewJob::new("operations", "test", &payload))
         .collect();
     db.jobs().enqueue_many(&new).await.unwrap();
-    common::execute(
+    support::execute(
         db,
         &format!(
             "UPDATE jobs SET state = 'succeeded', finished_at = {}",
@@ -475,7 +475,7 @@ async fn seed_backlog(db: &Db, jobs: usize, logs: usize) {
         ),
     )
     .await;
-    let (tenant, integration) = common::tenant_with_integration(db, "acme").await;
+    let (tenant, integration) = support::tenant_with_integration(db, "acme").await;
     let finished = Some((RunStatus::Succeeded, old()));
     run_at(
         db,
@@ -492,7 +492,7 @@ async fn seed_backlog(db: &Db, jobs: usize, logs: usize) {
 
 #[tokio::test]
 async fn retention_sweeps_in_small_batches_until_nothing_is_left() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         seed_backlog(db, 7, 5).await;
         let report = db
@@ -510,15 +510,18 @@ async fn retention_sweeps_in_small_batches_until_nothing_is_left() {
             "{}",
             t.name
         );
-        assert_eq!(common::scalar(db, "SELECT count(*) FROM jobs").await, 0);
-        assert_eq!(common::scalar(db, "SELECT count(*) FROM run_logs").await, 0);
-        assert_eq!(common::scalar(db, "SELECT count(*) FROM runs").await, 1);
+        assert_eq!(support::scalar(db, "SELECT count(*) FROM jobs").await, 0);
+        assert_eq!(
+            support::scalar(db, "SELECT count(*) FROM run_logs").await,
+            0
+        );
+        assert_eq!(support::scalar(db, "SELECT count(*) FROM runs").await, 1);
     }
 }
 
 #[tokio::test]
 async fn concurrent_retention_sweeps_delete_each_row_once() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         seed_backlog(db, 300, 120).await;
         let other = t.reopen().await;
@@ -544,12 +547,12 @@ async fn concurrent_retention_sweeps_delete_each_row_once() {
 
 #[tokio::test]
 async fn a_class_kept_forever_is_never_swept() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         seed_backlog(db, 3, 2).await;
         let report = count_then_sweep(db, &RetentionPolicy::KEEP_EVERYTHING, t.name).await;
         assert_eq!(report.total(), 0, "{}", t.name);
-        assert_eq!(common::scalar(db, "SELECT count(*) FROM jobs").await, 3);
+        assert_eq!(support::scalar(db, "SELECT count(*) FROM jobs").await, 3);
 
         let runs_forever = RetentionPolicy {
             runs: RetentionPolicy::KEEP_FOREVER,
@@ -566,8 +569,11 @@ async fn a_class_kept_forever_is_never_swept() {
             "{}",
             t.name
         );
-        assert_eq!(common::scalar(db, "SELECT count(*) FROM runs").await, 2);
-        assert_eq!(common::scalar(db, "SELECT count(*) FROM run_logs").await, 2);
+        assert_eq!(support::scalar(db, "SELECT count(*) FROM runs").await, 2);
+        assert_eq!(
+            support::scalar(db, "SELECT count(*) FROM run_logs").await,
+            2
+        );
 
         // Every table is reported, and the report serialises as a plain object.
         let value = serde_json::to_value(&report).unwrap();

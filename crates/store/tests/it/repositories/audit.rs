@@ -2,7 +2,7 @@
 //! back with it; lists are per tenant or all, filtered, newest first and paged by id; long target
 //! ids and reasons are cut; the retention sweep deletes events older than their own setting.
 
-use super::common;
+use crate::support;
 
 use serde_json::json;
 use tributary_store::audit::{
@@ -37,7 +37,7 @@ fn all() -> AuditQuery {
 
 #[tokio::test]
 async fn events_commit_with_their_transaction_and_list_per_tenant() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         let name = t.name;
 
@@ -157,7 +157,7 @@ async fn events_commit_with_their_transaction_and_list_per_tenant() {
 
 #[tokio::test]
 async fn audit_events_go_after_their_own_retention() {
-    for t in common::backends().await {
+    for t in support::backends().await {
         let db = &t.db;
         let name = t.name;
         let old = db

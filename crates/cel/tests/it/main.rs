@@ -1,0 +1,6 @@
+//! The integration tests of `tributary-cel`, one module per area, all in one test binary: each
+//! binary links most of the workspace, so one per crate keeps CI time and `target/` small.
+
+mod conformance;
+mod engine;
+mod robustness;

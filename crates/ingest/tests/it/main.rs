@@ -1,0 +1,5 @@
+//! The integration tests of `tributary-ingest`, one module per area, all in one test binary: each
+//! binary links most of the workspace, so one per crate keeps CI time and `target/` small.
+
+mod mapping;
+mod pipeline;
