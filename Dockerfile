@@ -2,7 +2,7 @@
 # The production image of `tributary`: built without the demo and its fake providers, with OTLP
 # trace export (off until configured), run as a non-root user, state in /data. docs/deploy.md
 # shows it with PostgreSQL and the API and worker roles (compose.yaml);
-# crates/cli/tests/serve/container.rs checks what can be checked without building it.
+# crates/cli/tests/it/serve/container.rs checks what can be checked without building it.
 
 # The toolchain of rust-toolchain.toml (that file is left out of the context, see
 # .dockerignore, so rustup does not fetch the rustfmt and clippy it lists).

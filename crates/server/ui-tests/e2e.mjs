@@ -1,5 +1,5 @@
 // The web UI end to end in a real browser (Debian's Chromium driven by playwright-core), against
-// a Tributary server and fake providers on loopback started by crates/server/tests/ui_browser.rs.
+// a Tributary server and fake providers on loopback started by crates/server/tests/it/ui_browser.rs.
 // It signs in, connects the fake Okta through the generated form (a failed attempt first, which
 // must show its field error), runs a sync, reads the records, connects Slack through the OAuth
 // button, and uses the mapping playground. Each page is saved as a screenshot.

@@ -1,7 +1,6 @@
 //! `tributary init` and `tributary keys rotate` on the embedded default: secrets stay readable
 //! under the new key, the old key is retired from the key file, nothing secret is printed.
 
-#[path = "keys/purge.rs"]
 mod purge;
 
 use std::process::Command;

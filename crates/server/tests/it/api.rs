@@ -2,11 +2,8 @@
 //! tenancy (every route, both ways), the connect-run-read flow, bad input, secrets, and the audit
 //! trail.
 
-#[path = "api/audit.rs"]
 mod audit;
-#[path = "api/metrics.rs"]
 mod metrics;
-#[path = "api/retention.rs"]
 mod retention;
 
 use reqwest::{Method, StatusCode};
@@ -338,7 +335,7 @@ async fn every_tenant_route_hides_other_tenants_postgres() {
 #[tokio::test]
 async fn tokens_decide_who_may_call_what() {
     // Every route is tried with a forged token, far beyond the failed-authentication throttle
-    // (tested in tests/ui.rs); this test is about who may call what, so the throttle is off.
+    // (tested in tests/it/ui.rs); this test is about who may call what, so the throttle is off.
     let api = Api::start_with(
         tributary_store::testing::sqlite().await,
         ServerConfig {

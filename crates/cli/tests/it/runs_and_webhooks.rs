@@ -6,11 +6,8 @@ use std::process::Command;
 use serde_json::{Value, json};
 use tributary_store::{Db, keystore::KeyRing, webhooks::DeliveryStatus};
 
-#[path = "support/fresh_database.rs"]
-mod fresh_database;
-use fresh_database::FreshDatabase;
+use crate::support::fresh_database::FreshDatabase;
 
-#[path = "runs_and_webhooks/audit.rs"]
 mod audit;
 
 fn tributary(data_dir: &std::path::Path, args: &[&str]) -> (bool, Value, String) {

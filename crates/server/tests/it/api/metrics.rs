@@ -8,7 +8,7 @@ use serde_json::json;
 use tributary_runtime::metrics::exposition::{self, Sample};
 use tributary_store::{jobs::NewJob, now_ms, testing::TestDb};
 
-use crate::{Api, CF_TOKEN};
+use super::{Api, CF_TOKEN};
 
 async fn scrape_after_traffic(backend: TestDb) {
     let api = Api::start(backend).await;

@@ -1,6 +1,5 @@
 //! The `definitions` verbs run as a user runs them, and the conventions every verb keeps.
 
-#[path = "definitions/conventions.rs"]
 mod conventions;
 
 use std::process::Command;

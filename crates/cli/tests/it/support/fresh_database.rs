@@ -1,5 +1,5 @@
 //! A fresh PostgreSQL database for a test that starts `tributary` processes (which take a
-//! database URL, not a schema), shared by the test binaries that need one.
+//! database URL, not a schema), shared by the areas that need one.
 
 /// A database created for one test and dropped by [`FreshDatabase::drop_it`], or none outside CI
 /// when PostgreSQL is unreachable.

@@ -3,13 +3,8 @@
 //! checked whole (`tributary config check`) so that no mistake starts a server in silence; and
 //! the container recipe that runs it.
 
-#[path = "serve/compose_yaml.rs"]
 mod compose_yaml;
-#[path = "serve/container.rs"]
 mod container;
-#[path = "support/fresh_database.rs"]
-mod fresh_database;
-#[path = "serve/telemetry.rs"]
 mod telemetry;
 
 use std::{

@@ -3,7 +3,6 @@
 //! field errors, secrets never shown back, tenancy (another tenant's pages answer 404), the
 //! mapping playground, logos, and the audit log. On SQLite and PostgreSQL.
 
-#[path = "ui/audit.rs"]
 mod audit;
 
 use reqwest::{StatusCode, header};

@@ -15,7 +15,8 @@ use std::{
 
 use serde_json::Value;
 
-use super::{compose_yaml, fresh_database::FreshDatabase, get};
+use super::{compose_yaml, get};
+use crate::support::fresh_database::FreshDatabase;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

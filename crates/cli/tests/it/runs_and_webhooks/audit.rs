@@ -12,7 +12,7 @@ use tributary_store::{
     keystore::KeyRing,
 };
 
-use super::fresh_database::FreshDatabase;
+use crate::support::fresh_database::FreshDatabase;
 
 const OS_USER: &str = "audit-tester";
 const REFUSED_API_TOKEN: &str = "cf-wrong-token-never-recorded";

@@ -1,0 +1,3 @@
+//! Helpers shared by several areas.
+
+pub mod fresh_database;
