@@ -354,13 +354,15 @@ pub mod actions {
     pub const SCIM_SECRET_ROTATE: &str = "scim_endpoint.rotate_secret";
     pub const UI_SIGN_IN: &str = "ui.sign_in";
     pub const UI_SIGN_OUT: &str = "ui.sign_out";
+    /// A web UI session ended by someone else than its browser (the API or the sessions page).
+    pub const UI_SESSION_REVOKE: &str = "ui.session_revoke";
     /// `tributary keys rotate`: the key ring's primary key replaced (command line only).
     pub const KEY_RING_ROTATE: &str = "key_ring.rotate";
     /// `tributary storage purge`: rows past retention deleted (command line only).
     pub const STORAGE_PURGE: &str = "storage.purge";
 
     /// Every action, for filters.
-    pub const ALL: [&str; 20] = [
+    pub const ALL: [&str; 21] = [
         TENANT_CREATE,
         TENANT_DELETE,
         TOKEN_ISSUE,
@@ -379,6 +381,7 @@ pub mod actions {
         SCIM_SECRET_ROTATE,
         UI_SIGN_IN,
         UI_SIGN_OUT,
+        UI_SESSION_REVOKE,
         KEY_RING_ROTATE,
         STORAGE_PURGE,
     ];

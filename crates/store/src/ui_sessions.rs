@@ -28,6 +28,53 @@ pub struct UiSession {
     pub expires_at: i64,
 }
 
+/// A live session as listed for its tenant or the operator. `id` is a handle derived from the
+/// stored hash: it names the session to revoke it, and cannot be turned back into the cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiSessionEntry {
+    /// `uis_` and 24 hex digits.
+    pub id: String,
+    pub tenant_id: String,
+    pub token_id: String,
+    pub token_name: String,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms of the last use (kept to the minute).
+    pub last_seen_at: i64,
+    /// Unix ms: the absolute end.
+    pub expires_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    handle_hex: String,
+    tenant_id: String,
+    token_id: String,
+    token_name: String,
+    created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+}
+
+/// What prefixes a session's handle.
+pub const HANDLE_PREFIX: &str = "uis_";
+
+/// Hex digits of the stored hash a handle shows: 96 bits, unique among any number of sessions
+/// a deployment will hold.
+const HANDLE_HEX: usize = 24;
+
+/// The handle of the session whose cookie holds `id`.
+pub fn ui_session_handle(id: &[u8]) -> String {
+    format!("{HANDLE_PREFIX}{}", &token_hash(id)[..HANDLE_HEX])
+}
+
+/// The hash prefix a well-formed handle names.
+fn handle_hex(handle: &str) -> Option<&str> {
+    let hex = handle.strip_prefix(HANDLE_PREFIX)?;
+    (hex.len() == HANDLE_HEX && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .then_some(hex)
+}
+
 /// Uses closer together than this do not rewrite `last_seen_at`: the idle timeout is hours long,
 /// and a page view should not cost a write.
 const TOUCH_EVERY_MS: i64 = 60 * 1000;
@@ -127,6 +174,82 @@ impl UiSessions<'_> {
             session.last_seen_at = now;
         }
         Ok(Some(session))
+    }
+
+    /// The live sessions (as [`UiSessions::find`] sees them) of `tenant_id`, or of every tenant,
+    /// in handle order after the handle `after`, at most `limit`.
+    pub async fn list(
+        &mut self,
+        tenant_id: Option<&str>,
+        idle: Duration,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<UiSessionEntry>> {
+        let now = now_ms();
+        let after = after.map(|handle| handle_hex(handle).unwrap_or(handle));
+        let mut sql = format!(
+            "SELECT substr(s.id_hash, 1, {HANDLE_HEX}) AS handle_hex, s.tenant_id, s.token_id, \
+             t.name AS token_name, s.created_at, s.last_seen_at, s.expires_at \
+             FROM ui_sessions s JOIN api_tokens t ON t.id = s.token_id \
+             WHERE s.expires_at > $1 AND s.last_seen_at > $2 \
+             AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $1) \
+             AND substr(s.id_hash, 1, {HANDLE_HEX}) > $3"
+        );
+        if tenant_id.is_some() {
+            sql.push_str(" AND s.tenant_id = $5");
+        }
+        sql.push_str(" ORDER BY s.id_hash LIMIT $4");
+        let mut conn = self.scope.read().await?;
+        let rows: Vec<EntryRow> = on_backend!(conn.exec(), |c| {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(now)
+                .bind(now.saturating_sub(millis(idle)))
+                .bind(after.unwrap_or_default())
+                .bind(limit);
+            if let Some(tenant_id) = tenant_id {
+                query = query.bind(tenant_id);
+            }
+            query.fetch_all(&mut *c).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|row| UiSessionEntry {
+                id: format!("{HANDLE_PREFIX}{}", row.handle_hex),
+                tenant_id: row.tenant_id,
+                token_id: row.token_id,
+                token_name: row.token_name,
+                created_at: row.created_at,
+                last_seen_at: row.last_seen_at,
+                expires_at: row.expires_at,
+            })
+            .collect())
+    }
+
+    /// Ends the session named by `handle` (of `tenant_id` when given): its cookie stops working
+    /// at once. Returns the tenant of the session ended, `None` if there was none.
+    pub async fn revoke(
+        &mut self,
+        tenant_id: Option<&str>,
+        handle: &str,
+    ) -> Result<Option<String>> {
+        let Some(hex) = handle_hex(handle) else {
+            return Ok(None);
+        };
+        let mut sql =
+            format!("DELETE FROM ui_sessions WHERE substr(id_hash, 1, {HANDLE_HEX}) = $1");
+        if tenant_id.is_some() {
+            sql.push_str(" AND tenant_id = $2");
+        }
+        sql.push_str(" RETURNING tenant_id");
+        let mut conn = self.scope.write().await?;
+        let ended: Vec<(String,)> = on_backend!(conn.exec(), |c| {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(hex);
+            if let Some(tenant_id) = tenant_id {
+                query = query.bind(tenant_id);
+            }
+            query.fetch_all(&mut *c).await?
+        });
+        Ok(ended.into_iter().next().map(|(tenant,)| tenant))
     }
 
     /// Ends the session of `id` (signing out). False if there was none.

@@ -19,6 +19,7 @@ pub mod request_id;
 mod runs;
 mod scim_admin;
 mod tenants;
+mod ui_sessions;
 pub mod views;
 mod webhook_admin;
 
@@ -148,6 +149,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
     all.extend(records::endpoints());
     all.extend(mappings::endpoints());
     all.extend(audit::endpoints());
+    all.extend(ui_sessions::endpoints());
     all
 }
 

@@ -128,7 +128,8 @@ impl Page {
                 "<nav aria-label=\"Main\"><a href=\"/integrations\">Integrations</a>\
                  <a href=\"/catalog\">Catalog</a><a href=\"/runs\">Runs</a>\
                  <a href=\"/records\">Records</a><a href=\"/audit\">Audit log</a>\
-                 <a href=\"/playground\">Mapping playground</a></nav>\
+                 <a href=\"/playground\">Mapping playground</a>\
+                 <a href=\"/sessions\">Sessions</a></nav>\
                  <form method=\"post\" action=\"/logout\" class=\"signout\">{}\
                  <button type=\"submit\" class=\"link\">Sign out</button></form>",
                 csrf_field(session)

@@ -19,6 +19,7 @@ mod playground;
 mod records;
 mod runs;
 pub(crate) mod session;
+mod sessions;
 
 use axum::{
     Router,
@@ -69,6 +70,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/records", get(records::list))
         .route("/records/{record_id}", get(records::show))
         .route("/audit", get(audit::list))
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/{session_id}/revoke", post(sessions::revoke))
         .route(
             "/playground",
             get(playground::form).post(playground::evaluate),

@@ -40,6 +40,9 @@ pub struct UiSession {
     /// The API token the session was opened with: the audit trail's actor, "via UI session".
     pub token_id: String,
     pub token_name: String,
+    /// The session's handle (`uis_...`, as `/v1/ui-sessions` names it), to tell it apart in
+    /// the list of sessions.
+    pub handle: String,
     /// The value every form of this session must send back.
     pub csrf: String,
 }
@@ -131,6 +134,7 @@ pub async fn current(headers: &HeaderMap, state: &AppState) -> Option<UiSession>
                 tenant_id: session.tenant_id,
                 token_id: session.token_id,
                 token_name: session.token_name,
+                handle: tributary_store::ui_sessions::ui_session_handle(id.as_bytes()),
                 csrf: csrf_for(&id),
             })
         }

@@ -4,6 +4,7 @@
 //! mapping playground, logos, and the audit log. On SQLite and PostgreSQL.
 
 mod audit;
+mod sessions;
 
 use reqwest::{StatusCode, header};
 use tributary_providers::{CatalogConfig, registry};
