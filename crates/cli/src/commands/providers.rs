@@ -25,8 +25,8 @@ pub enum Command {
         /// The display name (default: the name in title case, `Acme Hr`).
         #[arg(long)]
         display: Option<String>,
-        /// Only print the lines to add to `providers/src/lib.rs`, `providers/Cargo.toml` and
-        /// `testkit/src/lib.rs` instead of adding them.
+        /// Only print the lines to add to `providers/src/lib.rs`, `providers/Cargo.toml`,
+        /// `providers/tests/it/main.rs` and `testkit/src/lib.rs` instead of adding them.
         #[arg(long)]
         no_register: bool,
     },
@@ -55,7 +55,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/provider/fake.rs.tmpl"),
     ),
     (
-        "crates/providers/tests/{name}.rs",
+        "crates/providers/tests/it/{name}.rs",
         include_str!("../../templates/provider/test.rs.tmpl"),
     ),
     (
@@ -63,7 +63,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/provider/fixture_user_admin.json.tmpl"),
     ),
     (
-        "crates/providers/tests/snapshots/{name}__{name}_account_user_admin.snap",
+        "crates/providers/tests/it/snapshots/it__{name}__{name}_account_user_admin.snap",
         include_str!("../../templates/provider/snapshot_user_admin.snap.tmpl"),
     ),
     (
@@ -75,6 +75,8 @@ const TEMPLATES: &[(&str, &str)] = &[
 const PROVIDERS_LIB: &str = "crates/providers/src/lib.rs";
 const PROVIDERS_MANIFEST: &str = "crates/providers/Cargo.toml";
 const TESTKIT_LIB: &str = "crates/testkit/src/lib.rs";
+/// The providers' one integration-test binary: a module per definition.
+const PROVIDERS_TESTS: &str = "crates/providers/tests/it/main.rs";
 
 /// The spellings of a provider name the templates use.
 #[derive(Debug, Clone)]
@@ -287,6 +289,17 @@ fn scaffold(root: &Path, names: &Names, register: bool) -> anyhow::Result<ExitCo
             },
         },
         Registration {
+            file: PROVIDERS_TESTS,
+            lines: format!("mod {};", names.name),
+            outcome: if register {
+                edit(root, PROVIDERS_TESTS, |text| {
+                    register_in_test_binary(text, &names.name)
+                })
+            } else {
+                Ok(false)
+            },
+        },
+        Registration {
             file: TESTKIT_LIB,
             lines: format!("pub mod {};", names.name),
             outcome: if register {
@@ -316,7 +329,7 @@ fn scaffold(root: &Path, names: &Names, register: bool) -> anyhow::Result<ExitCo
         }
     }
     println!(
-        "\nnext:\n  cargo test -p tributary-providers --test {n}\n  UPDATE_GOLDEN=1 cargo test -p tributary-providers --test stable_names   (review the new persisted names)\n  then replace the TODOs in crates/providers/src/{n}/, crates/testkit/src/{n}.rs and docs/providers/{n}.md\n  with what the provider documents, and add a line for docs/providers/{n}.md to docs/README.md",
+        "\nnext:\n  cargo test -p tributary-providers --test it -- {n}::\n  UPDATE_GOLDEN=1 cargo test -p tributary-providers --test it -- stable_names::   (review the new persisted names)\n  then replace the TODOs in crates/providers/src/{n}/, crates/testkit/src/{n}.rs and docs/providers/{n}.md\n  with what the provider documents, and add a line for docs/providers/{n}.md to docs/README.md",
         n = names.name
     );
     Ok(ExitCode::SUCCESS)
@@ -431,6 +444,15 @@ pub fn register_in_manifest(text: &str, name: &str) -> Result<Option<String>, St
         new_table,
         &text[table_end..]
     )))
+}
+
+/// `mod name;` among the test binary's modules (compared by line: `mod hr;` is not `mod acme_hr;`).
+pub fn register_in_test_binary(text: &str, name: &str) -> Result<Option<String>, String> {
+    let module = format!("mod {name};");
+    if text.lines().any(|line| line.trim() == module) {
+        return Ok(None);
+    }
+    insert_module(text, text.len(), name, &format!("{module}\n")).map(Some)
 }
 
 /// `pub mod name;` among the module declarations.

@@ -10,6 +10,7 @@ fn minimal_workspace() -> tempfile::TempDir {
     for file in [
         "crates/providers/src/lib.rs",
         "crates/providers/Cargo.toml",
+        "crates/providers/tests/it/main.rs",
         "crates/testkit/src/lib.rs",
     ] {
         let target = root.path().join(file);
@@ -40,7 +41,7 @@ fn new_writes_every_file_of_the_package_and_registers_it() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("cargo test -p tributary-providers --test acme_hr"),
+        stdout.contains("cargo test -p tributary-providers --test it -- acme_hr::"),
         "{stdout}"
     );
     for file in [
@@ -49,9 +50,9 @@ fn new_writes_every_file_of_the_package_and_registers_it() {
         "crates/providers/src/acme_hr/operations.rs",
         "crates/providers/src/acme_hr/mappings.rs",
         "crates/testkit/src/acme_hr.rs",
-        "crates/providers/tests/acme_hr.rs",
+        "crates/providers/tests/it/acme_hr.rs",
         "crates/providers/tests/fixtures/acme_hr/user_admin.json",
-        "crates/providers/tests/snapshots/acme_hr__acme_hr_account_user_admin.snap",
+        "crates/providers/tests/it/snapshots/it__acme_hr__acme_hr_account_user_admin.snap",
         "docs/providers/acme_hr.md",
     ] {
         let text = fs::read_to_string(root.path().join(file))
@@ -94,6 +95,11 @@ fn new_writes_every_file_of_the_package_and_registers_it() {
     assert!(default.ends_with(", \"acme_hr\"]"), "{default}");
     let testkit = fs::read_to_string(root.path().join("crates/testkit/src/lib.rs")).unwrap();
     assert!(testkit.contains("pub mod acme_hr;\npub mod authorization;\n"));
+    let tests = fs::read_to_string(root.path().join("crates/providers/tests/it/main.rs")).unwrap();
+    assert!(
+        tests.contains("\nmod acme_hr;\nmod aws_security_hub;\n"),
+        "{tests}"
+    );
 
     // A second run writes nothing and says why.
     let again = scaffold(root.path(), &["acme_hr"]);

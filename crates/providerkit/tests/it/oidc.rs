@@ -1,13 +1,11 @@
 //! Id-token verification against a JWKS served on loopback.
 
-mod common;
-
 use serde_json::{Value, json};
 use tributary_core::{ErrorKind, Secret};
 use tributary_providerkit::{IdTokenVerifier, IssuerCheck, JwtSigner, unix_now};
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::path};
 
-use common::{KEY_A, KEY_B, http};
+use crate::support::{KEY_A, KEY_B, http};
 
 const CLIENT_ID: &str = "app-client-id";
 const TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";

@@ -1,6 +1,6 @@
 //! The SCIM definition: registered with no credentials and nothing to poll, and golden tests of
 //! its mappings over the payloads the SCIM server builds (fixtures in `fixtures/scim/`). The
-//! server itself is tested over HTTP in `crates/scim/tests/http.rs`.
+//! server itself is tested over HTTP in `crates/scim/tests/it/http.rs`.
 
 use serde_json::Value;
 use tributary_providers::{CatalogConfig, registry};

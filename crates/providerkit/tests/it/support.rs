@@ -1,8 +1,6 @@
 //! Helpers shared by the integration tests: clients pointed at a wiremock server on loopback,
 //! with waits small enough for tests.
 
-#![allow(dead_code)]
-
 use std::time::Duration;
 
 use tributary_providerkit::{HttpProfile, ProviderHttp, ResetHeader, RetryPolicy, Url};

@@ -1,8 +1,6 @@
 //! OAuth flows against a loopback token endpoint, PKCE, and JWT assertions checked with the
 //! public key.
 
-mod common;
-
 use std::collections::HashSet;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -19,7 +17,7 @@ use wiremock::{
     matchers::{body_string_contains, header, method, path},
 };
 
-use common::{KEY_A, KEY_A_PUBLIC, KEY_B, http};
+use crate::support::{KEY_A, KEY_A_PUBLIC, KEY_B, http};
 
 fn form(request: &Request) -> Vec<(String, String)> {
     url::form_urlencoded::parse(&request.body)
@@ -60,7 +58,7 @@ fn pkce_matches_the_rfc_7636_test_vector() {
 
 #[test]
 fn authorization_url_carries_state_pkce_nonce_and_extras() {
-    let server_http = tributary_providerkit::ProviderHttp::new(common::profile()).unwrap();
+    let server_http = tributary_providerkit::ProviderHttp::new(crate::support::profile()).unwrap();
     let client = OAuthClient::new(&server_http, "client-1", "https://login.example.com/token")
         .authorize_url("https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize");
     let request = AuthorizationRequest {

@@ -1,7 +1,5 @@
 //! Every pagination style over several pages, and resuming from a saved cursor.
 
-mod common;
-
 use serde_json::{Value, json};
 use tributary_core::{ErrorKind, IntegrationContext, OperationContext};
 use tributary_providerkit::{Checkpoint, Page, Pagination, Paginator, ProviderRequest};
@@ -10,7 +8,7 @@ use wiremock::{
     matchers::{body_partial_json, method, path, query_param, query_param_is_missing},
 };
 
-use common::http;
+use crate::support::http;
 
 fn ids(items: &[Value]) -> Vec<i64> {
     items

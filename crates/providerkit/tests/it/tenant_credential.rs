@@ -1,14 +1,12 @@
 //! A token endpoint refusing a client that is the tenant's own credential is an `Auth` error;
 //! refusing the operator's registration stays a `Config` error.
 
-mod common;
-
 use serde_json::json;
 use tributary_core::{ErrorKind, Secret};
 use tributary_providerkit::{ClientAuth, OAuthClient};
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
-use common::http;
+use crate::support::http;
 
 #[tokio::test]
 async fn invalid_client_is_auth_for_a_tenant_credential_and_config_otherwise() {

@@ -23,7 +23,7 @@ const KEY: &str = "GcpSccServiceAccount";
 const FEDERATION: &str = "GcpSccWorkloadIdentity";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const UNKNOWN_KEY_PEM: &str =
-    include_str!("../../providerkit/tests/fixtures/test_only_rsa_key_b.pem");
+    include_str!("../../../providerkit/tests/fixtures/test_only_rsa_key_b.pem");
 
 struct Harness {
     runtime: Runtime,

@@ -2,8 +2,6 @@
 //! declarations and small functions, run against a loopback server, throttled mid-way and
 //! resumed from its checkpoint.
 
-mod common;
-
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -98,7 +96,7 @@ async fn an_okta_style_sync_is_throttled_and_resumes() {
         )
         .mount(&server)
         .await;
-    let reset = (common::now_secs() + 600).to_string();
+    let reset = (crate::support::now_secs() + 600).to_string();
     Mock::given(path("/api/v1/users"))
         .and(query_param("after", "b"))
         .respond_with(

@@ -4,8 +4,8 @@ use serde_json::{Value, json};
 use tributary_core::{ErrorKind, Secret};
 use tributary_providerkit::JwtSigner;
 
-const PEM: &str = include_str!("../../testkit/keys/client-rsa.pem");
-const JWK: &str = include_str!("../../testkit/keys/client-rsa.jwk.json");
+const PEM: &str = include_str!("../../../testkit/keys/client-rsa.pem");
+const JWK: &str = include_str!("../../../testkit/keys/client-rsa.jwk.json");
 
 #[test]
 fn a_jwk_signs_like_its_pem_and_keeps_its_key_id() {

@@ -1,8 +1,6 @@
 //! The HTTP client against a loopback server: retries, throttling headers, error kinds and the
 //! promise that no secret ends up in an error or a Debug output.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -15,7 +13,7 @@ use wiremock::{
     matchers::{header, method, path, query_param},
 };
 
-use common::{http, http_with, now_secs, profile};
+use crate::support::{http, http_with, now_secs, profile};
 
 #[tokio::test]
 async fn retries_a_429_after_retry_after_then_succeeds() {
