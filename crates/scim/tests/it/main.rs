@@ -1,0 +1,3 @@
+//! The SCIM server's integration tests, one binary with a module per area.
+
+mod http;
