@@ -13,11 +13,7 @@
 //! that cannot refresh (an API token), or a second refusal, marks the integration
 //! `needs_reauth` the same way.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use tracing::Instrument;
@@ -70,23 +66,6 @@ enum Refresh {
 pub(crate) struct LoadedCredentials {
     pub(crate) bindings: CredentialBindings,
     pub(crate) version: i64,
-}
-
-/// In-process refresh locks, one per integration.
-#[derive(Default)]
-pub(crate) struct RefreshLocks {
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl RefreshLocks {
-    fn get(&self, integration_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-        // Drop locks nobody holds so the map does not grow with every integration ever seen.
-        if locks.len() > 1024 {
-            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
-        }
-        Arc::clone(locks.entry(integration_id.to_owned()).or_default())
-    }
 }
 
 fn decode(credential: &Credential) -> Result<Value, RuntimeError> {

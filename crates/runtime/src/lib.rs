@@ -18,6 +18,7 @@ mod mappers;
 pub mod metrics;
 mod push;
 mod reconcile;
+mod refresh_locks;
 mod retention;
 mod run_hooks;
 mod runs;

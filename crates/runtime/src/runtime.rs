@@ -11,8 +11,8 @@ use tributary_core::{
 use tributary_store::{Db, integrations::Integration, keystore::KeyRing};
 
 use crate::{
-    RuntimeConfig, RuntimeError, client_pool::ClientPool, credentials::RefreshLocks,
-    execute::Executor, mappers::Mappers, metrics::Metrics,
+    RuntimeConfig, RuntimeError, client_pool::ClientPool, execute::Executor, mappers::Mappers,
+    metrics::Metrics, refresh_locks::RefreshLocks,
 };
 
 /// Everything the lifecycle needs; clone it freely (it is an `Arc`).

@@ -23,10 +23,7 @@ use tower_http::{
 };
 use tracing::{Span, field::Empty};
 
-use crate::{
-    AppState,
-    api::{self, request_id},
-};
+use crate::api::{self, request_id};
 
 /// The route of a request no route matched, in spans as in metrics.
 const UNMATCHED: &str = "unmatched";
@@ -37,7 +34,10 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `router` with the layers of every request; `timeout` is the whole request's limit (`None`:
 /// none). The metrics layer goes on outside these, so that it counts what they answer too.
-pub(crate) fn around(router: Router<AppState>, timeout: Option<Duration>) -> Router<AppState> {
+pub(crate) fn around<S>(router: Router<S>, timeout: Option<Duration>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     // `layer` wraps what is there already: the first one below runs last, the closest to the
     // handler.
     let router = router.layer(middleware::from_fn(request_context));
@@ -177,4 +177,90 @@ async fn explain_timeout(request: Request, next: Next) -> Response {
         .into_response()
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::get;
+
+    use super::*;
+
+    /// Serves `router` with the layers on loopback; the base URL.
+    async fn served(timeout: Option<Duration>) -> String {
+        let router: Router = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .route("/big", get(|| async { "tributary ".repeat(10_000) }));
+        let router = around(router, timeout);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        base
+    }
+
+    #[tokio::test]
+    async fn a_request_past_its_time_limit_gets_the_api_error_body_with_its_id() {
+        let base = served(Some(Duration::from_millis(100))).await;
+        let answer = reqwest::Client::new()
+            .get(format!("{base}/slow"))
+            .header("x-request-id", "slow-one")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 503);
+        assert_eq!(answer.headers()["x-request-id"], "slow-one");
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "timeout", "{body}");
+        assert_eq!(body["error"]["requestId"], "slow-one", "{body}");
+    }
+
+    #[tokio::test]
+    async fn request_ids_are_kept_when_sane_and_made_up_otherwise() {
+        let base = served(None).await;
+        let client = reqwest::Client::new();
+        let id_of = async |sent: Option<&str>| {
+            let mut request = client.get(format!("{base}/big"));
+            if let Some(sent) = sent {
+                request = request.header("x-request-id", sent);
+            }
+            let answer = request.send().await.unwrap();
+            answer.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(id_of(Some("abc-123.x:y_z")).await, "abc-123.x:y_z");
+        for forged in ["two words", "a\"quote", &"x".repeat(129)] {
+            let made = id_of(Some(forged)).await;
+            assert_ne!(made, forged);
+            assert!(uuid::Uuid::parse_str(&made).is_ok(), "{made}");
+        }
+        assert!(uuid::Uuid::parse_str(&id_of(None).await).is_ok());
+    }
+
+    #[tokio::test]
+    async fn answers_are_gzipped_for_clients_that_ask() {
+        let base = served(None).await;
+        let answer = reqwest::Client::new()
+            .get(format!("{base}/big"))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.headers()["content-encoding"], "gzip");
+        let compressed = answer.bytes().await.unwrap();
+        assert!(compressed.len() < 10_000, "{} bytes", compressed.len());
+        let plain = reqwest::Client::new()
+            .get(format!("{base}/big"))
+            .send()
+            .await
+            .unwrap();
+        assert!(plain.headers().get("content-encoding").is_none());
+        assert_eq!(plain.text().await.unwrap().len(), 100_000);
+    }
 }

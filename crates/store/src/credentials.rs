@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::db::{Db, Scope, Tx, now_ms, on_backend};
 use crate::error::{Result, StoreError};
-use crate::keystore::{Binding, KeyRing};
+use crate::keystore::{Binding, KeyRing, Resealed};
 use crate::secret::SecretBytes;
 
 /// The associated-data purpose of credential ciphertexts.
@@ -94,6 +94,54 @@ fn binding<'a>(tenant_id: &'a str, integration_id: &'a str, slot: &'a str) -> Bi
 }
 
 impl Credentials<'_> {
+    /// Re-seals up to `limit` credentials that are not under the ring's primary key (one batch
+    /// of a rotation, `crate::key_rotation`). A credential changed meanwhile (its version moved
+    /// on) is left for the next batch.
+    pub async fn reseal_batch(&mut self, limit: i64) -> Result<Resealed> {
+        let primary = self.ring.primary_id();
+        let mut conn = self.scope.write().await?;
+        let rows: Vec<(String, String, String, Vec<u8>, String, i64)> =
+            on_backend!(conn.exec(), |c| {
+                sqlx::query_as(
+                    "SELECT integration_id, slot, tenant_id, ciphertext, key_id, version \
+                     FROM credentials WHERE key_id <> $1 ORDER BY integration_id, slot LIMIT $2",
+                )
+                .bind(&primary)
+                .bind(limit)
+                .fetch_all(&mut *c)
+                .await?
+            });
+        let mut resealed = Resealed {
+            seen: rows.len() as u64,
+            changed: 0,
+        };
+        for (integration_id, slot, tenant_id, ciphertext, key_id, version) in rows {
+            let binding = Binding {
+                purpose: PURPOSE,
+                tenant_id: &tenant_id,
+                integration_id: &integration_id,
+                slot: &slot,
+            };
+            let plaintext = self.ring.open(&binding, &key_id, &ciphertext)?;
+            let sealed = self.ring.seal(&binding, plaintext.expose())?;
+            resealed.changed += on_backend!(conn.exec(), |c| {
+                sqlx::query(
+                    "UPDATE credentials SET ciphertext = $1, key_id = $2 \
+                     WHERE integration_id = $3 AND slot = $4 AND version = $5",
+                )
+                .bind(&sealed.ciphertext)
+                .bind(&sealed.key_id)
+                .bind(&integration_id)
+                .bind(&slot)
+                .bind(version)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+            });
+        }
+        Ok(resealed)
+    }
+
     /// Encrypts and stores `secret` for the slot if the stored version matches `expect`.
     /// Returns the new version. `NotFound` if the integration is not the tenant's; `Conflict`
     /// if the version moved on.
@@ -325,4 +373,30 @@ impl Credentials<'_> {
             .rows_affected(),
         })
     }
+}
+
+/// How many credentials are sealed under another key than `primary`.
+pub(crate) async fn count_not_sealed_by(db: &Db, primary: &str) -> Result<u64> {
+    let mut conn = db.read().await?;
+    let (count,): (i64,) = on_backend!(conn.exec(), |c| {
+        sqlx::query_as("SELECT count(*) FROM credentials WHERE key_id <> $1")
+            .bind(primary)
+            .fetch_one(&mut *c)
+            .await?
+    });
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// How many credentials each key id seals.
+pub(crate) async fn sealed_by_key(db: &Db) -> Result<std::collections::BTreeMap<String, u64>> {
+    let mut conn = db.read().await?;
+    let rows: Vec<(String, i64)> = on_backend!(conn.exec(), |c| {
+        sqlx::query_as("SELECT key_id, count(*) FROM credentials GROUP BY key_id")
+            .fetch_all(&mut *c)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
+        .collect())
 }

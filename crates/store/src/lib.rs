@@ -21,6 +21,7 @@ pub mod db;
 pub mod error;
 pub mod integrations;
 pub mod jobs;
+pub mod key_rotation;
 pub mod keystore;
 mod placeholders;
 pub mod records;

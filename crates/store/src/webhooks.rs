@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend};
 use crate::error::{Result, StoreError};
-use crate::keystore::{Binding, KeyRing};
+use crate::keystore::{Binding, KeyRing, Resealed};
 use crate::secret::{SecretBytes, random_token};
 
 /// The associated-data purpose of webhook secret ciphertexts.
@@ -264,6 +264,53 @@ impl Tx {
 }
 
 impl Webhooks<'_> {
+    /// Re-seals up to `limit` endpoint secrets that are not under the ring's primary key (one
+    /// batch of a rotation, `crate::key_rotation`). A secret rotated meanwhile is left for the
+    /// next batch.
+    pub async fn reseal_batch(&mut self, limit: i64) -> Result<Resealed> {
+        let primary = self.ring.primary_id();
+        let mut conn = self.scope.write().await?;
+        let rows: Vec<(String, String, String, Vec<u8>, String)> = on_backend!(conn.exec(), |c| {
+            sqlx::query_as(
+                "SELECT id, tenant_id, integration_id, secret_ciphertext, secret_key_id \
+                 FROM webhook_endpoints WHERE secret_key_id <> $1 ORDER BY id LIMIT $2",
+            )
+            .bind(&primary)
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?
+        });
+        let mut resealed = Resealed {
+            seen: rows.len() as u64,
+            changed: 0,
+        };
+        for (id, tenant_id, integration_id, ciphertext, key_id) in rows {
+            let binding = Binding {
+                purpose: PURPOSE,
+                tenant_id: &tenant_id,
+                integration_id: &integration_id,
+                slot: &id,
+            };
+            let plaintext = self.ring.open(&binding, &key_id, &ciphertext)?;
+            let sealed = self.ring.seal(&binding, plaintext.expose())?;
+            resealed.changed += on_backend!(conn.exec(), |c| {
+                sqlx::query(
+                    "UPDATE webhook_endpoints SET secret_ciphertext = $1, secret_key_id = $2 \
+                     WHERE id = $3 AND secret_key_id = $4 AND secret_ciphertext = $5",
+                )
+                .bind(&sealed.ciphertext)
+                .bind(&sealed.key_id)
+                .bind(&id)
+                .bind(&key_id)
+                .bind(&ciphertext)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+            });
+        }
+        Ok(resealed)
+    }
+
     /// Creates an endpoint with a fresh random secret. Returns the endpoint and the secret, to
     /// show once. `AlreadyExists` if the integration already has an endpoint of that name.
     pub async fn create_endpoint(
@@ -888,4 +935,32 @@ impl std::fmt::Display for DeliveryCursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{}", self.received_at, self.id)
     }
+}
+
+/// How many endpoint secrets are sealed under another key than `primary`.
+pub(crate) async fn count_not_sealed_by(db: &Db, primary: &str) -> Result<u64> {
+    let mut conn = db.read().await?;
+    let (count,): (i64,) = on_backend!(conn.exec(), |c| {
+        sqlx::query_as("SELECT count(*) FROM webhook_endpoints WHERE secret_key_id <> $1")
+            .bind(primary)
+            .fetch_one(&mut *c)
+            .await?
+    });
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// How many endpoint secrets each key id seals.
+pub(crate) async fn sealed_by_key(db: &Db) -> Result<std::collections::BTreeMap<String, u64>> {
+    let mut conn = db.read().await?;
+    let rows: Vec<(String, i64)> = on_backend!(conn.exec(), |c| {
+        sqlx::query_as(
+            "SELECT secret_key_id, count(*) FROM webhook_endpoints GROUP BY secret_key_id",
+        )
+        .fetch_all(&mut *c)
+        .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
+        .collect())
 }

@@ -7,10 +7,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use tributary_store::keystore::{
-    KeyRingSource, RotateProgress, RotationOptions, holders::live_holders, keys_in_use,
-    rotate_online,
-};
+use tributary_store::key_rotation::{RotateProgress, RotationOptions, keys_in_use, rotate_online};
+use tributary_store::keystore::{KeyRingSource, holders::live_holders};
 
 use super::storage::StorageArgs;
 use crate::{

@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::session::UiSession;
+use super::identity::UiSession;
 
 /// Escapes text for an HTML text node or a double-quoted attribute.
 pub fn esc(text: &str) -> String {

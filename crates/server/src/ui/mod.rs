@@ -13,6 +13,7 @@ mod catalog;
 mod connect;
 pub(crate) mod form;
 pub(crate) mod html;
+mod identity;
 mod integrations;
 mod login;
 mod playground;

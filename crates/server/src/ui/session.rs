@@ -33,19 +33,7 @@ pub(crate) const LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// The longest path kept to return to after signing in (a longer one returns to the start page).
 pub(crate) const MAX_NEXT_BYTES: usize = 2048;
 
-/// A signed-in tenant.
-#[derive(Debug, Clone)]
-pub struct UiSession {
-    pub tenant_id: String,
-    /// The API token the session was opened with: the audit trail's actor, "via UI session".
-    pub token_id: String,
-    pub token_name: String,
-    /// The session's handle (`uis_...`, as `/v1/ui-sessions` names it), to tell it apart in
-    /// the list of sessions.
-    pub handle: String,
-    /// The value every form of this session must send back.
-    pub csrf: String,
-}
+pub use super::identity::UiSession;
 
 impl UiSession {
     /// Refuses a form whose CSRF value is not this session's.

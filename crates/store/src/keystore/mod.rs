@@ -14,16 +14,11 @@
 //! A ring read from a file is live: every clone shares one key set, which [`KeyRing::reload`]
 //! replaces when the file changes (the watcher in [`holders`] polls it; `SIGHUP` asks at once),
 //! and opening an envelope under a key the ring does not hold re-reads the file first. Online
-//! rotation ([`rotation`]) relies on this: it stages a key, waits until every running process
+//! rotation ([`crate::key_rotation`], which knows the tables; this module does not) relies on this: it stages a key, waits until every running process
 //! holds it, promotes it, re-encrypts, and retires the old key only when nothing is sealed
 //! under it and every process has let it go.
 
 pub mod holders;
-pub mod rotation;
-
-pub use rotation::{
-    RotateProgress, RotationOptions, RotationReport, keys_in_use, reencrypt_all, rotate_online,
-};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -49,6 +44,15 @@ pub const KEYRING_FILE_NAME: &str = "keyring.json";
 
 const ENVELOPE_VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
+
+/// One batch of a table's rows re-sealed under the primary key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resealed {
+    /// Rows found under an older key.
+    pub seen: u64,
+    /// Rows re-sealed (a row changed meanwhile is left for the next batch).
+    pub changed: u64,
+}
 
 /// What a sealed value is bound to. Two rows never share all four parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,10 +6,9 @@ use crate::support;
 
 use serde_json::json;
 use tributary_store::credentials::Expect;
+use tributary_store::key_rotation::{RotationOptions, keys_in_use, reencrypt_all, rotate_online};
 use tributary_store::keystore::holders::{KeyRingHolder, live_holders};
-use tributary_store::keystore::{
-    KeyRing, KeyRingSource, RotationOptions, keys_in_use, reencrypt_all, rotate_online,
-};
+use tributary_store::keystore::{KeyRing, KeyRingSource};
 use tributary_store::{SecretBytes, StoreError};
 
 const SECRET: &str = "sk_live_9f8e7d6c5b4a-PLAINTEXT-MARKER";

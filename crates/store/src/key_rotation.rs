@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::holders::{HOLDER_TIMEOUT, Holder, WATCH_INTERVAL, live_holders};
-use super::{Binding, KeyRing};
-use crate::db::{Db, on_backend};
+use crate::db::Db;
 use crate::error::{Result, StoreError};
+use crate::keystore::KeyRing;
+use crate::keystore::holders::{HOLDER_TIMEOUT, Holder, WATCH_INTERVAL, live_holders};
 
 /// Progress of [`reencrypt_all`], reported after each batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,83 +55,13 @@ pub async fn reencrypt_all(
     progress(RotateProgress { done, total });
     loop {
         let mut tx = db.begin().await?;
-        let rows: Vec<(String, String, String, Vec<u8>, String, i64)> =
-            on_backend!(tx.exec(), |c| {
-                sqlx::query_as(
-                    "SELECT integration_id, slot, tenant_id, ciphertext, key_id, version \
-                 FROM credentials WHERE key_id <> $1 ORDER BY integration_id, slot LIMIT $2",
-                )
-                .bind(&primary)
-                .bind(batch)
-                .fetch_all(&mut *c)
-                .await?
-            });
-        let endpoints: Vec<(String, String, String, Vec<u8>, String)> =
-            on_backend!(tx.exec(), |c| {
-                sqlx::query_as(
-                    "SELECT id, tenant_id, integration_id, secret_ciphertext, secret_key_id \
-                 FROM webhook_endpoints WHERE secret_key_id <> $1 ORDER BY id LIMIT $2",
-                )
-                .bind(&primary)
-                .bind(batch)
-                .fetch_all(&mut *c)
-                .await?
-            });
+        let credentials = tx.credentials(ring).reseal_batch(batch).await?;
+        let endpoints = tx.webhooks(ring).reseal_batch(batch).await?;
         let sessions = tx.auth_sessions(ring).reseal_batch(batch).await?;
-        done += sessions;
-        if rows.is_empty() && endpoints.is_empty() && sessions == 0 {
+        done += credentials.changed + endpoints.changed + sessions;
+        if credentials.seen == 0 && endpoints.seen == 0 && sessions == 0 {
             tx.commit().await?;
             return Ok(done);
-        }
-        for (integration_id, slot, tenant_id, ciphertext, key_id, version) in rows {
-            let binding = Binding {
-                purpose: crate::credentials::PURPOSE,
-                tenant_id: &tenant_id,
-                integration_id: &integration_id,
-                slot: &slot,
-            };
-            let plaintext = ring.open(&binding, &key_id, &ciphertext)?;
-            let sealed = ring.seal(&binding, plaintext.expose())?;
-            let changed = on_backend!(tx.exec(), |c| {
-                sqlx::query(
-                    "UPDATE credentials SET ciphertext = $1, key_id = $2 \
-                     WHERE integration_id = $3 AND slot = $4 AND version = $5",
-                )
-                .bind(&sealed.ciphertext)
-                .bind(&sealed.key_id)
-                .bind(&integration_id)
-                .bind(&slot)
-                .bind(version)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-            });
-            done += changed;
-        }
-        for (id, tenant_id, integration_id, ciphertext, key_id) in endpoints {
-            let binding = Binding {
-                purpose: crate::webhooks::PURPOSE,
-                tenant_id: &tenant_id,
-                integration_id: &integration_id,
-                slot: &id,
-            };
-            let plaintext = ring.open(&binding, &key_id, &ciphertext)?;
-            let sealed = ring.seal(&binding, plaintext.expose())?;
-            let changed = on_backend!(tx.exec(), |c| {
-                sqlx::query(
-                    "UPDATE webhook_endpoints SET secret_ciphertext = $1, secret_key_id = $2 \
-                     WHERE id = $3 AND secret_key_id = $4 AND secret_ciphertext = $5",
-                )
-                .bind(&sealed.ciphertext)
-                .bind(&sealed.key_id)
-                .bind(&id)
-                .bind(&key_id)
-                .bind(&ciphertext)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-            });
-            done += changed;
         }
         tx.commit().await?;
         progress(RotateProgress {
@@ -142,45 +72,21 @@ pub async fn reencrypt_all(
 }
 
 async fn count_not_under(db: &Db, primary: &str) -> Result<u64> {
-    let mut conn = db.read().await?;
-    let (credentials, endpoints): (i64, i64) = on_backend!(conn.exec(), |c| {
-        sqlx::query_as(
-            "SELECT (SELECT count(*) FROM credentials WHERE key_id <> $1), \
-                    (SELECT count(*) FROM webhook_endpoints WHERE secret_key_id <> $1)",
-        )
-        .bind(primary)
-        .fetch_one(&mut *c)
-        .await?
-    });
-    Ok(u64::try_from(credentials + endpoints).unwrap_or(0))
+    Ok(crate::credentials::count_not_sealed_by(db, primary).await?
+        + crate::webhooks::count_not_sealed_by(db, primary).await?)
 }
 
 /// How many credentials, webhook secrets and open auth sessions each key id seals (a key with
 /// none may be removed from the ring).
 pub async fn keys_in_use(db: &Db) -> Result<BTreeMap<String, u64>> {
-    let mut counts = sealed_rows_by_key(db).await?;
+    let mut counts = crate::credentials::sealed_by_key(db).await?;
+    for (key_id, sealed) in crate::webhooks::sealed_by_key(db).await? {
+        *counts.entry(key_id).or_insert(0) += sealed;
+    }
     for (key_id, sessions) in crate::sessions::open_sessions_by_key(db).await? {
         *counts.entry(key_id).or_insert(0) += sessions;
     }
     Ok(counts)
-}
-
-async fn sealed_rows_by_key(db: &Db) -> Result<BTreeMap<String, u64>> {
-    let mut conn = db.read().await?;
-    let rows: Vec<(String, i64)> = on_backend!(conn.exec(), |c| {
-        sqlx::query_as(
-            "SELECT key_id, count(*) FROM ( \
-                 SELECT key_id FROM credentials \
-                 UNION ALL SELECT secret_key_id AS key_id FROM webhook_endpoints \
-             ) AS sealed GROUP BY key_id",
-        )
-        .fetch_all(&mut *c)
-        .await?
-    });
-    Ok(rows
-        .into_iter()
-        .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
-        .collect())
 }
 
 /// Settings of [`rotate_online`].
