@@ -187,6 +187,7 @@ mod tests {
 
     /// Serves `router` with the layers on loopback; the base URL.
     async fn served(timeout: Option<Duration>) -> String {
+        tributary_providerkit::install_crypto_provider();
         let router: Router = Router::new()
             .route(
                 "/slow",
