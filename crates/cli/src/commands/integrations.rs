@@ -156,7 +156,7 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
             if json {
                 output::json(&outcome)?;
             } else {
-                print_connected(&outcome);
+                println!("{}", connected_text(&outcome));
             }
         }
         Command::Run {
@@ -216,20 +216,21 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
 
 /// What connecting did, for a person: the URL to open, or the integration connected with the
 /// secrets of the webhook endpoints it created (shown this once).
-fn print_connected(outcome: &ConnectView) {
+fn connected_text(outcome: &ConnectView) -> String {
     match outcome.outcome {
-        ConnectOutcomeName::Redirect => println!(
+        ConnectOutcomeName::Redirect => format!(
             "open this URL to finish connecting:\n  {}",
             outcome.authorize_url.as_deref().unwrap_or_default()
         ),
         ConnectOutcomeName::Connected => {
-            println!("connected: {}", outcome.integration.id);
+            let mut text = format!("connected: {}", outcome.integration.id);
             for endpoint in &outcome.webhook_endpoints {
-                println!(
-                    "webhook endpoint {}: {} (secret, shown once: {})",
+                text.push_str(&format!(
+                    "\nwebhook endpoint {}: {} (secret, shown once: {})",
                     endpoint.name, endpoint.url, endpoint.secret
-                );
+                ));
             }
+            text
         }
     }
 }
@@ -243,4 +244,53 @@ fn teardown_summary(report: &DisconnectView) -> String {
         report.schedules_deleted,
         report.runs_cancelled
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn connect_view(answer: Value) -> ConnectView {
+        serde_json::from_value(answer).unwrap()
+    }
+
+    const INTEGRATION: &str = r#"{"id": "int_1", "definitionId": "okta", "name": "Okta",
+        "status": "connected", "statusReason": null, "connection": "api_token",
+        "userInput": {}, "metadata": {}, "createdAt": 1, "updatedAt": 2}"#;
+
+    #[test]
+    fn a_connection_shows_its_webhook_secrets_once_or_the_url_to_open() {
+        let integration: Value = serde_json::from_str(INTEGRATION).unwrap();
+        let connected = connect_view(json!({
+            "outcome": "connected", "integration": integration, "scheduled": [],
+            "webhookEndpoints": [{"id": "we_1", "name": "events", "url": "https://h/e", "secret": "s3"}],
+        }));
+        assert_eq!(
+            connected_text(&connected),
+            "connected: int_1\nwebhook endpoint events: https://h/e (secret, shown once: s3)"
+        );
+        let redirect = connect_view(json!({
+            "outcome": "redirect", "integration": integration, "webhookEndpoints": [],
+            "scheduled": [], "authorizeUrl": "https://id.example/authorize?state=x", "expiresAt": 9,
+        }));
+        assert_eq!(
+            connected_text(&redirect),
+            "open this URL to finish connecting:\n  https://id.example/authorize?state=x"
+        );
+    }
+
+    #[test]
+    fn a_deletion_says_what_it_removed() {
+        let report: DisconnectView = serde_json::from_value(json!({
+            "remote": null, "remoteError": null, "cleanedUp": true, "credentialsDeleted": 2,
+            "webhookEndpointsDeleted": 1, "schedulesDeleted": 3, "runsCancelled": 4,
+        }))
+        .unwrap();
+        assert_eq!(
+            teardown_summary(&report),
+            "2 credentials, 1 webhook endpoints, 3 schedules removed; 4 runs cancelled"
+        );
+    }
 }
