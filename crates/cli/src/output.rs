@@ -9,6 +9,16 @@ pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The name `value` has in JSON, e.g. a status enum's `snake_case` name, for a table cell or
+/// a message.
+pub fn wire_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        Ok(other) => other.to_string(),
+        Err(error) => format!("<{error}>"),
+    }
+}
+
 /// Prints rows as aligned columns with a header line.
 pub fn table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
@@ -41,5 +51,42 @@ pub fn error(kind: &str, message: &str, json: bool) {
         );
     } else {
         eprintln!("error: {message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tributary_server::api::views::{IntegrationStatusName, RunStatusName};
+    use tributary_store::{integrations::IntegrationStatus, runs::RunStatus};
+
+    use super::wire_name;
+
+    /// Tables and exit codes read a status's wire name: it is the store's name for it.
+    #[test]
+    fn a_status_s_wire_name_is_the_store_s() {
+        for status in [
+            RunStatus::Pending,
+            RunStatus::Running,
+            RunStatus::Succeeded,
+            RunStatus::Failed,
+            RunStatus::Partial,
+            RunStatus::Cancelled,
+        ] {
+            assert_eq!(wire_name(&RunStatusName::from(status)), status.as_str());
+        }
+        for status in [
+            IntegrationStatus::Pending,
+            IntegrationStatus::Connected,
+            IntegrationStatus::Errored,
+            IntegrationStatus::Disabled,
+            IntegrationStatus::NeedsReauth,
+            IntegrationStatus::Disconnected,
+            IntegrationStatus::Suspended,
+        ] {
+            assert_eq!(
+                wire_name(&IntegrationStatusName::from(status)),
+                status.as_str()
+            );
+        }
     }
 }

@@ -1,44 +1,29 @@
 //! `tributary integrations list|create|connect|delete` and `tributary integrations run`: the
-//! tenant's integrations on the database directly, with the same runtime the server uses. What
-//! they change is recorded in the audit trail as the API records it (run by the command line).
+//! tenant's integrations on the database directly, with the same runtime the server uses, or over
+//! a server's API (`super::target`). What they change on the database is recorded in the audit
+//! trail as the API records it (run by the command line).
 
 use std::{collections::BTreeMap, process::ExitCode, time::Duration};
 
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{Value, json};
-use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest};
+use serde_json::Value;
+use tributary_server::api::views::{ConnectOutcomeName, ConnectView, DisconnectView};
 
-use super::{
-    remote::{ApiArgs, tenant_for_db},
-    storage::{StorageArgs, open_command_runtime, resolve_tenant},
-};
-use crate::{
-    audit::{CommandAudit, actions},
-    failure, output,
-};
+use super::target::TargetArgs;
+use crate::{failure, output};
 
 #[derive(Subcommand)]
 pub enum Command {
     /// Lists the tenant's integrations.
     List {
         #[command(flatten)]
-        storage: StorageArgs,
-        #[command(flatten)]
-        api: ApiArgs,
-        /// Tenant id or name (on the database; over `--api` the token names the tenant).
-        #[arg(long)]
-        tenant: Option<String>,
+        target: TargetArgs,
     },
     /// Creates an integration from its user input (connect it next).
     Create {
         #[command(flatten)]
-        storage: StorageArgs,
-        #[command(flatten)]
-        api: ApiArgs,
-        /// Tenant id or name (on the database; over `--api` the token names the tenant).
-        #[arg(long)]
-        tenant: Option<String>,
+        target: TargetArgs,
         /// The definition id (`tributary definitions list`).
         #[arg(long)]
         definition: String,
@@ -53,12 +38,7 @@ pub enum Command {
     /// authorization URL of an OAuth or app-install mode.
     Connect {
         #[command(flatten)]
-        storage: StorageArgs,
-        #[command(flatten)]
-        api: ApiArgs,
-        /// Tenant id or name (on the database; over `--api` the token names the tenant).
-        #[arg(long)]
-        tenant: Option<String>,
+        target: TargetArgs,
         /// The integration id.
         integration: String,
         /// The connection mode (a credential slot name).
@@ -71,12 +51,7 @@ pub enum Command {
     /// Runs an operation to its end in this process, showing its progress.
     Run {
         #[command(flatten)]
-        storage: StorageArgs,
-        #[command(flatten)]
-        api: ApiArgs,
-        /// Tenant id or name (on the database; over `--api` the token names the tenant).
-        #[arg(long)]
-        tenant: Option<String>,
+        target: TargetArgs,
         /// The integration id.
         integration: String,
         /// The operation name (`tributary definitions show ID` lists them), e.g. `DirectorySync`.
@@ -89,12 +64,7 @@ pub enum Command {
     /// Disconnects and deletes an integration (records are kept, marked disconnected).
     Delete {
         #[command(flatten)]
-        storage: StorageArgs,
-        #[command(flatten)]
-        api: ApiArgs,
-        /// Tenant id or name (on the database; over `--api` the token names the tenant).
-        #[arg(long)]
-        tenant: Option<String>,
+        target: TargetArgs,
         /// The integration id.
         integration: String,
     },
@@ -114,14 +84,6 @@ fn json_object(text: &str, what: &str) -> anyhow::Result<Value> {
     Ok(value)
 }
 
-/// The names of `input`'s fields (never their values).
-fn field_names(input: &Value) -> Vec<String> {
-    input
-        .as_object()
-        .map(|map| map.keys().cloned().collect())
-        .unwrap_or_default()
-}
-
 /// The progress display of a run (hidden with `--json`).
 fn spinner(json: bool) -> ProgressBar {
     let progress = if json {
@@ -138,35 +100,8 @@ fn spinner(json: bool) -> ProgressBar {
 
 pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
     match command {
-        Command::List {
-            storage,
-            api,
-            tenant,
-        } => {
-            if let Some(client) = api.client()? {
-                let integrations = client.list_integrations().await?;
-                if json {
-                    output::json(&integrations)?;
-                } else {
-                    let rows: Vec<Vec<String>> = integrations
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|i| {
-                            ["id", "definitionId", "name", "status"]
-                                .iter()
-                                .map(|key| i[*key].as_str().unwrap_or_default().to_owned())
-                                .collect()
-                        })
-                        .collect();
-                    output::table(&["ID", "DEFINITION", "NAME", "STATUS"], &rows);
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            let tenant = tenant_for_db(tenant)?;
-            let runtime = open_command_runtime(&storage).await?;
-            let tenant = resolve_tenant(runtime.db(), &tenant).await?;
-            let integrations = runtime.db().integrations().list(&tenant, None).await?;
+        Command::List { target } => {
+            let integrations = target.open().await?.list_integrations().await?;
             if json {
                 output::json(&integrations)?;
             } else {
@@ -177,7 +112,7 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
                             i.id.clone(),
                             i.definition_id.clone(),
                             i.name.clone(),
-                            i.status.as_str().to_owned(),
+                            output::wire_name(&i.status),
                         ]
                     })
                     .collect();
@@ -185,49 +120,17 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Create {
-            storage,
-            api,
-            tenant,
+            target,
             definition,
             input,
             name,
         } => {
-            if let Some(client) = api.client()? {
-                let input = json_object(&input, "--input")?;
-                let integration = client
-                    .create_integration(&definition, name.as_deref(), input)
-                    .await?;
-                if json {
-                    output::json(&integration)?;
-                } else {
-                    println!(
-                        "integration {} created (pending): {}",
-                        integration["name"].as_str().unwrap_or_default(),
-                        integration["id"].as_str().unwrap_or_default()
-                    );
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            let tenant = tenant_for_db(tenant)?;
             let input = json_object(&input, "--input")?;
-            let runtime = open_command_runtime(&storage).await?;
-            let db = runtime.db();
-            let mut audit = CommandAudit::new(actions::INTEGRATION_CREATE, "integration")
-                .meta("definitionId", definition.as_str())
-                .meta("fields", field_names(&input));
-            let result: anyhow::Result<_> = async {
-                let tenant = resolve_tenant(db, &tenant).await?;
-                audit.set_tenant(&tenant);
-                Ok(runtime
-                    .create_integration(&tenant, &definition, name.as_deref(), &input)
-                    .await?)
-            }
-            .await;
-            audit
-                .on_success(&result, |audit, integration| audit.target(&integration.id))
-                .record(db, &result)
-                .await;
-            let integration = result?;
+            let integration = target
+                .open()
+                .await?
+                .create_integration(&definition, name.as_deref(), input)
+                .await?;
             if json {
                 output::json(&integration)?;
             } else {
@@ -238,188 +141,51 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Connect {
-            storage,
-            api,
-            tenant,
+            target,
             integration,
             connection,
             credentials,
         } => {
-            if let Some(client) = api.client()? {
-                let credentials = json_object(&credentials, "--credentials")?;
-                let outcome = client
-                    .connect(&integration, &connection, credentials)
-                    .await?;
-                if json {
-                    output::json(&outcome)?;
-                } else if let Some(url) = outcome["authorizeUrl"].as_str() {
-                    println!("open this URL to finish connecting:\n  {url}");
-                } else {
-                    println!(
-                        "connected: {}",
-                        outcome["integration"]["id"].as_str().unwrap_or_default()
-                    );
-                    for endpoint in outcome["webhookEndpoints"].as_array().into_iter().flatten() {
-                        println!(
-                            "webhook endpoint {}: {} (secret, shown once: {})",
-                            endpoint["name"].as_str().unwrap_or_default(),
-                            endpoint["url"].as_str().unwrap_or_default(),
-                            endpoint["secret"].as_str().unwrap_or_default()
-                        );
-                    }
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            let tenant = tenant_for_db(tenant)?;
             let credentials: BTreeMap<String, Value> =
                 serde_json::from_value(json_object(&credentials, "--credentials")?)?;
-            let runtime = open_command_runtime(&storage).await?;
-            let db = runtime.db();
-            // Slot names only: the credentials themselves never reach the trail.
-            let mut audit = CommandAudit::new(actions::INTEGRATION_CONNECT, "integration")
-                .target(&integration)
-                .meta("connection", connection.as_str())
-                .meta("slots", credentials.keys().cloned().collect::<Vec<_>>());
-            let result: anyhow::Result<_> = async {
-                let tenant = resolve_tenant(db, &tenant).await?;
-                audit.set_tenant(&tenant);
-                let existing = runtime.integration(&tenant, &integration).await?;
-                audit.set_action(actions::connect_action(&existing));
-                Ok(runtime
-                    .connect(ConnectRequest {
-                        tenant_id: tenant,
-                        integration_id: Some(existing.id),
-                        definition_id: existing.definition_id,
-                        connection,
-                        credentials,
-                        ..Default::default()
-                    })
-                    .await?)
-            }
-            .await;
-            if let Ok(ConnectOutcome::Redirect(_)) = &result {
-                // The connection completes at the callback, which records it again.
-                audit.note("authorization", "started");
-            }
-            audit.record(db, &result).await;
-            let outcome = result?;
-            match outcome {
-                ConnectOutcome::Connected(done) => {
-                    if json {
-                        output::json(&json!({
-                            "outcome": "connected",
-                            "integration": done.integration,
-                            "webhookEndpoints": done.webhook_endpoints,
-                            "scheduled": done.scheduled,
-                        }))?;
-                    } else {
-                        println!("connected: {}", done.integration.id);
-                        for endpoint in &done.webhook_endpoints {
-                            println!(
-                                "webhook endpoint {}: {} (secret, shown once: {})",
-                                endpoint.name,
-                                endpoint.url,
-                                endpoint.secret.expose()
-                            );
-                        }
-                    }
-                }
-                ConnectOutcome::Redirect(redirect) => {
-                    if json {
-                        output::json(
-                            &json!({"outcome": "redirect", "authorizeUrl": redirect.url, "expiresAt": redirect.expires_at}),
-                        )?;
-                    } else {
-                        println!("open this URL to finish connecting:\n  {}", redirect.url);
-                    }
-                }
+            let outcome = target
+                .open()
+                .await?
+                .connect(&integration, connection, credentials)
+                .await?;
+            if json {
+                output::json(&outcome)?;
+            } else {
+                println!("{}", connected_text(&outcome));
             }
         }
         Command::Run {
-            storage,
-            api,
-            tenant,
+            target,
             integration,
             operation,
             run_config,
         } => {
-            let progress = spinner(json);
-            if let Some(client) = api.client()? {
-                let config = json_object(&run_config, "--run-config")?;
-                let finished = client
-                    .run_to_end(&integration, &operation, config, |run| {
-                        progress.set_message(format!(
-                            "{} {}",
-                            run["status"].as_str().unwrap_or("?"),
-                            run["counters"]
-                        ));
-                    })
-                    .await?;
-                progress.finish_and_clear();
-                let status = finished["status"].as_str().unwrap_or_default();
-                if json {
-                    output::json(&finished)?;
-                } else {
-                    println!(
-                        "run {} {} in {} ms: {}",
-                        finished["id"].as_str().unwrap_or_default(),
-                        status,
-                        finished["durationMs"].as_i64().unwrap_or_default(),
-                        finished["counters"]
-                    );
-                    if let Some(message) = finished["errorMessage"].as_str() {
-                        println!("error: {message}");
-                    }
-                }
-                return Ok(failure::of_run_status(status));
-            }
-            let tenant = tenant_for_db(tenant)?;
             let config = json_object(&run_config, "--run-config")?;
-            let runtime = open_command_runtime(&storage).await?;
-            let db = runtime.db();
-            let mut audit = CommandAudit::new(actions::RUN_START, "run")
-                .meta("integrationId", integration.as_str())
-                .meta("operation", operation.as_str())
-                .meta("mode", "queued");
-            let result: anyhow::Result<_> = async {
-                let tenant = resolve_tenant(db, &tenant).await?;
-                audit.set_tenant(&tenant);
-                let run = runtime
-                    .queue_run(RunRequest {
-                        tenant_id: tenant.clone(),
-                        integration_id: integration,
-                        operation,
-                        config,
-                        workflow: None,
-                    })
-                    .await?;
-                Ok((tenant, run))
-            }
-            .await;
-            // The start is recorded when the run is queued; how it ends is the run's own record.
-            audit
-                .on_success(&result, |audit, (_, run)| audit.target(&run.id))
-                .record(db, &result)
-                .await;
-            let (tenant, run) = result?;
-            // A worker in this process takes the run (and whatever else is queued) until it ends.
-            let finished = runtime
-                .drive_run(&tenant, &run.id, None, |current| {
+            let target = target.open().await?;
+            let progress = spinner(json);
+            let finished = target
+                .run_to_end(&integration, &operation, config, |run| {
                     progress.set_message(format!(
                         "{} {}",
-                        current.status.as_str(),
-                        current.counters
+                        output::wire_name(&run.status),
+                        run.counters
                     ));
                 })
                 .await?;
             progress.finish_and_clear();
+            let status = output::wire_name(&finished.status);
             if json {
                 output::json(&finished)?;
             } else {
                 println!(
                     "run {} {} in {} ms: {}",
                     finished.id,
-                    finished.status.as_str(),
+                    status,
                     finished.duration_ms.unwrap_or_default(),
                     finished.counters
                 );
@@ -427,56 +193,104 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
                     println!("error: {message}");
                 }
             }
-            return Ok(failure::of_run_status(finished.status.as_str()));
+            return Ok(failure::of_run_status(&status));
         }
         Command::Delete {
-            storage,
-            api,
-            tenant,
+            target,
             integration,
         } => {
-            if let Some(client) = api.client()? {
-                let report = client.delete_integration(&integration).await?;
-                if json {
-                    output::json(&report)?;
-                } else {
-                    println!("deleted: {report}");
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            let tenant = tenant_for_db(tenant)?;
-            let runtime = open_command_runtime(&storage).await?;
-            let db = runtime.db();
-            let mut audit =
-                CommandAudit::new(actions::INTEGRATION_DELETE, "integration").target(&integration);
-            let result: anyhow::Result<_> = async {
-                let tenant = resolve_tenant(db, &tenant).await?;
-                audit.set_tenant(&tenant);
-                Ok(runtime.delete_integration(&tenant, &integration).await?)
-            }
-            .await;
-            audit
-                .on_success(&result, |audit, report| {
-                    audit
-                        .meta("remoteTeardownFailed", report.remote_error.is_some())
-                        .meta("credentialsDeleted", report.credentials_deleted)
-                        .meta("runsCancelled", report.runs_cancelled)
-                })
-                .record(db, &result)
-                .await;
-            let report = result?;
+            let report = target
+                .open()
+                .await?
+                .delete_integration(&integration)
+                .await?;
             if json {
                 output::json(&report)?;
             } else {
-                println!(
-                    "deleted: {} credentials, {} webhook endpoints, {} schedules removed; {} records marked disconnected",
-                    report.credentials_deleted,
-                    report.webhook_endpoints_deleted,
-                    report.schedules_deleted,
-                    report.records_marked
-                );
+                println!("deleted: {}", teardown_summary(&report));
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What connecting did, for a person: the URL to open, or the integration connected with the
+/// secrets of the webhook endpoints it created (shown this once).
+fn connected_text(outcome: &ConnectView) -> String {
+    match outcome.outcome {
+        ConnectOutcomeName::Redirect => format!(
+            "open this URL to finish connecting:\n  {}",
+            outcome.authorize_url.as_deref().unwrap_or_default()
+        ),
+        ConnectOutcomeName::Connected => {
+            let mut text = format!("connected: {}", outcome.integration.id);
+            for endpoint in &outcome.webhook_endpoints {
+                text.push_str(&format!(
+                    "\nwebhook endpoint {}: {} (secret, shown once: {})",
+                    endpoint.name, endpoint.url, endpoint.secret
+                ));
+            }
+            text
+        }
+    }
+}
+
+/// What deleting an integration removed, in one line.
+fn teardown_summary(report: &DisconnectView) -> String {
+    format!(
+        "{} credentials, {} webhook endpoints, {} schedules removed; {} runs cancelled",
+        report.credentials_deleted,
+        report.webhook_endpoints_deleted,
+        report.schedules_deleted,
+        report.runs_cancelled
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn connect_view(answer: Value) -> ConnectView {
+        serde_json::from_value(answer).unwrap()
+    }
+
+    const INTEGRATION: &str = r#"{"id": "int_1", "definitionId": "okta", "name": "Okta",
+        "status": "connected", "statusReason": null, "connection": "api_token",
+        "userInput": {}, "metadata": {}, "createdAt": 1, "updatedAt": 2}"#;
+
+    #[test]
+    fn a_connection_shows_its_webhook_secrets_once_or_the_url_to_open() {
+        let integration: Value = serde_json::from_str(INTEGRATION).unwrap();
+        let connected = connect_view(json!({
+            "outcome": "connected", "integration": integration, "scheduled": [],
+            "webhookEndpoints": [{"id": "we_1", "name": "events", "url": "https://h/e", "secret": "s3"}],
+        }));
+        assert_eq!(
+            connected_text(&connected),
+            "connected: int_1\nwebhook endpoint events: https://h/e (secret, shown once: s3)"
+        );
+        let redirect = connect_view(json!({
+            "outcome": "redirect", "integration": integration, "webhookEndpoints": [],
+            "scheduled": [], "authorizeUrl": "https://id.example/authorize?state=x", "expiresAt": 9,
+        }));
+        assert_eq!(
+            connected_text(&redirect),
+            "open this URL to finish connecting:\n  https://id.example/authorize?state=x"
+        );
+    }
+
+    #[test]
+    fn a_deletion_says_what_it_removed() {
+        let report: DisconnectView = serde_json::from_value(json!({
+            "remote": null, "remoteError": null, "cleanedUp": true, "credentialsDeleted": 2,
+            "webhookEndpointsDeleted": 1, "schedulesDeleted": 3, "runsCancelled": 4,
+        }))
+        .unwrap();
+        assert_eq!(
+            teardown_summary(&report),
+            "2 credentials, 1 webhook endpoints, 3 schedules removed; 4 runs cancelled"
+        );
+    }
 }

@@ -15,5 +15,6 @@ pub mod runs;
 pub mod scim;
 pub mod serve;
 mod storage;
+pub mod target;
 pub mod tenants;
 pub mod webhooks;

@@ -1,13 +1,18 @@
 //! The tenant verbs over a running server's REST API (`--api URL --token TOKEN`), for operators
-//! and scripts that do not reach the database: the same answers as `/v1`, printed like the
-//! database verbs print theirs.
+//! and scripts that do not reach the database: the answers of `/v1`, parsed into the server's
+//! own view types, which the database side returns too (`super::target`).
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use anyhow::{Context, bail};
 use clap::Args;
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tributary_server::api::views::{
+    ConnectView, DisconnectView, IntegrationView, Page, RunDetailView, RunStartedView,
+    RunStatusName, RunView,
+};
 
 /// Where a tenant verb acts: the database (default) or a server's API.
 #[derive(Args, Debug, Clone, Default)]
@@ -37,15 +42,6 @@ impl ApiArgs {
             .build()?;
         Ok(Some(ApiClient::new(http, url, token.clone())))
     }
-}
-
-/// The tenant to act for on the database; over the API the token names it.
-pub fn tenant_for_db(tenant: Option<String>) -> anyhow::Result<String> {
-    tenant.ok_or_else(|| {
-        crate::failure::usage(
-            "--tenant is required on the database (over --api the token names the tenant)",
-        )
-    })
 }
 
 /// An error answer of the API: its status and error class decide the exit code
@@ -128,8 +124,27 @@ impl ApiClient {
         .into())
     }
 
-    pub async fn list_integrations(&self) -> anyhow::Result<Value> {
-        Ok(Value::Array(self.list_all("/v1/integrations").await?))
+    /// Calls the API and parses its answer as `T`, one of the server's view types.
+    async fn call_for<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<T> {
+        let answer = self.call(method.clone(), path, body).await?;
+        serde_json::from_value(answer)
+            .with_context(|| format!("{method} {path} answered what this CLI does not read"))
+    }
+
+    pub async fn list_integrations(&self) -> anyhow::Result<Vec<IntegrationView>> {
+        self.list_all("/v1/integrations")
+            .await?
+            .into_iter()
+            .map(|item| {
+                serde_json::from_value(item)
+                    .context("GET /v1/integrations answered what this CLI does not read")
+            })
+            .collect()
     }
 
     /// Every item of a paged list (`{"items", "nextCursor"}`), following the cursors, 500 at a
@@ -159,12 +174,12 @@ impl ApiClient {
         definition: &str,
         name: Option<&str>,
         input: Value,
-    ) -> anyhow::Result<Value> {
+    ) -> anyhow::Result<IntegrationView> {
         let mut body = json!({"definitionId": definition, "userInput": input});
         if let Some(name) = name {
             body["name"] = json!(name);
         }
-        self.call(Method::POST, "/v1/integrations", Some(body))
+        self.call_for(Method::POST, "/v1/integrations", Some(body))
             .await
     }
 
@@ -172,14 +187,13 @@ impl ApiClient {
         &self,
         integration: &str,
         connection: &str,
-        credentials: Value,
-    ) -> anyhow::Result<Value> {
-        let redirect = credentials.as_object().is_none_or(|c| c.is_empty());
-        if redirect {
+        credentials: BTreeMap<String, Value>,
+    ) -> anyhow::Result<ConnectView> {
+        if credentials.is_empty() {
             // An OAuth or app-install mode answers with the URL to open; a form mode with no
             // credentials is refused by the server with its reason.
             let begun = self
-                .call(
+                .call_for(
                     Method::POST,
                     &format!("/v1/integrations/{integration}/auth"),
                     Some(json!({"connection": connection})),
@@ -189,7 +203,7 @@ impl ApiClient {
                 return begun;
             }
         }
-        self.call(
+        self.call_for(
             Method::POST,
             &format!("/v1/integrations/{integration}/connect"),
             Some(json!({"connection": connection, "credentials": credentials})),
@@ -197,8 +211,8 @@ impl ApiClient {
         .await
     }
 
-    pub async fn delete_integration(&self, integration: &str) -> anyhow::Result<Value> {
-        self.call(
+    pub async fn delete_integration(&self, integration: &str) -> anyhow::Result<DisconnectView> {
+        self.call_for(
             Method::DELETE,
             &format!("/v1/integrations/{integration}"),
             None,
@@ -212,54 +226,49 @@ impl ApiClient {
         integration: &str,
         operation: &str,
         config: Value,
-        mut on_progress: impl FnMut(&Value),
-    ) -> anyhow::Result<Value> {
-        let started = self
-            .call(
+        mut on_progress: impl FnMut(&RunView),
+    ) -> anyhow::Result<RunView> {
+        let started: RunStartedView = self
+            .call_for(
                 Method::POST,
                 &format!("/v1/integrations/{integration}/operations/{operation}/runs"),
                 Some(json!({"config": config, "mode": "queued"})),
             )
             .await?;
-        let run_id = started["run"]["id"]
-            .as_str()
-            .context("the server did not say which run it queued")?
-            .to_owned();
         loop {
-            let details = self
-                .call(Method::GET, &format!("/v1/runs/{run_id}"), None)
-                .await?;
-            on_progress(&details["run"]);
+            let details = self.run_details(&started.run.id).await?;
+            on_progress(&details.run);
             if !matches!(
-                details["run"]["status"].as_str(),
-                Some("pending" | "running")
+                details.run.status,
+                RunStatusName::Pending | RunStatusName::Running
             ) {
-                return Ok(details["run"].clone());
+                return Ok(details.run);
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
 
-    pub async fn list_runs(&self, integration: &str, limit: i64) -> anyhow::Result<Value> {
-        self.call(
-            Method::GET,
-            &format!("/v1/runs?integrationId={integration}&limit={limit}"),
-            None,
-        )
-        .await
+    pub async fn list_runs(&self, integration: &str, limit: i64) -> anyhow::Result<Vec<RunView>> {
+        let page: Page<RunView> = self
+            .call_for(
+                Method::GET,
+                &format!("/v1/runs?integrationId={integration}&limit={limit}"),
+                None,
+            )
+            .await?;
+        Ok(page.items)
     }
 
-    pub async fn run_details(&self, run: &str) -> anyhow::Result<Value> {
-        self.call(Method::GET, &format!("/v1/runs/{run}"), None)
+    pub async fn run_details(&self, run: &str) -> anyhow::Result<RunDetailView> {
+        self.call_for(Method::GET, &format!("/v1/runs/{run}"), None)
             .await
     }
 
-    pub async fn cancel_run(&self, run: &str) -> anyhow::Result<Value> {
-        self.call(Method::POST, &format!("/v1/runs/{run}/cancel"), None)
+    pub async fn cancel_run(&self, run: &str) -> anyhow::Result<RunView> {
+        self.call_for(Method::POST, &format!("/v1/runs/{run}/cancel"), None)
             .await
     }
 }
-
 /// `text` as a query component: unreserved characters as they are, every other byte
 /// percent-encoded.
 fn query_encoded(text: &str) -> String {
@@ -271,4 +280,53 @@ fn query_encoded(text: &str) -> String {
             _ => format!("%{byte:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::{Serialize, de::DeserializeOwned};
+    use serde_json::{Value, json};
+    use tributary_server::api::views::{ConnectView, DisconnectView, RunDetailView};
+
+    /// `answer`, written as the server writes it, read back as `T` and written again.
+    fn read_back<T: Serialize + DeserializeOwned>(answer: &Value) -> Value {
+        let read: T = serde_json::from_value(answer.clone()).expect("the CLI reads the answer");
+        serde_json::to_value(read).unwrap()
+    }
+
+    #[test]
+    fn the_server_s_answers_read_back_unchanged() {
+        let integration = json!({
+            "id": "int_1", "definitionId": "cloudflare", "name": "Cloudflare",
+            "status": "needs_reauth", "statusReason": null, "connection": "api_token",
+            "userInput": {"accountId": "a1"}, "metadata": {}, "createdAt": 1, "updatedAt": 2,
+        });
+        let redirect = json!({
+            "outcome": "redirect", "integration": integration, "webhookEndpoints": [],
+            "scheduled": [], "authorizeUrl": "https://id.example/authorize", "expiresAt": 9,
+        });
+        assert_eq!(read_back::<ConnectView>(&redirect), redirect);
+        let connected = json!({
+            "outcome": "connected", "integration": integration, "scheduled": ["DirectorySync"],
+            "webhookEndpoints": [{"id": "we_1", "name": "events", "url": "https://x/y", "secret": "s"}],
+        });
+        assert_eq!(read_back::<ConnectView>(&connected), connected);
+        let details = json!({
+            "run": {
+                "id": "run_1", "integrationId": "int_1", "operation": "DirectorySync",
+                "runType": "queued", "status": "partial", "attempt": 2, "config": {},
+                "counters": {"written": 3}, "errorKind": "provider", "errorMessage": "boom",
+                "result": null, "workflow": null, "createdAt": 1, "startedAt": 2,
+                "finishedAt": 3, "durationMs": 1,
+            },
+            "logs": [{"at": 2, "level": "warn", "message": "slow", "fields": {"page": 1}}],
+        });
+        assert_eq!(read_back::<RunDetailView>(&details), details);
+        let deleted = json!({
+            "remote": null, "remoteError": "revoke failed", "cleanedUp": true,
+            "credentialsDeleted": 1, "webhookEndpointsDeleted": 2, "schedulesDeleted": 3,
+            "runsCancelled": 4,
+        });
+        assert_eq!(read_back::<DisconnectView>(&deleted), deleted);
+    }
 }

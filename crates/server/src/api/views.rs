@@ -3,7 +3,7 @@
 //! into the API by accident (provider state, content hashes and checkpoints stay inside).
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tributary_runtime::{CreatedWebhookEndpoint, WebhookEndpointView};
 use tributary_store::{
@@ -15,7 +15,7 @@ use tributary_store::{
 };
 
 /// A page of a list: `nextCursor` is passed as `cursor` for the next page, absent on the last.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -92,7 +92,7 @@ pub struct IssuedToken {
     pub record: TokenView,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IntegrationStatusName {
     Pending,
@@ -118,7 +118,7 @@ impl From<IntegrationStatus> for IntegrationStatusName {
     }
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IntegrationView {
     pub id: String,
@@ -160,7 +160,7 @@ impl From<Integration> for IntegrationView {
 }
 
 /// A webhook endpoint with its signing secret, shown once (at creation or rotation).
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookSecretView {
     pub id: String,
@@ -184,7 +184,7 @@ impl From<CreatedWebhookEndpoint> for WebhookSecretView {
 
 /// The result of connecting: `connected` (credentials validated and saved) or `redirect` (send
 /// the user to `authorizeUrl`; the callback finishes the connection).
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectView {
     pub outcome: ConnectOutcomeName,
@@ -201,14 +201,14 @@ pub struct ConnectView {
     pub expires_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectOutcomeName {
     Connected,
     Redirect,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatusName {
     Pending,
@@ -232,7 +232,7 @@ impl From<RunStatus> for RunStatusName {
     }
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunView {
     pub id: String,
@@ -284,7 +284,7 @@ impl From<Run> for RunView {
     }
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct RunLogView {
     /// Unix ms.
     pub at: i64,
@@ -305,7 +305,7 @@ impl From<RunLog> for RunLogView {
     }
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct RunDetailView {
     pub run: RunView,
     pub logs: Vec<RunLogView>,
@@ -313,7 +313,7 @@ pub struct RunDetailView {
 
 /// An operation run: `output` is present when it ran inline (the raw result, or the ingest
 /// report of an ingesting operation); a queued run is followed at `/v1/runs/{id}`.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct RunStartedView {
     pub run: RunView,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -447,7 +447,7 @@ impl From<StoredRecord> for RecordView {
 }
 
 /// What disconnecting did.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DisconnectView {
     /// What the provider-side teardown (revoke, uninstall) said.
