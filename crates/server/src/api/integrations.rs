@@ -386,32 +386,11 @@ async fn connect_existing(
             credentials,
         })
         .await?;
-    Ok(match outcome {
-        ConnectOutcome::Connected(connected) => ConnectView {
-            outcome: ConnectOutcomeName::Connected,
-            integration: connected.integration.into(),
-            webhook_endpoints: connected
-                .webhook_endpoints
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            scheduled: connected.scheduled,
-            authorize_url: None,
-            expires_at: None,
-        },
-        ConnectOutcome::Redirect(redirect) => {
-            // The connection completes at the callback, which records it again.
-            audit.note("authorization", "started");
-            ConnectView {
-                outcome: ConnectOutcomeName::Redirect,
-                integration: integration.into(),
-                webhook_endpoints: Vec::new(),
-                scheduled: Vec::new(),
-                authorize_url: Some(redirect.url),
-                expires_at: Some(redirect.expires_at),
-            }
-        }
-    })
+    if matches!(outcome, ConnectOutcome::Redirect(_)) {
+        // The connection completes at the callback, which records it again.
+        audit.note("authorization", "started");
+    }
+    Ok(ConnectView::of(integration, outcome))
 }
 
 /// [`connect_existing`] for a handler: the attempt is recorded, whatever its outcome.

@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tributary_runtime::{CreatedWebhookEndpoint, WebhookEndpointView};
+use tributary_runtime::{ConnectOutcome, CreatedWebhookEndpoint, WebhookEndpointView};
 use tributary_store::{
     integrations::{Integration, IntegrationStatus},
     records::StoredRecord,
@@ -199,6 +199,35 @@ pub struct ConnectView {
     /// Unix ms after which the authorization session expires (`redirect` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+}
+
+impl ConnectView {
+    /// What a connect of `integration` (as it was before) answers: the connected integration,
+    /// or where to send the browser.
+    pub fn of(integration: Integration, outcome: ConnectOutcome) -> Self {
+        match outcome {
+            ConnectOutcome::Connected(connected) => ConnectView {
+                outcome: ConnectOutcomeName::Connected,
+                integration: connected.integration.into(),
+                webhook_endpoints: connected
+                    .webhook_endpoints
+                    .into_iter()
+                    .map(Into::into)
+                    .collect(),
+                scheduled: connected.scheduled,
+                authorize_url: None,
+                expires_at: None,
+            },
+            ConnectOutcome::Redirect(redirect) => ConnectView {
+                outcome: ConnectOutcomeName::Redirect,
+                integration: integration.into(),
+                webhook_endpoints: Vec::new(),
+                scheduled: Vec::new(),
+                authorize_url: Some(redirect.url),
+                expires_at: Some(redirect.expires_at),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]

@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest, Runtime};
 use tributary_server::api::views::{
-    ConnectOutcomeName, ConnectView, DisconnectView, IntegrationView, RunDetailView, RunView,
+    ConnectView, DisconnectView, IntegrationView, RunDetailView, RunView,
 };
-use tributary_store::integrations::Integration;
 
 use crate::{
     audit::{CommandAudit, actions},
@@ -99,7 +98,7 @@ impl LocalTarget {
         }
         audit.record(self.runtime.db(), &result).await;
         let (existing, outcome) = result?;
-        Ok(connect_view(existing, outcome))
+        Ok(ConnectView::of(existing, outcome))
     }
 
     pub async fn run_to_end(
@@ -212,30 +211,4 @@ fn field_names(input: &Value) -> Vec<String> {
         .as_object()
         .map(|map| map.keys().cloned().collect())
         .unwrap_or_default()
-}
-
-/// What connecting `integration` did, as the API answers it.
-fn connect_view(integration: Integration, outcome: ConnectOutcome) -> ConnectView {
-    match outcome {
-        ConnectOutcome::Connected(connected) => ConnectView {
-            outcome: ConnectOutcomeName::Connected,
-            integration: connected.integration.into(),
-            webhook_endpoints: connected
-                .webhook_endpoints
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            scheduled: connected.scheduled,
-            authorize_url: None,
-            expires_at: None,
-        },
-        ConnectOutcome::Redirect(redirect) => ConnectView {
-            outcome: ConnectOutcomeName::Redirect,
-            integration: integration.into(),
-            webhook_endpoints: Vec::new(),
-            scheduled: Vec::new(),
-            authorize_url: Some(redirect.url),
-            expires_at: Some(redirect.expires_at),
-        },
-    }
 }
