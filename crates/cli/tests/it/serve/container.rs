@@ -132,6 +132,11 @@ fn the_image_builds_the_production_binary_with_the_pinned_toolchain() {
         assert!(build.contains(&flag), "{build:?} lacks {flag}");
     }
     let (package, binary) = (flag_value(&build, "-p"), flag_value(&build, "--bin"));
+    // The image carries the binary without its debug line tables (five times its size).
+    assert!(
+        run.contains("install -D -s ") || run.contains(" strip "),
+        "the binary copied into the image is not stripped: {run}"
+    );
     assert!(
         run.contains(&format!("target/release/{binary} /out/{binary}")),
         "the binary copied out is not the one built: {run}"
