@@ -12,7 +12,7 @@
 use serde_json::{Map, Value};
 use tributary_runtime::{RuntimeError, execute::ExecuteError};
 use tributary_scim::admin::AdminError;
-use tributary_server::api::{ApiError, error::ErrorClass};
+use tributary_server::api::error::ErrorClass;
 use tributary_store::{
     Db, StoreError, Tx,
     audit::{Actor, ActorKind, NewAuditEvent, Outcome},
@@ -46,10 +46,7 @@ pub fn failure_reason(error: &anyhow::Error) -> String {
                 return Some(ErrorClass::of_execute(error));
             }
             if let Some(error) = layer.downcast_ref::<AdminError>() {
-                return Some(match error {
-                    AdminError::NotScim(_) => ApiError::unprocessable("not_scim", "").class(),
-                    AdminError::Store(store) => ErrorClass::of_store(store),
-                });
+                return Some(ErrorClass::of_scim_admin(error));
             }
             layer.downcast_ref::<StoreError>().map(ErrorClass::of_store)
         })

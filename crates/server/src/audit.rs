@@ -47,10 +47,7 @@ impl Failure for StoreError {
 
 impl Failure for AdminError {
     fn class(&self) -> ErrorClass {
-        match self {
-            AdminError::NotScim(_) => ApiError::unprocessable("not_scim", "").class(),
-            AdminError::Store(store) => ErrorClass::of_store(store),
-        }
+        ErrorClass::of_scim_admin(self)
     }
 }
 

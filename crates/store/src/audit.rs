@@ -329,6 +329,14 @@ impl AuditEvents<'_> {
     }
 }
 
+/// The names of `input`'s fields: what the trail records of user input (never the values).
+pub fn field_names(input: &Value) -> Vec<String> {
+    input
+        .as_object()
+        .map(|map| map.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// The actions the trail names (`docs/api.md` lists them with their targets), for the API, the
 /// web UI and the command line alike.
 pub mod actions {

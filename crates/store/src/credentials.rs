@@ -375,28 +375,8 @@ impl Credentials<'_> {
     }
 }
 
-/// How many credentials are sealed under another key than `primary`.
-pub(crate) async fn count_not_sealed_by(db: &Db, primary: &str) -> Result<u64> {
-    let mut conn = db.read().await?;
-    let (count,): (i64,) = on_backend!(conn.exec(), |c| {
-        sqlx::query_as("SELECT count(*) FROM credentials WHERE key_id <> $1")
-            .bind(primary)
-            .fetch_one(&mut *c)
-            .await?
-    });
-    Ok(u64::try_from(count).unwrap_or(0))
-}
-
-/// How many credentials each key id seals.
-pub(crate) async fn sealed_by_key(db: &Db) -> Result<std::collections::BTreeMap<String, u64>> {
-    let mut conn = db.read().await?;
-    let rows: Vec<(String, i64)> = on_backend!(conn.exec(), |c| {
-        sqlx::query_as("SELECT key_id, count(*) FROM credentials GROUP BY key_id")
-            .fetch_all(&mut *c)
-            .await?
-    });
-    Ok(rows
-        .into_iter()
-        .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
-        .collect())
-}
+/// Where the key id of each sealed value is kept (for key rotation's counts).
+pub(crate) const SEALED: crate::sealed_rows::SealedColumn = crate::sealed_rows::SealedColumn {
+    table: "credentials",
+    key_column: "key_id",
+};

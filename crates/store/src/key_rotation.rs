@@ -72,15 +72,17 @@ pub async fn reencrypt_all(
 }
 
 async fn count_not_under(db: &Db, primary: &str) -> Result<u64> {
-    Ok(crate::credentials::count_not_sealed_by(db, primary).await?
-        + crate::webhooks::count_not_sealed_by(db, primary).await?)
+    Ok(crate::credentials::SEALED
+        .count_not_under(db, primary)
+        .await?
+        + crate::webhooks::SEALED.count_not_under(db, primary).await?)
 }
 
 /// How many credentials, webhook secrets and open auth sessions each key id seals (a key with
 /// none may be removed from the ring).
 pub async fn keys_in_use(db: &Db) -> Result<BTreeMap<String, u64>> {
-    let mut counts = crate::credentials::sealed_by_key(db).await?;
-    for (key_id, sealed) in crate::webhooks::sealed_by_key(db).await? {
+    let mut counts = crate::credentials::SEALED.count_by_key(db).await?;
+    for (key_id, sealed) in crate::webhooks::SEALED.count_by_key(db).await? {
         *counts.entry(key_id).or_insert(0) += sealed;
     }
     for (key_id, sessions) in crate::sessions::open_sessions_by_key(db).await? {

@@ -29,6 +29,7 @@ pub mod retention;
 pub mod runs;
 pub mod schedules;
 pub mod scim;
+mod sealed_rows;
 pub mod secret;
 pub mod sessions;
 pub mod tenants;

@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use tributary_core::ErrorKind;
 use tributary_runtime::{RuntimeError, execute::ExecuteError};
+use tributary_scim::admin::AdminError;
 use tributary_store::StoreError;
 
 use super::request_id;
@@ -162,6 +163,14 @@ impl ErrorClass {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "limit_reached")
             }
             _ => Self::INTERNAL,
+        }
+    }
+
+    /// The class of a SCIM endpoint administration failure.
+    pub fn of_scim_admin(err: &AdminError) -> Self {
+        match err {
+            AdminError::NotScim(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "not_scim"),
+            AdminError::Store(store) => Self::of_store(store),
         }
     }
 

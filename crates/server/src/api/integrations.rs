@@ -241,7 +241,7 @@ async fn create(
     let user_input = Value::Object(body.user_input.unwrap_or_default());
     let audit = Audit::api(&caller, actions::INTEGRATION_CREATE, "integration")
         .meta("definitionId", body.definition_id.as_str())
-        .meta("fields", field_names(&user_input));
+        .meta("fields", tributary_store::audit::field_names(&user_input));
     let result = create_integration(
         &state,
         tenant,
@@ -606,14 +606,6 @@ fn teardown_details(audit: Audit, report: &DisconnectReport) -> Audit {
         .meta("remoteTeardownFailed", report.remote_error.is_some())
         .meta("credentialsDeleted", report.credentials_deleted)
         .meta("runsCancelled", report.runs_cancelled)
-}
-
-/// The names of `input`'s fields.
-fn field_names(input: &Value) -> Vec<String> {
-    input
-        .as_object()
-        .map(|map| map.keys().cloned().collect())
-        .unwrap_or_default()
 }
 
 /// The names of the fields whose values differ between `before` and `after` (added, removed or

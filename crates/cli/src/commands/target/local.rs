@@ -45,7 +45,7 @@ impl LocalTarget {
     ) -> anyhow::Result<IntegrationView> {
         let mut audit = CommandAudit::new(actions::INTEGRATION_CREATE, "integration")
             .meta("definitionId", definition)
-            .meta("fields", field_names(input));
+            .meta("fields", tributary_store::audit::field_names(input));
         let result: anyhow::Result<_> = async {
             let tenant = self.tenant_id().await?;
             audit.set_tenant(&tenant);
@@ -203,12 +203,4 @@ impl LocalTarget {
             .await;
         Ok(result?.into())
     }
-}
-
-/// The names of `input`'s fields (never their values).
-fn field_names(input: &Value) -> Vec<String> {
-    input
-        .as_object()
-        .map(|map| map.keys().cloned().collect())
-        .unwrap_or_default()
 }
