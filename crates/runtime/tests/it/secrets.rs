@@ -28,8 +28,38 @@ impl Write for Captured {
 const GOOD: &str = "acme-secret-GOOD-5f2b9c";
 const BAD: &str = "acme-secret-BAD-77e1aa";
 
+/// Set in the child process that runs [`secrets_never_reach_logs_errors_runs_or_metrics`] alone.
+const ALONE: &str = "TRIBUTARY_TEST_SECRETS_ALONE";
+
 #[tokio::test]
 async fn secrets_never_reach_logs_errors_runs_or_metrics() {
+    // Tracing caches, per process, which callsites any subscriber wants. Another test's thread
+    // reaching a callsite while this test installs its capturing subscriber can leave that
+    // callsite muted for it, so the capture runs in a process of its own.
+    if std::env::var_os(ALONE).is_some() {
+        capture_and_search().await;
+        return;
+    }
+    let name = format!(
+        "{}::secrets_never_reach_logs_errors_runs_or_metrics",
+        module_path!()
+            .split_once("::")
+            .map_or(module_path!(), |(_, rest)| rest)
+    );
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", &name, "--test-threads=1"])
+        .env(ALONE, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "the test run alone failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+async fn capture_and_search() {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
