@@ -31,7 +31,7 @@ use tributary_store::{
     StoreError,
     integrations::IntegrationStatus,
     jobs::{Job, JobError, NewJob},
-    webhooks::{DeliveryStatus, WebhookDelivery, WebhookEndpoint},
+    webhooks::{DeliveryStatus, IntakeLookup, IntakeTarget, WebhookDelivery, WebhookEndpoint},
 };
 
 use crate::{Runtime, RuntimeError, runs::RunRequest, runtime::integration_context};
@@ -228,10 +228,9 @@ fn check_payload_depth(resolved: &ResolvedEvent) -> Result<(), WebhookRejection>
 pub struct WebhookTarget(Target);
 
 enum Target {
-    /// A per-integration endpoint, with its secret.
+    /// A per-integration endpoint, with its secret (possibly read from intake's cache).
     Endpoint {
-        endpoint: WebhookEndpoint,
-        secret: tributary_store::SecretBytes,
+        lookup: IntakeLookup,
         definition: Arc<RegisteredDefinition>,
     },
     /// A definition-level (app) route.
@@ -245,9 +244,9 @@ impl std::fmt::Debug for WebhookTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the endpoint's secret.
         match &self.0 {
-            Target::Endpoint { endpoint, .. } => f
+            Target::Endpoint { lookup, .. } => f
                 .debug_struct("WebhookTarget::Endpoint")
-                .field("id", &endpoint.id)
+                .field("id", &lookup.target.endpoint.id)
                 .finish_non_exhaustive(),
             Target::App {
                 definition,
@@ -268,16 +267,32 @@ impl Runtime {
         &self,
         endpoint_id: &str,
     ) -> Result<WebhookTarget, WebhookRejection> {
-        // One query per request: the endpoint, its secret and its integration's definition.
-        let Some((endpoint, secret, definition_id)) = self
+        self.endpoint_target(endpoint_id, false).await
+    }
+
+    /// [`webhook_endpoint_target`](Self::webhook_endpoint_target), from intake's cache (a burst to
+    /// one endpoint reads it once) unless `fresh`.
+    async fn endpoint_target(
+        &self,
+        endpoint_id: &str,
+        fresh: bool,
+    ) -> Result<WebhookTarget, WebhookRejection> {
+        // At most one query per request: the endpoint, its secret and its integration's
+        // definition.
+        let Some(lookup) = self
             .inner
             .db
             .webhooks(&self.inner.ring)
-            .intake_target(endpoint_id)
+            .cached_intake_target(endpoint_id, fresh)
             .await?
         else {
             return Err(WebhookRejection::UnknownEndpoint);
         };
+        let IntakeTarget {
+            endpoint,
+            definition_id,
+            ..
+        } = lookup.target.as_ref();
         if !endpoint.enabled {
             return Err(WebhookRejection::UnknownEndpoint);
         }
@@ -285,7 +300,7 @@ impl Runtime {
         // provider retry forever.
         let definition = self
             .registry()
-            .definition(&definition_id)
+            .definition(definition_id)
             .ok_or(WebhookRejection::UnknownEndpoint)?
             .clone();
         definition
@@ -293,11 +308,7 @@ impl Runtime {
             .webhook_named(&endpoint.name)
             .filter(|w| matches!(w.route, WebhookRoute::PerIntegration))
             .ok_or(WebhookRejection::UnknownEndpoint)?;
-        Ok(WebhookTarget(Target::Endpoint {
-            endpoint,
-            secret,
-            definition,
-        }))
+        Ok(WebhookTarget(Target::Endpoint { lookup, definition }))
     }
 
     /// Finds the definition-level route `/v1/webhooks/apps/<definition>/<webhook>`.
@@ -363,12 +374,8 @@ impl Runtime {
         budget: DeliveryBudget<'_>,
     ) -> Result<WebhookAck, WebhookRejection> {
         match &target.0 {
-            Target::Endpoint {
-                endpoint,
-                secret,
-                definition,
-            } => {
-                self.receive_at_endpoint(endpoint, secret, definition, request, budget)
+            Target::Endpoint { lookup, definition } => {
+                self.receive_at_endpoint(lookup, definition, request, budget)
                     .await
             }
             Target::App {
@@ -394,12 +401,12 @@ impl Runtime {
 
     async fn receive_at_endpoint(
         &self,
-        endpoint: &WebhookEndpoint,
-        secret: &tributary_store::SecretBytes,
+        lookup: &IntakeLookup,
         definition: &RegisteredDefinition,
         request: &InboundWebhook,
         budget: DeliveryBudget<'_>,
     ) -> Result<WebhookAck, WebhookRejection> {
+        let endpoint = &lookup.target.endpoint;
         // The caller's span (the HTTP request's) names them too, for its own lines; a span
         // without these fields ignores them.
         let caller = tracing::Span::current();
@@ -424,10 +431,7 @@ impl Runtime {
                     body: handshake.body,
                 });
             }
-            let secret = Secret::new(secret.expose_str().unwrap_or_default());
-            webhook
-                .verify_request(request, &secret)
-                .map_err(|e| WebhookRejection::Unverified(e.0))?;
+            self.verify_at_endpoint(lookup, webhook, request).await?;
             let resolved = webhook
                 .resolve(request)
                 .map_err(|e| WebhookRejection::Unverified(e.0))?;
@@ -443,6 +447,38 @@ impl Runtime {
         }
         .instrument(span)
         .await
+    }
+
+    /// Verifies `request` with the endpoint's secret. A secret read from intake's cache may
+    /// predate a rotation made by another process: when it does not verify, the endpoint is read
+    /// again and, if its secret changed (or it is gone), the request is judged on that.
+    async fn verify_at_endpoint(
+        &self,
+        lookup: &IntakeLookup,
+        webhook: &WebhookRegistration,
+        request: &InboundWebhook,
+    ) -> Result<(), WebhookRejection> {
+        let verify = |secret: &tributary_store::SecretBytes| {
+            let secret = Secret::new(secret.expose_str().unwrap_or_default());
+            webhook
+                .verify_request(request, &secret)
+                .map_err(|e| WebhookRejection::Unverified(e.0))
+        };
+        let refused = match verify(&lookup.target.secret) {
+            Ok(()) => return Ok(()),
+            Err(refused) if lookup.cached => refused,
+            Err(refused) => return Err(refused),
+        };
+        let WebhookTarget(Target::Endpoint { lookup: fresh, .. }) = self
+            .endpoint_target(&lookup.target.endpoint.id, true)
+            .await?
+        else {
+            return Err(refused);
+        };
+        if fresh.target.secret == lookup.target.secret {
+            return Err(refused);
+        }
+        verify(&fresh.target.secret)
     }
 
     /// Stores a verified event at `endpoint` (deduplicated) with the job that processes it, in one

@@ -117,6 +117,8 @@ struct Inner {
     pools: Pools,
     /// Wakes job workers in this process when a job is enqueued (SQLite has no NOTIFY).
     job_wake: Arc<Notify>,
+    /// Webhook endpoints as intake reads them, emptied by every change to them.
+    intake_cache: crate::intake_cache::IntakeCache,
 }
 
 /// A cheap-to-clone handle to the database, with migrations applied.
@@ -163,6 +165,11 @@ impl Db {
         }
     }
 
+    /// Webhook endpoints as intake reads them ([`crate::intake_cache`]).
+    pub(crate) fn intake_cache(&self) -> &crate::intake_cache::IntakeCache {
+        &self.inner.intake_cache
+    }
+
     /// Starts a transaction (`BEGIN IMMEDIATE` on SQLite). Dropping it without
     /// [`Tx::commit`] rolls it back.
     pub async fn begin(&self) -> Result<Tx> {
@@ -176,6 +183,7 @@ impl Db {
             inner,
             job_wake: None,
             notify_after_commit: Vec::new(),
+            endpoints_changed: false,
             db: self.clone(),
             restore_normal_sync: false,
         })
@@ -216,6 +224,7 @@ impl Db {
             inner,
             job_wake: None,
             notify_after_commit: Vec::new(),
+            endpoints_changed: false,
             db: self.clone(),
             restore_normal_sync,
         })
@@ -353,6 +362,7 @@ async fn open_sqlite(url: &str, options: &OpenOptions) -> Result<Db> {
         inner: Arc::new(Inner {
             pools: Pools::Sqlite { writer, reader },
             job_wake,
+            intake_cache: Default::default(),
         }),
     })
 }
@@ -468,6 +478,7 @@ async fn open_postgres(url: &str, options: &OpenOptions) -> Result<Db> {
         inner: Arc::new(Inner {
             pools: Pools::Postgres { pool },
             job_wake: Arc::new(Notify::new()),
+            intake_cache: Default::default(),
         }),
     })
 }
@@ -535,6 +546,8 @@ pub struct Tx {
     /// order), so notifying inside it would serialise every such commit and its WAL flush:
     /// concurrent intake commits could not share an fsync.
     notify_after_commit: Vec<String>,
+    /// Webhook endpoints (or what owns them) changed: intake's cache is emptied at commit.
+    endpoints_changed: bool,
     db: Db,
     /// A durable SQLite transaction: its connection goes back to `synchronous=NORMAL` after.
     restore_normal_sync: bool,
@@ -575,6 +588,9 @@ impl Tx {
             self.db.restore_normal_sync().await;
         }
         committed?;
+        if self.endpoints_changed {
+            self.db.intake_cache().invalidate();
+        }
         if let Some(wake) = self.job_wake {
             wake.notify_waiters();
         }
@@ -700,6 +716,16 @@ impl Scope<'_> {
             Scope::Db(db) => Handle::Pooled(db.write().await?),
             Scope::Tx(tx) => Handle::Tx(tx),
         })
+    }
+
+    /// Records that webhook endpoints, or the integrations or tenants owning them, were changed
+    /// by this scope's last write: intake's cache is emptied now, or when the transaction
+    /// commits.
+    pub(crate) fn endpoints_changed(&mut self) {
+        match self {
+            Scope::Db(db) => db.intake_cache().invalidate(),
+            Scope::Tx(tx) => tx.endpoints_changed = true,
+        }
     }
 
     /// The database handle behind this scope.

@@ -442,6 +442,9 @@ impl Integrations<'_> {
                 .await?
                 .rows_affected()
         });
+        drop(conn);
+        // Its webhook endpoints went with it.
+        self.scope.endpoints_changed();
         Ok(n > 0)
     }
 }

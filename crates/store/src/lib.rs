@@ -19,6 +19,7 @@ pub mod audit;
 pub mod credentials;
 pub mod db;
 pub mod error;
+pub mod intake_cache;
 pub mod integrations;
 pub mod jobs;
 pub mod key_rotation;

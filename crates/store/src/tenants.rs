@@ -130,6 +130,9 @@ impl Tenants<'_> {
                 .await?
                 .rows_affected()
         });
+        drop(conn);
+        // Its webhook endpoints went with it.
+        self.scope.endpoints_changed();
         Ok(n > 0)
     }
 

@@ -4,11 +4,14 @@
 //! handler succeeded; a provider retry of a failed delivery is therefore processed again, while a
 //! retry of a done one is recognised as a duplicate.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend};
 use crate::error::{Result, StoreError};
+pub use crate::intake_cache::{IntakeLookup, IntakeTarget};
 use crate::keystore::{Binding, KeyRing, Resealed};
 use crate::secret::{SecretBytes, random_token};
 
@@ -413,6 +416,48 @@ impl Webhooks<'_> {
         Ok(Some((endpoint, secret, row.definition_id)))
     }
 
+    /// [`Webhooks::intake_target`] through intake's cache ([`crate::intake_cache`]): read from the
+    /// database at most once per [`INTAKE_CACHE_TTL`](crate::intake_cache::INTAKE_CACHE_TTL) per
+    /// endpoint, unless `fresh` (then read now, and the cache refreshed). Inside a transaction
+    /// the cache is not used.
+    pub async fn cached_intake_target(
+        &mut self,
+        endpoint_id: &str,
+        fresh: bool,
+    ) -> Result<Option<IntakeLookup>> {
+        let in_tx = matches!(self.scope, Scope::Tx(_));
+        // A handle of its own: the lookup below borrows the scope.
+        let db = self.scope.db().clone();
+        let cache = db.intake_cache();
+        if !fresh
+            && !in_tx
+            && let Some(target) = cache.get(endpoint_id)
+        {
+            return Ok(Some(IntakeLookup {
+                target,
+                cached: true,
+            }));
+        }
+        let read_at = cache.generation();
+        let fetched = std::time::Instant::now();
+        let Some((endpoint, secret, definition_id)) = self.intake_target(endpoint_id).await? else {
+            cache.forget(endpoint_id);
+            return Ok(None);
+        };
+        let target = Arc::new(IntakeTarget {
+            endpoint,
+            secret,
+            definition_id,
+        });
+        if !in_tx {
+            cache.put(Arc::clone(&target), read_at, fetched);
+        }
+        Ok(Some(IntakeLookup {
+            target,
+            cached: false,
+        }))
+    }
+
     /// The endpoint of a row, with its secret opened.
     fn opened(&self, row: &EndpointRow) -> Result<(WebhookEndpoint, SecretBytes)> {
         let secret = self.ring.open(
@@ -487,15 +532,17 @@ impl Webhooks<'_> {
                 .await?
                 .rows_affected()
         });
+        drop(conn);
         if n == 0 {
-            Err(StoreError::NotFound("webhook endpoint"))
-        } else {
-            Ok(())
+            return Err(StoreError::NotFound("webhook endpoint"));
         }
+        self.scope.endpoints_changed();
+        Ok(())
     }
 
     /// Replaces an endpoint's secret with a fresh random one and returns it (to show once). The
-    /// old secret stops verifying at once.
+    /// old secret stops verifying at once in this process, and within
+    /// [`INTAKE_CACHE_TTL`](crate::intake_cache::INTAKE_CACHE_TTL) in others.
     pub async fn rotate_secret(
         &mut self,
         tenant_id: &str,
@@ -540,9 +587,11 @@ impl Webhooks<'_> {
             .await?
             .rows_affected()
         });
+        drop(conn);
         if n == 0 {
             return Err(StoreError::NotFound("webhook endpoint"));
         }
+        self.scope.endpoints_changed();
         Ok(secret)
     }
 
@@ -557,6 +606,8 @@ impl Webhooks<'_> {
                 .await?
                 .rows_affected()
         });
+        drop(conn);
+        self.scope.endpoints_changed();
         Ok(n > 0)
     }
 

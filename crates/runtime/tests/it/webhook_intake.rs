@@ -656,6 +656,91 @@ async fn endpoints_are_listed_with_their_urls_and_secrets_rotate() {
 }
 
 #[tokio::test]
+async fn intake_caches_endpoints_briefly_and_sees_another_processs_changes() {
+    use tributary_store::intake_cache::INTAKE_CACHE_TTL;
+    on_each_backend("rt_hooks_cache", |backend| async move {
+        let h = Harness::new(backend, None).await;
+        let (integration, endpoint, secret) = connected(&h).await;
+        // Warms intake's cache with the endpoint and its secret.
+        accepted(
+            h.runtime
+                .receive_webhook(&endpoint, &post(&secret, None, &user_changed(1, 0)))
+                .await
+                .unwrap(),
+        );
+
+        // Another process rotates the secret. A sender already on the new secret is accepted at
+        // once: the cached secret does not verify, so intake reads the endpoint again.
+        let other = h.second_process(None).await;
+        let new_secret = other
+            .rotate_webhook_secret(&h.tenant_id, &integration, &endpoint)
+            .await
+            .unwrap()
+            .secret
+            .expose()
+            .to_owned();
+        accepted(
+            h.runtime
+                .receive_webhook(&endpoint, &post(&new_secret, None, &user_changed(2, 0)))
+                .await
+                .unwrap(),
+        );
+        // That read refreshed the cache: the old secret no longer verifies.
+        assert!(matches!(
+            h.runtime
+                .receive_webhook(&endpoint, &post(&secret, None, &user_changed(3, 0)))
+                .await
+                .unwrap_err(),
+            WebhookRejection::Unverified(_)
+        ));
+
+        // Another process disables the endpoint: intake refuses it within the cache's lifetime.
+        other
+            .db()
+            .webhooks(&h.ring)
+            .set_enabled(&h.tenant_id, &endpoint, false)
+            .await
+            .unwrap();
+        tokio::time::sleep(INTAKE_CACHE_TTL).await;
+        assert!(matches!(
+            h.runtime
+                .receive_webhook(&endpoint, &post(&new_secret, None, &user_changed(4, 0)))
+                .await
+                .unwrap_err(),
+            WebhookRejection::UnknownEndpoint
+        ));
+
+        // A change made in this process is seen at once, with no wait.
+        h.runtime
+            .db()
+            .webhooks(&h.ring)
+            .set_enabled(&h.tenant_id, &endpoint, true)
+            .await
+            .unwrap();
+        accepted(
+            h.runtime
+                .receive_webhook(&endpoint, &post(&new_secret, None, &user_changed(5, 0)))
+                .await
+                .unwrap(),
+        );
+        h.runtime
+            .db()
+            .webhooks(&h.ring)
+            .set_enabled(&h.tenant_id, &endpoint, false)
+            .await
+            .unwrap();
+        assert!(matches!(
+            h.runtime
+                .receive_webhook(&endpoint, &post(&new_secret, None, &user_changed(6, 0)))
+                .await
+                .unwrap_err(),
+            WebhookRejection::UnknownEndpoint
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn app_level_webhooks_are_routed_to_the_installation_they_name() {
     use support::acme::APP_WEBHOOK_SECRET;
     on_each_backend("rt_hooks_app", |backend| async move {
