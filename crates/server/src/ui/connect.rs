@@ -23,7 +23,7 @@ use super::{
 };
 use crate::{
     AppState,
-    audit::{Audit, actions},
+    audit::{Audit, AuditBuilder, actions},
 };
 
 /// What the form is for: a new integration of a definition, or connecting an existing one again.

@@ -25,7 +25,7 @@ use super::{
 };
 use crate::{
     AppState,
-    audit::{Audit, actions},
+    audit::{Audit, AuditBuilder, actions},
 };
 
 fn display_name(state: &AppState, definition_id: &str) -> String {
