@@ -79,12 +79,7 @@ impl CommandAudit {
             token_name: Some(os_user()),
         };
         Self {
-            event: NewAuditEvent::new(
-                actor,
-                Some(tributary_store::new_id()),
-                action,
-                target_type,
-            ),
+            event: NewAuditEvent::new(actor, Some(tributary_store::new_id()), action, target_type),
         }
     }
 
