@@ -14,7 +14,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend};
+use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend, push_filters};
 use crate::error::{Result, StoreError};
 
 /// The longest target id kept (ids come from request paths; a longer one is cut).
@@ -131,12 +131,7 @@ pub struct NewAuditEvent {
 impl NewAuditEvent {
     /// A successful action of `actor` on a target of `target_type`, with no tenant, target id nor
     /// details yet: the [`AuditBuilder`] adds them.
-    pub fn new(
-        actor: Actor,
-        request_id: Option<String>,
-        action: &str,
-        target_type: &str,
-    ) -> Self {
+    pub fn new(actor: Actor, request_id: Option<String>, action: &str, target_type: &str) -> Self {
         NewAuditEvent {
             tenant_id: None,
             actor,
@@ -408,12 +403,7 @@ impl AuditEvents<'_> {
             ("occurred_at >= ", query.since.map(Bind::Int)),
             ("id < ", query.before.as_deref().map(Bind::Text)),
         ];
-        for (condition, value) in conditions {
-            if let Some(value) = value {
-                binds.push(value);
-                sql.push_str(&format!(" AND {condition}${}", binds.len()));
-            }
-        }
+        push_filters(&mut sql, &mut binds, conditions);
         sql.push_str(&format!(
             " ORDER BY id DESC LIMIT {}",
             query.limit.clamp(1, MAX_LIST)
