@@ -9,19 +9,19 @@
 //! class (`not_found`, `setup_failed (auth at validate_credential)`), never by its message, which
 //! may quote a provider or a secret. Metadata holds ids, names and counts only.
 
-use serde_json::{Map, Value};
 use tributary_runtime::{RuntimeError, execute::ExecuteError};
 use tributary_scim::admin::AdminError;
 use tributary_server::api::error::ErrorClass;
 use tributary_store::{
     Db, StoreError, Tx,
-    audit::{Actor, ActorKind, NewAuditEvent, Outcome},
+    audit::{Actor, ActorKind, NewAuditEvent},
 };
 
 use crate::failure;
 
-/// The action names, the same list as the server's.
-pub use tributary_store::audit::actions;
+/// The action names, the same list as the server's; the builder that describes them, the
+/// server's too.
+pub use tributary_store::audit::{AuditBuilder, actions};
 
 /// The operating-system user running this command: `USER`, else `LOGNAME`, else `unknown`.
 pub fn os_user() -> String {
@@ -63,80 +63,28 @@ pub struct CommandAudit {
     event: NewAuditEvent,
 }
 
+impl AuditBuilder for CommandAudit {
+    fn event_mut(&mut self) -> &mut NewAuditEvent {
+        &mut self.event
+    }
+}
+
 impl CommandAudit {
     /// An action of the user running this command, with a fresh command id (UUID v7) as its
     /// request id.
     pub fn new(action: &'static str, target_type: &'static str) -> Self {
+        let actor = Actor {
+            kind: ActorKind::LocalCli,
+            token_id: None,
+            token_name: Some(os_user()),
+        };
         Self {
-            event: NewAuditEvent {
-                tenant_id: None,
-                actor: Actor {
-                    kind: ActorKind::LocalCli,
-                    token_id: None,
-                    token_name: Some(os_user()),
-                },
-                request_id: Some(tributary_store::new_id()),
-                action: action.to_owned(),
-                target_type: target_type.to_owned(),
-                target_id: None,
-                outcome: Outcome::Succeeded,
-                metadata: Value::Object(Map::new()),
-            },
+            event: NewAuditEvent::new(actor, Some(tributary_store::new_id()), action, target_type),
         }
     }
 
-    /// The tenant the event concerns.
-    pub fn tenant(mut self, tenant_id: impl Into<String>) -> Self {
-        self.set_tenant(tenant_id);
-        self
-    }
-
-    /// [`CommandAudit::tenant`] once the command has resolved it.
-    pub fn set_tenant(&mut self, tenant_id: impl Into<String>) {
-        self.event.tenant_id = Some(tenant_id.into());
-    }
-
-    /// The target's id.
-    pub fn target(mut self, id: impl Into<String>) -> Self {
-        self.event.target_id = Some(id.into());
-        self
-    }
-
-    /// A non-secret detail.
-    pub fn meta(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.note(key, value);
-        self
-    }
-
-    /// [`CommandAudit::meta`] on a borrowed description (a command that learns details as it
-    /// goes).
-    pub fn note(&mut self, key: &str, value: impl Into<Value>) {
-        if let Value::Object(map) = &mut self.event.metadata {
-            map.insert(key.to_owned(), value.into());
-        }
-    }
-
-    /// Names the action once the command knows which it is (a connect that changes the
-    /// credentials of a connected integration).
-    pub fn set_action(&mut self, action: &'static str) {
-        self.event.action = action.to_owned();
-    }
-
-    /// What a successful result adds (a create learns its target's id only then).
-    pub fn on_success<T, E>(
-        self,
-        result: &Result<T, E>,
-        add: impl FnOnce(Self, &T) -> Self,
-    ) -> Self {
-        match result {
-            Ok(value) => add(self, value),
-            Err(_) => self,
-        }
-    }
-
-    fn failed(mut self, error: &anyhow::Error) -> NewAuditEvent {
-        self.event.outcome = Outcome::Failed(failure_reason(error));
-        self.event
+    fn failed(self, error: &anyhow::Error) -> NewAuditEvent {
+        self.event.failed(failure_reason(error))
     }
 
     /// Records how the action ended, right after it. A write that fails does not change the
@@ -164,23 +112,17 @@ impl CommandAudit {
     }
 
     /// Runs `action` in a transaction that also writes the success event, completed by
-    /// `complete` with what the action returned: both commit or neither does. A failure is
-    /// recorded after the rollback.
+    /// `complete` with what the action returned ([`Db::audited`]). A failure is recorded after
+    /// the rollback.
     pub async fn within<T>(
         self,
         db: &Db,
         action: impl AsyncFnOnce(&mut Tx) -> anyhow::Result<T>,
         complete: impl FnOnce(Self, &T) -> Self,
     ) -> anyhow::Result<T> {
-        let result = async {
-            let mut tx = db.begin().await?;
-            let value = action(&mut tx).await?;
-            let event = complete(self.clone(), &value).event;
-            tx.audit().record(&event).await?;
-            tx.commit().await?;
-            Ok(value)
-        }
-        .await;
+        let result = db
+            .audited(action, |value| complete(self.clone(), value).event)
+            .await;
         if let Err(error) = &result {
             write(db, &self.failed(error)).await;
         }

@@ -55,10 +55,8 @@ impl CredentialRegistration {
         description: impl Into<String>,
     ) -> Self {
         Self {
-            slot: T::NAME,
-            name: name.into(),
-            description: description.into(),
             schema: Some(schema_for::<T>()),
+            ..Self::auth_managed::<T>(name, description)
         }
     }
 

@@ -8,12 +8,11 @@
 //! message, which may quote a provider. Metadata is what the handler chose to put there: ids,
 //! names, field names, flags; never a credential, token, secret or hash.
 
-use serde_json::{Map, Value};
 use tributary_runtime::RuntimeError;
 use tributary_scim::admin::AdminError;
 use tributary_store::{
     StoreError, Tx,
-    audit::{Actor, ActorKind, NewAuditEvent, Outcome},
+    audit::{Actor, ActorKind, NewAuditEvent},
 };
 
 use crate::{
@@ -57,6 +56,12 @@ pub(crate) struct Audit {
     event: NewAuditEvent,
 }
 
+impl AuditBuilder for Audit {
+    fn event_mut(&mut self) -> &mut NewAuditEvent {
+        &mut self.event
+    }
+}
+
 impl Audit {
     /// An action of `actor`, concerning `tenant_id`.
     pub fn new(
@@ -66,22 +71,18 @@ impl Audit {
         target_type: &'static str,
     ) -> Self {
         let request_id = request_id::current();
-        Self {
-            event: NewAuditEvent {
-                tenant_id: tenant_id.map(str::to_owned),
-                actor,
-                request_id: (!request_id.is_empty()).then_some(request_id),
-                action: action.to_owned(),
-                target_type: target_type.to_owned(),
-                target_id: None,
-                outcome: Outcome::Succeeded,
-                metadata: Value::Object(Map::new()),
-            },
-        }
+        let mut event = NewAuditEvent::new(
+            actor,
+            (!request_id.is_empty()).then_some(request_id),
+            action,
+            target_type,
+        );
+        event.tenant_id = tenant_id.map(str::to_owned);
+        Self { event }
     }
 
     /// An action through the API, concerning the calling tenant (none for the operator: name the
-    /// tenant acted on with [`Audit::tenant`]).
+    /// tenant acted on with [`AuditBuilder::tenant`]).
     pub fn api(caller: &Caller, action: &'static str, target_type: &'static str) -> Self {
         let kind = if caller.tenant_id().is_some() {
             ActorKind::TenantToken
@@ -106,58 +107,9 @@ impl Audit {
         )
     }
 
-    /// The tenant the event concerns (an operator's action on a tenant).
-    pub fn tenant(mut self, tenant_id: impl Into<String>) -> Self {
-        self.event.tenant_id = Some(tenant_id.into());
-        self
-    }
-
-    /// The target's id.
-    pub fn target(mut self, id: impl Into<String>) -> Self {
-        self.event.target_id = Some(id.into());
-        self
-    }
-
-    /// What a successful result adds (a create learns its target's id only then).
-    pub fn on_success<T, E>(
-        self,
-        result: &Result<T, E>,
-        add: impl FnOnce(Self, &T) -> Self,
-    ) -> Self {
-        match result {
-            Ok(value) => add(self, value),
-            Err(_) => self,
-        }
-    }
-
-    /// A non-secret detail.
-    pub fn meta(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.note(key, value);
-        self
-    }
-
-    /// [`Audit::meta`] on a borrowed description (a helper that learns details as it goes).
-    pub fn note(&mut self, key: &str, value: impl Into<Value>) {
-        if let Value::Object(map) = &mut self.event.metadata {
-            map.insert(key.to_owned(), value.into());
-        }
-    }
-
-    /// Names the action once the handler knows which it is (a connect that changes the
-    /// credentials of a connected integration).
-    pub fn set_action(&mut self, action: &'static str) {
-        self.event.action = action.to_owned();
-    }
-
-    /// The event of the action's success, to write inside the action's own transaction.
-    pub fn succeeded(&self) -> NewAuditEvent {
-        self.event.clone()
-    }
-
     /// The event of the action's failure.
-    fn failed(mut self, error: &impl Failure) -> NewAuditEvent {
-        self.event.outcome = Outcome::Failed(error.class().reason());
-        self.event
+    fn failed(self, error: &impl Failure) -> NewAuditEvent {
+        self.event.failed(error.class().reason())
     }
 
     /// Records how the action ended, right after it. A write that fails does not change the
@@ -181,23 +133,19 @@ impl Audit {
     }
 
     /// Runs `action` in a transaction that also writes the success event, completed by
-    /// `complete` with what the action returned: the action and its record commit together or
-    /// not at all. A failure is recorded after the rollback.
+    /// `complete` with what the action returned ([`tributary_store::Db::audited`]). A failure is
+    /// recorded after the rollback.
     pub async fn within<T>(
         self,
         state: &AppState,
         action: impl AsyncFnOnce(&mut Tx) -> Result<T, ApiError>,
         complete: impl FnOnce(Self, &T) -> Self,
     ) -> Result<T, ApiError> {
-        let result = async {
-            let mut tx = state.runtime.db().begin().await?;
-            let value = action(&mut tx).await?;
-            let event = complete(self.clone(), &value).succeeded();
-            tx.audit().record(&event).await?;
-            tx.commit().await?;
-            Ok(value)
-        }
-        .await;
+        let result = state
+            .runtime
+            .db()
+            .audited(action, |value| complete(self.clone(), value).event)
+            .await;
         if let Err(error) = &result {
             write(state, &self.failed(error)).await;
         }
@@ -226,5 +174,6 @@ async fn write(state: &AppState, event: &NewAuditEvent) {
     }
 }
 
-/// The actions the trail names, one list for the API, the UI and the command line.
-pub(crate) use tributary_store::audit::actions;
+/// The actions the trail names, one list for the API, the UI and the command line; the builder
+/// that describes them.
+pub(crate) use tributary_store::audit::{AuditBuilder, actions};

@@ -11,7 +11,7 @@ use tributary_store::audit::{Actor, ActorKind};
 
 use crate::{
     AppState,
-    audit::{self, Audit, actions},
+    audit::{self, Audit, AuditBuilder, actions},
     ui::html::{Page, esc},
 };
 

@@ -14,7 +14,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend};
+use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend, push_filters};
 use crate::error::{Result, StoreError};
 
 /// The longest target id kept (ids come from request paths; a longer one is cut).
@@ -126,6 +126,105 @@ pub struct NewAuditEvent {
     pub outcome: Outcome,
     /// Non-secret details (which fields changed, the operation run); an object.
     pub metadata: Value,
+}
+
+impl NewAuditEvent {
+    /// A successful action of `actor` on a target of `target_type`, with no tenant, target id nor
+    /// details yet: the [`AuditBuilder`] adds them.
+    pub fn new(actor: Actor, request_id: Option<String>, action: &str, target_type: &str) -> Self {
+        NewAuditEvent {
+            tenant_id: None,
+            actor,
+            request_id,
+            action: action.to_owned(),
+            target_type: target_type.to_owned(),
+            target_id: None,
+            outcome: Outcome::Succeeded,
+            metadata: Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    /// This event, ended by a failure of class `reason`.
+    pub fn failed(mut self, reason: String) -> Self {
+        self.outcome = Outcome::Failed(reason);
+        self
+    }
+}
+
+/// Describing an action for the trail: one builder for the event itself and for what wraps it to
+/// write it (the server's handlers and the command line's direct commands), so that both
+/// describe their actions alike.
+pub trait AuditBuilder: Sized {
+    /// The event being described.
+    fn event_mut(&mut self) -> &mut NewAuditEvent;
+
+    /// The tenant the event concerns (an operator's action on a tenant).
+    fn tenant(mut self, tenant_id: impl Into<String>) -> Self {
+        self.set_tenant(tenant_id);
+        self
+    }
+
+    /// [`AuditBuilder::tenant`] once the caller has resolved it.
+    fn set_tenant(&mut self, tenant_id: impl Into<String>) {
+        self.event_mut().tenant_id = Some(tenant_id.into());
+    }
+
+    /// The target's id.
+    fn target(mut self, id: impl Into<String>) -> Self {
+        self.event_mut().target_id = Some(id.into());
+        self
+    }
+
+    /// A non-secret detail.
+    fn meta(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.note(key, value);
+        self
+    }
+
+    /// [`AuditBuilder::meta`] on a borrowed description (a caller that learns details as it
+    /// goes).
+    fn note(&mut self, key: &str, value: impl Into<Value>) {
+        if let Value::Object(map) = &mut self.event_mut().metadata {
+            map.insert(key.to_owned(), value.into());
+        }
+    }
+
+    /// Names the action once the caller knows which it is (a connect that changes the
+    /// credentials of a connected integration).
+    fn set_action(&mut self, action: &str) {
+        self.event_mut().action = action.to_owned();
+    }
+
+    /// What a successful result adds (a create learns its target's id only then).
+    fn on_success<T, E>(self, result: &Result<T, E>, add: impl FnOnce(Self, &T) -> Self) -> Self {
+        match result {
+            Ok(value) => add(self, value),
+            Err(_) => self,
+        }
+    }
+}
+
+impl AuditBuilder for NewAuditEvent {
+    fn event_mut(&mut self) -> &mut NewAuditEvent {
+        self
+    }
+}
+
+impl Db {
+    /// Runs `action` in a transaction that also records the event `success` makes of what the
+    /// action returned: the action and its record commit together or not at all. Recording a
+    /// failure (after the rollback) is the caller's.
+    pub async fn audited<T, E: From<StoreError>>(
+        &self,
+        action: impl AsyncFnOnce(&mut Tx) -> std::result::Result<T, E>,
+        success: impl FnOnce(&T) -> NewAuditEvent,
+    ) -> std::result::Result<T, E> {
+        let mut tx = self.begin().await?;
+        let value = action(&mut tx).await?;
+        tx.audit().record(&success(&value)).await?;
+        tx.commit().await?;
+        Ok(value)
+    }
 }
 
 /// A recorded event.
@@ -304,12 +403,7 @@ impl AuditEvents<'_> {
             ("occurred_at >= ", query.since.map(Bind::Int)),
             ("id < ", query.before.as_deref().map(Bind::Text)),
         ];
-        for (condition, value) in conditions {
-            if let Some(value) = value {
-                binds.push(value);
-                sql.push_str(&format!(" AND {condition}${}", binds.len()));
-            }
-        }
+        push_filters(&mut sql, &mut binds, conditions);
         sql.push_str(&format!(
             " ORDER BY id DESC LIMIT {}",
             query.limit.clamp(1, MAX_LIST)

@@ -33,6 +33,21 @@ use tokio::sync::Notify;
 
 use crate::error::{Result, StoreError};
 
+/// The optional filters of a list: for each condition that has a value, appends
+/// ` AND {condition}$n` to `sql`, `n` being that value's place in `binds`.
+pub(crate) fn push_filters<B>(
+    sql: &mut String,
+    binds: &mut Vec<B>,
+    filters: impl IntoIterator<Item = (&'static str, Option<B>)>,
+) {
+    for (condition, value) in filters {
+        if let Some(value) = value {
+            binds.push(value);
+            sql.push_str(&format!(" AND {condition}${}", binds.len()));
+        }
+    }
+}
+
 /// Runs `$body` with `$c` bound to the backend's concrete `&mut Connection`.
 ///
 /// The body is compiled once per backend; write it with `sqlx::query`/`query_as`/`query_scalar`

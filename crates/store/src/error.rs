@@ -70,3 +70,13 @@ impl StoreError {
         matches!(self, StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
     }
 }
+
+/// The result of a write that names one row: `NotFound(what)` when it changed none (the row is
+/// missing, or not in the state the write expects).
+pub(crate) fn one_changed(rows_affected: u64, what: &'static str) -> Result<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound(what))
+    } else {
+        Ok(())
+    }
+}

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend};
-use crate::error::{Result, StoreError};
+use crate::error::{Result, StoreError, one_changed};
 
 /// Lifecycle status of an integration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -363,11 +363,7 @@ impl Integrations<'_> {
             .await?
             .rows_affected()
         });
-        if n == 0 {
-            Err(StoreError::NotFound("integration"))
-        } else {
-            Ok(())
-        }
+        one_changed(n, "integration")
     }
 
     /// Moves the integration from `from` to `to` with a reason; returns whether it was in
@@ -423,11 +419,7 @@ impl Integrations<'_> {
             .await?
             .rows_affected()
         });
-        if n == 0 {
-            Err(StoreError::NotFound("integration"))
-        } else {
-            Ok(())
-        }
+        one_changed(n, "integration")
     }
 
     /// Deletes the integration and, by cascade, its credentials, sessions, webhook endpoints,

@@ -26,7 +26,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::db::{Db, Exec, Scope, Tx, new_id, now_ms, on_backend};
+use crate::db::{Backend, Db, Exec, Scope, Tx, new_id, now_ms, on_backend};
 use crate::error::{Result, StoreError};
 
 pub use worker::{
@@ -376,39 +376,29 @@ impl Jobs<'_> {
         // Read the clock after waiting for the connection, so the whole lease is usable.
         let now = now_ms();
         let lease_until = now.saturating_add(duration_ms(lease));
-        let rows: Vec<Row> =
-            match conn.exec() {
-                Exec::Sqlite(c) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker_id = $1, \
-                         lease_id = $2, lease_until = $3, updated_at = $4 \
-                     WHERE id IN (SELECT id FROM jobs WHERE queue = $5 AND state = 'queued' \
-                         AND run_at <= $4 ORDER BY run_at, id LIMIT $6) \
-                     RETURNING {COLUMNS}"
-                )))
-                .bind(worker_id)
-                .bind(&lease_id)
-                .bind(lease_until)
-                .bind(now)
-                .bind(queue)
-                .bind(limit)
-                .fetch_all(&mut *c)
-                .await?,
-                Exec::Postgres(c) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker_id = $1, \
-                         lease_id = $2, lease_until = $3, updated_at = $4 \
-                     WHERE id IN (SELECT id FROM jobs WHERE queue = $5 AND state = 'queued' \
-                         AND run_at <= $4 ORDER BY run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED) \
-                     RETURNING {COLUMNS}"
-                )))
-                .bind(worker_id)
-                .bind(&lease_id)
-                .bind(lease_until)
-                .bind(now)
-                .bind(queue)
-                .bind(limit)
-                .fetch_all(&mut *c)
-                .await?,
-            };
+        let exec = conn.exec();
+        // On PostgreSQL, several workers claim at once: each takes only jobs no other holds.
+        let lock = match exec.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let rows: Vec<Row> = on_backend!(exec, |c| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker_id = $1, \
+                     lease_id = $2, lease_until = $3, updated_at = $4 \
+                 WHERE id IN (SELECT id FROM jobs WHERE queue = $5 AND state = 'queued' \
+                     AND run_at <= $4 ORDER BY run_at, id LIMIT $6{lock}) \
+                 RETURNING {COLUMNS}"
+            )))
+            .bind(worker_id)
+            .bind(&lease_id)
+            .bind(lease_until)
+            .bind(now)
+            .bind(queue)
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?
+        });
         let mut jobs = rows
             .into_iter()
             .map(Job::try_from)

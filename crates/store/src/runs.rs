@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend};
-use crate::error::{Result, StoreError};
+use crate::error::{Result, StoreError, one_changed};
 
 /// State of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -301,11 +301,7 @@ impl Runs<'_> {
             .await?
             .rows_affected()
         });
-        if n == 0 {
-            Err(StoreError::NotFound("run"))
-        } else {
-            Ok(())
-        }
+        one_changed(n, "run")
     }
 
     /// Finishes the run with a terminal outcome; the duration is measured from `started_at`
@@ -371,11 +367,7 @@ impl Runs<'_> {
             .await?
             .rows_affected()
         });
-        if n == 0 {
-            Err(StoreError::NotFound("active run"))
-        } else {
-            Ok(())
-        }
+        one_changed(n, "active run")
     }
 
     /// Seeds a pending run's checkpoint (a run continuing where an earlier, throttled run of the
@@ -569,11 +561,7 @@ impl Runs<'_> {
             .await?
             .rows_affected()
         });
-        if n == 0 {
-            Err(StoreError::NotFound("run"))
-        } else {
-            Ok(())
-        }
+        one_changed(n, "run")
     }
 
     /// The run's log lines in order.

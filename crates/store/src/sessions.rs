@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::db::{Db, Scope, Tx, now_ms, on_backend};
-use crate::error::{Result, StoreError};
+use crate::error::{Result, StoreError, one_changed};
 use crate::keystore::{Binding, KeyRing};
 use crate::secret::{SecretBytes, random_token, token_hash};
 use base64::Engine as _;
@@ -226,11 +226,7 @@ impl AuthSessions<'_> {
                 .await?
                 .rows_affected()
         });
-        if n == 0 {
-            Err(StoreError::NotFound("auth session"))
-        } else {
-            Ok(())
-        }
+        one_changed(n, "auth session")
     }
 
     /// Consumes the session for `token`: it is gone afterwards whatever the outcome.

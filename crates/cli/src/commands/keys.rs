@@ -12,7 +12,7 @@ use tributary_store::keystore::{KeyRingSource, holders::live_holders};
 
 use super::storage::StorageArgs;
 use crate::{
-    audit::{CommandAudit, actions},
+    audit::{AuditBuilder, CommandAudit, actions},
     output,
 };
 

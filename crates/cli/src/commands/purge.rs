@@ -15,7 +15,7 @@ use tributary_store::{
 
 use super::storage::{StorageArgs, retention_policy};
 use crate::{
-    audit::{CommandAudit, actions},
+    audit::{AuditBuilder, CommandAudit, actions},
     output,
 };
 

@@ -13,7 +13,7 @@ use tributary_store::{SecretBytes, scim::ScimEndpoint};
 
 use super::storage::{StorageArgs, open_command_runtime, resolve_tenant};
 use crate::{
-    audit::{CommandAudit, actions},
+    audit::{AuditBuilder, CommandAudit, actions},
     output,
 };
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::storage::{StorageArgs, resolve_tenant};
 use crate::{
-    audit::{CommandAudit, actions},
+    audit::{AuditBuilder, CommandAudit, actions},
     output,
 };
 

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::storage::{StorageArgs, open_command_runtime, resolve_tenant};
 use crate::{
-    audit::{CommandAudit, actions},
+    audit::{AuditBuilder, CommandAudit, actions},
     output,
 };
 

@@ -2,14 +2,12 @@
 //! (`--api`), connecting Cloudflare to the fake Cloudflare on loopback and running its sync to the
 //! end, with the exit codes of a refused token (3) and a partial run (5).
 
-use std::{
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Command, Stdio},
-};
+use std::{path::Path, process::Command};
 
 use serde_json::Value;
 use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare, TokenOwner};
+
+use crate::support::command::serve;
 
 const CF_TOKEN: &str = "cf-cli-token-0123456789abcdef0123456789";
 const CF_REVOKED_TOKEN: &str = "cf-cli-revoked-0123456789abcdef01234567";
@@ -227,21 +225,7 @@ fn integrations_are_connected_and_synced_over_the_api() {
     assert!(ok, "{err}");
     let token = issued["token"].as_str().expect("a token").to_owned();
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--json", "--config"])
-        .arg(&config)
-        .env_remove("TRIBUTARY_DATABASE_URL")
-        .env_remove("TRIBUTARY_PUBLIC_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let started: Value = serde_json::from_str(&line).expect("a JSON startup line");
-    let url = started["url"].as_str().unwrap().to_owned();
+    let (mut server, url) = serve(&["--config".as_ref(), config.as_os_str()]);
 
     let api = Cli {
         config: &config,

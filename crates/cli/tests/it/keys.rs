@@ -3,22 +3,13 @@
 
 mod purge;
 
-use std::process::Command;
-
 use serde_json::Value;
 use tributary_store::{Db, SecretBytes, credentials::Expect, keystore::KeyRing};
 
+use crate::support::command::{on_data_dir, serve};
+
 fn tributary(data_dir: &std::path::Path, args: &[&str]) -> (Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--json")
-        .env_remove("TRIBUTARY_KEYRING")
-        .env_remove("TRIBUTARY_KEYRING_FILE")
-        .env_remove("TRIBUTARY_DATABASE_URL")
-        .output()
-        .expect("the binary runs");
+    let out = on_data_dir(data_dir, &[args, &["--json"]].concat());
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -121,28 +112,11 @@ fn post_unsigned_delivery(base: &str, endpoint: &str) -> u16 {
 
 #[test]
 fn a_running_server_takes_part_in_rotation_and_keeps_opening_its_secrets() {
-    use std::io::BufRead as _;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (init, _) = tributary(&data, &["init"]);
     let first_key = init["keyRing"]["primaryKeyId"].as_str().unwrap().to_owned();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--json", "--data-dir"])
-        .arg(&data)
-        .env_remove("TRIBUTARY_KEYRING")
-        .env_remove("TRIBUTARY_KEYRING_FILE")
-        .env_remove("TRIBUTARY_DATABASE_URL")
-        .env_remove("TRIBUTARY_PUBLIC_URL")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let started: Value = serde_json::from_str(&line).expect("a JSON startup line");
-    let base = started["url"].as_str().unwrap().to_owned();
+    let (mut server, base) = serve(&["--data-dir".as_ref(), data.as_os_str()]);
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let url = format!("sqlite://{}", data.join("tributary.db").display());

@@ -1,26 +1,18 @@
 //! `tributary runs` and `tributary webhooks` on the embedded default database, and the audit trail
 //! of every command that changes the database directly (`audit`).
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 use tributary_store::{Db, keystore::KeyRing, webhooks::DeliveryStatus};
 
-use crate::support::fresh_database::FreshDatabase;
+use crate::support::{
+    command::{self, on_data_dir},
+    fresh_database::FreshDatabase,
+};
 
 mod audit;
 
 fn tributary(data_dir: &std::path::Path, args: &[&str]) -> (bool, Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--json")
-        .env_remove("TRIBUTARY_KEYRING")
-        .env_remove("TRIBUTARY_KEYRING_FILE")
-        .env_remove("TRIBUTARY_DATABASE_URL")
-        .output()
-        .expect("the binary runs");
+    let out = on_data_dir(data_dir, &[args, &["--json"]].concat());
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let value = serde_json::from_str(&stdout).unwrap_or(Value::Null);
@@ -139,14 +131,11 @@ fn runs_can_be_listed_and_cancelled_and_failed_deliveries_replayed() {
 
 /// `tributary` with `--config <config> --json`.
 fn with_config(config: &std::path::Path, args: &[&str]) -> (bool, Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tributary"))
+    let out = command::tributary()
         .args(args)
         .arg("--config")
         .arg(config)
         .arg("--json")
-        .env_remove("TRIBUTARY_DATABASE_URL")
-        .env_remove("TRIBUTARY_KEYRING")
-        .env_remove("TRIBUTARY_KEYRING_FILE")
         .output()
         .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -157,22 +146,7 @@ fn with_config(config: &std::path::Path, args: &[&str]) -> (bool, Value, String)
 
 /// `tributary serve` on an ephemeral port; its base URL once it listens.
 fn serve(config: &std::path::Path) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-    let mut server = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--json", "--config"])
-        .arg(config)
-        .env_remove("TRIBUTARY_DATABASE_URL")
-        .env_remove("TRIBUTARY_PUBLIC_URL")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let started: Value = serde_json::from_str(&line).expect("a JSON startup line");
-    (server, started["url"].as_str().unwrap().to_owned())
+    command::serve(&["--config".as_ref(), config.as_os_str()])
 }
 
 /// Okta event hook deliveries are sent by eight concurrent senders to `tributary serve`, which

@@ -7,7 +7,7 @@ use tributary_runtime::{ConnectOutcome, ConnectRequest, DisconnectReport, RunReq
 use tributary_store::integrations::Integration;
 
 use super::prelude::*;
-use crate::audit::{Audit, actions};
+use crate::audit::{Audit, AuditBuilder, actions};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -7,7 +7,7 @@ use tributary_store::SecretBytes;
 use tributary_store::scim::ScimEndpoint;
 
 use super::prelude::*;
-use crate::audit::{Audit, actions};
+use crate::audit::{Audit, AuditBuilder, actions};
 
 #[derive(Debug, Deserialize)]
 struct IntegrationPath {

@@ -1,7 +1,7 @@
 //! Tenants and their API tokens (operator token), and the calling tenant itself.
 
 use super::prelude::*;
-use crate::audit::{Audit, actions};
+use crate::audit::{Audit, AuditBuilder, actions};
 
 /// A new tenant.
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -5,7 +5,7 @@
 use tributary_store::ui_sessions::UiSessionEntry;
 
 use super::prelude::*;
-use crate::audit::{Audit, actions};
+use crate::audit::{Audit, AuditBuilder, actions};
 use crate::ui::session::IDLE_TIMEOUT;
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -3,7 +3,7 @@
 use tributary_store::webhooks::{DeliveryCursor, WebhookDelivery};
 
 use super::prelude::*;
-use crate::audit::{Audit, actions};
+use crate::audit::{Audit, AuditBuilder, actions};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

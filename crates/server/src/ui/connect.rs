@@ -18,12 +18,11 @@ use tributary_store::integrations::Integration;
 use super::{
     form::{FieldErrors, FormData, read_fields, render_fields},
     html::{Page, csrf_field, esc, url_part},
-    or_page,
     session::UiSession,
 };
 use crate::{
     AppState,
-    audit::{Audit, actions},
+    audit::{Audit, AuditBuilder, actions},
 };
 
 /// What the form is for: a new integration of a definition, or connecting an existing one again.
@@ -216,6 +215,22 @@ fn definition_for_tenant<'a>(
         })
 }
 
+/// The tenant's integration `integration_id` and its definition, or the page saying which is
+/// missing (the forms and submits of an existing integration).
+async fn integration_with_definition<'a>(
+    state: &'a AppState,
+    session: &UiSession,
+    integration_id: &str,
+) -> Result<(Integration, &'a std::sync::Arc<RegisteredDefinition>), Response> {
+    let integration = state
+        .runtime
+        .integration(&session.tenant_id, integration_id)
+        .await
+        .map_err(|err| super::error_page(session, err))?;
+    let definition = definition_for_tenant(state, session, &integration.definition_id)?;
+    Ok((integration, definition))
+}
+
 pub async fn new_form(
     State(state): State<AppState>,
     session: UiSession,
@@ -249,17 +264,11 @@ pub async fn existing_form(
     Path(integration_id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let integration = or_page!(
-        session,
-        state
-            .runtime
-            .integration(&session.tenant_id, &integration_id)
-            .await
-    );
-    let definition = match definition_for_tenant(&state, &session, &integration.definition_id) {
-        Ok(definition) => definition,
-        Err(page) => return page,
-    };
+    let (integration, definition) =
+        match integration_with_definition(&state, &session, &integration_id).await {
+            Ok(found) => found,
+            Err(page) => return page,
+        };
     // Default to the integration's current mode.
     let current = integration
         .provider_state
@@ -317,17 +326,11 @@ pub async fn submit_existing(
     if let Err(refused) = session.check_csrf(&form) {
         return refused;
     }
-    let integration = or_page!(
-        session,
-        state
-            .runtime
-            .integration(&session.tenant_id, &integration_id)
-            .await
-    );
-    let definition = match definition_for_tenant(&state, &session, &integration.definition_id) {
-        Ok(definition) => definition,
-        Err(page) => return page,
-    };
+    let (integration, definition) =
+        match integration_with_definition(&state, &session, &integration_id).await {
+            Ok(found) => found,
+            Err(page) => return page,
+        };
     submit(
         &state,
         &session,

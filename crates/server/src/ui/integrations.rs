@@ -25,7 +25,7 @@ use super::{
 };
 use crate::{
     AppState,
-    audit::{Audit, actions},
+    audit::{Audit, AuditBuilder, actions},
 };
 
 fn display_name(state: &AppState, definition_id: &str) -> String {
@@ -349,61 +349,48 @@ pub async fn run_operation(
         .meta("integrationId", integration.id.as_str())
         .meta("operation", operation.as_str())
         .meta("mode", if inline { "inline" } else { "queued" });
-    if inline {
+    let answer = if inline {
         let result = state.runtime.run_inline(request).await;
         audit
             .on_success(&result, |audit, done| audit.target(&done.run.id))
             .record(&state, &result)
             .await;
-        match result {
-            Ok(done) => {
-                let html = format!(
-                    "<p role=\"status\">{} {}.</p>{}<p><a href=\"/runs/{}\">The run</a> · \
-                     <a href=\"/integrations/{}\">Back to {}</a></p>",
-                    esc(&operation),
-                    super::html::badge(done.run.status.as_str()),
-                    json_block(&done.output, "Output"),
-                    url_part(&done.run.id),
-                    url_part(&integration.id),
-                    esc(&integration.name)
-                );
-                Page::new(format!("{operation} on {}", integration.name))
-                    .with_body(&html)
-                    .render(Some(&session))
-            }
-            Err(err) => {
-                errors.general.push(crate::api::ApiError::from(err).message);
-                page(
-                    &state,
-                    &session,
-                    &integration,
-                    Some((&operation, &Value::Null)),
-                    &errors,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            }
-        }
+        result.map(|done| {
+            let html = format!(
+                "<p role=\"status\">{} {}.</p>{}<p><a href=\"/runs/{}\">The run</a> · \
+                 <a href=\"/integrations/{}\">Back to {}</a></p>",
+                esc(&operation),
+                super::html::badge(done.run.status.as_str()),
+                json_block(&done.output, "Output"),
+                url_part(&done.run.id),
+                url_part(&integration.id),
+                esc(&integration.name)
+            );
+            Page::new(format!("{operation} on {}", integration.name))
+                .with_body(&html)
+                .render(Some(&session))
+        })
     } else {
         let result = state.runtime.queue_run(request).await;
         audit
             .on_success(&result, |audit, run| audit.target(&run.id))
             .record(&state, &result)
             .await;
-        match result {
-            Ok(run) => Redirect::to(&format!("/runs/{}", url_part(&run.id))).into_response(),
-            Err(err) => {
-                errors.general.push(crate::api::ApiError::from(err).message);
-                page(
-                    &state,
-                    &session,
-                    &integration,
-                    Some((&operation, &Value::Null)),
-                    &errors,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            }
+        result.map(|run| Redirect::to(&format!("/runs/{}", url_part(&run.id))).into_response())
+    };
+    match answer {
+        Ok(response) => response,
+        Err(err) => {
+            errors.general.push(crate::api::ApiError::from(err).message);
+            page(
+                &state,
+                &session,
+                &integration,
+                Some((&operation, &Value::Null)),
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
     }
 }

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     AppState,
-    audit::{Audit, actions},
+    audit::{Audit, AuditBuilder, actions},
 };
 
 const PAGE_SIZE: i64 = 50;

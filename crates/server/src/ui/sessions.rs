@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     AppState,
-    audit::{Audit, actions},
+    audit::{Audit, AuditBuilder, actions},
 };
 
 /// More live sessions than one tenant has in practice; the API pages through any number.

@@ -5,7 +5,7 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::RecordsError;
-use crate::db::{Db, on_backend};
+use crate::db::{Db, on_backend, push_filters};
 
 /// Inserts failure rows on the connection `$c` (the batch's transaction), one statement per row.
 macro_rules! insert_failures {
@@ -79,16 +79,15 @@ pub async fn list_failures(
          WHERE tenant_id = $1",
     );
     let mut binds: Vec<&str> = vec![&query.tenant_id];
-    for (column, value) in [
-        ("integration_id = ", query.integration_id.as_deref()),
-        ("ingest_run_id = ", query.ingest_run_id.as_deref()),
-        ("id > ", query.after.as_deref()),
-    ] {
-        if let Some(value) = value {
-            binds.push(value);
-            sql.push_str(&format!(" AND {column}${}", binds.len()));
-        }
-    }
+    push_filters(
+        &mut sql,
+        &mut binds,
+        [
+            ("integration_id = ", query.integration_id.as_deref()),
+            ("ingest_run_id = ", query.ingest_run_id.as_deref()),
+            ("id > ", query.after.as_deref()),
+        ],
+    );
     sql.push_str(&format!(
         " ORDER BY id LIMIT {}",
         query.limit.clamp(1, 1000)

@@ -5,7 +5,7 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::RecordsError;
-use crate::db::{Db, now_ms, on_backend};
+use crate::db::{Db, now_ms, on_backend, push_filters};
 
 fn json_column(text: String, column: &str) -> Result<Value, RecordsError> {
     serde_json::from_str(&text).map_err(|e| RecordsError::Invalid(format!("record {column}: {e}")))
@@ -87,17 +87,16 @@ macro_rules! record_from_row {
 pub async fn list_records(db: &Db, query: &RecordQuery) -> Result<Vec<StoredRecord>, RecordsError> {
     let mut sql = format!("SELECT {COLUMNS} FROM ingest_records WHERE tenant_id = $1");
     let mut binds: Vec<&str> = vec![&query.tenant_id];
-    for (condition, value) in [
-        ("integration_id = ", query.integration_id.as_deref()),
-        ("model = ", query.model.as_deref()),
-        ("lookup_key = ", query.lookup_key.as_deref()),
-        ("id > ", query.after.as_deref()),
-    ] {
-        if let Some(value) = value {
-            binds.push(value);
-            sql.push_str(&format!(" AND {condition}${}", binds.len()));
-        }
-    }
+    push_filters(
+        &mut sql,
+        &mut binds,
+        [
+            ("integration_id = ", query.integration_id.as_deref()),
+            ("model = ", query.model.as_deref()),
+            ("lookup_key = ", query.lookup_key.as_deref()),
+            ("id > ", query.after.as_deref()),
+        ],
+    );
     if !query.include_deleted {
         sql.push_str(" AND deleted_at IS NULL");
     }

@@ -11,7 +11,7 @@ use tributary_server::api::views::{
 };
 
 use crate::{
-    audit::{CommandAudit, actions},
+    audit::{AuditBuilder, CommandAudit, actions},
     commands::storage::resolve_tenant,
 };
 

@@ -2,22 +2,15 @@
 //! retention settings no longer keep (and what is still in use stays), and `[retention]` in the
 //! configuration file changes what goes.
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 use tributary_store::{Db, Exec, jobs::NewJob, now_ms, runs::RunOutcome, runs::RunStatus};
+
+use crate::support::command::on_data_dir;
 
 const DAY: i64 = 24 * 60 * 60 * 1000;
 
 fn tributary(data_dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("TRIBUTARY_CONFIG")
-        .env_remove("TRIBUTARY_DATABASE_URL")
-        .output()
-        .expect("the binary runs");
+    let out = on_data_dir(data_dir, args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
