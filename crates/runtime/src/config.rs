@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tributary_store::retention::RetentionPolicy;
 
-use crate::schedule::SchedulePolicy;
+use crate::reconcile::schedule::SchedulePolicy;
 
 /// Default of [`RuntimeConfig::retention_interval`].
 pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(10 * 60);

@@ -8,7 +8,7 @@ use std::fmt;
 use tributary_core::{ErrorKind, OperationError};
 use tributary_store::StoreError;
 
-use crate::execute::ExecuteError;
+use crate::runs::execute::ExecuteError;
 
 /// The steps of the setup flow, named in errors so a user knows what to fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use tributary_core::{
 use tributary_store::{Db, integrations::Integration, keystore::KeyRing};
 
 use crate::{
-    RuntimeConfig, RuntimeError, client_pool::ClientPool, execute::Executor, mappers::Mappers,
-    metrics::Metrics, refresh_locks::RefreshLocks,
+    RuntimeConfig, RuntimeError, metrics::Metrics, runs::client_pool::ClientPool,
+    runs::execute::Executor, runs::mappers::Mappers, setup::refresh_locks::RefreshLocks,
 };
 
 /// Everything the lifecycle needs; clone it freely (it is an `Arc`).
@@ -30,7 +30,7 @@ pub(crate) struct Inner {
     /// Shared with the executor, which hands it to provider code as its HTTP observer.
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) refresh_locks: RefreshLocks,
-    pub(crate) intake: crate::intake_commit::IntakeCommitter,
+    pub(crate) intake: crate::webhooks::intake_commit::IntakeCommitter,
 }
 
 impl Runtime {

@@ -533,9 +533,7 @@ impl Webhooks<'_> {
                 .rows_affected()
         });
         drop(conn);
-        if n == 0 {
-            return Err(StoreError::NotFound("webhook endpoint"));
-        }
+        crate::error::one_changed(n, "webhook endpoint")?;
         self.scope.endpoints_changed();
         Ok(())
     }
@@ -588,9 +586,7 @@ impl Webhooks<'_> {
             .rows_affected()
         });
         drop(conn);
-        if n == 0 {
-            return Err(StoreError::NotFound("webhook endpoint"));
-        }
+        crate::error::one_changed(n, "webhook endpoint")?;
         self.scope.endpoints_changed();
         Ok(secret)
     }

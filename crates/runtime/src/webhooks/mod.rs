@@ -16,6 +16,10 @@
 //! replay. A redelivery of a done delivery is acknowledged and ignored, and one of a delivery in
 //! flight is acknowledged without a second job: concurrent copies are processed once.
 
+pub(crate) mod app_webhook_hold;
+pub(crate) mod intake_commit;
+pub(crate) mod webhook_access;
+
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -483,7 +487,7 @@ impl Runtime {
 
     /// Stores a verified event at `endpoint` (deduplicated) with the job that processes it, in one
     /// fsync'd transaction shared with the deliveries arriving at the same time (see
-    /// [`crate::intake_commit`]), and answers once it is on disk.
+    /// [`crate::webhooks::intake_commit`]), and answers once it is on disk.
     pub(crate) async fn accept_delivery(
         &self,
         endpoint: &WebhookEndpoint,
@@ -508,7 +512,7 @@ impl Runtime {
             Some(digest) => delivery_key(resolved, digest),
             None => delivery_key(resolved, &body_digest(&[])),
         };
-        let write = crate::intake_commit::IntakeWrite {
+        let write = crate::webhooks::intake_commit::IntakeWrite {
             tenant_id: endpoint.tenant_id.clone(),
             endpoint_id: endpoint.id.clone(),
             key,

@@ -13,7 +13,7 @@ use tributary_core::{
 
 use tributary_providerkit::{HttpObserver, observed};
 
-use crate::client_pool::{ClientKey, ClientPool};
+use crate::runs::client_pool::{ClientKey, ClientPool};
 
 /// Why an execution did not produce output.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -11,6 +11,12 @@
 //!   connection, the metadata, then webhook endpoints and reconcile schedules where missing. A
 //!   failure anywhere leaves nothing of them behind, and the error names the step.
 
+pub(crate) mod connection_change;
+pub(crate) mod credentials;
+pub(crate) mod disconnect;
+pub(crate) mod keymaker;
+pub(crate) mod refresh_locks;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -29,10 +35,10 @@ use tributary_store::{
 
 use crate::{
     Runtime, RuntimeError, SetupStep,
-    credentials::credential_expiry_ms,
-    execute::Execution,
-    mappers::INTEGRATION_FILTER_FIELD,
+    runs::execute::Execution,
+    runs::mappers::INTEGRATION_FILTER_FIELD,
     runtime::{integration_context, with_active_connection},
+    setup::credentials::credential_expiry_ms,
 };
 
 /// A request to connect an integration (new or existing) in one connection mode.

@@ -4,6 +4,12 @@
 //! resolve credentials (refreshing near-expiry tokens), run the operation with the pooled client,
 //! feed emitted payloads to ingest, and end the run with a status that says what happened.
 
+pub mod client_pool;
+pub mod execute;
+pub(crate) mod mappers;
+pub(crate) mod push;
+pub(crate) mod run_hooks;
+
 use std::{sync::Arc, time::Instant};
 
 use serde::Serialize;
@@ -20,10 +26,10 @@ use tributary_store::{
 
 use crate::{
     Runtime, RuntimeError,
-    execute::Execution,
-    run_hooks::{IngestSink, StoredRunHooks},
+    reconcile::schedule::RunOutcome as ScheduleOutcome,
+    runs::execute::Execution,
+    runs::run_hooks::{IngestSink, StoredRunHooks},
     runtime::{active_connection, integration_context},
-    schedule::RunOutcome as ScheduleOutcome,
 };
 
 /// The job kind of a queued run.

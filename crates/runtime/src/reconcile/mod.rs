@@ -2,7 +2,10 @@
 //! adaptive schedule. The scheduler claims due schedules (a lease pushes their next run time out,
 //! so two schedulers never queue the same one twice), queues a run for each, and the run's end
 //! sets the next time: sooner when records changed, later when idle or failing, within
-//! [`SchedulePolicy`](crate::schedule::SchedulePolicy) bounds.
+//! [`SchedulePolicy`](crate::reconcile::schedule::SchedulePolicy) bounds.
+
+pub(crate) mod retention;
+pub mod schedule;
 
 use std::{future::Future, time::Duration};
 
@@ -17,8 +20,8 @@ use tributary_store::{
 
 use crate::{
     Runtime, RuntimeError,
+    reconcile::schedule::{RunOutcome, ScheduleState},
     runs::{RUN_TYPE_RECONCILE, RunRequest},
-    schedule::{RunOutcome, ScheduleState},
 };
 
 /// How long a claimed schedule is held before another scheduler may claim it again (the run's
