@@ -13,7 +13,7 @@ use tributary_store::{
     keystore::KeyRing,
     records::{RecordQuery, StoredRecord, list_records},
     runs::{Run, RunStatus},
-    testing::TestDb,
+    testing::{TestDb, each_backend},
 };
 use tributary_testkit::browser::{approve, query_params};
 use tributary_testkit::{
@@ -168,191 +168,185 @@ fn live(records: &[StoredRecord]) -> Vec<&StoredRecord> {
     records.iter().filter(|r| r.deleted_at.is_none()).collect()
 }
 
-#[tokio::test]
-async fn admin_consent_finds_the_tenant_in_the_id_token_and_syncs_every_page() {
-    for backend in tributary_store::testing::backends("entra_connect").await {
-        let h = harness(backend, 46).await;
-        let id = h.connect(json!({})).await.unwrap();
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.status, IntegrationStatus::Connected);
-        assert_eq!(integration.metadata["externalId"], TENANT_ID);
-        assert_eq!(integration.metadata["externalName"], "Contoso");
-        let attributes = &integration.metadata["attributes"];
-        assert_eq!(attributes["defaultDomain"], "contoso.com");
-        assert_eq!(attributes["consentedBy"], ADMIN_UPN);
-        // The app-only token is stored with its tenant; the admin's own tokens are not kept.
-        let stored = h.stored(&id).await;
-        assert_eq!(stored["tenantId"], TENANT_ID);
-        assert!(stored["expires_at"].as_i64().is_some());
-        assert!(stored.get("refresh_token").is_none());
-        assert_eq!(h.fake.auth().grants("client_credentials"), 1);
+#[each_backend]
+async fn admin_consent_finds_the_tenant_in_the_id_token_and_syncs_every_page(backend: TestDb) {
+    let h = harness(backend, 46).await;
+    let id = h.connect(json!({})).await.unwrap();
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.status, IntegrationStatus::Connected);
+    assert_eq!(integration.metadata["externalId"], TENANT_ID);
+    assert_eq!(integration.metadata["externalName"], "Contoso");
+    let attributes = &integration.metadata["attributes"];
+    assert_eq!(attributes["defaultDomain"], "contoso.com");
+    assert_eq!(attributes["consentedBy"], ADMIN_UPN);
+    // The app-only token is stored with its tenant; the admin's own tokens are not kept.
+    let stored = h.stored(&id).await;
+    assert_eq!(stored["tenantId"], TENANT_ID);
+    assert!(stored["expires_at"].as_i64().is_some());
+    assert!(stored.get("refresh_token").is_none());
+    assert_eq!(h.fake.auth().grants("client_credentials"), 1);
 
-        let health = h
-            .runtime
-            .run_inline(h.run_request(&id, "HealthCheck"))
-            .await
-            .unwrap()
-            .output;
-        assert_eq!(health["tenantId"], TENANT_ID);
-        assert_eq!(health["displayName"], "Contoso");
+    let health = h
+        .runtime
+        .run_inline(h.run_request(&id, "HealthCheck"))
+        .await
+        .unwrap()
+        .output;
+    assert_eq!(health["tenantId"], TENANT_ID);
+    assert_eq!(health["displayName"], "Contoso");
 
-        // 50 users, 3 groups: pages of 20.
-        h.fake.cap_pages(20);
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        assert_eq!(run.counters["seen"], 50 + 3 + 75, "{}", run.counters);
-        let requests = h.fake.requests();
-        let user_pages: Vec<&String> = requests
+    // 50 users, 3 groups: pages of 20.
+    h.fake.cap_pages(20);
+    let run = h.sync(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_eq!(run.counters["seen"], 50 + 3 + 75, "{}", run.counters);
+    let requests = h.fake.requests();
+    let user_pages: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.starts_with("GET /v1.0/users"))
+        .collect();
+    assert_eq!(user_pages.len(), 3, "{user_pages:?}");
+    assert!(user_pages[0].contains("accountEnabled") && user_pages[0].contains("userType"));
+    assert!(user_pages[1].contains("skiptoken"));
+    assert!(
+        requests
             .iter()
-            .filter(|r| r.starts_with("GET /v1.0/users"))
-            .collect();
-        assert_eq!(user_pages.len(), 3, "{user_pages:?}");
-        assert!(user_pages[0].contains("accountEnabled") && user_pages[0].contains("userType"));
-        assert!(user_pages[1].contains("skiptoken"));
-        assert!(
-            requests
-                .iter()
-                .any(|r| r.contains("/members/microsoft.graph.user")),
-            "only user members are asked for"
-        );
+            .any(|r| r.contains("/members/microsoft.graph.user")),
+        "only user members are asked for"
+    );
 
-        let accounts = h.records(&id, "DirectoryAccount").await;
-        assert_eq!(accounts.len(), 50);
-        let by_name = |name: &str| {
-            accounts
-                .iter()
-                .find(|a| a.fields["displayName"] == name)
-                .unwrap_or_else(|| panic!("{name}"))
-        };
-        assert_eq!(by_name("Jordan Fabrikam").fields["accountType"], "GUEST");
-        assert_eq!(
-            by_name("Jordan Fabrikam").fields["canonicalEmail"],
-            "jordan@fabrikam.com"
+    let accounts = h.records(&id, "DirectoryAccount").await;
+    assert_eq!(accounts.len(), 50);
+    let by_name = |name: &str| {
+        accounts
+            .iter()
+            .find(|a| a.fields["displayName"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    assert_eq!(by_name("Jordan Fabrikam").fields["accountType"], "GUEST");
+    assert_eq!(
+        by_name("Jordan Fabrikam").fields["canonicalEmail"],
+        "jordan@fabrikam.com"
+    );
+    assert_eq!(by_name("sam@northwind.example").fields["status"], "PENDING");
+    assert_eq!(by_name("Lee Gu").fields["status"], "SUSPENDED");
+    assert_eq!(by_name("Adele Vance").fields["status"], "ACTIVE");
+    assert_eq!(by_name("Adele Vance").fields["accountType"], "USER");
+    let groups = h.records(&id, "DirectoryGroup").await;
+    let classes: Vec<&Value> = groups.iter().map(|g| &g.fields["classification"]).collect();
+    for class in ["SECURITY", "TEAM", "DYNAMIC"] {
+        assert!(
+            classes.iter().any(|c| *c == class),
+            "{class} in {classes:?}"
         );
-        assert_eq!(by_name("sam@northwind.example").fields["status"], "PENDING");
-        assert_eq!(by_name("Lee Gu").fields["status"], "SUSPENDED");
-        assert_eq!(by_name("Adele Vance").fields["status"], "ACTIVE");
-        assert_eq!(by_name("Adele Vance").fields["accountType"], "USER");
-        let groups = h.records(&id, "DirectoryGroup").await;
-        let classes: Vec<&Value> = groups.iter().map(|g| &g.fields["classification"]).collect();
-        for class in ["SECURITY", "TEAM", "DYNAMIC"] {
-            assert!(
-                classes.iter().any(|c| *c == class),
-                "{class} in {classes:?}"
-            );
+    }
+    assert_eq!(h.records(&id, "DirectoryMembership").await.len(), 75);
+}
+
+#[each_backend]
+async fn guests_can_be_left_out_and_deletions_are_tombstoned(backend: TestDb) {
+    let h = harness(backend, 6).await;
+    let id = h.connect(json!({"includeGuests": false})).await.unwrap();
+    let run = h.sync(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    let accounts = h.records(&id, "DirectoryAccount").await;
+    assert_eq!(accounts.len(), 8, "10 users less 2 guests");
+    assert!(accounts.iter().all(|a| a.fields["accountType"] == "USER"));
+
+    // A user leaves the tenant; a group is deleted.
+    let (gone_user, gone_group) = h.fake.with_directory(|d| {
+        let user = "87d349ed-44d7-43e1-9a83-5f2406dee5bd".to_owned();
+        d.users.remove(&user);
+        for members in d.members.values_mut() {
+            members.retain(|m| *m != user);
         }
-        assert_eq!(h.records(&id, "DirectoryMembership").await.len(), 75);
-    }
-}
-
-#[tokio::test]
-async fn guests_can_be_left_out_and_deletions_are_tombstoned() {
-    for backend in tributary_store::testing::backends("entra_tombstones").await {
-        let h = harness(backend, 6).await;
-        let id = h.connect(json!({"includeGuests": false})).await.unwrap();
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let accounts = h.records(&id, "DirectoryAccount").await;
-        assert_eq!(accounts.len(), 8, "10 users less 2 guests");
-        assert!(accounts.iter().all(|a| a.fields["accountType"] == "USER"));
-
-        // A user leaves the tenant; a group is deleted.
-        let (gone_user, gone_group) = h.fake.with_directory(|d| {
-            let user = "87d349ed-44d7-43e1-9a83-5f2406dee5bd".to_owned();
-            d.users.remove(&user);
-            for members in d.members.values_mut() {
-                members.retain(|m| *m != user);
-            }
-            let group = d.groups.keys().next().unwrap().clone();
-            d.groups.remove(&group);
-            d.members.remove(&group);
-            (user, group)
-        });
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let accounts = h.records(&id, "DirectoryAccount").await;
-        let gone = accounts
+        let group = d.groups.keys().next().unwrap().clone();
+        d.groups.remove(&group);
+        d.members.remove(&group);
+        (user, group)
+    });
+    let run = h.sync(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    let accounts = h.records(&id, "DirectoryAccount").await;
+    let gone = accounts
+        .iter()
+        .find(|a| a.fields["externalID"] == gone_user.as_str())
+        .unwrap();
+    assert!(gone.deleted_at.is_some(), "the user is tombstoned");
+    assert_eq!(live(&accounts).len(), 7);
+    let groups = h.records(&id, "DirectoryGroup").await;
+    let gone = groups
+        .iter()
+        .find(|g| g.fields["externalID"] == gone_group.as_str())
+        .unwrap();
+    assert!(gone.deleted_at.is_some(), "the group is tombstoned");
+    let memberships = h.records(&id, "DirectoryMembership").await;
+    assert!(
+        live(&memberships)
             .iter()
-            .find(|a| a.fields["externalID"] == gone_user.as_str())
-            .unwrap();
-        assert!(gone.deleted_at.is_some(), "the user is tombstoned");
-        assert_eq!(live(&accounts).len(), 7);
-        let groups = h.records(&id, "DirectoryGroup").await;
-        let gone = groups
-            .iter()
-            .find(|g| g.fields["externalID"] == gone_group.as_str())
-            .unwrap();
-        assert!(gone.deleted_at.is_some(), "the group is tombstoned");
-        let memberships = h.records(&id, "DirectoryMembership").await;
-        assert!(
-            live(&memberships)
-                .iter()
-                .all(|m| m.fields["groupExternalID"] != gone_group.as_str()
-                    && m.fields["accountExternalID"] != gone_user.as_str())
-        );
-    }
+            .all(|m| m.fields["groupExternalID"] != gone_group.as_str()
+                && m.fields["accountExternalID"] != gone_user.as_str())
+    );
 }
 
-#[tokio::test]
-async fn a_throttled_sync_resumes_where_it_stopped() {
-    for backend in tributary_store::testing::backends("entra_throttle").await {
-        let h = harness(backend, 36).await;
-        let id = h.connect(json!({})).await.unwrap();
-        h.fake.cap_pages(10);
-        // The first page goes through; the second is throttled for longer than the kit waits.
-        h.fake.throttle_after(1, 300);
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-        assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
-        let before = h.fake.requests().len();
-        let resumed = h.sync(&id).await;
-        assert_eq!(
-            resumed.status,
-            RunStatus::Succeeded,
-            "{:?}",
-            resumed.error_message
-        );
-        let requests = h.fake.requests();
-        assert!(
-            requests[before].contains("skiptoken"),
-            "the next run starts from the saved page: {}",
-            requests[before]
-        );
-        assert_eq!(live(&h.records(&id, "DirectoryAccount").await).len(), 40);
-    }
+#[each_backend]
+async fn a_throttled_sync_resumes_where_it_stopped(backend: TestDb) {
+    let h = harness(backend, 36).await;
+    let id = h.connect(json!({})).await.unwrap();
+    h.fake.cap_pages(10);
+    // The first page goes through; the second is throttled for longer than the kit waits.
+    h.fake.throttle_after(1, 300);
+    let run = h.sync(&id).await;
+    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
+    assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+    let before = h.fake.requests().len();
+    let resumed = h.sync(&id).await;
+    assert_eq!(
+        resumed.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        resumed.error_message
+    );
+    let requests = h.fake.requests();
+    assert!(
+        requests[before].contains("skiptoken"),
+        "the next run starts from the saved page: {}",
+        requests[before]
+    );
+    assert_eq!(live(&h.records(&id, "DirectoryAccount").await).len(), 40);
 }
 
-#[tokio::test]
-async fn the_app_token_is_reminted_before_it_expires_and_a_refusal_asks_for_consent_again() {
-    for backend in tributary_store::testing::backends("entra_refresh").await {
-        let h = harness(backend, 2).await;
-        // Tokens that live one minute: inside the runtime's refresh margin at once.
-        h.fake.auth().set_token_lifetime(60);
-        let id = h.connect(json!({})).await.unwrap();
-        let minted = h.fake.auth().grants("client_credentials");
-        let first = h.stored(&id).await["access_token"].clone();
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        assert!(
-            h.fake.auth().grants("client_credentials") > minted,
-            "re-minted"
-        );
-        assert_ne!(h.stored(&id).await["access_token"], first);
-        assert_eq!(h.stored(&id).await["tenantId"], TENANT_ID);
+#[each_backend]
+async fn the_app_token_is_reminted_before_it_expires_and_a_refusal_asks_for_consent_again(
+    backend: TestDb,
+) {
+    let h = harness(backend, 2).await;
+    // Tokens that live one minute: inside the runtime's refresh margin at once.
+    h.fake.auth().set_token_lifetime(60);
+    let id = h.connect(json!({})).await.unwrap();
+    let minted = h.fake.auth().grants("client_credentials");
+    let first = h.stored(&id).await["access_token"].clone();
+    let run = h.sync(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert!(
+        h.fake.auth().grants("client_credentials") > minted,
+        "re-minted"
+    );
+    assert_ne!(h.stored(&id).await["access_token"], first);
+    assert_eq!(h.stored(&id).await["tenantId"], TENANT_ID);
 
-        // The tenant withdraws its consent: the re-mint is refused (AADSTS700016) and the
-        // integration asks to be connected again.
-        h.fake.withdraw_consent();
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Failed);
-        let message = run.error_message.unwrap_or_default();
-        assert!(!message.contains(CLIENT_SECRET), "{message}");
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
-        let reason = integration.status_reason.unwrap_or_default();
-        assert!(!reason.contains(CLIENT_SECRET), "{reason}");
-        assert!(reason.contains("admin consent"), "{reason}");
-    }
+    // The tenant withdraws its consent: the re-mint is refused (AADSTS700016) and the
+    // integration asks to be connected again.
+    h.fake.withdraw_consent();
+    let run = h.sync(&id).await;
+    assert_eq!(run.status, RunStatus::Failed);
+    let message = run.error_message.unwrap_or_default();
+    assert!(!message.contains(CLIENT_SECRET), "{message}");
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
+    let reason = integration.status_reason.unwrap_or_default();
+    assert!(!reason.contains(CLIENT_SECRET), "{reason}");
+    assert!(reason.contains("admin consent"), "{reason}");
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ use tributary_store::{
     keystore::KeyRing,
     records::{RecordQuery, StoredRecord, list_records},
     runs::{Run, RunStatus},
-    testing::TestDb,
+    testing::{TestDb, each_backend},
 };
 use tributary_testkit::{
     authorization::CLIENT_PRIVATE_KEY_PEM,
@@ -208,97 +208,97 @@ fn sub_assessments_path(sub: &str) -> String {
     format!("/subscriptions/{sub}/providers/Microsoft.Security/subAssessments")
 }
 
-#[tokio::test]
-async fn a_client_secret_connects_and_a_multi_page_collect_maps_findings_and_vulnerabilities() {
-    for backend in tributary_store::testing::backends("azdef_sync").await {
-        let h = harness(backend, DefenderData::sample(250, 120)).await;
-        let id = h.connect(h.secret()).await;
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.metadata["externalId"], TENANT_ID);
-        assert_eq!(integration.metadata["attributes"]["mode"], "clientSecret");
-        let metadata = integration.metadata.to_string();
-        assert!(!metadata.contains(CLIENT_SECRET), "{metadata}");
+#[each_backend]
+async fn a_client_secret_connects_and_a_multi_page_collect_maps_findings_and_vulnerabilities(
+    backend: TestDb,
+) {
+    let h = harness(backend, DefenderData::sample(250, 120)).await;
+    let id = h.connect(h.secret()).await;
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.metadata["externalId"], TENANT_ID);
+    assert_eq!(integration.metadata["attributes"]["mode"], "clientSecret");
+    let metadata = integration.metadata.to_string();
+    assert!(!metadata.contains(CLIENT_SECRET), "{metadata}");
 
-        let health = h.health(&id).await;
-        assert_eq!(
-            health["count"], 2,
-            "the hidden subscription is not listed: {health}"
-        );
-        assert_eq!(health["subscriptions"][0]["subscriptionId"], SUBSCRIPTION_A);
-        assert_eq!(health["assessmentsOnFirstPage"], 100);
+    let health = h.health(&id).await;
+    assert_eq!(
+        health["count"], 2,
+        "the hidden subscription is not listed: {health}"
+    );
+    assert_eq!(health["subscriptions"][0]["subscriptionId"], SUBSCRIPTION_A);
+    assert_eq!(health["assessmentsOnFirstPage"], 100);
 
-        let before = h.fake.requests().len();
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
-        assert!(
-            findings > 150 && vulnerabilities > 50,
-            "{findings} {vulnerabilities}"
-        );
-        assert_eq!(h.records(&id, "Finding").await.len(), findings);
-        assert_eq!(h.records(&id, "Vulnerability").await.len(), vulnerabilities);
-        assert_eq!(run.counters["created"], (findings + vulnerabilities) as u64);
-        // 250 assessments at 100 a page, 120 sub-assessments at 100 a page.
-        let pages = h.requests_since(before, &assessments_path(SUBSCRIPTION_A));
-        assert_eq!(pages.len(), 3, "{pages:?}");
-        assert!(pages[2].contains("$skipToken="), "{pages:?}");
-        assert_eq!(
-            h.requests_since(before, &sub_assessments_path(SUBSCRIPTION_A))
-                .len(),
-            2
-        );
-        assert_eq!(
-            h.requests_since(before, &assessments_path(SUBSCRIPTION_B))
-                .len(),
-            1
-        );
-        assert!(
-            h.requests_to(&assessments_path(SUBSCRIPTION_HIDDEN))
-                .is_empty()
-        );
+    let before = h.fake.requests().len();
+    let run = h.collect(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
+    assert!(
+        findings > 150 && vulnerabilities > 50,
+        "{findings} {vulnerabilities}"
+    );
+    assert_eq!(h.records(&id, "Finding").await.len(), findings);
+    assert_eq!(h.records(&id, "Vulnerability").await.len(), vulnerabilities);
+    assert_eq!(run.counters["created"], (findings + vulnerabilities) as u64);
+    // 250 assessments at 100 a page, 120 sub-assessments at 100 a page.
+    let pages = h.requests_since(before, &assessments_path(SUBSCRIPTION_A));
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(pages[2].contains("$skipToken="), "{pages:?}");
+    assert_eq!(
+        h.requests_since(before, &sub_assessments_path(SUBSCRIPTION_A))
+            .len(),
+        2
+    );
+    assert_eq!(
+        h.requests_since(before, &assessments_path(SUBSCRIPTION_B))
+            .len(),
+        1
+    );
+    assert!(
+        h.requests_to(&assessments_path(SUBSCRIPTION_HIDDEN))
+            .is_empty()
+    );
 
-        let vulns = h.records(&id, "Vulnerability").await;
-        let vuln = &vulns[0].fields;
+    let vulns = h.records(&id, "Vulnerability").await;
+    let vuln = &vulns[0].fields;
+    assert!(
+        vuln["cveID"].as_str().unwrap().starts_with("CVE-2026-"),
+        "{vuln}"
+    );
+    assert_eq!(vuln["status"], "OPEN");
+    assert!(vuln["cvssScore"].as_f64().unwrap() >= 7.8, "{vuln}");
+    let finding = h
+        .records(&id, "Finding")
+        .await
+        .into_iter()
+        .find(|r| r.fields["findingClass"] == "security_assessment")
+        .unwrap();
+    assert_eq!(finding.fields["status"], "OPEN");
+    assert!(
+        finding.fields["externalOwnerID"]
+            .as_str()
+            .unwrap()
+            .starts_with("/subscriptions/")
+    );
+    // ARM's list carries no metadata (its official example, ListAssessments_example.json,
+    // has only resourceDetails, displayName, status and additionalData): severity,
+    // category, description and remediation come from the assessmentMetadata listing,
+    // read once per subscription.
+    assert_eq!(
+        h.requests_since(before, &metadata_path(SUBSCRIPTION_A))
+            .len(),
+        1
+    );
+    for field in ["category", "description", "remediation"] {
         assert!(
-            vuln["cveID"].as_str().unwrap().starts_with("CVE-2026-"),
-            "{vuln}"
-        );
-        assert_eq!(vuln["status"], "OPEN");
-        assert!(vuln["cvssScore"].as_f64().unwrap() >= 7.8, "{vuln}");
-        let finding = h
-            .records(&id, "Finding")
-            .await
-            .into_iter()
-            .find(|r| r.fields["findingClass"] == "security_assessment")
-            .unwrap();
-        assert_eq!(finding.fields["status"], "OPEN");
-        assert!(
-            finding.fields["externalOwnerID"]
+            finding.fields[field]
                 .as_str()
-                .unwrap()
-                .starts_with("/subscriptions/")
+                .is_some_and(|v| !v.is_empty()),
+            "{field}: {}",
+            finding.fields
         );
-        // ARM's list carries no metadata (its official example, ListAssessments_example.json,
-        // has only resourceDetails, displayName, status and additionalData): severity,
-        // category, description and remediation come from the assessmentMetadata listing,
-        // read once per subscription.
-        assert_eq!(
-            h.requests_since(before, &metadata_path(SUBSCRIPTION_A))
-                .len(),
-            1
-        );
-        for field in ["category", "description", "remediation"] {
-            assert!(
-                finding.fields[field]
-                    .as_str()
-                    .is_some_and(|v| !v.is_empty()),
-                "{field}: {}",
-                finding.fields
-            );
-        }
-        assert_ne!(finding.fields["severity"], "UNKNOWN", "{}", finding.fields);
-        assert!(finding.fields["controls"].is_array(), "{}", finding.fields);
     }
+    assert_ne!(finding.fields["severity"], "UNKNOWN", "{}", finding.fields);
+    assert!(finding.fields["controls"].is_array(), "{}", finding.fields);
 }
 
 /// The fake answers the assessment list as ARM does: no `metadata`, no `links` (only a
@@ -347,259 +347,255 @@ async fn the_fake_lists_assessments_as_the_official_example_shows_them() {
     }
 }
 
-#[tokio::test]
-async fn configured_subscriptions_are_honoured_and_an_invisible_one_is_refused() {
-    for backend in tributary_store::testing::backends("azdef_subs").await {
-        let h = harness(backend, DefenderData::sample(60, 20)).await;
-        let only_b = h.request(
-            "AzureClientSecret",
-            h.fake.secret_credential(),
-            json!({ "subscriptionIds": [SUBSCRIPTION_B.to_uppercase()], "collectSubAssessments": false }),
-        );
-        let id = h.connect(only_b).await;
-        assert_eq!(h.health(&id).await["count"], 1);
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let (findings, _) = h.fake.with_data(|data| {
-            let sub = &data.subscriptions[SUBSCRIPTION_B];
-            (
-                sub.assessments
-                    .values()
-                    .filter(|a| a["properties"]["status"]["code"] == "Unhealthy")
-                    .count(),
-                0,
-            )
-        });
-        assert_eq!(h.records(&id, "Finding").await.len(), findings);
-        assert!(h.records(&id, "Vulnerability").await.is_empty());
-        assert!(h.requests_to(&assessments_path(SUBSCRIPTION_A)).is_empty());
-        assert!(
-            h.requests_to(&sub_assessments_path(SUBSCRIPTION_B))
-                .is_empty()
-        );
+#[each_backend]
+async fn configured_subscriptions_are_honoured_and_an_invisible_one_is_refused(backend: TestDb) {
+    let h = harness(backend, DefenderData::sample(60, 20)).await;
+    let only_b = h.request(
+        "AzureClientSecret",
+        h.fake.secret_credential(),
+        json!({ "subscriptionIds": [SUBSCRIPTION_B.to_uppercase()], "collectSubAssessments": false }),
+    );
+    let id = h.connect(only_b).await;
+    assert_eq!(h.health(&id).await["count"], 1);
+    let run = h.collect(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    let (findings, _) = h.fake.with_data(|data| {
+        let sub = &data.subscriptions[SUBSCRIPTION_B];
+        (
+            sub.assessments
+                .values()
+                .filter(|a| a["properties"]["status"]["code"] == "Unhealthy")
+                .count(),
+            0,
+        )
+    });
+    assert_eq!(h.records(&id, "Finding").await.len(), findings);
+    assert!(h.records(&id, "Vulnerability").await.is_empty());
+    assert!(h.requests_to(&assessments_path(SUBSCRIPTION_A)).is_empty());
+    assert!(
+        h.requests_to(&sub_assessments_path(SUBSCRIPTION_B))
+            .is_empty()
+    );
 
-        // A subscription the principal has no role on is named in a config error at connect.
-        let hidden = h.request(
-            "AzureClientSecret",
-            h.fake.secret_credential(),
-            json!({ "subscriptionIds": [SUBSCRIPTION_HIDDEN] }),
-        );
-        let err = h.runtime.connect(hidden).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-        assert!(err.to_string().contains(SUBSCRIPTION_HIDDEN), "{err}");
-        assert!(err.to_string().contains("Security Reader"), "{err}");
+    // A subscription the principal has no role on is named in a config error at connect.
+    let hidden = h.request(
+        "AzureClientSecret",
+        h.fake.secret_credential(),
+        json!({ "subscriptionIds": [SUBSCRIPTION_HIDDEN] }),
+    );
+    let err = h.runtime.connect(hidden).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains(SUBSCRIPTION_HIDDEN), "{err}");
+    assert!(err.to_string().contains("Security Reader"), "{err}");
 
-        // With healthy ones included, every assessment of B is kept.
-        let all = h.request(
-            "AzureClientSecret",
-            h.fake.secret_credential(),
-            json!({ "subscriptionIds": [SUBSCRIPTION_B], "includeHealthy": true, "collectSubAssessments": false }),
-        );
-        let all = h.connect(all).await;
-        let run = h.collect(&all).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let records = h.records(&all, "Finding").await;
-        assert_eq!(records.len(), 6);
-        assert!(records.iter().any(|r| r.fields["status"] == "RESOLVED"));
-        assert!(
-            records
-                .iter()
-                .any(|r| r.fields["status"] == "SUPPRESSED" || r.fields["status"] == "OPEN")
-        );
-    }
+    // With healthy ones included, every assessment of B is kept.
+    let all = h.request(
+        "AzureClientSecret",
+        h.fake.secret_credential(),
+        json!({ "subscriptionIds": [SUBSCRIPTION_B], "includeHealthy": true, "collectSubAssessments": false }),
+    );
+    let all = h.connect(all).await;
+    let run = h.collect(&all).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    let records = h.records(&all, "Finding").await;
+    assert_eq!(records.len(), 6);
+    assert!(records.iter().any(|r| r.fields["status"] == "RESOLVED"));
+    assert!(
+        records
+            .iter()
+            .any(|r| r.fields["status"] == "SUPPRESSED" || r.fields["status"] == "OPEN")
+    );
 }
 
-#[tokio::test]
-async fn a_certificate_connects_with_an_x5t_assertion_and_its_token_is_reminted_before_expiry() {
-    for backend in tributary_store::testing::backends("azdef_cert").await {
-        let h = harness(backend, DefenderData::sample(120, 30)).await;
-        let auth = h.fake.authorization();
-        let id = h.connect(h.certificate()).await;
-        assert_eq!(auth.grants("client_credentials"), 1, "minted at connect");
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.metadata["attributes"]["mode"], "certificate");
-        assert_eq!(
-            integration.metadata["attributes"]["clientId"],
-            CERT_CLIENT_ID
-        );
-        assert_eq!(h.health(&id).await["count"], 2);
-        assert_eq!(
-            auth.grants("client_credentials"),
-            1,
-            "a token valid for an hour is reused"
-        );
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
-        assert_eq!(h.records(&id, "Finding").await.len(), findings);
-        assert_eq!(h.records(&id, "Vulnerability").await.len(), vulnerabilities);
+#[each_backend]
+async fn a_certificate_connects_with_an_x5t_assertion_and_its_token_is_reminted_before_expiry(
+    backend: TestDb,
+) {
+    let h = harness(backend, DefenderData::sample(120, 30)).await;
+    let auth = h.fake.authorization();
+    let id = h.connect(h.certificate()).await;
+    assert_eq!(auth.grants("client_credentials"), 1, "minted at connect");
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.metadata["attributes"]["mode"], "certificate");
+    assert_eq!(
+        integration.metadata["attributes"]["clientId"],
+        CERT_CLIENT_ID
+    );
+    assert_eq!(h.health(&id).await["count"], 2);
+    assert_eq!(
+        auth.grants("client_credentials"),
+        1,
+        "a token valid for an hour is reused"
+    );
+    let run = h.collect(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
+    assert_eq!(h.records(&id, "Finding").await.len(), findings);
+    assert_eq!(h.records(&id, "Vulnerability").await.len(), vulnerabilities);
 
-        // Tokens that live two minutes are inside the refresh margin: each use re-mints first.
-        auth.set_token_lifetime(120);
-        let short_lived = h.connect(h.certificate()).await;
-        let before = auth.grants("client_credentials");
-        let run = h.collect(&short_lived).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        assert!(auth.grants("client_credentials") > before, "re-minted");
-        // Tokens ARM no longer accepts are inside the margin too: re-minted, not used.
-        auth.expire_access_tokens();
-        let run = h.collect(&short_lived).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        auth.set_token_lifetime(3600);
+    // Tokens that live two minutes are inside the refresh margin: each use re-mints first.
+    auth.set_token_lifetime(120);
+    let short_lived = h.connect(h.certificate()).await;
+    let before = auth.grants("client_credentials");
+    let run = h.collect(&short_lived).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert!(auth.grants("client_credentials") > before, "re-minted");
+    // Tokens ARM no longer accepts are inside the margin too: re-minted, not used.
+    auth.expire_access_tokens();
+    let run = h.collect(&short_lived).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    auth.set_token_lifetime(3600);
 
-        // Certificate and key as two fields, and the tenant by its domain.
-        let split = h.request(
-            "AzureClientCertificate",
-            json!({
-                "tenantId": TENANT_DOMAIN,
-                "clientId": CERT_CLIENT_ID,
-                "certificate": CERTIFICATE_PEM,
-                "privateKey": CLIENT_PRIVATE_KEY_PEM,
-            }),
-            json!({}),
-        );
-        let split = h.connect(split).await;
-        assert_eq!(h.health(&split).await["count"], 2);
+    // Certificate and key as two fields, and the tenant by its domain.
+    let split = h.request(
+        "AzureClientCertificate",
+        json!({
+            "tenantId": TENANT_DOMAIN,
+            "clientId": CERT_CLIENT_ID,
+            "certificate": CERTIFICATE_PEM,
+            "privateKey": CLIENT_PRIVATE_KEY_PEM,
+        }),
+        json!({}),
+    );
+    let split = h.connect(split).await;
+    assert_eq!(h.health(&split).await["count"], 2);
 
-        // A certificate the app registration does not know (same client, other key): refused
-        // with Entra's AADSTS700027, without quoting the key.
-        let other_key = include_str!("../../../testkit/keys/issuer-rsa.pem");
-        let unregistered = h.request(
-            "AzureClientCertificate",
-            json!({
-                "tenantId": TENANT_ID,
-                "clientId": CERT_CLIENT_ID,
-                "certificate": format!("{UNREGISTERED_CERTIFICATE_PEM}{other_key}"),
-            }),
-            json!({}),
-        );
-        let err = h.runtime.connect(unregistered).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-        assert!(err.to_string().contains("AADSTS700027"), "{err}");
-        assert!(err.to_string().contains("not registered"), "{err}");
-        assert!(
-            !err.to_string().contains(other_key.lines().nth(3).unwrap()),
-            "{err}"
-        );
+    // A certificate the app registration does not know (same client, other key): refused
+    // with Entra's AADSTS700027, without quoting the key.
+    let other_key = include_str!("../../../testkit/keys/issuer-rsa.pem");
+    let unregistered = h.request(
+        "AzureClientCertificate",
+        json!({
+            "tenantId": TENANT_ID,
+            "clientId": CERT_CLIENT_ID,
+            "certificate": format!("{UNREGISTERED_CERTIFICATE_PEM}{other_key}"),
+        }),
+        json!({}),
+    );
+    let err = h.runtime.connect(unregistered).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.to_string().contains("AADSTS700027"), "{err}");
+    assert!(err.to_string().contains("not registered"), "{err}");
+    assert!(
+        !err.to_string().contains(other_key.lines().nth(3).unwrap()),
+        "{err}"
+    );
 
-        // The registered certificate's thumbprint with another key's signature: the thumbprint
-        // matches, the signature does not.
-        let forged = h.request(
-            "AzureClientCertificate",
-            json!({
-                "tenantId": TENANT_ID,
-                "clientId": CERT_CLIENT_ID,
-                "certificate": format!("{CERTIFICATE_PEM}{other_key}"),
-            }),
-            json!({}),
-        );
-        let err = h.runtime.connect(forged).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-        assert!(err.to_string().contains("AADSTS700027"), "{err}");
+    // The registered certificate's thumbprint with another key's signature: the thumbprint
+    // matches, the signature does not.
+    let forged = h.request(
+        "AzureClientCertificate",
+        json!({
+            "tenantId": TENANT_ID,
+            "clientId": CERT_CLIENT_ID,
+            "certificate": format!("{CERTIFICATE_PEM}{other_key}"),
+        }),
+        json!({}),
+    );
+    let err = h.runtime.connect(forged).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.to_string().contains("AADSTS700027"), "{err}");
 
-        // A key that is not a key: a config error naming the field, not its content.
-        let garbled = h.request(
-            "AzureClientCertificate",
-            json!({
-                "tenantId": TENANT_ID,
-                "clientId": CERT_CLIENT_ID,
-                "certificate": format!("{CERTIFICATE_PEM}-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----\n"),
-            }),
-            json!({}),
-        );
-        let err = h.runtime.connect(garbled).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-        assert!(err.to_string().contains("certificate"), "{err}");
-        assert!(!err.to_string().contains("not-a-key"), "{err}");
-    }
+    // A key that is not a key: a config error naming the field, not its content.
+    let garbled = h.request(
+        "AzureClientCertificate",
+        json!({
+            "tenantId": TENANT_ID,
+            "clientId": CERT_CLIENT_ID,
+            "certificate": format!("{CERTIFICATE_PEM}-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----\n"),
+        }),
+        json!({}),
+    );
+    let err = h.runtime.connect(garbled).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("certificate"), "{err}");
+    assert!(!err.to_string().contains("not-a-key"), "{err}");
 }
 
-#[tokio::test]
-async fn the_two_modes_switch_on_one_integration() {
-    for backend in tributary_store::testing::backends("azdef_switch").await {
-        let h = harness(backend, DefenderData::sample(30, 10)).await;
-        let id = h.connect(h.secret()).await;
-        let switch = ConnectRequest {
-            integration_id: Some(id.clone()),
-            ..h.certificate()
-        };
-        assert_eq!(h.connect(switch).await, id);
-        // The secret expires: the integration no longer depends on it.
-        h.fake.expire_client_secret();
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.metadata["attributes"]["mode"], "certificate");
-    }
+#[each_backend]
+async fn the_two_modes_switch_on_one_integration(backend: TestDb) {
+    let h = harness(backend, DefenderData::sample(30, 10)).await;
+    let id = h.connect(h.secret()).await;
+    let switch = ConnectRequest {
+        integration_id: Some(id.clone()),
+        ..h.certificate()
+    };
+    assert_eq!(h.connect(switch).await, id);
+    // The secret expires: the integration no longer depends on it.
+    h.fake.expire_client_secret();
+    let run = h.collect(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.metadata["attributes"]["mode"], "certificate");
 }
 
-#[tokio::test]
-async fn refused_and_revoked_credentials_fail_with_clear_auth_errors_that_never_show_the_secret() {
-    for backend in tributary_store::testing::backends("azdef_revoked").await {
-        let h = harness(backend, DefenderData::sample(30, 10)).await;
-        let wrong = "Zz9~wrongSecretValue.0123456789abcdefghijKLMNOP";
-        let mut credential = h.fake.secret_credential();
-        credential["clientSecret"] = json!(wrong);
-        let err = h
-            .runtime
-            .connect(h.request("AzureClientSecret", credential, json!({})))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-        let message = err.to_string();
-        assert!(message.contains("AADSTS7000215"), "{message}");
-        assert!(message.contains("Value (not its Secret ID)"), "{message}");
-        assert!(!message.contains(wrong), "{message}");
-        assert!(!message.contains("Trace ID"), "{message}");
+#[each_backend]
+async fn refused_and_revoked_credentials_fail_with_clear_auth_errors_that_never_show_the_secret(
+    backend: TestDb,
+) {
+    let h = harness(backend, DefenderData::sample(30, 10)).await;
+    let wrong = "Zz9~wrongSecretValue.0123456789abcdefghijKLMNOP";
+    let mut credential = h.fake.secret_credential();
+    credential["clientSecret"] = json!(wrong);
+    let err = h
+        .runtime
+        .connect(h.request("AzureClientSecret", credential, json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    let message = err.to_string();
+    assert!(message.contains("AADSTS7000215"), "{message}");
+    assert!(message.contains("Value (not its Secret ID)"), "{message}");
+    assert!(!message.contains(wrong), "{message}");
+    assert!(!message.contains("Trace ID"), "{message}");
 
-        let mut credential = h.fake.secret_credential();
-        credential["tenantId"] = json!("11111111-2222-4333-8444-555555555555");
-        let err = h
-            .runtime
-            .connect(h.request("AzureClientSecret", credential, json!({})))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-        assert!(err.to_string().contains("AADSTS90002"), "{err}");
-        assert!(!err.to_string().contains(CLIENT_SECRET), "{err}");
+    let mut credential = h.fake.secret_credential();
+    credential["tenantId"] = json!("11111111-2222-4333-8444-555555555555");
+    let err = h
+        .runtime
+        .connect(h.request("AzureClientSecret", credential, json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("AADSTS90002"), "{err}");
+    assert!(!err.to_string().contains(CLIENT_SECRET), "{err}");
 
-        let mut credential = h.fake.secret_credential();
-        credential["clientId"] = json!("99999999-8888-4777-8666-555555555555");
-        let err = h
-            .runtime
-            .connect(h.request("AzureClientSecret", credential, json!({})))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-        assert!(err.to_string().contains("AADSTS700016"), "{err}");
-        assert!(!err.to_string().contains(CLIENT_SECRET), "{err}");
+    let mut credential = h.fake.secret_credential();
+    credential["clientId"] = json!("99999999-8888-4777-8666-555555555555");
+    let err = h
+        .runtime
+        .connect(h.request("AzureClientSecret", credential, json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.to_string().contains("AADSTS700016"), "{err}");
+    assert!(!err.to_string().contains(CLIENT_SECRET), "{err}");
 
-        let mut credential = h.fake.secret_credential();
-        credential["clientId"] = json!("not-a-guid");
-        let err = h
-            .runtime
-            .connect(h.request("AzureClientSecret", credential, json!({})))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-        assert!(err.to_string().contains("clientId"), "{err}");
+    let mut credential = h.fake.secret_credential();
+    credential["clientId"] = json!("not-a-guid");
+    let err = h
+        .runtime
+        .connect(h.request("AzureClientSecret", credential, json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("clientId"), "{err}");
 
-        // The secret expires while the token is about to: the re-mint is refused with
-        // AADSTS7000222, the collect fails as an auth error and the integration needs a new
-        // secret.
-        let auth = h.fake.authorization();
-        auth.set_token_lifetime(120);
-        let id = h.connect(h.secret()).await;
-        h.fake.expire_client_secret();
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Failed);
-        assert_eq!(run.error_kind.as_deref(), Some("auth"));
-        let message = run.error_message.unwrap_or_default();
-        assert!(message.contains("AADSTS7000222"), "{message}");
-        assert!(!message.contains(CLIENT_SECRET), "{message}");
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
-    }
+    // The secret expires while the token is about to: the re-mint is refused with
+    // AADSTS7000222, the collect fails as an auth error and the integration needs a new
+    // secret.
+    let auth = h.fake.authorization();
+    auth.set_token_lifetime(120);
+    let id = h.connect(h.secret()).await;
+    h.fake.expire_client_secret();
+    let run = h.collect(&id).await;
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.error_kind.as_deref(), Some("auth"));
+    let message = run.error_message.unwrap_or_default();
+    assert!(message.contains("AADSTS7000222"), "{message}");
+    assert!(!message.contains(CLIENT_SECRET), "{message}");
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
 }
 
 #[tokio::test]
@@ -791,27 +787,25 @@ async fn a_throttled_collect_resumes_from_its_checkpoint_and_resolved_assessment
     }
 }
 
-#[tokio::test]
-async fn a_short_retry_after_is_waited_out() {
-    for backend in tributary_store::testing::backends("azdef_retry").await {
-        let h = harness(backend, DefenderData::sample(150, 10)).await;
-        let id = h.connect(h.secret()).await;
-        let before = h.fake.requests().len();
-        h.fake.throttle_page("subAssessments", 1, 2);
-        let started = Instant::now();
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        assert!(
-            started.elapsed() >= Duration::from_millis(1900),
-            "Retry-After was honoured"
-        );
-        assert_eq!(
-            h.requests_since(before, &sub_assessments_path(SUBSCRIPTION_A))
-                .len(),
-            2,
-            "one 429, then retried"
-        );
-    }
+#[each_backend]
+async fn a_short_retry_after_is_waited_out(backend: TestDb) {
+    let h = harness(backend, DefenderData::sample(150, 10)).await;
+    let id = h.connect(h.secret()).await;
+    let before = h.fake.requests().len();
+    h.fake.throttle_page("subAssessments", 1, 2);
+    let started = Instant::now();
+    let run = h.collect(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "Retry-After was honoured"
+    );
+    assert_eq!(
+        h.requests_since(before, &sub_assessments_path(SUBSCRIPTION_A))
+            .len(),
+        2,
+        "one 429, then retried"
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use tributary_store::{
     keystore::KeyRing,
     records::{RecordQuery, StoredRecord, list_records},
     runs::{Run, RunStatus},
-    testing::TestDb,
+    testing::{TestDb, each_backend},
 };
 use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare, TokenOwner};
 
@@ -122,128 +122,122 @@ impl Harness {
     }
 }
 
-#[tokio::test]
-async fn user_and_account_tokens_connect_and_a_multi_page_sync_maps_every_member() {
-    for backend in tributary_store::testing::backends("cf_sync").await {
-        let h = harness(backend, 120).await;
-        // Account-owned tokens verify under the account (the original never verified them).
-        let by_account_token = h.connect(ACCOUNT_TOKEN).await;
-        let integration = h
-            .runtime
-            .integration(&h.tenant, &by_account_token)
-            .await
-            .unwrap();
-        assert_eq!(integration.metadata["externalId"], h.fake.account_id());
-        let id = h.connect(USER_TOKEN).await;
-        let health = h
-            .runtime
-            .run_inline(RunRequest {
-                tenant_id: h.tenant.clone(),
-                integration_id: id.clone(),
-                operation: "HealthCheck".into(),
-                config: Value::Null,
-                workflow: None,
-            })
-            .await
-            .unwrap();
-        assert_eq!(health.output["status"], "active");
-        assert_eq!(health.output["accountName"], "Acme Corp");
+#[each_backend]
+async fn user_and_account_tokens_connect_and_a_multi_page_sync_maps_every_member(backend: TestDb) {
+    let h = harness(backend, 120).await;
+    // Account-owned tokens verify under the account (the original never verified them).
+    let by_account_token = h.connect(ACCOUNT_TOKEN).await;
+    let integration = h
+        .runtime
+        .integration(&h.tenant, &by_account_token)
+        .await
+        .unwrap();
+    assert_eq!(integration.metadata["externalId"], h.fake.account_id());
+    let id = h.connect(USER_TOKEN).await;
+    let health = h
+        .runtime
+        .run_inline(RunRequest {
+            tenant_id: h.tenant.clone(),
+            integration_id: id.clone(),
+            operation: "HealthCheck".into(),
+            config: Value::Null,
+            workflow: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(health.output["status"], "active");
+    assert_eq!(health.output["accountName"], "Acme Corp");
 
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        assert_eq!(run.counters["created"], 120);
-        let members_requests = h
-            .fake
-            .requests()
-            .into_iter()
-            .filter(|r| r.contains("/members"))
-            .count();
-        assert_eq!(members_requests, 3, "50 a page");
-        let accounts = h.accounts(&id).await;
-        assert_eq!(accounts.len(), 120);
-        let first = accounts
-            .iter()
-            .find(|r| r.lookup_key == format!("{:032x}", 0))
-            .unwrap();
-        assert_eq!(first.fields["isAdmin"], true);
-        assert_eq!(first.fields["mfaState"], "ENABLED");
-        assert_eq!(first.fields["canonicalEmail"], "member0@acme.example");
-        let pending = accounts
-            .iter()
-            .find(|r| r.lookup_key == format!("{:032x}", 4))
-            .unwrap();
-        assert_eq!(pending.fields["status"], "PENDING");
-    }
+    let run = h.sync(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_eq!(run.counters["created"], 120);
+    let members_requests = h
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/members"))
+        .count();
+    assert_eq!(members_requests, 3, "50 a page");
+    let accounts = h.accounts(&id).await;
+    assert_eq!(accounts.len(), 120);
+    let first = accounts
+        .iter()
+        .find(|r| r.lookup_key == format!("{:032x}", 0))
+        .unwrap();
+    assert_eq!(first.fields["isAdmin"], true);
+    assert_eq!(first.fields["mfaState"], "ENABLED");
+    assert_eq!(first.fields["canonicalEmail"], "member0@acme.example");
+    let pending = accounts
+        .iter()
+        .find(|r| r.lookup_key == format!("{:032x}", 4))
+        .unwrap();
+    assert_eq!(pending.fields["status"], "PENDING");
 }
 
-#[tokio::test]
-async fn a_throttled_sync_resumes_and_removed_members_are_tombstoned() {
-    for backend in tributary_store::testing::backends("cf_throttle").await {
-        let h = harness(backend, 120).await;
-        let id = h.connect(USER_TOKEN).await;
-        h.fake.throttle_members_page(2, 300);
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-        assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
-        assert_eq!(h.accounts(&id).await.len(), 50);
-        let resumed = h.sync(&id).await;
-        assert_eq!(resumed.status, RunStatus::Succeeded);
-        assert_eq!(h.accounts(&id).await.len(), 120);
-        let pages: Vec<String> = h
-            .fake
-            .requests()
-            .into_iter()
-            .filter(|r| r.contains("/members"))
-            .collect();
-        assert!(pages[2].contains("page=2"), "resumed at page 2: {pages:?}");
+#[each_backend]
+async fn a_throttled_sync_resumes_and_removed_members_are_tombstoned(backend: TestDb) {
+    let h = harness(backend, 120).await;
+    let id = h.connect(USER_TOKEN).await;
+    h.fake.throttle_members_page(2, 300);
+    let run = h.sync(&id).await;
+    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
+    assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+    assert_eq!(h.accounts(&id).await.len(), 50);
+    let resumed = h.sync(&id).await;
+    assert_eq!(resumed.status, RunStatus::Succeeded);
+    assert_eq!(h.accounts(&id).await.len(), 120);
+    let pages: Vec<String> = h
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/members"))
+        .collect();
+    assert!(pages[2].contains("page=2"), "resumed at page 2: {pages:?}");
 
-        h.fake.with_account(|account| {
-            account.members.remove(&format!("{:032x}", 7));
-        });
-        let full = h.sync(&id).await;
-        assert_eq!(full.counters["tombstoned"], 1);
-        let removed = h
-            .accounts(&id)
-            .await
-            .into_iter()
-            .find(|r| r.lookup_key == format!("{:032x}", 7))
-            .unwrap();
-        assert!(removed.deleted_at.is_some());
-    }
+    h.fake.with_account(|account| {
+        account.members.remove(&format!("{:032x}", 7));
+    });
+    let full = h.sync(&id).await;
+    assert_eq!(full.counters["tombstoned"], 1);
+    let removed = h
+        .accounts(&id)
+        .await
+        .into_iter()
+        .find(|r| r.lookup_key == format!("{:032x}", 7))
+        .unwrap();
+    assert!(removed.deleted_at.is_some());
 }
 
-#[tokio::test]
-async fn bad_tokens_and_accounts_are_refused_with_clear_errors() {
-    for backend in tributary_store::testing::backends("cf_errors").await {
-        let h = harness(backend, 3).await;
-        let err = h
-            .runtime
-            .connect(h.connect_request("cf-not-a-token", &h.fake.account_id()))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-        assert!(!err.to_string().contains("cf-not-a-token"));
-        let err = h
-            .runtime
-            .connect(h.connect_request(USER_TOKEN, "not-an-account"))
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("32 hexadecimal"), "{err}");
-        let err = h
-            .runtime
-            .connect(h.connect_request(USER_TOKEN, &"f".repeat(32)))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+#[each_backend]
+async fn bad_tokens_and_accounts_are_refused_with_clear_errors(backend: TestDb) {
+    let h = harness(backend, 3).await;
+    let err = h
+        .runtime
+        .connect(h.connect_request("cf-not-a-token", &h.fake.account_id()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(!err.to_string().contains("cf-not-a-token"));
+    let err = h
+        .runtime
+        .connect(h.connect_request(USER_TOKEN, "not-an-account"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("32 hexadecimal"), "{err}");
+    let err = h
+        .runtime
+        .connect(h.connect_request(USER_TOKEN, &"f".repeat(32)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
 
-        // A token revoked after connecting: the sync fails as an auth error.
-        let id = h.connect(USER_TOKEN).await;
-        h.fake.revoke_token(USER_TOKEN);
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Failed);
-        assert_eq!(run.error_kind.as_deref(), Some("auth"));
-        assert!(!run.error_message.unwrap().contains(USER_TOKEN));
-    }
+    // A token revoked after connecting: the sync fails as an auth error.
+    let id = h.connect(USER_TOKEN).await;
+    h.fake.revoke_token(USER_TOKEN);
+    let run = h.sync(&id).await;
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.error_kind.as_deref(), Some("auth"));
+    assert!(!run.error_message.unwrap().contains(USER_TOKEN));
 }
 
 #[test]

@@ -15,7 +15,7 @@ use tributary_store::{
     keystore::KeyRing,
     records::{RecordQuery, StoredRecord, list_records},
     runs::{Run, RunStatus},
-    testing::TestDb,
+    testing::{TestDb, each_backend},
 };
 use tributary_testkit::google_workspace::{FakeGoogleWorkspace, GoogleDirectory, Listing};
 
@@ -230,333 +230,327 @@ fn live(records: &[StoredRecord]) -> usize {
     records.iter().filter(|r| r.deleted_at.is_none()).count()
 }
 
-#[tokio::test]
-async fn oauth_connects_and_a_multi_page_sync_maps_users_groups_and_memberships() {
-    for backend in tributary_store::testing::backends("gw_oauth_sync").await {
-        // 520 users: two pages of users; 201 groups: two pages of groups; group 0 holds everyone:
-        // three pages of members.
-        let h = harness(
-            backend,
-            with_big_first_group(GoogleDirectory::sample(520, 201)),
-        )
-        .await;
-        let id = h.connect_oauth().await;
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.status, IntegrationStatus::Connected);
-        assert_eq!(integration.metadata["externalId"], h.fake.customer_id());
-        assert_eq!(integration.metadata["externalName"], h.fake.domain());
-        assert_eq!(integration.metadata["attributes"]["connection"], "oauth");
-        let tokens = h.stored_tokens(&id).await;
-        assert!(tokens["refresh_token"].is_string(), "offline access");
-        assert!(tokens["expires_at"].as_i64().unwrap() > 0);
+#[each_backend]
+async fn oauth_connects_and_a_multi_page_sync_maps_users_groups_and_memberships(backend: TestDb) {
+    // 520 users: two pages of users; 201 groups: two pages of groups; group 0 holds everyone:
+    // three pages of members.
+    let h = harness(
+        backend,
+        with_big_first_group(GoogleDirectory::sample(520, 201)),
+    )
+    .await;
+    let id = h.connect_oauth().await;
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.status, IntegrationStatus::Connected);
+    assert_eq!(integration.metadata["externalId"], h.fake.customer_id());
+    assert_eq!(integration.metadata["externalName"], h.fake.domain());
+    assert_eq!(integration.metadata["attributes"]["connection"], "oauth");
+    let tokens = h.stored_tokens(&id).await;
+    assert!(tokens["refresh_token"].is_string(), "offline access");
+    assert!(tokens["expires_at"].as_i64().unwrap() > 0);
 
-        let health = h
-            .runtime
-            .run_inline(h.run_request(&id, "HealthCheck"))
-            .await
-            .unwrap();
-        assert_eq!(health.output["customerId"], h.fake.customer_id());
-        assert_eq!(health.output["primaryDomain"], h.fake.domain());
+    let health = h
+        .runtime
+        .run_inline(h.run_request(&id, "HealthCheck"))
+        .await
+        .unwrap();
+    assert_eq!(health.output["customerId"], h.fake.customer_id());
+    assert_eq!(health.output["primaryDomain"], h.fake.domain());
 
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let users = h.requests_to("/admin/directory/v1/users");
-        assert_eq!(users.len(), 2, "{users:?}");
-        assert!(users[0].contains("customer=my_customer") && users[0].contains("projection=full"));
-        assert!(users[1].contains("pageToken="), "{users:?}");
-        assert_eq!(h.requests_to("/admin/directory/v1/groups?").len(), 2);
-        let first_group = format!(
-            "/admin/directory/v1/groups/{}/members",
-            GoogleDirectory::group_id(0)
-        );
-        assert_eq!(h.requests_to(&first_group).len(), 3, "200 members a page");
+    let run = h.sync(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    let users = h.requests_to("/admin/directory/v1/users");
+    assert_eq!(users.len(), 2, "{users:?}");
+    assert!(users[0].contains("customer=my_customer") && users[0].contains("projection=full"));
+    assert!(users[1].contains("pageToken="), "{users:?}");
+    assert_eq!(h.requests_to("/admin/directory/v1/groups?").len(), 2);
+    let first_group = format!(
+        "/admin/directory/v1/groups/{}/members",
+        GoogleDirectory::group_id(0)
+    );
+    assert_eq!(h.requests_to(&first_group).len(), 3, "200 members a page");
 
-        let accounts = h.records(&id, "DirectoryAccount").await;
-        assert_eq!(accounts.len(), 520);
-        let admin = accounts
-            .iter()
-            .find(|r| r.lookup_key == GoogleDirectory::user_id(0))
-            .unwrap();
-        assert_eq!(admin.fields["canonicalEmail"], "admin@acme.example");
-        assert_eq!(admin.fields["isAdmin"], true);
-        assert_eq!(admin.fields["mfaState"], "ENABLED");
-        assert_eq!(admin.fields["department"], "Engineering");
-        let suspended = accounts
-            .iter()
-            .find(|r| r.lookup_key == GoogleDirectory::user_id(6))
-            .unwrap();
-        assert_eq!(suspended.fields["status"], "SUSPENDED");
-        let archived = accounts
-            .iter()
-            .find(|r| r.lookup_key == GoogleDirectory::user_id(10))
-            .unwrap();
-        assert_eq!(archived.fields["status"], "INACTIVE");
+    let accounts = h.records(&id, "DirectoryAccount").await;
+    assert_eq!(accounts.len(), 520);
+    let admin = accounts
+        .iter()
+        .find(|r| r.lookup_key == GoogleDirectory::user_id(0))
+        .unwrap();
+    assert_eq!(admin.fields["canonicalEmail"], "admin@acme.example");
+    assert_eq!(admin.fields["isAdmin"], true);
+    assert_eq!(admin.fields["mfaState"], "ENABLED");
+    assert_eq!(admin.fields["department"], "Engineering");
+    let suspended = accounts
+        .iter()
+        .find(|r| r.lookup_key == GoogleDirectory::user_id(6))
+        .unwrap();
+    assert_eq!(suspended.fields["status"], "SUSPENDED");
+    let archived = accounts
+        .iter()
+        .find(|r| r.lookup_key == GoogleDirectory::user_id(10))
+        .unwrap();
+    assert_eq!(archived.fields["status"], "INACTIVE");
 
-        let groups = h.records(&id, "DirectoryGroup").await;
-        assert_eq!(groups.len(), 201);
-        let memberships = h.records(&id, "DirectoryMembership").await;
-        assert_eq!(memberships.len(), h.expected_memberships());
-        // Nested groups, the whole customer and the outside member are not memberships.
-        assert_eq!(run.counters["failed"], 0, "{:?}", run.counters);
-        let owner = memberships
-            .iter()
-            .find(|m| {
-                m.fields["accountExternalID"] == GoogleDirectory::user_id(0)
-                    && m.fields["groupExternalID"] == GoogleDirectory::group_id(0)
-            })
-            .unwrap();
-        assert_eq!(owner.fields["role"], "OWNER");
-    }
+    let groups = h.records(&id, "DirectoryGroup").await;
+    assert_eq!(groups.len(), 201);
+    let memberships = h.records(&id, "DirectoryMembership").await;
+    assert_eq!(memberships.len(), h.expected_memberships());
+    // Nested groups, the whole customer and the outside member are not memberships.
+    assert_eq!(run.counters["failed"], 0, "{:?}", run.counters);
+    let owner = memberships
+        .iter()
+        .find(|m| {
+            m.fields["accountExternalID"] == GoogleDirectory::user_id(0)
+                && m.fields["groupExternalID"] == GoogleDirectory::group_id(0)
+        })
+        .unwrap();
+    assert_eq!(owner.fields["role"], "OWNER");
 }
 
-#[tokio::test]
-async fn a_service_account_with_domain_wide_delegation_connects_as_the_admin_and_syncs() {
-    for backend in tributary_store::testing::backends("gw_service_account").await {
-        let h = harness(backend, GoogleDirectory::sample(12, 3)).await;
-        let id = h.connect_service_account().await;
-        assert!(h.fake.auth().grants(JWT_BEARER) >= 1);
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.metadata["externalId"], h.fake.customer_id());
-        assert_eq!(
-            integration.metadata["attributes"]["connection"],
-            "serviceAccount"
-        );
-        assert_eq!(
-            integration.metadata["attributes"]["adminEmail"],
-            h.fake.admin_email()
-        );
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 12);
-        assert_eq!(h.records(&id, "DirectoryGroup").await.len(), 3);
-        assert_eq!(
-            h.records(&id, "DirectoryMembership").await.len(),
-            h.expected_memberships()
-        );
+#[each_backend]
+async fn a_service_account_with_domain_wide_delegation_connects_as_the_admin_and_syncs(
+    backend: TestDb,
+) {
+    let h = harness(backend, GoogleDirectory::sample(12, 3)).await;
+    let id = h.connect_service_account().await;
+    assert!(h.fake.auth().grants(JWT_BEARER) >= 1);
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.metadata["externalId"], h.fake.customer_id());
+    assert_eq!(
+        integration.metadata["attributes"]["connection"],
+        "serviceAccount"
+    );
+    assert_eq!(
+        integration.metadata["attributes"]["adminEmail"],
+        h.fake.admin_email()
+    );
+    let run = h.sync(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 12);
+    assert_eq!(h.records(&id, "DirectoryGroup").await.len(), 3);
+    assert_eq!(
+        h.records(&id, "DirectoryMembership").await.len(),
+        h.expected_memberships()
+    );
 
-        // The pooled client keeps a fresh token...
-        let mints = || h.fake.auth().grants(JWT_BEARER);
-        let before = mints();
-        h.runtime
-            .run_inline(h.run_request(&id, "HealthCheck"))
-            .await
-            .unwrap();
-        assert_eq!(mints(), before, "a fresh token is reused");
+    // The pooled client keeps a fresh token...
+    let mints = || h.fake.auth().grants(JWT_BEARER);
+    let before = mints();
+    h.runtime
+        .run_inline(h.run_request(&id, "HealthCheck"))
+        .await
+        .unwrap();
+    assert_eq!(mints(), before, "a fresh token is reused");
 
-        // ...and mints a new one when it nears expiry, however long the client stays pooled.
-        h.fake.auth().set_token_lifetime(120);
-        let short_lived = h.connect_service_account().await;
-        h.fake.auth().expire_access_tokens();
-        let before = mints();
-        h.runtime
-            .run_inline(h.run_request(&short_lived, "HealthCheck"))
-            .await
-            .unwrap();
-        assert_eq!(mints(), before + 1, "a token expiring soon is re-minted");
-    }
+    // ...and mints a new one when it nears expiry, however long the client stays pooled.
+    h.fake.auth().set_token_lifetime(120);
+    let short_lived = h.connect_service_account().await;
+    h.fake.auth().expire_access_tokens();
+    let before = mints();
+    h.runtime
+        .run_inline(h.run_request(&short_lived, "HealthCheck"))
+        .await
+        .unwrap();
+    assert_eq!(mints(), before + 1, "a token expiring soon is re-minted");
 }
 
-#[tokio::test]
-async fn bad_service_accounts_are_refused_with_clear_errors_that_hold_no_secret() {
-    for backend in tributary_store::testing::backends("gw_errors").await {
-        let h = harness(backend, GoogleDirectory::sample(8, 2)).await;
-        let key = h.fake.service_account_key_json();
-        let private_key_line = tributary_testkit::authorization::CLIENT_PRIVATE_KEY_PEM
-            .lines()
-            .nth(1)
-            .unwrap()
-            .to_owned();
+#[each_backend]
+async fn bad_service_accounts_are_refused_with_clear_errors_that_hold_no_secret(backend: TestDb) {
+    let h = harness(backend, GoogleDirectory::sample(8, 2)).await;
+    let key = h.fake.service_account_key_json();
+    let private_key_line = tributary_testkit::authorization::CLIENT_PRIVATE_KEY_PEM
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_owned();
 
-        // A regular user as the subject: Google's 403 on the customer is an auth error.
-        let user = h
-            .fake
-            .with_directory(|d| d.users[&GoogleDirectory::user_id(3)]["primaryEmail"].clone());
+    // A regular user as the subject: Google's 403 on the customer is an auth error.
+    let user = h
+        .fake
+        .with_directory(|d| d.users[&GoogleDirectory::user_id(3)]["primaryEmail"].clone());
+    let err = h
+        .runtime
+        .connect(h.service_account(&key, user.as_str().unwrap()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.to_string().contains("Not Authorized"), "{err}");
+
+    // A key Google does not know (deleted in Google Cloud): invalid_grant, an auth error.
+    let mut unknown: Value = serde_json::from_str(&key).unwrap();
+    unknown["private_key"] = json!(UNKNOWN_KEY_PEM);
+    let unknown = unknown.to_string();
+    let err = h
+        .runtime
+        .connect(h.service_account(&unknown, &h.fake.admin_email()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    let text = format!("{err} {err:?}");
+    assert!(
+        !text.contains(UNKNOWN_KEY_PEM.lines().nth(1).unwrap()),
+        "{text}"
+    );
+
+    // A key file that is not one: a config error that does not quote it.
+    let garbled = key.replace("BEGIN PRIVATE KEY", "BEGIN PRIVATE KY");
+    for (bad, why) in [
+        (garbled.as_str(), "private key"),
+        ("{\"client_email\": \"x@y.example\"}", "JSON key file"),
+    ] {
         let err = h
             .runtime
-            .connect(h.service_account(&key, user.as_str().unwrap()))
+            .connect(h.service_account(bad, &h.fake.admin_email()))
             .await
             .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-        assert!(err.to_string().contains("Not Authorized"), "{err}");
-
-        // A key Google does not know (deleted in Google Cloud): invalid_grant, an auth error.
-        let mut unknown: Value = serde_json::from_str(&key).unwrap();
-        unknown["private_key"] = json!(UNKNOWN_KEY_PEM);
-        let unknown = unknown.to_string();
-        let err = h
-            .runtime
-            .connect(h.service_account(&unknown, &h.fake.admin_email()))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert!(err.to_string().contains(why), "{err}");
         let text = format!("{err} {err:?}");
-        assert!(
-            !text.contains(UNKNOWN_KEY_PEM.lines().nth(1).unwrap()),
-            "{text}"
-        );
-
-        // A key file that is not one: a config error that does not quote it.
-        let garbled = key.replace("BEGIN PRIVATE KEY", "BEGIN PRIVATE KY");
-        for (bad, why) in [
-            (garbled.as_str(), "private key"),
-            ("{\"client_email\": \"x@y.example\"}", "JSON key file"),
-        ] {
-            let err = h
-                .runtime
-                .connect(h.service_account(bad, &h.fake.admin_email()))
-                .await
-                .unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-            assert!(err.to_string().contains(why), "{err}");
-            let text = format!("{err} {err:?}");
-            assert!(!text.contains(&private_key_line), "{text}");
-        }
-        let err = h
-            .runtime
-            .connect(h.service_account(&key, "not-an-email"))
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("adminEmail"), "{err}");
-
-        // Nothing was saved by the refused connects.
-        let integrations = h
-            .runtime
-            .db()
-            .integrations()
-            .list(&h.tenant, None)
-            .await
-            .unwrap();
-        assert!(
-            integrations
-                .iter()
-                .all(|i| i.status != IntegrationStatus::Connected)
-        );
+        assert!(!text.contains(&private_key_line), "{text}");
     }
+    let err = h
+        .runtime
+        .connect(h.service_account(&key, "not-an-email"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("adminEmail"), "{err}");
+
+    // Nothing was saved by the refused connects.
+    let integrations = h
+        .runtime
+        .db()
+        .integrations()
+        .list(&h.tenant, None)
+        .await
+        .unwrap();
+    assert!(
+        integrations
+            .iter()
+            .all(|i| i.status != IntegrationStatus::Connected)
+    );
 }
 
-#[tokio::test]
-async fn expiring_tokens_are_refreshed_and_a_revoked_refresh_token_needs_reauth() {
-    for backend in tributary_store::testing::backends("gw_refresh").await {
-        let h = harness(backend, GoogleDirectory::sample(5, 1)).await;
-        // Tokens expiring within the runtime's five-minute margin are refreshed before use.
-        h.fake.auth().set_token_lifetime(120);
-        let id = h.connect_oauth().await;
-        let before = h.stored_tokens(&id).await;
-        // The old access token no longer works at Google: only a refreshed one can succeed.
-        h.fake.auth().expire_access_tokens();
-        h.runtime
-            .run_inline(h.run_request(&id, "HealthCheck"))
-            .await
-            .unwrap();
-        assert_eq!(h.fake.auth().grants("refresh_token"), 1);
-        let after = h.stored_tokens(&id).await;
-        assert_ne!(after["access_token"], before["access_token"]);
-        assert_eq!(
-            after["refresh_token"], before["refresh_token"],
-            "Google does not rotate refresh tokens; the stored one is kept"
-        );
+#[each_backend]
+async fn expiring_tokens_are_refreshed_and_a_revoked_refresh_token_needs_reauth(backend: TestDb) {
+    let h = harness(backend, GoogleDirectory::sample(5, 1)).await;
+    // Tokens expiring within the runtime's five-minute margin are refreshed before use.
+    h.fake.auth().set_token_lifetime(120);
+    let id = h.connect_oauth().await;
+    let before = h.stored_tokens(&id).await;
+    // The old access token no longer works at Google: only a refreshed one can succeed.
+    h.fake.auth().expire_access_tokens();
+    h.runtime
+        .run_inline(h.run_request(&id, "HealthCheck"))
+        .await
+        .unwrap();
+    assert_eq!(h.fake.auth().grants("refresh_token"), 1);
+    let after = h.stored_tokens(&id).await;
+    assert_ne!(after["access_token"], before["access_token"]);
+    assert_eq!(
+        after["refresh_token"], before["refresh_token"],
+        "Google does not rotate refresh tokens; the stored one is kept"
+    );
 
-        // Consent revoked in the Admin console: invalid_grant, the integration needs a reconnect.
-        h.fake.auth().revoke_refresh_tokens();
-        h.fake.auth().expire_access_tokens();
-        let err = h
-            .runtime
-            .run_inline(h.run_request(&id, "HealthCheck"))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, RuntimeError::NeedsReauth(_)), "{err}");
-        assert!(
-            !err.to_string()
-                .contains(after["refresh_token"].as_str().unwrap())
-        );
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
-    }
+    // Consent revoked in the Admin console: invalid_grant, the integration needs a reconnect.
+    h.fake.auth().revoke_refresh_tokens();
+    h.fake.auth().expire_access_tokens();
+    let err = h
+        .runtime
+        .run_inline(h.run_request(&id, "HealthCheck"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::NeedsReauth(_)), "{err}");
+    assert!(
+        !err.to_string()
+            .contains(after["refresh_token"].as_str().unwrap())
+    );
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
 }
 
-#[tokio::test]
-async fn a_throttled_sync_resumes_and_deletions_are_tombstoned_by_the_next_complete_sync() {
-    for backend in tributary_store::testing::backends("gw_throttle").await {
-        let h = harness(backend, GoogleDirectory::sample(520, 4)).await;
-        let id = h.connect_oauth().await;
-        h.fake.throttle_page(Listing::Users, 2, 300);
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-        assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
-        assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 500);
+#[each_backend]
+async fn a_throttled_sync_resumes_and_deletions_are_tombstoned_by_the_next_complete_sync(
+    backend: TestDb,
+) {
+    let h = harness(backend, GoogleDirectory::sample(520, 4)).await;
+    let id = h.connect_oauth().await;
+    h.fake.throttle_page(Listing::Users, 2, 300);
+    let run = h.sync(&id).await;
+    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
+    assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+    assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 500);
 
-        let resumed = h.sync(&id).await;
-        assert_eq!(
-            resumed.status,
-            RunStatus::Succeeded,
-            "{:?}",
-            resumed.error_message
-        );
-        assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 520);
-        let users = h.requests_to("/admin/directory/v1/users");
-        // First run: page 1, page 2 (throttled); resumed: page 2, then ids only from the start.
-        assert!(
-            users[2].contains("pageToken="),
-            "resumed at page 2: {users:?}"
-        );
-        assert_eq!(
-            h.records(&id, "DirectoryMembership").await.len(),
-            h.expected_memberships(),
-            "a resumed run still keeps every membership of a directory user"
-        );
-        assert_eq!(resumed.counters["failed"], 0, "{:?}", resumed.counters);
+    let resumed = h.sync(&id).await;
+    assert_eq!(
+        resumed.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        resumed.error_message
+    );
+    assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 520);
+    let users = h.requests_to("/admin/directory/v1/users");
+    // First run: page 1, page 2 (throttled); resumed: page 2, then ids only from the start.
+    assert!(
+        users[2].contains("pageToken="),
+        "resumed at page 2: {users:?}"
+    );
+    assert_eq!(
+        h.records(&id, "DirectoryMembership").await.len(),
+        h.expected_memberships(),
+        "a resumed run still keeps every membership of a directory user"
+    );
+    assert_eq!(resumed.counters["failed"], 0, "{:?}", resumed.counters);
 
-        // A member page throttled in the groups phase resumes from its group page.
-        h.fake.throttle_page(Listing::Members, 1, 300);
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Partial);
-        let resumed = h.sync(&id).await;
-        assert_eq!(resumed.status, RunStatus::Succeeded);
+    // A member page throttled in the groups phase resumes from its group page.
+    h.fake.throttle_page(Listing::Members, 1, 300);
+    let run = h.sync(&id).await;
+    assert_eq!(run.status, RunStatus::Partial);
+    let resumed = h.sync(&id).await;
+    assert_eq!(resumed.status, RunStatus::Succeeded);
 
-        // Deleted in the Admin console: a user (with its memberships) and a group.
-        let gone_user = GoogleDirectory::user_id(9);
-        let gone_group = GoogleDirectory::group_id(3);
-        h.fake.with_directory(|d| {
-            d.delete_user(&gone_user);
-            d.groups.remove(&gone_group);
-            d.members.remove(&gone_group);
-        });
-        let full = h.sync(&id).await;
-        assert_eq!(
-            full.status,
-            RunStatus::Succeeded,
-            "{:?}",
-            full.error_message
-        );
-        assert!(
-            full.counters["tombstoned"].as_u64().unwrap() >= 2,
-            "{:?}",
-            full.counters
-        );
-        let accounts = h.records(&id, "DirectoryAccount").await;
-        assert_eq!(live(&accounts), 519);
-        assert!(
-            accounts
-                .iter()
-                .find(|r| r.lookup_key == gone_user)
-                .unwrap()
-                .deleted_at
-                .is_some()
-        );
-        let groups = h.records(&id, "DirectoryGroup").await;
-        assert!(
-            groups
-                .iter()
-                .find(|r| r.lookup_key == gone_group)
-                .unwrap()
-                .deleted_at
-                .is_some()
-        );
-        assert_eq!(
-            live(&h.records(&id, "DirectoryMembership").await),
-            h.expected_memberships()
-        );
-    }
+    // Deleted in the Admin console: a user (with its memberships) and a group.
+    let gone_user = GoogleDirectory::user_id(9);
+    let gone_group = GoogleDirectory::group_id(3);
+    h.fake.with_directory(|d| {
+        d.delete_user(&gone_user);
+        d.groups.remove(&gone_group);
+        d.members.remove(&gone_group);
+    });
+    let full = h.sync(&id).await;
+    assert_eq!(
+        full.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        full.error_message
+    );
+    assert!(
+        full.counters["tombstoned"].as_u64().unwrap() >= 2,
+        "{:?}",
+        full.counters
+    );
+    let accounts = h.records(&id, "DirectoryAccount").await;
+    assert_eq!(live(&accounts), 519);
+    assert!(
+        accounts
+            .iter()
+            .find(|r| r.lookup_key == gone_user)
+            .unwrap()
+            .deleted_at
+            .is_some()
+    );
+    let groups = h.records(&id, "DirectoryGroup").await;
+    assert!(
+        groups
+            .iter()
+            .find(|r| r.lookup_key == gone_group)
+            .unwrap()
+            .deleted_at
+            .is_some()
+    );
+    assert_eq!(
+        live(&h.records(&id, "DirectoryMembership").await),
+        h.expected_memberships()
+    );
 }
 
 #[test]
