@@ -1,15 +1,12 @@
 //! The AWS Security Hub definition against the fake AWS (STS, Security Hub, Audit Manager, all
 //! verifying SigV4) on loopback, through the whole runtime on SQLite and PostgreSQL.
 
-use std::{collections::BTreeMap, time::Duration};
-
 use serde_json::{Value, json};
 use tributary_core::ErrorKind;
 use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig};
+use tributary_runtime::ConnectRequest;
 use tributary_store::{
-    keystore::KeyRing,
-    records::{RecordQuery, StoredRecord, list_records},
+    records::StoredRecord,
     runs::{Run, RunStatus},
     testing::{TestDb, each_backend},
 };
@@ -20,118 +17,41 @@ use tributary_testkit::aws_security_hub::{
     TENANT_SOURCE_SECRET_ACCESS_KEY, finding_id, sample_finding,
 };
 
+use crate::harness::Harness;
+
 const ROLE: &str = "AwsAssumeRole";
 const KEYS: &str = "AwsAccessKeys";
 /// 40 sample findings; see `AwsData::sample` for how they vary.
 const SAMPLE: usize = 40;
 
-struct Harness {
-    runtime: Runtime,
-    tenant: String,
-    fake: FakeAwsSecurityHub,
-    _backend: TestDb,
-}
-
-async fn harness(backend: TestDb, data: AwsData) -> Harness {
-    tributary_providerkit::install_crypto_provider();
+async fn harness(backend: TestDb, data: AwsData) -> Harness<FakeAwsSecurityHub> {
     let fake = FakeAwsSecurityHub::start(data).await.unwrap();
-    let config = CatalogConfig {
-        definitions: [("aws_security_hub".to_owned(), fake.operator_config())].into(),
-        public_url: None,
-    };
-    let runtime = Runtime::new(
-        registry(&config).unwrap(),
-        backend.db.clone(),
-        KeyRing::generate(),
-        RuntimeConfig::new("http://127.0.0.1:9"),
-    );
-    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-    Harness {
-        runtime,
-        tenant,
-        fake,
-        _backend: backend,
-    }
+    let operator = fake.operator_config();
+    Harness::start(backend, fake, "aws_security_hub", operator).await
 }
 
-impl Harness {
-    fn request(&self, connection: &str, credential: Value, input: Value) -> ConnectRequest {
-        ConnectRequest {
-            tenant_id: self.tenant.clone(),
-            definition_id: "aws_security_hub".into(),
-            user_input: Some(input),
-            connection: connection.into(),
-            credentials: BTreeMap::from([(connection.to_owned(), credential)]),
-            ..Default::default()
-        }
-    }
-
+impl Harness<FakeAwsSecurityHub> {
     fn platform_external_id(&self) -> String {
         format!("tributary-{}", self.tenant)
     }
 
-    async fn connect(&self, request: ConnectRequest) -> Result<String, (ErrorKind, String)> {
-        match self.runtime.connect(request).await {
-            Ok(ConnectOutcome::Connected(done)) => Ok(done.integration.id),
-            Ok(ConnectOutcome::Redirect(_)) => panic!("a form connection does not redirect"),
-            Err(err) => Err((err.kind(), err.to_string())),
-        }
+    /// A connection that must be refused: the error's kind and text.
+    async fn refused(&self, request: ConnectRequest) -> (ErrorKind, String) {
+        let err = self.try_connect(request).await.unwrap_err();
+        (err.kind(), err.to_string())
     }
 
     /// The role assumed by Tributary's identity, whose external id the role trusts.
     async fn connect_role(&self, input: Value) -> String {
         self.fake.trust_external_id(&self.platform_external_id());
-        self.connect(self.request(ROLE, json!({"roleArn": ROLE_ARN}), input))
+        self.connect(self.form_request(ROLE, json!({"roleArn": ROLE_ARN}), input))
             .await
-            .unwrap()
-    }
-
-    fn run_request(&self, integration: &str, operation: &str, config: Value) -> RunRequest {
-        RunRequest {
-            tenant_id: self.tenant.clone(),
-            integration_id: integration.to_owned(),
-            operation: operation.into(),
-            config,
-            workflow: None,
-        }
-    }
-
-    async fn run(&self, integration: &str, operation: &str, config: Value) -> Run {
-        let run = self
-            .runtime
-            .queue_run(self.run_request(integration, operation, config))
-            .await
-            .unwrap();
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            self.runtime.drive_run(&self.tenant, &run.id, None, |_| {}),
-        )
-        .await
-        .expect("the run did not end within a minute")
-        .unwrap()
     }
 
     /// A findings collect, five findings a page, run to its end.
     async fn collect(&self, integration: &str) -> Run {
         self.run(integration, "FindingsCollect", json!({"pageSize": 5}))
             .await
-    }
-
-    async fn records(&self, integration: &str, model: &str) -> Vec<StoredRecord> {
-        list_records(
-            self.runtime.db(),
-            &RecordQuery {
-                tenant_id: self.tenant.clone(),
-                integration_id: Some(integration.to_owned()),
-                model: Some(model.into()),
-                lookup_key: None,
-                include_deleted: true,
-                after: None,
-                limit: 1000,
-            },
-        )
-        .await
-        .unwrap()
     }
 
     async fn live_keys(&self, integration: &str, model: &str) -> Vec<String> {
@@ -235,12 +155,7 @@ async fn a_role_assumed_by_tributary_collects_every_region_with_its_filters_appl
         "{attributes}"
     );
 
-    let health = h
-        .runtime
-        .run_inline(h.run_request(&id, "HealthCheck", Value::Null))
-        .await
-        .unwrap()
-        .output;
+    let health = h.health(&id).await;
     assert_eq!(health["regions"], json!([HOME_REGION, LINKED_REGION]));
     assert_eq!(health["hubs"][1]["region"], LINKED_REGION);
     assert!(
@@ -330,7 +245,7 @@ async fn a_role_assumed_by_tributary_collects_every_region_with_its_filters_appl
 async fn access_keys_connect_and_assessments_become_findings(backend: TestDb) {
     let h = harness(backend, AwsData::sample(SAMPLE)).await;
     let id = h
-        .connect(h.request(
+        .connect(h.form_request(
             KEYS,
             json!({
                 "accessKeyId": AUDITOR_ACCESS_KEY_ID,
@@ -338,8 +253,7 @@ async fn access_keys_connect_and_assessments_become_findings(backend: TestDb) {
             }),
             json!({"homeRegion": HOME_REGION, "severityFloor": "INFORMATIONAL"}),
         ))
-        .await
-        .unwrap();
+        .await;
     assert!(h.fake.assumed().is_empty());
     let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
     assert_eq!(
@@ -416,9 +330,8 @@ async fn refusals_say_what_to_fix_and_hold_no_secret(backend: TestDb) {
 
     // The role does not trust Tributary's external id for this tenant.
     let (kind, message) = h
-        .connect(h.request(ROLE, json!({"roleArn": ROLE_ARN}), input.clone()))
-        .await
-        .unwrap_err();
+        .refused(h.form_request(ROLE, json!({"roleArn": ROLE_ARN}), input.clone()))
+        .await;
     assert_eq!(kind, ErrorKind::Auth, "{message}");
     assert!(message.contains("AccessDenied"), "{message}");
     assert!(message.contains(ROLE_ARN), "{message}");
@@ -426,19 +339,18 @@ async fn refusals_say_what_to_fix_and_hold_no_secret(backend: TestDb) {
 
     // With Tributary's identity, a tenant cannot pick another external id.
     let (kind, message) = h
-        .connect(h.request(
+        .refused(h.form_request(
             ROLE,
             json!({"roleArn": ROLE_ARN, "externalId": TENANT_EXTERNAL_ID}),
             input.clone(),
         ))
-        .await
-        .unwrap_err();
+        .await;
     assert_eq!(kind, ErrorKind::Config, "{message}");
     assert!(message.contains(&h.platform_external_id()), "{message}");
 
     // Wrong secret key: the signature does not match.
     let (kind, message) = h
-        .connect(h.request(
+        .refused(h.form_request(
             KEYS,
             json!({
                 "accessKeyId": AUDITOR_ACCESS_KEY_ID,
@@ -446,8 +358,7 @@ async fn refusals_say_what_to_fix_and_hold_no_secret(backend: TestDb) {
             }),
             input.clone(),
         ))
-        .await
-        .unwrap_err();
+        .await;
     assert_eq!(kind, ErrorKind::Auth, "{message}");
     assert!(message.contains("InvalidSignatureException"), "{message}");
     no_secret(&message);
@@ -456,7 +367,7 @@ async fn refusals_say_what_to_fix_and_hold_no_secret(backend: TestDb) {
     h.fake
         .with_data(|d| d.enabled_regions = vec![HOME_REGION.into()]);
     let (kind, message) = h
-        .connect(h.request(
+        .refused(h.form_request(
             KEYS,
             json!({
                 "accessKeyId": AUDITOR_ACCESS_KEY_ID,
@@ -464,8 +375,7 @@ async fn refusals_say_what_to_fix_and_hold_no_secret(backend: TestDb) {
             }),
             json!({"homeRegion": HOME_REGION, "linkedRegions": ["eu-west-1"]}),
         ))
-        .await
-        .unwrap_err();
+        .await;
     assert_eq!(kind, ErrorKind::Auth, "{message}");
     assert!(
         message.contains("Security Hub in eu-west-1") && message.contains("not subscribed"),
@@ -475,7 +385,7 @@ async fn refusals_say_what_to_fix_and_hold_no_secret(backend: TestDb) {
     // The tenant's own source identity with the external id it chose connects.
     h.fake
         .with_data(|d| d.enabled_regions = vec![HOME_REGION.into(), LINKED_REGION.into()]);
-    h.connect(h.request(
+    h.connect(h.form_request(
         ROLE,
         json!({
             "roleArn": ROLE_ARN,
@@ -485,8 +395,7 @@ async fn refusals_say_what_to_fix_and_hold_no_secret(backend: TestDb) {
         }),
         input.clone(),
     ))
-    .await
-    .unwrap();
+    .await;
     let assumed = h.fake.assumed();
     assert!(!assumed.is_empty());
     assert!(

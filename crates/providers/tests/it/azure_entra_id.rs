@@ -2,16 +2,12 @@
 //! loopback, through the whole runtime (admin consent with the tenant from the id token,
 //! app-only tokens re-minted, queued syncs, ingest, tombstones) on SQLite and PostgreSQL.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
-use tributary_core::{CallbackParams, ErrorKind};
+use tributary_core::ErrorKind;
 use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig};
+use tributary_runtime::{ConnectRequest, RuntimeError};
 use tributary_store::{
     integrations::IntegrationStatus,
-    keystore::KeyRing,
-    records::{RecordQuery, StoredRecord, list_records},
     runs::{Run, RunStatus},
     testing::{TestDb, each_backend},
 };
@@ -21,67 +17,28 @@ use tributary_testkit::{
     azure_entra_id::{ADMIN_UPN, CLIENT_ID, CLIENT_SECRET, EntraDirectory, FakeEntra, TENANT_ID},
 };
 
+use crate::harness::{Harness, live, param};
+
 const SLOT: &str = "EntraAdminConsent";
 
-struct Harness {
-    runtime: Runtime,
-    tenant: String,
-    fake: FakeEntra,
-    ring: KeyRing,
-    _backend: TestDb,
-}
-
-async fn harness(backend: TestDb, extra_users: usize) -> Harness {
-    tributary_providerkit::install_crypto_provider();
+async fn harness(backend: TestDb, extra_users: usize) -> Harness<FakeEntra> {
     let fake = FakeEntra::start(EntraDirectory::sample(extra_users))
         .await
         .unwrap();
-    let config = CatalogConfig {
-        definitions: [("azure_entra_id".to_owned(), fake.operator_config())].into(),
-        public_url: None,
-    };
-    let ring = KeyRing::generate();
-    let runtime = Runtime::new(
-        registry(&config).unwrap(),
-        backend.db.clone(),
-        ring.clone(),
-        RuntimeConfig::new("http://127.0.0.1:9"),
-    );
-    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-    Harness {
-        runtime,
-        tenant,
-        fake,
-        ring,
-        _backend: backend,
-    }
+    let operator = fake.operator_config();
+    Harness::start(backend, fake, "azure_entra_id", operator).await
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-impl Harness {
+impl Harness<FakeEntra> {
     /// Starts the admin consent, lets the fake approve at once (the browser step) and completes
     /// the flow with the callback's parameters.
-    async fn connect(&self, user_input: Value) -> Result<String, tributary_runtime::RuntimeError> {
-        let redirect = match self
-            .runtime
-            .connect(ConnectRequest {
-                tenant_id: self.tenant.clone(),
-                definition_id: "azure_entra_id".into(),
+    async fn consent(&self, user_input: Value) -> Result<String, RuntimeError> {
+        let redirect = self
+            .try_redirect(ConnectRequest {
                 user_input: Some(user_input),
-                connection: SLOT.into(),
-                ..Default::default()
+                ..self.connect_request(SLOT)
             })
-            .await?
-        {
-            ConnectOutcome::Redirect(redirect) => redirect,
-            ConnectOutcome::Connected(_) => panic!("the consent must redirect"),
-        };
+            .await?;
         assert!(
             redirect.url.starts_with(&format!(
                 "{}/organizations/oauth2/v2.0/authorize?",
@@ -100,78 +57,22 @@ impl Harness {
                 .any(|s| s == "openid")
         );
         assert_eq!(param(&asked, "code_challenge_method"), Some("S256"));
-        let callback = approve(&redirect.url).await;
-        let connected = self
-            .runtime
-            .complete_auth(CallbackParams::new(callback))
-            .await?;
-        Ok(connected.integration.id)
+        self.complete_auth(approve(&redirect.url).await).await
     }
 
     async fn stored(&self, integration: &str) -> Value {
-        self.runtime
-            .db()
-            .credentials(&self.ring)
-            .load(&self.tenant, integration, SLOT)
-            .await
-            .unwrap()
-            .expect("the consent is stored")
-            .secret
-            .expose_json()
-            .unwrap()
-    }
-
-    fn run_request(&self, integration: &str, operation: &str) -> RunRequest {
-        RunRequest {
-            tenant_id: self.tenant.clone(),
-            integration_id: integration.to_owned(),
-            operation: operation.into(),
-            config: Value::Null,
-            workflow: None,
-        }
+        self.stored_credential(integration, SLOT).await
     }
 
     async fn sync(&self, integration: &str) -> Run {
-        let run = self
-            .runtime
-            .queue_run(self.run_request(integration, "DirectorySync"))
-            .await
-            .unwrap();
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            self.runtime.drive_run(&self.tenant, &run.id, None, |_| {}),
-        )
-        .await
-        .expect("the run did not end within a minute")
-        .unwrap()
+        self.run(integration, "DirectorySync", Value::Null).await
     }
-
-    async fn records(&self, integration: &str, model: &str) -> Vec<StoredRecord> {
-        list_records(
-            self.runtime.db(),
-            &RecordQuery {
-                tenant_id: self.tenant.clone(),
-                integration_id: Some(integration.to_owned()),
-                model: Some(model.into()),
-                lookup_key: None,
-                include_deleted: true,
-                after: None,
-                limit: 1000,
-            },
-        )
-        .await
-        .unwrap()
-    }
-}
-
-fn live(records: &[StoredRecord]) -> Vec<&StoredRecord> {
-    records.iter().filter(|r| r.deleted_at.is_none()).collect()
 }
 
 #[each_backend]
 async fn admin_consent_finds_the_tenant_in_the_id_token_and_syncs_every_page(backend: TestDb) {
     let h = harness(backend, 46).await;
-    let id = h.connect(json!({})).await.unwrap();
+    let id = h.consent(json!({})).await.unwrap();
     let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
     assert_eq!(integration.status, IntegrationStatus::Connected);
     assert_eq!(integration.metadata["externalId"], TENANT_ID);
@@ -186,12 +87,7 @@ async fn admin_consent_finds_the_tenant_in_the_id_token_and_syncs_every_page(bac
     assert!(stored.get("refresh_token").is_none());
     assert_eq!(h.fake.auth().grants("client_credentials"), 1);
 
-    let health = h
-        .runtime
-        .run_inline(h.run_request(&id, "HealthCheck"))
-        .await
-        .unwrap()
-        .output;
+    let health = h.health(&id).await;
     assert_eq!(health["tenantId"], TENANT_ID);
     assert_eq!(health["displayName"], "Contoso");
 
@@ -246,7 +142,7 @@ async fn admin_consent_finds_the_tenant_in_the_id_token_and_syncs_every_page(bac
 #[each_backend]
 async fn guests_can_be_left_out_and_deletions_are_tombstoned(backend: TestDb) {
     let h = harness(backend, 6).await;
-    let id = h.connect(json!({"includeGuests": false})).await.unwrap();
+    let id = h.consent(json!({"includeGuests": false})).await.unwrap();
     let run = h.sync(&id).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
     let accounts = h.records(&id, "DirectoryAccount").await;
@@ -292,7 +188,7 @@ async fn guests_can_be_left_out_and_deletions_are_tombstoned(backend: TestDb) {
 #[each_backend]
 async fn a_throttled_sync_resumes_where_it_stopped(backend: TestDb) {
     let h = harness(backend, 36).await;
-    let id = h.connect(json!({})).await.unwrap();
+    let id = h.consent(json!({})).await.unwrap();
     h.fake.cap_pages(10);
     // The first page goes through; the second is throttled for longer than the kit waits.
     h.fake.throttle_after(1, 300);
@@ -323,7 +219,7 @@ async fn the_app_token_is_reminted_before_it_expires_and_a_refusal_asks_for_cons
     let h = harness(backend, 2).await;
     // Tokens that live one minute: inside the runtime's refresh margin at once.
     h.fake.auth().set_token_lifetime(60);
-    let id = h.connect(json!({})).await.unwrap();
+    let id = h.consent(json!({})).await.unwrap();
     let minted = h.fake.auth().grants("client_credentials");
     let first = h.stored(&id).await["access_token"].clone();
     let run = h.sync(&id).await;
@@ -349,44 +245,36 @@ async fn the_app_token_is_reminted_before_it_expires_and_a_refusal_asks_for_cons
     assert!(reason.contains("admin consent"), "{reason}");
 }
 
-#[tokio::test]
-async fn a_token_graph_refuses_is_refreshed_once_then_a_refused_refresh_is_an_auth_error_without_secrets()
- {
-    for backend in tributary_store::testing::backends("entra_expired").await {
-        let h = harness(backend, 2).await;
-        let id = h.connect(json!({})).await.unwrap();
-        let token = h.stored(&id).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        // Graph refuses a token that is still valid by its expiry: the runtime refreshes it at
-        // once and the check passes.
-        h.fake.auth().expire_access_tokens();
-        h.runtime
-            .run_inline(h.run_request(&id, "HealthCheck"))
-            .await
-            .unwrap();
-        let refreshed = h.stored(&id).await["access_token"].clone();
-        assert_ne!(refreshed, json!(token));
-        // Refused again, and the tenant withdrew its consent: the refresh is refused too.
-        h.fake.auth().expire_access_tokens();
-        h.fake.withdraw_consent();
-        let err = h
-            .runtime
-            .run_inline(h.run_request(&id, "HealthCheck"))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-        let text = err.to_string();
-        assert!(
-            text.contains("401") || text.contains("AADSTS700016"),
-            "{text}"
-        );
-        assert!(
-            !text.contains(&token) && !text.contains(CLIENT_SECRET),
-            "{text}"
-        );
-    }
+#[each_backend]
+async fn a_token_graph_refuses_is_refreshed_once_then_a_refused_refresh_is_an_auth_error_without_secrets(
+    backend: TestDb,
+) {
+    let h = harness(backend, 2).await;
+    let id = h.consent(json!({})).await.unwrap();
+    let token = h.stored(&id).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Graph refuses a token that is still valid by its expiry: the runtime refreshes it at
+    // once and the check passes.
+    h.fake.auth().expire_access_tokens();
+    h.health(&id).await;
+    let refreshed = h.stored(&id).await["access_token"].clone();
+    assert_ne!(refreshed, json!(token));
+    // Refused again, and the tenant withdrew its consent: the refresh is refused too.
+    h.fake.auth().expire_access_tokens();
+    h.fake.withdraw_consent();
+    let err = h.try_health(&id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("401") || text.contains("AADSTS700016"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&token) && !text.contains(CLIENT_SECRET),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -399,7 +287,7 @@ async fn a_declined_consent_and_a_wrong_client_secret_are_clear_errors() {
             "AADSTS65004: User declined to consent to access the app.",
         ),
     ]);
-    let err = h.connect(json!({})).await.unwrap_err();
+    let err = h.consent(json!({})).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(err.to_string().contains("access_denied"), "{err}");
     h.fake.auth().set_callback_params(&[]);
@@ -408,7 +296,7 @@ async fn a_declined_consent_and_a_wrong_client_secret_are_clear_errors() {
         CLIENT_ID,
         "the-secret-microsoft-now-expects-000",
     ));
-    let err = h.connect(json!({})).await.unwrap_err();
+    let err = h.consent(json!({})).await.unwrap_err();
     let text = err.to_string();
     assert!(!text.contains(CLIENT_SECRET), "{text}");
     assert!(

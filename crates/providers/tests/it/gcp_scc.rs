@@ -2,15 +2,10 @@
 //! STS, iamcredentials, SCC v2 findings) on loopback, through the whole runtime on SQLite and
 //! PostgreSQL.
 
-use std::{collections::BTreeMap, time::Duration};
-
 use serde_json::{Value, json};
 use tributary_core::ErrorKind;
-use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig};
+use tributary_runtime::ConnectRequest;
 use tributary_store::{
-    keystore::KeyRing,
-    records::{RecordQuery, StoredRecord, list_records},
     runs::{Run, RunStatus},
     testing::{TestDb, each_backend},
 };
@@ -19,72 +14,37 @@ use tributary_testkit::gcp_scc::{
     sample_result,
 };
 
+use crate::harness::{Harness, logs_requests};
+
+logs_requests!(FakeGcpScc);
+
 const KEY: &str = "GcpSccServiceAccount";
 const FEDERATION: &str = "GcpSccWorkloadIdentity";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const UNKNOWN_KEY_PEM: &str =
     include_str!("../../../providerkit/tests/fixtures/test_only_rsa_key_b.pem");
 
-struct Harness {
-    runtime: Runtime,
-    tenant: String,
-    fake: FakeGcpScc,
-    _backend: TestDb,
-}
-
-async fn harness(backend: TestDb, data: SccData) -> Harness {
-    tributary_providerkit::install_crypto_provider();
+async fn harness(backend: TestDb, data: SccData) -> Harness<FakeGcpScc> {
     let fake = FakeGcpScc::start(data).await.unwrap();
     let demo = fake.demo_connection();
-    let config = CatalogConfig {
-        definitions: [(demo.definition.to_owned(), demo.operator_config)].into(),
-        public_url: None,
-    };
-    let runtime = Runtime::new(
-        registry(&config).unwrap(),
-        backend.db.clone(),
-        KeyRing::generate(),
-        RuntimeConfig::new("http://127.0.0.1:9"),
-    );
-    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-    Harness {
-        runtime,
-        tenant,
-        fake,
-        _backend: backend,
-    }
+    Harness::start(backend, fake, demo.definition, demo.operator_config).await
 }
 
-impl Harness {
-    fn request(&self, connection: &str, credential: Value, input: Value) -> ConnectRequest {
-        ConnectRequest {
-            tenant_id: self.tenant.clone(),
-            definition_id: "gcp_scc".into(),
-            user_input: Some(input),
-            connection: connection.into(),
-            credentials: BTreeMap::from([(connection.to_owned(), credential)]),
-            ..Default::default()
-        }
-    }
-
+impl Harness<FakeGcpScc> {
     fn org_input(&self) -> Value {
         json!({"parent": format!("organizations/{}", self.fake.organization_id())})
     }
 
-    async fn connect(&self, request: ConnectRequest) -> String {
-        match self.runtime.connect(request).await.unwrap() {
-            ConnectOutcome::Connected(done) => done.integration.id,
-            ConnectOutcome::Redirect(_) => panic!("a form connection does not redirect"),
-        }
-    }
-
-    async fn connect_key(&self) -> String {
-        self.connect(self.request(
+    fn key_request(&self) -> ConnectRequest {
+        self.form_request(
             KEY,
             json!({"serviceAccountKey": self.fake.service_account_key_json()}),
             self.org_input(),
-        ))
-        .await
+        )
+    }
+
+    async fn connect_key(&self) -> String {
+        self.connect(self.key_request()).await
     }
 
     fn federation(&self, subject_token: &str) -> Value {
@@ -95,55 +55,10 @@ impl Harness {
         })
     }
 
-    fn run_request(&self, integration: &str, operation: &str, config: Value) -> RunRequest {
-        RunRequest {
-            tenant_id: self.tenant.clone(),
-            integration_id: integration.to_owned(),
-            operation: operation.into(),
-            config,
-            workflow: None,
-        }
-    }
-
-    async fn health(&self, integration: &str) -> Value {
-        self.runtime
-            .run_inline(self.run_request(integration, "HealthCheck", Value::Null))
-            .await
-            .unwrap()
-            .output
-    }
-
     /// A collect, ten findings a page, run to its end.
     async fn collect(&self, integration: &str) -> Run {
-        let run = self
-            .runtime
-            .queue_run(self.run_request(integration, "FindingsCollect", json!({"pageSize": 10})))
+        self.run(integration, "FindingsCollect", json!({"pageSize": 10}))
             .await
-            .unwrap();
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            self.runtime.drive_run(&self.tenant, &run.id, None, |_| {}),
-        )
-        .await
-        .expect("the run did not end within a minute")
-        .unwrap()
-    }
-
-    async fn records(&self, integration: &str, model: &str) -> Vec<StoredRecord> {
-        list_records(
-            self.runtime.db(),
-            &RecordQuery {
-                tenant_id: self.tenant.clone(),
-                integration_id: Some(integration.to_owned()),
-                model: Some(model.into()),
-                lookup_key: None,
-                include_deleted: true,
-                after: None,
-                limit: 1000,
-            },
-        )
-        .await
-        .unwrap()
     }
 }
 
@@ -174,12 +89,7 @@ async fn a_service_account_key_connects_and_a_multi_page_collect_maps_findings(b
 
     let run = h.collect(&id).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-    let pages: Vec<String> = h
-        .fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.contains("pageSize=10"))
-        .collect();
+    let pages: Vec<String> = h.requests_where(|r| r.contains("pageSize=10"));
     assert_eq!(pages.len(), 3, "27 active findings, 10 a page: {pages:?}");
     assert!(pages[0].starts_with(&format!(
         "/v2/{parent}/sources/-/locations/global/findings?"
@@ -225,7 +135,7 @@ async fn workload_identity_federation_connects_and_collects_with_a_user_filter(b
         "findingFilter": "state=\"ACTIVE\" AND findingClass=\"VULNERABILITY\"",
     });
     let id = h
-        .connect(h.request(FEDERATION, h.federation(SUBJECT_TOKEN), input))
+        .connect(h.form_request(FEDERATION, h.federation(SUBJECT_TOKEN), input))
         .await;
     let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
     assert_eq!(integration.metadata["externalId"], "projects/acme-prod");
@@ -238,8 +148,7 @@ async fn workload_identity_federation_connects_and_collects_with_a_user_filter(b
     assert_eq!(h.records(&id, "Vulnerability").await.len(), 9);
     assert!(h.records(&id, "Finding").await.is_empty());
     assert!(
-        h.fake
-            .requests()
+        h.requests()
             .iter()
             .all(|r| r.starts_with("/v2/projects/acme-prod/sources/-/locations/global/findings?"))
     );
@@ -249,7 +158,7 @@ async fn workload_identity_federation_connects_and_collects_with_a_user_filter(b
     let rejected = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzb21lb25lLWVsc2UifQ.c2VjcmV0LXNpZ25hdHVyZQ";
     let err = h
         .runtime
-        .connect(h.request(FEDERATION, h.federation(rejected), h.org_input()))
+        .connect(h.form_request(FEDERATION, h.federation(rejected), h.org_input()))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
@@ -274,7 +183,7 @@ async fn expired_tokens_are_reminted_and_refused_credentials_hold_no_secret(back
     unknown["private_key"] = json!(UNKNOWN_KEY_PEM);
     let err = h
         .runtime
-        .connect(h.request(
+        .connect(h.form_request(
             KEY,
             json!({"serviceAccountKey": unknown.to_string()}),
             h.org_input(),
@@ -287,7 +196,7 @@ async fn expired_tokens_are_reminted_and_refused_credentials_hold_no_secret(back
     // A parent the service account has no role at: Google's 403 is an auth error.
     let err = h
         .runtime
-        .connect(h.request(
+        .connect(h.form_request(
             KEY,
             json!({"serviceAccountKey": h.fake.service_account_key_json()}),
             json!({"parent": "organizations/999"}),
@@ -300,7 +209,7 @@ async fn expired_tokens_are_reminted_and_refused_credentials_hold_no_secret(back
     // A malformed parent or filter is a config error.
     let err = h
         .runtime
-        .connect(h.request(
+        .connect(h.form_request(
             KEY,
             json!({"serviceAccountKey": h.fake.service_account_key_json()}),
             json!({"parent": "orgs/1"}),
@@ -310,7 +219,7 @@ async fn expired_tokens_are_reminted_and_refused_credentials_hold_no_secret(back
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     let err = h
         .runtime
-        .connect(h.request(
+        .connect(h.form_request(
             KEY,
             json!({"serviceAccountKey": h.fake.service_account_key_json()}),
             json!({"parent": "organizations/123456789012", "findingFilter": "owner=\"x\""}),
@@ -348,12 +257,7 @@ async fn a_throttled_collect_resumes_and_the_next_complete_collect_sees_deletion
         resumed.error_message
     );
     assert_eq!(resumed.counters["tombstoned"], 0, "{:?}", resumed.counters);
-    let pages: Vec<String> = h
-        .fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.contains("pageSize=10"))
-        .collect();
+    let pages: Vec<String> = h.requests_where(|r| r.contains("pageSize=10"));
     // Page 1, page 2 (throttled); resumed at page 2, then page 3.
     assert_eq!(pages.len(), 4, "{pages:?}");
     assert!(

@@ -138,8 +138,15 @@ impl<F> Harness<F> {
 
     /// Starts a browser mode (OAuth, app install): where the user is sent.
     pub async fn redirect(&self, request: ConnectRequest) -> AuthRedirect {
-        match self.runtime.connect(request).await.unwrap() {
-            ConnectOutcome::Redirect(redirect) => redirect,
+        self.try_redirect(request).await.unwrap()
+    }
+
+    pub async fn try_redirect(
+        &self,
+        request: ConnectRequest,
+    ) -> Result<AuthRedirect, RuntimeError> {
+        match self.runtime.connect(request).await? {
+            ConnectOutcome::Redirect(redirect) => Ok(redirect),
             ConnectOutcome::Connected(done) => panic!(
                 "a browser mode connected {} without a redirect",
                 done.integration.id
