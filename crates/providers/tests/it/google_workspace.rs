@@ -2,22 +2,20 @@
 //! endpoints) on loopback, through the whole runtime (setup flow with the browser redirect,
 //! refresh, queued runs, ingest) on SQLite and PostgreSQL.
 
-use std::{collections::BTreeMap, time::Duration};
-
 use serde_json::{Value, json};
-use tributary_core::{CallbackParams, ErrorKind};
+use tributary_core::ErrorKind;
 use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{
-    ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig, RuntimeError,
-};
+use tributary_runtime::{ConnectRequest, RuntimeError};
 use tributary_store::{
     integrations::IntegrationStatus,
-    keystore::KeyRing,
-    records::{RecordQuery, StoredRecord, list_records},
     runs::{Run, RunStatus},
     testing::{TestDb, each_backend},
 };
 use tributary_testkit::google_workspace::{FakeGoogleWorkspace, GoogleDirectory, Listing};
+
+use crate::harness::{Harness, live, logs_requests};
+
+logs_requests!(FakeGoogleWorkspace);
 
 const OAUTH: &str = "GoogleWorkspaceOAuth";
 const SERVICE_ACCOUNT: &str = "GoogleWorkspaceServiceAccount";
@@ -26,37 +24,10 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const UNKNOWN_KEY_PEM: &str =
     include_str!("../../../providerkit/tests/fixtures/test_only_rsa_key_b.pem");
 
-struct Harness {
-    runtime: Runtime,
-    tenant: String,
-    fake: FakeGoogleWorkspace,
-    keyring: KeyRing,
-    _backend: TestDb,
-}
-
-async fn harness(backend: TestDb, directory: GoogleDirectory) -> Harness {
-    tributary_providerkit::install_crypto_provider();
+async fn harness(backend: TestDb, directory: GoogleDirectory) -> Harness<FakeGoogleWorkspace> {
     let fake = FakeGoogleWorkspace::start(directory).await.unwrap();
     let demo = fake.demo_connection();
-    let config = CatalogConfig {
-        definitions: [(demo.definition.to_owned(), demo.operator_config)].into(),
-        public_url: None,
-    };
-    let keyring = KeyRing::generate();
-    let runtime = Runtime::new(
-        registry(&config).unwrap(),
-        backend.db.clone(),
-        keyring.clone(),
-        RuntimeConfig::new("http://127.0.0.1:9"),
-    );
-    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-    Harness {
-        runtime,
-        tenant,
-        fake,
-        keyring,
-        _backend: backend,
-    }
+    Harness::start(backend, fake, demo.definition, demo.operator_config).await
 }
 
 /// Every user of `users` in group 0 as well, so its members take several pages.
@@ -77,29 +48,10 @@ fn with_big_first_group(mut directory: GoogleDirectory) -> GoogleDirectory {
     directory
 }
 
-impl Harness {
-    fn request(&self, connection: &str, credentials: BTreeMap<String, Value>) -> ConnectRequest {
-        ConnectRequest {
-            tenant_id: self.tenant.clone(),
-            definition_id: "google_workspace".into(),
-            user_input: Some(json!({})),
-            connection: connection.into(),
-            credentials,
-            ..Default::default()
-        }
-    }
-
+impl Harness<FakeGoogleWorkspace> {
     /// The OAuth connection: begin, the administrator's browser at Google, the callback.
     async fn connect_oauth(&self) -> String {
-        let redirect = match self
-            .runtime
-            .connect(self.request(OAUTH, BTreeMap::new()))
-            .await
-            .unwrap()
-        {
-            ConnectOutcome::Redirect(redirect) => redirect,
-            ConnectOutcome::Connected(_) => panic!("the OAuth mode must redirect"),
-        };
+        let redirect = self.redirect(self.connect_request(OAUTH)).await;
         for expected in [
             "access_type=offline",
             "prompt=consent",
@@ -109,22 +61,16 @@ impl Harness {
             assert!(redirect.url.contains(expected), "{}", redirect.url);
         }
         let params = self.fake.authorize(&redirect.url).await;
-        let connected = self
-            .runtime
-            .complete_auth(CallbackParams::new(params))
-            .await
-            .unwrap();
-        assert_eq!(connected.integration.id, redirect.integration_id);
-        connected.integration.id
+        let connected = self.complete_auth(params).await.unwrap();
+        assert_eq!(connected, redirect.integration_id);
+        connected
     }
 
     fn service_account(&self, key_json: &str, admin: &str) -> ConnectRequest {
-        self.request(
+        self.form_request(
             SERVICE_ACCOUNT,
-            BTreeMap::from([(
-                SERVICE_ACCOUNT.to_owned(),
-                json!({"serviceAccountKey": key_json, "adminEmail": admin}),
-            )]),
+            json!({"serviceAccountKey": key_json, "adminEmail": admin}),
+            json!({}),
         )
     }
 
@@ -133,75 +79,16 @@ impl Harness {
             &self.fake.service_account_key_json(),
             &self.fake.admin_email(),
         );
-        match self.runtime.connect(request).await.unwrap() {
-            ConnectOutcome::Connected(done) => done.integration.id,
-            ConnectOutcome::Redirect(_) => panic!("a service account does not redirect"),
-        }
-    }
-
-    fn run_request(&self, integration: &str, operation: &str) -> RunRequest {
-        RunRequest {
-            tenant_id: self.tenant.clone(),
-            integration_id: integration.to_owned(),
-            operation: operation.into(),
-            config: Value::Null,
-            workflow: None,
-        }
+        self.connect(request).await
     }
 
     async fn stored_tokens(&self, integration: &str) -> Value {
-        self.runtime
-            .db()
-            .credentials(&self.keyring)
-            .load(&self.tenant, integration, OAUTH)
-            .await
-            .unwrap()
-            .expect("the tokens are stored")
-            .secret
-            .expose_json()
-            .unwrap()
+        self.stored_credential(integration, OAUTH).await
     }
 
     /// Queues a sync and runs it to its end with a worker.
     async fn sync(&self, integration: &str) -> Run {
-        let run = self
-            .runtime
-            .queue_run(self.run_request(integration, "DirectorySync"))
-            .await
-            .unwrap();
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            self.runtime.drive_run(&self.tenant, &run.id, None, |_| {}),
-        )
-        .await
-        .expect("the run did not end within a minute")
-        .unwrap()
-    }
-
-    /// Every record of `model`, tombstones included, a thousand at a time.
-    async fn records(&self, integration: &str, model: &str) -> Vec<StoredRecord> {
-        let mut all: Vec<StoredRecord> = Vec::new();
-        loop {
-            let page = list_records(
-                self.runtime.db(),
-                &RecordQuery {
-                    tenant_id: self.tenant.clone(),
-                    integration_id: Some(integration.to_owned()),
-                    model: Some(model.into()),
-                    lookup_key: None,
-                    include_deleted: true,
-                    after: all.last().map(|record| record.id.clone()),
-                    limit: 1000,
-                },
-            )
-            .await
-            .unwrap();
-            let done = page.len() < 1000;
-            all.extend(page);
-            if done {
-                return all;
-            }
-        }
+        self.run(integration, "DirectorySync", Value::Null).await
     }
 
     /// Memberships the fake holds between a group and one of its users.
@@ -216,18 +103,6 @@ impl Harness {
                 .count()
         })
     }
-
-    fn requests_to(&self, path: &str) -> Vec<String> {
-        self.fake
-            .requests()
-            .into_iter()
-            .filter(|r| r.starts_with(path))
-            .collect()
-    }
-}
-
-fn live(records: &[StoredRecord]) -> usize {
-    records.iter().filter(|r| r.deleted_at.is_none()).count()
 }
 
 #[each_backend]
@@ -249,26 +124,26 @@ async fn oauth_connects_and_a_multi_page_sync_maps_users_groups_and_memberships(
     assert!(tokens["refresh_token"].is_string(), "offline access");
     assert!(tokens["expires_at"].as_i64().unwrap() > 0);
 
-    let health = h
-        .runtime
-        .run_inline(h.run_request(&id, "HealthCheck"))
-        .await
-        .unwrap();
-    assert_eq!(health.output["customerId"], h.fake.customer_id());
-    assert_eq!(health.output["primaryDomain"], h.fake.domain());
+    let health = h.health(&id).await;
+    assert_eq!(health["customerId"], h.fake.customer_id());
+    assert_eq!(health["primaryDomain"], h.fake.domain());
 
     let run = h.sync(&id).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-    let users = h.requests_to("/admin/directory/v1/users");
+    let users = h.requests_starting("/admin/directory/v1/users");
     assert_eq!(users.len(), 2, "{users:?}");
     assert!(users[0].contains("customer=my_customer") && users[0].contains("projection=full"));
     assert!(users[1].contains("pageToken="), "{users:?}");
-    assert_eq!(h.requests_to("/admin/directory/v1/groups?").len(), 2);
+    assert_eq!(h.requests_starting("/admin/directory/v1/groups?").len(), 2);
     let first_group = format!(
         "/admin/directory/v1/groups/{}/members",
         GoogleDirectory::group_id(0)
     );
-    assert_eq!(h.requests_to(&first_group).len(), 3, "200 members a page");
+    assert_eq!(
+        h.requests_starting(&first_group).len(),
+        3,
+        "200 members a page"
+    );
 
     let accounts = h.records(&id, "DirectoryAccount").await;
     assert_eq!(accounts.len(), 520);
@@ -336,10 +211,7 @@ async fn a_service_account_with_domain_wide_delegation_connects_as_the_admin_and
     // The pooled client keeps a fresh token...
     let mints = || h.fake.auth().grants(JWT_BEARER);
     let before = mints();
-    h.runtime
-        .run_inline(h.run_request(&id, "HealthCheck"))
-        .await
-        .unwrap();
+    h.health(&id).await;
     assert_eq!(mints(), before, "a fresh token is reused");
 
     // ...and mints a new one when it nears expiry, however long the client stays pooled.
@@ -347,10 +219,7 @@ async fn a_service_account_with_domain_wide_delegation_connects_as_the_admin_and
     let short_lived = h.connect_service_account().await;
     h.fake.auth().expire_access_tokens();
     let before = mints();
-    h.runtime
-        .run_inline(h.run_request(&short_lived, "HealthCheck"))
-        .await
-        .unwrap();
+    h.health(&short_lived).await;
     assert_eq!(mints(), before + 1, "a token expiring soon is re-minted");
 }
 
@@ -439,10 +308,7 @@ async fn expiring_tokens_are_refreshed_and_a_revoked_refresh_token_needs_reauth(
     let before = h.stored_tokens(&id).await;
     // The old access token no longer works at Google: only a refreshed one can succeed.
     h.fake.auth().expire_access_tokens();
-    h.runtime
-        .run_inline(h.run_request(&id, "HealthCheck"))
-        .await
-        .unwrap();
+    h.health(&id).await;
     assert_eq!(h.fake.auth().grants("refresh_token"), 1);
     let after = h.stored_tokens(&id).await;
     assert_ne!(after["access_token"], before["access_token"]);
@@ -454,11 +320,7 @@ async fn expiring_tokens_are_refreshed_and_a_revoked_refresh_token_needs_reauth(
     // Consent revoked in the Admin console: invalid_grant, the integration needs a reconnect.
     h.fake.auth().revoke_refresh_tokens();
     h.fake.auth().expire_access_tokens();
-    let err = h
-        .runtime
-        .run_inline(h.run_request(&id, "HealthCheck"))
-        .await
-        .unwrap_err();
+    let err = h.try_health(&id).await.unwrap_err();
     assert!(matches!(err, RuntimeError::NeedsReauth(_)), "{err}");
     assert!(
         !err.to_string()
@@ -488,7 +350,7 @@ async fn a_throttled_sync_resumes_and_deletions_are_tombstoned_by_the_next_compl
         resumed.error_message
     );
     assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 520);
-    let users = h.requests_to("/admin/directory/v1/users");
+    let users = h.requests_starting("/admin/directory/v1/users");
     // First run: page 1, page 2 (throttled); resumed: page 2, then ids only from the start.
     assert!(
         users[2].contains("pageToken="),
@@ -529,7 +391,7 @@ async fn a_throttled_sync_resumes_and_deletions_are_tombstoned_by_the_next_compl
         full.counters
     );
     let accounts = h.records(&id, "DirectoryAccount").await;
-    assert_eq!(live(&accounts), 519);
+    assert_eq!(live(&accounts).len(), 519);
     assert!(
         accounts
             .iter()
@@ -548,7 +410,7 @@ async fn a_throttled_sync_resumes_and_deletions_are_tombstoned_by_the_next_compl
             .is_some()
     );
     assert_eq!(
-        live(&h.records(&id, "DirectoryMembership").await),
+        live(&h.records(&id, "DirectoryMembership").await).len(),
         h.expected_memberships()
     );
 }
@@ -595,58 +457,24 @@ fn mapping_goldens() {
     }
 }
 
-#[tokio::test]
-async fn production_settings_refuse_loopback_urls_and_oauth_needs_a_client() {
-    tributary_providerkit::install_crypto_provider();
-    let backend = tributary_store::testing::sqlite().await;
+#[each_backend]
+async fn production_settings_refuse_loopback_urls_and_oauth_needs_a_client(backend: TestDb) {
     let fake = FakeGoogleWorkspace::start(GoogleDirectory::sample(3, 1))
         .await
         .unwrap();
     // The fake's URLs without the test switch, and no OAuth client.
-    let config = CatalogConfig {
-        definitions: [(
-            "google_workspace".to_owned(),
-            json!({"apiUrl": fake.api_url(), "tokenUrl": fake.token_url()}),
-        )]
-        .into(),
-        public_url: None,
-    };
-    let runtime = Runtime::new(
-        registry(&config).unwrap(),
-        backend.db.clone(),
-        KeyRing::generate(),
-        RuntimeConfig::new("http://127.0.0.1:9"),
-    );
-    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-    let request = |connection: &str, credentials: BTreeMap<String, Value>| ConnectRequest {
-        tenant_id: tenant.clone(),
-        definition_id: "google_workspace".into(),
-        user_input: Some(json!({})),
-        connection: connection.into(),
-        credentials,
-        ..Default::default()
-    };
-    let err = runtime
-        .connect(request(
-            SERVICE_ACCOUNT,
-            BTreeMap::from([(
-                SERVICE_ACCOUNT.to_owned(),
-                json!({"serviceAccountKey": fake.service_account_key_json(), "adminEmail": fake.admin_email()}),
-            )]),
-        ))
-        .await
-        .unwrap_err();
+    let operator = json!({"apiUrl": fake.api_url(), "tokenUrl": fake.token_url()});
+    let h = Harness::start(backend, fake, "google_workspace", operator).await;
+    let request = h.service_account(&h.fake.service_account_key_json(), &h.fake.admin_email());
+    let err = h.try_connect(request).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(err.to_string().contains("apiUrl"), "{err}");
     assert!(
-        fake.requests().is_empty(),
+        h.requests().is_empty(),
         "nothing was sent to a loopback URL"
     );
 
-    let err = runtime
-        .connect(request(OAUTH, BTreeMap::new()))
-        .await
-        .unwrap_err();
+    let err = h.try_redirect(h.connect_request(OAUTH)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(err.to_string().contains("clientId"), "{err}");
 }

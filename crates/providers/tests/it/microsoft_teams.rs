@@ -6,13 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tributary_core::{CallbackParams, ErrorKind};
-use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{
-    ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig, RuntimeError,
-};
+use tributary_runtime::{ConnectRequest, RuntimeError};
 use tributary_store::{
     integrations::IntegrationStatus,
-    keystore::KeyRing,
     runs::{Run, RunStatus},
     testing::{TestDb, each_backend},
 };
@@ -21,74 +17,33 @@ use tributary_testkit::microsoft_teams::{
     CLIENT_SECRET, FakeMicrosoftTeams, TENANT_ID, TeamsTenant,
 };
 
+use crate::harness::{Harness, logs_requests, param};
+
+logs_requests!(FakeMicrosoftTeams);
+
 const SLOT: &str = "MicrosoftTeamsOAuth";
 
-struct Harness {
-    runtime: Runtime,
-    tenant: String,
-    fake: FakeMicrosoftTeams,
-    ring: KeyRing,
-    _backend: TestDb,
-}
-
-async fn harness(backend: TestDb) -> Harness {
+async fn harness(backend: TestDb) -> Harness<FakeMicrosoftTeams> {
     harness_with(backend, |_| {}).await
 }
 
 /// A harness whose operator config is changed by `tweak`.
-async fn harness_with(backend: TestDb, tweak: impl FnOnce(&mut Value)) -> Harness {
-    tributary_providerkit::install_crypto_provider();
+async fn harness_with(
+    backend: TestDb,
+    tweak: impl FnOnce(&mut Value),
+) -> Harness<FakeMicrosoftTeams> {
     let fake = FakeMicrosoftTeams::start(TeamsTenant::sample())
         .await
         .unwrap();
     let mut operator = fake.operator_config();
     tweak(&mut operator);
-    let config = CatalogConfig {
-        definitions: [("microsoft_teams".to_owned(), operator)].into(),
-        public_url: None,
-    };
-    let ring = KeyRing::generate();
-    let runtime = Runtime::new(
-        registry(&config).unwrap(),
-        backend.db.clone(),
-        ring.clone(),
-        RuntimeConfig::new("http://127.0.0.1:9"),
-    );
-    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-    Harness {
-        runtime,
-        tenant,
-        fake,
-        ring,
-        _backend: backend,
-    }
+    Harness::start(backend, fake, "microsoft_teams", operator).await
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-impl Harness {
+impl Harness<FakeMicrosoftTeams> {
     /// Starts the sign-in and returns the provider URL the user is sent to.
     async fn start_sign_in(&self) -> String {
-        match self
-            .runtime
-            .connect(ConnectRequest {
-                tenant_id: self.tenant.clone(),
-                definition_id: "microsoft_teams".into(),
-                user_input: Some(json!({})),
-                connection: SLOT.into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-        {
-            ConnectOutcome::Redirect(redirect) => redirect.url,
-            ConnectOutcome::Connected(_) => panic!("the sign-in must redirect"),
-        }
+        self.redirect(self.connect_request(SLOT)).await.url
     }
 
     /// The callback parameters Microsoft sends back after approving `url`.
@@ -98,28 +53,18 @@ impl Harness {
 
     /// Starts the sign-in, lets the fake approve at once (the browser step) and completes the
     /// flow with the callback's parameters. Returns the integration id.
-    async fn connect(&self) -> String {
-        self.connect_to(None).await
+    async fn sign_in(&self) -> String {
+        self.sign_in_to(None).await
     }
 
-    /// [`connect`](Self::connect), to an existing integration when `integration` is given.
-    async fn connect_to(&self, integration: Option<&str>) -> String {
-        let redirect = match self
-            .runtime
-            .connect(ConnectRequest {
-                tenant_id: self.tenant.clone(),
+    /// [`sign_in`](Self::sign_in), to an existing integration when `integration` is given.
+    async fn sign_in_to(&self, integration: Option<&str>) -> String {
+        let redirect = self
+            .redirect(ConnectRequest {
                 integration_id: integration.map(str::to_owned),
-                definition_id: "microsoft_teams".into(),
-                user_input: Some(json!({})),
-                connection: SLOT.into(),
-                ..Default::default()
+                ..self.connect_request(SLOT)
             })
-            .await
-            .unwrap()
-        {
-            ConnectOutcome::Redirect(redirect) => redirect,
-            ConnectOutcome::Connected(_) => panic!("the sign-in must redirect"),
-        };
+            .await;
         assert!(
             redirect.url.starts_with(&format!(
                 "{}/organizations/oauth2/v2.0/authorize?",
@@ -154,67 +99,22 @@ impl Harness {
         assert_eq!(param(&asked, "response_type"), Some("code"));
         assert_eq!(param(&asked, "response_mode"), Some("query"));
         let callback = self.approve(&redirect.url).await;
-        let connected = self
-            .runtime
-            .complete_auth(CallbackParams::new(callback))
-            .await
-            .unwrap();
-        assert_eq!(connected.integration.id, redirect.integration_id);
-        connected.integration.id
+        let connected = self.complete_auth(callback).await.unwrap();
+        assert_eq!(connected, redirect.integration_id);
+        connected
     }
 
     async fn stored_tokens(&self, integration: &str) -> Value {
-        self.runtime
-            .db()
-            .credentials(&self.ring)
-            .load(&self.tenant, integration, SLOT)
-            .await
-            .unwrap()
-            .expect("the sign-in's tokens are stored")
-            .secret
-            .expose_json()
-            .unwrap()
-    }
-
-    fn run_request(&self, integration: &str, operation: &str, config: Value) -> RunRequest {
-        RunRequest {
-            tenant_id: self.tenant.clone(),
-            integration_id: integration.to_owned(),
-            operation: operation.into(),
-            config,
-            workflow: None,
-        }
-    }
-
-    async fn health(&self, integration: &str) -> Result<Value, RuntimeError> {
-        self.runtime
-            .run_inline(self.run_request(integration, "HealthCheck", Value::Null))
-            .await
-            .map(|done| done.output)
+        self.stored_credential(integration, SLOT).await
     }
 
     /// Queues a run and drives it to its end with a worker.
     async fn send(&self, integration: &str, config: Value) -> Run {
-        let run = self
-            .runtime
-            .queue_run(self.run_request(integration, "MessageSend", config))
-            .await
-            .unwrap();
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            self.runtime.drive_run(&self.tenant, &run.id, None, |_| {}),
-        )
-        .await
-        .expect("the run did not end within a minute")
-        .unwrap()
+        self.run(integration, "MessageSend", config).await
     }
 
     fn posts(&self) -> usize {
-        self.fake
-            .requests()
-            .iter()
-            .filter(|r| r.starts_with("POST "))
-            .count()
+        self.requests_starting("POST ").len()
     }
 
     /// Every secret the flow handled: none may appear in an error.
@@ -241,7 +141,7 @@ async fn the_sign_in_connects_resolves_the_tenant_and_the_health_check_reads_use
     backend: TestDb,
 ) {
     let h = harness(backend).await;
-    let id = h.connect().await;
+    let id = h.sign_in().await;
     let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
     assert_eq!(integration.status, IntegrationStatus::Connected);
     assert_eq!(integration.provider_state["connection"], SLOT);
@@ -262,7 +162,7 @@ async fn the_sign_in_connects_resolves_the_tenant_and_the_health_check_reads_use
 
     // Graph throttles the first call; the kit waits Retry-After and asks again.
     h.fake.throttle([1]);
-    let health = h.health(&id).await.unwrap();
+    let health = h.health(&id).await;
     insta::assert_json_snapshot!("microsoft_teams_health_check", health);
     assert_eq!(
         health["userPrincipalName"],
@@ -271,7 +171,7 @@ async fn the_sign_in_connects_resolves_the_tenant_and_the_health_check_reads_use
     assert_eq!(health["joinedTeamCount"], 2);
     assert_eq!(health["joinedTeams"][0]["displayName"], "Security");
     assert_eq!(health["joinedTeams"][1]["id"], TeamsTenant::ENGINEERING);
-    let requests = h.fake.requests();
+    let requests = h.requests();
     assert!(
         requests.contains(&"GET /v1.0/me".to_owned()),
         "{requests:?}"
@@ -282,7 +182,7 @@ async fn the_sign_in_connects_resolves_the_tenant_and_the_health_check_reads_use
 #[each_backend]
 async fn messages_go_to_channels_and_chats_once_each_and_throttles_are_waited_out(backend: TestDb) {
     let h = harness(backend).await;
-    let id = h.connect().await;
+    let id = h.sign_in().await;
     // One 429 with Retry-After: 1 on the first post; the kit waits and posts again.
     h.fake.throttle_posts([1]);
     let started = Instant::now();
@@ -360,7 +260,7 @@ async fn a_throttled_send_resumes_without_posting_twice_and_a_new_message_is_not
     backend: TestDb,
 ) {
     let h = harness(backend).await;
-    let id = h.connect().await;
+    let id = h.sign_in().await;
     let send = json!({
         "destinations": [
             {"teamId": TeamsTenant::ENGINEERING, "channelId": TeamsTenant::ALERTS},
@@ -424,7 +324,7 @@ async fn a_throttled_send_resumes_without_posting_twice_and_a_new_message_is_not
 #[each_backend]
 async fn unknown_channels_teams_and_chats_are_named_in_the_error(backend: TestDb) {
     let h = harness(backend).await;
-    let id = h.connect().await;
+    let id = h.sign_in().await;
     let missing_channel = "19:00000000000000000000000000000000@thread.tacv2";
     let run = h
         .send(
@@ -491,11 +391,11 @@ async fn an_expiring_token_is_refreshed_with_rotation_and_a_refused_refresh_need
     let h = harness(backend).await;
     // Shorter than the runtime's five-minute margin: the next use refreshes.
     h.fake.auth().set_token_lifetime(120);
-    let id = h.connect().await;
+    let id = h.sign_in().await;
     let before = h.stored_tokens(&id).await;
     // The old access token no longer works at Graph: only a refreshed one can succeed.
     h.fake.auth().expire_access_tokens();
-    h.health(&id).await.unwrap();
+    h.health(&id).await;
     assert_eq!(h.fake.auth().grants("refresh_token"), 1);
     let after = h.stored_tokens(&id).await;
     assert_ne!(after["access_token"], before["access_token"]);
@@ -519,7 +419,7 @@ async fn an_expiring_token_is_refreshed_with_rotation_and_a_refused_refresh_need
     let secrets = h.secrets(&id).await;
     h.fake.auth().revoke_refresh_tokens();
     h.fake.auth().expire_access_tokens();
-    let err = h.health(&id).await.unwrap_err();
+    let err = h.try_health(&id).await.unwrap_err();
     assert!(matches!(err, RuntimeError::NeedsReauth(_)), "{err}");
     assert!(err.to_string().contains("refresh token"), "{err}");
     assert_no_secret(&format!("{err} {err:?}"), &secrets);
@@ -538,7 +438,7 @@ async fn an_expiring_token_is_refreshed_with_rotation_and_a_refused_refresh_need
     assert!(matches!(refused, RuntimeError::NeedsReauth(_)), "{refused}");
 
     // Signing in again brings the same integration back.
-    assert_eq!(h.connect_to(Some(&id)).await, id);
+    assert_eq!(h.sign_in_to(Some(&id)).await, id);
     let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
     assert_eq!(integration.status, IntegrationStatus::Connected);
     let run = h
@@ -554,12 +454,12 @@ async fn an_expiring_token_is_refreshed_with_rotation_and_a_refused_refresh_need
 #[each_backend]
 async fn a_token_graph_refuses_is_an_auth_error_without_the_token(backend: TestDb) {
     let h = harness(backend).await;
-    let id = h.connect().await;
+    let id = h.sign_in().await;
     let secrets = h.secrets(&id).await;
     // The token is an hour from its stored expiry, but Graph says it has expired: the
     // runtime refreshes it at once and the check passes.
     h.fake.auth().expire_access_tokens();
-    h.health(&id).await.unwrap();
+    h.health(&id).await;
     // Refused again and the refresh token revoked as well: an auth error that quotes no
     // secret, and the integration asks to be connected again.
     h.fake.auth().expire_access_tokens();
@@ -666,7 +566,7 @@ async fn a_wrong_client_secret_is_a_config_error_that_does_not_quote_it(backend:
 #[each_backend]
 async fn a_token_without_the_send_permissions_is_refused_naming_them(backend: TestDb) {
     let h = harness(backend).await;
-    let id = h.connect().await;
+    let id = h.sign_in().await;
     // Replace the stored tokens with ones granted without the send permissions (an
     // administrator restricted the app after the user consented).
     let token = h.fake.auth().mint_access_token(
@@ -691,7 +591,7 @@ async fn a_token_without_the_send_permissions_is_refused_naming_them(backend: Te
         )
         .await
         .unwrap();
-    h.health(&id)
+    h.try_health(&id)
         .await
         .expect("reading the user needs no send permission");
 

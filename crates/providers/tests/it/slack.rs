@@ -2,20 +2,18 @@
 //! flow with the OAuth redirect, queued runs, ingest, refresh, the Events API's app route) on
 //! SQLite and PostgreSQL.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use tributary_core::{CallbackParams, ErrorKind, InboundWebhook};
+use tributary_core::{ErrorKind, InboundWebhook};
 use tributary_providerkit::{HttpProfile, ProviderHttp};
 use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::{
-    ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig, RuntimeError, WebhookAck,
-    WebhookRejection,
+    ConnectRequest, Runtime, RuntimeConfig, RuntimeError, WebhookAck, WebhookRejection,
 };
 use tributary_store::{
     integrations::IntegrationStatus,
-    keystore::KeyRing,
-    records::{RecordQuery, StoredRecord, list_records},
+    records::StoredRecord,
     runs::{Run, RunStatus},
     testing::{TestDb, each_backend},
     webhooks::DeliveryStatus,
@@ -26,104 +24,57 @@ use tributary_testkit::{
     slack_events::{self, SIGNING_SECRET, VERIFICATION_TOKEN},
 };
 
+use crate::harness::{Harness, catalog_config, eventually, logs_requests, param};
+
+logs_requests!(FakeSlack);
+
 const BOT_TOKEN: &str = "xoxb-1111111111-2222222222-PastedBotToken0123";
 const USERS_READ_ONLY_TOKEN: &str = "xoxb-1111111111-3333333333-NoTeamReadScope0";
 
-struct Harness {
-    runtime: Runtime,
-    tenant: String,
-    fake: FakeSlack,
-    ring: KeyRing,
-    _backend: TestDb,
-}
-
-async fn harness(backend: TestDb, extra_members: usize) -> Harness {
-    tributary_providerkit::install_crypto_provider();
+async fn harness(backend: TestDb, extra_members: usize) -> Harness<FakeSlack> {
     let fake = FakeSlack::start(SlackWorkspace::sample(extra_members))
         .await
         .unwrap();
     fake.add_bot_token(BOT_TOKEN, ALL_SCOPES);
     fake.add_bot_token(USERS_READ_ONLY_TOKEN, "users:read");
-    let config = CatalogConfig {
-        definitions: [("slack".to_owned(), fake.operator_config())].into(),
-        public_url: None,
-    };
-    let ring = KeyRing::generate();
-    let runtime = Runtime::new(
-        registry(&config).unwrap(),
-        backend.db.clone(),
-        ring.clone(),
-        RuntimeConfig::new("http://127.0.0.1:9"),
-    );
-    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-    Harness {
-        runtime,
-        tenant,
-        fake,
-        ring,
-        _backend: backend,
-    }
+    let operator = fake.operator_config();
+    Harness::start(backend, fake, "slack", operator).await
 }
 
-/// The query parameters of `url`.
-impl Harness {
+impl Harness<FakeSlack> {
     fn token_request(&self, integration: Option<&str>, token: &str) -> ConnectRequest {
         ConnectRequest {
-            tenant_id: self.tenant.clone(),
             integration_id: integration.map(str::to_owned),
-            definition_id: "slack".into(),
-            user_input: Some(json!({})),
-            connection: "SlackBotToken".into(),
-            credentials: BTreeMap::from([("SlackBotToken".to_owned(), json!({"botToken": token}))]),
-            ..Default::default()
+            ..self.form_request("SlackBotToken", json!({"botToken": token}), json!({}))
         }
     }
 
     async fn connect_token(&self, integration: Option<&str>, token: &str) -> String {
-        match self
-            .runtime
-            .connect(self.token_request(integration, token))
-            .await
-            .unwrap()
-        {
-            ConnectOutcome::Connected(done) => done.integration.id,
-            ConnectOutcome::Redirect(_) => panic!("a token connection redirected"),
-        }
+        self.connect(self.token_request(integration, token)).await
     }
 
     /// Starts the OAuth mode, lets the fake approve at once (the browser step), and completes
     /// the flow with the callback's parameters. Returns the integration id.
     async fn connect_oauth(&self, integration: Option<&str>) -> String {
-        let redirect = match self
-            .runtime
-            .connect(ConnectRequest {
-                tenant_id: self.tenant.clone(),
+        let redirect = self
+            .redirect(ConnectRequest {
                 integration_id: integration.map(str::to_owned),
-                definition_id: "slack".into(),
                 user_input: integration.is_none().then(|| json!({})),
-                connection: "SlackOAuth".into(),
-                ..Default::default()
+                ..self.connect_request("SlackOAuth")
             })
-            .await
-            .unwrap()
-        {
-            ConnectOutcome::Redirect(redirect) => redirect,
-            ConnectOutcome::Connected(_) => panic!("the OAuth mode must redirect"),
-        };
+            .await;
         let asked = query_params(&redirect.url);
-        let scope = asked.iter().find(|(k, _)| k == "scope").unwrap();
         assert_eq!(
-            scope.1, "users:read,users:read.email,team:read,chat:write",
+            param(&asked, "scope"),
+            Some("users:read,users:read.email,team:read,chat:write"),
             "comma-separated bot scopes"
         );
-        let callback = approve(&redirect.url).await;
         let connected = self
-            .runtime
-            .complete_auth(CallbackParams::new(callback))
+            .complete_auth(approve(&redirect.url).await)
             .await
             .unwrap();
-        assert_eq!(connected.integration.id, redirect.integration_id);
-        connected.integration.id
+        assert_eq!(connected, redirect.integration_id);
+        connected
     }
 
     async fn slots(&self, integration: &str) -> Vec<String> {
@@ -139,78 +90,19 @@ impl Harness {
     }
 
     async fn stored_oauth(&self, integration: &str) -> Value {
-        self.runtime
-            .db()
-            .credentials(&self.ring)
-            .load(&self.tenant, integration, "SlackOAuth")
-            .await
-            .unwrap()
-            .expect("OAuth tokens are stored")
-            .secret
-            .expose_json()
-            .unwrap()
-    }
-
-    fn run_request(&self, integration: &str, operation: &str, config: Value) -> RunRequest {
-        RunRequest {
-            tenant_id: self.tenant.clone(),
-            integration_id: integration.to_owned(),
-            operation: operation.into(),
-            config,
-            workflow: None,
-        }
-    }
-
-    async fn health(&self, integration: &str) -> Result<Value, RuntimeError> {
-        self.runtime
-            .run_inline(self.run_request(integration, "HealthCheck", Value::Null))
-            .await
-            .map(|done| done.output)
-    }
-
-    /// Queues a run and drives it to its end with a worker.
-    async fn queued(&self, integration: &str, operation: &str, config: Value) -> Run {
-        let run = self
-            .runtime
-            .queue_run(self.run_request(integration, operation, config))
-            .await
-            .unwrap();
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            self.runtime.drive_run(&self.tenant, &run.id, None, |_| {}),
-        )
-        .await
-        .expect("the run did not end within a minute")
-        .unwrap()
+        self.stored_credential(integration, "SlackOAuth").await
     }
 
     async fn sync(&self, integration: &str) -> Run {
-        self.queued(integration, "DirectorySync", Value::Null).await
+        self.run(integration, "DirectorySync", Value::Null).await
     }
 
     async fn accounts(&self, integration: &str) -> Vec<StoredRecord> {
-        list_records(
-            self.runtime.db(),
-            &RecordQuery {
-                tenant_id: self.tenant.clone(),
-                integration_id: Some(integration.to_owned()),
-                model: Some("DirectoryAccount".into()),
-                lookup_key: None,
-                include_deleted: true,
-                after: None,
-                limit: 1000,
-            },
-        )
-        .await
-        .unwrap()
+        self.records(integration, "DirectoryAccount").await
     }
 
     fn users_list_requests(&self) -> Vec<String> {
-        self.fake
-            .requests()
-            .into_iter()
-            .filter(|r| r.starts_with("users.list"))
-            .collect()
+        self.requests_starting("users.list")
     }
 }
 
@@ -236,7 +128,7 @@ async fn oauth_and_pasted_token_modes_connect_and_switch_both_ways_on_one_integr
     );
     assert_eq!(tokens["token_type"], "bot");
 
-    let health = h.health(&id).await.unwrap();
+    let health = h.health(&id).await;
     assert_eq!(health["teamId"], "T0ACMEHQ1");
     assert_eq!(health["teamName"], "Acme HQ");
     assert_eq!(health["botUserId"], "U07TR1BUT0");
@@ -247,7 +139,7 @@ async fn oauth_and_pasted_token_modes_connect_and_switch_both_ways_on_one_integr
     assert_eq!(h.slots(&id).await, ["SlackBotToken"]);
     let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
     assert_eq!(integration.provider_state["connection"], "SlackBotToken");
-    assert_eq!(h.health(&id).await.unwrap()["teamId"], "T0ACMEHQ1");
+    assert_eq!(h.health(&id).await["teamId"], "T0ACMEHQ1");
 
     // And back to OAuth.
     h.connect_oauth(Some(&id)).await;
@@ -261,12 +153,7 @@ async fn oauth_and_pasted_token_modes_connect_and_switch_both_ways_on_one_integr
         .unwrap()
         .to_owned();
     h.runtime.disconnect(&h.tenant, &id).await.unwrap();
-    assert!(
-        h.fake
-            .requests()
-            .iter()
-            .any(|r| r.starts_with("auth.revoke"))
-    );
+    assert!(h.requests().iter().any(|r| r.starts_with("auth.revoke")));
     let probe = ProviderHttp::new(HttpProfile::new("probe")).unwrap();
     let answer: Value = probe
         .post(&format!("{}/api/auth.test", h.fake.base_url()))
@@ -407,14 +294,14 @@ async fn rotating_tokens_are_refreshed_and_a_refused_refresh_asks_to_reconnect(b
     );
     assert!(before["expires_at"].as_i64().unwrap() > 0);
 
-    h.health(&id).await.unwrap();
+    h.health(&id).await;
     assert_eq!(h.fake.grants("refresh_token"), 1);
     let after = h.stored_oauth(&id).await;
     assert_ne!(after["access_token"], before["access_token"]);
     assert_ne!(after["refresh_token"], before["refresh_token"]);
 
     h.fake.revoke_refresh_tokens();
-    let err = h.health(&id).await.unwrap_err();
+    let err = h.try_health(&id).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(err.to_string().contains("invalid_refresh_token"), "{err}");
     let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
@@ -432,7 +319,7 @@ async fn messages_are_sent_once_per_destination_throttles_are_waited_out_and_bad
     h.fake.throttle_messages([1]);
     let started = std::time::Instant::now();
     let run = h
-        .queued(
+        .run(
             &id,
             "MessageSend",
             json!({"channel": "C0GENERAL1",
@@ -454,11 +341,8 @@ async fn messages_are_sent_once_per_destination_throttles_are_waited_out_and_bad
         "a user id posts a direct message"
     );
     let posts = h
-        .fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.starts_with("chat.postMessage"))
-        .count();
+        .requests_where(|r| r.starts_with("chat.postMessage"))
+        .len();
     assert_eq!(posts, 3, "two messages and one throttled attempt");
     let result = run.result.unwrap();
     assert_eq!(result["channel"], "C0GENERAL1");
@@ -467,7 +351,7 @@ async fn messages_are_sent_once_per_destination_throttles_are_waited_out_and_bad
 
     // A channel the app cannot see: a config error naming Slack's code.
     let run = h
-        .queued(
+        .run(
             &id,
             "MessageSend",
             json!({"channel": "C0NOSUCH01", "text": "hi"}),
@@ -500,7 +384,7 @@ async fn a_throttled_send_resumes_without_reposting_and_a_different_message_is_n
     // The direct message is throttled for longer than the kit waits: the run ends partial
     // after posting to the channel.
     h.fake.throttle_messages_to("U04MEMB3R1", [300]);
-    let throttled = h.queued(&id, "MessageSend", send.clone()).await;
+    let throttled = h.run(&id, "MessageSend", send.clone()).await;
     assert_eq!(
         throttled.status,
         RunStatus::Partial,
@@ -511,7 +395,7 @@ async fn a_throttled_send_resumes_without_reposting_and_a_different_message_is_n
     assert_eq!(h.fake.messages().len(), 1);
 
     // The same message again resumes from the throttled run: only the rest is posted.
-    let resumed = h.queued(&id, "MessageSend", send).await;
+    let resumed = h.run(&id, "MessageSend", send).await;
     assert_eq!(
         resumed.status,
         RunStatus::Succeeded,
@@ -525,7 +409,7 @@ async fn a_throttled_send_resumes_without_reposting_and_a_different_message_is_n
     // A throttled run followed by another message: the new one goes everywhere it is sent.
     h.fake.throttle_messages_to("U04MEMB3R1", [300]);
     let throttled = h
-        .queued(
+        .run(
             &id,
             "MessageSend",
             json!({"channel": "C0GENERAL1", "destinations": ["U04MEMB3R1"], "text": "third"}),
@@ -533,7 +417,7 @@ async fn a_throttled_send_resumes_without_reposting_and_a_different_message_is_n
         .await;
     assert_eq!(throttled.status, RunStatus::Partial);
     let other = h
-        .queued(
+        .run(
             &id,
             "MessageSend",
             json!({"channel": "C0GENERAL1", "text": "fourth"}),
@@ -569,7 +453,7 @@ fn inbound((headers, body): (Vec<(String, String)>, Vec<u8>)) -> InboundWebhook 
     }
 }
 
-impl Harness {
+impl Harness<FakeSlack> {
     /// Sends a request to the app's Request URL, `/v1/webhooks/apps/slack/events`.
     async fn post_event(
         &self,
@@ -619,26 +503,6 @@ impl Harness {
             .into_iter()
             .find(|r| r.lookup_key == user)
             .map(|r| r.fields)
-    }
-
-    async fn status(&self, integration: &str) -> IntegrationStatus {
-        self.runtime
-            .integration(&self.tenant, integration)
-            .await
-            .unwrap()
-            .status
-    }
-}
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -897,11 +761,7 @@ async fn events_verify_route_by_workspace_ingest_members_and_tear_down_on_uninst
     let mut operator = h.fake.operator_config();
     operator.as_object_mut().unwrap().remove("signingSecret");
     let closed = Runtime::new(
-        registry(&CatalogConfig {
-            definitions: [("slack".to_owned(), operator)].into(),
-            public_url: None,
-        })
-        .unwrap(),
+        registry(&catalog_config("slack", operator)).unwrap(),
         h.runtime.db().clone(),
         h.ring.clone(),
         RuntimeConfig::new("http://127.0.0.1:9"),
