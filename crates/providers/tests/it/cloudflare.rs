@@ -72,7 +72,7 @@ async fn user_and_account_tokens_connect_and_a_multi_page_sync_maps_every_member
     let run = h.sync(&id).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
     assert_eq!(run.counters["created"], 120);
-    let members_requests = h.requests_where(|r| r.contains("/members")).len();
+    let members_requests = h.requests_containing("/members").len();
     assert_eq!(members_requests, 3, "50 a page");
     let accounts = h.accounts(&id).await;
     assert_eq!(accounts.len(), 120);
@@ -102,7 +102,7 @@ async fn a_throttled_sync_resumes_and_removed_members_are_tombstoned(backend: Te
     let resumed = h.sync(&id).await;
     assert_eq!(resumed.status, RunStatus::Succeeded);
     assert_eq!(h.accounts(&id).await.len(), 120);
-    let pages = h.requests_where(|r| r.contains("/members"));
+    let pages = h.requests_containing("/members");
     assert!(pages[2].contains("page=2"), "resumed at page 2: {pages:?}");
 
     h.fake.with_account(|account| {

@@ -89,7 +89,7 @@ async fn a_service_account_key_connects_and_a_multi_page_collect_maps_findings(b
 
     let run = h.collect(&id).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-    let pages: Vec<String> = h.requests_where(|r| r.contains("pageSize=10"));
+    let pages: Vec<String> = h.requests_containing("pageSize=10");
     assert_eq!(pages.len(), 3, "27 active findings, 10 a page: {pages:?}");
     assert!(pages[0].starts_with(&format!(
         "/v2/{parent}/sources/-/locations/global/findings?"
@@ -257,7 +257,7 @@ async fn a_throttled_collect_resumes_and_the_next_complete_collect_sees_deletion
         resumed.error_message
     );
     assert_eq!(resumed.counters["tombstoned"], 0, "{:?}", resumed.counters);
-    let pages: Vec<String> = h.requests_where(|r| r.contains("pageSize=10"));
+    let pages: Vec<String> = h.requests_containing("pageSize=10");
     // Page 1, page 2 (throttled); resumed at page 2, then page 3.
     assert_eq!(pages.len(), 4, "{pages:?}");
     assert!(

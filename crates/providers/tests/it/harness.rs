@@ -279,6 +279,11 @@ impl<F: RequestLog> Harness<F> {
         self.requests_where(|request| request.starts_with(prefix))
     }
 
+    /// The requests whose log line contains `part`.
+    pub fn requests_containing(&self, part: &str) -> Vec<String> {
+        self.requests_where(|request| request.contains(part))
+    }
+
     pub fn requests_where(&self, keep: impl Fn(&str) -> bool) -> Vec<String> {
         self.requests()
             .into_iter()

@@ -8,9 +8,7 @@ use serde_json::{Value, json};
 use tributary_core::{ErrorKind, InboundWebhook};
 use tributary_providerkit::{HttpProfile, ProviderHttp};
 use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{
-    ConnectRequest, Runtime, RuntimeConfig, RuntimeError, WebhookAck, WebhookRejection,
-};
+use tributary_runtime::{ConnectRequest, Runtime, RuntimeConfig, WebhookAck, WebhookRejection};
 use tributary_store::{
     integrations::IntegrationStatus,
     records::StoredRecord,
