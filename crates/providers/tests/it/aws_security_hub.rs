@@ -3,11 +3,10 @@
 
 use serde_json::{Value, json};
 use tributary_core::ErrorKind;
-use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::ConnectRequest;
 use tributary_store::{
     records::StoredRecord,
-    runs::{Run, RunStatus},
+    runs::Run,
     testing::{TestDb, each_backend},
 };
 use tributary_testkit::aws_security_hub::{
@@ -17,7 +16,7 @@ use tributary_testkit::aws_security_hub::{
     TENANT_SOURCE_SECRET_ACCESS_KEY, finding_id, sample_finding,
 };
 
-use crate::harness::Harness;
+use crate::harness::{self, Harness, assert_rate_limited, assert_succeeded};
 
 const ROLE: &str = "AwsAssumeRole";
 const KEYS: &str = "AwsAccessKeys";
@@ -166,7 +165,7 @@ async fn a_role_assumed_by_tributary_collects_every_region_with_its_filters_appl
     );
 
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     let requests = h.findings_requests();
     for (region, body) in &requests {
         assert_eq!(filter_values(body, "RecordState"), ["ACTIVE"]);
@@ -266,7 +265,7 @@ async fn access_keys_connect_and_assessments_become_findings(backend: TestDb) {
     );
 
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     let all = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL"];
     let (vulnerabilities, findings) = expected(SAMPLE, &[], &all, &[HOME_REGION]);
     assert_eq!(h.live_keys(&id, "Vulnerability").await, vulnerabilities);
@@ -282,7 +281,7 @@ async fn access_keys_connect_and_assessments_become_findings(backend: TestDb) {
     let run = h
         .run(&id, "AssessmentsCollect", json!({"pageSize": 2}))
         .await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     let assessments: Vec<StoredRecord> = h
         .records(&id, "Finding")
         .await
@@ -432,7 +431,7 @@ async fn an_expired_session_is_renewed_and_throttles_are_waited_out(backend: Tes
     h.fake.expire_sessions_after_pages(1);
     h.fake.throttle_next(2);
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     // The run's client assumes the role (unless it reuses the connection's), then once
     // more when AWS refuses the dropped session; never a storm of retries.
     let assumed_by_run = h.fake.assumed().len() - assumed_at_connect;
@@ -471,17 +470,11 @@ async fn a_throttled_collect_resumes_from_its_region_checkpoint(backend: TestDb)
     h.fake.throttle_page(LINKED_REGION, 2, 300);
     let collect = || h.run(&id, "FindingsCollect", json!({"pageSize": 2}));
     let run = collect().await;
-    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-    assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+    assert_rate_limited(&run);
     let before = h.findings_requests();
 
     let resumed = collect().await;
-    assert_eq!(
-        resumed.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        resumed.error_message
-    );
+    assert_succeeded(&resumed);
     let after = h.findings_requests();
     let again = &after[before.len()..];
     assert!(
@@ -508,9 +501,9 @@ async fn a_complete_collect_tombstones_what_left_the_listing_and_spares_assessme
         .connect_role(json!({"homeRegion": HOME_REGION, "severityFloor": "INFORMATIONAL"}))
         .await;
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     let run = h.run(&id, "AssessmentsCollect", Value::Null).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
 
     // Finding 1 (a control) is deleted, vulnerability 0 archived, and one assessment
     // deleted too; only the findings collect runs.
@@ -520,12 +513,7 @@ async fn a_complete_collect_tombstones_what_left_the_listing_and_spares_assessme
         d.assessments.remove(0);
     });
     let full = h.collect(&id).await;
-    assert_eq!(
-        full.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        full.error_message
-    );
+    assert_succeeded(&full);
     assert_eq!(full.counters["tombstoned"], 2, "{:?}", full.counters);
     let deleted = |records: Vec<StoredRecord>| -> Vec<String> {
         records
@@ -552,25 +540,14 @@ async fn a_complete_collect_tombstones_what_left_the_listing_and_spares_assessme
     h.fake
         .with_data(|d| d.set_record_state(&finding_id(0), "ACTIVE"));
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert!(deleted(h.records(&id, "Vulnerability").await).is_empty());
 }
 
 #[test]
 fn mapping_goldens() {
-    let registry = registry(&CatalogConfig::default()).unwrap();
-    let mappings = &registry
-        .definition("aws_security_hub")
-        .unwrap()
-        .definition
-        .mappings;
-    let fixture = |name: &str| -> Value {
-        let path = format!(
-            "{}/tests/fixtures/aws_security_hub/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    };
+    let mappings = &harness::mappings("aws_security_hub");
+    let fixture = |name: &str| harness::fixture("aws_security_hub", name);
     for (schema, variant, names) in [
         (
             "Vulnerability",
@@ -605,12 +582,7 @@ fn mapping_goldens() {
 /// taken for a vulnerable range.
 #[test]
 fn the_newest_cvss_version_is_recorded_whatever_the_order() {
-    let registry = registry(&CatalogConfig::default()).unwrap();
-    let mappings = &registry
-        .definition("aws_security_hub")
-        .unwrap()
-        .definition
-        .mappings;
+    let mappings = &harness::mappings("aws_security_hub");
     let path = format!(
         "{}/tests/fixtures/aws_security_hub/inspector_package_two_cvss_versions.json",
         env!("CARGO_MANIFEST_DIR")

@@ -4,7 +4,6 @@
 
 use serde_json::{Value, json};
 use tributary_core::ErrorKind;
-use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::{ConnectRequest, RuntimeError};
 use tributary_store::{
     integrations::IntegrationStatus,
@@ -17,7 +16,7 @@ use tributary_testkit::{
     azure_entra_id::{ADMIN_UPN, CLIENT_ID, CLIENT_SECRET, EntraDirectory, FakeEntra, TENANT_ID},
 };
 
-use crate::harness::{Harness, live, param};
+use crate::harness::{self, Harness, assert_rate_limited, assert_succeeded, live, param};
 
 const SLOT: &str = "EntraAdminConsent";
 
@@ -94,7 +93,7 @@ async fn admin_consent_finds_the_tenant_in_the_id_token_and_syncs_every_page(bac
     // 50 users, 3 groups: pages of 20.
     h.fake.cap_pages(20);
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(run.counters["seen"], 50 + 3 + 75, "{}", run.counters);
     let requests = h.fake.requests();
     let user_pages: Vec<&String> = requests
@@ -144,7 +143,7 @@ async fn guests_can_be_left_out_and_deletions_are_tombstoned(backend: TestDb) {
     let h = harness(backend, 6).await;
     let id = h.consent(json!({"includeGuests": false})).await.unwrap();
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     let accounts = h.records(&id, "DirectoryAccount").await;
     assert_eq!(accounts.len(), 8, "10 users less 2 guests");
     assert!(accounts.iter().all(|a| a.fields["accountType"] == "USER"));
@@ -162,7 +161,7 @@ async fn guests_can_be_left_out_and_deletions_are_tombstoned(backend: TestDb) {
         (user, group)
     });
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     let accounts = h.records(&id, "DirectoryAccount").await;
     let gone = accounts
         .iter()
@@ -193,16 +192,10 @@ async fn a_throttled_sync_resumes_where_it_stopped(backend: TestDb) {
     // The first page goes through; the second is throttled for longer than the kit waits.
     h.fake.throttle_after(1, 300);
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-    assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+    assert_rate_limited(&run);
     let before = h.fake.requests().len();
     let resumed = h.sync(&id).await;
-    assert_eq!(
-        resumed.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        resumed.error_message
-    );
+    assert_succeeded(&resumed);
     let requests = h.fake.requests();
     assert!(
         requests[before].contains("skiptoken"),
@@ -223,7 +216,7 @@ async fn the_app_token_is_reminted_before_it_expires_and_a_refusal_asks_for_cons
     let minted = h.fake.auth().grants("client_credentials");
     let first = h.stored(&id).await["access_token"].clone();
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert!(
         h.fake.auth().grants("client_credentials") > minted,
         "re-minted"
@@ -303,33 +296,13 @@ async fn a_declined_consent_and_a_wrong_client_secret_are_clear_errors() {
         matches!(err.kind(), ErrorKind::Auth | ErrorKind::Config),
         "{err}"
     );
-    assert!(
-        h.runtime
-            .db()
-            .integrations()
-            .list(&h.tenant, None)
-            .await
-            .unwrap()
-            .iter()
-            .all(|i| i.status != IntegrationStatus::Connected)
-    );
+    assert!(!h.any_connected().await);
 }
 
 #[test]
 fn mapping_goldens() {
-    let registry = registry(&CatalogConfig::default()).unwrap();
-    let mappings = &registry
-        .definition("azure_entra_id")
-        .unwrap()
-        .definition
-        .mappings;
-    let fixture = |name: &str| -> Value {
-        let path = format!(
-            "{}/tests/fixtures/azure_entra_id/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    };
+    let mappings = &harness::mappings("azure_entra_id");
+    let fixture = |name: &str| harness::fixture("azure_entra_id", name);
     for (schema, names) in [
         (
             "DirectoryAccount",

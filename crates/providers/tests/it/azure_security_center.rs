@@ -27,7 +27,9 @@ use tributary_testkit::{
     },
 };
 
-use crate::harness::{Harness, catalog_config, logs_requests};
+use crate::harness::{
+    self, Harness, assert_rate_limited, assert_succeeded, catalog_config, logs_requests,
+};
 
 logs_requests!(FakeAzureSecurityCenter);
 
@@ -132,7 +134,7 @@ async fn a_client_secret_connects_and_a_multi_page_collect_maps_findings_and_vul
 
     let before = h.requests().len();
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
     assert!(
         findings > 150 && vulnerabilities > 50,
@@ -260,7 +262,7 @@ async fn configured_subscriptions_are_honoured_and_an_invisible_one_is_refused(b
     let id = h.connect(only_b).await;
     assert_eq!(h.health(&id).await["count"], 1);
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     let (findings, _) = h.fake.with_data(|data| {
         let sub = &data.subscriptions[SUBSCRIPTION_B];
         (
@@ -298,7 +300,7 @@ async fn configured_subscriptions_are_honoured_and_an_invisible_one_is_refused(b
     );
     let all = h.connect(all).await;
     let run = h.collect(&all).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     let records = h.records(&all, "Finding").await;
     assert_eq!(records.len(), 6);
     assert!(records.iter().any(|r| r.fields["status"] == "RESOLVED"));
@@ -330,7 +332,7 @@ async fn a_certificate_connects_with_an_x5t_assertion_and_its_token_is_reminted_
         "a token valid for an hour is reused"
     );
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
     assert_eq!(h.records(&id, "Finding").await.len(), findings);
     assert_eq!(h.records(&id, "Vulnerability").await.len(), vulnerabilities);
@@ -340,12 +342,12 @@ async fn a_certificate_connects_with_an_x5t_assertion_and_its_token_is_reminted_
     let short_lived = h.connect(h.certificate()).await;
     let before = auth.grants("client_credentials");
     let run = h.collect(&short_lived).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert!(auth.grants("client_credentials") > before, "re-minted");
     // Tokens ARM no longer accepts are inside the margin too: re-minted, not used.
     auth.expire_access_tokens();
     let run = h.collect(&short_lived).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     auth.set_token_lifetime(3600);
 
     // Certificate and key as two fields, and the tenant by its domain.
@@ -426,7 +428,7 @@ async fn the_two_modes_switch_on_one_integration(backend: TestDb) {
     // The secret expires: the integration no longer depends on it.
     h.fake.expire_client_secret();
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
     assert_eq!(integration.metadata["attributes"]["mode"], "certificate");
 }
@@ -520,7 +522,7 @@ async fn a_revoked_role_fails_the_collect_and_revoked_tokens_are_reminted_until_
     assert!(run.error_message.unwrap().contains("Security Reader"));
     // Without configured ids the collect goes on with the subscriptions still visible.
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert!(h.requests_to(&assessments_path(SUBSCRIPTION_B)).len() <= 1);
 
     // The app's tokens are revoked while still valid by their expiry: ARM answers 401
@@ -528,7 +530,7 @@ async fn a_revoked_role_fails_the_collect_and_revoked_tokens_are_reminted_until_
     // goes on.
     h.fake.authorization().revoke_all();
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     // Revoked again, and the client secret expired with them: the new token cannot be
     // minted, so the collect fails as an auth error and the integration asks for a new
     // connection.
@@ -558,8 +560,7 @@ async fn a_throttled_collect_resumes_from_its_checkpoint_and_resolved_assessment
     // the run ends partial and keeps its checkpoint.
     h.fake.throttle_page("assessments", 2, 120);
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-    assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+    assert_rate_limited(&run);
     let first_page = h.fake.with_data(|data| {
         data.subscriptions[SUBSCRIPTION_A]
             .assessments
@@ -588,12 +589,7 @@ async fn a_throttled_collect_resumes_from_its_checkpoint_and_resolved_assessment
             .unwrap()
     });
     let resumed = h.collect(&id).await;
-    assert_eq!(
-        resumed.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        resumed.error_message
-    );
+    assert_succeeded(&resumed);
     assert_eq!(resumed.counters["tombstoned"], 0, "{:?}", resumed.counters);
     let early_record = |records: Vec<StoredRecord>| {
         records
@@ -645,12 +641,7 @@ async fn a_throttled_collect_resumes_from_its_checkpoint_and_resolved_assessment
         (healed, gone)
     });
     let full = h.collect(&id).await;
-    assert_eq!(
-        full.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        full.error_message
-    );
+    assert_succeeded(&full);
     // The complete listing no longer contains either record: the run sees every other one.
     assert_eq!(
         full.counters["seen"].as_u64().unwrap() as usize,
@@ -695,7 +686,7 @@ async fn a_short_retry_after_is_waited_out(backend: TestDb) {
     h.fake.throttle_page("subAssessments", 1, 2);
     let started = Instant::now();
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert!(
         started.elapsed() >= Duration::from_millis(1900),
         "Retry-After was honoured"
@@ -817,11 +808,7 @@ async fn production_settings_refuse_loopback_hosts(backend: TestDb) {
 }
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/azure_security_center/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    harness::fixture("azure_security_center", name)
 }
 
 #[test]

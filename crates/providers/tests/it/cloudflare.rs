@@ -3,7 +3,6 @@
 
 use serde_json::{Value, json};
 use tributary_core::ErrorKind;
-use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::ConnectRequest;
 use tributary_store::{
     records::StoredRecord,
@@ -12,7 +11,7 @@ use tributary_store::{
 };
 use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare, TokenOwner};
 
-use crate::harness::{Harness, logs_requests};
+use crate::harness::{self, Harness, assert_rate_limited, assert_succeeded, logs_requests};
 
 logs_requests!(FakeCloudflare);
 
@@ -70,7 +69,7 @@ async fn user_and_account_tokens_connect_and_a_multi_page_sync_maps_every_member
     assert_eq!(health["accountName"], "Acme Corp");
 
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(run.counters["created"], 120);
     let members_requests = h.requests_containing("/members").len();
     assert_eq!(members_requests, 3, "50 a page");
@@ -96,8 +95,7 @@ async fn a_throttled_sync_resumes_and_removed_members_are_tombstoned(backend: Te
     let id = h.connect_token(USER_TOKEN).await;
     h.fake.throttle_members_page(2, 300);
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-    assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+    assert_rate_limited(&run);
     assert_eq!(h.accounts(&id).await.len(), 50);
     let resumed = h.sync(&id).await;
     assert_eq!(resumed.status, RunStatus::Succeeded);
@@ -153,13 +151,7 @@ async fn bad_tokens_and_accounts_are_refused_with_clear_errors(backend: TestDb) 
 
 #[test]
 fn mapping_goldens() {
-    let config = CatalogConfig::default();
-    let registry = registry(&config).unwrap();
-    let mappings = &registry
-        .definition("cloudflare")
-        .unwrap()
-        .definition
-        .mappings;
+    let mappings = &harness::mappings("cloudflare");
     for name in ["member_admin", "member_pending"] {
         let path = format!(
             "{}/tests/fixtures/cloudflare/{name}.json",

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tributary_core::ErrorKind;
 use tributary_runtime::ConnectRequest;
 use tributary_store::{
-    runs::{Run, RunStatus},
+    runs::Run,
     testing::{TestDb, each_backend},
 };
 use tributary_testkit::gcp_scc::{
@@ -14,7 +14,7 @@ use tributary_testkit::gcp_scc::{
     sample_result,
 };
 
-use crate::harness::{Harness, logs_requests};
+use crate::harness::{Harness, assert_rate_limited, assert_succeeded, logs_requests};
 
 logs_requests!(FakeGcpScc);
 
@@ -88,7 +88,7 @@ async fn a_service_account_key_connects_and_a_multi_page_collect_maps_findings(b
     assert_eq!(health["totalSize"], 27);
 
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     let pages: Vec<String> = h.requests_containing("pageSize=10");
     assert_eq!(pages.len(), 3, "27 active findings, 10 a page: {pages:?}");
     assert!(pages[0].starts_with(&format!(
@@ -144,7 +144,7 @@ async fn workload_identity_federation_connects_and_collects_with_a_user_filter(b
         "workloadIdentity"
     );
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(h.records(&id, "Vulnerability").await.len(), 9);
     assert!(h.records(&id, "Finding").await.is_empty());
     assert!(
@@ -236,8 +236,7 @@ async fn a_throttled_collect_resumes_and_the_next_complete_collect_sees_deletion
     let id = h.connect_key().await;
     h.fake.throttle_page(2, 300);
     let run = h.collect(&id).await;
-    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-    assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+    assert_rate_limited(&run);
     let first_page =
         h.records(&id, "Vulnerability").await.len() + h.records(&id, "Finding").await.len();
     assert_eq!(first_page, 10);
@@ -250,12 +249,7 @@ async fn a_throttled_collect_resumes_and_the_next_complete_collect_sees_deletion
         d.results[0] = sample_result(SAMPLE, &organization, &project);
     });
     let resumed = h.collect(&id).await;
-    assert_eq!(
-        resumed.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        resumed.error_message
-    );
+    assert_succeeded(&resumed);
     assert_eq!(resumed.counters["tombstoned"], 0, "{:?}", resumed.counters);
     let pages: Vec<String> = h.requests_containing("pageSize=10");
     // Page 1, page 2 (throttled); resumed at page 2, then page 3.
@@ -273,12 +267,7 @@ async fn a_throttled_collect_resumes_and_the_next_complete_collect_sees_deletion
         d.set_state(&finding_name(&org, 3), "INACTIVE");
     });
     let full = h.collect(&id).await;
-    assert_eq!(
-        full.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        full.error_message
-    );
+    assert_succeeded(&full);
     // The complete listing no longer holds them, nor the replaced first finding: the run
     // tombstones those three and creates the new one.
     assert_eq!(full.counters["seen"], 25, "{:?}", full.counters);

@@ -7,12 +7,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tributary_core::{ErrorKind, InboundWebhook, IngestContract, MappingEnvelope};
 use tributary_ingest::{MapOutcome, Mapper};
-use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::{RuntimeError, WebhookAck, WebhookRejection};
 use tributary_store::{
     integrations::IntegrationStatus,
     records::StoredRecord,
-    runs::RunStatus,
     testing::{TestDb, each_backend},
     webhooks::DeliveryStatus,
 };
@@ -22,7 +20,9 @@ use tributary_testkit::github_app::{
     alert_event, dependabot_alert, fixtures, signed_delivery,
 };
 
-use crate::harness::{Harness, eventually, logs_requests};
+use crate::harness::{
+    self, Harness, assert_rate_limited, assert_succeeded, eventually, logs_requests,
+};
 
 logs_requests!(FakeGithub);
 
@@ -247,11 +247,11 @@ async fn an_expired_token_is_refused_and_expiring_ones_are_reminted(backend: Tes
     let id = h.install().await;
     let before = h.fake.mints();
     let run = h.run(&id, "DirectorySync", Value::Null).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert!(h.fake.mints() > before, "the expiring token was re-minted");
     h.fake.expire_tokens();
     let run = h.run(&id, "RepositorySync", Value::Null).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     let fresh = h.stored_credential(&id, INSTALLATION).await;
     assert_ne!(fresh["access_token"], json!(token));
 }
@@ -261,7 +261,7 @@ async fn repositories_sync_over_several_pages_as_named_assets(backend: TestDb) {
     let h = harness(backend, GithubOrg::sample(248, 0)).await;
     let id = h.install().await;
     let run = h.run(&id, "RepositorySync", Value::Null).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(run.counters["created"], 250);
     let pages = h.requests_containing("GET /installation/repositories?per_page=100");
     assert_eq!(pages.len(), 3, "{pages:?}");
@@ -279,7 +279,7 @@ async fn repositories_sync_over_several_pages_as_named_assets(backend: TestDb) {
         org.repositories.remove(&702_915_513);
     });
     let run = h.run(&id, "RepositorySync", Value::Null).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(run.counters["tombstoned"], 1, "{:?}", run.counters);
     let assets = h.records(&id, "Asset").await;
     let gone: Vec<&str> = assets
@@ -299,17 +299,11 @@ async fn a_throttled_member_sync_resumes_and_removed_members_are_tombstoned(back
     h.fake
         .throttle_request("after=Y3Vyc29yOnYyOjIwMA", Throttle::Secondary(300));
     let run = h.run(&id, "DirectorySync", Value::Null).await;
-    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-    assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+    assert_rate_limited(&run);
     assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 200);
 
     let resumed = h.run(&id, "DirectorySync", Value::Null).await;
-    assert_eq!(
-        resumed.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        resumed.error_message
-    );
+    assert_succeeded(&resumed);
     let accounts = h.records(&id, "DirectoryAccount").await;
     assert_eq!(accounts.len(), 250);
     let graphql = h.requests_containing("POST /graphql");
@@ -335,12 +329,7 @@ async fn a_throttled_member_sync_resumes_and_removed_members_are_tombstoned(back
         org.members.remove(&98_765_432);
     });
     let full = h.run(&id, "DirectorySync", Value::Null).await;
-    assert_eq!(
-        full.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        full.error_message
-    );
+    assert_succeeded(&full);
     assert_eq!(full.counters["tombstoned"], 1);
     let removed = h
         .records(&id, "DirectoryAccount")
@@ -369,8 +358,7 @@ async fn alerts_of_the_three_kinds_are_collected_over_pages_and_disabled_feature
         Throttle::Secondary(300),
     );
     let run = h.run(&id, "VulnerabilityCollect", Value::Null).await;
-    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-    assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+    assert_rate_limited(&run);
     assert_eq!(h.records(&id, "Vulnerability").await.len(), 106);
     // A web-app code scanning alert, already collected, disappears before the run resumes:
     // the resumed run does not ask web-app again and tombstones nothing.
@@ -384,7 +372,7 @@ async fn alerts_of_the_three_kinds_are_collected_over_pages_and_disabled_feature
     };
     drop_alert("code-scanning", 3);
     let run = h.run(&id, "VulnerabilityCollect", Value::Null).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(run.counters["tombstoned"], 0, "{:?}", run.counters);
     let found = h.records(&id, "Vulnerability").await;
     assert_eq!(found.len(), 136, "6 on web-app, 130 on service-000");
@@ -441,7 +429,7 @@ async fn alerts_of_the_three_kinds_are_collected_over_pages_and_disabled_feature
     // lists; the other alerts stay.
     drop_alert("dependabot", 7);
     let run = h.run(&id, "VulnerabilityCollect", Value::Null).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(run.counters["tombstoned"], 2, "{:?}", run.counters);
     let found = h.records(&id, "Vulnerability").await;
     let mut gone: Vec<&str> = found
@@ -467,7 +455,7 @@ async fn alerts_of_the_three_kinds_are_collected_over_pages_and_disabled_feature
     let run = h
         .run(&id, "VulnerabilityCollect", json!({"maxRepos": 1}))
         .await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(h.requests_containing("/alerts").len() - before, 3);
     assert_eq!(run.counters["tombstoned"], 0, "{:?}", run.counters);
     assert_eq!(live(&h.records(&id, "Vulnerability").await), live_before);
@@ -898,8 +886,7 @@ async fn a_suspended_installation_is_suspended_until_github_unsuspends_it(backen
 
 /// Maps `payload` with the definition's mapping for (schema, variant) and `resource`.
 fn mapped(schema: &str, variant: &str, resource: &str, payload: &Value) -> Value {
-    let registry = registry(&CatalogConfig::default()).unwrap();
-    let mappings = &registry.definition(DEFINITION).unwrap().definition.mappings;
+    let mappings = &harness::mappings(DEFINITION);
     let contracts = [IngestContract::new(schema)];
     let engine = tributary_cel::CelEngine::default();
     let mapper = Mapper::new(&engine, DEFINITION, mappings, &contracts).unwrap();
@@ -916,11 +903,7 @@ fn mapped(schema: &str, variant: &str, resource: &str, payload: &Value) -> Value
 }
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/github_app/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    harness::fixture("github_app", name)
 }
 
 #[test]

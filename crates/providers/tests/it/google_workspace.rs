@@ -4,7 +4,6 @@
 
 use serde_json::{Value, json};
 use tributary_core::ErrorKind;
-use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::{ConnectRequest, RuntimeError};
 use tributary_store::{
     integrations::IntegrationStatus,
@@ -13,7 +12,7 @@ use tributary_store::{
 };
 use tributary_testkit::google_workspace::{FakeGoogleWorkspace, GoogleDirectory, Listing};
 
-use crate::harness::{Harness, live, logs_requests};
+use crate::harness::{self, Harness, assert_rate_limited, assert_succeeded, live, logs_requests};
 
 logs_requests!(FakeGoogleWorkspace);
 
@@ -129,7 +128,7 @@ async fn oauth_connects_and_a_multi_page_sync_maps_users_groups_and_memberships(
     assert_eq!(health["primaryDomain"], h.fake.domain());
 
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     let users = h.requests_starting("/admin/directory/v1/users");
     assert_eq!(users.len(), 2, "{users:?}");
     assert!(users[0].contains("customer=my_customer") && users[0].contains("projection=full"));
@@ -200,7 +199,7 @@ async fn a_service_account_with_domain_wide_delegation_connects_as_the_admin_and
         h.fake.admin_email()
     );
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 12);
     assert_eq!(h.records(&id, "DirectoryGroup").await.len(), 3);
     assert_eq!(
@@ -285,18 +284,7 @@ async fn bad_service_accounts_are_refused_with_clear_errors_that_hold_no_secret(
     assert!(err.to_string().contains("adminEmail"), "{err}");
 
     // Nothing was saved by the refused connects.
-    let integrations = h
-        .runtime
-        .db()
-        .integrations()
-        .list(&h.tenant, None)
-        .await
-        .unwrap();
-    assert!(
-        integrations
-            .iter()
-            .all(|i| i.status != IntegrationStatus::Connected)
-    );
+    assert!(!h.any_connected().await);
 }
 
 #[each_backend]
@@ -338,17 +326,11 @@ async fn a_throttled_sync_resumes_and_deletions_are_tombstoned_by_the_next_compl
     let id = h.connect_oauth().await;
     h.fake.throttle_page(Listing::Users, 2, 300);
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-    assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+    assert_rate_limited(&run);
     assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 500);
 
     let resumed = h.sync(&id).await;
-    assert_eq!(
-        resumed.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        resumed.error_message
-    );
+    assert_succeeded(&resumed);
     assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 520);
     let users = h.requests_starting("/admin/directory/v1/users");
     // First run: page 1, page 2 (throttled); resumed: page 2, then ids only from the start.
@@ -379,12 +361,7 @@ async fn a_throttled_sync_resumes_and_deletions_are_tombstoned_by_the_next_compl
         d.members.remove(&gone_group);
     });
     let full = h.sync(&id).await;
-    assert_eq!(
-        full.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        full.error_message
-    );
+    assert_succeeded(&full);
     assert!(
         full.counters["tombstoned"].as_u64().unwrap() >= 2,
         "{:?}",
@@ -417,19 +394,8 @@ async fn a_throttled_sync_resumes_and_deletions_are_tombstoned_by_the_next_compl
 
 #[test]
 fn mapping_goldens() {
-    let registry = registry(&CatalogConfig::default()).unwrap();
-    let mappings = &registry
-        .definition("google_workspace")
-        .unwrap()
-        .definition
-        .mappings;
-    let fixture = |name: &str| -> Value {
-        let path = format!(
-            "{}/tests/fixtures/google_workspace/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    };
+    let mappings = &harness::mappings("google_workspace");
+    let fixture = |name: &str| harness::fixture("google_workspace", name);
     for (schema, names) in [
         (
             "DirectoryAccount",

@@ -7,7 +7,7 @@
 use std::{future::Future, time::Duration};
 
 use serde_json::{Value, json};
-use tributary_core::CallbackParams;
+use tributary_core::{CallbackParams, MappingRegistration};
 use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::{
     AuthRedirect, ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig, RuntimeError,
@@ -16,7 +16,7 @@ use tributary_store::{
     integrations::IntegrationStatus,
     keystore::KeyRing,
     records::{RecordQuery, StoredRecord, list_records},
-    runs::Run,
+    runs::{Run, RunStatus},
     testing::TestDb,
 };
 
@@ -254,6 +254,18 @@ impl<F> Harness<F> {
             .unwrap()
     }
 
+    /// Whether some integration of the tenant is connected (a refused connect saves none).
+    pub async fn any_connected(&self) -> bool {
+        self.runtime
+            .db()
+            .integrations()
+            .list(&self.tenant, None)
+            .await
+            .unwrap()
+            .iter()
+            .any(|integration| integration.status == IntegrationStatus::Connected)
+    }
+
     pub async fn status(&self, integration: &str) -> IntegrationStatus {
         self.runtime
             .integration(&self.tenant, integration)
@@ -316,4 +328,33 @@ where
         assert!(std::time::Instant::now() < deadline, "timed out: {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Fails, with the run's error, unless `run` succeeded.
+#[track_caller]
+pub fn assert_succeeded(run: &Run) {
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+}
+
+/// Fails unless `run` was cut short by a rate limit it did not wait out: partial, to resume.
+#[track_caller]
+pub fn assert_rate_limited(run: &Run) {
+    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
+    assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+}
+
+/// The fixture `tests/fixtures/<definition>/<name>.json`.
+pub fn fixture(definition: &str, name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/{definition}/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The mappings of `definition` as the default catalog configures it.
+pub fn mappings(definition: &str) -> Vec<MappingRegistration> {
+    let registry = registry(&CatalogConfig::default()).unwrap();
+    let entry = registry.definition(definition).unwrap();
+    entry.definition.mappings.clone()
 }

@@ -17,7 +17,7 @@ use tributary_testkit::microsoft_teams::{
     CLIENT_SECRET, FakeMicrosoftTeams, TENANT_ID, TeamsTenant,
 };
 
-use crate::harness::{Harness, logs_requests, param};
+use crate::harness::{Harness, assert_rate_limited, assert_succeeded, logs_requests, param};
 
 logs_requests!(FakeMicrosoftTeams);
 
@@ -204,7 +204,7 @@ async fn messages_go_to_channels_and_chats_once_each_and_throttles_are_waited_ou
             }),
         )
         .await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert!(
         started.elapsed() >= Duration::from_millis(950),
         "Retry-After honoured"
@@ -249,7 +249,7 @@ async fn messages_go_to_channels_and_chats_once_each_and_throttles_are_waited_ou
             json!({"chatId": TeamsTenant::ONE_ON_ONE, "body": "ping"}),
         )
         .await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     let last = h.fake.messages().pop().unwrap();
     assert_eq!(last["contentType"], "text");
     assert_eq!(last["chatId"], TeamsTenant::ONE_ON_ONE);
@@ -271,19 +271,13 @@ async fn a_throttled_send_resumes_without_posting_twice_and_a_new_message_is_not
     // The channel post goes through; the chat is throttled for longer than the kit waits.
     h.fake.throttle_posts_to(TeamsTenant::GROUP_CHAT, [300]);
     let run = h.send(&id, send.clone()).await;
-    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-    assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+    assert_rate_limited(&run);
     assert_eq!(h.fake.messages().len(), 1);
 
     // The same send again starts from the throttled run's checkpoint: what was posted is
     // not posted again.
     let resumed = h.send(&id, send).await;
-    assert_eq!(
-        resumed.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        resumed.error_message
-    );
+    assert_succeeded(&resumed);
     let messages = h.fake.messages();
     assert_eq!(
         messages.len(),
@@ -412,7 +406,7 @@ async fn an_expiring_token_is_refreshed_with_rotation_and_a_refused_refresh_need
             json!({"chatId": TeamsTenant::GROUP_CHAT, "body": "still here"}),
         )
         .await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(h.fake.auth().grants("refresh_token"), 2);
 
     // Consent revoked: invalid_grant, the integration needs to be connected again.
@@ -447,7 +441,7 @@ async fn an_expiring_token_is_refreshed_with_rotation_and_a_refused_refresh_need
             json!({"chatId": TeamsTenant::GROUP_CHAT, "body": "back"}),
         )
         .await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(h.fake.messages().last().unwrap()["content"], "back");
 }
 
@@ -525,18 +519,7 @@ async fn a_single_tenant_app_refuses_a_user_of_another_tenant(backend: TestDb) {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(err.to_string().contains("another tenant"), "{err}");
-    let integrations = h
-        .runtime
-        .db()
-        .integrations()
-        .list(&h.tenant, None)
-        .await
-        .unwrap();
-    assert!(
-        integrations
-            .iter()
-            .all(|i| i.status != IntegrationStatus::Connected)
-    );
+    assert!(!h.any_connected().await);
 }
 
 #[each_backend]

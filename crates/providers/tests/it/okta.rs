@@ -23,7 +23,9 @@ use tributary_testkit::{
     okta::{FakeOkta, ORG_ID, OktaOrg, SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_JWK},
 };
 
-use crate::harness::{Harness, catalog_config, logs_requests};
+use crate::harness::{
+    self, Harness, assert_rate_limited, assert_succeeded, catalog_config, logs_requests,
+};
 
 logs_requests!(FakeOkta);
 
@@ -91,7 +93,7 @@ async fn an_api_token_connects_and_a_multi_page_sync_maps_users_groups_and_membe
     assert_eq!(health["login"], "admin@example.com");
 
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(run.counters["created"], 450 + 3 + 450);
     assert_eq!(
         h.requests_to("/api/v1/users").len(),
@@ -120,7 +122,7 @@ async fn a_search_narrows_users_and_their_memberships(backend: TestDb) {
     );
     let id = h.connect(request).await;
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 10);
     assert_eq!(h.records(&id, "DirectoryMembership").await.len(), 10);
 }
@@ -142,7 +144,7 @@ async fn a_service_app_connects_with_a_signed_assertion_and_its_token_is_reminte
         "a token valid for an hour is reused"
     );
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 250);
     assert_eq!(h.records(&id, "DirectoryMembership").await.len(), 250);
 
@@ -152,7 +154,7 @@ async fn a_service_app_connects_with_a_signed_assertion_and_its_token_is_reminte
     let short_lived = h.connect(h.service_app()).await;
     let before = auth.grants("client_credentials");
     let run = h.sync(&short_lived).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert!(
         auth.grants("client_credentials") > before,
         "the expiring token was re-minted"
@@ -160,7 +162,7 @@ async fn a_service_app_connects_with_a_signed_assertion_and_its_token_is_reminte
     // An access token that expired at Okta is not used: the sync re-mints and succeeds.
     auth.expire_access_tokens();
     let run = h.sync(&short_lived).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
 
     // The JWK Okta generates carries its key id; no separate keyId is needed.
     auth.set_token_lifetime(3600);
@@ -187,7 +189,7 @@ async fn the_two_modes_switch_on_one_integration(backend: TestDb) {
     h.fake.rotate_token("00NewApiToken-qrstuvwxyz012345");
     assert_eq!(h.health(&id).await["mode"], "serviceApp");
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
 
     let back = ConnectRequest {
         integration_id: Some(id.clone()),
@@ -198,7 +200,7 @@ async fn the_two_modes_switch_on_one_integration(backend: TestDb) {
     h.fake.authorization().revoke_all();
     assert_eq!(h.health(&id).await["mode"], "apiToken");
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 20);
 }
 
@@ -276,17 +278,11 @@ async fn a_throttled_sync_resumes_from_its_checkpoint_and_deletions_are_tombston
     // than the client waits, so the run ends partial and keeps its checkpoint.
     h.fake.throttle_page("/api/v1/users", 2, 120);
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-    assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+    assert_rate_limited(&run);
     assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 200);
 
     let resumed = h.sync(&id).await;
-    assert_eq!(
-        resumed.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        resumed.error_message
-    );
+    assert_succeeded(&resumed);
     assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 450);
     let users = h.requests_to("/api/v1/users");
     // 1: page 1; 2: page 2 throttled; 3: page 2 again, from the checkpoint; 4: page 3.
@@ -322,7 +318,7 @@ async fn a_short_rate_limit_reset_is_waited_out(backend: TestDb) {
     h.fake.throttle_page("/api/v1/users", 2, 2);
     let started = Instant::now();
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert!(
         started.elapsed() >= Duration::from_millis(900),
         "X-Rate-Limit-Reset was honoured"
@@ -430,11 +426,7 @@ fn the_service_app_slot_is_a_form_with_client_id_key_id_and_private_key() {
 }
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/okta/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    harness::fixture("okta", name)
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tributary_core::{ErrorKind, InboundWebhook};
 use tributary_providerkit::{HttpProfile, ProviderHttp};
-use tributary_providers::{CatalogConfig, registry};
+use tributary_providers::registry;
 use tributary_runtime::{ConnectRequest, Runtime, RuntimeConfig, WebhookAck, WebhookRejection};
 use tributary_store::{
     integrations::IntegrationStatus,
@@ -22,7 +22,10 @@ use tributary_testkit::{
     slack_events::{self, SIGNING_SECRET, VERIFICATION_TOKEN},
 };
 
-use crate::harness::{Harness, catalog_config, eventually, logs_requests, param};
+use crate::harness::{
+    self, Harness, assert_rate_limited, assert_succeeded, catalog_config, eventually,
+    logs_requests, param,
+};
 
 logs_requests!(FakeSlack);
 
@@ -167,7 +170,7 @@ async fn a_multi_page_sync_maps_members_guests_bots_and_deactivated_accounts(bac
     let h = harness(backend, 450).await;
     let id = h.connect_token(None, BOT_TOKEN).await;
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert_eq!(run.counters["created"], 456);
     let pages = h.users_list_requests();
     assert_eq!(pages.len(), 3, "200 a page: {pages:?}");
@@ -205,8 +208,7 @@ async fn a_throttled_sync_resumes_and_removed_members_are_tombstoned(backend: Te
     // Slack asks to wait longer than the client waits: the run stops, keeping its cursor.
     h.fake.throttle_users_page(2, 300);
     let run = h.sync(&id).await;
-    assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-    assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
+    assert_rate_limited(&run);
     assert_eq!(h.accounts(&id).await.len(), 200);
 
     let resumed = h.sync(&id).await;
@@ -325,7 +327,7 @@ async fn messages_are_sent_once_per_destination_throttles_are_waited_out_and_bad
                    "text": "Deploy done", "blocks": blocks}),
         )
         .await;
-    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+    assert_succeeded(&run);
     assert!(
         started.elapsed() >= Duration::from_millis(950),
         "Retry-After honoured"
@@ -383,23 +385,12 @@ async fn a_throttled_send_resumes_without_reposting_and_a_different_message_is_n
     // after posting to the channel.
     h.fake.throttle_messages_to("U04MEMB3R1", [300]);
     let throttled = h.run(&id, "MessageSend", send.clone()).await;
-    assert_eq!(
-        throttled.status,
-        RunStatus::Partial,
-        "{:?}",
-        throttled.error_message
-    );
-    assert_eq!(throttled.error_kind.as_deref(), Some("rate_limit"));
+    assert_rate_limited(&throttled);
     assert_eq!(h.fake.messages().len(), 1);
 
     // The same message again resumes from the throttled run: only the rest is posted.
     let resumed = h.run(&id, "MessageSend", send).await;
-    assert_eq!(
-        resumed.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        resumed.error_message
-    );
+    assert_succeeded(&resumed);
     let messages = h.fake.messages();
     assert_eq!(messages.len(), 2, "{messages:?}");
     assert_eq!(messages[1]["channel"], "D04MEMB3R1");
@@ -421,12 +412,7 @@ async fn a_throttled_send_resumes_without_reposting_and_a_different_message_is_n
             json!({"channel": "C0GENERAL1", "text": "fourth"}),
         )
         .await;
-    assert_eq!(
-        other.status,
-        RunStatus::Succeeded,
-        "{:?}",
-        other.error_message
-    );
+    assert_succeeded(&other);
     let messages = h.fake.messages();
     assert_eq!(messages.len(), 4, "{messages:?}");
     assert_eq!(messages[3]["text"], "fourth");
@@ -529,7 +515,7 @@ async fn events_verify_route_by_workspace_ingest_members_and_tear_down_on_uninst
     assert!(pasted_metadata["attributes"].get("eventsTeamId").is_none());
     for integration in [&id, &pasted] {
         let run = h.sync(integration).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+        assert_succeeded(&run);
     }
     let lists = h.users_list_requests().len();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -784,9 +770,7 @@ async fn events_verify_route_by_workspace_ingest_members_and_tear_down_on_uninst
 
 #[test]
 fn mapping_goldens() {
-    let config = CatalogConfig::default();
-    let registry = registry(&config).unwrap();
-    let mappings = &registry.definition("slack").unwrap().definition.mappings;
+    let mappings = &harness::mappings("slack");
     for name in ["member", "admin", "deleted", "bot", "guest", "slackbot"] {
         let path = format!(
             "{}/tests/fixtures/slack/{name}.json",
