@@ -287,7 +287,7 @@ async fn configured_subscriptions_are_honoured_and_an_invisible_one_is_refused(b
         h.fake.secret_credential(),
         json!({ "subscriptionIds": [SUBSCRIPTION_HIDDEN] }),
     );
-    let err = h.runtime.connect(hidden).await.unwrap_err();
+    let err = h.try_connect(hidden).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(err.to_string().contains(SUBSCRIPTION_HIDDEN), "{err}");
     assert!(err.to_string().contains("Security Reader"), "{err}");
@@ -376,7 +376,7 @@ async fn a_certificate_connects_with_an_x5t_assertion_and_its_token_is_reminted_
         }),
         json!({}),
     );
-    let err = h.runtime.connect(unregistered).await.unwrap_err();
+    let err = h.try_connect(unregistered).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(err.to_string().contains("AADSTS700027"), "{err}");
     assert!(err.to_string().contains("not registered"), "{err}");
@@ -396,7 +396,7 @@ async fn a_certificate_connects_with_an_x5t_assertion_and_its_token_is_reminted_
         }),
         json!({}),
     );
-    let err = h.runtime.connect(forged).await.unwrap_err();
+    let err = h.try_connect(forged).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(err.to_string().contains("AADSTS700027"), "{err}");
 
@@ -410,7 +410,7 @@ async fn a_certificate_connects_with_an_x5t_assertion_and_its_token_is_reminted_
         }),
         json!({}),
     );
-    let err = h.runtime.connect(garbled).await.unwrap_err();
+    let err = h.try_connect(garbled).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(err.to_string().contains("certificate"), "{err}");
     assert!(!err.to_string().contains("not-a-key"), "{err}");
@@ -442,8 +442,7 @@ async fn refused_and_revoked_credentials_fail_with_clear_auth_errors_that_never_
     let mut credential = h.fake.secret_credential();
     credential["clientSecret"] = json!(wrong);
     let err = h
-        .runtime
-        .connect(h.form_request("AzureClientSecret", credential, json!({})))
+        .try_connect(h.form_request("AzureClientSecret", credential, json!({})))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
@@ -456,8 +455,7 @@ async fn refused_and_revoked_credentials_fail_with_clear_auth_errors_that_never_
     let mut credential = h.fake.secret_credential();
     credential["tenantId"] = json!("11111111-2222-4333-8444-555555555555");
     let err = h
-        .runtime
-        .connect(h.form_request("AzureClientSecret", credential, json!({})))
+        .try_connect(h.form_request("AzureClientSecret", credential, json!({})))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
@@ -467,8 +465,7 @@ async fn refused_and_revoked_credentials_fail_with_clear_auth_errors_that_never_
     let mut credential = h.fake.secret_credential();
     credential["clientId"] = json!("99999999-8888-4777-8666-555555555555");
     let err = h
-        .runtime
-        .connect(h.form_request("AzureClientSecret", credential, json!({})))
+        .try_connect(h.form_request("AzureClientSecret", credential, json!({})))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
@@ -478,8 +475,7 @@ async fn refused_and_revoked_credentials_fail_with_clear_auth_errors_that_never_
     let mut credential = h.fake.secret_credential();
     credential["clientId"] = json!("not-a-guid");
     let err = h
-        .runtime
-        .connect(h.form_request("AzureClientSecret", credential, json!({})))
+        .try_connect(h.form_request("AzureClientSecret", credential, json!({})))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");

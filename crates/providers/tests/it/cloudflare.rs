@@ -121,21 +121,18 @@ async fn a_throttled_sync_resumes_and_removed_members_are_tombstoned(backend: Te
 async fn bad_tokens_and_accounts_are_refused_with_clear_errors(backend: TestDb) {
     let h = harness(backend, 3).await;
     let err = h
-        .runtime
-        .connect(h.token_request("cf-not-a-token", &h.fake.account_id()))
+        .try_connect(h.token_request("cf-not-a-token", &h.fake.account_id()))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(!err.to_string().contains("cf-not-a-token"));
     let err = h
-        .runtime
-        .connect(h.token_request(USER_TOKEN, "not-an-account"))
+        .try_connect(h.token_request(USER_TOKEN, "not-an-account"))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("32 hexadecimal"), "{err}");
     let err = h
-        .runtime
-        .connect(h.token_request(USER_TOKEN, &"f".repeat(32)))
+        .try_connect(h.token_request(USER_TOKEN, &"f".repeat(32)))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");

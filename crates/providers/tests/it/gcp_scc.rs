@@ -157,8 +157,7 @@ async fn workload_identity_federation_connects_and_collects_with_a_user_filter(b
     // A subject token the pool does not trust: an auth error that does not quote it.
     let rejected = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzb21lb25lLWVsc2UifQ.c2VjcmV0LXNpZ25hdHVyZQ";
     let err = h
-        .runtime
-        .connect(h.form_request(FEDERATION, h.federation(rejected), h.org_input()))
+        .try_connect(h.form_request(FEDERATION, h.federation(rejected), h.org_input()))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
@@ -182,8 +181,7 @@ async fn expired_tokens_are_reminted_and_refused_credentials_hold_no_secret(back
     let mut unknown: Value = serde_json::from_str(&h.fake.service_account_key_json()).unwrap();
     unknown["private_key"] = json!(UNKNOWN_KEY_PEM);
     let err = h
-        .runtime
-        .connect(h.form_request(
+        .try_connect(h.form_request(
             KEY,
             json!({"serviceAccountKey": unknown.to_string()}),
             h.org_input(),
@@ -195,8 +193,7 @@ async fn expired_tokens_are_reminted_and_refused_credentials_hold_no_secret(back
 
     // A parent the service account has no role at: Google's 403 is an auth error.
     let err = h
-        .runtime
-        .connect(h.form_request(
+        .try_connect(h.form_request(
             KEY,
             json!({"serviceAccountKey": h.fake.service_account_key_json()}),
             json!({"parent": "organizations/999"}),
@@ -208,8 +205,7 @@ async fn expired_tokens_are_reminted_and_refused_credentials_hold_no_secret(back
 
     // A malformed parent or filter is a config error.
     let err = h
-        .runtime
-        .connect(h.form_request(
+        .try_connect(h.form_request(
             KEY,
             json!({"serviceAccountKey": h.fake.service_account_key_json()}),
             json!({"parent": "orgs/1"}),
@@ -218,8 +214,7 @@ async fn expired_tokens_are_reminted_and_refused_credentials_hold_no_secret(back
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     let err = h
-        .runtime
-        .connect(h.form_request(
+        .try_connect(h.form_request(
             KEY,
             json!({"serviceAccountKey": h.fake.service_account_key_json()}),
             json!({"parent": "organizations/123456789012", "findingFilter": "owner=\"x\""}),

@@ -237,8 +237,7 @@ async fn bad_service_accounts_are_refused_with_clear_errors_that_hold_no_secret(
         .fake
         .with_directory(|d| d.users[&GoogleDirectory::user_id(3)]["primaryEmail"].clone());
     let err = h
-        .runtime
-        .connect(h.service_account(&key, user.as_str().unwrap()))
+        .try_connect(h.service_account(&key, user.as_str().unwrap()))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
@@ -249,8 +248,7 @@ async fn bad_service_accounts_are_refused_with_clear_errors_that_hold_no_secret(
     unknown["private_key"] = json!(UNKNOWN_KEY_PEM);
     let unknown = unknown.to_string();
     let err = h
-        .runtime
-        .connect(h.service_account(&unknown, &h.fake.admin_email()))
+        .try_connect(h.service_account(&unknown, &h.fake.admin_email()))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
@@ -267,8 +265,7 @@ async fn bad_service_accounts_are_refused_with_clear_errors_that_hold_no_secret(
         ("{\"client_email\": \"x@y.example\"}", "JSON key file"),
     ] {
         let err = h
-            .runtime
-            .connect(h.service_account(bad, &h.fake.admin_email()))
+            .try_connect(h.service_account(bad, &h.fake.admin_email()))
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config, "{err}");
@@ -277,8 +274,7 @@ async fn bad_service_accounts_are_refused_with_clear_errors_that_hold_no_secret(
         assert!(!text.contains(&private_key_line), "{text}");
     }
     let err = h
-        .runtime
-        .connect(h.service_account(&key, "not-an-email"))
+        .try_connect(h.service_account(&key, "not-an-email"))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("adminEmail"), "{err}");

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tributary_core::{CallbackParams, ErrorKind};
+use tributary_core::ErrorKind;
 use tributary_runtime::{ConnectRequest, RuntimeError};
 use tributary_store::{
     integrations::IntegrationStatus,
@@ -482,15 +482,14 @@ async fn a_declined_consent_is_an_auth_error_and_nothing_is_exchanged(backend: T
     let state = param(&query_params(&url), "state").unwrap().to_owned();
     // Microsoft calls back with an error instead of a code.
     let err = h
-        .runtime
-        .complete_auth(CallbackParams::new(vec![
+        .complete_auth(vec![
             ("state".into(), state),
             ("error".into(), "access_denied".into()),
             (
                 "error_description".into(),
                 "AADSTS65004: User declined to consent to access the app.".into(),
             ),
-        ]))
+        ])
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
@@ -512,11 +511,7 @@ async fn a_single_tenant_app_refuses_a_user_of_another_tenant(backend: TestDb) {
     );
     // The fake's user belongs to TENANT_ID, which the verified id token says.
     let callback = h.approve(&url).await;
-    let err = h
-        .runtime
-        .complete_auth(CallbackParams::new(callback))
-        .await
-        .unwrap_err();
+    let err = h.complete_auth(callback).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(err.to_string().contains("another tenant"), "{err}");
     assert!(!h.any_connected().await);
@@ -531,11 +526,7 @@ async fn a_wrong_client_secret_is_a_config_error_that_does_not_quote_it(backend:
     .await;
     let url = h.start_sign_in().await;
     let callback = h.approve(&url).await;
-    let err = h
-        .runtime
-        .complete_auth(CallbackParams::new(callback))
-        .await
-        .unwrap_err();
+    let err = h.complete_auth(callback).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     let message = err.to_string();
     assert!(

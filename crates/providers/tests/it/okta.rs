@@ -210,8 +210,7 @@ async fn revoked_credentials_fail_with_a_clear_auth_error_that_never_shows_the_s
 ) {
     let h = harness(backend, OktaOrg::sample(5, 1)).await;
     let err = h
-        .runtime
-        .connect(h.api_token("00WrongToken-zzzzzzzzzzzzzz"))
+        .try_connect(h.api_token("00WrongToken-zzzzzzzzzzzzzz"))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
@@ -231,8 +230,7 @@ async fn revoked_credentials_fail_with_a_clear_auth_error_that_never_shows_the_s
     let mut unknown = h.fake.service_app_credential();
     unknown["clientId"] = json!("0oaUnknownApp000000001");
     let err = h
-        .runtime
-        .connect(h.request("OktaServiceApp", unknown, json!({})))
+        .try_connect(h.request("OktaServiceApp", unknown, json!({})))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
@@ -241,8 +239,7 @@ async fn revoked_credentials_fail_with_a_clear_auth_error_that_never_shows_the_s
     let mut garbled = h.fake.service_app_credential();
     garbled["privateKey"] = json!("-----BEGIN PRIVATE KEY-----\nnot-a-key\n");
     let err = h
-        .runtime
-        .connect(h.request("OktaServiceApp", garbled, json!({})))
+        .try_connect(h.request("OktaServiceApp", garbled, json!({})))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
@@ -378,7 +375,7 @@ fn org_urls_are_okta_domains_or_custom_domains_on_public_https() {
 async fn refused_org_urls_get_no_request(backend: TestDb) {
     // Without the test switch the fake's loopback URL is refused before any request.
     let h = harness_with(backend, OktaOrg::sample(1, 1), false).await;
-    let err = h.runtime.connect(h.api_token(TOKEN)).await.unwrap_err();
+    let err = h.try_connect(h.api_token(TOKEN)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(err.to_string().contains("orgUrl"), "{err}");
     assert_eq!(h.fake.request_count(), 0);
@@ -391,10 +388,10 @@ async fn custom_domains_must_name_an_okta_org_before_a_credential_is_sent(backen
     let h = harness(backend, OktaOrg::sample(1, 1)).await;
     for organization in [None, Some("https://evil.example.com")] {
         h.fake.set_organization_url(organization);
-        let err = h.runtime.connect(h.api_token(TOKEN)).await.unwrap_err();
+        let err = h.try_connect(h.api_token(TOKEN)).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config, "{err}");
         assert!(err.to_string().contains("not an Okta domain"), "{err}");
-        let err = h.runtime.connect(h.service_app()).await.unwrap_err();
+        let err = h.try_connect(h.service_app()).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     }
     assert_eq!(h.fake.request_count(), 0, "no credential left the process");

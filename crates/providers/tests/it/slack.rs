@@ -239,8 +239,7 @@ async fn bad_revoked_and_under_scoped_tokens_are_refused_with_clear_errors(backe
     let h = harness(backend, 0).await;
     // Not a bot token at all.
     let err = h
-        .runtime
-        .connect(h.token_request(None, "xoxp-user-token-123456"))
+        .try_connect(h.token_request(None, "xoxp-user-token-123456"))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
@@ -250,8 +249,7 @@ async fn bad_revoked_and_under_scoped_tokens_are_refused_with_clear_errors(backe
     // A well-formed token Slack does not know: invalid_auth, an auth error.
     let unknown = "xoxb-0000000000-0000000000-UnknownToken999";
     let err = h
-        .runtime
-        .connect(h.token_request(None, unknown))
+        .try_connect(h.token_request(None, unknown))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
@@ -260,8 +258,7 @@ async fn bad_revoked_and_under_scoped_tokens_are_refused_with_clear_errors(backe
 
     // A token without team:read: missing_scope names the scope.
     let err = h
-        .runtime
-        .connect(h.token_request(None, USERS_READ_ONLY_TOKEN))
+        .try_connect(h.token_request(None, USERS_READ_ONLY_TOKEN))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
