@@ -6,9 +6,12 @@
 //!   is not used because its output includes the module path and is not stable.
 //! - `#[derive(IngestModel)]`: key metadata (allowed, required, upsert, lookup and context keys) of an
 //!   internal model that mappings target.
+//! - `#[each_backend]`: a test on the storage backends, one generated test per backend
+//!   (`name_sqlite`, `name_postgres`); re-exported as `tributary_store::testing::each_backend`.
 
 use proc_macro::TokenStream;
 
+mod each_backend;
 mod ingest_model;
 mod stable_name;
 
@@ -29,6 +32,19 @@ pub fn derive_stable_name(input: TokenStream) -> TokenStream {
 pub fn derive_ingest_model(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     ingest_model::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Turns `async fn name(backend: TestDb)` into the tests `name_sqlite` and `name_postgres`, each
+/// handing the function a fresh database of its backend (see `tributary_store::testing`).
+///
+/// The attribute's arguments go to `#[tokio::test(...)]`: `#[each_backend(flavor =
+/// "multi_thread", worker_threads = 2)]`.
+#[proc_macro_attribute]
+pub fn each_backend(arguments: TokenStream, test: TokenStream) -> TokenStream {
+    let test = syn::parse_macro_input!(test as syn::ItemFn);
+    each_backend::expand(arguments.into(), &test)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -2,8 +2,12 @@
 //! file or a fresh PostgreSQL schema per test, so tests run in parallel. PostgreSQL is
 //! `postgres://postgres@127.0.0.1/test` unless `TRIBUTARY_TEST_POSTGRES_URL` says otherwise; with
 //! `CI=true` an unreachable PostgreSQL fails the test, elsewhere that half is skipped with a note.
+//! `#[each_backend]` on `async fn name(backend: TestDb)` makes the tests `name_sqlite` and
+//! `name_postgres` of it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub use tributary_derive::each_backend;
 
 use crate::{Db, OpenOptions};
 
@@ -38,7 +42,14 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1/test".into())
 }
 
+/// A schema name no other test uses. PostgreSQL cuts names at 63 bytes, which would cut off the
+/// unique suffix of a long prefix (a test's name), so the prefix is shortened first.
 fn unique(prefix: &str) -> String {
+    const PREFIX_CHARS: usize = 32;
+    let prefix = match prefix.char_indices().nth(PREFIX_CHARS) {
+        Some((end, _)) => &prefix[..end],
+        None => prefix,
+    };
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -125,6 +125,9 @@ impl Names {
             "server",
             "authorization",
             "oauth",
+            // Modules of the providers' test binary.
+            "harness",
+            "each_backend",
         ];
         if RESERVED.contains(&name) {
             return Err(crate::failure::usage(format!(

@@ -113,6 +113,65 @@ fn new_writes_every_file_of_the_package_and_registers_it() {
     );
 }
 
+/// The names `receiver.name(` calls in `code` (`h.records(` gives `records`).
+fn calls_on(code: &str, receiver: &str) -> Vec<String> {
+    let call = format!("{receiver}.");
+    code.match_indices(&call)
+        .filter(|(at, _)| {
+            !code[..*at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.')
+        })
+        .filter_map(|(at, _)| {
+            let rest = &code[at + call.len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            rest[name.len()..].starts_with('(').then_some(name)
+        })
+        .collect()
+}
+
+/// Whether `code` defines a function `name` (`fn name(` or `fn name<`).
+fn defines(code: &str, name: &str) -> bool {
+    code.contains(&format!("fn {name}(")) || code.contains(&format!("fn {name}<"))
+}
+
+#[test]
+fn the_generated_test_runs_on_the_provider_harness_on_each_backend() {
+    let root = minimal_workspace();
+    assert!(scaffold(root.path(), &["acme_hr"]).status.success());
+    let test =
+        fs::read_to_string(root.path().join("crates/providers/tests/it/acme_hr.rs")).unwrap();
+    assert!(test.contains("use crate::harness::{Harness, logs_requests};"));
+    assert!(test.contains("logs_requests!(FakeAcmeHr);"));
+    assert!(test.contains("impl Harness<FakeAcmeHr> {"));
+    assert!(!test.contains("struct Harness"), "no harness of its own");
+    assert_eq!(test.matches("#[each_backend]\nasync fn ").count(), 3);
+    assert!(!test.contains("backends("), "no loop over the backends");
+
+    // What it calls on the harness is the harness's (or its own), and on the fake the fake's:
+    // the generated test compiles against them.
+    let harness =
+        fs::read_to_string(Path::new(WORKSPACE).join("crates/providers/tests/it/harness.rs"))
+            .unwrap();
+    let fake = fs::read_to_string(root.path().join("crates/testkit/src/acme_hr.rs")).unwrap();
+    let on_harness = [calls_on(&test, "h"), calls_on(&test, "self")].concat();
+    assert!(on_harness.contains(&"records".to_owned()), "{on_harness:?}");
+    for method in on_harness {
+        assert!(
+            harness.contains(&format!("pub fn {method}("))
+                || harness.contains(&format!("pub async fn {method}("))
+                || defines(&test, &method),
+            "the generated test calls `{method}`, which neither the harness nor the test defines"
+        );
+    }
+    let on_fake = [calls_on(&test, "h.fake"), calls_on(&test, "self.fake")].concat();
+    assert!(on_fake.contains(&"revoke_token".to_owned()), "{on_fake:?}");
+    for method in on_fake {
+        assert!(defines(&fake, &method), "the fake has no `{method}`");
+    }
+}
+
 #[test]
 fn no_register_prints_the_lines_and_leaves_the_shared_files_alone() {
     let root = minimal_workspace();
@@ -136,7 +195,9 @@ fn no_register_prints_the_lines_and_leaves_the_shared_files_alone() {
 #[test]
 fn bad_names_and_roots_are_refused_without_writing() {
     let root = minimal_workspace();
-    for name in ["Acme", "1acme", "acme-hr", "a", "acme__hr", "mod", "okta"] {
+    for name in [
+        "Acme", "1acme", "acme-hr", "a", "acme__hr", "mod", "okta", "harness",
+    ] {
         let out = scaffold(root.path(), &[name]);
         assert!(!out.status.success(), "{name} was accepted");
     }

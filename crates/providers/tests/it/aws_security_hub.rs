@@ -1,17 +1,13 @@
 //! The AWS Security Hub definition against the fake AWS (STS, Security Hub, Audit Manager, all
 //! verifying SigV4) on loopback, through the whole runtime on SQLite and PostgreSQL.
 
-use std::{collections::BTreeMap, time::Duration};
-
 use serde_json::{Value, json};
 use tributary_core::ErrorKind;
-use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig};
+use tributary_runtime::ConnectRequest;
 use tributary_store::{
-    keystore::KeyRing,
-    records::{RecordQuery, StoredRecord, list_records},
-    runs::{Run, RunStatus},
-    testing::TestDb,
+    records::StoredRecord,
+    runs::Run,
+    testing::{TestDb, each_backend},
 };
 use tributary_testkit::aws_security_hub::{
     ACCOUNT_ID, AUDITOR_ACCESS_KEY_ID, AUDITOR_PRINCIPAL, AUDITOR_SECRET_ACCESS_KEY, AwsData,
@@ -20,118 +16,41 @@ use tributary_testkit::aws_security_hub::{
     TENANT_SOURCE_SECRET_ACCESS_KEY, finding_id, sample_finding,
 };
 
+use crate::harness::{self, Harness, assert_rate_limited, assert_succeeded};
+
 const ROLE: &str = "AwsAssumeRole";
 const KEYS: &str = "AwsAccessKeys";
 /// 40 sample findings; see `AwsData::sample` for how they vary.
 const SAMPLE: usize = 40;
 
-struct Harness {
-    runtime: Runtime,
-    tenant: String,
-    fake: FakeAwsSecurityHub,
-    _backend: TestDb,
-}
-
-async fn harness(backend: TestDb, data: AwsData) -> Harness {
-    tributary_providerkit::install_crypto_provider();
+async fn harness(backend: TestDb, data: AwsData) -> Harness<FakeAwsSecurityHub> {
     let fake = FakeAwsSecurityHub::start(data).await.unwrap();
-    let config = CatalogConfig {
-        definitions: [("aws_security_hub".to_owned(), fake.operator_config())].into(),
-        public_url: None,
-    };
-    let runtime = Runtime::new(
-        registry(&config).unwrap(),
-        backend.db.clone(),
-        KeyRing::generate(),
-        RuntimeConfig::new("http://127.0.0.1:9"),
-    );
-    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-    Harness {
-        runtime,
-        tenant,
-        fake,
-        _backend: backend,
-    }
+    let operator = fake.operator_config();
+    Harness::start(backend, fake, "aws_security_hub", operator).await
 }
 
-impl Harness {
-    fn request(&self, connection: &str, credential: Value, input: Value) -> ConnectRequest {
-        ConnectRequest {
-            tenant_id: self.tenant.clone(),
-            definition_id: "aws_security_hub".into(),
-            user_input: Some(input),
-            connection: connection.into(),
-            credentials: BTreeMap::from([(connection.to_owned(), credential)]),
-            ..Default::default()
-        }
-    }
-
+impl Harness<FakeAwsSecurityHub> {
     fn platform_external_id(&self) -> String {
         format!("tributary-{}", self.tenant)
     }
 
-    async fn connect(&self, request: ConnectRequest) -> Result<String, (ErrorKind, String)> {
-        match self.runtime.connect(request).await {
-            Ok(ConnectOutcome::Connected(done)) => Ok(done.integration.id),
-            Ok(ConnectOutcome::Redirect(_)) => panic!("a form connection does not redirect"),
-            Err(err) => Err((err.kind(), err.to_string())),
-        }
+    /// A connection that must be refused: the error's kind and text.
+    async fn refused(&self, request: ConnectRequest) -> (ErrorKind, String) {
+        let err = self.try_connect(request).await.unwrap_err();
+        (err.kind(), err.to_string())
     }
 
     /// The role assumed by Tributary's identity, whose external id the role trusts.
     async fn connect_role(&self, input: Value) -> String {
         self.fake.trust_external_id(&self.platform_external_id());
-        self.connect(self.request(ROLE, json!({"roleArn": ROLE_ARN}), input))
+        self.connect(self.form_request(ROLE, json!({"roleArn": ROLE_ARN}), input))
             .await
-            .unwrap()
-    }
-
-    fn run_request(&self, integration: &str, operation: &str, config: Value) -> RunRequest {
-        RunRequest {
-            tenant_id: self.tenant.clone(),
-            integration_id: integration.to_owned(),
-            operation: operation.into(),
-            config,
-            workflow: None,
-        }
-    }
-
-    async fn run(&self, integration: &str, operation: &str, config: Value) -> Run {
-        let run = self
-            .runtime
-            .queue_run(self.run_request(integration, operation, config))
-            .await
-            .unwrap();
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            self.runtime.drive_run(&self.tenant, &run.id, None, |_| {}),
-        )
-        .await
-        .expect("the run did not end within a minute")
-        .unwrap()
     }
 
     /// A findings collect, five findings a page, run to its end.
     async fn collect(&self, integration: &str) -> Run {
         self.run(integration, "FindingsCollect", json!({"pageSize": 5}))
             .await
-    }
-
-    async fn records(&self, integration: &str, model: &str) -> Vec<StoredRecord> {
-        list_records(
-            self.runtime.db(),
-            &RecordQuery {
-                tenant_id: self.tenant.clone(),
-                integration_id: Some(integration.to_owned()),
-                model: Some(model.into()),
-                lookup_key: None,
-                include_deleted: true,
-                after: None,
-                limit: 1000,
-            },
-        )
-        .await
-        .unwrap()
     }
 
     async fn live_keys(&self, integration: &str, model: &str) -> Vec<String> {
@@ -199,477 +118,436 @@ fn filter_values(body: &Value, name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn a_role_assumed_by_tributary_collects_every_region_with_its_filters_applied() {
-    for backend in tributary_store::testing::backends("aws_role").await {
-        let h = harness(backend, AwsData::sample(SAMPLE)).await;
-        let id = h
-            .connect_role(json!({
-                "homeRegion": HOME_REGION,
-                "linkedRegions": [LINKED_REGION],
-                "accountIds": [ACCOUNT_ID],
-                "severityFloor": "MEDIUM",
-            }))
-            .await;
-        let assumed = h.fake.assumed();
-        assert!(!assumed.is_empty());
-        assert!(
-            assumed.iter().all(|a| *a
-                == (
-                    PLATFORM_PRINCIPAL.to_owned(),
-                    Some(h.platform_external_id())
-                )),
-            "{assumed:?}"
-        );
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.metadata["externalId"], ACCOUNT_ID);
-        let attributes = &integration.metadata["attributes"];
-        assert_eq!(attributes["connection"], "assumeRole");
-        assert_eq!(attributes["roleArn"], ROLE_ARN);
-        assert!(
-            attributes["callerArn"]
-                .as_str()
-                .unwrap()
-                .contains(":assumed-role/TributarySecurityAudit/tributary"),
-            "{attributes}"
-        );
-
-        let health = h
-            .runtime
-            .run_inline(h.run_request(&id, "HealthCheck", Value::Null))
-            .await
+#[each_backend]
+async fn a_role_assumed_by_tributary_collects_every_region_with_its_filters_applied(
+    backend: TestDb,
+) {
+    let h = harness(backend, AwsData::sample(SAMPLE)).await;
+    let id = h
+        .connect_role(json!({
+            "homeRegion": HOME_REGION,
+            "linkedRegions": [LINKED_REGION],
+            "accountIds": [ACCOUNT_ID],
+            "severityFloor": "MEDIUM",
+        }))
+        .await;
+    let assumed = h.fake.assumed();
+    assert!(!assumed.is_empty());
+    assert!(
+        assumed.iter().all(|a| *a
+            == (
+                PLATFORM_PRINCIPAL.to_owned(),
+                Some(h.platform_external_id())
+            )),
+        "{assumed:?}"
+    );
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.metadata["externalId"], ACCOUNT_ID);
+    let attributes = &integration.metadata["attributes"];
+    assert_eq!(attributes["connection"], "assumeRole");
+    assert_eq!(attributes["roleArn"], ROLE_ARN);
+    assert!(
+        attributes["callerArn"]
+            .as_str()
             .unwrap()
-            .output;
-        assert_eq!(health["regions"], json!([HOME_REGION, LINKED_REGION]));
-        assert_eq!(health["hubs"][1]["region"], LINKED_REGION);
-        assert!(
-            health["hubs"][0]["hubArn"]
-                .as_str()
-                .unwrap()
-                .ends_with(":hub/default")
-        );
+            .contains(":assumed-role/TributarySecurityAudit/tributary"),
+        "{attributes}"
+    );
 
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let requests = h.findings_requests();
-        for (region, body) in &requests {
-            assert_eq!(filter_values(body, "RecordState"), ["ACTIVE"]);
-            assert_eq!(filter_values(body, "Region"), [region.as_str()]);
-            assert_eq!(filter_values(body, "AwsAccountId"), [ACCOUNT_ID]);
-            assert_eq!(
-                filter_values(body, "SeverityLabel"),
-                ["MEDIUM", "HIGH", "CRITICAL"]
-            );
-            assert_eq!(body["MaxResults"], 5);
-        }
-        let (vulnerabilities, findings) = expected(
-            SAMPLE,
-            &[ACCOUNT_ID],
-            &["MEDIUM", "HIGH", "CRITICAL"],
-            &[HOME_REGION, LINKED_REGION],
-        );
-        let home_pages = requests.iter().filter(|(r, _)| r == HOME_REGION).count();
-        let home_total = expected(
-            SAMPLE,
-            &[ACCOUNT_ID],
-            &["MEDIUM", "HIGH", "CRITICAL"],
-            &[HOME_REGION],
-        );
-        let home_total = home_total.0.len() + home_total.1.len();
-        assert_eq!(home_pages, home_total.div_ceil(5), "{requests:?}");
-        assert!(requests[0].1.get("NextToken").is_none());
-        assert!(requests[1].1["NextToken"].is_string());
-        assert!(requests.iter().any(|(r, _)| r == LINKED_REGION));
+    let health = h.health(&id).await;
+    assert_eq!(health["regions"], json!([HOME_REGION, LINKED_REGION]));
+    assert_eq!(health["hubs"][1]["region"], LINKED_REGION);
+    assert!(
+        health["hubs"][0]["hubArn"]
+            .as_str()
+            .unwrap()
+            .ends_with(":hub/default")
+    );
 
-        assert_eq!(h.live_keys(&id, "Vulnerability").await, vulnerabilities);
-        assert_eq!(h.live_keys(&id, "Finding").await, findings);
-        assert!(!vulnerabilities.is_empty() && !findings.is_empty());
-
-        // Finding 0: an Inspector CVE, CRITICAL, in the home account and region.
-        let records = h.records(&id, "Vulnerability").await;
-        let first = records
-            .iter()
-            .find(|r| r.lookup_key == finding_id(0))
-            .unwrap();
-        assert_eq!(first.fields["cveID"], "CVE-2026-21000");
-        assert_eq!(first.fields["severity"], "CRITICAL");
-        assert_eq!(first.fields["cvssScore"], 7.5);
-        assert_eq!(first.fields["packageName"], "openssl");
-        assert_eq!(first.fields["patchedVersion"], "1:3.0.8-1.amzn2023");
-        assert_eq!(first.fields["status"], "OPEN");
-        assert_eq!(first.fields["properties"]["awsAccountId"], ACCOUNT_ID);
-        // Finding 1: a failed control; finding 2 would be a threat.
-        let findings = h.records(&id, "Finding").await;
-        let control = findings
-            .iter()
-            .find(|r| r.lookup_key == finding_id(1))
-            .unwrap();
-        assert_eq!(control.fields["findingClass"], "compliance");
+    let run = h.collect(&id).await;
+    assert_succeeded(&run);
+    let requests = h.findings_requests();
+    for (region, body) in &requests {
+        assert_eq!(filter_values(body, "RecordState"), ["ACTIVE"]);
+        assert_eq!(filter_values(body, "Region"), [region.as_str()]);
+        assert_eq!(filter_values(body, "AwsAccountId"), [ACCOUNT_ID]);
         assert_eq!(
-            control.fields["controls"],
-            json!(["S3.8", "NIST.800-53.r5 AC-21", "PCI DSS v4.0.1/1.4.4"])
+            filter_values(body, "SeverityLabel"),
+            ["MEDIUM", "HIGH", "CRITICAL"]
         );
-        let threat = findings
-            .iter()
-            .find(|r| r.lookup_key == finding_id(2))
-            .unwrap();
-        assert_eq!(threat.fields["findingClass"], "threat");
-        // Every request the fake accepted was signed by the role's session, never by
-        // Tributary's long-term key (which may only assume roles).
-        assert!(
-            h.fake
-                .requests()
-                .iter()
-                .filter(|r| r.service != "sts")
-                .all(|r| r.access_key_id.starts_with("ASIA")),
-        );
+        assert_eq!(body["MaxResults"], 5);
     }
-}
+    let (vulnerabilities, findings) = expected(
+        SAMPLE,
+        &[ACCOUNT_ID],
+        &["MEDIUM", "HIGH", "CRITICAL"],
+        &[HOME_REGION, LINKED_REGION],
+    );
+    let home_pages = requests.iter().filter(|(r, _)| r == HOME_REGION).count();
+    let home_total = expected(
+        SAMPLE,
+        &[ACCOUNT_ID],
+        &["MEDIUM", "HIGH", "CRITICAL"],
+        &[HOME_REGION],
+    );
+    let home_total = home_total.0.len() + home_total.1.len();
+    assert_eq!(home_pages, home_total.div_ceil(5), "{requests:?}");
+    assert!(requests[0].1.get("NextToken").is_none());
+    assert!(requests[1].1["NextToken"].is_string());
+    assert!(requests.iter().any(|(r, _)| r == LINKED_REGION));
 
-#[tokio::test]
-async fn access_keys_connect_and_assessments_become_findings() {
-    for backend in tributary_store::testing::backends("aws_keys").await {
-        let h = harness(backend, AwsData::sample(SAMPLE)).await;
-        let id = h
-            .connect(h.request(
-                KEYS,
-                json!({
-                    "accessKeyId": AUDITOR_ACCESS_KEY_ID,
-                    "secretAccessKey": AUDITOR_SECRET_ACCESS_KEY,
-                }),
-                json!({"homeRegion": HOME_REGION, "severityFloor": "INFORMATIONAL"}),
-            ))
-            .await
-            .unwrap();
-        assert!(h.fake.assumed().is_empty());
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(
-            integration.metadata["attributes"]["callerArn"],
-            AUDITOR_PRINCIPAL
-        );
-        assert_eq!(
-            integration.metadata["attributes"]["connection"],
-            "accessKeys"
-        );
+    assert_eq!(h.live_keys(&id, "Vulnerability").await, vulnerabilities);
+    assert_eq!(h.live_keys(&id, "Finding").await, findings);
+    assert!(!vulnerabilities.is_empty() && !findings.is_empty());
 
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let all = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL"];
-        let (vulnerabilities, findings) = expected(SAMPLE, &[], &all, &[HOME_REGION]);
-        assert_eq!(h.live_keys(&id, "Vulnerability").await, vulnerabilities);
-        assert_eq!(h.live_keys(&id, "Finding").await, findings);
-        assert!(
-            h.findings_requests()
-                .iter()
-                .all(|(_, body)| body["Filters"].get("SeverityLabel").is_none()
-                    && body["Filters"].get("AwsAccountId").is_none()),
-            "no severity or account filter when none is asked"
-        );
-
-        let run = h
-            .run(&id, "AssessmentsCollect", json!({"pageSize": 2}))
-            .await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let assessments: Vec<StoredRecord> = h
-            .records(&id, "Finding")
-            .await
-            .into_iter()
-            .filter(|r| r.variant == "assessment")
-            .collect();
-        assert_eq!(assessments.len(), 3);
-        let pci = assessments
-            .iter()
-            .find(|r| r.fields["displayName"] == "PCI DSS 2026 audit")
-            .unwrap();
-        assert_eq!(pci.fields["source"], "aws_audit_manager");
-        assert_eq!(pci.fields["externalOwnerID"], ACCOUNT_ID);
-        assert_eq!(pci.fields["status"], "OPEN");
-        assert_eq!(pci.fields["reportedAt"], "2026-09-21T14:13:20Z");
-        let hipaa = assessments
-            .iter()
-            .find(|r| r.fields["category"] == "HIPAA")
-            .unwrap();
-        assert_eq!(hipaa.fields["status"], "RESOLVED");
-        assert_eq!(hipaa.fields["properties"]["delegationCount"], 2);
-        let pages = h
-            .fake
+    // Finding 0: an Inspector CVE, CRITICAL, in the home account and region.
+    let records = h.records(&id, "Vulnerability").await;
+    let first = records
+        .iter()
+        .find(|r| r.lookup_key == finding_id(0))
+        .unwrap();
+    assert_eq!(first.fields["cveID"], "CVE-2026-21000");
+    assert_eq!(first.fields["severity"], "CRITICAL");
+    assert_eq!(first.fields["cvssScore"], 7.5);
+    assert_eq!(first.fields["packageName"], "openssl");
+    assert_eq!(first.fields["patchedVersion"], "1:3.0.8-1.amzn2023");
+    assert_eq!(first.fields["status"], "OPEN");
+    assert_eq!(first.fields["properties"]["awsAccountId"], ACCOUNT_ID);
+    // Finding 1: a failed control; finding 2 would be a threat.
+    let findings = h.records(&id, "Finding").await;
+    let control = findings
+        .iter()
+        .find(|r| r.lookup_key == finding_id(1))
+        .unwrap();
+    assert_eq!(control.fields["findingClass"], "compliance");
+    assert_eq!(
+        control.fields["controls"],
+        json!(["S3.8", "NIST.800-53.r5 AC-21", "PCI DSS v4.0.1/1.4.4"])
+    );
+    let threat = findings
+        .iter()
+        .find(|r| r.lookup_key == finding_id(2))
+        .unwrap();
+    assert_eq!(threat.fields["findingClass"], "threat");
+    // Every request the fake accepted was signed by the role's session, never by
+    // Tributary's long-term key (which may only assume roles).
+    assert!(
+        h.fake
             .requests()
-            .into_iter()
-            .filter(|r| r.service == "auditmanager")
-            .count();
-        assert_eq!(pages, 2, "three assessments, two a page");
-    }
+            .iter()
+            .filter(|r| r.service != "sts")
+            .all(|r| r.access_key_id.starts_with("ASIA")),
+    );
 }
 
-#[tokio::test]
-async fn refusals_say_what_to_fix_and_hold_no_secret() {
-    for backend in tributary_store::testing::backends("aws_refusals").await {
-        let h = harness(backend, AwsData::sample(SAMPLE)).await;
-        let input = json!({"homeRegion": HOME_REGION});
-        let no_secret = |message: &str| {
-            for secret in [
-                PLATFORM_SECRET_ACCESS_KEY,
-                AUDITOR_SECRET_ACCESS_KEY,
-                TENANT_SOURCE_SECRET_ACCESS_KEY,
-                "wrong-secret-value-123",
-            ] {
-                assert!(!message.contains(secret), "{message}");
-            }
-        };
-
-        // The role does not trust Tributary's external id for this tenant.
-        let (kind, message) = h
-            .connect(h.request(ROLE, json!({"roleArn": ROLE_ARN}), input.clone()))
-            .await
-            .unwrap_err();
-        assert_eq!(kind, ErrorKind::Auth, "{message}");
-        assert!(message.contains("AccessDenied"), "{message}");
-        assert!(message.contains(ROLE_ARN), "{message}");
-        no_secret(&message);
-
-        // With Tributary's identity, a tenant cannot pick another external id.
-        let (kind, message) = h
-            .connect(h.request(
-                ROLE,
-                json!({"roleArn": ROLE_ARN, "externalId": TENANT_EXTERNAL_ID}),
-                input.clone(),
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(kind, ErrorKind::Config, "{message}");
-        assert!(message.contains(&h.platform_external_id()), "{message}");
-
-        // Wrong secret key: the signature does not match.
-        let (kind, message) = h
-            .connect(h.request(
-                KEYS,
-                json!({
-                    "accessKeyId": AUDITOR_ACCESS_KEY_ID,
-                    "secretAccessKey": "wrong-secret-value-123",
-                }),
-                input.clone(),
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(kind, ErrorKind::Auth, "{message}");
-        assert!(message.contains("InvalidSignatureException"), "{message}");
-        no_secret(&message);
-
-        // Security Hub is not enabled in a linked region: the connection names it.
-        h.fake
-            .with_data(|d| d.enabled_regions = vec![HOME_REGION.into()]);
-        let (kind, message) = h
-            .connect(h.request(
-                KEYS,
-                json!({
-                    "accessKeyId": AUDITOR_ACCESS_KEY_ID,
-                    "secretAccessKey": AUDITOR_SECRET_ACCESS_KEY,
-                }),
-                json!({"homeRegion": HOME_REGION, "linkedRegions": ["eu-west-1"]}),
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(kind, ErrorKind::Auth, "{message}");
-        assert!(
-            message.contains("Security Hub in eu-west-1") && message.contains("not subscribed"),
-            "{message}"
-        );
-
-        // The tenant's own source identity with the external id it chose connects.
-        h.fake
-            .with_data(|d| d.enabled_regions = vec![HOME_REGION.into(), LINKED_REGION.into()]);
-        h.connect(h.request(
-            ROLE,
+#[each_backend]
+async fn access_keys_connect_and_assessments_become_findings(backend: TestDb) {
+    let h = harness(backend, AwsData::sample(SAMPLE)).await;
+    let id = h
+        .connect(h.form_request(
+            KEYS,
             json!({
-                "roleArn": ROLE_ARN,
-                "externalId": TENANT_EXTERNAL_ID,
-                "sourceAccessKeyId": TENANT_SOURCE_ACCESS_KEY_ID,
-                "sourceSecretAccessKey": TENANT_SOURCE_SECRET_ACCESS_KEY,
+                "accessKeyId": AUDITOR_ACCESS_KEY_ID,
+                "secretAccessKey": AUDITOR_SECRET_ACCESS_KEY,
+            }),
+            json!({"homeRegion": HOME_REGION, "severityFloor": "INFORMATIONAL"}),
+        ))
+        .await;
+    assert!(h.fake.assumed().is_empty());
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(
+        integration.metadata["attributes"]["callerArn"],
+        AUDITOR_PRINCIPAL
+    );
+    assert_eq!(
+        integration.metadata["attributes"]["connection"],
+        "accessKeys"
+    );
+
+    let run = h.collect(&id).await;
+    assert_succeeded(&run);
+    let all = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL"];
+    let (vulnerabilities, findings) = expected(SAMPLE, &[], &all, &[HOME_REGION]);
+    assert_eq!(h.live_keys(&id, "Vulnerability").await, vulnerabilities);
+    assert_eq!(h.live_keys(&id, "Finding").await, findings);
+    assert!(
+        h.findings_requests()
+            .iter()
+            .all(|(_, body)| body["Filters"].get("SeverityLabel").is_none()
+                && body["Filters"].get("AwsAccountId").is_none()),
+        "no severity or account filter when none is asked"
+    );
+
+    let run = h
+        .run(&id, "AssessmentsCollect", json!({"pageSize": 2}))
+        .await;
+    assert_succeeded(&run);
+    let assessments: Vec<StoredRecord> = h
+        .records(&id, "Finding")
+        .await
+        .into_iter()
+        .filter(|r| r.variant == "assessment")
+        .collect();
+    assert_eq!(assessments.len(), 3);
+    let pci = assessments
+        .iter()
+        .find(|r| r.fields["displayName"] == "PCI DSS 2026 audit")
+        .unwrap();
+    assert_eq!(pci.fields["source"], "aws_audit_manager");
+    assert_eq!(pci.fields["externalOwnerID"], ACCOUNT_ID);
+    assert_eq!(pci.fields["status"], "OPEN");
+    assert_eq!(pci.fields["reportedAt"], "2026-09-21T14:13:20Z");
+    let hipaa = assessments
+        .iter()
+        .find(|r| r.fields["category"] == "HIPAA")
+        .unwrap();
+    assert_eq!(hipaa.fields["status"], "RESOLVED");
+    assert_eq!(hipaa.fields["properties"]["delegationCount"], 2);
+    let pages = h
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.service == "auditmanager")
+        .count();
+    assert_eq!(pages, 2, "three assessments, two a page");
+}
+
+#[each_backend]
+async fn refusals_say_what_to_fix_and_hold_no_secret(backend: TestDb) {
+    let h = harness(backend, AwsData::sample(SAMPLE)).await;
+    let input = json!({"homeRegion": HOME_REGION});
+    let no_secret = |message: &str| {
+        for secret in [
+            PLATFORM_SECRET_ACCESS_KEY,
+            AUDITOR_SECRET_ACCESS_KEY,
+            TENANT_SOURCE_SECRET_ACCESS_KEY,
+            "wrong-secret-value-123",
+        ] {
+            assert!(!message.contains(secret), "{message}");
+        }
+    };
+
+    // The role does not trust Tributary's external id for this tenant.
+    let (kind, message) = h
+        .refused(h.form_request(ROLE, json!({"roleArn": ROLE_ARN}), input.clone()))
+        .await;
+    assert_eq!(kind, ErrorKind::Auth, "{message}");
+    assert!(message.contains("AccessDenied"), "{message}");
+    assert!(message.contains(ROLE_ARN), "{message}");
+    no_secret(&message);
+
+    // With Tributary's identity, a tenant cannot pick another external id.
+    let (kind, message) = h
+        .refused(h.form_request(
+            ROLE,
+            json!({"roleArn": ROLE_ARN, "externalId": TENANT_EXTERNAL_ID}),
+            input.clone(),
+        ))
+        .await;
+    assert_eq!(kind, ErrorKind::Config, "{message}");
+    assert!(message.contains(&h.platform_external_id()), "{message}");
+
+    // Wrong secret key: the signature does not match.
+    let (kind, message) = h
+        .refused(h.form_request(
+            KEYS,
+            json!({
+                "accessKeyId": AUDITOR_ACCESS_KEY_ID,
+                "secretAccessKey": "wrong-secret-value-123",
             }),
             input.clone(),
         ))
-        .await
-        .unwrap();
-        let assumed = h.fake.assumed();
-        assert!(!assumed.is_empty());
-        assert!(
-            assumed.iter().all(|a| *a
-                == (
-                    TENANT_SOURCE_PRINCIPAL.to_owned(),
-                    Some(TENANT_EXTERNAL_ID.to_owned())
-                )),
-            "{assumed:?}"
-        );
+        .await;
+    assert_eq!(kind, ErrorKind::Auth, "{message}");
+    assert!(message.contains("InvalidSignatureException"), "{message}");
+    no_secret(&message);
 
-        // Nothing stored or listed for the integrations shows a secret.
-        let listed = serde_json::to_string(
-            &h.runtime
-                .db()
-                .integrations()
-                .list(&h.tenant, None)
-                .await
-                .unwrap(),
-        )
-        .unwrap();
-        no_secret(&listed);
-        assert!(!listed.contains(TENANT_SOURCE_SECRET_ACCESS_KEY));
-    }
+    // Security Hub is not enabled in a linked region: the connection names it.
+    h.fake
+        .with_data(|d| d.enabled_regions = vec![HOME_REGION.into()]);
+    let (kind, message) = h
+        .refused(h.form_request(
+            KEYS,
+            json!({
+                "accessKeyId": AUDITOR_ACCESS_KEY_ID,
+                "secretAccessKey": AUDITOR_SECRET_ACCESS_KEY,
+            }),
+            json!({"homeRegion": HOME_REGION, "linkedRegions": ["eu-west-1"]}),
+        ))
+        .await;
+    assert_eq!(kind, ErrorKind::Auth, "{message}");
+    assert!(
+        message.contains("Security Hub in eu-west-1") && message.contains("not subscribed"),
+        "{message}"
+    );
+
+    // The tenant's own source identity with the external id it chose connects.
+    h.fake
+        .with_data(|d| d.enabled_regions = vec![HOME_REGION.into(), LINKED_REGION.into()]);
+    h.connect(h.form_request(
+        ROLE,
+        json!({
+            "roleArn": ROLE_ARN,
+            "externalId": TENANT_EXTERNAL_ID,
+            "sourceAccessKeyId": TENANT_SOURCE_ACCESS_KEY_ID,
+            "sourceSecretAccessKey": TENANT_SOURCE_SECRET_ACCESS_KEY,
+        }),
+        input.clone(),
+    ))
+    .await;
+    let assumed = h.fake.assumed();
+    assert!(!assumed.is_empty());
+    assert!(
+        assumed.iter().all(|a| *a
+            == (
+                TENANT_SOURCE_PRINCIPAL.to_owned(),
+                Some(TENANT_EXTERNAL_ID.to_owned())
+            )),
+        "{assumed:?}"
+    );
+
+    // Nothing stored or listed for the integrations shows a secret.
+    let listed = serde_json::to_string(
+        &h.runtime
+            .db()
+            .integrations()
+            .list(&h.tenant, None)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    no_secret(&listed);
+    assert!(!listed.contains(TENANT_SOURCE_SECRET_ACCESS_KEY));
 }
 
-#[tokio::test]
-async fn an_expired_session_is_renewed_and_throttles_are_waited_out() {
-    for backend in tributary_store::testing::backends("aws_expiry").await {
-        let h = harness(backend, AwsData::sample(SAMPLE)).await;
-        let id = h
-            .connect_role(json!({"homeRegion": HOME_REGION, "linkedRegions": [LINKED_REGION]}))
-            .await;
-        let assumed_at_connect = h.fake.assumed().len();
-        // AWS drops the session in the middle of the listing, and throttles twice.
-        h.fake.expire_sessions_after_pages(1);
-        h.fake.throttle_next(2);
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        // The run's client assumes the role (unless it reuses the connection's), then once
-        // more when AWS refuses the dropped session; never a storm of retries.
-        let assumed_by_run = h.fake.assumed().len() - assumed_at_connect;
-        assert!((1..=2).contains(&assumed_by_run), "{assumed_by_run}");
-        let refusals = h.fake.refusals();
-        assert_eq!(
-            refusals
-                .iter()
-                .filter(|c| *c == "ThrottlingException")
-                .count(),
-            2,
-            "{refusals:?}"
-        );
-        assert_eq!(
-            refusals
-                .iter()
-                .filter(|c| *c == "ExpiredTokenException")
-                .count(),
-            1,
-            "{refusals:?}"
-        );
-        let low_and_up = ["CRITICAL", "HIGH", "MEDIUM", "LOW"];
-        let (vulnerabilities, findings) =
-            expected(SAMPLE, &[], &low_and_up, &[HOME_REGION, LINKED_REGION]);
-        assert_eq!(h.live_keys(&id, "Vulnerability").await, vulnerabilities);
-        assert_eq!(h.live_keys(&id, "Finding").await, findings);
-    }
+#[each_backend]
+async fn an_expired_session_is_renewed_and_throttles_are_waited_out(backend: TestDb) {
+    let h = harness(backend, AwsData::sample(SAMPLE)).await;
+    let id = h
+        .connect_role(json!({"homeRegion": HOME_REGION, "linkedRegions": [LINKED_REGION]}))
+        .await;
+    let assumed_at_connect = h.fake.assumed().len();
+    // AWS drops the session in the middle of the listing, and throttles twice.
+    h.fake.expire_sessions_after_pages(1);
+    h.fake.throttle_next(2);
+    let run = h.collect(&id).await;
+    assert_succeeded(&run);
+    // The run's client assumes the role (unless it reuses the connection's), then once
+    // more when AWS refuses the dropped session; never a storm of retries.
+    let assumed_by_run = h.fake.assumed().len() - assumed_at_connect;
+    assert!((1..=2).contains(&assumed_by_run), "{assumed_by_run}");
+    let refusals = h.fake.refusals();
+    assert_eq!(
+        refusals
+            .iter()
+            .filter(|c| *c == "ThrottlingException")
+            .count(),
+        2,
+        "{refusals:?}"
+    );
+    assert_eq!(
+        refusals
+            .iter()
+            .filter(|c| *c == "ExpiredTokenException")
+            .count(),
+        1,
+        "{refusals:?}"
+    );
+    let low_and_up = ["CRITICAL", "HIGH", "MEDIUM", "LOW"];
+    let (vulnerabilities, findings) =
+        expected(SAMPLE, &[], &low_and_up, &[HOME_REGION, LINKED_REGION]);
+    assert_eq!(h.live_keys(&id, "Vulnerability").await, vulnerabilities);
+    assert_eq!(h.live_keys(&id, "Finding").await, findings);
 }
 
-#[tokio::test]
-async fn a_throttled_collect_resumes_from_its_region_checkpoint() {
-    for backend in tributary_store::testing::backends("aws_resume").await {
-        let h = harness(backend, AwsData::sample(SAMPLE)).await;
-        let id = h
-            .connect_role(json!({"homeRegion": HOME_REGION, "linkedRegions": [LINKED_REGION]}))
-            .await;
-        // The linked region's second page asks to wait five minutes: longer than a run waits.
-        h.fake.throttle_page(LINKED_REGION, 2, 300);
-        let collect = || h.run(&id, "FindingsCollect", json!({"pageSize": 2}));
-        let run = collect().await;
-        assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-        assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
-        let before = h.findings_requests();
+#[each_backend]
+async fn a_throttled_collect_resumes_from_its_region_checkpoint(backend: TestDb) {
+    let h = harness(backend, AwsData::sample(SAMPLE)).await;
+    let id = h
+        .connect_role(json!({"homeRegion": HOME_REGION, "linkedRegions": [LINKED_REGION]}))
+        .await;
+    // The linked region's second page asks to wait five minutes: longer than a run waits.
+    h.fake.throttle_page(LINKED_REGION, 2, 300);
+    let collect = || h.run(&id, "FindingsCollect", json!({"pageSize": 2}));
+    let run = collect().await;
+    assert_rate_limited(&run);
+    let before = h.findings_requests();
 
-        let resumed = collect().await;
-        assert_eq!(
-            resumed.status,
-            RunStatus::Succeeded,
-            "{:?}",
-            resumed.error_message
-        );
-        let after = h.findings_requests();
-        let again = &after[before.len()..];
-        assert!(
-            again.iter().all(|(region, _)| region == LINKED_REGION),
-            "the home region, done before the throttle, is not read again: {again:?}"
-        );
-        assert!(
-            again[0].1["NextToken"].is_string(),
-            "resumed at the throttled page: {again:?}"
-        );
-        let low_and_up = ["CRITICAL", "HIGH", "MEDIUM", "LOW"];
-        let (vulnerabilities, findings) =
-            expected(SAMPLE, &[], &low_and_up, &[HOME_REGION, LINKED_REGION]);
-        assert_eq!(h.live_keys(&id, "Vulnerability").await, vulnerabilities);
-        assert_eq!(h.live_keys(&id, "Finding").await, findings);
-    }
+    let resumed = collect().await;
+    assert_succeeded(&resumed);
+    let after = h.findings_requests();
+    let again = &after[before.len()..];
+    assert!(
+        again.iter().all(|(region, _)| region == LINKED_REGION),
+        "the home region, done before the throttle, is not read again: {again:?}"
+    );
+    assert!(
+        again[0].1["NextToken"].is_string(),
+        "resumed at the throttled page: {again:?}"
+    );
+    let low_and_up = ["CRITICAL", "HIGH", "MEDIUM", "LOW"];
+    let (vulnerabilities, findings) =
+        expected(SAMPLE, &[], &low_and_up, &[HOME_REGION, LINKED_REGION]);
+    assert_eq!(h.live_keys(&id, "Vulnerability").await, vulnerabilities);
+    assert_eq!(h.live_keys(&id, "Finding").await, findings);
 }
 
-#[tokio::test]
-async fn a_complete_collect_tombstones_what_left_the_listing_and_spares_assessments() {
-    for backend in tributary_store::testing::backends("aws_tombstones").await {
-        let h = harness(backend, AwsData::sample(SAMPLE)).await;
-        let id = h
-            .connect_role(json!({"homeRegion": HOME_REGION, "severityFloor": "INFORMATIONAL"}))
-            .await;
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let run = h.run(&id, "AssessmentsCollect", Value::Null).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
+#[each_backend]
+async fn a_complete_collect_tombstones_what_left_the_listing_and_spares_assessments(
+    backend: TestDb,
+) {
+    let h = harness(backend, AwsData::sample(SAMPLE)).await;
+    let id = h
+        .connect_role(json!({"homeRegion": HOME_REGION, "severityFloor": "INFORMATIONAL"}))
+        .await;
+    let run = h.collect(&id).await;
+    assert_succeeded(&run);
+    let run = h.run(&id, "AssessmentsCollect", Value::Null).await;
+    assert_succeeded(&run);
 
-        // Finding 1 (a control) is deleted, vulnerability 0 archived, and one assessment
-        // deleted too; only the findings collect runs.
-        h.fake.with_data(|d| {
-            d.remove(&finding_id(1));
-            d.set_record_state(&finding_id(0), "ARCHIVED");
-            d.assessments.remove(0);
-        });
-        let full = h.collect(&id).await;
-        assert_eq!(
-            full.status,
-            RunStatus::Succeeded,
-            "{:?}",
-            full.error_message
-        );
-        assert_eq!(full.counters["tombstoned"], 2, "{:?}", full.counters);
-        let deleted = |records: Vec<StoredRecord>| -> Vec<String> {
-            records
-                .into_iter()
-                .filter(|r| r.deleted_at.is_some())
-                .map(|r| r.lookup_key)
-                .collect()
-        };
-        assert_eq!(
-            deleted(h.records(&id, "Vulnerability").await),
-            [finding_id(0)]
-        );
-        assert_eq!(deleted(h.records(&id, "Finding").await), [finding_id(1)]);
+    // Finding 1 (a control) is deleted, vulnerability 0 archived, and one assessment
+    // deleted too; only the findings collect runs.
+    h.fake.with_data(|d| {
+        d.remove(&finding_id(1));
+        d.set_record_state(&finding_id(0), "ARCHIVED");
+        d.assessments.remove(0);
+    });
+    let full = h.collect(&id).await;
+    assert_succeeded(&full);
+    assert_eq!(full.counters["tombstoned"], 2, "{:?}", full.counters);
+    let deleted = |records: Vec<StoredRecord>| -> Vec<String> {
+        records
+            .into_iter()
+            .filter(|r| r.deleted_at.is_some())
+            .map(|r| r.lookup_key)
+            .collect()
+    };
+    assert_eq!(
+        deleted(h.records(&id, "Vulnerability").await),
+        [finding_id(0)]
+    );
+    assert_eq!(deleted(h.records(&id, "Finding").await), [finding_id(1)]);
 
-        // The assessments collect removes the deleted assessment, and nothing else.
-        let run = h.run(&id, "AssessmentsCollect", Value::Null).await;
-        assert_eq!(run.counters["tombstoned"], 1, "{:?}", run.counters);
-        let findings = h.records(&id, "Finding").await;
-        let gone: Vec<&StoredRecord> = findings.iter().filter(|r| r.deleted_at.is_some()).collect();
-        assert_eq!(gone.len(), 2);
-        assert!(gone.iter().any(|r| r.variant == "assessment"));
+    // The assessments collect removes the deleted assessment, and nothing else.
+    let run = h.run(&id, "AssessmentsCollect", Value::Null).await;
+    assert_eq!(run.counters["tombstoned"], 1, "{:?}", run.counters);
+    let findings = h.records(&id, "Finding").await;
+    let gone: Vec<&StoredRecord> = findings.iter().filter(|r| r.deleted_at.is_some()).collect();
+    assert_eq!(gone.len(), 2);
+    assert!(gone.iter().any(|r| r.variant == "assessment"));
 
-        // An archived finding that becomes active again comes back.
-        h.fake
-            .with_data(|d| d.set_record_state(&finding_id(0), "ACTIVE"));
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        assert!(deleted(h.records(&id, "Vulnerability").await).is_empty());
-    }
+    // An archived finding that becomes active again comes back.
+    h.fake
+        .with_data(|d| d.set_record_state(&finding_id(0), "ACTIVE"));
+    let run = h.collect(&id).await;
+    assert_succeeded(&run);
+    assert!(deleted(h.records(&id, "Vulnerability").await).is_empty());
 }
 
 #[test]
 fn mapping_goldens() {
-    let registry = registry(&CatalogConfig::default()).unwrap();
-    let mappings = &registry
-        .definition("aws_security_hub")
-        .unwrap()
-        .definition
-        .mappings;
-    let fixture = |name: &str| -> Value {
-        let path = format!(
-            "{}/tests/fixtures/aws_security_hub/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    };
+    let mappings = &harness::mappings("aws_security_hub");
+    let fixture = |name: &str| harness::fixture("aws_security_hub", name);
     for (schema, variant, names) in [
         (
             "Vulnerability",
@@ -704,12 +582,7 @@ fn mapping_goldens() {
 /// taken for a vulnerable range.
 #[test]
 fn the_newest_cvss_version_is_recorded_whatever_the_order() {
-    let registry = registry(&CatalogConfig::default()).unwrap();
-    let mappings = &registry
-        .definition("aws_security_hub")
-        .unwrap()
-        .definition
-        .mappings;
+    let mappings = &harness::mappings("aws_security_hub");
     let path = format!(
         "{}/tests/fixtures/aws_security_hub/inspector_package_two_cvss_versions.json",
         env!("CARGO_MANIFEST_DIR")

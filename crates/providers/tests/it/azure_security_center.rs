@@ -3,25 +3,20 @@
 //! PostgreSQL, in both connection modes: a client secret and a certificate (a client assertion
 //! with the certificate's `x5t`).
 
-use std::{
-    collections::BTreeMap,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tributary_core::ErrorKind;
 use tributary_providers::{
-    CatalogConfig,
     azure_security_center::{CertificateKey, check_guid, check_tenant, classify_token_error},
     registry,
 };
-use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig};
+use tributary_runtime::ConnectRequest;
 use tributary_store::{
     integrations::IntegrationStatus,
-    keystore::KeyRing,
-    records::{RecordQuery, StoredRecord, list_records},
+    records::StoredRecord,
     runs::{Run, RunStatus},
-    testing::TestDb,
+    testing::{TestDb, each_backend},
 };
 use tributary_testkit::{
     authorization::CLIENT_PRIVATE_KEY_PEM,
@@ -32,6 +27,12 @@ use tributary_testkit::{
     },
 };
 
+use crate::harness::{
+    self, Harness, assert_rate_limited, assert_succeeded, catalog_config, logs_requests,
+};
+
+logs_requests!(FakeAzureSecurityCenter);
+
 const DEFINITION: &str = "azure_security_center";
 
 /// A line of the private key's base64 body: it must never show in an error.
@@ -39,36 +40,10 @@ fn private_key_fragment() -> &'static str {
     CLIENT_PRIVATE_KEY_PEM.lines().nth(3).unwrap()
 }
 
-struct Harness {
-    runtime: Runtime,
-    tenant: String,
-    fake: FakeAzureSecurityCenter,
-    _backend: TestDb,
-}
-
-fn catalog_config(operator: Value) -> CatalogConfig {
-    CatalogConfig {
-        definitions: [(DEFINITION.to_owned(), operator)].into(),
-        public_url: None,
-    }
-}
-
-async fn harness(backend: TestDb, data: DefenderData) -> Harness {
-    tributary_providerkit::install_crypto_provider();
+async fn harness(backend: TestDb, data: DefenderData) -> Harness<FakeAzureSecurityCenter> {
     let fake = FakeAzureSecurityCenter::start(data).await.unwrap();
-    let runtime = Runtime::new(
-        registry(&catalog_config(fake.operator_config())).unwrap(),
-        backend.db.clone(),
-        KeyRing::generate(),
-        RuntimeConfig::new("http://127.0.0.1:9"),
-    );
-    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-    Harness {
-        runtime,
-        tenant,
-        fake,
-        _backend: backend,
-    }
+    let operator = fake.operator_config();
+    Harness::start(backend, fake, DEFINITION, operator).await
 }
 
 /// What the collect should keep: unhealthy assessments as findings, unhealthy sub-assessments
@@ -93,20 +68,9 @@ fn expected(fake: &FakeAzureSecurityCenter, subscriptions: &[&str]) -> (usize, u
     })
 }
 
-impl Harness {
-    fn request(&self, slot: &str, credential: Value, input: Value) -> ConnectRequest {
-        ConnectRequest {
-            tenant_id: self.tenant.clone(),
-            definition_id: DEFINITION.into(),
-            user_input: Some(input),
-            connection: slot.into(),
-            credentials: BTreeMap::from([(slot.to_owned(), credential)]),
-            ..Default::default()
-        }
-    }
-
+impl Harness<FakeAzureSecurityCenter> {
     fn secret(&self) -> ConnectRequest {
-        self.request(
+        self.form_request(
             "AzureClientSecret",
             self.fake.secret_credential(),
             json!({}),
@@ -114,81 +78,21 @@ impl Harness {
     }
 
     fn certificate(&self) -> ConnectRequest {
-        self.request(
+        self.form_request(
             "AzureClientCertificate",
             self.fake.certificate_credential(),
             json!({}),
         )
     }
 
-    async fn connect(&self, request: ConnectRequest) -> String {
-        match self.runtime.connect(request).await.unwrap() {
-            ConnectOutcome::Connected(done) => done.integration.id,
-            ConnectOutcome::Redirect(_) => panic!("a form connection redirected"),
-        }
-    }
-
-    async fn health(&self, integration: &str) -> Value {
-        self.runtime
-            .run_inline(RunRequest {
-                tenant_id: self.tenant.clone(),
-                integration_id: integration.to_owned(),
-                operation: "HealthCheck".into(),
-                config: Value::Null,
-                workflow: None,
-            })
-            .await
-            .unwrap()
-            .output
-    }
-
     /// Queues a collect and runs it to its end with a worker.
     async fn collect(&self, integration: &str) -> Run {
-        let run = self
-            .runtime
-            .queue_run(RunRequest {
-                tenant_id: self.tenant.clone(),
-                integration_id: integration.to_owned(),
-                operation: "DefenderCollect".into(),
-                config: Value::Null,
-                workflow: None,
-            })
-            .await
-            .unwrap();
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            self.runtime.drive_run(&self.tenant, &run.id, None, |_| {}),
-        )
-        .await
-        .expect("the run did not end within a minute")
-        .unwrap()
-    }
-
-    async fn records(&self, integration: &str, model: &str) -> Vec<StoredRecord> {
-        list_records(
-            self.runtime.db(),
-            &RecordQuery {
-                tenant_id: self.tenant.clone(),
-                integration_id: Some(integration.to_owned()),
-                model: Some(model.into()),
-                lookup_key: None,
-                include_deleted: true,
-                after: None,
-                limit: 5000,
-            },
-        )
-        .await
-        .unwrap()
-    }
-
-    fn requests_to(&self, path: &str) -> Vec<String> {
-        self.requests_since(0, path)
+        self.run(integration, "DefenderCollect", Value::Null).await
     }
 
     /// The requests for `path` after the first `skip` requests (those of the connect).
     fn requests_since(&self, skip: usize, path: &str) -> Vec<String> {
-        self.fake
-            .requests()
+        self.requests()
             .into_iter()
             .skip(skip)
             .filter(|r| r.split('?').next() == Some(path))
@@ -208,97 +112,97 @@ fn sub_assessments_path(sub: &str) -> String {
     format!("/subscriptions/{sub}/providers/Microsoft.Security/subAssessments")
 }
 
-#[tokio::test]
-async fn a_client_secret_connects_and_a_multi_page_collect_maps_findings_and_vulnerabilities() {
-    for backend in tributary_store::testing::backends("azdef_sync").await {
-        let h = harness(backend, DefenderData::sample(250, 120)).await;
-        let id = h.connect(h.secret()).await;
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.metadata["externalId"], TENANT_ID);
-        assert_eq!(integration.metadata["attributes"]["mode"], "clientSecret");
-        let metadata = integration.metadata.to_string();
-        assert!(!metadata.contains(CLIENT_SECRET), "{metadata}");
+#[each_backend]
+async fn a_client_secret_connects_and_a_multi_page_collect_maps_findings_and_vulnerabilities(
+    backend: TestDb,
+) {
+    let h = harness(backend, DefenderData::sample(250, 120)).await;
+    let id = h.connect(h.secret()).await;
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.metadata["externalId"], TENANT_ID);
+    assert_eq!(integration.metadata["attributes"]["mode"], "clientSecret");
+    let metadata = integration.metadata.to_string();
+    assert!(!metadata.contains(CLIENT_SECRET), "{metadata}");
 
-        let health = h.health(&id).await;
-        assert_eq!(
-            health["count"], 2,
-            "the hidden subscription is not listed: {health}"
-        );
-        assert_eq!(health["subscriptions"][0]["subscriptionId"], SUBSCRIPTION_A);
-        assert_eq!(health["assessmentsOnFirstPage"], 100);
+    let health = h.health(&id).await;
+    assert_eq!(
+        health["count"], 2,
+        "the hidden subscription is not listed: {health}"
+    );
+    assert_eq!(health["subscriptions"][0]["subscriptionId"], SUBSCRIPTION_A);
+    assert_eq!(health["assessmentsOnFirstPage"], 100);
 
-        let before = h.fake.requests().len();
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
-        assert!(
-            findings > 150 && vulnerabilities > 50,
-            "{findings} {vulnerabilities}"
-        );
-        assert_eq!(h.records(&id, "Finding").await.len(), findings);
-        assert_eq!(h.records(&id, "Vulnerability").await.len(), vulnerabilities);
-        assert_eq!(run.counters["created"], (findings + vulnerabilities) as u64);
-        // 250 assessments at 100 a page, 120 sub-assessments at 100 a page.
-        let pages = h.requests_since(before, &assessments_path(SUBSCRIPTION_A));
-        assert_eq!(pages.len(), 3, "{pages:?}");
-        assert!(pages[2].contains("$skipToken="), "{pages:?}");
-        assert_eq!(
-            h.requests_since(before, &sub_assessments_path(SUBSCRIPTION_A))
-                .len(),
-            2
-        );
-        assert_eq!(
-            h.requests_since(before, &assessments_path(SUBSCRIPTION_B))
-                .len(),
-            1
-        );
-        assert!(
-            h.requests_to(&assessments_path(SUBSCRIPTION_HIDDEN))
-                .is_empty()
-        );
+    let before = h.requests().len();
+    let run = h.collect(&id).await;
+    assert_succeeded(&run);
+    let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
+    assert!(
+        findings > 150 && vulnerabilities > 50,
+        "{findings} {vulnerabilities}"
+    );
+    assert_eq!(h.records(&id, "Finding").await.len(), findings);
+    assert_eq!(h.records(&id, "Vulnerability").await.len(), vulnerabilities);
+    assert_eq!(run.counters["created"], (findings + vulnerabilities) as u64);
+    // 250 assessments at 100 a page, 120 sub-assessments at 100 a page.
+    let pages = h.requests_since(before, &assessments_path(SUBSCRIPTION_A));
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(pages[2].contains("$skipToken="), "{pages:?}");
+    assert_eq!(
+        h.requests_since(before, &sub_assessments_path(SUBSCRIPTION_A))
+            .len(),
+        2
+    );
+    assert_eq!(
+        h.requests_since(before, &assessments_path(SUBSCRIPTION_B))
+            .len(),
+        1
+    );
+    assert!(
+        h.requests_to(&assessments_path(SUBSCRIPTION_HIDDEN))
+            .is_empty()
+    );
 
-        let vulns = h.records(&id, "Vulnerability").await;
-        let vuln = &vulns[0].fields;
+    let vulns = h.records(&id, "Vulnerability").await;
+    let vuln = &vulns[0].fields;
+    assert!(
+        vuln["cveID"].as_str().unwrap().starts_with("CVE-2026-"),
+        "{vuln}"
+    );
+    assert_eq!(vuln["status"], "OPEN");
+    assert!(vuln["cvssScore"].as_f64().unwrap() >= 7.8, "{vuln}");
+    let finding = h
+        .records(&id, "Finding")
+        .await
+        .into_iter()
+        .find(|r| r.fields["findingClass"] == "security_assessment")
+        .unwrap();
+    assert_eq!(finding.fields["status"], "OPEN");
+    assert!(
+        finding.fields["externalOwnerID"]
+            .as_str()
+            .unwrap()
+            .starts_with("/subscriptions/")
+    );
+    // ARM's list carries no metadata (its official example, ListAssessments_example.json,
+    // has only resourceDetails, displayName, status and additionalData): severity,
+    // category, description and remediation come from the assessmentMetadata listing,
+    // read once per subscription.
+    assert_eq!(
+        h.requests_since(before, &metadata_path(SUBSCRIPTION_A))
+            .len(),
+        1
+    );
+    for field in ["category", "description", "remediation"] {
         assert!(
-            vuln["cveID"].as_str().unwrap().starts_with("CVE-2026-"),
-            "{vuln}"
-        );
-        assert_eq!(vuln["status"], "OPEN");
-        assert!(vuln["cvssScore"].as_f64().unwrap() >= 7.8, "{vuln}");
-        let finding = h
-            .records(&id, "Finding")
-            .await
-            .into_iter()
-            .find(|r| r.fields["findingClass"] == "security_assessment")
-            .unwrap();
-        assert_eq!(finding.fields["status"], "OPEN");
-        assert!(
-            finding.fields["externalOwnerID"]
+            finding.fields[field]
                 .as_str()
-                .unwrap()
-                .starts_with("/subscriptions/")
+                .is_some_and(|v| !v.is_empty()),
+            "{field}: {}",
+            finding.fields
         );
-        // ARM's list carries no metadata (its official example, ListAssessments_example.json,
-        // has only resourceDetails, displayName, status and additionalData): severity,
-        // category, description and remediation come from the assessmentMetadata listing,
-        // read once per subscription.
-        assert_eq!(
-            h.requests_since(before, &metadata_path(SUBSCRIPTION_A))
-                .len(),
-            1
-        );
-        for field in ["category", "description", "remediation"] {
-            assert!(
-                finding.fields[field]
-                    .as_str()
-                    .is_some_and(|v| !v.is_empty()),
-                "{field}: {}",
-                finding.fields
-            );
-        }
-        assert_ne!(finding.fields["severity"], "UNKNOWN", "{}", finding.fields);
-        assert!(finding.fields["controls"].is_array(), "{}", finding.fields);
     }
+    assert_ne!(finding.fields["severity"], "UNKNOWN", "{}", finding.fields);
+    assert!(finding.fields["controls"].is_array(), "{}", finding.fields);
 }
 
 /// The fake answers the assessment list as ARM does: no `metadata`, no `links` (only a
@@ -347,471 +251,448 @@ async fn the_fake_lists_assessments_as_the_official_example_shows_them() {
     }
 }
 
-#[tokio::test]
-async fn configured_subscriptions_are_honoured_and_an_invisible_one_is_refused() {
-    for backend in tributary_store::testing::backends("azdef_subs").await {
-        let h = harness(backend, DefenderData::sample(60, 20)).await;
-        let only_b = h.request(
-            "AzureClientSecret",
-            h.fake.secret_credential(),
-            json!({ "subscriptionIds": [SUBSCRIPTION_B.to_uppercase()], "collectSubAssessments": false }),
-        );
-        let id = h.connect(only_b).await;
-        assert_eq!(h.health(&id).await["count"], 1);
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let (findings, _) = h.fake.with_data(|data| {
-            let sub = &data.subscriptions[SUBSCRIPTION_B];
-            (
-                sub.assessments
-                    .values()
-                    .filter(|a| a["properties"]["status"]["code"] == "Unhealthy")
-                    .count(),
-                0,
-            )
-        });
-        assert_eq!(h.records(&id, "Finding").await.len(), findings);
-        assert!(h.records(&id, "Vulnerability").await.is_empty());
-        assert!(h.requests_to(&assessments_path(SUBSCRIPTION_A)).is_empty());
-        assert!(
-            h.requests_to(&sub_assessments_path(SUBSCRIPTION_B))
-                .is_empty()
-        );
-
-        // A subscription the principal has no role on is named in a config error at connect.
-        let hidden = h.request(
-            "AzureClientSecret",
-            h.fake.secret_credential(),
-            json!({ "subscriptionIds": [SUBSCRIPTION_HIDDEN] }),
-        );
-        let err = h.runtime.connect(hidden).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-        assert!(err.to_string().contains(SUBSCRIPTION_HIDDEN), "{err}");
-        assert!(err.to_string().contains("Security Reader"), "{err}");
-
-        // With healthy ones included, every assessment of B is kept.
-        let all = h.request(
-            "AzureClientSecret",
-            h.fake.secret_credential(),
-            json!({ "subscriptionIds": [SUBSCRIPTION_B], "includeHealthy": true, "collectSubAssessments": false }),
-        );
-        let all = h.connect(all).await;
-        let run = h.collect(&all).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let records = h.records(&all, "Finding").await;
-        assert_eq!(records.len(), 6);
-        assert!(records.iter().any(|r| r.fields["status"] == "RESOLVED"));
-        assert!(
-            records
-                .iter()
-                .any(|r| r.fields["status"] == "SUPPRESSED" || r.fields["status"] == "OPEN")
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_certificate_connects_with_an_x5t_assertion_and_its_token_is_reminted_before_expiry() {
-    for backend in tributary_store::testing::backends("azdef_cert").await {
-        let h = harness(backend, DefenderData::sample(120, 30)).await;
-        let auth = h.fake.authorization();
-        let id = h.connect(h.certificate()).await;
-        assert_eq!(auth.grants("client_credentials"), 1, "minted at connect");
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.metadata["attributes"]["mode"], "certificate");
-        assert_eq!(
-            integration.metadata["attributes"]["clientId"],
-            CERT_CLIENT_ID
-        );
-        assert_eq!(h.health(&id).await["count"], 2);
-        assert_eq!(
-            auth.grants("client_credentials"),
-            1,
-            "a token valid for an hour is reused"
-        );
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
-        assert_eq!(h.records(&id, "Finding").await.len(), findings);
-        assert_eq!(h.records(&id, "Vulnerability").await.len(), vulnerabilities);
-
-        // Tokens that live two minutes are inside the refresh margin: each use re-mints first.
-        auth.set_token_lifetime(120);
-        let short_lived = h.connect(h.certificate()).await;
-        let before = auth.grants("client_credentials");
-        let run = h.collect(&short_lived).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        assert!(auth.grants("client_credentials") > before, "re-minted");
-        // Tokens ARM no longer accepts are inside the margin too: re-minted, not used.
-        auth.expire_access_tokens();
-        let run = h.collect(&short_lived).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        auth.set_token_lifetime(3600);
-
-        // Certificate and key as two fields, and the tenant by its domain.
-        let split = h.request(
-            "AzureClientCertificate",
-            json!({
-                "tenantId": TENANT_DOMAIN,
-                "clientId": CERT_CLIENT_ID,
-                "certificate": CERTIFICATE_PEM,
-                "privateKey": CLIENT_PRIVATE_KEY_PEM,
-            }),
-            json!({}),
-        );
-        let split = h.connect(split).await;
-        assert_eq!(h.health(&split).await["count"], 2);
-
-        // A certificate the app registration does not know (same client, other key): refused
-        // with Entra's AADSTS700027, without quoting the key.
-        let other_key = include_str!("../../../testkit/keys/issuer-rsa.pem");
-        let unregistered = h.request(
-            "AzureClientCertificate",
-            json!({
-                "tenantId": TENANT_ID,
-                "clientId": CERT_CLIENT_ID,
-                "certificate": format!("{UNREGISTERED_CERTIFICATE_PEM}{other_key}"),
-            }),
-            json!({}),
-        );
-        let err = h.runtime.connect(unregistered).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-        assert!(err.to_string().contains("AADSTS700027"), "{err}");
-        assert!(err.to_string().contains("not registered"), "{err}");
-        assert!(
-            !err.to_string().contains(other_key.lines().nth(3).unwrap()),
-            "{err}"
-        );
-
-        // The registered certificate's thumbprint with another key's signature: the thumbprint
-        // matches, the signature does not.
-        let forged = h.request(
-            "AzureClientCertificate",
-            json!({
-                "tenantId": TENANT_ID,
-                "clientId": CERT_CLIENT_ID,
-                "certificate": format!("{CERTIFICATE_PEM}{other_key}"),
-            }),
-            json!({}),
-        );
-        let err = h.runtime.connect(forged).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-        assert!(err.to_string().contains("AADSTS700027"), "{err}");
-
-        // A key that is not a key: a config error naming the field, not its content.
-        let garbled = h.request(
-            "AzureClientCertificate",
-            json!({
-                "tenantId": TENANT_ID,
-                "clientId": CERT_CLIENT_ID,
-                "certificate": format!("{CERTIFICATE_PEM}-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----\n"),
-            }),
-            json!({}),
-        );
-        let err = h.runtime.connect(garbled).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-        assert!(err.to_string().contains("certificate"), "{err}");
-        assert!(!err.to_string().contains("not-a-key"), "{err}");
-    }
-}
-
-#[tokio::test]
-async fn the_two_modes_switch_on_one_integration() {
-    for backend in tributary_store::testing::backends("azdef_switch").await {
-        let h = harness(backend, DefenderData::sample(30, 10)).await;
-        let id = h.connect(h.secret()).await;
-        let switch = ConnectRequest {
-            integration_id: Some(id.clone()),
-            ..h.certificate()
-        };
-        assert_eq!(h.connect(switch).await, id);
-        // The secret expires: the integration no longer depends on it.
-        h.fake.expire_client_secret();
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.metadata["attributes"]["mode"], "certificate");
-    }
-}
-
-#[tokio::test]
-async fn refused_and_revoked_credentials_fail_with_clear_auth_errors_that_never_show_the_secret() {
-    for backend in tributary_store::testing::backends("azdef_revoked").await {
-        let h = harness(backend, DefenderData::sample(30, 10)).await;
-        let wrong = "Zz9~wrongSecretValue.0123456789abcdefghijKLMNOP";
-        let mut credential = h.fake.secret_credential();
-        credential["clientSecret"] = json!(wrong);
-        let err = h
-            .runtime
-            .connect(h.request("AzureClientSecret", credential, json!({})))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-        let message = err.to_string();
-        assert!(message.contains("AADSTS7000215"), "{message}");
-        assert!(message.contains("Value (not its Secret ID)"), "{message}");
-        assert!(!message.contains(wrong), "{message}");
-        assert!(!message.contains("Trace ID"), "{message}");
-
-        let mut credential = h.fake.secret_credential();
-        credential["tenantId"] = json!("11111111-2222-4333-8444-555555555555");
-        let err = h
-            .runtime
-            .connect(h.request("AzureClientSecret", credential, json!({})))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-        assert!(err.to_string().contains("AADSTS90002"), "{err}");
-        assert!(!err.to_string().contains(CLIENT_SECRET), "{err}");
-
-        let mut credential = h.fake.secret_credential();
-        credential["clientId"] = json!("99999999-8888-4777-8666-555555555555");
-        let err = h
-            .runtime
-            .connect(h.request("AzureClientSecret", credential, json!({})))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-        assert!(err.to_string().contains("AADSTS700016"), "{err}");
-        assert!(!err.to_string().contains(CLIENT_SECRET), "{err}");
-
-        let mut credential = h.fake.secret_credential();
-        credential["clientId"] = json!("not-a-guid");
-        let err = h
-            .runtime
-            .connect(h.request("AzureClientSecret", credential, json!({})))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-        assert!(err.to_string().contains("clientId"), "{err}");
-
-        // The secret expires while the token is about to: the re-mint is refused with
-        // AADSTS7000222, the collect fails as an auth error and the integration needs a new
-        // secret.
-        let auth = h.fake.authorization();
-        auth.set_token_lifetime(120);
-        let id = h.connect(h.secret()).await;
-        h.fake.expire_client_secret();
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Failed);
-        assert_eq!(run.error_kind.as_deref(), Some("auth"));
-        let message = run.error_message.unwrap_or_default();
-        assert!(message.contains("AADSTS7000222"), "{message}");
-        assert!(!message.contains(CLIENT_SECRET), "{message}");
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
-    }
-}
-
-#[tokio::test]
-async fn a_revoked_role_fails_the_collect_and_revoked_tokens_are_reminted_until_the_secret_expires()
-{
-    for backend in tributary_store::testing::backends("azdef_role").await {
-        let h = harness(backend, DefenderData::sample(30, 10)).await;
-        let id = h.connect(h.secret()).await;
-        // The role on subscription B is removed after connecting, for a configured subscription.
-        let b = h.request(
-            "AzureClientSecret",
-            h.fake.secret_credential(),
-            json!({ "subscriptionIds": [SUBSCRIPTION_B] }),
-        );
-        let b = h.connect(b).await;
-        h.fake.revoke_role(SUBSCRIPTION_B);
-        let run = h.collect(&b).await;
-        assert_eq!(run.status, RunStatus::Failed);
-        assert_eq!(run.error_kind.as_deref(), Some("config"));
-        assert!(run.error_message.unwrap().contains("Security Reader"));
-        // Without configured ids the collect goes on with the subscriptions still visible.
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        assert!(h.requests_to(&assessments_path(SUBSCRIPTION_B)).len() <= 1);
-
-        // The app's tokens are revoked while still valid by their expiry: ARM answers 401
-        // InvalidAuthenticationToken, the runtime mints a new token at once and the collect
-        // goes on.
-        h.fake.authorization().revoke_all();
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        // Revoked again, and the client secret expired with them: the new token cannot be
-        // minted, so the collect fails as an auth error and the integration asks for a new
-        // connection.
-        h.fake.authorization().revoke_all();
-        h.fake.expire_client_secret();
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Failed);
-        assert_eq!(run.error_kind.as_deref(), Some("auth"));
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
-        let message = run.error_message.unwrap_or_default();
-        assert!(!message.contains(CLIENT_SECRET), "{message}");
-        assert!(
-            !message.contains("at-"),
-            "no token in the message: {message}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_throttled_collect_resumes_from_its_checkpoint_and_resolved_assessments_drop_out_of_the_complete_listing()
- {
-    for backend in tributary_store::testing::backends("azdef_throttle").await {
-        let h = harness(backend, DefenderData::sample(250, 30)).await;
-        let id = h.connect(h.secret()).await;
-        let before = h.fake.requests().len();
-        // ARM answers 429 with Retry-After two minutes away: longer than the client waits, so
-        // the run ends partial and keeps its checkpoint.
-        h.fake.throttle_page("assessments", 2, 120);
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-        assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
-        let first_page = h.fake.with_data(|data| {
-            data.subscriptions[SUBSCRIPTION_A]
-                .assessments
+#[each_backend]
+async fn configured_subscriptions_are_honoured_and_an_invisible_one_is_refused(backend: TestDb) {
+    let h = harness(backend, DefenderData::sample(60, 20)).await;
+    let only_b = h.form_request(
+        "AzureClientSecret",
+        h.fake.secret_credential(),
+        json!({ "subscriptionIds": [SUBSCRIPTION_B.to_uppercase()], "collectSubAssessments": false }),
+    );
+    let id = h.connect(only_b).await;
+    assert_eq!(h.health(&id).await["count"], 1);
+    let run = h.collect(&id).await;
+    assert_succeeded(&run);
+    let (findings, _) = h.fake.with_data(|data| {
+        let sub = &data.subscriptions[SUBSCRIPTION_B];
+        (
+            sub.assessments
                 .values()
-                .take(100)
                 .filter(|a| a["properties"]["status"]["code"] == "Unhealthy")
-                .count()
-        });
-        assert_eq!(h.records(&id, "Finding").await.len(), first_page);
+                .count(),
+            0,
+        )
+    });
+    assert_eq!(h.records(&id, "Finding").await.len(), findings);
+    assert!(h.records(&id, "Vulnerability").await.is_empty());
+    assert!(h.requests_to(&assessments_path(SUBSCRIPTION_A)).is_empty());
+    assert!(
+        h.requests_to(&sub_assessments_path(SUBSCRIPTION_B))
+            .is_empty()
+    );
 
-        // An assessment of the first page, already ingested, turns healthy before the run
-        // resumes: the resumed run starts after that page, so it never sees it, and a resumed
-        // run tombstones nothing.
-        let early = h.fake.with_data(|data| {
-            data.subscriptions
-                .get_mut(SUBSCRIPTION_A)
-                .unwrap()
-                .assessments
-                .iter_mut()
-                .take(100)
-                .find(|(_, a)| a["properties"]["status"]["code"] == "Unhealthy")
-                .map(|(id, a)| {
-                    a["properties"]["status"]["code"] = json!("Healthy");
-                    id.to_ascii_lowercase()
-                })
-                .unwrap()
-        });
-        let resumed = h.collect(&id).await;
-        assert_eq!(
-            resumed.status,
-            RunStatus::Succeeded,
-            "{:?}",
-            resumed.error_message
-        );
-        assert_eq!(resumed.counters["tombstoned"], 0, "{:?}", resumed.counters);
-        let early_record = |records: Vec<StoredRecord>| {
-            records
-                .into_iter()
-                .find(|r| r.lookup_key.contains(&early))
-                .unwrap()
-        };
-        assert!(
-            early_record(h.records(&id, "Finding").await)
-                .deleted_at
-                .is_none()
-        );
-        let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
-        // Every open finding, and the one that healed meanwhile (kept by the resumed run).
-        assert_eq!(h.records(&id, "Finding").await.len(), findings + 1);
-        assert_eq!(h.records(&id, "Vulnerability").await.len(), vulnerabilities);
-        let pages = h.requests_since(before, &assessments_path(SUBSCRIPTION_A));
-        // 1: page 1; 2: page 2 throttled; 3: page 2 again, from the checkpoint; 4: page 3.
-        assert_eq!(pages.len(), 4, "{pages:?}");
-        assert!(pages[1].contains("$skipToken="), "{pages:?}");
-        assert_eq!(
-            pages[2], pages[1],
-            "resumed at the throttled page: {pages:?}"
-        );
+    // A subscription the principal has no role on is named in a config error at connect.
+    let hidden = h.form_request(
+        "AzureClientSecret",
+        h.fake.secret_credential(),
+        json!({ "subscriptionIds": [SUBSCRIPTION_HIDDEN] }),
+    );
+    let err = h.try_connect(hidden).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains(SUBSCRIPTION_HIDDEN), "{err}");
+    assert!(err.to_string().contains("Security Reader"), "{err}");
 
-        // An assessment turns healthy and a sub-assessment disappears: the next complete
-        // collect tombstones both, and the assessment that healed during the resumed run.
-        let (healed, gone) = h.fake.with_data(|data| {
-            let sub = data.subscriptions.get_mut(SUBSCRIPTION_A).unwrap();
-            let healed = sub
-                .assessments
-                .iter_mut()
-                .find(|(_, a)| a["properties"]["status"]["code"] == "Unhealthy")
-                .map(|(id, a)| {
-                    a["properties"]["status"]["code"] = json!("Healthy");
-                    id.clone()
-                })
-                .unwrap();
-            let gone = sub
-                .sub_assessments
-                .iter()
-                .find(|(_, s)| {
-                    s["properties"]["status"]["code"] == "Unhealthy"
-                        && s["properties"]["additionalData"]["cve"].is_array()
-                })
-                .map(|(id, _)| id.clone())
-                .unwrap();
-            sub.sub_assessments.remove(&gone);
-            (healed, gone)
-        });
-        let full = h.collect(&id).await;
-        assert_eq!(
-            full.status,
-            RunStatus::Succeeded,
-            "{:?}",
-            full.error_message
-        );
-        // The complete listing no longer contains either record: the run sees every other one.
-        assert_eq!(
-            full.counters["seen"].as_u64().unwrap() as usize,
-            findings + vulnerabilities - 2,
-            "{:?}",
-            full.counters
-        );
-        assert_eq!(full.counters["tombstoned"], 3, "{:?}", full.counters);
-        let finding = h
-            .records(&id, "Finding")
-            .await
-            .into_iter()
-            .find(|r| r.lookup_key.contains(&healed.to_ascii_lowercase()))
-            .unwrap();
-        let vuln = h
-            .records(&id, "Vulnerability")
-            .await
-            .into_iter()
-            .find(|r| r.lookup_key.contains(&gone.to_ascii_lowercase()))
-            .unwrap();
-        let early = early_record(h.records(&id, "Finding").await);
-        for record in [&finding, &vuln, &early] {
-            assert!(record.deleted_at.is_some(), "{}", record.lookup_key);
-            let reason = record.deleted_reason.as_deref().unwrap_or_default();
-            assert!(reason.contains("not seen by the complete run"), "{reason}");
-        }
-        // Every other record stays live.
-        let live =
-            |records: Vec<StoredRecord>| records.iter().filter(|r| r.deleted_at.is_none()).count();
-        assert_eq!(live(h.records(&id, "Finding").await), findings - 1);
-        assert_eq!(
-            live(h.records(&id, "Vulnerability").await),
-            vulnerabilities - 1
-        );
-    }
+    // With healthy ones included, every assessment of B is kept.
+    let all = h.form_request(
+        "AzureClientSecret",
+        h.fake.secret_credential(),
+        json!({ "subscriptionIds": [SUBSCRIPTION_B], "includeHealthy": true, "collectSubAssessments": false }),
+    );
+    let all = h.connect(all).await;
+    let run = h.collect(&all).await;
+    assert_succeeded(&run);
+    let records = h.records(&all, "Finding").await;
+    assert_eq!(records.len(), 6);
+    assert!(records.iter().any(|r| r.fields["status"] == "RESOLVED"));
+    assert!(
+        records
+            .iter()
+            .any(|r| r.fields["status"] == "SUPPRESSED" || r.fields["status"] == "OPEN")
+    );
 }
 
-#[tokio::test]
-async fn a_short_retry_after_is_waited_out() {
-    for backend in tributary_store::testing::backends("azdef_retry").await {
-        let h = harness(backend, DefenderData::sample(150, 10)).await;
-        let id = h.connect(h.secret()).await;
-        let before = h.fake.requests().len();
-        h.fake.throttle_page("subAssessments", 1, 2);
-        let started = Instant::now();
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        assert!(
-            started.elapsed() >= Duration::from_millis(1900),
-            "Retry-After was honoured"
-        );
-        assert_eq!(
-            h.requests_since(before, &sub_assessments_path(SUBSCRIPTION_A))
-                .len(),
-            2,
-            "one 429, then retried"
-        );
+#[each_backend]
+async fn a_certificate_connects_with_an_x5t_assertion_and_its_token_is_reminted_before_expiry(
+    backend: TestDb,
+) {
+    let h = harness(backend, DefenderData::sample(120, 30)).await;
+    let auth = h.fake.authorization();
+    let id = h.connect(h.certificate()).await;
+    assert_eq!(auth.grants("client_credentials"), 1, "minted at connect");
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.metadata["attributes"]["mode"], "certificate");
+    assert_eq!(
+        integration.metadata["attributes"]["clientId"],
+        CERT_CLIENT_ID
+    );
+    assert_eq!(h.health(&id).await["count"], 2);
+    assert_eq!(
+        auth.grants("client_credentials"),
+        1,
+        "a token valid for an hour is reused"
+    );
+    let run = h.collect(&id).await;
+    assert_succeeded(&run);
+    let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
+    assert_eq!(h.records(&id, "Finding").await.len(), findings);
+    assert_eq!(h.records(&id, "Vulnerability").await.len(), vulnerabilities);
+
+    // Tokens that live two minutes are inside the refresh margin: each use re-mints first.
+    auth.set_token_lifetime(120);
+    let short_lived = h.connect(h.certificate()).await;
+    let before = auth.grants("client_credentials");
+    let run = h.collect(&short_lived).await;
+    assert_succeeded(&run);
+    assert!(auth.grants("client_credentials") > before, "re-minted");
+    // Tokens ARM no longer accepts are inside the margin too: re-minted, not used.
+    auth.expire_access_tokens();
+    let run = h.collect(&short_lived).await;
+    assert_succeeded(&run);
+    auth.set_token_lifetime(3600);
+
+    // Certificate and key as two fields, and the tenant by its domain.
+    let split = h.form_request(
+        "AzureClientCertificate",
+        json!({
+            "tenantId": TENANT_DOMAIN,
+            "clientId": CERT_CLIENT_ID,
+            "certificate": CERTIFICATE_PEM,
+            "privateKey": CLIENT_PRIVATE_KEY_PEM,
+        }),
+        json!({}),
+    );
+    let split = h.connect(split).await;
+    assert_eq!(h.health(&split).await["count"], 2);
+
+    // A certificate the app registration does not know (same client, other key): refused
+    // with Entra's AADSTS700027, without quoting the key.
+    let other_key = include_str!("../../../testkit/keys/issuer-rsa.pem");
+    let unregistered = h.form_request(
+        "AzureClientCertificate",
+        json!({
+            "tenantId": TENANT_ID,
+            "clientId": CERT_CLIENT_ID,
+            "certificate": format!("{UNREGISTERED_CERTIFICATE_PEM}{other_key}"),
+        }),
+        json!({}),
+    );
+    let err = h.try_connect(unregistered).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.to_string().contains("AADSTS700027"), "{err}");
+    assert!(err.to_string().contains("not registered"), "{err}");
+    assert!(
+        !err.to_string().contains(other_key.lines().nth(3).unwrap()),
+        "{err}"
+    );
+
+    // The registered certificate's thumbprint with another key's signature: the thumbprint
+    // matches, the signature does not.
+    let forged = h.form_request(
+        "AzureClientCertificate",
+        json!({
+            "tenantId": TENANT_ID,
+            "clientId": CERT_CLIENT_ID,
+            "certificate": format!("{CERTIFICATE_PEM}{other_key}"),
+        }),
+        json!({}),
+    );
+    let err = h.try_connect(forged).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.to_string().contains("AADSTS700027"), "{err}");
+
+    // A key that is not a key: a config error naming the field, not its content.
+    let garbled = h.form_request(
+        "AzureClientCertificate",
+        json!({
+            "tenantId": TENANT_ID,
+            "clientId": CERT_CLIENT_ID,
+            "certificate": format!("{CERTIFICATE_PEM}-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----\n"),
+        }),
+        json!({}),
+    );
+    let err = h.try_connect(garbled).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("certificate"), "{err}");
+    assert!(!err.to_string().contains("not-a-key"), "{err}");
+}
+
+#[each_backend]
+async fn the_two_modes_switch_on_one_integration(backend: TestDb) {
+    let h = harness(backend, DefenderData::sample(30, 10)).await;
+    let id = h.connect(h.secret()).await;
+    let switch = ConnectRequest {
+        integration_id: Some(id.clone()),
+        ..h.certificate()
+    };
+    assert_eq!(h.connect(switch).await, id);
+    // The secret expires: the integration no longer depends on it.
+    h.fake.expire_client_secret();
+    let run = h.collect(&id).await;
+    assert_succeeded(&run);
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.metadata["attributes"]["mode"], "certificate");
+}
+
+#[each_backend]
+async fn refused_and_revoked_credentials_fail_with_clear_auth_errors_that_never_show_the_secret(
+    backend: TestDb,
+) {
+    let h = harness(backend, DefenderData::sample(30, 10)).await;
+    let wrong = "Zz9~wrongSecretValue.0123456789abcdefghijKLMNOP";
+    let mut credential = h.fake.secret_credential();
+    credential["clientSecret"] = json!(wrong);
+    let err = h
+        .try_connect(h.form_request("AzureClientSecret", credential, json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    let message = err.to_string();
+    assert!(message.contains("AADSTS7000215"), "{message}");
+    assert!(message.contains("Value (not its Secret ID)"), "{message}");
+    assert!(!message.contains(wrong), "{message}");
+    assert!(!message.contains("Trace ID"), "{message}");
+
+    let mut credential = h.fake.secret_credential();
+    credential["tenantId"] = json!("11111111-2222-4333-8444-555555555555");
+    let err = h
+        .try_connect(h.form_request("AzureClientSecret", credential, json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("AADSTS90002"), "{err}");
+    assert!(!err.to_string().contains(CLIENT_SECRET), "{err}");
+
+    let mut credential = h.fake.secret_credential();
+    credential["clientId"] = json!("99999999-8888-4777-8666-555555555555");
+    let err = h
+        .try_connect(h.form_request("AzureClientSecret", credential, json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.to_string().contains("AADSTS700016"), "{err}");
+    assert!(!err.to_string().contains(CLIENT_SECRET), "{err}");
+
+    let mut credential = h.fake.secret_credential();
+    credential["clientId"] = json!("not-a-guid");
+    let err = h
+        .try_connect(h.form_request("AzureClientSecret", credential, json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("clientId"), "{err}");
+
+    // The secret expires while the token is about to: the re-mint is refused with
+    // AADSTS7000222, the collect fails as an auth error and the integration needs a new
+    // secret.
+    let auth = h.fake.authorization();
+    auth.set_token_lifetime(120);
+    let id = h.connect(h.secret()).await;
+    h.fake.expire_client_secret();
+    let run = h.collect(&id).await;
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.error_kind.as_deref(), Some("auth"));
+    let message = run.error_message.unwrap_or_default();
+    assert!(message.contains("AADSTS7000222"), "{message}");
+    assert!(!message.contains(CLIENT_SECRET), "{message}");
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
+}
+
+#[each_backend]
+async fn a_revoked_role_fails_the_collect_and_revoked_tokens_are_reminted_until_the_secret_expires(
+    backend: TestDb,
+) {
+    let h = harness(backend, DefenderData::sample(30, 10)).await;
+    let id = h.connect(h.secret()).await;
+    // The role on subscription B is removed after connecting, for a configured subscription.
+    let b = h.form_request(
+        "AzureClientSecret",
+        h.fake.secret_credential(),
+        json!({ "subscriptionIds": [SUBSCRIPTION_B] }),
+    );
+    let b = h.connect(b).await;
+    h.fake.revoke_role(SUBSCRIPTION_B);
+    let run = h.collect(&b).await;
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.error_kind.as_deref(), Some("config"));
+    assert!(run.error_message.unwrap().contains("Security Reader"));
+    // Without configured ids the collect goes on with the subscriptions still visible.
+    let run = h.collect(&id).await;
+    assert_succeeded(&run);
+    assert!(h.requests_to(&assessments_path(SUBSCRIPTION_B)).len() <= 1);
+
+    // The app's tokens are revoked while still valid by their expiry: ARM answers 401
+    // InvalidAuthenticationToken, the runtime mints a new token at once and the collect
+    // goes on.
+    h.fake.authorization().revoke_all();
+    let run = h.collect(&id).await;
+    assert_succeeded(&run);
+    // Revoked again, and the client secret expired with them: the new token cannot be
+    // minted, so the collect fails as an auth error and the integration asks for a new
+    // connection.
+    h.fake.authorization().revoke_all();
+    h.fake.expire_client_secret();
+    let run = h.collect(&id).await;
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.error_kind.as_deref(), Some("auth"));
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
+    let message = run.error_message.unwrap_or_default();
+    assert!(!message.contains(CLIENT_SECRET), "{message}");
+    assert!(
+        !message.contains("at-"),
+        "no token in the message: {message}"
+    );
+}
+
+#[each_backend]
+async fn a_throttled_collect_resumes_from_its_checkpoint_and_resolved_assessments_drop_out_of_the_complete_listing(
+    backend: TestDb,
+) {
+    let h = harness(backend, DefenderData::sample(250, 30)).await;
+    let id = h.connect(h.secret()).await;
+    let before = h.requests().len();
+    // ARM answers 429 with Retry-After two minutes away: longer than the client waits, so
+    // the run ends partial and keeps its checkpoint.
+    h.fake.throttle_page("assessments", 2, 120);
+    let run = h.collect(&id).await;
+    assert_rate_limited(&run);
+    let first_page = h.fake.with_data(|data| {
+        data.subscriptions[SUBSCRIPTION_A]
+            .assessments
+            .values()
+            .take(100)
+            .filter(|a| a["properties"]["status"]["code"] == "Unhealthy")
+            .count()
+    });
+    assert_eq!(h.records(&id, "Finding").await.len(), first_page);
+
+    // An assessment of the first page, already ingested, turns healthy before the run
+    // resumes: the resumed run starts after that page, so it never sees it, and a resumed
+    // run tombstones nothing.
+    let early = h.fake.with_data(|data| {
+        data.subscriptions
+            .get_mut(SUBSCRIPTION_A)
+            .unwrap()
+            .assessments
+            .iter_mut()
+            .take(100)
+            .find(|(_, a)| a["properties"]["status"]["code"] == "Unhealthy")
+            .map(|(id, a)| {
+                a["properties"]["status"]["code"] = json!("Healthy");
+                id.to_ascii_lowercase()
+            })
+            .unwrap()
+    });
+    let resumed = h.collect(&id).await;
+    assert_succeeded(&resumed);
+    assert_eq!(resumed.counters["tombstoned"], 0, "{:?}", resumed.counters);
+    let early_record = |records: Vec<StoredRecord>| {
+        records
+            .into_iter()
+            .find(|r| r.lookup_key.contains(&early))
+            .unwrap()
+    };
+    assert!(
+        early_record(h.records(&id, "Finding").await)
+            .deleted_at
+            .is_none()
+    );
+    let (findings, vulnerabilities) = expected(&h.fake, &[SUBSCRIPTION_A, SUBSCRIPTION_B]);
+    // Every open finding, and the one that healed meanwhile (kept by the resumed run).
+    assert_eq!(h.records(&id, "Finding").await.len(), findings + 1);
+    assert_eq!(h.records(&id, "Vulnerability").await.len(), vulnerabilities);
+    let pages = h.requests_since(before, &assessments_path(SUBSCRIPTION_A));
+    // 1: page 1; 2: page 2 throttled; 3: page 2 again, from the checkpoint; 4: page 3.
+    assert_eq!(pages.len(), 4, "{pages:?}");
+    assert!(pages[1].contains("$skipToken="), "{pages:?}");
+    assert_eq!(
+        pages[2], pages[1],
+        "resumed at the throttled page: {pages:?}"
+    );
+
+    // An assessment turns healthy and a sub-assessment disappears: the next complete
+    // collect tombstones both, and the assessment that healed during the resumed run.
+    let (healed, gone) = h.fake.with_data(|data| {
+        let sub = data.subscriptions.get_mut(SUBSCRIPTION_A).unwrap();
+        let healed = sub
+            .assessments
+            .iter_mut()
+            .find(|(_, a)| a["properties"]["status"]["code"] == "Unhealthy")
+            .map(|(id, a)| {
+                a["properties"]["status"]["code"] = json!("Healthy");
+                id.clone()
+            })
+            .unwrap();
+        let gone = sub
+            .sub_assessments
+            .iter()
+            .find(|(_, s)| {
+                s["properties"]["status"]["code"] == "Unhealthy"
+                    && s["properties"]["additionalData"]["cve"].is_array()
+            })
+            .map(|(id, _)| id.clone())
+            .unwrap();
+        sub.sub_assessments.remove(&gone);
+        (healed, gone)
+    });
+    let full = h.collect(&id).await;
+    assert_succeeded(&full);
+    // The complete listing no longer contains either record: the run sees every other one.
+    assert_eq!(
+        full.counters["seen"].as_u64().unwrap() as usize,
+        findings + vulnerabilities - 2,
+        "{:?}",
+        full.counters
+    );
+    assert_eq!(full.counters["tombstoned"], 3, "{:?}", full.counters);
+    let finding = h
+        .records(&id, "Finding")
+        .await
+        .into_iter()
+        .find(|r| r.lookup_key.contains(&healed.to_ascii_lowercase()))
+        .unwrap();
+    let vuln = h
+        .records(&id, "Vulnerability")
+        .await
+        .into_iter()
+        .find(|r| r.lookup_key.contains(&gone.to_ascii_lowercase()))
+        .unwrap();
+    let early = early_record(h.records(&id, "Finding").await);
+    for record in [&finding, &vuln, &early] {
+        assert!(record.deleted_at.is_some(), "{}", record.lookup_key);
+        let reason = record.deleted_reason.as_deref().unwrap_or_default();
+        assert!(reason.contains("not seen by the complete run"), "{reason}");
     }
+    // Every other record stays live.
+    let live =
+        |records: Vec<StoredRecord>| records.iter().filter(|r| r.deleted_at.is_none()).count();
+    assert_eq!(live(h.records(&id, "Finding").await), findings - 1);
+    assert_eq!(
+        live(h.records(&id, "Vulnerability").await),
+        vulnerabilities - 1
+    );
+}
+
+#[each_backend]
+async fn a_short_retry_after_is_waited_out(backend: TestDb) {
+    let h = harness(backend, DefenderData::sample(150, 10)).await;
+    let id = h.connect(h.secret()).await;
+    let before = h.requests().len();
+    h.fake.throttle_page("subAssessments", 1, 2);
+    let started = Instant::now();
+    let run = h.collect(&id).await;
+    assert_succeeded(&run);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "Retry-After was honoured"
+    );
+    assert_eq!(
+        h.requests_since(before, &sub_assessments_path(SUBSCRIPTION_A))
+            .len(),
+        2,
+        "one 429, then retried"
+    );
 }
 
 #[test]
@@ -888,7 +769,7 @@ fn aadsts_errors_are_classified_and_stripped_of_trace_ids_and_secrets() {
 
 #[test]
 fn the_connect_forms_name_every_field() {
-    let registry = registry(&catalog_config(json!({}))).unwrap();
+    let registry = registry(&catalog_config(DEFINITION, json!({}))).unwrap();
     let definition = &registry.definition(DEFINITION).unwrap().definition;
     let schemas: Vec<String> = definition
         .credentials
@@ -907,54 +788,28 @@ fn the_connect_forms_name_every_field() {
     }
 }
 
-#[tokio::test]
-async fn production_settings_refuse_loopback_hosts() {
-    tributary_providerkit::install_crypto_provider();
+#[each_backend]
+async fn production_settings_refuse_loopback_hosts(backend: TestDb) {
     let fake = FakeAzureSecurityCenter::start(DefenderData::sample(5, 5))
         .await
         .unwrap();
     let mut operator = fake.operator_config();
     operator["allowLoopbackUrls"] = json!(false);
-    for backend in tributary_store::testing::backends("azdef_prod").await {
-        let runtime = Runtime::new(
-            registry(&catalog_config(operator.clone())).unwrap(),
-            backend.db.clone(),
-            KeyRing::generate(),
-            RuntimeConfig::new("http://127.0.0.1:9"),
-        );
-        let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-        let err = runtime
-            .connect(ConnectRequest {
-                tenant_id: tenant,
-                definition_id: DEFINITION.into(),
-                user_input: Some(json!({})),
-                connection: "AzureClientSecret".into(),
-                credentials: BTreeMap::from([(
-                    "AzureClientSecret".to_owned(),
-                    fake.secret_credential(),
-                )]),
-                ..Default::default()
-            })
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-        assert!(err.to_string().contains("loginUrl"), "{err}");
-        assert!(err.to_string().contains("https"), "{err}");
-    }
-    assert!(fake.requests().is_empty());
+    let h = Harness::start(backend, fake, DEFINITION, operator).await;
+    let err = h.try_connect(h.secret()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("loginUrl"), "{err}");
+    assert!(err.to_string().contains("https"), "{err}");
+    assert!(h.requests().is_empty());
 }
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/azure_security_center/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    harness::fixture("azure_security_center", name)
 }
 
 #[test]
 fn mapping_goldens() {
-    let registry = registry(&catalog_config(json!({}))).unwrap();
+    let registry = registry(&catalog_config(DEFINITION, json!({}))).unwrap();
     let mappings = &registry.definition(DEFINITION).unwrap().definition.mappings;
     for name in [
         "assessment_unhealthy_vm",

@@ -1,260 +1,154 @@
 //! The Cloudflare definition against the fake Cloudflare API on loopback, through the whole
 //! runtime (setup flow, queued runs, ingest) on SQLite and PostgreSQL.
 
-use std::{collections::BTreeMap, time::Duration};
-
 use serde_json::{Value, json};
 use tributary_core::ErrorKind;
-use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig};
+use tributary_runtime::ConnectRequest;
 use tributary_store::{
-    keystore::KeyRing,
-    records::{RecordQuery, StoredRecord, list_records},
+    records::StoredRecord,
     runs::{Run, RunStatus},
-    testing::TestDb,
+    testing::{TestDb, each_backend},
 };
 use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare, TokenOwner};
+
+use crate::harness::{self, Harness, assert_rate_limited, assert_succeeded, logs_requests};
+
+logs_requests!(FakeCloudflare);
 
 const USER_TOKEN: &str = "cf-user-token-0123456789abcdef0123456789";
 const ACCOUNT_TOKEN: &str = "cf-account-token-abcdef0123456789abcdef";
 
-struct Harness {
-    runtime: Runtime,
-    tenant: String,
-    fake: FakeCloudflare,
-    _backend: TestDb,
-}
-
-async fn harness(backend: TestDb, members: usize) -> Harness {
-    tributary_providerkit::install_crypto_provider();
+async fn harness(backend: TestDb, members: usize) -> Harness<FakeCloudflare> {
     let fake = FakeCloudflare::start(CloudflareAccount::sample(members))
         .await
         .unwrap();
     fake.add_token(USER_TOKEN, TokenOwner::User);
     fake.add_token(ACCOUNT_TOKEN, TokenOwner::Account);
-    let config = CatalogConfig {
-        definitions: [(
-            "cloudflare".to_owned(),
-            json!({"apiUrl": fake.api_url(), "allowLoopbackApiUrl": true}),
-        )]
-        .into(),
-        public_url: None,
-    };
-    let runtime = Runtime::new(
-        registry(&config).unwrap(),
-        backend.db.clone(),
-        KeyRing::generate(),
-        RuntimeConfig::new("http://127.0.0.1:9"),
-    );
-    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-    Harness {
-        runtime,
-        tenant,
-        fake,
-        _backend: backend,
-    }
+    let operator = json!({"apiUrl": fake.api_url(), "allowLoopbackApiUrl": true});
+    Harness::start(backend, fake, "cloudflare", operator).await
 }
 
-impl Harness {
-    fn connect_request(&self, token: &str, account_id: &str) -> ConnectRequest {
-        ConnectRequest {
-            tenant_id: self.tenant.clone(),
-            definition_id: "cloudflare".into(),
-            user_input: Some(json!({"accountId": account_id})),
-            connection: "CloudflareApiToken".into(),
-            credentials: BTreeMap::from([(
-                "CloudflareApiToken".to_owned(),
-                json!({"apiToken": token}),
-            )]),
-            ..Default::default()
-        }
+impl Harness<FakeCloudflare> {
+    fn token_request(&self, token: &str, account_id: &str) -> ConnectRequest {
+        self.form_request(
+            "CloudflareApiToken",
+            json!({"apiToken": token}),
+            json!({"accountId": account_id}),
+        )
     }
 
-    async fn connect(&self, token: &str) -> String {
-        match self
-            .runtime
-            .connect(self.connect_request(token, &self.fake.account_id()))
+    async fn connect_token(&self, token: &str) -> String {
+        self.connect(self.token_request(token, &self.fake.account_id()))
             .await
-            .unwrap()
-        {
-            ConnectOutcome::Connected(done) => done.integration.id,
-            ConnectOutcome::Redirect(_) => panic!("a token connection redirected"),
-        }
     }
 
     /// Queues a sync and runs it to its end with a worker.
     async fn sync(&self, integration: &str) -> Run {
-        let run = self
-            .runtime
-            .queue_run(RunRequest {
-                tenant_id: self.tenant.clone(),
-                integration_id: integration.to_owned(),
-                operation: "DirectorySync".into(),
-                config: Value::Null,
-                workflow: None,
-            })
-            .await
-            .unwrap();
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            self.runtime.drive_run(&self.tenant, &run.id, None, |_| {}),
-        )
-        .await
-        .expect("the run did not end within a minute")
-        .unwrap()
+        self.run(integration, "DirectorySync", Value::Null).await
     }
 
     async fn accounts(&self, integration: &str) -> Vec<StoredRecord> {
-        list_records(
-            self.runtime.db(),
-            &RecordQuery {
-                tenant_id: self.tenant.clone(),
-                integration_id: Some(integration.to_owned()),
-                model: Some("DirectoryAccount".into()),
-                lookup_key: None,
-                include_deleted: true,
-                after: None,
-                limit: 1000,
-            },
-        )
+        self.records(integration, "DirectoryAccount").await
+    }
+}
+
+#[each_backend]
+async fn user_and_account_tokens_connect_and_a_multi_page_sync_maps_every_member(backend: TestDb) {
+    let h = harness(backend, 120).await;
+    // Account-owned tokens verify under the account (the original never verified them).
+    let by_account_token = h.connect_token(ACCOUNT_TOKEN).await;
+    let integration = h
+        .runtime
+        .integration(&h.tenant, &by_account_token)
         .await
-        .unwrap()
-    }
+        .unwrap();
+    assert_eq!(integration.metadata["externalId"], h.fake.account_id());
+    let id = h.connect_token(USER_TOKEN).await;
+    let health = h.health(&id).await;
+    assert_eq!(health["status"], "active");
+    assert_eq!(health["accountName"], "Acme Corp");
+
+    let run = h.sync(&id).await;
+    assert_succeeded(&run);
+    assert_eq!(run.counters["created"], 120);
+    let members_requests = h.requests_containing("/members").len();
+    assert_eq!(members_requests, 3, "50 a page");
+    let accounts = h.accounts(&id).await;
+    assert_eq!(accounts.len(), 120);
+    let first = accounts
+        .iter()
+        .find(|r| r.lookup_key == format!("{:032x}", 0))
+        .unwrap();
+    assert_eq!(first.fields["isAdmin"], true);
+    assert_eq!(first.fields["mfaState"], "ENABLED");
+    assert_eq!(first.fields["canonicalEmail"], "member0@acme.example");
+    let pending = accounts
+        .iter()
+        .find(|r| r.lookup_key == format!("{:032x}", 4))
+        .unwrap();
+    assert_eq!(pending.fields["status"], "PENDING");
 }
 
-#[tokio::test]
-async fn user_and_account_tokens_connect_and_a_multi_page_sync_maps_every_member() {
-    for backend in tributary_store::testing::backends("cf_sync").await {
-        let h = harness(backend, 120).await;
-        // Account-owned tokens verify under the account (the original never verified them).
-        let by_account_token = h.connect(ACCOUNT_TOKEN).await;
-        let integration = h
-            .runtime
-            .integration(&h.tenant, &by_account_token)
-            .await
-            .unwrap();
-        assert_eq!(integration.metadata["externalId"], h.fake.account_id());
-        let id = h.connect(USER_TOKEN).await;
-        let health = h
-            .runtime
-            .run_inline(RunRequest {
-                tenant_id: h.tenant.clone(),
-                integration_id: id.clone(),
-                operation: "HealthCheck".into(),
-                config: Value::Null,
-                workflow: None,
-            })
-            .await
-            .unwrap();
-        assert_eq!(health.output["status"], "active");
-        assert_eq!(health.output["accountName"], "Acme Corp");
+#[each_backend]
+async fn a_throttled_sync_resumes_and_removed_members_are_tombstoned(backend: TestDb) {
+    let h = harness(backend, 120).await;
+    let id = h.connect_token(USER_TOKEN).await;
+    h.fake.throttle_members_page(2, 300);
+    let run = h.sync(&id).await;
+    assert_rate_limited(&run);
+    assert_eq!(h.accounts(&id).await.len(), 50);
+    let resumed = h.sync(&id).await;
+    assert_eq!(resumed.status, RunStatus::Succeeded);
+    assert_eq!(h.accounts(&id).await.len(), 120);
+    let pages = h.requests_containing("/members");
+    assert!(pages[2].contains("page=2"), "resumed at page 2: {pages:?}");
 
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        assert_eq!(run.counters["created"], 120);
-        let members_requests = h
-            .fake
-            .requests()
-            .into_iter()
-            .filter(|r| r.contains("/members"))
-            .count();
-        assert_eq!(members_requests, 3, "50 a page");
-        let accounts = h.accounts(&id).await;
-        assert_eq!(accounts.len(), 120);
-        let first = accounts
-            .iter()
-            .find(|r| r.lookup_key == format!("{:032x}", 0))
-            .unwrap();
-        assert_eq!(first.fields["isAdmin"], true);
-        assert_eq!(first.fields["mfaState"], "ENABLED");
-        assert_eq!(first.fields["canonicalEmail"], "member0@acme.example");
-        let pending = accounts
-            .iter()
-            .find(|r| r.lookup_key == format!("{:032x}", 4))
-            .unwrap();
-        assert_eq!(pending.fields["status"], "PENDING");
-    }
+    h.fake.with_account(|account| {
+        account.members.remove(&format!("{:032x}", 7));
+    });
+    let full = h.sync(&id).await;
+    assert_eq!(full.counters["tombstoned"], 1);
+    let removed = h
+        .accounts(&id)
+        .await
+        .into_iter()
+        .find(|r| r.lookup_key == format!("{:032x}", 7))
+        .unwrap();
+    assert!(removed.deleted_at.is_some());
 }
 
-#[tokio::test]
-async fn a_throttled_sync_resumes_and_removed_members_are_tombstoned() {
-    for backend in tributary_store::testing::backends("cf_throttle").await {
-        let h = harness(backend, 120).await;
-        let id = h.connect(USER_TOKEN).await;
-        h.fake.throttle_members_page(2, 300);
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-        assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
-        assert_eq!(h.accounts(&id).await.len(), 50);
-        let resumed = h.sync(&id).await;
-        assert_eq!(resumed.status, RunStatus::Succeeded);
-        assert_eq!(h.accounts(&id).await.len(), 120);
-        let pages: Vec<String> = h
-            .fake
-            .requests()
-            .into_iter()
-            .filter(|r| r.contains("/members"))
-            .collect();
-        assert!(pages[2].contains("page=2"), "resumed at page 2: {pages:?}");
+#[each_backend]
+async fn bad_tokens_and_accounts_are_refused_with_clear_errors(backend: TestDb) {
+    let h = harness(backend, 3).await;
+    let err = h
+        .try_connect(h.token_request("cf-not-a-token", &h.fake.account_id()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(!err.to_string().contains("cf-not-a-token"));
+    let err = h
+        .try_connect(h.token_request(USER_TOKEN, "not-an-account"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("32 hexadecimal"), "{err}");
+    let err = h
+        .try_connect(h.token_request(USER_TOKEN, &"f".repeat(32)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
 
-        h.fake.with_account(|account| {
-            account.members.remove(&format!("{:032x}", 7));
-        });
-        let full = h.sync(&id).await;
-        assert_eq!(full.counters["tombstoned"], 1);
-        let removed = h
-            .accounts(&id)
-            .await
-            .into_iter()
-            .find(|r| r.lookup_key == format!("{:032x}", 7))
-            .unwrap();
-        assert!(removed.deleted_at.is_some());
-    }
-}
-
-#[tokio::test]
-async fn bad_tokens_and_accounts_are_refused_with_clear_errors() {
-    for backend in tributary_store::testing::backends("cf_errors").await {
-        let h = harness(backend, 3).await;
-        let err = h
-            .runtime
-            .connect(h.connect_request("cf-not-a-token", &h.fake.account_id()))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-        assert!(!err.to_string().contains("cf-not-a-token"));
-        let err = h
-            .runtime
-            .connect(h.connect_request(USER_TOKEN, "not-an-account"))
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("32 hexadecimal"), "{err}");
-        let err = h
-            .runtime
-            .connect(h.connect_request(USER_TOKEN, &"f".repeat(32)))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-
-        // A token revoked after connecting: the sync fails as an auth error.
-        let id = h.connect(USER_TOKEN).await;
-        h.fake.revoke_token(USER_TOKEN);
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Failed);
-        assert_eq!(run.error_kind.as_deref(), Some("auth"));
-        assert!(!run.error_message.unwrap().contains(USER_TOKEN));
-    }
+    // A token revoked after connecting: the sync fails as an auth error.
+    let id = h.connect_token(USER_TOKEN).await;
+    h.fake.revoke_token(USER_TOKEN);
+    let run = h.sync(&id).await;
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.error_kind.as_deref(), Some("auth"));
+    assert!(!run.error_message.unwrap().contains(USER_TOKEN));
 }
 
 #[test]
 fn mapping_goldens() {
-    let config = CatalogConfig::default();
-    let registry = registry(&config).unwrap();
-    let mappings = &registry
-        .definition("cloudflare")
-        .unwrap()
-        .definition
-        .mappings;
+    let mappings = &harness::mappings("cloudflare");
     for name in ["member_admin", "member_pending"] {
         let path = format!(
             "{}/tests/fixtures/cloudflare/{name}.json",

@@ -2,22 +2,21 @@
 //! STS, iamcredentials, SCC v2 findings) on loopback, through the whole runtime on SQLite and
 //! PostgreSQL.
 
-use std::{collections::BTreeMap, time::Duration};
-
 use serde_json::{Value, json};
 use tributary_core::ErrorKind;
-use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig};
+use tributary_runtime::ConnectRequest;
 use tributary_store::{
-    keystore::KeyRing,
-    records::{RecordQuery, StoredRecord, list_records},
-    runs::{Run, RunStatus},
-    testing::TestDb,
+    runs::Run,
+    testing::{TestDb, each_backend},
 };
 use tributary_testkit::gcp_scc::{
     FakeGcpScc, POOL_AUDIENCE, SERVICE_ACCOUNT_EMAIL, SUBJECT_TOKEN, SccData, finding_name,
     sample_result,
 };
+
+use crate::harness::{Harness, assert_rate_limited, assert_succeeded, logs_requests};
+
+logs_requests!(FakeGcpScc);
 
 const KEY: &str = "GcpSccServiceAccount";
 const FEDERATION: &str = "GcpSccWorkloadIdentity";
@@ -25,66 +24,27 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const UNKNOWN_KEY_PEM: &str =
     include_str!("../../../providerkit/tests/fixtures/test_only_rsa_key_b.pem");
 
-struct Harness {
-    runtime: Runtime,
-    tenant: String,
-    fake: FakeGcpScc,
-    _backend: TestDb,
-}
-
-async fn harness(backend: TestDb, data: SccData) -> Harness {
-    tributary_providerkit::install_crypto_provider();
+async fn harness(backend: TestDb, data: SccData) -> Harness<FakeGcpScc> {
     let fake = FakeGcpScc::start(data).await.unwrap();
     let demo = fake.demo_connection();
-    let config = CatalogConfig {
-        definitions: [(demo.definition.to_owned(), demo.operator_config)].into(),
-        public_url: None,
-    };
-    let runtime = Runtime::new(
-        registry(&config).unwrap(),
-        backend.db.clone(),
-        KeyRing::generate(),
-        RuntimeConfig::new("http://127.0.0.1:9"),
-    );
-    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-    Harness {
-        runtime,
-        tenant,
-        fake,
-        _backend: backend,
-    }
+    Harness::start(backend, fake, demo.definition, demo.operator_config).await
 }
 
-impl Harness {
-    fn request(&self, connection: &str, credential: Value, input: Value) -> ConnectRequest {
-        ConnectRequest {
-            tenant_id: self.tenant.clone(),
-            definition_id: "gcp_scc".into(),
-            user_input: Some(input),
-            connection: connection.into(),
-            credentials: BTreeMap::from([(connection.to_owned(), credential)]),
-            ..Default::default()
-        }
-    }
-
+impl Harness<FakeGcpScc> {
     fn org_input(&self) -> Value {
         json!({"parent": format!("organizations/{}", self.fake.organization_id())})
     }
 
-    async fn connect(&self, request: ConnectRequest) -> String {
-        match self.runtime.connect(request).await.unwrap() {
-            ConnectOutcome::Connected(done) => done.integration.id,
-            ConnectOutcome::Redirect(_) => panic!("a form connection does not redirect"),
-        }
-    }
-
-    async fn connect_key(&self) -> String {
-        self.connect(self.request(
+    fn key_request(&self) -> ConnectRequest {
+        self.form_request(
             KEY,
             json!({"serviceAccountKey": self.fake.service_account_key_json()}),
             self.org_input(),
-        ))
-        .await
+        )
+    }
+
+    async fn connect_key(&self) -> String {
+        self.connect(self.key_request()).await
     }
 
     fn federation(&self, subject_token: &str) -> Value {
@@ -95,55 +55,10 @@ impl Harness {
         })
     }
 
-    fn run_request(&self, integration: &str, operation: &str, config: Value) -> RunRequest {
-        RunRequest {
-            tenant_id: self.tenant.clone(),
-            integration_id: integration.to_owned(),
-            operation: operation.into(),
-            config,
-            workflow: None,
-        }
-    }
-
-    async fn health(&self, integration: &str) -> Value {
-        self.runtime
-            .run_inline(self.run_request(integration, "HealthCheck", Value::Null))
-            .await
-            .unwrap()
-            .output
-    }
-
     /// A collect, ten findings a page, run to its end.
     async fn collect(&self, integration: &str) -> Run {
-        let run = self
-            .runtime
-            .queue_run(self.run_request(integration, "FindingsCollect", json!({"pageSize": 10})))
+        self.run(integration, "FindingsCollect", json!({"pageSize": 10}))
             .await
-            .unwrap();
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            self.runtime.drive_run(&self.tenant, &run.id, None, |_| {}),
-        )
-        .await
-        .expect("the run did not end within a minute")
-        .unwrap()
-    }
-
-    async fn records(&self, integration: &str, model: &str) -> Vec<StoredRecord> {
-        list_records(
-            self.runtime.db(),
-            &RecordQuery {
-                tenant_id: self.tenant.clone(),
-                integration_id: Some(integration.to_owned()),
-                model: Some(model.into()),
-                lookup_key: None,
-                include_deleted: true,
-                after: None,
-                limit: 1000,
-            },
-        )
-        .await
-        .unwrap()
     }
 }
 
@@ -151,256 +66,220 @@ impl Harness {
 /// vulnerabilities (9 is inactive) and 18 other findings.
 const SAMPLE: usize = 30;
 
-#[tokio::test]
-async fn a_service_account_key_connects_and_a_multi_page_collect_maps_findings() {
-    for backend in tributary_store::testing::backends("scc_key").await {
-        let h = harness(backend, SccData::sample(SAMPLE)).await;
-        let id = h.connect_key().await;
-        assert!(h.fake.auth().grants(JWT_BEARER) >= 1);
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        let parent = format!("organizations/{}", h.fake.organization_id());
-        assert_eq!(integration.metadata["externalId"], parent);
-        assert_eq!(
-            integration.metadata["attributes"]["serviceAccountEmail"],
-            SERVICE_ACCOUNT_EMAIL
-        );
-        assert_eq!(
-            integration.metadata["attributes"]["filter"],
-            "state=\"ACTIVE\""
-        );
+#[each_backend]
+async fn a_service_account_key_connects_and_a_multi_page_collect_maps_findings(backend: TestDb) {
+    let h = harness(backend, SccData::sample(SAMPLE)).await;
+    let id = h.connect_key().await;
+    assert!(h.fake.auth().grants(JWT_BEARER) >= 1);
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    let parent = format!("organizations/{}", h.fake.organization_id());
+    assert_eq!(integration.metadata["externalId"], parent);
+    assert_eq!(
+        integration.metadata["attributes"]["serviceAccountEmail"],
+        SERVICE_ACCOUNT_EMAIL
+    );
+    assert_eq!(
+        integration.metadata["attributes"]["filter"],
+        "state=\"ACTIVE\""
+    );
 
-        let health = h.health(&id).await;
-        assert_eq!(health["parent"], parent);
-        assert_eq!(health["totalSize"], 27);
+    let health = h.health(&id).await;
+    assert_eq!(health["parent"], parent);
+    assert_eq!(health["totalSize"], 27);
 
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let pages: Vec<String> = h
-            .fake
-            .requests()
-            .into_iter()
-            .filter(|r| r.contains("pageSize=10"))
-            .collect();
-        assert_eq!(pages.len(), 3, "27 active findings, 10 a page: {pages:?}");
-        assert!(pages[0].starts_with(&format!(
-            "/v2/{parent}/sources/-/locations/global/findings?"
-        )));
-        assert!(
-            pages
-                .iter()
-                .all(|p| p.contains("filter=state%3D%22ACTIVE%22")),
-            "{pages:?}"
-        );
-        assert!(pages[1].contains("pageToken=") && pages[2].contains("pageToken="));
-
-        let vulnerabilities = h.records(&id, "Vulnerability").await;
-        assert_eq!(vulnerabilities.len(), 9);
-        let first = vulnerabilities
+    let run = h.collect(&id).await;
+    assert_succeeded(&run);
+    let pages: Vec<String> = h.requests_containing("pageSize=10");
+    assert_eq!(pages.len(), 3, "27 active findings, 10 a page: {pages:?}");
+    assert!(pages[0].starts_with(&format!(
+        "/v2/{parent}/sources/-/locations/global/findings?"
+    )));
+    assert!(
+        pages
             .iter()
-            .find(|r| r.lookup_key == finding_name(&h.fake.organization_id(), 0))
-            .unwrap();
-        assert_eq!(first.fields["cveID"], "CVE-2026-20000");
-        assert_eq!(first.fields["severity"], "CRITICAL");
-        assert_eq!(first.fields["cvssScore"], 9.8);
-        let findings = h.records(&id, "Finding").await;
-        assert_eq!(findings.len(), 18);
-        let muted = findings
+            .all(|p| p.contains("filter=state%3D%22ACTIVE%22")),
+        "{pages:?}"
+    );
+    assert!(pages[1].contains("pageToken=") && pages[2].contains("pageToken="));
+
+    let vulnerabilities = h.records(&id, "Vulnerability").await;
+    assert_eq!(vulnerabilities.len(), 9);
+    let first = vulnerabilities
+        .iter()
+        .find(|r| r.lookup_key == finding_name(&h.fake.organization_id(), 0))
+        .unwrap();
+    assert_eq!(first.fields["cveID"], "CVE-2026-20000");
+    assert_eq!(first.fields["severity"], "CRITICAL");
+    assert_eq!(first.fields["cvssScore"], 9.8);
+    let findings = h.records(&id, "Finding").await;
+    assert_eq!(findings.len(), 18);
+    let muted = findings
+        .iter()
+        .find(|r| r.lookup_key == finding_name(&h.fake.organization_id(), 20))
+        .unwrap();
+    assert_eq!(muted.fields["status"], "SUPPRESSED");
+    assert_eq!(muted.fields["findingClass"], "threat");
+    assert_eq!(run.counters["failed"], 0, "{:?}", run.counters);
+
+    // The pooled client reuses its token.
+    let before = h.fake.auth().grants(JWT_BEARER);
+    h.health(&id).await;
+    assert_eq!(h.fake.auth().grants(JWT_BEARER), before);
+}
+
+#[each_backend]
+async fn workload_identity_federation_connects_and_collects_with_a_user_filter(backend: TestDb) {
+    let h = harness(backend, SccData::sample(SAMPLE)).await;
+    let input = json!({
+        "parent": "projects/acme-prod",
+        "findingFilter": "state=\"ACTIVE\" AND findingClass=\"VULNERABILITY\"",
+    });
+    let id = h
+        .connect(h.form_request(FEDERATION, h.federation(SUBJECT_TOKEN), input))
+        .await;
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.metadata["externalId"], "projects/acme-prod");
+    assert_eq!(
+        integration.metadata["attributes"]["connection"],
+        "workloadIdentity"
+    );
+    let run = h.collect(&id).await;
+    assert_succeeded(&run);
+    assert_eq!(h.records(&id, "Vulnerability").await.len(), 9);
+    assert!(h.records(&id, "Finding").await.is_empty());
+    assert!(
+        h.requests()
             .iter()
-            .find(|r| r.lookup_key == finding_name(&h.fake.organization_id(), 20))
-            .unwrap();
-        assert_eq!(muted.fields["status"], "SUPPRESSED");
-        assert_eq!(muted.fields["findingClass"], "threat");
-        assert_eq!(run.counters["failed"], 0, "{:?}", run.counters);
+            .all(|r| r.starts_with("/v2/projects/acme-prod/sources/-/locations/global/findings?"))
+    );
+    assert_eq!(h.fake.auth().grants(JWT_BEARER), 0, "no key was used");
 
-        // The pooled client reuses its token.
-        let before = h.fake.auth().grants(JWT_BEARER);
-        h.health(&id).await;
-        assert_eq!(h.fake.auth().grants(JWT_BEARER), before);
-    }
+    // A subject token the pool does not trust: an auth error that does not quote it.
+    let rejected = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzb21lb25lLWVsc2UifQ.c2VjcmV0LXNpZ25hdHVyZQ";
+    let err = h
+        .try_connect(h.form_request(FEDERATION, h.federation(rejected), h.org_input()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.to_string().contains("Security Token Service"), "{err}");
+    assert!(!format!("{err} {err:?}").contains(rejected));
 }
 
-#[tokio::test]
-async fn workload_identity_federation_connects_and_collects_with_a_user_filter() {
-    for backend in tributary_store::testing::backends("scc_wif").await {
-        let h = harness(backend, SccData::sample(SAMPLE)).await;
-        let input = json!({
-            "parent": "projects/acme-prod",
-            "findingFilter": "state=\"ACTIVE\" AND findingClass=\"VULNERABILITY\"",
-        });
-        let id = h
-            .connect(h.request(FEDERATION, h.federation(SUBJECT_TOKEN), input))
-            .await;
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.metadata["externalId"], "projects/acme-prod");
-        assert_eq!(
-            integration.metadata["attributes"]["connection"],
-            "workloadIdentity"
-        );
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        assert_eq!(h.records(&id, "Vulnerability").await.len(), 9);
-        assert!(h.records(&id, "Finding").await.is_empty());
-        assert!(
-            h.fake
-                .requests()
-                .iter()
-                .all(|r| r
-                    .starts_with("/v2/projects/acme-prod/sources/-/locations/global/findings?"))
-        );
-        assert_eq!(h.fake.auth().grants(JWT_BEARER), 0, "no key was used");
+#[each_backend]
+async fn expired_tokens_are_reminted_and_refused_credentials_hold_no_secret(backend: TestDb) {
+    let h = harness(backend, SccData::sample(6)).await;
+    let id = h.connect_key().await;
+    h.health(&id).await;
+    // Google dropped every token before its expiry: the 401 clears the cache, a new token
+    // is minted from the key and the request goes through.
+    let before = h.fake.auth().grants(JWT_BEARER);
+    h.fake.auth().expire_access_tokens();
+    assert_eq!(h.health(&id).await["totalSize"], 6);
+    assert_eq!(h.fake.auth().grants(JWT_BEARER), before + 1);
 
-        // A subject token the pool does not trust: an auth error that does not quote it.
-        let rejected = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzb21lb25lLWVsc2UifQ.c2VjcmV0LXNpZ25hdHVyZQ";
-        let err = h
-            .runtime
-            .connect(h.request(FEDERATION, h.federation(rejected), h.org_input()))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-        assert!(err.to_string().contains("Security Token Service"), "{err}");
-        assert!(!format!("{err} {err:?}").contains(rejected));
-    }
+    // A key Google does not know (deleted): an auth error without the key.
+    let mut unknown: Value = serde_json::from_str(&h.fake.service_account_key_json()).unwrap();
+    unknown["private_key"] = json!(UNKNOWN_KEY_PEM);
+    let err = h
+        .try_connect(h.form_request(
+            KEY,
+            json!({"serviceAccountKey": unknown.to_string()}),
+            h.org_input(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(!format!("{err} {err:?}").contains(UNKNOWN_KEY_PEM.lines().nth(1).unwrap()));
+
+    // A parent the service account has no role at: Google's 403 is an auth error.
+    let err = h
+        .try_connect(h.form_request(
+            KEY,
+            json!({"serviceAccountKey": h.fake.service_account_key_json()}),
+            json!({"parent": "organizations/999"}),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.to_string().contains("permission"), "{err}");
+
+    // A malformed parent or filter is a config error.
+    let err = h
+        .try_connect(h.form_request(
+            KEY,
+            json!({"serviceAccountKey": h.fake.service_account_key_json()}),
+            json!({"parent": "orgs/1"}),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    let err = h
+        .try_connect(h.form_request(
+            KEY,
+            json!({"serviceAccountKey": h.fake.service_account_key_json()}),
+            json!({"parent": "organizations/123456789012", "findingFilter": "owner=\"x\""}),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("Invalid filter field"), "{err}");
 }
 
-#[tokio::test]
-async fn expired_tokens_are_reminted_and_refused_credentials_hold_no_secret() {
-    for backend in tributary_store::testing::backends("scc_expired").await {
-        let h = harness(backend, SccData::sample(6)).await;
-        let id = h.connect_key().await;
-        h.health(&id).await;
-        // Google dropped every token before its expiry: the 401 clears the cache, a new token
-        // is minted from the key and the request goes through.
-        let before = h.fake.auth().grants(JWT_BEARER);
-        h.fake.auth().expire_access_tokens();
-        assert_eq!(h.health(&id).await["totalSize"], 6);
-        assert_eq!(h.fake.auth().grants(JWT_BEARER), before + 1);
+#[each_backend]
+async fn a_throttled_collect_resumes_and_the_next_complete_collect_sees_deletions(backend: TestDb) {
+    let h = harness(backend, SccData::sample(SAMPLE)).await;
+    let id = h.connect_key().await;
+    h.fake.throttle_page(2, 300);
+    let run = h.collect(&id).await;
+    assert_rate_limited(&run);
+    let first_page =
+        h.records(&id, "Vulnerability").await.len() + h.records(&id, "Finding").await.len();
+    assert_eq!(first_page, 10);
 
-        // A key Google does not know (deleted): an auth error without the key.
-        let mut unknown: Value = serde_json::from_str(&h.fake.service_account_key_json()).unwrap();
-        unknown["private_key"] = json!(UNKNOWN_KEY_PEM);
-        let err = h
-            .runtime
-            .connect(h.request(
-                KEY,
-                json!({"serviceAccountKey": unknown.to_string()}),
-                h.org_input(),
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-        assert!(!format!("{err} {err:?}").contains(UNKNOWN_KEY_PEM.lines().nth(1).unwrap()));
+    // The first finding, already ingested from page 1, is replaced at the provider by a new
+    // one: the resumed run starts at page 2 and sees neither, and tombstones nothing.
+    let org = h.fake.organization_id();
+    h.fake.with_data(|d| {
+        let (organization, project) = (d.organization_id.clone(), d.project_id.clone());
+        d.results[0] = sample_result(SAMPLE, &organization, &project);
+    });
+    let resumed = h.collect(&id).await;
+    assert_succeeded(&resumed);
+    assert_eq!(resumed.counters["tombstoned"], 0, "{:?}", resumed.counters);
+    let pages: Vec<String> = h.requests_containing("pageSize=10");
+    // Page 1, page 2 (throttled); resumed at page 2, then page 3.
+    assert_eq!(pages.len(), 4, "{pages:?}");
+    assert!(
+        pages[2].contains("pageToken="),
+        "resumed at page 2: {pages:?}"
+    );
+    assert_eq!(h.records(&id, "Vulnerability").await.len(), 9);
+    assert_eq!(h.records(&id, "Finding").await.len(), 18);
 
-        // A parent the service account has no role at: Google's 403 is an auth error.
-        let err = h
-            .runtime
-            .connect(h.request(
-                KEY,
-                json!({"serviceAccountKey": h.fake.service_account_key_json()}),
-                json!({"parent": "organizations/999"}),
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-        assert!(err.to_string().contains("permission"), "{err}");
-
-        // A malformed parent or filter is a config error.
-        let err = h
-            .runtime
-            .connect(h.request(
-                KEY,
-                json!({"serviceAccountKey": h.fake.service_account_key_json()}),
-                json!({"parent": "orgs/1"}),
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-        let err = h
-            .runtime
-            .connect(h.request(
-                KEY,
-                json!({"serviceAccountKey": h.fake.service_account_key_json()}),
-                json!({"parent": "organizations/123456789012", "findingFilter": "owner=\"x\""}),
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-        assert!(err.to_string().contains("Invalid filter field"), "{err}");
-    }
-}
-
-#[tokio::test]
-async fn a_throttled_collect_resumes_and_the_next_complete_collect_sees_deletions() {
-    for backend in tributary_store::testing::backends("scc_throttle").await {
-        let h = harness(backend, SccData::sample(SAMPLE)).await;
-        let id = h.connect_key().await;
-        h.fake.throttle_page(2, 300);
-        let run = h.collect(&id).await;
-        assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-        assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
-        let first_page =
-            h.records(&id, "Vulnerability").await.len() + h.records(&id, "Finding").await.len();
-        assert_eq!(first_page, 10);
-
-        // The first finding, already ingested from page 1, is replaced at the provider by a new
-        // one: the resumed run starts at page 2 and sees neither, and tombstones nothing.
-        let org = h.fake.organization_id();
-        h.fake.with_data(|d| {
-            let (organization, project) = (d.organization_id.clone(), d.project_id.clone());
-            d.results[0] = sample_result(SAMPLE, &organization, &project);
-        });
-        let resumed = h.collect(&id).await;
-        assert_eq!(
-            resumed.status,
-            RunStatus::Succeeded,
-            "{:?}",
-            resumed.error_message
-        );
-        assert_eq!(resumed.counters["tombstoned"], 0, "{:?}", resumed.counters);
-        let pages: Vec<String> = h
-            .fake
-            .requests()
-            .into_iter()
-            .filter(|r| r.contains("pageSize=10"))
-            .collect();
-        // Page 1, page 2 (throttled); resumed at page 2, then page 3.
-        assert_eq!(pages.len(), 4, "{pages:?}");
-        assert!(
-            pages[2].contains("pageToken="),
-            "resumed at page 2: {pages:?}"
-        );
-        assert_eq!(h.records(&id, "Vulnerability").await.len(), 9);
-        assert_eq!(h.records(&id, "Finding").await.len(), 18);
-
-        // One finding deleted, one vulnerability fixed (INACTIVE, outside the filter).
-        h.fake.with_data(|d| {
-            d.remove(&finding_name(&org, 1));
-            d.set_state(&finding_name(&org, 3), "INACTIVE");
-        });
-        let full = h.collect(&id).await;
-        assert_eq!(
-            full.status,
-            RunStatus::Succeeded,
-            "{:?}",
-            full.error_message
-        );
-        // The complete listing no longer holds them, nor the replaced first finding: the run
-        // tombstones those three and creates the new one.
-        assert_eq!(full.counters["seen"], 25, "{:?}", full.counters);
-        assert_eq!(full.counters["created"], 1, "{:?}", full.counters);
-        assert_eq!(full.counters["tombstoned"], 3, "{:?}", full.counters);
-        let mut tombstoned: Vec<String> = Vec::new();
-        for model in ["Vulnerability", "Finding"] {
-            for record in h.records(&id, model).await {
-                if record.deleted_at.is_some() {
-                    let reason = record.deleted_reason.unwrap_or_default();
-                    assert!(reason.contains("not seen by the complete run"), "{reason}");
-                    tombstoned.push(record.lookup_key);
-                }
+    // One finding deleted, one vulnerability fixed (INACTIVE, outside the filter).
+    h.fake.with_data(|d| {
+        d.remove(&finding_name(&org, 1));
+        d.set_state(&finding_name(&org, 3), "INACTIVE");
+    });
+    let full = h.collect(&id).await;
+    assert_succeeded(&full);
+    // The complete listing no longer holds them, nor the replaced first finding: the run
+    // tombstones those three and creates the new one.
+    assert_eq!(full.counters["seen"], 25, "{:?}", full.counters);
+    assert_eq!(full.counters["created"], 1, "{:?}", full.counters);
+    assert_eq!(full.counters["tombstoned"], 3, "{:?}", full.counters);
+    let mut tombstoned: Vec<String> = Vec::new();
+    for model in ["Vulnerability", "Finding"] {
+        for record in h.records(&id, model).await {
+            if record.deleted_at.is_some() {
+                let reason = record.deleted_reason.unwrap_or_default();
+                assert!(reason.contains("not seen by the complete run"), "{reason}");
+                tombstoned.push(record.lookup_key);
             }
         }
-        tombstoned.sort();
-        let mut expected: Vec<String> = [0, 1, 3].map(|i| finding_name(&org, i)).to_vec();
-        expected.sort();
-        assert_eq!(tombstoned, expected);
     }
+    tombstoned.sort();
+    let mut expected: Vec<String> = [0, 1, 3].map(|i| finding_name(&org, i)).to_vec();
+    expected.sort();
+    assert_eq!(tombstoned, expected);
 }

@@ -2,22 +2,19 @@
 //! endpoints) on loopback, through the whole runtime (setup flow with the browser redirect,
 //! refresh, queued runs, ingest) on SQLite and PostgreSQL.
 
-use std::{collections::BTreeMap, time::Duration};
-
 use serde_json::{Value, json};
-use tributary_core::{CallbackParams, ErrorKind};
-use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{
-    ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig, RuntimeError,
-};
+use tributary_core::ErrorKind;
+use tributary_runtime::{ConnectRequest, RuntimeError};
 use tributary_store::{
     integrations::IntegrationStatus,
-    keystore::KeyRing,
-    records::{RecordQuery, StoredRecord, list_records},
     runs::{Run, RunStatus},
-    testing::TestDb,
+    testing::{TestDb, each_backend},
 };
 use tributary_testkit::google_workspace::{FakeGoogleWorkspace, GoogleDirectory, Listing};
+
+use crate::harness::{self, Harness, assert_rate_limited, assert_succeeded, live, logs_requests};
+
+logs_requests!(FakeGoogleWorkspace);
 
 const OAUTH: &str = "GoogleWorkspaceOAuth";
 const SERVICE_ACCOUNT: &str = "GoogleWorkspaceServiceAccount";
@@ -26,37 +23,10 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const UNKNOWN_KEY_PEM: &str =
     include_str!("../../../providerkit/tests/fixtures/test_only_rsa_key_b.pem");
 
-struct Harness {
-    runtime: Runtime,
-    tenant: String,
-    fake: FakeGoogleWorkspace,
-    keyring: KeyRing,
-    _backend: TestDb,
-}
-
-async fn harness(backend: TestDb, directory: GoogleDirectory) -> Harness {
-    tributary_providerkit::install_crypto_provider();
+async fn harness(backend: TestDb, directory: GoogleDirectory) -> Harness<FakeGoogleWorkspace> {
     let fake = FakeGoogleWorkspace::start(directory).await.unwrap();
     let demo = fake.demo_connection();
-    let config = CatalogConfig {
-        definitions: [(demo.definition.to_owned(), demo.operator_config)].into(),
-        public_url: None,
-    };
-    let keyring = KeyRing::generate();
-    let runtime = Runtime::new(
-        registry(&config).unwrap(),
-        backend.db.clone(),
-        keyring.clone(),
-        RuntimeConfig::new("http://127.0.0.1:9"),
-    );
-    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-    Harness {
-        runtime,
-        tenant,
-        fake,
-        keyring,
-        _backend: backend,
-    }
+    Harness::start(backend, fake, demo.definition, demo.operator_config).await
 }
 
 /// Every user of `users` in group 0 as well, so its members take several pages.
@@ -77,29 +47,10 @@ fn with_big_first_group(mut directory: GoogleDirectory) -> GoogleDirectory {
     directory
 }
 
-impl Harness {
-    fn request(&self, connection: &str, credentials: BTreeMap<String, Value>) -> ConnectRequest {
-        ConnectRequest {
-            tenant_id: self.tenant.clone(),
-            definition_id: "google_workspace".into(),
-            user_input: Some(json!({})),
-            connection: connection.into(),
-            credentials,
-            ..Default::default()
-        }
-    }
-
+impl Harness<FakeGoogleWorkspace> {
     /// The OAuth connection: begin, the administrator's browser at Google, the callback.
     async fn connect_oauth(&self) -> String {
-        let redirect = match self
-            .runtime
-            .connect(self.request(OAUTH, BTreeMap::new()))
-            .await
-            .unwrap()
-        {
-            ConnectOutcome::Redirect(redirect) => redirect,
-            ConnectOutcome::Connected(_) => panic!("the OAuth mode must redirect"),
-        };
+        let redirect = self.redirect(self.connect_request(OAUTH)).await;
         for expected in [
             "access_type=offline",
             "prompt=consent",
@@ -109,22 +60,16 @@ impl Harness {
             assert!(redirect.url.contains(expected), "{}", redirect.url);
         }
         let params = self.fake.authorize(&redirect.url).await;
-        let connected = self
-            .runtime
-            .complete_auth(CallbackParams::new(params))
-            .await
-            .unwrap();
-        assert_eq!(connected.integration.id, redirect.integration_id);
-        connected.integration.id
+        let connected = self.complete_auth(params).await.unwrap();
+        assert_eq!(connected, redirect.integration_id);
+        connected
     }
 
     fn service_account(&self, key_json: &str, admin: &str) -> ConnectRequest {
-        self.request(
+        self.form_request(
             SERVICE_ACCOUNT,
-            BTreeMap::from([(
-                SERVICE_ACCOUNT.to_owned(),
-                json!({"serviceAccountKey": key_json, "adminEmail": admin}),
-            )]),
+            json!({"serviceAccountKey": key_json, "adminEmail": admin}),
+            json!({}),
         )
     }
 
@@ -133,75 +78,16 @@ impl Harness {
             &self.fake.service_account_key_json(),
             &self.fake.admin_email(),
         );
-        match self.runtime.connect(request).await.unwrap() {
-            ConnectOutcome::Connected(done) => done.integration.id,
-            ConnectOutcome::Redirect(_) => panic!("a service account does not redirect"),
-        }
-    }
-
-    fn run_request(&self, integration: &str, operation: &str) -> RunRequest {
-        RunRequest {
-            tenant_id: self.tenant.clone(),
-            integration_id: integration.to_owned(),
-            operation: operation.into(),
-            config: Value::Null,
-            workflow: None,
-        }
+        self.connect(request).await
     }
 
     async fn stored_tokens(&self, integration: &str) -> Value {
-        self.runtime
-            .db()
-            .credentials(&self.keyring)
-            .load(&self.tenant, integration, OAUTH)
-            .await
-            .unwrap()
-            .expect("the tokens are stored")
-            .secret
-            .expose_json()
-            .unwrap()
+        self.stored_credential(integration, OAUTH).await
     }
 
     /// Queues a sync and runs it to its end with a worker.
     async fn sync(&self, integration: &str) -> Run {
-        let run = self
-            .runtime
-            .queue_run(self.run_request(integration, "DirectorySync"))
-            .await
-            .unwrap();
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            self.runtime.drive_run(&self.tenant, &run.id, None, |_| {}),
-        )
-        .await
-        .expect("the run did not end within a minute")
-        .unwrap()
-    }
-
-    /// Every record of `model`, tombstones included, a thousand at a time.
-    async fn records(&self, integration: &str, model: &str) -> Vec<StoredRecord> {
-        let mut all: Vec<StoredRecord> = Vec::new();
-        loop {
-            let page = list_records(
-                self.runtime.db(),
-                &RecordQuery {
-                    tenant_id: self.tenant.clone(),
-                    integration_id: Some(integration.to_owned()),
-                    model: Some(model.into()),
-                    lookup_key: None,
-                    include_deleted: true,
-                    after: all.last().map(|record| record.id.clone()),
-                    limit: 1000,
-                },
-            )
-            .await
-            .unwrap();
-            let done = page.len() < 1000;
-            all.extend(page);
-            if done {
-                return all;
-            }
-        }
+        self.run(integration, "DirectorySync", Value::Null).await
     }
 
     /// Memberships the fake holds between a group and one of its users.
@@ -216,364 +102,296 @@ impl Harness {
                 .count()
         })
     }
-
-    fn requests_to(&self, path: &str) -> Vec<String> {
-        self.fake
-            .requests()
-            .into_iter()
-            .filter(|r| r.starts_with(path))
-            .collect()
-    }
 }
 
-fn live(records: &[StoredRecord]) -> usize {
-    records.iter().filter(|r| r.deleted_at.is_none()).count()
+#[each_backend]
+async fn oauth_connects_and_a_multi_page_sync_maps_users_groups_and_memberships(backend: TestDb) {
+    // 520 users: two pages of users; 201 groups: two pages of groups; group 0 holds everyone:
+    // three pages of members.
+    let h = harness(
+        backend,
+        with_big_first_group(GoogleDirectory::sample(520, 201)),
+    )
+    .await;
+    let id = h.connect_oauth().await;
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.status, IntegrationStatus::Connected);
+    assert_eq!(integration.metadata["externalId"], h.fake.customer_id());
+    assert_eq!(integration.metadata["externalName"], h.fake.domain());
+    assert_eq!(integration.metadata["attributes"]["connection"], "oauth");
+    let tokens = h.stored_tokens(&id).await;
+    assert!(tokens["refresh_token"].is_string(), "offline access");
+    assert!(tokens["expires_at"].as_i64().unwrap() > 0);
+
+    let health = h.health(&id).await;
+    assert_eq!(health["customerId"], h.fake.customer_id());
+    assert_eq!(health["primaryDomain"], h.fake.domain());
+
+    let run = h.sync(&id).await;
+    assert_succeeded(&run);
+    let users = h.requests_starting("/admin/directory/v1/users");
+    assert_eq!(users.len(), 2, "{users:?}");
+    assert!(users[0].contains("customer=my_customer") && users[0].contains("projection=full"));
+    assert!(users[1].contains("pageToken="), "{users:?}");
+    assert_eq!(h.requests_starting("/admin/directory/v1/groups?").len(), 2);
+    let first_group = format!(
+        "/admin/directory/v1/groups/{}/members",
+        GoogleDirectory::group_id(0)
+    );
+    assert_eq!(
+        h.requests_starting(&first_group).len(),
+        3,
+        "200 members a page"
+    );
+
+    let accounts = h.records(&id, "DirectoryAccount").await;
+    assert_eq!(accounts.len(), 520);
+    let admin = accounts
+        .iter()
+        .find(|r| r.lookup_key == GoogleDirectory::user_id(0))
+        .unwrap();
+    assert_eq!(admin.fields["canonicalEmail"], "admin@acme.example");
+    assert_eq!(admin.fields["isAdmin"], true);
+    assert_eq!(admin.fields["mfaState"], "ENABLED");
+    assert_eq!(admin.fields["department"], "Engineering");
+    let suspended = accounts
+        .iter()
+        .find(|r| r.lookup_key == GoogleDirectory::user_id(6))
+        .unwrap();
+    assert_eq!(suspended.fields["status"], "SUSPENDED");
+    let archived = accounts
+        .iter()
+        .find(|r| r.lookup_key == GoogleDirectory::user_id(10))
+        .unwrap();
+    assert_eq!(archived.fields["status"], "INACTIVE");
+
+    let groups = h.records(&id, "DirectoryGroup").await;
+    assert_eq!(groups.len(), 201);
+    let memberships = h.records(&id, "DirectoryMembership").await;
+    assert_eq!(memberships.len(), h.expected_memberships());
+    // Nested groups, the whole customer and the outside member are not memberships.
+    assert_eq!(run.counters["failed"], 0, "{:?}", run.counters);
+    let owner = memberships
+        .iter()
+        .find(|m| {
+            m.fields["accountExternalID"] == GoogleDirectory::user_id(0)
+                && m.fields["groupExternalID"] == GoogleDirectory::group_id(0)
+        })
+        .unwrap();
+    assert_eq!(owner.fields["role"], "OWNER");
 }
 
-#[tokio::test]
-async fn oauth_connects_and_a_multi_page_sync_maps_users_groups_and_memberships() {
-    for backend in tributary_store::testing::backends("gw_oauth_sync").await {
-        // 520 users: two pages of users; 201 groups: two pages of groups; group 0 holds everyone:
-        // three pages of members.
-        let h = harness(
-            backend,
-            with_big_first_group(GoogleDirectory::sample(520, 201)),
-        )
-        .await;
-        let id = h.connect_oauth().await;
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.status, IntegrationStatus::Connected);
-        assert_eq!(integration.metadata["externalId"], h.fake.customer_id());
-        assert_eq!(integration.metadata["externalName"], h.fake.domain());
-        assert_eq!(integration.metadata["attributes"]["connection"], "oauth");
-        let tokens = h.stored_tokens(&id).await;
-        assert!(tokens["refresh_token"].is_string(), "offline access");
-        assert!(tokens["expires_at"].as_i64().unwrap() > 0);
+#[each_backend]
+async fn a_service_account_with_domain_wide_delegation_connects_as_the_admin_and_syncs(
+    backend: TestDb,
+) {
+    let h = harness(backend, GoogleDirectory::sample(12, 3)).await;
+    let id = h.connect_service_account().await;
+    assert!(h.fake.auth().grants(JWT_BEARER) >= 1);
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.metadata["externalId"], h.fake.customer_id());
+    assert_eq!(
+        integration.metadata["attributes"]["connection"],
+        "serviceAccount"
+    );
+    assert_eq!(
+        integration.metadata["attributes"]["adminEmail"],
+        h.fake.admin_email()
+    );
+    let run = h.sync(&id).await;
+    assert_succeeded(&run);
+    assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 12);
+    assert_eq!(h.records(&id, "DirectoryGroup").await.len(), 3);
+    assert_eq!(
+        h.records(&id, "DirectoryMembership").await.len(),
+        h.expected_memberships()
+    );
 
-        let health = h
-            .runtime
-            .run_inline(h.run_request(&id, "HealthCheck"))
-            .await
-            .unwrap();
-        assert_eq!(health.output["customerId"], h.fake.customer_id());
-        assert_eq!(health.output["primaryDomain"], h.fake.domain());
+    // The pooled client keeps a fresh token...
+    let mints = || h.fake.auth().grants(JWT_BEARER);
+    let before = mints();
+    h.health(&id).await;
+    assert_eq!(mints(), before, "a fresh token is reused");
 
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        let users = h.requests_to("/admin/directory/v1/users");
-        assert_eq!(users.len(), 2, "{users:?}");
-        assert!(users[0].contains("customer=my_customer") && users[0].contains("projection=full"));
-        assert!(users[1].contains("pageToken="), "{users:?}");
-        assert_eq!(h.requests_to("/admin/directory/v1/groups?").len(), 2);
-        let first_group = format!(
-            "/admin/directory/v1/groups/{}/members",
-            GoogleDirectory::group_id(0)
-        );
-        assert_eq!(h.requests_to(&first_group).len(), 3, "200 members a page");
-
-        let accounts = h.records(&id, "DirectoryAccount").await;
-        assert_eq!(accounts.len(), 520);
-        let admin = accounts
-            .iter()
-            .find(|r| r.lookup_key == GoogleDirectory::user_id(0))
-            .unwrap();
-        assert_eq!(admin.fields["canonicalEmail"], "admin@acme.example");
-        assert_eq!(admin.fields["isAdmin"], true);
-        assert_eq!(admin.fields["mfaState"], "ENABLED");
-        assert_eq!(admin.fields["department"], "Engineering");
-        let suspended = accounts
-            .iter()
-            .find(|r| r.lookup_key == GoogleDirectory::user_id(6))
-            .unwrap();
-        assert_eq!(suspended.fields["status"], "SUSPENDED");
-        let archived = accounts
-            .iter()
-            .find(|r| r.lookup_key == GoogleDirectory::user_id(10))
-            .unwrap();
-        assert_eq!(archived.fields["status"], "INACTIVE");
-
-        let groups = h.records(&id, "DirectoryGroup").await;
-        assert_eq!(groups.len(), 201);
-        let memberships = h.records(&id, "DirectoryMembership").await;
-        assert_eq!(memberships.len(), h.expected_memberships());
-        // Nested groups, the whole customer and the outside member are not memberships.
-        assert_eq!(run.counters["failed"], 0, "{:?}", run.counters);
-        let owner = memberships
-            .iter()
-            .find(|m| {
-                m.fields["accountExternalID"] == GoogleDirectory::user_id(0)
-                    && m.fields["groupExternalID"] == GoogleDirectory::group_id(0)
-            })
-            .unwrap();
-        assert_eq!(owner.fields["role"], "OWNER");
-    }
+    // ...and mints a new one when it nears expiry, however long the client stays pooled.
+    h.fake.auth().set_token_lifetime(120);
+    let short_lived = h.connect_service_account().await;
+    h.fake.auth().expire_access_tokens();
+    let before = mints();
+    h.health(&short_lived).await;
+    assert_eq!(mints(), before + 1, "a token expiring soon is re-minted");
 }
 
-#[tokio::test]
-async fn a_service_account_with_domain_wide_delegation_connects_as_the_admin_and_syncs() {
-    for backend in tributary_store::testing::backends("gw_service_account").await {
-        let h = harness(backend, GoogleDirectory::sample(12, 3)).await;
-        let id = h.connect_service_account().await;
-        assert!(h.fake.auth().grants(JWT_BEARER) >= 1);
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.metadata["externalId"], h.fake.customer_id());
-        assert_eq!(
-            integration.metadata["attributes"]["connection"],
-            "serviceAccount"
-        );
-        assert_eq!(
-            integration.metadata["attributes"]["adminEmail"],
-            h.fake.admin_email()
-        );
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error_message);
-        assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 12);
-        assert_eq!(h.records(&id, "DirectoryGroup").await.len(), 3);
-        assert_eq!(
-            h.records(&id, "DirectoryMembership").await.len(),
-            h.expected_memberships()
-        );
+#[each_backend]
+async fn bad_service_accounts_are_refused_with_clear_errors_that_hold_no_secret(backend: TestDb) {
+    let h = harness(backend, GoogleDirectory::sample(8, 2)).await;
+    let key = h.fake.service_account_key_json();
+    let private_key_line = tributary_testkit::authorization::CLIENT_PRIVATE_KEY_PEM
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_owned();
 
-        // The pooled client keeps a fresh token...
-        let mints = || h.fake.auth().grants(JWT_BEARER);
-        let before = mints();
-        h.runtime
-            .run_inline(h.run_request(&id, "HealthCheck"))
-            .await
-            .unwrap();
-        assert_eq!(mints(), before, "a fresh token is reused");
+    // A regular user as the subject: Google's 403 on the customer is an auth error.
+    let user = h
+        .fake
+        .with_directory(|d| d.users[&GoogleDirectory::user_id(3)]["primaryEmail"].clone());
+    let err = h
+        .try_connect(h.service_account(&key, user.as_str().unwrap()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.to_string().contains("Not Authorized"), "{err}");
 
-        // ...and mints a new one when it nears expiry, however long the client stays pooled.
-        h.fake.auth().set_token_lifetime(120);
-        let short_lived = h.connect_service_account().await;
-        h.fake.auth().expire_access_tokens();
-        let before = mints();
-        h.runtime
-            .run_inline(h.run_request(&short_lived, "HealthCheck"))
-            .await
-            .unwrap();
-        assert_eq!(mints(), before + 1, "a token expiring soon is re-minted");
-    }
-}
+    // A key Google does not know (deleted in Google Cloud): invalid_grant, an auth error.
+    let mut unknown: Value = serde_json::from_str(&key).unwrap();
+    unknown["private_key"] = json!(UNKNOWN_KEY_PEM);
+    let unknown = unknown.to_string();
+    let err = h
+        .try_connect(h.service_account(&unknown, &h.fake.admin_email()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    let text = format!("{err} {err:?}");
+    assert!(
+        !text.contains(UNKNOWN_KEY_PEM.lines().nth(1).unwrap()),
+        "{text}"
+    );
 
-#[tokio::test]
-async fn bad_service_accounts_are_refused_with_clear_errors_that_hold_no_secret() {
-    for backend in tributary_store::testing::backends("gw_errors").await {
-        let h = harness(backend, GoogleDirectory::sample(8, 2)).await;
-        let key = h.fake.service_account_key_json();
-        let private_key_line = tributary_testkit::authorization::CLIENT_PRIVATE_KEY_PEM
-            .lines()
-            .nth(1)
-            .unwrap()
-            .to_owned();
-
-        // A regular user as the subject: Google's 403 on the customer is an auth error.
-        let user = h
-            .fake
-            .with_directory(|d| d.users[&GoogleDirectory::user_id(3)]["primaryEmail"].clone());
+    // A key file that is not one: a config error that does not quote it.
+    let garbled = key.replace("BEGIN PRIVATE KEY", "BEGIN PRIVATE KY");
+    for (bad, why) in [
+        (garbled.as_str(), "private key"),
+        ("{\"client_email\": \"x@y.example\"}", "JSON key file"),
+    ] {
         let err = h
-            .runtime
-            .connect(h.service_account(&key, user.as_str().unwrap()))
+            .try_connect(h.service_account(bad, &h.fake.admin_email()))
             .await
             .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-        assert!(err.to_string().contains("Not Authorized"), "{err}");
-
-        // A key Google does not know (deleted in Google Cloud): invalid_grant, an auth error.
-        let mut unknown: Value = serde_json::from_str(&key).unwrap();
-        unknown["private_key"] = json!(UNKNOWN_KEY_PEM);
-        let unknown = unknown.to_string();
-        let err = h
-            .runtime
-            .connect(h.service_account(&unknown, &h.fake.admin_email()))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert!(err.to_string().contains(why), "{err}");
         let text = format!("{err} {err:?}");
-        assert!(
-            !text.contains(UNKNOWN_KEY_PEM.lines().nth(1).unwrap()),
-            "{text}"
-        );
-
-        // A key file that is not one: a config error that does not quote it.
-        let garbled = key.replace("BEGIN PRIVATE KEY", "BEGIN PRIVATE KY");
-        for (bad, why) in [
-            (garbled.as_str(), "private key"),
-            ("{\"client_email\": \"x@y.example\"}", "JSON key file"),
-        ] {
-            let err = h
-                .runtime
-                .connect(h.service_account(bad, &h.fake.admin_email()))
-                .await
-                .unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-            assert!(err.to_string().contains(why), "{err}");
-            let text = format!("{err} {err:?}");
-            assert!(!text.contains(&private_key_line), "{text}");
-        }
-        let err = h
-            .runtime
-            .connect(h.service_account(&key, "not-an-email"))
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("adminEmail"), "{err}");
-
-        // Nothing was saved by the refused connects.
-        let integrations = h
-            .runtime
-            .db()
-            .integrations()
-            .list(&h.tenant, None)
-            .await
-            .unwrap();
-        assert!(
-            integrations
-                .iter()
-                .all(|i| i.status != IntegrationStatus::Connected)
-        );
+        assert!(!text.contains(&private_key_line), "{text}");
     }
+    let err = h
+        .try_connect(h.service_account(&key, "not-an-email"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("adminEmail"), "{err}");
+
+    // Nothing was saved by the refused connects.
+    assert!(!h.any_connected().await);
 }
 
-#[tokio::test]
-async fn expiring_tokens_are_refreshed_and_a_revoked_refresh_token_needs_reauth() {
-    for backend in tributary_store::testing::backends("gw_refresh").await {
-        let h = harness(backend, GoogleDirectory::sample(5, 1)).await;
-        // Tokens expiring within the runtime's five-minute margin are refreshed before use.
-        h.fake.auth().set_token_lifetime(120);
-        let id = h.connect_oauth().await;
-        let before = h.stored_tokens(&id).await;
-        // The old access token no longer works at Google: only a refreshed one can succeed.
-        h.fake.auth().expire_access_tokens();
-        h.runtime
-            .run_inline(h.run_request(&id, "HealthCheck"))
-            .await
-            .unwrap();
-        assert_eq!(h.fake.auth().grants("refresh_token"), 1);
-        let after = h.stored_tokens(&id).await;
-        assert_ne!(after["access_token"], before["access_token"]);
-        assert_eq!(
-            after["refresh_token"], before["refresh_token"],
-            "Google does not rotate refresh tokens; the stored one is kept"
-        );
+#[each_backend]
+async fn expiring_tokens_are_refreshed_and_a_revoked_refresh_token_needs_reauth(backend: TestDb) {
+    let h = harness(backend, GoogleDirectory::sample(5, 1)).await;
+    // Tokens expiring within the runtime's five-minute margin are refreshed before use.
+    h.fake.auth().set_token_lifetime(120);
+    let id = h.connect_oauth().await;
+    let before = h.stored_tokens(&id).await;
+    // The old access token no longer works at Google: only a refreshed one can succeed.
+    h.fake.auth().expire_access_tokens();
+    h.health(&id).await;
+    assert_eq!(h.fake.auth().grants("refresh_token"), 1);
+    let after = h.stored_tokens(&id).await;
+    assert_ne!(after["access_token"], before["access_token"]);
+    assert_eq!(
+        after["refresh_token"], before["refresh_token"],
+        "Google does not rotate refresh tokens; the stored one is kept"
+    );
 
-        // Consent revoked in the Admin console: invalid_grant, the integration needs a reconnect.
-        h.fake.auth().revoke_refresh_tokens();
-        h.fake.auth().expire_access_tokens();
-        let err = h
-            .runtime
-            .run_inline(h.run_request(&id, "HealthCheck"))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, RuntimeError::NeedsReauth(_)), "{err}");
-        assert!(
-            !err.to_string()
-                .contains(after["refresh_token"].as_str().unwrap())
-        );
-        let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-        assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
-    }
+    // Consent revoked in the Admin console: invalid_grant, the integration needs a reconnect.
+    h.fake.auth().revoke_refresh_tokens();
+    h.fake.auth().expire_access_tokens();
+    let err = h.try_health(&id).await.unwrap_err();
+    assert!(matches!(err, RuntimeError::NeedsReauth(_)), "{err}");
+    assert!(
+        !err.to_string()
+            .contains(after["refresh_token"].as_str().unwrap())
+    );
+    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
+    assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
 }
 
-#[tokio::test]
-async fn a_throttled_sync_resumes_and_deletions_are_tombstoned_by_the_next_complete_sync() {
-    for backend in tributary_store::testing::backends("gw_throttle").await {
-        let h = harness(backend, GoogleDirectory::sample(520, 4)).await;
-        let id = h.connect_oauth().await;
-        h.fake.throttle_page(Listing::Users, 2, 300);
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Partial, "{:?}", run.error_message);
-        assert_eq!(run.error_kind.as_deref(), Some("rate_limit"));
-        assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 500);
+#[each_backend]
+async fn a_throttled_sync_resumes_and_deletions_are_tombstoned_by_the_next_complete_sync(
+    backend: TestDb,
+) {
+    let h = harness(backend, GoogleDirectory::sample(520, 4)).await;
+    let id = h.connect_oauth().await;
+    h.fake.throttle_page(Listing::Users, 2, 300);
+    let run = h.sync(&id).await;
+    assert_rate_limited(&run);
+    assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 500);
 
-        let resumed = h.sync(&id).await;
-        assert_eq!(
-            resumed.status,
-            RunStatus::Succeeded,
-            "{:?}",
-            resumed.error_message
-        );
-        assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 520);
-        let users = h.requests_to("/admin/directory/v1/users");
-        // First run: page 1, page 2 (throttled); resumed: page 2, then ids only from the start.
-        assert!(
-            users[2].contains("pageToken="),
-            "resumed at page 2: {users:?}"
-        );
-        assert_eq!(
-            h.records(&id, "DirectoryMembership").await.len(),
-            h.expected_memberships(),
-            "a resumed run still keeps every membership of a directory user"
-        );
-        assert_eq!(resumed.counters["failed"], 0, "{:?}", resumed.counters);
+    let resumed = h.sync(&id).await;
+    assert_succeeded(&resumed);
+    assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 520);
+    let users = h.requests_starting("/admin/directory/v1/users");
+    // First run: page 1, page 2 (throttled); resumed: page 2, then ids only from the start.
+    assert!(
+        users[2].contains("pageToken="),
+        "resumed at page 2: {users:?}"
+    );
+    assert_eq!(
+        h.records(&id, "DirectoryMembership").await.len(),
+        h.expected_memberships(),
+        "a resumed run still keeps every membership of a directory user"
+    );
+    assert_eq!(resumed.counters["failed"], 0, "{:?}", resumed.counters);
 
-        // A member page throttled in the groups phase resumes from its group page.
-        h.fake.throttle_page(Listing::Members, 1, 300);
-        let run = h.sync(&id).await;
-        assert_eq!(run.status, RunStatus::Partial);
-        let resumed = h.sync(&id).await;
-        assert_eq!(resumed.status, RunStatus::Succeeded);
+    // A member page throttled in the groups phase resumes from its group page.
+    h.fake.throttle_page(Listing::Members, 1, 300);
+    let run = h.sync(&id).await;
+    assert_eq!(run.status, RunStatus::Partial);
+    let resumed = h.sync(&id).await;
+    assert_eq!(resumed.status, RunStatus::Succeeded);
 
-        // Deleted in the Admin console: a user (with its memberships) and a group.
-        let gone_user = GoogleDirectory::user_id(9);
-        let gone_group = GoogleDirectory::group_id(3);
-        h.fake.with_directory(|d| {
-            d.delete_user(&gone_user);
-            d.groups.remove(&gone_group);
-            d.members.remove(&gone_group);
-        });
-        let full = h.sync(&id).await;
-        assert_eq!(
-            full.status,
-            RunStatus::Succeeded,
-            "{:?}",
-            full.error_message
-        );
-        assert!(
-            full.counters["tombstoned"].as_u64().unwrap() >= 2,
-            "{:?}",
-            full.counters
-        );
-        let accounts = h.records(&id, "DirectoryAccount").await;
-        assert_eq!(live(&accounts), 519);
-        assert!(
-            accounts
-                .iter()
-                .find(|r| r.lookup_key == gone_user)
-                .unwrap()
-                .deleted_at
-                .is_some()
-        );
-        let groups = h.records(&id, "DirectoryGroup").await;
-        assert!(
-            groups
-                .iter()
-                .find(|r| r.lookup_key == gone_group)
-                .unwrap()
-                .deleted_at
-                .is_some()
-        );
-        assert_eq!(
-            live(&h.records(&id, "DirectoryMembership").await),
-            h.expected_memberships()
-        );
-    }
+    // Deleted in the Admin console: a user (with its memberships) and a group.
+    let gone_user = GoogleDirectory::user_id(9);
+    let gone_group = GoogleDirectory::group_id(3);
+    h.fake.with_directory(|d| {
+        d.delete_user(&gone_user);
+        d.groups.remove(&gone_group);
+        d.members.remove(&gone_group);
+    });
+    let full = h.sync(&id).await;
+    assert_succeeded(&full);
+    assert!(
+        full.counters["tombstoned"].as_u64().unwrap() >= 2,
+        "{:?}",
+        full.counters
+    );
+    let accounts = h.records(&id, "DirectoryAccount").await;
+    assert_eq!(live(&accounts).len(), 519);
+    assert!(
+        accounts
+            .iter()
+            .find(|r| r.lookup_key == gone_user)
+            .unwrap()
+            .deleted_at
+            .is_some()
+    );
+    let groups = h.records(&id, "DirectoryGroup").await;
+    assert!(
+        groups
+            .iter()
+            .find(|r| r.lookup_key == gone_group)
+            .unwrap()
+            .deleted_at
+            .is_some()
+    );
+    assert_eq!(
+        live(&h.records(&id, "DirectoryMembership").await).len(),
+        h.expected_memberships()
+    );
 }
 
 #[test]
 fn mapping_goldens() {
-    let registry = registry(&CatalogConfig::default()).unwrap();
-    let mappings = &registry
-        .definition("google_workspace")
-        .unwrap()
-        .definition
-        .mappings;
-    let fixture = |name: &str| -> Value {
-        let path = format!(
-            "{}/tests/fixtures/google_workspace/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    };
+    let mappings = &harness::mappings("google_workspace");
+    let fixture = |name: &str| harness::fixture("google_workspace", name);
     for (schema, names) in [
         (
             "DirectoryAccount",
@@ -601,58 +419,24 @@ fn mapping_goldens() {
     }
 }
 
-#[tokio::test]
-async fn production_settings_refuse_loopback_urls_and_oauth_needs_a_client() {
-    tributary_providerkit::install_crypto_provider();
-    let backend = tributary_store::testing::sqlite().await;
+#[each_backend]
+async fn production_settings_refuse_loopback_urls_and_oauth_needs_a_client(backend: TestDb) {
     let fake = FakeGoogleWorkspace::start(GoogleDirectory::sample(3, 1))
         .await
         .unwrap();
     // The fake's URLs without the test switch, and no OAuth client.
-    let config = CatalogConfig {
-        definitions: [(
-            "google_workspace".to_owned(),
-            json!({"apiUrl": fake.api_url(), "tokenUrl": fake.token_url()}),
-        )]
-        .into(),
-        public_url: None,
-    };
-    let runtime = Runtime::new(
-        registry(&config).unwrap(),
-        backend.db.clone(),
-        KeyRing::generate(),
-        RuntimeConfig::new("http://127.0.0.1:9"),
-    );
-    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-    let request = |connection: &str, credentials: BTreeMap<String, Value>| ConnectRequest {
-        tenant_id: tenant.clone(),
-        definition_id: "google_workspace".into(),
-        user_input: Some(json!({})),
-        connection: connection.into(),
-        credentials,
-        ..Default::default()
-    };
-    let err = runtime
-        .connect(request(
-            SERVICE_ACCOUNT,
-            BTreeMap::from([(
-                SERVICE_ACCOUNT.to_owned(),
-                json!({"serviceAccountKey": fake.service_account_key_json(), "adminEmail": fake.admin_email()}),
-            )]),
-        ))
-        .await
-        .unwrap_err();
+    let operator = json!({"apiUrl": fake.api_url(), "tokenUrl": fake.token_url()});
+    let h = Harness::start(backend, fake, "google_workspace", operator).await;
+    let request = h.service_account(&h.fake.service_account_key_json(), &h.fake.admin_email());
+    let err = h.try_connect(request).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(err.to_string().contains("apiUrl"), "{err}");
     assert!(
-        fake.requests().is_empty(),
+        h.requests().is_empty(),
         "nothing was sent to a loopback URL"
     );
 
-    let err = runtime
-        .connect(request(OAUTH, BTreeMap::new()))
-        .await
-        .unwrap_err();
+    let err = h.try_redirect(h.connect_request(OAUTH)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(err.to_string().contains("clientId"), "{err}");
 }

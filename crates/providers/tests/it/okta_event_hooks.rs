@@ -2,19 +2,21 @@
 //! verification, authenticated deliveries, refused ones, and a directory change queueing a sync
 //! that brings the change in.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::time::Duration;
 
 use serde_json::json;
 use tributary_core::InboundWebhook;
-use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{
-    ConnectOutcome, ConnectRequest, Runtime, RuntimeConfig, WebhookAck, WebhookRejection,
+use tributary_runtime::{ConnectOutcome, WebhookAck, WebhookRejection};
+use tributary_store::{
+    runs::RunStatus,
+    testing::{TestDb, each_backend},
 };
-use tributary_store::{keystore::KeyRing, runs::RunStatus, testing::TestDb};
 use tributary_testkit::{
     okta::{FakeOkta, OktaOrg},
     okta_events::user_event_delivery,
 };
+
+use crate::harness::Harness;
 
 const TOKEN: &str = "00okta-event-hook-test-token";
 
@@ -34,32 +36,18 @@ fn request(method: &str, headers: &[(&str, &str)], body: &serde_json::Value) -> 
     }
 }
 
-async fn event_hooks(backend: TestDb) {
-    tributary_providerkit::install_crypto_provider();
+#[each_backend]
+async fn event_hooks_verify_authenticate_and_queue_a_sync(backend: TestDb) {
     let okta = FakeOkta::start(OktaOrg::sample(5, 2), TOKEN).await.unwrap();
-    let config = CatalogConfig {
-        definitions: [("okta".to_owned(), json!({"allowLoopbackOrgUrls": true}))].into(),
-        public_url: None,
-    };
-    let runtime = Runtime::new(
-        registry(&config).unwrap(),
-        backend.db.clone(),
-        KeyRing::generate(),
-        RuntimeConfig::new("http://127.0.0.1:9"),
+    let operator = json!({"allowLoopbackOrgUrls": true});
+    let h = Harness::start(backend, okta, "okta", operator).await;
+    let (runtime, tenant) = (&h.runtime, h.tenant.clone());
+    let api_token = h.form_request(
+        "OktaApiToken",
+        json!({"apiToken": TOKEN}),
+        json!({"orgUrl": h.fake.org_url()}),
     );
-    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-    let ConnectOutcome::Connected(connected) = runtime
-        .connect(ConnectRequest {
-            tenant_id: tenant.clone(),
-            definition_id: "okta".into(),
-            user_input: Some(json!({"orgUrl": okta.org_url()})),
-            connection: "OktaApiToken".into(),
-            credentials: BTreeMap::from([("OktaApiToken".to_owned(), json!({"apiToken": TOKEN}))]),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-    else {
+    let ConnectOutcome::Connected(connected) = runtime.connect(api_token).await.unwrap() else {
         panic!("an API token connects directly");
     };
     let integration = connected.integration.id.clone();
@@ -209,11 +197,4 @@ async fn event_hooks(backend: TestDb) {
     );
     let _ = stop.send(());
     let _ = worker.await;
-}
-
-#[tokio::test]
-async fn event_hooks_verify_authenticate_and_queue_a_sync() {
-    for backend in tributary_store::testing::backends("okta_event_hooks").await {
-        event_hooks(backend).await;
-    }
 }

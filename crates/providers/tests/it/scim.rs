@@ -5,12 +5,10 @@
 use serde_json::Value;
 use tributary_providers::{CatalogConfig, registry};
 
+use crate::harness;
+
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/scim/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    harness::fixture("scim", name)
 }
 
 #[test]
@@ -29,8 +27,7 @@ fn the_definition_holds_no_credentials_and_polls_nothing() {
 
 #[test]
 fn mapping_goldens() {
-    let registry = registry(&CatalogConfig::default()).unwrap();
-    let mappings = &registry.definition("scim").unwrap().definition.mappings;
+    let mappings = &harness::mappings("scim");
     for (schema, name) in [
         ("DirectoryAccount", "user_okta"),
         ("DirectoryAccount", "user_entra_deactivated"),
