@@ -7,9 +7,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
-    CredentialBindings, ErrorKind, IngestPayloadSet, IntegrationMetadata, MappingEnvelope,
-    MetadataRequest, OperationContext, OperationError, StableName,
+    ErrorKind, IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MetadataRequest,
+    OperationContext, OperationError, StableName,
 };
+use tributary_model::{Finding, IngestModel, Vulnerability};
 use tributary_providerkit::{Checkpoint, Pagination, Paginator};
 
 use super::{ArmApi, AzureClientCertificate, AzureClientSecret, client};
@@ -117,12 +118,7 @@ fn permission_hint(subscription: &str, err: OperationError) -> OperationError {
     }
 }
 
-pub async fn health_check(
-    _ctx: OperationContext,
-    _config: HealthCheck,
-    api: &ArmApi,
-    _credentials: CredentialBindings,
-) -> Result<Value, OperationError> {
+pub async fn health_check(_ctx: OperationContext, api: &ArmApi) -> Result<Value, OperationError> {
     let targets = target_subscriptions(api).await?;
     let first = &targets[0];
     let page = Paginator::new(assessments_request(api, &first.id), ARM_PAGES)
@@ -235,12 +231,7 @@ fn has_cve(item: &Value) -> bool {
 
 /// Emits each page as it arrives and saves the page cursor after it, per subscription and
 /// listing, so a throttled or interrupted run resumes where it stopped.
-pub async fn collect(
-    ctx: OperationContext,
-    _config: DefenderCollect,
-    api: &ArmApi,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
+pub async fn collect(ctx: OperationContext, api: &ArmApi) -> Result<(), OperationError> {
     let mut checkpoint = Checkpoint::load(&ctx);
     let include_healthy = api.input.include_healthy == Some(true);
     let keep = |item: &Value| include_healthy || status_code(item) == "Unhealthy";
@@ -277,7 +268,7 @@ pub async fn collect(
                         )
                     })
                     .collect();
-                ctx.emit(IngestPayloadSet::new("Finding", envelopes))
+                ctx.emit(IngestPayloadSet::new(Finding::METADATA.schema, envelopes))
                     .await?;
                 checkpoint
                     .set(&phase, page.next_cursor.as_deref())
@@ -313,9 +304,13 @@ pub async fn collect(
                         findings.push(envelope);
                     }
                 }
-                ctx.emit(IngestPayloadSet::new("Finding", findings)).await?;
-                ctx.emit(IngestPayloadSet::new("Vulnerability", vulnerabilities))
+                ctx.emit(IngestPayloadSet::new(Finding::METADATA.schema, findings))
                     .await?;
+                ctx.emit(IngestPayloadSet::new(
+                    Vulnerability::METADATA.schema,
+                    vulnerabilities,
+                ))
+                .await?;
                 checkpoint
                     .set(&phase, page.next_cursor.as_deref())
                     .save(&ctx)
@@ -323,7 +318,7 @@ pub async fn collect(
             }
         }
     }
-    Ok(Vec::new())
+    Ok(())
 }
 
 /// The tenant identifies the external account; the client id and subscriptions describe it.

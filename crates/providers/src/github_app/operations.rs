@@ -10,9 +10,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
-    CredentialBindings, IngestPayloadSet, LogLevel, MappingEnvelope, OperationContext,
-    OperationError, StableName,
+    IngestPayloadSet, LogLevel, MappingEnvelope, OperationContext, OperationError, StableName,
 };
+use tributary_model::{Asset, DirectoryAccount, IngestModel, Vulnerability};
 use tributary_providerkit::{
     Checkpoint, Pagination, Paginator, ProviderRequest, classify::is_throttling_403, retry_after,
 };
@@ -66,9 +66,7 @@ const REPOSITORIES: Pagination = Pagination::LinkHeader {
 
 pub async fn health_check(
     _ctx: OperationContext,
-    _config: HealthCheck,
     api: &GithubApi,
-    _credentials: CredentialBindings,
 ) -> Result<Value, OperationError> {
     let response = rest(api, "/installation/repositories")
         .query("per_page", "1")
@@ -85,15 +83,10 @@ pub async fn health_check(
 }
 
 /// Emits each page of repositories as assets (variant `repository`).
-pub async fn repository_sync(
-    ctx: OperationContext,
-    _config: RepositorySync,
-    api: &GithubApi,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
+pub async fn repository_sync(ctx: OperationContext, api: &GithubApi) -> Result<(), OperationError> {
     let mut checkpoint = Checkpoint::load(&ctx);
     if checkpoint.is_done("repositories") {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let mut pages = Paginator::resume(
         repositories_request(api),
@@ -111,13 +104,14 @@ pub async fn repository_sync(
                     .resource(name)
             })
             .collect();
-        ctx.emit(IngestPayloadSet::new("Asset", envelopes)).await?;
+        ctx.emit(IngestPayloadSet::new(Asset::METADATA.schema, envelopes))
+            .await?;
         checkpoint
             .set("repositories", page.next_cursor.as_deref())
             .save(&ctx)
             .await?;
     }
-    Ok(Vec::new())
+    Ok(())
 }
 
 /// The alert kinds: (variant, REST path under `/repos/{owner}/{repo}`).
@@ -134,8 +128,7 @@ pub async fn vulnerability_collect(
     ctx: OperationContext,
     config: VulnerabilityCollect,
     api: &GithubApi,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
+) -> Result<(), OperationError> {
     let mut checkpoint = Checkpoint::load(&ctx);
     let mut repositories: Vec<String> = Paginator::new(repositories_request(api), REPOSITORIES)
         .collect_all()
@@ -221,7 +214,7 @@ pub async fn vulnerability_collect(
             }
         }
     }
-    Ok(Vec::new())
+    Ok(())
 }
 
 async fn emit_alerts(
@@ -246,8 +239,11 @@ async fn emit_alerts(
                 .resource(repository)
         })
         .collect();
-    ctx.emit(IngestPayloadSet::new("Vulnerability", envelopes))
-        .await
+    ctx.emit(IngestPayloadSet::new(
+        Vulnerability::METADATA.schema,
+        envelopes,
+    ))
+    .await
 }
 
 const MEMBERS_QUERY: &str = "query($login: String!, $first: Int!, $after: String) {
@@ -263,12 +259,7 @@ const MEMBERS_QUERY: &str = "query($login: String!, $first: Int!, $after: String
 
 /// Emits each page of members (DirectoryAccount) with their role (`ADMIN` or `MEMBER`).
 /// An installation on a personal account has no members to sync.
-pub async fn directory_sync(
-    ctx: OperationContext,
-    _config: DirectorySync,
-    api: &GithubApi,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
+pub async fn directory_sync(ctx: OperationContext, api: &GithubApi) -> Result<(), OperationError> {
     let attributes = &ctx.integration.metadata["attributes"];
     let login = attributes["accountLogin"]
         .as_str()
@@ -285,11 +276,11 @@ pub async fn directory_sync(
             LogLevel::Info,
             &format!("{login} is a personal account: it has no organisation members"),
         );
-        return Ok(Vec::new());
+        return Ok(());
     }
     let mut checkpoint = Checkpoint::load(&ctx);
     if checkpoint.is_done("members") {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let request = api.rest.post(&api.graphql).json(&json!({
         "query": MEMBERS_QUERY,
@@ -322,12 +313,15 @@ pub async fn directory_sync(
                 MappingEnvelope::new(member).resource(resource)
             })
             .collect();
-        ctx.emit(IngestPayloadSet::new("DirectoryAccount", envelopes))
-            .await?;
+        ctx.emit(IngestPayloadSet::new(
+            DirectoryAccount::METADATA.schema,
+            envelopes,
+        ))
+        .await?;
         checkpoint
             .set("members", page.next_cursor.as_deref())
             .save(&ctx)
             .await?;
     }
-    Ok(Vec::new())
+    Ok(())
 }
