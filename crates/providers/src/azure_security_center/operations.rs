@@ -11,7 +11,7 @@ use tributary_core::{
     OperationContext, OperationError, StableName,
 };
 use tributary_model::{Finding, IngestModel, Vulnerability};
-use tributary_providerkit::{Checkpoint, Pagination, Paginator};
+use tributary_providerkit::{Pagination, Paginator, ResumableRun};
 
 use super::{ArmApi, AzureClientCertificate, AzureClientSecret, client};
 
@@ -232,26 +232,22 @@ fn has_cve(item: &Value) -> bool {
 /// Emits each page as it arrives and saves the page cursor after it, per subscription and
 /// listing, so a throttled or interrupted run resumes where it stopped.
 pub async fn collect(ctx: OperationContext, api: &ArmApi) -> Result<(), OperationError> {
-    let mut checkpoint = Checkpoint::load(&ctx);
+    let mut run = ResumableRun::load(&ctx);
     let include_healthy = api.input.include_healthy == Some(true);
     let keep = |item: &Value| include_healthy || status_code(item) == "Unhealthy";
     for subscription in target_subscriptions(api).await? {
         let sub = subscription.id.as_str();
         let phase = format!("assessments:{sub}");
-        if !checkpoint.is_done(&phase) {
+        if let Some(mut assessments) = run.phase(&phase, ARM_PAGES) {
             // ARM's assessment list carries no metadata (it cannot `$expand`): severity,
             // category, description, remediation and policy come from the metadata listing,
             // joined by assessment name.
             let metadata = assessment_metadata(api, sub)
                 .await
                 .map_err(|err| permission_hint(sub, err))?;
-            let mut pages = Paginator::resume(
-                assessments_request(api, sub),
-                ARM_PAGES,
-                checkpoint.cursor(&phase),
-            );
-            while let Some(page) = pages
-                .next_page()
+            let request = assessments_request(api, sub);
+            while let Some(page) = assessments
+                .next_page(request.clone())
                 .await
                 .map_err(|err| permission_hint(sub, err))?
             {
@@ -268,26 +264,18 @@ pub async fn collect(ctx: OperationContext, api: &ArmApi) -> Result<(), Operatio
                         )
                     })
                     .collect();
-                ctx.emit(IngestPayloadSet::new(Finding::METADATA.schema, envelopes))
-                    .await?;
-                checkpoint
-                    .set(&phase, page.next_cursor.as_deref())
-                    .save(&ctx)
-                    .await?;
+                let findings = IngestPayloadSet::new(Finding::METADATA.schema, envelopes);
+                run.page_done(&phase, &assessments, [findings]).await?;
             }
         }
         if api.input.collect_sub_assessments == Some(false) {
             continue;
         }
         let phase = format!("subassessments:{sub}");
-        if !checkpoint.is_done(&phase) {
-            let mut pages = Paginator::resume(
-                sub_assessments_request(api, sub),
-                ARM_PAGES,
-                checkpoint.cursor(&phase),
-            );
-            while let Some(page) = pages
-                .next_page()
+        if let Some(mut sub_assessments) = run.phase(&phase, ARM_PAGES) {
+            let request = sub_assessments_request(api, sub);
+            while let Some(page) = sub_assessments
+                .next_page(request.clone())
                 .await
                 .map_err(|err| permission_hint(sub, err))?
             {
@@ -304,17 +292,11 @@ pub async fn collect(ctx: OperationContext, api: &ArmApi) -> Result<(), Operatio
                         findings.push(envelope);
                     }
                 }
-                ctx.emit(IngestPayloadSet::new(Finding::METADATA.schema, findings))
-                    .await?;
-                ctx.emit(IngestPayloadSet::new(
-                    Vulnerability::METADATA.schema,
-                    vulnerabilities,
-                ))
-                .await?;
-                checkpoint
-                    .set(&phase, page.next_cursor.as_deref())
-                    .save(&ctx)
-                    .await?;
+                let sets = [
+                    IngestPayloadSet::new(Finding::METADATA.schema, findings),
+                    IngestPayloadSet::new(Vulnerability::METADATA.schema, vulnerabilities),
+                ];
+                run.page_done(&phase, &sub_assessments, sets).await?;
             }
         }
     }

@@ -12,9 +12,10 @@ use serde_json::{Value, json};
 use tributary_core::{
     IngestPayloadSet, LogLevel, MappingEnvelope, OperationContext, OperationError, StableName,
 };
-use tributary_model::{Asset, DirectoryAccount, IngestModel, Vulnerability};
+use tributary_model::{Asset, IngestModel, Vulnerability};
 use tributary_providerkit::{
-    Checkpoint, Pagination, Paginator, ProviderRequest, classify::is_throttling_403, retry_after,
+    Checkpoint, Pagination, Paginator, ProviderRequest, ResumableRun, accounts,
+    classify::is_throttling_403, retry_after,
 };
 
 use super::GithubApi;
@@ -23,6 +24,9 @@ use super::GithubApi;
 const PER_PAGE: &str = "100";
 /// Members per GraphQL page (GitHub's maximum is 100).
 const MEMBERS_PER_PAGE: u32 = 100;
+/// The checkpoint phases of the repository sync and the members sync.
+const REPOSITORIES_PHASE: &str = "repositories";
+const MEMBERS_PHASE: &str = "members";
 
 /// Mints an installation token (at connect) and reads the installation's repositories.
 #[derive(StableName, Deserialize, JsonSchema)]
@@ -84,16 +88,11 @@ pub async fn health_check(
 
 /// Emits each page of repositories as assets (variant `repository`).
 pub async fn repository_sync(ctx: OperationContext, api: &GithubApi) -> Result<(), OperationError> {
-    let mut checkpoint = Checkpoint::load(&ctx);
-    if checkpoint.is_done("repositories") {
+    let mut run = ResumableRun::load(&ctx);
+    let Some(mut repositories) = run.phase(REPOSITORIES_PHASE, REPOSITORIES) else {
         return Ok(());
-    }
-    let mut pages = Paginator::resume(
-        repositories_request(api),
-        REPOSITORIES,
-        checkpoint.cursor("repositories"),
-    );
-    while let Some(page) = pages.next_page().await? {
+    };
+    while let Some(page) = repositories.next_page(repositories_request(api)).await? {
         let envelopes = page
             .items
             .into_iter()
@@ -104,12 +103,12 @@ pub async fn repository_sync(ctx: OperationContext, api: &GithubApi) -> Result<(
                     .resource(name)
             })
             .collect();
-        ctx.emit(IngestPayloadSet::new(Asset::METADATA.schema, envelopes))
-            .await?;
-        checkpoint
-            .set("repositories", page.next_cursor.as_deref())
-            .save(&ctx)
-            .await?;
+        run.page_done(
+            REPOSITORIES_PHASE,
+            &repositories,
+            [IngestPayloadSet::new(Asset::METADATA.schema, envelopes)],
+        )
+        .await?;
     }
     Ok(())
 }
@@ -278,20 +277,16 @@ pub async fn directory_sync(ctx: OperationContext, api: &GithubApi) -> Result<()
         );
         return Ok(());
     }
-    let mut checkpoint = Checkpoint::load(&ctx);
-    if checkpoint.is_done("members") {
+    let mut run = ResumableRun::load(&ctx);
+    let members_pages = Pagination::graphql("/data/organization/membersWithRole");
+    let Some(mut members) = run.phase(MEMBERS_PHASE, members_pages) else {
         return Ok(());
-    }
+    };
     let request = api.rest.post(&api.graphql).json(&json!({
         "query": MEMBERS_QUERY,
         "variables": {"login": login, "first": MEMBERS_PER_PAGE},
     }));
-    let mut pages = Paginator::resume(
-        request,
-        Pagination::graphql("/data/organization/membersWithRole"),
-        checkpoint.cursor("members"),
-    );
-    while let Some(page) = pages.next_page().await? {
+    while let Some(page) = members.next_page(request.clone()).await? {
         let edges = page
             .body
             .pointer("/data/organization/membersWithRole/edges")
@@ -313,14 +308,7 @@ pub async fn directory_sync(ctx: OperationContext, api: &GithubApi) -> Result<()
                 MappingEnvelope::new(member).resource(resource)
             })
             .collect();
-        ctx.emit(IngestPayloadSet::new(
-            DirectoryAccount::METADATA.schema,
-            envelopes,
-        ))
-        .await?;
-        checkpoint
-            .set("members", page.next_cursor.as_deref())
-            .save(&ctx)
+        run.page_done(MEMBERS_PHASE, &members, [accounts(envelopes)])
             .await?;
     }
     Ok(())
