@@ -1,8 +1,9 @@
 //! What the directory syncs (users, groups and memberships) of identity providers share: the
 //! names of their checkpoint phases, the models they ingest and the shape of a membership.
 
+use crate::{Listing, ResumableRun};
 use serde_json::{Value, json};
-use tributary_core::{IngestPayloadSet, MappingEnvelope};
+use tributary_core::{IngestPayloadSet, MappingEnvelope, OperationError};
 use tributary_model::{DirectoryAccount, DirectoryGroup, DirectoryMembership, IngestModel};
 
 /// The checkpoint phase listing the accounts.
@@ -38,4 +39,28 @@ pub fn groups_and_memberships(
 /// group the mapping needs) and `payload.member`, under `resource`.
 pub fn membership(group: Value, member: Value, resource: String) -> MappingEnvelope {
     MappingEnvelope::new(json!({ "group": group, "member": member })).resource(resource)
+}
+
+impl ResumableRun<'_> {
+    /// Hands a page of accounts to ingest and saves where the users phase stands.
+    pub async fn users_page_done(
+        &mut self,
+        users: &Listing,
+        envelopes: Vec<MappingEnvelope>,
+    ) -> Result<(), OperationError> {
+        self.page_done(USERS_PHASE, users, [accounts(envelopes)])
+            .await
+    }
+
+    /// Hands a page of groups and their memberships to ingest and saves where the groups phase
+    /// stands.
+    pub async fn groups_page_done(
+        &mut self,
+        groups_listing: &Listing,
+        groups: Vec<MappingEnvelope>,
+        memberships: Vec<MappingEnvelope>,
+    ) -> Result<(), OperationError> {
+        let sets = groups_and_memberships(groups, memberships);
+        self.page_done(GROUPS_PHASE, groups_listing, sets).await
+    }
 }

@@ -10,8 +10,7 @@ use tributary_core::{
     OperationError, StableName,
 };
 use tributary_providerkit::{
-    GROUPS_PHASE, Listing, Pagination, ProviderRequest, ResumableRun, USERS_PHASE, accounts,
-    groups_and_memberships, membership,
+    GROUPS_PHASE, Listing, Pagination, ProviderRequest, ResumableRun, USERS_PHASE, membership,
 };
 
 use super::{EntraGraph, EntraOperatorConfig, EntraUserInput, client};
@@ -171,8 +170,7 @@ pub async fn directory_sync(ctx: OperationContext, api: &EntraGraph) -> Result<(
                 user_ids.insert(id.clone());
                 envelopes.push(MappingEnvelope::new(user).resource(id));
             }
-            run.page_done(USERS_PHASE, &users, [accounts(envelopes)])
-                .await?;
+            run.users_page_done(&users, envelopes).await?;
         }
     }
     if guests_left_out > 0 {
@@ -231,12 +229,7 @@ pub async fn directory_sync(ctx: OperationContext, api: &EntraGraph) -> Result<(
                 }
                 groups.push(MappingEnvelope::new(group).resource(group_id));
             }
-            run.page_done(
-                GROUPS_PHASE,
-                &listing,
-                groups_and_memberships(groups, memberships),
-            )
-            .await?;
+            run.groups_page_done(&listing, groups, memberships).await?;
         }
     }
     if skipped > 0 {

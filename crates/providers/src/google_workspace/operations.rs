@@ -10,8 +10,7 @@ use tributary_core::{
     OperationError, StableName,
 };
 use tributary_providerkit::{
-    GROUPS_PHASE, Listing, Page, Pagination, ResumableRun, USERS_PHASE, accounts,
-    groups_and_memberships, membership,
+    GROUPS_PHASE, Listing, Page, Pagination, ResumableRun, USERS_PHASE, membership,
 };
 
 use super::{
@@ -161,8 +160,7 @@ pub async fn directory_sync(
                     .to_lowercase();
                 envelopes.push(MappingEnvelope::new(user).resource(resource));
             }
-            run.page_done(USERS_PHASE, &users, [accounts(envelopes)])
-                .await?;
+            run.users_page_done(&users, envelopes).await?;
         }
     }
 
@@ -231,12 +229,7 @@ pub async fn directory_sync(
                 }
                 groups.push(MappingEnvelope::new(group).resource(group_key));
             }
-            run.page_done(
-                GROUPS_PHASE,
-                &listing,
-                groups_and_memberships(groups, memberships),
-            )
-            .await?;
+            run.groups_page_done(&listing, groups, memberships).await?;
         }
     }
     if skipped > 0 {

@@ -10,8 +10,7 @@ use tributary_core::{
     StableName,
 };
 use tributary_providerkit::{
-    GROUPS_PHASE, Pagination, Paginator, ResumableRun, USERS_PHASE, accounts,
-    groups_and_memberships, membership,
+    GROUPS_PHASE, Pagination, Paginator, ResumableRun, USERS_PHASE, membership,
 };
 
 use super::{
@@ -128,8 +127,7 @@ pub async fn directory_sync(ctx: OperationContext, api: &OktaApi) -> Result<(), 
                     .unwrap_or_default();
                 envelopes.push(MappingEnvelope::new(user).resource(resource));
             }
-            run.page_done(USERS_PHASE, &users, [accounts(envelopes)])
-                .await?;
+            run.users_page_done(&users, envelopes).await?;
         }
     }
 
@@ -164,12 +162,7 @@ pub async fn directory_sync(ctx: OperationContext, api: &OktaApi) -> Result<(), 
                 }
                 groups.push(MappingEnvelope::new(group).resource(group_id));
             }
-            run.page_done(
-                GROUPS_PHASE,
-                &listing,
-                groups_and_memberships(groups, memberships),
-            )
-            .await?;
+            run.groups_page_done(&listing, groups, memberships).await?;
         }
     }
     Ok(())

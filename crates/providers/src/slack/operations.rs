@@ -7,7 +7,7 @@ use tributary_core::{
     IntegrationMetadata, MappingEnvelope, MetadataRequest, OperationContext, OperationError,
     StableName,
 };
-use tributary_providerkit::{Pagination, ProviderHttp, ResumableRun, USERS_PHASE, accounts};
+use tributary_providerkit::{Pagination, ProviderHttp, ResumableRun, USERS_PHASE};
 
 use super::{EVENTS_TEAM_ATTRIBUTE, SlackApi, SlackOperatorConfig, client};
 
@@ -127,8 +127,7 @@ pub async fn directory_sync(ctx: OperationContext, api: &SlackApi) -> Result<(),
                 MappingEnvelope::new(user).resource(resource)
             })
             .collect();
-        run.page_done(USERS_PHASE, &users, [accounts(envelopes)])
-            .await?;
+        run.users_page_done(&users, envelopes).await?;
     }
     Ok(())
 }
