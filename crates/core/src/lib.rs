@@ -13,6 +13,7 @@ mod context;
 mod credentials;
 mod definition;
 mod error;
+mod handler;
 mod ingest;
 pub mod json;
 mod names;
@@ -37,13 +38,14 @@ pub use context::{DetachedRun, IntegrationContext, LogLevel, OperationContext, R
 pub use credentials::{CredentialBindings, CredentialRef, CredentialRegistration};
 pub use definition::{Definition, DefinitionSpec, OperatorConfigDecoder, PersistedNames};
 pub use error::{ErrorKind, OperationError};
+pub use handler::{ClientHandler, IngestOutput, inputs};
 pub use ingest::{IngestContract, IngestPayloadSet, MappingEnvelope, MappingRegistration};
 pub use names::{
     DefinitionId, StableName, is_valid_definition_id, is_valid_name, operation_topic,
     webhook_event_topic,
 };
 pub use operation::{
-    ClientHandler, ClientOperation, ExecutionPolicy, Operation, OperationHandler, OperationOutput,
+    ClientOperation, ExecutionPolicy, Operation, OperationHandler, OperationOutput,
     OperationRegistration, OperationRequest, OutputKind, decode_config,
 };
 pub use rate_limit::{RateLimit, RateLimitScope};

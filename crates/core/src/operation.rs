@@ -9,8 +9,9 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use crate::{
-    ClientRef, CredentialBindings, ErasedClient, IngestContract, IngestPayloadSet,
-    OperationContext, OperationError, StableName, client::downcast_client, schema::schema_for,
+    ClientHandler, ClientRef, CredentialBindings, ErasedClient, IngestContract, IngestOutput,
+    IngestPayloadSet, OperationContext, OperationError, StableName, client::downcast_client,
+    schema::schema_for,
 };
 
 /// How an operation may be run.
@@ -99,38 +100,6 @@ impl std::fmt::Debug for OperationRegistration {
     }
 }
 
-/// A typed handler that borrows its client: `async fn(OperationContext, Cfg, &C, CredentialBindings)`.
-///
-/// The trait exists so the returned future may borrow the client (`for<'a>` over the borrow);
-/// any `async fn` of that shape implements it.
-pub trait ClientHandler<'a, C: 'a, Cfg, Out>: Send + Sync + 'static {
-    type Future: Future<Output = Result<Out, OperationError>> + Send + 'a;
-    fn call(
-        &self,
-        context: OperationContext,
-        config: Cfg,
-        client: &'a C,
-        credentials: CredentialBindings,
-    ) -> Self::Future;
-}
-
-impl<'a, C: 'a, Cfg, Out, F, Fut> ClientHandler<'a, C, Cfg, Out> for F
-where
-    F: Fn(OperationContext, Cfg, &'a C, CredentialBindings) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Out, OperationError>> + Send + 'a,
-{
-    type Future = Fut;
-    fn call(
-        &self,
-        context: OperationContext,
-        config: Cfg,
-        client: &'a C,
-        credentials: CredentialBindings,
-    ) -> Fut {
-        self(context, config, client, credentials)
-    }
-}
-
 /// Builds an [`OperationRegistration`] whose name and config schema come from `Cfg`.
 ///
 /// ```ignore
@@ -210,35 +179,45 @@ where
         }
     }
 
-    /// A clientless operation returning a raw result.
+    /// A clientless operation returning a raw result:
+    /// `async fn(OperationContext, Cfg, CredentialBindings) -> Result<Out, OperationError>`.
     pub fn raw<F, Fut, Out>(self, handler: F) -> OperationRegistration
     where
         F: Fn(OperationContext, Cfg, CredentialBindings) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Out, OperationError>> + Send + 'static,
-        Out: Serialize,
+        Out: Serialize + 'static,
+    {
+        self.clientless(OutputKind::Raw, handler, encode_raw)
+    }
+
+    /// A clientless operation producing ingest payloads:
+    /// `async fn(OperationContext, Cfg, CredentialBindings) -> Result<(), OperationError>`
+    /// (or returning its payload sets, see [`IngestOutput`]).
+    pub fn ingest<F, Fut, Out>(self, handler: F) -> OperationRegistration
+    where
+        F: Fn(OperationContext, Cfg, CredentialBindings) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Out, OperationError>> + Send + 'static,
+        Out: IngestOutput + 'static,
+    {
+        self.clientless(OutputKind::Ingest, handler, encode_ingest)
+    }
+
+    fn clientless<F, Fut, Out: 'static>(
+        self,
+        kind: OutputKind,
+        handler: F,
+        encode: Encode<Out>,
+    ) -> OperationRegistration
+    where
+        F: Fn(OperationContext, Cfg, CredentialBindings) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Out, OperationError>> + Send + 'static,
     {
         let handler = Arc::new(handler);
-        self.register(None, OutputKind::Raw, move |request, config| {
+        self.register(None, kind, move |request, config| {
             let handler = Arc::clone(&handler);
             Box::pin(async move {
                 let out = handler(request.context, config, request.credentials).await?;
-                encode_raw(Cfg::NAME, out)
-            })
-        })
-    }
-
-    /// A clientless operation producing ingest payloads.
-    pub fn ingest<F, Fut>(self, handler: F) -> OperationRegistration
-    where
-        F: Fn(OperationContext, Cfg, CredentialBindings) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Vec<IngestPayloadSet>, OperationError>> + Send + 'static,
-    {
-        let handler = Arc::new(handler);
-        self.register(None, OutputKind::Ingest, move |request, config| {
-            let handler = Arc::clone(&handler);
-            Box::pin(async move {
-                let sets = handler(request.context, config, request.credentials).await?;
-                Ok(OperationOutput::Ingest(sets))
+                encode(Cfg::NAME, out)
             })
         })
     }
@@ -309,48 +288,50 @@ where
         self
     }
 
-    /// Returns a raw result: `async fn(OperationContext, Cfg, &C, CredentialBindings) -> Result<Out, OperationError>`.
-    pub fn raw<F, Out>(self, handler: F) -> OperationRegistration
+    /// Returns a raw result. The handler takes the inputs it uses (see [`crate::inputs`]):
+    /// `async fn(OperationContext, &C) -> Result<Out, OperationError>`, or with the config
+    /// after the context.
+    pub fn raw<F, Out, Inputs>(self, handler: F) -> OperationRegistration
     where
-        F: for<'a> ClientHandler<'a, C, Cfg, Out>,
-        Out: Serialize,
+        F: for<'a> ClientHandler<'a, C, Cfg, Out, Inputs>,
+        Out: Serialize + 'static,
+    {
+        self.with_client(OutputKind::Raw, handler, encode_raw)
+    }
+
+    /// Produces ingest payloads, handed to `ctx.emit` page by page:
+    /// `async fn(OperationContext, &C) -> Result<(), OperationError>`, or with the config after
+    /// the context (see [`crate::inputs`] and [`IngestOutput`]).
+    pub fn ingest<F, Out, Inputs>(self, handler: F) -> OperationRegistration
+    where
+        F: for<'a> ClientHandler<'a, C, Cfg, Out, Inputs>,
+        Out: IngestOutput + 'static,
+    {
+        self.with_client(OutputKind::Ingest, handler, encode_ingest)
+    }
+
+    fn with_client<F, Out: 'static, Inputs>(
+        self,
+        kind: OutputKind,
+        handler: F,
+        encode: Encode<Out>,
+    ) -> OperationRegistration
+    where
+        F: for<'a> ClientHandler<'a, C, Cfg, Out, Inputs>,
     {
         let handler = Arc::new(handler);
         let client_id = self.client.id();
         self.operation
-            .register(Some(client_id), OutputKind::Raw, move |request, config| {
+            .register(Some(client_id), kind, move |request, config| {
                 let handler = Arc::clone(&handler);
                 Box::pin(async move {
                     let client = require_client::<C>(&request, client_id)?;
                     let out = handler
                         .call(request.context, config, &client, request.credentials)
                         .await?;
-                    encode_raw(Cfg::NAME, out)
+                    encode(Cfg::NAME, out)
                 })
             })
-    }
-
-    /// Produces ingest payloads: `async fn(OperationContext, Cfg, &C, CredentialBindings) -> Result<Vec<IngestPayloadSet>, OperationError>`.
-    pub fn ingest<F>(self, handler: F) -> OperationRegistration
-    where
-        F: for<'a> ClientHandler<'a, C, Cfg, Vec<IngestPayloadSet>>,
-    {
-        let handler = Arc::new(handler);
-        let client_id = self.client.id();
-        self.operation.register(
-            Some(client_id),
-            OutputKind::Ingest,
-            move |request, config| {
-                let handler = Arc::clone(&handler);
-                Box::pin(async move {
-                    let client = require_client::<C>(&request, client_id)?;
-                    let sets = handler
-                        .call(request.context, config, &client, request.credentials)
-                        .await?;
-                    Ok(OperationOutput::Ingest(sets))
-                })
-            },
-        )
     }
 }
 
@@ -380,8 +361,18 @@ pub fn decode_config<Cfg: DeserializeOwned + StableName>(
     })
 }
 
+/// Turns a handler's typed result into the erased output (the operation's name for errors).
+type Encode<Out> = fn(&'static str, Out) -> Result<OperationOutput, OperationError>;
+
+fn encode_ingest<Out: IngestOutput>(
+    _operation: &'static str,
+    out: Out,
+) -> Result<OperationOutput, OperationError> {
+    Ok(OperationOutput::Ingest(out.into_sets()))
+}
+
 fn encode_raw<Out: Serialize>(
-    operation: &str,
+    operation: &'static str,
     out: Out,
 ) -> Result<OperationOutput, OperationError> {
     serde_json::to_value(out)

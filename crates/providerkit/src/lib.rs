@@ -6,7 +6,8 @@
 //!   `Retry-After` and provider reset headers, and errors classified into
 //!   [`ErrorKind`](tributary_core::ErrorKind)s (see [`classify`]).
 //! - [`Paginator`] with the [`Pagination`] styles of our providers and a [`Checkpoint`] to
-//!   resume a listing.
+//!   resume a listing; [`ResumableRun`] lists in checkpointed phases, and the [`accounts`],
+//!   [`groups_and_memberships`] helpers shape what directory syncs ingest.
 //! - OAuth 2.0 ([`OAuthClient`], [`TokenSet`]), PKCE and session randoms, OIDC id-token
 //!   verification ([`IdTokenVerifier`]) and RS256 JWT assertions ([`JwtSigner`]).
 //! - AWS: [`SigV4`] request signing (through `aws-sigv4`) and STS [`assume_role`].
@@ -18,6 +19,7 @@
 mod aws;
 pub mod classify;
 mod deliveries;
+mod directory;
 mod dns;
 mod github;
 mod host;
@@ -34,6 +36,7 @@ mod rate_limit;
 pub mod redact;
 mod request;
 mod response;
+mod resumable;
 mod retry;
 mod tls;
 mod token;
@@ -45,6 +48,9 @@ pub use aws::{
 };
 pub use classify::{redacted_url, request_label};
 pub use deliveries::{DeliveryLog, unique_in_order};
+pub use directory::{
+    DIRECTORY_MODELS, GROUPS_PHASE, USERS_PHASE, accounts, groups_and_memberships, membership,
+};
 pub use github::github_installation_token;
 pub use host::{
     HostPolicy, host_has_suffix, is_public_ip, validate_base_url, validate_host_with_suffix,
@@ -57,7 +63,7 @@ pub use jwt::{
 pub use oauth::{AuthorizationRequest, ClientAuth, OAuthClient};
 pub use observe::{HttpObserver, observed};
 pub use oidc::{IdTokenClaims, IdTokenVerifier, IssuerCheck};
-pub use pagination::{Checkpoint, Page, Pagination, Paginator, link_rel};
+pub use pagination::{Checkpoint, Listing, Page, Pagination, Paginator, link_rel};
 pub use pkce::{oauth_state, oidc_nonce, pkce_challenge, pkce_verifier, random_token};
 pub use profile::{AnswerCheck, AuthHeader, HttpProfile};
 pub use random::{fill_random, random_between, random_bytes};
@@ -65,6 +71,7 @@ pub use rate_limit::{Limiter, RateLimit, RateLimitScope, RateLimiters, ScopeKey}
 pub use redact::redact;
 pub use request::{ProviderRequest, RequestBody};
 pub use response::ProviderResponse;
+pub use resumable::ResumableRun;
 pub use retry::{ResetHeader, RetryPolicy, requested_wait, retry_after};
 pub use tls::install_crypto_provider;
 pub use token::{TokenSet, unix_now};

@@ -134,25 +134,25 @@ enum Position {
     Done,
 }
 
-/// Fetches the pages of one listing.
-#[derive(Debug)]
-pub struct Paginator {
-    template: ProviderRequest,
+/// Where a listing stands: its pagination style and the cursor of the page it fetches next.
+/// Each page is fetched with a request the caller builds for it, so a listing whose requests
+/// need a fresh token per page (Google) pages and resumes like any other.
+#[derive(Debug, Clone)]
+pub struct Listing {
     style: Pagination,
     position: Position,
 }
 
-impl Paginator {
+impl Listing {
     /// Starts at the first page.
-    pub fn new(template: ProviderRequest, style: Pagination) -> Self {
-        Self::resume(template, style, None)
+    pub fn new(style: Pagination) -> Self {
+        Self::resume(style, None)
     }
 
     /// Starts at `cursor` (a cursor from [`Page::next_cursor`] saved by an earlier run), or at
     /// the first page when it is `None`.
-    pub fn resume(template: ProviderRequest, style: Pagination, cursor: Option<String>) -> Self {
+    pub fn resume(style: Pagination, cursor: Option<String>) -> Self {
         Self {
-            template,
             style,
             position: cursor.map_or(Position::Start, Position::At),
         }
@@ -170,14 +170,18 @@ impl Paginator {
         self.position == Position::Done
     }
 
-    /// Fetches the next page, or `None` after the last one.
-    pub async fn next_page(&mut self) -> Result<Option<Page>, OperationError> {
+    /// Fetches the next page with `template` (the listing's first-page request), or `None`
+    /// after the last one.
+    pub async fn next_page(
+        &mut self,
+        template: ProviderRequest,
+    ) -> Result<Option<Page>, OperationError> {
         let cursor = match &self.position {
             Position::Done => return Ok(None),
             Position::Start => None,
             Position::At(cursor) => Some(cursor.clone()),
         };
-        let request = self.request_for(cursor.as_deref())?;
+        let request = self.request_for(template, cursor.as_deref())?;
         let response = request.send().await?;
         let body: Value = if response.bytes().is_empty() {
             Value::Null
@@ -225,17 +229,11 @@ impl Paginator {
         }))
     }
 
-    /// Fetches every remaining page and returns all items (for small listings only).
-    pub async fn collect_all(mut self) -> Result<Vec<Value>, OperationError> {
-        let mut all = Vec::new();
-        while let Some(page) = self.next_page().await? {
-            all.extend(page.items);
-        }
-        Ok(all)
-    }
-
-    fn request_for(&self, cursor: Option<&str>) -> Result<ProviderRequest, OperationError> {
-        let template = self.template.clone();
+    fn request_for(
+        &self,
+        template: ProviderRequest,
+        cursor: Option<&str>,
+    ) -> Result<ProviderRequest, OperationError> {
         let Some(cursor) = cursor else {
             return Ok(template);
         };
@@ -261,6 +259,51 @@ impl Paginator {
                 template.set_json(body)
             }
         })
+    }
+}
+
+/// Fetches the pages of one listing whose requests differ only by the cursor.
+#[derive(Debug)]
+pub struct Paginator {
+    template: ProviderRequest,
+    listing: Listing,
+}
+
+impl Paginator {
+    /// Starts at the first page.
+    pub fn new(template: ProviderRequest, style: Pagination) -> Self {
+        Self::resume(template, style, None)
+    }
+
+    /// Starts at `cursor` (see [`Listing::resume`]).
+    pub fn resume(template: ProviderRequest, style: Pagination, cursor: Option<String>) -> Self {
+        Self {
+            template,
+            listing: Listing::resume(style, cursor),
+        }
+    }
+
+    /// The cursor of the page the next call fetches (`None` at the start or when done).
+    pub fn cursor(&self) -> Option<&str> {
+        self.listing.cursor()
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.listing.is_done()
+    }
+
+    /// Fetches the next page, or `None` after the last one.
+    pub async fn next_page(&mut self) -> Result<Option<Page>, OperationError> {
+        self.listing.next_page(self.template.clone()).await
+    }
+
+    /// Fetches every remaining page and returns all items (for small listings only).
+    pub async fn collect_all(mut self) -> Result<Vec<Value>, OperationError> {
+        let mut all = Vec::new();
+        while let Some(page) = self.next_page().await? {
+            all.extend(page.items);
+        }
+        Ok(all)
     }
 }
 

@@ -8,6 +8,7 @@
 //! `Compliance.Status` is PASSED is RESOLVED whatever its workflow says.
 
 use tributary_core::MappingRegistration;
+use tributary_model::{Finding, IngestModel, Vulnerability};
 
 /// `Vulnerability` from a finding with a `Vulnerabilities` entry (Amazon Inspector and partner
 /// scanners): the first entry's CVE (or other advisory id), CVSS, package and fix.
@@ -17,7 +18,7 @@ use tributary_core::MappingRegistration;
 /// The package's `Version` is the version installed, not a range: the vulnerable range is what
 /// comes before `FixedInVersion` when a fix exists (`NotAvailable` means none).
 pub fn vulnerability() -> MappingRegistration {
-    MappingRegistration::new("Vulnerability")
+    MappingRegistration::new(Vulnerability::METADATA.schema)
         .filter(r#"payload.?Vulnerabilities.orValue([]).size() > 0"#)
         .map(
             r#"cel.bind(v, payload.Vulnerabilities[0],
@@ -80,7 +81,7 @@ cel.bind(res, payload.?Resources.orValue([]).size() > 0 ? payload.Resources[0] :
 /// threat detections (GuardDuty), exposures. Controls are the security control id followed by
 /// the related requirements (`PCI DSS v3.2.1/2.2`).
 pub fn finding() -> MappingRegistration {
-    MappingRegistration::new("Finding")
+    MappingRegistration::new(Finding::METADATA.schema)
         .filter(r#"payload.?Vulnerabilities.orValue([]).size() == 0"#)
         .map(
             r#"cel.bind(sev, payload.?Severity.Label.orValue(""),
@@ -135,7 +136,7 @@ cel.bind(control, payload.?Compliance.SecurityControlId.orValue(""),
 /// `Finding` variant `assessment` from an Audit Manager assessment (the collect adds the
 /// account and region, and turns the times into RFC 3339). An inactive assessment is RESOLVED.
 pub fn assessment() -> MappingRegistration {
-    MappingRegistration::new("Finding")
+    MappingRegistration::new(Finding::METADATA.schema)
         .variant("assessment")
         .map(
             r#"{

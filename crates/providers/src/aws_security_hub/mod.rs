@@ -14,6 +14,7 @@ use tributary_core::{
     ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
     DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
 };
+use tributary_model::{Finding, IngestModel, Vulnerability};
 
 pub use client::{AWS_SECURITY_HUB_API, AwsSecurityHubApi, DEFAULT_EXTERNAL_ID_PREFIX};
 pub use operations::{AssessmentsCollect, FindingsCollect, HealthCheck};
@@ -217,8 +218,8 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             .reconcile()
             // The default Finding variant only: assessments, listed by the other collect, are
             // not this listing's to tombstone.
-            .ingests(["Vulnerability"])
-            .ingests_variants("Finding", [""])
+            .ingests([Vulnerability::METADATA.schema])
+            .ingests_variants(Finding::METADATA.schema, [""])
             .ingest(operations::findings_collect),
         )
         .operation(
@@ -227,7 +228,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             )
             .client(AWS_SECURITY_HUB_API)
             .reconcile()
-            .ingests_variants("Finding", ["assessment"])
+            .ingests_variants(Finding::METADATA.schema, ["assessment"])
             .ingest(operations::assessments_collect),
         )
         .mapping(mappings::vulnerability())

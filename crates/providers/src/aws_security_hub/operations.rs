@@ -5,9 +5,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tributary_core::{
-    CredentialBindings, IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MetadataRequest,
-    OperationContext, OperationError, StableName,
+    IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MetadataRequest, OperationContext,
+    OperationError, StableName,
 };
+use tributary_model::{Finding, IngestModel, Vulnerability};
 use tributary_providerkit::{Checkpoint, Method, xml_text};
 
 use super::{
@@ -60,9 +61,7 @@ pub struct AssessmentsCollect {
 /// every collect, so it fails the connection instead, naming the region.
 pub async fn health_check(
     _ctx: OperationContext,
-    _config: HealthCheck,
     api: &AwsSecurityHubApi,
-    _credentials: CredentialBindings,
 ) -> Result<Value, OperationError> {
     let mut hubs = Vec::new();
     for region in &api.scope.regions {
@@ -181,8 +180,7 @@ pub async fn findings_collect(
     ctx: OperationContext,
     config: FindingsCollect,
     api: &AwsSecurityHubApi,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
+) -> Result<(), OperationError> {
     let page_size = config
         .page_size
         .unwrap_or(MAX_FINDINGS_PAGE)
@@ -229,9 +227,13 @@ pub async fn findings_collect(
                     others.push(MappingEnvelope::new(finding).resource(id));
                 }
             }
-            ctx.emit(IngestPayloadSet::new("Vulnerability", vulnerabilities))
+            ctx.emit(IngestPayloadSet::new(
+                Vulnerability::METADATA.schema,
+                vulnerabilities,
+            ))
+            .await?;
+            ctx.emit(IngestPayloadSet::new(Finding::METADATA.schema, others))
                 .await?;
-            ctx.emit(IngestPayloadSet::new("Finding", others)).await?;
             let next = page
                 .get("NextToken")
                 .and_then(Value::as_str)
@@ -244,7 +246,7 @@ pub async fn findings_collect(
             }
         }
     }
-    Ok(Vec::new())
+    Ok(())
 }
 
 /// REST-JSON timestamps are epoch seconds (with a fraction); the mapping reads RFC 3339.
@@ -280,8 +282,7 @@ pub async fn assessments_collect(
     ctx: OperationContext,
     config: AssessmentsCollect,
     api: &AwsSecurityHubApi,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
+) -> Result<(), OperationError> {
     let page_size = config
         .page_size
         .unwrap_or(DEFAULT_ASSESSMENTS_PAGE)
@@ -296,7 +297,7 @@ pub async fn assessments_collect(
         .to_owned();
     let mut checkpoint = Checkpoint::load(&ctx);
     if checkpoint.is_done("assessments") {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let mut token = checkpoint.cursor("assessments");
     loop {
@@ -337,7 +338,7 @@ pub async fn assessments_collect(
                 )
             })
             .collect();
-        ctx.emit(IngestPayloadSet::new("Finding", assessments))
+        ctx.emit(IngestPayloadSet::new(Finding::METADATA.schema, assessments))
             .await?;
         let next = page
             .get("nextToken")
@@ -353,7 +354,7 @@ pub async fn assessments_collect(
             None => break,
         }
     }
-    Ok(Vec::new())
+    Ok(())
 }
 
 #[cfg(test)]

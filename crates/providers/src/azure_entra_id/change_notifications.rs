@@ -19,9 +19,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
-    CredentialBindings, DisconnectRequest, DisconnectResult, InboundWebhook, IntegrationContext,
-    OperationContext, OperationError, ResolvedEvent, Secret, StableName, VerifyError,
-    WebhookEndpointAccess, WebhookEvent, WebhookOutcome, WebhookRegistration,
+    DisconnectRequest, DisconnectResult, InboundWebhook, IntegrationContext, OperationContext,
+    OperationError, ResolvedEvent, Secret, StableName, VerifyError, WebhookEndpointAccess,
+    WebhookEvent, WebhookOutcome, WebhookRegistration,
 };
 use tributary_providerkit::{Pagination, Paginator, ProviderHttp};
 use tributary_webhooks::{graph_client_state, graph_validation_token};
@@ -213,7 +213,6 @@ pub async fn keep_subscriptions(
     ctx: OperationContext,
     config: ChangeNotificationSubscriptions,
     api: &EntraGraph,
-    _credentials: CredentialBindings,
 ) -> Result<Value, OperationError> {
     let endpoint = endpoint_of(&ctx)?;
     let wanted = watched_resources(&ctx.integration);

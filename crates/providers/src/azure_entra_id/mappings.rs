@@ -3,6 +3,7 @@
 //! and fixtures or webhooks may leave them out entirely.
 
 use tributary_core::MappingRegistration;
+use tributary_model::{DirectoryAccount, DirectoryGroup, DirectoryMembership, IngestModel};
 
 /// A `user` (the `$select` of `operations::USER_FIELDS`).
 ///
@@ -14,7 +15,7 @@ use tributary_core::MappingRegistration;
 /// - The e-mail is `mail`, else the first of `otherMails`, else the UPN when it is an address
 ///   (a guest's UPN is `alice_contoso.com#EXT#@tenant.onmicrosoft.com`, not an address to use).
 pub fn account() -> MappingRegistration {
-    MappingRegistration::new("DirectoryAccount").map(
+    MappingRegistration::new(DirectoryAccount::METADATA.schema).map(
         r##"cel.bind(guest, payload.?userType.orValue(null) != null && payload.userType.lowerAscii() == "guest",
 cel.bind(upn, payload.?userPrincipalName.orValue(null) != null ? payload.userPrincipalName : "",
 cel.bind(others, payload.?otherMails.orValue(null) != null ? payload.otherMails : [],
@@ -55,7 +56,7 @@ cel.bind(email, payload.?mail.orValue(null) != null && payload.mail != "" ? payl
 /// membership rules are DYNAMIC; security-enabled groups SECURITY; mail-enabled distribution
 /// lists DISTRIBUTION.
 pub fn group() -> MappingRegistration {
-    MappingRegistration::new("DirectoryGroup").map(
+    MappingRegistration::new(DirectoryGroup::METADATA.schema).map(
         r#"cel.bind(types, payload.?groupTypes.orValue(null) != null ? payload.groupTypes : [],
 cel.bind(mail, payload.?mail.orValue(null) != null && payload.mail != "" ? payload.mail.lowerAscii() : null,
 {
@@ -84,7 +85,7 @@ cel.bind(mail, payload.?mail.orValue(null) != null && payload.mail != "" ? paylo
 
 /// `{group: {id, mail}, member: <user>}` from `/groups/{id}/members/microsoft.graph.user`.
 pub fn membership() -> MappingRegistration {
-    MappingRegistration::new("DirectoryMembership")
+    MappingRegistration::new(DirectoryMembership::METADATA.schema)
         .filter(r#"payload.?member.id.orValue("") != "" && payload.?group.id.orValue("") != """#)
         .map(
             r#"{

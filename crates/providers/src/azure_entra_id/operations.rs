@@ -6,10 +6,12 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
-    CredentialBindings, IngestPayloadSet, IntegrationMetadata, LogLevel, MappingEnvelope,
-    MetadataRequest, OperationContext, OperationError, StableName,
+    IntegrationMetadata, LogLevel, MappingEnvelope, MetadataRequest, OperationContext,
+    OperationError, StableName,
 };
-use tributary_providerkit::{Checkpoint, Page, Pagination, Paginator};
+use tributary_providerkit::{
+    GROUPS_PHASE, Listing, Pagination, ProviderRequest, ResumableRun, USERS_PHASE, membership,
+};
 
 use super::{EntraGraph, EntraOperatorConfig, EntraUserInput, client};
 
@@ -60,9 +62,7 @@ fn default_domain(org: &Value) -> Option<String> {
 
 pub async fn health_check(
     _ctx: OperationContext,
-    _config: HealthCheck,
     api: &EntraGraph,
-    _credentials: CredentialBindings,
 ) -> Result<Value, OperationError> {
     let org = organization(api).await?;
     Ok(json!({
@@ -127,18 +127,11 @@ pub async fn resolve_metadata(
     }))
 }
 
-/// One page of a listing from `cursor` (a full `@odata.nextLink`), or the first page.
-async fn fetch_page(
-    api: &EntraGraph,
-    path: &str,
-    params: &[(&str, &str)],
-    cursor: Option<String>,
-) -> Result<Page, OperationError> {
-    let request = api.http.get(path).query_pairs(params.iter().copied());
-    Paginator::resume(request, Pagination::odata(), cursor)
-        .next_page()
-        .await?
-        .ok_or_else(|| OperationError::internal("a Graph listing ended before its first page"))
+/// The first-page request of a Graph listing of `fields`, in the largest pages Graph serves.
+fn listing_request(api: &EntraGraph, path: &str, fields: &str) -> ProviderRequest {
+    api.http
+        .get(path)
+        .query_pairs([("$select", fields), ("$top", PAGE_SIZE)])
 }
 
 fn text<'a>(value: &'a Value, field: &str) -> Option<&'a str> {
@@ -152,26 +145,19 @@ fn is_guest(user: &Value) -> bool {
 /// Lists users (then groups and their user members) page by page: each page is emitted as it
 /// arrives and its `@odata.nextLink` saved, so a throttled or interrupted run resumes where it
 /// stopped.
-pub async fn directory_sync(
-    ctx: OperationContext,
-    _config: DirectorySync,
-    api: &EntraGraph,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
+pub async fn directory_sync(ctx: OperationContext, api: &EntraGraph) -> Result<(), OperationError> {
     let input: EntraUserInput =
         serde_json::from_value(ctx.integration.user_input.clone()).unwrap_or_default();
     let include_guests = input.include_guests.unwrap_or(true);
     let sync_groups = input.sync_groups.unwrap_or(true);
-    let mut checkpoint = Checkpoint::load(&ctx);
-    let users_from_start = !checkpoint.is_done("users") && checkpoint.cursor("users").is_none();
+    let mut run = ResumableRun::load(&ctx);
+    let users_from_start = !run.is_resumed(USERS_PHASE);
     let mut user_ids = HashSet::new();
     let mut guests_left_out = 0usize;
 
-    if !checkpoint.is_done("users") {
-        let mut cursor = checkpoint.cursor("users");
-        loop {
-            let params = [("$select", USER_FIELDS), ("$top", PAGE_SIZE)];
-            let page = fetch_page(api, "users", &params, cursor.take()).await?;
+    if let Some(mut users) = run.phase(USERS_PHASE, Pagination::odata()) {
+        let request = listing_request(api, "users", USER_FIELDS);
+        while let Some(page) = users.next_page(request.clone()).await? {
             let mut envelopes = Vec::with_capacity(page.items.len());
             for user in page.items {
                 if !include_guests && is_guest(&user) {
@@ -184,16 +170,7 @@ pub async fn directory_sync(
                 user_ids.insert(id.clone());
                 envelopes.push(MappingEnvelope::new(user).resource(id));
             }
-            ctx.emit(IngestPayloadSet::new("DirectoryAccount", envelopes))
-                .await?;
-            checkpoint
-                .set("users", page.next_cursor.as_deref())
-                .save(&ctx)
-                .await?;
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
+            run.users_page_done(&users, envelopes).await?;
         }
     }
     if guests_left_out > 0 {
@@ -202,16 +179,15 @@ pub async fn directory_sync(
             &format!("left out {guests_left_out} guest accounts (includeGuests is off)"),
         );
     }
-    if !sync_groups || checkpoint.is_done("groups") {
-        return Ok(Vec::new());
+    if !sync_groups || run.is_done(GROUPS_PHASE) {
+        return Ok(());
     }
     // A resumed run did not see every user: list the ids again so memberships reference only
     // accounts this integration has.
     if !users_from_start {
-        let mut cursor = None;
-        loop {
-            let params = [("$select", "id,userType"), ("$top", PAGE_SIZE)];
-            let page = fetch_page(api, "users", &params, cursor.take()).await?;
+        let request = listing_request(api, "users", "id,userType");
+        let mut ids = Listing::new(Pagination::odata());
+        while let Some(page) = ids.next_page(request.clone()).await? {
             user_ids.extend(
                 page.items
                     .iter()
@@ -219,64 +195,41 @@ pub async fn directory_sync(
                     .filter_map(|user| text(user, "id"))
                     .map(str::to_owned),
             );
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
         }
     }
 
-    let mut cursor = checkpoint.cursor("groups");
     let mut skipped = 0usize;
-    loop {
-        let params = [("$select", GROUP_FIELDS), ("$top", PAGE_SIZE)];
-        let page = fetch_page(api, "groups", &params, cursor.take()).await?;
-        let mut groups = Vec::with_capacity(page.items.len());
-        let mut memberships = Vec::new();
-        for group in page.items {
-            let Some(group_id) = text(&group, "id").map(str::to_owned) else {
-                continue;
-            };
-            // Only user members: nested groups, devices and service principals are not
-            // accounts of this directory sync.
-            let members_path = format!("groups/{group_id}/members/microsoft.graph.user");
-            let mut member_cursor = None;
-            loop {
-                let params = [("$select", MEMBER_FIELDS), ("$top", PAGE_SIZE)];
-                let members = fetch_page(api, &members_path, &params, member_cursor.take()).await?;
-                for member in members.items {
-                    let member_id = text(&member, "id").unwrap_or_default().to_owned();
-                    if !user_ids.contains(&member_id) {
-                        skipped += 1;
-                        continue;
+    if let Some(mut listing) = run.phase(GROUPS_PHASE, Pagination::odata()) {
+        let request = listing_request(api, "groups", GROUP_FIELDS);
+        while let Some(page) = listing.next_page(request.clone()).await? {
+            let mut groups = Vec::with_capacity(page.items.len());
+            let mut memberships = Vec::new();
+            for group in page.items {
+                let Some(group_id) = text(&group, "id").map(str::to_owned) else {
+                    continue;
+                };
+                // Only user members: nested groups, devices and service principals are not
+                // accounts of this directory sync.
+                let members_path = format!("groups/{group_id}/members/microsoft.graph.user");
+                let members_request = listing_request(api, &members_path, MEMBER_FIELDS);
+                let mut members = Listing::new(Pagination::odata());
+                while let Some(page) = members.next_page(members_request.clone()).await? {
+                    for member in page.items {
+                        let member_id = text(&member, "id").unwrap_or_default().to_owned();
+                        if !user_ids.contains(&member_id) {
+                            skipped += 1;
+                            continue;
+                        }
+                        memberships.push(membership(
+                            json!({"id": group_id, "mail": group.get("mail")}),
+                            member,
+                            format!("{group_id}:{member_id}"),
+                        ));
                     }
-                    memberships.push(
-                        MappingEnvelope::new(json!({
-                            "group": {"id": group_id, "mail": group.get("mail")},
-                            "member": member,
-                        }))
-                        .resource(format!("{group_id}:{member_id}")),
-                    );
                 }
-                match members.next_cursor {
-                    Some(next) => member_cursor = Some(next),
-                    None => break,
-                }
+                groups.push(MappingEnvelope::new(group).resource(group_id));
             }
-            groups.push(MappingEnvelope::new(group).resource(group_id));
-        }
-        // Groups first: memberships reference them.
-        ctx.emit(IngestPayloadSet::new("DirectoryGroup", groups))
-            .await?;
-        ctx.emit(IngestPayloadSet::new("DirectoryMembership", memberships))
-            .await?;
-        checkpoint
-            .set("groups", page.next_cursor.as_deref())
-            .save(&ctx)
-            .await?;
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
+            run.groups_page_done(&listing, groups, memberships).await?;
         }
     }
     if skipped > 0 {
@@ -285,5 +238,5 @@ pub async fn directory_sync(
             &format!("left out {skipped} group members that are not synced accounts"),
         );
     }
-    Ok(Vec::new())
+    Ok(())
 }

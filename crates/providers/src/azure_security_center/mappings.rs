@@ -14,6 +14,7 @@
 //! container registry shapes; none has `softwareName` or `benchmarks`.
 
 use tributary_core::MappingRegistration;
+use tributary_model::{Finding, IngestModel, Vulnerability};
 
 /// Defender's severities are `High`, `Medium` and `Low`.
 const SEVERITY: &str = r#"cel.bind(s, SEVERITY_PATH.orValue("").lowerAscii(),
@@ -62,7 +63,7 @@ pub fn assessment() -> MappingRegistration {
     .replace("SEVERITY", &SEVERITY.replace("SEVERITY_PATH", "payload.?properties.metadata.severity"))
     .replace("FINDING_STATUS", FINDING_STATUS)
     .replace("OWNER", OWNER);
-    MappingRegistration::new("Finding")
+    MappingRegistration::new(Finding::METADATA.schema)
         .variant("assessment")
         .map(map)
 }
@@ -101,7 +102,7 @@ pub fn subassessment_finding() -> MappingRegistration {
     .replace("FINDING_STATUS", FINDING_STATUS)
     .replace("OWNER", OWNER)
     .replace("PARENT", PARENT);
-    MappingRegistration::new("Finding")
+    MappingRegistration::new(Finding::METADATA.schema)
         .variant("subassessment")
         .filter(r#"!payload.?properties.additionalData.cve.orValue([]).exists(c, c.?title.orValue("").upperAscii().startsWith("CVE-"))"#)
         .map(map)
@@ -144,7 +145,7 @@ cel.bind(code, payload.?properties.status.code.orValue(""), {
     .replace("SEVERITY", &SEVERITY.replace("SEVERITY_PATH", "payload.?properties.status.severity"))
     .replace("OWNER", OWNER)
     .replace("PARENT", PARENT);
-    MappingRegistration::new("Vulnerability")
+    MappingRegistration::new(Vulnerability::METADATA.schema)
         .variant("subassessment")
         .filter(r#"payload.?properties.additionalData.cve.orValue([]).exists(c, c.?title.orValue("").upperAscii().startsWith("CVE-"))"#)
         .map(map)

@@ -17,6 +17,7 @@ use tributary_core::{
     ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
     DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
 };
+use tributary_model::{Finding, IngestModel, Vulnerability};
 
 pub use crate::microsoft::{check_guid, check_tenant};
 pub use client::{ARM_API, ArmApi};
@@ -178,7 +179,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             )
             .client(ARM_API)
             .reconcile()
-            .ingests(["Finding", "Vulnerability"])
+            .ingests([Finding::METADATA.schema, Vulnerability::METADATA.schema])
             .ingest(operations::collect),
         )
         .mapping(mappings::assessment())

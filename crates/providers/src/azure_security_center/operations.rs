@@ -7,10 +7,11 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
-    CredentialBindings, ErrorKind, IngestPayloadSet, IntegrationMetadata, MappingEnvelope,
-    MetadataRequest, OperationContext, OperationError, StableName,
+    ErrorKind, IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MetadataRequest,
+    OperationContext, OperationError, StableName,
 };
-use tributary_providerkit::{Checkpoint, Pagination, Paginator};
+use tributary_model::{Finding, IngestModel, Vulnerability};
+use tributary_providerkit::{Pagination, Paginator, ResumableRun};
 
 use super::{ArmApi, AzureClientCertificate, AzureClientSecret, client};
 
@@ -117,12 +118,7 @@ fn permission_hint(subscription: &str, err: OperationError) -> OperationError {
     }
 }
 
-pub async fn health_check(
-    _ctx: OperationContext,
-    _config: HealthCheck,
-    api: &ArmApi,
-    _credentials: CredentialBindings,
-) -> Result<Value, OperationError> {
+pub async fn health_check(_ctx: OperationContext, api: &ArmApi) -> Result<Value, OperationError> {
     let targets = target_subscriptions(api).await?;
     let first = &targets[0];
     let page = Paginator::new(assessments_request(api, &first.id), ARM_PAGES)
@@ -235,32 +231,23 @@ fn has_cve(item: &Value) -> bool {
 
 /// Emits each page as it arrives and saves the page cursor after it, per subscription and
 /// listing, so a throttled or interrupted run resumes where it stopped.
-pub async fn collect(
-    ctx: OperationContext,
-    _config: DefenderCollect,
-    api: &ArmApi,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
-    let mut checkpoint = Checkpoint::load(&ctx);
+pub async fn collect(ctx: OperationContext, api: &ArmApi) -> Result<(), OperationError> {
+    let mut run = ResumableRun::load(&ctx);
     let include_healthy = api.input.include_healthy == Some(true);
     let keep = |item: &Value| include_healthy || status_code(item) == "Unhealthy";
     for subscription in target_subscriptions(api).await? {
         let sub = subscription.id.as_str();
         let phase = format!("assessments:{sub}");
-        if !checkpoint.is_done(&phase) {
+        if let Some(mut assessments) = run.phase(&phase, ARM_PAGES) {
             // ARM's assessment list carries no metadata (it cannot `$expand`): severity,
             // category, description, remediation and policy come from the metadata listing,
             // joined by assessment name.
             let metadata = assessment_metadata(api, sub)
                 .await
                 .map_err(|err| permission_hint(sub, err))?;
-            let mut pages = Paginator::resume(
-                assessments_request(api, sub),
-                ARM_PAGES,
-                checkpoint.cursor(&phase),
-            );
-            while let Some(page) = pages
-                .next_page()
+            let request = assessments_request(api, sub);
+            while let Some(page) = assessments
+                .next_page(request.clone())
                 .await
                 .map_err(|err| permission_hint(sub, err))?
             {
@@ -277,26 +264,18 @@ pub async fn collect(
                         )
                     })
                     .collect();
-                ctx.emit(IngestPayloadSet::new("Finding", envelopes))
-                    .await?;
-                checkpoint
-                    .set(&phase, page.next_cursor.as_deref())
-                    .save(&ctx)
-                    .await?;
+                let findings = IngestPayloadSet::new(Finding::METADATA.schema, envelopes);
+                run.page_done(&phase, &assessments, [findings]).await?;
             }
         }
         if api.input.collect_sub_assessments == Some(false) {
             continue;
         }
         let phase = format!("subassessments:{sub}");
-        if !checkpoint.is_done(&phase) {
-            let mut pages = Paginator::resume(
-                sub_assessments_request(api, sub),
-                ARM_PAGES,
-                checkpoint.cursor(&phase),
-            );
-            while let Some(page) = pages
-                .next_page()
+        if let Some(mut sub_assessments) = run.phase(&phase, ARM_PAGES) {
+            let request = sub_assessments_request(api, sub);
+            while let Some(page) = sub_assessments
+                .next_page(request.clone())
                 .await
                 .map_err(|err| permission_hint(sub, err))?
             {
@@ -313,17 +292,15 @@ pub async fn collect(
                         findings.push(envelope);
                     }
                 }
-                ctx.emit(IngestPayloadSet::new("Finding", findings)).await?;
-                ctx.emit(IngestPayloadSet::new("Vulnerability", vulnerabilities))
-                    .await?;
-                checkpoint
-                    .set(&phase, page.next_cursor.as_deref())
-                    .save(&ctx)
-                    .await?;
+                let sets = [
+                    IngestPayloadSet::new(Finding::METADATA.schema, findings),
+                    IngestPayloadSet::new(Vulnerability::METADATA.schema, vulnerabilities),
+                ];
+                run.page_done(&phase, &sub_assessments, sets).await?;
             }
         }
     }
-    Ok(Vec::new())
+    Ok(())
 }
 
 /// The tenant identifies the external account; the client id and subscriptions describe it.

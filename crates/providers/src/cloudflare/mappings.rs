@@ -1,6 +1,7 @@
 //! The CEL mapping from Cloudflare account members to directory accounts.
 
 use tributary_core::MappingRegistration;
+use tributary_model::{DirectoryAccount, IngestModel};
 
 /// A member is `{id, status, user: {id, email, first_name, last_name,
 /// two_factor_authentication_enabled}, roles: [{id, name}], policies}`.
@@ -12,7 +13,7 @@ use tributary_core::MappingRegistration;
 ///   they had been removed.
 /// - Names may be null on pending invitations.
 pub fn account() -> MappingRegistration {
-    MappingRegistration::new("DirectoryAccount").map(
+    MappingRegistration::new(DirectoryAccount::METADATA.schema).map(
         r#"{
   "externalID": payload.id,
   "canonicalEmail": payload.?user.email.orValue(null) != null ? payload.user.email.lowerAscii() : null,

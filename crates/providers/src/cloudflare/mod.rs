@@ -11,6 +11,7 @@ use tributary_core::{
     ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
     DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
 };
+use tributary_model::{DirectoryAccount, IngestModel};
 
 pub use client::{CLOUDFLARE_API, CloudflareApi, DEFAULT_API_URL};
 pub use operations::{DirectorySync, HealthCheck};
@@ -98,7 +99,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             Operation::<DirectorySync>::new("Syncs the account's members")
                 .client(CLOUDFLARE_API)
                 .reconcile()
-                .ingests(["DirectoryAccount"])
+                .ingests([DirectoryAccount::METADATA.schema])
                 .ingest(operations::directory_sync),
         )
         .mapping(mappings::account())

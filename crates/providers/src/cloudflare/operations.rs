@@ -4,15 +4,17 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
-    CredentialBindings, IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MetadataRequest,
-    OperationContext, OperationError, StableName,
+    IntegrationMetadata, MappingEnvelope, MetadataRequest, OperationContext, OperationError,
+    StableName,
 };
-use tributary_providerkit::{Checkpoint, Pagination, Paginator};
+use tributary_providerkit::{Pagination, ResumableRun, accounts};
 
 use super::{CloudflareApi, client};
 
 /// Members per page (Cloudflare allows 5 to 50).
 const PAGE_SIZE: &str = "50";
+/// The checkpoint phase listing the account's members.
+const MEMBERS_PHASE: &str = "members";
 
 /// Verifies the token is active, then reads the account: proves the token works and reaches
 /// the account (user-owned and account-owned tokens alike).
@@ -63,9 +65,7 @@ async fn verify_token(api: &CloudflareApi) -> Result<Value, OperationError> {
 
 pub async fn health_check(
     _ctx: OperationContext,
-    _config: HealthCheck,
     api: &CloudflareApi,
-    _credentials: CredentialBindings,
 ) -> Result<Value, OperationError> {
     let token = verify_token(api).await?;
     let account: Envelope = api
@@ -97,24 +97,17 @@ pub async fn resolve_metadata(
 /// Emits each page of members as it arrives and saves the page number after it.
 pub async fn directory_sync(
     ctx: OperationContext,
-    _config: DirectorySync,
     api: &CloudflareApi,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
-    let mut checkpoint = Checkpoint::load(&ctx);
-    if checkpoint.is_done("members") {
-        return Ok(Vec::new());
-    }
+) -> Result<(), OperationError> {
+    let mut run = ResumableRun::load(&ctx);
+    let Some(mut members) = run.phase(MEMBERS_PHASE, Pagination::cloudflare()) else {
+        return Ok(());
+    };
     let request = api
         .http
         .get(&format!("/accounts/{}/members", api.account_id))
         .query("per_page", PAGE_SIZE);
-    let mut pages = Paginator::resume(
-        request,
-        Pagination::cloudflare(),
-        checkpoint.cursor("members"),
-    );
-    while let Some(page) = pages.next_page().await? {
+    while let Some(page) = members.next_page(request.clone()).await? {
         let envelopes = page
             .items
             .into_iter()
@@ -127,12 +120,8 @@ pub async fn directory_sync(
                 MappingEnvelope::new(member).resource(format!("{}/{email}", api.account_id))
             })
             .collect();
-        ctx.emit(IngestPayloadSet::new("DirectoryAccount", envelopes))
-            .await?;
-        checkpoint
-            .set("members", page.next_cursor.as_deref())
-            .save(&ctx)
+        run.page_done(MEMBERS_PHASE, &members, [accounts(envelopes)])
             .await?;
     }
-    Ok(Vec::new())
+    Ok(())
 }

@@ -7,12 +7,13 @@
 //! an empty string through, which the model refuses).
 
 use tributary_core::MappingRegistration;
+use tributary_model::{Finding, IngestModel, Vulnerability};
 
 /// `Vulnerability` from a result whose finding has class VULNERABILITY. The CVE, its CVSS v3
 /// base score and references, and the offending and fixed packages come from
 /// `finding.vulnerability` when present.
 pub fn vulnerability() -> MappingRegistration {
-    MappingRegistration::new("Vulnerability")
+    MappingRegistration::new(Vulnerability::METADATA.schema)
         .filter(r#"payload.?finding.findingClass.orValue("") == "VULNERABILITY""#)
         .map(
             r#"cel.bind(f, payload.finding,
@@ -64,7 +65,7 @@ cel.bind(sev, f.?severity.orValue(""),
 /// POSTURE_VIOLATION, SCC_ERROR, ...). Controls are `<standard> <version> <id>` for each id of
 /// each compliance entry.
 pub fn finding() -> MappingRegistration {
-    MappingRegistration::new("Finding")
+    MappingRegistration::new(Finding::METADATA.schema)
         .filter(r#"payload.?finding.findingClass.orValue("") != "VULNERABILITY""#)
         .map(
             r#"cel.bind(f, payload.finding,

@@ -14,6 +14,7 @@ use tributary_core::{
     ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
     DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
 };
+use tributary_model::{Finding, IngestModel, Vulnerability};
 
 pub use client::{
     DEFAULT_API_URL, DEFAULT_IAM_CREDENTIALS_URL, DEFAULT_STS_URL, DEFAULT_TOKEN_URL, GCP_SCC_API,
@@ -176,7 +177,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             )
             .client(GCP_SCC_API)
             .reconcile()
-            .ingests(["Vulnerability", "Finding"])
+            .ingests([Vulnerability::METADATA.schema, Finding::METADATA.schema])
             .ingest(operations::findings_collect),
         )
         .mapping(mappings::vulnerability())

@@ -4,9 +4,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
-    CredentialBindings, IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MetadataRequest,
-    OperationContext, OperationError, StableName,
+    IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MetadataRequest, OperationContext,
+    OperationError, StableName,
 };
+use tributary_model::{Finding, IngestModel, Vulnerability};
 use tributary_providerkit::{Checkpoint, Page};
 
 use super::{GcpSccApi, GcpSccOperatorConfig, GcpSccWorkloadIdentity, client};
@@ -32,9 +33,7 @@ pub struct FindingsCollect {
 
 pub async fn health_check(
     _ctx: OperationContext,
-    _config: HealthCheck,
     api: &GcpSccApi,
-    _credentials: CredentialBindings,
 ) -> Result<Value, OperationError> {
     let path = api.findings_path();
     let answer = api
@@ -94,8 +93,7 @@ pub async fn findings_collect(
     ctx: OperationContext,
     config: FindingsCollect,
     api: &GcpSccApi,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
+) -> Result<(), OperationError> {
     let page_size = config
         .page_size
         .unwrap_or(DEFAULT_PAGE_SIZE)
@@ -104,7 +102,7 @@ pub async fn findings_collect(
     let path = api.findings_path();
     let mut checkpoint = Checkpoint::load(&ctx);
     if checkpoint.is_done("findings") {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let mut cursor = checkpoint.cursor("findings");
     loop {
@@ -124,9 +122,13 @@ pub async fn findings_collect(
                 findings.push(MappingEnvelope::new(result).resource(name));
             }
         }
-        ctx.emit(IngestPayloadSet::new("Vulnerability", vulnerabilities))
+        ctx.emit(IngestPayloadSet::new(
+            Vulnerability::METADATA.schema,
+            vulnerabilities,
+        ))
+        .await?;
+        ctx.emit(IngestPayloadSet::new(Finding::METADATA.schema, findings))
             .await?;
-        ctx.emit(IngestPayloadSet::new("Finding", findings)).await?;
         checkpoint
             .set("findings", page.next_cursor.as_deref())
             .save(&ctx)
@@ -136,7 +138,7 @@ pub async fn findings_collect(
             None => break,
         }
     }
-    Ok(Vec::new())
+    Ok(())
 }
 
 /// One page of findings, from `cursor` (`None`: the first page). Each request gets a current

@@ -8,6 +8,7 @@
 //! instead of failing the whole ingest.
 
 use tributary_core::MappingRegistration;
+use tributary_model::{Asset, DirectoryAccount, IngestModel, Vulnerability};
 
 /// A repository from `GET /installation/repositories` (`id`, `full_name`, `private`,
 /// `visibility`, `owner`, `html_url`, `description`, `archived`, `fork`, `topics`,
@@ -17,7 +18,7 @@ use tributary_core::MappingRegistration;
 /// transfers; `name` (which the Asset model requires, and the original left out) is the full
 /// name `owner/repo`.
 pub fn repository() -> MappingRegistration {
-    MappingRegistration::new("Asset").variant("repository").map(
+    MappingRegistration::new(Asset::METADATA.schema).variant("repository").map(
         r#"{
   "externalID": string(payload.id),
   "name": payload.?full_name.orValue(payload.?name.orValue(string(payload.id))),
@@ -81,7 +82,7 @@ pub fn dependabot() -> MappingRegistration {
     let severity = severity(
         r#"payload.?security_advisory.severity.orValue(payload.?security_vulnerability.severity.orValue(""))"#,
     );
-    MappingRegistration::new("Vulnerability")
+    MappingRegistration::new(Vulnerability::METADATA.schema)
         .variant("dependabot")
         .map(format!(
             r#"cel.bind(adv, payload.?security_advisory.orValue(null) == null ? {{}} : payload.security_advisory,
@@ -136,7 +137,7 @@ cel.bind(pkg, dep.?package.orValue(null) != null ? dep.package
 /// (`error` HIGH, `warning` MEDIUM, `note` LOW, `none` INFORMATIONAL).
 pub fn code_scanning() -> MappingRegistration {
     let security = severity(r#"rule.?security_severity_level.orValue("")"#);
-    MappingRegistration::new("Vulnerability")
+    MappingRegistration::new(Vulnerability::METADATA.schema)
         .variant("code_scanning")
         .map(format!(
             r#"cel.bind(rule, payload.?rule.orValue(null) == null ? {{}} : payload.rule,
@@ -182,7 +183,7 @@ cel.bind(plain, rule.?severity.orValue(null) == null ? "" : rule.severity.lowerA
 ///
 /// A leaked credential is HIGH; CRITICAL when GitHub checked it is still `active`.
 pub fn secret_scanning() -> MappingRegistration {
-    MappingRegistration::new("Vulnerability")
+    MappingRegistration::new(Vulnerability::METADATA.schema)
         .variant("secret_scanning")
         .map(format!(
             r#"cel.bind(status, {SECRET_STATUS},
@@ -226,7 +227,7 @@ cel.bind(name, payload.?secret_type_display_name.orValue(null) != null
 /// The external id is the user's numeric id as a plain decimal integer (`string()` of a JSON
 /// integer, never `1.2345678e+07`); logins can be renamed, ids cannot.
 pub fn member() -> MappingRegistration {
-    MappingRegistration::new("DirectoryAccount").map(
+    MappingRegistration::new(DirectoryAccount::METADATA.schema).map(
         r#"cel.bind(role, payload.?role.orValue(null) == null ? "" : payload.role.upperAscii(),
 {
   "externalID": string(payload.databaseId),

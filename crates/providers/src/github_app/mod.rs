@@ -18,6 +18,7 @@ use tributary_core::{
     ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
     DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
 };
+use tributary_model::{Asset, DirectoryAccount, IngestModel, Vulnerability};
 
 pub use auth::{INSTALLATION_ATTRIBUTE, StoredInstallation};
 pub use client::{DEFAULT_API_URL, DEFAULT_WEB_URL, GITHUB_API, GithubApi};
@@ -139,7 +140,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             )
             .client(GITHUB_API)
             .reconcile()
-            .ingests(["Asset"])
+            .ingests([Asset::METADATA.schema])
             .ingest(operations::repository_sync),
         )
         .operation(
@@ -148,7 +149,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             )
             .client(GITHUB_API)
             .reconcile()
-            .ingests(["Vulnerability"])
+            .ingests([Vulnerability::METADATA.schema])
             .ingest(operations::vulnerability_collect),
         )
         .operation(
@@ -157,7 +158,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             )
             .client(GITHUB_API)
             .reconcile()
-            .ingests(["DirectoryAccount"])
+            .ingests([DirectoryAccount::METADATA.schema])
             .ingest(operations::directory_sync),
         )
         .mapping(mappings::repository())

@@ -10,11 +10,12 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
-    CredentialBindings, IngestPayloadSet, LogLevel, MappingEnvelope, OperationContext,
-    OperationError, StableName,
+    IngestPayloadSet, LogLevel, MappingEnvelope, OperationContext, OperationError, StableName,
 };
+use tributary_model::{Asset, IngestModel, Vulnerability};
 use tributary_providerkit::{
-    Checkpoint, Pagination, Paginator, ProviderRequest, classify::is_throttling_403, retry_after,
+    Checkpoint, Pagination, Paginator, ProviderRequest, ResumableRun, accounts,
+    classify::is_throttling_403, retry_after,
 };
 
 use super::GithubApi;
@@ -23,6 +24,9 @@ use super::GithubApi;
 const PER_PAGE: &str = "100";
 /// Members per GraphQL page (GitHub's maximum is 100).
 const MEMBERS_PER_PAGE: u32 = 100;
+/// The checkpoint phases of the repository sync and the members sync.
+const REPOSITORIES_PHASE: &str = "repositories";
+const MEMBERS_PHASE: &str = "members";
 
 /// Mints an installation token (at connect) and reads the installation's repositories.
 #[derive(StableName, Deserialize, JsonSchema)]
@@ -66,9 +70,7 @@ const REPOSITORIES: Pagination = Pagination::LinkHeader {
 
 pub async fn health_check(
     _ctx: OperationContext,
-    _config: HealthCheck,
     api: &GithubApi,
-    _credentials: CredentialBindings,
 ) -> Result<Value, OperationError> {
     let response = rest(api, "/installation/repositories")
         .query("per_page", "1")
@@ -85,22 +87,12 @@ pub async fn health_check(
 }
 
 /// Emits each page of repositories as assets (variant `repository`).
-pub async fn repository_sync(
-    ctx: OperationContext,
-    _config: RepositorySync,
-    api: &GithubApi,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
-    let mut checkpoint = Checkpoint::load(&ctx);
-    if checkpoint.is_done("repositories") {
-        return Ok(Vec::new());
-    }
-    let mut pages = Paginator::resume(
-        repositories_request(api),
-        REPOSITORIES,
-        checkpoint.cursor("repositories"),
-    );
-    while let Some(page) = pages.next_page().await? {
+pub async fn repository_sync(ctx: OperationContext, api: &GithubApi) -> Result<(), OperationError> {
+    let mut run = ResumableRun::load(&ctx);
+    let Some(mut repositories) = run.phase(REPOSITORIES_PHASE, REPOSITORIES) else {
+        return Ok(());
+    };
+    while let Some(page) = repositories.next_page(repositories_request(api)).await? {
         let envelopes = page
             .items
             .into_iter()
@@ -111,13 +103,14 @@ pub async fn repository_sync(
                     .resource(name)
             })
             .collect();
-        ctx.emit(IngestPayloadSet::new("Asset", envelopes)).await?;
-        checkpoint
-            .set("repositories", page.next_cursor.as_deref())
-            .save(&ctx)
-            .await?;
+        run.page_done(
+            REPOSITORIES_PHASE,
+            &repositories,
+            [IngestPayloadSet::new(Asset::METADATA.schema, envelopes)],
+        )
+        .await?;
     }
-    Ok(Vec::new())
+    Ok(())
 }
 
 /// The alert kinds: (variant, REST path under `/repos/{owner}/{repo}`).
@@ -134,8 +127,7 @@ pub async fn vulnerability_collect(
     ctx: OperationContext,
     config: VulnerabilityCollect,
     api: &GithubApi,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
+) -> Result<(), OperationError> {
     let mut checkpoint = Checkpoint::load(&ctx);
     let mut repositories: Vec<String> = Paginator::new(repositories_request(api), REPOSITORIES)
         .collect_all()
@@ -221,7 +213,7 @@ pub async fn vulnerability_collect(
             }
         }
     }
-    Ok(Vec::new())
+    Ok(())
 }
 
 async fn emit_alerts(
@@ -246,8 +238,11 @@ async fn emit_alerts(
                 .resource(repository)
         })
         .collect();
-    ctx.emit(IngestPayloadSet::new("Vulnerability", envelopes))
-        .await
+    ctx.emit(IngestPayloadSet::new(
+        Vulnerability::METADATA.schema,
+        envelopes,
+    ))
+    .await
 }
 
 const MEMBERS_QUERY: &str = "query($login: String!, $first: Int!, $after: String) {
@@ -263,12 +258,7 @@ const MEMBERS_QUERY: &str = "query($login: String!, $first: Int!, $after: String
 
 /// Emits each page of members (DirectoryAccount) with their role (`ADMIN` or `MEMBER`).
 /// An installation on a personal account has no members to sync.
-pub async fn directory_sync(
-    ctx: OperationContext,
-    _config: DirectorySync,
-    api: &GithubApi,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
+pub async fn directory_sync(ctx: OperationContext, api: &GithubApi) -> Result<(), OperationError> {
     let attributes = &ctx.integration.metadata["attributes"];
     let login = attributes["accountLogin"]
         .as_str()
@@ -285,22 +275,18 @@ pub async fn directory_sync(
             LogLevel::Info,
             &format!("{login} is a personal account: it has no organisation members"),
         );
-        return Ok(Vec::new());
+        return Ok(());
     }
-    let mut checkpoint = Checkpoint::load(&ctx);
-    if checkpoint.is_done("members") {
-        return Ok(Vec::new());
-    }
+    let mut run = ResumableRun::load(&ctx);
+    let members_pages = Pagination::graphql("/data/organization/membersWithRole");
+    let Some(mut members) = run.phase(MEMBERS_PHASE, members_pages) else {
+        return Ok(());
+    };
     let request = api.rest.post(&api.graphql).json(&json!({
         "query": MEMBERS_QUERY,
         "variables": {"login": login, "first": MEMBERS_PER_PAGE},
     }));
-    let mut pages = Paginator::resume(
-        request,
-        Pagination::graphql("/data/organization/membersWithRole"),
-        checkpoint.cursor("members"),
-    );
-    while let Some(page) = pages.next_page().await? {
+    while let Some(page) = members.next_page(request.clone()).await? {
         let edges = page
             .body
             .pointer("/data/organization/membersWithRole/edges")
@@ -322,12 +308,8 @@ pub async fn directory_sync(
                 MappingEnvelope::new(member).resource(resource)
             })
             .collect();
-        ctx.emit(IngestPayloadSet::new("DirectoryAccount", envelopes))
-            .await?;
-        checkpoint
-            .set("members", page.next_cursor.as_deref())
-            .save(&ctx)
+        run.page_done(MEMBERS_PHASE, &members, [accounts(envelopes)])
             .await?;
     }
-    Ok(Vec::new())
+    Ok(())
 }

@@ -31,6 +31,7 @@ use tributary_core::{
     StableName, VerifyError, WebhookEvent, WebhookEventRequest, WebhookOutcome,
     WebhookRegistration,
 };
+use tributary_model::{Asset, IngestModel, Vulnerability};
 
 use super::{
     DirectorySync, GithubAppOperatorConfig, INSTALLATION_ATTRIBUTE, RepositorySync,
@@ -211,7 +212,7 @@ fn alert_outcome(
     };
     Ok(WebhookOutcome {
         ingest: vec![IngestPayloadSet::new(
-            "Vulnerability",
+            Vulnerability::METADATA.schema,
             vec![
                 MappingEnvelope::new(alert)
                     .variant(variant)
@@ -236,7 +237,7 @@ fn repository_outcome(
     })?;
     Ok(WebhookOutcome {
         ingest: vec![IngestPayloadSet::new(
-            "Asset",
+            Asset::METADATA.schema,
             vec![
                 MappingEnvelope::new(repository)
                     .variant("repository")
@@ -341,7 +342,7 @@ pub(super) fn registration(operator: &GithubAppOperatorConfig) -> WebhookRegistr
             WebhookEvent::<RepositoryChanged>::new(
                 "A repository was created or changed: its Asset is updated",
             )
-            .ingests(["Asset"])
+            .ingests([Asset::METADATA.schema])
             .handle(|request, event| async move { repository_outcome(&request, event.repository) }),
         )
         .event(
@@ -396,21 +397,21 @@ pub(super) fn registration(operator: &GithubAppOperatorConfig) -> WebhookRegistr
         )
         .event(
             WebhookEvent::<DependabotAlert>::new("A Dependabot alert changed")
-                .ingests(["Vulnerability"])
+                .ingests([Vulnerability::METADATA.schema])
                 .handle(|request, event| async move {
                     alert_outcome(&request, "dependabot", event.alert, &event.repository)
                 }),
         )
         .event(
             WebhookEvent::<CodeScanningAlert>::new("A code scanning alert changed")
-                .ingests(["Vulnerability"])
+                .ingests([Vulnerability::METADATA.schema])
                 .handle(|request, event| async move {
                     alert_outcome(&request, "code_scanning", event.alert, &event.repository)
                 }),
         )
         .event(
             WebhookEvent::<SecretScanningAlert>::new("A secret scanning alert changed")
-                .ingests(["Vulnerability"])
+                .ingests([Vulnerability::METADATA.schema])
                 .handle(|request, event| async move {
                     alert_outcome(&request, "secret_scanning", event.alert, &event.repository)
                 }),

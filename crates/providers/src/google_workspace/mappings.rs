@@ -3,6 +3,7 @@
 //! lists in some projections.
 
 use tributary_core::MappingRegistration;
+use tributary_model::{DirectoryAccount, DirectoryGroup, DirectoryMembership, IngestModel};
 
 /// A `User` resource (`projection=full`).
 ///
@@ -13,7 +14,7 @@ use tributary_core::MappingRegistration;
 /// - `lastLoginTime` is `1970-01-01T00:00:00.000Z` for a user who never signed in: no login.
 /// - Job title and department come from the primary organisation entry, else the first.
 pub fn account() -> MappingRegistration {
-    MappingRegistration::new("DirectoryAccount").map(
+    MappingRegistration::new(DirectoryAccount::METADATA.schema).map(
         r#"cel.bind(orgs, payload.?organizations.orValue([]),
 cel.bind(org, orgs.exists(o, o.?primary.orValue(false) == true)
     ? orgs.filter(o, o.?primary.orValue(false) == true)[0]
@@ -62,7 +63,7 @@ cel.bind(org, orgs.exists(o, o.?primary.orValue(false) == true)
 /// Cloud Identity API), so the classification is DISTRIBUTION; whether an administrator created
 /// it is kept in `profile`. `directMembersCount` is an int64, which Google sends as a string.
 pub fn group() -> MappingRegistration {
-    MappingRegistration::new("DirectoryGroup").map(
+    MappingRegistration::new(DirectoryGroup::METADATA.schema).map(
         r#"{
   "externalID": payload.id,
   "displayName": payload.?name.orValue("") != "" ? payload.name : payload.?email.orValue(null),
@@ -84,7 +85,7 @@ pub fn group() -> MappingRegistration {
 /// nested groups (GROUP), the whole organisation (CUSTOMER) and anything without an id are left
 /// out here even if an operation emitted them.
 pub fn membership() -> MappingRegistration {
-    MappingRegistration::new("DirectoryMembership")
+    MappingRegistration::new(DirectoryMembership::METADATA.schema)
         .filter(
             r#"payload.?member.type.orValue("") == "USER" && payload.?member.id.orValue("") != "" && payload.?group.id.orValue("") != """#,
         )

@@ -14,6 +14,7 @@ use tributary_core::{
     ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
     DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
 };
+use tributary_providerkit::DIRECTORY_MODELS;
 
 pub use client::{
     DEFAULT_API_URL, DEFAULT_AUTHORIZE_URL, DEFAULT_TOKEN_URL, GOOGLE_DIRECTORY,
@@ -157,7 +158,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             Operation::<DirectorySync>::new("Syncs users, groups and group memberships")
                 .client(GOOGLE_DIRECTORY)
                 .reconcile()
-                .ingests(["DirectoryAccount", "DirectoryGroup", "DirectoryMembership"])
+                .ingests(DIRECTORY_MODELS)
                 .ingest(operations::directory_sync),
         )
         .mapping(mappings::account())

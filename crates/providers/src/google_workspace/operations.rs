@@ -6,10 +6,12 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
-    CredentialBindings, IngestPayloadSet, IntegrationMetadata, LogLevel, MappingEnvelope,
-    MetadataRequest, OperationContext, OperationError, StableName,
+    IntegrationMetadata, LogLevel, MappingEnvelope, MetadataRequest, OperationContext,
+    OperationError, StableName,
 };
-use tributary_providerkit::{Checkpoint, Page, Pagination, Paginator};
+use tributary_providerkit::{
+    GROUPS_PHASE, Listing, Page, Pagination, ResumableRun, USERS_PHASE, membership,
+};
 
 use super::{
     GoogleDirectoryApi, GoogleWorkspaceOAuth, GoogleWorkspaceOperatorConfig,
@@ -49,9 +51,7 @@ async fn read_customer(api: &GoogleDirectoryApi) -> Result<Value, OperationError
 
 pub async fn health_check(
     _ctx: OperationContext,
-    _config: HealthCheck,
     api: &GoogleDirectoryApi,
-    _credentials: CredentialBindings,
 ) -> Result<Value, OperationError> {
     let customer = read_customer(api).await?;
     Ok(json!({
@@ -93,24 +93,23 @@ pub async fn resolve_metadata(
     }))
 }
 
-/// One page of a listing, from `cursor` (`None`: the first page). Each page gets a fresh bearer
-/// token from the client, so a long sync outlives a service-account token.
-async fn fetch_page(
+/// The next page of `listing` (`None` after its last). Each page gets a fresh bearer token from
+/// the client, so a long sync outlives a service-account token.
+async fn next_page(
     api: &GoogleDirectoryApi,
+    listing: &mut Listing,
     path: &str,
     params: &[(&str, &str)],
-    items: &'static str,
-    cursor: Option<String>,
-) -> Result<Page, OperationError> {
+) -> Result<Option<Page>, OperationError> {
+    if listing.is_done() {
+        return Ok(None);
+    }
     let request = api
         .http()
         .await?
         .get(path)
         .query_pairs(params.iter().copied());
-    Paginator::resume(request, Pagination::google(items), cursor)
-        .next_page()
-        .await?
-        .ok_or_else(|| OperationError::internal("a Google listing ended before its first page"))
+    listing.next_page(request).await
 }
 
 fn text<'a>(value: &'a Value, field: &str) -> Option<&'a str> {
@@ -137,23 +136,19 @@ fn path_segment(value: &str) -> String {
 /// the users, to keep memberships to accounts this integration has).
 pub async fn directory_sync(
     ctx: OperationContext,
-    _config: DirectorySync,
     api: &GoogleDirectoryApi,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
-    let mut checkpoint = Checkpoint::load(&ctx);
+) -> Result<(), OperationError> {
+    let mut run = ResumableRun::load(&ctx);
     let user_params = [
         ("customer", MY_CUSTOMER),
         ("maxResults", USERS_PER_PAGE),
         ("projection", "full"),
     ];
-    let users_from_start = !checkpoint.is_done("users") && checkpoint.cursor("users").is_none();
+    let users_from_start = !run.is_resumed(USERS_PHASE);
     let mut user_ids = HashSet::new();
 
-    if !checkpoint.is_done("users") {
-        let mut cursor = checkpoint.cursor("users");
-        loop {
-            let page = fetch_page(api, USERS_PATH, &user_params, "/users", cursor.take()).await?;
+    if let Some(mut users) = run.phase(USERS_PHASE, Pagination::google("/users")) {
+        while let Some(page) = next_page(api, &mut users, USERS_PATH, &user_params).await? {
             let mut envelopes = Vec::with_capacity(page.items.len());
             for user in page.items {
                 if let Some(id) = text(&user, "id") {
@@ -165,122 +160,76 @@ pub async fn directory_sync(
                     .to_lowercase();
                 envelopes.push(MappingEnvelope::new(user).resource(resource));
             }
-            ctx.emit(IngestPayloadSet::new("DirectoryAccount", envelopes))
-                .await?;
-            checkpoint
-                .set("users", page.next_cursor.as_deref())
-                .save(&ctx)
-                .await?;
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
+            run.users_page_done(&users, envelopes).await?;
         }
     }
 
-    if checkpoint.is_done("groups") {
-        return Ok(Vec::new());
+    if run.is_done(GROUPS_PHASE) {
+        return Ok(());
     }
     // A resumed run did not see every user: list the ids again (ids only) so memberships of
     // people outside the directory are still left out.
     if !users_from_start {
-        let mut cursor = None;
         let id_params = [
             ("customer", MY_CUSTOMER),
             ("maxResults", USERS_PER_PAGE),
             ("fields", "users(id),nextPageToken"),
         ];
-        loop {
-            let page = fetch_page(api, USERS_PATH, &id_params, "/users", cursor.take()).await?;
+        let mut ids = Listing::new(Pagination::google("/users"));
+        while let Some(page) = next_page(api, &mut ids, USERS_PATH, &id_params).await? {
             user_ids.extend(
                 page.items
                     .iter()
                     .filter_map(|user| text(user, "id"))
                     .map(str::to_owned),
             );
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
         }
     }
 
     let group_params = [("customer", MY_CUSTOMER), ("maxResults", GROUPS_PER_PAGE)];
-    let mut cursor = checkpoint.cursor("groups");
     let mut skipped = 0usize;
-    loop {
-        let page = fetch_page(api, GROUPS_PATH, &group_params, "/groups", cursor.take()).await?;
-        let mut groups = Vec::with_capacity(page.items.len());
-        let mut memberships = Vec::new();
-        for group in page.items {
-            let Some(group_id) = text(&group, "id").map(str::to_owned) else {
-                continue;
-            };
-            let group_email = text(&group, "email").unwrap_or_default().to_lowercase();
-            let members_path = format!("{GROUPS_PATH}/{}/members", path_segment(&group_id));
-            let mut member_cursor = None;
-            loop {
-                let members = fetch_page(
-                    api,
-                    &members_path,
-                    &[("maxResults", MEMBERS_PER_PAGE)],
-                    "/members",
-                    member_cursor.take(),
-                )
-                .await?;
-                for member in members.items {
-                    // Nested groups, the whole customer and people outside the directory are
-                    // not accounts of this integration.
-                    let is_user = text(&member, "type") == Some("USER");
-                    let member_id = text(&member, "id").unwrap_or_default().to_owned();
-                    if !is_user || !user_ids.contains(&member_id) {
-                        skipped += 1;
-                        continue;
-                    }
-                    let resource = format!(
-                        "{}:{}",
-                        if group_email.is_empty() {
-                            &group_id
-                        } else {
-                            &group_email
-                        },
-                        text(&member, "email")
-                            .map(str::to_lowercase)
-                            .unwrap_or_else(|| member_id.clone())
-                    );
-                    memberships.push(
-                        MappingEnvelope::new(json!({
-                            "group": {"id": group_id, "email": group.get("email")},
-                            "member": member,
-                        }))
-                        .resource(resource),
-                    );
-                }
-                match members.next_cursor {
-                    Some(next) => member_cursor = Some(next),
-                    None => break,
-                }
-            }
-            groups.push(
-                MappingEnvelope::new(group).resource(if group_email.is_empty() {
-                    group_id
+    if let Some(mut listing) = run.phase(GROUPS_PHASE, Pagination::google("/groups")) {
+        while let Some(page) = next_page(api, &mut listing, GROUPS_PATH, &group_params).await? {
+            let mut groups = Vec::with_capacity(page.items.len());
+            let mut memberships = Vec::new();
+            for group in page.items {
+                let Some(group_id) = text(&group, "id").map(str::to_owned) else {
+                    continue;
+                };
+                let group_email = text(&group, "email").unwrap_or_default().to_lowercase();
+                let group_key = if group_email.is_empty() {
+                    group_id.clone()
                 } else {
                     group_email
-                }),
-            );
-        }
-        // Groups first: memberships reference them.
-        ctx.emit(IngestPayloadSet::new("DirectoryGroup", groups))
-            .await?;
-        ctx.emit(IngestPayloadSet::new("DirectoryMembership", memberships))
-            .await?;
-        checkpoint
-            .set("groups", page.next_cursor.as_deref())
-            .save(&ctx)
-            .await?;
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
+                };
+                let members_path = format!("{GROUPS_PATH}/{}/members", path_segment(&group_id));
+                let member_params = [("maxResults", MEMBERS_PER_PAGE)];
+                let mut members = Listing::new(Pagination::google("/members"));
+                while let Some(page) =
+                    next_page(api, &mut members, &members_path, &member_params).await?
+                {
+                    for member in page.items {
+                        // Nested groups, the whole customer and people outside the directory
+                        // are not accounts of this integration.
+                        let is_user = text(&member, "type") == Some("USER");
+                        let member_id = text(&member, "id").unwrap_or_default().to_owned();
+                        if !is_user || !user_ids.contains(&member_id) {
+                            skipped += 1;
+                            continue;
+                        }
+                        let member_key = text(&member, "email")
+                            .map(str::to_lowercase)
+                            .unwrap_or(member_id);
+                        memberships.push(membership(
+                            json!({"id": group_id, "email": group.get("email")}),
+                            member,
+                            format!("{group_key}:{member_key}"),
+                        ));
+                    }
+                }
+                groups.push(MappingEnvelope::new(group).resource(group_key));
+            }
+            run.groups_page_done(&listing, groups, memberships).await?;
         }
     }
     if skipped > 0 {
@@ -292,5 +241,5 @@ pub async fn directory_sync(
             ),
         );
     }
-    Ok(Vec::new())
+    Ok(())
 }

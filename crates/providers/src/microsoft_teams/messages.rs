@@ -6,7 +6,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tributary_core::{CredentialBindings, OperationContext, OperationError, StableName};
+use tributary_core::{OperationContext, OperationError, StableName};
 use tributary_providerkit::{DeliveryLog, classify::excerpt, unique_in_order};
 
 use super::MicrosoftGraph;
@@ -273,7 +273,6 @@ pub async fn message_send(
     ctx: OperationContext,
     config: MessageSend,
     api: &MicrosoftGraph,
-    _credentials: CredentialBindings,
 ) -> Result<Value, OperationError> {
     let targets = targets(&config)?;
     let messages = targets

@@ -4,8 +4,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
-    CredentialBindings, IntegrationMetadata, MetadataRequest, OperationContext, OperationError,
-    StableName,
+    IntegrationMetadata, MetadataRequest, OperationContext, OperationError, StableName,
 };
 use tributary_providerkit::{Pagination, Paginator};
 
@@ -34,9 +33,7 @@ async fn me(api: &MicrosoftGraph) -> Result<Value, OperationError> {
 
 pub async fn health_check(
     _ctx: OperationContext,
-    _config: HealthCheck,
     api: &MicrosoftGraph,
-    _credentials: CredentialBindings,
 ) -> Result<Value, OperationError> {
     let user = me(api).await?;
     let teams = Paginator::new(api.http.get(JOINED_TEAMS), Pagination::odata())

@@ -1,12 +1,13 @@
 //! CEL mappings from Okta's user, group and group-member payloads to the directory models.
 
 use tributary_core::MappingRegistration;
+use tributary_model::{DirectoryAccount, DirectoryGroup, DirectoryMembership, IngestModel};
 
 /// Okta user statuses: ACTIVE, RECOVERY, PASSWORD_EXPIRED and LOCKED_OUT are active accounts
 /// with a pending action; STAGED and PROVISIONED have never signed in; SUSPENDED; DEPROVISIONED is
 /// a deactivated user.
 pub fn account() -> MappingRegistration {
-    MappingRegistration::new("DirectoryAccount").map(
+    MappingRegistration::new(DirectoryAccount::METADATA.schema).map(
         r#"{
   "externalID": payload.id,
   "canonicalEmail": has(payload.profile.email) && payload.profile.email != null ? payload.profile.email.lowerAscii() : null,
@@ -34,7 +35,7 @@ pub fn account() -> MappingRegistration {
 }
 
 pub fn group() -> MappingRegistration {
-    MappingRegistration::new("DirectoryGroup").map(
+    MappingRegistration::new(DirectoryGroup::METADATA.schema).map(
         r#"{
   "externalID": payload.id,
   "displayName": payload.?profile.name.orValue(payload.id),
@@ -52,7 +53,7 @@ pub fn group() -> MappingRegistration {
 }
 
 pub fn membership() -> MappingRegistration {
-    MappingRegistration::new("DirectoryMembership")
+    MappingRegistration::new(DirectoryMembership::METADATA.schema)
         .filter("has(payload.member.id) && has(payload.group.id)")
         .map(
             r#"{

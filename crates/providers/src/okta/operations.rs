@@ -6,10 +6,12 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
-    CredentialBindings, IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MetadataRequest,
-    OperationContext, OperationError, StableName,
+    IntegrationMetadata, MappingEnvelope, MetadataRequest, OperationContext, OperationError,
+    StableName,
 };
-use tributary_providerkit::{Checkpoint, Pagination, Paginator};
+use tributary_providerkit::{
+    GROUPS_PHASE, Pagination, Paginator, ResumableRun, USERS_PHASE, membership,
+};
 
 use super::{
     OktaApi,
@@ -32,12 +34,7 @@ pub struct HealthCheck {}
 #[serde(deny_unknown_fields)]
 pub struct DirectorySync {}
 
-pub async fn health_check(
-    _ctx: OperationContext,
-    _config: HealthCheck,
-    api: &OktaApi,
-    _credentials: CredentialBindings,
-) -> Result<Value, OperationError> {
+pub async fn health_check(_ctx: OperationContext, api: &OktaApi) -> Result<Value, OperationError> {
     match api.mode {
         AuthMode::ApiToken => {
             let me: Value = api.http.get("/api/v1/users/me").send_json().await?;
@@ -97,13 +94,8 @@ pub async fn resolve_metadata(
 
 /// Emits each page as it arrives and saves the page cursor after it, so a throttled or
 /// interrupted run resumes where it stopped and memory stays bounded by a page.
-pub async fn directory_sync(
-    ctx: OperationContext,
-    _config: DirectorySync,
-    api: &OktaApi,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
-    let mut checkpoint = Checkpoint::load(&ctx);
+pub async fn directory_sync(ctx: OperationContext, api: &OktaApi) -> Result<(), OperationError> {
+    let mut run = ResumableRun::load(&ctx);
     let search = api
         .input
         .search
@@ -115,19 +107,14 @@ pub async fn directory_sync(
     // Users seen by this attempt, to keep memberships to the synced users when a search narrows
     // them. A resumed attempt that finished the users phase earlier keeps every membership.
     let mut user_ids = HashSet::new();
-    let users_listed_here = !checkpoint.is_done("users");
-    if users_listed_here {
+    let users_listed_here = !run.is_done(USERS_PHASE);
+    if let Some(mut users) = run.phase(USERS_PHASE, Pagination::link_header()) {
         let request = api
             .http
             .get("/api/v1/users")
             .query("limit", PAGE_SIZE)
             .query("search", &search);
-        let mut pages = Paginator::resume(
-            request,
-            Pagination::link_header(),
-            checkpoint.cursor("users"),
-        );
-        while let Some(page) = pages.next_page().await? {
+        while let Some(page) = users.next_page(request.clone()).await? {
             let mut envelopes = Vec::with_capacity(page.items.len());
             for user in page.items {
                 if let Some(id) = user.get("id").and_then(Value::as_str) {
@@ -140,27 +127,17 @@ pub async fn directory_sync(
                     .unwrap_or_default();
                 envelopes.push(MappingEnvelope::new(user).resource(resource));
             }
-            ctx.emit(IngestPayloadSet::new("DirectoryAccount", envelopes))
-                .await?;
-            checkpoint
-                .set("users", page.next_cursor.as_deref())
-                .save(&ctx)
-                .await?;
+            run.users_page_done(&users, envelopes).await?;
         }
     }
 
     if api.input.sync_groups == Some(false) {
-        return Ok(Vec::new());
+        return Ok(());
     }
 
-    if !checkpoint.is_done("groups") {
+    if let Some(mut listing) = run.phase(GROUPS_PHASE, Pagination::link_header()) {
         let request = api.http.get("/api/v1/groups").query("limit", PAGE_SIZE);
-        let mut pages = Paginator::resume(
-            request,
-            Pagination::link_header(),
-            checkpoint.cursor("groups"),
-        );
-        while let Some(page) = pages.next_page().await? {
+        while let Some(page) = listing.next_page(request.clone()).await? {
             let mut groups = Vec::with_capacity(page.items.len());
             let mut memberships = Vec::new();
             for group in page.items {
@@ -172,7 +149,7 @@ pub async fn directory_sync(
                     .http
                     .get(&format!("/api/v1/groups/{group_id}/users"))
                     .query("limit", PAGE_SIZE);
-                let all = Paginator::resume(members, Pagination::link_header(), None)
+                let all = Paginator::new(members, Pagination::link_header())
                     .collect_all()
                     .await?;
                 for member in all {
@@ -180,25 +157,13 @@ pub async fn directory_sync(
                     if scoped_search && users_listed_here && !user_ids.contains(member_id) {
                         continue;
                     }
-                    memberships.push(
-                        MappingEnvelope::new(
-                            json!({ "group": { "id": group_id }, "member": member }),
-                        )
-                        .resource(format!("{group_id}:{member_id}")),
-                    );
+                    let resource = format!("{group_id}:{member_id}");
+                    memberships.push(membership(json!({ "id": group_id }), member, resource));
                 }
                 groups.push(MappingEnvelope::new(group).resource(group_id));
             }
-            // Groups first: memberships reference them.
-            ctx.emit(IngestPayloadSet::new("DirectoryGroup", groups))
-                .await?;
-            ctx.emit(IngestPayloadSet::new("DirectoryMembership", memberships))
-                .await?;
-            checkpoint
-                .set("groups", page.next_cursor.as_deref())
-                .save(&ctx)
-                .await?;
+            run.groups_page_done(&listing, groups, memberships).await?;
         }
     }
-    Ok(Vec::new())
+    Ok(())
 }

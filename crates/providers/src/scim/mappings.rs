@@ -13,9 +13,10 @@
 //! DELETED (and its records are then tombstoned).
 
 use tributary_core::MappingRegistration;
+use tributary_model::{DirectoryAccount, DirectoryGroup, DirectoryMembership, IngestModel};
 
 pub fn account() -> MappingRegistration {
-    MappingRegistration::new("DirectoryAccount").map(
+    MappingRegistration::new(DirectoryAccount::METADATA.schema).map(
         r#"{
   "externalID": payload.id,
   "username": payload.userName,
@@ -37,7 +38,7 @@ pub fn account() -> MappingRegistration {
 }
 
 pub fn group() -> MappingRegistration {
-    MappingRegistration::new("DirectoryGroup").map(
+    MappingRegistration::new(DirectoryGroup::METADATA.schema).map(
         r#"{
   "externalID": payload.id,
   "displayName": payload.displayName,
@@ -50,7 +51,7 @@ pub fn group() -> MappingRegistration {
 }
 
 pub fn membership() -> MappingRegistration {
-    MappingRegistration::new("DirectoryMembership").map(
+    MappingRegistration::new(DirectoryMembership::METADATA.schema).map(
         r#"{
   "accountExternalID": payload.userId,
   "groupExternalID": payload.groupId,

@@ -18,6 +18,7 @@ use tributary_core::{
     IngestPayloadSet, MappingEnvelope, OperationError, ResolvedEvent, Secret, StableName,
     VerifyError, WebhookEvent, WebhookEventRequest, WebhookOutcome, WebhookRegistration,
 };
+use tributary_model::{DirectoryAccount, IngestModel};
 use tributary_webhooks::{DEFAULT_TOLERANCE_SECS, slack_url_verification, slack_v0};
 
 use super::SlackOperatorConfig;
@@ -176,7 +177,7 @@ fn member_outcome(
     let resource = format!("{}/{id}", user["team_id"].as_str().unwrap_or_default());
     Ok(WebhookOutcome {
         ingest: vec![IngestPayloadSet::new(
-            "DirectoryAccount",
+            DirectoryAccount::METADATA.schema,
             vec![
                 MappingEnvelope::new(user)
                     .resource(resource)
@@ -229,14 +230,14 @@ pub(super) fn registration(operator: &SlackOperatorConfig) -> WebhookRegistratio
             WebhookEvent::<UserChange>::new(
                 "A member's profile or account changed: their DirectoryAccount is updated",
             )
-            .ingests(["DirectoryAccount"])
+            .ingests([DirectoryAccount::METADATA.schema])
             .handle(|request, event| async move { member_outcome(&request, event.event.user) }),
         )
         .event(
             WebhookEvent::<TeamJoin>::new(
                 "A member joined the workspace: their DirectoryAccount is added",
             )
-            .ingests(["DirectoryAccount"])
+            .ingests([DirectoryAccount::METADATA.schema])
             .handle(|request, event| async move { member_outcome(&request, event.event.user) }),
         )
         .event(

@@ -2,6 +2,7 @@
 //! to directory accounts.
 
 use tributary_core::MappingRegistration;
+use tributary_model::{DirectoryAccount, IngestModel};
 
 /// A member is `{id, team_id, name, deleted, real_name, tz, tz_offset, profile: {email,
 /// display_name, real_name, first_name, last_name, title, image_192, bot_id, api_app_id},
@@ -18,7 +19,7 @@ use tributary_core::MappingRegistration;
 ///   The original reported `DISABLED`, a false finding.
 /// - Every field except `id` is guarded: deactivated users and bots lack many of them.
 pub fn account() -> MappingRegistration {
-    MappingRegistration::new("DirectoryAccount").map(
+    MappingRegistration::new(DirectoryAccount::METADATA.schema).map(
         r#"cel.bind(p, payload.?profile.orValue({}),
 cel.bind(bot, payload.?is_bot.orValue(false) || payload.?is_app_user.orValue(false) || payload.id == "USLACKBOT",
 cel.bind(guest, payload.?is_restricted.orValue(false) || payload.?is_ultra_restricted.orValue(false),

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tributary_core::{CredentialBindings, OperationContext, OperationError, StableName};
+use tributary_core::{OperationContext, OperationError, StableName};
 use tributary_providerkit::DeliveryLog;
 
 use super::SlackApi;
@@ -123,7 +123,6 @@ pub async fn message_send(
     ctx: OperationContext,
     config: MessageSend,
     api: &SlackApi,
-    _credentials: CredentialBindings,
 ) -> Result<Value, OperationError> {
     let targets = destinations(&config)?;
     let bodies = targets

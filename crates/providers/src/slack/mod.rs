@@ -18,6 +18,7 @@ use tributary_core::{
     ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
     DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
 };
+use tributary_model::{DirectoryAccount, IngestModel};
 
 pub use auth::{AUTHORIZE_PATH, BOT_SCOPES, TOKEN_METHOD};
 pub use client::{DEFAULT_BASE_URL, SLACK_API, SlackApi, error_kind};
@@ -146,7 +147,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             Operation::<DirectorySync>::new("Syncs the workspace's members (users.list)")
                 .client(SLACK_API)
                 .reconcile()
-                .ingests(["DirectoryAccount"])
+                .ingests([DirectoryAccount::METADATA.schema])
                 .ingest(operations::directory_sync),
         )
         .operation(

@@ -4,10 +4,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
-    CredentialBindings, IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MetadataRequest,
-    OperationContext, OperationError, StableName,
+    IntegrationMetadata, MappingEnvelope, MetadataRequest, OperationContext, OperationError,
+    StableName,
 };
-use tributary_providerkit::{Checkpoint, Pagination, Paginator, ProviderHttp};
+use tributary_providerkit::{Pagination, ProviderHttp, ResumableRun, USERS_PHASE};
 
 use super::{EVENTS_TEAM_ATTRIBUTE, SlackApi, SlackOperatorConfig, client};
 
@@ -81,12 +81,7 @@ impl Workspace {
     }
 }
 
-pub async fn health_check(
-    _ctx: OperationContext,
-    _config: HealthCheck,
-    api: &SlackApi,
-    _credentials: CredentialBindings,
-) -> Result<Value, OperationError> {
+pub async fn health_check(_ctx: OperationContext, api: &SlackApi) -> Result<Value, OperationError> {
     Ok(workspace(&api.http).await?.attributes())
 }
 
@@ -113,23 +108,13 @@ pub async fn resolve_metadata(
 
 /// Emits each page of members as it arrives and saves the cursor after it, so a throttled run
 /// resumes where it stopped.
-pub async fn directory_sync(
-    ctx: OperationContext,
-    _config: DirectorySync,
-    api: &SlackApi,
-    _credentials: CredentialBindings,
-) -> Result<Vec<IngestPayloadSet>, OperationError> {
-    let mut checkpoint = Checkpoint::load(&ctx);
-    if checkpoint.is_done("users") {
-        return Ok(Vec::new());
-    }
+pub async fn directory_sync(ctx: OperationContext, api: &SlackApi) -> Result<(), OperationError> {
+    let mut run = ResumableRun::load(&ctx);
+    let Some(mut users) = run.phase(USERS_PHASE, Pagination::slack("/members")) else {
+        return Ok(());
+    };
     let request = api.http.get("users.list").query("limit", PAGE_SIZE);
-    let mut pages = Paginator::resume(
-        request,
-        Pagination::slack("/members"),
-        checkpoint.cursor("users"),
-    );
-    while let Some(page) = pages.next_page().await? {
+    while let Some(page) = users.next_page(request.clone()).await? {
         let envelopes = page
             .items
             .into_iter()
@@ -142,12 +127,7 @@ pub async fn directory_sync(
                 MappingEnvelope::new(user).resource(resource)
             })
             .collect();
-        ctx.emit(IngestPayloadSet::new("DirectoryAccount", envelopes))
-            .await?;
-        checkpoint
-            .set("users", page.next_cursor.as_deref())
-            .save(&ctx)
-            .await?;
+        run.users_page_done(&users, envelopes).await?;
     }
-    Ok(Vec::new())
+    Ok(())
 }
