@@ -5,9 +5,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{Runtime, RuntimeConfig};
 use tributary_server::ServerConfig;
-use tributary_store::{keystore::KeyRing, testing::backends};
+use tributary_store::testing::backends;
+
+use crate::support::TestServer;
 
 async fn call(
     client: &reqwest::Client,
@@ -30,32 +31,14 @@ async fn call(
 #[tokio::test]
 async fn scim_endpoint_lifecycle_over_the_rest_api() {
     for db in backends("scim_api").await {
-        tributary_providerkit::install_crypto_provider();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let runtime = Runtime::new(
+        let server = TestServer::start(
+            db,
             registry(&CatalogConfig::default()).unwrap(),
-            db.db.clone(),
-            KeyRing::generate(),
-            RuntimeConfig::new(base.clone()),
-        );
-        let tenant = runtime.db().tenants().create("acme").await.unwrap();
-        let (_, token) = runtime
-            .db()
-            .tenants()
-            .issue_token(Some(&tenant.id), "ci", None)
-            .await
-            .unwrap();
-        let token = token.expose_str().unwrap().to_owned();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(tributary_server::serve(
-            runtime.clone(),
             ServerConfig::default(),
-            listener,
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        )
+        .await;
+        let token = server.tenant_with_token("acme", "ci").await.token;
+        let base = &server.base;
         let client = reqwest::Client::new();
         let v1 = |path: &str| format!("{base}/v1{path}");
 
@@ -181,6 +164,5 @@ async fn scim_endpoint_lifecycle_over_the_rest_api() {
         .await;
         assert!(document["paths"]["/scim/v2/{endpoint}/Users/{id}"]["patch"].is_object());
         assert!(document["paths"]["/v1/integrations/{integration_id}/scim-endpoint/rotate-secret"]["post"].is_object());
-        let _ = stop.send(());
     }
 }

@@ -6,32 +6,21 @@
 mod audit;
 mod sessions;
 
+use crate::support::TestServer;
 use reqwest::{StatusCode, header};
 use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{Runtime, RuntimeConfig};
 use tributary_server::ServerConfig;
-use tributary_store::{keystore::KeyRing, testing::TestDb};
+use tributary_store::testing::TestDb;
 use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare, TokenOwner};
 
 const CF_TOKEN: &str = "cf-ui-token-0123456789abcdef0123456789";
 const WRONG_TOKEN: &str = "cf-ui-wrong-token-never-shown-back-0000";
 
 struct Ui {
-    base: String,
+    server: TestServer,
     http: reqwest::Client,
-    runtime: Runtime,
     fake: FakeCloudflare,
     operator: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _db: TestDb,
-}
-
-impl Drop for Ui {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
 }
 
 struct Answer {
@@ -61,13 +50,10 @@ impl Answer {
 
 impl Ui {
     async fn start(backend: TestDb) -> Self {
-        tributary_providerkit::install_crypto_provider();
         let fake = FakeCloudflare::start(CloudflareAccount::sample(5))
             .await
             .unwrap();
         fake.add_token(CF_TOKEN, TokenOwner::User);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let catalog = CatalogConfig {
             definitions: [(
                 "cloudflare".to_owned(),
@@ -76,54 +62,27 @@ impl Ui {
             .into(),
             public_url: None,
         };
-        let runtime = Runtime::new(
+        let server = TestServer::start(
+            backend,
             registry(&catalog).unwrap(),
-            backend.db.clone(),
-            KeyRing::generate(),
-            RuntimeConfig::new(base.clone()),
-        );
-        let (_, operator) = runtime
-            .db()
-            .tenants()
-            .issue_token(None, "operator", None)
-            .await
-            .unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(tributary_server::serve(
-            runtime.clone(),
             ServerConfig::default(),
-            listener,
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        )
+        .await;
         Ui {
-            base,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
-            runtime,
             fake,
-            operator: String::from_utf8(operator.expose().to_vec()).unwrap(),
-            stop: Some(stop),
-            _db: backend,
+            operator: server.operator_token().await,
+            server,
         }
     }
 
+    /// A new tenant and a token for it: (tenant id, token).
     async fn tenant_token(&self, name: &str) -> (String, String) {
-        let tenant = self.runtime.db().tenants().create(name).await.unwrap();
-        let (_, token) = self
-            .runtime
-            .db()
-            .tenants()
-            .issue_token(Some(&tenant.id), "ui", None)
-            .await
-            .unwrap();
-        (
-            tenant.id,
-            String::from_utf8(token.expose().to_vec()).unwrap(),
-        )
+        let made = self.server.tenant_with_token(name, "ui").await;
+        (made.tenant, made.token)
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
@@ -158,7 +117,7 @@ impl Ui {
     }
 
     async fn get(&self, path: &str, cookie: Option<&str>) -> Answer {
-        let mut request = self.http.get(format!("{}{path}", self.base));
+        let mut request = self.http.get(format!("{}{path}", self.server.base));
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }
@@ -166,7 +125,10 @@ impl Ui {
     }
 
     async fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Answer {
-        let mut request = self.http.post(format!("{}{path}", self.base)).form(form);
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.server.base))
+            .form(form);
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }
@@ -266,10 +228,14 @@ async fn sign_in_and_forms(backend: TestDb) {
         .await;
     assert_eq!(wrong_csrf.status, StatusCode::FORBIDDEN);
     assert!(
-        ui.runtime
+        ui.server
+            .runtime
             .db()
             .integrations()
-            .list(&ui.runtime.db().tenants().list().await.unwrap()[0].id, None)
+            .list(
+                &ui.server.runtime.db().tenants().list().await.unwrap()[0].id,
+                None
+            )
             .await
             .unwrap()
             .is_empty()
@@ -322,10 +288,14 @@ async fn sign_in_and_forms(backend: TestDb) {
     );
     assert!(!broken_filter.body.contains(CF_TOKEN));
     assert!(
-        ui.runtime
+        ui.server
+            .runtime
             .db()
             .integrations()
-            .list(&ui.runtime.db().tenants().list().await.unwrap()[0].id, None)
+            .list(
+                &ui.server.runtime.db().tenants().list().await.unwrap()[0].id,
+                None
+            )
             .await
             .unwrap()
             .is_empty()
@@ -381,12 +351,12 @@ async fn sign_in_and_forms(backend: TestDb) {
     assert_eq!(run.status, StatusCode::SEE_OTHER);
     let run_page = run.location.unwrap();
     let run_id = run_page.trim_start_matches("/runs/").to_owned();
-    let tenant = ui.runtime.db().tenants().list().await.unwrap()[0]
+    let tenant = ui.server.runtime.db().tenants().list().await.unwrap()[0]
         .id
         .clone();
     let finished = tokio::time::timeout(
         std::time::Duration::from_secs(60),
-        ui.runtime.drive_run(&tenant, &run_id, None, |_| {}),
+        ui.server.runtime.drive_run(&tenant, &run_id, None, |_| {}),
     )
     .await
     .unwrap()
@@ -407,7 +377,8 @@ async fn sign_in_and_forms(backend: TestDb) {
 
     let integration_id = integration_page.trim_start_matches("/integrations/");
     // A connection the provider suspended shows as stopped, with who suspended it.
-    ui.runtime
+    ui.server
+        .runtime
         .db()
         .integrations()
         .set_status(
@@ -430,7 +401,8 @@ async fn sign_in_and_forms(backend: TestDb) {
 
     // A refused grant shows its reason and a Reconnect button that leads to the connect form
     // for the integration's current mode.
-    ui.runtime
+    ui.server
+        .runtime
         .db()
         .integrations()
         .set_status(
@@ -525,7 +497,10 @@ async fn pages_carry_security_headers_and_the_playground_evaluates_mappings() {
     let (cookie, csrf) = ui.sign_in(&token).await;
     let page = ui
         .http
-        .get(format!("{}/playground?definition=cloudflare", ui.base))
+        .get(format!(
+            "{}/playground?definition=cloudflare",
+            ui.server.base
+        ))
         .header(header::COOKIE, &cookie)
         .send()
         .await
@@ -715,7 +690,7 @@ async fn a_cross_site_sign_in_is_refused_with_403() {
         ] {
             let request = ui
                 .http
-                .post(format!("{}/login", ui.base))
+                .post(format!("{}/login", ui.server.base))
                 .header(header::COOKIE, &nonce)
                 .header(name.clone(), value.as_str())
                 .form(&[("csrf", csrf.as_str()), ("token", token.as_str())]);
@@ -726,9 +701,9 @@ async fn a_cross_site_sign_in_is_refused_with_403() {
         // The same pair from this site's page signs in and retires the nonce.
         let request = ui
             .http
-            .post(format!("{}/login", ui.base))
+            .post(format!("{}/login", ui.server.base))
             .header(header::COOKIE, &nonce)
-            .header(header::ORIGIN, ui.base.as_str())
+            .header(header::ORIGIN, ui.server.base.as_str())
             .form(&[("csrf", csrf.as_str()), ("token", token.as_str())]);
         let answer = ui.send(request).await;
         assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
@@ -752,7 +727,7 @@ async fn the_cookie_holds_a_session_that_signing_out_or_revoking_ends() {
         let as_bearer = ui
             .send(
                 ui.http
-                    .get(format!("{}/v1/tenant", ui.base))
+                    .get(format!("{}/v1/tenant", ui.server.base))
                     .bearer_auth(&session_id),
             )
             .await;
@@ -760,7 +735,7 @@ async fn the_cookie_holds_a_session_that_signing_out_or_revoking_ends() {
         let with_token = ui
             .send(
                 ui.http
-                    .get(format!("{}/v1/tenant", ui.base))
+                    .get(format!("{}/v1/tenant", ui.server.base))
                     .bearer_auth(&token),
             )
             .await;
@@ -781,13 +756,15 @@ async fn the_cookie_holds_a_session_that_signing_out_or_revoking_ends() {
         let (second, _) = ui.sign_in(&token).await;
         assert_ne!(first, second);
         let tokens = ui
+            .server
             .runtime
             .db()
             .tenants()
             .list_tokens(Some(&tenant))
             .await
             .unwrap();
-        ui.runtime
+        ui.server
+            .runtime
             .db()
             .tenants()
             .revoke_token(Some(&tenant), &tokens[0].id)
@@ -813,12 +790,12 @@ async fn repeated_failed_authentication_from_one_address_is_throttled() {
         let (_, token) = ui.tenant_token("Acme").await;
         let v1 = |bearer: &str| {
             ui.http
-                .get(format!("{}/v1/tenant", ui.base))
+                .get(format!("{}/v1/tenant", ui.server.base))
                 .bearer_auth(bearer)
         };
         let scim = |bearer: &str| {
             ui.http
-                .get(format!("{}/scim/v2/scim_nope/Users", ui.base))
+                .get(format!("{}/scim/v2/scim_nope/Users", ui.server.base))
                 .bearer_auth(bearer)
         };
         // Nine failures across the three surfaces: each answered in its own way.
@@ -838,7 +815,9 @@ async fn repeated_failed_authentication_from_one_address_is_throttled() {
         assert_eq!(ui.send(v1(&token)).await.status, StatusCode::OK);
         let (cookie, _) = ui.sign_in(&token).await;
         // A request without credentials is not a guess and does not count.
-        let anonymous = ui.send(ui.http.get(format!("{}/v1/tenant", ui.base))).await;
+        let anonymous = ui
+            .send(ui.http.get(format!("{}/v1/tenant", ui.server.base)))
+            .await;
         assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
         // The tenth failure reaches the limit; then everything that authenticates waits.
         assert_eq!(
@@ -879,7 +858,7 @@ async fn repeated_failed_authentication_from_one_address_is_throttled() {
 #[tokio::test]
 async fn the_oauth_callback_page_carries_the_ui_security_headers() {
     let ui = Ui::start(tributary_store::testing::sqlite().await).await;
-    let path = ui.runtime.config().callback_path.clone();
+    let path = ui.server.runtime.config().callback_path.clone();
     let answer = ui.get(&format!("{path}?code=x&state=nope"), None).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     let page = ui.get("/login", None).await;

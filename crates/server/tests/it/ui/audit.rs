@@ -18,6 +18,7 @@ async fn ui_actions_are_recorded_and_listed_on_the_audit_page() {
         let ui = Ui::start(backend).await;
         let (tenant, _) = ui.tenant_token("Acme").await;
         let (record, token) = ui
+            .server
             .runtime
             .db()
             .tenants()
@@ -86,7 +87,7 @@ async fn ui_actions_are_recorded_and_listed_on_the_audit_page() {
         // Through the API: each action with the session's token, via the UI session.
         let listed = ui
             .http
-            .get(format!("{}/v1/audit-events?limit=500", ui.base))
+            .get(format!("{}/v1/audit-events?limit=500", ui.server.base))
             .bearer_auth(&token)
             .send()
             .await
@@ -201,7 +202,14 @@ async fn ui_actions_are_recorded_and_listed_on_the_audit_page() {
             limit: 100,
             ..AuditQuery::default()
         };
-        let trail = ui.runtime.db().audit().list(&everything).await.unwrap();
+        let trail = ui
+            .server
+            .runtime
+            .db()
+            .audit()
+            .list(&everything)
+            .await
+            .unwrap();
         assert!(
             trail.iter().any(|e| e.action == "ui.sign_out"),
             "{name}: {trail:?}"
