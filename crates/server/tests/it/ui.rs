@@ -10,7 +10,10 @@ use crate::support::TestServer;
 use reqwest::{StatusCode, header};
 use tributary_providers::{CatalogConfig, registry};
 use tributary_server::ServerConfig;
-use tributary_store::testing::TestDb;
+use tributary_store::{
+    integrations::{Integration, IntegrationStatus},
+    testing::TestDb,
+};
 use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare, TokenOwner};
 
 const CF_TOKEN: &str = "cf-ui-token-0123456789abcdef0123456789";
@@ -85,6 +88,27 @@ impl Ui {
         (made.tenant, made.token)
     }
 
+    /// The integrations of `tenant`, read from the store.
+    async fn integrations(&self, tenant: &str) -> Vec<Integration> {
+        let db = self.server.runtime.db();
+        db.integrations().list(tenant, None).await.unwrap()
+    }
+
+    /// Sets an integration's status in the store, as the runtime does on a provider's word.
+    async fn set_status(
+        &self,
+        tenant: &str,
+        integration: &str,
+        status: IntegrationStatus,
+        reason: &str,
+    ) {
+        let db = self.server.runtime.db();
+        db.integrations()
+            .set_status(tenant, integration, status, Some(reason))
+            .await
+            .unwrap();
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
         let response = request.send().await.unwrap();
         let status = response.status();
@@ -122,6 +146,25 @@ impl Ui {
             request = request.header(header::COOKIE, cookie);
         }
         self.send(request).await
+    }
+
+    /// Posts a Cloudflare connect form (the catalog's, or an integration's retry) choosing the
+    /// API token connection for the fake's account, with `fields` besides.
+    async fn connect_form(
+        &self,
+        path: &str,
+        cookie: &str,
+        csrf: &str,
+        fields: &[(&str, &str)],
+    ) -> Answer {
+        let account = self.fake.account_id();
+        let mut form = vec![
+            ("csrf", csrf),
+            ("connection", "CloudflareApiToken"),
+            ("input/accountId", account.as_ref()),
+        ];
+        form.extend_from_slice(fields);
+        self.post(path, Some(cookie), &form).await
     }
 
     async fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Answer {
@@ -205,7 +248,7 @@ async fn sign_in_and_forms(backend: TestDb) {
     assert_eq!(open_redirect.status, StatusCode::BAD_REQUEST);
     assert!(!open_redirect.body.contains("evil.example"));
 
-    let (_, token) = ui.tenant_token("Acme").await;
+    let (tenant, token) = ui.tenant_token("Acme").await;
     let (cookie, csrf) = ui.sign_in(&token).await;
     let catalog = ui.get("/catalog", Some(&cookie)).await;
     assert!(catalog.body.contains("data-definition=\"cloudflare\""));
@@ -227,32 +270,11 @@ async fn sign_in_and_forms(backend: TestDb) {
         )
         .await;
     assert_eq!(wrong_csrf.status, StatusCode::FORBIDDEN);
-    assert!(
-        ui.server
-            .runtime
-            .db()
-            .integrations()
-            .list(
-                &ui.server.runtime.db().tenants().list().await.unwrap()[0].id,
-                None
-            )
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(ui.integrations(&tenant).await.is_empty());
 
     // Field errors come back next to their fields, and a refused secret is never shown back.
-    let account = ui.fake.account_id();
     let missing = ui
-        .post(
-            "/catalog/cloudflare/connect",
-            Some(&cookie),
-            &[
-                ("csrf", &csrf),
-                ("connection", "CloudflareApiToken"),
-                ("input/accountId", &account),
-            ],
-        )
+        .connect_form("/catalog/cloudflare/connect", &cookie, &csrf, &[])
         .await;
     assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
@@ -265,13 +287,11 @@ async fn sign_in_and_forms(backend: TestDb) {
     // A filter expression that does not compile is refused before the integration is saved,
     // and the form comes back with it.
     let broken_filter = ui
-        .post(
+        .connect_form(
             "/catalog/cloudflare/connect",
-            Some(&cookie),
+            &cookie,
+            &csrf,
             &[
-                ("csrf", &csrf),
-                ("connection", "CloudflareApiToken"),
-                ("input/accountId", &account),
                 ("input/filterExpr", "payload.status =="),
                 ("cred/CloudflareApiToken/apiToken", CF_TOKEN),
             ],
@@ -287,28 +307,14 @@ async fn sign_in_and_forms(backend: TestDb) {
         broken_filter.body
     );
     assert!(!broken_filter.body.contains(CF_TOKEN));
-    assert!(
-        ui.server
-            .runtime
-            .db()
-            .integrations()
-            .list(
-                &ui.server.runtime.db().tenants().list().await.unwrap()[0].id,
-                None
-            )
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(ui.integrations(&tenant).await.is_empty());
     let refused = ui
-        .post(
+        .connect_form(
             "/catalog/cloudflare/connect",
-            Some(&cookie),
+            &cookie,
+            &csrf,
             &[
-                ("csrf", &csrf),
-                ("connection", "CloudflareApiToken"),
                 ("name", "Cloudflare (prod)"),
-                ("input/accountId", &account),
                 ("cred/CloudflareApiToken/apiToken", WRONG_TOKEN),
             ],
         )
@@ -320,15 +326,11 @@ async fn sign_in_and_forms(backend: TestDb) {
     let retry = href_after(&refused.body, "/integrations/");
     assert!(retry.ends_with("/connect"), "{retry}");
     let connected = ui
-        .post(
+        .connect_form(
             retry,
-            Some(&cookie),
-            &[
-                ("csrf", &csrf),
-                ("connection", "CloudflareApiToken"),
-                ("input/accountId", &account),
-                ("cred/CloudflareApiToken/apiToken", CF_TOKEN),
-            ],
+            &cookie,
+            &csrf,
+            &[("cred/CloudflareApiToken/apiToken", CF_TOKEN)],
         )
         .await;
     assert_eq!(connected.status, StatusCode::OK, "{}", connected.body);
@@ -351,9 +353,6 @@ async fn sign_in_and_forms(backend: TestDb) {
     assert_eq!(run.status, StatusCode::SEE_OTHER);
     let run_page = run.location.unwrap();
     let run_id = run_page.trim_start_matches("/runs/").to_owned();
-    let tenant = ui.server.runtime.db().tenants().list().await.unwrap()[0]
-        .id
-        .clone();
     let finished = tokio::time::timeout(
         std::time::Duration::from_secs(60),
         ui.server.runtime.drive_run(&tenant, &run_id, None, |_| {}),
@@ -377,18 +376,13 @@ async fn sign_in_and_forms(backend: TestDb) {
 
     let integration_id = integration_page.trim_start_matches("/integrations/");
     // A connection the provider suspended shows as stopped, with who suspended it.
-    ui.server
-        .runtime
-        .db()
-        .integrations()
-        .set_status(
-            &tenant,
-            integration_id,
-            tributary_store::integrations::IntegrationStatus::Suspended,
-            Some("GitHub: the app's installation was suspended by octo-admin"),
-        )
-        .await
-        .unwrap();
+    ui.set_status(
+        &tenant,
+        integration_id,
+        IntegrationStatus::Suspended,
+        "GitHub: the app's installation was suspended by octo-admin",
+    )
+    .await;
     let suspended = ui.get(&integration_page, Some(&cookie)).await;
     assert!(
         suspended
@@ -401,18 +395,13 @@ async fn sign_in_and_forms(backend: TestDb) {
 
     // A refused grant shows its reason and a Reconnect button that leads to the connect form
     // for the integration's current mode.
-    ui.server
-        .runtime
-        .db()
-        .integrations()
-        .set_status(
-            &tenant,
-            integration_id,
-            tributary_store::integrations::IntegrationStatus::NeedsReauth,
-            Some("the provider refused the token"),
-        )
-        .await
-        .unwrap();
+    ui.set_status(
+        &tenant,
+        integration_id,
+        IntegrationStatus::NeedsReauth,
+        "the provider refused the token",
+    )
+    .await;
     let reauth = ui.get(&integration_page, Some(&cookie)).await;
     assert!(reauth.body.contains(">needs reauth<"), "{}", reauth.body);
     assert!(reauth.body.contains("the provider refused the token"));

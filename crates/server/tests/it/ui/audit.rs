@@ -29,17 +29,12 @@ async fn ui_actions_are_recorded_and_listed_on_the_audit_page() {
         let (cookie, csrf) = ui.sign_in(&token).await;
 
         // A connect the provider refuses, the retry that connects, a run and a disconnect.
-        let account = ui.fake.account_id();
         let refused = ui
-            .post(
+            .connect_form(
                 "/catalog/cloudflare/connect",
-                Some(&cookie),
-                &[
-                    ("csrf", &csrf),
-                    ("connection", "CloudflareApiToken"),
-                    ("input/accountId", &account),
-                    ("cred/CloudflareApiToken/apiToken", WRONG_TOKEN),
-                ],
+                &cookie,
+                &csrf,
+                &[("cred/CloudflareApiToken/apiToken", WRONG_TOKEN)],
             )
             .await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
@@ -49,15 +44,11 @@ async fn ui_actions_are_recorded_and_listed_on_the_audit_page() {
             .trim_end_matches("/connect")
             .to_owned();
         let connected = ui
-            .post(
+            .connect_form(
                 &retry,
-                Some(&cookie),
-                &[
-                    ("csrf", &csrf),
-                    ("connection", "CloudflareApiToken"),
-                    ("input/accountId", &account),
-                    ("cred/CloudflareApiToken/apiToken", CF_TOKEN),
-                ],
+                &cookie,
+                &csrf,
+                &[("cred/CloudflareApiToken/apiToken", CF_TOKEN)],
             )
             .await;
         assert_eq!(connected.status, StatusCode::OK, "{name}");
