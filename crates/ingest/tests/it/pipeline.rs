@@ -678,9 +678,38 @@ fn membership(user: &str, group: &str) -> MappingEnvelope {
     MappingEnvelope::new(json!({"user": user, "group": group}))
 }
 
-/// The counters of one model, zero when the run has none for it.
-fn of_model(report: &tributary_ingest::IngestReport, model: &str) -> Counters {
-    report.by_model.get(model).copied().unwrap_or_default()
+/// Counters written `seen=4 created=2 ...`; a counter not named is zero.
+fn counters(written: &str) -> Counters {
+    let mut counters = Counters::default();
+    for pair in written.split_whitespace() {
+        let (field, value) = pair.split_once('=').unwrap();
+        let value = value.parse().unwrap();
+        match field {
+            "seen" => counters.seen = value,
+            "created" => counters.created = value,
+            "updated" => counters.updated = value,
+            "unchanged" => counters.unchanged = value,
+            "filtered" => counters.filtered = value,
+            "failed" => counters.failed = value,
+            "tombstoned" => counters.tombstoned = value,
+            other => panic!("no counter {other}"),
+        }
+    }
+    counters
+}
+
+/// Asserts the counters of each model (see [`counters`]; zero for a model the run has none
+/// for), and that the models' counters add up to the run's.
+fn assert_counts_by_model(
+    report: &tributary_ingest::IngestReport,
+    name: &str,
+    expected: &[(&str, &str)],
+) {
+    for &(model, written) in expected {
+        let counted = report.by_model.get(model).copied().unwrap_or_default();
+        assert_eq!(counted, counters(written), "{name}: {model}");
+    }
+    assert_eq!(report.by_model.total(), report.counters, "{name}");
 }
 
 #[tokio::test]
@@ -708,46 +737,17 @@ async fn counts_per_model_add_up_to_the_run_counters() {
             Completeness::Complete,
         )
         .await;
-        assert_eq!(
-            of_model(&first, "DirectoryAccount"),
-            Counters {
-                seen: 4,
-                created: 2,
-                failed: 1,
-                filtered: 1,
-                ..Default::default()
-            },
-            "{name}"
+        // A membership naming an unknown group fails when it is written.
+        assert_counts_by_model(
+            &first,
+            name,
+            &[
+                ("DirectoryAccount", "seen=4 created=2 failed=1 filtered=1"),
+                ("DirectoryGroup", "seen=2 created=2"),
+                ("DirectoryMembership", "seen=2 created=1 failed=1"),
+                (tributary_ingest::OTHER_MODEL, "seen=1 failed=1"),
+            ],
         );
-        assert_eq!(
-            of_model(&first, "DirectoryGroup"),
-            Counters {
-                seen: 2,
-                created: 2,
-                ..Default::default()
-            },
-            "{name}"
-        );
-        assert_eq!(
-            of_model(&first, "DirectoryMembership"),
-            Counters {
-                seen: 2,
-                created: 1,
-                failed: 1,
-                ..Default::default()
-            },
-            "{name}: a membership naming an unknown group fails when it is written"
-        );
-        assert_eq!(
-            of_model(&first, tributary_ingest::OTHER_MODEL),
-            Counters {
-                seen: 1,
-                failed: 1,
-                ..Default::default()
-            },
-            "{name}"
-        );
-        assert_eq!(first.by_model.total(), first.counters, "{name}");
         assert_eq!(first.counters.seen, 9, "{name}");
 
         let second = sync(
@@ -762,36 +762,15 @@ async fn counts_per_model_add_up_to_the_run_counters() {
         )
         .await;
         assert_eq!(second.status, IngestRunStatus::Completed, "{name}");
-        assert_eq!(
-            of_model(&second, "DirectoryAccount"),
-            Counters {
-                seen: 1,
-                updated: 1,
-                tombstoned: 1,
-                ..Default::default()
-            },
-            "{name}"
+        assert_counts_by_model(
+            &second,
+            name,
+            &[
+                ("DirectoryAccount", "seen=1 updated=1 tombstoned=1"),
+                ("DirectoryGroup", "seen=1 unchanged=1 tombstoned=1"),
+                ("DirectoryMembership", "seen=1 unchanged=1"),
+            ],
         );
-        assert_eq!(
-            of_model(&second, "DirectoryGroup"),
-            Counters {
-                seen: 1,
-                unchanged: 1,
-                tombstoned: 1,
-                ..Default::default()
-            },
-            "{name}"
-        );
-        assert_eq!(
-            of_model(&second, "DirectoryMembership"),
-            Counters {
-                seen: 1,
-                unchanged: 1,
-                ..Default::default()
-            },
-            "{name}"
-        );
-        assert_eq!(second.by_model.total(), second.counters, "{name}");
         assert_eq!(second.counters.tombstoned, 2, "{name}");
     }
 }

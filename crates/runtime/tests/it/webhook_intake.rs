@@ -71,6 +71,32 @@ async fn delivery_status(h: &Harness, id: &str) -> DeliveryStatus {
         .status
 }
 
+/// Sends `body` to `endpoint` as the provider would, signed with `secret`; returns what
+/// [`accepted`] reads of the answer.
+async fn deliver(
+    h: &Harness,
+    endpoint: &str,
+    secret: &str,
+    delivery: Option<&str>,
+    body: &Value,
+) -> (String, bool, bool) {
+    accepted(
+        h.runtime
+            .receive_webhook(endpoint, &post(secret, delivery, body))
+            .await
+            .unwrap(),
+    )
+}
+
+/// Waits up to `timeout` for the delivery `id` to reach `status`.
+async fn delivery_becomes(h: &Harness, id: &str, status: DeliveryStatus, timeout: Duration) {
+    let what = format!("delivery {id} to be {status:?}");
+    support::eventually(timeout, &what, || async {
+        delivery_status(h, id).await == status
+    })
+    .await;
+}
+
 /// The delivery `id` ingested once, through an ingest run tied to it (`delivery:<id>`).
 async fn assert_one_partial_ingest_run(h: &Harness, id: &str) {
     let ingest_runs = tributary_store::records::ingest_runs_of(
@@ -261,12 +287,7 @@ async fn a_delivery_is_processed_once_however_often_it_arrives() {
                 body.clone(),
             );
             copies.push(tokio::spawn(async move {
-                accepted(
-                    h.runtime
-                        .receive_webhook(&endpoint, &post(&secret, Some(&delivery), &body))
-                        .await
-                        .unwrap(),
-                )
+                deliver(&h, &endpoint, &secret, Some(&delivery), &body).await
             }));
         }
         let mut queued = 0;
@@ -295,38 +316,21 @@ async fn a_delivery_is_processed_once_however_often_it_arrives() {
         );
         let id = ids.into_iter().next().unwrap();
         let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
-        support::eventually(Duration::from_secs(10), "the delivery is done", || async {
-            delivery_status(&h, &id).await == DeliveryStatus::Done
-        })
-        .await;
+        delivery_becomes(&h, &id, DeliveryStatus::Done, Duration::from_secs(10)).await;
         assert_eq!(handled(&delivery), 1);
         let records = support::records(&h, &integration, "DirectoryAccount").await;
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].lookup_key, "u9");
         // A later redelivery of a done delivery is acknowledged and ignored.
-        let (again, duplicate, queued) = accepted(
-            h.runtime
-                .receive_webhook(&endpoint, &post(&secret, Some(&delivery), &body))
-                .await
-                .unwrap(),
-        );
+        let (again, duplicate, queued) =
+            deliver(&h, &endpoint, &secret, Some(&delivery), &body).await;
         assert_eq!(
             (again.as_str(), duplicate, queued),
             (id.as_str(), true, false)
         );
         // Without a delivery id the body hash deduplicates.
-        let (a, _, _) = accepted(
-            h.runtime
-                .receive_webhook(&endpoint, &post(&secret, None, &user_changed(8, 0)))
-                .await
-                .unwrap(),
-        );
-        let (b, duplicate, _) = accepted(
-            h.runtime
-                .receive_webhook(&endpoint, &post(&secret, None, &user_changed(8, 0)))
-                .await
-                .unwrap(),
-        );
+        let (a, _, _) = deliver(&h, &endpoint, &secret, None, &user_changed(8, 0)).await;
+        let (b, duplicate, _) = deliver(&h, &endpoint, &secret, None, &user_changed(8, 0)).await;
         assert_eq!(a, b);
         assert!(duplicate);
         let _ = stop.send(());
@@ -344,35 +348,15 @@ async fn a_failing_handler_is_retried_ends_failed_and_is_processed_again_on_rede
 
         // Fails twice, then succeeds: done after the third attempt.
         let flaky = unique("d-flaky");
-        let (id, _, _) = accepted(
-            h.runtime
-                .receive_webhook(&endpoint, &post(&secret, Some(&flaky), &user_changed(1, 2)))
-                .await
-                .unwrap(),
-        );
-        support::eventually(
-            Duration::from_secs(15),
-            "the flaky delivery is done",
-            || async { delivery_status(&h, &id).await == DeliveryStatus::Done },
-        )
-        .await;
+        let (id, _, _) = deliver(&h, &endpoint, &secret, Some(&flaky), &user_changed(1, 2)).await;
+        delivery_becomes(&h, &id, DeliveryStatus::Done, Duration::from_secs(15)).await;
         assert_eq!(handled(&flaky), 3);
 
         // Fails more often than the job's attempts: visibly failed.
         let broken = unique("d-broken");
         let body = user_changed(2, 6);
-        let (id, _, _) = accepted(
-            h.runtime
-                .receive_webhook(&endpoint, &post(&secret, Some(&broken), &body))
-                .await
-                .unwrap(),
-        );
-        support::eventually(
-            Duration::from_secs(20),
-            "the broken delivery has failed",
-            || async { delivery_status(&h, &id).await == DeliveryStatus::Failed },
-        )
-        .await;
+        let (id, _, _) = deliver(&h, &endpoint, &secret, Some(&broken), &body).await;
+        delivery_becomes(&h, &id, DeliveryStatus::Failed, Duration::from_secs(20)).await;
         assert_eq!(handled(&broken), 5);
         let stored = h
             .runtime
@@ -384,44 +368,21 @@ async fn a_failing_handler_is_retried_ends_failed_and_is_processed_again_on_rede
             .unwrap();
         assert!(stored.last_error.unwrap().contains("handler failed"));
         // The provider redelivers it: processed again (one more failure, then it works).
-        let (_, duplicate, queued) = accepted(
-            h.runtime
-                .receive_webhook(&endpoint, &post(&secret, Some(&broken), &body))
-                .await
-                .unwrap(),
-        );
+        let (_, duplicate, queued) = deliver(&h, &endpoint, &secret, Some(&broken), &body).await;
         assert!(duplicate && queued);
-        support::eventually(
-            Duration::from_secs(10),
-            "the redelivery is done",
-            || async { delivery_status(&h, &id).await == DeliveryStatus::Done },
-        )
-        .await;
+        delivery_becomes(&h, &id, DeliveryStatus::Done, Duration::from_secs(10)).await;
         assert_eq!(handled(&broken), 7);
 
         // An operator replays a failed one.
         let replayed = unique("d-replay");
-        let (id, _, _) = accepted(
-            h.runtime
-                .receive_webhook(
-                    &endpoint,
-                    &post(&secret, Some(&replayed), &user_changed(3, 5)),
-                )
-                .await
-                .unwrap(),
-        );
-        support::eventually(Duration::from_secs(20), "it has failed", || async {
-            delivery_status(&h, &id).await == DeliveryStatus::Failed
-        })
-        .await;
+        let (id, _, _) =
+            deliver(&h, &endpoint, &secret, Some(&replayed), &user_changed(3, 5)).await;
+        delivery_becomes(&h, &id, DeliveryStatus::Failed, Duration::from_secs(20)).await;
         h.runtime
             .replay_delivery(&h.tenant_id, &id, false)
             .await
             .unwrap();
-        support::eventually(Duration::from_secs(10), "the replay is done", || async {
-            delivery_status(&h, &id).await == DeliveryStatus::Done
-        })
-        .await;
+        delivery_becomes(&h, &id, DeliveryStatus::Done, Duration::from_secs(10)).await;
         assert!(
             h.runtime
                 .replay_delivery(&h.tenant_id, &id, false)
@@ -464,26 +425,14 @@ async fn a_delivery_acknowledged_before_a_crash_is_processed_after_restart() {
         let (integration, endpoint, secret) = connected(&h).await;
         let delivery = unique("d-restart");
         // Acknowledged; the process dies before any worker ran.
-        let (id, _, queued) = accepted(
-            h.runtime
-                .receive_webhook(
-                    &endpoint,
-                    &post(&secret, Some(&delivery), &user_changed(4, 0)),
-                )
-                .await
-                .unwrap(),
-        );
+        let (id, _, queued) =
+            deliver(&h, &endpoint, &secret, Some(&delivery), &user_changed(4, 0)).await;
         assert!(queued);
         assert_eq!(delivery_status(&h, &id).await, DeliveryStatus::Received);
 
         let restarted = h.second_process(None).await;
         let (stop, worker) = spawn_worker(&restarted, Duration::from_secs(30));
-        support::eventually(
-            Duration::from_secs(10),
-            "processed after the restart",
-            || async { delivery_status(&h, &id).await == DeliveryStatus::Done },
-        )
-        .await;
+        delivery_becomes(&h, &id, DeliveryStatus::Done, Duration::from_secs(10)).await;
         assert_eq!(
             support::records(&h, &integration, "DirectoryAccount")
                 .await
@@ -503,19 +452,14 @@ async fn unknown_events_are_recorded_dispatch_queues_runs_and_teardown_disconnec
     on_each_backend("rt_hooks_outcomes", |backend| async move {
         let h = Harness::new(backend, None).await;
         let (integration, endpoint, secret) = connected(&h).await;
-        let (id, _, queued) = accepted(
-            h.runtime
-                .receive_webhook(
-                    &endpoint,
-                    &post(
-                        &secret,
-                        Some(&unique("d-unknown")),
-                        &json!({"type": "billing.updated"}),
-                    ),
-                )
-                .await
-                .unwrap(),
-        );
+        let (id, _, queued) = deliver(
+            &h,
+            &endpoint,
+            &secret,
+            Some(&unique("d-unknown")),
+            &json!({"type": "billing.updated"}),
+        )
+        .await;
         assert!(!queued);
         let stored = h
             .runtime
@@ -529,19 +473,14 @@ async fn unknown_events_are_recorded_dispatch_queues_runs_and_teardown_disconnec
         assert_eq!(stored.event, "unhandled:billing.updated");
 
         let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
-        let (id, _, _) = accepted(
-            h.runtime
-                .receive_webhook(
-                    &endpoint,
-                    &post(
-                        &secret,
-                        Some(&unique("d-resync")),
-                        &json!({"type": "user.resync"}),
-                    ),
-                )
-                .await
-                .unwrap(),
-        );
+        let (id, _, _) = deliver(
+            &h,
+            &endpoint,
+            &secret,
+            Some(&unique("d-resync")),
+            &json!({"type": "user.resync"}),
+        )
+        .await;
         support::eventually(
             Duration::from_secs(10),
             "the resync run finished",
@@ -558,19 +497,14 @@ async fn unknown_events_are_recorded_dispatch_queues_runs_and_teardown_disconnec
         )
         .await;
 
-        let (id, _, _) = accepted(
-            h.runtime
-                .receive_webhook(
-                    &endpoint,
-                    &post(
-                        &secret,
-                        Some(&unique("d-bye")),
-                        &json!({"type": "app.uninstalled"}),
-                    ),
-                )
-                .await
-                .unwrap(),
-        );
+        let (id, _, _) = deliver(
+            &h,
+            &endpoint,
+            &secret,
+            Some(&unique("d-bye")),
+            &json!({"type": "app.uninstalled"}),
+        )
+        .await;
         support::eventually(
             Duration::from_secs(10),
             "the integration is disconnected",
@@ -585,12 +519,7 @@ async fn unknown_events_are_recorded_dispatch_queues_runs_and_teardown_disconnec
         )
         .await;
         // The endpoint went with the connection; its delivery history stays, this one done.
-        support::eventually(
-            Duration::from_secs(10),
-            "the teardown delivery is done",
-            || async { delivery_status(&h, &id).await == DeliveryStatus::Done },
-        )
-        .await;
+        delivery_becomes(&h, &id, DeliveryStatus::Done, Duration::from_secs(10)).await;
         assert!(matches!(
             h.runtime
                 .receive_webhook(&endpoint, &post(&secret, None, &user_changed(1, 0)))
@@ -639,12 +568,7 @@ async fn endpoints_are_listed_with_their_urls_and_secrets_rotate() {
                 .unwrap_err(),
             WebhookRejection::Unverified(_)
         ));
-        accepted(
-            h.runtime
-                .receive_webhook(&endpoint, &post(&new_secret, None, &body))
-                .await
-                .unwrap(),
-        );
+        deliver(&h, &endpoint, &new_secret, None, &body).await;
         assert!(
             h.runtime
                 .rotate_webhook_secret("another-tenant", &integration, &endpoint)
@@ -826,12 +750,7 @@ async fn app_level_webhooks_are_routed_to_the_installation_they_name() {
                 .unwrap(),
         );
         assert!(queued);
-        support::eventually(
-            Duration::from_secs(10),
-            "the app delivery is done",
-            || async { delivery_status(&h, &id).await == DeliveryStatus::Done },
-        )
-        .await;
+        delivery_becomes(&h, &id, DeliveryStatus::Done, Duration::from_secs(10)).await;
         assert_eq!(
             support::records(&h, &integration, "DirectoryAccount")
                 .await
@@ -883,27 +802,21 @@ async fn deliveries_outlive_a_disconnect_kept_listable_and_not_processed() {
     on_each_backend("rt_hooks_outlive", |backend| async move {
         let h = Harness::new(backend, None).await;
         let (integration, endpoint, secret) = connected(&h).await;
-        let (id, _, queued) = accepted(
-            h.runtime
-                .receive_webhook(
-                    &endpoint,
-                    &post(&secret, Some(&unique("d-outlive")), &user_changed(6, 0)),
-                )
-                .await
-                .unwrap(),
-        );
+        let (id, _, queued) = deliver(
+            &h,
+            &endpoint,
+            &secret,
+            Some(&unique("d-outlive")),
+            &user_changed(6, 0),
+        )
+        .await;
         assert!(queued);
         h.runtime
             .disconnect(&h.tenant_id, &integration)
             .await
             .unwrap();
         let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
-        support::eventually(
-            Duration::from_secs(10),
-            "the delivery ends failed",
-            || async { delivery_status(&h, &id).await == DeliveryStatus::Failed },
-        )
-        .await;
+        delivery_becomes(&h, &id, DeliveryStatus::Failed, Duration::from_secs(10)).await;
         let kept = h
             .runtime
             .db()
@@ -973,12 +886,7 @@ async fn deliver_app_event(h: &Harness, event: &InboundWebhook) -> String {
             .unwrap(),
     );
     assert!(!duplicate && queued);
-    support::eventually(
-        Duration::from_secs(10),
-        "the app delivery is done",
-        || async { delivery_status(h, &id).await == DeliveryStatus::Done },
-    )
-    .await;
+    delivery_becomes(h, &id, DeliveryStatus::Done, Duration::from_secs(10)).await;
     id
 }
 
@@ -1215,12 +1123,7 @@ async fn a_resume_interrupted_after_its_change_still_queues_its_sync() {
         assert!(h.runtime.db().jobs().reap_expired().await.unwrap() >= 1);
 
         let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
-        support::eventually(
-            Duration::from_secs(10),
-            "the retried delivery is done",
-            || async { delivery_status(&h, &id).await == DeliveryStatus::Done },
-        )
-        .await;
+        delivery_becomes(&h, &id, DeliveryStatus::Done, Duration::from_secs(10)).await;
         assert_eq!(
             runs_queued_by(&h, &integration, &id).await,
             ["DirectorySync"]

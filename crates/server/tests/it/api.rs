@@ -6,32 +6,21 @@ mod audit;
 mod metrics;
 mod retention;
 
+use crate::support::TestServer;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{Runtime, RuntimeConfig};
 use tributary_server::{ServerConfig, api::route_table};
-use tributary_store::{keystore::KeyRing, testing::TestDb};
+use tributary_store::testing::TestDb;
 use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare, TokenOwner};
 
 const CF_TOKEN: &str = "cf-api-token-0123456789abcdef0123456789";
 
 struct Api {
-    base: String,
+    server: TestServer,
     client: reqwest::Client,
     operator: String,
     fake: FakeCloudflare,
-    runtime: Runtime,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _db: TestDb,
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
 }
 
 struct Answer {
@@ -46,7 +35,6 @@ impl Api {
     }
 
     async fn start_with(backend: TestDb, server: ServerConfig) -> Self {
-        tributary_providerkit::install_crypto_provider();
         let fake = FakeCloudflare::start(CloudflareAccount::sample(7))
             .await
             .unwrap();
@@ -59,37 +47,12 @@ impl Api {
             .into(),
             public_url: None,
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let runtime = Runtime::new(
-            registry(&config).unwrap(),
-            backend.db.clone(),
-            KeyRing::generate(),
-            RuntimeConfig::new(base.clone()),
-        );
-        let (_, operator) = runtime
-            .db()
-            .tenants()
-            .issue_token(None, "operator", None)
-            .await
-            .unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(tributary_server::serve(
-            runtime.clone(),
-            server,
-            listener,
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        let server = TestServer::start(backend, registry(&config).unwrap(), server).await;
         Api {
-            base,
             client: reqwest::Client::new(),
-            operator: String::from_utf8(operator.expose().to_vec()).unwrap(),
+            operator: server.operator_token().await,
+            server,
             fake,
-            runtime,
-            stop: Some(stop),
-            _db: backend,
         }
     }
 
@@ -100,7 +63,9 @@ impl Api {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.server.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -117,75 +82,93 @@ impl Api {
         }
     }
 
+    /// [`Api::call`], failing the test unless it answers `status`.
+    async fn call_expecting(
+        &self,
+        status: u16,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let answer = self.call(method.clone(), path, token, body).await;
+        assert_eq!(
+            answer.status, status,
+            "{}: {method} {path}: {}",
+            self.server.db.name, answer.text
+        );
+        answer
+    }
+
     /// A tenant and a token for it.
     async fn tenant(&self, name: &str) -> (String, String) {
         let tenant = self
-            .call(
+            .call_expecting(
+                201,
                 Method::POST,
                 "/v1/tenants",
                 Some(&self.operator),
                 Some(json!({"name": name})),
             )
             .await;
-        assert_eq!(tenant.status, 201, "{}", tenant.text);
         let id = tenant.body["id"].as_str().unwrap().to_owned();
         let token = self
-            .call(
+            .call_expecting(
+                201,
                 Method::POST,
                 &format!("/v1/tenants/{id}/tokens"),
                 Some(&self.operator),
                 Some(json!({"name": "ci"})),
             )
             .await;
-        assert_eq!(token.status, 201, "{}", token.text);
         (id, token.body["token"].as_str().unwrap().to_owned())
     }
 
     /// Creates and connects a Cloudflare integration, syncs it and returns its ids.
     async fn connected_integration(&self, token: &str) -> Ids {
         let created = self
-            .call(
+            .call_expecting(
+                201,
                 Method::POST,
                 "/v1/integrations",
                 Some(token),
                 Some(json!({"definitionId": "cloudflare", "userInput": {"accountId": self.fake.account_id()}})),
             )
             .await;
-        assert_eq!(created.status, 201, "{}", created.text);
         assert_eq!(created.body["status"], "pending");
         let integration = created.body["id"].as_str().unwrap().to_owned();
         let connected = self
-            .call(
+            .call_expecting(
+                200,
                 Method::PUT,
                 &format!("/v1/integrations/{integration}/credentials/CloudflareApiToken"),
                 Some(token),
                 Some(json!({"apiToken": CF_TOKEN})),
             )
             .await;
-        assert_eq!(connected.status, 200, "{}", connected.text);
         assert_eq!(connected.body["outcome"], "connected");
         assert!(!connected.text.contains(CF_TOKEN));
         let run = self
-            .call(
+            .call_expecting(
+                202,
                 Method::POST,
                 &format!("/v1/integrations/{integration}/operations/DirectorySync/runs"),
                 Some(token),
                 Some(json!({})),
             )
             .await;
-        assert_eq!(run.status, 202, "{}", run.text);
         let run_id = run.body["run"]["id"].as_str().unwrap().to_owned();
         let finished = self.wait_for_run(token, &run_id).await;
         assert_eq!(finished["run"]["status"], "succeeded", "{finished}");
         let records = self
-            .call(
+            .call_expecting(
+                200,
                 Method::GET,
                 &format!("/v1/records/DirectoryAccount?integrationId={integration}&limit=3"),
                 Some(token),
                 None,
             )
             .await;
-        assert_eq!(records.status, 200, "{}", records.text);
         let record = records.body["items"][0]["id"].as_str().unwrap().to_owned();
         Ids {
             integration,
@@ -197,9 +180,14 @@ impl Api {
     async fn wait_for_run(&self, token: &str, run: &str) -> Value {
         for _ in 0..200 {
             let detail = self
-                .call(Method::GET, &format!("/v1/runs/{run}"), Some(token), None)
+                .call_expecting(
+                    200,
+                    Method::GET,
+                    &format!("/v1/runs/{run}"),
+                    Some(token),
+                    None,
+                )
                 .await;
-            assert_eq!(detail.status, 200, "{}", detail.text);
             let status = detail.body["run"]["status"].as_str().unwrap_or_default();
             if !matches!(status, "pending" | "running") {
                 return detail.body;
@@ -304,20 +292,19 @@ async fn tenancy(backend: TestDb) {
     // Deletes and disconnects refuse another tenant's ids too, then work for the owner.
     for (method, suffix) in [(Method::POST, "/disconnect"), (Method::DELETE, "")] {
         let url = format!("/v1/integrations/{}{suffix}", ids.integration);
-        let other = api.call(method.clone(), &url, Some(&token_b), None).await;
-        assert_eq!(other.status, 404, "{}", other.text);
-        let own = api.call(method, &url, Some(&token_a), None).await;
-        assert_eq!(own.status, 200, "{}", own.text);
+        api.call_expecting(404, method.clone(), &url, Some(&token_b), None)
+            .await;
+        api.call_expecting(200, method, &url, Some(&token_a), None)
+            .await;
     }
-    let gone = api
-        .call(
-            Method::GET,
-            &format!("/v1/integrations/{}", ids.integration),
-            Some(&token_a),
-            None,
-        )
-        .await;
-    assert_eq!(gone.status, 404);
+    api.call_expecting(
+        404,
+        Method::GET,
+        &format!("/v1/integrations/{}", ids.integration),
+        Some(&token_a),
+        None,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -409,15 +396,14 @@ async fn tokens_decide_who_may_call_what() {
             .status,
         200
     );
-    let revoked = api
-        .call(
-            Method::DELETE,
-            &format!("/v1/tenants/{tenant}/tokens/{token_id}"),
-            Some(&api.operator),
-            None,
-        )
-        .await;
-    assert_eq!(revoked.status, 204);
+    api.call_expecting(
+        204,
+        Method::DELETE,
+        &format!("/v1/tenants/{tenant}/tokens/{token_id}"),
+        Some(&api.operator),
+        None,
+    )
+    .await;
     assert_eq!(
         api.call(Method::GET, "/v1/tenant", Some(&token), None)
             .await
@@ -425,6 +411,7 @@ async fn tokens_decide_who_may_call_what() {
         401
     );
     let (_, expiring) = api
+        .server
         .runtime
         .db()
         .tenants()
@@ -434,9 +421,8 @@ async fn tokens_decide_who_may_call_what() {
     let expiring = String::from_utf8(expiring.expose().to_vec()).unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(80)).await;
     let expired = api
-        .call(Method::GET, "/v1/tenant", Some(&expiring), None)
+        .call_expecting(401, Method::GET, "/v1/tenant", Some(&expiring), None)
         .await;
-    assert_eq!(expired.status, 401);
     assert!(!expired.text.contains(&expiring));
 }
 
@@ -447,7 +433,7 @@ async fn bad_input_is_a_clear_4xx_with_a_request_id() {
     let send = |body: &'static str, content_type: Option<&'static str>| {
         let mut request = api
             .client
-            .post(format!("{}/v1/integrations", api.base))
+            .post(format!("{}/v1/integrations", api.server.base))
             .bearer_auth(&token)
             .body(body);
         if let Some(content_type) = content_type {
@@ -512,7 +498,7 @@ async fn bad_input_is_a_clear_4xx_with_a_request_id() {
     let huge = "x".repeat(2 * 1024 * 1024);
     let too_big = api
         .client
-        .post(format!("{}/v1/integrations", api.base))
+        .post(format!("{}/v1/integrations", api.server.base))
         .bearer_auth(&token)
         .header("content-type", "application/json")
         .body(huge)
@@ -521,21 +507,23 @@ async fn bad_input_is_a_clear_4xx_with_a_request_id() {
         .unwrap();
     assert_eq!(too_big.status(), 413);
     let unknown = api
-        .call(Method::GET, "/v1/nothing-here", Some(&token), None)
+        .call_expecting(404, Method::GET, "/v1/nothing-here", Some(&token), None)
         .await;
-    assert_eq!(unknown.status, 404);
     assert_eq!(unknown.body["error"]["code"], "not_found");
-    let wrong_method = api.call(Method::PUT, "/v1/runs", Some(&token), None).await;
-    assert_eq!(wrong_method.status, 405);
+    api.call_expecting(405, Method::PUT, "/v1/runs", Some(&token), None)
+        .await;
     let bad_query = api
-        .call(Method::GET, "/v1/runs?limit=lots", Some(&token), None)
+        .call_expecting(400, Method::GET, "/v1/runs?limit=lots", Some(&token), None)
         .await;
-    assert_eq!(bad_query.status, 400);
     assert_eq!(bad_query.body["error"]["code"], "invalid_query");
-    let bad_status = api
-        .call(Method::GET, "/v1/runs?status=sleeping", Some(&token), None)
-        .await;
-    assert_eq!(bad_status.status, 400);
+    api.call_expecting(
+        400,
+        Method::GET,
+        "/v1/runs?status=sleeping",
+        Some(&token),
+        None,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -560,14 +548,14 @@ async fn a_broken_filter_expr_is_refused_with_422_and_nothing_is_saved() {
             ("paylod.status == 'accepted'", "paylod"),
         ] {
             let refused = api
-                .call(
+                .call_expecting(
+                    422,
                     Method::POST,
                     "/v1/integrations",
                     Some(&token),
                     Some(create(filter)),
                 )
                 .await;
-            assert_eq!(refused.status, 422, "{name}: {}", refused.text);
             assert_eq!(refused.body["error"]["code"], "setup_failed", "{name}");
             assert_eq!(
                 refused.body["error"]["step"], "validate_user_input",
@@ -586,24 +574,24 @@ async fn a_broken_filter_expr_is_refused_with_422_and_nothing_is_saved() {
         );
 
         let created = api
-            .call(
+            .call_expecting(
+                201,
                 Method::POST,
                 "/v1/integrations",
                 Some(&token),
                 Some(create("payload.status == 'accepted'")),
             )
             .await;
-        assert_eq!(created.status, 201, "{name}: {}", created.text);
         let id = created.body["id"].as_str().unwrap();
         let update = api
-            .call(
+            .call_expecting(
+                422,
                 Method::PATCH,
                 &format!("/v1/integrations/{id}"),
                 Some(&token),
                 Some(json!({"userInput": {"accountId": account_id, "filterExpr": "payload.status = 'x'"}})),
             )
             .await;
-        assert_eq!(update.status, 422, "{name}: {}", update.text);
         assert!(
             update.text.contains("filterExpr"),
             "{name}: {}",
@@ -645,7 +633,8 @@ async fn connect_run_and_read_without_leaking_the_credential() {
     assert!(!integration.text.contains(CF_TOKEN));
 
     let health = api
-        .call(
+        .call_expecting(
+            200,
             Method::POST,
             &format!(
                 "/v1/integrations/{}/operations/HealthCheck/runs",
@@ -655,21 +644,19 @@ async fn connect_run_and_read_without_leaking_the_credential() {
             Some(json!({})),
         )
         .await;
-    assert_eq!(health.status, 200, "{}", health.text);
     assert_eq!(health.body["run"]["status"], "succeeded");
     assert!(health.body["output"].is_object());
-    let bad_config = api
-        .call(
-            Method::POST,
-            &format!(
-                "/v1/integrations/{}/operations/HealthCheck/runs",
-                ids.integration
-            ),
-            Some(&token),
-            Some(json!({"config": {"unexpected": true}})),
-        )
-        .await;
-    assert_eq!(bad_config.status, 422, "{}", bad_config.text);
+    api.call_expecting(
+        422,
+        Method::POST,
+        &format!(
+            "/v1/integrations/{}/operations/HealthCheck/runs",
+            ids.integration
+        ),
+        Some(&token),
+        Some(json!({"config": {"unexpected": true}})),
+    )
+    .await;
 
     // Paging walks every record exactly once.
     let mut seen = Vec::new();
@@ -692,14 +679,14 @@ async fn connect_run_and_read_without_leaking_the_credential() {
     seen.dedup();
     assert_eq!(seen.len(), 7);
     let record = api
-        .call(
+        .call_expecting(
+            200,
             Method::GET,
             &format!("/v1/records/DirectoryAccount/{}", ids.record),
             Some(&token),
             None,
         )
         .await;
-    assert_eq!(record.status, 200);
     assert!(record.body["rawPayload"].is_object() && record.body["fields"].is_object());
 
     let runs = api
@@ -720,14 +707,14 @@ async fn connect_run_and_read_without_leaking_the_credential() {
     );
 
     let mapped = api
-        .call(
+        .call_expecting(
+            200,
             Method::POST,
             "/v1/mappings/evaluate",
             Some(&token),
             Some(json!({"definitionId": "cloudflare", "model": "DirectoryAccount", "payload": record.body["rawPayload"]})),
         )
         .await;
-    assert_eq!(mapped.status, 200, "{}", mapped.text);
     assert_eq!(mapped.body["passedFilter"], true);
     assert_eq!(mapped.body["fields"], record.body["fields"]);
 
@@ -758,8 +745,9 @@ async fn connect_run_and_read_without_leaking_the_credential() {
 #[tokio::test]
 async fn the_openapi_document_describes_every_route() {
     let api = Api::start(tributary_store::testing::sqlite().await).await;
-    let document = api.call(Method::GET, "/openapi.json", None, None).await;
-    assert_eq!(document.status, 200);
+    let document = api
+        .call_expecting(200, Method::GET, "/openapi.json", None, None)
+        .await;
     assert_eq!(document.body["openapi"], "3.1.0");
     for (method, path, _) in route_table() {
         let operation = &document.body["paths"][path][method.as_str().to_ascii_lowercase()];
@@ -869,14 +857,17 @@ async fn nul_characters_are_refused_with_a_400_naming_the_field() {
         }
         // Nothing was stored, and the same requests without NUL still work.
         let tenants = api
-            .call(Method::GET, "/v1/tenants", Some(&api.operator), None)
+            .call_expecting(200, Method::GET, "/v1/tenants", Some(&api.operator), None)
             .await;
-        assert_eq!(tenants.status, 200, "{name}: {}", tenants.text);
         assert!(!tenants.text.contains("acme"), "{name}: {}", tenants.text);
-        let runs = api
-            .call(Method::GET, "/v1/runs?operation=Sync", Some(&token), None)
-            .await;
-        assert_eq!(runs.status, 200, "{name}: {}", runs.text);
+        api.call_expecting(
+            200,
+            Method::GET,
+            "/v1/runs?operation=Sync",
+            Some(&token),
+            None,
+        )
+        .await;
     }
 }
 
@@ -958,21 +949,26 @@ async fn integrations_page_like_every_list(backend: TestDb) {
     let mut created = Vec::new();
     for n in 0..3 {
         let answer = api
-            .call(
+            .call_expecting(
+                201,
                 Method::POST,
                 "/v1/integrations",
                 Some(&token),
                 Some(json!({"definitionId": "cloudflare", "name": format!("cf {n}"), "userInput": {"accountId": account_id}})),
             )
             .await;
-        assert_eq!(answer.status, 201, "{name}: {}", answer.text);
         created.push(answer.body["id"].as_str().unwrap().to_owned());
     }
     created.sort();
     let first = api
-        .call(Method::GET, "/v1/integrations?limit=2", Some(&token), None)
+        .call_expecting(
+            200,
+            Method::GET,
+            "/v1/integrations?limit=2",
+            Some(&token),
+            None,
+        )
         .await;
-    assert_eq!(first.status, 200, "{name}: {}", first.text);
     let ids = |page: &Value| -> Vec<String> {
         page["items"]
             .as_array()

@@ -3,6 +3,7 @@
 
 mod api;
 mod scim_api;
+mod support;
 mod ui;
 mod ui_browser;
 mod webhook_http;

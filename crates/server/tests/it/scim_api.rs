@@ -5,14 +5,15 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{Runtime, RuntimeConfig};
 use tributary_server::ServerConfig;
-use tributary_store::{keystore::KeyRing, testing::backends};
+use tributary_store::testing::backends;
+
+use crate::support::TestServer;
 
 async fn call(
     client: &reqwest::Client,
     method: Method,
-    url: &str,
+    url: impl reqwest::IntoUrl,
     token: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
@@ -30,157 +31,88 @@ async fn call(
 #[tokio::test]
 async fn scim_endpoint_lifecycle_over_the_rest_api() {
     for db in backends("scim_api").await {
-        tributary_providerkit::install_crypto_provider();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let runtime = Runtime::new(
+        let server = TestServer::start(
+            db,
             registry(&CatalogConfig::default()).unwrap(),
-            db.db.clone(),
-            KeyRing::generate(),
-            RuntimeConfig::new(base.clone()),
-        );
-        let tenant = runtime.db().tenants().create("acme").await.unwrap();
-        let (_, token) = runtime
-            .db()
-            .tenants()
-            .issue_token(Some(&tenant.id), "ci", None)
-            .await
-            .unwrap();
-        let token = token.expose_str().unwrap().to_owned();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(tributary_server::serve(
-            runtime.clone(),
             ServerConfig::default(),
-            listener,
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        )
+        .await;
+        let token = server.tenant_with_token("acme", "ci").await.token;
+        let base = &server.base;
         let client = reqwest::Client::new();
-        let v1 = |path: &str| format!("{base}/v1{path}");
+        // A REST API call with the tenant's token.
+        let rest = |method, path: &str, body| {
+            call(&client, method, format!("{base}/v1{path}"), &token, body)
+        };
 
-        let (status, integration, _) = call(
-            &client,
+        let (status, integration, _) = rest(
             Method::POST,
-            &v1("/integrations"),
-            &token,
+            "/integrations",
             Some(json!({"definitionId": "scim", "name": "Okta"})),
         )
         .await;
         assert_eq!(status, 201, "{integration}");
         let id = integration["id"].as_str().unwrap();
-        let (status, _, _) = call(
-            &client,
-            Method::GET,
-            &v1(&format!("/integrations/{id}/scim-endpoint")),
-            &token,
-            None,
-        )
-        .await;
+        let endpoint = format!("/integrations/{id}/scim-endpoint");
+        let (status, _, _) = rest(Method::GET, &endpoint, None).await;
         assert_eq!(status, 404);
-        let (status, created, _) = call(
-            &client,
-            Method::POST,
-            &v1(&format!("/integrations/{id}/scim-endpoint")),
-            &token,
-            None,
-        )
-        .await;
+        let (status, created, _) = rest(Method::POST, &endpoint, None).await;
         assert_eq!(status, 201, "{created}");
         let scim = created["baseUrl"].as_str().unwrap().to_owned();
         assert!(scim.starts_with(&format!("{base}/scim/v2/scim_")));
         let secret = created["secret"].as_str().unwrap().to_owned();
-        let (status, again, _) = call(
-            &client,
-            Method::POST,
-            &v1(&format!("/integrations/{id}/scim-endpoint")),
-            &token,
-            None,
-        )
-        .await;
+        let (status, again, _) = rest(Method::POST, &endpoint, None).await;
         assert_eq!(status, 409, "{again}");
-        let (status, shown, _) = call(
-            &client,
-            Method::GET,
-            &v1(&format!("/integrations/{id}/scim-endpoint")),
-            &token,
-            None,
-        )
-        .await;
+        let (status, shown, _) = rest(Method::GET, &endpoint, None).await;
         assert_eq!(status, 200);
         assert!(shown.get("secret").is_none());
         assert!(!shown.to_string().contains(&secret));
-        let (_, integration, _) = call(
-            &client,
-            Method::GET,
-            &v1(&format!("/integrations/{id}")),
-            &token,
-            None,
-        )
-        .await;
+        let (_, integration, _) = rest(Method::GET, &format!("/integrations/{id}"), None).await;
         assert_eq!(integration["status"], "connected");
 
         // A non-SCIM integration has no SCIM endpoint.
-        let (_, other, _) = call(
-            &client,
+        let (_, other, _) = rest(
             Method::POST,
-            &v1("/integrations"),
-            &token,
+            "/integrations",
             Some(json!({"definitionId": "cloudflare", "userInput": {"accountId": "0123456789abcdef0123456789abcdef"}})),
         )
         .await;
-        let (status, _, _) = call(
-            &client,
+        let other = other["id"].as_str().unwrap();
+        let (status, _, _) = rest(
             Method::POST,
-            &v1(&format!(
-                "/integrations/{}/scim-endpoint",
-                other["id"].as_str().unwrap()
-            )),
-            &token,
+            &format!("/integrations/{other}/scim-endpoint"),
             None,
         )
         .await;
         assert_eq!(status, 422);
 
         // The SCIM server, through the server's layers.
-        let (status, user, headers) = call(&client, Method::POST, &format!("{scim}/Users"), &secret, Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a@example.com"}))).await;
+        let users = format!("{scim}/Users");
+        let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a@example.com"});
+        let (status, user, headers) =
+            call(&client, Method::POST, &users, &secret, Some(user)).await;
         assert_eq!(status, 201, "{user}");
         assert_eq!(headers["content-type"], "application/scim+json");
         assert!(headers.contains_key("x-request-id"));
         // The API token is not a SCIM secret.
-        let (status, _, _) =
-            call(&client, Method::GET, &format!("{scim}/Users"), &token, None).await;
+        let (status, _, _) = call(&client, Method::GET, &users, &token, None).await;
         assert_eq!(status, 401);
 
-        let (status, rotated, _) = call(
-            &client,
-            Method::POST,
-            &v1(&format!("/integrations/{id}/scim-endpoint/rotate-secret")),
-            &token,
-            None,
-        )
-        .await;
+        let rotate = format!("{endpoint}/rotate-secret");
+        let (status, rotated, _) = rest(Method::POST, &rotate, None).await;
         assert_eq!(status, 200);
         assert!(rotated["previousSecretValidUntil"].as_i64().unwrap() > 0);
         let new_secret = rotated["secret"].as_str().unwrap();
         assert_ne!(new_secret, secret);
         for secret in [secret.as_str(), new_secret] {
-            let (status, list, _) =
-                call(&client, Method::GET, &format!("{scim}/Users"), secret, None).await;
+            let (status, list, _) = call(&client, Method::GET, &users, secret, None).await;
             assert_eq!(status, 200);
             assert_eq!(list["totalResults"], 1);
         }
 
-        let (_, document, _) = call(
-            &client,
-            Method::GET,
-            &format!("{base}/openapi.json"),
-            &token,
-            None,
-        )
-        .await;
+        let openapi = format!("{base}/openapi.json");
+        let (_, document, _) = call(&client, Method::GET, openapi, &token, None).await;
         assert!(document["paths"]["/scim/v2/{endpoint}/Users/{id}"]["patch"].is_object());
         assert!(document["paths"]["/v1/integrations/{integration_id}/scim-endpoint/rotate-secret"]["post"].is_object());
-        let _ = stop.send(());
     }
 }

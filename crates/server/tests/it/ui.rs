@@ -6,32 +6,24 @@
 mod audit;
 mod sessions;
 
+use crate::support::TestServer;
 use reqwest::{StatusCode, header};
 use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{Runtime, RuntimeConfig};
 use tributary_server::ServerConfig;
-use tributary_store::{keystore::KeyRing, testing::TestDb};
+use tributary_store::{
+    integrations::{Integration, IntegrationStatus},
+    testing::TestDb,
+};
 use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare, TokenOwner};
 
 const CF_TOKEN: &str = "cf-ui-token-0123456789abcdef0123456789";
 const WRONG_TOKEN: &str = "cf-ui-wrong-token-never-shown-back-0000";
 
 struct Ui {
-    base: String,
+    server: TestServer,
     http: reqwest::Client,
-    runtime: Runtime,
     fake: FakeCloudflare,
     operator: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _db: TestDb,
-}
-
-impl Drop for Ui {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
 }
 
 struct Answer {
@@ -61,13 +53,10 @@ impl Answer {
 
 impl Ui {
     async fn start(backend: TestDb) -> Self {
-        tributary_providerkit::install_crypto_provider();
         let fake = FakeCloudflare::start(CloudflareAccount::sample(5))
             .await
             .unwrap();
         fake.add_token(CF_TOKEN, TokenOwner::User);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let catalog = CatalogConfig {
             definitions: [(
                 "cloudflare".to_owned(),
@@ -76,54 +65,48 @@ impl Ui {
             .into(),
             public_url: None,
         };
-        let runtime = Runtime::new(
+        let server = TestServer::start(
+            backend,
             registry(&catalog).unwrap(),
-            backend.db.clone(),
-            KeyRing::generate(),
-            RuntimeConfig::new(base.clone()),
-        );
-        let (_, operator) = runtime
-            .db()
-            .tenants()
-            .issue_token(None, "operator", None)
-            .await
-            .unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(tributary_server::serve(
-            runtime.clone(),
             ServerConfig::default(),
-            listener,
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        )
+        .await;
         Ui {
-            base,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
-            runtime,
             fake,
-            operator: String::from_utf8(operator.expose().to_vec()).unwrap(),
-            stop: Some(stop),
-            _db: backend,
+            operator: server.operator_token().await,
+            server,
         }
     }
 
+    /// A new tenant and a token for it: (tenant id, token).
     async fn tenant_token(&self, name: &str) -> (String, String) {
-        let tenant = self.runtime.db().tenants().create(name).await.unwrap();
-        let (_, token) = self
-            .runtime
-            .db()
-            .tenants()
-            .issue_token(Some(&tenant.id), "ui", None)
+        let made = self.server.tenant_with_token(name, "ui").await;
+        (made.tenant, made.token)
+    }
+
+    /// The integrations of `tenant`, read from the store.
+    async fn integrations(&self, tenant: &str) -> Vec<Integration> {
+        let db = self.server.runtime.db();
+        db.integrations().list(tenant, None).await.unwrap()
+    }
+
+    /// Sets an integration's status in the store, as the runtime does on a provider's word.
+    async fn set_status(
+        &self,
+        tenant: &str,
+        integration: &str,
+        status: IntegrationStatus,
+        reason: &str,
+    ) {
+        let db = self.server.runtime.db();
+        db.integrations()
+            .set_status(tenant, integration, status, Some(reason))
             .await
             .unwrap();
-        (
-            tenant.id,
-            String::from_utf8(token.expose().to_vec()).unwrap(),
-        )
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
@@ -158,15 +141,37 @@ impl Ui {
     }
 
     async fn get(&self, path: &str, cookie: Option<&str>) -> Answer {
-        let mut request = self.http.get(format!("{}{path}", self.base));
+        let mut request = self.http.get(format!("{}{path}", self.server.base));
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }
         self.send(request).await
     }
 
+    /// Posts a Cloudflare connect form (the catalog's, or an integration's retry) choosing the
+    /// API token connection for the fake's account, with `fields` besides.
+    async fn connect_form(
+        &self,
+        path: &str,
+        cookie: &str,
+        csrf: &str,
+        fields: &[(&str, &str)],
+    ) -> Answer {
+        let account = self.fake.account_id();
+        let mut form = vec![
+            ("csrf", csrf),
+            ("connection", "CloudflareApiToken"),
+            ("input/accountId", account.as_ref()),
+        ];
+        form.extend_from_slice(fields);
+        self.post(path, Some(cookie), &form).await
+    }
+
     async fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Answer {
-        let mut request = self.http.post(format!("{}{path}", self.base)).form(form);
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.server.base))
+            .form(form);
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }
@@ -243,7 +248,7 @@ async fn sign_in_and_forms(backend: TestDb) {
     assert_eq!(open_redirect.status, StatusCode::BAD_REQUEST);
     assert!(!open_redirect.body.contains("evil.example"));
 
-    let (_, token) = ui.tenant_token("Acme").await;
+    let (tenant, token) = ui.tenant_token("Acme").await;
     let (cookie, csrf) = ui.sign_in(&token).await;
     let catalog = ui.get("/catalog", Some(&cookie)).await;
     assert!(catalog.body.contains("data-definition=\"cloudflare\""));
@@ -265,28 +270,11 @@ async fn sign_in_and_forms(backend: TestDb) {
         )
         .await;
     assert_eq!(wrong_csrf.status, StatusCode::FORBIDDEN);
-    assert!(
-        ui.runtime
-            .db()
-            .integrations()
-            .list(&ui.runtime.db().tenants().list().await.unwrap()[0].id, None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(ui.integrations(&tenant).await.is_empty());
 
     // Field errors come back next to their fields, and a refused secret is never shown back.
-    let account = ui.fake.account_id();
     let missing = ui
-        .post(
-            "/catalog/cloudflare/connect",
-            Some(&cookie),
-            &[
-                ("csrf", &csrf),
-                ("connection", "CloudflareApiToken"),
-                ("input/accountId", &account),
-            ],
-        )
+        .connect_form("/catalog/cloudflare/connect", &cookie, &csrf, &[])
         .await;
     assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
@@ -299,13 +287,11 @@ async fn sign_in_and_forms(backend: TestDb) {
     // A filter expression that does not compile is refused before the integration is saved,
     // and the form comes back with it.
     let broken_filter = ui
-        .post(
+        .connect_form(
             "/catalog/cloudflare/connect",
-            Some(&cookie),
+            &cookie,
+            &csrf,
             &[
-                ("csrf", &csrf),
-                ("connection", "CloudflareApiToken"),
-                ("input/accountId", &account),
                 ("input/filterExpr", "payload.status =="),
                 ("cred/CloudflareApiToken/apiToken", CF_TOKEN),
             ],
@@ -321,24 +307,14 @@ async fn sign_in_and_forms(backend: TestDb) {
         broken_filter.body
     );
     assert!(!broken_filter.body.contains(CF_TOKEN));
-    assert!(
-        ui.runtime
-            .db()
-            .integrations()
-            .list(&ui.runtime.db().tenants().list().await.unwrap()[0].id, None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(ui.integrations(&tenant).await.is_empty());
     let refused = ui
-        .post(
+        .connect_form(
             "/catalog/cloudflare/connect",
-            Some(&cookie),
+            &cookie,
+            &csrf,
             &[
-                ("csrf", &csrf),
-                ("connection", "CloudflareApiToken"),
                 ("name", "Cloudflare (prod)"),
-                ("input/accountId", &account),
                 ("cred/CloudflareApiToken/apiToken", WRONG_TOKEN),
             ],
         )
@@ -350,15 +326,11 @@ async fn sign_in_and_forms(backend: TestDb) {
     let retry = href_after(&refused.body, "/integrations/");
     assert!(retry.ends_with("/connect"), "{retry}");
     let connected = ui
-        .post(
+        .connect_form(
             retry,
-            Some(&cookie),
-            &[
-                ("csrf", &csrf),
-                ("connection", "CloudflareApiToken"),
-                ("input/accountId", &account),
-                ("cred/CloudflareApiToken/apiToken", CF_TOKEN),
-            ],
+            &cookie,
+            &csrf,
+            &[("cred/CloudflareApiToken/apiToken", CF_TOKEN)],
         )
         .await;
     assert_eq!(connected.status, StatusCode::OK, "{}", connected.body);
@@ -381,12 +353,9 @@ async fn sign_in_and_forms(backend: TestDb) {
     assert_eq!(run.status, StatusCode::SEE_OTHER);
     let run_page = run.location.unwrap();
     let run_id = run_page.trim_start_matches("/runs/").to_owned();
-    let tenant = ui.runtime.db().tenants().list().await.unwrap()[0]
-        .id
-        .clone();
     let finished = tokio::time::timeout(
         std::time::Duration::from_secs(60),
-        ui.runtime.drive_run(&tenant, &run_id, None, |_| {}),
+        ui.server.runtime.drive_run(&tenant, &run_id, None, |_| {}),
     )
     .await
     .unwrap()
@@ -407,17 +376,13 @@ async fn sign_in_and_forms(backend: TestDb) {
 
     let integration_id = integration_page.trim_start_matches("/integrations/");
     // A connection the provider suspended shows as stopped, with who suspended it.
-    ui.runtime
-        .db()
-        .integrations()
-        .set_status(
-            &tenant,
-            integration_id,
-            tributary_store::integrations::IntegrationStatus::Suspended,
-            Some("GitHub: the app's installation was suspended by octo-admin"),
-        )
-        .await
-        .unwrap();
+    ui.set_status(
+        &tenant,
+        integration_id,
+        IntegrationStatus::Suspended,
+        "GitHub: the app's installation was suspended by octo-admin",
+    )
+    .await;
     let suspended = ui.get(&integration_page, Some(&cookie)).await;
     assert!(
         suspended
@@ -430,17 +395,13 @@ async fn sign_in_and_forms(backend: TestDb) {
 
     // A refused grant shows its reason and a Reconnect button that leads to the connect form
     // for the integration's current mode.
-    ui.runtime
-        .db()
-        .integrations()
-        .set_status(
-            &tenant,
-            integration_id,
-            tributary_store::integrations::IntegrationStatus::NeedsReauth,
-            Some("the provider refused the token"),
-        )
-        .await
-        .unwrap();
+    ui.set_status(
+        &tenant,
+        integration_id,
+        IntegrationStatus::NeedsReauth,
+        "the provider refused the token",
+    )
+    .await;
     let reauth = ui.get(&integration_page, Some(&cookie)).await;
     assert!(reauth.body.contains(">needs reauth<"), "{}", reauth.body);
     assert!(reauth.body.contains("the provider refused the token"));
@@ -525,7 +486,10 @@ async fn pages_carry_security_headers_and_the_playground_evaluates_mappings() {
     let (cookie, csrf) = ui.sign_in(&token).await;
     let page = ui
         .http
-        .get(format!("{}/playground?definition=cloudflare", ui.base))
+        .get(format!(
+            "{}/playground?definition=cloudflare",
+            ui.server.base
+        ))
         .header(header::COOKIE, &cookie)
         .send()
         .await
@@ -715,7 +679,7 @@ async fn a_cross_site_sign_in_is_refused_with_403() {
         ] {
             let request = ui
                 .http
-                .post(format!("{}/login", ui.base))
+                .post(format!("{}/login", ui.server.base))
                 .header(header::COOKIE, &nonce)
                 .header(name.clone(), value.as_str())
                 .form(&[("csrf", csrf.as_str()), ("token", token.as_str())]);
@@ -726,9 +690,9 @@ async fn a_cross_site_sign_in_is_refused_with_403() {
         // The same pair from this site's page signs in and retires the nonce.
         let request = ui
             .http
-            .post(format!("{}/login", ui.base))
+            .post(format!("{}/login", ui.server.base))
             .header(header::COOKIE, &nonce)
-            .header(header::ORIGIN, ui.base.as_str())
+            .header(header::ORIGIN, ui.server.base.as_str())
             .form(&[("csrf", csrf.as_str()), ("token", token.as_str())]);
         let answer = ui.send(request).await;
         assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
@@ -752,7 +716,7 @@ async fn the_cookie_holds_a_session_that_signing_out_or_revoking_ends() {
         let as_bearer = ui
             .send(
                 ui.http
-                    .get(format!("{}/v1/tenant", ui.base))
+                    .get(format!("{}/v1/tenant", ui.server.base))
                     .bearer_auth(&session_id),
             )
             .await;
@@ -760,7 +724,7 @@ async fn the_cookie_holds_a_session_that_signing_out_or_revoking_ends() {
         let with_token = ui
             .send(
                 ui.http
-                    .get(format!("{}/v1/tenant", ui.base))
+                    .get(format!("{}/v1/tenant", ui.server.base))
                     .bearer_auth(&token),
             )
             .await;
@@ -781,13 +745,15 @@ async fn the_cookie_holds_a_session_that_signing_out_or_revoking_ends() {
         let (second, _) = ui.sign_in(&token).await;
         assert_ne!(first, second);
         let tokens = ui
+            .server
             .runtime
             .db()
             .tenants()
             .list_tokens(Some(&tenant))
             .await
             .unwrap();
-        ui.runtime
+        ui.server
+            .runtime
             .db()
             .tenants()
             .revoke_token(Some(&tenant), &tokens[0].id)
@@ -813,12 +779,12 @@ async fn repeated_failed_authentication_from_one_address_is_throttled() {
         let (_, token) = ui.tenant_token("Acme").await;
         let v1 = |bearer: &str| {
             ui.http
-                .get(format!("{}/v1/tenant", ui.base))
+                .get(format!("{}/v1/tenant", ui.server.base))
                 .bearer_auth(bearer)
         };
         let scim = |bearer: &str| {
             ui.http
-                .get(format!("{}/scim/v2/scim_nope/Users", ui.base))
+                .get(format!("{}/scim/v2/scim_nope/Users", ui.server.base))
                 .bearer_auth(bearer)
         };
         // Nine failures across the three surfaces: each answered in its own way.
@@ -838,7 +804,9 @@ async fn repeated_failed_authentication_from_one_address_is_throttled() {
         assert_eq!(ui.send(v1(&token)).await.status, StatusCode::OK);
         let (cookie, _) = ui.sign_in(&token).await;
         // A request without credentials is not a guess and does not count.
-        let anonymous = ui.send(ui.http.get(format!("{}/v1/tenant", ui.base))).await;
+        let anonymous = ui
+            .send(ui.http.get(format!("{}/v1/tenant", ui.server.base)))
+            .await;
         assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
         // The tenth failure reaches the limit; then everything that authenticates waits.
         assert_eq!(
@@ -879,7 +847,7 @@ async fn repeated_failed_authentication_from_one_address_is_throttled() {
 #[tokio::test]
 async fn the_oauth_callback_page_carries_the_ui_security_headers() {
     let ui = Ui::start(tributary_store::testing::sqlite().await).await;
-    let path = ui.runtime.config().callback_path.clone();
+    let path = ui.server.runtime.config().callback_path.clone();
     let answer = ui.get(&format!("{path}?code=x&state=nope"), None).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     let page = ui.get("/login", None).await;

@@ -11,17 +11,17 @@
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{Runtime, RuntimeConfig};
 use tributary_server::ServerConfig;
 use tributary_store::{
     integrations::IntegrationStatus,
-    keystore::KeyRing,
     records::{RecordQuery, list_records},
 };
 use tributary_testkit::{
     okta::{FakeOkta, OktaOrg},
     slack::{FakeSlack, SlackWorkspace},
 };
+
+use crate::support::{TenantToken, TestServer};
 
 const OKTA_TOKEN: &str = "00ui-test-okta-api-token-0123456789";
 
@@ -58,45 +58,29 @@ async fn a_tenant_connects_runs_and_reads_records_in_a_real_browser() {
     let Some(browser) = tooling() else {
         return;
     };
-    tributary_providerkit::install_crypto_provider();
-    let backend = tributary_store::testing::sqlite().await;
     let okta = FakeOkta::start(OktaOrg::sample(40, 4), OKTA_TOKEN)
         .await
         .unwrap();
     let slack = FakeSlack::start(SlackWorkspace::sample(6)).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let catalog = CatalogConfig {
-        definitions: [
-            ("okta".to_owned(), okta.demo_connection().operator_config),
-            ("slack".to_owned(), slack.demo_connection().operator_config),
-        ]
-        .into(),
-        public_url: Some(base.clone()),
-    };
-    let runtime = Runtime::new(
-        registry(&catalog).unwrap(),
-        backend.db.clone(),
-        KeyRing::generate(),
-        RuntimeConfig::new(base.clone()),
-    );
-    let tenant = runtime.db().tenants().create("Browser Co").await.unwrap();
-    let (_, token) = runtime
-        .db()
-        .tenants()
-        .issue_token(Some(&tenant.id), "ui", None)
-        .await
-        .unwrap();
-    let token = String::from_utf8(token.expose().to_vec()).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(tributary_server::serve(
-        runtime.clone(),
+    let server = TestServer::start_with(
+        tributary_store::testing::sqlite().await,
         ServerConfig::default(),
-        listener,
-        async {
-            let _ = stopped.await;
+        |base| {
+            registry(&CatalogConfig {
+                definitions: [
+                    ("okta".to_owned(), okta.demo_connection().operator_config),
+                    ("slack".to_owned(), slack.demo_connection().operator_config),
+                ]
+                .into(),
+                public_url: Some(base.to_owned()),
+            })
+            .unwrap()
         },
-    ));
+        |runtime| runtime,
+    )
+    .await;
+    let TenantToken { tenant, token, .. } = server.tenant_with_token("Browser Co", "ui").await;
+    let runtime = &server.runtime;
 
     let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/ui-screenshots")
@@ -108,7 +92,7 @@ async fn a_tenant_connects_runs_and_reads_records_in_a_real_browser() {
         });
     let script = tokio::process::Command::new("node")
         .arg(ui_tests_dir().join("e2e.mjs"))
-        .env("TRIBUTARY_URL", &base)
+        .env("TRIBUTARY_URL", &server.base)
         .env("TRIBUTARY_TOKEN", &token)
         .env("OKTA_ORG_URL", okta.org_url())
         .env("OKTA_API_TOKEN", OKTA_TOKEN)
@@ -139,7 +123,7 @@ async fn a_tenant_connects_runs_and_reads_records_in_a_real_browser() {
     let integrations = runtime
         .db()
         .integrations()
-        .list(&tenant.id, None)
+        .list(&tenant, None)
         .await
         .unwrap();
     let okta_integrations: Vec<_> = integrations
@@ -158,7 +142,7 @@ async fn a_tenant_connects_runs_and_reads_records_in_a_real_browser() {
     let accounts = list_records(
         runtime.db(),
         &RecordQuery {
-            tenant_id: tenant.id.clone(),
+            tenant_id: tenant.clone(),
             integration_id: Some(okta_integrations[0].id.clone()),
             model: Some("DirectoryAccount".into()),
             lookup_key: None,
@@ -182,7 +166,5 @@ async fn a_tenant_connects_runs_and_reads_records_in_a_real_browser() {
             "screenshot {page} saved"
         );
     }
-    let _ = stop.send(());
-    let _ = server.await;
-    drop(backend);
+    server.stop().await;
 }

@@ -12,10 +12,12 @@ use tributary_core::{
     Registry, ResolvedEvent, Secret, StableName, VerifyError, WebhookEvent, WebhookOutcome,
     WebhookRegistration, registry::CoreChecksOnly,
 };
-use tributary_runtime::{ConnectOutcome, ConnectRequest, Runtime, RuntimeConfig};
+use tributary_runtime::{ConnectOutcome, ConnectRequest};
 use tributary_server::{RateLimitConfig, ServerConfig};
-use tributary_store::{keystore::KeyRing, testing::TestDb, webhooks::DeliveryStatus};
+use tributary_store::{testing::TestDb, webhooks::DeliveryStatus};
 use tributary_webhooks::{StandardWebhooks, sign_standard};
+
+use crate::support::TestServer;
 
 mod graph_notifications;
 
@@ -55,19 +57,23 @@ fn definition() -> Definition {
         )
 }
 
+/// The server with one `hooks` integration connected, and its webhook endpoint.
 struct Server {
-    base: String,
-    /// `host:port` of the listener, for raw HTTP/1.1 requests.
-    addr: String,
+    running: TestServer,
     endpoint: String,
     secret: Secret,
     tenant: String,
     /// An operator API token.
     operator: String,
-    ring: KeyRing,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-    db: TestDb,
+}
+
+/// The server's address, runtime and store, as `server.base` and so on.
+impl std::ops::Deref for Server {
+    type Target = TestServer;
+
+    fn deref(&self) -> &TestServer {
+        &self.running
+    }
 }
 
 /// A server on SQLite (for the tests of HTTP-only behaviour).
@@ -76,18 +82,9 @@ async fn start(config: ServerConfig) -> Server {
 }
 
 async fn start_on(backend: TestDb, config: ServerConfig) -> Server {
-    tributary_providerkit::install_crypto_provider();
     let registry = Registry::build(vec![definition()], &CoreChecksOnly).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let base = format!("http://{addr}");
-    let ring = KeyRing::generate();
-    let runtime = Runtime::new(
-        registry,
-        backend.db.clone(),
-        ring.clone(),
-        RuntimeConfig::new(base.clone()),
-    );
+    let running = TestServer::start(backend, registry, config).await;
+    let runtime = &running.runtime;
     let tenant = runtime.db().tenants().create("t").await.unwrap();
     let ConnectOutcome::Connected(done) = runtime
         .connect(ConnectRequest {
@@ -102,29 +99,17 @@ async fn start_on(backend: TestDb, config: ServerConfig) -> Server {
     else {
         panic!("redirected")
     };
-    let (_, operator) = runtime
-        .db()
-        .tenants()
-        .issue_token(None, "operator", None)
-        .await
-        .unwrap();
     let endpoint = done.webhook_endpoints[0].clone();
-    assert_eq!(endpoint.url, format!("{base}/v1/webhooks/{}", endpoint.id));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(tributary_server::serve(runtime, config, listener, async {
-        let _ = stopped.await;
-    }));
+    assert_eq!(
+        endpoint.url,
+        format!("{}/v1/webhooks/{}", running.base, endpoint.id)
+    );
     Server {
-        base,
-        addr,
         endpoint: endpoint.id,
         secret: endpoint.secret,
         tenant: tenant.id,
-        operator: operator.expose_str().unwrap().to_owned(),
-        ring,
-        stop: Some(stop),
-        task,
-        db: backend,
+        operator: running.operator_token().await,
+        running,
     }
 }
 
@@ -145,9 +130,8 @@ impl Server {
             .body(body.to_vec())
     }
 
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.await.unwrap().unwrap();
+    async fn stop(self) {
+        self.running.stop().await;
     }
 }
 

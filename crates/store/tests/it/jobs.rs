@@ -37,6 +37,11 @@ async fn state(db: &Db, id: &str) -> JobState {
     db.jobs().get(id).await.unwrap().unwrap().state
 }
 
+/// Enqueues `job` on its own (outside any transaction).
+async fn enqueue(db: &Db, job: &NewJob<'_>) -> Enqueued {
+    db.jobs().enqueue(job).await.unwrap()
+}
+
 #[tokio::test]
 async fn enqueue_is_transactional_and_idempotent() {
     for t in support::backends().await {
@@ -63,22 +68,22 @@ async fn enqueue_is_transactional_and_idempotent() {
             .unwrap();
         tx.commit().await.unwrap();
         assert!(matches!(first, Enqueued::New(_)));
-        let again = db
-            .jobs()
-            .enqueue(&NewJob::new("q", "sync", &payload).idempotency_key("run-1"))
-            .await
-            .unwrap();
+        let again = enqueue(
+            db,
+            &NewJob::new("q", "sync", &payload).idempotency_key("run-1"),
+        )
+        .await;
         assert_eq!(
             again,
             Enqueued::Existing(first.id().to_owned()),
             "{}",
             t.name
         );
-        let other_queue = db
-            .jobs()
-            .enqueue(&NewJob::new("q2", "sync", &payload).idempotency_key("run-1"))
-            .await
-            .unwrap();
+        let other_queue = enqueue(
+            db,
+            &NewJob::new("q2", "sync", &payload).idempotency_key("run-1"),
+        )
+        .await;
         assert!(
             matches!(other_queue, Enqueued::New(_)),
             "keys are unique per queue"
@@ -106,16 +111,12 @@ async fn claim_respects_run_at_and_leases() {
     for t in support::backends().await {
         let db = &t.db;
         let payload = json!({});
-        let later = db
-            .jobs()
-            .enqueue(&NewJob::new("q", "k", &payload).run_at(now_ms() + 60_000))
-            .await
-            .unwrap();
-        let now = db
-            .jobs()
-            .enqueue(&NewJob::new("q", "k", &payload))
-            .await
-            .unwrap();
+        let later = enqueue(
+            db,
+            &NewJob::new("q", "k", &payload).run_at(now_ms() + 60_000),
+        )
+        .await;
+        let now = enqueue(db, &NewJob::new("q", "k", &payload)).await;
         let claimed = db
             .jobs()
             .claim("q", "w1", 10, Duration::from_secs(30))
@@ -156,21 +157,9 @@ async fn retries_with_backoff_then_dead_with_last_error() {
     for t in support::backends().await {
         let db = &t.db;
         let payload = json!({});
-        let flaky = db
-            .jobs()
-            .enqueue(&NewJob::new("q", "flaky", &payload).max_attempts(5))
-            .await
-            .unwrap();
-        let doomed = db
-            .jobs()
-            .enqueue(&NewJob::new("q", "doomed", &payload).max_attempts(3))
-            .await
-            .unwrap();
-        let fatal = db
-            .jobs()
-            .enqueue(&NewJob::new("q", "fatal", &payload).max_attempts(5))
-            .await
-            .unwrap();
+        let flaky = enqueue(db, &NewJob::new("q", "flaky", &payload).max_attempts(5)).await;
+        let doomed = enqueue(db, &NewJob::new("q", "doomed", &payload).max_attempts(3)).await;
+        let fatal = enqueue(db, &NewJob::new("q", "fatal", &payload).max_attempts(5)).await;
         let attempts: Arc<Mutex<HashMap<String, Vec<Instant>>>> = Arc::default();
         let seen = attempts.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -230,11 +219,11 @@ async fn cancellation_of_queued_and_running_jobs() {
     for t in support::backends().await {
         let db = &t.db;
         let payload = json!({});
-        let queued = db
-            .jobs()
-            .enqueue(&NewJob::new("q", "k", &payload).run_at(now_ms() + 60_000))
-            .await
-            .unwrap();
+        let queued = enqueue(
+            db,
+            &NewJob::new("q", "k", &payload).run_at(now_ms() + 60_000),
+        )
+        .await;
         assert!(db.jobs().cancel(queued.id()).await.unwrap());
         assert!(
             !db.jobs().cancel(queued.id()).await.unwrap(),
@@ -242,11 +231,7 @@ async fn cancellation_of_queued_and_running_jobs() {
         );
         assert_eq!(state(db, queued.id()).await, JobState::Cancelled);
 
-        let long = db
-            .jobs()
-            .enqueue(&NewJob::new("q", "long", &payload))
-            .await
-            .unwrap();
+        let long = enqueue(db, &NewJob::new("q", "long", &payload)).await;
         let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
         let finished = Arc::new(Mutex::new(false));
         let finished_flag = finished.clone();

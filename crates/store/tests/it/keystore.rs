@@ -9,7 +9,8 @@ use tributary_store::credentials::Expect;
 use tributary_store::key_rotation::{RotationOptions, keys_in_use, reencrypt_all, rotate_online};
 use tributary_store::keystore::holders::{KeyRingHolder, live_holders};
 use tributary_store::keystore::{KeyRing, KeyRingSource};
-use tributary_store::{SecretBytes, StoreError};
+use tributary_store::webhooks::WebhookEndpoint;
+use tributary_store::{Db, SecretBytes, StoreError};
 
 const SECRET: &str = "sk_live_9f8e7d6c5b4a-PLAINTEXT-MARKER";
 const WEBHOOK_MARKER: &str = "whsec_";
@@ -18,21 +19,26 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-#[tokio::test]
-async fn secrets_are_absent_from_the_sqlite_file() {
-    let t = support::sqlite().await;
+/// Writes a tenant named `visible-tenant-name` with a credential holding [`SECRET`] and a webhook
+/// endpoint, sealed with a new key ring; returns the endpoint and its secret.
+async fn write_secrets(db: &Db) -> (WebhookEndpoint, SecretBytes) {
     let ring = KeyRing::generate();
-    let (tenant, id) = support::tenant_with_integration(&t.db, "visible-tenant-name").await;
+    let (tenant, id) = support::tenant_with_integration(db, "visible-tenant-name").await;
     let secret = SecretBytes::from_json(&json!({"api_key": SECRET}));
-    t.db.credentials(&ring)
+    db.credentials(&ring)
         .save(&tenant, &id, "ApiKey", &secret, Expect::Absent, None)
         .await
         .unwrap();
-    let (endpoint, webhook_secret) =
-        t.db.webhooks(&ring)
-            .create_endpoint(&tenant, &id, "events", &[])
-            .await
-            .unwrap();
+    db.webhooks(&ring)
+        .create_endpoint(&tenant, &id, "events", &[])
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn secrets_are_absent_from_the_sqlite_file() {
+    let t = support::sqlite().await;
+    let (endpoint, webhook_secret) = write_secrets(&t.db).await;
     assert!(
         webhook_secret
             .expose_str()
@@ -67,18 +73,7 @@ async fn secrets_are_absent_from_pg_dump() {
     let Some(t) = support::postgres().await else {
         return;
     };
-    let ring = KeyRing::generate();
-    let (tenant, id) = support::tenant_with_integration(&t.db, "visible-tenant-name").await;
-    let secret = SecretBytes::from_json(&json!({"api_key": SECRET}));
-    t.db.credentials(&ring)
-        .save(&tenant, &id, "ApiKey", &secret, Expect::Absent, None)
-        .await
-        .unwrap();
-    let (_, webhook_secret) =
-        t.db.webhooks(&ring)
-            .create_endpoint(&tenant, &id, "events", &[])
-            .await
-            .unwrap();
+    let (_, webhook_secret) = write_secrets(&t.db).await;
 
     let output = std::process::Command::new("pg_dump")
         .arg("--data-only")

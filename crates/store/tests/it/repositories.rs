@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use serde_json::json;
 use tributary_store::credentials::Expect;
-use tributary_store::integrations::{Document, IntegrationStatus};
+use tributary_store::integrations::{Document, Integration, IntegrationStatus};
 use tributary_store::keystore::KeyRing;
 use tributary_store::runs::{RunOutcome, RunStatus};
 use tributary_store::schedules::ScheduleUpdate;
 use tributary_store::sessions::NewAuthSession;
 use tributary_store::webhooks::{DeliveryCursor, DeliveryStatus, DeliveryToRecord, Recorded};
-use tributary_store::{Backend, Db, Durability, SecretBytes, StoreError, now_ms};
+use tributary_store::{Backend, Db, Durability, SecretBytes, StoreError, Tx, now_ms};
 
 #[tokio::test]
 async fn opens_sqlite_memory_and_creates_parent_directories() {
@@ -271,6 +271,27 @@ async fn integrations_are_tenant_scoped() {
     }
 }
 
+/// Creates an Okta integration of `tenant` and saves its `OktaToken` credential, both in `tx`.
+async fn integration_with_credential(tx: &mut Tx, tenant: &str, ring: &KeyRing) -> Integration {
+    let integration = tx
+        .integrations()
+        .create(tenant, "okta", "Okta", &json!({}))
+        .await
+        .unwrap();
+    tx.credentials(ring)
+        .save(
+            tenant,
+            &integration.id,
+            "OktaToken",
+            &SecretBytes::from("x"),
+            Expect::Absent,
+            None,
+        )
+        .await
+        .unwrap();
+    integration
+}
+
 #[tokio::test]
 async fn transactions_commit_together_or_not_at_all() {
     for t in support::backends().await {
@@ -278,22 +299,7 @@ async fn transactions_commit_together_or_not_at_all() {
         let tenant = db.tenants().create("acme").await.unwrap();
         let ring = KeyRing::generate();
         let mut tx = db.begin().await.unwrap();
-        let integration = tx
-            .integrations()
-            .create(&tenant.id, "okta", "Okta", &json!({}))
-            .await
-            .unwrap();
-        tx.credentials(&ring)
-            .save(
-                &tenant.id,
-                &integration.id,
-                "OktaToken",
-                &SecretBytes::from("x"),
-                Expect::Absent,
-                None,
-            )
-            .await
-            .unwrap();
+        integration_with_credential(&mut tx, &tenant.id, &ring).await;
         drop(tx); // rolled back
         assert!(
             db.integrations()
@@ -306,22 +312,7 @@ async fn transactions_commit_together_or_not_at_all() {
         );
 
         let mut tx = db.begin().await.unwrap();
-        let integration = tx
-            .integrations()
-            .create(&tenant.id, "okta", "Okta", &json!({}))
-            .await
-            .unwrap();
-        tx.credentials(&ring)
-            .save(
-                &tenant.id,
-                &integration.id,
-                "OktaToken",
-                &SecretBytes::from("x"),
-                Expect::Absent,
-                None,
-            )
-            .await
-            .unwrap();
+        let integration = integration_with_credential(&mut tx, &tenant.id, &ring).await;
         tx.commit().await.unwrap();
         assert!(
             db.credentials(&ring)

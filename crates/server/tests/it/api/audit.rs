@@ -9,10 +9,8 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tributary_providers::{CatalogConfig, registry};
-use tributary_runtime::{Runtime, RuntimeConfig};
 use tributary_server::ServerConfig;
 use tributary_store::{
-    keystore::KeyRing,
     now_ms,
     retention::{DEFAULT_BATCH_SIZE, RetentionPolicy},
     testing::TestDb,
@@ -23,7 +21,8 @@ use tributary_testkit::{
     slack::{FakeSlack, SlackWorkspace},
 };
 
-use super::{Api, CF_TOKEN};
+use super::{Answer, Api, CF_TOKEN};
+use crate::support::{TenantToken, TestServer};
 
 impl Api {
     /// Every event `token` may list with `query` (`action=...&...`), newest first, through every
@@ -79,7 +78,7 @@ impl Api {
     }
 }
 
-/// Asserts the event's actor, outcome and, when given, its target type.
+/// Asserts the event's actor, outcome and target type.
 fn assert_event(event: &Value, kind: &str, token_id: &str, outcome: &str, target_type: &str) {
     assert_eq!(event["actor"]["kind"], kind, "{event}");
     assert_eq!(event["actor"]["tokenId"], token_id, "{event}");
@@ -97,6 +96,74 @@ fn assert_event(event: &Value, kind: &str, token_id: &str, outcome: &str, target
     }
 }
 
+/// A caller as the trail names it.
+struct Actor<'a> {
+    /// The bearer token it calls (and lists the trail) with.
+    token: &'a str,
+    /// `operator_token` or `tenant_token`.
+    kind: &'static str,
+    token_id: &'a str,
+}
+
+/// An event an action must leave: its action, target and outcome.
+struct Recorded<'a> {
+    action: &'a str,
+    target_type: &'a str,
+    target_id: &'a str,
+    outcome: &'a str,
+}
+
+impl<'a> Recorded<'a> {
+    fn succeeded(action: &'a str, target_type: &'a str, target_id: &'a str) -> Self {
+        Recorded {
+            action,
+            target_type,
+            target_id,
+            outcome: "succeeded",
+        }
+    }
+
+    fn failed(action: &'a str, target_type: &'a str, target_id: &'a str) -> Self {
+        Recorded {
+            outcome: "failed",
+            ..Recorded::succeeded(action, target_type, target_id)
+        }
+    }
+}
+
+impl Api {
+    /// The newest event `actor` sees of the action on the target, checked with [`assert_event`]
+    /// to name `actor` and to have the expected outcome and target type.
+    async fn recorded(&self, actor: &Actor<'_>, expected: Recorded<'_>) -> Value {
+        let event = self
+            .audit_event(actor.token, expected.action, expected.target_id)
+            .await;
+        assert_event(
+            &event,
+            actor.kind,
+            actor.token_id,
+            expected.outcome,
+            expected.target_type,
+        );
+        event
+    }
+
+    /// Calls `path` as `actor`, checks the answer's status, and returns the answer with the event
+    /// the call left (checked as by [`Api::recorded`]).
+    async fn audited_call(
+        &self,
+        actor: &Actor<'_>,
+        (method, path, body): (Method, &str, Option<Value>),
+        status: u16,
+        expected: Recorded<'_>,
+    ) -> (Answer, Value) {
+        let answer = self
+            .call_expecting(status, method, path, Some(actor.token), body)
+            .await;
+        (answer, self.recorded(actor, expected).await)
+    }
+}
+
 async fn every_action_family_is_recorded(backend: TestDb) {
     let name = backend.name;
     let api = Api::start(backend).await;
@@ -108,41 +175,42 @@ async fn every_action_family_is_recorded(backend: TestDb) {
             .await;
         events[0]["actor"]["tokenId"].as_str().unwrap().to_owned()
     };
+    let operator = Actor {
+        token: &api.operator,
+        kind: "operator_token",
+        token_id: &operator_id,
+    };
+    let tenant_caller = Actor {
+        token: &token,
+        kind: "tenant_token",
+        token_id: &token_id,
+    };
 
     // Operator actions: the tenant and its token, recorded for that tenant.
     let created = api
-        .audit_event(&api.operator, "tenant.create", &tenant)
+        .recorded(
+            &operator,
+            Recorded::succeeded("tenant.create", "tenant", &tenant),
+        )
         .await;
-    assert_event(
-        &created,
-        "operator_token",
-        &operator_id,
-        "succeeded",
-        "tenant",
-    );
     assert_eq!(created["tenantId"], tenant.as_str(), "{name}");
     assert_eq!(created["actor"]["tokenName"], "operator", "{name}");
     assert_eq!(created["metadata"]["name"], "alpha", "{name}");
     let issued = api
-        .audit_event(&api.operator, "token.issue", &token_id)
-        .await;
-    assert_event(
-        &issued,
-        "operator_token",
-        &operator_id,
-        "succeeded",
-        "api_token",
-    );
-    assert_eq!(issued["metadata"]["name"], "ci", "{name}");
-    let duplicate = api
-        .call(
-            Method::POST,
-            "/v1/tenants",
-            Some(&api.operator),
-            Some(json!({"name": "alpha"})),
+        .recorded(
+            &operator,
+            Recorded::succeeded("token.issue", "api_token", &token_id),
         )
         .await;
-    assert_eq!(duplicate.status, 409, "{name}");
+    assert_eq!(issued["metadata"]["name"], "ci", "{name}");
+    api.call_expecting(
+        409,
+        Method::POST,
+        "/v1/tenants",
+        Some(&api.operator),
+        Some(json!({"name": "alpha"})),
+    )
+    .await;
     let refused = api
         .audit_events(&api.operator, "action=tenant.create")
         .await
@@ -155,35 +223,26 @@ async fn every_action_family_is_recorded(backend: TestDb) {
     // Integration actions, with the caller's own request id.
     let ids = api.connected_integration(&token).await;
     let integration = ids.integration.as_str();
+    let on_integration = |action| Recorded::succeeded(action, "integration", integration);
     let event = api
-        .audit_event(&token, "integration.create", integration)
+        .recorded(&tenant_caller, on_integration("integration.create"))
         .await;
-    assert_event(
-        &event,
-        "tenant_token",
-        &token_id,
-        "succeeded",
-        "integration",
-    );
     assert_eq!(event["actor"]["tokenName"], "ci", "{name}");
     assert_eq!(event["metadata"]["definitionId"], "cloudflare", "{name}");
     let event = api
-        .audit_event(&token, "integration.connect", integration)
+        .recorded(&tenant_caller, on_integration("integration.connect"))
         .await;
-    assert_event(
-        &event,
-        "tenant_token",
-        &token_id,
-        "succeeded",
-        "integration",
-    );
     assert_eq!(
         event["metadata"]["connection"], "CloudflareApiToken",
         "{name}"
     );
     assert_eq!(event["metadata"]["slots"], json!(["CloudflareApiToken"]));
-    let run = api.audit_event(&token, "run.start", &ids.run).await;
-    assert_event(&run, "tenant_token", &token_id, "succeeded", "run");
+    let run = api
+        .recorded(
+            &tenant_caller,
+            Recorded::succeeded("run.start", "run", &ids.run),
+        )
+        .await;
     assert_eq!(run["metadata"]["operation"], "DirectorySync", "{name}");
     assert_eq!(run["metadata"]["mode"], "queued", "{name}");
     assert_eq!(run["metadata"]["integrationId"], integration, "{name}");
@@ -191,7 +250,7 @@ async fn every_action_family_is_recorded(backend: TestDb) {
     let account = api.fake.account_id().to_owned();
     let patched = api
         .client
-        .patch(format!("{}/v1/integrations/{integration}", api.base))
+        .patch(format!("{}/v1/integrations/{integration}", api.server.base))
         .bearer_auth(&token)
         .header("x-request-id", "audit-test-update-1")
         .json(&json!({"userInput": {"accountId": account, "filterExpr": "true"}}))
@@ -200,15 +259,8 @@ async fn every_action_family_is_recorded(backend: TestDb) {
         .unwrap();
     assert_eq!(patched.status(), 200, "{name}");
     let update = api
-        .audit_event(&token, "integration.update", integration)
+        .recorded(&tenant_caller, on_integration("integration.update"))
         .await;
-    assert_event(
-        &update,
-        "tenant_token",
-        &token_id,
-        "succeeded",
-        "integration",
-    );
     assert_eq!(update["requestId"], "audit-test-update-1", "{name}");
     assert_eq!(
         update["metadata"]["changedFields"],
@@ -217,25 +269,18 @@ async fn every_action_family_is_recorded(backend: TestDb) {
     );
 
     // Connecting a connected integration again changes its credentials.
-    let again = api
-        .call(
+    let credentials = format!("/v1/integrations/{integration}/credentials/CloudflareApiToken");
+    api.audited_call(
+        &tenant_caller,
+        (
             Method::PUT,
-            &format!("/v1/integrations/{integration}/credentials/CloudflareApiToken"),
-            Some(&token),
+            &credentials,
             Some(json!({"apiToken": CF_TOKEN})),
-        )
-        .await;
-    assert_eq!(again.status, 200, "{name}: {}", again.text);
-    let change = api
-        .audit_event(&token, "integration.credential_change", integration)
-        .await;
-    assert_event(
-        &change,
-        "tenant_token",
-        &token_id,
-        "succeeded",
-        "integration",
-    );
+        ),
+        200,
+        on_integration("integration.credential_change"),
+    )
+    .await;
 
     // A connect the provider refuses is recorded as failed, with the error's class only.
     let pending = api
@@ -248,121 +293,96 @@ async fn every_action_family_is_recorded(backend: TestDb) {
         .await;
     let pending = pending.body["id"].as_str().unwrap().to_owned();
     let wrong = "cf-wrong-token-never-recorded-0000000000";
-    let refused = api
-        .call(
-            Method::PUT,
-            &format!("/v1/integrations/{pending}/credentials/CloudflareApiToken"),
-            Some(&token),
-            Some(json!({"apiToken": wrong})),
+    let (refused, failed) = api
+        .audited_call(
+            &tenant_caller,
+            (
+                Method::PUT,
+                &format!("/v1/integrations/{pending}/credentials/CloudflareApiToken"),
+                Some(json!({"apiToken": wrong})),
+            ),
+            422,
+            Recorded::failed("integration.connect", "integration", &pending),
         )
         .await;
-    assert_eq!(refused.status, 422, "{name}: {}", refused.text);
-    let failed = api
-        .audit_event(&token, "integration.connect", &pending)
-        .await;
-    assert_event(&failed, "tenant_token", &token_id, "failed", "integration");
     let reason = failed["reason"].as_str().unwrap();
     assert!(reason.starts_with("setup_failed ("), "{name}: {reason}");
     let message = refused.body["error"]["message"].as_str().unwrap();
     assert!(!failed.to_string().contains(message), "{name}: {failed}");
 
     // Runs: a cancel of a run that already ended is refused, and recorded so.
-    let cancelled = api
-        .call(
-            Method::POST,
-            &format!("/v1/runs/{}/cancel", ids.run),
-            Some(&token),
-            None,
+    let (_, cancel) = api
+        .audited_call(
+            &tenant_caller,
+            (Method::POST, &format!("/v1/runs/{}/cancel", ids.run), None),
+            400,
+            Recorded::failed("run.cancel", "run", &ids.run),
         )
         .await;
-    assert_eq!(cancelled.status, 400, "{name}: {}", cancelled.text);
-    let cancel = api.audit_event(&token, "run.cancel", &ids.run).await;
-    assert_event(&cancel, "tenant_token", &token_id, "failed", "run");
     assert_eq!(cancel["reason"], "invalid_request", "{name}");
 
     // Webhooks: a secret rotation and a replay.
-    let (endpoint, _) = api
-        .runtime
-        .db()
-        .webhooks(api.runtime.key_ring())
+    let webhooks = || {
+        api.server
+            .runtime
+            .db()
+            .webhooks(api.server.runtime.key_ring())
+    };
+    let (endpoint, _) = webhooks()
         .create_endpoint(&tenant, integration, "audit-test", &[])
         .await
         .unwrap();
-    let rotated = api
-        .call(
-            Method::POST,
-            &format!(
-                "/v1/integrations/{integration}/webhook-endpoints/{}/rotate-secret",
-                endpoint.id
+    let rotate = format!(
+        "/v1/integrations/{integration}/webhook-endpoints/{}/rotate-secret",
+        endpoint.id
+    );
+    let (_, rotation) = api
+        .audited_call(
+            &tenant_caller,
+            (Method::POST, &rotate, None),
+            200,
+            Recorded::succeeded(
+                "webhook_endpoint.rotate_secret",
+                "webhook_endpoint",
+                &endpoint.id,
             ),
-            Some(&token),
-            None,
         )
         .await;
-    assert_eq!(rotated.status, 200, "{name}: {}", rotated.text);
-    let rotation = api
-        .audit_event(&token, "webhook_endpoint.rotate_secret", &endpoint.id)
-        .await;
-    assert_event(
-        &rotation,
-        "tenant_token",
-        &token_id,
-        "succeeded",
-        "webhook_endpoint",
-    );
     assert_eq!(rotation["metadata"]["integrationId"], integration, "{name}");
-    let (delivery, _) = api
-        .runtime
-        .db()
-        .webhooks(api.runtime.key_ring())
+    let (delivery, _) = webhooks()
         .record_delivery(&tenant, &endpoint.id, "d-1", "test.event", &json!({}))
         .await
         .unwrap();
-    api.runtime
-        .db()
-        .webhooks(api.runtime.key_ring())
+    webhooks()
         .finish_delivery(&tenant, &delivery.id, None)
         .await
         .unwrap();
-    let replayed = api
-        .call(
-            Method::POST,
-            &format!("/v1/webhook-deliveries/{}/replay?force=true", delivery.id),
-            Some(&token),
-            None,
+    let replay = format!("/v1/webhook-deliveries/{}/replay?force=true", delivery.id);
+    let (_, replayed) = api
+        .audited_call(
+            &tenant_caller,
+            (Method::POST, &replay, None),
+            200,
+            Recorded::succeeded("webhook_delivery.replay", "webhook_delivery", &delivery.id),
         )
         .await;
-    assert_eq!(replayed.status, 200, "{name}: {}", replayed.text);
-    let replay = api
-        .audit_event(&token, "webhook_delivery.replay", &delivery.id)
-        .await;
-    assert_event(
-        &replay,
-        "tenant_token",
-        &token_id,
-        "succeeded",
-        "webhook_delivery",
-    );
-    assert_eq!(replay["metadata"]["force"], true, "{name}");
-    let missing = api
-        .call(
-            Method::POST,
-            "/v1/webhook-deliveries/no-such-delivery/replay",
-            Some(&token),
-            None,
+    assert_eq!(replayed["metadata"]["force"], true, "{name}");
+    let (_, missing) = api
+        .audited_call(
+            &tenant_caller,
+            (
+                Method::POST,
+                "/v1/webhook-deliveries/no-such-delivery/replay",
+                None,
+            ),
+            404,
+            Recorded::failed(
+                "webhook_delivery.replay",
+                "webhook_delivery",
+                "no-such-delivery",
+            ),
         )
         .await;
-    assert_eq!(missing.status, 404, "{name}");
-    let missing = api
-        .audit_event(&token, "webhook_delivery.replay", "no-such-delivery")
-        .await;
-    assert_event(
-        &missing,
-        "tenant_token",
-        &token_id,
-        "failed",
-        "webhook_delivery",
-    );
     assert_eq!(missing["reason"], "not_found", "{name}");
 
     // Disconnect, delete, then the operator's revoke and tenant delete.
@@ -370,78 +390,45 @@ async fn every_action_family_is_recorded(backend: TestDb) {
         (Method::POST, "/disconnect", "integration.disconnect"),
         (Method::DELETE, "", "integration.delete"),
     ] {
-        let answer = api
-            .call(
-                method,
-                &format!("/v1/integrations/{integration}{suffix}"),
-                Some(&token),
-                None,
+        let path = format!("/v1/integrations/{integration}{suffix}");
+        let (_, event) = api
+            .audited_call(
+                &tenant_caller,
+                (method, &path, None),
+                200,
+                on_integration(action),
             )
             .await;
-        assert_eq!(answer.status, 200, "{name}: {}", answer.text);
-        let event = api.audit_event(&token, action, integration).await;
-        assert_event(
-            &event,
-            "tenant_token",
-            &token_id,
-            "succeeded",
-            "integration",
-        );
         assert_eq!(event["metadata"]["remoteTeardownFailed"], false, "{name}");
     }
-    let revoked = api
-        .call(
-            Method::DELETE,
-            &format!("/v1/tenants/{tenant}/tokens/{token_id}"),
-            Some(&api.operator),
-            None,
+    let (_, revoke) = api
+        .audited_call(
+            &operator,
+            (
+                Method::DELETE,
+                &format!("/v1/tenants/{tenant}/tokens/{token_id}"),
+                None,
+            ),
+            204,
+            Recorded::succeeded("token.revoke", "api_token", &token_id),
         )
         .await;
-    assert_eq!(revoked.status, 204, "{name}");
-    let revoke = api
-        .audit_event(&api.operator, "token.revoke", &token_id)
-        .await;
-    assert_event(
-        &revoke,
-        "operator_token",
-        &operator_id,
-        "succeeded",
-        "api_token",
-    );
     assert_eq!(revoke["tenantId"], tenant.as_str(), "{name}");
-    let deleted = api
-        .call(
-            Method::DELETE,
-            &format!("/v1/tenants/{tenant}"),
-            Some(&api.operator),
-            None,
-        )
-        .await;
-    assert_eq!(deleted.status, 204, "{name}");
     // The trail outlives the tenant, its deletion included.
-    let deletion = api
-        .audit_event(&api.operator, "tenant.delete", &tenant)
-        .await;
-    assert_event(
-        &deletion,
-        "operator_token",
-        &operator_id,
-        "succeeded",
-        "tenant",
-    );
+    let tenant_path = format!("/v1/tenants/{tenant}");
+    api.audited_call(
+        &operator,
+        (Method::DELETE, &tenant_path, None),
+        204,
+        Recorded::succeeded("tenant.delete", "tenant", &tenant),
+    )
+    .await;
     let kept = api
         .audit_events(&api.operator, &format!("tenantId={tenant}"))
         .await;
     assert!(kept.len() >= 15, "{name}: {} events kept", kept.len());
-    let again = api
-        .call(
-            Method::DELETE,
-            &format!("/v1/tenants/{tenant}"),
-            Some(&api.operator),
-            None,
-        )
+    api.call_expecting(404, Method::DELETE, &tenant_path, Some(&api.operator), None)
         .await;
-    assert_eq!(again.status, 404, "{name}");
     let failed_delete = api
         .audit_events(
             &api.operator,
@@ -478,14 +465,14 @@ async fn tenants_see_their_own_events_and_the_operator_sees_all() {
         let mut created = Vec::new();
         for n in 0..5 {
             let answer = api
-                .call(
+                .call_expecting(
+                    201,
                     Method::POST,
                     "/v1/integrations",
                     Some(&token_a),
                     Some(json!({"definitionId": "cloudflare", "name": format!("cf {n}"), "userInput": {"accountId": account}})),
                 )
                 .await;
-            assert_eq!(answer.status, 201, "{name}: {}", answer.text);
             created.push(answer.body["id"].as_str().unwrap().to_owned());
         }
 
@@ -506,24 +493,22 @@ async fn tenants_see_their_own_events_and_the_operator_sees_all() {
         for id in &created {
             assert!(!text_b.contains(id.as_str()), "{name}: beta sees {id}");
         }
-        let asked = api
-            .call(
-                Method::GET,
-                &format!("/v1/audit-events?tenantId={tenant_a}"),
-                Some(&token_b),
-                None,
-            )
-            .await;
-        assert_eq!(asked.status, 403, "{name}: {}", asked.text);
-        let own = api
-            .call(
-                Method::GET,
-                &format!("/v1/audit-events?tenantId={tenant_b}"),
-                Some(&token_b),
-                None,
-            )
-            .await;
-        assert_eq!(own.status, 200, "{name}: {}", own.text);
+        api.call_expecting(
+            403,
+            Method::GET,
+            &format!("/v1/audit-events?tenantId={tenant_a}"),
+            Some(&token_b),
+            None,
+        )
+        .await;
+        api.call_expecting(
+            200,
+            Method::GET,
+            &format!("/v1/audit-events?tenantId={tenant_b}"),
+            Some(&token_b),
+            None,
+        )
+        .await;
 
         let all = api.audit_events(&api.operator, "").await;
         assert_eq!(all.len(), own_a.len() + own_b.len(), "{name}");
@@ -551,8 +536,9 @@ async fn tenants_see_their_own_events_and_the_operator_sees_all() {
                 Some(cursor) => format!("/v1/audit-events?limit=2&cursor={cursor}"),
                 None => "/v1/audit-events?limit=2".to_owned(),
             };
-            let page = api.call(Method::GET, &path, Some(&token_a), None).await;
-            assert_eq!(page.status, 200, "{name}: {}", page.text);
+            let page = api
+                .call_expecting(200, Method::GET, &path, Some(&token_a), None)
+                .await;
             for item in page.body["items"].as_array().unwrap() {
                 assert!(seen.insert(item["id"].as_str().unwrap().to_owned()));
             }
@@ -568,14 +554,14 @@ async fn tenants_see_their_own_events_and_the_operator_sees_all() {
             .await;
         assert!(since.is_empty(), "{name}");
         let bad = api
-            .call(
+            .call_expecting(
+                400,
                 Method::GET,
                 "/v1/audit-events?cursor=not-a-cursor",
                 Some(&token_a),
                 None,
             )
             .await;
-        assert_eq!(bad.status, 400, "{name}");
         assert_eq!(bad.body["error"]["code"], "invalid_query", "{name}");
     }
 }
@@ -599,23 +585,23 @@ async fn no_secret_reaches_the_trail() {
             .await;
         let scim = scim.body["id"].as_str().unwrap().to_owned();
         let created = api
-            .call(
+            .call_expecting(
+                201,
                 Method::POST,
                 &format!("/v1/integrations/{scim}/scim-endpoint"),
                 Some(&token),
                 None,
             )
             .await;
-        assert_eq!(created.status, 201, "{name}: {}", created.text);
         let rotated = api
-            .call(
+            .call_expecting(
+                200,
                 Method::POST,
                 &format!("/v1/integrations/{scim}/scim-endpoint/rotate-secret"),
                 Some(&token),
                 None,
             )
             .await;
-        assert_eq!(rotated.status, 200, "{name}: {}", rotated.text);
         let secrets = [
             created.body["secret"].as_str().unwrap(),
             rotated.body["secret"].as_str().unwrap(),
@@ -640,14 +626,14 @@ async fn no_secret_reaches_the_trail() {
         );
         for caller in [&token, &api.operator] {
             let whole = api
-                .call(
+                .call_expecting(
+                    200,
                     Method::GET,
                     "/v1/audit-events?limit=500",
                     Some(caller),
                     None,
                 )
                 .await;
-            assert_eq!(whole.status, 200, "{name}");
             assert!(whole.body["items"].as_array().unwrap().len() >= 6);
             for secret in secrets {
                 assert!(
@@ -710,37 +696,23 @@ async fn the_retention_sweep_deletes_old_events() {
 async fn the_authorization_callback_records_the_connect_it_completes() {
     for backend in tributary_store::testing::backends("api_audit_callback").await {
         let name = backend.name;
-        tributary_providerkit::install_crypto_provider();
         let slack = FakeSlack::start(SlackWorkspace::sample(2)).await.unwrap();
         let catalog = CatalogConfig {
             definitions: [("slack".to_owned(), slack.operator_config())].into(),
             public_url: None,
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let runtime = Runtime::new(
+        let server = TestServer::start(
+            backend,
             registry(&catalog).unwrap(),
-            backend.db.clone(),
-            KeyRing::generate(),
-            RuntimeConfig::new(base.clone()),
-        );
-        let tenant = runtime.db().tenants().create("acme").await.unwrap().id;
-        let (record, token) = runtime
-            .db()
-            .tenants()
-            .issue_token(Some(&tenant), "ci", None)
-            .await
-            .unwrap();
-        let token = token.expose_str().unwrap().to_owned();
-        let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(tributary_server::serve(
-            runtime.clone(),
             ServerConfig::default(),
-            listener,
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        )
+        .await;
+        let TenantToken {
+            tenant,
+            token_id,
+            token,
+        } = server.tenant_with_token("acme", "ci").await;
+        let base = &server.base;
         let client = reqwest::Client::new();
         let post = |path: String, body: Value| {
             client
@@ -779,13 +751,13 @@ async fn the_authorization_callback_records_the_connect_it_completes() {
         let started: Value = started.json().await.unwrap();
         let events = connects().await;
         assert_eq!(events.len(), 1, "{name}: {events:?}");
-        assert_eq!(events[0]["actor"]["tokenId"], record.id.as_str(), "{name}");
+        assert_eq!(events[0]["actor"]["tokenId"], token_id.as_str(), "{name}");
         assert_eq!(events[0]["metadata"]["authorization"], "started", "{name}");
         assert_eq!(events[0]["targetId"], integration.as_str(), "{name}");
 
         let params = approve(started["authorizeUrl"].as_str().unwrap()).await;
         let callback = reqwest::Url::parse_with_params(
-            &format!("{base}{}", runtime.config().callback_path),
+            &format!("{base}{}", server.runtime.config().callback_path),
             &params,
         )
         .unwrap();

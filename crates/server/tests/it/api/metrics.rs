@@ -16,17 +16,16 @@ async fn scrape_after_traffic(backend: TestDb) {
     // The connect's validation call is answered 429 once, then waited out (Retry-After: 1).
     api.fake.throttle([1]);
     let ids = api.connected_integration(&token).await;
-    let unmatched = api
-        .call(
-            Method::GET,
-            &format!("/no/such/{}", ids.integration),
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(unmatched.status, 404);
+    api.call_expecting(
+        404,
+        Method::GET,
+        &format!("/no/such/{}", ids.integration),
+        None,
+        None,
+    )
+    .await;
     // A job due in an hour: the backlog shows it, no worker takes it during the test.
-    let runtime = &api.runtime;
+    let runtime = &api.server.runtime;
     runtime
         .db()
         .jobs()
@@ -41,7 +40,9 @@ async fn scrape_after_traffic(backend: TestDb) {
         .await
         .unwrap();
 
-    let response = reqwest::get(format!("{}/metrics", api.base)).await.unwrap();
+    let response = reqwest::get(format!("{}/metrics", api.server.base))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]

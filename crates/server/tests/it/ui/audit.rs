@@ -18,6 +18,7 @@ async fn ui_actions_are_recorded_and_listed_on_the_audit_page() {
         let ui = Ui::start(backend).await;
         let (tenant, _) = ui.tenant_token("Acme").await;
         let (record, token) = ui
+            .server
             .runtime
             .db()
             .tenants()
@@ -28,17 +29,12 @@ async fn ui_actions_are_recorded_and_listed_on_the_audit_page() {
         let (cookie, csrf) = ui.sign_in(&token).await;
 
         // A connect the provider refuses, the retry that connects, a run and a disconnect.
-        let account = ui.fake.account_id();
         let refused = ui
-            .post(
+            .connect_form(
                 "/catalog/cloudflare/connect",
-                Some(&cookie),
-                &[
-                    ("csrf", &csrf),
-                    ("connection", "CloudflareApiToken"),
-                    ("input/accountId", &account),
-                    ("cred/CloudflareApiToken/apiToken", WRONG_TOKEN),
-                ],
+                &cookie,
+                &csrf,
+                &[("cred/CloudflareApiToken/apiToken", WRONG_TOKEN)],
             )
             .await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
@@ -48,15 +44,11 @@ async fn ui_actions_are_recorded_and_listed_on_the_audit_page() {
             .trim_end_matches("/connect")
             .to_owned();
         let connected = ui
-            .post(
+            .connect_form(
                 &retry,
-                Some(&cookie),
-                &[
-                    ("csrf", &csrf),
-                    ("connection", "CloudflareApiToken"),
-                    ("input/accountId", &account),
-                    ("cred/CloudflareApiToken/apiToken", CF_TOKEN),
-                ],
+                &cookie,
+                &csrf,
+                &[("cred/CloudflareApiToken/apiToken", CF_TOKEN)],
             )
             .await;
         assert_eq!(connected.status, StatusCode::OK, "{name}");
@@ -86,7 +78,7 @@ async fn ui_actions_are_recorded_and_listed_on_the_audit_page() {
         // Through the API: each action with the session's token, via the UI session.
         let listed = ui
             .http
-            .get(format!("{}/v1/audit-events?limit=500", ui.base))
+            .get(format!("{}/v1/audit-events?limit=500", ui.server.base))
             .bearer_auth(&token)
             .send()
             .await
@@ -201,7 +193,14 @@ async fn ui_actions_are_recorded_and_listed_on_the_audit_page() {
             limit: 100,
             ..AuditQuery::default()
         };
-        let trail = ui.runtime.db().audit().list(&everything).await.unwrap();
+        let trail = ui
+            .server
+            .runtime
+            .db()
+            .audit()
+            .list(&everything)
+            .await
+            .unwrap();
         assert!(
             trail.iter().any(|e| e.action == "ui.sign_out"),
             "{name}: {trail:?}"

@@ -14,7 +14,7 @@ impl Ui {
         let answer = self
             .send(
                 self.http
-                    .request(method, format!("{}{path}", self.base))
+                    .request(method, format!("{}{path}", self.server.base))
                     .bearer_auth(token),
             )
             .await;
@@ -152,6 +152,7 @@ async fn sessions_are_listed_and_ended_through_the_api_and_the_sessions_page() {
 
         // Both endings are in the trail, on the tenant, with the handle as target.
         let trail = ui
+            .server
             .runtime
             .db()
             .audit()

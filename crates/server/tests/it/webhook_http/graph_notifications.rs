@@ -13,13 +13,14 @@ use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::{ConnectOutcome, ConnectRequest, Runtime, RuntimeConfig};
 use tributary_server::ServerConfig;
 use tributary_store::{
-    keystore::KeyRing,
     records::{RecordQuery, list_records},
     runs::RunStatus,
     testing::TestDb,
 };
 use tributary_testkit::azure_entra_id::{EntraDirectory, FakeEntra};
 use tributary_testkit::browser::approve;
+
+use crate::support::TestServer;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -90,38 +91,27 @@ async fn succeeded_runs(runtime: &Runtime, tenant: &str, integration: &str, op: 
 }
 
 async fn change_notifications(backend: TestDb) {
-    tributary_providerkit::install_crypto_provider();
     let fake = FakeEntra::start(EntraDirectory::sample(3)).await.unwrap();
     let config = CatalogConfig {
         definitions: [("azure_entra_id".to_owned(), fake.operator_config())].into(),
         public_url: None,
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let ring = KeyRing::generate();
-    let runtime = Runtime::new(
-        registry(&config).unwrap(),
-        backend.db.clone(),
-        ring.clone(),
-        RuntimeConfig {
-            scheduler_poll: Duration::from_millis(200),
-            ..RuntimeConfig::new(base.clone())
-        },
-    );
-    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(tributary_server::serve(
-        runtime.clone(),
+    let server = TestServer::start_with(
+        backend,
         ServerConfig::default(),
-        listener,
-        async {
-            let _ = stopped.await;
+        |_| registry(&config).unwrap(),
+        |runtime| RuntimeConfig {
+            scheduler_poll: Duration::from_millis(200),
+            ..runtime
         },
-    ));
+    )
+    .await;
+    let runtime = &server.runtime;
+    let tenant = runtime.db().tenants().create("t").await.unwrap().id;
 
     // Connecting schedules the subscriptions' upkeep right away: Graph validates the endpoint
     // (the handshake) and creates one subscription for users and one for groups.
-    let integration = connect(&runtime, &tenant).await;
+    let integration = connect(runtime, &tenant).await;
     let endpoint = runtime
         .list_webhook_endpoints(&tenant, &integration)
         .await
@@ -159,7 +149,7 @@ async fn change_notifications(backend: TestDb) {
     );
     // The first directory sync finishes before the change below.
     eventually("the first sync succeeds", || async {
-        (succeeded_runs(&runtime, &tenant, &integration, "DirectorySync").await >= 1).then_some(())
+        (succeeded_runs(runtime, &tenant, &integration, "DirectorySync").await >= 1).then_some(())
     })
     .await;
 
@@ -259,7 +249,7 @@ async fn change_notifications(backend: TestDb) {
     );
     let deliveries = runtime
         .db()
-        .webhooks(&ring)
+        .webhooks(&server.ring)
         .list_deliveries(&tenant, &endpoint.id, 100)
         .await
         .unwrap();
@@ -277,8 +267,7 @@ async fn change_notifications(backend: TestDb) {
     assert_eq!(report.remote_error, None);
     assert!(watched(&fake).is_empty(), "{:?}", watched(&fake));
 
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
