@@ -43,7 +43,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 /// The RSA key that signs the fake's id tokens. A test-only key, generated for this repository.
-const ISSUER_KEY_PEM: &str = include_str!("../keys/issuer-rsa.pem");
+const ISSUER_KEY_PEM: &str = crate::keys::ISSUER_RSA_PEM;
 /// A client key pair for tests of `private_key_jwt` and service-account assertions: the private
 /// half is what a user would paste, the public half what they would register with the provider.
 pub const CLIENT_PRIVATE_KEY_PEM: &str = include_str!("../keys/client-rsa.pem");

@@ -25,7 +25,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::{
-    collections::{BTreeMap, VecDeque},
+    collections::BTreeMap,
     sync::{Arc, Mutex},
 };
 
@@ -41,23 +41,11 @@ use serde_json::{Map, Value, json};
 use crate::{
     FakeServer,
     authorization::{AuthorizationPaths, BearerRefusal, ClientApp, FakeAuthorization},
+    controls::Controls,
     demo::DemoConnection,
+    fixtures::{fixture, parse},
     graph_subscriptions::{GraphSubscriptions, Refusal},
 };
-
-macro_rules! fixture {
-    ($name:literal) => {
-        include_str!(concat!(
-            "../../providers/tests/fixtures/azure_entra_id/",
-            $name,
-            ".json"
-        ))
-    };
-}
-
-fn parse(text: &str) -> Value {
-    serde_json::from_str(text).expect("fixtures are JSON")
-}
 
 pub const CLIENT_ID: &str = "4a1aa1d5-c567-49d0-ad0b-cd957a47f842";
 pub const CLIENT_SECRET: &str = "Xy8Q~tributaryFakeEntraSecret.0123456789";
@@ -83,15 +71,15 @@ impl EntraDirectory {
     pub fn sample(extra_users: usize) -> Self {
         let mut users = BTreeMap::new();
         for text in [
-            fixture!("user_member"),
-            fixture!("user_guest"),
-            fixture!("user_pending_guest"),
-            fixture!("user_disabled"),
+            fixture!("azure_entra_id", "user_member"),
+            fixture!("azure_entra_id", "user_guest"),
+            fixture!("azure_entra_id", "user_pending_guest"),
+            fixture!("azure_entra_id", "user_disabled"),
         ] {
             let user = parse(text);
             users.insert(user["id"].as_str().unwrap().to_owned(), user);
         }
-        let template = parse(fixture!("user_member"));
+        let template = parse(fixture!("azure_entra_id", "user_member"));
         for i in 0..extra_users {
             let mut user = template.clone();
             let id = format!("00000000-0000-4000-8000-{i:012x}");
@@ -108,9 +96,9 @@ impl EntraDirectory {
         }
         let mut groups = BTreeMap::new();
         for text in [
-            fixture!("group_security"),
-            fixture!("group_unified"),
-            fixture!("group_dynamic"),
+            fixture!("azure_entra_id", "group_security"),
+            fixture!("azure_entra_id", "group_unified"),
+            fixture!("azure_entra_id", "group_dynamic"),
         ] {
             let group = parse(text);
             groups.insert(group["id"].as_str().unwrap().to_owned(), group);
@@ -131,7 +119,7 @@ impl EntraDirectory {
             }
         }
         Self {
-            organization: parse(fixture!("organization")),
+            organization: parse(fixture!("azure_entra_id", "organization")),
             users,
             groups,
             members,
@@ -141,9 +129,8 @@ impl EntraDirectory {
 
 #[derive(Default)]
 struct Control {
-    /// The next calls' fates in order: `None` passes, `Some(wait)` answers 429.
-    throttle: VecDeque<Option<u64>>,
-    requests: Vec<String>,
+    /// Graph calls as `<METHOD> <path>?<query>`; throttles carry the `Retry-After` seconds.
+    controls: Controls,
     /// Graph may serve fewer items than `$top` asks for; this caps every page.
     page_cap: Option<usize>,
 }
@@ -271,20 +258,13 @@ impl FakeEntra {
 
     /// The next Graph calls answer 429 with these `Retry-After` seconds, one each.
     pub fn throttle(&self, waits: impl IntoIterator<Item = u64>) {
-        self.shared
-            .control
-            .lock()
-            .unwrap()
-            .throttle
-            .extend(waits.into_iter().map(Some));
+        self.shared.control.lock().unwrap().controls.throttle(waits);
     }
 
     /// After `passes` more Graph calls go through, the next answers 429 with `Retry-After: wait`.
     pub fn throttle_after(&self, passes: usize, wait: u64) {
         let mut control = self.shared.control.lock().unwrap();
-        control
-            .throttle
-            .extend(std::iter::repeat_n(None, passes).chain([Some(wait)]));
+        control.controls.throttle_after(passes, wait);
     }
 
     /// The tenant withdraws its consent (or deletes the app): the token endpoint of the tenant
@@ -307,7 +287,7 @@ impl FakeEntra {
 
     /// `<METHOD> <path>?<query>` of each Graph call so far.
     pub fn requests(&self) -> Vec<String> {
-        self.shared.control.lock().unwrap().requests.clone()
+        self.shared.control.lock().unwrap().controls.requests()
     }
 }
 
@@ -366,12 +346,12 @@ fn admit_call(
 ) -> Result<(), Response> {
     {
         let mut control = shared.control.lock().unwrap();
-        control.requests.push(format!(
+        let request = format!(
             "{method} {}{}",
             uri.path(),
             uri.query().map(|q| format!("?{q}")).unwrap_or_default()
-        ));
-        if let Some(Some(wait)) = control.throttle.pop_front() {
+        );
+        if let Some(wait) = control.controls.answer(request) {
             let mut response = graph_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "TooManyRequests",
@@ -708,7 +688,7 @@ mod tests {
 
     #[test]
     fn a_user_without_select_has_the_default_properties_only() {
-        let user = parse(fixture!("user_member"));
+        let user = parse(fixture!("azure_entra_id", "user_member"));
         let projected = project(&user, Some(USER_DEFAULT_PROPERTIES));
         let keys: Vec<&str> = projected
             .as_object()
@@ -724,7 +704,7 @@ mod tests {
 
     #[test]
     fn select_keeps_only_the_named_fields() {
-        let user = parse(fixture!("user_member"));
+        let user = parse(fixture!("azure_entra_id", "user_member"));
         let projected = project(&user, Some("id,accountEnabled,nope"));
         assert_eq!(
             projected,

@@ -50,20 +50,17 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{FakeServer, demo::DemoConnection};
+use crate::{FakeServer, demo::DemoConnection, fixtures::parse};
 
 /// The app registered with the fake (what an operator puts in `[definitions.github_app]`).
 pub const APP_ID: &str = "424242";
 pub const APP_SLUG: &str = "tributary-test";
 pub const WEBHOOK_SECRET: &str = "whsec-3f9a1c7e5b2d48a6b0c1d2e3f4a5b6c7";
-/// The app's private key (a test-only key, see `providerkit/tests/fixtures/README.md`).
-pub const APP_PRIVATE_KEY: &str =
-    include_str!("../../providerkit/tests/fixtures/test_only_rsa_key_a.pem");
-const APP_PUBLIC_KEY: &str =
-    include_str!("../../providerkit/tests/fixtures/test_only_rsa_key_a.pub.pem");
+/// The app's private key (a test-only key, see [`crate::keys`]).
+pub const APP_PRIVATE_KEY: &str = crate::keys::APP_RSA_PEM;
+const APP_PUBLIC_KEY: &str = crate::keys::APP_RSA_PUBLIC_PEM;
 /// Another RSA key, not the app's: JWTs signed with it are refused.
-pub const OTHER_PRIVATE_KEY: &str =
-    include_str!("../../providerkit/tests/fixtures/test_only_rsa_key_b.pem");
+pub const OTHER_PRIVATE_KEY: &str = crate::keys::OTHER_RSA_PEM;
 /// The installation of the sample organisation.
 pub const INSTALLATION_ID: u64 = 41_000_001;
 /// Seconds an installation token lives (GitHub's live one hour).
@@ -74,37 +71,34 @@ const DOCS: &str = "https://docs.github.com/rest";
 /// The alert lists: REST path segment.
 pub const ALERT_KINDS: [&str; 3] = ["dependabot", "code-scanning", "secret-scanning"];
 
-macro_rules! fixture {
-    ($name:literal) => {
-        include_str!(concat!("../../providers/tests/fixtures/github_app/", $name))
-    };
-}
-
 /// Payload fixtures following GitHub's published shapes.
 pub mod fixtures {
-    pub const REPOSITORY: &str = fixture!("repository.json");
-    pub const REPOSITORY_PUBLIC_ARCHIVED: &str = fixture!("repository_public_archived.json");
-    pub const DEPENDABOT_ALERT: &str = fixture!("dependabot_alert.json");
-    pub const DEPENDABOT_ALERT_DISMISSED: &str =
-        fixture!("dependabot_alert_dismissed_minimal.json");
-    pub const CODE_SCANNING_ALERT: &str = fixture!("code_scanning_alert.json");
-    pub const CODE_SCANNING_ALERT_NOTE: &str = fixture!("code_scanning_alert_note_minimal.json");
-    pub const SECRET_SCANNING_ALERT: &str = fixture!("secret_scanning_alert.json");
-    pub const SECRET_SCANNING_ALERT_RESOLVED: &str =
-        fixture!("secret_scanning_alert_resolved.json");
-    pub const MEMBER_ADMIN: &str = fixture!("member_admin.json");
-    pub const MEMBER_NO_PUBLIC_EMAIL: &str = fixture!("member_no_public_email.json");
-    pub const WEBHOOK_PING: &str = fixture!("webhook_ping.json");
-    pub const WEBHOOK_INSTALLATION_CREATED: &str = fixture!("webhook_installation_created.json");
-    pub const WEBHOOK_INSTALLATION_DELETED: &str = fixture!("webhook_installation_deleted.json");
-    pub const WEBHOOK_INSTALLATION_SUSPEND: &str = fixture!("webhook_installation_suspend.json");
-    pub const WEBHOOK_INSTALLATION_UNSUSPEND: &str =
-        fixture!("webhook_installation_unsuspend.json");
-    pub const WEBHOOK_DEPENDABOT_ALERT: &str = fixture!("webhook_dependabot_alert.json");
-}
+    use crate::fixtures::fixture;
 
-fn parse(text: &str) -> Value {
-    serde_json::from_str(text).expect("fixture is JSON")
+    pub const REPOSITORY: &str = fixture!("github_app", "repository");
+    pub const REPOSITORY_PUBLIC_ARCHIVED: &str =
+        fixture!("github_app", "repository_public_archived");
+    pub const DEPENDABOT_ALERT: &str = fixture!("github_app", "dependabot_alert");
+    pub const DEPENDABOT_ALERT_DISMISSED: &str =
+        fixture!("github_app", "dependabot_alert_dismissed_minimal");
+    pub const CODE_SCANNING_ALERT: &str = fixture!("github_app", "code_scanning_alert");
+    pub const CODE_SCANNING_ALERT_NOTE: &str =
+        fixture!("github_app", "code_scanning_alert_note_minimal");
+    pub const SECRET_SCANNING_ALERT: &str = fixture!("github_app", "secret_scanning_alert");
+    pub const SECRET_SCANNING_ALERT_RESOLVED: &str =
+        fixture!("github_app", "secret_scanning_alert_resolved");
+    pub const MEMBER_ADMIN: &str = fixture!("github_app", "member_admin");
+    pub const MEMBER_NO_PUBLIC_EMAIL: &str = fixture!("github_app", "member_no_public_email");
+    pub const WEBHOOK_PING: &str = fixture!("github_app", "webhook_ping");
+    pub const WEBHOOK_INSTALLATION_CREATED: &str =
+        fixture!("github_app", "webhook_installation_created");
+    pub const WEBHOOK_INSTALLATION_DELETED: &str =
+        fixture!("github_app", "webhook_installation_deleted");
+    pub const WEBHOOK_INSTALLATION_SUSPEND: &str =
+        fixture!("github_app", "webhook_installation_suspend");
+    pub const WEBHOOK_INSTALLATION_UNSUSPEND: &str =
+        fixture!("github_app", "webhook_installation_unsuspend");
+    pub const WEBHOOK_DEPENDABOT_ALERT: &str = fixture!("github_app", "webhook_dependabot_alert");
 }
 
 /// The data of the fake organisation.

@@ -40,30 +40,23 @@ use serde_json::{Value, json};
 use crate::{
     FakeServer,
     authorization::{AuthorizationPaths, BearerRefusal, ClientApp, FakeAuthorization},
+    controls::Controls,
     demo::DemoConnection,
+    fixtures::fixture,
 };
 
 /// Graph's answers as Microsoft documents them, the templates of the fake's answers.
 pub const FIXTURES: [(&str, &str); 5] = [
-    (
-        "me",
-        include_str!("../../providers/tests/fixtures/microsoft_teams/me.json"),
-    ),
-    (
-        "joined_team",
-        include_str!("../../providers/tests/fixtures/microsoft_teams/joined_team.json"),
-    ),
+    ("me", fixture!("microsoft_teams", "me")),
+    ("joined_team", fixture!("microsoft_teams", "joined_team")),
     (
         "channel_message",
-        include_str!("../../providers/tests/fixtures/microsoft_teams/channel_message.json"),
+        fixture!("microsoft_teams", "channel_message"),
     ),
-    (
-        "chat_message",
-        include_str!("../../providers/tests/fixtures/microsoft_teams/chat_message.json"),
-    ),
+    ("chat_message", fixture!("microsoft_teams", "chat_message")),
     (
         "error_not_found",
-        include_str!("../../providers/tests/fixtures/microsoft_teams/error_not_found.json"),
+        fixture!("microsoft_teams", "error_not_found"),
     ),
 ];
 
@@ -73,7 +66,7 @@ fn fixture(name: &str) -> Value {
         .find(|(fixture, _)| *fixture == name)
         .map(|(_, text)| *text)
         .expect("a known fixture");
-    serde_json::from_str(text).expect("fixtures are JSON")
+    crate::fixtures::parse(text)
 }
 
 /// The app registration the fake knows (what an operator puts in
@@ -155,13 +148,12 @@ impl TeamsTenant {
 
 #[derive(Default)]
 struct Control {
-    /// The next Graph calls answer 429 with these `Retry-After` seconds, one each.
-    throttle: VecDeque<u64>,
+    /// Graph calls as `<METHOD> <path>`; throttles carry the `Retry-After` seconds.
+    controls: Controls,
     /// The next message posts answer 429 with these waits, one each.
     throttled_posts: VecDeque<u64>,
     /// Channel or chat id -> the waits of its next posts' 429s.
     throttled_destinations: BTreeMap<String, VecDeque<u64>>,
-    requests: Vec<String>,
     messages: Vec<Value>,
     serial: u64,
 }
@@ -297,7 +289,7 @@ impl FakeMicrosoftTeams {
 
     /// The next Graph calls answer 429 with these `Retry-After` seconds, one each.
     pub fn throttle(&self, waits: impl IntoIterator<Item = u64>) {
-        self.shared.control.lock().unwrap().throttle.extend(waits);
+        self.shared.control.lock().unwrap().controls.throttle(waits);
     }
 
     /// The next message posts answer 429 with these `Retry-After` seconds, one each.
@@ -318,7 +310,7 @@ impl FakeMicrosoftTeams {
 
     /// `<METHOD> <path>` of each Graph call so far.
     pub fn requests(&self) -> Vec<String> {
-        self.shared.control.lock().unwrap().requests.clone()
+        self.shared.control.lock().unwrap().controls.requests()
     }
 
     /// The messages posted so far: `{teamId, channelId}` or `{chatId}`, plus `id`,
@@ -372,8 +364,7 @@ fn admit(
 ) -> Result<String, Response> {
     {
         let mut control = shared.control.lock().unwrap();
-        control.requests.push(format!("{method} {}", uri.path()));
-        if let Some(wait) = control.throttle.pop_front() {
+        if let Some(wait) = control.controls.answer(format!("{method} {}", uri.path())) {
             return Err(throttled(wait));
         }
     }
