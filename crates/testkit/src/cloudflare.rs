@@ -332,13 +332,11 @@ async fn members(
     if let Err(response) = known_account(&shared, &account_id) {
         return response;
     }
-    if let Some(wait) = shared
-        .control
-        .lock()
-        .unwrap()
-        .controls
-        .take_page_throttle(&page)
-    {
+    let throttled = {
+        let mut control = shared.control.lock().unwrap();
+        control.controls.take_page_throttle(&page)
+    };
+    if let Some(wait) = throttled {
         let mut response = failure(
             StatusCode::TOO_MANY_REQUESTS,
             971,

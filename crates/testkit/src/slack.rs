@@ -575,13 +575,11 @@ fn users_list(shared: &Shared, args: &Value, with_email: bool) -> Result<Respons
     } else {
         position / limit + 1
     };
-    if let Some(wait) = shared
-        .control
-        .lock()
-        .unwrap()
-        .controls
-        .take_page_throttle(&page)
-    {
+    let throttled = {
+        let mut control = shared.control.lock().unwrap();
+        control.controls.take_page_throttle(&page)
+    };
+    if let Some(wait) = throttled {
         return Err(ratelimited(wait));
     }
     let mut rest = workspace.users.values().skip(position);
