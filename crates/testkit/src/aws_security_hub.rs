@@ -47,7 +47,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{FakeServer, demo::DemoConnection};
+use crate::{FakeServer, controls::Controls, demo::DemoConnection};
 
 /// The audited account: the role lives here, and its hub is the administrator of
 /// [`MEMBER_ACCOUNT_ID`].
@@ -340,6 +340,15 @@ struct Session {
     session_name: String,
 }
 
+/// How a throttled GetFindings call is answered.
+#[derive(Clone, Copy)]
+enum FindingsThrottle {
+    /// 400 `ThrottlingException`, without `Retry-After`.
+    Throttling,
+    /// 429 `LimitExceededException` with `Retry-After` seconds.
+    LimitExceeded(u64),
+}
+
 #[derive(Default)]
 struct Control {
     /// AssumeRole calls: the principal that asked and the external id it gave.
@@ -347,15 +356,13 @@ struct Control {
     sessions: BTreeMap<String, Session>,
     /// The external ids the role's trust policy accepts from Tributary's identity.
     platform_external_ids: Vec<String>,
-    /// GetFindings page number (1-based, counted per region) -> Retry-After, answered once.
-    throttled_pages: BTreeMap<(String, usize), u64>,
-    /// The next N GetFindings calls answer 400 ThrottlingException.
-    throttle_next: usize,
+    /// Every request with a valid signature; the throttles of GetFindings calls, whose pages are
+    /// (region, 1-based page number counted per region).
+    controls: Controls<FindingsThrottle, (String, usize), SeenRequest>,
     /// After this many more GetFindings pages, every session expires.
     expire_after_pages: Option<usize>,
     /// Lifetime of new sessions, overriding the asked duration (to test renewal).
     session_lifetime: Option<i64>,
-    requests: Vec<SeenRequest>,
     /// The error code of every refusal, in order.
     refusals: Vec<String>,
 }
@@ -428,14 +435,17 @@ impl FakeAwsSecurityHub {
     /// The next request for GetFindings page `page` (1-based) of `region` answers 429
     /// `LimitExceededException` with `Retry-After: wait`.
     pub fn throttle_page(&self, region: &str, page: usize, wait: u64) {
-        self.control()
-            .throttled_pages
-            .insert((region.to_owned(), page), wait);
+        self.control().controls.throttle_page(
+            (region.to_owned(), page),
+            FindingsThrottle::LimitExceeded(wait),
+        );
     }
 
     /// The next `count` GetFindings calls answer 400 `ThrottlingException` (no Retry-After).
     pub fn throttle_next(&self, count: usize) {
-        self.control().throttle_next = count;
+        self.control()
+            .controls
+            .throttle_next(count, FindingsThrottle::Throttling);
     }
 
     /// `(principal, external id)` of each AssumeRole call that succeeded.
@@ -455,7 +465,7 @@ impl FakeAwsSecurityHub {
 
     /// Every request with a valid signature, in order.
     pub fn requests(&self) -> Vec<SeenRequest> {
-        self.control().requests.clone()
+        self.control().controls.requests()
     }
 
     fn control(&self) -> std::sync::MutexGuard<'_, Control> {
@@ -883,7 +893,7 @@ fn answer(shared: &Shared, method: Method, uri: Uri, headers: HeaderMap, body: B
     } else {
         serde_json::from_slice(&body).unwrap_or(Value::Null)
     };
-    shared.control.lock().unwrap().requests.push(SeenRequest {
+    shared.control.lock().unwrap().controls.record(SeenRequest {
         service: auth.service.clone(),
         region: auth.region.clone(),
         access_key_id: auth.access_key_id.clone(),
@@ -1154,10 +1164,17 @@ fn get_findings(shared: &Shared, region: &str, caller: &Caller, body: &Value) ->
         },
     };
     let page_number = offset / max as usize + 1;
-    {
+    let throttle = {
         let mut control = shared.control.lock().unwrap();
-        if control.throttle_next > 0 {
-            control.throttle_next -= 1;
+        // The counted throttles answer first and leave the throttled pages for later calls.
+        control.controls.next_throttle().or_else(|| {
+            control
+                .controls
+                .take_page_throttle(&(region.to_owned(), page_number))
+        })
+    };
+    match throttle {
+        Some(FindingsThrottle::Throttling) => {
             return aws_error(
                 Protocol::RestJson,
                 StatusCode::BAD_REQUEST,
@@ -1165,10 +1182,7 @@ fn get_findings(shared: &Shared, region: &str, caller: &Caller, body: &Value) ->
                 "Rate exceeded",
             );
         }
-        if let Some(wait) = control
-            .throttled_pages
-            .remove(&(region.to_owned(), page_number))
-        {
+        Some(FindingsThrottle::LimitExceeded(wait)) => {
             let mut response = aws_error(
                 Protocol::RestJson,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -1180,6 +1194,7 @@ fn get_findings(shared: &Shared, region: &str, caller: &Caller, body: &Value) ->
                 .insert("retry-after", wait.to_string().parse().unwrap());
             return response;
         }
+        None => {}
     }
     let mut matching = Vec::new();
     for finding in &data.findings {

@@ -55,6 +55,7 @@ use crate::{
         AuthorizationPaths, BearerRefusal, CLIENT_PRIVATE_KEY_PEM, CLIENT_PUBLIC_KEY_PEM,
         ClientApp, FakeAuthorization,
     },
+    controls::Controls,
     demo::DemoConnection,
 };
 
@@ -323,9 +324,9 @@ struct AzureState {
     data: DefenderData,
     base_url: String,
     page_size: usize,
-    /// (listing path, 1-based page) -> Retry-After seconds.
-    throttled_pages: BTreeMap<(String, usize), u64>,
-    requests: Vec<String>,
+    /// ARM requests as path and query; throttles carry the `Retry-After` seconds; a page is
+    /// (listing, 1-based page).
+    controls: Controls<u64, (String, usize)>,
     reads_remaining: u32,
     expired_secret: bool,
     /// Client id -> registered certificate thumbprints (x5t, x5t#S256).
@@ -436,8 +437,8 @@ impl FakeAzureSecurityCenter {
     /// `subAssessments` or `subscriptions`, any subscription) answers 429 with `Retry-After`.
     pub fn throttle_page(&self, listing: &str, page: usize, retry_after: u64) {
         lock(&self.state)
-            .throttled_pages
-            .insert((listing.to_owned(), page), retry_after);
+            .controls
+            .throttle_page((listing.to_owned(), page), retry_after);
     }
 
     /// The app's client secret expires (AADSTS7000222 from then on).
@@ -469,7 +470,7 @@ impl FakeAzureSecurityCenter {
 
     /// The ARM requests answered so far: path and query, in order.
     pub fn requests(&self) -> Vec<String> {
-        lock(&self.state).requests.clone()
+        lock(&self.state).controls.requests()
     }
 
     /// The demo's connection: the definition pointed at this fake, client secret mode.
@@ -673,7 +674,7 @@ fn admit(
         Some(token) => format!("{path}?$skipToken={token}"),
         None => path.to_owned(),
     };
-    state.requests.push(line);
+    state.controls.record(line);
     state.request_seq += 1;
     let mut out = HeaderMap::new();
     out.insert(
@@ -744,7 +745,10 @@ fn admit(
             &out,
         ));
     }
-    if let Some(retry_after) = state.throttled_pages.remove(&(listing.to_owned(), page)) {
+    if let Some(retry_after) = state
+        .controls
+        .take_page_throttle(&(listing.to_owned(), page))
+    {
         out.insert(
             "x-ms-ratelimit-remaining-subscription-reads",
             HeaderValue::from(0),

@@ -31,7 +31,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, Mutex},
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -50,7 +50,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{FakeServer, demo::DemoConnection, fixtures::parse};
+use crate::{FakeServer, controls::Controls, demo::DemoConnection, fixtures::parse};
 
 /// The app registered with the fake (what an operator puts in `[definitions.github_app]`).
 pub const APP_ID: &str = "424242";
@@ -369,11 +369,9 @@ struct Control {
     /// The installation was removed (404) or suspended (403).
     uninstalled: bool,
     suspended: bool,
-    /// The next API calls are throttled, one each.
-    throttle: VecDeque<Throttle>,
-    /// The next request whose path and query contain the key is throttled.
-    throttled_requests: Vec<(String, Throttle)>,
-    requests: Vec<String>,
+    /// API calls as `METHOD /path?query`; a throttled page is a text the next request whose
+    /// line contains it answers with.
+    controls: Controls<Throttle, String>,
     remaining: u64,
     setup_url: String,
     next_token: u64,
@@ -527,8 +525,8 @@ impl FakeGithub {
             .control
             .lock()
             .unwrap()
-            .throttle
-            .extend(throttles);
+            .controls
+            .throttle(throttles);
     }
 
     /// The next request whose path and query contain `contains` is throttled.
@@ -537,8 +535,8 @@ impl FakeGithub {
             .control
             .lock()
             .unwrap()
-            .throttled_requests
-            .push((contains.to_owned(), throttle));
+            .controls
+            .throttle_page(contains.to_owned(), throttle);
     }
 
     pub fn with_org<T>(&self, change: impl FnOnce(&mut GithubOrg) -> T) -> T {
@@ -547,7 +545,7 @@ impl FakeGithub {
 
     /// `METHOD /path?query` of each API call so far (GraphQL calls as `POST /graphql after=<cursor>`).
     pub fn requests(&self) -> Vec<String> {
-        self.shared.control.lock().unwrap().requests.clone()
+        self.shared.control.lock().unwrap().controls.requests()
     }
 }
 
@@ -675,7 +673,7 @@ fn api_call(
     resource: &str,
 ) -> Result<u64, Response> {
     let mut control = shared.control.lock().unwrap();
-    control.requests.push(line.clone());
+    control.controls.record(line.clone());
     let token = bearer(headers).unwrap_or_default().to_owned();
     let valid = control
         .tokens
@@ -686,19 +684,12 @@ fn api_call(
         let response = message(StatusCode::UNAUTHORIZED, "Bad credentials");
         return Err(with_rate_headers(response, &mut control, resource));
     };
-    if let Some(at) = control
-        .throttled_requests
-        .iter()
-        .position(|(key, _)| line.contains(key.as_str()))
-    {
-        let (_, throttle) = control.throttled_requests.remove(at);
-        return Err(with_rate_headers(
-            throttled(throttle),
-            &mut control,
-            resource,
-        ));
-    }
-    if let Some(throttle) = control.throttle.pop_front() {
+    // A throttle aimed at this request answers before the queued ones, which it leaves.
+    let throttle = control
+        .controls
+        .take_page_throttle_where(|contains| line.contains(contains.as_str()))
+        .or_else(|| control.controls.next_throttle());
+    if let Some(throttle) = throttle {
         return Err(with_rate_headers(
             throttled(throttle),
             &mut control,
@@ -823,8 +814,8 @@ async fn create_installation_token(
     let installation = shared.org.lock().unwrap().installation_id;
     let mut control = shared.control.lock().unwrap();
     control
-        .requests
-        .push(format!("POST /app/installations/{id}/access_tokens"));
+        .controls
+        .record(format!("POST /app/installations/{id}/access_tokens"));
     if id != installation || control.uninstalled {
         return message(StatusCode::NOT_FOUND, "Not Found");
     }

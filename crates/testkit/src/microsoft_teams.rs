@@ -22,7 +22,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::{
-    collections::{BTreeMap, BTreeSet, VecDeque},
+    collections::{BTreeMap, BTreeSet},
     sync::{Arc, Mutex},
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -40,7 +40,7 @@ use serde_json::{Value, json};
 use crate::{
     FakeServer,
     authorization::{AuthorizationPaths, BearerRefusal, ClientApp, FakeAuthorization},
-    controls::Controls,
+    controls::{Controls, PostThrottles},
     demo::DemoConnection,
     fixtures::fixture,
 };
@@ -150,10 +150,8 @@ impl TeamsTenant {
 struct Control {
     /// Graph calls as `<METHOD> <path>`; throttles carry the `Retry-After` seconds.
     controls: Controls,
-    /// The next message posts answer 429 with these waits, one each.
-    throttled_posts: VecDeque<u64>,
-    /// Channel or chat id -> the waits of its next posts' 429s.
-    throttled_destinations: BTreeMap<String, VecDeque<u64>>,
+    /// Throttled message posts; a destination is a channel or chat id.
+    throttled_posts: PostThrottles,
     messages: Vec<Value>,
     serial: u64,
 }
@@ -295,17 +293,13 @@ impl FakeMicrosoftTeams {
     /// The next message posts answer 429 with these `Retry-After` seconds, one each.
     pub fn throttle_posts(&self, waits: impl IntoIterator<Item = u64>) {
         let mut control = self.shared.control.lock().unwrap();
-        control.throttled_posts.extend(waits);
+        control.throttled_posts.throttle_any(waits);
     }
 
     /// The next posts to the channel or chat `id` answer 429 with these waits, one each.
     pub fn throttle_posts_to(&self, id: &str, waits: impl IntoIterator<Item = u64>) {
         let mut control = self.shared.control.lock().unwrap();
-        control
-            .throttled_destinations
-            .entry(id.to_owned())
-            .or_default()
-            .extend(waits);
+        control.throttled_posts.throttle_to(id, waits);
     }
 
     /// `<METHOD> <path>` of each Graph call so far.
@@ -597,13 +591,12 @@ fn created(
 }
 
 fn posts_throttle(shared: &Shared, destination: &str) -> Result<(), Response> {
-    let mut control = shared.control.lock().unwrap();
-    let wait = control.throttled_posts.pop_front().or_else(|| {
-        control
-            .throttled_destinations
-            .get_mut(destination)
-            .and_then(VecDeque::pop_front)
-    });
+    let wait = shared
+        .control
+        .lock()
+        .unwrap()
+        .throttled_posts
+        .take(destination);
     match wait {
         Some(wait) => Err(throttled(wait)),
         None => Ok(()),

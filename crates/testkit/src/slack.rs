@@ -24,7 +24,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, Mutex},
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -40,7 +40,12 @@ use axum::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
 
-use crate::{FakeServer, controls::Controls, demo::DemoConnection, fixtures::fixture};
+use crate::{
+    FakeServer,
+    controls::{Controls, PostThrottles},
+    demo::DemoConnection,
+    fixtures::fixture,
+};
 
 /// The OAuth app registered with the fake (what an operator puts in `[definitions.slack]`).
 pub const CLIENT_ID: &str = "4242424242.1717171717";
@@ -167,10 +172,8 @@ struct Control {
     /// Seconds a rotating access token lives.
     token_lifetime: i64,
     issued: u64,
-    /// The next `chat.postMessage` calls answer 429 with these waits.
-    throttled_messages: VecDeque<u64>,
-    /// Waits for posts to one channel (by the `channel` argument), in order.
-    throttled_channels: BTreeMap<String, VecDeque<u64>>,
+    /// Throttled `chat.postMessage` calls; a channel is the `channel` argument.
+    throttled_posts: PostThrottles,
     messages: Vec<Value>,
     grants: BTreeMap<String, usize>,
     next_ts: u64,
@@ -308,18 +311,14 @@ impl FakeSlack {
     /// The next `chat.postMessage` calls answer 429 with these waits, one each.
     pub fn throttle_messages(&self, waits: impl IntoIterator<Item = u64>) {
         let mut control = self.shared.control.lock().unwrap();
-        control.throttled_messages.extend(waits);
+        control.throttled_posts.throttle_any(waits);
     }
 
     /// The next posts to `channel` (the `channel` argument, e.g. a user id) answer 429 with
     /// these `Retry-After` seconds, one each; other channels are not throttled.
     pub fn throttle_messages_to(&self, channel: &str, waits: impl IntoIterator<Item = u64>) {
         let mut control = self.shared.control.lock().unwrap();
-        control
-            .throttled_channels
-            .entry(channel.to_owned())
-            .or_default()
-            .extend(waits);
+        control.throttled_posts.throttle_to(channel, waits);
     }
 
     pub fn with_workspace<T>(&self, change: impl FnOnce(&mut SlackWorkspace) -> T) -> T {
@@ -607,13 +606,9 @@ fn users_list(shared: &Shared, args: &Value, with_email: bool) -> Result<Respons
 }
 
 fn post_message(shared: &Shared, args: &Value) -> Result<Response, Response> {
-    if let Some(wait) = shared
-        .control
-        .lock()
-        .unwrap()
-        .throttled_messages
-        .pop_front()
-    {
+    // A post throttled wherever it goes is refused before its arguments are read.
+    let any_wait = shared.control.lock().unwrap().throttled_posts.take_any();
+    if let Some(wait) = any_wait {
         return Err(ratelimited(wait));
     }
     let channel = args
@@ -626,9 +621,8 @@ fn post_message(shared: &Shared, args: &Value) -> Result<Response, Response> {
         .control
         .lock()
         .unwrap()
-        .throttled_channels
-        .get_mut(&channel)
-        .and_then(VecDeque::pop_front);
+        .throttled_posts
+        .take_to(&channel);
     if let Some(wait) = channel_wait {
         return Err(ratelimited(wait));
     }
