@@ -32,7 +32,6 @@
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
-    time::{SystemTime, UNIX_EPOCH},
 };
 
 use axum::{
@@ -47,7 +46,12 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{FakeServer, controls::Controls, demo::DemoConnection};
+use crate::{
+    FakeServer,
+    clock::{now_secs, rfc3339},
+    controls::Controls,
+    demo::DemoConnection,
+};
 
 /// The audited account: the role lives here, and its hub is the administrator of
 /// [`MEMBER_ACCOUNT_ID`].
@@ -493,13 +497,6 @@ impl FakeAwsSecurityHub {
     }
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
 /// How an error is written: STS answers XML, the REST-JSON services JSON.
 #[derive(Clone, Copy, PartialEq)]
 enum Protocol {
@@ -766,7 +763,7 @@ fn authenticate(
                     "The security token included in the request is invalid.",
                 ));
             }
-            if session.expires_at <= unix_now() {
+            if session.expires_at <= now_secs() {
                 return Err(aws_error(
                     protocol,
                     StatusCode::FORBIDDEN,
@@ -815,7 +812,7 @@ fn authenticate(
         .and_then(|v| v.to_str().ok())
         .and_then(amz_date_seconds)
         .unwrap_or_default();
-    if !scope_date_matches(auth, headers) || (signed_at - unix_now()).abs() > MAX_CLOCK_SKEW {
+    if !scope_date_matches(auth, headers) || (signed_at - now_secs()).abs() > MAX_CLOCK_SKEW {
         return Err(mismatch("Signature expired or not yet valid."));
     }
     Ok(caller)
@@ -1023,7 +1020,7 @@ fn assume_role(shared: &Shared, caller: &Caller, form: &Value) -> Response {
     let secret = random(30);
     let token = format!("FwoGZXIvYXdzE{}", random(96));
     let lifetime = control.session_lifetime.unwrap_or(duration);
-    let expires_at = unix_now() + lifetime;
+    let expires_at = now_secs() + lifetime;
     control.sessions.insert(
         access_key_id.clone(),
         Session {
@@ -1047,13 +1044,6 @@ fn assume_role(shared: &Shared, caller: &Caller, form: &Value) -> Response {
          </ResponseMetadata></AssumeRoleResponse>"
     );
     (StatusCode::OK, [("content-type", "text/xml")], body).into_response()
-}
-
-/// Unix seconds as `2026-11-29T01:23:45Z`.
-fn rfc3339(at: i64) -> String {
-    chrono::DateTime::from_timestamp(at, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn not_subscribed(region: &str, caller: &Caller) -> Response {

@@ -32,19 +32,22 @@ use std::{
 use axum::{
     Json, Router,
     extract::{OriginalUri, Path, Query, State},
-    http::{HeaderMap, Method, StatusCode, header},
+    http::{HeaderMap, Method, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, patch},
 };
 use serde_json::{Map, Value, json};
 
 use crate::{
-    FakeServer,
-    authorization::{AuthorizationPaths, BearerRefusal, ClientApp, FakeAuthorization},
+    authorization::FakeAuthorization,
     controls::Controls,
     demo::DemoConnection,
     fixtures::{fixture, parse},
     graph_subscriptions::{GraphSubscriptions, Refusal},
+    microsoft::{
+        AppRegistration, MicrosoftServers, SignedIn, graph_error, invalid_token,
+        sign_in_authorization, start_sign_in, throttled,
+    },
 };
 
 pub const CLIENT_ID: &str = "4a1aa1d5-c567-49d0-ad0b-cd957a47f842";
@@ -147,39 +150,36 @@ struct Shared {
 /// The fake identity platform and Graph. Dropping it stops both servers.
 pub struct FakeEntra {
     shared: Arc<Shared>,
-    login: FakeServer,
-    graph: FakeServer,
+    servers: MicrosoftServers,
 }
+
+const APP: AppRegistration = AppRegistration {
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+};
 
 impl FakeEntra {
     pub async fn start(directory: EntraDirectory) -> std::io::Result<Self> {
-        let auth = FakeAuthorization::new();
-        auth.register_client(ClientApp::confidential(CLIENT_ID, CLIENT_SECRET));
-        auth.set_subject("Zq3aBQ5m8bV0Tj1pQ8hP2nX4cR6dS7eU9fW0gY1hZ2i");
         let tenant_id = directory.organization["id"]
             .as_str()
             .unwrap_or(TENANT_ID)
             .to_owned();
-        auth.set_id_token_claims(json!({
-            "tid": tenant_id,
-            "oid": ADMIN_OBJECT_ID,
-            "preferred_username": ADMIN_UPN,
-            "name": "Contoso Administrator",
-            "ver": "2.0",
-        }));
+        let auth = sign_in_authorization(
+            APP,
+            &SignedIn {
+                tenant_id: &tenant_id,
+                subject: "Zq3aBQ5m8bV0Tj1pQ8hP2nX4cR6dS7eU9fW0gY1hZ2i",
+                object_id: ADMIN_OBJECT_ID,
+                username: ADMIN_UPN,
+                name: "Contoso Administrator",
+            },
+        );
         let consent_withdrawn = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let login_router = auth
-            .routes(&AuthorizationPaths {
-                authorize: "/{tenant}/oauth2/v2.0/authorize".into(),
-                token: "/{tenant}/oauth2/v2.0/token".into(),
-                jwks: "/{tenant}/discovery/v2.0/keys".into(),
-            })
-            .layer(axum::middleware::from_fn_with_state(
-                (Arc::clone(&consent_withdrawn), tenant_id.clone()),
-                consent_gate,
-            ));
-        let login = FakeServer::start_provider("microsoft_login", login_router).await?;
-        auth.set_issuer(format!("{}/{tenant_id}/v2.0", login.base_url()));
+        let gate = (Arc::clone(&consent_withdrawn), tenant_id.clone());
+        let login = start_sign_in(&auth, &tenant_id, |routes| {
+            routes.layer(axum::middleware::from_fn_with_state(gate, consent_gate))
+        })
+        .await?;
         let shared = Arc::new(Shared {
             consent_withdrawn,
             directory: Mutex::new(directory),
@@ -206,23 +206,19 @@ impl FakeEntra {
             )
             .fallback(unknown_resource)
             .with_state(Arc::clone(&shared));
-        let graph = FakeServer::start_provider("microsoft_graph", graph_router).await?;
-        *shared.graph_base.lock().unwrap() = graph.base_url();
-        Ok(Self {
-            shared,
-            login,
-            graph,
-        })
+        let servers = MicrosoftServers::start(APP, login, graph_router).await?;
+        *shared.graph_base.lock().unwrap() = servers.graph_url();
+        Ok(Self { shared, servers })
     }
 
     /// The identity platform's base URL (`https://login.microsoftonline.com`).
     pub fn login_url(&self) -> String {
-        self.login.base_url()
+        self.servers.login_url()
     }
 
     /// Graph's base URL (`https://graph.microsoft.com`), without the version.
     pub fn graph_url(&self) -> String {
-        self.graph.base_url()
+        self.servers.graph_url()
     }
 
     /// The fake authorization server: token lifetime, expiry, grant counts, clients.
@@ -232,24 +228,13 @@ impl FakeEntra {
 
     /// The operator config pointing the definition at this fake, with the registered app.
     pub fn operator_config(&self) -> Value {
-        json!({
-            "clientId": CLIENT_ID,
-            "clientSecret": CLIENT_SECRET,
-            "loginUrl": self.login_url(),
-            "graphUrl": self.graph_url(),
-            "allowLoopbackUrls": true,
-        })
+        self.servers.operator_config()
     }
 
     /// Connects the definition to this fake through the admin consent, as the demo does.
     pub fn demo_connection(&self) -> DemoConnection {
-        DemoConnection {
-            definition: "azure_entra_id",
-            operator_config: self.operator_config(),
-            connection: "EntraAdminConsent".into(),
-            user_input: json!({}),
-            credentials: BTreeMap::new(),
-        }
+        self.servers
+            .demo_connection("azure_entra_id", "EntraAdminConsent")
     }
 
     pub fn with_directory<T>(&self, change: impl FnOnce(&mut EntraDirectory) -> T) -> T {
@@ -317,22 +302,6 @@ async fn consent_gate(
     next.run(request).await
 }
 
-/// Graph's error body.
-fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let request_id = format!(
-        "{:032x}",
-        u128::from_le_bytes(tributary_providerkit::random_bytes())
-    );
-    (
-        status,
-        Json(
-            json!({"error": {"code": code, "message": message, "innerError": {
-            "request-id": request_id, "client-request-id": request_id}}}),
-        ),
-    )
-        .into_response()
-}
-
 /// Logs the call, answers a queued throttle, and checks the app token.
 fn admit(shared: &Shared, uri: &OriginalUri, headers: &HeaderMap) -> Result<(), Response> {
     admit_call(shared, &Method::GET, uri, headers)
@@ -352,29 +321,14 @@ fn admit_call(
             uri.query().map(|q| format!("?{q}")).unwrap_or_default()
         );
         if let Some(wait) = control.controls.answer(request) {
-            let mut response = graph_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequests",
-                "Too many requests, retry after the time in the Retry-After header.",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, wait.to_string().parse().unwrap());
-            return Err(response);
+            return Err(throttled(wait));
         }
     }
-    shared.auth.bearer(headers).map(|_| ()).map_err(|refusal| {
-        let message = match refusal {
-            BearerRefusal::Missing => "Access token is empty.",
-            BearerRefusal::Unknown => "Access token validation failure. Invalid audience.",
-            BearerRefusal::Expired => "Lifetime validation failed, the token is expired.",
-        };
-        graph_error(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            message,
-        )
-    })
+    shared
+        .auth
+        .bearer(headers)
+        .map(|_| ())
+        .map_err(invalid_token)
 }
 
 /// The properties Graph v1.0 returns for a user when no `$select` names others (Graph docs, "user

@@ -33,7 +33,6 @@
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, Mutex},
-    time::{SystemTime, UNIX_EPOCH},
 };
 
 use axum::{
@@ -50,7 +49,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{FakeServer, controls::Controls, demo::DemoConnection, fixtures::parse};
+use crate::{
+    FakeServer,
+    clock::{now_secs, rfc3339},
+    controls::Controls,
+    demo::DemoConnection,
+    fixtures::parse,
+};
 
 /// The app registered with the fake (what an operator puts in `[definitions.github_app]`).
 pub const APP_ID: &str = "424242";
@@ -389,33 +394,6 @@ pub struct FakeGithub {
     server: FakeServer,
 }
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` of Unix seconds (days to civil date after Howard Hinnant's algorithm).
-fn rfc3339(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
-    let rest = seconds.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3_600,
-        rest % 3_600 / 60,
-        rest % 60
-    )
-}
-
 impl FakeGithub {
     pub async fn start(org: GithubOrg) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
@@ -493,7 +471,7 @@ impl FakeGithub {
     /// Every installation token issued so far has expired (401 Bad credentials).
     pub fn expire_tokens(&self) {
         for (_, expires_at) in self.shared.control.lock().unwrap().tokens.values_mut() {
-            *expires_at = now() - 1;
+            *expires_at = now_secs() - 1;
         }
     }
 
@@ -637,7 +615,7 @@ fn with_rate_headers(mut response: Response, control: &mut Control, resource: &s
     set("x-ratelimit-limit", "5000".into());
     set("x-ratelimit-remaining", control.remaining.to_string());
     set("x-ratelimit-used", (5_000 - control.remaining).to_string());
-    set("x-ratelimit-reset", (now() + 3_600).to_string());
+    set("x-ratelimit-reset", (now_secs() + 3_600).to_string());
     set("x-ratelimit-resource", resource.into());
     response
 }
@@ -678,7 +656,7 @@ fn api_call(
     let valid = control
         .tokens
         .get(&token)
-        .filter(|(_, expires_at)| *expires_at > now())
+        .filter(|(_, expires_at)| *expires_at > now_secs())
         .map(|(installation, _)| *installation);
     let Some(installation) = valid else {
         let response = message(StatusCode::UNAUTHORIZED, "Bad credentials");
@@ -740,7 +718,7 @@ fn app_jwt(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     if issuer != APP_ID {
         return refuse("'Issuer' claim ('iss') must be an Integer");
     }
-    if claims.exp - claims.iat > 600 || claims.iat > now() + 60 {
+    if claims.exp - claims.iat > 600 || claims.iat > now_secs() + 60 {
         return refuse(
             "'Expiration time' claim ('exp') is too far in the future or 'Issued at' is in the \
              future",
@@ -836,7 +814,7 @@ async fn create_installation_token(
             .collect::<String>(),
         control.next_token
     );
-    let expires_at = now() + control.token_lifetime;
+    let expires_at = now_secs() + control.token_lifetime;
     control.tokens.insert(token.clone(), (id, expires_at));
     (
         StatusCode::CREATED,
@@ -1118,12 +1096,6 @@ mod tests {
             hmac_sha256_hex(b"It's a Secret to Everybody", b"Hello, World!"),
             "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
         );
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_718_000_000), "2024-06-10T06:13:20Z");
     }
 
     #[test]
