@@ -31,8 +31,8 @@ use std::{
 
 use axum::{
     Json, Router,
-    extract::{OriginalUri, Path, Query, State},
-    http::{HeaderMap, Method, StatusCode},
+    extract::{FromRequestParts, OriginalUri, Path, Query, State},
+    http::{HeaderMap, Method, StatusCode, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, patch},
 };
@@ -41,12 +41,11 @@ use serde_json::{Map, Value, json};
 use crate::{
     authorization::FakeAuthorization,
     controls::Controls,
-    demo::DemoConnection,
     fixtures::{fixture, parse},
     graph_subscriptions::{GraphSubscriptions, Refusal},
     microsoft::{
-        AppRegistration, MicrosoftServers, SignedIn, graph_error, invalid_token,
-        sign_in_authorization, start_sign_in, throttled,
+        AppRegistration, MicrosoftServers, SignedIn, fake_accessors, graph_error, invalid_token,
+        log_graph_call, start_sign_in,
     },
 };
 
@@ -159,24 +158,23 @@ const APP: AppRegistration = AppRegistration {
 };
 
 impl FakeEntra {
+    fake_accessors!("azure_entra_id", "EntraAdminConsent");
+
     pub async fn start(directory: EntraDirectory) -> std::io::Result<Self> {
         let tenant_id = directory.organization["id"]
             .as_str()
             .unwrap_or(TENANT_ID)
             .to_owned();
-        let auth = sign_in_authorization(
-            APP,
-            &SignedIn {
-                tenant_id: &tenant_id,
-                subject: "Zq3aBQ5m8bV0Tj1pQ8hP2nX4cR6dS7eU9fW0gY1hZ2i",
-                object_id: ADMIN_OBJECT_ID,
-                username: ADMIN_UPN,
-                name: "Contoso Administrator",
-            },
-        );
+        let admin = SignedIn {
+            tenant_id: &tenant_id,
+            subject: "Zq3aBQ5m8bV0Tj1pQ8hP2nX4cR6dS7eU9fW0gY1hZ2i",
+            object_id: ADMIN_OBJECT_ID,
+            username: ADMIN_UPN,
+            name: "Contoso Administrator",
+        };
         let consent_withdrawn = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let gate = (Arc::clone(&consent_withdrawn), tenant_id.clone());
-        let login = start_sign_in(&auth, &tenant_id, |routes| {
+        let (auth, login) = start_sign_in(APP, &admin, |routes| {
             routes.layer(axum::middleware::from_fn_with_state(gate, consent_gate))
         })
         .await?;
@@ -211,39 +209,8 @@ impl FakeEntra {
         Ok(Self { shared, servers })
     }
 
-    /// The identity platform's base URL (`https://login.microsoftonline.com`).
-    pub fn login_url(&self) -> String {
-        self.servers.login_url()
-    }
-
-    /// Graph's base URL (`https://graph.microsoft.com`), without the version.
-    pub fn graph_url(&self) -> String {
-        self.servers.graph_url()
-    }
-
-    /// The fake authorization server: token lifetime, expiry, grant counts, clients.
-    pub fn auth(&self) -> &FakeAuthorization {
-        &self.shared.auth
-    }
-
-    /// The operator config pointing the definition at this fake, with the registered app.
-    pub fn operator_config(&self) -> Value {
-        self.servers.operator_config()
-    }
-
-    /// Connects the definition to this fake through the admin consent, as the demo does.
-    pub fn demo_connection(&self) -> DemoConnection {
-        self.servers
-            .demo_connection("azure_entra_id", "EntraAdminConsent")
-    }
-
     pub fn with_directory<T>(&self, change: impl FnOnce(&mut EntraDirectory) -> T) -> T {
         change(&mut self.shared.directory.lock().unwrap())
-    }
-
-    /// The next Graph calls answer 429 with these `Retry-After` seconds, one each.
-    pub fn throttle(&self, waits: impl IntoIterator<Item = u64>) {
-        self.shared.control.lock().unwrap().controls.throttle(waits);
     }
 
     /// After `passes` more Graph calls go through, the next answers 429 with `Retry-After: wait`.
@@ -268,11 +235,6 @@ impl FakeEntra {
     /// The app's change-notification subscriptions, and Graph's side of notifying them.
     pub fn subscriptions(&self) -> &GraphSubscriptions {
         &self.shared.subscriptions
-    }
-
-    /// `<METHOD> <path>?<query>` of each Graph call so far.
-    pub fn requests(&self) -> Vec<String> {
-        self.shared.control.lock().unwrap().controls.requests()
     }
 }
 
@@ -313,17 +275,12 @@ fn admit_call(
     uri: &OriginalUri,
     headers: &HeaderMap,
 ) -> Result<(), Response> {
-    {
-        let mut control = shared.control.lock().unwrap();
-        let request = format!(
-            "{method} {}{}",
-            uri.path(),
-            uri.query().map(|q| format!("?{q}")).unwrap_or_default()
-        );
-        if let Some(wait) = control.controls.answer(request) {
-            return Err(throttled(wait));
-        }
-    }
+    let request = format!(
+        "{method} {}{}",
+        uri.path(),
+        uri.query().map(|q| format!("?{q}")).unwrap_or_default()
+    );
+    log_graph_call(&mut shared.control.lock().unwrap().controls, request)?;
     shared
         .auth
         .bearer(headers)
@@ -431,67 +388,76 @@ fn page(
     Json(body).into_response()
 }
 
-async fn organization(
-    State(shared): State<Arc<Shared>>,
+/// What a directory read takes from its request: the call (to log and admit) and its query
+/// (`$top`, `$select`, `$skiptoken`).
+struct DirectoryRead {
     uri: OriginalUri,
     headers: HeaderMap,
-    Query(query): Query<BTreeMap<String, String>>,
-) -> Response {
-    if let Err(refusal) = admit(&shared, &uri, &headers) {
-        return refusal;
-    }
-    let org = shared.directory.lock().unwrap().organization.clone();
-    page(&shared, "organization", &query, vec![org])
+    query: BTreeMap<String, String>,
 }
 
-async fn users(
-    State(shared): State<Arc<Shared>>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    Query(query): Query<BTreeMap<String, String>>,
-) -> Response {
-    if let Err(refusal) = admit(&shared, &uri, &headers) {
-        return refusal;
+impl<S: Send + Sync> FromRequestParts<S> for DirectoryRead {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let uri = OriginalUri::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Query(query) = Query::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            uri,
+            headers: parts.headers.clone(),
+            query,
+        })
     }
-    let users: Vec<Value> = shared
-        .directory
-        .lock()
-        .unwrap()
-        .users
-        .values()
-        .cloned()
-        .collect();
-    page(&shared, "users", &query, users)
 }
 
-async fn groups(
-    State(shared): State<Arc<Shared>>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    Query(query): Query<BTreeMap<String, String>>,
-) -> Response {
-    if let Err(refusal) = admit(&shared, &uri, &headers) {
-        return refusal;
+impl DirectoryRead {
+    fn admit(&self, shared: &Shared) -> Result<(), Response> {
+        admit(shared, &self.uri, &self.headers)
     }
-    let groups: Vec<Value> = shared
-        .directory
-        .lock()
-        .unwrap()
-        .groups
-        .values()
-        .cloned()
-        .collect();
-    page(&shared, "groups", &query, groups)
+
+    /// Admits the call, then pages the collection at `path` that `items` reads.
+    fn list(
+        &self,
+        shared: &Shared,
+        path: &str,
+        items: impl FnOnce(&EntraDirectory) -> Vec<Value>,
+    ) -> Response {
+        if let Err(refusal) = self.admit(shared) {
+            return refusal;
+        }
+        let items = items(&shared.directory.lock().unwrap());
+        page(shared, path, &self.query, items)
+    }
+}
+
+async fn organization(State(shared): State<Arc<Shared>>, read: DirectoryRead) -> Response {
+    read.list(&shared, "organization", |directory| {
+        vec![directory.organization.clone()]
+    })
+}
+
+async fn users(State(shared): State<Arc<Shared>>, read: DirectoryRead) -> Response {
+    read.list(&shared, "users", |directory| {
+        directory.users.values().cloned().collect()
+    })
+}
+
+async fn groups(State(shared): State<Arc<Shared>>, read: DirectoryRead) -> Response {
+    read.list(&shared, "groups", |directory| {
+        directory.groups.values().cloned().collect()
+    })
 }
 
 async fn group_members(
     State(shared): State<Arc<Shared>>,
     Path(group): Path<String>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    Query(query): Query<BTreeMap<String, String>>,
+    read: DirectoryRead,
 ) -> Response {
-    if let Err(refusal) = admit(&shared, &uri, &headers) {
+    if let Err(refusal) = read.admit(&shared) {
         return refusal;
     }
     let members: Option<Vec<Value>> = {
@@ -515,7 +481,7 @@ async fn group_members(
         Some(members) => page(
             &shared,
             &format!("groups/{group}/members/microsoft.graph.user"),
-            &query,
+            &read.query,
             members,
         ),
         None => graph_error(

@@ -371,25 +371,13 @@ impl FakeAzureSecurityCenter {
             auth: auth.clone(),
         };
         let token_routes = auth
-            .routes(&AuthorizationPaths {
-                authorize: "/{tenant}/oauth2/v2.0/authorize".into(),
-                token: "/{tenant}/oauth2/v2.0/token".into(),
-                jwks: "/{tenant}/discovery/v2.0/keys".into(),
-            })
+            .routes(&AuthorizationPaths::microsoft())
             .layer(middleware::from_fn_with_state(shared.clone(), entra_token));
         let router = Router::new()
             .route("/subscriptions", get(list_subscriptions))
             .route(
-                "/subscriptions/{sub}/providers/Microsoft.Security/assessments",
-                get(list_assessments),
-            )
-            .route(
-                "/subscriptions/{sub}/providers/Microsoft.Security/subAssessments",
-                get(list_sub_assessments),
-            )
-            .route(
-                "/subscriptions/{sub}/providers/Microsoft.Security/assessmentMetadata",
-                get(list_assessment_metadata),
+                "/subscriptions/{sub}/providers/Microsoft.Security/{kind}",
+                get(list_security_resources),
             )
             .with_state(shared)
             .merge(token_routes);
@@ -852,30 +840,20 @@ async fn list_subscriptions(
     )
 }
 
-async fn list_assessments(
+/// The Microsoft.Security listings of a subscription, each at the api-version it serves.
+async fn list_security_resources(
     State(shared): State<Shared>,
-    Path(sub): Path<String>,
+    Path((sub, kind)): Path<(String, String)>,
     headers: HeaderMap,
     Query(query): Query<ArmQuery>,
 ) -> Response {
-    listing(shared, sub, headers, query, "assessments", "2021-06-01").await
-}
-
-async fn list_assessment_metadata(
-    State(shared): State<Shared>,
-    Path(sub): Path<String>,
-    headers: HeaderMap,
-    Query(query): Query<ArmQuery>,
-) -> Response {
-    listing(
-        shared,
-        sub,
-        headers,
-        query,
-        "assessmentMetadata",
-        "2021-06-01",
-    )
-    .await
+    let api = match kind.as_str() {
+        "assessments" | "assessmentMetadata" => "2021-06-01",
+        "subAssessments" => "2019-01-01-preview",
+        // Not a route of the fake: answered as an unrouted path.
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    listing(shared, sub, headers, query, &kind, api).await
 }
 
 /// An assessment as ARM lists it: the list has no `$expand`, so neither the metadata nor the
@@ -910,23 +888,6 @@ fn metadata_of<'a>(assessments: impl Iterator<Item = &'a Value>) -> Vec<Value> {
         });
     }
     by_name.into_values().collect()
-}
-
-async fn list_sub_assessments(
-    State(shared): State<Shared>,
-    Path(sub): Path<String>,
-    headers: HeaderMap,
-    Query(query): Query<ArmQuery>,
-) -> Response {
-    listing(
-        shared,
-        sub,
-        headers,
-        query,
-        "subAssessments",
-        "2019-01-01-preview",
-    )
-    .await
 }
 
 async fn listing(

@@ -211,19 +211,24 @@ fn failure(status: StatusCode, code: u32, message: &str) -> Response {
     )
 }
 
+/// Cloudflare's 429 with `Retry-After`.
+fn rate_limited(wait: u64) -> Response {
+    let mut response = failure(
+        StatusCode::TOO_MANY_REQUESTS,
+        971,
+        "Please wait and consider throttling your request speed",
+    );
+    response
+        .headers_mut()
+        .insert("retry-after", wait.to_string().parse().unwrap());
+    response
+}
+
 /// Checks the bearer token; returns its owner.
 fn authorize(shared: &Shared, headers: &HeaderMap, path: String) -> Result<TokenOwner, Response> {
     let mut control = shared.control.lock().unwrap();
     if let Some(wait) = control.controls.answer(path) {
-        let mut response = failure(
-            StatusCode::TOO_MANY_REQUESTS,
-            971,
-            "Please wait and consider throttling your request speed",
-        );
-        response
-            .headers_mut()
-            .insert("retry-after", wait.to_string().parse().unwrap());
-        return Err(response);
+        return Err(rate_limited(wait));
     }
     let token = headers
         .get("authorization")
@@ -337,15 +342,7 @@ async fn members(
         control.controls.take_page_throttle(&page)
     };
     if let Some(wait) = throttled {
-        let mut response = failure(
-            StatusCode::TOO_MANY_REQUESTS,
-            971,
-            "Please wait and consider throttling your request speed",
-        );
-        response
-            .headers_mut()
-            .insert("retry-after", wait.to_string().parse().unwrap());
-        return response;
+        return rate_limited(wait);
     }
     let account = shared.account.lock().unwrap();
     let total = account.members.len();

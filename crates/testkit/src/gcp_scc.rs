@@ -259,14 +259,10 @@ impl FakeGcpScc {
                 "/v2/{kind}/{id}/sources/{source}/locations/{location}/findings",
                 get(list_findings),
             )
-            .with_state(Arc::clone(&shared))
-            .merge(auth.routes(&AuthorizationPaths {
-                authorize: "/o/oauth2/v2/auth".into(),
-                token: "/token".into(),
-                jwks: "/oauth2/v3/certs".into(),
-            }));
-        let server = FakeServer::start_provider("gcp_scc", router).await?;
-        auth.set_issuer(server.base_url());
+            .with_state(Arc::clone(&shared));
+        let server = auth
+            .serve_beside("gcp_scc", router, &AuthorizationPaths::google())
+            .await?;
         Ok(Self { shared, server })
     }
 

@@ -392,14 +392,10 @@ impl FakeGoogleWorkspace {
                 "/admin/directory/v1/groups/{group}/members",
                 get(list_members),
             )
-            .with_state(Arc::clone(&shared))
-            .merge(auth.routes(&AuthorizationPaths {
-                authorize: "/o/oauth2/v2/auth".into(),
-                token: "/token".into(),
-                jwks: "/oauth2/v3/certs".into(),
-            }));
-        let server = FakeServer::start_provider("google_workspace", router).await?;
-        auth.set_issuer(server.base_url());
+            .with_state(Arc::clone(&shared));
+        let server = auth
+            .serve_beside("google_workspace", router, &AuthorizationPaths::google())
+            .await?;
         Ok(Self { shared, server })
     }
 

@@ -16,6 +16,7 @@ use crate::{
     FakeServer,
     authorization::{AuthorizationPaths, BearerRefusal, ClientApp, FakeAuthorization},
     clock,
+    controls::Controls,
     demo::DemoConnection,
 };
 
@@ -36,9 +37,16 @@ pub(crate) struct SignedIn<'a> {
     pub(crate) name: &'a str,
 }
 
-/// The fake authorization server as Microsoft's identity platform: the app registered as a
-/// confidential client (`client_secret_post`) and RS256 id tokens with the v2.0 claims.
-pub(crate) fn sign_in_authorization(app: AppRegistration, user: &SignedIn) -> FakeAuthorization {
+/// Starts the identity platform's sign-in server for `user`'s tenant: the fake authorization
+/// server with `app` registered as a confidential client (`client_secret_post`), RS256 id tokens
+/// with the v2.0 claims issued as `<login>/<tenant_id>/v2.0`, served at
+/// `/{tenant}/oauth2/v2.0/authorize`, `/{tenant}/oauth2/v2.0/token` and
+/// `/{tenant}/discovery/v2.0/keys`; `wrap` adds a fake's own gates in front of those routes.
+pub(crate) async fn start_sign_in(
+    app: AppRegistration,
+    user: &SignedIn<'_>,
+    wrap: impl FnOnce(Router) -> Router,
+) -> std::io::Result<(FakeAuthorization, FakeServer)> {
     let auth = FakeAuthorization::new();
     auth.register_client(ClientApp::confidential(app.client_id, app.client_secret));
     auth.set_subject(user.subject);
@@ -49,25 +57,10 @@ pub(crate) fn sign_in_authorization(app: AppRegistration, user: &SignedIn) -> Fa
         "name": user.name,
         "ver": "2.0",
     }));
-    auth
-}
-
-/// Serves `auth` at `/{tenant}/oauth2/v2.0/authorize`, `/{tenant}/oauth2/v2.0/token` and
-/// `/{tenant}/discovery/v2.0/keys`, issuing as `<login>/<tenant_id>/v2.0`; `wrap` adds a fake's
-/// own gates in front of those routes.
-pub(crate) async fn start_sign_in(
-    auth: &FakeAuthorization,
-    tenant_id: &str,
-    wrap: impl FnOnce(Router) -> Router,
-) -> std::io::Result<FakeServer> {
-    let routes = auth.routes(&AuthorizationPaths {
-        authorize: "/{tenant}/oauth2/v2.0/authorize".into(),
-        token: "/{tenant}/oauth2/v2.0/token".into(),
-        jwks: "/{tenant}/discovery/v2.0/keys".into(),
-    });
+    let routes = auth.routes(&AuthorizationPaths::microsoft());
     let login = FakeServer::start_provider("microsoft_login", wrap(routes)).await?;
-    auth.set_issuer(format!("{}/{tenant_id}/v2.0", login.base_url()));
-    Ok(login)
+    auth.set_issuer(format!("{}/{}/v2.0", login.base_url(), user.tenant_id));
+    Ok((auth, login))
 }
 
 /// A Microsoft fake's two servers and the app registered with it. Dropping it stops both.
@@ -125,6 +118,53 @@ impl MicrosoftServers {
     }
 }
 
+/// The accessors both Microsoft fakes offer over their `servers` (a [`MicrosoftServers`]) and
+/// `shared` (with `auth` and a `control` holding their [`Controls`]),
+/// written as each fake's own methods so that tests need no trait in scope. The arguments name
+/// the definition and the connection mode the demo connects with.
+macro_rules! fake_accessors {
+    ($definition:literal, $connection:literal) => {
+        /// The identity platform's base URL (`https://login.microsoftonline.com`).
+        pub fn login_url(&self) -> String {
+            self.servers.login_url()
+        }
+
+        /// Graph's base URL (`https://graph.microsoft.com`), without the version.
+        pub fn graph_url(&self) -> String {
+            self.servers.graph_url()
+        }
+
+        /// The fake authorization server: token lifetime, expiry, revocation, grant counts,
+        /// clients.
+        pub fn auth(&self) -> &$crate::authorization::FakeAuthorization {
+            &self.shared.auth
+        }
+
+        /// The operator config pointing the definition at this fake, with the registered app.
+        pub fn operator_config(&self) -> serde_json::Value {
+            self.servers.operator_config()
+        }
+
+        /// Connects the definition to this fake through its sign-in (the admin consent for an
+        /// app-only connection), as the demo does.
+        pub fn demo_connection(&self) -> $crate::demo::DemoConnection {
+            self.servers.demo_connection($definition, $connection)
+        }
+
+        /// The next Graph calls answer 429 with these `Retry-After` seconds, one each.
+        pub fn throttle(&self, waits: impl IntoIterator<Item = u64>) {
+            self.shared.control.lock().unwrap().controls.throttle(waits);
+        }
+
+        /// Each Graph call so far as the fake logs it: `<METHOD> <path>`, with `?<query>` where
+        /// the fake's listings page by query.
+        pub fn requests(&self) -> Vec<String> {
+            self.shared.control.lock().unwrap().controls.requests()
+        }
+    };
+}
+pub(crate) use fake_accessors;
+
 /// Graph's error body, `{"error": {"code", "message", "innerError": {"date", "request-id",
 /// "client-request-id"}}}`.
 pub(crate) fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -146,6 +186,14 @@ pub(crate) fn graph_error(status: StatusCode, code: &str, message: &str) -> Resp
         ),
     )
         .into_response()
+}
+
+/// Logs a Graph call and answers 429 if a throttle was queued for it.
+pub(crate) fn log_graph_call(controls: &mut Controls, request: String) -> Result<(), Response> {
+    match controls.answer(request) {
+        Some(wait) => Err(throttled(wait)),
+        None => Ok(()),
+    }
 }
 
 /// Graph's 429 with `Retry-After`.

@@ -40,11 +40,10 @@ use crate::{
     authorization::FakeAuthorization,
     clock::{now_ms, rfc3339_ms},
     controls::{Controls, PostThrottles},
-    demo::DemoConnection,
     fixtures::fixture,
     microsoft::{
-        AppRegistration, MicrosoftServers, SignedIn, graph_error, invalid_token,
-        sign_in_authorization, start_sign_in, throttled,
+        AppRegistration, MicrosoftServers, SignedIn, fake_accessors, graph_error, invalid_token,
+        log_graph_call, start_sign_in, throttled,
     },
 };
 
@@ -177,20 +176,19 @@ const APP: AppRegistration = AppRegistration {
 };
 
 impl FakeMicrosoftTeams {
+    fake_accessors!("microsoft_teams", "MicrosoftTeamsOAuth");
+
     pub async fn start(tenant: TeamsTenant) -> std::io::Result<Self> {
-        let auth = sign_in_authorization(
-            APP,
-            &SignedIn {
-                tenant_id: &tenant.tenant_id,
-                subject: "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
-                object_id: &tenant.user_id,
-                username: &tenant.user_principal_name,
-                name: &tenant.display_name,
-            },
-        );
+        let user = SignedIn {
+            tenant_id: &tenant.tenant_id,
+            subject: "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
+            object_id: &tenant.user_id,
+            username: &tenant.user_principal_name,
+            name: &tenant.display_name,
+        };
+        let (auth, login) = start_sign_in(APP, &user, |routes| routes).await?;
         // Microsoft issues a new refresh token on every refresh; the fake forgets the old one.
         auth.rotate_refresh_tokens(true);
-        let login = start_sign_in(&auth, &tenant.tenant_id, |routes| routes).await?;
         let shared = Arc::new(Shared {
             tenant: Mutex::new(tenant),
             control: Mutex::new(Control {
@@ -213,39 +211,8 @@ impl FakeMicrosoftTeams {
         Ok(Self { shared, servers })
     }
 
-    /// The identity platform's base URL (`https://login.microsoftonline.com`).
-    pub fn login_url(&self) -> String {
-        self.servers.login_url()
-    }
-
-    /// Graph's base URL (`https://graph.microsoft.com`), without the version.
-    pub fn graph_url(&self) -> String {
-        self.servers.graph_url()
-    }
-
-    /// The fake authorization server: token lifetime, expiry, revocation, grant counts.
-    pub fn auth(&self) -> &FakeAuthorization {
-        &self.shared.auth
-    }
-
-    /// The operator config pointing the definition at this fake, with the registered app.
-    pub fn operator_config(&self) -> Value {
-        self.servers.operator_config()
-    }
-
-    /// Connects the definition to this fake through the sign-in, as the demo does.
-    pub fn demo_connection(&self) -> DemoConnection {
-        self.servers
-            .demo_connection("microsoft_teams", "MicrosoftTeamsOAuth")
-    }
-
     pub fn with_tenant<T>(&self, change: impl FnOnce(&mut TeamsTenant) -> T) -> T {
         change(&mut self.shared.tenant.lock().unwrap())
-    }
-
-    /// The next Graph calls answer 429 with these `Retry-After` seconds, one each.
-    pub fn throttle(&self, waits: impl IntoIterator<Item = u64>) {
-        self.shared.control.lock().unwrap().controls.throttle(waits);
     }
 
     /// The next message posts answer 429 with these `Retry-After` seconds, one each.
@@ -258,11 +225,6 @@ impl FakeMicrosoftTeams {
     pub fn throttle_posts_to(&self, id: &str, waits: impl IntoIterator<Item = u64>) {
         let mut control = self.shared.control.lock().unwrap();
         control.throttled_posts.throttle_to(id, waits);
-    }
-
-    /// `<METHOD> <path>` of each Graph call so far.
-    pub fn requests(&self) -> Vec<String> {
-        self.shared.control.lock().unwrap().controls.requests()
     }
 
     /// The messages posted so far: `{teamId, channelId}` or `{chatId}`, plus `id`,
@@ -280,12 +242,8 @@ fn admit(
     headers: &HeaderMap,
     needed: &[&str],
 ) -> Result<String, Response> {
-    {
-        let mut control = shared.control.lock().unwrap();
-        if let Some(wait) = control.controls.answer(format!("{method} {}", uri.path())) {
-            return Err(throttled(wait));
-        }
-    }
+    let request = format!("{method} {}", uri.path());
+    log_graph_call(&mut shared.control.lock().unwrap().controls, request)?;
     let grant = shared.auth.bearer(headers).map_err(|refusal| {
         let mut response = invalid_token(refusal);
         response.headers_mut().insert(

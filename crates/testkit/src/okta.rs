@@ -210,15 +210,14 @@ impl FakeOkta {
             .route("/api/v1/users", get(list_users))
             .route("/api/v1/groups", get(list_groups))
             .route("/api/v1/groups/{id}/users", get(list_members))
-            .with_state(shared)
-            .merge(auth.routes(&AuthorizationPaths {
-                authorize: "/oauth2/v1/authorize".into(),
-                token: "/oauth2/v1/token".into(),
-                jwks: "/oauth2/v1/keys".into(),
-            }));
-        let server = FakeServer::start_provider("okta", router).await?;
+            .with_state(shared);
+        let paths = AuthorizationPaths::new(
+            "/oauth2/v1/authorize",
+            "/oauth2/v1/token",
+            "/oauth2/v1/keys",
+        );
+        let server = auth.serve_beside("okta", router, &paths).await?;
         lock(&state).base_url = server.base_url();
-        auth.set_issuer(server.base_url());
         Ok(Self {
             server,
             state,
