@@ -18,7 +18,7 @@
 //!   group, 400 for a bad `$top`, 429 `TooManyRequests` with `Retry-After`.
 //!
 //! Users and groups are built from the fixtures in
-//! `crates/providers/tests/fixtures/azure_entra_id/`.
+//! `crates/testkit/fixtures/azure_entra_id/`.
 
 // The handlers' helpers return a ready response as their error; its size does not matter in a
 // test fake.
