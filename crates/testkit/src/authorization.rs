@@ -43,7 +43,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 /// The RSA key that signs the fake's id tokens. A test-only key, generated for this repository.
-const ISSUER_KEY_PEM: &str = include_str!("../keys/issuer-rsa.pem");
+const ISSUER_KEY_PEM: &str = crate::keys::ISSUER_RSA_PEM;
 /// A client key pair for tests of `private_key_jwt` and service-account assertions: the private
 /// half is what a user would paste, the public half what they would register with the provider.
 pub const CLIENT_PRIVATE_KEY_PEM: &str = include_str!("../keys/client-rsa.pem");
@@ -58,6 +58,31 @@ pub struct AuthorizationPaths {
     pub authorize: String,
     pub token: String,
     pub jwks: String,
+}
+
+impl AuthorizationPaths {
+    /// Google's: `/o/oauth2/v2/auth`, `/token` and `/oauth2/v3/certs`.
+    pub fn google() -> Self {
+        Self::new("/o/oauth2/v2/auth", "/token", "/oauth2/v3/certs")
+    }
+
+    /// The Microsoft identity platform's, for any tenant: `/{tenant}/oauth2/v2.0/authorize`,
+    /// `/{tenant}/oauth2/v2.0/token` and `/{tenant}/discovery/v2.0/keys`.
+    pub fn microsoft() -> Self {
+        Self::new(
+            "/{tenant}/oauth2/v2.0/authorize",
+            "/{tenant}/oauth2/v2.0/token",
+            "/{tenant}/discovery/v2.0/keys",
+        )
+    }
+
+    pub fn new(authorize: &str, token: &str, jwks: &str) -> Self {
+        Self {
+            authorize: authorize.into(),
+            token: token.into(),
+            jwks: jwks.into(),
+        }
+    }
 }
 
 /// An application registered with the fake: a confidential client with a secret, a client that
@@ -171,6 +196,20 @@ impl FakeAuthorization {
             .route(&paths.token, post(token))
             .route(&paths.jwks, get(jwks))
             .with_state(self.clone())
+    }
+
+    /// Serves a provider's `api` with this server's routes at `paths` beside it, on one loopback
+    /// server whose URL is the issuer (as Google's and Okta's are).
+    pub(crate) async fn serve_beside(
+        &self,
+        service: &'static str,
+        api: Router,
+        paths: &AuthorizationPaths,
+    ) -> std::io::Result<crate::FakeServer> {
+        let server =
+            crate::FakeServer::start_provider(service, api.merge(self.routes(paths))).await?;
+        self.set_issuer(server.base_url());
+        Ok(server)
     }
 
     /// The `iss` of id tokens (set once the fake knows its own URL).

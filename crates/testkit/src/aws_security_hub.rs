@@ -32,7 +32,6 @@
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
-    time::{SystemTime, UNIX_EPOCH},
 };
 
 use axum::{
@@ -47,7 +46,12 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{FakeServer, demo::DemoConnection};
+use crate::{
+    FakeServer,
+    clock::{now_secs, rfc3339},
+    controls::Controls,
+    demo::DemoConnection,
+};
 
 /// The audited account: the role lives here, and its hub is the administrator of
 /// [`MEMBER_ACCOUNT_ID`].
@@ -340,6 +344,15 @@ struct Session {
     session_name: String,
 }
 
+/// How a throttled GetFindings call is answered.
+#[derive(Clone, Copy)]
+enum FindingsThrottle {
+    /// 400 `ThrottlingException`, without `Retry-After`.
+    Throttling,
+    /// 429 `LimitExceededException` with `Retry-After` seconds.
+    LimitExceeded(u64),
+}
+
 #[derive(Default)]
 struct Control {
     /// AssumeRole calls: the principal that asked and the external id it gave.
@@ -347,15 +360,13 @@ struct Control {
     sessions: BTreeMap<String, Session>,
     /// The external ids the role's trust policy accepts from Tributary's identity.
     platform_external_ids: Vec<String>,
-    /// GetFindings page number (1-based, counted per region) -> Retry-After, answered once.
-    throttled_pages: BTreeMap<(String, usize), u64>,
-    /// The next N GetFindings calls answer 400 ThrottlingException.
-    throttle_next: usize,
+    /// Every request with a valid signature; the throttles of GetFindings calls, whose pages are
+    /// (region, 1-based page number counted per region).
+    controls: Controls<FindingsThrottle, (String, usize), SeenRequest>,
     /// After this many more GetFindings pages, every session expires.
     expire_after_pages: Option<usize>,
     /// Lifetime of new sessions, overriding the asked duration (to test renewal).
     session_lifetime: Option<i64>,
-    requests: Vec<SeenRequest>,
     /// The error code of every refusal, in order.
     refusals: Vec<String>,
 }
@@ -428,14 +439,17 @@ impl FakeAwsSecurityHub {
     /// The next request for GetFindings page `page` (1-based) of `region` answers 429
     /// `LimitExceededException` with `Retry-After: wait`.
     pub fn throttle_page(&self, region: &str, page: usize, wait: u64) {
-        self.control()
-            .throttled_pages
-            .insert((region.to_owned(), page), wait);
+        self.control().controls.throttle_page(
+            (region.to_owned(), page),
+            FindingsThrottle::LimitExceeded(wait),
+        );
     }
 
     /// The next `count` GetFindings calls answer 400 `ThrottlingException` (no Retry-After).
     pub fn throttle_next(&self, count: usize) {
-        self.control().throttle_next = count;
+        self.control()
+            .controls
+            .throttle_next(count, FindingsThrottle::Throttling);
     }
 
     /// `(principal, external id)` of each AssumeRole call that succeeded.
@@ -455,7 +469,7 @@ impl FakeAwsSecurityHub {
 
     /// Every request with a valid signature, in order.
     pub fn requests(&self) -> Vec<SeenRequest> {
-        self.control().requests.clone()
+        self.control().controls.requests()
     }
 
     fn control(&self) -> std::sync::MutexGuard<'_, Control> {
@@ -481,13 +495,6 @@ impl FakeAwsSecurityHub {
             )]),
         }
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
 }
 
 /// How an error is written: STS answers XML, the REST-JSON services JSON.
@@ -756,7 +763,7 @@ fn authenticate(
                     "The security token included in the request is invalid.",
                 ));
             }
-            if session.expires_at <= unix_now() {
+            if session.expires_at <= now_secs() {
                 return Err(aws_error(
                     protocol,
                     StatusCode::FORBIDDEN,
@@ -805,7 +812,7 @@ fn authenticate(
         .and_then(|v| v.to_str().ok())
         .and_then(amz_date_seconds)
         .unwrap_or_default();
-    if !scope_date_matches(auth, headers) || (signed_at - unix_now()).abs() > MAX_CLOCK_SKEW {
+    if !scope_date_matches(auth, headers) || (signed_at - now_secs()).abs() > MAX_CLOCK_SKEW {
         return Err(mismatch("Signature expired or not yet valid."));
     }
     Ok(caller)
@@ -883,7 +890,7 @@ fn answer(shared: &Shared, method: Method, uri: Uri, headers: HeaderMap, body: B
     } else {
         serde_json::from_slice(&body).unwrap_or(Value::Null)
     };
-    shared.control.lock().unwrap().requests.push(SeenRequest {
+    shared.control.lock().unwrap().controls.record(SeenRequest {
         service: auth.service.clone(),
         region: auth.region.clone(),
         access_key_id: auth.access_key_id.clone(),
@@ -1013,7 +1020,7 @@ fn assume_role(shared: &Shared, caller: &Caller, form: &Value) -> Response {
     let secret = random(30);
     let token = format!("FwoGZXIvYXdzE{}", random(96));
     let lifetime = control.session_lifetime.unwrap_or(duration);
-    let expires_at = unix_now() + lifetime;
+    let expires_at = now_secs() + lifetime;
     control.sessions.insert(
         access_key_id.clone(),
         Session {
@@ -1037,13 +1044,6 @@ fn assume_role(shared: &Shared, caller: &Caller, form: &Value) -> Response {
          </ResponseMetadata></AssumeRoleResponse>"
     );
     (StatusCode::OK, [("content-type", "text/xml")], body).into_response()
-}
-
-/// Unix seconds as `2026-11-29T01:23:45Z`.
-fn rfc3339(at: i64) -> String {
-    chrono::DateTime::from_timestamp(at, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn not_subscribed(region: &str, caller: &Caller) -> Response {
@@ -1154,10 +1154,17 @@ fn get_findings(shared: &Shared, region: &str, caller: &Caller, body: &Value) ->
         },
     };
     let page_number = offset / max as usize + 1;
-    {
+    let throttle = {
         let mut control = shared.control.lock().unwrap();
-        if control.throttle_next > 0 {
-            control.throttle_next -= 1;
+        // The counted throttles answer first and leave the throttled pages for later calls.
+        control.controls.next_throttle().or_else(|| {
+            control
+                .controls
+                .take_page_throttle(&(region.to_owned(), page_number))
+        })
+    };
+    match throttle {
+        Some(FindingsThrottle::Throttling) => {
             return aws_error(
                 Protocol::RestJson,
                 StatusCode::BAD_REQUEST,
@@ -1165,10 +1172,7 @@ fn get_findings(shared: &Shared, region: &str, caller: &Caller, body: &Value) ->
                 "Rate exceeded",
             );
         }
-        if let Some(wait) = control
-            .throttled_pages
-            .remove(&(region.to_owned(), page_number))
-        {
+        Some(FindingsThrottle::LimitExceeded(wait)) => {
             let mut response = aws_error(
                 Protocol::RestJson,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -1180,6 +1184,7 @@ fn get_findings(shared: &Shared, region: &str, caller: &Caller, body: &Value) ->
                 .insert("retry-after", wait.to_string().parse().unwrap());
             return response;
         }
+        None => {}
     }
     let mut matching = Vec::new();
     for finding in &data.findings {

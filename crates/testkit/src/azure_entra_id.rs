@@ -18,46 +18,36 @@
 //!   group, 400 for a bad `$top`, 429 `TooManyRequests` with `Retry-After`.
 //!
 //! Users and groups are built from the fixtures in
-//! `crates/providers/tests/fixtures/azure_entra_id/`.
+//! `crates/testkit/fixtures/azure_entra_id/`.
 
 // The handlers' helpers return a ready response as their error; its size does not matter in a
 // test fake.
 #![allow(clippy::result_large_err)]
 
 use std::{
-    collections::{BTreeMap, VecDeque},
+    collections::BTreeMap,
     sync::{Arc, Mutex},
 };
 
 use axum::{
     Json, Router,
-    extract::{OriginalUri, Path, Query, State},
-    http::{HeaderMap, Method, StatusCode, header},
+    extract::{FromRequestParts, OriginalUri, Path, Query, State},
+    http::{HeaderMap, Method, StatusCode, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, patch},
 };
 use serde_json::{Map, Value, json};
 
 use crate::{
-    FakeServer,
-    authorization::{AuthorizationPaths, BearerRefusal, ClientApp, FakeAuthorization},
-    demo::DemoConnection,
+    authorization::FakeAuthorization,
+    controls::Controls,
+    fixtures::{fixture, parse},
     graph_subscriptions::{GraphSubscriptions, Refusal},
+    microsoft::{
+        AppRegistration, MicrosoftServers, SignedIn, fake_accessors, graph_error, invalid_token,
+        log_graph_call, start_sign_in,
+    },
 };
-
-macro_rules! fixture {
-    ($name:literal) => {
-        include_str!(concat!(
-            "../../providers/tests/fixtures/azure_entra_id/",
-            $name,
-            ".json"
-        ))
-    };
-}
-
-fn parse(text: &str) -> Value {
-    serde_json::from_str(text).expect("fixtures are JSON")
-}
 
 pub const CLIENT_ID: &str = "4a1aa1d5-c567-49d0-ad0b-cd957a47f842";
 pub const CLIENT_SECRET: &str = "Xy8Q~tributaryFakeEntraSecret.0123456789";
@@ -83,15 +73,15 @@ impl EntraDirectory {
     pub fn sample(extra_users: usize) -> Self {
         let mut users = BTreeMap::new();
         for text in [
-            fixture!("user_member"),
-            fixture!("user_guest"),
-            fixture!("user_pending_guest"),
-            fixture!("user_disabled"),
+            fixture!("azure_entra_id", "user_member"),
+            fixture!("azure_entra_id", "user_guest"),
+            fixture!("azure_entra_id", "user_pending_guest"),
+            fixture!("azure_entra_id", "user_disabled"),
         ] {
             let user = parse(text);
             users.insert(user["id"].as_str().unwrap().to_owned(), user);
         }
-        let template = parse(fixture!("user_member"));
+        let template = parse(fixture!("azure_entra_id", "user_member"));
         for i in 0..extra_users {
             let mut user = template.clone();
             let id = format!("00000000-0000-4000-8000-{i:012x}");
@@ -108,9 +98,9 @@ impl EntraDirectory {
         }
         let mut groups = BTreeMap::new();
         for text in [
-            fixture!("group_security"),
-            fixture!("group_unified"),
-            fixture!("group_dynamic"),
+            fixture!("azure_entra_id", "group_security"),
+            fixture!("azure_entra_id", "group_unified"),
+            fixture!("azure_entra_id", "group_dynamic"),
         ] {
             let group = parse(text);
             groups.insert(group["id"].as_str().unwrap().to_owned(), group);
@@ -131,7 +121,7 @@ impl EntraDirectory {
             }
         }
         Self {
-            organization: parse(fixture!("organization")),
+            organization: parse(fixture!("azure_entra_id", "organization")),
             users,
             groups,
             members,
@@ -141,9 +131,8 @@ impl EntraDirectory {
 
 #[derive(Default)]
 struct Control {
-    /// The next calls' fates in order: `None` passes, `Some(wait)` answers 429.
-    throttle: VecDeque<Option<u64>>,
-    requests: Vec<String>,
+    /// Graph calls as `<METHOD> <path>?<query>`; throttles carry the `Retry-After` seconds.
+    controls: Controls,
     /// Graph may serve fewer items than `$top` asks for; this caps every page.
     page_cap: Option<usize>,
 }
@@ -160,39 +149,35 @@ struct Shared {
 /// The fake identity platform and Graph. Dropping it stops both servers.
 pub struct FakeEntra {
     shared: Arc<Shared>,
-    login: FakeServer,
-    graph: FakeServer,
+    servers: MicrosoftServers,
 }
 
+const APP: AppRegistration = AppRegistration {
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+};
+
 impl FakeEntra {
+    fake_accessors!("azure_entra_id", "EntraAdminConsent");
+
     pub async fn start(directory: EntraDirectory) -> std::io::Result<Self> {
-        let auth = FakeAuthorization::new();
-        auth.register_client(ClientApp::confidential(CLIENT_ID, CLIENT_SECRET));
-        auth.set_subject("Zq3aBQ5m8bV0Tj1pQ8hP2nX4cR6dS7eU9fW0gY1hZ2i");
         let tenant_id = directory.organization["id"]
             .as_str()
             .unwrap_or(TENANT_ID)
             .to_owned();
-        auth.set_id_token_claims(json!({
-            "tid": tenant_id,
-            "oid": ADMIN_OBJECT_ID,
-            "preferred_username": ADMIN_UPN,
-            "name": "Contoso Administrator",
-            "ver": "2.0",
-        }));
+        let admin = SignedIn {
+            tenant_id: &tenant_id,
+            subject: "Zq3aBQ5m8bV0Tj1pQ8hP2nX4cR6dS7eU9fW0gY1hZ2i",
+            object_id: ADMIN_OBJECT_ID,
+            username: ADMIN_UPN,
+            name: "Contoso Administrator",
+        };
         let consent_withdrawn = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let login_router = auth
-            .routes(&AuthorizationPaths {
-                authorize: "/{tenant}/oauth2/v2.0/authorize".into(),
-                token: "/{tenant}/oauth2/v2.0/token".into(),
-                jwks: "/{tenant}/discovery/v2.0/keys".into(),
-            })
-            .layer(axum::middleware::from_fn_with_state(
-                (Arc::clone(&consent_withdrawn), tenant_id.clone()),
-                consent_gate,
-            ));
-        let login = FakeServer::start_provider("microsoft_login", login_router).await?;
-        auth.set_issuer(format!("{}/{tenant_id}/v2.0", login.base_url()));
+        let gate = (Arc::clone(&consent_withdrawn), tenant_id.clone());
+        let (auth, login) = start_sign_in(APP, &admin, |routes| {
+            routes.layer(axum::middleware::from_fn_with_state(gate, consent_gate))
+        })
+        .await?;
         let shared = Arc::new(Shared {
             consent_withdrawn,
             directory: Mutex::new(directory),
@@ -219,72 +204,19 @@ impl FakeEntra {
             )
             .fallback(unknown_resource)
             .with_state(Arc::clone(&shared));
-        let graph = FakeServer::start_provider("microsoft_graph", graph_router).await?;
-        *shared.graph_base.lock().unwrap() = graph.base_url();
-        Ok(Self {
-            shared,
-            login,
-            graph,
-        })
-    }
-
-    /// The identity platform's base URL (`https://login.microsoftonline.com`).
-    pub fn login_url(&self) -> String {
-        self.login.base_url()
-    }
-
-    /// Graph's base URL (`https://graph.microsoft.com`), without the version.
-    pub fn graph_url(&self) -> String {
-        self.graph.base_url()
-    }
-
-    /// The fake authorization server: token lifetime, expiry, grant counts, clients.
-    pub fn auth(&self) -> &FakeAuthorization {
-        &self.shared.auth
-    }
-
-    /// The operator config pointing the definition at this fake, with the registered app.
-    pub fn operator_config(&self) -> Value {
-        json!({
-            "clientId": CLIENT_ID,
-            "clientSecret": CLIENT_SECRET,
-            "loginUrl": self.login_url(),
-            "graphUrl": self.graph_url(),
-            "allowLoopbackUrls": true,
-        })
-    }
-
-    /// Connects the definition to this fake through the admin consent, as the demo does.
-    pub fn demo_connection(&self) -> DemoConnection {
-        DemoConnection {
-            definition: "azure_entra_id",
-            operator_config: self.operator_config(),
-            connection: "EntraAdminConsent".into(),
-            user_input: json!({}),
-            credentials: BTreeMap::new(),
-        }
+        let servers = MicrosoftServers::start(APP, login, graph_router).await?;
+        *shared.graph_base.lock().unwrap() = servers.graph_url();
+        Ok(Self { shared, servers })
     }
 
     pub fn with_directory<T>(&self, change: impl FnOnce(&mut EntraDirectory) -> T) -> T {
         change(&mut self.shared.directory.lock().unwrap())
     }
 
-    /// The next Graph calls answer 429 with these `Retry-After` seconds, one each.
-    pub fn throttle(&self, waits: impl IntoIterator<Item = u64>) {
-        self.shared
-            .control
-            .lock()
-            .unwrap()
-            .throttle
-            .extend(waits.into_iter().map(Some));
-    }
-
     /// After `passes` more Graph calls go through, the next answers 429 with `Retry-After: wait`.
     pub fn throttle_after(&self, passes: usize, wait: u64) {
         let mut control = self.shared.control.lock().unwrap();
-        control
-            .throttle
-            .extend(std::iter::repeat_n(None, passes).chain([Some(wait)]));
+        control.controls.throttle_after(passes, wait);
     }
 
     /// The tenant withdraws its consent (or deletes the app): the token endpoint of the tenant
@@ -303,11 +235,6 @@ impl FakeEntra {
     /// The app's change-notification subscriptions, and Graph's side of notifying them.
     pub fn subscriptions(&self) -> &GraphSubscriptions {
         &self.shared.subscriptions
-    }
-
-    /// `<METHOD> <path>?<query>` of each Graph call so far.
-    pub fn requests(&self) -> Vec<String> {
-        self.shared.control.lock().unwrap().requests.clone()
     }
 }
 
@@ -337,22 +264,6 @@ async fn consent_gate(
     next.run(request).await
 }
 
-/// Graph's error body.
-fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let request_id = format!(
-        "{:032x}",
-        u128::from_le_bytes(tributary_providerkit::random_bytes())
-    );
-    (
-        status,
-        Json(
-            json!({"error": {"code": code, "message": message, "innerError": {
-            "request-id": request_id, "client-request-id": request_id}}}),
-        ),
-    )
-        .into_response()
-}
-
 /// Logs the call, answers a queued throttle, and checks the app token.
 fn admit(shared: &Shared, uri: &OriginalUri, headers: &HeaderMap) -> Result<(), Response> {
     admit_call(shared, &Method::GET, uri, headers)
@@ -364,37 +275,17 @@ fn admit_call(
     uri: &OriginalUri,
     headers: &HeaderMap,
 ) -> Result<(), Response> {
-    {
-        let mut control = shared.control.lock().unwrap();
-        control.requests.push(format!(
-            "{method} {}{}",
-            uri.path(),
-            uri.query().map(|q| format!("?{q}")).unwrap_or_default()
-        ));
-        if let Some(Some(wait)) = control.throttle.pop_front() {
-            let mut response = graph_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequests",
-                "Too many requests, retry after the time in the Retry-After header.",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, wait.to_string().parse().unwrap());
-            return Err(response);
-        }
-    }
-    shared.auth.bearer(headers).map(|_| ()).map_err(|refusal| {
-        let message = match refusal {
-            BearerRefusal::Missing => "Access token is empty.",
-            BearerRefusal::Unknown => "Access token validation failure. Invalid audience.",
-            BearerRefusal::Expired => "Lifetime validation failed, the token is expired.",
-        };
-        graph_error(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            message,
-        )
-    })
+    let request = format!(
+        "{method} {}{}",
+        uri.path(),
+        uri.query().map(|q| format!("?{q}")).unwrap_or_default()
+    );
+    log_graph_call(&mut shared.control.lock().unwrap().controls, request)?;
+    shared
+        .auth
+        .bearer(headers)
+        .map(|_| ())
+        .map_err(invalid_token)
 }
 
 /// The properties Graph v1.0 returns for a user when no `$select` names others (Graph docs, "user
@@ -497,67 +388,76 @@ fn page(
     Json(body).into_response()
 }
 
-async fn organization(
-    State(shared): State<Arc<Shared>>,
+/// What a directory read takes from its request: the call (to log and admit) and its query
+/// (`$top`, `$select`, `$skiptoken`).
+struct DirectoryRead {
     uri: OriginalUri,
     headers: HeaderMap,
-    Query(query): Query<BTreeMap<String, String>>,
-) -> Response {
-    if let Err(refusal) = admit(&shared, &uri, &headers) {
-        return refusal;
-    }
-    let org = shared.directory.lock().unwrap().organization.clone();
-    page(&shared, "organization", &query, vec![org])
+    query: BTreeMap<String, String>,
 }
 
-async fn users(
-    State(shared): State<Arc<Shared>>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    Query(query): Query<BTreeMap<String, String>>,
-) -> Response {
-    if let Err(refusal) = admit(&shared, &uri, &headers) {
-        return refusal;
+impl<S: Send + Sync> FromRequestParts<S> for DirectoryRead {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let uri = OriginalUri::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Query(query) = Query::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            uri,
+            headers: parts.headers.clone(),
+            query,
+        })
     }
-    let users: Vec<Value> = shared
-        .directory
-        .lock()
-        .unwrap()
-        .users
-        .values()
-        .cloned()
-        .collect();
-    page(&shared, "users", &query, users)
 }
 
-async fn groups(
-    State(shared): State<Arc<Shared>>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    Query(query): Query<BTreeMap<String, String>>,
-) -> Response {
-    if let Err(refusal) = admit(&shared, &uri, &headers) {
-        return refusal;
+impl DirectoryRead {
+    fn admit(&self, shared: &Shared) -> Result<(), Response> {
+        admit(shared, &self.uri, &self.headers)
     }
-    let groups: Vec<Value> = shared
-        .directory
-        .lock()
-        .unwrap()
-        .groups
-        .values()
-        .cloned()
-        .collect();
-    page(&shared, "groups", &query, groups)
+
+    /// Admits the call, then pages the collection at `path` that `items` reads.
+    fn list(
+        &self,
+        shared: &Shared,
+        path: &str,
+        items: impl FnOnce(&EntraDirectory) -> Vec<Value>,
+    ) -> Response {
+        if let Err(refusal) = self.admit(shared) {
+            return refusal;
+        }
+        let items = items(&shared.directory.lock().unwrap());
+        page(shared, path, &self.query, items)
+    }
+}
+
+async fn organization(State(shared): State<Arc<Shared>>, read: DirectoryRead) -> Response {
+    read.list(&shared, "organization", |directory| {
+        vec![directory.organization.clone()]
+    })
+}
+
+async fn users(State(shared): State<Arc<Shared>>, read: DirectoryRead) -> Response {
+    read.list(&shared, "users", |directory| {
+        directory.users.values().cloned().collect()
+    })
+}
+
+async fn groups(State(shared): State<Arc<Shared>>, read: DirectoryRead) -> Response {
+    read.list(&shared, "groups", |directory| {
+        directory.groups.values().cloned().collect()
+    })
 }
 
 async fn group_members(
     State(shared): State<Arc<Shared>>,
     Path(group): Path<String>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    Query(query): Query<BTreeMap<String, String>>,
+    read: DirectoryRead,
 ) -> Response {
-    if let Err(refusal) = admit(&shared, &uri, &headers) {
+    if let Err(refusal) = read.admit(&shared) {
         return refusal;
     }
     let members: Option<Vec<Value>> = {
@@ -581,7 +481,7 @@ async fn group_members(
         Some(members) => page(
             &shared,
             &format!("groups/{group}/members/microsoft.graph.user"),
-            &query,
+            &read.query,
             members,
         ),
         None => graph_error(
@@ -708,7 +608,7 @@ mod tests {
 
     #[test]
     fn a_user_without_select_has_the_default_properties_only() {
-        let user = parse(fixture!("user_member"));
+        let user = parse(fixture!("azure_entra_id", "user_member"));
         let projected = project(&user, Some(USER_DEFAULT_PROPERTIES));
         let keys: Vec<&str> = projected
             .as_object()
@@ -724,7 +624,7 @@ mod tests {
 
     #[test]
     fn select_keeps_only_the_named_fields() {
-        let user = parse(fixture!("user_member"));
+        let user = parse(fixture!("azure_entra_id", "user_member"));
         let projected = project(&user, Some("id,accountEnabled,nope"));
         assert_eq!(
             projected,

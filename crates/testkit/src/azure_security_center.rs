@@ -55,6 +55,7 @@ use crate::{
         AuthorizationPaths, BearerRefusal, CLIENT_PRIVATE_KEY_PEM, CLIENT_PUBLIC_KEY_PEM,
         ClientApp, FakeAuthorization,
     },
+    controls::Controls,
     demo::DemoConnection,
 };
 
@@ -323,9 +324,9 @@ struct AzureState {
     data: DefenderData,
     base_url: String,
     page_size: usize,
-    /// (listing path, 1-based page) -> Retry-After seconds.
-    throttled_pages: BTreeMap<(String, usize), u64>,
-    requests: Vec<String>,
+    /// ARM requests as path and query; throttles carry the `Retry-After` seconds; a page is
+    /// (listing, 1-based page).
+    controls: Controls<u64, (String, usize)>,
     reads_remaining: u32,
     expired_secret: bool,
     /// Client id -> registered certificate thumbprints (x5t, x5t#S256).
@@ -370,25 +371,13 @@ impl FakeAzureSecurityCenter {
             auth: auth.clone(),
         };
         let token_routes = auth
-            .routes(&AuthorizationPaths {
-                authorize: "/{tenant}/oauth2/v2.0/authorize".into(),
-                token: "/{tenant}/oauth2/v2.0/token".into(),
-                jwks: "/{tenant}/discovery/v2.0/keys".into(),
-            })
+            .routes(&AuthorizationPaths::microsoft())
             .layer(middleware::from_fn_with_state(shared.clone(), entra_token));
         let router = Router::new()
             .route("/subscriptions", get(list_subscriptions))
             .route(
-                "/subscriptions/{sub}/providers/Microsoft.Security/assessments",
-                get(list_assessments),
-            )
-            .route(
-                "/subscriptions/{sub}/providers/Microsoft.Security/subAssessments",
-                get(list_sub_assessments),
-            )
-            .route(
-                "/subscriptions/{sub}/providers/Microsoft.Security/assessmentMetadata",
-                get(list_assessment_metadata),
+                "/subscriptions/{sub}/providers/Microsoft.Security/{kind}",
+                get(list_security_resources),
             )
             .with_state(shared)
             .merge(token_routes);
@@ -436,8 +425,8 @@ impl FakeAzureSecurityCenter {
     /// `subAssessments` or `subscriptions`, any subscription) answers 429 with `Retry-After`.
     pub fn throttle_page(&self, listing: &str, page: usize, retry_after: u64) {
         lock(&self.state)
-            .throttled_pages
-            .insert((listing.to_owned(), page), retry_after);
+            .controls
+            .throttle_page((listing.to_owned(), page), retry_after);
     }
 
     /// The app's client secret expires (AADSTS7000222 from then on).
@@ -469,7 +458,7 @@ impl FakeAzureSecurityCenter {
 
     /// The ARM requests answered so far: path and query, in order.
     pub fn requests(&self) -> Vec<String> {
-        lock(&self.state).requests.clone()
+        lock(&self.state).controls.requests()
     }
 
     /// The demo's connection: the definition pointed at this fake, client secret mode.
@@ -673,7 +662,7 @@ fn admit(
         Some(token) => format!("{path}?$skipToken={token}"),
         None => path.to_owned(),
     };
-    state.requests.push(line);
+    state.controls.record(line);
     state.request_seq += 1;
     let mut out = HeaderMap::new();
     out.insert(
@@ -744,7 +733,10 @@ fn admit(
             &out,
         ));
     }
-    if let Some(retry_after) = state.throttled_pages.remove(&(listing.to_owned(), page)) {
+    if let Some(retry_after) = state
+        .controls
+        .take_page_throttle(&(listing.to_owned(), page))
+    {
         out.insert(
             "x-ms-ratelimit-remaining-subscription-reads",
             HeaderValue::from(0),
@@ -848,30 +840,20 @@ async fn list_subscriptions(
     )
 }
 
-async fn list_assessments(
+/// The Microsoft.Security listings of a subscription, each at the api-version it serves.
+async fn list_security_resources(
     State(shared): State<Shared>,
-    Path(sub): Path<String>,
+    Path((sub, kind)): Path<(String, String)>,
     headers: HeaderMap,
     Query(query): Query<ArmQuery>,
 ) -> Response {
-    listing(shared, sub, headers, query, "assessments", "2021-06-01").await
-}
-
-async fn list_assessment_metadata(
-    State(shared): State<Shared>,
-    Path(sub): Path<String>,
-    headers: HeaderMap,
-    Query(query): Query<ArmQuery>,
-) -> Response {
-    listing(
-        shared,
-        sub,
-        headers,
-        query,
-        "assessmentMetadata",
-        "2021-06-01",
-    )
-    .await
+    let api = match kind.as_str() {
+        "assessments" | "assessmentMetadata" => "2021-06-01",
+        "subAssessments" => "2019-01-01-preview",
+        // Not a route of the fake: answered as an unrouted path.
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    listing(shared, sub, headers, query, &kind, api).await
 }
 
 /// An assessment as ARM lists it: the list has no `$expand`, so neither the metadata nor the
@@ -906,23 +888,6 @@ fn metadata_of<'a>(assessments: impl Iterator<Item = &'a Value>) -> Vec<Value> {
         });
     }
     by_name.into_values().collect()
-}
-
-async fn list_sub_assessments(
-    State(shared): State<Shared>,
-    Path(sub): Path<String>,
-    headers: HeaderMap,
-    Query(query): Query<ArmQuery>,
-) -> Response {
-    listing(
-        shared,
-        sub,
-        headers,
-        query,
-        "subAssessments",
-        "2019-01-01-preview",
-    )
-    .await
 }
 
 async fn listing(

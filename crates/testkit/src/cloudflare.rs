@@ -15,7 +15,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::{
-    collections::{BTreeMap, VecDeque},
+    collections::BTreeMap,
     sync::{Arc, Mutex},
 };
 
@@ -29,7 +29,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::FakeServer;
+use crate::{FakeServer, controls::Controls};
 
 const DEFAULT_PER_PAGE: usize = 20;
 const MAX_PER_PAGE: usize = 50;
@@ -95,11 +95,8 @@ pub fn member(i: usize) -> Value {
 #[derive(Default)]
 struct Control {
     tokens: BTreeMap<String, TokenOwner>,
-    revoked: Vec<String>,
-    throttle: VecDeque<u64>,
-    /// Member pages that answer 429 (with this Retry-After) the next time they are asked for.
-    throttled_pages: BTreeMap<usize, u64>,
-    requests: Vec<String>,
+    /// Throttles carry the `Retry-After` seconds; pages are the members listing's.
+    controls: Controls,
 }
 
 struct Shared {
@@ -169,12 +166,12 @@ impl FakeCloudflare {
     pub fn revoke_token(&self, token: &str) {
         let mut control = self.shared.control.lock().unwrap();
         control.tokens.remove(token);
-        control.revoked.push(token.into());
+        control.controls.revoke(token);
     }
 
     /// The next requests answer 429 with these `Retry-After` seconds, one each.
     pub fn throttle(&self, waits: impl IntoIterator<Item = u64>) {
-        self.shared.control.lock().unwrap().throttle.extend(waits);
+        self.shared.control.lock().unwrap().controls.throttle(waits);
     }
 
     pub fn with_account<T>(&self, change: impl FnOnce(&mut CloudflareAccount) -> T) -> T {
@@ -187,13 +184,13 @@ impl FakeCloudflare {
             .control
             .lock()
             .unwrap()
-            .throttled_pages
-            .insert(page, wait);
+            .controls
+            .throttle_page(page, wait);
     }
 
     /// Paths (with query) requested so far.
     pub fn requests(&self) -> Vec<String> {
-        self.shared.control.lock().unwrap().requests.clone()
+        self.shared.control.lock().unwrap().controls.requests()
     }
 }
 
@@ -214,27 +211,31 @@ fn failure(status: StatusCode, code: u32, message: &str) -> Response {
     )
 }
 
+/// Cloudflare's 429 with `Retry-After`.
+fn rate_limited(wait: u64) -> Response {
+    let mut response = failure(
+        StatusCode::TOO_MANY_REQUESTS,
+        971,
+        "Please wait and consider throttling your request speed",
+    );
+    response
+        .headers_mut()
+        .insert("retry-after", wait.to_string().parse().unwrap());
+    response
+}
+
 /// Checks the bearer token; returns its owner.
 fn authorize(shared: &Shared, headers: &HeaderMap, path: String) -> Result<TokenOwner, Response> {
     let mut control = shared.control.lock().unwrap();
-    control.requests.push(path);
-    if let Some(wait) = control.throttle.pop_front() {
-        let mut response = failure(
-            StatusCode::TOO_MANY_REQUESTS,
-            971,
-            "Please wait and consider throttling your request speed",
-        );
-        response
-            .headers_mut()
-            .insert("retry-after", wait.to_string().parse().unwrap());
-        return Err(response);
+    if let Some(wait) = control.controls.answer(path) {
+        return Err(rate_limited(wait));
     }
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| failure(StatusCode::BAD_REQUEST, 6003, "Invalid request headers"))?;
-    if control.revoked.iter().any(|t| t == token) {
+    if control.controls.is_revoked(token) {
         return Err(failure(
             StatusCode::UNAUTHORIZED,
             10000,
@@ -336,16 +337,12 @@ async fn members(
     if let Err(response) = known_account(&shared, &account_id) {
         return response;
     }
-    if let Some(wait) = shared.control.lock().unwrap().throttled_pages.remove(&page) {
-        let mut response = failure(
-            StatusCode::TOO_MANY_REQUESTS,
-            971,
-            "Please wait and consider throttling your request speed",
-        );
-        response
-            .headers_mut()
-            .insert("retry-after", wait.to_string().parse().unwrap());
-        return response;
+    let throttled = {
+        let mut control = shared.control.lock().unwrap();
+        control.controls.take_page_throttle(&page)
+    };
+    if let Some(wait) = throttled {
+        return rate_limited(wait);
     }
     let account = shared.account.lock().unwrap();
     let total = account.members.len();

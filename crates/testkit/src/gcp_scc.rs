@@ -45,6 +45,7 @@ use crate::{
         AuthorizationPaths, BearerRefusal, CLIENT_PRIVATE_KEY_PEM, CLIENT_PUBLIC_KEY_PEM,
         FakeAuthorization,
     },
+    controls::Controls,
     demo::DemoConnection,
 };
 
@@ -226,16 +227,10 @@ pub fn sample_result(i: usize, organization_id: &str, project_id: &str) -> Value
     })
 }
 
-#[derive(Default)]
-struct Control {
-    /// 1-based page number -> Retry-After seconds, answered once.
-    throttled_pages: BTreeMap<usize, u64>,
-    requests: Vec<String>,
-}
-
 struct Shared {
     data: Mutex<SccData>,
-    control: Mutex<Control>,
+    /// Requests as path and query; throttles carry the `Retry-After` seconds.
+    control: Mutex<Controls>,
     auth: FakeAuthorization,
 }
 
@@ -251,7 +246,7 @@ impl FakeGcpScc {
         auth.register_service_account(SERVICE_ACCOUNT_EMAIL, CLIENT_PUBLIC_KEY_PEM);
         let shared = Arc::new(Shared {
             data: Mutex::new(data),
-            control: Mutex::new(Control::default()),
+            control: Mutex::new(Controls::default()),
             auth: auth.clone(),
         });
         let router = Router::new()
@@ -264,14 +259,10 @@ impl FakeGcpScc {
                 "/v2/{kind}/{id}/sources/{source}/locations/{location}/findings",
                 get(list_findings),
             )
-            .with_state(Arc::clone(&shared))
-            .merge(auth.routes(&AuthorizationPaths {
-                authorize: "/o/oauth2/v2/auth".into(),
-                token: "/token".into(),
-                jwks: "/oauth2/v3/certs".into(),
-            }));
-        let server = FakeServer::start_provider("gcp_scc", router).await?;
-        auth.set_issuer(server.base_url());
+            .with_state(Arc::clone(&shared));
+        let server = auth
+            .serve_beside("gcp_scc", router, &AuthorizationPaths::google())
+            .await?;
         Ok(Self { shared, server })
     }
 
@@ -332,8 +323,7 @@ impl FakeGcpScc {
             .control
             .lock()
             .unwrap()
-            .throttled_pages
-            .insert(page, wait);
+            .throttle_page(page, wait);
     }
 
     pub fn with_data<T>(&self, change: impl FnOnce(&mut SccData) -> T) -> T {
@@ -342,7 +332,7 @@ impl FakeGcpScc {
 
     /// Paths with query of the findings requests so far.
     pub fn requests(&self) -> Vec<String> {
-        self.shared.control.lock().unwrap().requests.clone()
+        self.shared.control.lock().unwrap().requests()
     }
 
     /// What `tributary demo` needs to connect `gcp_scc` to this fake: the service-account key
@@ -543,7 +533,7 @@ async fn list_findings(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
-    shared.control.lock().unwrap().requests.push(
+    shared.control.lock().unwrap().record(
         uri.path_and_query()
             .map(|p| p.to_string())
             .unwrap_or_default(),
@@ -626,8 +616,7 @@ async fn list_findings(
         .control
         .lock()
         .unwrap()
-        .throttled_pages
-        .remove(&page_number)
+        .take_page_throttle(&page_number)
     {
         let mut response = google_error(
             StatusCode::TOO_MANY_REQUESTS,

@@ -31,9 +31,8 @@
 #![allow(clippy::result_large_err)]
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, Mutex},
-    time::{SystemTime, UNIX_EPOCH},
 };
 
 use axum::{
@@ -50,20 +49,23 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{FakeServer, demo::DemoConnection};
+use crate::{
+    FakeServer,
+    clock::{now_secs, rfc3339},
+    controls::Controls,
+    demo::DemoConnection,
+    fixtures::parse,
+};
 
 /// The app registered with the fake (what an operator puts in `[definitions.github_app]`).
 pub const APP_ID: &str = "424242";
 pub const APP_SLUG: &str = "tributary-test";
 pub const WEBHOOK_SECRET: &str = "whsec-3f9a1c7e5b2d48a6b0c1d2e3f4a5b6c7";
-/// The app's private key (a test-only key, see `providerkit/tests/fixtures/README.md`).
-pub const APP_PRIVATE_KEY: &str =
-    include_str!("../../providerkit/tests/fixtures/test_only_rsa_key_a.pem");
-const APP_PUBLIC_KEY: &str =
-    include_str!("../../providerkit/tests/fixtures/test_only_rsa_key_a.pub.pem");
+/// The app's private key (a test-only key, see [`crate::keys`]).
+pub const APP_PRIVATE_KEY: &str = crate::keys::APP_RSA_PEM;
+const APP_PUBLIC_KEY: &str = crate::keys::APP_RSA_PUBLIC_PEM;
 /// Another RSA key, not the app's: JWTs signed with it are refused.
-pub const OTHER_PRIVATE_KEY: &str =
-    include_str!("../../providerkit/tests/fixtures/test_only_rsa_key_b.pem");
+pub const OTHER_PRIVATE_KEY: &str = crate::keys::OTHER_RSA_PEM;
 /// The installation of the sample organisation.
 pub const INSTALLATION_ID: u64 = 41_000_001;
 /// Seconds an installation token lives (GitHub's live one hour).
@@ -74,37 +76,34 @@ const DOCS: &str = "https://docs.github.com/rest";
 /// The alert lists: REST path segment.
 pub const ALERT_KINDS: [&str; 3] = ["dependabot", "code-scanning", "secret-scanning"];
 
-macro_rules! fixture {
-    ($name:literal) => {
-        include_str!(concat!("../../providers/tests/fixtures/github_app/", $name))
-    };
-}
-
 /// Payload fixtures following GitHub's published shapes.
 pub mod fixtures {
-    pub const REPOSITORY: &str = fixture!("repository.json");
-    pub const REPOSITORY_PUBLIC_ARCHIVED: &str = fixture!("repository_public_archived.json");
-    pub const DEPENDABOT_ALERT: &str = fixture!("dependabot_alert.json");
-    pub const DEPENDABOT_ALERT_DISMISSED: &str =
-        fixture!("dependabot_alert_dismissed_minimal.json");
-    pub const CODE_SCANNING_ALERT: &str = fixture!("code_scanning_alert.json");
-    pub const CODE_SCANNING_ALERT_NOTE: &str = fixture!("code_scanning_alert_note_minimal.json");
-    pub const SECRET_SCANNING_ALERT: &str = fixture!("secret_scanning_alert.json");
-    pub const SECRET_SCANNING_ALERT_RESOLVED: &str =
-        fixture!("secret_scanning_alert_resolved.json");
-    pub const MEMBER_ADMIN: &str = fixture!("member_admin.json");
-    pub const MEMBER_NO_PUBLIC_EMAIL: &str = fixture!("member_no_public_email.json");
-    pub const WEBHOOK_PING: &str = fixture!("webhook_ping.json");
-    pub const WEBHOOK_INSTALLATION_CREATED: &str = fixture!("webhook_installation_created.json");
-    pub const WEBHOOK_INSTALLATION_DELETED: &str = fixture!("webhook_installation_deleted.json");
-    pub const WEBHOOK_INSTALLATION_SUSPEND: &str = fixture!("webhook_installation_suspend.json");
-    pub const WEBHOOK_INSTALLATION_UNSUSPEND: &str =
-        fixture!("webhook_installation_unsuspend.json");
-    pub const WEBHOOK_DEPENDABOT_ALERT: &str = fixture!("webhook_dependabot_alert.json");
-}
+    use crate::fixtures::fixture;
 
-fn parse(text: &str) -> Value {
-    serde_json::from_str(text).expect("fixture is JSON")
+    pub const REPOSITORY: &str = fixture!("github_app", "repository");
+    pub const REPOSITORY_PUBLIC_ARCHIVED: &str =
+        fixture!("github_app", "repository_public_archived");
+    pub const DEPENDABOT_ALERT: &str = fixture!("github_app", "dependabot_alert");
+    pub const DEPENDABOT_ALERT_DISMISSED: &str =
+        fixture!("github_app", "dependabot_alert_dismissed_minimal");
+    pub const CODE_SCANNING_ALERT: &str = fixture!("github_app", "code_scanning_alert");
+    pub const CODE_SCANNING_ALERT_NOTE: &str =
+        fixture!("github_app", "code_scanning_alert_note_minimal");
+    pub const SECRET_SCANNING_ALERT: &str = fixture!("github_app", "secret_scanning_alert");
+    pub const SECRET_SCANNING_ALERT_RESOLVED: &str =
+        fixture!("github_app", "secret_scanning_alert_resolved");
+    pub const MEMBER_ADMIN: &str = fixture!("github_app", "member_admin");
+    pub const MEMBER_NO_PUBLIC_EMAIL: &str = fixture!("github_app", "member_no_public_email");
+    pub const WEBHOOK_PING: &str = fixture!("github_app", "webhook_ping");
+    pub const WEBHOOK_INSTALLATION_CREATED: &str =
+        fixture!("github_app", "webhook_installation_created");
+    pub const WEBHOOK_INSTALLATION_DELETED: &str =
+        fixture!("github_app", "webhook_installation_deleted");
+    pub const WEBHOOK_INSTALLATION_SUSPEND: &str =
+        fixture!("github_app", "webhook_installation_suspend");
+    pub const WEBHOOK_INSTALLATION_UNSUSPEND: &str =
+        fixture!("github_app", "webhook_installation_unsuspend");
+    pub const WEBHOOK_DEPENDABOT_ALERT: &str = fixture!("github_app", "webhook_dependabot_alert");
 }
 
 /// The data of the fake organisation.
@@ -375,11 +374,9 @@ struct Control {
     /// The installation was removed (404) or suspended (403).
     uninstalled: bool,
     suspended: bool,
-    /// The next API calls are throttled, one each.
-    throttle: VecDeque<Throttle>,
-    /// The next request whose path and query contain the key is throttled.
-    throttled_requests: Vec<(String, Throttle)>,
-    requests: Vec<String>,
+    /// API calls as `METHOD /path?query`; a throttled page is a text the next request whose
+    /// line contains it answers with.
+    controls: Controls<Throttle, String>,
     remaining: u64,
     setup_url: String,
     next_token: u64,
@@ -395,33 +392,6 @@ struct Shared {
 pub struct FakeGithub {
     shared: Arc<Shared>,
     server: FakeServer,
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` of Unix seconds (days to civil date after Howard Hinnant's algorithm).
-fn rfc3339(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
-    let rest = seconds.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3_600,
-        rest % 3_600 / 60,
-        rest % 60
-    )
 }
 
 impl FakeGithub {
@@ -501,7 +471,7 @@ impl FakeGithub {
     /// Every installation token issued so far has expired (401 Bad credentials).
     pub fn expire_tokens(&self) {
         for (_, expires_at) in self.shared.control.lock().unwrap().tokens.values_mut() {
-            *expires_at = now() - 1;
+            *expires_at = now_secs() - 1;
         }
     }
 
@@ -533,8 +503,8 @@ impl FakeGithub {
             .control
             .lock()
             .unwrap()
-            .throttle
-            .extend(throttles);
+            .controls
+            .throttle(throttles);
     }
 
     /// The next request whose path and query contain `contains` is throttled.
@@ -543,8 +513,8 @@ impl FakeGithub {
             .control
             .lock()
             .unwrap()
-            .throttled_requests
-            .push((contains.to_owned(), throttle));
+            .controls
+            .throttle_page(contains.to_owned(), throttle);
     }
 
     pub fn with_org<T>(&self, change: impl FnOnce(&mut GithubOrg) -> T) -> T {
@@ -553,7 +523,7 @@ impl FakeGithub {
 
     /// `METHOD /path?query` of each API call so far (GraphQL calls as `POST /graphql after=<cursor>`).
     pub fn requests(&self) -> Vec<String> {
-        self.shared.control.lock().unwrap().requests.clone()
+        self.shared.control.lock().unwrap().controls.requests()
     }
 }
 
@@ -645,7 +615,7 @@ fn with_rate_headers(mut response: Response, control: &mut Control, resource: &s
     set("x-ratelimit-limit", "5000".into());
     set("x-ratelimit-remaining", control.remaining.to_string());
     set("x-ratelimit-used", (5_000 - control.remaining).to_string());
-    set("x-ratelimit-reset", (now() + 3_600).to_string());
+    set("x-ratelimit-reset", (now_secs() + 3_600).to_string());
     set("x-ratelimit-resource", resource.into());
     response
 }
@@ -681,30 +651,23 @@ fn api_call(
     resource: &str,
 ) -> Result<u64, Response> {
     let mut control = shared.control.lock().unwrap();
-    control.requests.push(line.clone());
+    control.controls.record(line.clone());
     let token = bearer(headers).unwrap_or_default().to_owned();
     let valid = control
         .tokens
         .get(&token)
-        .filter(|(_, expires_at)| *expires_at > now())
+        .filter(|(_, expires_at)| *expires_at > now_secs())
         .map(|(installation, _)| *installation);
     let Some(installation) = valid else {
         let response = message(StatusCode::UNAUTHORIZED, "Bad credentials");
         return Err(with_rate_headers(response, &mut control, resource));
     };
-    if let Some(at) = control
-        .throttled_requests
-        .iter()
-        .position(|(key, _)| line.contains(key.as_str()))
-    {
-        let (_, throttle) = control.throttled_requests.remove(at);
-        return Err(with_rate_headers(
-            throttled(throttle),
-            &mut control,
-            resource,
-        ));
-    }
-    if let Some(throttle) = control.throttle.pop_front() {
+    // A throttle aimed at this request answers before the queued ones, which it leaves.
+    let throttle = control
+        .controls
+        .take_page_throttle_where(|contains| line.contains(contains.as_str()))
+        .or_else(|| control.controls.next_throttle());
+    if let Some(throttle) = throttle {
         return Err(with_rate_headers(
             throttled(throttle),
             &mut control,
@@ -755,7 +718,7 @@ fn app_jwt(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     if issuer != APP_ID {
         return refuse("'Issuer' claim ('iss') must be an Integer");
     }
-    if claims.exp - claims.iat > 600 || claims.iat > now() + 60 {
+    if claims.exp - claims.iat > 600 || claims.iat > now_secs() + 60 {
         return refuse(
             "'Expiration time' claim ('exp') is too far in the future or 'Issued at' is in the \
              future",
@@ -829,8 +792,8 @@ async fn create_installation_token(
     let installation = shared.org.lock().unwrap().installation_id;
     let mut control = shared.control.lock().unwrap();
     control
-        .requests
-        .push(format!("POST /app/installations/{id}/access_tokens"));
+        .controls
+        .record(format!("POST /app/installations/{id}/access_tokens"));
     if id != installation || control.uninstalled {
         return message(StatusCode::NOT_FOUND, "Not Found");
     }
@@ -851,7 +814,7 @@ async fn create_installation_token(
             .collect::<String>(),
         control.next_token
     );
-    let expires_at = now() + control.token_lifetime;
+    let expires_at = now_secs() + control.token_lifetime;
     control.tokens.insert(token.clone(), (id, expires_at));
     (
         StatusCode::CREATED,
@@ -1133,12 +1096,6 @@ mod tests {
             hmac_sha256_hex(b"It's a Secret to Everybody", b"Hello, World!"),
             "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
         );
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_718_000_000), "2024-06-10T06:13:20Z");
     }
 
     #[test]

@@ -49,6 +49,7 @@ use crate::{
         AuthorizationPaths, BearerRefusal, CLIENT_PRIVATE_KEY_PEM, CLIENT_PUBLIC_KEY_PEM,
         ClientApp, FakeAuthorization,
     },
+    controls::Controls,
     demo::DemoConnection,
 };
 
@@ -345,16 +346,10 @@ pub fn user_member(user: &Value, role: &str) -> Value {
     })
 }
 
-#[derive(Default)]
-struct Control {
-    /// Listing and 1-based page number -> Retry-After seconds, answered once.
-    throttled_pages: BTreeMap<(Listing, usize), u64>,
-    requests: Vec<String>,
-}
-
 struct Shared {
     directory: Mutex<GoogleDirectory>,
-    control: Mutex<Control>,
+    /// Requests as path and query; throttles carry the `Retry-After` seconds.
+    control: Mutex<Controls<u64, (Listing, usize)>>,
     auth: FakeAuthorization,
 }
 
@@ -383,7 +378,7 @@ impl FakeGoogleWorkspace {
         }
         let shared = Arc::new(Shared {
             directory: Mutex::new(directory),
-            control: Mutex::new(Control::default()),
+            control: Mutex::new(Controls::default()),
             auth: auth.clone(),
         });
         let router = Router::new()
@@ -397,14 +392,10 @@ impl FakeGoogleWorkspace {
                 "/admin/directory/v1/groups/{group}/members",
                 get(list_members),
             )
-            .with_state(Arc::clone(&shared))
-            .merge(auth.routes(&AuthorizationPaths {
-                authorize: "/o/oauth2/v2/auth".into(),
-                token: "/token".into(),
-                jwks: "/oauth2/v3/certs".into(),
-            }));
-        let server = FakeServer::start_provider("google_workspace", router).await?;
-        auth.set_issuer(server.base_url());
+            .with_state(Arc::clone(&shared));
+        let server = auth
+            .serve_beside("google_workspace", router, &AuthorizationPaths::google())
+            .await?;
         Ok(Self { shared, server })
     }
 
@@ -476,8 +467,7 @@ impl FakeGoogleWorkspace {
             .control
             .lock()
             .unwrap()
-            .throttled_pages
-            .insert((listing, page), wait);
+            .throttle_page((listing, page), wait);
     }
 
     pub fn with_directory<T>(&self, change: impl FnOnce(&mut GoogleDirectory) -> T) -> T {
@@ -486,7 +476,7 @@ impl FakeGoogleWorkspace {
 
     /// Paths (with query, tokens excluded) of the Directory API requests so far.
     pub fn requests(&self) -> Vec<String> {
-        self.shared.control.lock().unwrap().requests.clone()
+        self.shared.control.lock().unwrap().requests()
     }
 
     /// Plays the administrator's browser at the authorize URL the definition built: sends the
@@ -616,7 +606,7 @@ fn authorize(
     path: String,
     scopes: &[&str],
 ) -> Result<(), Response> {
-    shared.control.lock().unwrap().requests.push(path);
+    shared.control.lock().unwrap().record(path);
     let grant = shared
         .auth
         .bearer(headers)
@@ -658,8 +648,7 @@ fn check_throttle(shared: &Shared, listing: Listing, page: usize) -> Result<(), 
         .control
         .lock()
         .unwrap()
-        .throttled_pages
-        .remove(&(listing, page))
+        .take_page_throttle(&(listing, page))
     {
         Some(wait) => Err(throttled(wait)),
         None => Ok(()),

@@ -22,9 +22,8 @@
 #![allow(clippy::result_large_err)]
 
 use std::{
-    collections::{BTreeMap, BTreeSet, VecDeque},
+    collections::{BTreeMap, BTreeSet},
     sync::{Arc, Mutex},
-    time::{SystemTime, UNIX_EPOCH},
 };
 
 use axum::{
@@ -38,32 +37,28 @@ use axum::{
 use serde_json::{Value, json};
 
 use crate::{
-    FakeServer,
-    authorization::{AuthorizationPaths, BearerRefusal, ClientApp, FakeAuthorization},
-    demo::DemoConnection,
+    authorization::FakeAuthorization,
+    clock::{now_ms, rfc3339_ms},
+    controls::{Controls, PostThrottles},
+    fixtures::fixture,
+    microsoft::{
+        AppRegistration, MicrosoftServers, SignedIn, fake_accessors, graph_error, invalid_token,
+        log_graph_call, start_sign_in, throttled,
+    },
 };
 
 /// Graph's answers as Microsoft documents them, the templates of the fake's answers.
 pub const FIXTURES: [(&str, &str); 5] = [
-    (
-        "me",
-        include_str!("../../providers/tests/fixtures/microsoft_teams/me.json"),
-    ),
-    (
-        "joined_team",
-        include_str!("../../providers/tests/fixtures/microsoft_teams/joined_team.json"),
-    ),
+    ("me", fixture!("microsoft_teams", "me")),
+    ("joined_team", fixture!("microsoft_teams", "joined_team")),
     (
         "channel_message",
-        include_str!("../../providers/tests/fixtures/microsoft_teams/channel_message.json"),
+        fixture!("microsoft_teams", "channel_message"),
     ),
-    (
-        "chat_message",
-        include_str!("../../providers/tests/fixtures/microsoft_teams/chat_message.json"),
-    ),
+    ("chat_message", fixture!("microsoft_teams", "chat_message")),
     (
         "error_not_found",
-        include_str!("../../providers/tests/fixtures/microsoft_teams/error_not_found.json"),
+        fixture!("microsoft_teams", "error_not_found"),
     ),
 ];
 
@@ -73,7 +68,7 @@ fn fixture(name: &str) -> Value {
         .find(|(fixture, _)| *fixture == name)
         .map(|(_, text)| *text)
         .expect("a known fixture");
-    serde_json::from_str(text).expect("fixtures are JSON")
+    crate::fixtures::parse(text)
 }
 
 /// The app registration the fake knows (what an operator puts in
@@ -155,13 +150,10 @@ impl TeamsTenant {
 
 #[derive(Default)]
 struct Control {
-    /// The next Graph calls answer 429 with these `Retry-After` seconds, one each.
-    throttle: VecDeque<u64>,
-    /// The next message posts answer 429 with these waits, one each.
-    throttled_posts: VecDeque<u64>,
-    /// Channel or chat id -> the waits of its next posts' 429s.
-    throttled_destinations: BTreeMap<String, VecDeque<u64>>,
-    requests: Vec<String>,
+    /// Graph calls as `<METHOD> <path>`; throttles carry the `Retry-After` seconds.
+    controls: Controls,
+    /// Throttled message posts; a destination is a channel or chat id.
+    throttled_posts: PostThrottles,
     messages: Vec<Value>,
     serial: u64,
 }
@@ -175,59 +167,28 @@ struct Shared {
 /// The running fake: a login server and a Graph server.
 pub struct FakeMicrosoftTeams {
     shared: Arc<Shared>,
-    login: FakeServer,
-    graph: FakeServer,
+    servers: MicrosoftServers,
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// ISO 8601 UTC with milliseconds, as Graph writes `createdDateTime`.
-fn iso8601(ms: i64) -> String {
-    let (days, rest) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3_600_000,
-        rest / 60_000 % 60,
-        rest / 1000 % 60,
-        rest % 1000
-    )
-}
+const APP: AppRegistration = AppRegistration {
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+};
 
 impl FakeMicrosoftTeams {
+    fake_accessors!("microsoft_teams", "MicrosoftTeamsOAuth");
+
     pub async fn start(tenant: TeamsTenant) -> std::io::Result<Self> {
-        let auth = FakeAuthorization::new();
-        auth.register_client(ClientApp::confidential(CLIENT_ID, CLIENT_SECRET));
+        let user = SignedIn {
+            tenant_id: &tenant.tenant_id,
+            subject: "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
+            object_id: &tenant.user_id,
+            username: &tenant.user_principal_name,
+            name: &tenant.display_name,
+        };
+        let (auth, login) = start_sign_in(APP, &user, |routes| routes).await?;
         // Microsoft issues a new refresh token on every refresh; the fake forgets the old one.
         auth.rotate_refresh_tokens(true);
-        auth.set_subject("AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ");
-        auth.set_id_token_claims(json!({
-            "tid": tenant.tenant_id,
-            "oid": tenant.user_id,
-            "preferred_username": tenant.user_principal_name,
-            "name": tenant.display_name,
-            "ver": "2.0",
-        }));
-        let login_router = auth.routes(&AuthorizationPaths {
-            authorize: "/{tenant}/oauth2/v2.0/authorize".into(),
-            token: "/{tenant}/oauth2/v2.0/token".into(),
-            jwks: "/{tenant}/discovery/v2.0/keys".into(),
-        });
-        let login = FakeServer::start_provider("microsoft_login", login_router).await?;
-        auth.set_issuer(format!("{}/{}/v2.0", login.base_url(), tenant.tenant_id));
         let shared = Arc::new(Shared {
             tenant: Mutex::new(tenant),
             control: Mutex::new(Control {
@@ -246,79 +207,24 @@ impl FakeMicrosoftTeams {
             .route("/v1.0/chats/{chat}/messages", post(post_chat_message))
             .fallback(unknown_resource)
             .with_state(Arc::clone(&shared));
-        let graph = FakeServer::start_provider("microsoft_graph", graph_router).await?;
-        Ok(Self {
-            shared,
-            login,
-            graph,
-        })
-    }
-
-    /// The identity platform's base URL (`https://login.microsoftonline.com`).
-    pub fn login_url(&self) -> String {
-        self.login.base_url()
-    }
-
-    /// Graph's base URL (`https://graph.microsoft.com`), without the version.
-    pub fn graph_url(&self) -> String {
-        self.graph.base_url()
-    }
-
-    /// The fake authorization server: token lifetime, expiry, revocation, grant counts.
-    pub fn auth(&self) -> &FakeAuthorization {
-        &self.shared.auth
-    }
-
-    /// The operator config pointing the definition at this fake, with the registered app.
-    pub fn operator_config(&self) -> Value {
-        json!({
-            "clientId": CLIENT_ID,
-            "clientSecret": CLIENT_SECRET,
-            "loginUrl": self.login_url(),
-            "graphUrl": self.graph_url(),
-            "allowLoopbackUrls": true,
-        })
-    }
-
-    /// Connects the definition to this fake through the sign-in, as the demo does.
-    pub fn demo_connection(&self) -> DemoConnection {
-        DemoConnection {
-            definition: "microsoft_teams",
-            operator_config: self.operator_config(),
-            connection: "MicrosoftTeamsOAuth".into(),
-            user_input: json!({}),
-            credentials: BTreeMap::new(),
-        }
+        let servers = MicrosoftServers::start(APP, login, graph_router).await?;
+        Ok(Self { shared, servers })
     }
 
     pub fn with_tenant<T>(&self, change: impl FnOnce(&mut TeamsTenant) -> T) -> T {
         change(&mut self.shared.tenant.lock().unwrap())
     }
 
-    /// The next Graph calls answer 429 with these `Retry-After` seconds, one each.
-    pub fn throttle(&self, waits: impl IntoIterator<Item = u64>) {
-        self.shared.control.lock().unwrap().throttle.extend(waits);
-    }
-
     /// The next message posts answer 429 with these `Retry-After` seconds, one each.
     pub fn throttle_posts(&self, waits: impl IntoIterator<Item = u64>) {
         let mut control = self.shared.control.lock().unwrap();
-        control.throttled_posts.extend(waits);
+        control.throttled_posts.throttle_any(waits);
     }
 
     /// The next posts to the channel or chat `id` answer 429 with these waits, one each.
     pub fn throttle_posts_to(&self, id: &str, waits: impl IntoIterator<Item = u64>) {
         let mut control = self.shared.control.lock().unwrap();
-        control
-            .throttled_destinations
-            .entry(id.to_owned())
-            .or_default()
-            .extend(waits);
-    }
-
-    /// `<METHOD> <path>` of each Graph call so far.
-    pub fn requests(&self) -> Vec<String> {
-        self.shared.control.lock().unwrap().requests.clone()
+        control.throttled_posts.throttle_to(id, waits);
     }
 
     /// The messages posted so far: `{teamId, channelId}` or `{chatId}`, plus `id`,
@@ -326,40 +232,6 @@ impl FakeMicrosoftTeams {
     pub fn messages(&self) -> Vec<Value> {
         self.shared.control.lock().unwrap().messages.clone()
     }
-}
-
-/// Graph's error body.
-fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let serial = u64::from_le_bytes(tributary_providerkit::random_bytes());
-    let request_id = format!(
-        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
-        serial >> 32,
-        serial >> 16 & 0xffff,
-        serial & 0xfff,
-        serial >> 20 & 0xfff,
-        serial & 0xffff_ffff_ffff
-    );
-    (
-        status,
-        Json(
-            json!({"error": {"code": code, "message": message, "innerError": {
-            "date": iso8601(now_ms()).split('.').next().unwrap_or_default(),
-            "request-id": request_id, "client-request-id": request_id}}}),
-        ),
-    )
-        .into_response()
-}
-
-fn throttled(wait: u64) -> Response {
-    let mut response = graph_error(
-        StatusCode::TOO_MANY_REQUESTS,
-        "TooManyRequests",
-        "Too many requests, retry after the time in the Retry-After header.",
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, wait.to_string().parse().unwrap());
-    response
 }
 
 /// Logs the call, answers a queued throttle, checks the token and its scope.
@@ -370,24 +242,10 @@ fn admit(
     headers: &HeaderMap,
     needed: &[&str],
 ) -> Result<String, Response> {
-    {
-        let mut control = shared.control.lock().unwrap();
-        control.requests.push(format!("{method} {}", uri.path()));
-        if let Some(wait) = control.throttle.pop_front() {
-            return Err(throttled(wait));
-        }
-    }
+    let request = format!("{method} {}", uri.path());
+    log_graph_call(&mut shared.control.lock().unwrap().controls, request)?;
     let grant = shared.auth.bearer(headers).map_err(|refusal| {
-        let message = match refusal {
-            BearerRefusal::Missing => "Access token is empty.",
-            BearerRefusal::Unknown => "Access token validation failure. Invalid audience.",
-            BearerRefusal::Expired => "Lifetime validation failed, the token is expired.",
-        };
-        let mut response = graph_error(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            message,
-        );
+        let mut response = invalid_token(refusal);
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\""
@@ -552,7 +410,7 @@ fn created(
     control.serial += 1;
     let created_ms = now_ms() + control.serial as i64;
     let id = created_ms.to_string();
-    let created = iso8601(created_ms);
+    let created = rfc3339_ms(created_ms);
     let template = if destination.get("chatId").is_some() {
         "chat_message"
     } else {
@@ -606,13 +464,12 @@ fn created(
 }
 
 fn posts_throttle(shared: &Shared, destination: &str) -> Result<(), Response> {
-    let mut control = shared.control.lock().unwrap();
-    let wait = control.throttled_posts.pop_front().or_else(|| {
-        control
-            .throttled_destinations
-            .get_mut(destination)
-            .and_then(VecDeque::pop_front)
-    });
+    let wait = shared
+        .control
+        .lock()
+        .unwrap()
+        .throttled_posts
+        .take(destination);
     match wait {
         Some(wait) => Err(throttled(wait)),
         None => Ok(()),
@@ -705,43 +562,4 @@ async fn unknown_resource(uri: OriginalUri) -> Response {
             uri.path().rsplit('/').next().unwrap_or_default()
         ),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_bodies_have_the_documented_shape() {
-        let documented = fixture("error_not_found");
-        let response = graph_error(StatusCode::NOT_FOUND, "NotFound", "gone");
-        assert_eq!(response.status(), StatusCode::NOT_FOUND);
-        let keys = |value: &Value, pointer: &str| -> Vec<String> {
-            value
-                .pointer(pointer)
-                .and_then(Value::as_object)
-                .map(|map| map.keys().cloned().collect())
-                .unwrap_or_default()
-        };
-        let body = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(axum::body::to_bytes(response.into_body(), 1 << 16))
-            .unwrap();
-        let ours: Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(keys(&ours, "/error"), keys(&documented, "/error"));
-        assert_eq!(
-            keys(&ours, "/error/innerError"),
-            keys(&documented, "/error/innerError")
-        );
-        let date = ours["error"]["innerError"]["date"].as_str().unwrap();
-        assert_eq!(date.len(), "2025-11-28T21:20:34".len(), "{date}");
-    }
-
-    #[test]
-    fn dates_are_iso8601() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso8601(1_616_990_032_035), "2021-03-29T03:53:52.035Z");
-        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
-    }
 }

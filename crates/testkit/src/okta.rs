@@ -40,6 +40,7 @@ use crate::{
         AuthorizationPaths, BearerRefusal, CLIENT_PRIVATE_KEY_PEM, CLIENT_PUBLIC_KEY_PEM,
         ClientApp, FakeAuthorization,
     },
+    controls::Controls,
     demo::DemoConnection,
 };
 
@@ -158,13 +159,12 @@ struct OktaState {
     org: OktaOrg,
     token: String,
     base_url: String,
-    throttle_next: u32,
-    /// (path, 1-based page) -> seconds until the reset the 429 announces.
-    throttled_pages: BTreeMap<(String, usize), u64>,
+    /// API requests as path and query; a throttle carries the seconds until the reset its 429
+    /// announces; a page is (listing path, 1-based page).
+    controls: Controls<u64, (String, usize)>,
     /// What `/.well-known/okta-organization` names as the org's Okta URL; `None`: 404 (not an
     /// Okta org).
     organization_url: Option<String>,
-    requests: Vec<String>,
     remaining: u32,
     window_reset: u64,
 }
@@ -190,10 +190,8 @@ impl FakeOkta {
             org,
             token: token.to_owned(),
             base_url: String::new(),
-            throttle_next: 0,
-            throttled_pages: BTreeMap::new(),
+            controls: Controls::default(),
             organization_url: Some("https://fake-acme.okta.com".into()),
-            requests: Vec::new(),
             remaining: RATE_LIMIT,
             window_reset: now() + 60,
         }));
@@ -212,15 +210,14 @@ impl FakeOkta {
             .route("/api/v1/users", get(list_users))
             .route("/api/v1/groups", get(list_groups))
             .route("/api/v1/groups/{id}/users", get(list_members))
-            .with_state(shared)
-            .merge(auth.routes(&AuthorizationPaths {
-                authorize: "/oauth2/v1/authorize".into(),
-                token: "/oauth2/v1/token".into(),
-                jwks: "/oauth2/v1/keys".into(),
-            }));
-        let server = FakeServer::start_provider("okta", router).await?;
+            .with_state(shared);
+        let paths = AuthorizationPaths::new(
+            "/oauth2/v1/authorize",
+            "/oauth2/v1/token",
+            "/oauth2/v1/keys",
+        );
+        let server = auth.serve_beside("okta", router, &paths).await?;
         lock(&state).base_url = server.base_url();
-        auth.set_issuer(server.base_url());
         Ok(Self {
             server,
             state,
@@ -245,15 +242,16 @@ impl FakeOkta {
 
     /// The next `n` API requests answer 429, with a reset one second away.
     pub fn throttle_next(&self, n: u32) {
-        lock(&self.state).throttle_next = n;
+        // The org's budget is spent: it refills at the next window, a second from now.
+        lock(&self.state).controls.throttle_next(n as usize, 1);
     }
 
     /// The next request for page `page` (1-based) of the listing at `path` (`/api/v1/users`)
     /// answers 429 with `X-Rate-Limit-Reset` `reset_in` seconds from now.
     pub fn throttle_page(&self, path: &str, page: usize, reset_in: u64) {
         lock(&self.state)
-            .throttled_pages
-            .insert((path.to_owned(), page), reset_in);
+            .controls
+            .throttle_page((path.to_owned(), page), reset_in);
     }
 
     /// What `/.well-known/okta-organization` names as the org's Okta URL (`None`: the host is
@@ -279,12 +277,12 @@ impl FakeOkta {
     /// How many API requests were answered (including refused ones; not the token endpoint or
     /// the well-known document).
     pub fn request_count(&self) -> u64 {
-        lock(&self.state).requests.len() as u64
+        lock(&self.state).controls.request_count() as u64
     }
 
     /// The API requests answered so far: path and query, in order.
     pub fn requests(&self) -> Vec<String> {
-        lock(&self.state).requests.clone()
+        lock(&self.state).controls.requests()
     }
 
     /// The demo's connection: the definition pointed at this fake (loopback allowed) in API
@@ -380,24 +378,25 @@ fn admit(
     page: Option<(&str, usize)>,
 ) -> Result<(HeaderMap, Caller), Box<Response>> {
     let mut state = lock(&shared.state);
-    state.requests.push(request);
+    state.controls.record(request);
     let now = now();
     if now >= state.window_reset {
         state.window_reset = now + 60;
         state.remaining = RATE_LIMIT;
     }
     let mut out = HeaderMap::new();
-    let page_reset =
-        page.and_then(|(path, number)| state.throttled_pages.remove(&(path.to_owned(), number)));
-    let throttled = state.throttle_next > 0 || page_reset.is_some();
-    if let Some(reset_in) = page_reset {
+    // A throttled page answers before the queued throttles, which it leaves for later calls.
+    let reset_in = page
+        .and_then(|(path, number)| {
+            state
+                .controls
+                .take_page_throttle(&(path.to_owned(), number))
+        })
+        .or_else(|| state.controls.next_throttle());
+    let throttled = reset_in.is_some();
+    if let Some(reset_in) = reset_in {
         state.remaining = 0;
         state.window_reset = now + reset_in;
-    } else if state.throttle_next > 0 {
-        // The org's budget is spent: it refills at the next window, a second from now.
-        state.throttle_next -= 1;
-        state.remaining = 0;
-        state.window_reset = now + 1;
     } else {
         state.remaining = state.remaining.saturating_sub(1);
     }

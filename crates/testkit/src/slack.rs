@@ -24,7 +24,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, Mutex},
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -40,7 +40,12 @@ use axum::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
 
-use crate::{FakeServer, demo::DemoConnection};
+use crate::{
+    FakeServer,
+    controls::{Controls, PostThrottles},
+    demo::DemoConnection,
+    fixtures::fixture,
+};
 
 /// The OAuth app registered with the fake (what an operator puts in `[definitions.slack]`).
 pub const CLIENT_ID: &str = "4242424242.1717171717";
@@ -58,30 +63,12 @@ pub const APP_ID: &str = "A07TR1BUT0";
 /// The realistic members every workspace has: a member with 2FA, the primary owner, a
 /// deactivated member, a bot, a single-channel guest, and Slackbot.
 pub const FIXTURES: [(&str, &str); 6] = [
-    (
-        "member",
-        include_str!("../../providers/tests/fixtures/slack/member.json"),
-    ),
-    (
-        "admin",
-        include_str!("../../providers/tests/fixtures/slack/admin.json"),
-    ),
-    (
-        "deleted",
-        include_str!("../../providers/tests/fixtures/slack/deleted.json"),
-    ),
-    (
-        "bot",
-        include_str!("../../providers/tests/fixtures/slack/bot.json"),
-    ),
-    (
-        "guest",
-        include_str!("../../providers/tests/fixtures/slack/guest.json"),
-    ),
-    (
-        "slackbot",
-        include_str!("../../providers/tests/fixtures/slack/slackbot.json"),
-    ),
+    ("member", fixture!("slack", "member")),
+    ("admin", fixture!("slack", "admin")),
+    ("deleted", fixture!("slack", "deleted")),
+    ("bot", fixture!("slack", "bot")),
+    ("guest", fixture!("slack", "guest")),
+    ("slackbot", fixture!("slack", "slackbot")),
 ];
 
 /// The data of the fake workspace.
@@ -112,7 +99,7 @@ impl SlackWorkspace {
             archived_channels: ["C0OLDSTUFF"].map(str::to_owned).into(),
         };
         for (_, text) in FIXTURES {
-            let user: Value = serde_json::from_str(text).expect("fixture is JSON");
+            let user = crate::fixtures::parse(text);
             workspace
                 .users
                 .insert(user["id"].as_str().unwrap().to_owned(), user);
@@ -175,7 +162,9 @@ struct CodeGrant {
 #[derive(Default)]
 struct Control {
     tokens: HashMap<String, TokenGrant>,
-    revoked: Vec<String>,
+    /// API calls as `<method> <arguments>`; throttles carry the `Retry-After` seconds; pages are
+    /// `users.list`'s (1-based, by position).
+    controls: Controls,
     codes: HashMap<String, CodeGrant>,
     /// Refresh token -> scope.
     refresh_tokens: HashMap<String, String>,
@@ -183,15 +172,8 @@ struct Control {
     /// Seconds a rotating access token lives.
     token_lifetime: i64,
     issued: u64,
-    /// The next API calls answer 429 with these `Retry-After` seconds, one each.
-    throttle: VecDeque<u64>,
-    /// `users.list` pages (1-based, by position) that answer 429 the next time.
-    throttled_pages: BTreeMap<usize, u64>,
-    /// The next `chat.postMessage` calls answer 429 with these waits.
-    throttled_messages: VecDeque<u64>,
-    /// Waits for posts to one channel (by the `channel` argument), in order.
-    throttled_channels: BTreeMap<String, VecDeque<u64>>,
-    requests: Vec<String>,
+    /// Throttled `chat.postMessage` calls; a channel is the `channel` argument.
+    throttled_posts: PostThrottles,
     messages: Vec<Value>,
     grants: BTreeMap<String, usize>,
     next_ts: u64,
@@ -281,7 +263,7 @@ impl FakeSlack {
     pub fn revoke_token(&self, token: &str) {
         let mut control = self.shared.control.lock().unwrap();
         control.tokens.remove(token);
-        control.revoked.push(token.into());
+        control.controls.revoke(token);
     }
 
     /// Every access token issued so far expires now (`token_expired`).
@@ -317,30 +299,26 @@ impl FakeSlack {
 
     /// The next API calls answer 429 with these `Retry-After` seconds, one each.
     pub fn throttle(&self, waits: impl IntoIterator<Item = u64>) {
-        self.shared.control.lock().unwrap().throttle.extend(waits);
+        self.shared.control.lock().unwrap().controls.throttle(waits);
     }
 
     /// The next request for `users.list` page `page` (1-based) answers 429 with `wait`.
     pub fn throttle_users_page(&self, page: usize, wait: u64) {
         let mut control = self.shared.control.lock().unwrap();
-        control.throttled_pages.insert(page, wait);
+        control.controls.throttle_page(page, wait);
     }
 
     /// The next `chat.postMessage` calls answer 429 with these waits, one each.
     pub fn throttle_messages(&self, waits: impl IntoIterator<Item = u64>) {
         let mut control = self.shared.control.lock().unwrap();
-        control.throttled_messages.extend(waits);
+        control.throttled_posts.throttle_any(waits);
     }
 
     /// The next posts to `channel` (the `channel` argument, e.g. a user id) answer 429 with
     /// these `Retry-After` seconds, one each; other channels are not throttled.
     pub fn throttle_messages_to(&self, channel: &str, waits: impl IntoIterator<Item = u64>) {
         let mut control = self.shared.control.lock().unwrap();
-        control
-            .throttled_channels
-            .entry(channel.to_owned())
-            .or_default()
-            .extend(waits);
+        control.throttled_posts.throttle_to(channel, waits);
     }
 
     pub fn with_workspace<T>(&self, change: impl FnOnce(&mut SlackWorkspace) -> T) -> T {
@@ -349,7 +327,7 @@ impl FakeSlack {
 
     /// `<method>?<query or form>` of each API call so far (tokens and secrets left out).
     pub fn requests(&self) -> Vec<String> {
-        self.shared.control.lock().unwrap().requests.clone()
+        self.shared.control.lock().unwrap().controls.requests()
     }
 
     /// The messages posted so far: `{channel, text, blocks, thread_ts, ts}`.
@@ -453,8 +431,7 @@ async fn api(
     };
     {
         let mut control = shared.control.lock().unwrap();
-        control.requests.push(logged(&method, &args));
-        if let Some(wait) = control.throttle.pop_front() {
+        if let Some(wait) = control.controls.answer(logged(&method, &args)) {
             return ratelimited(wait);
         }
     }
@@ -482,7 +459,7 @@ async fn api(
             let token = bearer(&headers).unwrap_or_default().to_owned();
             let mut control = shared.control.lock().unwrap();
             control.tokens.remove(&token);
-            control.revoked.push(token);
+            control.controls.revoke(token);
             Ok(ok(json!({"revoked": true})))
         }
         "team.info" => needs("team:read").map(|()| team_info(&shared)),
@@ -502,7 +479,7 @@ async fn api(
 fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<TokenGrant, Response> {
     let token = bearer(headers).ok_or_else(|| refusal("not_authed"))?;
     let control = shared.control.lock().unwrap();
-    if control.revoked.iter().any(|t| t == token) {
+    if control.controls.is_revoked(token) {
         return Err(refusal("token_revoked"));
     }
     let grant = control
@@ -597,7 +574,11 @@ fn users_list(shared: &Shared, args: &Value, with_email: bool) -> Result<Respons
     } else {
         position / limit + 1
     };
-    if let Some(wait) = shared.control.lock().unwrap().throttled_pages.remove(&page) {
+    let throttled = {
+        let mut control = shared.control.lock().unwrap();
+        control.controls.take_page_throttle(&page)
+    };
+    if let Some(wait) = throttled {
         return Err(ratelimited(wait));
     }
     let mut rest = workspace.users.values().skip(position);
@@ -625,13 +606,9 @@ fn users_list(shared: &Shared, args: &Value, with_email: bool) -> Result<Respons
 }
 
 fn post_message(shared: &Shared, args: &Value) -> Result<Response, Response> {
-    if let Some(wait) = shared
-        .control
-        .lock()
-        .unwrap()
-        .throttled_messages
-        .pop_front()
-    {
+    // A post throttled wherever it goes is refused before its arguments are read.
+    let any_wait = shared.control.lock().unwrap().throttled_posts.take_any();
+    if let Some(wait) = any_wait {
         return Err(ratelimited(wait));
     }
     let channel = args
@@ -644,9 +621,8 @@ fn post_message(shared: &Shared, args: &Value) -> Result<Response, Response> {
         .control
         .lock()
         .unwrap()
-        .throttled_channels
-        .get_mut(&channel)
-        .and_then(VecDeque::pop_front);
+        .throttled_posts
+        .take_to(&channel);
     if let Some(wait) = channel_wait {
         return Err(ratelimited(wait));
     }

@@ -32,67 +32,17 @@ pub struct DemoArgs {
     pub stay: bool,
 }
 
-/// The fakes, kept running for the whole demo.
+/// The fakes, kept running for the whole demo, and how the demo connects each.
 struct Fakes {
-    _okta: tributary_testkit::okta::FakeOkta,
-    _google: tributary_testkit::google_workspace::FakeGoogleWorkspace,
-    slack: tributary_testkit::slack::FakeSlack,
-    _cloudflare: tributary_testkit::cloudflare::FakeCloudflare,
-    _teams: tributary_testkit::microsoft_teams::FakeMicrosoftTeams,
-    _entra: tributary_testkit::azure_entra_id::FakeEntra,
-    github: tributary_testkit::github_app::FakeGithub,
-    _defender: tributary_testkit::azure_security_center::FakeAzureSecurityCenter,
-    _gcp: tributary_testkit::gcp_scc::FakeGcpScc,
-    aws: tributary_testkit::aws_security_hub::FakeAwsSecurityHub,
+    running: tributary_testkit::demo::DemoFakes,
     connections: Vec<DemoConnection>,
 }
 
 async fn start_fakes() -> anyhow::Result<Fakes> {
-    use tributary_testkit::{
-        aws_security_hub::{AwsData, FakeAwsSecurityHub},
-        azure_entra_id::{EntraDirectory, FakeEntra},
-        azure_security_center::{DefenderData, FakeAzureSecurityCenter},
-        cloudflare::{CloudflareAccount, FakeCloudflare},
-        gcp_scc::{FakeGcpScc, SccData},
-        github_app::{FakeGithub, GithubOrg},
-        google_workspace::{FakeGoogleWorkspace, GoogleDirectory},
-        microsoft_teams::{FakeMicrosoftTeams, TeamsTenant},
-        okta::{FakeOkta, OktaOrg},
-        slack::{FakeSlack, SlackWorkspace},
-    };
-    let okta = FakeOkta::start(OktaOrg::sample(250, 12), "00demo-okta-api-token").await?;
-    let cloudflare = FakeCloudflare::start(CloudflareAccount::sample(120)).await?;
-    let google = FakeGoogleWorkspace::start(GoogleDirectory::sample(150, 8)).await?;
-    let slack = FakeSlack::start(SlackWorkspace::sample(80)).await?;
-    let teams = FakeMicrosoftTeams::start(TeamsTenant::sample()).await?;
-    let entra = FakeEntra::start(EntraDirectory::sample(96)).await?;
-    let github = FakeGithub::start(GithubOrg::sample(1, 30)).await?;
-    let defender = FakeAzureSecurityCenter::start(DefenderData::sample(60, 30)).await?;
-    let gcp = FakeGcpScc::start(SccData::sample(80)).await?;
-    let aws = FakeAwsSecurityHub::start(AwsData::sample(90)).await?;
-    let connections = vec![
-        okta.demo_connection(),
-        google.demo_connection(),
-        slack.demo_connection(),
-        cloudflare.demo_connection(),
-        entra.demo_connection(),
-        teams.demo_connection(),
-        github.demo_connection(),
-        defender.demo_connection(),
-        gcp.demo_connection(),
-        aws.demo_connection(),
-    ];
+    let running = tributary_testkit::demo::start_all().await?;
+    let connections = running.connections();
     Ok(Fakes {
-        _okta: okta,
-        _google: google,
-        slack,
-        _cloudflare: cloudflare,
-        _teams: teams,
-        _entra: entra,
-        github,
-        _defender: defender,
-        _gcp: gcp,
-        aws,
+        running,
         connections,
     })
 }
@@ -127,6 +77,7 @@ pub async fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitCode> {
     let runtime = open_runtime_with(&storage, &base, definitions).await?;
     // GitHub sends the browser back to the app's setup URL after an install.
     fakes
+        .running
         .github
         .set_setup_url(&format!("{base}{}", runtime.config().callback_path));
     let operator = super::serve::bootstrap_operator_token(runtime.db())
@@ -164,6 +115,7 @@ pub async fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitCode> {
     // The tenant's AWS role trusts Tributary's external id for this tenant, as a tenant sets
     // up its role's trust policy before connecting.
     fakes
+        .running
         .aws
         .trust_external_id(&format!("tributary-{tenant_id}"));
     let issued = operator
@@ -473,7 +425,7 @@ async fn deliver_webhooks(
         let secret = endpoint["secret"].as_str().unwrap_or_default();
         let deliveries = match (definition, endpoint["name"].as_str()) {
             ("okta", _) => tributary_testkit::okta_events::demo_deliveries(secret),
-            ("slack", Some("events")) => slack_events(&fakes.slack),
+            ("slack", Some("events")) => slack_events(&fakes.running.slack),
             _ => Vec::new(),
         };
         for delivery in deliveries {

@@ -366,7 +366,7 @@ async fn a_certificate_connects_with_an_x5t_assertion_and_its_token_is_reminted_
 
     // A certificate the app registration does not know (same client, other key): refused
     // with Entra's AADSTS700027, without quoting the key.
-    let other_key = include_str!("../../../testkit/keys/issuer-rsa.pem");
+    let other_key = tributary_testkit::keys::ISSUER_RSA_PEM;
     let unregistered = h.form_request(
         "AzureClientCertificate",
         json!({

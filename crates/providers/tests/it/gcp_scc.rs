@@ -21,8 +21,7 @@ logs_requests!(FakeGcpScc);
 const KEY: &str = "GcpSccServiceAccount";
 const FEDERATION: &str = "GcpSccWorkloadIdentity";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-const UNKNOWN_KEY_PEM: &str =
-    include_str!("../../../providerkit/tests/fixtures/test_only_rsa_key_b.pem");
+const UNKNOWN_KEY_PEM: &str = tributary_testkit::keys::OTHER_RSA_PEM;
 
 async fn harness(backend: TestDb, data: SccData) -> Harness<FakeGcpScc> {
     let fake = FakeGcpScc::start(data).await.unwrap();

@@ -20,8 +20,7 @@ const OAUTH: &str = "GoogleWorkspaceOAuth";
 const SERVICE_ACCOUNT: &str = "GoogleWorkspaceServiceAccount";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// A valid RSA key that the fake has never seen (as if the key had been deleted in Google Cloud).
-const UNKNOWN_KEY_PEM: &str =
-    include_str!("../../../providerkit/tests/fixtures/test_only_rsa_key_b.pem");
+const UNKNOWN_KEY_PEM: &str = tributary_testkit::keys::OTHER_RSA_PEM;
 
 async fn harness(backend: TestDb, directory: GoogleDirectory) -> Harness<FakeGoogleWorkspace> {
     let fake = FakeGoogleWorkspace::start(directory).await.unwrap();

@@ -193,7 +193,7 @@ async fn client_credentials_with_a_secret_or_a_signed_assertion() {
 
     // An assertion signed by another key is refused.
     let other =
-        JwtSigner::from_rsa_pem(&Secret::new(include_str!("../../keys/issuer-rsa.pem"))).unwrap();
+        JwtSigner::from_rsa_pem(&Secret::new(tributary_testkit::keys::ISSUER_RSA_PEM)).unwrap();
     let impostor = f.client("service-app", ClientAuth::PrivateKeyJwt(other));
     assert_eq!(
         impostor.client_credentials(&[]).await.unwrap_err().kind,

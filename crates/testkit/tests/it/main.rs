@@ -2,6 +2,7 @@
 
 mod authorization;
 mod azure_security_center;
+mod fixtures;
 mod github_app;
 mod oauth_server;
 mod okta;

@@ -66,8 +66,7 @@ pub struct AcmeInstallation;
 
 /// The operator's app registration (its id and private key).
 pub const APP_ID: &str = "4242";
-const APP_KEY: &str =
-    include_str!("../../../../providerkit/tests/fixtures/test_only_rsa_key_a.pem");
+const APP_KEY: &str = tributary_testkit::keys::APP_RSA_PEM;
 
 #[derive(StableName, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
