@@ -13,8 +13,9 @@ use tributary_ingest::{
     Completeness, Counters, IngestContext, IngestOptions, IngestRun, IngestRunStatus, Mapper,
     ingest_payload_sets,
 };
+use tributary_store::Db;
 use tributary_store::records::{self, FailureQuery, RecordQuery, TombstoneScope};
-use tributary_store::{Db, testing::backends};
+use tributary_store::testing::{TestDb, each_backend};
 
 fn mapper() -> Arc<Mapper> {
     let mappings = [
@@ -90,475 +91,467 @@ async fn sync(
     .unwrap()
 }
 
-#[tokio::test]
-async fn a_bad_payload_is_counted_kept_and_does_not_stop_the_batch() {
-    for backend in backends("ingest").await {
-        let (name, db) = (backend.name, backend.db.clone());
-        let sets = [accounts(vec![
-            user("a", "ACTIVE"),
-            user("b", "enabled"),
-            MappingEnvelope::new(json!({"id": "app1", "type": "app"})),
-            user("c", "SUSPENDED"),
-            MappingEnvelope::new(json!({"id": "v1"})).variant("vendor"),
-        ])];
-        let report = sync(&db, "r1", &sets, Completeness::Complete).await;
-        assert_eq!(
-            report.counters,
-            Counters {
-                seen: 5,
-                created: 2,
-                filtered: 1,
-                failed: 2,
-                ..Default::default()
-            },
-            "{name}"
-        );
-        assert_eq!(
-            report.status,
-            IngestRunStatus::Partial,
-            "{name}: failures make the run partial"
-        );
-        assert_eq!(
-            live_keys(&db, "DirectoryAccount").await,
-            ["a", "c"],
-            "{name}"
-        );
+#[each_backend]
+async fn a_bad_payload_is_counted_kept_and_does_not_stop_the_batch(backend: TestDb) {
+    let (name, db) = (backend.name, backend.db.clone());
+    let sets = [accounts(vec![
+        user("a", "ACTIVE"),
+        user("b", "enabled"),
+        MappingEnvelope::new(json!({"id": "app1", "type": "app"})),
+        user("c", "SUSPENDED"),
+        MappingEnvelope::new(json!({"id": "v1"})).variant("vendor"),
+    ])];
+    let report = sync(&db, "r1", &sets, Completeness::Complete).await;
+    assert_eq!(
+        report.counters,
+        Counters {
+            seen: 5,
+            created: 2,
+            filtered: 1,
+            failed: 2,
+            ..Default::default()
+        },
+        "{name}"
+    );
+    assert_eq!(
+        report.status,
+        IngestRunStatus::Partial,
+        "{name}: failures make the run partial"
+    );
+    assert_eq!(
+        live_keys(&db, "DirectoryAccount").await,
+        ["a", "c"],
+        "{name}"
+    );
 
-        let failures = records::list_failures(
-            &db,
-            &FailureQuery {
-                tenant_id: "t1".into(),
-                ingest_run_id: Some(report.ingest_run_id.clone()),
-                limit: 10,
-                ..Default::default()
-            },
-        )
+    let failures = records::list_failures(
+        &db,
+        &FailureQuery {
+            tenant_id: "t1".into(),
+            ingest_run_id: Some(report.ingest_run_id.clone()),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let codes: Vec<_> = failures
+        .iter()
+        .map(|f| (f.code.as_str(), f.payload_index))
+        .collect();
+    assert_eq!(
+        codes,
+        [("bad_enum_value", 1), ("mapping_not_found", 4)],
+        "{name}"
+    );
+    assert_eq!(failures[0].failed_key.as_deref(), Some("status"));
+    assert!(
+        failures[0]
+            .reason
+            .contains("definition `acme`, mapping DirectoryAccount, payload #1"),
+        "{}",
+        failures[0].reason
+    );
+    assert_eq!(
+        failures[0].raw_payload["id"], "b",
+        "{name}: the payload is kept for inspection"
+    );
+
+    let stored = records::get_ingest_run(&db, "t1", &report.ingest_run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.counters, report.counters, "{name}");
+    assert!(stored.directory_sync, "{name}");
+}
+
+#[each_backend]
+async fn unchanged_records_are_counted_and_not_rewritten(backend: TestDb) {
+    let (name, db) = (backend.name, backend.db.clone());
+    let set = || [accounts(vec![user("a", "ACTIVE"), user("b", "ACTIVE")])];
+    let first = sync(&db, "r1", &set(), Completeness::Complete).await;
+    assert_eq!(first.counters.created, 2, "{name}");
+    let before = records::list_records(
+        &db,
+        &RecordQuery {
+            tenant_id: "t1".into(),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    let second = sync(&db, "r2", &set(), Completeness::Complete).await;
+    assert_eq!(
+        second.counters,
+        Counters {
+            seen: 2,
+            unchanged: 2,
+            ..Default::default()
+        },
+        "{name}"
+    );
+    let after = records::list_records(
+        &db,
+        &RecordQuery {
+            tenant_id: "t1".into(),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(old.changed_at, new.changed_at, "{name}");
+        assert_eq!(new.changed_run_id.as_deref(), Some("r1"), "{name}");
+        assert_eq!(new.last_run_id.as_deref(), Some("r2"), "{name}");
+    }
+
+    let third = sync(
+        &db,
+        "r3",
+        &[accounts(vec![user("a", "SUSPENDED"), user("b", "ACTIVE")])],
+        Completeness::Complete,
+    )
+    .await;
+    assert_eq!(
+        third.counters,
+        Counters {
+            seen: 2,
+            updated: 1,
+            unchanged: 1,
+            ..Default::default()
+        },
+        "{name}"
+    );
+}
+
+#[each_backend]
+async fn only_a_complete_successful_sync_tombstones_and_a_returning_record_is_restored(
+    backend: TestDb,
+) {
+    let (name, db) = (backend.name, backend.db.clone());
+    let everyone = || {
+        [
+            accounts(vec![user("a", "ACTIVE"), user("b", "ACTIVE")]),
+            IngestPayloadSet::new(
+                "DirectoryGroup",
+                vec![MappingEnvelope::new(json!({"id": "g", "name": "G"}))],
+            ),
+            IngestPayloadSet::new(
+                "DirectoryMembership",
+                vec![
+                    MappingEnvelope::new(json!({"user": "a", "group": "g"})),
+                    MappingEnvelope::new(json!({"user": "b", "group": "g"})),
+                ],
+            ),
+        ]
+    };
+    let first = sync(&db, "r1", &everyone(), Completeness::Complete).await;
+    assert_eq!(first.counters.created, 5, "{name}");
+    assert_eq!(first.status, IngestRunStatus::Completed, "{name}");
+
+    let only_a = || {
+        [
+            accounts(vec![user("a", "ACTIVE")]),
+            IngestPayloadSet::new(
+                "DirectoryGroup",
+                vec![MappingEnvelope::new(json!({"id": "g", "name": "G"}))],
+            ),
+            IngestPayloadSet::new(
+                "DirectoryMembership",
+                vec![MappingEnvelope::new(json!({"user": "a", "group": "g"}))],
+            ),
+        ]
+    };
+    // A partial listing tombstones nothing.
+    let partial = sync(&db, "r2", &only_a(), Completeness::Partial).await;
+    assert_eq!(
+        (partial.status, partial.counters.tombstoned),
+        (IngestRunStatus::Partial, 0),
+        "{name}"
+    );
+    // Nor does a complete listing in which one payload failed.
+    let mut with_failure = only_a();
+    with_failure[0].envelopes.push(user("z", "nope"));
+    let failed = sync(&db, "r3", &with_failure, Completeness::Complete).await;
+    assert_eq!(
+        (failed.status, failed.counters.tombstoned),
+        (IngestRunStatus::Partial, 0),
+        "{name}"
+    );
+    assert_eq!(
+        live_keys(&db, "DirectoryAccount").await,
+        ["a", "b"],
+        "{name}"
+    );
+
+    // A complete, clean listing without `b` tombstones b and its membership.
+    let complete = sync(&db, "r4", &only_a(), Completeness::Complete).await;
+    assert_eq!(
+        (complete.status, complete.counters.tombstoned),
+        (IngestRunStatus::Completed, 2),
+        "{name}"
+    );
+    assert_eq!(live_keys(&db, "DirectoryAccount").await, ["a"], "{name}");
+    assert_eq!(
+        live_keys(&db, "DirectoryMembership").await,
+        [r#"["a","g"]"#],
+        "{name}"
+    );
+
+    // b comes back: restored (counted as updated), with its membership.
+    let back = sync(&db, "r5", &everyone(), Completeness::Complete).await;
+    assert_eq!(
+        back.counters,
+        Counters {
+            seen: 5,
+            updated: 2,
+            unchanged: 3,
+            ..Default::default()
+        },
+        "{name}"
+    );
+    assert_eq!(
+        live_keys(&db, "DirectoryAccount").await,
+        ["a", "b"],
+        "{name}"
+    );
+    assert_eq!(
+        live_keys(&db, "DirectoryMembership").await.len(),
+        2,
+        "{name}"
+    );
+}
+
+#[each_backend]
+async fn a_failed_run_tombstones_nothing_and_records_its_reason(backend: TestDb) {
+    let (name, db) = (backend.name, backend.db.clone());
+    sync(
+        &db,
+        "r1",
+        &[accounts(vec![user("a", "ACTIVE"), user("b", "ACTIVE")])],
+        Completeness::Complete,
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    let mut run = IngestRun::begin(&db, mapper(), &context("r2"), IngestOptions::default())
         .await
         .unwrap();
-        let codes: Vec<_> = failures
-            .iter()
-            .map(|f| (f.code.as_str(), f.payload_index))
-            .collect();
-        assert_eq!(
-            codes,
-            [("bad_enum_value", 1), ("mapping_not_found", 4)],
-            "{name}"
-        );
-        assert_eq!(failures[0].failed_key.as_deref(), Some("status"));
-        assert!(
-            failures[0]
-                .reason
-                .contains("definition `acme`, mapping DirectoryAccount, payload #1"),
-            "{}",
-            failures[0].reason
-        );
-        assert_eq!(
-            failures[0].raw_payload["id"], "b",
-            "{name}: the payload is kept for inspection"
-        );
-
-        let stored = records::get_ingest_run(&db, "t1", &report.ingest_run_id)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(stored.counters, report.counters, "{name}");
-        assert!(stored.directory_sync, "{name}");
-    }
-}
-
-#[tokio::test]
-async fn unchanged_records_are_counted_and_not_rewritten() {
-    for backend in backends("ingest").await {
-        let (name, db) = (backend.name, backend.db.clone());
-        let set = || [accounts(vec![user("a", "ACTIVE"), user("b", "ACTIVE")])];
-        let first = sync(&db, "r1", &set(), Completeness::Complete).await;
-        assert_eq!(first.counters.created, 2, "{name}");
-        let before = records::list_records(
-            &db,
-            &RecordQuery {
-                tenant_id: "t1".into(),
-                limit: 10,
-                ..Default::default()
-            },
-        )
+    run.ingest(vec![accounts(vec![user("a", "ACTIVE")])])
         .await
         .unwrap();
-
-        let second = sync(&db, "r2", &set(), Completeness::Complete).await;
-        assert_eq!(
-            second.counters,
-            Counters {
-                seen: 2,
-                unchanged: 2,
-                ..Default::default()
-            },
-            "{name}"
-        );
-        let after = records::list_records(
-            &db,
-            &RecordQuery {
-                tenant_id: "t1".into(),
-                limit: 10,
-                ..Default::default()
-            },
-        )
+    let report = run.fail("provider returned 500 on page 2").await.unwrap();
+    assert_eq!(
+        (report.status, report.counters.tombstoned),
+        (IngestRunStatus::Failed, 0),
+        "{name}"
+    );
+    assert_eq!(
+        live_keys(&db, "DirectoryAccount").await,
+        ["a", "b"],
+        "{name}"
+    );
+    let stored = records::get_ingest_run(&db, "t1", &report.ingest_run_id)
         .await
+        .unwrap()
         .unwrap();
-        for (old, new) in before.iter().zip(&after) {
-            assert_eq!(old.changed_at, new.changed_at, "{name}");
-            assert_eq!(new.changed_run_id.as_deref(), Some("r1"), "{name}");
-            assert_eq!(new.last_run_id.as_deref(), Some("r2"), "{name}");
-        }
+    assert_eq!(
+        stored.error.as_deref(),
+        Some("provider returned 500 on page 2"),
+        "{name}"
+    );
+}
 
-        let third = sync(
-            &db,
-            "r3",
-            &[accounts(vec![user("a", "SUSPENDED"), user("b", "ACTIVE")])],
-            Completeness::Complete,
+#[each_backend]
+async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_variants(
+    backend: TestDb,
+) {
+    let (name, db) = (backend.name, backend.db.clone());
+    let mappings = [
+        MappingRegistration::new("Finding")
+            .map(r#"{"externalID": payload.id, "severity": payload.sev}"#),
+        MappingRegistration::new("Finding")
+            .variant("assessment")
+            .map(r#"{"externalID": payload.id, "severity": payload.sev}"#),
+    ];
+    // Two emitters of one definition share the Finding model, one variant each.
+    let findings_mapper = Arc::new(
+        Mapper::new(
+            &CelEngine::default(),
+            "scanner",
+            &mappings,
+            &[IngestContract::with_variants("Finding", [""])],
         )
-        .await;
-        assert_eq!(
-            third.counters,
-            Counters {
-                seen: 2,
-                updated: 1,
-                unchanged: 1,
-                ..Default::default()
-            },
-            "{name}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn only_a_complete_successful_sync_tombstones_and_a_returning_record_is_restored() {
-    for backend in backends("ingest").await {
-        let (name, db) = (backend.name, backend.db.clone());
-        let everyone = || {
-            [
-                accounts(vec![user("a", "ACTIVE"), user("b", "ACTIVE")]),
-                IngestPayloadSet::new(
-                    "DirectoryGroup",
-                    vec![MappingEnvelope::new(json!({"id": "g", "name": "G"}))],
-                ),
-                IngestPayloadSet::new(
-                    "DirectoryMembership",
-                    vec![
-                        MappingEnvelope::new(json!({"user": "a", "group": "g"})),
-                        MappingEnvelope::new(json!({"user": "b", "group": "g"})),
-                    ],
-                ),
-            ]
-        };
-        let first = sync(&db, "r1", &everyone(), Completeness::Complete).await;
-        assert_eq!(first.counters.created, 5, "{name}");
-        assert_eq!(first.status, IngestRunStatus::Completed, "{name}");
-
-        let only_a = || {
-            [
-                accounts(vec![user("a", "ACTIVE")]),
-                IngestPayloadSet::new(
-                    "DirectoryGroup",
-                    vec![MappingEnvelope::new(json!({"id": "g", "name": "G"}))],
-                ),
-                IngestPayloadSet::new(
-                    "DirectoryMembership",
-                    vec![MappingEnvelope::new(json!({"user": "a", "group": "g"}))],
-                ),
-            ]
-        };
-        // A partial listing tombstones nothing.
-        let partial = sync(&db, "r2", &only_a(), Completeness::Partial).await;
-        assert_eq!(
-            (partial.status, partial.counters.tombstoned),
-            (IngestRunStatus::Partial, 0),
-            "{name}"
-        );
-        // Nor does a complete listing in which one payload failed.
-        let mut with_failure = only_a();
-        with_failure[0].envelopes.push(user("z", "nope"));
-        let failed = sync(&db, "r3", &with_failure, Completeness::Complete).await;
-        assert_eq!(
-            (failed.status, failed.counters.tombstoned),
-            (IngestRunStatus::Partial, 0),
-            "{name}"
-        );
-        assert_eq!(
-            live_keys(&db, "DirectoryAccount").await,
-            ["a", "b"],
-            "{name}"
-        );
-
-        // A complete, clean listing without `b` tombstones b and its membership.
-        let complete = sync(&db, "r4", &only_a(), Completeness::Complete).await;
-        assert_eq!(
-            (complete.status, complete.counters.tombstoned),
-            (IngestRunStatus::Completed, 2),
-            "{name}"
-        );
-        assert_eq!(live_keys(&db, "DirectoryAccount").await, ["a"], "{name}");
-        assert_eq!(
-            live_keys(&db, "DirectoryMembership").await,
-            [r#"["a","g"]"#],
-            "{name}"
-        );
-
-        // b comes back: restored (counted as updated), with its membership.
-        let back = sync(&db, "r5", &everyone(), Completeness::Complete).await;
-        assert_eq!(
-            back.counters,
-            Counters {
-                seen: 5,
-                updated: 2,
-                unchanged: 3,
-                ..Default::default()
-            },
-            "{name}"
-        );
-        assert_eq!(
-            live_keys(&db, "DirectoryAccount").await,
-            ["a", "b"],
-            "{name}"
-        );
-        assert_eq!(
-            live_keys(&db, "DirectoryMembership").await.len(),
-            2,
-            "{name}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_failed_run_tombstones_nothing_and_records_its_reason() {
-    for backend in backends("ingest").await {
-        let (name, db) = (backend.name, backend.db.clone());
-        sync(
-            &db,
-            "r1",
-            &[accounts(vec![user("a", "ACTIVE"), user("b", "ACTIVE")])],
-            Completeness::Complete,
+        .unwrap(),
+    );
+    let assessments_mapper = Arc::new(
+        Mapper::new(
+            &CelEngine::default(),
+            "scanner",
+            &mappings,
+            &[IngestContract::with_variants("Finding", ["assessment"])],
         )
-        .await;
-        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-        let mut run = IngestRun::begin(&db, mapper(), &context("r2"), IngestOptions::default())
-            .await
-            .unwrap();
-        run.ingest(vec![accounts(vec![user("a", "ACTIVE")])])
-            .await
-            .unwrap();
-        let report = run.fail("provider returned 500 on page 2").await.unwrap();
-        assert_eq!(
-            (report.status, report.counters.tombstoned),
-            (IngestRunStatus::Failed, 0),
-            "{name}"
-        );
-        assert_eq!(
-            live_keys(&db, "DirectoryAccount").await,
-            ["a", "b"],
-            "{name}"
-        );
-        let stored = records::get_ingest_run(&db, "t1", &report.ingest_run_id)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            stored.error.as_deref(),
-            Some("provider returned 500 on page 2"),
-            "{name}"
-        );
-    }
-}
+        .unwrap(),
+    );
+    let findings = |variant: &str, ids: &[&str]| {
+        vec![IngestPayloadSet::new(
+            "Finding",
+            ids.iter()
+                .map(|id| MappingEnvelope::new(json!({"id": id, "sev": "HIGH"})).variant(variant))
+                .collect(),
+        )]
+    };
+    let pause = || tokio::time::sleep(std::time::Duration::from_millis(3));
+    let first = ingest_payload_sets(
+        &db,
+        Arc::clone(&findings_mapper),
+        &context("r1"),
+        findings("", &["f1", "f2", "f3"]),
+        Completeness::Complete,
+        IngestOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(!first.directory_sync, "{name}");
+    assert_eq!(
+        first.tombstone_scope,
+        [TombstoneScope::variants("Finding", [""])],
+        "{name}"
+    );
+    let assessed = ingest_payload_sets(
+        &db,
+        Arc::clone(&assessments_mapper),
+        &context("r2"),
+        findings("assessment", &["a1", "a2"]),
+        Completeness::Complete,
+        IngestOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(assessed.counters.created, 2, "{name}");
 
-#[tokio::test]
-async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_variants() {
-    for backend in backends("ingest").await {
-        let (name, db) = (backend.name, backend.db.clone());
-        let mappings = [
-            MappingRegistration::new("Finding")
-                .map(r#"{"externalID": payload.id, "severity": payload.sev}"#),
-            MappingRegistration::new("Finding")
-                .variant("assessment")
-                .map(r#"{"externalID": payload.id, "severity": payload.sev}"#),
-        ];
-        // Two emitters of one definition share the Finding model, one variant each.
-        let findings_mapper = Arc::new(
-            Mapper::new(
-                &CelEngine::default(),
-                "scanner",
-                &mappings,
-                &[IngestContract::with_variants("Finding", [""])],
-            )
-            .unwrap(),
-        );
-        let assessments_mapper = Arc::new(
-            Mapper::new(
-                &CelEngine::default(),
-                "scanner",
-                &mappings,
-                &[IngestContract::with_variants("Finding", ["assessment"])],
-            )
-            .unwrap(),
-        );
-        let findings = |variant: &str, ids: &[&str]| {
-            vec![IngestPayloadSet::new(
-                "Finding",
-                ids.iter()
-                    .map(|id| {
-                        MappingEnvelope::new(json!({"id": id, "sev": "HIGH"})).variant(variant)
-                    })
-                    .collect(),
-            )]
-        };
-        let pause = || tokio::time::sleep(std::time::Duration::from_millis(3));
-        let first = ingest_payload_sets(
+    // The findings emitter does not write the assessment variant.
+    let stray = ingest_payload_sets(
+        &db,
+        Arc::clone(&findings_mapper),
+        &context("r3"),
+        findings("assessment", &["a9"]),
+        Completeness::Partial,
+        IngestOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stray.counters.failed, 1, "{name}");
+    let failures = records::list_failures(
+        &db,
+        &FailureQuery {
+            tenant_id: "t1".into(),
+            ingest_run_id: Some(stray.ingest_run_id.clone()),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(failures[0].code, "variant_not_declared", "{name}");
+    pause().await;
+
+    // Partial, and complete without reconciling (a resumed run): nothing is tombstoned.
+    for (completeness, reconcile) in [
+        (Completeness::Partial, true),
+        (Completeness::Complete, false),
+    ] {
+        let run = ingest_payload_sets(
             &db,
             Arc::clone(&findings_mapper),
-            &context("r1"),
-            findings("", &["f1", "f2", "f3"]),
-            Completeness::Complete,
-            IngestOptions::default(),
-        )
-        .await
-        .unwrap();
-        assert!(!first.directory_sync, "{name}");
-        assert_eq!(
-            first.tombstone_scope,
-            [TombstoneScope::variants("Finding", [""])],
-            "{name}"
-        );
-        let assessed = ingest_payload_sets(
-            &db,
-            Arc::clone(&assessments_mapper),
-            &context("r2"),
-            findings("assessment", &["a1", "a2"]),
-            Completeness::Complete,
-            IngestOptions::default(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(assessed.counters.created, 2, "{name}");
-
-        // The findings emitter does not write the assessment variant.
-        let stray = ingest_payload_sets(
-            &db,
-            Arc::clone(&findings_mapper),
-            &context("r3"),
-            findings("assessment", &["a9"]),
-            Completeness::Partial,
-            IngestOptions::default(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(stray.counters.failed, 1, "{name}");
-        let failures = records::list_failures(
-            &db,
-            &FailureQuery {
-                tenant_id: "t1".into(),
-                ingest_run_id: Some(stray.ingest_run_id.clone()),
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        assert_eq!(failures[0].code, "variant_not_declared", "{name}");
-        pause().await;
-
-        // Partial, and complete without reconciling (a resumed run): nothing is tombstoned.
-        for (completeness, reconcile) in [
-            (Completeness::Partial, true),
-            (Completeness::Complete, false),
-        ] {
-            let run = ingest_payload_sets(
-                &db,
-                Arc::clone(&findings_mapper),
-                &context("r4"),
-                findings("", &["f1"]),
-                completeness,
-                IngestOptions {
-                    reconcile,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-            assert_eq!(run.counters.tombstoned, 0, "{name}");
-        }
-        assert_eq!(
-            live_keys(&db, "Finding").await,
-            ["a1", "a2", "f1", "f2", "f3"],
-            "{name}"
-        );
-
-        // A complete findings run that sees f1 tombstones f2 and f3, not the assessments.
-        let complete = ingest_payload_sets(
-            &db,
-            Arc::clone(&findings_mapper),
-            &context("r5"),
+            &context("r4"),
             findings("", &["f1"]),
-            Completeness::Complete,
-            IngestOptions::default(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(complete.status, IngestRunStatus::Completed, "{name}");
-        assert_eq!(complete.counters.tombstoned, 2, "{name}");
-        assert_eq!(
-            live_keys(&db, "Finding").await,
-            ["a1", "a2", "f1"],
-            "{name}"
-        );
-        pause().await;
-
-        // A complete assessments run that sees a2 tombstones a1 only; f2 reappears.
-        let complete = ingest_payload_sets(
-            &db,
-            Arc::clone(&assessments_mapper),
-            &context("r6"),
-            findings("assessment", &["a2"]),
-            Completeness::Complete,
-            IngestOptions::default(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(complete.counters.tombstoned, 1, "{name}");
-        let back = ingest_payload_sets(
-            &db,
-            Arc::clone(&findings_mapper),
-            &context("r7"),
-            findings("", &["f2"]),
-            Completeness::Partial,
-            IngestOptions::default(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(
-            back.counters.updated, 1,
-            "{name}: restored counts as updated"
-        );
-        assert_eq!(
-            live_keys(&db, "Finding").await,
-            ["a2", "f1", "f2"],
-            "{name}"
-        );
-        let record = &records::list_records(
-            &db,
-            &RecordQuery {
-                tenant_id: "t1".into(),
-                model: Some("Finding".into()),
-                lookup_key: Some("f1".into()),
-                limit: 1,
+            completeness,
+            IngestOptions {
+                reconcile,
                 ..Default::default()
             },
         )
         .await
-        .unwrap()[0];
-        assert_eq!(
-            record.fields,
-            json!({"externalID": "f1", "severity": "HIGH"}) as Value,
-            "{name}"
-        );
+        .unwrap();
+        assert_eq!(run.counters.tombstoned, 0, "{name}");
     }
+    assert_eq!(
+        live_keys(&db, "Finding").await,
+        ["a1", "a2", "f1", "f2", "f3"],
+        "{name}"
+    );
+
+    // A complete findings run that sees f1 tombstones f2 and f3, not the assessments.
+    let complete = ingest_payload_sets(
+        &db,
+        Arc::clone(&findings_mapper),
+        &context("r5"),
+        findings("", &["f1"]),
+        Completeness::Complete,
+        IngestOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(complete.status, IngestRunStatus::Completed, "{name}");
+    assert_eq!(complete.counters.tombstoned, 2, "{name}");
+    assert_eq!(
+        live_keys(&db, "Finding").await,
+        ["a1", "a2", "f1"],
+        "{name}"
+    );
+    pause().await;
+
+    // A complete assessments run that sees a2 tombstones a1 only; f2 reappears.
+    let complete = ingest_payload_sets(
+        &db,
+        Arc::clone(&assessments_mapper),
+        &context("r6"),
+        findings("assessment", &["a2"]),
+        Completeness::Complete,
+        IngestOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(complete.counters.tombstoned, 1, "{name}");
+    let back = ingest_payload_sets(
+        &db,
+        Arc::clone(&findings_mapper),
+        &context("r7"),
+        findings("", &["f2"]),
+        Completeness::Partial,
+        IngestOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        back.counters.updated, 1,
+        "{name}: restored counts as updated"
+    );
+    assert_eq!(
+        live_keys(&db, "Finding").await,
+        ["a2", "f1", "f2"],
+        "{name}"
+    );
+    let record = &records::list_records(
+        &db,
+        &RecordQuery {
+            tenant_id: "t1".into(),
+            model: Some("Finding".into()),
+            lookup_key: Some("f1".into()),
+            limit: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()[0];
+    assert_eq!(
+        record.fields,
+        json!({"externalID": "f1", "severity": "HIGH"}) as Value,
+        "{name}"
+    );
 }
 
 /// A filter that takes about a million steps of comprehension work for each payload, just under
@@ -571,103 +564,99 @@ fn slow_filter() -> String {
     format!("{list}.all(a, {list}.all(b, {list}.all(c, c >= 0)))")
 }
 
-#[tokio::test]
-async fn a_batch_past_its_evaluation_time_limit_fails_the_run_and_names_the_limit() {
-    for backend in backends("ingest").await {
-        let (name, db) = (backend.name, backend.db.clone());
-        let mappings = [MappingRegistration::new("DirectoryAccount")
-            .filter(slow_filter())
-            .map(r#"{"externalID": payload.id}"#)];
-        let contracts = [IngestContract::new("DirectoryAccount")];
-        let mapper = Mapper::new(&CelEngine::default(), "acme", &mappings, &contracts).unwrap();
-        let options = IngestOptions {
-            evaluation_timeout: std::time::Duration::from_millis(200),
-            ..IngestOptions::default()
-        };
-        let mut run = IngestRun::begin(&db, Arc::new(mapper), &context("r1"), options)
-            .await
-            .unwrap();
-        let id = run.id().to_owned();
-        let many = (0..50).map(|i| user(&format!("u{i}"), "ACTIVE")).collect();
-        let started = std::time::Instant::now();
-        run.ingest(vec![accounts(many)]).await.unwrap();
-        let error = run.finish(Completeness::Complete).await.unwrap_err();
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
-            "{name}: the limit did not end the batch ({:?})",
-            started.elapsed()
-        );
-        let expected = "evaluating a batch of 50 payloads took longer than the CEL evaluation \
+#[each_backend]
+async fn a_batch_past_its_evaluation_time_limit_fails_the_run_and_names_the_limit(backend: TestDb) {
+    let (name, db) = (backend.name, backend.db.clone());
+    let mappings = [MappingRegistration::new("DirectoryAccount")
+        .filter(slow_filter())
+        .map(r#"{"externalID": payload.id}"#)];
+    let contracts = [IngestContract::new("DirectoryAccount")];
+    let mapper = Mapper::new(&CelEngine::default(), "acme", &mappings, &contracts).unwrap();
+    let options = IngestOptions {
+        evaluation_timeout: std::time::Duration::from_millis(200),
+        ..IngestOptions::default()
+    };
+    let mut run = IngestRun::begin(&db, Arc::new(mapper), &context("r1"), options)
+        .await
+        .unwrap();
+    let id = run.id().to_owned();
+    let many = (0..50).map(|i| user(&format!("u{i}"), "ACTIVE")).collect();
+    let started = std::time::Instant::now();
+    run.ingest(vec![accounts(many)]).await.unwrap();
+    let error = run.finish(Completeness::Complete).await.unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{name}: the limit did not end the batch ({:?})",
+        started.elapsed()
+    );
+    let expected = "evaluating a batch of 50 payloads took longer than the CEL evaluation \
                         time limit of 200 ms";
-        assert!(error.to_string().starts_with(expected), "{name}: {error}");
-        let stored = records::get_ingest_run(&db, "t1", &id)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(stored.status, IngestRunStatus::Failed, "{name}");
-        assert!(
-            stored
-                .error
-                .as_deref()
-                .unwrap_or_default()
-                .starts_with(expected),
-            "{name}: {:?}",
-            stored.error
-        );
-        assert!(
-            live_keys(&db, "DirectoryAccount").await.is_empty(),
-            "{name}"
-        );
-    }
+    assert!(error.to_string().starts_with(expected), "{name}: {error}");
+    let stored = records::get_ingest_run(&db, "t1", &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, IngestRunStatus::Failed, "{name}");
+    assert!(
+        stored
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with(expected),
+        "{name}: {:?}",
+        stored.error
+    );
+    assert!(
+        live_keys(&db, "DirectoryAccount").await.is_empty(),
+        "{name}"
+    );
 }
 
 /// Batches are mapped while the one before is written: many small batches still commit in push
 /// order (each membership finds the account and group of the batches just before it), `flush`
 /// returns only once everything pushed is stored, and the counters count every batch.
-#[tokio::test]
-async fn overlapped_batches_commit_in_order_and_flush_waits_for_them() {
-    for backend in backends("ingest").await {
-        let (name, db) = (backend.name, backend.db.clone());
-        let options = IngestOptions {
-            batch_size: 1,
-            ..Default::default()
-        };
-        let mut run = IngestRun::begin(&db, mapper(), &context("r1"), options)
+#[each_backend]
+async fn overlapped_batches_commit_in_order_and_flush_waits_for_them(backend: TestDb) {
+    let (name, db) = (backend.name, backend.db.clone());
+    let options = IngestOptions {
+        batch_size: 1,
+        ..Default::default()
+    };
+    let mut run = IngestRun::begin(&db, mapper(), &context("r1"), options)
+        .await
+        .unwrap();
+    for i in 0..20 {
+        let (user_id, group_id) = (format!("u{i:02}"), format!("g{i:02}"));
+        run.push("DirectoryAccount", user(&user_id, "ACTIVE"), i)
             .await
             .unwrap();
-        for i in 0..20 {
-            let (user_id, group_id) = (format!("u{i:02}"), format!("g{i:02}"));
-            run.push("DirectoryAccount", user(&user_id, "ACTIVE"), i)
-                .await
-                .unwrap();
-            let group = json!({"id": group_id, "name": group_id});
-            run.push("DirectoryGroup", MappingEnvelope::new(group), i)
-                .await
-                .unwrap();
-            let member = json!({"user": user_id, "group": group_id});
-            run.push("DirectoryMembership", MappingEnvelope::new(member), i)
-                .await
-                .unwrap();
-        }
-        run.flush().await.unwrap();
-        assert_eq!(
-            live_keys(&db, "DirectoryMembership").await.len(),
-            20,
-            "{name}: flush returned before every batch was written"
-        );
-        let report = run.finish(Completeness::Complete).await.unwrap();
-        assert_eq!(
-            (
-                report.counters.seen,
-                report.counters.created,
-                report.counters.failed
-            ),
-            (60, 60, 0),
-            "{name}: {:?}",
-            report.counters
-        );
-        assert_eq!(report.status, IngestRunStatus::Completed, "{name}");
+        let group = json!({"id": group_id, "name": group_id});
+        run.push("DirectoryGroup", MappingEnvelope::new(group), i)
+            .await
+            .unwrap();
+        let member = json!({"user": user_id, "group": group_id});
+        run.push("DirectoryMembership", MappingEnvelope::new(member), i)
+            .await
+            .unwrap();
     }
+    run.flush().await.unwrap();
+    assert_eq!(
+        live_keys(&db, "DirectoryMembership").await.len(),
+        20,
+        "{name}: flush returned before every batch was written"
+    );
+    let report = run.finish(Completeness::Complete).await.unwrap();
+    assert_eq!(
+        (
+            report.counters.seen,
+            report.counters.created,
+            report.counters.failed
+        ),
+        (60, 60, 0),
+        "{name}: {:?}",
+        report.counters
+    );
+    assert_eq!(report.status, IngestRunStatus::Completed, "{name}");
 }
 
 fn group(id: &str) -> MappingEnvelope {
@@ -712,65 +701,63 @@ fn assert_counts_by_model(
     assert_eq!(report.by_model.total(), report.counters, "{name}");
 }
 
-#[tokio::test]
-async fn counts_per_model_add_up_to_the_run_counters() {
-    for backend in backends("ingest").await {
-        let (name, db) = (backend.name, backend.db.clone());
-        let first = sync(
-            &db,
-            "r1",
-            &[
-                accounts(vec![
-                    user("a", "ACTIVE"),
-                    user("b", "enabled"),
-                    MappingEnvelope::new(json!({"id": "app1", "type": "app"})),
-                    user("c", "ACTIVE"),
-                ]),
-                IngestPayloadSet::new("DirectoryGroup", vec![group("g1"), group("g2")]),
-                IngestPayloadSet::new(
-                    "DirectoryMembership",
-                    vec![membership("a", "g1"), membership("a", "missing")],
-                ),
-                // Not an internal model: counted, under the one bounded name for such schemas.
-                IngestPayloadSet::new("Widget", vec![MappingEnvelope::new(json!({"id": "w"}))]),
-            ],
-            Completeness::Complete,
-        )
-        .await;
-        // A membership naming an unknown group fails when it is written.
-        assert_counts_by_model(
-            &first,
-            name,
-            &[
-                ("DirectoryAccount", "seen=4 created=2 failed=1 filtered=1"),
-                ("DirectoryGroup", "seen=2 created=2"),
-                ("DirectoryMembership", "seen=2 created=1 failed=1"),
-                (tributary_ingest::OTHER_MODEL, "seen=1 failed=1"),
-            ],
-        );
-        assert_eq!(first.counters.seen, 9, "{name}");
+#[each_backend]
+async fn counts_per_model_add_up_to_the_run_counters(backend: TestDb) {
+    let (name, db) = (backend.name, backend.db.clone());
+    let first = sync(
+        &db,
+        "r1",
+        &[
+            accounts(vec![
+                user("a", "ACTIVE"),
+                user("b", "enabled"),
+                MappingEnvelope::new(json!({"id": "app1", "type": "app"})),
+                user("c", "ACTIVE"),
+            ]),
+            IngestPayloadSet::new("DirectoryGroup", vec![group("g1"), group("g2")]),
+            IngestPayloadSet::new(
+                "DirectoryMembership",
+                vec![membership("a", "g1"), membership("a", "missing")],
+            ),
+            // Not an internal model: counted, under the one bounded name for such schemas.
+            IngestPayloadSet::new("Widget", vec![MappingEnvelope::new(json!({"id": "w"}))]),
+        ],
+        Completeness::Complete,
+    )
+    .await;
+    // A membership naming an unknown group fails when it is written.
+    assert_counts_by_model(
+        &first,
+        name,
+        &[
+            ("DirectoryAccount", "seen=4 created=2 failed=1 filtered=1"),
+            ("DirectoryGroup", "seen=2 created=2"),
+            ("DirectoryMembership", "seen=2 created=1 failed=1"),
+            (tributary_ingest::OTHER_MODEL, "seen=1 failed=1"),
+        ],
+    );
+    assert_eq!(first.counters.seen, 9, "{name}");
 
-        let second = sync(
-            &db,
-            "r2",
-            &[
-                accounts(vec![user("a", "SUSPENDED")]),
-                IngestPayloadSet::new("DirectoryGroup", vec![group("g1")]),
-                IngestPayloadSet::new("DirectoryMembership", vec![membership("a", "g1")]),
-            ],
-            Completeness::Complete,
-        )
-        .await;
-        assert_eq!(second.status, IngestRunStatus::Completed, "{name}");
-        assert_counts_by_model(
-            &second,
-            name,
-            &[
-                ("DirectoryAccount", "seen=1 updated=1 tombstoned=1"),
-                ("DirectoryGroup", "seen=1 unchanged=1 tombstoned=1"),
-                ("DirectoryMembership", "seen=1 unchanged=1"),
-            ],
-        );
-        assert_eq!(second.counters.tombstoned, 2, "{name}");
-    }
+    let second = sync(
+        &db,
+        "r2",
+        &[
+            accounts(vec![user("a", "SUSPENDED")]),
+            IngestPayloadSet::new("DirectoryGroup", vec![group("g1")]),
+            IngestPayloadSet::new("DirectoryMembership", vec![membership("a", "g1")]),
+        ],
+        Completeness::Complete,
+    )
+    .await;
+    assert_eq!(second.status, IngestRunStatus::Completed, "{name}");
+    assert_counts_by_model(
+        &second,
+        name,
+        &[
+            ("DirectoryAccount", "seen=1 updated=1 tombstoned=1"),
+            ("DirectoryGroup", "seen=1 unchanged=1 tombstoned=1"),
+            ("DirectoryMembership", "seen=1 unchanged=1"),
+        ],
+    );
+    assert_eq!(second.counters.tombstoned, 2, "{name}");
 }

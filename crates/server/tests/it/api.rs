@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tributary_providers::{CatalogConfig, registry};
 use tributary_server::{ServerConfig, api::route_table};
-use tributary_store::testing::TestDb;
+use tributary_store::testing::{TestDb, each_backend};
 use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare, TokenOwner};
 
 const CF_TOKEN: &str = "cf-api-token-0123456789abcdef0123456789";
@@ -237,7 +237,8 @@ fn body_for(method: &Method, path: &str, account_id: &str) -> Option<Value> {
     })
 }
 
-async fn tenancy(backend: TestDb) {
+#[each_backend]
+async fn every_tenant_route_hides_other_tenants(backend: TestDb) {
     let api = Api::start(backend).await;
     let (tenant_a, token_a) = api.tenant("alpha").await;
     let (_tenant_b, token_b) = api.tenant("beta").await;
@@ -305,18 +306,6 @@ async fn tenancy(backend: TestDb) {
         None,
     )
     .await;
-}
-
-#[tokio::test]
-async fn every_tenant_route_hides_other_tenants_sqlite() {
-    tenancy(tributary_store::testing::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn every_tenant_route_hides_other_tenants_postgres() {
-    if let Some(backend) = tributary_store::testing::postgres("api_tenancy").await {
-        tenancy(backend).await;
-    }
 }
 
 #[tokio::test]
@@ -526,64 +515,62 @@ async fn bad_input_is_a_clear_4xx_with_a_request_id() {
     .await;
 }
 
-#[tokio::test]
-async fn a_broken_filter_expr_is_refused_with_422_and_nothing_is_saved() {
-    for backend in tributary_store::testing::backends("api_filter_expr").await {
-        let name = backend.name;
-        let api = Api::start(backend).await;
-        let (_, token) = api.tenant("alpha").await;
-        let account_id = api.fake.account_id();
-        let create = |filter: &str| json!({"definitionId": "cloudflare", "userInput": {"accountId": account_id, "filterExpr": filter}});
-        let listed = || async {
-            api.call(Method::GET, "/v1/integrations", Some(&token), None)
-                .await
-                .body["items"]
-                .as_array()
-                .unwrap()
-                .clone()
-        };
-        // A syntax error, and an expression that parses but names a variable runs do not have.
-        for (filter, problem) in [
-            ("payload.status ==", "at 1:"),
-            ("paylod.status == 'accepted'", "paylod"),
-        ] {
-            let refused = api
-                .call_expecting(
-                    422,
-                    Method::POST,
-                    "/v1/integrations",
-                    Some(&token),
-                    Some(create(filter)),
-                )
-                .await;
-            assert_eq!(refused.body["error"]["code"], "setup_failed", "{name}");
-            assert_eq!(
-                refused.body["error"]["step"], "validate_user_input",
-                "{name}"
-            );
-            let message = refused.body["error"]["message"].as_str().unwrap();
-            assert!(
-                message.contains("`filterExpr` is not a valid CEL filter")
-                    && message.contains(problem),
-                "{name}: {message}"
-            );
-        }
-        assert!(
-            listed().await.is_empty(),
-            "{name}: a refused integration was saved"
-        );
-
-        let created = api
+#[each_backend]
+async fn a_broken_filter_expr_is_refused_with_422_and_nothing_is_saved(backend: TestDb) {
+    let name = backend.name;
+    let api = Api::start(backend).await;
+    let (_, token) = api.tenant("alpha").await;
+    let account_id = api.fake.account_id();
+    let create = |filter: &str| json!({"definitionId": "cloudflare", "userInput": {"accountId": account_id, "filterExpr": filter}});
+    let listed = || async {
+        api.call(Method::GET, "/v1/integrations", Some(&token), None)
+            .await
+            .body["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    // A syntax error, and an expression that parses but names a variable runs do not have.
+    for (filter, problem) in [
+        ("payload.status ==", "at 1:"),
+        ("paylod.status == 'accepted'", "paylod"),
+    ] {
+        let refused = api
             .call_expecting(
-                201,
+                422,
                 Method::POST,
                 "/v1/integrations",
                 Some(&token),
-                Some(create("payload.status == 'accepted'")),
+                Some(create(filter)),
             )
             .await;
-        let id = created.body["id"].as_str().unwrap();
-        let update = api
+        assert_eq!(refused.body["error"]["code"], "setup_failed", "{name}");
+        assert_eq!(
+            refused.body["error"]["step"], "validate_user_input",
+            "{name}"
+        );
+        let message = refused.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("`filterExpr` is not a valid CEL filter") && message.contains(problem),
+            "{name}: {message}"
+        );
+    }
+    assert!(
+        listed().await.is_empty(),
+        "{name}: a refused integration was saved"
+    );
+
+    let created = api
+        .call_expecting(
+            201,
+            Method::POST,
+            "/v1/integrations",
+            Some(&token),
+            Some(create("payload.status == 'accepted'")),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap();
+    let update = api
             .call_expecting(
                 422,
                 Method::PATCH,
@@ -592,26 +579,25 @@ async fn a_broken_filter_expr_is_refused_with_422_and_nothing_is_saved() {
                 Some(json!({"userInput": {"accountId": account_id, "filterExpr": "payload.status = 'x'"}})),
             )
             .await;
-        assert!(
-            update.text.contains("filterExpr"),
-            "{name}: {}",
-            update.text
-        );
-        let kept = api
-            .call(
-                Method::GET,
-                &format!("/v1/integrations/{id}"),
-                Some(&token),
-                None,
-            )
-            .await;
-        assert_eq!(
-            kept.body["userInput"]["filterExpr"], "payload.status == 'accepted'",
-            "{name}: {}",
-            kept.text
-        );
-        assert_eq!(listed().await.len(), 1, "{name}");
-    }
+    assert!(
+        update.text.contains("filterExpr"),
+        "{name}: {}",
+        update.text
+    );
+    let kept = api
+        .call(
+            Method::GET,
+            &format!("/v1/integrations/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        kept.body["userInput"]["filterExpr"], "payload.status == 'accepted'",
+        "{name}: {}",
+        kept.text
+    );
+    assert_eq!(listed().await.len(), 1, "{name}");
 }
 
 #[tokio::test]
@@ -768,107 +754,105 @@ async fn the_openapi_document_describes_every_route() {
 /// A NUL character is refused with a 400 in the API's error shape, naming where it was, on
 /// every backend (PostgreSQL cannot store it; SQLite would): in JSON values and keys at any
 /// depth, query parameters and path segments.
-#[tokio::test]
-async fn nul_characters_are_refused_with_a_400_naming_the_field() {
-    for backend in tributary_store::testing::backends("api_nul").await {
-        let name = backend.name;
-        let api = Api::start(backend).await;
-        let (_, token) = api.tenant("alpha").await;
-        let account = api.fake.account_id().to_owned();
-        let cases = [
-            (
-                Method::POST,
-                "/v1/tenants".to_owned(),
-                Some(json!({"name": "acme\u{0}"})),
-                "invalid_body",
-                "`/name`",
+#[each_backend]
+async fn nul_characters_are_refused_with_a_400_naming_the_field(backend: TestDb) {
+    let name = backend.name;
+    let api = Api::start(backend).await;
+    let (_, token) = api.tenant("alpha").await;
+    let account = api.fake.account_id().to_owned();
+    let cases = [
+        (
+            Method::POST,
+            "/v1/tenants".to_owned(),
+            Some(json!({"name": "acme\u{0}"})),
+            "invalid_body",
+            "`/name`",
+        ),
+        (
+            Method::POST,
+            "/v1/integrations".to_owned(),
+            Some(
+                json!({"definitionId": "cloudflare", "name": "a\u{0}b", "userInput": {"accountId": account}}),
             ),
-            (
-                Method::POST,
-                "/v1/integrations".to_owned(),
-                Some(
-                    json!({"definitionId": "cloudflare", "name": "a\u{0}b", "userInput": {"accountId": account}}),
-                ),
-                "invalid_body",
-                "`/name`",
+            "invalid_body",
+            "`/name`",
+        ),
+        (
+            Method::POST,
+            "/v1/integrations".to_owned(),
+            Some(json!({"definitionId": "cloudflare", "userInput": {"accountId": "\u{0}"}})),
+            "invalid_body",
+            "`/userInput/accountId`",
+        ),
+        (
+            Method::POST,
+            "/v1/integrations".to_owned(),
+            Some(
+                json!({"definitionId": "cloudflare", "userInput": {"accountId": account, "x\u{0}": [1]}}),
             ),
-            (
-                Method::POST,
-                "/v1/integrations".to_owned(),
-                Some(json!({"definitionId": "cloudflare", "userInput": {"accountId": "\u{0}"}})),
-                "invalid_body",
-                "`/userInput/accountId`",
-            ),
-            (
-                Method::POST,
-                "/v1/integrations".to_owned(),
-                Some(
-                    json!({"definitionId": "cloudflare", "userInput": {"accountId": account, "x\u{0}": [1]}}),
-                ),
-                "invalid_body",
-                "a key of `/userInput`",
-            ),
-            (
-                Method::GET,
-                "/v1/records/DirectoryAccount?cursor=%00".to_owned(),
-                None,
-                "invalid_query",
-                "`cursor`",
-            ),
-            (
-                Method::GET,
-                "/v1/records/DirectoryAccount?integrationId=a%00b&limit=5".to_owned(),
-                None,
-                "invalid_query",
-                "`integrationId`",
-            ),
-            (
-                Method::GET,
-                "/v1/runs?operation=Sync%00".to_owned(),
-                None,
-                "invalid_query",
-                "`operation`",
-            ),
-            (
-                Method::GET,
-                "/v1/runs/run%00id".to_owned(),
-                None,
-                "invalid_path",
-                "`run_id`",
-            ),
-        ];
-        for (method, path, body, code, place) in cases {
-            let caller = if path == "/v1/tenants" {
-                &api.operator
-            } else {
-                &token
-            };
-            let answer = api.call(method.clone(), &path, Some(caller), body).await;
-            assert_eq!(
-                answer.status, 400,
-                "{name}: {method} {path}: {}",
-                answer.text
-            );
-            assert_eq!(answer.body["error"]["code"], code, "{name}: {path}");
-            let message = answer.body["error"]["message"].as_str().unwrap();
-            assert!(message.contains("NUL"), "{name}: {path}: {message}");
-            assert!(message.contains(place), "{name}: {path}: {message}");
-            assert!(answer.body["error"]["requestId"].is_string());
-        }
-        // Nothing was stored, and the same requests without NUL still work.
-        let tenants = api
-            .call_expecting(200, Method::GET, "/v1/tenants", Some(&api.operator), None)
-            .await;
-        assert!(!tenants.text.contains("acme"), "{name}: {}", tenants.text);
-        api.call_expecting(
-            200,
+            "invalid_body",
+            "a key of `/userInput`",
+        ),
+        (
             Method::GET,
-            "/v1/runs?operation=Sync",
-            Some(&token),
+            "/v1/records/DirectoryAccount?cursor=%00".to_owned(),
             None,
-        )
-        .await;
+            "invalid_query",
+            "`cursor`",
+        ),
+        (
+            Method::GET,
+            "/v1/records/DirectoryAccount?integrationId=a%00b&limit=5".to_owned(),
+            None,
+            "invalid_query",
+            "`integrationId`",
+        ),
+        (
+            Method::GET,
+            "/v1/runs?operation=Sync%00".to_owned(),
+            None,
+            "invalid_query",
+            "`operation`",
+        ),
+        (
+            Method::GET,
+            "/v1/runs/run%00id".to_owned(),
+            None,
+            "invalid_path",
+            "`run_id`",
+        ),
+    ];
+    for (method, path, body, code, place) in cases {
+        let caller = if path == "/v1/tenants" {
+            &api.operator
+        } else {
+            &token
+        };
+        let answer = api.call(method.clone(), &path, Some(caller), body).await;
+        assert_eq!(
+            answer.status, 400,
+            "{name}: {method} {path}: {}",
+            answer.text
+        );
+        assert_eq!(answer.body["error"]["code"], code, "{name}: {path}");
+        let message = answer.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("NUL"), "{name}: {path}: {message}");
+        assert!(message.contains(place), "{name}: {path}: {message}");
+        assert!(answer.body["error"]["requestId"].is_string());
     }
+    // Nothing was stored, and the same requests without NUL still work.
+    let tenants = api
+        .call_expecting(200, Method::GET, "/v1/tenants", Some(&api.operator), None)
+        .await;
+    assert!(!tenants.text.contains("acme"), "{name}: {}", tenants.text);
+    api.call_expecting(
+        200,
+        Method::GET,
+        "/v1/runs?operation=Sync",
+        Some(&token),
+        None,
+    )
+    .await;
 }
 
 /// Every list route's `limit` takes exactly the range the OpenAPI document states: its bounds
@@ -941,6 +925,7 @@ async fn list_limits_agree_with_the_openapi_document() {
 
 /// `GET /v1/integrations` pages like every other list: `{"items", "nextCursor"}` in id order,
 /// the cursor absent on the last page, with the definition filter applied across pages.
+#[each_backend]
 async fn integrations_page_like_every_list(backend: TestDb) {
     let name = backend.name;
     let api = Api::start(backend).await;
@@ -1002,17 +987,4 @@ async fn integrations_page_like_every_list(backend: TestDb) {
         )
         .await;
     assert_eq!(other.body, json!({"items": []}), "{name}");
-}
-
-#[tokio::test]
-async fn integrations_page_like_every_list_sqlite() {
-    integrations_page_like_every_list(tributary_store::testing::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn integrations_page_like_every_list_postgres() {
-    let Some(backend) = tributary_store::testing::postgres("api_integrations_page").await else {
-        return;
-    };
-    integrations_page_like_every_list(backend).await;
 }

@@ -10,10 +10,8 @@ use crate::support::TestServer;
 use reqwest::{StatusCode, header};
 use tributary_providers::{CatalogConfig, registry};
 use tributary_server::ServerConfig;
-use tributary_store::{
-    integrations::{Integration, IntegrationStatus},
-    testing::TestDb,
-};
+use tributary_store::integrations::{Integration, IntegrationStatus};
+use tributary_store::testing::{TestDb, each_backend};
 use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare, TokenOwner};
 
 const CF_TOKEN: &str = "cf-ui-token-0123456789abcdef0123456789";
@@ -225,7 +223,8 @@ fn href_after<'a>(html: &'a str, prefix: &str) -> &'a str {
     &rest[..rest.find('"').unwrap()]
 }
 
-async fn sign_in_and_forms(backend: TestDb) {
+#[each_backend]
+async fn sign_in_forms_and_tenancy(backend: TestDb) {
     let ui = Ui::start(backend).await;
 
     // Pages need a session; the sign-in page says why a token is refused.
@@ -468,18 +467,6 @@ async fn sign_in_and_forms(backend: TestDb) {
 }
 
 #[tokio::test]
-async fn sign_in_forms_and_tenancy_sqlite() {
-    sign_in_and_forms(tributary_store::testing::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn sign_in_forms_and_tenancy_postgres() {
-    if let Some(backend) = tributary_store::testing::postgres("ui_forms").await {
-        sign_in_and_forms(backend).await;
-    }
-}
-
-#[tokio::test]
 async fn pages_carry_security_headers_and_the_playground_evaluates_mappings() {
     let ui = Ui::start(tributary_store::testing::sqlite().await).await;
     let (_, token) = ui.tenant_token("Acme").await;
@@ -580,268 +567,260 @@ const OFF_SITE_NEXTS: [&str; 11] = [
     "/é",
 ];
 
-#[tokio::test]
-async fn next_is_a_path_of_this_site_or_refused_with_400() {
-    for backend in tributary_store::testing::backends("ui_next").await {
-        let ui = Ui::start(backend).await;
-        let (_, token) = ui.tenant_token("Acme").await;
-        // As reported: the tab is stripped by browsers, leaving `//evil.example`.
-        for raw in ["/%09/evil.example", "/%0d", "/%0a", "/%00", "%00"] {
-            let page = ui.get(&format!("/login?next={raw}"), None).await;
-            assert_eq!(page.status, StatusCode::BAD_REQUEST, "{raw}: {}", page.body);
-            assert!(page.location.is_none());
-        }
-        for next in OFF_SITE_NEXTS {
-            let page = ui
-                .get(&format!("/login?next={}", encoded(next)), None)
-                .await;
-            assert_eq!(page.status, StatusCode::BAD_REQUEST, "{next:?}");
-            assert!(page.location.is_none(), "{next:?}");
-            let posted = ui.post_login(&[("token", &token), ("next", next)]).await;
-            assert_eq!(posted.status, StatusCode::BAD_REQUEST, "{next:?}");
-            assert!(posted.location.is_none(), "{next:?}");
-            assert!(posted.set_cookie("tributary_session").is_none(), "{next:?}");
-        }
-        // Signed in, the page redirects at once: still never off-site, never a 500.
-        let (cookie, _) = ui.sign_in(&token).await;
-        for raw in [
-            "/%0d",
-            "/%0a",
-            "/%00",
-            "/%09/evil.example",
-            "/%5Cevil.example",
-        ] {
-            let page = ui.get(&format!("/login?next={raw}"), Some(&cookie)).await;
-            assert_eq!(page.status, StatusCode::BAD_REQUEST, "{raw}");
-            assert!(page.location.is_none(), "{raw}");
-        }
-        let page = ui
-            .get(
-                &format!("/login?next={}", encoded("/runs?status=failed")),
-                Some(&cookie),
-            )
-            .await;
-        assert_eq!(page.location.as_deref(), Some("/runs?status=failed"));
-        let posted = ui
-            .post_login(&[("token", &token), ("next", "/runs?status=failed")])
-            .await;
-        assert_eq!(posted.status, StatusCode::SEE_OTHER);
-        assert_eq!(posted.location.as_deref(), Some("/runs?status=failed"));
+#[each_backend]
+async fn next_is_a_path_of_this_site_or_refused_with_400(backend: TestDb) {
+    let ui = Ui::start(backend).await;
+    let (_, token) = ui.tenant_token("Acme").await;
+    // As reported: the tab is stripped by browsers, leaving `//evil.example`.
+    for raw in ["/%09/evil.example", "/%0d", "/%0a", "/%00", "%00"] {
+        let page = ui.get(&format!("/login?next={raw}"), None).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{raw}: {}", page.body);
+        assert!(page.location.is_none());
     }
+    for next in OFF_SITE_NEXTS {
+        let page = ui
+            .get(&format!("/login?next={}", encoded(next)), None)
+            .await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{next:?}");
+        assert!(page.location.is_none(), "{next:?}");
+        let posted = ui.post_login(&[("token", &token), ("next", next)]).await;
+        assert_eq!(posted.status, StatusCode::BAD_REQUEST, "{next:?}");
+        assert!(posted.location.is_none(), "{next:?}");
+        assert!(posted.set_cookie("tributary_session").is_none(), "{next:?}");
+    }
+    // Signed in, the page redirects at once: still never off-site, never a 500.
+    let (cookie, _) = ui.sign_in(&token).await;
+    for raw in [
+        "/%0d",
+        "/%0a",
+        "/%00",
+        "/%09/evil.example",
+        "/%5Cevil.example",
+    ] {
+        let page = ui.get(&format!("/login?next={raw}"), Some(&cookie)).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{raw}");
+        assert!(page.location.is_none(), "{raw}");
+    }
+    let page = ui
+        .get(
+            &format!("/login?next={}", encoded("/runs?status=failed")),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(page.location.as_deref(), Some("/runs?status=failed"));
+    let posted = ui
+        .post_login(&[("token", &token), ("next", "/runs?status=failed")])
+        .await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    assert_eq!(posted.location.as_deref(), Some("/runs?status=failed"));
 }
 
-#[tokio::test]
-async fn a_cross_site_sign_in_is_refused_with_403() {
-    for backend in tributary_store::testing::backends("ui_login_csrf").await {
-        let ui = Ui::start(backend).await;
-        let (_, token) = ui.tenant_token("Attacker").await;
-        // What another site's auto-submitting form sends: no nonce cookie (SameSite=Strict keeps
-        // it home), no CSRF value of ours.
-        let forged = ui.post("/login", None, &[("token", &token)]).await;
-        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
-        assert!(forged.set_cookie("tributary_session").is_none());
+#[each_backend]
+async fn a_cross_site_sign_in_is_refused_with_403(backend: TestDb) {
+    let ui = Ui::start(backend).await;
+    let (_, token) = ui.tenant_token("Attacker").await;
+    // What another site's auto-submitting form sends: no nonce cookie (SameSite=Strict keeps
+    // it home), no CSRF value of ours.
+    let forged = ui.post("/login", None, &[("token", &token)]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    assert!(forged.set_cookie("tributary_session").is_none());
 
-        let page = ui.get("/login", None).await;
-        let set = page
-            .headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .find(|v| v.starts_with("tributary_login="))
-            .unwrap();
-        assert!(
-            set.contains("SameSite=Strict") && set.contains("HttpOnly"),
-            "{set}"
-        );
-        let (nonce, csrf) = ui.login_page().await;
-        let wrong_value = ui
-            .post(
-                "/login",
-                Some(&nonce),
-                &[("csrf", "0000"), ("token", &token)],
-            )
-            .await;
-        assert_eq!(wrong_value.status, StatusCode::FORBIDDEN);
-        let (other_nonce, _) = ui.login_page().await;
-        let other_pages_value = ui
-            .post(
-                "/login",
-                Some(&other_nonce),
-                &[("csrf", &csrf), ("token", &token)],
-            )
-            .await;
-        assert_eq!(other_pages_value.status, StatusCode::FORBIDDEN);
-        // Even with a matching pair, a browser saying the form came from elsewhere is refused.
-        for (name, value) in [
-            (header::ORIGIN, "https://evil.example".to_owned()),
-            (header::ORIGIN, "null".to_owned()),
-            (header::REFERER, "https://evil.example/login".to_owned()),
-        ] {
-            let request = ui
-                .http
-                .post(format!("{}/login", ui.server.base))
-                .header(header::COOKIE, &nonce)
-                .header(name.clone(), value.as_str())
-                .form(&[("csrf", csrf.as_str()), ("token", token.as_str())]);
-            let answer = ui.send(request).await;
-            assert_eq!(answer.status, StatusCode::FORBIDDEN, "{name}: {value}");
-            assert!(answer.set_cookie("tributary_session").is_none());
-        }
-        // The same pair from this site's page signs in and retires the nonce.
+    let page = ui.get("/login", None).await;
+    let set = page
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("tributary_login="))
+        .unwrap();
+    assert!(
+        set.contains("SameSite=Strict") && set.contains("HttpOnly"),
+        "{set}"
+    );
+    let (nonce, csrf) = ui.login_page().await;
+    let wrong_value = ui
+        .post(
+            "/login",
+            Some(&nonce),
+            &[("csrf", "0000"), ("token", &token)],
+        )
+        .await;
+    assert_eq!(wrong_value.status, StatusCode::FORBIDDEN);
+    let (other_nonce, _) = ui.login_page().await;
+    let other_pages_value = ui
+        .post(
+            "/login",
+            Some(&other_nonce),
+            &[("csrf", &csrf), ("token", &token)],
+        )
+        .await;
+    assert_eq!(other_pages_value.status, StatusCode::FORBIDDEN);
+    // Even with a matching pair, a browser saying the form came from elsewhere is refused.
+    for (name, value) in [
+        (header::ORIGIN, "https://evil.example".to_owned()),
+        (header::ORIGIN, "null".to_owned()),
+        (header::REFERER, "https://evil.example/login".to_owned()),
+    ] {
         let request = ui
             .http
             .post(format!("{}/login", ui.server.base))
             .header(header::COOKIE, &nonce)
-            .header(header::ORIGIN, ui.server.base.as_str())
+            .header(name.clone(), value.as_str())
             .form(&[("csrf", csrf.as_str()), ("token", token.as_str())]);
         let answer = ui.send(request).await;
-        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-        assert!(answer.set_cookie("tributary_session").is_some());
-        assert_eq!(
-            answer.set_cookie("tributary_login").as_deref(),
-            Some("tributary_login=")
-        );
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{name}: {value}");
+        assert!(answer.set_cookie("tributary_session").is_none());
     }
+    // The same pair from this site's page signs in and retires the nonce.
+    let request = ui
+        .http
+        .post(format!("{}/login", ui.server.base))
+        .header(header::COOKIE, &nonce)
+        .header(header::ORIGIN, ui.server.base.as_str())
+        .form(&[("csrf", csrf.as_str()), ("token", token.as_str())]);
+    let answer = ui.send(request).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    assert!(answer.set_cookie("tributary_session").is_some());
+    assert_eq!(
+        answer.set_cookie("tributary_login").as_deref(),
+        Some("tributary_login=")
+    );
 }
 
-#[tokio::test]
-async fn the_cookie_holds_a_session_that_signing_out_or_revoking_ends() {
-    for backend in tributary_store::testing::backends("ui_sessions").await {
-        let ui = Ui::start(backend).await;
-        let (tenant, token) = ui.tenant_token("Acme").await;
-        let (cookie, csrf) = ui.sign_in(&token).await;
-        let session_id = cookie.trim_start_matches("tributary_session=").to_owned();
-        assert!(!session_id.contains(&token) && !token.contains(&session_id));
-        // The cookie's value is no API token.
-        let as_bearer = ui
-            .send(
-                ui.http
-                    .get(format!("{}/v1/tenant", ui.server.base))
-                    .bearer_auth(&session_id),
-            )
-            .await;
-        assert_eq!(as_bearer.status, StatusCode::UNAUTHORIZED);
-        let with_token = ui
-            .send(
-                ui.http
-                    .get(format!("{}/v1/tenant", ui.server.base))
-                    .bearer_auth(&token),
-            )
-            .await;
-        assert_eq!(with_token.status, StatusCode::OK);
-
-        // Signing out ends the session itself: the old cookie no longer works.
-        let out = ui.post("/logout", Some(&cookie), &[("csrf", &csrf)]).await;
-        assert_eq!(out.status, StatusCode::SEE_OTHER);
-        let after = ui.get("/integrations", Some(&cookie)).await;
-        assert_eq!(after.status, StatusCode::SEE_OTHER);
-        assert_eq!(
-            after.location.as_deref(),
-            Some("/login?next=%2Fintegrations")
-        );
-
-        // Revoking the token ends every session opened with it.
-        let (first, _) = ui.sign_in(&token).await;
-        let (second, _) = ui.sign_in(&token).await;
-        assert_ne!(first, second);
-        let tokens = ui
-            .server
-            .runtime
-            .db()
-            .tenants()
-            .list_tokens(Some(&tenant))
-            .await
-            .unwrap();
-        ui.server
-            .runtime
-            .db()
-            .tenants()
-            .revoke_token(Some(&tenant), &tokens[0].id)
-            .await
-            .unwrap();
-        for cookie in [&first, &second] {
-            let page = ui.get("/integrations", Some(cookie)).await;
-            assert_eq!(page.status, StatusCode::SEE_OTHER);
-        }
-        // A cookie holding the API token itself (what the UI used to set) is no session.
-        let (_, fresh) = ui.tenant_token("Other").await;
-        let page = ui
-            .get("/integrations", Some(&format!("tributary_session={fresh}")))
-            .await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER);
-    }
-}
-
-#[tokio::test]
-async fn repeated_failed_authentication_from_one_address_is_throttled() {
-    for backend in tributary_store::testing::backends("ui_throttle").await {
-        let ui = Ui::start(backend).await;
-        let (_, token) = ui.tenant_token("Acme").await;
-        let v1 = |bearer: &str| {
+#[each_backend]
+async fn the_cookie_holds_a_session_that_signing_out_or_revoking_ends(backend: TestDb) {
+    let ui = Ui::start(backend).await;
+    let (tenant, token) = ui.tenant_token("Acme").await;
+    let (cookie, csrf) = ui.sign_in(&token).await;
+    let session_id = cookie.trim_start_matches("tributary_session=").to_owned();
+    assert!(!session_id.contains(&token) && !token.contains(&session_id));
+    // The cookie's value is no API token.
+    let as_bearer = ui
+        .send(
             ui.http
                 .get(format!("{}/v1/tenant", ui.server.base))
-                .bearer_auth(bearer)
-        };
-        let scim = |bearer: &str| {
+                .bearer_auth(&session_id),
+        )
+        .await;
+    assert_eq!(as_bearer.status, StatusCode::UNAUTHORIZED);
+    let with_token = ui
+        .send(
             ui.http
-                .get(format!("{}/scim/v2/scim_nope/Users", ui.server.base))
-                .bearer_auth(bearer)
-        };
-        // Nine failures across the three surfaces: each answered in its own way.
-        for _ in 0..3 {
-            assert_eq!(
-                ui.send(v1("trb_wrong")).await.status,
-                StatusCode::UNAUTHORIZED
-            );
-            assert_eq!(
-                ui.send(scim("wrong")).await.status,
-                StatusCode::UNAUTHORIZED
-            );
-            let login = ui.post_login(&[("token", "trb_wrong")]).await;
-            assert_eq!(login.status, StatusCode::UNAUTHORIZED);
-        }
-        // Below the limit, the right credential still works.
-        assert_eq!(ui.send(v1(&token)).await.status, StatusCode::OK);
-        let (cookie, _) = ui.sign_in(&token).await;
-        // A request without credentials is not a guess and does not count.
-        let anonymous = ui
-            .send(ui.http.get(format!("{}/v1/tenant", ui.server.base)))
-            .await;
-        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
-        // The tenth failure reaches the limit; then everything that authenticates waits.
+                .get(format!("{}/v1/tenant", ui.server.base))
+                .bearer_auth(&token),
+        )
+        .await;
+    assert_eq!(with_token.status, StatusCode::OK);
+
+    // Signing out ends the session itself: the old cookie no longer works.
+    let out = ui.post("/logout", Some(&cookie), &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let after = ui.get("/integrations", Some(&cookie)).await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        after.location.as_deref(),
+        Some("/login?next=%2Fintegrations")
+    );
+
+    // Revoking the token ends every session opened with it.
+    let (first, _) = ui.sign_in(&token).await;
+    let (second, _) = ui.sign_in(&token).await;
+    assert_ne!(first, second);
+    let tokens = ui
+        .server
+        .runtime
+        .db()
+        .tenants()
+        .list_tokens(Some(&tenant))
+        .await
+        .unwrap();
+    ui.server
+        .runtime
+        .db()
+        .tenants()
+        .revoke_token(Some(&tenant), &tokens[0].id)
+        .await
+        .unwrap();
+    for cookie in [&first, &second] {
+        let page = ui.get("/integrations", Some(cookie)).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+    }
+    // A cookie holding the API token itself (what the UI used to set) is no session.
+    let (_, fresh) = ui.tenant_token("Other").await;
+    let page = ui
+        .get("/integrations", Some(&format!("tributary_session={fresh}")))
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+}
+
+#[each_backend]
+async fn repeated_failed_authentication_from_one_address_is_throttled(backend: TestDb) {
+    let ui = Ui::start(backend).await;
+    let (_, token) = ui.tenant_token("Acme").await;
+    let v1 = |bearer: &str| {
+        ui.http
+            .get(format!("{}/v1/tenant", ui.server.base))
+            .bearer_auth(bearer)
+    };
+    let scim = |bearer: &str| {
+        ui.http
+            .get(format!("{}/scim/v2/scim_nope/Users", ui.server.base))
+            .bearer_auth(bearer)
+    };
+    // Nine failures across the three surfaces: each answered in its own way.
+    for _ in 0..3 {
         assert_eq!(
             ui.send(v1("trb_wrong")).await.status,
             StatusCode::UNAUTHORIZED
         );
-        let api = ui.send(v1(&token)).await;
-        assert_eq!(api.status, StatusCode::TOO_MANY_REQUESTS, "{}", api.body);
-        let seconds: u64 = api.header(header::RETRY_AFTER).unwrap().parse().unwrap();
-        assert!((1..=60).contains(&seconds), "{seconds}");
-        let body: serde_json::Value = serde_json::from_str(&api.body).unwrap();
-        assert_eq!(body["error"]["code"], "too_many_failures");
-
-        let scim_answer = ui.send(scim("wrong")).await;
-        assert_eq!(scim_answer.status, StatusCode::TOO_MANY_REQUESTS);
-        assert!(scim_answer.header(header::RETRY_AFTER).is_some());
-        let body: serde_json::Value = serde_json::from_str(&scim_answer.body).unwrap();
         assert_eq!(
-            body["schemas"][0],
-            "urn:ietf:params:scim:api:messages:2.0:Error"
+            ui.send(scim("wrong")).await.status,
+            StatusCode::UNAUTHORIZED
         );
-        assert_eq!(body["status"], "429");
-
-        let login = ui.post_login(&[("token", &token)]).await;
-        assert_eq!(login.status, StatusCode::TOO_MANY_REQUESTS);
-        assert!(login.header(header::RETRY_AFTER).is_some());
-        assert!(login.body.contains("Too many attempts"), "{}", login.body);
-        assert!(login.set_cookie("tributary_session").is_none());
-        // The UI session opened before stays usable, and unauthenticated routes are untouched.
-        assert_eq!(
-            ui.get("/integrations", Some(&cookie)).await.status,
-            StatusCode::OK
-        );
-        assert_eq!(ui.get("/healthz", None).await.status, StatusCode::OK);
+        let login = ui.post_login(&[("token", "trb_wrong")]).await;
+        assert_eq!(login.status, StatusCode::UNAUTHORIZED);
     }
+    // Below the limit, the right credential still works.
+    assert_eq!(ui.send(v1(&token)).await.status, StatusCode::OK);
+    let (cookie, _) = ui.sign_in(&token).await;
+    // A request without credentials is not a guess and does not count.
+    let anonymous = ui
+        .send(ui.http.get(format!("{}/v1/tenant", ui.server.base)))
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    // The tenth failure reaches the limit; then everything that authenticates waits.
+    assert_eq!(
+        ui.send(v1("trb_wrong")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let api = ui.send(v1(&token)).await;
+    assert_eq!(api.status, StatusCode::TOO_MANY_REQUESTS, "{}", api.body);
+    let seconds: u64 = api.header(header::RETRY_AFTER).unwrap().parse().unwrap();
+    assert!((1..=60).contains(&seconds), "{seconds}");
+    let body: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    assert_eq!(body["error"]["code"], "too_many_failures");
+
+    let scim_answer = ui.send(scim("wrong")).await;
+    assert_eq!(scim_answer.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(scim_answer.header(header::RETRY_AFTER).is_some());
+    let body: serde_json::Value = serde_json::from_str(&scim_answer.body).unwrap();
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
+    assert_eq!(body["status"], "429");
+
+    let login = ui.post_login(&[("token", &token)]).await;
+    assert_eq!(login.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(login.header(header::RETRY_AFTER).is_some());
+    assert!(login.body.contains("Too many attempts"), "{}", login.body);
+    assert!(login.set_cookie("tributary_session").is_none());
+    // The UI session opened before stays usable, and unauthenticated routes are untouched.
+    assert_eq!(
+        ui.get("/integrations", Some(&cookie)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(ui.get("/healthz", None).await.status, StatusCode::OK);
 }
 
 #[tokio::test]

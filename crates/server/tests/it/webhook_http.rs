@@ -14,10 +14,11 @@ use tributary_core::{
 };
 use tributary_runtime::{ConnectOutcome, ConnectRequest};
 use tributary_server::{RateLimitConfig, ServerConfig};
-use tributary_store::{testing::TestDb, webhooks::DeliveryStatus};
+use tributary_store::webhooks::DeliveryStatus;
 use tributary_webhooks::{StandardWebhooks, sign_standard};
 
 use crate::support::TestServer;
+use tributary_store::testing::{TestDb, each_backend};
 
 mod graph_notifications;
 
@@ -392,66 +393,64 @@ fn nested_ping(depth: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-#[tokio::test]
-async fn a_payload_too_deep_to_store_gets_a_4xx_and_one_at_the_limit_is_processed() {
-    for backend in tributary_store::testing::backends("webhook_http_depth").await {
-        let server = start_on(backend, ServerConfig::default()).await;
-        // 127 levels parse (serde_json reads at most 127), but the stored delivery wraps the
-        // payload one level deeper: this was a 503 on every provider retry, forever.
-        for _ in 0..2 {
-            let response = server
-                .signed("msg_deep", &nested_ping(127))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 422);
-            let refusal: Value = response.json().await.unwrap();
-            assert_eq!(refusal["error"]["code"], "payload_too_deep", "{refusal}");
-        }
-        let stored = server
-            .db
-            .db
-            .webhooks(&server.ring)
-            .list_deliveries(&server.tenant, &server.endpoint, 10)
-            .await
-            .unwrap();
-        assert!(stored.is_empty(), "refused before storage: {stored:?}");
-
-        // At the limit: acknowledged, stored and processed by the worker.
+#[each_backend]
+async fn a_payload_too_deep_to_store_gets_a_4xx_and_one_at_the_limit_is_processed(backend: TestDb) {
+    let server = start_on(backend, ServerConfig::default()).await;
+    // 127 levels parse (serde_json reads at most 127), but the stored delivery wraps the
+    // payload one level deeper: this was a 503 on every provider retry, forever.
+    for _ in 0..2 {
         let response = server
-            .signed(
-                "msg_at_limit",
-                &nested_ping(tributary_runtime::MAX_PAYLOAD_DEPTH),
-            )
+            .signed("msg_deep", &nested_ping(127))
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 200);
-        let ack: Value = response.json().await.unwrap();
-        assert_eq!(ack["queued"], true, "{ack}");
-        let delivery = ack["delivery"].as_str().unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let status = server
-                .db
-                .db
-                .webhooks(&server.ring)
-                .get_delivery(&server.tenant, delivery)
-                .await
-                .unwrap()
-                .unwrap()
-                .status;
-            if status == DeliveryStatus::Done {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the delivery was not processed: {status:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        server.stop().await;
+        assert_eq!(response.status(), 422);
+        let refusal: Value = response.json().await.unwrap();
+        assert_eq!(refusal["error"]["code"], "payload_too_deep", "{refusal}");
     }
+    let stored = server
+        .db
+        .db
+        .webhooks(&server.ring)
+        .list_deliveries(&server.tenant, &server.endpoint, 10)
+        .await
+        .unwrap();
+    assert!(stored.is_empty(), "refused before storage: {stored:?}");
+
+    // At the limit: acknowledged, stored and processed by the worker.
+    let response = server
+        .signed(
+            "msg_at_limit",
+            &nested_ping(tributary_runtime::MAX_PAYLOAD_DEPTH),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let ack: Value = response.json().await.unwrap();
+    assert_eq!(ack["queued"], true, "{ack}");
+    let delivery = ack["delivery"].as_str().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = server
+            .db
+            .db
+            .webhooks(&server.ring)
+            .get_delivery(&server.tenant, delivery)
+            .await
+            .unwrap()
+            .unwrap()
+            .status;
+        if status == DeliveryStatus::Done {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the delivery was not processed: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.stop().await;
 }
 
 /// How a raw request sends its body.
@@ -600,77 +599,79 @@ async fn peak_resident_kib<T>(work: impl std::future::Future<Output = T>) -> (T,
     (output, peak)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_oversized_uploads_are_cut_off_while_they_stream() {
-    if !measured_alone("concurrent_oversized_uploads_are_cut_off_while_they_stream") {
+#[each_backend(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_oversized_uploads_are_cut_off_while_they_stream(backend: TestDb) {
+    // The test to run again is the one generated for this backend.
+    let test = format!(
+        "concurrent_oversized_uploads_are_cut_off_while_they_stream_{}",
+        backend.name
+    );
+    if !measured_alone(&test) {
         return;
     }
     const UPLOAD: usize = 50 * 1024 * 1024;
     const UPLOADS: usize = 8;
-    for backend in tributary_store::testing::backends("webhook_http_uploads").await {
-        let server = start_on(backend, ServerConfig::default()).await;
-        let path = format!("/v1/webhooks/{}", server.endpoint);
-        // A warm-up request, so the connection pool and the router's first allocations are not
-        // counted as growth.
-        assert_eq!(
-            raw_post(&server.addr, &path, &[], Upload::Chunked(UPLOAD)).await,
-            413
-        );
-        let before = resident_kib();
-        let (statuses, peak) = peak_resident_kib(async {
-            let uploads: Vec<_> = (0..UPLOADS)
-                .map(|_| {
-                    let (addr, path) = (server.addr.clone(), path.clone());
-                    tokio::spawn(async move {
-                        raw_post(&addr, &path, &[], Upload::Chunked(UPLOAD)).await
-                    })
-                })
-                .collect();
-            let mut statuses = Vec::new();
-            for upload in uploads {
-                statuses.push(upload.await.unwrap());
-            }
-            statuses
-        })
-        .await;
-        assert_eq!(statuses, [413; UPLOADS]);
-        let grown_mib = peak.saturating_sub(before) / 1024;
-        assert!(
-            grown_mib < 64,
-            "{UPLOADS} uploads of 50 MiB grew the resident set by {grown_mib} MiB"
-        );
-        // A declared length above the limit is refused before any of the body is sent.
-        assert_eq!(
-            raw_post(&server.addr, &path, &[], Upload::DeclaredOnly(UPLOAD)).await,
-            413
-        );
-        server.stop().await;
-    }
+
+    let server = start_on(backend, ServerConfig::default()).await;
+    let path = format!("/v1/webhooks/{}", server.endpoint);
+    // A warm-up request, so the connection pool and the router's first allocations are not
+    // counted as growth.
+    assert_eq!(
+        raw_post(&server.addr, &path, &[], Upload::Chunked(UPLOAD)).await,
+        413
+    );
+    let before = resident_kib();
+    let (statuses, peak) = peak_resident_kib(async {
+        let uploads: Vec<_> = (0..UPLOADS)
+            .map(|_| {
+                let (addr, path) = (server.addr.clone(), path.clone());
+                tokio::spawn(
+                    async move { raw_post(&addr, &path, &[], Upload::Chunked(UPLOAD)).await },
+                )
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for upload in uploads {
+            statuses.push(upload.await.unwrap());
+        }
+        statuses
+    })
+    .await;
+    assert_eq!(statuses, [413; UPLOADS]);
+    let grown_mib = peak.saturating_sub(before) / 1024;
+    assert!(
+        grown_mib < 64,
+        "{UPLOADS} uploads of 50 MiB grew the resident set by {grown_mib} MiB"
+    );
+    // A declared length above the limit is refused before any of the body is sent.
+    assert_eq!(
+        raw_post(&server.addr, &path, &[], Upload::DeclaredOnly(UPLOAD)).await,
+        413
+    );
+    server.stop().await;
 }
 
-#[tokio::test]
-async fn an_unknown_endpoint_is_refused_without_reading_the_body() {
-    for backend in tributary_store::testing::backends("webhook_http_unknown").await {
-        let server = start_on(backend, ServerConfig::default()).await;
-        // The body never ends: only an answer that does not wait for it arrives.
-        for path in [
-            "/v1/webhooks/whe_nope".to_owned(),
-            "/v1/webhooks/apps/hooks/nope".to_owned(),
-            "/v1/webhooks/apps/nope/events".to_owned(),
-        ] {
-            let status = raw_post(&server.addr, &path, &[], Upload::ChunkedStalled).await;
-            assert_eq!(status, 404, "{path}");
-        }
-        // A known endpoint waits for the body, so the answer above is not the server giving up.
-        let path = format!("/v1/webhooks/{}", server.endpoint);
-        let waiting = tokio::time::timeout(
-            Duration::from_millis(500),
-            raw_post(&server.addr, &path, &[], Upload::ChunkedStalled),
-        )
-        .await;
-        assert!(waiting.is_err(), "answered before the body ended");
-        server.stop().await;
+#[each_backend]
+async fn an_unknown_endpoint_is_refused_without_reading_the_body(backend: TestDb) {
+    let server = start_on(backend, ServerConfig::default()).await;
+    // The body never ends: only an answer that does not wait for it arrives.
+    for path in [
+        "/v1/webhooks/whe_nope".to_owned(),
+        "/v1/webhooks/apps/hooks/nope".to_owned(),
+        "/v1/webhooks/apps/nope/events".to_owned(),
+    ] {
+        let status = raw_post(&server.addr, &path, &[], Upload::ChunkedStalled).await;
+        assert_eq!(status, 404, "{path}");
     }
+    // A known endpoint waits for the body, so the answer above is not the server giving up.
+    let path = format!("/v1/webhooks/{}", server.endpoint);
+    let waiting = tokio::time::timeout(
+        Duration::from_millis(500),
+        raw_post(&server.addr, &path, &[], Upload::ChunkedStalled),
+    )
+    .await;
+    assert!(waiting.is_err(), "answered before the body ended");
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::{self, Harness, on_each_backend, spawn_worker};
+use crate::support::{self, Harness, spawn_worker};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,7 +15,8 @@ use tributary_core::{
     registry::CoreChecksOnly,
 };
 use tributary_runtime::{ConnectOutcome, ConnectRequest, RunRequest, Runtime, RuntimeConfig};
-use tributary_store::{keystore::KeyRing, testing::TestDb};
+use tributary_store::keystore::KeyRing;
+use tributary_store::testing::{TestDb, each_backend};
 
 /// A roster service's token.
 #[derive(StableName, Deserialize, JsonSchema)]
@@ -149,48 +150,47 @@ fn ingested_line<'a>(
     text.lines().find(|line| line.starts_with(&labels))
 }
 
-#[tokio::test]
-async fn ingested_records_are_counted_by_model_and_outcome() {
-    on_each_backend("rt_ingest_models", |backend| async move {
-        let (runtime, tenant_id, integration_id) = roster_runtime(&backend).await;
-        // Two people written, one refused (an unknown status), one filtered out; two teams.
-        sync(
-            &runtime,
-            &tenant_id,
-            &integration_id,
-            json!({
-                "people": [
-                    person("p1", "ACTIVE"),
-                    person("p2", "enabled"),
-                    person("p3", "ACTIVE"),
-                    {"id": "bot1", "status": "ACTIVE", "kind": "bot"},
-                ],
-                "teams": [team("t1"), team("t2")],
-            }),
-        )
-        .await;
-        // A complete listing: p1 changed, p3 and t2 gone (tombstoned), t1 as it was.
-        sync(
-            &runtime,
-            &tenant_id,
-            &integration_id,
-            json!({"people": [person("p1", "SUSPENDED")], "teams": [team("t1")]}),
-        )
-        .await;
+#[each_backend]
+async fn ingested_records_are_counted_by_model_and_outcome(backend: TestDb) {
+    let (runtime, tenant_id, integration_id) = roster_runtime(&backend).await;
+    // Two people written, one refused (an unknown status), one filtered out; two teams.
+    sync(
+        &runtime,
+        &tenant_id,
+        &integration_id,
+        json!({
+            "people": [
+                person("p1", "ACTIVE"),
+                person("p2", "enabled"),
+                person("p3", "ACTIVE"),
+                {"id": "bot1", "status": "ACTIVE", "kind": "bot"},
+            ],
+            "teams": [team("t1"), team("t2")],
+        }),
+    )
+    .await;
+    // A complete listing: p1 changed, p3 and t2 gone (tombstoned), t1 as it was.
+    sync(
+        &runtime,
+        &tenant_id,
+        &integration_id,
+        json!({"people": [person("p1", "SUSPENDED")], "teams": [team("t1")]}),
+    )
+    .await;
 
-        let text = runtime.render_metrics().await;
-        let expected = [
-            ("DirectoryAccount", "created", 2),
-            ("DirectoryAccount", "updated", 1),
-            ("DirectoryAccount", "failed", 1),
-            ("DirectoryAccount", "filtered", 1),
-            ("DirectoryAccount", "tombstoned", 1),
-            ("DirectoryGroup", "created", 2),
-            ("DirectoryGroup", "unchanged", 1),
-            ("DirectoryGroup", "tombstoned", 1),
-        ];
-        for (model, outcome, records) in expected {
-            assert_eq!(
+    let text = runtime.render_metrics().await;
+    let expected = [
+        ("DirectoryAccount", "created", 2),
+        ("DirectoryAccount", "updated", 1),
+        ("DirectoryAccount", "failed", 1),
+        ("DirectoryAccount", "filtered", 1),
+        ("DirectoryAccount", "tombstoned", 1),
+        ("DirectoryGroup", "created", 2),
+        ("DirectoryGroup", "unchanged", 1),
+        ("DirectoryGroup", "tombstoned", 1),
+    ];
+    for (model, outcome, records) in expected {
+        assert_eq!(
                 ingested_line(&text, "roster", model, outcome),
                 Some(
                     format!(
@@ -201,91 +201,94 @@ async fn ingested_records_are_counted_by_model_and_outcome() {
                 "{}: {model} {outcome}\n{text}",
                 backend.name
             );
-        }
-        // Outcomes no record had get no series.
-        for (model, outcome) in [
-            ("DirectoryAccount", "unchanged"),
-            ("DirectoryGroup", "updated"),
-            ("DirectoryGroup", "failed"),
-            ("DirectoryGroup", "filtered"),
-        ] {
-            assert_eq!(ingested_line(&text, "roster", model, outcome), None, "{text}");
-        }
-        let series = text
-            .lines()
-            .filter(|line| line.starts_with("tributary_ingested_records_total{"))
-            .count();
-        assert_eq!(series, expected.len(), "{text}");
-        for id in [&tenant_id, &integration_id] {
-            assert!(!text.contains(id.as_str()), "an id became a label: {text}");
-        }
-    })
-    .await;
+    }
+    // Outcomes no record had get no series.
+    for (model, outcome) in [
+        ("DirectoryAccount", "unchanged"),
+        ("DirectoryGroup", "updated"),
+        ("DirectoryGroup", "failed"),
+        ("DirectoryGroup", "filtered"),
+    ] {
+        assert_eq!(
+            ingested_line(&text, "roster", model, outcome),
+            None,
+            "{text}"
+        );
+    }
+    let series = text
+        .lines()
+        .filter(|line| line.starts_with("tributary_ingested_records_total{"))
+        .count();
+    assert_eq!(series, expected.len(), "{text}");
+    for id in [&tenant_id, &integration_id] {
+        assert!(!text.contains(id.as_str()), "an id became a label: {text}");
+    }
 }
 
-#[tokio::test]
-async fn the_records_of_a_webhook_event_are_counted_by_model() {
-    on_each_backend("rt_ingest_models_hook", |backend| async move {
-        let h = Harness::new(backend, None).await;
-        h.api.accept_token("acme-model-token");
-        let outcome = h
-            .runtime
-            .connect(ConnectRequest {
-                tenant_id: h.tenant_id.clone(),
-                definition_id: "acme".into(),
-                user_input: Some(h.user_input()),
-                connection: "AcmeToken".into(),
-                credentials: [("AcmeToken".to_owned(), json!({"token": "acme-model-token"}))]
-                    .into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let ConnectOutcome::Connected(done) = outcome else {
-            panic!("redirected")
-        };
-        let endpoint = &done.webhook_endpoints[0];
-        let metrics = h.runtime.metrics();
-        let created = [
-            ("definition", "acme"),
-            ("model", "DirectoryAccount"),
-            ("outcome", "created"),
-        ];
-        let syncs = || metrics.counter("tributary_runs_total", &[]);
-        let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
-        let body = json!({"type": "user.changed", "user": support::fake_api::user(7)});
-        let delivery = format!("d-model-{}", tributary_store::new_id());
-        h.runtime
-            .receive_webhook(
-                &endpoint.id,
-                &InboundWebhook {
-                    method: "POST".into(),
-                    headers: vec![
-                        ("x-acme-secret".to_owned(), endpoint.secret.expose().to_owned()),
-                        ("x-acme-delivery".to_owned(), delivery),
-                    ],
-                    query: Vec::new(),
-                    body: serde_json::to_vec(&body).unwrap(),
-                    received_at: 0,
-                },
-            )
-            .await
-            .unwrap();
-        support::eventually(Duration::from_secs(10), "the event's record is counted", || async {
-            metrics.counter("tributary_ingested_records_total", &created) == 1.0
+#[each_backend]
+async fn the_records_of_a_webhook_event_are_counted_by_model(backend: TestDb) {
+    let h = Harness::new(backend, None).await;
+    h.api.accept_token("acme-model-token");
+    let outcome = h
+        .runtime
+        .connect(ConnectRequest {
+            tenant_id: h.tenant_id.clone(),
+            definition_id: "acme".into(),
+            user_input: Some(h.user_input()),
+            connection: "AcmeToken".into(),
+            credentials: [("AcmeToken".to_owned(), json!({"token": "acme-model-token"}))].into(),
+            ..Default::default()
         })
-        .await;
-        // The worker runs no reconcile schedule: the record came from the event, not a run.
-        assert_eq!(syncs(), 0.0, "no run ingested");
-        let _ = stop.send(());
-        worker.await.unwrap();
-        let text = h.runtime.render_metrics().await;
-        assert!(
+        .await
+        .unwrap();
+    let ConnectOutcome::Connected(done) = outcome else {
+        panic!("redirected")
+    };
+    let endpoint = &done.webhook_endpoints[0];
+    let metrics = h.runtime.metrics();
+    let created = [
+        ("definition", "acme"),
+        ("model", "DirectoryAccount"),
+        ("outcome", "created"),
+    ];
+    let syncs = || metrics.counter("tributary_runs_total", &[]);
+    let (stop, worker) = spawn_worker(&h.runtime, Duration::from_secs(30));
+    let body = json!({"type": "user.changed", "user": support::fake_api::user(7)});
+    let delivery = format!("d-model-{}", tributary_store::new_id());
+    h.runtime
+        .receive_webhook(
+            &endpoint.id,
+            &InboundWebhook {
+                method: "POST".into(),
+                headers: vec![
+                    (
+                        "x-acme-secret".to_owned(),
+                        endpoint.secret.expose().to_owned(),
+                    ),
+                    ("x-acme-delivery".to_owned(), delivery),
+                ],
+                query: Vec::new(),
+                body: serde_json::to_vec(&body).unwrap(),
+                received_at: 0,
+            },
+        )
+        .await
+        .unwrap();
+    support::eventually(
+        Duration::from_secs(10),
+        "the event's record is counted",
+        || async { metrics.counter("tributary_ingested_records_total", &created) == 1.0 },
+    )
+    .await;
+    // The worker runs no reconcile schedule: the record came from the event, not a run.
+    assert_eq!(syncs(), 0.0, "no run ingested");
+    let _ = stop.send(());
+    worker.await.unwrap();
+    let text = h.runtime.render_metrics().await;
+    assert!(
             text.contains(
                 "tributary_ingested_records_total{definition=\"acme\",model=\"DirectoryAccount\",outcome=\"created\"} 1"
             ),
             "{text}"
         );
-    })
-    .await;
 }

@@ -69,18 +69,6 @@ pub fn runtime_configured(
     Runtime::new(registry, db, ring, config)
 }
 
-/// Runs `test` once per backend (PostgreSQL always under CI).
-pub async fn on_each_backend<F, Fut>(prefix: &str, test: F)
-where
-    F: Fn(TestDb) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    for backend in tributary_store::testing::backends(prefix).await {
-        eprintln!("-- backend: {}", backend.name);
-        test(backend).await;
-    }
-}
-
 /// Polls `check` until it holds or `timeout` passes.
 pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
 where

@@ -13,7 +13,6 @@ use tributary_server::ServerConfig;
 use tributary_store::{
     now_ms,
     retention::{DEFAULT_BATCH_SIZE, RetentionPolicy},
-    testing::TestDb,
 };
 
 use tributary_testkit::{
@@ -23,6 +22,7 @@ use tributary_testkit::{
 
 use super::{Answer, Api, CF_TOKEN};
 use crate::support::{TenantToken, TestServer};
+use tributary_store::testing::{TestDb, each_backend};
 
 impl Api {
     /// Every event `token` may list with `query` (`action=...&...`), newest first, through every
@@ -164,6 +164,7 @@ impl Api {
     }
 }
 
+#[each_backend]
 async fn every_action_family_is_recorded(backend: TestDb) {
     let name = backend.name;
     let api = Api::start(backend).await;
@@ -440,31 +441,18 @@ async fn every_action_family_is_recorded(backend: TestDb) {
     assert_eq!(failed_delete[0]["reason"], "not_found", "{name}");
 }
 
-#[tokio::test]
-async fn every_action_family_is_recorded_sqlite() {
-    every_action_family_is_recorded(tributary_store::testing::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn every_action_family_is_recorded_postgres() {
-    if let Some(backend) = tributary_store::testing::postgres("api_audit_actions").await {
-        every_action_family_is_recorded(backend).await;
-    }
-}
-
 /// A tenant lists only its own events and cannot ask for another's; the operator lists everyone's,
 /// or one tenant's; filters and paging work across pages; a bad cursor is a 400.
-#[tokio::test]
-async fn tenants_see_their_own_events_and_the_operator_sees_all() {
-    for backend in tributary_store::testing::backends("api_audit_tenancy").await {
-        let name = backend.name;
-        let api = Api::start(backend).await;
-        let (tenant_a, token_a) = api.tenant("alpha").await;
-        let (tenant_b, token_b) = api.tenant("beta").await;
-        let account = api.fake.account_id().to_owned();
-        let mut created = Vec::new();
-        for n in 0..5 {
-            let answer = api
+#[each_backend]
+async fn tenants_see_their_own_events_and_the_operator_sees_all(backend: TestDb) {
+    let name = backend.name;
+    let api = Api::start(backend).await;
+    let (tenant_a, token_a) = api.tenant("alpha").await;
+    let (tenant_b, token_b) = api.tenant("beta").await;
+    let account = api.fake.account_id().to_owned();
+    let mut created = Vec::new();
+    for n in 0..5 {
+        let answer = api
                 .call_expecting(
                     201,
                     Method::POST,
@@ -473,313 +461,306 @@ async fn tenants_see_their_own_events_and_the_operator_sees_all() {
                     Some(json!({"definitionId": "cloudflare", "name": format!("cf {n}"), "userInput": {"accountId": account}})),
                 )
                 .await;
-            created.push(answer.body["id"].as_str().unwrap().to_owned());
-        }
-
-        let own_a = api.audit_events(&token_a, "").await;
-        let own_b = api.audit_events(&token_b, "").await;
-        assert!(
-            own_a.iter().all(|e| e["tenantId"] == tenant_a.as_str()),
-            "{name}"
-        );
-        assert!(
-            own_b.iter().all(|e| e["tenantId"] == tenant_b.as_str()),
-            "{name}"
-        );
-        // tenant.create and token.issue by the operator, then five creates.
-        assert_eq!(own_a.len(), 7, "{name}: {own_a:?}");
-        assert_eq!(own_b.len(), 2, "{name}: {own_b:?}");
-        let text_b = serde_json::to_string(&own_b).unwrap();
-        for id in &created {
-            assert!(!text_b.contains(id.as_str()), "{name}: beta sees {id}");
-        }
-        api.call_expecting(
-            403,
-            Method::GET,
-            &format!("/v1/audit-events?tenantId={tenant_a}"),
-            Some(&token_b),
-            None,
-        )
-        .await;
-        api.call_expecting(
-            200,
-            Method::GET,
-            &format!("/v1/audit-events?tenantId={tenant_b}"),
-            Some(&token_b),
-            None,
-        )
-        .await;
-
-        let all = api.audit_events(&api.operator, "").await;
-        assert_eq!(all.len(), own_a.len() + own_b.len(), "{name}");
-        let only_b = api
-            .audit_events(&api.operator, &format!("tenantId={tenant_b}"))
-            .await;
-        assert_eq!(only_b, own_b, "{name}");
-
-        // Newest first; pages of two walk every event once.
-        let creates = api
-            .audit_events(&token_a, "action=integration.create&targetType=integration")
-            .await;
-        let listed: Vec<&str> = creates
-            .iter()
-            .map(|e| e["targetId"].as_str().unwrap())
-            .collect();
-        let mut newest_first = created.clone();
-        newest_first.reverse();
-        assert_eq!(listed, newest_first, "{name}");
-        let mut seen = BTreeSet::new();
-        let mut cursor: Option<String> = None;
-        let mut pages = 0;
-        loop {
-            let path = match &cursor {
-                Some(cursor) => format!("/v1/audit-events?limit=2&cursor={cursor}"),
-                None => "/v1/audit-events?limit=2".to_owned(),
-            };
-            let page = api
-                .call_expecting(200, Method::GET, &path, Some(&token_a), None)
-                .await;
-            for item in page.body["items"].as_array().unwrap() {
-                assert!(seen.insert(item["id"].as_str().unwrap().to_owned()));
-            }
-            pages += 1;
-            match page.body["nextCursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => break,
-            }
-        }
-        assert_eq!((seen.len(), pages), (7, 4), "{name}");
-        let since = api
-            .audit_events(&token_a, &format!("since={}", now_ms() + 60_000))
-            .await;
-        assert!(since.is_empty(), "{name}");
-        let bad = api
-            .call_expecting(
-                400,
-                Method::GET,
-                "/v1/audit-events?cursor=not-a-cursor",
-                Some(&token_a),
-                None,
-            )
-            .await;
-        assert_eq!(bad.body["error"]["code"], "invalid_query", "{name}");
+        created.push(answer.body["id"].as_str().unwrap().to_owned());
     }
+
+    let own_a = api.audit_events(&token_a, "").await;
+    let own_b = api.audit_events(&token_b, "").await;
+    assert!(
+        own_a.iter().all(|e| e["tenantId"] == tenant_a.as_str()),
+        "{name}"
+    );
+    assert!(
+        own_b.iter().all(|e| e["tenantId"] == tenant_b.as_str()),
+        "{name}"
+    );
+    // tenant.create and token.issue by the operator, then five creates.
+    assert_eq!(own_a.len(), 7, "{name}: {own_a:?}");
+    assert_eq!(own_b.len(), 2, "{name}: {own_b:?}");
+    let text_b = serde_json::to_string(&own_b).unwrap();
+    for id in &created {
+        assert!(!text_b.contains(id.as_str()), "{name}: beta sees {id}");
+    }
+    api.call_expecting(
+        403,
+        Method::GET,
+        &format!("/v1/audit-events?tenantId={tenant_a}"),
+        Some(&token_b),
+        None,
+    )
+    .await;
+    api.call_expecting(
+        200,
+        Method::GET,
+        &format!("/v1/audit-events?tenantId={tenant_b}"),
+        Some(&token_b),
+        None,
+    )
+    .await;
+
+    let all = api.audit_events(&api.operator, "").await;
+    assert_eq!(all.len(), own_a.len() + own_b.len(), "{name}");
+    let only_b = api
+        .audit_events(&api.operator, &format!("tenantId={tenant_b}"))
+        .await;
+    assert_eq!(only_b, own_b, "{name}");
+
+    // Newest first; pages of two walk every event once.
+    let creates = api
+        .audit_events(&token_a, "action=integration.create&targetType=integration")
+        .await;
+    let listed: Vec<&str> = creates
+        .iter()
+        .map(|e| e["targetId"].as_str().unwrap())
+        .collect();
+    let mut newest_first = created.clone();
+    newest_first.reverse();
+    assert_eq!(listed, newest_first, "{name}");
+    let mut seen = BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(cursor) => format!("/v1/audit-events?limit=2&cursor={cursor}"),
+            None => "/v1/audit-events?limit=2".to_owned(),
+        };
+        let page = api
+            .call_expecting(200, Method::GET, &path, Some(&token_a), None)
+            .await;
+        for item in page.body["items"].as_array().unwrap() {
+            assert!(seen.insert(item["id"].as_str().unwrap().to_owned()));
+        }
+        pages += 1;
+        match page.body["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!((seen.len(), pages), (7, 4), "{name}");
+    let since = api
+        .audit_events(&token_a, &format!("since={}", now_ms() + 60_000))
+        .await;
+    assert!(since.is_empty(), "{name}");
+    let bad = api
+        .call_expecting(
+            400,
+            Method::GET,
+            "/v1/audit-events?cursor=not-a-cursor",
+            Some(&token_a),
+            None,
+        )
+        .await;
+    assert_eq!(bad.body["error"]["code"], "invalid_query", "{name}");
 }
 
 /// A secret rotation's event, and the whole list, hold no secret: not the tenant's credential,
 /// not an API token, not a rotated SCIM secret.
-#[tokio::test]
-async fn no_secret_reaches_the_trail() {
-    for backend in tributary_store::testing::backends("api_audit_secrets").await {
-        let name = backend.name;
-        let api = Api::start(backend).await;
-        let (_, token) = api.tenant("alpha").await;
-        api.connected_integration(&token).await;
-        let scim = api
-            .call(
-                Method::POST,
-                "/v1/integrations",
-                Some(&token),
-                Some(json!({"definitionId": "scim", "name": "Okta"})),
-            )
-            .await;
-        let scim = scim.body["id"].as_str().unwrap().to_owned();
-        let created = api
-            .call_expecting(
-                201,
-                Method::POST,
-                &format!("/v1/integrations/{scim}/scim-endpoint"),
-                Some(&token),
-                None,
-            )
-            .await;
-        let rotated = api
+#[each_backend]
+async fn no_secret_reaches_the_trail(backend: TestDb) {
+    let name = backend.name;
+    let api = Api::start(backend).await;
+    let (_, token) = api.tenant("alpha").await;
+    api.connected_integration(&token).await;
+    let scim = api
+        .call(
+            Method::POST,
+            "/v1/integrations",
+            Some(&token),
+            Some(json!({"definitionId": "scim", "name": "Okta"})),
+        )
+        .await;
+    let scim = scim.body["id"].as_str().unwrap().to_owned();
+    let created = api
+        .call_expecting(
+            201,
+            Method::POST,
+            &format!("/v1/integrations/{scim}/scim-endpoint"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let rotated = api
+        .call_expecting(
+            200,
+            Method::POST,
+            &format!("/v1/integrations/{scim}/scim-endpoint/rotate-secret"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let secrets = [
+        created.body["secret"].as_str().unwrap(),
+        rotated.body["secret"].as_str().unwrap(),
+        CF_TOKEN,
+        token.as_str(),
+        api.operator.as_str(),
+    ];
+    let endpoint = rotated.body["id"].as_str().unwrap();
+    let rotation = api
+        .audit_event(&token, "scim_endpoint.rotate_secret", endpoint)
+        .await;
+    assert_eq!(rotation["outcome"], "succeeded", "{name}");
+    assert_eq!(
+        rotation["metadata"]["integrationId"],
+        scim.as_str(),
+        "{name}"
+    );
+    assert_eq!(
+        api.audit_event(&token, "scim_endpoint.create", endpoint)
+            .await["outcome"],
+        "succeeded"
+    );
+    for caller in [&token, &api.operator] {
+        let whole = api
             .call_expecting(
                 200,
-                Method::POST,
-                &format!("/v1/integrations/{scim}/scim-endpoint/rotate-secret"),
-                Some(&token),
+                Method::GET,
+                "/v1/audit-events?limit=500",
+                Some(caller),
                 None,
             )
             .await;
-        let secrets = [
-            created.body["secret"].as_str().unwrap(),
-            rotated.body["secret"].as_str().unwrap(),
-            CF_TOKEN,
-            token.as_str(),
-            api.operator.as_str(),
-        ];
-        let endpoint = rotated.body["id"].as_str().unwrap();
-        let rotation = api
-            .audit_event(&token, "scim_endpoint.rotate_secret", endpoint)
-            .await;
-        assert_eq!(rotation["outcome"], "succeeded", "{name}");
-        assert_eq!(
-            rotation["metadata"]["integrationId"],
-            scim.as_str(),
-            "{name}"
-        );
-        assert_eq!(
-            api.audit_event(&token, "scim_endpoint.create", endpoint)
-                .await["outcome"],
-            "succeeded"
-        );
-        for caller in [&token, &api.operator] {
-            let whole = api
-                .call_expecting(
-                    200,
-                    Method::GET,
-                    "/v1/audit-events?limit=500",
-                    Some(caller),
-                    None,
-                )
-                .await;
-            assert!(whole.body["items"].as_array().unwrap().len() >= 6);
-            for secret in secrets {
-                assert!(
-                    !whole.text.contains(secret),
-                    "{name}: the trail holds a secret: {}",
-                    whole.text
-                );
-            }
+        assert!(whole.body["items"].as_array().unwrap().len() >= 6);
+        for secret in secrets {
+            assert!(
+                !whole.text.contains(secret),
+                "{name}: the trail holds a secret: {}",
+                whole.text
+            );
         }
     }
 }
 
 /// Events older than `audit_events` retention go with the sweep; newer ones stay.
-#[tokio::test]
-async fn the_retention_sweep_deletes_old_events() {
-    for backend in tributary_store::testing::backends("api_audit_retention").await {
-        let name = backend.name;
-        let db = backend.db.clone();
-        let api = Api::start(backend).await;
-        let (_, token) = api.tenant("alpha").await;
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        let account = api.fake.account_id().to_owned();
-        let created = api
-            .call(
-                Method::POST,
-                "/v1/integrations",
-                Some(&token),
-                Some(json!({"definitionId": "cloudflare", "userInput": {"accountId": account}})),
-            )
-            .await;
-        let integration = created.body["id"].as_str().unwrap();
-        let newest = api
-            .audit_event(&token, "integration.create", integration)
-            .await;
-        assert_eq!(api.audit_events(&token, "").await.len(), 3, "{name}");
-        // A year after the newest event: the two before it are older than a year.
-        let year = RetentionPolicy::days(365);
-        let policy = RetentionPolicy {
-            audit_events: year,
-            ..RetentionPolicy::KEEP_EVERYTHING
-        };
-        let now = newest["occurredAt"].as_i64().unwrap() + year.as_millis() as i64;
-        let counted = db.retention().count(&policy, now).await.unwrap();
-        let report = db
-            .retention()
-            .sweep(&policy, now, DEFAULT_BATCH_SIZE)
-            .await
-            .unwrap();
-        assert_eq!(report.rows("audit_events"), 2, "{name}");
-        assert_eq!(counted, report, "{name}");
-        let left = api.audit_events(&token, "").await;
-        assert_eq!(left, [newest], "{name}");
-    }
+#[each_backend]
+async fn the_retention_sweep_deletes_old_events(backend: TestDb) {
+    let name = backend.name;
+    let db = backend.db.clone();
+    let api = Api::start(backend).await;
+    let (_, token) = api.tenant("alpha").await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let account = api.fake.account_id().to_owned();
+    let created = api
+        .call(
+            Method::POST,
+            "/v1/integrations",
+            Some(&token),
+            Some(json!({"definitionId": "cloudflare", "userInput": {"accountId": account}})),
+        )
+        .await;
+    let integration = created.body["id"].as_str().unwrap();
+    let newest = api
+        .audit_event(&token, "integration.create", integration)
+        .await;
+    assert_eq!(api.audit_events(&token, "").await.len(), 3, "{name}");
+    // A year after the newest event: the two before it are older than a year.
+    let year = RetentionPolicy::days(365);
+    let policy = RetentionPolicy {
+        audit_events: year,
+        ..RetentionPolicy::KEEP_EVERYTHING
+    };
+    let now = newest["occurredAt"].as_i64().unwrap() + year.as_millis() as i64;
+    let counted = db.retention().count(&policy, now).await.unwrap();
+    let report = db
+        .retention()
+        .sweep(&policy, now, DEFAULT_BATCH_SIZE)
+        .await
+        .unwrap();
+    assert_eq!(report.rows("audit_events"), 2, "{name}");
+    assert_eq!(counted, report, "{name}");
+    let left = api.audit_events(&token, "").await;
+    assert_eq!(left, [newest], "{name}");
 }
 
 /// An OAuth connect is recorded when it starts (by the caller's token) and again when the
 /// provider's redirect completes it at the callback (no token: the callback is the actor); a
 /// callback that matches no flow names no tenant and is not recorded.
-#[tokio::test]
-async fn the_authorization_callback_records_the_connect_it_completes() {
-    for backend in tributary_store::testing::backends("api_audit_callback").await {
-        let name = backend.name;
-        let slack = FakeSlack::start(SlackWorkspace::sample(2)).await.unwrap();
-        let catalog = CatalogConfig {
-            definitions: [("slack".to_owned(), slack.operator_config())].into(),
-            public_url: None,
-        };
-        let server = TestServer::start(
-            backend,
-            registry(&catalog).unwrap(),
-            ServerConfig::default(),
-        )
-        .await;
-        let TenantToken {
-            tenant,
-            token_id,
-            token,
-        } = server.tenant_with_token("acme", "ci").await;
-        let base = &server.base;
-        let client = reqwest::Client::new();
-        let post = |path: String, body: Value| {
-            client
-                .post(format!("{base}{path}"))
-                .bearer_auth(&token)
-                .json(&body)
-                .send()
-        };
-        let connects = || async {
-            let listed: Value = client
-                .get(format!("{base}/v1/audit-events?action=integration.connect"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            listed["items"].as_array().unwrap().clone()
-        };
-
-        let created: Value = post("/v1/integrations".into(), json!({"definitionId": "slack"}))
+#[each_backend]
+async fn the_authorization_callback_records_the_connect_it_completes(backend: TestDb) {
+    let name = backend.name;
+    let slack = FakeSlack::start(SlackWorkspace::sample(2)).await.unwrap();
+    let catalog = CatalogConfig {
+        definitions: [("slack".to_owned(), slack.operator_config())].into(),
+        public_url: None,
+    };
+    let server = TestServer::start(
+        backend,
+        registry(&catalog).unwrap(),
+        ServerConfig::default(),
+    )
+    .await;
+    let TenantToken {
+        tenant,
+        token_id,
+        token,
+    } = server.tenant_with_token("acme", "ci").await;
+    let base = &server.base;
+    let client = reqwest::Client::new();
+    let post = |path: String, body: Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let connects = || async {
+        let listed: Value = client
+            .get(format!("{base}/v1/audit-events?action=integration.connect"))
+            .bearer_auth(&token)
+            .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
-        let integration = created["id"].as_str().unwrap().to_owned();
-        let started = post(
-            format!("/v1/integrations/{integration}/auth"),
-            json!({"connection": "SlackOAuth"}),
-        )
+        listed["items"].as_array().unwrap().clone()
+    };
+
+    let created: Value = post("/v1/integrations".into(), json!({"definitionId": "slack"}))
+        .await
+        .unwrap()
+        .json()
         .await
         .unwrap();
-        assert_eq!(started.status(), 200, "{name}");
-        let started: Value = started.json().await.unwrap();
-        let events = connects().await;
-        assert_eq!(events.len(), 1, "{name}: {events:?}");
-        assert_eq!(events[0]["actor"]["tokenId"], token_id.as_str(), "{name}");
-        assert_eq!(events[0]["metadata"]["authorization"], "started", "{name}");
-        assert_eq!(events[0]["targetId"], integration.as_str(), "{name}");
+    let integration = created["id"].as_str().unwrap().to_owned();
+    let started = post(
+        format!("/v1/integrations/{integration}/auth"),
+        json!({"connection": "SlackOAuth"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(started.status(), 200, "{name}");
+    let started: Value = started.json().await.unwrap();
+    let events = connects().await;
+    assert_eq!(events.len(), 1, "{name}: {events:?}");
+    assert_eq!(events[0]["actor"]["tokenId"], token_id.as_str(), "{name}");
+    assert_eq!(events[0]["metadata"]["authorization"], "started", "{name}");
+    assert_eq!(events[0]["targetId"], integration.as_str(), "{name}");
 
-        let params = approve(started["authorizeUrl"].as_str().unwrap()).await;
-        let callback = reqwest::Url::parse_with_params(
-            &format!("{base}{}", server.runtime.config().callback_path),
-            &params,
-        )
-        .unwrap();
-        let completed = client.get(callback.clone()).send().await.unwrap();
-        assert_eq!(completed.status(), 200, "{name}");
-        let events = connects().await;
-        assert_eq!(events.len(), 2, "{name}: {events:?}");
-        let done = &events[0];
-        assert_eq!(done["actor"]["kind"], "auth_callback", "{name}: {done}");
-        assert!(done["actor"]["tokenId"].is_null(), "{name}: {done}");
-        assert_eq!(done["outcome"], "succeeded", "{name}: {done}");
-        assert_eq!(done["targetId"], integration.as_str(), "{name}");
-        assert_eq!(done["tenantId"], tenant.as_str(), "{name}");
-        assert_eq!(done["metadata"]["connection"], "SlackOAuth", "{name}");
-        assert_eq!(done["metadata"]["authorization"], "completed", "{name}");
-        assert!(done["requestId"].is_string(), "{name}");
-        let code = params.iter().find(|(key, _)| key == "code").unwrap();
-        assert!(!done.to_string().contains(&code.1), "{name}");
+    let params = approve(started["authorizeUrl"].as_str().unwrap()).await;
+    let callback = reqwest::Url::parse_with_params(
+        &format!("{base}{}", server.runtime.config().callback_path),
+        &params,
+    )
+    .unwrap();
+    let completed = client.get(callback.clone()).send().await.unwrap();
+    assert_eq!(completed.status(), 200, "{name}");
+    let events = connects().await;
+    assert_eq!(events.len(), 2, "{name}: {events:?}");
+    let done = &events[0];
+    assert_eq!(done["actor"]["kind"], "auth_callback", "{name}: {done}");
+    assert!(done["actor"]["tokenId"].is_null(), "{name}: {done}");
+    assert_eq!(done["outcome"], "succeeded", "{name}: {done}");
+    assert_eq!(done["targetId"], integration.as_str(), "{name}");
+    assert_eq!(done["tenantId"], tenant.as_str(), "{name}");
+    assert_eq!(done["metadata"]["connection"], "SlackOAuth", "{name}");
+    assert_eq!(done["metadata"]["authorization"], "completed", "{name}");
+    assert!(done["requestId"].is_string(), "{name}");
+    let code = params.iter().find(|(key, _)| key == "code").unwrap();
+    assert!(!done.to_string().contains(&code.1), "{name}");
 
-        // The same callback again matches no flow (its session was used): refused, not recorded.
-        let replayed = client.get(callback).send().await.unwrap();
-        assert_eq!(replayed.status(), 400, "{name}");
-        assert_eq!(connects().await.len(), 2, "{name}");
-    }
+    // The same callback again matches no flow (its session was used): refused, not recorded.
+    let replayed = client.get(callback).send().await.unwrap();
+    assert_eq!(replayed.status(), 400, "{name}");
+    assert_eq!(connects().await.len(), 2, "{name}");
 }

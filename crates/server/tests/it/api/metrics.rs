@@ -6,11 +6,16 @@
 use reqwest::Method;
 use serde_json::json;
 use tributary_runtime::metrics::exposition::{self, Sample};
-use tributary_store::{jobs::NewJob, now_ms, testing::TestDb};
+use tributary_store::{
+    jobs::NewJob,
+    now_ms,
+    testing::{TestDb, each_backend},
+};
 
 use super::{Api, CF_TOKEN};
 
-async fn scrape_after_traffic(backend: TestDb) {
+#[each_backend]
+async fn metrics_after_traffic(backend: TestDb) {
     let api = Api::start(backend).await;
     let (tenant_id, token) = api.tenant("metrics").await;
     // The connect's validation call is answered 429 once, then waited out (Retry-After: 1).
@@ -166,16 +171,4 @@ async fn scrape_after_traffic(backend: TestDb) {
         forbidden.iter().all(|id| !text.contains(id)),
         "an id or secret in /metrics"
     );
-}
-
-#[tokio::test]
-async fn metrics_after_traffic_sqlite() {
-    scrape_after_traffic(tributary_store::testing::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn metrics_after_traffic_postgres() {
-    if let Some(backend) = tributary_store::testing::postgres("api_metrics").await {
-        scrape_after_traffic(backend).await;
-    }
 }

@@ -8,7 +8,8 @@ use serde_json::json;
 use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::{Runtime, RuntimeConfig};
 use tributary_server::{Role, ServerConfig};
-use tributary_store::{jobs::NewJob, keystore::KeyRing, retention::RetentionPolicy, testing};
+use tributary_store::testing::{TestDb, each_backend};
+use tributary_store::{jobs::NewJob, keystore::KeyRing, retention::RetentionPolicy};
 
 /// A server of `role` over `db` whose retention keeps finished jobs 1 ms and sweeps every 50 ms.
 /// Returns its base URL, its runtime and the sender that stops it.
@@ -56,69 +57,68 @@ async fn cancelled_job(db: &tributary_store::Db) -> String {
     job.id().to_owned()
 }
 
-#[tokio::test]
-async fn workers_sweep_and_count_purged_rows_api_processes_do_not() {
+#[each_backend]
+async fn workers_sweep_and_count_purged_rows_api_processes_do_not(backend: TestDb) {
     tributary_providerkit::install_crypto_provider();
-    for backend in testing::backends("retention").await {
-        let db = &backend.db;
-        let name = backend.name;
 
-        let (_, _, stop_api) = start(db, Role::Api).await;
-        let kept = cancelled_job(db).await;
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        assert!(
-            db.jobs().get(&kept).await.unwrap().is_some(),
-            "{name}: an API process does not sweep"
-        );
-        let _ = stop_api.send(());
+    let db = &backend.db;
+    let name = backend.name;
 
-        let (base, runtime, stop_worker) = start(db, Role::Worker).await;
-        let started = Instant::now();
-        while db.jobs().get(&kept).await.unwrap().is_some() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "{name}: the worker swept"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let gone = cancelled_job(db).await;
-        while db.jobs().get(&gone).await.unwrap().is_some() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "{name}: the worker sweeps again"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        // The sweep counts after it deleted; wait for the second count to land.
-        while runtime.metrics().counter(
-            "tributary_retention_purged_rows_total",
-            &[("table", "jobs")],
-        ) < 2.0
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "{name}: counted"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let metrics = reqwest::get(format!("{base}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+    let (_, _, stop_api) = start(db, Role::Api).await;
+    let kept = cancelled_job(db).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        db.jobs().get(&kept).await.unwrap().is_some(),
+        "{name}: an API process does not sweep"
+    );
+    let _ = stop_api.send(());
+
+    let (base, runtime, stop_worker) = start(db, Role::Worker).await;
+    let started = Instant::now();
+    while db.jobs().get(&kept).await.unwrap().is_some() {
         assert!(
-            metrics.contains("# HELP tributary_retention_purged_rows_total "),
-            "{metrics}"
+            started.elapsed() < Duration::from_secs(10),
+            "{name}: the worker swept"
         );
-        assert!(
-            metrics.contains("tributary_retention_purged_rows_total{table=\"jobs\"} 2"),
-            "{metrics}"
-        );
-        assert!(
-            metrics.contains("tributary_retention_purged_rows_total{table=\"runs\"} 0"),
-            "{metrics}"
-        );
-        let _ = stop_worker.send(());
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let gone = cancelled_job(db).await;
+    while db.jobs().get(&gone).await.unwrap().is_some() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{name}: the worker sweeps again"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The sweep counts after it deleted; wait for the second count to land.
+    while runtime.metrics().counter(
+        "tributary_retention_purged_rows_total",
+        &[("table", "jobs")],
+    ) < 2.0
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{name}: counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("# HELP tributary_retention_purged_rows_total "),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tributary_retention_purged_rows_total{table=\"jobs\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tributary_retention_purged_rows_total{table=\"runs\"} 0"),
+        "{metrics}"
+    );
+    let _ = stop_worker.send(());
 }

@@ -15,7 +15,7 @@ use tributary_server::ServerConfig;
 use tributary_store::{
     records::{RecordQuery, list_records},
     runs::RunStatus,
-    testing::TestDb,
+    testing::{TestDb, each_backend},
 };
 use tributary_testkit::azure_entra_id::{EntraDirectory, FakeEntra};
 use tributary_testkit::browser::approve;
@@ -90,7 +90,8 @@ async fn succeeded_runs(runtime: &Runtime, tenant: &str, integration: &str, op: 
         .count()
 }
 
-async fn change_notifications(backend: TestDb) {
+#[each_backend(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_change_notifications(backend: TestDb) {
     let fake = FakeEntra::start(EntraDirectory::sample(3)).await.unwrap();
     let config = CatalogConfig {
         definitions: [("azure_entra_id".to_owned(), fake.operator_config())].into(),
@@ -268,17 +269,4 @@ async fn change_notifications(backend: TestDb) {
     assert!(watched(&fake).is_empty(), "{:?}", watched(&fake));
 
     server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graph_change_notifications_on_sqlite() {
-    change_notifications(tributary_store::testing::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graph_change_notifications_on_postgres() {
-    let Some(backend) = tributary_store::testing::postgres("graph_notifications").await else {
-        return;
-    };
-    change_notifications(backend).await;
 }

@@ -1,107 +1,32 @@
-//! The shared harness: every store test runs once per backend.
-//!
-//! SQLite gets a fresh file in a temporary directory. PostgreSQL (`postgres://postgres@127.0.0.1/test`,
-//! or `TRIBUTARY_TEST_POSTGRES_URL`) gets a fresh schema per test, so tests run in parallel. With
-//! `CI=true` an unreachable PostgreSQL fails the test; otherwise that half is skipped with a notice.
+//! Helpers of the store's tests. A test on both backends is `#[each_backend]` on
+//! `async fn name(backend: TestDb)` (from `tributary_store::testing`, which the store's own
+//! dev-dependency on itself turns on), one generated test per backend.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::PathBuf;
 
-use tributary_store::{Db, Exec, OpenOptions};
+use tributary_store::{Db, Exec};
 
-/// One backend under test.
-pub struct TestDb {
-    /// `sqlite` or `postgres`.
-    pub name: &'static str,
-    /// The handle.
+/// A fresh SQLite database whose file the test reads: `tributary_store::testing` hands out a
+/// database, not its path. The file sits in a directory that does not exist yet, so opening
+/// checks that the store creates it.
+pub struct SqliteFile {
     pub db: Db,
-    /// The URL it was opened with.
-    pub url: String,
-    /// PostgreSQL schema of this test.
-    pub schema: Option<String>,
-    /// SQLite database file.
-    pub file: Option<std::path::PathBuf>,
-    /// Keeps the SQLite directory alive.
-    #[allow(dead_code, reason = "held, never read")]
-    pub dir: Option<tempfile::TempDir>,
+    pub file: PathBuf,
+    /// Keeps the directory alive.
+    _dir: tempfile::TempDir,
 }
 
-impl TestDb {
-    /// Opens a second, independent handle on the same database (another "process").
-    pub async fn reopen(&self) -> Db {
-        let mut options = OpenOptions::new(&self.url);
-        if let Some(schema) = &self.schema {
-            options = options.postgres_schema(schema.clone());
-        }
-        Db::open_with(options).await.expect("reopen")
-    }
-}
-
-pub fn postgres_url() -> String {
-    std::env::var("TRIBUTARY_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1/test".into())
-}
-
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{prefix}_{}_{}_{nanos}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// A fresh SQLite database.
-pub async fn sqlite() -> TestDb {
+pub async fn sqlite_file() -> SqliteFile {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("nested").join("store.db");
-    let url = format!("sqlite://{}", file.display());
-    let db = Db::open(&url).await.expect("open sqlite");
-    TestDb {
-        name: "sqlite",
+    let db = Db::open(&format!("sqlite://{}", file.display()))
+        .await
+        .expect("open sqlite");
+    SqliteFile {
         db,
-        url,
-        schema: None,
-        file: Some(file),
-        dir: Some(dir),
+        file,
+        _dir: dir,
     }
-}
-
-/// A fresh PostgreSQL schema, or None (outside CI) when PostgreSQL is unreachable.
-pub async fn postgres() -> Option<TestDb> {
-    let url = postgres_url();
-    let schema = unique("store");
-    match Db::open_with(
-        OpenOptions::new(&url)
-            .postgres_schema(schema.clone())
-            .max_connections(10),
-    )
-    .await
-    {
-        Ok(db) => Some(TestDb {
-            name: "postgres",
-            db,
-            url,
-            schema: Some(schema),
-            file: None,
-            dir: None,
-        }),
-        Err(error) if std::env::var("CI").as_deref() != Ok("true") => {
-            eprintln!("PostgreSQL unreachable ({error}); skipping the PostgreSQL half outside CI");
-            None
-        }
-        Err(error) => panic!("PostgreSQL is required when CI=true: {error}"),
-    }
-}
-
-/// Both backends (PostgreSQL when reachable).
-pub async fn backends() -> Vec<TestDb> {
-    let mut all = vec![sqlite().await];
-    all.extend(postgres().await);
-    all
 }
 
 /// Runs one statement outside the repositories (test tables, tampering).
