@@ -100,10 +100,3 @@ pub async fn postgres(prefix: &str) -> Option<TestDb> {
         Err(error) => panic!("PostgreSQL is required when CI=true: {error}"),
     }
 }
-
-/// Both backends (PostgreSQL when reachable, always under CI).
-pub async fn backends(prefix: &str) -> Vec<TestDb> {
-    let mut all = vec![sqlite().await];
-    all.extend(postgres(prefix).await);
-    all
-}
