@@ -41,7 +41,7 @@ pub const INITIALISMS: &[&str] = &[
 ];
 
 /// Schema names of the directory models, whose records a complete directory sync tombstones.
-pub const DIRECTORY_SCHEMAS: &[&str] = &[
+pub const DIRECTORY_SCHEMAS: [&str; 3] = [
     DirectoryAccount::METADATA.schema,
     DirectoryGroup::METADATA.schema,
     DirectoryMembership::METADATA.schema,

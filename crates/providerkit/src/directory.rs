@@ -12,11 +12,7 @@ pub const USERS_PHASE: &str = "users";
 pub const GROUPS_PHASE: &str = "groups";
 
 /// The models a users, groups and memberships sync ingests (its operation's `.ingests`).
-pub const DIRECTORY_MODELS: [&str; 3] = [
-    DirectoryAccount::METADATA.schema,
-    DirectoryGroup::METADATA.schema,
-    DirectoryMembership::METADATA.schema,
-];
+pub use tributary_model::DIRECTORY_SCHEMAS;
 
 /// A page of accounts.
 pub fn accounts(envelopes: Vec<MappingEnvelope>) -> IngestPayloadSet {

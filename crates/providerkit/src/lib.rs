@@ -49,7 +49,7 @@ pub use aws::{
 pub use classify::{redacted_url, request_label};
 pub use deliveries::{DeliveryLog, unique_in_order};
 pub use directory::{
-    DIRECTORY_MODELS, GROUPS_PHASE, USERS_PHASE, accounts, groups_and_memberships, membership,
+    DIRECTORY_SCHEMAS, GROUPS_PHASE, USERS_PHASE, accounts, groups_and_memberships, membership,
 };
 pub use github::github_installation_token;
 pub use host::{

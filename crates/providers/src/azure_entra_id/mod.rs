@@ -20,7 +20,7 @@ use tributary_core::{
     ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
     DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
 };
-use tributary_providerkit::DIRECTORY_MODELS;
+use tributary_providerkit::DIRECTORY_SCHEMAS;
 
 pub use crate::microsoft::{DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL};
 pub use change_notifications::{
@@ -147,7 +147,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             Operation::<DirectorySync>::new("Syncs users, groups and group memberships")
                 .client(ENTRA_GRAPH)
                 .reconcile()
-                .ingests(DIRECTORY_MODELS)
+                .ingests(DIRECTORY_SCHEMAS)
                 .ingest(operations::directory_sync),
         )
         .mapping(mappings::account())

@@ -14,7 +14,7 @@ use tributary_core::{
     ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
     DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
 };
-use tributary_providerkit::DIRECTORY_MODELS;
+use tributary_providerkit::DIRECTORY_SCHEMAS;
 
 pub use client::{
     DEFAULT_API_URL, DEFAULT_AUTHORIZE_URL, DEFAULT_TOKEN_URL, GOOGLE_DIRECTORY,
@@ -158,7 +158,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             Operation::<DirectorySync>::new("Syncs users, groups and group memberships")
                 .client(GOOGLE_DIRECTORY)
                 .reconcile()
-                .ingests(DIRECTORY_MODELS)
+                .ingests(DIRECTORY_SCHEMAS)
                 .ingest(operations::directory_sync),
         )
         .mapping(mappings::account())

@@ -13,7 +13,7 @@ use tributary_core::{
     ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
     DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
 };
-use tributary_providerkit::DIRECTORY_MODELS;
+use tributary_providerkit::DIRECTORY_SCHEMAS;
 
 pub use client::{OKTA_API, OKTA_DOMAINS, OktaApi, OrgHost, SERVICE_APP_SCOPES, check_org_url};
 pub use operations::{DirectorySync, HealthCheck};
@@ -149,7 +149,7 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             Operation::<DirectorySync>::new("Syncs users, groups and memberships")
                 .client(OKTA_API)
                 .reconcile()
-                .ingests(DIRECTORY_MODELS)
+                .ingests(DIRECTORY_SCHEMAS)
                 .ingest(operations::directory_sync),
         )
         .webhook(event_hooks::registration())

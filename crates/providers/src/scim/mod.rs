@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{Definition, DefinitionId, DefinitionSpec, Operation, StableName};
-use tributary_providerkit::DIRECTORY_MODELS;
+use tributary_providerkit::DIRECTORY_SCHEMAS;
 
 pub use mappings::{account, group, membership};
 
@@ -72,7 +72,7 @@ pub fn definition(_config: &CatalogConfig) -> Definition {
                 "The records the SCIM endpoint ingests (pushed by the identity provider; never polled)",
             )
             .inline()
-            .ingests(DIRECTORY_MODELS)
+            .ingests(DIRECTORY_SCHEMAS)
             .raw(|_ctx, _config: DirectorySync, _credentials| async {
                 Ok::<Value, tributary_core::OperationError>(json!({
                     "message": "SCIM is push-based: records arrive when the identity provider calls the SCIM endpoint"
