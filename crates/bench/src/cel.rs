@@ -655,12 +655,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     report["shipped_mappings"] = Value::Object(shipped);
     report["threads"] = json!(1);
     report["clock"] = json!("thread CPU time");
-    if args.json {
-        println!("{report}");
-    } else {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    }
-    Ok(())
+    crate::print_report(&report, args.json)
 }
 
 /// What `compiled` makes of each record, computed beforehand for the baseline to serialise; this

@@ -127,12 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
         let aims = aims(&sqlite, postgres.as_ref());
         let report = json!({ "sqlite": sqlite, "postgres": postgres, "aims": aims });
-        if args.json {
-            println!("{report}");
-        } else {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        }
-        Ok(())
+        crate::print_report(&report, args.json)
     })
 }
 

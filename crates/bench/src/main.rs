@@ -56,3 +56,13 @@ fn main() -> anyhow::Result<()> {
         Suite::WebhooksLoad(args) => load::run(args),
     }
 }
+
+/// Prints a suite's report on stdout: one JSON line with `--json`, pretty JSON otherwise.
+fn print_report(report: &serde_json::Value, one_line: bool) -> anyhow::Result<()> {
+    if one_line {
+        println!("{report}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    }
+    Ok(())
+}

@@ -72,13 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let aims = aims(postgres);
             report.insert("aims".into(), aims);
         }
-        let report = Value::Object(report);
-        if args.json {
-            println!("{report}");
-        } else {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        }
-        Ok(())
+        crate::print_report(&Value::Object(report), args.json)
     })
 }
 

@@ -86,13 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "machine": format!("{} CPUs", std::thread::available_parallelism().map_or(0, |n| n.get())),
             }),
         );
-        let report = Value::Object(report);
-        if args.json {
-            println!("{report}");
-        } else {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        }
-        Ok(())
+        crate::print_report(&Value::Object(report), args.json)
     })
 }
 
