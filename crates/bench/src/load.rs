@@ -42,6 +42,30 @@ pub struct Args {
     /// Send no signature headers at all (a bare handler baseline).
     #[arg(long)]
     pub plain: bool,
+    /// Pad each body to about this many bytes with a list of small objects, as a provider's
+    /// event carries (GitHub's run to tens of kilobytes); 0 sends the bare event.
+    #[arg(long, default_value_t = 0)]
+    pub body_bytes: usize,
+}
+
+/// Objects of the shape a provider's event lists (repositories, members), enough of them to
+/// make a body of about `bytes`.
+fn padding(bytes: usize) -> Value {
+    let mut items = Vec::new();
+    let mut size = 0;
+    while size < bytes {
+        let item = json!({
+            "id": items.len(),
+            "node_id": format!("R_kgDO{:08}", items.len()),
+            "name": format!("repository-{}", items.len()),
+            "html_url": format!("https://github.example/acme/repository-{}", items.len()),
+            "private": items.len() % 2 == 0,
+            "stargazers_count": items.len() * 7,
+        });
+        size += item.to_string().len() + 1;
+        items.push(item);
+    }
+    Value::Array(items)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -76,6 +100,7 @@ async fn load(args: Args, secret: Option<Secret>) -> anyhow::Result<Value> {
             args.id_prefix.clone(),
         );
         let (total, forged, plain) = (args.total, args.forged, args.plain);
+        let padding = padding(args.body_bytes);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut statuses = BTreeMap::<u16, usize>::new();
@@ -85,7 +110,7 @@ async fn load(args: Args, secret: Option<Secret>) -> anyhow::Result<Value> {
                     return Ok::<_, anyhow::Error>((latencies, statuses));
                 }
                 let body = serde_json::to_vec(
-                    &json!({"n": n, "user": {"id": n, "email": "someone@example.com"}}),
+                    &json!({"n": n, "user": {"id": n, "email": "someone@example.com"}, "items": &padding}),
                 )?;
                 let id = format!("{prefix}{n}");
                 let mut request = client.post(&url).body(body.clone());

@@ -48,6 +48,9 @@ pub struct Args {
     /// done. Without it a short run mostly measures start-up.
     #[arg(long, default_value_t = 2_000)]
     pub warm_up: usize,
+    /// Pad each delivery's body to about this many bytes (0: a bare event of about 80 bytes).
+    #[arg(long, default_value_t = 0)]
+    pub body_bytes: usize,
     #[arg(long, default_value_t = 32)]
     pub senders: usize,
     #[command(flatten)]
@@ -132,6 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     "load_generator": "a separate process (tributary-bench webhooks-load), keep-alive HTTP/1.1 over loopback",
                     "single_commit": "the same load with intake_batch = 1: one fsync'd transaction per delivery",
                     "warm_up": format!("{} deliveries before each measured run, not counted", args.warm_up),
+                    "body_bytes": args.body_bytes,
                     "machine": format!("{} CPUs", std::thread::available_parallelism().map_or(1, |n| n.get())),
                 }),
             );
@@ -255,6 +259,8 @@ async fn measure(db: Db, args: &Args) -> anyhow::Result<Value> {
                 args.senders.to_string(),
                 "--id-prefix".into(),
                 prefix,
+                "--body-bytes".into(),
+                args.body_bytes.to_string(),
             ];
             let secret = secret.clone();
             async move { crate::load::spawn(&load_args, Some(&secret)).await }

@@ -201,7 +201,9 @@ struct DeliveryRow {
     tenant_id: String,
     delivery_id: String,
     event: String,
-    payload: String,
+    /// `None` only where intake left it out of an insert's answer (see
+    /// [`Webhooks::insert_deliveries`]).
+    payload: Option<String>,
     status: String,
     attempts: i64,
     last_error: Option<String>,
@@ -214,7 +216,21 @@ struct DeliveryRow {
 
 impl TryFrom<DeliveryRow> for WebhookDelivery {
     type Error = StoreError;
-    fn try_from(row: DeliveryRow) -> Result<Self> {
+    fn try_from(mut row: DeliveryRow) -> Result<Self> {
+        let payload = row.payload.take().ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "webhook delivery {} came back without its payload",
+                row.id
+            ))
+        })?;
+        row.with_payload(serde_json::from_str(&payload)?)
+    }
+}
+
+impl DeliveryRow {
+    /// The delivery, with `payload` as its body (already parsed).
+    fn with_payload(self, payload: Value) -> Result<WebhookDelivery> {
+        let row = self;
         Ok(WebhookDelivery {
             id: row.id,
             endpoint_id: row.endpoint_id,
@@ -222,7 +238,7 @@ impl TryFrom<DeliveryRow> for WebhookDelivery {
             tenant_id: row.tenant_id,
             delivery_id: row.delivery_id,
             event: row.event,
-            payload: serde_json::from_str(&row.payload)?,
+            payload,
             status: DeliveryStatus::parse(&row.status)?,
             attempts: row.attempts,
             last_error: row.last_error,
@@ -675,34 +691,54 @@ impl Webhooks<'_> {
             let members: Vec<usize> = (0..writes.len()).filter(|&i| round[i] == current).collect();
             for chunk in members.chunks(RECORD_CHUNK) {
                 let batch: Vec<&DeliveryToRecord<'_>> = chunk.iter().map(|&i| &writes[i]).collect();
-                let rows = self.insert_deliveries(&batch).await?;
-                for &i in chunk {
+                let ids: Vec<String> = batch.iter().map(|_| new_id()).collect();
+                let rows = self.insert_deliveries(&batch, &ids).await?;
+                for (&i, id) in chunk.iter().zip(&ids) {
+                    let write = &writes[i];
                     let row = rows
                         .iter()
                         .find(|row| {
-                            row.endpoint_id == writes[i].endpoint_id
-                                && row.delivery_id == writes[i].delivery_id
+                            row.endpoint_id == write.endpoint_id
+                                && row.delivery_id == write.delivery_id
                         })
                         .ok_or(StoreError::NotFound("webhook endpoint"))?;
-                    let delivery = WebhookDelivery::try_from(row.clone())?;
-                    recorded[i] = Some(Recorded::of(delivery, writes[i].body_sha256));
+                    let delivery = match &row.payload {
+                        Some(_) => WebhookDelivery::try_from(row.clone())?,
+                        // Inserted by this statement: its payload is the one just written.
+                        None if &row.id == id => row.clone().with_payload(write.payload.clone())?,
+                        // Stored earlier within the same millisecond: read it.
+                        None => self
+                            .get_delivery(&row.tenant_id, &row.id)
+                            .await?
+                            .ok_or(StoreError::NotFound("webhook delivery"))?,
+                    };
+                    recorded[i] = Some(Recorded::of(delivery, write.body_sha256));
                 }
             }
         }
         Ok(recorded.into_iter().flatten().collect())
     }
 
-    /// One multi-row insert of deliveries whose keys are distinct; the stored rows come back.
+    /// One multi-row insert of deliveries whose keys are distinct, with `ids` for the new ones;
+    /// the stored rows come back. A row this statement inserted comes back without its payload
+    /// (the caller has it): webhook bodies run to tens of kilobytes, and sending each back to be
+    /// parsed again would cost intake more than the insert. So does a row stored earlier in the
+    /// same millisecond, which the caller reads.
     async fn insert_deliveries(
         &mut self,
         batch: &[&DeliveryToRecord<'_>],
+        ids: &[String],
     ) -> Result<Vec<DeliveryRow>> {
         let now = now_ms();
         let bodies = batch
             .iter()
             .map(|write| serde_json::to_string(write.payload))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let ids: Vec<String> = batch.iter().map(|_| new_id()).collect();
+        let returning = DELIVERY_COLUMNS.replacen(
+            "payload",
+            "CASE WHEN received_at = $1 THEN NULL ELSE payload END AS payload",
+            1,
+        );
         let values: Vec<String> = (0..batch.len())
             .map(|i| {
                 let p = 2 + i * 7;
@@ -738,13 +774,13 @@ impl Webhooks<'_> {
                      ELSE webhook_deliveries.conflicts + 1 END, \
                  last_conflict_at = CASE WHEN {same} THEN webhook_deliveries.last_conflict_at \
                      ELSE $1 END \
-             RETURNING {DELIVERY_COLUMNS}",
+             RETURNING {returning}",
             values.join(", ")
         );
         let mut conn = self.scope.write().await?;
         let rows: Vec<DeliveryRow> = on_backend!(conn.exec(), |c| {
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(now);
-            for ((write, id), body) in batch.iter().zip(&ids).zip(&bodies) {
+            for ((write, id), body) in batch.iter().zip(ids).zip(&bodies) {
                 query = query
                     .bind(id)
                     .bind(write.endpoint_id)
