@@ -230,23 +230,22 @@ impl TryFrom<DeliveryRow> for WebhookDelivery {
 impl DeliveryRow {
     /// The delivery, with `payload` as its body (already parsed).
     fn with_payload(self, payload: Value) -> Result<WebhookDelivery> {
-        let row = self;
         Ok(WebhookDelivery {
-            id: row.id,
-            endpoint_id: row.endpoint_id,
-            integration_id: row.integration_id,
-            tenant_id: row.tenant_id,
-            delivery_id: row.delivery_id,
-            event: row.event,
+            id: self.id,
+            endpoint_id: self.endpoint_id,
+            integration_id: self.integration_id,
+            tenant_id: self.tenant_id,
+            delivery_id: self.delivery_id,
+            event: self.event,
             payload,
-            status: DeliveryStatus::parse(&row.status)?,
-            attempts: row.attempts,
-            last_error: row.last_error,
-            received_at: row.received_at,
-            processed_at: row.processed_at,
-            body_sha256: row.body_sha256,
-            conflicts: row.conflicts,
-            last_conflict_at: row.last_conflict_at,
+            status: DeliveryStatus::parse(&self.status)?,
+            attempts: self.attempts,
+            last_error: self.last_error,
+            received_at: self.received_at,
+            processed_at: self.processed_at,
+            body_sha256: self.body_sha256,
+            conflicts: self.conflicts,
+            last_conflict_at: self.last_conflict_at,
         })
     }
 }

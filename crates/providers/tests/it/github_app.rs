@@ -21,7 +21,7 @@ use tributary_testkit::github_app::{
 };
 
 use crate::harness::{
-    self, Harness, assert_rate_limited, assert_succeeded, eventually, logs_requests,
+    self, Harness, assert_rate_limited, assert_succeeded, eventually, logs_requests, start_worker,
 };
 
 logs_requests!(FakeGithub);
@@ -112,6 +112,24 @@ impl Harness<FakeGithub> {
             .await
             .unwrap()
             .map(|d| d.status)
+    }
+
+    /// Delivers a correctly signed `event`, which must be stored as `handled` and then processed;
+    /// the stored delivery's id.
+    async fn deliver_processed(&self, event: &str, payload: &Value, handled: &str) -> String {
+        let ack = self.deliver(event, payload, WEBHOOK_SECRET).await.unwrap();
+        let WebhookAck::Accepted {
+            delivery, event, ..
+        } = ack
+        else {
+            panic!("{handled} is stored: {ack:?}")
+        };
+        assert_eq!(event.as_deref(), Some(handled));
+        eventually(&format!("{handled} is processed"), || async {
+            self.delivery_status(&delivery).await == Some(DeliveryStatus::Done)
+        })
+        .await;
+        delivery
     }
 }
 
@@ -465,17 +483,7 @@ async fn alerts_of_the_three_kinds_are_collected_over_pages_and_disabled_feature
 async fn app_webhooks_are_verified_routed_ingested_and_tear_down_on_uninstall(backend: TestDb) {
     let h = harness(backend, GithubOrg::sample(0, 0)).await;
     let id = h.install().await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = {
-        let runtime = h.runtime.clone();
-        tokio::spawn(async move {
-            runtime
-                .run_worker(None, async {
-                    let _ = stopped.await;
-                })
-                .await
-        })
-    };
+    let worker = start_worker(&h.runtime);
     let installation = h.fake.installation_id();
 
     // GitHub's ping when the webhook is set up names no installation: acknowledged.
@@ -493,21 +501,8 @@ async fn app_webhooks_are_verified_routed_ingested_and_tear_down_on_uninstall(ba
         matches!(refused, WebhookRejection::Unverified(_)),
         "{refused:?}"
     );
-    let ack = h
-        .deliver("installation", &created, WEBHOOK_SECRET)
-        .await
-        .unwrap();
-    let WebhookAck::Accepted {
-        delivery, event, ..
-    } = ack
-    else {
-        panic!("installation.created is stored: {ack:?}")
-    };
-    assert_eq!(event.as_deref(), Some("InstallationCreated"));
-    eventually("installation.created is processed", || async {
-        h.delivery_status(&delivery).await == Some(DeliveryStatus::Done)
-    })
-    .await;
+    h.deliver_processed("installation", &created, "InstallationCreated")
+        .await;
 
     // The three alert kinds, as webhook payloads (lower-case states, optional fields absent).
     let dependabot: Value = serde_json::from_str(fixtures::WEBHOOK_DEPENDABOT_ALERT).unwrap();
@@ -677,8 +672,7 @@ async fn app_webhooks_are_verified_routed_ingested_and_tear_down_on_uninstall(ba
         .await
         .unwrap();
     assert!(matches!(ack, WebhookAck::Ignored { .. }), "{ack:?}");
-    let _ = stop.send(());
-    worker.await.unwrap().unwrap();
+    worker.stop().await;
 }
 
 #[each_backend]
@@ -719,17 +713,7 @@ async fn events_that_arrive_before_the_install_callback_are_not_lost(backend: Te
     };
     assert_eq!(a, b);
 
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = {
-        let runtime = h.runtime.clone();
-        tokio::spawn(async move {
-            runtime
-                .run_worker(None, async {
-                    let _ = stopped.await;
-                })
-                .await
-        })
-    };
+    let worker = start_worker(&h.runtime);
     // The callback finishes after the events arrived.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let id = h.finish_install(callback).await.unwrap();
@@ -765,8 +749,7 @@ async fn events_that_arrive_before_the_install_callback_are_not_lost(backend: Te
         },
     )
     .await;
-    let _ = stop.send(());
-    worker.await.unwrap().unwrap();
+    worker.stop().await;
 }
 
 /// An organisation suspends the installation: GitHub refuses its tokens and says so with
@@ -776,17 +759,7 @@ async fn events_that_arrive_before_the_install_callback_are_not_lost(backend: Te
 async fn a_suspended_installation_is_suspended_until_github_unsuspends_it(backend: TestDb) {
     let h = harness(backend, GithubOrg::sample(0, 0)).await;
     let id = h.install().await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = {
-        let runtime = h.runtime.clone();
-        tokio::spawn(async move {
-            runtime
-                .run_worker(None, async {
-                    let _ = stopped.await;
-                })
-                .await
-        })
-    };
+    let worker = start_worker(&h.runtime);
     let schedules_enabled = || async {
         h.runtime
             .db()
@@ -843,21 +816,9 @@ async fn a_suspended_installation_is_suspended_until_github_unsuspends_it(backen
 
     h.fake.suspend(false);
     let unsuspend: Value = serde_json::from_str(fixtures::WEBHOOK_INSTALLATION_UNSUSPEND).unwrap();
-    let ack = h
-        .deliver("installation", &unsuspend, WEBHOOK_SECRET)
-        .await
-        .unwrap();
-    let WebhookAck::Accepted {
-        delivery, event, ..
-    } = ack
-    else {
-        panic!("installation.unsuspend is stored: {ack:?}")
-    };
-    assert_eq!(event.as_deref(), Some("InstallationUnsuspended"));
-    eventually("the unsuspend is processed", || async {
-        h.delivery_status(&delivery).await == Some(DeliveryStatus::Done)
-    })
-    .await;
+    let delivery = h
+        .deliver_processed("installation", &unsuspend, "InstallationUnsuspended")
+        .await;
     let resumed = h.runtime.integration(&h.tenant, &id).await.unwrap();
     assert_eq!(resumed.status, IntegrationStatus::Connected);
     assert_eq!(resumed.status_reason, None);
@@ -880,8 +841,7 @@ async fn a_suspended_installation_is_suspended_until_github_unsuspends_it(backen
         queued,
         ["DirectorySync", "RepositorySync", "VulnerabilityCollect"]
     );
-    let _ = stop.send(());
-    worker.await.unwrap().unwrap();
+    worker.stop().await;
 }
 
 /// Maps `payload` with the definition's mapping for (schema, variant) and `resource`.

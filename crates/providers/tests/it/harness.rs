@@ -43,6 +43,39 @@ macro_rules! logs_requests {
 }
 pub(crate) use logs_requests;
 
+/// A job worker of `runtime`, running until [`Worker::stop`].
+pub struct Worker {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<
+        Result<tributary_store::jobs::WorkerStats, tributary_runtime::RuntimeError>,
+    >,
+}
+
+/// Starts a job worker of `runtime` (the default configuration) on a task of its own.
+pub fn start_worker(runtime: &Runtime) -> Worker {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runtime = runtime.clone();
+    let task = tokio::spawn(async move {
+        runtime
+            .run_worker(None, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Worker { stop, task }
+}
+
+impl Worker {
+    /// Stops the worker once its running jobs finish; it must end without an error.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .expect("the worker task panicked")
+            .expect("the worker failed");
+    }
+}
+
 /// A catalog configuration with one definition's operator section.
 pub fn catalog_config(definition: &str, operator: Value) -> CatalogConfig {
     CatalogConfig {

@@ -16,7 +16,7 @@ use tributary_testkit::{
     okta_events::user_event_delivery,
 };
 
-use crate::harness::Harness;
+use crate::harness::{Harness, start_worker};
 
 const TOKEN: &str = "00okta-event-hook-test-token";
 
@@ -59,17 +59,7 @@ async fn event_hooks_verify_authenticate_and_queue_a_sync(backend: TestDb) {
     let secret = endpoint.secret.expose().to_owned();
     let endpoint_id = endpoint.id.clone();
     // The connection's own first reconcile is queued; let it finish so the count below is ours.
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = {
-        let runtime = runtime.clone();
-        tokio::spawn(async move {
-            runtime
-                .run_worker(None, async {
-                    let _ = stopped.await;
-                })
-                .await
-        })
-    };
+    let worker = start_worker(runtime);
 
     // Okta's one-time verification.
     let verification = runtime
@@ -195,6 +185,5 @@ async fn event_hooks_verify_authenticate_and_queue_a_sync(backend: TestDb) {
             .len(),
         runs_now
     );
-    let _ = stop.send(());
-    let _ = worker.await;
+    worker.stop().await;
 }

@@ -24,7 +24,7 @@ use tributary_testkit::{
 
 use crate::harness::{
     self, Harness, assert_rate_limited, assert_succeeded, catalog_config, eventually,
-    logs_requests, param,
+    logs_requests, param, start_worker,
 };
 
 logs_requests!(FakeSlack);
@@ -515,17 +515,7 @@ async fn events_verify_route_by_workspace_ingest_members_and_tear_down_on_uninst
         assert_succeeded(&run);
     }
     let lists = h.users_list_requests().len();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = {
-        let runtime = h.runtime.clone();
-        tokio::spawn(async move {
-            runtime
-                .run_worker(None, async {
-                    let _ = stopped.await;
-                })
-                .await
-        })
-    };
+    let worker = start_worker(&h.runtime);
 
     // Slack checks the Request URL with a signed url_verification; the challenge is echoed.
     let check = slack_events::url_verification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7");
@@ -761,8 +751,7 @@ async fn events_verify_route_by_workspace_ingest_members_and_tear_down_on_uninst
             "{refused:?}"
         );
     }
-    let _ = stop.send(());
-    worker.await.unwrap().unwrap();
+    worker.stop().await;
 }
 
 #[test]
