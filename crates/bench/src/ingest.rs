@@ -275,29 +275,23 @@ async fn baseline_per_s(args: &Args, db: &Db) -> anyhow::Result<f64> {
             }
         }
         let mut tx = db.begin().await?;
+        // The same statement on either backend's connection type.
+        macro_rules! insert_rows {
+            ($conn:expr) => {{
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for row in &rows {
+                    query = query
+                        .bind(&row[0])
+                        .bind(&row[1])
+                        .bind(&row[2])
+                        .bind(&row[3]);
+                }
+                query.execute($conn).await?;
+            }};
+        }
         match tx.exec() {
-            Exec::Sqlite(c) => {
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for row in &rows {
-                    query = query
-                        .bind(&row[0])
-                        .bind(&row[1])
-                        .bind(&row[2])
-                        .bind(&row[3]);
-                }
-                query.execute(&mut *c).await?;
-            }
-            Exec::Postgres(c) => {
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for row in &rows {
-                    query = query
-                        .bind(&row[0])
-                        .bind(&row[1])
-                        .bind(&row[2])
-                        .bind(&row[3]);
-                }
-                query.execute(&mut *c).await?;
-            }
+            Exec::Sqlite(c) => insert_rows!(&mut *c),
+            Exec::Postgres(c) => insert_rows!(&mut *c),
         }
         tx.commit().await?;
         start = end;
