@@ -19,6 +19,23 @@ pub fn wire_name<T: Serialize>(value: &T) -> String {
     }
 }
 
+/// Prints a listing: with `--json` its JSON `document` (the items, or an object holding them),
+/// otherwise `items` as a table under `header`, one `row` each.
+pub fn listing<T>(
+    json: bool,
+    document: &impl Serialize,
+    header: &[&str],
+    items: &[T],
+    row: impl Fn(&T) -> Vec<String>,
+) -> anyhow::Result<()> {
+    if json {
+        return self::json(document);
+    }
+    let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+    table(header, &rows);
+    Ok(())
+}
+
 /// Prints rows as aligned columns with a header line.
 pub fn table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();

@@ -102,22 +102,20 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
     match command {
         Command::List { target } => {
             let integrations = target.open().await?.list_integrations().await?;
-            if json {
-                output::json(&integrations)?;
-            } else {
-                let rows: Vec<Vec<String>> = integrations
-                    .iter()
-                    .map(|i| {
-                        vec![
-                            i.id.clone(),
-                            i.definition_id.clone(),
-                            i.name.clone(),
-                            output::wire_name(&i.status),
-                        ]
-                    })
-                    .collect();
-                output::table(&["ID", "DEFINITION", "NAME", "STATUS"], &rows);
-            }
+            output::listing(
+                json,
+                &integrations,
+                &["ID", "DEFINITION", "NAME", "STATUS"],
+                &integrations,
+                |i| {
+                    vec![
+                        i.id.clone(),
+                        i.definition_id.clone(),
+                        i.name.clone(),
+                        output::wire_name(&i.status),
+                    ]
+                },
+            )?;
         }
         Command::Create {
             target,

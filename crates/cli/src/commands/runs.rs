@@ -51,36 +51,31 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
             limit,
         } => {
             let runs = target.open().await?.list_runs(&integration, limit).await?;
-            if json {
-                output::json(&json!({ "runs": runs }))?;
-            } else {
-                let rows: Vec<Vec<String>> = runs
-                    .iter()
-                    .map(|r| {
-                        vec![
-                            r.id.clone(),
-                            r.operation.clone(),
-                            r.run_type.clone(),
-                            output::wire_name(&r.status),
-                            r.attempt.to_string(),
-                            duration(r.duration_ms),
-                            r.error_message.clone().unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                output::table(
-                    &[
-                        "RUN",
-                        "OPERATION",
-                        "TYPE",
-                        "STATUS",
-                        "ATTEMPT",
-                        "TOOK",
-                        "ERROR",
-                    ],
-                    &rows,
-                );
-            }
+            output::listing(
+                json,
+                &json!({ "runs": runs }),
+                &[
+                    "RUN",
+                    "OPERATION",
+                    "TYPE",
+                    "STATUS",
+                    "ATTEMPT",
+                    "TOOK",
+                    "ERROR",
+                ],
+                &runs,
+                |r| {
+                    vec![
+                        r.id.clone(),
+                        r.operation.clone(),
+                        r.run_type.clone(),
+                        output::wire_name(&r.status),
+                        r.attempt.to_string(),
+                        duration(r.duration_ms),
+                        r.error_message.clone().unwrap_or_default(),
+                    ]
+                },
+            )?;
         }
         Command::Show { target, run } => {
             let details = target.open().await?.run_details(&run).await?;

@@ -60,15 +60,9 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::List { storage } => {
             let db = storage.open_db().await?;
             let tenants = db.tenants().list().await?;
-            if json {
-                output::json(&tenants)?;
-            } else {
-                let rows: Vec<Vec<String>> = tenants
-                    .iter()
-                    .map(|t| vec![t.id.clone(), t.name.clone()])
-                    .collect();
-                output::table(&["ID", "NAME"], &rows);
-            }
+            output::listing(json, &tenants, &["ID", "NAME"], &tenants, |t| {
+                vec![t.id.clone(), t.name.clone()]
+            })?;
         }
         Command::Token {
             storage,

@@ -60,23 +60,21 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
                 .webhooks(runtime.key_ring())
                 .list_deliveries(&tenant, &endpoint, limit)
                 .await?;
-            if json {
-                output::json(&json!({ "deliveries": deliveries }))?;
-            } else {
-                let rows: Vec<Vec<String>> = deliveries
-                    .iter()
-                    .map(|d| {
-                        vec![
-                            d.id.clone(),
-                            d.event.clone(),
-                            format!("{:?}", d.status).to_lowercase(),
-                            d.attempts.to_string(),
-                            d.last_error.clone().unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                output::table(&["DELIVERY", "EVENT", "STATUS", "RECEIVED", "ERROR"], &rows);
-            }
+            output::listing(
+                json,
+                &json!({ "deliveries": deliveries }),
+                &["DELIVERY", "EVENT", "STATUS", "RECEIVED", "ERROR"],
+                &deliveries,
+                |d| {
+                    vec![
+                        d.id.clone(),
+                        d.event.clone(),
+                        format!("{:?}", d.status).to_lowercase(),
+                        d.attempts.to_string(),
+                        d.last_error.clone().unwrap_or_default(),
+                    ]
+                },
+            )?;
         }
         Command::Replay {
             storage,
