@@ -109,7 +109,7 @@ pub async fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitCode> {
     let operator = Client::new(http.clone(), &base, operator);
     progress.set_message("creating a tenant and its API token");
     let tenant = operator
-        .call(Method::POST, "/v1/tenants", Some(json!({"name": "demo"})))
+        .post("/v1/tenants", json!({"name": "demo"}))
         .await?;
     let tenant_id = tenant["id"].as_str().unwrap_or_default().to_owned();
     // The tenant's AWS role trusts Tributary's external id for this tenant, as a tenant sets
@@ -119,10 +119,9 @@ pub async fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitCode> {
         .aws
         .trust_external_id(&format!("tributary-{tenant_id}"));
     let issued = operator
-        .call(
-            Method::POST,
+        .post(
             &format!("/v1/tenants/{tenant_id}/tokens"),
-            Some(json!({"name": "demo"})),
+            json!({"name": "demo"}),
         )
         .await?;
     let client = Client::new(
@@ -144,11 +143,7 @@ pub async fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitCode> {
             webhook_endpoints.push((id.clone(), endpoints));
         }
         let catalog = client
-            .call(
-                Method::GET,
-                &format!("/v1/definitions/{}", connection.definition),
-                None,
-            )
+            .get(&format!("/v1/definitions/{}", connection.definition))
             .await?;
         for operation in catalog["operations"].as_array().into_iter().flatten() {
             if operation["policy"]["reconcile"] != true {
@@ -156,10 +151,9 @@ pub async fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitCode> {
             }
             let name = operation["name"].as_str().unwrap_or_default();
             let run = client
-                .call(
-                    Method::POST,
+                .post(
                     &format!("/v1/integrations/{id}/operations/{name}/runs"),
-                    Some(json!({"mode": "queued"})),
+                    json!({"mode": "queued"}),
                 )
                 .await?;
             runs.push((
@@ -203,11 +197,7 @@ pub async fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitCode> {
     // Runs the webhooks queued (a directory change asks for a sync) finish too.
     for (integration, _) in &webhook_endpoints {
         let queued = client
-            .call(
-                Method::GET,
-                &format!("/v1/runs?integrationId={integration}&limit=500"),
-                None,
-            )
+            .get(&format!("/v1/runs?integrationId={integration}&limit=500"))
             .await?;
         for run in queued["items"].as_array().into_iter().flatten() {
             if run["runType"] != "webhook" {
@@ -235,9 +225,7 @@ pub async fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitCode> {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let integration = client
-            .call(Method::GET, &format!("/v1/integrations/{id}"), None)
-            .await?;
+        let integration = client.get(&format!("/v1/integrations/{id}")).await?;
         entry["status"] = integration["status"].clone();
     }
     for model in tributary_model::schema_names() {
@@ -289,10 +277,9 @@ pub async fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitCode> {
 /// API, then plays an identity provider (Okta's provisioning requests) against it.
 async fn push_scim(client: &Client) -> anyhow::Result<Value> {
     let integration = client
-        .call(
-            Method::POST,
+        .post(
             "/v1/integrations",
-            Some(json!({"definitionId": "scim", "name": "SCIM (Okta provisioning)"})),
+            json!({"definitionId": "scim", "name": "SCIM (Okta provisioning)"}),
         )
         .await?;
     let id = integration["id"].as_str().unwrap_or_default().to_owned();
@@ -335,25 +322,23 @@ async fn connect(
     connection: &DemoConnection,
 ) -> anyhow::Result<(Value, Vec<Value>)> {
     let integration = client
-        .call(
-            Method::POST,
+        .post(
             "/v1/integrations",
-            Some(json!({
+            json!({
                 "definitionId": connection.definition,
                 "userInput": connection.user_input,
-            })),
+            }),
         )
         .await?;
     let id = integration["id"].as_str().unwrap_or_default().to_owned();
     if !connection.credentials.is_empty() {
         let connected = client
-            .call(
-                Method::POST,
+            .post(
                 &format!("/v1/integrations/{id}/connect"),
-                Some(json!({
+                json!({
                     "connection": connection.connection,
                     "credentials": connection.credentials,
-                })),
+                }),
             )
             .await?;
         let endpoints = connected["webhookEndpoints"]
@@ -363,10 +348,9 @@ async fn connect(
         return Ok((integration, endpoints));
     }
     let started = client
-        .call(
-            Method::POST,
+        .post(
             &format!("/v1/integrations/{id}/auth"),
-            Some(json!({"connection": connection.connection})),
+            json!({"connection": connection.connection}),
         )
         .await?;
     let url = started["authorizeUrl"]
@@ -390,11 +374,7 @@ async fn connect(
     // rotated here to be known (a real user copies them from the connect page).
     let mut endpoints = Vec::new();
     let listed = client
-        .call(
-            Method::GET,
-            &format!("/v1/integrations/{id}/webhook-endpoints"),
-            None,
-        )
+        .get(&format!("/v1/integrations/{id}/webhook-endpoints"))
         .await?;
     for endpoint in listed.as_array().into_iter().flatten() {
         let endpoint_id = endpoint["id"].as_str().unwrap_or_default();
@@ -512,9 +492,7 @@ async fn processed_deliveries(
 async fn wait_for_run(client: &Client, run_id: &str) -> anyhow::Result<Value> {
     let deadline = Instant::now() + Duration::from_secs(50);
     loop {
-        let detail = client
-            .call(Method::GET, &format!("/v1/runs/{run_id}"), None)
-            .await?;
+        let detail = client.get(&format!("/v1/runs/{run_id}")).await?;
         let status = detail["run"]["status"].as_str().unwrap_or_default();
         if !matches!(status, "pending" | "running") {
             return Ok(detail["run"].clone());

@@ -84,6 +84,16 @@ impl ApiClient {
         }
     }
 
+    /// `GET path`, answered with its JSON body.
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.call(Method::GET, path, None).await
+    }
+
+    /// `POST path` with the JSON `body`, answered with its JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
     /// Calls the API; an error answer becomes an error with the server's message and request id.
     pub async fn call(
         &self,
