@@ -183,6 +183,41 @@ pub fn package_files(names: &Names) -> Vec<(PathBuf, String)> {
         .collect()
 }
 
+/// A file a new provider is registered in: the lines that register `name` there (shown when
+/// they must be added by hand) and the edit that adds them.
+struct RegistrationSite {
+    file: &'static str,
+    lines: fn(&str) -> String,
+    register: fn(&str, &str) -> Result<Option<String>, String>,
+}
+
+const REGISTRATION_SITES: [RegistrationSite; 4] = [
+    RegistrationSite {
+        file: PROVIDERS_LIB,
+        lines: |n| {
+            format!(
+                "#[cfg(feature = \"{n}\")]\npub mod {n};\n  and in catalog(): #[cfg(feature = \"{n}\")] {n}::definition,"
+            )
+        },
+        register: register_in_lib,
+    },
+    RegistrationSite {
+        file: PROVIDERS_MANIFEST,
+        lines: |n| format!("[features] {n} = []  and \"{n}\" in default = [...]"),
+        register: register_in_manifest,
+    },
+    RegistrationSite {
+        file: PROVIDERS_TESTS,
+        lines: |n| format!("mod {n};"),
+        register: register_in_test_binary,
+    },
+    RegistrationSite {
+        file: TESTKIT_LIB,
+        lines: |n| format!("pub mod {n};"),
+        register: register_in_testkit,
+    },
+];
+
 /// One registration edit: the file, the lines to add, and whether they were added.
 struct Registration {
     file: &'static str,
@@ -262,58 +297,18 @@ fn scaffold(root: &Path, names: &Names, register: bool) -> anyhow::Result<ExitCo
         println!("rustfmt did not run; run `cargo fmt --all` before committing");
     }
 
-    let registrations = [
-        Registration {
-            file: PROVIDERS_LIB,
-            lines: format!(
-                "#[cfg(feature = \"{n}\")]\npub mod {n};\n  and in catalog(): #[cfg(feature = \"{n}\")] {n}::definition,",
-                n = names.name
-            ),
+    let registrations: Vec<Registration> = REGISTRATION_SITES
+        .iter()
+        .map(|site| Registration {
+            file: site.file,
+            lines: (site.lines)(&names.name),
             outcome: if register {
-                edit(root, PROVIDERS_LIB, |text| {
-                    register_in_lib(text, &names.name)
-                })
+                edit(root, site.file, |text| (site.register)(text, &names.name))
             } else {
                 Ok(false)
             },
-        },
-        Registration {
-            file: PROVIDERS_MANIFEST,
-            lines: format!(
-                "[features] {n} = []  and \"{n}\" in default = [...]",
-                n = names.name
-            ),
-            outcome: if register {
-                edit(root, PROVIDERS_MANIFEST, |text| {
-                    register_in_manifest(text, &names.name)
-                })
-            } else {
-                Ok(false)
-            },
-        },
-        Registration {
-            file: PROVIDERS_TESTS,
-            lines: format!("mod {};", names.name),
-            outcome: if register {
-                edit(root, PROVIDERS_TESTS, |text| {
-                    register_in_test_binary(text, &names.name)
-                })
-            } else {
-                Ok(false)
-            },
-        },
-        Registration {
-            file: TESTKIT_LIB,
-            lines: format!("pub mod {};", names.name),
-            outcome: if register {
-                edit(root, TESTKIT_LIB, |text| {
-                    register_in_testkit(text, &names.name)
-                })
-            } else {
-                Ok(false)
-            },
-        },
-    ];
+        })
+        .collect();
     let mut manual = Vec::new();
     for registration in &registrations {
         match &registration.outcome {

@@ -96,26 +96,16 @@ pub fn server_config(file: &FileConfig) -> ServerConfig {
             .server
             .max_header_bytes
             .unwrap_or(defaults.max_header_bytes),
-        webhook_rate: RateLimitConfig {
-            per_second: file
-                .server
-                .webhook_rate_per_second
-                .unwrap_or(defaults.webhook_rate.per_second),
-            burst: file
-                .server
-                .webhook_burst
-                .unwrap_or(defaults.webhook_rate.burst),
-        },
-        webhook_refused_rate: RateLimitConfig {
-            per_second: file
-                .server
-                .webhook_refused_per_second
-                .unwrap_or(defaults.webhook_refused_rate.per_second),
-            burst: file
-                .server
-                .webhook_refused_burst
-                .unwrap_or(defaults.webhook_refused_rate.burst),
-        },
+        webhook_rate: rate_limit(
+            file.server.webhook_rate_per_second,
+            file.server.webhook_burst,
+            defaults.webhook_rate,
+        ),
+        webhook_refused_rate: rate_limit(
+            file.server.webhook_refused_per_second,
+            file.server.webhook_refused_burst,
+            defaults.webhook_refused_rate,
+        ),
         auth_failures: auth_failure_limit(&file.server, defaults.auth_failures),
         request_timeout: match file.server.request_timeout_secs {
             Some(0) => None,
@@ -127,6 +117,18 @@ pub fn server_config(file: &FileConfig) -> ServerConfig {
 
 /// The failed-authentication throttle: the file's settings over the defaults; a maximum of 0
 /// turns it off.
+/// A rate limit from the config file's rate and burst, each falling back to `defaults`'.
+fn rate_limit(
+    per_second: Option<f64>,
+    burst: Option<f64>,
+    defaults: RateLimitConfig,
+) -> RateLimitConfig {
+    RateLimitConfig {
+        per_second: per_second.unwrap_or(defaults.per_second),
+        burst: burst.unwrap_or(defaults.burst),
+    }
+}
+
 fn auth_failure_limit(
     server: &super::config::ServerSection,
     defaults: AuthFailureLimit,
