@@ -97,6 +97,20 @@ impl CommandAudit {
         write(db, &event).await;
     }
 
+    /// Records how the action ended, as [`record`](Self::record) does, naming on success the
+    /// target `target_of` finds in its result; passes the result on.
+    pub async fn record_targeting<T>(
+        self,
+        db: &Db,
+        result: anyhow::Result<T>,
+        target_of: impl FnOnce(&T) -> &str,
+    ) -> anyhow::Result<T> {
+        self.on_success(&result, |audit, value| audit.target(target_of(value)))
+            .record(db, &result)
+            .await;
+        result
+    }
+
     /// `result` of a step before the action (finding the tenant), passed on; its failure is
     /// recorded as the action's.
     pub async fn failing_before<T>(&self, db: &Db, result: anyhow::Result<T>) -> anyhow::Result<T> {

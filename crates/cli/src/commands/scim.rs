@@ -100,11 +100,9 @@ pub async fn run(command: Command, json: bool) -> anyhow::Result<ExitCode> {
         })
     }
     .await;
-    audit
-        .on_success(&result, |audit, (endpoint, _)| audit.target(&endpoint.id))
-        .record(db, &result)
-        .await;
-    let (endpoint, secret) = result?;
+    let (endpoint, secret) = audit
+        .record_targeting(db, result, |(endpoint, _)| &endpoint.id)
+        .await?;
     print_endpoint(&runtime, &endpoint, Some(&secret), json)
 }
 

@@ -162,6 +162,15 @@ mod tests {
             .target
     }
 
+    /// Opens `target` (described as `what`), which must fail as a usage error; its message.
+    async fn refused_as_usage(target: TargetArgs, what: &str) -> String {
+        let Err(error) = target.open().await else {
+            panic!("{what} opened");
+        };
+        assert_eq!(classify(&error), Failure::Usage);
+        error.to_string()
+    }
+
     #[test]
     fn the_shared_arguments_keep_their_flag_names() {
         let target = parsed(&[
@@ -197,12 +206,8 @@ mod tests {
         // Whatever the environment says: this is the database side.
         target.api = ApiArgs::default();
         target.tenant = None;
-        let Err(error) = target.open().await else {
-            panic!("a target without a tenant opened");
-        };
-        assert_eq!(classify(&error), Failure::Usage);
         assert_eq!(
-            error.to_string(),
+            refused_as_usage(target, "a target without a tenant").await,
             "--tenant is required on the database (over --api the token names the tenant)"
         );
         assert!(!data_dir.exists(), "the data directory was created");
@@ -215,12 +220,8 @@ mod tests {
             url: Some("http://127.0.0.1:9".to_owned()),
             token: None,
         };
-        let Err(error) = target.open().await else {
-            panic!("an API target without a token opened");
-        };
-        assert_eq!(classify(&error), Failure::Usage);
         assert_eq!(
-            error.to_string(),
+            refused_as_usage(target, "an API target without a token").await,
             "--api needs a tenant API token: --token or TRIBUTARY_API_TOKEN"
         );
     }

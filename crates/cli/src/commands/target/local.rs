@@ -55,11 +55,10 @@ impl LocalTarget {
                 .await?)
         }
         .await;
-        audit
-            .on_success(&result, |audit, integration| audit.target(&integration.id))
-            .record(self.runtime.db(), &result)
-            .await;
-        Ok(result?.into())
+        let integration = audit
+            .record_targeting(self.runtime.db(), result, |integration| &integration.id)
+            .await?;
+        Ok(integration.into())
     }
 
     pub async fn connect(
@@ -130,11 +129,9 @@ impl LocalTarget {
         }
         .await;
         // The start is recorded when the run is queued; how it ends is the run's own record.
-        audit
-            .on_success(&result, |audit, (_, run)| audit.target(&run.id))
-            .record(db, &result)
-            .await;
-        let (tenant, run) = result?;
+        let (tenant, run) = audit
+            .record_targeting(db, result, |(_, run)| &run.id)
+            .await?;
         // A worker in this process takes the run (and whatever else is queued) until it ends.
         let finished = self
             .runtime
