@@ -128,13 +128,7 @@ impl Runtime {
         if let Some(cause) = cause {
             return Err(cause);
         }
-        let run = self
-            .inner
-            .db
-            .runs()
-            .get(&request.tenant_id, &run.id)
-            .await?
-            .ok_or(RuntimeError::NotFound("run"))?;
+        let run = self.stored_run(&request.tenant_id, &run.id).await?;
         let output = run
             .result
             .clone()
@@ -246,35 +240,15 @@ impl Runtime {
 
     /// Cancels a pending or running run. A running operation stops at its next page.
     pub async fn cancel_run(&self, tenant_id: &str, run_id: &str) -> Result<Run, RuntimeError> {
-        let run = self
-            .inner
-            .db
-            .runs()
-            .get(tenant_id, run_id)
-            .await?
-            .ok_or(RuntimeError::NotFound("run"))?;
+        let run = self.stored_run(tenant_id, run_id).await?;
         if run.status.is_terminal() {
             return Err(RuntimeError::Invalid(format!(
                 "run {run_id} already ended ({})",
                 run.status.as_str()
             )));
         }
-        let counters = run.counters.clone();
         let cancelled = self
-            .inner
-            .db
-            .runs()
-            .finish(
-                tenant_id,
-                run_id,
-                &RunOutcome {
-                    status: RunStatus::Cancelled,
-                    counters: &counters,
-                    error_kind: None,
-                    error_message: Some("cancelled"),
-                    result: None,
-                },
-            )
+            .record_cancelled(tenant_id, run_id, &run.counters, "cancelled")
             .await
             .map_err(|e| match e {
                 StoreError::NotFound(_) => {
@@ -282,12 +256,54 @@ impl Runtime {
                 }
                 other => other.into(),
             })?;
+        self.cancel_run_job(run_id).await?;
+        Ok(cancelled)
+    }
+
+    /// The tenant's run `run_id`, or `NotFound`.
+    async fn stored_run(&self, tenant_id: &str, run_id: &str) -> Result<Run, RuntimeError> {
+        self.inner
+            .db
+            .runs()
+            .get(tenant_id, run_id)
+            .await?
+            .ok_or(RuntimeError::NotFound("run"))
+    }
+
+    /// Ends an unfinished run as cancelled, keeping its `counters`, with `why` as its message;
+    /// `NotFound` when it had already ended.
+    pub(crate) async fn record_cancelled(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+        counters: &Value,
+        why: &str,
+    ) -> Result<Run, StoreError> {
+        self.inner
+            .db
+            .runs()
+            .finish(
+                tenant_id,
+                run_id,
+                &RunOutcome {
+                    status: RunStatus::Cancelled,
+                    counters,
+                    error_kind: None,
+                    error_message: Some(why),
+                    result: None,
+                },
+            )
+            .await
+    }
+
+    /// Drops a run's queued job, if any, so no worker starts it.
+    pub(crate) async fn cancel_run_job(&self, run_id: &str) -> Result<(), RuntimeError> {
         self.inner
             .db
             .jobs()
             .cancel_keyed(&self.inner.config.queue, &job_key(run_id))
             .await?;
-        Ok(cancelled)
+        Ok(())
     }
 
     /// A run and its log lines.
@@ -296,13 +312,7 @@ impl Runtime {
         tenant_id: &str,
         run_id: &str,
     ) -> Result<RunDetails, RuntimeError> {
-        let run = self
-            .inner
-            .db
-            .runs()
-            .get(tenant_id, run_id)
-            .await?
-            .ok_or(RuntimeError::NotFound("run"))?;
+        let run = self.stored_run(tenant_id, run_id).await?;
         let logs = self.inner.db.runs().logs(tenant_id, run_id).await?;
         Ok(RunDetails { run, logs })
     }
@@ -375,13 +385,7 @@ impl Runtime {
             Err(StoreError::NotFound(_)) => return Ok((false, None)),
             Err(err) => return Err(err.into()),
         };
-        let run = self
-            .inner
-            .db
-            .runs()
-            .get(tenant_id, run_id)
-            .await?
-            .ok_or(RuntimeError::NotFound("run"))?;
+        let run = self.stored_run(tenant_id, run_id).await?;
         let integration = self.integration(tenant_id, &run.integration_id).await?;
         let span = tracing::info_span!(
             "tributary.run",
@@ -504,24 +508,35 @@ impl Runtime {
         err: &RuntimeError,
     ) -> Result<(bool, Option<RuntimeError>), RuntimeError> {
         let message = err.to_string();
+        self.record_outcome(
+            run,
+            &RunOutcome {
+                status: RunStatus::Failed,
+                counters: &json!({}),
+                error_kind: Some(err.kind().as_str()),
+                error_message: Some(&message),
+                result: None,
+            },
+        )
+        .await?;
+        Ok((false, None))
+    }
+
+    /// Records how an execution of `run` ended. A run cancelled meanwhile is already ended: the
+    /// cancellation stands.
+    async fn record_outcome(
+        &self,
+        run: &Run,
+        outcome: &RunOutcome<'_>,
+    ) -> Result<(), RuntimeError> {
         match self
             .inner
             .db
             .runs()
-            .finish(
-                &run.tenant_id,
-                &run.id,
-                &RunOutcome {
-                    status: RunStatus::Failed,
-                    counters: &json!({}),
-                    error_kind: Some(err.kind().as_str()),
-                    error_message: Some(&message),
-                    result: None,
-                },
-            )
+            .finish(&run.tenant_id, &run.id, outcome)
             .await
         {
-            Ok(_) | Err(StoreError::NotFound(_)) => Ok((false, None)),
+            Ok(_) | Err(StoreError::NotFound(_)) => Ok(()),
             Err(err) => Err(err.into()),
         }
     }
@@ -702,28 +717,17 @@ impl Runtime {
             }
             return Ok(());
         }
-        let finished = self
-            .inner
-            .db
-            .runs()
-            .finish(
-                &run.tenant_id,
-                &run.id,
-                &RunOutcome {
-                    status: ending.status,
-                    counters: &ending.counters,
-                    error_kind: kind,
-                    error_message: message,
-                    result: ending.result.as_ref(),
-                },
-            )
-            .await;
-        match finished {
-            Ok(_) => {}
-            // Cancelled while it ran: the cancellation stands.
-            Err(StoreError::NotFound(_)) => {}
-            Err(err) => return Err(err.into()),
-        }
+        self.record_outcome(
+            run,
+            &RunOutcome {
+                status: ending.status,
+                counters: &ending.counters,
+                error_kind: kind,
+                error_message: message,
+                result: ending.result.as_ref(),
+            },
+        )
+        .await?;
         self.inner.metrics.run_finished(
             definition_id,
             &run.operation,

@@ -11,7 +11,6 @@ use tributary_core::{CredentialBindings, DisconnectRequest};
 use tributary_store::{
     integrations::{Document, IntegrationStatus},
     records::mark_disconnected,
-    runs::{RunOutcome, RunStatus},
 };
 
 use crate::{
@@ -129,29 +128,17 @@ impl Runtime {
             .await?;
         for run_id in &active {
             let cancelled = self
-                .inner
-                .db
-                .runs()
-                .finish(
+                .record_cancelled(
                     tenant_id,
                     run_id,
-                    &RunOutcome {
-                        status: RunStatus::Cancelled,
-                        counters: &json!({}),
-                        error_kind: None,
-                        error_message: Some("the integration was disconnected"),
-                        result: None,
-                    },
+                    &json!({}),
+                    "the integration was disconnected",
                 )
                 .await;
             if cancelled.is_ok() {
                 report.runs_cancelled += 1;
             }
-            self.inner
-                .db
-                .jobs()
-                .cancel_keyed(&self.inner.config.queue, &format!("run:{run_id}"))
-                .await?;
+            self.cancel_run_job(run_id).await?;
         }
         let mut tx = self.inner.db.begin().await?;
         report.credentials_deleted = tx
