@@ -30,7 +30,6 @@ use tributary_core::{
     ConnectionChange, InboundWebhook, ResolvedEvent, Secret, WebhookEventRequest,
     WebhookRegistration, WebhookRoute, registry::RegisteredDefinition,
 };
-use tributary_ingest::{Completeness, IngestContext, ingest_payload_sets};
 use tributary_store::{
     StoreError,
     integrations::IntegrationStatus,
@@ -38,7 +37,11 @@ use tributary_store::{
     webhooks::{DeliveryStatus, IntakeLookup, IntakeTarget, WebhookDelivery, WebhookEndpoint},
 };
 
-use crate::{Runtime, RuntimeError, runs::RunRequest, runtime::integration_context};
+use crate::{
+    Runtime, RuntimeError,
+    runs::{RunRequest, push::Emitted},
+    runtime::integration_context,
+};
 
 /// The job kind that processes a stored delivery.
 pub const WEBHOOK_JOB_KIND: &str = "webhook_delivery";
@@ -302,25 +305,20 @@ impl Runtime {
         }
         // A definition no longer registered takes no deliveries: answering 5xx would have the
         // provider retry forever.
-        let definition = self
-            .registry()
-            .definition(definition_id)
-            .ok_or(WebhookRejection::UnknownEndpoint)?
-            .clone();
-        definition
-            .definition
-            .webhook_named(&endpoint.name)
-            .filter(|w| matches!(w.route, WebhookRoute::PerIntegration))
-            .ok_or(WebhookRejection::UnknownEndpoint)?;
+        let definition = self.definition_routing(definition_id, &endpoint.name, |route| {
+            matches!(route, WebhookRoute::PerIntegration)
+        })?;
         Ok(WebhookTarget(Target::Endpoint { lookup, definition }))
     }
 
-    /// Finds the definition-level route `/v1/webhooks/apps/<definition>/<webhook>`.
-    pub fn app_webhook_target(
+    /// The registered definition `definition_id` when it declares a webhook `webhook_name` whose
+    /// route `fits`; an unknown endpoint otherwise.
+    fn definition_routing(
         &self,
         definition_id: &str,
         webhook_name: &str,
-    ) -> Result<WebhookTarget, WebhookRejection> {
+        fits: impl Fn(&WebhookRoute) -> bool,
+    ) -> Result<Arc<RegisteredDefinition>, WebhookRejection> {
         let definition = self
             .registry()
             .definition(definition_id)
@@ -329,8 +327,20 @@ impl Runtime {
         definition
             .definition
             .webhook_named(webhook_name)
-            .filter(|w| matches!(w.route, WebhookRoute::Definition { .. }))
+            .filter(|w| fits(&w.route))
             .ok_or(WebhookRejection::UnknownEndpoint)?;
+        Ok(definition)
+    }
+
+    /// Finds the definition-level route `/v1/webhooks/apps/<definition>/<webhook>`.
+    pub fn app_webhook_target(
+        &self,
+        definition_id: &str,
+        webhook_name: &str,
+    ) -> Result<WebhookTarget, WebhookRejection> {
+        let definition = self.definition_routing(definition_id, webhook_name, |route| {
+            matches!(route, WebhookRoute::Definition { .. })
+        })?;
         Ok(WebhookTarget(Target::App {
             definition,
             webhook: webhook_name.to_owned(),
@@ -917,36 +927,21 @@ impl Runtime {
             status = target;
         }
         if !outcome.ingest.is_empty() {
-            let mapper = self
-                .inner
-                .mappers
-                .get(
-                    &definition,
-                    &definition.definition.webhook_event_topic(event.name),
-                    &event.ingest,
-                    &integration.user_input,
-                )
-                .map_err(|e| RuntimeError::Ingest(e.to_string()))?;
+            let emitted = Emitted {
+                topic: &definition.definition.webhook_event_topic(event.name),
+                contracts: &event.ingest,
+                // Ties the ingest run to the delivery: the attempt that processes it again
+                // after a crash closes the one the stopped worker left running.
+                run_id: Some(format!("delivery:{}", delivery.id)),
+            };
             // An event is never a full listing: nothing is tombstoned because of it.
-            let report = ingest_payload_sets(
-                &self.inner.db,
-                mapper,
-                &IngestContext {
-                    tenant_id: integration.tenant_id.clone(),
-                    integration_id: integration.id.clone(),
-                    // Ties the ingest run to the delivery: the attempt that processes it again
-                    // after a crash closes the one the stopped worker left running.
-                    run_id: Some(format!("delivery:{}", delivery.id)),
-                },
+            self.ingest_partial(
+                &definition,
+                &integration,
+                emitted,
                 std::mem::take(&mut outcome.ingest),
-                Completeness::Partial,
-                self.inner.config.ingest_options(false),
             )
-            .await
-            .map_err(|e| RuntimeError::Ingest(e.to_string()))?;
-            self.inner
-                .metrics
-                .ingest_finished(definition.definition.id(), &report.by_model);
+            .await?;
         }
         if status == IntegrationStatus::Suspended && !outcome.dispatch.is_empty() {
             // Runs are refused while suspended; the resume queues every sync anyway.
