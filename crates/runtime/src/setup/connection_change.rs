@@ -33,20 +33,15 @@ impl Runtime {
                 true,
             ),
         };
-        let mut tx = self.inner.db.begin().await?;
-        let changed = tx
-            .integrations()
-            .change_status(&integration.tenant_id, &integration.id, from, to, reason)
-            .await?;
-        if !changed {
+        let move_to = StatusMove {
+            from,
+            to,
+            reason,
+            schedules_run,
+        };
+        if !self.move_status(integration, move_to).await? {
             return Ok(false);
         }
-        tx.schedules()
-            .set_enabled(&integration.tenant_id, &integration.id, schedules_run)
-            .await?;
-        tx.commit().await?;
-        // Clients built for the connection hold tokens minted before the change.
-        self.inner.executor.pool().invalidate(&integration.id);
         tracing::info!(
             tenant_id = %integration.tenant_id,
             integration_id = %integration.id,
@@ -54,6 +49,50 @@ impl Runtime {
             "the provider changed the connection; schedules {}",
             if schedules_run { "resume" } else { "are stopped" }
         );
+        Ok(true)
+    }
+}
+
+/// An integration's move from one status to another, with whether its schedules run after it.
+pub(crate) struct StatusMove<'a> {
+    pub(crate) from: IntegrationStatus,
+    pub(crate) to: IntegrationStatus,
+    pub(crate) reason: Option<&'a str>,
+    pub(crate) schedules_run: bool,
+}
+
+impl Runtime {
+    /// Moves the integration to `to` only if it is still `from`, turning its schedules on or off
+    /// in the same transaction; returns whether it moved.
+    pub(crate) async fn move_status(
+        &self,
+        integration: &Integration,
+        move_to: StatusMove<'_>,
+    ) -> Result<bool, RuntimeError> {
+        let mut tx = self.inner.db.begin().await?;
+        let changed = tx
+            .integrations()
+            .change_status(
+                &integration.tenant_id,
+                &integration.id,
+                move_to.from,
+                move_to.to,
+                move_to.reason,
+            )
+            .await?;
+        if !changed {
+            return Ok(false);
+        }
+        tx.schedules()
+            .set_enabled(
+                &integration.tenant_id,
+                &integration.id,
+                move_to.schedules_run,
+            )
+            .await?;
+        tx.commit().await?;
+        // Clients built for the connection hold tokens minted before the change.
+        self.inner.executor.pool().invalidate(&integration.id);
         Ok(true)
     }
 }

@@ -16,18 +16,19 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use tracing::Instrument;
 use tributary_core::{
     ConnectionRegistration, CredentialBindings, ErrorKind, RefreshFn, RefreshRequest,
     registry::RegisteredDefinition,
 };
 use tributary_store::{
     Backend, SecretBytes, StoreError, Tx,
-    credentials::{Credential, Expect},
+    credentials::{Credential, Credentials, Expect},
     integrations::{Integration, IntegrationStatus},
 };
 
-use crate::{Runtime, RuntimeError, runtime::integration_context};
+use crate::{
+    Runtime, RuntimeError, runtime::integration_context, setup::connection_change::StatusMove,
+};
 
 /// The credential field holding its expiry in Unix seconds (what `TokenSet` serialises).
 pub const EXPIRES_AT_FIELD: &str = "expires_at";
@@ -78,6 +79,15 @@ fn decode(credential: &Credential) -> Result<Value, RuntimeError> {
 }
 
 impl Runtime {
+    /// The credential store inside the refresh's transaction when it holds one (the PostgreSQL
+    /// advisory lock lives there), or on the pool.
+    fn credentials_within<'a>(&'a self, tx: Option<&'a mut Tx>) -> Credentials<'a> {
+        match tx {
+            Some(tx) => tx.credentials(&self.inner.ring),
+            None => self.inner.db.credentials(&self.inner.ring),
+        }
+    }
+
     /// Loads the connection's credentials, refreshing an expiring one first (an auth-managed
     /// token, or the token a typed credential was exchanged for).
     pub(crate) async fn load_credentials(
@@ -155,27 +165,17 @@ impl Runtime {
         Ok(refreshed)
     }
 
-    async fn refresh(
-        &self,
-        definition: &RegisteredDefinition,
-        integration: &Integration,
-        refresh: &RefreshFn,
-        seen: Credential,
-        when: Refresh,
-    ) -> Result<(Value, i64), RuntimeError> {
-        let span = tracing::info_span!(
-            "tributary.refresh",
+    #[tracing::instrument(
+        name = "tributary.refresh",
+        skip_all,
+        fields(
             tenant_id = %integration.tenant_id,
             definition_id = %definition.definition.id(),
             integration_id = %integration.id,
             slot = %seen.slot,
-        );
-        self.refresh_locked(definition, integration, refresh, seen, when)
-            .instrument(span)
-            .await
-    }
-
-    async fn refresh_locked(
+        )
+    )]
+    async fn refresh(
         &self,
         definition: &RegisteredDefinition,
         integration: &Integration,
@@ -196,26 +196,16 @@ impl Runtime {
             }
             Backend::Sqlite => None,
         };
-        let current = match tx.as_mut() {
-            Some(tx) => {
-                tx.credentials(&self.inner.ring)
-                    .load(&integration.tenant_id, &integration.id, &seen.slot)
-                    .await?
-            }
-            None => {
-                self.inner
-                    .db
-                    .credentials(&self.inner.ring)
-                    .load(&integration.tenant_id, &integration.id, &seen.slot)
-                    .await?
-            }
-        }
-        .ok_or_else(|| {
-            RuntimeError::Invalid(format!(
-                "credential `{}` is missing; connect the integration again",
-                seen.slot
-            ))
-        })?;
+        let current = self
+            .credentials_within(tx.as_mut())
+            .load(&integration.tenant_id, &integration.id, &seen.slot)
+            .await?
+            .ok_or_else(|| {
+                RuntimeError::Invalid(format!(
+                    "credential `{}` is missing; connect the integration again",
+                    seen.slot
+                ))
+            })?;
         let still_good = when == Refresh::IfExpiring
             && !expires_within(current.expires_at, self.inner.config.refresh_margin);
         if current.version != seen.version || still_good {
@@ -256,34 +246,17 @@ impl Runtime {
             RuntimeError::Invalid("a refreshed credential did not serialise".into())
         })?);
         let expires_at = credential_expiry_ms(&fresh);
-        let saved = match tx.as_mut() {
-            Some(tx) => {
-                tx.credentials(&self.inner.ring)
-                    .save(
-                        &integration.tenant_id,
-                        &integration.id,
-                        &current.slot,
-                        &sealed,
-                        Expect::Version(current.version),
-                        expires_at,
-                    )
-                    .await
-            }
-            None => {
-                self.inner
-                    .db
-                    .credentials(&self.inner.ring)
-                    .save(
-                        &integration.tenant_id,
-                        &integration.id,
-                        &current.slot,
-                        &sealed,
-                        Expect::Version(current.version),
-                        expires_at,
-                    )
-                    .await
-            }
-        };
+        let saved = self
+            .credentials_within(tx.as_mut())
+            .save(
+                &integration.tenant_id,
+                &integration.id,
+                &current.slot,
+                &sealed,
+                Expect::Version(current.version),
+                expires_at,
+            )
+            .await;
         let version = match saved {
             Ok(version) => version,
             Err(StoreError::Conflict { .. }) => {
@@ -320,25 +293,15 @@ impl Runtime {
         integration: &Integration,
         reason: &str,
     ) -> Result<(), RuntimeError> {
-        let mut tx = self.inner.db.begin().await?;
-        let changed = tx
-            .integrations()
-            .change_status(
-                &integration.tenant_id,
-                &integration.id,
-                IntegrationStatus::Connected,
-                IntegrationStatus::NeedsReauth,
-                Some(reason),
-            )
-            .await?;
-        if !changed {
+        let move_to = StatusMove {
+            from: IntegrationStatus::Connected,
+            to: IntegrationStatus::NeedsReauth,
+            reason: Some(reason),
+            schedules_run: false,
+        };
+        if !self.move_status(integration, move_to).await? {
             return Ok(());
         }
-        tx.schedules()
-            .set_enabled(&integration.tenant_id, &integration.id, false)
-            .await?;
-        tx.commit().await?;
-        self.inner.executor.pool().invalidate(&integration.id);
         tracing::warn!(
             tenant_id = %integration.tenant_id,
             integration_id = %integration.id,
