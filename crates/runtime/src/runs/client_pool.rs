@@ -133,6 +133,13 @@ mod tests {
         Ok(Arc::new(counter.load(Ordering::SeqCst)) as ErasedClient)
     }
 
+    /// Takes `key`'s client from `pool`, built with `build_counting` when it is not pooled.
+    async fn build_as_needed(pool: &ClientPool, key: ClientKey, builds: &AtomicUsize) {
+        pool.get_or_build(key, || build_counting(builds))
+            .await
+            .unwrap();
+    }
+
     #[tokio::test]
     async fn concurrent_requests_build_once() {
         let pool = Arc::new(ClientPool::default());
@@ -158,15 +165,9 @@ mod tests {
     async fn a_new_credential_version_rebuilds_and_drops_the_old() {
         let pool = ClientPool::default();
         let builds = AtomicUsize::new(0);
-        pool.get_or_build(key("i1", 1), || build_counting(&builds))
-            .await
-            .unwrap();
-        pool.get_or_build(key("i1", 1), || build_counting(&builds))
-            .await
-            .unwrap();
-        pool.get_or_build(key("i1", 2), || build_counting(&builds))
-            .await
-            .unwrap();
+        build_as_needed(&pool, key("i1", 1), &builds).await;
+        build_as_needed(&pool, key("i1", 1), &builds).await;
+        build_as_needed(&pool, key("i1", 2), &builds).await;
         assert_eq!(builds.load(Ordering::SeqCst), 2);
         assert_eq!(pool.len(), 1);
     }
@@ -182,9 +183,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.kind, tributary_core::ErrorKind::Auth);
         let builds = AtomicUsize::new(0);
-        pool.get_or_build(key("i1", 1), || build_counting(&builds))
-            .await
-            .unwrap();
+        build_as_needed(&pool, key("i1", 1), &builds).await;
         assert_eq!(builds.load(Ordering::SeqCst), 1);
     }
 
@@ -192,22 +191,12 @@ mod tests {
     async fn invalidation_and_capacity() {
         let pool = ClientPool::new(2);
         let builds = AtomicUsize::new(0);
-        pool.get_or_build(key("a", 1), || build_counting(&builds))
-            .await
-            .unwrap();
-        pool.get_or_build(key("b", 1), || build_counting(&builds))
-            .await
-            .unwrap();
-        pool.get_or_build(key("a", 1), || build_counting(&builds))
-            .await
-            .unwrap();
-        pool.get_or_build(key("c", 1), || build_counting(&builds))
-            .await
-            .unwrap();
+        build_as_needed(&pool, key("a", 1), &builds).await;
+        build_as_needed(&pool, key("b", 1), &builds).await;
+        build_as_needed(&pool, key("a", 1), &builds).await;
+        build_as_needed(&pool, key("c", 1), &builds).await;
         assert_eq!(pool.len(), 2, "b was least recently used and evicted");
-        pool.get_or_build(key("a", 1), || build_counting(&builds))
-            .await
-            .unwrap();
+        build_as_needed(&pool, key("a", 1), &builds).await;
         assert_eq!(builds.load(Ordering::SeqCst), 3);
         pool.invalidate("a");
         assert_eq!(pool.len(), 1);

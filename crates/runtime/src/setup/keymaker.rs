@@ -18,7 +18,9 @@ use tributary_store::{
 };
 
 use crate::{
-    Connected, Runtime, RuntimeError, SetupStep, runtime::integration_context, setup::AuthRedirect,
+    Connected, Runtime, RuntimeError, SetupStep,
+    runtime::integration_context,
+    setup::{AuthRedirect, connection_mode},
 };
 
 /// Longest provider error text quoted back to the user.
@@ -184,16 +186,9 @@ impl Runtime {
             .integration(&session.tenant_id, &session.integration_id)
             .await?;
         let definition = self.definition(&session.definition_id)?.clone();
-        let connection = definition
-            .definition
-            .connection_for(&session.connection)
-            .ok_or_else(|| {
-                RuntimeError::setup(
-                    SetupStep::ResolveConnection,
-                    format!("connection mode `{}` no longer exists", session.connection),
-                )
-            })?
-            .clone();
+        let connection = connection_mode(&definition, &session.connection, || {
+            format!("connection mode `{}` no longer exists", session.connection)
+        })?;
         let auth = connection.auth.as_ref().ok_or_else(|| {
             RuntimeError::setup(
                 SetupStep::ResolveConnection,

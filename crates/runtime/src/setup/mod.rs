@@ -42,6 +42,19 @@ use crate::{
 };
 
 /// A request to connect an integration (new or existing) in one connection mode.
+/// The definition's connection mode `name`; `missing` says why it is refused when there is none.
+pub(crate) fn connection_mode(
+    definition: &RegisteredDefinition,
+    name: &str,
+    missing: impl FnOnce() -> String,
+) -> Result<ConnectionRegistration, RuntimeError> {
+    definition
+        .definition
+        .connection_for(name)
+        .cloned()
+        .ok_or_else(|| RuntimeError::setup(SetupStep::ResolveConnection, missing()))
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ConnectRequest {
     pub tenant_id: String,
@@ -167,19 +180,12 @@ impl Runtime {
             .unwrap_or_else(|| json!({}));
         self.validate_user_input(&definition, &user_input)?;
         // 3. resolve the connection mode (before persisting anything, so a typo writes nothing)
-        let connection = definition
-            .definition
-            .connection_for(&request.connection)
-            .ok_or_else(|| {
-                RuntimeError::setup(
-                    SetupStep::ResolveConnection,
-                    format!(
-                        "definition `{}` has no connection mode `{}`",
-                        request.definition_id, request.connection
-                    ),
-                )
-            })?
-            .clone();
+        let connection = connection_mode(&definition, &request.connection, || {
+            format!(
+                "definition `{}` has no connection mode `{}`",
+                request.definition_id, request.connection
+            )
+        })?;
         check_form_slots(&connection, &request.credentials)?;
         let created = existing.is_none();
         let integration = match existing {
