@@ -518,10 +518,15 @@ async fn token(
         .unwrap_or("127.0.0.1");
     let endpoint = format!("http://{host}{}", uri.path());
     let grant_type = form.grant_type.clone().unwrap_or_default();
+    // The grants a client makes for itself start by authenticating it.
+    let authenticated = |grant: ClientGrant| {
+        authenticate_client(&auth, &headers, &endpoint, &form)
+            .and_then(|client| grant(&auth, client, &form))
+    };
     let result = match grant_type.as_str() {
-        "authorization_code" => code_grant(&auth, &headers, &endpoint, &form),
-        "refresh_token" => refresh_grant(&auth, &headers, &endpoint, &form),
-        "client_credentials" => client_credentials_grant(&auth, &headers, &endpoint, &form),
+        "authorization_code" => authenticated(code_grant),
+        "refresh_token" => authenticated(refresh_grant),
+        "client_credentials" => authenticated(client_credentials_grant),
         JWT_BEARER => jwt_bearer_grant(&auth, &endpoint, &form),
         _ => Err(oauth_error(
             StatusCode::BAD_REQUEST,
@@ -537,6 +542,9 @@ async fn token(
         Err(response) => response,
     }
 }
+
+/// A token grant made by an authenticated client.
+type ClientGrant = fn(&FakeAuthorization, ClientApp, &TokenForm) -> Result<Value, Response>;
 
 /// Authenticates the client by secret (form or Basic) or signed assertion; public clients pass
 /// with their id alone.
@@ -614,14 +622,33 @@ fn verify_assertion(
         .map_err(|err| format!("the assertion was refused: {err}"))
 }
 
+/// The 400 `invalid_grant` refusal of a grant's code, token or assertion.
+fn invalid_grant(why: &str) -> Response {
+    oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why)
+}
+
+/// An access token alone, without a refresh token or an id token: what a grant made without a
+/// user's sign-in (client credentials, a JWT bearer assertion) answers.
+fn issue_access_only(
+    auth: &FakeAuthorization,
+    client_id: String,
+    subject: Option<String>,
+    scope: String,
+) -> Value {
+    let grant = AccessGrant {
+        client_id,
+        subject,
+        scope,
+        expires_at: 0,
+    };
+    auth.issue(grant, false, None)
+}
+
 fn code_grant(
     auth: &FakeAuthorization,
-    headers: &HeaderMap,
-    endpoint: &str,
+    client: ClientApp,
     form: &TokenForm,
 ) -> Result<Value, Response> {
-    let invalid_grant = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
-    let client = authenticate_client(auth, headers, endpoint, form)?;
     // A code is consumed by its first exchange attempt, even one that fails.
     let grant = form
         .code
@@ -661,11 +688,9 @@ fn code_grant(
 
 fn refresh_grant(
     auth: &FakeAuthorization,
-    headers: &HeaderMap,
-    endpoint: &str,
+    client: ClientApp,
     form: &TokenForm,
 ) -> Result<Value, Response> {
-    let client = authenticate_client(auth, headers, endpoint, form)?;
     let presented = form.refresh_token.clone().unwrap_or_default();
     let (grant, rotate) = {
         let mut state = auth.lock();
@@ -679,23 +704,15 @@ fn refresh_grant(
     };
     let grant = grant
         .filter(|grant| grant.client_id == client.client_id)
-        .ok_or_else(|| {
-            oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_grant",
-                "the refresh token is unknown, revoked or expired",
-            )
-        })?;
+        .ok_or_else(|| invalid_grant("the refresh token is unknown, revoked or expired"))?;
     Ok(auth.issue(grant, rotate, None))
 }
 
 fn client_credentials_grant(
     auth: &FakeAuthorization,
-    headers: &HeaderMap,
-    endpoint: &str,
+    client: ClientApp,
     form: &TokenForm,
 ) -> Result<Value, Response> {
-    let client = authenticate_client(auth, headers, endpoint, form)?;
     if client.client_secret.is_none() && client.public_key_pem.is_none() {
         return Err(oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -703,15 +720,11 @@ fn client_credentials_grant(
             "a public client cannot use client_credentials",
         ));
     }
-    Ok(auth.issue(
-        AccessGrant {
-            client_id: client.client_id,
-            subject: None,
-            scope: form.scope.clone().unwrap_or_default(),
-            expires_at: 0,
-        },
-        false,
+    Ok(issue_access_only(
+        auth,
+        client.client_id,
         None,
+        form.scope.clone().unwrap_or_default(),
     ))
 }
 
@@ -720,7 +733,6 @@ fn jwt_bearer_grant(
     endpoint: &str,
     form: &TokenForm,
 ) -> Result<Value, Response> {
-    let invalid_grant = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
     let assertion = form
         .assertion
         .as_deref()
@@ -735,15 +747,11 @@ fn jwt_bearer_grant(
         .ok_or_else(|| invalid_grant("the assertion's issuer is not a known service account"))?;
     let claims = verify_assertion(assertion, &public_key, endpoint, None)
         .map_err(|why| invalid_grant(&why))?;
-    Ok(auth.issue(
-        AccessGrant {
-            client_id: claims.iss,
-            subject: claims.sub,
-            scope: claims.scope.unwrap_or_default(),
-            expires_at: 0,
-        },
-        false,
-        None,
+    Ok(issue_access_only(
+        auth,
+        claims.iss,
+        claims.sub,
+        claims.scope.unwrap_or_default(),
     ))
 }
 

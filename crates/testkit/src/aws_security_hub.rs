@@ -49,7 +49,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     FakeServer,
     clock::{now_secs, rfc3339},
-    controls::Controls,
+    controls::{Controls, retry_after},
     demo::DemoConnection,
 };
 
@@ -1173,16 +1173,13 @@ fn get_findings(shared: &Shared, region: &str, caller: &Caller, body: &Value) ->
             );
         }
         Some(FindingsThrottle::LimitExceeded(wait)) => {
-            let mut response = aws_error(
+            let response = aws_error(
                 Protocol::RestJson,
                 StatusCode::TOO_MANY_REQUESTS,
                 "LimitExceededException",
                 "Rate exceeded",
             );
-            response
-                .headers_mut()
-                .insert("retry-after", wait.to_string().parse().unwrap());
-            return response;
+            return retry_after(response, wait);
         }
         None => {}
     }

@@ -269,6 +269,20 @@ fn admit(shared: &Shared, uri: &OriginalUri, headers: &HeaderMap) -> Result<(), 
     admit_call(shared, &Method::GET, uri, headers)
 }
 
+/// Admits a call that sends a JSON body, then reads the body: Graph answers 400 to one that is
+/// not JSON.
+fn admit_with_body(
+    shared: &Shared,
+    method: &Method,
+    uri: &OriginalUri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, Response> {
+    admit_call(shared, method, uri, headers)?;
+    serde_json::from_slice(body)
+        .map_err(|_| graph_error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid JSON body."))
+}
+
 fn admit_call(
     shared: &Shared,
     method: &Method,
@@ -524,11 +538,9 @@ async fn create_subscription(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(refused) = admit_call(&shared, &Method::POST, &uri, &headers) {
-        return refused;
-    }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return graph_error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid JSON body.");
+    let body = match admit_with_body(&shared, &Method::POST, &uri, &headers, &body) {
+        Ok(body) => body,
+        Err(refused) => return refused,
     };
     match shared
         .subscriptions
@@ -547,11 +559,9 @@ async fn renew_subscription(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(refused) = admit_call(&shared, &Method::PATCH, &uri, &headers) {
-        return refused;
-    }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return graph_error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid JSON body.");
+    let body = match admit_with_body(&shared, &Method::PATCH, &uri, &headers, &body) {
+        Ok(body) => body,
+        Err(refused) => return refused,
     };
     match shared.subscriptions.renew(&graph_base(&shared), &id, &body) {
         Ok(entity) => Json(entity).into_response(),

@@ -57,6 +57,7 @@ use crate::{
     },
     controls::Controls,
     demo::DemoConnection,
+    microsoft,
 };
 
 /// The fake directory (tenant) id.
@@ -194,14 +195,7 @@ const RECOMMENDATIONS: [(&str, &str, &str, &str); 4] = [
 fn guid(seed: &str) -> String {
     let hash = Sha256::digest(seed.as_bytes());
     let hex: String = hash.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    microsoft::guid_from_hex(&hex)
 }
 
 /// An assessment as `Microsoft.Security/assessments` lists it (API 2021-06-01), with its

@@ -29,7 +29,10 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{FakeServer, controls::Controls};
+use crate::{
+    FakeServer,
+    controls::{Controls, retry_after},
+};
 
 const DEFAULT_PER_PAGE: usize = 20;
 const MAX_PER_PAGE: usize = 50;
@@ -213,15 +216,12 @@ fn failure(status: StatusCode, code: u32, message: &str) -> Response {
 
 /// Cloudflare's 429 with `Retry-After`.
 fn rate_limited(wait: u64) -> Response {
-    let mut response = failure(
+    let response = failure(
         StatusCode::TOO_MANY_REQUESTS,
         971,
         "Please wait and consider throttling your request speed",
     );
-    response
-        .headers_mut()
-        .insert("retry-after", wait.to_string().parse().unwrap());
-    response
+    retry_after(response, wait)
 }
 
 /// Checks the bearer token; returns its owner.

@@ -5,6 +5,19 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use axum::{
+    http::{HeaderValue, header},
+    response::Response,
+};
+
+/// A fake's 429 `response` telling the client to wait `wait` seconds (`Retry-After`).
+pub(crate) fn retry_after(mut response: Response, wait: u64) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    response
+}
+
 /// `W` is what a throttled answer needs (a `Retry-After` wait by default, or a fake's own kind of
 /// throttle); `P` names a page of a listing; `R` is a logged request.
 pub(crate) struct Controls<W = u64, P = usize, R = String> {

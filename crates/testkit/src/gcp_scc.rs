@@ -41,12 +41,10 @@ use serde_json::{Value, json};
 
 use crate::{
     FakeServer,
-    authorization::{
-        AuthorizationPaths, BearerRefusal, CLIENT_PRIVATE_KEY_PEM, CLIENT_PUBLIC_KEY_PEM,
-        FakeAuthorization,
-    },
-    controls::Controls,
+    authorization::{AuthorizationPaths, BearerRefusal, CLIENT_PUBLIC_KEY_PEM, FakeAuthorization},
+    controls::{Controls, retry_after},
     demo::DemoConnection,
+    google::{self, ServiceAccount},
 };
 
 /// The service account the key and the federation impersonate.
@@ -301,20 +299,12 @@ impl FakeGcpScc {
 
     /// The service account's JSON key as Google Cloud downloads it, with the testkit's key.
     pub fn service_account_key_json(&self) -> String {
-        json!({
-            "type": "service_account",
-            "project_id": "acme-security",
-            "private_key_id": "0f9e8d7c6b5a49382716aabbccddeeff00112233",
-            "private_key": CLIENT_PRIVATE_KEY_PEM,
-            "client_email": SERVICE_ACCOUNT_EMAIL,
-            "client_id": "117263548901234567890",
-            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-            "token_uri": "https://oauth2.googleapis.com/token",
-            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
-            "client_x509_cert_url": format!("https://www.googleapis.com/robot/v1/metadata/x509/{}", SERVICE_ACCOUNT_EMAIL.replace('@', "%40")),
-            "universe_domain": "googleapis.com",
+        google::service_account_key_json(&ServiceAccount {
+            project_id: "acme-security",
+            email: SERVICE_ACCOUNT_EMAIL,
+            client_id: "117263548901234567890",
+            key_id: "0f9e8d7c6b5a49382716aabbccddeeff00112233",
         })
-        .to_string()
     }
 
     /// The next request for page `page` (1-based) answers 429 with `Retry-After: wait`.
@@ -618,15 +608,12 @@ async fn list_findings(
         .unwrap()
         .take_page_throttle(&page_number)
     {
-        let mut response = google_error(
+        let response = google_error(
             StatusCode::TOO_MANY_REQUESTS,
             "Quota exceeded for quota metric 'List findings requests' and limit 'List findings requests per minute' of service 'securitycenter.googleapis.com'.",
             "RESOURCE_EXHAUSTED",
         );
-        response
-            .headers_mut()
-            .insert("retry-after", wait.to_string().parse().unwrap());
-        return response;
+        return retry_after(response, wait);
     }
     let matching: Vec<&Value> = data
         .results

@@ -46,11 +46,11 @@ use tokio::{
 use crate::{
     FakeServer,
     authorization::{
-        AuthorizationPaths, BearerRefusal, CLIENT_PRIVATE_KEY_PEM, CLIENT_PUBLIC_KEY_PEM,
-        ClientApp, FakeAuthorization,
+        AuthorizationPaths, BearerRefusal, CLIENT_PUBLIC_KEY_PEM, ClientApp, FakeAuthorization,
     },
-    controls::Controls,
+    controls::{Controls, retry_after},
     demo::DemoConnection,
+    google::{self, ServiceAccount},
 };
 
 /// The OAuth client the fake knows (a "Web application" client in Google Cloud).
@@ -444,20 +444,12 @@ impl FakeGoogleWorkspace {
 
     /// A service-account JSON key file as Google Cloud downloads it, with the testkit's client key.
     pub fn service_account_key_json(&self) -> String {
-        json!({
-            "type": "service_account",
-            "project_id": "acme-directory",
-            "private_key_id": "6c3b1e0f8a2d4b5c9e7f0a1b2c3d4e5f6a7b8c9d",
-            "private_key": CLIENT_PRIVATE_KEY_PEM,
-            "client_email": SERVICE_ACCOUNT_EMAIL,
-            "client_id": SERVICE_ACCOUNT_CLIENT_ID,
-            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-            "token_uri": "https://oauth2.googleapis.com/token",
-            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
-            "client_x509_cert_url": format!("https://www.googleapis.com/robot/v1/metadata/x509/{}", SERVICE_ACCOUNT_EMAIL.replace('@', "%40")),
-            "universe_domain": "googleapis.com",
+        google::service_account_key_json(&ServiceAccount {
+            project_id: "acme-directory",
+            email: SERVICE_ACCOUNT_EMAIL,
+            client_id: SERVICE_ACCOUNT_CLIENT_ID,
+            key_id: "6c3b1e0f8a2d4b5c9e7f0a1b2c3d4e5f6a7b8c9d",
         })
-        .to_string()
     }
 
     /// The next request for page `page` (1-based) of `listing` answers 429 with
@@ -562,16 +554,13 @@ fn google_error(status: StatusCode, message: &str, reason: &str, state: &str) ->
 }
 
 fn throttled(wait: u64) -> Response {
-    let mut response = google_error(
+    let response = google_error(
         StatusCode::TOO_MANY_REQUESTS,
         "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'admin.googleapis.com' for consumer 'project_number:123456789012'.",
         "rateLimitExceeded",
         "RESOURCE_EXHAUSTED",
     );
-    response
-        .headers_mut()
-        .insert("retry-after", wait.to_string().parse().unwrap());
-    response
+    retry_after(response, wait)
 }
 
 fn unauthenticated() -> Response {
@@ -779,40 +768,98 @@ fn page(kind: &str, key: &str, items: &[Value], offset: usize, per_page: usize) 
     (body, offset / per_page.max(1) + 1)
 }
 
+/// What tells one Directory listing from another: its list resource's `kind` and items `key`,
+/// its page sizes and the scopes that may read it (any one suffices).
+struct ListingSpec {
+    listing: Listing,
+    kind: &'static str,
+    key: &'static str,
+    default_size: usize,
+    max_size: usize,
+    scopes: &'static [&'static str],
+}
+
+const USERS_LISTING: ListingSpec = ListingSpec {
+    listing: Listing::Users,
+    kind: "admin#directory#users",
+    key: "users",
+    default_size: USERS_DEFAULT,
+    max_size: USERS_MAX,
+    scopes: &["admin.directory.user.readonly"],
+};
+
+const GROUPS_LISTING: ListingSpec = ListingSpec {
+    listing: Listing::Groups,
+    kind: "admin#directory#groups",
+    key: "groups",
+    default_size: GROUPS_MAX,
+    max_size: GROUPS_MAX,
+    scopes: &["admin.directory.group.readonly"],
+};
+
+const MEMBERS_LISTING: ListingSpec = ListingSpec {
+    listing: Listing::Members,
+    kind: "admin#directory#members",
+    key: "members",
+    default_size: MEMBERS_MAX,
+    max_size: MEMBERS_MAX,
+    scopes: &[
+        "admin.directory.group.member.readonly",
+        "admin.directory.group.readonly",
+    ],
+};
+
+/// Answers the requested page of `spec`'s listing at `path`: the caller is authorized first,
+/// then `select` takes the listing's items from the directory (or refuses the request).
+fn answer_listing(
+    shared: &Shared,
+    headers: &HeaderMap,
+    query: &ListQuery,
+    path: &str,
+    spec: &ListingSpec,
+    select: impl FnOnce(&GoogleDirectory) -> Result<Vec<Value>, Response>,
+) -> Response {
+    if let Err(response) = authorize(shared, headers, query.describe(path), spec.scopes) {
+        return response;
+    }
+    let per_page = query
+        .max_results
+        .unwrap_or(spec.default_size)
+        .clamp(1, spec.max_size);
+    let listing = (|| {
+        let offset = query.offset()?;
+        let directory = shared.directory.lock().unwrap();
+        let items = select(&directory)?;
+        Ok(page(spec.kind, spec.key, &items, offset, per_page))
+    })();
+    respond(shared, spec.listing, listing)
+}
+
 async fn list_users(
     State(shared): State<Arc<Shared>>,
     Query(query): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let path = query.describe("/admin/directory/v1/users");
-    if let Err(response) = authorize(&shared, &headers, path, &["admin.directory.user.readonly"]) {
-        return response;
-    }
-    let per_page = query
-        .max_results
-        .unwrap_or(USERS_DEFAULT)
-        .clamp(1, USERS_MAX);
-    let listing = (|| {
-        let offset = query.offset()?;
-        let directory = shared.directory.lock().unwrap();
-        query.scope(&directory)?;
-        let mut users: Vec<Value> = directory.users.values().cloned().collect();
-        if query.projection.as_deref() != Some("full") {
-            for user in &mut users {
-                if let Some(user) = user.as_object_mut() {
-                    user.remove("customSchemas");
+    let path = "/admin/directory/v1/users";
+    answer_listing(
+        &shared,
+        &headers,
+        &query,
+        path,
+        &USERS_LISTING,
+        |directory| {
+            query.scope(directory)?;
+            let mut users: Vec<Value> = directory.users.values().cloned().collect();
+            if query.projection.as_deref() != Some("full") {
+                for user in &mut users {
+                    if let Some(user) = user.as_object_mut() {
+                        user.remove("customSchemas");
+                    }
                 }
             }
-        }
-        Ok(page(
-            "admin#directory#users",
-            "users",
-            &users,
-            offset,
-            per_page,
-        ))
-    })();
-    respond(&shared, Listing::Users, listing)
+            Ok(users)
+        },
+    )
 }
 
 async fn list_groups(
@@ -820,25 +867,18 @@ async fn list_groups(
     Query(query): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let path = query.describe("/admin/directory/v1/groups");
-    if let Err(response) = authorize(&shared, &headers, path, &["admin.directory.group.readonly"]) {
-        return response;
-    }
-    let per_page = query.max_results.unwrap_or(GROUPS_MAX).clamp(1, GROUPS_MAX);
-    let listing = (|| {
-        let offset = query.offset()?;
-        let directory = shared.directory.lock().unwrap();
-        query.scope(&directory)?;
-        let groups: Vec<Value> = directory.groups.values().cloned().collect();
-        Ok(page(
-            "admin#directory#groups",
-            "groups",
-            &groups,
-            offset,
-            per_page,
-        ))
-    })();
-    respond(&shared, Listing::Groups, listing)
+    let path = "/admin/directory/v1/groups";
+    answer_listing(
+        &shared,
+        &headers,
+        &query,
+        path,
+        &GROUPS_LISTING,
+        |directory| {
+            query.scope(directory)?;
+            Ok(directory.groups.values().cloned().collect())
+        },
+    )
 }
 
 async fn list_members(
@@ -847,48 +887,32 @@ async fn list_members(
     Query(query): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let path = query.describe(&format!("/admin/directory/v1/groups/{group}/members"));
-    if let Err(response) = authorize(
+    let path = format!("/admin/directory/v1/groups/{group}/members");
+    answer_listing(
         &shared,
         &headers,
-        path,
-        &[
-            "admin.directory.group.member.readonly",
-            "admin.directory.group.readonly",
-        ],
-    ) {
-        return response;
-    }
-    let per_page = query
-        .max_results
-        .unwrap_or(MEMBERS_MAX)
-        .clamp(1, MEMBERS_MAX);
-    let listing = (|| {
-        let offset = query.offset()?;
-        let directory = shared.directory.lock().unwrap();
-        let id = directory
-            .groups
-            .iter()
-            .find(|(id, value)| **id == group || value["email"].as_str() == Some(group.as_str()))
-            .map(|(id, _)| id.clone())
-            .ok_or_else(|| {
-                google_error(
-                    StatusCode::NOT_FOUND,
-                    "Resource Not Found: groupKey",
-                    "notFound",
-                    "NOT_FOUND",
-                )
-            })?;
-        let members = directory.members.get(&id).cloned().unwrap_or_default();
-        Ok(page(
-            "admin#directory#members",
-            "members",
-            &members,
-            offset,
-            per_page,
-        ))
-    })();
-    respond(&shared, Listing::Members, listing)
+        &query,
+        &path,
+        &MEMBERS_LISTING,
+        |directory| {
+            let id = directory
+                .groups
+                .iter()
+                .find(|(id, value)| {
+                    **id == group || value["email"].as_str() == Some(group.as_str())
+                })
+                .map(|(id, _)| id.clone())
+                .ok_or_else(|| {
+                    google_error(
+                        StatusCode::NOT_FOUND,
+                        "Resource Not Found: groupKey",
+                        "notFound",
+                        "NOT_FOUND",
+                    )
+                })?;
+            Ok(directory.members.get(&id).cloned().unwrap_or_default())
+        },
+    )
 }
 
 fn respond(

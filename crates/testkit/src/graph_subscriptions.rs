@@ -24,6 +24,8 @@ use axum::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+use crate::microsoft;
+
 /// Users and groups: "Maximum length of subscription per resource type", 41,760 minutes.
 const MAX_MINUTES: i64 = 41_760;
 /// Graph gives the notification URL 10 seconds to answer its validation request.
@@ -338,15 +340,7 @@ fn check_expiry(raw: Option<&str>) -> Result<String, Refusal> {
 
 fn uuid_like() -> String {
     let n = u128::from_le_bytes(tributary_providerkit::random_bytes());
-    let hex = format!("{n:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    microsoft::guid_from_hex(&format!("{n:032x}"))
 }
 
 #[cfg(test)]

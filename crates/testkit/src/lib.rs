@@ -15,6 +15,7 @@ pub mod demo;
 pub mod fixtures;
 pub mod gcp_scc;
 pub mod github_app;
+mod google;
 pub mod google_workspace;
 pub mod graph_subscriptions;
 pub mod keys;

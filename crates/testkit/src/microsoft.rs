@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use axum::{
     Json, Router,
-    http::{HeaderValue, StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use serde_json::json;
@@ -20,7 +20,7 @@ use crate::{
     FakeServer,
     authorization::{AuthorizationPaths, BearerRefusal, ClientApp, FakeAuthorization},
     clock,
-    controls::Controls,
+    controls::{Controls, retry_after},
     demo::DemoConnection,
 };
 
@@ -169,6 +169,18 @@ macro_rules! fake_accessors {
 }
 pub(crate) use fake_accessors;
 
+/// A GUID's text form (8-4-4-4-12) of 32 hex digits, as Microsoft writes its ids.
+pub(crate) fn guid_from_hex(hex: &str) -> String {
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
 /// Graph's error body, `{"error": {"code", "message", "innerError": {"date", "request-id",
 /// "client-request-id"}}}`.
 pub(crate) fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -202,15 +214,12 @@ pub(crate) fn log_graph_call(controls: &mut Controls, request: String) -> Result
 
 /// Graph's 429 with `Retry-After`.
 pub(crate) fn throttled(wait: u64) -> Response {
-    let mut response = graph_error(
+    let response = graph_error(
         StatusCode::TOO_MANY_REQUESTS,
         "TooManyRequests",
         "Too many requests, retry after the time in the Retry-After header.",
     );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-    response
+    retry_after(response, wait)
 }
 
 /// Graph's 401 for a missing, unknown or expired access token.

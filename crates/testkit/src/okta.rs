@@ -653,20 +653,7 @@ async fn list_users(
             }
         }
     }
-    let ids: Vec<String> = users.iter().map(|(id, _)| id.clone()).collect();
-    let number = page_number(&ids, &params);
-    let out = match admit(
-        &shared,
-        &headers,
-        request_line(path, &params),
-        Scope::UsersRead,
-        Some((path, number)),
-    ) {
-        Ok((out, _)) => out,
-        Err(refusal) => return *refusal,
-    };
-    let base_url = lock(&shared.state).base_url.clone();
-    page(&base_url, path, &params, users, out)
+    admitted_page(&shared, &headers, path, &params, users, Scope::UsersRead)
 }
 
 async fn list_groups(
@@ -681,20 +668,33 @@ async fn list_groups(
         .iter()
         .map(|(id, g)| (id.clone(), g.clone()))
         .collect();
-    let ids: Vec<String> = groups.iter().map(|(id, _)| id.clone()).collect();
-    let number = page_number(&ids, &params);
+    admitted_page(&shared, &headers, path, &params, groups, Scope::GroupsRead)
+}
+
+/// Answers the requested page of a top-level listing at `path`, once the caller is admitted with
+/// `scope` (a throttle queued for that page answers 429 instead).
+fn admitted_page(
+    shared: &Shared,
+    headers: &HeaderMap,
+    path: &str,
+    params: &PageParams,
+    items: Vec<(String, Value)>,
+    scope: Scope,
+) -> Response {
+    let ids: Vec<String> = items.iter().map(|(id, _)| id.clone()).collect();
+    let number = page_number(&ids, params);
     let out = match admit(
-        &shared,
-        &headers,
-        request_line(path, &params),
-        Scope::GroupsRead,
+        shared,
+        headers,
+        request_line(path, params),
+        scope,
         Some((path, number)),
     ) {
         Ok((out, _)) => out,
         Err(refusal) => return *refusal,
     };
     let base_url = lock(&shared.state).base_url.clone();
-    page(&base_url, path, &params, groups, out)
+    page(&base_url, path, params, items, out)
 }
 
 async fn list_members(

@@ -42,7 +42,7 @@ use serde_json::{Value, json};
 
 use crate::{
     FakeServer,
-    controls::{Controls, PostThrottles},
+    controls::{Controls, PostThrottles, retry_after},
     demo::DemoConnection,
     fixtures::fixture,
 };
@@ -355,15 +355,12 @@ fn refusal(code: &str) -> Response {
 }
 
 fn ratelimited(wait: u64) -> Response {
-    let mut response = (
+    let response = (
         StatusCode::TOO_MANY_REQUESTS,
         Json(json!({"ok": false, "error": "ratelimited"})),
     )
         .into_response();
-    response
-        .headers_mut()
-        .insert("retry-after", wait.to_string().parse().unwrap());
-    response
+    retry_after(response, wait)
 }
 
 /// The arguments of a Web API call: query string, then a form or JSON body.
