@@ -297,29 +297,16 @@ fn github_member(rng: &mut Rng, n: usize) -> Value {
         )
     };
     let id = 1_000_000 + n as u64 * 7 + rng.below(7);
-    let base = format!("https://api.github.com/users/{login}");
-    let mut member = json!({
-        "login": login,
-        "id": id,
-        "node_id": format!("MDQ6VXNlcj{}", rng.alnum(8)),
-        "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"),
-        "gravatar_id": "",
-        "url": base,
-        "html_url": format!("https://github.com/{login}"),
-        "followers_url": format!("{base}/followers"),
-        "following_url": format!("{base}/following{{/other_user}}"),
-        "gists_url": format!("{base}/gists{{/gist_id}}"),
-        "starred_url": format!("{base}/starred{{/owner}}{{/repo}}"),
-        "subscriptions_url": format!("{base}/subscriptions"),
-        "organizations_url": format!("{base}/orgs"),
-        "repos_url": format!("{base}/repos"),
-        "events_url": format!("{base}/events{{/privacy}}"),
-        "received_events_url": format!("{base}/received_events"),
-        "type": if rng.chance(97) { "User" } else { "Organization" },
-        "site_admin": rng.chance(1),
-        "user_view_type": "public",
-        "role_name": if rng.chance(10) { "admin" } else { "member" },
-    });
+    // The account as GitHub embeds it, plus what the organization's member listing adds.
+    let node_id = format!("MDQ6VXNlcj{}", rng.alnum(8));
+    let kind = if rng.chance(97) {
+        "User"
+    } else {
+        "Organization"
+    };
+    let mut member = tributary_testkit::github_app::simple_user(&login, id, &node_id, kind);
+    member["site_admin"] = json!(rng.chance(1));
+    member["role_name"] = json!(if rng.chance(10) { "admin" } else { "member" });
     if rng.chance(70) {
         member["name"] = json!(format!("{} {}", first, rng.pick(LAST)));
     }
