@@ -362,29 +362,30 @@ impl AuditEvents<'_> {
             .outcome
             .reason()
             .map(|reason| bounded(reason, MAX_REASON_CHARS));
-        let mut conn = self.scope.write().await?;
-        let row: Row = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO audit_events ({COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                 RETURNING {COLUMNS}"
-            )))
-            .bind(new_id())
-            .bind(event.tenant_id.as_deref())
-            .bind(now_ms())
-            .bind(event.actor.kind.as_str())
-            .bind(event.actor.token_id.as_deref())
-            .bind(event.actor.token_name.as_deref())
-            .bind(event.request_id.as_deref())
-            .bind(&event.action)
-            .bind(&event.target_type)
-            .bind(target_id.as_deref())
-            .bind(event.outcome.as_str())
-            .bind(reason.as_deref())
-            .bind(&metadata)
-            .fetch_one(&mut *c)
-            .await?
-        });
+        let sql = format!(
+            "INSERT INTO audit_events ({COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             RETURNING {COLUMNS}"
+        );
+        let params = (
+            new_id(),
+            event.tenant_id.as_deref(),
+            now_ms(),
+            event.actor.kind.as_str(),
+            event.actor.token_id.as_deref(),
+            event.actor.token_name.as_deref(),
+            event.request_id.as_deref(),
+            &event.action,
+            &event.target_type,
+            target_id.as_deref(),
+            event.outcome.as_str(),
+            reason.as_deref(),
+            &metadata,
+        );
+        let row: Row = self
+            .scope
+            .write_one(sqlx::AssertSqlSafe(sql), params)
+            .await?;
         row.try_into()
     }
 

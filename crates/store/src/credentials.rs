@@ -4,11 +4,13 @@
 //! gets [`StoreError::Conflict`] and re-reads instead of overwriting a newer token.
 
 use serde::Serialize;
+use sqlx::AssertSqlSafe;
 
-use crate::db::{Db, Scope, Tx, now_ms, on_backend};
+use crate::db::{Backend, Db, Scope, Tx, now_ms, on_backend};
 use crate::error::{Result, StoreError};
 use crate::keystore::{Binding, KeyRing, Resealed};
 use crate::secret::SecretBytes;
+use crate::statement::BothRow;
 
 /// The associated-data purpose of credential ciphertexts.
 pub const PURPOSE: &str = "credential";
@@ -84,15 +86,6 @@ impl Tx {
 /// ciphertext, key id, version, expires_at, updated_at.
 type SealedRow = (Vec<u8>, String, i64, Option<i64>, i64);
 
-fn binding<'a>(tenant_id: &'a str, integration_id: &'a str, slot: &'a str) -> Binding<'a> {
-    Binding {
-        purpose: PURPOSE,
-        tenant_id,
-        integration_id,
-        slot,
-    }
-}
-
 impl Credentials<'_> {
     /// Re-seals up to `limit` credentials that are not under the ring's primary key (one batch
     /// of a rotation, `crate::key_rotation`). A credential changed meanwhile (its version moved
@@ -100,44 +93,27 @@ impl Credentials<'_> {
     pub async fn reseal_batch(&mut self, limit: i64) -> Result<Resealed> {
         let primary = self.ring.primary_id();
         let mut conn = self.scope.write().await?;
+        let sql = "SELECT integration_id, slot, tenant_id, ciphertext, key_id, version \
+                   FROM credentials WHERE key_id <> $1 ORDER BY integration_id, slot LIMIT $2";
         let rows: Vec<(String, String, String, Vec<u8>, String, i64)> =
-            on_backend!(conn.exec(), |c| {
-                sqlx::query_as(
-                    "SELECT integration_id, slot, tenant_id, ciphertext, key_id, version \
-                     FROM credentials WHERE key_id <> $1 ORDER BY integration_id, slot LIMIT $2",
-                )
-                .bind(&primary)
-                .bind(limit)
-                .fetch_all(&mut *c)
-                .await?
-            });
+            conn.exec().fetch_all(sql, (&primary, limit)).await?;
         let mut resealed = Resealed {
             seen: rows.len() as u64,
             changed: 0,
         };
         for (integration_id, slot, tenant_id, ciphertext, key_id, version) in rows {
-            let binding = Binding {
-                purpose: PURPOSE,
-                tenant_id: &tenant_id,
-                integration_id: &integration_id,
-                slot: &slot,
-            };
-            let plaintext = self.ring.open(&binding, &key_id, &ciphertext)?;
-            let sealed = self.ring.seal(&binding, plaintext.expose())?;
-            resealed.changed += on_backend!(conn.exec(), |c| {
-                sqlx::query(
-                    "UPDATE credentials SET ciphertext = $1, key_id = $2 \
-                     WHERE integration_id = $3 AND slot = $4 AND version = $5",
-                )
-                .bind(&sealed.ciphertext)
-                .bind(&sealed.key_id)
-                .bind(&integration_id)
-                .bind(&slot)
-                .bind(version)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-            });
+            let binding = Binding::new(PURPOSE, &tenant_id, &integration_id, &slot);
+            let sealed = self.ring.reseal(&binding, &key_id, &ciphertext)?;
+            let sql = "UPDATE credentials SET ciphertext = $1, key_id = $2 \
+                       WHERE integration_id = $3 AND slot = $4 AND version = $5";
+            let params = (
+                &sealed.ciphertext,
+                &sealed.key_id,
+                &integration_id,
+                &slot,
+                version,
+            );
+            resealed.changed += conn.exec().execute(sql, params).await?;
         }
         Ok(resealed)
     }
@@ -154,9 +130,10 @@ impl Credentials<'_> {
         expect: Expect,
         expires_at: Option<i64>,
     ) -> Result<i64> {
-        let sealed = self
-            .ring
-            .seal(&binding(tenant_id, integration_id, slot), secret.expose())?;
+        let sealed = self.ring.seal(
+            &Binding::new(PURPOSE, tenant_id, integration_id, slot),
+            secret.expose(),
+        )?;
         let now = now_ms();
         let sql = match expect {
             Expect::Absent => {
@@ -230,23 +207,15 @@ impl Credentials<'_> {
         integration_id: &str,
         slot: &str,
     ) -> Result<Option<Credential>> {
-        let mut conn = self.scope.read().await?;
-        let row: Option<SealedRow> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(
-                "SELECT ciphertext, key_id, version, expires_at, updated_at FROM credentials \
-                 WHERE tenant_id = $1 AND integration_id = $2 AND slot = $3",
-            )
-            .bind(tenant_id)
-            .bind(integration_id)
-            .bind(slot)
-            .fetch_optional(&mut *c)
-            .await?
-        });
+        let columns = "ciphertext, key_id, version, expires_at, updated_at";
+        let row: Option<SealedRow> = self
+            .slot_row(columns, tenant_id, integration_id, slot)
+            .await?;
         let Some((ciphertext, key_id, version, expires_at, updated_at)) = row else {
             return Ok(None);
         };
         let secret = self.ring.open(
-            &binding(tenant_id, integration_id, slot),
+            &Binding::new(PURPOSE, tenant_id, integration_id, slot),
             &key_id,
             &ciphertext,
         )?;
@@ -266,18 +235,25 @@ impl Credentials<'_> {
         integration_id: &str,
         slot: &str,
     ) -> Result<Option<CredentialInfo>> {
-        let mut conn = self.scope.read().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query_as(
-                "SELECT slot, version, key_id, expires_at, updated_at FROM credentials \
-                 WHERE tenant_id = $1 AND integration_id = $2 AND slot = $3",
-            )
-            .bind(tenant_id)
-            .bind(integration_id)
-            .bind(slot)
-            .fetch_optional(&mut *c)
-            .await?
-        }))
+        let columns = "slot, version, key_id, expires_at, updated_at";
+        self.slot_row(columns, tenant_id, integration_id, slot)
+            .await
+    }
+
+    /// The `columns` of the slot's row, if it has one.
+    async fn slot_row<T: BothRow>(
+        &mut self,
+        columns: &str,
+        tenant_id: &str,
+        integration_id: &str,
+        slot: &str,
+    ) -> Result<Option<T>> {
+        let sql = format!(
+            "SELECT {columns} FROM credentials \
+             WHERE tenant_id = $1 AND integration_id = $2 AND slot = $3"
+        );
+        let params = (tenant_id, integration_id, slot);
+        self.scope.fetch_optional(AssertSqlSafe(sql), params).await
     }
 
     /// Metadata of every slot the integration has a credential for.
@@ -286,17 +262,9 @@ impl Credentials<'_> {
         tenant_id: &str,
         integration_id: &str,
     ) -> Result<Vec<CredentialInfo>> {
-        let mut conn = self.scope.read().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query_as(
-                "SELECT slot, version, key_id, expires_at, updated_at FROM credentials \
-                 WHERE tenant_id = $1 AND integration_id = $2 ORDER BY slot",
-            )
-            .bind(tenant_id)
-            .bind(integration_id)
-            .fetch_all(&mut *c)
-            .await?
-        }))
+        let sql = "SELECT slot, version, key_id, expires_at, updated_at FROM credentials \
+                   WHERE tenant_id = $1 AND integration_id = $2 ORDER BY slot";
+        self.scope.fetch_all(sql, (tenant_id, integration_id)).await
     }
 
     /// Credentials expiring before `before` (unix ms), across tenants: what a refresher should
@@ -306,17 +274,9 @@ impl Credentials<'_> {
         before: i64,
         limit: i64,
     ) -> Result<Vec<(String, String, String, i64)>> {
-        let mut conn = self.scope.read().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query_as(
-                "SELECT tenant_id, integration_id, slot, version FROM credentials \
-                 WHERE expires_at IS NOT NULL AND expires_at < $1 ORDER BY expires_at LIMIT $2",
-            )
-            .bind(before)
-            .bind(limit)
-            .fetch_all(&mut *c)
-            .await?
-        }))
+        let sql = "SELECT tenant_id, integration_id, slot, version FROM credentials \
+                   WHERE expires_at IS NOT NULL AND expires_at < $1 ORDER BY expires_at LIMIT $2";
+        self.scope.fetch_all(sql, (before, limit)).await
     }
 
     /// Deletes one slot's credential. False if there was none.
@@ -326,16 +286,12 @@ impl Credentials<'_> {
         integration_id: &str,
         slot: &str,
     ) -> Result<bool> {
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query("DELETE FROM credentials WHERE tenant_id = $1 AND integration_id = $2 AND slot = $3")
-                .bind(tenant_id)
-                .bind(integration_id)
-                .bind(slot)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-        });
+        let sql =
+            "DELETE FROM credentials WHERE tenant_id = $1 AND integration_id = $2 AND slot = $3";
+        let n = self
+            .scope
+            .execute(sql, (tenant_id, integration_id, slot))
+            .await?;
         Ok(n > 0)
     }
 
@@ -350,28 +306,20 @@ impl Credentials<'_> {
         let mut conn = self.scope.write().await?;
         let keep_json = serde_json::to_string(keep)?;
         // The kept slots travel as one JSON array so the statement text stays fixed.
-        Ok(match conn.exec() {
-            crate::db::Exec::Sqlite(c) => sqlx::query(
+        let exec = conn.exec();
+        let sql = match exec.backend() {
+            Backend::Sqlite => {
                 "DELETE FROM credentials WHERE tenant_id = $1 AND integration_id = $2 \
-                 AND slot NOT IN (SELECT value FROM json_each($3))",
-            )
-            .bind(tenant_id)
-            .bind(integration_id)
-            .bind(&keep_json)
-            .execute(&mut *c)
-            .await?
-            .rows_affected(),
-            crate::db::Exec::Postgres(c) => sqlx::query(
+                 AND slot NOT IN (SELECT value FROM json_each($3))"
+            }
+            Backend::Postgres => {
                 "DELETE FROM credentials WHERE tenant_id = $1 AND integration_id = $2 \
-                 AND slot NOT IN (SELECT jsonb_array_elements_text($3::jsonb))",
-            )
-            .bind(tenant_id)
-            .bind(integration_id)
-            .bind(&keep_json)
-            .execute(&mut *c)
-            .await?
-            .rows_affected(),
-        })
+                 AND slot NOT IN (SELECT jsonb_array_elements_text($3::jsonb))"
+            }
+        };
+        Ok(exec
+            .execute(sql, (tenant_id, integration_id, &keep_json))
+            .await?)
     }
 }
 

@@ -194,14 +194,7 @@ impl Db {
             }
             Pools::Postgres { pool, .. } => TxInner::Postgres(pool.begin().await?),
         };
-        Ok(Tx {
-            inner,
-            job_wake: None,
-            notify_after_commit: Vec::new(),
-            endpoints_changed: false,
-            db: self.clone(),
-            restore_normal_sync: false,
-        })
+        Ok(Tx::new(inner, self.clone(), false))
     }
 
     /// A transaction whose commit returns only once it is on disk ([`Durability::Fsync`]), for
@@ -235,14 +228,7 @@ impl Db {
                 (TxInner::Postgres(tx), false)
             }
         };
-        Ok(Tx {
-            inner,
-            job_wake: None,
-            notify_after_commit: Vec::new(),
-            endpoints_changed: false,
-            db: self.clone(),
-            restore_normal_sync,
-        })
+        Ok(Tx::new(inner, self.clone(), restore_normal_sync))
     }
 
     /// Sets the SQLite writer connection back to `synchronous=NORMAL` after a durable
@@ -550,6 +536,13 @@ enum TxInner {
     Postgres(Transaction<'static, Postgres>),
 }
 
+/// How a transaction ends.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    Commit,
+    Rollback,
+}
+
 /// An open transaction. Commit with [`Tx::commit`]; dropping it rolls back.
 #[derive(Debug)]
 pub struct Tx {
@@ -580,6 +573,18 @@ pub enum Durability {
 }
 
 impl Tx {
+    /// A transaction just begun on `db`, with nothing to do after its commit yet.
+    fn new(inner: TxInner, db: Db, restore_normal_sync: bool) -> Tx {
+        Tx {
+            inner,
+            job_wake: None,
+            notify_after_commit: Vec::new(),
+            endpoints_changed: false,
+            db,
+            restore_normal_sync,
+        }
+    }
+
     /// The transaction's connection as an [`Exec`].
     pub fn exec(&mut self) -> Exec<'_> {
         match &mut self.inner {
@@ -595,14 +600,13 @@ impl Tx {
 
     /// Commits, then wakes in-process job workers if jobs were enqueued.
     pub async fn commit(self) -> Result<()> {
-        let committed = match self.inner {
-            TxInner::Sqlite(t) => t.commit().await,
-            TxInner::Postgres(t) => t.commit().await,
-        };
-        if self.restore_normal_sync {
-            self.db.restore_normal_sync().await;
-        }
-        committed?;
+        Tx::end(
+            self.inner,
+            &self.db,
+            self.restore_normal_sync,
+            Ending::Commit,
+        )
+        .await?;
         if self.endpoints_changed {
             self.db.intake_cache().invalidate();
         }
@@ -620,14 +624,33 @@ impl Tx {
 
     /// Rolls back explicitly (dropping the transaction does the same).
     pub async fn rollback(self) -> Result<()> {
-        let rolled_back = match self.inner {
-            TxInner::Sqlite(t) => t.rollback().await,
-            TxInner::Postgres(t) => t.rollback().await,
+        Ok(Tx::end(
+            self.inner,
+            &self.db,
+            self.restore_normal_sync,
+            Ending::Rollback,
+        )
+        .await?)
+    }
+
+    /// Ends the driver's transaction; a durable SQLite transaction's connection goes back to
+    /// `synchronous=NORMAL` whatever the outcome.
+    async fn end(
+        inner: TxInner,
+        db: &Db,
+        restore_normal_sync: bool,
+        ending: Ending,
+    ) -> sqlx::Result<()> {
+        let ended = match (inner, ending) {
+            (TxInner::Sqlite(t), Ending::Commit) => t.commit().await,
+            (TxInner::Sqlite(t), Ending::Rollback) => t.rollback().await,
+            (TxInner::Postgres(t), Ending::Commit) => t.commit().await,
+            (TxInner::Postgres(t), Ending::Rollback) => t.rollback().await,
         };
-        if self.restore_normal_sync {
-            self.db.restore_normal_sync().await;
+        if restore_normal_sync {
+            db.restore_normal_sync().await;
         }
-        Ok(rolled_back?)
+        ended
     }
 
     /// When this transaction's commit will reach the disk, read from the connection's own

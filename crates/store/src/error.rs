@@ -69,6 +69,27 @@ impl StoreError {
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
     }
+
+    /// `AlreadyExists(what)` in place of a unique-constraint violation; any other error as it is.
+    pub(crate) fn taken(self, what: &'static str) -> StoreError {
+        if self.is_unique_violation() {
+            StoreError::AlreadyExists(what)
+        } else {
+            self
+        }
+    }
+}
+
+/// The row an `INSERT ... SELECT ... RETURNING` wrote: `NotFound(parent)` when the row it selects
+/// from is missing, `AlreadyExists(what)` when one of its unique values is taken.
+pub(crate) fn inserted<T>(
+    result: Result<Option<T>>,
+    parent: &'static str,
+    what: &'static str,
+) -> Result<T> {
+    result
+        .map_err(|e| e.taken(what))?
+        .ok_or(StoreError::NotFound(parent))
 }
 
 /// The result of a write that names one row: `NotFound(what)` when it changed none (the row is

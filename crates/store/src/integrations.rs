@@ -3,7 +3,9 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend};
+use sqlx::AssertSqlSafe;
+
+use crate::db::{Backend, Db, Scope, Tx, new_id, now_ms};
 use crate::error::{Result, StoreError, one_changed};
 
 /// Lifecycle status of an integration.
@@ -167,14 +169,8 @@ pub enum Document {
 }
 
 pub(crate) async fn exists(scope: &mut Scope<'_>, tenant_id: &str, id: &str) -> Result<bool> {
-    let mut conn = scope.read().await?;
-    let found: Option<String> = on_backend!(conn.exec(), |c| {
-        sqlx::query_scalar("SELECT id FROM integrations WHERE id = $1 AND tenant_id = $2")
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(&mut *c)
-            .await?
-    });
+    let sql = "SELECT id FROM integrations WHERE id = $1 AND tenant_id = $2";
+    let found: Option<(String,)> = scope.fetch_optional(sql, (id, tenant_id)).await?;
     Ok(found.is_some())
 }
 
@@ -189,37 +185,23 @@ impl Integrations<'_> {
     ) -> Result<Integration> {
         let now = now_ms();
         let input = serde_json::to_string(user_input)?;
-        let mut conn = self.scope.write().await?;
-        let row: Row = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO integrations (id, tenant_id, definition_id, name, user_input, \
-                     provider_state, metadata, status, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, '{{}}', '{{}}', 'pending', $6, $6) RETURNING {COLUMNS}"
-            )))
-            .bind(new_id())
-            .bind(tenant_id)
-            .bind(definition_id)
-            .bind(name)
-            .bind(&input)
-            .bind(now)
-            .fetch_one(&mut *c)
-            .await?
-        });
+        let sql = format!(
+            "INSERT INTO integrations (id, tenant_id, definition_id, name, user_input, \
+                 provider_state, metadata, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, '{{}}', '{{}}', 'pending', $6, $6) RETURNING {COLUMNS}"
+        );
+        let params = (new_id(), tenant_id, definition_id, name, &input, now);
+        let row: Row = self.scope.write_one(AssertSqlSafe(sql), params).await?;
         row.try_into()
     }
 
     /// The tenant's integration with this id.
     pub async fn get(&mut self, tenant_id: &str, id: &str) -> Result<Option<Integration>> {
-        let mut conn = self.scope.read().await?;
-        let row: Option<Row> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM integrations WHERE id = $1 AND tenant_id = $2"
-            )))
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(&mut *c)
-            .await?
-        });
+        let sql = format!("SELECT {COLUMNS} FROM integrations WHERE id = $1 AND tenant_id = $2");
+        let row: Option<Row> = self
+            .scope
+            .fetch_optional(AssertSqlSafe(sql), (id, tenant_id))
+            .await?;
         row.map(Integration::try_from).transpose()
     }
 
@@ -229,17 +211,14 @@ impl Integrations<'_> {
         tenant_id: &str,
         definition_id: Option<&str>,
     ) -> Result<Vec<Integration>> {
-        let mut conn = self.scope.read().await?;
-        let rows: Vec<Row> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 \
-                 AND ($2 IS NULL OR definition_id = $2) ORDER BY id"
-            )))
-            .bind(tenant_id)
-            .bind(definition_id)
-            .fetch_all(&mut *c)
-            .await?
-        });
+        let sql = format!(
+            "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 \
+             AND ($2 IS NULL OR definition_id = $2) ORDER BY id"
+        );
+        let rows: Vec<Row> = self
+            .scope
+            .fetch_all(AssertSqlSafe(sql), (tenant_id, definition_id))
+            .await?;
         rows.into_iter().map(Integration::try_from).collect()
     }
 
@@ -253,20 +232,13 @@ impl Integrations<'_> {
         limit: usize,
     ) -> Result<Vec<Integration>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut conn = self.scope.read().await?;
-        let rows: Vec<Row> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 \
-                 AND ($2 IS NULL OR definition_id = $2) AND ($3 IS NULL OR id > $3) \
-                 ORDER BY id LIMIT $4"
-            )))
-            .bind(tenant_id)
-            .bind(definition_id)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&mut *c)
-            .await?
-        });
+        let sql = format!(
+            "SELECT {COLUMNS} FROM integrations WHERE tenant_id = $1 \
+             AND ($2 IS NULL OR definition_id = $2) AND ($3 IS NULL OR id > $3) \
+             ORDER BY id LIMIT $4"
+        );
+        let params = (tenant_id, definition_id, after, limit);
+        let rows: Vec<Row> = self.scope.fetch_all(AssertSqlSafe(sql), params).await?;
         rows.into_iter().map(Integration::try_from).collect()
     }
 
@@ -289,30 +261,17 @@ impl Integrations<'_> {
             )));
         }
         let mut conn = self.scope.read().await?;
-        let rows: Vec<Row> = match conn.exec() {
-            crate::db::Exec::Sqlite(c) => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {COLUMNS} FROM integrations WHERE definition_id = $1 \
-                 AND CAST(json_extract(metadata, '$.attributes.' || $2) AS TEXT) = $3 ORDER BY id"
-                )))
-                .bind(definition_id)
-                .bind(attribute)
-                .bind(value)
-                .fetch_all(&mut *c)
-                .await?
-            }
-            crate::db::Exec::Postgres(c) => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {COLUMNS} FROM integrations WHERE definition_id = $1 \
-                 AND (metadata::jsonb -> 'attributes' ->> $2) = $3 ORDER BY id"
-                )))
-                .bind(definition_id)
-                .bind(attribute)
-                .bind(value)
-                .fetch_all(&mut *c)
-                .await?
-            }
+        let exec = conn.exec();
+        let attribute_text = match exec.backend() {
+            Backend::Sqlite => "CAST(json_extract(metadata, '$.attributes.' || $2) AS TEXT)",
+            Backend::Postgres => "(metadata::jsonb -> 'attributes' ->> $2)",
         };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM integrations WHERE definition_id = $1 \
+             AND {attribute_text} = $3 ORDER BY id"
+        );
+        let params = (definition_id, attribute, value);
+        let rows: Vec<Row> = exec.fetch_all(AssertSqlSafe(sql), params).await?;
         rows.into_iter().map(Integration::try_from).collect()
     }
 
@@ -348,21 +307,10 @@ impl Integrations<'_> {
         reason: Option<&str>,
     ) -> Result<()> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE integrations SET status = $3, status_reason = $4, updated_at = $5 \
-                 WHERE id = $1 AND tenant_id = $2",
-            )
-            .bind(id)
-            .bind(tenant_id)
-            .bind(status.as_str())
-            .bind(reason)
-            .bind(now)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "UPDATE integrations SET status = $3, status_reason = $4, updated_at = $5 \
+                   WHERE id = $1 AND tenant_id = $2";
+        let params = (id, tenant_id, status.as_str(), reason, now);
+        let n = self.scope.execute(sql, params).await?;
         one_changed(n, "integration")
     }
 
@@ -379,22 +327,10 @@ impl Integrations<'_> {
         reason: Option<&str>,
     ) -> Result<bool> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE integrations SET status = $4, status_reason = $5, updated_at = $6 \
-                 WHERE id = $1 AND tenant_id = $2 AND status = $3",
-            )
-            .bind(id)
-            .bind(tenant_id)
-            .bind(from.as_str())
-            .bind(to.as_str())
-            .bind(reason)
-            .bind(now)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "UPDATE integrations SET status = $4, status_reason = $5, updated_at = $6 \
+                   WHERE id = $1 AND tenant_id = $2 AND status = $3";
+        let params = (id, tenant_id, from.as_str(), to.as_str(), reason, now);
+        let n = self.scope.execute(sql, params).await?;
         Ok(n > 0)
     }
 
@@ -406,35 +342,19 @@ impl Integrations<'_> {
         value: String,
     ) -> Result<()> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE integrations SET {assignment}, updated_at = $4 WHERE id = $1 AND tenant_id = $2"
-            )))
-            .bind(id)
-            .bind(tenant_id)
-            .bind(&value)
-            .bind(now)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = format!(
+            "UPDATE integrations SET {assignment}, updated_at = $4 WHERE id = $1 AND tenant_id = $2"
+        );
+        let params = (id, tenant_id, &value, now);
+        let n = self.scope.execute(AssertSqlSafe(sql), params).await?;
         one_changed(n, "integration")
     }
 
     /// Deletes the integration and, by cascade, its credentials, sessions, webhook endpoints,
     /// runs and reconcile schedules. False if it did not exist.
     pub async fn delete(&mut self, tenant_id: &str, id: &str) -> Result<bool> {
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query("DELETE FROM integrations WHERE id = $1 AND tenant_id = $2")
-                .bind(id)
-                .bind(tenant_id)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-        });
-        drop(conn);
+        let sql = "DELETE FROM integrations WHERE id = $1 AND tenant_id = $2";
+        let n = self.scope.execute(sql, (id, tenant_id)).await?;
         // Its webhook endpoints went with it.
         self.scope.endpoints_changed();
         Ok(n > 0)

@@ -311,15 +311,11 @@ impl Jobs<'_> {
 
     /// The job with this id.
     pub async fn get(&mut self, id: &str) -> Result<Option<Job>> {
-        let mut conn = self.scope.read().await?;
-        let row: Option<Row> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM jobs WHERE id = $1"
-            )))
-            .bind(id)
-            .fetch_optional(&mut *c)
-            .await?
-        });
+        let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
+        let row: Option<Row> = self
+            .scope
+            .fetch_optional(sqlx::AssertSqlSafe(sql), (id,))
+            .await?;
         row.map(Job::try_from).transpose()
     }
 
@@ -327,18 +323,9 @@ impl Jobs<'_> {
     /// heartbeat, and its result is discarded). False if it had already finished.
     pub async fn cancel(&mut self, id: &str) -> Result<bool> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1, lease_until = NULL \
-                 WHERE id = $2 AND state IN ('queued', 'running')",
-            )
-            .bind(now)
-            .bind(id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1, lease_until = NULL \
+                   WHERE id = $2 AND state IN ('queued', 'running')";
+        let n = self.scope.execute(sql, (now, id)).await?;
         Ok(n > 0)
     }
 
@@ -346,19 +333,10 @@ impl Jobs<'_> {
     /// [`Jobs::cancel`]). False if there is none or it had already finished.
     pub async fn cancel_keyed(&mut self, queue: &str, idempotency_key: &str) -> Result<bool> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1, lease_until = NULL \
-                 WHERE queue = $2 AND idempotency_key = $3 AND state IN ('queued', 'running')",
-            )
-            .bind(now)
-            .bind(queue)
-            .bind(idempotency_key)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1, lease_until = NULL \
+                   WHERE queue = $2 AND idempotency_key = $3 AND state IN ('queued', 'running')";
+        let params = (now, queue, idempotency_key);
+        let n = self.scope.execute(sql, params).await?;
         Ok(n > 0)
     }
 
@@ -382,23 +360,15 @@ impl Jobs<'_> {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let rows: Vec<Row> = on_backend!(exec, |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker_id = $1, \
-                     lease_id = $2, lease_until = $3, updated_at = $4 \
-                 WHERE id IN (SELECT id FROM jobs WHERE queue = $5 AND state = 'queued' \
-                     AND run_at <= $4 ORDER BY run_at, id LIMIT $6{lock}) \
-                 RETURNING {COLUMNS}"
-            )))
-            .bind(worker_id)
-            .bind(&lease_id)
-            .bind(lease_until)
-            .bind(now)
-            .bind(queue)
-            .bind(limit)
-            .fetch_all(&mut *c)
-            .await?
-        });
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker_id = $1, \
+                 lease_id = $2, lease_until = $3, updated_at = $4 \
+             WHERE id IN (SELECT id FROM jobs WHERE queue = $5 AND state = 'queued' \
+                 AND run_at <= $4 ORDER BY run_at, id LIMIT $6{lock}) \
+             RETURNING {COLUMNS}"
+        );
+        let params = (worker_id, &lease_id, lease_until, now, queue, limit);
+        let rows: Vec<Row> = exec.fetch_all(sqlx::AssertSqlSafe(sql), params).await?;
         let mut jobs = rows
             .into_iter()
             .map(Job::try_from)
@@ -445,41 +415,29 @@ impl Jobs<'_> {
             Some(at) => (JobState::Queued, Some(at), None),
             None => (JobState::Dead, None, Some(now)),
         };
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), finished_at = $3, \
-                     last_error = $4, lease_until = NULL, updated_at = $5 \
-                 WHERE id = $6 AND lease_id = $7 AND state = 'running'",
-            )
-            .bind(state.as_str())
-            .bind(run_at)
-            .bind(finished_at)
-            .bind(error)
-            .bind(now)
-            .bind(job_id)
-            .bind(lease_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), finished_at = $3, \
+                   last_error = $4, lease_until = NULL, updated_at = $5 \
+                   WHERE id = $6 AND lease_id = $7 AND state = 'running'";
+        let params = (
+            state.as_str(),
+            run_at,
+            finished_at,
+            error,
+            now,
+            job_id,
+            lease_id,
+        );
+        let n = self.scope.execute(sql, params).await?;
         Ok(n > 0)
     }
 
     /// Extends the leases of every job `worker_id` is running.
     pub async fn heartbeat(&mut self, worker_id: &str, lease: Duration) -> Result<u64> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE jobs SET lease_until = $1 WHERE worker_id = $2 AND state = 'running'",
-            )
-            .bind(now.saturating_add(duration_ms(lease)))
-            .bind(worker_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        }))
+        let sql = "UPDATE jobs SET lease_until = $1 WHERE worker_id = $2 AND state = 'running'";
+        self.scope
+            .execute(sql, (now.saturating_add(duration_ms(lease)), worker_id))
+            .await
     }
 
     /// Of `ids`, those that have been cancelled.
@@ -491,36 +449,22 @@ impl Jobs<'_> {
             "SELECT id FROM jobs WHERE state = 'cancelled' AND id IN ({})",
             placeholders(1, ids.len())
         );
-        let mut conn = self.scope.read().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
-            for id in ids {
-                query = query.bind(*id);
-            }
-            query.fetch_all(&mut *c).await?
-        }))
+        self.scope
+            .scalar_all(sqlx::AssertSqlSafe(sql), ids.to_vec())
+            .await
     }
 
     /// Puts running jobs whose lease expired back in the queue (or marks them dead when their
     /// attempts are used up). Returns how many it touched.
     pub async fn reap_expired(&mut self) -> Result<u64> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE jobs SET \
-                     state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
-                     finished_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE NULL END, \
-                     last_error = 'lease expired: the worker stopped responding', \
-                     run_at = $1, lease_until = NULL, updated_at = $1 \
-                 WHERE state = 'running' AND lease_until < $1",
-            )
-            .bind(now)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
-        drop(conn);
+        let sql = "UPDATE jobs SET \
+                   state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
+                   finished_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE NULL END, \
+                   last_error = 'lease expired: the worker stopped responding', \
+                   run_at = $1, lease_until = NULL, updated_at = $1 \
+                   WHERE state = 'running' AND lease_until < $1";
+        let n = self.scope.execute(sql, (now,)).await?;
         if n > 0 {
             self.scope.db().job_wake().notify_waiters();
         }
@@ -530,27 +474,14 @@ impl Jobs<'_> {
     /// Deletes succeeded and cancelled jobs finished before `before` (unix ms); dead jobs are
     /// kept for inspection. Returns how many.
     pub async fn purge_finished(&mut self, before: i64) -> Result<u64> {
-        let mut conn = self.scope.write().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "DELETE FROM jobs WHERE state IN ('succeeded', 'cancelled') AND finished_at < $1",
-            )
-            .bind(before)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        }))
+        let sql = "DELETE FROM jobs WHERE state IN ('succeeded', 'cancelled') AND finished_at < $1";
+        self.scope.execute(sql, (before,)).await
     }
 
     /// Number of jobs per state in `queue`.
     pub async fn counts(&mut self, queue: &str) -> Result<BTreeMap<JobState, i64>> {
-        let mut conn = self.scope.read().await?;
-        let rows: Vec<(String, i64)> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as("SELECT state, count(*) FROM jobs WHERE queue = $1 GROUP BY state")
-                .bind(queue)
-                .fetch_all(&mut *c)
-                .await?
-        });
+        let sql = "SELECT state, count(*) FROM jobs WHERE queue = $1 GROUP BY state";
+        let rows: Vec<(String, i64)> = self.scope.fetch_all(sql, (queue,)).await?;
         rows.into_iter()
             .map(|(state, n)| Ok((JobState::parse(&state)?, n)))
             .collect()
@@ -560,18 +491,11 @@ impl Jobs<'_> {
     /// when the oldest job that could run (its `run_at` passed) became ready. One grouped scan
     /// of the unfinished jobs, cheap enough for every metrics scrape.
     pub async fn backlog(&mut self, queue: &str, now: i64) -> Result<Vec<KindBacklog>> {
-        let mut conn = self.scope.read().await?;
-        let rows: Vec<(String, String, i64, Option<i64>)> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(
-                "SELECT kind, state, count(*), min(CASE WHEN run_at <= $2 THEN run_at END) \
-                 FROM jobs WHERE queue = $1 AND state IN ('queued', 'running') \
-                 GROUP BY kind, state",
-            )
-            .bind(queue)
-            .bind(now)
-            .fetch_all(&mut *c)
-            .await?
-        });
+        let sql = "SELECT kind, state, count(*), min(CASE WHEN run_at <= $2 THEN run_at END) \
+                   FROM jobs WHERE queue = $1 AND state IN ('queued', 'running') \
+                   GROUP BY kind, state";
+        let rows: Vec<(String, String, i64, Option<i64>)> =
+            self.scope.fetch_all(sql, (queue, now)).await?;
         let mut backlog: BTreeMap<String, KindBacklog> = BTreeMap::new();
         for (kind, state, jobs, ready_since) in rows {
             let entry = backlog.entry(kind.clone()).or_insert_with(|| KindBacklog {

@@ -33,6 +33,7 @@ pub mod scim;
 mod sealed_rows;
 pub mod secret;
 pub mod sessions;
+mod statement;
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -19,6 +19,9 @@ mod upsert;
 
 use serde::Serialize;
 
+use crate::db::{Db, push_filters};
+use crate::statement::BothRow;
+
 pub use failures::{FailureQuery, StoredFailure, list_failures};
 pub use query::{RecordQuery, StoredRecord, get_record, list_records, mark_disconnected};
 pub use runs::{
@@ -148,4 +151,22 @@ impl Counters {
         self.failed += other.failed;
         self.tombstoned += other.tombstoned;
     }
+}
+
+/// One page of a listing in id order: `sql` selects a tenant's rows (`tenant_id = $1`); each
+/// filter with a value narrows it, `id > after` among them, and at most `limit` (1 to 1000) rows
+/// come back.
+async fn fetch_page<Row: BothRow>(
+    db: &Db,
+    mut sql: String,
+    tenant_id: &str,
+    filters: &[(&'static str, Option<&str>)],
+    limit: u32,
+) -> Result<Vec<Row>, RecordsError> {
+    let mut binds: Vec<&str> = vec![tenant_id];
+    push_filters(&mut sql, &mut binds, filters.iter().copied());
+    sql.push_str(&format!(" ORDER BY id LIMIT {}", limit.clamp(1, 1000)));
+    let mut conn = db.read().await?;
+    let sql = sqlx::AssertSqlSafe(sql);
+    Ok(conn.exec().fetch_all(sql, binds).await?)
 }

@@ -303,15 +303,10 @@ impl Retention<'_> {
         loop {
             let ids: Vec<String> = {
                 let mut conn = self.db.read().await?;
-                on_backend!(conn.exec(), |c| {
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                        "SELECT r.id FROM runs r WHERE {RUN_EXPIRED} LIMIT $2"
-                    )))
-                    .bind(before)
-                    .bind(i64::from(batch))
-                    .fetch_all(&mut *c)
+                let sql = format!("SELECT r.id FROM runs r WHERE {RUN_EXPIRED} LIMIT $2");
+                conn.exec()
+                    .scalar_all(sqlx::AssertSqlSafe(sql), (before, i64::from(batch)))
                     .await?
-                })
             };
             if ids.is_empty() {
                 return Ok(());
@@ -390,12 +385,10 @@ impl Retention<'_> {
         }
         let mut conn = self.db.read().await?;
         for (table, before, sql) in counts {
-            let rows: i64 = on_backend!(conn.exec(), |c| {
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                    .bind(before)
-                    .fetch_one(&mut *c)
-                    .await?
-            });
+            let rows: i64 = conn
+                .exec()
+                .scalar_one(sqlx::AssertSqlSafe(sql), (before,))
+                .await?;
             report.add(table, u64::try_from(rows).unwrap_or(0));
         }
         Ok(report)

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend};
+use crate::db::{Db, Scope, Tx, new_id, now_ms, push_filters};
 use crate::error::{Result, StoreError, one_changed};
 
 /// State of a run.
@@ -235,25 +235,26 @@ impl Runs<'_> {
         let now = now_ms();
         let config = serde_json::to_string(config)?;
         let workflow = workflow.map(serde_json::to_string).transpose()?;
-        let mut conn = self.scope.write().await?;
-        let row: Option<Row> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO runs (id, tenant_id, integration_id, operation, run_type, status, \
-                     attempt, config, counters, workflow, created_at) \
-                 SELECT $1, tenant_id, id, $4, $5, 'pending', 0, $6, '{{}}', $7, $8 \
-                 FROM integrations WHERE id = $3 AND tenant_id = $2 RETURNING {COLUMNS}"
-            )))
-            .bind(new_id())
-            .bind(tenant_id)
-            .bind(integration_id)
-            .bind(operation)
-            .bind(run_type)
-            .bind(&config)
-            .bind(workflow.as_deref())
-            .bind(now)
-            .fetch_optional(&mut *c)
-            .await?
-        });
+        let sql = format!(
+            "INSERT INTO runs (id, tenant_id, integration_id, operation, run_type, status, \
+             attempt, config, counters, workflow, created_at) \
+             SELECT $1, tenant_id, id, $4, $5, 'pending', 0, $6, '{{}}', $7, $8 \
+             FROM integrations WHERE id = $3 AND tenant_id = $2 RETURNING {COLUMNS}"
+        );
+        let params = (
+            new_id(),
+            tenant_id,
+            integration_id,
+            operation,
+            run_type,
+            &config,
+            workflow.as_deref(),
+            now,
+        );
+        let row: Option<Row> = self
+            .scope
+            .write_optional(sqlx::AssertSqlSafe(sql), params)
+            .await?;
         row.ok_or(StoreError::NotFound("integration"))?.try_into()
     }
 
@@ -262,19 +263,12 @@ impl Runs<'_> {
     pub async fn start(&mut self, tenant_id: &str, run_id: &str) -> Result<i64> {
         let now = now_ms();
         let mut conn = self.scope.write().await?;
-        let attempt: Option<i64> = on_backend!(conn.exec(), |c| {
-            sqlx::query_scalar(
-                "UPDATE runs SET status = 'running', attempt = attempt + 1, started_at = $1, \
-                     finished_at = NULL, duration_ms = NULL \
-                 WHERE id = $2 AND tenant_id = $3 AND status IN ('pending', 'running') \
-                 RETURNING attempt",
-            )
-            .bind(now)
-            .bind(run_id)
-            .bind(tenant_id)
-            .fetch_optional(&mut *c)
-            .await?
-        });
+        let sql = "UPDATE runs SET status = 'running', attempt = attempt + 1, started_at = $1, \
+                   finished_at = NULL, duration_ms = NULL \
+                   WHERE id = $2 AND tenant_id = $3 AND status IN ('pending', 'running') \
+                   RETURNING attempt";
+        let params = (now, run_id, tenant_id);
+        let attempt: Option<i64> = conn.exec().scalar_optional(sql, params).await?;
         attempt.ok_or(StoreError::NotFound("active run"))
     }
 
@@ -288,19 +282,9 @@ impl Runs<'_> {
     ) -> Result<()> {
         let checkpoint = serde_json::to_string(checkpoint)?;
         let counters = serde_json::to_string(counters)?;
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE runs SET checkpoint = $1, counters = $2 WHERE id = $3 AND tenant_id = $4",
-            )
-            .bind(&checkpoint)
-            .bind(&counters)
-            .bind(run_id)
-            .bind(tenant_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "UPDATE runs SET checkpoint = $1, counters = $2 WHERE id = $3 AND tenant_id = $4";
+        let params = (&checkpoint, &counters, run_id, tenant_id);
+        let n = self.scope.execute(sql, params).await?;
         one_changed(n, "run")
     }
 
@@ -321,25 +305,26 @@ impl Runs<'_> {
         let now = now_ms();
         let counters = serde_json::to_string(outcome.counters)?;
         let result = outcome.result.map(serde_json::to_string).transpose()?;
-        let mut conn = self.scope.write().await?;
-        let row: Option<Row> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "UPDATE runs SET status = $1, counters = $2, error_kind = $3, error_message = $4, \
-                     finished_at = $5, duration_ms = $5 - COALESCE(started_at, created_at), result = $8 \
-                 WHERE id = $6 AND tenant_id = $7 AND status IN ('pending', 'running') \
-                 RETURNING {COLUMNS}"
-            )))
-            .bind(outcome.status.as_str())
-            .bind(&counters)
-            .bind(outcome.error_kind)
-            .bind(outcome.error_message)
-            .bind(now)
-            .bind(run_id)
-            .bind(tenant_id)
-            .bind(result.as_deref())
-            .fetch_optional(&mut *c)
-            .await?
-        });
+        let sql = format!(
+            "UPDATE runs SET status = $1, counters = $2, error_kind = $3, error_message = $4, \
+             finished_at = $5, duration_ms = $5 - COALESCE(started_at, created_at), result = $8 \
+             WHERE id = $6 AND tenant_id = $7 AND status IN ('pending', 'running') \
+             RETURNING {COLUMNS}"
+        );
+        let params = (
+            outcome.status.as_str(),
+            &counters,
+            outcome.error_kind,
+            outcome.error_message,
+            now,
+            run_id,
+            tenant_id,
+            result.as_deref(),
+        );
+        let row: Option<Row> = self
+            .scope
+            .write_optional(sqlx::AssertSqlSafe(sql), params)
+            .await?;
         row.ok_or(StoreError::NotFound("active run"))?.try_into()
     }
 
@@ -353,20 +338,10 @@ impl Runs<'_> {
         error_kind: &str,
         error_message: &str,
     ) -> Result<()> {
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE runs SET status = 'pending', error_kind = $1, error_message = $2 \
-                 WHERE id = $3 AND tenant_id = $4 AND status IN ('pending', 'running')",
-            )
-            .bind(error_kind)
-            .bind(error_message)
-            .bind(run_id)
-            .bind(tenant_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "UPDATE runs SET status = 'pending', error_kind = $1, error_message = $2 \
+                   WHERE id = $3 AND tenant_id = $4 AND status IN ('pending', 'running')";
+        let params = (error_kind, error_message, run_id, tenant_id);
+        let n = self.scope.execute(sql, params).await?;
         one_changed(n, "active run")
     }
 
@@ -379,18 +354,10 @@ impl Runs<'_> {
         checkpoint: &Value,
     ) -> Result<()> {
         let checkpoint = serde_json::to_string(checkpoint)?;
-        let mut conn = self.scope.write().await?;
-        on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE runs SET checkpoint = $1 WHERE id = $2 AND tenant_id = $3 AND status = 'pending'",
-            )
-            .bind(&checkpoint)
-            .bind(run_id)
-            .bind(tenant_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "UPDATE runs SET checkpoint = $1 WHERE id = $2 AND tenant_id = $3 AND status = 'pending'";
+        self.scope
+            .execute(sql, (&checkpoint, run_id, tenant_id))
+            .await?;
         Ok(())
     }
 
@@ -401,19 +368,16 @@ impl Runs<'_> {
         integration_id: &str,
         operation: &str,
     ) -> Result<Option<Run>> {
-        let mut conn = self.scope.read().await?;
-        let row: Option<Row> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM runs WHERE tenant_id = $1 AND integration_id = $2 \
-                 AND operation = $3 AND status NOT IN ('pending', 'running') \
-                 ORDER BY created_at DESC, id DESC LIMIT 1"
-            )))
-            .bind(tenant_id)
-            .bind(integration_id)
-            .bind(operation)
-            .fetch_optional(&mut *c)
-            .await?
-        });
+        let sql = format!(
+            "SELECT {COLUMNS} FROM runs WHERE tenant_id = $1 AND integration_id = $2 \
+             AND operation = $3 AND status NOT IN ('pending', 'running') \
+             ORDER BY created_at DESC, id DESC LIMIT 1"
+        );
+        let params = (tenant_id, integration_id, operation);
+        let row: Option<Row> = self
+            .scope
+            .fetch_optional(sqlx::AssertSqlSafe(sql), params)
+            .await?;
         row.map(Run::try_from).transpose()
     }
 
@@ -423,17 +387,11 @@ impl Runs<'_> {
         tenant_id: &str,
         integration_id: &str,
     ) -> Result<Vec<String>> {
-        let mut conn = self.scope.read().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query_scalar(
-                "SELECT id FROM runs WHERE tenant_id = $1 AND integration_id = $2 \
-                 AND status IN ('pending', 'running') ORDER BY created_at",
-            )
-            .bind(tenant_id)
-            .bind(integration_id)
-            .fetch_all(&mut *c)
-            .await?
-        }))
+        let sql = "SELECT id FROM runs WHERE tenant_id = $1 AND integration_id = $2 \
+                   AND status IN ('pending', 'running') ORDER BY created_at";
+        self.scope
+            .scalar_all(sql, (tenant_id, integration_id))
+            .await
     }
 
     /// Whether the integration's operation has a run that has not finished.
@@ -443,46 +401,27 @@ impl Runs<'_> {
         integration_id: &str,
         operation: &str,
     ) -> Result<bool> {
-        let mut conn = self.scope.read().await?;
-        let found: Option<String> = on_backend!(conn.exec(), |c| {
-            sqlx::query_scalar(
-                "SELECT id FROM runs WHERE tenant_id = $1 AND integration_id = $2 \
-                 AND operation = $3 AND status IN ('pending', 'running') LIMIT 1",
-            )
-            .bind(tenant_id)
-            .bind(integration_id)
-            .bind(operation)
-            .fetch_optional(&mut *c)
-            .await?
-        });
+        let sql = "SELECT id FROM runs WHERE tenant_id = $1 AND integration_id = $2 \
+                   AND operation = $3 AND status IN ('pending', 'running') LIMIT 1";
+        let params = (tenant_id, integration_id, operation);
+        let found: Option<String> = self.scope.scalar_optional(sql, params).await?;
         Ok(found.is_some())
     }
 
     /// Whether the run was cancelled (cheap; polled by running operations).
     pub async fn is_cancelled(&mut self, tenant_id: &str, run_id: &str) -> Result<bool> {
-        let mut conn = self.scope.read().await?;
-        let status: Option<String> = on_backend!(conn.exec(), |c| {
-            sqlx::query_scalar("SELECT status FROM runs WHERE id = $1 AND tenant_id = $2")
-                .bind(run_id)
-                .bind(tenant_id)
-                .fetch_optional(&mut *c)
-                .await?
-        });
+        let sql = "SELECT status FROM runs WHERE id = $1 AND tenant_id = $2";
+        let status: Option<String> = self.scope.scalar_optional(sql, (run_id, tenant_id)).await?;
         Ok(status.as_deref() == Some("cancelled"))
     }
 
     /// The tenant's run.
     pub async fn get(&mut self, tenant_id: &str, run_id: &str) -> Result<Option<Run>> {
-        let mut conn = self.scope.read().await?;
-        let row: Option<Row> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM runs WHERE id = $1 AND tenant_id = $2"
-            )))
-            .bind(run_id)
-            .bind(tenant_id)
-            .fetch_optional(&mut *c)
-            .await?
-        });
+        let sql = format!("SELECT {COLUMNS} FROM runs WHERE id = $1 AND tenant_id = $2");
+        let row: Option<Row> = self
+            .scope
+            .fetch_optional(sqlx::AssertSqlSafe(sql), (run_id, tenant_id))
+            .await?;
         row.map(Run::try_from).transpose()
     }
 
@@ -508,29 +447,21 @@ impl Runs<'_> {
         let mut sql = format!("SELECT {COLUMNS} FROM runs WHERE tenant_id = $1");
         let mut binds: Vec<&str> = vec![&query.tenant_id];
         let status = query.status.map(RunStatus::as_str);
-        for (condition, value) in [
+        let filters = [
             ("integration_id = ", query.integration_id.as_deref()),
             ("operation = ", query.operation.as_deref()),
             ("status = ", status),
             ("id < ", query.before.as_deref()),
-        ] {
-            if let Some(value) = value {
-                binds.push(value);
-                sql.push_str(&format!(" AND {condition}${}", binds.len()));
-            }
-        }
+        ];
+        push_filters(&mut sql, &mut binds, filters);
         sql.push_str(&format!(
             " ORDER BY id DESC LIMIT {}",
             query.limit.clamp(1, 1001)
         ));
-        let mut conn = self.scope.read().await?;
-        let rows: Vec<Row> = on_backend!(conn.exec(), |c| {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-            for value in &binds {
-                q = q.bind(*value);
-            }
-            q.fetch_all(&mut *c).await?
-        });
+        let rows: Vec<Row> = self
+            .scope
+            .fetch_all(sqlx::AssertSqlSafe(sql), binds)
+            .await?;
         rows.into_iter().map(Run::try_from).collect()
     }
 
@@ -545,38 +476,19 @@ impl Runs<'_> {
     ) -> Result<()> {
         let now = now_ms();
         let fields = serde_json::to_string(fields)?;
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "INSERT INTO run_logs (run_id, at, level, message, fields) \
-                 SELECT id, $1, $2, $3, $4 FROM runs WHERE id = $5 AND tenant_id = $6",
-            )
-            .bind(now)
-            .bind(level)
-            .bind(message)
-            .bind(&fields)
-            .bind(run_id)
-            .bind(tenant_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "INSERT INTO run_logs (run_id, at, level, message, fields) \
+                   SELECT id, $1, $2, $3, $4 FROM runs WHERE id = $5 AND tenant_id = $6";
+        let params = (now, level, message, &fields, run_id, tenant_id);
+        let n = self.scope.execute(sql, params).await?;
         one_changed(n, "run")
     }
 
     /// The run's log lines in order.
     pub async fn logs(&mut self, tenant_id: &str, run_id: &str) -> Result<Vec<RunLog>> {
-        let mut conn = self.scope.read().await?;
-        let rows: Vec<(i64, i64, String, String, String)> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(
-                "SELECT l.seq, l.at, l.level, l.message, l.fields FROM run_logs l \
-                 JOIN runs r ON r.id = l.run_id WHERE l.run_id = $1 AND r.tenant_id = $2 ORDER BY l.seq",
-            )
-            .bind(run_id)
-            .bind(tenant_id)
-            .fetch_all(&mut *c)
-            .await?
-        });
+        let sql = "SELECT l.seq, l.at, l.level, l.message, l.fields FROM run_logs l \
+                   JOIN runs r ON r.id = l.run_id WHERE l.run_id = $1 AND r.tenant_id = $2 ORDER BY l.seq";
+        let rows: Vec<(i64, i64, String, String, String)> =
+            self.scope.fetch_all(sql, (run_id, tenant_id)).await?;
         rows.into_iter()
             .map(|(seq, at, level, message, fields)| {
                 Ok(RunLog {

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::db::{Db, Scope, Tx, now_ms, on_backend};
+use crate::db::{Db, Scope, Tx, now_ms};
 use crate::error::{Result, StoreError};
 
 /// A reconcile schedule.
@@ -86,27 +86,28 @@ impl Schedules<'_> {
         first_run_at: i64,
     ) -> Result<Schedule> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        let row: Option<Schedule> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO reconcile_schedules (integration_id, operation, tenant_id, next_run_at, \
-                     interval_ms, idle_streak, error_streak, enabled, created_at, updated_at) \
-                 SELECT id, $2, tenant_id, $4, $5, 0, 0, $6, $7, $7 FROM integrations \
-                 WHERE id = $1 AND tenant_id = $3 \
-                 ON CONFLICT (integration_id, operation) DO UPDATE SET enabled = excluded.enabled, \
-                     next_run_at = excluded.next_run_at, updated_at = excluded.updated_at \
-                 RETURNING {COLUMNS}"
-            )))
-            .bind(integration_id)
-            .bind(operation)
-            .bind(tenant_id)
-            .bind(first_run_at)
-            .bind(interval_ms)
-            .bind(true)
-            .bind(now)
-            .fetch_optional(&mut *c)
-            .await?
-        });
+        let sql = format!(
+            "INSERT INTO reconcile_schedules (integration_id, operation, tenant_id, next_run_at, \
+             interval_ms, idle_streak, error_streak, enabled, created_at, updated_at) \
+             SELECT id, $2, tenant_id, $4, $5, 0, 0, $6, $7, $7 FROM integrations \
+             WHERE id = $1 AND tenant_id = $3 \
+             ON CONFLICT (integration_id, operation) DO UPDATE SET enabled = excluded.enabled, \
+             next_run_at = excluded.next_run_at, updated_at = excluded.updated_at \
+             RETURNING {COLUMNS}"
+        );
+        let params = (
+            integration_id,
+            operation,
+            tenant_id,
+            first_run_at,
+            interval_ms,
+            true,
+            now,
+        );
+        let row: Option<Schedule> = self
+            .scope
+            .write_optional(sqlx::AssertSqlSafe(sql), params)
+            .await?;
         row.ok_or(StoreError::NotFound("integration"))
     }
 
@@ -119,22 +120,15 @@ impl Schedules<'_> {
         lease_ms: i64,
         limit: i64,
     ) -> Result<Vec<Schedule>> {
-        let mut conn = self.scope.write().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "UPDATE reconcile_schedules SET next_run_at = $2, updated_at = $1 \
-                 WHERE enabled = $4 AND next_run_at <= $1 AND (integration_id, operation) IN ( \
-                     SELECT integration_id, operation FROM reconcile_schedules \
-                     WHERE enabled = $4 AND next_run_at <= $1 ORDER BY next_run_at LIMIT $3) \
-                 RETURNING {COLUMNS}"
-            )))
-            .bind(now)
-            .bind(now.saturating_add(lease_ms))
-            .bind(limit)
-            .bind(true)
-            .fetch_all(&mut *c)
-            .await?
-        }))
+        let sql = format!(
+            "UPDATE reconcile_schedules SET next_run_at = $2, updated_at = $1 \
+             WHERE enabled = $4 AND next_run_at <= $1 AND (integration_id, operation) IN ( \
+             SELECT integration_id, operation FROM reconcile_schedules \
+             WHERE enabled = $4 AND next_run_at <= $1 ORDER BY next_run_at LIMIT $3) \
+             RETURNING {COLUMNS}"
+        );
+        let params = (now, now.saturating_add(lease_ms), limit, true);
+        self.scope.write_all(sqlx::AssertSqlSafe(sql), params).await
     }
 
     /// Records a run's result and the next run time (`last_run_at` + interval).
@@ -146,24 +140,25 @@ impl Schedules<'_> {
         update: &ScheduleUpdate<'_>,
     ) -> Result<Schedule> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        let row: Option<Schedule> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "UPDATE reconcile_schedules SET interval_ms = $1, idle_streak = $2, error_streak = $3, \
-                     last_error = $4, last_run_at = $5, next_run_at = $5 + $1, updated_at = $5 \
-                 WHERE tenant_id = $6 AND integration_id = $7 AND operation = $8 RETURNING {COLUMNS}"
-            )))
-            .bind(update.interval_ms)
-            .bind(update.idle_streak)
-            .bind(update.error_streak)
-            .bind(update.last_error)
-            .bind(now)
-            .bind(tenant_id)
-            .bind(integration_id)
-            .bind(operation)
-            .fetch_optional(&mut *c)
-            .await?
-        });
+        let sql = format!(
+            "UPDATE reconcile_schedules SET interval_ms = $1, idle_streak = $2, error_streak = $3, \
+             last_error = $4, last_run_at = $5, next_run_at = $5 + $1, updated_at = $5 \
+             WHERE tenant_id = $6 AND integration_id = $7 AND operation = $8 RETURNING {COLUMNS}"
+        );
+        let params = (
+            update.interval_ms,
+            update.idle_streak,
+            update.error_streak,
+            update.last_error,
+            now,
+            tenant_id,
+            integration_id,
+            operation,
+        );
+        let row: Option<Schedule> = self
+            .scope
+            .write_optional(sqlx::AssertSqlSafe(sql), params)
+            .await?;
         row.ok_or(StoreError::NotFound("reconcile schedule"))
     }
 
@@ -176,35 +171,21 @@ impl Schedules<'_> {
         enabled: bool,
     ) -> Result<u64> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE reconcile_schedules SET enabled = $1, updated_at = $2 \
-                 WHERE tenant_id = $3 AND integration_id = $4 AND enabled <> $1",
-            )
-            .bind(enabled)
-            .bind(now)
-            .bind(tenant_id)
-            .bind(integration_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        }))
+        let sql = "UPDATE reconcile_schedules SET enabled = $1, updated_at = $2 \
+                   WHERE tenant_id = $3 AND integration_id = $4 AND enabled <> $1";
+        let params = (enabled, now, tenant_id, integration_id);
+        self.scope.execute(sql, params).await
     }
 
     /// The integration's schedules.
     pub async fn list(&mut self, tenant_id: &str, integration_id: &str) -> Result<Vec<Schedule>> {
-        let mut conn = self.scope.read().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM reconcile_schedules WHERE tenant_id = $1 AND integration_id = $2 \
-                 ORDER BY operation"
-            )))
-            .bind(tenant_id)
-            .bind(integration_id)
-            .fetch_all(&mut *c)
-            .await?
-        }))
+        let sql = format!(
+            "SELECT {COLUMNS} FROM reconcile_schedules WHERE tenant_id = $1 AND integration_id = $2 \
+             ORDER BY operation"
+        );
+        self.scope
+            .fetch_all(sqlx::AssertSqlSafe(sql), (tenant_id, integration_id))
+            .await
     }
 
     /// Deletes one schedule (the operation was removed from the definition).
@@ -214,18 +195,9 @@ impl Schedules<'_> {
         integration_id: &str,
         operation: &str,
     ) -> Result<bool> {
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "DELETE FROM reconcile_schedules WHERE tenant_id = $1 AND integration_id = $2 AND operation = $3",
-            )
-            .bind(tenant_id)
-            .bind(integration_id)
-            .bind(operation)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "DELETE FROM reconcile_schedules WHERE tenant_id = $1 AND integration_id = $2 AND operation = $3";
+        let params = (tenant_id, integration_id, operation);
+        let n = self.scope.execute(sql, params).await?;
         Ok(n > 0)
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend};
-use crate::error::{Result, StoreError};
+use crate::error::{Result, StoreError, inserted};
 use crate::secret::{SecretBytes, random_token, token_hash};
 
 /// How long the previous secret keeps working after a rotation: 24 hours, time to update the
@@ -162,12 +162,8 @@ impl Scim<'_> {
             ))
         }
         .await;
-        match created {
-            Ok(Some(endpoint)) => Ok((endpoint, secret)),
-            Ok(None) => Err(StoreError::NotFound("integration")),
-            Err(e) if e.is_unique_violation() => Err(StoreError::AlreadyExists("scim endpoint")),
-            Err(e) => Err(e),
-        }
+        let endpoint = inserted(created, "integration", "scim endpoint")?;
+        Ok((endpoint, secret))
     }
 
     /// The integration's endpoint, if it has one.
@@ -332,12 +328,7 @@ impl Scim<'_> {
             ))
         }
         .await;
-        match inserted {
-            Ok(Some(resource)) => Ok(resource),
-            Ok(None) => Err(StoreError::NotFound("scim endpoint")),
-            Err(e) if e.is_unique_violation() => Err(StoreError::AlreadyExists("scim resource")),
-            Err(e) => Err(e),
-        }
+        crate::error::inserted(inserted, "scim endpoint", "scim resource")
     }
 
     /// Replaces a live resource's body if its version is still `expected_version`, and bumps the
@@ -379,8 +370,7 @@ impl Scim<'_> {
                 expected: resource.version,
                 found: 0,
             }),
-            Err(e) if e.is_unique_violation() => Err(StoreError::AlreadyExists("scim resource")),
-            Err(e) => Err(e),
+            Err(e) => Err(e.taken("scim resource")),
         }
     }
 
@@ -392,22 +382,11 @@ impl Scim<'_> {
         id: &str,
     ) -> Result<bool> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE scim_resources SET deleted_at = $1, unique_key = $2, version = version + 1, \
-                 updated_at = $1 WHERE endpoint_id = $3 AND resource_type = $4 AND id = $5 \
-                 AND deleted_at IS NULL",
-            )
-            .bind(now)
-            .bind(format!("deleted:{id}"))
-            .bind(endpoint_id)
-            .bind(resource_type)
-            .bind(id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "UPDATE scim_resources SET deleted_at = $1, unique_key = $2, version = version + 1, \
+                   updated_at = $1 WHERE endpoint_id = $3 AND resource_type = $4 AND id = $5 \
+                   AND deleted_at IS NULL";
+        let params = (now, format!("deleted:{id}"), endpoint_id, resource_type, id);
+        let n = self.scope.execute(sql, params).await?;
         Ok(n > 0)
     }
 
@@ -425,21 +404,10 @@ impl Scim<'_> {
         let mut total = 0;
         let mut conn = self.scope.write().await?;
         for key in lookup_keys {
-            total += on_backend!(conn.exec(), |c| {
-                sqlx::query(
-                    "UPDATE ingest_records SET deleted_at = $1, deleted_reason = $2 WHERE tenant_id = $3 \
-                     AND integration_id = $4 AND model = $5 AND lookup_key = $6 AND deleted_at IS NULL",
-                )
-                .bind(now)
-                .bind(reason)
-                .bind(tenant_id)
-                .bind(integration_id)
-                .bind(model)
-                .bind(key)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-            });
+            let sql = "UPDATE ingest_records SET deleted_at = $1, deleted_reason = $2 WHERE tenant_id = $3 \
+                       AND integration_id = $4 AND model = $5 AND lookup_key = $6 AND deleted_at IS NULL";
+            let params = (now, reason, tenant_id, integration_id, model, key);
+            total += conn.exec().execute(sql, params).await?;
         }
         Ok(total)
     }
@@ -451,17 +419,9 @@ impl Scim<'_> {
         integration_id: &str,
         model: &str,
     ) -> Result<Vec<String>> {
-        let mut conn = self.scope.read().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query_scalar(
-                "SELECT lookup_key FROM ingest_records WHERE tenant_id = $1 AND integration_id = $2 \
-                 AND model = $3 AND deleted_at IS NULL ORDER BY lookup_key",
-            )
-            .bind(tenant_id)
-            .bind(integration_id)
-            .bind(model)
-            .fetch_all(&mut *c)
-            .await?
-        }))
+        let sql = "SELECT lookup_key FROM ingest_records WHERE tenant_id = $1 AND integration_id = $2 \
+                   AND model = $3 AND deleted_at IS NULL ORDER BY lookup_key";
+        let params = (tenant_id, integration_id, model);
+        self.scope.scalar_all(sql, params).await
     }
 }

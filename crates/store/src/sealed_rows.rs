@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::db::{Db, on_backend};
+use crate::db::Db;
 use crate::error::Result;
 
 /// Where a repository keeps the key id of its sealed values.
@@ -20,12 +20,10 @@ impl SealedColumn {
             self.table, self.key_column
         );
         let mut conn = db.read().await?;
-        let (count,): (i64,) = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(primary)
-                .fetch_one(&mut *c)
-                .await?
-        });
+        let (count,): (i64,) = conn
+            .exec()
+            .fetch_one(sqlx::AssertSqlSafe(sql.clone()), (primary,))
+            .await?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
@@ -36,11 +34,10 @@ impl SealedColumn {
             self.key_column, self.table
         );
         let mut conn = db.read().await?;
-        let rows: Vec<(String, i64)> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                .fetch_all(&mut *c)
-                .await?
-        });
+        let rows: Vec<(String, i64)> = conn
+            .exec()
+            .fetch_all(sqlx::AssertSqlSafe(sql.clone()), ())
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::db::{Db, Scope, Tx, now_ms, on_backend};
+use crate::db::{Db, Scope, Tx, now_ms};
 use crate::error::{Result, StoreError, one_changed};
 use crate::keystore::{Binding, KeyRing};
 use crate::secret::{SecretBytes, random_token, token_hash};
@@ -82,19 +82,6 @@ struct Row {
 const SEALED_PREFIX: &str = "sealed:v1:";
 const PURPOSE: &str = "auth-session";
 
-fn verifier_binding<'a>(
-    tenant_id: &'a str,
-    integration_id: &'a str,
-    token_hash: &'a str,
-) -> Binding<'a> {
-    Binding {
-        purpose: PURPOSE,
-        tenant_id,
-        integration_id,
-        slot: token_hash,
-    }
-}
-
 /// The computed columns of a new session.
 struct SessionRow<'a> {
     hash: &'a str,
@@ -110,31 +97,27 @@ async fn insert_if_below_cap(
     new: &NewAuthSession<'_>,
     row: &SessionRow<'_>,
 ) -> Result<bool> {
-    let inserted = on_backend!(tx.exec(), |c| {
-        sqlx::query(
-            "INSERT INTO auth_sessions (token_hash, tenant_id, integration_id, definition_id, \
-                 connection, pkce_verifier, nonce, provider_state, created_at, expires_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
-             WHERE (SELECT COUNT(*) FROM auth_sessions \
-                    WHERE tenant_id = $11 AND expires_at > $12) < $13",
-        )
-        .bind(row.hash)
-        .bind(new.tenant_id)
-        .bind(new.integration_id)
-        .bind(new.definition_id)
-        .bind(new.connection)
-        .bind(row.verifier)
-        .bind(new.nonce)
-        .bind(row.state)
-        .bind(row.now)
-        .bind(row.expires_at)
-        .bind(new.tenant_id)
-        .bind(row.now)
-        .bind(i64::from(new.max_open_per_tenant))
-        .execute(&mut *c)
-        .await?
-        .rows_affected()
-    });
+    let sql = "INSERT INTO auth_sessions (token_hash, tenant_id, integration_id, definition_id, \
+               connection, pkce_verifier, nonce, provider_state, created_at, expires_at) \
+               SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+               WHERE (SELECT COUNT(*) FROM auth_sessions \
+               WHERE tenant_id = $11 AND expires_at > $12) < $13";
+    let params = (
+        row.hash,
+        new.tenant_id,
+        new.integration_id,
+        new.definition_id,
+        new.connection,
+        row.verifier,
+        new.nonce,
+        row.state,
+        row.now,
+        row.expires_at,
+        new.tenant_id,
+        row.now,
+        i64::from(new.max_open_per_tenant),
+    );
+    let inserted = tx.exec().execute(sql, params).await?;
     Ok(inserted > 0)
 }
 
@@ -217,31 +200,17 @@ impl AuthSessions<'_> {
     /// Stores what the provider's auth start returned with the session, for its callback.
     pub async fn set_provider_state(&mut self, token: &[u8], provider_state: &Value) -> Result<()> {
         let state = serde_json::to_string(provider_state)?;
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query("UPDATE auth_sessions SET provider_state = $1 WHERE token_hash = $2")
-                .bind(&state)
-                .bind(token_hash(token))
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-        });
+        let sql = "UPDATE auth_sessions SET provider_state = $1 WHERE token_hash = $2";
+        let n = self.scope.execute(sql, (&state, token_hash(token))).await?;
         one_changed(n, "auth session")
     }
 
     /// Consumes the session for `token`: it is gone afterwards whatever the outcome.
     /// `NotFound` if unknown or already taken, `Expired` if past its TTL.
     pub async fn take(&mut self, token: &[u8]) -> Result<AuthSession> {
-        let mut conn = self.scope.write().await?;
-        let row: Option<Row> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(
-                "DELETE FROM auth_sessions WHERE token_hash = $1 RETURNING tenant_id, integration_id, \
-                 definition_id, connection, pkce_verifier, nonce, provider_state, created_at, expires_at",
-            )
-            .bind(token_hash(token))
-            .fetch_optional(&mut *c)
-            .await?
-        });
+        let sql = "DELETE FROM auth_sessions WHERE token_hash = $1 RETURNING tenant_id, integration_id, \
+                   definition_id, connection, pkce_verifier, nonce, provider_state, created_at, expires_at";
+        let row: Option<Row> = self.scope.write_optional(sql, (token_hash(token),)).await?;
         let row = row.ok_or(StoreError::NotFound("auth session"))?;
         if row.expires_at <= now_ms() {
             return Err(StoreError::Expired("auth session"));
@@ -269,7 +238,7 @@ impl AuthSessions<'_> {
         verifier: &SecretBytes,
     ) -> Result<String> {
         let sealed = self.ring.seal(
-            &verifier_binding(tenant_id, integration_id, token_hash),
+            &Binding::new(PURPOSE, tenant_id, integration_id, token_hash),
             verifier.expose(),
         )?;
         Ok(format!(
@@ -287,38 +256,20 @@ impl AuthSessions<'_> {
         let prefix_len = i64::try_from(primary_prefix.len()).unwrap_or(i64::MAX);
         let now = now_ms();
         let rows: Vec<(String, String, String, String)> = {
-            let mut conn = self.scope.write().await?;
-            on_backend!(conn.exec(), |c| {
-                sqlx::query_as(
-                    "SELECT token_hash, tenant_id, integration_id, pkce_verifier \
-                     FROM auth_sessions WHERE expires_at > $1 \
-                     AND substr(pkce_verifier, 1, CAST($2 AS INTEGER)) <> $3 ORDER BY token_hash LIMIT $4",
-                )
-                .bind(now)
-                .bind(prefix_len)
-                .bind(&primary_prefix)
-                .bind(limit)
-                .fetch_all(&mut *c)
-                .await?
-            })
+            let sql = "SELECT token_hash, tenant_id, integration_id, pkce_verifier \
+                       FROM auth_sessions WHERE expires_at > $1 \
+                       AND substr(pkce_verifier, 1, CAST($2 AS INTEGER)) <> $3 ORDER BY token_hash LIMIT $4";
+            let params = (now, prefix_len, &primary_prefix, limit);
+            self.scope.write_all(sql, params).await?
         };
         let mut resealed = 0;
         for (hash, tenant_id, integration_id, stored) in rows {
             let plaintext = self.open_stored(&stored, &tenant_id, &integration_id, &hash)?;
             let fresh = self.sealed_verifier(&tenant_id, &integration_id, &hash, &plaintext)?;
-            let mut conn = self.scope.write().await?;
-            resealed += on_backend!(conn.exec(), |c| {
-                sqlx::query(
-                    "UPDATE auth_sessions SET pkce_verifier = $1 \
-                     WHERE token_hash = $2 AND pkce_verifier = $3",
-                )
-                .bind(&fresh)
-                .bind(&hash)
-                .bind(&stored)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-            });
+            let sql = "UPDATE auth_sessions SET pkce_verifier = $1 \
+                       WHERE token_hash = $2 AND pkce_verifier = $3";
+            let params = (&fresh, &hash, &stored);
+            resealed += self.scope.execute(sql, params).await?;
         }
         Ok(resealed)
     }
@@ -347,7 +298,7 @@ impl AuthSessions<'_> {
             .decode(encoded)
             .map_err(|_| corrupt())?;
         self.ring.open(
-            &verifier_binding(tenant_id, integration_id, token_hash),
+            &Binding::new(PURPOSE, tenant_id, integration_id, token_hash),
             key_id,
             &ciphertext,
         )
@@ -356,14 +307,8 @@ impl AuthSessions<'_> {
     /// Deletes expired sessions; returns how many.
     pub async fn purge_expired(&mut self) -> Result<u64> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query("DELETE FROM auth_sessions WHERE expires_at <= $1")
-                .bind(now)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-        }))
+        let sql = "DELETE FROM auth_sessions WHERE expires_at <= $1";
+        self.scope.execute(sql, (now,)).await
     }
 }
 
@@ -371,12 +316,8 @@ impl AuthSessions<'_> {
 pub async fn open_sessions_by_key(db: &Db) -> Result<std::collections::BTreeMap<String, u64>> {
     let now = now_ms();
     let mut conn = db.read().await?;
-    let stored: Vec<(String,)> = on_backend!(conn.exec(), |c| {
-        sqlx::query_as("SELECT pkce_verifier FROM auth_sessions WHERE expires_at > $1")
-            .bind(now)
-            .fetch_all(&mut *c)
-            .await?
-    });
+    let sql = "SELECT pkce_verifier FROM auth_sessions WHERE expires_at > $1";
+    let stored: Vec<(String,)> = conn.exec().fetch_all(sql, (now,)).await?;
     let mut counts = std::collections::BTreeMap::new();
     for (verifier,) in stored {
         if let Some((key_id, _)) = verifier

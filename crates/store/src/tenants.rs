@@ -2,8 +2,10 @@
 
 use serde::Serialize;
 
-use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend};
-use crate::error::{Result, StoreError};
+use sqlx::AssertSqlSafe;
+
+use crate::db::{Db, Scope, Tx, new_id, now_ms};
+use crate::error::Result;
 use crate::secret::{SecretBytes, random_token, token_hash};
 
 /// A tenant: the unit of isolation. Everything else belongs to one.
@@ -66,71 +68,41 @@ impl Tenants<'_> {
     /// Creates a tenant; `AlreadyExists` if the name is taken.
     pub async fn create(&mut self, name: &str) -> Result<Tenant> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        let result: Result<Tenant> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(
+        let result: Result<Tenant> = self
+            .scope
+            .write_one(
                 "INSERT INTO tenants (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) \
                  RETURNING id, name, created_at, updated_at",
+                (new_id(), name, now),
             )
-            .bind(new_id())
-            .bind(name)
-            .bind(now)
-            .fetch_one(&mut *c)
-            .await
-            .map_err(StoreError::from)
-        });
-        result.map_err(|e| {
-            if e.is_unique_violation() {
-                StoreError::AlreadyExists("tenant")
-            } else {
-                e
-            }
-        })
+            .await;
+        result.map_err(|e| e.taken("tenant"))
     }
 
     /// The tenant with this id.
     pub async fn get(&mut self, id: &str) -> Result<Option<Tenant>> {
-        let mut conn = self.scope.read().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query_as("SELECT id, name, created_at, updated_at FROM tenants WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *c)
-                .await?
-        }))
+        let sql = "SELECT id, name, created_at, updated_at FROM tenants WHERE id = $1";
+        self.scope.fetch_optional(sql, (id,)).await
     }
 
     /// The tenant with this name.
     pub async fn get_by_name(&mut self, name: &str) -> Result<Option<Tenant>> {
-        let mut conn = self.scope.read().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query_as("SELECT id, name, created_at, updated_at FROM tenants WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&mut *c)
-                .await?
-        }))
+        let sql = "SELECT id, name, created_at, updated_at FROM tenants WHERE name = $1";
+        self.scope.fetch_optional(sql, (name,)).await
     }
 
     /// Every tenant, oldest first.
     pub async fn list(&mut self) -> Result<Vec<Tenant>> {
-        let mut conn = self.scope.read().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query_as("SELECT id, name, created_at, updated_at FROM tenants ORDER BY id")
-                .fetch_all(&mut *c)
-                .await?
-        }))
+        let sql = "SELECT id, name, created_at, updated_at FROM tenants ORDER BY id";
+        self.scope.fetch_all(sql, ()).await
     }
 
     /// Deletes a tenant and, by cascade, everything it owns. False if it did not exist.
     pub async fn delete(&mut self, id: &str) -> Result<bool> {
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query("DELETE FROM tenants WHERE id = $1")
-                .bind(id)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-        });
-        drop(conn);
+        let n = self
+            .scope
+            .execute("DELETE FROM tenants WHERE id = $1", (id,))
+            .await?;
         // Its webhook endpoints went with it.
         self.scope.endpoints_changed();
         Ok(n > 0)
@@ -151,21 +123,12 @@ impl Tenants<'_> {
         });
         let hash = token_hash(token.expose());
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        let record = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO api_tokens (id, tenant_id, name, token_hash, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {TOKEN_COLUMNS}"
-            )))
-            .bind(new_id())
-            .bind(tenant_id)
-            .bind(name)
-            .bind(&hash)
-            .bind(now)
-            .bind(expires_at)
-            .fetch_one(&mut *c)
-            .await?
-        });
+        let sql = format!(
+            "INSERT INTO api_tokens (id, tenant_id, name, token_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {TOKEN_COLUMNS}"
+        );
+        let params = (new_id(), tenant_id, name, &hash, now, expires_at);
+        let record = self.scope.write_one(AssertSqlSafe(sql), params).await?;
         Ok((record, token))
     }
 
@@ -173,49 +136,30 @@ impl Tenants<'_> {
     pub async fn authenticate(&mut self, token: &[u8]) -> Result<Option<ApiToken>> {
         let hash = token_hash(token);
         let now = now_ms();
-        let mut conn = self.scope.read().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1 \
-                 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)"
-            )))
-            .bind(&hash)
-            .bind(now)
-            .fetch_optional(&mut *c)
-            .await?
-        }))
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1 \
+             AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)"
+        );
+        self.scope
+            .fetch_optional(AssertSqlSafe(sql), (&hash, now))
+            .await
     }
 
     /// The tenant's tokens (operator tokens with `None`).
     pub async fn list_tokens(&mut self, tenant_id: Option<&str>) -> Result<Vec<ApiToken>> {
-        let mut conn = self.scope.read().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {TOKEN_COLUMNS} FROM api_tokens \
-                 WHERE tenant_id = $1 OR (tenant_id IS NULL AND $1 IS NULL) ORDER BY id"
-            )))
-            .bind(tenant_id)
-            .fetch_all(&mut *c)
-            .await?
-        }))
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens \
+             WHERE tenant_id = $1 OR (tenant_id IS NULL AND $1 IS NULL) ORDER BY id"
+        );
+        self.scope.fetch_all(AssertSqlSafe(sql), (tenant_id,)).await
     }
 
     /// Revokes one of the tenant's tokens. False if no such token.
     pub async fn revoke_token(&mut self, tenant_id: Option<&str>, token_id: &str) -> Result<bool> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 \
-                 AND (tenant_id = $3 OR (tenant_id IS NULL AND $3 IS NULL)) AND revoked_at IS NULL",
-            )
-            .bind(now)
-            .bind(token_id)
-            .bind(tenant_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 \
+                   AND (tenant_id = $3 OR (tenant_id IS NULL AND $3 IS NULL)) AND revoked_at IS NULL";
+        let n = self.scope.execute(sql, (now, token_id, tenant_id)).await?;
         Ok(n > 0)
     }
 }

@@ -118,21 +118,16 @@ impl UiSessions<'_> {
     ) -> Result<SecretBytes> {
         let id = random_token("trui_");
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "INSERT INTO ui_sessions (id_hash, tenant_id, token_id, created_at, last_seen_at, \
-                 expires_at) VALUES ($1, $2, $3, $4, $4, $5)",
-            )
-            .bind(token_hash(id.expose()))
-            .bind(tenant_id)
-            .bind(token_id)
-            .bind(now)
-            .bind(now.saturating_add(millis(lifetime)))
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "INSERT INTO ui_sessions (id_hash, tenant_id, token_id, created_at, last_seen_at, \
+                   expires_at) VALUES ($1, $2, $3, $4, $4, $5)";
+        let params = (
+            token_hash(id.expose()),
+            tenant_id,
+            token_id,
+            now,
+            now.saturating_add(millis(lifetime)),
+        );
+        self.scope.execute(sql, params).await?;
         Ok(id)
     }
 
@@ -142,35 +137,20 @@ impl UiSessions<'_> {
         let hash = token_hash(id);
         let now = now_ms();
         let session: Option<UiSession> = {
-            let mut conn = self.scope.read().await?;
-            on_backend!(conn.exec(), |c| {
-                sqlx::query_as(
-                    "SELECT s.tenant_id, s.token_id, t.name AS token_name, s.created_at, \
-                     s.last_seen_at, s.expires_at \
-                     FROM ui_sessions s JOIN api_tokens t ON t.id = s.token_id \
-                     WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 \
-                     AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
-                )
-                .bind(&hash)
-                .bind(now)
-                .bind(now.saturating_sub(millis(idle)))
-                .fetch_optional(&mut *c)
-                .await?
-            })
+            let sql = "SELECT s.tenant_id, s.token_id, t.name AS token_name, s.created_at, \
+                       s.last_seen_at, s.expires_at \
+                       FROM ui_sessions s JOIN api_tokens t ON t.id = s.token_id \
+                       WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 \
+                       AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)";
+            let params = (&hash, now, now.saturating_sub(millis(idle)));
+            self.scope.fetch_optional(sql, params).await?
         };
         let Some(mut session) = session else {
             return Ok(None);
         };
         if now - session.last_seen_at >= TOUCH_EVERY_MS {
-            let mut conn = self.scope.write().await?;
-            on_backend!(conn.exec(), |c| {
-                sqlx::query("UPDATE ui_sessions SET last_seen_at = $1 WHERE id_hash = $2")
-                    .bind(now)
-                    .bind(&hash)
-                    .execute(&mut *c)
-                    .await?
-                    .rows_affected()
-            });
+            let sql = "UPDATE ui_sessions SET last_seen_at = $1 WHERE id_hash = $2";
+            self.scope.execute(sql, (now, &hash)).await?;
             session.last_seen_at = now;
         }
         Ok(Some(session))
@@ -254,14 +234,8 @@ impl UiSessions<'_> {
 
     /// Ends the session of `id` (signing out). False if there was none.
     pub async fn delete(&mut self, id: &[u8]) -> Result<bool> {
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query("DELETE FROM ui_sessions WHERE id_hash = $1")
-                .bind(token_hash(id))
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-        });
+        let sql = "DELETE FROM ui_sessions WHERE id_hash = $1";
+        let n = self.scope.execute(sql, (token_hash(id),)).await?;
         Ok(n > 0)
     }
 
@@ -269,18 +243,11 @@ impl UiSessions<'_> {
     /// or opened with a revoked or expired token. Returns how many.
     pub async fn purge_expired(&mut self, idle: Duration) -> Result<u64> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "DELETE FROM ui_sessions WHERE expires_at <= $1 OR last_seen_at <= $2 \
-                 OR token_id IN (SELECT id FROM api_tokens WHERE revoked_at IS NOT NULL \
-                 OR (expires_at IS NOT NULL AND expires_at <= $1))",
-            )
-            .bind(now)
-            .bind(now.saturating_sub(millis(idle)))
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        }))
+        let sql = "DELETE FROM ui_sessions WHERE expires_at <= $1 OR last_seen_at <= $2 \
+                   OR token_id IN (SELECT id FROM api_tokens WHERE revoked_at IS NOT NULL \
+                   OR (expires_at IS NOT NULL AND expires_at <= $1))";
+        self.scope
+            .execute(sql, (now, now.saturating_sub(millis(idle))))
+            .await
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::db::{Db, Scope, Tx, new_id, now_ms, on_backend};
-use crate::error::{Result, StoreError};
+use crate::error::{Result, StoreError, inserted};
 pub use crate::intake_cache::{IntakeLookup, IntakeTarget};
 use crate::keystore::{Binding, KeyRing, Resealed};
 use crate::secret::{SecretBytes, random_token};
@@ -288,43 +288,27 @@ impl Webhooks<'_> {
     pub async fn reseal_batch(&mut self, limit: i64) -> Result<Resealed> {
         let primary = self.ring.primary_id();
         let mut conn = self.scope.write().await?;
-        let rows: Vec<(String, String, String, Vec<u8>, String)> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(
-                "SELECT id, tenant_id, integration_id, secret_ciphertext, secret_key_id \
-                 FROM webhook_endpoints WHERE secret_key_id <> $1 ORDER BY id LIMIT $2",
-            )
-            .bind(&primary)
-            .bind(limit)
-            .fetch_all(&mut *c)
-            .await?
-        });
+        let sql = "SELECT id, tenant_id, integration_id, secret_ciphertext, secret_key_id \
+                   FROM webhook_endpoints WHERE secret_key_id <> $1 ORDER BY id LIMIT $2";
+        let rows: Vec<(String, String, String, Vec<u8>, String)> =
+            conn.exec().fetch_all(sql, (&primary, limit)).await?;
         let mut resealed = Resealed {
             seen: rows.len() as u64,
             changed: 0,
         };
         for (id, tenant_id, integration_id, ciphertext, key_id) in rows {
-            let binding = Binding {
-                purpose: PURPOSE,
-                tenant_id: &tenant_id,
-                integration_id: &integration_id,
-                slot: &id,
-            };
-            let plaintext = self.ring.open(&binding, &key_id, &ciphertext)?;
-            let sealed = self.ring.seal(&binding, plaintext.expose())?;
-            resealed.changed += on_backend!(conn.exec(), |c| {
-                sqlx::query(
-                    "UPDATE webhook_endpoints SET secret_ciphertext = $1, secret_key_id = $2 \
-                     WHERE id = $3 AND secret_key_id = $4 AND secret_ciphertext = $5",
-                )
-                .bind(&sealed.ciphertext)
-                .bind(&sealed.key_id)
-                .bind(&id)
-                .bind(&key_id)
-                .bind(&ciphertext)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-            });
+            let binding = Binding::new(PURPOSE, &tenant_id, &integration_id, &id);
+            let sealed = self.ring.reseal(&binding, &key_id, &ciphertext)?;
+            let sql = "UPDATE webhook_endpoints SET secret_ciphertext = $1, secret_key_id = $2 \
+                       WHERE id = $3 AND secret_key_id = $4 AND secret_ciphertext = $5";
+            let params = (
+                &sealed.ciphertext,
+                &sealed.key_id,
+                &id,
+                &key_id,
+                &ciphertext,
+            );
+            resealed.changed += conn.exec().execute(sql, params).await?;
         }
         Ok(resealed)
     }
@@ -341,45 +325,33 @@ impl Webhooks<'_> {
         let id = format!("whe_{}", new_id().replace('-', ""));
         let secret = random_token("whsec_");
         let sealed = self.ring.seal(
-            &Binding {
-                purpose: PURPOSE,
-                tenant_id,
-                integration_id,
-                slot: &id,
-            },
+            &Binding::new(PURPOSE, tenant_id, integration_id, &id),
             secret.expose(),
         )?;
         let now = now_ms();
         let events = serde_json::to_string(allowed_events)?;
-        let mut conn = self.scope.write().await?;
-        let row: Result<Option<EndpointRow>> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO webhook_endpoints (id, tenant_id, integration_id, name, \
-                     secret_ciphertext, secret_key_id, allowed_events, enabled, created_at, updated_at) \
-                 SELECT $1, tenant_id, id, $4, $5, $6, $7, $8, $9, $9 FROM integrations \
-                 WHERE id = $3 AND tenant_id = $2 RETURNING {ENDPOINT_COLUMNS}"
-            )))
-            .bind(&id)
-            .bind(tenant_id)
-            .bind(integration_id)
-            .bind(name)
-            .bind(&sealed.ciphertext)
-            .bind(&sealed.key_id)
-            .bind(&events)
-            .bind(true)
-            .bind(now)
-            .fetch_optional(&mut *c)
-            .await
-            .map_err(StoreError::from)
-        });
-        let row = match row {
-            Ok(Some(row)) => row,
-            Ok(None) => return Err(StoreError::NotFound("integration")),
-            Err(e) if e.is_unique_violation() => {
-                return Err(StoreError::AlreadyExists("webhook endpoint"));
-            }
-            Err(e) => return Err(e),
-        };
+        let sql = format!(
+            "INSERT INTO webhook_endpoints (id, tenant_id, integration_id, name, \
+                 secret_ciphertext, secret_key_id, allowed_events, enabled, created_at, updated_at) \
+             SELECT $1, tenant_id, id, $4, $5, $6, $7, $8, $9, $9 FROM integrations \
+             WHERE id = $3 AND tenant_id = $2 RETURNING {ENDPOINT_COLUMNS}"
+        );
+        let params = (
+            &id,
+            tenant_id,
+            integration_id,
+            name,
+            &sealed.ciphertext,
+            &sealed.key_id,
+            &events,
+            true,
+            now,
+        );
+        let row: Result<Option<EndpointRow>> = self
+            .scope
+            .write_optional(sqlx::AssertSqlSafe(sql), params)
+            .await;
+        let row = inserted(row, "integration", "webhook endpoint")?;
         Ok((row.endpoint()?, secret))
     }
 
@@ -389,16 +361,11 @@ impl Webhooks<'_> {
         &mut self,
         endpoint_id: &str,
     ) -> Result<Option<(WebhookEndpoint, SecretBytes)>> {
-        let mut conn = self.scope.read().await?;
-        let row: Option<EndpointRow> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1"
-            )))
-            .bind(endpoint_id)
-            .fetch_optional(&mut *c)
-            .await?
-        });
-        drop(conn);
+        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1");
+        let row: Option<EndpointRow> = self
+            .scope
+            .fetch_optional(sqlx::AssertSqlSafe(sql), (endpoint_id,))
+            .await?;
         row.map(|row| self.opened(&row)).transpose()
     }
 
@@ -414,18 +381,15 @@ impl Webhooks<'_> {
             .map(|column| format!("e.{}", column.trim()))
             .collect::<Vec<_>>()
             .join(", ");
-        let mut conn = self.scope.read().await?;
-        let row: Option<IntakeRow> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {columns}, i.definition_id FROM webhook_endpoints e \
-                 JOIN integrations i ON i.id = e.integration_id AND i.tenant_id = e.tenant_id \
-                 WHERE e.id = $1"
-            )))
-            .bind(endpoint_id)
-            .fetch_optional(&mut *c)
-            .await?
-        });
-        drop(conn);
+        let sql = format!(
+            "SELECT {columns}, i.definition_id FROM webhook_endpoints e \
+             JOIN integrations i ON i.id = e.integration_id AND i.tenant_id = e.tenant_id \
+             WHERE e.id = $1"
+        );
+        let row: Option<IntakeRow> = self
+            .scope
+            .fetch_optional(sqlx::AssertSqlSafe(sql), (endpoint_id,))
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let (endpoint, secret) = self.opened(&row.endpoint)?;
         Ok(Some((endpoint, secret, row.definition_id)))
@@ -476,12 +440,7 @@ impl Webhooks<'_> {
     /// The endpoint of a row, with its secret opened.
     fn opened(&self, row: &EndpointRow) -> Result<(WebhookEndpoint, SecretBytes)> {
         let secret = self.ring.open(
-            &Binding {
-                purpose: PURPOSE,
-                tenant_id: &row.tenant_id,
-                integration_id: &row.integration_id,
-                slot: &row.id,
-            },
+            &Binding::new(PURPOSE, &row.tenant_id, &row.integration_id, &row.id),
             &row.secret_key_id,
             &row.secret_ciphertext,
         )?;
@@ -514,17 +473,14 @@ impl Webhooks<'_> {
         tenant_id: &str,
         integration_id: &str,
     ) -> Result<Vec<EndpointRow>> {
-        let mut conn = self.scope.read().await?;
-        let rows: Vec<EndpointRow> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
-                 WHERE tenant_id = $1 AND integration_id = $2 ORDER BY name"
-            )))
-            .bind(tenant_id)
-            .bind(integration_id)
-            .fetch_all(&mut *c)
-            .await?
-        });
+        let sql = format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
+             WHERE tenant_id = $1 AND integration_id = $2 ORDER BY name"
+        );
+        let rows: Vec<EndpointRow> = self
+            .scope
+            .fetch_all(sqlx::AssertSqlSafe(sql), (tenant_id, integration_id))
+            .await?;
         Ok(rows)
     }
 
@@ -536,18 +492,9 @@ impl Webhooks<'_> {
         enabled: bool,
     ) -> Result<()> {
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query("UPDATE webhook_endpoints SET enabled = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4")
-                .bind(enabled)
-                .bind(now)
-                .bind(endpoint_id)
-                .bind(tenant_id)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-        });
-        drop(conn);
+        let sql = "UPDATE webhook_endpoints SET enabled = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4";
+        let params = (enabled, now, endpoint_id, tenant_id);
+        let n = self.scope.execute(sql, params).await?;
         crate::error::one_changed(n, "webhook endpoint")?;
         self.scope.endpoints_changed();
         Ok(())
@@ -561,46 +508,28 @@ impl Webhooks<'_> {
         tenant_id: &str,
         endpoint_id: &str,
     ) -> Result<SecretBytes> {
-        let integration_id: Option<String> = {
-            let mut conn = self.scope.read().await?;
-            on_backend!(conn.exec(), |c| {
-                sqlx::query_scalar(
-                    "SELECT integration_id FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2",
-                )
-                .bind(endpoint_id)
-                .bind(tenant_id)
-                .fetch_optional(&mut *c)
-                .await?
-            })
-        };
+        let sql = "SELECT integration_id FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2";
+        let integration_id: Option<String> = self
+            .scope
+            .scalar_optional(sql, (endpoint_id, tenant_id))
+            .await?;
         let integration_id = integration_id.ok_or(StoreError::NotFound("webhook endpoint"))?;
         let secret = random_token("whsec_");
         let sealed = self.ring.seal(
-            &Binding {
-                purpose: PURPOSE,
-                tenant_id,
-                integration_id: &integration_id,
-                slot: endpoint_id,
-            },
+            &Binding::new(PURPOSE, tenant_id, &integration_id, endpoint_id),
             secret.expose(),
         )?;
         let now = now_ms();
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE webhook_endpoints SET secret_ciphertext = $1, secret_key_id = $2, updated_at = $3 \
-                 WHERE id = $4 AND tenant_id = $5",
-            )
-            .bind(&sealed.ciphertext)
-            .bind(&sealed.key_id)
-            .bind(now)
-            .bind(endpoint_id)
-            .bind(tenant_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
-        drop(conn);
+        let sql = "UPDATE webhook_endpoints SET secret_ciphertext = $1, secret_key_id = $2, updated_at = $3 \
+                   WHERE id = $4 AND tenant_id = $5";
+        let params = (
+            &sealed.ciphertext,
+            &sealed.key_id,
+            now,
+            endpoint_id,
+            tenant_id,
+        );
+        let n = self.scope.execute(sql, params).await?;
         crate::error::one_changed(n, "webhook endpoint")?;
         self.scope.endpoints_changed();
         Ok(secret)
@@ -608,16 +537,8 @@ impl Webhooks<'_> {
 
     /// Deletes an endpoint (and its deliveries).
     pub async fn delete_endpoint(&mut self, tenant_id: &str, endpoint_id: &str) -> Result<bool> {
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2")
-                .bind(endpoint_id)
-                .bind(tenant_id)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-        });
-        drop(conn);
+        let sql = "DELETE FROM webhook_endpoints WHERE id = $1 AND tenant_id = $2";
+        let n = self.scope.execute(sql, (endpoint_id, tenant_id)).await?;
         self.scope.endpoints_changed();
         Ok(n > 0)
     }
@@ -807,21 +728,10 @@ impl Webhooks<'_> {
             DeliveryStatus::Done
         };
         let processed_at = error.is_none().then(now_ms);
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE webhook_deliveries SET status = $1, last_error = $2, processed_at = $3 \
-                 WHERE id = $4 AND tenant_id = $5",
-            )
-            .bind(status.as_str())
-            .bind(error)
-            .bind(processed_at)
-            .bind(id)
-            .bind(tenant_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "UPDATE webhook_deliveries SET status = $1, last_error = $2, processed_at = $3 \
+                   WHERE id = $4 AND tenant_id = $5";
+        let params = (status.as_str(), error, processed_at, id, tenant_id);
+        let n = self.scope.execute(sql, params).await?;
         if n == 0 {
             Err(StoreError::NotFound("webhook delivery"))
         } else {
@@ -831,13 +741,8 @@ impl Webhooks<'_> {
 
     /// The tenant a delivery belongs to, for operator tools that are given only its id.
     pub async fn delivery_tenant(&mut self, id: &str) -> Result<Option<String>> {
-        let mut conn = self.scope.read().await?;
-        Ok(on_backend!(conn.exec(), |c| {
-            sqlx::query_scalar("SELECT tenant_id FROM webhook_deliveries WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *c)
-                .await?
-        }))
+        let sql = "SELECT tenant_id FROM webhook_deliveries WHERE id = $1";
+        self.scope.scalar_optional(sql, (id,)).await
     }
 
     /// The tenant's delivery by row id.
@@ -846,16 +751,13 @@ impl Webhooks<'_> {
         tenant_id: &str,
         id: &str,
     ) -> Result<Option<WebhookDelivery>> {
-        let mut conn = self.scope.read().await?;
-        let row: Option<DeliveryRow> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1 AND tenant_id = $2"
-            )))
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(&mut *c)
-            .await?
-        });
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1 AND tenant_id = $2"
+        );
+        let row: Option<DeliveryRow> = self
+            .scope
+            .fetch_optional(sqlx::AssertSqlSafe(sql), (id, tenant_id))
+            .await?;
         row.map(WebhookDelivery::try_from).transpose()
     }
 
@@ -875,20 +777,11 @@ impl Webhooks<'_> {
         id: &str,
         done_too: bool,
     ) -> Result<bool> {
-        let mut conn = self.scope.write().await?;
-        let n = on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE webhook_deliveries SET status = 'received' \
-                 WHERE id = $1 AND tenant_id = $2 \
-                 AND (status = 'failed' OR ($3 AND status = 'done'))",
-            )
-            .bind(id)
-            .bind(tenant_id)
-            .bind(done_too)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "UPDATE webhook_deliveries SET status = 'received' \
+                   WHERE id = $1 AND tenant_id = $2 \
+                   AND (status = 'failed' OR ($3 AND status = 'done'))";
+        let params = (id, tenant_id, done_too);
+        let n = self.scope.execute(sql, params).await?;
         Ok(n > 0)
     }
 
@@ -899,18 +792,8 @@ impl Webhooks<'_> {
         id: &str,
         error: &str,
     ) -> Result<()> {
-        let mut conn = self.scope.write().await?;
-        on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "UPDATE webhook_deliveries SET last_error = $1 WHERE id = $2 AND tenant_id = $3",
-            )
-            .bind(error)
-            .bind(id)
-            .bind(tenant_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "UPDATE webhook_deliveries SET last_error = $1 WHERE id = $2 AND tenant_id = $3";
+        self.scope.execute(sql, (error, id, tenant_id)).await?;
         Ok(())
     }
 
@@ -965,23 +848,24 @@ impl Webhooks<'_> {
             Some(cursor) => (Some(cursor.received_at), Some(cursor.id.as_str())),
             None => (None, None),
         };
-        let mut conn = self.scope.read().await?;
-        let rows: Vec<DeliveryRow> = on_backend!(conn.exec(), |c| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = $1 \
-                 AND ($2 IS NULL OR endpoint_id = $2) AND ($3 IS NULL OR integration_id = $3) \
-                 AND ($4 IS NULL OR received_at < $4 OR (received_at = $4 AND id < $5)) \
-                 ORDER BY received_at DESC, id DESC LIMIT $6"
-            )))
-            .bind(tenant_id)
-            .bind(endpoint_id)
-            .bind(integration_id)
-            .bind(before_at)
-            .bind(before_id)
-            .bind(limit)
-            .fetch_all(&mut *c)
-            .await?
-        });
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = $1 \
+             AND ($2 IS NULL OR endpoint_id = $2) AND ($3 IS NULL OR integration_id = $3) \
+             AND ($4 IS NULL OR received_at < $4 OR (received_at = $4 AND id < $5)) \
+             ORDER BY received_at DESC, id DESC LIMIT $6"
+        );
+        let params = (
+            tenant_id,
+            endpoint_id,
+            integration_id,
+            before_at,
+            before_id,
+            limit,
+        );
+        let rows: Vec<DeliveryRow> = self
+            .scope
+            .fetch_all(sqlx::AssertSqlSafe(sql), params)
+            .await?;
         rows.into_iter().map(WebhookDelivery::try_from).collect()
     }
 }

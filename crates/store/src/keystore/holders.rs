@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::KeyRing;
-use crate::db::{Db, new_id, now_ms, on_backend};
+use crate::db::{Db, new_id, now_ms};
 use crate::error::Result;
 
 /// How often a holder checks its key file and renews its row.
@@ -65,38 +65,31 @@ impl KeyRingHolder {
         let host = host_name();
         let pid = i64::from(std::process::id());
         let primary = self.ring.primary_id();
+        let sql = "INSERT INTO key_ring_holders \
+                   (holder_id, host, pid, role, primary_key, key_ids, started_at, seen_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                   ON CONFLICT (holder_id) DO UPDATE SET primary_key = excluded.primary_key, \
+                   key_ids = excluded.key_ids, seen_at = excluded.seen_at";
+        let params = (
+            &self.holder_id,
+            &host,
+            pid,
+            &self.role,
+            &primary,
+            &key_ids,
+            self.started_at,
+            now_ms(),
+        );
         let mut conn = self.db.write().await?;
-        on_backend!(conn.exec(), |c| {
-            sqlx::query(
-                "INSERT INTO key_ring_holders \
-                 (holder_id, host, pid, role, primary_key, key_ids, started_at, seen_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (holder_id) DO UPDATE SET primary_key = excluded.primary_key, \
-                 key_ids = excluded.key_ids, seen_at = excluded.seen_at",
-            )
-            .bind(&self.holder_id)
-            .bind(&host)
-            .bind(pid)
-            .bind(&self.role)
-            .bind(&primary)
-            .bind(&key_ids)
-            .bind(self.started_at)
-            .bind(now_ms())
-            .execute(&mut *c)
-            .await?;
-        });
+        conn.exec().execute(sql, params).await?;
         Ok(())
     }
 
     /// Removes this process's row (a clean shutdown: rotation need not wait for it).
     pub async fn withdraw(&self) -> Result<()> {
+        let sql = "DELETE FROM key_ring_holders WHERE holder_id = $1";
         let mut conn = self.db.write().await?;
-        on_backend!(conn.exec(), |c| {
-            sqlx::query("DELETE FROM key_ring_holders WHERE holder_id = $1")
-                .bind(&self.holder_id)
-                .execute(&mut *c)
-                .await?;
-        });
+        conn.exec().execute(sql, (&self.holder_id,)).await?;
         Ok(())
     }
 
@@ -158,15 +151,9 @@ impl KeyRingHolder {
 pub async fn live_holders(db: &Db) -> Result<Vec<Holder>> {
     let since = now_ms() - i64::try_from(HOLDER_TIMEOUT.as_millis()).unwrap_or(i64::MAX);
     let mut conn = db.read().await?;
-    let rows: Vec<HolderRow> = on_backend!(conn.exec(), |c| {
-        sqlx::query_as(
-            "SELECT holder_id, host, pid, role, primary_key, key_ids, started_at, seen_at \
-             FROM key_ring_holders WHERE seen_at >= $1 ORDER BY started_at",
-        )
-        .bind(since)
-        .fetch_all(&mut *c)
-        .await?
-    });
+    let sql = "SELECT holder_id, host, pid, role, primary_key, key_ids, started_at, seen_at \
+               FROM key_ring_holders WHERE seen_at >= $1 ORDER BY started_at";
+    let rows: Vec<HolderRow> = conn.exec().fetch_all(sql, (since,)).await?;
     Ok(rows
         .into_iter()
         .map(|row| Holder {

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use aes_gcm::Aes256Gcm;
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{self, Aead, KeyInit, Payload};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -67,7 +67,31 @@ pub struct Binding<'a> {
     pub slot: &'a str,
 }
 
-impl Binding<'_> {
+/// The AES-256-GCM cipher of `key`, and `nonce` as its nonce type.
+fn cipher_and_nonce(key: &[u8], nonce: &[u8]) -> Result<(Aes256Gcm, aead::Nonce<Aes256Gcm>)> {
+    let cipher =
+        Aes256Gcm::new_from_slice(key).map_err(|_| StoreError::Crypto("bad key length".into()))?;
+    let nonce = aead::Nonce::<Aes256Gcm>::try_from(nonce)
+        .map_err(|_| StoreError::Crypto("bad nonce length".into()))?;
+    Ok((cipher, nonce))
+}
+
+impl<'a> Binding<'a> {
+    /// The binding of a `purpose`'s value in `slot` of a tenant's integration.
+    pub fn new(
+        purpose: &'a str,
+        tenant_id: &'a str,
+        integration_id: &'a str,
+        slot: &'a str,
+    ) -> Self {
+        Binding {
+            purpose,
+            tenant_id,
+            integration_id,
+            slot,
+        }
+    }
+
     fn associated_data(&self) -> Vec<u8> {
         // Length-prefixed parts, so ("a|b", "c") and ("a", "b|c") differ.
         let mut aad = b"tributary/v1".to_vec();
@@ -371,11 +395,8 @@ impl KeyRing {
             .keys
             .get(&set.primary)
             .ok_or_else(|| StoreError::KeyRing("the primary key is not in the ring".into()))?;
-        let cipher = Aes256Gcm::new_from_slice(key.as_ref())
-            .map_err(|_| StoreError::Crypto("bad key length".into()))?;
         let nonce_bytes = random_bytes::<NONCE_LEN>();
-        let nonce = aes_gcm::Nonce::try_from(&nonce_bytes[..])
-            .map_err(|_| StoreError::Crypto("bad nonce length".into()))?;
+        let (cipher, nonce) = cipher_and_nonce(key.as_ref(), &nonce_bytes[..])?;
         let aad = binding.associated_data();
         let sealed = cipher
             .encrypt(
@@ -394,6 +415,13 @@ impl KeyRing {
             ciphertext: envelope,
             key_id: set.primary.clone(),
         })
+    }
+
+    /// Opens an envelope sealed by key `key_id` and seals its plaintext again under the primary
+    /// key: one row of a rotation.
+    pub fn reseal(&self, binding: &Binding<'_>, key_id: &str, envelope: &[u8]) -> Result<Sealed> {
+        let plaintext = self.open(binding, key_id, envelope)?;
+        self.seal(binding, plaintext.expose())
     }
 
     /// Opens an envelope sealed by key `key_id` for `binding`. Fails on a wrong key, a tampered
@@ -419,10 +447,7 @@ impl KeyRing {
         if envelope.len() < 1 + NONCE_LEN + 16 || envelope[0] != ENVELOPE_VERSION {
             return Err(StoreError::Crypto("malformed envelope".into()));
         }
-        let cipher = Aes256Gcm::new_from_slice(key.as_ref())
-            .map_err(|_| StoreError::Crypto("bad key length".into()))?;
-        let nonce = aes_gcm::Nonce::try_from(&envelope[1..1 + NONCE_LEN])
-            .map_err(|_| StoreError::Crypto("bad nonce length".into()))?;
+        let (cipher, nonce) = cipher_and_nonce(key.as_ref(), &envelope[1..1 + NONCE_LEN])?;
         let aad = binding.associated_data();
         let plaintext = cipher
             .decrypt(

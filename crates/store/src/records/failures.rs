@@ -2,10 +2,9 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, Row};
 
 use super::RecordsError;
-use crate::db::{Db, on_backend, push_filters};
+use crate::db::Db;
 
 /// Inserts failure rows on the connection `$c` (the batch's transaction), one statement per row.
 macro_rules! insert_failures {
@@ -69,56 +68,63 @@ pub struct FailureQuery {
     pub limit: u32,
 }
 
+/// A row of `ingest_failures` as stored: the payload is JSON text.
+#[derive(sqlx::FromRow)]
+struct FailureRow {
+    id: String,
+    tenant_id: String,
+    integration_id: String,
+    ingest_run_id: Option<String>,
+    run_id: Option<String>,
+    schema_name: String,
+    variant: String,
+    mapping: String,
+    payload_index: i64,
+    code: String,
+    failed_key: Option<String>,
+    reason: String,
+    raw_payload: String,
+    created_at: i64,
+}
+
+impl TryFrom<FailureRow> for StoredFailure {
+    type Error = RecordsError;
+    fn try_from(row: FailureRow) -> Result<Self, RecordsError> {
+        Ok(StoredFailure {
+            id: row.id,
+            tenant_id: row.tenant_id,
+            integration_id: row.integration_id,
+            ingest_run_id: row.ingest_run_id,
+            run_id: row.run_id,
+            schema: row.schema_name,
+            variant: row.variant,
+            mapping: row.mapping,
+            payload_index: row.payload_index,
+            code: row.code,
+            failed_key: row.failed_key,
+            reason: row.reason,
+            raw_payload: serde_json::from_str(&row.raw_payload)
+                .map_err(|e| RecordsError::Invalid(format!("failure payload: {e}")))?,
+            created_at: row.created_at,
+        })
+    }
+}
+
 pub async fn list_failures(
     db: &Db,
     query: &FailureQuery,
 ) -> Result<Vec<StoredFailure>, RecordsError> {
-    let mut sql = String::from(
+    let sql = String::from(
         "SELECT id, tenant_id, integration_id, ingest_run_id, run_id, schema_name, variant, mapping, \
          payload_index, code, failed_key, reason, raw_payload, created_at FROM ingest_failures \
          WHERE tenant_id = $1",
     );
-    let mut binds: Vec<&str> = vec![&query.tenant_id];
-    push_filters(
-        &mut sql,
-        &mut binds,
-        [
-            ("integration_id = ", query.integration_id.as_deref()),
-            ("ingest_run_id = ", query.ingest_run_id.as_deref()),
-            ("id > ", query.after.as_deref()),
-        ],
-    );
-    sql.push_str(&format!(
-        " ORDER BY id LIMIT {}",
-        query.limit.clamp(1, 1000)
-    ));
-    let mut conn = db.read().await?;
-    on_backend!(conn.exec(), |c| {
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for value in &binds {
-            q = q.bind(*value);
-        }
-        let rows = q.fetch_all(&mut *c).await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(StoredFailure {
-                    id: row.try_get("id")?,
-                    tenant_id: row.try_get("tenant_id")?,
-                    integration_id: row.try_get("integration_id")?,
-                    ingest_run_id: row.try_get("ingest_run_id")?,
-                    run_id: row.try_get("run_id")?,
-                    schema: row.try_get("schema_name")?,
-                    variant: row.try_get("variant")?,
-                    mapping: row.try_get("mapping")?,
-                    payload_index: row.try_get("payload_index")?,
-                    code: row.try_get("code")?,
-                    failed_key: row.try_get("failed_key")?,
-                    reason: row.try_get("reason")?,
-                    raw_payload: serde_json::from_str(&row.try_get::<String, _>("raw_payload")?)
-                        .map_err(|e| RecordsError::Invalid(format!("failure payload: {e}")))?,
-                    created_at: row.try_get("created_at")?,
-                })
-            })
-            .collect()
-    })
+    let filters = [
+        ("integration_id = ", query.integration_id.as_deref()),
+        ("ingest_run_id = ", query.ingest_run_id.as_deref()),
+        ("id > ", query.after.as_deref()),
+    ];
+    let rows: Vec<FailureRow> =
+        super::fetch_page(db, sql, &query.tenant_id, &filters, query.limit).await?;
+    rows.into_iter().map(StoredFailure::try_from).collect()
 }

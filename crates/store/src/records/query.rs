@@ -2,10 +2,10 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::RecordsError;
-use crate::db::{Db, now_ms, on_backend, push_filters};
+use crate::db::{Db, now_ms};
 
 fn json_column(text: String, column: &str) -> Result<Value, RecordsError> {
     serde_json::from_str(&text).map_err(|e| RecordsError::Invalid(format!("record {column}: {e}")))
@@ -56,66 +56,73 @@ const COLUMNS: &str = "id, tenant_id, integration_id, model, variant, lookup_key
     content_hash, account_record_id, group_record_id, first_seen_at, last_seen_at, changed_at, \
     created_run_id, changed_run_id, last_run_id, deleted_at, deleted_reason, disconnected_at";
 
-macro_rules! record_from_row {
-    ($row:expr) => {{
-        let row = $row;
-        Ok::<_, RecordsError>(StoredRecord {
-            id: row.try_get("id")?,
-            tenant_id: row.try_get("tenant_id")?,
-            integration_id: row.try_get("integration_id")?,
-            model: row.try_get("model")?,
-            variant: row.try_get("variant")?,
-            lookup_key: row.try_get("lookup_key")?,
-            fields: json_column(row.try_get("fields")?, "fields")?,
-            raw_payload: json_column(row.try_get("raw_payload")?, "raw_payload")?,
-            content_hash: row.try_get("content_hash")?,
-            account_record_id: row.try_get("account_record_id")?,
-            group_record_id: row.try_get("group_record_id")?,
-            first_seen_at: row.try_get("first_seen_at")?,
-            last_seen_at: row.try_get("last_seen_at")?,
-            changed_at: row.try_get("changed_at")?,
-            created_run_id: row.try_get("created_run_id")?,
-            changed_run_id: row.try_get("changed_run_id")?,
-            last_run_id: row.try_get("last_run_id")?,
-            deleted_at: row.try_get("deleted_at")?,
-            deleted_reason: row.try_get("deleted_reason")?,
-            disconnected_at: row.try_get("disconnected_at")?,
+/// A row of `ingest_records` as stored: its JSON documents are text.
+#[derive(sqlx::FromRow)]
+struct RecordRow {
+    id: String,
+    tenant_id: String,
+    integration_id: String,
+    model: String,
+    variant: String,
+    lookup_key: String,
+    fields: String,
+    raw_payload: String,
+    content_hash: String,
+    account_record_id: Option<String>,
+    group_record_id: Option<String>,
+    first_seen_at: i64,
+    last_seen_at: i64,
+    changed_at: i64,
+    created_run_id: Option<String>,
+    changed_run_id: Option<String>,
+    last_run_id: Option<String>,
+    deleted_at: Option<i64>,
+    deleted_reason: Option<String>,
+    disconnected_at: Option<i64>,
+}
+
+impl TryFrom<RecordRow> for StoredRecord {
+    type Error = RecordsError;
+    fn try_from(row: RecordRow) -> Result<Self, RecordsError> {
+        Ok(StoredRecord {
+            id: row.id,
+            tenant_id: row.tenant_id,
+            integration_id: row.integration_id,
+            model: row.model,
+            variant: row.variant,
+            lookup_key: row.lookup_key,
+            fields: json_column(row.fields, "fields")?,
+            raw_payload: json_column(row.raw_payload, "raw_payload")?,
+            content_hash: row.content_hash,
+            account_record_id: row.account_record_id,
+            group_record_id: row.group_record_id,
+            first_seen_at: row.first_seen_at,
+            last_seen_at: row.last_seen_at,
+            changed_at: row.changed_at,
+            created_run_id: row.created_run_id,
+            changed_run_id: row.changed_run_id,
+            last_run_id: row.last_run_id,
+            deleted_at: row.deleted_at,
+            deleted_reason: row.deleted_reason,
+            disconnected_at: row.disconnected_at,
         })
-    }};
+    }
 }
 
 pub async fn list_records(db: &Db, query: &RecordQuery) -> Result<Vec<StoredRecord>, RecordsError> {
     let mut sql = format!("SELECT {COLUMNS} FROM ingest_records WHERE tenant_id = $1");
-    let mut binds: Vec<&str> = vec![&query.tenant_id];
-    push_filters(
-        &mut sql,
-        &mut binds,
-        [
-            ("integration_id = ", query.integration_id.as_deref()),
-            ("model = ", query.model.as_deref()),
-            ("lookup_key = ", query.lookup_key.as_deref()),
-            ("id > ", query.after.as_deref()),
-        ],
-    );
+    let filters = [
+        ("integration_id = ", query.integration_id.as_deref()),
+        ("model = ", query.model.as_deref()),
+        ("lookup_key = ", query.lookup_key.as_deref()),
+        ("id > ", query.after.as_deref()),
+    ];
     if !query.include_deleted {
         sql.push_str(" AND deleted_at IS NULL");
     }
-    sql.push_str(&format!(
-        " ORDER BY id LIMIT {}",
-        query.limit.clamp(1, 1000)
-    ));
-    let mut conn = db.read().await?;
-    on_backend!(conn.exec(), |c| {
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for value in &binds {
-            q = q.bind(*value);
-        }
-        q.fetch_all(&mut *c)
-            .await?
-            .into_iter()
-            .map(|row| record_from_row!(row))
-            .collect()
-    })
+    let rows: Vec<RecordRow> =
+        super::fetch_page(db, sql, &query.tenant_id, &filters, query.limit).await?;
+    rows.into_iter().map(StoredRecord::try_from).collect()
 }
 
 /// One record of a tenant by id, tombstoned or not.
@@ -126,17 +133,11 @@ pub async fn get_record(
 ) -> Result<Option<StoredRecord>, RecordsError> {
     let sql = format!("SELECT {COLUMNS} FROM ingest_records WHERE tenant_id = $1 AND id = $2");
     let mut conn = db.read().await?;
-    on_backend!(conn.exec(), |c| {
-        match sqlx::query(AssertSqlSafe(sql))
-            .bind(tenant_id)
-            .bind(id)
-            .fetch_optional(&mut *c)
-            .await?
-        {
-            Some(row) => record_from_row!(row).map(Some),
-            None => Ok(None),
-        }
-    })
+    let row: Option<RecordRow> = conn
+        .exec()
+        .fetch_optional(AssertSqlSafe(sql), (tenant_id, id))
+        .await?;
+    row.map(StoredRecord::try_from).transpose()
 }
 
 /// Marks every live record of an integration as disconnected (the integration was disconnected;
@@ -147,17 +148,11 @@ pub async fn mark_disconnected(
     integration_id: &str,
 ) -> Result<u64, RecordsError> {
     let now = now_ms();
+    let sql = "UPDATE ingest_records SET disconnected_at = $1 WHERE tenant_id = $2 \
+               AND integration_id = $3 AND disconnected_at IS NULL";
     let mut conn = db.write().await?;
-    on_backend!(conn.exec(), |c| {
-        Ok(sqlx::query(
-            "UPDATE ingest_records SET disconnected_at = $1 WHERE tenant_id = $2 \
-             AND integration_id = $3 AND disconnected_at IS NULL",
-        )
-        .bind(now)
-        .bind(tenant_id)
-        .bind(integration_id)
-        .execute(&mut *c)
-        .await?
-        .rows_affected())
-    })
+    Ok(conn
+        .exec()
+        .execute(sql, (now, tenant_id, integration_id))
+        .await?)
 }

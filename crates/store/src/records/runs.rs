@@ -167,19 +167,10 @@ pub async fn begin_ingest_run(
     // it, so that no ingest run stays `running` for good; its late finish, if the old worker
     // was only slow, is refused (`RunClosed`).
     if let Some(run_id) = run_id {
-        let abandoned = on_backend!(tx.exec(), |c| {
-            sqlx::query(
-                "UPDATE ingest_runs SET status = 'failed', finished_at = $1, error = $2 \
-                 WHERE run_id = $3 AND tenant_id = $4 AND status = 'running'",
-            )
-            .bind(row.started_at)
-            .bind(ABANDONED)
-            .bind(run_id)
-            .bind(&row.tenant_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
+        let sql = "UPDATE ingest_runs SET status = 'failed', finished_at = $1, error = $2 \
+                   WHERE run_id = $3 AND tenant_id = $4 AND status = 'running'";
+        let params = (row.started_at, ABANDONED, run_id, &row.tenant_id);
+        let abandoned = tx.exec().execute(sql, params).await?;
         if abandoned > 0 {
             tracing::warn!(
                 run_id,
@@ -188,22 +179,19 @@ pub async fn begin_ingest_run(
             );
         }
     }
-    on_backend!(tx.exec(), |c| {
-        sqlx::query(
-            "INSERT INTO ingest_runs (id, tenant_id, integration_id, run_id, directory_sync, \
-             tombstone_scope, status, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&row.id)
-        .bind(&row.tenant_id)
-        .bind(&row.integration_id)
-        .bind(row.run_id.as_deref())
-        .bind(row.directory_sync)
-        .bind(&scope_json)
-        .bind(row.status.as_str())
-        .bind(row.started_at)
-        .execute(&mut *c)
-        .await?;
-    });
+    let sql = "INSERT INTO ingest_runs (id, tenant_id, integration_id, run_id, directory_sync, \
+               tombstone_scope, status, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    let params = (
+        &row.id,
+        &row.tenant_id,
+        &row.integration_id,
+        row.run_id.as_deref(),
+        row.directory_sync,
+        &scope_json,
+        row.status.as_str(),
+        row.started_at,
+    );
+    tx.exec().execute(sql, params).await?;
     tx.commit().await?;
     Ok(row)
 }

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tributary_store::jobs::{Backoff, Enqueued, JobError, JobState, NewJob, Worker, WorkerConfig};
+use tributary_store::jobs::{
+    Backoff, Enqueued, Job, JobError, JobState, NewJob, Worker, WorkerConfig, WorkerStats,
+};
 use tributary_store::testing::{TestDb, each_backend};
 use tributary_store::{Db, now_ms};
 
@@ -24,6 +26,28 @@ fn fast_config(queue: &str) -> WorkerConfig {
         },
         ..WorkerConfig::new(queue)
     }
+}
+
+/// Runs a worker of `queue` (with [`fast_config`]) on its own task until the returned sender
+/// is used or dropped.
+fn spawn_worker<H, F>(
+    db: &Db,
+    queue: &str,
+    handler: H,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<tributary_store::Result<WorkerStats>>,
+)
+where
+    H: Fn(Job) -> F + Send + Sync + 'static,
+    F: Future<Output = Result<(), JobError>> + Send + 'static,
+{
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = Worker::new(db.clone(), fast_config(queue));
+    let running = tokio::spawn(worker.run(handler, async {
+        stopped.await.ok();
+    }));
+    (stop, running)
 }
 
 async fn wait_for(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
@@ -43,16 +67,22 @@ async fn enqueue(db: &Db, job: &NewJob<'_>) -> Enqueued {
     db.jobs().enqueue(job).await.unwrap()
 }
 
+/// Enqueues a job of kind `k` on queue `q` that is not due for a minute.
+async fn enqueue_due_in_a_minute(db: &Db, payload: &serde_json::Value) -> Enqueued {
+    enqueue(
+        db,
+        &NewJob::new("q", "k", payload).run_at(now_ms() + 60_000),
+    )
+    .await
+}
+
 #[each_backend]
 async fn enqueue_is_transactional_and_idempotent(t: TestDb) {
     let db = &t.db;
     let payload = json!({"integration": "i1"});
+    let keyed = NewJob::new("q", "sync", &payload).idempotency_key("run-1");
     let mut tx = db.begin().await.unwrap();
-    let first = tx
-        .jobs()
-        .enqueue(&NewJob::new("q", "sync", &payload).idempotency_key("run-1"))
-        .await
-        .unwrap();
+    let first = tx.jobs().enqueue(&keyed).await.unwrap();
     drop(tx);
     assert!(
         db.jobs().get(first.id()).await.unwrap().is_none(),
@@ -61,18 +91,10 @@ async fn enqueue_is_transactional_and_idempotent(t: TestDb) {
     );
 
     let mut tx = db.begin().await.unwrap();
-    let first = tx
-        .jobs()
-        .enqueue(&NewJob::new("q", "sync", &payload).idempotency_key("run-1"))
-        .await
-        .unwrap();
+    let first = tx.jobs().enqueue(&keyed).await.unwrap();
     tx.commit().await.unwrap();
     assert!(matches!(first, Enqueued::New(_)));
-    let again = enqueue(
-        db,
-        &NewJob::new("q", "sync", &payload).idempotency_key("run-1"),
-    )
-    .await;
+    let again = enqueue(db, &keyed).await;
     assert_eq!(
         again,
         Enqueued::Existing(first.id().to_owned()),
@@ -109,11 +131,7 @@ async fn enqueue_is_transactional_and_idempotent(t: TestDb) {
 async fn claim_respects_run_at_and_leases(t: TestDb) {
     let db = &t.db;
     let payload = json!({});
-    let later = enqueue(
-        db,
-        &NewJob::new("q", "k", &payload).run_at(now_ms() + 60_000),
-    )
-    .await;
+    let later = enqueue_due_in_a_minute(db, &payload).await;
     let now = enqueue(db, &NewJob::new("q", "k", &payload)).await;
     let claimed = db
         .jobs()
@@ -158,30 +176,23 @@ async fn retries_with_backoff_then_dead_with_last_error(t: TestDb) {
     let fatal = enqueue(db, &NewJob::new("q", "fatal", &payload).max_attempts(5)).await;
     let attempts: Arc<Mutex<HashMap<String, Vec<Instant>>>> = Arc::default();
     let seen = attempts.clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = Worker::new(db.clone(), fast_config("q"));
-    let running = tokio::spawn(worker.run(
-        move |job| {
-            let seen = seen.clone();
-            async move {
-                let n = {
-                    let mut seen = seen.lock().unwrap();
-                    let list = seen.entry(job.kind.clone()).or_default();
-                    list.push(Instant::now());
-                    list.len()
-                };
-                match job.kind.as_str() {
-                    "flaky" if n < 3 => Err(JobError::retry(format!("flaky failure {n}"))),
-                    "flaky" => Ok(()),
-                    "doomed" => Err(JobError::retry(format!("doomed failure {n}"))),
-                    _ => Err(JobError::permanent("bad configuration")),
-                }
+    let (stop, running) = spawn_worker(db, "q", move |job| {
+        let seen = seen.clone();
+        async move {
+            let n = {
+                let mut seen = seen.lock().unwrap();
+                let list = seen.entry(job.kind.clone()).or_default();
+                list.push(Instant::now());
+                list.len()
+            };
+            match job.kind.as_str() {
+                "flaky" if n < 3 => Err(JobError::retry(format!("flaky failure {n}"))),
+                "flaky" => Ok(()),
+                "doomed" => Err(JobError::retry(format!("doomed failure {n}"))),
+                _ => Err(JobError::permanent("bad configuration")),
             }
-        },
-        async {
-            stopped.await.ok();
-        },
-    ));
+        }
+    });
     wait_for("jobs to settle", Duration::from_secs(20), async || {
         state(db, flaky.id()).await == JobState::Succeeded
             && state(db, doomed.id()).await == JobState::Dead
@@ -213,11 +224,7 @@ async fn retries_with_backoff_then_dead_with_last_error(t: TestDb) {
 async fn cancellation_of_queued_and_running_jobs(t: TestDb) {
     let db = &t.db;
     let payload = json!({});
-    let queued = enqueue(
-        db,
-        &NewJob::new("q", "k", &payload).run_at(now_ms() + 60_000),
-    )
-    .await;
+    let queued = enqueue_due_in_a_minute(db, &payload).await;
     assert!(db.jobs().cancel(queued.id()).await.unwrap());
     assert!(
         !db.jobs().cancel(queued.id()).await.unwrap(),
@@ -229,23 +236,16 @@ async fn cancellation_of_queued_and_running_jobs(t: TestDb) {
     let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
     let finished = Arc::new(Mutex::new(false));
     let finished_flag = finished.clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = Worker::new(db.clone(), fast_config("q"));
-    let running = tokio::spawn(worker.run(
-        move |_job| {
-            let started_tx = started_tx.clone();
-            let finished_flag = finished_flag.clone();
-            async move {
-                started_tx.send(()).unwrap();
-                tokio::time::sleep(Duration::from_secs(30)).await;
-                *finished_flag.lock().unwrap() = true;
-                Ok(())
-            }
-        },
-        async {
-            stopped.await.ok();
-        },
-    ));
+    let (stop, running) = spawn_worker(db, "q", move |_job| {
+        let started_tx = started_tx.clone();
+        let finished_flag = finished_flag.clone();
+        async move {
+            started_tx.send(()).unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            *finished_flag.lock().unwrap() = true;
+            Ok(())
+        }
+    });
     started.recv().await.unwrap();
     assert!(db.jobs().cancel(long.id()).await.unwrap());
     stop.send(()).unwrap();
@@ -423,20 +423,15 @@ async fn a_worker_killed_mid_job_is_replaced_after_its_lease(t: TestDb) {
     let killed_at = Instant::now();
     assert_eq!(state(&t.db, job.id()).await, JobState::Running);
 
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let effect_db = t.db.clone();
-    let worker = Worker::new(t.db.clone(), fast_config("crash"));
-    let running = tokio::spawn(worker.run(
-            move |job| {
-                let db = effect_db.clone();
-                async move {
-                    // The effect is keyed by the job id, as real handlers key theirs.
-                    support::execute(&db, &format!("INSERT INTO test_effects (job_id) VALUES ('{}') ON CONFLICT (job_id) DO NOTHING", job.id)).await;
-                    Ok(())
-                }
-            },
-            async { stopped.await.ok(); },
-        ));
+    let (stop, running) = spawn_worker(&t.db, "crash", move |job| {
+        let db = effect_db.clone();
+        async move {
+            // The effect is keyed by the job id, as real handlers key theirs.
+            support::execute(&db, &format!("INSERT INTO test_effects (job_id) VALUES ('{}') ON CONFLICT (job_id) DO NOTHING", job.id)).await;
+            Ok(())
+        }
+    });
     wait_for("the job to complete", Duration::from_secs(30), async || {
         state(&t.db, job.id()).await == JobState::Succeeded
     })

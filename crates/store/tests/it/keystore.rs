@@ -109,28 +109,8 @@ async fn a_ciphertext_moved_to_another_row_fails(t: TestDb) {
     let ring = KeyRing::generate();
     let (tenant, id) = support::tenant_with_integration(&t.db, "acme").await;
     let mut creds = t.db.credentials(&ring);
-    creds
-        .save(
-            &tenant,
-            &id,
-            "Admin",
-            &SecretBytes::from("admin-secret"),
-            Expect::Absent,
-            None,
-        )
-        .await
-        .unwrap();
-    creds
-        .save(
-            &tenant,
-            &id,
-            "ReadOnly",
-            &SecretBytes::from("read-secret"),
-            Expect::Absent,
-            None,
-        )
-        .await
-        .unwrap();
+    support::save_new_credential(&mut creds, &tenant, &id, "Admin", "admin-secret").await;
+    support::save_new_credential(&mut creds, &tenant, &id, "ReadOnly", "read-secret").await;
     // An attacker with write access to the table copies the admin ciphertext into another slot.
     support::execute(&t.db, &format!(
             "UPDATE credentials SET ciphertext = (SELECT ciphertext FROM credentials WHERE slot = 'Admin'), \
@@ -173,17 +153,14 @@ async fn rotation_reencrypts_everything_resumably(t: TestDb) {
         let (tenant, id) = support::tenant_with_integration(&t.db, &format!("tenant-{n}")).await;
         for slot in ["A", "B"] {
             let value = format!("{tenant}/{slot}");
-            t.db.credentials(&ring)
-                .save(
-                    &tenant,
-                    &id,
-                    slot,
-                    &SecretBytes::from(value.as_str()),
-                    Expect::Absent,
-                    None,
-                )
-                .await
-                .unwrap();
+            support::save_new_credential(
+                &mut t.db.credentials(&ring),
+                &tenant,
+                &id,
+                slot,
+                value.as_str(),
+            )
+            .await;
             expected.push((tenant.clone(), id.clone(), slot, value));
         }
         let (endpoint, secret) =
@@ -259,17 +236,7 @@ async fn rotation_resumes_after_an_interruption(t: TestDb) {
     let mut ring = KeyRing::generate();
     for n in 0..5 {
         let (tenant, id) = support::tenant_with_integration(&t.db, &format!("tenant-{n}")).await;
-        t.db.credentials(&ring)
-            .save(
-                &tenant,
-                &id,
-                "S",
-                &SecretBytes::from("v"),
-                Expect::Absent,
-                None,
-            )
-            .await
-            .unwrap();
+        support::save_new_credential(&mut t.db.credentials(&ring), &tenant, &id, "S", "v").await;
     }
     let new_key = ring.add_primary_key();
     // Interrupt after the first batch by failing inside the progress callback's second call.

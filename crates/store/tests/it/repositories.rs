@@ -275,17 +275,14 @@ async fn integration_with_credential(tx: &mut Tx, tenant: &str, ring: &KeyRing) 
         .create(tenant, "okta", "Okta", &json!({}))
         .await
         .unwrap();
-    tx.credentials(ring)
-        .save(
-            tenant,
-            &integration.id,
-            "OktaToken",
-            &SecretBytes::from("x"),
-            Expect::Absent,
-            None,
-        )
-        .await
-        .unwrap();
+    support::save_new_credential(
+        &mut tx.credentials(ring),
+        tenant,
+        &integration.id,
+        "OktaToken",
+        "x",
+    )
+    .await;
     integration
 }
 
@@ -432,17 +429,7 @@ async fn auth_sessions_are_single_use_and_expire(t: TestDb) {
     let ring = KeyRing::generate();
     let verifier = SecretBytes::from("pkce-verifier-0123456789");
     let state = json!({"csrf": "abc"});
-    let new = NewAuthSession {
-        tenant_id: &tenant,
-        integration_id: &id,
-        definition_id: "okta",
-        connection: "OktaOAuth",
-        pkce_verifier: &verifier,
-        nonce: "n-1",
-        provider_state: &state,
-        ttl: None,
-        max_open_per_tenant: 100,
-    };
+    let new = support::okta_auth_session(&tenant, &id, &verifier, &state);
     let (token, expires_at) = db.auth_sessions(&ring).create(&new).await.unwrap();
     assert!(expires_at >= now_ms() + 14 * 60 * 1000);
     // The verifier is sealed at rest.
@@ -640,15 +627,8 @@ async fn open_auth_sessions_are_capped_per_tenant(t: TestDb) {
     let ring = KeyRing::generate();
     let verifier = SecretBytes::from("pkce-verifier-0123456789");
     let new = NewAuthSession {
-        tenant_id: &tenant,
-        integration_id: &id,
-        definition_id: "okta",
-        connection: "OktaOAuth",
-        pkce_verifier: &verifier,
-        nonce: "n-1",
-        provider_state: &serde_json::Value::Null,
-        ttl: None,
         max_open_per_tenant: 3,
+        ..support::okta_auth_session(&tenant, &id, &verifier, &serde_json::Value::Null)
     };
     let is_capped = |result: Result<(SecretBytes, i64), StoreError>| {
         matches!(result, Err(StoreError::LimitReached { limit: 3, .. }))

@@ -2,11 +2,13 @@
 //! back with it; lists are per tenant or all, filtered, newest first and paged by id; long target
 //! ids and reasons are cut; the retention sweep deletes events older than their own setting.
 
+use crate::support;
+
 use serde_json::json;
 use tributary_store::audit::{
     Actor, ActorKind, AuditQuery, MAX_REASON_CHARS, MAX_TARGET_ID_CHARS, NewAuditEvent, Outcome,
 };
-use tributary_store::retention::{DEFAULT_BATCH_SIZE, RetentionPolicy};
+use tributary_store::retention::RetentionPolicy;
 use tributary_store::testing::{TestDb, each_backend};
 use tributary_store::{StoreError, now_ms};
 
@@ -175,11 +177,7 @@ async fn audit_events_go_after_their_own_retention(t: TestDb) {
         audit_events: RetentionPolicy::KEEP_FOREVER,
         ..RetentionPolicy::default()
     };
-    let report = db
-        .retention()
-        .sweep(&others, now, DEFAULT_BATCH_SIZE)
-        .await
-        .unwrap();
+    let report = support::sweep(db, &others, now).await;
     assert_eq!(report.rows("audit_events"), 0, "{name}");
 
     let policy = RetentionPolicy {
@@ -195,11 +193,7 @@ async fn audit_events_go_after_their_own_retention(t: TestDb) {
         1,
         "{name}"
     );
-    let report = db
-        .retention()
-        .sweep(&policy, now, DEFAULT_BATCH_SIZE)
-        .await
-        .unwrap();
+    let report = support::sweep(db, &policy, now).await;
     assert_eq!(report.rows("audit_events"), 1, "{name}");
     let left = db.audit().list(&all()).await.unwrap();
     assert_eq!(left, [new], "{name}");

@@ -12,7 +12,7 @@ use serde_json::json;
 use tributary_store::jobs::NewJob;
 use tributary_store::keystore::KeyRing;
 use tributary_store::records::{self, Counters, RecordScope};
-use tributary_store::retention::{DEFAULT_BATCH_SIZE, PurgeReport, RetentionPolicy};
+use tributary_store::retention::{PurgeReport, RetentionPolicy};
 use tributary_store::runs::{RunOutcome, RunStatus};
 use tributary_store::sessions::NewAuthSession;
 use tributary_store::testing::{TestDb, each_backend};
@@ -55,11 +55,7 @@ fn set(ids: &[&str]) -> BTreeSet<String> {
 async fn count_then_sweep(db: &Db, policy: &RetentionPolicy, name: &str) -> PurgeReport {
     let now = now_ms();
     let counted = db.retention().count(policy, now).await.unwrap();
-    let swept = db
-        .retention()
-        .sweep(policy, now, DEFAULT_BATCH_SIZE)
-        .await
-        .unwrap();
+    let swept = support::sweep(db, policy, now).await;
     assert_eq!(
         counted, swept,
         "{name}: the dry run counts what the sweep deletes"
@@ -380,15 +376,8 @@ async fn retention_deletes_auth_and_ui_sessions_a_day_after_they_ended(t: TestDb
     let verifier = SecretBytes::from("pkce-verifier-0123456789");
     let state = json!({});
     let new = NewAuthSession {
-        tenant_id: &tenant,
-        integration_id: &integration,
-        definition_id: "okta",
-        connection: "OktaOAuth",
-        pkce_verifier: &verifier,
         nonce: "n",
-        provider_state: &state,
-        ttl: None,
-        max_open_per_tenant: 100,
+        ..support::okta_auth_session(&tenant, &integration, &verifier, &state)
     };
     let (api_token, _) = db
         .tenants()
@@ -484,6 +473,15 @@ async fn seed_backlog(db: &Db, jobs: usize, logs: usize) {
     run_at(db, &tenant, &integration, "Sync", old(), finished, 0).await;
 }
 
+/// What a report says of the tables [`seed_backlog`] fills: (jobs, runs, run logs).
+fn backlog_rows(report: &PurgeReport) -> (u64, u64, u64) {
+    (
+        report.rows("jobs"),
+        report.rows("runs"),
+        report.rows("run_logs"),
+    )
+}
+
 #[each_backend]
 async fn retention_sweeps_in_small_batches_until_nothing_is_left(t: TestDb) {
     let db = &t.db;
@@ -493,16 +491,7 @@ async fn retention_sweeps_in_small_batches_until_nothing_is_left(t: TestDb) {
         .sweep(&RetentionPolicy::default(), now_ms(), 2)
         .await
         .unwrap();
-    assert_eq!(
-        (
-            report.rows("jobs"),
-            report.rows("runs"),
-            report.rows("run_logs")
-        ),
-        (7, 1, 5),
-        "{}",
-        t.name
-    );
+    assert_eq!(backlog_rows(&report), (7, 1, 5), "{}", t.name);
     assert_eq!(support::scalar(db, "SELECT count(*) FROM jobs").await, 0);
     assert_eq!(
         support::scalar(db, "SELECT count(*) FROM run_logs").await,
@@ -548,16 +537,7 @@ async fn a_class_kept_forever_is_never_swept(t: TestDb) {
         ..RetentionPolicy::default()
     };
     let report = count_then_sweep(db, &runs_forever, t.name).await;
-    assert_eq!(
-        (
-            report.rows("jobs"),
-            report.rows("runs"),
-            report.rows("run_logs")
-        ),
-        (3, 0, 0),
-        "{}",
-        t.name
-    );
+    assert_eq!(backlog_rows(&report), (3, 0, 0), "{}", t.name);
     assert_eq!(support::scalar(db, "SELECT count(*) FROM runs").await, 2);
     assert_eq!(
         support::scalar(db, "SELECT count(*) FROM run_logs").await,

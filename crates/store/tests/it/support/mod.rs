@@ -4,7 +4,10 @@
 
 use std::path::PathBuf;
 
-use tributary_store::{Db, Exec};
+use tributary_store::credentials::{Credentials, Expect};
+use tributary_store::retention::{DEFAULT_BATCH_SIZE, PurgeReport, RetentionPolicy};
+use tributary_store::sessions::NewAuthSession;
+use tributary_store::{Db, Exec, SecretBytes};
 
 /// A fresh SQLite database whose file the test reads: `tributary_store::testing` hands out a
 /// database, not its path. The file sits in a directory that does not exist yet, so opening
@@ -77,4 +80,55 @@ pub async fn tenant_with_integration(db: &Db, name: &str) -> (String, String) {
         .await
         .unwrap();
     (tenant.id, integration.id)
+}
+
+/// Sweeps what `policy` lets go at `now`, in batches of the default size.
+pub async fn sweep(db: &Db, policy: &RetentionPolicy, now: i64) -> PurgeReport {
+    db.retention()
+        .sweep(policy, now, DEFAULT_BATCH_SIZE)
+        .await
+        .unwrap()
+}
+
+/// An Okta OAuth sign-in started for the tenant's integration: the default lifetime, at most 100
+/// open per tenant.
+pub fn okta_auth_session<'a>(
+    tenant_id: &'a str,
+    integration_id: &'a str,
+    pkce_verifier: &'a SecretBytes,
+    provider_state: &'a serde_json::Value,
+) -> NewAuthSession<'a> {
+    NewAuthSession {
+        tenant_id,
+        integration_id,
+        definition_id: "okta",
+        connection: "OktaOAuth",
+        pkce_verifier,
+        nonce: "n-1",
+        provider_state,
+        ttl: None,
+        max_open_per_tenant: 100,
+    }
+}
+
+/// Saves `value` as the first credential of `slot` (none stored yet, no expiry); returns its
+/// version.
+pub async fn save_new_credential(
+    credentials: &mut Credentials<'_>,
+    tenant_id: &str,
+    integration_id: &str,
+    slot: &str,
+    value: &str,
+) -> i64 {
+    credentials
+        .save(
+            tenant_id,
+            integration_id,
+            slot,
+            &SecretBytes::from(value),
+            Expect::Absent,
+            None,
+        )
+        .await
+        .unwrap()
 }
