@@ -13,6 +13,7 @@ use tributary_scim::admin::AdminError;
 use tributary_store::{
     StoreError, Tx,
     audit::{Actor, ActorKind, NewAuditEvent},
+    runs::Run,
 };
 
 use crate::{
@@ -26,28 +27,22 @@ pub(crate) trait Failure {
     fn class(&self) -> ErrorClass;
 }
 
-impl Failure for ApiError {
-    fn class(&self) -> ErrorClass {
-        ApiError::class(self)
-    }
+/// [`Failure`] for error types whose class a function of [`ErrorClass`] (or the error) gives.
+macro_rules! failure_classed_by {
+    ($($error:ty => $classify:path),* $(,)?) => {
+        $(impl Failure for $error {
+            fn class(&self) -> ErrorClass {
+                $classify(self)
+            }
+        })*
+    };
 }
 
-impl Failure for RuntimeError {
-    fn class(&self) -> ErrorClass {
-        ErrorClass::of_runtime(self)
-    }
-}
-
-impl Failure for StoreError {
-    fn class(&self) -> ErrorClass {
-        ErrorClass::of_store(self)
-    }
-}
-
-impl Failure for AdminError {
-    fn class(&self) -> ErrorClass {
-        ErrorClass::of_scim_admin(self)
-    }
+failure_classed_by! {
+    ApiError => ApiError::class,
+    RuntimeError => ErrorClass::of_runtime,
+    StoreError => ErrorClass::of_store,
+    AdminError => ErrorClass::of_scim_admin,
 }
 
 /// One action, described for the trail.
@@ -151,6 +146,15 @@ impl Audit {
         }
         result
     }
+}
+
+/// What the trail notes of a run cancelled (from the API or the UI): where it ran, and the
+/// status it ended in (a run that had already finished keeps its own).
+pub(crate) fn cancelled_run_details(audit: Audit, run: &Run) -> Audit {
+    audit
+        .meta("integrationId", run.integration_id.as_str())
+        .meta("operation", run.operation.as_str())
+        .meta("status", run.status.as_str())
 }
 
 /// The actor of a web UI session.

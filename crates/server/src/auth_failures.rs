@@ -264,6 +264,15 @@ mod tests {
         }
     }
 
+    /// A throttle with its own times (short ones, for a window or cool-down to pass in a test).
+    fn throttle(max_failures: u32, window: Duration, cool_down: Duration) -> AuthFailures {
+        AuthFailures::new(AuthFailureLimit {
+            max_failures,
+            window,
+            cool_down,
+        })
+    }
+
     #[test]
     fn a_source_waits_after_the_limit_and_others_do_not() {
         let failures = AuthFailures::new(limit(3));
@@ -279,11 +288,7 @@ mod tests {
 
     #[test]
     fn failures_outside_the_window_start_a_new_count() {
-        let failures = AuthFailures::new(AuthFailureLimit {
-            max_failures: 2,
-            window: Duration::from_millis(20),
-            cool_down: Duration::from_secs(30),
-        });
+        let failures = throttle(2, Duration::from_millis(20), Duration::from_secs(30));
         failures.record_failure(ip("10.0.0.1"));
         std::thread::sleep(Duration::from_millis(30));
         failures.record_failure(ip("10.0.0.1"));
@@ -294,11 +299,7 @@ mod tests {
 
     #[test]
     fn the_cool_down_ends() {
-        let failures = AuthFailures::new(AuthFailureLimit {
-            max_failures: 1,
-            window: Duration::from_secs(60),
-            cool_down: Duration::from_millis(20),
-        });
+        let failures = throttle(1, Duration::from_secs(60), Duration::from_millis(20));
         failures.record_failure(ip("10.0.0.1"));
         assert!(failures.check(ip("10.0.0.1")).is_err());
         std::thread::sleep(Duration::from_millis(30));
@@ -307,11 +308,7 @@ mod tests {
 
     #[test]
     fn a_failure_after_the_cool_down_starts_a_fresh_count() {
-        let failures = AuthFailures::new(AuthFailureLimit {
-            max_failures: 2,
-            window: Duration::from_secs(60),
-            cool_down: Duration::from_millis(20),
-        });
+        let failures = throttle(2, Duration::from_secs(60), Duration::from_millis(20));
         failures.record_failure(ip("10.0.0.1"));
         failures.record_failure(ip("10.0.0.1"));
         assert!(failures.check(ip("10.0.0.1")).is_err());

@@ -192,6 +192,18 @@ async fn metrics(
 /// A page's optional filters, read from its raw query string.
 pub(crate) struct QueryValues(Vec<(String, String)>);
 
+/// A list page's filters, as a handler's argument (never refused: a malformed pair is skipped).
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for QueryValues {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::parse(parts.uri.query()))
+    }
+}
+
 impl QueryValues {
     pub(crate) fn parse(query: Option<&str>) -> Self {
         Self(query_pairs(query))

@@ -234,25 +234,30 @@ fn system_paths(error: &Value) -> Value {
         json!({"post": op("Post"), "get": op("Get")})
     };
     let text = |description: &str| json!({"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}});
+    // The process's own routes: no token, no parameters.
+    let system = |operation_id: &str, summary: &str, responses: Value| {
+        json!({"get": {
+            "operationId": operation_id, "summary": summary, "tags": ["system"],
+            "security": [], "responses": responses,
+        }})
+    };
     json!({
-        "/healthz": {"get": {
-            "operationId": "health", "summary": "The process is up", "tags": ["system"],
-            "security": [], "responses": {"200": text("ok")},
-        }},
-        "/readyz": {"get": {
-            "operationId": "ready", "summary": "The database answers", "tags": ["system"],
-            "security": [],
-            "responses": {"200": text("ready"), "503": text("database unavailable")},
-        }},
-        "/metrics": {"get": {
-            "operationId": "metrics", "summary": "Prometheus metrics", "tags": ["system"],
-            "security": [], "responses": {"200": text("Prometheus text exposition")},
-        }},
-        "/openapi.json": {"get": {
-            "operationId": "openapi", "summary": "This document", "tags": ["system"],
-            "security": [],
-            "responses": {"200": {"description": "OpenAPI 3.1", "content": json_content(json!({"type": "object"}))}},
-        }},
+        "/healthz": system("health", "The process is up", json!({"200": text("ok")})),
+        "/readyz": system(
+            "ready",
+            "The database answers",
+            json!({"200": text("ready"), "503": text("database unavailable")}),
+        ),
+        "/metrics": system(
+            "metrics",
+            "Prometheus metrics",
+            json!({"200": text("Prometheus text exposition")}),
+        ),
+        "/openapi.json": system(
+            "openapi",
+            "This document",
+            json!({"200": {"description": "OpenAPI 3.1", "content": json_content(json!({"type": "object"}))}}),
+        ),
         "/v1/auth/callback": {"get": {
             "operationId": "authCallback",
             "summary": "Where providers send the browser back after an OAuth or app-install consent",

@@ -98,11 +98,7 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> Span {
         .extensions()
         .get::<MatchedPath>()
         .map_or(UNMATCHED, MatchedPath::as_str);
-    let id = request
-        .headers()
-        .get(&request_id::HEADER)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
+    let id = request_id_header(request);
     let method = request.method();
     tracing::info_span!(
         "http.request",
@@ -117,6 +113,15 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> Span {
         integration_id = Empty,
         run_id = Empty,
     )
+}
+
+/// The request id the id layer put on the request (empty if it has none).
+fn request_id_header(request: &Request) -> &str {
+    request
+        .headers()
+        .get(&request_id::HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
 }
 
 /// The access log line (at `debug`: `TRIBUTARY_LOG=info,tributary_server=debug` shows it);
@@ -143,24 +148,14 @@ async fn request_context(mut request: Request, next: Next) -> Response {
             }
         }
     }
-    let id = request
-        .headers()
-        .get(&request_id::HEADER)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let id = request_id_header(&request).to_owned();
     request_id::within(id, next.run(request)).await
 }
 
 /// The timeout's bare 503 gets the API's error body, like every other refusal. A handler's own
 /// 503 has a body and a content type, and is left as it is.
 async fn explain_timeout(request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get(&request_id::HEADER)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let id = request_id_header(&request).to_owned();
     let response = next.run(request).await;
     if response.status() != StatusCode::SERVICE_UNAVAILABLE
         || response.headers().contains_key(header::CONTENT_TYPE)

@@ -6,29 +6,19 @@ use tributary_store::audit::{ActorKind, AuditEvent, AuditQuery, Outcome};
 
 use super::prelude::*;
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ListAuditEvents {
-    /// Operator token: only this tenant's events. A tenant token may name only its own tenant.
-    #[serde(default)]
-    pub tenant_id: Option<String>,
-    /// Only this action (`integration.connect`, `token.revoke`, ...).
-    #[serde(default)]
-    pub action: Option<String>,
-    /// Only events on targets of this type (`integration`, `run`, ...).
-    #[serde(default)]
-    pub target_type: Option<String>,
-    /// Only events on this target.
-    #[serde(default)]
-    pub target_id: Option<String>,
-    /// Only events at or after this time (Unix ms).
-    #[serde(default)]
-    pub since: Option<i64>,
-    #[serde(default)]
-    pub limit: Option<PageLimit>,
-    /// The `nextCursor` of the previous page.
-    #[serde(default)]
-    pub cursor: Option<String>,
+list_query! {
+    pub struct ListAuditEvents {
+        /// Operator token: only this tenant's events. A tenant token may name only its own tenant.
+        pub tenant_id: Option<String>,
+        /// Only this action (`integration.connect`, `token.revoke`, ...).
+        pub action: Option<String>,
+        /// Only events on targets of this type (`integration`, `run`, ...).
+        pub target_type: Option<String>,
+        /// Only events on this target.
+        pub target_id: Option<String>,
+        /// Only events at or after this time (Unix ms).
+        pub since: Option<i64>,
+    }
 }
 
 /// How the actor came in.
@@ -184,8 +174,5 @@ async fn list(
             limit: limit as i64 + 1,
         })
         .await?;
-    let views = events.into_iter().map(AuditEventView::from).collect();
-    Ok(Json(Page::of(views, limit, |view: &AuditEventView| {
-        view.id.clone()
-    })))
+    Ok(Json(Page::by_id(events, limit)))
 }

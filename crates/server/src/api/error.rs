@@ -74,6 +74,27 @@ impl ApiError {
         )
     }
 
+    /// `Ok` if `found`, else [`ApiError::not_found`] of `what` (a delete or revoke that found
+    /// nothing to act on).
+    pub(crate) fn unless_found(found: bool, what: &str) -> Result<(), Self> {
+        if found {
+            Ok(())
+        } else {
+            Err(Self::not_found(what))
+        }
+    }
+
+    /// Refuses (400 `invalid_body`) a name that is empty or longer than `max` characters.
+    pub(crate) fn check_name(name: &str, max: usize) -> Result<(), Self> {
+        if name.is_empty() || name.chars().count() > max {
+            return Err(Self::bad_request(
+                "invalid_body",
+                format!("name must be 1 to {max} characters"),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }

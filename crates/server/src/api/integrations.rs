@@ -9,17 +9,11 @@ use tributary_store::integrations::Integration;
 use super::prelude::*;
 use crate::audit::{Audit, AuditBuilder, actions};
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ListIntegrations {
-    /// Only integrations of this definition.
-    #[serde(default)]
-    pub definition_id: Option<String>,
-    #[serde(default)]
-    pub limit: Option<PageLimit>,
-    /// The `nextCursor` of the previous page.
-    #[serde(default)]
-    pub cursor: Option<String>,
+list_query! {
+    pub struct ListIntegrations {
+        /// Only integrations of this definition.
+        pub definition_id: Option<String>,
+    }
 }
 
 /// A new integration, not yet connected.
@@ -225,11 +219,7 @@ async fn list(
             limit + 1,
         )
         .await?;
-    let views = integrations
-        .into_iter()
-        .map(IntegrationView::from)
-        .collect();
-    Ok(Json(Page::of(views, limit, |view| view.id.clone())))
+    Ok(Json(Page::by_id(integrations, limit)))
 }
 
 async fn create(
@@ -271,11 +261,8 @@ async fn create_integration(
         ));
     }
     let name = name.map(str::trim);
-    if name.is_some_and(|name| name.is_empty() || name.chars().count() > 200) {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            "name must be 1 to 200 characters",
-        ));
+    if let Some(name) = name {
+        ApiError::check_name(name, 200)?;
     }
     Ok(state
         .runtime

@@ -189,5 +189,5 @@ mod prelude {
 
     pub type ApiResult<T> = Result<Json<T>, ApiError>;
 
-    pub(crate) use super::paging::{PageLimit, page_limit};
+    pub(crate) use super::paging::{PageLimit, list_query, page_limit};
 }

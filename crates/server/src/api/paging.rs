@@ -52,3 +52,32 @@ impl JsonSchema for PageLimit {
 pub fn page_limit(requested: Option<PageLimit>) -> usize {
     requested.map_or(DEFAULT_PAGE, |PageLimit(limit)| limit) as usize
 }
+
+/// Declares the query of a list route: its filters, each optional (`#[serde(default)]`), then the
+/// `limit` and `cursor` every list pages with. One declaration keeps the paging fields (and their
+/// OpenAPI descriptions) the same on every list.
+macro_rules! list_query {
+    (
+        $(#[$struct_meta:meta])*
+        pub struct $name:ident {
+            $($(#[$field_meta:meta])* pub $field:ident: $field_type:ty,)*
+        }
+    ) => {
+        $(#[$struct_meta])*
+        #[derive(Debug, Deserialize, JsonSchema)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        pub struct $name {
+            $(
+                $(#[$field_meta])*
+                #[serde(default)]
+                pub $field: $field_type,
+            )*
+            #[serde(default)]
+            pub limit: Option<PageLimit>,
+            /// The `nextCursor` of the previous page.
+            #[serde(default)]
+            pub cursor: Option<String>,
+        }
+    };
+}
+pub(crate) use list_query;

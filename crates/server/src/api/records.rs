@@ -4,22 +4,14 @@ use tributary_store::records::{RecordQuery, RecordsError, get_record, list_recor
 
 use super::prelude::*;
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ListRecords {
-    #[serde(default)]
-    pub integration_id: Option<String>,
-    /// The record's identity within its integration (usually the provider's id).
-    #[serde(default)]
-    pub lookup_key: Option<String>,
-    /// Include tombstoned records (gone at the provider).
-    #[serde(default)]
-    pub include_deleted: Option<bool>,
-    #[serde(default)]
-    pub limit: Option<PageLimit>,
-    /// The `nextCursor` of the previous page.
-    #[serde(default)]
-    pub cursor: Option<String>,
+list_query! {
+    pub struct ListRecords {
+        pub integration_id: Option<String>,
+        /// The record's identity within its integration (usually the provider's id).
+        pub lookup_key: Option<String>,
+        /// Include tombstoned records (gone at the provider).
+        pub include_deleted: Option<bool>,
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,10 +88,7 @@ async fn list(
     )
     .await
     .map_err(store_error)?;
-    let records = records.into_iter().map(RecordView::from).collect();
-    Ok(Json(Page::of(records, limit, |record: &RecordView| {
-        record.id.clone()
-    })))
+    Ok(Json(Page::by_id(records, limit)))
 }
 
 async fn get(

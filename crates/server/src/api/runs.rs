@@ -3,22 +3,14 @@
 use tributary_store::runs::{RunQuery, RunStatus};
 
 use super::prelude::*;
-use crate::audit::{Audit, AuditBuilder, actions};
+use crate::audit::{Audit, AuditBuilder, actions, cancelled_run_details};
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ListRuns {
-    #[serde(default)]
-    pub integration_id: Option<String>,
-    #[serde(default)]
-    pub operation: Option<String>,
-    #[serde(default)]
-    pub status: Option<RunStatusName>,
-    #[serde(default)]
-    pub limit: Option<PageLimit>,
-    /// The `nextCursor` of the previous page.
-    #[serde(default)]
-    pub cursor: Option<String>,
+list_query! {
+    pub struct ListRuns {
+        pub integration_id: Option<String>,
+        pub operation: Option<String>,
+        pub status: Option<RunStatusName>,
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,8 +82,7 @@ async fn list(
             limit: limit as i64 + 1,
         })
         .await?;
-    let runs = runs.into_iter().map(RunView::from).collect();
-    Ok(Json(Page::of(runs, limit, |run: &RunView| run.id.clone())))
+    Ok(Json(Page::by_id(runs, limit)))
 }
 
 async fn get(
@@ -116,12 +107,7 @@ async fn cancel(
     let result = state.runtime.cancel_run(tenant, &path.run_id).await;
     Audit::api(&caller, actions::RUN_CANCEL, "run")
         .target(&path.run_id)
-        .on_success(&result, |audit, run| {
-            audit
-                .meta("integrationId", run.integration_id.as_str())
-                .meta("operation", run.operation.as_str())
-                .meta("status", run.status.as_str())
-        })
+        .on_success(&result, cancelled_run_details)
         .record(&state, &result)
         .await;
     Ok(Json(result?.into()))

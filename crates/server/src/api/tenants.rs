@@ -133,12 +133,7 @@ async fn create(
         .within(
             &state,
             async |tx| {
-                if name.is_empty() || name.chars().count() > 100 {
-                    return Err(ApiError::bad_request(
-                        "invalid_body",
-                        "name must be 1 to 100 characters",
-                    ));
-                }
+                ApiError::check_name(&name, 100)?;
                 Ok(tx.tenants().create(&name).await?)
             },
             |audit, tenant| audit.tenant(&tenant.id).target(&tenant.id),
@@ -186,11 +181,7 @@ async fn delete(
         .within(
             &state,
             async |tx| {
-                if tx.tenants().delete(&path.tenant_id).await? {
-                    Ok(())
-                } else {
-                    Err(ApiError::not_found("tenant"))
-                }
+                ApiError::unless_found(tx.tenants().delete(&path.tenant_id).await?, "tenant")
             },
             |audit, ()| audit,
         )
@@ -215,12 +206,7 @@ async fn issue_token(
         .within(
             &state,
             async |tx| {
-                if name.is_empty() || name.chars().count() > 100 {
-                    return Err(ApiError::bad_request(
-                        "invalid_body",
-                        "name must be 1 to 100 characters",
-                    ));
-                }
+                ApiError::check_name(&name, 100)?;
                 if body
                     .expires_at
                     .is_some_and(|at| at <= tributary_store::now_ms())
@@ -283,11 +269,7 @@ async fn revoke_token(
                     .tenants()
                     .revoke_token(Some(&path.tenant_id), &path.token_id)
                     .await?;
-                if revoked {
-                    Ok(())
-                } else {
-                    Err(ApiError::not_found("token"))
-                }
+                ApiError::unless_found(revoked, "token")
             },
             |audit, ()| audit,
         )

@@ -8,14 +8,8 @@ use super::prelude::*;
 use crate::audit::{Audit, AuditBuilder, actions};
 use crate::ui::session::IDLE_TIMEOUT;
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ListUiSessions {
-    #[serde(default)]
-    pub limit: Option<PageLimit>,
-    /// The `nextCursor` of the previous page.
-    #[serde(default)]
-    pub cursor: Option<String>,
+list_query! {
+    pub struct ListUiSessions {}
 }
 
 /// A signed-in browser.
@@ -100,10 +94,7 @@ async fn list(
             limit as i64 + 1,
         )
         .await?;
-    let views = sessions.into_iter().map(UiSessionView::from).collect();
-    Ok(Json(Page::of(views, limit, |view: &UiSessionView| {
-        view.id.clone()
-    })))
+    Ok(Json(Page::by_id(sessions, limit)))
 }
 
 async fn revoke(

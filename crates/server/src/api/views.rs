@@ -32,7 +32,46 @@ impl<T> Page<T> {
         let next_cursor = if more { items.last().map(key) } else { None };
         Self { items, next_cursor }
     }
+
+    /// [`Page::of`] the views of `rows` (store rows, fetched with one extra).
+    pub fn of_rows<R>(rows: Vec<R>, limit: usize, key: impl Fn(&T) -> String) -> Self
+    where
+        T: From<R>,
+    {
+        Self::of(rows.into_iter().map(T::from).collect(), limit, key)
+    }
+
+    /// [`Page::of_rows`] for a list in id order: the last view's id is the cursor.
+    pub fn by_id<R>(rows: Vec<R>, limit: usize) -> Self
+    where
+        T: From<R> + ListedById,
+    {
+        Self::of_rows(rows, limit, |view| view.id().to_owned())
+    }
 }
+
+/// A view of a list that pages by id.
+pub trait ListedById {
+    fn id(&self) -> &str;
+}
+
+macro_rules! listed_by_id {
+    ($($view:ty),* $(,)?) => {
+        $(impl ListedById for $view {
+            fn id(&self) -> &str {
+                &self.id
+            }
+        })*
+    };
+}
+
+listed_by_id!(
+    IntegrationView,
+    RunView,
+    RecordView,
+    super::audit::AuditEventView,
+    super::ui_sessions::UiSessionView,
+);
 
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

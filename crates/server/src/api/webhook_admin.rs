@@ -5,27 +5,15 @@ use tributary_store::webhooks::{DeliveryCursor, WebhookDelivery};
 use super::prelude::*;
 use crate::audit::{Audit, AuditBuilder, actions};
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ListDeliveries {
-    #[serde(default)]
-    pub limit: Option<PageLimit>,
-    /// The `nextCursor` of the previous page.
-    #[serde(default)]
-    pub cursor: Option<String>,
+list_query! {
+    pub struct ListDeliveries {}
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ListTenantDeliveries {
-    /// Only the deliveries of this integration (also after it was disconnected or deleted).
-    #[serde(default)]
-    pub integration_id: Option<String>,
-    #[serde(default)]
-    pub limit: Option<PageLimit>,
-    /// The `nextCursor` of the previous page.
-    #[serde(default)]
-    pub cursor: Option<String>,
+list_query! {
+    pub struct ListTenantDeliveries {
+        /// Only the deliveries of this integration (also after it was disconnected or deleted).
+        pub integration_id: Option<String>,
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -206,8 +194,7 @@ fn delivery_cursor(cursor: Option<&str>) -> Result<Option<DeliveryCursor>, ApiEr
 
 /// A page of at most `limit` of `deliveries` (fetched with one more, to know whether more follow).
 fn delivery_page(deliveries: Vec<WebhookDelivery>, limit: usize) -> Page<DeliveryView> {
-    let views = deliveries.into_iter().map(DeliveryView::from).collect();
-    Page::of(views, limit, |view: &DeliveryView| {
+    Page::of_rows(deliveries, limit, |view: &DeliveryView| {
         DeliveryCursor {
             received_at: view.received_at,
             id: view.id.clone(),

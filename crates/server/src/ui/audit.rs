@@ -3,19 +3,17 @@
 
 use std::fmt::Write;
 
-use axum::{
-    extract::{RawQuery, State},
-    response::Response,
-};
+use axum::{extract::State, response::Response};
 use serde_json::Value;
 use tributary_store::audit::{ActorKind, AuditEvent, AuditQuery};
 
 use super::{
     html::{Page, badge, esc, time, url_part},
     or_page,
+    paging::{cut_page, page_link},
     session::UiSession,
 };
-use crate::{AppState, audit::actions};
+use crate::{AppState, QueryValues, audit::actions};
 
 const PAGE_SIZE: i64 = 50;
 
@@ -109,14 +107,16 @@ fn events_table(events: &[AuditEvent]) -> String {
 pub async fn list(
     State(state): State<AppState>,
     session: UiSession,
-    RawQuery(query): RawQuery,
+    values: QueryValues,
 ) -> Response {
-    let values = crate::QueryValues::parse(query.as_deref());
-    let param = |name: &str| values.get(name);
     // Only the actions the trail knows: anything else would only ever list nothing.
-    let action = param("action").filter(|action| actions::ALL.contains(&action.as_str()));
-    let target_id = param("target");
-    let before = crate::api::event_cursor(param("before")).ok().flatten();
+    let action = values
+        .get("action")
+        .filter(|action| actions::ALL.contains(&action.as_str()));
+    let target_id = values.get("target");
+    let before = crate::api::event_cursor(values.get("before"))
+        .ok()
+        .flatten();
     let mut events = or_page!(
         session,
         state
@@ -134,18 +134,15 @@ pub async fn list(
             })
             .await
     );
-    let more = (events.len() as i64 > PAGE_SIZE).then(|| {
-        events.truncate(PAGE_SIZE as usize);
-        let mut link = format!(
-            "/audit?before={}",
-            url_part(&events.last().map(|e| e.id.clone()).unwrap_or_default())
-        );
-        for (name, value) in [("action", &action), ("target", &target_id)] {
-            if let Some(value) = value {
-                let _ = write!(link, "&{name}={}", url_part(value));
-            }
-        }
-        link
+    let more = cut_page(&mut events, PAGE_SIZE as usize).then(|| {
+        page_link(
+            "/audit",
+            &[
+                ("before", events.last().map(|event| event.id.as_str())),
+                ("action", action.as_deref()),
+                ("target", target_id.as_deref()),
+            ],
+        )
     });
     let mut html = String::from(
         "<p class=\"muted\">Every change made to this tenant, through the API, here or with the \
@@ -187,9 +184,7 @@ pub async fn list(
     if let Some(more) = more {
         let _ = write!(html, "<p><a href=\"{}\">Older events</a></p>", esc(&more));
     }
-    Page::new("Audit log")
-        .with_body(&html)
-        .render(Some(&session))
+    Page::signed_in("Audit log", &html, &session)
 }
 
 #[cfg(test)]

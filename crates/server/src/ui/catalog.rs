@@ -67,5 +67,5 @@ pub async fn list(State(state): State<AppState>, session: UiSession) -> Response
         );
     }
     html.push_str("</ul>");
-    Page::new("Catalog").with_body(&html).render(Some(&session))
+    Page::signed_in("Catalog", &html, &session)
 }

@@ -18,7 +18,7 @@ use tributary_store::integrations::Integration;
 use super::{
     form::{FieldErrors, FormData, read_fields, render_fields},
     html::{Page, csrf_field, esc, url_part},
-    session::UiSession,
+    session::{CheckedForm, UiSession},
 };
 use crate::{
     AppState,
@@ -241,21 +241,11 @@ pub async fn new_form(
         Ok(definition) => definition,
         Err(page) => return page,
     };
-    let Some(connection) = chosen(definition, query.as_deref()) else {
-        return super::error_page(&session, crate::api::ApiError::not_found("connection mode"));
-    };
     let target = Target {
         definition,
         integration: None,
     };
-    render(
-        &session,
-        &target,
-        &connection,
-        &Typed::default(),
-        &FieldErrors::default(),
-        StatusCode::OK,
-    )
+    blank_form(&session, &target, query.as_deref())
 }
 
 pub async fn existing_form(
@@ -275,16 +265,21 @@ pub async fn existing_form(
         .get("connection")
         .and_then(Value::as_str)
         .map(|c| format!("connection={}", url_part(c)));
-    let Some(connection) = chosen(definition, query.as_deref().or(current.as_deref())) else {
-        return super::error_page(&session, crate::api::ApiError::not_found("connection mode"));
-    };
     let target = Target {
         definition,
         integration: Some(&integration),
     };
+    blank_form(&session, &target, query.as_deref().or(current.as_deref()))
+}
+
+/// The empty form of the connection mode `query` names (by default the definition's first).
+fn blank_form(session: &UiSession, target: &Target<'_>, query: Option<&str>) -> Response {
+    let Some(connection) = chosen(target.definition, query) else {
+        return super::error_page(session, crate::api::ApiError::not_found("connection mode"));
+    };
     render(
-        &session,
-        &target,
+        session,
+        target,
         &connection,
         &Typed::default(),
         &FieldErrors::default(),
@@ -296,11 +291,8 @@ pub async fn submit_new(
     State(state): State<AppState>,
     session: UiSession,
     Path(definition_id): Path<String>,
-    form: FormData,
+    CheckedForm(form): CheckedForm,
 ) -> Response {
-    if let Err(refused) = session.check_csrf(&form) {
-        return refused;
-    }
     let definition = match definition_for_tenant(&state, &session, &definition_id) {
         Ok(definition) => definition,
         Err(page) => return page,
@@ -321,11 +313,8 @@ pub async fn submit_existing(
     State(state): State<AppState>,
     session: UiSession,
     Path(integration_id): Path<String>,
-    form: FormData,
+    CheckedForm(form): CheckedForm,
 ) -> Response {
-    if let Err(refused) = session.check_csrf(&form) {
-        return refused;
-    }
     let (integration, definition) =
         match integration_with_definition(&state, &session, &integration_id).await {
             Ok(found) => found,
@@ -557,7 +546,5 @@ fn connected_page(session: &UiSession, connected: &Connected) -> Response {
         "<p><a class=\"button\" href=\"/integrations/{}\">Open the integration</a></p>",
         url_part(&integration.id)
     );
-    Page::new("Connected")
-        .with_body(&html)
-        .render(Some(session))
+    Page::signed_in("Connected", &html, session)
 }

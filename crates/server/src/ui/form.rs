@@ -172,6 +172,15 @@ fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
     current
 }
 
+/// The names of the properties an object schema requires.
+fn required_names(schema: &Value) -> Vec<&str> {
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
 /// The schema's type, ignoring `null` in a type list.
 fn type_of(schema: &Value) -> &str {
     match schema.get("type") {
@@ -291,11 +300,7 @@ pub fn render_fields(
     let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
         return;
     };
-    let required: Vec<&str> = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|names| names.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let required = required_names(schema);
     for (property, property_schema) in properties {
         let name = format!("{prefix}/{property}");
         let property_schema_resolved = resolve(root, property_schema);
@@ -540,11 +545,7 @@ pub fn read_fields(
     let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
         return Value::Object(object);
     };
-    let required: Vec<&str> = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|names| names.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let required = required_names(schema);
     for (property, property_schema) in properties {
         let name = format!("{prefix}/{property}");
         let property_schema = resolve(root, property_schema);

@@ -89,6 +89,11 @@ impl Page {
         }
     }
 
+    /// A page of just `title` and `html` for the signed-in `session` (most pages are no more).
+    pub fn signed_in(title: impl Into<String>, html: &str, session: &UiSession) -> Response {
+        Self::new(title).with_body(html).render(Some(session))
+    }
+
     pub fn status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self

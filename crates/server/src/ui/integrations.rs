@@ -17,11 +17,11 @@ use tributary_store::{
 };
 
 use super::{
-    form::{FieldErrors, FormData, read_fields, render_fields},
+    form::{FieldErrors, read_fields, render_fields},
     html::{Page, badge, csrf_field, esc, json_block, time, url_part},
     or_page,
     runs::runs_table,
-    session::UiSession,
+    session::{CheckedForm, UiSession},
 };
 use crate::{
     AppState,
@@ -70,9 +70,7 @@ pub async fn list(State(state): State<AppState>, session: UiSession) -> Response
         }
         html.push_str("</tbody></table></div>");
     }
-    Page::new("Integrations")
-        .with_body(&html)
-        .render(Some(&session))
+    Page::signed_in("Integrations", &html, &session)
 }
 
 pub async fn show(
@@ -292,11 +290,8 @@ pub async fn run_operation(
     State(state): State<AppState>,
     session: UiSession,
     Path((integration_id, operation)): Path<(String, String)>,
-    form: FormData,
+    CheckedForm(form): CheckedForm,
 ) -> Response {
-    if let Err(refused) = session.check_csrf(&form) {
-        return refused;
-    }
     let integration = or_page!(
         session,
         state
@@ -366,9 +361,11 @@ pub async fn run_operation(
                 url_part(&integration.id),
                 esc(&integration.name)
             );
-            Page::new(format!("{operation} on {}", integration.name))
-                .with_body(&html)
-                .render(Some(&session))
+            Page::signed_in(
+                format!("{operation} on {}", integration.name),
+                &html,
+                &session,
+            )
         })
     } else {
         let result = state.runtime.queue_run(request).await;
@@ -399,11 +396,8 @@ pub async fn rotate_secret(
     State(state): State<AppState>,
     session: UiSession,
     Path((integration_id, endpoint_id)): Path<(String, String)>,
-    form: FormData,
+    CheckedForm(_): CheckedForm,
 ) -> Response {
-    if let Err(refused) = session.check_csrf(&form) {
-        return refused;
-    }
     let result = state
         .runtime
         .rotate_webhook_secret(&session.tenant_id, &integration_id, &endpoint_id)
@@ -425,20 +419,15 @@ pub async fn rotate_secret(
         esc(rotated.secret.expose()),
         url_part(&integration_id)
     );
-    Page::new("New webhook secret")
-        .with_body(&html)
-        .render(Some(&session))
+    Page::signed_in("New webhook secret", &html, &session)
 }
 
 pub async fn disconnect(
     State(state): State<AppState>,
     session: UiSession,
     Path(integration_id): Path<String>,
-    form: FormData,
+    CheckedForm(_): CheckedForm,
 ) -> Response {
-    if let Err(refused) = session.check_csrf(&form) {
-        return refused;
-    }
     let result = state
         .runtime
         .disconnect(&session.tenant_id, &integration_id)

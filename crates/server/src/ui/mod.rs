@@ -16,6 +16,7 @@ pub(crate) mod html;
 mod identity;
 mod integrations;
 mod login;
+mod paging;
 mod playground;
 mod records;
 mod runs;

@@ -12,9 +12,8 @@ use axum::{
 use serde_json::Value;
 
 use super::{
-    form::FormData,
     html::{Page, csrf_field, esc, json_block},
-    session::UiSession,
+    session::{CheckedForm, UiSession},
 };
 use crate::{
     AppState,
@@ -72,9 +71,11 @@ fn render(
         "</select></div><button type=\"submit\" class=\"secondary\">Choose</button></form>",
     );
     let Some(definition) = chosen else {
-        return Page::new("Mapping playground")
-            .with_body("<p>No definitions are registered.</p>")
-            .render(Some(session));
+        return Page::signed_in(
+            "Mapping playground",
+            "<p>No definitions are registered.</p>",
+            session,
+        );
     };
     let mappings = &definition.definition.mappings;
     let _ = write!(
@@ -166,11 +167,8 @@ pub async fn form(
 pub async fn evaluate(
     State(state): State<AppState>,
     session: UiSession,
-    form: FormData,
+    CheckedForm(form): CheckedForm,
 ) -> Response {
-    if let Err(refused) = session.check_csrf(&form) {
-        return refused;
-    }
     let mut view = Playground {
         definition: form.get("definition").unwrap_or_default().to_owned(),
         mapping: form.get("mapping").unwrap_or_default().to_owned(),

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use axum::{
-    extract::{Path, RawQuery, State},
+    extract::{Path, State},
     response::Response,
 };
 use serde_json::Value;
@@ -13,9 +13,10 @@ use tributary_store::records::{RecordQuery, RecordsError, StoredRecord, get_reco
 use super::{
     html::{Page, badge, esc, json_block, time, url_part},
     or_page,
+    paging::{cut_page, page_link},
     session::UiSession,
 };
-use crate::{AppState, api::ApiError};
+use crate::{AppState, QueryValues, api::ApiError};
 
 const PAGE_SIZE: u32 = 50;
 
@@ -44,17 +45,16 @@ fn summary(record: &StoredRecord) -> String {
 pub async fn list(
     State(state): State<AppState>,
     session: UiSession,
-    RawQuery(query): RawQuery,
+    values: QueryValues,
 ) -> Response {
-    let values = crate::QueryValues::parse(query.as_deref());
-    let param = |name: &str| values.get(name);
     let models: Vec<&str> = tributary_model::models().iter().map(|m| m.schema).collect();
-    let model = param("model")
+    let model = values
+        .get("model")
         .filter(|m| models.contains(&m.as_str()))
         .unwrap_or_else(|| "DirectoryAccount".to_owned());
-    let integration = param("integration");
-    let lookup = param("lookup");
-    let include_deleted = param("deleted").is_some();
+    let integration = values.get("integration");
+    let lookup = values.get("lookup");
+    let include_deleted = values.get("deleted").is_some();
     let integrations = state
         .runtime
         .db()
@@ -72,15 +72,14 @@ pub async fn list(
                 model: Some(model.clone()),
                 lookup_key: lookup.clone(),
                 include_deleted,
-                after: param("after"),
+                after: values.get("after"),
                 limit: PAGE_SIZE + 1,
             },
         )
         .await
         .map_err(records_error)
     );
-    let more = records.len() > PAGE_SIZE as usize;
-    records.truncate(PAGE_SIZE as usize);
+    let more = cut_page(&mut records, PAGE_SIZE as usize);
 
     let mut html = String::from(
         "<form method=\"get\" action=\"/records\" class=\"filters\"><div class=\"field\">\
@@ -153,26 +152,20 @@ pub async fn list(
         }
         html.push_str("</tbody></table></div>");
         if more && let Some(last) = records.last() {
-            let mut link = format!(
-                "/records?model={}&after={}",
-                url_part(&model),
-                url_part(&last.id)
+            let link = page_link(
+                "/records",
+                &[
+                    ("model", Some(model.as_str())),
+                    ("after", Some(last.id.as_str())),
+                    ("integration", integration.as_deref()),
+                    ("lookup", lookup.as_deref()),
+                    ("deleted", include_deleted.then_some("on")),
+                ],
             );
-            if let Some(integration) = &integration {
-                let _ = write!(link, "&integration={}", url_part(integration));
-            }
-            if let Some(lookup) = &lookup {
-                let _ = write!(link, "&lookup={}", url_part(lookup));
-            }
-            if include_deleted {
-                link.push_str("&deleted=on");
-            }
             let _ = write!(html, "<p><a href=\"{}\">Next page</a></p>", esc(&link));
         }
     }
-    Page::new(format!("Records: {model}"))
-        .with_body(&html)
-        .render(Some(&session))
+    Page::signed_in(format!("Records: {model}"), &html, &session)
 }
 
 pub async fn show(
@@ -224,7 +217,5 @@ pub async fn show(
     html.push_str("</section><section class=\"card\"><h2>Raw payload</h2>");
     html.push_str(&json_block(&record.raw_payload, "Raw payload"));
     html.push_str("</section></div>");
-    Page::new(record.lookup_key.clone())
-        .with_body(&html)
-        .render(Some(&session))
+    Page::signed_in(record.lookup_key.clone(), &html, &session)
 }

@@ -4,21 +4,21 @@
 use std::fmt::Write;
 
 use axum::{
-    extract::{Path, RawQuery, State},
+    extract::{Path, State},
     response::{IntoResponse, Redirect, Response},
 };
 use serde_json::Value;
 use tributary_store::runs::{Run, RunQuery, RunStatus};
 
 use super::{
-    form::FormData,
     html::{Page, badge, csrf_field, esc, json_block, time, url_part},
     or_page,
-    session::UiSession,
+    paging::{cut_page, page_link},
+    session::{CheckedForm, UiSession},
 };
 use crate::{
-    AppState,
-    audit::{Audit, AuditBuilder, actions},
+    AppState, QueryValues,
+    audit::{Audit, AuditBuilder, actions, cancelled_run_details},
 };
 
 const PAGE_SIZE: i64 = 50;
@@ -84,13 +84,13 @@ pub fn runs_table(runs: &[Run], more: Option<String>) -> String {
 pub async fn list(
     State(state): State<AppState>,
     session: UiSession,
-    RawQuery(query): RawQuery,
+    values: QueryValues,
 ) -> Response {
-    let values = crate::QueryValues::parse(query.as_deref());
-    let param = |name: &str| values.get(name);
-    let status = param("status").and_then(|s| STATUSES.into_iter().find(|x| x.as_str() == s));
-    let integration = param("integration");
-    let operation = param("operation");
+    let status = values
+        .get("status")
+        .and_then(|s| STATUSES.into_iter().find(|x| x.as_str() == s));
+    let integration = values.get("integration");
+    let operation = values.get("operation");
     let mut runs = or_page!(
         session,
         state
@@ -102,27 +102,21 @@ pub async fn list(
                 integration_id: integration.clone(),
                 operation: operation.clone(),
                 status,
-                before: param("before"),
+                before: values.get("before"),
                 limit: PAGE_SIZE + 1,
             })
             .await
     );
-    let more = (runs.len() as i64 > PAGE_SIZE).then(|| {
-        runs.truncate(PAGE_SIZE as usize);
-        let mut link = format!(
-            "/runs?before={}",
-            url_part(&runs.last().map(|r| r.id.clone()).unwrap_or_default())
-        );
-        for (name, value) in [
-            ("integration", &integration),
-            ("operation", &operation),
-            ("status", &status.map(|s| s.as_str().to_owned())),
-        ] {
-            if let Some(value) = value {
-                let _ = write!(link, "&{name}={}", url_part(value));
-            }
-        }
-        link
+    let more = cut_page(&mut runs, PAGE_SIZE as usize).then(|| {
+        page_link(
+            "/runs",
+            &[
+                ("before", runs.last().map(|run| run.id.as_str())),
+                ("integration", integration.as_deref()),
+                ("operation", operation.as_deref()),
+                ("status", status.map(|status| status.as_str())),
+            ],
+        )
     });
     let mut html = String::from("<form method=\"get\" action=\"/runs\" class=\"filters\">");
     if let Some(integration) = &integration {
@@ -154,7 +148,7 @@ pub async fn list(
     }
     html.push_str("</select></div><button type=\"submit\">Filter</button></form>");
     html.push_str(&runs_table(&runs, more));
-    Page::new("Runs").with_body(&html).render(Some(&session))
+    Page::signed_in("Runs", &html, &session)
 }
 
 pub async fn show(
@@ -252,20 +246,12 @@ pub async fn cancel(
     State(state): State<AppState>,
     session: UiSession,
     Path(run_id): Path<String>,
-    form: FormData,
+    CheckedForm(_): CheckedForm,
 ) -> Response {
-    if let Err(refused) = session.check_csrf(&form) {
-        return refused;
-    }
     let result = state.runtime.cancel_run(&session.tenant_id, &run_id).await;
     Audit::ui(&session, actions::RUN_CANCEL, "run")
         .target(&run_id)
-        .on_success(&result, |audit, run| {
-            audit
-                .meta("integrationId", run.integration_id.as_str())
-                .meta("operation", run.operation.as_str())
-                .meta("status", run.status.as_str())
-        })
+        .on_success(&result, cancelled_run_details)
         .record(&state, &result)
         .await;
     or_page!(session, result);

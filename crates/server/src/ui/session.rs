@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use axum::{
-    extract::{FromRequestParts, State},
+    extract::{FromRequest, FromRequestParts, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Redirect, Response},
 };
@@ -49,6 +49,26 @@ impl UiSession {
                 )
                 .render(Some(self)))
         }
+    }
+}
+
+/// A submitted form whose CSRF value is the signed-in session's, else the "Form expired" page.
+/// Handlers take it last, after their [`UiSession`] (whose extraction leaves the session on the
+/// request for this check), so no form handler can forget the check.
+pub struct CheckedForm(pub FormData);
+
+impl FromRequest<AppState> for CheckedForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let session = match parts.extensions.get::<UiSession>() {
+            Some(session) => session.clone(),
+            None => UiSession::from_request_parts(&mut parts, state).await?,
+        };
+        let form = FormData::from_request(Request::from_parts(parts, body), state).await?;
+        session.check_csrf(&form)?;
+        Ok(Self(form))
     }
 }
 
@@ -143,7 +163,11 @@ impl FromRequestParts<AppState> for UiSession {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         match current(&parts.headers, state).await {
-            Some(session) => Ok(session),
+            Some(session) => {
+                // For a [`CheckedForm`] of the same request, which checks its CSRF value.
+                parts.extensions.insert(session.clone());
+                Ok(session)
+            }
             None => {
                 let next = parts
                     .uri
@@ -165,11 +189,8 @@ pub async fn logout(
     State(state): State<AppState>,
     session: UiSession,
     headers: HeaderMap,
-    form: FormData,
+    CheckedForm(_): CheckedForm,
 ) -> Response {
-    if let Err(refused) = session.check_csrf(&form) {
-        return refused;
-    }
     if let Some(id) = cookie_value(&headers, COOKIE) {
         let result = state.runtime.db().ui_sessions().delete(id.as_bytes()).await;
         Audit::ui(&session, actions::UI_SIGN_OUT, "ui_session")

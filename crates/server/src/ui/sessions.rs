@@ -9,10 +9,9 @@ use axum::{
 };
 
 use super::{
-    form::FormData,
     html::{Page, csrf_field, esc, time, url_part},
     or_page,
-    session::{IDLE_TIMEOUT, UiSession},
+    session::{CheckedForm, IDLE_TIMEOUT, UiSession},
 };
 use crate::{
     AppState,
@@ -64,20 +63,15 @@ pub async fn list(State(state): State<AppState>, session: UiSession) -> Response
         );
     }
     html.push_str("</tbody></table></div>");
-    Page::new("Sessions")
-        .with_body(&html)
-        .render(Some(&session))
+    Page::signed_in("Sessions", &html, &session)
 }
 
 pub async fn revoke(
     State(state): State<AppState>,
     session: UiSession,
     Path(session_id): Path<String>,
-    form: FormData,
+    CheckedForm(_): CheckedForm,
 ) -> Response {
-    if let Err(refused) = session.check_csrf(&form) {
-        return refused;
-    }
     let result = state
         .runtime
         .db()

@@ -6,7 +6,7 @@ mod audit;
 mod metrics;
 mod retention;
 
-use crate::support::TestServer;
+use crate::support::{TestServer, registry_of};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tributary_providers::{CatalogConfig, registry};
@@ -39,15 +39,11 @@ impl Api {
             .await
             .unwrap();
         fake.add_token(CF_TOKEN, TokenOwner::User);
-        let config = CatalogConfig {
-            definitions: [(
-                "cloudflare".to_owned(),
-                json!({"apiUrl": fake.api_url(), "allowLoopbackApiUrl": true}),
-            )]
-            .into(),
-            public_url: None,
-        };
-        let server = TestServer::start(backend, registry(&config).unwrap(), server).await;
+        let registry = registry_of(
+            "cloudflare",
+            json!({"apiUrl": fake.api_url(), "allowLoopbackApiUrl": true}),
+        );
+        let server = TestServer::start(backend, registry, server).await;
         Api {
             client: reqwest::Client::new(),
             operator: server.operator_token().await,
@@ -124,19 +120,29 @@ impl Api {
         (id, token.body["token"].as_str().unwrap().to_owned())
     }
 
+    /// Creates a Cloudflare integration of the fake's account, not yet connected, named `name`
+    /// (else by default); the integration as answered.
+    async fn create_integration(&self, token: &str, name: Option<String>) -> Value {
+        let mut body = json!({"definitionId": "cloudflare", "userInput": {"accountId": self.fake.account_id()}});
+        if let Some(name) = name {
+            body["name"] = Value::String(name);
+        }
+        self.call_expecting(
+            201,
+            Method::POST,
+            "/v1/integrations",
+            Some(token),
+            Some(body),
+        )
+        .await
+        .body
+    }
+
     /// Creates and connects a Cloudflare integration, syncs it and returns its ids.
     async fn connected_integration(&self, token: &str) -> Ids {
-        let created = self
-            .call_expecting(
-                201,
-                Method::POST,
-                "/v1/integrations",
-                Some(token),
-                Some(json!({"definitionId": "cloudflare", "userInput": {"accountId": self.fake.account_id()}})),
-            )
-            .await;
-        assert_eq!(created.body["status"], "pending");
-        let integration = created.body["id"].as_str().unwrap().to_owned();
+        let created = self.create_integration(token, None).await;
+        assert_eq!(created["status"], "pending");
+        let integration = created["id"].as_str().unwrap().to_owned();
         let connected = self
             .call_expecting(
                 200,
@@ -930,19 +936,12 @@ async fn integrations_page_like_every_list(backend: TestDb) {
     let name = backend.name;
     let api = Api::start(backend).await;
     let (_, token) = api.tenant("alpha").await;
-    let account_id = api.fake.account_id();
     let mut created = Vec::new();
     for n in 0..3 {
         let answer = api
-            .call_expecting(
-                201,
-                Method::POST,
-                "/v1/integrations",
-                Some(&token),
-                Some(json!({"definitionId": "cloudflare", "name": format!("cf {n}"), "userInput": {"accountId": account_id}})),
-            )
+            .create_integration(&token, Some(format!("cf {n}")))
             .await;
-        created.push(answer.body["id"].as_str().unwrap().to_owned());
+        created.push(answer["id"].as_str().unwrap().to_owned());
     }
     created.sort();
     let first = api

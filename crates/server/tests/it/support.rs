@@ -1,11 +1,28 @@
 //! The whole server on a loopback socket over a test database, shared by every area of this
 //! binary.
 
+use serde_json::Value;
 use tokio::{sync::oneshot, task::JoinHandle};
 use tributary_core::Registry;
+use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::{Runtime, RuntimeConfig};
 use tributary_server::ServerConfig;
 use tributary_store::{keystore::KeyRing, testing::TestDb};
+
+/// The built-in catalog with the one definition `definition_id`, configured by `operator_config`
+/// (the fakes' URLs, usually).
+pub fn registry_of(definition_id: &str, operator_config: Value) -> Registry {
+    registry(&CatalogConfig {
+        definitions: [(definition_id.to_owned(), operator_config)].into(),
+        public_url: None,
+    })
+    .unwrap()
+}
+
+/// Sends `request` and reads the answer's JSON body.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
 
 /// A running server; dropping it stops it.
 pub struct TestServer {

@@ -6,9 +6,8 @@
 mod audit;
 mod sessions;
 
-use crate::support::TestServer;
+use crate::support::{TestServer, registry_of};
 use reqwest::{StatusCode, header};
-use tributary_providers::{CatalogConfig, registry};
 use tributary_server::ServerConfig;
 use tributary_store::integrations::{Integration, IntegrationStatus};
 use tributary_store::testing::{TestDb, each_backend};
@@ -55,20 +54,8 @@ impl Ui {
             .await
             .unwrap();
         fake.add_token(CF_TOKEN, TokenOwner::User);
-        let catalog = CatalogConfig {
-            definitions: [(
-                "cloudflare".to_owned(),
-                fake.demo_connection().operator_config,
-            )]
-            .into(),
-            public_url: None,
-        };
-        let server = TestServer::start(
-            backend,
-            registry(&catalog).unwrap(),
-            ServerConfig::default(),
-        )
-        .await;
+        let registry = registry_of("cloudflare", fake.demo_connection().operator_config);
+        let server = TestServer::start(backend, registry, ServerConfig::default()).await;
         Ui {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -174,6 +161,12 @@ impl Ui {
             request = request.header(header::COOKIE, cookie);
         }
         self.send(request).await
+    }
+
+    /// Posts a form that carries only the session's CSRF value: a button (run, disconnect,
+    /// revoke, sign out).
+    async fn press(&self, path: &str, cookie: &str, csrf: &str) -> Answer {
+        self.post(path, Some(cookie), &[("csrf", csrf)]).await
     }
 
     /// The sign-in page's nonce cookie (`name=value`) and the CSRF value of its form.
@@ -343,10 +336,10 @@ async fn sign_in_forms_and_tenancy(backend: TestDb) {
 
     // Running the sync from its form queues it and shows the run.
     let run = ui
-        .post(
+        .press(
             &format!("{integration_page}/operations/DirectorySync"),
-            Some(&cookie),
-            &[("csrf", &csrf)],
+            &cookie,
+            &csrf,
         )
         .await;
     assert_eq!(run.status, StatusCode::SEE_OTHER);
@@ -431,18 +424,18 @@ async fn sign_in_forms_and_tenancy(backend: TestDb) {
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
     }
     let foreign_run = ui
-        .post(
+        .press(
             &format!("{integration_page}/operations/DirectorySync"),
-            Some(&other_cookie),
-            &[("csrf", &other_csrf)],
+            &other_cookie,
+            &other_csrf,
         )
         .await;
     assert_eq!(foreign_run.status, StatusCode::NOT_FOUND);
     let foreign_disconnect = ui
-        .post(
+        .press(
             &format!("{integration_page}/disconnect"),
-            Some(&other_cookie),
-            &[("csrf", &other_csrf)],
+            &other_cookie,
+            &other_csrf,
         )
         .await;
     assert_eq!(foreign_disconnect.status, StatusCode::NOT_FOUND);
@@ -452,16 +445,16 @@ async fn sign_in_forms_and_tenancy(backend: TestDb) {
     assert!(others_list.body.contains("No records."));
     // One session's CSRF value does not work for another's.
     let crossed = ui
-        .post(
+        .press(
             &format!("{integration_page}/disconnect"),
-            Some(&cookie),
-            &[("csrf", &other_csrf)],
+            &cookie,
+            &other_csrf,
         )
         .await;
     assert_eq!(crossed.status, StatusCode::FORBIDDEN);
 
     // Signing out clears the cookie.
-    let out = ui.post("/logout", Some(&cookie), &[("csrf", &csrf)]).await;
+    let out = ui.press("/logout", &cookie, &csrf).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert!(out.cookie.unwrap().contains("Max-Age=0"));
 }
@@ -713,7 +706,7 @@ async fn the_cookie_holds_a_session_that_signing_out_or_revoking_ends(backend: T
     assert_eq!(with_token.status, StatusCode::OK);
 
     // Signing out ends the session itself: the old cookie no longer works.
-    let out = ui.post("/logout", Some(&cookie), &[("csrf", &csrf)]).await;
+    let out = ui.press("/logout", &cookie, &csrf).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     let after = ui.get("/integrations", Some(&cookie)).await;
     assert_eq!(after.status, StatusCode::SEE_OTHER);

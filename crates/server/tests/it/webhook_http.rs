@@ -17,7 +17,7 @@ use tributary_server::{RateLimitConfig, ServerConfig};
 use tributary_store::webhooks::DeliveryStatus;
 use tributary_webhooks::{StandardWebhooks, sign_standard};
 
-use crate::support::TestServer;
+use crate::support::{TestServer, json_of};
 use tributary_store::testing::{TestDb, each_backend};
 
 mod graph_notifications;
@@ -131,6 +131,21 @@ impl Server {
             .body(body.to_vec())
     }
 
+    /// Posts `body` unsigned to `path` of the server.
+    async fn post_unsigned(&self, path: &str, body: &[u8]) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Sends a delivery signed with the endpoint's secret.
+    async fn deliver(&self, id: &str, body: &[u8]) -> reqwest::Response {
+        self.signed(id, body).send().await.unwrap()
+    }
+
     async fn stop(self) {
         self.running.stop().await;
     }
@@ -140,26 +155,15 @@ impl Server {
 async fn signed_deliveries_are_accepted_once_and_bad_ones_refused() {
     let server = start(ServerConfig::default()).await;
     let body = br#"{"type":"ping"}"#;
-    let response = server.signed("msg_1", body).send().await.unwrap();
+    let response = server.deliver("msg_1", body).await;
     assert_eq!(response.status(), 200);
     let ack: Value = response.json().await.unwrap();
     assert_eq!(ack["outcome"], "accepted");
     assert_eq!(ack["duplicate"], false);
-    let again: Value = server
-        .signed("msg_1", body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again = json_of(server.signed("msg_1", body)).await;
     assert_eq!(again["duplicate"], true);
     // The same id with another (correctly signed) body is refused, not taken for a copy.
-    let reused = server
-        .signed("msg_1", br#"{"type":"pong"}"#)
-        .send()
-        .await
-        .unwrap();
+    let reused = server.deliver("msg_1", br#"{"type":"pong"}"#).await;
     assert_eq!(reused.status(), 409);
     let text = reused.text().await.unwrap();
     assert!(text.contains("delivery_id_reused"), "{text}");
@@ -191,19 +195,11 @@ async fn signed_deliveries_are_accepted_once_and_bad_ones_refused() {
         text.contains("invalid_header") && text.contains("webhook-id"),
         "{text}"
     );
-    let unsigned = reqwest::Client::new()
-        .post(format!("{}/v1/webhooks/{}", server.base, server.endpoint))
-        .body(body.to_vec())
-        .send()
-        .await
-        .unwrap();
+    let unsigned = server
+        .post_unsigned(&format!("/v1/webhooks/{}", server.endpoint), body)
+        .await;
     assert_eq!(unsigned.status(), 401);
-    let unknown = reqwest::Client::new()
-        .post(format!("{}/v1/webhooks/whe_nope", server.base))
-        .body(body.to_vec())
-        .send()
-        .await
-        .unwrap();
+    let unknown = server.post_unsigned("/v1/webhooks/whe_nope", body).await;
     assert_eq!(unknown.status(), 404);
 
     // A Graph-style validation handshake is answered as plain text.
@@ -262,7 +258,7 @@ async fn oversized_and_too_frequent_requests_stop_before_any_handler() {
     })
     .await;
     let big = vec![b' '; 2048];
-    let response = server.signed("msg_big", &big).send().await.unwrap();
+    let response = server.deliver("msg_big", &big).await;
     assert_eq!(response.status(), 413);
     let response = server
         .signed("msg_headers", b"{}")
@@ -275,17 +271,11 @@ async fn oversized_and_too_frequent_requests_stop_before_any_handler() {
     // burst of three is all there, then 429 with a Retry-After.
     for n in 0..3 {
         let ok = server
-            .signed(&format!("msg_ok_{n}"), br#"{"type":"ping"}"#)
-            .send()
-            .await
-            .unwrap();
+            .deliver(&format!("msg_ok_{n}"), br#"{"type":"ping"}"#)
+            .await;
         assert_eq!(ok.status(), 200, "delivery {n}");
     }
-    let limited = server
-        .signed("msg_more", br#"{"type":"ping"}"#)
-        .send()
-        .await
-        .unwrap();
+    let limited = server.deliver("msg_more", br#"{"type":"ping"}"#).await;
     assert_eq!(limited.status(), 429);
     let retry_after: u64 = limited.headers()["retry-after"]
         .to_str()
@@ -399,11 +389,7 @@ async fn a_payload_too_deep_to_store_gets_a_4xx_and_one_at_the_limit_is_processe
     // 127 levels parse (serde_json reads at most 127), but the stored delivery wraps the
     // payload one level deeper: this was a 503 on every provider retry, forever.
     for _ in 0..2 {
-        let response = server
-            .signed("msg_deep", &nested_ping(127))
-            .send()
-            .await
-            .unwrap();
+        let response = server.deliver("msg_deep", &nested_ping(127)).await;
         assert_eq!(response.status(), 422);
         let refusal: Value = response.json().await.unwrap();
         assert_eq!(refusal["error"]["code"], "payload_too_deep", "{refusal}");
@@ -419,13 +405,11 @@ async fn a_payload_too_deep_to_store_gets_a_4xx_and_one_at_the_limit_is_processe
 
     // At the limit: acknowledged, stored and processed by the worker.
     let response = server
-        .signed(
+        .deliver(
             "msg_at_limit",
             &nested_ping(tributary_runtime::MAX_PAYLOAD_DEPTH),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 200);
     let ack: Value = response.json().await.unwrap();
     assert_eq!(ack["queued"], true, "{ack}");

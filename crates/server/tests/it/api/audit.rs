@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tributary_providers::{CatalogConfig, registry};
 use tributary_server::ServerConfig;
 use tributary_store::{
     now_ms,
@@ -21,7 +20,7 @@ use tributary_testkit::{
 };
 
 use super::{Answer, Api, CF_TOKEN};
-use crate::support::{TenantToken, TestServer};
+use crate::support::{TenantToken, TestServer, json_of, registry_of};
 use tributary_store::testing::{TestDb, each_backend};
 
 impl Api {
@@ -284,15 +283,8 @@ async fn every_action_family_is_recorded(backend: TestDb) {
     .await;
 
     // A connect the provider refuses is recorded as failed, with the error's class only.
-    let pending = api
-        .call(
-            Method::POST,
-            "/v1/integrations",
-            Some(&token),
-            Some(json!({"definitionId": "cloudflare", "userInput": {"accountId": account}})),
-        )
-        .await;
-    let pending = pending.body["id"].as_str().unwrap().to_owned();
+    let pending = api.create_integration(&token, None).await;
+    let pending = pending["id"].as_str().unwrap().to_owned();
     let wrong = "cf-wrong-token-never-recorded-0000000000";
     let (refused, failed) = api
         .audited_call(
@@ -449,19 +441,12 @@ async fn tenants_see_their_own_events_and_the_operator_sees_all(backend: TestDb)
     let api = Api::start(backend).await;
     let (tenant_a, token_a) = api.tenant("alpha").await;
     let (tenant_b, token_b) = api.tenant("beta").await;
-    let account = api.fake.account_id().to_owned();
     let mut created = Vec::new();
     for n in 0..5 {
         let answer = api
-                .call_expecting(
-                    201,
-                    Method::POST,
-                    "/v1/integrations",
-                    Some(&token_a),
-                    Some(json!({"definitionId": "cloudflare", "name": format!("cf {n}"), "userInput": {"accountId": account}})),
-                )
-                .await;
-        created.push(answer.body["id"].as_str().unwrap().to_owned());
+            .create_integration(&token_a, Some(format!("cf {n}")))
+            .await;
+        created.push(answer["id"].as_str().unwrap().to_owned());
     }
 
     let own_a = api.audit_events(&token_a, "").await;
@@ -639,16 +624,8 @@ async fn the_retention_sweep_deletes_old_events(backend: TestDb) {
     let api = Api::start(backend).await;
     let (_, token) = api.tenant("alpha").await;
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let account = api.fake.account_id().to_owned();
-    let created = api
-        .call(
-            Method::POST,
-            "/v1/integrations",
-            Some(&token),
-            Some(json!({"definitionId": "cloudflare", "userInput": {"accountId": account}})),
-        )
-        .await;
-    let integration = created.body["id"].as_str().unwrap();
+    let created = api.create_integration(&token, None).await;
+    let integration = created["id"].as_str().unwrap();
     let newest = api
         .audit_event(&token, "integration.create", integration)
         .await;
@@ -679,16 +656,8 @@ async fn the_retention_sweep_deletes_old_events(backend: TestDb) {
 async fn the_authorization_callback_records_the_connect_it_completes(backend: TestDb) {
     let name = backend.name;
     let slack = FakeSlack::start(SlackWorkspace::sample(2)).await.unwrap();
-    let catalog = CatalogConfig {
-        definitions: [("slack".to_owned(), slack.operator_config())].into(),
-        public_url: None,
-    };
-    let server = TestServer::start(
-        backend,
-        registry(&catalog).unwrap(),
-        ServerConfig::default(),
-    )
-    .await;
+    let registry = registry_of("slack", slack.operator_config());
+    let server = TestServer::start(backend, registry, ServerConfig::default()).await;
     let TenantToken {
         tenant,
         token_id,
@@ -701,32 +670,28 @@ async fn the_authorization_callback_records_the_connect_it_completes(backend: Te
             .post(format!("{base}{path}"))
             .bearer_auth(&token)
             .json(&body)
-            .send()
     };
     let connects = || async {
-        let listed: Value = client
-            .get(format!("{base}/v1/audit-events?action=integration.connect"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let listed = json_of(
+            client
+                .get(format!("{base}/v1/audit-events?action=integration.connect"))
+                .bearer_auth(&token),
+        )
+        .await;
         listed["items"].as_array().unwrap().clone()
     };
 
-    let created: Value = post("/v1/integrations".into(), json!({"definitionId": "slack"}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = json_of(post(
+        "/v1/integrations".into(),
+        json!({"definitionId": "slack"}),
+    ))
+    .await;
     let integration = created["id"].as_str().unwrap().to_owned();
     let started = post(
         format!("/v1/integrations/{integration}/auth"),
         json!({"connection": "SlackOAuth"}),
     )
+    .send()
     .await
     .unwrap();
     assert_eq!(started.status(), 200, "{name}");

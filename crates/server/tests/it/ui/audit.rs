@@ -54,11 +54,7 @@ async fn ui_actions_are_recorded_and_listed_on_the_audit_page(backend: TestDb) {
     assert_eq!(connected.status, StatusCode::OK, "{name}");
     let page = format!("/integrations/{integration}");
     let run = ui
-        .post(
-            &format!("{page}/operations/DirectorySync"),
-            Some(&cookie),
-            &[("csrf", &csrf)],
-        )
+        .press(&format!("{page}/operations/DirectorySync"), &cookie, &csrf)
         .await;
     assert_eq!(run.status, StatusCode::SEE_OTHER, "{name}");
     let run_id = run
@@ -67,11 +63,7 @@ async fn ui_actions_are_recorded_and_listed_on_the_audit_page(backend: TestDb) {
         .trim_start_matches("/runs/")
         .to_owned();
     let disconnected = ui
-        .post(
-            &format!("{page}/disconnect"),
-            Some(&cookie),
-            &[("csrf", &csrf)],
-        )
+        .press(&format!("{page}/disconnect"), &cookie, &csrf)
         .await;
     assert_eq!(disconnected.status, StatusCode::SEE_OTHER, "{name}");
 
@@ -185,9 +177,7 @@ async fn ui_actions_are_recorded_and_listed_on_the_audit_page(backend: TestDb) {
 
     // Signing out is recorded too.
     let csrf_other = super::csrf_of(&theirs.body);
-    let out = ui
-        .post("/logout", Some(&other_cookie), &[("csrf", &csrf_other)])
-        .await;
+    let out = ui.press("/logout", &other_cookie, &csrf_other).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER, "{name}");
     let everything = AuditQuery {
         limit: 100,

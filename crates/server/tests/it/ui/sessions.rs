@@ -130,11 +130,7 @@ async fn sessions_are_listed_and_ended_through_the_api_and_the_sessions_page(bac
     let csrf = csrf_of(&ui.get("/sessions", Some(&first)).await.body);
     assert_eq!(csrf, first_csrf, "{name}");
     let ended = ui
-        .post(
-            &format!("/sessions/{first_handle}/revoke"),
-            Some(&first),
-            &[("csrf", &csrf)],
-        )
+        .press(&format!("/sessions/{first_handle}/revoke"), &first, &csrf)
         .await;
     assert_eq!(
         ended.status,

@@ -9,7 +9,6 @@ use std::{future::Future, time::Duration};
 
 use serde_json::json;
 use tributary_core::CallbackParams;
-use tributary_providers::{CatalogConfig, registry};
 use tributary_runtime::{ConnectOutcome, ConnectRequest, Runtime, RuntimeConfig};
 use tributary_server::ServerConfig;
 use tributary_store::{
@@ -20,7 +19,7 @@ use tributary_store::{
 use tributary_testkit::azure_entra_id::{EntraDirectory, FakeEntra};
 use tributary_testkit::browser::approve;
 
-use crate::support::TestServer;
+use crate::support::{TestServer, registry_of};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -93,14 +92,11 @@ async fn succeeded_runs(runtime: &Runtime, tenant: &str, integration: &str, op: 
 #[each_backend(flavor = "multi_thread", worker_threads = 2)]
 async fn graph_change_notifications(backend: TestDb) {
     let fake = FakeEntra::start(EntraDirectory::sample(3)).await.unwrap();
-    let config = CatalogConfig {
-        definitions: [("azure_entra_id".to_owned(), fake.operator_config())].into(),
-        public_url: None,
-    };
+    let registry = registry_of("azure_entra_id", fake.operator_config());
     let server = TestServer::start_with(
         backend,
         ServerConfig::default(),
-        |_| registry(&config).unwrap(),
+        |_| registry,
         |runtime| RuntimeConfig {
             scheduler_poll: Duration::from_millis(200),
             ..runtime
