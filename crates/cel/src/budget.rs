@@ -189,34 +189,40 @@ fn remaining() -> u64 {
 /// Fails, and records the limit, when a string of `len` bytes would be over the payload size
 /// limit: the bound on strings an evaluation builds.
 pub(crate) fn string_too_long(len: usize) -> Result<(), ExecutionError> {
-    STATE.with(|s| {
-        let Some(state) = s.get() else {
-            return Ok(());
-        };
-        if len > state.max_string_bytes {
-            let message = format!(
-                "the result would be {len} bytes, over the {} allowed",
-                state.max_string_bytes
-            );
-            return Err(exceed(s, state, Limit::PayloadSize, message));
-        }
-        Ok(())
-    })
+    over_size_limit(
+        len,
+        Limit::PayloadSize,
+        |state| state.max_string_bytes,
+        |max| format!("the result would be {len} bytes, over the {max} allowed"),
+    )
 }
 
 /// Fails, and records the limit, when a list or map of `len` elements would be over the list
 /// size limit.
 pub(crate) fn list_too_long(len: usize) -> Result<(), ExecutionError> {
+    over_size_limit(
+        len,
+        Limit::ListSize,
+        |state| state.max_list_elements,
+        |max| format!("the result would have {len} elements, over the {max} allowed"),
+    )
+}
+
+/// Fails, and records `limit`, when `len` is over the evaluation's maximum for it (`max_of`);
+/// outside an evaluation nothing is limited.
+fn over_size_limit(
+    len: usize,
+    limit: Limit,
+    max_of: fn(&State) -> usize,
+    message: impl FnOnce(usize) -> String,
+) -> Result<(), ExecutionError> {
     STATE.with(|s| {
         let Some(state) = s.get() else {
             return Ok(());
         };
-        if len > state.max_list_elements {
-            let message = format!(
-                "the result would have {len} elements, over the {} allowed",
-                state.max_list_elements
-            );
-            return Err(exceed(s, state, Limit::ListSize, message));
+        let max = max_of(&state);
+        if len > max {
+            return Err(exceed(s, state, limit, message(max)));
         }
         Ok(())
     })

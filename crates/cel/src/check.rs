@@ -478,36 +478,18 @@ fn index_fields_in(e: &mut IdedExpr, scopes: &mut Vec<String>, next_id: &mut u64
             }
         }
         Expr::Select(select) => index_fields_in(&mut select.operand, scopes, next_id),
-        Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => {}
-        Expr::Call(call) => {
-            if let Some(target) = call.target.as_deref_mut() {
-                index_fields_in(target, scopes, next_id);
-            }
-            for arg in &mut call.args {
-                index_fields_in(arg, scopes, next_id);
-            }
-        }
-        Expr::List(list) => {
-            for element in &mut list.elements {
-                index_fields_in(element, scopes, next_id);
-            }
-        }
-        Expr::Map(map) => {
-            for entry in &mut map.entries {
-                let mut children = Vec::new();
-                entry_children_mut(entry, &mut children);
-                for child in children {
-                    index_fields_in(child, scopes, next_id);
-                }
-            }
-        }
-        Expr::Struct(s) => {
-            for entry in &mut s.entries {
-                let mut children = Vec::new();
-                entry_children_mut(entry, &mut children);
-                for child in children {
-                    index_fields_in(child, scopes, next_id);
-                }
+        Expr::Unspecified
+        | Expr::Ident(_)
+        | Expr::Literal(_)
+        | Expr::Call(_)
+        | Expr::List(_)
+        | Expr::Map(_)
+        | Expr::Struct(_) => {
+            // No scope opens here: every direct child sees the same variables.
+            let mut children = Vec::new();
+            push_children_mut(e, &mut children);
+            for child in children {
+                index_fields_in(child, scopes, next_id);
             }
         }
     }

@@ -1,145 +1,89 @@
 //! The one CEL environment of Tributary: the standard library and macros, optional syntax, the
 //! strings, lists, math and base64 extensions, and our internal metering functions.
 
-use crate::{budget, functions, metered};
+use crate::{budget, conversions, functions, metered, optional};
 use cel::common::ast::{CallExpr, Expr, IdedExpr, LiteralValue};
-use cel::common::types::{DYN_TYPE, Kind, STRING_TYPE};
+use cel::common::functions::Function;
+use cel::common::types::{DYN_TYPE, Kind, STRING_TYPE, Type};
 use cel::{Context, DeclarationError, Env, ExecutionError, Value, extensions};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, RwLock};
 
+/// The `replace` overloads that bound the size of their result, `(overload id, argument count)`.
+/// They are declared before the strings extension, whose `replace` overloads they shadow:
+/// overloads are tried in the order they are declared.
+const GUARDED_REPLACE: &[(&str, usize)] = &[
+    ("tributary_replace_guarded", 2),
+    ("tributary_replace_n_guarded", 3),
+];
+
+/// Our internal functions, `(name, argument count, function)`, every argument `dyn`: metering,
+/// equality, conversions, optional selection and `+`. The overload id of each is its name
+/// without the leading `@`.
+const INTERNAL_OVERLOADS: &[(&str, usize, Function)] = &[
+    (budget::CHARGE_RANGE, 1, budget::charge_range),
+    (budget::CHARGE_ITEM, 1, budget::charge_item),
+    (budget::CHARGE_SCAN, 1, budget::charge_scan),
+    (budget::CONTINUE, 1, budget::continue_unless_stopped),
+    (functions::EQUALS, 2, functions::equals),
+    (functions::NOT_EQUALS, 2, functions::not_equals),
+    (conversions::STRING, 1, conversions::string),
+    (conversions::TIMESTAMP, 1, conversions::timestamp),
+    (optional::OPT_SELECT, 2, optional::opt_select),
+    (optional::OPT_INDEX, 2, optional::opt_index),
+    (metered::ADD, 2, metered::add),
+];
+
+/// `arguments` parameters of type `dyn`.
+fn dyn_parameters(arguments: usize) -> Vec<Type> {
+    (0..arguments).map(|_| DYN_TYPE).collect()
+}
+
 pub(crate) fn build() -> Env {
     let mut env = Env::stdlib();
-    // Declared before the strings extension, whose `replace` overloads these shadow: overloads
-    // are tried in the order they are declared.
-    env.add_member_overload(
-        "replace",
-        "tributary_replace_guarded",
-        STRING_TYPE,
-        vec![DYN_TYPE, DYN_TYPE],
-        functions::guarded_replace,
-    )
-    .and_then(|_| {
-        env.add_member_overload(
-            "replace",
-            "tributary_replace_n_guarded",
-            STRING_TYPE,
-            vec![DYN_TYPE, DYN_TYPE, DYN_TYPE],
-            functions::guarded_replace,
-        )
-    })
-    .and_then(|_| {
-        env.add_overload(
-            budget::CHARGE_RANGE,
-            "tributary_charge_range",
-            vec![DYN_TYPE],
-            budget::charge_range,
-        )
-    })
-    .and_then(|_| {
-        env.add_overload(
-            budget::CHARGE_ITEM,
-            "tributary_charge_item",
-            vec![DYN_TYPE],
-            budget::charge_item,
-        )
-    })
-    .and_then(|_| {
-        env.add_overload(
-            budget::CHARGE_SCAN,
-            "tributary_charge_scan",
-            vec![DYN_TYPE],
-            budget::charge_scan,
-        )
-    })
-    .and_then(|_| {
-        env.add_overload(
-            budget::CONTINUE,
-            "tributary_continue",
-            vec![DYN_TYPE],
-            budget::continue_unless_stopped,
-        )
-    })
-    .and_then(|_| {
-        env.add_overload(
-            functions::EQUALS,
-            "tributary_equals",
-            vec![DYN_TYPE, DYN_TYPE],
-            functions::equals,
-        )
-    })
-    .and_then(|_| {
-        env.add_overload(
-            functions::NOT_EQUALS,
-            "tributary_not_equals",
-            vec![DYN_TYPE, DYN_TYPE],
-            functions::not_equals,
-        )
-    })
-    .and_then(|_| {
-        env.add_overload(
-            crate::conversions::STRING,
-            "tributary_string",
-            vec![DYN_TYPE],
-            crate::conversions::string,
-        )
-    })
-    .and_then(|_| {
-        env.add_overload(
-            crate::conversions::TIMESTAMP,
-            "tributary_timestamp",
-            vec![DYN_TYPE],
-            crate::conversions::timestamp,
-        )
-    })
-    .and_then(|_| {
-        env.add_overload(
-            crate::optional::OPT_SELECT,
-            "tributary_opt_select",
-            vec![DYN_TYPE, DYN_TYPE],
-            crate::optional::opt_select,
-        )
-    })
-    .and_then(|_| {
-        env.add_overload(
-            crate::optional::OPT_INDEX,
-            "tributary_opt_index",
-            vec![DYN_TYPE, DYN_TYPE],
-            crate::optional::opt_index,
-        )
-    })
-    .and_then(|_| {
-        env.add_overload(
-            metered::ADD,
-            "tributary_add",
-            vec![DYN_TYPE, DYN_TYPE],
-            metered::add,
-        )
-    })
-    // Declared before the extensions, whose overloads of the same names these shadow.
-    .and_then(|_| {
-        metered::OVERLOADS
-            .iter()
-            .try_for_each(|&(name, member, arguments, overload)| {
-                let id = format!("tributary_metered_{name}_{arguments}");
-                let parameters = (0..arguments).map(|_| DYN_TYPE).collect();
-                if member {
-                    env.add_member_overload(name, &id, DYN_TYPE, parameters, overload)
-                } else {
-                    env.add_overload(name, &id, parameters, overload)
-                }
-            })
-    })
-    .and_then(|_| add_extensions(&mut env))
-    .and_then(|_| {
-        crate::macros::all()
-            .into_iter()
-            .try_for_each(|m| env.add_macro(m))
-    })
-    // The declarations are fixed: a conflict among them is a programming error that every
-    // test would hit at once.
-    .expect("the CEL environment's declarations are consistent");
+    GUARDED_REPLACE
+        .iter()
+        .try_for_each(|&(id, arguments)| {
+            env.add_member_overload(
+                "replace",
+                id,
+                STRING_TYPE,
+                dyn_parameters(arguments),
+                functions::guarded_replace,
+            )
+        })
+        .and_then(|_| {
+            INTERNAL_OVERLOADS
+                .iter()
+                .try_for_each(|&(name, arguments, overload)| {
+                    let id = name.trim_start_matches('@');
+                    env.add_overload(name, id, dyn_parameters(arguments), overload)
+                })
+        })
+        // Declared before the extensions, whose overloads of the same names these shadow.
+        .and_then(|_| {
+            metered::OVERLOADS
+                .iter()
+                .try_for_each(|&(name, member, arguments, overload)| {
+                    let id = format!("tributary_metered_{name}_{arguments}");
+                    let parameters = dyn_parameters(arguments);
+                    if member {
+                        env.add_member_overload(name, &id, DYN_TYPE, parameters, overload)
+                    } else {
+                        env.add_overload(name, &id, parameters, overload)
+                    }
+                })
+        })
+        .and_then(|_| add_extensions(&mut env))
+        .and_then(|_| {
+            crate::macros::all()
+                .into_iter()
+                .try_for_each(|m| env.add_macro(m))
+        })
+        // The declarations are fixed: a conflict among them is a programming error that every
+        // test would hit at once.
+        .expect("the CEL environment's declarations are consistent");
     env
 }
 

@@ -50,6 +50,79 @@ pub(crate) fn is_lazy(value: &dyn Val) -> bool {
     }
 }
 
+/// Whether `other` is a `kind` container of `len` members: the cheap test before comparing members.
+fn same_kind_and_size(other: &dyn Val, kind: Kind, len: usize) -> bool {
+    other.get_type().kind() == kind
+        && other
+            .as_sizer()
+            .is_some_and(|s| *s.size().inner() == len as i64)
+}
+
+/// The `Val`, `Sizer` and `Zeroer` impls both lazy containers share: the CEL type they report
+/// (`$cel_type`), the capabilities they lend (container, indexer, iterable, sizer, zeroer, and
+/// any in `$extra`), a clone that borrows the same payload, and a size and emptiness that are
+/// those of the payload (`$payload`) without converting it.
+macro_rules! lazy_container_val {
+    ($ty:ident, $cel_type:ident, $payload:ident, { $($extra:tt)* }) => {
+        impl<'v> Val for $ty<'v> {
+            fn get_type(&self) -> &Type {
+                &$cel_type
+            }
+
+            fn cel_type() -> &'static Type {
+                &$cel_type
+            }
+
+            fn as_container(&self) -> Option<&dyn Container> {
+                Some(self)
+            }
+
+            fn as_indexer<'b, 'w>(&'b self) -> Option<&'b (dyn Indexer + 'w)>
+            where
+                Self: 'w,
+            {
+                Some(self)
+            }
+
+            fn as_iterable<'b, 'w>(&'b self) -> Option<&'b (dyn Iterable + 'w)>
+            where
+                Self: 'w,
+            {
+                Some(self)
+            }
+
+            fn as_sizer(&self) -> Option<&dyn Sizer> {
+                Some(self)
+            }
+
+            fn as_zeroer(&self) -> Option<&dyn Zeroer> {
+                Some(self)
+            }
+
+            fn clone_as_boxed<'w>(&self) -> Box<dyn Val + 'w>
+            where
+                Self: 'w,
+            {
+                Box::new($ty::new(self.$payload))
+            }
+
+            $($extra)*
+        }
+
+        impl Sizer for $ty<'_> {
+            fn size(&self) -> CelInt {
+                CelInt::from(self.$payload.len() as i64)
+            }
+        }
+
+        impl Zeroer for $ty<'_> {
+            fn is_zero_value(&self) -> bool {
+                self.$payload.is_empty()
+            }
+        }
+    };
+}
+
 /// A JSON object seen as a CEL `map` with string keys.
 #[derive(Debug)]
 pub(crate) struct JsonObject<'v> {
@@ -67,47 +140,9 @@ impl<'v> JsonObject<'v> {
     }
 }
 
-impl<'v> Val for JsonObject<'v> {
-    fn get_type(&self) -> &Type {
-        &MAP_TYPE
-    }
-
-    fn cel_type() -> &'static Type {
-        &MAP_TYPE
-    }
-
-    fn as_container(&self) -> Option<&dyn Container> {
-        Some(self)
-    }
-
-    fn as_indexer<'b, 'w>(&'b self) -> Option<&'b (dyn Indexer + 'w)>
-    where
-        Self: 'w,
-    {
-        Some(self)
-    }
-
-    fn as_iterable<'b, 'w>(&'b self) -> Option<&'b (dyn Iterable + 'w)>
-    where
-        Self: 'w,
-    {
-        Some(self)
-    }
-
-    fn as_sizer(&self) -> Option<&dyn Sizer> {
-        Some(self)
-    }
-
-    fn as_zeroer(&self) -> Option<&dyn Zeroer> {
-        Some(self)
-    }
-
+lazy_container_val!(JsonObject, MAP_TYPE, fields, {
     fn equals(&self, other: &dyn Val) -> bool {
-        if other.get_type().kind() != Kind::Map
-            || other
-                .as_sizer()
-                .is_none_or(|s| *s.size().inner() != self.fields.len() as i64)
-        {
+        if !same_kind_and_size(other, Kind::Map, self.fields.len()) {
             return false;
         }
         let Some(indexer) = other.as_indexer() else {
@@ -119,14 +154,7 @@ impl<'v> Val for JsonObject<'v> {
                 .is_ok_and(|theirs| to_val(value).equals(theirs.as_ref()))
         })
     }
-
-    fn clone_as_boxed<'w>(&self) -> Box<dyn Val + 'w>
-    where
-        Self: 'w,
-    {
-        Box::new(JsonObject::new(self.fields))
-    }
-}
+});
 
 fn key_error(key: &dyn Val) -> ExecutionError {
     match key.get_type().kind() {
@@ -215,18 +243,6 @@ impl<'v> Iterable for JsonObject<'v> {
     }
 }
 
-impl Sizer for JsonObject<'_> {
-    fn size(&self) -> CelInt {
-        CelInt::from(self.fields.len() as i64)
-    }
-}
-
-impl Zeroer for JsonObject<'_> {
-    fn is_zero_value(&self) -> bool {
-        self.fields.is_empty()
-    }
-}
-
 /// A JSON array seen as a CEL `list`.
 #[derive(Debug)]
 pub(crate) struct JsonArray<'v> {
@@ -270,15 +286,7 @@ impl<'v> JsonArray<'v> {
     }
 }
 
-impl<'v> Val for JsonArray<'v> {
-    fn get_type(&self) -> &Type {
-        &LIST_TYPE
-    }
-
-    fn cel_type() -> &'static Type {
-        &LIST_TYPE
-    }
-
+lazy_container_val!(JsonArray, LIST_TYPE, items, {
     fn as_adder<'b, 'w>(&'b self) -> Option<&'b (dyn Adder + 'w)>
     where
         Self: 'w,
@@ -286,38 +294,8 @@ impl<'v> Val for JsonArray<'v> {
         Some(self)
     }
 
-    fn as_container(&self) -> Option<&dyn Container> {
-        Some(self)
-    }
-
-    fn as_indexer<'b, 'w>(&'b self) -> Option<&'b (dyn Indexer + 'w)>
-    where
-        Self: 'w,
-    {
-        Some(self)
-    }
-
-    fn as_iterable<'b, 'w>(&'b self) -> Option<&'b (dyn Iterable + 'w)>
-    where
-        Self: 'w,
-    {
-        Some(self)
-    }
-
-    fn as_sizer(&self) -> Option<&dyn Sizer> {
-        Some(self)
-    }
-
-    fn as_zeroer(&self) -> Option<&dyn Zeroer> {
-        Some(self)
-    }
-
     fn equals(&self, other: &dyn Val) -> bool {
-        if other.get_type().kind() != Kind::List
-            || other
-                .as_sizer()
-                .is_none_or(|s| *s.size().inner() != self.items.len() as i64)
-        {
+        if !same_kind_and_size(other, Kind::List, self.items.len()) {
             return false;
         }
         let Some(iterable) = other.as_iterable() else {
@@ -328,14 +306,7 @@ impl<'v> Val for JsonArray<'v> {
             .iter()
             .all(|ours| theirs.next().is_some_and(|t| ours.equals(t)))
     }
-
-    fn clone_as_boxed<'w>(&self) -> Box<dyn Val + 'w>
-    where
-        Self: 'w,
-    {
-        Box::new(JsonArray::new(self.items))
-    }
-}
+});
 
 impl<'v> Indexer for JsonArray<'v> {
     fn get<'b, 'w>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'w>, ExecutionError>
@@ -396,17 +367,5 @@ impl<'v> Adder for JsonArray<'v> {
             joined.push(item.clone_as_boxed());
         }
         Ok(CowVal::owned(CelList::from(joined)))
-    }
-}
-
-impl Sizer for JsonArray<'_> {
-    fn size(&self) -> CelInt {
-        CelInt::from(self.items.len() as i64)
-    }
-}
-
-impl Zeroer for JsonArray<'_> {
-    fn is_zero_value(&self) -> bool {
-        self.items.is_empty()
     }
 }

@@ -3,7 +3,7 @@
 
 use std::{any::Any, future::Future, marker::PhantomData, sync::Arc};
 
-use crate::{CredentialBindings, IntegrationContext, OperationError};
+use crate::{CredentialBindings, IntegrationContext, OperationError, connection::AsyncFn};
 use futures::future::BoxFuture;
 
 /// A built client, type-erased for the pool. Operations get it back as `&C`.
@@ -45,11 +45,7 @@ pub struct ClientBuildRequest {
     pub credentials: CredentialBindings,
 }
 
-pub(crate) type BuildFn = Arc<
-    dyn Fn(ClientBuildRequest) -> BoxFuture<'static, Result<ErasedClient, OperationError>>
-        + Send
-        + Sync,
->;
+pub(crate) type BuildFn = AsyncFn<ClientBuildRequest, ErasedClient>;
 
 /// A declared client.
 #[derive(Clone)]
@@ -102,15 +98,11 @@ impl ClientRegistration {
     }
 }
 
-impl std::fmt::Debug for ClientRegistration {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientRegistration")
-            .field("id", &self.id)
-            .field("credential_slots", &self.credential_slots)
-            .field("client_type", &self.client_type)
-            .finish_non_exhaustive()
-    }
-}
+debug_listed_fields!(ClientRegistration {
+    id,
+    credential_slots,
+    client_type
+});
 
 /// Casts an erased client back to `C`, failing with an internal error naming both types.
 pub fn downcast_client<C: Send + Sync + 'static>(

@@ -85,14 +85,10 @@ pub struct AuthCompleteRequest {
     pub nonce: String,
 }
 
-impl std::fmt::Debug for AuthCompleteRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthCompleteRequest")
-            .field("integration", &self.integration)
-            .field("redirect_uri", &self.redirect_uri)
-            .finish_non_exhaustive()
-    }
-}
+debug_listed_fields!(AuthCompleteRequest {
+    integration,
+    redirect_uri
+});
 
 /// The credential an auth flow produced, and what it tells metadata resolution.
 #[derive(Clone, Default)]
@@ -101,13 +97,7 @@ pub struct AuthCompleteResult {
     pub auth_input: Value,
 }
 
-impl std::fmt::Debug for AuthCompleteResult {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthCompleteResult")
-            .field("auth_input", &self.auth_input)
-            .finish_non_exhaustive()
-    }
-}
+debug_listed_fields!(AuthCompleteResult { auth_input });
 
 /// Input to a credential refresh.
 #[derive(Clone)]
@@ -116,7 +106,9 @@ pub struct RefreshRequest {
     pub credential: Value,
 }
 
-type AsyncFn<I, O> = Arc<dyn Fn(I) -> BoxFuture<'static, Result<O, OperationError>> + Send + Sync>;
+/// An erased async callback of a registration: one input in, a result out.
+pub(crate) type AsyncFn<I, O> =
+    Arc<dyn Fn(I) -> BoxFuture<'static, Result<O, OperationError>> + Send + Sync>;
 
 fn erase<I, O, F, Fut>(f: F) -> AsyncFn<I, O>
 where
@@ -288,10 +280,7 @@ impl ConnectionRegistration {
         }
     }
 
-    pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.description = description.into();
-        self
-    }
+    text_setters!(description);
 
     /// Adds further participating slots.
     pub fn credentials(mut self, slots: impl IntoIterator<Item = &'static str>) -> Self {
@@ -359,22 +348,11 @@ impl ConnectionRegistration {
     }
 }
 
-impl std::fmt::Debug for ConnectionRegistration {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectionRegistration")
-            .field("credential_ref", &self.credential_ref)
-            .field("credential_refs", &self.credential_refs)
-            .field("client_refs", &self.client_refs)
-            .field("validation_operation", &self.validation_operation)
-            .field("auth", &self.auth.as_ref().map(|a| a.credential_ref))
-            .field(
-                "token_refresh",
-                &self.token_refresh.as_ref().map(|r| r.credential_ref),
-            )
-            .field(
-                "disconnect",
-                &self.disconnect.as_ref().map(|d| d.credential_ref),
-            )
-            .finish_non_exhaustive()
-    }
-}
+debug_listed_fields!(
+    ConnectionRegistration { credential_ref, credential_refs, client_refs, validation_operation },
+    auth => |c: &ConnectionRegistration| c.auth.as_ref().map(|a| a.credential_ref),
+    token_refresh => |c: &ConnectionRegistration| {
+        c.token_refresh.as_ref().map(|r| r.credential_ref)
+    },
+    disconnect => |c: &ConnectionRegistration| c.disconnect.as_ref().map(|d| d.credential_ref),
+);

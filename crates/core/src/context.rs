@@ -174,11 +174,7 @@ impl OperationContext {
     }
 }
 
-impl std::fmt::Debug for OperationContext {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OperationContext")
-            .field("integration", &self.integration)
-            .field("run_id", &self.run_id)
-            .finish_non_exhaustive()
-    }
-}
+debug_listed_fields!(OperationContext {
+    integration,
+    run_id
+});

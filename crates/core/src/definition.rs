@@ -121,35 +121,14 @@ impl Definition {
         self
     }
 
-    pub fn credential(mut self, registration: CredentialRegistration) -> Self {
-        self.credentials.push(registration);
-        self
-    }
-
-    pub fn client(mut self, registration: ClientRegistration) -> Self {
-        self.clients.push(registration);
-        self
-    }
-
-    pub fn connection(mut self, registration: ConnectionRegistration) -> Self {
-        self.connections.push(registration);
-        self
-    }
-
-    pub fn operation(mut self, registration: OperationRegistration) -> Self {
-        self.operations.push(registration);
-        self
-    }
-
-    pub fn mapping(mut self, registration: MappingRegistration) -> Self {
-        self.mappings.push(registration);
-        self
-    }
-
-    pub fn webhook(mut self, registration: WebhookRegistration) -> Self {
-        self.webhooks.push(registration);
-        self
-    }
+    registration_adders!(
+        credential(CredentialRegistration) => credentials,
+        client(ClientRegistration) => clients,
+        connection(ConnectionRegistration) => connections,
+        operation(OperationRegistration) => operations,
+        mapping(MappingRegistration) => mappings,
+        webhook(WebhookRegistration) => webhooks,
+    );
 
     pub fn credential_registration(&self, slot: &str) -> Option<&CredentialRegistration> {
         self.credentials.iter().find(|c| c.slot == slot)

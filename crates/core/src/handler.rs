@@ -35,51 +35,47 @@ pub trait ClientHandler<'a, C: 'a, Cfg, Out, Inputs>: Send + Sync + 'static {
     ) -> Self::Future;
 }
 
-impl<'a, C: 'a, Cfg, Out, F, Fut> ClientHandler<'a, C, Cfg, Out, inputs::Client> for F
-where
-    F: Fn(OperationContext, &'a C) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Out, OperationError>> + Send + 'a,
-{
-    type Future = Fut;
-    fn call(&self, context: OperationContext, _: Cfg, client: &'a C, _: CredentialBindings) -> Fut {
-        self(context, client)
-    }
+/// Implements [`ClientHandler`] for the functions of one shape of [`inputs`]: `|...|` names the
+/// four inputs of [`ClientHandler::call`] (`_` for those the shape drops), then come the
+/// function's parameter types and the inputs passed to it.
+macro_rules! client_handler_shape {
+    (
+        $shape:ty,
+        |$context:tt, $config:tt, $client:tt, $credentials:tt|
+        ($($param:ty),+) => ($($arg:ident),+)
+    ) => {
+        impl<'a, C: 'a, Cfg, Out, F, Fut> ClientHandler<'a, C, Cfg, Out, $shape> for F
+        where
+            F: Fn($($param),+) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = Result<Out, OperationError>> + Send + 'a,
+        {
+            type Future = Fut;
+            fn call(
+                &self,
+                $context: OperationContext,
+                $config: Cfg,
+                $client: &'a C,
+                $credentials: CredentialBindings,
+            ) -> Fut {
+                self($($arg),+)
+            }
+        }
+    };
 }
 
-impl<'a, C: 'a, Cfg, Out, F, Fut> ClientHandler<'a, C, Cfg, Out, inputs::ConfigAndClient> for F
-where
-    F: Fn(OperationContext, Cfg, &'a C) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Out, OperationError>> + Send + 'a,
-{
-    type Future = Fut;
-    fn call(
-        &self,
-        context: OperationContext,
-        config: Cfg,
-        client: &'a C,
-        _: CredentialBindings,
-    ) -> Fut {
-        self(context, config, client)
-    }
-}
-
-impl<'a, C: 'a, Cfg, Out, F, Fut> ClientHandler<'a, C, Cfg, Out, inputs::ConfigClientAndCredentials>
-    for F
-where
-    F: Fn(OperationContext, Cfg, &'a C, CredentialBindings) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Out, OperationError>> + Send + 'a,
-{
-    type Future = Fut;
-    fn call(
-        &self,
-        context: OperationContext,
-        config: Cfg,
-        client: &'a C,
-        credentials: CredentialBindings,
-    ) -> Fut {
-        self(context, config, client, credentials)
-    }
-}
+client_handler_shape!(
+    inputs::Client,
+    |context, _, client, _| (OperationContext, &'a C) => (context, client)
+);
+client_handler_shape!(
+    inputs::ConfigAndClient,
+    |context, config, client, _| (OperationContext, Cfg, &'a C) => (context, config, client)
+);
+client_handler_shape!(
+    inputs::ConfigClientAndCredentials,
+    |context, config, client, credentials|
+    (OperationContext, Cfg, &'a C, CredentialBindings) => (context, config, client, credentials)
+);
 
 /// What an ingest handler returns. A handler that hands its pages to `ctx.emit` as it lists
 /// them returns `()`; one that builds a small listing in memory may return its payload sets,

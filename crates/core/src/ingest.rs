@@ -73,20 +73,7 @@ impl MappingEnvelope {
         }
     }
 
-    pub fn variant(mut self, variant: impl Into<String>) -> Self {
-        self.variant = variant.into();
-        self
-    }
-
-    pub fn resource(mut self, resource: impl Into<String>) -> Self {
-        self.resource = resource.into();
-        self
-    }
-
-    pub fn action(mut self, action: impl Into<String>) -> Self {
-        self.action = action.into();
-        self
-    }
+    text_setters!(variant, resource, action);
 }
 
 /// Payloads destined for one internal model.
@@ -129,20 +116,7 @@ impl MappingRegistration {
         }
     }
 
-    pub fn variant(mut self, variant: impl Into<String>) -> Self {
-        self.variant = variant.into();
-        self
-    }
-
-    pub fn filter(mut self, expr: impl Into<String>) -> Self {
-        self.filter = expr.into();
-        self
-    }
-
-    pub fn map(mut self, expr: impl Into<String>) -> Self {
-        self.map = expr.into();
-        self
-    }
+    text_setters!(variant, filter, map);
 
     /// `schema` or `schema/variant`, as errors and logs name a mapping.
     pub fn label(&self) -> String {

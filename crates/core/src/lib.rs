@@ -7,6 +7,11 @@
 
 extern crate self as tributary_core;
 
+#[macro_use]
+mod builder;
+#[macro_use]
+mod debug;
+
 mod client;
 mod connection;
 mod context;

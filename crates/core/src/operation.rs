@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::{
     ClientHandler, ClientRef, CredentialBindings, ErasedClient, IngestContract, IngestOutput,
     IngestPayloadSet, OperationContext, OperationError, StableName, client::downcast_client,
-    schema::schema_for,
+    connection::AsyncFn, schema::schema_for,
 };
 
 /// How an operation may be run.
@@ -51,11 +51,7 @@ pub struct OperationRequest {
     pub credentials: CredentialBindings,
 }
 
-type HandlerFn = Arc<
-    dyn Fn(OperationRequest) -> BoxFuture<'static, Result<OperationOutput, OperationError>>
-        + Send
-        + Sync,
->;
+type HandlerFn = AsyncFn<OperationRequest, OperationOutput>;
 
 /// An erased handler with the kind of output it produces.
 #[derive(Clone)]
@@ -88,17 +84,10 @@ pub struct OperationRegistration {
     pub handler: Option<OperationHandler>,
 }
 
-impl std::fmt::Debug for OperationRegistration {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OperationRegistration")
-            .field("name", &self.name)
-            .field("client", &self.client)
-            .field("policy", &self.policy)
-            .field("ingest", &self.ingest)
-            .field("output", &self.handler.as_ref().map(|h| h.kind))
-            .finish_non_exhaustive()
-    }
-}
+debug_listed_fields!(
+    OperationRegistration { name, client, policy, ingest },
+    output => |o: &OperationRegistration| o.handler.as_ref().map(|h| h.kind),
+);
 
 /// Builds an [`OperationRegistration`] whose name and config schema come from `Cfg`.
 ///
@@ -263,28 +252,33 @@ where
     Cfg: StableName + JsonSchema + DeserializeOwned + Send + 'static,
     C: Send + Sync + 'static,
 {
-    pub fn inline(mut self) -> Self {
-        self.operation = self.operation.inline();
-        self
+    /// See [`Operation::inline`].
+    pub fn inline(self) -> Self {
+        self.map_operation(Operation::inline)
     }
 
-    pub fn reconcile(mut self) -> Self {
-        self.operation = self.operation.reconcile();
-        self
+    /// See [`Operation::reconcile`].
+    pub fn reconcile(self) -> Self {
+        self.map_operation(Operation::reconcile)
     }
 
-    pub fn ingests<S: Into<String>>(mut self, schemas: impl IntoIterator<Item = S>) -> Self {
-        self.operation = self.operation.ingests(schemas);
-        self
+    /// See [`Operation::ingests`].
+    pub fn ingests<S: Into<String>>(self, schemas: impl IntoIterator<Item = S>) -> Self {
+        self.map_operation(|operation| operation.ingests(schemas))
     }
 
     /// See [`Operation::ingests_variants`].
     pub fn ingests_variants<V: Into<String>>(
-        mut self,
+        self,
         schema: impl Into<String>,
         variants: impl IntoIterator<Item = V>,
     ) -> Self {
-        self.operation = self.operation.ingests_variants(schema, variants);
+        self.map_operation(|operation| operation.ingests_variants(schema, variants))
+    }
+
+    /// The builder methods of the wrapped [`Operation`], applied without losing the client.
+    fn map_operation(mut self, apply: impl FnOnce(Operation<Cfg>) -> Operation<Cfg>) -> Self {
+        self.operation = apply(self.operation);
         self
     }
 

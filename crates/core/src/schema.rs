@@ -94,13 +94,7 @@ impl CompiledSchema {
     }
 }
 
-impl std::fmt::Debug for CompiledSchema {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CompiledSchema")
-            .field("schema", &self.schema)
-            .finish_non_exhaustive()
-    }
-}
+debug_listed_fields!(CompiledSchema { schema });
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::{
     IngestContract, IngestPayloadSet, IntegrationContext, OperationError, Secret, StableName,
+    connection::AsyncFn,
 };
 
 /// An inbound HTTP request, as the verifier and resolver see it. Header names are lowercase.
@@ -50,14 +51,7 @@ pub struct WebhookEndpointAccess {
     pub secret: Secret,
 }
 
-impl std::fmt::Debug for WebhookEndpointAccess {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookEndpointAccess")
-            .field("name", &self.name)
-            .field("url", &self.url)
-            .finish_non_exhaustive()
-    }
-}
+debug_listed_fields!(WebhookEndpointAccess { name, url });
 
 /// Why a request was refused. The message is returned to the sender, so it names what is wrong
 /// (missing header, bad signature, stale timestamp), never a secret or the expected signature.
@@ -127,11 +121,7 @@ type VerifyFn = Arc<dyn Fn(&InboundWebhook, &Secret) -> Result<(), VerifyError> 
 type ResolveFn = Arc<dyn Fn(&InboundWebhook) -> Result<ResolvedEvent, VerifyError> + Send + Sync>;
 type HandshakeFn = Arc<dyn Fn(&InboundWebhook) -> Option<HandshakeResponse> + Send + Sync>;
 type RoutingFn = Arc<dyn Fn(&ResolvedEvent) -> Option<String> + Send + Sync>;
-type EventHandlerFn = Arc<
-    dyn Fn(WebhookEventRequest) -> BoxFuture<'static, Result<WebhookOutcome, OperationError>>
-        + Send
-        + Sync,
->;
+type EventHandlerFn = AsyncFn<WebhookEventRequest, WebhookOutcome>;
 
 /// Where a provider sends events.
 #[derive(Clone)]
@@ -177,14 +167,7 @@ impl WebhookEventRegistration {
     }
 }
 
-impl std::fmt::Debug for WebhookEventRegistration {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookEventRegistration")
-            .field("name", &self.name)
-            .field("ingest", &self.ingest)
-            .finish_non_exhaustive()
-    }
-}
+debug_listed_fields!(WebhookEventRegistration { name, ingest });
 
 /// Builds a [`WebhookEventRegistration`] named after `P`, whose handler receives the payload
 /// decoded as `P`.
@@ -372,12 +355,8 @@ impl WebhookRegistration {
     }
 }
 
-impl std::fmt::Debug for WebhookRegistration {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookRegistration")
-            .field("name", &self.name)
-            .field("route", &self.route)
-            .field("events", &self.events)
-            .finish_non_exhaustive()
-    }
-}
+debug_listed_fields!(WebhookRegistration {
+    name,
+    route,
+    events
+});

@@ -294,40 +294,36 @@ impl FieldSpec {
     fn assertion_tokens(&self, model: &syn::Ident) -> TokenStream {
         let ty = &self.ty;
         let mut checks = Vec::new();
-        if self.attrs.lookup {
-            let message = format!(
-                "{model}.{}: a lookup key must be a required String",
-                self.ident.unraw_string()
-            );
+        // An assertion that `condition` holds, failing with `rule` prefixed by the field's name.
+        let mut check = |condition: TokenStream, rule: &str| {
+            let message = format!("{model}.{}: {rule}", self.ident.unraw_string());
             checks.push(quote! {
-                ::core::assert!(
-                    <#ty as ::tributary_model::IngestField>::TYPE.is_text()
-                        && !<#ty as ::tributary_model::IngestField>::OPTIONAL,
-                    #message
-                );
+                ::core::assert!(#condition, #message);
             });
+        };
+        if self.attrs.lookup {
+            check(
+                quote! {
+                    <#ty as ::tributary_model::IngestField>::TYPE.is_text()
+                        && !<#ty as ::tributary_model::IngestField>::OPTIONAL
+                },
+                "a lookup key must be a required String",
+            );
         }
         if self.attrs.context.is_some() {
-            let message = format!(
-                "{model}.{}: a context field must be a String or Option<String>",
-                self.ident.unraw_string()
+            check(
+                quote! { <#ty as ::tributary_model::IngestField>::TYPE.is_text() },
+                "a context field must be a String or Option<String>",
             );
-            checks.push(quote! {
-                ::core::assert!(<#ty as ::tributary_model::IngestField>::TYPE.is_text(), #message);
-            });
         }
         if self.attrs.default.is_some() {
-            let message = format!(
-                "{model}.{}: a default needs a required string, enum or timestamp field",
-                self.ident.unraw_string()
-            );
-            checks.push(quote! {
-                ::core::assert!(
+            check(
+                quote! {
                     <#ty as ::tributary_model::IngestField>::TYPE.accepts_string_default()
-                        && !<#ty as ::tributary_model::IngestField>::OPTIONAL,
-                    #message
-                );
-            });
+                        && !<#ty as ::tributary_model::IngestField>::OPTIONAL
+                },
+                "a default needs a required string, enum or timestamp field",
+            );
         }
         if checks.is_empty() {
             return TokenStream::new();

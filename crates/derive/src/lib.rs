@@ -21,17 +21,22 @@ mod stable_name;
 /// migrating what is stored.
 #[proc_macro_derive(StableName, attributes(stable_name))]
 pub fn derive_stable_name(input: TokenStream) -> TokenStream {
-    let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    stable_name::expand(&input)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    derive_with(input, stable_name::expand)
 }
 
 /// Derives the ingest key metadata of an internal model; see `tributary_model`.
 #[proc_macro_derive(IngestModel, attributes(ingest))]
 pub fn derive_ingest_model(input: TokenStream) -> TokenStream {
+    derive_with(input, ingest_model::expand)
+}
+
+/// Runs a derive's `expand` on its input, turning an error into `compile_error!`.
+fn derive_with(
+    input: TokenStream,
+    expand: fn(&syn::DeriveInput) -> syn::Result<proc_macro2::TokenStream>,
+) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    ingest_model::expand(&input)
+    expand(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

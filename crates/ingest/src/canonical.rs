@@ -17,31 +17,11 @@ fn write_value(value: &Value, out: &mut Vec<u8>) {
         // serde_json's map is ordered by key unless its `preserve_order` feature is on (a
         // dependency could turn it on for the whole build): sort only when the keys are not in
         // order already, which costs nothing in the usual case.
-        Value::Object(map) if map.keys().is_sorted() => {
-            out.push(b'{');
-            for (index, (key, item)) in map.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                write_scalar(key, out);
-                out.push(b':');
-                write_value(item, out);
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) if map.keys().is_sorted() => write_object(map.iter(), out),
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push(b'{');
-            for (index, (key, item)) in entries.into_iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                write_scalar(key, out);
-                out.push(b':');
-                write_value(item, out);
-            }
-            out.push(b'}');
+            write_object(entries.into_iter(), out);
         }
         Value::Array(items) => {
             out.push(b'[');
@@ -55,6 +35,20 @@ fn write_value(value: &Value, out: &mut Vec<u8>) {
         }
         scalar => write_scalar(scalar, out),
     }
+}
+
+/// An object of `entries`, already in key order.
+fn write_object<'v>(entries: impl Iterator<Item = (&'v String, &'v Value)>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    for (index, (key, item)) in entries.enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_scalar(key, out);
+        out.push(b':');
+        write_value(item, out);
+    }
+    out.push(b'}');
 }
 
 /// A string, number, boolean or null, written by serde_json straight into `out`.

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use axum::{
     Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, FromRequest, Path, RawQuery, Request, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{MethodRouter, get, post},
@@ -54,35 +54,41 @@ pub fn router<S: Clone + Send + Sync + 'static>(runtime: Runtime) -> Router<S> {
         .route(&p("/ResourceTypes/{id}"), scim(get(resource_type)))
         .route(&p("/Schemas"), scim(get(schemas)))
         .route(&p("/Schemas/{id}"), scim(get(schema_by_id)))
-        .route(&p("/Users"), scim(get(list_users).post(create_user)))
-        .route(&p("/Users/.search"), scim(post(search_users)))
+        .merge(resource_routes(Kind::User))
+        .merge(resource_routes(Kind::Group))
         .route(
-            &p("/Users/{id}"),
-            scim(
-                get(get_user)
-                    .put(replace_user)
-                    .patch(patch_user)
-                    .delete(delete_user),
-            ),
+            &p("/.search"),
+            scim(post(|request, Body(body)| {
+                search(request, body, &[Kind::User, Kind::Group])
+            })),
         )
-        .route(&p("/Groups"), scim(get(list_groups).post(create_group)))
-        .route(&p("/Groups/.search"), scim(post(search_groups)))
-        .route(
-            &p("/Groups/{id}"),
-            scim(
-                get(get_group)
-                    .put(replace_group)
-                    .patch(patch_group)
-                    .delete(delete_group),
-            ),
-        )
-        .route(&p("/.search"), scim(post(search_all)))
         .route(&p(""), axum::routing::any(unknown))
         .route(&p("/"), axum::routing::any(unknown))
         .route(&p("/{*rest}"), axum::routing::any(unknown))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limit_uri))
         .with_state(ScimState { runtime })
+}
+
+/// The routes of one resource type (`/Users` or `/Groups`): its collection, its `.search` and a
+/// single resource. Both types share the handlers, which `kind` steers.
+fn resource_routes(kind: Kind) -> Router<ScimState> {
+    let collection = format!("{BASE_PATH}/{}", kind.endpoint());
+    let list_or_create = get(move |request| list(request, kind))
+        .post(move |request, Body(body)| create(request, body, kind));
+    let one = get(move |request| get_one(request, kind))
+        .put(move |request, Body(body)| modify(request, body, kind, Change::Replace))
+        .patch(move |request, Body(body)| modify(request, body, kind, Change::Patch))
+        .delete(move |request| delete(request, kind));
+    Router::new()
+        .route(&collection, scim(list_or_create))
+        .route(
+            &format!("{collection}/.search"),
+            scim(post(move |request, Body(body)| async move {
+                search(request, body, &[kind]).await
+            })),
+        )
+        .route(&format!("{collection}/{{id}}"), scim(one))
 }
 
 /// The route's methods, answering any other with a SCIM error (the server's own 405 is not in
@@ -137,6 +143,42 @@ impl<S: Send + Sync> FromRequest<S> for Body {
 
 type Params = Path<HashMap<String, String>>;
 type Answer = Result<Response, ScimError>;
+
+/// What every SCIM handler reads besides the body: the state, the path parameters (`endpoint`,
+/// and `id` under a single resource), the headers and the raw query string.
+struct ScimRequest {
+    state: ScimState,
+    params: Params,
+    headers: HeaderMap,
+    query: Option<String>,
+}
+
+impl FromRequestParts<ScimState> for ScimRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ScimState) -> Result<Self, Response> {
+        let params = Params::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            state: state.clone(),
+            params,
+            headers: parts.headers.clone(),
+            query: parts.uri.query().map(str::to_owned),
+        })
+    }
+}
+
+impl ScimRequest {
+    async fn authenticate(&self) -> Result<Ctx, ScimError> {
+        authenticate(&self.state, &self.params, &self.headers).await
+    }
+
+    /// The `id` path parameter of a single resource.
+    fn id(&self) -> String {
+        self.params.get("id").cloned().unwrap_or_default()
+    }
+}
 
 /// The authenticated endpoint of a request and its base URL.
 struct Ctx {
@@ -227,78 +269,63 @@ fn query_get<'a>(query: &'a HashMap<String, String>, name: &str) -> Option<&'a s
 
 // ---------- discovery ----------
 
-async fn service_provider_config(
-    State(state): State<ScimState>,
-    params: Params,
-    headers: HeaderMap,
-) -> Answer {
-    let ctx = authenticate(&state, &params, &headers).await?;
+async fn service_provider_config(request: ScimRequest) -> Answer {
+    let ctx = request.authenticate().await?;
     Ok(scim_json(
         StatusCode::OK,
         &schema::service_provider_config(&ctx.base),
     ))
 }
 
-fn list_response(resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST],
-        "totalResults": resources.len(),
-        "startIndex": 1,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
-}
-
-async fn resource_types(
-    State(state): State<ScimState>,
-    params: Params,
-    headers: HeaderMap,
-) -> Answer {
-    let ctx = authenticate(&state, &params, &headers).await?;
+/// A discovery list: every document on one page.
+fn list_answer(resources: Vec<Value>) -> Answer {
     Ok(scim_json(
         StatusCode::OK,
-        &list_response(schema::resource_types(&ctx.base)),
+        &json!({
+            "schemas": [LIST],
+            "totalResults": resources.len(),
+            "startIndex": 1,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }),
     ))
 }
 
-async fn resource_type(
-    State(state): State<ScimState>,
-    params: Params,
-    headers: HeaderMap,
-) -> Answer {
-    let ctx = authenticate(&state, &params, &headers).await?;
-    let id = params.get("id").cloned().unwrap_or_default();
-    schema::resource_types(&ctx.base)
+/// The discovery document of `documents` whose `id` is `id`; 404 names the `kind` of document.
+fn find_by_id(documents: Vec<Value>, id: &str, kind: &str) -> Answer {
+    documents
         .into_iter()
-        .find(|t| t["id"] == id.as_str())
-        .map(|t| scim_json(StatusCode::OK, &t))
-        .ok_or_else(|| ScimError::not_found(format!("no resource type {id}")))
+        .find(|document| document["id"] == id)
+        .map(|document| scim_json(StatusCode::OK, &document))
+        .ok_or_else(|| ScimError::not_found(format!("no {kind} {id}")))
 }
 
-async fn schemas(State(state): State<ScimState>, params: Params, headers: HeaderMap) -> Answer {
-    let ctx = authenticate(&state, &params, &headers).await?;
-    Ok(scim_json(
-        StatusCode::OK,
-        &list_response(schema::schemas(&ctx.base)),
-    ))
+async fn resource_types(request: ScimRequest) -> Answer {
+    let ctx = request.authenticate().await?;
+    list_answer(schema::resource_types(&ctx.base))
 }
 
-async fn schema_by_id(
-    State(state): State<ScimState>,
-    params: Params,
-    headers: HeaderMap,
-) -> Answer {
-    let ctx = authenticate(&state, &params, &headers).await?;
-    let id = params.get("id").cloned().unwrap_or_default();
-    schema::schemas(&ctx.base)
-        .into_iter()
-        .find(|s| s["id"] == id.as_str())
-        .map(|s| scim_json(StatusCode::OK, &s))
-        .ok_or_else(|| ScimError::not_found(format!("no schema {id}")))
+async fn resource_type(request: ScimRequest) -> Answer {
+    let ctx = request.authenticate().await?;
+    find_by_id(
+        schema::resource_types(&ctx.base),
+        &request.id(),
+        "resource type",
+    )
 }
 
-async fn unknown(State(state): State<ScimState>, params: Params, headers: HeaderMap) -> Answer {
-    authenticate(&state, &params, &headers).await?;
+async fn schemas(request: ScimRequest) -> Answer {
+    let ctx = request.authenticate().await?;
+    list_answer(schema::schemas(&ctx.base))
+}
+
+async fn schema_by_id(request: ScimRequest) -> Answer {
+    let ctx = request.authenticate().await?;
+    find_by_id(schema::schemas(&ctx.base), &request.id(), "schema")
+}
+
+async fn unknown(request: ScimRequest) -> Answer {
+    request.authenticate().await?;
     Err(ScimError::not_found("no such SCIM resource endpoint"))
 }
 
@@ -577,29 +604,17 @@ async fn run_query(state: &ScimState, ctx: &Ctx, kinds: &[Kind], query: Query) -
     ))
 }
 
-async fn list(
-    state: ScimState,
-    params: Params,
-    headers: HeaderMap,
-    query: Option<String>,
-    kind: Kind,
-) -> Answer {
-    let ctx = authenticate(&state, &params, &headers).await?;
-    let map = query_map(&query);
+async fn list(request: ScimRequest, kind: Kind) -> Answer {
+    let ctx = request.authenticate().await?;
+    let map = query_map(&request.query);
     let query = build_query(&[kind], |name| {
         query_get(&map, name).map(|v| Value::String(v.to_owned()))
     })?;
-    run_query(&state, &ctx, &[kind], query).await
+    run_query(&request.state, &ctx, &[kind], query).await
 }
 
-async fn search(
-    state: ScimState,
-    params: Params,
-    headers: HeaderMap,
-    body: Bytes,
-    kinds: &[Kind],
-) -> Answer {
-    let ctx = authenticate(&state, &params, &headers).await?;
+async fn search(request: ScimRequest, body: Bytes, kinds: &[Kind]) -> Answer {
+    let ctx = request.authenticate().await?;
     let body = parse_body(&body)?;
     let is_search = body
         .get("schemas")
@@ -609,43 +624,7 @@ async fn search(
         return Err(ScimError::invalid_syntax("the body is not a SearchRequest"));
     }
     let query = build_query(kinds, |name| filter::get_ci(&body, name).cloned())?;
-    run_query(&state, &ctx, kinds, query).await
-}
-
-async fn list_users(
-    State(s): State<ScimState>,
-    p: Params,
-    h: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Answer {
-    list(s, p, h, q, Kind::User).await
-}
-async fn list_groups(
-    State(s): State<ScimState>,
-    p: Params,
-    h: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Answer {
-    list(s, p, h, q, Kind::Group).await
-}
-async fn search_users(
-    State(s): State<ScimState>,
-    p: Params,
-    h: HeaderMap,
-    Body(b): Body,
-) -> Answer {
-    search(s, p, h, b, &[Kind::User]).await
-}
-async fn search_groups(
-    State(s): State<ScimState>,
-    p: Params,
-    h: HeaderMap,
-    Body(b): Body,
-) -> Answer {
-    search(s, p, h, b, &[Kind::Group]).await
-}
-async fn search_all(State(s): State<ScimState>, p: Params, h: HeaderMap, Body(b): Body) -> Answer {
-    search(s, p, h, b, &[Kind::User, Kind::Group]).await
+    run_query(&request.state, &ctx, kinds, query).await
 }
 
 // ---------- single resources ----------
@@ -662,22 +641,22 @@ fn if_match_fails(headers: &HeaderMap, version: i64) -> bool {
         .any(|e| e == "*" || e == etag || e == strong)
 }
 
-async fn get_one(
-    state: ScimState,
-    params: Params,
-    headers: HeaderMap,
-    query: Option<String>,
-    kind: Kind,
-) -> Answer {
-    let ctx = authenticate(&state, &params, &headers).await?;
-    let id = params.get("id").cloned().unwrap_or_default();
+/// The 404 of a resource that does not exist (or is deleted).
+fn resource_not_found(kind: Kind, id: &str) -> ScimError {
+    ScimError::not_found(format!("{} {id} not found", kind.name()))
+}
+
+async fn get_one(request: ScimRequest, kind: Kind) -> Answer {
+    let ctx = request.authenticate().await?;
+    let id = request.id();
+    let ScimRequest { state, headers, .. } = &request;
     let stored = state
         .runtime
         .db()
         .scim()
         .get(&ctx.endpoint.id, kind.name(), &id, false)
         .await?
-        .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.name())))?;
+        .ok_or_else(|| resource_not_found(kind, &id))?;
     if let Some(tags) = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -692,25 +671,27 @@ async fn get_one(
         }
         return Ok(response);
     }
-    let rendered = render_one(&state, &ctx, kind, &stored).await?;
-    resource_answer(StatusCode::OK, rendered, &stored, &query_map(&query))
+    let rendered = render_one(state, &ctx, kind, &stored).await?;
+    resource_answer(
+        StatusCode::OK,
+        rendered,
+        &stored,
+        &query_map(&request.query),
+    )
 }
 
-async fn get_user(
-    State(s): State<ScimState>,
-    p: Params,
-    h: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Answer {
-    get_one(s, p, h, q, Kind::User).await
-}
-async fn get_group(
-    State(s): State<ScimState>,
-    p: Params,
-    h: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Answer {
-    get_one(s, p, h, q, Kind::Group).await
+/// Whether resource `id` of `kind` exists at the endpoint and is not deleted.
+async fn is_live(
+    tx: &mut tributary_store::Tx,
+    endpoint: &str,
+    kind: Kind,
+    id: &str,
+) -> Result<bool, ScimError> {
+    Ok(tx
+        .scim()
+        .get(endpoint, kind.name(), id, false)
+        .await?
+        .is_some())
 }
 
 /// Checks a group's members: each must be a live User or Group of the endpoint; duplicates are
@@ -742,19 +723,11 @@ async fn check_members(
             .and_then(Value::as_str)
             .map(str::to_owned);
         let member_type = if declared.as_deref() != Some("Group")
-            && tx
-                .scim()
-                .get(endpoint, "User", &value, false)
-                .await?
-                .is_some()
+            && is_live(tx, endpoint, Kind::User, &value).await?
         {
             "User"
         } else if Some(value.as_str()) != group_id
-            && tx
-                .scim()
-                .get(endpoint, "Group", &value, false)
-                .await?
-                .is_some()
+            && is_live(tx, endpoint, Kind::Group, &value).await?
         {
             "Group"
         } else {
@@ -777,18 +750,36 @@ async fn begin(state: &ScimState, ctx: &Ctx) -> Result<tributary_store::Tx, Scim
     Ok(tx)
 }
 
-async fn create(
-    state: ScimState,
-    params: Params,
-    headers: HeaderMap,
-    query: Option<String>,
-    body: Bytes,
+/// Opens the transaction of a change to resource `id` and reads the resource, refusing one that
+/// does not exist (404) or whose version does not match `If-Match` (412).
+async fn begin_change(
+    request: &ScimRequest,
+    ctx: &Ctx,
     kind: Kind,
-) -> Answer {
-    let ctx = authenticate(&state, &params, &headers).await?;
+    id: &str,
+) -> Result<(tributary_store::Tx, ScimResource), ScimError> {
+    let mut tx = begin(&request.state, ctx).await?;
+    let current = tx
+        .scim()
+        .get(&ctx.endpoint.id, kind.name(), id, false)
+        .await?
+        .ok_or_else(|| resource_not_found(kind, id))?;
+    if if_match_fails(&request.headers, current.version) {
+        return Err(ScimError::new(
+            StatusCode::PRECONDITION_FAILED,
+            None,
+            "the resource's version does not match If-Match",
+        ));
+    }
+    Ok((tx, current))
+}
+
+async fn create(request: ScimRequest, body: Bytes, kind: Kind) -> Answer {
+    let ctx = request.authenticate().await?;
     let mut normalized = resource::normalize(kind, &parse_body(&body)?)?;
     resource::check_single_primary(&normalized)?;
-    let mut tx = begin(&state, &ctx).await?;
+    let state = &request.state;
+    let mut tx = begin(state, &ctx).await?;
     if kind == Kind::Group {
         check_members(&mut tx, &ctx.endpoint.id, &mut normalized, None).await?;
     }
@@ -803,27 +794,13 @@ async fn create(
         .await?;
     tx.commit().await?;
     records::sync(&state.runtime, &ctx.endpoint, &[(kind, stored.id.clone())]).await;
-    let rendered = render_one(&state, &ctx, kind, &stored).await?;
-    resource_answer(StatusCode::CREATED, rendered, &stored, &query_map(&query))
-}
-
-async fn create_user(
-    State(s): State<ScimState>,
-    p: Params,
-    h: HeaderMap,
-    RawQuery(q): RawQuery,
-    Body(b): Body,
-) -> Answer {
-    create(s, p, h, q, b, Kind::User).await
-}
-async fn create_group(
-    State(s): State<ScimState>,
-    p: Params,
-    h: HeaderMap,
-    RawQuery(q): RawQuery,
-    Body(b): Body,
-) -> Answer {
-    create(s, p, h, q, b, Kind::Group).await
+    let rendered = render_one(state, &ctx, kind, &stored).await?;
+    resource_answer(
+        StatusCode::CREATED,
+        rendered,
+        &stored,
+        &query_map(&request.query),
+    )
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -832,38 +809,18 @@ enum Change {
     Patch,
 }
 
-async fn modify(
-    state: ScimState,
-    params: Params,
-    headers: HeaderMap,
-    query: Option<String>,
-    body: Bytes,
-    kind: Kind,
-    change: Change,
-) -> Answer {
-    let ctx = authenticate(&state, &params, &headers).await?;
-    let id = params.get("id").cloned().unwrap_or_default();
-    let request = parse_body(&body)?;
+async fn modify(request: ScimRequest, body: Bytes, kind: Kind, change: Change) -> Answer {
+    let ctx = request.authenticate().await?;
+    let id = request.id();
+    let replacement = parse_body(&body)?;
     let operations =
         match change {
-            Change::Patch => Some(patch::parse_operations(&request).map_err(|e| {
+            Change::Patch => Some(patch::parse_operations(&replacement).map_err(|e| {
                 ScimError::new(StatusCode::BAD_REQUEST, Some(e.scim_type), e.detail)
             })?),
             Change::Replace => None,
         };
-    let mut tx = begin(&state, &ctx).await?;
-    let current = tx
-        .scim()
-        .get(&ctx.endpoint.id, kind.name(), &id, false)
-        .await?
-        .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.name())))?;
-    if if_match_fails(&headers, current.version) {
-        return Err(ScimError::new(
-            StatusCode::PRECONDITION_FAILED,
-            None,
-            "the resource's version does not match If-Match",
-        ));
-    }
+    let (mut tx, current) = begin_change(&request, &ctx, kind, &id).await?;
     let candidate = match &operations {
         Some(operations) => {
             let mut patched = current.body.clone();
@@ -872,7 +829,7 @@ async fn modify(
             })?;
             patched
         }
-        None => request,
+        None => replacement,
     };
     let mut normalized = resource::normalize(kind, &candidate)?;
     if change == Change::Replace {
@@ -894,64 +851,21 @@ async fn modify(
             .await?
     };
     tx.commit().await?;
+    let state = &request.state;
     records::sync(&state.runtime, &ctx.endpoint, &[(kind, id)]).await;
-    let rendered = render_one(&state, &ctx, kind, &stored).await?;
-    resource_answer(StatusCode::OK, rendered, &stored, &query_map(&query))
+    let rendered = render_one(state, &ctx, kind, &stored).await?;
+    resource_answer(
+        StatusCode::OK,
+        rendered,
+        &stored,
+        &query_map(&request.query),
+    )
 }
 
-async fn replace_user(
-    State(s): State<ScimState>,
-    p: Params,
-    h: HeaderMap,
-    RawQuery(q): RawQuery,
-    Body(b): Body,
-) -> Answer {
-    modify(s, p, h, q, b, Kind::User, Change::Replace).await
-}
-async fn replace_group(
-    State(s): State<ScimState>,
-    p: Params,
-    h: HeaderMap,
-    RawQuery(q): RawQuery,
-    Body(b): Body,
-) -> Answer {
-    modify(s, p, h, q, b, Kind::Group, Change::Replace).await
-}
-async fn patch_user(
-    State(s): State<ScimState>,
-    p: Params,
-    h: HeaderMap,
-    RawQuery(q): RawQuery,
-    Body(b): Body,
-) -> Answer {
-    modify(s, p, h, q, b, Kind::User, Change::Patch).await
-}
-async fn patch_group(
-    State(s): State<ScimState>,
-    p: Params,
-    h: HeaderMap,
-    RawQuery(q): RawQuery,
-    Body(b): Body,
-) -> Answer {
-    modify(s, p, h, q, b, Kind::Group, Change::Patch).await
-}
-
-async fn delete(state: ScimState, params: Params, headers: HeaderMap, kind: Kind) -> Answer {
-    let ctx = authenticate(&state, &params, &headers).await?;
-    let id = params.get("id").cloned().unwrap_or_default();
-    let mut tx = begin(&state, &ctx).await?;
-    let current = tx
-        .scim()
-        .get(&ctx.endpoint.id, kind.name(), &id, false)
-        .await?
-        .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.name())))?;
-    if if_match_fails(&headers, current.version) {
-        return Err(ScimError::new(
-            StatusCode::PRECONDITION_FAILED,
-            None,
-            "the resource's version does not match If-Match",
-        ));
-    }
+async fn delete(request: ScimRequest, kind: Kind) -> Answer {
+    let ctx = request.authenticate().await?;
+    let id = request.id();
+    let (mut tx, _) = begin_change(&request, &ctx, kind, &id).await?;
     tx.scim().delete(&ctx.endpoint.id, kind.name(), &id).await?;
     // The resource leaves every group it was a member of.
     let mut changed = vec![(kind, id.clone())];
@@ -981,13 +895,6 @@ async fn delete(state: ScimState, params: Params, headers: HeaderMap, kind: Kind
         changed.push((Kind::Group, group.id.clone()));
     }
     tx.commit().await?;
-    records::sync(&state.runtime, &ctx.endpoint, &changed).await;
+    records::sync(&request.state.runtime, &ctx.endpoint, &changed).await;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn delete_user(State(s): State<ScimState>, p: Params, h: HeaderMap) -> Answer {
-    delete(s, p, h, Kind::User).await
-}
-async fn delete_group(State(s): State<ScimState>, p: Params, h: HeaderMap) -> Answer {
-    delete(s, p, h, Kind::Group).await
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tributary_core::{InboundWebhook, Secret, VerifyError};
 
-use crate::refuse;
+use crate::{accept_if, refuse};
 
 /// Notifications per delivery Graph may batch; more is not a Graph delivery.
 const MAX_NOTIFICATIONS: usize = 1_000;
@@ -45,11 +45,7 @@ pub fn graph_client_state(request: &InboundWebhook, secret: &Secret) -> Result<(
         let given = notification.client_state.as_deref().unwrap_or_default();
         all_match &= bool::from(given.as_bytes().ct_eq(secret.expose().as_bytes()));
     }
-    if all_match {
-        Ok(())
-    } else {
-        Err(refuse("a notification's clientState does not match"))
-    }
+    accept_if(all_match, "a notification's clientState does not match")
 }
 
 #[cfg(test)]

@@ -47,6 +47,22 @@ pub fn graph_validation_token(request: &InboundWebhook) -> Option<HandshakeRespo
 mod tests {
     use super::*;
 
+    /// A request with the given method and header and query pairs.
+    fn inbound(method: &str, headers: &[(&str, &str)], query: &[(&str, &str)]) -> InboundWebhook {
+        let owned = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect()
+        };
+        InboundWebhook {
+            method: method.into(),
+            headers: owned(headers),
+            query: owned(query),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn slack_challenge_is_echoed() {
         let request = InboundWebhook {
@@ -68,14 +84,11 @@ mod tests {
 
     #[test]
     fn okta_challenge_is_wrapped() {
-        let request = InboundWebhook {
-            method: "GET".into(),
-            headers: vec![(
-                "x-okta-verification-challenge".into(),
-                "tx4AI7TAtEqNjFkZnjLZ".into(),
-            )],
-            ..Default::default()
-        };
+        let request = inbound(
+            "GET",
+            &[("x-okta-verification-challenge", "tx4AI7TAtEqNjFkZnjLZ")],
+            &[],
+        );
         let response = okta_verification_challenge(&request).unwrap();
         assert_eq!(response.body, r#"{"verification":"tx4AI7TAtEqNjFkZnjLZ"}"#);
         let post = InboundWebhook {
@@ -87,14 +100,11 @@ mod tests {
 
     #[test]
     fn graph_token_is_echoed() {
-        let request = InboundWebhook {
-            method: "POST".into(),
-            query: vec![(
-                "validationToken".into(),
-                "Validation: Testing client".into(),
-            )],
-            ..Default::default()
-        };
+        let request = inbound(
+            "POST",
+            &[],
+            &[("validationToken", "Validation: Testing client")],
+        );
         assert_eq!(
             graph_validation_token(&request).unwrap().body,
             "Validation: Testing client"

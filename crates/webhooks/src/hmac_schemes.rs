@@ -4,7 +4,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tributary_core::{InboundWebhook, Secret, VerifyError};
 
-use crate::{check_timestamp, refuse};
+use crate::{check_timestamp, refuse, required_header, strip_scheme};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -30,12 +30,8 @@ fn verify_hex(key: &[u8], parts: &[&[u8]], given_hex: &str) -> Result<(), Verify
 
 /// GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`.
 pub fn github_signature_256(request: &InboundWebhook, secret: &Secret) -> Result<(), VerifyError> {
-    let header = request
-        .header("x-hub-signature-256")
-        .ok_or_else(|| refuse("the X-Hub-Signature-256 header is missing"))?;
-    let hex = header
-        .strip_prefix("sha256=")
-        .ok_or_else(|| refuse("the X-Hub-Signature-256 header does not start with sha256="))?;
+    let header = required_header(request, "X-Hub-Signature-256")?;
+    let hex = strip_scheme(header, "sha256=", "X-Hub-Signature-256")?;
     verify_hex(secret.expose().as_bytes(), &[&request.body], hex)
 }
 
@@ -46,16 +42,10 @@ pub fn slack_v0(
     secret: &Secret,
     tolerance: i64,
 ) -> Result<(), VerifyError> {
-    let timestamp = request
-        .header("x-slack-request-timestamp")
-        .ok_or_else(|| refuse("the X-Slack-Request-Timestamp header is missing"))?;
-    let signature = request
-        .header("x-slack-signature")
-        .ok_or_else(|| refuse("the X-Slack-Signature header is missing"))?;
+    let timestamp = required_header(request, "X-Slack-Request-Timestamp")?;
+    let signature = required_header(request, "X-Slack-Signature")?;
     check_timestamp(timestamp, request.received_at, tolerance)?;
-    let hex = signature
-        .strip_prefix("v0=")
-        .ok_or_else(|| refuse("the X-Slack-Signature header does not start with v0="))?;
+    let hex = strip_scheme(signature, "v0=", "X-Slack-Signature")?;
     verify_hex(
         secret.expose().as_bytes(),
         &[b"v0:", timestamp.trim().as_bytes(), b":", &request.body],

@@ -25,6 +25,39 @@ pub(crate) fn refuse(message: impl Into<String>) -> tributary_core::VerifyError 
 }
 
 /// Checks that a signed timestamp (unix seconds) is within `tolerance` of `now`.
+/// Accepts the request when its secret or signature `matched`, else refuses it with `refusal`.
+pub(crate) fn accept_if(
+    matched: bool,
+    refusal: impl Into<String>,
+) -> Result<(), tributary_core::VerifyError> {
+    if matched {
+        Ok(())
+    } else {
+        Err(refuse(refusal))
+    }
+}
+
+/// The value of header `name` (matched case-insensitively), or a refusal naming it as written.
+pub(crate) fn required_header<'r>(
+    request: &'r tributary_core::InboundWebhook,
+    name: &str,
+) -> Result<&'r str, tributary_core::VerifyError> {
+    request
+        .header(name)
+        .ok_or_else(|| refuse(format!("the {name} header is missing")))
+}
+
+/// The part of header `name`'s `value` after its scheme `prefix` (`sha256=`, `v0=`).
+pub(crate) fn strip_scheme<'v>(
+    value: &'v str,
+    prefix: &str,
+    name: &str,
+) -> Result<&'v str, tributary_core::VerifyError> {
+    value
+        .strip_prefix(prefix)
+        .ok_or_else(|| refuse(format!("the {name} header does not start with {prefix}")))
+}
+
 pub(crate) fn check_timestamp(
     raw: &str,
     now: i64,

@@ -4,7 +4,7 @@
 use subtle::ConstantTimeEq;
 use tributary_core::{InboundWebhook, Secret, VerifyError};
 
-use crate::refuse;
+use crate::{accept_if, refuse, required_header};
 
 /// Verifies that header `name` carries exactly `secret`, comparing in constant time.
 pub fn shared_secret_header(
@@ -12,17 +12,14 @@ pub fn shared_secret_header(
     name: &str,
     secret: &Secret,
 ) -> Result<(), VerifyError> {
-    let given = request
-        .header(name)
-        .ok_or_else(|| refuse(format!("the {name} header is missing")))?;
+    let given = required_header(request, name)?;
     if secret.is_empty() {
         return Err(refuse("no secret is configured for this endpoint"));
     }
-    if bool::from(given.as_bytes().ct_eq(secret.expose().as_bytes())) {
-        Ok(())
-    } else {
-        Err(refuse(format!("the {name} header does not match")))
-    }
+    accept_if(
+        bool::from(given.as_bytes().ct_eq(secret.expose().as_bytes())),
+        format!("the {name} header does not match"),
+    )
 }
 
 #[cfg(test)]

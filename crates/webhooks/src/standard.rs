@@ -9,7 +9,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use tributary_core::{InboundWebhook, Secret, VerifyError};
 
-use crate::{DEFAULT_TOLERANCE_SECS, check_timestamp, refuse};
+use crate::{DEFAULT_TOLERANCE_SECS, accept_if, check_timestamp, refuse, required_header};
 
 const SECRET_PREFIX: &str = "whsec_";
 
@@ -66,15 +66,9 @@ pub fn sign_standard(
 
 impl StandardWebhooks {
     pub fn verify(&self, request: &InboundWebhook, secret: &Secret) -> Result<(), VerifyError> {
-        let id = request
-            .header("webhook-id")
-            .ok_or_else(|| refuse("the webhook-id header is missing"))?;
-        let timestamp = request
-            .header("webhook-timestamp")
-            .ok_or_else(|| refuse("the webhook-timestamp header is missing"))?;
-        let signatures = request
-            .header("webhook-signature")
-            .ok_or_else(|| refuse("the webhook-signature header is missing"))?;
+        let id = required_header(request, "webhook-id")?;
+        let timestamp = required_header(request, "webhook-timestamp")?;
+        let signatures = required_header(request, "webhook-signature")?;
         check_timestamp(timestamp, request.received_at, self.tolerance_secs)?;
         let expected = signature(&key_of(secret)?, id, timestamp.trim(), &request.body);
         let mut matched = false;
@@ -88,11 +82,7 @@ impl StandardWebhooks {
             // Check every candidate so timing does not reveal which one matched.
             matched |= bool::from(given.ct_eq(&expected));
         }
-        if matched {
-            Ok(())
-        } else {
-            Err(refuse("no webhook-signature matches"))
-        }
+        accept_if(matched, "no webhook-signature matches")
     }
 }
 

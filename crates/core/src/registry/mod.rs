@@ -74,13 +74,7 @@ impl RegisteredDefinition {
     }
 }
 
-impl std::fmt::Debug for RegisteredDefinition {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegisteredDefinition")
-            .field("id", &self.id())
-            .finish_non_exhaustive()
-    }
-}
+debug_listed_fields!(RegisteredDefinition {}, id => RegisteredDefinition::id);
 
 /// What a topic routes to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -67,16 +67,12 @@ fn tokenize(text: &str) -> Result<Vec<Token>, FilterError> {
         let c = chars[i];
         match c {
             ' ' | '\t' | '\n' | '\r' => i += 1,
-            '(' => {
-                tokens.push(Token::Open);
-                i += 1;
-            }
-            ')' => {
-                tokens.push(Token::Close);
-                i += 1;
-            }
-            '[' => {
-                tokens.push(Token::LBracket);
+            '(' | ')' | '[' => {
+                tokens.push(match c {
+                    '(' => Token::Open,
+                    ')' => Token::Close,
+                    _ => Token::LBracket,
+                });
                 i += 1;
             }
             ']' => {
