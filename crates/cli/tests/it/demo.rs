@@ -4,6 +4,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::support::command::{self, succeeded};
+
 #[test]
 fn the_demo_connects_every_provider_syncs_and_reports_what_it_ingested() {
     let output = Command::new(env!("CARGO_BIN_EXE_tributary"))
@@ -89,27 +91,11 @@ fn the_demo_connects_every_provider_syncs_and_reports_what_it_ingested() {
 #[test]
 fn a_production_build_links_no_fake_provider() {
     let normal_dependencies = |features: &[&str]| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let output = Command::new(cargo)
-            .args(["tree", "--manifest-path"])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-            .args([
-                "--edges",
-                "normal",
-                "--prefix",
-                "none",
-                "--offline",
-                "--locked",
-            ])
-            .args(features)
-            .output()
-            .expect("cargo tree runs");
-        assert!(
-            output.status.success(),
-            "cargo tree failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("cargo tree prints UTF-8")
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        cargo_tree(
+            manifest,
+            &[&["--edges", "normal", "--prefix", "none"], features].concat(),
+        )
     };
     let links_testkit = |tree: &str| {
         tree.lines()
@@ -131,26 +117,23 @@ fn a_production_build_links_no_fake_provider() {
 #[test]
 fn the_bench_builds_with_the_binarys_features() {
     let features_by_package = |package: &str| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let output = Command::new(cargo)
-            .args(["tree", "--manifest-path"])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml"))
-            .args(["--package", package])
-            .args(["--edges", "normal,build", "--prefix", "none"])
-            .args(["--format", "{p}|{f}", "--offline", "--locked"])
-            .output()
-            .expect("cargo tree runs");
-        assert!(
-            output.status.success(),
-            "cargo tree failed: {}",
-            String::from_utf8_lossy(&output.stderr)
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");
+        let tree = cargo_tree(
+            manifest,
+            &[
+                "--package",
+                package,
+                "--edges",
+                "normal,build",
+                "--prefix",
+                "none",
+                "--format",
+                "{p}|{f}",
+            ],
         );
         let mut packages: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
             Default::default();
-        for line in String::from_utf8(output.stdout)
-            .expect("cargo tree prints UTF-8")
-            .lines()
-        {
+        for line in tree.lines() {
             let (package, features) = line.split_once('|').expect("the format has a bar");
             // `name vX.Y.Z (path) (*)`: the name and version identify the package.
             let id: String = package.split(' ').take(2).collect::<Vec<_>>().join(" ");
@@ -178,4 +161,15 @@ fn the_bench_builds_with_the_binarys_features() {
         bench.keys().filter(|p| binary.contains_key(*p)).count() > 100,
         "the two share almost nothing: the check above proves nothing"
     );
+}
+
+/// `cargo tree --manifest-path <manifest> <args> --offline --locked`: the tree it prints.
+fn cargo_tree(manifest: &str, args: &[&str]) -> String {
+    let output = command::cargo()
+        .args(["tree", "--manifest-path", manifest])
+        .args(args)
+        .args(["--offline", "--locked"])
+        .output()
+        .expect("cargo tree runs");
+    succeeded(output, "cargo tree")
 }

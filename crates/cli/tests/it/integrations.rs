@@ -7,7 +7,7 @@ use std::{path::Path, process::Command};
 use serde_json::Value;
 use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare, TokenOwner};
 
-use crate::support::command::serve;
+use crate::support::command::{assert_json_error, serve};
 
 const CF_TOKEN: &str = "cf-cli-token-0123456789abcdef0123456789";
 const CF_REVOKED_TOKEN: &str = "cf-cli-revoked-0123456789abcdef01234567";
@@ -17,7 +17,14 @@ struct Cli<'a> {
     api: Option<(String, String)>,
 }
 
-impl Cli<'_> {
+impl<'a> Cli<'a> {
+    /// The CLI on the database of `config`, after `tributary init` succeeded there.
+    fn initialised(config: &'a Path) -> Self {
+        let cli = Cli { config, api: None };
+        assert!(cli.run(&["init"]).0);
+        cli
+    }
+
     fn run(&self, args: &[&str]) -> (bool, Value, String) {
         let (code, stdout, stderr) = self.run_for_code(args);
         (code == 0, stdout, stderr)
@@ -81,45 +88,32 @@ fn connect_and_sync(cli: &Cli<'_>, fake: &FakeCloudflare, tenant: &[&str]) {
     assert!(ok, "{err}");
     let id = created["id"].as_str().unwrap().to_owned();
 
-    let (code, _, err) = call_for_code(with(&[
-        "integrations",
-        "connect",
-        &id,
-        "--connection",
-        "CloudflareApiToken",
-        "--credentials",
-        "{\"CloudflareApiToken\": {\"apiToken\": \"cf-wrong-token-never-printed\"}}",
-    ]));
+    let connect_with_token = |token: &str| {
+        let credentials = format!("{{\"CloudflareApiToken\": {{\"apiToken\": \"{token}\"}}}}");
+        call_for_code(with(&[
+            "integrations",
+            "connect",
+            &id,
+            "--connection",
+            "CloudflareApiToken",
+            "--credentials",
+            &credentials,
+        ]))
+    };
+
+    let (code, _, err) = connect_with_token("cf-wrong-token-never-printed");
     assert_eq!(code, 1, "a token of the wrong format fails: exit 1; {err}");
     assert!(err.contains("setup failed"), "{err}");
     assert!(!err.contains("cf-wrong-token-never-printed"), "{err}");
 
     // A token the provider refuses as revoked: authentication refused, exit 3.
     fake.revoke_token(CF_REVOKED_TOKEN);
-    let revoked = format!("{{\"CloudflareApiToken\": {{\"apiToken\": \"{CF_REVOKED_TOKEN}\"}}}}");
-    let (code, _, err) = call_for_code(with(&[
-        "integrations",
-        "connect",
-        &id,
-        "--connection",
-        "CloudflareApiToken",
-        "--credentials",
-        &revoked,
-    ]));
+    let (code, _, err) = connect_with_token(CF_REVOKED_TOKEN);
     assert_eq!(code, 3, "a revoked token: exit 3; {err}");
     assert!(!err.contains(CF_REVOKED_TOKEN), "{err}");
 
-    let credentials = format!("{{\"CloudflareApiToken\": {{\"apiToken\": \"{CF_TOKEN}\"}}}}");
-    let (ok, connected, err) = call(with(&[
-        "integrations",
-        "connect",
-        &id,
-        "--connection",
-        "CloudflareApiToken",
-        "--credentials",
-        &credentials,
-    ]));
-    assert!(ok, "{err}");
+    let (code, connected, err) = connect_with_token(CF_TOKEN);
+    assert_eq!(code, 0, "{err}");
     assert_eq!(connected["outcome"], "connected", "{connected}");
 
     let (ok, run, err) = call(with(&[
@@ -165,12 +159,16 @@ fn connect_and_sync(cli: &Cli<'_>, fake: &FakeCloudflare, tenant: &[&str]) {
     assert_eq!(listed.as_array().map(Vec::len), Some(0), "{listed}");
 }
 
+/// The fake Cloudflare (served by the runtime returned with it) and a configuration file in
+/// `dir` that points the CLI at it.
+fn fake_and_config(dir: &Path) -> (tokio::runtime::Runtime, FakeCloudflare, std::path::PathBuf) {
+    let (rt, fake) = start_fake();
+    let config = write_config(dir, &fake);
+    (rt, fake, config)
+}
+
 fn start_fake() -> (tokio::runtime::Runtime, FakeCloudflare) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = crate::support::multi_thread_runtime(2);
     let fake = rt
         .block_on(FakeCloudflare::start(CloudflareAccount::sample(4)))
         .unwrap();
@@ -194,14 +192,9 @@ fn write_config(dir: &Path, fake: &FakeCloudflare) -> std::path::PathBuf {
 
 #[test]
 fn integrations_are_connected_and_synced_on_the_database() {
-    let (_rt, fake) = start_fake();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &fake);
-    let cli = Cli {
-        config: &config,
-        api: None,
-    };
-    assert!(cli.run(&["init"]).0);
+    let (_rt, fake, config) = fake_and_config(dir.path());
+    let cli = Cli::initialised(&config);
     let (ok, _, err) = cli.run(&["tenants", "create", "acme"]);
     assert!(ok, "{err}");
     let (ok, _, err) = cli.run(&["integrations", "list"]);
@@ -212,14 +205,9 @@ fn integrations_are_connected_and_synced_on_the_database() {
 
 #[test]
 fn integrations_are_connected_and_synced_over_the_api() {
-    let (_rt, fake) = start_fake();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &fake);
-    let db = Cli {
-        config: &config,
-        api: None,
-    };
-    assert!(db.run(&["init"]).0);
+    let (_rt, fake, config) = fake_and_config(dir.path());
+    let db = Cli::initialised(&config);
     assert!(db.run(&["tenants", "create", "acme"]).0);
     let (ok, issued, err) = db.run(&["tenants", "token", "acme"]);
     assert!(ok, "{err}");
@@ -238,14 +226,7 @@ fn integrations_are_connected_and_synced_over_the_api() {
     }
     .run_for_code(&["integrations", "list"]);
     assert_eq!(refused.0, 3, "a refused token: exit 3; {}", refused.2);
-    let error: Value = serde_json::from_str(&refused.2).expect("a JSON error");
-    assert_eq!(error["error"]["kind"], "refused", "{error}");
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("unknown, revoked or expired")),
-        "{error}"
-    );
+    assert_json_error(&refused.2, "refused", "unknown, revoked or expired");
 
     let _ = server.kill();
     let _ = server.wait();

@@ -6,7 +6,11 @@ mod purge;
 use serde_json::Value;
 use tributary_store::{Db, SecretBytes, credentials::Expect, keystore::KeyRing};
 
-use crate::support::command::{on_data_dir, serve};
+use crate::support::{
+    command::{on_data_dir, serve},
+    http::exchange,
+    seed::{acme_with_okta, sqlite_url},
+};
 
 fn tributary(data_dir: &std::path::Path, args: &[&str]) -> (Value, String) {
     let out = on_data_dir(data_dir, &[args, &["--json"]].concat());
@@ -29,18 +33,13 @@ fn init_then_rotate_keeps_every_secret_readable() {
     let first_key = init["keyRing"]["primaryKeyId"].as_str().unwrap().to_owned();
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let url = format!("sqlite://{}", data.join("tributary.db").display());
+    let url = sqlite_url(&data);
     let ring_path = data.join("keyring.json");
     let secrets = ["first-very-secret-token", "second-very-secret-token"];
     let (tenant, integration) = runtime.block_on(async {
         let db = Db::open(&url).await.unwrap();
         let ring = KeyRing::load(&ring_path).unwrap();
-        let tenant = db.tenants().create("acme").await.unwrap();
-        let integration = db
-            .integrations()
-            .create(&tenant.id, "okta", "Okta", &serde_json::json!({}))
-            .await
-            .unwrap();
+        let (tenant, integration) = acme_with_okta(&db).await;
         for (slot, secret) in ["A", "B"].iter().zip(secrets) {
             db.credentials(&ring)
                 .save(
@@ -91,23 +90,14 @@ fn init_then_rotate_keeps_every_secret_readable() {
 /// POSTs an unsigned delivery; answers the status. A server that can open the endpoint's secret
 /// refuses the missing signature (401); one that cannot answers 503.
 fn post_unsigned_delivery(base: &str, endpoint: &str) -> u16 {
-    use std::io::{Read, Write};
     let host = base.strip_prefix("http://").unwrap();
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
     let body = r#"{"eventType":"user.lifecycle.create"}"#;
-    write!(
-        stream,
+    let request = format!(
         "POST /v1/webhooks/{endpoint} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response.split(' ').nth(1).unwrap().parse().unwrap()
+    );
+    exchange(host, &request).0
 }
 
 #[test]
@@ -119,16 +109,11 @@ fn a_running_server_takes_part_in_rotation_and_keeps_opening_its_secrets() {
     let (mut server, base) = serve(&["--data-dir".as_ref(), data.as_os_str()]);
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let url = format!("sqlite://{}", data.join("tributary.db").display());
+    let url = sqlite_url(&data);
     let endpoint = runtime.block_on(async {
         let db = Db::open(&url).await.unwrap();
         let ring = KeyRing::load(&data.join("keyring.json")).unwrap();
-        let tenant = db.tenants().create("acme").await.unwrap();
-        let integration = db
-            .integrations()
-            .create(&tenant.id, "okta", "Okta", &serde_json::json!({}))
-            .await
-            .unwrap();
+        let (tenant, integration) = acme_with_okta(&db).await;
         let (endpoint, _) = db
             .webhooks(&ring)
             .create_endpoint(&tenant.id, &integration.id, "event_hooks", &[])

@@ -2,6 +2,8 @@
 
 use std::{io::Write, process::Command};
 
+use crate::support::command::assert_json_error;
+
 fn eval(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
         .args(["mappings", "eval"])
@@ -29,6 +31,22 @@ fn eval(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     )
 }
 
+/// `--definition okta --schema <schema> --payload <payload>`, then `extra`.
+fn okta_args<'a>(schema: &'a str, payload: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    [
+        &[
+            "--definition",
+            "okta",
+            "--schema",
+            schema,
+            "--payload",
+            payload,
+        ],
+        extra,
+    ]
+    .concat()
+}
+
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../providers/tests/fixtures/okta/user_active.json"
@@ -36,18 +54,7 @@ const FIXTURE: &str = concat!(
 
 #[test]
 fn maps_a_fixture_file() {
-    let (ok, stdout, stderr) = eval(
-        &[
-            "--definition",
-            "okta",
-            "--schema",
-            "DirectoryAccount",
-            "--payload",
-            FIXTURE,
-            "--json",
-        ],
-        None,
-    );
+    let (ok, stdout, stderr) = eval(&okta_args("DirectoryAccount", FIXTURE, &["--json"]), None);
     assert!(ok, "{stderr}");
     let body: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
@@ -63,14 +70,7 @@ fn maps_a_fixture_file() {
 #[test]
 fn explains_a_payload_that_does_not_map() {
     let (ok, _, stderr) = eval(
-        &[
-            "--definition",
-            "okta",
-            "--schema",
-            "DirectoryAccount",
-            "--payload",
-            "-",
-        ],
+        &okta_args("DirectoryAccount", "-", &[]),
         Some(r#"{"status": "ACTIVE"}"#),
     );
     assert!(!ok);
@@ -80,39 +80,11 @@ fn explains_a_payload_that_does_not_map() {
 
 #[test]
 fn refuses_non_json_and_unknown_mappings() {
-    let (ok, _, stderr) = eval(
-        &[
-            "--definition",
-            "okta",
-            "--schema",
-            "DirectoryAccount",
-            "--payload",
-            "-",
-        ],
-        Some("not json"),
-    );
+    let (ok, _, stderr) = eval(&okta_args("DirectoryAccount", "-", &[]), Some("not json"));
     assert!(!ok);
     assert!(stderr.contains("not usable JSON"), "{stderr}");
-    let (ok, stdout, stderr) = eval(
-        &[
-            "--definition",
-            "okta",
-            "--schema",
-            "Finding",
-            "--payload",
-            FIXTURE,
-            "--json",
-        ],
-        None,
-    );
+    let (ok, stdout, stderr) = eval(&okta_args("Finding", FIXTURE, &["--json"]), None);
     assert!(!ok);
     assert!(stdout.is_empty(), "{stdout}");
-    let error: serde_json::Value = serde_json::from_str(&stderr).expect("a JSON error");
-    assert_eq!(error["error"]["kind"], "failed", "{error}");
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("Finding")),
-        "{error}"
-    );
+    assert_json_error(&stderr, "failed", "Finding");
 }

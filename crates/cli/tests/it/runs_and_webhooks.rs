@@ -6,7 +6,8 @@ use tributary_store::{Db, keystore::KeyRing, webhooks::DeliveryStatus};
 
 use crate::support::{
     command::{self, on_data_dir},
-    fresh_database::FreshDatabase,
+    fresh_database::on_fresh_database,
+    seed::{acme_with_okta, run_of, sqlite_url},
 };
 
 mod audit;
@@ -25,28 +26,12 @@ fn runs_can_be_listed_and_cancelled_and_failed_deliveries_replayed() {
     let data = dir.path().join("data");
     assert!(tributary(&data, &["init"]).0);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let url = format!("sqlite://{}", data.join("tributary.db").display());
+    let url = sqlite_url(&data);
     let ring = KeyRing::load(&data.join("keyring.json")).unwrap();
     let (integration, run, endpoint, delivery) = rt.block_on(async {
         let db = Db::open(&url).await.unwrap();
-        let tenant = db.tenants().create("acme").await.unwrap();
-        let integration = db
-            .integrations()
-            .create(&tenant.id, "okta", "Okta", &json!({}))
-            .await
-            .unwrap();
-        let run = db
-            .runs()
-            .create(
-                &tenant.id,
-                &integration.id,
-                "DirectorySync",
-                "queued",
-                &json!({}),
-                None,
-            )
-            .await
-            .unwrap();
+        let (tenant, integration) = acme_with_okta(&db).await;
+        let run = run_of(&db, &tenant.id, &integration.id, "DirectorySync", "queued").await;
         let (endpoint, _) = db
             .webhooks(&ring)
             .create_endpoint(&tenant.id, &integration.id, "okta_events", &[])
@@ -157,11 +142,7 @@ fn acknowledged_deliveries_survive_a_kill(database_url: Option<String>) {
     use tributary_testkit::okta::{FakeOkta, OktaOrg};
 
     tributary_providerkit::install_crypto_provider();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = crate::support::multi_thread_runtime(4);
     let okta = rt
         .block_on(FakeOkta::start(
             OktaOrg::sample(3, 1),
@@ -341,10 +322,7 @@ fn acknowledged_deliveries_survive_a_kill_under_load_sqlite() {
 
 #[test]
 fn acknowledged_deliveries_survive_a_kill_under_load_postgres() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(database) = rt.block_on(FreshDatabase::create("tributary_kill")) else {
-        return;
-    };
-    acknowledged_deliveries_survive_a_kill(Some(database.url()));
-    rt.block_on(database.drop_it());
+    on_fresh_database("tributary_kill", |url| {
+        acknowledged_deliveries_survive_a_kill(Some(url))
+    });
 }

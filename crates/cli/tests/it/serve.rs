@@ -8,54 +8,37 @@ mod container;
 mod telemetry;
 
 use std::{
-    io::{BufRead, BufReader},
     process::{Command, Stdio},
     time::Duration,
 };
 
+use crate::support::{
+    command::{spawn_serving, stop_on_sigterm},
+    http::exchange,
+};
+
 fn get(url: &str) -> (u16, String) {
-    // A tiny HTTP/1.1 client: the test needs nothing more.
-    use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest
         .split_once('/')
         .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    exchange(
+        host,
+        &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
     )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 #[test]
 fn serve_answers_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--json", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .env_remove("TRIBUTARY_DATABASE_URL")
-        .env_remove("TRIBUTARY_PUBLIC_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let started: serde_json::Value = serde_json::from_str(&line).expect("a JSON startup line");
+    let (mut child, started) = spawn_serving(
+        Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--json", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .env_remove("TRIBUTARY_DATABASE_URL")
+            .env_remove("TRIBUTARY_PUBLIC_URL"),
+        Stdio::piped(),
+    );
     let url = started["url"].as_str().unwrap().to_owned();
 
     assert_eq!(get(&format!("{url}/healthz")), (200, "ok".to_owned()));
@@ -63,26 +46,7 @@ fn serve_answers_and_stops_on_sigterm() {
     let (status, body) = get(&format!("{url}/v1/webhooks/whe_unknown"));
     assert_eq!(status, 404, "{body}");
 
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "exit status {status}");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "serve did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    stop_on_sigterm(&mut child, Duration::from_secs(20));
 }
 
 /// Runs the binary in `dir` with no inherited TRIBUTARY_* variables but `env`.
@@ -101,6 +65,20 @@ fn run_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (bool, 
     )
 }
 
+/// Writes `contents` to the file `name` in `dir`: the file's path.
+fn write_file(dir: &std::path::Path, name: &str, contents: &str) -> String {
+    let file = dir.join(name);
+    std::fs::write(&file, contents).unwrap();
+    file.to_str().unwrap().to_owned()
+}
+
+/// Runs the binary in `dir` with `args`, which must fail: its error output.
+fn refused(dir: &std::path::Path, args: &[&str]) -> String {
+    let (ok, _, stderr) = run_in(dir, args, &[]);
+    assert!(!ok, "{stderr}");
+    stderr
+}
+
 const TYPO_FILE: &str = r#"
 listen = "127.0.0.1:0"
 
@@ -111,11 +89,8 @@ securityHubURL = "https://securityhub.internal.example.com"
 #[test]
 fn a_misspelt_definition_key_stops_every_command_with_the_file_the_key_and_a_suggestion() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("prod.toml");
-    std::fs::write(&file, TYPO_FILE).unwrap();
-    let file = file.to_str().unwrap();
-    let (ok, _, stderr) = run_in(dir.path(), &["config", "check", "--config", file], &[]);
-    assert!(!ok);
+    let file = &write_file(dir.path(), "prod.toml", TYPO_FILE);
+    let stderr = refused(dir.path(), &["config", "check", "--config", file]);
     assert!(stderr.contains("prod.toml"), "{stderr}");
     assert!(
         stderr.contains("definitions.aws_security_hub.securityHubURL"),
@@ -138,15 +113,8 @@ fn a_misspelt_definition_key_stops_every_command_with_the_file_the_key_and_a_sug
 #[test]
 fn a_file_that_does_not_parse_is_never_replaced_by_defaults() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("broken.toml");
-    std::fs::write(&file, "lisen = \"0.0.0.0:80\"\n").unwrap();
-    let file = file.to_str().unwrap();
-    let (ok, _, stderr) = run_in(
-        dir.path(),
-        &["tenants", "create", "acme", "--config", file],
-        &[],
-    );
-    assert!(!ok);
+    let file = &write_file(dir.path(), "broken.toml", "lisen = \"0.0.0.0:80\"\n");
+    let stderr = refused(dir.path(), &["tenants", "create", "acme", "--config", file]);
     assert!(
         stderr.contains("broken.toml") && stderr.contains("did you mean `listen`"),
         "{stderr}"
@@ -159,9 +127,11 @@ fn a_file_that_does_not_parse_is_never_replaced_by_defaults() {
 #[test]
 fn the_audit_events_retention_is_configured_and_a_misspelt_key_stops_serve() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("tributary.toml");
-    std::fs::write(&file, "[retention]\naudit_events_days = 90\n").unwrap();
-    let file = file.to_str().unwrap();
+    let file = &write_file(
+        dir.path(),
+        "tributary.toml",
+        "[retention]\naudit_events_days = 90\n",
+    );
     let (ok, stdout, stderr) = run_in(
         dir.path(),
         &["config", "check", "--json", "--config", file],
@@ -191,12 +161,7 @@ fn the_audit_events_retention_is_configured_and_a_misspelt_key_stops_serve() {
 
     let typo = dir.path().join("typo.toml");
     std::fs::write(&typo, "[retention]\naudit_event_days = 90\n").unwrap();
-    let (ok, _, stderr) = run_in(
-        dir.path(),
-        &["serve", "--config", typo.to_str().unwrap()],
-        &[],
-    );
-    assert!(!ok, "{stderr}");
+    let stderr = refused(dir.path(), &["serve", "--config", typo.to_str().unwrap()]);
     assert!(
         stderr.contains("audit_event_days") && stderr.contains("did you mean `audit_events_days`"),
         "{stderr}"

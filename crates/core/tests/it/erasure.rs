@@ -9,8 +9,9 @@ use crate::support::*;
 use serde_json::{Value, json};
 use tributary_core::{
     ClientBuildRequest, CredentialBindings, ErasedClient, ErrorKind, InboundWebhook,
-    IntegrationContext, OperationContext, OperationOutput, OperationRequest, OutputKind, Registry,
-    ResolvedEvent, Secret, StableName, WebhookEventRequest, registry::CoreChecksOnly,
+    IntegrationContext, OperationContext, OperationError, OperationOutput, OperationRequest,
+    OutputKind, Registry, ResolvedEvent, Secret, StableName, WebhookEventRequest,
+    registry::CoreChecksOnly,
 };
 
 fn request(config: Value, client: Option<ErasedClient>) -> OperationRequest {
@@ -33,14 +34,29 @@ async fn built_client() -> ErasedClient {
         .unwrap()
 }
 
+/// Calls the operation `name` of the valid definition through its erased handler.
+async fn call(
+    name: &str,
+    config: Value,
+    client: Option<ErasedClient>,
+) -> Result<OperationOutput, OperationError> {
+    let def = valid_definition();
+    let handler = def.operation_named(name).unwrap().handler.as_ref().unwrap();
+    handler.call(request(config, client)).await
+}
+
+/// [`call`], which must fail: its error.
+async fn refusal(name: &str, config: Value, client: Option<ErasedClient>) -> OperationError {
+    call(name, config, client).await.unwrap_err()
+}
+
 #[tokio::test]
 async fn raw_handler_receives_typed_config_and_client() {
     let def = valid_definition();
     let op = def.operation_named("HealthCheck").unwrap();
     let handler = op.handler.as_ref().unwrap();
     assert_eq!(handler.kind, OutputKind::Raw);
-    let out = handler
-        .call(request(Value::Null, Some(built_client().await)))
+    let out = call("HealthCheck", Value::Null, Some(built_client().await))
         .await
         .unwrap();
     assert_eq!(
@@ -51,15 +67,13 @@ async fn raw_handler_receives_typed_config_and_client() {
 
 #[tokio::test]
 async fn ingest_handler_returns_payload_sets() {
-    let def = valid_definition();
-    let op = def.operation_named("DirectorySync").unwrap();
-    let out = op
-        .handler
-        .as_ref()
-        .unwrap()
-        .call(request(json!({"page_size": 3}), Some(built_client().await)))
-        .await
-        .unwrap();
+    let out = call(
+        "DirectorySync",
+        json!({"page_size": 3}),
+        Some(built_client().await),
+    )
+    .await
+    .unwrap();
     let OperationOutput::Ingest(sets) = out else {
         panic!("expected ingest output")
     };
@@ -69,34 +83,18 @@ async fn ingest_handler_returns_payload_sets() {
 
 #[tokio::test]
 async fn bad_config_is_a_config_error_naming_the_operation() {
-    let def = valid_definition();
-    let op = def.operation_named("DirectorySync").unwrap();
-    let err = op
-        .handler
-        .as_ref()
-        .unwrap()
-        .call(request(
-            json!({"page_size": "many"}),
-            Some(built_client().await),
-        ))
-        .await
-        .unwrap_err();
+    let client = Some(built_client().await);
+    let err = refusal("DirectorySync", json!({"page_size": "many"}), client).await;
     assert_eq!(err.kind, ErrorKind::Config);
     assert!(err.message.contains("DirectorySync"), "{err}");
 }
 
 #[tokio::test]
 async fn a_missing_or_wrong_client_is_an_internal_error() {
-    let def = valid_definition();
-    let op = def.operation_named("HealthCheck").unwrap();
-    let handler = op.handler.as_ref().unwrap();
-    let err = handler.call(request(Value::Null, None)).await.unwrap_err();
+    let err = refusal("HealthCheck", Value::Null, None).await;
     assert_eq!(err.kind, ErrorKind::Internal);
     let wrong: ErasedClient = Arc::new(42_u8);
-    let err = handler
-        .call(request(Value::Null, Some(wrong)))
-        .await
-        .unwrap_err();
+    let err = refusal("HealthCheck", Value::Null, Some(wrong)).await;
     assert_eq!(err.kind, ErrorKind::Internal);
     assert!(err.message.contains("example_api"), "{err}");
 }

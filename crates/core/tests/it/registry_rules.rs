@@ -35,6 +35,12 @@ fn errors_of(definitions: Vec<Definition>) -> Vec<RegistryError> {
         .0
 }
 
+/// Fails unless `def` is refused for `rule` on `item` alone, with `detail`.
+#[track_caller]
+fn assert_refused_only(def: Definition, item: &str, rule: Rule, detail: Option<&str>) {
+    assert_eq!(errors_of(vec![def]), [error(item, rule, detail)]);
+}
+
 fn error(item: &str, rule: Rule, detail: Option<&str>) -> RegistryError {
     RegistryError {
         definition: "example".into(),
@@ -88,13 +94,11 @@ fn duplicate_definition_ids_are_refused() {
 fn duplicate_credential_slots_are_refused() {
     let def =
         valid_definition().credential(CredentialRegistration::form::<ExampleApiToken>("again", ""));
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "credential slot `ExampleApiToken`",
-            Rule::DuplicateCredentialSlot,
-            None
-        )]
+    assert_refused_only(
+        def,
+        "credential slot `ExampleApiToken`",
+        Rule::DuplicateCredentialSlot,
+        None,
     );
 }
 
@@ -104,13 +108,11 @@ fn schemaless_slot_needs_an_auth_flow() {
     struct Orphan;
     let def =
         valid_definition().credential(CredentialRegistration::auth_managed::<Orphan>("o", ""));
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "credential slot `Orphan`",
-            Rule::CredentialSchemaRequired,
-            None
-        )]
+    assert_refused_only(
+        def,
+        "credential slot `Orphan`",
+        Rule::CredentialSchemaRequired,
+        None,
     );
 }
 
@@ -128,23 +130,18 @@ fn invalid_schemas_are_refused() {
 #[test]
 fn duplicate_clients_are_refused() {
     let def = valid_definition().client(api_client());
-    assert_eq!(
-        errors_of(vec![def]),
-        [error("client `example_api`", Rule::DuplicateClient, None)]
-    );
+    assert_refused_only(def, "client `example_api`", Rule::DuplicateClient, None);
 }
 
 #[test]
 fn client_slots_must_be_declared() {
     let mut def = valid_definition();
     def.clients[0].credential_slots.push("Missing");
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "client `example_api`",
-            Rule::ClientCredentialNotDeclared,
-            Some("slot `Missing`")
-        )]
+    assert_refused_only(
+        def,
+        "client `example_api`",
+        Rule::ClientCredentialNotDeclared,
+        Some("slot `Missing`"),
     );
 }
 
@@ -157,10 +154,7 @@ fn client_names_must_be_well_formed() {
         [],
         |_| async { Ok(Other) },
     ));
-    assert_eq!(
-        errors_of(vec![def]),
-        [error("client `bad-name`", Rule::NameInvalid, None)]
-    );
+    assert_refused_only(def, "client `bad-name`", Rule::NameInvalid, None);
 }
 
 #[test]
@@ -185,13 +179,11 @@ fn duplicate_operations_are_refused() {
 fn operations_need_a_handler() {
     let mut def = valid_definition();
     def.operations[0].handler = None;
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "operation `HealthCheck`",
-            Rule::OperationHandlerRequired,
-            None
-        )]
+    assert_refused_only(
+        def,
+        "operation `HealthCheck`",
+        Rule::OperationHandlerRequired,
+        None,
     );
 }
 
@@ -199,13 +191,11 @@ fn operations_need_a_handler() {
 fn ingest_operations_declare_their_models() {
     let mut def = valid_definition();
     def.operations[1].ingest.clear();
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "operation `DirectorySync`",
-            Rule::IngestContractsRequired,
-            None
-        )]
+    assert_refused_only(
+        def,
+        "operation `DirectorySync`",
+        Rule::IngestContractsRequired,
+        None,
     );
 }
 
@@ -260,13 +250,11 @@ fn declared_ingest_schemas_need_a_mapping() {
     def.operations[1]
         .ingest
         .push(tributary_core::IngestContract::new("DirectoryGroup"));
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "operation `DirectorySync`",
-            Rule::MappingMissing,
-            Some("schema `DirectoryGroup`")
-        )]
+    assert_refused_only(
+        def,
+        "operation `DirectorySync`",
+        Rule::MappingMissing,
+        Some("schema `DirectoryGroup`"),
     );
 }
 
@@ -335,13 +323,11 @@ fn topics_are_unique_across_definitions() {
 #[test]
 fn connection_slots_must_be_declared() {
     let def = valid_definition().connection(ConnectionRegistration::new("Ghost", "ghost"));
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "connection `Ghost`",
-            Rule::ConnectionCredentialNotDeclared,
-            Some("slot `Ghost`")
-        )]
+    assert_refused_only(
+        def,
+        "connection `Ghost`",
+        Rule::ConnectionCredentialNotDeclared,
+        Some("slot `Ghost`"),
     );
 }
 
@@ -349,13 +335,11 @@ fn connection_slots_must_be_declared() {
 fn duplicate_connections_are_refused() {
     let def =
         valid_definition().connection(ConnectionRegistration::new(ExampleApiToken::NAME, "again"));
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "connection `ExampleApiToken`",
-            Rule::DuplicateConnection,
-            None
-        )]
+    assert_refused_only(
+        def,
+        "connection `ExampleApiToken`",
+        Rule::DuplicateConnection,
+        None,
     );
 }
 
@@ -363,13 +347,11 @@ fn duplicate_connections_are_refused() {
 fn connection_clients_must_be_declared() {
     let mut def = valid_definition();
     def.connections[1].client_refs.push("ghost_client");
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "connection `ExampleOAuthToken`",
-            Rule::ConnectionClientNotDeclared,
-            Some("client `ghost_client`")
-        )]
+    assert_refused_only(
+        def,
+        "connection `ExampleOAuthToken`",
+        Rule::ConnectionClientNotDeclared,
+        Some("client `ghost_client`"),
     );
 }
 
@@ -377,13 +359,11 @@ fn connection_clients_must_be_declared() {
 fn validation_operation_must_be_declared() {
     let mut def = valid_definition();
     def.connections[0].validation_operation = Some("Ping");
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "connection `ExampleApiToken`",
-            Rule::ValidationOperationNotDeclared,
-            Some("operation `Ping`")
-        )]
+    assert_refused_only(
+        def,
+        "connection `ExampleApiToken`",
+        Rule::ValidationOperationNotDeclared,
+        Some("operation `Ping`"),
     );
 }
 
@@ -391,13 +371,11 @@ fn validation_operation_must_be_declared() {
 fn validation_operation_client_must_be_enabled_by_the_connection() {
     let mut def = valid_definition();
     def.connections[0].client_refs.clear();
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "connection `ExampleApiToken`",
-            Rule::ValidationOperationClientNotEnabled,
-            Some("operation `HealthCheck` uses client `example_api`")
-        )]
+    assert_refused_only(
+        def,
+        "connection `ExampleApiToken`",
+        Rule::ValidationOperationClientNotEnabled,
+        Some("operation `HealthCheck` uses client `example_api`"),
     );
 }
 
@@ -422,35 +400,28 @@ fn disconnect_must_use_a_slot_of_its_connection() {
         ExampleApiToken::NAME,
         "",
     ));
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "connection `ExampleOAuthToken`",
-            Rule::DisconnectCredentialNotInConnection,
-            Some("slot `ExampleApiToken`")
-        )]
+    assert_refused_only(
+        def,
+        "connection `ExampleOAuthToken`",
+        Rule::DisconnectCredentialNotInConnection,
+        Some("slot `ExampleApiToken`"),
     );
 }
 
 #[test]
 fn duplicate_webhooks_are_refused() {
     let def = valid_definition().webhook(WebhookRegistration::new("events").verify(|_, _| Ok(())));
-    assert_eq!(
-        errors_of(vec![def]),
-        [error("webhook `events`", Rule::DuplicateWebhook, None)]
-    );
+    assert_refused_only(def, "webhook `events`", Rule::DuplicateWebhook, None);
 }
 
 #[test]
 fn webhooks_must_verify() {
     let def = valid_definition().webhook(WebhookRegistration::new("open"));
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "webhook `open`",
-            Rule::WebhookVerificationRequired,
-            None
-        )]
+    assert_refused_only(
+        def,
+        "webhook `open`",
+        Rule::WebhookVerificationRequired,
+        None,
     );
 }
 
@@ -483,13 +454,11 @@ fn webhook_endpoint_templates_must_place_the_endpoint_id() {
 fn webhook_events_need_a_resolver() {
     let mut def = valid_definition();
     def.webhooks[0].resolve_event = None;
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "webhook `events`",
-            Rule::WebhookEventResolverRequired,
-            None
-        )]
+    assert_refused_only(
+        def,
+        "webhook `events`",
+        Rule::WebhookEventResolverRequired,
+        None,
     );
 }
 
@@ -504,13 +473,11 @@ fn duplicate_webhook_events_are_refused_across_webhooks() {
                     .handle(|_, _| async { Ok(Default::default()) }),
             ),
     );
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "webhook `more` event `UserCreated`",
-            Rule::DuplicateWebhookEvent,
-            None
-        )]
+    assert_refused_only(
+        def,
+        "webhook `more` event `UserCreated`",
+        Rule::DuplicateWebhookEvent,
+        None,
     );
 }
 
@@ -518,13 +485,11 @@ fn duplicate_webhook_events_are_refused_across_webhooks() {
 fn webhook_events_need_a_handler() {
     let mut def = valid_definition();
     def.webhooks[0].events[0].handler = None;
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "webhook `events` event `UserCreated`",
-            Rule::WebhookEventHandlerRequired,
-            None
-        )]
+    assert_refused_only(
+        def,
+        "webhook `events` event `UserCreated`",
+        Rule::WebhookEventHandlerRequired,
+        None,
     );
 }
 
@@ -554,13 +519,11 @@ fn webhook_event_contracts_must_name_known_models() {
 #[test]
 fn duplicate_mappings_are_refused() {
     let def = valid_definition().mapping(MappingRegistration::new("DirectoryAccount"));
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "mapping `DirectoryAccount`",
-            Rule::DuplicateMapping,
-            None
-        )]
+    assert_refused_only(
+        def,
+        "mapping `DirectoryAccount`",
+        Rule::DuplicateMapping,
+        None,
     );
     // A different variant of the same schema is fine.
     let def =
@@ -571,13 +534,11 @@ fn duplicate_mappings_are_refused() {
 #[test]
 fn mappings_must_target_known_models() {
     let def = valid_definition().mapping(MappingRegistration::new("Widget"));
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "mapping `Widget`",
-            Rule::UnknownModel,
-            Some("schema `Widget`")
-        )]
+    assert_refused_only(
+        def,
+        "mapping `Widget`",
+        Rule::UnknownModel,
+        Some("schema `Widget`"),
     );
 }
 
@@ -588,13 +549,11 @@ fn mapping_expressions_are_checked() {
             .variant("team")
             .filter("paylod.active"),
     );
-    assert_eq!(
-        errors_of(vec![def]),
-        [error(
-            "mapping `DirectoryGroup/team` filter",
-            Rule::MappingExpressionInvalid,
-            Some("undeclared reference to 'paylod' at 1:1")
-        )]
+    assert_refused_only(
+        def,
+        "mapping `DirectoryGroup/team` filter",
+        Rule::MappingExpressionInvalid,
+        Some("undeclared reference to 'paylod' at 1:1"),
     );
 }
 
@@ -606,10 +565,7 @@ fn names_must_be_well_formed() {
     let mut def = valid_definition();
     def.webhooks[0].name = "bad.name";
     let def = def.operation(Operation::<Odd>::new("").raw(|_, _, _| async { Ok(()) }));
-    assert_eq!(
-        errors_of(vec![def]),
-        [error("webhook `bad.name`", Rule::NameInvalid, None)]
-    );
+    assert_refused_only(def, "webhook `bad.name`", Rule::NameInvalid, None);
 }
 
 #[test]

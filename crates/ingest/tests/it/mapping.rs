@@ -104,35 +104,35 @@ fn the_variant_selects_its_own_mapping() {
     assert_eq!(record.fields["accountType"], "BOT");
 }
 
+/// [`mapper`] with the integration filter `filter`.
+fn filtered_mapper(filter: &str) -> Mapper {
+    mapper()
+        .with_integration_filter(&CelEngine::default(), filter)
+        .unwrap()
+}
+
 #[test]
 fn filters_run_integration_first_then_definition() {
-    let engine = CelEngine::default();
-    let scoped = mapper()
-        .with_integration_filter(&engine, "payload.email.endsWith('@example.com')")
-        .unwrap();
+    let scoped = filtered_mapper("payload.email.endsWith('@example.com')");
     let outsider =
         json!({"id": 1, "kind": "user", "email": "eve@evil.test", "name": "E", "active": true});
-    assert_eq!(
-        scoped
-            .map("DirectoryAccount", &MappingEnvelope::new(outsider), 0)
-            .unwrap(),
-        MapOutcome::Filtered(FilterStage::Integration)
-    );
     let service = json!({"id": 2, "kind": "service", "email": "svc@example.com", "name": "S", "active": true});
-    assert_eq!(
-        scoped
-            .map("DirectoryAccount", &MappingEnvelope::new(service), 0)
-            .unwrap(),
-        MapOutcome::Filtered(FilterStage::Definition)
-    );
+    for (payload, stage) in [
+        (outsider, FilterStage::Integration),
+        (service, FilterStage::Definition),
+    ] {
+        assert_eq!(
+            scoped
+                .map("DirectoryAccount", &MappingEnvelope::new(payload), 0)
+                .unwrap(),
+            MapOutcome::Filtered(stage)
+        );
+    }
 }
 
 #[test]
 fn a_filter_that_is_not_boolean_is_an_error_with_its_cause() {
-    let engine = CelEngine::default();
-    let scoped = mapper()
-        .with_integration_filter(&engine, "payload.email")
-        .unwrap();
+    let scoped = filtered_mapper("payload.email");
     let error = failure(scoped.map("DirectoryAccount", &MappingEnvelope::new(user()), 0));
     let RecordFailure::Filter { stage, .. } = &error.failure else {
         panic!("{error}")

@@ -68,6 +68,70 @@ async fn live_keys(db: &Db, model: &str) -> Vec<String> {
     keys
 }
 
+/// The first ten record failures of the ingest run.
+async fn failures_of(db: &Db, ingest_run_id: &str) -> Vec<records::StoredFailure> {
+    let query = FailureQuery {
+        tenant_id: "t1".into(),
+        ingest_run_id: Some(ingest_run_id.to_owned()),
+        limit: 10,
+        ..Default::default()
+    };
+    records::list_failures(db, &query).await.unwrap()
+}
+
+/// One emitter of a definition (its mapper) writing to `db`.
+struct Emitter<'a> {
+    db: &'a Db,
+    mapper: Arc<Mapper>,
+}
+
+/// The emitter of the `scanner` definition that declares the Finding `variant`.
+fn scanner_emitter<'a>(db: &'a Db, mappings: &[MappingRegistration], variant: &str) -> Emitter<'a> {
+    let contract = IngestContract::with_variants("Finding", [variant]);
+    let mapper = Mapper::new(&CelEngine::default(), "scanner", mappings, &[contract]).unwrap();
+    Emitter {
+        db,
+        mapper: Arc::new(mapper),
+    }
+}
+
+impl Emitter<'_> {
+    /// Ingests `sets` as the run `run`; the ingest must not fail.
+    async fn ingest(
+        &self,
+        run: &str,
+        sets: Vec<IngestPayloadSet>,
+        completeness: Completeness,
+        options: IngestOptions,
+    ) -> tributary_ingest::IngestReport {
+        let mapper = Arc::clone(&self.mapper);
+        ingest_payload_sets(self.db, mapper, &context(run), sets, completeness, options)
+            .await
+            .unwrap()
+    }
+
+    /// A complete run of `sets` with the default options.
+    async fn complete(
+        &self,
+        run: &str,
+        sets: Vec<IngestPayloadSet>,
+    ) -> tributary_ingest::IngestReport {
+        let options = IngestOptions::default();
+        self.ingest(run, sets, Completeness::Complete, options)
+            .await
+    }
+
+    /// A partial run of `sets` with the default options.
+    async fn partial(
+        &self,
+        run: &str,
+        sets: Vec<IngestPayloadSet>,
+    ) -> tributary_ingest::IngestReport {
+        let options = IngestOptions::default();
+        self.ingest(run, sets, Completeness::Partial, options).await
+    }
+}
+
 async fn sync(
     db: &Db,
     run: &str,
@@ -124,17 +188,7 @@ async fn a_bad_payload_is_counted_kept_and_does_not_stop_the_batch(backend: Test
         "{name}"
     );
 
-    let failures = records::list_failures(
-        &db,
-        &FailureQuery {
-            tenant_id: "t1".into(),
-            ingest_run_id: Some(report.ingest_run_id.clone()),
-            limit: 10,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let failures = failures_of(&db, &report.ingest_run_id).await;
     let codes: Vec<_> = failures
         .iter()
         .map(|f| (f.code.as_str(), f.payload_index))
@@ -377,24 +431,8 @@ async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_var
             .map(r#"{"externalID": payload.id, "severity": payload.sev}"#),
     ];
     // Two emitters of one definition share the Finding model, one variant each.
-    let findings_mapper = Arc::new(
-        Mapper::new(
-            &CelEngine::default(),
-            "scanner",
-            &mappings,
-            &[IngestContract::with_variants("Finding", [""])],
-        )
-        .unwrap(),
-    );
-    let assessments_mapper = Arc::new(
-        Mapper::new(
-            &CelEngine::default(),
-            "scanner",
-            &mappings,
-            &[IngestContract::with_variants("Finding", ["assessment"])],
-        )
-        .unwrap(),
-    );
+    let findings_emitter = scanner_emitter(&db, &mappings, "");
+    let assessments_emitter = scanner_emitter(&db, &mappings, "assessment");
     let findings = |variant: &str, ids: &[&str]| {
         vec![IngestPayloadSet::new(
             "Finding",
@@ -404,57 +442,26 @@ async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_var
         )]
     };
     let pause = || tokio::time::sleep(std::time::Duration::from_millis(3));
-    let first = ingest_payload_sets(
-        &db,
-        Arc::clone(&findings_mapper),
-        &context("r1"),
-        findings("", &["f1", "f2", "f3"]),
-        Completeness::Complete,
-        IngestOptions::default(),
-    )
-    .await
-    .unwrap();
+    let first = findings_emitter
+        .complete("r1", findings("", &["f1", "f2", "f3"]))
+        .await;
     assert!(!first.directory_sync, "{name}");
     assert_eq!(
         first.tombstone_scope,
         [TombstoneScope::variants("Finding", [""])],
         "{name}"
     );
-    let assessed = ingest_payload_sets(
-        &db,
-        Arc::clone(&assessments_mapper),
-        &context("r2"),
-        findings("assessment", &["a1", "a2"]),
-        Completeness::Complete,
-        IngestOptions::default(),
-    )
-    .await
-    .unwrap();
+    let assessed = assessments_emitter
+        .complete("r2", findings("assessment", &["a1", "a2"]))
+        .await;
     assert_eq!(assessed.counters.created, 2, "{name}");
 
     // The findings emitter does not write the assessment variant.
-    let stray = ingest_payload_sets(
-        &db,
-        Arc::clone(&findings_mapper),
-        &context("r3"),
-        findings("assessment", &["a9"]),
-        Completeness::Partial,
-        IngestOptions::default(),
-    )
-    .await
-    .unwrap();
+    let stray = findings_emitter
+        .partial("r3", findings("assessment", &["a9"]))
+        .await;
     assert_eq!(stray.counters.failed, 1, "{name}");
-    let failures = records::list_failures(
-        &db,
-        &FailureQuery {
-            tenant_id: "t1".into(),
-            ingest_run_id: Some(stray.ingest_run_id.clone()),
-            limit: 10,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let failures = failures_of(&db, &stray.ingest_run_id).await;
     assert_eq!(failures[0].code, "variant_not_declared", "{name}");
     pause().await;
 
@@ -463,19 +470,13 @@ async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_var
         (Completeness::Partial, true),
         (Completeness::Complete, false),
     ] {
-        let run = ingest_payload_sets(
-            &db,
-            Arc::clone(&findings_mapper),
-            &context("r4"),
-            findings("", &["f1"]),
-            completeness,
-            IngestOptions {
-                reconcile,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        let options = IngestOptions {
+            reconcile,
+            ..Default::default()
+        };
+        let run = findings_emitter
+            .ingest("r4", findings("", &["f1"]), completeness, options)
+            .await;
         assert_eq!(run.counters.tombstoned, 0, "{name}");
     }
     assert_eq!(
@@ -485,16 +486,7 @@ async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_var
     );
 
     // A complete findings run that sees f1 tombstones f2 and f3, not the assessments.
-    let complete = ingest_payload_sets(
-        &db,
-        Arc::clone(&findings_mapper),
-        &context("r5"),
-        findings("", &["f1"]),
-        Completeness::Complete,
-        IngestOptions::default(),
-    )
-    .await
-    .unwrap();
+    let complete = findings_emitter.complete("r5", findings("", &["f1"])).await;
     assert_eq!(complete.status, IngestRunStatus::Completed, "{name}");
     assert_eq!(complete.counters.tombstoned, 2, "{name}");
     assert_eq!(
@@ -505,27 +497,11 @@ async fn a_complete_run_tombstones_unseen_records_of_its_declared_models_and_var
     pause().await;
 
     // A complete assessments run that sees a2 tombstones a1 only; f2 reappears.
-    let complete = ingest_payload_sets(
-        &db,
-        Arc::clone(&assessments_mapper),
-        &context("r6"),
-        findings("assessment", &["a2"]),
-        Completeness::Complete,
-        IngestOptions::default(),
-    )
-    .await
-    .unwrap();
+    let complete = assessments_emitter
+        .complete("r6", findings("assessment", &["a2"]))
+        .await;
     assert_eq!(complete.counters.tombstoned, 1, "{name}");
-    let back = ingest_payload_sets(
-        &db,
-        Arc::clone(&findings_mapper),
-        &context("r7"),
-        findings("", &["f2"]),
-        Completeness::Partial,
-        IngestOptions::default(),
-    )
-    .await
-    .unwrap();
+    let back = findings_emitter.partial("r7", findings("", &["f2"])).await;
     assert_eq!(
         back.counters.updated, 1,
         "{name}: restored counts as updated"

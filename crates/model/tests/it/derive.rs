@@ -60,18 +60,13 @@ fn derived_metadata_reflects_the_attributes() {
         meta.field("runID").unwrap().context,
         Some(ContextSource::Run)
     );
-    assert_eq!(
-        meta.field("weight").unwrap().ty,
-        KeyType::One(ValueType::Float)
-    );
-    assert_eq!(
-        meta.field("count").unwrap().ty,
-        KeyType::One(ValueType::Int)
-    );
-    assert_eq!(
-        meta.field("labels").unwrap().ty,
-        KeyType::List(ValueType::String)
-    );
+    for (field, ty) in [
+        ("weight", KeyType::One(ValueType::Float)),
+        ("count", KeyType::One(ValueType::Int)),
+        ("labels", KeyType::List(ValueType::String)),
+    ] {
+        assert_eq!(meta.field(field).unwrap().ty, ty, "{field}");
+    }
     assert_eq!(meta.field("criticality").unwrap().default, Some("LOW"));
     assert_eq!(meta.field("serialNumber").unwrap().doc, "Serial number.");
     assert!(meta.field("cache").is_none());

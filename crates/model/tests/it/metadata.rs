@@ -133,18 +133,13 @@ fn directory_account_keys() {
             "DELETED"
         ]))
     );
-    assert_eq!(
-        meta.field("roles").unwrap().ty,
-        KeyType::List(ValueType::String)
-    );
-    assert_eq!(
-        meta.field("lastLoginAt").unwrap().ty,
-        KeyType::One(ValueType::Timestamp)
-    );
-    assert_eq!(
-        meta.field("profile").unwrap().ty,
-        KeyType::One(ValueType::Object)
-    );
+    for (field, ty) in [
+        ("roles", KeyType::List(ValueType::String)),
+        ("lastLoginAt", KeyType::One(ValueType::Timestamp)),
+        ("profile", KeyType::One(ValueType::Object)),
+    ] {
+        assert_eq!(meta.field(field).unwrap().ty, ty, "{field}");
+    }
     assert!(meta.field("externalID").unwrap().doc.contains("stable id"));
 }
 

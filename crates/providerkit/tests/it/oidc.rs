@@ -49,13 +49,18 @@ fn verifier(server: &MockServer, issuer: IssuerCheck) -> IdTokenVerifier {
     )
 }
 
+/// [`verifier`] accepting Microsoft's issuer of any tenant.
+fn tenant_template_verifier(server: &MockServer) -> IdTokenVerifier {
+    verifier(
+        server,
+        IssuerCheck::TenantTemplate("https://login.microsoftonline.com/{tenantid}/v2.0".into()),
+    )
+}
+
 #[tokio::test]
 async fn a_good_token_verifies_and_gives_the_tenant() {
     let server = jwks_server(1).await;
-    let verifier = verifier(
-        &server,
-        IssuerCheck::TenantTemplate("https://login.microsoftonline.com/{tenantid}/v2.0".into()),
-    );
+    let verifier = tenant_template_verifier(&server);
     let token = signer(KEY_A).sign(&claims(CLIENT_ID, "nonce-1")).unwrap();
     let verified = verifier.verify(&token, "nonce-1").await.unwrap();
     assert_eq!(verified.tid.as_deref(), Some(TENANT));
@@ -85,10 +90,7 @@ async fn exact_issuer_is_checked() {
 #[tokio::test]
 async fn rejections_are_auth_errors() {
     let server = jwks_server(1).await;
-    let verifier = verifier(
-        &server,
-        IssuerCheck::TenantTemplate("https://login.microsoftonline.com/{tenantid}/v2.0".into()),
-    );
+    let verifier = tenant_template_verifier(&server);
     let wrong_audience = signer(KEY_A).sign(&claims("someone-else", "n")).unwrap();
     let wrong_nonce = signer(KEY_A)
         .sign(&claims(CLIENT_ID, "other-nonce"))

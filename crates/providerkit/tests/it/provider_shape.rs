@@ -117,13 +117,8 @@ async fn an_okta_style_sync_is_throttled_and_resumes() {
     let mut integration = IntegrationContext::detached("okta");
     integration.integration_id = "int-1".into();
     let ctx = OperationContext::detached(integration.clone());
-    let http = client(
-        &uri,
-        Secret::new("okta-token"),
-        &integration,
-        HostPolicy::loopback_for_tests(),
-    )
-    .unwrap();
+    let okta_client = |policy| client(&uri, Secret::new("okta-token"), &integration, policy);
+    let http = okta_client(HostPolicy::loopback_for_tests()).unwrap();
 
     let err = sync_users(&http, &ctx).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::RateLimit);
@@ -143,12 +138,6 @@ async fn an_okta_style_sync_is_throttled_and_resumes() {
     assert!(Checkpoint::load(&ctx).is_done("users"));
 
     // The production policy refuses the loopback org URL.
-    let refused = client(
-        &uri,
-        Secret::new("okta-token"),
-        &integration,
-        HostPolicy::public_https(),
-    )
-    .unwrap_err();
+    let refused = okta_client(HostPolicy::public_https()).unwrap_err();
     assert_eq!(refused.kind, ErrorKind::Config);
 }

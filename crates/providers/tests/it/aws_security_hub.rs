@@ -16,7 +16,7 @@ use tributary_testkit::aws_security_hub::{
     TENANT_SOURCE_SECRET_ACCESS_KEY, finding_id, sample_finding,
 };
 
-use crate::harness::{self, Harness, assert_rate_limited, assert_succeeded};
+use crate::harness::{self, Harness, assert_rate_limited, assert_succeeded, by_lookup_key};
 
 const ROLE: &str = "AwsAssumeRole";
 const KEYS: &str = "AwsAccessKeys";
@@ -202,10 +202,7 @@ async fn a_role_assumed_by_tributary_collects_every_region_with_its_filters_appl
 
     // Finding 0: an Inspector CVE, CRITICAL, in the home account and region.
     let records = h.records(&id, "Vulnerability").await;
-    let first = records
-        .iter()
-        .find(|r| r.lookup_key == finding_id(0))
-        .unwrap();
+    let first = by_lookup_key(&records, &finding_id(0));
     assert_eq!(first.fields["cveID"], "CVE-2026-21000");
     assert_eq!(first.fields["severity"], "CRITICAL");
     assert_eq!(first.fields["cvssScore"], 7.5);
@@ -215,19 +212,13 @@ async fn a_role_assumed_by_tributary_collects_every_region_with_its_filters_appl
     assert_eq!(first.fields["properties"]["awsAccountId"], ACCOUNT_ID);
     // Finding 1: a failed control; finding 2 would be a threat.
     let findings = h.records(&id, "Finding").await;
-    let control = findings
-        .iter()
-        .find(|r| r.lookup_key == finding_id(1))
-        .unwrap();
+    let control = by_lookup_key(&findings, &finding_id(1));
     assert_eq!(control.fields["findingClass"], "compliance");
     assert_eq!(
         control.fields["controls"],
         json!(["S3.8", "NIST.800-53.r5 AC-21", "PCI DSS v4.0.1/1.4.4"])
     );
-    let threat = findings
-        .iter()
-        .find(|r| r.lookup_key == finding_id(2))
-        .unwrap();
+    let threat = by_lookup_key(&findings, &finding_id(2));
     assert_eq!(threat.fields["findingClass"], "threat");
     // Every request the fake accepted was signed by the role's session, never by
     // Tributary's long-term key (which may only assume roles).

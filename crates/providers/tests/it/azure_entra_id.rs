@@ -10,13 +10,15 @@ use tributary_store::{
     runs::{Run, RunStatus},
     testing::{TestDb, each_backend},
 };
-use tributary_testkit::browser::{approve, query_params};
+use tributary_testkit::browser::approve;
 use tributary_testkit::{
     authorization::ClientApp,
     azure_entra_id::{ADMIN_UPN, CLIENT_ID, CLIENT_SECRET, EntraDirectory, FakeEntra, TENANT_ID},
 };
 
-use crate::harness::{self, Harness, assert_rate_limited, assert_succeeded, live, param};
+use crate::harness::{
+    self, Harness, assert_rate_limited, assert_succeeded, authorize_query, live, param,
+};
 
 const SLOT: &str = "EntraAdminConsent";
 
@@ -38,15 +40,11 @@ impl Harness<FakeEntra> {
                 ..self.connect_request(SLOT)
             })
             .await?;
-        assert!(
-            redirect.url.starts_with(&format!(
-                "{}/organizations/oauth2/v2.0/authorize?",
-                self.fake.login_url()
-            )),
-            "{}",
-            redirect.url
+        let authorize_url = format!(
+            "{}/organizations/oauth2/v2.0/authorize",
+            self.fake.login_url()
         );
-        let asked = query_params(&redirect.url);
+        let asked = authorize_query(&redirect, &authorize_url);
         assert_eq!(param(&asked, "prompt"), Some("admin_consent"));
         assert_eq!(param(&asked, "client_id"), Some(CLIENT_ID));
         assert!(

@@ -494,8 +494,7 @@ async fn refused_and_revoked_credentials_fail_with_clear_auth_errors_that_never_
     let message = run.error_message.unwrap_or_default();
     assert!(message.contains("AADSTS7000222"), "{message}");
     assert!(!message.contains(CLIENT_SECRET), "{message}");
-    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-    assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
+    assert_eq!(h.status(&id).await, IntegrationStatus::NeedsReauth);
 }
 
 #[each_backend]
@@ -535,8 +534,7 @@ async fn a_revoked_role_fails_the_collect_and_revoked_tokens_are_reminted_until_
     let run = h.collect(&id).await;
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.error_kind.as_deref(), Some("auth"));
-    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-    assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
+    assert_eq!(h.status(&id).await, IntegrationStatus::NeedsReauth);
     let message = run.error_message.unwrap_or_default();
     assert!(!message.contains(CLIENT_SECRET), "{message}");
     assert!(

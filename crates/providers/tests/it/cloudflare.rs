@@ -11,7 +11,7 @@ use tributary_store::{
 };
 use tributary_testkit::cloudflare::{CloudflareAccount, FakeCloudflare, TokenOwner};
 
-use crate::harness::{self, Harness, assert_rate_limited, assert_succeeded, logs_requests};
+use crate::harness::{self, Harness, assert_succeeded, by_lookup_key, logs_requests};
 
 logs_requests!(FakeCloudflare);
 
@@ -75,17 +75,11 @@ async fn user_and_account_tokens_connect_and_a_multi_page_sync_maps_every_member
     assert_eq!(members_requests, 3, "50 a page");
     let accounts = h.accounts(&id).await;
     assert_eq!(accounts.len(), 120);
-    let first = accounts
-        .iter()
-        .find(|r| r.lookup_key == format!("{:032x}", 0))
-        .unwrap();
+    let first = by_lookup_key(&accounts, &format!("{:032x}", 0));
     assert_eq!(first.fields["isAdmin"], true);
     assert_eq!(first.fields["mfaState"], "ENABLED");
     assert_eq!(first.fields["canonicalEmail"], "member0@acme.example");
-    let pending = accounts
-        .iter()
-        .find(|r| r.lookup_key == format!("{:032x}", 4))
-        .unwrap();
+    let pending = by_lookup_key(&accounts, &format!("{:032x}", 4));
     assert_eq!(pending.fields["status"], "PENDING");
 }
 
@@ -94,12 +88,8 @@ async fn a_throttled_sync_resumes_and_removed_members_are_tombstoned(backend: Te
     let h = harness(backend, 120).await;
     let id = h.connect_token(USER_TOKEN).await;
     h.fake.throttle_members_page(2, 300);
-    let run = h.sync(&id).await;
-    assert_rate_limited(&run);
-    assert_eq!(h.accounts(&id).await.len(), 50);
-    let resumed = h.sync(&id).await;
-    assert_eq!(resumed.status, RunStatus::Succeeded);
-    assert_eq!(h.accounts(&id).await.len(), 120);
+    h.resume_after_rate_limit(&id, "DirectorySync", "DirectoryAccount", 50, 120)
+        .await;
     let pages = h.requests_containing("/members");
     assert!(pages[2].contains("page=2"), "resumed at page 2: {pages:?}");
 
@@ -109,11 +99,8 @@ async fn a_throttled_sync_resumes_and_removed_members_are_tombstoned(backend: Te
     let full = h.sync(&id).await;
     assert_eq!(full.counters["tombstoned"], 1);
     let removed = h
-        .accounts(&id)
-        .await
-        .into_iter()
-        .find(|r| r.lookup_key == format!("{:032x}", 7))
-        .unwrap();
+        .record(&id, "DirectoryAccount", &format!("{:032x}", 7))
+        .await;
     assert!(removed.deleted_at.is_some());
 }
 

@@ -14,7 +14,9 @@ use tributary_testkit::gcp_scc::{
     sample_result,
 };
 
-use crate::harness::{Harness, assert_rate_limited, assert_succeeded, logs_requests};
+use crate::harness::{
+    Harness, assert_rate_limited, assert_succeeded, by_lookup_key, logs_requests,
+};
 
 logs_requests!(FakeGcpScc);
 
@@ -103,19 +105,16 @@ async fn a_service_account_key_connects_and_a_multi_page_collect_maps_findings(b
 
     let vulnerabilities = h.records(&id, "Vulnerability").await;
     assert_eq!(vulnerabilities.len(), 9);
-    let first = vulnerabilities
-        .iter()
-        .find(|r| r.lookup_key == finding_name(&h.fake.organization_id(), 0))
-        .unwrap();
+    let first = by_lookup_key(
+        &vulnerabilities,
+        &finding_name(&h.fake.organization_id(), 0),
+    );
     assert_eq!(first.fields["cveID"], "CVE-2026-20000");
     assert_eq!(first.fields["severity"], "CRITICAL");
     assert_eq!(first.fields["cvssScore"], 9.8);
     let findings = h.records(&id, "Finding").await;
     assert_eq!(findings.len(), 18);
-    let muted = findings
-        .iter()
-        .find(|r| r.lookup_key == finding_name(&h.fake.organization_id(), 20))
-        .unwrap();
+    let muted = by_lookup_key(&findings, &finding_name(&h.fake.organization_id(), 20));
     assert_eq!(muted.fields["status"], "SUPPRESSED");
     assert_eq!(muted.fields["findingClass"], "threat");
     assert_eq!(run.counters["failed"], 0, "{:?}", run.counters);

@@ -21,7 +21,8 @@ use tributary_testkit::github_app::{
 };
 
 use crate::harness::{
-    self, Harness, assert_rate_limited, assert_succeeded, eventually, logs_requests, start_worker,
+    self, Harness, assert_rate_limited, assert_succeeded, by_lookup_key, eventually, logs_requests,
+    start_worker,
 };
 
 logs_requests!(FakeGithub);
@@ -134,16 +135,7 @@ impl Harness<FakeGithub> {
 }
 
 fn by_key<'a>(records: &'a [StoredRecord], key: &str) -> &'a Value {
-    &records
-        .iter()
-        .find(|r| r.lookup_key == key)
-        .unwrap_or_else(|| {
-            panic!(
-                "{key} was stored: {:?}",
-                records.iter().map(|r| &r.lookup_key).collect::<Vec<_>>()
-            )
-        })
-        .fields
+    &by_lookup_key(records, key).fields
 }
 
 #[each_backend]
@@ -349,12 +341,7 @@ async fn a_throttled_member_sync_resumes_and_removed_members_are_tombstoned(back
     let full = h.run(&id, "DirectorySync", Value::Null).await;
     assert_succeeded(&full);
     assert_eq!(full.counters["tombstoned"], 1);
-    let removed = h
-        .records(&id, "DirectoryAccount")
-        .await
-        .into_iter()
-        .find(|r| r.lookup_key == "98765432")
-        .unwrap();
+    let removed = h.record(&id, "DirectoryAccount", "98765432").await;
     assert!(removed.deleted_at.is_some());
 }
 
@@ -423,10 +410,7 @@ async fn alerts_of_the_three_kinds_are_collected_over_pages_and_disabled_feature
         by_key(&found, "github:acme-corp/web-app:code_scanning:3")["status"],
         "FIXED"
     );
-    let secret = found
-        .iter()
-        .find(|r| r.lookup_key == "github:acme-corp/web-app:secret_scanning:2")
-        .unwrap();
+    let secret = by_lookup_key(&found, "github:acme-corp/web-app:secret_scanning:2");
     assert_eq!(secret.fields["severity"], "CRITICAL");
     assert!(
         secret.raw_payload.get("secret").is_none(),

@@ -12,7 +12,9 @@ use tributary_store::{
 };
 use tributary_testkit::google_workspace::{FakeGoogleWorkspace, GoogleDirectory, Listing};
 
-use crate::harness::{self, Harness, assert_rate_limited, assert_succeeded, live, logs_requests};
+use crate::harness::{
+    self, Harness, RefreshToken, assert_succeeded, by_lookup_key, live, logs_requests,
+};
 
 logs_requests!(FakeGoogleWorkspace);
 
@@ -145,23 +147,14 @@ async fn oauth_connects_and_a_multi_page_sync_maps_users_groups_and_memberships(
 
     let accounts = h.records(&id, "DirectoryAccount").await;
     assert_eq!(accounts.len(), 520);
-    let admin = accounts
-        .iter()
-        .find(|r| r.lookup_key == GoogleDirectory::user_id(0))
-        .unwrap();
+    let admin = by_lookup_key(&accounts, &GoogleDirectory::user_id(0));
     assert_eq!(admin.fields["canonicalEmail"], "admin@acme.example");
     assert_eq!(admin.fields["isAdmin"], true);
     assert_eq!(admin.fields["mfaState"], "ENABLED");
     assert_eq!(admin.fields["department"], "Engineering");
-    let suspended = accounts
-        .iter()
-        .find(|r| r.lookup_key == GoogleDirectory::user_id(6))
-        .unwrap();
+    let suspended = by_lookup_key(&accounts, &GoogleDirectory::user_id(6));
     assert_eq!(suspended.fields["status"], "SUSPENDED");
-    let archived = accounts
-        .iter()
-        .find(|r| r.lookup_key == GoogleDirectory::user_id(10))
-        .unwrap();
+    let archived = by_lookup_key(&accounts, &GoogleDirectory::user_id(10));
     assert_eq!(archived.fields["status"], "INACTIVE");
 
     let groups = h.records(&id, "DirectoryGroup").await;
@@ -288,17 +281,11 @@ async fn expiring_tokens_are_refreshed_and_a_revoked_refresh_token_needs_reauth(
     // Tokens expiring within the runtime's five-minute margin are refreshed before use.
     h.fake.auth().set_token_lifetime(120);
     let id = h.connect_oauth().await;
-    let before = h.stored_tokens(&id).await;
     // The old access token no longer works at Google: only a refreshed one can succeed.
-    h.fake.auth().expire_access_tokens();
-    h.health(&id).await;
-    assert_eq!(h.fake.auth().grants("refresh_token"), 1);
-    let after = h.stored_tokens(&id).await;
-    assert_ne!(after["access_token"], before["access_token"]);
-    assert_eq!(
-        after["refresh_token"], before["refresh_token"],
-        "Google does not rotate refresh tokens; the stored one is kept"
-    );
+    // Google does not rotate refresh tokens; the stored one is kept.
+    let after = h
+        .refreshed_on_next_use(h.fake.auth(), &id, OAUTH, RefreshToken::Kept)
+        .await;
 
     // Consent revoked in the Admin console: invalid_grant, the integration needs a reconnect.
     h.fake.auth().revoke_refresh_tokens();
@@ -309,8 +296,7 @@ async fn expiring_tokens_are_refreshed_and_a_revoked_refresh_token_needs_reauth(
         !err.to_string()
             .contains(after["refresh_token"].as_str().unwrap())
     );
-    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-    assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
+    assert_eq!(h.status(&id).await, IntegrationStatus::NeedsReauth);
 }
 
 #[each_backend]
@@ -320,13 +306,9 @@ async fn a_throttled_sync_resumes_and_deletions_are_tombstoned_by_the_next_compl
     let h = harness(backend, GoogleDirectory::sample(520, 4)).await;
     let id = h.connect_oauth().await;
     h.fake.throttle_page(Listing::Users, 2, 300);
-    let run = h.sync(&id).await;
-    assert_rate_limited(&run);
-    assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 500);
-
-    let resumed = h.sync(&id).await;
-    assert_succeeded(&resumed);
-    assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 520);
+    let resumed = h
+        .resume_after_rate_limit(&id, "DirectorySync", "DirectoryAccount", 500, 520)
+        .await;
     let users = h.requests_starting("/admin/directory/v1/users");
     // First run: page 1, page 2 (throttled); resumed: page 2, then ids only from the start.
     assert!(
@@ -364,23 +346,9 @@ async fn a_throttled_sync_resumes_and_deletions_are_tombstoned_by_the_next_compl
     );
     let accounts = h.records(&id, "DirectoryAccount").await;
     assert_eq!(live(&accounts).len(), 519);
-    assert!(
-        accounts
-            .iter()
-            .find(|r| r.lookup_key == gone_user)
-            .unwrap()
-            .deleted_at
-            .is_some()
-    );
+    assert!(by_lookup_key(&accounts, &gone_user).deleted_at.is_some());
     let groups = h.records(&id, "DirectoryGroup").await;
-    assert!(
-        groups
-            .iter()
-            .find(|r| r.lookup_key == gone_group)
-            .unwrap()
-            .deleted_at
-            .is_some()
-    );
+    assert!(by_lookup_key(&groups, &gone_group).deleted_at.is_some());
     assert_eq!(
         live(&h.records(&id, "DirectoryMembership").await).len(),
         h.expected_memberships()

@@ -4,7 +4,10 @@
 //! and look at the requests the fake received. Provider modules add only what is theirs (their
 //! connection requests, fixtures and asserts), as `impl Harness<TheirFake>` blocks.
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
 
 use serde_json::{Value, json};
 use tributary_core::{CallbackParams, MappingRegistration};
@@ -19,6 +22,7 @@ use tributary_store::{
     runs::{Run, RunStatus},
     testing::TestDb,
 };
+use tributary_testkit::{authorization::FakeAuthorization, browser::query_params};
 
 /// How long a queued run may take before the test fails instead of hanging.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -42,6 +46,12 @@ macro_rules! logs_requests {
     };
 }
 pub(crate) use logs_requests;
+
+/// What a provider does with the refresh token when it refreshes an access token.
+pub enum RefreshToken {
+    Kept,
+    Rotated,
+}
 
 /// A job worker of `runtime`, running until [`Worker::stop`].
 pub struct Worker {
@@ -247,6 +257,25 @@ impl<F> Harness<F> {
         .unwrap()
     }
 
+    /// Runs `operation` twice: a rate limit cuts the first run short with `partial` records of
+    /// `model` stored, and the second resumes to the end with `total`. The resumed run.
+    pub async fn resume_after_rate_limit(
+        &self,
+        integration: &str,
+        operation: &str,
+        model: &str,
+        partial: usize,
+        total: usize,
+    ) -> Run {
+        let run = self.run(integration, operation, Value::Null).await;
+        assert_rate_limited(&run);
+        assert_eq!(self.records(integration, model).await.len(), partial);
+        let resumed = self.run(integration, operation, Value::Null).await;
+        assert_succeeded(&resumed);
+        assert_eq!(self.records(integration, model).await.len(), total);
+        resumed
+    }
+
     /// Every record of `model` the integration stored, tombstones included.
     pub async fn records(&self, integration: &str, model: &str) -> Vec<StoredRecord> {
         let mut all: Vec<StoredRecord> = Vec::new();
@@ -271,6 +300,40 @@ impl<F> Harness<F> {
                 return all;
             }
         }
+    }
+
+    /// The record of `model` whose lookup key is `key`, tombstone or not.
+    pub async fn record(&self, integration: &str, model: &str, key: &str) -> StoredRecord {
+        by_lookup_key(&self.records(integration, model).await, key).clone()
+    }
+
+    /// Expires the access tokens `auth` issued and checks health: the token in `slot` is refreshed
+    /// with one refresh-token grant, and its refresh token kept or rotated as `refresh_token`
+    /// says. The stored tokens after the refresh.
+    pub async fn refreshed_on_next_use(
+        &self,
+        auth: &FakeAuthorization,
+        integration: &str,
+        slot: &str,
+        refresh_token: RefreshToken,
+    ) -> Value {
+        let before = self.stored_credential(integration, slot).await;
+        auth.expire_access_tokens();
+        self.health(integration).await;
+        assert_eq!(auth.grants("refresh_token"), 1);
+        let after = self.stored_credential(integration, slot).await;
+        assert_ne!(after["access_token"], before["access_token"]);
+        match refresh_token {
+            RefreshToken::Kept => assert_eq!(
+                after["refresh_token"], before["refresh_token"],
+                "the provider does not rotate refresh tokens; the stored one is kept"
+            ),
+            RefreshToken::Rotated => assert_ne!(
+                after["refresh_token"], before["refresh_token"],
+                "the provider rotates refresh tokens; the new one is stored"
+            ),
+        }
+        after
     }
 
     /// The credential stored in `slot`, unsealed.
@@ -343,6 +406,41 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
         .iter()
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.as_str())
+}
+
+/// The query parameters of `redirect`, which must send the browser to `authorize_url`.
+#[track_caller]
+pub fn authorize_query(redirect: &AuthRedirect, authorize_url: &str) -> Vec<(String, String)> {
+    assert!(
+        redirect.url.starts_with(&format!("{authorize_url}?")),
+        "{}",
+        redirect.url
+    );
+    query_params(&redirect.url)
+}
+
+/// Fails unless `run` succeeded after waiting out a one-second Retry-After from `started`.
+#[track_caller]
+pub fn assert_succeeded_after_retry_after(run: &Run, started: Instant) {
+    assert_succeeded(run);
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "Retry-After honoured"
+    );
+}
+
+/// The record whose lookup key is `key`, failing with the keys there are when none is.
+#[track_caller]
+pub fn by_lookup_key<'a>(records: &'a [StoredRecord], key: &str) -> &'a StoredRecord {
+    records
+        .iter()
+        .find(|r| r.lookup_key == key)
+        .unwrap_or_else(|| {
+            panic!(
+                "{key} was stored: {:?}",
+                records.iter().map(|r| &r.lookup_key).collect::<Vec<_>>()
+            )
+        })
 }
 
 /// The records not tombstoned.

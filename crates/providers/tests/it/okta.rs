@@ -23,9 +23,7 @@ use tributary_testkit::{
     okta::{FakeOkta, ORG_ID, OktaOrg, SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_JWK},
 };
 
-use crate::harness::{
-    self, Harness, assert_rate_limited, assert_succeeded, catalog_config, logs_requests,
-};
+use crate::harness::{self, Harness, assert_succeeded, catalog_config, logs_requests};
 
 logs_requests!(FakeOkta);
 
@@ -261,8 +259,7 @@ async fn revoked_credentials_fail_with_a_clear_auth_error_that_never_shows_the_s
     assert_eq!(run.error_kind.as_deref(), Some("auth"));
     let message = run.error_message.unwrap_or_default();
     assert!(!message.contains(private_key_fragment()), "{message}");
-    let integration = h.runtime.integration(&h.tenant, &app).await.unwrap();
-    assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
+    assert_eq!(h.status(&app).await, IntegrationStatus::NeedsReauth);
 }
 
 #[each_backend]
@@ -274,13 +271,8 @@ async fn a_throttled_sync_resumes_from_its_checkpoint_and_deletions_are_tombston
     // Okta answers 429 with the window's reset two minutes away (no Retry-After): longer
     // than the client waits, so the run ends partial and keeps its checkpoint.
     h.fake.throttle_page("/api/v1/users", 2, 120);
-    let run = h.sync(&id).await;
-    assert_rate_limited(&run);
-    assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 200);
-
-    let resumed = h.sync(&id).await;
-    assert_succeeded(&resumed);
-    assert_eq!(h.records(&id, "DirectoryAccount").await.len(), 450);
+    h.resume_after_rate_limit(&id, "DirectorySync", "DirectoryAccount", 200, 450)
+        .await;
     let users = h.requests_to("/api/v1/users");
     // 1: page 1; 2: page 2 throttled; 3: page 2 again, from the checkpoint; 4: page 3.
     assert_eq!(users.len(), 4, "{users:?}");

@@ -2,8 +2,6 @@
 //! flow with the OAuth redirect, queued runs, ingest, refresh, the Events API's app route) on
 //! SQLite and PostgreSQL.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use tributary_core::{ErrorKind, InboundWebhook};
 use tributary_providerkit::{HttpProfile, ProviderHttp};
@@ -23,8 +21,8 @@ use tributary_testkit::{
 };
 
 use crate::harness::{
-    self, Harness, assert_rate_limited, assert_succeeded, catalog_config, eventually,
-    logs_requests, param, start_worker,
+    self, Harness, assert_rate_limited, assert_succeeded, assert_succeeded_after_retry_after,
+    by_lookup_key, catalog_config, eventually, logs_requests, param, start_worker,
 };
 
 logs_requests!(FakeSlack);
@@ -179,14 +177,7 @@ async fn a_multi_page_sync_maps_members_guests_bots_and_deactivated_accounts(bac
 
     let accounts = h.accounts(&id).await;
     assert_eq!(accounts.len(), 456);
-    let by_id = |external: &str| {
-        accounts
-            .iter()
-            .find(|r| r.lookup_key == external)
-            .unwrap_or_else(|| panic!("{external} was synced"))
-            .fields
-            .clone()
-    };
+    let by_id = |external: &str| by_lookup_key(&accounts, external).fields.clone();
     let owner = by_id("U01ADM1N01");
     assert_eq!(owner["isAdmin"], true);
     assert_eq!(owner["mfaState"], "DISABLED");
@@ -207,13 +198,8 @@ async fn a_throttled_sync_resumes_and_removed_members_are_tombstoned(backend: Te
     let id = h.connect_token(None, BOT_TOKEN).await;
     // Slack asks to wait longer than the client waits: the run stops, keeping its cursor.
     h.fake.throttle_users_page(2, 300);
-    let run = h.sync(&id).await;
-    assert_rate_limited(&run);
-    assert_eq!(h.accounts(&id).await.len(), 200);
-
-    let resumed = h.sync(&id).await;
-    assert_eq!(resumed.status, RunStatus::Succeeded);
-    assert_eq!(h.accounts(&id).await.len(), 456);
+    h.resume_after_rate_limit(&id, "DirectorySync", "DirectoryAccount", 200, 456)
+        .await;
     let pages = h.users_list_requests();
     // Page 1, page 2 (throttled), then the resumed run starts at page 2's cursor.
     assert_eq!(pages.len(), 4, "{pages:?}");
@@ -225,12 +211,7 @@ async fn a_throttled_sync_resumes_and_removed_members_are_tombstoned(backend: Te
     let full = h.sync(&id).await;
     assert_eq!(full.status, RunStatus::Succeeded);
     assert_eq!(full.counters["tombstoned"], 1);
-    let removed = h
-        .accounts(&id)
-        .await
-        .into_iter()
-        .find(|r| r.lookup_key == "U04MEMB3R1")
-        .unwrap();
+    let removed = h.record(&id, "DirectoryAccount", "U04MEMB3R1").await;
     assert!(removed.deleted_at.is_some());
 }
 
@@ -301,8 +282,7 @@ async fn rotating_tokens_are_refreshed_and_a_refused_refresh_asks_to_reconnect(b
     let err = h.try_health(&id).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(err.to_string().contains("invalid_refresh_token"), "{err}");
-    let integration = h.runtime.integration(&h.tenant, &id).await.unwrap();
-    assert_eq!(integration.status, IntegrationStatus::NeedsReauth);
+    assert_eq!(h.status(&id).await, IntegrationStatus::NeedsReauth);
 }
 
 #[each_backend]
@@ -324,11 +304,7 @@ async fn messages_are_sent_once_per_destination_throttles_are_waited_out_and_bad
                    "text": "Deploy done", "blocks": blocks}),
         )
         .await;
-    assert_succeeded(&run);
-    assert!(
-        started.elapsed() >= Duration::from_millis(950),
-        "Retry-After honoured"
-    );
+    assert_succeeded_after_retry_after(&run, started);
     let messages = h.fake.messages();
     assert_eq!(messages.len(), 2, "each destination once: {messages:?}");
     assert_eq!(messages[0]["channel"], "C0GENERAL1");

@@ -96,13 +96,18 @@ fn creds(token: &str) -> CredentialBindings {
     CredentialBindings::new().with(PingToken::NAME, json!({ "token": token }))
 }
 
+/// An executor of the test registry with an empty client pool; `builds` counts client builds.
+fn executor(builds: &Arc<AtomicUsize>) -> Executor {
+    Executor::new(
+        registry(Arc::clone(builds)),
+        Arc::new(ClientPool::default()),
+    )
+}
+
 #[tokio::test]
 async fn clients_are_reused_until_the_credential_version_changes() {
     let builds = Arc::new(AtomicUsize::new(0));
-    let executor = Executor::new(
-        registry(Arc::clone(&builds)),
-        Arc::new(ClientPool::default()),
-    );
+    let executor = executor(&builds);
     let run = |version: i64, token: &str| {
         Execution::detached(
             integration("i1"),
@@ -133,10 +138,7 @@ async fn clients_are_reused_until_the_credential_version_changes() {
 #[tokio::test]
 async fn invalid_config_is_refused_before_anything_runs() {
     let builds = Arc::new(AtomicUsize::new(0));
-    let executor = Executor::new(
-        registry(Arc::clone(&builds)),
-        Arc::new(ClientPool::default()),
-    );
+    let executor = executor(&builds);
     let err = executor
         .execute(Execution::detached(
             integration("i1"),
@@ -154,10 +156,7 @@ async fn invalid_config_is_refused_before_anything_runs() {
 
 #[tokio::test]
 async fn unknown_operations_and_missing_credentials_are_config_errors() {
-    let executor = Executor::new(
-        registry(Arc::new(AtomicUsize::new(0))),
-        Arc::new(ClientPool::default()),
-    );
+    let executor = executor(&Arc::new(AtomicUsize::new(0)));
     let err = executor
         .execute(Execution::detached(
             integration("i1"),

@@ -83,14 +83,7 @@ async fn connect_via_oauth(
 }
 
 async fn stored_tokens(h: &Harness, id: &str) -> (Value, i64) {
-    let stored = h
-        .runtime
-        .db()
-        .credentials(&h.ring)
-        .load(&h.tenant_id, id, "AcmeOAuth")
-        .await
-        .unwrap()
-        .expect("OAuth tokens are stored");
+    let stored = h.stored_credential(id, "AcmeOAuth").await;
     (stored.secret.expose_json().unwrap(), stored.version)
 }
 
@@ -142,14 +135,7 @@ async fn the_code_flow_connects_with_pkce_and_reads_the_tenant_from_the_id_token
     let (tokens, _) = stored_tokens(&h, &integration.id).await;
     assert!(tokens["refresh_token"].is_string());
     assert!(tokens["expires_at"].as_i64().unwrap() > 0);
-    let info = h
-        .runtime
-        .db()
-        .credentials(&h.ring)
-        .info(&h.tenant_id, &integration.id, "AcmeOAuth")
-        .await
-        .unwrap()
-        .unwrap();
+    let info = h.credential_info(&integration.id, "AcmeOAuth").await;
     assert_eq!(
         info.expires_at,
         Some(tokens["expires_at"].as_i64().unwrap() * 1000)
@@ -407,18 +393,8 @@ async fn a_fresh_token_the_provider_refuses_is_refreshed_once_then_a_second_refu
     assert!(fresh_version > version);
     let integration = h.runtime.integration(&h.tenant_id, &id).await.unwrap();
     assert_eq!(integration.status, IntegrationStatus::Connected);
-    let details = h
-        .runtime
-        .run_details(&h.tenant_id, &answer.run.id)
-        .await
-        .unwrap();
-    assert!(
-        details.logs.iter().any(|l| l
-            .message
-            .contains("refreshed and the operation runs once more")),
-        "{:?}",
-        details.logs
-    );
+    h.assert_logged(&answer.run.id, "refreshed and the operation runs once more")
+        .await;
 
     // The grant itself is revoked: the forced refresh is refused, and the integration says
     // so with the run.
@@ -449,16 +425,7 @@ async fn switching_modes_removes_the_old_credentials_and_disconnect_revokes_and_
     let h = oauth_harness(&server, backend).await;
     let id = support::connect_with_token(&h, "acme-pasted-token-1").await;
     connect_via_oauth(&h, &server, Some(id.clone())).await;
-    let slots: Vec<String> = h
-        .runtime
-        .db()
-        .credentials(&h.ring)
-        .list(&h.tenant_id, &id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.slot)
-        .collect();
+    let slots = h.credential_slots(&id).await;
     assert_eq!(slots, ["AcmeOAuth"]);
     let integration = h.runtime.integration(&h.tenant_id, &id).await.unwrap();
     assert_eq!(integration.provider_state["connection"], "AcmeOAuth");
@@ -473,16 +440,7 @@ async fn switching_modes_removes_the_old_credentials_and_disconnect_revokes_and_
     };
     back.user_input = None;
     h.runtime.connect(back).await.unwrap();
-    let slots: Vec<String> = h
-        .runtime
-        .db()
-        .credentials(&h.ring)
-        .list(&h.tenant_id, &id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.slot)
-        .collect();
+    let slots = h.credential_slots(&id).await;
     assert_eq!(slots, ["AcmeToken"]);
 
     // Sync something, then disconnect.

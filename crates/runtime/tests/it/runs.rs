@@ -99,18 +99,8 @@ async fn inline_runs_answer_the_caller_and_queued_runs_sync_through_a_worker(bac
     let partial = wait_for_run(&h, &partial.id).await;
     assert_eq!(partial.status, RunStatus::Succeeded);
     assert_eq!(partial.counters["tombstoned"], 0);
-    let details = h
-        .runtime
-        .run_details(&h.tenant_id, &partial.id)
-        .await
-        .unwrap();
-    assert!(
-        details.logs.iter().any(|l| l
-            .message
-            .contains("users of suspended teams are not listed")),
-        "{:?}",
-        details.logs
-    );
+    h.assert_logged(&partial.id, "users of suspended teams are not listed")
+        .await;
     // ...and the next complete sync tombstones the user that disappeared.
     let again = h
         .runtime

@@ -80,14 +80,7 @@ async fn a_valid_token_connects_and_the_first_connection_sets_up_webhooks_and_sc
     assert!(!format!("{done:?}").contains(endpoint.secret.expose()));
     // Its own endpoint, and the app webhook's (which holds its deliveries).
     assert_eq!(counts(&h, &integration.id).await, (1, 2, 1));
-    let stored = h
-        .runtime
-        .db()
-        .credentials(&h.ring)
-        .load(&h.tenant_id, &integration.id, "AcmeToken")
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = h.stored_credential(&integration.id, "AcmeToken").await;
     assert_eq!(
         stored.secret.expose_json().unwrap(),
         json!({"token": TOKEN})
@@ -133,14 +126,7 @@ async fn a_rejected_token_leaves_nothing_half_saved_and_names_the_step(backend: 
         .unwrap();
     assert_eq!(integration.status, IntegrationStatus::Connected);
     assert_eq!(integration.metadata, done.integration.metadata);
-    let stored = h
-        .runtime
-        .db()
-        .credentials(&h.ring)
-        .load(&h.tenant_id, &integration.id, "AcmeToken")
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = h.stored_credential(&integration.id, "AcmeToken").await;
     assert_eq!(stored.version, 1, "the bad token was not saved");
     assert_eq!(counts(&h, &integration.id).await, (1, 2, 1));
 }
@@ -268,14 +254,7 @@ async fn reconnecting_updates_in_place_and_user_input_updates_keep_metadata(back
     assert!(second.webhook_endpoints.is_empty(), "kept, not recreated");
     assert!(second.scheduled.is_empty(), "kept, not duplicated");
     assert_eq!(counts(&h, &id).await, (1, 2, 1));
-    let info = h
-        .runtime
-        .db()
-        .credentials(&h.ring)
-        .info(&h.tenant_id, &id, "AcmeToken")
-        .await
-        .unwrap()
-        .unwrap();
+    let info = h.credential_info(&id, "AcmeToken").await;
     assert_eq!(info.version, 2);
     let integrations = h
         .runtime

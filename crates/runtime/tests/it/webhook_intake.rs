@@ -15,22 +15,7 @@ use tributary_store::{integrations::IntegrationStatus, webhooks::DeliveryStatus}
 
 /// A connected integration with its webhook endpoint id and secret.
 async fn connected(h: &Harness) -> (String, String, String) {
-    h.api.accept_token("acme-hooks-token");
-    let outcome = h
-        .runtime
-        .connect(ConnectRequest {
-            tenant_id: h.tenant_id.clone(),
-            definition_id: "acme".into(),
-            user_input: Some(h.user_input()),
-            connection: "AcmeToken".into(),
-            credentials: [("AcmeToken".to_owned(), json!({"token": "acme-hooks-token"}))].into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let ConnectOutcome::Connected(done) = outcome else {
-        panic!("redirected")
-    };
+    let done = support::connect_token(h, "acme-hooks-token", None).await;
     let endpoint = &done.webhook_endpoints[0];
     (
         done.integration.id.clone(),

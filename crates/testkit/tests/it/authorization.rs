@@ -1,6 +1,7 @@
 //! The fake authorization server checks what a real one checks, exercised through the provider
 //! kit's own OAuth client.
 
+use crate::support::send;
 use axum::http::{HeaderMap, HeaderValue, header};
 use tributary_core::{ErrorKind, Secret};
 use tributary_providerkit::{
@@ -50,14 +51,14 @@ impl Fixture {
 
     /// Follows the authorize redirect like a browser and returns the callback's query.
     async fn authorize(&self, url: &str) -> url::Url {
-        let response = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
-            .get(url)
-            .send()
-            .await
-            .unwrap();
+        let response = send(
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .get(url),
+        )
+        .await;
         assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
         url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap()
     }

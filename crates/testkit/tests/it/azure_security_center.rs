@@ -1,6 +1,7 @@
 //! The fake Azure behaves like the Microsoft identity platform and Azure Resource Manager as
 //! Microsoft documents them.
 
+use crate::support::{send, send_json};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tributary_testkit::{
@@ -28,15 +29,20 @@ async fn token_request(
     tenant: &str,
     pairs: &[(&str, &str)],
 ) -> (u16, Value) {
-    let response = client()
-        .post(format!("{}/{tenant}/oauth2/v2.0/token", fake.base_url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(pairs))
-        .send()
-        .await
-        .unwrap();
+    let response = send(
+        client()
+            .post(format!("{}/{tenant}/oauth2/v2.0/token", fake.base_url()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(pairs)),
+    )
+    .await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
+}
+
+/// The fake Azure with `data` on loopback.
+async fn start(data: DefenderData) -> FakeAzureSecurityCenter {
+    FakeAzureSecurityCenter::start(data).await.unwrap()
 }
 
 async fn secret_token(fake: &FakeAzureSecurityCenter) -> String {
@@ -72,9 +78,7 @@ fn assertion(fake: &FakeAzureSecurityCenter, x5t: Option<String>) -> String {
 
 #[tokio::test]
 async fn assessments_page_through_next_links_until_the_end() {
-    let fake = FakeAzureSecurityCenter::start(DefenderData::sample(250, 10))
-        .await
-        .unwrap();
+    let fake = start(DefenderData::sample(250, 10)).await;
     let token = secret_token(&fake).await;
     let mut url = Some(format!(
         "{}/subscriptions/{SUBSCRIPTION_A}/providers/Microsoft.Security/assessments?api-version=2021-06-01",
@@ -82,12 +86,7 @@ async fn assessments_page_through_next_links_until_the_end() {
     ));
     let (mut pages, mut seen) = (0, Vec::new());
     while let Some(current) = url {
-        let response = client()
-            .get(&current)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let response = send(client().get(&current).bearer_auth(&token)).await;
         assert_eq!(response.status(), 200);
         assert!(
             response
@@ -119,39 +118,33 @@ async fn assessments_page_through_next_links_until_the_end() {
     assert_eq!(unique.len(), 250);
 
     // The subscription list leaves out the one without a role; reading it is 403.
-    let body: Value = client()
-        .get(format!(
-            "{}/subscriptions?api-version=2022-12-01",
-            fake.base_url()
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = send_json(
+        client()
+            .get(format!(
+                "{}/subscriptions?api-version=2022-12-01",
+                fake.base_url()
+            ))
+            .bearer_auth(&token),
+    )
+    .await;
     assert_eq!(body["value"].as_array().unwrap().len(), 2);
-    let response = client()
+    let response = send(client()
         .get(format!(
             "{}/subscriptions/{SUBSCRIPTION_HIDDEN}/providers/Microsoft.Security/assessments?api-version=2021-06-01",
             fake.base_url()
         ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .bearer_auth(&token)).await;
     assert_eq!(response.status(), 403);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "AuthorizationFailed");
 
     // No api-version: ARM's 400.
-    let response = client()
-        .get(format!("{}/subscriptions", fake.base_url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = send(
+        client()
+            .get(format!("{}/subscriptions", fake.base_url()))
+            .bearer_auth(&token),
+    )
+    .await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "MissingApiVersionParameter");
@@ -159,13 +152,11 @@ async fn assessments_page_through_next_links_until_the_end() {
 
 #[tokio::test]
 async fn expired_tokens_get_401_and_throttled_pages_429_with_retry_after() {
-    let fake = FakeAzureSecurityCenter::start(DefenderData::sample(20, 10))
-        .await
-        .unwrap();
+    let fake = start(DefenderData::sample(20, 10)).await;
     let token = secret_token(&fake).await;
     let url = format!("{}/subscriptions?api-version=2022-12-01", fake.base_url());
     fake.throttle_page("subscriptions", 1, 7);
-    let response = client().get(&url).bearer_auth(&token).send().await.unwrap();
+    let response = send(client().get(&url).bearer_auth(&token)).await;
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["retry-after"], "7");
     assert_eq!(
@@ -175,37 +166,24 @@ async fn expired_tokens_get_401_and_throttled_pages_429_with_retry_after() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "TooManyRequests");
     assert_eq!(
-        client()
-            .get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        send(client().get(&url).bearer_auth(&token)).await.status(),
         200
     );
 
     fake.authorization().expire_access_tokens();
-    let response = client().get(&url).bearer_auth(&token).send().await.unwrap();
+    let response = send(client().get(&url).bearer_auth(&token)).await;
     assert_eq!(response.status(), 401);
     assert!(response.headers().contains_key("www-authenticate"));
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "ExpiredAuthenticationToken");
-    let response = client()
-        .get(&url)
-        .bearer_auth("garbage")
-        .send()
-        .await
-        .unwrap();
+    let response = send(client().get(&url).bearer_auth("garbage")).await;
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "InvalidAuthenticationToken");
 }
 
 #[tokio::test]
 async fn the_token_endpoint_answers_with_entra_errors() {
-    let fake = FakeAzureSecurityCenter::start(DefenderData::default())
-        .await
-        .unwrap();
+    let fake = start(DefenderData::default()).await;
     let base = [("grant_type", "client_credentials"), ("scope", ARM_SCOPE)];
     let with = |extra: &[(&'static str, &'static str)]| {
         let mut pairs = base.to_vec();
@@ -231,86 +209,77 @@ async fn the_token_endpoint_answers_with_entra_errors() {
     );
     assert!(body["trace_id"].is_string() && body["correlation_id"].is_string());
 
-    let (status, body) = token_request(
-        &fake,
-        "00000000-0000-4000-8000-000000000000",
-        &with(&[
-            ("client_id", SECRET_CLIENT_ID),
-            ("client_secret", CLIENT_SECRET),
-        ]),
-    )
-    .await;
     assert_eq!(
-        (status, body["error_codes"][0].as_u64()),
+        secret_error(
+            &fake,
+            "00000000-0000-4000-8000-000000000000",
+            SECRET_CLIENT_ID,
+            CLIENT_SECRET
+        )
+        .await,
         (400, Some(90002))
     );
 
-    let (status, body) = token_request(
-        &fake,
-        TENANT_ID,
-        &with(&[
-            ("client_id", "11111111-1111-4111-8111-111111111111"),
-            ("client_secret", "x"),
-        ]),
-    )
-    .await;
     assert_eq!(
-        (status, body["error_codes"][0].as_u64()),
+        secret_error(
+            &fake,
+            TENANT_ID,
+            "11111111-1111-4111-8111-111111111111",
+            "x"
+        )
+        .await,
         (400, Some(700016))
     );
 
     fake.expire_client_secret();
-    let (status, body) = token_request(
-        &fake,
-        TENANT_ID,
-        &with(&[
-            ("client_id", SECRET_CLIENT_ID),
-            ("client_secret", CLIENT_SECRET),
-        ]),
-    )
-    .await;
     assert_eq!(
-        (status, body["error_codes"][0].as_u64()),
+        secret_error(&fake, TENANT_ID, SECRET_CLIENT_ID, CLIENT_SECRET).await,
         (401, Some(7000222))
     );
 }
 
+/// The status and first AADSTS error code of a client-credentials request to `tenant` with a
+/// client secret.
+async fn secret_error(
+    fake: &FakeAzureSecurityCenter,
+    tenant: &str,
+    client_id: &str,
+    client_secret: &str,
+) -> (u16, Option<u64>) {
+    let pairs = [
+        ("grant_type", "client_credentials"),
+        ("scope", ARM_SCOPE),
+        ("client_id", client_id),
+        ("client_secret", client_secret),
+    ];
+    let (status, body) = token_request(fake, tenant, &pairs).await;
+    (status, body["error_codes"][0].as_u64())
+}
+
+/// A client-credentials request to the tenant with the certificate client's `assertion`.
+async fn certificate_request(fake: &FakeAzureSecurityCenter, assertion: &str) -> (u16, Value) {
+    let assertion_type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    let pairs = [
+        ("grant_type", "client_credentials"),
+        ("scope", ARM_SCOPE),
+        ("client_id", CERT_CLIENT_ID),
+        ("client_assertion_type", assertion_type),
+        ("client_assertion", assertion),
+    ];
+    token_request(fake, TENANT_ID, &pairs).await
+}
+
 #[tokio::test]
 async fn a_certificate_assertion_must_name_the_registered_certificate() {
-    let fake = FakeAzureSecurityCenter::start(DefenderData::default())
-        .await
-        .unwrap();
-    let assertion_type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    let fake = start(DefenderData::default()).await;
     let (x5t, _) = thumbprints(CERTIFICATE_PEM);
     let signed = assertion(&fake, Some(x5t));
-    let (status, body) = token_request(
-        &fake,
-        TENANT_ID,
-        &[
-            ("grant_type", "client_credentials"),
-            ("scope", ARM_SCOPE),
-            ("client_id", CERT_CLIENT_ID),
-            ("client_assertion_type", assertion_type),
-            ("client_assertion", &signed),
-        ],
-    )
-    .await;
+    let (status, body) = certificate_request(&fake, &signed).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "Bearer");
 
     let unnamed = assertion(&fake, None);
-    let (status, body) = token_request(
-        &fake,
-        TENANT_ID,
-        &[
-            ("grant_type", "client_credentials"),
-            ("scope", ARM_SCOPE),
-            ("client_id", CERT_CLIENT_ID),
-            ("client_assertion_type", assertion_type),
-            ("client_assertion", &unnamed),
-        ],
-    )
-    .await;
+    let (status, body) = certificate_request(&fake, &unnamed).await;
     assert_eq!(
         (status, body["error_codes"][0].as_u64()),
         (401, Some(700027)),

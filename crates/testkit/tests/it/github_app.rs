@@ -1,5 +1,6 @@
 //! The fake GitHub behaves like GitHub's documented App, REST and GraphQL APIs.
 
+use crate::support::{send, send_json};
 use serde_json::{Value, json};
 use tributary_core::Secret;
 use tributary_providerkit::{GithubAppClaims, JwtSigner, github_app_jwt, unix_now};
@@ -13,25 +14,25 @@ fn signer(pem: &str) -> JwtSigner {
 
 async fn mint(fake: &FakeGithub, jwt: &str) -> reqwest::Response {
     tributary_providerkit::install_crypto_provider();
-    reqwest::Client::new()
-        .post(format!(
-            "{}/app/installations/{}/access_tokens",
-            fake.base_url(),
-            fake.installation_id()
-        ))
-        .header("Authorization", format!("Bearer {jwt}"))
-        .send()
-        .await
-        .unwrap()
+    send(
+        reqwest::Client::new()
+            .post(format!(
+                "{}/app/installations/{}/access_tokens",
+                fake.base_url(),
+                fake.installation_id()
+            ))
+            .header("Authorization", format!("Bearer {jwt}")),
+    )
+    .await
 }
 
 async fn get(url: &str, token: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(url)
-        .header("Authorization", format!("Bearer {token}"))
-        .send()
-        .await
-        .unwrap()
+    send(
+        reqwest::Client::new()
+            .get(url)
+            .header("Authorization", format!("Bearer {token}")),
+    )
+    .await
 }
 
 fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
@@ -129,20 +130,10 @@ async fn installation_tokens_page_expire_and_throttle_like_github() {
 
     // Feature switched off: Dependabot 403, code scanning 404.
     let legacy = format!("{}/repos/acme-corp/legacy-sdk", fake.base_url());
-    assert_eq!(
-        get(&format!("{legacy}/dependabot/alerts"), &token)
-            .await
-            .status()
-            .as_u16(),
-        403
-    );
-    assert_eq!(
-        get(&format!("{legacy}/code-scanning/alerts"), &token)
-            .await
-            .status()
-            .as_u16(),
-        404
-    );
+    for (alerts, status) in [("dependabot/alerts", 403), ("code-scanning/alerts", 404)] {
+        let response = get(&format!("{legacy}/{alerts}"), &token).await;
+        assert_eq!(response.status().as_u16(), status, "{alerts}");
+    }
     // The secret itself is only shown without hide_secret.
     let web = format!(
         "{}/repos/acme-corp/web-app/secret-scanning/alerts",
@@ -158,19 +149,16 @@ async fn installation_tokens_page_expire_and_throttle_like_github() {
     assert!(hidden[0].get("secret").is_none());
 
     // GraphQL: cursor pages of members with their role on the edges.
-    let page: Value = reqwest::Client::new()
-        .post(format!("{}/graphql", fake.base_url()))
-        .header("Authorization", format!("Bearer {token}"))
-        .json(
-            &json!({"query": "query { organization { membersWithRole { nodes { login } } } }",
+    let page = send_json(
+        reqwest::Client::new()
+            .post(format!("{}/graphql", fake.base_url()))
+            .header("Authorization", format!("Bearer {token}"))
+            .json(
+                &json!({"query": "query { organization { membersWithRole { nodes { login } } } }",
                       "variables": {"login": "acme-corp", "first": 1}}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+            ),
+    )
+    .await;
     let connection = &page["data"]["organization"]["membersWithRole"];
     assert_eq!(connection["totalCount"], 2);
     assert_eq!(connection["edges"][0]["role"], "ADMIN");

@@ -6,3 +6,4 @@ mod fixtures;
 mod github_app;
 mod oauth_server;
 mod okta;
+mod support;

@@ -22,6 +22,25 @@ fn client(server: &OAuthServer, http: &ProviderHttp) -> OAuthClient {
     OAuthClient::new(http, CLIENT_ID, server.token_url()).authorize_url(server.authorize_url())
 }
 
+/// A running server, with an HTTP client and an OAuth client of it.
+struct Session {
+    server: OAuthServer,
+    http: ProviderHttp,
+    client: OAuthClient,
+}
+
+/// A [`Session`], or none when the server cannot start outside CI (see `start_or_skip`).
+async fn session() -> Option<Session> {
+    let server = OAuthServer::start_or_skip().await?;
+    let http = http();
+    let client = client(&server, &http);
+    Some(Session {
+        server,
+        http,
+        client,
+    })
+}
+
 /// The browser's round trip for an authorization request with `code_challenge` and `nonce`:
 /// checks the callback's `state` and returns its `code`.
 async fn authorize(
@@ -75,11 +94,9 @@ fn refresh_token(tokens: &TokenSet) -> String {
 
 #[tokio::test]
 async fn code_flow_enforces_pkce_and_single_use_codes() {
-    let Some(server) = OAuthServer::start_or_skip().await else {
+    let Some(Session { server, client, .. }) = session().await else {
         return;
     };
-    let http = http();
-    let client = client(&server, &http);
 
     let verifier = pkce_verifier();
     let code = authorize(&server, &client, Some(pkce_challenge(&verifier)), "n1").await;
@@ -138,11 +155,9 @@ async fn code_flow_enforces_pkce_and_single_use_codes() {
 
 #[tokio::test]
 async fn refresh_rotates_the_refresh_token() {
-    let Some(server) = OAuthServer::start_or_skip().await else {
+    let Some(Session { server, client, .. }) = session().await else {
         return;
     };
-    let http = http();
-    let client = client(&server, &http);
     let first = connect(&server, &client).await;
 
     let second = client.refresh(&first, &[]).await.unwrap();
@@ -167,11 +182,9 @@ async fn refresh_rotates_the_refresh_token() {
 
 #[tokio::test]
 async fn refresh_answers_can_omit_the_refresh_token() {
-    let Some(server) = OAuthServer::start_or_skip().await else {
+    let Some(Session { server, client, .. }) = session().await else {
         return;
     };
-    let http = http();
-    let client = client(&server, &http);
     let first = connect(&server, &client).await;
     server
         .configure(json!({"omitRefreshTokenOnRefresh": true, "expiresIn": 120}))
@@ -187,11 +200,9 @@ async fn refresh_answers_can_omit_the_refresh_token() {
 
 #[tokio::test]
 async fn a_revoked_refresh_token_gets_invalid_grant() {
-    let Some(server) = OAuthServer::start_or_skip().await else {
+    let Some(Session { server, client, .. }) = session().await else {
         return;
     };
-    let http = http();
-    let client = client(&server, &http);
     let tokens = connect(&server, &client).await;
 
     server.revoke(&refresh_token(&tokens)).await;
@@ -203,11 +214,9 @@ async fn a_revoked_refresh_token_gets_invalid_grant() {
 
 #[tokio::test]
 async fn concurrent_refreshes_with_one_rotating_token_race() {
-    let Some(server) = OAuthServer::start_or_skip().await else {
+    let Some(Session { server, client, .. }) = session().await else {
         return;
     };
-    let http = http();
-    let client = client(&server, &http);
     let tokens = connect(&server, &client).await;
     server.configure(json!({"refreshDelayMs": 300})).await;
 
@@ -220,11 +229,14 @@ async fn concurrent_refreshes_with_one_rotating_token_race() {
 
 #[tokio::test]
 async fn id_tokens_carry_extra_claims_and_verify_against_the_jwks() {
-    let Some(server) = OAuthServer::start_or_skip().await else {
+    let Some(Session {
+        server,
+        http,
+        client,
+    }) = session().await
+    else {
         return;
     };
-    let http = http();
-    let client = client(&server, &http);
     server
         .configure(json!({"idTokenClaims": {"tid": "tenant-1", "email": "ada@example.com"}}))
         .await;
@@ -266,11 +278,14 @@ async fn id_tokens_carry_extra_claims_and_verify_against_the_jwks() {
 
 #[tokio::test]
 async fn id_tokens_can_carry_an_entra_like_tenant_issuer() {
-    let Some(server) = OAuthServer::start_or_skip().await else {
+    let Some(Session {
+        server,
+        http,
+        client,
+    }) = session().await
+    else {
         return;
     };
-    let http = http();
-    let client = client(&server, &http);
     let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
     let issuer = format!("{}/{tenant}/v2.0", server.issuer());
     server
@@ -300,11 +315,9 @@ async fn id_tokens_can_carry_an_entra_like_tenant_issuer() {
 
 #[tokio::test]
 async fn codes_without_pkce_and_bad_settings() {
-    let Some(server) = OAuthServer::start_or_skip().await else {
+    let Some(Session { server, client, .. }) = session().await else {
         return;
     };
-    let http = http();
-    let client = client(&server, &http);
 
     // Without a challenge, no verifier is needed (and none is accepted).
     let code = authorize(&server, &client, None, &oidc_nonce()).await;

@@ -1,5 +1,6 @@
 //! The fake Okta behaves like Okta's documented API.
 
+use crate::support::send;
 use serde_json::Value;
 use tributary_testkit::okta::{FakeOkta, OktaOrg};
 
@@ -17,19 +18,17 @@ fn next_link(response: &reqwest::Response) -> Option<String> {
 
 async fn get(url: &str, token: &str) -> reqwest::Response {
     tributary_providerkit::install_crypto_provider();
-    reqwest::Client::new()
-        .get(url)
-        .header("Authorization", format!("SSWS {token}"))
-        .send()
-        .await
-        .unwrap()
+    send(
+        reqwest::Client::new()
+            .get(url)
+            .header("Authorization", format!("SSWS {token}")),
+    )
+    .await
 }
 
 #[tokio::test]
 async fn pages_follow_link_headers_until_the_end() {
-    let okta = FakeOkta::start(OktaOrg::sample(450, 3), TOKEN)
-        .await
-        .unwrap();
+    let okta = start(450, 3).await;
     let mut url = Some(format!(
         "{}/api/v1/users?limit=200&search=status%20pr",
         okta.org_url()
@@ -56,16 +55,23 @@ async fn pages_follow_link_headers_until_the_end() {
     assert_eq!(sorted.len(), 450, "no user twice");
 }
 
+/// A fake org of `users` users and `groups` groups that accepts [`TOKEN`].
+async fn start(users: usize, groups: usize) -> FakeOkta {
+    FakeOkta::start(OktaOrg::sample(users, groups), TOKEN)
+        .await
+        .unwrap()
+}
+
+/// The JSON list the fake answers at `path` to the API token.
+async fn list(okta: &FakeOkta, path: &str) -> Vec<Value> {
+    let response = get(&format!("{}{path}", okta.org_url()), TOKEN).await;
+    response.json().await.unwrap()
+}
+
 #[tokio::test]
 async fn default_search_hides_deprovisioned_users() {
-    let okta = FakeOkta::start(OktaOrg::sample(46, 1), TOKEN)
-        .await
-        .unwrap();
-    let users: Vec<Value> = get(&format!("{}/api/v1/users", okta.org_url()), TOKEN)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let okta = start(46, 1).await;
+    let users = list(&okta, "/api/v1/users").await;
     assert_eq!(users.len(), 44);
     let url = format!(
         "{}/api/v1/users?search=profile.department%20eq%20%22Sales%22",
@@ -77,7 +83,7 @@ async fn default_search_hides_deprovisioned_users() {
 
 #[tokio::test]
 async fn bad_tokens_get_okta_401_bodies() {
-    let okta = FakeOkta::start(OktaOrg::sample(2, 1), TOKEN).await.unwrap();
+    let okta = start(2, 1).await;
     let response = get(&format!("{}/api/v1/users/me", okta.org_url()), "wrong").await;
     assert_eq!(response.status(), 401);
     let body: Value = response.json().await.unwrap();
@@ -91,7 +97,7 @@ async fn bad_tokens_get_okta_401_bodies() {
 
 #[tokio::test]
 async fn throttling_answers_429_with_reset_headers() {
-    let okta = FakeOkta::start(OktaOrg::sample(2, 1), TOKEN).await.unwrap();
+    let okta = start(2, 1).await;
     okta.throttle_next(2);
     for _ in 0..2 {
         let response = get(&format!("{}/api/v1/users", okta.org_url()), TOKEN).await;
@@ -113,14 +119,8 @@ async fn throttling_answers_429_with_reset_headers() {
 
 #[tokio::test]
 async fn group_members_and_deletions() {
-    let okta = FakeOkta::start(OktaOrg::sample(10, 2), TOKEN)
-        .await
-        .unwrap();
-    let groups: Vec<Value> = get(&format!("{}/api/v1/groups", okta.org_url()), TOKEN)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let okta = start(10, 2).await;
+    let groups = list(&okta, "/api/v1/groups").await;
     let group = groups[0]["id"].as_str().unwrap();
     let members_url = format!("{}/api/v1/groups/{group}/users", okta.org_url());
     let members: Vec<Value> = get(&members_url, TOKEN).await.json().await.unwrap();
@@ -146,7 +146,7 @@ async fn a_service_app_token_reads_what_its_scopes_allow() {
     };
 
     tributary_providerkit::install_crypto_provider();
-    let okta = FakeOkta::start(OktaOrg::sample(3, 1), TOKEN).await.unwrap();
+    let okta = start(3, 1).await;
     let signer = JwtSigner::from_rsa_pem(&Secret::new(CLIENT_PRIVATE_KEY_PEM))
         .unwrap()
         .with_key_id(SERVICE_APP_KEY_ID);

@@ -5,7 +5,10 @@
 use serde_json::{Value, json};
 use tributary_store::{Db, Exec, jobs::NewJob, now_ms, runs::RunOutcome, runs::RunStatus};
 
-use crate::support::command::on_data_dir;
+use crate::support::{
+    command::on_data_dir,
+    seed::{acme_with_okta, run_of, sqlite_url},
+};
 
 const DAY: i64 = 24 * 60 * 60 * 1000;
 
@@ -82,25 +85,9 @@ async fn seed(db: &Db) {
         )
         .await;
     }
-    let tenant = db.tenants().create("acme").await.unwrap();
-    let integration = db
-        .integrations()
-        .create(&tenant.id, "okta", "Okta", &json!({}))
-        .await
-        .unwrap();
+    let (tenant, integration) = acme_with_okta(db).await;
     for (n, logs) in [(2, 3), (1, 0)] {
-        let run = db
-            .runs()
-            .create(
-                &tenant.id,
-                &integration.id,
-                "Sync",
-                "manual",
-                &json!({}),
-                None,
-            )
-            .await
-            .unwrap();
+        let run = run_of(db, &tenant.id, &integration.id, "Sync", "manual").await;
         for line in 0..logs {
             db.runs()
                 .log(
@@ -144,7 +131,7 @@ fn dry_run_counts_then_purge_deletes_what_retention_no_longer_keeps() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let url = format!("sqlite://{}", data.join("tributary.db").display());
+    let url = sqlite_url(&data);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let db = Db::open(&url).await.unwrap();

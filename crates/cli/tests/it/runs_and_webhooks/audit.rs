@@ -12,7 +12,7 @@ use tributary_store::{
     keystore::KeyRing,
 };
 
-use crate::support::fresh_database::FreshDatabase;
+use crate::support::{fresh_database::on_fresh_database, seed::run_of};
 
 const OS_USER: &str = "audit-tester";
 const REFUSED_API_TOKEN: &str = "cf-wrong-token-never-recorded";
@@ -144,18 +144,7 @@ fn direct_commands_are_audited(database_url: Option<String>) {
     // A queued run and a failed delivery, to cancel and replay.
     let ring = KeyRing::load(&data.join("keyring.json")).unwrap();
     let (run, delivery) = rt.block_on(async {
-        let run = db
-            .runs()
-            .create(
-                &tenant,
-                &cloudflare,
-                "DirectorySync",
-                "queued",
-                &json!({}),
-                None,
-            )
-            .await
-            .unwrap();
+        let run = run_of(&db, &tenant, &cloudflare, "DirectorySync", "queued").await;
         let (endpoint, _) = db
             .webhooks(&ring)
             .create_endpoint(&tenant, &cloudflare, "events", &[])
@@ -287,10 +276,7 @@ fn direct_commands_are_audited_sqlite() {
 
 #[test]
 fn direct_commands_are_audited_postgres() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(database) = rt.block_on(FreshDatabase::create("tributary_cli_audit")) else {
-        return;
-    };
-    direct_commands_are_audited(Some(database.url()));
-    rt.block_on(database.drop_it());
+    on_fresh_database("tributary_cli_audit", |url| {
+        direct_commands_are_audited(Some(url))
+    });
 }

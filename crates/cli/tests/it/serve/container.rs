@@ -7,16 +7,18 @@
 
 use std::{
     collections::BTreeMap,
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use serde_json::Value;
 
 use super::{compose_yaml, get};
-use crate::support::fresh_database::FreshDatabase;
+use crate::support::{
+    command::{self, spawn_serving, stop_on_sigterm, succeeded},
+    fresh_database::FreshDatabase,
+};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -77,18 +79,12 @@ fn flag_value<'a>(args: &[&'a str], flag: &str) -> &'a str {
 }
 
 fn cargo(args: &[&str]) -> String {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let output = Command::new(cargo)
+    let output = command::cargo()
         .current_dir(root())
         .args(args)
         .output()
         .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "cargo {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("cargo prints UTF-8")
+    succeeded(output, &format!("cargo {args:?}"))
 }
 
 #[test]
@@ -417,38 +413,22 @@ fn service_process(compose: &Value, service: &str, data: &Path, database: &str) 
 
 /// Starts `serve` (with `--json`): the process and its startup line.
 fn start_serving(mut command: Command) -> (Process, Value) {
-    let mut child = command
-        .arg("--json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let started = serde_json::from_str(&line).unwrap_or_else(|_| panic!("startup line: {line}"));
+    let (child, started) = spawn_serving(command.arg("--json"), Stdio::null());
     (Process(child), started)
 }
 
+/// Starts the compose service `service`, which reports its role and answers `/readyz` with 200:
+/// the process and its startup line.
+fn start_ready(compose: &Value, service: &str, data: &Path, database: &str) -> (Process, Value) {
+    let (process, started) = start_serving(service_process(compose, service, data, database));
+    assert_eq!(started["role"], service);
+    let url = started["url"].as_str().unwrap();
+    assert_eq!(get(&format!("{url}/readyz")).0, 200);
+    (process, started)
+}
+
 fn stop(mut process: Process) {
-    let pid = process.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = process.0.try_wait().unwrap() {
-            assert!(status.success(), "exit status {status}");
-            return;
-        }
-        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    stop_on_sigterm(&mut process.0, Duration::from_secs(30));
 }
 
 #[test]
@@ -474,23 +454,17 @@ fn the_compose_services_start_with_the_environment_compose_gives_them() {
         "init wrote the key file"
     );
 
-    let (api, started) = start_serving(service_process(&compose, "api", data.path(), &url));
-    assert_eq!(started["role"], "api");
+    let (api, started) = start_ready(&compose, "api", data.path(), &url);
     assert!(
         started["operatorToken"].is_string(),
         "the API prints the operator token"
     );
-    let api_url = started["url"].as_str().unwrap().to_owned();
-    assert_eq!(get(&format!("{api_url}/readyz")).0, 200);
 
-    let (worker, started) = start_serving(service_process(&compose, "worker", data.path(), &url));
-    assert_eq!(started["role"], "worker");
+    let (worker, started) = start_ready(&compose, "worker", data.path(), &url);
     assert!(
         started["operatorToken"].is_null(),
         "only the first process issues one"
     );
-    let worker_url = started["url"].as_str().unwrap().to_owned();
-    assert_eq!(get(&format!("{worker_url}/readyz")).0, 200);
 
     stop(worker);
     stop(api);

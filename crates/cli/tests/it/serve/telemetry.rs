@@ -16,6 +16,8 @@ use opentelemetry_proto::tonic::{
 use prost::Message;
 use serde_json::{Value, json};
 
+use crate::support::{command::spawn_serving, http::exchange};
+
 /// An OTLP/HTTP receiver on loopback: every `POST /v1/traces` body, decoded.
 struct Receiver {
     url: String,
@@ -125,27 +127,24 @@ fn call(
     body: Option<&Value>,
 ) -> (u16, Value) {
     let host = base.strip_prefix("http://").unwrap();
-    let mut stream = TcpStream::connect(host).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
     let body = body.map(Value::to_string).unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
-         x-request-id: {request_id}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let status = answer.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| serde_json::from_str(body).unwrap_or(Value::Null))
-        .unwrap_or(Value::Null);
-    (status, body)
+    let (status, answer) = exchange(
+        host,
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+             x-request-id: {request_id}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    (status, serde_json::from_str(&answer).unwrap_or(Value::Null))
+}
+
+/// A `POST` that must answer 201 Created: the created resource.
+fn created(url: &str, path: &str, token: &str, request_id: &str, body: &Value) -> Value {
+    let (status, resource) = call(url, "POST", path, token, request_id, Some(body));
+    assert_eq!(status, 201, "{resource}");
+    resource
 }
 
 fn stop(mut child: Child) -> String {
@@ -180,48 +179,38 @@ fn json_logs_and_otlp_spans_name_the_request_tenant_and_integration() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--json", "--log-format"])
-        .arg("json")
-        .arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env_remove("TRIBUTARY_DATABASE_URL")
-        .env_remove("TRIBUTARY_PUBLIC_URL")
-        .env_remove("TRIBUTARY_LOG")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let started: Value = serde_json::from_str(&line).expect("a JSON startup line");
+    let (child, started) = spawn_serving(
+        Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--json", "--log-format"])
+            .arg("json")
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env_remove("TRIBUTARY_DATABASE_URL")
+            .env_remove("TRIBUTARY_PUBLIC_URL")
+            .env_remove("TRIBUTARY_LOG")
+            .env_remove("RUST_LOG"),
+        Stdio::piped(),
+    );
     let url = started["url"].as_str().unwrap().to_owned();
     let operator = started["operatorToken"].as_str().unwrap().to_owned();
 
-    let (status, tenant) = call(
+    let tenant = created(
         &url,
-        "POST",
         "/v1/tenants",
         &operator,
         "telemetry-create-tenant",
-        Some(&json!({"name": "acme"})),
+        &json!({"name": "acme"}),
     );
-    assert_eq!(status, 201, "{tenant}");
     let tenant_id = tenant["id"].as_str().unwrap().to_owned();
-    let (status, issued) = call(
+    let issued = created(
         &url,
-        "POST",
         &format!("/v1/tenants/{tenant_id}/tokens"),
         &operator,
         "telemetry-issue-token",
-        Some(&json!({"name": "telemetry"})),
+        &json!({"name": "telemetry"}),
     );
-    assert_eq!(status, 201, "{issued}");
     let token = issued["token"].as_str().unwrap().to_owned();
     let (status, missing) = call(
         &url,

@@ -8,6 +8,17 @@ pub struct FreshDatabase {
     name: String,
 }
 
+/// Runs `test` with the URL of a fresh database named after `prefix`, then drops the database;
+/// runs nothing outside CI when PostgreSQL is unreachable.
+pub fn on_fresh_database(prefix: &str, test: impl FnOnce(String)) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(database) = rt.block_on(FreshDatabase::create(prefix)) else {
+        return;
+    };
+    test(database.url());
+    rt.block_on(database.drop_it());
+}
+
 impl FreshDatabase {
     /// Creates `<prefix>_<pid>_<ms>` on the test server (`TRIBUTARY_TEST_POSTGRES_URL`).
     pub async fn create(prefix: &str) -> Option<Self> {

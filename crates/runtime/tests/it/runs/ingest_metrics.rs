@@ -228,22 +228,7 @@ async fn ingested_records_are_counted_by_model_and_outcome(backend: TestDb) {
 #[each_backend]
 async fn the_records_of_a_webhook_event_are_counted_by_model(backend: TestDb) {
     let h = Harness::new(backend, None).await;
-    h.api.accept_token("acme-model-token");
-    let outcome = h
-        .runtime
-        .connect(ConnectRequest {
-            tenant_id: h.tenant_id.clone(),
-            definition_id: "acme".into(),
-            user_input: Some(h.user_input()),
-            connection: "AcmeToken".into(),
-            credentials: [("AcmeToken".to_owned(), json!({"token": "acme-model-token"}))].into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let ConnectOutcome::Connected(done) = outcome else {
-        panic!("redirected")
-    };
+    let done = support::connect_token(&h, "acme-model-token", None).await;
     let endpoint = &done.webhook_endpoints[0];
     let metrics = h.runtime.metrics();
     let created = [

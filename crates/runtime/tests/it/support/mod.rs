@@ -10,7 +10,11 @@ use std::{future::Future, time::Duration};
 
 use tributary_core::{Registry, registry::CoreChecksOnly};
 use tributary_runtime::{Runtime, RuntimeConfig};
-use tributary_store::{keystore::KeyRing, testing::TestDb};
+use tributary_store::{
+    credentials::{Credential, CredentialInfo, Credentials},
+    keystore::KeyRing,
+    testing::TestDb,
+};
 
 pub use acme::OAuthSettings;
 pub use fake_api::FakeAcme;
@@ -49,6 +53,60 @@ impl Harness {
     pub fn user_input(&self) -> serde_json::Value {
         serde_json::json!({ "baseUrl": self.api.base_url() })
     }
+
+    /// The tenant's credentials, sealed with the harness's key ring.
+    pub fn credentials(&self) -> Credentials<'_> {
+        self.runtime.db().credentials(&self.ring)
+    }
+
+    /// The credential stored in `slot` of the integration, which must be there.
+    pub async fn stored_credential(&self, integration_id: &str, slot: &str) -> Credential {
+        let tenant = &self.tenant_id;
+        found(slot, self.credentials().load(tenant, integration_id, slot)).await
+    }
+
+    /// What is known of the credential in `slot` without unsealing it; it must be there.
+    pub async fn credential_info(&self, integration_id: &str, slot: &str) -> CredentialInfo {
+        let tenant = &self.tenant_id;
+        found(slot, self.credentials().info(tenant, integration_id, slot)).await
+    }
+
+    /// The slots of the credentials stored for the integration.
+    pub async fn credential_slots(&self, integration_id: &str) -> Vec<String> {
+        let tenant = &self.tenant_id;
+        let stored = self
+            .credentials()
+            .list(tenant, integration_id)
+            .await
+            .unwrap();
+        stored
+            .into_iter()
+            .map(|credential| credential.slot)
+            .collect()
+    }
+
+    /// Fails unless a line of the run's log contains `text`.
+    pub async fn assert_logged(&self, run_id: &str, text: &str) {
+        let details = self
+            .runtime
+            .run_details(&self.tenant_id, run_id)
+            .await
+            .unwrap();
+        assert!(
+            details.logs.iter().any(|l| l.message.contains(text)),
+            "{:?}",
+            details.logs
+        );
+    }
+}
+
+/// What the credential lookup `lookup` of `slot` found; there must be one.
+async fn found<T>(
+    slot: &str,
+    lookup: impl Future<Output = tributary_store::Result<Option<T>>>,
+) -> T {
+    let found = lookup.await.unwrap();
+    found.unwrap_or_else(|| panic!("a {slot} credential is stored"))
 }
 
 pub fn runtime_on(db: tributary_store::Db, ring: KeyRing, oauth: Option<OAuthSettings>) -> Runtime {
@@ -93,6 +151,15 @@ pub async fn connect_with_token(h: &Harness, token: &str) -> String {
 /// Connects with an API token the fake accepts: a new integration, or `integration_id` again
 /// (a reconnect). Returns the integration's id.
 pub async fn connect_token_to(h: &Harness, token: &str, integration_id: Option<String>) -> String {
+    connect_token(h, token, integration_id).await.integration.id
+}
+
+/// [`connect_token_to`], with everything the connection made (such as its webhook endpoints).
+pub async fn connect_token(
+    h: &Harness,
+    token: &str,
+    integration_id: Option<String>,
+) -> Box<tributary_runtime::Connected> {
     h.api.accept_token(token);
     let outcome = h
         .runtime
@@ -111,7 +178,7 @@ pub async fn connect_token_to(h: &Harness, token: &str, integration_id: Option<S
         .await
         .unwrap();
     match outcome {
-        tributary_runtime::ConnectOutcome::Connected(done) => done.integration.id,
+        tributary_runtime::ConnectOutcome::Connected(done) => done,
         tributary_runtime::ConnectOutcome::Redirect(_) => panic!("token mode redirected"),
     }
 }
