@@ -43,6 +43,32 @@ impl HostPolicy {
             allow_private_hosts: false,
         }
     }
+
+    /// For an operator-configured URL, or [`loopback_for_tests`](Self::loopback_for_tests)
+    /// when the operator config's switch for tests and the demo allows loopback URLs.
+    pub const fn operator(allow_loopback_urls: bool) -> Self {
+        if allow_loopback_urls {
+            Self::loopback_for_tests()
+        } else {
+            Self::operator_https()
+        }
+    }
+}
+
+/// An operator-configured base URL, checked under `policy`; the error names the definition's
+/// config key (`gcp_scc operator config `apiUrl`: ...`).
+pub fn operator_config_url(
+    definition: &str,
+    field: &str,
+    value: &str,
+    policy: HostPolicy,
+) -> Result<Url, OperationError> {
+    validate_base_url(value, policy).map_err(|err| {
+        OperationError::config(format!(
+            "{definition} operator config `{field}`: {}",
+            err.message
+        ))
+    })
 }
 
 /// Parses and checks a user-supplied base URL: `https` only, a host name or a public IP literal,

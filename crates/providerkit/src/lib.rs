@@ -21,6 +21,7 @@ pub mod classify;
 mod deliveries;
 mod directory;
 mod dns;
+mod findings;
 mod github;
 mod host;
 mod http;
@@ -38,6 +39,8 @@ mod request;
 mod response;
 mod resumable;
 mod retry;
+mod settings;
+mod stored;
 mod tls;
 mod token;
 mod token_cache;
@@ -51,9 +54,11 @@ pub use deliveries::{DeliveryLog, unique_in_order};
 pub use directory::{
     DIRECTORY_SCHEMAS, GROUPS_PHASE, USERS_PHASE, accounts, groups_and_memberships, membership,
 };
+pub use findings::vulnerabilities_and_findings;
 pub use github::github_installation_token;
 pub use host::{
-    HostPolicy, host_has_suffix, is_public_ip, validate_base_url, validate_host_with_suffix,
+    HostPolicy, host_has_suffix, is_public_ip, operator_config_url, validate_base_url,
+    validate_host_with_suffix,
 };
 pub use http::ProviderHttp;
 pub use jwt::{
@@ -63,7 +68,7 @@ pub use jwt::{
 pub use oauth::{AuthorizationRequest, ClientAuth, OAuthClient};
 pub use observe::{HttpObserver, observed};
 pub use oidc::{IdTokenClaims, IdTokenVerifier, IssuerCheck};
-pub use pagination::{Checkpoint, Listing, Page, Pagination, Paginator, link_rel};
+pub use pagination::{Checkpoint, Listing, Page, Pagination, Paginator, link_rel, next_cursor};
 pub use pkce::{oauth_state, oidc_nonce, pkce_challenge, pkce_verifier, random_token};
 pub use profile::{AnswerCheck, AuthHeader, HttpProfile};
 pub use random::{fill_random, random_between, random_bytes};
@@ -71,8 +76,10 @@ pub use rate_limit::{Limiter, RateLimit, RateLimitScope, RateLimiters, ScopeKey}
 pub use redact::redact;
 pub use request::{ProviderRequest, RequestBody};
 pub use response::ProviderResponse;
-pub use resumable::ResumableRun;
+pub use resumable::{CursorPage, ResumableRun};
 pub use retry::{ResetHeader, RetryPolicy, requested_wait, retry_after};
+pub use settings::{required_secret, required_text};
+pub use stored::decode_stored;
 pub use tls::install_crypto_provider;
 pub use token::{TokenSet, unix_now};
 pub use token_cache::{AwsCredentialCache, Expiring, ExpiringCache, TokenCache};

@@ -332,6 +332,12 @@ fn same_origin_url(template: &ProviderRequest, next: &str) -> Result<Url, Operat
     Ok(next)
 }
 
+/// The cursor of the next page that a body names at `pointer`; an empty or missing one means the
+/// page was the last.
+pub fn next_cursor(body: &Value, pointer: &str) -> Option<String> {
+    non_empty(body.pointer(pointer))
+}
+
 fn non_empty(value: Option<&Value>) -> Option<String> {
     value
         .and_then(Value::as_str)

@@ -59,6 +59,15 @@ impl HttpProfile {
         }
     }
 
+    /// A profile for an API on a host the operator chose (or the provider's public default),
+    /// paced by `budget`. A private address there is the operator's call; tenant input never
+    /// names the host.
+    pub fn operator_hosts(name: &'static str, budget: RateLimit) -> Self {
+        Self::new(name)
+            .rate_limit(budget)
+            .public_addresses_only(false)
+    }
+
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = user_agent.into();
         self

@@ -15,6 +15,13 @@ use tributary_core::{IngestPayloadSet, OperationContext, OperationError};
 
 use crate::{Checkpoint, Listing, Pagination};
 
+/// A page a provider fetched its own way: the payload sets it yields and the cursor of the page
+/// after it (`None` on the last page).
+pub struct CursorPage {
+    pub sets: Vec<IngestPayloadSet>,
+    pub next_cursor: Option<String>,
+}
+
 /// The checkpoint of a run listing in phases, and the run it belongs to.
 pub struct ResumableRun<'a> {
     ctx: &'a OperationContext,
@@ -61,5 +68,36 @@ impl<'a> ResumableRun<'a> {
             .set(phase, listing.cursor())
             .save(self.ctx)
             .await
+    }
+
+    /// Lists `phase` with `fetch`, which gets the cursor of the page to fetch (`None`: the
+    /// first): each page's sets are handed to ingest before its next cursor is saved. A phase an
+    /// earlier attempt finished is skipped.
+    pub async fn cursor_phase<Fetch>(
+        &mut self,
+        phase: &str,
+        mut fetch: impl FnMut(Option<String>) -> Fetch,
+    ) -> Result<(), OperationError>
+    where
+        Fetch: Future<Output = Result<CursorPage, OperationError>>,
+    {
+        if self.is_done(phase) {
+            return Ok(());
+        }
+        let mut cursor = self.checkpoint.cursor(phase);
+        loop {
+            let page = fetch(cursor.take()).await?;
+            for set in page.sets {
+                self.ctx.emit(set).await?;
+            }
+            self.checkpoint
+                .set(phase, page.next_cursor.as_deref())
+                .save(self.ctx)
+                .await?;
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
+        }
     }
 }

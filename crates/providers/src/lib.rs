@@ -30,6 +30,7 @@ mod microsoft;
 pub mod microsoft_teams;
 #[cfg(feature = "okta")]
 pub mod okta;
+mod registration;
 #[cfg(feature = "scim")]
 pub mod scim;
 #[cfg(feature = "slack")]

@@ -19,7 +19,7 @@ pub use aadsts::classify_aadsts;
 #[cfg(feature = "azure_security_center")]
 pub use aadsts::classify_token_error;
 #[cfg(any(feature = "microsoft_teams", feature = "azure_entra_id"))]
-pub use graph::{DEFAULT_GRAPH_URL, GraphEndpoints};
+pub use graph::{DEFAULT_GRAPH_URL, GraphEndpoints, signed_in_tenant};
 
 use tributary_core::OperationError;
 use tributary_providerkit::{HostPolicy, HttpProfile, RateLimit, Url, validate_base_url};
@@ -97,11 +97,7 @@ impl Site {
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .unwrap_or(default);
-        let policy = if self.allow_loopback {
-            HostPolicy::loopback_for_tests()
-        } else {
-            HostPolicy::operator_https()
-        };
+        let policy = HostPolicy::operator(self.allow_loopback);
         validate_base_url(value, policy).map_err(|err| {
             OperationError::config(format!(
                 "the {} operator config `{field}` is not valid: {}",
@@ -111,11 +107,7 @@ impl Site {
     }
 
     pub fn profile(&self) -> HttpProfile {
-        HttpProfile::new(self.definition)
-            .rate_limit(self.budget)
-            // Every host is the operator's choice (or the provider's public default), so a
-            // private address is the operator's call; tenant input never names a host here.
-            .public_addresses_only(false)
+        HttpProfile::operator_hosts(self.definition, self.budget)
     }
 }
 

@@ -10,19 +10,20 @@ use std::{sync::Arc, time::Duration};
 
 use serde_json::Value;
 use tributary_core::{
-    ClientBuildRequest, ClientRef, ClientRegistration, CredentialBindings, ErrorKind,
-    IntegrationContext, OperationError, StableName,
+    ClientRef, ClientRegistration, CredentialBindings, ErrorKind, IntegrationContext,
+    OperationError, StableName,
 };
 use tributary_providerkit::{
     AssumeRoleRequest, AwsCredentialCache, AwsCredentials, HostPolicy, HttpProfile, Method,
     ProviderHttp, ProviderRequest, ProviderResponse, RateLimit, RateLimitScope, ScopeKey, SigV4,
-    assume_role, aws_endpoint, is_aws_region, validate_base_url,
+    assume_role, aws_endpoint, is_aws_region, operator_config_url,
 };
 
 use super::{
     AwsAccessKeys, AwsAssumeRole, AwsSecurityHubOperatorConfig, AwsSecurityHubUserInput,
     SeverityFloor,
 };
+use crate::registration::client_built_with;
 
 pub const DEFAULT_EXTERNAL_ID_PREFIX: &str = "tributary-";
 const DEFAULT_SESSION_NAME: &str = "tributary";
@@ -187,23 +188,13 @@ impl Endpoints {
 
 impl AwsSecurityHubOperatorConfig {
     fn endpoints(&self) -> Result<Endpoints, OperationError> {
-        let policy = if self.allow_loopback_urls {
-            HostPolicy::loopback_for_tests()
-        } else {
-            HostPolicy::operator_https()
-        };
+        let policy = HostPolicy::operator(self.allow_loopback_urls);
         let checked = |value: &Option<String>, field: &str| {
             value
                 .as_deref()
                 .map(|url| {
-                    validate_base_url(url, policy)
+                    operator_config_url("aws_security_hub", field, url, policy)
                         .map(|url| url.as_str().trim_end_matches('/').to_owned())
-                        .map_err(|err| {
-                            OperationError::config(format!(
-                                "aws_security_hub operator config `{field}`: {}",
-                                err.message
-                            ))
-                        })
                 })
                 .transpose()
         };
@@ -293,14 +284,12 @@ pub(super) fn scope(value: &Value) -> Result<Scope, OperationError> {
 }
 
 pub(super) fn registration(operator: AwsSecurityHubOperatorConfig) -> ClientRegistration {
-    ClientRegistration::new(
+    client_built_with(
         AWS_SECURITY_HUB_API,
         "AWS Security Hub, Audit Manager and STS",
         [AwsAssumeRole::NAME, AwsAccessKeys::NAME],
-        move |request: ClientBuildRequest| {
-            let operator = operator.clone();
-            async move { build(&request.integration, &request.credentials, &operator) }
-        },
+        operator,
+        build,
     )
 }
 
@@ -377,14 +366,8 @@ pub(super) fn build(
 ) -> Result<AwsSecurityHubApi, OperationError> {
     let endpoints = operator.endpoints()?;
     let scope = scope(&integration.user_input)?;
-    let http = ProviderHttp::new(
-        HttpProfile::new("aws_security_hub")
-            .rate_limit(BUDGET)
-            // Every host is the operator's choice (or the provider's public default), so a
-            // private address is the operator's call; tenant input never names a host here.
-            .public_addresses_only(false),
-    )?
-    .scoped(&ScopeKey::integration(integration));
+    let http = ProviderHttp::new(HttpProfile::operator_hosts("aws_security_hub", BUDGET))?
+        .scoped(&ScopeKey::integration(integration));
     let signer = if let Some(role) = credentials.get::<AwsAssumeRole>()? {
         role_account(role.role_arn.trim())?;
         let own_source = match (&role.source_access_key_id, &role.source_secret_access_key) {

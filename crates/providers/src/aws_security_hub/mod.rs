@@ -11,15 +11,17 @@ mod operations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use tributary_core::{
-    ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
-    DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
+    CredentialRegistration, Definition, DefinitionId, DefinitionSpec, Operation, Secret, StableName,
 };
 use tributary_model::{Finding, IngestModel, Vulnerability};
 
 pub use client::{AWS_SECURITY_HUB_API, AwsSecurityHubApi, DEFAULT_EXTERNAL_ID_PREFIX};
 pub use operations::{AssessmentsCollect, FindingsCollect, HealthCheck};
 
-use crate::CatalogConfig;
+use crate::{
+    CatalogConfig,
+    registration::{CatalogFacts, ConnectionModes, metadata_with, provider_definition},
+};
 
 pub const AWS_SECURITY_HUB: DefinitionId = DefinitionId::new("aws_security_hub");
 
@@ -138,100 +140,80 @@ pub struct AwsSecurityHubOperatorConfig {
 /// The Security Hub definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
     let operator: AwsSecurityHubOperatorConfig = config.operator_settings(AWS_SECURITY_HUB);
-    let mut spec = DefinitionSpec::new(AWS_SECURITY_HUB, "AWS Security Hub");
-    spec.family = "aws".into();
-    spec.category = "security-posture".into();
-    spec.description = "Collect AWS Security Hub findings (vulnerabilities, failed controls, \
-                        threats) across regions and accounts, and AWS Audit Manager assessments, \
-                        read only."
-        .into();
-    spec.docs_url =
-        "https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_GetFindings.html".into();
-    spec.logo_url = "/ui/logos/aws_security_hub.svg".into();
-    spec.tags = vec![
-        "vulnerabilities".into(),
-        "findings".into(),
-        "compliance".into(),
-    ];
+    let spec = DefinitionSpec::new(AWS_SECURITY_HUB, "AWS Security Hub")
+        .listed(
+            "aws",
+            "security-posture",
+            &["vulnerabilities", "findings", "compliance"],
+        )
+        .documented(
+            "Collect AWS Security Hub findings (vulnerabilities, failed controls, threats) across \
+             regions and accounts, and AWS Audit Manager assessments, read only.",
+            "https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_GetFindings.html",
+        )
+        .with_logo();
 
-    let metadata = || {
-        let operator = operator.clone();
-        MetadataResolver::new(move |request| {
-            operations::resolve_metadata(request, operator.clone())
-        })
-    };
-    Definition::new(spec)
-        .rate_limit(client::BUDGET)
-        .operator_config::<AwsSecurityHubOperatorConfig>()
-        .user_input::<AwsSecurityHubUserInput>()
-        .credential(CredentialRegistration::form::<AwsAssumeRole>(
-            "Cross-account role",
-            "An IAM role in your account that Tributary assumes with an external id.",
-        ))
-        .credential(CredentialRegistration::form::<AwsAccessKeys>(
-            "Access keys",
-            "An IAM user's access keys with read access to Security Hub.",
-        ))
-        .client(client::registration(operator.clone()))
-        .connection(
-            ConnectionRegistration::new(AwsAssumeRole::NAME, "Cross-account role")
-                .description(
-                    "Tributary assumes a read-only role in your account; no long-term key of \
-                     yours is stored unless you give source keys.",
-                )
-                .clients([AWS_SECURITY_HUB_API.id()])
-                .validation_operation(HealthCheck::NAME)
-                .metadata(metadata())
-                .disconnect(DisconnectRegistration::local_only(
-                    AwsAssumeRole::NAME,
-                    "Tributary forgets the role. Delete the role (or its trust policy statement) \
-                     in IAM to cut access.",
-                )),
-        )
-        .connection(
-            ConnectionRegistration::new(AwsAccessKeys::NAME, "Access keys")
-                .description("An IAM user's keys sign every request directly.")
-                .clients([AWS_SECURITY_HUB_API.id()])
-                .validation_operation(HealthCheck::NAME)
-                .metadata(metadata())
-                .disconnect(DisconnectRegistration::local_only(
-                    AwsAccessKeys::NAME,
-                    "Tributary forgets the keys. Deactivate and delete them in IAM (Users > \
-                     Security credentials) to revoke them.",
-                )),
-        )
-        .operation(
-            Operation::<HealthCheck>::new(
-                "Describes the hub in every configured region (proves the credentials, the \
+    let modes = ConnectionModes::new(AWS_SECURITY_HUB_API, HealthCheck::NAME).resolving(
+        metadata_with(operator.clone(), operations::resolve_metadata),
+    );
+    provider_definition::<AwsSecurityHubOperatorConfig, AwsSecurityHubUserInput>(
+        spec,
+        client::BUDGET,
+    )
+    .credential(CredentialRegistration::form::<AwsAssumeRole>(
+        "Cross-account role",
+        "An IAM role in your account that Tributary assumes with an external id.",
+    ))
+    .credential(CredentialRegistration::form::<AwsAccessKeys>(
+        "Access keys",
+        "An IAM user's access keys with read access to Security Hub.",
+    ))
+    .client(client::registration(operator.clone()))
+    .connection(modes.forgetting::<AwsAssumeRole>(
+        "Cross-account role",
+        "Tributary assumes a read-only role in your account; no long-term key of yours is \
+             stored unless you give source keys.",
+        "Tributary forgets the role. Delete the role (or its trust policy statement) in IAM \
+             to cut access.",
+    ))
+    .connection(modes.forgetting::<AwsAccessKeys>(
+        "Access keys",
+        "An IAM user's keys sign every request directly.",
+        "Tributary forgets the keys. Deactivate and delete them in IAM (Users > Security \
+             credentials) to revoke them.",
+    ))
+    .operation(
+        Operation::<HealthCheck>::new(
+            "Describes the hub in every configured region (proves the credentials, the \
                  role and that Security Hub is enabled)",
-            )
-            .client(AWS_SECURITY_HUB_API)
-            .inline()
-            .raw(operations::health_check),
         )
-        .operation(
-            Operation::<FindingsCollect>::new(
-                "Collects the active findings of the configured regions, accounts and \
+        .client(AWS_SECURITY_HUB_API)
+        .inline()
+        .raw(operations::health_check),
+    )
+    .operation(
+        Operation::<FindingsCollect>::new(
+            "Collects the active findings of the configured regions, accounts and \
                  severities: vulnerabilities and other findings",
-            )
-            .client(AWS_SECURITY_HUB_API)
-            .reconcile()
-            // The default Finding variant only: assessments, listed by the other collect, are
-            // not this listing's to tombstone.
-            .ingests([Vulnerability::METADATA.schema])
-            .ingests_variants(Finding::METADATA.schema, [""])
-            .ingest(operations::findings_collect),
         )
-        .operation(
-            Operation::<AssessmentsCollect>::new(
-                "Collects the AWS Audit Manager assessments of the home region as findings",
-            )
-            .client(AWS_SECURITY_HUB_API)
-            .reconcile()
-            .ingests_variants(Finding::METADATA.schema, ["assessment"])
-            .ingest(operations::assessments_collect),
+        .client(AWS_SECURITY_HUB_API)
+        .reconcile()
+        // The default Finding variant only: assessments, listed by the other collect, are
+        // not this listing's to tombstone.
+        .ingests([Vulnerability::METADATA.schema])
+        .ingests_variants(Finding::METADATA.schema, [""])
+        .ingest(operations::findings_collect),
+    )
+    .operation(
+        Operation::<AssessmentsCollect>::new(
+            "Collects the AWS Audit Manager assessments of the home region as findings",
         )
-        .mapping(mappings::vulnerability())
-        .mapping(mappings::finding())
-        .mapping(mappings::assessment())
+        .client(AWS_SECURITY_HUB_API)
+        .reconcile()
+        .ingests_variants(Finding::METADATA.schema, ["assessment"])
+        .ingest(operations::assessments_collect),
+    )
+    .mapping(mappings::vulnerability())
+    .mapping(mappings::finding())
+    .mapping(mappings::assessment())
 }

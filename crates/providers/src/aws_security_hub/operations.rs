@@ -8,8 +8,12 @@ use tributary_core::{
     IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MetadataRequest, OperationContext,
     OperationError, StableName,
 };
-use tributary_model::{Finding, IngestModel, Vulnerability};
-use tributary_providerkit::{Checkpoint, Method, xml_text};
+use tributary_model::{Finding, IngestModel};
+use tributary_providerkit::{
+    CursorPage, Method, ResumableRun, next_cursor, vulnerabilities_and_findings, xml_text,
+};
+
+use crate::registration::settingless_configs;
 
 use super::{
     AwsSecurityHubApi, AwsSecurityHubOperatorConfig, SeverityFloor,
@@ -22,10 +26,10 @@ const MAX_FINDINGS_PAGE: u32 = 100;
 const MAX_ASSESSMENTS_PAGE: u32 = 1000;
 const DEFAULT_ASSESSMENTS_PAGE: u32 = 100;
 
-/// Describes the hub of every configured region.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthCheck {}
+settingless_configs! {
+    /// Describes the hub of every configured region.
+    HealthCheck;
+}
 
 /// Lists the active findings of every configured region, filtered server-side by account and
 /// severity.
@@ -185,15 +189,10 @@ pub async fn findings_collect(
         .page_size
         .unwrap_or(MAX_FINDINGS_PAGE)
         .clamp(1, MAX_FINDINGS_PAGE);
-    let mut checkpoint = Checkpoint::load(&ctx);
+    let mut run = ResumableRun::load(&ctx);
     for region in &api.scope.regions {
-        let phase = format!("findings:{region}");
-        if checkpoint.is_done(&phase) {
-            continue;
-        }
-        let filters = findings_filters(api, region);
-        let mut token = checkpoint.cursor(&phase);
-        loop {
+        let filters = &findings_filters(api, region);
+        run.cursor_phase(&format!("findings:{region}"), |token| async move {
             let mut body = json!({"Filters": filters, "MaxResults": page_size});
             if let Some(token) = &token {
                 body["NextToken"] = json!(token);
@@ -216,35 +215,12 @@ pub async fn findings_collect(
                     ));
                 }
             };
-            let (mut vulnerabilities, mut others) = (Vec::new(), Vec::new());
-            for finding in findings {
-                let Some(id) = finding.get("Id").and_then(Value::as_str).map(str::to_owned) else {
-                    continue;
-                };
-                if is_vulnerability(&finding) {
-                    vulnerabilities.push(MappingEnvelope::new(finding).resource(id));
-                } else {
-                    others.push(MappingEnvelope::new(finding).resource(id));
-                }
-            }
-            ctx.emit(IngestPayloadSet::new(
-                Vulnerability::METADATA.schema,
-                vulnerabilities,
-            ))
-            .await?;
-            ctx.emit(IngestPayloadSet::new(Finding::METADATA.schema, others))
-                .await?;
-            let next = page
-                .get("NextToken")
-                .and_then(Value::as_str)
-                .filter(|token| !token.is_empty())
-                .map(str::to_owned);
-            checkpoint.set(&phase, next.as_deref()).save(&ctx).await?;
-            match next {
-                Some(next) => token = Some(next),
-                None => break,
-            }
-        }
+            Ok(CursorPage {
+                sets: vulnerabilities_and_findings(findings, "/Id", is_vulnerability).into(),
+                next_cursor: next_cursor(&page, "/NextToken"),
+            })
+        })
+        .await?;
     }
     Ok(())
 }
@@ -295,66 +271,52 @@ pub async fn assessments_collect(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let mut checkpoint = Checkpoint::load(&ctx);
-    if checkpoint.is_done("assessments") {
-        return Ok(());
-    }
-    let mut token = checkpoint.cursor("assessments");
-    loop {
-        let status = config.status.map(|status| match status {
-            AssessmentStatus::Active => "ACTIVE",
-            AssessmentStatus::Inactive => "INACTIVE",
-        });
-        let page = api
-            .call_json(
-                Service::AuditManager,
-                &region,
-                Method::GET,
-                "/assessments",
-                |request| {
-                    let mut request = request.query("maxResults", &page_size.to_string());
-                    if let Some(status) = status {
-                        request = request.query("status", status);
-                    }
-                    if let Some(token) = &token {
-                        request = request.query("nextToken", token);
-                    }
-                    request
-                },
-            )
-            .await?;
-        let assessments: Vec<MappingEnvelope> = page
-            .get("assessmentMetadata")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|metadata| {
-                let id = metadata.get("id")?.as_str()?.to_owned();
-                Some(
-                    MappingEnvelope::new(assessment_payload(metadata, &account_id, &region))
-                        .variant("assessment")
-                        .resource(id),
+    let (region, account_id) = (&region, &account_id);
+    ResumableRun::load(&ctx)
+        .cursor_phase("assessments", |token| async move {
+            let status = config.status.map(|status| match status {
+                AssessmentStatus::Active => "ACTIVE",
+                AssessmentStatus::Inactive => "INACTIVE",
+            });
+            let page = api
+                .call_json(
+                    Service::AuditManager,
+                    region,
+                    Method::GET,
+                    "/assessments",
+                    |request| {
+                        let mut request = request.query("maxResults", &page_size.to_string());
+                        if let Some(status) = status {
+                            request = request.query("status", status);
+                        }
+                        if let Some(token) = &token {
+                            request = request.query("nextToken", token);
+                        }
+                        request
+                    },
                 )
+                .await?;
+            let assessments: Vec<MappingEnvelope> = page
+                .get("assessmentMetadata")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|metadata| {
+                    let id = metadata.get("id")?.as_str()?.to_owned();
+                    Some(
+                        MappingEnvelope::new(assessment_payload(metadata, account_id, region))
+                            .variant("assessment")
+                            .resource(id),
+                    )
+                })
+                .collect();
+            Ok(CursorPage {
+                sets: vec![IngestPayloadSet::new(Finding::METADATA.schema, assessments)],
+                next_cursor: next_cursor(&page, "/nextToken"),
             })
-            .collect();
-        ctx.emit(IngestPayloadSet::new(Finding::METADATA.schema, assessments))
-            .await?;
-        let next = page
-            .get("nextToken")
-            .and_then(Value::as_str)
-            .filter(|token| !token.is_empty())
-            .map(str::to_owned);
-        checkpoint
-            .set("assessments", next.as_deref())
-            .save(&ctx)
-            .await?;
-        match next {
-            Some(next) => token = Some(next),
-            None => break,
-        }
-    }
-    Ok(())
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use super::{
     EntraAdminConsent, EntraOperatorConfig,
     client::{app_token, classify_aadsts, oauth_client, stored_value},
 };
+use crate::registration::auth_flow;
 
 /// The sign-in's scopes: only an id token. The directory permissions are the app's application
 /// permissions, granted by the consent.
@@ -32,13 +33,7 @@ const SIGN_IN_SCOPES: [&str; 2] = ["openid", "profile"];
 const CONSENT_AUTHORITY: &str = "organizations";
 
 pub(super) fn registration(operator: EntraOperatorConfig) -> AuthRegistration {
-    let (start_config, complete_config) = (operator.clone(), operator.clone());
-    AuthRegistration::new(
-        EntraAdminConsent::NAME,
-        move |request| start(request, start_config.clone()),
-        move |request| complete(request, complete_config.clone()),
-    )
-    .with_refresh(move |request| refresh(request, operator.clone()))
+    auth_flow(EntraAdminConsent::NAME, operator, start, complete, refresh)
 }
 
 async fn start(

@@ -5,13 +5,16 @@
 use serde::Deserialize;
 use serde_json::Value;
 use tributary_core::{
-    ClientBuildRequest, ClientRef, ClientRegistration, CredentialBindings, IntegrationContext,
-    OperationError, StableName,
+    ClientRef, ClientRegistration, CredentialBindings, IntegrationContext, OperationError,
+    StableName,
 };
-use tributary_providerkit::{OAuthClient, ProviderHttp, RateLimit, RateLimitScope, TokenSet};
+use tributary_providerkit::{
+    OAuthClient, ProviderHttp, RateLimit, RateLimitScope, TokenSet, decode_stored,
+};
 
 use super::{EntraAdminConsent, EntraOperatorConfig};
 use crate::microsoft::{self, GraphEndpoints, Registration, Site, is_guid};
+use crate::registration::client_built_with;
 
 /// Graph's directory reads are limited per app and tenant (thousands of requests per 10 seconds
 /// for large tenants); one integration is one tenant, and 429s are waited out by the kit with
@@ -100,22 +103,16 @@ pub(super) fn stored(credentials: &CredentialBindings) -> Result<StoredConsent, 
     let raw: &Value = credentials
         .raw(EntraAdminConsent::NAME)
         .ok_or_else(|| OperationError::config("no Azure Entra ID admin consent is connected"))?;
-    StoredConsent::deserialize(raw).map_err(|_| {
-        OperationError::config(
-            "the stored Azure Entra ID consent has the wrong shape; connect the integration again",
-        )
-    })
+    decode_stored(raw, "Azure Entra ID consent")
 }
 
 pub(super) fn registration(operator: EntraOperatorConfig) -> ClientRegistration {
-    ClientRegistration::new(
+    client_built_with(
         ENTRA_GRAPH,
         "Microsoft Graph (app-only)",
         [EntraAdminConsent::NAME],
-        move |request: ClientBuildRequest| {
-            let operator = operator.clone();
-            async move { build(&request.integration, &request.credentials, &operator) }
-        },
+        operator,
+        build,
     )
 }
 

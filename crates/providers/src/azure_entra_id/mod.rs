@@ -17,8 +17,8 @@ mod operations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use tributary_core::{
-    ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
-    DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
+    CredentialRegistration, Definition, DefinitionId, DefinitionSpec, DisconnectRegistration,
+    Operation, Secret, StableName,
 };
 use tributary_providerkit::DIRECTORY_SCHEMAS;
 
@@ -30,7 +30,10 @@ pub use change_notifications::{
 pub use client::{ENTRA_GRAPH, EntraGraph, classify_aadsts};
 pub use operations::{DirectorySync, HealthCheck};
 
-use crate::CatalogConfig;
+use crate::{
+    CatalogConfig,
+    registration::{CatalogFacts, ConnectionModes, metadata_with, provider_definition},
+};
 
 pub const AZURE_ENTRA_ID: DefinitionId = DefinitionId::new("azure_entra_id");
 
@@ -90,69 +93,66 @@ pub struct EntraOperatorConfig {
 /// The Azure Entra ID definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
     let operator: EntraOperatorConfig = config.operator_settings(AZURE_ENTRA_ID);
-    let mut spec = DefinitionSpec::new(AZURE_ENTRA_ID, "Azure Entra ID");
-    spec.family = "microsoft".into();
-    spec.category = "identity".into();
-    spec.description = "Sync Microsoft Entra ID users (guests classified), groups and group \
-                        memberships into the directory model."
-        .into();
-    spec.docs_url = "https://learn.microsoft.com/graph/api/resources/user".into();
-    spec.logo_url = "/ui/logos/azure_entra_id.svg".into();
-    spec.tags = vec!["directory-sync".into(), "identity".into()];
+    let spec = DefinitionSpec::new(AZURE_ENTRA_ID, "Azure Entra ID")
+        .listed("microsoft", "identity", &["directory-sync", "identity"])
+        .documented(
+            "Sync Microsoft Entra ID users (guests classified), groups and group memberships into \
+             the directory model.",
+            "https://learn.microsoft.com/graph/api/resources/user",
+        )
+        .with_logo();
 
-    let mut definition = Definition::new(spec)
-        .rate_limit(client::BUDGET)
-        .operator_config::<EntraOperatorConfig>()
-        .user_input::<EntraUserInput>()
-        .credential(CredentialRegistration::auth_managed::<EntraAdminConsent>(
-            "Admin consent",
-            "The consented tenant and an app-only Microsoft Graph token for it.",
-        ))
-        .client(client::registration(operator.clone()))
-        .connection(
-            ConnectionRegistration::new(EntraAdminConsent::NAME, "Admin consent")
-                .description(
-                    "A tenant administrator signs in and consents to the app's read-only \
+    let delete_subscriptions_operator = operator.clone();
+    let modes = ConnectionModes::new(ENTRA_GRAPH, HealthCheck::NAME).resolving(metadata_with(
+        operator.clone(),
+        operations::resolve_metadata,
+    ));
+    let mut definition =
+        provider_definition::<EntraOperatorConfig, EntraUserInput>(spec, client::BUDGET)
+            .credential(CredentialRegistration::auth_managed::<EntraAdminConsent>(
+                "Admin consent",
+                "The consented tenant and an app-only Microsoft Graph token for it.",
+            ))
+            .client(client::registration(operator.clone()))
+            .connection(
+                modes
+                    .mode::<EntraAdminConsent>(
+                        "Admin consent",
+                        "A tenant administrator signs in and consents to the app's read-only \
                      directory permissions for the whole tenant.",
-                )
-                .clients([ENTRA_GRAPH.id()])
-                .validation_operation(HealthCheck::NAME)
-                .metadata(MetadataResolver::new({
-                    let operator = operator.clone();
-                    move |request| operations::resolve_metadata(request, operator.clone())
-                }))
-                .auth(auth::registration(operator.clone()))
-                .disconnect(DisconnectRegistration::new(
-                    EntraAdminConsent::NAME,
-                    "Deletes the integration's Graph change-notification subscriptions and \
+                    )
+                    .auth(auth::registration(operator.clone()))
+                    .disconnect(DisconnectRegistration::new(
+                        EntraAdminConsent::NAME,
+                        "Deletes the integration's Graph change-notification subscriptions and \
                      forgets the token. To withdraw the consent as well, delete the app under \
                      Microsoft Entra admin center > Enterprise applications.",
-                    {
-                        let operator = operator.clone();
                         move |request| {
-                            change_notifications::delete_subscriptions(request, operator.clone())
-                        }
-                    },
-                )),
-        )
-        .operation(
-            Operation::<HealthCheck>::new(
-                "Reads the organisation (GET /organization) with the app-only token",
+                            change_notifications::delete_subscriptions(
+                                request,
+                                delete_subscriptions_operator.clone(),
+                            )
+                        },
+                    )),
             )
-            .client(ENTRA_GRAPH)
-            .inline()
-            .raw(operations::health_check),
-        )
-        .operation(
-            Operation::<DirectorySync>::new("Syncs users, groups and group memberships")
+            .operation(
+                Operation::<HealthCheck>::new(
+                    "Reads the organisation (GET /organization) with the app-only token",
+                )
                 .client(ENTRA_GRAPH)
-                .reconcile()
-                .ingests(DIRECTORY_SCHEMAS)
-                .ingest(operations::directory_sync),
-        )
-        .mapping(mappings::account())
-        .mapping(mappings::group())
-        .mapping(mappings::membership());
+                .inline()
+                .raw(operations::health_check),
+            )
+            .operation(
+                Operation::<DirectorySync>::new("Syncs users, groups and group memberships")
+                    .client(ENTRA_GRAPH)
+                    .reconcile()
+                    .ingests(DIRECTORY_SCHEMAS)
+                    .ingest(operations::directory_sync),
+            )
+            .mapping(mappings::account())
+            .mapping(mappings::group())
+            .mapping(mappings::membership());
     if operator.change_notifications.unwrap_or(true) {
         definition = definition
             .operation(

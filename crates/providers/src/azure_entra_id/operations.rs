@@ -2,16 +2,16 @@
 
 use std::collections::HashSet;
 
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
     IntegrationMetadata, LogLevel, MappingEnvelope, MetadataRequest, OperationContext,
-    OperationError, StableName,
+    OperationError,
 };
 use tributary_providerkit::{
     GROUPS_PHASE, Listing, Pagination, ProviderRequest, ResumableRun, USERS_PHASE, membership,
 };
+
+use crate::{microsoft::signed_in_tenant, registration::settingless_configs};
 
 use super::{EntraGraph, EntraOperatorConfig, EntraUserInput, client};
 
@@ -29,15 +29,13 @@ const MEMBER_FIELDS: &str = "id,mail,userPrincipalName,userType";
 /// The largest pages Graph serves for directory objects.
 const PAGE_SIZE: &str = "999";
 
-/// Reads the organisation with the app-only token: proves the consent and the token work.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthCheck {}
+settingless_configs! {
+    /// Reads the organisation with the app-only token: proves the consent and the token work.
+    HealthCheck;
 
-/// Lists users, then groups and their user members.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DirectorySync {}
+    /// Lists users, then groups and their user members.
+    DirectorySync;
+}
 
 async fn organization(api: &EntraGraph) -> Result<Value, OperationError> {
     let answer: Value = api.http.get(ORGANIZATION).send_json().await?;
@@ -79,11 +77,7 @@ pub async fn resolve_metadata(
     request: MetadataRequest,
     operator: EntraOperatorConfig,
 ) -> Result<Option<IntegrationMetadata>, OperationError> {
-    let tenant_id = request
-        .auth_input
-        .get("tenantId")
-        .and_then(Value::as_str)
-        .filter(|tid| !tid.is_empty())
+    let tenant_id = signed_in_tenant(&request.auth_input)
         .map(str::to_owned)
         .or_else(|| {
             client::stored(&request.credentials)

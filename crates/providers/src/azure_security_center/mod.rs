@@ -14,8 +14,8 @@ mod operations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use tributary_core::{
-    ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
-    DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
+    CredentialRegistration, Definition, DefinitionId, DefinitionSpec, MetadataResolver, Operation,
+    Secret, StableName,
 };
 use tributary_model::{Finding, IngestModel, Vulnerability};
 
@@ -24,7 +24,10 @@ pub use client::{ARM_API, ArmApi};
 pub use identity::{CertificateKey, classify_token_error};
 pub use operations::{DefenderCollect, HealthCheck};
 
-use crate::CatalogConfig;
+use crate::{
+    CatalogConfig,
+    registration::{CatalogFacts, ConnectionModes, provider_definition},
+};
 
 pub const AZURE_SECURITY_CENTER: DefinitionId = DefinitionId::new("azure_security_center");
 
@@ -113,21 +116,19 @@ pub fn definition(config: &CatalogConfig) -> Definition {
     let operator: AzureSecurityCenterOperatorConfig =
         config.operator_settings(AZURE_SECURITY_CENTER);
     let endpoints = client::Endpoints::from_operator(&operator);
-    let mut spec = DefinitionSpec::new(AZURE_SECURITY_CENTER, "Microsoft Defender for Cloud");
-    spec.family = "azure".into();
-    spec.category = "security-posture".into();
-    spec.description = "Collect security assessment findings and vulnerability data from Microsoft Defender for Cloud across Azure subscriptions.".into();
-    spec.docs_url =
-        "https://learn.microsoft.com/en-us/rest/api/defenderforcloud/assessments/list".into();
-    spec.logo_url = "/ui/logos/azure_security_center.svg".into();
-    spec.tags = vec!["vulnerabilities".into(), "assets".into()];
+    let spec = DefinitionSpec::new(AZURE_SECURITY_CENTER, "Microsoft Defender for Cloud")
+        .listed("azure", "security-posture", &["vulnerabilities", "assets"])
+        .documented(
+            "Collect security assessment findings and vulnerability data from Microsoft Defender for Cloud across Azure subscriptions.",
+            "https://learn.microsoft.com/en-us/rest/api/defenderforcloud/assessments/list",
+        )
+        .with_logo();
 
     let (secret_endpoints, cert_endpoints, client_endpoints) =
         (endpoints.clone(), endpoints.clone(), endpoints);
-    Definition::new(spec)
-        .rate_limit(client::BUDGET)
-        .operator_config::<AzureSecurityCenterOperatorConfig>()
-        .user_input::<AzureSecurityCenterUserInput>()
+    let modes = ConnectionModes::new(ARM_API, HealthCheck::NAME)
+        .resolving(MetadataResolver::new(operations::resolve_metadata));
+    provider_definition::<AzureSecurityCenterOperatorConfig, AzureSecurityCenterUserInput>(spec, client::BUDGET)
         .credential(CredentialRegistration::form::<AzureClientSecret>(
             "Azure service principal (client secret)",
             "The tenant id, client id and a client secret of an app registration granted Security Reader on the subscriptions.",
@@ -138,32 +139,26 @@ pub fn definition(config: &CatalogConfig) -> Definition {
         ))
         .client(client::registration(client_endpoints))
         .connection(
-            ConnectionRegistration::new(AzureClientSecret::NAME, "Service principal (client secret)")
-                .description("Connect with an app registration's client secret; ARM tokens are minted with the client credentials grant and renewed before they expire.")
-                .clients([ARM_API.id()])
-                .validation_operation(HealthCheck::NAME)
-                .metadata(MetadataResolver::new(operations::resolve_metadata))
+            modes
+                .forgetting::<AzureClientSecret>(
+                    "Service principal (client secret)",
+                    "Connect with an app registration's client secret; ARM tokens are minted with the client credentials grant and renewed before they expire.",
+                    "Tributary forgets the secret and its token; delete the secret in the app registration and remove the role assignments.",
+                )
                 .token_refresh(AzureClientSecret::NAME, move |request| {
                     identity::mint(request, secret_endpoints.clone())
-                })
-                .disconnect(DisconnectRegistration::local_only(
-                    AzureClientSecret::NAME,
-                    "Tributary forgets the secret and its token; delete the secret in the app registration and remove the role assignments.",
-                )),
+                }),
         )
         .connection(
-            ConnectionRegistration::new(AzureClientCertificate::NAME, "Service principal (certificate)")
-                .description("Connect with an app registration's certificate: each token request carries a client assertion signed with its private key; tokens are renewed before they expire.")
-                .clients([ARM_API.id()])
-                .validation_operation(HealthCheck::NAME)
-                .metadata(MetadataResolver::new(operations::resolve_metadata))
+            modes
+                .forgetting::<AzureClientCertificate>(
+                    "Service principal (certificate)",
+                    "Connect with an app registration's certificate: each token request carries a client assertion signed with its private key; tokens are renewed before they expire.",
+                    "Tributary forgets the certificate and its token; remove the certificate from the app registration and the role assignments.",
+                )
                 .token_refresh(AzureClientCertificate::NAME, move |request| {
                     identity::mint(request, cert_endpoints.clone())
-                })
-                .disconnect(DisconnectRegistration::local_only(
-                    AzureClientCertificate::NAME,
-                    "Tributary forgets the certificate and its token; remove the certificate from the app registration and the role assignments.",
-                )),
+                }),
         )
         .operation(
             Operation::<HealthCheck>::new(

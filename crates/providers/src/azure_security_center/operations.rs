@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
     ErrorKind, IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MetadataRequest,
@@ -12,6 +10,8 @@ use tributary_core::{
 };
 use tributary_model::{Finding, IngestModel, Vulnerability};
 use tributary_providerkit::{Pagination, Paginator, ResumableRun};
+
+use crate::registration::settingless_configs;
 
 use super::{ArmApi, AzureClientCertificate, AzureClientSecret, client};
 
@@ -25,18 +25,16 @@ const ARM_PAGES: Pagination = Pagination::NextLink {
     items: "/value",
 };
 
-/// Lists the subscriptions the service principal can see, checks the configured ones are among
-/// them, and reads the first page of assessments of the first one (proving the Microsoft.Security
-/// read permission).
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthCheck {}
+settingless_configs! {
+    /// Lists the subscriptions the service principal can see, checks the configured ones are among
+    /// them, and reads the first page of assessments of the first one (proving the Microsoft.Security
+    /// read permission).
+    HealthCheck;
 
-/// Collects every assessment (unhealthy ones unless `includeHealthy`) and sub-assessment of the
-/// subscriptions: a complete listing, so what disappeared is tombstoned.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DefenderCollect {}
+    /// Collects every assessment (unhealthy ones unless `includeHealthy`) and sub-assessment of the
+    /// subscriptions: a complete listing, so what disappeared is tombstoned.
+    DefenderCollect;
+}
 
 /// A subscription as `GET /subscriptions` lists it.
 #[derive(Debug, Clone)]

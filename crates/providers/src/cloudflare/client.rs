@@ -61,24 +61,14 @@ async fn build(
     let input = user_input(&request.integration.user_input)?;
     let account_id = account_id(&input)?;
     let token = request.credentials.require::<CloudflareApiToken>()?;
-    let policy = if operator.allow_loopback_api_url {
-        HostPolicy::loopback_for_tests()
-    } else {
-        HostPolicy::operator_https()
-    };
+    let policy = HostPolicy::operator(operator.allow_loopback_api_url);
     let api_url = validate_base_url(
         operator.api_url.as_deref().unwrap_or(DEFAULT_API_URL),
         policy,
     )?;
-    let http = ProviderHttp::new(
-        HttpProfile::new("cloudflare")
-            .rate_limit(BUDGET)
-            // Every host is the operator's choice (or the provider's public default), so a
-            // private address is the operator's call; tenant input never names a host here.
-            .public_addresses_only(false),
-    )?
-    .scoped_for(&request.integration, &token.api_token)
-    .with_base_url(api_url)
-    .with_auth(AuthHeader::bearer(token.api_token));
+    let http = ProviderHttp::new(HttpProfile::operator_hosts("cloudflare", BUDGET))?
+        .scoped_for(&request.integration, &token.api_token)
+        .with_base_url(api_url)
+        .with_auth(AuthHeader::bearer(token.api_token));
     Ok(CloudflareApi { http, account_id })
 }

@@ -8,15 +8,18 @@ mod operations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use tributary_core::{
-    ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
-    DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
+    CredentialRegistration, Definition, DefinitionId, DefinitionSpec, MetadataResolver, Operation,
+    Secret, StableName,
 };
 use tributary_model::{DirectoryAccount, IngestModel};
 
 pub use client::{CLOUDFLARE_API, CloudflareApi, DEFAULT_API_URL};
 pub use operations::{DirectorySync, HealthCheck};
 
-use crate::CatalogConfig;
+use crate::{
+    CatalogConfig,
+    registration::{CatalogFacts, ConnectionModes, provider_definition},
+};
 
 pub const CLOUDFLARE: DefinitionId = DefinitionId::new("cloudflare");
 
@@ -58,35 +61,27 @@ pub struct CloudflareOperatorConfig {
 /// The Cloudflare definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
     let operator: CloudflareOperatorConfig = config.operator_settings(CLOUDFLARE);
-    let mut spec = DefinitionSpec::new(CLOUDFLARE, "Cloudflare");
-    spec.family = "cloudflare".into();
-    spec.category = "security-posture".into();
-    spec.description =
-        "Sync the members of a Cloudflare account, with their roles and two-factor state.".into();
-    spec.docs_url = "https://developers.cloudflare.com/api/".into();
-    spec.logo_url = "/ui/logos/cloudflare.svg".into();
-    spec.tags = vec!["directory-sync".into()];
+    let spec = DefinitionSpec::new(CLOUDFLARE, "Cloudflare")
+        .listed("cloudflare", "security-posture", &["directory-sync"])
+        .documented(
+            "Sync the members of a Cloudflare account, with their roles and two-factor state.",
+            "https://developers.cloudflare.com/api/",
+        )
+        .with_logo();
 
-    Definition::new(spec)
-        .rate_limit(client::BUDGET)
-        .operator_config::<CloudflareOperatorConfig>()
-        .user_input::<CloudflareUserInput>()
+    let modes = ConnectionModes::new(CLOUDFLARE_API, HealthCheck::NAME)
+        .resolving(MetadataResolver::new(operations::resolve_metadata));
+    provider_definition::<CloudflareOperatorConfig, CloudflareUserInput>(spec, client::BUDGET)
         .credential(CredentialRegistration::form::<CloudflareApiToken>(
             "Cloudflare API token",
             "A token with Account Settings: Read on the account.",
         ))
         .client(client::registration(operator))
-        .connection(
-            ConnectionRegistration::new(CloudflareApiToken::NAME, "API token")
-                .description("Connect with a Cloudflare API token.")
-                .clients([CLOUDFLARE_API.id()])
-                .validation_operation(HealthCheck::NAME)
-                .metadata(MetadataResolver::new(operations::resolve_metadata))
-                .disconnect(DisconnectRegistration::local_only(
-                    CloudflareApiToken::NAME,
-                    "Tributary forgets the token; delete it in Cloudflare under API Tokens.",
-                )),
-        )
+        .connection(modes.forgetting::<CloudflareApiToken>(
+            "API token",
+            "Connect with a Cloudflare API token.",
+            "Tributary forgets the token; delete it in Cloudflare under API Tokens.",
+        ))
         .operation(
             Operation::<HealthCheck>::new(
                 "Checks that the token is active and can read the account",

@@ -1,13 +1,13 @@
 //! Cloudflare operations: the health check, the members sync, and metadata resolution.
 
-use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
     IntegrationMetadata, MappingEnvelope, MetadataRequest, OperationContext, OperationError,
-    StableName,
 };
 use tributary_providerkit::{Pagination, ResumableRun, accounts};
+
+use crate::registration::settingless_configs;
 
 use super::{CloudflareApi, client};
 
@@ -16,16 +16,14 @@ const PAGE_SIZE: &str = "50";
 /// The checkpoint phase listing the account's members.
 const MEMBERS_PHASE: &str = "members";
 
-/// Verifies the token is active, then reads the account: proves the token works and reaches
-/// the account (user-owned and account-owned tokens alike).
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthCheck {}
+settingless_configs! {
+    /// Verifies the token is active, then reads the account: proves the token works and reaches
+    /// the account (user-owned and account-owned tokens alike).
+    HealthCheck;
 
-/// Lists the account's members.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DirectorySync {}
+    /// Lists the account's members.
+    DirectorySync;
+}
 
 #[derive(Deserialize)]
 struct Envelope {

@@ -16,16 +16,17 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
-    ClientBuildRequest, ClientRef, ClientRegistration, CredentialBindings, ErrorKind,
-    IntegrationContext, OperationError, Secret, StableName,
+    ClientRef, ClientRegistration, CredentialBindings, ErrorKind, IntegrationContext,
+    OperationError, Secret, StableName,
 };
 use tributary_providerkit::{
     AuthHeader, HostPolicy, HttpProfile, OAuthClient, ProviderHttp, ProviderRequest, RateLimit,
     RateLimitScope, ScopeKey, ServiceAccountKey, TokenCache, TokenSet, Url,
-    google_service_account_assertion, unix_now, validate_base_url,
+    google_service_account_assertion, operator_config_url, unix_now,
 };
 
 use super::{GcpSccOperatorConfig, GcpSccServiceAccount, GcpSccUserInput, GcpSccWorkloadIdentity};
+use crate::registration::client_built_with;
 
 pub const DEFAULT_API_URL: &str = "https://securitycenter.googleapis.com";
 pub const DEFAULT_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
@@ -227,18 +228,14 @@ struct Endpoints {
 
 impl GcpSccOperatorConfig {
     fn endpoints(&self) -> Result<Endpoints, OperationError> {
-        let policy = if self.allow_loopback_urls {
-            HostPolicy::loopback_for_tests()
-        } else {
-            HostPolicy::operator_https()
-        };
+        let policy = HostPolicy::operator(self.allow_loopback_urls);
         let checked = |value: &Option<String>, default: &str, field: &str| {
-            validate_base_url(value.as_deref().unwrap_or(default), policy).map_err(|err| {
-                OperationError::config(format!(
-                    "gcp_scc operator config `{field}`: {}",
-                    err.message
-                ))
-            })
+            operator_config_url(
+                "gcp_scc",
+                field,
+                value.as_deref().unwrap_or(default),
+                policy,
+            )
         };
         Ok(Endpoints {
             api_url: checked(&self.api_url, DEFAULT_API_URL, "apiUrl")?,
@@ -302,14 +299,12 @@ pub(super) fn user_input(value: &Value) -> Result<(String, String, String), Oper
 }
 
 pub(super) fn registration(operator: GcpSccOperatorConfig) -> ClientRegistration {
-    ClientRegistration::new(
+    client_built_with(
         GCP_SCC_API,
         "Security Command Center API v2",
         [GcpSccServiceAccount::NAME, GcpSccWorkloadIdentity::NAME],
-        move |request: ClientBuildRequest| {
-            let operator = operator.clone();
-            async move { build(&request.integration, &request.credentials, &operator) }
-        },
+        operator,
+        build,
     )
 }
 
@@ -357,14 +352,8 @@ pub(super) fn build(
 ) -> Result<GcpSccApi, OperationError> {
     let endpoints = operator.endpoints()?;
     let (parent, location, filter) = user_input(&integration.user_input)?;
-    let stack = ProviderHttp::new(
-        HttpProfile::new("gcp_scc")
-            .rate_limit(BUDGET)
-            // Every host is the operator's choice (or the provider's public default), so a
-            // private address is the operator's call; tenant input never names a host here.
-            .public_addresses_only(false),
-    )?
-    .scoped(&ScopeKey::integration(integration));
+    let stack = ProviderHttp::new(HttpProfile::operator_hosts("gcp_scc", BUDGET))?
+        .scoped(&ScopeKey::integration(integration));
     let http = stack.with_base_url(endpoints.api_url.clone());
     let minter = if let Some(federation) = credentials.get::<GcpSccWorkloadIdentity>()? {
         let audience = federation.audience.trim().to_owned();

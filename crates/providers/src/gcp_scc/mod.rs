@@ -11,8 +11,7 @@ mod operations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use tributary_core::{
-    ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
-    DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
+    CredentialRegistration, Definition, DefinitionId, DefinitionSpec, Operation, Secret, StableName,
 };
 use tributary_model::{Finding, IngestModel, Vulnerability};
 
@@ -22,7 +21,10 @@ pub use client::{
 };
 pub use operations::{FindingsCollect, HealthCheck};
 
-use crate::CatalogConfig;
+use crate::{
+    CatalogConfig,
+    registration::{CatalogFacts, ConnectionModes, metadata_with, provider_definition},
+};
 
 pub const GCP_SCC: DefinitionId = DefinitionId::new("gcp_scc");
 
@@ -102,28 +104,20 @@ pub struct GcpSccOperatorConfig {
 /// The Security Command Center definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
     let operator: GcpSccOperatorConfig = config.operator_settings(GCP_SCC);
-    let mut spec = DefinitionSpec::new(GCP_SCC, "GCP Security Command Center");
-    spec.family = "gcp".into();
-    spec.category = "security-posture".into();
-    spec.description = "Collect Google Cloud Security Command Center findings (vulnerabilities, \
-                        misconfigurations, threats) for security posture reporting, read only."
-        .into();
-    spec.docs_url =
-        "https://cloud.google.com/security-command-center/docs/reference/rest/v2/organizations.sources.findings/list"
-            .into();
-    spec.logo_url = "/ui/logos/gcp_scc.svg".into();
-    spec.tags = vec!["vulnerabilities".into(), "findings".into()];
+    let spec = DefinitionSpec::new(GCP_SCC, "GCP Security Command Center")
+        .listed("gcp", "security-posture", &["vulnerabilities", "findings"])
+        .documented(
+            "Collect Google Cloud Security Command Center findings (vulnerabilities, \
+             misconfigurations, threats) for security posture reporting, read only.",
+            "https://cloud.google.com/security-command-center/docs/reference/rest/v2/organizations.sources.findings/list",
+        )
+        .with_logo();
 
-    let metadata = || {
-        let operator = operator.clone();
-        MetadataResolver::new(move |request| {
-            operations::resolve_metadata(request, operator.clone())
-        })
-    };
-    Definition::new(spec)
-        .rate_limit(client::BUDGET)
-        .operator_config::<GcpSccOperatorConfig>()
-        .user_input::<GcpSccUserInput>()
+    let modes = ConnectionModes::new(GCP_SCC_API, HealthCheck::NAME).resolving(metadata_with(
+        operator.clone(),
+        operations::resolve_metadata,
+    ));
+    provider_definition::<GcpSccOperatorConfig, GcpSccUserInput>(spec, client::BUDGET)
         .credential(CredentialRegistration::form::<GcpSccServiceAccount>(
             "Service account key",
             "A service account's JSON key with the Security Center Findings Viewer role.",
@@ -133,36 +127,19 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             "An external token exchanged at Google's STS, then a service account impersonated.",
         ))
         .client(client::registration(operator.clone()))
-        .connection(
-            ConnectionRegistration::new(GcpSccServiceAccount::NAME, "Service account key")
-                .description("A service account's JSON key signs its own token requests.")
-                .clients([GCP_SCC_API.id()])
-                .validation_operation(HealthCheck::NAME)
-                .metadata(metadata())
-                .disconnect(DisconnectRegistration::local_only(
-                    GcpSccServiceAccount::NAME,
-                    "Tributary forgets the key. Delete the key in Google Cloud (IAM & Admin > \
-                     Service Accounts > Keys) to revoke it.",
-                )),
-        )
-        .connection(
-            ConnectionRegistration::new(
-                GcpSccWorkloadIdentity::NAME,
-                "Workload identity federation",
-            )
-            .description(
-                "A keyless connection: an external identity, trusted by a workload identity \
-                 pool, impersonates a service account.",
-            )
-            .clients([GCP_SCC_API.id()])
-            .validation_operation(HealthCheck::NAME)
-            .metadata(metadata())
-            .disconnect(DisconnectRegistration::local_only(
-                GcpSccWorkloadIdentity::NAME,
-                "Tributary forgets the subject token. Remove the pool principal's \
-                 roles/iam.workloadIdentityUser binding on the service account to cut access.",
-            )),
-        )
+        .connection(modes.forgetting::<GcpSccServiceAccount>(
+            "Service account key",
+            "A service account's JSON key signs its own token requests.",
+            "Tributary forgets the key. Delete the key in Google Cloud (IAM & Admin > Service \
+             Accounts > Keys) to revoke it.",
+        ))
+        .connection(modes.forgetting::<GcpSccWorkloadIdentity>(
+            "Workload identity federation",
+            "A keyless connection: an external identity, trusted by a workload identity pool, \
+             impersonates a service account.",
+            "Tributary forgets the subject token. Remove the pool principal's \
+             roles/iam.workloadIdentityUser binding on the service account to cut access.",
+        ))
         .operation(
             Operation::<HealthCheck>::new(
                 "Reads one page of one finding at the parent (proves the role and the scope)",

@@ -4,11 +4,13 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
-    IngestPayloadSet, IntegrationMetadata, MappingEnvelope, MetadataRequest, OperationContext,
-    OperationError, StableName,
+    IntegrationMetadata, MetadataRequest, OperationContext, OperationError, StableName,
 };
-use tributary_model::{Finding, IngestModel, Vulnerability};
-use tributary_providerkit::{Checkpoint, Page};
+use tributary_providerkit::{
+    CursorPage, Page, ResumableRun, next_cursor, vulnerabilities_and_findings,
+};
+
+use crate::registration::settingless_configs;
 
 use super::{GcpSccApi, GcpSccOperatorConfig, GcpSccWorkloadIdentity, client};
 
@@ -16,11 +18,11 @@ use super::{GcpSccApi, GcpSccOperatorConfig, GcpSccWorkloadIdentity, client};
 const MAX_PAGE_SIZE: u32 = 1000;
 const DEFAULT_PAGE_SIZE: u32 = 500;
 
-/// Lists one finding at the parent with the filter: proves the token, the role at the scope and
-/// the filter's syntax.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthCheck {}
+settingless_configs! {
+    /// Lists one finding at the parent with the filter: proves the token, the role at the scope and
+    /// the filter's syntax.
+    HealthCheck;
+}
 
 /// Lists every finding of every source at the parent that matches the filter.
 #[derive(StableName, Deserialize, JsonSchema, Default)]
@@ -99,46 +101,19 @@ pub async fn findings_collect(
         .unwrap_or(DEFAULT_PAGE_SIZE)
         .clamp(1, MAX_PAGE_SIZE)
         .to_string();
-    let path = api.findings_path();
-    let mut checkpoint = Checkpoint::load(&ctx);
-    if checkpoint.is_done("findings") {
-        return Ok(());
-    }
-    let mut cursor = checkpoint.cursor("findings");
-    loop {
-        let page = fetch_page(api, &path, &page_size, cursor.take()).await?;
-        let (mut vulnerabilities, mut findings) = (Vec::new(), Vec::new());
-        for result in page.items {
-            let Some(name) = result
-                .pointer("/finding/name")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-            else {
-                continue;
-            };
-            if finding_class(&result) == "VULNERABILITY" {
-                vulnerabilities.push(MappingEnvelope::new(result).resource(name));
-            } else {
-                findings.push(MappingEnvelope::new(result).resource(name));
-            }
-        }
-        ctx.emit(IngestPayloadSet::new(
-            Vulnerability::METADATA.schema,
-            vulnerabilities,
-        ))
-        .await?;
-        ctx.emit(IngestPayloadSet::new(Finding::METADATA.schema, findings))
-            .await?;
-        checkpoint
-            .set("findings", page.next_cursor.as_deref())
-            .save(&ctx)
-            .await?;
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    Ok(())
+    let (path, page_size) = (&api.findings_path(), &page_size);
+    ResumableRun::load(&ctx)
+        .cursor_phase("findings", |cursor| async move {
+            let page = fetch_page(api, path, page_size, cursor).await?;
+            let sets = vulnerabilities_and_findings(page.items, "/finding/name", |result| {
+                finding_class(result) == "VULNERABILITY"
+            });
+            Ok(CursorPage {
+                sets: sets.into(),
+                next_cursor: page.next_cursor,
+            })
+        })
+        .await
 }
 
 /// One page of findings, from `cursor` (`None`: the first page). Each request gets a current
@@ -171,14 +146,9 @@ async fn fetch_page(
             ));
         }
     };
-    let next_cursor = answer
-        .get("nextPageToken")
-        .and_then(Value::as_str)
-        .filter(|token| !token.is_empty())
-        .map(str::to_owned);
     Ok(Page {
         items,
-        next_cursor,
+        next_cursor: next_cursor(&answer, "/nextPageToken"),
         body: Value::Null,
     })
 }

@@ -9,7 +9,7 @@ use tributary_core::{
 };
 use tributary_providerkit::{
     AuthHeader, HostPolicy, HttpProfile, JwtSigner, ProviderHttp, ResetHeader, Url,
-    validate_base_url,
+    required_secret, required_text, validate_base_url,
 };
 
 use super::{GithubAppOperatorConfig, StoredInstallation};
@@ -43,11 +43,7 @@ pub(super) fn registration(operator: GithubAppOperatorConfig) -> ClientRegistrat
 }
 
 fn policy(operator: &GithubAppOperatorConfig) -> HostPolicy {
-    if operator.allow_loopback_urls {
-        HostPolicy::loopback_for_tests()
-    } else {
-        HostPolicy::operator_https()
-    }
+    HostPolicy::operator(operator.allow_loopback_urls)
 }
 
 /// The REST API root, checked: https (a private host is allowed: GitHub Enterprise Server on
@@ -79,14 +75,10 @@ pub(super) fn graphql_url(api: &Url) -> String {
 /// The HTTP client every GitHub call goes through.
 pub(super) fn base_http() -> Result<ProviderHttp, OperationError> {
     ProviderHttp::new(
-        HttpProfile::new("github")
+        HttpProfile::operator_hosts("github", BUDGET)
             .user_agent("tributary-github-app")
-            .rate_limit(BUDGET)
             .reset_header(ResetHeader::GITHUB)
-            .remaining_header("x-ratelimit-remaining")
-            // Every host is the operator's choice (or the provider's public default), so a
-            // private address is the operator's call; tenant input never names a host here.
-            .public_addresses_only(false),
+            .remaining_header("x-ratelimit-remaining"),
     )
 }
 
@@ -94,25 +86,14 @@ pub(super) fn base_http() -> Result<ProviderHttp, OperationError> {
 pub(super) fn app_signer(
     operator: &GithubAppOperatorConfig,
 ) -> Result<(String, JwtSigner), OperationError> {
-    let app_id = operator
-        .app_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| {
-            OperationError::config(
-                "the GitHub App needs appId in the operator config ([definitions.github_app])",
-            )
-        })?;
-    let key = operator
-        .private_key
-        .clone()
-        .filter(|key| !key.is_empty())
-        .ok_or_else(|| {
-            OperationError::config(
-                "the GitHub App needs privateKey in the operator config ([definitions.github_app])",
-            )
-        })?;
+    let app_id = required_text(
+        operator.app_id.as_deref(),
+        "the GitHub App needs appId in the operator config ([definitions.github_app])",
+    )?;
+    let key = required_secret(
+        operator.private_key.as_ref(),
+        "the GitHub App needs privateKey in the operator config ([definitions.github_app])",
+    )?;
     let signer = JwtSigner::from_rsa_pem(&key).map_err(|_| {
         OperationError::config(
             "the GitHub App privateKey is not an RSA private key in PEM form (PKCS#1 or PKCS#8)",

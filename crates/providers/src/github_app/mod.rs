@@ -15,8 +15,7 @@ mod webhooks;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use tributary_core::{
-    ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
-    DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
+    CredentialRegistration, Definition, DefinitionId, DefinitionSpec, Operation, Secret, StableName,
 };
 use tributary_model::{Asset, DirectoryAccount, IngestModel, Vulnerability};
 
@@ -28,7 +27,10 @@ pub use webhooks::{
     Ping, SecretScanningAlert,
 };
 
-use crate::CatalogConfig;
+use crate::{
+    CatalogConfig,
+    registration::{CatalogFacts, ConnectionModes, metadata_with, provider_definition},
+};
 
 pub const GITHUB_APP: DefinitionId = DefinitionId::new("github_app");
 
@@ -82,24 +84,22 @@ pub struct GithubAppOperatorConfig {
 /// The GitHub App definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
     let operator: GithubAppOperatorConfig = config.operator_settings(GITHUB_APP);
-    let mut spec = DefinitionSpec::new(GITHUB_APP, "GitHub App");
-    spec.family = "github".into();
-    spec.category = "source-control".into();
-    spec.description = "Install a GitHub App to collect repositories, Dependabot, code scanning \
-                        and secret scanning alerts, and the organisation's members."
-        .into();
-    spec.docs_url = "https://docs.github.com/en/apps".into();
-    spec.logo_url = "/ui/logos/github_app.svg".into();
-    spec.tags = vec![
-        "vulnerabilities".into(),
-        "assets".into(),
-        "directory-sync".into(),
-    ];
+    let spec = DefinitionSpec::new(GITHUB_APP, "GitHub App")
+        .listed(
+            "github",
+            "source-control",
+            &["vulnerabilities", "assets", "directory-sync"],
+        )
+        .documented(
+            "Install a GitHub App to collect repositories, Dependabot, code scanning and secret \
+             scanning alerts, and the organisation's members.",
+            "https://docs.github.com/en/apps",
+        )
+        .with_logo();
 
-    Definition::new(spec)
-        .rate_limit(client::BUDGET)
-        .operator_config::<GithubAppOperatorConfig>()
-        .user_input::<GithubAppUserInput>()
+    let modes = ConnectionModes::new(GITHUB_API, HealthCheck::NAME)
+        .resolving(metadata_with(operator.clone(), auth::resolve_metadata));
+    provider_definition::<GithubAppOperatorConfig, GithubAppUserInput>(spec, client::BUDGET)
         .credential(
             CredentialRegistration::auth_managed::<GithubAppInstallation>(
                 "GitHub App installation",
@@ -109,22 +109,17 @@ pub fn definition(config: &CatalogConfig) -> Definition {
         )
         .client(client::registration(operator.clone()))
         .connection(
-            ConnectionRegistration::new(GithubAppInstallation::NAME, "Install the GitHub App")
-                .description(
+            modes
+                .forgetting::<GithubAppInstallation>(
+                    "Install the GitHub App",
                     "Install the GitHub App on an organisation (or account) and choose the \
                      repositories it may read.",
-                )
-                .clients([GITHUB_API.id()])
-                .validation_operation(HealthCheck::NAME)
-                .metadata(metadata_resolver(&operator))
-                .auth(auth::registration(operator.clone()))
-                .disconnect(DisconnectRegistration::local_only(
-                    GithubAppInstallation::NAME,
                     "Tributary forgets the installation token. To remove the app's access, \
                      uninstall it on GitHub (Settings > GitHub Apps > Configure > Uninstall); \
                      the installation.deleted event then disconnects any integration still \
                      using it.",
-                )),
+                )
+                .auth(auth::registration(operator.clone())),
         )
         .operation(
             Operation::<HealthCheck>::new(
@@ -167,9 +162,4 @@ pub fn definition(config: &CatalogConfig) -> Definition {
         .mapping(mappings::secret_scanning())
         .mapping(mappings::member())
         .webhook(webhooks::registration(&operator))
-}
-
-fn metadata_resolver(operator: &GithubAppOperatorConfig) -> MetadataResolver {
-    let operator = operator.clone();
-    MetadataResolver::new(move |request| auth::resolve_metadata(request, operator.clone()))
 }

@@ -18,6 +18,8 @@ use tributary_providerkit::{
     classify::is_throttling_403, retry_after,
 };
 
+use crate::registration::settingless_configs;
+
 use super::GithubApi;
 
 /// Repositories and alerts per REST page (GitHub's maximum).
@@ -28,15 +30,16 @@ const MEMBERS_PER_PAGE: u32 = 100;
 const REPOSITORIES_PHASE: &str = "repositories";
 const MEMBERS_PHASE: &str = "members";
 
-/// Mints an installation token (at connect) and reads the installation's repositories.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthCheck {}
+settingless_configs! {
+    /// Mints an installation token (at connect) and reads the installation's repositories.
+    HealthCheck;
 
-/// Lists the repositories the installation can see.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RepositorySync {}
+    /// Lists the repositories the installation can see.
+    RepositorySync;
+
+    /// Lists the members of the organisation the app is installed on.
+    DirectorySync;
+}
 
 /// Collects the Dependabot, code scanning and secret scanning alerts of each repository.
 #[derive(StableName, Deserialize, JsonSchema)]
@@ -47,11 +50,6 @@ pub struct VulnerabilityCollect {
     #[schemars(range(min = 1))]
     pub max_repos: Option<u32>,
 }
-
-/// Lists the members of the organisation the app is installed on.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DirectorySync {}
 
 fn rest(api: &GithubApi, path: &str) -> ProviderRequest {
     api.rest

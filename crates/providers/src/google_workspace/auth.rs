@@ -6,27 +6,27 @@
 //! `invalid_grant` (consent revoked, token expired after six months unused, password change) is an
 //! auth error, which sets the integration to `needs_reauth`.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
     AuthCompleteRequest, AuthCompleteResult, AuthRegistration, AuthStartRequest, AuthStartResult,
     OperationError, RefreshRequest, StableName,
 };
-use tributary_providerkit::{AuthorizationRequest, TokenSet};
+use tributary_providerkit::{AuthorizationRequest, TokenSet, decode_stored};
 
 use super::{
     GoogleWorkspaceOAuth, GoogleWorkspaceOperatorConfig,
     client::{SCOPES, oauth_client},
 };
+use crate::registration::auth_flow;
 
 pub(super) fn oauth(operator: GoogleWorkspaceOperatorConfig) -> AuthRegistration {
-    let (start_config, complete_config) = (operator.clone(), operator.clone());
-    AuthRegistration::new(
+    auth_flow(
         GoogleWorkspaceOAuth::NAME,
-        move |request| start(request, start_config.clone()),
-        move |request| complete(request, complete_config.clone()),
+        operator,
+        start,
+        complete,
+        refresh,
     )
-    .with_refresh(move |request| refresh(request, operator.clone()))
 }
 
 async fn start(
@@ -85,11 +85,7 @@ async fn refresh(
     request: RefreshRequest,
     operator: GoogleWorkspaceOperatorConfig,
 ) -> Result<Value, OperationError> {
-    let current = TokenSet::deserialize(&request.credential).map_err(|_| {
-        OperationError::config(
-            "the stored Google sign-in has the wrong shape; connect the integration again",
-        )
-    })?;
+    let current: TokenSet = decode_stored(&request.credential, "Google sign-in")?;
     let fresh = oauth_client(&operator)?.refresh(&current, &[]).await?;
     credential(&fresh)
 }

@@ -11,16 +11,18 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use tributary_core::{
-    ClientBuildRequest, ClientRef, ClientRegistration, CredentialBindings, IntegrationContext,
-    OperationError, Secret, StableName,
+    ClientRef, ClientRegistration, CredentialBindings, IntegrationContext, OperationError, Secret,
+    StableName,
 };
 use tributary_providerkit::{
     AuthHeader, ClientAuth, HostPolicy, HttpProfile, OAuthClient, ProviderHttp, RateLimit,
-    RateLimitScope, ScopeKey, ServiceAccountKey, TokenCache, TokenSet, Url,
-    google_service_account_assertion, unix_now, validate_base_url,
+    RateLimitScope, ScopeKey, ServiceAccountKey, TokenCache, TokenSet, Url, decode_stored,
+    google_service_account_assertion, operator_config_url, required_secret, required_text,
+    unix_now,
 };
 
 use super::{GoogleWorkspaceOAuth, GoogleWorkspaceOperatorConfig, GoogleWorkspaceServiceAccount};
+use crate::registration::client_built_with;
 
 pub const DEFAULT_API_URL: &str = "https://admin.googleapis.com";
 pub const DEFAULT_AUTHORIZE_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
@@ -107,18 +109,14 @@ pub(super) struct Endpoints {
 
 impl GoogleWorkspaceOperatorConfig {
     pub(super) fn endpoints(&self) -> Result<Endpoints, OperationError> {
-        let policy = if self.allow_loopback_urls {
-            HostPolicy::loopback_for_tests()
-        } else {
-            HostPolicy::operator_https()
-        };
+        let policy = HostPolicy::operator(self.allow_loopback_urls);
         let checked = |value: &Option<String>, default: &str, field: &str| {
-            validate_base_url(value.as_deref().unwrap_or(default), policy).map_err(|err| {
-                OperationError::config(format!(
-                    "google_workspace operator config `{field}`: {}",
-                    err.message
-                ))
-            })
+            operator_config_url(
+                "google_workspace",
+                field,
+                value.as_deref().unwrap_or(default),
+                policy,
+            )
         };
         Ok(Endpoints {
             api_url: checked(&self.api_url, DEFAULT_API_URL, "apiUrl")?,
@@ -130,37 +128,22 @@ impl GoogleWorkspaceOperatorConfig {
 }
 
 pub(super) fn http_stack() -> Result<ProviderHttp, OperationError> {
-    ProviderHttp::new(
-        HttpProfile::new("google_workspace")
-            .rate_limit(BUDGET)
-            // Every host is the operator's choice (or the provider's public default), so a
-            // private address is the operator's call; tenant input never names a host here.
-            .public_addresses_only(false),
-    )
+    ProviderHttp::new(HttpProfile::operator_hosts("google_workspace", BUDGET))
 }
 
 /// The operator's OAuth client at Google's token endpoint (`client_secret_post`).
 pub(super) fn oauth_client(
     operator: &GoogleWorkspaceOperatorConfig,
 ) -> Result<OAuthClient, OperationError> {
-    let client_id = operator
-        .client_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| {
-            OperationError::config(
-                "the google_workspace operator config has no `clientId`; the OAuth connection \
-                 needs an OAuth client (or connect with a service account)",
-            )
-        })?;
-    let secret = operator
-        .client_secret
-        .clone()
-        .filter(|secret| !secret.is_empty())
-        .ok_or_else(|| {
-            OperationError::config("the google_workspace operator config has no `clientSecret`")
-        })?;
+    let client_id = required_text(
+        operator.client_id.as_deref(),
+        "the google_workspace operator config has no `clientId`; the OAuth connection needs an \
+         OAuth client (or connect with a service account)",
+    )?;
+    let secret = required_secret(
+        operator.client_secret.as_ref(),
+        "the google_workspace operator config has no `clientSecret`",
+    )?;
     let endpoints = operator.endpoints()?;
     Ok(
         OAuthClient::new(&http_stack()?, client_id, endpoints.token_url)
@@ -198,17 +181,15 @@ fn admin_email(value: &str) -> Result<String, OperationError> {
 }
 
 pub(super) fn registration(operator: GoogleWorkspaceOperatorConfig) -> ClientRegistration {
-    ClientRegistration::new(
+    client_built_with(
         GOOGLE_DIRECTORY,
         "Admin SDK Directory API",
         [
             GoogleWorkspaceOAuth::NAME,
             GoogleWorkspaceServiceAccount::NAME,
         ],
-        move |request: ClientBuildRequest| {
-            let operator = operator.clone();
-            async move { build(&request.integration, &request.credentials, &operator) }
-        },
+        operator,
+        build,
     )
 }
 
@@ -222,11 +203,7 @@ pub(super) fn build(
     let stack = http_stack()?.scoped(&ScopeKey::integration(integration));
     let http = stack.with_base_url(endpoints.api_url.clone());
     if let Some(raw) = credentials.raw(GoogleWorkspaceOAuth::NAME) {
-        let tokens = TokenSet::deserialize(raw).map_err(|_| {
-            OperationError::config(
-                "the stored Google sign-in has the wrong shape; connect the integration again",
-            )
-        })?;
+        let tokens: TokenSet = decode_stored(raw, "Google sign-in")?;
         return Ok(GoogleDirectoryApi {
             http,
             bearer: Bearer::Stored(tokens.access_token),

@@ -11,8 +11,7 @@ mod operations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use tributary_core::{
-    ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
-    DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
+    CredentialRegistration, Definition, DefinitionId, DefinitionSpec, Operation, Secret, StableName,
 };
 use tributary_providerkit::DIRECTORY_SCHEMAS;
 
@@ -22,7 +21,10 @@ pub use client::{
 };
 pub use operations::{DirectorySync, HealthCheck};
 
-use crate::CatalogConfig;
+use crate::{
+    CatalogConfig,
+    registration::{CatalogFacts, ConnectionModes, metadata_with, provider_definition},
+};
 
 pub const GOOGLE_WORKSPACE: DefinitionId = DefinitionId::new("google_workspace");
 
@@ -86,82 +88,68 @@ pub struct GoogleWorkspaceOperatorConfig {
 /// The Google Workspace definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
     let operator: GoogleWorkspaceOperatorConfig = config.operator_settings(GOOGLE_WORKSPACE);
-    let mut spec = DefinitionSpec::new(GOOGLE_WORKSPACE, "Google Workspace");
-    spec.family = "google".into();
-    spec.category = "identity".into();
-    spec.description = "Sync Google Workspace users (status, admin rights, 2-Step Verification), \
-                        groups and group memberships from the Admin SDK Directory API, read only."
-        .into();
-    spec.docs_url = "https://developers.google.com/admin-sdk/directory/reference/rest".into();
-    spec.logo_url = "/ui/logos/google_workspace.svg".into();
-    spec.tags = vec!["directory-sync".into(), "identity".into()];
+    let spec = DefinitionSpec::new(GOOGLE_WORKSPACE, "Google Workspace")
+        .listed("google", "identity", &["directory-sync", "identity"])
+        .documented(
+            "Sync Google Workspace users (status, admin rights, 2-Step Verification), groups and \
+             group memberships from the Admin SDK Directory API, read only.",
+            "https://developers.google.com/admin-sdk/directory/reference/rest",
+        )
+        .with_logo();
 
     let revoke_hint = "Tributary forgets the credential. To cut access at Google as well, remove \
                        the app under Admin console > Security > Access and data control > API \
                        controls.";
-    Definition::new(spec)
-        .rate_limit(client::BUDGET)
-        .operator_config::<GoogleWorkspaceOperatorConfig>()
-        .user_input::<GoogleWorkspaceUserInput>()
-        .credential(CredentialRegistration::auth_managed::<GoogleWorkspaceOAuth>(
+    let modes = ConnectionModes::new(GOOGLE_DIRECTORY, HealthCheck::NAME).resolving(metadata_with(
+        operator.clone(),
+        operations::resolve_metadata,
+    ));
+    provider_definition::<GoogleWorkspaceOperatorConfig, GoogleWorkspaceUserInput>(
+        spec,
+        client::BUDGET,
+    )
+    .credential(
+        CredentialRegistration::auth_managed::<GoogleWorkspaceOAuth>(
             "Google sign-in",
             "Tokens from a Workspace administrator's consent (offline access, read-only scopes).",
-        ))
-        .credential(CredentialRegistration::form::<GoogleWorkspaceServiceAccount>(
+        ),
+    )
+    .credential(
+        CredentialRegistration::form::<GoogleWorkspaceServiceAccount>(
             "Service account",
             "A service account key with domain-wide delegation and the admin it acts as.",
-        ))
-        .client(client::registration(operator.clone()))
-        .connection(
-            ConnectionRegistration::new(GoogleWorkspaceOAuth::NAME, "Sign in with Google")
-                .description("An administrator signs in and consents to read-only directory access.")
-                .clients([GOOGLE_DIRECTORY.id()])
-                .validation_operation(HealthCheck::NAME)
-                .metadata(MetadataResolver::new({
-                    let operator = operator.clone();
-                    move |request| operations::resolve_metadata(request, operator.clone())
-                }))
-                .auth(auth::oauth(operator.clone()))
-                .disconnect(DisconnectRegistration::local_only(
-                    GoogleWorkspaceOAuth::NAME,
-                    revoke_hint,
-                )),
-        )
-        .connection(
-            ConnectionRegistration::new(
-                GoogleWorkspaceServiceAccount::NAME,
-                "Service account (domain-wide delegation)",
+        ),
+    )
+    .client(client::registration(operator.clone()))
+    .connection(
+        modes
+            .forgetting::<GoogleWorkspaceOAuth>(
+                "Sign in with Google",
+                "An administrator signs in and consents to read-only directory access.",
+                revoke_hint,
             )
-            .description(
-                "A service account authorised in the Admin console acts as an administrator.",
-            )
-            .clients([GOOGLE_DIRECTORY.id()])
-            .validation_operation(HealthCheck::NAME)
-            .metadata(MetadataResolver::new({
-                let operator = operator.clone();
-                move |request| operations::resolve_metadata(request, operator.clone())
-            }))
-            .disconnect(DisconnectRegistration::local_only(
-                GoogleWorkspaceServiceAccount::NAME,
-                "Tributary forgets the key. Delete the key in Google Cloud and remove the \
-                 client id under Admin console > Security > API controls > Domain-wide \
-                 delegation.",
-            )),
-        )
-        .operation(
-            Operation::<HealthCheck>::new("Reads the Workspace customer (id and primary domain)")
-                .client(GOOGLE_DIRECTORY)
-                .inline()
-                .raw(operations::health_check),
-        )
-        .operation(
-            Operation::<DirectorySync>::new("Syncs users, groups and group memberships")
-                .client(GOOGLE_DIRECTORY)
-                .reconcile()
-                .ingests(DIRECTORY_SCHEMAS)
-                .ingest(operations::directory_sync),
-        )
-        .mapping(mappings::account())
-        .mapping(mappings::group())
-        .mapping(mappings::membership())
+            .auth(auth::oauth(operator.clone())),
+    )
+    .connection(modes.forgetting::<GoogleWorkspaceServiceAccount>(
+        "Service account (domain-wide delegation)",
+        "A service account authorised in the Admin console acts as an administrator.",
+        "Tributary forgets the key. Delete the key in Google Cloud and remove the client id \
+             under Admin console > Security > API controls > Domain-wide delegation.",
+    ))
+    .operation(
+        Operation::<HealthCheck>::new("Reads the Workspace customer (id and primary domain)")
+            .client(GOOGLE_DIRECTORY)
+            .inline()
+            .raw(operations::health_check),
+    )
+    .operation(
+        Operation::<DirectorySync>::new("Syncs users, groups and group memberships")
+            .client(GOOGLE_DIRECTORY)
+            .reconcile()
+            .ingests(DIRECTORY_SCHEMAS)
+            .ingest(operations::directory_sync),
+    )
+    .mapping(mappings::account())
+    .mapping(mappings::group())
+    .mapping(mappings::membership())
 }

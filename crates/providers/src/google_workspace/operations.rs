@@ -2,8 +2,6 @@
 
 use std::collections::HashSet;
 
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
     IntegrationMetadata, LogLevel, MappingEnvelope, MetadataRequest, OperationContext,
@@ -12,6 +10,8 @@ use tributary_core::{
 use tributary_providerkit::{
     GROUPS_PHASE, Listing, Page, Pagination, ResumableRun, USERS_PHASE, membership,
 };
+
+use crate::registration::settingless_configs;
 
 use super::{
     GoogleDirectoryApi, GoogleWorkspaceOAuth, GoogleWorkspaceOperatorConfig,
@@ -28,16 +28,14 @@ const USERS_PER_PAGE: &str = "500";
 const GROUPS_PER_PAGE: &str = "200";
 const MEMBERS_PER_PAGE: &str = "200";
 
-/// Reads the Workspace customer: proves the credential works, reaches the Directory API as an
-/// administrator, and names the customer.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthCheck {}
+settingless_configs! {
+    /// Reads the Workspace customer: proves the credential works, reaches the Directory API as an
+    /// administrator, and names the customer.
+    HealthCheck;
 
-/// Lists users, then groups and their members.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DirectorySync {}
+    /// Lists users, then groups and their members.
+    DirectorySync;
+}
 
 async fn read_customer(api: &GoogleDirectoryApi) -> Result<Value, OperationError> {
     let customer: Value = api.http().await?.get(CUSTOMER_PATH).send_json().await?;

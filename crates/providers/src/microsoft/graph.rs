@@ -1,12 +1,23 @@
 //! Microsoft Graph with the operator's app registration (Teams, Entra ID): the validated
 //! endpoints, the OAuth client at an authority, the id-token verifier and the Graph client.
 
+use serde_json::Value;
 use tributary_core::{IntegrationContext, OperationError, Secret};
 use tributary_providerkit::{
     AuthHeader, ClientAuth, IdTokenVerifier, IssuerCheck, OAuthClient, ProviderHttp, Url,
+    required_secret, required_text,
 };
 
 use super::{DEFAULT_LOGIN_URL, Site};
+
+/// The tenant a sign-in's verified id token names (the `tenantId` its auth flow put in the
+/// auth input), if any.
+pub fn signed_in_tenant(auth_input: &Value) -> Option<&str> {
+    auth_input
+        .get("tenantId")
+        .and_then(Value::as_str)
+        .filter(|tid| !tid.is_empty())
+}
 
 /// The public cloud's Graph host.
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
@@ -84,23 +95,17 @@ impl GraphEndpoints {
         client_secret: Option<&Secret>,
     ) -> Result<OAuthClient, OperationError> {
         let definition = self.site.definition;
-        let client_id = client_id
-            .map(str::trim)
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| {
-                OperationError::config(format!(
-                    "the {definition} operator config has no `clientId` (the app \
-                     registration's Application (client) ID)"
-                ))
-            })?;
-        let secret = client_secret
-            .filter(|secret| !secret.expose().is_empty())
-            .cloned()
-            .ok_or_else(|| {
-                OperationError::config(format!(
-                    "the {definition} operator config has no `clientSecret`"
-                ))
-            })?;
+        let client_id = required_text(
+            client_id,
+            format!(
+                "the {definition} operator config has no `clientId` (the app registration's \
+                 Application (client) ID)"
+            ),
+        )?;
+        let secret = required_secret(
+            client_secret,
+            format!("the {definition} operator config has no `clientSecret`"),
+        )?;
         let base = format!("{}/{authority}/oauth2/v2.0", self.login_url);
         Ok(
             OAuthClient::new(&self.http()?, client_id, format!("{base}/token"))

@@ -10,16 +10,16 @@
 //!   A refresh Microsoft refuses (`invalid_grant`: consent revoked, password reset, the token
 //!   expired after 90 days unused) is an auth error, so the runtime sets `needs_reauth`.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
     AuthCompleteRequest, AuthCompleteResult, AuthRegistration, AuthStartRequest, AuthStartResult,
     OperationError, RefreshRequest, StableName,
 };
-use tributary_providerkit::{AuthorizationRequest, TokenSet, classify::excerpt};
+use tributary_providerkit::{AuthorizationRequest, TokenSet, classify::excerpt, decode_stored};
 
 use super::{MicrosoftTeamsOAuth, MicrosoftTeamsOperatorConfig, client::oauth_client};
 use crate::microsoft::GraphEndpoints;
+use crate::registration::auth_flow;
 
 /// What the sign-in asks for besides the Graph permissions: an id token (`openid`, `profile`)
 /// and a refresh token (`offline_access`).
@@ -64,13 +64,13 @@ const REQUIRED_GRAPH_PERMISSIONS: [&str; 4] = [
 ];
 
 pub(super) fn registration(operator: MicrosoftTeamsOperatorConfig) -> AuthRegistration {
-    let (start_config, complete_config) = (operator.clone(), operator.clone());
-    AuthRegistration::new(
+    auth_flow(
         MicrosoftTeamsOAuth::NAME,
-        move |request| start(request, start_config.clone()),
-        move |request| complete(request, complete_config.clone()),
+        operator,
+        start,
+        complete,
+        refresh,
     )
-    .with_refresh(move |request| refresh(request, operator.clone()))
 }
 
 async fn start(
@@ -171,11 +171,7 @@ async fn refresh(
     request: RefreshRequest,
     operator: MicrosoftTeamsOperatorConfig,
 ) -> Result<Value, OperationError> {
-    let current = TokenSet::deserialize(&request.credential).map_err(|_| {
-        OperationError::config(
-            "the stored Microsoft sign-in has the wrong shape; connect the integration again",
-        )
-    })?;
+    let current: TokenSet = decode_stored(&request.credential, "Microsoft sign-in")?;
     // The v2.0 endpoint wants the scopes again; it answers with a new refresh token.
     let scopes = refresh_scopes(&current, &operator.endpoints()?.graph);
     let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();

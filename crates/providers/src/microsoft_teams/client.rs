@@ -4,17 +4,17 @@
 //! The runtime refreshes the stored token before it expires; a refreshed credential has a new
 //! version, so the pooled client is rebuilt with the new token.
 
-use serde::Deserialize;
 use tributary_core::{
-    ClientBuildRequest, ClientRef, ClientRegistration, CredentialBindings, IntegrationContext,
-    OperationError, StableName,
+    ClientRef, ClientRegistration, CredentialBindings, IntegrationContext, OperationError,
+    StableName,
 };
 use tributary_providerkit::{
-    OAuthClient, ProviderHttp, RateLimit, RateLimitScope, ScopeKey, TokenSet,
+    OAuthClient, ProviderHttp, RateLimit, RateLimitScope, ScopeKey, TokenSet, decode_stored,
 };
 
 use super::{MicrosoftTeamsOAuth, MicrosoftTeamsOperatorConfig};
 use crate::microsoft::{GraphEndpoints, Site, is_guid};
+use crate::registration::client_built_with;
 
 /// Work or school accounts of any tenant.
 pub const DEFAULT_AUTHORITY: &str = "organizations";
@@ -114,22 +114,16 @@ pub(super) fn tokens(credentials: &CredentialBindings) -> Result<TokenSet, Opera
     let raw = credentials
         .raw(MicrosoftTeamsOAuth::NAME)
         .ok_or_else(|| OperationError::config("no Microsoft sign-in is connected"))?;
-    TokenSet::deserialize(raw).map_err(|_| {
-        OperationError::config(
-            "the stored Microsoft sign-in has the wrong shape; connect the integration again",
-        )
-    })
+    decode_stored(raw, "Microsoft sign-in")
 }
 
 pub(super) fn registration(operator: MicrosoftTeamsOperatorConfig) -> ClientRegistration {
-    ClientRegistration::new(
+    client_built_with(
         MICROSOFT_GRAPH,
         "Microsoft Graph (delegated)",
         [MicrosoftTeamsOAuth::NAME],
-        move |request: ClientBuildRequest| {
-            let operator = operator.clone();
-            async move { build(&request.integration, &request.credentials, &operator) }
-        },
+        operator,
+        build,
     )
 }
 

@@ -12,8 +12,7 @@ mod operations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use tributary_core::{
-    ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
-    DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
+    CredentialRegistration, Definition, DefinitionId, DefinitionSpec, Operation, Secret, StableName,
 };
 
 pub use crate::microsoft::{DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL};
@@ -22,7 +21,10 @@ pub use client::{DEFAULT_AUTHORITY, MICROSOFT_GRAPH, MicrosoftGraph};
 pub use messages::{BodyFormat, Delivery, Destination, MessageSend};
 pub use operations::HealthCheck;
 
-use crate::CatalogConfig;
+use crate::{
+    CatalogConfig,
+    registration::{CatalogFacts, ConnectionModes, metadata_with, provider_definition},
+};
 
 pub const MICROSOFT_TEAMS: DefinitionId = DefinitionId::new("microsoft_teams");
 
@@ -72,57 +74,52 @@ pub struct MicrosoftTeamsOperatorConfig {
 /// The Microsoft Teams definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
     let operator: MicrosoftTeamsOperatorConfig = config.operator_settings(MICROSOFT_TEAMS);
-    let mut spec = DefinitionSpec::new(MICROSOFT_TEAMS, "Microsoft Teams");
-    spec.family = "microsoft".into();
-    spec.category = "collaboration".into();
-    spec.description = "Send messages to Microsoft Teams channels and chats through Microsoft \
-                        Graph, as the user who connected the integration."
-        .into();
-    spec.docs_url = "https://learn.microsoft.com/graph/api/chatmessage-post".into();
-    spec.logo_url = "/ui/logos/microsoft_teams.svg".into();
-    spec.tags = vec!["messaging".into()];
+    let spec = DefinitionSpec::new(MICROSOFT_TEAMS, "Microsoft Teams")
+        .listed("microsoft", "collaboration", &["messaging"])
+        .documented(
+            "Send messages to Microsoft Teams channels and chats through Microsoft Graph, as the \
+             user who connected the integration.",
+            "https://learn.microsoft.com/graph/api/chatmessage-post",
+        )
+        .with_logo();
 
-    Definition::new(spec)
-        .rate_limit(client::BUDGET)
-        .operator_config::<MicrosoftTeamsOperatorConfig>()
-        .user_input::<MicrosoftTeamsUserInput>()
-        .credential(CredentialRegistration::auth_managed::<MicrosoftTeamsOAuth>(
-            "Microsoft sign-in",
-            "Tokens from a user's sign-in with delegated Graph permissions (offline access).",
-        ))
-        .client(client::registration(operator.clone()))
-        .connection(
-            ConnectionRegistration::new(MicrosoftTeamsOAuth::NAME, "Sign in with Microsoft")
-                .description(
-                    "A user signs in and consents; messages are posted as that user.",
-                )
-                .clients([MICROSOFT_GRAPH.id()])
-                .validation_operation(HealthCheck::NAME)
-                .metadata(MetadataResolver::new({
-                    let operator = operator.clone();
-                    move |request| operations::resolve_metadata(request, operator.clone())
-                }))
-                .auth(auth::registration(operator.clone()))
-                .disconnect(DisconnectRegistration::local_only(
-                    MicrosoftTeamsOAuth::NAME,
-                    "Tributary forgets the tokens. To cut access at Microsoft as well, remove the \
+    let modes = ConnectionModes::new(MICROSOFT_GRAPH, HealthCheck::NAME).resolving(metadata_with(
+        operator.clone(),
+        operations::resolve_metadata,
+    ));
+    provider_definition::<MicrosoftTeamsOperatorConfig, MicrosoftTeamsUserInput>(
+        spec,
+        client::BUDGET,
+    )
+    .credential(CredentialRegistration::auth_managed::<MicrosoftTeamsOAuth>(
+        "Microsoft sign-in",
+        "Tokens from a user's sign-in with delegated Graph permissions (offline access).",
+    ))
+    .client(client::registration(operator.clone()))
+    .connection(
+        modes
+            .forgetting::<MicrosoftTeamsOAuth>(
+                "Sign in with Microsoft",
+                "A user signs in and consents; messages are posted as that user.",
+                "Tributary forgets the tokens. To cut access at Microsoft as well, remove the \
                      app under My Apps (myapps.microsoft.com) or, as an administrator, revoke \
                      its consent under Enterprise applications > Permissions.",
-                )),
-        )
-        .operation(
-            Operation::<HealthCheck>::new(
-                "Reads the signed-in user (GET /me) and the teams they joined (GET /me/joinedTeams)",
             )
-            .client(MICROSOFT_GRAPH)
-            .inline()
-            .raw(operations::health_check),
+            .auth(auth::registration(operator.clone())),
+    )
+    .operation(
+        Operation::<HealthCheck>::new(
+            "Reads the signed-in user (GET /me) and the teams they joined (GET /me/joinedTeams)",
         )
-        .operation(
-            Operation::<MessageSend>::new(
-                "Posts a message to Teams channels or chats, each destination once per run",
-            )
-            .client(MICROSOFT_GRAPH)
-            .raw(messages::message_send),
+        .client(MICROSOFT_GRAPH)
+        .inline()
+        .raw(operations::health_check),
+    )
+    .operation(
+        Operation::<MessageSend>::new(
+            "Posts a message to Teams channels or chats, each destination once per run",
         )
+        .client(MICROSOFT_GRAPH)
+        .raw(messages::message_send),
+    )
 }

@@ -1,12 +1,10 @@
 //! The health check and metadata resolution.
 
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::{Value, json};
-use tributary_core::{
-    IntegrationMetadata, MetadataRequest, OperationContext, OperationError, StableName,
-};
+use tributary_core::{IntegrationMetadata, MetadataRequest, OperationContext, OperationError};
 use tributary_providerkit::{Pagination, Paginator};
+
+use crate::{microsoft::signed_in_tenant, registration::settingless_configs};
 
 use super::{MicrosoftGraph, MicrosoftTeamsOperatorConfig, client};
 
@@ -15,11 +13,11 @@ const JOINED_TEAMS: &str = "me/joinedTeams?$select=id,displayName";
 /// Teams named in a health check's answer; the count covers them all.
 const TEAMS_SHOWN: usize = 50;
 
-/// Reads the signed-in user and the teams they joined: proves the token works, that Graph
-/// accepts it, and that it carries the Teams permission.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthCheck {}
+settingless_configs! {
+    /// Reads the signed-in user and the teams they joined: proves the token works, that Graph
+    /// accepts it, and that it carries the Teams permission.
+    HealthCheck;
+}
 
 async fn me(api: &MicrosoftGraph) -> Result<Value, OperationError> {
     let me: Value = api.http.get(ME).send_json().await?;
@@ -59,11 +57,7 @@ pub async fn resolve_metadata(
     request: MetadataRequest,
     operator: MicrosoftTeamsOperatorConfig,
 ) -> Result<Option<IntegrationMetadata>, OperationError> {
-    let tenant_id = request
-        .auth_input
-        .get("tenantId")
-        .and_then(Value::as_str)
-        .filter(|tid| !tid.is_empty())
+    let tenant_id = signed_in_tenant(&request.auth_input)
         .ok_or_else(|| {
             OperationError::auth("the sign-in did not identify the tenant; connect again")
         })?

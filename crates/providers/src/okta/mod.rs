@@ -10,15 +10,17 @@ mod operations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use tributary_core::{
-    ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
-    DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
+    CredentialRegistration, Definition, DefinitionId, DefinitionSpec, Operation, Secret, StableName,
 };
 use tributary_providerkit::DIRECTORY_SCHEMAS;
 
 pub use client::{OKTA_API, OKTA_DOMAINS, OktaApi, OrgHost, SERVICE_APP_SCOPES, check_org_url};
 pub use operations::{DirectorySync, HealthCheck};
 
-use crate::CatalogConfig;
+use crate::{
+    CatalogConfig,
+    registration::{CatalogFacts, ConnectionModes, metadata_with, provider_definition},
+};
 
 pub const OKTA: DefinitionId = DefinitionId::new("okta");
 
@@ -84,19 +86,17 @@ pub struct OktaOperatorConfig {
 pub fn definition(config: &CatalogConfig) -> Definition {
     let operator: OktaOperatorConfig = config.operator_settings(OKTA);
     let allow_loopback = operator.allow_loopback_org_urls;
-    let mut spec = DefinitionSpec::new(OKTA, "Okta");
-    spec.family = "okta".into();
-    spec.category = "identity".into();
-    spec.description =
-        "Sync Okta users, groups and group memberships into the directory model.".into();
-    spec.docs_url = "https://developer.okta.com/docs/reference/core-okta-api/".into();
-    spec.logo_url = "/ui/logos/okta.svg".into();
-    spec.tags = vec!["directory-sync".into(), "identity".into()];
+    let spec = DefinitionSpec::new(OKTA, "Okta")
+        .listed("okta", "identity", &["directory-sync", "identity"])
+        .documented(
+            "Sync Okta users, groups and group memberships into the directory model.",
+            "https://developer.okta.com/docs/reference/core-okta-api/",
+        )
+        .with_logo();
 
-    Definition::new(spec)
-        .rate_limit(client::BUDGET)
-        .operator_config::<OktaOperatorConfig>()
-        .user_input::<OktaUserInput>()
+    let modes = ConnectionModes::new(OKTA_API, HealthCheck::NAME)
+        .resolving(metadata_with(allow_loopback, operations::resolve_metadata));
+    provider_definition::<OktaOperatorConfig, OktaUserInput>(spec, client::BUDGET)
         .credential(CredentialRegistration::form::<OktaApiToken>(
             "Okta API token",
             "An API token of a read-only administrator.",
@@ -106,36 +106,21 @@ pub fn definition(config: &CatalogConfig) -> Definition {
             "The client id and private key of an API Services app granted okta.users.read and okta.groups.read.",
         ))
         .client(client::registration(allow_loopback))
+        .connection(modes.forgetting::<OktaApiToken>(
+            "API token",
+            "Connect with an Okta API token (SSWS).",
+            "Tributary forgets the token; revoke it in Okta under Security > API > Tokens.",
+        ))
         .connection(
-            ConnectionRegistration::new(OktaApiToken::NAME, "API token")
-                .description("Connect with an Okta API token (SSWS).")
-                .clients([OKTA_API.id()])
-                .validation_operation(HealthCheck::NAME)
-                .metadata(MetadataResolver::new(move |request| {
-                    operations::resolve_metadata(request, allow_loopback)
-                }))
-                .disconnect(DisconnectRegistration::local_only(
-                    OktaApiToken::NAME,
-                    "Tributary forgets the token; revoke it in Okta under Security > API > Tokens.",
-                )),
-        )
-        .connection(
-            ConnectionRegistration::new(OktaServiceApp::NAME, "Service app (OAuth 2.0)")
-                .description(
+            modes
+                .forgetting::<OktaServiceApp>(
+                    "Service app (OAuth 2.0)",
                     "Connect with an Okta API Services app and its private key; access tokens are minted with the client credentials grant and renewed before they expire.",
+                    "Tributary forgets the key and its token; deactivate the app or remove its public key in Okta.",
                 )
-                .clients([OKTA_API.id()])
-                .validation_operation(HealthCheck::NAME)
-                .metadata(MetadataResolver::new(move |request| {
-                    operations::resolve_metadata(request, allow_loopback)
-                }))
                 .token_refresh(OktaServiceApp::NAME, move |request| {
                     client::mint_service_app_token(request, allow_loopback)
-                })
-                .disconnect(DisconnectRegistration::local_only(
-                    OktaServiceApp::NAME,
-                    "Tributary forgets the key and its token; deactivate the app or remove its public key in Okta.",
-                )),
+                }),
         )
         .operation(
             Operation::<HealthCheck>::new(

@@ -2,16 +2,15 @@
 
 use std::collections::HashSet;
 
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
     IntegrationMetadata, MappingEnvelope, MetadataRequest, OperationContext, OperationError,
-    StableName,
 };
 use tributary_providerkit::{
     GROUPS_PHASE, Pagination, Paginator, ResumableRun, USERS_PHASE, membership,
 };
+
+use crate::registration::settingless_configs;
 
 use super::{
     OktaApi,
@@ -22,17 +21,15 @@ const PAGE_SIZE: &str = "200";
 /// Every user, deprovisioned ones included, so deactivations reach the directory.
 const ALL_USERS: &str = "status pr";
 
-/// Proves the credential reads the org: an API token reads its own administrator; a service app
-/// (no user behind it) reads one user, and one group when groups are synced, so a missing scope
-/// shows at connect time rather than in the first sync.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthCheck {}
+settingless_configs! {
+    /// Proves the credential reads the org: an API token reads its own administrator; a service app
+    /// (no user behind it) reads one user, and one group when groups are synced, so a missing scope
+    /// shows at connect time rather than in the first sync.
+    HealthCheck;
 
-/// Lists users, then groups and their members.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DirectorySync {}
+    /// Lists users, then groups and their members.
+    DirectorySync;
+}
 
 pub async fn health_check(_ctx: OperationContext, api: &OktaApi) -> Result<Value, OperationError> {
     match api.mode {

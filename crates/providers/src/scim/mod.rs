@@ -16,7 +16,10 @@ use tributary_providerkit::DIRECTORY_SCHEMAS;
 
 pub use mappings::{account, group, membership};
 
-use crate::CatalogConfig;
+use crate::{
+    CatalogConfig,
+    registration::{CatalogFacts, settingless_configs},
+};
 
 pub const SCIM: DefinitionId = DefinitionId::new("scim");
 
@@ -34,27 +37,23 @@ pub struct ScimUserInput {
     pub filter_expr: Option<String>,
 }
 
-/// Reports that the integration is push-based (there is no provider to call).
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthCheck {}
+settingless_configs! {
+    /// Reports that the integration is push-based (there is no provider to call).
+    HealthCheck;
 
-/// Declares the records the SCIM endpoint ingests. Running it does nothing: the identity
-/// provider pushes changes, nothing is polled.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DirectorySync {}
+    /// Declares the records the SCIM endpoint ingests. Running it does nothing: the identity
+    /// provider pushes changes, nothing is polled.
+    DirectorySync;
+}
 
 /// The SCIM definition.
 pub fn definition(_config: &CatalogConfig) -> Definition {
-    let mut spec = DefinitionSpec::new(SCIM, "SCIM 2.0");
-    spec.family = "scim".into();
-    spec.category = "identity".into();
-    spec.description =
-        "Identity providers (Okta, Entra ID, OneLogin, JumpCloud) push users and groups to a SCIM 2.0 endpoint."
-            .into();
-    spec.docs_url = "https://www.rfc-editor.org/rfc/rfc7644".into();
-    spec.tags = vec!["directory-sync".into()];
+    let spec = DefinitionSpec::new(SCIM, "SCIM 2.0")
+        .listed("scim", "identity", &["directory-sync"])
+        .documented(
+            "Identity providers (Okta, Entra ID, OneLogin, JumpCloud) push users and groups to a SCIM 2.0 endpoint.",
+            "https://www.rfc-editor.org/rfc/rfc7644",
+        );
 
     Definition::new(spec)
         .user_input::<ScimUserInput>()

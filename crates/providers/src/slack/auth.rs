@@ -14,7 +14,9 @@ use tributary_core::{
     AuthCompleteResult, AuthRegistration, AuthStartResult, DisconnectRequest, DisconnectResult,
     OperationError, Secret, StableName,
 };
-use tributary_providerkit::{AuthorizationRequest, ClientAuth, OAuthClient, TokenSet};
+use tributary_providerkit::{
+    AuthorizationRequest, ClientAuth, OAuthClient, TokenSet, required_secret,
+};
 
 use super::{SlackOAuth, SlackOperatorConfig, client};
 
@@ -35,15 +37,10 @@ fn oauth_client(operator: &SlackOperatorConfig) -> Result<OAuthClient, Operation
                 "the Slack OAuth mode needs clientId in the operator config ([definitions.slack])",
             )
         })?;
-    let secret = operator
-        .client_secret
-        .clone()
-        .filter(|secret| !secret.is_empty())
-        .ok_or_else(|| {
-            OperationError::config(
-                "the Slack OAuth mode needs clientSecret in the operator config ([definitions.slack])",
-            )
-        })?;
+    let secret = required_secret(
+        operator.client_secret.as_ref(),
+        "the Slack OAuth mode needs clientSecret in the operator config ([definitions.slack])",
+    )?;
     let base = client::base_url(operator)?;
     Ok(OAuthClient::new(
         &client::base_http()?,

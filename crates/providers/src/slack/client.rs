@@ -152,24 +152,13 @@ pub(super) fn refusal(body: &Value) -> Option<(ErrorKind, String)> {
 
 /// The HTTP client every Slack call goes through (the OAuth exchange included).
 pub(super) fn base_http() -> Result<ProviderHttp, OperationError> {
-    ProviderHttp::new(
-        HttpProfile::new("slack")
-            .rate_limit(TIER_2)
-            .answer_check(refusal)
-            // Every host is the operator's choice (or the provider's public default), so a
-            // private address is the operator's call; tenant input never names a host here.
-            .public_addresses_only(false),
-    )
+    ProviderHttp::new(HttpProfile::operator_hosts("slack", TIER_2).answer_check(refusal))
 }
 
 /// Slack's base URL (`https://slack.com`), checked: https (any host the operator names), or
 /// loopback when allowed for tests.
 pub(super) fn base_url(operator: &SlackOperatorConfig) -> Result<Url, OperationError> {
-    let policy = if operator.allow_loopback_base_url {
-        HostPolicy::loopback_for_tests()
-    } else {
-        HostPolicy::operator_https()
-    };
+    let policy = HostPolicy::operator(operator.allow_loopback_base_url);
     validate_base_url(
         operator.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL),
         policy,

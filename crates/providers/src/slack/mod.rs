@@ -15,8 +15,8 @@ mod operations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use tributary_core::{
-    ConnectionRegistration, CredentialRegistration, Definition, DefinitionId, DefinitionSpec,
-    DisconnectRegistration, MetadataResolver, Operation, Secret, StableName,
+    CredentialRegistration, Definition, DefinitionId, DefinitionSpec, DisconnectRegistration,
+    MetadataResolver, Operation, Secret, StableName,
 };
 use tributary_model::{DirectoryAccount, IngestModel};
 
@@ -28,7 +28,10 @@ pub use events::{
 pub use messages::{Delivery, MessageSend};
 pub use operations::{DirectorySync, HealthCheck};
 
-use crate::CatalogConfig;
+use crate::{
+    CatalogConfig,
+    registration::{CatalogFacts, ConnectionModes, provider_definition},
+};
 
 pub const SLACK: DefinitionId = DefinitionId::new("slack");
 
@@ -85,21 +88,18 @@ pub struct SlackOperatorConfig {
 /// The Slack definition, built with its operator config.
 pub fn definition(config: &CatalogConfig) -> Definition {
     let operator: SlackOperatorConfig = config.operator_settings(SLACK);
-    let mut spec = DefinitionSpec::new(SLACK, "Slack");
-    spec.family = "slack".into();
-    spec.category = "collaboration".into();
-    spec.description = "Sync the members of a Slack workspace (admins, guests, bots, two-factor \
-                        state) and send messages to channels or people."
-        .into();
-    spec.docs_url = "https://docs.slack.dev/reference/methods".into();
-    spec.logo_url = "/ui/logos/slack.svg".into();
-    spec.tags = vec!["directory-sync".into(), "messaging".into()];
+    let spec = DefinitionSpec::new(SLACK, "Slack")
+        .listed("slack", "collaboration", &["directory-sync", "messaging"])
+        .documented(
+            "Sync the members of a Slack workspace (admins, guests, bots, two-factor state) and \
+             send messages to channels or people.",
+            "https://docs.slack.dev/reference/methods",
+        )
+        .with_logo();
 
     let oauth_disconnect_operator = operator.clone();
-    Definition::new(spec)
-        .rate_limit(client::TIER_2)
-        .operator_config::<SlackOperatorConfig>()
-        .user_input::<SlackUserInput>()
+    let modes = ConnectionModes::new(SLACK_API, HealthCheck::NAME);
+    provider_definition::<SlackOperatorConfig, SlackUserInput>(spec, client::TIER_2)
         .credential(CredentialRegistration::auth_managed::<SlackOAuth>(
             "Slack app (OAuth)",
             "Installs the operator's Slack app in the workspace.",
@@ -110,10 +110,11 @@ pub fn definition(config: &CatalogConfig) -> Definition {
         ))
         .client(client::registration(operator.clone()))
         .connection(
-            ConnectionRegistration::new(SlackOAuth::NAME, "Add to Slack (OAuth)")
-                .description("Install the Slack app in the workspace through Slack's consent page.")
-                .clients([SLACK_API.id()])
-                .validation_operation(HealthCheck::NAME)
+            modes
+                .mode::<SlackOAuth>(
+                    "Add to Slack (OAuth)",
+                    "Install the Slack app in the workspace through Slack's consent page.",
+                )
                 .metadata(metadata_resolver(&operator, true))
                 .auth(auth::registration(operator.clone()))
                 .disconnect(DisconnectRegistration::new(
@@ -124,16 +125,14 @@ pub fn definition(config: &CatalogConfig) -> Definition {
                 )),
         )
         .connection(
-            ConnectionRegistration::new(SlackBotToken::NAME, "Bot token")
-                .description("Connect with the bot token of a Slack app made for this workspace.")
-                .clients([SLACK_API.id()])
-                .validation_operation(HealthCheck::NAME)
-                .metadata(metadata_resolver(&operator, false))
-                .disconnect(DisconnectRegistration::local_only(
-                    SlackBotToken::NAME,
-                    "Tributary forgets the token; the app keeps working in Slack. Regenerate \
-                     or revoke the token under OAuth & Permissions.",
-                )),
+            modes
+                .forgetting::<SlackBotToken>(
+                    "Bot token",
+                    "Connect with the bot token of a Slack app made for this workspace.",
+                    "Tributary forgets the token; the app keeps working in Slack. Regenerate or \
+                     revoke the token under OAuth & Permissions.",
+                )
+                .metadata(metadata_resolver(&operator, false)),
         )
         .operation(
             Operation::<HealthCheck>::new(

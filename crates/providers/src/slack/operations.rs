@@ -1,28 +1,25 @@
 //! Slack operations: the health check, the members sync, and metadata resolution.
 
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tributary_core::{
     IntegrationMetadata, MappingEnvelope, MetadataRequest, OperationContext, OperationError,
-    StableName,
 };
 use tributary_providerkit::{Pagination, ProviderHttp, ResumableRun, USERS_PHASE};
+
+use crate::registration::settingless_configs;
 
 use super::{EVENTS_TEAM_ATTRIBUTE, SlackApi, SlackOperatorConfig, client};
 
 /// Members per `users.list` page: Slack recommends no more than 200 (it caps at 1,000).
 const PAGE_SIZE: &str = "200";
 
-/// `auth.test` (is the token good, whose is it), then `team.info` (the workspace).
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthCheck {}
+settingless_configs! {
+    /// `auth.test` (is the token good, whose is it), then `team.info` (the workspace).
+    HealthCheck;
 
-/// Lists the workspace's members, deactivated ones, guests and bots included.
-#[derive(StableName, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DirectorySync {}
+    /// Lists the workspace's members, deactivated ones, guests and bots included.
+    DirectorySync;
+}
 
 /// The workspace the token belongs to, as `auth.test` and `team.info` tell it.
 struct Workspace {
