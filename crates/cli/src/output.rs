@@ -81,25 +81,10 @@ mod tests {
     /// Tables and exit codes read a status's wire name: it is the store's name for it.
     #[test]
     fn a_status_s_wire_name_is_the_store_s() {
-        for status in [
-            RunStatus::Pending,
-            RunStatus::Running,
-            RunStatus::Succeeded,
-            RunStatus::Failed,
-            RunStatus::Partial,
-            RunStatus::Cancelled,
-        ] {
+        for status in RunStatus::ALL {
             assert_eq!(wire_name(&RunStatusName::from(status)), status.as_str());
         }
-        for status in [
-            IntegrationStatus::Pending,
-            IntegrationStatus::Connected,
-            IntegrationStatus::Errored,
-            IntegrationStatus::Disabled,
-            IntegrationStatus::NeedsReauth,
-            IntegrationStatus::Disconnected,
-            IntegrationStatus::Suspended,
-        ] {
+        for status in IntegrationStatus::ALL {
             assert_eq!(
                 wire_name(&IntegrationStatusName::from(status)),
                 status.as_str()

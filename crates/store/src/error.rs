@@ -101,3 +101,17 @@ pub(crate) fn one_changed(rows_affected: u64, what: &'static str) -> Result<()> 
         Ok(())
     }
 }
+
+/// The value of `all` whose stored spelling (`name`) is `text`; anything else in the column is
+/// corrupt. Reading walks the list so the spellings are written once, in `name`.
+pub(crate) fn from_stored_name<T: Copy>(
+    all: &[T],
+    name: fn(T) -> &'static str,
+    text: &str,
+    what: &str,
+) -> Result<T> {
+    all.iter()
+        .copied()
+        .find(|value| name(*value) == text)
+        .ok_or_else(|| StoreError::Corrupt(format!("{what} {text:?}")))
+}

@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::AssertSqlSafe;
 
 use crate::db::{Backend, Db, Scope, Tx, new_id, now_ms};
-use crate::error::{Result, StoreError, one_changed};
+use crate::error::{Result, StoreError, from_stored_name, one_changed};
 
 /// Lifecycle status of an integration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -33,6 +33,17 @@ pub enum IntegrationStatus {
 }
 
 impl IntegrationStatus {
+    /// Every status.
+    pub const ALL: [IntegrationStatus; 7] = [
+        IntegrationStatus::Pending,
+        IntegrationStatus::Connected,
+        IntegrationStatus::Errored,
+        IntegrationStatus::Disabled,
+        IntegrationStatus::NeedsReauth,
+        IntegrationStatus::Disconnected,
+        IntegrationStatus::Suspended,
+    ];
+
     /// The stored spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -55,17 +66,8 @@ impl IntegrationStatus {
         )
     }
 
-    fn parse(text: &str) -> Result<Self> {
-        Ok(match text {
-            "pending" => IntegrationStatus::Pending,
-            "connected" => IntegrationStatus::Connected,
-            "errored" => IntegrationStatus::Errored,
-            "disabled" => IntegrationStatus::Disabled,
-            "needs_reauth" => IntegrationStatus::NeedsReauth,
-            "disconnected" => IntegrationStatus::Disconnected,
-            "suspended" => IntegrationStatus::Suspended,
-            other => return Err(StoreError::Corrupt(format!("integration status {other:?}"))),
-        })
+    pub(crate) fn parse(text: &str) -> Result<Self> {
+        from_stored_name(&Self::ALL, Self::as_str, text, "integration status")
     }
 }
 

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::db::{Db, Scope, Tx, new_id, now_ms, push_filters};
-use crate::error::{Result, StoreError, one_changed};
+use crate::error::{Result, StoreError, from_stored_name, one_changed};
 
 /// State of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -25,6 +25,16 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    /// Every status, in the order a run can reach them; pickers and checks walk this list.
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Pending,
+        RunStatus::Running,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::Partial,
+        RunStatus::Cancelled,
+    ];
+
     /// The stored spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -37,16 +47,8 @@ impl RunStatus {
         }
     }
 
-    fn parse(text: &str) -> Result<Self> {
-        Ok(match text {
-            "pending" => RunStatus::Pending,
-            "running" => RunStatus::Running,
-            "succeeded" => RunStatus::Succeeded,
-            "failed" => RunStatus::Failed,
-            "partial" => RunStatus::Partial,
-            "cancelled" => RunStatus::Cancelled,
-            other => return Err(StoreError::Corrupt(format!("run status {other:?}"))),
-        })
+    pub(crate) fn parse(text: &str) -> Result<Self> {
+        from_stored_name(&Self::ALL, Self::as_str, text, "run status")
     }
 
     /// True for states a run never leaves.
@@ -500,5 +502,38 @@ impl Runs<'_> {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Serialize;
+
+    use super::RunStatus;
+    use crate::error::Result;
+    use crate::integrations::IntegrationStatus;
+
+    /// Each value of `all` reads back from its stored spelling, which is also its JSON name.
+    fn reads_back<T: Copy + PartialEq + std::fmt::Debug + Serialize>(
+        all: &[T],
+        name: fn(T) -> &'static str,
+        parse: fn(&str) -> Result<T>,
+    ) {
+        for &value in all {
+            assert_eq!(parse(name(value)).unwrap(), value);
+            assert_eq!(serde_json::to_value(value).unwrap(), name(value));
+        }
+        assert!(parse("paused").is_err());
+    }
+
+    /// Statuses are read by walking `ALL`: every status must be listed there to be readable.
+    #[test]
+    fn every_stored_status_reads_back() {
+        reads_back(&RunStatus::ALL, RunStatus::as_str, RunStatus::parse);
+        reads_back(
+            &IntegrationStatus::ALL,
+            IntegrationStatus::as_str,
+            IntegrationStatus::parse,
+        );
     }
 }

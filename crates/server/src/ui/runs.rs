@@ -22,14 +22,6 @@ use crate::{
 };
 
 const PAGE_SIZE: i64 = 50;
-const STATUSES: [RunStatus; 6] = [
-    RunStatus::Pending,
-    RunStatus::Running,
-    RunStatus::Succeeded,
-    RunStatus::Failed,
-    RunStatus::Partial,
-    RunStatus::Cancelled,
-];
 
 fn counters(value: &Value) -> String {
     value
@@ -88,7 +80,7 @@ pub async fn list(
 ) -> Response {
     let status = values
         .get("status")
-        .and_then(|s| STATUSES.into_iter().find(|x| x.as_str() == s));
+        .and_then(|s| RunStatus::ALL.into_iter().find(|x| x.as_str() == s));
     let integration = values.get("integration");
     let operation = values.get("operation");
     let mut runs = or_page!(
@@ -134,7 +126,7 @@ pub async fn list(
          <option value=\"\">any</option>",
         esc(operation.as_deref().unwrap_or_default())
     );
-    for choice in STATUSES {
+    for choice in RunStatus::ALL {
         let _ = write!(
             html,
             "<option value=\"{0}\"{1}>{0}</option>",
