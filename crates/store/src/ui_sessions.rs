@@ -34,26 +34,14 @@ pub struct UiSession {
 pub struct UiSessionEntry {
     /// `uis_` and 24 hex digits.
     pub id: String,
-    pub tenant_id: String,
-    pub token_id: String,
-    pub token_name: String,
-    /// Unix ms.
-    pub created_at: i64,
-    /// Unix ms of the last use (kept to the minute).
-    pub last_seen_at: i64,
-    /// Unix ms: the absolute end.
-    pub expires_at: i64,
+    pub session: UiSession,
 }
 
 #[derive(sqlx::FromRow)]
 struct EntryRow {
     handle_hex: String,
-    tenant_id: String,
-    token_id: String,
-    token_name: String,
-    created_at: i64,
-    last_seen_at: i64,
-    expires_at: i64,
+    #[sqlx(flatten)]
+    session: UiSession,
 }
 
 /// What prefixes a session's handle.
@@ -195,12 +183,7 @@ impl UiSessions<'_> {
             .into_iter()
             .map(|row| UiSessionEntry {
                 id: format!("{HANDLE_PREFIX}{}", row.handle_hex),
-                tenant_id: row.tenant_id,
-                token_id: row.token_id,
-                token_name: row.token_name,
-                created_at: row.created_at,
-                last_seen_at: row.last_seen_at,
-                expires_at: row.expires_at,
+                session: row.session,
             })
             .collect())
     }

@@ -33,14 +33,15 @@ pub struct UiSessionView {
 
 impl From<UiSessionEntry> for UiSessionView {
     fn from(entry: UiSessionEntry) -> Self {
+        let session = entry.session;
         Self {
             id: entry.id,
-            tenant_id: entry.tenant_id,
-            token_id: entry.token_id,
-            token_name: entry.token_name,
-            created_at: entry.created_at,
-            last_seen_at: entry.last_seen_at,
-            expires_at: entry.expires_at,
+            tenant_id: session.tenant_id,
+            token_id: session.token_id,
+            token_name: session.token_name,
+            created_at: session.created_at,
+            last_seen_at: session.last_seen_at,
+            expires_at: session.expires_at,
         }
     }
 }

@@ -53,10 +53,10 @@ pub async fn list(State(state): State<AppState>, session: UiSession) -> Response
             } else {
                 ""
             },
-            token = esc(&entry.token_name),
-            since = time(entry.created_at),
-            seen = time(entry.last_seen_at),
-            ends = time(entry.expires_at),
+            token = esc(&entry.session.token_name),
+            since = time(entry.session.created_at),
+            seen = time(entry.session.last_seen_at),
+            ends = time(entry.session.expires_at),
             path = url_part(&entry.id),
             csrf = csrf_field(&session),
             label = if this { "Sign out" } else { "End session" },
